@@ -1,0 +1,156 @@
+"""Aqueduct: courses and workshops for therapists, and the income they bring."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from .config import PROJECT_ROOT, load_config
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data: blob: https:",
+        "media-src 'self' blob: https:",
+        "connect-src 'self' https:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self' https:",
+    ]
+)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, error pages, commands."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_relative_config=True,
+    )
+    app.config.update(load_config(Path(app.instance_path), config))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_security_headers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from . import models  # noqa: F401  (every model registered before use)
+    from .accounts.services import load_user
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.user_loader(load_user)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .accounts import bp as accounts_bp
+    from .admin import bp as admin_bp
+    from .catalog import bp as catalog_bp
+    from .learning import bp as learning_bp
+    from .studio import bp as studio_bp
+
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(studio_bp, url_prefix="/studio")
+    app.register_blueprint(learning_bp, url_prefix="/learn")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+    @app.get("/healthz")
+    @limiter.exempt
+    def healthz():
+        """Tell a load balancer whether this process can reach the database."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            log.warning("health check failed: %s", exc)
+            return jsonify(status="error", database="unreachable"), 503
+        return jsonify(status="ok", database="ok")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    messages = {
+        400: ("Something in that request was not right", "Please go back and try again."),
+        403: ("You can't open this page", "Your account doesn't have access to it."),
+        404: ("We couldn't find that page", "It may have moved, or the link may be mistyped."),
+        405: ("That didn't work", "This page can't be used that way."),
+        413: ("That file is too large", "Please choose a smaller file."),
+        429: ("Too many attempts", "Please wait a minute and try again."),
+        500: ("Something went wrong on our side", "We've been told. Please try again shortly."),
+    }
+
+    def render_error(code: int, detail: str | None = None):
+        title, text_ = messages.get(code, messages[500])
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error=title, detail=detail or text_), code
+        return render_template("errors/error.html", code=code, title=title, text=detail or text_), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return render_error(400, "This form expired or was sent from somewhere else. Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return render_error(error.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(500)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .formatting import format_date, format_duration, format_money
+    from .markdown_render import render_markdown
+
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["duration"] = format_duration
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,120 @@
+"""Account forms; every rule that a user can break has a message they can act on."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional, ValidationError
+
+from ..fields import CURRENCIES, MoneyField, time_zone_choices, valid_slug, valid_time_zone
+
+MIN_PASSWORD_LENGTH = 10
+COMMON_PASSWORDS = frozenset(
+    [
+        "password",
+        "password1",
+        "password12",
+        "password123",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "qwerty12345",
+        "iloveyou123",
+        "letmein123",
+        "welcome123",
+        "aqueduct123",
+        "therapist1",
+        "abcdefghij",
+        "0987654321",
+        "1111111111",
+        "passw0rd123",
+        "changeme123",
+        "trustno1234",
+    ]
+)
+
+
+def strong_password(form, field) -> None:
+    """Long enough, not a famous password, not the e-mail, not one repeated character."""
+    password = field.data or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
+        raise ValidationError("That password is too easy to guess; try a short phrase.")
+    email = getattr(form, "email", None)
+    if email is not None and email.data and password.lower() == email.data.strip().lower():
+        raise ValidationError("Your password can't be your e-mail address.")
+
+
+def password_fields(label: str = "Password"):
+    password = PasswordField(
+        label,
+        validators=[DataRequired(), strong_password, Length(max=256)],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. A short phrase is easy to remember.",
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[DataRequired(), EqualTo("password", message="The two passwords don't match.")],
+    )
+    return password, confirm
+
+
+class SignupForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("E-mail", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    password, confirm = password_fields()
+    time_zone = SelectField("Time zone", choices=time_zone_choices, default="UTC", validators=[valid_time_zone])
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email(check_deliverability=False)])
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember = BooleanField("Keep me logged in on this device")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email(check_deliverability=False)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password, confirm = password_fields("New password")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    password, confirm = password_fields("New password")
+
+
+class CreatorProfileForm(FlaskForm):
+    display_name = StringField(
+        "Name shown to learners",
+        validators=[DataRequired(), Length(max=120)],
+        description="Usually your professional name, e.g. Dr. Ana Ruiz.",
+    )
+    credentials = StringField(
+        "Credentials",
+        validators=[Optional(), Length(max=120)],
+        description="Licences and degrees after your name, e.g. LCSW, PhD.",
+    )
+    bio = TextAreaField(
+        "About you",
+        validators=[Optional(), Length(max=5000)],
+        description="A few sentences for your storefront. Markdown is allowed.",
+    )
+    slug = StringField(
+        "Storefront address",
+        validators=[DataRequired(), Length(min=3, max=80), valid_slug],
+        description="Your page will be at /t/<this>.",
+    )
+    currency = SelectField("Currency", choices=CURRENCIES, default="USD")
+    time_zone = SelectField("Time zone", choices=time_zone_choices, validators=[valid_time_zone])
+    default_session_fee_cents = MoneyField(
+        "Usual fee for a 1:1 session",
+        validators=[DataRequired(message="Enter your usual session fee.")],
+        description="Used to work out how many sessions your courses replace.",
+    )
+    default_session_minutes = IntegerField(
+        "Usual session length (minutes)",
+        default=50,
+        validators=[DataRequired(), NumberRange(min=10, max=240, message="Between 10 and 240 minutes.")],
+    )

@@ -1,0 +1,167 @@
+"""Account rules: hashing, authentication, reset tokens and creator profiles."""
+
+from __future__ import annotations
+
+import contextlib
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, render_template, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..integrations.mail import send_mail
+from ..models import CreatorProfile, User, utcnow
+
+_hasher = PasswordHasher()
+# A real hash checked when the e-mail is unknown, so a wrong e-mail costs the
+# same time as a wrong password and timing does not reveal who has an account.
+_DUMMY_HASH = _hasher.hash("aqueduct-timing-equaliser")
+RESET_SALT = "aqueduct.password-reset"
+
+
+class AccountError(ValueError):
+    """A rule about accounts was broken; the message is safe to show the user."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """Check a password in constant-ish time; rehash when the parameters have moved on."""
+    if user is None:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+        return False
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return True
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login loader: the id carries the session version, so old sessions end."""
+    try:
+        raw_id, raw_version = user_id.split(":", 1)
+        uid, version = int(raw_id), int(raw_version)
+    except ValueError:
+        return None
+    user = db.session.get(User, uid)
+    if user is None or user.session_version != version:
+        return None
+    return user
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(db.select(User).filter_by(email=User.normalize_email(email)))
+
+
+def register_user(name: str, email: str, password: str, time_zone: str = "UTC") -> User:
+    """Create a learner account; e-mails are unique whatever their case."""
+    normalized = User.normalize_email(email)
+    if find_user_by_email(normalized) is not None:
+        raise AccountError("An account with this e-mail already exists. Log in, or reset your password.")
+    user = User(
+        name=name.strip(),
+        email=normalized,
+        password_hash=hash_password(password),
+        time_zone=time_zone,
+    )
+    try:
+        # A savepoint, so a concurrent sign-up with the same e-mail fails cleanly.
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError as exc:
+        raise AccountError("An account with this e-mail already exists. Log in, or reset your password.") from exc
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = find_user_by_email(email)
+    if not verify_password(user, password):
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Store a new password and end every other session and reset link."""
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    if not verify_password(user, current_password):
+        raise AccountError("Your current password is not right.")
+    set_password(user, new_password)
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
+
+
+def make_reset_token(user: User) -> str:
+    # The session version is inside the token: once the password changes, the token is spent.
+    return _reset_serializer().dumps({"u": user.id, "v": user.session_version})
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a reset link belongs to, or AccountError saying why it can't be used."""
+    try:
+        payload = _reset_serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    except SignatureExpired as exc:
+        raise AccountError("This reset link has expired. Ask for a new one below.") from exc
+    except BadSignature as exc:
+        raise AccountError("This reset link is not valid. Ask for a new one below.") from exc
+    user = db.session.get(User, payload.get("u"))
+    if user is None or user.session_version != payload.get("v"):
+        raise AccountError("This reset link has already been used. Ask for a new one below.")
+    return user
+
+
+def send_password_reset(email: str) -> None:
+    """E-mail a reset link if the address has an account; say nothing either way."""
+    user = find_user_by_email(email)
+    if user is None:
+        return
+    token = make_reset_token(user)
+    link = current_app.config["BASE_URL"] + url_for("accounts.reset_password", token=token)
+    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
+    send_mail(
+        to=user.email,
+        subject="Reset your Aqueduct password",
+        text=render_template("accounts/email/reset.txt", user=user, link=link, minutes=minutes),
+    )
+
+
+def slug_taken(slug: str, exclude: CreatorProfile | None = None) -> bool:
+    query = db.select(CreatorProfile.id).filter_by(slug=slug)
+    if exclude is not None and exclude.id is not None:
+        query = query.where(CreatorProfile.id != exclude.id)
+    return db.session.scalar(query) is not None
+
+
+def save_creator_profile(user: User, data: dict) -> CreatorProfile:
+    """Create or update the user's creator profile from validated form data."""
+    profile = user.creator_profile or CreatorProfile(user=user)
+    if slug_taken(data["slug"], exclude=profile):
+        raise AccountError("That address is taken; try another.")
+    profile.display_name = data["display_name"].strip()
+    profile.credentials = data["credentials"].strip()
+    profile.bio = data["bio"].strip()
+    profile.slug = data["slug"]
+    profile.currency = data["currency"]
+    profile.default_session_fee_cents = data["default_session_fee_cents"]
+    profile.default_session_minutes = data["default_session_minutes"]
+    user.time_zone = data["time_zone"]
+    try:
+        with db.session.begin_nested():
+            db.session.add(profile)
+    except IntegrityError as exc:
+        raise AccountError("That address is taken; try another.") from exc
+    return profile

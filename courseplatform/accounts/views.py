@@ -1,0 +1,177 @@
+"""Account routes: /signup, /login, /logout, password reset, /account, /become-a-creator."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..extensions import db, limiter
+from ..fields import slugify
+from . import bp
+from .forms import (
+    ChangePasswordForm,
+    CreatorProfileForm,
+    ForgotPasswordForm,
+    LoginForm,
+    ResetPasswordForm,
+    SignupForm,
+)
+from .services import (
+    AccountError,
+    authenticate,
+    change_password,
+    register_user,
+    save_creator_profile,
+    send_password_reset,
+    set_password,
+    slug_taken,
+    user_for_reset_token,
+)
+
+
+def _safe_next(default: str) -> str:
+    """Follow ?next= only to a path on this site."""
+    target = request.args.get("next", "")
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+        return target
+    return default
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _login_email_key() -> str:
+    return "login-email:" + (request.form.get("email") or "").strip().lower()
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def signup():
+    """Create a learner account and log straight in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("learning.index"))
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = register_user(form.name.data, form.email.data, form.password.data, form.time_zone.data)
+        except AccountError as error:
+            form.email.errors.append(str(error))
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(f"Welcome to Aqueduct, {user.name}.", "success")
+            return redirect(_safe_next(url_for("learning.index")))
+    return render_template("accounts/signup.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
+def login():
+    """Log in with e-mail and password, optionally remembered on this device."""
+    if current_user.is_authenticated:
+        return redirect(url_for("catalog.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.password.errors.append("That e-mail and password don't match an account.")
+        else:
+            db.session.commit()
+            login_user(user, remember=form.remember.data)
+            flash("You're logged in.", "success")
+            default = url_for("studio.dashboard") if user.is_creator else url_for("learning.index")
+            return redirect(_safe_next(default))
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    """End this session (and forget this device)."""
+    logout_user()
+    flash("You're logged out.", "info")
+    return redirect(url_for("catalog.home"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("5 per 15 minutes", methods=["POST"])
+def forgot_password():
+    """Ask for a reset link by e-mail; the answer is the same whether or not the account exists."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        send_password_reset(form.email.data)
+        flash(
+            "If that address has an account, we've sent it a link to choose a new password. "
+            "It works once, for the next hour.",
+            "info",
+        )
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot_password.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password from an e-mailed, expiring, single-use link."""
+    try:
+        user = user_for_reset_token(token)
+    except AccountError as error:
+        flash(str(error), "error")
+        return redirect(url_for("accounts.forgot_password"))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        set_password(user, form.password.data)
+        db.session.commit()
+        logout_user()
+        flash("Your password has been changed. Log in with the new one.", "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_password.html", form=form)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    """Change my password (this ends my other sessions)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(current_user, form.current_password.data, form.password.data)
+        except AccountError as error:
+            form.current_password.errors.append(str(error))
+        else:
+            db.session.commit()
+            login_user(current_user)  # keep this session with the new session version
+            flash("Your password has been changed. Other devices have been logged out.", "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/account.html", form=form)
+
+
+@bp.route("/become-a-creator", methods=["GET", "POST"])
+@login_required
+def become_creator():
+    """Add (or edit) the creator profile that opens the studio."""
+    profile = current_user.creator_profile
+    form = CreatorProfileForm(obj=profile)
+    if request.method == "GET":
+        form.time_zone.data = current_user.time_zone
+        if profile is None:
+            form.display_name.data = current_user.name
+            form.default_session_fee_cents.data = 15000
+            suggestion = slugify(current_user.name)
+            form.slug.data = suggestion if not slug_taken(suggestion) else ""
+    if form.validate_on_submit():
+        try:
+            save_creator_profile(current_user, form.data)
+        except AccountError as error:
+            form.slug.errors.append(str(error))
+        else:
+            db.session.commit()
+            if profile is None:
+                flash("Your studio is ready. Start by creating your first offering.", "success")
+                return redirect(url_for("studio.dashboard"))
+            flash("Your profile has been saved.", "success")
+            return redirect(url_for("accounts.become_creator"))
+    return render_template("accounts/creator_profile.html", form=form, profile=profile)

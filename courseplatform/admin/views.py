@@ -1,0 +1,30 @@
+"""Admin routes: /admin (platform health at a glance)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import render_template
+
+from ..access import admin_required
+from ..extensions import db
+from ..models import Course, CourseStatus, CreatorProfile, Enrollment, Order, OrderStatus, User
+from . import bp
+
+
+@bp.get("")
+@admin_required
+def index():
+    """Counts an operator checks first: people, offerings, enrollments, money."""
+    row = db.session.execute(
+        sa.select(
+            sa.select(sa.func.count(User.id)).scalar_subquery(),
+            sa.select(sa.func.count(CreatorProfile.id)).scalar_subquery(),
+            sa.select(sa.func.count(Course.id)).where(Course.status == CourseStatus.PUBLISHED).scalar_subquery(),
+            sa.select(sa.func.count(Enrollment.id)).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.sum(Order.platform_fee_cents), 0))
+            .where(Order.status.in_([OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED]))
+            .scalar_subquery(),
+        )
+    ).one()
+    stats = dict(zip(["users", "creators", "published", "enrollments", "platform_fees_cents"], row, strict=True))
+    return render_template("admin/index.html", stats=stats)

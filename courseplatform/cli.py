@@ -1,0 +1,37 @@
+"""Command-line tasks: `flask seed-demo`, `flask create-admin`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from .extensions import db
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    def seed_demo_command() -> None:
+        """Fill the database with the demo therapist, learner, offerings and a year of income."""
+        from .demo.seed import DEMO_PASSWORD, seed_demo
+
+        created = seed_demo()
+        db.session.commit()
+        click.echo("Demo data created." if created else "Demo data already present; nothing changed.")
+        click.echo(f"  Therapist: demo-therapist@aqueduct.test / {DEMO_PASSWORD}")
+        click.echo(f"  Learner:   demo-learner@aqueduct.test / {DEMO_PASSWORD}")
+        click.echo(f"  Admin:     demo-admin@aqueduct.test / {DEMO_PASSWORD}")
+
+    @app.cli.command("create-admin")
+    @click.argument("email")
+    @click.option("--name", default="Administrator", show_default=True)
+    @click.password_option(help="Password (asked for when not given).")
+    def create_admin_command(email: str, name: str, password: str) -> None:
+        """Create an operator account, or make an existing account an operator."""
+        from .accounts.services import find_user_by_email, register_user
+
+        user = find_user_by_email(email)
+        if user is None:
+            user = register_user(name, email, password)
+        user.is_admin = True
+        db.session.commit()
+        click.echo(f"{user.email} is an administrator.")

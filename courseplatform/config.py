@@ -1,0 +1,108 @@
+"""Settings from the environment (an optional `.env` is read first)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-aqueduct-key"  # noqa: S105 (refused in production)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """Raised when the settings would make the application unsafe to run."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _database_url(instance_path: Path) -> str:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{instance_path / 'aqueduct.db'}"
+    # Heroku-style URLs and plain "postgresql://" both mean psycopg 3 here.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
+    """Build the settings mapping: environment, then explicit overrides."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    env = os.environ.get("AQUEDUCT_ENV", os.environ.get("FLASK_ENV", "development"))
+    production = env == "production"
+    overrides = dict(overrides or {})
+
+    config = {
+        "ENV_NAME": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Media
+        "STORAGE_BACKEND": os.environ.get("STORAGE_BACKEND", "local"),
+        "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(instance_path / "media")),
+        "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
+        "AWS_REGION": os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+        # Payments
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
+        "PLATFORM_FEE_PERCENT": _int("PLATFORM_FEE_PERCENT", 10),
+        # Mail
+        "MAIL_BACKEND": os.environ.get("MAIL_BACKEND", "file"),
+        "MAIL_DIR": os.environ.get("MAIL_DIR", str(instance_path / "mail")),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Aqueduct <hello@aqueduct.test>"),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", "localhost"),
+        "SMTP_PORT": _int("SMTP_PORT", 587),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool(os.environ.get("SMTP_STARTTLS"), default=True),
+        "SMTP_SSL": _bool(os.environ.get("SMTP_SSL")),
+        "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 10),
+        # Accounts and security
+        "PASSWORD_RESET_MAX_AGE": _int("PASSWORD_RESET_MAX_AGE", 3600),
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": _int("MAX_FORM_BYTES", 16 * 1024 * 1024),
+    }
+    config.update(overrides)
+
+    if config["ENV_NAME"] == "production" and config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        raise ConfigError(
+            "SECRET_KEY is the built-in development key; set a long random SECRET_KEY "
+            "before running Aqueduct in production."
+        )
+    if config["MAIL_BACKEND"] not in {"file", "smtp"}:
+        raise ConfigError(f"MAIL_BACKEND must be 'file' or 'smtp', not {config['MAIL_BACKEND']!r}")
+    if config["STORAGE_BACKEND"] not in {"local", "s3"}:
+        raise ConfigError(f"STORAGE_BACKEND must be 'local' or 's3', not {config['STORAGE_BACKEND']!r}")
+    return config

@@ -1,0 +1,494 @@
+"""`flask seed-demo`: a believable therapist's year on Aqueduct, created once."""
+
+from __future__ import annotations
+
+import calendar
+import random
+import secrets
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ..accounts.services import find_user_by_email, hash_password
+from ..extensions import db
+from ..integrations.storage import get_storage
+from ..models import (
+    Course,
+    CourseKind,
+    CourseStatus,
+    CreatorProfile,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    Lesson,
+    LessonKind,
+    LessonProgress,
+    LiveSession,
+    MediaAsset,
+    MediaStatus,
+    Order,
+    OrderStatus,
+    PayerKind,
+    PaymentProvider,
+    QuizChoice,
+    QuizQuestion,
+    Section,
+    SessionIncome,
+    SessionIncomeSource,
+    Topic,
+    User,
+    utcnow,
+)
+
+DEMO_PASSWORD = "aqueduct-demo"
+THERAPIST_EMAIL = "demo-therapist@aqueduct.test"
+LEARNER_EMAIL = "demo-learner@aqueduct.test"
+ADMIN_EMAIL = "demo-admin@aqueduct.test"
+HERE = Path(__file__).parent
+ZONE = "America/New_York"
+PLATFORM_FEE_PERCENT = 10
+
+
+def seed_demo(now: datetime | None = None) -> bool:
+    """Create the demo world unless it is already there. Returns whether anything was created."""
+    if find_user_by_email(THERAPIST_EMAIL) is not None:
+        return False
+    now = now or utcnow()
+    rng = random.Random(20261124)
+    password_hash = hash_password(DEMO_PASSWORD)
+
+    therapist = User(email=THERAPIST_EMAIL, name="Maya Okafor", password_hash=password_hash, time_zone=ZONE)
+    learner = User(email=LEARNER_EMAIL, name="Jordan Lee", password_hash=password_hash, time_zone="America/Chicago")
+    admin = User(email=ADMIN_EMAIL, name="Aqueduct Operator", password_hash=password_hash, is_admin=True)
+    profile = CreatorProfile(
+        user=therapist,
+        slug="maya-okafor",
+        display_name="Dr. Maya Okafor",
+        credentials="LCSW, PhD",
+        bio=(
+            "I'm a clinical social worker with eighteen years in community mental health and "
+            "private practice. I teach the grounding and grief work I use every day, so that "
+            "more clinicians can offer it, and so that I can see fewer clients without earning less."
+        ),
+        currency="USD",
+        default_session_fee_cents=15000,
+        default_session_minutes=50,
+    )
+    db.session.add_all([therapist, learner, admin, profile])
+
+    topics = {
+        name: Topic(name=name, slug=name.lower().replace(" ", "-"))
+        for name in ["Anxiety", "Trauma", "Grief", "Couples", "Self-care", "Clinical skills"]
+    }
+    db.session.add_all(topics.values())
+
+    video = _store_asset(therapist, "welcome.mp4", "video/mp4", duration=6)
+    worksheet = _store_asset(therapist, "grounding-worksheet.pdf", "application/pdf")
+
+    grounding = _course(
+        profile,
+        CourseKind.COURSE,
+        "Grounding Skills for Anxious Clients",
+        "grounding-skills",
+        "A practical, evidence-informed toolkit you can use in your next session.",
+        price=12900,
+        ce_minutes=180,
+        authoring=2400,
+        topics=[topics["Anxiety"], topics["Clinical skills"]],
+        published=now - timedelta(days=380),
+        description=(
+            "Anxious clients often arrive too activated to use insight-based work. This course "
+            "gives you **twelve grounding techniques**, when to use each, and how to teach them "
+            "so clients practise between sessions.\n\n"
+            "- Short demonstration videos\n- A printable client worksheet\n- A quiz to check your learning\n\n"
+            "Approved for 3 CE hours."
+        ),
+        ce_statement=(
+            "This course is approved for 3.0 CE hours by the Aqueduct Demo Board of Social Work (provider #0000)."
+        ),
+    )
+    intro = _section(grounding, "Foundations", 0)
+    _lesson(intro, "Welcome and how to use this course", LessonKind.VIDEO, 0, media=video, preview=True, duration=6)
+    _lesson(
+        intro,
+        "The window of tolerance",
+        LessonKind.TEXT,
+        1,
+        body=(
+            "The *window of tolerance* describes the zone of arousal in which a person can think, feel "
+            "and relate at the same time.\n\nGrounding widens the window: it brings a client back from "
+            "hyper- or hypo-arousal into a state where therapy can work."
+        ),
+    )
+    _lesson(intro, "Client worksheet: 5-4-3-2-1", LessonKind.DOWNLOAD, 2, media=worksheet)
+    practice = _section(grounding, "Techniques in practice", 1)
+    _lesson(practice, "Sensory grounding, demonstrated", LessonKind.VIDEO, 0, media=video, duration=6)
+    _lesson(
+        practice,
+        "Teaching grounding for home practice",
+        LessonKind.TEXT,
+        1,
+        available_after_days=3,
+        body=(
+            "Ask the client to choose one technique and anchor it to a daily cue, such as making coffee.\n\n"
+            "Review it at the start of the next session."
+        ),
+    )
+    check = _section(grounding, "Check your learning", 2)
+    quiz = _lesson(check, "Grounding quiz", LessonKind.QUIZ, 0)
+    _quiz(
+        quiz,
+        [
+            (
+                "Grounding techniques mainly aim to…",
+                [
+                    ("Bring arousal back into the window of tolerance", True),
+                    ("Uncover early memories", False),
+                    ("Replace medication", False),
+                ],
+            ),
+            (
+                "Which are sensory grounding techniques? (choose all that apply)",
+                [("5-4-3-2-1 senses", True), ("Holding something cold", True), ("Free association", False)],
+            ),
+            (
+                "When is a client most likely to practise between sessions?",
+                [("When the practice is tied to a daily cue", True), ("When given a long list of exercises", False)],
+            ),
+        ],
+    )
+
+    grief = _course(
+        profile,
+        CourseKind.RECORDED_WORKSHOP,
+        "Working with Grief After Suicide Loss",
+        "grief-after-suicide-loss",
+        "A recorded two-hour workshop for clinicians supporting survivors.",
+        price=7900,
+        sliding_min=3900,
+        ce_minutes=120,
+        authoring=900,
+        topics=[topics["Grief"], topics["Trauma"]],
+        published=now - timedelta(days=300),
+        description=(
+            "Suicide loss brings a grief unlike any other. In this recorded workshop we look at "
+            "the research, the first sessions, and the clinician's own care.\n\nPay what you can: "
+            "the sliding scale starts at $39."
+        ),
+    )
+    part = _section(grief, "The workshop", 0)
+    _lesson(part, "Part 1: What makes this grief different", LessonKind.VIDEO, 0, media=video, preview=True, duration=6)
+    _lesson(part, "Part 2: The first three sessions", LessonKind.VIDEO, 1, media=video, duration=6)
+    _lesson(
+        part,
+        "Resources for survivors",
+        LessonKind.TEXT,
+        2,
+        body=("Share local survivor support groups and crisis lines with every client."),
+    )
+
+    couples = _course(
+        profile,
+        CourseKind.LIVE_WORKSHOP,
+        "Couples in Crisis: A Live Case Consultation",
+        "couples-in-crisis-live",
+        "Two live evenings of case consultation, in a small group.",
+        price=14900,
+        ce_minutes=180,
+        authoring=600,
+        topics=[topics["Couples"], topics["Clinical skills"]],
+        published=now - timedelta(days=20),
+        description=(
+            "Bring your hardest couples cases. Two live evenings, limited to 30 clinicians, with "
+            "de-identified case presentations and a recording for those who can't make it."
+        ),
+    )
+    sessions = _section(couples, "Live sessions", 0)
+    local = ZoneInfo(ZONE)
+    for index, days in enumerate((12, 19)):
+        day = (now.astimezone(local) + timedelta(days=days)).date()
+        live = LiveSession(
+            course=couples,
+            title=f"Evening {index + 1}",
+            time_zone=ZONE,
+            duration_minutes=120,
+            capacity=30,
+            join_url="https://meet.example.com/aqueduct-demo-couples",
+            starts_at=datetime.combine(day, time(19, 0), tzinfo=local).astimezone(UTC),
+        )
+        db.session.add(live)
+        _lesson(sessions, f"Evening {index + 1}: live consultation", LessonKind.LIVE, index, live=live)
+    _lesson(
+        sessions,
+        "Before we meet",
+        LessonKind.TEXT,
+        2,
+        preview=True,
+        body=(
+            "Please prepare one de-identified case: the couple's presenting problem, what you've tried, "
+            "and where you feel stuck."
+        ),
+    )
+
+    burnout = _course(
+        profile,
+        CourseKind.COURSE,
+        "Burnout First Aid for Helpers",
+        "burnout-first-aid",
+        "A free 20-minute mini-course on noticing and easing compassion fatigue.",
+        price=0,
+        authoring=240,
+        topics=[topics["Self-care"]],
+        published=now - timedelta(days=200),
+        description="Three short lessons on noticing burnout early, and one small change to make this week.",
+    )
+    mini = _section(burnout, "Mini-course", 0)
+    _lesson(mini, "Noticing the early signs", LessonKind.VIDEO, 0, media=video, duration=6)
+    _lesson(mini, "One small change", LessonKind.TEXT, 1, body="Choose one boundary to protect this week.")
+
+    db.session.flush()
+    _sales(rng, profile, [grounding, grief, couples], now, password_hash)
+    _learner_progress(learner, grounding, now)
+    _session_income(rng, profile, now)
+    db.session.flush()
+    return True
+
+
+def _store_asset(owner: User, filename: str, content_type: str, duration: int | None = None) -> MediaAsset:
+    key = f"demo/{filename}"
+    storage = get_storage()
+    with (HERE / filename).open("rb") as source:
+        size = storage.save(key, source)
+    asset = MediaAsset(
+        owner=owner,
+        storage_key=key,
+        original_name=filename,
+        content_type=content_type,
+        size_bytes=size,
+        status=MediaStatus.READY,
+        duration_seconds=duration,
+        confirmed_at=utcnow(),
+    )
+    db.session.add(asset)
+    return asset
+
+
+def _course(
+    profile,
+    kind,
+    title,
+    slug,
+    subtitle,
+    *,
+    price,
+    published,
+    description="",
+    sliding_min=None,
+    ce_minutes=None,
+    ce_statement="",
+    authoring=0,
+    topics=(),
+) -> Course:
+    course = Course(
+        creator=profile,
+        kind=kind,
+        title=title,
+        slug=slug,
+        subtitle=subtitle,
+        description=description,
+        price_cents=price,
+        sliding_scale_min_cents=sliding_min,
+        currency=profile.currency,
+        status=CourseStatus.PUBLISHED,
+        ce_minutes=ce_minutes,
+        ce_approval_statement=ce_statement,
+        authoring_minutes=authoring,
+        topics=list(topics),
+        published_at=published,
+        created_at=published,
+    )
+    db.session.add(course)
+    return course
+
+
+def _section(course: Course, title: str, position: int) -> Section:
+    section = Section(course=course, title=title, position=position)
+    db.session.add(section)
+    return section
+
+
+def _lesson(
+    section,
+    title,
+    kind,
+    position,
+    *,
+    media=None,
+    preview=False,
+    duration=None,
+    body="",
+    available_after_days=0,
+    live=None,
+) -> Lesson:
+    lesson = Lesson(
+        section=section,
+        title=title,
+        kind=kind,
+        position=position,
+        media_asset=media,
+        is_preview=preview,
+        duration_seconds=duration,
+        body=body,
+        available_after_days=available_after_days,
+    )
+    lesson.live_session = live
+    db.session.add(lesson)
+    return lesson
+
+
+def _quiz(lesson: Lesson, questions) -> None:
+    lesson.quiz_pass_percent = 67
+    lesson.quiz_max_attempts = 3
+    for q_index, (prompt, choices) in enumerate(questions):
+        question = QuizQuestion(lesson=lesson, prompt=prompt, position=q_index)
+        for c_index, (text, right) in enumerate(choices):
+            question.choices.append(QuizChoice(text=text, is_correct=right, position=c_index))
+        db.session.add(question)
+
+
+def _fees(amount: int) -> tuple[int, int, int]:
+    """Estimated card fee (2.9% + 30¢), the platform fee, and what reaches the creator."""
+    processor = round(amount * 0.029) + 30
+    platform = amount * PLATFORM_FEE_PERCENT // 100
+    return processor, platform, max(amount - processor - platform, 0)
+
+
+def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
+    """A year of purchases that grows month by month, with one full and one partial refund."""
+    buyers = [
+        User(email=f"learner{n:02d}@aqueduct.test", name=f"Demo learner {n}", password_hash=password_hash)
+        for n in range(1, 61)
+    ]
+    db.session.add_all(buyers)
+    db.session.flush()
+    pairs = [(b, c) for b in buyers for c in courses]
+    rng.shuffle(pairs)
+    local = ZoneInfo(ZONE)
+    month_start = now.astimezone(local).date().replace(day=1)
+    orders: list[Order] = []
+    for months_ago in range(11, -1, -1):
+        start = _add_months(month_start, -months_ago)
+        days = calendar.monthrange(start.year, start.month)[1]
+        for _ in range(4 + (11 - months_ago) * 2):
+            if not pairs:
+                break
+            buyer, course = pairs.pop()
+            if course.published_at and course.published_at > now - timedelta(days=30 * months_ago):
+                continue
+            moment = datetime.combine(
+                start + timedelta(days=rng.randrange(days)),
+                time(rng.randrange(7, 22), rng.randrange(60)),
+                tzinfo=local,
+            ).astimezone(UTC)
+            if moment > now:
+                moment = now - timedelta(hours=rng.randrange(1, 48))
+            amount = course.price_cents
+            if course.sliding_scale_min_cents is not None and rng.random() < 0.4:
+                amount = course.sliding_scale_min_cents
+            processor, platform, net = _fees(amount)
+            order = Order(
+                learner=buyer,
+                course=course,
+                amount_cents=amount,
+                currency=course.currency,
+                provider=PaymentProvider.TEST,
+                checkout_id=f"test_demo_{secrets.token_hex(8)}",
+                status=OrderStatus.PAID,
+                processor_fee_cents=processor,
+                processor_fee_estimated=True,
+                platform_fee_cents=platform,
+                net_cents=net,
+                created_at=moment,
+                paid_at=moment,
+            )
+            orders.append(order)
+            db.session.add(order)
+            db.session.add(
+                Enrollment(user=buyer, course=course, order=order, source=EnrollmentSource.PURCHASE, enrolled_at=moment)
+            )
+    if len(orders) > 10:
+        full, partial = orders[5], orders[9]
+        full.status, full.refunded_cents, full.refunded_at = OrderStatus.REFUNDED, full.amount_cents, full.paid_at
+        partial.status = OrderStatus.PARTIALLY_REFUNDED
+        partial.refunded_cents, partial.refunded_at = partial.amount_cents // 2, partial.paid_at
+        db.session.flush()
+        full_enrollment = db.session.scalar(db.select(Enrollment).filter_by(order_id=full.id))
+        full_enrollment.status = EnrollmentStatus.REVOKED
+        full_enrollment.revoked_at = full.paid_at
+
+
+def _learner_progress(learner: User, course: Course, now: datetime) -> None:
+    """The demo learner bought the grounding course three weeks ago and is part-way through."""
+    bought = now - timedelta(days=21)
+    processor, platform, net = _fees(course.price_cents)
+    order = Order(
+        learner=learner,
+        course=course,
+        amount_cents=course.price_cents,
+        currency=course.currency,
+        provider=PaymentProvider.TEST,
+        checkout_id=f"test_demo_{secrets.token_hex(8)}",
+        status=OrderStatus.PAID,
+        processor_fee_cents=processor,
+        processor_fee_estimated=True,
+        platform_fee_cents=platform,
+        net_cents=net,
+        created_at=bought,
+        paid_at=bought,
+    )
+    enrollment = Enrollment(
+        user=learner, course=course, order=order, source=EnrollmentSource.PURCHASE, enrolled_at=bought
+    )
+    db.session.add_all([order, enrollment])
+    db.session.flush()
+    first, second = course.sections[0].lessons[:2]
+    enrollment.last_lesson_id = course.sections[0].lessons[2].id
+    db.session.add_all(
+        [
+            LessonProgress(
+                enrollment=enrollment, lesson_id=first.id, position_seconds=6, completed_at=bought + timedelta(hours=1)
+            ),
+            LessonProgress(enrollment=enrollment, lesson_id=second.id, completed_at=bought + timedelta(days=2)),
+        ]
+    )
+
+
+def _session_income(rng, profile: CreatorProfile, now: datetime) -> None:
+    """A year of 1:1 work: most weekdays, a few sessions a day, fewer as the courses grow."""
+    today = now.astimezone(ZoneInfo(ZONE)).date()
+    start = _add_months(today.replace(day=1), -11)
+    day = start
+    while day <= today:
+        if day.weekday() < 5 and rng.random() < 0.9:
+            months_in = (day.year - start.year) * 12 + day.month - start.month
+            count = max(1, rng.randint(4, 7) - months_in // 4)
+            insurance = rng.random() < 0.3
+            fee = 11000 if insurance else profile.default_session_fee_cents
+            db.session.add(
+                SessionIncome(
+                    creator=profile,
+                    session_date=day,
+                    sessions=count,
+                    minutes_each=50,
+                    amount_cents=count * fee,
+                    currency=profile.currency,
+                    payer_kind=PayerKind.INSURANCE if insurance else PayerKind.SELF_PAY,
+                    source=SessionIncomeSource.MANUAL,
+                )
+            )
+        day += timedelta(days=1)
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return day.replace(year=index // 12, month=index % 12 + 1, day=1)

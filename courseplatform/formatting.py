@@ -1,0 +1,46 @@
+"""How money, dates and durations read on a page."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+CURRENCY_SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "GBP": "£", "EUR": "€"}
+# Currencies whose minor unit is not 1/100 of the major unit.
+ZERO_DECIMAL = {"JPY", "KRW"}
+
+
+def format_money(cents: int | None, currency: str = "USD", *, free_label: str | None = None) -> str:
+    """`12900, "USD"` → `$129`; `12950` → `$129.50`; 0 with a label → that label."""
+    if cents is None:
+        return ""
+    if cents == 0 and free_label:
+        return free_label
+    symbol = CURRENCY_SYMBOLS.get(currency.upper(), currency.upper() + " ")
+    if currency.upper() in ZERO_DECIMAL:
+        return f"{symbol}{cents:,}"
+    sign = "-" if cents < 0 else ""
+    whole, minor = divmod(abs(cents), 100)
+    if minor:
+        return f"{sign}{symbol}{whole:,}.{minor:02d}"
+    return f"{sign}{symbol}{whole:,}"
+
+
+def format_date(value: datetime | date | None, zone: str | None = None, fmt: str = "%b %-d, %Y") -> str:
+    """A date (or an instant shown in `zone`) in a friendly form."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime) and zone:
+        value = value.astimezone(ZoneInfo(zone))
+    return value.strftime(fmt)
+
+
+def format_duration(seconds: int | None) -> str:
+    """`3725` → `1 h 2 min`; `95` → `2 min`."""
+    if not seconds:
+        return ""
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: the only modules that import an SDK."""

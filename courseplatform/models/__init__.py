@@ -1,0 +1,71 @@
+"""Every model, importable from one place (for Alembic, Flask-Login and the features)."""
+
+from .accounts import CreatorProfile, User
+from .base import utcnow
+from .commerce import (
+    ORDER_TRANSITIONS,
+    InvalidTransition,
+    Order,
+    OrderStatus,
+    PaymentProvider,
+    ProviderEvent,
+)
+from .courses import (
+    Course,
+    CourseKind,
+    CourseStatus,
+    Lesson,
+    LessonKind,
+    LiveSession,
+    QuizChoice,
+    QuizQuestion,
+    Section,
+    Topic,
+    course_topics,
+)
+from .learning import (
+    Certificate,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    LessonProgress,
+    QuizAttempt,
+    WaitlistEntry,
+)
+from .media import MediaAsset, MediaStatus
+from .revenue import PayerKind, SessionIncome, SessionIncomeSource
+
+__all__ = [
+    "ORDER_TRANSITIONS",
+    "Certificate",
+    "Course",
+    "CourseKind",
+    "CourseStatus",
+    "CreatorProfile",
+    "Enrollment",
+    "EnrollmentSource",
+    "EnrollmentStatus",
+    "InvalidTransition",
+    "Lesson",
+    "LessonKind",
+    "LessonProgress",
+    "LiveSession",
+    "MediaAsset",
+    "MediaStatus",
+    "Order",
+    "OrderStatus",
+    "PayerKind",
+    "PaymentProvider",
+    "ProviderEvent",
+    "QuizAttempt",
+    "QuizChoice",
+    "QuizQuestion",
+    "Section",
+    "SessionIncome",
+    "SessionIncomeSource",
+    "Topic",
+    "User",
+    "WaitlistEntry",
+    "course_topics",
+    "utcnow",
+]

@@ -1,0 +1,83 @@
+"""People: users and the creator profile that turns a user into a therapist-creator."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, money_check, utcnow
+
+
+class User(UserMixin, db.Model):
+    """Anyone with an account: a learner, a creator (with a profile), an admin."""
+
+    __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint("email = lower(email)", name="email_lowercase"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    time_zone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
+    # Bumped when the password changes: logs out other sessions and spends reset tokens.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    creator_profile: Mapped[CreatorProfile | None] = relationship(back_populates="user", uselist=False, lazy="joined")
+
+    @staticmethod
+    def normalize_email(email: str) -> str:
+        return email.strip().lower()
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_creator(self) -> bool:
+        return self.creator_profile is not None
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class CreatorProfile(db.Model):
+    """The therapist's public identity, pricing defaults and payout account."""
+
+    __tablename__ = "creator_profiles"
+    __table_args__ = (
+        money_check("default_session_fee_cents"),
+        sa.CheckConstraint("default_session_minutes > 0", name="session_minutes_positive"),
+        sa.CheckConstraint("storage_quota_bytes >= 0", name="storage_quota_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(120))
+    credentials: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    bio: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    photo_asset_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("media_assets.id", ondelete="SET NULL", use_alter=True)
+    )
+    currency: Mapped[str] = mapped_column(sa.String(3), default="USD", server_default="USD")
+    default_session_fee_cents: Mapped[int] = mapped_column(default=15000, server_default="15000")
+    default_session_minutes: Mapped[int] = mapped_column(default=50, server_default="50")
+    storage_quota_bytes: Mapped[int] = mapped_column(
+        sa.BigInteger, default=10 * 1024**3, server_default=str(10 * 1024**3)
+    )
+    stripe_account_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    stripe_charges_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    stripe_details_submitted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="creator_profile")
+    courses: Mapped[list[Course]] = relationship(back_populates="creator")  # noqa: F821
+
+    def __repr__(self) -> str:
+        return f"<CreatorProfile {self.slug}>"

@@ -1,0 +1,117 @@
+"""Money: orders with an explicit state machine, and the webhook idempotency ledger."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, enum_column, money_check, utcnow
+
+
+class PaymentProvider(enum.Enum):
+    STRIPE = "stripe"
+    TEST = "test"
+
+
+class OrderStatus(enum.Enum):
+    PENDING = "pending"
+    PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    DISPUTED = "disputed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+# Which status an order may move to from each status. Anything else is refused,
+# so a late or replayed event can never resurrect a refunded or failed order.
+ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.FAILED, OrderStatus.EXPIRED}),
+    OrderStatus.PAID: frozenset({OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED}),
+    OrderStatus.PARTIALLY_REFUNDED: frozenset(
+        {OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED}
+    ),
+    OrderStatus.DISPUTED: frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED}),
+    OrderStatus.REFUNDED: frozenset(),
+    OrderStatus.FAILED: frozenset(),
+    OrderStatus.EXPIRED: frozenset(),
+}
+
+
+class InvalidTransition(ValueError):
+    """An order was asked to move to a status its current status does not allow."""
+
+
+class Order(db.Model):
+    """One attempt by a learner to buy one offering, and what became of the money."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        money_check("amount_cents"),
+        money_check("processor_fee_cents"),
+        money_check("platform_fee_cents"),
+        money_check("net_cents"),
+        money_check("refunded_cents"),
+        sa.CheckConstraint("refunded_cents <= amount_cents", name="refund_within_amount"),
+        sa.UniqueConstraint("provider", "checkout_id", name="uq_orders_provider_checkout_id"),
+        sa.Index("ix_orders_course_status", "course_id", "status"),
+        sa.Index("ix_orders_learner_created", "learner_id", "created_at"),
+        sa.Index("ix_orders_payment_intent_id", "payment_intent_id"),
+        sa.Index("ix_orders_status_paid_at", "status", "paid_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="RESTRICT"))
+    amount_cents: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    provider: Mapped[PaymentProvider] = mapped_column(enum_column(PaymentProvider, "payment_provider"))
+    checkout_id: Mapped[str | None] = mapped_column(sa.String(255))
+    payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255))
+    charge_id: Mapped[str | None] = mapped_column(sa.String(255))
+    status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus, "order_status"), default=OrderStatus.PENDING)
+    processor_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    processor_fee_estimated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    platform_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    net_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # A pending order holds a seat in a live workshop until this instant.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    learner: Mapped[User] = relationship()  # noqa: F821
+    course: Mapped[Course] = relationship()  # noqa: F821
+
+    def can_transition_to(self, status: OrderStatus) -> bool:
+        return status in ORDER_TRANSITIONS[self.status]
+
+    def transition_to(self, status: OrderStatus) -> None:
+        """Move to `status`, or raise InvalidTransition if the state machine forbids it."""
+        if not self.can_transition_to(status):
+            raise InvalidTransition(f"order {self.id}: {self.status.value} -> {status.value}")
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"<Order {self.id} {self.status.value} {self.amount_cents} {self.currency}>"
+
+
+class ProviderEvent(db.Model):
+    """A webhook event seen once: the ledger that makes deliveries idempotent."""
+
+    __tablename__ = "provider_events"
+    __table_args__ = (sa.UniqueConstraint("provider", "event_id", name="uq_provider_events_provider_event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[PaymentProvider] = mapped_column(enum_column(PaymentProvider, "payment_provider"))
+    event_id: Mapped[str] = mapped_column(sa.String(255))
+    type: Mapped[str] = mapped_column(sa.String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,237 @@
+"""What creators build: offerings, their curriculum, quizzes and live sessions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, enum_column, money_check, utcnow
+
+
+class CourseKind(enum.Enum):
+    COURSE = "course"
+    RECORDED_WORKSHOP = "recorded_workshop"
+    LIVE_WORKSHOP = "live_workshop"
+
+    @property
+    def label(self) -> str:
+        return {
+            "course": "Self-paced course",
+            "recorded_workshop": "Recorded workshop",
+            "live_workshop": "Live workshop",
+        }[self.value]
+
+
+class CourseStatus(enum.Enum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class LessonKind(enum.Enum):
+    VIDEO = "video"
+    TEXT = "text"
+    DOWNLOAD = "download"
+    QUIZ = "quiz"
+    LIVE = "live"
+
+
+course_topics = sa.Table(
+    "course_topics",
+    db.metadata,
+    sa.Column("course_id", sa.ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("topic_id", sa.ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+    sa.Index("ix_course_topics_topic_id", "topic_id"),
+)
+
+
+class Topic(db.Model):
+    """A subject learners browse by, such as "Trauma" or "Couples"."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    slug: Mapped[str] = mapped_column(sa.String(60), unique=True)
+
+
+class Course(db.Model):
+    """An offering: a self-paced course, a recorded workshop or a live workshop."""
+
+    __tablename__ = "courses"
+    __table_args__ = (
+        money_check("price_cents"),
+        sa.CheckConstraint(
+            "sliding_scale_min_cents IS NULL OR "
+            "(sliding_scale_min_cents >= 0 AND sliding_scale_min_cents <= price_cents)",
+            name="sliding_scale_within_price",
+        ),
+        sa.CheckConstraint("ce_minutes IS NULL OR ce_minutes > 0", name="ce_minutes_positive"),
+        sa.CheckConstraint("authoring_minutes >= 0", name="authoring_minutes_non_negative"),
+        sa.Index("ix_courses_status_published_at", "status", "published_at"),
+        sa.Index("ix_courses_creator_status", "creator_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    creator_id: Mapped[int] = mapped_column(sa.ForeignKey("creator_profiles.id", ondelete="CASCADE"))
+    kind: Mapped[CourseKind] = mapped_column(enum_column(CourseKind, "course_kind"))
+    title: Mapped[str] = mapped_column(sa.String(160))
+    slug: Mapped[str] = mapped_column(sa.String(160), unique=True)
+    subtitle: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    cover_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
+    price_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When set, learners may pay any amount from this minimum up (the price is the suggestion).
+    sliding_scale_min_cents: Mapped[int | None] = mapped_column()
+    currency: Mapped[str] = mapped_column(sa.String(3), default="USD", server_default="USD")
+    status: Mapped[CourseStatus] = mapped_column(enum_column(CourseStatus, "course_status"), default=CourseStatus.DRAFT)
+    ce_minutes: Mapped[int | None] = mapped_column()
+    ce_approval_statement: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    authoring_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
+    sequential: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    waitlist_only: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    creator: Mapped[CreatorProfile] = relationship(back_populates="courses")  # noqa: F821
+    sections: Mapped[list[Section]] = relationship(
+        back_populates="course", order_by="Section.position", cascade="all, delete-orphan"
+    )
+    live_sessions: Mapped[list[LiveSession]] = relationship(
+        back_populates="course", order_by="LiveSession.starts_at", cascade="all, delete-orphan"
+    )
+    topics: Mapped[list[Topic]] = relationship(secondary=course_topics, order_by=Topic.name)
+
+    @property
+    def is_free(self) -> bool:
+        return self.price_cents == 0
+
+    @property
+    def ce_hours(self) -> float | None:
+        return None if self.ce_minutes is None else self.ce_minutes / 60
+
+    def __repr__(self) -> str:
+        return f"<Course {self.slug} {self.status.value}>"
+
+
+class Section(db.Model):
+    """An ordered chapter of an offering."""
+
+    __tablename__ = "sections"
+    __table_args__ = (sa.Index("ix_sections_course_position", "course_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(sa.String(160))
+    position: Mapped[int] = mapped_column(default=0)
+
+    course: Mapped[Course] = relationship(back_populates="sections")
+    lessons: Mapped[list[Lesson]] = relationship(
+        back_populates="section", order_by="Lesson.position", cascade="all, delete-orphan"
+    )
+
+
+class Lesson(db.Model):
+    """One step of the curriculum: a video, a text, a download, a quiz or a live session."""
+
+    __tablename__ = "lessons"
+    __table_args__ = (
+        sa.Index("ix_lessons_section_position", "section_id", "position"),
+        sa.CheckConstraint("available_after_days >= 0", name="drip_non_negative"),
+        sa.CheckConstraint("quiz_pass_percent >= 0 AND quiz_pass_percent <= 100", name="quiz_pass_percent_range"),
+        sa.CheckConstraint("quiz_max_attempts IS NULL OR quiz_max_attempts > 0", name="quiz_attempts_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    section_id: Mapped[int] = mapped_column(sa.ForeignKey("sections.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(sa.String(160))
+    kind: Mapped[LessonKind] = mapped_column(enum_column(LessonKind, "lesson_kind"))
+    position: Mapped[int] = mapped_column(default=0)
+    body: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    media_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
+    captions_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
+    live_session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("live_sessions.id", ondelete="SET NULL"))
+    duration_seconds: Mapped[int | None] = mapped_column()
+    is_preview: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    available_after_days: Mapped[int] = mapped_column(default=0, server_default="0")
+    quiz_pass_percent: Mapped[int] = mapped_column(default=80, server_default="80")
+    quiz_max_attempts: Mapped[int | None] = mapped_column()
+    quiz_reveal_answers: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+
+    section: Mapped[Section] = relationship(back_populates="lessons")
+    media_asset: Mapped[MediaAsset | None] = relationship(foreign_keys=[media_asset_id])  # noqa: F821
+    captions_asset: Mapped[MediaAsset | None] = relationship(foreign_keys=[captions_asset_id])  # noqa: F821
+    live_session: Mapped[LiveSession | None] = relationship()
+    questions: Mapped[list[QuizQuestion]] = relationship(
+        back_populates="lesson", order_by="QuizQuestion.position", cascade="all, delete-orphan"
+    )
+
+
+class QuizQuestion(db.Model):
+    """A multiple-choice question with one or more right answers."""
+
+    __tablename__ = "quiz_questions"
+    __table_args__ = (sa.Index("ix_quiz_questions_lesson_position", "lesson_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(sa.ForeignKey("lessons.id", ondelete="CASCADE"))
+    prompt: Mapped[str] = mapped_column(sa.Text)
+    explanation: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    position: Mapped[int] = mapped_column(default=0)
+
+    lesson: Mapped[Lesson] = relationship(back_populates="questions")
+    choices: Mapped[list[QuizChoice]] = relationship(
+        back_populates="question", order_by="QuizChoice.position", cascade="all, delete-orphan"
+    )
+
+
+class QuizChoice(db.Model):
+    """One answer a learner can tick; `is_correct` marks the right ones."""
+
+    __tablename__ = "quiz_choices"
+    __table_args__ = (sa.Index("ix_quiz_choices_question_position", "question_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("quiz_questions.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(sa.String(500))
+    is_correct: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    position: Mapped[int] = mapped_column(default=0)
+
+    question: Mapped[QuizQuestion] = relationship(back_populates="choices")
+
+
+class LiveSession(db.Model):
+    """A scheduled meeting of a live workshop, stored in UTC with the creator's zone."""
+
+    __tablename__ = "live_sessions"
+    __table_args__ = (
+        sa.Index("ix_live_sessions_course_starts", "course_id", "starts_at"),
+        sa.Index("ix_live_sessions_starts_at", "starts_at"),
+        sa.CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        sa.CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(sa.String(160), default="", server_default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    time_zone: Mapped[str] = mapped_column(sa.String(64))
+    duration_minutes: Mapped[int] = mapped_column(default=90, server_default="90")
+    capacity: Mapped[int | None] = mapped_column()
+    join_url: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    replay_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    course: Mapped[Course] = relationship(back_populates="live_sessions")
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    def is_upcoming(self, now: datetime | None = None) -> bool:
+        return self.ends_at > (now or utcnow())

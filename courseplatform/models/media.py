@@ -1,0 +1,46 @@
+"""Uploaded files: video, audio, handouts, images and captions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, enum_column, utcnow
+
+
+class MediaStatus(enum.Enum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class MediaAsset(db.Model):
+    """One stored object, owned by the user who uploaded it."""
+
+    __tablename__ = "media_assets"
+    __table_args__ = (
+        sa.CheckConstraint("size_bytes >= 0", name="size_non_negative"),
+        sa.Index("ix_media_assets_owner_status", "owner_id", "status"),
+        sa.Index("ix_media_assets_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    storage_key: Mapped[str] = mapped_column(sa.String(512), unique=True)
+    original_name: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(127), default="", server_default="")
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    status: Mapped[MediaStatus] = mapped_column(enum_column(MediaStatus, "media_status"), default=MediaStatus.PENDING)
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    duration_seconds: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    owner: Mapped[User] = relationship()  # noqa: F821
+
+    def __repr__(self) -> str:
+        return f"<MediaAsset {self.id} {self.storage_key} {self.status.value}>"

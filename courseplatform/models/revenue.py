@@ -1,0 +1,58 @@
+"""Bucket income: 1:1 session income, stored without anything that identifies a client."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, enum_column, money_check, utcnow
+
+
+class PayerKind(enum.Enum):
+    SELF_PAY = "self_pay"
+    INSURANCE = "insurance"
+    SLIDING_SCALE = "sliding_scale"
+
+    @property
+    def label(self) -> str:
+        return {"self_pay": "Self-pay", "insurance": "Insurance", "sliding_scale": "Sliding scale"}[self.value]
+
+
+class SessionIncomeSource(enum.Enum):
+    MANUAL = "manual"
+    MONTHLY = "monthly"
+    IMPORT = "import"
+
+
+class SessionIncome(db.Model):
+    """Income from 1:1 sessions on a date: counts, minutes and money, never a client."""
+
+    __tablename__ = "session_income"
+    __table_args__ = (
+        money_check("amount_cents"),
+        sa.CheckConstraint("sessions > 0", name="sessions_positive"),
+        sa.CheckConstraint("minutes_each > 0", name="minutes_positive"),
+        sa.UniqueConstraint("creator_id", "import_key", name="uq_session_income_creator_import_key"),
+        sa.Index("ix_session_income_creator_date", "creator_id", "session_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    creator_id: Mapped[int] = mapped_column(sa.ForeignKey("creator_profiles.id", ondelete="CASCADE"))
+    session_date: Mapped[date] = mapped_column(sa.Date)
+    sessions: Mapped[int] = mapped_column(default=1, server_default="1")
+    minutes_each: Mapped[int] = mapped_column()
+    amount_cents: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    payer_kind: Mapped[PayerKind] = mapped_column(enum_column(PayerKind, "payer_kind"))
+    source: Mapped[SessionIncomeSource] = mapped_column(
+        enum_column(SessionIncomeSource, "session_income_source"), default=SessionIncomeSource.MANUAL
+    )
+    # A fingerprint of an imported row, so re-importing the same file adds nothing.
+    import_key: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    creator: Mapped[CreatorProfile] = relationship()  # noqa: F821

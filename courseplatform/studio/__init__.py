@@ -1,0 +1,7 @@
+"""Studio: where a creator builds and runs their offerings."""
+
+from flask import Blueprint
+
+bp = Blueprint("studio", __name__)
+
+from . import views  # noqa: E402,F401
