@@ -7,16 +7,17 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from zoneinfo import available_timezones
 
-from wtforms import StringField
+from email_validator import EmailNotValidError, validate_email
+from wtforms import SelectChoice, StringField
 from wtforms.validators import ValidationError
 
 CURRENCIES = [
-    ("USD", "US dollar (USD)"),
-    ("CAD", "Canadian dollar (CAD)"),
-    ("GBP", "British pound (GBP)"),
-    ("EUR", "Euro (EUR)"),
-    ("AUD", "Australian dollar (AUD)"),
-    ("NZD", "New Zealand dollar (NZD)"),
+    SelectChoice("USD", "US dollar (USD)"),
+    SelectChoice("CAD", "Canadian dollar (CAD)"),
+    SelectChoice("GBP", "British pound (GBP)"),
+    SelectChoice("EUR", "Euro (EUR)"),
+    SelectChoice("AUD", "Australian dollar (AUD)"),
+    SelectChoice("NZD", "New Zealand dollar (NZD)"),
 ]
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -40,6 +41,14 @@ def time_zone_choices() -> list[tuple[str, str]]:
 def valid_time_zone(form, field) -> None:
     if field.data not in dict(time_zone_choices()):
         raise ValidationError("Choose a time zone from the list.")
+
+
+def valid_email(form, field) -> None:
+    """A well-formed address. Reserved test domains such as `.test` are allowed (the demo uses them)."""
+    try:
+        validate_email(field.data or "", check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValidationError("Enter an e-mail address such as name@example.com.") from exc
 
 
 def valid_slug(form, field) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ..fields import CURRENCIES, MoneyField, time_zone_choices, valid_slug, valid_time_zone
+from ..fields import CURRENCIES, MoneyField, time_zone_choices, valid_email, valid_slug, valid_time_zone
 
 MIN_PASSWORD_LENGTH = 10
 COMMON_PASSWORDS = frozenset(
@@ -61,19 +61,19 @@ def password_fields(label: str = "Password"):
 
 class SignupForm(FlaskForm):
     name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("E-mail", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    email = EmailField("E-mail", validators=[DataRequired(), valid_email, Length(max=254)])
     password, confirm = password_fields()
     time_zone = SelectField("Time zone", choices=time_zone_choices, default="UTC", validators=[valid_time_zone])
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email(check_deliverability=False)])
+    email = EmailField("E-mail", validators=[DataRequired()])
     password = PasswordField("Password", validators=[DataRequired()])
     remember = BooleanField("Keep me logged in on this device")
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email(check_deliverability=False)])
+    email = EmailField("E-mail", validators=[DataRequired(), valid_email])
 
 
 class ResetPasswordForm(FlaskForm):
@@ -110,7 +110,7 @@ class CreatorProfileForm(FlaskForm):
     time_zone = SelectField("Time zone", choices=time_zone_choices, validators=[valid_time_zone])
     default_session_fee_cents = MoneyField(
         "Usual fee for a 1:1 session",
-        validators=[DataRequired(message="Enter your usual session fee.")],
+        validators=[InputRequired(message="Enter your usual session fee.")],
         description="Used to work out how many sessions your courses replace.",
     )
     default_session_minutes = IntegerField(

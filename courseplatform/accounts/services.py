@@ -148,19 +148,21 @@ def slug_taken(slug: str, exclude: CreatorProfile | None = None) -> bool:
 
 def save_creator_profile(user: User, data: dict) -> CreatorProfile:
     """Create or update the user's creator profile from validated form data."""
-    profile = user.creator_profile or CreatorProfile(user=user)
-    if slug_taken(data["slug"], exclude=profile):
+    if slug_taken(data["slug"], exclude=user.creator_profile):
         raise AccountError("That address is taken; try another.")
-    profile.display_name = data["display_name"].strip()
-    profile.credentials = data["credentials"].strip()
-    profile.bio = data["bio"].strip()
-    profile.slug = data["slug"]
-    profile.currency = data["currency"]
-    profile.default_session_fee_cents = data["default_session_fee_cents"]
-    profile.default_session_minutes = data["default_session_minutes"]
-    user.time_zone = data["time_zone"]
+    profile = user.creator_profile or CreatorProfile()
     try:
+        # A savepoint, so a concurrent claim of the same address fails cleanly.
         with db.session.begin_nested():
+            profile.user = user
+            profile.display_name = data["display_name"].strip()
+            profile.credentials = (data["credentials"] or "").strip()
+            profile.bio = (data["bio"] or "").strip()
+            profile.slug = data["slug"]
+            profile.currency = data["currency"]
+            profile.default_session_fee_cents = data["default_session_fee_cents"]
+            profile.default_session_minutes = data["default_session_minutes"]
+            user.time_zone = data["time_zone"]
             db.session.add(profile)
     except IntegrityError as exc:
         raise AccountError("That address is taken; try another.") from exc

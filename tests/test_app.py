@@ -1,0 +1,144 @@
+"""The application factory, configuration, health check, error pages and headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from courseplatform import create_app
+from courseplatform.config import DEFAULT_SECRET_KEY, ConfigError, load_config
+
+
+def test_factory_applies_overrides(app):
+    assert app.testing
+    assert app.config["SECRET_KEY"] == "test-secret-key"
+
+
+def test_config_reads_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", "postgres://user@db.example:5432/aqueduct")
+    monkeypatch.setenv("PLATFORM_FEE_PERCENT", "12")
+    monkeypatch.setenv("MAIL_BACKEND", "smtp")
+    config = load_config(tmp_path)
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://user@db.example:5432/aqueduct"
+    assert config["PLATFORM_FEE_PERCENT"] == 12
+    assert config["MAIL_BACKEND"] == "smtp"
+
+
+def test_embedded_defaults_need_no_services(monkeypatch, tmp_path):
+    for name in ["DATABASE_URL", "STORAGE_BACKEND", "STRIPE_SECRET_KEY", "MAIL_BACKEND", "REDIS_URL", "SECRET_KEY"]:
+        monkeypatch.delenv(name, raising=False)
+    config = load_config(tmp_path)
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'aqueduct.db'}"
+    assert config["STORAGE_BACKEND"] == "local"
+    assert config["MAIL_BACKEND"] == "file"
+    assert config["STRIPE_SECRET_KEY"] == ""
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_production_refuses_the_default_secret_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("AQUEDUCT_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config(tmp_path)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"SECRET_KEY": DEFAULT_SECRET_KEY})
+
+
+def test_production_with_a_real_key_uses_secure_cookies(monkeypatch, tmp_path):
+    monkeypatch.setenv("AQUEDUCT_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    config = load_config(tmp_path)
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_unknown_backends_are_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("STORAGE_BACKEND", "ftp")
+    with pytest.raises(ConfigError, match="STORAGE_BACKEND"):
+        load_config(tmp_path)
+
+
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_answers_503_when_the_database_is_unreachable(tmp_path):
+    broken = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing/dir/x.db"})
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "unreachable"
+
+
+def test_pages_carry_security_headers(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_404_page_has_the_site_look(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "We couldn&#39;t find that page" in html or "We couldn't find that page" in html
+    assert 'class="site-header"' in html
+
+
+def test_500_page_keeps_the_look(tmp_path):
+    broken = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "x" * 32})
+
+    @broken.get("/__boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    response = broken.test_client().get("/__boom")
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.get_data(as_text=True)
+
+
+def test_static_assets_are_served_locally(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "/static/css/app.css" in html
+    assert "https://" not in html.split("<body")[0], "no CDN in the head"
+    assert client.get("/static/css/app.css").status_code == 200
+
+
+def test_wsgi_module_exposes_app():
+    source = (Path(__file__).parent.parent / "wsgi.py").read_text()
+    assert "app = create_app()" in source
+
+
+def test_models_and_tables_are_all_there(app):
+    from courseplatform.extensions import db
+
+    with app.app_context():
+        names = set(sa.inspect(db.engine).get_table_names())
+    expected = {
+        "users",
+        "creator_profiles",
+        "courses",
+        "sections",
+        "lessons",
+        "media_assets",
+        "live_sessions",
+        "orders",
+        "enrollments",
+        "lesson_progress",
+        "quiz_questions",
+        "quiz_choices",
+        "quiz_attempts",
+        "certificates",
+        "waitlist_entries",
+        "provider_events",
+        "session_income",
+        "topics",
+        "course_topics",
+    }
+    assert expected <= names

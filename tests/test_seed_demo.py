@@ -1,0 +1,102 @@
+"""`flask seed-demo` builds a believable demo once, and changes nothing the second time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from courseplatform.demo.seed import LEARNER_EMAIL, THERAPIST_EMAIL, seed_demo
+from courseplatform.extensions import db
+from courseplatform.integrations.storage import get_storage
+from courseplatform.models import (
+    Course,
+    CourseKind,
+    CourseStatus,
+    Enrollment,
+    LessonKind,
+    LessonProgress,
+    Order,
+    OrderStatus,
+    SessionIncome,
+    User,
+    utcnow,
+)
+from courseplatform.models import Lesson as LessonModel
+
+
+def row_counts() -> dict[str, int]:
+    return {
+        table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+        for table in db.metadata.sorted_tables
+    }
+
+
+def test_seed_demo_creates_the_demo_world_once(app, web, client):
+    assert seed_demo() is True
+    counts = row_counts()
+    assert seed_demo() is False
+    assert row_counts() == counts
+
+    therapist = db.session.scalar(sa.select(User).filter_by(email=THERAPIST_EMAIL))
+    learner = db.session.scalar(sa.select(User).filter_by(email=LEARNER_EMAIL))
+    courses = list(db.session.scalars(sa.select(Course).filter_by(creator_id=therapist.creator_profile.id)))
+    kinds = {c.kind for c in courses if c.price_cents > 0 and c.status is CourseStatus.PUBLISHED}
+    assert kinds == {CourseKind.COURSE, CourseKind.RECORDED_WORKSHOP, CourseKind.LIVE_WORKSHOP}
+    assert any(c.is_free for c in courses)
+    assert all(c.sections and c.sections[0].lessons for c in courses)
+
+    video = db.session.scalar(sa.select(LessonModel).where(LessonModel.kind == LessonKind.VIDEO))
+    with get_storage().open(video.media_asset.storage_key) as stream:
+        assert stream.read(12)[4:8] == b"ftyp", "the demo video is a real MP4 file"
+
+    year_ago = utcnow() - timedelta(days=366)
+    months = {
+        (o.paid_at.year, o.paid_at.month)
+        for o in db.session.scalars(sa.select(Order).where(Order.status == OrderStatus.PAID))
+        if o.paid_at > year_ago
+    }
+    assert len(months) >= 12
+    income_months = {(s.session_date.year, s.session_date.month) for s in db.session.scalars(sa.select(SessionIncome))}
+    assert len(income_months) == 12
+
+    enrollment = db.session.scalar(sa.select(Enrollment).filter_by(user_id=learner.id))
+    assert enrollment is not None and enrollment.course.price_cents > 0
+    done = db.session.scalar(
+        sa.select(sa.func.count(LessonProgress.id)).where(
+            LessonProgress.enrollment_id == enrollment.id, LessonProgress.completed_at.is_not(None)
+        )
+    )
+    assert done >= 1
+    unbought = [c for c in courses if c.price_cents > 0 and c.id != enrollment.course_id]
+    assert unbought
+
+    web.login(LEARNER_EMAIL, "aqueduct-demo")
+    html = client.get("/learn").get_data(as_text=True)
+    assert enrollment.course.title in html
+    assert "2 of 6 lessons" in html
+
+
+def test_demo_pages_show_the_demo_content(app, web, client):
+    seed_demo()
+    home = client.get("/").get_data(as_text=True)
+    assert "Grounding Skills for Anxious Clients" in home
+    assert "Burnout First Aid for Helpers" in client.get("/courses").get_data(as_text=True)
+    course = client.get("/courses/grounding-skills").get_data(as_text=True)
+    assert "Dr. Maya Okafor" in course and "3 CE hours" in course and "Preview" in course
+    assert "Evening 1" in client.get("/courses/couples-in-crisis-live").get_data(as_text=True)
+    assert "LCSW, PhD" in client.get("/t/maya-okafor").get_data(as_text=True)
+
+    web.login(THERAPIST_EMAIL, "aqueduct-demo")
+    studio = client.get("/studio").get_data(as_text=True)
+    for title in ["Grounding Skills", "Grief After Suicide Loss", "Couples in Crisis", "Burnout First Aid"]:
+        assert title in studio
+    assert "Published" in studio
+
+
+def test_cli_seed_demo_prints_the_accounts(app, runner):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "demo-therapist@aqueduct.test / aqueduct-demo" in result.output
+    assert Path(app.config["MEDIA_ROOT"], "demo", "welcome.mp4").is_file()
