@@ -107,7 +107,9 @@ def test_static_assets_are_served_locally(client):
     html = client.get("/").get_data(as_text=True)
     assert "/static/css/app.css" in html
     assert "https://" not in html.split("<body")[0], "no CDN in the head"
-    assert client.get("/static/css/app.css").status_code == 200
+    with client.get("/static/css/app.css") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/css"
 
 
 def test_wsgi_module_exposes_app():
