@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .config import PROJECT_ROOT, load_config
-from .extensions import csrf, db, limiter, login_manager, migrate
+from .extensions import configure_sqlite, csrf, db, limiter, login_manager, migrate
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ def register_extensions(app: Flask) -> None:
     from .accounts.services import load_user
 
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)

@@ -9,7 +9,8 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -34,6 +35,23 @@ class Session(FlaskSession):
         if bind is None and self.bind is not None:
             return self.bind
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Give SQLite real transactions, working savepoints and enforced foreign keys.
+
+    The sqlite3 driver otherwise starts transactions lazily on its own and breaks
+    SAVEPOINT, which the services use to turn a unique-key race into a clear message.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN")
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
