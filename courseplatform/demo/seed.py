@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+
 from ..accounts.services import find_user_by_email, hash_password
 from ..extensions import db
 from ..integrations.storage import get_storage
@@ -248,6 +250,7 @@ def seed_demo(now: datetime | None = None) -> bool:
 
     db.session.flush()
     _sales(rng, profile, [grounding, grief, couples], now, password_hash)
+    _free_learners(rng, burnout, now)
     _learner_progress(learner, grounding, now)
     _session_income(rng, profile, now)
     db.session.flush()
@@ -425,6 +428,20 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
         full_enrollment = db.session.scalar(db.select(Enrollment).filter_by(order_id=full.id))
         full_enrollment.status = EnrollmentStatus.REVOKED
         full_enrollment.revoked_at = full.paid_at
+
+
+def _free_learners(rng, course: Course, now: datetime) -> None:
+    """The free mini-course is how many learners first meet the therapist."""
+    buyers = db.session.scalars(sa.select(User).where(User.email.like("learner%@aqueduct.test")).limit(35))
+    for buyer in buyers:
+        db.session.add(
+            Enrollment(
+                user=buyer,
+                course=course,
+                source=EnrollmentSource.FREE,
+                enrolled_at=now - timedelta(days=rng.randrange(1, 200), hours=rng.randrange(24)),
+            )
+        )
 
 
 def _learner_progress(learner: User, course: Course, now: datetime) -> None:
