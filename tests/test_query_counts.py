@@ -1,0 +1,73 @@
+"""Every page runs the same number of SQL queries whatever the amount of data."""
+
+from __future__ import annotations
+
+import pytest
+
+from courseplatform.extensions import db
+from courseplatform.models import LessonProgress, Topic
+
+from .factories import (
+    PASSWORD,
+    CourseFactory,
+    CreatorProfileFactory,
+    EnrollmentFactory,
+    LessonFactory,
+    OrderFactory,
+    SectionFactory,
+    UserFactory,
+)
+
+
+def build_world(size: int):
+    """One creator with `size` offerings, each with sections, lessons, topics, buyers and progress."""
+    creator = CreatorProfileFactory(user__email=f"creator{size}@example.org", slug=f"creator-{size}")
+    learner = UserFactory(email=f"learner{size}@example.org")
+    admin = UserFactory(email=f"admin{size}@example.org", is_admin=True)
+    topics = [Topic(name=f"Topic {size}-{n}", slug=f"topic-{size}-{n}") for n in range(3)]
+    db.session.add_all(topics)
+    courses = []
+    for n in range(size):
+        # Every other offering has a creator of its own, so a per-course lazy load would show.
+        owner = creator if n % 2 == 0 else CreatorProfileFactory()
+        course = CourseFactory(creator=owner, slug=f"c{size}-{n}", topics=topics[: 1 + n % 3])
+        courses.append(course)
+        for s in range(2):
+            section = SectionFactory(course=course, position=s)
+            for lesson_number in range(3):
+                LessonFactory(section=section, position=lesson_number, is_preview=lesson_number == 0)
+        enrollment = EnrollmentFactory(user=learner, course=course)
+        db.session.flush()
+        db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=course.sections[0].lessons[0].id))
+        for _ in range(2):
+            OrderFactory(course=course)
+    db.session.flush()
+    return creator, learner, admin, [c for c in courses if c.creator is creator]
+
+
+PAGES = {
+    "anonymous": ["/", "/courses", "/courses/{course}", "/t/{creator}"],
+    "learner": ["/learn", "/courses/{course}", "/account"],
+    "creator": ["/studio", "/become-a-creator"],
+    "admin": ["/admin"],
+}
+
+
+@pytest.mark.parametrize("who", PAGES)
+def test_pages_run_a_constant_number_of_queries(who, web, client, count_queries):
+    counts: dict[str, list[int]] = {}
+    for size in (3, 30):
+        creator, learner, admin, courses = build_world(size)
+        user = {"anonymous": None, "learner": learner, "creator": creator.user, "admin": admin}[who]
+        if user is not None:
+            web.login(user.email, PASSWORD)
+        for template in PAGES[who]:
+            url = template.format(course=courses[-1].slug, creator=creator.slug)
+            with count_queries() as counter:
+                response = client.get(url)
+            assert response.status_code == 200, url
+            counts.setdefault(template, []).append(counter.count)
+        if user is not None:
+            web.logout()
+    for template, (small, large) in counts.items():
+        assert small == large, f"{template}: {small} queries with 3 offerings, {large} with 30"
