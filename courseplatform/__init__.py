@@ -77,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .catalog import bp as catalog_bp
     from .learning import bp as learning_bp
+    from .media import bp as media_bp
     from .studio import bp as studio_bp
 
     app.register_blueprint(catalog_bp)
@@ -84,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(studio_bp, url_prefix="/studio")
     app.register_blueprint(learning_bp, url_prefix="/learn")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(media_bp)
 
     @app.get("/healthz")
     @limiter.exempt
@@ -148,6 +150,7 @@ def register_template_helpers(app: Flask) -> None:
     from .markdown_render import render_markdown
 
     app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.globals["endpoint_exists"] = lambda name: name in app.view_functions
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["duration"] = format_duration

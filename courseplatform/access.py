@@ -33,3 +33,35 @@ def admin_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def studio_required(view):
+    """Logged in as a creator, or as an admin (who may open any creator's studio pages)."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not (current_user.is_creator or current_user.is_admin):
+            flash("Set up your creator profile to open the studio.", "info")
+            return redirect(url_for("accounts.become_creator"))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def owned_course_or_404(course_id: int, *options):
+    """The offering if the current user owns it or is an admin; 404 otherwise (ids are not guessable)."""
+    import sqlalchemy as sa
+
+    from .extensions import db
+    from .models import Course, CreatorProfile
+
+    course = db.session.scalar(sa.select(Course).where(Course.id == course_id).options(*options))
+    if course is None:
+        abort(404)
+    if current_user.is_admin:
+        return course
+    profile: CreatorProfile | None = current_user.creator_profile
+    if profile is None or course.creator_id != profile.id:
+        abort(404)
+    return course

@@ -1,0 +1,113 @@
+"""Storing uploaded files as MediaAssets, after checking what actually arrived."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from werkzeug.datastructures import FileStorage
+
+from ..extensions import db
+from ..integrations.storage import get_storage
+from ..models import MediaAsset, MediaStatus, User, utcnow
+
+
+@dataclass(frozen=True)
+class FileKind:
+    content_type: str
+    extensions: tuple[str, ...]
+    category: str  # video, audio, document, image, captions
+
+
+# What may be uploaded, recognised by the file's own first bytes, not by its name.
+ALLOWED = {
+    "video/mp4": FileKind("video/mp4", (".mp4", ".m4v"), "video"),
+    "video/webm": FileKind("video/webm", (".webm",), "video"),
+    "audio/mpeg": FileKind("audio/mpeg", (".mp3",), "audio"),
+    "audio/mp4": FileKind("audio/mp4", (".m4a",), "audio"),
+    "application/pdf": FileKind("application/pdf", (".pdf",), "document"),
+    "image/png": FileKind("image/png", (".png",), "image"),
+    "image/jpeg": FileKind("image/jpeg", (".jpg", ".jpeg"), "image"),
+    "image/webp": FileKind("image/webp", (".webp",), "image"),
+    "text/vtt": FileKind("text/vtt", (".vtt",), "captions"),
+}
+CATEGORY_LABELS = {
+    "video": "an MP4 or WebM video",
+    "audio": "an MP3 or M4A audio file",
+    "document": "a PDF",
+    "image": "a PNG, JPEG or WebP image",
+    "captions": "a WebVTT (.vtt) captions file",
+}
+MAX_UPLOAD_BYTES = {"image": 10 * 1024**2, "document": 100 * 1024**2, "captions": 2 * 1024**2}
+
+
+class UploadError(ValueError):
+    """The file can't be accepted; the message says why in words a creator understands."""
+
+
+def sniff_content_type(head: bytes, filename: str) -> str | None:
+    """The allowed content type these first bytes show, or None."""
+    name = filename.lower()
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        return "audio/mp4" if brand in (b"M4A ", b"M4B ") or name.endswith(".m4a") else "video/mp4"
+    if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return "audio/mpeg"
+    if head.lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
+        return "text/vtt"
+    return None
+
+
+def safe_filename(name: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip("-.")
+    return (base or "file")[:120]
+
+
+def store_upload(owner: User, upload: FileStorage, categories: set[str]) -> MediaAsset:
+    """Check and store an uploaded file, returning a ready MediaAsset (flushed, not committed)."""
+    if upload is None or not upload.filename:
+        raise UploadError("Choose a file to upload.")
+    head = upload.stream.read(64)
+    upload.stream.seek(0)
+    content_type = sniff_content_type(head, upload.filename)
+    kind = ALLOWED.get(content_type or "")
+    if kind is None or kind.category not in categories:
+        wanted = " or ".join(CATEGORY_LABELS[c] for c in sorted(categories))
+        raise UploadError(f"“{upload.filename}” isn't {wanted}. Please choose {wanted}.")
+    key = f"uploads/{owner.id}/{uuid.uuid4().hex}/{safe_filename(upload.filename)}"
+    storage = get_storage()
+    size = storage.save(key, upload.stream)
+    limit = MAX_UPLOAD_BYTES.get(kind.category)
+    if limit is not None and size > limit:
+        storage.delete(key)
+        raise UploadError(f"“{upload.filename}” is larger than {limit // 1024**2} MB.")
+    asset = MediaAsset(
+        owner_id=owner.id,
+        storage_key=key,
+        original_name=upload.filename[:255],
+        content_type=kind.content_type,
+        size_bytes=size,
+        status=MediaStatus.READY,
+        confirmed_at=utcnow(),
+    )
+    db.session.add(asset)
+    db.session.flush()
+    return asset
+
+
+def media_url(asset: MediaAsset | None, expires_in: int = 3600) -> str | None:
+    """A short-lived link to a ready asset (the caller has already checked who may see it)."""
+    if asset is None or asset.status is not MediaStatus.READY:
+        return None
+    return get_storage().playback_url(asset.storage_key, expires_in=expires_in)
