@@ -45,16 +45,20 @@ def _database_url(instance_path: Path) -> str:
 
 def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     """Build the settings mapping: environment, then explicit overrides."""
-    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    overrides = dict(overrides or {})
+    if not overrides.get("TESTING"):
+        # A developer's .env (real Stripe keys, S3…) must never leak into a test application.
+        load_dotenv(PROJECT_ROOT / ".env", override=False)
     env = os.environ.get("AQUEDUCT_ENV", os.environ.get("FLASK_ENV", "development"))
     production = env == "production"
-    overrides = dict(overrides or {})
 
     config = {
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # How many reverse proxies (load balancer, CDN) stand in front and set X-Forwarded-*.
+        "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Media
         "STORAGE_BACKEND": os.environ.get("STORAGE_BACKEND", "local"),
@@ -96,10 +100,12 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     }
     config.update(overrides)
 
-    if config["ENV_NAME"] == "production" and config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+    if config["ENV_NAME"] == "production" and (
+        config["SECRET_KEY"] == DEFAULT_SECRET_KEY or len(config["SECRET_KEY"]) < 32
+    ):
         raise ConfigError(
-            "SECRET_KEY is the built-in development key; set a long random SECRET_KEY "
-            "before running Aqueduct in production."
+            "SECRET_KEY is the built-in development key or shorter than 32 characters; set a long random "
+            "SECRET_KEY before running Aqueduct in production."
         )
     if config["MAIL_BACKEND"] not in {"file", "smtp"}:
         raise ConfigError(f"MAIL_BACKEND must be 'file' or 'smtp', not {config['MAIL_BACKEND']!r}")

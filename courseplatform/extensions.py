@@ -48,10 +48,14 @@ def configure_sqlite(engine: Engine) -> None:
     def _connect(dbapi_connection, connection_record):
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA busy_timeout=5000")
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: a request that reads then writes waits
+        # for another writer instead of failing with "database is locked".
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})

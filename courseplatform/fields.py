@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from functools import cache
 from zoneinfo import available_timezones
 
@@ -56,13 +55,39 @@ def valid_slug(form, field) -> None:
         raise ValidationError("Use lowercase letters, numbers and single hyphens, e.g. ana-ruiz-lcsw.")
 
 
-class MoneyField(StringField):
-    """An amount typed as `150`, `150.00` or `1,500.50`, held as integer minor units."""
+MONEY_PATTERNS = [
+    # 1,500.50 or 1500.50 or 1500 (comma groups thousands, point is decimal)
+    (re.compile(r"^[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?$"), ",", "."),
+    # 1500 or 1500.5 or 1500,50 (no grouping; either mark is decimal)
+    (re.compile(r"^[0-9]{1,9}(?:[.,][0-9]{1,2})?$"), "", None),
+]
+MAX_MONEY_CENTS = 100_000_000
 
-    def __init__(self, label=None, validators=None, minimum_cents: int = 0, **kwargs):
-        super().__init__(label, validators, **kwargs)
-        self.minimum_cents = minimum_cents
-        self.cents: int | None = None
+
+def parse_money(text: str) -> int:
+    """`"150"`, `"150.5"`, `"1,500.50"`, `"12,50"` → integer minor units.
+
+    Raises ValueError with a message for anything else (signs, exponents, "Infinity"…).
+    """
+    raw = text.strip().lstrip("$£€").strip().replace(" ", "").replace("\u00a0", "")
+    if raw.startswith("-"):
+        raise ValueError("The amount can't be negative.")
+    for pattern, grouping, decimal in MONEY_PATTERNS:
+        if pattern.match(raw):
+            if grouping:
+                raw = raw.replace(grouping, "")
+            whole, _, minor = raw.replace(",", ".").partition(".") if decimal is None else raw.partition(decimal)
+            cents = int(whole) * 100 + int((minor or "0").ljust(2, "0"))
+            if cents > MAX_MONEY_CENTS:
+                raise ValueError("That amount is too large.")
+            return cents
+    if re.match(r"^[0-9]+[.,][0-9]{3,}$", raw):
+        raise ValueError("Use at most two decimal places.")
+    raise ValueError("Enter an amount such as 150 or 150.00.")
+
+
+class MoneyField(StringField):
+    """An amount typed as `150`, `150.00`, `1,500.50` or `12,50`, held as integer minor units."""
 
     def _value(self) -> str:
         if self.raw_data:
@@ -76,22 +101,8 @@ class MoneyField(StringField):
         if not valuelist or not valuelist[0].strip():
             self.data = None
             return
-        raw = valuelist[0].strip().replace(",", "").lstrip("$£€")
         try:
-            amount = Decimal(raw)
-        except InvalidOperation as exc:
+            self.data = parse_money(valuelist[0])
+        except ValueError:
             self.data = None
-            raise ValueError("Enter an amount such as 150 or 150.00.") from exc
-        if amount != amount.quantize(Decimal("0.01")):
-            self.data = None
-            raise ValueError("Use at most two decimal places.")
-        cents = int(amount * 100)
-        if cents < self.minimum_cents:
-            self.data = None
-            raise ValueError(
-                "The amount can't be negative." if self.minimum_cents == 0 else "The amount is below the minimum."
-            )
-        if cents > 100_000_000:
-            self.data = None
-            raise ValueError("That amount is too large.")
-        self.data = cents
+            raise

@@ -47,9 +47,42 @@ def test_production_refuses_the_default_secret_key(monkeypatch, tmp_path):
         create_app({"SECRET_KEY": DEFAULT_SECRET_KEY})
 
 
+def test_production_refuses_a_short_secret_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("AQUEDUCT_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "short")
+    with pytest.raises(ConfigError, match="32 characters"):
+        load_config(tmp_path)
+
+
+def test_dotenv_is_not_read_by_test_applications(monkeypatch, tmp_path):
+    import courseplatform.config as config_module
+
+    monkeypatch.setattr(config_module, "PROJECT_ROOT", tmp_path)
+    (tmp_path / ".env").write_text("STORAGE_BACKEND=s3\n")
+    monkeypatch.delenv("STORAGE_BACKEND", raising=False)
+    assert load_config(tmp_path, {"TESTING": True})["STORAGE_BACKEND"] == "local"
+    assert load_config(tmp_path)["STORAGE_BACKEND"] == "s3"
+    monkeypatch.delenv("STORAGE_BACKEND", raising=False)
+
+
+def test_behind_a_proxy_the_client_address_is_used(tmp_path):
+    proxied = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db", "SECRET_KEY": "x" * 32, "TRUSTED_PROXY_HOPS": 1}
+    )
+
+    @proxied.get("/__addr")
+    def addr():
+        from flask import request
+
+        return request.remote_addr
+
+    response = proxied.test_client().get("/__addr", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert response.get_data(as_text=True) == "203.0.113.7"
+
+
 def test_production_with_a_real_key_uses_secure_cookies(monkeypatch, tmp_path):
     monkeypatch.setenv("AQUEDUCT_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret-value-0123456789")
     config = load_config(tmp_path)
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["REMEMBER_COOKIE_SECURE"] is True

@@ -22,7 +22,11 @@ RESET_SALT = "aqueduct.password-reset"
 
 
 class AccountError(ValueError):
-    """A rule about accounts was broken; the message is safe to show the user."""
+    """A rule about accounts was broken; the message is safe to show the user next to `field`."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def hash_password(password: str) -> str:
@@ -149,8 +153,13 @@ def slug_taken(slug: str, exclude: CreatorProfile | None = None) -> bool:
 def save_creator_profile(user: User, data: dict) -> CreatorProfile:
     """Create or update the user's creator profile from validated form data."""
     if slug_taken(data["slug"], exclude=user.creator_profile):
-        raise AccountError("That address is taken; try another.")
+        raise AccountError("That address is taken; try another.", field="slug")
     profile = user.creator_profile or CreatorProfile()
+    if profile.id is not None and data["currency"] != profile.currency and _has_offerings(profile):
+        raise AccountError(
+            "Your offerings are priced in " + profile.currency + "; the currency can't change once you have one.",
+            field="currency",
+        )
     try:
         # A savepoint, so a concurrent claim of the same address fails cleanly.
         with db.session.begin_nested():
@@ -165,5 +174,11 @@ def save_creator_profile(user: User, data: dict) -> CreatorProfile:
             user.time_zone = data["time_zone"]
             db.session.add(profile)
     except IntegrityError as exc:
-        raise AccountError("That address is taken; try another.") from exc
+        raise AccountError("That address is taken; try another.", field="slug") from exc
     return profile
+
+
+def _has_offerings(profile: CreatorProfile) -> bool:
+    from ..models import Course
+
+    return db.session.scalar(db.select(Course.id).filter_by(creator_id=profile.id).limit(1)) is not None

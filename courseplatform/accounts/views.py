@@ -70,7 +70,9 @@ def signup():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
+@limiter.limit(
+    _login_limit, methods=["POST"], key_func=_login_email_key, deduct_when=lambda response: response.status_code == 200
+)
 def login():
     """Log in with e-mail and password, optionally remembered on this device."""
     if current_user.is_authenticated:
@@ -143,7 +145,7 @@ def account():
             form.current_password.errors.append(str(error))
         else:
             db.session.commit()
-            login_user(current_user)  # keep this session with the new session version
+            login_user(current_user._get_current_object())  # keep this session, with the new session version
             flash("Your password has been changed. Other devices have been logged out.", "success")
             return redirect(url_for("accounts.account"))
     return render_template("accounts/account.html", form=form)
@@ -166,7 +168,8 @@ def become_creator():
         try:
             save_creator_profile(current_user, form.data)
         except AccountError as error:
-            form.slug.errors.append(str(error))
+            db.session.rollback()
+            form[error.field or "slug"].errors.append(str(error))
         else:
             db.session.commit()
             if profile is None:

@@ -21,10 +21,14 @@ def index():
             sa.select(sa.func.count(CreatorProfile.id)).scalar_subquery(),
             sa.select(sa.func.count(Course.id)).where(Course.status == CourseStatus.PUBLISHED).scalar_subquery(),
             sa.select(sa.func.count(Enrollment.id)).scalar_subquery(),
-            sa.select(sa.func.coalesce(sa.func.sum(Order.platform_fee_cents), 0))
-            .where(Order.status.in_([OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED]))
-            .scalar_subquery(),
         )
     ).one()
-    stats = dict(zip(["users", "creators", "published", "enrollments", "platform_fees_cents"], row, strict=True))
-    return render_template("admin/index.html", stats=stats)
+    stats = dict(zip(["users", "creators", "published", "enrollments"], row, strict=True))
+    # Money is never added up across currencies.
+    fees = db.session.execute(
+        sa.select(Order.currency, sa.func.sum(Order.platform_fee_cents))
+        .where(Order.status.in_([OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED]))
+        .group_by(Order.currency)
+        .order_by(Order.currency)
+    ).all()
+    return render_template("admin/index.html", stats=stats, fees=fees)

@@ -37,8 +37,10 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     ),
     OrderStatus.DISPUTED: frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED}),
     OrderStatus.REFUNDED: frozenset(),
-    OrderStatus.FAILED: frozenset(),
-    OrderStatus.EXPIRED: frozenset(),
+    # A payment can still succeed after the app gave up on it (a late webhook, a delayed
+    # method): the money was taken, so the order must be able to record it.
+    OrderStatus.FAILED: frozenset({OrderStatus.PAID}),
+    OrderStatus.EXPIRED: frozenset({OrderStatus.PAID}),
 }
 
 
@@ -94,7 +96,9 @@ class Order(db.Model):
         return status in ORDER_TRANSITIONS[self.status]
 
     def transition_to(self, status: OrderStatus) -> None:
-        """Move to `status`, or raise InvalidTransition if the state machine forbids it."""
+        """Move to `status` (staying put is allowed), or raise InvalidTransition if the state machine forbids it."""
+        if status is self.status:
+            return
         if not self.can_transition_to(status):
             raise InvalidTransition(f"order {self.id}: {self.status.value} -> {status.value}")
         self.status = status

@@ -127,6 +127,24 @@ def test_too_many_login_attempts_are_refused(web, client):
     assert client.get("/learn").status_code == 302, "the right password is refused too while limited"
 
 
+def test_one_account_is_limited_whatever_the_address(web, client):
+    """Guessing one person's password from many addresses is stopped too, and only failures count."""
+    UserFactory(email="jordan@example.org")
+    for n in range(10):
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        assert web.login("jordan@example.org", "wrong password!").status_code == 200
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.99"
+    assert web.login("jordan@example.org", PASSWORD).status_code == 429
+
+
+def test_successful_logins_do_not_use_up_the_account_limit(web, client):
+    UserFactory(email="jordan@example.org")
+    for n in range(12):
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        assert "You&#39;re logged in." in web.login("jordan@example.org", PASSWORD).get_data(as_text=True)
+        web.logout()
+
+
 def test_login_follows_next_only_within_the_site(web):
     UserFactory(email="jordan@example.org")
     page = web.client.get("/login?next=//evil.example/steal")
