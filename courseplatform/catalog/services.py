@@ -1,56 +1,319 @@
-"""Queries for the public shop window."""
+"""Queries for the public shop window, each page in a fixed number of round trips."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
 from ..extensions import db
-from ..models import Course, CourseStatus, CreatorProfile, Lesson, LiveSession, Section
+from ..media.services import media_url
+from ..models import (
+    Course,
+    CourseKind,
+    CourseStatus,
+    CreatorProfile,
+    Enrollment,
+    EnrollmentStatus,
+    Lesson,
+    LiveSession,
+    MediaAsset,
+    Section,
+    Topic,
+    User,
+    WaitlistEntry,
+    course_topics,
+    utcnow,
+)
+from .forms import CourseSearchForm
+
+PER_PAGE = 12
+MAX_PAGE = 10_000  # far past any real catalog; keeps OFFSET inside what every database accepts
+MAX_SEARCH_TERMS = 8
+# The statuses whose page stays open to visitors (archived: for those who bookmarked it).
+VISIBLE_STATUSES = (CourseStatus.PUBLISHED, CourseStatus.ARCHIVED)
 
 
-def published_courses(limit: int | None = None) -> list[Course]:
-    """Published offerings, newest first, with creator and topics loaded in the same round trips."""
-    query = (
+def _like_pattern(term: str) -> str:
+    """`50%_off` → `%50\\%\\_off%`: the term matched literally anywhere in the text."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _card_query() -> sa.Select:
+    """Published offerings with their creator in the same row, ready for course cards."""
+    return (
         sa.select(Course)
+        .join(Course.creator)
         .where(Course.status == CourseStatus.PUBLISHED)
-        .options(selectinload(Course.creator).selectinload(CreatorProfile.user), selectinload(Course.topics))
-        .order_by(Course.published_at.desc(), Course.id.desc())
+        .options(contains_eager(Course.creator))
     )
-    if limit:
-        query = query.limit(limit)
+
+
+def browsable_topics() -> list[Topic]:
+    """Topics that at least one published offering carries, for the filter menu."""
+    in_use = (
+        sa.select(course_topics.c.topic_id)
+        .join(Course, Course.id == course_topics.c.course_id)
+        .where(Course.status == CourseStatus.PUBLISHED)
+    )
+    return list(db.session.scalars(sa.select(Topic).where(Topic.id.in_(in_use)).order_by(Topic.name, Topic.id)))
+
+
+def search_courses(form: CourseSearchForm, page: int) -> Pagination:
+    """One page of the catalog for the visitor's search, topic, format and sort."""
+    query = _card_query()
+    for term in form.query.split()[:MAX_SEARCH_TERMS]:
+        pattern = _like_pattern(term)
+        query = query.where(
+            sa.or_(
+                Course.title.ilike(pattern, escape="\\"),
+                Course.subtitle.ilike(pattern, escape="\\"),
+                Course.description.ilike(pattern, escape="\\"),
+                CreatorProfile.display_name.ilike(pattern, escape="\\"),
+            )
+        )
+    if form.topic.data:
+        query = query.where(Course.topics.any(Topic.slug == form.topic.data))
+    if form.kind.data:
+        query = query.where(Course.kind == CourseKind(form.kind.data))
+    lowest_price = sa.func.coalesce(Course.sliding_scale_min_cents, Course.price_cents)
+    order = {
+        "newest": (Course.published_at.desc(), Course.id.desc()),
+        "price_asc": (lowest_price.asc(), Course.price_cents.asc(), Course.id.desc()),
+        "price_desc": (lowest_price.desc(), Course.price_cents.desc(), Course.id.desc()),
+        "title": (sa.func.lower(Course.title).asc(), Course.id.asc()),
+    }[form.sort.data]
+    return db.paginate(query.order_by(*order), page=min(max(page, 1), MAX_PAGE), per_page=PER_PAGE, error_out=False)
+
+
+def newest_courses(limit: int) -> list[Course]:
+    """The most recently published offerings, for the landing page."""
+    query = _card_query().order_by(Course.published_at.desc(), Course.id.desc()).limit(limit)
     return list(db.session.scalars(query))
 
 
-def course_for_page(slug: str) -> Course | None:
-    """A published or archived offering with its outline and live sessions, loaded up front."""
-    query = (
-        sa.select(Course)
-        .where(Course.slug == slug, Course.status != CourseStatus.DRAFT)
+def cover_urls(courses: list[Course]) -> dict[int, str]:
+    """Course id → a short-lived link to its cover image, in one query for the whole page."""
+    wanted = {c.cover_asset_id for c in courses if c.cover_asset_id}
+    if not wanted:
+        return {}
+    assets = {a.id: a for a in db.session.scalars(sa.select(MediaAsset).where(MediaAsset.id.in_(wanted)))}
+    urls = {}
+    for course in courses:
+        url = media_url(assets.get(course.cover_asset_id))
+        if url:
+            urls[course.id] = url
+    return urls
+
+
+# ---------------------------------------------------------------------------
+# One offering's page
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoursePage:
+    """An offering with what its page needs besides the model itself."""
+
+    course: Course
+    creator_photo: MediaAsset | None
+    cover: MediaAsset | None
+
+
+def course_for_page(slug: str) -> CoursePage | None:
+    """An offering (any status; the view decides who may see it) with its outline, sessions and topics."""
+    photo = aliased(MediaAsset)
+    cover = aliased(MediaAsset)
+    row = db.session.execute(
+        sa.select(Course, photo, cover)
+        .join(Course.creator)
+        .outerjoin(photo, photo.id == CreatorProfile.photo_asset_id)
+        .outerjoin(cover, cover.id == Course.cover_asset_id)
+        .where(Course.slug == slug)
         .options(
-            selectinload(Course.creator).selectinload(CreatorProfile.user),
-            selectinload(Course.sections).selectinload(Section.lessons).selectinload(Lesson.media_asset),
+            contains_eager(Course.creator),
+            selectinload(Course.sections).selectinload(Section.lessons).joinedload(Lesson.media_asset),
             selectinload(Course.live_sessions),
             selectinload(Course.topics),
         )
+    ).first()
+    if row is None:
+        return None
+    return CoursePage(course=row[0], creator_photo=row[1], cover=row[2])
+
+
+def can_see_draft(user: User, course: Course) -> bool:
+    """The owner and the operators may look at an offering that isn't published yet."""
+    if not user.is_authenticated:
+        return False
+    if user.is_admin:
+        return True
+    profile = user.creator_profile
+    return profile is not None and profile.id == course.creator_id
+
+
+def active_learner_count(course: Course) -> int:
+    """How many learners hold an active enrollment: the seats taken in a live workshop."""
+    return db.session.scalar(
+        sa.select(sa.func.count(Enrollment.id)).where(
+            Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.ACTIVE
+        )
     )
-    return db.session.scalar(query)
 
 
-def upcoming_sessions(course: Course) -> list[LiveSession]:
-    return [s for s in course.live_sessions if s.is_upcoming()]
+@dataclass(frozen=True)
+class SessionSeats:
+    """An upcoming live session, shown in the visitor's zone, with the seats still free."""
+
+    session: LiveSession
+    starts_at: datetime
+    ends_at: datetime
+    zone: str
+    seats_left: int | None  # None: no limit
+
+    @property
+    def is_full(self) -> bool:
+        return self.seats_left is not None and self.seats_left <= 0
 
 
-def storefront(slug: str) -> tuple[CreatorProfile | None, list[Course]]:
-    profile = db.session.scalar(
-        sa.select(CreatorProfile).where(CreatorProfile.slug == slug).options(selectinload(CreatorProfile.user))
+def _zone(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def upcoming_sessions(course: Course, seats_taken: int, viewer_zone: str | None) -> list[SessionSeats]:
+    """The live sessions still to come, in the viewer's zone (else the session's own), with seats left."""
+    now = utcnow()
+    rows = []
+    for session in course.live_sessions:
+        if not session.is_upcoming(now):
+            continue
+        zone = _zone(viewer_zone) or _zone(session.time_zone) or "UTC"
+        seats_left = None if session.capacity is None else max(session.capacity - seats_taken, 0)
+        local = ZoneInfo(zone)
+        rows.append(
+            SessionSeats(
+                session=session,
+                starts_at=session.starts_at.astimezone(local),
+                ends_at=session.ends_at.astimezone(local),
+                zone=zone,
+                seats_left=seats_left,
+            )
+        )
+    return rows
+
+
+def call_to_action(course: Course, enrollment: Enrollment | None, sessions: list[SessionSeats]) -> str:
+    """Which one thing the buy box offers: enrolled, archived, waitlist, free, sliding or buy."""
+    if enrollment is not None and enrollment.is_active:
+        return "enrolled"
+    if course.status is CourseStatus.ARCHIVED:
+        return "archived"
+    if course.waitlist_only:
+        return "waitlist"
+    if course.kind is CourseKind.LIVE_WORKSHOP and (not sessions or sessions[0].is_full):
+        return "waitlist"
+    if course.is_free:
+        return "free"
+    if course.sliding_scale_min_cents is not None:
+        return "sliding"
+    return "buy"
+
+
+def enrollment_for(user: User, course: Course) -> Enrollment | None:
+    """The visitor's enrollment in this offering, if any."""
+    if not user.is_authenticated:
+        return None
+    return db.session.scalar(sa.select(Enrollment).filter_by(user_id=user.id, course_id=course.id))
+
+
+def find_preview_lesson(slug: str, lesson_id: int) -> Lesson | None:
+    """A free preview lesson of a visible offering, with its course, creator and files loaded."""
+    return db.session.scalar(
+        sa.select(Lesson)
+        .join(Lesson.section)
+        .join(Section.course)
+        .where(Lesson.id == lesson_id, Course.slug == slug, Lesson.is_preview.is_(True))
+        .options(
+            contains_eager(Lesson.section).contains_eager(Section.course),
+            joinedload(Lesson.media_asset),
+            joinedload(Lesson.captions_asset),
+            joinedload(Lesson.live_session),
+        )
     )
-    if profile is None:
-        return None, []
-    courses = db.session.scalars(
-        sa.select(Course)
-        .where(Course.creator_id == profile.id, Course.status == CourseStatus.PUBLISHED)
-        .options(selectinload(Course.topics))
-        .order_by(Course.published_at.desc())
+
+
+def other_previews(course: Course) -> list[Lesson]:
+    """Every free preview lesson of an offering, in curriculum order."""
+    return list(
+        db.session.scalars(
+            sa.select(Lesson)
+            .join(Lesson.section)
+            .where(Section.course_id == course.id, Lesson.is_preview.is_(True))
+            .order_by(Section.position, Section.id, Lesson.position, Lesson.id)
+        )
     )
-    return profile, list(courses)
+
+
+def on_waitlist(user: User, course: Course) -> bool:
+    """Whether the logged-in visitor's address is already on this offering's waitlist."""
+    if not user.is_authenticated:
+        return False
+    return (
+        db.session.scalar(
+            sa.select(WaitlistEntry.id).where(WaitlistEntry.course_id == course.id, WaitlistEntry.email == user.email)
+        )
+        is not None
+    )
+
+
+# ---------------------------------------------------------------------------
+# Storefronts
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Storefront:
+    """A therapist's public page: the profile, its photo, the offerings and learners taught."""
+
+    profile: CreatorProfile
+    photo: MediaAsset | None
+    courses: list[Course]
+    learners_taught: int
+
+
+def storefront(slug: str) -> Storefront | None:
+    """A creator's profile, photo and published offerings, plus learners taught across all of them."""
+    photo = aliased(MediaAsset)
+    learners = (
+        sa.select(sa.func.count(sa.distinct(Enrollment.user_id)))
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(Course.creator_id == CreatorProfile.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .scalar_subquery()
+    )
+    row = db.session.execute(
+        sa.select(CreatorProfile, photo, learners)
+        .outerjoin(photo, photo.id == CreatorProfile.photo_asset_id)
+        .where(CreatorProfile.slug == slug)
+    ).first()
+    if row is None:
+        return None
+    profile = row[0]
+    courses = list(
+        db.session.scalars(
+            sa.select(Course)
+            .where(Course.creator_id == profile.id, Course.status == CourseStatus.PUBLISHED)
+            .order_by(Course.published_at.desc(), Course.id.desc())
+        )
+    )
+    return Storefront(profile=profile, photo=row[1], courses=courses, learners_taught=row[2] or 0)

@@ -1,49 +1,169 @@
-"""Public routes: /, /courses, /courses/<slug>, /t/<creator-slug>."""
+"""Public routes: /, /courses, /courses/<slug> (and its previews and waitlist), /t/<creator-slug>."""
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..extensions import db
-from ..models import Enrollment
+from ..extensions import db, limiter
+from ..media.services import media_url
+from ..models import CourseKind, CourseStatus, LessonKind, User
 from . import bp
-from .services import course_for_page, published_courses, storefront, upcoming_sessions
+from .forms import CheckoutForm, CourseSearchForm, WaitlistForm
+from .services import (
+    CoursePage,
+    active_learner_count,
+    browsable_topics,
+    call_to_action,
+    can_see_draft,
+    course_for_page,
+    cover_urls,
+    enrollment_for,
+    find_preview_lesson,
+    newest_courses,
+    on_waitlist,
+    other_previews,
+    search_courses,
+    storefront,
+    upcoming_sessions,
+)
+from .waitlist import join_waitlist as add_to_waitlist
+
+HOME_COURSES = 6
+# The offerings whose waitlist this browser joined, so the page can say so to a visitor without an account.
+WAITLISTS_KEY = "waitlists"
+WAITLISTS_REMEMBERED = 20
 
 
 @bp.get("/")
 def home():
     """The landing page: what Aqueduct is, and the newest offerings."""
-    return render_template("catalog/home.html", courses=published_courses(limit=6))
+    courses = newest_courses(HOME_COURSES)
+    return render_template("catalog/home.html", courses=courses, covers=cover_urls(courses))
 
 
 @bp.get("/courses")
 def courses():
-    """Every published offering."""
-    return render_template("catalog/courses.html", courses=published_courses())
+    """The catalog: published offerings to search, filter by topic and format, sort and page through."""
+    form = CourseSearchForm(request.args, topics=browsable_topics())
+    results = search_courses(form, request.args.get("page", 1, type=int))
+    return render_template(
+        "catalog/courses.html",
+        form=form,
+        results=results,
+        covers=cover_urls(results.items),
+    )
+
+
+def _visible_course_or_404(slug: str) -> CoursePage:
+    page = course_for_page(slug)
+    if page is None:
+        abort(404)
+    if page.course.status is CourseStatus.DRAFT and not can_see_draft(current_user, page.course):
+        abort(404)
+    return page
+
+
+def _render_course(page: CoursePage, waitlist_form: WaitlistForm | None = None):
+    course = page.course
+    enrollment = enrollment_for(current_user, course)
+    seats_taken = active_learner_count(course) if course.kind is CourseKind.LIVE_WORKSHOP else 0
+    viewer_zone = current_user.time_zone if current_user.is_authenticated else None
+    sessions = upcoming_sessions(course, seats_taken, viewer_zone)
+    action = call_to_action(course, enrollment, sessions)
+    if waitlist_form is None:
+        waitlist_form = WaitlistForm(formdata=None, email=current_user.email if current_user.is_authenticated else None)
+    elif waitlist_form.errors and action != "waitlist":
+        for error in waitlist_form.email.errors:
+            flash(error, "error")
+    owner_view = course.status is not CourseStatus.DRAFT and can_see_draft(current_user, course)
+    return render_template(
+        "catalog/course.html",
+        course=course,
+        cover_url=media_url(page.cover),
+        photo_url=media_url(page.creator_photo),
+        enrollment=enrollment,
+        sessions=sessions,
+        viewer_zone=viewer_zone,
+        action=action,
+        waitlist_form=waitlist_form,
+        already_waiting=action == "waitlist" and _on_waitlist(course),
+        checkout_form=CheckoutForm(course, formdata=None),
+        is_draft=course.status is CourseStatus.DRAFT,
+        owner_view=owner_view,
+    )
+
+
+def _on_waitlist(course) -> bool:
+    if current_user.is_authenticated:
+        return on_waitlist(current_user, course)
+    return course.id in session.get(WAITLISTS_KEY, [])
 
 
 @bp.get("/courses/<slug>")
 def course(slug: str):
-    """An offering's page: description, outline, creator, and what the visitor can do next."""
-    offering = course_for_page(slug)
-    if offering is None:
+    """An offering's page: what's inside, who teaches it, when it meets, and the one thing to do next."""
+    return _render_course(_visible_course_or_404(slug))
+
+
+@bp.get("/courses/<slug>/preview/<int:lesson_id>")
+def preview_lesson(slug: str, lesson_id: int):
+    """A free sample lesson anyone can open before buying; every other lesson stays behind enrolment."""
+    lesson = find_preview_lesson(slug, lesson_id)
+    if lesson is None:
         abort(404)
-    enrollment = None
-    if current_user.is_authenticated:
-        enrollment = db.session.scalar(db.select(Enrollment).filter_by(user_id=current_user.id, course_id=offering.id))
+    course = lesson.section.course
+    if course.status is CourseStatus.DRAFT and not can_see_draft(current_user, course):
+        abort(404)
+    asset = lesson.media_asset
+    player = None
+    if lesson.kind in (LessonKind.VIDEO, LessonKind.LIVE) and asset is not None:
+        player = "audio" if asset.content_type.startswith("audio/") else "video"
     return render_template(
-        "catalog/course.html",
-        course=offering,
-        enrollment=enrollment,
-        sessions=upcoming_sessions(offering),
+        "catalog/preview.html",
+        course=course,
+        lesson=lesson,
+        player=player,
+        media_url=media_url(asset),
+        captions_url=media_url(lesson.captions_asset),
+        previews=other_previews(course),
+        is_draft=course.status is CourseStatus.DRAFT,
     )
+
+
+@bp.post("/courses/<slug>/waitlist")
+@limiter.limit("10 per hour", methods=["POST"])
+def join_waitlist(slug: str):
+    """Ask to hear, once, when an offering opens or a seat frees up."""
+    page = course_for_page(slug)
+    if page is None or page.course.status is not CourseStatus.PUBLISHED:
+        abort(404)
+    form = WaitlistForm()
+    if not form.validate_on_submit():
+        return _render_course(page, waitlist_form=form)
+    email = User.normalize_email(form.email.data)
+    if add_to_waitlist(page.course, email):
+        db.session.commit()
+        flash(f"You're on the waitlist. We'll e-mail {email} once, when a place opens.", "success")
+    else:
+        flash(f"You're already on the list with {email}. We'll e-mail you when a place opens.", "info")
+    if not current_user.is_authenticated:
+        joined = [cid for cid in session.get(WAITLISTS_KEY, []) if cid != page.course.id]
+        session[WAITLISTS_KEY] = [*joined, page.course.id][-WAITLISTS_REMEMBERED:]
+    return redirect(url_for("catalog.course", slug=slug))
 
 
 @bp.get("/t/<slug>")
 def storefront_page(slug: str):
-    """A therapist's storefront: who they are and everything they offer."""
-    profile, offerings = storefront(slug)
-    if profile is None:
+    """A therapist's storefront: who they are, how many they've taught, and everything they offer."""
+    front = storefront(slug)
+    if front is None:
         abort(404)
-    return render_template("catalog/storefront.html", profile=profile, courses=offerings)
+    return render_template(
+        "catalog/storefront.html",
+        profile=front.profile,
+        photo_url=media_url(front.photo),
+        courses=front.courses,
+        learners_taught=front.learners_taught,
+        covers=cover_urls(front.courses),
+    )

@@ -99,6 +99,7 @@ class Course(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     creator: Mapped[CreatorProfile] = relationship(back_populates="courses")  # noqa: F821
+    cover_asset: Mapped[MediaAsset | None] = relationship()  # noqa: F821
     sections: Mapped[list[Section]] = relationship(
         back_populates="course", order_by="Section.position", cascade="all, delete-orphan"
     )

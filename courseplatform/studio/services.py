@@ -1,28 +1,52 @@
-"""Figures for the creator's studio, computed in SQL."""
+"""Studio rules: saving, publishing, archiving and duplicating offerings; figures for the overview."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
-from ..models import Course, CreatorProfile, Enrollment, EnrollmentStatus, LiveSession, Order, OrderStatus, utcnow
+from ..fields import slugify
+from ..media.services import store_upload
+from ..models import (
+    Course,
+    CourseKind,
+    CourseStatus,
+    CreatorProfile,
+    Enrollment,
+    EnrollmentStatus,
+    Lesson,
+    LessonKind,
+    LiveSession,
+    Order,
+    OrderStatus,
+    QuizChoice,
+    QuizQuestion,
+    Section,
+    Topic,
+    utcnow,
+)
+from .forms import topic_names
 
 EARNING_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED)
 
 
-@dataclass(frozen=True)
-class OfferingRow:
-    course: Course
-    learners: int
-    revenue_cents: int
-    next_live_at: datetime | None
+class StudioError(ValueError):
+    """A studio rule was broken; the message tells the creator what to do."""
 
 
-def offerings_overview(profile: CreatorProfile) -> list[OfferingRow]:
-    """Each offering with its active learners, net revenue and next live date, in one query."""
+class NotReadyToPublish(StudioError):
+    """Publishing was refused; `problems` lists everything that is missing."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("This offering isn't ready to publish yet.")
+        self.problems = problems
+
+
+def offerings_overview(profile: CreatorProfile) -> list[sa.Row]:
+    """Each offering with active learners, net revenue and next live date, in one query."""
     learners = (
         sa.select(sa.func.count(Enrollment.id))
         .where(Enrollment.course_id == Course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
@@ -38,9 +62,249 @@ def offerings_overview(profile: CreatorProfile) -> list[OfferingRow]:
         .where(LiveSession.course_id == Course.id, LiveSession.starts_at > utcnow())
         .scalar_subquery()
     )
-    rows = db.session.execute(
-        sa.select(Course, learners, revenue, next_live)
-        .where(Course.creator_id == profile.id)
-        .order_by(Course.updated_at.desc())
+    return list(
+        db.session.execute(
+            sa.select(
+                Course,
+                learners.label("learners"),
+                revenue.label("revenue_cents"),
+                next_live.label("next_live_at"),
+            )
+            .where(Course.creator_id == profile.id)
+            .order_by(Course.updated_at.desc(), Course.id.desc())
+        )
     )
-    return [OfferingRow(course=c, learners=n, revenue_cents=max(int(r), 0), next_live_at=nxt) for c, n, r, nxt in rows]
+
+
+def unique_course_slug(wanted: str, exclude_id: int | None = None) -> str:
+    """`wanted`, or `wanted-2`, `wanted-3`… whichever is free."""
+    base = slugify(wanted, max_length=150)
+    taken = set(
+        db.session.scalars(
+            sa.select(Course.slug).where(
+                sa.or_(Course.slug == base, Course.slug.like(base + "-%")),
+                Course.id != (exclude_id or 0),
+            )
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def slug_in_use(slug: str, exclude_id: int | None) -> bool:
+    return (
+        db.session.scalar(sa.select(Course.id).where(Course.slug == slug, Course.id != (exclude_id or 0))) is not None
+    )
+
+
+def topics_for(names: list[str]) -> list[Topic]:
+    """The Topic rows for these names, creating the ones that don't exist yet."""
+    wanted = {slugify(n, max_length=60): n for n in names}
+    existing = {t.slug: t for t in db.session.scalars(sa.select(Topic).where(Topic.slug.in_(wanted)))}
+    topics = []
+    for slug, name in wanted.items():
+        topic = existing.get(slug)
+        if topic is None:
+            topic = Topic(slug=slug, name=name)
+            db.session.add(topic)
+        topics.append(topic)
+    return topics
+
+
+def save_offering(profile: CreatorProfile, course: Course | None, form, cover: FileStorage | None) -> Course:
+    """Create or update an offering from a validated OfferingForm."""
+    creating = course is None
+    if creating:
+        # Linked by id, not by relationship, so it joins the session only when complete.
+        course = Course(creator_id=profile.id, currency=profile.currency, status=CourseStatus.DRAFT)
+    slug = form.slug.data or unique_course_slug(form.title.data, exclude_id=course.id)
+    if slug_in_use(slug, course.id):
+        raise StudioError("Another offering already uses this web address; choose another.")
+    if cover is not None and cover.filename:
+        course.cover_asset = store_upload(profile.user, cover, {"image"})
+    elif form.remove_cover.data:
+        course.cover_asset = None
+    price, sliding_min = form.price_values()
+    course.kind = CourseKind(form.kind.data)
+    course.title = form.title.data.strip()
+    course.slug = slug
+    course.subtitle = (form.subtitle.data or "").strip()
+    course.description = form.description.data or ""
+    course.price_cents = price
+    course.sliding_scale_min_cents = sliding_min
+    course.ce_minutes = form.ce_minutes.data or None
+    course.ce_approval_statement = (form.ce_approval_statement.data or "").strip()
+    course.authoring_minutes = form.authoring_minutes.data or 0
+    course.sequential = form.sequential.data
+    opening = course.waitlist_only and not form.waitlist_only.data
+    course.waitlist_only = form.waitlist_only.data
+    course.topics = topics_for(topic_names(form.topics.data))
+    course.updated_at = utcnow()
+    db.session.add(course)
+    db.session.flush()
+    if opening and course.status is CourseStatus.PUBLISHED:
+        _notify_waitlist(course, "open")
+    return course
+
+
+def curriculum_counts(course: Course) -> dict[str, int]:
+    """How many lessons, and how many are incomplete in ways that block publishing."""
+    lessons = list(
+        db.session.scalars(
+            sa.select(Lesson)
+            .join(Section)
+            .where(Section.course_id == course.id)
+            .options(selectinload(Lesson.questions))
+        )
+    )
+    return {
+        "lessons": len(lessons),
+        "missing_files": sum(
+            1
+            for lesson in lessons
+            if lesson.kind in (LessonKind.VIDEO, LessonKind.DOWNLOAD) and not lesson.media_asset_id
+        ),
+        "empty_quizzes": sum(1 for lesson in lessons if lesson.kind is LessonKind.QUIZ and not lesson.questions),
+    }
+
+
+def publish_problems(course: Course) -> list[str]:
+    """Everything that stops this offering from being published, in words the creator can act on."""
+    problems = []
+    counts = curriculum_counts(course)
+    if counts["lessons"] == 0:
+        problems.append("Add at least one lesson (Curriculum).")
+    if counts["missing_files"]:
+        problems.append(f"Upload the file for {counts['missing_files']} video or download lesson(s) (Curriculum).")
+    if counts["empty_quizzes"]:
+        problems.append(f"Add questions to {counts['empty_quizzes']} quiz(zes) (Curriculum).")
+    if not course.description.strip():
+        problems.append("Write a description, so learners know what they'll get (Details).")
+    if course.price_cents and course.price_cents < 50:
+        problems.append("Set a price of at least 0.50, or make it free (Details).")
+    if course.sliding_scale_min_cents is not None and course.sliding_scale_min_cents > course.price_cents:
+        problems.append("The lowest sliding-scale amount is above the suggested price (Details).")
+    if course.price_cents and not can_take_payments(course.creator):
+        problems.append("Connect your Stripe account so you can be paid (Payouts), or make the offering free.")
+    if course.kind is CourseKind.LIVE_WORKSHOP:
+        upcoming = db.session.scalar(
+            sa.select(sa.func.count(LiveSession.id)).where(
+                LiveSession.course_id == course.id, LiveSession.starts_at > utcnow()
+            )
+        )
+        if not upcoming:
+            problems.append("Schedule at least one upcoming live session (Live sessions).")
+    return problems
+
+
+def can_take_payments(profile: CreatorProfile) -> bool:
+    """In test mode (no Stripe key) everyone can; with Stripe, only a connected account that can charge."""
+    if not current_app.config["STRIPE_SECRET_KEY"]:
+        return True
+    return bool(profile.stripe_account_id and profile.stripe_charges_enabled)
+
+
+def publish(course: Course) -> None:
+    """Put the offering in the catalog, or raise NotReadyToPublish with what is missing."""
+    if course.status is CourseStatus.PUBLISHED:
+        return
+    problems = publish_problems(course)
+    if problems:
+        raise NotReadyToPublish(problems)
+    course.status = CourseStatus.PUBLISHED
+    course.published_at = course.published_at or utcnow()
+    course.updated_at = utcnow()
+    db.session.flush()
+    if not course.waitlist_only:
+        _notify_waitlist(course, "open")
+
+
+def archive(course: Course) -> None:
+    """Take a published offering out of the catalog; enrolled learners keep their access."""
+    if course.status is not CourseStatus.PUBLISHED:
+        raise StudioError("Only a published offering can be archived.")
+    course.status = CourseStatus.ARCHIVED
+    course.updated_at = utcnow()
+
+
+def unpublish(course: Course) -> None:
+    """Back to draft, to rework it; enrolled learners keep their access."""
+    if course.status is CourseStatus.DRAFT:
+        raise StudioError("This offering is already a draft.")
+    course.status = CourseStatus.DRAFT
+    course.updated_at = utcnow()
+
+
+def duplicate_offering(course: Course) -> Course:
+    """A draft copy with the same details, curriculum and quizzes (files shared, live dates not copied)."""
+    course = db.session.scalar(
+        sa.select(Course)
+        .where(Course.id == course.id)
+        .options(
+            selectinload(Course.topics),
+            selectinload(Course.sections)
+            .selectinload(Section.lessons)
+            .selectinload(Lesson.questions)
+            .selectinload(QuizQuestion.choices),
+        )
+    )
+    copy = Course(
+        creator_id=course.creator_id,
+        kind=course.kind,
+        title=f"Copy of {course.title}"[:160],
+        slug=unique_course_slug(f"{course.slug}-copy"),
+        subtitle=course.subtitle,
+        description=course.description,
+        cover_asset_id=course.cover_asset_id,
+        price_cents=course.price_cents,
+        sliding_scale_min_cents=course.sliding_scale_min_cents,
+        currency=course.currency,
+        status=CourseStatus.DRAFT,
+        ce_minutes=course.ce_minutes,
+        ce_approval_statement=course.ce_approval_statement,
+        authoring_minutes=0,
+        sequential=course.sequential,
+        waitlist_only=course.waitlist_only,
+        topics=list(course.topics),
+    )
+    for section in course.sections:
+        new_section = Section(title=section.title, position=section.position)
+        copy.sections.append(new_section)
+        for lesson in section.lessons:
+            new_lesson = Lesson(
+                title=lesson.title,
+                kind=lesson.kind,
+                position=lesson.position,
+                body=lesson.body,
+                media_asset_id=lesson.media_asset_id,
+                captions_asset_id=lesson.captions_asset_id,
+                duration_seconds=lesson.duration_seconds,
+                is_preview=lesson.is_preview,
+                available_after_days=lesson.available_after_days,
+                quiz_pass_percent=lesson.quiz_pass_percent,
+                quiz_max_attempts=lesson.quiz_max_attempts,
+                quiz_reveal_answers=lesson.quiz_reveal_answers,
+            )
+            new_section.lessons.append(new_lesson)
+            for question in lesson.questions:
+                new_question = QuizQuestion(
+                    prompt=question.prompt, explanation=question.explanation, position=question.position
+                )
+                new_lesson.questions.append(new_question)
+                for choice in question.choices:
+                    new_question.choices.append(
+                        QuizChoice(text=choice.text, is_correct=choice.is_correct, position=choice.position)
+                    )
+    db.session.add(copy)
+    db.session.flush()
+    return copy
+
+
+def _notify_waitlist(course: Course, reason: str) -> None:
+    from ..catalog.waitlist import notify_waitlist
+
+    notify_waitlist(course, reason)

@@ -1,13 +1,29 @@
-"""Studio routes: /studio (the creator's offerings)."""
+"""Studio routes for offerings: /studio, /studio/courses/new, /studio/courses/<id>[/edit|/publish|…]."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
-from ..access import creator_required
+from ..access import creator_required, owned_course_or_404, studio_required
+from ..extensions import db
+from ..markdown_render import render_markdown
+from ..media.services import UploadError, media_url
+from ..models import Course, CourseKind
 from . import bp
-from .services import offerings_overview
+from .forms import ConfirmForm, OfferingForm
+from .services import (
+    NotReadyToPublish,
+    StudioError,
+    archive,
+    duplicate_offering,
+    offerings_overview,
+    publish,
+    publish_problems,
+    save_offering,
+    unpublish,
+)
 
 
 @bp.get("")
@@ -15,4 +31,136 @@ from .services import offerings_overview
 def dashboard():
     """The creator's offerings with kind, status, learners, revenue and next live date."""
     profile = current_user.creator_profile
-    return render_template("studio/dashboard.html", profile=profile, rows=offerings_overview(profile))
+    return render_template(
+        "studio/dashboard.html", profile=profile, rows=offerings_overview(profile), kinds=list(CourseKind)
+    )
+
+
+@bp.route("/courses/new", methods=["GET", "POST"])
+@creator_required
+def new_course():
+    """Start an offering: a self-paced course, a recorded workshop or a live workshop."""
+    form = OfferingForm()
+    if request.method == "GET":
+        kind = request.args.get("kind", CourseKind.COURSE.value)
+        form.kind.data = kind if kind in {k.value for k in CourseKind} else CourseKind.COURSE.value
+    return _offering_form(form, course=None)
+
+
+@bp.get("/courses/<int:course_id>")
+@studio_required
+def course(course_id: int):
+    """An offering's overview: what is missing before publishing, and what can be done next."""
+    offering = owned_course_or_404(course_id, selectinload(Course.creator))
+    return render_template(
+        "studio/course.html",
+        course=offering,
+        problems=publish_problems(offering),
+        confirm=ConfirmForm(),
+        public_url=url_for("catalog.course", slug=offering.slug),
+    )
+
+
+@bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
+@studio_required
+def edit_course(course_id: int):
+    """Change an offering's details: title, address, description, cover, price, topics, CE."""
+    offering = owned_course_or_404(course_id, selectinload(Course.topics), selectinload(Course.creator))
+    form = OfferingForm(obj=offering)
+    if request.method == "GET":
+        form.topics.data = ", ".join(t.name for t in offering.topics)
+        form.price_kind.data = (
+            "free" if offering.is_free else "sliding" if offering.sliding_scale_min_cents is not None else "fixed"
+        )
+    return _offering_form(form, course=offering)
+
+
+def _offering_form(form: OfferingForm, course: Course | None):
+    preview = None
+    if request.method == "POST" and "preview" in request.form:
+        preview = render_markdown(form.description.data)
+    elif form.validate_on_submit():
+        profile = course.creator if course is not None else current_user.creator_profile
+        try:
+            saved = save_offering(profile, course, form, request.files.get(form.cover.name))
+        except (StudioError, UploadError) as error:
+            target = form.slug if isinstance(error, StudioError) else form.cover
+            target.errors = [*target.errors, str(error)]
+            db.session.rollback()
+        else:
+            db.session.commit()
+            if course is None:
+                flash("Your offering is saved as a draft. Next, build its curriculum.", "success")
+                return redirect(url_for("studio.course", course_id=saved.id))
+            flash("Your changes are saved.", "success")
+            return redirect(url_for("studio.edit_course", course_id=saved.id))
+    return render_template(
+        "studio/course_form.html",
+        form=form,
+        course=course,
+        preview=preview,
+        currency=(course.currency if course else current_user.creator_profile.currency),
+        cover_url=media_url(course.cover_asset) if course is not None else None,
+    )
+
+
+@bp.post("/courses/<int:course_id>/publish")
+@studio_required
+def publish_course(course_id: int):
+    """Publish, or say exactly what is still missing."""
+    offering = owned_course_or_404(course_id, selectinload(Course.creator))
+    _check_confirm()
+    try:
+        publish(offering)
+    except NotReadyToPublish as error:
+        db.session.rollback()
+        flash("Not published yet. " + " ".join(error.problems), "error")
+    else:
+        db.session.commit()
+        flash("Published: your offering is in the catalog.", "success")
+    return redirect(url_for("studio.course", course_id=course_id))
+
+
+@bp.post("/courses/<int:course_id>/archive")
+@studio_required
+def archive_course(course_id: int):
+    """Take it out of the catalog; enrolled learners keep access."""
+    return _change_status(course_id, archive, "Archived: it has left the catalog; enrolled learners keep access.")
+
+
+@bp.post("/courses/<int:course_id>/unpublish")
+@studio_required
+def unpublish_course(course_id: int):
+    """Back to draft to rework it; enrolled learners keep access."""
+    return _change_status(course_id, unpublish, "Back to draft: only you can see it now.")
+
+
+@bp.post("/courses/<int:course_id>/duplicate")
+@studio_required
+def duplicate_course(course_id: int):
+    """Copy an offering, curriculum and quizzes included, as a new draft."""
+    offering = owned_course_or_404(course_id)
+    _check_confirm()
+    copy = duplicate_offering(offering)
+    db.session.commit()
+    flash(f"Duplicated as “{copy.title}”, a draft. Live session dates are not copied.", "success")
+    return redirect(url_for("studio.course", course_id=copy.id))
+
+
+def _change_status(course_id: int, change, message: str):
+    offering = owned_course_or_404(course_id)
+    _check_confirm()
+    try:
+        change(offering)
+    except StudioError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return redirect(url_for("studio.course", course_id=course_id))
+
+
+def _check_confirm() -> None:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)

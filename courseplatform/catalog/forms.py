@@ -1,0 +1,110 @@
+"""Catalog forms: the course search (a GET form), the waitlist and the buy box."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, Form, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from ..fields import MoneyField, valid_email
+from ..formatting import format_money
+from ..models import Course, CourseKind, Topic
+
+SORTS = {
+    "newest": "Newest",
+    "price_asc": "Price: low to high",
+    "price_desc": "Price: high to low",
+    "title": "Title A–Z",
+}
+MAX_QUERY_LENGTH = 100
+
+
+class CourseSearchForm(Form):
+    """What a visitor typed and picked above the course list; read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Optional(), Length(max=MAX_QUERY_LENGTH)])
+    topic = SelectField("Topic", validators=[Optional()])
+    kind = SelectField(
+        "Format",
+        choices=[SelectChoice("", "All formats")] + [SelectChoice(k.value, k.label) for k in CourseKind],
+        validators=[Optional()],
+    )
+    sort = SelectField(
+        "Sort by",
+        choices=[SelectChoice(v, label) for v, label in SORTS.items()],
+        default="newest",
+        validators=[Optional()],
+    )
+
+    def __init__(self, formdata, topics: list[Topic]) -> None:
+        super().__init__(formdata)
+        self.topic.choices = [SelectChoice("", "All topics")] + [SelectChoice(t.slug, t.name) for t in topics]
+        self.validate()
+        # A mistyped or stale link still shows a list: anything invalid falls back to "any".
+        if self.q.errors:
+            self.q.data = (self.q.data or "")[:MAX_QUERY_LENGTH]
+        for field in (self.topic, self.kind):
+            if field.errors:
+                field.data = ""
+        if self.sort.errors or not self.sort.data:
+            self.sort.data = "newest"
+
+    @property
+    def query(self) -> str:
+        return " ".join((self.q.data or "").split())
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.query or self.topic.data or self.kind.data)
+
+    def url_args(self) -> dict[str, str]:
+        """The filters as query-string arguments, leaving out the defaults (for page links)."""
+        args = {"q": self.query, "topic": self.topic.data, "kind": self.kind.data}
+        if self.sort.data != "newest":
+            args["sort"] = self.sort.data
+        return {key: value for key, value in args.items() if value}
+
+
+class WaitlistForm(FlaskForm):
+    """One e-mail address asking to hear when an offering opens or a seat frees up."""
+
+    email = EmailField(
+        "Your e-mail",
+        validators=[DataRequired(message="Enter your e-mail address."), Length(max=254), valid_email],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+    )
+
+
+class CheckoutForm(FlaskForm):
+    """The buy box; on a sliding scale the learner chooses what to pay, from the minimum up."""
+
+    amount = MoneyField("Pay what you can", render_kw={"inputmode": "decimal"})
+
+    def __init__(self, course: Course, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.course = course
+        if course.sliding_scale_min_cents is None:
+            del self.amount
+            return
+        if self.amount.data is None and not self.amount.raw_data:
+            self.amount.data = course.price_cents
+        low = format_money(course.sliding_scale_min_cents, course.currency)
+        suggested = format_money(course.price_cents, course.currency)
+        self.amount.description = f"Any amount from {low}. Suggested {suggested}."
+
+    def validate_amount(self, field) -> None:
+        minimum = self.course.sliding_scale_min_cents or 0
+        if field.data is None:
+            raise ValidationError("Enter the amount you'd like to pay.")
+        if field.data < minimum:
+            raise ValidationError(f"The lowest amount is {format_money(minimum, self.course.currency)}.")
+
+    @property
+    def amount_cents(self) -> int:
+        """What the learner will be charged."""
+        if self.course.sliding_scale_min_cents is None:
+            return self.course.price_cents
+        return self.amount.data

@@ -1,0 +1,117 @@
+"""Waitlists: who asked to hear about an offering, telling them once, and the creator's export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..integrations.mail import send_mail
+from ..models import Course, User, WaitlistEntry, utcnow
+
+log = logging.getLogger(__name__)
+
+# Why the list is being told, and what the message says.
+REASONS = {
+    "open": ("{title} is open", "Good news: {title} by {creator} is now open, and you asked us to tell you."),
+    "seat": ("A seat opened in {title}", "A seat has just opened in {title} by {creator}, and you asked to hear."),
+}
+# Spreadsheet programs run a cell starting with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def join_waitlist(course: Course, email: str) -> bool:
+    """Put an address on an offering's waitlist once; False when it was already there (in any case)."""
+    email = User.normalize_email(email)
+    exists = sa.select(WaitlistEntry.id).where(WaitlistEntry.course_id == course.id, WaitlistEntry.email == email)
+    if db.session.scalar(exists) is not None:
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(WaitlistEntry(course_id=course.id, email=email))
+    except IntegrityError:
+        # Someone joined with the same address between the check and the insert.
+        return False
+    return True
+
+
+def course_url(course: Course) -> str:
+    """The offering's public page as an absolute link, for e-mails (no request needed)."""
+    return f"{current_app.config['BASE_URL']}/courses/{quote(course.slug)}"
+
+
+def notify_waitlist(course: Course, reason: str) -> int:
+    """E-mail everyone on the waitlist not told yet, once; returns how many messages went out.
+
+    Call it when the offering opens ("open": the studio, on publishing or on turning
+    `waitlist_only` off) or when a seat frees up in a full live workshop ("seat": the
+    payments code, after a refund or a revoked enrollment). Each entry is marked with
+    `notified_at`, so a second call sends nothing. Flushes, never commits: the caller's
+    request commits once.
+    """
+    if reason not in REASONS:
+        raise ValueError(f"unknown waitlist reason {reason!r}; use one of {sorted(REASONS)}")
+    subject_template, opening = REASONS[reason]
+    creator = course.creator.display_name
+    subject = subject_template.format(title=course.title)
+    link = course_url(course)
+    text = (
+        f"Hello,\n\n{opening.format(title=course.title, creator=creator)}\n\n"
+        f"See it and sign up here:\n{link}\n\n"
+        "Places are not held, so the first people to sign up get them.\n\n"
+        "You're receiving this one message because you joined the waitlist on Aqueduct. "
+        "We won't write about this offering again.\n"
+    )
+    entries = db.session.scalars(
+        sa.select(WaitlistEntry)
+        .where(WaitlistEntry.course_id == course.id, WaitlistEntry.notified_at.is_(None))
+        .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+        # Two processes notifying at once each take different rows instead of both mailing everyone.
+        .with_for_update(skip_locked=True)
+    ).all()
+    sent = 0
+    for entry in entries:
+        try:
+            send_mail(entry.email, subject, text)
+        except Exception:
+            # One bad address must not stop the rest; it stays un-notified for the next call.
+            log.exception("waitlist e-mail to entry %s of course %s failed", entry.id, course.id)
+            continue
+        entry.notified_at = utcnow()
+        sent += 1
+    db.session.flush()
+    return sent
+
+
+def waitlist_entries(course: Course) -> list[WaitlistEntry]:
+    """Everyone on an offering's waitlist, first come first."""
+    return list(
+        db.session.scalars(
+            sa.select(WaitlistEntry)
+            .where(WaitlistEntry.course_id == course.id)
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+        )
+    )
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (`=HYPERLINK(...)` → `'=HYPERLINK(...)`)."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def waitlist_csv(entries: list[WaitlistEntry]) -> str:
+    """The waitlist as CSV (email, joined_at, notified_at; times in UTC, ISO 8601)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["email", "joined_at", "notified_at"])
+    for entry in entries:
+        joined = entry.created_at.isoformat(timespec="seconds")
+        notified = entry.notified_at.isoformat(timespec="seconds") if entry.notified_at else ""
+        writer.writerow([spreadsheet_safe(cell) for cell in (entry.email, joined, notified)])
+    return out.getvalue()

@@ -1,0 +1,588 @@
+"""Curriculum routes under /studio/courses/<id>: sections, lessons, quiz questions and live sessions.
+
+GET  /courses/<id>/curriculum                              the outline, with every edit action
+POST /courses/<id>/curriculum/order                        drag-and-drop order (JSON)
+POST /courses/<id>/sections                                add a section
+POST /courses/<id>/sections/<sid>/rename|move|delete       change a section
+GET/POST /courses/<id>/sections/<sid>/lessons/new          add a lesson
+GET/POST /courses/<id>/lessons/<lid>/edit                  edit a lesson
+POST /courses/<id>/lessons/<lid>/move|delete               move or delete a lesson
+GET/POST /courses/<id>/lessons/<lid>/quiz                  quiz settings and questions
+POST /courses/<id>/lessons/<lid>/quiz/questions            add a question
+GET/POST /courses/<id>/lessons/<lid>/quiz/questions/<qid>/edit
+POST /courses/<id>/lessons/<lid>/quiz/questions/<qid>/move|delete
+GET/POST /courses/<id>/sessions                            live sessions (live workshops only)
+GET/POST /courses/<id>/sessions/<sid>/edit
+POST /courses/<id>/sessions/<sid>/delete
+"""
+
+from __future__ import annotations
+
+import math
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+from wtforms import SelectChoice
+
+from ..access import owned_course_or_404, studio_required
+from ..extensions import db
+from ..formatting import format_date
+from ..integrations.storage import get_storage
+from ..models import Course, CourseKind, Lesson, LessonKind, LiveSession, QuizQuestion, Section, utcnow
+from . import bp
+from . import curriculum_services as services
+from .curriculum_forms import (
+    MAX_CHOICES,
+    ConfirmForm,
+    LessonForm,
+    LiveSessionForm,
+    MoveForm,
+    QuestionForm,
+    QuizSettingsForm,
+    SectionForm,
+)
+from .curriculum_services import CURRICULUM_OPTIONS, CurriculumError, LessonChanges, LessonFileError, SessionChanges
+
+# ---------------------------------------------------------------------------
+# Lookups: every id in a URL must belong to the offering in the same URL.
+
+
+def _section_of(course: Course, section_id: int) -> Section:
+    section = next((s for s in course.sections if s.id == section_id), None)
+    if section is None:
+        abort(404)
+    return section
+
+
+def _lesson_of(course: Course, lesson_id: int) -> Lesson:
+    lesson = next((lesson for s in course.sections for lesson in s.lessons if lesson.id == lesson_id), None)
+    if lesson is None:
+        abort(404)
+    return lesson
+
+
+def _quiz_lesson_of(course: Course, lesson_id: int) -> Lesson:
+    lesson = _lesson_of(course, lesson_id)
+    if lesson.kind is not LessonKind.QUIZ:
+        abort(404)
+    return lesson
+
+
+def _question_of(lesson: Lesson, question_id: int) -> QuizQuestion:
+    question = next((q for q in lesson.questions if q.id == question_id), None)
+    if question is None:
+        abort(404)
+    return question
+
+
+def _live_course(course_id: int) -> Course:
+    course = owned_course_or_404(course_id, selectinload(Course.live_sessions))
+    if course.kind is not CourseKind.LIVE_WORKSHOP:
+        abort(404)
+    return course
+
+
+def _delete_files(keys: list[str]) -> None:
+    """Remove stored files once the commit that stopped using them has succeeded."""
+    storage = get_storage()
+    for key in keys:
+        storage.delete(key)
+
+
+def _back_to_curriculum(course: Course, anchor: str | None = None):
+    return redirect(url_for("studio.curriculum", course_id=course.id, _anchor=anchor))
+
+
+# ---------------------------------------------------------------------------
+# The outline
+
+
+@bp.get("/courses/<int:course_id>/curriculum")
+@studio_required
+def curriculum(course_id: int):
+    """The offering's sections and lessons, in order, with everything a creator can change."""
+    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
+    return _render_curriculum(course, SectionForm())
+
+
+KIND_SHORT_LABELS = {"video": "Video", "text": "Text", "download": "Download", "quiz": "Quiz", "live": "Live"}
+
+
+def _render_curriculum(course: Course, section_form: SectionForm):
+    return render_template(
+        "studio/curriculum.html",
+        course=course,
+        section_form=section_form,
+        section_rename_form=lambda section: SectionForm(
+            prefix=f"s{section.id}", formdata=None, data={"title": section.title}
+        ),
+        kind_labels=KIND_SHORT_LABELS,
+        zone=services.session_zone(course, current_user) if course.kind is CourseKind.LIVE_WORKSHOP else None,
+    )
+
+
+@bp.post("/courses/<int:course_id>/curriculum/order")
+@studio_required
+def reorder_curriculum(course_id: int):
+    """Save the order a creator dragged sections and lessons into (JSON, sent by curriculum.js)."""
+    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
+    try:
+        services.reorder_curriculum(course, request.get_json(silent=True))
+    except CurriculumError as error:
+        db.session.rollback()
+        return jsonify(error=str(error)), 400
+    db.session.commit()
+    return jsonify(status="saved")
+
+
+# ---------------------------------------------------------------------------
+# Sections
+
+
+@bp.post("/courses/<int:course_id>/sections")
+@studio_required
+def new_section(course_id: int):
+    """Add a section at the end of the outline."""
+    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
+    form = SectionForm()
+    if not form.validate_on_submit():
+        return _render_curriculum(course, form)
+    section = services.add_section(course, form.title.data)
+    db.session.commit()
+    flash(f"Section “{section.title}” added. Now add its first lesson.", "success")
+    return _back_to_curriculum(course, f"section-{section.id}")
+
+
+@bp.post("/courses/<int:course_id>/sections/<int:section_id>/rename")
+@studio_required
+def rename_section(course_id: int, section_id: int):
+    """Change a section's title."""
+    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
+    section = _section_of(course, section_id)
+    form = SectionForm(prefix=f"s{section.id}")
+    if not form.validate_on_submit():
+        flash("A section needs a title of up to 160 characters.", "error")
+    else:
+        services.rename_section(section, form.title.data)
+        db.session.commit()
+        flash("Section renamed.", "success")
+    return _back_to_curriculum(course, f"section-{section.id}")
+
+
+@bp.post("/courses/<int:course_id>/sections/<int:section_id>/move")
+@studio_required
+def move_section(course_id: int, section_id: int):
+    """Move a section up or down by one place."""
+    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
+    section = _section_of(course, section_id)
+    form = MoveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.move_section(course, section, form.direction.data)
+    db.session.commit()
+    return _back_to_curriculum(course, f"section-{section.id}")
+
+
+@bp.post("/courses/<int:course_id>/sections/<int:section_id>/delete")
+@studio_required
+def delete_section(course_id: int, section_id: int):
+    """Delete a section and its lessons, after the creator confirmed."""
+    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
+    section = _section_of(course, section_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    title = section.title
+    keys = services.delete_section(course, section)
+    db.session.commit()
+    _delete_files(keys)
+    flash(f"Section “{title}” and its lessons were deleted.", "success")
+    return _back_to_curriculum(course)
+
+
+# ---------------------------------------------------------------------------
+# Lessons
+
+
+def _session_choices(course: Course, zone: str) -> list[SelectChoice]:
+    return [
+        SelectChoice(
+            str(s.id),
+            f"{format_date(s.starts_at, zone, '%a %b %-d, %Y, %-I:%M %p %Z')}{' — ' + s.title if s.title else ''}",
+        )
+        for s in course.live_sessions
+    ]
+
+
+def _lesson_form(course: Course, lesson: Lesson | None) -> LessonForm:
+    data = {}
+    if request.method == "GET" and lesson is not None:
+        data = {
+            "title": lesson.title,
+            "kind": lesson.kind.value,
+            "body": lesson.body,
+            "is_preview": lesson.is_preview,
+            "available_after_days": lesson.available_after_days,
+            "duration_minutes": _minutes(lesson.duration_seconds),
+            "live_session": str(lesson.live_session_id or ""),
+        }
+    elif request.method == "GET":
+        data = {"kind": request.args.get("kind", LessonKind.VIDEO.value)}
+    form = LessonForm(data=data)
+    allow_live = course.kind is CourseKind.LIVE_WORKSHOP or (lesson is not None and lesson.kind is LessonKind.LIVE)
+    form.set_choices(allow_live, _session_choices(course, services.session_zone(course, current_user)))
+    if request.method == "GET" and form.kind.data not in {choice.value for choice in form.kind.choices}:
+        form.kind.data = LessonKind.VIDEO.value
+    if lesson is not None and lesson.media_asset is not None:
+        form.media_file.label.text = "Replace the file"
+    if lesson is not None and lesson.captions_asset is not None:
+        form.captions_file.label.text = "Replace the captions (optional)"
+    return form
+
+
+def _minutes(seconds: int | None) -> int | None:
+    return math.ceil(seconds / 60) if seconds else None
+
+
+def _lesson_changes(course: Course, lesson: Lesson | None, form: LessonForm) -> LessonChanges:
+    sessions = {str(s.id): s for s in course.live_sessions}
+    minutes = form.duration_minutes.data
+    seconds = minutes * 60 if minutes else None
+    if lesson is not None and minutes and minutes == _minutes(lesson.duration_seconds):
+        seconds = lesson.duration_seconds  # untouched: keep the exact length, not the rounded minutes
+    return LessonChanges(
+        title=form.title.data,
+        kind=LessonKind(form.kind.data),
+        body=form.body.data or "",
+        is_preview=form.is_preview.data,
+        available_after_days=form.available_after_days.data,
+        duration_seconds=seconds,
+        live_session=sessions.get(form.live_session.data or ""),
+        media_file=form.media_file.data,
+        captions_file=form.captions_file.data,
+    )
+
+
+def _save_lesson(course: Course, section: Section, lesson: Lesson | None, form: LessonForm):
+    """Validate, store files, commit; on an upload problem nothing is kept and the form says why."""
+    try:
+        if lesson is None:
+            lesson, keys = services.add_lesson(section, _lesson_changes(course, None, form), course.creator.user)
+        else:
+            keys = services.update_lesson(lesson, _lesson_changes(course, lesson, form), course.creator.user)
+    except LessonFileError as error:
+        db.session.rollback()
+        field = form[error.field]
+        field.errors = [*field.errors, str(error)]
+        return None
+    db.session.commit()
+    _delete_files(keys)
+    return lesson
+
+
+def _render_lesson_form(course: Course, section: Section, lesson: Lesson | None, form: LessonForm):
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    return render_template(
+        "studio/lesson_form.html",
+        course=course,
+        section=section,
+        lesson=lesson,
+        form=form,
+        max_upload_mb=limit // 1024**2 if limit else None,
+    )
+
+
+@bp.route("/courses/<int:course_id>/sections/<int:section_id>/lessons/new", methods=["GET", "POST"])
+@studio_required
+def new_lesson(course_id: int, section_id: int):
+    """Add a lesson (video, text, download, quiz or live) at the end of a section."""
+    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS, selectinload(Course.live_sessions))
+    section = _section_of(course, section_id)
+    form = _lesson_form(course, None)
+    if form.validate_on_submit():
+        lesson = _save_lesson(course, section, None, form)
+        if lesson is not None:
+            flash(f"Lesson “{lesson.title}” added.", "success")
+            if lesson.kind is LessonKind.QUIZ:
+                return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
+            return _back_to_curriculum(course, f"lesson-{lesson.id}")
+    return _render_lesson_form(course, section, None, form)
+
+
+@bp.route("/courses/<int:course_id>/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])
+@studio_required
+def edit_lesson(course_id: int, lesson_id: int):
+    """Change a lesson: its words, its file, its drip and preview settings."""
+    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS, selectinload(Course.live_sessions))
+    lesson = _lesson_of(course, lesson_id)
+    form = _lesson_form(course, lesson)
+    if form.validate_on_submit() and _save_lesson(course, lesson.section, lesson, form) is not None:
+        flash(f"Lesson “{lesson.title}” saved.", "success")
+        return _back_to_curriculum(course, f"lesson-{lesson.id}")
+    return _render_lesson_form(course, lesson.section, lesson, form)
+
+
+@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/move")
+@studio_required
+def move_lesson(course_id: int, lesson_id: int):
+    """Move a lesson one place up or down, into the neighbouring section at the edges."""
+    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
+    lesson = _lesson_of(course, lesson_id)
+    form = MoveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.move_lesson(course, lesson, form.direction.data)
+    db.session.commit()
+    return _back_to_curriculum(course, f"lesson-{lesson.id}")
+
+
+@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/delete")
+@studio_required
+def delete_lesson(course_id: int, lesson_id: int):
+    """Delete a lesson, and its files when no other lesson uses them, after the creator confirmed."""
+    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
+    lesson = _lesson_of(course, lesson_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    title, section_id = lesson.title, lesson.section_id
+    keys = services.delete_lesson(lesson)
+    db.session.commit()
+    _delete_files(keys)
+    flash(f"Lesson “{title}” was deleted.", "success")
+    return _back_to_curriculum(course, f"section-{section_id}")
+
+
+# ---------------------------------------------------------------------------
+# Quizzes
+
+
+QUIZ_OPTIONS = (
+    selectinload(Course.sections)
+    .selectinload(Section.lessons)
+    .selectinload(Lesson.questions)
+    .selectinload(QuizQuestion.choices),
+)
+
+
+def _question_form(question: QuizQuestion | None = None) -> QuestionForm:
+    if request.method == "POST" or question is None:
+        return QuestionForm()
+    return QuestionForm(
+        data={
+            "prompt": question.prompt,
+            "explanation": question.explanation,
+            "choices": [{"text": c.text, "is_correct": c.is_correct} for c in question.choices],
+        }
+    )
+
+
+def _render_quiz(course, lesson, settings_form, question_form, editing=None):
+    return render_template(
+        "studio/quiz.html",
+        course=course,
+        lesson=lesson,
+        settings_form=settings_form,
+        question_form=question_form,
+        editing=editing,
+        visible_choices=max([4, *(i + 1 for i, e in enumerate(question_form.choices) if e.form.text.data)]),
+        max_choices=MAX_CHOICES,
+    )
+
+
+@bp.route("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz", methods=["GET", "POST"])
+@studio_required
+def quiz(course_id: int, lesson_id: int):
+    """A quiz lesson's pass mark, attempts and feedback, and its list of questions."""
+    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
+    lesson = _quiz_lesson_of(course, lesson_id)
+    form = QuizSettingsForm(
+        data={
+            "pass_percent": lesson.quiz_pass_percent,
+            "max_attempts": lesson.quiz_max_attempts,
+            "reveal_answers": lesson.quiz_reveal_answers,
+        }
+        if request.method == "GET"
+        else None
+    )
+    if form.validate_on_submit():
+        services.save_quiz_settings(lesson, form.pass_percent.data, form.max_attempts.data, form.reveal_answers.data)
+        db.session.commit()
+        flash("Quiz settings saved.", "success")
+        return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
+    return _render_quiz(course, lesson, form, QuestionForm(formdata=None))
+
+
+@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions")
+@studio_required
+def new_question(course_id: int, lesson_id: int):
+    """Add a multiple-choice question at the end of the quiz."""
+    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
+    lesson = _quiz_lesson_of(course, lesson_id)
+    form = QuestionForm()
+    if not form.validate_on_submit():
+        settings = QuizSettingsForm(
+            formdata=None,
+            data={
+                "pass_percent": lesson.quiz_pass_percent,
+                "max_attempts": lesson.quiz_max_attempts,
+                "reveal_answers": lesson.quiz_reveal_answers,
+            },
+        )
+        return _render_quiz(course, lesson, settings, form)
+    question = services.save_question(lesson, None, form.prompt.data, form.explanation.data, form.cleaned_choices())
+    db.session.commit()
+    flash("Question added.", "success")
+    return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}"))
+
+
+@bp.route(
+    "/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/edit", methods=["GET", "POST"]
+)
+@studio_required
+def edit_question(course_id: int, lesson_id: int, question_id: int):
+    """Rewrite a question and its choices."""
+    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
+    lesson = _quiz_lesson_of(course, lesson_id)
+    question = _question_of(lesson, question_id)
+    form = _question_form(question)
+    if form.validate_on_submit():
+        services.save_question(lesson, question, form.prompt.data, form.explanation.data, form.cleaned_choices())
+        db.session.commit()
+        flash("Question saved.", "success")
+        return redirect(
+            url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}")
+        )
+    return _render_quiz(course, lesson, None, form, editing=question)
+
+
+@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/move")
+@studio_required
+def move_question(course_id: int, lesson_id: int, question_id: int):
+    """Move a question one place up or down."""
+    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
+    lesson = _quiz_lesson_of(course, lesson_id)
+    question = _question_of(lesson, question_id)
+    form = MoveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.move_question(lesson, question, form.direction.data)
+    db.session.commit()
+    return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}"))
+
+
+@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/delete")
+@studio_required
+def delete_question(course_id: int, lesson_id: int, question_id: int):
+    """Delete a question after the creator confirmed."""
+    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
+    lesson = _quiz_lesson_of(course, lesson_id)
+    question = _question_of(lesson, question_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    services.delete_question(lesson, question)
+    db.session.commit()
+    flash("Question deleted.", "success")
+    return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
+
+
+# ---------------------------------------------------------------------------
+# Live sessions
+
+
+def _session_changes(form: LiveSessionForm, zone: str) -> SessionChanges:
+    return SessionChanges(
+        title=form.title.data or "",
+        starts_local=form.starts_at.data,
+        time_zone=zone,
+        duration_minutes=form.duration_minutes.data,
+        capacity=form.capacity.data,
+        join_url=form.join_url.data or "",
+    )
+
+
+def _render_sessions(course: Course, zone: str, form: LiveSessionForm, editing: LiveSession | None = None):
+    now = utcnow()
+    # Browsers grey out past days in the picker; the server still checks.
+    form.starts_at.render_kw = {"min": now.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")}
+    return render_template(
+        "studio/live_sessions.html",
+        course=course,
+        zone=zone,
+        form=form,
+        editing=editing,
+        upcoming=[s for s in course.live_sessions if s.is_upcoming(now)],
+        past=sorted(
+            (s for s in course.live_sessions if not s.is_upcoming(now)), key=lambda s: s.starts_at, reverse=True
+        ),
+        linked=services.linked_lesson_counts(course),
+    )
+
+
+@bp.route("/courses/<int:course_id>/sessions", methods=["GET", "POST"])
+@studio_required
+def live_sessions(course_id: int):
+    """A live workshop's sessions, upcoming and past, in the creator's time zone, and a form to add one."""
+    course = _live_course(course_id)
+    zone = services.session_zone(course, current_user)
+    form = LiveSessionForm()
+    if form.validate_on_submit():
+        try:
+            session = services.save_live_session(course, None, _session_changes(form, zone))
+        except CurriculumError as error:
+            db.session.rollback()
+            form.starts_at.errors = [*form.starts_at.errors, str(error)]
+        else:
+            db.session.commit()
+            flash("Session scheduled.", "success")
+            return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
+    return _render_sessions(course, zone, form)
+
+
+@bp.route("/courses/<int:course_id>/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@studio_required
+def edit_live_session(course_id: int, session_id: int):
+    """Change a session's time, length, seats or join link."""
+    course = _live_course(course_id)
+    session = next((s for s in course.live_sessions if s.id == session_id), None)
+    if session is None:
+        abort(404)
+    zone = services.session_zone(course, current_user)
+    form = LiveSessionForm(
+        data={
+            "title": session.title,
+            "starts_at": session.starts_at.astimezone(ZoneInfo(zone)).replace(tzinfo=None),
+            "duration_minutes": session.duration_minutes,
+            "capacity": session.capacity,
+            "join_url": session.join_url,
+        }
+        if request.method == "GET"
+        else None
+    )
+    if form.validate_on_submit():
+        try:
+            services.save_live_session(course, session, _session_changes(form, zone))
+        except CurriculumError as error:
+            db.session.rollback()
+            form.starts_at.errors = [*form.starts_at.errors, str(error)]
+        else:
+            db.session.commit()
+            flash("Session saved.", "success")
+            return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
+    return _render_sessions(course, zone, form, editing=session)
+
+
+@bp.post("/courses/<int:course_id>/sessions/<int:session_id>/delete")
+@studio_required
+def delete_live_session(course_id: int, session_id: int):
+    """Cancel a session after the creator confirmed."""
+    course = _live_course(course_id)
+    session = next((s for s in course.live_sessions if s.id == session_id), None)
+    if session is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    services.delete_live_session(course, session)
+    db.session.commit()
+    flash("Session deleted.", "success")
+    return redirect(url_for("studio.live_sessions", course_id=course.id))

@@ -1,0 +1,442 @@
+"""Building an offering's curriculum: sections, lessons, quizzes and live sessions.
+
+Services change objects and `flush()`; the view commits once. Deleting never removes
+files itself: it returns the storage keys that nothing uses any more, and the view
+deletes them after the commit, so a failed request never loses a file it still needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import FileStorage
+
+from ..extensions import db
+from ..integrations.storage import get_storage
+from ..media.services import ALLOWED, UploadError, store_upload
+from ..models import (
+    Course,
+    CreatorProfile,
+    Lesson,
+    LessonKind,
+    LiveSession,
+    MediaAsset,
+    QuizChoice,
+    QuizQuestion,
+    Section,
+    User,
+    utcnow,
+)
+
+# What each kind of lesson may carry as its main file, and whether it may have captions.
+FILE_CATEGORIES = {LessonKind.VIDEO: {"video", "audio"}, LessonKind.DOWNLOAD: {"document"}}
+CAPTION_KINDS = {LessonKind.VIDEO}
+
+# Everything the curriculum page shows, loaded in a fixed number of queries.
+CURRICULUM_OPTIONS = (
+    selectinload(Course.sections)
+    .selectinload(Section.lessons)
+    .options(
+        selectinload(Lesson.media_asset),
+        selectinload(Lesson.captions_asset),
+        selectinload(Lesson.live_session),
+        selectinload(Lesson.questions),
+    ),
+)
+
+
+class CurriculumError(ValueError):
+    """A change that can't be made; the message says why in the creator's words."""
+
+
+class LessonFileError(CurriculumError):
+    """An upload the lesson can't take; `field` names the form field it came from."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _renumber(items) -> None:
+    for index, item in enumerate(items):
+        item.position = index
+
+
+def _sorted(items):
+    return sorted(items, key=lambda item: (item.position, item.id or 0))
+
+
+# ---------------------------------------------------------------------------
+# Sections
+
+
+def add_section(course: Course, title: str) -> Section:
+    """Append a chapter at the end of the offering."""
+    sections = _sorted(course.sections)
+    section = Section(title=title.strip(), position=len(sections))
+    course.sections.append(section)
+    _renumber([*sections, section])
+    db.session.flush()
+    return section
+
+
+def rename_section(section: Section, title: str) -> None:
+    """Give a chapter a new title."""
+    section.title = title.strip()
+    db.session.flush()
+
+
+def move_section(course: Course, section: Section, direction: str) -> None:
+    """Swap a chapter with its neighbour above or below (the no-JavaScript reorder)."""
+    sections = _sorted(course.sections)
+    index = sections.index(section)
+    target = index - 1 if direction == "up" else index + 1
+    if 0 <= target < len(sections):
+        sections[index], sections[target] = sections[target], sections[index]
+    _renumber(sections)
+    db.session.flush()
+
+
+def delete_section(course: Course, section: Section) -> list[str]:
+    """Remove a chapter with its lessons; returns the storage keys no longer used by anything."""
+    assets = [asset for lesson in section.lessons for asset in _lesson_assets(lesson)]
+    course.sections.remove(section)
+    db.session.delete(section)
+    _renumber(_sorted(course.sections))
+    db.session.flush()
+    return _release(assets)
+
+
+# ---------------------------------------------------------------------------
+# Lessons
+
+
+@dataclass
+class LessonChanges:
+    """What the lesson form asks for, already validated."""
+
+    title: str
+    kind: LessonKind
+    body: str
+    is_preview: bool
+    available_after_days: int
+    duration_seconds: int | None
+    live_session: LiveSession | None
+    media_file: FileStorage | None = None
+    captions_file: FileStorage | None = None
+
+
+def add_lesson(section: Section, changes: LessonChanges, uploader: User) -> tuple[Lesson, list[str]]:
+    """Append a lesson at the end of a chapter, storing its files."""
+    lessons = _sorted(section.lessons)
+    lesson = Lesson(title="", kind=changes.kind, position=len(lessons))
+    section.lessons.append(lesson)
+    _renumber([*lessons, lesson])
+    keys = _apply(lesson, changes, uploader)
+    return lesson, keys
+
+
+def update_lesson(lesson: Lesson, changes: LessonChanges, uploader: User) -> list[str]:
+    """Save the lesson form; returns the storage keys of files it replaced or dropped."""
+    return _apply(lesson, changes, uploader)
+
+
+def _apply(lesson: Lesson, changes: LessonChanges, uploader: User) -> list[str]:
+    """Set the fields, then store uploads. A LessonFileError leaves the caller to roll back."""
+    lesson.title = changes.title.strip()
+    lesson.kind = changes.kind
+    lesson.body = changes.body or ""
+    lesson.is_preview = changes.is_preview
+    lesson.available_after_days = changes.available_after_days
+    lesson.duration_seconds = changes.duration_seconds
+    lesson.live_session = changes.live_session if changes.kind is LessonKind.LIVE else None
+
+    dropped: list[MediaAsset] = []
+    categories = FILE_CATEGORIES.get(changes.kind, set())
+    current = lesson.media_asset
+    if current is not None and _category(current) not in categories:
+        dropped.append(current)  # a video lesson turned into a text lesson keeps no video
+        lesson.media_asset = None
+    if lesson.captions_asset is not None and changes.kind not in CAPTION_KINDS:
+        dropped.append(lesson.captions_asset)
+        lesson.captions_asset = None
+
+    stored: list[MediaAsset] = []
+    try:
+        if categories and _chosen(changes.media_file):
+            stored.append(_store(uploader, changes.media_file, categories, "media_file"))
+            if lesson.media_asset is not None:
+                dropped.append(lesson.media_asset)
+            lesson.media_asset = stored[-1]
+        if changes.kind in CAPTION_KINDS and _chosen(changes.captions_file):
+            stored.append(_store(uploader, changes.captions_file, {"captions"}, "captions_file"))
+            if lesson.captions_asset is not None:
+                dropped.append(lesson.captions_asset)
+            lesson.captions_asset = stored[-1]
+    except LessonFileError:
+        storage = get_storage()
+        for asset in stored:  # the caller rolls back the rows; the bytes are ours to remove
+            storage.delete(asset.storage_key)
+        raise
+    db.session.flush()
+    return _release(dropped)
+
+
+def _chosen(upload: FileStorage | None) -> bool:
+    return upload is not None and bool(upload.filename)
+
+
+def _store(uploader: User, upload: FileStorage, categories: set[str], field: str) -> MediaAsset:
+    try:
+        return store_upload(uploader, upload, categories)
+    except UploadError as error:
+        raise LessonFileError(field, str(error)) from error
+
+
+def move_lesson(course: Course, lesson: Lesson, direction: str) -> None:
+    """Move a lesson one step; past the edge of its chapter it joins the next or previous chapter."""
+    sections = _sorted(course.sections)
+    section = lesson.section
+    lessons = _sorted(section.lessons)
+    index = lessons.index(lesson)
+    step = -1 if direction == "up" else 1
+    target = index + step
+    if 0 <= target < len(lessons):
+        lessons[index], lessons[target] = lessons[target], lessons[index]
+        _renumber(lessons)
+    else:
+        neighbour_index = sections.index(section) + step
+        if not 0 <= neighbour_index < len(sections):
+            return
+        neighbour = sections[neighbour_index]
+        others = _sorted(neighbour.lessons)
+        lessons.remove(lesson)
+        section.lessons.remove(lesson)
+        neighbour.lessons.append(lesson)
+        _renumber(lessons)
+        _renumber([*others, lesson] if direction == "up" else [lesson, *others])
+    db.session.flush()
+
+
+def delete_lesson(lesson: Lesson) -> list[str]:
+    """Remove a lesson; returns the storage keys no longer used by anything."""
+    assets = _lesson_assets(lesson)
+    section = lesson.section
+    section.lessons.remove(lesson)
+    db.session.delete(lesson)
+    _renumber(_sorted(section.lessons))
+    db.session.flush()
+    return _release(assets)
+
+
+def reorder_curriculum(course: Course, payload: Any) -> None:
+    """Apply a drag-and-drop order: every section and lesson of this offering, each exactly once."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("sections"), list):
+        raise CurriculumError('Send the order as {"sections": [{"id": …, "lessons": […]}]}.')
+    sections = {section.id: section for section in course.sections}
+    lessons = {lesson.id: lesson for section in course.sections for lesson in section.lessons}
+    section_ids: list[int] = []
+    lesson_ids: list[int] = []
+    plan: list[tuple[int, list[int]]] = []
+    for entry in payload["sections"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("lessons"), list):
+            raise CurriculumError("Each section needs an id and a list of lesson ids.")
+        ids = entry["lessons"]
+        if not _all_ints([entry.get("id"), *ids]):
+            raise CurriculumError("Ids must be whole numbers.")
+        section_ids.append(entry["id"])
+        lesson_ids.extend(ids)
+        plan.append((entry["id"], ids))
+    if sorted(section_ids) != sorted(sections) or sorted(lesson_ids) != sorted(lessons):
+        raise CurriculumError("The order must list every section and lesson of this offering exactly once.")
+
+    for section_index, (section_id, ids) in enumerate(plan):
+        section = sections[section_id]
+        section.position = section_index
+        for lesson_index, lesson_id in enumerate(ids):
+            lesson = lessons[lesson_id]
+            lesson.section_id = section.id
+            lesson.position = lesson_index
+    db.session.flush()
+    db.session.expire_all()
+
+
+def _all_ints(values) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+# ---------------------------------------------------------------------------
+# Files no longer needed
+
+
+def _lesson_assets(lesson: Lesson) -> list[MediaAsset]:
+    return [asset for asset in (lesson.media_asset, lesson.captions_asset) if asset is not None]
+
+
+def _category(asset: MediaAsset) -> str | None:
+    kind = ALLOWED.get(asset.content_type)
+    return kind.category if kind else None
+
+
+def _release(assets: list[MediaAsset]) -> list[str]:
+    """Delete the asset rows nothing refers to any more; return their storage keys for removal after commit."""
+    ids = {asset.id for asset in assets}
+    if not ids:
+        return []
+    db.session.flush()
+    still_used = set(
+        db.session.scalars(
+            sa.union(
+                sa.select(Lesson.media_asset_id).where(Lesson.media_asset_id.in_(ids)),
+                sa.select(Lesson.captions_asset_id).where(Lesson.captions_asset_id.in_(ids)),
+                sa.select(LiveSession.replay_asset_id).where(LiveSession.replay_asset_id.in_(ids)),
+                sa.select(Course.cover_asset_id).where(Course.cover_asset_id.in_(ids)),
+                sa.select(CreatorProfile.photo_asset_id).where(CreatorProfile.photo_asset_id.in_(ids)),
+            )
+        )
+    )
+    keys = []
+    for asset in {asset.id: asset for asset in assets}.values():
+        if asset.id not in still_used:
+            keys.append(asset.storage_key)
+            db.session.delete(asset)
+    db.session.flush()
+    return keys
+
+
+# ---------------------------------------------------------------------------
+# Quizzes
+
+
+def save_quiz_settings(lesson: Lesson, pass_percent: int, max_attempts: int | None, reveal_answers: bool) -> None:
+    """Set what a learner needs to pass, how often they may try, and what they see afterwards."""
+    lesson.quiz_pass_percent = pass_percent
+    lesson.quiz_max_attempts = max_attempts
+    lesson.quiz_reveal_answers = reveal_answers
+    db.session.flush()
+
+
+def save_question(
+    lesson: Lesson,
+    question: QuizQuestion | None,
+    prompt: str,
+    explanation: str,
+    choices: list[tuple[str, bool]],
+) -> QuizQuestion:
+    """Add a question at the end of the quiz, or rewrite one, with its choices in order."""
+    if question is None:
+        existing = _sorted(lesson.questions)
+        question = QuizQuestion(prompt="", position=len(existing))
+        lesson.questions.append(question)
+        _renumber([*existing, question])
+    question.prompt = prompt.strip()
+    question.explanation = (explanation or "").strip()
+    question.choices.clear()
+    db.session.flush()
+    for index, (text, correct) in enumerate(choices):
+        question.choices.append(QuizChoice(text=text.strip(), is_correct=correct, position=index))
+    db.session.flush()
+    return question
+
+
+def move_question(lesson: Lesson, question: QuizQuestion, direction: str) -> None:
+    """Swap a question with its neighbour."""
+    questions = _sorted(lesson.questions)
+    index = questions.index(question)
+    target = index - 1 if direction == "up" else index + 1
+    if 0 <= target < len(questions):
+        questions[index], questions[target] = questions[target], questions[index]
+    _renumber(questions)
+    db.session.flush()
+
+
+def delete_question(lesson: Lesson, question: QuizQuestion) -> None:
+    """Remove a question and close the gap it leaves."""
+    lesson.questions.remove(question)
+    db.session.delete(question)
+    _renumber(_sorted(lesson.questions))
+    db.session.flush()
+
+
+# ---------------------------------------------------------------------------
+# Live sessions
+
+
+def local_to_utc(wall_clock: datetime, zone: str) -> datetime:
+    """A wall-clock time typed in `zone` as a UTC instant, refusing times that never happen there."""
+    # Skipped when clocks spring forward: refused. Repeated when they fall back: the first one (fold=0).
+    tz = ZoneInfo(zone)
+    naive = wall_clock.replace(tzinfo=None)
+    first = naive.replace(tzinfo=tz, fold=0)
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        raise CurriculumError(
+            f"{naive:%-I:%M %p} on {naive:%b %-d} doesn't exist in {zone.replace('_', ' ')}: "
+            "the clocks jump forward that night. Choose a time an hour later."
+        )
+    return first.astimezone(UTC)
+
+
+@dataclass
+class SessionChanges:
+    """What the live-session form asks for, already validated."""
+
+    title: str
+    starts_local: datetime
+    time_zone: str
+    duration_minutes: int
+    capacity: int | None
+    join_url: str
+
+
+def save_live_session(course: Course, session: LiveSession | None, changes: SessionChanges) -> LiveSession:
+    """Schedule a session (or change one) after checking its start is real and still ahead."""
+    starts_at = local_to_utc(changes.starts_local, changes.time_zone)
+    # The form works to the minute; an unchanged minute keeps a session where it was, even in the past.
+    moved = session is None or starts_at != session.starts_at.replace(second=0, microsecond=0)
+    if not moved:
+        starts_at = session.starts_at
+    elif starts_at <= utcnow():
+        raise CurriculumError("That time has already passed. Choose a date and time in the future.")
+    if session is None:
+        session = LiveSession(course=course, starts_at=starts_at, time_zone=changes.time_zone)
+        db.session.add(session)
+    session.title = changes.title.strip()
+    session.starts_at = starts_at
+    session.time_zone = changes.time_zone
+    session.duration_minutes = changes.duration_minutes
+    session.capacity = changes.capacity
+    session.join_url = changes.join_url.strip()
+    db.session.flush()
+    return session
+
+
+def delete_live_session(course: Course, session: LiveSession) -> None:
+    """Cancel a session; lessons that pointed at it keep their place but lose the link."""
+    db.session.execute(sa.update(Lesson).where(Lesson.live_session_id == session.id).values(live_session_id=None))
+    course.live_sessions.remove(session)
+    db.session.delete(session)
+    db.session.flush()
+
+
+def linked_lesson_counts(course: Course) -> dict[int, int]:
+    """How many lessons point at each of the offering's live sessions, in one query."""
+    rows = db.session.execute(
+        sa.select(Lesson.live_session_id, sa.func.count(Lesson.id))
+        .join(LiveSession, LiveSession.id == Lesson.live_session_id)
+        .where(LiveSession.course_id == course.id)
+        .group_by(Lesson.live_session_id)
+    )
+    return dict(rows.all())
+
+
+def session_zone(course: Course, viewer: User) -> str:
+    """The zone times are shown and typed in: the viewer's own, or the owner's when an admin looks."""
+    profile = viewer.creator_profile
+    if profile is not None and profile.id == course.creator_id:
+        return viewer.time_zone
+    return course.creator.user.time_zone

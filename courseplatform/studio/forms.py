@@ -1,0 +1,138 @@
+"""Studio forms for an offering's details."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from ..fields import MoneyField, valid_slug
+from ..models import CourseKind
+
+KIND_CHOICES = [SelectChoice(k.value, k.label) for k in CourseKind]
+PRICE_CHOICES = [
+    SelectChoice("free", "Free"),
+    SelectChoice("fixed", "Fixed price"),
+    SelectChoice("sliding", "Sliding scale (learners choose, from a minimum)"),
+]
+MAX_TOPICS = 5
+
+
+class HoursField(StringField):
+    """Hours typed as `3`, `1.5` or `0.75`, held as whole minutes."""
+
+    def process_formdata(self, valuelist):
+        raw = (valuelist[0] if valuelist else "").strip().replace(",", ".")
+        if not raw:
+            self.data = None
+            return
+        try:
+            hours = Decimal(raw)
+        except InvalidOperation as exc:
+            self.data = None
+            raise ValueError("Enter hours as a number, e.g. 1.5.") from exc
+        if hours < 0 or hours > 1000:
+            self.data = None
+            raise ValueError("Enter a number of hours between 0 and 1000.")
+        self.data = int((hours * 60).to_integral_value())
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return f"{self.data / 60:g}"
+
+
+class OfferingForm(FlaskForm):
+    kind = SelectField("Kind of offering", choices=KIND_CHOICES)
+    title = StringField("Title", validators=[DataRequired(), Length(max=160)])
+    slug = StringField(
+        "Web address",
+        validators=[Optional(), Length(min=3, max=160), valid_slug],
+        description="The page will be at /courses/<this>. Leave empty to make one from the title.",
+    )
+    subtitle = StringField(
+        "Subtitle",
+        validators=[Optional(), Length(max=255)],
+        description="One sentence: who it is for and what they gain.",
+    )
+    description = TextAreaField(
+        "Description",
+        validators=[Optional(), Length(max=20000)],
+        description="Markdown: **bold**, *italic*, lists with -, links as [text](https://…).",
+    )
+    cover = FileField("Cover image", description="PNG, JPEG or WebP, up to 10 MB. A wide picture works best.")
+    remove_cover = BooleanField("Remove the current cover image")
+    price_kind = RadioField("Price", choices=PRICE_CHOICES, default="fixed")
+    price_cents = MoneyField("Price", description="For a sliding scale, the suggested price.")
+    sliding_scale_min_cents = MoneyField("Lowest amount a learner can pay")
+    topics = StringField(
+        "Topics",
+        validators=[Optional(), Length(max=300)],
+        description=f"Up to {MAX_TOPICS}, separated by commas, e.g. Anxiety, Trauma.",
+    )
+    ce_minutes = HoursField(
+        "CE hours", description="Leave empty if the offering doesn't grant continuing-education hours."
+    )
+    ce_approval_statement = TextAreaField(
+        "CE approval statement",
+        validators=[Optional(), Length(max=2000)],
+        description="Printed on certificates, e.g. the approving board and your provider number.",
+    )
+    authoring_minutes = HoursField(
+        "Hours you spent making it", description="Only you see this: the revenue view uses it to show income per hour."
+    )
+    sequential = BooleanField("Learners open lessons in order (each after the previous one is complete)")
+    waitlist_only = BooleanField("Announce it, but take waitlist sign-ups instead of enrollments for now")
+
+    def validate_price_cents(self, field) -> None:
+        if self.price_kind.data == "free":
+            return
+        if not field.data:
+            raise ValidationError("Enter a price, or choose Free.")
+        if field.data < 50:
+            raise ValidationError("A paid price must be at least 0.50.")
+
+    def validate_sliding_scale_min_cents(self, field) -> None:
+        if self.price_kind.data != "sliding":
+            return
+        if not field.data:
+            raise ValidationError("Enter the lowest amount a learner can pay.")
+        if field.data < 50:
+            raise ValidationError("The lowest amount must be at least 0.50.")
+        if self.price_cents.data and field.data > self.price_cents.data:
+            raise ValidationError("The lowest amount can't be above the suggested price.")
+
+    def validate_ce_minutes(self, field) -> None:
+        if field.data == 0:
+            raise ValidationError("Leave CE hours empty, or enter more than 0.")
+
+    def validate_topics(self, field) -> None:
+        if len(topic_names(field.data)) > MAX_TOPICS:
+            raise ValidationError(f"Choose at most {MAX_TOPICS} topics.")
+
+    def price_values(self) -> tuple[int, int | None]:
+        """(price_cents, sliding_scale_min_cents) for the chosen kind of price."""
+        if self.price_kind.data == "free":
+            return 0, None
+        if self.price_kind.data == "sliding":
+            return self.price_cents.data, self.sliding_scale_min_cents.data
+        return self.price_cents.data, None
+
+
+def topic_names(raw: str | None) -> list[str]:
+    """`"Anxiety, trauma ,, Anxiety"` → `["Anxiety", "trauma"]` (case-insensitively unique, in order)."""
+    seen: dict[str, str] = {}
+    for part in (raw or "").split(","):
+        name = " ".join(part.split())[:60]
+        if name and name.lower() not in seen:
+            seen[name.lower()] = name
+    return list(seen.values())
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a button that posts with a CSRF token."""

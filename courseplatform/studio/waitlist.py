@@ -1,0 +1,34 @@
+"""Studio routes for an offering's waitlist: who is waiting, and a CSV to take elsewhere."""
+
+from __future__ import annotations
+
+from flask import Response, render_template
+
+from ..access import owned_course_or_404, studio_required
+from ..catalog.waitlist import waitlist_csv, waitlist_entries
+from . import bp
+
+
+@bp.get("/courses/<int:course_id>/waitlist")
+@studio_required
+def waitlist(course_id: int):
+    """Who asked to hear when this offering opens or a seat frees up, and whether they've been told."""
+    course = owned_course_or_404(course_id)
+    entries = waitlist_entries(course)
+    waiting = sum(1 for entry in entries if entry.notified_at is None)
+    return render_template("studio/waitlist.html", course=course, entries=entries, waiting=waiting)
+
+
+@bp.get("/courses/<int:course_id>/waitlist.csv", endpoint="waitlist_csv")
+@studio_required
+def waitlist_csv_download(course_id: int):
+    """The waitlist as a spreadsheet-safe CSV, for the creator's own mailing tool."""
+    course = owned_course_or_404(course_id)
+    return Response(
+        waitlist_csv(waitlist_entries(course)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{course.slug}-waitlist.csv"',
+            "Cache-Control": "private, no-store",
+        },
+    )

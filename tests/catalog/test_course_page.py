@@ -1,0 +1,390 @@
+"""/courses/<slug>: the outline, the teacher, live dates and seats, and the one right call to action."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from courseplatform.extensions import db
+from courseplatform.models import (
+    CourseKind,
+    CourseStatus,
+    EnrollmentStatus,
+    LessonKind,
+)
+
+from ..factories import (
+    PASSWORD,
+    CourseFactory,
+    CreatorProfileFactory,
+    EnrollmentFactory,
+    LessonFactory,
+    SectionFactory,
+    UserFactory,
+)
+from .builders import live_session, media_asset, topic
+
+CHECKOUT_FORM = re.compile(r'<form method="post" action="/courses/([^"]+)/checkout".*?</form>', re.S)
+
+
+def page(client, slug: str) -> str:
+    response = client.get(f"/courses/{slug}")
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def checkout_form(html: str) -> str | None:
+    match = CHECKOUT_FORM.search(html)
+    return match.group(0) if match else None
+
+
+# ---------------------------------------------------------------------------
+# Calls to action
+# ---------------------------------------------------------------------------
+
+
+def test_free_offering_offers_enrol_for_free(client):
+    CourseFactory(slug="free-one", price_cents=0)
+    form = checkout_form(page(client, "free-one"))
+    assert form is not None
+    assert 'name="csrf_token"' in form
+    assert "Enrol for free" in form and "Buy now" not in form
+    assert 'name="amount"' not in form
+
+
+def test_fixed_price_offering_offers_buy_now(client):
+    CourseFactory(slug="paid-one", price_cents=12900)
+    html = page(client, "paid-one")
+    assert "$129" in html
+    form = checkout_form(html)
+    assert "Buy now" in form and 'name="amount"' not in form
+    assert "Join the waitlist" not in html
+
+
+def test_sliding_scale_offers_an_amount_from_the_minimum_defaulting_to_the_price(client):
+    CourseFactory(slug="sliding", price_cents=7900, sliding_scale_min_cents=3900)
+    html = page(client, "sliding")
+    assert "Pay what you can from $39, suggested $79" in html
+    form = checkout_form(html)
+    assert "Buy now" in form
+    assert re.search(r'<input[^>]*name="amount"[^>]*value="79"', form)
+    assert "Any amount from $39. Suggested $79." in form
+
+
+def test_enrolled_learner_is_sent_to_continue_learning(client, web):
+    learner = UserFactory(email="jo@example.org")
+    course = CourseFactory(slug="mine", price_cents=9900)
+    EnrollmentFactory(user=learner, course=course)
+    web.login("jo@example.org", PASSWORD)
+    html = page(client, "mine")
+    assert re.search(r'<a class="button[^"]*" href="/learn">You\'re enrolled — continue</a>', html)
+    assert checkout_form(html) is None
+
+
+def test_revoked_enrollment_shows_the_buy_button_again(client, web):
+    learner = UserFactory(email="jo@example.org")
+    course = CourseFactory(slug="mine", price_cents=9900)
+    EnrollmentFactory(user=learner, course=course, status=EnrollmentStatus.REVOKED)
+    web.login("jo@example.org", PASSWORD)
+    html = page(client, "mine")
+    assert "You're enrolled" not in html
+    assert "Buy now" in checkout_form(html)
+
+
+def test_archived_offering_is_closed_to_new_learners_but_enrolled_ones_continue(client, web):
+    course = CourseFactory(slug="old", status=CourseStatus.ARCHIVED)
+    html = page(client, "old")
+    assert "no longer open to new learners" in html
+    assert checkout_form(html) is None and "Join the waitlist" not in html
+
+    learner = UserFactory(email="jo@example.org")
+    EnrollmentFactory(user=learner, course=course)
+    web.login("jo@example.org", PASSWORD)
+    assert "You're enrolled — continue" in page(client, "old")
+
+
+def test_announced_offering_takes_waitlist_signups_instead_of_orders(client):
+    CourseFactory(slug="soon", waitlist_only=True)
+    html = page(client, "soon")
+    assert "Opening soon" in html
+    assert 'action="/courses/soon/waitlist"' in html and "Join the waitlist" in html
+    assert checkout_form(html) is None
+
+
+def test_full_live_workshop_takes_waitlist_signups(client):
+    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
+    live_session(course, capacity=2)
+    for _ in range(2):
+        EnrollmentFactory(course=course)
+    html = page(client, "live")
+    assert "This workshop is full" in html
+    assert "Full" in html
+    assert 'action="/courses/live/waitlist"' in html
+    assert checkout_form(html) is None
+
+
+def test_live_workshop_with_no_upcoming_dates_takes_waitlist_signups(client):
+    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
+    live_session(course, days=-10)
+    html = page(client, "live")
+    assert "No upcoming dates" in html and "Join the waitlist" in html
+    assert checkout_form(html) is None
+
+
+def test_logged_in_visitor_gets_the_waitlist_form_prefilled(client, web):
+    UserFactory(email="jo@example.org")
+    CourseFactory(slug="soon", waitlist_only=True)
+    web.login("jo@example.org", PASSWORD)
+    html = page(client, "soon")
+    assert re.search(r'<input[^>]*name="email"[^>]*value="jo@example.org"', html)
+
+
+# ---------------------------------------------------------------------------
+# Live sessions and seats
+# ---------------------------------------------------------------------------
+
+
+def test_seats_left_count_active_enrollments_only(client):
+    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
+    live_session(course, capacity=10, title="Evening one")
+    live_session(course, days=14, capacity=None, title="Evening two")
+    for _ in range(3):
+        EnrollmentFactory(course=course)
+    EnrollmentFactory(course=course, status=EnrollmentStatus.REVOKED)
+    html = page(client, "live")
+    assert "Evening one" in html and "7 seats left" in html
+    assert "Evening two" in html and "Open seating" in html
+    assert "Buy now" in checkout_form(html)
+
+
+def test_last_seat_reads_one_seat_left(client):
+    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
+    live_session(course, capacity=2)
+    EnrollmentFactory(course=course)
+    assert "1 seat left" in page(client, "live")
+
+
+def test_past_sessions_are_not_listed(client):
+    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
+    live_session(course, days=-3, title="Long gone")
+    live_session(course, days=3, title="Coming up")
+    html = page(client, "live")
+    assert "Coming up" in html and "Long gone" not in html
+
+
+def test_session_times_use_the_visitors_zone_or_the_sessions_own(client, web):
+    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
+    starts = datetime(2099, 3, 5, 0, 0, tzinfo=UTC)  # 7 PM on the 4th in New York
+    live_session(course, starts_at=starts, zone="America/New_York", duration_minutes=120)
+
+    html = page(client, "live")
+    assert "Wed, Mar 4, 2099 · 7:00 PM–9:00 PM EST" in html
+    assert "Times are in America/New York, the workshop's time zone." in html
+
+    UserFactory(email="kim@example.org", time_zone="Australia/Sydney")
+    web.login("kim@example.org", PASSWORD)
+    html = page(client, "live")
+    assert "Thu, Mar 5, 2099 · 11:00 AM–1:00 PM AEDT" in html
+    assert "Times are in your time zone, Australia/Sydney." in html
+
+
+def test_join_link_of_a_live_session_is_never_shown_on_public_pages(client):
+    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
+    session = live_session(course, join_url="https://meet.example.com/secret-room")
+    section = SectionFactory(course=course)
+    lesson = LessonFactory(section=section, kind=LessonKind.LIVE, live_session=session, is_preview=True)
+    assert "secret-room" not in page(client, "live")
+    preview = client.get(f"/courses/live/preview/{lesson.id}").get_data(as_text=True)
+    assert "Evening 1" in preview and "secret-room" not in preview
+
+
+# ---------------------------------------------------------------------------
+# Content: outline, description, teacher, CE
+# ---------------------------------------------------------------------------
+
+
+def test_outline_lists_sections_lessons_kinds_durations_and_links_previews(client):
+    course = CourseFactory(slug="outline")
+    first = SectionFactory(course=course, title="Foundations", position=0)
+    second = SectionFactory(course=course, title="Practice", position=1)
+    intro = LessonFactory(
+        section=first, title="Welcome", kind=LessonKind.VIDEO, duration_seconds=185, is_preview=True, position=0
+    )
+    LessonFactory(section=first, title="Reading", kind=LessonKind.TEXT, position=1)
+    LessonFactory(section=second, title="Check yourself", kind=LessonKind.QUIZ, position=0)
+    html = page(client, "outline")
+    assert html.index("Foundations") < html.index("Welcome") < html.index("Reading") < html.index("Practice")
+    assert "Check yourself" in html and ">Quiz<" in html and ">Video<" in html
+    assert "3 min" in html
+    assert f'href="/courses/outline/preview/{intro.id}">Welcome</a>' in html
+    assert 'href="/courses/outline/preview/' not in html.split("Reading")[1].split("</li>")[0]
+    assert "3 lessons" in html
+
+
+def test_description_is_rendered_markdown_and_ce_hours_and_statement_are_shown(client):
+    CourseFactory(
+        slug="ce",
+        description="Learn **twelve** techniques.",
+        ce_minutes=90,
+        ce_approval_statement="Approved by the Demo Board (provider #0000).",
+    )
+    html = page(client, "ce")
+    assert "<strong>twelve</strong>" in html
+    assert "1.5 CE hours" in html
+    assert "Approved by the Demo Board (provider #0000)." in html
+
+
+def test_creator_card_shows_photo_credentials_and_links_to_the_storefront(client):
+    creator = CreatorProfileFactory(display_name="Dr. Ana Ruiz", credentials="LCSW, PhD", slug="ana-ruiz")
+    CourseFactory(slug="with-photo", creator=creator)
+    html = page(client, "with-photo")
+    assert 'class="avatar' in html and ">A</span>" in html, "without a photo, the initial (not the title)"
+    assert "LCSW, PhD" in html
+    assert 'href="/t/ana-ruiz"' in html
+
+    creator.photo_asset_id = media_asset(creator.user, "ana.jpg", "image/jpeg").id
+    db.session.flush()
+    html = page(client, "with-photo")
+    assert re.search(r'<img class="avatar avatar-photo[^"]*" src="/media/[^"]+"', html)
+
+
+def test_topics_link_to_the_filtered_catalog(client):
+    trauma = topic("Trauma", "trauma")
+    CourseFactory(slug="topical", topics=[trauma])
+    assert 'href="/courses?topic=trauma">Trauma</a>' in page(client, "topical")
+
+
+def test_unknown_slug_is_404(client):
+    assert client.get("/courses/no-such-thing").status_code == 404
+
+
+# ---------------------------------------------------------------------------
+# Drafts
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def draft():
+    return CourseFactory(slug="draft", title="Work in progress", status=CourseStatus.DRAFT, published_at=None)
+
+
+def test_draft_is_404_for_visitors_learners_and_other_creators(client, web, draft):
+    assert client.get("/courses/draft").status_code == 404
+    UserFactory(email="learner@example.org")
+    web.login("learner@example.org", PASSWORD)
+    assert client.get("/courses/draft").status_code == 404
+    web.logout()
+    other = CreatorProfileFactory()
+    web.login(other.user.email, PASSWORD)
+    assert client.get("/courses/draft").status_code == 404
+
+
+def test_owner_previews_their_draft_with_a_banner_and_no_working_buy_button(client, web, draft):
+    web.login(draft.creator.user.email, PASSWORD)
+    html = page(client, "draft")
+    assert "Draft — only you can see this page" in html
+    assert "Work in progress" in html
+    form = checkout_form(html)
+    assert "<fieldset disabled>" in form
+
+
+def test_admin_can_see_a_draft(client, web, draft):
+    UserFactory(email="admin@example.org", is_admin=True)
+    web.login("admin@example.org", PASSWORD)
+    html = page(client, "draft")
+    assert "Draft — only its creator and the operators can see this page" in html
+
+
+def test_owner_of_a_published_offering_gets_a_link_to_edit_it(client, web):
+    course = CourseFactory(slug="mine")
+    web.login(course.creator.user.email, PASSWORD)
+    html = page(client, "mine")
+    assert "This is how learners see your offering" in html
+    assert "Draft —" not in html
+
+
+# ---------------------------------------------------------------------------
+# Preview lessons
+# ---------------------------------------------------------------------------
+
+
+def test_visitor_opens_a_preview_video_but_not_a_paid_lesson(client):
+    course = CourseFactory(slug="previewed")
+    section = SectionFactory(course=course)
+    video = media_asset(course.creator.user, "welcome.mp4", "video/mp4")
+    captions = media_asset(course.creator.user, "welcome.vtt", "text/vtt")
+    free = LessonFactory(
+        section=section,
+        title="Welcome",
+        kind=LessonKind.VIDEO,
+        media_asset=video,
+        captions_asset=captions,
+        body="Notes **here**.",
+        is_preview=True,
+    )
+    paid = LessonFactory(section=section, title="The real thing", kind=LessonKind.TEXT, body="Paid words.")
+
+    response = client.get(f"/courses/previewed/preview/{free.id}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert re.search(r'<video controls[^>]*src="/media/[^"]+"', html)
+    assert re.search(r'<track kind="captions" src="/media/[^"]+"', html)
+    assert "<strong>here</strong>" in html
+    assert "Welcome" in html and "See the full course" in html
+
+    assert client.get(f"/courses/previewed/preview/{paid.id}").status_code == 404
+    # A preview lesson asked for under another offering's address is not found either.
+    CourseFactory(slug="elsewhere")
+    assert client.get(f"/courses/elsewhere/preview/{free.id}").status_code == 404
+
+
+def test_preview_audio_text_and_download_lessons(client):
+    course = CourseFactory(slug="mixed")
+    section = SectionFactory(course=course)
+    owner = course.creator.user
+    audio = LessonFactory(
+        section=section,
+        kind=LessonKind.VIDEO,
+        media_asset=media_asset(owner, "talk.mp3", "audio/mpeg"),
+        is_preview=True,
+    )
+    text = LessonFactory(section=section, kind=LessonKind.TEXT, body="# Heading\n\nPlain *words*.", is_preview=True)
+    handout = LessonFactory(
+        section=section,
+        kind=LessonKind.DOWNLOAD,
+        media_asset=media_asset(owner, "worksheet.pdf", "application/pdf", size_bytes=50_000),
+        is_preview=True,
+    )
+    html = client.get(f"/courses/mixed/preview/{audio.id}").get_data(as_text=True)
+    assert re.search(r'<audio controls[^>]*src="/media/', html) and "<video" not in html
+    html = client.get(f"/courses/mixed/preview/{text.id}").get_data(as_text=True)
+    assert "<em>words</em>" in html and "<video" not in html and "<audio" not in html
+    html = client.get(f"/courses/mixed/preview/{handout.id}").get_data(as_text=True)
+    assert re.search(r'<a class="button" href="/media/[^"]+" download="worksheet.pdf">Download</a>', html)
+    assert "49 KB" in html
+
+
+def test_previews_of_archived_offerings_open_and_of_drafts_only_for_the_owner(client, web):
+    archived = CourseFactory(slug="archived", status=CourseStatus.ARCHIVED)
+    lesson = LessonFactory(section=SectionFactory(course=archived), is_preview=True)
+    assert client.get(f"/courses/archived/preview/{lesson.id}").status_code == 200
+
+    draft = CourseFactory(slug="draft", status=CourseStatus.DRAFT, published_at=None)
+    lesson = LessonFactory(section=SectionFactory(course=draft), is_preview=True)
+    assert client.get(f"/courses/draft/preview/{lesson.id}").status_code == 404
+    web.login(draft.creator.user.email, PASSWORD)
+    html = client.get(f"/courses/draft/preview/{lesson.id}").get_data(as_text=True)
+    assert "Draft — only you can see this page" in html
+
+
+def test_preview_lesson_lists_the_other_previews(client):
+    course = CourseFactory(slug="many")
+    section = SectionFactory(course=course)
+    one = LessonFactory(section=section, title="First free", is_preview=True, position=0)
+    two = LessonFactory(section=section, title="Second free", is_preview=True, position=1)
+    LessonFactory(section=section, title="Paid only", position=2)
+    html = client.get(f"/courses/many/preview/{one.id}").get_data(as_text=True)
+    assert f'href="/courses/many/preview/{two.id}">Second free</a>' in html
+    assert "Paid only" not in html

@@ -1,0 +1,183 @@
+"""A creator schedules a live workshop's sessions in their own time zone; they are stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from courseplatform.extensions import db
+from courseplatform.models import CourseKind, LiveSession, utcnow
+
+from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.fixture
+def workshop(web):
+    profile = CreatorProfileFactory(user__email="maya@example.org", user__time_zone="America/New_York")
+    web.login("maya@example.org", PASSWORD)
+    return CourseFactory(creator=profile, kind=CourseKind.LIVE_WORKSHOP, title="Couples in Crisis")
+
+
+def sessions_url(course) -> str:
+    return f"/studio/courses/{course.id}/sessions"
+
+
+def session_data(starts: str, **changes) -> dict:
+    data = {
+        "title": "Evening 1",
+        "starts_at": starts,
+        "duration_minutes": "120",
+        "capacity": "30",
+        "join_url": "https://meet.example.com/room",
+    }
+    data.update(changes)
+    return data
+
+
+def next_year() -> int:
+    return utcnow().year + 1
+
+
+def nth_sunday(year: int, month: int, n: int) -> date:
+    first = date(year, month, 1)
+    return first + timedelta(days=(6 - first.weekday()) % 7 + 7 * (n - 1))
+
+
+def stored(course) -> list[LiveSession]:
+    db.session.expire_all()
+    return db.session.scalars(
+        db.select(LiveSession).filter_by(course_id=course.id).order_by(LiveSession.starts_at)
+    ).all()
+
+
+def test_empty_sessions_page_explains_what_to_do(client, workshop):
+    html = client.get(sessions_url(workshop)).get_data(as_text=True)
+    assert "No upcoming sessions" in html
+    assert "America/New York" in html and 'type="datetime-local"' in html
+
+
+@pytest.mark.parametrize(("month", "utc_day_shift", "utc_hour"), [(1, 1, 0), (7, 0, 23)])
+def test_seven_pm_in_new_york_is_stored_in_utc_winter_and_summer(web, client, workshop, month, utc_day_shift, utc_hour):
+    year = next_year()
+    response = web.submit(sessions_url(workshop), session_data(f"{year}-{month:02d}-15T19:00"))
+    assert "Session scheduled." in response.get_data(as_text=True)
+    (session,) = stored(workshop)
+    assert session.starts_at == datetime(year, month, 15 + utc_day_shift, utc_hour, 0, tzinfo=UTC)
+    assert session.time_zone == "America/New_York"
+    assert (session.title, session.duration_minutes, session.capacity) == ("Evening 1", 120, 30)
+    assert session.join_url == "https://meet.example.com/room"
+
+    html = client.get(sessions_url(workshop)).get_data(as_text=True)
+    assert "7:00 PM" in html, "shown back in the creator's zone"
+    edit = client.get(f"{sessions_url(workshop)}/{session.id}/edit").get_data(as_text=True)
+    assert f'value="{year}-{month:02d}-15T19:00"' in edit
+
+
+def test_a_start_time_in_the_past_is_refused(web, workshop):
+    yesterday = (utcnow().astimezone(NEW_YORK) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    html = web.submit(sessions_url(workshop), session_data(yesterday)).get_data(as_text=True)
+    assert "That time has already passed." in html
+    assert stored(workshop) == []
+
+
+def test_capacity_zero_and_other_bad_input_are_refused_with_clear_messages(web, workshop):
+    starts = f"{next_year()}-02-10T18:30"
+    cases = [
+        ({"capacity": "0"}, "Seats must be at least 1. Leave it blank for unlimited."),
+        ({"duration_minutes": "0"}, "Enter a length from 1 to 720 minutes."),
+        ({"join_url": "javascript:alert(1)"}, "Enter a web address starting with https://"),
+        ({"join_url": "ftp://files.example.com"}, "Enter a web address starting with https://"),
+        ({"starts_at": ""}, "Choose the date and time it starts."),
+        ({"starts_at": "next tuesday"}, "Enter a date and time such as"),
+    ]
+    for change, message in cases:
+        html = web.submit(sessions_url(workshop), session_data(starts, **change)).get_data(as_text=True)
+        assert message in html, change
+    assert stored(workshop) == []
+
+
+def test_blank_capacity_means_unlimited(web, client, workshop):
+    web.submit(sessions_url(workshop), session_data(f"{next_year()}-02-10T18:30", capacity="", join_url=""))
+    (session,) = stored(workshop)
+    assert session.capacity is None and session.join_url == ""
+    assert "Unlimited seats" in client.get(sessions_url(workshop)).get_data(as_text=True)
+
+
+def test_a_time_skipped_by_the_spring_forward_is_refused(web, workshop):
+    gap_day = nth_sunday(next_year(), 3, 2)  # US clocks jump from 2:00 to 3:00
+    html = web.submit(sessions_url(workshop), session_data(f"{gap_day}T02:30")).get_data(as_text=True)
+    assert "doesn&#39;t exist in America/New York" in html
+    assert stored(workshop) == []
+
+
+def test_a_time_repeated_by_the_fall_back_means_the_first_one(web, workshop):
+    overlap_day = nth_sunday(next_year(), 11, 1)  # 1:00 to 2:00 happens twice
+    web.submit(sessions_url(workshop), session_data(f"{overlap_day}T01:30"))
+    (session,) = stored(workshop)
+    assert session.starts_at == datetime.combine(overlap_day, datetime.min.time(), tzinfo=UTC) + timedelta(
+        hours=5, minutes=30
+    ), "01:30 EDT (UTC-4) comes before 01:30 EST"
+
+
+def test_editing_and_deleting_a_session(web, client, workshop):
+    year = next_year()
+    web.submit(sessions_url(workshop), session_data(f"{year}-01-15T19:00"))
+    (session,) = stored(workshop)
+    section = SectionFactory(course=workshop)
+    lesson = LessonFactory(section=section, live_session=session)
+    edit_url = f"{sessions_url(workshop)}/{session.id}/edit"
+
+    html = web.submit(edit_url, session_data(f"{year}-01-15T19:00", capacity="0")).get_data(as_text=True)
+    assert "Seats must be at least 1" in html
+    assert stored(workshop)[0].capacity == 30
+
+    web.submit(edit_url, session_data(f"{year}-01-16T20:15", title="Evening 1, moved", capacity="12"))
+    (session,) = stored(workshop)
+    assert session.starts_at == datetime(year, 1, 17, 1, 15, tzinfo=UTC)
+    assert (session.title, session.capacity) == ("Evening 1, moved", 12)
+
+    response = web.submit(f"{sessions_url(workshop)}/{session.id}/delete", {}, form_url=sessions_url(workshop))
+    assert "Session deleted." in response.get_data(as_text=True)
+    assert stored(workshop) == []
+    db.session.refresh(lesson)
+    assert lesson.live_session_id is None
+
+
+def test_a_past_session_can_be_renamed_without_moving_it(web, client, workshop):
+    past = LiveSession(
+        course=workshop, starts_at=utcnow() - timedelta(days=3), time_zone="America/New_York", title="Old"
+    )
+    db.session.add(past)
+    db.session.flush()
+    html = client.get(sessions_url(workshop)).get_data(as_text=True)
+    assert "Past" in html and "Old" in html
+    form = client.get(f"{sessions_url(workshop)}/{past.id}/edit").get_data(as_text=True)
+    value = form.split('name="starts_at"')[1].split('value="')[1].split('"')[0]
+    web.submit(f"{sessions_url(workshop)}/{past.id}/edit", session_data(value, title="Old, renamed"))
+    assert stored(workshop)[0].title == "Old, renamed"
+
+
+def test_an_admin_sees_times_in_the_creators_zone(web, client, workshop):
+    session = LiveSession(
+        course=workshop, starts_at=datetime(next_year(), 1, 16, 0, 0, tzinfo=UTC), time_zone="America/New_York"
+    )
+    db.session.add(session)
+    db.session.flush()
+    web.logout()
+    UserFactory(email="ops@example.org", is_admin=True, time_zone="Asia/Tokyo")
+    web.login("ops@example.org", PASSWORD)
+    html = client.get(sessions_url(workshop)).get_data(as_text=True)
+    assert "7:00 PM" in html and "the creator’s time zone" in html
+
+
+def test_another_offerings_session_is_not_found(client, workshop):
+    stranger = LiveSession(
+        course=CourseFactory(kind=CourseKind.LIVE_WORKSHOP), starts_at=utcnow() + timedelta(days=2), time_zone="UTC"
+    )
+    db.session.add(stranger)
+    db.session.flush()
+    assert client.get(f"{sessions_url(workshop)}/{stranger.id}/edit").status_code == 404
