@@ -100,3 +100,32 @@ def test_cli_seed_demo_prints_the_accounts(app, runner):
     assert result.exit_code == 0, result.output
     assert "demo-therapist@aqueduct.test / aqueduct-demo" in result.output
     assert Path(app.config["MEDIA_ROOT"], "demo", "welcome.mp4").is_file()
+
+
+def test_demo_sales_are_consistent(app):
+    """No sale before the offering was published or the buyer existed; access matches each order."""
+    seed_demo()
+    orders = list(db.session.scalars(sa.select(Order)))
+    assert orders
+    for order in orders:
+        assert order.paid_at >= order.course.published_at, order
+        assert order.paid_at >= order.learner.created_at, order
+        assert order.amount_cents == order.processor_fee_cents + order.platform_fee_cents + order.net_cents
+        enrollment = db.session.scalar(sa.select(Enrollment).filter_by(order_id=order.id))
+        expected = "revoked" if order.status is OrderStatus.REFUNDED else "active"
+        assert enrollment.status.value == expected, order
+
+
+def test_seed_demo_works_beside_existing_topics_and_offerings(app):
+    from courseplatform.models import Topic
+
+    from .factories import CourseFactory
+
+    db.session.add(Topic(name="Anxiety", slug="anxiety"))
+    CourseFactory(slug="grounding-skills")
+    db.session.flush()
+    assert seed_demo() is True
+    therapist = db.session.scalar(sa.select(User).filter_by(email=THERAPIST_EMAIL))
+    slugs = set(db.session.scalars(sa.select(Course.slug).filter_by(creator_id=therapist.creator_profile.id)))
+    assert "grounding-skills-2" in slugs
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Topic).where(Topic.slug == "anxiety")) == 1

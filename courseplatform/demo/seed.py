@@ -37,10 +37,10 @@ from ..models import (
     Section,
     SessionIncome,
     SessionIncomeSource,
-    Topic,
     User,
     utcnow,
 )
+from ..studio.services import topics_for, unique_course_slug
 
 DEMO_PASSWORD = "aqueduct-demo"
 THERAPIST_EMAIL = "demo-therapist@aqueduct.test"
@@ -59,8 +59,20 @@ def seed_demo(now: datetime | None = None) -> bool:
     rng = random.Random(20261124)
     password_hash = hash_password(DEMO_PASSWORD)
 
-    therapist = User(email=THERAPIST_EMAIL, name="Maya Okafor", password_hash=password_hash, time_zone=ZONE)
-    learner = User(email=LEARNER_EMAIL, name="Jordan Lee", password_hash=password_hash, time_zone="America/Chicago")
+    therapist = User(
+        email=THERAPIST_EMAIL,
+        name="Maya Okafor",
+        password_hash=password_hash,
+        time_zone=ZONE,
+        created_at=now - timedelta(days=420),
+    )
+    learner = User(
+        email=LEARNER_EMAIL,
+        name="Jordan Lee",
+        password_hash=password_hash,
+        time_zone="America/Chicago",
+        created_at=now - timedelta(days=60),
+    )
     admin = User(email=ADMIN_EMAIL, name="Aqueduct Operator", password_hash=password_hash, is_admin=True)
     profile = CreatorProfile(
         user=therapist,
@@ -78,11 +90,9 @@ def seed_demo(now: datetime | None = None) -> bool:
     )
     db.session.add_all([therapist, learner, admin, profile])
 
-    topics = {
-        name: Topic(name=name, slug=name.lower().replace(" ", "-"))
-        for name in ["Anxiety", "Trauma", "Grief", "Couples", "Self-care", "Clinical skills"]
-    }
-    db.session.add_all(topics.values())
+    # Topics are shared by all creators: reuse the ones that exist.
+    topic_list = topics_for(["Anxiety", "Trauma", "Grief", "Couples", "Self-care", "Clinical skills"])
+    topics = {t.name: t for t in topic_list}
 
     video = _store_asset(therapist, "welcome.mp4", "video/mp4", duration=6)
     worksheet = _store_asset(therapist, "grounding-worksheet.pdf", "application/pdf")
@@ -296,7 +306,7 @@ def _course(
         creator=profile,
         kind=kind,
         title=title,
-        slug=slug,
+        slug=unique_course_slug(slug),
         subtitle=subtitle,
         description=description,
         price_cents=price,
@@ -361,16 +371,20 @@ def _quiz(lesson: Lesson, questions) -> None:
 
 def _fees(amount: int) -> tuple[int, int, int]:
     """Estimated card fee (2.9% + 30¢), the platform fee, and what reaches the creator."""
-    processor = round(amount * 0.029) + 30
+    processor = (amount * 29 + 500) // 1000 + 30
     platform = amount * PLATFORM_FEE_PERCENT // 100
     return processor, platform, max(amount - processor - platform, 0)
 
 
 def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
     """A year of purchases that grows month by month, with one full and one partial refund."""
+    emails = [f"learner{n:02d}@aqueduct.test" for n in range(1, 81)]
+    existing = {u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(emails)))}
+    joined = now - timedelta(days=400)
     buyers = [
-        User(email=f"learner{n:02d}@aqueduct.test", name=f"Demo learner {n}", password_hash=password_hash)
-        for n in range(1, 61)
+        existing.get(email)
+        or User(email=email, name=f"Demo learner {n}", password_hash=password_hash, created_at=joined)
+        for n, email in enumerate(emails, start=1)
     ]
     db.session.add_all(buyers)
     db.session.flush()
@@ -385,9 +399,6 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
         for _ in range(4 + (11 - months_ago) * 2):
             if not pairs:
                 break
-            buyer, course = pairs.pop()
-            if course.published_at and course.published_at > now - timedelta(days=30 * months_ago):
-                continue
             moment = datetime.combine(
                 start + timedelta(days=rng.randrange(days)),
                 time(rng.randrange(7, 22), rng.randrange(60)),
@@ -395,6 +406,11 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
             ).astimezone(UTC)
             if moment > now:
                 moment = now - timedelta(hours=rng.randrange(1, 48))
+            # Nobody buys an offering before it is published.
+            index = next((i for i in range(len(pairs) - 1, -1, -1) if pairs[i][1].published_at <= moment), None)
+            if index is None:
+                continue
+            buyer, course = pairs.pop(index)
             amount = course.price_cents
             if course.sliding_scale_min_cents is not None and rng.random() < 0.4:
                 amount = course.sliding_scale_min_cents
@@ -432,7 +448,9 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
 
 def _free_learners(rng, course: Course, now: datetime) -> None:
     """The free mini-course is how many learners first meet the therapist."""
-    buyers = db.session.scalars(sa.select(User).where(User.email.like("learner%@aqueduct.test")).limit(35))
+    buyers = db.session.scalars(
+        sa.select(User).where(User.email.like("learner%@aqueduct.test")).order_by(User.id).limit(35)
+    )
     for buyer in buyers:
         db.session.add(
             Enrollment(
