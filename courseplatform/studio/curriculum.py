@@ -1,4 +1,4 @@
-"""Curriculum routes under /studio/courses/<id>: sections, lessons, quiz questions and live sessions.
+"""Curriculum routes under /studio/courses/<id>: sections and lessons.
 
 GET  /courses/<id>/curriculum                              the outline, with every edit action
 POST /courses/<id>/curriculum/order                        drag-and-drop order (JSON)
@@ -7,19 +7,11 @@ POST /courses/<id>/sections/<sid>/rename|move|delete       change a section
 GET/POST /courses/<id>/sections/<sid>/lessons/new          add a lesson
 GET/POST /courses/<id>/lessons/<lid>/edit                  edit a lesson
 POST /courses/<id>/lessons/<lid>/move|delete               move or delete a lesson
-GET/POST /courses/<id>/lessons/<lid>/quiz                  quiz settings and questions
-POST /courses/<id>/lessons/<lid>/quiz/questions            add a question
-GET/POST /courses/<id>/lessons/<lid>/quiz/questions/<qid>/edit
-POST /courses/<id>/lessons/<lid>/quiz/questions/<qid>/move|delete
-GET/POST /courses/<id>/sessions                            live sessions (live workshops only)
-GET/POST /courses/<id>/sessions/<sid>/edit
-POST /courses/<id>/sessions/<sid>/delete
 """
 
 from __future__ import annotations
 
 import math
-from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -30,20 +22,16 @@ from ..access import owned_course_or_404, studio_required
 from ..extensions import db
 from ..formatting import format_date
 from ..integrations.storage import get_storage
-from ..models import Course, CourseKind, Lesson, LessonKind, LiveSession, QuizQuestion, Section, utcnow
+from ..models import Course, CourseKind, Lesson, LessonKind, Section
 from . import bp
 from . import curriculum_services as services
 from .curriculum_forms import (
-    MAX_CHOICES,
     ConfirmForm,
     LessonForm,
-    LiveSessionForm,
     MoveForm,
-    QuestionForm,
-    QuizSettingsForm,
     SectionForm,
 )
-from .curriculum_services import CURRICULUM_OPTIONS, CurriculumError, LessonChanges, LessonFileError, SessionChanges
+from .curriculum_services import CURRICULUM_OPTIONS, CurriculumError, LessonChanges, LessonFileError
 
 # ---------------------------------------------------------------------------
 # Lookups: every id in a URL must belong to the offering in the same URL.
@@ -56,42 +44,21 @@ def _section_of(course: Course, section_id: int) -> Section:
     return section
 
 
-def _lesson_of(course: Course, lesson_id: int) -> Lesson:
+def lesson_of(course: Course, lesson_id: int) -> Lesson:
     lesson = next((lesson for s in course.sections for lesson in s.lessons if lesson.id == lesson_id), None)
     if lesson is None:
         abort(404)
     return lesson
 
 
-def _quiz_lesson_of(course: Course, lesson_id: int) -> Lesson:
-    lesson = _lesson_of(course, lesson_id)
-    if lesson.kind is not LessonKind.QUIZ:
-        abort(404)
-    return lesson
-
-
-def _question_of(lesson: Lesson, question_id: int) -> QuizQuestion:
-    question = next((q for q in lesson.questions if q.id == question_id), None)
-    if question is None:
-        abort(404)
-    return question
-
-
-def _live_course(course_id: int) -> Course:
-    course = owned_course_or_404(course_id, selectinload(Course.live_sessions))
-    if course.kind is not CourseKind.LIVE_WORKSHOP:
-        abort(404)
-    return course
-
-
-def _delete_files(keys: list[str]) -> None:
+def delete_files(keys: list[str]) -> None:
     """Remove stored files once the commit that stopped using them has succeeded."""
     storage = get_storage()
     for key in keys:
         storage.delete(key)
 
 
-def _back_to_curriculum(course: Course, anchor: str | None = None):
+def back_to_curriculum(course: Course, anchor: str | None = None):
     return redirect(url_for("studio.curriculum", course_id=course.id, _anchor=anchor))
 
 
@@ -152,7 +119,7 @@ def new_section(course_id: int):
     section = services.add_section(course, form.title.data)
     db.session.commit()
     flash(f"Section “{section.title}” added. Now add its first lesson.", "success")
-    return _back_to_curriculum(course, f"section-{section.id}")
+    return back_to_curriculum(course, f"section-{section.id}")
 
 
 @bp.post("/courses/<int:course_id>/sections/<int:section_id>/rename")
@@ -168,7 +135,7 @@ def rename_section(course_id: int, section_id: int):
         services.rename_section(section, form.title.data)
         db.session.commit()
         flash("Section renamed.", "success")
-    return _back_to_curriculum(course, f"section-{section.id}")
+    return back_to_curriculum(course, f"section-{section.id}")
 
 
 @bp.post("/courses/<int:course_id>/sections/<int:section_id>/move")
@@ -182,7 +149,7 @@ def move_section(course_id: int, section_id: int):
         abort(400)
     services.move_section(course, section, form.direction.data)
     db.session.commit()
-    return _back_to_curriculum(course, f"section-{section.id}")
+    return back_to_curriculum(course, f"section-{section.id}")
 
 
 @bp.post("/courses/<int:course_id>/sections/<int:section_id>/delete")
@@ -196,9 +163,9 @@ def delete_section(course_id: int, section_id: int):
     title = section.title
     keys = services.delete_section(course, section)
     db.session.commit()
-    _delete_files(keys)
+    delete_files(keys)
     flash(f"Section “{title}” and its lessons were deleted.", "success")
-    return _back_to_curriculum(course)
+    return back_to_curriculum(course)
 
 
 # ---------------------------------------------------------------------------
@@ -224,7 +191,7 @@ def _lesson_form(course: Course, lesson: Lesson | None) -> LessonForm:
             "body": lesson.body,
             "is_preview": lesson.is_preview,
             "available_after_days": lesson.available_after_days,
-            "duration_minutes": _minutes(lesson.duration_seconds),
+            "duration_minutes": whole_minutes(lesson.duration_seconds),
             "live_session": str(lesson.live_session_id or ""),
         }
     elif request.method == "GET":
@@ -241,7 +208,7 @@ def _lesson_form(course: Course, lesson: Lesson | None) -> LessonForm:
     return form
 
 
-def _minutes(seconds: int | None) -> int | None:
+def whole_minutes(seconds: int | None) -> int | None:
     return math.ceil(seconds / 60) if seconds else None
 
 
@@ -249,7 +216,7 @@ def _lesson_changes(course: Course, lesson: Lesson | None, form: LessonForm) -> 
     sessions = {str(s.id): s for s in course.live_sessions}
     minutes = form.duration_minutes.data
     seconds = minutes * 60 if minutes else None
-    if lesson is not None and minutes and minutes == _minutes(lesson.duration_seconds):
+    if lesson is not None and minutes and minutes == whole_minutes(lesson.duration_seconds):
         seconds = lesson.duration_seconds  # untouched: keep the exact length, not the rounded minutes
     return LessonChanges(
         title=form.title.data,
@@ -277,7 +244,7 @@ def _save_lesson(course: Course, section: Section, lesson: Lesson | None, form: 
         field.errors = [*field.errors, str(error)]
         return None
     db.session.commit()
-    _delete_files(keys)
+    delete_files(keys)
     return lesson
 
 
@@ -306,7 +273,7 @@ def new_lesson(course_id: int, section_id: int):
             flash(f"Lesson “{lesson.title}” added.", "success")
             if lesson.kind is LessonKind.QUIZ:
                 return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
-            return _back_to_curriculum(course, f"lesson-{lesson.id}")
+            return back_to_curriculum(course, f"lesson-{lesson.id}")
     return _render_lesson_form(course, section, None, form)
 
 
@@ -315,11 +282,11 @@ def new_lesson(course_id: int, section_id: int):
 def edit_lesson(course_id: int, lesson_id: int):
     """Change a lesson: its words, its file, its drip and preview settings."""
     course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS, selectinload(Course.live_sessions))
-    lesson = _lesson_of(course, lesson_id)
+    lesson = lesson_of(course, lesson_id)
     form = _lesson_form(course, lesson)
     if form.validate_on_submit() and _save_lesson(course, lesson.section, lesson, form) is not None:
         flash(f"Lesson “{lesson.title}” saved.", "success")
-        return _back_to_curriculum(course, f"lesson-{lesson.id}")
+        return back_to_curriculum(course, f"lesson-{lesson.id}")
     return _render_lesson_form(course, lesson.section, lesson, form)
 
 
@@ -328,13 +295,13 @@ def edit_lesson(course_id: int, lesson_id: int):
 def move_lesson(course_id: int, lesson_id: int):
     """Move a lesson one place up or down, into the neighbouring section at the edges."""
     course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
-    lesson = _lesson_of(course, lesson_id)
+    lesson = lesson_of(course, lesson_id)
     form = MoveForm()
     if not form.validate_on_submit():
         abort(400)
     services.move_lesson(course, lesson, form.direction.data)
     db.session.commit()
-    return _back_to_curriculum(course, f"lesson-{lesson.id}")
+    return back_to_curriculum(course, f"lesson-{lesson.id}")
 
 
 @bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/delete")
@@ -342,247 +309,15 @@ def move_lesson(course_id: int, lesson_id: int):
 def delete_lesson(course_id: int, lesson_id: int):
     """Delete a lesson, and its files when no other lesson uses them, after the creator confirmed."""
     course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
-    lesson = _lesson_of(course, lesson_id)
+    lesson = lesson_of(course, lesson_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     title, section_id = lesson.title, lesson.section_id
     keys = services.delete_lesson(lesson)
     db.session.commit()
-    _delete_files(keys)
+    delete_files(keys)
     flash(f"Lesson “{title}” was deleted.", "success")
-    return _back_to_curriculum(course, f"section-{section_id}")
+    return back_to_curriculum(course, f"section-{section_id}")
 
 
 # ---------------------------------------------------------------------------
-# Quizzes
-
-
-QUIZ_OPTIONS = (
-    selectinload(Course.sections)
-    .selectinload(Section.lessons)
-    .selectinload(Lesson.questions)
-    .selectinload(QuizQuestion.choices),
-)
-
-
-def _question_form(question: QuizQuestion | None = None) -> QuestionForm:
-    if request.method == "POST" or question is None:
-        return QuestionForm()
-    return QuestionForm(
-        data={
-            "prompt": question.prompt,
-            "explanation": question.explanation,
-            "choices": [{"text": c.text, "is_correct": c.is_correct} for c in question.choices],
-        }
-    )
-
-
-def _render_quiz(course, lesson, settings_form, question_form, editing=None):
-    return render_template(
-        "studio/quiz.html",
-        course=course,
-        lesson=lesson,
-        settings_form=settings_form,
-        question_form=question_form,
-        editing=editing,
-        visible_choices=max([4, *(i + 1 for i, e in enumerate(question_form.choices) if e.form.text.data)]),
-        max_choices=MAX_CHOICES,
-    )
-
-
-@bp.route("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz", methods=["GET", "POST"])
-@studio_required
-def quiz(course_id: int, lesson_id: int):
-    """A quiz lesson's pass mark, attempts and feedback, and its list of questions."""
-    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
-    lesson = _quiz_lesson_of(course, lesson_id)
-    form = QuizSettingsForm(
-        data={
-            "pass_percent": lesson.quiz_pass_percent,
-            "max_attempts": lesson.quiz_max_attempts,
-            "reveal_answers": lesson.quiz_reveal_answers,
-        }
-        if request.method == "GET"
-        else None
-    )
-    if form.validate_on_submit():
-        services.save_quiz_settings(lesson, form.pass_percent.data, form.max_attempts.data, form.reveal_answers.data)
-        db.session.commit()
-        flash("Quiz settings saved.", "success")
-        return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
-    return _render_quiz(course, lesson, form, QuestionForm(formdata=None))
-
-
-@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions")
-@studio_required
-def new_question(course_id: int, lesson_id: int):
-    """Add a multiple-choice question at the end of the quiz."""
-    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
-    lesson = _quiz_lesson_of(course, lesson_id)
-    form = QuestionForm()
-    if not form.validate_on_submit():
-        settings = QuizSettingsForm(
-            formdata=None,
-            data={
-                "pass_percent": lesson.quiz_pass_percent,
-                "max_attempts": lesson.quiz_max_attempts,
-                "reveal_answers": lesson.quiz_reveal_answers,
-            },
-        )
-        return _render_quiz(course, lesson, settings, form)
-    question = services.save_question(lesson, None, form.prompt.data, form.explanation.data, form.cleaned_choices())
-    db.session.commit()
-    flash("Question added.", "success")
-    return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}"))
-
-
-@bp.route(
-    "/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/edit", methods=["GET", "POST"]
-)
-@studio_required
-def edit_question(course_id: int, lesson_id: int, question_id: int):
-    """Rewrite a question and its choices."""
-    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
-    lesson = _quiz_lesson_of(course, lesson_id)
-    question = _question_of(lesson, question_id)
-    form = _question_form(question)
-    if form.validate_on_submit():
-        services.save_question(lesson, question, form.prompt.data, form.explanation.data, form.cleaned_choices())
-        db.session.commit()
-        flash("Question saved.", "success")
-        return redirect(
-            url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}")
-        )
-    return _render_quiz(course, lesson, None, form, editing=question)
-
-
-@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/move")
-@studio_required
-def move_question(course_id: int, lesson_id: int, question_id: int):
-    """Move a question one place up or down."""
-    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
-    lesson = _quiz_lesson_of(course, lesson_id)
-    question = _question_of(lesson, question_id)
-    form = MoveForm()
-    if not form.validate_on_submit():
-        abort(400)
-    services.move_question(lesson, question, form.direction.data)
-    db.session.commit()
-    return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}"))
-
-
-@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/delete")
-@studio_required
-def delete_question(course_id: int, lesson_id: int, question_id: int):
-    """Delete a question after the creator confirmed."""
-    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
-    lesson = _quiz_lesson_of(course, lesson_id)
-    question = _question_of(lesson, question_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    services.delete_question(lesson, question)
-    db.session.commit()
-    flash("Question deleted.", "success")
-    return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
-
-
-# ---------------------------------------------------------------------------
-# Live sessions
-
-
-def _session_changes(form: LiveSessionForm, zone: str) -> SessionChanges:
-    return SessionChanges(
-        title=form.title.data or "",
-        starts_local=form.starts_at.data,
-        time_zone=zone,
-        duration_minutes=form.duration_minutes.data,
-        capacity=form.capacity.data,
-        join_url=form.join_url.data or "",
-    )
-
-
-def _render_sessions(course: Course, zone: str, form: LiveSessionForm, editing: LiveSession | None = None):
-    now = utcnow()
-    # Browsers grey out past days in the picker; the server still checks.
-    form.starts_at.render_kw = {"min": now.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")}
-    return render_template(
-        "studio/live_sessions.html",
-        course=course,
-        zone=zone,
-        form=form,
-        editing=editing,
-        upcoming=[s for s in course.live_sessions if s.is_upcoming(now)],
-        past=sorted(
-            (s for s in course.live_sessions if not s.is_upcoming(now)), key=lambda s: s.starts_at, reverse=True
-        ),
-        linked=services.linked_lesson_counts(course),
-    )
-
-
-@bp.route("/courses/<int:course_id>/sessions", methods=["GET", "POST"])
-@studio_required
-def live_sessions(course_id: int):
-    """A live workshop's sessions, upcoming and past, in the creator's time zone, and a form to add one."""
-    course = _live_course(course_id)
-    zone = services.session_zone(course, current_user)
-    form = LiveSessionForm()
-    if form.validate_on_submit():
-        try:
-            session = services.save_live_session(course, None, _session_changes(form, zone))
-        except CurriculumError as error:
-            db.session.rollback()
-            form.starts_at.errors = [*form.starts_at.errors, str(error)]
-        else:
-            db.session.commit()
-            flash("Session scheduled.", "success")
-            return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
-    return _render_sessions(course, zone, form)
-
-
-@bp.route("/courses/<int:course_id>/sessions/<int:session_id>/edit", methods=["GET", "POST"])
-@studio_required
-def edit_live_session(course_id: int, session_id: int):
-    """Change a session's time, length, seats or join link."""
-    course = _live_course(course_id)
-    session = next((s for s in course.live_sessions if s.id == session_id), None)
-    if session is None:
-        abort(404)
-    zone = services.session_zone(course, current_user)
-    form = LiveSessionForm(
-        data={
-            "title": session.title,
-            "starts_at": session.starts_at.astimezone(ZoneInfo(zone)).replace(tzinfo=None),
-            "duration_minutes": session.duration_minutes,
-            "capacity": session.capacity,
-            "join_url": session.join_url,
-        }
-        if request.method == "GET"
-        else None
-    )
-    if form.validate_on_submit():
-        try:
-            services.save_live_session(course, session, _session_changes(form, zone))
-        except CurriculumError as error:
-            db.session.rollback()
-            form.starts_at.errors = [*form.starts_at.errors, str(error)]
-        else:
-            db.session.commit()
-            flash("Session saved.", "success")
-            return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
-    return _render_sessions(course, zone, form, editing=session)
-
-
-@bp.post("/courses/<int:course_id>/sessions/<int:session_id>/delete")
-@studio_required
-def delete_live_session(course_id: int, session_id: int):
-    """Cancel a session after the creator confirmed."""
-    course = _live_course(course_id)
-    session = next((s for s in course.live_sessions if s.id == session_id), None)
-    if session is None:
-        abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    services.delete_live_session(course, session)
-    db.session.commit()
-    flash("Session deleted.", "success")
-    return redirect(url_for("studio.live_sessions", course_id=course.id))

@@ -1,0 +1,132 @@
+"""Live session routes under /studio/courses/<id>/sessions (live workshops only).
+
+GET/POST /courses/<id>/sessions                            list and add live sessions
+GET/POST /courses/<id>/sessions/<sid>/edit
+POST /courses/<id>/sessions/<sid>/delete
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from ..access import owned_course_or_404, studio_required
+from ..extensions import db
+from ..models import Course, CourseKind, LiveSession, utcnow
+from . import bp
+from . import curriculum_services as services
+from .curriculum_forms import (
+    ConfirmForm,
+    LiveSessionForm,
+)
+from .curriculum_services import CurriculumError, SessionChanges
+
+# Live sessions
+
+
+def _session_changes(form: LiveSessionForm, zone: str) -> SessionChanges:
+    return SessionChanges(
+        title=form.title.data or "",
+        starts_local=form.starts_at.data,
+        time_zone=zone,
+        duration_minutes=form.duration_minutes.data,
+        capacity=form.capacity.data,
+        join_url=form.join_url.data or "",
+    )
+
+
+def _render_sessions(course: Course, zone: str, form: LiveSessionForm, editing: LiveSession | None = None):
+    now = utcnow()
+    # Browsers grey out past days in the picker; the server still checks.
+    form.starts_at.render_kw = {"min": now.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")}
+    return render_template(
+        "studio/live_sessions.html",
+        course=course,
+        zone=zone,
+        form=form,
+        editing=editing,
+        upcoming=[s for s in course.live_sessions if s.is_upcoming(now)],
+        past=sorted(
+            (s for s in course.live_sessions if not s.is_upcoming(now)), key=lambda s: s.starts_at, reverse=True
+        ),
+        linked=services.linked_lesson_counts(course),
+    )
+
+
+def _live_course(course_id: int) -> Course:
+    course = owned_course_or_404(course_id, selectinload(Course.live_sessions))
+    if course.kind is not CourseKind.LIVE_WORKSHOP:
+        abort(404)
+    return course
+
+
+@bp.route("/courses/<int:course_id>/sessions", methods=["GET", "POST"])
+@studio_required
+def live_sessions(course_id: int):
+    """A live workshop's sessions, upcoming and past, in the creator's time zone, and a form to add one."""
+    course = _live_course(course_id)
+    zone = services.session_zone(course, current_user)
+    form = LiveSessionForm()
+    if form.validate_on_submit():
+        try:
+            session = services.save_live_session(course, None, _session_changes(form, zone))
+        except CurriculumError as error:
+            db.session.rollback()
+            form.starts_at.errors = [*form.starts_at.errors, str(error)]
+        else:
+            db.session.commit()
+            flash("Session scheduled.", "success")
+            return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
+    return _render_sessions(course, zone, form)
+
+
+@bp.route("/courses/<int:course_id>/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@studio_required
+def edit_live_session(course_id: int, session_id: int):
+    """Change a session's time, length, seats or join link."""
+    course = _live_course(course_id)
+    session = next((s for s in course.live_sessions if s.id == session_id), None)
+    if session is None:
+        abort(404)
+    zone = services.session_zone(course, current_user)
+    form = LiveSessionForm(
+        data={
+            "title": session.title,
+            "starts_at": session.starts_at.astimezone(ZoneInfo(zone)).replace(tzinfo=None),
+            "duration_minutes": session.duration_minutes,
+            "capacity": session.capacity,
+            "join_url": session.join_url,
+        }
+        if request.method == "GET"
+        else None
+    )
+    if form.validate_on_submit():
+        try:
+            services.save_live_session(course, session, _session_changes(form, zone))
+        except CurriculumError as error:
+            db.session.rollback()
+            form.starts_at.errors = [*form.starts_at.errors, str(error)]
+        else:
+            db.session.commit()
+            flash("Session saved.", "success")
+            return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
+    return _render_sessions(course, zone, form, editing=session)
+
+
+@bp.post("/courses/<int:course_id>/sessions/<int:session_id>/delete")
+@studio_required
+def delete_live_session(course_id: int, session_id: int):
+    """Cancel a session after the creator confirmed."""
+    course = _live_course(course_id)
+    session = next((s for s in course.live_sessions if s.id == session_id), None)
+    if session is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    services.delete_live_session(course, session)
+    db.session.commit()
+    flash("Session deleted.", "success")
+    return redirect(url_for("studio.live_sessions", course_id=course.id))
