@@ -1,0 +1,116 @@
+"""Every studio route, walked as another creator, a learner and a visitor: never the page, nothing changed.
+
+The routes come from the application's URL map, so a route added later is walked too.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from courseplatform.extensions import db
+from courseplatform.models import (
+    Course,
+    CourseKind,
+    Lesson,
+    LessonKind,
+    LiveSession,
+    QuizChoice,
+    QuizQuestion,
+    Section,
+    utcnow,
+)
+
+from ..conftest import csrf_token_from
+from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+
+
+def owned_world():
+    """A live workshop with a section, a quiz lesson with a question, and a live session."""
+    owner = CreatorProfileFactory(user__email="owner@example.org")
+    course = CourseFactory(creator=owner, kind=CourseKind.LIVE_WORKSHOP)
+    section = SectionFactory(course=course)
+    lesson = LessonFactory(section=section, kind=LessonKind.QUIZ)
+    question = QuizQuestion(lesson=lesson, prompt="Why?", position=0)
+    question.choices = [QuizChoice(text="Because", is_correct=True, position=0)]
+    session = LiveSession(
+        course=course, starts_at=utcnow() + timedelta(days=3), time_zone="UTC", duration_minutes=60, capacity=10
+    )
+    db.session.add_all([question, session])
+    db.session.flush()
+    values = {
+        "course_id": course.id,
+        "section_id": section.id,
+        "lesson_id": lesson.id,
+        "question_id": question.id,
+        "session_id": session.id,
+    }
+    return course, values
+
+
+def studio_urls(app, values) -> list[tuple[str, str]]:
+    """(method, url) for every studio route, with this world's ids filled in."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/studio"):
+            continue
+        args = {name: values[name] for name in rule.arguments}
+        url = app.url_map.bind("localhost").build(rule.endpoint, args)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            urls.append((method, url))
+    return urls
+
+
+def snapshot() -> tuple:
+    return (
+        db.session.scalar(sa.select(sa.func.count(Course.id))),
+        db.session.scalar(sa.select(sa.func.count(Section.id))),
+        db.session.scalar(sa.select(sa.func.count(Lesson.id))),
+        db.session.scalar(sa.select(sa.func.count(QuizQuestion.id))),
+        db.session.scalar(sa.select(sa.func.count(LiveSession.id))),
+        tuple(db.session.scalars(sa.select(Course.status).order_by(Course.id))),
+    )
+
+
+def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
+    values = owned_world()[1]
+    CreatorProfileFactory(user__email="other@example.org")
+    UserFactory(email="learner@example.org")
+    urls = studio_urls(app, values)
+    assert len(urls) > 30, "the walk covers the whole studio"
+    before = snapshot()
+
+    def attempt(method: str, url: str):
+        if method == "GET":
+            return client.get(url)
+        token = csrf_token_from(client.get("/login" if not logged_in else "/account").get_data(as_text=True))
+        return client.post(url, data={"csrf_token": token}, headers={"X-CSRFToken": token})
+
+    logged_in = False
+    for method, url in urls:
+        response = attempt(method, url)
+        assert response.status_code == 302, (method, url, response.status_code)
+        assert response.headers["Location"].startswith("/login"), (method, url)
+
+    logged_in = True
+    web.login("other@example.org", PASSWORD)
+    for method, url in urls:
+        if url in ("/studio", "/studio/courses/new"):
+            continue  # their own studio
+        assert attempt(method, url).status_code == 404, (method, url)
+    web.logout()
+
+    web.login("learner@example.org", PASSWORD)
+    for method, url in urls:
+        response = attempt(method, url)
+        assert response.status_code == 302, (method, url, response.status_code)
+        assert response.headers["Location"] == "/become-a-creator", (method, url)
+    web.logout()
+
+    assert snapshot() == before, "nobody but the owner changed anything"
+
+    web.login("owner@example.org", PASSWORD)
+    for method, url in urls:
+        if method == "GET":
+            assert client.get(url).status_code == 200, url

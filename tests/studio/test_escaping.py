@@ -1,0 +1,91 @@
+"""Text a creator writes can't inject script into any studio or public page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from courseplatform.extensions import db
+from courseplatform.models import CourseKind, LessonKind, LiveSession, QuizChoice, QuizQuestion, Topic, utcnow
+
+from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from .test_access_walk import studio_urls
+
+SCRIPT = "<script>alert(1)</script>"
+HANDLER = '"><img src=x onerror=alert(1)>'
+PAYLOAD = SCRIPT + HANDLER
+RAW_MARKERS = ["<script>alert(1)", "<img src=x onerror", "onerror=alert(1)>", "href=\"javascript:"]
+
+
+def test_payloads_in_every_text_field_stay_inert(app, web, client):
+    owner = CreatorProfileFactory(
+        user__email="owner@example.org",
+        user__name=PAYLOAD,
+        slug="owner",
+        display_name=PAYLOAD,
+        credentials=PAYLOAD,
+        bio=PAYLOAD + " [click](javascript:alert(1))",
+    )
+    course = CourseFactory(
+        creator=owner,
+        kind=CourseKind.LIVE_WORKSHOP,
+        slug="payload-course",
+        title=PAYLOAD,
+        subtitle=PAYLOAD,
+        description=PAYLOAD + "\n\n[click](javascript:alert(1))",
+        ce_minutes=60,
+        ce_approval_statement=PAYLOAD,
+        topics=[Topic(name=PAYLOAD[:60], slug="payload-topic")],
+    )
+    section = SectionFactory(course=course, title=PAYLOAD)
+    lesson = LessonFactory(section=section, title=PAYLOAD, body=PAYLOAD, kind=LessonKind.QUIZ, is_preview=True)
+    question = QuizQuestion(lesson=lesson, prompt=PAYLOAD, explanation=PAYLOAD, position=0)
+    question.choices = [QuizChoice(text=PAYLOAD, is_correct=True, position=0)]
+    session = LiveSession(
+        course=course,
+        title=PAYLOAD[:160],
+        starts_at=utcnow() + timedelta(days=2),
+        time_zone="UTC",
+        duration_minutes=60,
+        join_url="https://example.org/meet",
+    )
+    db.session.add_all([question, session])
+    UserFactory(email="admin@example.org", is_admin=True)
+    db.session.flush()
+
+    values = {
+        "course_id": course.id,
+        "section_id": section.id,
+        "lesson_id": lesson.id,
+        "question_id": question.id,
+        "session_id": session.id,
+    }
+    public = [
+        "/",
+        "/courses",
+        "/courses?q=alert",
+        f"/courses/{course.slug}",
+        f"/t/{owner.slug}",
+        f"/courses/{course.slug}/preview/{lesson.id}",
+    ]
+    studio = [url for method, url in studio_urls(app, values) if method == "GET"]
+
+    pages = {}
+    for url in public:
+        pages[f"visitor {url}"] = client.get(url)
+    for who in ("owner@example.org", "admin@example.org"):
+        web.login(who, PASSWORD)
+        for url in [*studio, "/learn", "/account", "/admin"]:
+            pages[f"{who} {url}"] = client.get(url)
+        web.logout()
+
+    checked = 0
+    for name, response in pages.items():
+        if response.status_code != 200 or response.mimetype != "text/html":
+            continue
+        html = response.get_data(as_text=True)
+        for marker in RAW_MARKERS:
+            assert marker not in html, f"{name}: {marker!r} reached the page unescaped"
+        checked += 1
+    assert checked >= 20, f"only {checked} pages rendered"
+    course_page = pages[f"visitor /courses/{course.slug}"].get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in course_page, "the title shows as text"
