@@ -14,8 +14,9 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ..access import owned_course_or_404, studio_required
+from ..catalog.waitlist import notify_waitlist
 from ..extensions import db
-from ..models import Course, CourseKind, LiveSession, utcnow
+from ..models import Course, CourseKind, CourseStatus, LiveSession, utcnow
 from . import bp
 from . import curriculum_services as services
 from .curriculum_forms import (
@@ -63,6 +64,13 @@ def _live_course(course_id: int) -> Course:
     return course
 
 
+def _tell_waitlist_about_new_date(course: Course) -> int:
+    """A new date in a published workshop opens seats: the waitlist hears about it, once."""
+    if course.status is not CourseStatus.PUBLISHED or course.waitlist_only:
+        return 0
+    return notify_waitlist(course, "seat")
+
+
 @bp.route("/courses/<int:course_id>/sessions", methods=["GET", "POST"])
 @studio_required
 def live_sessions(course_id: int):
@@ -77,8 +85,10 @@ def live_sessions(course_id: int):
             db.session.rollback()
             form.starts_at.errors = [*form.starts_at.errors, str(error)]
         else:
+            told = _tell_waitlist_about_new_date(course)
             db.session.commit()
-            flash("Session scheduled.", "success")
+            told_text = "1 person on the waitlist was" if told == 1 else f"{told} people on the waitlist were"
+            flash("Session scheduled." + (f" {told_text} e-mailed." if told else ""), "success")
             return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
     return _render_sessions(course, zone, form)
 

@@ -181,3 +181,26 @@ def test_another_offerings_session_is_not_found(client, workshop):
     db.session.add(stranger)
     db.session.flush()
     assert client.get(f"{sessions_url(workshop)}/{stranger.id}/edit").status_code == 404
+
+
+def test_a_new_date_tells_the_waitlist_once(web, mailbox):
+    from courseplatform.models import CourseStatus, WaitlistEntry
+
+    creator = CreatorProfileFactory(user__email="live@example.org", user__time_zone="UTC")
+    course = CourseFactory(creator=creator, kind=CourseKind.LIVE_WORKSHOP, status=CourseStatus.PUBLISHED)
+    db.session.add(WaitlistEntry(course_id=course.id, email="waiting@example.org"))
+    db.session.flush()
+    web.login("live@example.org", PASSWORD)
+    url = f"/studio/courses/{course.id}/sessions"
+    data = {
+        "title": "Evening",
+        "starts_at": (utcnow() + timedelta(days=9)).strftime("%Y-%m-%dT19:00"),
+        "duration_minutes": "90",
+        "capacity": "20",
+        "join_url": "",
+    }
+    html = web.submit(url, data).get_data(as_text=True)
+    assert "1 person on the waitlist was e-mailed." in html
+    assert [m["To"] for m in mailbox.messages] == ["waiting@example.org"]
+    web.submit(url, {**data, "starts_at": (utcnow() + timedelta(days=16)).strftime("%Y-%m-%dT19:00")})
+    assert len(mailbox.messages) == 1
