@@ -108,7 +108,7 @@ def course(slug: str):
 
 @bp.get("/courses/<slug>/preview/<int:lesson_id>")
 def preview_lesson(slug: str, lesson_id: int):
-    """A free sample lesson anyone can open before buying; every other lesson stays behind enrolment."""
+    """A free sample lesson anyone can open before buying; every other lesson stays behind enrollment."""
     lesson = find_preview_lesson(slug, lesson_id)
     if lesson is None:
         abort(404)

@@ -81,7 +81,7 @@ class LessonForm(FlaskForm):
             InputRequired(message="Enter 0 to open it straight away."),
             NumberRange(min=0, max=3650, message="Enter a number of days from 0 to 3650."),
         ],
-        description="Days after a learner enrols. 0 opens it straight away.",
+        description="Days after a learner enrolls. 0 opens it straight away.",
     )
     is_preview = BooleanField("Free preview: anyone can open this lesson from the offering's page")
 

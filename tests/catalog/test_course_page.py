@@ -45,12 +45,12 @@ def checkout_form(html: str) -> str | None:
 # ---------------------------------------------------------------------------
 
 
-def test_free_offering_offers_enrol_for_free(client):
+def test_free_offering_offers_enroll_for_free(client):
     CourseFactory(slug="free-one", price_cents=0)
     form = checkout_form(page(client, "free-one"))
     assert form is not None
     assert 'name="csrf_token"' in form
-    assert "Enrol for free" in form and "Buy now" not in form
+    assert "Enroll for free" in form and "Buy now" not in form
     assert 'name="amount"' not in form
 
 
