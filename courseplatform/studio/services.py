@@ -45,8 +45,8 @@ class NotReadyToPublish(StudioError):
         self.problems = problems
 
 
-def offerings_overview(profile: CreatorProfile) -> list[sa.Row]:
-    """Each offering with active learners, net revenue and next live date, in one query."""
+def offerings_overview(profile: CreatorProfile, course_id: int | None = None) -> list[sa.Row]:
+    """Each offering (or just one) with active learners, net revenue and next live date, in one query."""
     learners = (
         sa.select(sa.func.count(Enrollment.id))
         .where(Enrollment.course_id == Course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
@@ -70,7 +70,7 @@ def offerings_overview(profile: CreatorProfile) -> list[sa.Row]:
                 revenue.label("revenue_cents"),
                 next_live.label("next_live_at"),
             )
-            .where(Course.creator_id == profile.id)
+            .where(Course.creator_id == profile.id, sa.true() if course_id is None else Course.id == course_id)
             .order_by(Course.updated_at.desc(), Course.id.desc())
         )
     )

@@ -52,9 +52,11 @@ def new_course():
 def course(course_id: int):
     """An offering's overview: what is missing before publishing, and what can be done next."""
     offering = owned_course_or_404(course_id, selectinload(Course.creator))
+    (figures,) = offerings_overview(offering.creator, course_id=offering.id)
     return render_template(
         "studio/course.html",
         course=offering,
+        figures=figures,
         problems=publish_problems(offering),
         confirm=ConfirmForm(),
         public_url=url_for("catalog.course", slug=offering.slug),

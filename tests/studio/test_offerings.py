@@ -196,6 +196,21 @@ def test_paid_offering_needs_a_payable_creator_when_stripe_is_on(app, web, creat
     assert course.status is CourseStatus.PUBLISHED
 
 
+def test_overview_shows_learners_and_net_revenue(web, client, creator):
+    from courseplatform.models import OrderStatus
+
+    from ..factories import EnrollmentFactory, OrderFactory
+
+    course = CourseFactory(creator=creator, price_cents=10000)
+    for _ in range(2):
+        order = OrderFactory(course=course, amount_cents=10000, net_cents=8400, status=OrderStatus.PAID)
+        EnrollmentFactory(course=course, user=order.learner, order=order)
+    OrderFactory(course=course, amount_cents=10000, net_cents=8400, status=OrderStatus.PENDING)
+    html = client.get(f"/studio/courses/{course.id}").get_data(as_text=True)
+    assert "<dt>Active learners</dt><dd>2</dd>" in html
+    assert "<dt>Revenue (net)</dt><dd>$168</dd>" in html
+
+
 def test_archive_and_back_to_draft(web, creator):
     course = CourseFactory(creator=creator)
     overview = f"/studio/courses/{course.id}"
