@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask seed-demo`, `flask create-admin`."""
+"""Command-line tasks: `flask seed-demo`, `flask create-admin`, `flask storage-gc`."""
 
 from __future__ import annotations
 
@@ -35,3 +35,12 @@ def register(app: Flask) -> None:
         user.is_admin = True
         db.session.commit()
         click.echo(f"{user.email} is an administrator.")
+
+    @app.cli.command("storage-gc")
+    def storage_gc_command() -> None:
+        """Remove uploads still pending after a day (object and record), on either storage backend."""
+        from .media.services import collect_stale_uploads
+
+        removed = collect_stale_uploads()
+        db.session.commit()
+        click.echo(f"Removed {removed} abandoned upload{'' if removed == 1 else 's'}.")

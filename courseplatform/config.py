@@ -66,6 +66,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
         "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
         "AWS_REGION": os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+        # Largest video or audio file a creator may upload (5 GiB, S3's single-object PUT limit).
+        "MAX_VIDEO_BYTES": _int("MAX_VIDEO_BYTES", 5 * 1024**3),
         # Payments
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),

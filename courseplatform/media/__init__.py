@@ -1,4 +1,4 @@
-"""Media: serving stored files through signed, expiring links (local storage)."""
+"""Media: signed, expiring upload and playback links for the local backend, and upload checks."""
 
 from flask import Blueprint
 

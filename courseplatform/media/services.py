@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+import sqlalchemy as sa
+from flask import current_app
 from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
@@ -40,6 +43,8 @@ CATEGORY_LABELS = {
     "captions": "a WebVTT (.vtt) captions file",
 }
 MAX_UPLOAD_BYTES = {"image": 10 * 1024**2, "document": 100 * 1024**2, "captions": 2 * 1024**2}
+# Uploads nobody confirmed within this long are abandoned; `flask storage-gc` removes them.
+STALE_UPLOAD_AGE = timedelta(hours=24)
 
 
 class UploadError(ValueError):
@@ -111,3 +116,74 @@ def media_url(asset: MediaAsset | None, expires_in: int = 3600) -> str | None:
     if asset is None or asset.status is not MediaStatus.READY:
         return None
     return get_storage().playback_url(asset.storage_key, expires_in=expires_in)
+
+
+def upload_limit(category: str) -> int | None:
+    """The largest file of this kind a creator may upload (video and audio set by MAX_VIDEO_BYTES)."""
+    if category in ("video", "audio"):
+        return int(current_app.config["MAX_VIDEO_BYTES"])
+    return MAX_UPLOAD_BYTES.get(category)
+
+
+def _human_size(n: int) -> str:
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _upload_problem(asset: MediaAsset, size: int, head: bytes) -> tuple[str | None, FileKind | None]:
+    """Why what arrived can't be accepted (or None), and the kind its bytes show."""
+    name = asset.original_name
+    if size == 0:
+        return f"“{name}” arrived empty.", None
+    kind = ALLOWED.get(sniff_content_type(head, name) or "")
+    claimed = ALLOWED.get(asset.content_type)
+    if kind is None:
+        wanted = CATEGORY_LABELS[claimed.category] if claimed else "a file type Aqueduct accepts"
+        return f"“{name}” isn't {wanted}: its content is not a type Aqueduct accepts.", None
+    if claimed is not None and claimed.category != kind.category:
+        return f"“{name}” isn't {CATEGORY_LABELS[claimed.category]}: its content is type {kind.content_type}.", kind
+    limit = upload_limit(kind.category)
+    if limit is not None and size > limit:
+        return f"“{name}” is {_human_size(size)}, larger than the {_human_size(limit)} limit.", kind
+    return None, kind
+
+
+def confirm_upload(asset: MediaAsset) -> MediaAsset:
+    """Check what actually arrived in storage and mark the asset ready, or failed and deleted (flushed)."""
+    storage = get_storage()
+    info = storage.head(asset.storage_key)
+    if info is None:
+        asset.status = MediaStatus.FAILED
+        asset.failure_reason = "The upload didn't arrive. Please try again."
+        db.session.flush()
+        return asset
+    head = storage.read_head(asset.storage_key, 64) if info.size else b""
+    problem, kind = _upload_problem(asset, info.size, head)
+    if problem is not None or kind is None:
+        storage.delete(asset.storage_key)
+        asset.status = MediaStatus.FAILED
+        asset.failure_reason = (problem or "The upload can't be used.")[:255]
+    else:
+        asset.status = MediaStatus.READY
+        asset.failure_reason = None
+        asset.size_bytes = info.size
+        asset.content_type = kind.content_type
+        asset.confirmed_at = utcnow()
+    db.session.flush()
+    return asset
+
+
+def collect_stale_uploads(now: datetime | None = None) -> int:
+    """Delete the objects and rows of uploads still pending after a day; returns how many (flushed)."""
+    cutoff = (now or utcnow()) - STALE_UPLOAD_AGE
+    stale = db.session.scalars(
+        sa.select(MediaAsset).where(MediaAsset.status == MediaStatus.PENDING, MediaAsset.created_at < cutoff)
+    ).all()
+    storage = get_storage()
+    for asset in stale:
+        storage.delete(asset.storage_key)
+        db.session.delete(asset)
+    db.session.flush()
+    return len(stale)
