@@ -68,6 +68,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AWS_REGION": os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
         # Largest video or audio file a creator may upload (5 GiB, S3's single-object PUT limit).
         "MAX_VIDEO_BYTES": _int("MAX_VIDEO_BYTES", 5 * 1024**3),
+        # Browser uploads larger than this go to storage in parts of MULTIPART_PART_BYTES (S3's minimum is 5 MiB).
+        "MULTIPART_THRESHOLD_BYTES": _int("MULTIPART_THRESHOLD_BYTES", 64 * 1024**2),
+        "MULTIPART_PART_BYTES": _int("MULTIPART_PART_BYTES", 16 * 1024**2),
         # Payments
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),

@@ -1,7 +1,7 @@
-"""Media: signed, expiring upload and playback links for the local backend, and upload checks."""
+"""Media: the studio's upload API, signed upload and playback links for the local backend, and upload checks."""
 
 from flask import Blueprint
 
 bp = Blueprint("media", __name__)
 
-from . import views  # noqa: E402,F401
+from . import uploads, views  # noqa: E402,F401

@@ -43,6 +43,8 @@ CATEGORY_LABELS = {
     "captions": "a WebVTT (.vtt) captions file",
 }
 MAX_UPLOAD_BYTES = {"image": 10 * 1024**2, "document": 100 * 1024**2, "captions": 2 * 1024**2}
+# S3 allows at most this many parts in one multipart upload.
+MAX_PARTS = 10_000
 # Uploads nobody confirmed within this long are abandoned; `flask storage-gc` removes them.
 STALE_UPLOAD_AGE = timedelta(hours=24)
 
@@ -79,6 +81,35 @@ def safe_filename(name: str) -> str:
     return (base or "file")[:120]
 
 
+def upload_key(owner: User, filename: str) -> str:
+    """A fresh storage key for one of the owner's uploads, keeping a readable file name."""
+    return f"uploads/{owner.id}/{uuid.uuid4().hex}/{safe_filename(filename)}"
+
+
+def storage_used(owner: User) -> int:
+    """Bytes the owner's files take or have reserved: ready assets and uploads still pending."""
+    total = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(MediaAsset.size_bytes), 0)).where(
+            MediaAsset.owner_id == owner.id,
+            MediaAsset.status.in_([MediaStatus.READY, MediaStatus.PENDING]),
+        )
+    )
+    return int(total or 0)
+
+
+def check_quota(owner: User, size: int) -> None:
+    """Refuse a file of `size` bytes that would take a creator past their storage space."""
+    profile = owner.creator_profile
+    if profile is None:  # an admin without a studio of their own has no quota
+        return
+    used = storage_used(owner)
+    if used + size > profile.storage_quota_bytes:
+        raise UploadError(
+            f"This upload would take you past your storage space ({_human_size(used)} of "
+            f"{_human_size(profile.storage_quota_bytes)} used). Delete unused files or contact us."
+        )
+
+
 def store_upload(owner: User, upload: FileStorage, categories: set[str]) -> MediaAsset:
     """Check and store an uploaded file, returning a ready MediaAsset (flushed, not committed)."""
     if upload is None or not upload.filename:
@@ -90,13 +121,18 @@ def store_upload(owner: User, upload: FileStorage, categories: set[str]) -> Medi
     if kind is None or kind.category not in categories:
         wanted = " or ".join(CATEGORY_LABELS[c] for c in sorted(categories))
         raise UploadError(f"“{upload.filename}” isn't {wanted}. Please choose {wanted}.")
-    key = f"uploads/{owner.id}/{uuid.uuid4().hex}/{safe_filename(upload.filename)}"
+    key = upload_key(owner, upload.filename)
     storage = get_storage()
     size = storage.save(key, upload.stream)
     limit = MAX_UPLOAD_BYTES.get(kind.category)
     if limit is not None and size > limit:
         storage.delete(key)
         raise UploadError(f"“{upload.filename}” is larger than {limit // 1024**2} MB.")
+    try:
+        check_quota(owner, size)
+    except UploadError:
+        storage.delete(key)
+        raise
     asset = MediaAsset(
         owner_id=owner.id,
         storage_key=key,
@@ -126,6 +162,8 @@ def upload_limit(category: str) -> int | None:
 
 
 def _human_size(n: int) -> str:
+    if n == 0:
+        return "0 GB"
     for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
         if n >= size:
             return f"{n / size:.3g} {unit}"
@@ -147,6 +185,9 @@ def _upload_problem(asset: MediaAsset, size: int, head: bytes) -> tuple[str | No
     limit = upload_limit(kind.category)
     if limit is not None and size > limit:
         return f"“{name}” is {_human_size(size)}, larger than the {_human_size(limit)} limit.", kind
+    if asset.size_bytes and size > asset.size_bytes:
+        # The storage quota was checked against the announced size; more can't slip in.
+        return f"“{name}” is larger than announced ({_human_size(size)}, not {_human_size(asset.size_bytes)}).", kind
     return None, kind
 
 
@@ -171,6 +212,70 @@ def confirm_upload(asset: MediaAsset) -> MediaAsset:
         asset.size_bytes = info.size
         asset.content_type = kind.content_type
         asset.confirmed_at = utcnow()
+    db.session.flush()
+    return asset
+
+
+def begin_direct_upload(owner: User, filename: str, content_type: str, size: int, category: str) -> dict:
+    """Record a pending asset and say how the browser sends its bytes straight to storage (flushed)."""
+    kind = _claimed_kind(filename, content_type, category)
+    limit = upload_limit(category) or size
+    if size > limit:
+        raise UploadError(f"“{filename}” is {_human_size(size)}, larger than the {_human_size(limit)} limit.")
+    check_quota(owner, size)
+    config = current_app.config
+    part_bytes = int(config["MULTIPART_PART_BYTES"])
+    multipart = size > int(config["MULTIPART_THRESHOLD_BYTES"])
+    part_count = -(-size // part_bytes)
+    if multipart and part_count > MAX_PARTS:
+        raise UploadError(f"“{filename}” is too large to upload in {MAX_PARTS} parts.")
+    asset = MediaAsset(
+        owner_id=owner.id,
+        storage_key=upload_key(owner, filename),
+        original_name=filename[:255],
+        content_type=kind.content_type,
+        size_bytes=size,
+        status=MediaStatus.PENDING,
+    )
+    db.session.add(asset)
+    db.session.flush()
+    storage = get_storage()
+    if not multipart:
+        # The policy allows exactly the size the quota was checked against (S3 enforces it;
+        # confirm_upload checks what arrived on every backend).
+        grant = storage.presign_upload(asset.storage_key, kind.content_type, max_bytes=size)
+        return {"asset_id": asset.id, "method": "post", "url": grant["url"], "fields": grant["fields"]}
+    upload_id = storage.start_multipart(asset.storage_key, kind.content_type)
+    return {
+        "asset_id": asset.id,
+        "method": "multipart",
+        "upload_id": upload_id,
+        "part_size": part_bytes,
+        "part_count": part_count,
+    }
+
+
+def _claimed_kind(filename: str, content_type: str, category: str) -> FileKind:
+    """The allowed kind the browser says it sends, its type checked against the upload's purpose."""
+    kind = ALLOWED.get(content_type.split(";")[0].strip().lower())
+    if kind is None and content_type in ("", "application/octet-stream"):
+        # Browsers leave the type empty for files they don't know (.vtt, often); go by the name.
+        name = filename.lower()
+        kind = next((k for k in ALLOWED.values() if k.category == category and name.endswith(k.extensions)), None)
+    if kind is None or kind.category != category:
+        wanted = CATEGORY_LABELS[category]
+        raise UploadError(f"“{filename}” isn't {wanted}. Please choose {wanted}.")
+    return kind
+
+
+def cancel_upload(asset: MediaAsset, upload_id: str | None = None) -> MediaAsset:
+    """Give up on a pending upload: discard its parts and object, and mark it failed (flushed)."""
+    storage = get_storage()
+    if upload_id:
+        storage.abort_multipart(asset.storage_key, upload_id)
+    storage.delete(asset.storage_key)
+    asset.status = MediaStatus.FAILED
+    asset.failure_reason = "Upload cancelled."
     db.session.flush()
     return asset
 

@@ -16,6 +16,8 @@ from courseplatform.models import (
     Lesson,
     LessonKind,
     LiveSession,
+    MediaAsset,
+    MediaStatus,
     QuizChoice,
     QuizQuestion,
     Section,
@@ -27,7 +29,7 @@ from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFa
 
 
 def owned_world():
-    """A live workshop with a section, a quiz lesson with a question, and a live session."""
+    """A live workshop with a section, a quiz lesson with a question, a live session and an upload under way."""
     owner = CreatorProfileFactory(user__email="owner@example.org")
     course = CourseFactory(creator=owner, kind=CourseKind.LIVE_WORKSHOP)
     section = SectionFactory(course=course)
@@ -37,7 +39,15 @@ def owned_world():
     session = LiveSession(
         course=course, starts_at=utcnow() + timedelta(days=3), time_zone="UTC", duration_minutes=60, capacity=10
     )
-    db.session.add_all([question, session])
+    upload = MediaAsset(
+        owner_id=owner.user_id,
+        storage_key=f"uploads/{owner.user_id}/walk/lesson.mp4",
+        original_name="lesson.mp4",
+        content_type="video/mp4",
+        size_bytes=1000,
+        status=MediaStatus.PENDING,
+    )
+    db.session.add_all([question, session, upload])
     db.session.flush()
     values = {
         "course_id": course.id,
@@ -45,6 +55,7 @@ def owned_world():
         "lesson_id": lesson.id,
         "question_id": question.id,
         "session_id": session.id,
+        "asset_id": upload.id,
     }
     return course, values
 
@@ -70,6 +81,7 @@ def snapshot() -> tuple:
         db.session.scalar(sa.select(sa.func.count(QuizQuestion.id))),
         db.session.scalar(sa.select(sa.func.count(LiveSession.id))),
         tuple(db.session.scalars(sa.select(Course.status).order_by(Course.id))),
+        tuple(db.session.scalars(sa.select(MediaAsset.status).order_by(MediaAsset.id))),
     )
 
 
@@ -96,7 +108,7 @@ def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
     logged_in = True
     web.login("other@example.org", PASSWORD)
     for method, url in urls:
-        if url in ("/studio", "/studio/courses/new"):
+        if url in ("/studio", "/studio/courses/new", "/studio/uploads"):
             continue  # their own studio
         assert attempt(method, url).status_code == 404, (method, url)
     web.logout()

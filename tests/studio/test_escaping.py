@@ -58,6 +58,7 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         "lesson_id": lesson.id,
         "question_id": question.id,
         "session_id": session.id,
+        "asset_id": 0,  # the upload API only answers POSTs, so it has no page to render
     }
     public = [
         "/",

@@ -1,0 +1,159 @@
+"""The studio's upload API: the browser asks where to send a file, sends it straight to
+storage, then asks the server to check what arrived.
+
+Every route takes and answers JSON; the CSRF token travels in the X-CSRFToken header.
+A multipart upload's id is handed to the browser and sent back with each later call; it
+only ever works on the asset's own storage key, and only while the asset is the caller's
+and still pending.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, jsonify, request
+from flask_login import current_user
+
+from ..access import studio_required
+from ..extensions import db
+from ..integrations.storage import StorageError, get_storage
+from ..models import MediaAsset, MediaStatus
+from . import bp
+from .services import CATEGORY_LABELS, MAX_PARTS, UploadError, begin_direct_upload, cancel_upload, confirm_upload
+
+PARTS_PER_CALL = 100
+
+
+@bp.post("/studio/uploads")
+@studio_required
+def start_upload():
+    """Record a pending upload and answer with a presigned POST, or a started multipart upload."""
+    body = _json_body()
+    filename = body.get("filename")
+    content_type = body.get("content_type") or ""
+    size = body.get("size")
+    purpose = body.get("purpose")
+    if not isinstance(filename, str) or not filename.strip():
+        return _error("Choose a file to upload.")
+    if purpose not in CATEGORY_LABELS:
+        return _error("Say what the file is for: video, audio, document, image or captions.")
+    if not isinstance(content_type, str):
+        return _error("The file's type must be text, such as “video/mp4”.")
+    if not _is_count(size):
+        return _error("The file's size is missing; please choose the file again.")
+    if size < 1:
+        return _error(f"“{filename}” is empty. Please choose a file with something in it.")
+    try:
+        answer = begin_direct_upload(current_user, filename.strip(), content_type, size, purpose)
+    except UploadError as error:
+        db.session.rollback()
+        return _error(str(error))
+    db.session.commit()
+    return jsonify(answer), 201
+
+
+@bp.post("/studio/uploads/<int:asset_id>/parts")
+@studio_required
+def presign_parts(asset_id: int):
+    """Presigned PUT links for up to a hundred parts of a multipart upload."""
+    asset = _pending_asset_or_404(asset_id)
+    body = _json_body()
+    upload_id = body.get("upload_id")
+    numbers = body.get("part_numbers")
+    if not isinstance(upload_id, str) or not upload_id:
+        return _error("The upload id is missing.")
+    if not isinstance(numbers, list) or not numbers or len(numbers) > PARTS_PER_CALL:
+        return _error(f"Ask for between 1 and {PARTS_PER_CALL} parts at a time.")
+    if not all(_is_count(n) and 1 <= n <= MAX_PARTS for n in numbers):
+        return _error(f"Part numbers run from 1 to {MAX_PARTS}.")
+    storage = get_storage()
+    try:
+        urls = {str(n): storage.presign_part(asset.storage_key, upload_id, n) for n in numbers}
+    except StorageError:
+        return _error("This upload is no longer open. Please start it again.")
+    return jsonify({"urls": urls})
+
+
+@bp.post("/studio/uploads/<int:asset_id>/complete")
+@studio_required
+def complete_upload(asset_id: int):
+    """Join the uploaded parts into the object, then check what arrived."""
+    asset = _pending_asset_or_404(asset_id)
+    body = _json_body()
+    upload_id = body.get("upload_id")
+    parts = body.get("parts")
+    if not isinstance(upload_id, str) or not upload_id:
+        return _error("The upload id is missing.")
+    if not isinstance(parts, list) or not parts or len(parts) > MAX_PARTS or not all(_is_part(p) for p in parts):
+        return _error("List the uploaded parts, each with its PartNumber and ETag.")
+    try:
+        get_storage().complete_multipart(asset.storage_key, upload_id, parts)
+    except StorageError:
+        return _error("Some parts of the upload didn't arrive. Please send them again.")
+    confirm_upload(asset)
+    db.session.commit()
+    return jsonify(_confirmation(asset))
+
+
+@bp.post("/studio/uploads/<int:asset_id>/confirm")
+@studio_required
+def confirm(asset_id: int):
+    """Check what arrived in storage; the asset becomes ready, or failed with its reason."""
+    asset = _pending_asset_or_404(asset_id)
+    confirm_upload(asset)
+    db.session.commit()
+    return jsonify(_confirmation(asset))
+
+
+@bp.post("/studio/uploads/<int:asset_id>/abort")
+@studio_required
+def abort_upload(asset_id: int):
+    """Cancel a pending upload: storage discards what arrived and the asset is marked failed."""
+    asset = _pending_asset_or_404(asset_id)
+    upload_id = _json_body().get("upload_id")
+    cancel_upload(asset, upload_id if isinstance(upload_id, str) else None)
+    db.session.commit()
+    return jsonify({"asset_id": asset.id, "status": asset.status.value, "reason": asset.failure_reason})
+
+
+def _pending_asset_or_404(asset_id: int) -> MediaAsset:
+    """The caller's (or, for an admin, anyone's) pending asset; 404 for anything else."""
+    query = sa.select(MediaAsset).where(MediaAsset.id == asset_id, MediaAsset.status == MediaStatus.PENDING)
+    if not current_user.is_admin:
+        query = query.where(MediaAsset.owner_id == current_user.id)
+    asset = db.session.scalar(query.with_for_update())
+    if asset is None:
+        abort(404)
+    return asset
+
+
+def _confirmation(asset: MediaAsset) -> dict:
+    return {
+        "asset_id": asset.id,
+        "status": asset.status.value,
+        "reason": asset.failure_reason,
+        "size": asset.size_bytes,
+        "content_type": asset.content_type,
+        "name": asset.original_name,
+    }
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_part(part) -> bool:
+    return (
+        isinstance(part, dict)
+        and _is_count(part.get("PartNumber"))
+        and 1 <= part["PartNumber"] <= MAX_PARTS
+        and isinstance(part.get("ETag"), str)
+    )
+
+
+def _error(message: str):
+    return jsonify({"error": message}), 400
