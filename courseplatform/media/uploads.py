@@ -51,16 +51,22 @@ def start_upload():
     return jsonify(answer), 201
 
 
+def _multipart_request(asset_id: int):
+    """The caller's pending asset, the JSON body, and its upload id (None when missing or malformed)."""
+    asset = _pending_asset_or_404(asset_id)
+    body = _json_body()
+    upload_id = body.get("upload_id")
+    return asset, body, upload_id if isinstance(upload_id, str) and upload_id else None
+
+
 @bp.post("/studio/uploads/<int:asset_id>/parts")
 @studio_required
 def presign_parts(asset_id: int):
     """Presigned PUT links for up to a hundred parts of a multipart upload."""
-    asset = _pending_asset_or_404(asset_id)
-    body = _json_body()
-    upload_id = body.get("upload_id")
-    numbers = body.get("part_numbers")
-    if not isinstance(upload_id, str) or not upload_id:
+    asset, body, upload_id = _multipart_request(asset_id)
+    if upload_id is None:
         return _error("The upload id is missing.")
+    numbers = body.get("part_numbers")
     if not isinstance(numbers, list) or not numbers or len(numbers) > PARTS_PER_CALL:
         return _error(f"Ask for between 1 and {PARTS_PER_CALL} parts at a time.")
     if not all(_is_count(n) and 1 <= n <= MAX_PARTS for n in numbers):
@@ -77,12 +83,10 @@ def presign_parts(asset_id: int):
 @studio_required
 def complete_upload(asset_id: int):
     """Join the uploaded parts into the object, then check what arrived."""
-    asset = _pending_asset_or_404(asset_id)
-    body = _json_body()
-    upload_id = body.get("upload_id")
-    parts = body.get("parts")
-    if not isinstance(upload_id, str) or not upload_id:
+    asset, body, upload_id = _multipart_request(asset_id)
+    if upload_id is None:
         return _error("The upload id is missing.")
+    parts = body.get("parts")
     if not isinstance(parts, list) or not parts or len(parts) > MAX_PARTS or not all(_is_part(p) for p in parts):
         return _error("List the uploaded parts, each with its PartNumber and ETag.")
     try:
