@@ -151,7 +151,7 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from .formatting import format_date, format_duration, format_money
+    from .formatting import format_date, format_duration, format_money, format_size
     from .markdown_render import render_markdown
 
     app.jinja_env.filters["markdown"] = render_markdown
@@ -159,6 +159,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["duration"] = format_duration
+    app.jinja_env.filters["filesize"] = format_size
 
 
 def register_commands(app: Flask) -> None:

@@ -71,6 +71,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Browser uploads larger than this go to storage in parts of MULTIPART_PART_BYTES (S3's minimum is 5 MiB).
         "MULTIPART_THRESHOLD_BYTES": _int("MULTIPART_THRESHOLD_BYTES", 64 * 1024**2),
         "MULTIPART_PART_BYTES": _int("MULTIPART_PART_BYTES", 16 * 1024**2),
+        # How long a playback or download link works; the player asks for a fresh one when it lapses.
+        "MEDIA_URL_SECONDS": _int("MEDIA_URL_SECONDS", 3600),
         # Payments
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),

@@ -44,3 +44,13 @@ def format_duration(seconds: int | None) -> str:
         return f"{max(minutes, 1)} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def format_size(n: int | None) -> str:
+    """`1536` → `1.5 KB`; `734003200` → `700 MB`; sizes in binary units, as file managers show them."""
+    if not n:
+        return "0 KB"
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"

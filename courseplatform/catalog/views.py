@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from ..extensions import db, limiter
 from ..media.services import media_url
-from ..models import CourseKind, CourseStatus, LessonKind, User
+from ..models import CourseKind, CourseStatus, User
 from . import bp
 from .forms import CheckoutForm, CourseSearchForm, WaitlistForm
 from .services import (
@@ -115,17 +115,10 @@ def preview_lesson(slug: str, lesson_id: int):
     course = lesson.section.course
     if course.status is CourseStatus.DRAFT and not can_see_draft(current_user, course):
         abort(404)
-    asset = lesson.media_asset
-    player = None
-    if lesson.kind in (LessonKind.VIDEO, LessonKind.LIVE) and asset is not None:
-        player = "audio" if asset.content_type.startswith("audio/") else "video"
     return render_template(
         "catalog/preview.html",
         course=course,
         lesson=lesson,
-        player=player,
-        media_url=media_url(asset),
-        captions_url=media_url(lesson.captions_asset),
         previews=other_previews(course),
         is_draft=course.status is CourseStatus.DRAFT,
     )

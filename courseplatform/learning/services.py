@@ -5,10 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from ..extensions import db
-from ..models import Course, CreatorProfile, Enrollment, EnrollmentStatus, Lesson, LessonProgress, Section, User
+from ..models import (
+    Course,
+    CreatorProfile,
+    Enrollment,
+    EnrollmentStatus,
+    Lesson,
+    LessonProgress,
+    Section,
+    User,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -42,3 +52,43 @@ def my_offerings(user: User) -> list[LearnerOffering]:
         .order_by(Enrollment.enrolled_at.desc())
     )
     return [LearnerOffering(e, t, d) for e, t, d in rows]
+
+
+def course_outline(course: Course) -> list[tuple[Section, list[Lesson]]]:
+    """The offering's sections with their lessons, in order, in one query."""
+    lessons = db.session.scalars(
+        sa.select(Lesson)
+        .join(Lesson.section)
+        .where(Section.course_id == course.id)
+        .options(contains_eager(Lesson.section))
+        .order_by(Section.position, Section.id, Lesson.position, Lesson.id)
+    ).all()
+    outline: dict[int, tuple[Section, list[Lesson]]] = {}
+    for lesson in lessons:
+        outline.setdefault(lesson.section_id, (lesson.section, []))[1].append(lesson)
+    return list(outline.values())
+
+
+def saved_position(enrollment: Enrollment, lesson: Lesson) -> int:
+    """Where the learner stopped in this lesson's video or audio, in seconds (0 when new)."""
+    return (
+        db.session.scalar(
+            sa.select(LessonProgress.position_seconds).where(
+                LessonProgress.enrollment_id == enrollment.id, LessonProgress.lesson_id == lesson.id
+            )
+        )
+        or 0
+    )
+
+
+def save_position(enrollment: Enrollment, lesson: Lesson, seconds: int) -> None:
+    """Remember the learner's place in a lesson (flushed); two tabs saving at once both succeed."""
+    values = {"position_seconds": seconds, "updated_at": utcnow()}
+    where = (LessonProgress.enrollment_id == enrollment.id, LessonProgress.lesson_id == lesson.id)
+    if db.session.execute(sa.update(LessonProgress).where(*where).values(**values)).rowcount:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id, **values))
+    except sa.exc.IntegrityError:
+        db.session.execute(sa.update(LessonProgress).where(*where).values(**values))

@@ -12,6 +12,7 @@ from flask import current_app
 from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
+from ..formatting import format_size
 from ..integrations.storage import get_storage
 from ..models import MediaAsset, MediaStatus, User, utcnow
 
@@ -105,8 +106,8 @@ def check_quota(owner: User, size: int) -> None:
     used = storage_used(owner)
     if used + size > profile.storage_quota_bytes:
         raise UploadError(
-            f"This upload would take you past your storage space ({_human_size(used)} of "
-            f"{_human_size(profile.storage_quota_bytes)} used). Delete unused files or contact us."
+            f"This upload would take you past your storage space ({format_size(used)} of "
+            f"{format_size(profile.storage_quota_bytes)} used). Delete unused files or contact us."
         )
 
 
@@ -161,15 +162,6 @@ def upload_limit(category: str) -> int | None:
     return MAX_UPLOAD_BYTES.get(category)
 
 
-def _human_size(n: int) -> str:
-    if n == 0:
-        return "0 GB"
-    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} bytes"
-
-
 def _upload_problem(asset: MediaAsset, size: int, head: bytes) -> tuple[str | None, FileKind | None]:
     """Why what arrived can't be accepted (or None), and the kind its bytes show."""
     name = asset.original_name
@@ -184,10 +176,10 @@ def _upload_problem(asset: MediaAsset, size: int, head: bytes) -> tuple[str | No
         return f"“{name}” isn't {CATEGORY_LABELS[claimed.category]}: its content is type {kind.content_type}.", kind
     limit = upload_limit(kind.category)
     if limit is not None and size > limit:
-        return f"“{name}” is {_human_size(size)}, larger than the {_human_size(limit)} limit.", kind
+        return f"“{name}” is {format_size(size)}, larger than the {format_size(limit)} limit.", kind
     if asset.size_bytes and size > asset.size_bytes:
         # The storage quota was checked against the announced size; more can't slip in.
-        return f"“{name}” is larger than announced ({_human_size(size)}, not {_human_size(asset.size_bytes)}).", kind
+        return f"“{name}” is larger than announced ({format_size(size)}, not {format_size(asset.size_bytes)}).", kind
     return None, kind
 
 
@@ -221,7 +213,7 @@ def begin_direct_upload(owner: User, filename: str, content_type: str, size: int
     kind = _claimed_kind(filename, content_type, category)
     limit = upload_limit(category) or size
     if size > limit:
-        raise UploadError(f"“{filename}” is {_human_size(size)}, larger than the {_human_size(limit)} limit.")
+        raise UploadError(f"“{filename}” is {format_size(size)}, larger than the {format_size(limit)} limit.")
     check_quota(owner, size)
     config = current_app.config
     part_bytes = int(config["MULTIPART_PART_BYTES"])

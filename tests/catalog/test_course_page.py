@@ -329,8 +329,12 @@ def test_visitor_opens_a_preview_video_but_not_a_paid_lesson(client):
     response = client.get(f"/courses/previewed/preview/{free.id}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert re.search(r'<video controls[^>]*src="/media/[^"]+"', html)
-    assert re.search(r'<track kind="captions" src="/media/[^"]+"', html)
+    src = f"/learn/previewed/lessons/{free.id}"
+    assert re.search(rf'<video controls[^>]*src="{src}/media"', html)
+    assert re.search(rf'<track kind="captions" src="{src}/captions"', html)
+    # The page's links lead a visitor to short-lived links to the files themselves.
+    assert client.get(f"{src}/media").location.startswith("/media/")
+    assert client.get(f"{src}/captions").location.startswith("/media/")
     assert "<strong>here</strong>" in html
     assert "Welcome" in html and "See the full course" in html
 
@@ -358,12 +362,13 @@ def test_preview_audio_text_and_download_lessons(client):
         is_preview=True,
     )
     html = client.get(f"/courses/mixed/preview/{audio.id}").get_data(as_text=True)
-    assert re.search(r'<audio controls[^>]*src="/media/', html) and "<video" not in html
+    assert re.search(rf'<audio controls[^>]*src="/learn/mixed/lessons/{audio.id}/media"', html) and "<video" not in html
     html = client.get(f"/courses/mixed/preview/{text.id}").get_data(as_text=True)
     assert "<em>words</em>" in html and "<video" not in html and "<audio" not in html
     html = client.get(f"/courses/mixed/preview/{handout.id}").get_data(as_text=True)
-    assert re.search(r'<a class="button" href="/media/[^"]+" download="worksheet.pdf">Download</a>', html)
-    assert "49 KB" in html
+    src = f"/learn/mixed/lessons/{handout.id}/media"
+    assert f'<a class="button" href="{src}?download=1">Download</a>' in html
+    assert f'href="{src}" target="_blank"' in html and "48.8 KB" in html
 
 
 def test_previews_of_archived_offerings_open_and_of_drafts_only_for_the_owner(client, web):

@@ -262,7 +262,7 @@ def test_the_in_app_upload_form_enforces_the_same_quota(backend, demo_video):
     profile = CreatorProfileFactory(storage_quota_bytes=len(demo_video) - 1)
     upload = FileStorage(io.BytesIO(demo_video), filename="welcome.mp4")
 
-    with pytest.raises(UploadError, match=r"past your storage space \(0 GB of .* used\)\. Delete unused files"):
+    with pytest.raises(UploadError, match=r"past your storage space \(0 KB of .* used\)\. Delete unused files"):
         store_upload(profile.user, upload, {"video"})
 
     assert db.session.scalar(sa.select(sa.func.count(MediaAsset.id))) == 0

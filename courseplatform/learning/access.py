@@ -1,0 +1,76 @@
+"""Who may open a lesson and its files.
+
+The owner and admins open every lesson; a learner opens the lessons of an offering
+they hold an active enrollment in (whatever the offering's status, so archiving
+never takes away what was paid for); anyone opens a free-preview lesson of an
+offering that has been published (archived ones too, as the catalog shows). Nobody else, whatever ids they guess.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, joinedload
+
+from ..extensions import db
+from ..models import Course, CourseStatus, Enrollment, EnrollmentStatus, Lesson, Section, User
+
+
+class Viewer(enum.Enum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    LEARNER = "learner"
+    PREVIEW = "preview"
+
+
+@dataclass(frozen=True)
+class LessonAccess:
+    """Why the current user may open a lesson, with their enrollment when they are a learner."""
+
+    viewer: Viewer
+    enrollment: Enrollment | None = None
+
+
+def find_lesson(slug: str, lesson_id: int) -> Lesson | None:
+    """A lesson of the offering named by `slug`, with its section, offering and files loaded."""
+    return db.session.scalar(
+        sa.select(Lesson)
+        .join(Lesson.section)
+        .join(Section.course)
+        .where(Lesson.id == lesson_id, Course.slug == slug)
+        .options(
+            contains_eager(Lesson.section).contains_eager(Section.course),
+            joinedload(Lesson.media_asset),
+            joinedload(Lesson.captions_asset),
+        )
+    )
+
+
+def lesson_access(user: User, lesson: Lesson) -> LessonAccess | None:
+    """How `user` may open `lesson`, or None when they may not (one query at most)."""
+    course = lesson.section.course
+    if user.is_authenticated:
+        if user.is_admin:
+            return LessonAccess(Viewer.ADMIN)
+        profile = user.creator_profile
+        if profile is not None and profile.id == course.creator_id:
+            return LessonAccess(Viewer.OWNER)
+        enrollment = active_enrollment(user, course)
+        if enrollment is not None:
+            return LessonAccess(Viewer.LEARNER, enrollment)
+    if lesson.is_preview and course.status is not CourseStatus.DRAFT:
+        return LessonAccess(Viewer.PREVIEW)
+    return None
+
+
+def active_enrollment(user: User, course: Course) -> Enrollment | None:
+    """The user's enrollment in the offering if it gives access now (not suspended or revoked)."""
+    return db.session.scalar(
+        sa.select(Enrollment).where(
+            Enrollment.user_id == user.id,
+            Enrollment.course_id == course.id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+        )
+    )

@@ -1,0 +1,157 @@
+/* The lesson player: speed control, and the position remembered.
+ *
+ * Works on any [data-player] holding a <video> or <audio>. The position is saved to
+ * the server for enrolled learners (data-position-url) and in this browser for
+ * everyone, so a lesson resumes where it was left. Links to the file last an hour;
+ * if one lapses mid-lesson the player asks for a fresh one and carries on.
+ */
+(function () {
+  "use strict";
+
+  var SAVE_EVERY_MS = 10000;
+  var tokenMeta = document.querySelector("meta[name='csrf-token']");
+
+  function formatTime(seconds) {
+    var s = Math.floor(seconds % 60);
+    var m = Math.floor(seconds / 60) % 60;
+    var h = Math.floor(seconds / 3600);
+    var mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
+  }
+
+  function storageGet(key) {
+    try {
+      return window.localStorage.getItem(key);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function storageSet(key, value) {
+    try {
+      window.localStorage.setItem(key, value);
+    } catch (error) {
+      /* private mode or storage full: the server copy still works */
+    }
+  }
+
+  function setUp(box) {
+    var media = box.querySelector("video, audio");
+    if (!media) {
+      return;
+    }
+    var status = box.querySelector("[data-player-status]");
+    var restart = box.querySelector("[data-player-restart]");
+    var speed = box.querySelector("[data-player-speed]");
+    var positionKey = "aqueduct.position." + box.dataset.lessonId;
+    var positionUrl = box.dataset.positionUrl;
+    var serverStart = parseFloat(box.dataset.startAt) || 0;
+    var localStart = parseFloat(storageGet(positionKey)) || 0;
+    var startAt = Math.max(serverStart, positionUrl ? 0 : localStart);
+    var lastSaved = -1;
+    var lastSaveTime = 0;
+    var recoveries = 0;
+
+    // Speed: remembered across lessons in this browser.
+    var savedRate = storageGet("aqueduct.speed");
+    if (speed) {
+      if (savedRate && speed.querySelector("option[value='" + savedRate + "']")) {
+        speed.value = savedRate;
+      }
+      media.playbackRate = parseFloat(speed.value) || 1;
+      speed.addEventListener("change", function () {
+        media.playbackRate = parseFloat(speed.value) || 1;
+        storageSet("aqueduct.speed", speed.value);
+      });
+      media.addEventListener("ratechange", function () {
+        var option = speed.querySelector("option[value='" + media.playbackRate + "']");
+        if (option) {
+          speed.value = option.value;
+        }
+      });
+    }
+
+    function say(text) {
+      if (status) {
+        status.textContent = text;
+      }
+    }
+
+    function save(force) {
+      var seconds = Math.floor(media.currentTime || 0);
+      if (media.duration && seconds >= media.duration - 2) {
+        seconds = 0; // finished: the next visit starts from the beginning
+      }
+      if (seconds === lastSaved || (!force && Date.now() - lastSaveTime < SAVE_EVERY_MS)) {
+        return;
+      }
+      lastSaved = seconds;
+      lastSaveTime = Date.now();
+      storageSet(positionKey, String(seconds));
+      if (positionUrl && tokenMeta) {
+        fetch(positionUrl, {
+          method: "POST",
+          credentials: "same-origin",
+          keepalive: true,
+          headers: { "Content-Type": "application/json", "X-CSRFToken": tokenMeta.content },
+          body: JSON.stringify({ seconds: seconds }),
+        }).catch(function () {
+          /* offline for a moment: the next save catches up */
+        });
+      }
+    }
+
+    media.addEventListener("loadedmetadata", function () {
+      box.dataset.duration = String(media.duration);
+      if (startAt > 5 && startAt < media.duration - 5) {
+        media.currentTime = startAt;
+        say("Resuming at " + formatTime(startAt));
+        if (restart) {
+          restart.hidden = false;
+        }
+      }
+      startAt = 0;
+    });
+    media.addEventListener("timeupdate", function () {
+      save(false);
+    });
+    media.addEventListener("pause", function () {
+      save(true);
+    });
+    media.addEventListener("ended", function () {
+      save(true);
+    });
+    window.addEventListener("pagehide", function () {
+      save(true);
+    });
+
+    if (restart) {
+      restart.addEventListener("click", function () {
+        media.currentTime = 0;
+        restart.hidden = true;
+        say("");
+        media.focus();
+      });
+    }
+
+    // A link that expired (or a network blip): ask the app for a fresh one, keep the place.
+    media.addEventListener("error", function () {
+      if (recoveries >= 3) {
+        say("This file can't be played right now. Please reload the page.");
+        return;
+      }
+      recoveries += 1;
+      startAt = media.currentTime || lastSaved || 0;
+      var src = media.getAttribute("src");
+      window.setTimeout(function () {
+        media.src = src;
+        media.load();
+      }, 500 * recoveries);
+    });
+  }
+
+  var players = document.querySelectorAll("[data-player]");
+  for (var i = 0; i < players.length; i += 1) {
+    setUp(players[i]);
+  }
+})();
