@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 from ..extensions import db
 from ..formatting import format_size
 from ..integrations.storage import get_storage
-from ..models import MediaAsset, MediaStatus, User, utcnow
+from ..models import Course, CreatorProfile, Lesson, LiveSession, MediaAsset, MediaStatus, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,12 @@ def store_upload(owner: User, upload: FileStorage, categories: set[str]) -> Medi
     """Check and store an uploaded file, returning a ready MediaAsset (flushed, not committed)."""
     if upload is None or not upload.filename:
         raise UploadError("Choose a file to upload.")
+    if current_app.config["STORAGE_BACKEND"] != "local":
+        # With S3, files go from the browser straight to the bucket (static/js/uploader.js).
+        raise UploadError(
+            f"“{upload.filename}” came to Aqueduct instead of going straight to storage. "
+            "Turn on JavaScript in your browser, then choose the file again."
+        )
     head = upload.stream.read(64)
     upload.stream.seek(0)
     content_type = sniff_content_type(head, upload.filename)
@@ -146,6 +152,73 @@ def store_upload(owner: User, upload: FileStorage, categories: set[str]) -> Medi
     db.session.add(asset)
     db.session.flush()
     return asset
+
+
+def ready_upload(owner: User, asset_id: str | int | None) -> MediaAsset | None:
+    """The owner's ready file with this id (as a form's hidden field holds it), or None."""
+    if not str(asset_id or "").isdigit():
+        return None
+    return db.session.scalar(
+        sa.select(MediaAsset).where(
+            MediaAsset.id == int(asset_id), MediaAsset.owner_id == owner.id, MediaAsset.status == MediaStatus.READY
+        )
+    )
+
+
+def claim_upload(owner: User, asset_id: str | int | None, categories: set[str]) -> MediaAsset:
+    """A ready file the owner uploaded straight to storage, checked to be of a kind this field takes."""
+    asset = ready_upload(owner, asset_id)
+    if asset is None:
+        raise UploadError("That upload can't be found any more. Please choose the file again.")
+    kind = ALLOWED.get(asset.content_type)
+    if kind is None or kind.category not in categories:
+        wanted = " or ".join(CATEGORY_LABELS[c] for c in sorted(categories))
+        raise UploadError(f"“{asset.original_name}” isn't {wanted}. Please choose {wanted}.")
+    return asset
+
+
+# Every column that points at a MediaAsset: a file is in use while any of them names it.
+ASSET_REFERENCES = (
+    Lesson.media_asset_id,
+    Lesson.captions_asset_id,
+    LiveSession.replay_asset_id,
+    Course.cover_asset_id,
+    CreatorProfile.photo_asset_id,
+)
+
+
+def used_asset_ids(ids: set[int]) -> set[int]:
+    """Which of these assets something still refers to, in one query."""
+    if not ids:
+        return set()
+    return set(db.session.scalars(sa.union(*(sa.select(column).where(column.in_(ids)) for column in ASSET_REFERENCES))))
+
+
+def release_assets(assets: list[MediaAsset]) -> list[str]:
+    """Delete the asset rows nothing refers to any more (flushed); return their storage keys.
+
+    The caller deletes the objects once its commit has succeeded, so a request that
+    fails never loses a file it still needs.
+    """
+    unique = {asset.id: asset for asset in assets if asset is not None}
+    if not unique:
+        return []
+    db.session.flush()
+    still_used = used_asset_ids(set(unique))
+    keys = []
+    for asset in unique.values():
+        if asset.id not in still_used:
+            keys.append(asset.storage_key)
+            db.session.delete(asset)
+    db.session.flush()
+    return keys
+
+
+def delete_objects(keys: list[str]) -> None:
+    """Remove stored objects after the commit that stopped using them."""
+    storage = get_storage()
+    for key in keys:
+        storage.delete(key)
 
 
 def media_url(asset: MediaAsset | None, expires_in: int = 3600) -> str | None:

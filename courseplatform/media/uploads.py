@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import abort, jsonify, request
 from flask_login import current_user
 
-from ..access import studio_required
+from ..access import owned_course_or_404, studio_required
 from ..extensions import db
 from ..integrations.storage import StorageError, get_storage
 from ..models import MediaAsset, MediaStatus
@@ -42,8 +42,16 @@ def start_upload():
         return _error("The file's size is missing; please choose the file again.")
     if size < 1:
         return _error(f"“{filename}” is empty. Please choose a file with something in it.")
+    owner = current_user
+    if body.get("course_id") is not None:
+        # A file for an offering belongs to (and counts against) the offering's creator,
+        # also when an admin uploads it for them.
+        course_id = body["course_id"]
+        if not _is_count(course_id):
+            return _error("The offering's id must be a whole number.")
+        owner = owned_course_or_404(course_id).creator.user
     try:
-        answer = begin_direct_upload(current_user, filename.strip(), content_type, size, purpose)
+        answer = begin_direct_upload(owner, filename.strip(), content_type, size, purpose)
     except UploadError as error:
         db.session.rollback()
         return _error(str(error))

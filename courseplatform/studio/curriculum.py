@@ -12,16 +12,17 @@ POST /courses/<id>/lessons/<lid>/move|delete               move or delete a less
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from ..access import owned_course_or_404, studio_required
 from ..extensions import db
-from ..formatting import format_date
-from ..integrations.storage import get_storage
+from ..formatting import format_date, format_size
+from ..media.services import delete_objects, ready_upload, upload_limit
 from ..models import Course, CourseKind, Lesson, LessonKind, Section
 from . import bp
 from . import curriculum_services as services
@@ -49,13 +50,6 @@ def lesson_of(course: Course, lesson_id: int) -> Lesson:
     if lesson is None:
         abort(404)
     return lesson
-
-
-def delete_files(keys: list[str]) -> None:
-    """Remove stored files once the commit that stopped using them has succeeded."""
-    storage = get_storage()
-    for key in keys:
-        storage.delete(key)
 
 
 def back_to_curriculum(course: Course, anchor: str | None = None):
@@ -163,7 +157,7 @@ def delete_section(course_id: int, section_id: int):
     title = section.title
     keys = services.delete_section(course, section)
     db.session.commit()
-    delete_files(keys)
+    delete_objects(keys)
     flash(f"Section “{title}” and its lessons were deleted.", "success")
     return back_to_curriculum(course)
 
@@ -228,6 +222,8 @@ def _lesson_changes(course: Course, lesson: Lesson | None, form: LessonForm) -> 
         live_session=sessions.get(form.live_session.data or ""),
         media_file=form.media_file.data,
         captions_file=form.captions_file.data,
+        media_asset_id=form.media_asset_id.data or None,
+        captions_asset_id=form.captions_asset_id.data or None,
     )
 
 
@@ -244,19 +240,24 @@ def _save_lesson(course: Course, section: Section, lesson: Lesson | None, form: 
         field.errors = [*field.errors, str(error)]
         return None
     db.session.commit()
-    delete_files(keys)
+    delete_objects(keys)
     return lesson
 
 
 def _render_lesson_form(course: Course, section: Section, lesson: Lesson | None, form: LessonForm):
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    owner = course.creator.user
     return render_template(
         "studio/lesson_form.html",
         course=course,
         section=section,
         lesson=lesson,
         form=form,
-        max_upload_mb=limit // 1024**2 if limit else None,
+        # Files already uploaded for this form, when it comes back with a message to fix.
+        pending=SimpleNamespace(
+            media=ready_upload(owner, form.media_asset_id.data),
+            captions=ready_upload(owner, form.captions_asset_id.data),
+        ),
+        limits={category: format_size(upload_limit(category)) for category in ("video", "document")},
     )
 
 
@@ -315,7 +316,7 @@ def delete_lesson(course_id: int, lesson_id: int):
     title, section_id = lesson.title, lesson.section_id
     keys = services.delete_lesson(lesson)
     db.session.commit()
-    delete_files(keys)
+    delete_objects(keys)
     flash(f"Lesson “{title}” was deleted.", "success")
     return back_to_curriculum(course, f"section-{section_id}")
 

@@ -12,6 +12,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -63,6 +64,9 @@ class LessonForm(FlaskForm):
         "Captions (optional)",
         description="A WebVTT (.vtt) file, so learners can read along or watch without sound.",
     )
+    # Set by the uploader script once a file has gone straight to storage and been checked.
+    media_asset_id = HiddenField()
+    captions_asset_id = HiddenField()
     live_session = SelectField("Which session", choices=[SelectChoice("", "Choose later")], default="")
     body = TextAreaField(
         "Text or notes",

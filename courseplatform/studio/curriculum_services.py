@@ -18,10 +18,9 @@ from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
 from ..integrations.storage import get_storage
-from ..media.services import ALLOWED, UploadError, store_upload
+from ..media.services import ALLOWED, UploadError, claim_upload, release_assets, store_upload
 from ..models import (
     Course,
-    CreatorProfile,
     Lesson,
     LessonKind,
     LiveSession,
@@ -109,7 +108,7 @@ def delete_section(course: Course, section: Section) -> list[str]:
     db.session.delete(section)
     _renumber(_sorted(course.sections))
     db.session.flush()
-    return _release(assets)
+    return release_assets(assets)
 
 
 # ---------------------------------------------------------------------------
@@ -129,6 +128,9 @@ class LessonChanges:
     live_session: LiveSession | None
     media_file: FileStorage | None = None
     captions_file: FileStorage | None = None
+    # Files the browser already sent straight to storage (static/js/uploader.js), by asset id.
+    media_asset_id: str | None = None
+    captions_asset_id: str | None = None
 
 
 def add_lesson(section: Section, changes: LessonChanges, uploader: User) -> tuple[Lesson, list[str]]:
@@ -166,36 +168,50 @@ def _apply(lesson: Lesson, changes: LessonChanges, uploader: User) -> list[str]:
         dropped.append(lesson.captions_asset)
         lesson.captions_asset = None
 
-    stored: list[MediaAsset] = []
+    stored: list[MediaAsset] = []  # stored by this request: removed again if it fails
     try:
-        if categories and _chosen(changes.media_file):
-            stored.append(_store(uploader, changes.media_file, categories, "media_file"))
-            if lesson.media_asset is not None:
+        if categories and (changes.media_asset_id or _chosen(changes.media_file)):
+            asset = _file(uploader, changes.media_file, changes.media_asset_id, categories, "media_file", stored)
+            if lesson.media_asset is not None and lesson.media_asset is not asset:
                 dropped.append(lesson.media_asset)
-            lesson.media_asset = stored[-1]
-        if changes.kind in CAPTION_KINDS and _chosen(changes.captions_file):
-            stored.append(_store(uploader, changes.captions_file, {"captions"}, "captions_file"))
-            if lesson.captions_asset is not None:
+            lesson.media_asset = asset
+        if changes.kind in CAPTION_KINDS and (changes.captions_asset_id or _chosen(changes.captions_file)):
+            asset = _file(
+                uploader, changes.captions_file, changes.captions_asset_id, {"captions"}, "captions_file", stored
+            )
+            if lesson.captions_asset is not None and lesson.captions_asset is not asset:
                 dropped.append(lesson.captions_asset)
-            lesson.captions_asset = stored[-1]
+            lesson.captions_asset = asset
     except LessonFileError:
         storage = get_storage()
         for asset in stored:  # the caller rolls back the rows; the bytes are ours to remove
             storage.delete(asset.storage_key)
         raise
     db.session.flush()
-    return _release(dropped)
+    return release_assets(dropped)
 
 
 def _chosen(upload: FileStorage | None) -> bool:
     return upload is not None and bool(upload.filename)
 
 
-def _store(uploader: User, upload: FileStorage, categories: set[str], field: str) -> MediaAsset:
+def _file(
+    uploader: User,
+    upload: FileStorage | None,
+    asset_id: str | None,
+    categories: set[str],
+    field: str,
+    stored: list[MediaAsset],
+) -> MediaAsset:
+    """The file for a field: one already uploaded straight to storage, or one sent with the form."""
     try:
-        return store_upload(uploader, upload, categories)
+        if asset_id:
+            return claim_upload(uploader, asset_id, categories)
+        asset = store_upload(uploader, upload, categories)
     except UploadError as error:
         raise LessonFileError(field, str(error)) from error
+    stored.append(asset)
+    return asset
 
 
 def move_lesson(course: Course, lesson: Lesson, direction: str) -> None:
@@ -231,7 +247,7 @@ def delete_lesson(lesson: Lesson) -> list[str]:
     db.session.delete(lesson)
     _renumber(_sorted(section.lessons))
     db.session.flush()
-    return _release(assets)
+    return release_assets(assets)
 
 
 def reorder_curriculum(course: Course, payload: Any) -> None:
@@ -281,32 +297,6 @@ def _lesson_assets(lesson: Lesson) -> list[MediaAsset]:
 def _category(asset: MediaAsset) -> str | None:
     kind = ALLOWED.get(asset.content_type)
     return kind.category if kind else None
-
-
-def _release(assets: list[MediaAsset]) -> list[str]:
-    """Delete the asset rows nothing refers to any more; return their storage keys for removal after commit."""
-    ids = {asset.id for asset in assets}
-    if not ids:
-        return []
-    db.session.flush()
-    still_used = set(
-        db.session.scalars(
-            sa.union(
-                sa.select(Lesson.media_asset_id).where(Lesson.media_asset_id.in_(ids)),
-                sa.select(Lesson.captions_asset_id).where(Lesson.captions_asset_id.in_(ids)),
-                sa.select(LiveSession.replay_asset_id).where(LiveSession.replay_asset_id.in_(ids)),
-                sa.select(Course.cover_asset_id).where(Course.cover_asset_id.in_(ids)),
-                sa.select(CreatorProfile.photo_asset_id).where(CreatorProfile.photo_asset_id.in_(ids)),
-            )
-        )
-    )
-    keys = []
-    for asset in {asset.id: asset for asset in assets}.values():
-        if asset.id not in still_used:
-            keys.append(asset.storage_key)
-            db.session.delete(asset)
-    db.session.flush()
-    return keys
 
 
 # ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..fields import MoneyField, valid_slug
@@ -66,6 +66,7 @@ class OfferingForm(FlaskForm):
         description="Markdown: **bold**, *italic*, lists with -, links as [text](https://…).",
     )
     cover = FileField("Cover image", description="PNG, JPEG or WebP, up to 10 MB. A wide picture works best.")
+    cover_asset_id = HiddenField()  # set by the uploader script once the image is in storage
     remove_cover = BooleanField("Remove the current cover image")
     price_kind = RadioField("Price", choices=PRICE_CHOICES, default="fixed")
     price_cents = MoneyField("Price", description="For a sliding scale, the suggested price.")

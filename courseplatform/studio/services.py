@@ -9,7 +9,7 @@ from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
 from ..fields import slugify
-from ..media.services import store_upload
+from ..media.services import claim_upload, release_assets, store_upload
 from ..models import (
     Course,
     CourseKind,
@@ -115,8 +115,14 @@ def topics_for(names: list[str]) -> list[Topic]:
     return topics
 
 
-def save_offering(profile: CreatorProfile, course: Course | None, form, cover: FileStorage | None) -> Course:
-    """Create or update an offering from a validated OfferingForm."""
+def save_offering(
+    profile: CreatorProfile, course: Course | None, form, cover: FileStorage | None
+) -> tuple[Course, list[str]]:
+    """Create or update an offering from a validated OfferingForm.
+
+    Returns the offering and the storage keys of a cover image it no longer uses, for
+    the caller to delete after the commit.
+    """
     creating = course is None
     if creating:
         # Linked by id, not by relationship, so it joins the session only when complete.
@@ -124,7 +130,10 @@ def save_offering(profile: CreatorProfile, course: Course | None, form, cover: F
     slug = form.slug.data or unique_course_slug(form.title.data, exclude_id=course.id)
     if slug_in_use(slug, course.id):
         raise StudioError("Another offering already uses this web address; choose another.")
-    if cover is not None and cover.filename:
+    old_cover = course.cover_asset
+    if form.cover_asset_id.data:
+        course.cover_asset = claim_upload(profile.user, form.cover_asset_id.data, {"image"})
+    elif cover is not None and cover.filename:
         course.cover_asset = store_upload(profile.user, cover, {"image"})
     elif form.remove_cover.data:
         course.cover_asset = None
@@ -148,7 +157,8 @@ def save_offering(profile: CreatorProfile, course: Course | None, form, cover: F
     db.session.flush()
     if opening and course.status is CourseStatus.PUBLISHED:
         _notify_waitlist(course, "open")
-    return course
+    replaced = old_cover is not None and old_cover is not course.cover_asset
+    return course, release_assets([old_cover]) if replaced else []
 
 
 def curriculum_counts(course: Course) -> dict[str, int]:

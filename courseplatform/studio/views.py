@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from ..access import creator_required, owned_course_or_404, studio_required
 from ..extensions import db
 from ..markdown_render import render_markdown
-from ..media.services import UploadError, media_url
+from ..media.services import UploadError, delete_objects, media_url, ready_upload
 from ..models import Course, CourseKind
 from . import bp
 from .forms import ConfirmForm, OfferingForm
@@ -84,13 +84,14 @@ def _offering_form(form: OfferingForm, course: Course | None):
     elif form.validate_on_submit():
         profile = course.creator if course is not None else current_user.creator_profile
         try:
-            saved = save_offering(profile, course, form, request.files.get(form.cover.name))
+            saved, unused_keys = save_offering(profile, course, form, request.files.get(form.cover.name))
         except (StudioError, UploadError) as error:
             target = form.slug if isinstance(error, StudioError) else form.cover
             target.errors = [*target.errors, str(error)]
             db.session.rollback()
         else:
             db.session.commit()
+            delete_objects(unused_keys)
             if course is None:
                 flash("Your offering is saved as a draft. Next, build its curriculum.", "success")
                 return redirect(url_for("studio.course", course_id=saved.id))
@@ -103,6 +104,7 @@ def _offering_form(form: OfferingForm, course: Course | None):
         preview=preview,
         currency=(course.currency if course else current_user.creator_profile.currency),
         cover_url=media_url(course.cover_asset) if course is not None else None,
+        pending_cover=ready_upload(course.creator.user if course else current_user, form.cover_asset_id.data),
     )
 
 

@@ -258,11 +258,25 @@ def test_nobody_else_can_touch_someone_elses_upload(client, web, api, app, monke
     backend.storage.abort_multipart(asset.storage_key, upload_id)
 
 
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
 def test_the_in_app_upload_form_enforces_the_same_quota(backend, demo_video):
+    """Without JavaScript the local backend takes a file through the lesson form, within the quota."""
     profile = CreatorProfileFactory(storage_quota_bytes=len(demo_video) - 1)
     upload = FileStorage(io.BytesIO(demo_video), filename="welcome.mp4")
 
     with pytest.raises(UploadError, match=r"past your storage space \(0 KB of .* used\)\. Delete unused files"):
+        store_upload(profile.user, upload, {"video"})
+
+    assert db.session.scalar(sa.select(sa.func.count(MediaAsset.id))) == 0
+    assert list(backend.storage.list_keys(f"uploads/{profile.user_id}/")) == []
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_with_s3_a_file_posted_to_the_app_is_refused_without_storing_it(backend, demo_video):
+    profile = CreatorProfileFactory()
+    upload = FileStorage(io.BytesIO(demo_video), filename="welcome.mp4")
+
+    with pytest.raises(UploadError, match="Turn on JavaScript in your browser, then choose the file again"):
         store_upload(profile.user, upload, {"video"})
 
     assert db.session.scalar(sa.select(sa.func.count(MediaAsset.id))) == 0
