@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 from ..extensions import db
 from ..formatting import format_size
 from ..integrations.storage import get_storage
-from ..models import Course, CreatorProfile, Lesson, LiveSession, MediaAsset, MediaStatus, User, utcnow
+from ..models import Course, CreatorProfile, Lesson, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -357,3 +357,99 @@ def collect_stale_uploads(now: datetime | None = None) -> int:
         db.session.delete(asset)
     db.session.flush()
     return len(stale)
+
+
+@dataclass(frozen=True)
+class FileUse:
+    """One place a file appears: an offering's lesson, captions, cover or replay, or a profile photo."""
+
+    label: str
+    course_id: int | None
+    course_title: str | None
+
+
+@dataclass(frozen=True)
+class Library:
+    """A page of a creator's files, newest first, with where each is used and the space they take."""
+
+    assets: list[MediaAsset]
+    uses: dict[int, list[FileUse]]
+    total: int
+    used_bytes: int
+    quota_bytes: int | None
+    page: int
+    pages: int
+
+
+def file_library(owner: User, page: int = 1, per_page: int = 50) -> Library:
+    """The owner's uploads, with their state and uses, in four queries whatever their number."""
+    total = db.session.scalar(sa.select(sa.func.count(MediaAsset.id)).where(MediaAsset.owner_id == owner.id)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    assets = list(
+        db.session.scalars(
+            sa.select(MediaAsset)
+            .where(MediaAsset.owner_id == owner.id)
+            .order_by(MediaAsset.created_at.desc(), MediaAsset.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    profile = owner.creator_profile
+    return Library(
+        assets=assets,
+        uses=file_uses({asset.id for asset in assets}),
+        total=total,
+        used_bytes=storage_used(owner),
+        quota_bytes=profile.storage_quota_bytes if profile else None,
+        page=page,
+        pages=pages,
+    )
+
+
+def file_uses(ids: set[int]) -> dict[int, list[FileUse]]:
+    """Where each of these files is used, in one query."""
+    if not ids:
+        return {}
+
+    def lesson_uses(column, prefix: str):
+        return (
+            sa.select(
+                column.label("asset_id"), (sa.literal(prefix) + Lesson.title).label("label"), Course.id, Course.title
+            )
+            .join(Section, Lesson.section_id == Section.id)
+            .join(Course, Section.course_id == Course.id)
+            .where(column.in_(ids))
+        )
+
+    rows = db.session.execute(
+        sa.union_all(
+            lesson_uses(Lesson.media_asset_id, "Lesson: "),
+            lesson_uses(Lesson.captions_asset_id, "Captions: "),
+            sa.select(Course.cover_asset_id, sa.literal("Cover image"), Course.id, Course.title).where(
+                Course.cover_asset_id.in_(ids)
+            ),
+            sa.select(LiveSession.replay_asset_id, sa.literal("Live session replay"), Course.id, Course.title)
+            .join(Course, LiveSession.course_id == Course.id)
+            .where(LiveSession.replay_asset_id.in_(ids)),
+            sa.select(
+                CreatorProfile.photo_asset_id,
+                sa.literal("Profile photo"),
+                sa.null().cast(sa.Integer),
+                sa.null().cast(sa.String),
+            ).where(CreatorProfile.photo_asset_id.in_(ids)),
+        )
+    )
+    uses: dict[int, list[FileUse]] = {}
+    for asset_id, label, course_id, course_title in rows:
+        uses.setdefault(asset_id, []).append(FileUse(label, course_id, course_title))
+    return uses
+
+
+def delete_unused_file(asset: MediaAsset) -> list[str]:
+    """Delete a file nothing uses (flushed); returns its storage key for removal after the commit."""
+    if used_asset_ids({asset.id}):
+        raise UploadError(f"“{asset.original_name}” is still used. Remove it from its lesson or offering first.")
+    db.session.delete(asset)
+    db.session.flush()
+    return [asset.storage_key]

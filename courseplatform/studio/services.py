@@ -20,6 +20,7 @@ from ..models import (
     Lesson,
     LessonKind,
     LiveSession,
+    MediaAsset,
     Order,
     OrderStatus,
     QuizChoice,
@@ -318,3 +319,35 @@ def _notify_waitlist(course: Course, reason: str) -> None:
     from ..catalog.waitlist import notify_waitlist
 
     notify_waitlist(course, reason)
+
+
+def has_buyers(course: Course) -> bool:
+    """Whether anyone ever ordered or enrolled: then the offering is archived, never deleted."""
+    ordered = sa.select(Order.id).where(Order.course_id == course.id)
+    enrolled = sa.select(Enrollment.id).where(Enrollment.course_id == course.id)
+    return bool(db.session.scalar(sa.select(sa.or_(sa.exists(ordered), sa.exists(enrolled)))))
+
+
+def delete_offering(course: Course) -> list[str]:
+    """Delete an offering nobody bought, with its curriculum and sessions (flushed).
+
+    Returns the storage keys of files nothing else uses, for the caller to delete after
+    the commit. An offering with orders or learners is refused: what people paid for
+    is never lost (archive it instead).
+    """
+    if has_buyers(course):
+        raise StudioError(
+            "People have enrolled in or ordered this offering, so it can't be deleted. "
+            "Archive it instead: it leaves the catalog and they keep their access."
+        )
+    lessons = [lesson for section in course.sections for lesson in section.lessons]
+    ids = {
+        course.cover_asset_id,
+        *(lesson.media_asset_id for lesson in lessons),
+        *(lesson.captions_asset_id for lesson in lessons),
+        *(session.replay_asset_id for session in course.live_sessions),
+    } - {None}
+    assets = list(db.session.scalars(sa.select(MediaAsset).where(MediaAsset.id.in_(ids)))) if ids else []
+    db.session.delete(course)
+    db.session.flush()
+    return release_assets(assets)

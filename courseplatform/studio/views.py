@@ -12,12 +12,15 @@ from ..markdown_render import render_markdown
 from ..media.services import UploadError, delete_objects, media_url, ready_upload
 from ..models import Course, CourseKind
 from . import bp
+from .curriculum_services import CURRICULUM_OPTIONS
 from .forms import ConfirmForm, OfferingForm
 from .services import (
     NotReadyToPublish,
     StudioError,
     archive,
+    delete_offering,
     duplicate_offering,
+    has_buyers,
     offerings_overview,
     publish,
     publish_problems,
@@ -57,6 +60,7 @@ def course(course_id: int):
         "studio/course.html",
         course=offering,
         figures=figures,
+        deletable=not has_buyers(offering),
         problems=publish_problems(offering),
         confirm=ConfirmForm(),
         public_url=url_for("catalog.course", slug=offering.slug),
@@ -163,6 +167,25 @@ def _change_status(course_id: int, change, message: str):
         db.session.commit()
         flash(message, "success")
     return redirect(url_for("studio.course", course_id=course_id))
+
+
+@bp.post("/courses/<int:course_id>/delete")
+@studio_required
+def delete_course(course_id: int):
+    """Delete an offering nobody has bought, with its lessons and files, after the creator confirmed."""
+    offering = owned_course_or_404(course_id, *CURRICULUM_OPTIONS, selectinload(Course.live_sessions))
+    _check_confirm()
+    title = offering.title
+    try:
+        keys = delete_offering(offering)
+    except StudioError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("studio.course", course_id=course_id))
+    db.session.commit()
+    delete_objects(keys)
+    flash(f"“{title}” was deleted, with its lessons and files.", "success")
+    return redirect(url_for("studio.dashboard"))
 
 
 def _check_confirm() -> None:

@@ -108,7 +108,7 @@ def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
     logged_in = True
     web.login("other@example.org", PASSWORD)
     for method, url in urls:
-        if url in ("/studio", "/studio/courses/new", "/studio/uploads"):
+        if url in ("/studio", "/studio/courses/new", "/studio/uploads", "/studio/files"):
             continue  # their own studio
         assert attempt(method, url).status_code == 404, (method, url)
     web.logout()
