@@ -21,6 +21,17 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _file_or_env(name: str) -> str:
+    """A secret given inline in NAME, or as a path to a file in NAME_FILE (for PEM keys)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE points at {path!r}, which can't be read: {exc.strerror}") from exc
+    return os.environ.get(name, "")
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw in (None, ""):
@@ -71,6 +82,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Browser uploads larger than this go to storage in parts of MULTIPART_PART_BYTES (S3's minimum is 5 MiB).
         "MULTIPART_THRESHOLD_BYTES": _int("MULTIPART_THRESHOLD_BYTES", 64 * 1024**2),
         "MULTIPART_PART_BYTES": _int("MULTIPART_PART_BYTES", 16 * 1024**2),
+        # Optional CloudFront distribution in front of the bucket: playback links become
+        # CloudFront signed URLs (a trusted key group's key id and its PEM private key).
+        "CLOUDFRONT_DOMAIN": os.environ.get("CLOUDFRONT_DOMAIN", ""),
+        "CLOUDFRONT_KEY_ID": os.environ.get("CLOUDFRONT_KEY_ID", ""),
+        "CLOUDFRONT_PRIVATE_KEY": _file_or_env("CLOUDFRONT_PRIVATE_KEY"),
         # How long a playback or download link works; the player asks for a fresh one when it lapses.
         "MEDIA_URL_SECONDS": _int("MEDIA_URL_SECONDS", 3600),
         # Payments
@@ -118,4 +134,6 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         raise ConfigError(f"MAIL_BACKEND must be 'file' or 'smtp', not {config['MAIL_BACKEND']!r}")
     if config["STORAGE_BACKEND"] not in {"local", "s3"}:
         raise ConfigError(f"STORAGE_BACKEND must be 'local' or 's3', not {config['STORAGE_BACKEND']!r}")
+    if config["CLOUDFRONT_DOMAIN"] and not (config["CLOUDFRONT_KEY_ID"] and config["CLOUDFRONT_PRIVATE_KEY"]):
+        raise ConfigError("CLOUDFRONT_DOMAIN needs CLOUDFRONT_KEY_ID and CLOUDFRONT_PRIVATE_KEY (or _FILE) as well.")
     return config

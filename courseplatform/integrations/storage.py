@@ -258,9 +258,10 @@ class LocalStorage:
 class S3Storage:
     """Objects in an S3 (or S3-compatible) bucket; browsers talk to the bucket directly."""
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, cdn: CloudFrontLinks | None = None) -> None:
         self.client = client
         self.bucket = bucket
+        self.cdn = cdn
 
     def save(self, key: str, stream: BinaryIO) -> int:
         """Upload a stream under `key` from this process (seeding, small files) and return its size."""
@@ -312,7 +313,9 @@ class S3Storage:
                 yield item["Key"], item["LastModified"]
 
     def playback_url(self, key: str, expires_in: int = 3600, download_name: str | None = None) -> str:
-        """A presigned GET that stops working after `expires_in` seconds."""
+        """A presigned GET (or CloudFront signed URL) that stops working after `expires_in` seconds."""
+        if self.cdn is not None and not download_name:
+            return self.cdn.signed_url(key, expires_in)
         params = {"Bucket": self.bucket, "Key": key}
         if download_name:
             params["ResponseContentDisposition"] = _attachment(download_name)
@@ -354,6 +357,27 @@ class S3Storage:
         """Give up on an upload in parts; the bucket discards what arrived."""
         with contextlib.suppress(self.client.exceptions.NoSuchUpload):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+
+class CloudFrontLinks:
+    """Signed CloudFront URLs for playback, so viewers stream from the edge (canned policy, RSA-SHA1)."""
+
+    def __init__(self, domain: str, key_id: str, private_key_pem: str) -> None:
+        from botocore.signers import CloudFrontSigner
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        private_key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+        self.domain = domain.removeprefix("https://").rstrip("/")
+        self.signer = CloudFrontSigner(
+            # CloudFront signed URLs are RSA-SHA1 by definition; the key, not the digest, carries the secret.
+            key_id,
+            lambda message: private_key.sign(message, padding.PKCS1v15(), hashes.SHA1()),  # noqa: S303
+        )
+
+    def signed_url(self, key: str, expires_in: int) -> str:
+        expires = datetime.fromtimestamp(int(time.time()) + expires_in, UTC)
+        return self.signer.generate_presigned_url(f"https://{self.domain}/{quote(key)}", date_less_than=expires)
 
 
 def _attachment(download_name: str) -> str:
@@ -398,9 +422,22 @@ def _s3_client(region: str, endpoint_url: str | None) -> Any:
     return client
 
 
+def _cloudfront_links() -> CloudFrontLinks | None:
+    """The CloudFront signer when CLOUDFRONT_DOMAIN is set, built once per application."""
+    config = current_app.config
+    if not config.get("CLOUDFRONT_DOMAIN"):
+        return None
+    cache = current_app.extensions.setdefault("aqueduct_cloudfront", {})
+    settings = (config["CLOUDFRONT_DOMAIN"], config["CLOUDFRONT_KEY_ID"], config["CLOUDFRONT_PRIVATE_KEY"])
+    if settings not in cache:
+        cache[settings] = CloudFrontLinks(*settings)
+    return cache[settings]
+
+
 def get_storage() -> LocalStorage | S3Storage:
     """The storage backend chosen by configuration (STORAGE_BACKEND)."""
     config = current_app.config
     if config["STORAGE_BACKEND"] == "s3":
-        return S3Storage(_s3_client(config["AWS_REGION"], config["S3_ENDPOINT_URL"]), config["S3_BUCKET"])
+        client = _s3_client(config["AWS_REGION"], config["S3_ENDPOINT_URL"])
+        return S3Storage(client, config["S3_BUCKET"], _cloudfront_links())
     return LocalStorage(config["MEDIA_ROOT"])
