@@ -14,6 +14,7 @@ import mimetypes
 import re
 import shutil
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -381,7 +382,9 @@ class CloudFrontLinks:
 
 
 def _attachment(download_name: str) -> str:
-    ascii_name = download_name.encode("ascii", "ignore").decode().replace('"', "") or "download"
+    # Old browsers read the plain name: "Übung" becomes "Ubung" there, as Werkzeug does it.
+    plain = unicodedata.normalize("NFKD", download_name).encode("ascii", "ignore").decode()
+    ascii_name = plain.replace('"', "") or "download"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(download_name)}"
 
 

@@ -77,7 +77,7 @@ def lesson_file(slug: str, lesson_id: int, which: str):
     asset = lesson.media_asset if which == "media" else lesson.captions_asset
     if asset is None or asset.status is not MediaStatus.READY:
         abort(404)
-    download_name = asset.original_name if request.args.get("download") else None
+    download_name = asset.original_name if request.args.get("download") == "1" else None
     url = get_storage().playback_url(
         asset.storage_key, expires_in=current_app.config["MEDIA_URL_SECONDS"], download_name=download_name
     )
