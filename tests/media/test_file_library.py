@@ -169,7 +169,7 @@ def test_an_offering_someone_enrolled_in_is_archived_never_deleted(web, client, 
     web.login(course.creator.user.email, PASSWORD)
 
     overview = page_text(client, f"/studio/courses/{course.id}")
-    assert "People have enrolled in or ordered it, so it stays" in overview and "Delete for good" not in overview
+    assert "Delete this offering" not in overview and "Delete for good" not in overview
     html = unescape(
         web.submit(f"/studio/courses/{course.id}/delete", {}, form_url=f"/studio/courses/{course.id}").get_data(
             as_text=True
