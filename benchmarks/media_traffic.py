@@ -43,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +51,8 @@ from urllib.parse import urlsplit
 import requests
 import sqlalchemy as sa
 from moto.server import ThreadedMotoServer
-from werkzeug.serving import WSGIRequestHandler, make_server
+from traffic_meter import QuietHandler, TrafficMeter  # this script's folder is on sys.path
+from werkzeug.serving import make_server
 
 from courseplatform import create_app
 from courseplatform.extensions import db
@@ -68,150 +68,6 @@ BUCKET = "aqueduct-bench-media"
 DEMO_VIDEO = PROJECT_ROOT / "courseplatform" / "demo" / "welcome.mp4"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PASSWORD = secrets.token_urlsafe(16)
-# What the app sends and receives when it only signs, checks and redirects: any other body is media,
-# and so is whatever a body of these types carries beyond CONTROL_BODY_BYTES.
-CONTROL_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/html", "text/plain")
-CONTROL_BODY_BYTES = 64 * 1024
-
-
-# ---------------------------------------------------------------------------
-# The meter around the app
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class Exchange:
-    """One request the app answered, and the bytes it cost the app."""
-
-    method: str
-    path: str
-    request_type: str
-    declared_in: int  # the request's Content-Length, read or not
-    headers_in: int  # approximate: request line and headers
-    body_in: int = 0
-    status: str = ""
-    response_type: str = ""
-    headers_out: int = 0
-    body_out: int = 0
-
-    @property
-    def bytes_in(self) -> int:
-        return self.headers_in + max(self.body_in, self.declared_in)
-
-    @property
-    def bytes_out(self) -> int:
-        return self.headers_out + self.body_out
-
-    @property
-    def media_bytes(self) -> int:
-        """Body bytes that can't be the app talking about files (JSON, forms, pages, redirects)."""
-        return _media_part(max(self.body_in, self.declared_in), self.request_type) + _media_part(
-            self.body_out, self.response_type
-        )
-
-
-def _media_part(size: int, content_type: str) -> int:
-    if content_type.startswith(CONTROL_TYPES):
-        return max(0, size - CONTROL_BODY_BYTES)
-    return size
-
-
-class _CountingInput:
-    """Wraps `wsgi.input`, adding every byte the app reads to its exchange."""
-
-    def __init__(self, stream, exchange: Exchange) -> None:
-        self._stream = stream
-        self._exchange = exchange
-
-    def _count(self, data: bytes) -> bytes:
-        self._exchange.body_in += len(data)
-        return data
-
-    def read(self, *args) -> bytes:
-        return self._count(self._stream.read(*args))
-
-    def read1(self, *args) -> bytes:
-        return self._count(self._stream.read1(*args))
-
-    def readline(self, *args) -> bytes:
-        return self._count(self._stream.readline(*args))
-
-    def readlines(self, *args) -> list[bytes]:
-        return [self._count(line) for line in self._stream.readlines(*args)]
-
-    def readinto(self, buffer) -> int | None:
-        size = self._stream.readinto(buffer)
-        self._exchange.body_in += size or 0
-        return size
-
-    def __iter__(self):
-        return (self._count(line) for line in self._stream)
-
-    def __getattr__(self, name: str):
-        return getattr(self._stream, name)
-
-
-class _CountingBody:
-    """Wraps the app's response iterable, counting what it yields and passing `close` on."""
-
-    def __init__(self, body, exchange: Exchange) -> None:
-        self._body = body
-        self._exchange = exchange
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._body:
-            self._exchange.body_out += len(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        close = getattr(self._body, "close", None)
-        if close is not None:
-            close()
-
-
-class TrafficMeter:
-    """WSGI middleware recording, per request, the bytes that passed through the app."""
-
-    def __init__(self, wsgi_app) -> None:
-        self.wsgi_app = wsgi_app
-        self.exchanges: list[Exchange] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, environ, start_response):
-        headers_in = len(environ.get("REQUEST_METHOD", "")) + len(environ.get("PATH_INFO", ""))
-        headers_in += len(environ.get("QUERY_STRING", "")) + 12
-        for key, value in environ.items():
-            if key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                headers_in += len(key) + len(str(value)) + 4
-        exchange = Exchange(
-            method=environ["REQUEST_METHOD"],
-            path=environ.get("PATH_INFO", ""),
-            request_type=environ.get("CONTENT_TYPE", ""),
-            declared_in=int(environ.get("CONTENT_LENGTH") or 0),
-            headers_in=headers_in,
-        )
-        with self._lock:
-            self.exchanges.append(exchange)
-        environ["wsgi.input"] = _CountingInput(environ["wsgi.input"], exchange)
-
-        def counting_start_response(status, headers, exc_info=None):
-            exchange.status = status
-            exchange.response_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-            exchange.headers_out = len(status) + 11 + sum(len(k) + len(v) + 4 for k, v in headers)
-            write = start_response(status, headers, exc_info)
-
-            def counting_write(data: bytes):
-                exchange.body_out += len(data)
-                return write(data)
-
-            return counting_write
-
-        return _CountingBody(self.wsgi_app(environ, counting_start_response), exchange)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log(self, *args, **kwargs) -> None:
-        pass
 
 
 # ---------------------------------------------------------------------------
@@ -261,7 +117,7 @@ def throwaway_database(stack: ExitStack) -> tuple[str, str]:
 
 
 def serve(app, stack: ExitStack) -> str:
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
 
