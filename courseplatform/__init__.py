@@ -81,11 +81,13 @@ def register_blueprints(app: Flask) -> None:
     from .accounts import bp as accounts_bp
     from .admin import bp as admin_bp
     from .catalog import bp as catalog_bp
+    from .checkout import bp as checkout_bp
     from .learning import bp as learning_bp
     from .media import bp as media_bp
     from .studio import bp as studio_bp
 
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(checkout_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(studio_bp, url_prefix="/studio")
     app.register_blueprint(learning_bp, url_prefix="/learn")

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, render_template, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..integrations.mail import send_mail
-from ..models import CreatorProfile, User, utcnow
+from ..models import Course, CreatorProfile, Order, OrderStatus, User, utcnow
 
 _hasher = PasswordHasher()
 # A real hash checked when the e-mail is unknown, so a wrong e-mail costs the
@@ -182,3 +184,25 @@ def _has_offerings(profile: CreatorProfile) -> bool:
     from ..models import Course
 
     return db.session.scalar(db.select(Course.id).filter_by(creator_id=profile.id).limit(1)) is not None
+
+
+def orders_of(user: User) -> list[Order]:
+    """The user's orders that reached a checkout, newest first, with their offerings (one query)."""
+    return list(
+        db.session.scalars(
+            sa.select(Order)
+            .where(Order.learner_id == user.id, Order.checkout_id.is_not(None) | (Order.status != OrderStatus.FAILED))
+            .options(joinedload(Order.course).joinedload(Course.creator))
+            .order_by(Order.created_at.desc(), Order.id.desc())
+        )
+    )
+
+
+def receipt_order(user: User, order_id: int) -> Order | None:
+    """One of the user's settled orders with its offering and refunds, or None."""
+    order = db.session.scalar(
+        sa.select(Order)
+        .where(Order.id == order_id, Order.learner_id == user.id)
+        .options(joinedload(Order.course).joinedload(Course.creator), selectinload(Order.refunds))
+    )
+    return order if order is not None and order.is_settled else None

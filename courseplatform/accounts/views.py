@@ -1,10 +1,10 @@
-"""Account routes: /signup, /login, /logout, password reset, /account, /become-a-creator."""
+"""Account routes: /signup, /login, /logout, password reset, /account, my orders, /become-a-creator."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db, limiter
@@ -22,6 +22,8 @@ from .services import (
     AccountError,
     authenticate,
     change_password,
+    orders_of,
+    receipt_order,
     register_user,
     save_creator_profile,
     send_password_reset,
@@ -178,3 +180,20 @@ def become_creator():
             flash("Your profile has been saved.", "success")
             return redirect(url_for("accounts.become_creator"))
     return render_template("accounts/creator_profile.html", form=form, profile=profile)
+
+
+@bp.get("/account/orders")
+@login_required
+def orders():
+    """Everything I've bought, newest first, with what became of each payment."""
+    return render_template("accounts/orders.html", orders=orders_of(current_user))
+
+
+@bp.get("/account/orders/<int:order_id>")
+@login_required
+def receipt(order_id: int):
+    """A printable receipt for one of my paid orders (404 for anyone else's)."""
+    order = receipt_order(current_user, order_id)
+    if order is None:
+        abort(404)
+    return render_template("accounts/receipt.html", order=order)

@@ -157,15 +157,6 @@ def can_see_draft(user: User, course: Course) -> bool:
     return profile is not None and profile.id == course.creator_id
 
 
-def active_learner_count(course: Course) -> int:
-    """How many learners hold an active enrollment: the seats taken in a live workshop."""
-    return db.session.scalar(
-        sa.select(sa.func.count(Enrollment.id)).where(
-            Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.ACTIVE
-        )
-    )
-
-
 @dataclass(frozen=True)
 class SessionSeats:
     """An upcoming live session, shown in the visitor's zone, with the seats still free."""
@@ -221,7 +212,7 @@ def call_to_action(course: Course, enrollment: Enrollment | None, sessions: list
         return "archived"
     if course.waitlist_only:
         return "waitlist"
-    if course.kind is CourseKind.LIVE_WORKSHOP and (not sessions or sessions[0].is_full):
+    if course.kind is CourseKind.LIVE_WORKSHOP and (not sessions or any(s.is_full for s in sessions)):
         return "waitlist"
     if course.is_free:
         return "free"

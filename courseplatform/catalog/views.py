@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from ..checkout.services import seats_taken
 from ..extensions import db, limiter
 from ..media.services import media_url
 from ..models import CourseKind, CourseStatus, User
@@ -12,7 +13,6 @@ from . import bp
 from .forms import CheckoutForm, CourseSearchForm, WaitlistForm
 from .services import (
     CoursePage,
-    active_learner_count,
     browsable_topics,
     call_to_action,
     can_see_draft,
@@ -67,9 +67,9 @@ def _visible_course_or_404(slug: str) -> CoursePage:
 def _render_course(page: CoursePage, waitlist_form: WaitlistForm | None = None):
     course = page.course
     enrollment = enrollment_for(current_user, course)
-    seats_taken = active_learner_count(course) if course.kind is CourseKind.LIVE_WORKSHOP else 0
+    taken = seats_taken(course) if course.kind is CourseKind.LIVE_WORKSHOP else 0
     viewer_zone = current_user.time_zone if current_user.is_authenticated else None
-    sessions = upcoming_sessions(course, seats_taken, viewer_zone)
+    sessions = upcoming_sessions(course, taken, viewer_zone)
     action = call_to_action(course, enrollment, sessions)
     if waitlist_form is None:
         waitlist_form = WaitlistForm(formdata=None, email=current_user.email if current_user.is_authenticated else None)

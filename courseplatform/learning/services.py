@@ -92,3 +92,48 @@ def save_position(enrollment: Enrollment, lesson: Lesson, seconds: int) -> None:
             db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id, **values))
     except sa.exc.IntegrityError:
         db.session.execute(sa.update(LessonProgress).where(*where).values(**values))
+
+
+def resume_lesson(user: User, slug: str) -> tuple[Course, Lesson | None] | None:
+    """The offering named by `slug` and the lesson to open in it (where I left off, else the first).
+
+    None when the offering doesn't exist or the user may not open it (not enrolled, not its creator).
+    """
+    course = db.session.scalar(sa.select(Course).where(Course.slug == slug))
+    if course is None:
+        return None
+    profile = user.creator_profile
+    enrollment = None
+    if not (user.is_admin or (profile is not None and profile.id == course.creator_id)):
+        enrollment = db.session.scalar(
+            sa.select(Enrollment).where(
+                Enrollment.user_id == user.id,
+                Enrollment.course_id == course.id,
+                Enrollment.status == EnrollmentStatus.ACTIVE,
+            )
+        )
+        if enrollment is None:
+            return None
+    last_visited = (
+        sa.select(LessonProgress.lesson_id)
+        .where(LessonProgress.enrollment_id == enrollment.id)
+        .order_by(LessonProgress.updated_at.desc(), LessonProgress.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        if enrollment is not None
+        else sa.null()
+    )
+    lesson = db.session.scalar(
+        sa.select(Lesson)
+        .join(Lesson.section)
+        .where(Section.course_id == course.id)
+        .order_by(
+            (Lesson.id == sa.func.coalesce(last_visited, enrollment.last_lesson_id if enrollment else None)).desc(),
+            Section.position,
+            Section.id,
+            Lesson.position,
+            Lesson.id,
+        )
+        .limit(1)
+    )
+    return course, lesson

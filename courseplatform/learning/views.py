@@ -1,6 +1,7 @@
 """Learner routes: /learn (my offerings), a lesson, and the links that play its files.
 
 GET  /learn                                          my offerings with progress
+GET  /learn/<slug>                                   back into an offering, where I left off
 GET  /learn/<slug>/lessons/<id>                      a lesson, in the player
 GET  /learn/<slug>/lessons/<id>/media|captions       a short-lived link to the lesson's file (302)
 POST /learn/<slug>/lessons/<id>/position             where I stopped watching (JSON)
@@ -16,7 +17,7 @@ from ..integrations.storage import get_storage
 from ..models import CourseStatus, MediaStatus
 from . import bp
 from .access import Viewer, find_lesson, lesson_access
-from .services import course_outline, my_offerings, save_position, saved_position
+from .services import course_outline, my_offerings, resume_lesson, save_position, saved_position
 
 
 @bp.get("")
@@ -24,6 +25,20 @@ from .services import course_outline, my_offerings, save_position, saved_positio
 def index():
     """Everything I'm enrolled in, with my progress."""
     return render_template("learning/index.html", offerings=my_offerings(current_user))
+
+
+@bp.get("/<slug>")
+@login_required
+def course(slug: str):
+    """Open an offering I'm enrolled in: the lesson I was last on, else the first one."""
+    found = resume_lesson(current_user, slug)
+    if found is None:
+        abort(404)
+    course, lesson = found
+    if lesson is None:
+        flash("The first lessons are on their way; you'll find them here when they're ready.", "info")
+        return redirect(url_for("learning.index"))
+    return redirect(url_for("learning.lesson", slug=course.slug, lesson_id=lesson.id))
 
 
 def _lesson_or_404(slug: str, lesson_id: int):

@@ -9,6 +9,7 @@ from .commerce import (
     OrderStatus,
     PaymentProvider,
     ProviderEvent,
+    Refund,
 )
 from .courses import (
     Course,
@@ -60,6 +61,7 @@ __all__ = [
     "QuizAttempt",
     "QuizChoice",
     "QuizQuestion",
+    "Refund",
     "Section",
     "SessionIncome",
     "SessionIncomeSource",

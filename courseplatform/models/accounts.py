@@ -74,6 +74,7 @@ class CreatorProfile(db.Model):
     stripe_account_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     stripe_charges_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     stripe_details_submitted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    stripe_payouts_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="creator_profile")

@@ -44,6 +44,13 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
+# Orders whose money was taken, and those that can still give some back.
+SETTLED_STATUSES = frozenset(
+    {OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED}
+)
+REFUNDABLE_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED})
+
+
 class InvalidTransition(ValueError):
     """An order was asked to move to a status its current status does not allow."""
 
@@ -73,6 +80,8 @@ class Order(db.Model):
     currency: Mapped[str] = mapped_column(sa.String(3))
     provider: Mapped[PaymentProvider] = mapped_column(enum_column(PaymentProvider, "payment_provider"))
     checkout_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # Where the learner pays (the provider's hosted page); reused if they press Buy again.
+    checkout_url: Mapped[str | None] = mapped_column(sa.String(2000))
     payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255))
     charge_id: Mapped[str | None] = mapped_column(sa.String(255))
     status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus, "order_status"), default=OrderStatus.PENDING)
@@ -92,6 +101,24 @@ class Order(db.Model):
     learner: Mapped[User] = relationship()  # noqa: F821
     course: Mapped[Course] = relationship()  # noqa: F821
 
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="order", order_by="Refund.created_at", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_settled(self) -> bool:
+        """The money was taken (whatever happened to it since)."""
+        return self.status in SETTLED_STATUSES
+
+    @property
+    def is_processing(self) -> bool:
+        """Checkout finished with a delayed method (a bank debit): the money is on its way."""
+        return self.status is OrderStatus.PENDING and self.payment_intent_id is not None
+
+    @property
+    def refundable_cents(self) -> int:
+        return self.amount_cents - self.refunded_cents if self.status in REFUNDABLE_STATUSES else 0
+
     def can_transition_to(self, status: OrderStatus) -> bool:
         return status in ORDER_TRANSITIONS[self.status]
 
@@ -107,11 +134,48 @@ class Order(db.Model):
         return f"<Order {self.id} {self.status.value} {self.amount_cents} {self.currency}>"
 
 
+class Refund(db.Model):
+    """Money given back on an order: a refund (from the studio or the provider's dashboard) or a lost dispute.
+
+    The order keeps the running total in `refunded_cents`; these rows say when and how
+    much, so income can be counted in the month the money went back.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="refund_amount_positive"),
+        money_check("platform_fee_refunded_cents"),
+        sa.UniqueConstraint("provider_refund_id", name="uq_refunds_provider_refund_id"),
+        sa.Index("ix_refunds_order_id", "order_id"),
+        sa.Index("ix_refunds_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", ondelete="RESTRICT"))
+    amount_cents: Mapped[int] = mapped_column()
+    # The share of the platform fee given back with it (refunds are proportional).
+    platform_fee_refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    provider_refund_id: Mapped[str | None] = mapped_column(sa.String(255))
+    reason: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="refunds")
+
+
 class ProviderEvent(db.Model):
-    """A webhook event seen once: the ledger that makes deliveries idempotent."""
+    """A webhook event seen once: the ledger that makes deliveries idempotent.
+
+    An event about a payment the app has not recorded yet (a refund delivered before the
+    checkout completed) is parked: kept with its payload and `processed_at` empty, and
+    applied as soon as the payment it names (`object_ref`) is recorded.
+    """
 
     __tablename__ = "provider_events"
-    __table_args__ = (sa.UniqueConstraint("provider", "event_id", name="uq_provider_events_provider_event_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("provider", "event_id", name="uq_provider_events_provider_event_id"),
+        sa.Index("ix_provider_events_object_ref", "object_ref"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[PaymentProvider] = mapped_column(enum_column(PaymentProvider, "payment_provider"))
@@ -119,3 +183,5 @@ class ProviderEvent(db.Model):
     type: Mapped[str] = mapped_column(sa.String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    object_ref: Mapped[str | None] = mapped_column(sa.String(255))
+    payload: Mapped[dict | None] = mapped_column(sa.JSON)

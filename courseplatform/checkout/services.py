@@ -1,0 +1,578 @@
+"""Buying, fulfilling and giving money back: the rules every payment path goes through.
+
+- `begin_checkout` / `open_checkout`: the Buy button, in two steps with a commit between,
+  so a seat is held (and visible to everyone) before the provider is called.
+- `fulfil_order`: the one place an order becomes paid and a learner enrolled. The
+  webhook, the success page and the test-mode Pay button all call it; it locks the
+  order row, so any number of concurrent or repeated calls enrol once.
+- `reverse_payment`: the one place money goes back or is contested (refunds from the
+  studio or the provider's dashboard, disputes opened, won and lost).
+
+Functions flush and never commit: the caller's request commits once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app, render_template, url_for
+from sqlalchemy.exc import IntegrityError
+
+from ..catalog.waitlist import notify_waitlist
+from ..extensions import db
+from ..formatting import format_money
+from ..integrations.mail import send_mail
+from ..integrations.payments import CheckoutRequest, Payments, PaymentsError, get_payments, test_mode
+from ..models import (
+    Course,
+    CourseKind,
+    CourseStatus,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    LiveSession,
+    Order,
+    OrderStatus,
+    Refund,
+    User,
+    utcnow,
+)
+
+# How long a pending checkout holds a live-workshop seat: Stripe's shortest session life.
+CHECKOUT_HOLD = timedelta(minutes=30)
+# A pending checkout is reused for a second press of Buy only if it has this long left.
+REUSE_MARGIN = timedelta(minutes=5)
+
+
+class CheckoutError(Exception):
+    """The learner can't buy right now; `message` says why and what to do."""
+
+    def __init__(self, message: str, *, category: str = "error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.category = category
+
+
+class AlreadyEnrolled(CheckoutError):
+    def __init__(self, enrollment: Enrollment) -> None:
+        super().__init__("You're already enrolled, so there's nothing to pay.", category="info")
+        self.enrollment = enrollment
+
+
+class RefundError(ValueError):
+    """A refund that can't be made; the message says why."""
+
+
+# ---------------------------------------------------------------------------
+# Seats and fees
+# ---------------------------------------------------------------------------
+
+
+def platform_fee(amount_cents: int) -> int:
+    """PLATFORM_FEE_PERCENT of the price, rounded half up, in minor units."""
+    percent = current_app.config["PLATFORM_FEE_PERCENT"]
+    return (amount_cents * percent + 50) // 100
+
+
+def workshop_capacity(course: Course) -> int | None:
+    """The seats in a live workshop: the smallest capacity among its upcoming sessions (None: no limit)."""
+    if course.kind is not CourseKind.LIVE_WORKSHOP:
+        return None
+    sessions = db.session.scalars(
+        sa.select(LiveSession).where(LiveSession.course_id == course.id, LiveSession.capacity.is_not(None))
+    )
+    now = utcnow()
+    return min((s.capacity for s in sessions if s.is_upcoming(now)), default=None)
+
+
+def holding_orders(course_id: int) -> sa.Select:
+    """Pending orders that hold a seat: a checkout still open, or a delayed payment on its way."""
+    return sa.select(Order.id).where(
+        Order.course_id == course_id,
+        Order.status == OrderStatus.PENDING,
+        sa.or_(Order.expires_at > utcnow(), Order.payment_intent_id.is_not(None)),
+    )
+
+
+def seats_taken(course: Course, *, excluding_order: Order | None = None) -> int:
+    """Active learners plus seats held by pending checkouts (one query)."""
+    holds = holding_orders(course.id)
+    if excluding_order is not None:
+        holds = holds.where(Order.id != excluding_order.id)
+    enrolled = (
+        sa.select(sa.func.count(Enrollment.id))
+        .where(Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .scalar_subquery()
+    )
+    held = sa.select(sa.func.count()).select_from(holds.subquery()).scalar_subquery()
+    return db.session.scalar(sa.select(enrolled + held))
+
+
+def has_seat(course: Course, *, excluding_order: Order | None = None) -> bool:
+    capacity = workshop_capacity(course)
+    return capacity is None or seats_taken(course, excluding_order=excluding_order) < capacity
+
+
+def _lock_course(course_id: int) -> Course:
+    """The offering's row, locked until commit: seat counts and sales for it happen one at a time."""
+    return db.session.scalar(
+        sa.select(Course).where(Course.id == course_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def lock_order(order_id: int) -> Order | None:
+    """The order's row, locked until commit, read fresh from the database."""
+    return db.session.scalar(
+        sa.select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def release_seat(course: Course) -> None:
+    """A seat came free in a live workshop with a capacity: tell its waitlist (once per person)."""
+    if course.kind is CourseKind.LIVE_WORKSHOP and workshop_capacity(course) is not None:
+        notify_waitlist(course, "seat")
+
+
+# ---------------------------------------------------------------------------
+# Enrolling
+# ---------------------------------------------------------------------------
+
+
+def enrol(user: User, course: Course, source: EnrollmentSource, order: Order | None = None) -> tuple[Enrollment, bool]:
+    """Give `user` access to `course`; (enrollment, True) if access is new, (enrollment, False) if it was there."""
+    existing = db.session.scalar(
+        sa.select(Enrollment)
+        .where(Enrollment.user_id == user.id, Enrollment.course_id == course.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if existing is None:
+        try:
+            with db.session.begin_nested():
+                enrollment = Enrollment(
+                    user_id=user.id, course_id=course.id, source=source, order_id=order.id if order else None
+                )
+                db.session.add(enrollment)
+            return enrollment, True
+        except IntegrityError:
+            # Another request enrolled the same person a moment ago: use theirs.
+            existing = db.session.scalar(
+                sa.select(Enrollment)
+                .where(Enrollment.user_id == user.id, Enrollment.course_id == course.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+    if existing.status is EnrollmentStatus.ACTIVE:
+        if order is not None and existing.order_id is None:
+            existing.order_id = order.id
+        return existing, False
+    existing.status = EnrollmentStatus.ACTIVE
+    existing.source = source
+    existing.order_id = order.id if order else None
+    existing.revoked_at = None
+    existing.enrolled_at = utcnow()
+    return existing, True
+
+
+def enrollment_of(user_id: int, course_id: int) -> Enrollment | None:
+    return db.session.scalar(
+        sa.select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Buying
+# ---------------------------------------------------------------------------
+
+
+def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enrollment:
+    """Step one of Buy: a free enrollment, or a pending order holding a seat; raises CheckoutError.
+
+    Commit after this and before `open_checkout`, so the seat is held while the
+    provider is called.
+    """
+    if course.status is not CourseStatus.PUBLISHED or course.waitlist_only:
+        raise CheckoutError("This offering isn't open for sign-ups right now.")
+    profile = user.creator_profile
+    if profile is not None and profile.id == course.creator_id:
+        raise CheckoutError("This is your own offering, so you already have access to all of it.", category="info")
+    existing = enrollment_of(user.id, course.id)
+    if existing is not None and existing.status is EnrollmentStatus.ACTIVE:
+        raise AlreadyEnrolled(existing)
+    if existing is not None and existing.status is EnrollmentStatus.SUSPENDED:
+        raise CheckoutError(
+            "Your access is paused while a payment dispute is open. It comes back when the dispute is settled."
+        )
+    course = _lock_course(course.id)
+    if not has_seat(course):
+        raise CheckoutError("Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens.")
+    if course.is_free:
+        enrollment, _ = enrol(user, course, EnrollmentSource.FREE)
+        return enrollment
+    if not test_mode():
+        creator = course.creator
+        if not (creator.stripe_account_id and creator.stripe_charges_enabled):
+            raise CheckoutError("This offering can't take payments right now. Please try again later.")
+    reusable = db.session.scalar(
+        sa.select(Order)
+        .where(
+            Order.learner_id == user.id,
+            Order.course_id == course.id,
+            Order.status == OrderStatus.PENDING,
+            Order.amount_cents == amount_cents,
+            Order.checkout_url.is_not(None),
+            Order.payment_intent_id.is_(None),
+            Order.expires_at > utcnow() + REUSE_MARGIN,
+        )
+        .order_by(Order.id.desc())
+        .limit(1)
+    )
+    if reusable is not None:
+        return reusable
+    fee = platform_fee(amount_cents)
+    order = Order(
+        learner_id=user.id,
+        course_id=course.id,
+        amount_cents=amount_cents,
+        currency=course.currency,
+        provider=get_payments().kind,
+        status=OrderStatus.PENDING,
+        platform_fee_cents=fee,
+        net_cents=amount_cents - fee,
+        expires_at=utcnow() + CHECKOUT_HOLD,
+    )
+    db.session.add(order)
+    db.session.flush()
+    return order
+
+
+def open_checkout(order: Order, payments: Payments | None = None) -> str:
+    """Step two of Buy: the provider's checkout for a pending order; returns where to send the learner.
+
+    On failure the order is marked failed (its seat freed) and CheckoutError says what
+    happened; pressing Buy again starts afresh.
+    """
+    if order.checkout_url:
+        return order.checkout_url
+    payments = payments or get_payments()
+    course = order.course
+    creator = course.creator
+    success = url_for("checkout.success", _external=True) + "?session_id={CHECKOUT_SESSION_ID}"
+    request = CheckoutRequest(
+        order=order,
+        title=course.title,
+        learner_email=order.learner.email,
+        success_url=success,
+        cancel_url=url_for("checkout.cancel", order=order.id, _external=True),
+        expires_at=order.expires_at,
+        destination_account=creator.stripe_account_id,
+        application_fee_cents=order.platform_fee_cents,
+    )
+    try:
+        checkout = payments.create_checkout(request)
+    except PaymentsError as exc:
+        order.transition_to(OrderStatus.FAILED)
+        order.failure_reason = exc.message[:255]
+        db.session.flush()
+        raise CheckoutError(exc.message) from exc
+    order.checkout_id = checkout.id
+    order.checkout_url = checkout.url
+    db.session.flush()
+    return checkout.url
+
+
+# ---------------------------------------------------------------------------
+# Fulfilling
+# ---------------------------------------------------------------------------
+
+
+class Outcome(enum.Enum):
+    ENROLLED = "enrolled"  # paid just now, and the learner has access
+    ALREADY = "already"  # this order was settled before (a repeat delivery)
+    PROCESSING = "processing"  # finished with a delayed method; the money is on its way
+    REFUNDED_FULL = "refunded_full"  # paid for a workshop that had filled up: refunded
+    REFUNDED_DUPLICATE = "refunded_duplicate"  # paid twice for the same offering: the second refunded
+    CLOSED = "closed"  # the order was given up (expired or failed) and can't be paid
+
+
+@dataclass(frozen=True)
+class Fulfilment:
+    order: Order
+    outcome: Outcome
+
+
+def fulfil_order(
+    order_id: int,
+    *,
+    paid: bool,
+    payment_intent_id: str | None = None,
+    amount_paid_cents: int | None = None,
+    payments: Payments | None = None,
+) -> Fulfilment | None:
+    """Record a finished checkout and give access, exactly once; None if there is no such order.
+
+    Safe to call any number of times, from any path, concurrently: the order row is
+    locked and a settled order is left as it is (so a late or replayed event never
+    re-activates a refunded order).
+    """
+    order = lock_order(order_id)
+    if order is None:
+        return None
+    if order.is_settled:
+        return Fulfilment(order, Outcome.ALREADY)
+    if payment_intent_id and not order.payment_intent_id:
+        order.payment_intent_id = payment_intent_id
+    if not paid:
+        db.session.flush()
+        return Fulfilment(order, Outcome.PROCESSING)
+    if not order.can_transition_to(OrderStatus.PAID):
+        return Fulfilment(order, Outcome.CLOSED)
+    payments = payments or get_payments()
+    if amount_paid_cents is not None and 0 <= amount_paid_cents < order.amount_cents:
+        # A promotion code lowered the price at checkout: record what was actually paid.
+        order.amount_cents = amount_paid_cents
+        order.platform_fee_cents = min(order.platform_fee_cents, amount_paid_cents)
+    payment = payments.payment(order)
+    order.charge_id = payment.charge_id or order.charge_id
+    order.processor_fee_cents = min(payment.processor_fee_cents, order.amount_cents - order.platform_fee_cents)
+    order.processor_fee_estimated = payment.fee_estimated
+    order.net_cents = order.amount_cents - order.processor_fee_cents - order.platform_fee_cents
+    order.transition_to(OrderStatus.PAID)
+    order.paid_at = utcnow()
+    course = _lock_course(order.course_id)
+    learner = order.learner
+    existing = enrollment_of(learner.id, course.id)
+    if existing is not None and existing.is_active and existing.order_id not in (None, order.id):
+        _refund_whole(order, payments, "You were already enrolled, so this second payment was refunded in full.")
+        _mail_refund_notice(order, "already_enrolled")
+        outcome = Outcome.REFUNDED_DUPLICATE
+    elif (existing is None or not existing.is_active) and not has_seat(course, excluding_order=order):
+        _refund_whole(order, payments, "The workshop filled up before the payment arrived; refunded in full.")
+        _mail_refund_notice(order, "workshop_full")
+        outcome = Outcome.REFUNDED_FULL
+    else:
+        enrol(learner, course, EnrollmentSource.PURCHASE, order)
+        outcome = Outcome.ENROLLED
+    db.session.flush()
+    replay_parked_events(order)
+    if outcome is Outcome.ENROLLED and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+        _mail_receipt(order)
+    return Fulfilment(order, outcome)
+
+
+def close_order(order: Order, status: OrderStatus, reason: str) -> bool:
+    """A pending order that will never be paid (expired, declined, failed): free its seat. False if not pending."""
+    if order.status is not OrderStatus.PENDING:
+        return False
+    order.transition_to(status)
+    order.failure_reason = reason[:255]
+    db.session.flush()
+    release_seat(order.course)
+    return True
+
+
+def _refund_whole(order: Order, payments: Payments, reason: str) -> None:
+    result = payments.refund(order, order.amount_cents, reason)
+    reverse_payment(order, Reversal(Reversal.REFUND, result.amount_cents, result.id, reason))
+
+
+# ---------------------------------------------------------------------------
+# Money going back
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A change to a paid order's money: a refund (running total) or a dispute's turn."""
+
+    REFUND = "refund"
+    DISPUTE_OPENED = "dispute_opened"
+    DISPUTE_WON = "dispute_won"
+    DISPUTE_LOST = "dispute_lost"
+
+    kind: str
+    refunded_total_cents: int = 0  # for refunds: the total refunded so far, as the provider reports it
+    provider_refund_id: str | None = None
+    reason: str = ""
+    by: User | None = None
+
+
+def reverse_payment(order: Order, change: Reversal) -> None:
+    """Apply a refund or a dispute to a locked, settled order, and to the access it gave.
+
+    Refund totals only ever grow (the larger of ours and the provider's wins), so the
+    same refund reported twice, or reported by both the studio and a webhook, counts
+    once. A full refund or a lost dispute ends access; a dispute opened pauses it; a
+    dispute won gives it back; a partial refund leaves it alone.
+    """
+    if not order.is_settled:
+        raise ValueError(f"order {order.id} was never paid; nothing to reverse")
+    enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.order_id == order.id).with_for_update())
+    if change.kind in (Reversal.REFUND, Reversal.DISPUTE_LOST):
+        total = order.amount_cents if change.kind == Reversal.DISPUTE_LOST else change.refunded_total_cents
+        _record_refund(order, min(total, order.amount_cents), change)
+        if order.refunded_cents >= order.amount_cents:
+            order.transition_to(OrderStatus.REFUNDED)
+            _end_access(enrollment, EnrollmentStatus.REVOKED)
+        elif order.refunded_cents and order.status is not OrderStatus.DISPUTED:
+            order.transition_to(OrderStatus.PARTIALLY_REFUNDED)
+    elif change.kind == Reversal.DISPUTE_OPENED:
+        if order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+            order.transition_to(OrderStatus.DISPUTED)
+            if enrollment is not None and enrollment.status is EnrollmentStatus.ACTIVE:
+                enrollment.status = EnrollmentStatus.SUSPENDED
+    elif change.kind == Reversal.DISPUTE_WON:
+        if order.status is OrderStatus.DISPUTED:
+            order.transition_to(OrderStatus.PARTIALLY_REFUNDED if order.refunded_cents else OrderStatus.PAID)
+            if enrollment is not None and enrollment.status is EnrollmentStatus.SUSPENDED:
+                enrollment.status = EnrollmentStatus.ACTIVE
+    else:
+        raise ValueError(f"unknown reversal {change.kind!r}")
+    order.updated_at = utcnow()
+    db.session.flush()
+
+
+def _record_refund(order: Order, total: int, change: Reversal) -> None:
+    delta = total - order.refunded_cents
+    if delta <= 0:
+        return
+    amount = order.amount_cents or 1
+    fee_back = (order.platform_fee_cents * total) // amount - (
+        order.platform_fee_cents * order.refunded_cents
+    ) // amount
+    refund_id = change.provider_refund_id
+    if refund_id and db.session.scalar(sa.select(Refund.id).where(Refund.provider_refund_id == refund_id)):
+        refund_id = None  # the same provider refund, reported again with a larger total: keep the row unique
+    db.session.add(
+        Refund(
+            order_id=order.id,
+            amount_cents=delta,
+            platform_fee_refunded_cents=fee_back,
+            provider_refund_id=refund_id,
+            reason=change.reason[:255],
+            created_by_id=change.by.id if change.by else None,
+        )
+    )
+    order.refunded_cents = total
+    order.refunded_at = utcnow()
+
+
+def _end_access(enrollment: Enrollment | None, status: EnrollmentStatus) -> None:
+    if enrollment is None or enrollment.status is status:
+        return
+    was_active = enrollment.status is EnrollmentStatus.ACTIVE
+    enrollment.status = status
+    enrollment.revoked_at = utcnow()
+    db.session.flush()
+    if was_active:
+        release_seat(enrollment.course)
+
+
+def revoke_access(enrollment: Enrollment) -> None:
+    """The studio's Revoke: the learner loses access at once (no money moves; refund separately)."""
+    _end_access(enrollment, EnrollmentStatus.REVOKED)
+
+
+def refund_order(order: Order, amount_cents: int, *, by: User, reason: str = "", payments: Payments | None = None):
+    """The studio's Refund button: give back part or all of a paid order; raises RefundError."""
+    order = lock_order(order.id)
+    if order.refundable_cents <= 0:
+        raise RefundError("This order has nothing left to refund.")
+    if amount_cents <= 0:
+        raise RefundError("Enter an amount above zero.")
+    if amount_cents > order.refundable_cents:
+        left = format_money(order.refundable_cents, order.currency)
+        raise RefundError(f"You can refund at most {left} on this order.")
+    payments = payments or get_payments()
+    try:
+        result = payments.refund(order, amount_cents, reason or "Refunded by the creator")
+    except PaymentsError as exc:
+        raise RefundError(exc.message.replace("Nothing was charged; please", "Nothing was refunded; please")) from exc
+    reverse_payment(
+        order,
+        Reversal(
+            Reversal.REFUND,
+            refunded_total_cents=order.refunded_cents + result.amount_cents,
+            provider_refund_id=result.id,
+            reason=reason or "Refunded by the creator",
+            by=by,
+        ),
+    )
+    _mail_refund_notice(order, "refunded", amount_cents=result.amount_cents)
+    return order
+
+
+# ---------------------------------------------------------------------------
+# Parked webhook events (delivered before the payment they name was recorded)
+# ---------------------------------------------------------------------------
+
+
+def replay_parked_events(order: Order) -> None:
+    """Apply events that arrived before this order's payment was known (a refund before the completion)."""
+    from .webhooks import replay_parked
+
+    replay_parked(order)
+
+
+# ---------------------------------------------------------------------------
+# E-mails
+# ---------------------------------------------------------------------------
+
+
+def _learn_link(course: Course) -> str:
+    return current_app.config["BASE_URL"] + url_for("learning.course", slug=course.slug)
+
+
+def mail_payment_failed(order: Order) -> None:
+    """Tell the learner a delayed payment (a bank debit) didn't go through, and how to try again."""
+    send_mail(
+        order.learner.email,
+        f"Your payment for {order.course.title} didn't go through",
+        render_template(
+            "checkout/email/payment_failed.txt",
+            order=order,
+            course=order.course,
+            course_link=current_app.config["BASE_URL"] + url_for("catalog.course", slug=order.course.slug),
+        ),
+    )
+
+
+def _mail_receipt(order: Order) -> None:
+    base = current_app.config["BASE_URL"]
+    send_mail(
+        order.learner.email,
+        f"Your receipt for {order.course.title}",
+        render_template(
+            "checkout/email/receipt.txt",
+            order=order,
+            course=order.course,
+            test_mode=order.provider.value == "test",
+            learn_link=_learn_link(order.course),
+            orders_link=base + url_for("accounts.orders"),
+        ),
+    )
+
+
+REFUND_SUBJECTS = {
+    "workshop_full": "{title} filled up: your payment is refunded",
+    "already_enrolled": "You were already enrolled in {title}: your payment is refunded",
+    "refunded": "A refund for {title}",
+}
+
+
+def _mail_refund_notice(order: Order, why: str, amount_cents: int | None = None) -> None:
+    send_mail(
+        order.learner.email,
+        REFUND_SUBJECTS[why].format(title=order.course.title),
+        render_template(
+            "checkout/email/refund.txt",
+            order=order,
+            course=order.course,
+            why=why,
+            amount_cents=order.amount_cents if amount_cents is None else amount_cents,
+            course_link=current_app.config["BASE_URL"] + url_for("catalog.course", slug=order.course.slug),
+        ),
+    )

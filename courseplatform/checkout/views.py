@@ -1,0 +1,219 @@
+"""Checkout routes.
+
+POST /courses/<slug>/checkout            Buy (or Enroll for free): a pending order and the provider's checkout
+GET  /checkout/test/<order>              the test-mode checkout page (no Stripe key): Pay or Decline
+POST /checkout/test/<order>/pay|decline
+GET  /checkout/success?session_id=...    back from Stripe: fulfils too, so a late webhook never strands anyone
+GET  /checkout/cancel?order=<id>          back from Stripe without paying: the seat is released
+POST /webhooks/stripe                    Stripe's events, signature checked on the raw body
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..catalog.forms import CheckoutForm
+from ..extensions import csrf, db, limiter
+from ..integrations.payments import PaymentsError, WebhookError, get_payments, test_mode, verify_webhook
+from ..models import Course, Enrollment, Order, OrderStatus, PaymentProvider, utcnow
+from . import bp
+from .services import (
+    AlreadyEnrolled,
+    CheckoutError,
+    begin_checkout,
+    close_order,
+    fulfil_order,
+    lock_order,
+    open_checkout,
+)
+from .webhooks import handle_event
+
+
+def _learn_url(course: Course) -> str:
+    return url_for("learning.course", slug=course.slug)
+
+
+@bp.post("/courses/<slug>/checkout")
+@limiter.limit("20 per minute", methods=["POST"])
+def start(slug: str):
+    """The buy box: enrol at once when free, else hold the seat and send the learner to pay."""
+    course = db.session.scalar(sa.select(Course).where(Course.slug == slug))
+    if course is None:
+        abort(404)
+    course_page = url_for("catalog.course", slug=course.slug)
+    if not current_user.is_authenticated:
+        flash("Log in or create an account to sign up; you'll come straight back here.", "info")
+        return redirect(url_for("accounts.login", next=course_page))
+    form = CheckoutForm(course)
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return redirect(course_page + "#enrol")
+    try:
+        result = begin_checkout(current_user, course, form.amount_cents)
+    except AlreadyEnrolled:
+        flash("You're already enrolled, so there's nothing to pay. Welcome back.", "info")
+        return redirect(_learn_url(course))
+    except CheckoutError as exc:
+        db.session.rollback()
+        flash(exc.message, exc.category)
+        return redirect(course_page + "#enrol")
+    db.session.commit()
+    if isinstance(result, Enrollment):
+        flash(f"You're enrolled in {course.title}. Enjoy!", "success")
+        return redirect(_learn_url(course))
+    try:
+        target = open_checkout(result)
+    except CheckoutError as exc:
+        db.session.commit()  # the failed order, so its seat is free again
+        flash(exc.message, "error")
+        return redirect(course_page + "#enrol")
+    db.session.commit()
+    return redirect(target, code=303)
+
+
+# ---------------------------------------------------------------------------
+# Test mode
+# ---------------------------------------------------------------------------
+
+
+def _own_test_order(order_id: int) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None or order.learner_id != current_user.id or order.provider is not PaymentProvider.TEST:
+        abort(404)
+    return order
+
+
+@bp.get("/checkout/test/<int:order_id>")
+@login_required
+def test_checkout(order_id: int):
+    """A clearly labelled stand-in for Stripe's page: Pay or Decline, and no money moves."""
+    order = _own_test_order(order_id)
+    if order.is_settled:
+        return redirect(url_for("checkout.success", order=order.id))
+    expired = order.status is OrderStatus.PENDING and order.expires_at is not None and order.expires_at <= utcnow()
+    return render_template("checkout/test_checkout.html", order=order, course=order.course, expired=expired)
+
+
+@bp.post("/checkout/test/<int:order_id>/<any(pay, decline):choice>")
+@login_required
+def test_checkout_choice(order_id: int, choice: str):
+    order = _own_test_order(order_id)
+    if not test_mode():
+        abort(404)
+    order = lock_order(order.id)
+    course_page = url_for("catalog.course", slug=order.course.slug)
+    if order.status is OrderStatus.PENDING and order.expires_at and order.expires_at <= utcnow():
+        close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.")
+        db.session.commit()
+        flash("This checkout expired, so nothing was charged. Press Buy again to start over.", "error")
+        return redirect(course_page + "#enrol")
+    if choice == "decline":
+        if close_order(order, OrderStatus.FAILED, "Declined on the test-mode checkout."):
+            db.session.commit()
+            flash("The payment was declined, so nothing was charged. You can try again.", "error")
+        return redirect(course_page + "#enrol")
+    fulfil_order(order.id, paid=True, payment_intent_id=f"test_intent_{order.id}")
+    db.session.commit()
+    return redirect(url_for("checkout.success", order=order.id))
+
+
+# ---------------------------------------------------------------------------
+# Coming back from the checkout
+# ---------------------------------------------------------------------------
+
+
+@bp.get("/checkout/success")
+@login_required
+def success():
+    """Back from paying: fulfil now (the webhook may be late), then open the course or say what's pending."""
+    session_id = request.args.get("session_id", "")
+    order_id = request.args.get("order", type=int)
+    if session_id:
+        order = db.session.scalar(
+            sa.select(Order).where(Order.provider == PaymentProvider.STRIPE, Order.checkout_id == session_id[:255])
+        )
+    else:
+        order = db.session.get(Order, order_id) if order_id else None
+    if order is None or order.learner_id != current_user.id:
+        abort(404)
+    if order.provider is PaymentProvider.STRIPE and order.status is OrderStatus.PENDING:
+        try:
+            checkout = get_payments().retrieve_checkout(order.checkout_id)
+        except PaymentsError:
+            checkout = None  # Stripe is unreachable: the page says we're confirming, and reloads
+        if checkout is not None and checkout.status == "complete":
+            fulfil_order(
+                order.id,
+                paid=checkout.is_paid,
+                payment_intent_id=checkout.payment_intent_id,
+                amount_paid_cents=checkout.amount_total,
+            )
+            db.session.commit()
+    db.session.refresh(order)
+    course = order.course
+    if order.status is OrderStatus.PAID:
+        enrollment = db.session.scalar(
+            sa.select(Enrollment).where(Enrollment.order_id == order.id, Enrollment.user_id == current_user.id)
+        )
+        if enrollment is not None and enrollment.is_active:
+            flash(f"Payment received. You're enrolled in {course.title}; a receipt is on its way.", "success")
+            return redirect(_learn_url(course))
+    return render_template("checkout/status.html", order=order, course=course)
+
+
+@bp.get("/checkout/cancel")
+@login_required
+def cancel():
+    """Back from the checkout without paying: close it so the seat is free and it can't be paid later."""
+    order_id = request.args.get("order", type=int)
+    order = db.session.get(Order, order_id) if order_id else None
+    if order is None or order.learner_id != current_user.id:
+        abort(404)
+    course_page = url_for("catalog.course", slug=order.course.slug)
+    if order.status is OrderStatus.PENDING and order.checkout_id and not order.is_processing:
+        try:
+            checkout = get_payments().expire_checkout(order.checkout_id)
+        except PaymentsError:
+            checkout = None  # the session expires on its own within the hold time
+        order = lock_order(order.id)
+        if checkout is not None and checkout.status == "complete":
+            # Paid in another tab after all.
+            fulfil_order(
+                order.id,
+                paid=checkout.is_paid,
+                payment_intent_id=checkout.payment_intent_id,
+                amount_paid_cents=checkout.amount_total,
+            )
+            db.session.commit()
+            return redirect(url_for("checkout.success", order=order.id))
+        if checkout is not None:
+            close_order(order, OrderStatus.EXPIRED, "Checkout cancelled by the learner.")
+            db.session.commit()
+    flash("Checkout cancelled. Nothing was charged.", "info")
+    return redirect(course_page + "#enrol")
+
+
+# ---------------------------------------------------------------------------
+# Stripe's webhook
+# ---------------------------------------------------------------------------
+
+
+@bp.post("/webhooks/stripe")
+@csrf.exempt
+@limiter.exempt
+def stripe_webhook():
+    """Check the signature on the raw body, record the event once, apply it; 400 changes nothing."""
+    payload = request.get_data(cache=False, as_text=False)
+    try:
+        event = verify_webhook(
+            payload, request.headers.get("Stripe-Signature"), current_app.config["STRIPE_WEBHOOK_SECRET"]
+        )
+    except WebhookError as exc:
+        return {"error": str(exc)}, 400
+    outcome = handle_event(event)
+    db.session.commit()
+    return {"received": True, "outcome": outcome}

@@ -1,0 +1,192 @@
+"""Stripe's events, applied once each, in whatever order they arrive.
+
+Every delivery is recorded in ProviderEvent before anything else; the unique
+(provider, event id) makes a duplicate, a replay or a concurrent second delivery a
+no-op. An event about a payment the app hasn't recorded yet (a refund or a dispute
+delivered before `checkout.session.completed`) is parked and applied by
+`fulfil_order` as soon as that payment is recorded.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..integrations.payments import account_status_from
+from ..models import CreatorProfile, Order, OrderStatus, PaymentProvider, ProviderEvent, utcnow
+from .services import Reversal, close_order, fulfil_order, lock_order, mail_payment_failed, reverse_payment
+
+HANDLED = frozenset(
+    {
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+        "checkout.session.expired",
+        "charge.refunded",
+        "charge.dispute.created",
+        "charge.dispute.closed",
+        "account.updated",
+    }
+)
+# A closed dispute in one of these states gave the money back to the merchant.
+DISPUTE_WON = frozenset({"won", "warning_closed"})
+
+
+def record_event(event: dict) -> ProviderEvent | None:
+    """The ledger row for a new event, or None if this event id was seen before (flushed)."""
+    row = ProviderEvent(provider=PaymentProvider.STRIPE, event_id=event["id"], type=event["type"][:100])
+    exists = sa.select(ProviderEvent.id).where(
+        ProviderEvent.provider == PaymentProvider.STRIPE, ProviderEvent.event_id == event["id"]
+    )
+    if db.session.scalar(exists) is not None:
+        return None
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        # A concurrent delivery of the same event got there first; it does the work.
+        return None
+    return row
+
+
+def handle_event(event: dict) -> str:
+    """Apply one verified event; returns what happened, for the log and the response."""
+    row = record_event(event)
+    if row is None:
+        return "duplicate"
+    if event["type"] not in HANDLED:
+        row.processed_at = utcnow()
+        return "ignored"
+    outcome = apply_event(event, row)
+    if outcome != "parked":
+        row.processed_at = utcnow()
+    db.session.flush()
+    return outcome
+
+
+def apply_event(event: dict, row: ProviderEvent) -> str:
+    kind = event["type"]
+    obj = event.get("data", {}).get("object") or {}
+    if kind.startswith("checkout.session."):
+        return _checkout_event(kind, obj)
+    if kind == "account.updated":
+        return _account_updated(obj)
+    return _charge_event(kind, obj, event, row)
+
+
+def _order_for_session(session: dict) -> Order | None:
+    reference = session.get("client_reference_id") or (session.get("metadata") or {}).get("order_id")
+    if not reference or not str(reference).isdigit():
+        return None
+    order = db.session.get(Order, int(reference))
+    if order is None or order.provider is not PaymentProvider.STRIPE:
+        return None
+    if order.checkout_id and order.checkout_id != session.get("id"):
+        return None
+    return order
+
+
+def _checkout_event(kind: str, session: dict) -> str:
+    order = _order_for_session(session)
+    if order is None:
+        current_app.logger.warning("%s for unknown checkout %s", kind, session.get("id"))
+        return "unknown_order"
+    if order.checkout_id is None:
+        order.checkout_id = session.get("id")
+    if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+        paid = session.get("payment_status") in ("paid", "no_payment_required")
+        result = fulfil_order(
+            order.id,
+            paid=paid,
+            payment_intent_id=session.get("payment_intent"),
+            amount_paid_cents=session.get("amount_total"),
+        )
+        return result.outcome.value
+    order = lock_order(order.id)
+    if kind == "checkout.session.async_payment_failed":
+        closed = close_order(order, OrderStatus.FAILED, "The bank payment didn't go through.")
+        if closed:
+            mail_payment_failed(order)
+        return "failed" if closed else "unchanged"
+    closed = close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.")
+    return "expired" if closed else "unchanged"
+
+
+def _order_for_charge(obj: dict, kind: str) -> tuple[Order | None, str | None]:
+    """The order a charge or dispute is about, and the payment reference to park it under."""
+    if kind == "charge.refunded":
+        charge_id, intent = obj.get("id"), obj.get("payment_intent")
+    else:
+        charge_id, intent = obj.get("charge"), obj.get("payment_intent")
+    if isinstance(intent, dict):
+        intent = intent.get("id")
+    if isinstance(charge_id, dict):
+        charge_id = charge_id.get("id")
+    clauses = []
+    if intent:
+        clauses.append(Order.payment_intent_id == intent)
+    if charge_id:
+        clauses.append(Order.charge_id == charge_id)
+    if not clauses:
+        return None, None
+    order_id = db.session.scalar(
+        sa.select(Order.id).where(Order.provider == PaymentProvider.STRIPE, sa.or_(*clauses)).limit(1)
+    )
+    order = lock_order(order_id) if order_id else None
+    return order, intent or charge_id
+
+
+def _charge_event(kind: str, obj: dict, event: dict, row: ProviderEvent) -> str:
+    order, ref = _order_for_charge(obj, kind)
+    if order is None or not order.is_settled:
+        # Not recorded as paid yet: keep the event and apply it when the payment is recorded.
+        row.object_ref = ref
+        row.payload = event
+        return "parked"
+    if kind == "charge.refunded":
+        change = Reversal(Reversal.REFUND, int(obj.get("amount_refunded") or 0), reason="Refunded in Stripe")
+    elif kind == "charge.dispute.created":
+        change = Reversal(Reversal.DISPUTE_OPENED, reason=str(obj.get("reason") or ""))
+    elif obj.get("status") in DISPUTE_WON:
+        change = Reversal(Reversal.DISPUTE_WON)
+    elif obj.get("status") == "lost":
+        change = Reversal(Reversal.DISPUTE_LOST, reason="Dispute lost")
+    else:
+        return "unchanged"
+    reverse_payment(order, change)
+    return change.kind
+
+
+def _account_updated(account: dict) -> str:
+    if not account.get("id"):
+        return "unknown_account"
+    profile = db.session.scalar(sa.select(CreatorProfile).where(CreatorProfile.stripe_account_id == account["id"]))
+    if profile is None:
+        return "unknown_account"
+    status = account_status_from(account)
+    profile.stripe_charges_enabled = status.charges_enabled
+    profile.stripe_details_submitted = status.details_submitted
+    profile.stripe_payouts_enabled = status.payouts_enabled
+    return "account_updated"
+
+
+def replay_parked(order: Order) -> None:
+    """Apply the parked events naming this order's payment, oldest first (called by fulfil_order)."""
+    refs = [ref for ref in (order.payment_intent_id, order.charge_id) if ref]
+    if not refs:
+        return
+    parked = db.session.scalars(
+        sa.select(ProviderEvent)
+        .where(ProviderEvent.object_ref.in_(refs), ProviderEvent.processed_at.is_(None))
+        .order_by(ProviderEvent.received_at, ProviderEvent.id)
+        .with_for_update()
+    ).all()
+    for row in parked:
+        event = row.payload or {}
+        outcome = _charge_event(event.get("type", row.type), event.get("data", {}).get("object") or {}, event, row)
+        if outcome != "parked":
+            row.processed_at = utcnow()
+            row.payload = None
+    db.session.flush()

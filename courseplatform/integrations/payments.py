@@ -1,0 +1,385 @@
+"""Payment providers: Stripe (when STRIPE_SECRET_KEY is set) and the built-in test mode.
+
+This is the only module that imports `stripe`. The rest of the app speaks to a
+provider through the small interface below and never sees the SDK's objects: a
+checkout is a `Checkout`, a payment is a `Payment`, a refund a `RefundResult`.
+
+Both providers end in the same place: `checkout.services.fulfil_order`, called by the
+webhook, by the success page and by the test-mode Pay button.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import stripe
+from flask import current_app
+
+from ..models import CreatorProfile, Order, PaymentProvider
+
+# Stripe's standard card pricing, used to estimate the processor fee in test mode.
+TEST_MODE_FEE_PERCENT_BP = 290  # 2.9 %, in basis points
+TEST_MODE_FEE_FIXED_CENTS = 30
+WEBHOOK_TOLERANCE_SECONDS = 300
+STRIPE_TIMEOUT_SECONDS = 20
+
+
+class PaymentsError(Exception):
+    """The provider could not do what was asked; `message` is safe to show to the person who asked."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+class WebhookError(ValueError):
+    """A webhook delivery that is not from the provider, or is too old to trust."""
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """Everything a provider needs to open a hosted checkout for one order."""
+
+    order: Order
+    title: str
+    learner_email: str
+    success_url: str
+    cancel_url: str
+    expires_at: datetime
+    destination_account: str | None
+    application_fee_cents: int
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A hosted checkout as the provider sees it."""
+
+    id: str
+    url: str
+    status: str  # open | complete | expired
+    payment_status: str  # paid | unpaid | no_payment_required
+    payment_intent_id: str | None
+    order_id: int | None
+    amount_total: int | None = None  # what the learner paid, after any promotion code
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status == "complete" and self.payment_status in ("paid", "no_payment_required")
+
+    @property
+    def is_processing(self) -> bool:
+        """Completed with a delayed method: the money has not arrived yet."""
+        return self.status == "complete" and self.payment_status == "unpaid"
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What a successful payment cost: the charge and the processor's fee."""
+
+    charge_id: str | None
+    processor_fee_cents: int
+    fee_estimated: bool
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    id: str
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    id: str
+    charges_enabled: bool
+    details_submitted: bool
+    payouts_enabled: bool
+
+
+def estimated_fee(amount_cents: int) -> int:
+    """Stripe's card price (2.9 % + 30¢), rounded half up, never more than the amount."""
+    if amount_cents <= 0:
+        return 0
+    return min(amount_cents, (amount_cents * TEST_MODE_FEE_PERCENT_BP + 5_000) // 10_000 + TEST_MODE_FEE_FIXED_CENTS)
+
+
+class Payments(Protocol):
+    kind: PaymentProvider
+
+    def create_checkout(self, request: CheckoutRequest) -> Checkout: ...
+    def retrieve_checkout(self, checkout_id: str) -> Checkout: ...
+    def expire_checkout(self, checkout_id: str) -> Checkout: ...
+    def payment(self, order: Order) -> Payment: ...
+    def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult: ...
+    def create_account(self, profile: CreatorProfile, email: str) -> str: ...
+    def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str: ...
+    def account_status(self, account_id: str) -> AccountStatus: ...
+
+
+# ---------------------------------------------------------------------------
+# Stripe
+# ---------------------------------------------------------------------------
+
+
+def _stripe_error_message(exc: stripe.StripeError) -> PaymentsError:
+    if isinstance(exc, stripe.APIConnectionError):
+        return PaymentsError("We couldn't reach our payment processor. Nothing was charged; please try again.")
+    if isinstance(exc, stripe.RateLimitError):
+        return PaymentsError("Our payment processor is busy. Nothing was charged; please try again in a minute.")
+    if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
+        message = exc.user_message or "The payment processor refused the request."
+        return PaymentsError(message, retryable=False)
+    return PaymentsError("Our payment processor had a problem. Nothing was charged; please try again in a minute.")
+
+
+class StripePayments:
+    """Stripe Checkout with destination charges to the creator's connected account."""
+
+    kind = PaymentProvider.STRIPE
+
+    def __init__(self, client: stripe.StripeClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_config(cls, config) -> StripePayments:
+        base = config.get("STRIPE_API_BASE")
+        addresses = {"api": base, "connect": base} if base else None
+        client = stripe.StripeClient(
+            config["STRIPE_SECRET_KEY"],
+            base_addresses=addresses,
+            max_network_retries=config.get("STRIPE_MAX_RETRIES", 2),
+            http_client=stripe.RequestsClient(timeout=STRIPE_TIMEOUT_SECONDS),
+        )
+        return cls(client)
+
+    @staticmethod
+    def _checkout(session) -> Checkout:
+        intent = session.get("payment_intent")
+        if intent is not None and not isinstance(intent, str):
+            intent = intent["id"]
+        reference = session.get("client_reference_id")
+        return Checkout(
+            id=session["id"],
+            url=session.get("url") or "",
+            status=session["status"],
+            payment_status=session["payment_status"],
+            payment_intent_id=intent,
+            order_id=int(reference) if reference and reference.isdigit() else None,
+            amount_total=session.get("amount_total"),
+        )
+
+    def create_checkout(self, request: CheckoutRequest) -> Checkout:
+        order = request.order
+        metadata = {"order_id": str(order.id), "course_id": str(order.course_id), "learner_id": str(order.learner_id)}
+        intent_data: dict = {"metadata": metadata}
+        if request.destination_account:
+            intent_data["application_fee_amount"] = request.application_fee_cents
+            intent_data["transfer_data"] = {"destination": request.destination_account}
+        params = {
+            "mode": "payment",
+            "client_reference_id": str(order.id),
+            "customer_email": request.learner_email,
+            "metadata": metadata,
+            "allow_promotion_codes": True,
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": order.currency.lower(),
+                        "unit_amount": order.amount_cents,
+                        "product_data": {"name": request.title},
+                    },
+                }
+            ],
+            "payment_intent_data": intent_data,
+            "success_url": request.success_url,
+            "cancel_url": request.cancel_url,
+            "expires_at": int(request.expires_at.timestamp()),
+        }
+        try:
+            session = self.client.v1.checkout.sessions.create(
+                params=params, options={"idempotency_key": f"aqueduct-checkout-order-{order.id}"}
+            )
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return self._checkout(session)
+
+    def retrieve_checkout(self, checkout_id: str) -> Checkout:
+        try:
+            return self._checkout(self.client.v1.checkout.sessions.retrieve(checkout_id))
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+
+    def expire_checkout(self, checkout_id: str) -> Checkout:
+        try:
+            return self._checkout(self.client.v1.checkout.sessions.expire(checkout_id))
+        except stripe.InvalidRequestError:
+            # Already completed or expired: report what it is now.
+            return self.retrieve_checkout(checkout_id)
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+
+    def payment(self, order: Order) -> Payment:
+        """The charge and Stripe's actual fee, from the payment's balance transaction."""
+        try:
+            intent = self.client.v1.payment_intents.retrieve(
+                order.payment_intent_id, params={"expand": ["latest_charge.balance_transaction"]}
+            )
+        except stripe.StripeError:
+            current_app.logger.warning("order %s: fee not readable from Stripe; estimated", order.id)
+            return Payment(charge_id=None, processor_fee_cents=estimated_fee(order.amount_cents), fee_estimated=True)
+        charge = intent.get("latest_charge")
+        balance = charge.get("balance_transaction") if charge and not isinstance(charge, str) else None
+        if charge is None or balance is None or isinstance(balance, str):
+            charge_id = charge if isinstance(charge, str) else (charge["id"] if charge else None)
+            return Payment(charge_id, estimated_fee(order.amount_cents), fee_estimated=True)
+        return Payment(charge_id=charge["id"], processor_fee_cents=int(balance["fee"]), fee_estimated=False)
+
+    def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult:
+        params = {
+            "payment_intent": order.payment_intent_id,
+            "amount": amount_cents,
+            "metadata": {"order_id": str(order.id), "reason": reason[:500]},
+        }
+        if order.platform_fee_cents:
+            # Destination charge: take the creator's share back and return the platform's share of the fee.
+            params["reverse_transfer"] = True
+            params["refund_application_fee"] = True
+        # One key per order and running total: a double click refunds once, a second refund is new.
+        key = f"aqueduct-refund-order-{order.id}-from-{order.refunded_cents}-amount-{amount_cents}"
+        try:
+            refund = self.client.v1.refunds.create(params=params, options={"idempotency_key": key})
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return RefundResult(id=refund["id"], amount_cents=int(refund["amount"]))
+
+    def create_account(self, profile: CreatorProfile, email: str) -> str:
+        params = {
+            "type": "express",
+            "email": email,
+            "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
+            "business_profile": {"product_description": "Courses and workshops for clinicians, sold on Aqueduct"},
+            "metadata": {"creator_profile_id": str(profile.id)},
+        }
+        try:
+            account = self.client.v1.accounts.create(
+                params=params, options={"idempotency_key": f"aqueduct-account-creator-{profile.id}"}
+            )
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return account["id"]
+
+    def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
+        params = {"account": account_id, "refresh_url": refresh_url, "return_url": return_url}
+        try:
+            link = self.client.v1.account_links.create(params={**params, "type": "account_onboarding"})
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return link["url"]
+
+    def account_status(self, account_id: str) -> AccountStatus:
+        try:
+            account = self.client.v1.accounts.retrieve(account_id)
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return account_status_from(account)
+
+
+def account_status_from(account) -> AccountStatus:
+    """An Account object (from the API or an `account.updated` event) as the app's status."""
+    return AccountStatus(
+        id=account["id"],
+        charges_enabled=bool(account.get("charges_enabled")),
+        details_submitted=bool(account.get("details_submitted")),
+        payouts_enabled=bool(account.get("payouts_enabled")),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Test mode
+# ---------------------------------------------------------------------------
+
+
+class TestModePayments:
+    """No money moves: the learner pays or declines on `/checkout/test/<order>`, inside the app."""
+
+    kind = PaymentProvider.TEST
+    __test__ = False  # not a pytest class
+
+    def create_checkout(self, request: CheckoutRequest) -> Checkout:
+        order = request.order
+        return Checkout(
+            id=f"test_{order.id}",
+            url=f"/checkout/test/{order.id}",
+            status="open",
+            payment_status="unpaid",
+            payment_intent_id=None,
+            order_id=order.id,
+        )
+
+    def retrieve_checkout(self, checkout_id: str) -> Checkout:
+        raise PaymentsError("Test-mode checkouts live in the app; there is nothing to retrieve.", retryable=False)
+
+    def expire_checkout(self, checkout_id: str) -> Checkout:
+        order_id = int(checkout_id.removeprefix("test_"))
+        return Checkout(checkout_id, "", "expired", "unpaid", None, order_id)
+
+    def payment(self, order: Order) -> Payment:
+        return Payment(
+            charge_id=f"test_charge_{order.id}",
+            processor_fee_cents=estimated_fee(order.amount_cents),
+            fee_estimated=True,
+        )
+
+    def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult:
+        return RefundResult(
+            id=f"test_refund_{order.id}_{order.refunded_cents}_{amount_cents}", amount_cents=amount_cents
+        )
+
+    def create_account(self, profile: CreatorProfile, email: str) -> str:
+        raise PaymentsError("Test mode needs no Stripe account: payments work as they are.", retryable=False)
+
+    def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
+        raise PaymentsError("Test mode needs no Stripe account: payments work as they are.", retryable=False)
+
+    def account_status(self, account_id: str) -> AccountStatus:
+        return AccountStatus(account_id, True, True, True)
+
+
+def get_payments() -> Payments:
+    """Stripe when a secret key is configured, the test-mode checkout otherwise."""
+    config = current_app.config
+    if config["STRIPE_SECRET_KEY"]:
+        return StripePayments.from_config(config)
+    return TestModePayments()
+
+
+def test_mode() -> bool:
+    return not current_app.config["STRIPE_SECRET_KEY"]
+
+
+test_mode.__test__ = False  # type: ignore[attr-defined]
+
+
+def verify_webhook(payload: bytes, signature: str | None, secret: str) -> dict:
+    """The event in a Stripe delivery, after checking its signature on the raw body and its age."""
+    if not secret:
+        raise WebhookError("STRIPE_WEBHOOK_SECRET is not set, so deliveries cannot be checked.")
+    if not signature:
+        raise WebhookError("The Stripe-Signature header is missing.")
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"), signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
+        )
+    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+        raise WebhookError("The signature does not match, or the delivery is too old.") from exc
+    try:
+        event = json.loads(payload)
+    except ValueError as exc:
+        raise WebhookError("The body is not JSON.") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        raise WebhookError("The body is not a Stripe event.")
+    return event
