@@ -111,6 +111,8 @@ def test_checkout_choice(order_id: int, choice: str):
         db.session.commit()
         flash("This checkout expired, so nothing was charged. Press Buy again to start over.", "error")
         return redirect(course_page + "#enrol")
+    if order.status is not OrderStatus.PENDING:
+        return redirect(url_for("checkout.success", order=order.id))
     if choice == "decline":
         if close_order(order, OrderStatus.FAILED, "Declined on the test-mode checkout."):
             db.session.commit()
