@@ -157,6 +157,7 @@ class StripePayments:
 
     @staticmethod
     def _checkout(session) -> Checkout:
+        session = _plain(session)
         intent = session.get("payment_intent")
         if intent is not None and not isinstance(intent, str):
             intent = intent["id"]
@@ -231,7 +232,7 @@ class StripePayments:
         except stripe.StripeError:
             current_app.logger.warning("order %s: fee not readable from Stripe; estimated", order.id)
             return Payment(charge_id=None, processor_fee_cents=estimated_fee(order.amount_cents), fee_estimated=True)
-        charge = intent.get("latest_charge")
+        charge = _plain(intent).get("latest_charge")
         balance = charge.get("balance_transaction") if charge and not isinstance(charge, str) else None
         if charge is None or balance is None or isinstance(balance, str):
             charge_id = charge if isinstance(charge, str) else (charge["id"] if charge else None)
@@ -288,8 +289,14 @@ class StripePayments:
         return account_status_from(account)
 
 
+def _plain(obj) -> dict:
+    """A Stripe object as plain nested dicts (the SDK's objects are not dicts)."""
+    return obj.to_dict() if isinstance(obj, stripe.StripeObject) else obj
+
+
 def account_status_from(account) -> AccountStatus:
     """An Account object (from the API or an `account.updated` event) as the app's status."""
+    account = _plain(account)
     return AccountStatus(
         id=account["id"],
         charges_enabled=bool(account.get("charges_enabled")),

@@ -1,0 +1,74 @@
+"""Stripe mode for checkout tests: the real stripe library against the fake Stripe API on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from courseplatform.extensions import db
+
+from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from ..fakes.stripe_api import FakeStripe
+
+WEBHOOK_SECRET = "whsec_test_aqueduct"
+STRIPE_SETTINGS = ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_MAX_RETRIES", "STRIPE_WEBHOOK_SECRET")
+
+
+@pytest.fixture(scope="session")
+def fake_stripe_server() -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        yield fake
+
+
+@pytest.fixture
+def stripe_api(app, fake_stripe_server) -> Iterator[FakeStripe]:
+    """The app in Stripe mode, talking to a fresh fake Stripe; test mode again afterwards."""
+    saved = {key: app.config.get(key) for key in STRIPE_SETTINGS}
+    fake_stripe_server.reset()
+    app.config.update(
+        STRIPE_SECRET_KEY="sk_test_aqueduct",
+        STRIPE_API_BASE=fake_stripe_server.url,
+        STRIPE_MAX_RETRIES=0,
+        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    )
+    try:
+        yield fake_stripe_server
+    finally:
+        app.config.update(saved)
+        assert fake_stripe_server.errors == [], "the fake Stripe raised while answering"
+
+
+class Webhooks:
+    """Posts events to the app as Stripe does: raw JSON, signed with the endpoint's secret."""
+
+    def __init__(self, client, fake: FakeStripe) -> None:
+        self.client = client
+        self.fake = fake
+
+    def deliver(self, event: dict, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
+        body, headers = self.fake.signed(event, secret, timestamp)
+        return self.client.post("/webhooks/stripe", data=body, headers=headers)
+
+    def send(self, type_: str, obj: dict, **kwargs):
+        """Build an event around `obj`, deliver it, and return (event, response)."""
+        event = self.fake.event(type_, obj, **kwargs)
+        return event, self.deliver(event)
+
+
+@pytest.fixture
+def webhooks(client, stripe_api) -> Webhooks:
+    return Webhooks(client, stripe_api)
+
+
+@pytest.fixture
+def connected_course(stripe_api):
+    """A published paid course whose creator's Stripe account can take charges, with one lesson."""
+    account = stripe_api.add_account(charges_enabled=True, details_submitted=True, payouts_enabled=True)
+    creator = CreatorProfileFactory(
+        stripe_account_id=account["id"], stripe_charges_enabled=True, stripe_details_submitted=True
+    )
+    course = CourseFactory(creator=creator, price_cents=4900, title="Grounding skills")
+    LessonFactory(section=SectionFactory(course=course), title="Welcome")
+    db.session.flush()
+    return course
