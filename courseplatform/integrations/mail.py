@@ -47,7 +47,7 @@ class FileMailer:
 
     def send(self, mail: Mail) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
+        name = f"{utcnow():%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}.eml"  # sorts in sending order
         (self.directory / name).write_bytes(bytes(build_message(mail, self.sender)))
 
 
