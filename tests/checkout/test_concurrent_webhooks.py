@@ -1,0 +1,165 @@
+"""Two deliveries at the same moment, on PostgreSQL with real commits: one enrollment.
+
+The rest of the suite runs each test inside a rolled-back transaction, which would hide
+exactly the race under test. Here a second application gets its own database, built by
+the migrations, and is served by a threaded HTTP server; two threads post to it at once.
+(These tests must not use the `app` fixture: it binds the shared session to the
+rolled-back transaction.)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from courseplatform import create_app
+from courseplatform.checkout.services import begin_checkout, open_checkout
+from courseplatform.extensions import db
+from courseplatform.models import Enrollment, Order, OrderStatus, ProviderEvent
+
+from ..conftest import databases
+from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from .conftest import WEBHOOK_SECRET
+
+ROUNDS = 5
+
+
+@pytest.fixture(scope="module")
+def committed_app(tmp_path_factory, fake_stripe_server):
+    """An application on its own PostgreSQL database whose requests really commit."""
+    dbs = databases(tmp_path_factory)
+    if dbs.kind != "postgresql":
+        if os.environ.get("CI") == "true":
+            pytest.fail("the concurrency tests need PostgreSQL", pytrace=False)
+        pytest.skip("the concurrency tests need PostgreSQL")
+    from flask_migrate import upgrade
+
+    root = Path(tmp_path_factory.mktemp("concurrent"))
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": dbs.new("concurrent"),
+            "MAIL_BACKEND": "file",
+            "MAIL_DIR": str(root / "mail"),
+            "MEDIA_ROOT": str(root / "media"),
+            "BASE_URL": "http://aqueduct.test",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "STRIPE_SECRET_KEY": "sk_test_aqueduct",
+            "STRIPE_API_BASE": fake_stripe_server.url,
+            "STRIPE_MAX_RETRIES": 0,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    app.config["LIVE_URL"] = f"http://127.0.0.1:{server.server_port}"
+    yield app
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def paid_checkout(app, fake) -> tuple[int, dict]:
+    """A committed pending order whose Stripe session the learner has just paid; (order id, session)."""
+    with app.test_request_context():
+        account = fake.add_account()
+        creator = CreatorProfileFactory(stripe_account_id=account["id"], stripe_charges_enabled=True)
+        course = CourseFactory(creator=creator, price_cents=4900)
+        LessonFactory(section=SectionFactory(course=course))
+        learner = UserFactory()
+        db.session.commit()
+        order = begin_checkout(learner, course, 4900)
+        db.session.commit()
+        open_checkout(order)
+        db.session.commit()
+        return order.id, fake.complete_session(order.checkout_id)
+
+
+def post_together(app, fake, events: list[dict]) -> list[tuple[int, dict]]:
+    """POST each event from its own thread, released at the same instant."""
+    barrier = threading.Barrier(len(events))
+    results: list[tuple[int, bytes] | BaseException] = [None] * len(events)  # type: ignore[list-item]
+
+    def deliver(index: int, event: dict) -> None:
+        body, headers = fake.signed(event, WEBHOOK_SECRET)
+        request = urllib.request.Request(app.config["LIVE_URL"] + "/webhooks/stripe", data=body, headers=headers)
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                results[index] = (response.status, response.read())
+        except BaseException as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=deliver, args=(i, e)) for i, e in enumerate(events)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    import json
+
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert not failures, failures
+    return [(status, json.loads(body)) for status, body in results]
+
+
+def counts(app, order_id: int) -> tuple[OrderStatus, int, int]:
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        enrollments = db.session.scalar(
+            sa.select(sa.func.count(Enrollment.id)).where(Enrollment.course_id == order.course_id)
+        )
+        events = db.session.scalar(sa.select(sa.func.count(ProviderEvent.id)))
+        db.session.remove()
+        return order.status, enrollments, events
+
+
+def receipts(app) -> int:
+    return sum(
+        1 for path in Path(app.config["MAIL_DIR"]).glob("*.eml") if b"Subject: Your receipt" in path.read_bytes()
+    )
+
+
+def test_two_concurrent_deliveries_of_one_event_give_one_enrollment(committed_app, fake_stripe_server):
+    before_events = counts(committed_app, paid_checkout(committed_app, fake_stripe_server)[0])[2]
+    for _ in range(ROUNDS):
+        order_id, session = paid_checkout(committed_app, fake_stripe_server)
+        event = fake_stripe_server.event("checkout.session.completed", session)
+        before_receipts = receipts(committed_app)
+
+        answers = post_together(committed_app, fake_stripe_server, [event, event])
+
+        assert [status for status, _ in answers] == [200, 200]
+        assert sorted(body["outcome"] for _, body in answers) == ["duplicate", "enrolled"]
+        status, enrollments, events = counts(committed_app, order_id)
+        assert (status, enrollments) == (OrderStatus.PAID, 1)
+        assert events == before_events + 1
+        before_events = events
+        assert receipts(committed_app) == before_receipts + 1
+
+
+def test_two_different_events_for_one_payment_at_once_give_one_enrollment(committed_app, fake_stripe_server):
+    for _ in range(ROUNDS):
+        order_id, session = paid_checkout(committed_app, fake_stripe_server)
+        completed = fake_stripe_server.event("checkout.session.completed", session)
+        succeeded = fake_stripe_server.event("checkout.session.async_payment_succeeded", session)
+        before_receipts = receipts(committed_app)
+
+        answers = post_together(committed_app, fake_stripe_server, [completed, succeeded])
+
+        assert sorted(body["outcome"] for _, body in answers) == ["already", "enrolled"]
+        status, enrollments, _ = counts(committed_app, order_id)
+        assert (status, enrollments) == (OrderStatus.PAID, 1)
+        assert receipts(committed_app) == before_receipts + 1
