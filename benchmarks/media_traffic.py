@@ -38,7 +38,6 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -49,9 +48,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
-import sqlalchemy as sa
+from bench_support import free_port, throwaway_database  # this script's folder is on sys.path
 from moto.server import ThreadedMotoServer
-from traffic_meter import QuietHandler, TrafficMeter  # this script's folder is on sys.path
+from traffic_meter import QuietHandler, TrafficMeter
 from werkzeug.serving import make_server
 
 from courseplatform import create_app
@@ -66,19 +65,12 @@ MiB = 1024**2
 APP_TRAFFIC_LIMIT = 1 * MiB
 BUCKET = "aqueduct-bench-media"
 DEMO_VIDEO = PROJECT_ROOT / "courseplatform" / "demo" / "welcome.mp4"
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PASSWORD = secrets.token_urlsafe(16)
 
 
 # ---------------------------------------------------------------------------
 # Throw-away servers and database
 # ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_moto(stack: ExitStack) -> str:
@@ -90,30 +82,6 @@ def start_moto(stack: ExitStack) -> str:
     with requests.put(f"{url}/{BUCKET}", timeout=30) as created:
         created.raise_for_status()
     return url
-
-
-def throwaway_database(stack: ExitStack) -> tuple[str, str]:
-    """A new, empty database dropped at exit: PostgreSQL when one answers, else SQLite."""
-    admin_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_POSTGRES
-    admin_url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    name = f"aqueduct_bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError:
-        admin.dispose()
-        folder = Path(tempfile.mkdtemp(prefix="aqueduct_bench_"))
-        stack.callback(shutil.rmtree, folder, ignore_errors=True)
-        return f"sqlite:///{folder / 'bench.db'}", "SQLite (PostgreSQL did not answer)"
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    stack.callback(drop)
-    return admin_url.rsplit("/", 1)[0] + "/" + name, f"PostgreSQL database {name}"
 
 
 def serve(app, stack: ExitStack) -> str:
