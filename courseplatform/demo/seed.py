@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from ..accounts.services import find_user_by_email, hash_password
 from ..extensions import db
+from ..integrations.payments import estimated_fee
 from ..integrations.storage import get_storage
 from ..models import (
     Course,
@@ -34,6 +35,7 @@ from ..models import (
     PaymentProvider,
     QuizChoice,
     QuizQuestion,
+    Refund,
     Section,
     SessionIncome,
     SessionIncomeSource,
@@ -371,8 +373,8 @@ def _quiz(lesson: Lesson, questions) -> None:
 
 def _fees(amount: int) -> tuple[int, int, int]:
     """Estimated card fee (2.9% + 30¢), the platform fee, and what reaches the creator."""
-    processor = (amount * 29 + 500) // 1000 + 30
-    platform = amount * PLATFORM_FEE_PERCENT // 100
+    processor = estimated_fee(amount)
+    platform = (amount * PLATFORM_FEE_PERCENT + 50) // 100
     return processor, platform, max(amount - processor - platform, 0)
 
 
@@ -422,6 +424,7 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
                 currency=course.currency,
                 provider=PaymentProvider.TEST,
                 checkout_id=f"test_demo_{secrets.token_hex(8)}",
+                payment_intent_id=f"test_intent_demo_{secrets.token_hex(8)}",
                 status=OrderStatus.PAID,
                 processor_fee_cents=processor,
                 processor_fee_estimated=True,
@@ -440,6 +443,17 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
         full.status, full.refunded_cents, full.refunded_at = OrderStatus.REFUNDED, full.amount_cents, full.paid_at
         partial.status = OrderStatus.PARTIALLY_REFUNDED
         partial.refunded_cents, partial.refunded_at = partial.amount_cents // 2, partial.paid_at
+        for order, reason in ((full, "Couldn't attend after all"), (partial, "Goodwill partial refund")):
+            db.session.add(
+                Refund(
+                    order=order,
+                    amount_cents=order.refunded_cents,
+                    platform_fee_refunded_cents=order.platform_fee_cents * order.refunded_cents // order.amount_cents,
+                    reason=reason,
+                    created_at=order.paid_at + timedelta(days=2),
+                )
+            )
+            order.refunded_at = order.paid_at + timedelta(days=2)
         db.session.flush()
         full_enrollment = db.session.scalar(db.select(Enrollment).filter_by(order_id=full.id))
         full_enrollment.status = EnrollmentStatus.REVOKED
@@ -473,6 +487,7 @@ def _learner_progress(learner: User, course: Course, now: datetime) -> None:
         currency=course.currency,
         provider=PaymentProvider.TEST,
         checkout_id=f"test_demo_{secrets.token_hex(8)}",
+        payment_intent_id=f"test_intent_demo_{secrets.token_hex(8)}",
         status=OrderStatus.PAID,
         processor_fee_cents=processor,
         processor_fee_estimated=True,
