@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, render_template, url_for
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -21,6 +22,8 @@ _hasher = PasswordHasher()
 # same time as a wrong password and timing does not reveal who has an account.
 _DUMMY_HASH = _hasher.hash("aqueduct-timing-equaliser")
 RESET_SALT = "aqueduct.password-reset"
+# How long the set-password link in an invitation (an account made for someone) stays valid.
+INVITE_MAX_AGE = 7 * 24 * 3600
 
 
 class AccountError(ValueError):
@@ -111,20 +114,38 @@ def _reset_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
 
 
-def make_reset_token(user: User) -> str:
+def make_reset_token(user: User, *, invite: bool = False) -> str:
     # The session version is inside the token: once the password changes, the token is spent.
-    return _reset_serializer().dumps({"u": user.id, "v": user.session_version})
+    payload = {"u": user.id, "v": user.session_version}
+    if invite:
+        payload["i"] = 1  # signed, so only the app can mint the longer-lived invitation
+    return _reset_serializer().dumps(payload)
 
 
-def user_for_reset_token(token: str) -> User:
-    """The user a reset link belongs to, or AccountError saying why it can't be used."""
+def make_invite_link(user: User) -> str:
+    """An absolute set-password link for an account created on someone's behalf (valid INVITE_MAX_AGE)."""
+    return current_app.config["BASE_URL"] + url_for(
+        "accounts.reset_password", token=make_reset_token(user, invite=True)
+    )
+
+
+def user_for_reset_token(token: str, max_age: int | None = None) -> User:
+    """The user a reset or invitation link belongs to, or AccountError saying why it can't be used.
+
+    A reset link lives PASSWORD_RESET_MAX_AGE seconds, an invitation INVITE_MAX_AGE,
+    unless `max_age` says otherwise.
+    """
     try:
-        payload = _reset_serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
-    except SignatureExpired as exc:
-        raise AccountError("This reset link has expired. Ask for a new one below.") from exc
+        payload, signed_at = _reset_serializer().loads(token, return_timestamp=True)
     except BadSignature as exc:
         raise AccountError("This reset link is not valid. Ask for a new one below.") from exc
-    user = db.session.get(User, payload.get("u"))
+    invite = isinstance(payload, dict) and payload.get("i") == 1
+    if max_age is None:
+        max_age = INVITE_MAX_AGE if invite else current_app.config["PASSWORD_RESET_MAX_AGE"]
+    if utcnow() - signed_at > timedelta(seconds=max_age):
+        what = "invitation" if invite else "reset"
+        raise AccountError(f"This {what} link has expired. Ask for a new one below.")
+    user = db.session.get(User, payload.get("u")) if isinstance(payload, dict) else None
     if user is None or user.session_version != payload.get("v"):
         raise AccountError("This reset link has already been used. Ask for a new one below.")
     return user

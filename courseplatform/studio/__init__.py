@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("studio", __name__)
 
-from . import curriculum, files, live_sessions, quiz, views, waitlist  # noqa: E402,F401
+from . import curriculum, files, learners, live_sessions, payouts, quiz, views, waitlist  # noqa: E402,F401

@@ -13,11 +13,14 @@ from courseplatform.extensions import db
 from courseplatform.models import (
     Course,
     CourseKind,
+    Enrollment,
     Lesson,
     LessonKind,
     LiveSession,
     MediaAsset,
     MediaStatus,
+    Order,
+    OrderStatus,
     QuizChoice,
     QuizQuestion,
     Section,
@@ -25,11 +28,25 @@ from courseplatform.models import (
 )
 
 from ..conftest import csrf_token_from
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import (
+    PASSWORD,
+    CourseFactory,
+    CreatorProfileFactory,
+    EnrollmentFactory,
+    LessonFactory,
+    OrderFactory,
+    SectionFactory,
+    UserFactory,
+)
+
+# The creator's own payouts: no ids, so another creator reaches only their own account.
+PAYOUTS = ("/studio/payouts", "/studio/payouts/connect", "/studio/payouts/return", "/studio/payouts/refresh")
+STRIPE_LANDINGS = ("/studio/payouts/return", "/studio/payouts/refresh")
 
 
 def owned_world():
-    """A live workshop with a section, a quiz lesson with a question, a live session and an upload under way."""
+    """A live workshop with a section, a quiz lesson with a question, a live session, an upload under way,
+    and a learner who paid."""
     owner = CreatorProfileFactory(user__email="owner@example.org")
     course = CourseFactory(creator=owner, kind=CourseKind.LIVE_WORKSHOP)
     section = SectionFactory(course=course)
@@ -49,6 +66,8 @@ def owned_world():
     )
     db.session.add_all([question, session, upload])
     db.session.flush()
+    order = OrderFactory(course=course, status=OrderStatus.PAID, payment_intent_id="pi_walk")
+    enrollment = EnrollmentFactory(user=order.learner, course=course, order=order)
     values = {
         "course_id": course.id,
         "section_id": section.id,
@@ -56,6 +75,8 @@ def owned_world():
         "question_id": question.id,
         "session_id": session.id,
         "asset_id": upload.id,
+        "enrollment_id": enrollment.id,
+        "order_id": order.id,
     }
     return course, values
 
@@ -82,6 +103,8 @@ def snapshot() -> tuple:
         db.session.scalar(sa.select(sa.func.count(LiveSession.id))),
         tuple(db.session.scalars(sa.select(Course.status).order_by(Course.id))),
         tuple(db.session.scalars(sa.select(MediaAsset.status).order_by(MediaAsset.id))),
+        tuple(db.session.scalars(sa.select(Enrollment.status).order_by(Enrollment.id))),
+        tuple(db.session.execute(sa.select(Order.status, Order.refunded_cents).order_by(Order.id))),
     )
 
 
@@ -108,7 +131,7 @@ def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
     logged_in = True
     web.login("other@example.org", PASSWORD)
     for method, url in urls:
-        if url in ("/studio", "/studio/courses/new", "/studio/uploads", "/studio/files"):
+        if url in ("/studio", "/studio/courses/new", "/studio/uploads", "/studio/files") or url in PAYOUTS:
             continue  # their own studio
         assert attempt(method, url).status_code == 404, (method, url)
     web.logout()
@@ -124,5 +147,8 @@ def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
 
     web.login("owner@example.org", PASSWORD)
     for method, url in urls:
-        if method == "GET":
+        if method == "GET" and url in STRIPE_LANDINGS:
+            # Where Stripe sends the creator back; with no Stripe account, straight on to Payouts.
+            assert client.get(url).headers["Location"] == "/studio/payouts", url
+        elif method == "GET":
             assert client.get(url).status_code == 200, url

@@ -5,9 +5,27 @@ from __future__ import annotations
 from datetime import timedelta
 
 from courseplatform.extensions import db
-from courseplatform.models import CourseKind, LessonKind, LiveSession, QuizChoice, QuizQuestion, Topic, utcnow
+from courseplatform.models import (
+    CourseKind,
+    LessonKind,
+    LiveSession,
+    OrderStatus,
+    QuizChoice,
+    QuizQuestion,
+    Topic,
+    utcnow,
+)
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import (
+    PASSWORD,
+    CourseFactory,
+    CreatorProfileFactory,
+    EnrollmentFactory,
+    LessonFactory,
+    OrderFactory,
+    SectionFactory,
+    UserFactory,
+)
 from .test_access_walk import studio_urls
 
 SCRIPT = "<script>alert(1)</script>"
@@ -51,6 +69,9 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
     db.session.add_all([question, session])
     UserFactory(email="admin@example.org", is_admin=True)
     db.session.flush()
+    learner = UserFactory(email="learner@example.org", name=PAYLOAD)
+    order = OrderFactory(learner=learner, course=course, status=OrderStatus.PAID, payment_intent_id="pi_payload")
+    enrollment = EnrollmentFactory(user=learner, course=course, order=order)
 
     values = {
         "course_id": course.id,
@@ -59,6 +80,8 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         "question_id": question.id,
         "session_id": session.id,
         "asset_id": 0,  # the upload API only answers POSTs, so it has no page to render
+        "enrollment_id": enrollment.id,
+        "order_id": order.id,
     }
     public = [
         "/",

@@ -1,0 +1,633 @@
+"""Who is in an offering, and the creator's ways to change that: the roster with progress and
+orders, complimentary access by e-mail, enrolling a list from a CSV, and the CSV export.
+
+Money never moves here: refunds and revocations go through `checkout.services`. Functions
+flush and never commit; the request commits once.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import logging
+import re
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, render_template, url_for
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, joinedload, selectinload
+
+from ..accounts.services import INVITE_MAX_AGE, make_invite_link
+from ..catalog.waitlist import spreadsheet_safe
+from ..checkout.services import enrol, enrollment_of, seats_taken, workshop_capacity
+from ..extensions import db
+from ..integrations.mail import send_mail
+from ..models import (
+    Course,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    Lesson,
+    LessonProgress,
+    Order,
+    OrderStatus,
+    Section,
+    User,
+)
+from ..models.commerce import SETTLED_STATUSES
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 50
+MAX_PAGE = 10_000
+# Stored instead of a password hash for an account made on someone's behalf: no password
+# matches it (argon2 refuses it as a hash), so nobody can log in until they choose one.
+INVITED_MARKER = "!invited"
+MAX_IMPORT_BYTES = 1024 * 1024
+MAX_IMPORT_ROWS = 1000
+
+SOURCE_LABELS = {
+    EnrollmentSource.PURCHASE: "Purchase",
+    EnrollmentSource.FREE: "Free",
+    EnrollmentSource.COMP: "Complimentary",
+    EnrollmentSource.IMPORT: "Imported",
+}
+STATUS_LABELS = {
+    EnrollmentStatus.ACTIVE: "Active",
+    EnrollmentStatus.SUSPENDED: "Paused (dispute)",
+    EnrollmentStatus.REVOKED: "Revoked",
+}
+ORDER_LABELS = {
+    OrderStatus.PENDING: "Processing",
+    OrderStatus.PAID: "Paid",
+    OrderStatus.PARTIALLY_REFUNDED: "Partly refunded",
+    OrderStatus.REFUNDED: "Refunded",
+    OrderStatus.DISPUTED: "Disputed",
+    OrderStatus.FAILED: "Failed",
+    OrderStatus.EXPIRED: "Expired",
+}
+
+
+class LearnerError(ValueError):
+    """Something the creator asked for can't be done; the message says why and what to do."""
+
+
+# ---------------------------------------------------------------------------
+# The roster
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LearnerRow:
+    """One learner in the roster: their enrollment, account, progress and the order behind it."""
+
+    enrollment: Enrollment
+    user: User
+    order: Order | None
+    lessons_done: int
+    lessons_total: int
+
+    @property
+    def percent(self) -> int:
+        if not self.lessons_total:
+            return 0
+        return min(100, round(100 * self.lessons_done / self.lessons_total))
+
+    @property
+    def source_label(self) -> str:
+        return SOURCE_LABELS[self.enrollment.source]
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.enrollment.status]
+
+    @property
+    def order_label(self) -> str:
+        return ORDER_LABELS[self.order.status] if self.order else ""
+
+
+@dataclass(frozen=True)
+class Roster:
+    """A page of an offering's learners, with the counts by status shown above it."""
+
+    rows: list[LearnerRow]
+    counts: dict[str, int]  # by status value: "active", "suspended", "revoked"
+    lessons_total: int
+    matching: int
+    page: int
+    pages: int
+
+    @property
+    def everyone(self) -> int:
+        return sum(self.counts.values())
+
+
+def like_pattern(term: str) -> str:
+    """`50%_off` → `%50\\%\\_off%`: the term matched literally anywhere in the text."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _learners_query(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> sa.Select:
+    """Enrollment, user, the order behind it and lessons done, for every matching learner (one statement).
+
+    The order is the one that gave access, else the learner's latest paid one for this
+    offering (a refunded purchase still shows after a complimentary re-grant).
+    """
+    done = (
+        sa.select(sa.func.count(LessonProgress.id))
+        .where(LessonProgress.enrollment_id == Enrollment.id, LessonProgress.completed_at.is_not(None))
+        .scalar_subquery()
+    )
+    latest_paid = (
+        sa.select(Order.id)
+        .where(
+            Order.learner_id == Enrollment.user_id,
+            Order.course_id == Enrollment.course_id,
+            Order.status.in_(SETTLED_STATUSES),
+        )
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    shown_order = aliased(Order)
+    statement = (
+        sa.select(Enrollment, User, shown_order, done)
+        .join(User, User.id == Enrollment.user_id)
+        .outerjoin(shown_order, shown_order.id == sa.func.coalesce(Enrollment.order_id, latest_paid))
+        .where(Enrollment.course_id == course.id)
+    )
+    if query:
+        pattern = like_pattern(query)
+        statement = statement.where(
+            sa.or_(User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"))
+        )
+    if status is not None:
+        statement = statement.where(Enrollment.status == status)
+    return statement
+
+
+def _lessons_total(course: Course) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(Lesson.id))
+        .join(Section, Lesson.section_id == Section.id)
+        .where(Section.course_id == course.id)
+    )
+
+
+def learner_roster(
+    course: Course, query: str = "", status: EnrollmentStatus | None = None, page: int = 1, per_page: int = PER_PAGE
+) -> Roster:
+    """A page of learners, newest first, with progress and orders, in four queries whatever their number."""
+    counts = dict(
+        db.session.execute(
+            sa.select(Enrollment.status, sa.func.count(Enrollment.id))
+            .where(Enrollment.course_id == course.id)
+            .group_by(Enrollment.status)
+        ).all()
+    )
+    lessons_total = _lessons_total(course)
+    statement = _learners_query(course, query, status)
+    matching = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
+    pages = max(1, -(-matching // per_page))
+    page = min(max(page, 1), pages, MAX_PAGE)
+    rows = db.session.execute(
+        statement.order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return Roster(
+        rows=[LearnerRow(e, u, o, d, lessons_total) for e, u, o, d in rows],
+        counts={s.value: counts.get(s, 0) for s in EnrollmentStatus},
+        lessons_total=lessons_total,
+        matching=matching,
+        page=page,
+        pages=pages,
+    )
+
+
+def course_enrollment(course: Course, enrollment_id: int) -> Enrollment | None:
+    """One enrollment in this offering, with its learner, or None."""
+    return db.session.scalar(
+        sa.select(Enrollment)
+        .where(Enrollment.id == enrollment_id, Enrollment.course_id == course.id)
+        .options(joinedload(Enrollment.user))
+    )
+
+
+def course_order(course: Course, order_id: int) -> Order | None:
+    """One settled order for this offering, with its learner and refunds, or None."""
+    order = db.session.scalar(
+        sa.select(Order)
+        .where(Order.id == order_id, Order.course_id == course.id)
+        .options(joinedload(Order.learner), selectinload(Order.refunds))
+    )
+    return order if order is not None and order.is_settled else None
+
+
+def refund_authors(order: Order) -> dict[int, User]:
+    """Who made each studio refund on this order (one query)."""
+    ids = {refund.created_by_id for refund in order.refunds if refund.created_by_id}
+    if not ids:
+        return {}
+    return {user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+
+
+# ---------------------------------------------------------------------------
+# Giving access
+# ---------------------------------------------------------------------------
+
+
+class Outcome(enum.Enum):
+    INVITED = "invited"  # a new account was made and enrolled
+    ENROLLED = "enrolled"  # an existing account was enrolled
+    RESTORED = "restored"  # a revoked enrollment is active again
+    ALREADY = "already"  # they had access: nothing changed
+
+
+@dataclass(frozen=True)
+class Grant:
+    user: User
+    outcome: Outcome
+    mailed: bool = True
+
+
+def has_password(user: User) -> bool:
+    return user.password_hash != INVITED_MARKER
+
+
+def _new_account(email: str, name: str) -> tuple[User, bool]:
+    """An account nobody can log in to until they follow their invitation; (user, created)."""
+    user = User(name=(name.strip() or email.split("@", 1)[0])[:120], email=email, password_hash=INVITED_MARKER)
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+        return user, True
+    except IntegrityError:
+        # They signed up a moment ago: use their account.
+        return db.session.scalar(sa.select(User).where(User.email == email)), False
+
+
+def _refusal(course: Course, user: User, enrollment: Enrollment | None) -> str | None:
+    """Why this person can't be given access by the creator, if they can't."""
+    if user.creator_profile is not None and user.creator_profile.id == course.creator_id:
+        return "That's the creator's own account, which can already open everything in this offering."
+    if enrollment is not None and enrollment.status is EnrollmentStatus.SUSPENDED:
+        return "Their access is paused while a payment dispute is open; it comes back if the dispute is settled."
+    return None
+
+
+def _seats_left(course: Course) -> int | None:
+    """Free seats in a live workshop with a capacity (None: no limit); locks the offering's row until commit."""
+    capacity = workshop_capacity(course)
+    if capacity is None:
+        return None
+    db.session.execute(sa.select(Course.id).where(Course.id == course.id).with_for_update())
+    return max(0, capacity - seats_taken(course))
+
+
+def _full_message(course: Course) -> str:
+    return f"{course.title} is full: every seat is taken. To add someone, raise the seat limit of its live sessions."
+
+
+def grant_access(course: Course, email: str, name: str = "") -> Grant:
+    """Give one person complimentary access by e-mail, inviting them if they have no account; raises LearnerError."""
+    email = User.normalize_email(email)
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    enrollment = enrollment_of(user.id, course.id) if user is not None else None
+    if user is not None:
+        refusal = _refusal(course, user, enrollment)
+        if refusal:
+            raise LearnerError(refusal)
+        if enrollment is not None and enrollment.is_active:
+            # Someone who never chose a password gets the invitation again ("I never got the e-mail").
+            return Grant(user, Outcome.ALREADY, mailed=not has_password(user) and _mail_access(course, user))
+    seats = _seats_left(course)
+    if seats == 0:
+        raise LearnerError(_full_message(course))
+    created = False
+    if user is None:
+        user, created = _new_account(email, name)
+    enrol(user, course, EnrollmentSource.COMP)
+    outcome = Outcome.INVITED if created else Outcome.RESTORED if enrollment is not None else Outcome.ENROLLED
+    return Grant(user, outcome, mailed=_mail_access(course, user))
+
+
+def restore_access(enrollment: Enrollment) -> None:
+    """Undo a revoke: a paid order still standing keeps its link; anything else becomes complimentary."""
+    course = enrollment.course
+    if _seats_left(course) == 0:
+        raise LearnerError(_full_message(course))
+    order = enrollment.order
+    if order is not None and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+        enrol(enrollment.user, course, enrollment.source, order)
+    else:
+        source = EnrollmentSource.COMP if enrollment.source is EnrollmentSource.PURCHASE else enrollment.source
+        enrol(enrollment.user, course, source)
+
+
+def _learn_link(course: Course) -> str:
+    return current_app.config["BASE_URL"] + url_for("learning.course", slug=course.slug)
+
+
+def _mail_access(course: Course, user: User) -> bool:
+    """Tell them they have access; someone without a password gets an invitation to choose one. False if it failed."""
+    creator = course.creator.display_name
+    context = {"user": user, "course": course, "creator": creator, "learn_link": _learn_link(course)}
+    if has_password(user):
+        subject = f"You've been given access to {course.title}"
+        text = render_template("studio/email/access_granted.txt", **context)
+    else:
+        subject = f"{creator} invited you to {course.title} on Aqueduct"
+        text = render_template(
+            "studio/email/invitation.txt",
+            **context,
+            invite_link=make_invite_link(user),
+            invite_days=INVITE_MAX_AGE // 86400,
+            forgot_link=current_app.config["BASE_URL"] + url_for("accounts.forgot_password"),
+        )
+    try:
+        send_mail(user.email, subject, text)
+    except Exception:
+        # Access is given either way; the creator is told the message didn't go.
+        log.exception("access e-mail to user %s for course %s failed", user.id, course.id)
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Enrolling a list from a CSV
+# ---------------------------------------------------------------------------
+
+EMAIL_HEADERS = {"email", "emailaddress", "mail", "emails"}
+NAME_HEADERS = {"name", "fullname", "learner", "learnername", "student", "studentname"}
+FIRST_NAME_HEADERS = {"firstname", "givenname", "first"}
+LAST_NAME_HEADERS = {"lastname", "surname", "familyname", "last"}
+
+
+@dataclass(frozen=True)
+class ListedPerson:
+    line: int
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    value: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What enrolling a list did, line by line, for the report page."""
+
+    invited: list[ListedPerson] = field(default_factory=list)  # new accounts, enrolled and invited
+    enrolled: list[ListedPerson] = field(default_factory=list)  # existing accounts, given access
+    already: list[ListedPerson] = field(default_factory=list)  # had access: nothing changed
+    rejected: list[Rejection] = field(default_factory=list)
+    unmailed: list[str] = field(default_factory=list)  # given access, but the e-mail failed
+    blank_lines: int = 0
+    header_line: int | None = None  # the line read as column names, and skipped
+
+    @property
+    def added(self) -> int:
+        return len(self.invited) + len(self.enrolled)
+
+
+def _header_key(cell: str) -> str:
+    return re.sub(r"[^a-z]", "", cell.lower())
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:4096] or data.startswith(b"PK\x03\x04"):
+        raise LearnerError(
+            "That file isn't a CSV. In Excel or Numbers, export the sheet as “CSV UTF-8” and upload that."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("cp1252")  # Excel's "CSV (Comma delimited)" on Windows
+        except UnicodeDecodeError as exc:
+            raise LearnerError("We couldn't read that file's text. Save it as “CSV UTF-8” and try again.") from exc
+
+
+def _delimiter(first_line: str) -> str:
+    """Comma, or Excel's semicolon (European settings), or a tab, whichever the first line uses."""
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where a header line says each value is."""
+
+    email: int
+    name: int | None
+    first_name: int | None
+    last_name: int | None
+
+
+def _columns(header: list[str]) -> Columns | None:
+    """The column positions, if this line is a header naming an e-mail column."""
+    keys = [_header_key(cell) for cell in header]
+
+    def find(names: set[str]) -> int | None:
+        return next((i for i, key in enumerate(keys) if key in names), None)
+
+    email = find(EMAIL_HEADERS)
+    if email is None:
+        return None
+    return Columns(email, find(NAME_HEADERS), find(FIRST_NAME_HEADERS), find(LAST_NAME_HEADERS))
+
+
+def _cell(row: list[str], index: int | None) -> str:
+    return row[index].strip() if index is not None and index < len(row) else ""
+
+
+def read_learner_list(data: bytes) -> tuple[list[ListedPerson], ImportReport]:
+    """The people in an uploaded CSV, and a report already holding the lines that can't be used.
+
+    Accepts one column of addresses (with or without a header line), or a header with
+    an `email` column and optionally `name` (or first and last name). Raises
+    LearnerError when the file as a whole can't be used (empty, too large, not a CSV).
+    """
+    if len(data) > MAX_IMPORT_BYTES:
+        raise LearnerError("That file is larger than 1 MB. Split it into smaller files of up to 1,000 people.")
+    text = _decode(data)
+    if not text.strip():
+        raise LearnerError("That file is empty. Put one e-mail address on each line, then upload it again.")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text.lstrip().split("\n", 1)[0]))
+    report = ImportReport()
+    people: list[ListedPerson] = []
+    seen: dict[str, int] = {}
+    columns: Columns | None = None
+    first = True
+    blanks = 0
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                blanks += 1
+                continue
+            if first:
+                first = False
+                columns = _columns(row)
+                if columns is not None or not any("@" in cell for cell in row):
+                    report.header_line = reader.line_num
+                    continue
+            report.blank_lines, blanks = report.blank_lines + blanks, 0  # only blanks between people count
+            if len(people) + len(report.rejected) >= MAX_IMPORT_ROWS:
+                raise LearnerError(
+                    f"That file has more than {MAX_IMPORT_ROWS:,} people. Split it into smaller files and upload each."
+                )
+            person = _person(row, reader.line_num, columns)
+            if isinstance(person, Rejection):
+                report.rejected.append(person)
+            elif person.email in seen:
+                report.rejected.append(
+                    Rejection(person.line, person.email, f"Duplicate: already listed on line {seen[person.email]}")
+                )
+            else:
+                seen[person.email] = person.line
+                people.append(person)
+    except csv.Error as exc:
+        raise LearnerError(f"That file isn't a CSV we can read (line {reader.line_num}: {exc}).") from exc
+    if not people and not report.rejected:
+        raise LearnerError("That file has no e-mail addresses in it. Put one address on each line.")
+    return people, report
+
+
+def _person(row: list[str], line: int, columns: Columns | None) -> ListedPerson | Rejection:
+    if columns is None:
+        # No header: the address is the cell with an @ in it, the name the first other cell.
+        at = next((i for i, cell in enumerate(row) if "@" in cell), 0)
+        raw = _cell(row, at)
+        name = next((cell.strip() for i, cell in enumerate(row) if i != at and cell.strip()), "")
+    else:
+        raw = _cell(row, columns.email)
+        name = _cell(row, columns.name) or " ".join(
+            filter(None, (_cell(row, columns.first_name), _cell(row, columns.last_name)))
+        )
+    if "<" in raw:
+        display, address = parseaddr(raw)  # "Jo Smith <jo@example.org>", as mail programs copy it
+        raw, name = address or raw, name or display
+    if not raw:
+        return Rejection(line, ", ".join(cell.strip() for cell in row if cell.strip()), "No e-mail address")
+    email = User.normalize_email(raw)
+    try:
+        validate_email(email, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        return Rejection(line, raw, "Not an e-mail address")
+    if len(email) > 254:
+        return Rejection(line, raw, "Not an e-mail address")
+    return ListedPerson(line, email, name[:120])
+
+
+def enrol_list(course: Course, people: list[ListedPerson], report: ImportReport, *, notify: bool) -> ImportReport:
+    """Give everyone on the list access (source: import), adding to `report`; lines that can't be done are rejected.
+
+    Valid lines go in even when others are rejected. New addresses get an account
+    and, with `notify`, an invitation to choose a password; existing learners get a
+    note that they have access.
+    """
+    emails = [person.email for person in people]
+    users = {u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(emails)))} if emails else {}
+    enrollments = (
+        {
+            e.user_id: e
+            for e in db.session.scalars(
+                sa.select(Enrollment).where(
+                    Enrollment.course_id == course.id, Enrollment.user_id.in_([u.id for u in users.values()])
+                )
+            )
+        }
+        if users
+        else {}
+    )
+    seats = _seats_left(course)
+    for person in people:
+        user = users.get(person.email)
+        enrollment = enrollments.get(user.id) if user is not None else None
+        if user is not None:
+            refusal = _refusal(course, user, enrollment)
+            if refusal:
+                report.rejected.append(Rejection(person.line, person.email, refusal))
+                continue
+            if enrollment is not None and enrollment.is_active:
+                report.already.append(person)
+                continue
+        if seats == 0:
+            report.rejected.append(Rejection(person.line, person.email, "The workshop is full"))
+            continue
+        created = False
+        if user is None:
+            user, created = _new_account(person.email, person.name)
+        enrol(user, course, EnrollmentSource.IMPORT)
+        if seats is not None:
+            seats -= 1
+        (report.invited if created else report.enrolled).append(person)
+        if notify and not _mail_access(course, user):
+            report.unmailed.append(person.email)
+    report.rejected.sort(key=lambda rejection: rejection.line)
+    db.session.flush()
+    return report
+
+
+# ---------------------------------------------------------------------------
+# Export
+# ---------------------------------------------------------------------------
+
+EXPORT_COLUMNS = [
+    "name",
+    "email",
+    "source",
+    "status",
+    "enrolled_at",
+    "lessons_done",
+    "lessons_total",
+    "progress_percent",
+    "order_id",
+    "order_status",
+    "amount_paid",
+    "refunded",
+]
+
+
+def _decimal(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def learners_csv(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> str:
+    """Every matching learner as spreadsheet-safe CSV (times in UTC, ISO 8601; money like 49.00), in two queries."""
+    total = _lessons_total(course)
+    rows = db.session.execute(
+        _learners_query(course, query, status).order_by(Enrollment.enrolled_at, Enrollment.id)
+    ).all()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for enrollment, user, order, done in rows:
+        row = LearnerRow(enrollment, user, order, done, total)
+        cells = [
+            user.name,
+            user.email,
+            row.source_label,
+            row.status_label,
+            enrollment.enrolled_at.isoformat(timespec="seconds"),
+            str(done),
+            str(total),
+            str(row.percent),
+            str(order.id) if order else "",
+            row.order_label,
+            _decimal(order.amount_cents) if order else "",
+            _decimal(order.refunded_cents) if order else "",
+        ]
+        writer.writerow([spreadsheet_safe(cell) for cell in cells])
+    return out.getvalue()

@@ -1,0 +1,249 @@
+"""Studio routes for an offering's learners: who is in, their progress and orders, and what the creator can do.
+
+GET       /studio/courses/<id>/learners                        the roster (search, status filter, 50 a page)
+GET       /studio/courses/<id>/learners.csv                    the roster as a spreadsheet-safe CSV
+POST      /studio/courses/<id>/learners/grant                  complimentary access for one e-mail address
+POST      /studio/courses/<id>/learners/import                 enrol everyone in a CSV, with a report
+POST      /studio/courses/<id>/learners/<enrollment>/revoke    take access away now (no money moves)
+POST      /studio/courses/<id>/learners/<enrollment>/restore   give revoked access back
+GET, POST /studio/courses/<id>/orders/<order>/refund           refund part or all of an order
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..access import owned_course_or_404, studio_required
+from ..accounts.services import INVITE_MAX_AGE
+from ..checkout.services import RefundError, lock_order, refund_order, revoke_access
+from ..extensions import db
+from ..formatting import format_money
+from ..models import Course, EnrollmentStatus, OrderStatus
+from . import bp
+from .forms import ConfirmForm
+from .learner_forms import GrantAccessForm, ImportLearnersForm, LearnerSearchForm, RefundForm
+from .learner_services import (
+    MAX_IMPORT_BYTES,
+    Grant,
+    LearnerError,
+    Outcome,
+    course_enrollment,
+    course_order,
+    enrol_list,
+    grant_access,
+    has_password,
+    learner_roster,
+    learners_csv,
+    read_learner_list,
+    refund_authors,
+    restore_access,
+)
+
+
+@bp.get("/courses/<int:course_id>/learners")
+@studio_required
+def learners(course_id: int):
+    """Everyone enrolled, with how they joined, their progress and their order; search, filter, page."""
+    return _roster_page(owned_course_or_404(course_id))
+
+
+def _roster_page(course: Course, grant: GrantAccessForm | None = None, upload: ImportLearnersForm | None = None):
+    search = LearnerSearchForm(request.args)
+    roster = learner_roster(course, search.query, search.status_filter, request.args.get("page", 1, type=int) or 1)
+    return render_template(
+        "studio/learners.html",
+        course=course,
+        roster=roster,
+        search=search,
+        grant=grant or GrantAccessForm(formdata=None),
+        upload=upload or ImportLearnersForm(formdata=None),
+        confirm=ConfirmForm(),
+        statuses=list(EnrollmentStatus),
+        open_add=roster.everyone == 0 or grant is not None or upload is not None,
+    )
+
+
+@bp.get("/courses/<int:course_id>/learners.csv", endpoint="learners_csv")
+@studio_required
+def learners_csv_download(course_id: int):
+    """The roster (as searched and filtered) as CSV, for the creator's spreadsheet or mailing tool."""
+    course = owned_course_or_404(course_id)
+    search = LearnerSearchForm(request.args)
+    return Response(
+        learners_csv(course, search.query, search.status_filter),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{course.slug}-learners.csv"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@bp.post("/courses/<int:course_id>/learners/grant")
+@studio_required
+def grant_learner(course_id: int):
+    """Give one person complimentary access by e-mail; someone without an account is invited to make one."""
+    course = owned_course_or_404(course_id)
+    form = GrantAccessForm()
+    if not form.validate_on_submit():
+        return _roster_page(course, grant=form)
+    try:
+        grant = grant_access(course, form.email.data, form.name.data or "")
+    except LearnerError as error:
+        db.session.rollback()
+        form.email.errors.append(str(error))
+        return _roster_page(course, grant=form)
+    db.session.commit()
+    flash(*_grant_message(grant, course))
+    return redirect(url_for("studio.learners", course_id=course.id))
+
+
+@bp.post("/courses/<int:course_id>/learners/import")
+@studio_required
+def import_learners(course_id: int):
+    """Enrol everyone in an uploaded CSV and show, line by line, what was done and what wasn't."""
+    course = owned_course_or_404(course_id)
+    form = ImportLearnersForm()
+    if not form.validate_on_submit():
+        return _roster_page(course, upload=form)
+    try:
+        data = form.file.data.read(MAX_IMPORT_BYTES + 1)
+    finally:
+        form.file.data.close()  # a large upload sits in a temporary file: let it go now
+    try:
+        people, report = read_learner_list(data)
+    except LearnerError as error:
+        form.file.errors.append(str(error))
+        return _roster_page(course, upload=form)
+    enrol_list(course, people, report, notify=form.notify.data)
+    db.session.commit()
+    return render_template(
+        "studio/learner_import_report.html",
+        course=course,
+        report=report,
+        notified=form.notify.data,
+        invite_days=INVITE_MAX_AGE // 86400,
+        filename=form.file.data.filename,
+        active_tab="studio.learners",
+    )
+
+
+@bp.post("/courses/<int:course_id>/learners/<int:enrollment_id>/revoke")
+@studio_required
+def revoke_learner(course_id: int, enrollment_id: int):
+    """Take a learner's access away at once; money is refunded separately."""
+    course = owned_course_or_404(course_id)
+    enrollment = course_enrollment(course, enrollment_id)
+    if enrollment is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if enrollment.status is EnrollmentStatus.REVOKED:
+        flash(f"{enrollment.user.email} had no access already.", "info")
+    else:
+        revoke_access(enrollment)
+        db.session.commit()
+        flash(f"{enrollment.user.email} no longer has access to {course.title}. No money was refunded.", "success")
+    return redirect(_back_to_roster(course))
+
+
+@bp.post("/courses/<int:course_id>/learners/<int:enrollment_id>/restore")
+@studio_required
+def restore_learner(course_id: int, enrollment_id: int):
+    """Give revoked access back (a mistaken revoke, a change of heart)."""
+    course = owned_course_or_404(course_id)
+    enrollment = course_enrollment(course, enrollment_id)
+    if enrollment is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if enrollment.status is not EnrollmentStatus.REVOKED:
+        flash(f"{enrollment.user.email}'s access isn't revoked, so there is nothing to restore.", "info")
+        return redirect(_back_to_roster(course))
+    try:
+        restore_access(enrollment)
+    except LearnerError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"{enrollment.user.email} has access to {course.title} again.", "success")
+    return redirect(_back_to_roster(course))
+
+
+@bp.route("/courses/<int:course_id>/orders/<int:order_id>/refund", methods=["GET", "POST"])
+@studio_required
+def refund(course_id: int, order_id: int):
+    """Refund part or all of one order: a full refund ends access, a partial one keeps it."""
+    course = owned_course_or_404(course_id)
+    order = course_order(course, order_id)
+    if order is None:
+        abort(404)
+    form = RefundForm()
+    if request.method == "GET":
+        form.amount.data = order.refundable_cents or None
+        form.refunded_before.data = str(order.refunded_cents)
+    elif form.validate_on_submit():
+        order = lock_order(order.id)
+        try:
+            if form.refunded_before.data and form.refunded_before.data != str(order.refunded_cents):
+                raise RefundError(
+                    "This order was refunded in the meantime (perhaps by a second click). "
+                    "Check the amount left and try again."
+                )
+            refund_order(order, form.amount.data, by=current_user, reason=form.reason.data or "")
+        except RefundError as error:
+            db.session.rollback()
+            form.amount.errors.append(str(error))
+            order = course_order(course, order_id)
+            form.refunded_before.data = str(order.refunded_cents)
+        else:
+            db.session.commit()
+            message = f"Refunded {format_money(form.amount.data, order.currency)} to {order.learner.email}."
+            if order.status is OrderStatus.REFUNDED:
+                message += " That was the whole payment, so their access has ended."
+            flash(message, "success")
+            return redirect(url_for("studio.learners", course_id=course.id))
+    left = format_money(order.refundable_cents, order.currency)
+    form.amount.description = f"Up to {left}. Refunding all of it ends their access; a partial refund keeps it."
+    return render_template(
+        "studio/refund.html",
+        course=course,
+        order=order,
+        form=form,
+        authors=refund_authors(order),
+        active_tab="studio.learners",
+    )
+
+
+def _grant_message(grant: Grant, course: Course) -> tuple[str, str]:
+    """What the creator is told after giving access: what changed, and whether the e-mail went."""
+    email = grant.user.email
+    invitation = not has_password(grant.user)
+    if grant.outcome is Outcome.ALREADY:
+        if invitation and grant.mailed:
+            return (
+                f"{email} already has access but hasn't chosen a password yet: we've sent the invitation again.",
+                "info",
+            )
+        return f"{email} already has access to {course.title}. Nothing changed.", "info"
+    done = {
+        Outcome.INVITED: f"{email} now has access. They had no account, so we've made one",
+        Outcome.RESTORED: f"{email} has access again",
+        Outcome.ENROLLED: f"{email} now has access",
+    }[grant.outcome]
+    if not grant.mailed:
+        how = " and that they can choose a password with “Forgot your password?” when logging in" if invitation else ""
+        return f"{done}, but the e-mail to them couldn't be sent. Let them know yourself{how}.", "warning"
+    if invitation and grant.outcome is Outcome.INVITED:
+        return f"{done} and e-mailed them an invitation to choose a password.", "success"
+    if invitation:
+        return f"{done}. They haven't chosen a password yet, so we've e-mailed them an invitation.", "success"
+    return f"{done}, and we've e-mailed them the link.", "success"
+
+
+def _back_to_roster(course: Course) -> str:
+    """The roster page the creator acted from: its search, filter and page travel in the form's address."""
+    args = {key: request.args[key] for key in ("q", "status", "page") if request.args.get(key)}
+    return url_for("studio.learners", course_id=course.id, **args)

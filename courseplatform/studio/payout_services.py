@@ -1,0 +1,306 @@
+"""Getting a creator paid: their Stripe Connect account, its onboarding, and what their sales earned.
+
+- `payout_stage`: where the creator stands (test mode, not connected, onboarding, under
+  review, ready), read from the profile: the page never waits on Stripe.
+- `start_onboarding` / `fresh_onboarding_link` / `refresh_account_status`: the connect
+  button, an expired onboarding link, and the creator's return from Stripe.
+- `earnings`: the ledger of settled orders for all the creator's offerings, totals
+  summed in SQL, in two queries whatever the number of orders.
+
+Functions flush and never commit: the caller's request commits once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from ..checkout.services import platform_fee
+from ..extensions import db
+from ..integrations.payments import AccountStatus, Payments, PaymentsError, estimated_fee, get_payments, test_mode
+from ..models import Course, CreatorProfile, Order, OrderStatus, Refund, User
+from ..models.commerce import SETTLED_STATUSES
+
+LEDGER_PAGE_SIZE = 25
+
+
+class PayoutStage(enum.Enum):
+    """Where a creator stands with Stripe, in the order they move through it."""
+
+    TEST_MODE = "test_mode"  # no Stripe key: payments are simulated, nothing to connect
+    NOT_CONNECTED = "not_connected"  # no connected account yet
+    ONBOARDING = "onboarding"  # an account, but Stripe's form is not finished
+    REVIEWING = "reviewing"  # details submitted, Stripe has not enabled charges yet
+    READY = "ready"  # charges enabled: paid offerings can be published and sold
+
+
+def payout_stage(profile: CreatorProfile) -> PayoutStage:
+    """The creator's stage, from what the profile last heard from Stripe."""
+    if test_mode():
+        return PayoutStage.TEST_MODE
+    if not profile.stripe_account_id:
+        return PayoutStage.NOT_CONNECTED
+    if profile.stripe_charges_enabled:
+        return PayoutStage.READY
+    if profile.stripe_details_submitted:
+        return PayoutStage.REVIEWING
+    return PayoutStage.ONBOARDING
+
+
+class PayoutsError(Exception):
+    """Stripe could not be asked, or there is nothing to ask it; `message` tells the creator."""
+
+    def __init__(self, message: str, category: str = "error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.category = category
+
+
+TEST_MODE_MESSAGE = "Payments are in test mode: there is no Stripe account to connect."
+NO_ACCOUNT_MESSAGE = "Connect with Stripe first: there is no account to continue yet."
+
+
+def start_onboarding(
+    profile: CreatorProfile, refresh_url: str, return_url: str, payments: Payments | None = None
+) -> str:
+    """Create the creator's connected account if they have none, and return a Stripe onboarding link.
+
+    The account id is stored (flushed) as soon as Stripe gives it, so if the link then
+    fails the caller may still commit: the next attempt reuses the same account.
+    """
+    if test_mode():
+        raise PayoutsError(TEST_MODE_MESSAGE, "info")
+    payments = payments or get_payments()
+    if not profile.stripe_account_id:
+        try:
+            profile.stripe_account_id = payments.create_account(profile, profile.user.email)
+        except PaymentsError as exc:
+            raise PayoutsError(exc.message) from exc
+        db.session.flush()
+    return fresh_onboarding_link(profile, refresh_url, return_url, payments)
+
+
+def fresh_onboarding_link(
+    profile: CreatorProfile, refresh_url: str, return_url: str, payments: Payments | None = None
+) -> str:
+    """A new single-use onboarding link for the creator's existing account (links expire within minutes)."""
+    if test_mode():
+        raise PayoutsError(TEST_MODE_MESSAGE, "info")
+    if not profile.stripe_account_id:
+        raise PayoutsError(NO_ACCOUNT_MESSAGE, "info")
+    payments = payments or get_payments()
+    try:
+        return payments.account_link(profile.stripe_account_id, refresh_url, return_url)
+    except PaymentsError as exc:
+        raise PayoutsError(exc.message) from exc
+
+
+def refresh_account_status(profile: CreatorProfile, payments: Payments | None = None) -> AccountStatus:
+    """Ask Stripe where the creator's account stands and keep it on the profile (flushed).
+
+    Raises PayoutsError when Stripe can't be reached; the `account.updated` webhook
+    brings the same news later.
+    """
+    if test_mode():
+        raise PayoutsError(TEST_MODE_MESSAGE, "info")
+    if not profile.stripe_account_id:
+        raise PayoutsError(NO_ACCOUNT_MESSAGE, "info")
+    payments = payments or get_payments()
+    try:
+        status = payments.account_status(profile.stripe_account_id)
+    except PaymentsError as exc:
+        raise PayoutsError(
+            "We couldn't check with Stripe just now. Your status will update here shortly, as soon as Stripe tells us.",
+            "info",
+        ) from exc
+    profile.stripe_charges_enabled = status.charges_enabled
+    profile.stripe_details_submitted = status.details_submitted
+    profile.stripe_payouts_enabled = status.payouts_enabled
+    db.session.flush()
+    return status
+
+
+# ---------------------------------------------------------------------------
+# Earnings
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SaleSplit:
+    """Where one card sale's money goes: the worked example on the payouts page."""
+
+    amount_cents: int
+    platform_fee_cents: int
+    processor_fee_cents: int  # Stripe's standard card price; the real fee varies by card and country
+
+    @property
+    def net_cents(self) -> int:
+        return self.amount_cents - self.platform_fee_cents - self.processor_fee_cents
+
+
+def sale_split(amount_cents: int) -> SaleSplit:
+    """How a sale of this amount splits, with the configured platform fee and Stripe's usual card fee."""
+    return SaleSplit(amount_cents, platform_fee(amount_cents), estimated_fee(amount_cents))
+
+
+@dataclass(frozen=True)
+class EarningsTotals:
+    """What all the creator's settled orders in one currency came to."""
+
+    currency: str
+    orders: int
+    gross_cents: int
+    refunded_cents: int
+    processor_fee_cents: int
+    platform_fee_cents: int  # after the share given back with refunds
+    platform_fee_refunded_cents: int
+    net_cents: int
+    estimated_fees: int  # how many of the orders' processor fees are estimates
+
+
+@dataclass(frozen=True)
+class EarningsRow:
+    """One settled order as the ledger shows it."""
+
+    order_id: int
+    paid_at: datetime
+    course_title: str
+    learner_email: str
+    currency: str
+    amount_cents: int
+    processor_fee_cents: int
+    processor_fee_estimated: bool
+    platform_fee_cents: int  # after the share given back with refunds
+    refunded_cents: int
+    net_cents: int
+    status: OrderStatus
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+STATUS_LABELS = {
+    OrderStatus.PAID: "Paid",
+    OrderStatus.PARTIALLY_REFUNDED: "Partly refunded",
+    OrderStatus.REFUNDED: "Refunded",
+    OrderStatus.DISPUTED: "Disputed",
+}
+
+
+@dataclass(frozen=True)
+class Earnings:
+    """The ledger page: totals per currency (usually one) and one page of recent orders."""
+
+    totals: list[EarningsTotals]
+    rows: list[EarningsRow]
+    page: int
+    pages: int
+    total_orders: int
+
+
+def _sum(column) -> sa.ColumnElement[int]:
+    """SUM as a whole number of cents (PostgreSQL would answer a NUMERIC), 0 for no rows."""
+    return sa.cast(sa.func.coalesce(sa.func.sum(column), 0), sa.BigInteger)
+
+
+def _platform_fee_returned() -> sa.Subquery:
+    """Per order, the platform fee given back with its refunds."""
+    return (
+        sa.select(Refund.order_id, _sum(Refund.platform_fee_refunded_cents).label("cents"))
+        .group_by(Refund.order_id)
+        .subquery("platform_fee_returned")
+    )
+
+
+def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE_SIZE) -> Earnings:
+    """The creator's settled orders across all their offerings: totals and one page, in two queries.
+
+    Net to the creator = amount − refunded − processor fee − (platform fee − platform fee refunded).
+    Stripe keeps its processing fee when a payment is refunded; the platform fee is
+    returned in proportion to the refund.
+    """
+    returned = _platform_fee_returned()
+    fee_back = sa.func.coalesce(returned.c.cents, 0)
+    net = Order.amount_cents - Order.refunded_cents - Order.processor_fee_cents - (Order.platform_fee_cents - fee_back)
+    settled = (
+        sa.select()
+        .select_from(Order)
+        .join(Course, Order.course_id == Course.id)
+        .outerjoin(returned, returned.c.order_id == Order.id)
+        .where(Course.creator_id == profile.id, Order.status.in_(SETTLED_STATUSES))
+    )
+
+    totals = [
+        EarningsTotals(
+            currency=row.currency,
+            orders=row.orders,
+            gross_cents=row.gross,
+            refunded_cents=row.refunded,
+            processor_fee_cents=row.processor,
+            platform_fee_cents=row.platform - row.platform_back,
+            platform_fee_refunded_cents=row.platform_back,
+            net_cents=row.net,
+            estimated_fees=row.estimated,
+        )
+        for row in db.session.execute(
+            settled.add_columns(
+                Order.currency.label("currency"),
+                sa.func.count(Order.id).label("orders"),
+                _sum(Order.amount_cents).label("gross"),
+                _sum(Order.refunded_cents).label("refunded"),
+                _sum(Order.processor_fee_cents).label("processor"),
+                _sum(Order.platform_fee_cents).label("platform"),
+                _sum(fee_back).label("platform_back"),
+                _sum(net).label("net"),
+                _sum(sa.case((Order.processor_fee_estimated, 1), else_=0)).label("estimated"),
+            )
+            .group_by(Order.currency)
+            .order_by(sa.func.count(Order.id).desc(), Order.currency)
+        )
+    ]
+    total_orders = sum(t.orders for t in totals)
+    pages = max(1, -(-total_orders // per_page))
+    page = min(max(page, 1), pages)
+    paid_at = sa.func.coalesce(Order.paid_at, Order.created_at)
+    rows = [
+        EarningsRow(
+            order_id=row.id,
+            paid_at=row.paid_at,
+            course_title=row.title,
+            learner_email=row.email,
+            currency=row.currency,
+            amount_cents=row.amount_cents,
+            processor_fee_cents=row.processor_fee_cents,
+            processor_fee_estimated=row.processor_fee_estimated,
+            platform_fee_cents=row.platform_fee_cents - row.fee_back,
+            refunded_cents=row.refunded_cents,
+            net_cents=row.net,
+            status=row.status,
+        )
+        for row in db.session.execute(
+            settled.add_columns(
+                Order.id,
+                paid_at.label("paid_at"),
+                Course.title,
+                User.email,
+                Order.currency,
+                Order.amount_cents,
+                Order.processor_fee_cents,
+                Order.processor_fee_estimated,
+                Order.platform_fee_cents,
+                fee_back.label("fee_back"),
+                Order.refunded_cents,
+                net.label("net"),
+                Order.status,
+            )
+            .join(User, Order.learner_id == User.id)
+            .order_by(paid_at.desc(), Order.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    ]
+    return Earnings(totals=totals, rows=rows, page=page, pages=pages, total_orders=total_orders)
