@@ -125,14 +125,20 @@ def reset_password(token: str):
     except AccountError as error:
         flash(str(error), "error")
         return redirect(url_for("accounts.forgot_password"))
+    # Someone invited by a creator (see studio.learner_services) has never had a password.
+    first_time = user.password_hash.startswith("!")
     form = ResetPasswordForm()
     if form.validate_on_submit():
         set_password(user, form.password.data)
         db.session.commit()
         logout_user()
+        if first_time:
+            login_user(user)
+            flash("Your password is set. Welcome to Aqueduct: your courses are below.", "success")
+            return redirect(url_for("learning.index"))
         flash("Your password has been changed. Log in with the new one.", "success")
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset_password.html", form=form)
+    return render_template("accounts/reset_password.html", form=form, first_time=first_time)
 
 
 @bp.route("/account", methods=["GET", "POST"])

@@ -312,8 +312,12 @@ def test_grant_to_a_new_address_creates_an_account_and_the_invitation_sets_a_pas
     assert learn == "/learn/grounding"
 
     web.logout()
-    html = web.submit(set_password, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).get_data(as_text=True)
-    assert "Your password has been changed" in html
+    assert "Choose your password" in client.get(set_password).get_data(as_text=True)
+    landed = web.submit(set_password, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert landed.request.path == "/learn"
+    assert "Your password is set. Welcome to Aqueduct" in landed.get_data(as_text=True)
+    assert "Grounding Skills" in landed.get_data(as_text=True)
+    web.logout()
     web.login("new.person@example.org", NEW_PASSWORD)
     response = client.get(learn, follow_redirects=True)
     assert response.status_code == 200
