@@ -92,6 +92,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Payments
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_CONNECT_WEBHOOK_SECRET": os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
         "PLATFORM_FEE_PERCENT": _int("PLATFORM_FEE_PERCENT", 10),
         # Mail

@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from ..catalog.waitlist import notify_waitlist
 from ..extensions import db
 from ..formatting import format_money
-from ..integrations.mail import send_mail
-from ..integrations.payments import CheckoutRequest, Payments, PaymentsError, get_payments, test_mode
+from ..integrations.mail import send_after_commit
+from ..integrations.payments import CheckoutRequest, Payments, PaymentsError, get_payments, payments_for, test_mode
 from ..models import (
     Course,
     CourseKind,
@@ -41,8 +41,9 @@ from ..models import (
     utcnow,
 )
 
-# How long a pending checkout holds a live-workshop seat: Stripe's shortest session life.
-CHECKOUT_HOLD = timedelta(minutes=30)
+# How long a pending checkout holds a live-workshop seat: Stripe's shortest session life
+# (30 minutes from when Stripe creates it), plus a minute for the round trip.
+CHECKOUT_HOLD = timedelta(minutes=31)
 # A pending checkout is reused for a second press of Buy only if it has this long left.
 REUSE_MARGIN = timedelta(minutes=5)
 
@@ -130,6 +131,21 @@ def lock_order(order_id: int) -> Order | None:
     )
 
 
+def lock_payment(*refs: str | None) -> None:
+    """Hold PostgreSQL advisory locks on payment references until commit.
+
+    A refund or dispute event takes them before looking for its order, and
+    `fulfil_order` takes them before applying parked events: whichever comes second
+    sees what the first committed, so an event is never parked after its payment was
+    recorded. (SQLite runs one writer at a time and needs no lock.)
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for ref in refs:
+        if ref:
+            db.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:ref))"), {"ref": ref})
+
+
 def release_seat(course: Course) -> None:
     """A seat came free in a live workshop with a capacity: tell its waitlist (once per person)."""
     if course.kind is CourseKind.LIVE_WORKSHOP and workshop_capacity(course) is not None:
@@ -207,31 +223,36 @@ def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enr
             "Your access is paused while a payment dispute is open. It comes back when the dispute is settled."
         )
     course = _lock_course(course.id)
+    if not course.is_free and not test_mode():
+        creator = course.creator
+        if not (creator.stripe_account_id and creator.stripe_charges_enabled):
+            raise CheckoutError("This offering can't take payments right now. Please try again later.")
+    # The learner's own open checkout (Buy pressed again, or Back from Stripe) keeps its seat.
+    reusable = (
+        None
+        if course.is_free
+        else db.session.scalar(
+            sa.select(Order)
+            .where(
+                Order.learner_id == user.id,
+                Order.course_id == course.id,
+                Order.status == OrderStatus.PENDING,
+                Order.amount_cents == amount_cents,
+                Order.checkout_url.is_not(None),
+                Order.payment_intent_id.is_(None),
+                Order.expires_at > utcnow() + REUSE_MARGIN,
+            )
+            .order_by(Order.id.desc())
+            .limit(1)
+        )
+    )
+    if reusable is not None:
+        return reusable
     if not has_seat(course):
         raise CheckoutError("Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens.")
     if course.is_free:
         enrollment, _ = enrol(user, course, EnrollmentSource.FREE)
         return enrollment
-    if not test_mode():
-        creator = course.creator
-        if not (creator.stripe_account_id and creator.stripe_charges_enabled):
-            raise CheckoutError("This offering can't take payments right now. Please try again later.")
-    reusable = db.session.scalar(
-        sa.select(Order)
-        .where(
-            Order.learner_id == user.id,
-            Order.course_id == course.id,
-            Order.status == OrderStatus.PENDING,
-            Order.amount_cents == amount_cents,
-            Order.checkout_url.is_not(None),
-            Order.payment_intent_id.is_(None),
-            Order.expires_at > utcnow() + REUSE_MARGIN,
-        )
-        .order_by(Order.id.desc())
-        .limit(1)
-    )
-    if reusable is not None:
-        return reusable
     fee = platform_fee(amount_cents)
     order = Order(
         learner_id=user.id,
@@ -330,7 +351,7 @@ def fulfil_order(
         return Fulfilment(order, Outcome.PROCESSING)
     if not order.can_transition_to(OrderStatus.PAID):
         return Fulfilment(order, Outcome.CLOSED)
-    payments = payments or get_payments()
+    payments = payments or payments_for(order)
     if amount_paid_cents is not None and 0 <= amount_paid_cents < order.amount_cents:
         # A promotion code lowered the price at checkout: record what was actually paid.
         order.amount_cents = amount_paid_cents
@@ -357,6 +378,7 @@ def fulfil_order(
         enrol(learner, course, EnrollmentSource.PURCHASE, order)
         outcome = Outcome.ENROLLED
     db.session.flush()
+    lock_payment(order.payment_intent_id, order.charge_id)
     replay_parked_events(order)
     if outcome is Outcome.ENROLLED and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
         _mail_receipt(order)
@@ -486,8 +508,8 @@ def refund_order(order: Order, amount_cents: int, *, by: User, reason: str = "",
     if amount_cents > order.refundable_cents:
         left = format_money(order.refundable_cents, order.currency)
         raise RefundError(f"You can refund at most {left} on this order.")
-    payments = payments or get_payments()
     try:
+        payments = payments or payments_for(order)
         result = payments.refund(order, amount_cents, reason or "Refunded by the creator")
     except PaymentsError as exc:
         raise RefundError(exc.message.replace("Nothing was charged; please", "Nothing was refunded; please")) from exc
@@ -528,7 +550,7 @@ def _learn_link(course: Course) -> str:
 
 def mail_payment_failed(order: Order) -> None:
     """Tell the learner a delayed payment (a bank debit) didn't go through, and how to try again."""
-    send_mail(
+    send_after_commit(
         order.learner.email,
         f"Your payment for {order.course.title} didn't go through",
         render_template(
@@ -542,7 +564,7 @@ def mail_payment_failed(order: Order) -> None:
 
 def _mail_receipt(order: Order) -> None:
     base = current_app.config["BASE_URL"]
-    send_mail(
+    send_after_commit(
         order.learner.email,
         f"Your receipt for {order.course.title}",
         render_template(
@@ -564,7 +586,7 @@ REFUND_SUBJECTS = {
 
 
 def _mail_refund_notice(order: Order, why: str, amount_cents: int | None = None) -> None:
-    send_mail(
+    send_after_commit(
         order.learner.email,
         REFUND_SUBJECTS[why].format(title=order.course.title),
         render_template(

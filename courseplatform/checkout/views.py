@@ -16,7 +16,14 @@ from flask_login import current_user, login_required
 
 from ..catalog.forms import CheckoutForm
 from ..extensions import csrf, db, limiter
-from ..integrations.payments import PaymentsError, WebhookError, get_payments, test_mode, verify_webhook
+from ..integrations.payments import (
+    PaymentsError,
+    WebhookError,
+    payments_for,
+    test_mode,
+    verify_webhook,
+    webhook_secrets,
+)
 from ..models import Course, Enrollment, Order, OrderStatus, PaymentProvider, utcnow
 from . import bp
 from .services import (
@@ -144,7 +151,7 @@ def success():
         abort(404)
     if order.provider is PaymentProvider.STRIPE and order.status is OrderStatus.PENDING:
         try:
-            checkout = get_payments().retrieve_checkout(order.checkout_id)
+            checkout = payments_for(order).retrieve_checkout(order.checkout_id)
         except PaymentsError:
             checkout = None  # Stripe is unreachable: the page says we're confirming, and reloads
         if checkout is not None and checkout.status == "complete":
@@ -178,7 +185,7 @@ def cancel():
     course_page = url_for("catalog.course", slug=order.course.slug)
     if order.status is OrderStatus.PENDING and order.checkout_id and not order.is_processing:
         try:
-            checkout = get_payments().expire_checkout(order.checkout_id)
+            checkout = payments_for(order).expire_checkout(order.checkout_id)
         except PaymentsError:
             checkout = None  # the session expires on its own within the hold time
         order = lock_order(order.id)
@@ -211,9 +218,7 @@ def stripe_webhook():
     """Check the signature on the raw body, record the event once, apply it; 400 changes nothing."""
     payload = request.get_data(cache=False, as_text=False)
     try:
-        event = verify_webhook(
-            payload, request.headers.get("Stripe-Signature"), current_app.config["STRIPE_WEBHOOK_SECRET"]
-        )
+        event = verify_webhook(payload, request.headers.get("Stripe-Signature"), webhook_secrets(current_app.config))
     except WebhookError as exc:
         return {"error": str(exc)}, 400
     outcome = handle_event(event)

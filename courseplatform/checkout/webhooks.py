@@ -14,9 +14,17 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..integrations.payments import account_status_from
+from ..integrations.payments import PaymentsError, account_status_from, get_payments
 from ..models import CreatorProfile, Order, OrderStatus, PaymentProvider, ProviderEvent, utcnow
-from .services import Reversal, close_order, fulfil_order, lock_order, mail_payment_failed, reverse_payment
+from .services import (
+    Reversal,
+    close_order,
+    fulfil_order,
+    lock_order,
+    lock_payment,
+    mail_payment_failed,
+    reverse_payment,
+)
 
 HANDLED = frozenset(
     {
@@ -56,7 +64,9 @@ def handle_event(event: dict) -> str:
     row = record_event(event)
     if row is None:
         return "duplicate"
-    if event["type"] not in HANDLED:
+    connected = event.get("account") and event["type"] != "account.updated"
+    if event["type"] not in HANDLED or connected:
+        # Connected accounts' own charges (a transfer reversal's payment, say) are not our orders.
         row.processed_at = utcnow()
         return "ignored"
     outcome = apply_event(event, row)
@@ -114,8 +124,8 @@ def _checkout_event(kind: str, session: dict) -> str:
     return "expired" if closed else "unchanged"
 
 
-def _order_for_charge(obj: dict, kind: str) -> tuple[Order | None, str | None]:
-    """The order a charge or dispute is about, and the payment reference to park it under."""
+def _payment_refs(obj: dict, kind: str) -> tuple[str | None, str | None]:
+    """(payment intent id, charge id) named by a charge or dispute."""
     if kind == "charge.refunded":
         charge_id, intent = obj.get("id"), obj.get("payment_intent")
     else:
@@ -124,6 +134,12 @@ def _order_for_charge(obj: dict, kind: str) -> tuple[Order | None, str | None]:
         intent = intent.get("id")
     if isinstance(charge_id, dict):
         charge_id = charge_id.get("id")
+    return intent, charge_id
+
+
+def _order_for_charge(obj: dict, kind: str) -> tuple[Order | None, str | None]:
+    """The order a charge or dispute is about, and the payment reference to park it under."""
+    intent, charge_id = _payment_refs(obj, kind)
     clauses = []
     if intent:
         clauses.append(Order.payment_intent_id == intent)
@@ -138,7 +154,10 @@ def _order_for_charge(obj: dict, kind: str) -> tuple[Order | None, str | None]:
     return order, intent or charge_id
 
 
-def _charge_event(kind: str, obj: dict, event: dict, row: ProviderEvent) -> str:
+def _charge_event(kind: str, obj: dict, event: dict, row: ProviderEvent, *, locked: bool = False) -> str:
+    if not locked:
+        # Wait for a completion of the same payment that is being recorded right now (see fulfil_order).
+        lock_payment(*_payment_refs(obj, kind))
     order, ref = _order_for_charge(obj, kind)
     if order is None or not order.is_settled:
         # Not recorded as paid yet: keep the event and apply it when the payment is recorded.
@@ -165,7 +184,11 @@ def _account_updated(account: dict) -> str:
     profile = db.session.scalar(sa.select(CreatorProfile).where(CreatorProfile.stripe_account_id == account["id"]))
     if profile is None:
         return "unknown_account"
-    status = account_status_from(account)
+    try:
+        # Events can arrive out of order: the account as it is now beats the one in an older event.
+        status = get_payments().account_status(account["id"])
+    except PaymentsError:
+        status = account_status_from(account)
     profile.stripe_charges_enabled = status.charges_enabled
     profile.stripe_details_submitted = status.details_submitted
     profile.stripe_payouts_enabled = status.payouts_enabled
@@ -185,7 +208,8 @@ def replay_parked(order: Order) -> None:
     ).all()
     for row in parked:
         event = row.payload or {}
-        outcome = _charge_event(event.get("type", row.type), event.get("data", {}).get("object") or {}, event, row)
+        obj = event.get("data", {}).get("object") or {}
+        outcome = _charge_event(event.get("type", row.type), obj, event, row, locked=True)
         if outcome != "parked":
             row.processed_at = utcnow()
             row.payload = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 import uuid
@@ -11,8 +12,12 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from ..models.base import utcnow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,3 +93,39 @@ def get_mailer():
 def send_mail(to: str, subject: str, text: str, html: str | None = None) -> None:
     """Send one message with the configured backend."""
     get_mailer().send(Mail(to=to, subject=subject, text=text, html=html))
+
+
+# ---------------------------------------------------------------------------
+# Mail that follows the database: sent when the transaction commits, dropped if it rolls back
+# ---------------------------------------------------------------------------
+
+OUTBOX = "aqueduct.outbox"
+
+
+def send_after_commit(to: str, subject: str, text: str, html: str | None = None) -> None:
+    """Queue a message on the current database session; it goes out once the session commits.
+
+    A rolled-back transaction sends nothing (no receipt for a payment that wasn't
+    recorded), and a mail server that is down never undoes what was committed: the
+    failure is logged and the work stands.
+    """
+    from ..extensions import db
+
+    session = db.session()
+    session.connection()  # begin the transaction now, so its end (commit or rollback) is seen
+    session.info.setdefault(OUTBOX, []).append(Mail(to=to, subject=subject, text=text, html=html))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_outbox(session: Session) -> None:
+    for mail in session.info.pop(OUTBOX, []):
+        try:
+            get_mailer().send(mail)
+        except Exception:
+            log.exception("e-mail %r to %s could not be sent after commit", mail.subject, mail.to)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_outbox(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(OUTBOX, None)  # only a rollback leaves anything here

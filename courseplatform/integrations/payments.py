@@ -225,6 +225,9 @@ class StripePayments:
 
     def payment(self, order: Order) -> Payment:
         """The charge and Stripe's actual fee, from the payment's balance transaction."""
+        if not order.payment_intent_id or order.amount_cents == 0:
+            # A promotion code took the price to zero: no payment, no charge, no fee.
+            return Payment(charge_id=None, processor_fee_cents=0, fee_estimated=False)
         try:
             intent = self.client.v1.payment_intents.retrieve(
                 order.payment_intent_id, params={"expand": ["latest_charge.balance_transaction"]}
@@ -364,6 +367,22 @@ def get_payments() -> Payments:
     return TestModePayments()
 
 
+def payments_for(order: Order) -> Payments:
+    """The provider that took this order's money, whatever mode the app is in now.
+
+    A Stripe order is only ever refunded through Stripe: with no Stripe key configured
+    this raises, rather than marking money as returned that never moved.
+    """
+    if order.provider is PaymentProvider.TEST:
+        return TestModePayments()
+    if not current_app.config["STRIPE_SECRET_KEY"]:
+        raise PaymentsError(
+            "This order was paid through Stripe, and Stripe isn't configured here, so nothing was changed.",
+            retryable=False,
+        )
+    return StripePayments.from_config(current_app.config)
+
+
 def test_mode() -> bool:
     return not current_app.config["STRIPE_SECRET_KEY"]
 
@@ -371,18 +390,35 @@ def test_mode() -> bool:
 test_mode.__test__ = False  # type: ignore[attr-defined]
 
 
-def verify_webhook(payload: bytes, signature: str | None, secret: str) -> dict:
-    """The event in a Stripe delivery, after checking its signature on the raw body and its age."""
-    if not secret:
+def webhook_secrets(config) -> list[str]:
+    """The signing secrets of the webhook endpoints: the platform's, and the Connect endpoint's if separate."""
+    return [
+        secret for secret in (config["STRIPE_WEBHOOK_SECRET"], config.get("STRIPE_CONNECT_WEBHOOK_SECRET")) if secret
+    ]
+
+
+def verify_webhook(payload: bytes, signature: str | None, secrets: list[str]) -> dict:
+    """The event in a Stripe delivery, after checking its signature on the raw body and its age.
+
+    Stripe signs a platform endpoint and a Connect endpoint with different secrets; a
+    delivery is accepted when it matches either.
+    """
+    if not secrets:
         raise WebhookError("STRIPE_WEBHOOK_SECRET is not set, so deliveries cannot be checked.")
     if not signature:
         raise WebhookError("The Stripe-Signature header is missing.")
     try:
-        stripe.WebhookSignature.verify_header(
-            payload.decode("utf-8"), signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
-        )
-    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
-        raise WebhookError("The signature does not match, or the delivery is too old.") from exc
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WebhookError("The body is not UTF-8.") from exc
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(text, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+            break
+        except stripe.SignatureVerificationError:
+            continue
+    else:
+        raise WebhookError("The signature does not match, or the delivery is too old.")
     try:
         event = json.loads(payload)
     except ValueError as exc:

@@ -9,8 +9,10 @@ rolled-back transaction.)
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -19,9 +21,10 @@ import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from courseplatform import create_app
+from courseplatform.checkout import services
 from courseplatform.checkout.services import begin_checkout, open_checkout
 from courseplatform.extensions import db
-from courseplatform.models import Enrollment, Order, OrderStatus, ProviderEvent
+from courseplatform.models import Enrollment, EnrollmentStatus, Order, OrderStatus, ProviderEvent
 
 from ..conftest import databases
 from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
@@ -108,8 +111,6 @@ def post_together(app, fake, events: list[dict]) -> list[tuple[int, dict]]:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    import json
-
     failures = [r for r in results if isinstance(r, BaseException)]
     assert not failures, failures
     return [(status, json.loads(body)) for status, body in results]
@@ -163,3 +164,52 @@ def test_two_different_events_for_one_payment_at_once_give_one_enrollment(commit
         status, enrollments, _ = counts(committed_app, order_id)
         assert (status, enrollments) == (OrderStatus.PAID, 1)
         assert receipts(committed_app) == before_receipts + 1
+
+
+def test_a_refund_delivered_while_its_completion_is_being_recorded_is_not_lost(
+    committed_app, fake_stripe_server, monkeypatch
+):
+    # Widen the race: the completion pauses after applying parked events, before it commits.
+    real_receipt = services._mail_receipt
+
+    def slow_receipt(order):
+        time.sleep(1.0)
+        real_receipt(order)
+
+    monkeypatch.setattr(services, "_mail_receipt", slow_receipt)
+    order_id, session = paid_checkout(committed_app, fake_stripe_server)
+    completed = fake_stripe_server.event("checkout.session.completed", session)
+    refunded = fake_stripe_server.event(
+        "charge.refunded", fake_stripe_server.refund_outside_app(session["payment_intent"])
+    )
+    outcomes: dict[str, str] = {}
+
+    def deliver(name: str, event: dict, delay: float) -> None:
+        time.sleep(delay)
+        body, headers = fake_stripe_server.signed(event, WEBHOOK_SECRET)
+        request = urllib.request.Request(
+            committed_app.config["LIVE_URL"] + "/webhooks/stripe", data=body, headers=headers
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            outcomes[name] = json.loads(response.read())["outcome"]
+
+    threads = [
+        threading.Thread(target=deliver, args=("completed", completed, 0)),
+        threading.Thread(target=deliver, args=("refunded", refunded, 0.5)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    status, _, _ = counts(committed_app, order_id)
+    assert outcomes == {"completed": "enrolled", "refunded": "refund"}
+    assert status is OrderStatus.REFUNDED
+    with committed_app.app_context():
+        active = db.session.scalar(
+            sa.select(sa.func.count(Enrollment.id)).where(
+                Enrollment.order_id == order_id, Enrollment.status == EnrollmentStatus.ACTIVE
+            )
+        )
+        db.session.remove()
+    assert active == 0

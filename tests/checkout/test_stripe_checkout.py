@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 
+import pytest
 import sqlalchemy as sa
 
+from courseplatform.checkout.services import RefundError, refund_order
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment, EnrollmentStatus, Order, OrderStatus, PaymentProvider
 
@@ -199,3 +201,22 @@ def test_refunded_learners_lose_access_and_can_buy_again(client, web, webhooks, 
 
     assert again.status_code == 303
     assert [o.status for o in orders_of(learner)] == [OrderStatus.REFUNDED, OrderStatus.PENDING]
+
+
+def test_a_stripe_order_is_never_refunded_without_stripe(app, web, webhooks, connected_course):
+    learner = UserFactory()
+    web.login(learner.email, PASSWORD)
+    buy(web, connected_course)
+    [order] = orders_of(learner)
+    webhooks.send("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id))
+    order = orders_of(learner)[0]
+    app.config["STRIPE_SECRET_KEY"] = ""  # a deploy that lost its key
+    try:
+        with pytest.raises(RefundError, match="Stripe isn't configured here, so nothing was changed"):
+            refund_order(order, 4900, by=connected_course.creator.user)
+    finally:
+        app.config["STRIPE_SECRET_KEY"] = "sk_test_aqueduct"
+    order = orders_of(learner)[0]
+    assert (order.status, order.refunded_cents) == (OrderStatus.PAID, 0)
+    assert enrollment_of(learner, connected_course).is_active
+    assert webhooks.fake.find_requests("POST", "/v1/refunds") == []

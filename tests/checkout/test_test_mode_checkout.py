@@ -342,3 +342,25 @@ def test_learn_course_page_is_for_enrolled_learners_only(client, web):
     assert client.get(f"/learn/{course.slug}").status_code == 404
     EnrollmentFactory(user=learner, course=course, status=EnrollmentStatus.REVOKED)
     assert client.get(f"/learn/{course.slug}").status_code == 404
+
+
+def test_pressing_buy_again_on_the_last_seat_reuses_my_own_hold(web):
+    course = workshop(capacity=1)
+    learner = UserFactory()
+    web.login(learner.email, PASSWORD)
+    first = buy(web, course)
+    again = buy(web, course)
+    assert again.headers["Location"] == first.headers["Location"]
+    assert len(orders_of(learner)) == 1
+
+
+def test_mail_goes_out_only_when_the_work_is_committed(app, mailbox):
+    from courseplatform.integrations.mail import send_after_commit
+
+    with app.test_request_context():
+        send_after_commit("a@example.org", "Rolled back", "never sent")
+        db.session.rollback()
+        send_after_commit("b@example.org", "Committed", "sent")
+        assert mailbox.messages == []
+        db.session.commit()
+    assert [m["Subject"] for m in mailbox.messages] == ["Committed"]

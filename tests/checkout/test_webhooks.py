@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import timedelta
 
@@ -350,3 +351,89 @@ def test_refund_rows_never_exceed_the_order(web, webhooks, connected_course):
 
     total = db.session.scalar(sa.select(sa.func.sum(Refund.amount_cents)).where(Refund.order_id == order.id))
     assert total == 4900
+
+
+# ---------------------------------------------------------------------------
+# Odd but legal deliveries, and a mail server that is down
+# ---------------------------------------------------------------------------
+
+
+def test_a_free_checkout_through_a_100_percent_promotion_code_enrols(web, webhooks, connected_course):
+    order = checkout(web, connected_course)
+    session = {
+        "id": order.checkout_id,
+        "object": "checkout.session",
+        "client_reference_id": str(order.id),
+        "metadata": {"order_id": str(order.id)},
+        "status": "complete",
+        "payment_status": "no_payment_required",
+        "payment_intent": None,
+        "amount_total": 0,
+    }
+
+    _, response = webhooks.send("checkout.session.completed", session)
+
+    assert response.json["outcome"] == "enrolled"
+    order = fresh(order)
+    assert (order.status, order.amount_cents, order.processor_fee_cents, order.platform_fee_cents) == (
+        OrderStatus.PAID,
+        0,
+        0,
+        0,
+    )
+    assert access_of(order) is EnrollmentStatus.ACTIVE
+
+
+def test_a_mail_server_that_is_down_never_undoes_a_payment(app, web, webhooks, connected_course, mailbox):
+    order = checkout(web, connected_course)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    saved = {key: app.config[key] for key in ("MAIL_BACKEND", "SMTP_HOST", "SMTP_PORT")}
+    app.config.update(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=closed_port)
+    try:
+        _, response = webhooks.send("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id))
+    finally:
+        app.config.update(saved)
+
+    assert response.status_code == 200
+    assert fresh(order).status is OrderStatus.PAID
+    assert access_of(order) is EnrollmentStatus.ACTIVE
+    assert mailbox.messages == []
+
+
+def test_deliveries_signed_by_the_connect_endpoint_are_accepted(app, webhooks, stripe_api):
+    account = stripe_api.add_account(charges_enabled=False, details_submitted=False, payouts_enabled=False)
+    creator = CreatorProfileFactory(stripe_account_id=account["id"])
+    app.config["STRIPE_CONNECT_WEBHOOK_SECRET"] = "whsec_connect_endpoint"
+    try:
+        event = stripe_api.event("account.updated", stripe_api.update_account(account["id"]), account=account["id"])
+        response = webhooks.deliver(event, secret="whsec_connect_endpoint")
+    finally:
+        app.config["STRIPE_CONNECT_WEBHOOK_SECRET"] = ""
+    assert response.json["outcome"] == "account_updated"
+    db.session.expire_all()
+    assert creator.stripe_charges_enabled is True
+
+
+def test_charges_on_a_connected_account_are_not_taken_for_our_orders(web, webhooks, connected_course):
+    order = paid_order(web, webhooks, connected_course)
+    charge = dict(webhooks.fake.charges[order.charge_id], amount_refunded=4900, refunded=True)
+
+    _, response = webhooks.send("charge.refunded", charge, account=connected_course.creator.stripe_account_id)
+
+    assert response.json["outcome"] == "ignored"
+    assert fresh(order).status is OrderStatus.PAID
+
+
+def test_an_old_account_event_cannot_undo_a_newer_status(webhooks, stripe_api):
+    account = stripe_api.add_account(charges_enabled=False, details_submitted=False, payouts_enabled=False)
+    creator = CreatorProfileFactory(stripe_account_id=account["id"])
+    older = stripe_api.event("account.updated", dict(account), account=account["id"])
+    newer = stripe_api.event("account.updated", stripe_api.update_account(account["id"]), account=account["id"])
+
+    webhooks.deliver(newer)
+    webhooks.deliver(older)  # delivered late
+
+    db.session.expire_all()
+    assert creator.stripe_charges_enabled is True
