@@ -317,7 +317,6 @@ class TestModePayments:
     """No money moves: the learner pays or declines on `/checkout/test/<order>`, inside the app."""
 
     kind = PaymentProvider.TEST
-    __test__ = False  # not a pytest class
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
         order = request.order
@@ -385,9 +384,6 @@ def payments_for(order: Order) -> Payments:
 
 def test_mode() -> bool:
     return not current_app.config["STRIPE_SECRET_KEY"]
-
-
-test_mode.__test__ = False  # type: ignore[attr-defined]
 
 
 def webhook_secrets(config) -> list[str]:

@@ -129,16 +129,22 @@ def import_learners(course_id: int):
     )
 
 
-@bp.post("/courses/<int:course_id>/learners/<int:enrollment_id>/revoke")
-@studio_required
-def revoke_learner(course_id: int, enrollment_id: int):
-    """Take a learner's access away at once; money is refunded separately."""
+def _confirmed_enrollment(course_id: int, enrollment_id: int):
+    """The offering (owner or admin only) and one of its enrollments, for a confirmed POST; 404 or 400 otherwise."""
     course = owned_course_or_404(course_id)
     enrollment = course_enrollment(course, enrollment_id)
     if enrollment is None:
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    return course, enrollment
+
+
+@bp.post("/courses/<int:course_id>/learners/<int:enrollment_id>/revoke")
+@studio_required
+def revoke_learner(course_id: int, enrollment_id: int):
+    """Take a learner's access away at once; money is refunded separately."""
+    course, enrollment = _confirmed_enrollment(course_id, enrollment_id)
     if enrollment.status is EnrollmentStatus.REVOKED:
         flash(f"{enrollment.user.email} had no access already.", "info")
     else:
@@ -152,12 +158,7 @@ def revoke_learner(course_id: int, enrollment_id: int):
 @studio_required
 def restore_learner(course_id: int, enrollment_id: int):
     """Give revoked access back (a mistaken revoke, a change of heart)."""
-    course = owned_course_or_404(course_id)
-    enrollment = course_enrollment(course, enrollment_id)
-    if enrollment is None:
-        abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    course, enrollment = _confirmed_enrollment(course_id, enrollment_id)
     if enrollment.status is not EnrollmentStatus.REVOKED:
         flash(f"{enrollment.user.email}'s access isn't revoked, so there is nothing to restore.", "info")
         return redirect(_back_to_roster(course))
