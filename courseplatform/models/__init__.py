@@ -25,7 +25,9 @@ from .courses import (
     course_topics,
 )
 from .learning import (
+    Attendance,
     Certificate,
+    CourseEvaluation,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
@@ -38,8 +40,10 @@ from .revenue import PayerKind, SessionIncome, SessionIncomeSource
 
 __all__ = [
     "ORDER_TRANSITIONS",
+    "Attendance",
     "Certificate",
     "Course",
+    "CourseEvaluation",
     "CourseKind",
     "CourseStatus",
     "CreatorProfile",

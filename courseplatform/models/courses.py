@@ -72,6 +72,10 @@ class Course(db.Model):
         ),
         sa.CheckConstraint("ce_minutes IS NULL OR ce_minutes > 0", name="ce_minutes_positive"),
         sa.CheckConstraint("authoring_minutes >= 0", name="authoring_minutes_non_negative"),
+        sa.CheckConstraint(
+            "min_attendance_percent IS NULL OR (min_attendance_percent > 0 AND min_attendance_percent <= 100)",
+            name="min_attendance_percent_range",
+        ),
         sa.Index("ix_courses_status_published_at", "status", "published_at"),
         sa.Index("ix_courses_creator_status", "creator_id", "status"),
     )
@@ -93,6 +97,8 @@ class Course(db.Model):
     ce_approval_statement: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     authoring_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
     sequential: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Live workshops: the share of the scheduled live minutes a learner must attend for the certificate.
+    min_attendance_percent: Mapped[int | None] = mapped_column()
     waitlist_only: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -100,6 +100,46 @@ class QuizAttempt(db.Model):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Attendance(db.Model):
+    """How many minutes of one live session a learner attended, entered by hand or imported."""
+
+    __tablename__ = "attendances"
+    __table_args__ = (
+        sa.UniqueConstraint("live_session_id", "enrollment_id", name="uq_attendances_session_enrollment"),
+        sa.CheckConstraint("minutes_attended >= 0", name="minutes_non_negative"),
+        sa.Index("ix_attendances_enrollment_id", "enrollment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    live_session_id: Mapped[int] = mapped_column(sa.ForeignKey("live_sessions.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id", ondelete="CASCADE"))
+    minutes_attended: Mapped[int] = mapped_column()
+    # "manual" or "import": where the figure came from, shown to the creator.
+    source: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    enrollment: Mapped[Enrollment] = relationship()
+    live_session: Mapped[LiveSession] = relationship()  # noqa: F821
+
+
+class CourseEvaluation(db.Model):
+    """A learner's evaluation of a CE offering and their attestation, the steps before the certificate."""
+
+    __tablename__ = "course_evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id", ondelete="CASCADE"), unique=True)
+    # {"<question key>": 1..5}
+    ratings: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    comments: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The attestation as the learner saw it, kept word for word.
+    attestation_text: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    attested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    enrollment: Mapped[Enrollment] = relationship()
+
+
 class Certificate(db.Model):
     """Proof of completion (with CE hours when the offering grants them), publicly verifiable."""
 
@@ -113,6 +153,7 @@ class Certificate(db.Model):
     learner_name: Mapped[str] = mapped_column(sa.String(120))
     course_title: Mapped[str] = mapped_column(sa.String(160))
     creator_name: Mapped[str] = mapped_column(sa.String(255))
+    creator_credentials: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
     ce_minutes: Mapped[int | None] = mapped_column()
     ce_approval_statement: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

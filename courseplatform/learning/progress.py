@@ -1,0 +1,323 @@
+"""A learner's way through an offering: which lessons are open, which are done, when the rest open.
+
+Drip: a lesson with `available_after_days = N` opens at the start of the learner's own
+day, N days after the day (in their time zone) they enrolled. Sequential offerings open
+each lesson once the one before it is complete. A quiz lesson is complete only when a
+quiz attempt passes; every other lesson when the learner marks it (or the player does,
+at about 90 % of a video). The offering is complete when every lesson is.
+
+Creators and admins see every lesson open; they have no progress of their own.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import (
+    Attendance,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonKind,
+    LessonProgress,
+    LiveSession,
+    Section,
+    utcnow,
+)
+from .services import course_outline
+
+
+class LessonState(enum.Enum):
+    OPEN = "open"
+    DONE = "done"
+    # Not yet: opens on a date (drip).
+    DRIP = "drip"
+    # Not yet: opens when the lesson before it is complete.
+    SEQUENTIAL = "sequential"
+
+
+@dataclass(frozen=True)
+class LessonStatus:
+    """One lesson as this learner finds it today."""
+
+    lesson: Lesson
+    state: LessonState
+    # When a drip lesson opens (UTC); shown in the learner's zone.
+    opens_at: datetime | None = None
+    # The lesson that must be completed first (sequential offerings).
+    waiting_for: Lesson | None = None
+    progress: LessonProgress | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in (LessonState.OPEN, LessonState.DONE)
+
+    @property
+    def is_done(self) -> bool:
+        return self.state is LessonState.DONE
+
+
+@dataclass(frozen=True)
+class SectionProgress:
+    section: Section
+    lessons: list[LessonStatus]
+
+    @property
+    def done(self) -> int:
+        return sum(status.is_done for status in self.lessons)
+
+    @property
+    def total(self) -> int:
+        return len(self.lessons)
+
+    @property
+    def percent(self) -> int:
+        return _percent(self.done, self.total)
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    """The whole outline with this learner's states, and where to pick up again."""
+
+    course: Course
+    enrollment: Enrollment | None
+    sections: list[SectionProgress]
+    # The lesson the learner was last in, when it is still open.
+    last_visited: LessonStatus | None = None
+    _by_id: dict[int, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def lessons(self) -> list[LessonStatus]:
+        return [status for section in self.sections for status in section.lessons]
+
+    @property
+    def done(self) -> int:
+        return sum(section.done for section in self.sections)
+
+    @property
+    def total(self) -> int:
+        return sum(section.total for section in self.sections)
+
+    @property
+    def percent(self) -> int:
+        return _percent(self.done, self.total)
+
+    @property
+    def is_complete(self) -> bool:
+        return self.enrollment is not None and self.enrollment.completed_at is not None
+
+    @property
+    def resume(self) -> LessonStatus | None:
+        """Where "Continue" goes: the last lesson I was in, else the first open one not done, else the first."""
+        if self.last_visited is not None and not self.last_visited.is_done:
+            return self.last_visited
+        lessons = self.lessons
+        after = lessons.index(self.last_visited) if self.last_visited is not None else -1
+        for status in lessons[after + 1 :] + lessons[: after + 1]:
+            if status.state is LessonState.OPEN:
+                return status
+        return self.last_visited or (lessons[0] if lessons else None)
+
+    def status_of(self, lesson: Lesson) -> LessonStatus:
+        return self.lessons[self._by_id[lesson.id]]
+
+    def neighbours(self, lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
+        """The lessons before and after `lesson`, in outline order."""
+        lessons = self.lessons
+        index = self._by_id[lesson.id]
+        previous = lessons[index - 1].lesson if index > 0 else None
+        following = lessons[index + 1].lesson if index + 1 < len(lessons) else None
+        return previous, following
+
+
+def _percent(done: int, total: int) -> int:
+    return round(100 * done / total) if total else 0
+
+
+def drip_opens_at(enrolled_at: datetime, days: int, zone: str) -> datetime:
+    """When a lesson `days` after enrolment opens: the start of that day in the learner's zone (UTC)."""
+    tz = _zone(zone)
+    day = enrolled_at.astimezone(tz).date() + timedelta(days=days)
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def course_progress(
+    course: Course, enrollment: Enrollment | None, zone: str = "UTC", now: datetime | None = None
+) -> CourseProgress:
+    """The outline with each lesson's state for this enrollment (None: a creator or admin), in two queries."""
+    now = now or utcnow()
+    outline = course_outline(course)
+    records: dict[int, LessonProgress] = {}
+    if enrollment is not None:
+        records = {
+            record.lesson_id: record
+            for record in db.session.scalars(
+                sa.select(LessonProgress).where(LessonProgress.enrollment_id == enrollment.id)
+            )
+        }
+    sections: list[SectionProgress] = []
+    by_id: dict[int, int] = {}
+    previous: LessonStatus | None = None
+    for section, lessons in outline:
+        statuses = []
+        for lesson in lessons:
+            status = _status(course, enrollment, lesson, records.get(lesson.id), previous, zone, now)
+            by_id[lesson.id] = len(by_id)
+            statuses.append(status)
+            previous = status
+        sections.append(SectionProgress(section, statuses))
+    last_visited = None
+    visited = [record for record in records.values() if record.lesson_id in by_id]
+    if visited:
+        latest = max(visited, key=lambda record: (record.updated_at, record.id))
+        candidate = [status for section in sections for status in section.lessons][by_id[latest.lesson_id]]
+        if candidate.is_open:
+            last_visited = candidate
+    return CourseProgress(course, enrollment, sections, last_visited, by_id)
+
+
+def _status(
+    course: Course,
+    enrollment: Enrollment | None,
+    lesson: Lesson,
+    record: LessonProgress | None,
+    previous: LessonStatus | None,
+    zone: str,
+    now: datetime,
+) -> LessonStatus:
+    if enrollment is None:
+        return LessonStatus(lesson, LessonState.OPEN)
+    if record is not None and record.completed_at is not None:
+        return LessonStatus(lesson, LessonState.DONE, progress=record)
+    if lesson.available_after_days:
+        opens_at = drip_opens_at(enrollment.enrolled_at, lesson.available_after_days, zone)
+        if opens_at > now:
+            return LessonStatus(lesson, LessonState.DRIP, opens_at=opens_at, progress=record)
+    if course.sequential and previous is not None and not previous.is_done:
+        waiting_for = previous.waiting_for if previous.state is LessonState.SEQUENTIAL else previous.lesson
+        return LessonStatus(lesson, LessonState.SEQUENTIAL, waiting_for=waiting_for, progress=record)
+    return LessonStatus(lesson, LessonState.OPEN, progress=record)
+
+
+def complete_lesson(enrollment: Enrollment, lesson: Lesson, now: datetime | None = None) -> bool:
+    """Mark a lesson complete for this learner (flushed); True when this completed the whole offering.
+
+    Completing twice keeps the first date. Quiz lessons are completed by a passing attempt.
+    """
+    now = now or utcnow()
+    where = (LessonProgress.enrollment_id == enrollment.id, LessonProgress.lesson_id == lesson.id)
+    updated = db.session.execute(
+        sa.update(LessonProgress)
+        .where(*where, LessonProgress.completed_at.is_(None))
+        .values(completed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not updated:
+        exists = db.session.scalar(sa.select(LessonProgress.id).where(*where))
+        if exists is None:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(
+                        LessonProgress(
+                            enrollment_id=enrollment.id, lesson_id=lesson.id, completed_at=now, updated_at=now
+                        )
+                    )
+            except sa.exc.IntegrityError:
+                db.session.execute(
+                    sa.update(LessonProgress)
+                    .where(*where, LessonProgress.completed_at.is_(None))
+                    .values(completed_at=now, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+    return update_completion(enrollment, now)
+
+
+def update_completion(enrollment: Enrollment, now: datetime | None = None) -> bool:
+    """Record the offering as complete once every lesson is; True when it became complete just now."""
+    if enrollment.completed_at is not None:
+        return False
+    total = (
+        sa.select(sa.func.count(Lesson.id))
+        .join(Section, Lesson.section_id == Section.id)
+        .where(Section.course_id == enrollment.course_id)
+        .scalar_subquery()
+    )
+    done = (
+        sa.select(sa.func.count(LessonProgress.id))
+        .join(Lesson, LessonProgress.lesson_id == Lesson.id)
+        .join(Section, Lesson.section_id == Section.id)
+        .where(
+            LessonProgress.enrollment_id == enrollment.id,
+            LessonProgress.completed_at.is_not(None),
+            Section.course_id == enrollment.course_id,
+        )
+        .scalar_subquery()
+    )
+    lessons_total, lessons_done = db.session.execute(sa.select(total, done)).one()
+    if lessons_total == 0 or lessons_done < lessons_total:
+        return False
+    enrollment.completed_at = now or utcnow()
+    db.session.flush()
+    return True
+
+
+def can_mark_complete(lesson: Lesson) -> bool:
+    """Quizzes are completed by passing them, never by a button."""
+    return lesson.kind is not LessonKind.QUIZ
+
+
+@dataclass(frozen=True)
+class AttendanceSummary:
+    """Minutes a learner attended of the offering's live sessions, against the minutes scheduled."""
+
+    attended_minutes: int
+    scheduled_minutes: int
+    required_percent: int | None
+
+    @property
+    def percent(self) -> int:
+        if not self.scheduled_minutes:
+            return 100
+        return min(100, self.attended_minutes * 100 // self.scheduled_minutes)
+
+    @property
+    def is_enough(self) -> bool:
+        return self.required_percent is None or self.percent >= self.required_percent
+
+
+def attendance_summary(enrollment: Enrollment) -> AttendanceSummary:
+    """The learner's live attendance across every session of the offering (one query).
+
+    Minutes count up to each session's length, so staying late never makes up for a missed session.
+    """
+    course = enrollment.course
+    counted = sa.case(
+        (Attendance.minutes_attended < LiveSession.duration_minutes, Attendance.minutes_attended),
+        else_=LiveSession.duration_minutes,
+    )
+    attended = (
+        sa.select(sa.func.coalesce(sa.func.sum(counted), 0))
+        .join(LiveSession, Attendance.live_session_id == LiveSession.id)
+        .where(Attendance.enrollment_id == enrollment.id, LiveSession.course_id == course.id)
+        .scalar_subquery()
+    )
+    scheduled = (
+        sa.select(sa.func.coalesce(sa.func.sum(LiveSession.duration_minutes), 0))
+        .where(LiveSession.course_id == course.id)
+        .scalar_subquery()
+    )
+    attended_minutes, scheduled_minutes = db.session.execute(sa.select(attended, scheduled)).one()
+    return AttendanceSummary(int(attended_minutes), int(scheduled_minutes), course.min_attendance_percent)
