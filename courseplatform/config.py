@@ -89,6 +89,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "CLOUDFRONT_PRIVATE_KEY": _file_or_env("CLOUDFRONT_PRIVATE_KEY"),
         # How long a playback or download link works; the player asks for a fresh one when it lapses.
         "MEDIA_URL_SECONDS": _int("MEDIA_URL_SECONDS", 3600),
+        # Learners see a live session's join link from this many minutes before it starts.
+        "LIVE_JOIN_OPENS_MINUTES": _int("LIVE_JOIN_OPENS_MINUTES", 15),
         # Payments
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
