@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("learning", __name__)
 
-from . import views  # noqa: E402,F401
+from . import ce_views, live_views, views  # noqa: E402,F401

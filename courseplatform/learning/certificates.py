@@ -98,3 +98,15 @@ def issue_certificate(enrollment: Enrollment) -> Certificate:
     db.session.add(certificate)
     db.session.flush()
     return certificate
+
+
+def my_certificates(user) -> list[Certificate]:
+    """Every certificate the learner holds, newest first (one query)."""
+    return list(
+        db.session.scalars(
+            sa.select(Certificate)
+            .join(Enrollment, Certificate.enrollment_id == Enrollment.id)
+            .where(Enrollment.user_id == user.id)
+            .order_by(Certificate.issued_at.desc())
+        )
+    )

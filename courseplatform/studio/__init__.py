@@ -4,4 +4,15 @@ from flask import Blueprint
 
 bp = Blueprint("studio", __name__)
 
-from . import curriculum, files, learners, live_sessions, payouts, quiz, views, waitlist  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    attendance,
+    curriculum,
+    files,
+    learner_progress,
+    learners,
+    live_sessions,
+    payouts,
+    quiz,
+    views,
+    waitlist,
+)
