@@ -15,8 +15,10 @@ from ..accounts.services import find_user_by_email, hash_password
 from ..extensions import db
 from ..integrations.payments import estimated_fee
 from ..integrations.storage import get_storage
+from ..learning.certificates import issue_certificate
 from ..models import (
     Course,
+    CourseEvaluation,
     CourseKind,
     CourseStatus,
     CreatorProfile,
@@ -33,6 +35,7 @@ from ..models import (
     OrderStatus,
     PayerKind,
     PaymentProvider,
+    QuizAttempt,
     QuizChoice,
     QuizQuestion,
     Refund,
@@ -51,6 +54,8 @@ ADMIN_EMAIL = "demo-admin@aqueduct.test"
 HERE = Path(__file__).parent
 ZONE = "America/New_York"
 PLATFORM_FEE_PERCENT = 10
+# The keys of the CE evaluation's rating questions (the evaluation form's own keys).
+EVALUATION_KEYS = ("objectives_met", "relevant", "presenter", "methods", "no_commercial_bias")
 
 
 def seed_demo(now: datetime | None = None) -> bool:
@@ -263,7 +268,10 @@ def seed_demo(now: datetime | None = None) -> bool:
     db.session.flush()
     _sales(rng, profile, [grounding, grief, couples], now, password_hash)
     _free_learners(rng, burnout, now)
+    couples.min_attendance_percent = 75
     _learner_progress(learner, grounding, now)
+    _learner_elsewhere(learner, couples, burnout, now)
+    _class_progress(rng, [grounding, grief, burnout], now)
     _session_income(rng, profile, now)
     db.session.flush()
     return True
@@ -511,6 +519,103 @@ def _learner_progress(learner: User, course: Course, now: datetime) -> None:
             LessonProgress(enrollment=enrollment, lesson_id=second.id, completed_at=bought + timedelta(days=2)),
         ]
     )
+
+
+def _learner_elsewhere(learner: User, live: Course, free: Course, now: datetime) -> None:
+    """The demo learner also holds a seat in the live workshop and finished the free mini-course."""
+    bought = now - timedelta(days=5)
+    processor, platform, net = _fees(live.price_cents)
+    order = Order(
+        learner=learner,
+        course=live,
+        amount_cents=live.price_cents,
+        currency=live.currency,
+        provider=PaymentProvider.TEST,
+        checkout_id=f"test_demo_{secrets.token_hex(8)}",
+        payment_intent_id=f"test_intent_demo_{secrets.token_hex(8)}",
+        status=OrderStatus.PAID,
+        processor_fee_cents=processor,
+        processor_fee_estimated=True,
+        platform_fee_cents=platform,
+        net_cents=net,
+        created_at=bought,
+        paid_at=bought,
+    )
+    db.session.add_all(
+        [
+            order,
+            Enrollment(user=learner, course=live, order=order, source=EnrollmentSource.PURCHASE, enrolled_at=bought),
+        ]
+    )
+    started = now - timedelta(days=45)
+    enrollment = Enrollment(user=learner, course=free, source=EnrollmentSource.FREE, enrolled_at=started)
+    db.session.add(enrollment)
+    db.session.flush()
+    _complete(enrollment, _lessons(free), started + timedelta(days=1))
+    issue_certificate(enrollment).issued_at = enrollment.completed_at
+
+
+def _class_progress(rng, courses: list[Course], now: datetime) -> None:
+    """Other learners at every stage: just started, part-way, failed the quiz once, finished with a certificate."""
+    for course in courses:
+        lessons = _lessons(course)
+        enrollments = db.session.scalars(
+            sa.select(Enrollment)
+            .where(Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+            .order_by(Enrollment.id)
+        ).all()
+        for enrollment in enrollments:
+            if enrollment.user.email == LEARNER_EMAIL:
+                continue
+            reached = rng.choice([0, 1, len(lessons) // 2, len(lessons) - 1, len(lessons), len(lessons)])
+            days = max(1, (now - enrollment.enrolled_at).days)
+            done_at = enrollment.enrolled_at + timedelta(days=rng.randrange(days), hours=rng.randrange(1, 12))
+            _complete(enrollment, lessons[:reached], min(done_at, now), rng)
+            if enrollment.completed_at is None:
+                continue
+            if course.ce_minutes:
+                db.session.add(
+                    CourseEvaluation(
+                        enrollment=enrollment,
+                        ratings={key: rng.choice([4, 5, 5]) for key in EVALUATION_KEYS},
+                        comments=rng.choice(["", "I'll use the 5-4-3-2-1 exercise this week.", "Clear and practical."]),
+                        submitted_at=enrollment.completed_at,
+                        attestation_text=f"I attest that I completed the entire activity, {course.title}.",
+                        attested_at=enrollment.completed_at,
+                    )
+                )
+            issue_certificate(enrollment).issued_at = enrollment.completed_at
+
+
+def _lessons(course: Course) -> list[Lesson]:
+    return [lesson for section in course.sections for lesson in section.lessons]
+
+
+def _complete(enrollment: Enrollment, lessons: list[Lesson], when: datetime, rng=None) -> None:
+    """Lessons done in order (quizzes passed, some at the second try); the offering complete when all are."""
+    for lesson in lessons:
+        if lesson.kind is LessonKind.QUIZ:
+            right = {str(q.id): [c.id for c in q.choices if c.is_correct] for q in lesson.questions}
+            attempts = 2 if rng is not None and rng.random() < 0.3 else 1
+            for number in range(1, attempts + 1):
+                passed = number == attempts
+                answers = right if passed else {key: [] for key in right} | dict(list(right.items())[:1])
+                score = 100 if passed else 100 // max(1, len(right))
+                db.session.add(
+                    QuizAttempt(
+                        enrollment_id=enrollment.id,
+                        lesson_id=lesson.id,
+                        attempt_number=number,
+                        answers=answers,
+                        score_percent=score,
+                        passed=passed,
+                        submitted_at=when,
+                    )
+                )
+        db.session.add(LessonProgress(enrollment=enrollment, lesson_id=lesson.id, completed_at=when, updated_at=when))
+    if lessons and len(lessons) == len(_lessons(enrollment.course)):
+        enrollment.completed_at = when
+    db.session.flush()
 
 
 def _session_income(rng, profile: CreatorProfile, now: datetime) -> None:
