@@ -81,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     from .accounts import bp as accounts_bp
     from .admin import bp as admin_bp
     from .catalog import bp as catalog_bp
+    from .certificates import bp as certificates_bp
     from .checkout import bp as checkout_bp
     from .learning import bp as learning_bp
     from .media import bp as media_bp
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(learning_bp, url_prefix="/learn")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(media_bp)
+    app.register_blueprint(certificates_bp)
 
     @app.get("/healthz")
     @limiter.exempt

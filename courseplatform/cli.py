@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask seed-demo`, `flask create-admin`, `flask storage-gc`."""
+"""Command-line tasks: `flask seed-demo`, `flask create-admin`, `flask storage-gc`, `flask send-reminders`."""
 
 from __future__ import annotations
 
@@ -44,3 +44,15 @@ def register(app: Flask) -> None:
         removed = collect_stale_uploads()
         db.session.commit()
         click.echo(f"Removed {removed} abandoned upload{'' if removed == 1 else 's'}.")
+
+    @app.cli.command("send-reminders")
+    def send_reminders_command() -> None:
+        """E-mail learners about live sessions starting within a day, once per session (cron: every 15 minutes)."""
+        from .learning.reminders import send_reminders
+
+        run = send_reminders()
+        db.session.commit()
+        click.echo(
+            f"Sent {run.messages} reminder{'' if run.messages == 1 else 's'} "
+            f"for {run.sessions} session{'' if run.sessions == 1 else 's'}."
+        )

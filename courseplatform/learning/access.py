@@ -1,9 +1,12 @@
-"""Who may open a lesson and its files.
+"""Who may open an offering's pages, a lesson and its files.
 
 The owner and admins open every lesson; a learner opens the lessons of an offering
 they hold an active enrollment in (whatever the offering's status, so archiving
 never takes away what was paid for); anyone opens a free-preview lesson of an
 offering that has been published (archived ones too, as the catalog shows). Nobody else, whatever ids they guess.
+
+What a learner may open *inside* an offering (drip dates, sequential order) is decided by
+`progress.course_progress`; the views combine the two.
 """
 
 from __future__ import annotations
@@ -31,6 +34,34 @@ class LessonAccess:
 
     viewer: Viewer
     enrollment: Enrollment | None = None
+
+
+@dataclass(frozen=True)
+class CourseAccess:
+    """Why the current user may open an offering's outline, with their enrollment when they are a learner."""
+
+    course: Course
+    viewer: Viewer
+    enrollment: Enrollment | None = None
+
+
+def course_access(user: User, slug: str) -> CourseAccess | None:
+    """How `user` may open the offering named by `slug` (its creator loaded), or None (two queries at most).
+
+    Owners and admins open it whatever its status; learners need an active enrollment.
+    """
+    course = db.session.scalar(sa.select(Course).where(Course.slug == slug).options(joinedload(Course.creator)))
+    if course is None or not user.is_authenticated:
+        return None
+    if user.is_admin:
+        return CourseAccess(course, Viewer.ADMIN)
+    profile = user.creator_profile
+    if profile is not None and profile.id == course.creator_id:
+        return CourseAccess(course, Viewer.OWNER)
+    enrollment = active_enrollment(user, course)
+    if enrollment is None:
+        return None
+    return CourseAccess(course, Viewer.LEARNER, enrollment)
 
 
 def find_lesson(slug: str, lesson_id: int) -> Lesson | None:

@@ -1,3 +1,165 @@
-"""Continuing-education steps and certificates for learners (routes on the learning blueprint)."""
+"""Continuing-education steps and certificates for learners (routes on the learning blueprint).
 
-from . import bp  # noqa: F401
+GET, POST /learn/<slug>/evaluation         the CE evaluation (offerings with CE hours)
+GET, POST /learn/<slug>/attestation        the attestation; signing it issues the certificate
+POST      /learn/<slug>/certificate        claim the certificate of completion (offerings without CE hours)
+GET       /learn/<slug>/certificate.pdf    my certificate as a PDF
+
+Each step refuses to be taken out of order and sends the learner to the step that is
+theirs now. Only a learner with an active enrollment uses them.
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..models import Course, Enrollment
+from . import bp
+from .ce_forms import AttestationForm, ClaimCertificateForm, EvaluationForm
+from .certificate_pdf import certificate_filename, certificate_pdf
+from .certificates import (
+    EVALUATION_STATEMENTS,
+    Completion,
+    Step,
+    attestation_text,
+    ce_hours_label,
+    completion_of,
+    issue_certificate,
+    learner_enrollment,
+    sign_attestation,
+    submit_evaluation,
+    verification_url,
+)
+
+bp.add_app_template_filter(ce_hours_label, "ce_hours")
+
+
+def _enrollment_or_404(slug: str) -> Enrollment:
+    enrollment = learner_enrollment(current_user, slug)
+    if enrollment is None:
+        abort(404)
+    return enrollment
+
+
+def _outline(course: Course) -> str:
+    return url_for("learning.course", slug=course.slug)
+
+
+def _not_now(course: Course, completion: Completion, here: Step):
+    """None when `here` is the learner's step; otherwise a redirect to the step that is, with why."""
+    if completion.step is here:
+        return None
+    step = completion.step
+    if step is Step.CONTENT:
+        flash("Finish every lesson first (and pass every quiz): your certificate comes after that.", "info")
+    elif step is Step.ATTENDANCE:
+        attendance = completion.attendance
+        flash(
+            f"Attend at least {attendance.required_percent}% of the live sessions first "
+            f"(you have {attendance.percent}%).",
+            "info",
+        )
+    elif step is Step.EVALUATION:
+        flash("Complete the evaluation first: it comes before the attestation.", "info")
+        return redirect(url_for("learning.evaluation", slug=course.slug))
+    elif step is Step.ATTESTATION:
+        flash("You've completed the evaluation. Sign the attestation to get your certificate.", "info")
+        return redirect(url_for("learning.attestation", slug=course.slug))
+    elif step is Step.CLAIM:
+        flash(f"{course.title} has no CE evaluation: get your certificate of completion here.", "info")
+    else:
+        flash(f"You already have your certificate for {course.title}.", "info")
+    return redirect(_outline(course))
+
+
+@bp.route("/<slug>/evaluation", methods=["GET", "POST"])
+@login_required
+def evaluation(slug: str):
+    """The short CE evaluation every learner answers before the attestation."""
+    enrollment = _enrollment_or_404(slug)
+    course = enrollment.course
+    completion = completion_of(enrollment)
+    elsewhere = _not_now(course, completion, Step.EVALUATION)
+    if elsewhere is not None:
+        return elsewhere
+    form = EvaluationForm()
+    if form.validate_on_submit():
+        submit_evaluation(enrollment, form.ratings, form.comments.data or "")
+        db.session.commit()
+        flash("Thank you for your evaluation. One last step: the attestation.", "success")
+        return redirect(url_for("learning.attestation", slug=course.slug))
+    return render_template(
+        "learning/evaluation.html", course=course, completion=completion, form=form, statements=EVALUATION_STATEMENTS
+    )
+
+
+@bp.route("/<slug>/attestation", methods=["GET", "POST"])
+@login_required
+def attestation(slug: str):
+    """The attestation the learner signs for their CE hours; signing it issues the certificate."""
+    enrollment = _enrollment_or_404(slug)
+    course = enrollment.course
+    completion = completion_of(enrollment)
+    elsewhere = _not_now(course, completion, Step.ATTESTATION)
+    if elsewhere is not None:
+        return elsewhere
+    form = AttestationForm()
+    if form.validate_on_submit():
+        certificate = sign_attestation(enrollment, completion.evaluation)
+        db.session.commit()
+        flash(f"Your certificate is ready: number {certificate.number}.", "success")
+        return redirect(_outline(course))
+    return render_template(
+        "learning/attestation.html",
+        course=course,
+        completion=completion,
+        form=form,
+        statement=attestation_text(enrollment),
+    )
+
+
+@bp.post("/<slug>/certificate")
+@login_required
+def claim_certificate(slug: str):
+    """Claim the certificate of completion of an offering without CE hours, once it is complete."""
+    enrollment = _enrollment_or_404(slug)
+    course = enrollment.course
+    if not ClaimCertificateForm().validate_on_submit():
+        abort(400)
+    completion = completion_of(enrollment)
+    if completion.step is Step.ISSUED:  # a second click: the certificate is there already
+        return redirect(_outline(course))
+    elsewhere = _not_now(course, completion, Step.CLAIM)
+    if elsewhere is not None:
+        return elsewhere
+    certificate = issue_certificate(enrollment)
+    db.session.commit()
+    flash(f"Your certificate is ready: number {certificate.number}.", "success")
+    return redirect(_outline(course))
+
+
+@bp.get("/<slug>/certificate.pdf")
+@login_required
+def certificate_download(slug: str):
+    """My certificate as a PDF, for as long as my enrollment is active."""
+    enrollment = _enrollment_or_404(slug)
+    completion = completion_of(enrollment)
+    certificate = completion.certificate
+    if certificate is None:
+        return _not_now(enrollment.course, completion, Step.ISSUED)
+    return _pdf_response(certificate, enrollment)
+
+
+def _pdf_response(certificate, enrollment: Enrollment) -> Response:
+    """The certificate's PDF as a download, dated in the learner's own time zone."""
+    pdf = certificate_pdf(certificate, zone=enrollment.user.time_zone, verify_url=verification_url(certificate))
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{certificate_filename(certificate)}"',
+            "Cache-Control": "private, no-store",
+        },
+    )

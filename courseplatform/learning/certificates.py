@@ -4,6 +4,8 @@ The order CE sites use: content (every lesson done, every quiz passed) → live
 attendance when the creator requires a minimum → evaluation → attestation →
 certificate. Offerings without CE hours skip the evaluation and attestation: the
 learner claims a certificate of completion once the content (and attendance) is done.
+
+Functions flush and never commit; the request commits once.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ from __future__ import annotations
 import enum
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app, url_for
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, joinedload
 
 from ..extensions import db
-from ..models import Certificate, CourseEvaluation, Enrollment, utcnow
+from ..models import Certificate, Course, CourseEvaluation, Enrollment, EnrollmentStatus, User, utcnow
 from .progress import AttendanceSummary, attendance_summary
 
 
@@ -37,10 +43,25 @@ class Completion:
     attendance: AttendanceSummary | None
     evaluation: CourseEvaluation | None
     certificate: Certificate | None
+    # The steps this offering asks for, in order (attendance and the CE steps only when they apply).
+    steps: tuple[Step, ...] = ()
+
+    def is_done(self, step: Step) -> bool:
+        """True when `step` lies behind the learner."""
+        return step in self.steps and self.steps.index(step) < self.steps.index(self.step)
+
+
+def steps_of(course: Course) -> tuple[Step, ...]:
+    """The steps to the certificate of this offering, in order."""
+    steps = [Step.CONTENT]
+    if course.min_attendance_percent:
+        steps.append(Step.ATTENDANCE)
+    steps += [Step.EVALUATION, Step.ATTESTATION] if course.ce_minutes else [Step.CLAIM]
+    return (*steps, Step.ISSUED)
 
 
 def completion_of(enrollment: Enrollment) -> Completion:
-    """The learner's next step towards the certificate (two queries; three with an attendance minimum)."""
+    """The learner's next step towards the certificate (one query; two with an attendance minimum)."""
     course = enrollment.course
     evaluation, certificate = db.session.execute(
         sa.select(CourseEvaluation, Certificate)
@@ -60,11 +81,83 @@ def completion_of(enrollment: Enrollment) -> Completion:
         step = Step.CLAIM
     elif evaluation is None:
         step = Step.EVALUATION
-    elif evaluation.attested_at is None:
+    else:  # attested but not issued happens only if issuing failed half-way; signing again is safe
         step = Step.ATTESTATION
-    else:  # attested but not issued: only if issuing failed half-way; issuing again is safe
-        step = Step.ATTESTATION
-    return Completion(step, attendance, evaluation, certificate)
+    return Completion(step, attendance, evaluation, certificate, steps_of(course))
+
+
+# ---------------------------------------------------------------------------
+# The evaluation and the attestation (offerings with CE hours)
+# ---------------------------------------------------------------------------
+
+# Stable keys: stored in CourseEvaluation.ratings; the wording may be polished, the keys never change.
+EVALUATION_STATEMENTS: list[tuple[str, str]] = [
+    ("objectives_met", "The learning objectives were met."),
+    ("relevant_to_practice", "The content was relevant to my practice."),
+    ("presenter_effective", "The presenter was knowledgeable and effective."),
+    ("methods_effective", "The teaching methods and materials were effective."),
+    ("free_of_commercial_bias", "The activity was free of commercial bias."),
+]
+RATINGS: list[tuple[int, str]] = [
+    (1, "Strongly disagree"),
+    (2, "Disagree"),
+    (3, "Neutral"),
+    (4, "Agree"),
+    (5, "Strongly agree"),
+]
+RATING_LABELS = dict(RATINGS)
+MAX_COMMENTS = 2000
+
+
+def ce_hours_label(minutes: int | None) -> str:
+    """`180` → `3 CE hours`; `90` → `1.5 CE hours`; `60` → `1 CE hour`; `45` → `0.75 CE hours`."""
+    if not minutes:
+        return ""
+    hours = f"{minutes / 60:.2f}".rstrip("0").rstrip(".")
+    return f"{hours} CE hour" if hours == "1" else f"{hours} CE hours"
+
+
+def attestation_text(enrollment: Enrollment) -> str:
+    """The statement the learner signs, naming them, the offering and the hours claimed."""
+    course = enrollment.course
+    return (
+        f"I attest that I, {enrollment.user.name}, completed the entire activity, {course.title}, "
+        f"and that I am claiming {ce_hours_label(course.ce_minutes)} commensurate with my participation."
+    )
+
+
+def submit_evaluation(
+    enrollment: Enrollment, ratings: dict[str, int], comments: str = "", now: datetime | None = None
+) -> CourseEvaluation:
+    """Record the learner's evaluation (flushed); a second submission racing the first keeps the first."""
+    evaluation = CourseEvaluation(
+        enrollment_id=enrollment.id,
+        ratings={key: int(ratings[key]) for key, _ in EVALUATION_STATEMENTS},
+        comments=(comments or "").strip()[:MAX_COMMENTS],
+        submitted_at=now or utcnow(),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(evaluation)
+    except IntegrityError:
+        return db.session.scalars(
+            sa.select(CourseEvaluation).where(CourseEvaluation.enrollment_id == enrollment.id)
+        ).one()
+    return evaluation
+
+
+def sign_attestation(enrollment: Enrollment, evaluation: CourseEvaluation, now: datetime | None = None) -> Certificate:
+    """Keep the attestation word for word with its time, then issue the certificate (flushed)."""
+    if evaluation.attested_at is None:
+        evaluation.attestation_text = attestation_text(enrollment)
+        evaluation.attested_at = now or utcnow()
+        db.session.flush()
+    return issue_certificate(enrollment, now)
+
+
+# ---------------------------------------------------------------------------
+# Certificates
+# ---------------------------------------------------------------------------
 
 
 def new_certificate_number() -> str:
@@ -74,39 +167,82 @@ def new_certificate_number() -> str:
     return "AQ-" + "-".join(groups)
 
 
-def issue_certificate(enrollment: Enrollment) -> Certificate:
+def _certificate_of(enrollment: Enrollment) -> Certificate | None:
+    return db.session.scalar(sa.select(Certificate).where(Certificate.enrollment_id == enrollment.id))
+
+
+def issue_certificate(enrollment: Enrollment, now: datetime | None = None) -> Certificate:
     """Issue the learner's certificate (flushed), copying what it states so later edits never change it.
 
-    Callers check `completion_of(...)` first; issuing twice returns the certificate already issued.
+    Callers check `completion_of(...)` first. Issuing twice, even from two requests racing
+    on the one-certificate-per-enrollment rule, returns the certificate issued first.
     """
-    existing = db.session.scalar(sa.select(Certificate).where(Certificate.enrollment_id == enrollment.id))
+    existing = _certificate_of(enrollment)
     if existing is not None:
         return existing
     course = enrollment.course
     creator = course.creator
-    certificate = Certificate(
-        number=new_certificate_number(),
-        enrollment_id=enrollment.id,
-        learner_name=enrollment.user.name,
-        course_title=course.title,
-        creator_name=creator.display_name,
-        creator_credentials=creator.credentials or "",
-        ce_minutes=course.ce_minutes,
-        ce_approval_statement=course.ce_approval_statement if course.ce_minutes else "",
-        issued_at=utcnow(),
-    )
-    db.session.add(certificate)
-    db.session.flush()
-    return certificate
+    for _ in range(3):  # a clash of random numbers is all but impossible; try again if it happens
+        certificate = Certificate(
+            number=new_certificate_number(),
+            enrollment_id=enrollment.id,
+            learner_name=enrollment.user.name,
+            course_title=course.title,
+            creator_name=creator.display_name,
+            creator_credentials=creator.credentials or "",
+            ce_minutes=course.ce_minutes,
+            ce_approval_statement=course.ce_approval_statement if course.ce_minutes else "",
+            issued_at=now or utcnow(),
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(certificate)
+            return certificate
+        except IntegrityError:
+            existing = _certificate_of(enrollment)
+            if existing is not None:
+                return existing
+    raise RuntimeError("could not find a free certificate number")
 
 
-def my_certificates(user) -> list[Certificate]:
-    """Every certificate the learner holds, newest first (one query)."""
+def my_certificates(user: User) -> list[Certificate]:
+    """The certificates of the learner's active enrollments, newest first, with their offering (one query)."""
     return list(
         db.session.scalars(
             sa.select(Certificate)
-            .join(Enrollment, Certificate.enrollment_id == Enrollment.id)
-            .where(Enrollment.user_id == user.id)
-            .order_by(Certificate.issued_at.desc())
+            .join(Certificate.enrollment)
+            .join(Enrollment.course)
+            .where(Enrollment.user_id == user.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+            .options(contains_eager(Certificate.enrollment).contains_eager(Enrollment.course))
+            .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
         )
+    )
+
+
+def certificate_by_number(number: str) -> Certificate | None:
+    """A certificate by its number, with its enrollment, learner and offering (one query)."""
+    return db.session.scalar(
+        sa.select(Certificate)
+        .where(Certificate.number == number)
+        .options(joinedload(Certificate.enrollment).options(joinedload(Enrollment.user), joinedload(Enrollment.course)))
+    )
+
+
+def is_revoked(certificate: Certificate) -> bool:
+    """A certificate stops counting once the learner's access is revoked (a refund, a lost dispute)."""
+    return certificate.enrollment.status is EnrollmentStatus.REVOKED
+
+
+def verification_url(certificate: Certificate) -> str:
+    """The public page that verifies the certificate, as an absolute link (printed on the PDF)."""
+    return current_app.config["BASE_URL"] + url_for("certificates.verify", number=certificate.number)
+
+
+def learner_enrollment(user: User, slug: str) -> Enrollment | None:
+    """The user's active enrollment in the offering named by `slug`, with the offering and its creator."""
+    return db.session.scalar(
+        sa.select(Enrollment)
+        .join(Enrollment.course)
+        .where(Course.slug == slug, Enrollment.user_id == user.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .options(contains_eager(Enrollment.course).joinedload(Course.creator), joinedload(Enrollment.user))
     )

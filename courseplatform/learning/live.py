@@ -1,14 +1,25 @@
-"""Live sessions as an enrolled learner meets them: when, where to join, and the replay."""
+"""Live sessions as an enrolled learner meets them: when, where to join, the calendar file, and the replay.
+
+The meeting's own join URL never appears in a page, an e-mail or a calendar file: they
+all link to `/learn/<slug>/sessions/<id>/join`, which checks the enrollment and the time
+on every click and only then redirects to the meeting. So a page saved or forwarded
+before the join window opens gives nothing away.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
+from icalendar import Alarm, Calendar, Event
+from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
-from ..models import Course, LiveSession, utcnow
+from ..models import Course, Lesson, LessonKind, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
+from .access import Viewer, active_enrollment
 
 
 def upcoming_sessions(course: Course, now: datetime | None = None) -> list[LiveSession]:
@@ -29,3 +40,200 @@ def can_join(session: LiveSession, now: datetime | None = None) -> bool:
     """True from a few minutes before the start until the session ends, when it has a link."""
     now = now or utcnow()
     return bool(session.join_url) and join_opens_at(session) <= now < session.ends_at
+
+
+@dataclass(frozen=True)
+class JoinWindow:
+    """Where a session stands for a learner at one moment: join link not yet shown, shown, or over."""
+
+    session: LiveSession
+    now: datetime
+    opens_at: datetime
+
+    @property
+    def lead_minutes(self) -> int:
+        return round((self.session.starts_at - self.opens_at).total_seconds() / 60)
+
+    @property
+    def is_before(self) -> bool:
+        return self.now < self.opens_at
+
+    @property
+    def is_open(self) -> bool:
+        return self.opens_at <= self.now < self.session.ends_at
+
+    @property
+    def is_over(self) -> bool:
+        return self.now >= self.session.ends_at
+
+    @property
+    def is_live(self) -> bool:
+        return self.session.starts_at <= self.now < self.session.ends_at
+
+    @property
+    def can_join(self) -> bool:
+        return self.is_open and bool(self.session.join_url)
+
+
+def join_window(session: LiveSession, now: datetime | None = None) -> JoinWindow:
+    """The join window of a session as it stands `now` (for templates: `join_window(s, now)`)."""
+    return JoinWindow(session, now or utcnow(), join_opens_at(session))
+
+
+# ---------------------------------------------------------------------------
+# Who may see a session's join link, calendar file and replay
+
+
+def find_live_session(slug: str, session_id: int) -> LiveSession | None:
+    """A session of the offering named by `slug`, with its offering loaded (one query)."""
+    return db.session.scalar(
+        sa.select(LiveSession)
+        .join(LiveSession.course)
+        .where(LiveSession.id == session_id, Course.slug == slug)
+        .options(contains_eager(LiveSession.course))
+    )
+
+
+def find_course(slug: str) -> Course | None:
+    """The offering named by `slug`."""
+    return db.session.scalar(sa.select(Course).where(Course.slug == slug))
+
+
+def live_viewer(user: User, course: Course) -> Viewer | None:
+    """Why `user` may see the offering's join links, calendar and replays, or None (one query at most).
+
+    Enrolled learners with access now; the owner and admins, to preview what learners get.
+    """
+    if not user.is_authenticated:
+        return None
+    if user.is_admin:
+        return Viewer.ADMIN
+    profile = user.creator_profile
+    if profile is not None and profile.id == course.creator_id:
+        return Viewer.OWNER
+    if active_enrollment(user, course) is not None:
+        return Viewer.LEARNER
+    return None
+
+
+def replay_of(session: LiveSession) -> MediaAsset | None:
+    """The session's recording when one is attached and ready to play."""
+    if session.replay_asset_id is None:
+        return None
+    asset = db.session.get(MediaAsset, session.replay_asset_id)
+    return asset if asset is not None and asset.status is MediaStatus.READY else None
+
+
+def sessions_with_replays(course: Course, now: datetime | None = None) -> list[LiveSession]:
+    """The offering's ended sessions that have a recording, latest first (one query)."""
+    now = now or utcnow()
+    sessions = db.session.scalars(
+        sa.select(LiveSession)
+        .join(MediaAsset, MediaAsset.id == LiveSession.replay_asset_id)
+        .where(LiveSession.course_id == course.id, MediaAsset.status == MediaStatus.READY)
+        .order_by(LiveSession.starts_at.desc())
+    ).all()
+    return [session for session in sessions if session.ends_at <= now]
+
+
+def session_lessons(course_ids: list[int]) -> dict[int, int]:
+    """For each live session of these offerings, the first live lesson that presents it (one query)."""
+    if not course_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Lesson.live_session_id, Lesson.id)
+        .join(Section, Lesson.section_id == Section.id)
+        .where(
+            Section.course_id.in_(course_ids),
+            Lesson.kind == LessonKind.LIVE,
+            Lesson.live_session_id.is_not(None),
+        )
+        .order_by(Section.position, Section.id, Lesson.position, Lesson.id)
+    )
+    lessons: dict[int, int] = {}
+    for session_id, lesson_id in rows:
+        lessons.setdefault(session_id, lesson_id)
+    return lessons
+
+
+# ---------------------------------------------------------------------------
+# Links for e-mails and calendar files (no request needed: the reminders run from cron)
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """BASE_URL followed by the route's path, so the link works from a mail program or a calendar."""
+    path = current_app.url_map.bind("").build(endpoint, values)
+    return current_app.config["BASE_URL"] + path
+
+
+def session_page_url(course: Course, session: LiveSession, lessons: dict[int, int]) -> str:
+    """Where a learner meets the session: its live lesson, else the offering's outline."""
+    lesson_id = lessons.get(session.id)
+    if lesson_id is not None:
+        return absolute_url("learning.lesson", slug=course.slug, lesson_id=lesson_id)
+    return absolute_url("learning.course", slug=course.slug)
+
+
+def calendar_url(course: Course, session: LiveSession) -> str:
+    """The session's calendar file, for e-mails."""
+    return absolute_url("learning.session_calendar", slug=course.slug, session_id=session.id)
+
+
+def join_url_for(course: Course, session: LiveSession) -> str:
+    """Aqueduct's join link: it checks who clicks and when, then redirects to the meeting."""
+    return absolute_url("learning.join_session", slug=course.slug, session_id=session.id)
+
+
+# ---------------------------------------------------------------------------
+# Calendar files (.ics)
+
+
+def session_uid(session: LiveSession) -> str:
+    """A calendar UID that stays the same for a session, so a moved session updates the old entry."""
+    host = urlsplit(current_app.config["BASE_URL"]).hostname or "aqueduct"
+    return f"live-session-{session.id}@{host}"
+
+
+def calendar_file(course: Course, sessions: list[LiveSession], now: datetime | None = None) -> bytes:
+    """An iCalendar file with one event per session, in UTC, linking to where each is joined.
+
+    The meeting's URL is not in the file: LOCATION is Aqueduct's join link, which works
+    from the join window on and only for someone with access. Each download is the
+    current version (DTSTAMP now, SEQUENCE 0), so re-importing a moved session replaces
+    the old entry in calendars that keep the UID.
+    """
+    now = now or utcnow()
+    lead = current_app.config["LIVE_JOIN_OPENS_MINUTES"]
+    lessons = session_lessons([course.id])
+    creator = course.creator.display_name
+    calendar = Calendar()
+    calendar.add("prodid", "-//Aqueduct//Live workshops//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", course.title)
+    for session in sessions:
+        page = session_page_url(course, session, lessons)
+        event = Event()
+        event.add("uid", session_uid(session))
+        event.add("dtstamp", now)
+        event.add("sequence", 0)
+        event.add("dtstart", session.starts_at)
+        event.add("dtend", session.ends_at)
+        event.add("summary", f"{course.title}: {session.title}" if session.title else course.title)
+        event.add(
+            "description",
+            f"A live session of {course.title} with {creator}.\n\n"
+            f"Join from this page; the join link appears there {lead} minutes before the start:\n{page}",
+        )
+        event.add("location", join_url_for(course, session))
+        event.add("url", page)
+        event.add("status", "CONFIRMED")
+        event.add("transp", "OPAQUE")
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", f"{course.title} starts in {lead} minutes: the join link is open.")
+        alarm.add("trigger", timedelta(minutes=-lead))
+        event.add_component(alarm)
+        calendar.add_component(event)
+    return calendar.to_ical()

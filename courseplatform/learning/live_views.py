@@ -1,3 +1,124 @@
-"""Live sessions for enrolled learners: calendar files, the join link and replays."""
+"""Live sessions for enrolled learners: calendar files, the join link and replays.
 
-from . import bp  # noqa: F401
+GET /learn/<slug>/sessions.ics                    every session of the offering, for a calendar
+GET /learn/<slug>/sessions/<id>.ics               one session, for a calendar
+GET /learn/<slug>/sessions/<id>/join              the meeting, from the join window on (302)
+GET /learn/<slug>/sessions/<id>/replay            a short-lived link to the recording (302)
+
+Each route checks, on every request, that the user holds an active enrollment (or owns
+the offering, or is an admin): a revoked learner gets 403, a session of another
+offering 404.
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, current_app, flash, redirect, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import limiter
+from ..formatting import format_date
+from ..integrations.storage import get_storage
+from ..models import Course, LiveSession, utcnow
+from . import bp
+from .access import Viewer
+from .live import (
+    calendar_file,
+    find_course,
+    find_live_session,
+    join_window,
+    live_viewer,
+    replay_of,
+    session_lessons,
+)
+
+bp.add_app_template_global(join_window)
+
+
+def _session_or_404(slug: str, session_id: int) -> tuple[LiveSession, Viewer]:
+    session = find_live_session(slug, session_id)
+    if session is None:
+        abort(404)
+    viewer = live_viewer(current_user, session.course)
+    if viewer is None:
+        abort(403)
+    return session, viewer
+
+
+def _calendar_response(body: bytes, filename: str) -> Response:
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/<slug>/sessions.ics")
+@login_required
+def course_calendar(slug: str):
+    """Every session of a live workshop as one calendar file, times in UTC."""
+    course = find_course(slug)
+    if course is None:
+        abort(404)
+    if live_viewer(current_user, course) is None:
+        abort(403)
+    if not course.live_sessions:
+        abort(404)
+    return _calendar_response(calendar_file(course, list(course.live_sessions)), f"{course.slug}.ics")
+
+
+@bp.get("/<slug>/sessions/<int:session_id>.ics")
+@login_required
+def session_calendar(slug: str, session_id: int):
+    """One session as a calendar file, to add it to the learner's own calendar."""
+    session, _viewer = _session_or_404(slug, session_id)
+    day = session.starts_at.strftime("%Y-%m-%d")
+    return _calendar_response(calendar_file(session.course, [session]), f"{session.course.slug}-{day}.ics")
+
+
+def _session_page(course: Course, session: LiveSession) -> str:
+    lesson_id = session_lessons([course.id]).get(session.id)
+    if lesson_id is not None:
+        return url_for("learning.lesson", slug=course.slug, lesson_id=lesson_id)
+    return url_for("learning.course", slug=course.slug)
+
+
+@bp.get("/<slug>/sessions/<int:session_id>/join")
+@login_required
+def join_session(slug: str, session_id: int):
+    """Send the learner to the meeting, but only from the join window on; before it, say when it opens.
+
+    Checked on the server at every click, so a bookmarked link can't open the meeting early.
+    The owner and admins, who set the link, are let through at any time.
+    """
+    session, viewer = _session_or_404(slug, session_id)
+    course = session.course
+    window = join_window(session, utcnow())
+    if session.join_url and (window.is_open or viewer in (Viewer.OWNER, Viewer.ADMIN)):
+        response = redirect(session.join_url, code=302)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    if window.is_over:
+        flash("This session has ended.", "info")
+    elif window.is_before:
+        opens = format_date(window.opens_at, current_user.time_zone, "%A, %B %-d at %-I:%M %p %Z")
+        flash(f"The join link opens on {opens} ({window.lead_minutes} minutes before the start).", "info")
+    else:
+        flash("The join link hasn't been added yet. Please check again in a few minutes.", "info")
+    return redirect(_session_page(course, session))
+
+
+@bp.get("/<slug>/sessions/<int:session_id>/replay")
+@login_required
+@limiter.exempt
+def session_replay(slug: str, session_id: int):
+    """Check who asks, then send them to a short-lived link to the recording (storage serves the bytes).
+
+    The player asks here again when a link it holds has expired; a revoked learner gets no new one.
+    """
+    session, _viewer = _session_or_404(slug, session_id)
+    asset = replay_of(session)
+    if asset is None:
+        abort(404)
+    url = get_storage().playback_url(asset.storage_key, expires_in=current_app.config["MEDIA_URL_SECONDS"])
+    response = redirect(url, code=302)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -92,7 +93,7 @@ class CourseProgress:
     last_visited: LessonStatus | None = None
     _by_id: dict[int, int] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def lessons(self) -> list[LessonStatus]:
         return [status for section in self.sections for status in section.lessons]
 
@@ -118,7 +119,7 @@ class CourseProgress:
         if self.last_visited is not None and not self.last_visited.is_done:
             return self.last_visited
         lessons = self.lessons
-        after = lessons.index(self.last_visited) if self.last_visited is not None else -1
+        after = self._by_id[self.last_visited.lesson.id] if self.last_visited is not None else -1
         for status in lessons[after + 1 :] + lessons[: after + 1]:
             if status.state is LessonState.OPEN:
                 return status
@@ -179,14 +180,26 @@ def course_progress(
             statuses.append(status)
             previous = status
         sections.append(SectionProgress(section, statuses))
-    last_visited = None
-    visited = [record for record in records.values() if record.lesson_id in by_id]
-    if visited:
-        latest = max(visited, key=lambda record: (record.updated_at, record.id))
-        candidate = [status for section in sections for status in section.lessons][by_id[latest.lesson_id]]
-        if candidate.is_open:
-            last_visited = candidate
+    flat = [status for section in sections for status in section.lessons]
+    last_id = _last_visited_id(enrollment, records, by_id)
+    last_visited = flat[by_id[last_id]] if last_id is not None else None
+    if last_visited is not None and not last_visited.is_open:
+        last_visited = None
     return CourseProgress(course, enrollment, sections, last_visited, by_id)
+
+
+def _last_visited_id(
+    enrollment: Enrollment | None, records: dict[int, LessonProgress], by_id: dict[int, int]
+) -> int | None:
+    """The lesson the learner opened last (the lesson page records it), else the one they last watched or finished."""
+    if enrollment is None:
+        return None
+    if enrollment.last_lesson_id in by_id:
+        return enrollment.last_lesson_id
+    visited = [record for record in records.values() if record.lesson_id in by_id]
+    if not visited:
+        return None
+    return max(visited, key=lambda record: (record.updated_at, record.id)).lesson_id
 
 
 def _status(

@@ -1,4 +1,4 @@
-"""A learner's offerings and progress, computed in SQL."""
+"""A learner's offerings, the outline of one, and where they stopped, computed in SQL."""
 
 from __future__ import annotations
 
@@ -69,18 +69,6 @@ def course_outline(course: Course) -> list[tuple[Section, list[Lesson]]]:
     return list(outline.values())
 
 
-def saved_position(enrollment: Enrollment, lesson: Lesson) -> int:
-    """Where the learner stopped in this lesson's video or audio, in seconds (0 when new)."""
-    return (
-        db.session.scalar(
-            sa.select(LessonProgress.position_seconds).where(
-                LessonProgress.enrollment_id == enrollment.id, LessonProgress.lesson_id == lesson.id
-            )
-        )
-        or 0
-    )
-
-
 def save_position(enrollment: Enrollment, lesson: Lesson, seconds: int) -> None:
     """Remember the learner's place in a lesson (flushed); two tabs saving at once both succeed."""
     values = {"position_seconds": seconds, "updated_at": utcnow()}
@@ -94,46 +82,10 @@ def save_position(enrollment: Enrollment, lesson: Lesson, seconds: int) -> None:
         db.session.execute(sa.update(LessonProgress).where(*where).values(**values))
 
 
-def resume_lesson(user: User, slug: str) -> tuple[Course, Lesson | None] | None:
-    """The offering named by `slug` and the lesson to open in it (where I left off, else the first).
-
-    None when the offering doesn't exist or the user may not open it (not enrolled, not its creator).
-    """
-    course = db.session.scalar(sa.select(Course).where(Course.slug == slug))
-    if course is None:
-        return None
-    profile = user.creator_profile
-    enrollment = None
-    if not (user.is_admin or (profile is not None and profile.id == course.creator_id)):
-        enrollment = db.session.scalar(
-            sa.select(Enrollment).where(
-                Enrollment.user_id == user.id,
-                Enrollment.course_id == course.id,
-                Enrollment.status == EnrollmentStatus.ACTIVE,
-            )
-        )
-        if enrollment is None:
-            return None
-    last_visited = (
-        sa.select(LessonProgress.lesson_id)
-        .where(LessonProgress.enrollment_id == enrollment.id)
-        .order_by(LessonProgress.updated_at.desc(), LessonProgress.id.desc())
-        .limit(1)
-        .scalar_subquery()
-        if enrollment is not None
-        else sa.null()
-    )
-    lesson = db.session.scalar(
-        sa.select(Lesson)
-        .join(Lesson.section)
-        .where(Section.course_id == course.id)
-        .order_by(
-            (Lesson.id == sa.func.coalesce(last_visited, enrollment.last_lesson_id if enrollment else None)).desc(),
-            Section.position,
-            Section.id,
-            Lesson.position,
-            Lesson.id,
-        )
-        .limit(1)
-    )
-    return course, lesson
+def record_visit(enrollment: Enrollment, lesson: Lesson) -> bool:
+    """Remember the lesson the learner opened last, so "Continue" brings them back to it (flushed when it changed)."""
+    if enrollment.last_lesson_id == lesson.id:
+        return False
+    enrollment.last_lesson_id = lesson.id
+    db.session.flush()
+    return True

@@ -1,10 +1,15 @@
-"""Learner routes: /learn (my offerings), a lesson, and the links that play its files.
+"""Learner routes: /learn (my offerings), an offering's outline, a lesson, and the links that play its files.
 
-GET  /learn                                          my offerings with progress
-GET  /learn/<slug>                                   back into an offering, where I left off
-GET  /learn/<slug>/lessons/<id>                      a lesson, in the player
+GET  /learn                                          my offerings with progress, and my certificates
+GET  /learn/<slug>                                   the outline: my progress, where to continue, live sessions
+GET  /learn/<slug>/lessons/<id>                      a lesson, in the player, with the outline beside it
+POST /learn/<slug>/lessons/<id>/complete             mark it complete (a form; or JSON from the player at ~90 %)
+POST /learn/<slug>/lessons/<id>/quiz                 answer a quiz: one attempt
 GET  /learn/<slug>/lessons/<id>/media|captions       a short-lived link to the lesson's file (302)
 POST /learn/<slug>/lessons/<id>/position             where I stopped watching (JSON)
+
+Learners open a lesson only once it is open for them (drip date reached, the lesson before
+it complete in a sequential offering); owners, admins and preview visitors are never held back.
 """
 
 from __future__ import annotations
@@ -14,43 +19,68 @@ from flask_login import current_user, login_required
 
 from ..extensions import db, limiter
 from ..integrations.storage import get_storage
-from ..models import CourseStatus, MediaStatus
+from ..models import CourseStatus, Lesson, LessonKind, MediaStatus, utcnow
 from . import bp
-from .access import Viewer, find_lesson, lesson_access
-from .services import course_outline, my_offerings, resume_lesson, save_position, saved_position
+from .access import LessonAccess, Viewer, course_access, find_lesson, lesson_access
+from .certificates import completion_of, my_certificates
+from .forms import MarkCompleteForm, QuizForm, quiz_form
+from .live import upcoming_sessions
+from .progress import CourseProgress, can_mark_complete, complete_lesson, course_progress
+from .quiz import QuizClosed, quiz_questions, quiz_standing, submit_quiz
+from .services import my_offerings, record_visit, save_position
 
 
 @bp.get("")
 @login_required
 def index():
-    """Everything I'm enrolled in, with my progress."""
-    return render_template("learning/index.html", offerings=my_offerings(current_user))
+    """Everything I'm enrolled in, with my progress and my certificates."""
+    return render_template(
+        "learning/index.html", offerings=my_offerings(current_user), certificates=my_certificates(current_user)
+    )
 
 
 @bp.get("/<slug>")
 @login_required
 def course(slug: str):
-    """Open an offering I'm enrolled in: the lesson I was last on, else the first one."""
-    found = resume_lesson(current_user, slug)
-    if found is None:
+    """An offering's outline: my progress, where to continue, its live sessions and the way to the certificate."""
+    access = course_access(current_user, slug)
+    if access is None:
         abort(404)
-    course, lesson = found
-    if lesson is None:
-        flash("The first lessons are on their way; you'll find them here when they're ready.", "info")
-        return redirect(url_for("learning.index"))
-    return redirect(url_for("learning.lesson", slug=course.slug, lesson_id=lesson.id))
+    now = utcnow()
+    zone = current_user.time_zone
+    return render_template(
+        "learning/course.html",
+        course=access.course,
+        viewer=access.viewer.value,
+        progress=course_progress(access.course, access.enrollment, zone=zone, now=now),
+        completion=completion_of(access.enrollment) if access.enrollment else None,
+        live_sessions=upcoming_sessions(access.course, now),
+        now=now,
+        zone=zone,
+    )
 
 
-def _lesson_or_404(slug: str, lesson_id: int):
+def _lesson_or_404(slug: str, lesson_id: int) -> Lesson:
     lesson = find_lesson(slug, lesson_id)
     if lesson is None:
         abort(404)
     return lesson
 
 
+def _progress(access: LessonAccess, lesson: Lesson) -> CourseProgress:
+    return course_progress(lesson.section.course, access.enrollment, zone=current_user.time_zone)
+
+
+def _is_locked(access: LessonAccess, lesson: Lesson, progress: CourseProgress | None = None) -> bool:
+    """True when a learner may not open this lesson yet (drip date ahead, or an earlier lesson to finish)."""
+    if access.viewer is not Viewer.LEARNER:
+        return False
+    return not (progress or _progress(access, lesson)).status_of(lesson).is_open
+
+
 @bp.get("/<slug>/lessons/<int:lesson_id>")
 def lesson(slug: str, lesson_id: int):
-    """One lesson: its video, audio, handout or text, with the outline beside it."""
+    """One lesson: its video, audio, handout, text, quiz or live session, with the outline beside it."""
     lesson = _lesson_or_404(slug, lesson_id)
     course = lesson.section.course
     access = lesson_access(current_user, lesson)
@@ -63,19 +93,123 @@ def lesson(slug: str, lesson_id: int):
         return redirect(url_for("catalog.course", slug=course.slug))
     if access.viewer is Viewer.PREVIEW:
         return redirect(url_for("catalog.preview_lesson", slug=course.slug, lesson_id=lesson.id))
-    outline = course_outline(course)
-    flat = [item for _section, lessons in outline for item in lessons]
-    index = next(i for i, item in enumerate(flat) if item.id == lesson.id)
-    return render_template(
+    return _render_lesson(lesson, access)
+
+
+def _render_lesson(lesson: Lesson, access: LessonAccess, form: QuizForm | None = None):
+    """The lesson page; `form` is a quiz form that came back with errors."""
+    course = lesson.section.course
+    now = utcnow()
+    zone = current_user.time_zone
+    progress = course_progress(course, access.enrollment, zone=zone, now=now)
+    status = progress.status_of(lesson)
+    previous, following = progress.neighbours(lesson)
+    context = {
+        "course": course,
+        "lesson": lesson,
+        "viewer": access.viewer.value,
+        "progress": progress,
+        "status": status,
+        "previous": previous,
+        "next": following,
+        "now": now,
+        "zone": zone,
+    }
+    if not status.is_open:
+        return render_template("learning/lesson.html", locked=True, **context)
+    visited = access.enrollment is not None and record_visit(access.enrollment, lesson)
+    if lesson.kind is LessonKind.QUIZ:
+        questions = quiz_questions(lesson)
+        standing = quiz_standing(access.enrollment, lesson) if access.enrollment else None
+        if form is None:
+            form = quiz_form(questions, standing.last_answers() if standing else None, formdata=None)
+        context |= {"questions": questions, "standing": standing, "quiz_form": form}
+    page = render_template(
         "learning/lesson.html",
-        course=course,
-        lesson=lesson,
-        viewer=access.viewer.value,
-        outline=outline,
-        previous=flat[index - 1] if index > 0 else None,
-        next=flat[index + 1] if index + 1 < len(flat) else None,
-        start_at=saved_position(access.enrollment, lesson) if access.enrollment else 0,
+        locked=False,
+        complete_form=MarkCompleteForm(formdata=None),
+        can_mark_complete=can_mark_complete(lesson),
+        start_at=status.progress.position_seconds if status.progress else 0,
+        session=lesson.live_session if lesson.kind is LessonKind.LIVE else None,
+        **context,
     )
+    if visited:
+        db.session.commit()  # after rendering: a commit expires everything the page reads
+    return page
+
+
+def _answer(message: str, code: int, lesson: Lesson, category: str = "error"):
+    """Tell the player (JSON) or the learner (a flash message, back on the lesson) why nothing changed."""
+    if request.is_json:
+        return {"completed": False, "error": message}, code
+    flash(message, category)
+    return redirect(url_for("learning.lesson", slug=lesson.section.course.slug, lesson_id=lesson.id))
+
+
+@bp.post("/<slug>/lessons/<int:lesson_id>/complete")
+@login_required
+def complete(slug: str, lesson_id: int):
+    """Mark a lesson complete: the button under it, or the player once about 90 % is watched."""
+    lesson = _lesson_or_404(slug, lesson_id)
+    access = lesson_access(current_user, lesson)
+    if access is None:
+        abort(403)
+    if not MarkCompleteForm().validate_on_submit():
+        abort(400)
+    if access.viewer is not Viewer.LEARNER:
+        return _answer("You're previewing as the creator, so nothing is recorded.", 403, lesson, "info")
+    if not can_mark_complete(lesson):
+        return _answer("A quiz is completed by passing it.", 400, lesson)
+    progress = _progress(access, lesson)
+    if _is_locked(access, lesson, progress):
+        return _answer("This lesson hasn't opened for you yet.", 403, lesson)
+    already = progress.status_of(lesson).is_done
+    finished = complete_lesson(access.enrollment, lesson)
+    db.session.commit()
+    course = lesson.section.course
+    if request.is_json:
+        return {"completed": True, "offering_completed": finished}
+    if finished:
+        flash(f"You've completed every lesson of {course.title}. Well done!", "success")
+        return redirect(url_for("learning.course", slug=course.slug))
+    if not already:
+        flash(f"“{lesson.title}” is complete.", "success")
+    return redirect(url_for("learning.lesson", slug=course.slug, lesson_id=lesson.id))
+
+
+@bp.post("/<slug>/lessons/<int:lesson_id>/quiz")
+@login_required
+def quiz(slug: str, lesson_id: int):
+    """Score a quiz attempt and record it; the result shows on the lesson."""
+    lesson = _lesson_or_404(slug, lesson_id)
+    access = lesson_access(current_user, lesson)
+    if access is None:
+        abort(403)
+    if lesson.kind is not LessonKind.QUIZ:
+        abort(404)
+    if access.viewer is not Viewer.LEARNER:
+        return _answer("You're previewing as the creator, so answers aren't recorded.", 403, lesson, "info")
+    if _is_locked(access, lesson):
+        return _answer("This quiz hasn't opened for you yet.", 403, lesson)
+    questions = quiz_questions(lesson)
+    if not questions:
+        return _answer("This quiz has no questions yet.", 400, lesson)
+    standing = quiz_standing(access.enrollment, lesson)
+    if not standing.can_attempt:
+        return _answer(standing.closed_message, 409, lesson)
+    form = quiz_form(questions)
+    if not form.validate_on_submit():
+        return _render_lesson(lesson, access, form)
+    try:
+        submitted = submit_quiz(access.enrollment, lesson, questions, form.answers())
+    except QuizClosed as closed:
+        return _answer(str(closed), 409, lesson)
+    db.session.commit()
+    course = lesson.section.course
+    if submitted.completed_offering:
+        flash(f"You passed, and that completes {course.title}. Well done!", "success")
+        return redirect(url_for("learning.course", slug=course.slug))
+    return redirect(url_for("learning.lesson", slug=course.slug, lesson_id=lesson.id, _anchor="quiz-result"))
 
 
 @bp.get("/<slug>/lessons/<int:lesson_id>/<any(media, captions):which>")
@@ -84,10 +218,12 @@ def lesson_file(slug: str, lesson_id: int, which: str):
     """Check who asks, then send them to a short-lived link to the file (storage serves the bytes).
 
     Every request checks access again, so a revoked enrollment gets no new link; the
-    player asks here again when a link it holds has expired.
+    player asks here again when a link it holds has expired. A learner gets nothing from a
+    lesson that hasn't opened for them, unless it is a free preview anyone may play.
     """
     lesson = _lesson_or_404(slug, lesson_id)
-    if lesson_access(current_user, lesson) is None:
+    access = lesson_access(current_user, lesson)
+    if access is None or (not lesson.is_preview and _is_locked(access, lesson)):
         abort(403)
     asset = lesson.media_asset if which == "media" else lesson.captions_asset
     if asset is None or asset.status is not MediaStatus.READY:
@@ -116,6 +252,8 @@ def lesson_position(slug: str, lesson_id: int):
         return {"error": 'Send the position as {"seconds": a number from 0 to 86400}.'}, 400
     if access.viewer is not Viewer.LEARNER:
         return {"saved": False}  # owners, admins and preview visitors keep it in the browser only
+    if _is_locked(access, lesson):
+        return {"error": "This lesson hasn't opened for you yet."}, 403
     save_position(access.enrollment, lesson, int(seconds))
     db.session.commit()
     return {"saved": True}

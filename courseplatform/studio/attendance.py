@@ -1,3 +1,119 @@
-"""Attendance at live sessions: entered by hand or imported from a meeting platform."""
+"""Attendance at live sessions: entered by hand or imported from a meeting platform.
 
-from . import bp  # noqa: F401
+GET/POST /courses/<id>/sessions/<sid>/attendance           every active learner's minutes, saved at once
+POST     /courses/<id>/sessions/<sid>/attendance/import    a meeting platform's attendance report (CSV)
+
+Owner or admin only; anyone else gets 404.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from ..access import owned_course_or_404, studio_required
+from ..extensions import db
+from ..models import Course, CourseKind, LiveSession, utcnow
+from . import bp
+from .attendance_forms import AttendanceForm, AttendanceImportForm, attendance_form
+from .attendance_services import (
+    MAX_REPORT_BYTES,
+    AttendanceError,
+    ColumnsNeeded,
+    ImportResult,
+    attendance_roster,
+    import_report,
+    max_minutes,
+    read_report,
+    save_attendance,
+)
+from .curriculum_services import session_zone
+
+
+def _session_of(course_id: int, session_id: int) -> tuple[Course, LiveSession]:
+    course = owned_course_or_404(course_id, selectinload(Course.live_sessions), selectinload(Course.creator))
+    if course.kind is not CourseKind.LIVE_WORKSHOP:
+        abort(404)
+    session = next((s for s in course.live_sessions if s.id == session_id), None)
+    if session is None:
+        abort(404)
+    return course, session
+
+
+def _page(
+    course: Course,
+    session: LiveSession,
+    form: AttendanceForm | None = None,
+    upload: AttendanceImportForm | None = None,
+    report: ImportResult | None = None,
+):
+    roster = attendance_roster(course, session)
+    if form is None:
+        form = attendance_form(
+            max_minutes(session),
+            data={"rows": [{"enrollment_id": row.enrollment.id, "minutes": row.minutes} for row in roster]},
+        )
+    # Each box beside its learner: the boxes as sent (with their errors), and new ones for anyone enrolled since.
+    entries = {str(entry.form.enrollment_id.data): entry.form for entry in form.rows.entries}
+    for row in roster:
+        if str(row.enrollment.id) not in entries:
+            entry = form.rows.append_entry({"enrollment_id": row.enrollment.id, "minutes": row.minutes})
+            entries[str(row.enrollment.id)] = entry.form
+    rows = [(row, entries[str(row.enrollment.id)]) for row in roster]
+    return render_template(
+        "studio/attendance.html",
+        course=course,
+        session=session,
+        zone=session_zone(course, current_user),
+        now=utcnow(),
+        form=form,
+        rows=rows,
+        recorded=sum(1 for row in roster if row.minutes is not None),
+        upload=upload or AttendanceImportForm(),
+        report=report,
+        active_tab="studio.live_sessions",
+    )
+
+
+@bp.route("/courses/<int:course_id>/sessions/<int:session_id>/attendance", methods=["GET", "POST"])
+@studio_required
+def attendance(course_id: int, session_id: int):
+    """Who attended a session and for how long, typed in for every learner and saved at once."""
+    course, session = _session_of(course_id, session_id)
+    form = attendance_form(max_minutes(session)) if request.method == "POST" else None
+    if form is not None and form.validate_on_submit():
+        recorded = save_attendance(course, session, form.minutes_by_enrollment())
+        db.session.commit()
+        flash(f"Attendance saved: {recorded} learner{'' if recorded == 1 else 's'} recorded.", "success")
+        return redirect(url_for("studio.attendance", course_id=course.id, session_id=session.id))
+    return _page(course, session, form=form)
+
+
+@bp.post("/courses/<int:course_id>/sessions/<int:session_id>/attendance/import")
+@studio_required
+def import_attendance(course_id: int, session_id: int):
+    """Read a meeting platform's attendance report and record each matched learner's minutes."""
+    course, session = _session_of(course_id, session_id)
+    upload = AttendanceImportForm()
+    chosen = [name for name in (upload.email_column.data, upload.minutes_column.data) if name]
+    if chosen:
+        upload.offer_columns(list(dict.fromkeys(chosen)))
+    if not upload.validate_on_submit():
+        return _page(course, session, upload=upload)
+    try:
+        data = upload.file.data.read(MAX_REPORT_BYTES + 1)
+    finally:
+        upload.file.data.close()
+    try:
+        parsed = read_report(data, upload.email_column.data or None, upload.minutes_column.data or None)
+    except ColumnsNeeded as needed:
+        upload.offer_columns(needed.headers)
+        upload.file.errors = [*upload.file.errors, str(needed)]
+        return _page(course, session, upload=upload)
+    except AttendanceError as error:
+        upload.file.errors = [*upload.file.errors, str(error)]
+        return _page(course, session, upload=upload)
+    report = import_report(course, session, parsed)
+    db.session.commit()
+    return _page(course, session, report=report)

@@ -192,3 +192,27 @@ class LiveSessionForm(FlaskForm):
         validators=[Optional(), Length(max=500), web_address],
         description="Your Zoom, Meet or Teams link. Only enrolled learners see it.",
     )
+
+
+class ReplayForm(FlaskForm):
+    """The recording learners watch after a session: a new upload, or a video or audio file from the library."""
+
+    asset = SelectField(
+        "Recording from your files",
+        choices=[SelectChoice("", "No replay")],
+        default="",
+        validate_choice=False,  # the service checks the file is the owner's, ready, and video or audio
+    )
+    recording = FileField(
+        "Or upload the recording",
+        description="An MP4 or WebM video, or an MP3 or M4A audio file. Learners can watch it once you save.",
+    )
+    # Set by the uploader script once the file has gone straight to storage and been checked.
+    recording_asset_id = HiddenField()
+
+    def set_choices(self, recordings) -> None:
+        """Offer the owner's ready video and audio files, newest first."""
+        self.asset.choices = [
+            SelectChoice("", "No replay"),
+            *(SelectChoice(str(asset.id), asset.original_name) for asset in recordings),
+        ]

@@ -21,10 +21,12 @@ from ..integrations.storage import get_storage
 from ..media.services import ALLOWED, UploadError, claim_upload, release_assets, store_upload
 from ..models import (
     Course,
+    CreatorProfile,
     Lesson,
     LessonKind,
     LiveSession,
     MediaAsset,
+    MediaStatus,
     QuizChoice,
     QuizQuestion,
     Section,
@@ -35,6 +37,8 @@ from ..models import (
 # What each kind of lesson may carry as its main file, and whether it may have captions.
 FILE_CATEGORIES = {LessonKind.VIDEO: {"video", "audio"}, LessonKind.DOWNLOAD: {"document"}}
 CAPTION_KINDS = {LessonKind.VIDEO}
+# What a live session's replay may be.
+REPLAY_CATEGORIES = {"video", "audio"}
 
 # Everything the curriculum page shows, loaded in a fixed number of queries.
 CURRICULUM_OPTIONS = (
@@ -395,6 +399,8 @@ def save_live_session(course: Course, session: LiveSession | None, changes: Sess
     if session is None:
         session = LiveSession(course=course, starts_at=starts_at, time_zone=changes.time_zone)
         db.session.add(session)
+    elif moved:
+        session.reminder_sent_at = None  # the new time gets its own reminder
     session.title = changes.title.strip()
     session.starts_at = starts_at
     session.time_zone = changes.time_zone
@@ -403,6 +409,51 @@ def save_live_session(course: Course, session: LiveSession | None, changes: Sess
     session.join_url = changes.join_url.strip()
     db.session.flush()
     return session
+
+
+def recordings_for(course: Course) -> list[MediaAsset]:
+    """The owner's ready video and audio files, newest first: what a session's replay can be (one query)."""
+    types = [content_type for content_type, kind in ALLOWED.items() if kind.category in REPLAY_CATEGORIES]
+    return list(
+        db.session.scalars(
+            sa.select(MediaAsset)
+            .join(CreatorProfile, CreatorProfile.user_id == MediaAsset.owner_id)
+            .where(
+                CreatorProfile.id == course.creator_id,
+                MediaAsset.status == MediaStatus.READY,
+                MediaAsset.content_type.in_(types),
+            )
+            .order_by(MediaAsset.created_at.desc(), MediaAsset.id.desc())
+        )
+    )
+
+
+def set_replay(
+    session: LiveSession,
+    owner: User,
+    asset_id: str | None = None,
+    upload: FileStorage | None = None,
+    uploaded_asset_id: str | None = None,
+) -> MediaAsset | None:
+    """Attach a recording to a session (flushed): a file just uploaded, else one chosen from the library.
+
+    Only the owner's own ready video or audio files qualify; with none given, the replay is removed.
+    The file that was the replay before stays in the library.
+    """
+    try:
+        if uploaded_asset_id:
+            asset = claim_upload(owner, uploaded_asset_id, REPLAY_CATEGORIES)
+        elif _chosen(upload):
+            asset = store_upload(owner, upload, REPLAY_CATEGORIES)
+        elif asset_id:
+            asset = claim_upload(owner, asset_id, REPLAY_CATEGORIES)
+        else:
+            asset = None
+    except UploadError as error:
+        raise CurriculumError(str(error)) from error
+    session.replay_asset_id = asset.id if asset is not None else None
+    db.session.flush()
+    return asset
 
 
 def delete_live_session(course: Course, session: LiveSession) -> None:

@@ -6,8 +6,17 @@ from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..fields import MoneyField, valid_slug
 from ..models import CourseKind
@@ -47,8 +56,13 @@ class HoursField(StringField):
         return f"{self.data / 60:g}"
 
 
+def _kind_value(value) -> str:
+    return value.value if isinstance(value, CourseKind) else str(value)
+
+
 class OfferingForm(FlaskForm):
-    kind = SelectField("Kind of offering", choices=KIND_CHOICES)
+    # `coerce` turns the offering's CourseKind (OfferingForm(obj=course)) into its value, so the select shows it.
+    kind = SelectField("Kind of offering", choices=KIND_CHOICES, coerce=_kind_value)
     title = StringField("Title", validators=[DataRequired(), Length(max=160)])
     slug = StringField(
         "Web address",
@@ -86,6 +100,18 @@ class OfferingForm(FlaskForm):
     )
     authoring_minutes = HoursField(
         "Hours you spent making it", description="Only you see this: the revenue view uses it to show income per hour."
+    )
+    min_attendance_percent = IntegerField(
+        "Minimum attendance for the certificate (%)",
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=100, message="Enter a percentage from 1 to 100, or leave it empty."),
+        ],
+        description=(
+            "Live workshops: the share of all the sessions' minutes a learner must attend, as you record it "
+            "on each session's attendance page. Leave empty for no minimum."
+        ),
+        render_kw={"min": 1, "max": 100, "inputmode": "numeric"},
     )
     sequential = BooleanField("Learners open lessons in order (each after the previous one is complete)")
     waitlist_only = BooleanField("Announce it, but take waitlist sign-ups instead of enrollments for now")

@@ -1,3 +1,130 @@
-"""One learner in detail for the creator: progress, quiz results, evaluation and certificate."""
+"""One learner in detail for the creator: progress, quiz results, evaluation and certificate.
 
-from . import bp  # noqa: F401
+GET /studio/courses/<id>/learners/<enrollment>    the learner's record in this offering
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import groupby
+
+import sqlalchemy as sa
+from flask import abort, render_template
+from sqlalchemy.orm import joinedload
+
+from ..access import owned_course_or_404, studio_required
+from ..extensions import db
+from ..learning.certificates import EVALUATION_STATEMENTS, RATING_LABELS, Completion, completion_of
+from ..learning.progress import AttendanceSummary, CourseProgress, course_progress
+from ..models import Attendance, Course, Enrollment, LessonKind, LiveSession, QuizAttempt
+from . import bp
+from .learner_services import ORDER_LABELS, SOURCE_LABELS, STATUS_LABELS
+
+
+@dataclass(frozen=True)
+class QuizResult:
+    """Every attempt one learner made at one quiz, with the best score."""
+
+    lesson_title: str
+    pass_percent: int
+    attempts: list[QuizAttempt]
+
+    @property
+    def best(self) -> int | None:
+        return max((attempt.score_percent for attempt in self.attempts), default=None)
+
+    @property
+    def passed(self) -> bool:
+        return any(attempt.passed for attempt in self.attempts)
+
+
+@dataclass(frozen=True)
+class SessionAttendance:
+    session: LiveSession
+    attendance: Attendance | None
+
+
+@dataclass(frozen=True)
+class LearnerRecord:
+    """What the creator sees of one learner in one offering."""
+
+    enrollment: Enrollment
+    progress: CourseProgress
+    quizzes: list[QuizResult]
+    sessions: list[SessionAttendance]
+    attendance: AttendanceSummary | None
+    completion: Completion
+
+    @property
+    def source_label(self) -> str:
+        return SOURCE_LABELS[self.enrollment.source]
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.enrollment.status]
+
+    @property
+    def order_label(self) -> str:
+        return ORDER_LABELS[self.enrollment.order.status] if self.enrollment.order else ""
+
+
+def _enrollment(course: Course, enrollment_id: int) -> Enrollment | None:
+    return db.session.scalar(
+        sa.select(Enrollment)
+        .where(Enrollment.id == enrollment_id, Enrollment.course_id == course.id)
+        .options(joinedload(Enrollment.user), joinedload(Enrollment.order))
+    )
+
+
+def learner_record(course: Course, enrollment: Enrollment) -> LearnerRecord:
+    """The learner's lessons, quiz attempts, live attendance, evaluation and certificate (six queries)."""
+    zone = enrollment.user.time_zone
+    progress = course_progress(course, enrollment, zone=zone)
+    attempts = db.session.scalars(
+        sa.select(QuizAttempt)
+        .where(QuizAttempt.enrollment_id == enrollment.id)
+        .order_by(QuizAttempt.lesson_id, QuizAttempt.attempt_number)
+    ).all()
+    by_lesson = {lesson_id: list(rows) for lesson_id, rows in groupby(attempts, key=lambda a: a.lesson_id)}
+    quizzes = [
+        QuizResult(status.lesson.title, status.lesson.quiz_pass_percent, by_lesson.get(status.lesson.id, []))
+        for status in progress.lessons
+        if status.lesson.kind is LessonKind.QUIZ
+    ]
+    rows = db.session.execute(
+        sa.select(LiveSession, Attendance)
+        .outerjoin(
+            Attendance,
+            sa.and_(Attendance.live_session_id == LiveSession.id, Attendance.enrollment_id == enrollment.id),
+        )
+        .where(LiveSession.course_id == course.id)
+        .order_by(LiveSession.starts_at, LiveSession.id)
+    ).all()
+    sessions = [SessionAttendance(session, attendance) for session, attendance in rows]
+    attendance = None
+    if sessions:
+        # Counted as the certificate counts it: minutes up to each session's length.
+        attended = sum(
+            min(row.attendance.minutes_attended, row.session.duration_minutes) for row in sessions if row.attendance
+        )
+        scheduled = sum(row.session.duration_minutes for row in sessions)
+        attendance = AttendanceSummary(attended, scheduled, course.min_attendance_percent)
+    return LearnerRecord(enrollment, progress, quizzes, sessions, attendance, completion_of(enrollment))
+
+
+@bp.get("/courses/<int:course_id>/learners/<int:enrollment_id>")
+@studio_required
+def learner_progress(course_id: int, enrollment_id: int):
+    """One learner's record: lessons done, quiz attempts, live attendance, evaluation and certificate."""
+    course = owned_course_or_404(course_id)
+    enrollment = _enrollment(course, enrollment_id)
+    if enrollment is None:
+        abort(404)
+    return render_template(
+        "studio/learner_progress.html",
+        course=course,
+        record=learner_record(course, enrollment),
+        statements=EVALUATION_STATEMENTS,
+        rating_labels=RATING_LABELS,
+        active_tab="studio.learners",
+    )

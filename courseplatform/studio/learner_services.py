@@ -27,6 +27,7 @@ from ..checkout.services import enrol, enrollment_of, seats_taken, workshop_capa
 from ..extensions import db
 from ..integrations.mail import send_mail
 from ..models import (
+    Certificate,
     Course,
     Enrollment,
     EnrollmentSource,
@@ -90,6 +91,7 @@ class LearnerRow:
     order: Order | None
     lessons_done: int
     lessons_total: int
+    certificate_number: str | None = None
 
     @property
     def percent(self) -> int:
@@ -133,7 +135,8 @@ def like_pattern(term: str) -> str:
 
 
 def _learners_query(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> sa.Select:
-    """Enrollment, user, the order behind it and lessons done, for every matching learner (one statement).
+    """Enrollment, user, the order behind it, lessons done and the certificate's number, for every matching
+    learner (one statement).
 
     The order is the one that gave access, else the learner's latest paid one for this
     offering (a refunded purchase still shows after a complimentary re-grant).
@@ -154,9 +157,10 @@ def _learners_query(course: Course, query: str = "", status: EnrollmentStatus | 
         .limit(1)
         .scalar_subquery()
     )
+    certificate = sa.select(Certificate.number).where(Certificate.enrollment_id == Enrollment.id).scalar_subquery()
     shown_order = aliased(Order)
     statement = (
-        sa.select(Enrollment, User, shown_order, done)
+        sa.select(Enrollment, User, shown_order, done, certificate)
         .join(User, User.id == Enrollment.user_id)
         .outerjoin(shown_order, shown_order.id == sa.func.coalesce(Enrollment.order_id, latest_paid))
         .where(Enrollment.course_id == course.id)
@@ -201,7 +205,7 @@ def learner_roster(
         .offset((page - 1) * per_page)
     ).all()
     return Roster(
-        rows=[LearnerRow(e, u, o, d, lessons_total) for e, u, o, d in rows],
+        rows=[LearnerRow(e, u, o, d, lessons_total, c) for e, u, o, d, c in rows],
         counts={s.value: counts.get(s, 0) for s in EnrollmentStatus},
         lessons_total=lessons_total,
         matching=matching,
@@ -613,7 +617,7 @@ def learners_csv(course: Course, query: str = "", status: EnrollmentStatus | Non
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
-    for enrollment, user, order, done in rows:
+    for enrollment, user, order, done, _certificate in rows:
         row = LearnerRow(enrollment, user, order, done, total)
         cells = [
             user.name,

@@ -2,13 +2,17 @@
 
 GET/POST /courses/<id>/sessions                            list and add live sessions
 GET/POST /courses/<id>/sessions/<sid>/edit
+GET/POST /courses/<id>/sessions/<sid>/replay                 attach (or remove) the recording
 POST /courses/<id>/sessions/<sid>/delete
+
+Attendance has its own page: studio/attendance.py.
 """
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
@@ -16,12 +20,13 @@ from sqlalchemy.orm import selectinload
 from ..access import owned_course_or_404, studio_required
 from ..catalog.waitlist import notify_waitlist
 from ..extensions import db
-from ..models import Course, CourseKind, CourseStatus, LiveSession, utcnow
+from ..models import Course, CourseKind, CourseStatus, LiveSession, MediaAsset, utcnow
 from . import bp
 from . import curriculum_services as services
 from .curriculum_forms import (
     ConfirmForm,
     LiveSessionForm,
+    ReplayForm,
 )
 from .curriculum_services import CurriculumError, SessionChanges
 
@@ -39,21 +44,37 @@ def _session_changes(form: LiveSessionForm, zone: str) -> SessionChanges:
     )
 
 
-def _render_sessions(course: Course, zone: str, form: LiveSessionForm, editing: LiveSession | None = None):
+def _render_sessions(
+    course: Course,
+    zone: str,
+    form: LiveSessionForm | None,
+    editing: LiveSession | None = None,
+    replay_form: ReplayForm | None = None,
+):
     now = utcnow()
-    # Browsers grey out past days in the picker; the server still checks.
-    form.starts_at.render_kw = {"min": now.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")}
+    if form is not None:
+        # Browsers grey out past days in the picker; the server still checks.
+        form.starts_at.render_kw = {"min": now.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")}
+    replay_ids = {s.replay_asset_id for s in course.live_sessions if s.replay_asset_id is not None}
+    replays = (
+        {asset.id: asset for asset in db.session.scalars(sa.select(MediaAsset).where(MediaAsset.id.in_(replay_ids)))}
+        if replay_ids
+        else {}
+    )
     return render_template(
         "studio/live_sessions.html",
         course=course,
         zone=zone,
         form=form,
         editing=editing,
+        replay_form=replay_form,
+        now=now,
         upcoming=[s for s in course.live_sessions if s.is_upcoming(now)],
         past=sorted(
             (s for s in course.live_sessions if not s.is_upcoming(now)), key=lambda s: s.starts_at, reverse=True
         ),
         linked=services.linked_lesson_counts(course),
+        replays=replays,
     )
 
 
@@ -124,6 +145,40 @@ def edit_live_session(course_id: int, session_id: int):
             flash("Session saved.", "success")
             return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
     return _render_sessions(course, zone, form, editing=session)
+
+
+@bp.route("/courses/<int:course_id>/sessions/<int:session_id>/replay", methods=["GET", "POST"])
+@studio_required
+def session_replay(course_id: int, session_id: int):
+    """Attach the recording learners can watch after a session, from the creator's files or a new upload."""
+    course = _live_course(course_id)
+    session = next((s for s in course.live_sessions if s.id == session_id), None)
+    if session is None:
+        abort(404)
+    form = ReplayForm(data={"asset": str(session.replay_asset_id or "")} if request.method == "GET" else None)
+    form.set_choices(services.recordings_for(course))
+    if form.validate_on_submit():
+        try:
+            asset = services.set_replay(
+                session,
+                course.creator.user,
+                asset_id=form.asset.data,
+                upload=request.files.get(form.recording.name),
+                uploaded_asset_id=form.recording_asset_id.data,
+            )
+        except CurriculumError as error:
+            db.session.rollback()
+            form.recording.errors = [*form.recording.errors, str(error)]
+        else:
+            db.session.commit()
+            flash(
+                f"Replay saved: learners can now watch “{asset.original_name}”." if asset else "Replay removed.",
+                "success",
+            )
+            return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
+    return _render_sessions(
+        course, services.session_zone(course, current_user), None, replay_form=form, editing=session
+    )
 
 
 @bp.post("/courses/<int:course_id>/sessions/<int:session_id>/delete")

@@ -150,6 +150,9 @@ def save_offering(
     course.ce_approval_statement = (form.ce_approval_statement.data or "").strip()
     course.authoring_minutes = form.authoring_minutes.data or 0
     course.sequential = form.sequential.data
+    # Only live workshops have sessions to attend.
+    live = course.kind is CourseKind.LIVE_WORKSHOP
+    course.min_attendance_percent = form.min_attendance_percent.data if live else None
     opening = course.waitlist_only and not form.waitlist_only.data
     course.waitlist_only = form.waitlist_only.data
     course.topics = topics_for(topic_names(form.topics.data))
@@ -279,6 +282,7 @@ def duplicate_offering(course: Course) -> Course:
         ce_approval_statement=course.ce_approval_statement,
         authoring_minutes=0,
         sequential=course.sequential,
+        min_attendance_percent=course.min_attendance_percent,
         waitlist_only=course.waitlist_only,
         topics=list(course.topics),
     )

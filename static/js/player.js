@@ -1,14 +1,17 @@
-/* The lesson player: speed control, and the position remembered.
+/* The lesson player: speed control, the position remembered, and completion at about 90 %.
  *
  * Works on any [data-player] holding a <video> or <audio>. The position is saved to
  * the server for enrolled learners (data-position-url) and in this browser for
  * everyone, so a lesson resumes where it was left. Links to the file last an hour;
- * if one lapses mid-lesson the player asks for a fresh one and carries on.
+ * if one lapses mid-lesson the player asks for a fresh one and carries on. With
+ * data-complete-url, the lesson is marked complete once about 90 % has been played,
+ * through the same endpoint as the "Mark complete" button, and the page shows it.
  */
 (function () {
   "use strict";
 
   var SAVE_EVERY_MS = 10000;
+  var COMPLETE_AT = 0.9;
   var tokenMeta = document.querySelector("meta[name='csrf-token']");
 
   function formatTime(seconds) {
@@ -35,6 +38,45 @@
     }
   }
 
+  // The page's "Mark complete" box and outline show the lesson as done, without a reload.
+  function showCompleted() {
+    var box = document.querySelector("[data-lesson-complete]");
+    if (box) {
+      var pending = box.querySelector("[data-complete-pending]");
+      var done = box.querySelector("[data-complete-done]");
+      if (pending) {
+        pending.hidden = true;
+      }
+      if (done) {
+        done.hidden = false;
+      }
+    }
+    var current = document.querySelector("[data-outline-current]");
+    if (current) {
+      current.classList.remove("state-open");
+      current.classList.add("state-done");
+      var mark = current.querySelector(".outline-mark");
+      if (mark) {
+        mark.className = "outline-mark mark-done";
+      }
+    }
+  }
+
+  function markComplete(url) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRFToken": tokenMeta ? tokenMeta.content : "",
+      },
+      body: "{}",
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    });
+  }
+
   function setUp(box) {
     var media = box.querySelector("video, audio");
     if (!media) {
@@ -51,6 +93,8 @@
     var lastSaved = -1;
     var lastSaveTime = 0;
     var recoveries = 0;
+    var completeUrl = box.dataset.completeUrl;
+    var completing = false;
 
     // Speed: remembered across lessons in this browser.
     var savedRate = storageGet("aqueduct.speed");
@@ -112,8 +156,33 @@
       }
       startAt = 0;
     });
+    function checkComplete() {
+      if (!completeUrl || completing || !media.duration || !isFinite(media.duration)) {
+        return;
+      }
+      if (media.currentTime / media.duration < COMPLETE_AT) {
+        return;
+      }
+      completing = true;
+      markComplete(completeUrl)
+        .then(function (answer) {
+          completeUrl = null; // done, or refused: either way, ask only once
+          if (answer && answer.completed) {
+            say("Lesson complete");
+            showCompleted();
+          }
+        })
+        .catch(function () {
+          /* offline for a moment: try again a little later */
+          window.setTimeout(function () {
+            completing = false;
+          }, SAVE_EVERY_MS);
+        });
+    }
+
     media.addEventListener("timeupdate", function () {
       save(false);
+      checkComplete();
     });
     media.addEventListener("pause", function () {
       save(true);

@@ -39,9 +39,11 @@ def test_a_learner_buys_in_test_mode_and_loses_access_when_the_creator_refunds(p
     expect(page.get_by_role("note")).to_contain_text("Test mode.")
     page.get_by_role("button", name="Pay $49 (test)").click()
 
-    # ... and lands in the course.
-    expect(page).to_have_url(re.compile(rf"/learn/{course.slug}/lessons/{lesson.id}$"))
+    # ... and lands in the course, whose first lesson is one click away.
+    expect(page).to_have_url(re.compile(rf"/learn/{course.slug}$"))
     expect(page.locator(".flashes")).to_contain_text("You're enrolled in Grounding skills for clinicians")
+    page.get_by_role("link", name="Start the course").click()
+    expect(page).to_have_url(re.compile(rf"/learn/{course.slug}/lessons/{lesson.id}$"))
     expect(page.get_by_role("heading", name="Welcome to the course")).to_be_visible()
     page.goto("/account/orders")
     expect(page.locator(".orders-table")).to_contain_text("Grounding skills for clinicians")

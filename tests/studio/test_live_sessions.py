@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from courseplatform.extensions import db
-from courseplatform.models import CourseKind, LiveSession, utcnow
+from courseplatform.models import CourseKind, LiveSession, MediaStatus, utcnow
 
+from ..catalog.builders import media_asset
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -204,3 +206,66 @@ def test_a_new_date_tells_the_waitlist_once(web, mailbox):
     assert [m["To"] for m in mailbox.messages] == ["waiting@example.org"]
     web.submit(url, {**data, "starts_at": (utcnow() + timedelta(days=16)).strftime("%Y-%m-%dT19:00")})
     assert len(mailbox.messages) == 1
+
+
+# ---------------------------------------------------------------------------
+# Replays
+
+
+def _past_session(course) -> LiveSession:
+    session = LiveSession(
+        course=course, title="Evening 1", starts_at=utcnow() - timedelta(days=2), time_zone="America/New_York"
+    )
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def test_a_replay_is_chosen_from_the_creators_own_ready_recordings(web, client, workshop):
+    session = _past_session(workshop)
+    owner = workshop.creator.user
+    video = media_asset(owner, "evening-1.mp4")
+    audio = media_asset(owner, "evening-1.mp3", "audio/mpeg")
+    media_asset(owner, "handout.pdf", "application/pdf")
+    media_asset(owner, "still-uploading.mp4", status=MediaStatus.PENDING)
+    theirs = media_asset(CreatorProfileFactory().user, "not-yours.mp4")
+    url = f"{sessions_url(workshop)}/{session.id}/replay"
+
+    html = client.get(url).get_data(as_text=True)
+    assert "evening-1.mp4" in html and "evening-1.mp3" in html
+    for absent in ("handout.pdf", "still-uploading.mp4", "not-yours.mp4"):
+        assert absent not in html, absent
+
+    html = web.submit(url, {"asset": str(video.id)}).get_data(as_text=True)
+    assert "Replay saved: learners can now watch “evening-1.mp4”." in html
+    assert "Replay: evening-1.mp4" in html
+    assert stored(workshop)[0].replay_asset_id == video.id
+
+    html = web.submit(url, {"asset": str(theirs.id)}).get_data(as_text=True)
+    assert "That upload can&#39;t be found any more." in html
+    assert stored(workshop)[0].replay_asset_id == video.id, "someone else's file is refused"
+
+    web.submit(url, {"asset": str(audio.id)})
+    assert stored(workshop)[0].replay_asset_id == audio.id
+    assert "Replay removed." in web.submit(url, {"asset": ""}).get_data(as_text=True)
+    assert stored(workshop)[0].replay_asset_id is None
+
+
+def test_a_recording_uploaded_with_the_replay_form_becomes_the_replay(web, workshop):
+    session = _past_session(workshop)
+    url = f"{sessions_url(workshop)}/{session.id}/replay"
+    mp4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200
+    html = web.submit(url, {"asset": "", "recording": (io.BytesIO(mp4), "evening-1.mp4")}).get_data(as_text=True)
+    assert "Replay saved: learners can now watch “evening-1.mp4”." in html
+    assert stored(workshop)[0].replay_asset_id is not None
+
+    html = web.submit(url, {"recording": (io.BytesIO(b"%PDF-1.7 handout"), "notes.pdf")}).get_data(as_text=True)
+    assert "isn&#39;t an MP3 or M4A audio file or an MP4 or WebM video" in html
+
+
+def test_other_creators_cannot_attach_replays(web, client, workshop):
+    session = _past_session(workshop)
+    web.logout()
+    CreatorProfileFactory(user__email="other@example.org")
+    web.login("other@example.org", PASSWORD)
+    assert client.get(f"{sessions_url(workshop)}/{session.id}/replay").status_code == 404

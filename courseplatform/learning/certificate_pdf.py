@@ -1,0 +1,283 @@
+"""The certificate as a one-page PDF (landscape Letter), drawn with fpdf2's built-in fonts.
+
+The built-in fonts (Times, Helvetica) exist in every PDF reader and need no font file,
+but only know the Windows-1252 characters (Western European letters, curly quotes,
+dashes). Anything else is written in its nearest Latin form: "Łucja" → "Lucja",
+"Дмитрий" → "Dmitriy". The verification page, which is HTML, always shows the name as typed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from fpdf import FPDF
+from fpdf.enums import Align, XPos, YPos
+
+from ..models import Certificate
+from .certificates import ce_hours_label
+
+ENCODING = "windows-1252"
+
+DEEP = (18, 62, 92)
+TEAL = (14, 111, 104)
+INK = (27, 43, 56)
+SOFT = (77, 95, 108)
+ACCENT = (154, 74, 28)
+SAND = (245, 241, 234)
+
+PAGE_WIDTH = 279.4  # Letter, landscape, in millimetres
+PAGE_HEIGHT = 215.9
+TEXT_WIDTH = 220.0
+
+# Lower-case Cyrillic and Greek letters in a plain Latin spelling (capitals are capitalised).
+# fmt: off
+_CYRILLIC = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh", "з": "z", "и": "i",
+    "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "",
+    "э": "e", "ю": "yu", "я": "ya", "є": "ye", "і": "i", "ї": "yi", "ґ": "g", "ў": "u",
+}
+_GREEK = {
+    "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i", "κ": "k",
+    "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s", "ς": "s", "τ": "t",
+    "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
+}
+# fmt: on
+_LATIN_NAME = re.compile(r"^LATIN (CAPITAL|SMALL) (?:LETTER|LIGATURE) ([A-Z ]+?)(?: WITH .*)?$")
+
+
+def _latin_form(char: str) -> str:
+    """The nearest Windows-1252 spelling of one character, "?" when there is none."""
+    stripped = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    for candidate in (char, stripped):  # "й" is its own letter, "ά" is "α" with an accent
+        lower = candidate.lower()
+        for table in (_CYRILLIC, _GREEK):
+            if lower in table:
+                return table[lower].capitalize() if candidate != lower else table[lower]
+    if stripped and _encodable(stripped):
+        return stripped
+    match = _LATIN_NAME.match(unicodedata.name(char, ""))
+    if match:
+        letters = match.group(2).split()[-1]  # "DOTLESS I" → "I", "L" (with stroke) → "L", "AE" → "AE"
+        if len(letters) <= 2:
+            return letters if match.group(1) == "CAPITAL" else letters.lower()
+    if unicodedata.category(char).startswith("Z"):
+        return " "
+    return "?"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode(ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(text: str) -> str:
+    """`text` as the built-in PDF fonts can write it (see the module docstring)."""
+    text = unicodedata.normalize("NFC", text or "")
+    if _encodable(text):
+        return text
+    text = re.sub("ου", "ou", re.sub("Ου|ΟΥ", "Ou", text))
+    return "".join(char if _encodable(char) else _latin_form(char) for char in text)
+
+
+def completion_date(certificate: Certificate, zone: str) -> str:
+    """The day the certificate was issued, in the learner's zone: `November 24, 2026`."""
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (KeyError, ValueError):
+        tz = ZoneInfo("UTC")
+    issued: datetime = certificate.issued_at.astimezone(tz)
+    return f"{issued:%B} {issued.day}, {issued.year}"
+
+
+def creator_line(certificate: Certificate) -> str:
+    """`Dana Reyes, LCSW`: the creator with their credentials, when they gave any."""
+    if certificate.creator_credentials:
+        return f"{certificate.creator_name}, {certificate.creator_credentials}"
+    return certificate.creator_name
+
+
+def certificate_filename(certificate: Certificate) -> str:
+    return f"aqueduct-certificate-{certificate.number}.pdf"
+
+
+class _Certificate(FPDF):
+    def centered(self, text: str, style: str, size: float, colour, *, family="Helvetica", height=None, spacing=0.0):
+        self.set_font(family, style, size)
+        self.set_char_spacing(spacing)
+        self.set_text_color(*colour)
+        self.set_x(0)
+        self.cell(PAGE_WIDTH, height or size * 0.5, printable(text), align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_char_spacing(0)
+
+    def fit_size(self, text: str, family: str, style: str, size: float, width: float, smallest: float) -> float:
+        """The largest font size, from `size` down to `smallest`, at which `text` fits on one line."""
+        self.set_font(family, style, size)
+        while size > smallest and self.get_string_width(printable(text)) > width:
+            size -= 0.5
+            self.set_font(family, style, size)
+        return size
+
+    def paragraph(
+        self,
+        text: str,
+        family: str,
+        style: str,
+        size: float,
+        colour,
+        width: float,
+        smallest: float,
+        *,
+        max_lines: int | None = None,
+        max_height: float | None = None,
+    ):
+        """Centred lines, shrinking the type until they fit in `max_lines` lines or `max_height` millimetres."""
+        text = printable(text)
+        while True:
+            self.set_font(family, style, size)
+            lines = len(self.multi_cell(width, size * 0.45, text, align=Align.C, dry_run=True, output="LINES"))
+            fits = (max_lines is None or lines <= max_lines) and (
+                max_height is None or lines * size * 0.45 <= max_height
+            )
+            if fits or size <= smallest:
+                break
+            size -= 0.5
+        self.set_text_color(*colour)
+        self.set_x((PAGE_WIDTH - width) / 2)
+        self.multi_cell(width, size * 0.45, text, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _new_document() -> _Certificate:
+    pdf = _Certificate(orientation="L", unit="mm", format="Letter")
+    pdf.core_fonts_encoding = ENCODING
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(0, 0, 0)
+    pdf.add_page()
+    return pdf
+
+
+# The statement sits between the brand at the top and the facts along the foot.
+SPACE_TOP, SPACE_BOTTOM = 36.0, 160.0
+
+
+def _statement(pdf: _Certificate, certificate: Certificate, top: float, approval_room: float | None = None) -> float:
+    """Who completed what, offered by whom, for how many hours, from `top` down; returns where it ends.
+
+    Without `approval_room` (millimetres for the approval statement) the statement is left out.
+    """
+    pdf.set_y(top)
+    pdf.centered("Certificate of Completion", "B", 32, DEEP, family="Times", height=14)
+    ce = bool(certificate.ce_minutes)
+    if ce:
+        pdf.centered("Continuing Education", "", 11, SOFT, spacing=0.8, height=7)
+    pdf.ln(6 if ce else 10)
+    pdf.centered("This certifies that", "", 12, SOFT)
+    pdf.ln(3)
+    name = certificate.learner_name
+    size = pdf.fit_size(name, "Times", "B", 30, TEXT_WIDTH, 20)
+    if pdf.get_string_width(printable(name)) <= TEXT_WIDTH:
+        pdf.centered(name, "B", size, INK, family="Times", height=13)
+    else:  # a very long name takes two lines
+        pdf.paragraph(name, "Times", "B", 20, INK, TEXT_WIDTH, 12, max_lines=2)
+    pdf.set_draw_color(*SOFT)
+    pdf.set_line_width(0.3)
+    pdf.line((PAGE_WIDTH - 150) / 2, pdf.get_y() + 1, (PAGE_WIDTH + 150) / 2, pdf.get_y() + 1)
+    pdf.ln(6)
+    pdf.centered("has completed", "", 12, SOFT)
+    pdf.ln(2)
+    pdf.paragraph(certificate.course_title, "Times", "B", 20, DEEP, TEXT_WIDTH, 14, max_lines=2)
+    pdf.ln(2)
+    offered_by = f"offered by {creator_line(certificate)}"
+    pdf.centered(offered_by, "", pdf.fit_size(offered_by, "Helvetica", "", 12, TEXT_WIDTH, 8), INK, height=7)
+    if ce:
+        pdf.ln(3)
+        pdf.centered(f"{ce_hours_label(certificate.ce_minutes)} awarded", "B", 14, ACCENT, height=8)
+        if certificate.ce_approval_statement and approval_room is not None:
+            pdf.ln(1)
+            pdf.paragraph(
+                certificate.ce_approval_statement,
+                "Helvetica",
+                "",
+                9,
+                SOFT,
+                200,
+                5,
+                max_lines=4,
+                max_height=approval_room,
+            )
+    return pdf.get_y()
+
+
+def certificate_pdf(certificate: Certificate, *, zone: str, verify_url: str) -> bytes:
+    """The certificate as PDF bytes: learner, offering, creator, CE hours, date, number and where to verify it."""
+    pdf = _new_document()
+    pdf.set_title(printable(f"Certificate {certificate.number}: {certificate.course_title}"))
+    pdf.set_author("Aqueduct")
+    pdf.set_creator("Aqueduct")
+    pdf.set_subject(printable(f"{certificate.learner_name}, {certificate.course_title}"))
+
+    # Frame: a deep-blue rule with a thin teal one inside it, on a sand-coloured margin.
+    pdf.set_fill_color(*SAND)
+    pdf.rect(0, 0, PAGE_WIDTH, PAGE_HEIGHT, style="F")
+    pdf.set_fill_color(255, 255, 255)
+    pdf.set_draw_color(*DEEP)
+    pdf.set_line_width(1.0)
+    pdf.rect(9, 9, PAGE_WIDTH - 18, PAGE_HEIGHT - 18, style="DF")
+    pdf.set_draw_color(*TEAL)
+    pdf.set_line_width(0.3)
+    pdf.rect(12.5, 12.5, PAGE_WIDTH - 25, PAGE_HEIGHT - 25)
+
+    pdf.set_y(24)
+    pdf.centered("Aqueduct", "B", 12, TEAL, spacing=1.5)
+    pdf.set_draw_color(*ACCENT)
+    pdf.set_line_width(0.6)
+    pdf.line(PAGE_WIDTH / 2 - 8, pdf.get_y() + 2, PAGE_WIDTH / 2 + 8, pdf.get_y() + 2)
+
+    # Measured first on a scratch page, then drawn in the middle of its space.
+    room = SPACE_BOTTOM - SPACE_TOP
+    approval_room = room - _statement(_new_document(), certificate, 0) - 1
+    height = _statement(_new_document(), certificate, 0, approval_room)
+    _statement(pdf, certificate, SPACE_TOP + max(0.0, (room - height) / 2), approval_room)
+
+    # The facts a verifier looks for, along the foot of the page.
+    columns = [
+        ("Date of completion", completion_date(certificate, zone)),
+        ("Certificate number", certificate.number),
+    ]
+    top = 168
+    column_width = 90
+    left = (PAGE_WIDTH - column_width * len(columns)) / 2
+    for index, (label, value) in enumerate(columns):
+        x = left + index * column_width
+        pdf.set_xy(x, top)
+        pdf.set_font("Helvetica", "", 9)
+        pdf.set_text_color(*SOFT)
+        pdf.cell(column_width, 5, label.upper(), align=Align.C, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.set_font("Helvetica", "B", 12)
+        pdf.set_text_color(*INK)
+        pdf.cell(column_width, 7, printable(value), align=Align.C)
+    pdf.set_draw_color(*TEAL)
+    pdf.line(left + column_width, top, left + column_width, top + 12)
+
+    pdf.set_y(187)
+    pdf.set_x(0)
+    pdf.set_font("Helvetica", "", 9)
+    pdf.set_text_color(*SOFT)
+    lead = "Verify this certificate at "
+    url = printable(verify_url)
+    width = pdf.get_string_width(lead)
+    pdf.set_font("Helvetica", "B", 9)
+    width += pdf.get_string_width(url)
+    pdf.set_x((PAGE_WIDTH - width) / 2)
+    pdf.set_font("Helvetica", "", 9)
+    pdf.cell(pdf.get_string_width(lead), 5, lead)
+    pdf.set_font("Helvetica", "B", 9)
+    pdf.set_text_color(*TEAL)
+    pdf.cell(pdf.get_string_width(url), 5, url, link=verify_url)
+    return bytes(pdf.output())

@@ -1,0 +1,498 @@
+"""Attendance at live sessions: the roster with each learner's minutes, entered by hand or read from the
+attendance report a meeting platform exports (Zoom, Google Meet, Microsoft Teams).
+
+Reports are matched to learners by e-mail, case-insensitively. One person who left and
+rejoined has several lines; their minutes add up. An import replaces the figures of the
+learners it names (source "import") and leaves everyone else's alone. Minutes are kept up
+to twice the session's length; the certificate counts at most the length itself
+(`learning.progress.attendance_summary`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
+
+from ..extensions import db
+from ..learning.progress import AttendanceSummary
+from ..models import Attendance, Course, Enrollment, EnrollmentStatus, LiveSession, User, utcnow
+
+MAX_REPORT_BYTES = 1024 * 1024
+# A report's table of participants starts within this many lines (Zoom and Teams put a summary first).
+HEADER_SEARCH_LINES = 60
+
+
+class AttendanceError(ValueError):
+    """A report that can't be used as a whole; the message says why in the creator's words."""
+
+
+class ColumnsNeeded(AttendanceError):
+    """The report's columns weren't recognised: the creator picks them from `headers`."""
+
+    def __init__(self, message: str, headers: list[str]) -> None:
+        super().__init__(message)
+        self.headers = headers
+
+
+def max_minutes(session: LiveSession) -> int:
+    """The most minutes that can be recorded for a session: twice its length (it may run over)."""
+    return session.duration_minutes * 2
+
+
+# ---------------------------------------------------------------------------
+# The roster
+
+
+@dataclass(frozen=True)
+class AttendanceRow:
+    """One active learner: their figure for this session, and their attendance across the offering."""
+
+    enrollment: Enrollment
+    record: Attendance | None
+    summary: AttendanceSummary
+
+    @property
+    def user(self) -> User:
+        return self.enrollment.user
+
+    @property
+    def minutes(self) -> int | None:
+        return self.record.minutes_attended if self.record is not None else None
+
+
+def attendance_roster(course: Course, session: LiveSession) -> list[AttendanceRow]:
+    """Every active learner of the offering with their minutes at `session` and their overall attendance.
+
+    Three queries whatever the number of learners or sessions; `course.live_sessions` must be loaded.
+    """
+    enrollments = db.session.scalars(
+        sa.select(Enrollment)
+        .join(Enrollment.user)
+        .where(Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .options(contains_eager(Enrollment.user))
+        .order_by(sa.func.lower(User.name), User.email)
+    ).all()
+    records = {
+        record.enrollment_id: record
+        for record in db.session.scalars(sa.select(Attendance).where(Attendance.live_session_id == session.id))
+    }
+    # Minutes count up to each session's length, as for the certificate.
+    counted = sa.case(
+        (Attendance.minutes_attended < LiveSession.duration_minutes, Attendance.minutes_attended),
+        else_=LiveSession.duration_minutes,
+    )
+    attended = dict(
+        db.session.execute(
+            sa.select(Attendance.enrollment_id, sa.func.sum(counted))
+            .join(LiveSession, Attendance.live_session_id == LiveSession.id)
+            .join(Enrollment, Attendance.enrollment_id == Enrollment.id)
+            .where(
+                LiveSession.course_id == course.id,
+                Enrollment.course_id == course.id,
+                Enrollment.status == EnrollmentStatus.ACTIVE,
+            )
+            .group_by(Attendance.enrollment_id)
+        ).all()
+    )
+    scheduled = sum(s.duration_minutes for s in course.live_sessions)
+    return [
+        AttendanceRow(
+            enrollment,
+            records.get(enrollment.id),
+            AttendanceSummary(int(attended.get(enrollment.id) or 0), scheduled, course.min_attendance_percent),
+        )
+        for enrollment in enrollments
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Saving
+
+
+def _active_enrollments(course: Course, ids) -> dict[int, Enrollment]:
+    if not ids:
+        return {}
+    return {
+        enrollment.id: enrollment
+        for enrollment in db.session.scalars(
+            sa.select(Enrollment).where(
+                Enrollment.course_id == course.id,
+                Enrollment.status == EnrollmentStatus.ACTIVE,
+                Enrollment.id.in_(ids),
+            )
+        )
+    }
+
+
+def _records(session: LiveSession, enrollment_ids) -> dict[int, Attendance]:
+    if not enrollment_ids:
+        return {}
+    return {
+        record.enrollment_id: record
+        for record in db.session.scalars(
+            sa.select(Attendance).where(
+                Attendance.live_session_id == session.id, Attendance.enrollment_id.in_(enrollment_ids)
+            )
+        )
+    }
+
+
+def save_attendance(course: Course, session: LiveSession, minutes: dict[int, int | None]) -> int:
+    """Record the minutes typed for each learner (None: not recorded) and flush; returns how many are recorded.
+
+    Ids that aren't an active learner of the offering (revoked since the page was opened) are ignored.
+    A figure left unchanged keeps where it came from.
+    """
+    enrollments = _active_enrollments(course, list(minutes))
+    records = _records(session, list(enrollments))
+    now = utcnow()
+    recorded = 0
+    for enrollment_id in enrollments:
+        value = minutes[enrollment_id]
+        record = records.get(enrollment_id)
+        if value is None:
+            if record is not None:
+                db.session.delete(record)
+            continue
+        if not 0 <= value <= max_minutes(session):
+            raise ValueError(f"minutes out of range: {value}")
+        recorded += 1
+        if record is None:
+            db.session.add(
+                Attendance(
+                    live_session_id=session.id,
+                    enrollment_id=enrollment_id,
+                    minutes_attended=value,
+                    source="manual",
+                    recorded_at=now,
+                )
+            )
+        elif record.minutes_attended != value:
+            record.minutes_attended = value
+            record.source = "manual"
+            record.recorded_at = now
+    db.session.flush()
+    return recorded
+
+
+# ---------------------------------------------------------------------------
+# Reading a meeting platform's report
+
+EMAIL_KEYS = ("email", "emailaddress", "useremail", "participantemail", "attendeeemail", "mail")
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """A line of the report that wasn't used, and why."""
+
+    line: int
+    value: str
+    reason: str
+
+
+@dataclass
+class ParsedReport:
+    """The participants' lines of a report: e-mail and seconds attended, plus the lines that can't be read."""
+
+    email_column: str
+    minutes_column: str
+    entries: list[tuple[int, str, int]] = field(default_factory=list)  # (line, e-mail, seconds)
+    problems: list[ReportLine] = field(default_factory=list)
+
+
+def _key(cell: str) -> str:
+    return re.sub(r"[^a-z]", "", cell.lower())
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")  # Teams exports UTF-16 with tabs
+        except UnicodeDecodeError as exc:
+            raise AttendanceError("We couldn't read that file's text. Export it again as CSV.") from exc
+    if b"\x00" in data[:4096] or data.startswith(b"PK\x03\x04"):
+        raise AttendanceError("That file isn't a CSV. Export the attendance report as CSV and upload that.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _delimiter(text: str) -> str:
+    """Comma, tab or semicolon: whichever the opening lines use most."""
+    head = text[:4096]
+    counts = {d: head.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _email_column(keys: list[str]) -> int | None:
+    for index, key in enumerate(keys):
+        if key in EMAIL_KEYS:
+            return index
+    for index, key in enumerate(keys):
+        if "email" in key:
+            return index
+    for index, key in enumerate(keys):
+        if "upn" in key:  # Teams: "Participant ID (UPN)", the sign-in address
+            return index
+    return None
+
+
+def _minutes_column(keys: list[str]) -> int | None:
+    def first(test) -> int | None:
+        return next((index for index, key in enumerate(keys) if test(key)), None)
+
+    for test in (
+        lambda k: "duration" in k and "minutes" in k,  # Zoom: "Duration (Minutes)", "Total Duration (Minutes)"
+        lambda k: "minutes" in k,  # "Minutes attended", Zoom webinars' "Time in Session (minutes)"
+        lambda k: "duration" in k,  # Teams: "In-Meeting Duration"; Meet: "Duration"
+        lambda k: k in ("timeinsession", "timeinsessionminutes", "timeincall", "timeattended", "attended"),
+    ):
+        found = first(test)
+        if found is not None:
+            return found
+    return None
+
+
+def _unit_seconds(header: str) -> int:
+    key = _key(header)
+    if "seconds" in key or key.endswith("secs"):
+        return 1
+    if "hours" in key:
+        return 3600
+    return 60
+
+
+DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b")
+
+
+def parse_duration(value: str, unit_seconds: int = 60) -> int | None:
+    """Seconds in a report's duration cell: `45` (in the column's unit), `1:05:30`, `1 hr 5 min`, `1h 5m 30s`."""
+    text = value.strip().lower()
+    if not text:
+        return None
+    try:
+        number = Decimal(text.replace(",", "."))
+    except InvalidOperation:
+        pass
+    else:
+        return int(number * unit_seconds) if number >= 0 and number.is_finite() else None
+    if re.fullmatch(r"\d+:\d{2}(:\d{2})?", text):
+        parts = [int(p) for p in text.split(":")]
+        hours, minutes, seconds = [*parts, 0] if len(parts) == 2 else parts  # h:mm, as spreadsheets write it
+        return hours * 3600 + minutes * 60 + seconds
+    parts = DURATION_PART.findall(text)
+    if not parts or DURATION_PART.sub("", text).strip(" ,"):
+        return None
+    total = Decimal(0)
+    for number, unit in parts:
+        scale = 3600 if unit.startswith("h") else 60 if unit.startswith("m") else 1
+        total += Decimal(number.replace(",", ".")) * scale
+    return int(total)
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A header line with the e-mail and minutes columns found in it, and the lines below it up to a blank one."""
+
+    position: int
+    cells: list[str]
+    email_at: int
+    minutes_at: int
+    rows: list[tuple[int, list[str]]]
+
+
+def _column(cells: list[str], keys: list[str], chosen: str | None, detect) -> int | None:
+    if chosen:
+        return cells.index(chosen) if chosen in cells else None
+    return detect(keys)
+
+
+def _header_like(row: list[str]) -> list[str]:
+    """The row's cells when it could be a header (two names or more, no e-mail address), else []."""
+    cells = [cell.strip() for cell in row]
+    if sum(1 for cell in cells if cell) < 2 or any("@" in cell for cell in cells):
+        return []
+    return cells
+
+
+def _tables(rows, email_column: str | None, minutes_column: str | None) -> list[_Table]:
+    tables: list[_Table] = []
+    current: _Table | None = None
+    for position, (line, row) in enumerate(rows):
+        cells = [cell.strip() for cell in row]
+        if not any(cells):
+            if current is not None and current.rows:
+                current = None  # a blank line ends a table (reports put other sections below)
+            continue
+        if not any("@" in cell for cell in cells):
+            keys = [_key(cell) for cell in cells]
+            email_at = _column(cells, keys, email_column, _email_column)
+            minutes_at = _column(cells, keys, minutes_column, _minutes_column)
+            if email_at is not None and minutes_at is not None and email_at != minutes_at:
+                current = _Table(position, cells, email_at, minutes_at, [])
+                tables.append(current)
+                continue
+        if current is not None:
+            current.rows.append((line, row))
+    return tables
+
+
+def read_report(data: bytes, email_column: str | None = None, minutes_column: str | None = None) -> ParsedReport:
+    """The participants in an attendance report, by e-mail with seconds attended.
+
+    Finds the participants' header line (Zoom and Teams put a meeting summary first) and its
+    e-mail and duration columns by name, unless the creator named them. The table ends at
+    the first blank line after it. Raises ColumnsNeeded when the columns can't be told,
+    AttendanceError when the file can't be used at all.
+    """
+    if len(data) > MAX_REPORT_BYTES:
+        raise AttendanceError("That file is larger than 1 MB. Export the report for this one meeting only.")
+    text = _decode(data)
+    if not text.strip():
+        raise AttendanceError("That file is empty. Export the meeting's attendance report as CSV and upload it.")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise AttendanceError(f"That file isn't a CSV we can read (line {reader.line_num}: {exc}).") from exc
+
+    tables = [table for table in _tables(rows, email_column, minutes_column) if table.rows]
+    if not tables:
+        candidates = [_header_like(row) for _line, row in rows[:HEADER_SEARCH_LINES]]
+        candidates = [cells for cells in candidates if cells]
+        named = next((cells for cells in candidates if _email_column([_key(c) for c in cells]) is not None), None)
+        headers = [cell for cell in (named or (candidates[0] if candidates else [])) if cell]
+        if not headers:
+            raise AttendanceError("That file has no header line naming its columns (such as “Email” and “Duration”).")
+        raise ColumnsNeeded(
+            "We couldn't tell which columns hold the e-mail addresses and the minutes attended. "
+            "Choose them below and upload the file again.",
+            headers,
+        )
+    # Zoom's "with meeting data" export starts with a one-line meeting table naming the host's e-mail
+    # and the meeting's length; Teams lists participants, then each join: the longest table wins.
+    table = max(tables, key=lambda t: (len(t.rows), t.position))
+    cells, email_at, minutes_at = table.cells, table.email_at, table.minutes_at
+    unit = _unit_seconds(cells[minutes_at])
+    report = ParsedReport(email_column=cells[email_at], minutes_column=cells[minutes_at])
+    for line, row in table.rows:
+        raw_email = row[email_at].strip() if email_at < len(row) else ""
+        raw_minutes = row[minutes_at].strip() if minutes_at < len(row) else ""
+        shown = raw_email or next((cell.strip() for cell in row if cell.strip()), "")
+        if not raw_email:
+            report.problems.append(ReportLine(line, shown, "No e-mail address (a guest who didn't sign in?)"))
+            continue
+        email = User.normalize_email(raw_email)
+        if "@" not in email or " " in email or len(email) > 254:
+            report.problems.append(ReportLine(line, raw_email, "Not an e-mail address"))
+            continue
+        seconds = parse_duration(raw_minutes, unit)
+        if seconds is None:
+            report.problems.append(
+                ReportLine(line, raw_email, f"“{raw_minutes}” isn't a duration we can read, so it wasn't imported")
+            )
+            continue
+        report.entries.append((line, email, seconds))
+    if not report.entries and not report.problems:
+        raise AttendanceError("That report lists nobody. Check it's the attendance report of the meeting.")
+    return report
+
+
+# ---------------------------------------------------------------------------
+# Importing
+
+
+@dataclass(frozen=True)
+class ImportedLearner:
+    """A learner the report named, with the minutes recorded and the lines they came from."""
+
+    user: User
+    minutes: int
+    lines: list[int]
+
+
+@dataclass
+class ImportResult:
+    """What an import did: the learners recorded, the addresses that aren't learners, the lines not used."""
+
+    email_column: str
+    minutes_column: str
+    recorded: list[ImportedLearner] = field(default_factory=list)
+    unmatched: list[ReportLine] = field(default_factory=list)
+    problems: list[ReportLine] = field(default_factory=list)
+    capped: list[ImportedLearner] = field(default_factory=list)
+
+
+def import_report(course: Course, session: LiveSession, report: ParsedReport) -> ImportResult:
+    """Record the report's minutes for the active learners it names, replacing their earlier figures (flushed).
+
+    A learner with a line that couldn't be read keeps their earlier figure (a partial sum would be wrong).
+    """
+    result = ImportResult(report.email_column, report.minutes_column, problems=list(report.problems))
+    blocked = {User.normalize_email(problem.value) for problem in report.problems}
+    seconds: dict[str, int] = {}
+    lines: dict[str, list[int]] = {}
+    for line, email, attended in report.entries:
+        seconds[email] = seconds.get(email, 0) + attended
+        lines.setdefault(email, []).append(line)
+    learners = (
+        {
+            enrollment.user.email: enrollment
+            for enrollment in db.session.scalars(
+                sa.select(Enrollment)
+                .join(Enrollment.user)
+                .where(
+                    Enrollment.course_id == course.id,
+                    Enrollment.status == EnrollmentStatus.ACTIVE,
+                    User.email.in_(list(seconds)),
+                )
+                .options(contains_eager(Enrollment.user))
+            )
+        }
+        if seconds
+        else {}
+    )
+    records = _records(session, [enrollment.id for enrollment in learners.values()])
+    now = utcnow()
+    for email, total in seconds.items():
+        enrollment = learners.get(email)
+        if enrollment is None:
+            line = lines[email][0]
+            result.unmatched.append(ReportLine(line, email, "Not an active learner of this offering"))
+            continue
+        if email in blocked:
+            continue
+        minutes = round(total / 60)
+        imported = ImportedLearner(enrollment.user, min(minutes, max_minutes(session)), lines[email])
+        if minutes > max_minutes(session):
+            result.capped.append(imported)
+        result.recorded.append(imported)
+        record = records.get(enrollment.id)
+        if record is None:
+            db.session.add(
+                Attendance(
+                    live_session_id=session.id,
+                    enrollment_id=enrollment.id,
+                    minutes_attended=imported.minutes,
+                    source="import",
+                    recorded_at=now,
+                )
+            )
+        else:
+            record.minutes_attended = imported.minutes
+            record.source = "import"
+            record.recorded_at = now
+    result.recorded.sort(key=lambda item: (item.user.name.lower(), item.user.email))
+    result.unmatched.sort(key=lambda item: item.line)
+    db.session.flush()
+    return result

@@ -1,0 +1,51 @@
+"""Test data for live workshops: a workshop with sessions presented by live lessons, and its learners."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from courseplatform.extensions import db
+from courseplatform.models import CourseKind, EnrollmentStatus, Lesson, LessonKind, LiveSession, User, utcnow
+
+from ..catalog.builders import live_session
+from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, LessonFactory, SectionFactory, UserFactory
+
+JOIN_URL = "https://meet.example.com/secret-room-4417"
+
+
+def workshop(**course_fields):
+    """A published live workshop with one section for its live lessons."""
+    course_fields.setdefault("title", "Couples in Crisis")
+    course = CourseFactory(kind=CourseKind.LIVE_WORKSHOP, **course_fields)
+    SectionFactory(course=course, title="Live sessions", position=0)
+    db.session.flush()
+    return course
+
+
+def session_in(
+    course, *, starts_at: datetime | None = None, minutes_from_now: float | None = None, lesson: bool = True, **fields
+) -> tuple[LiveSession, Lesson | None]:
+    """A session of `course` (at `starts_at`, or so many minutes from now), with a live lesson presenting it."""
+    if starts_at is None:
+        starts_at = utcnow() + timedelta(minutes=minutes_from_now if minutes_from_now is not None else 7 * 24 * 60)
+    fields.setdefault("join_url", JOIN_URL)
+    session = live_session(course, starts_at=starts_at, **fields)
+    page = None
+    if lesson:
+        page = LessonFactory(
+            section=course.sections[0], kind=LessonKind.LIVE, title=f"{session.title}: live", live_session=session
+        )
+    db.session.flush()
+    return session, page
+
+
+def learner(course, *, time_zone: str = "America/New_York", revoked: bool = False, **user_fields) -> User:
+    """Someone enrolled in `course` (their access revoked when asked)."""
+    user = UserFactory(time_zone=time_zone, **user_fields)
+    EnrollmentFactory(user=user, course=course, status=EnrollmentStatus.REVOKED if revoked else EnrollmentStatus.ACTIVE)
+    db.session.flush()
+    return user
+
+
+def sign_in(web, user: User) -> None:
+    web.login(user.email, PASSWORD)

@@ -1,0 +1,142 @@
+"""The certificate PDF: every field a licensing board looks for, names in any alphabet, and only for its holder."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from pypdf import PdfReader
+
+from courseplatform.learning.certificate_pdf import certificate_pdf, printable
+from courseplatform.learning.certificates import issue_certificate
+
+from .factories_certificates import APPROVAL, PASSWORD, enrol, finish, offering, revoke
+
+
+def text_of(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1, "the certificate fits on one page"
+    page = reader.pages[0]
+    width, height = float(page.mediabox.width), float(page.mediabox.height)
+    assert (round(width), round(height)) == (792, 612), "landscape Letter"
+    return " ".join(page.extract_text().split())
+
+
+@pytest.fixture
+def certificate():
+    course = offering(ce_minutes=180, slug="grounding", title="Grounding Skills for Clinicians")
+    enrollment = finish(enrol(course))
+    enrollment.user.time_zone = "America/Los_Angeles"
+    # 03:30 UTC on the 25th is still the evening of the 24th in California.
+    return issue_certificate(enrollment, now=datetime(2026, 11, 25, 3, 30, tzinfo=UTC))
+
+
+def test_the_pdf_states_every_field(web, client, certificate):
+    web.login(certificate.enrollment.user.email, PASSWORD)
+    response = client.get("/learn/grounding/certificate.pdf")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="aqueduct-certificate-{certificate.number}.pdf"'
+    )
+    assert response.headers["Cache-Control"] == "private, no-store"
+    text = text_of(response.data)
+    for expected in (
+        "Aqueduct",
+        "Certificate of Completion",
+        "Zoë Lucja O’Brien",
+        "Grounding Skills for Clinicians",
+        "Dana Reyes, LCSW",
+        "3 CE hours",
+        "Approved by the Board of Behavioral Sciences, provider #1234.",
+        "November 24, 2026",
+        certificate.number,
+        f"http://aqueduct.test/certificates/{certificate.number}",
+    ):
+        assert expected in text, f"{expected!r} is missing from {text!r}"
+
+
+def test_the_whole_approval_statement_is_printed(app, certificate):
+    with app.test_request_context():
+        text = text_of(certificate_pdf(certificate, zone="UTC", verify_url="https://example.org/c/1"))
+    assert APPROVAL in text
+
+
+def test_fractional_hours_read_as_decimals(app):
+    course = offering(ce_minutes=90, slug="brief")
+    certificate = issue_certificate(finish(enrol(course)))
+    with app.test_request_context():
+        assert "1.5 CE hours" in text_of(certificate_pdf(certificate, zone="UTC", verify_url="https://x.test/c"))
+
+
+def test_a_certificate_of_completion_states_no_hours(app):
+    course = offering(ce_minutes=None, slug="burnout", title="Burnout First Aid")
+    certificate = issue_certificate(finish(enrol(course)))
+    with app.test_request_context():
+        text = text_of(certificate_pdf(certificate, zone="UTC", verify_url="https://x.test/c"))
+    assert "Burnout First Aid" in text
+    assert "CE hour" not in text
+    assert "Approved by" not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "printed"),
+    [
+        ("Zoë Ångström-Nuñez", "Zoë Ångström-Nuñez"),
+        ("Łucja Wałęsa", "Lucja Walesa"),
+        ("Seán O’Brien", "Seán O’Brien"),
+        ("Дмитрий Иванов", "Dmitriy Ivanov"),
+        ("Nguyễn Thị Hương", "Nguyen Thi Huong"),
+        ("Şebnem Yıldız", "Sebnem Yildiz"),
+    ],
+)
+def test_names_beyond_latin_1_print_in_their_nearest_latin_form(app, name, printed):
+    course = offering(slug=f"names-{abs(hash(name)) % 10_000}")
+    enrollment = enrol(course, user__name=name)
+    certificate = issue_certificate(finish(enrollment))
+    with app.test_request_context():
+        text = text_of(certificate_pdf(certificate, zone="UTC", verify_url="https://x.test/c"))
+    assert printed in text
+    assert certificate.learner_name == name, "the record keeps the name as typed"
+
+
+def test_a_name_with_no_latin_form_still_gives_a_certificate():
+    assert printable("王芳 Chen") == "?? Chen"
+
+
+def test_a_very_long_name_title_and_approval_statement_still_fit_on_one_page(app):
+    title = "Trauma-Informed Care for Adolescents and Families: Assessment, Stabilisation and Repair, Part Two"
+    course = offering(slug="long", title=title)
+    course.ce_approval_statement = ("Approved by the Board, provider #1234. " * 60)[:2000]
+    enrollment = enrol(course, user__name="Maximiliana Alexandrina Montgomery-Featherstonehaugh")
+    certificate = issue_certificate(finish(enrollment))
+    with app.test_request_context():
+        text = text_of(certificate_pdf(certificate, zone="UTC", verify_url="https://x.test/c"))
+    assert "Featherstonehaugh" in text and "Part Two" in text
+    assert text.count("provider #1234") > 40
+
+
+def test_another_learner_cannot_download_someone_elses_certificate(web, client, certificate):
+    classmate = enrol(certificate.enrollment.course, user__name="Pat Classmate")
+    web.login(classmate.user.email, PASSWORD)
+    response = client.get("/learn/grounding/certificate.pdf")
+    assert response.status_code == 302, "they have no certificate of their own yet"
+    assert b"%PDF" not in response.data
+    web.logout()
+    stranger = enrol(offering(slug="other"), user__name="Sam Stranger")
+    web.login(stranger.user.email, PASSWORD)
+    assert client.get("/learn/grounding/certificate.pdf").status_code == 404
+
+
+def test_a_revoked_learner_can_no_longer_download_the_pdf(web, client, certificate):
+    web.login(certificate.enrollment.user.email, PASSWORD)
+    assert client.get("/learn/grounding/certificate.pdf").status_code == 200
+    revoke(certificate.enrollment)
+    assert client.get("/learn/grounding/certificate.pdf").status_code == 404
+
+
+def test_downloading_needs_a_login(client, certificate):
+    response = client.get("/learn/grounding/certificate.pdf")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
