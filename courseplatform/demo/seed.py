@@ -15,8 +15,9 @@ from ..accounts.services import find_user_by_email, hash_password
 from ..extensions import db
 from ..integrations.payments import estimated_fee
 from ..integrations.storage import get_storage
-from ..learning.certificates import issue_certificate
+from ..learning.certificates import EVALUATION_STATEMENTS, attestation_text, issue_certificate
 from ..models import (
+    Attendance,
     Course,
     CourseEvaluation,
     CourseKind,
@@ -54,8 +55,6 @@ ADMIN_EMAIL = "demo-admin@aqueduct.test"
 HERE = Path(__file__).parent
 ZONE = "America/New_York"
 PLATFORM_FEE_PERCENT = 10
-# The keys of the CE evaluation's rating questions (the evaluation form's own keys).
-EVALUATION_KEYS = ("objectives_met", "relevant", "presenter", "methods", "no_commercial_bias")
 
 
 def seed_demo(now: datetime | None = None) -> bool:
@@ -165,14 +164,17 @@ def seed_demo(now: datetime | None = None) -> bool:
                     ("Uncover early memories", False),
                     ("Replace medication", False),
                 ],
+                "Grounding works on arousal, not insight: it widens the window of tolerance so therapy can work.",
             ),
             (
                 "Which are sensory grounding techniques? (choose all that apply)",
                 [("5-4-3-2-1 senses", True), ("Holding something cold", True), ("Free association", False)],
+                "Both use the senses to bring attention into the present; free association does the opposite.",
             ),
             (
                 "When is a client most likely to practise between sessions?",
                 [("When the practice is tied to a daily cue", True), ("When given a long list of exercises", False)],
+                "One technique anchored to something the client already does every day is the one that gets practised.",
             ),
         ],
     )
@@ -222,8 +224,25 @@ def seed_demo(now: datetime | None = None) -> bool:
             "de-identified case presentations and a recording for those who can't make it."
         ),
     )
-    sessions = _section(couples, "Live sessions", 0)
     local = ZoneInfo(ZONE)
+    welcome = _section(couples, "Orientation", 0)
+    orientation = LiveSession(
+        course=couples,
+        title="Orientation",
+        time_zone=ZONE,
+        duration_minutes=60,
+        capacity=30,
+        join_url="https://meet.example.com/aqueduct-demo-couples",
+        starts_at=datetime.combine(
+            (now.astimezone(local) - timedelta(days=3)).date(), time(19, 0), tzinfo=local
+        ).astimezone(UTC),
+        reminder_sent_at=now - timedelta(days=4),
+    )
+    db.session.add(orientation)
+    db.session.flush()
+    orientation.replay_asset_id = video.id
+    _lesson(welcome, "Orientation: how the consultation works", LessonKind.LIVE, 0, live=orientation)
+    sessions = _section(couples, "Live sessions", 1)
     for index, days in enumerate((12, 19)):
         day = (now.astimezone(local) + timedelta(days=days)).date()
         live = LiveSession(
@@ -271,6 +290,7 @@ def seed_demo(now: datetime | None = None) -> bool:
     couples.min_attendance_percent = 75
     _learner_progress(learner, grounding, now)
     _learner_elsewhere(learner, couples, burnout, now)
+    _attendance(rng, orientation)
     _class_progress(rng, [grounding, grief, burnout], now)
     _session_income(rng, profile, now)
     db.session.flush()
@@ -372,8 +392,8 @@ def _lesson(
 def _quiz(lesson: Lesson, questions) -> None:
     lesson.quiz_pass_percent = 67
     lesson.quiz_max_attempts = 3
-    for q_index, (prompt, choices) in enumerate(questions):
-        question = QuizQuestion(lesson=lesson, prompt=prompt, position=q_index)
+    for q_index, (prompt, choices, explanation) in enumerate(questions):
+        question = QuizQuestion(lesson=lesson, prompt=prompt, explanation=explanation, position=q_index)
         for c_index, (text, right) in enumerate(choices):
             question.choices.append(QuizChoice(text=text, is_correct=right, position=c_index))
         db.session.add(question)
@@ -555,6 +575,23 @@ def _learner_elsewhere(learner: User, live: Course, free: Course, now: datetime)
     issue_certificate(enrollment).issued_at = enrollment.completed_at
 
 
+def _attendance(rng, session: LiveSession) -> None:
+    """Who came to the orientation, as the creator imported it from the meeting platform."""
+    enrollments = db.session.scalars(
+        sa.select(Enrollment).where(
+            Enrollment.course_id == session.course_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.enrolled_at < session.starts_at,
+        )
+    ).all()
+    for enrollment in enrollments:
+        minutes = 52 if enrollment.user.email == LEARNER_EMAIL else rng.choice([0, 35, 58, 60, 60])
+        if minutes:
+            db.session.add(
+                Attendance(enrollment=enrollment, live_session=session, minutes_attended=minutes, source="import")
+            )
+
+
 def _class_progress(rng, courses: list[Course], now: datetime) -> None:
     """Other learners at every stage: just started, part-way, failed the quiz once, finished with a certificate."""
     for course in courses:
@@ -577,10 +614,10 @@ def _class_progress(rng, courses: list[Course], now: datetime) -> None:
                 db.session.add(
                     CourseEvaluation(
                         enrollment=enrollment,
-                        ratings={key: rng.choice([4, 5, 5]) for key in EVALUATION_KEYS},
+                        ratings={key: rng.choice([4, 5, 5]) for key, _statement in EVALUATION_STATEMENTS},
                         comments=rng.choice(["", "I'll use the 5-4-3-2-1 exercise this week.", "Clear and practical."]),
                         submitted_at=enrollment.completed_at,
-                        attestation_text=f"I attest that I completed the entire activity, {course.title}.",
+                        attestation_text=attestation_text(enrollment),
                         attested_at=enrollment.completed_at,
                     )
                 )

@@ -24,7 +24,7 @@ from . import bp
 from .access import LessonAccess, Viewer, course_access, find_lesson, lesson_access
 from .certificates import completion_of, my_certificates
 from .forms import MarkCompleteForm, QuizForm, quiz_form
-from .live import upcoming_sessions
+from .live import sessions_with_replays, upcoming_sessions
 from .progress import CourseProgress, can_mark_complete, complete_lesson, course_progress
 from .quiz import QuizClosed, quiz_questions, quiz_standing, submit_quiz
 from .services import my_offerings, record_visit, save_position
@@ -55,6 +55,7 @@ def course(slug: str):
         progress=course_progress(access.course, access.enrollment, zone=zone, now=now),
         completion=completion_of(access.enrollment) if access.enrollment else None,
         live_sessions=upcoming_sessions(access.course, now),
+        past_sessions=sessions_with_replays(access.course, now),
         now=now,
         zone=zone,
     )
