@@ -22,7 +22,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from ..extensions import db
 from ..models import Certificate, Course, CourseEvaluation, Enrollment, EnrollmentStatus, User, utcnow
-from .progress import AttendanceSummary, attendance_summary
+from .progress import AttendanceSummary, attendance_summary, content_is_done, lesson_counts, update_completion
 
 
 class Step(enum.Enum):
@@ -61,7 +61,11 @@ def steps_of(course: Course) -> tuple[Step, ...]:
 
 
 def completion_of(enrollment: Enrollment) -> Completion:
-    """The learner's next step towards the certificate (one query; two with an attendance minimum)."""
+    """The learner's next step towards the certificate (two queries; three with an attendance minimum).
+
+    Content counts the lessons as they are now: a lesson added after the learner finished is
+    needed too, and a lesson deleted no longer is.
+    """
     course = enrollment.course
     evaluation, certificate = db.session.execute(
         sa.select(CourseEvaluation, Certificate)
@@ -73,7 +77,7 @@ def completion_of(enrollment: Enrollment) -> Completion:
     attendance = attendance_summary(enrollment) if course.min_attendance_percent else None
     if certificate is not None:
         step = Step.ISSUED
-    elif enrollment.completed_at is None:
+    elif not content_is_done(*lesson_counts(enrollment)):
         step = Step.CONTENT
     elif attendance is not None and not attendance.is_enough:
         step = Step.ATTENDANCE
@@ -180,6 +184,7 @@ def issue_certificate(enrollment: Enrollment, now: datetime | None = None) -> Ce
     existing = _certificate_of(enrollment)
     if existing is not None:
         return existing
+    update_completion(enrollment, now)  # the date, if a deleted lesson or a race left it unset
     course = enrollment.course
     creator = course.creator
     for _ in range(3):  # a clash of random numbers is all but impossible; try again if it happens

@@ -111,7 +111,8 @@ class CourseProgress:
 
     @property
     def is_complete(self) -> bool:
-        return self.enrollment is not None and self.enrollment.completed_at is not None
+        """Complete, and still so: lessons added since keep it open until they are done too."""
+        return self.enrollment is not None and self.enrollment.completed_at is not None and self.done >= self.total
 
     @property
     def resume(self) -> LessonStatus | None:
@@ -258,10 +259,8 @@ def complete_lesson(enrollment: Enrollment, lesson: Lesson, now: datetime | None
     return update_completion(enrollment, now)
 
 
-def update_completion(enrollment: Enrollment, now: datetime | None = None) -> bool:
-    """Record the offering as complete once every lesson is; True when it became complete just now."""
-    if enrollment.completed_at is not None:
-        return False
+def lesson_counts(enrollment: Enrollment) -> tuple[int, int]:
+    """(lessons done, lessons in the offering now) for this learner, in one query."""
     total = (
         sa.select(sa.func.count(Lesson.id))
         .join(Section, Lesson.section_id == Section.id)
@@ -279,17 +278,44 @@ def update_completion(enrollment: Enrollment, now: datetime | None = None) -> bo
         )
         .scalar_subquery()
     )
-    lessons_total, lessons_done = db.session.execute(sa.select(total, done)).one()
-    if lessons_total == 0 or lessons_done < lessons_total:
+    lessons_done, lessons_total = db.session.execute(sa.select(done, total)).one()
+    return lessons_done, lessons_total
+
+
+def content_is_done(lessons_done: int, lessons_total: int) -> bool:
+    """Every lesson of the offering as it is now, so lessons added later are needed too."""
+    return lessons_total > 0 and lessons_done >= lessons_total
+
+
+def update_completion(enrollment: Enrollment, now: datetime | None = None) -> bool:
+    """Record the date the offering was first complete; True when it became complete just now.
+
+    The date stays when lessons are added later (the certificate still asks for them). Pages
+    that find every lesson done with no date yet (a lesson deleted, two last lessons completed
+    at once in two tabs) call this again, so nobody is left at 100 % and not complete.
+    """
+    if enrollment.completed_at is not None:
+        return False
+    if not content_is_done(*lesson_counts(enrollment)):
         return False
     enrollment.completed_at = now or utcnow()
     db.session.flush()
     return True
 
 
-def can_mark_complete(lesson: Lesson) -> bool:
-    """Quizzes are completed by passing them, never by a button."""
-    return lesson.kind is not LessonKind.QUIZ
+def completion_blocker(lesson: Lesson, now: datetime | None = None) -> str | None:
+    """Why a learner can't mark this lesson complete themselves, or None when they can."""
+    if lesson.kind is LessonKind.QUIZ:
+        return "A quiz is completed by passing it."
+    session = lesson.live_session if lesson.kind is LessonKind.LIVE else None
+    if session is not None and session.ends_at > (now or utcnow()):
+        return "You can mark a live session complete once it has taken place."
+    return None
+
+
+def can_mark_complete(lesson: Lesson, now: datetime | None = None) -> bool:
+    """Quizzes are completed by passing them, live sessions once they have taken place."""
+    return completion_blocker(lesson, now) is None
 
 
 @dataclass(frozen=True)

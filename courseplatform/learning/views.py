@@ -25,7 +25,14 @@ from .access import LessonAccess, Viewer, course_access, find_lesson, lesson_acc
 from .certificates import completion_of, my_certificates
 from .forms import MarkCompleteForm, QuizForm, quiz_form
 from .live import sessions_with_replays, upcoming_sessions
-from .progress import CourseProgress, can_mark_complete, complete_lesson, course_progress
+from .progress import (
+    CourseProgress,
+    can_mark_complete,
+    complete_lesson,
+    completion_blocker,
+    course_progress,
+    update_completion,
+)
 from .quiz import QuizClosed, quiz_questions, quiz_standing, submit_quiz
 from .services import my_offerings, record_visit, save_position
 
@@ -48,12 +55,20 @@ def course(slug: str):
         abort(404)
     now = utcnow()
     zone = current_user.time_zone
+    progress = course_progress(access.course, access.enrollment, zone=zone, now=now)
+    enrollment = access.enrollment
+    all_done = progress.total and progress.done >= progress.total
+    if enrollment is not None and enrollment.completed_at is None and all_done:
+        # Every lesson is done but the date was never set (a lesson deleted, or the last two
+        # completed at once in two tabs): set it now rather than leave the learner at 100 %.
+        update_completion(enrollment, now)
+        db.session.commit()
     return render_template(
         "learning/course.html",
         course=access.course,
         viewer=access.viewer.value,
-        progress=course_progress(access.course, access.enrollment, zone=zone, now=now),
-        completion=completion_of(access.enrollment) if access.enrollment else None,
+        progress=progress,
+        completion=completion_of(enrollment) if enrollment else None,
         live_sessions=upcoming_sessions(access.course, now),
         past_sessions=sessions_with_replays(access.course, now),
         now=now,
@@ -159,8 +174,9 @@ def complete(slug: str, lesson_id: int):
         abort(400)
     if access.viewer is not Viewer.LEARNER:
         return _answer("You're previewing as the creator, so nothing is recorded.", 403, lesson, "info")
-    if not can_mark_complete(lesson):
-        return _answer("A quiz is completed by passing it.", 400, lesson)
+    blocker = completion_blocker(lesson)
+    if blocker:
+        return _answer(blocker, 400, lesson)
     progress = _progress(access, lesson)
     if _is_locked(access, lesson, progress):
         return _answer("This lesson hasn't opened for you yet.", 403, lesson)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
-from courseplatform.models import Enrollment, LessonProgress, utcnow
+from courseplatform.models import Certificate, Enrollment, LessonKind, LessonProgress, LiveSession, utcnow
 
 from ..conftest import csrf_token_from
-from ..factories import PASSWORD, UserFactory
+from ..factories import PASSWORD, LessonFactory, UserFactory
 from .factories_player import add_quiz, learner_in, lesson_url, offering, page_token, with_video
 
 
@@ -178,3 +179,74 @@ def test_an_offering_completed_earlier_keeps_its_date(web, client):
     token = page_token(client, lesson_url(course, lessons[0]))
     client.post(lesson_url(course, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
     assert completed_at(enrollment) == earlier
+
+
+def test_deleting_the_last_unfinished_lesson_completes_the_offering(web, client):
+    course, lessons = offering((3,))
+    _, enrollment = learner_in(course, web)
+    for lesson in lessons[:2]:
+        db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id, completed_at=utcnow()))
+    db.session.delete(lessons[2])
+    db.session.flush()
+    assert completed_at(enrollment) is None
+
+    page = text(client.get(f"/learn/{course.slug}"))
+
+    assert "2 of 2 lessons · 100%" in page
+    assert "Completed" in page
+    assert "Get your certificate" in page
+    assert completed_at(enrollment) is not None
+
+
+def test_a_lesson_added_after_completion_is_needed_for_the_certificate(web, client):
+    course, lessons = offering((1,))
+    _, enrollment = learner_in(course, web)
+    client.post(
+        lesson_url(course, lessons[0], "/complete"),
+        data={"csrf_token": page_token(client, lesson_url(course, lessons[0]))},
+    )
+    finished = completed_at(enrollment)
+    assert finished is not None
+    added = LessonFactory(section=lessons[0].section, position=5, title="A new lesson")
+    db.session.flush()
+
+    page = text(client.get(f"/learn/{course.slug}"))
+    assert "1 of 2 lessons · 50%" in page
+    assert "Finish 1 more lesson" in page
+    assert "Get your certificate" not in page
+    assert (
+        client.post(
+            f"/learn/{course.slug}/certificate", data={"csrf_token": page_token(client, f"/learn/{course.slug}")}
+        ).status_code
+        == 302
+    )
+    assert not db.session.scalar(sa.select(sa.func.count(Certificate.id)))
+
+    client.post(
+        lesson_url(course, added, "/complete"), data={"csrf_token": page_token(client, lesson_url(course, added))}
+    )
+    assert "Get your certificate" in text(client.get(f"/learn/{course.slug}"))
+    assert completed_at(enrollment) == finished  # the first date stands
+
+
+def test_a_live_session_can_be_marked_complete_only_once_it_has_taken_place(web, client):
+    course, lessons = offering((1,))
+    session = LiveSession(
+        course=course, title="Evening", starts_at=utcnow() + timedelta(days=2), time_zone="UTC", duration_minutes=60
+    )
+    lessons[0].kind = LessonKind.LIVE
+    lessons[0].live_session = session
+    db.session.flush()
+    _, enrollment = learner_in(course, web)
+    url = lesson_url(course, lessons[0])
+
+    assert "Mark complete" not in text(client.get(url))
+    refused = client.post(url + "/complete", data={"csrf_token": page_token(client, url)}, follow_redirects=True)
+    assert "You can mark a live session complete once it has taken place." in text(refused)
+    assert completed_ids(enrollment) == set()
+
+    session.starts_at = utcnow() - timedelta(hours=2)
+    db.session.flush()
+    assert "Mark complete" in text(client.get(url))
+    client.post(url + "/complete", data={"csrf_token": page_token(client, url)})
+    assert completed_ids(enrollment) == {lessons[0].id}

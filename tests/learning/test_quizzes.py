@@ -250,19 +250,32 @@ def test_answers_are_kept_on_the_attempt(quiz_world, client):
     }
 
 
-def test_reveal_on_marks_my_wrong_answers_and_the_right_ones(quiz_world, client):
+def test_reveal_on_marks_my_wrong_answers_but_keeps_the_key_while_attempts_remain(quiz_world, client):
     course, quiz, _ = quiz_world
 
     response = answer(client, course, quiz, ONE_RIGHT)
 
     html = response.get_data(as_text=True)
     page = text(response)
-    assert "The questions you got wrong are marked below." in page
-    assert page.count("Not quite") == 2 and page.count("Right answer") == 4
-    assert "Your answer" in page
-    assert "Why: Which is a grounding skill?" in page  # explanation of a question I got wrong
-    assert "Why: Select every body-based skill." not in page  # not for one I got right
-    assert html.count("is-mistake") == 2
+    assert "The questions you got wrong are marked below" in page
+    assert page.count("Not quite") == 2
+    assert page.count("Your answer") == 2 and html.count("is-mistake") == 2
+    # Two attempts left: the right answers and explanations would make the next one a formality.
+    assert "Right answer" not in page and "is-correct" not in html
+    assert "Why:" not in page
+
+
+def test_reveal_on_shows_the_right_answers_after_the_last_attempt(quiz_world, client):
+    course, quiz, _ = quiz_world
+    for _ in range(2):
+        answer(client, course, quiz, ONE_RIGHT)
+
+    response = answer(client, course, quiz, ONE_RIGHT)
+
+    page = text(response)
+    assert "You've used all 3 attempts" in page
+    assert page.count("Right answer") == 4
+    assert "Why: Which is a grounding skill?" in page and "Why: Select every body-based skill." in page
 
 
 def test_reveal_off_shows_the_score_but_not_which_answers_were_wrong(quiz_world, client):
