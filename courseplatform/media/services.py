@@ -154,13 +154,19 @@ def store_upload(owner: User, upload: FileStorage, categories: set[str]) -> Medi
     return asset
 
 
+# Ids are PostgreSQL integers: a larger figure would fail the query rather than find nothing.
+MAX_ID = 2**31 - 1
+
+
 def ready_upload(owner: User, asset_id: str | int | None) -> MediaAsset | None:
     """The owner's ready file with this id (as a form's hidden field holds it), or None."""
-    if not str(asset_id or "").isdigit():
+    text = str(asset_id or "")
+    # ASCII digits only: "²".isdigit() is true, yet int() refuses it.
+    if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > MAX_ID:
         return None
     return db.session.scalar(
         sa.select(MediaAsset).where(
-            MediaAsset.id == int(asset_id), MediaAsset.owner_id == owner.id, MediaAsset.status == MediaStatus.READY
+            MediaAsset.id == int(text), MediaAsset.owner_id == owner.id, MediaAsset.status == MediaStatus.READY
         )
     )
 

@@ -270,24 +270,45 @@ def _unit_seconds(header: str) -> int:
     return 60
 
 
-DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b")
+# A cell longer than this, or a figure over this many minutes (about ten weeks), isn't a meeting's
+# attendance: its line is reported as unreadable. Checked before any conversion, so that a tampered
+# report (`NaN`, `1e400`, thousands of digits) can't fail the import or keep the server busy.
+MAX_DURATION_CHARS = 40
+MAX_DURATION_MINUTES = 100_000
+MAX_DURATION_SECONDS = MAX_DURATION_MINUTES * 60
+
+DURATION_PART = re.compile(
+    r"([0-9]{1,9}(?:[.,][0-9]{1,9})?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b", re.ASCII
+)
+CLOCK = re.compile(r"([0-9]{1,7}):([0-9]{2})(?::([0-9]{2}))?")
+
+
+def _seconds(number: Decimal, scale: int) -> int | None:
+    """Whole seconds in `number` units of `scale` seconds, or None unless it's finite, from 0 to the maximum."""
+    if not number.is_finite() or number < 0 or number > MAX_DURATION_SECONDS:
+        return None
+    seconds = number * scale  # at most the maximum times an hour: no overflow, no huge integer
+    return int(seconds) if seconds <= MAX_DURATION_SECONDS else None
 
 
 def parse_duration(value: str, unit_seconds: int = 60) -> int | None:
-    """Seconds in a report's duration cell: `45` (in the column's unit), `1:05:30`, `1 hr 5 min`, `1h 5m 30s`."""
+    """Seconds in a report's duration cell: `45` (in the column's unit), `1:05:30`, `1 hr 5 min`, `1h 5m 30s`.
+
+    None for anything else, including figures that aren't finite or exceed MAX_DURATION_MINUTES.
+    """
     text = value.strip().lower()
-    if not text:
+    if not text or len(text) > MAX_DURATION_CHARS:
         return None
     try:
         number = Decimal(text.replace(",", "."))
     except InvalidOperation:
         pass
     else:
-        return int(number * unit_seconds) if number >= 0 and number.is_finite() else None
-    if re.fullmatch(r"\d+:\d{2}(:\d{2})?", text):
-        parts = [int(p) for p in text.split(":")]
-        hours, minutes, seconds = [*parts, 0] if len(parts) == 2 else parts  # h:mm, as spreadsheets write it
-        return hours * 3600 + minutes * 60 + seconds
+        return _seconds(number, unit_seconds)
+    clock = CLOCK.fullmatch(text)
+    if clock:  # h:mm:ss, or h:mm as spreadsheets write it
+        hours, minutes, seconds = (int(part or 0) for part in clock.groups())
+        return _seconds(Decimal(hours * 3600 + minutes * 60 + seconds), 1)
     parts = DURATION_PART.findall(text)
     if not parts or DURATION_PART.sub("", text).strip(" ,"):
         return None
@@ -295,7 +316,7 @@ def parse_duration(value: str, unit_seconds: int = 60) -> int | None:
     for number, unit in parts:
         scale = 3600 if unit.startswith("h") else 60 if unit.startswith("m") else 1
         total += Decimal(number.replace(",", ".")) * scale
-    return int(total)
+    return _seconds(total, 1)
 
 
 @dataclass(frozen=True)
@@ -398,8 +419,11 @@ def read_report(data: bytes, email_column: str | None = None, minutes_column: st
             continue
         seconds = parse_duration(raw_minutes, unit)
         if seconds is None:
+            shown_minutes = raw_minutes
+            if len(shown_minutes) > MAX_DURATION_CHARS:
+                shown_minutes = shown_minutes[:MAX_DURATION_CHARS] + "…"
             report.problems.append(
-                ReportLine(line, raw_email, f"“{raw_minutes}” isn't a duration we can read, so it wasn't imported")
+                ReportLine(line, raw_email, f"“{shown_minutes}” isn't a duration we can read, so it wasn't imported")
             )
             continue
         report.entries.append((line, email, seconds))
@@ -472,7 +496,7 @@ def import_report(course: Course, session: LiveSession, report: ParsedReport) ->
             continue
         if email in blocked:
             continue
-        minutes = round(total / 60)
+        minutes = (total + 30) // 60  # to the nearest minute, in integers (each line is at most the maximum)
         imported = ImportedLearner(enrollment.user, min(minutes, max_minutes(session)), lines[email])
         if minutes > max_minutes(session):
             result.capped.append(imported)

@@ -174,3 +174,18 @@ def test_a_cover_image_uploaded_straight_to_storage_replaces_the_old_one(web, br
     assert reload(Course, course.id).cover_asset_id == second["asset_id"]
     assert reload(MediaAsset, first["asset_id"]) is None
     assert backend.storage.head(old_key) is None
+
+
+@pytest.mark.parametrize("tampered", ["\u00b2", "\u0661", "9" * 19, "2147483648"])
+def test_a_tampered_upload_id_is_refused_with_the_usual_message(web, course, tampered):
+    section = SectionFactory(course=course)
+    url = f"/studio/courses/{course.id}/sections/{section.id}/lessons/new"
+    html = unescape(web.submit(url, lesson_form(media_asset_id=tampered)).get_data(as_text=True))
+    assert "That upload can't be found any more. Please choose the file again." in html
+    assert db.session.query(Lesson).filter_by(section_id=section.id).count() == 0
+
+    edit = f"/studio/courses/{course.id}/edit"
+    page = web.submit(edit, {**DETAILS, "slug": course.slug, "title": "Renamed", "cover_asset_id": tampered})
+    assert page.status_code == 200
+    assert "That upload can't be found any more. Please choose the file again." in unescape(page.get_data(as_text=True))
+    assert reload(Course, course.id).title == "Grounding Skills"

@@ -117,6 +117,17 @@ def test_bad_minutes_are_refused_and_nothing_changes(client, web, course, sessio
     assert minutes_of(session) == {ana.email: (30, "manual")}
 
 
+@pytest.mark.parametrize("tampered", ["\u00b2", "\u0661", "abc", "-1", "9" * 19, "2147483648"])
+def test_a_tampered_learner_id_is_ignored_and_changes_nothing(client, web, course, session, tampered):
+    ana = learner(course, email="ana@example.org")
+    manual(client, web, course, session, {ana.email: "30"})
+
+    response = web.submit(page_url(course, session), {"rows-0-enrollment_id": tampered, "rows-0-minutes": "5"})
+    assert response.status_code == 200
+    assert "Attendance saved: 0 learners recorded." in response.get_data(as_text=True)
+    assert minutes_of(session) == {ana.email: (30, "manual")}
+
+
 ZOOM_REPORT = """Name (Original Name),User Email,Join Time,Leave Time,Duration (Minutes),Guest
 Ana Ruiz,ana@example.org,12/04/2040 07:00:12 PM,12/04/2040 07:50:00 PM,50,No
 Ana Ruiz (phone),ANA@Example.org,12/04/2040 07:55:00 PM,12/04/2040 08:30:00 PM,35,No
@@ -229,10 +240,63 @@ def test_a_huge_figure_is_kept_to_twice_the_sessions_length(web, course, session
         ("soon", 60, None),
         ("-5", 60, None),
         ("", 60, None),
+        ("100000", 60, 6_000_000),
+        ("6000000", 1, 6_000_000),
+        ("27 hours, 46 minutes", 60, 99_960),
     ],
 )
 def test_durations_as_meeting_platforms_write_them(cell, unit, seconds):
     assert parse_duration(cell, unit) == seconds
+
+
+@pytest.mark.parametrize(
+    ("cell", "unit"),
+    [
+        ("NaN", 60),
+        ("sNaN", 60),
+        ("-nan", 60),
+        ("Infinity", 60),
+        ("1e400", 60),
+        ("1e500000", 60),  # a huge integer that took seconds of CPU to build
+        ("1e999999999", 1),
+        ("100001", 60),
+        ("6000001", 1),
+        ("1667", 3600),
+        ("2000 hours", 60),
+        ("99999:00:00", 60),
+        ("9" * 5000 + ":00", 60),  # more digits than int() takes
+        ("1" * 400 + "h", 60),
+        ("1" * 100_000 + " x", 60),  # quadratic for the unit pattern if it were tried
+        ("²", 60),
+    ],
+)
+def test_figures_that_arent_finite_or_exceed_100000_minutes_are_unreadable(cell, unit):
+    assert parse_duration(cell, unit) is None
+
+
+@pytest.mark.parametrize(
+    ("cell", "shown"),
+    [
+        ("NaN", "“NaN”"),
+        ("sNaN", "“sNaN”"),
+        ("1e400", "“1e400”"),
+        ("1e500000", "“1e500000”"),
+        ("100001", "“100001”"),
+        ("3000 hrs", "“3000 hrs”"),
+        ("9" * 5000, "“" + "9" * 40 + "…”"),
+    ],
+)
+def test_an_absurd_duration_is_reported_with_its_line_and_changes_nothing(client, web, course, session, cell, shown):
+    ana, ben = learner(course, email="ana@example.org"), learner(course, email="ben@example.org")
+    manual(client, web, course, session, {ana.email: "30"})
+
+    report = f"Name,User Email,Duration (Minutes)\nBen,ben@example.org,45\nAna,ana@example.org,{cell}\n"
+    response = upload(web, course, session, report)
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Report imported: 1 learner recorded" in text
+    assert f"Line 3 ana@example.org: {shown} isn't a duration we can read, so it wasn't imported" in text
+    assert minutes_of(session) == {ana.email: (30, "manual"), ben.email: (45, "import")}
 
 
 def test_attendance_across_the_workshop_is_shown_against_the_minimum(client, web, creator):

@@ -269,3 +269,17 @@ def test_other_creators_cannot_attach_replays(web, client, workshop):
     CreatorProfileFactory(user__email="other@example.org")
     web.login("other@example.org", PASSWORD)
     assert client.get(f"{sessions_url(workshop)}/{session.id}/replay").status_code == 404
+
+
+@pytest.mark.parametrize("field", ["asset", "recording_asset_id"])
+@pytest.mark.parametrize("tampered", ["\u00b2", "\u0661", "not-a-number", "9" * 19, "2147483648"])
+def test_a_tampered_replay_id_is_refused_and_the_replay_stays(web, workshop, field, tampered):
+    session = _past_session(workshop)
+    video = media_asset(workshop.creator.user, "evening-1.mp4")
+    url = f"{sessions_url(workshop)}/{session.id}/replay"
+    web.submit(url, {"asset": str(video.id)})
+
+    response = web.submit(url, {"asset": "", field: tampered})
+    assert response.status_code == 200
+    assert "That upload can&#39;t be found any more. Please choose the file again." in response.get_data(as_text=True)
+    assert stored(workshop)[0].replay_asset_id == video.id
