@@ -2,8 +2,8 @@
 
 Run from the project root (PostgreSQL required):
 
-    .venv/bin/python -m benchmarks.player_pages                      # 1,000,000 enrollments, 300 requests a page
-    .venv/bin/python -m benchmarks.player_pages --enrollments 100000 --requests 100
+    .venv/bin/python benchmarks/player_pages.py                       # 1,000,000 enrollments, 300 requests a page
+    .venv/bin/python benchmarks/player_pages.py --enrollments 100000 --requests 100
 
 What it does, all on this machine and all thrown away at the end (Ctrl+C included):
 
@@ -27,13 +27,11 @@ how this machine did, client and loopback included, not how fast production is.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import secrets
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,12 +41,15 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
+from bench_support import serve_under_gunicorn, throwaway_database  # this script's folder is on sys.path
 
-from benchmarks.bench_support import free_port, throwaway_database
-from courseplatform import create_app
-from courseplatform.accounts.services import hash_password
-from courseplatform.extensions import db
-from courseplatform.models import (
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from courseplatform import create_app  # noqa: E402
+from courseplatform.accounts.services import hash_password  # noqa: E402
+from courseplatform.extensions import db  # noqa: E402
+from courseplatform.models import (  # noqa: E402
     Course,
     CourseKind,
     CourseStatus,
@@ -65,7 +66,6 @@ from courseplatform.models import (
     utcnow,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = secrets.token_hex(32)
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
 EMAIL = "bench-learner@example.org"
@@ -251,39 +251,16 @@ def query_counts(app, pages: dict[str, str]) -> dict[str, int]:
 
 
 def start_app(stack: ExitStack, database_url: str, scratch: Path) -> str:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": SECRET_KEY,
-        "MAIL_DIR": str(scratch / "mail"),
-        "MEDIA_ROOT": str(scratch / "media"),
-        "TRUSTED_PROXY_HOPS": "1",
-    }
-    env.pop("REDIS_URL", None)
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(  # noqa: S603
-        [str(gunicorn), "-k", "gthread", "-w", "3", "--threads", "4", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return serve_under_gunicorn(
+        stack,
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": SECRET_KEY,
+            "MAIL_DIR": str(scratch / "mail"),
+            "MEDIA_ROOT": str(scratch / "media"),
+            "TRUSTED_PROXY_HOPS": "1",
+        },
     )
-
-    def stop() -> None:
-        process.terminate()
-        process.wait(timeout=20)
-
-    stack.callback(stop)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/healthz", timeout=5).status_code == 200:
-                return url
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit("the app did not start under gunicorn")
 
 
 def log_in(url: str) -> requests.Session:

@@ -27,12 +27,10 @@ Each first delivery of a purchase makes the app ask the fake Stripe for the paym
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,7 +44,7 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 import stripe
-from bench_support import free_port, throwaway_database  # this script's folder is on sys.path
+from bench_support import serve_under_gunicorn, throwaway_database  # this script's folder is on sys.path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -198,42 +196,19 @@ def build_events(fake: FakeStripe, sessions: list[dict], total: int) -> tuple[li
 
 
 def start_app(stack: ExitStack, database_url: str, fake: FakeStripe, scratch: Path) -> str:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": SECRET_KEY,
-        "STRIPE_SECRET_KEY": "sk_test_bench",
-        "STRIPE_API_BASE": fake.url,
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "MAIL_BACKEND": "file",
-        "MAIL_DIR": str(scratch / "mail"),
-        "MEDIA_ROOT": str(scratch / "media"),
-    }
-    env.pop("REDIS_URL", None)
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(  # noqa: S603
-        [str(gunicorn), "-k", "gthread", "-w", "3", "--threads", "4", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return serve_under_gunicorn(
+        stack,
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": SECRET_KEY,
+            "STRIPE_SECRET_KEY": "sk_test_bench",
+            "STRIPE_API_BASE": fake.url,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "MAIL_BACKEND": "file",
+            "MAIL_DIR": str(scratch / "mail"),
+            "MEDIA_ROOT": str(scratch / "media"),
+        },
     )
-
-    def stop() -> None:
-        process.terminate()
-        process.wait(timeout=20)
-
-    stack.callback(stop)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/healthz", timeout=5).status_code == 200:
-                return url
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit("the app did not start under gunicorn")
 
 
 def post_all(url: str, fake: FakeStripe, events: list[dict], clients: int) -> tuple[float, list[float], Counter]:

@@ -399,6 +399,27 @@ def _quiz(lesson: Lesson, questions) -> None:
         db.session.add(question)
 
 
+def _paid_order(buyer: User, course: Course, amount: int, moment: datetime) -> Order:
+    """A test-mode purchase paid at `moment`, with estimated fees as the test checkout records them."""
+    processor, platform, net = _fees(amount)
+    return Order(
+        learner=buyer,
+        course=course,
+        amount_cents=amount,
+        currency=course.currency,
+        provider=PaymentProvider.TEST,
+        checkout_id=f"test_demo_{secrets.token_hex(8)}",
+        payment_intent_id=f"test_intent_demo_{secrets.token_hex(8)}",
+        status=OrderStatus.PAID,
+        processor_fee_cents=processor,
+        processor_fee_estimated=True,
+        platform_fee_cents=platform,
+        net_cents=net,
+        created_at=moment,
+        paid_at=moment,
+    )
+
+
 def _fees(amount: int) -> tuple[int, int, int]:
     """Estimated card fee (2.9% + 30¢), the platform fee, and what reaches the creator."""
     processor = estimated_fee(amount)
@@ -444,23 +465,7 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
             amount = course.price_cents
             if course.sliding_scale_min_cents is not None and rng.random() < 0.4:
                 amount = course.sliding_scale_min_cents
-            processor, platform, net = _fees(amount)
-            order = Order(
-                learner=buyer,
-                course=course,
-                amount_cents=amount,
-                currency=course.currency,
-                provider=PaymentProvider.TEST,
-                checkout_id=f"test_demo_{secrets.token_hex(8)}",
-                payment_intent_id=f"test_intent_demo_{secrets.token_hex(8)}",
-                status=OrderStatus.PAID,
-                processor_fee_cents=processor,
-                processor_fee_estimated=True,
-                platform_fee_cents=platform,
-                net_cents=net,
-                created_at=moment,
-                paid_at=moment,
-            )
+            order = _paid_order(buyer, course, amount, moment)
             orders.append(order)
             db.session.add(order)
             db.session.add(
@@ -507,23 +512,7 @@ def _free_learners(rng, course: Course, now: datetime) -> None:
 def _learner_progress(learner: User, course: Course, now: datetime) -> None:
     """The demo learner bought the grounding course three weeks ago and is part-way through."""
     bought = now - timedelta(days=21)
-    processor, platform, net = _fees(course.price_cents)
-    order = Order(
-        learner=learner,
-        course=course,
-        amount_cents=course.price_cents,
-        currency=course.currency,
-        provider=PaymentProvider.TEST,
-        checkout_id=f"test_demo_{secrets.token_hex(8)}",
-        payment_intent_id=f"test_intent_demo_{secrets.token_hex(8)}",
-        status=OrderStatus.PAID,
-        processor_fee_cents=processor,
-        processor_fee_estimated=True,
-        platform_fee_cents=platform,
-        net_cents=net,
-        created_at=bought,
-        paid_at=bought,
-    )
+    order = _paid_order(learner, course, course.price_cents, bought)
     enrollment = Enrollment(
         user=learner, course=course, order=order, source=EnrollmentSource.PURCHASE, enrolled_at=bought
     )
@@ -544,23 +533,7 @@ def _learner_progress(learner: User, course: Course, now: datetime) -> None:
 def _learner_elsewhere(learner: User, live: Course, free: Course, now: datetime) -> None:
     """The demo learner also holds a seat in the live workshop and finished the free mini-course."""
     bought = now - timedelta(days=5)
-    processor, platform, net = _fees(live.price_cents)
-    order = Order(
-        learner=learner,
-        course=live,
-        amount_cents=live.price_cents,
-        currency=live.currency,
-        provider=PaymentProvider.TEST,
-        checkout_id=f"test_demo_{secrets.token_hex(8)}",
-        payment_intent_id=f"test_intent_demo_{secrets.token_hex(8)}",
-        status=OrderStatus.PAID,
-        processor_fee_cents=processor,
-        processor_fee_estimated=True,
-        platform_fee_cents=platform,
-        net_cents=net,
-        created_at=bought,
-        paid_at=bought,
-    )
+    order = _paid_order(learner, live, live.price_cents, bought)
     db.session.add_all(
         [
             order,
