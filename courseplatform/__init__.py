@@ -85,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     from .checkout import bp as checkout_bp
     from .learning import bp as learning_bp
     from .media import bp as media_bp
+    from .revenue import bp as revenue_bp
     from .studio import bp as studio_bp
 
     app.register_blueprint(catalog_bp)
@@ -95,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(media_bp)
     app.register_blueprint(certificates_bp)
+    app.register_blueprint(revenue_bp, url_prefix="/studio")
 
     @app.get("/healthz")
     @limiter.exempt

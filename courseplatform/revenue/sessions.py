@@ -1,0 +1,3 @@
+"""Session income routes under /studio/sessions."""
+
+from . import bp  # noqa: F401

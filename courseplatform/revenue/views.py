@@ -1,0 +1,3 @@
+"""The revenue view under /studio/revenue."""
+
+from . import bp  # noqa: F401
