@@ -1,3 +1,78 @@
-"""The revenue view under /studio/revenue."""
+"""The revenue view under /studio/revenue: aqueduct income against bucket income, for a period the creator picks.
 
-from . import bp  # noqa: F401
+GET /studio/revenue        headline figures, monthly chart and table, one row per offering (?from=YYYY-MM&to=YYYY-MM)
+GET /studio/revenue.csv    the monthly table as spreadsheet-safe CSV, for the same period
+
+Only the creator's own numbers: neither route takes an id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Response, make_response, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from ..access import creator_required
+from . import bp
+from .figures import DEFAULT_MONTHS, MAX_MONTHS, creator_zone, revenue_csv, revenue_figures
+from .forms import PeriodForm, period_shortcuts
+
+PRIVATE = "private, no-store"  # the creator's income
+
+
+def _sessions_url() -> str:
+    """Where session income is logged (its page may not exist in every build yet)."""
+    try:
+        return url_for("revenue.sessions")
+    except BuildError:
+        return "/studio/sessions"
+
+
+def _period_form() -> tuple[PeriodForm, object, datetime]:
+    zone = creator_zone(current_user.time_zone)
+    now = datetime.now(UTC)
+    return PeriodForm(request.args, now.astimezone(zone).date()), zone, now
+
+
+@bp.get("/revenue")
+@creator_required
+def revenue():
+    """How much of my income no longer needs an hour in the chair: month by month, and per offering."""
+    form, zone, now = _period_form()
+    figures = revenue_figures(current_user.creator_profile, form.period, zone, now)
+    response = make_response(
+        render_template(
+            "revenue/revenue.html",
+            form=form,
+            figures=figures,
+            shortcuts=period_shortcuts(form.this_month),
+            zone_name=zone.key,
+            sessions_url=_sessions_url(),
+            default_months=DEFAULT_MONTHS,
+            max_months=MAX_MONTHS,
+        )
+    )
+    response.headers["Cache-Control"] = PRIVATE
+    return response
+
+
+@bp.get("/revenue.csv", endpoint="revenue_csv")
+@creator_required
+def revenue_csv_download():
+    """The monthly table as CSV, for the creator's spreadsheet or accountant."""
+    form, zone, now = _period_form()
+    if form.problem:
+        message = " ".join(form.start.errors + form.end.errors)
+        return Response(f"That period can't be exported: {message}\n", 400, mimetype="text/plain")
+    figures = revenue_figures(current_user.creator_profile, form.period, zone, now)
+    args = form.period.args()
+    return Response(
+        revenue_csv(figures),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="revenue-{args["from"]}-to-{args["to"]}.csv"',
+            "Cache-Control": PRIVATE,
+        },
+    )

@@ -5,7 +5,7 @@ The routes come from the application's URL map, so a route added later is walked
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -21,9 +21,11 @@ from courseplatform.models import (
     MediaStatus,
     Order,
     OrderStatus,
+    PayerKind,
     QuizChoice,
     QuizQuestion,
     Section,
+    SessionIncome,
     utcnow,
 )
 
@@ -41,6 +43,15 @@ from ..factories import (
 
 # The creator's own payouts: no ids, so another creator reaches only their own account.
 PAYOUTS = ("/studio/payouts", "/studio/payouts/connect", "/studio/payouts/return", "/studio/payouts/refresh")
+# Their own revenue and session income: no ids either.
+REVENUE = (
+    "/studio/revenue",
+    "/studio/revenue.csv",
+    "/studio/sessions",
+    "/studio/sessions/monthly",
+    "/studio/sessions/import",
+    "/studio/sessions/import/confirm",
+)
 STRIPE_LANDINGS = ("/studio/payouts/return", "/studio/payouts/refresh")
 
 
@@ -68,6 +79,17 @@ def owned_world():
     db.session.flush()
     order = OrderFactory(course=course, status=OrderStatus.PAID, payment_intent_id="pi_walk")
     enrollment = EnrollmentFactory(user=order.learner, course=course, order=order)
+    entry = SessionIncome(
+        creator_id=owner.id,
+        session_date=date(2026, 3, 2),
+        sessions=2,
+        minutes_each=50,
+        amount_cents=30000,
+        currency="USD",
+        payer_kind=PayerKind.SELF_PAY,
+    )
+    db.session.add(entry)
+    db.session.flush()
     values = {
         "course_id": course.id,
         "section_id": section.id,
@@ -77,6 +99,7 @@ def owned_world():
         "asset_id": upload.id,
         "enrollment_id": enrollment.id,
         "order_id": order.id,
+        "entry_id": entry.id,
     }
     return course, values
 
@@ -105,6 +128,7 @@ def snapshot() -> tuple:
         tuple(db.session.scalars(sa.select(MediaAsset.status).order_by(MediaAsset.id))),
         tuple(db.session.scalars(sa.select(Enrollment.status).order_by(Enrollment.id))),
         tuple(db.session.execute(sa.select(Order.status, Order.refunded_cents).order_by(Order.id))),
+        tuple(db.session.execute(sa.select(SessionIncome.id, SessionIncome.sessions).order_by(SessionIncome.id))),
     )
 
 
@@ -131,7 +155,7 @@ def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
     logged_in = True
     web.login("other@example.org", PASSWORD)
     for method, url in urls:
-        if url in ("/studio", "/studio/courses/new", "/studio/uploads", "/studio/files") or url in PAYOUTS:
+        if url in ("/studio", "/studio/courses/new", "/studio/uploads", "/studio/files", *PAYOUTS, *REVENUE):
             continue  # their own studio
         assert attempt(method, url).status_code == 404, (method, url)
     web.logout()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from courseplatform.extensions import db
 from courseplatform.models import (
@@ -10,8 +10,10 @@ from courseplatform.models import (
     LessonKind,
     LiveSession,
     OrderStatus,
+    PayerKind,
     QuizChoice,
     QuizQuestion,
+    SessionIncome,
     Topic,
     utcnow,
 )
@@ -72,6 +74,17 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
     learner = UserFactory(email="learner@example.org", name=PAYLOAD)
     order = OrderFactory(learner=learner, course=course, status=OrderStatus.PAID, payment_intent_id="pi_payload")
     enrollment = EnrollmentFactory(user=learner, course=course, order=order)
+    entry = SessionIncome(
+        creator_id=owner.id,
+        session_date=date(2026, 3, 2),
+        sessions=1,
+        minutes_each=50,
+        amount_cents=15000,
+        currency="USD",
+        payer_kind=PayerKind.SELF_PAY,
+    )
+    db.session.add(entry)
+    db.session.flush()
 
     values = {
         "course_id": course.id,
@@ -82,6 +95,7 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         "asset_id": 0,  # the upload API only answers POSTs, so it has no page to render
         "enrollment_id": enrollment.id,
         "order_id": order.id,
+        "entry_id": entry.id,
     }
     public = [
         "/",

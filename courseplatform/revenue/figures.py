@@ -1,0 +1,511 @@
+"""The revenue view's numbers: aqueduct (passive) income against bucket (session) income, month by month.
+
+Everything is summed in SQL, in three statements whatever the number of orders or sessions:
+
+- sales and refunds per offering and month, plus the last four weeks: the monthly passive
+  income and the per-offering figures are both added up from these few rows;
+- session income per month;
+- one row per offering with its learners and completions.
+
+Months are calendar months in the creator's zone. Their edges are computed here as UTC
+instants with zoneinfo (so DST is right), and SQL sorts each sale or refund into a month
+with a CASE over those edges: the same SQL on PostgreSQL and SQLite, and a plain range
+condition the indexes on `paid_at` and `created_at` can serve. Session income is already
+dated by the creator's calendar, so its months are compared as dates.
+
+Passive income is what reaches the creator: a sale counts in the month it was paid as
+amount − processor fee − platform fee; a refund counts in the month it was made as
+−(amount refunded − platform fee given back). Only orders in the creator's currency count.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+
+from ..catalog.waitlist import spreadsheet_safe
+from ..extensions import db
+from ..models import Course, CourseStatus, CreatorProfile, Enrollment, EnrollmentStatus, Order, Refund, SessionIncome
+from ..models.commerce import SETTLED_STATUSES
+
+DEFAULT_MONTHS = 12
+MAX_MONTHS = 60
+LAST_WEEKS_DAYS = 28
+
+
+def add_months(month: date, months: int) -> date:
+    """The first day of the month `months` after (or before) `month`'s."""
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def creator_zone(name: str | None) -> ZoneInfo:
+    """The creator's zone, or UTC if the stored name is unknown to this machine."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole calendar months, from `first` to `last` (both the first day of their month) inclusive."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def ending(cls, last: date, months: int = DEFAULT_MONTHS) -> Period:
+        last = last.replace(day=1)
+        return cls(add_months(last, 1 - months), last)
+
+    @property
+    def months(self) -> list[date]:
+        return [add_months(self.first, i) for i in range(self.length)]
+
+    @property
+    def length(self) -> int:
+        return (self.last.year - self.first.year) * 12 + self.last.month - self.first.month + 1
+
+    @property
+    def end(self) -> date:
+        """The first day after the period."""
+        return add_months(self.last, 1)
+
+    @property
+    def label(self) -> str:
+        if self.first == self.last:
+            return self.first.strftime("%B %Y")
+        return f"{self.first.strftime('%b %Y')} – {self.last.strftime('%b %Y')}"
+
+    def args(self) -> dict[str, str]:
+        """The period as the query string of the page and its CSV."""
+        return {"from": self.first.strftime("%Y-%m"), "to": self.last.strftime("%Y-%m")}
+
+
+def month_edges(period: Period, zone: ZoneInfo) -> list[datetime]:
+    """Midnight on the first of each month of the period in `zone`, and after the last, as UTC instants."""
+    return [datetime(month.year, month.month, 1, tzinfo=zone).astimezone(UTC) for month in [*period.months, period.end]]
+
+
+def _month_index(column: sa.ColumnElement, edges: list) -> sa.ColumnElement[int]:
+    """Which month of the period a timestamp (or date) in [edges[0], edges[-1]) falls in: 0, 1, 2...
+
+    A CASE that halves the months at each step, so a row is compared with about log2(months)
+    edges rather than with every one of them (60 months: 6 comparisons, not up to 59).
+    """
+
+    def months(first: int, last: int) -> sa.ColumnElement[int]:
+        if first == last:
+            return _constant(first)
+        middle = (first + last + 1) // 2  # months [first, middle) are before edges[middle]
+        return sa.case((column < edges[middle], months(first, middle - 1)), else_=months(middle, last))
+
+    return months(0, len(edges) - 2)
+
+
+def _constant(value: int) -> sa.ColumnElement[int]:
+    """A number written into the SQL (not a parameter), so a branch of a UNION has one type everywhere."""
+    return sa.literal_column(str(int(value)), sa.Integer)
+
+
+def _grouped(statement: sa.Select, *keys: sa.ColumnElement) -> sa.Select:
+    """GROUP BY the keys, leaving out a constant one (GROUP BY 0 would name a column by its position)."""
+    return statement.group_by(*[key for key in keys if not getattr(key, "is_literal", False)])
+
+
+def _sum(value) -> sa.ColumnElement[int]:
+    """SUM as a whole number (PostgreSQL would answer a NUMERIC), 0 for no rows."""
+    return sa.cast(sa.func.coalesce(sa.func.sum(value), 0), sa.BigInteger)
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator > 0 else None
+
+
+def _passive_share(passive_cents: int, session_cents: int) -> float | None:
+    # A month where refunds outweighed sales brought nothing passive: 0%, not a negative share.
+    passive = max(passive_cents, 0)
+    return _ratio(passive, passive + session_cents)
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """One month of the period: what the sessions and the offerings brought."""
+
+    month: date
+    session_cents: int = 0
+    passive_cents: int = 0
+    sessions: int = 0
+    session_minutes: int = 0
+
+    @property
+    def passive_share(self) -> float | None:
+        return _passive_share(self.passive_cents, self.session_cents)
+
+    @property
+    def session_hours(self) -> float:
+        return self.session_minutes / 60
+
+
+@dataclass(frozen=True)
+class OfferingFigures:
+    """One offering over the period: its sales, refunds and net; its learners and completions today."""
+
+    course_id: int
+    title: str
+    status: CourseStatus
+    authoring_minutes: int
+    sales: int
+    gross_cents: int
+    refunds: int
+    refunded_cents: int
+    net_cents: int
+    learners: int
+    completed: int
+
+    @property
+    def completion_rate(self) -> float | None:
+        return _ratio(self.completed, self.learners)
+
+
+@dataclass(frozen=True)
+class RevenueFigures:
+    """Everything the revenue view shows for one creator and one period."""
+
+    period: Period
+    currency: str
+    months: list[MonthFigures]
+    offerings: list[OfferingFigures]
+    last_four_weeks_cents: int
+    default_session_fee_cents: int
+
+    @property
+    def passive_cents(self) -> int:
+        return sum(m.passive_cents for m in self.months)
+
+    @property
+    def session_cents(self) -> int:
+        return sum(m.session_cents for m in self.months)
+
+    @property
+    def sessions(self) -> int:
+        return sum(m.sessions for m in self.months)
+
+    @property
+    def session_minutes(self) -> int:
+        return sum(m.session_minutes for m in self.months)
+
+    @property
+    def session_hours(self) -> float:
+        return self.session_minutes / 60
+
+    @property
+    def passive_share(self) -> float | None:
+        return _passive_share(self.passive_cents, self.session_cents)
+
+    @property
+    def average_session_fee_cents(self) -> float:
+        """What a session brought on average in the period; the profile's fee if none was logged."""
+        if self.sessions:
+            return self.session_cents / self.sessions
+        return self.default_session_fee_cents
+
+    @property
+    def average_fee_is_default(self) -> bool:
+        return not self.sessions
+
+    @property
+    def sessions_replaced(self) -> float | None:
+        """How many sessions' fees the passive income stands in for."""
+        return _ratio(self.passive_cents, self.average_session_fee_cents)
+
+    @property
+    def session_income_per_hour_cents(self) -> int | None:
+        rate = _ratio(self.session_cents * 60, self.session_minutes)
+        return None if rate is None else round(rate)
+
+    @property
+    def authoring_minutes(self) -> int:
+        return sum(o.authoring_minutes for o in self.offerings)
+
+    @property
+    def authoring_hours(self) -> float:
+        return self.authoring_minutes / 60
+
+    @property
+    def passive_per_authoring_hour_cents(self) -> int | None:
+        rate = _ratio(self.passive_cents * 60, self.authoring_minutes)
+        return None if rate is None else round(rate)
+
+    @property
+    def sales(self) -> int:
+        return sum(o.sales for o in self.offerings)
+
+    @property
+    def has_published(self) -> bool:
+        return any(o.status is CourseStatus.PUBLISHED for o in self.offerings)
+
+    @property
+    def has_passive(self) -> bool:
+        """Anything sold or refunded in the period."""
+        return any(o.sales or o.refunds for o in self.offerings)
+
+    @property
+    def has_sessions(self) -> bool:
+        return self.sessions > 0
+
+    def chart_data(self) -> dict:
+        """The monthly bars as the chart script reads them (money in major units)."""
+        return {
+            "currency": self.currency,
+            "labels": [m.month.strftime("%b %Y") for m in self.months],
+            "session": [m.session_cents / 100 for m in self.months],
+            "passive": [m.passive_cents / 100 for m in self.months],
+        }
+
+
+@dataclass
+class _Money:
+    """Sales and refunds summed for one offering in one month (or over the last four weeks)."""
+
+    sales: int = 0
+    gross: int = 0
+    sale_net: int = 0
+    refunds: int = 0
+    refunded: int = 0
+    refund_net: int = 0  # what the refunds took back from the creator
+
+    @property
+    def net(self) -> int:
+        return self.sale_net - self.refund_net
+
+
+RECENT = -1  # the bucket of the last four weeks
+
+
+def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: datetime) -> dict[tuple[int, int], _Money]:
+    """Sales and refunds per (offering, month index of the period), and per (offering, RECENT), in one statement.
+
+    One pass over the period's orders and refunds serves both the months and the offerings.
+    """
+
+    def sales(bucket, start, end):
+        return _grouped(
+            sa.select(
+                _constant(0).label("is_refund"),
+                Order.course_id,
+                bucket.label("bucket"),
+                sa.func.count(Order.id),
+                _sum(Order.amount_cents),
+                _sum(Order.amount_cents - Order.processor_fee_cents - Order.platform_fee_cents),
+            )
+            .join(Course, Order.course_id == Course.id)
+            .where(
+                Course.creator_id == profile.id,
+                Order.currency == profile.currency,
+                Order.status.in_(SETTLED_STATUSES),
+                Order.paid_at >= start,
+                Order.paid_at < end,
+            ),
+            Order.course_id,
+            bucket,
+        )
+
+    def refunds(bucket, start, end):
+        return _grouped(
+            sa.select(
+                _constant(1).label("is_refund"),
+                Order.course_id,
+                bucket.label("bucket"),
+                sa.func.count(Refund.id),
+                _sum(Refund.amount_cents),
+                _sum(Refund.amount_cents - Refund.platform_fee_refunded_cents),
+            )
+            .join(Order, Refund.order_id == Order.id)
+            .join(Course, Order.course_id == Course.id)
+            .where(
+                Course.creator_id == profile.id,
+                Order.currency == profile.currency,
+                Refund.created_at >= start,
+                Refund.created_at < end,
+            ),
+            Order.course_id,
+            bucket,
+        )
+
+    # A sale may be both in the period and in the last four weeks: those are branches of their own.
+    recent = (now - timedelta(days=LAST_WEEKS_DAYS), now)
+    statement = sa.union_all(
+        sales(_month_index(Order.paid_at, edges), edges[0], edges[-1]),
+        refunds(_month_index(Refund.created_at, edges), edges[0], edges[-1]),
+        sales(_constant(RECENT), *recent),
+        refunds(_constant(RECENT), *recent),
+    )
+    money: dict[tuple[int, int], _Money] = {}
+    for is_refund, course_id, bucket, count, amount, net in db.session.execute(statement):
+        cell = money.setdefault((course_id, bucket), _Money())
+        if is_refund:
+            cell.refunds, cell.refunded, cell.refund_net = int(count), int(amount), int(net)
+        else:
+            cell.sales, cell.gross, cell.sale_net = int(count), int(amount), int(net)
+    return money
+
+
+def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tuple[int, int, int]]:
+    """(income, sessions, minutes) per month index of the period, from the logged session income."""
+    days = [*period.months, period.end]
+    bucket = _month_index(SessionIncome.session_date, days)
+    rows = db.session.execute(
+        _grouped(
+            sa.select(
+                bucket,
+                _sum(SessionIncome.amount_cents),
+                _sum(SessionIncome.sessions),
+                _sum(SessionIncome.sessions * SessionIncome.minutes_each),
+            ).where(
+                SessionIncome.creator_id == profile.id,
+                SessionIncome.currency == profile.currency,
+                SessionIncome.session_date >= days[0],
+                SessionIncome.session_date < days[-1],
+            ),
+            bucket,
+        )
+    )
+    return {index: (int(income), int(sessions), int(minutes)) for index, income, sessions, minutes in rows}
+
+
+def _offerings(profile: CreatorProfile, money: dict[tuple[int, int], _Money]) -> list[OfferingFigures]:
+    """Each of the creator's offerings with its sales and refunds in the period and its learners today."""
+    learners = (
+        sa.select(
+            Enrollment.course_id.label("course_id"),
+            sa.func.count(Enrollment.id).label("learners"),
+            sa.func.count(Enrollment.completed_at).label("completed"),
+        )
+        .join(Course, Enrollment.course_id == Course.id)
+        .where(Course.creator_id == profile.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .group_by(Enrollment.course_id)
+        .subquery("learners")
+    )
+    rows = db.session.execute(
+        sa.select(
+            Course.id,
+            Course.title,
+            Course.status,
+            Course.authoring_minutes,
+            sa.func.coalesce(learners.c.learners, 0),
+            sa.func.coalesce(learners.c.completed, 0),
+        )
+        .outerjoin(learners, learners.c.course_id == Course.id)
+        .where(Course.creator_id == profile.id)
+        .order_by(Course.title, Course.id)
+    )
+    totals: dict[int, _Money] = {}
+    for (course_id, bucket), cell in money.items():
+        if bucket != RECENT:
+            total = totals.setdefault(course_id, _Money())
+            total.sales += cell.sales
+            total.gross += cell.gross
+            total.sale_net += cell.sale_net
+            total.refunds += cell.refunds
+            total.refunded += cell.refunded
+            total.refund_net += cell.refund_net
+    offerings = []
+    for course_id, title, status, authoring_minutes, learner_count, completed in rows:
+        total = totals.get(course_id, _Money())
+        offerings.append(
+            OfferingFigures(
+                course_id=course_id,
+                title=title,
+                status=status,
+                authoring_minutes=authoring_minutes or 0,
+                sales=total.sales,
+                gross_cents=total.gross,
+                refunds=total.refunds,
+                refunded_cents=total.refunded,
+                net_cents=total.net,
+                learners=int(learner_count),
+                completed=int(completed),
+            )
+        )
+    # Best earners first; offerings with nothing in the period keep their alphabetical order.
+    offerings.sort(key=lambda o: -o.net_cents)
+    return offerings
+
+
+def revenue_figures(
+    profile: CreatorProfile, period: Period, zone: ZoneInfo, now: datetime | None = None
+) -> RevenueFigures:
+    """The creator's passive and session income per month of `period` (months in `zone`), in three queries."""
+    now = now or datetime.now(UTC)
+    money = _sales_and_refunds(profile, month_edges(period, zone), now)
+    sessions = _sessions_by_month(profile, period)
+    passive: dict[int, int] = {}
+    for (_course, bucket), cell in money.items():
+        passive[bucket] = passive.get(bucket, 0) + cell.net
+    months = []
+    for index, month in enumerate(period.months):
+        income, count, minutes = sessions.get(index, (0, 0, 0))
+        months.append(MonthFigures(month, income, passive.get(index, 0), count, minutes))
+    return RevenueFigures(
+        period=period,
+        currency=profile.currency,
+        months=months,
+        offerings=_offerings(profile, money),
+        last_four_weeks_cents=passive.get(RECENT, 0),
+        default_session_fee_cents=profile.default_session_fee_cents,
+    )
+
+
+# ---------------------------------------------------------------------------
+# CSV
+# ---------------------------------------------------------------------------
+
+CSV_COLUMNS = [
+    "month",
+    "currency",
+    "session_income",
+    "passive_income",
+    "passive_share_percent",
+    "sessions",
+    "session_hours",
+]
+
+
+def _decimal(cents: int) -> str:
+    """`-1250` → `-12.50`: a number a spreadsheet reads as one."""
+    sign = "-" if cents < 0 else ""
+    whole, minor = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{minor:02d}"
+
+
+def _hours(minutes: int) -> str:
+    return f"{minutes / 60:.2f}".rstrip("0").rstrip(".")
+
+
+def revenue_csv(figures: RevenueFigures) -> str:
+    """The monthly table as CSV: one row a month, money like 1234.50, shares in percent, hours in hours."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for month in figures.months:
+        share = month.passive_share
+        writer.writerow(
+            [
+                # Text goes through spreadsheet_safe; the numbers are written by us and stay numbers.
+                spreadsheet_safe(month.month.strftime("%Y-%m")),
+                spreadsheet_safe(figures.currency),
+                _decimal(month.session_cents),
+                _decimal(month.passive_cents),
+                "" if share is None else f"{share * 100:.1f}",
+                str(month.sessions),
+                _hours(month.session_minutes),
+            ]
+        )
+    return out.getvalue()

@@ -1,0 +1,243 @@
+"""Forms for logging 1:1 session income: one entry, a month's total, a CSV import and its column mapping.
+
+None of them has a field for a client's name, notes or anything else that identifies a client.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, Form, HiddenField, IntegerField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms.fields import DateField
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+
+from ..fields import MoneyField
+from ..models import PayerKind
+from .session_import import EARLIEST_DATE, MAX_IMPORT_BYTES, MINUTES_RANGE, SESSIONS_RANGE, TARGET_LABELS, KeptFile
+
+PAYER_CHOICES = [SelectChoice(kind.value, kind.label) for kind in PayerKind]
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class WholeNumberField(IntegerField):
+    """An integer, with a message a person understands when it isn't one."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = int(valuelist[0].strip())
+        except ValueError as exc:
+            self.data = None
+            raise ValueError("Enter a whole number.") from exc
+
+
+class LocalDateField(DateField):
+    """A calendar date picked in the creator's own zone."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError("Enter a date such as 2026-03-05.") from exc
+
+
+def parse_month(text: str | None) -> date | None:
+    """`"2026-03"` → the 1st of that month, or None for anything else."""
+    match = MONTH_RE.match((text or "").strip())
+    if not match:
+        return None
+    year, month = int(match[1]), int(match[2])
+    if not 1 <= month <= 12 or year < EARLIEST_DATE.year or year > 9998:
+        return None
+    return date(year, month, 1)
+
+
+def _sessions_field(label: str = "Number of sessions") -> WholeNumberField:
+    low, high = SESSIONS_RANGE
+    return WholeNumberField(
+        label,
+        validators=[
+            InputRequired(message="Enter how many sessions."),
+            NumberRange(low, high, message=f"Enter between {low} and {high:,} sessions."),
+        ],
+        render_kw={"inputmode": "numeric", "min": low, "max": high},
+    )
+
+
+def _minutes_validators(required: bool) -> list:
+    low, high = MINUTES_RANGE
+    first = InputRequired(message="Enter how long each session was, in minutes.") if required else Optional()
+    return [first, NumberRange(low, high, message=f"Enter between {low} and {high} minutes.")]
+
+
+def _amount_field(label: str, description: str) -> MoneyField:
+    return MoneyField(label, render_kw={"inputmode": "decimal", "autocomplete": "off"}, description=description)
+
+
+def _require_amount(field) -> None:
+    if field.data is None and not field.errors:
+        raise ValidationError("Enter the amount you were paid (0 for sessions you gave for free).")
+
+
+class SessionEntryForm(FlaskForm):
+    """One day's sessions: when, how many, how long, what they brought in, who paid."""
+
+    session_date = LocalDateField("Date", validators=[InputRequired(message="Enter the date of the sessions.")])
+    sessions = _sessions_field()
+    minutes_each = WholeNumberField(
+        "Minutes each", validators=_minutes_validators(True), render_kw={"inputmode": "numeric"}
+    )
+    amount = _amount_field("Amount", "The total for these sessions, e.g. 150 or 1,250.00.")
+    payer_kind = SelectField("Paid by", choices=PAYER_CHOICES, default=PayerKind.SELF_PAY.value)
+
+    def __init__(self, *args, today: date, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def validate_session_date(self, field) -> None:
+        if field.data is None:
+            return
+        if field.data < EARLIEST_DATE:
+            raise ValidationError("Enter a date from 2000 onwards.")
+        if field.data > self.today + timedelta(days=1):
+            raise ValidationError("That date is in the future. Log sessions once they have happened.")
+
+    def validate_amount(self, field) -> None:
+        _require_amount(field)
+
+    @property
+    def values(self) -> dict:
+        return {
+            "session_date": self.session_date.data,
+            "sessions": self.sessions.data,
+            "minutes_each": self.minutes_each.data,
+            "amount_cents": self.amount.data,
+            "payer_kind": PayerKind(self.payer_kind.data),
+        }
+
+
+class MonthlyEntryForm(FlaskForm):
+    """A whole month in one line: “in March: 62 sessions, $9,300”."""
+
+    month = StringField(
+        "Month",
+        validators=[InputRequired(message="Choose the month.")],
+        render_kw={"type": "month", "placeholder": "2026-03", "pattern": r"\d{4}-\d{2}"},
+    )
+    sessions = _sessions_field("Sessions that month")
+    amount = _amount_field("Total paid", "Everything those sessions brought in, e.g. 9300.")
+    minutes_each = WholeNumberField(
+        "Minutes each (optional)",
+        validators=_minutes_validators(False),
+        render_kw={"inputmode": "numeric"},
+    )
+    payer_kind = SelectField("Paid by", choices=PAYER_CHOICES, default=PayerKind.SELF_PAY.value)
+    confirm = BooleanField("Yes, save it")
+
+    def __init__(self, *args, today: date, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def validate_month(self, field) -> None:
+        first = parse_month(field.data)
+        if first is None:
+            raise ValidationError("Enter a month such as 2026-03.")
+        if first > self.today.replace(day=1):
+            raise ValidationError("That month hasn't started yet.")
+
+    def validate_amount(self, field) -> None:
+        _require_amount(field)
+
+    @property
+    def first_day(self) -> date:
+        return parse_month(self.month.data)
+
+
+class SessionFilterForm(Form):
+    """Which month of entries to list, read from the query string; anything odd lists them all."""
+
+    class Meta:
+        csrf = False
+
+    month = StringField("Month", render_kw={"type": "month"})
+
+    @property
+    def first_day(self) -> date | None:
+        return parse_month(self.month.data)
+
+
+class SessionImportForm(FlaskForm):
+    """A CSV exported from a practice-management system."""
+
+    file = FileField(
+        "CSV file",
+        validators=[FileRequired(message="Choose a CSV file to upload.")],
+        render_kw={"accept": ".csv,text/csv,text/plain"},
+        description=f"Up to {MAX_IMPORT_BYTES // 2**20} MB. Nothing is saved until you confirm on the next page.",
+    )
+
+
+class ColumnMappingForm(FlaskForm):
+    """Which column holds the date, fee, duration, count and payer, and what to do with rows that have problems."""
+
+    kept = HiddenField()
+    date = SelectField(TARGET_LABELS["date"], validate_choice=False)
+    fee = SelectField(TARGET_LABELS["fee"], validate_choice=False)
+    duration = SelectField(TARGET_LABELS["duration"], validate_choice=False)
+    count = SelectField(TARGET_LABELS["count"], validate_choice=False)
+    payer = SelectField(TARGET_LABELS["payer"], validate_choice=False)
+    skip_bad = BooleanField("Skip the rows with problems and import the rest")
+    preview = SubmitField("Update the preview")
+    confirm = SubmitField("Import")
+
+    def offer(self, kept: KeptFile, default_minutes: int) -> None:
+        """Offer the kept columns in each list, with the suggested column chosen unless one was picked."""
+        suggested = kept.suggestions()
+        optional = {
+            "duration": f"None: use my usual {default_minutes} minutes",
+            "count": "None: one session a line",
+            "payer": "None: all self-pay",
+        }
+        for target in ("date", "fee", "duration", "count", "payer"):
+            select = self[target]
+            choices = [SelectChoice(str(i), name) for i, name in kept.choices(target)]
+            if target in optional:
+                choices.insert(0, SelectChoice("", optional[target]))
+            select.choices = choices
+            if not select.raw_data or select.data not in {choice.value for choice in choices}:
+                select.data = str(suggested[target]) if suggested[target] is not None else ""
+
+    def validate_date(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Choose the column with the date of each session.")
+
+    def validate_fee(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Choose the column with the fee.")
+        self._once(field, [self.date])
+
+    def validate_duration(self, field) -> None:
+        self._once(field, [self.date, self.fee])
+
+    def validate_count(self, field) -> None:
+        self._once(field, [self.date, self.fee, self.duration])
+
+    def _once(self, field, others) -> None:
+        for other in others:
+            if field.data and field.data == other.data:
+                raise ValidationError(f"That column is already used for “{other.label.text}”: choose another.")
+
+    def column(self, target: str) -> int | None:
+        value = self[target].data
+        return int(value) if value not in (None, "") else None
+
+
+def today_in(zone: str) -> date:
+    """Today's date where the creator lives."""
+    return datetime.now(ZoneInfo(zone)).date()

@@ -1,0 +1,386 @@
+"""Reading a practice-management export (SimplePractice, TherapyNotes...) into session income rows.
+
+Privacy comes first: when the file is read, every column whose name doesn't say it holds a
+date, a fee, a duration, a count or a payer is dropped at once, payer values are reduced to a
+payer kind, and other values are kept only when they contain a digit (dates, amounts,
+minutes): a client's name or a diagnosis never leaves this module. What is kept travels
+between the preview and the import in a signed form field, so no file is stored anywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import zlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from ..fields import parse_money
+from ..models import PayerKind
+
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+MAX_IMPORT_ROWS = 5000
+MAX_PAYLOAD_CHARS = 450_000  # a form field larger than ~500 kB is refused by the server
+PAYLOAD_MAX_AGE = 2 * 3600
+PREVIEW_ROWS = 10
+EARLIEST_DATE = date(2000, 1, 1)
+MAX_ROW_CENTS = 100_000_000  # the cap of the shared money parser
+SESSIONS_RANGE = (1, 1000)
+MINUTES_RANGE = (5, 600)
+
+# What each target is called in the exports we know; the first matching column is suggested.
+TARGETS = ("date", "fee", "duration", "count", "payer")
+TARGET_LABELS = {
+    "date": "Date of the session",
+    "fee": "Fee",
+    "duration": "Duration",
+    "count": "Number of sessions",
+    "payer": "Payer",
+}
+HEADER_PATTERNS = {
+    "date": re.compile(r"\bdate\b|\bdos\b|\bday\b", re.I),
+    "duration": re.compile(r"duration|minutes|\bmins?\b|length", re.I),
+    "count": re.compile(r"units?\b|sessions?\b|count|\bqty\b|quantity|visits?\b", re.I),
+    "fee": re.compile(r"fee|amount|charge|rate|price|paid|payment|billed|total|income|revenue", re.I),
+    "payer": re.compile(r"payer|payor|insur", re.I),
+}
+# When several columns hold money, the one most likely to be the line's total is suggested.
+FEE_PREFERENCE = ("total", "fee", "charge", "amount", "billed", "paid", "payment", "rate", "price")
+PAYER_FIRST = re.compile(r"(?:pay(?:er|or|ment)?|billing) ?(?:type|method|kind)", re.I)
+# Columns that could identify a client, or hold nothing we can map, are dropped whatever else their name says.
+IDENTIFYING = re.compile(
+    r"birth|\bdob\b|name|diagnos|\bdx\b|note|memo|comment|mail|phone|address|\bssn\b|\bid\b|member|"
+    r"policy|subscriber|guarantor|code|icd|cpt|status|clinician|provider|location",
+    re.I,
+)
+# "Client" or "Patient" alone names a person; "Client paid" is an amount.
+PERSON = re.compile(r"client|patient", re.I)
+
+SELF_PAY_WORDS = re.compile(
+    r"^\s*(?:n/?a|none|-+)?\s*$|self|private|cash|out[ -]of[ -]pocket|\bclient\b|\bcard\b|credit", re.I
+)
+SLIDING_WORDS = re.compile(r"sliding|reduced|discount", re.I)
+SAFE_TO_ECHO = re.compile(r"^[0-9\s$£€.,:/\-()]{1,20}$")
+
+DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%d %b %Y")
+
+
+class SessionImportError(Exception):
+    """The file as a whole can't be used; the message says what to do."""
+
+
+@dataclass
+class KeptFile:
+    """What is kept of an uploaded file: its column names, and the values of the columns we may map."""
+
+    headers: list[str]
+    lines: list[int]  # the file's line number of each data row
+    kinds: dict[int, str]  # column index → the target its name suggests ("payer" columns hold payer kinds)
+    values: dict[int, list[str]]  # column index → one value per data row
+
+    @property
+    def dropped_on_reading(self) -> list[str]:
+        return [name or f"Column {i + 1}" for i, name in enumerate(self.headers) if i not in self.kinds]
+
+    def suggestions(self) -> dict[str, int | None]:
+        """The column each target most likely comes from, each column used once."""
+        chosen: dict[str, int | None] = {}
+        used: set[int] = set()
+        for target in TARGETS:
+            candidates = [i for i, kind in sorted(self.kinds.items()) if kind == target and i not in used]
+            if target == "fee":
+                candidates.sort(key=lambda i: _fee_rank(self.headers[i]))
+            chosen[target] = candidates[0] if candidates else None
+            if chosen[target] is not None:
+                used.add(chosen[target])
+        return chosen
+
+    def choices(self, target: str) -> list[tuple[int, str]]:
+        """The columns that may be mapped to `target`: payer columns only to the payer."""
+        return [
+            (i, self.headers[i] or f"Column {i + 1}")
+            for i, kind in sorted(self.kinds.items())
+            if (kind == "payer") == (target == "payer")
+        ]
+
+    def dumps(self) -> str:
+        """The kept columns, compressed and signed, for a hidden form field."""
+        data = {"h": self.headers, "l": self.lines, "k": self.kinds, "v": self.values}
+        raw = zlib.compress(json.dumps(data, separators=(",", ":")).encode())
+        return _serializer().dumps(raw.hex())
+
+    @classmethod
+    def loads(cls, token: str) -> KeptFile:
+        """The kept columns back from the form field; SessionImportError if tampered with or too old."""
+        try:
+            raw = _serializer().loads(token or "", max_age=PAYLOAD_MAX_AGE)
+            data = json.loads(zlib.decompress(bytes.fromhex(raw)))
+        except SignatureExpired as exc:
+            raise SessionImportError("This preview is more than two hours old. Upload the file again.") from exc
+        except (BadSignature, ValueError, zlib.error) as exc:
+            raise SessionImportError("We couldn't read the preview. Upload the file again.") from exc
+        return cls(
+            headers=data["h"],
+            lines=data["l"],
+            kinds={int(i): kind for i, kind in data["k"].items()},
+            values={int(i): column for i, column in data["v"].items()},
+        )
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="session-income-import")
+
+
+def column_kind(header: str) -> str | None:
+    """The target a column's name suggests, or None (the column is dropped)."""
+    if not header.strip() or IDENTIFYING.search(header):
+        return None
+    if PERSON.search(header) and not HEADER_PATTERNS["fee"].search(header):
+        return None
+    if PAYER_FIRST.search(header):
+        return "payer"
+    for target in ("date", "duration", "count", "fee", "payer"):
+        if HEADER_PATTERNS[target].search(header):
+            return target
+    return None
+
+
+def _fee_rank(header: str) -> int:
+    lowered = header.lower()
+    return next((n for n, word in enumerate(FEE_PREFERENCE) if word in lowered), len(FEE_PREFERENCE))
+
+
+def payer_kind_of(text: str) -> PayerKind:
+    """Blank, self-pay words → self-pay; sliding/reduced → sliding scale; anything else (an insurer) → insurance."""
+    if SLIDING_WORDS.search(text):
+        return PayerKind.SLIDING_SCALE
+    if SELF_PAY_WORDS.search(text):
+        return PayerKind.SELF_PAY
+    return PayerKind.INSURANCE
+
+
+def read_export(data: bytes) -> KeptFile:
+    """Keep only the mappable columns of an uploaded CSV; SessionImportError if the file can't be used at all."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise SessionImportError(
+            "That file is larger than 2 MB. Export a shorter period, or split the file, and upload each."
+        )
+    text = _decode(data)
+    if not text.strip():
+        raise SessionImportError("That file is empty. Export your sessions as CSV and upload that file.")
+    first_line = text.lstrip().split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line))
+    headers: list[str] | None = None
+    kinds: dict[int, str] = {}
+    values: dict[int, list[str]] = {}
+    lines: list[int] = []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if headers is None:
+                headers = [cell.strip()[:80] for cell in row]
+                kinds = {i: kind for i, name in enumerate(headers) if (kind := column_kind(name))}
+                values = {i: [] for i in kinds}
+                continue
+            if len(lines) >= MAX_IMPORT_ROWS:
+                raise SessionImportError(
+                    f"That file has more than {MAX_IMPORT_ROWS:,} sessions. Export a shorter period and upload each."
+                )
+            lines.append(reader.line_num)
+            for i, kind in kinds.items():
+                cell = row[i].strip() if i < len(row) else ""
+                values[i].append(_keepable(cell, kind))
+    except csv.Error as exc:
+        raise SessionImportError(f"That file isn't a CSV we can read (line {reader.line_num}: {exc}).") from exc
+    if headers is None or not lines:
+        raise SessionImportError(
+            "That file has no sessions in it: we need a line of column names, then one line a session."
+        )
+    if not any(kind == "date" for kind in kinds.values()) or not any(kind == "fee" for kind in kinds.values()):
+        raise SessionImportError(
+            "We couldn't find a date and a fee column in that file. Its first line should name the columns, "
+            "e.g. “Date of Service” and “Fee”: rename them in your spreadsheet and upload it again."
+        )
+    kept = KeptFile(headers=headers, lines=lines, kinds=kinds, values=values)
+    if len(kept.dumps()) > MAX_PAYLOAD_CHARS:
+        raise SessionImportError("That file is too large to preview. Export a shorter period and upload each part.")
+    return kept
+
+
+def _keepable(cell: str, kind: str) -> str:
+    """A payer becomes its kind; other values are kept only if they hold a digit (never a bare word or name)."""
+    if kind == "payer":
+        return payer_kind_of(cell).value
+    if not any(ch.isdigit() for ch in cell):
+        return "" if not cell else "?"
+    return cell[:40]
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:4096] or data.startswith(b"PK\x03\x04"):
+        raise SessionImportError(
+            "That file isn't a CSV. Export your sessions as CSV (or save the sheet as “CSV UTF-8”)."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")  # Excel's "CSV (Comma delimited)" on Windows
+
+
+def _delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+# ---------------------------------------------------------------------------
+# Turning kept values into rows
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Which kept column each target comes from; duration, count and payer may be left out."""
+
+    date: int
+    fee: int
+    duration: int | None = None
+    count: int | None = None
+    payer: int | None = None
+
+    def columns(self) -> list[int]:
+        return [i for i in (self.date, self.fee, self.duration, self.count, self.payer) if i is not None]
+
+
+@dataclass(frozen=True)
+class ParsedRow:
+    line: int
+    session_date: date
+    sessions: int
+    minutes_each: int
+    amount_cents: int
+    payer_kind: PayerKind
+    import_key: str
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: int
+    reason: str
+
+
+@dataclass
+class ParsedFile:
+    rows: list[ParsedRow] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)
+
+
+class RowProblem(ValueError):
+    pass
+
+
+def parse_rows(kept: KeptFile, mapping: Mapping, *, default_minutes: int, today: date) -> ParsedFile:
+    """Every data row as a session-income row or a reason it can't be one, with its line number."""
+    parsed = ParsedFile()
+    seen: dict[tuple, int] = {}
+    latest = today + timedelta(days=1)
+    for n, line in enumerate(kept.lines):
+        try:
+            day = _parse_date(kept.values[mapping.date][n], kept.headers[mapping.date], latest)
+            amount = _parse_fee(kept.values[mapping.fee][n], kept.headers[mapping.fee])
+            minutes = (
+                _parse_minutes(kept.values[mapping.duration][n], kept.headers[mapping.duration])
+                if mapping.duration is not None
+                else default_minutes
+            )
+            count = (
+                _parse_count(kept.values[mapping.count][n], kept.headers[mapping.count])
+                if mapping.count is not None
+                else 1
+            )
+        except RowProblem as problem:
+            parsed.bad.append(BadRow(line, str(problem)))
+            continue
+        payer = PayerKind(kept.values[mapping.payer][n]) if mapping.payer is not None else PayerKind.SELF_PAY
+        identity = (day.isoformat(), count, minutes, amount, payer.value)
+        # Two identical sessions on one day are two rows: the occurrence number tells them apart.
+        seen[identity] = seen.get(identity, 0) + 1
+        key = hashlib.sha256("|".join(map(str, (*identity, seen[identity]))).encode()).hexdigest()
+        parsed.rows.append(ParsedRow(line, day, count, minutes, amount, payer, key))
+    return parsed
+
+
+def _shown(value: str) -> str:
+    """The value, quoted, when it is safe to repeat on a page (digits and punctuation only)."""
+    return f" “{value}”" if SAFE_TO_ECHO.match(value) else ""
+
+
+def _parse_date(value: str, column: str, latest: date) -> date:
+    if not value:
+        raise RowProblem(f"No date in “{column}”")
+    text = " ".join(value.replace(".", " ").split()) if value != "?" else ""
+    text = re.sub(r"\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]m)?$", "", text, flags=re.I)  # "03/05/2026 10:00 AM"
+    for fmt in DATE_FORMATS:
+        try:
+            day = datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        if day < EARLIEST_DATE:
+            raise RowProblem(f"The date{_shown(value)} is before 2000")
+        if day > latest:
+            raise RowProblem(f"The date{_shown(value)} is in the future")
+        return day
+    raise RowProblem(f"“{column}”{_shown(value)} isn't a date we can read (use e.g. 2026-03-05 or 03/05/2026)")
+
+
+def _parse_fee(value: str, column: str) -> int:
+    if not value:
+        raise RowProblem(f"No amount in “{column}”")
+    text = value.strip()
+    if text.startswith("(") and text.endswith(")"):
+        raise RowProblem(f"The amount{_shown(value)} is negative (a refund or adjustment?)")
+    try:
+        return parse_money(text.replace("USD", "").replace("US$", ""))
+    except ValueError as exc:
+        raise RowProblem(f"“{column}”{_shown(value)} isn't an amount: {exc}") from exc
+
+
+def _parse_minutes(value: str, column: str) -> int:
+    if not value:
+        raise RowProblem(f"No duration in “{column}”")
+    text = value.strip().lower()
+    minutes: int | None = None
+    if match := re.fullmatch(r"(\d{1,2}):(\d{2})(?::00)?", text):
+        minutes = int(match[1]) * 60 + int(match[2])
+    elif match := re.fullmatch(r"(\d{1,3})(?:\.0+)?\s*(?:m|min|mins|minutes?)?\.?", text):
+        minutes = int(match[1])
+    elif match := re.fullmatch(
+        r"(?:(\d{1,2}(?:\.\d+)?)\s*(?:h|hr|hrs|hours?))\s*(?:(\d{1,2})\s*(?:m|min|mins|minutes?))?", text
+    ):
+        minutes = round(float(match[1]) * 60) + int(match[2] or 0)
+    if minutes is None:
+        raise RowProblem(f"“{column}”{_shown(value)} isn't a duration (use minutes such as 50, 50 min or 0:50)")
+    low, high = MINUTES_RANGE
+    if not low <= minutes <= high:
+        raise RowProblem(f"The duration{_shown(value)} should be between {low} and {high} minutes")
+    return minutes
+
+
+def _parse_count(value: str, column: str) -> int:
+    if not value:
+        return 1
+    match = re.fullmatch(r"(\d{1,5})(?:\.0+)?", value.strip())
+    low, high = SESSIONS_RANGE
+    if not match:
+        raise RowProblem(f"“{column}”{_shown(value)} isn't a whole number of sessions")
+    count = int(match[1])
+    if not low <= count <= high:
+        raise RowProblem(f"The number of sessions{_shown(value)} should be between {low} and {high}")
+    return count

@@ -1,0 +1,305 @@
+"""Importing a practice-management export: column mapping, a preview, bad rows by line, idempotent re-import,
+and no trace of a client anywhere."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+from html import unescape
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from courseplatform.extensions import db
+from courseplatform.models import PayerKind, SessionIncome, SessionIncomeSource
+from courseplatform.revenue.session_import import column_kind, payer_kind_of
+
+from ..conftest import csrf_token_from
+from ..factories import PASSWORD, CreatorProfileFactory
+
+EXPORT = """Date of Service,Client,Date of Birth,Diagnosis,Fee,Duration,Units,Payer,Notes
+03/02/2026,Jane Quartermaine,04/11/1987,F41.1 Generalized anxiety,$150.00,50 min,1,Self-pay,Discussed her divorce
+03/02/2026,Robert Okonkwo-Lindqvist,1990-02-02,F32.1 Major depressive,"1,250.00",0:50,1,Aetna,Session about his job loss
+3/3/26,Jane Quartermaine,04/11/1987,F41.1 Generalized anxiety,150,50,1,Sliding scale,
+"Mar 5, 2026",Maria Santorini-Vale,1979-07-07,F43.10 PTSD,$120.00,90 min,2,BCBS,EMDR
+"""
+CLIENT_TRACES = ["Quartermaine", "Okonkwo", "Santorini", "F41.1", "anxiety", "divorce", "1987", "EMDR", "Aetna", "BCBS"]
+
+
+@pytest.fixture
+def creator(web):
+    profile = CreatorProfileFactory(
+        user__email="maya@example.org", user__time_zone="America/New_York", default_session_minutes=45
+    )
+    web.login("maya@example.org", PASSWORD)
+    return profile
+
+
+def upload(web, content: str | bytes, filename="export.csv"):
+    """Post the upload form, encoded in memory."""
+    token = csrf_token_from(web.client.get("/studio/sessions/import").get_data(as_text=True))
+    data = content.encode() if isinstance(content, str) else content
+    fields = {"csrf_token": token, "file": FileStorage(io.BytesIO(data), filename=filename, content_type="text/csv")}
+    boundary, body = encode_multipart(fields)
+    return web.client.post(
+        "/studio/sessions/import", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+
+
+def form_values(html: str) -> dict[str, str]:
+    """The mapping form as the browser would send it: hidden fields and selected options."""
+    values = {"csrf_token": csrf_token_from(html)}
+    values["kept"] = unescape(re.search(r'name="kept" type="hidden" value="([^"]*)"', html).group(1))
+    for select in re.finditer(r'<select[^>]*name="(\w+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(r'<option selected value="([^"]*)"|<option value="([^"]*)" selected', select.group(2))
+        values[select.group(1)] = next(v for v in chosen.groups() if v is not None) if chosen else ""
+    return values
+
+
+def confirm(web, preview_html: str, **changes):
+    values = {**form_values(preview_html), "confirm": "1", **changes}
+    return web.client.post("/studio/sessions/import/confirm", data=values)
+
+
+def imported(profile) -> list[SessionIncome]:
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            sa.select(SessionIncome)
+            .where(SessionIncome.creator_id == profile.id)
+            .order_by(SessionIncome.session_date, SessionIncome.amount_cents)
+        )
+    )
+
+
+def test_columns_are_suggested_from_their_names_and_client_columns_dropped_at_once(web, creator):
+    page = upload(web, EXPORT).get_data(as_text=True)
+    values = form_values(page)
+    headers = EXPORT.splitlines()[0].split(",")
+    assert {target: headers[int(values[target])] for target in ("date", "fee", "duration", "count", "payer")} == {
+        "date": "Date of Service",
+        "fee": "Fee",
+        "duration": "Duration",
+        "count": "Units",
+        "payer": "Payer",
+    }
+    assert "Dropped before anything was stored:</strong> Client, Date of Birth, Diagnosis, Notes." in page
+    assert "4 rows ready" in page
+
+
+def test_the_preview_shows_only_the_mapped_values_and_never_a_client(web, creator):
+    response = upload(web, EXPORT)
+    page = response.get_data(as_text=True)
+    assert "Mar 2, 2026" in page and "$1,250" in page and "Sliding scale" in page and "Insurance" in page
+    kept = form_values(page)["kept"]
+    for trace in CLIENT_TRACES:
+        assert trace not in page, trace
+    # The columns carried to the next step are compressed and signed; decoded, they still hold no client.
+    import json
+    import zlib
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    payload = URLSafeTimedSerializer(web.client.application.config["SECRET_KEY"], salt="session-income-import")
+    carried = zlib.decompress(bytes.fromhex(payload.loads(kept))).decode()
+    for trace in CLIENT_TRACES:
+        assert trace not in carried, trace
+    assert json.loads(carried)["h"][1] == "Client"  # only the column's name, to say it was dropped
+
+
+def test_importing_stores_the_mapped_values_and_reports_the_dropped_columns(web, creator):
+    page = confirm(web, upload(web, EXPORT).get_data(as_text=True)).get_data(as_text=True)
+    assert "<dt>Imported</dt><dd>4</dd>" in page
+    assert "Dropped before anything was stored:</strong> Client, Date of Birth, Diagnosis, Notes." in page
+    rows = [(r.session_date, r.sessions, r.minutes_each, r.amount_cents, r.payer_kind) for r in imported(creator)]
+    assert rows == [
+        (date(2026, 3, 2), 1, 50, 15000, PayerKind.SELF_PAY),
+        (date(2026, 3, 2), 1, 50, 125000, PayerKind.INSURANCE),
+        (date(2026, 3, 3), 1, 50, 15000, PayerKind.SLIDING_SCALE),
+        (date(2026, 3, 5), 2, 90, 12000, PayerKind.INSURANCE),
+    ]
+    assert {r.source for r in imported(creator)} == {SessionIncomeSource.IMPORT}
+
+
+def test_a_client_leaves_no_trace_in_the_database_nor_the_pages_after_import(web, client, creator):
+    report = confirm(web, upload(web, EXPORT).get_data(as_text=True)).get_data(as_text=True)
+    listing = client.get("/studio/sessions").get_data(as_text=True)
+    table = db.session.execute(sa.text("SELECT * FROM session_income")).all()
+    stored = " ".join(str(value) for row in table for value in row)
+    for trace in CLIENT_TRACES:
+        assert trace not in stored, trace
+        assert trace not in report, trace
+        assert trace not in listing, trace
+
+
+def test_importing_the_same_file_again_adds_nothing(web, creator):
+    confirm(web, upload(web, EXPORT).get_data(as_text=True))
+    again = confirm(web, upload(web, EXPORT).get_data(as_text=True)).get_data(as_text=True)
+    assert "<dt>Imported</dt><dd>0</dd>" in again and "<dt>Already there</dt><dd>4</dd>" in again
+    assert len(imported(creator)) == 4
+
+
+def test_two_identical_sessions_in_one_file_are_both_imported_and_only_once(web, creator):
+    export = "Date,Fee\n2026-03-02,150\n2026-03-02,150\n"
+    page = confirm(web, upload(web, export).get_data(as_text=True)).get_data(as_text=True)
+    assert "<dt>Imported</dt><dd>2</dd>" in page
+    confirm(web, upload(web, export).get_data(as_text=True))
+    assert len(imported(creator)) == 2
+    # A later export with a third such session adds just that one.
+    confirm(web, upload(web, export + "2026-03-02,150\n").get_data(as_text=True))
+    assert len(imported(creator)) == 3
+
+
+def test_without_duration_or_count_columns_the_usual_length_and_one_session_are_used(web, creator):
+    confirm(web, upload(web, "Date,Fee\n2026-03-02,150\n").get_data(as_text=True))
+    (row,) = imported(creator)
+    assert (row.sessions, row.minutes_each, row.payer_kind) == (1, 45, PayerKind.SELF_PAY)
+
+
+BAD_EXPORT = """Date of Service,Client,Fee,Duration
+2026-03-02,Ann Example,150,50
+2026-13-45,Ben Example,150,50
+2026-03-04,Cal Example,abc,50
+2026-03-05,Dee Example,150,2 hours and then some
+,Eve Example,150,50
+2026-03-06,Fay Example,(150.00),50
+2026-03-07,Gus Example,150,700
+"""
+
+
+def test_each_bad_row_is_listed_with_its_line_and_nothing_is_imported(web, creator):
+    preview = upload(web, BAD_EXPORT).get_data(as_text=True)
+    assert "1 row ready, 6 with problems" in preview
+    page = confirm(web, preview).get_data(as_text=True)
+    assert "Nothing was imported: 6 rows have a problem" in page
+    problems = re.findall(r'<span class="sessions-problem-line">Line (\d+)</span> ([^<]*)</li>', page)
+    assert [(int(line), unescape(reason)) for line, reason in problems] == [
+        (3, "“Date of Service” “2026-13-45” isn't a date we can read (use e.g. 2026-03-05 or 03/05/2026)"),
+        (4, "“Fee” isn't an amount: Enter an amount such as 150 or 150.00."),
+        (5, "“Duration” isn't a duration (use minutes such as 50, 50 min or 0:50)"),
+        (6, "No date in “Date of Service”"),
+        (7, "The amount “(150.00)” is negative (a refund or adjustment?)"),
+        (8, "The duration “700” should be between 5 and 600 minutes"),
+    ]
+    assert imported(creator) == []
+    for name in ("Ann", "Ben", "Cal", "Dee", "Eve", "Fay", "Gus"):
+        assert f"{name} Example" not in page
+
+
+def test_skipping_the_bad_rows_imports_the_rest_and_reports_them(web, creator):
+    page = confirm(web, upload(web, BAD_EXPORT).get_data(as_text=True), skip_bad="y").get_data(as_text=True)
+    assert "<dt>Imported</dt><dd>1</dd>" in page and "<dt>Skipped</dt><dd>6</dd>" in page
+    assert "Line 3" in page and "Line 8" in page
+    (row,) = imported(creator)
+    assert row.session_date == date(2026, 3, 2)
+
+
+def test_changing_the_mapping_updates_the_preview_without_uploading_again(web, creator):
+    export = "Service date,Billed,Paid\n2026-03-02,200,150\n"
+    preview = upload(web, export).get_data(as_text=True)
+    assert "$200" in preview
+    values = {**form_values(preview), "fee": "2", "preview": "1"}
+    again = web.client.post("/studio/sessions/import/confirm", data=values).get_data(as_text=True)
+    assert "$150" in again and "$200" not in again
+    assert "Dropped before anything was stored:</strong> Billed." in again
+    confirm(web, again)
+    assert imported(creator)[0].amount_cents == 15000
+
+
+@pytest.mark.parametrize(
+    ("value", "cents"),
+    [("$150.00", 15000), ("150", 15000), ("1,250.00", 125000), ("0", 0), ("$ 99.5", 9950)],
+)
+def test_fees_in_common_forms_are_read(web, creator, value, cents):
+    confirm(web, upload(web, f'Date,Fee\n2026-03-02,"{value}"\n').get_data(as_text=True))
+    assert imported(creator)[0].amount_cents == cents
+
+
+@pytest.mark.parametrize(
+    ("value", "day"),
+    [
+        ("2026-03-05", date(2026, 3, 5)),
+        ("03/05/2026", date(2026, 3, 5)),
+        ("3/5/26", date(2026, 3, 5)),
+        ("Mar 5, 2026", date(2026, 3, 5)),
+        ("03/05/2026 10:00 AM", date(2026, 3, 5)),
+    ],
+)
+def test_dates_in_common_forms_are_read(web, creator, value, day):
+    confirm(web, upload(web, f'Date,Fee\n"{value}",150\n').get_data(as_text=True))
+    assert imported(creator)[0].session_date == day
+
+
+@pytest.mark.parametrize(("value", "minutes"), [("50", 50), ("50 min", 50), ("0:50", 50), ("1:30", 90), ("1.5 h", 90)])
+def test_durations_in_common_forms_are_read(web, creator, value, minutes):
+    confirm(web, upload(web, f"Date,Fee,Duration\n2026-03-05,150,{value}\n").get_data(as_text=True))
+    assert imported(creator)[0].minutes_each == minutes
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "That file is empty."),
+        (b"PK\x03\x04binary", "That file isn&#39;t a CSV."),
+        (b"Client,Notes\nJane,hello\n", "We couldn&#39;t find a date and a fee column"),
+        (b"Date,Fee\n", "That file has no sessions in it"),
+        (b"Date,Fee\n" + b"2026-03-05,150\n" * 150_000, "That file is larger than 2 MB."),
+    ],
+)
+def test_a_file_that_cannot_be_used_is_refused_with_a_reason(web, creator, content, message):
+    page = upload(web, content).get_data(as_text=True)
+    assert message in page
+    assert imported(creator) == []
+
+
+def test_a_tampered_preview_is_refused(web, creator):
+    values = {**form_values(upload(web, EXPORT).get_data(as_text=True)), "confirm": "1"}
+    values["kept"] = values["kept"][:-3] + "abc"
+    response = web.client.post("/studio/sessions/import/confirm", data=values, follow_redirects=True)
+    assert "We couldn&#39;t read the preview. Upload the file again." in response.get_data(as_text=True)
+    assert imported(creator) == []
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        ("Date of Service", "date"),
+        ("DOS", "date"),
+        ("Date of Birth", None),
+        ("Client DOB", None),
+        ("Client", None),
+        ("Client Name", None),
+        ("Patient ID", None),
+        ("Diagnosis", None),
+        ("Notes", None),
+        ("Client Paid", "fee"),
+        ("Insurance Paid", "fee"),
+        ("Total Fee", "fee"),
+        ("Payment Type", "payer"),
+        ("Primary Insurance", "payer"),
+        ("Units", "count"),
+        ("Duration", "duration"),
+        ("Client Payment Status", None),
+    ],
+)
+def test_column_names_decide_what_is_kept(header, kind):
+    assert column_kind(header) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("", PayerKind.SELF_PAY),
+        ("Self-pay", PayerKind.SELF_PAY),
+        ("Private Pay", PayerKind.SELF_PAY),
+        ("Sliding scale", PayerKind.SLIDING_SCALE),
+        ("Aetna", PayerKind.INSURANCE),
+        ("Medicaid", PayerKind.INSURANCE),
+        ("N/A", PayerKind.SELF_PAY),
+    ],
+)
+def test_payer_values_become_a_payer_kind(text, kind):
+    assert payer_kind_of(text) is kind
