@@ -69,6 +69,9 @@ SLIDING_WORDS = re.compile(r"sliding|reduced|discount", re.I)
 SAFE_TO_ECHO = re.compile(r"^[0-9\s$£€.,:/\-()]{1,20}$")
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%d %b %Y")
+# The same file written day first (03/05/2026 = 3 May), as exports outside the US usually are.
+DAY_FIRST_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%d %b %Y")
+NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/-](\d{1,2})[/-]\d{2,4}")
 
 
 class SessionImportError(Exception):
@@ -280,20 +283,54 @@ class BadRow:
 class ParsedFile:
     rows: list[ParsedRow] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
+    # How dates like 03/05/2026 were read, and whether the file itself settled it.
+    day_first: bool = False
+    order_is_certain: bool = True
+
+
+def date_order(values: list[str]) -> tuple[bool, bool]:
+    """(day first?, certain?) for a column of dates such as 03/05/2026.
+
+    A first number over 12 can only be a day, a second one over 12 only a day too; a file
+    where every date reads both ways is left to the caller, and the preview says how it was read.
+    """
+    firsts = seconds = numeric = 0
+    for value in values:
+        match = NUMERIC_DATE.match(value or "")
+        if match:
+            numeric += 1
+            firsts += int(match.group(1)) > 12
+            seconds += int(match.group(2)) > 12
+    if firsts and not seconds:
+        return True, True
+    return False, bool(seconds) or not numeric
+
+
+# Where practice-management exports usually write the day first.
+DAY_FIRST_CURRENCIES = {"GBP", "EUR", "AUD", "NZD"}
 
 
 class RowProblem(ValueError):
     pass
 
 
-def parse_rows(kept: KeptFile, mapping: Mapping, *, default_minutes: int, today: date) -> ParsedFile:
-    """Every data row as a session-income row or a reason it can't be one, with its line number."""
-    parsed = ParsedFile()
+def parse_rows(
+    kept: KeptFile, mapping: Mapping, *, default_minutes: int, today: date, day_first_likely: bool = False
+) -> ParsedFile:
+    """Every data row as a session-income row or a reason it can't be one, with its line number.
+
+    `day_first_likely` decides dates that read both ways (a creator paid in pounds or euros).
+    """
+    day_first, certain = date_order(kept.values[mapping.date])
+    if not certain:
+        day_first = day_first_likely
+    parsed = ParsedFile(day_first=day_first, order_is_certain=certain)
+    formats = DAY_FIRST_FORMATS if day_first else DATE_FORMATS
     seen: dict[tuple, int] = {}
     latest = today + timedelta(days=1)
     for n, line in enumerate(kept.lines):
         try:
-            day = _parse_date(kept.values[mapping.date][n], kept.headers[mapping.date], latest)
+            day = _parse_date(kept.values[mapping.date][n], kept.headers[mapping.date], latest, formats)
             amount = _parse_fee(kept.values[mapping.fee][n], kept.headers[mapping.fee])
             minutes = (
                 _parse_minutes(kept.values[mapping.duration][n], kept.headers[mapping.duration])
@@ -322,12 +359,12 @@ def _shown(value: str) -> str:
     return f" “{value}”" if SAFE_TO_ECHO.match(value) else ""
 
 
-def _parse_date(value: str, column: str, latest: date) -> date:
+def _parse_date(value: str, column: str, latest: date, formats: tuple[str, ...] = DATE_FORMATS) -> date:
     if not value:
         raise RowProblem(f"No date in “{column}”")
     text = " ".join(value.replace(".", " ").split()) if value != "?" else ""
     text = re.sub(r"\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]m)?$", "", text, flags=re.I)  # "03/05/2026 10:00 AM"
-    for fmt in DATE_FORMATS:
+    for fmt in formats:
         try:
             day = datetime.strptime(text, fmt).date()
         except ValueError:

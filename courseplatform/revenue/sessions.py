@@ -32,6 +32,7 @@ from .session_forms import (
     today_in,
 )
 from .session_import import (
+    DAY_FIRST_CURRENCIES,
     MAX_IMPORT_BYTES,
     PREVIEW_ROWS,
     TARGET_LABELS,
@@ -182,7 +183,7 @@ def _owned_or_404(entry_id: int) -> SessionIncome:
     return entry
 
 
-@bp.route("/sessions/<int:entry_id>/edit", methods=["GET", "POST"])
+@bp.route("/sessions/<int(max=2147483647):entry_id>/edit", methods=["GET", "POST"])
 @creator_required
 def edit_session(entry_id: int):
     """Correct an entry: its date, count, minutes, amount or payer."""
@@ -206,7 +207,7 @@ def edit_session(entry_id: int):
     )
 
 
-@bp.post("/sessions/<int:entry_id>/delete")
+@bp.post("/sessions/<int(max=2147483647):entry_id>/delete")
 @creator_required
 def delete_session(entry_id: int):
     """Remove an entry, after the creator confirmed it."""
@@ -299,7 +300,14 @@ def _parse(kept: KeptFile, form: ColumnMappingForm):
         count=form.column("count"),
         payer=form.column("payer"),
     )
-    return mapping, parse_rows(kept, mapping, default_minutes=_profile().default_session_minutes, today=_today())
+    profile = _profile()
+    return mapping, parse_rows(
+        kept,
+        mapping,
+        default_minutes=profile.default_session_minutes,
+        today=_today(),
+        day_first_likely=profile.currency in DAY_FIRST_CURRENCIES,
+    )
 
 
 def _preview(kept: KeptFile, form: ColumnMappingForm, *, refused: bool = False):

@@ -237,6 +237,18 @@ def test_another_creators_entries_are_not_found_nor_listed(web, client, creator)
     assert other.sessions == 1
 
 
+def test_an_id_beyond_any_entry_is_not_found(client, creator):
+    token = csrf_token_from(client.get("/studio/sessions").get_data(as_text=True))
+    huge = "99999999999999999999999"
+    assert client.get(f"/studio/sessions/{huge}/edit").status_code == 404
+    assert client.post(f"/studio/sessions/{huge}/delete", data={"csrf_token": token}).status_code == 404
+
+
+def test_session_pages_are_never_kept_in_a_browser_cache(client, creator):
+    for url in ("/studio/sessions", "/studio/sessions/import", "/studio/revenue"):
+        assert client.get(url).headers["Cache-Control"] == "private, no-store", url
+
+
 def test_a_learner_is_sent_to_set_up_a_creator_profile(web, client):
     from ..factories import UserFactory
 

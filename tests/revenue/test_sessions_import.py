@@ -233,6 +233,27 @@ def test_dates_in_common_forms_are_read(web, creator, value, day):
     assert imported(creator)[0].session_date == day
 
 
+def test_a_file_written_day_first_is_read_day_first(web, creator):
+    page = upload(web, "Date,Fee\n05/01/2026,150\n13/01/2026,150\n").get_data(as_text=True)
+    assert "read day first (3 May 2026), as the dates in your file show" in unescape(page)
+
+    confirm(web, page)
+
+    assert [row.session_date for row in imported(creator)] == [date(2026, 1, 5), date(2026, 1, 13)]
+
+
+def test_dates_that_read_both_ways_follow_the_creators_currency_and_the_preview_says_so(web, creator):
+    page = upload(web, "Date,Fee\n05/01/2026,150\n").get_data(as_text=True)
+    assert "month first (March 5, 2026): every date in this file could be read either way" in unescape(page)
+    creator.currency = "GBP"
+    db.session.flush()
+
+    page = upload(web, "Date,Fee\n05/01/2026,150\n").get_data(as_text=True)
+    assert "day first (3 May 2026): every date in this file could be read either way" in unescape(page)
+    confirm(web, page)
+    assert imported(creator)[0].session_date == date(2026, 1, 5)
+
+
 @pytest.mark.parametrize(("value", "minutes"), [("50", 50), ("50 min", 50), ("0:50", 50), ("1:30", 90), ("1.5 h", 90)])
 def test_durations_in_common_forms_are_read(web, creator, value, minutes):
     confirm(web, upload(web, f"Date,Fee,Duration\n2026-03-05,150,{value}\n").get_data(as_text=True))
