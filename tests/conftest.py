@@ -10,6 +10,8 @@ import contextvars
 import os
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -91,6 +93,44 @@ def databases(tmp_path_factory=None) -> Databases:
         base = Path(tmp_path_factory.mktemp("db")) if tmp_path_factory else Path(os.environ.get("TMPDIR", "/tmp"))
         _databases = Databases(base)
     return _databases
+
+
+@contextmanager
+def committed_application(tmp_path_factory, label: str, *, needs_postgres: bool = True, **config) -> Iterator:
+    """An application on a database of its own whose transactions really commit, for races between sessions.
+
+    The `app` fixture's rolled-back transaction is shared by everything that uses `db`, so a test
+    of two sessions at once needs its own application (and PostgreSQL, for real concurrency).
+    """
+    from flask_migrate import upgrade
+
+    dbs = databases(tmp_path_factory)
+    if needs_postgres and dbs.kind != "postgresql":
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the {label} concurrency test needs PostgreSQL", pytrace=False)
+        pytest.skip(f"the {label} concurrency test needs PostgreSQL")
+    root = Path(tmp_path_factory.mktemp(label))
+    application = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": dbs.new(label),
+            "MAIL_BACKEND": "file",
+            "MAIL_DIR": str(root / "mail"),
+            "MEDIA_ROOT": str(root / "media"),
+            "BASE_URL": "http://aqueduct.test",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            **config,
+        }
+    )
+    with application.app_context():
+        upgrade()
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def pytest_report_header(config):
@@ -272,7 +312,6 @@ class QueryCounter:
 @pytest.fixture
 def count_queries(app):
     """`with count_queries() as counter:` ... `counter.count` statements were run."""
-    from contextlib import contextmanager
 
     from sqlalchemy import event
 

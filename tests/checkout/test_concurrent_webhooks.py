@@ -10,7 +10,6 @@ rolled-back transaction.)
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import urllib.request
@@ -20,13 +19,12 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from courseplatform import create_app
 from courseplatform.checkout import services
 from courseplatform.checkout.services import begin_checkout, open_checkout
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment, EnrollmentStatus, Order, OrderStatus, ProviderEvent
 
-from ..conftest import databases
+from ..conftest import committed_application
 from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
 from .conftest import WEBHOOK_SECRET
 
@@ -35,44 +33,23 @@ ROUNDS = 5
 
 @pytest.fixture(scope="module")
 def committed_app(tmp_path_factory, fake_stripe_server):
-    """An application on its own PostgreSQL database whose requests really commit."""
-    dbs = databases(tmp_path_factory)
-    if dbs.kind != "postgresql":
-        if os.environ.get("CI") == "true":
-            pytest.fail("the concurrency tests need PostgreSQL", pytrace=False)
-        pytest.skip("the concurrency tests need PostgreSQL")
-    from flask_migrate import upgrade
-
-    root = Path(tmp_path_factory.mktemp("concurrent"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key",
-            "SQLALCHEMY_DATABASE_URI": dbs.new("concurrent"),
-            "MAIL_BACKEND": "file",
-            "MAIL_DIR": str(root / "mail"),
-            "MEDIA_ROOT": str(root / "media"),
-            "BASE_URL": "http://aqueduct.test",
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "STRIPE_SECRET_KEY": "sk_test_aqueduct",
-            "STRIPE_API_BASE": fake_stripe_server.url,
-            "STRIPE_MAX_RETRIES": 0,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        }
-    )
-    with app.app_context():
-        upgrade()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    app.config["LIVE_URL"] = f"http://127.0.0.1:{server.server_port}"
-    yield app
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """An application on its own PostgreSQL database whose requests really commit, served over HTTP."""
+    with committed_application(
+        tmp_path_factory,
+        "concurrent",
+        STRIPE_SECRET_KEY="sk_test_aqueduct",
+        STRIPE_API_BASE=fake_stripe_server.url,
+        STRIPE_MAX_RETRIES=0,
+        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    ) as app:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        app.config["LIVE_URL"] = f"http://127.0.0.1:{server.server_port}"
+        yield app
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
 
 
 def paid_checkout(app, fake) -> tuple[int, dict]:

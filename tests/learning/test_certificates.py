@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from courseplatform import create_app
 from courseplatform.extensions import db
 from courseplatform.learning.certificates import ce_hours_label, issue_certificate, my_certificates
 from courseplatform.models import Certificate, Enrollment
 
-from ..conftest import databases
+from ..conftest import committed_application
 from .factories_certificates import PASSWORD, enrol, finish, offering, revoke
 
 
@@ -105,26 +104,8 @@ def test_my_learning_runs_the_same_queries_with_one_certificate_or_many(web, cli
 @pytest.fixture(scope="module")
 def committed_app(tmp_path_factory):
     """An application on a database of its own whose sessions really commit (a race needs two of them)."""
-    from flask_migrate import upgrade
-
-    root = tmp_path_factory.mktemp("certificate-race")
-    application = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key",
-            "SQLALCHEMY_DATABASE_URI": databases(tmp_path_factory).new("certificates"),
-            "MAIL_DIR": str(root / "mail"),
-            "MEDIA_ROOT": str(root / "media"),
-            "BASE_URL": "http://aqueduct.test",
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
-    with application.app_context():
-        upgrade()
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with committed_application(tmp_path_factory, "certificates", needs_postgres=False) as app:
+        yield app
 
 
 def test_two_requests_racing_to_issue_get_the_same_single_certificate(committed_app):

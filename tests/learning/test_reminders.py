@@ -3,7 +3,6 @@ time zone; a moved session is announced again; two runs at once still send each 
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -12,12 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from courseplatform import create_app
 from courseplatform.extensions import db
 from courseplatform.learning.reminders import send_reminders
 from courseplatform.models import LiveSession, utcnow
 
-from ..conftest import databases
+from ..conftest import committed_application
 from ..factories import PASSWORD, CreatorProfileFactory
 from .factories_live import JOIN_URL, learner, session_in, workshop
 
@@ -135,32 +133,8 @@ def test_renaming_a_session_does_not_send_it_again(web, runner, mailbox):
 @pytest.fixture(scope="module")
 def committed_app(tmp_path_factory):
     """An application on its own PostgreSQL database whose transactions really commit."""
-    dbs = databases(tmp_path_factory)
-    if dbs.kind != "postgresql":
-        if os.environ.get("CI") == "true":
-            pytest.fail("the concurrency test needs PostgreSQL", pytrace=False)
-        pytest.skip("the concurrency test needs PostgreSQL")
-    from flask_migrate import upgrade
-
-    root = Path(tmp_path_factory.mktemp("reminders"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key",
-            "SQLALCHEMY_DATABASE_URI": dbs.new("reminders"),
-            "MAIL_BACKEND": "file",
-            "MAIL_DIR": str(root / "mail"),
-            "MEDIA_ROOT": str(root / "media"),
-            "BASE_URL": "http://aqueduct.test",
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with committed_application(tmp_path_factory, "reminders") as app:
+        yield app
 
 
 def test_two_runs_at_once_send_each_reminder_once(committed_app):

@@ -79,17 +79,7 @@ def owned_world():
     db.session.flush()
     order = OrderFactory(course=course, status=OrderStatus.PAID, payment_intent_id="pi_walk")
     enrollment = EnrollmentFactory(user=order.learner, course=course, order=order)
-    entry = SessionIncome(
-        creator_id=owner.id,
-        session_date=date(2026, 3, 2),
-        sessions=2,
-        minutes_each=50,
-        amount_cents=30000,
-        currency="USD",
-        payer_kind=PayerKind.SELF_PAY,
-    )
-    db.session.add(entry)
-    db.session.flush()
+    entry = session_income_of(owner)
     values = {
         "course_id": course.id,
         "section_id": section.id,
@@ -102,6 +92,22 @@ def owned_world():
         "entry_id": entry.id,
     }
     return course, values
+
+
+def session_income_of(owner) -> SessionIncome:
+    """A day of the creator's 1:1 sessions, for the routes that take an entry id."""
+    entry = SessionIncome(
+        creator_id=owner.id,
+        session_date=date(2026, 3, 2),
+        sessions=2,
+        minutes_each=50,
+        amount_cents=30000,
+        currency="USD",
+        payer_kind=PayerKind.SELF_PAY,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry
 
 
 def studio_urls(app, values) -> list[tuple[str, str]]:

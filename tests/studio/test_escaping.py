@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from courseplatform.extensions import db
 from courseplatform.models import (
@@ -10,10 +10,8 @@ from courseplatform.models import (
     LessonKind,
     LiveSession,
     OrderStatus,
-    PayerKind,
     QuizChoice,
     QuizQuestion,
-    SessionIncome,
     Topic,
     utcnow,
 )
@@ -28,7 +26,7 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
-from .test_access_walk import studio_urls
+from .test_access_walk import session_income_of, studio_urls
 
 SCRIPT = "<script>alert(1)</script>"
 HANDLER = '"><img src=x onerror=alert(1)>'
@@ -74,17 +72,7 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
     learner = UserFactory(email="learner@example.org", name=PAYLOAD)
     order = OrderFactory(learner=learner, course=course, status=OrderStatus.PAID, payment_intent_id="pi_payload")
     enrollment = EnrollmentFactory(user=learner, course=course, order=order)
-    entry = SessionIncome(
-        creator_id=owner.id,
-        session_date=date(2026, 3, 2),
-        sessions=1,
-        minutes_each=50,
-        amount_cents=15000,
-        currency="USD",
-        payer_kind=PayerKind.SELF_PAY,
-    )
-    db.session.add(entry)
-    db.session.flush()
+    entry = session_income_of(owner)
 
     values = {
         "course_id": course.id,
