@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -13,6 +16,26 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 class ConfigError(RuntimeError):
     """Raised when the settings would make the application unsafe to run."""
+
+
+# Settings production refuses unless AQUEDUCT_ALLOW_UNSAFE names them: name -> why it is unsafe.
+# A default or short SECRET_KEY and the debugger are never allowed.
+UNSAFE_IN_PRODUCTION = {
+    "free-test-checkout": "STRIPE_SECRET_KEY is not set: paid offerings would be sold through the test-mode "
+    "checkout, whose Pay button enrols learners without taking any money.",
+    "sqlite": "DATABASE_URL is SQLite: one file on one machine, which a second web server can't share. "
+    "Set DATABASE_URL=postgresql://...",
+    "file-mail": "MAIL_BACKEND is 'file': receipts, invitations and password resets would be written to "
+    "disk instead of being sent. Set MAIL_BACKEND=smtp and SMTP_*.",
+    "memory-rate-limits": "REDIS_URL is not set: log-in and reset limits would be counted separately by "
+    "each web process, so every extra process multiplies the attempts allowed. Set REDIS_URL.",
+    "local-base-url": "BASE_URL is not a public https address: links in e-mails would point at this "
+    "machine, and secure cookies need https. Set BASE_URL=https://your-domain.",
+    "local-media": "STORAGE_BACKEND is 'local': uploads live on this machine's disk, which web processes "
+    "on another machine can't see. Set STORAGE_BACKEND=s3 and S3_BUCKET.",
+    "stripe-without-webhooks": "STRIPE_SECRET_KEY is set without STRIPE_WEBHOOK_SECRET: refunds and disputes "
+    "made in Stripe would never reach Aqueduct, so access would outlive the money.",
+}
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -62,9 +85,13 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         load_dotenv(PROJECT_ROOT / ".env", override=False)
     env = os.environ.get("AQUEDUCT_ENV", os.environ.get("FLASK_ENV", "development"))
     production = env == "production"
+    allowed_unsafe = frozenset(re.split(r"[\s,]+", os.environ.get("AQUEDUCT_ALLOW_UNSAFE", "").strip())) - {""}
 
     config = {
         "ENV_NAME": env,
+        # Production settings an operator has knowingly allowed (see UNSAFE_IN_PRODUCTION).
+        "ALLOW_UNSAFE": allowed_unsafe,
+        "FLASK_DEBUG": _bool(os.environ.get("FLASK_DEBUG")),
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -125,14 +152,21 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": _int("MAX_FORM_BYTES", 16 * 1024 * 1024),
     }
     config.update(overrides)
+    # The built-in checkout that pays without money: on in development when Stripe isn't set up,
+    # off in production unless the operator allowed it by name.
+    config.setdefault(
+        "TEST_CHECKOUT_ENABLED",
+        not config["STRIPE_SECRET_KEY"]
+        and (config["ENV_NAME"] != "production" or "free-test-checkout" in config["ALLOW_UNSAFE"]),
+    )
 
-    if config["ENV_NAME"] == "production" and (
-        config["SECRET_KEY"] == DEFAULT_SECRET_KEY or len(config["SECRET_KEY"]) < 32
-    ):
-        raise ConfigError(
-            "SECRET_KEY is the built-in development key or shorter than 32 characters; set a long random "
-            "SECRET_KEY before running Aqueduct in production."
-        )
+    if config["ENV_NAME"] == "production":
+        problems = production_problems(config)
+        if problems:
+            raise ConfigError(
+                "Aqueduct won't start in production with these settings:\n"
+                + "\n".join(f"  - {problem}" for problem in problems)
+            )
     if config["MAIL_BACKEND"] not in {"file", "smtp"}:
         raise ConfigError(f"MAIL_BACKEND must be 'file' or 'smtp', not {config['MAIL_BACKEND']!r}")
     if config["STORAGE_BACKEND"] not in {"local", "s3"}:
@@ -140,3 +174,49 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     if config["CLOUDFRONT_DOMAIN"] and not (config["CLOUDFRONT_KEY_ID"] and config["CLOUDFRONT_PRIVATE_KEY"]):
         raise ConfigError("CLOUDFRONT_DOMAIN needs CLOUDFRONT_KEY_ID and CLOUDFRONT_PRIVATE_KEY (or _FILE) as well.")
     return config
+
+
+def production_problems(config: dict) -> list[str]:
+    """Every unsafe production setting not explicitly allowed, each saying how to fix or allow it."""
+    problems = []
+    if config["SECRET_KEY"] == DEFAULT_SECRET_KEY or len(config["SECRET_KEY"]) < 32:
+        problems.append(
+            "SECRET_KEY is the built-in development key or shorter than 32 characters: anyone could sign "
+            "sessions. Set a long random SECRET_KEY (this can't be allowed)."
+        )
+    if config.get("FLASK_DEBUG") or config.get("DEBUG"):
+        problems.append(
+            "FLASK_DEBUG is on: the debugger runs code for anyone who can open a page (this can't be allowed)."
+        )
+    unknown = sorted(config["ALLOW_UNSAFE"] - UNSAFE_IN_PRODUCTION.keys())
+    if unknown:
+        problems.append(
+            f"AQUEDUCT_ALLOW_UNSAFE names {', '.join(unknown)}, which is not a setting it can allow "
+            f"(it knows: {', '.join(UNSAFE_IN_PRODUCTION)})."
+        )
+    found = {
+        "free-test-checkout": not config["STRIPE_SECRET_KEY"],
+        "sqlite": config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"),
+        "file-mail": config["MAIL_BACKEND"] == "file",
+        "memory-rate-limits": config["RATELIMIT_STORAGE_URI"].startswith("memory"),
+        "local-base-url": not _public_https(config["BASE_URL"]),
+        "local-media": config["STORAGE_BACKEND"] == "local",
+        "stripe-without-webhooks": bool(config["STRIPE_SECRET_KEY"]) and not config["STRIPE_WEBHOOK_SECRET"],
+    }
+    for name, unsafe in found.items():
+        if unsafe and name not in config["ALLOW_UNSAFE"]:
+            problems.append(f"{UNSAFE_IN_PRODUCTION[name]} (To run anyway: AQUEDUCT_ALLOW_UNSAFE={name}.)")
+    return problems
+
+
+def _public_https(url: str) -> bool:
+    """An https address whose host is a name or address other than this machine's."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return not (address.is_loopback or address.is_unspecified)

@@ -80,14 +80,6 @@ def test_behind_a_proxy_the_client_address_is_used(tmp_path):
     assert response.get_data(as_text=True) == "203.0.113.7"
 
 
-def test_production_with_a_real_key_uses_secure_cookies(monkeypatch, tmp_path):
-    monkeypatch.setenv("AQUEDUCT_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret-value-0123456789")
-    config = load_config(tmp_path)
-    assert config["SESSION_COOKIE_SECURE"] is True
-    assert config["REMEMBER_COOKIE_SECURE"] is True
-
-
 def test_unknown_backends_are_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("STORAGE_BACKEND", "ftp")
     with pytest.raises(ConfigError, match="STORAGE_BACKEND"):

@@ -88,6 +88,8 @@ def start(slug: str):
 
 
 def _own_test_order(order_id: int) -> Order:
+    if not test_mode():
+        abort(404)
     order = db.session.get(Order, order_id)
     if order is None or order.learner_id != current_user.id or order.provider is not PaymentProvider.TEST:
         abort(404)
@@ -108,10 +110,7 @@ def test_checkout(order_id: int):
 @bp.post("/checkout/test/<int:order_id>/<any(pay, decline):choice>")
 @login_required
 def test_checkout_choice(order_id: int, choice: str):
-    order = _own_test_order(order_id)
-    if not test_mode():
-        abort(404)
-    order = lock_order(order.id)
+    order = lock_order(_own_test_order(order_id).id)
     course_page = url_for("catalog.course", slug=order.course.slug)
     if order.status is OrderStatus.PENDING and order.expires_at and order.expires_at <= utcnow():
         close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.")

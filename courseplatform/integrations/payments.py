@@ -359,11 +359,16 @@ class TestModePayments:
 
 
 def get_payments() -> Payments:
-    """Stripe when a secret key is configured, the test-mode checkout otherwise."""
+    """Stripe when a secret key is configured, the test-mode checkout when it is enabled.
+
+    With neither (production without Stripe, the test checkout not allowed), nothing can be sold.
+    """
     config = current_app.config
     if config["STRIPE_SECRET_KEY"]:
         return StripePayments.from_config(config)
-    return TestModePayments()
+    if config["TEST_CHECKOUT_ENABLED"]:
+        return TestModePayments()
+    raise PaymentsError("This site can't take payments yet, so nothing was charged.", retryable=False)
 
 
 def payments_for(order: Order) -> Payments:
@@ -383,7 +388,9 @@ def payments_for(order: Order) -> Payments:
 
 
 def test_mode() -> bool:
-    return not current_app.config["STRIPE_SECRET_KEY"]
+    """Whether purchases go through the built-in test checkout (no Stripe key, and the checkout enabled)."""
+    config = current_app.config
+    return not config["STRIPE_SECRET_KEY"] and bool(config["TEST_CHECKOUT_ENABLED"])
 
 
 def webhook_secrets(config) -> list[str]:

@@ -1,0 +1,158 @@
+"""Production refuses to start with settings that would sell for nothing, lose mail or split rate limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from courseplatform import create_app
+from courseplatform.config import ConfigError, load_config
+from courseplatform.extensions import db
+from courseplatform.models import Enrollment, Order
+
+from ..factories import PASSWORD, CourseFactory, LessonFactory, SectionFactory, UserFactory
+
+LONG_KEY = "a-long-random-production-secret-value-0123456789"
+# A production deployment done right: every setting the check looks at.
+SAFE_PRODUCTION = {
+    "AQUEDUCT_ENV": "production",
+    "SECRET_KEY": LONG_KEY,
+    "DATABASE_URL": "postgresql://aqueduct@db.internal/aqueduct",
+    "MAIL_BACKEND": "smtp",
+    "SMTP_HOST": "smtp.example.com",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "BASE_URL": "https://learn.example.com",
+    "STORAGE_BACKEND": "s3",
+    "S3_BUCKET": "aqueduct-media",
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
+}
+CHECKED = [*SAFE_PRODUCTION, "AQUEDUCT_ALLOW_UNSAFE", "FLASK_DEBUG", "STRIPE_CONNECT_WEBHOOK_SECRET"]
+
+
+@pytest.fixture
+def environment(monkeypatch):
+    """A clean environment for load_config: nothing from the developer's shell."""
+    for name in CHECKED:
+        monkeypatch.delenv(name, raising=False)
+
+    def setting(**values):
+        for name, value in values.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+
+    return setting
+
+
+def refusal(tmp_path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    return str(caught.value)
+
+
+def test_a_safe_production_configuration_starts(environment, tmp_path):
+    environment(**SAFE_PRODUCTION)
+    config = load_config(tmp_path)
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["TEST_CHECKOUT_ENABLED"] is False
+
+
+def test_production_without_stripe_refuses_to_sell_through_the_test_checkout(environment, tmp_path):
+    environment(**{**SAFE_PRODUCTION, "STRIPE_SECRET_KEY": None, "STRIPE_WEBHOOK_SECRET": None})
+    message = refusal(tmp_path)
+    assert "STRIPE_SECRET_KEY" in message
+    assert "free-test-checkout" in message
+
+
+def test_production_with_only_a_long_key_lists_every_unsafe_setting(environment, tmp_path):
+    environment(AQUEDUCT_ENV="production", SECRET_KEY=LONG_KEY)
+    message = refusal(tmp_path)
+    for setting in ["STRIPE_SECRET_KEY", "DATABASE_URL", "MAIL_BACKEND", "REDIS_URL", "BASE_URL", "STORAGE_BACKEND"]:
+        assert setting in message, f"{setting} is not named in: {message}"
+    assert "- SECRET_KEY" not in message  # the key itself is fine
+
+
+@pytest.mark.parametrize(
+    ("changes", "named", "allowance"),
+    [
+        ({"DATABASE_URL": None}, "DATABASE_URL", "sqlite"),
+        ({"DATABASE_URL": "sqlite:////srv/aqueduct.db"}, "DATABASE_URL", "sqlite"),
+        ({"MAIL_BACKEND": "file"}, "MAIL_BACKEND", "file-mail"),
+        ({"REDIS_URL": None}, "REDIS_URL", "memory-rate-limits"),
+        ({"BASE_URL": "http://127.0.0.1:5000"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://localhost"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "http://learn.example.com"}, "BASE_URL", "local-base-url"),
+        ({"STORAGE_BACKEND": "local"}, "STORAGE_BACKEND", "local-media"),
+        ({"STRIPE_WEBHOOK_SECRET": None}, "STRIPE_WEBHOOK_SECRET", "stripe-without-webhooks"),
+    ],
+)
+def test_each_unsafe_setting_is_refused_unless_allowed_by_name(environment, tmp_path, changes, named, allowance):
+    environment(**{**SAFE_PRODUCTION, **changes})
+    message = refusal(tmp_path)
+    assert named in message
+    assert allowance in message
+
+    environment(AQUEDUCT_ALLOW_UNSAFE=allowance)
+    load_config(tmp_path)  # allowed knowingly: it starts
+
+
+def test_a_short_or_default_secret_key_can_never_be_allowed(environment, tmp_path):
+    environment(**{**SAFE_PRODUCTION, "SECRET_KEY": "short"}, AQUEDUCT_ALLOW_UNSAFE="sqlite secret-key")
+    message = refusal(tmp_path)
+    assert "- SECRET_KEY is the built-in development key or shorter than 32 characters" in message
+    assert "secret-key, which is not a setting it can allow" in message
+
+
+def test_the_debugger_is_never_allowed_in_production(environment, tmp_path):
+    environment(**SAFE_PRODUCTION, FLASK_DEBUG="1")
+    assert "FLASK_DEBUG" in refusal(tmp_path)
+
+
+def test_a_misspelt_allowance_is_refused(environment, tmp_path):
+    environment(**SAFE_PRODUCTION, AQUEDUCT_ALLOW_UNSAFE="sqlite, test-chekout")
+    assert "test-chekout" in refusal(tmp_path)
+
+
+def test_development_starts_with_the_embedded_defaults(environment, tmp_path):
+    config = load_config(tmp_path)
+    assert config["TEST_CHECKOUT_ENABLED"] is True
+
+
+def test_a_test_checkout_allowed_in_production_still_works_as_a_test_checkout(environment, tmp_path):
+    environment(
+        AQUEDUCT_ENV="production",
+        SECRET_KEY=LONG_KEY,
+        AQUEDUCT_ALLOW_UNSAFE="free-test-checkout sqlite file-mail memory-rate-limits local-base-url local-media",
+    )
+    config = load_config(tmp_path)
+    assert config["TEST_CHECKOUT_ENABLED"] is True
+
+
+def test_the_test_checkout_sells_nothing_when_it_is_off(app, web):
+    """Defence in depth: with the test checkout off, its Pay button enrols nobody."""
+    course = CourseFactory(price_cents=12900)
+    LessonFactory(section=SectionFactory(course=course))
+    learner = UserFactory()
+    db.session.commit()
+    web.login(learner.email, PASSWORD)
+    start = web.submit(
+        f"/courses/{course.slug}/checkout", {}, form_url=f"/courses/{course.slug}", follow_redirects=False
+    )
+    assert start.status_code in (302, 303)
+    order = db.session.scalar(db.select(Order).where(Order.learner_id == learner.id))
+    app.config["TEST_CHECKOUT_ENABLED"] = False
+    try:
+        paid = web.submit(
+            f"/checkout/test/{order.id}/pay", {}, form_url=f"/courses/{course.slug}", follow_redirects=False
+        )
+        assert paid.status_code == 404
+        assert db.session.scalar(db.select(Enrollment).where(Enrollment.user_id == learner.id)) is None
+    finally:
+        app.config["TEST_CHECKOUT_ENABLED"] = True
+
+
+def test_create_app_refuses_an_unsafe_production(environment):
+    environment(AQUEDUCT_ENV="production", SECRET_KEY=LONG_KEY)
+    with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY"):
+        create_app()
