@@ -1,0 +1,126 @@
+"""Log-in limits hold across web processes (shared Redis), and a Redis outage doesn't lock everyone out."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+import requests
+
+from courseplatform import create_app
+from courseplatform.extensions import limiter
+
+from ..conftest import csrf_token_from
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def _redis_answers() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(stack: ExitStack, settings: dict[str, str]) -> str:
+    """One more web process (gunicorn, one sync worker) with these settings; stopped at exit."""
+    port = _free_port()
+    env = {**os.environ, **settings, "FLASK_APP": "wsgi"}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen(  # noqa: S603
+        [str(gunicorn), "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack.callback(lambda: (process.terminate(), process.wait(timeout=20)))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + "/healthz", timeout=2)
+            return url
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise AssertionError("the web process did not start")
+
+
+def _wrong_password(browser: requests.Session, url: str) -> int:
+    page = browser.get(url + "/login", timeout=10)
+    token = csrf_token_from(page.text)
+    answer = browser.post(
+        url + "/login",
+        data={"csrf_token": token, "email": "someone@example.org", "password": "not the password"},
+        timeout=10,
+    )
+    return answer.status_code
+
+
+@pytest.mark.skipif(not _redis_answers(), reason="no Redis answered")
+def test_two_web_processes_share_one_login_limit(tmp_path):
+    """Ten wrong passwords a minute in all, whichever process answers (not ten per process)."""
+    database = f"sqlite:///{tmp_path / 'limits.db'}"
+    settings = {
+        "DATABASE_URL": database,
+        "SECRET_KEY": "shared-secret-key-for-both-processes-0123456789",
+        "REDIS_URL": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": f"aqueduct-test-{uuid.uuid4().hex}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "MAIL_DIR": str(tmp_path / "mail"),
+    }
+    subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).with_name("flask")), "db", "upgrade"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **settings, "FLASK_APP": "wsgi"},
+        check=True,
+        capture_output=True,
+    )
+    with ExitStack() as stack:
+        first, second = _serve(stack, settings), _serve(stack, settings)
+        browser = requests.Session()
+        answers = [_wrong_password(browser, (first, second)[attempt % 2]) for attempt in range(12)]
+    assert answers[:10] == [200] * 10
+    assert answers[10:] == [429, 429]
+
+
+def test_login_still_works_while_the_rate_limit_store_is_down(app, tmp_path):
+    """Redis unreachable: limits fall back to this process's memory instead of failing every log-in."""
+    unreachable = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'down.db'}",
+            "SECRET_KEY": "x" * 32,
+            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:9/0",
+            "WTF_CSRF_ENABLED": False,
+            "MAIL_DIR": str(tmp_path / "mail"),
+        }
+    )
+    try:
+        from flask_migrate import upgrade
+
+        with unreachable.app_context():
+            upgrade()
+        answer = unreachable.test_client().post("/login", data={"email": "a@example.org", "password": "wrong one"})
+        assert answer.status_code == 200
+        assert "don" in answer.get_data(as_text=True)
+    finally:
+        # The limiter is one object: give it back the test application's in-memory storage.
+        limiter.init_app(app)
