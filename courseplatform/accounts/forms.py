@@ -41,8 +41,10 @@ def strong_password(form, field) -> None:
         raise ValidationError(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
     if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
         raise ValidationError("That password is too easy to guess; try a short phrase.")
-    email = getattr(form, "email", None)
-    if email is not None and email.data and password.lower() == email.data.strip().lower():
+    # Forms without an e-mail field (choosing a password from a link) carry the address as `account_email`.
+    email_field = getattr(form, "email", None)
+    email = email_field.data if email_field is not None else getattr(form, "account_email", None)
+    if email and password.lower() == email.strip().lower():
         raise ValidationError("Your password can't be your e-mail address.")
 
 
@@ -60,9 +62,10 @@ def password_fields(label: str = "Password"):
 
 
 class SignupForm(FlaskForm):
+    """Who is signing up; the password is chosen from the link e-mailed to the address."""
+
     name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("E-mail", validators=[DataRequired(), valid_email, Length(max=254)])
-    password, confirm = password_fields()
     time_zone = SelectField("Time zone", choices=time_zone_choices, default="UTC", validators=[valid_time_zone])
 
 
@@ -78,6 +81,16 @@ class ForgotPasswordForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     password, confirm = password_fields("New password")
+
+    def __init__(self, *args, account_email: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.account_email = account_email
+
+
+class FinishSignupForm(ResetPasswordForm):
+    """The password of a new account, chosen from the sign-up link."""
+
+    password, confirm = password_fields("Choose a password")
 
 
 class ChangePasswordForm(FlaskForm):

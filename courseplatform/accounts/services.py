@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, render_template, url_for
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
-from ..integrations.mail import send_mail
+from ..integrations.mail import send_after_commit
 from ..models import Course, CreatorProfile, Order, OrderStatus, User, utcnow
 
 _hasher = PasswordHasher()
@@ -22,6 +23,9 @@ _hasher = PasswordHasher()
 # same time as a wrong password and timing does not reveal who has an account.
 _DUMMY_HASH = _hasher.hash("aqueduct-timing-equaliser")
 RESET_SALT = "aqueduct.password-reset"
+SIGNUP_SALT = "aqueduct.signup"
+# How long the link that finishes a sign-up stays valid.
+SIGNUP_MAX_AGE = 2 * 24 * 3600
 # How long the set-password link in an invitation (an account made for someone) stays valid.
 INVITE_MAX_AGE = 7 * 24 * 3600
 
@@ -122,11 +126,14 @@ def make_reset_token(user: User, *, invite: bool = False) -> str:
     return _reset_serializer().dumps(payload)
 
 
+def _site_link(endpoint: str, **values) -> str:
+    """An absolute link for an e-mail: BASE_URL followed by the route's path."""
+    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
+
+
 def make_invite_link(user: User) -> str:
     """An absolute set-password link for an account created on someone's behalf (valid INVITE_MAX_AGE)."""
-    return current_app.config["BASE_URL"] + url_for(
-        "accounts.reset_password", token=make_reset_token(user, invite=True)
-    )
+    return _site_link("accounts.reset_password", token=make_reset_token(user, invite=True))
 
 
 def user_for_reset_token(token: str, max_age: int | None = None) -> User:
@@ -152,18 +159,91 @@ def user_for_reset_token(token: str, max_age: int | None = None) -> User:
 
 
 def send_password_reset(email: str) -> None:
-    """E-mail a reset link if the address has an account; say nothing either way."""
-    user = find_user_by_email(email)
+    """E-mail a reset link to an account, or say there is none to an unknown address.
+
+    Both cases send one message after the commit and answer the same way, so neither the
+    page nor its timing tells whether an address has an account.
+    """
+    address = User.normalize_email(email)
+    user = find_user_by_email(address)
     if user is None:
+        send_after_commit(
+            to=address,
+            subject="About your Aqueduct password",
+            text=render_template("accounts/email/reset_unknown.txt", signup_link=_site_link("accounts.signup")),
+        )
         return
-    token = make_reset_token(user)
-    link = current_app.config["BASE_URL"] + url_for("accounts.reset_password", token=token)
-    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
-    send_mail(
+    send_after_commit(
         to=user.email,
         subject="Reset your Aqueduct password",
-        text=render_template("accounts/email/reset.txt", user=user, link=link, minutes=minutes),
+        text=render_template(
+            "accounts/email/reset.txt",
+            user=user,
+            link=_site_link("accounts.reset_password", token=make_reset_token(user)),
+            minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
+        ),
     )
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    """What a person typed to sign up, carried by the signed link e-mailed to them."""
+
+    name: str
+    email: str
+    time_zone: str
+    next_path: str
+
+
+def _signup_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SIGNUP_SALT)
+
+
+def request_signup(name: str, email: str, time_zone: str, next_path: str) -> None:
+    """E-mail a new address the link that finishes signing up, or an existing account a way back in.
+
+    Nothing is stored until the link is opened; both cases send one message after the
+    commit and answer the same way, so sign-up never tells whether an address has an account.
+    """
+    address = User.normalize_email(email)
+    user = find_user_by_email(address)
+    if user is not None:
+        send_after_commit(
+            to=user.email,
+            subject="You already have an Aqueduct account",
+            text=render_template(
+                "accounts/email/signup_existing.txt",
+                user=user,
+                login_link=_site_link("accounts.login"),
+                reset_link=_site_link("accounts.reset_password", token=make_reset_token(user)),
+                minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
+            ),
+        )
+        return
+    token = _signup_serializer().dumps({"n": name.strip(), "e": address, "z": time_zone, "x": next_path})
+    send_after_commit(
+        to=address,
+        subject="Finish creating your Aqueduct account",
+        text=render_template(
+            "accounts/email/signup.txt",
+            name=name.strip(),
+            link=_site_link("accounts.finish_signup", token=token),
+            hours=SIGNUP_MAX_AGE // 3600,
+        ),
+    )
+
+
+def signup_request_for(token: str) -> SignupRequest:
+    """The sign-up a link carries, or AccountError saying why the link can't be used."""
+    try:
+        payload = _signup_serializer().loads(token, max_age=SIGNUP_MAX_AGE)
+    except SignatureExpired as exc:
+        raise AccountError("This sign-up link has expired. Please sign up again.") from exc
+    except BadSignature as exc:
+        raise AccountError("This sign-up link is not valid. Please sign up again.") from exc
+    if not isinstance(payload, dict) or not all(isinstance(payload.get(k), str) for k in "nezx"):
+        raise AccountError("This sign-up link is not valid. Please sign up again.")
+    return SignupRequest(name=payload["n"], email=payload["e"], time_zone=payload["z"], next_path=payload["x"])
 
 
 def slug_taken(slug: str, exclude: CreatorProfile | None = None) -> bool:

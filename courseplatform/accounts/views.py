@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db, limiter
 from ..fields import slugify
+from ..models import User
 from . import bp
 from .forms import (
     ChangePasswordForm,
     CreatorProfileForm,
+    FinishSignupForm,
     ForgotPasswordForm,
     LoginForm,
     ResetPasswordForm,
@@ -22,24 +24,29 @@ from .services import (
     AccountError,
     authenticate,
     change_password,
+    find_user_by_email,
     orders_of,
     receipt_order,
     register_user,
+    request_signup,
     save_creator_profile,
     send_password_reset,
     set_password,
+    signup_request_for,
     slug_taken,
     user_for_reset_token,
 )
 
 
+def _local_path(target: str) -> bool:
+    parts = urlsplit(target)
+    return target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme
+
+
 def _safe_next(default: str) -> str:
     """Follow ?next= only to a path on this site."""
     target = request.args.get("next", "")
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
-        return target
-    return default
+    return target if _local_path(target) else default
 
 
 def _login_limit() -> str:
@@ -50,24 +57,58 @@ def _login_email_key() -> str:
     return "login-email:" + (request.form.get("email") or "").strip().lower()
 
 
+def _mail_to_email_key() -> str:
+    """One address gets only a few sign-up or reset messages, whoever asks for them."""
+    return f"mail-to:{request.endpoint}:" + (request.form.get("email") or "").strip().lower()
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
+@limiter.limit("3 per hour", methods=["POST"], key_func=_mail_to_email_key)
 def signup():
-    """Create a learner account and log straight in."""
+    """Start an account: we e-mail a link to choose the password (or, for a known address, a way back in)."""
     if current_user.is_authenticated:
         return redirect(url_for("learning.index"))
     form = SignupForm()
     if form.validate_on_submit():
-        try:
-            user = register_user(form.name.data, form.email.data, form.password.data, form.time_zone.data)
-        except AccountError as error:
-            form.email.errors.append(str(error))
-        else:
-            db.session.commit()
-            login_user(user)
-            flash(f"Welcome to Aqueduct, {user.name}.", "success")
-            return redirect(_safe_next(url_for("learning.index")))
+        request_signup(form.name.data, form.email.data, form.time_zone.data, _safe_next(url_for("learning.index")))
+        db.session.commit()
+        session["signup_sent_to"] = User.normalize_email(form.email.data)
+        return redirect(url_for("accounts.signup_sent"))
     return render_template("accounts/signup.html", form=form)
+
+
+@bp.get("/signup/sent")
+def signup_sent():
+    """Check your inbox: the same page whether or not the address already had an account."""
+    return render_template("accounts/signup_sent.html", email=session.get("signup_sent_to"))
+
+
+@bp.route("/signup/finish/<token>", methods=["GET", "POST"])
+def finish_signup(token: str):
+    """Choose a password from the e-mailed link; the account is created and logged in."""
+    try:
+        pending = signup_request_for(token)
+    except AccountError as error:
+        flash(str(error), "error")
+        return redirect(url_for("accounts.signup"))
+    next_path = pending.next_path if _local_path(pending.next_path) else url_for("learning.index")
+    if find_user_by_email(pending.email) is not None:
+        flash("You already have an account with this address. Log in to continue.", "info")
+        return redirect(url_for("accounts.login", next=next_path))
+    form = FinishSignupForm(account_email=pending.email)
+    if form.validate_on_submit():
+        try:
+            user = register_user(pending.name, pending.email, form.password.data, pending.time_zone)
+        except AccountError:
+            db.session.rollback()
+            flash("You already have an account with this address. Log in to continue.", "info")
+            return redirect(url_for("accounts.login", next=next_path))
+        db.session.commit()
+        login_user(user)
+        flash(f"Welcome to Aqueduct, {user.name}.", "success")
+        return redirect(next_path)
+    return render_template("accounts/finish_signup.html", form=form, pending=pending)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -103,11 +144,13 @@ def logout():
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit("5 per 15 minutes", methods=["POST"])
+@limiter.limit("3 per hour", methods=["POST"], key_func=_mail_to_email_key)
 def forgot_password():
     """Ask for a reset link by e-mail; the answer is the same whether or not the account exists."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         send_password_reset(form.email.data)
+        db.session.commit()
         flash(
             "If that address has an account, we've sent it a link to choose a new password. "
             "It works once, for the next hour.",
@@ -127,7 +170,7 @@ def reset_password(token: str):
         return redirect(url_for("accounts.forgot_password"))
     # Someone invited by a creator (see studio.learner_services) has never had a password.
     first_time = user.password_hash.startswith("!")
-    form = ResetPasswordForm()
+    form = ResetPasswordForm(account_email=user.email)
     if form.validate_on_submit():
         set_password(user, form.password.data)
         db.session.commit()

@@ -42,10 +42,41 @@ def test_reset_by_email_changes_the_password_once(web, client, mailbox):
     assert user.session_version == 2
 
 
-def test_unknown_email_gets_the_same_answer_and_no_mail(web, mailbox):
-    response = web.submit("/password/forgot", {"email": "nobody@example.org"})
-    assert "If that address has an account" in response.get_data(as_text=True)
-    assert mailbox.messages == []
+def test_unknown_email_gets_the_same_answer_the_same_work_and_a_no_account_mail(web, mailbox, count_queries):
+    """Neither the page, the work done nor the mail sent tells whether an address has an account."""
+    UserFactory(email="jordan@example.org")
+    answers, statements = {}, {}
+    for email in ["jordan@example.org", "nobody@example.org"]:
+        page = web.client.get("/password/forgot")
+        with count_queries() as counter:
+            answer = web.client.post(
+                "/password/forgot", data={"csrf_token": csrf_token_from(page.get_data(as_text=True)), "email": email}
+            )
+        answers[email] = (answer.status_code, answer.headers["Location"])
+        statements[email] = counter.count
+    assert answers["jordan@example.org"] == answers["nobody@example.org"] == (302, "/login")
+    assert statements["jordan@example.org"] == statements["nobody@example.org"]
+    assert [m["To"] for m in mailbox.messages] == ["jordan@example.org", "nobody@example.org"]
+    unknown = mailbox.messages[1]
+    assert unknown["Subject"] == "About your Aqueduct password"
+    assert "there is no account with it" in unknown.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_a_mail_server_that_is_down_answers_the_same_for_both(app, web, mailbox, monkeypatch):
+    UserFactory(email="jordan@example.org")
+    for key, value in {"MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": 9, "SMTP_TIMEOUT": 2}.items():
+        monkeypatch.setitem(app.config, key, value)
+    for email in ["jordan@example.org", "nobody@example.org"]:
+        response = web.submit("/password/forgot", {"email": email}, follow_redirects=False)
+        assert (response.status_code, response.headers["Location"]) == (302, "/login")
+
+
+def test_one_address_gets_only_a_few_messages_whoever_asks(web, client, mailbox):
+    for n in range(4):
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        response = web.submit("/password/forgot", {"email": "target@example.org"}, follow_redirects=False)
+    assert response.status_code == 429
+    assert len(mailbox.messages) == 3
 
 
 def test_expired_reset_link_is_refused(app, web, client, mailbox, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from courseplatform.extensions import db
@@ -13,18 +15,32 @@ from ..factories import PASSWORD, UserFactory
 GOOD = {
     "name": "Ana Ruiz",
     "email": "Ana.Ruiz@Example.org",
-    "password": "quiet harbour 42",
-    "confirm": "quiet harbour 42",
     "time_zone": "America/Chicago",
 }
+CHOSEN = "quiet harbour 42"
+FINISH_LINK = re.compile(r"http://aqueduct\.test(/signup/finish/\S+)")
 
 
 def user_count() -> int:
     return db.session.scalar(db.select(db.func.count(User.id)))
 
 
-def test_signup_creates_a_learner_and_logs_in(web):
+def finish_link(mailbox) -> str:
+    match = FINISH_LINK.search(mailbox.last_body())
+    assert match, mailbox.last_body()
+    return match.group(1)
+
+
+def test_signup_emails_a_link_then_the_chosen_password_opens_the_account(web, mailbox):
     response = web.submit("/signup", GOOD)
+    assert response.request.path == "/signup/sent"
+    assert "ana.ruiz@example.org" in response.get_data(as_text=True)
+    assert user_count() == 0, "nothing is stored until the link is opened"
+    assert [m["To"] for m in mailbox.messages] == ["ana.ruiz@example.org"]
+    assert mailbox.messages[0]["Subject"] == "Finish creating your Aqueduct account"
+
+    link = finish_link(mailbox)
+    response = web.submit(link, {"password": CHOSEN, "confirm": CHOSEN})
     html = response.get_data(as_text=True)
     assert "Welcome to Aqueduct, Ana Ruiz." in html
     assert response.request.path == "/learn"
@@ -34,12 +50,60 @@ def test_signup_creates_a_learner_and_logs_in(web):
     assert "quiet harbour" not in user.password_hash
 
 
-def test_signup_refuses_an_email_taken_in_another_case(web):
-    UserFactory(email="ana.ruiz@example.org")
+def test_signup_returns_to_the_page_it_started_from(web, mailbox):
+    page = web.client.get("/signup?next=/courses/some-course")
+    web.client.post(
+        "/signup?next=/courses/some-course", data={"csrf_token": csrf_token_from(page.get_data(as_text=True)), **GOOD}
+    )
+    response = web.submit(finish_link(mailbox), {"password": CHOSEN, "confirm": CHOSEN}, follow_redirects=False)
+    assert response.headers["Location"] == "/courses/some-course"
+
+
+def test_a_used_signup_link_sends_to_log_in(web, mailbox):
+    web.submit("/signup", GOOD)
+    link = finish_link(mailbox)
+    web.submit(link, {"password": CHOSEN, "confirm": CHOSEN})
+    web.logout()
+    response = web.client.get(link)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert user_count() == 1
+
+
+@pytest.mark.parametrize("token", ["not-a-token", "eyJuIjoiQSJ9.forged.signature"])
+def test_a_forged_signup_link_is_refused(client, token):
+    response = client.get(f"/signup/finish/{token}")
+    assert response.status_code == 302 and response.headers["Location"] == "/signup"
+    assert user_count() == 0
+
+
+def test_an_expired_signup_link_is_refused(web, mailbox, monkeypatch):
+    import courseplatform.accounts.services as services
+
+    web.submit("/signup", GOOD)
+    link = finish_link(mailbox)
+    monkeypatch.setattr(services, "SIGNUP_MAX_AGE", -1)
+    response = web.client.get(link, follow_redirects=True)
+    assert "This sign-up link has expired" in response.get_data(as_text=True)
+    assert user_count() == 0
+
+
+def test_signup_answers_the_same_for_a_taken_address_and_emails_its_owner(web, mailbox):
+    """Sign-up never says whether an address has an account; the account's owner hears about it."""
+    UserFactory(email="ana.ruiz@example.org", name="Ana R.")
     before = user_count()
-    response = web.submit("/signup", {**GOOD, "email": "ANA.RUIZ@EXAMPLE.ORG"})
-    assert "An account with this e-mail already exists" in response.get_data(as_text=True)
+    taken = web.submit("/signup", {**GOOD, "email": "ANA.RUIZ@EXAMPLE.ORG"})
+    taken_mail = mailbox.messages
+    mailbox.clear()
+    fresh = web.submit("/signup", {**GOOD, "email": "someone.new@example.org"})
+
+    assert taken.request.path == fresh.request.path == "/signup/sent"
+    assert taken.get_data(as_text=True).replace("ana.ruiz@example.org", "X") == fresh.get_data(as_text=True).replace(
+        "someone.new@example.org", "X"
+    )
     assert user_count() == before
+    assert [m["To"] for m in taken_mail] == ["ana.ruiz@example.org"]
+    body = taken_mail[0].get_body(preferencelist=("plain",)).get_content()
+    assert "you\nalready have an account" in body and "/password/reset/" in body
 
 
 @pytest.mark.parametrize(
@@ -51,20 +115,21 @@ def test_signup_refuses_an_email_taken_in_another_case(web):
         ("ana.ruiz@example.org", "can&#39;t be your e-mail address"),
     ],
 )
-def test_signup_refuses_weak_passwords(web, password, message):
-    before = user_count()
-    response = web.submit("/signup", {**GOOD, "password": password, "confirm": password})
+def test_finishing_signup_refuses_weak_passwords(web, mailbox, password, message):
+    web.submit("/signup", GOOD)
+    response = web.submit(finish_link(mailbox), {"password": password, "confirm": password})
     assert message in response.get_data(as_text=True)
-    assert user_count() == before
+    assert user_count() == 0
 
 
-def test_signup_needs_matching_passwords_and_a_real_email(web):
-    before = user_count()
-    html = web.submit("/signup", {**GOOD, "confirm": "something else entirely"}).get_data(as_text=True)
-    assert "The two passwords don&#39;t match." in html
+def test_signup_needs_a_real_email_and_finishing_needs_matching_passwords(web, mailbox):
     html = web.submit("/signup", {**GOOD, "email": "not-an-email"}).get_data(as_text=True)
     assert "Enter an e-mail address such as name@example.com." in html
-    assert user_count() == before
+    assert mailbox.messages == []
+    web.submit("/signup", GOOD)
+    html = web.submit(finish_link(mailbox), {"password": CHOSEN, "confirm": "something else"}).get_data(as_text=True)
+    assert "The two passwords don&#39;t match." in html
+    assert user_count() == 0
 
 
 def test_signup_without_csrf_token_is_refused(client):

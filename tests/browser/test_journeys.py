@@ -22,17 +22,25 @@ def flashes(page: Page):
     return page.locator(".flashes")
 
 
-def test_visitor_signs_up_becomes_a_creator_and_reaches_the_studio(page: Page, pytestconfig):
+def test_visitor_signs_up_becomes_a_creator_and_reaches_the_studio(page: Page, pytestconfig, mailbox):
     page.goto("/")
     main_nav(page).get_by_role("link", name="Sign up").click()
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
 
     page.get_by_label("Your name").fill("Ana Ruiz")
     page.get_by_label("E-mail").fill("ana@example.org")
-    page.get_by_label("Password", exact=True).fill("quiet harbour lights")
-    page.get_by_label("Repeat the password").fill("quiet harbour lights")
     page.get_by_label("Time zone").select_option("America/Chicago")
-    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("ana@example.org")
+
+    link = re.search(r"http://aqueduct\.test(/signup/finish/\S+)", mailbox.last_body())
+    assert link, mailbox.last_body()
+    page.goto(link.group(1))
+    expect(page.get_by_role("heading", name="Choose your password")).to_be_visible()
+    page.get_by_label("Choose a password").fill("quiet harbour lights")
+    page.get_by_label("Repeat the password").fill("quiet harbour lights")
+    page.get_by_role("button", name="Create my account").click()
     expect(flashes(page)).to_contain_text("Welcome to Aqueduct")
 
     main_nav(page).get_by_role("link", name="Teach on Aqueduct").click()

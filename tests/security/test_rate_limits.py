@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -45,7 +44,7 @@ def _serve(stack: ExitStack, settings: dict[str, str]) -> str:
     port = _free_port()
     env = {**os.environ, **settings, "FLASK_APP": "wsgi"}
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [str(gunicorn), "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"],
         cwd=PROJECT_ROOT,
         env=env,
@@ -87,7 +86,7 @@ def test_two_web_processes_share_one_login_limit(tmp_path):
         "MEDIA_ROOT": str(tmp_path / "media"),
         "MAIL_DIR": str(tmp_path / "mail"),
     }
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [str(Path(sys.executable).with_name("flask")), "db", "upgrade"],
         cwd=PROJECT_ROOT,
         env={**os.environ, **settings, "FLASK_APP": "wsgi"},
