@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import mimetypes
 import re
 import shutil
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
+
+log = logging.getLogger(__name__)
 
 MEDIA_SALT = "aqueduct.media"
 UPLOAD_SALT = "aqueduct.media.upload"
@@ -444,3 +447,34 @@ def get_storage() -> LocalStorage | S3Storage:
         client = _s3_client(config["AWS_REGION"], config["S3_ENDPOINT_URL"])
         return S3Storage(client, config["S3_BUCKET"], _cloudfront_links())
     return LocalStorage(config["MEDIA_ROOT"])
+
+
+def storage_origins() -> tuple[str, ...]:
+    """The origins browsers load media from and upload to, for the Content-Security-Policy.
+
+    S3 links are asked of boto3 itself (path- or host-style, regional or not), so the policy
+    names exactly the host that presigned links use.
+    """
+    config = current_app.config
+    origins = []
+    if config.get("MEDIA_ORIGIN"):
+        origins.append(_origin(config["MEDIA_ORIGIN"]))
+    if config["STORAGE_BACKEND"] == "s3":
+        client = _s3_client(config["AWS_REGION"], config["S3_ENDPOINT_URL"])
+        bucket = config["S3_BUCKET"] or "bucket"
+        try:
+            origins.append(_origin(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})))
+            origins.append(_origin(client.generate_presigned_post(bucket, "k")["url"]))
+        except Exception:  # no credentials yet: media can't work, but pages must still render
+            log.warning("S3 links can't be signed; the Content-Security-Policy names the bucket's usual hosts")
+            origins.append(_origin(config["S3_ENDPOINT_URL"] or f"https://{bucket}.s3.amazonaws.com"))
+            if not config["S3_ENDPOINT_URL"]:
+                origins.append(f"https://{bucket}.s3.{config['AWS_REGION']}.amazonaws.com")
+        if config.get("CLOUDFRONT_DOMAIN"):
+            origins.append("https://" + config["CLOUDFRONT_DOMAIN"].removeprefix("https://").strip("/"))
+    return tuple(dict.fromkeys(origins))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
