@@ -145,9 +145,7 @@ def test_one_other_device_can_be_logged_out_from_the_account_page(app, web):
     laptop = device(app, FIREFOX_ON_LINUX)
     laptop.login("jordan@example.org", PASSWORD)
     web.login("jordan@example.org", PASSWORD)
-    phone_session = db.session.scalar(
-        sa.select(LoginSession).filter_by(user_id=user.id, device="Mobile Safari on iOS")
-    )
+    phone_session = db.session.scalar(sa.select(LoginSession).filter_by(user_id=user.id, device="Mobile Safari on iOS"))
 
     response = web.submit(f"/account/sessions/{phone_session.id}/logout", {}, form_url="/account")
 
@@ -167,10 +165,12 @@ def test_nobody_can_log_out_someone_elses_device(app, web):
 
     page = web.client.get("/account")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    response = web.client.post(f"/account/sessions/{sams_session.id}/logout", data={"csrf_token": token})
+    for session_id in (sams_session.id, 0, 2**31, 10**30):
+        response = web.client.post(f"/account/sessions/{session_id}/logout", data={"csrf_token": token})
+        assert response.status_code == 404, session_id
 
-    assert response.status_code == 404
     assert is_logged_in(sams_phone.client)
+    assert is_logged_in(web.client)
 
 
 def test_the_account_page_lists_where_i_am_logged_in(app):
@@ -181,10 +181,13 @@ def test_the_account_page_lists_where_i_am_logged_in(app):
 
     html = laptop.client.get("/account").get_data(as_text=True)
 
-    assert "You&#39;re logged in on 2 devices." in html
-    assert "Firefox on Ubuntu" in html
-    assert "Mobile Safari on iOS" in html
-    assert re.search(r"Firefox on Ubuntu\s*<span[^>]*>this device</span>", html)
+    assert "You're logged in on 2 devices." in html
+    items = re.findall(r'<li class="device">(.*?)</li>', html, re.S)
+    devices = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", item)).strip() for item in items]
+    assert len(devices) == 2
+    assert devices[0].startswith("Firefox on Ubuntu this device Logged in"), devices[0]
+    assert devices[1].startswith("Mobile Safari on iOS Logged in"), devices[1]
+    assert "this device" not in devices[1]
 
 
 def test_a_password_change_ends_other_sessions_but_not_this_one(app, web):
@@ -369,3 +372,16 @@ def test_the_session_row_belongs_to_the_user_it_names(app, web):
         session["_user_id"] = f"{sam.id}:{token}"
     assert not is_logged_in(web.client)
     assert db.session.get(User, sam.id) is not None
+
+
+def test_logging_out_this_device_from_the_list_logs_me_out(app, web):
+    user = UserFactory(email="jordan@example.org")
+    web.login("jordan@example.org", PASSWORD, remember=True)
+    thief = copy_of(app, web, "session", "remember_token")
+    mine = db.session.scalar(sa.select(LoginSession).filter_by(user_id=user.id))
+
+    response = web.submit(f"/account/sessions/{mine.id}/logout", {}, form_url="/account")
+
+    assert "You&#39;re logged out." in response.get_data(as_text=True)
+    assert not is_logged_in(web.client)
+    assert not is_logged_in(thief)
