@@ -106,9 +106,10 @@ def login_lifetime() -> timedelta:
 
 
 def start_login_session(user: User, user_agent: str = "") -> LoginSession:
-    """Log `user` in on one device: a new token for both cookies (only its hash is kept), then login_user.
+    """Open a login on one device: a new token for both cookies (only its hash is kept).
 
-    Every login goes through here (User.get_login_id refuses otherwise). The account's
+    Every login goes through here, before the commit and login_user (User.get_login_id
+    refuses a user who has no login session started). The account's
     expired sessions are cleared, and beyond MAX_LOGIN_SESSIONS the oldest ones end.
     """
     now = utcnow()
