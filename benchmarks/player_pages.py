@@ -47,7 +47,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from courseplatform import create_app  # noqa: E402
-from courseplatform.accounts.services import hash_password  # noqa: E402
+from courseplatform.accounts.services import hash_password, start_login_session  # noqa: E402
 from courseplatform.extensions import db  # noqa: E402
 from courseplatform.models import (  # noqa: E402
     Course,
@@ -233,7 +233,9 @@ def query_counts(app, pages: dict[str, str]) -> dict[str, int]:
     client = app.test_client()
     with app.app_context():
         learner = db.session.scalar(sa.select(User).where(User.email == EMAIL))
-        user_id = learner.get_id()
+        start_login_session(learner)
+        db.session.commit()
+        user_id = learner.get_login_id()
         sa.event.listen(db.engine, "before_cursor_execute", tick)
         db.session.remove()
     with client.session_transaction() as session:

@@ -60,6 +60,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
     login_manager.user_loader(load_user)
+    # Both cookies carry "<user id>:<login session token>", so ending the session row ends both.
+    login_manager.id_attribute = "get_login_id"
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask seed-demo`, `flask create-admin`, `flask storage-gc`, `flask send-reminders`."""
+"""Command-line tasks: `flask seed-demo`, `create-admin`, `storage-gc`, `prune-sessions`, `send-reminders`."""
 
 from __future__ import annotations
 
@@ -44,6 +44,15 @@ def register(app: Flask) -> None:
         removed = collect_stale_uploads()
         db.session.commit()
         click.echo(f"Removed {removed} abandoned upload{'' if removed == 1 else 's'}.")
+
+    @app.cli.command("prune-sessions")
+    def prune_sessions_command() -> None:
+        """Delete expired login sessions (cron: daily); logged-out ones are deleted at logout."""
+        from .accounts.services import prune_login_sessions
+
+        removed = prune_login_sessions()
+        db.session.commit()
+        click.echo(f"Removed {removed} expired login session{'' if removed == 1 else 's'}.")
 
     @app.cli.command("send-reminders")
     def send_reminders_command() -> None:

@@ -1,10 +1,13 @@
-"""Account rules: hashing, authentication, reset tokens and creator profiles."""
+"""Account rules: hashing, authentication, login sessions, reset tokens and creator profiles."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -13,10 +16,11 @@ from flask import current_app, render_template, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
+from ua_parser import parse as parse_user_agent
 
 from ..extensions import db
 from ..integrations.mail import send_after_commit
-from ..models import Course, CreatorProfile, Order, OrderStatus, User, utcnow
+from ..models import Course, CreatorProfile, LoginSession, Order, OrderStatus, User, utcnow
 
 _hasher = PasswordHasher()
 # A real hash checked when the e-mail is unknown, so a wrong e-mail costs the
@@ -28,6 +32,11 @@ SIGNUP_SALT = "aqueduct.signup"
 SIGNUP_MAX_AGE = 2 * 24 * 3600
 # How long the set-password link in an invitation (an account made for someone) stays valid.
 INVITE_MAX_AGE = 7 * 24 * 3600
+# The most devices one account stays logged in on; a login beyond it ends the oldest.
+MAX_LOGIN_SESSIONS = 20
+# What Flask-Login keeps in both cookies: "<user id>:<login session token>".
+_LOGIN_ID = re.compile(r"([0-9]{1,10}):([A-Za-z0-9_-]{20,100})")
+_MAX_ID = 2**31 - 1
 
 
 class AccountError(ValueError):
@@ -57,17 +66,128 @@ def verify_password(user: User | None, password: str) -> bool:
     return True
 
 
-def load_user(user_id: str) -> User | None:
-    """Flask-Login loader: the id carries the session version, so old sessions end."""
-    try:
-        raw_id, raw_version = user_id.split(":", 1)
-        uid, version = int(raw_id), int(raw_version)
-    except ValueError:
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_user(login_id: str) -> User | None:
+    """Flask-Login loader: the account whose live login session the cookie's token names, in one query."""
+    match = _LOGIN_ID.fullmatch(login_id or "")
+    if match is None or int(match[1]) > _MAX_ID:
+        return None  # also every cookie from before login sessions ("<id>:<session version>")
+    row = db.session.execute(
+        sa.select(User, LoginSession)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            User.id == int(match[1]),
+            LoginSession.token_hash == _token_hash(match[2]),
+            LoginSession.expires_at > utcnow(),
+        )
+    ).first()
+    if row is None:
         return None
-    user = db.session.get(User, uid)
-    if user is None or user.session_version != version:
-        return None
+    user, login_session = row
+    user.login_session = login_session
     return user
+
+
+def device_label(user_agent: str) -> str:
+    """'Firefox on Ubuntu' from a User-Agent header, so people can tell their devices apart."""
+    result = parse_user_agent(user_agent[:512])
+    browser = result.user_agent.family if result.user_agent else None
+    system = result.os.family if result.os else None
+    if browser and system:
+        return f"{browser} on {system}"[: LoginSession.device.type.length]
+    if system:
+        return f"A browser on {system}"[: LoginSession.device.type.length]
+    return (browser or "")[: LoginSession.device.type.length]
+
+
+def login_lifetime() -> timedelta:
+    """How long a login lasts, remembered or not (REMEMBER_COOKIE_DURATION)."""
+    duration = current_app.config["REMEMBER_COOKIE_DURATION"]
+    return duration if isinstance(duration, timedelta) else timedelta(seconds=duration)
+
+
+def start_login_session(user: User, user_agent: str = "") -> LoginSession:
+    """Open a login on one device: a new token for both cookies (only its hash is kept).
+
+    Every login goes through here, before the commit and login_user (User.get_login_id
+    refuses a user who has no login session started). The account's
+    expired sessions are cleared, and beyond MAX_LOGIN_SESSIONS the oldest ones end.
+    """
+    now = utcnow()
+    _end_sessions_beyond_the_limit(user, now)
+    token = secrets.token_urlsafe(32)
+    login_session = LoginSession(
+        user_id=user.id,
+        token_hash=_token_hash(token),
+        device=device_label(user_agent),
+        created_at=now,
+        expires_at=now + login_lifetime(),
+    )
+    db.session.add(login_session)
+    db.session.flush()
+    user.login_session, user.login_token = login_session, token
+    return login_session
+
+
+def _end_sessions_beyond_the_limit(user: User, now: datetime) -> None:
+    db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at <= now))
+    surplus = (
+        sa.select(LoginSession.id)
+        .where(LoginSession.user_id == user.id)
+        .order_by(LoginSession.created_at.desc(), LoginSession.id.desc())
+        .offset(MAX_LOGIN_SESSIONS - 1)
+    )
+    db.session.execute(
+        sa.delete(LoginSession).where(LoginSession.id.in_(surplus)), execution_options={"synchronize_session": False}
+    )
+
+
+def login_sessions_of(user: User) -> list[LoginSession]:
+    """The devices the account is logged in on, newest first (one query, at most MAX_LOGIN_SESSIONS)."""
+    return list(
+        db.session.scalars(
+            sa.select(LoginSession)
+            .where(LoginSession.user_id == user.id, LoginSession.expires_at > utcnow())
+            .order_by(LoginSession.created_at.desc(), LoginSession.id.desc())
+            .limit(MAX_LOGIN_SESSIONS)
+        )
+    )
+
+
+def end_login_session(login_session: LoginSession | None) -> None:
+    """Log one device out: its session cookie, its remember cookie and every copy of them open nothing now."""
+    if login_session is not None:
+        # A statement, not session.delete(): the row may already be gone (a logout racing a password change).
+        db.session.execute(sa.delete(LoginSession).where(LoginSession.id == login_session.id))
+
+
+def end_device_session(user: User, session_id: int) -> LoginSession | None:
+    """Log out one of the user's own devices from the account page; None if it isn't theirs (or is gone)."""
+    if not 0 < session_id <= _MAX_ID:
+        return None
+    login_session = db.session.scalar(
+        sa.select(LoginSession).where(LoginSession.id == session_id, LoginSession.user_id == user.id)
+    )
+    end_login_session(login_session)
+    return login_session
+
+
+def end_other_login_sessions(user: User, keep: LoginSession | None) -> int:
+    """Log the account out everywhere but on the `keep` device; how many live devices were logged out."""
+    now = utcnow()
+    query = sa.delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep is not None:
+        query = query.where(LoginSession.id != keep.id)
+    db.session.execute(query.where(LoginSession.expires_at <= now))
+    return db.session.execute(query.where(LoginSession.expires_at > now)).rowcount
+
+
+def prune_login_sessions() -> int:
+    """Delete every expired login session (`flask prune-sessions`); how many went."""
+    return db.session.execute(sa.delete(LoginSession).where(LoginSession.expires_at <= utcnow())).rowcount
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -102,16 +222,18 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def set_password(user: User, password: str) -> None:
-    """Store a new password and end every other session and reset link."""
+def set_password(user: User, password: str, keep: LoginSession | None = None) -> None:
+    """Store a new password, spend every reset link, and log out every device but `keep`."""
     user.password_hash = hash_password(password)
     user.session_version += 1
+    end_other_login_sessions(user, keep)
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
+    """A logged-in password change: other devices are logged out, this one stays."""
     if not verify_password(user, current_password):
         raise AccountError("Your current password is not right.")
-    set_password(user, new_password)
+    set_password(user, new_password, keep=user.login_session)
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:

@@ -1,4 +1,4 @@
-"""Account routes: /signup, /login, /logout, password reset, /account, my orders, /become-a-creator."""
+"""Account routes: /signup, /login, /logout, password reset, /account and its devices, my orders, /become-a-creator."""
 
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ from .services import (
     AccountError,
     authenticate,
     change_password,
+    end_device_session,
+    end_login_session,
+    end_other_login_sessions,
     find_user_by_email,
+    login_lifetime,
+    login_sessions_of,
     orders_of,
     receipt_order,
     register_user,
@@ -34,6 +39,7 @@ from .services import (
     set_password,
     signup_request_for,
     slug_taken,
+    start_login_session,
     user_for_reset_token,
 )
 
@@ -104,6 +110,7 @@ def finish_signup(token: str):
             db.session.rollback()
             flash("You already have an account with this address. Log in to continue.", "info")
             return redirect(url_for("accounts.login", next=next_path))
+        start_login_session(user, request.user_agent.string)
         db.session.commit()
         login_user(user)
         flash(f"Welcome to Aqueduct, {user.name}.", "success")
@@ -126,6 +133,7 @@ def login():
         if user is None:
             form.password.errors.append("That e-mail and password don't match an account.")
         else:
+            start_login_session(user, request.user_agent.string)
             db.session.commit()
             login_user(user, remember=form.remember.data)
             flash("You're logged in.", "success")
@@ -136,7 +144,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """End this session (and forget this device)."""
+    """End this device's login: its cookies, and any copy of them, open nothing afterwards."""
+    if current_user.is_authenticated:
+        end_login_session(current_user.login_session)
+        db.session.commit()
     logout_user()
     flash("You're logged out.", "info")
     return redirect(url_for("catalog.home"))
@@ -172,7 +183,11 @@ def reset_password(token: str):
     first_time = user.password_hash.startswith("!")
     form = ResetPasswordForm(account_email=user.email)
     if form.validate_on_submit():
-        set_password(user, form.password.data)
+        set_password(user, form.password.data)  # every device of the account is logged out
+        if current_user.is_authenticated:
+            end_login_session(current_user.login_session)  # whoever this browser was logged in as
+        if first_time:
+            start_login_session(user, request.user_agent.string)
         db.session.commit()
         logout_user()
         if first_time:
@@ -187,7 +202,7 @@ def reset_password(token: str):
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    """Change my password (this ends my other sessions)."""
+    """Change my password (this ends my other sessions) and see where I'm logged in."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
@@ -196,10 +211,45 @@ def account():
             form.current_password.errors.append(str(error))
         else:
             db.session.commit()
-            login_user(current_user._get_current_object())  # keep this session, with the new session version
             flash("Your password has been changed. Other devices have been logged out.", "success")
             return redirect(url_for("accounts.account"))
-    return render_template("accounts/account.html", form=form)
+    return render_template(
+        "accounts/account.html",
+        form=form,
+        login_sessions=login_sessions_of(current_user),
+        this_session=current_user.login_session,
+        login_days=login_lifetime().days,
+    )
+
+
+@bp.post("/account/sessions/logout-others")
+@login_required
+def logout_other_devices():
+    """Log out every other device and browser; this one stays logged in."""
+    ended = end_other_login_sessions(current_user, keep=current_user.login_session)
+    db.session.commit()
+    if ended:
+        flash(f"You've been logged out on {ended} other device{'' if ended == 1 else 's'}.", "success")
+    else:
+        flash("You weren't logged in anywhere else.", "info")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/account/sessions/<int:session_id>/logout")
+@login_required
+def logout_device(session_id: int):
+    """Log out one of my devices (404 for anyone else's)."""
+    ended = end_device_session(current_user, session_id)
+    if ended is None:
+        abort(404)
+    label, this_device = ended.device or "That device", ended.id == current_user.login_session.id
+    db.session.commit()
+    if this_device:
+        logout_user()
+        flash("You're logged out.", "info")
+        return redirect(url_for("catalog.home"))
+    flash(f"{label} has been logged out.", "success")
+    return redirect(url_for("accounts.account"))
 
 
 @bp.route("/become-a-creator", methods=["GET", "POST"])

@@ -1,6 +1,6 @@
 """Every model, importable from one place (for Alembic, Flask-Login and the features)."""
 
-from .accounts import CreatorProfile, User
+from .accounts import CreatorProfile, LoginSession, User
 from .base import utcnow
 from .commerce import (
     ORDER_TRANSITIONS,
@@ -55,6 +55,7 @@ __all__ = [
     "LessonKind",
     "LessonProgress",
     "LiveSession",
+    "LoginSession",
     "MediaAsset",
     "MediaStatus",
     "Order",

@@ -24,7 +24,7 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     is_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     time_zone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
-    # Bumped when the password changes: logs out other sessions and spends reset tokens.
+    # Bumped when the password changes: spends every reset and invitation link issued before.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -35,8 +35,16 @@ class User(UserMixin, db.Model):
     def normalize_email(email: str) -> str:
         return email.strip().lower()
 
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+    # Not columns: the LoginSession this request was authenticated with, and the raw token of a
+    # login being started (set by accounts.services; the token itself is never stored).
+    login_session = None
+    login_token = None
+
+    def get_login_id(self) -> str:
+        """What both cookies carry: the account and the token of the login session it was logged in with."""
+        if self.login_token is None:
+            raise RuntimeError("start a login session (accounts.services.start_login_session) before login_user")
+        return f"{self.id}:{self.login_token}"
 
     @property
     def is_creator(self) -> bool:
@@ -82,3 +90,20 @@ class CreatorProfile(db.Model):
 
     def __repr__(self) -> str:
         return f"<CreatorProfile {self.slug}>"
+
+
+class LoginSession(db.Model):
+    """One device's login: both the session cookie and the remember cookie carry its token, so ending it ends both."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the token: a copy of this table logs nobody in.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    device: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    def __repr__(self) -> str:
+        return f"<LoginSession {self.id} of user {self.user_id}>"
