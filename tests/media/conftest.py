@@ -7,6 +7,7 @@ fetched exactly as a browser would fetch them; S3 links go to moto's server.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -22,7 +23,8 @@ from courseplatform.extensions import db
 from courseplatform.integrations.storage import LocalStorage, S3Storage, get_storage
 from courseplatform.models import MediaAsset, MediaStatus
 
-from ..factories import UserFactory
+from ..conftest import csrf_token_from
+from ..factories import PASSWORD, CreatorProfileFactory, UserFactory
 
 BUCKET = "aqueduct-test-media"
 DEMO_VIDEO = Path(__file__).resolve().parents[2] / "courseplatform" / "demo" / "welcome.mp4"
@@ -101,6 +103,16 @@ class Backend:
         folder = storage.root / ".multipart"
         return len(list(folder.iterdir())) if folder.is_dir() else 0
 
+    def multipart_upload_ids(self, key: str) -> list[str]:
+        """The ids of the unfinished multipart uploads storage keeps for `key`."""
+        storage = self.storage
+        if isinstance(storage, S3Storage):
+            listed = storage.client.list_multipart_uploads(Bucket=storage.bucket, Prefix=key)
+            return [upload["UploadId"] for upload in listed.get("Uploads", []) if upload["Key"] == key]
+        folder = storage.root / ".multipart"
+        metas = sorted(folder.glob("*/upload.json")) if folder.is_dir() else []
+        return [meta.parent.name for meta in metas if json.loads(meta.read_text())["key"] == key]
+
 
 @pytest.fixture(params=["local", "s3"])
 def backend(request, app, monkeypatch, tmp_path, live_url) -> Backend:
@@ -143,3 +155,40 @@ def pending_asset():
         return asset
 
     return make
+
+
+@pytest.fixture
+def creator(web):
+    """A creator, logged in."""
+    profile = CreatorProfileFactory(user__email="maya@example.org")
+    web.login("maya@example.org", PASSWORD)
+    return profile
+
+
+@pytest.fixture
+def token(client, creator) -> str:
+    with client.get("/account") as page:
+        return csrf_token_from(page.get_data(as_text=True))
+
+
+class Api:
+    """Calls the upload API as the uploader script does: JSON bodies, CSRF token in a header."""
+
+    def __init__(self, client, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    def post(self, url: str, body: dict | None = None) -> tuple[int, dict | None, str]:
+        with self.client.post(url, json=body or {}, headers={"X-CSRFToken": self.token}) as response:
+            return response.status_code, response.get_json(silent=True), response.headers.get("Location", "")
+
+    def start(self, **body) -> dict:
+        status, answer, _ = self.post("/studio/uploads", body)
+        assert status == 201, answer
+        return answer
+
+
+@pytest.fixture
+def api(client, token) -> Api:
+    """The upload API, as the logged-in creator's browser calls it."""
+    return Api(client, token)

@@ -16,44 +16,10 @@ from courseplatform.models import MediaAsset, MediaStatus
 
 from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CreatorProfileFactory, UserFactory
+from .conftest import Api
 
 MiB = 1024**2
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048
-
-
-@pytest.fixture
-def creator(web):
-    profile = CreatorProfileFactory(user__email="maya@example.org")
-    web.login("maya@example.org", PASSWORD)
-    return profile
-
-
-@pytest.fixture
-def token(client, creator) -> str:
-    with client.get("/account") as page:
-        return csrf_token_from(page.get_data(as_text=True))
-
-
-class Api:
-    """Calls the upload API as the uploader script does: JSON bodies, CSRF token in a header."""
-
-    def __init__(self, client, token: str) -> None:
-        self.client = client
-        self.token = token
-
-    def post(self, url: str, body: dict | None = None) -> tuple[int, dict | None, str]:
-        with self.client.post(url, json=body or {}, headers={"X-CSRFToken": self.token}) as response:
-            return response.status_code, response.get_json(silent=True), response.headers.get("Location", "")
-
-    def start(self, **body) -> dict:
-        status, answer, _ = self.post("/studio/uploads", body)
-        assert status == 201, answer
-        return answer
-
-
-@pytest.fixture
-def api(client, token) -> Api:
-    return Api(client, token)
 
 
 def asset_row(asset_id: int) -> MediaAsset:
