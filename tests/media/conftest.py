@@ -7,6 +7,7 @@ fetched exactly as a browser would fetch them; S3 links go to moto's server.
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -80,28 +81,29 @@ class Backend:
         """Local links are paths on the app; S3 links are already absolute."""
         return urljoin(self.base_url, url)
 
+    def store(self, key: str, body: bytes, content_type: str) -> None:
+        """Store an object as the server does once a file is checked (`publish`), or as the seeder does."""
+        self.storage.save(key, io.BytesIO(body), content_type)
+
     def post_file(self, key: str, body: bytes, content_type: str, max_bytes: int = 50 * 1024**2) -> None:
-        """Upload a file as a browser would: a multipart form POST to the presigned upload."""
+        """Upload a file as a browser would: a multipart form POST to the presigned upload of `key`.
+
+        The bytes land at the staging key; the local backend takes them only while `key`'s asset is pending.
+        """
         grant = self.storage.presign_upload(key, content_type, max_bytes, expires_in=300)
         files = {"file": (key.rsplit("/", 1)[-1], body, content_type)}
         with requests.post(self.absolute(grant["url"]), data=grant["fields"], files=files, timeout=30) as answer:
             assert answer.status_code in (200, 201, 204), answer.text
 
-    def put_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict:
-        """Upload one part with its presigned PUT; returns what complete_multipart needs."""
-        url = self.absolute(self.storage.presign_part(key, upload_id, number, expires_in=300))
+    def put_part(self, key: str, upload_id: str, number: int, body: bytes) -> None:
+        """Upload one part with its presigned PUT, signed for exactly this body's length."""
+        url = self.absolute(self.storage.presign_part(key, upload_id, number, len(body), expires_in=300))
         with requests.put(url, data=body, timeout=60) as answer:
             assert answer.status_code == 200 or answer.status_code == 204, answer.text
-            return {"PartNumber": number, "ETag": answer.headers["ETag"]}
 
     def open_multipart_uploads(self, key: str) -> int:
         """How many unfinished multipart uploads the backend still keeps for `key`."""
-        storage = self.storage
-        if isinstance(storage, S3Storage):
-            listed = storage.client.list_multipart_uploads(Bucket=storage.bucket, Prefix=key)
-            return len(listed.get("Uploads", []))
-        folder = storage.root / ".multipart"
-        return len(list(folder.iterdir())) if folder.is_dir() else 0
+        return len(self.multipart_upload_ids(key))
 
     def multipart_upload_ids(self, key: str) -> list[str]:
         """The ids of the unfinished multipart uploads storage keeps for `key`."""

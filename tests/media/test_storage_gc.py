@@ -17,7 +17,7 @@ def test_storage_gc_removes_day_old_pending_uploads_only(backend, runner, pendin
     two_days_ago = utcnow() - timedelta(days=2)
     keys = {label: f"uploads/gc/{uuid.uuid4().hex}/{label}.vtt" for label in ("abandoned", "fresh", "ready")}
     for key in keys.values():
-        backend.post_file(key, b"WEBVTT\n", "text/vtt")
+        backend.store(key, b"WEBVTT\n", "text/vtt")
     abandoned = pending_asset(keys["abandoned"], "a.vtt", "text/vtt", created_at=two_days_ago)
     fresh = pending_asset(keys["fresh"], "f.vtt", "text/vtt")
     ready = pending_asset(keys["ready"], "r.vtt", "text/vtt", created_at=two_days_ago, status=MediaStatus.READY)
@@ -52,13 +52,12 @@ def test_storage_gc_discards_multipart_uploads_abandoned_for_a_day_but_not_those
     storage = backend.storage
     abandoned_key = f"uploads/gc/{uuid.uuid4().hex}/abandoned.mp4"
     abandoned_id = storage.start_multipart(abandoned_key, "video/mp4")
-    backend.put_part(abandoned_key, abandoned_id, 1, demo_video)
     backdate_multipart(backend, abandoned_id)
     under_way = pending_asset(f"uploads/gc/{uuid.uuid4().hex}/under-way.mp4", "under-way.mp4", "video/mp4")
     under_way_id = storage.start_multipart(under_way.storage_key, "video/mp4")
-    backend.put_part(under_way.storage_key, under_way_id, 1, demo_video)
     under_way.upload_id = under_way_id
     db.session.flush()
+    backend.put_part(under_way.storage_key, under_way_id, 1, demo_video)
 
     result = runner.invoke(args=["storage-gc"])
 
