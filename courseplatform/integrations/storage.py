@@ -43,7 +43,7 @@ INLINE_TYPES = frozenset(
 )
 _MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,62}/[a-z0-9][a-z0-9.+-]{0,62}$")
 # What a media response may do even if it were mistyped: show itself, and nothing else.
-MEDIA_RESPONSE_CSP = "default-src 'none'; media-src 'self'; img-src 'self'; sandbox"
+MEDIA_RESPONSE_CSP = "default-src 'none'; media-src 'self'; img-src 'self'; sandbox allow-same-origin"
 # Characters that never reach a download name: controls, bidi and other format marks, separators.
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 MAX_DOWNLOAD_NAME = 150

@@ -245,6 +245,8 @@ def lesson_file(slug: str, lesson_id: int, which: str):
     asset = lesson.media_asset if which == "media" else lesson.captions_asset
     if asset is None or asset.status is not MediaStatus.READY:
         abort(404)
+    if which == "captions" and asset.content_type != "text/vtt":
+        abort(404)  # captions are WebVTT and nothing else
     url = media_url(asset, current_app.config["MEDIA_URL_SECONDS"], download=request.args.get("download") == "1")
     response = redirect(url, code=302)
     response.headers["Cache-Control"] = "private, no-store"

@@ -156,3 +156,20 @@ def test_svg_is_refused_by_every_upload_path(api, backend, creator):
             store_upload(creator.user, FileStorage(io.BytesIO(SVG), filename="logo.svg"), {"image"})
     ready = db.session.query(MediaAsset).filter_by(owner_id=creator.user_id, status=MediaStatus.READY).count()
     assert ready == 0
+
+
+def test_captions_are_only_ever_served_as_webvtt(client, creator):
+    """A lesson whose captions field somehow names another kind of file gives nothing as captions."""
+    course = CourseFactory(creator=creator)
+    handout = MediaAsset(
+        owner_id=creator.user_id,
+        storage_key=f"uploads/{creator.user_id}/x/notes.pdf",
+        original_name="notes.pdf",
+        content_type="application/pdf",
+        size_bytes=len(PDF),
+        status=MediaStatus.READY,
+    )
+    lesson = LessonFactory(section=SectionFactory(course=course), kind=LessonKind.VIDEO, captions_asset=handout)
+
+    with client.get(f"/learn/{course.slug}/lessons/{lesson.id}/captions") as answer:
+        assert answer.status_code == 404

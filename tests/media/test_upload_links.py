@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 
 import pytest
 import requests
 
 from courseplatform.extensions import db
-from courseplatform.models import MediaAsset, MediaStatus
+from courseplatform.media.services import collect_stale_uploads
+from courseplatform.models import MediaAsset, MediaStatus, utcnow
 
 MiB = 1024**2
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -104,3 +106,21 @@ def test_s3_uploads_land_at_a_staging_key_under_a_policy_that_pins_type_and_size
     assert backend.storage.head(f"staging/{key}") is None, "confirming moves the file out of the link's reach"
     stored = backend.storage.head(key)
     assert (stored.size, stored.content_type) == (len(PDF), "application/pdf")
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_bytes_posted_with_an_old_s3_policy_are_an_orphan_that_storage_gc_removes(api, backend):
+    grant = api.start(filename="worksheet.pdf", content_type="application/pdf", size=len(PDF), purpose="document")
+    post_to(backend, grant, "worksheet.pdf", PDF, "application/pdf")
+    api.post(f"/studio/uploads/{grant['asset_id']}/confirm")
+    key = asset_row(grant["asset_id"]).storage_key
+    post_to(backend, grant, "worksheet.pdf", HTML.ljust(len(PDF))[: len(PDF)], "application/pdf")
+    assert backend.storage.head(f"staging/{key}") is not None
+
+    assert collect_stale_uploads(now=utcnow()).staged_files == 0, "a day must pass first"
+    collected = collect_stale_uploads(now=utcnow() + timedelta(days=2))
+
+    assert collected.staged_files >= 1
+    assert backend.storage.head(f"staging/{key}") is None
+    assert stored_bytes(backend, key) == PDF
+    assert asset_row(grant["asset_id"]).status is MediaStatus.READY
