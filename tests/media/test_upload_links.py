@@ -72,13 +72,11 @@ def test_a_part_link_stops_working_once_the_upload_is_complete(api, app, monkeyp
     answer = api.start(filename="session.mp4", content_type="video/mp4", size=len(first + last), purpose="video")
     asset_id = answer["asset_id"]
     key = asset_row(asset_id).storage_key
-    upload_id = backend.multipart_upload_ids(key)[0]
-    _, signed, _ = api.post(f"/studio/uploads/{asset_id}/parts", {"upload_id": upload_id, "part_numbers": [1, 2]})
-    parts = []
+    _, signed, _ = api.post(f"/studio/uploads/{asset_id}/parts", {"part_numbers": [1, 2]})
     for number, body in ((1, first), (2, last)):
         with requests.put(backend.absolute(signed["urls"][str(number)]), data=body, timeout=60) as sent:
-            parts.append({"PartNumber": number, "ETag": sent.headers["ETag"]})
-    status, confirmed, _ = api.post(f"/studio/uploads/{asset_id}/complete", {"upload_id": upload_id, "parts": parts})
+            assert sent.status_code in (200, 204)
+    status, confirmed, _ = api.post(f"/studio/uploads/{asset_id}/complete")
     assert (status, confirmed["status"]) == (200, "ready")
 
     with requests.put(backend.absolute(signed["urls"]["2"]), data=HTML, timeout=60) as late:
