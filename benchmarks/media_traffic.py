@@ -267,22 +267,21 @@ def upload(base: str, offering: Offering, video: GeneratedVideo) -> tuple[int, i
             sent = len(body)
             confirmed = post_json(creator, f"{base}/studio/uploads/{asset_id}/confirm", headers, {})
         else:
-            upload_id, part_size, part_count = started["upload_id"], started["part_size"], started["part_count"]
+            part_size, part_count = started["part_size"], started["part_count"]
             for first in range(1, part_count + 1, 100):
                 numbers = list(range(first, min(first + 100, part_count + 1)))
-                asked = {"upload_id": upload_id, "part_numbers": numbers}
+                asked = {"part_numbers": numbers}
                 urls = post_json(creator, f"{base}/studio/uploads/{asset_id}/parts", headers, asked)["urls"]
                 for number in numbers:
                     start = (number - 1) * part_size
                     body = video.part(start, min(part_size, video.size - start))
                     with requests.put(storage_url(base, urls[str(number)]), data=body, timeout=300) as answer:
                         answer.raise_for_status()
-                        parts.append({"PartNumber": number, "ETag": answer.headers["ETag"]})
+                        parts.append(number)
                     digest.update(body)
                     sent += len(body)
                     del body
-            done = {"upload_id": upload_id, "parts": parts}
-            confirmed = post_json(creator, f"{base}/studio/uploads/{asset_id}/complete", headers, done)
+            confirmed = post_json(creator, f"{base}/studio/uploads/{asset_id}/complete", headers, {})
     if confirmed["status"] != "ready":
         raise RuntimeError(f"the upload was not accepted: {confirmed}")
     return asset_id, sent, digest.hexdigest(), len(parts) or 1

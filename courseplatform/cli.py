@@ -38,12 +38,18 @@ def register(app: Flask) -> None:
 
     @app.cli.command("storage-gc")
     def storage_gc_command() -> None:
-        """Remove uploads still pending after a day (object and record), on either storage backend."""
+        """Remove what abandoned uploads left a day on, on either storage backend: pending uploads
+        (object and record), unfinished multipart uploads, and staged files nobody published."""
         from .media.services import collect_stale_uploads
 
         removed = collect_stale_uploads()
         db.session.commit()
-        click.echo(f"Removed {removed} abandoned upload{'' if removed == 1 else 's'}.")
+        click.echo(f"Removed {removed.uploads} abandoned upload{'' if removed.uploads == 1 else 's'}.")
+        click.echo(
+            f"Discarded {removed.multipart_uploads} unfinished multipart upload"
+            f"{'' if removed.multipart_uploads == 1 else 's'} and {removed.staged_files} staged "
+            f"file{'' if removed.staged_files == 1 else 's'}."
+        )
 
     @app.cli.command("prune-sessions")
     def prune_sessions_command() -> None:

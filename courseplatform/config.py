@@ -114,6 +114,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "CLOUDFRONT_DOMAIN": os.environ.get("CLOUDFRONT_DOMAIN", ""),
         "CLOUDFRONT_KEY_ID": os.environ.get("CLOUDFRONT_KEY_ID", ""),
         "CLOUDFRONT_PRIVATE_KEY": _file_or_env("CLOUDFRONT_PRIVATE_KEY"),
+        # Optional separate origin for local media (e.g. https://media.example.com, pointing at this
+        # app): links to files become absolute there, so uploaded files never share the site's origin.
+        "MEDIA_ORIGIN": os.environ.get("MEDIA_ORIGIN", "").strip().rstrip("/"),
         # How long a playback or download link works; the player asks for a fresh one when it lapses.
         "MEDIA_URL_SECONDS": _int("MEDIA_URL_SECONDS", 3600),
         # Learners see a live session's join link from this many minutes before it starts.
@@ -175,6 +178,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         raise ConfigError(f"MAIL_BACKEND must be 'file' or 'smtp', not {config['MAIL_BACKEND']!r}")
     if config["STORAGE_BACKEND"] not in {"local", "s3"}:
         raise ConfigError(f"STORAGE_BACKEND must be 'local' or 's3', not {config['STORAGE_BACKEND']!r}")
+    if config["MEDIA_ORIGIN"]:
+        _check_media_origin(config["MEDIA_ORIGIN"], config["BASE_URL"])
     if config["CLOUDFRONT_DOMAIN"] and not (config["CLOUDFRONT_KEY_ID"] and config["CLOUDFRONT_PRIVATE_KEY"]):
         raise ConfigError("CLOUDFRONT_DOMAIN needs CLOUDFRONT_KEY_ID and CLOUDFRONT_PRIVATE_KEY (or _FILE) as well.")
     return config
@@ -224,3 +229,12 @@ def _public_https(url: str) -> bool:
     except ValueError:
         return True
     return not (address.is_loopback or address.is_unspecified)
+
+
+def _check_media_origin(origin: str, base_url: str) -> None:
+    """MEDIA_ORIGIN must be a bare http(s) origin on another host than the site's."""
+    parts = urlsplit(origin)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise ConfigError(f"MEDIA_ORIGIN must be an origin such as https://media.example.com, not {origin!r}")
+    if parts.netloc.lower() == urlsplit(base_url).netloc.lower():
+        raise ConfigError("MEDIA_ORIGIN must be another host than BASE_URL's, so files never share the site's origin.")

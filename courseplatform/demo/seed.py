@@ -301,7 +301,7 @@ def _store_asset(owner: User, filename: str, content_type: str, duration: int | 
     key = f"demo/{filename}"
     storage = get_storage()
     with (HERE / filename).open("rb") as source:
-        size = storage.save(key, source)
+        size = storage.save(key, source, content_type)
     asset = MediaAsset(
         owner=owner,
         storage_key=key,

@@ -2,6 +2,12 @@
 
 Browsers upload straight to storage (a presigned POST, or presigned part URLs for large
 video) and play back through short-lived links; the app only signs and checks.
+
+Two rules hold on both backends. A link to a stored object always carries the content type
+the upload check recorded, and `delivery()` alone decides whether it is shown inline (media,
+allowed images, captions) or saved as an attachment: nothing is ever typed by its name. And
+a browser's single upload lands at a staging key that only the server moves to the object's
+key (`publish`), so no upload link can change a file once it has been checked.
 This is the only module that imports boto3.
 """
 
@@ -11,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import mimetypes
 import re
 import shutil
 import time
@@ -32,7 +37,19 @@ log = logging.getLogger(__name__)
 MEDIA_SALT = "aqueduct.media"
 UPLOAD_SALT = "aqueduct.media.upload"
 MULTIPART_DIR = ".multipart"
+# Where a browser's single upload waits until the server has checked it and moved it to its key.
+STAGING_PREFIX = "staging/"
 _UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+# Shown in the browser: what the player plays, the images of the upload allow-list, captions.
+INLINE_TYPES = frozenset(
+    {"video/mp4", "video/webm", "audio/mpeg", "audio/mp4", "image/png", "image/jpeg", "image/webp", "text/vtt"}
+)
+_MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,62}/[a-z0-9][a-z0-9.+-]{0,62}$")
+# What a media response may do even if it were mistyped: show itself, and nothing else.
+MEDIA_RESPONSE_CSP = "default-src 'none'; media-src 'self'; img-src 'self'; sandbox allow-same-origin"
+# Characters that never reach a download name: controls, bidi and other format marks, separators.
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+MAX_DOWNLOAD_NAME = 150
 
 
 class InvalidMediaToken(Exception):
@@ -45,10 +62,22 @@ class StorageError(Exception):
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """What storage says about an object that arrived: its real size and stored type."""
+    """What storage says about an object that arrived: its real size, and the type S3 stores (None on disk)."""
 
     size: int
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The headers a stored object goes to the browser with: its recorded type, inline or attachment."""
+
     content_type: str
+    disposition: str
+
+    @property
+    def inline(self) -> bool:
+        return self.disposition.startswith("inline")
 
 
 @dataclass(frozen=True)
@@ -61,22 +90,104 @@ class UploadGrant:
     part_number: int | None = None
 
 
+@dataclass(frozen=True)
+class PlaybackGrant:
+    """What a signed local playback token allows: one object, sent with these headers."""
+
+    key: str
+    delivery: Delivery
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """One part that arrived for a multipart upload."""
+
+    number: int
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class OpenUpload:
+    """A multipart upload storage still keeps parts for, and when it began."""
+
+    key: str
+    upload_id: str
+    started: datetime
+
+
+def delivery(content_type: str, filename: str, download: bool = False) -> Delivery:
+    """How a stored object goes to the browser: the recorded type, and inline only for media,
+    allowed images and captions (unless a download is asked for); everything else is an attachment."""
+    recorded = (content_type or "").strip().lower()
+    if not _MEDIA_TYPE_RE.match(recorded):
+        recorded = "application/octet-stream"
+    inline = recorded in INLINE_TYPES and not download
+    return Delivery(recorded, content_disposition("inline" if inline else "attachment", filename))
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """A Content-Disposition header naming the file safely: an ASCII name, and the full one in RFC 5987 form."""
+    name = download_name(filename)
+    extension = name.rpartition(".")[2] if "." in name else ""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    # Old browsers read this one, and some percent-decode it, so % goes too.
+    plain = " ".join(re.sub(r"[^\x20-\x7e]|[%\"\\]", "_", plain).split()).strip(" .")
+    if not plain or plain == extension:  # nothing but the extension was ASCII
+        plain = f"download.{extension}" if re.fullmatch(r"[A-Za-z0-9]{1,10}", extension) else "download"
+    return f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def download_name(filename: str) -> str:
+    """The uploader's file name without what could break a header or a path, at most 150 characters."""
+    kept = []
+    for char in unicodedata.normalize("NFC", filename or ""):
+        if unicodedata.category(char) in _DROPPED_CATEGORIES:
+            kept.append(" ")
+        elif char in "/\\":
+            kept.append("-")
+        elif char == '"':
+            kept.append("'")
+        else:
+            kept.append(char)
+    name = " ".join("".join(kept).split()).strip(" .") or "download"
+    if len(name) > MAX_DOWNLOAD_NAME:
+        _, dot, extension = name.rpartition(".")
+        keep = f"{dot}{extension}" if dot and len(extension) <= 10 else ""
+        name = name[: MAX_DOWNLOAD_NAME - len(keep)].rstrip(" .") + keep
+    return name
+
+
+def staging_key(key: str) -> str:
+    """Where a browser's single upload for `key` lands until the server publishes it."""
+    return STAGING_PREFIX + key
+
+
 class Storage(Protocol):
     """What features may ask of storage, whichever backend configuration chose."""
 
-    def save(self, key: str, stream: BinaryIO) -> int: ...
+    def save(self, key: str, stream: BinaryIO, content_type: str) -> int: ...
     def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def head(self, key: str) -> ObjectInfo | None: ...
     def read_head(self, key: str, n: int = 64) -> bytes: ...
     def list_keys(self, prefix: str = "") -> Iterator[tuple[str, datetime]]: ...
-    def playback_url(self, key: str, expires_in: int = 3600, download_name: str | None = None) -> str: ...
+    def playback_url(
+        self, key: str, *, content_type: str, filename: str, download: bool = False, expires_in: int = 3600
+    ) -> str: ...
     def presign_upload(self, key: str, content_type: str, max_bytes: int, expires_in: int = 3600) -> dict: ...
+    def publish(self, key: str, content_type: str) -> bool: ...
+    def set_content_type(self, key: str, content_type: str) -> None: ...
     def start_multipart(self, key: str, content_type: str) -> str: ...
-    def presign_part(self, key: str, upload_id: str, part_number: int, expires_in: int = 3600) -> str: ...
-    def complete_multipart(self, key: str, upload_id: str, parts: list[dict]) -> None: ...
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, part_bytes: int, expires_in: int = 3600
+    ) -> str: ...
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]: ...
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None: ...
     def abort_multipart(self, key: str, upload_id: str) -> None: ...
+    def list_multipart_uploads(self) -> Iterator[OpenUpload]: ...
 
 
 class LocalStorage:
@@ -92,8 +203,11 @@ class LocalStorage:
             raise ValueError(f"storage key escapes the media folder: {key!r}")
         return path
 
-    def save(self, key: str, stream: BinaryIO) -> int:
-        """Write a stream under `key` and return its size in bytes."""
+    def save(self, key: str, stream: BinaryIO, content_type: str) -> int:
+        """Write a stream under `key` and return its size in bytes.
+
+        A file on disk keeps no type: links to it carry the recorded one (`playback_url`).
+        """
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as out:
@@ -113,11 +227,11 @@ class LocalStorage:
         self.path(key).unlink(missing_ok=True)
 
     def head(self, key: str) -> ObjectInfo | None:
-        """Size and type of what is stored, or None when nothing arrived."""
+        """Size of what is stored, or None when nothing arrived."""
         path = self.path(key)
         if not path.is_file():
             return None
-        return ObjectInfo(size=path.stat().st_size, content_type=self.content_type(key))
+        return ObjectInfo(size=path.stat().st_size, content_type=None)
 
     def read_head(self, key: str, n: int = 64) -> bytes:
         """The first `n` bytes, for recognising a file by its content."""
@@ -136,26 +250,46 @@ class LocalStorage:
             if key.startswith(prefix):
                 yield key, datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
-    def playback_url(self, key: str, expires_in: int = 3600, download_name: str | None = None) -> str:
-        """A signed link to the file that stops working after `expires_in` seconds."""
-        payload: dict[str, Any] = {"k": key, "e": int(time.time()) + expires_in}
-        if download_name:
-            payload["d"] = download_name
-        return url_for("media.serve", token=_media_serializer().dumps(payload))
+    def playback_url(
+        self, key: str, *, content_type: str, filename: str, download: bool = False, expires_in: int = 3600
+    ) -> str:
+        """A signed link to the file, sent with its recorded type, that stops working after `expires_in` seconds.
 
-    def key_for_token(self, token: str) -> str:
-        """The storage key a playback token grants, or InvalidMediaToken."""
-        return self.playback_grant(token)["k"]
+        The link is absolute on MEDIA_ORIGIN when one is configured.
+        """
+        served = delivery(content_type, filename, download)
+        payload = {"k": key, "t": served.content_type, "c": served.disposition, "e": int(time.time()) + expires_in}
+        link = url_for("media.serve", token=_media_serializer().dumps(payload))
+        return current_app.config.get("MEDIA_ORIGIN", "") + link
 
-    def playback_grant(self, token: str) -> dict:
-        """The key (and download name, if any) a playback token grants, or InvalidMediaToken."""
-        return _load_token(_media_serializer(), token)
+    def playback_grant(self, token: str) -> PlaybackGrant:
+        """The key and headers a playback token grants, or InvalidMediaToken."""
+        payload = _load_token(_media_serializer(), token)
+        fields = (payload.get("k"), payload.get("t"), payload.get("c"))
+        if not all(isinstance(field, str) and field for field in fields):
+            raise InvalidMediaToken("a link without the file's type")  # signed before types were recorded
+        return PlaybackGrant(payload["k"], Delivery(payload["t"], payload["c"]), int(payload["e"]))
 
     def presign_upload(self, key: str, content_type: str, max_bytes: int, expires_in: int = 3600) -> dict:
-        """Where a browser may POST one file (field `file`) or PUT its bytes, until the link expires."""
-        self.path(key)  # refuse a bad key now rather than when the browser uploads
+        """Where a browser may POST one file (field `file`) or PUT its bytes, until the link expires.
+
+        The bytes land at the staging key; `publish` moves them to `key`.
+        """
+        self.path(staging_key(key))  # refuse a bad key now rather than when the browser uploads
         token = _upload_serializer().dumps({"k": key, "m": max_bytes, "e": int(time.time()) + expires_in})
         return {"url": url_for("media.upload", token=token), "fields": {"Content-Type": content_type}}
+
+    def publish(self, key: str, content_type: str) -> bool:
+        """Move a single upload from its staging key to `key`, out of its link's reach; False if none arrived."""
+        staged, target = self.path(staging_key(key)), self.path(key)
+        if not staged.is_file():
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged.replace(target)
+        return True
+
+    def set_content_type(self, key: str, content_type: str) -> None:
+        """Nothing to do: a file on disk keeps no type."""
 
     def start_multipart(self, key: str, content_type: str) -> str:
         """Begin an upload sent in parts; returns its upload id."""
@@ -166,43 +300,63 @@ class LocalStorage:
         (folder / "upload.json").write_text(json.dumps({"key": key, "content_type": content_type}))
         return upload_id
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, expires_in: int = 3600) -> str:
-        """Where a browser may PUT one part; the response's ETag goes into `complete_multipart`."""
+    def presign_part(self, key: str, upload_id: str, part_number: int, part_bytes: int, expires_in: int = 3600) -> str:
+        """Where a browser may PUT one part of at most `part_bytes`; the answer's ETag names what arrived."""
         self._multipart_meta(key, upload_id)
-        payload = {
-            "k": key,
-            "u": upload_id,
-            "p": int(part_number),
-            "m": int(current_app.config["MAX_VIDEO_BYTES"]),
-            "e": int(time.time()) + expires_in,
-        }
+        payload = {"k": key, "u": upload_id, "p": int(part_number), "m": int(part_bytes)}
+        payload["e"] = int(time.time()) + expires_in
         return url_for("media.upload", token=_upload_serializer().dumps(payload))
 
-    def complete_multipart(self, key: str, upload_id: str, parts: list[dict]) -> None:
-        """Join the uploaded parts, in part-number order, into the object."""
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """The parts that arrived for an upload, in part-number order."""
+        self._multipart_meta(key, upload_id)
+        folder = self._multipart_folder(upload_id)
+        parts = []
+        for etag_file in folder.glob("*.etag"):
+            part_file = etag_file.with_suffix(".part")
+            if etag_file.stem.isdigit() and part_file.is_file():
+                parts.append(UploadedPart(int(etag_file.stem), part_file.stat().st_size, etag_file.read_text()))
+        return sorted(parts, key=lambda part: part.number)
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        """Join the listed parts, in part-number order, into the object; the upload id closes."""
         folder = self._multipart_folder(upload_id)
         self._multipart_meta(key, upload_id)
-        ordered = sorted(parts, key=lambda part: int(part["PartNumber"]))
+        ordered = sorted(parts, key=lambda part: part.number)
         if not ordered:
             raise StorageError("a multipart upload needs at least one part")
         for part in ordered:
-            etag_file = folder / f"{int(part['PartNumber'])}.etag"
-            if not etag_file.is_file() or etag_file.read_text() != str(part["ETag"]).strip('"'):
-                raise StorageError(f"part {part['PartNumber']} did not arrive as described")
+            etag_file = folder / f"{part.number}.etag"
+            if not etag_file.is_file() or etag_file.read_text() != part.etag.strip('"'):
+                raise StorageError(f"part {part.number} did not arrive as described")
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = folder / "joined"
         with partial.open("wb") as out:
             for part in ordered:
-                with (folder / f"{int(part['PartNumber'])}.part").open("rb") as source:
+                with (folder / f"{part.number}.part").open("rb") as source:
                     shutil.copyfileobj(source, out)
         partial.replace(target)
         shutil.rmtree(folder)
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
-        """Give up on an upload in parts and remove what arrived."""
-        if _UPLOAD_ID_RE.match(upload_id):
-            shutil.rmtree(self._multipart_folder(upload_id), ignore_errors=True)
+        """Give up on this key's upload in parts and remove what arrived; another key's upload is left alone."""
+        try:
+            self._multipart_meta(key, upload_id)
+        except StorageError:
+            return
+        shutil.rmtree(self._multipart_folder(upload_id), ignore_errors=True)
+
+    def list_multipart_uploads(self) -> Iterator[OpenUpload]:
+        """Every unfinished upload in parts, dated by when it began, for garbage collection."""
+        folder = self.root / MULTIPART_DIR
+        if not folder.is_dir():
+            return
+        for meta_file in sorted(folder.glob("*/upload.json")):
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                key = json.loads(meta_file.read_text())["key"]
+                started = datetime.fromtimestamp(meta_file.stat().st_mtime, UTC)
+                yield OpenUpload(key, meta_file.parent.name, started)
 
     def upload_grant(self, token: str) -> UploadGrant:
         """What a signed upload token allows, or InvalidMediaToken."""
@@ -212,10 +366,12 @@ class LocalStorage:
     def receive(self, grant: UploadGrant, stream: BinaryIO) -> str:
         """Store the bytes a signed upload sends (at most `grant.max_bytes`); returns their ETag.
 
-        Raises OverflowError when the body is larger than the grant allows.
+        A single upload goes to the staging key, a part into its upload's folder. Raises
+        OverflowError when the body is larger than the grant allows, StorageError when the
+        multipart upload is no longer open.
         """
         if grant.upload_id is None:
-            target = self.path(grant.key)
+            target = self.path(staging_key(grant.key))
         else:
             self._multipart_meta(grant.key, grant.upload_id)
             target = self._multipart_folder(grant.upload_id) / f"{grant.part_number}.part"
@@ -232,15 +388,17 @@ class LocalStorage:
                     digest.update(chunk)
                     out.write(chunk)
             partial.replace(target)
+            etag = digest.hexdigest()
+            if grant.upload_id is not None:
+                target.with_suffix(".etag").write_text(etag)
+        except FileNotFoundError as exc:  # the upload was completed or cancelled meanwhile
+            raise StorageError("the multipart upload is no longer open") from exc
         finally:
             partial.unlink(missing_ok=True)
-        etag = digest.hexdigest()
-        if grant.upload_id is not None:
-            target.with_suffix(".etag").write_text(etag)
         return etag
 
     def _multipart_folder(self, upload_id: str) -> Path:
-        if not _UPLOAD_ID_RE.match(upload_id):
+        if not _UPLOAD_ID_RE.match(upload_id or ""):
             raise StorageError("unknown multipart upload")
         return self.root / MULTIPART_DIR / upload_id
 
@@ -253,11 +411,6 @@ class LocalStorage:
             raise StorageError("the multipart upload belongs to another key")
         return meta
 
-    @staticmethod
-    def content_type(key: str) -> str:
-        """The type a file's name suggests, for serving it."""
-        return mimetypes.guess_type(key)[0] or "application/octet-stream"
-
 
 class S3Storage:
     """Objects in an S3 (or S3-compatible) bucket; browsers talk to the bucket directly."""
@@ -267,9 +420,8 @@ class S3Storage:
         self.bucket = bucket
         self.cdn = cdn
 
-    def save(self, key: str, stream: BinaryIO) -> int:
-        """Upload a stream under `key` from this process (seeding, small files) and return its size."""
-        content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    def save(self, key: str, stream: BinaryIO, content_type: str) -> int:
+        """Upload a stream under `key` from this process (seeding, small files), stored with its recorded type."""
         self.client.upload_fileobj(stream, self.bucket, key, ExtraArgs={"ContentType": content_type})
         info = self.head(key)
         return info.size if info else 0
@@ -291,7 +443,7 @@ class S3Storage:
         try:
             answer = self.client.head_object(Bucket=self.bucket, Key=key)
         except self.client.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
         return ObjectInfo(size=answer["ContentLength"], content_type=answer.get("ContentType", ""))
@@ -301,7 +453,7 @@ class S3Storage:
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{n - 1}")
         except self.client.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # an empty object
+            if _error_code(exc) == "InvalidRange":  # an empty object
                 return b""
             raise
         body = answer["Body"]
@@ -316,23 +468,74 @@ class S3Storage:
             for item in page.get("Contents", []):
                 yield item["Key"], item["LastModified"]
 
-    def playback_url(self, key: str, expires_in: int = 3600, download_name: str | None = None) -> str:
-        """A presigned GET (or CloudFront signed URL) that stops working after `expires_in` seconds."""
-        if self.cdn is not None and not download_name:
+    def playback_url(
+        self, key: str, *, content_type: str, filename: str, download: bool = False, expires_in: int = 3600
+    ) -> str:
+        """A link that stops working after `expires_in` seconds and answers with the recorded type.
+
+        A presigned GET names the type and disposition the bucket must answer with. A CloudFront
+        signed URL can't, so only inline media goes through CloudFront: its stored type is the
+        recorded one (`publish`, `set_content_type`); documents and downloads use presigned GETs.
+        """
+        served = delivery(content_type, filename, download)
+        if self.cdn is not None and served.inline:
             return self.cdn.signed_url(key, expires_in)
-        params = {"Bucket": self.bucket, "Key": key}
-        if download_name:
-            params["ResponseContentDisposition"] = _attachment(download_name)
+        params = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "ResponseContentType": served.content_type,
+            "ResponseContentDisposition": served.disposition,
+        }
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
     def presign_upload(self, key: str, content_type: str, max_bytes: int, expires_in: int = 3600) -> dict:
-        """A presigned POST the browser sends straight to the bucket: {"url", "fields"}."""
+        """A presigned POST the browser sends straight to the bucket: {"url", "fields"}.
+
+        The policy pins the staging key, the type and the size range. A presigned POST can't be
+        revoked, so it never names `key` itself: `publish` copies the checked upload there.
+        """
         return self.client.generate_presigned_post(
             Bucket=self.bucket,
-            Key=key,
+            Key=staging_key(key),
             Fields={"Content-Type": content_type},
             Conditions=[["content-length-range", 1, max_bytes], {"Content-Type": content_type}],
             ExpiresIn=expires_in,
+        )
+
+    def publish(self, key: str, content_type: str) -> bool:
+        """Copy a single upload from its staging key to `key` with this type, then delete the staging copy.
+
+        One CopyObject copies one version of the staged object (a POST is at most 5 GB, as is
+        a copy), so a later POST under the same policy only writes a new orphan at the staging
+        key. Returns False when nothing was staged.
+        """
+        source = {"Bucket": self.bucket, "Key": staging_key(key)}
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource=source,
+                ContentType=content_type,
+                MetadataDirective="REPLACE",
+            )
+        except self.client.exceptions.ClientError as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        self.delete(staging_key(key))
+        return True
+
+    def set_content_type(self, key: str, content_type: str) -> None:
+        """Store the object with this type, when its check found another than the one it was sent as."""
+        info = self.head(key)
+        if info is None or info.content_type == content_type:
+            return
+        # A managed copy, since an object joined from parts may be larger than one CopyObject takes.
+        self.client.copy(
+            {"Bucket": self.bucket, "Key": key},
+            self.bucket,
+            key,
+            ExtraArgs={"ContentType": content_type, "MetadataDirective": "REPLACE"},
         )
 
     def start_multipart(self, key: str, content_type: str) -> str:
@@ -340,16 +543,33 @@ class S3Storage:
         answer = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)
         return answer["UploadId"]
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, expires_in: int = 3600) -> str:
-        """A presigned PUT for one part; the response's ETag goes into `complete_multipart`."""
-        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": int(part_number)}
+    def presign_part(self, key: str, upload_id: str, part_number: int, part_bytes: int, expires_in: int = 3600) -> str:
+        """A presigned PUT for one part of exactly `part_bytes` (the length is signed); its ETag names what arrived."""
+        params = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": int(part_number),
+            "ContentLength": int(part_bytes),
+        }
         return self.client.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in)
 
-    def complete_multipart(self, key: str, upload_id: str, parts: list[dict]) -> None:
-        """Ask the bucket to join the uploaded parts into the object."""
-        ordered = sorted(
-            ({"PartNumber": int(p["PartNumber"]), "ETag": p["ETag"]} for p in parts), key=lambda p: p["PartNumber"]
-        )
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """The parts that arrived for an upload, in part-number order."""
+        parts = []
+        try:
+            pages = self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            for page in pages:
+                parts.extend(
+                    UploadedPart(item["PartNumber"], item["Size"], item["ETag"]) for item in page.get("Parts", [])
+                )
+        except self.client.exceptions.ClientError as exc:
+            raise StorageError(str(exc)) from exc
+        return sorted(parts, key=lambda part: part.number)
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        """Ask the bucket to join the listed parts into the object; the upload id closes."""
+        ordered = [{"PartNumber": part.number, "ETag": part.etag} for part in sorted(parts, key=lambda p: p.number)]
         try:
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": ordered}
@@ -361,6 +581,12 @@ class S3Storage:
         """Give up on an upload in parts; the bucket discards what arrived."""
         with contextlib.suppress(self.client.exceptions.NoSuchUpload):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def list_multipart_uploads(self) -> Iterator[OpenUpload]:
+        """Every unfinished upload in parts, dated by when it began, for garbage collection."""
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket):
+            for item in page.get("Uploads", []):
+                yield OpenUpload(item["Key"], item["UploadId"], item["Initiated"])
 
 
 class CloudFrontLinks:
@@ -384,11 +610,8 @@ class CloudFrontLinks:
         return self.signer.generate_presigned_url(f"https://{self.domain}/{quote(key)}", date_less_than=expires)
 
 
-def _attachment(download_name: str) -> str:
-    # Old browsers read the plain name: "Übung" becomes "Ubung" there, as Werkzeug does it.
-    plain = unicodedata.normalize("NFKD", download_name).encode("ascii", "ignore").decode()
-    ascii_name = plain.replace('"', "") or "download"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(download_name)}"
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 def _media_serializer() -> URLSafeSerializer:

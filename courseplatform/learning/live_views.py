@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 
 from ..extensions import limiter
 from ..formatting import format_date
-from ..integrations.storage import get_storage
+from ..media.services import media_url
 from ..models import Course, LiveSession, utcnow
 from . import bp
 from .access import Viewer
@@ -118,7 +118,7 @@ def session_replay(slug: str, session_id: int):
     asset = replay_of(session)
     if asset is None:
         abort(404)
-    url = get_storage().playback_url(asset.storage_key, expires_in=current_app.config["MEDIA_URL_SECONDS"])
+    url = media_url(asset, current_app.config["MEDIA_URL_SECONDS"])
     response = redirect(url, code=302)
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -18,7 +18,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_required
 
 from ..extensions import db, limiter
-from ..integrations.storage import get_storage
+from ..media.services import media_url
 from ..models import CourseStatus, Lesson, LessonKind, MediaStatus, utcnow
 from . import bp
 from .access import LessonAccess, Viewer, course_access, find_lesson, lesson_access
@@ -245,10 +245,9 @@ def lesson_file(slug: str, lesson_id: int, which: str):
     asset = lesson.media_asset if which == "media" else lesson.captions_asset
     if asset is None or asset.status is not MediaStatus.READY:
         abort(404)
-    download_name = asset.original_name if request.args.get("download") == "1" else None
-    url = get_storage().playback_url(
-        asset.storage_key, expires_in=current_app.config["MEDIA_URL_SECONDS"], download_name=download_name
-    )
+    if which == "captions" and asset.content_type != "text/vtt":
+        abort(404)  # captions are WebVTT and nothing else
+    url = media_url(asset, current_app.config["MEDIA_URL_SECONDS"], download=request.args.get("download") == "1")
     response = redirect(url, code=302)
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -13,7 +13,7 @@ from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
 from ..formatting import format_size
-from ..integrations.storage import get_storage
+from ..integrations.storage import STAGING_PREFIX, StorageError, get_storage, staging_key
 from ..models import Course, CreatorProfile, Lesson, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
 
 
@@ -130,7 +130,7 @@ def store_upload(owner: User, upload: FileStorage, categories: set[str]) -> Medi
         raise UploadError(f"“{upload.filename}” isn't {wanted}. Please choose {wanted}.")
     key = upload_key(owner, upload.filename)
     storage = get_storage()
-    size = storage.save(key, upload.stream)
+    size = storage.save(key, upload.stream, kind.content_type)
     limit = MAX_UPLOAD_BYTES.get(kind.category)
     if limit is not None and size > limit:
         storage.delete(key)
@@ -227,11 +227,21 @@ def delete_objects(keys: list[str]) -> None:
         storage.delete(key)
 
 
-def media_url(asset: MediaAsset | None, expires_in: int = 3600) -> str | None:
-    """A short-lived link to a ready asset (the caller has already checked who may see it)."""
+def media_url(asset: MediaAsset | None, expires_in: int = 3600, download: bool = False) -> str | None:
+    """A short-lived link to a ready asset, served as its recorded type (the caller has checked who may see it).
+
+    Audio, video, allowed images and captions show in the browser; anything else, or any file
+    with `download`, is saved under its own name.
+    """
     if asset is None or asset.status is not MediaStatus.READY:
         return None
-    return get_storage().playback_url(asset.storage_key, expires_in=expires_in)
+    return get_storage().playback_url(
+        asset.storage_key,
+        content_type=asset.content_type,
+        filename=asset.original_name,
+        download=download,
+        expires_in=expires_in,
+    )
 
 
 def upload_limit(category: str) -> int | None:
@@ -263,7 +273,19 @@ def _upload_problem(asset: MediaAsset, size: int, head: bytes) -> tuple[str | No
 
 
 def confirm_upload(asset: MediaAsset) -> MediaAsset:
-    """Check what actually arrived in storage and mark the asset ready, or failed and deleted (flushed)."""
+    """Take a single upload out of its link's reach and check it: the asset becomes ready, or failed
+    and deleted (flushed). An upload in parts that was never completed fails here too."""
+    storage = get_storage()
+    if asset.upload_id is not None:
+        storage.abort_multipart(asset.storage_key, asset.upload_id)
+        asset.upload_id = None
+    else:
+        storage.publish(asset.storage_key, asset.content_type)
+    return _check_arrival(asset)
+
+
+def _check_arrival(asset: MediaAsset) -> MediaAsset:
+    """Check what is stored under the asset's key; record its real size and type, or fail and delete it."""
     storage = get_storage()
     info = storage.head(asset.storage_key)
     if info is None:
@@ -278,6 +300,8 @@ def confirm_upload(asset: MediaAsset) -> MediaAsset:
         asset.status = MediaStatus.FAILED
         asset.failure_reason = (problem or "The upload can't be used.")[:255]
     else:
+        if kind.content_type != asset.content_type:
+            storage.set_content_type(asset.storage_key, kind.content_type)
         asset.status = MediaStatus.READY
         asset.failure_reason = None
         asset.size_bytes = info.size
@@ -316,14 +340,9 @@ def begin_direct_upload(owner: User, filename: str, content_type: str, size: int
         # confirm_upload checks what arrived on every backend).
         grant = storage.presign_upload(asset.storage_key, kind.content_type, max_bytes=size)
         return {"asset_id": asset.id, "method": "post", "url": grant["url"], "fields": grant["fields"]}
-    upload_id = storage.start_multipart(asset.storage_key, kind.content_type)
-    return {
-        "asset_id": asset.id,
-        "method": "multipart",
-        "upload_id": upload_id,
-        "part_size": part_bytes,
-        "part_count": part_count,
-    }
+    asset.upload_id = storage.start_multipart(asset.storage_key, kind.content_type)
+    db.session.flush()
+    return {"asset_id": asset.id, "method": "multipart", "part_size": part_bytes, "part_count": part_count}
 
 
 def _claimed_kind(filename: str, content_type: str, category: str) -> FileKind:
@@ -339,30 +358,136 @@ def _claimed_kind(filename: str, content_type: str, category: str) -> FileKind:
     return kind
 
 
-def cancel_upload(asset: MediaAsset, upload_id: str | None = None) -> MediaAsset:
-    """Give up on a pending upload: discard its parts and object, and mark it failed (flushed)."""
+def part_plan(asset: MediaAsset) -> tuple[int, int]:
+    """The part size and number of parts the asset's announced size takes."""
+    part_bytes = int(current_app.config["MULTIPART_PART_BYTES"])
+    return part_bytes, max(1, -(-asset.size_bytes // part_bytes))
+
+
+def part_limit(asset: MediaAsset, number: int) -> int:
+    """The most bytes part `number` may hold: a full part, and the last only what remains of the announced size."""
+    part_bytes, count = part_plan(asset)
+    return part_bytes if number < count else asset.size_bytes - (count - 1) * part_bytes
+
+
+def sign_parts(asset: MediaAsset, numbers: list[int]) -> dict[str, str]:
+    """Presigned PUT links for parts of the asset's upload, each only for the bytes its share of the size allows."""
+    if asset.upload_id is None:
+        raise UploadError("This upload isn't sent in parts.")
+    _, count = part_plan(asset)
+    if not all(1 <= number <= count for number in numbers):
+        raise UploadError(f"Part numbers run from 1 to {count} for this file.")
     storage = get_storage()
-    if upload_id:
-        storage.abort_multipart(asset.storage_key, upload_id)
-    storage.delete(asset.storage_key)
+    try:
+        return {
+            str(n): storage.presign_part(asset.storage_key, asset.upload_id, n, part_limit(asset, n)) for n in numbers
+        }
+    except StorageError as exc:
+        raise UploadError("This upload is no longer open. Please start it again.") from exc
+
+
+def complete_multipart_upload(asset: MediaAsset) -> MediaAsset:
+    """Join the parts that arrived into the object, then check it (flushed).
+
+    Storage's own list of parts is the truth, not the browser's: every part of the plan must be
+    there (UploadError otherwise, with nothing changed, so the browser can send them again), and
+    a part larger than its share fails the upload and discards it.
+    """
+    if asset.upload_id is None:
+        raise UploadError("This upload isn't sent in parts.")
+    storage = get_storage()
+    missing = UploadError("Some parts of the upload didn't arrive. Please send them again.")
+    try:
+        parts = storage.list_parts(asset.storage_key, asset.upload_id)
+    except StorageError as exc:
+        raise missing from exc
+    _, count = part_plan(asset)
+    if [part.number for part in parts] != list(range(1, count + 1)):
+        raise missing
+    for part in parts:
+        limit = part_limit(asset, part.number)
+        if part.size > limit:
+            storage.abort_multipart(asset.storage_key, asset.upload_id)
+            asset.upload_id = None
+            asset.status = MediaStatus.FAILED
+            asset.failure_reason = (
+                f"“{asset.original_name}” is larger than announced: part {part.number} is "
+                f"{format_size(part.size)}, at most {format_size(limit)}."
+            )[:255]
+            db.session.flush()
+            return asset
+    try:
+        storage.complete_multipart(asset.storage_key, asset.upload_id, parts)
+    except StorageError as exc:
+        raise missing from exc
+    asset.upload_id = None
+    return _check_arrival(asset)
+
+
+def upload_is_open(key: str, upload_id: str | None) -> bool:
+    """Whether a signed upload link may still send bytes: its asset is pending, and it names the asset's upload."""
+    asset = db.session.scalar(sa.select(MediaAsset).where(MediaAsset.storage_key == key))
+    return asset is not None and asset.status is MediaStatus.PENDING and asset.upload_id == upload_id
+
+
+def cancel_upload(asset: MediaAsset) -> MediaAsset:
+    """Give up on a pending upload: discard its parts, staged bytes and object, and mark it failed (flushed)."""
+    _discard(asset)
+    asset.upload_id = None
     asset.status = MediaStatus.FAILED
     asset.failure_reason = "Upload cancelled."
     db.session.flush()
     return asset
 
 
-def collect_stale_uploads(now: datetime | None = None) -> int:
-    """Delete the objects and rows of uploads still pending after a day; returns how many (flushed)."""
+def _discard(asset: MediaAsset) -> None:
+    storage = get_storage()
+    if asset.upload_id is not None:
+        storage.abort_multipart(asset.storage_key, asset.upload_id)
+    storage.delete(staging_key(asset.storage_key))
+    storage.delete(asset.storage_key)
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What `flask storage-gc` removed."""
+
+    uploads: int
+    multipart_uploads: int
+    staged_files: int
+
+
+def collect_stale_uploads(now: datetime | None = None) -> Collected:
+    """Remove what abandoned uploads left behind a day on (flushed): pending assets with their
+    objects, multipart uploads nobody completed, and staged files nobody published.
+
+    A multipart upload or staged file of an asset still pending within the day is kept,
+    whatever date storage gives it.
+    """
     cutoff = (now or utcnow()) - STALE_UPLOAD_AGE
     stale = db.session.scalars(
         sa.select(MediaAsset).where(MediaAsset.status == MediaStatus.PENDING, MediaAsset.created_at < cutoff)
     ).all()
-    storage = get_storage()
     for asset in stale:
-        storage.delete(asset.storage_key)
+        _discard(asset)
         db.session.delete(asset)
     db.session.flush()
-    return len(stale)
+    # Pending uploads are at most a day's worth, so their keys fit in memory.
+    under_way = set(
+        db.session.scalars(sa.select(MediaAsset.storage_key).where(MediaAsset.status == MediaStatus.PENDING))
+    )
+    storage = get_storage()
+    multipart = 0
+    for upload in list(storage.list_multipart_uploads()):
+        if upload.started < cutoff and upload.key not in under_way:
+            storage.abort_multipart(upload.key, upload.upload_id)
+            multipart += 1
+    staged = 0
+    for key, modified in list(storage.list_keys(STAGING_PREFIX)):
+        if modified < cutoff and key.removeprefix(STAGING_PREFIX) not in under_way:
+            storage.delete(key)
+            staged += 1
+    return Collected(len(stale), multipart, staged)
 
 
 @dataclass(frozen=True)

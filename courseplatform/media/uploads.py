@@ -2,9 +2,9 @@
 storage, then asks the server to check what arrived.
 
 Every route takes and answers JSON; the CSRF token travels in the X-CSRFToken header.
-A multipart upload's id is handed to the browser and sent back with each later call; it
-only ever works on the asset's own storage key, and only while the asset is the caller's
-and still pending.
+A multipart upload's id stays on the server (on the asset): the browser names the asset, and
+only its uploader (the owner, or an admin) can sign its parts, complete or cancel it, and only
+while it is pending. Only the parts its announced size needs are signed.
 """
 
 from __future__ import annotations
@@ -15,10 +15,17 @@ from flask_login import current_user
 
 from ..access import owned_course_or_404, studio_required
 from ..extensions import db
-from ..integrations.storage import StorageError, get_storage
 from ..models import MediaAsset, MediaStatus
 from . import bp
-from .services import CATEGORY_LABELS, MAX_PARTS, UploadError, begin_direct_upload, cancel_upload, confirm_upload
+from .services import (
+    CATEGORY_LABELS,
+    UploadError,
+    begin_direct_upload,
+    cancel_upload,
+    complete_multipart_upload,
+    confirm_upload,
+    sign_parts,
+)
 
 PARTS_PER_CALL = 100
 
@@ -59,31 +66,20 @@ def start_upload():
     return jsonify(answer), 201
 
 
-def _multipart_request(asset_id: int):
-    """The caller's pending asset, the JSON body, and its upload id (None when missing or malformed)."""
-    asset = _pending_asset_or_404(asset_id)
-    body = _json_body()
-    upload_id = body.get("upload_id")
-    return asset, body, upload_id if isinstance(upload_id, str) and upload_id else None
-
-
 @bp.post("/studio/uploads/<int:asset_id>/parts")
 @studio_required
 def presign_parts(asset_id: int):
-    """Presigned PUT links for up to a hundred parts of a multipart upload."""
-    asset, body, upload_id = _multipart_request(asset_id)
-    if upload_id is None:
-        return _error("The upload id is missing.")
-    numbers = body.get("part_numbers")
+    """Presigned PUT links for up to a hundred parts of a multipart upload, within its announced size."""
+    asset = _pending_asset_or_404(asset_id)
+    numbers = _json_body().get("part_numbers")
     if not isinstance(numbers, list) or not numbers or len(numbers) > PARTS_PER_CALL:
         return _error(f"Ask for between 1 and {PARTS_PER_CALL} parts at a time.")
-    if not all(_is_count(n) and 1 <= n <= MAX_PARTS for n in numbers):
-        return _error(f"Part numbers run from 1 to {MAX_PARTS}.")
-    storage = get_storage()
+    if not all(_is_count(n) for n in numbers):
+        return _error("Part numbers must be whole numbers.")
     try:
-        urls = {str(n): storage.presign_part(asset.storage_key, upload_id, n) for n in numbers}
-    except StorageError:
-        return _error("This upload is no longer open. Please start it again.")
+        urls = sign_parts(asset, numbers)
+    except UploadError as error:
+        return _error(str(error))
     return jsonify({"urls": urls})
 
 
@@ -91,17 +87,12 @@ def presign_parts(asset_id: int):
 @studio_required
 def complete_upload(asset_id: int):
     """Join the uploaded parts into the object, then check what arrived."""
-    asset, body, upload_id = _multipart_request(asset_id)
-    if upload_id is None:
-        return _error("The upload id is missing.")
-    parts = body.get("parts")
-    if not isinstance(parts, list) or not parts or len(parts) > MAX_PARTS or not all(_is_part(p) for p in parts):
-        return _error("List the uploaded parts, each with its PartNumber and ETag.")
+    asset = _pending_asset_or_404(asset_id)
     try:
-        get_storage().complete_multipart(asset.storage_key, upload_id, parts)
-    except StorageError:
-        return _error("Some parts of the upload didn't arrive. Please send them again.")
-    confirm_upload(asset)
+        complete_multipart_upload(asset)
+    except UploadError as error:
+        db.session.rollback()
+        return _error(str(error))
     db.session.commit()
     return jsonify(_confirmation(asset))
 
@@ -121,8 +112,7 @@ def confirm(asset_id: int):
 def abort_upload(asset_id: int):
     """Cancel a pending upload: storage discards what arrived and the asset is marked failed."""
     asset = _pending_asset_or_404(asset_id)
-    upload_id = _json_body().get("upload_id")
-    cancel_upload(asset, upload_id if isinstance(upload_id, str) else None)
+    cancel_upload(asset)
     db.session.commit()
     return jsonify({"asset_id": asset.id, "status": asset.status.value, "reason": asset.failure_reason})
 
@@ -156,15 +146,6 @@ def _json_body() -> dict:
 
 def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_part(part) -> bool:
-    return (
-        isinstance(part, dict)
-        and _is_count(part.get("PartNumber"))
-        and 1 <= part["PartNumber"] <= MAX_PARTS
-        and isinstance(part.get("ETag"), str)
-    )
 
 
 def _error(message: str):

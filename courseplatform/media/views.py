@@ -1,43 +1,71 @@
 """Media routes: /media/<token> streams a file a signed link grants, with HTTP Range;
-/media/upload/<token> receives a browser's upload to the local backend."""
+/media/upload/<token> receives a browser's upload to the local backend.
+
+With MEDIA_ORIGIN set, /media/<token> is answered only on that host, and that host answers
+nothing else: files never share an origin with the site's pages and cookies.
+"""
 
 from __future__ import annotations
 
-from flask import abort, request, send_file
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, request, send_file
 
 from ..extensions import csrf, limiter
-from ..integrations.storage import InvalidMediaToken, LocalStorage, StorageError, get_storage
+from ..integrations.storage import MEDIA_RESPONSE_CSP, InvalidMediaToken, LocalStorage, StorageError, get_storage
 from . import bp
+from .services import upload_is_open
 
 # Room for the multipart form's own headers and fields around the file.
 FORM_OVERHEAD_BYTES = 64 * 1024
+# What the media host answers besides files: a load balancer's health check.
+MEDIA_HOST_ENDPOINTS = {"media.serve", "healthz"}
+
+
+def media_host() -> str | None:
+    """The host of MEDIA_ORIGIN (with its port, if any), or None when files are served by the site itself."""
+    origin = current_app.config.get("MEDIA_ORIGIN")
+    return urlsplit(origin).netloc.lower() if origin else None
+
+
+def site_origin() -> str:
+    """The site's own origin, from BASE_URL: the only one allowed to read files across origins."""
+    parts = urlsplit(current_app.config["BASE_URL"])
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@bp.before_app_request
+def keep_the_media_host_for_files():
+    """Answer 404 for every page asked of the media host: it serves files and nothing else."""
+    host = media_host()
+    if host and request.host.lower() == host and request.endpoint not in MEDIA_HOST_ENDPOINTS:
+        abort(404)
 
 
 @bp.get("/media/<token>")
 @limiter.exempt
 def serve(token: str):
-    """Stream the file behind a valid, unexpired link; 403 for forged or expired links."""
+    """Stream the file behind a valid, unexpired link, as the type and disposition the link was signed with."""
     storage = get_storage()
-    if not isinstance(storage, LocalStorage):
+    host = media_host()
+    if not isinstance(storage, LocalStorage) or (host and request.host.lower() != host):
         abort(404)
     try:
         grant = storage.playback_grant(token)
     except InvalidMediaToken:
         abort(403)
-    key = grant["k"]
-    path = storage.path(key)
+    path = storage.path(grant.key)
     if not path.is_file():
         abort(404)
-    download_name = grant.get("d")
-    response = send_file(
-        path,
-        mimetype=storage.content_type(key),
-        conditional=True,
-        max_age=0,
-        as_attachment=bool(download_name),
-        download_name=download_name,
-    )
+    response = send_file(path, mimetype=grant.delivery.content_type, conditional=True, max_age=0)
+    response.headers["Content-Disposition"] = grant.delivery.disposition
     response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Even a file that were mistyped could run nothing here: no script, no plugin, no same-origin access.
+    response.headers["Content-Security-Policy"] = MEDIA_RESPONSE_CSP
+    if host:
+        # The player fetches video and captions across origins (crossorigin="anonymous").
+        response.headers["Access-Control-Allow-Origin"] = site_origin()
     return response
 
 
@@ -48,7 +76,8 @@ def upload(token: str):
     """Receive a browser's upload to the local backend; the signed token is the credential.
 
     POST takes a form with the file in `file` (like an S3 presigned POST); PUT takes the
-    raw bytes of the file or of one part (answering with its ETag, like S3).
+    raw bytes of the file or of one part (answering with its ETag, like S3). A token works
+    only while its asset is pending: once checked, a file can't be changed through its link.
     """
     storage = get_storage()
     if not isinstance(storage, LocalStorage):
@@ -56,6 +85,8 @@ def upload(token: str):
     try:
         grant = storage.upload_grant(token)
     except InvalidMediaToken:
+        abort(403)
+    if not upload_is_open(grant.key, grant.upload_id):
         abort(403)
     if request.content_length is not None and request.content_length > grant.max_bytes + FORM_OVERHEAD_BYTES:
         abort(413)

@@ -36,6 +36,8 @@ class MediaAsset(db.Model):
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     status: Mapped[MediaStatus] = mapped_column(enum_column(MediaStatus, "media_status"), default=MediaStatus.PENDING)
     failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    # The multipart upload under way for this asset, kept on the server so no browser can name another.
+    upload_id: Mapped[str | None] = mapped_column(sa.String(1024))
     duration_seconds: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -368,7 +368,8 @@ def test_preview_audio_text_and_download_lessons(client):
     html = client.get(f"/courses/mixed/preview/{handout.id}").get_data(as_text=True)
     src = f"/learn/mixed/lessons/{handout.id}/media"
     assert f'<a class="button" href="{src}?download=1">Download</a>' in html
-    assert f'href="{src}" target="_blank"' in html and "48.8 KB" in html
+    # A PDF is always saved, never shown on the site's origin: there is no "Open" to offer.
+    assert f'href="{src}"' not in html and "48.8 KB" in html
 
 
 def test_previews_of_archived_offerings_open_and_of_drafts_only_for_the_owner(client, web):

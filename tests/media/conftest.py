@@ -7,6 +7,8 @@ fetched exactly as a browser would fetch them; S3 links go to moto's server.
 
 from __future__ import annotations
 
+import io
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -22,7 +24,8 @@ from courseplatform.extensions import db
 from courseplatform.integrations.storage import LocalStorage, S3Storage, get_storage
 from courseplatform.models import MediaAsset, MediaStatus
 
-from ..factories import UserFactory
+from ..conftest import csrf_token_from
+from ..factories import PASSWORD, CreatorProfileFactory, UserFactory
 
 BUCKET = "aqueduct-test-media"
 DEMO_VIDEO = Path(__file__).resolve().parents[2] / "courseplatform" / "demo" / "welcome.mp4"
@@ -78,28 +81,39 @@ class Backend:
         """Local links are paths on the app; S3 links are already absolute."""
         return urljoin(self.base_url, url)
 
+    def store(self, key: str, body: bytes, content_type: str) -> None:
+        """Store an object as the server does once a file is checked (`publish`), or as the seeder does."""
+        self.storage.save(key, io.BytesIO(body), content_type)
+
     def post_file(self, key: str, body: bytes, content_type: str, max_bytes: int = 50 * 1024**2) -> None:
-        """Upload a file as a browser would: a multipart form POST to the presigned upload."""
+        """Upload a file as a browser would: a multipart form POST to the presigned upload of `key`.
+
+        The bytes land at the staging key; the local backend takes them only while `key`'s asset is pending.
+        """
         grant = self.storage.presign_upload(key, content_type, max_bytes, expires_in=300)
         files = {"file": (key.rsplit("/", 1)[-1], body, content_type)}
         with requests.post(self.absolute(grant["url"]), data=grant["fields"], files=files, timeout=30) as answer:
             assert answer.status_code in (200, 201, 204), answer.text
 
-    def put_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict:
-        """Upload one part with its presigned PUT; returns what complete_multipart needs."""
-        url = self.absolute(self.storage.presign_part(key, upload_id, number, expires_in=300))
+    def put_part(self, key: str, upload_id: str, number: int, body: bytes) -> None:
+        """Upload one part with its presigned PUT, signed for exactly this body's length."""
+        url = self.absolute(self.storage.presign_part(key, upload_id, number, len(body), expires_in=300))
         with requests.put(url, data=body, timeout=60) as answer:
             assert answer.status_code == 200 or answer.status_code == 204, answer.text
-            return {"PartNumber": number, "ETag": answer.headers["ETag"]}
 
     def open_multipart_uploads(self, key: str) -> int:
         """How many unfinished multipart uploads the backend still keeps for `key`."""
+        return len(self.multipart_upload_ids(key))
+
+    def multipart_upload_ids(self, key: str) -> list[str]:
+        """The ids of the unfinished multipart uploads storage keeps for `key`."""
         storage = self.storage
         if isinstance(storage, S3Storage):
             listed = storage.client.list_multipart_uploads(Bucket=storage.bucket, Prefix=key)
-            return len(listed.get("Uploads", []))
+            return [upload["UploadId"] for upload in listed.get("Uploads", []) if upload["Key"] == key]
         folder = storage.root / ".multipart"
-        return len(list(folder.iterdir())) if folder.is_dir() else 0
+        metas = sorted(folder.glob("*/upload.json")) if folder.is_dir() else []
+        return [meta.parent.name for meta in metas if json.loads(meta.read_text())["key"] == key]
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -143,3 +157,40 @@ def pending_asset():
         return asset
 
     return make
+
+
+@pytest.fixture
+def creator(web):
+    """A creator, logged in."""
+    profile = CreatorProfileFactory(user__email="maya@example.org")
+    web.login("maya@example.org", PASSWORD)
+    return profile
+
+
+@pytest.fixture
+def token(client, creator) -> str:
+    with client.get("/account") as page:
+        return csrf_token_from(page.get_data(as_text=True))
+
+
+class Api:
+    """Calls the upload API as the uploader script does: JSON bodies, CSRF token in a header."""
+
+    def __init__(self, client, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    def post(self, url: str, body: dict | None = None) -> tuple[int, dict | None, str]:
+        with self.client.post(url, json=body or {}, headers={"X-CSRFToken": self.token}) as response:
+            return response.status_code, response.get_json(silent=True), response.headers.get("Location", "")
+
+    def start(self, **body) -> dict:
+        status, answer, _ = self.post("/studio/uploads", body)
+        assert status == 201, answer
+        return answer
+
+
+@pytest.fixture
+def api(client, token) -> Api:
+    """The upload API, as the logged-in creator's browser calls it."""
+    return Api(client, token)

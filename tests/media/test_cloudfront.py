@@ -98,3 +98,28 @@ def test_cloudfront_needs_its_key_as_well(monkeypatch, tmp_path):
     monkeypatch.setenv("CLOUDFRONT_DOMAIN", "media.aqueduct.test")
     with pytest.raises(ConfigError, match="CLOUDFRONT_DOMAIN needs CLOUDFRONT_KEY_ID and CLOUDFRONT_PRIVATE_KEY"):
         load_config(tmp_path)
+
+
+def test_only_inline_media_plays_from_cloudfront_and_a_handout_always_downloads_from_s3(cloudfront, web, client):
+    course, lesson = video_lesson()
+    owner = course.creator.user
+    handout = MediaAsset(
+        owner_id=owner.id,
+        storage_key=f"uploads/{owner.id}/def/worksheet.html",
+        original_name="worksheet.html",
+        content_type="application/pdf",
+        size_bytes=1000,
+        status=MediaStatus.READY,
+    )
+    download = LessonFactory(section=lesson.section, kind=LessonKind.DOWNLOAD, media_asset=handout)
+    web.login(owner.email, PASSWORD)
+
+    video = urlsplit(client.get(f"/learn/grounding/lessons/{lesson.id}/media").location)
+    opened = urlsplit(client.get(f"/learn/grounding/lessons/{download.id}/media").location)
+
+    assert video.netloc == "media.aqueduct.test"
+    # CloudFront can't be told a response type per link: a PDF goes through S3, which can.
+    assert opened.netloc.endswith("amazonaws.com")
+    query = parse_qs(opened.query)
+    assert query["response-content-type"] == ["application/pdf"]
+    assert query["response-content-disposition"][0].startswith('attachment; filename="worksheet.html"')

@@ -19,7 +19,7 @@ VTT = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello.\n"
 def stored(backend, owner, name: str, body: bytes, content_type: str, **fields) -> MediaAsset:
     """A file really in storage, and its row, as a finished upload leaves them."""
     key = f"uploads/{owner.id}/{name}"
-    backend.post_file(key, body, content_type)
+    backend.store(key, body, content_type)
     asset = MediaAsset(
         owner_id=owner.id,
         storage_key=key,

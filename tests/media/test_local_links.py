@@ -1,11 +1,16 @@
-"""Local backend links: signed, expiring, and refused when forged, expired or too large."""
+"""Local backend links: signed, expiring, and refused when forged, expired, too large, or when
+their upload is no longer pending."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
+from itsdangerous import URLSafeSerializer
 
-from courseplatform.integrations.storage import LocalStorage
+from courseplatform.integrations.storage import MEDIA_SALT, LocalStorage, staging_key
+from courseplatform.models import MediaStatus
 
 
 @pytest.fixture
@@ -46,22 +51,40 @@ def test_tampered_upload_link_is_refused(local):
     assert not storage.exists("uploads/1/x/a.mp4")
 
 
-def test_upload_larger_than_the_link_allows_is_refused(local):
+def test_upload_larger_than_the_link_allows_is_refused(local, pending_asset):
     storage, base = local
+    pending_asset("uploads/1/x/a.mp4", "a.mp4", "video/mp4")
     grant = storage.presign_upload("uploads/1/x/a.mp4", "video/mp4", 1000, expires_in=60)
 
     assert put(base + grant["url"], b"\x00" * 20_000) == 413  # found while streaming
     with requests.post(base + grant["url"], files={"file": ("a.mp4", b"\x00" * 100_000)}, timeout=10) as answer:
         assert answer.status_code == 413
     assert not storage.exists("uploads/1/x/a.mp4")
+    assert not storage.exists(staging_key("uploads/1/x/a.mp4"))
 
 
-def test_upload_link_needs_no_csrf_token_and_stores_the_body(local):
+def test_upload_link_needs_no_csrf_token_and_stages_the_body(local, pending_asset):
     storage, base = local
+    pending_asset("uploads/1/x/a.vtt", "a.vtt", "text/vtt")
     grant = storage.presign_upload("uploads/1/x/a.vtt", "text/vtt", 1000, expires_in=60)
 
     assert put(base + grant["url"], b"WEBVTT\n") == 204
-    assert storage.read_head("uploads/1/x/a.vtt") == b"WEBVTT\n"
+    assert storage.read_head(staging_key("uploads/1/x/a.vtt")) == b"WEBVTT\n"
+    assert not storage.exists("uploads/1/x/a.vtt"), "only the server moves it to its key, once checked"
+
+
+def test_upload_link_without_a_pending_upload_behind_it_is_refused(local, pending_asset):
+    storage, base = local
+    pending_asset("uploads/1/x/ready.vtt", "ready.vtt", "text/vtt", status=MediaStatus.READY)
+    for key in ("uploads/1/x/ready.vtt", "uploads/1/x/nobody.vtt"):
+        grant = storage.presign_upload(key, "text/vtt", 1000, expires_in=60)
+
+        assert put(base + grant["url"], b"WEBVTT\n") == 403
+        assert not storage.exists(staging_key(key))
+
+
+def link(storage: LocalStorage, key: str, expires_in: int) -> str:
+    return storage.playback_url(key, content_type="video/mp4", filename="clip.mp4", expires_in=expires_in)
 
 
 def test_expired_playback_link_is_refused(local):
@@ -69,8 +92,8 @@ def test_expired_playback_link_is_refused(local):
     storage.root.mkdir(parents=True, exist_ok=True)
     (storage.root / "clip.mp4").write_bytes(b"\x00" * 10)
 
-    assert get(base + storage.playback_url("clip.mp4", expires_in=60)) == 200
-    assert get(base + storage.playback_url("clip.mp4", expires_in=-1)) == 403
+    assert get(base + link(storage, "clip.mp4", 60)) == 200
+    assert get(base + link(storage, "clip.mp4", -1)) == 403
 
 
 def test_tampered_playback_link_is_refused(local):
@@ -78,7 +101,17 @@ def test_tampered_playback_link_is_refused(local):
     storage.root.mkdir(parents=True, exist_ok=True)
     (storage.root / "clip.mp4").write_bytes(b"\x00" * 10)
 
-    assert get(base + tampered(storage.playback_url("clip.mp4", expires_in=60))) == 403
+    assert get(base + tampered(link(storage, "clip.mp4", 60))) == 403
+
+
+def test_a_playback_link_signed_without_a_type_is_refused(local):
+    """Links handed out before types were signed into them stop working rather than fall back to a guess."""
+    storage, base = local
+    storage.root.mkdir(parents=True, exist_ok=True)
+    (storage.root / "page.html").write_bytes(b"<script>alert(1)</script>")
+    untyped = URLSafeSerializer("test-secret-key", salt=MEDIA_SALT).dumps({"k": "page.html", "e": time.time() + 60})
+
+    assert get(f"{base}/media/{untyped}") == 403
 
 
 def test_keys_cannot_reach_outside_the_media_folder_or_into_unfinished_uploads(local):

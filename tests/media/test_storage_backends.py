@@ -7,8 +7,9 @@ import uuid
 import pytest
 import requests
 
-from courseplatform.integrations.storage import StorageError
-from courseplatform.media.services import confirm_upload
+from courseplatform.extensions import db
+from courseplatform.integrations.storage import StorageError, staging_key
+from courseplatform.media.services import complete_multipart_upload, confirm_upload
 from courseplatform.models import MediaStatus
 
 MiB = 1024**2
@@ -35,29 +36,34 @@ def test_presigned_post_upload_is_confirmed_ready_with_the_size_that_arrived(bac
     assert backend.storage.head(key).size == len(demo_video)
 
 
-def test_multipart_upload_of_two_parts_is_joined_and_confirmed(backend, demo_video, pending_asset):
+def test_multipart_upload_of_two_parts_is_joined_and_confirmed(backend, app, monkeypatch, demo_video, pending_asset):
+    monkeypatch.setitem(app.config, "MULTIPART_PART_BYTES", 5 * MiB)
     key = new_key("long-session.mp4")
     first = demo_video[:1024].ljust(5 * MiB, b"\x00")
     last = b"\x01" * 1000
-    asset = pending_asset(key, "long-session.mp4", "video/mp4")
+    asset = pending_asset(key, "long-session.mp4", "video/mp4", size_bytes=len(first + last))
     storage = backend.storage
 
-    upload_id = storage.start_multipart(key, "video/mp4")
-    parts = [backend.put_part(key, upload_id, 2, last), backend.put_part(key, upload_id, 1, first)]
-    storage.complete_multipart(key, upload_id, parts)
-    confirm_upload(asset)
+    asset.upload_id = storage.start_multipart(key, "video/mp4")
+    db.session.flush()
+    backend.put_part(key, asset.upload_id, 2, last)
+    backend.put_part(key, asset.upload_id, 1, first)
+    complete_multipart_upload(asset)
 
     assert asset.status is MediaStatus.READY
+    assert asset.upload_id is None
     assert asset.size_bytes == len(first) + len(last)
     assert storage.read_head(key, 16) == demo_video[:16]
     assert backend.open_multipart_uploads(key) == 0
 
 
-def test_abort_multipart_leaves_nothing_behind(backend, demo_video):
+def test_abort_multipart_leaves_nothing_behind(backend, demo_video, pending_asset):
     key = new_key("cancelled.mp4")
     storage = backend.storage
     upload_id = storage.start_multipart(key, "video/mp4")
-    part = backend.put_part(key, upload_id, 1, demo_video[:1024].ljust(5 * MiB, b"\x00"))
+    pending_asset(key, "cancelled.mp4", "video/mp4", upload_id=upload_id)
+    backend.put_part(key, upload_id, 1, demo_video[:1024].ljust(5 * MiB, b"\x00"))
+    part = storage.list_parts(key, upload_id)[0]
 
     storage.abort_multipart(key, upload_id)
 
@@ -65,6 +71,20 @@ def test_abort_multipart_leaves_nothing_behind(backend, demo_video):
     assert storage.head(key) is None
     with pytest.raises(StorageError):
         storage.complete_multipart(key, upload_id, [part])
+
+
+def test_a_confirmed_single_upload_leaves_its_staging_key(backend, demo_video, pending_asset):
+    key = new_key("welcome.mp4")
+    asset = pending_asset(key, "welcome.mp4", "video/mp4")
+    backend.post_file(key, demo_video, "video/mp4")
+    assert backend.storage.head(staging_key(key)).size == len(demo_video)
+    assert backend.storage.head(key) is None, "a browser never writes the object's own key"
+
+    confirm_upload(asset)
+
+    assert asset.status is MediaStatus.READY
+    assert backend.storage.head(staging_key(key)) is None
+    assert backend.storage.head(key).size == len(demo_video)
 
 
 @pytest.mark.parametrize(
@@ -111,18 +131,25 @@ def test_confirm_marks_an_upload_that_never_arrived_failed(backend, pending_asse
 
 def test_playback_link_serves_a_byte_range_so_video_seeks(backend, demo_video):
     key = new_key("welcome.mp4")
-    backend.post_file(key, demo_video, "video/mp4")
-    url = backend.absolute(backend.storage.playback_url(key, expires_in=60))
+    backend.store(key, demo_video, "video/mp4")
+    url = backend.absolute(
+        backend.storage.playback_url(key, content_type="video/mp4", filename="welcome.mp4", expires_in=60)
+    )
 
     with requests.get(url, headers={"Range": "bytes=0-99"}, timeout=10) as answer:
         assert answer.status_code == 206
         assert answer.content == demo_video[:100]
+        assert answer.headers["Content-Type"] == "video/mp4"
 
 
 def test_download_link_names_the_file(backend):
     key = new_key("worksheet.pdf")
-    backend.post_file(key, b"%PDF-1.4 worksheet", "application/pdf")
-    url = backend.absolute(backend.storage.playback_url(key, expires_in=60, download_name="Grounding worksheet.pdf"))
+    backend.store(key, b"%PDF-1.4 worksheet", "application/pdf")
+    url = backend.absolute(
+        backend.storage.playback_url(
+            key, content_type="application/pdf", filename="Grounding worksheet.pdf", download=True, expires_in=60
+        )
+    )
 
     with requests.get(url, timeout=10) as answer:
         assert answer.status_code == 200
@@ -133,7 +160,7 @@ def test_download_link_names_the_file(backend):
 
 def test_delete_removes_the_object(backend, demo_video):
     key = new_key("welcome.mp4")
-    backend.post_file(key, demo_video, "video/mp4")
+    backend.store(key, demo_video, "video/mp4")
     assert backend.storage.exists(key)
 
     backend.storage.delete(key)
@@ -146,8 +173,8 @@ def test_delete_removes_the_object(backend, demo_video):
 def test_list_keys_finds_objects_under_a_prefix(backend):
     prefix = f"uploads/test/{uuid.uuid4().hex}/"
     for name in ("a.vtt", "b.vtt"):
-        backend.post_file(prefix + name, b"WEBVTT\n", "text/vtt")
-    backend.post_file(new_key("elsewhere.vtt"), b"WEBVTT\n", "text/vtt")
+        backend.store(prefix + name, b"WEBVTT\n", "text/vtt")
+    backend.store(new_key("elsewhere.vtt"), b"WEBVTT\n", "text/vtt")
 
     listed = dict(backend.storage.list_keys(prefix))
 

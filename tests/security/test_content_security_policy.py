@@ -75,3 +75,12 @@ def test_stripe_mode_lets_forms_lead_to_stripe_checkout_and_onboarding(app, clie
     if with_fake:
         expected.append("http://127.0.0.1:12111")
     assert policy(client)["form-action"] == expected
+
+
+def test_a_separate_media_origin_is_allowed_for_media_only(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "MEDIA_ORIGIN", "https://media.example.com")
+    directives = policy(client)
+    for name in ("img-src", "media-src", "connect-src"):
+        assert "https://media.example.com" in directives[name], name
+    assert directives["script-src"] == ["'self'"]
+    assert directives["form-action"] == ["'self'"]
