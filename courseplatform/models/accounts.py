@@ -63,7 +63,7 @@ class CreatorProfile(db.Model):
     display_name: Mapped[str] = mapped_column(sa.String(120))
     credentials: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
     bio: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
-    bio_html: Mapped[Markup] = markdown_html("bio")
+    bio_html: Mapped[Markup] = markdown_html("bio", deferred=True)
     photo_asset_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("media_assets.id", ondelete="SET NULL", use_alter=True)
     )

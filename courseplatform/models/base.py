@@ -82,12 +82,15 @@ class SanitizedHTML(TypeDecorator):
         return None if value is None else Markup(value)  # noqa: S704 (only render_markdown's output is stored)
 
 
-def markdown_html(source: str) -> MappedColumn:
+def markdown_html(source: str, *, deferred: bool = False) -> MappedColumn:
     """The sanitized HTML of the Markdown column `source`, rendered each time `source` is set.
 
-    Pages print this column; nothing renders Markdown while a page is viewed.
+    Pages print this column; nothing renders Markdown while a page is viewed. `deferred` keeps it out
+    of lists that load many rows but print none of it (pages that print it undefer it).
     """
-    return mapped_column(SanitizedHTML(), default=Markup(""), server_default="", info={"markdown_source": source})
+    return mapped_column(
+        SanitizedHTML(), default=Markup(""), server_default="", deferred=deferred, info={"markdown_source": source}
+    )
 
 
 @event.listens_for(Mapper, "after_mapper_constructed")

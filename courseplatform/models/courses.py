@@ -88,7 +88,7 @@ class Course(db.Model):
     slug: Mapped[str] = mapped_column(sa.String(160), unique=True)
     subtitle: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
     description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
-    description_html: Mapped[Markup] = markdown_html("description")
+    description_html: Mapped[Markup] = markdown_html("description", deferred=True)
     cover_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
     price_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     # When set, learners may pay any amount from this minimum up (the price is the suggestion).
@@ -162,7 +162,7 @@ class Lesson(db.Model):
     kind: Mapped[LessonKind] = mapped_column(enum_column(LessonKind, "lesson_kind"))
     position: Mapped[int] = mapped_column(default=0)
     body: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
-    body_html: Mapped[Markup] = markdown_html("body")
+    body_html: Mapped[Markup] = markdown_html("body", deferred=True)
     media_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
     captions_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
     live_session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("live_sessions.id", ondelete="SET NULL"))
