@@ -191,7 +191,7 @@ def test_every_way_of_writing_markdown_stores_its_html(app):
     assert question.explanation_html == Markup("<p>Because <strong>grounding</strong>.</p>\n")
 
     copy = duplicate_offering(course)
-    copied_lesson = copy.sections[0].lessons[0]
+    copied_lesson = next(lsn for lsn in copy.sections[0].lessons if lsn.title == lesson.title)
     copied_question = next(q for section in copy.sections for lsn in section.lessons for q in lsn.questions)
     assert copy.description_html == course.description_html
     assert copied_lesson.body_html == lesson.body_html
