@@ -133,3 +133,64 @@ def test_a_late_payment_can_still_be_recorded():
         order = Order(status=gave_up)
         order.transition_to(OrderStatus.PAID)
         assert order.status is OrderStatus.PAID
+
+
+MARKDOWN_HTML_REVISION = "39b7f71d4617"
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+def test_upgrading_renders_the_markdown_saved_before_html_was_stored(kind, tmp_path_factory):
+    from alembic.script import ScriptDirectory
+
+    from courseplatform.markdown_render import render_markdown
+
+    dbs = databases(tmp_path_factory)
+    if kind == "postgresql" and dbs.kind != "postgresql":
+        pytest.skip("no PostgreSQL server answered")
+    migrated = create_app({"SQLALCHEMY_DATABASE_URI": dbs.new("backfill", kind=kind), "SECRET_KEY": "x" * 32})
+    before = ScriptDirectory(migrated.extensions["migrate"].directory).get_revision(MARKDOWN_HTML_REVISION)
+    with migrated.app_context():
+        upgrade(revision=before.down_revision)
+        old_rows = {
+            "users": [{"id": 1, "email": "maya@example.org", "name": "Maya", "password_hash": "x"}],
+            "creator_profiles": [{"id": 1, "user_id": 1, "slug": "maya", "display_name": "Maya", "bio": "I *listen*."}],
+            "courses": [
+                {"id": 1, "creator_id": 1, "kind": "course", "title": "T", "slug": "t", "status": "published"}
+                | {"description": "[click](javascript:alert(1)) <b>raw</b>", "updated_at": sa.func.now()}
+            ],
+            "sections": [{"id": 1, "course_id": 1, "title": "S", "position": 0}],
+            # More lessons than one batch holds, so the backfill pages through them.
+            "lessons": [
+                {"id": n, "section_id": 1, "title": f"L{n}", "kind": "text", "position": n, "body": f"Lesson **{n}**"}
+                for n in range(1, 451)
+            ],
+            "quiz_questions": [
+                {"id": 1, "lesson_id": 1, "prompt": "Why?", "explanation": "Because `now`.", "position": 0}
+            ],
+        }
+        with db.engine.begin() as connection:
+            for name, rows in old_rows.items():
+                table = sa.Table(name, sa.MetaData(), autoload_with=connection)
+                stamped = [{"created_at": sa.func.now()} | row for row in rows] if "created_at" in table.c else rows
+                for row in stamped:
+                    connection.execute(table.insert().values(row))
+
+        upgrade()
+
+        with db.engine.connect() as connection:
+            stored = {
+                "bio": connection.scalar(sa.text("SELECT bio_html FROM creator_profiles")),
+                "description": connection.scalar(sa.text("SELECT description_html FROM courses")),
+                "explanation": connection.scalar(sa.text("SELECT explanation_html FROM quiz_questions")),
+            }
+            lessons = connection.execute(sa.text("SELECT body, body_html FROM lessons ORDER BY id")).all()
+        db.engine.dispose()
+
+    assert stored == {
+        "bio": "<p>I <em>listen</em>.</p>\n",
+        "description": "<p>[click](javascript:alert(1)) &lt;b&gt;raw&lt;/b&gt;</p>\n",
+        "explanation": "<p>Because <code>now</code>.</p>\n",
+    }
+    assert len(lessons) == 450
+    assert all(html == render_markdown(body) for body, html in lessons)
+    assert lessons[-1].body_html == "<p>Lesson <strong>450</strong></p>\n"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload, undefer
 
 from ..extensions import db
 from ..media.services import media_url
@@ -136,7 +136,8 @@ def course_for_page(slug: str) -> CoursePage | None:
         .outerjoin(cover, cover.id == Course.cover_asset_id)
         .where(Course.slug == slug)
         .options(
-            contains_eager(Course.creator),
+            contains_eager(Course.creator).undefer(CreatorProfile.bio_html),
+            undefer(Course.description_html),
             selectinload(Course.sections).selectinload(Section.lessons).joinedload(Lesson.media_asset),
             selectinload(Course.live_sessions),
             selectinload(Course.topics),
@@ -240,6 +241,7 @@ def find_preview_lesson(slug: str, lesson_id: int) -> Lesson | None:
             joinedload(Lesson.media_asset),
             joinedload(Lesson.captions_asset),
             joinedload(Lesson.live_session),
+            undefer(Lesson.body_html),
         )
     )
 
@@ -296,6 +298,7 @@ def storefront(slug: str) -> Storefront | None:
         sa.select(CreatorProfile, photo, learners)
         .outerjoin(photo, photo.id == CreatorProfile.photo_asset_id)
         .where(CreatorProfile.slug == slug)
+        .options(undefer(CreatorProfile.bio_html))
     ).first()
     if row is None:
         return None

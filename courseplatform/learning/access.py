@@ -15,7 +15,7 @@ import enum
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager, joinedload, undefer
 
 from ..extensions import db
 from ..models import Course, CourseStatus, Enrollment, EnrollmentStatus, Lesson, Section, User
@@ -75,6 +75,7 @@ def find_lesson(slug: str, lesson_id: int) -> Lesson | None:
             contains_eager(Lesson.section).contains_eager(Section.course),
             joinedload(Lesson.media_asset),
             joinedload(Lesson.captions_asset),
+            undefer(Lesson.body_html),
         )
     )
 

@@ -6,10 +6,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
+from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import UTCDateTime, money_check, utcnow
+from .base import UTCDateTime, markdown_html, money_check, utcnow
 
 
 class User(UserMixin, db.Model):
@@ -70,6 +71,7 @@ class CreatorProfile(db.Model):
     display_name: Mapped[str] = mapped_column(sa.String(120))
     credentials: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
     bio: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    bio_html: Mapped[Markup] = markdown_html("bio", deferred=True)
     photo_asset_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("media_assets.id", ondelete="SET NULL", use_alter=True)
     )

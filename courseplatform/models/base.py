@@ -6,7 +6,12 @@ import enum
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from markupsafe import Markup
+from sqlalchemy import event
+from sqlalchemy.orm import MappedColumn, Mapper, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from ..markdown_render import render_markdown
 
 
 def utcnow() -> datetime:
@@ -55,3 +60,49 @@ def enum_column(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
 def money_check(column: str) -> sa.CheckConstraint:
     """A CHECK that a money column in minor units is never negative."""
     return sa.CheckConstraint(f"{column} >= 0", name=f"{column}_non_negative")
+
+
+class SanitizedHTML(TypeDecorator):
+    """HTML that came out of `render_markdown`: stored as text, read back as Markup for templates.
+
+    Only Markup can be stored, so a plain string can never reach a page unescaped through here.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, Markup):
+            raise TypeError("only HTML made by render_markdown is stored in a SanitizedHTML column")
+        return str(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Markup(value)  # noqa: S704 (only render_markdown's output is stored)
+
+
+def markdown_html(source: str, *, deferred: bool = False) -> MappedColumn:
+    """The sanitized HTML of the Markdown column `source`, rendered each time `source` is set.
+
+    Pages print this column; nothing renders Markdown while a page is viewed. `deferred` keeps it out
+    of lists that load many rows but print none of it (pages that print it undefer it).
+    """
+    return mapped_column(
+        SanitizedHTML(), default=Markup(""), server_default="", deferred=deferred, info={"markdown_source": source}
+    )
+
+
+@event.listens_for(Mapper, "after_mapper_constructed")
+def _render_markdown_when_its_source_is_set(mapper: Mapper, cls: type) -> None:
+    for key, column in mapper.columns.items():
+        source = column.info.get("markdown_source")
+        if source is not None:
+            event.listen(getattr(cls, source), "set", _renderer_into(key))
+
+
+def _renderer_into(html_key: str):
+    def render(target, value, _oldvalue, _initiator):
+        setattr(target, html_key, render_markdown(value))
+
+    return render

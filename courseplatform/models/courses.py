@@ -6,10 +6,11 @@ import enum
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import UTCDateTime, enum_column, money_check, utcnow
+from .base import UTCDateTime, enum_column, markdown_html, money_check, utcnow
 
 
 class CourseKind(enum.Enum):
@@ -87,6 +88,7 @@ class Course(db.Model):
     slug: Mapped[str] = mapped_column(sa.String(160), unique=True)
     subtitle: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
     description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    description_html: Mapped[Markup] = markdown_html("description", deferred=True)
     cover_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
     price_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     # When set, learners may pay any amount from this minimum up (the price is the suggestion).
@@ -160,6 +162,7 @@ class Lesson(db.Model):
     kind: Mapped[LessonKind] = mapped_column(enum_column(LessonKind, "lesson_kind"))
     position: Mapped[int] = mapped_column(default=0)
     body: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    body_html: Mapped[Markup] = markdown_html("body", deferred=True)
     media_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
     captions_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
     live_session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("live_sessions.id", ondelete="SET NULL"))
@@ -189,6 +192,7 @@ class QuizQuestion(db.Model):
     lesson_id: Mapped[int] = mapped_column(sa.ForeignKey("lessons.id", ondelete="CASCADE"))
     prompt: Mapped[str] = mapped_column(sa.Text)
     explanation: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    explanation_html: Mapped[Markup] = markdown_html("explanation")
     position: Mapped[int] = mapped_column(default=0)
 
     lesson: Mapped[Lesson] = relationship(back_populates="questions")

@@ -84,7 +84,9 @@ def edit_course(course_id: int):
 def _offering_form(form: OfferingForm, course: Course | None):
     preview = None
     if request.method == "POST" and "preview" in request.form:
-        preview = render_markdown(form.description.data)
+        # The description's own rules (its length above all) apply to a preview as they do to saving.
+        if form.description.validate(form):
+            preview = render_markdown(form.description.data)
     elif form.validate_on_submit():
         profile = course.creator if course is not None else current_user.creator_profile
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import zlib
 
 import pytest
@@ -123,6 +124,27 @@ def test_description_preview_renders_without_saving(web, creator):
     html = web.submit(f"/studio/courses/{course.id}/edit", data).get_data(as_text=True)
     assert "<strong>bold</strong>" in html
     assert "Preview — not saved yet" in html
+    db.session.refresh(course)
+    assert course.description == "old"
+
+
+def test_description_preview_refuses_what_saving_refuses_and_renders_nothing(web, creator):
+    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT, description="old")
+    url = f"/studio/courses/{course.id}/edit"
+    too_long = {**DETAILS, "slug": course.slug, "description": "calm " * 4001}
+    message = "Field cannot be longer than 20000 characters."
+
+    saved = web.submit(url, too_long).get_data(as_text=True)
+    previewed = web.submit(url, {**too_long, "preview": "1"}).get_data(as_text=True)
+
+    assert message in saved
+    assert message in previewed
+    assert "Preview — not saved yet" not in previewed and "<p>calm calm" not in previewed
+
+    started = time.perf_counter()
+    attack = web.submit(url, {**too_long, "description": "[" * 100_000, "preview": "1"})
+    assert time.perf_counter() - started < 2, "refused before any rendering"
+    assert message in attack.get_data(as_text=True)
     db.session.refresh(course)
     assert course.description == "old"
 
