@@ -1,7 +1,7 @@
 """markdown rendered when saved: a sanitized HTML column beside each Markdown column, filled for existing rows
 
 Revision ID: 39b7f71d4617
-Revises: c78b063261c9
+Revises: 256cddbc7736
 Create Date: 2026-12-05 22:56:25.000328
 
 """
@@ -13,7 +13,7 @@ from courseplatform.markdown_render import render_stored_markdown
 
 # revision identifiers, used by Alembic.
 revision = '39b7f71d4617'
-down_revision = 'c78b063261c9'
+down_revision = '256cddbc7736'
 branch_labels = None
 depends_on = None
 
