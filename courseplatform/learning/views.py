@@ -17,9 +17,11 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..downloads import clean_filename
 from ..extensions import db, limiter
 from ..integrations.storage import get_storage
 from ..models import CourseStatus, Lesson, LessonKind, MediaStatus, utcnow
+from ..request_guard import json_body
 from . import bp
 from .access import LessonAccess, Viewer, course_access, find_lesson, lesson_access
 from .certificates import completion_of, my_certificates
@@ -164,6 +166,7 @@ def _answer(message: str, code: int, lesson: Lesson, category: str = "error"):
 
 @bp.post("/<slug>/lessons/<int:lesson_id>/complete")
 @login_required
+@json_body
 def complete(slug: str, lesson_id: int):
     """Mark a lesson complete: the button under it, or the player once about 90 % is watched."""
     lesson = _lesson_or_404(slug, lesson_id)
@@ -245,7 +248,8 @@ def lesson_file(slug: str, lesson_id: int, which: str):
     asset = lesson.media_asset if which == "media" else lesson.captions_asset
     if asset is None or asset.status is not MediaStatus.READY:
         abort(404)
-    download_name = asset.original_name if request.args.get("download") == "1" else None
+    # Cleaned here too: a name stored before names were cleaned at upload must not reach a header as it is.
+    download_name = clean_filename(asset.original_name) if request.args.get("download") == "1" else None
     url = get_storage().playback_url(
         asset.storage_key, expires_in=current_app.config["MEDIA_URL_SECONDS"], download_name=download_name
     )
@@ -257,6 +261,7 @@ def lesson_file(slug: str, lesson_id: int, which: str):
 @bp.post("/<slug>/lessons/<int:lesson_id>/position")
 @login_required
 @limiter.exempt
+@json_body
 def lesson_position(slug: str, lesson_id: int):
     """Remember where an enrolled learner stopped, so the lesson resumes there."""
     lesson = _lesson_or_404(slug, lesson_id)

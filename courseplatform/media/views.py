@@ -7,6 +7,7 @@ from flask import abort, request, send_file
 
 from ..extensions import csrf, limiter
 from ..integrations.storage import InvalidMediaToken, LocalStorage, StorageError, get_storage
+from ..request_guard import raw_body
 from . import bp
 
 # Room for the multipart form's own headers and fields around the file.
@@ -44,6 +45,7 @@ def serve(token: str):
 @bp.route("/media/upload/<token>", methods=["PUT", "POST"])
 @limiter.exempt
 @csrf.exempt
+@raw_body
 def upload(token: str):
     """Receive a browser's upload to the local backend; the signed token is the credential.
 
