@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 from flask import Flask, abort, current_app, request
 from flask.json.provider import DefaultJSONProvider
@@ -114,7 +115,7 @@ def json_depth(value: object) -> int:
     return deepest
 
 
-def json_strings(value: object):
+def json_strings(value: object) -> Iterator[str]:
     """Every string in a parsed JSON value, object keys included."""
     stack = [value]
     while stack:
@@ -128,7 +129,7 @@ def json_strings(value: object):
             stack.extend(item)
 
 
-def _refuse(message: str):
+def _refuse(message: str) -> NoReturn:
     abort(400, description=message)
 
 
