@@ -14,6 +14,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import PROJECT_ROOT, load_config
 from .extensions import configure_sqlite, csrf, db, limiter, login_manager, migrate
+from .ids import IdConverter
+from .request_guard import register_request_guard
 from .security import register_security_headers
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ def create_app(config: dict | None = None) -> Flask:
         # Behind a load balancer, rate limits must key on the client's address, not the balancer's.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    # First, so hostile input is refused before CSRF, rate limits or the login manager read the request.
+    register_request_guard(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -75,6 +79,8 @@ def register_blueprints(app: Flask) -> None:
     from .revenue import bp as revenue_bp
     from .studio import bp as studio_bp
 
+    # Every `<int:...>` is a database id: one beyond its range is a 404, never a failed query.
+    app.url_map.converters["int"] = IdConverter
     app.register_blueprint(catalog_bp)
     app.register_blueprint(checkout_bp)
     app.register_blueprint(accounts_bp)
@@ -111,7 +117,7 @@ def register_errorhandlers(app: Flask) -> None:
 
     def render_error(code: int, detail: str | None = None):
         title, text_ = messages.get(code, messages[500])
-        if request.accept_mimetypes.best == "application/json":
+        if request.is_json or request.accept_mimetypes.best == "application/json":
             return jsonify(error=title, detail=detail or text_), code
         return render_template("errors/error.html", code=code, title=title, text=detail or text_), code
 
@@ -121,7 +127,9 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return render_error(error.code or 500)
+        # A description given to abort() says what was wrong with this request; Werkzeug's defaults don't.
+        explained = error.description if error.description != type(error).description else None
+        return render_error(error.code or 500, explained)
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

@@ -1,14 +1,21 @@
-"""Form fields shared by several features: money, time zones, currencies, slugs."""
+"""Form fields shared by several features: money, numbers, dates, time zones, currencies, slugs, filters.
+
+Every number and date a person types goes through one of these, so hostile input (NaN,
+"1e400", 2**63, Arabic-Indic digits, year 9999) is a form error with a message, never a
+server error or a value the database refuses.
+"""
 
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from wtforms import SelectChoice, StringField
-from wtforms.validators import ValidationError
+from wtforms import DateField, DateTimeLocalField, Form, IntegerField, SelectChoice, SelectField, StringField
+from wtforms.validators import Length, ValidationError
 
 CURRENCIES = [
     SelectChoice("USD", "US dollar (USD)"),
@@ -42,8 +49,14 @@ def valid_time_zone(form, field) -> None:
         raise ValidationError("Choose a time zone from the list.")
 
 
+MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a whole address
+
+
 def valid_email(form, field) -> None:
     """A well-formed address. Reserved test domains such as `.test` are allowed (the demo uses them)."""
+    if len(field.data or "") > MAX_EMAIL_LENGTH:
+        # Checked first: the full check of a megabyte of text takes seconds.
+        raise ValidationError(f"An e-mail address has at most {MAX_EMAIL_LENGTH} characters.")
     try:
         validate_email(field.data or "", check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
@@ -106,3 +119,167 @@ class MoneyField(StringField):
         except ValueError:
             self.data = None
             raise
+
+
+# ---------------------------------------------------------------------------
+# Numbers
+
+# What a PostgreSQL `integer` holds: no whole number a form takes is ever larger.
+MAX_WHOLE_NUMBER = 2**31 - 1
+# ASCII digits only: int() would read "٣" (Arabic-Indic three) and "1_000" too.
+WHOLE_NUMBER_RE = re.compile(r"-?[0-9]+")
+# 3, 1.5, 0,75, .5 or 5. in ASCII digits: no sign, exponent, NaN or Infinity.
+DECIMAL_RE = re.compile(r"[0-9]{1,9}(?:[.,][0-9]{0,6})?|[.,][0-9]{1,6}")
+
+
+class WholeNumberField(IntegerField):
+    """A whole number typed in ASCII digits, within what the database holds; anything else is a form error.
+
+    A blank box is None (the field's validators say whether that is allowed).
+    """
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        raw = valuelist[0].strip() if isinstance(valuelist[0], str) else ""
+        if not raw:
+            self.data = None
+            return
+        if not WHOLE_NUMBER_RE.fullmatch(raw):
+            self.data = None
+            raise ValueError("Enter a whole number.")
+        # Length first: int() of thousands of digits is slow, then refused by Python itself.
+        if len(raw.lstrip("-")) > len(str(MAX_WHOLE_NUMBER)) or abs(int(raw)) > MAX_WHOLE_NUMBER:
+            self.data = None
+            raise ValueError("That number is far too large.")
+        self.data = int(raw)
+
+
+class HoursField(StringField):
+    """Hours typed as `3`, `1.5` or `0.75` (up to 1000), held as whole minutes."""
+
+    def process_formdata(self, valuelist):
+        raw = (valuelist[0] if valuelist else "").strip()
+        if not raw:
+            self.data = None
+            return
+        self.data = None
+        if raw.startswith("-"):
+            raise ValueError("Enter a number of hours between 0 and 1000.")
+        if not DECIMAL_RE.fullmatch(raw):
+            raise ValueError("Enter hours as a number, e.g. 1.5.")
+        try:
+            hours = Decimal(raw.replace(",", "."))
+        except InvalidOperation as exc:  # the pattern lets through only what Decimal reads; kept as a guard
+            raise ValueError("Enter hours as a number, e.g. 1.5.") from exc
+        if hours > 1000:
+            raise ValueError("Enter a number of hours between 0 and 1000.")
+        self.data = int((hours * 60).to_integral_value())
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return f"{self.data / 60:g}"
+
+
+# ---------------------------------------------------------------------------
+# Dates
+
+# The years a date typed in a form may fall in: wide enough for any session, course or record,
+# narrow enough that adding a duration or moving to another time zone never leaves the calendar.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+DATE_RANGE_MESSAGE = f"Enter a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}."
+
+
+def _within_calendar(value: date | datetime | None, early: str = DATE_RANGE_MESSAGE, late: str = DATE_RANGE_MESSAGE):
+    day = value.date() if isinstance(value, datetime) else value
+    if day is not None and day < EARLIEST_DATE:
+        raise ValueError(early)
+    if day is not None and day > LATEST_DATE:
+        raise ValueError(late)
+
+
+class CalendarDateField(DateField):
+    """A date (2026-03-05) between EARLIEST_DATE and LATEST_DATE."""
+
+    def __init__(
+        self,
+        *args,
+        invalid_message: str = "Enter a date such as 2026-03-05.",
+        early_message: str = DATE_RANGE_MESSAGE,
+        late_message: str = DATE_RANGE_MESSAGE,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.invalid_message = invalid_message
+        self.early_message = early_message
+        self.late_message = late_message
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(self.invalid_message) from exc
+        try:
+            _within_calendar(self.data, self.early_message, self.late_message)
+        except ValueError:
+            self.data = None
+            raise
+
+
+class LocalDateTimeField(DateTimeLocalField):
+    """A wall-clock date and time (2026-03-14 19:00) between EARLIEST_DATE and LATEST_DATE."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        try:
+            _within_calendar(self.data)
+        except ValueError:
+            self.data = None
+            raise
+
+
+# ---------------------------------------------------------------------------
+# Filters and pages read from a link's query string
+
+MAX_PAGE = 10_000  # far past any real list; keeps OFFSET inside what every database accepts
+PAGE_RE = re.compile(r"[0-9]{1,18}")
+
+
+def page_number(args) -> int:
+    """`?page=` as a page from 1 to MAX_PAGE; blank, negative or not a number is page 1."""
+    raw = (args.get("page") or "").strip()
+    if not PAGE_RE.fullmatch(raw):
+        return 1
+    return min(max(int(raw), 1), MAX_PAGE)
+
+
+class QueryForm(Form):
+    """Filters read from a link's query string: a mistyped or stale link still shows the list.
+
+    `settle()` (called once the choices are set) puts a select holding an unknown or blank value
+    back to its default, and cuts text longer than its limit; such a form never shows an error.
+    """
+
+    class Meta:
+        csrf = False
+
+    def settle(self) -> None:
+        self.validate()
+        for field in self:
+            if isinstance(field, SelectField):
+                try:
+                    field.pre_validate(self)
+                    known = True
+                except ValueError:
+                    known = False
+                if not known or (isinstance(field.data, str) and field.data and not field.data.strip()):
+                    field.data = field.default if field.default is not None else ""
+            elif isinstance(field.data, str):
+                limits = [v.max for v in field.validators if isinstance(v, Length) and v.max and v.max > 0]
+                if limits:
+                    field.data = field.data[: min(limits)]
+            field.errors = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 CURRENCY_SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "GBP": "£", "EUR": "€"}
@@ -26,12 +26,23 @@ def format_money(cents: int | None, currency: str = "USD", *, free_label: str | 
     return f"{sign}{symbol}{whole:,}"
 
 
+def in_zone(instant: datetime, zone: str) -> datetime:
+    """The instant on the clocks of `zone`; one too close to year 1 or 9999 to move there is shown in UTC.
+
+    Forms refuse such dates, but one stored before they did must not take its pages down.
+    """
+    try:
+        return instant.astimezone(ZoneInfo(zone))
+    except OverflowError:
+        return instant.astimezone(UTC)
+
+
 def format_date(value: datetime | date | None, zone: str | None = None, fmt: str = "%b %-d, %Y") -> str:
     """A date (or an instant shown in `zone`) in a friendly form."""
     if value is None:
         return ""
     if isinstance(value, datetime) and zone:
-        value = value.astimezone(ZoneInfo(zone))
+        value = in_zone(value, zone)
     return value.strftime(fmt)
 
 

@@ -1,10 +1,20 @@
-"""Amounts typed by people become exact integer minor units, or a clear message."""
+"""Amounts, numbers and dates typed by people become exact values, or a clear message."""
 
 from __future__ import annotations
 
 import pytest
+from werkzeug.datastructures import MultiDict
+from wtforms import Form, StringField
+from wtforms.validators import Optional
 
-from courseplatform.fields import parse_money
+from courseplatform.fields import (
+    CalendarDateField,
+    HoursField,
+    LocalDateTimeField,
+    WholeNumberField,
+    parse_money,
+    valid_email,
+)
 
 
 @pytest.mark.parametrize(
@@ -43,3 +53,87 @@ def test_amounts_people_type(typed, cents):
 def test_amounts_that_are_refused(typed, message):
     with pytest.raises(ValueError, match=message):
         parse_money(typed)
+
+
+# ---------------------------------------------------------------------------
+# Whole numbers, hours and dates typed into any form
+
+
+class NumbersForm(Form):
+    count = WholeNumberField(validators=[Optional()])
+    hours = HoursField()
+    day = CalendarDateField(validators=[Optional()])
+    starts = LocalDateTimeField(format=["%Y-%m-%dT%H:%M"], validators=[Optional()])
+
+
+def filled(**typed) -> NumbersForm:
+    form = NumbersForm(MultiDict(typed))
+    form.validate()
+    return form
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"), [("12", 12), (" 7 ", 7), ("-3", -3), ("", None), (str(2**31 - 1), 2**31 - 1)]
+)
+def test_whole_numbers_people_type(typed, value):
+    form = filled(count=typed)
+    assert form.count.data == value and form.count.errors == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("NaN", "Enter a whole number."),
+        ("inf", "Enter a whole number."),
+        ("1e400", "Enter a whole number."),
+        ("1_000", "Enter a whole number."),
+        ("٣", "Enter a whole number."),
+        ("²", "Enter a whole number."),
+        ("9" * 5000, "That number is far too large."),
+        (str(2**31), "That number is far too large."),
+        (str(2**63), "That number is far too large."),
+    ],
+)
+def test_whole_numbers_that_are_refused(typed, message):
+    form = filled(count=typed)
+    assert form.count.errors == [message] and form.count.data is None
+
+
+@pytest.mark.parametrize(("typed", "minutes"), [("1.5", 90), ("0,75", 45), (".5", 30), ("3", 180), ("1000", 60_000)])
+def test_hours_people_type(typed, minutes):
+    assert filled(hours=typed).hours.data == minutes
+
+
+@pytest.mark.parametrize("typed", ["NaN", "sNaN", "-Infinity", "Infinity", "1e400", "1e3", "٣", "1.5.2", "1001"])
+def test_hours_that_are_refused(typed):
+    form = filled(hours=typed)
+    assert form.hours.data is None and len(form.hours.errors) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "typed"),
+    [
+        ("day", "9999-12-31"),
+        ("day", "1999-12-31"),
+        ("day", "0001-01-01"),
+        ("starts", "9999-12-31T23:59"),
+        ("starts", "2101-01-01T00:00"),
+    ],
+)
+def test_dates_outside_2000_to_2100_are_refused(field, typed):
+    form = filled(**{field: typed})
+    assert form[field].errors == ["Enter a date between 2000 and 2100."] and form[field].data is None
+
+
+def test_dates_inside_2000_to_2100_are_taken():
+    form = filled(day="2100-12-31", starts="2000-01-01T00:00")
+    assert (form.day.data.year, form.starts.data.year) == (2100, 2000)
+
+
+def test_a_ten_megabyte_email_is_refused_before_the_full_check():
+    class EmailForm(Form):
+        email = StringField(validators=[valid_email])
+
+    form = EmailForm(MultiDict({"email": "a" * (10 * 1024 * 1024) + "@example.org"}))
+    assert not form.validate()
+    assert form.email.errors == ["An e-mail address has at most 254 characters."]

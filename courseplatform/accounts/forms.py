@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ..fields import CURRENCIES, MoneyField, time_zone_choices, valid_email, valid_slug, valid_time_zone
+from ..fields import (
+    CURRENCIES,
+    MoneyField,
+    WholeNumberField,
+    time_zone_choices,
+    valid_email,
+    valid_slug,
+    valid_time_zone,
+)
 
 MIN_PASSWORD_LENGTH = 10
 COMMON_PASSWORDS = frozenset(
@@ -126,7 +134,7 @@ class CreatorProfileForm(FlaskForm):
         validators=[InputRequired(message="Enter your usual session fee.")],
         description="Used to work out how many sessions your courses replace.",
     )
-    default_session_minutes = IntegerField(
+    default_session_minutes = WholeNumberField(
         "Usual session length (minutes)",
         default=50,
         validators=[DataRequired(), NumberRange(min=10, max=240, message="Between 10 and 240 minutes.")],

@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ua_parser import parse as parse_user_agent
 
 from ..extensions import db
+from ..ids import parse_id
 from ..integrations.mail import send_after_commit
 from ..models import Course, CreatorProfile, LoginSession, Order, OrderStatus, User, utcnow
 
@@ -36,7 +37,6 @@ INVITE_MAX_AGE = 7 * 24 * 3600
 MAX_LOGIN_SESSIONS = 20
 # What Flask-Login keeps in both cookies: "<user id>:<login session token>".
 _LOGIN_ID = re.compile(r"([0-9]{1,10}):([A-Za-z0-9_-]{20,100})")
-_MAX_ID = 2**31 - 1
 
 
 class AccountError(ValueError):
@@ -73,7 +73,7 @@ def _token_hash(token: str) -> str:
 def load_user(login_id: str) -> User | None:
     """Flask-Login loader: the account whose live login session the cookie's token names, in one query."""
     match = _LOGIN_ID.fullmatch(login_id or "")
-    if match is None or int(match[1]) > _MAX_ID:
+    if match is None or parse_id(match[1]) is None:
         return None  # also every cookie from before login sessions ("<id>:<session version>")
     row = db.session.execute(
         sa.select(User, LoginSession)
@@ -166,7 +166,7 @@ def end_login_session(login_session: LoginSession | None) -> None:
 
 def end_device_session(user: User, session_id: int) -> LoginSession | None:
     """Log out one of the user's own devices from the account page; None if it isn't theirs (or is gone)."""
-    if not 0 < session_id <= _MAX_ID:
+    if parse_id(session_id) is None:
         return None
     login_session = db.session.scalar(
         sa.select(LoginSession).where(LoginSession.id == session_id, LoginSession.user_id == user.id)
@@ -321,6 +321,13 @@ def _signup_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SIGNUP_SALT)
 
 
+def make_signup_token(name: str, email: str, time_zone: str, next_path: str) -> str:
+    """The signed, expiring token of a sign-up link: who signs up, and where they go afterwards."""
+    return _signup_serializer().dumps(
+        {"n": name.strip(), "e": User.normalize_email(email), "z": time_zone, "x": next_path}
+    )
+
+
 def request_signup(name: str, email: str, time_zone: str, next_path: str) -> None:
     """E-mail a new address the link that finishes signing up, or an existing account a way back in.
 
@@ -342,7 +349,7 @@ def request_signup(name: str, email: str, time_zone: str, next_path: str) -> Non
             ),
         )
         return
-    token = _signup_serializer().dumps({"n": name.strip(), "e": address, "z": time_zone, "x": next_path})
+    token = make_signup_token(name, address, time_zone, next_path)
     send_after_commit(
         to=address,
         subject="Finish creating your Aqueduct account",

@@ -235,11 +235,11 @@ def logout_other_devices():
     return redirect(url_for("accounts.account"))
 
 
-@bp.post("/account/sessions/<int:session_id>/logout")
+@bp.post("/account/sessions/<int:login_session_id>/logout")
 @login_required
-def logout_device(session_id: int):
+def logout_device(login_session_id: int):
     """Log out one of my devices (404 for anyone else's)."""
-    ended = end_device_session(current_user, session_id)
+    ended = end_device_session(current_user, login_session_id)
     if ended is None:
         abort(404)
     label, this_device = ended.device or "That device", ended.id == current_user.login_session.id

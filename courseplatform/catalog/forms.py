@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, Form, SelectChoice, SelectField, StringField
+from wtforms import EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..fields import MoneyField, valid_email
+from ..fields import MoneyField, QueryForm, valid_email
 from ..formatting import format_money
 from ..models import Course, CourseKind, Topic
 
@@ -19,11 +19,8 @@ SORTS = {
 MAX_QUERY_LENGTH = 100
 
 
-class CourseSearchForm(Form):
+class CourseSearchForm(QueryForm):
     """What a visitor typed and picked above the course list; read from the query string."""
-
-    class Meta:
-        csrf = False
 
     q = StringField("Search", validators=[Optional(), Length(max=MAX_QUERY_LENGTH)])
     topic = SelectField("Topic", validators=[Optional()])
@@ -42,15 +39,7 @@ class CourseSearchForm(Form):
     def __init__(self, formdata, topics: list[Topic]) -> None:
         super().__init__(formdata)
         self.topic.choices = [SelectChoice("", "All topics")] + [SelectChoice(t.slug, t.name) for t in topics]
-        self.validate()
-        # A mistyped or stale link still shows a list: anything invalid falls back to "any".
-        if self.q.errors:
-            self.q.data = (self.q.data or "")[:MAX_QUERY_LENGTH]
-        for field in (self.topic, self.kind):
-            if field.errors:
-                field.data = ""
-        if self.sort.errors or not self.sort.data:
-            self.sort.data = "newest"
+        self.settle()
 
     @property
     def query(self) -> str:

@@ -11,6 +11,8 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload, undefer
 
 from ..extensions import db
+from ..fields import MAX_PAGE
+from ..formatting import in_zone
 from ..media.services import media_url
 from ..models import (
     Course,
@@ -32,7 +34,6 @@ from ..models import (
 from .forms import CourseSearchForm
 
 PER_PAGE = 12
-MAX_PAGE = 10_000  # far past any real catalog; keeps OFFSET inside what every database accepts
 MAX_SEARCH_TERMS = 8
 # The statuses whose page stays open to visitors (archived: for those who bookmarked it).
 VISIBLE_STATUSES = (CourseStatus.PUBLISHED, CourseStatus.ARCHIVED)
@@ -192,12 +193,11 @@ def upcoming_sessions(course: Course, seats_taken: int, viewer_zone: str | None)
             continue
         zone = _zone(viewer_zone) or _zone(session.time_zone) or "UTC"
         seats_left = None if session.capacity is None else max(session.capacity - seats_taken, 0)
-        local = ZoneInfo(zone)
         rows.append(
             SessionSeats(
                 session=session,
-                starts_at=session.starts_at.astimezone(local),
-                ends_at=session.ends_at.astimezone(local),
+                starts_at=in_zone(session.starts_at, zone),
+                ends_at=in_zone(session.ends_at, zone),
                 zone=zone,
                 seats_left=seats_left,
             )

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from ..checkout.services import seats_taken
 from ..extensions import db, limiter
+from ..fields import page_number
 from ..media.services import media_url
 from ..models import CourseKind, CourseStatus, User
 from . import bp
@@ -46,7 +47,7 @@ def home():
 def courses():
     """The catalog: published offerings to search, filter by topic and format, sort and page through."""
     form = CourseSearchForm(request.args, topics=browsable_topics())
-    results = search_courses(form, request.args.get("page", 1, type=int))
+    results = search_courses(form, page_number(request.args))
     return render_template(
         "catalog/courses.html",
         form=form,

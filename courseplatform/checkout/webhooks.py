@@ -14,7 +14,15 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..integrations.payments import PaymentsError, account_status_from, get_payments
+from ..integrations.payments import (
+    AccountStatus,
+    ChargeFacts,
+    CheckoutFacts,
+    MalformedEvent,
+    PaymentsError,
+    StripeEvent,
+    get_payments,
+)
 from ..models import CreatorProfile, Order, OrderStatus, PaymentProvider, ProviderEvent, utcnow
 from .services import (
     Reversal,
@@ -42,11 +50,11 @@ HANDLED = frozenset(
 DISPUTE_WON = frozenset({"won", "warning_closed"})
 
 
-def record_event(event: dict) -> ProviderEvent | None:
+def record_event(event: StripeEvent) -> ProviderEvent | None:
     """The ledger row for a new event, or None if this event id was seen before (flushed)."""
-    row = ProviderEvent(provider=PaymentProvider.STRIPE, event_id=event["id"], type=event["type"][:100])
+    row = ProviderEvent(provider=PaymentProvider.STRIPE, event_id=event.id, type=event.type)
     exists = sa.select(ProviderEvent.id).where(
-        ProviderEvent.provider == PaymentProvider.STRIPE, ProviderEvent.event_id == event["id"]
+        ProviderEvent.provider == PaymentProvider.STRIPE, ProviderEvent.event_id == event.id
     )
     if db.session.scalar(exists) is not None:
         return None
@@ -59,13 +67,13 @@ def record_event(event: dict) -> ProviderEvent | None:
     return row
 
 
-def handle_event(event: dict) -> str:
-    """Apply one verified event; returns what happened, for the log and the response."""
+def handle_event(event: StripeEvent) -> str:
+    """Apply one verified, well-formed event; returns what happened, for the log and the response."""
     row = record_event(event)
     if row is None:
         return "duplicate"
-    connected = event.get("account") and event["type"] != "account.updated"
-    if event["type"] not in HANDLED or connected:
+    connected = event.account and event.type != "account.updated"
+    if event.type not in HANDLED or connected:
         # Connected accounts' own charges (a transfer reversal's payment, say) are not our orders.
         row.processed_at = utcnow()
         return "ignored"
@@ -76,42 +84,38 @@ def handle_event(event: dict) -> str:
     return outcome
 
 
-def apply_event(event: dict, row: ProviderEvent) -> str:
-    kind = event["type"]
-    obj = event.get("data", {}).get("object") or {}
-    if kind.startswith("checkout.session."):
-        return _checkout_event(kind, obj)
-    if kind == "account.updated":
-        return _account_updated(obj)
-    return _charge_event(kind, obj, event, row)
+def apply_event(event: StripeEvent, row: ProviderEvent) -> str:
+    if event.checkout is not None:
+        return _checkout_event(event.type, event.checkout)
+    if event.account_status is not None:
+        return _account_updated(event.account_status)
+    return _charge_event(event, row)
 
 
-def _order_for_session(session: dict) -> Order | None:
-    reference = session.get("client_reference_id") or (session.get("metadata") or {}).get("order_id")
-    if not reference or not str(reference).isdigit():
+def _order_for_session(session: CheckoutFacts) -> Order | None:
+    if session.order_id is None:
         return None
-    order = db.session.get(Order, int(reference))
+    order = db.session.get(Order, session.order_id)
     if order is None or order.provider is not PaymentProvider.STRIPE:
         return None
-    if order.checkout_id and order.checkout_id != session.get("id"):
+    if order.checkout_id and order.checkout_id != session.session_id:
         return None
     return order
 
 
-def _checkout_event(kind: str, session: dict) -> str:
+def _checkout_event(kind: str, session: CheckoutFacts) -> str:
     order = _order_for_session(session)
     if order is None:
-        current_app.logger.warning("%s for unknown checkout %s", kind, session.get("id"))
+        current_app.logger.warning("%s for unknown checkout %s", kind, session.session_id)
         return "unknown_order"
     if order.checkout_id is None:
-        order.checkout_id = session.get("id")
+        order.checkout_id = session.session_id
     if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
-        paid = session.get("payment_status") in ("paid", "no_payment_required")
         result = fulfil_order(
             order.id,
-            paid=paid,
-            payment_intent_id=session.get("payment_intent"),
-            amount_paid_cents=session.get("amount_total"),
+            paid=session.is_paid,
+            payment_intent_id=session.payment_intent_id,
+            amount_paid_cents=session.amount_total,
         )
         return result.outcome.value
     order = lock_order(order.id)
@@ -124,53 +128,42 @@ def _checkout_event(kind: str, session: dict) -> str:
     return "expired" if closed else "unchanged"
 
 
-def _payment_refs(obj: dict, kind: str) -> tuple[str | None, str | None]:
-    """(payment intent id, charge id) named by a charge or dispute."""
-    if kind == "charge.refunded":
-        charge_id, intent = obj.get("id"), obj.get("payment_intent")
-    else:
-        charge_id, intent = obj.get("charge"), obj.get("payment_intent")
-    if isinstance(intent, dict):
-        intent = intent.get("id")
-    if isinstance(charge_id, dict):
-        charge_id = charge_id.get("id")
-    return intent, charge_id
-
-
-def _order_for_charge(obj: dict, kind: str) -> tuple[Order | None, str | None]:
+def _order_for_charge(charge: ChargeFacts) -> tuple[Order | None, str | None]:
     """The order a charge or dispute is about, and the payment reference to park it under."""
-    intent, charge_id = _payment_refs(obj, kind)
     clauses = []
-    if intent:
-        clauses.append(Order.payment_intent_id == intent)
-    if charge_id:
-        clauses.append(Order.charge_id == charge_id)
+    if charge.payment_intent_id:
+        clauses.append(Order.payment_intent_id == charge.payment_intent_id)
+    if charge.charge_id:
+        clauses.append(Order.charge_id == charge.charge_id)
     if not clauses:
         return None, None
     order_id = db.session.scalar(
         sa.select(Order.id).where(Order.provider == PaymentProvider.STRIPE, sa.or_(*clauses)).limit(1)
     )
     order = lock_order(order_id) if order_id else None
-    return order, intent or charge_id
+    return order, charge.payment_intent_id or charge.charge_id
 
 
-def _charge_event(kind: str, obj: dict, event: dict, row: ProviderEvent, *, locked: bool = False) -> str:
+def _charge_event(event: StripeEvent, row: ProviderEvent, *, locked: bool = False) -> str:
+    charge = event.charge
+    if charge is None:
+        return "unchanged"
     if not locked:
         # Wait for a completion of the same payment that is being recorded right now (see fulfil_order).
-        lock_payment(*_payment_refs(obj, kind))
-    order, ref = _order_for_charge(obj, kind)
+        lock_payment(charge.payment_intent_id, charge.charge_id)
+    order, ref = _order_for_charge(charge)
     if order is None or not order.is_settled:
-        # Not recorded as paid yet: keep the event and apply it when the payment is recorded.
+        # Not recorded as paid yet: keep the event's facts and apply them when the payment is recorded.
         row.object_ref = ref
-        row.payload = event
+        row.payload = event.to_payload()
         return "parked"
-    if kind == "charge.refunded":
-        change = Reversal(Reversal.REFUND, int(obj.get("amount_refunded") or 0), reason="Refunded in Stripe")
-    elif kind == "charge.dispute.created":
-        change = Reversal(Reversal.DISPUTE_OPENED, reason=str(obj.get("reason") or ""))
-    elif obj.get("status") in DISPUTE_WON:
+    if event.type == "charge.refunded":
+        change = Reversal(Reversal.REFUND, charge.amount_refunded, reason="Refunded in Stripe")
+    elif event.type == "charge.dispute.created":
+        change = Reversal(Reversal.DISPUTE_OPENED, reason=charge.dispute_reason)
+    elif charge.dispute_status in DISPUTE_WON:
         change = Reversal(Reversal.DISPUTE_WON)
-    elif obj.get("status") == "lost":
+    elif charge.dispute_status == "lost":
         change = Reversal(Reversal.DISPUTE_LOST, reason="Dispute lost")
     else:
         return "unchanged"
@@ -178,17 +171,15 @@ def _charge_event(kind: str, obj: dict, event: dict, row: ProviderEvent, *, lock
     return change.kind
 
 
-def _account_updated(account: dict) -> str:
-    if not account.get("id"):
-        return "unknown_account"
-    profile = db.session.scalar(sa.select(CreatorProfile).where(CreatorProfile.stripe_account_id == account["id"]))
+def _account_updated(account: AccountStatus) -> str:
+    profile = db.session.scalar(sa.select(CreatorProfile).where(CreatorProfile.stripe_account_id == account.id))
     if profile is None:
         return "unknown_account"
     try:
         # Events can arrive out of order: the account as it is now beats the one in an older event.
-        status = get_payments().account_status(account["id"])
+        status = get_payments().account_status(account.id)
     except PaymentsError:
-        status = account_status_from(account)
+        status = account
     profile.stripe_charges_enabled = status.charges_enabled
     profile.stripe_details_submitted = status.details_submitted
     profile.stripe_payouts_enabled = status.payouts_enabled
@@ -207,9 +198,12 @@ def replay_parked(order: Order) -> None:
         .with_for_update()
     ).all()
     for row in parked:
-        event = row.payload or {}
-        obj = event.get("data", {}).get("object") or {}
-        outcome = _charge_event(event.get("type", row.type), obj, event, row, locked=True)
+        try:
+            event = StripeEvent.from_payload(row.payload or {})
+        except (MalformedEvent, KeyError, TypeError):
+            current_app.logger.warning("parked event %s can't be read again; left unprocessed", row.event_id)
+            continue
+        outcome = _charge_event(event, row, locked=True)
         if outcome != "parked":
             row.processed_at = utcnow()
             row.payload = None

@@ -10,7 +10,8 @@ webhook, by the success page and by the test-mode Pay button.
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -18,7 +19,9 @@ from typing import Protocol
 import stripe
 from flask import current_app
 
+from ..ids import parse_id
 from ..models import CreatorProfile, Order, PaymentProvider
+from ..request_guard import TEXT_FORBIDDEN, strict_loads
 
 # Stripe's standard card pricing, used to estimate the processor fee in test mode.
 TEST_MODE_FEE_PERCENT_BP = 290  # 2.9 %, in basis points
@@ -168,7 +171,7 @@ class StripePayments:
             status=session["status"],
             payment_status=session["payment_status"],
             payment_intent_id=intent,
-            order_id=int(reference) if reference and reference.isdigit() else None,
+            order_id=order_reference(reference),
             amount_total=session.get("amount_total"),
         )
 
@@ -400,11 +403,12 @@ def webhook_secrets(config) -> list[str]:
     ]
 
 
-def verify_webhook(payload: bytes, signature: str | None, secrets: list[str]) -> dict:
-    """The event in a Stripe delivery, after checking its signature on the raw body and its age.
+def verify_webhook(payload: bytes, signature: str | None, secrets: list[str]) -> StripeEvent:
+    """The event in a Stripe delivery, after checking its signature on the raw body and its age, then its shape.
 
     Stripe signs a platform endpoint and a Connect endpoint with different secrets; a
-    delivery is accepted when it matches either.
+    delivery is accepted when it matches either. A validly signed event whose shape isn't
+    one Stripe sends raises MalformedEvent: nothing in it is used.
     """
     if not secrets:
         raise WebhookError("STRIPE_WEBHOOK_SECRET is not set, so deliveries cannot be checked.")
@@ -423,9 +427,180 @@ def verify_webhook(payload: bytes, signature: str | None, secrets: list[str]) ->
     else:
         raise WebhookError("The signature does not match, or the delivery is too old.")
     try:
-        event = json.loads(payload)
+        event = strict_loads(payload)
     except ValueError as exc:
-        raise WebhookError("The body is not JSON.") from exc
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
-        raise WebhookError("The body is not a Stripe event.")
-    return event
+        raise MalformedEvent(f"The body is not JSON this endpoint reads ({exc}).") from exc
+    return parse_event(event)
+
+
+# ---------------------------------------------------------------------------
+# Stripe's events, as the facts the app acts on
+# ---------------------------------------------------------------------------
+
+# Stripe's ids ("evt_…", "cs_…", "pi_…", "ch_…", "acct_…"): printable ASCII without spaces.
+STRIPE_ID_RE = re.compile(r"[\x21-\x7e]{1,255}")
+MAX_AMOUNT_CENTS = 2**31 - 1  # amounts are stored as PostgreSQL integers
+MAX_TEXT = 255
+
+
+class MalformedEvent(WebhookError):
+    """A validly signed event whose shape isn't one Stripe sends (a wrong type, a missing or broken field)."""
+
+
+@dataclass(frozen=True)
+class CheckoutFacts:
+    """What a `checkout.session.*` event says about one Checkout Session."""
+
+    session_id: str
+    order_id: int | None  # from client_reference_id, else metadata.order_id
+    payment_status: str | None
+    payment_intent_id: str | None
+    amount_total: int | None
+
+    @property
+    def is_paid(self) -> bool:
+        return self.payment_status in ("paid", "no_payment_required")
+
+
+@dataclass(frozen=True)
+class ChargeFacts:
+    """What a `charge.refunded` or `charge.dispute.*` event says about a payment."""
+
+    charge_id: str | None
+    payment_intent_id: str | None
+    amount_refunded: int = 0  # refunds: the total refunded so far
+    dispute_status: str | None = None
+    dispute_reason: str = ""
+
+
+@dataclass(frozen=True)
+class StripeEvent:
+    """A verified event reduced to the facts the app acts on, each checked: the only shape webhooks.py sees."""
+
+    id: str
+    type: str
+    account: str | None  # set when the event is about a connected account
+    checkout: CheckoutFacts | None = None
+    charge: ChargeFacts | None = None
+    account_status: AccountStatus | None = None
+
+    def to_payload(self) -> dict:
+        """The facts as plain JSON, to keep an event until the payment it names is recorded."""
+        return {"facts": 1, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> StripeEvent:
+        """An event kept by `to_payload`, or (kept before facts were) the whole Stripe event, parsed again."""
+        if payload.get("facts") != 1:
+            return parse_event(payload)
+        return cls(
+            id=payload["id"],
+            type=payload["type"],
+            account=payload.get("account"),
+            checkout=CheckoutFacts(**payload["checkout"]) if payload.get("checkout") else None,
+            charge=ChargeFacts(**payload["charge"]) if payload.get("charge") else None,
+            account_status=AccountStatus(**payload["account_status"]) if payload.get("account_status") else None,
+        )
+
+
+def parse_event(event: object) -> StripeEvent:
+    """Check a decoded event's shape and keep what the app uses; MalformedEvent names the first thing wrong."""
+    if not isinstance(event, dict):
+        raise MalformedEvent("The event is not a JSON object.")
+    event_id = _stripe_id(event, "id", "the event", required=True)
+    kind = event.get("type")
+    if not isinstance(kind, str) or not re.fullmatch(r"[a-z0-9_.]{1,100}", kind):
+        raise MalformedEvent("The event's type is missing or isn't a Stripe event type.")
+    account = _stripe_id(event, "account", "the event")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        raise MalformedEvent("The event's data.object is missing or isn't an object.")
+    facts = {}
+    if kind.startswith("checkout.session."):
+        facts["checkout"] = _checkout_facts(obj)
+    elif kind == "charge.refunded":
+        facts["charge"] = ChargeFacts(
+            charge_id=_stripe_id(obj, "id", "the charge", required=True),
+            payment_intent_id=_expandable_id(obj, "payment_intent", "the charge"),
+            amount_refunded=_amount(obj, "amount_refunded", "the charge") or 0,
+        )
+    elif kind.startswith("charge.dispute."):
+        facts["charge"] = ChargeFacts(
+            charge_id=_expandable_id(obj, "charge", "the dispute"),
+            payment_intent_id=_expandable_id(obj, "payment_intent", "the dispute"),
+            dispute_status=_stripe_id(obj, "status", "the dispute"),
+            dispute_reason=_text(obj, "reason", "the dispute"),
+        )
+    elif kind == "account.updated":
+        facts["account_status"] = AccountStatus(
+            id=_stripe_id(obj, "id", "the account", required=True),
+            charges_enabled=_flag(obj, "charges_enabled", "the account"),
+            details_submitted=_flag(obj, "details_submitted", "the account"),
+            payouts_enabled=_flag(obj, "payouts_enabled", "the account"),
+        )
+    return StripeEvent(id=event_id, type=kind, account=account, **facts)
+
+
+def _checkout_facts(session: dict) -> CheckoutFacts:
+    metadata = session.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise MalformedEvent("The checkout session's metadata isn't an object.")
+    reference = session.get("client_reference_id") or (metadata or {}).get("order_id")
+    order_id = order_reference(reference)
+    if reference is not None and order_id is None:
+        raise MalformedEvent("The checkout session's client_reference_id isn't one of our order ids.")
+    return CheckoutFacts(
+        session_id=_stripe_id(session, "id", "the checkout session", required=True),
+        order_id=order_id,
+        payment_status=_stripe_id(session, "payment_status", "the checkout session"),
+        payment_intent_id=_expandable_id(session, "payment_intent", "the checkout session"),
+        amount_total=_amount(session, "amount_total", "the checkout session"),
+    )
+
+
+def order_reference(value: object) -> int | None:
+    """The order a Checkout Session was opened for (its `client_reference_id`: ASCII digits of an id), or None."""
+    return parse_id(value) if isinstance(value, str) else None
+
+
+def _stripe_id(obj: dict, key: str, what: str, *, required: bool = False) -> str | None:
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not STRIPE_ID_RE.fullmatch(value):
+        raise MalformedEvent(f"The {key} of {what} is missing, or isn't an id of at most 255 ASCII characters.")
+    return value
+
+
+def _expandable_id(obj: dict, key: str, what: str) -> str | None:
+    """An id Stripe sends as a string, or as the object itself when expanded."""
+    value = obj.get(key)
+    if isinstance(value, dict):
+        return _stripe_id(value, "id", f"{what}'s {key}", required=True)
+    return _stripe_id(obj, key, what)
+
+
+def _amount(obj: dict, key: str, what: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT_CENTS:
+        raise MalformedEvent(f"The {key} of {what} isn't a whole number of cents from 0 to {MAX_AMOUNT_CENTS}.")
+    return value
+
+
+def _flag(obj: dict, key: str, what: str) -> bool:
+    value = obj.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise MalformedEvent(f"The {key} of {what} isn't true or false.")
+    return value
+
+
+def _text(obj: dict, key: str, what: str) -> str:
+    value = obj.get(key) or ""
+    if not isinstance(value, str) or len(value) > MAX_TEXT or TEXT_FORBIDDEN.search(value):
+        raise MalformedEvent(f"The {key} of {what} isn't text of at most {MAX_TEXT} characters.")
+    return value

@@ -20,7 +20,6 @@ import logging
 import re
 import shutil
 import time
-import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ from urllib.parse import quote, urlsplit
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from ..downloads import content_disposition
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,6 @@ INLINE_TYPES = frozenset(
 _MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,62}/[a-z0-9][a-z0-9.+-]{0,62}$")
 # What a media response may do even if it were mistyped: show itself, and nothing else.
 MEDIA_RESPONSE_CSP = "default-src 'none'; media-src 'self'; img-src 'self'; sandbox allow-same-origin"
-# Characters that never reach a download name: controls, bidi and other format marks, separators.
-_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-MAX_DOWNLOAD_NAME = 150
 
 
 class InvalidMediaToken(Exception):
@@ -125,38 +123,6 @@ def delivery(content_type: str, filename: str, download: bool = False) -> Delive
         recorded = "application/octet-stream"
     inline = recorded in INLINE_TYPES and not download
     return Delivery(recorded, content_disposition("inline" if inline else "attachment", filename))
-
-
-def content_disposition(kind: str, filename: str) -> str:
-    """A Content-Disposition header naming the file safely: an ASCII name, and the full one in RFC 5987 form."""
-    name = download_name(filename)
-    extension = name.rpartition(".")[2] if "." in name else ""
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    # Old browsers read this one, and some percent-decode it, so % goes too.
-    plain = " ".join(re.sub(r"[^\x20-\x7e]|[%\"\\]", "_", plain).split()).strip(" .")
-    if not plain or plain == extension:  # nothing but the extension was ASCII
-        plain = f"download.{extension}" if re.fullmatch(r"[A-Za-z0-9]{1,10}", extension) else "download"
-    return f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def download_name(filename: str) -> str:
-    """The uploader's file name without what could break a header or a path, at most 150 characters."""
-    kept = []
-    for char in unicodedata.normalize("NFC", filename or ""):
-        if unicodedata.category(char) in _DROPPED_CATEGORIES:
-            kept.append(" ")
-        elif char in "/\\":
-            kept.append("-")
-        elif char == '"':
-            kept.append("'")
-        else:
-            kept.append(char)
-    name = " ".join("".join(kept).split()).strip(" .") or "download"
-    if len(name) > MAX_DOWNLOAD_NAME:
-        _, dot, extension = name.rpartition(".")
-        keep = f"{dot}{extension}" if dot and len(extension) <= 10 else ""
-        name = name[: MAX_DOWNLOAD_NAME - len(keep)].rstrip(" .") + keep
-    return name
 
 
 def staging_key(key: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from ..downloads import attachment
 from ..extensions import db
 from ..models import Course, Enrollment
 from . import bp
@@ -159,7 +160,7 @@ def _pdf_response(certificate, enrollment: Enrollment) -> Response:
         pdf,
         mimetype="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="{certificate_filename(certificate)}"',
+            "Content-Disposition": attachment(certificate_filename(certificate)),
             "Cache-Control": "private, no-store",
         },
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from flask import Response, abort, current_app, flash, redirect, url_for
 from flask_login import current_user, login_required
 
+from ..downloads import attachment
 from ..extensions import limiter
 from ..formatting import format_date
 from ..media.services import media_url
@@ -46,7 +47,7 @@ def _session_or_404(slug: str, session_id: int) -> tuple[LiveSession, Viewer]:
 
 def _calendar_response(body: bytes, filename: str) -> Response:
     response = Response(body, mimetype="text/calendar")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = attachment(filename)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -20,6 +20,7 @@ from flask_login import current_user, login_required
 from ..extensions import db, limiter
 from ..media.services import media_url
 from ..models import CourseStatus, Lesson, LessonKind, MediaStatus, utcnow
+from ..request_guard import json_body
 from . import bp
 from .access import LessonAccess, Viewer, course_access, find_lesson, lesson_access
 from .certificates import completion_of, my_certificates
@@ -164,6 +165,7 @@ def _answer(message: str, code: int, lesson: Lesson, category: str = "error"):
 
 @bp.post("/<slug>/lessons/<int:lesson_id>/complete")
 @login_required
+@json_body
 def complete(slug: str, lesson_id: int):
     """Mark a lesson complete: the button under it, or the player once about 90 % is watched."""
     lesson = _lesson_or_404(slug, lesson_id)
@@ -256,6 +258,7 @@ def lesson_file(slug: str, lesson_id: int, which: str):
 @bp.post("/<slug>/lessons/<int:lesson_id>/position")
 @login_required
 @limiter.exempt
+@json_body
 def lesson_position(slug: str, lesson_id: int):
     """Remember where an enrolled learner stopped, so the lesson resumes there."""
     lesson = _lesson_or_404(slug, lesson_id)

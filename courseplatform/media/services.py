@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.datastructures import FileStorage
 
+from ..downloads import clean_filename
 from ..extensions import db
 from ..formatting import format_size
+from ..ids import parse_id
 from ..integrations.storage import STAGING_PREFIX, StorageError, get_storage, staging_key
 from ..models import Course, CreatorProfile, Lesson, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
 
@@ -143,7 +145,7 @@ def store_upload(owner: User, upload: FileStorage, categories: set[str]) -> Medi
     asset = MediaAsset(
         owner_id=owner.id,
         storage_key=key,
-        original_name=upload.filename[:255],
+        original_name=clean_filename(upload.filename),
         content_type=kind.content_type,
         size_bytes=size,
         status=MediaStatus.READY,
@@ -154,19 +156,14 @@ def store_upload(owner: User, upload: FileStorage, categories: set[str]) -> Medi
     return asset
 
 
-# Ids are PostgreSQL integers: a larger figure would fail the query rather than find nothing.
-MAX_ID = 2**31 - 1
-
-
 def ready_upload(owner: User, asset_id: str | int | None) -> MediaAsset | None:
     """The owner's ready file with this id (as a form's hidden field holds it), or None."""
-    text = str(asset_id or "")
-    # ASCII digits only: "²".isdigit() is true, yet int() refuses it.
-    if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > MAX_ID:
+    wanted = parse_id(asset_id)
+    if wanted is None:
         return None
     return db.session.scalar(
         sa.select(MediaAsset).where(
-            MediaAsset.id == int(text), MediaAsset.owner_id == owner.id, MediaAsset.status == MediaStatus.READY
+            MediaAsset.id == wanted, MediaAsset.owner_id == owner.id, MediaAsset.status == MediaStatus.READY
         )
     )
 
@@ -327,7 +324,7 @@ def begin_direct_upload(owner: User, filename: str, content_type: str, size: int
     asset = MediaAsset(
         owner_id=owner.id,
         storage_key=upload_key(owner, filename),
-        original_name=filename[:255],
+        original_name=clean_filename(filename),
         content_type=kind.content_type,
         size_bytes=size,
         status=MediaStatus.PENDING,

@@ -15,7 +15,9 @@ from flask_login import current_user
 
 from ..access import owned_course_or_404, studio_required
 from ..extensions import db
+from ..ids import parse_id
 from ..models import MediaAsset, MediaStatus
+from ..request_guard import json_body
 from . import bp
 from .services import (
     CATEGORY_LABELS,
@@ -32,6 +34,7 @@ PARTS_PER_CALL = 100
 
 @bp.post("/studio/uploads")
 @studio_required
+@json_body
 def start_upload():
     """Record a pending upload and answer with a presigned POST, or a started multipart upload."""
     body = _json_body()
@@ -41,7 +44,7 @@ def start_upload():
     purpose = body.get("purpose")
     if not isinstance(filename, str) or not filename.strip():
         return _error("Choose a file to upload.")
-    if purpose not in CATEGORY_LABELS:
+    if not isinstance(purpose, str) or purpose not in CATEGORY_LABELS:
         return _error("Say what the file is for: video, audio, document, image or captions.")
     if not isinstance(content_type, str):
         return _error("The file's type must be text, such as “video/mp4”.")
@@ -54,7 +57,7 @@ def start_upload():
         # A file for an offering belongs to (and counts against) the offering's creator,
         # also when an admin uploads it for them.
         course_id = body["course_id"]
-        if not _is_count(course_id):
+        if not _is_count(course_id) or parse_id(course_id) is None:
             return _error("The offering's id must be a whole number.")
         owner = owned_course_or_404(course_id).creator.user
     try:
@@ -68,6 +71,7 @@ def start_upload():
 
 @bp.post("/studio/uploads/<int:asset_id>/parts")
 @studio_required
+@json_body
 def presign_parts(asset_id: int):
     """Presigned PUT links for up to a hundred parts of a multipart upload, within its announced size."""
     asset = _pending_asset_or_404(asset_id)
@@ -85,6 +89,7 @@ def presign_parts(asset_id: int):
 
 @bp.post("/studio/uploads/<int:asset_id>/complete")
 @studio_required
+@json_body
 def complete_upload(asset_id: int):
     """Join the uploaded parts into the object, then check what arrived."""
     asset = _pending_asset_or_404(asset_id)
@@ -99,6 +104,7 @@ def complete_upload(asset_id: int):
 
 @bp.post("/studio/uploads/<int:asset_id>/confirm")
 @studio_required
+@json_body
 def confirm(asset_id: int):
     """Check what arrived in storage; the asset becomes ready, or failed with its reason."""
     asset = _pending_asset_or_404(asset_id)
@@ -109,6 +115,7 @@ def confirm(asset_id: int):
 
 @bp.post("/studio/uploads/<int:asset_id>/abort")
 @studio_required
+@json_body
 def abort_upload(asset_id: int):
     """Cancel a pending upload: storage discards what arrived and the asset is marked failed."""
     asset = _pending_asset_or_404(asset_id)

@@ -13,6 +13,7 @@ from flask import abort, current_app, request, send_file
 
 from ..extensions import csrf, limiter
 from ..integrations.storage import MEDIA_RESPONSE_CSP, InvalidMediaToken, LocalStorage, StorageError, get_storage
+from ..request_guard import raw_body
 from . import bp
 from .services import upload_is_open
 
@@ -72,6 +73,7 @@ def serve(token: str):
 @bp.route("/media/upload/<token>", methods=["PUT", "POST"])
 @limiter.exempt
 @csrf.exempt
+@raw_body
 def upload(token: str):
     """Receive a browser's upload to the local backend; the signed token is the credential.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from markupsafe import Markup
@@ -242,7 +242,10 @@ class LiveSession(db.Model):
 
     @property
     def ends_at(self) -> datetime:
-        return self.starts_at + timedelta(minutes=self.duration_minutes)
+        try:
+            return self.starts_at + timedelta(minutes=self.duration_minutes)
+        except OverflowError:  # a far date stored before the form refused one: it ends at the end of time
+            return datetime.max.replace(tzinfo=UTC)
 
     def is_upcoming(self, now: datetime | None = None) -> bool:
         return self.ends_at > (now or utcnow())

@@ -11,40 +11,16 @@ from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, Form, HiddenField, IntegerField, SelectChoice, SelectField, StringField, SubmitField
-from wtforms.fields import DateField
+from wtforms import BooleanField, Form, HiddenField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
-from ..fields import MoneyField
+from ..fields import EARLIEST_DATE, LATEST_DATE, CalendarDateField, MoneyField, WholeNumberField
 from ..models import PayerKind
-from .session_import import EARLIEST_DATE, MAX_IMPORT_BYTES, MINUTES_RANGE, SESSIONS_RANGE, TARGET_LABELS, KeptFile
+from .session_import import MAX_IMPORT_BYTES, MINUTES_RANGE, SESSIONS_RANGE, TARGET_LABELS, KeptFile
 
 PAYER_CHOICES = [SelectChoice(kind.value, kind.label) for kind in PayerKind]
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-class WholeNumberField(IntegerField):
-    """An integer, with a message a person understands when it isn't one."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        try:
-            self.data = int(valuelist[0].strip())
-        except ValueError as exc:
-            self.data = None
-            raise ValueError("Enter a whole number.") from exc
-
-
-class LocalDateField(DateField):
-    """A calendar date picked in the creator's own zone."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError("Enter a date such as 2026-03-05.") from exc
+FUTURE_SESSIONS = "That date is in the future. Log sessions once they have happened."
 
 
 def parse_month(text: str | None) -> date | None:
@@ -53,7 +29,7 @@ def parse_month(text: str | None) -> date | None:
     if not match:
         return None
     year, month = int(match[1]), int(match[2])
-    if not 1 <= month <= 12 or year < EARLIEST_DATE.year or year > 9998:
+    if not 1 <= month <= 12 or not EARLIEST_DATE.year <= year <= LATEST_DATE.year:
         return None
     return date(year, month, 1)
 
@@ -88,7 +64,12 @@ def _require_amount(field) -> None:
 class SessionEntryForm(FlaskForm):
     """One day's sessions: when, how many, how long, what they brought in, who paid."""
 
-    session_date = LocalDateField("Date", validators=[InputRequired(message="Enter the date of the sessions.")])
+    session_date = CalendarDateField(
+        "Date",
+        validators=[InputRequired(message="Enter the date of the sessions.")],
+        early_message=f"Enter a date from {EARLIEST_DATE.year} onwards.",
+        late_message=FUTURE_SESSIONS,
+    )
     sessions = _sessions_field()
     minutes_each = WholeNumberField(
         "Minutes each", validators=_minutes_validators(True), render_kw={"inputmode": "numeric"}
@@ -103,10 +84,8 @@ class SessionEntryForm(FlaskForm):
     def validate_session_date(self, field) -> None:
         if field.data is None:
             return
-        if field.data < EARLIEST_DATE:
-            raise ValidationError("Enter a date from 2000 onwards.")
         if field.data > self.today + timedelta(days=1):
-            raise ValidationError("That date is in the future. Log sessions once they have happened.")
+            raise ValidationError(FUTURE_SESSIONS)
 
     def validate_amount(self, field) -> None:
         _require_amount(field)

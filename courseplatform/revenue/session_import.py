@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from ..fields import parse_money
+from ..fields import EARLIEST_DATE, parse_money
 from ..models import PayerKind
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
@@ -29,7 +29,6 @@ MAX_IMPORT_ROWS = 5000
 MAX_PAYLOAD_CHARS = 450_000  # a form field larger than ~500 kB is refused by the server
 PAYLOAD_MAX_AGE = 2 * 3600
 PREVIEW_ROWS = 10
-EARLIEST_DATE = date(2000, 1, 1)
 MAX_ROW_CENTS = 100_000_000  # the cap of the shared money parser
 SESSIONS_RANGE = (1, 1000)
 MINUTES_RANGE = (5, 600)

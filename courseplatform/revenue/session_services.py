@@ -13,11 +13,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..fields import MAX_PAGE
 from ..models import CreatorProfile, PayerKind, SessionIncome, SessionIncomeSource
 from .session_import import ParsedRow
 
 PER_PAGE = 50
-MAX_PAGE = 10_000
 KEY_CHUNK = 900  # bound parameters per lookup, well under SQLite's limit
 
 SOURCE_LABELS = {

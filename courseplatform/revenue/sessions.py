@@ -19,6 +19,7 @@ from flask_login import current_user
 
 from ..access import creator_required
 from ..extensions import db
+from ..fields import page_number
 from ..formatting import format_money
 from ..models import CreatorProfile, PayerKind, SessionIncome
 from ..studio.forms import ConfirmForm
@@ -95,7 +96,7 @@ def _list_page(
     profile = _profile()
     search = SessionFilterForm(request.args)
     month = search.first_day
-    ledger = session_ledger(profile, month, request.args.get("page", 1, type=int) or 1)
+    ledger = session_ledger(profile, month, page_number(request.args))
     entry = entry or _entry_form()
     monthly = monthly or _monthly_form()
     if profile.default_session_fee_cents:
@@ -183,7 +184,7 @@ def _owned_or_404(entry_id: int) -> SessionIncome:
     return entry
 
 
-@bp.route("/sessions/<int(max=2147483647):entry_id>/edit", methods=["GET", "POST"])
+@bp.route("/sessions/<int:entry_id>/edit", methods=["GET", "POST"])
 @creator_required
 def edit_session(entry_id: int):
     """Correct an entry: its date, count, minutes, amount or payer."""
@@ -207,7 +208,7 @@ def edit_session(entry_id: int):
     )
 
 
-@bp.post("/sessions/<int(max=2147483647):entry_id>/delete")
+@bp.post("/sessions/<int:entry_id>/delete")
 @creator_required
 def delete_session(entry_id: int):
     """Remove an entry, after the creator confirmed it."""
@@ -219,7 +220,8 @@ def delete_session(entry_id: int):
     db.session.commit()
     flash(f"Deleted {described}.", "success")
     back = request.args.get("month") or month
-    return redirect(url_for("revenue.sessions", month=back, page=request.args.get("page", type=int)))
+    page = page_number(request.args) if request.args.get("page") else None
+    return redirect(url_for("revenue.sessions", month=back, page=page))
 
 
 def _describe(entry: SessionIncome) -> str:

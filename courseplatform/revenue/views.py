@@ -15,6 +15,7 @@ from flask_login import current_user
 from werkzeug.routing import BuildError
 
 from ..access import creator_required
+from ..downloads import attachment
 from . import bp
 from .figures import DEFAULT_MONTHS, MAX_MONTHS, creator_zone, revenue_csv, revenue_figures
 from .forms import PeriodForm, period_shortcuts
@@ -72,7 +73,7 @@ def revenue_csv_download():
         revenue_csv(figures),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="revenue-{args["from"]}-to-{args["to"]}.csv"',
+            "Content-Disposition": attachment(f"revenue-{args['from']}-to-{args['to']}.csv"),
             "Cache-Control": PRIVATE,
         },
     )

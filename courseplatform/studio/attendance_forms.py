@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import FieldList, Form, FormField, HiddenField, IntegerField, SelectChoice, SelectField
+from wtforms import FieldList, Form, FormField, HiddenField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
+from ..fields import WholeNumberField
+from ..ids import parse_id
+
 AUTOMATIC = SelectChoice("", "Find it automatically")
-# Ids are PostgreSQL integers: a larger figure would fail the query rather than find nothing.
-MAX_ID = 2**31 - 1
-
-
-def _id(raw) -> int | None:
-    """The id a hidden field holds, or None: ASCII digits only (`"²".isdigit()` is true, yet `int` refuses it)."""
-    text = str(raw or "")
-    if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > MAX_ID:
-        return None
-    return int(text)
 
 
 class AttendanceForm(FlaskForm):
@@ -29,7 +20,7 @@ class AttendanceForm(FlaskForm):
         """{enrollment id: minutes or None} for the rows sent (rows with a broken id are dropped)."""
         minutes: dict[int, int | None] = {}
         for entry in self.rows.entries:
-            enrollment_id = _id(entry.form.enrollment_id.data)
+            enrollment_id = parse_id(entry.form.enrollment_id.data)
             if enrollment_id is not None:
                 minutes[enrollment_id] = entry.form.minutes.data
         return minutes
@@ -41,7 +32,7 @@ def attendance_form(max_minutes: int, **kwargs) -> AttendanceForm:
 
     class LearnerMinutes(Form):
         enrollment_id = HiddenField()
-        minutes = IntegerField(
+        minutes = WholeNumberField(
             "Minutes attended",
             validators=[Optional(), NumberRange(min=0, max=max_minutes, message=message)],
             render_kw={"min": 0, "max": max_minutes, "step": 1, "inputmode": "numeric"},

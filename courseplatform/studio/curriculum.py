@@ -24,6 +24,7 @@ from ..extensions import db
 from ..formatting import format_date, format_size
 from ..media.services import delete_objects, ready_upload, upload_limit
 from ..models import Course, CourseKind, Lesson, LessonKind, Section
+from ..request_guard import json_body
 from . import bp
 from . import curriculum_services as services
 from .curriculum_forms import (
@@ -86,6 +87,7 @@ def _render_curriculum(course: Course, section_form: SectionForm):
 
 @bp.post("/courses/<int:course_id>/curriculum/order")
 @studio_required
+@json_body
 def reorder_curriculum(course_id: int):
     """Save the order a creator dragged sections and lessons into (JSON, sent by curriculum.js)."""
     course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)

@@ -8,12 +8,10 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     FieldList,
     Form,
     FormField,
     HiddenField,
-    IntegerField,
     SelectChoice,
     SelectField,
     StringField,
@@ -21,6 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from ..fields import LocalDateTimeField, WholeNumberField
 from ..models import LessonKind
 
 MIN_CHOICES = 2
@@ -73,12 +72,12 @@ class LessonForm(FlaskForm):
         validators=[Optional(), Length(max=100_000)],
         description="Markdown. For a text lesson this is the lesson itself; for other kinds, notes shown with it.",
     )
-    duration_minutes = IntegerField(
+    duration_minutes = WholeNumberField(
         "Length in minutes (optional)",
         validators=[Optional(), NumberRange(min=1, max=1440, message="Between 1 and 1440 minutes.")],
         description="Shown in the outline so learners can plan their time.",
     )
-    available_after_days = IntegerField(
+    available_after_days = WholeNumberField(
         "Opens after (days)",
         default=0,
         validators=[
@@ -100,14 +99,14 @@ class LessonForm(FlaskForm):
 
 
 class QuizSettingsForm(FlaskForm):
-    pass_percent = IntegerField(
+    pass_percent = WholeNumberField(
         "Pass mark (%)",
         validators=[
             InputRequired(message="Enter a pass mark from 0 to 100."),
             NumberRange(min=0, max=100, message="Enter a pass mark from 0 to 100."),
         ],
     )
-    max_attempts = IntegerField(
+    max_attempts = WholeNumberField(
         "Attempts allowed",
         validators=[Optional(), NumberRange(min=1, max=100, message="Leave it blank for unlimited, or 1 to 100.")],
         description="Leave blank for unlimited attempts.",
@@ -165,13 +164,13 @@ class LiveSessionForm(FlaskForm):
     title = StringField(
         "Title", validators=[Optional(), Length(max=160)], description="Optional, e.g. “Evening 1: assessment”."
     )
-    starts_at = DateTimeLocalField(
+    starts_at = LocalDateTimeField(
         "Starts",
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         validators=[InputRequired(message="Choose the date and time it starts.")],
         invalid_value_message="Enter a date and time such as 2026-03-14 19:00.",
     )
-    duration_minutes = IntegerField(
+    duration_minutes = WholeNumberField(
         "Length (min)",
         default=90,
         validators=[
@@ -179,7 +178,7 @@ class LiveSessionForm(FlaskForm):
             NumberRange(min=1, max=720, message="Enter a length from 1 to 720 minutes."),
         ],
     )
-    capacity = IntegerField(
+    capacity = WholeNumberField(
         "Seats",
         validators=[
             Optional(),

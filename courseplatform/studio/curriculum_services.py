@@ -108,8 +108,9 @@ def move_section(course: Course, section: Section, direction: str) -> None:
 def delete_section(course: Course, section: Section) -> list[str]:
     """Remove a chapter with its lessons; returns the storage keys no longer used by anything."""
     assets = [asset for lesson in section.lessons for asset in _lesson_assets(lesson)]
+    # Removing is deleting (delete-orphan). Deleting explicitly as well trips SQLAlchemy when the
+    # cascade reaches rows not loaded yet (a quiz's choices): "Failed to add object to the flush context".
     course.sections.remove(section)
-    db.session.delete(section)
     _renumber(_sorted(course.sections))
     db.session.flush()
     return release_assets(assets)
@@ -247,8 +248,7 @@ def delete_lesson(lesson: Lesson) -> list[str]:
     """Remove a lesson; returns the storage keys no longer used by anything."""
     assets = _lesson_assets(lesson)
     section = lesson.section
-    section.lessons.remove(lesson)
-    db.session.delete(lesson)
+    section.lessons.remove(lesson)  # deleted as an orphan, with its questions (see delete_section)
     _renumber(_sorted(section.lessons))
     db.session.flush()
     return release_assets(assets)
@@ -351,8 +351,7 @@ def move_question(lesson: Lesson, question: QuizQuestion, direction: str) -> Non
 
 def delete_question(lesson: Lesson, question: QuizQuestion) -> None:
     """Remove a question and close the gap it leaves."""
-    lesson.questions.remove(question)
-    db.session.delete(question)
+    lesson.questions.remove(question)  # deleted as an orphan, with its choices (see delete_section)
     _renumber(_sorted(lesson.questions))
     db.session.flush()
 
@@ -459,8 +458,7 @@ def set_replay(
 def delete_live_session(course: Course, session: LiveSession) -> None:
     """Cancel a session; lessons that pointed at it keep their place but lose the link."""
     db.session.execute(sa.update(Lesson).where(Lesson.live_session_id == session.id).values(live_session_id=None))
-    course.live_sessions.remove(session)
-    db.session.delete(session)
+    course.live_sessions.remove(session)  # deleted as an orphan (see delete_section)
     db.session.flush()
 
 

@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from ..access import studio_required
 from ..extensions import db
+from ..fields import page_number
 from ..media.services import UploadError, delete_objects, delete_unused_file, file_library
 from ..models import MediaAsset
 from . import bp
@@ -23,7 +24,7 @@ from .forms import ConfirmForm
 @studio_required
 def files():
     """My uploads: pending, ready or failed with the reason, and where each one is used."""
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_number(request.args)
     return render_template("studio/files.html", library=file_library(current_user, page), confirm=ConfirmForm())
 
 
@@ -48,4 +49,4 @@ def delete_file(asset_id: int):
         db.session.commit()
         delete_objects(keys)
         flash(f"“{name}” was deleted.", "success")
-    return redirect(url_for("studio.files", page=request.args.get("page", 1, type=int)))
+    return redirect(url_for("studio.files", page=page_number(request.args)))

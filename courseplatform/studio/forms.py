@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -18,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from ..fields import MoneyField, valid_slug
+from ..fields import HoursField, MoneyField, WholeNumberField, valid_slug
 from ..models import CourseKind
 
 KIND_CHOICES = [SelectChoice(k.value, k.label) for k in CourseKind]
@@ -28,32 +25,6 @@ PRICE_CHOICES = [
     SelectChoice("sliding", "Sliding scale (learners choose, from a minimum)"),
 ]
 MAX_TOPICS = 5
-
-
-class HoursField(StringField):
-    """Hours typed as `3`, `1.5` or `0.75`, held as whole minutes."""
-
-    def process_formdata(self, valuelist):
-        raw = (valuelist[0] if valuelist else "").strip().replace(",", ".")
-        if not raw:
-            self.data = None
-            return
-        try:
-            hours = Decimal(raw)
-        except InvalidOperation as exc:
-            self.data = None
-            raise ValueError("Enter hours as a number, e.g. 1.5.") from exc
-        if hours < 0 or hours > 1000:
-            self.data = None
-            raise ValueError("Enter a number of hours between 0 and 1000.")
-        self.data = int((hours * 60).to_integral_value())
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        if self.data is None:
-            return ""
-        return f"{self.data / 60:g}"
 
 
 def _kind_value(value) -> str:
@@ -101,7 +72,7 @@ class OfferingForm(FlaskForm):
     authoring_minutes = HoursField(
         "Hours you spent making it", description="Only you see this: the revenue view uses it to show income per hour."
     )
-    min_attendance_percent = IntegerField(
+    min_attendance_percent = WholeNumberField(
         "Minimum attendance for the certificate (%)",
         validators=[
             Optional(),

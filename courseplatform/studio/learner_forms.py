@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, Form, HiddenField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..fields import MoneyField, valid_email
+from ..fields import MoneyField, QueryForm, valid_email
 from ..models import EnrollmentStatus
 from .learner_services import MAX_IMPORT_ROWS, STATUS_LABELS
 
@@ -18,11 +18,8 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class LearnerSearchForm(Form):
+class LearnerSearchForm(QueryForm):
     """The search box and status filter above the roster; read from the query string."""
-
-    class Meta:
-        csrf = False
 
     q = StringField("Search by name or e-mail", validators=[Optional(), Length(max=MAX_QUERY_LENGTH)])
     status = SelectField(
@@ -33,12 +30,7 @@ class LearnerSearchForm(Form):
 
     def __init__(self, formdata) -> None:
         super().__init__(formdata)
-        self.validate()
-        # A mistyped or stale link still shows the roster: anything invalid falls back to "everyone".
-        if self.q.errors:
-            self.q.data = (self.q.data or "")[:MAX_QUERY_LENGTH]
-        if self.status.errors:
-            self.status.data = ""
+        self.settle()
 
     @property
     def query(self) -> str:

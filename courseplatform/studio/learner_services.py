@@ -25,6 +25,7 @@ from ..accounts.services import INVITE_MAX_AGE, make_invite_link
 from ..catalog.waitlist import spreadsheet_safe
 from ..checkout.services import enrol, enrollment_of, seats_taken, workshop_capacity
 from ..extensions import db
+from ..fields import MAX_PAGE
 from ..integrations.mail import send_mail
 from ..models import (
     Certificate,
@@ -44,7 +45,6 @@ from ..models.commerce import SETTLED_STATUSES
 log = logging.getLogger(__name__)
 
 PER_PAGE = 50
-MAX_PAGE = 10_000
 # Stored instead of a password hash for an account made on someone's behalf: no password
 # matches it (argon2 refuses it as a hash), so nobody can log in until they choose one.
 INVITED_MARKER = "!invited"

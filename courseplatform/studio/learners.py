@@ -17,7 +17,9 @@ from flask_login import current_user
 from ..access import owned_course_or_404, studio_required
 from ..accounts.services import INVITE_MAX_AGE
 from ..checkout.services import RefundError, lock_order, refund_order, revoke_access
+from ..downloads import attachment
 from ..extensions import db
+from ..fields import page_number
 from ..formatting import format_money
 from ..models import Course, EnrollmentStatus, OrderStatus
 from . import bp
@@ -50,7 +52,7 @@ def learners(course_id: int):
 
 def _roster_page(course: Course, grant: GrantAccessForm | None = None, upload: ImportLearnersForm | None = None):
     search = LearnerSearchForm(request.args)
-    roster = learner_roster(course, search.query, search.status_filter, request.args.get("page", 1, type=int) or 1)
+    roster = learner_roster(course, search.query, search.status_filter, page_number(request.args))
     return render_template(
         "studio/learners.html",
         course=course,
@@ -74,7 +76,7 @@ def learners_csv_download(course_id: int):
         learners_csv(course, search.query, search.status_filter),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="{course.slug}-learners.csv"',
+            "Content-Disposition": attachment(f"{course.slug}-learners.csv"),
             "Cache-Control": "private, no-store",
         },
     )

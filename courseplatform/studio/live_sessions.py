@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from ..access import owned_course_or_404, studio_required
 from ..catalog.waitlist import notify_waitlist
 from ..extensions import db
+from ..formatting import in_zone
 from ..models import Course, CourseKind, CourseStatus, LiveSession, MediaAsset, utcnow
 from . import bp
 from . import curriculum_services as services
@@ -126,7 +127,7 @@ def edit_live_session(course_id: int, session_id: int):
     form = LiveSessionForm(
         data={
             "title": session.title,
-            "starts_at": session.starts_at.astimezone(ZoneInfo(zone)).replace(tzinfo=None),
+            "starts_at": in_zone(session.starts_at, zone).replace(tzinfo=None),
             "duration_minutes": session.duration_minutes,
             "capacity": session.capacity,
             "join_url": session.join_url,

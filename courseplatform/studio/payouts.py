@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from ..access import creator_required
 from ..extensions import db
+from ..fields import page_number
 from ..integrations.payments import TEST_MODE_FEE_FIXED_CENTS, TEST_MODE_FEE_PERCENT_BP
 from . import bp
 from .forms import ConfirmForm
@@ -56,7 +57,7 @@ def _onboarding_urls() -> tuple[str, str]:
 def payouts():
     """Where I stand with Stripe, the one next step, and what my sales have earned me."""
     profile = current_user.creator_profile
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_number(request.args)
     response = make_response(
         render_template(
             "studio/payouts.html",

@@ -6,6 +6,7 @@ from flask import Response, render_template
 
 from ..access import owned_course_or_404, studio_required
 from ..catalog.waitlist import waitlist_csv, waitlist_entries
+from ..downloads import attachment
 from . import bp
 
 
@@ -28,7 +29,7 @@ def waitlist_csv_download(course_id: int):
         waitlist_csv(waitlist_entries(course)),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="{course.slug}-waitlist.csv"',
+            "Content-Disposition": attachment(f"{course.slug}-waitlist.csv"),
             "Cache-Control": "private, no-store",
         },
     )

@@ -12,6 +12,7 @@ from icalendar import Calendar
 
 from courseplatform.extensions import db
 from courseplatform.learning.live import join_window
+from courseplatform.learning.reminders import send_reminders
 from courseplatform.models import MediaStatus, utcnow
 
 from ..catalog.builders import media_asset
@@ -248,3 +249,31 @@ def test_join_window_edges_in_the_service(app):
         assert join_window(session, start + timedelta(minutes=59, seconds=59)).can_join
         after = join_window(session, start + timedelta(minutes=60))
         assert after.is_over and not after.can_join
+
+
+def test_a_session_stored_in_year_9999_leaves_every_learner_page_working(web, client):
+    """Forms refuse such dates now; one stored before they did is shown (in UTC if need be), never a 500."""
+    course = workshop()
+    far = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    session, lesson = session_in(course, starts_at=far, duration_minutes=720)
+    auckland = learner(course, time_zone="Pacific/Auckland")
+    db.session.commit()
+    sign_in(web, auckland)
+
+    for url in (
+        f"/courses/{course.slug}",
+        f"/learn/{course.slug}",
+        f"/learn/{course.slug}/lessons/{lesson.id}",
+        f"/learn/{course.slug}/sessions.ics",
+        f"/learn/{course.slug}/sessions/{session.id}.ics",
+        join_path(course, session),
+        "/learn",
+    ):
+        response = client.get(url)
+        assert response.status_code in (200, 302), (url, response.status_code)
+    calendar = calendar_of(client.get(f"/learn/{course.slug}/sessions/{session.id}.ics"))
+    [event] = calendar.walk("VEVENT")
+    assert event.decoded("dtstart") == far
+    # The reminder run passes it by (it isn't due) and sends the ones that are.
+    session_in(course, minutes_from_now=60)
+    assert send_reminders().messages == 1

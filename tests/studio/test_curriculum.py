@@ -19,6 +19,7 @@ from courseplatform.models import (
     LessonKind,
     LiveSession,
     MediaAsset,
+    QuizChoice,
     QuizQuestion,
     Section,
     utcnow,
@@ -326,6 +327,29 @@ def test_deleting_a_section_deletes_its_lessons_and_closes_the_gap(web, course):
     assert "Section “B” and its lessons were deleted." in response.get_data(as_text=True)
     assert outline(course) == [("A", []), ("C", [])]
     assert positions_are_contiguous(course)
+
+
+@pytest.mark.parametrize("deleted", ["section", "lesson"])
+def test_deleting_a_quiz_with_its_section_or_alone_deletes_its_questions_and_choices(web, course, deleted):
+    section = SectionFactory(course=course, title="Checks")
+    quiz = LessonFactory(section=section, kind=LessonKind.QUIZ, title="Check")
+    question = QuizQuestion(lesson=quiz, prompt="Which one?", position=0)
+    question.choices = [QuizChoice(text="This", is_correct=True, position=0), QuizChoice(text="That", position=1)]
+    db.session.add(question)
+    db.session.commit()
+    page = f"/studio/courses/{course.id}/curriculum"
+    url, said = {
+        "section": (f"/studio/courses/{course.id}/sections/{section.id}/delete", "Section “Checks” and its lessons"),
+        "lesson": (f"/studio/courses/{course.id}/lessons/{quiz.id}/delete", "Lesson “Check” was deleted."),
+    }[deleted]
+
+    response = web.submit(url, {}, form_url=page)
+
+    assert response.status_code == 200
+    assert said in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(db.select(db.func.count(QuizChoice.id))) == 0
+    assert db.session.scalar(db.select(db.func.count(QuizQuestion.id))) == 0
 
 
 def test_renaming_a_section(web, course):

@@ -283,3 +283,47 @@ def test_a_tampered_replay_id_is_refused_and_the_replay_stays(web, workshop, fie
     assert response.status_code == 200
     assert "That upload can&#39;t be found any more. Please choose the file again." in response.get_data(as_text=True)
     assert stored(workshop)[0].replay_asset_id == video.id
+
+
+# ---------------------------------------------------------------------------
+# Far dates: refused at the form; one stored before that must not take the studio down
+
+
+@pytest.mark.parametrize("starts", ["9999-12-31T23:59", "2101-01-01T19:00", "1999-12-31T19:00", "0001-01-01T00:00"])
+def test_a_session_outside_the_years_2000_to_2100_is_refused_at_the_form(web, workshop, starts):
+    response = web.submit(sessions_url(workshop), session_data(starts))
+
+    assert response.status_code == 200
+    assert "Enter a date between 2000 and 2100." in response.get_data(as_text=True)
+    assert stored(workshop) == []
+
+
+def test_a_session_stored_in_year_9999_leaves_the_creators_pages_working(web, client):
+    profile = CreatorProfileFactory(user__email="tane@example.org", user__time_zone="Pacific/Auckland")
+    course = CourseFactory(creator=profile, kind=CourseKind.LIVE_WORKSHOP, title="Far away")
+    far = LiveSession(
+        course=course, starts_at=datetime(9999, 12, 31, 23, 0, tzinfo=UTC), time_zone="UTC", duration_minutes=720
+    )
+    db.session.add(far)
+    LessonFactory(section=SectionFactory(course=course), kind="live", live_session=far)
+    db.session.commit()
+    web.login("tane@example.org", PASSWORD)
+
+    pages = [
+        sessions_url(course),
+        f"{sessions_url(course)}/{far.id}/edit",
+        f"{sessions_url(course)}/{far.id}/replay",
+        f"{sessions_url(course)}/{far.id}/attendance",
+        f"/studio/courses/{course.id}/curriculum",
+        f"/studio/courses/{course.id}",
+        "/studio",
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    editor = client.get(f"{sessions_url(course)}/{far.id}/edit").get_data(as_text=True)
+    assert 'value="9999-12-31T23:00"' in editor, "too far to move to Auckland time: shown in UTC, to be corrected"
+    saved = web.submit(f"{sessions_url(course)}/{far.id}/edit", session_data("9999-12-31T23:00"))
+    assert "Enter a date between 2000 and 2100." in saved.get_data(as_text=True)
+    web.submit(f"{sessions_url(course)}/{far.id}/edit", session_data(f"{next_year()}-03-02T19:00"))
+    assert stored(course)[0].starts_at.year == next_year()

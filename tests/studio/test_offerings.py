@@ -106,6 +106,32 @@ def test_bad_details_get_a_message_and_change_nothing(web, creator, change, mess
     assert courses_count() == before
 
 
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [
+        ("ce_minutes", "NaN", "Enter hours as a number"),
+        ("ce_minutes", "sNaN", "Enter hours as a number"),
+        ("ce_minutes", "Infinity", "Enter hours as a number"),
+        ("ce_minutes", "1e400", "Enter hours as a number"),
+        ("authoring_minutes", "-1", "Enter a number of hours between 0 and 1000."),
+        ("authoring_minutes", str(2**63), "Enter hours as a number"),
+        ("min_attendance_percent", "NaN", "Enter a whole number."),
+        ("min_attendance_percent", str(2**63), "That number is far too large."),
+        ("min_attendance_percent", "٣", "Enter a whole number."),
+    ],
+)
+def test_numbers_no_one_means_are_a_form_error_on_an_offering(web, creator, field, typed, message):
+    course = CourseFactory(creator=creator, title="Unchanged", kind=CourseKind.LIVE_WORKSHOP)
+    db.session.commit()
+
+    response = web.submit(f"/studio/courses/{course.id}/edit", {**DETAILS, "kind": "live_workshop", field: typed})
+
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Course, course.id).title == "Unchanged"
+
+
 def test_free_and_sliding_scale_prices(web, creator):
     web.submit("/studio/courses/new", {**DETAILS, "title": "Free one", "price_kind": "free", "price_cents": "50"})
     web.submit(

@@ -1,0 +1,24 @@
+"""Dates on pages: an instant too close to year 9999 (or year 1) to move to a time zone is shown in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from courseplatform.formatting import format_date, in_zone
+
+
+def test_a_far_instant_east_of_utc_is_shown_in_utc_instead_of_failing():
+    far = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+
+    assert in_zone(far, "Pacific/Auckland") == far
+    assert format_date(far, "Pacific/Auckland", "%Y-%m-%d %H:%M %Z") == "9999-12-31 23:00 UTC"
+
+
+def test_an_early_instant_west_of_utc_is_shown_in_utc_instead_of_failing():
+    early = datetime(1, 1, 1, 2, 0, tzinfo=UTC)
+
+    assert format_date(early, "America/Los_Angeles", "%b %-d %H:%M %Z") == "Jan 1 02:00 UTC"
+
+
+def test_ordinary_instants_are_shown_in_the_zone_asked_for():
+    assert format_date(datetime(2026, 3, 2, 0, 0, tzinfo=UTC), "America/New_York", "%b %-d, %-I %p") == "Mar 1, 7 PM"
