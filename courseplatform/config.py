@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
+from flask.helpers import get_debug_flag
 
 DEFAULT_SECRET_KEY = "dev-only-insecure-aqueduct-key"  # noqa: S105 (refused in production)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+ENVIRONMENTS = ("development", "production")
+# A secret key anyone could guess despite its length: fewer characters than this, or fewer
+# different ones (Django's rule: 50 and 5; 32 is what a 256-bit random key takes in hex).
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_CHARACTERS = 5
+# Names that never lead to a public site: RFC 6761's and 6762's special-use names, ICANN's
+# private `.internal`, RFC 8375's home.arpa, and the usual names of a home or office network.
+PRIVATE_DOMAINS = ("localhost", "local", "internal", "test", "invalid", "example", "home.arpa", "localdomain", "lan")
 
 
 class ConfigError(RuntimeError):
@@ -29,12 +42,14 @@ UNSAFE_IN_PRODUCTION = {
     "disk instead of being sent. Set MAIL_BACKEND=smtp and SMTP_*.",
     "memory-rate-limits": "REDIS_URL is not set: log-in and reset limits would be counted separately by "
     "each web process, so every extra process multiplies the attempts allowed. Set REDIS_URL.",
-    "local-base-url": "BASE_URL is not a public https address: links in e-mails would point at this "
-    "machine, and secure cookies need https. Set BASE_URL=https://your-domain.",
+    "local-base-url": "BASE_URL is not a public https address: links in e-mails would point at this machine or "
+    "a private network, and secure cookies need https. Set BASE_URL=https://your-domain.",
     "local-media": "STORAGE_BACKEND is 'local': uploads live on this machine's disk, which web processes "
     "on another machine can't see. Set STORAGE_BACKEND=s3 and S3_BUCKET.",
     "stripe-without-webhooks": "STRIPE_SECRET_KEY is set without STRIPE_WEBHOOK_SECRET: refunds and disputes "
     "made in Stripe would never reach Aqueduct, so access would outlive the money.",
+    "stripe-test-keys": "STRIPE_SECRET_KEY is a test-mode key (sk_test_/rk_test_): Stripe Checkout would take its "
+    "test card numbers, so paid offerings would be sold for nothing. Set the live key (sk_live_/rk_live_).",
 }
 
 
@@ -77,13 +92,30 @@ def _database_url(instance_path: Path) -> str:
     return url
 
 
+def _environment_name() -> str:
+    """AQUEDUCT_ENV (or FLASK_ENV): 'production' or 'development', whatever its case; anything else is refused.
+
+    An unknown name (prod, staging) would otherwise start as development, with the test-mode
+    checkout on and none of production's checks.
+    """
+    source = "AQUEDUCT_ENV" if os.environ.get("AQUEDUCT_ENV", "").strip() else "FLASK_ENV"
+    raw = os.environ.get(source, "")
+    env = raw.strip().lower() or "development"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(
+            f"{source} is {raw!r}: it must be 'production' or 'development'. (Run a staging site as production, "
+            "allowing by name in AQUEDUCT_ALLOW_UNSAFE what it knowingly lacks.)"
+        )
+    return env
+
+
 def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     """Build the settings mapping: environment, then explicit overrides."""
     overrides = dict(overrides or {})
     if not overrides.get("TESTING"):
         # A developer's .env (real Stripe keys, S3…) must never leak into a test application.
         load_dotenv(PROJECT_ROOT / ".env", override=False)
-    env = os.environ.get("AQUEDUCT_ENV", os.environ.get("FLASK_ENV", "development"))
+    env = _environment_name()
     production = env == "production"
     allowed_unsafe = frozenset(re.split(r"[\s,]+", os.environ.get("AQUEDUCT_ALLOW_UNSAFE", "").strip())) - {""}
 
@@ -91,7 +123,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "ENV_NAME": env,
         # Production settings an operator has knowingly allowed (see UNSAFE_IN_PRODUCTION).
         "ALLOW_UNSAFE": allowed_unsafe,
-        "FLASK_DEBUG": _bool(os.environ.get("FLASK_DEBUG")),
+        # Read as Flask reads it (anything but 0, false or no is on), so the check sees what Flask will do.
+        "FLASK_DEBUG": get_debug_flag(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -141,13 +174,13 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Accounts and security
         "PASSWORD_RESET_MAX_AGE": _int("PASSWORD_RESET_MAX_AGE", 3600),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
-        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL", "").strip() or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # Keys of several deployments (or test runs) sharing one Redis stay apart.
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "aqueduct"),
         # Redis down: each process counts in its own memory meanwhile, rather than refusing every log-in.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
-        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "REDIS_URL": os.environ.get("REDIS_URL", "").strip(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
@@ -188,10 +221,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
 def production_problems(config: dict) -> list[str]:
     """Every unsafe production setting not explicitly allowed, each saying how to fix or allow it."""
     problems = []
-    if config["SECRET_KEY"] == DEFAULT_SECRET_KEY or len(config["SECRET_KEY"]) < 32:
+    if _guessable_secret(config["SECRET_KEY"]):
         problems.append(
-            "SECRET_KEY is the built-in development key or shorter than 32 characters: anyone could sign "
-            "sessions. Set a long random SECRET_KEY (this can't be allowed)."
+            f"SECRET_KEY is the built-in development key, shorter than {MIN_SECRET_KEY_LENGTH} characters or "
+            "a few characters repeated: anyone could sign sessions. Set a long random SECRET_KEY, e.g. from "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'` (this can't be allowed)."
         )
     if config.get("FLASK_DEBUG") or config.get("DEBUG"):
         problems.append(
@@ -207,10 +241,12 @@ def production_problems(config: dict) -> list[str]:
         "free-test-checkout": not config["STRIPE_SECRET_KEY"],
         "sqlite": config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"),
         "file-mail": config["MAIL_BACKEND"] == "file",
-        "memory-rate-limits": config["RATELIMIT_STORAGE_URI"].startswith("memory"),
+        # Flask-Limiter reads the scheme case-insensitively: MEMORY:// is memory too.
+        "memory-rate-limits": urlsplit(config["RATELIMIT_STORAGE_URI"].strip()).scheme.lower() in ("", "memory"),
         "local-base-url": not _public_https(config["BASE_URL"]),
         "local-media": config["STORAGE_BACKEND"] == "local",
         "stripe-without-webhooks": bool(config["STRIPE_SECRET_KEY"]) and not config["STRIPE_WEBHOOK_SECRET"],
+        "stripe-test-keys": config["STRIPE_SECRET_KEY"].strip().startswith(("sk_test_", "rk_test_")),
     }
     for name, unsafe in found.items():
         if unsafe and name not in config["ALLOW_UNSAFE"]:
@@ -218,17 +254,62 @@ def production_problems(config: dict) -> list[str]:
     return problems
 
 
+def _guessable_secret(key: str) -> bool:
+    key = key.strip()
+    return key == DEFAULT_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < MIN_SECRET_KEY_CHARACTERS
+
+
 def _public_https(url: str) -> bool:
-    """An https address whose host is a name or address other than this machine's."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme != "https" or not host or host == "localhost" or host.endswith(".localhost"):
+    """An https address on a host that learners can reach: not this machine, not a private network.
+
+    The host is read as a browser reads it: a trailing dot changes nothing, `127.1`,
+    `2130706433` and `0x7f.0.0.1` are 127.0.0.1, and `::ffff:127.0.0.1` is too. Names that
+    carry an address for wildcard DNS (`127.0.0.1.nip.io`, `app-10-0-0-5.sslip.io`) stand for it.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").rstrip(".")
+    except ValueError:  # a broken [IPv6] literal
         return False
+    if parts.scheme != "https" or not host:
+        return False
+    address = _ip_address(host)
+    if address is not None:
+        return address.is_global
+    labels = host.split(".")
+    if len(labels) < 2 or any(host == name or host.endswith("." + name) for name in PRIVATE_DOMAINS):
+        return False
+    return all(address.is_global for address in _addresses_in_name(labels))
+
+
+def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a URL's host is, in any notation a browser accepts; None for a name."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return True
-    return not (address.is_loopback or address.is_unspecified)
+        # A name whose last label is a number is an IPv4 address to a browser, in inet_aton's forms.
+        if not re.fullmatch(r"(?:0x[0-9a-f]*|[0-9]+)", host.rsplit(".", 1)[-1]):
+            return None
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _addresses_in_name(labels: list[str]) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses written in a host name, dotted (nip.io) or dashed (sslip.io)."""
+    found = []
+    for start in range(len(labels) - 3):
+        with contextlib.suppress(ValueError):
+            found.append(ipaddress.IPv4Address(".".join(labels[start : start + 4])))
+    for label in labels:
+        for match in re.finditer(r"(?:^|-)([0-9]{1,3}(?:-[0-9]{1,3}){3})(?=-|$)", label):
+            with contextlib.suppress(ValueError):
+                found.append(ipaddress.IPv4Address(match[1].replace("-", ".")))
+    return found
 
 
 def _check_media_origin(origin: str, base_url: str) -> None:

@@ -26,7 +26,7 @@ SAFE_PRODUCTION = {
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
 }
-CHECKED = [*SAFE_PRODUCTION, "AQUEDUCT_ALLOW_UNSAFE", "FLASK_DEBUG", "STRIPE_CONNECT_WEBHOOK_SECRET"]
+CHECKED = [*SAFE_PRODUCTION, "AQUEDUCT_ALLOW_UNSAFE", "FLASK_DEBUG", "FLASK_ENV", "STRIPE_CONNECT_WEBHOOK_SECRET"]
 
 
 @pytest.fixture
@@ -83,6 +83,23 @@ def test_production_with_only_a_long_key_lists_every_unsafe_setting(environment,
         ({"BASE_URL": "http://127.0.0.1:5000"}, "BASE_URL", "local-base-url"),
         ({"BASE_URL": "https://localhost"}, "BASE_URL", "local-base-url"),
         ({"BASE_URL": "http://learn.example.com"}, "BASE_URL", "local-base-url"),
+        # This machine or a private network, however the address is spelt.
+        ({"BASE_URL": "https://localhost."}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://127.0.0.1."}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://127.1"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://2130706433"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://0x7f.0.0.1"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://[::ffff:127.0.0.1]"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://10.0.0.5"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://192.168.1.20:8443"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://127.0.0.1.nip.io"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://learn-192-168-1-20.sslip.io"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://intranet"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://aqueduct.local"}, "BASE_URL", "local-base-url"),
+        ({"BASE_URL": "https://learn.internal"}, "BASE_URL", "local-base-url"),
+        ({"REDIS_URL": "MEMORY://"}, "REDIS_URL", "memory-rate-limits"),
+        ({"STRIPE_SECRET_KEY": "sk_test_example"}, "STRIPE_SECRET_KEY", "stripe-test-keys"),
+        ({"STRIPE_SECRET_KEY": "rk_test_example"}, "STRIPE_SECRET_KEY", "stripe-test-keys"),
         ({"STORAGE_BACKEND": "local"}, "STORAGE_BACKEND", "local-media"),
         ({"STRIPE_WEBHOOK_SECRET": None}, "STRIPE_WEBHOOK_SECRET", "stripe-without-webhooks"),
     ],
@@ -100,13 +117,56 @@ def test_each_unsafe_setting_is_refused_unless_allowed_by_name(environment, tmp_
 def test_a_short_or_default_secret_key_can_never_be_allowed(environment, tmp_path):
     environment(**{**SAFE_PRODUCTION, "SECRET_KEY": "short"}, AQUEDUCT_ALLOW_UNSAFE="sqlite secret-key")
     message = refusal(tmp_path)
-    assert "- SECRET_KEY is the built-in development key or shorter than 32 characters" in message
+    assert "- SECRET_KEY is the built-in development key, shorter than 32 characters" in message
     assert "secret-key, which is not a setting it can allow" in message
 
 
-def test_the_debugger_is_never_allowed_in_production(environment, tmp_path):
-    environment(**SAFE_PRODUCTION, FLASK_DEBUG="1")
+@pytest.mark.parametrize("value", ["1", "y", "2", "enabled"])
+def test_the_debugger_is_never_allowed_in_production(environment, tmp_path, value):
+    """Any FLASK_DEBUG that Flask itself reads as on (everything but 0, false and no)."""
+    environment(**SAFE_PRODUCTION, FLASK_DEBUG=value)
     assert "FLASK_DEBUG" in refusal(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://learn.example.com",
+        "HTTPS://Learn.Example.com",
+        "https://learn.example.com:8443",
+        "https://93.184.215.14",
+    ],
+)
+def test_a_public_https_base_url_is_accepted(environment, tmp_path, base_url):
+    environment(**{**SAFE_PRODUCTION, "BASE_URL": base_url})
+    load_config(tmp_path)
+
+
+@pytest.mark.parametrize("secret", [" " * 32, "a" * 48, "ab" * 24, "  " + "x" * 30 + "  "])
+def test_a_secret_key_of_blanks_or_a_few_repeated_characters_is_refused(environment, tmp_path, secret):
+    """Long enough by length alone, yet anyone could guess it."""
+    environment(**{**SAFE_PRODUCTION, "SECRET_KEY": secret})
+    assert "- SECRET_KEY" in refusal(tmp_path)
+
+
+@pytest.mark.parametrize("spelling", ["Production", "PRODUCTION", " production "])
+def test_production_spelt_in_capitals_or_with_spaces_is_production(environment, tmp_path, spelling):
+    environment(AQUEDUCT_ENV=spelling, SECRET_KEY=LONG_KEY)
+    assert "free-test-checkout" in refusal(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["prod", "staging", "live"])
+def test_an_unknown_environment_name_is_refused_rather_than_run_as_development(environment, tmp_path, name):
+    """A development start would sell through the test checkout; say so instead."""
+    environment(AQUEDUCT_ENV=name, SECRET_KEY=LONG_KEY)
+    message = refusal(tmp_path)
+    assert f"AQUEDUCT_ENV is {name!r}" in message
+    assert "'production' or 'development'" in message
+
+
+def test_an_empty_aqueduct_env_falls_back_to_flask_env(environment, tmp_path):
+    environment(AQUEDUCT_ENV="", FLASK_ENV="production", SECRET_KEY=LONG_KEY)
+    assert "free-test-checkout" in refusal(tmp_path)
 
 
 def test_a_misspelt_allowance_is_refused(environment, tmp_path):
