@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from .extensions import db
 
@@ -14,6 +14,12 @@ def register(app: Flask) -> None:
         """Fill the database with the demo therapist, learner, offerings and a year of income."""
         from .demo.seed import DEMO_PASSWORD, seed_demo
 
+        if current_app.config["ENV_NAME"] == "production":
+            # Their password is in the README, and one of them is an administrator.
+            raise click.ClickException(
+                "The demo accounts share a published password (an administrator's among them), so seed-demo "
+                "does not run in production. Try the demo with AQUEDUCT_ENV=development on its own database."
+            )
         created = seed_demo()
         db.session.commit()
         click.echo("Demo data created." if created else "Demo data already present; nothing changed.")

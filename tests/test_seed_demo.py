@@ -102,6 +102,15 @@ def test_cli_seed_demo_prints_the_accounts(app, runner):
     assert Path(app.config["MEDIA_ROOT"], "demo", "welcome.mp4").is_file()
 
 
+def test_cli_seed_demo_refuses_to_run_in_production(app, runner, monkeypatch):
+    """The demo accounts, an administrator among them, share a password printed in the README."""
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code != 0
+    assert "does not run in production" in result.output
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
 def test_demo_sales_are_consistent(app):
     """No sale before the offering was published or the buyer existed; access matches each order."""
     seed_demo()
