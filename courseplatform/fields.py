@@ -63,6 +63,24 @@ def valid_email(form, field) -> None:
         raise ValidationError("Enter an e-mail address such as name@example.com.") from exc
 
 
+def mailbox_of(email: str) -> str:
+    """The mailbox an address is delivered to, in one spelling for all of its spellings.
+
+    `Ana@Exämple.org`, `ana@xn--exmple-cua.org` and `ana@ｅxämple.org` reach one mailbox: the
+    domain is read as IDNA reads it (ASCII, punycode), the whole address in lower case. Text
+    that is no address is only trimmed and lowered.
+    """
+    text = email.strip()
+    if len(text) <= MAX_EMAIL_LENGTH:
+        try:
+            address = validate_email(text, check_deliverability=False, test_environment=True)
+        except EmailNotValidError:
+            pass
+        else:
+            text = f"{address.local_part}@{address.ascii_domain}"
+    return text.lower()
+
+
 def valid_slug(form, field) -> None:
     if not SLUG_RE.match(field.data or ""):
         raise ValidationError("Use lowercase letters, numbers and single hyphens, e.g. ana-ruiz-lcsw.")

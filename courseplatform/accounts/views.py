@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db, limiter
-from ..fields import slugify
+from ..fields import mailbox_of, slugify
 from ..models import User
 from . import bp
 from .forms import (
@@ -59,13 +60,21 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _mailbox_key() -> str:
+    """The mailbox the form's e-mail address names, hashed: one short key for all of its spellings.
+
+    Short, because a limit's key is kept (in Redis) for as long as its window, whatever was typed.
+    """
+    return hashlib.sha256(mailbox_of(request.form.get("email") or "").encode()).hexdigest()
+
+
 def _login_email_key() -> str:
-    return "login-email:" + (request.form.get("email") or "").strip().lower()
+    return "login-email:" + _mailbox_key()
 
 
 def _mail_to_email_key() -> str:
     """One address gets only a few sign-up or reset messages, whoever asks for them."""
-    return f"mail-to:{request.endpoint}:" + (request.form.get("email") or "").strip().lower()
+    return f"mail-to:{request.endpoint}:" + _mailbox_key()
 
 
 @bp.route("/signup", methods=["GET", "POST"])

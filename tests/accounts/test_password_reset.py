@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from courseplatform.extensions import db
+from courseplatform.extensions import db, limiter
 
 from ..conftest import Browserless, csrf_token_from
 from ..factories import PASSWORD, UserFactory
@@ -77,6 +77,29 @@ def test_one_address_gets_only_a_few_messages_whoever_asks(web, client, mailbox)
         response = web.submit("/password/forgot", {"email": "target@example.org"}, follow_redirects=False)
     assert response.status_code == 429
     assert len(mailbox.messages) == 3
+
+
+@pytest.mark.parametrize("path", ["/password/forgot", "/signup"])
+def test_one_address_gets_only_a_few_messages_however_it_is_spelt(web, client, mailbox, path):
+    """An internationalised domain in Unicode or in punycode, full-width letters: one mailbox, one limit."""
+    spellings = ["target@exämple.org", "target@xn--exmple-cua.org", "target@ｅxämple.org", "TARGET@XN--EXMPLE-CUA.ORG"]
+    for n, spelling in enumerate(spellings):
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        response = web.submit(path, {"email": spelling, "name": "Target", "time_zone": "UTC"}, follow_redirects=False)
+    assert response.status_code == 429
+    assert len(mailbox.messages) == 3
+
+
+def test_a_huge_address_leaves_the_rate_limit_store_a_short_key(app, web, client):
+    """Half a megabyte typed as an e-mail address must not become half a megabyte kept (in Redis) for an hour."""
+    huge = "a" * 400_000 + "@example.org"
+    attempts = [("/login", {"email": huge, "password": "wrong password!"}), ("/password/forgot", {"email": huge})]
+    for path, data in attempts:
+        assert web.submit(path, data, follow_redirects=False).status_code in (200, 302)
+    storage = limiter.storage
+    keys = [*getattr(storage, "storage", {}), *getattr(storage, "events", {})]
+    assert keys, "the limits were counted"
+    assert max(len(key) for key in keys) < 200
 
 
 def test_expired_reset_link_is_refused(app, web, client, mailbox, monkeypatch):
