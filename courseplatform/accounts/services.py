@@ -54,16 +54,25 @@ def hash_password(password: str) -> str:
 def verify_password(user: User | None, password: str) -> bool:
     """Check a password in constant-ish time; rehash when the parameters have moved on."""
     if user is None:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+        _spend_a_check(password)
         return False
     try:
         _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
+    except VerificationError:
+        return False
+    except InvalidHashError:
+        # No password chosen yet (an invited account): refused at once, it would answer faster than the rest.
+        _spend_a_check(password)
         return False
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return True
+
+
+def _spend_a_check(password: str) -> None:
+    """Take as long as checking a real password takes, for an account that has none (or doesn't exist)."""
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_DUMMY_HASH, password)
 
 
 def _token_hash(token: str) -> str:

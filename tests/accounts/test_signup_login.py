@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import statistics
+import time
 
 import pytest
 
 from courseplatform.extensions import db
 from courseplatform.models import User
+from courseplatform.studio.learner_services import INVITED_MARKER
 
 from ..conftest import csrf_token_from
 from ..factories import PASSWORD, UserFactory
@@ -208,6 +211,24 @@ def test_successful_logins_do_not_use_up_the_account_limit(web, client):
         client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
         assert "You&#39;re logged in." in web.login("jordan@example.org", PASSWORD).get_data(as_text=True)
         web.logout()
+
+
+def test_a_wrong_login_takes_as_long_for_an_invited_account_as_for_an_unknown_address(web, client):
+    """An account a creator made for someone who hasn't chosen a password yet must not answer faster."""
+    UserFactory(email="invited@example.org", password_hash=INVITED_MARKER)
+
+    def seconds(email: str, n: int) -> float:
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        started = time.perf_counter()
+        assert "don&#39;t match" in web.login(email, "wrong password!").get_data(as_text=True)
+        return time.perf_counter() - started
+
+    invited, unknown = [], []
+    for n in range(4):
+        invited.append(seconds("invited@example.org", 2 * n))
+        unknown.append(seconds("nobody@example.org", 2 * n + 1))
+    # A password check (Argon2) is most of either answer; without it the invited one took a twentieth.
+    assert statistics.median(invited) > 0.6 * statistics.median(unknown)
 
 
 def test_login_follows_next_only_within_the_site(web):
