@@ -16,19 +16,26 @@ views marked `@json_body` read JSON, and theirs must be an object; any other vie
 a form, so a JSON body there is refused rather than handed to a form class. Views that read
 their body as bytes (Stripe's signed webhook, the local upload target) are marked `@raw_body`:
 their path and query string are checked, their body is theirs.
+
+A body the WSGI server can't read (a broken chunked encoding, a connection cut mid-upload)
+is a 400 wherever it is read: the server's error surfaces from the first read, in a form,
+JSON or raw-bytes view alike.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import NoReturn
 
 from flask import Flask, abort, current_app, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, HTTPException
+
+log = logging.getLogger(__name__)
 
 MAX_JSON_DEPTH = 20
 MAX_JSON_INTEGER = 2**53
@@ -178,7 +185,54 @@ def guard_request() -> None:
         _check_form()
 
 
+class UnreadableBody(BadRequest):
+    """The request's body couldn't be read to its end."""
+
+    description = "The request's body couldn't be read (it was cut short or badly encoded). Please try again."
+
+
+class _ReadableInput:
+    """`wsgi.input` whose read errors are a 400 for whichever reader meets them.
+
+    Servers raise their own exceptions there (gunicorn's InvalidChunkSize is no OSError), so
+    every exception but an HTTP one is the body's fault.
+    """
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _read(self, method: str, *args):
+        try:
+            return getattr(self._stream, method)(*args)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            log.warning("unreadable request body: %s: %s", type(exc).__name__, exc)
+            raise UnreadableBody() from exc
+
+    def read(self, *args) -> bytes:
+        return self._read("read", *args)
+
+    def readline(self, *args) -> bytes:
+        return self._read("readline", *args)
+
+    def readlines(self, *args) -> list[bytes]:
+        return self._read("readlines", *args)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+
+def _readable_input(wsgi_app: Callable) -> Callable:
+    def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        environ["wsgi.input"] = _ReadableInput(environ["wsgi.input"])
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def register_request_guard(app: Flask) -> None:
     """Check every request before anything else reads it (CSRF, rate limits, the logged-in user, the view)."""
     app.json = StrictJSONProvider(app)
+    app.wsgi_app = _readable_input(app.wsgi_app)
     app.before_request(guard_request)

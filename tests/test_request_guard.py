@@ -8,6 +8,8 @@ used to be a server error. Bodies read as bytes (the local upload target) are th
 from __future__ import annotations
 
 import json
+import socket
+from contextlib import ExitStack
 
 import pytest
 import sqlalchemy as sa
@@ -27,6 +29,7 @@ from .factories import (
     SectionFactory,
     UserFactory,
 )
+from .servers import serve
 
 
 def token_of(client, url: str = "/login") -> str:
@@ -280,3 +283,41 @@ def test_blank_or_unknown_roster_filters_show_everyone(client, creator, query):
 def test_a_page_number_beyond_any_list_shows_the_last_page_not_an_error(client, creator, url):
     assert client.get(f"{url}?page={2**70}").status_code == 200
     assert client.get(f"{url}?page=%20").status_code == 200
+
+
+# ---------------------------------------------------------------------------
+# Bodies that can't be read
+
+
+def _status_of_raw_request(url: str, request: bytes) -> int:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = connection.recv(4096)
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_a_body_the_server_cannot_read_is_a_clear_400(tmp_path):
+    """A broken chunked encoding makes gunicorn's reader raise as the body is read: by a form, JSON or raw view."""
+    settings = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unread.db'}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "MAIL_DIR": str(tmp_path / "mail"),
+    }
+    readers = {
+        "/login": b"application/x-www-form-urlencoded",
+        "/signup": b"multipart/form-data; boundary=x",
+        "/studio/uploads": b"application/json",
+        "/webhooks/stripe": b"application/json",
+    }
+    with ExitStack() as stack:
+        url = serve(stack, settings)
+        answers = {
+            path: _status_of_raw_request(
+                url,
+                b"POST %s HTTP/1.1\r\nHost: aqueduct.test\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n"
+                b"Connection: close\r\n\r\nzz\r\nnot a chunk size\r\n0\r\n\r\n" % (path.encode(), content_type),
+            )
+            for path, content_type in readers.items()
+        }
+    assert answers == dict.fromkeys(readers, 400)

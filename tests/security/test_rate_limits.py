@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,8 +16,8 @@ from courseplatform import create_app
 from courseplatform.extensions import limiter
 
 from ..conftest import csrf_token_from
+from ..servers import PROJECT_ROOT, serve
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
@@ -29,38 +28,6 @@ def _redis_answers() -> bool:
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
     except redis.RedisError:
         return False
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(stack: ExitStack, settings: dict[str, str]) -> str:
-    """One more web process (gunicorn, one sync worker) with these settings; stopped at exit."""
-    port = _free_port()
-    env = {**os.environ, **settings, "FLASK_APP": "wsgi"}
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(
-        [str(gunicorn), "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    stack.callback(lambda: (process.terminate(), process.wait(timeout=20)))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url + "/healthz", timeout=2)
-            return url
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise AssertionError("the web process did not start")
 
 
 def _wrong_password(browser: requests.Session, url: str) -> int:
@@ -94,7 +61,7 @@ def test_two_web_processes_share_one_login_limit(tmp_path):
         capture_output=True,
     )
     with ExitStack() as stack:
-        first, second = _serve(stack, settings), _serve(stack, settings)
+        first, second = serve(stack, settings), serve(stack, settings)
         browser = requests.Session()
         answers = [_wrong_password(browser, (first, second)[attempt % 2]) for attempt in range(12)]
     assert answers[:10] == [200] * 10
