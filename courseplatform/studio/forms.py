@@ -31,6 +31,19 @@ def _kind_value(value) -> str:
     return value.value if isinstance(value, CourseKind) else str(value)
 
 
+class TopicsField(StringField):
+    """Topics typed as one line, separated by commas; an offering's own topics are shown the same way.
+
+    The offering's list is turned into that line here, so a form posted without the field (or without
+    any field) still holds text, never the list itself.
+    """
+
+    def process_data(self, value) -> None:
+        if value is not None and not isinstance(value, str):
+            value = ", ".join(topic.name for topic in value)
+        super().process_data(value)
+
+
 class OfferingForm(FlaskForm):
     # `coerce` turns the offering's CourseKind (OfferingForm(obj=course)) into its value, so the select shows it.
     kind = SelectField("Kind of offering", choices=KIND_CHOICES, coerce=_kind_value)
@@ -56,7 +69,7 @@ class OfferingForm(FlaskForm):
     price_kind = RadioField("Price", choices=PRICE_CHOICES, default="fixed")
     price_cents = MoneyField("Price", description="For a sliding scale, the suggested price.")
     sliding_scale_min_cents = MoneyField("Lowest amount a learner can pay")
-    topics = StringField(
+    topics = TopicsField(
         "Topics",
         validators=[Optional(), Length(max=300)],
         description=f"Up to {MAX_TOPICS}, separated by commas, e.g. Anxiety, Trauma.",

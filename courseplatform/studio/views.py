@@ -74,7 +74,6 @@ def edit_course(course_id: int):
     offering = owned_course_or_404(course_id, selectinload(Course.topics), selectinload(Course.creator))
     form = OfferingForm(obj=offering)
     if request.method == "GET":
-        form.topics.data = ", ".join(t.name for t in offering.topics)
         form.price_kind.data = (
             "free" if offering.is_free else "sliding" if offering.sliding_scale_min_cents is not None else "fixed"
         )

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import Course, CourseKind, CourseStatus, LessonKind, QuizChoice, QuizQuestion, Topic
 
+from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
 
 DETAILS = {
@@ -130,6 +131,25 @@ def test_numbers_no_one_means_are_a_form_error_on_an_offering(web, creator, fiel
     assert message in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Course, course.id).title == "Unchanged"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("application/x-www-form-urlencoded", b""), ("text/plain", b"title=Changed"), ("multipart/form-data", b"--x")],
+)
+def test_an_edit_posted_without_any_field_is_answered_and_changes_nothing(web, client, creator, content_type, body):
+    """No field arrived (the CSRF token came as a header): the form held the offering's topics as a list, not text."""
+    course = CourseFactory(creator=creator, title="Unchanged", topics=[Topic(name="Grief", slug="grief")])
+    db.session.commit()
+    url = f"/studio/courses/{course.id}/edit"
+    token = csrf_token_from(client.get(url).get_data(as_text=True))
+
+    response = client.post(url, data=body, content_type=content_type, headers={"X-CSRFToken": token})
+
+    assert response.status_code in (200, 302, 400)
+    db.session.expire_all()
+    course = db.session.get(Course, course.id)
+    assert (course.title, [t.name for t in course.topics]) == ("Unchanged", ["Grief"])
 
 
 def test_free_and_sliding_scale_prices(web, creator):
