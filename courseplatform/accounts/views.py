@@ -119,8 +119,11 @@ def finish_signup(token: str):
             db.session.rollback()
             flash("You already have an account with this address. Log in to continue.", "info")
             return redirect(url_for("accounts.login", next=next_path))
+        if current_user.is_authenticated:
+            end_login_session(current_user.login_session)  # whoever this browser was logged in as
         start_login_session(user, request.user_agent.string)
         db.session.commit()
+        logout_user()  # their remember cookie too, or it would log this browser back in as them
         login_user(user)
         flash(f"Welcome to Aqueduct, {user.name}.", "success")
         return redirect(next_path)

@@ -249,6 +249,21 @@ def test_a_signup_session_is_ended_by_logout_too(app, web, mailbox):
     assert not is_logged_in(thief)
 
 
+def test_finishing_a_signup_in_a_browser_remembered_as_someone_else_logs_them_out(app, web, mailbox):
+    """A shared computer: the newcomer must not find the browser back in the previous person's account later."""
+    UserFactory(email="jordan@example.org")
+    web.login("jordan@example.org", PASSWORD, remember=True)
+    jordans_cookies = copy_of(app, web, "session", "remember_token")
+    device(app).submit("/signup", {"name": "Ana Ruiz", "email": "ana@example.org", "time_zone": "UTC"})
+    link = re.search(r"http://aqueduct\.test(/signup/finish/\S+)", mailbox.last_body()).group(1)
+
+    web.submit(link, {"password": NEW, "confirm": NEW})
+    web.client.delete_cookie("session")  # the browser is closed and opened again
+
+    assert "jordan@example.org" not in web.client.get("/account", follow_redirects=True).get_data(as_text=True)
+    assert not is_logged_in(jordans_cookies)
+
+
 def test_a_session_ends_when_it_expires(app, web):
     user = UserFactory(email="jordan@example.org")
     web.login("jordan@example.org", PASSWORD, remember=True)
