@@ -70,14 +70,18 @@ def _file_or_env(name: str) -> str:
     return os.environ.get(name, "")
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"from {minimum} up"
+        raise ConfigError(f"{name} must be {bounds}, not {value}.")
+    return value
 
 
 def _database_url(instance_path: Path) -> str:
@@ -129,7 +133,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # How many reverse proxies (load balancer, CDN) stand in front and set X-Forwarded-*.
-        "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
+        "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0, minimum=0),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Media
         "STORAGE_BACKEND": os.environ.get("STORAGE_BACKEND", "local"),
@@ -159,7 +163,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_CONNECT_WEBHOOK_SECRET": os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
-        "PLATFORM_FEE_PERCENT": _int("PLATFORM_FEE_PERCENT", 10),
+        "PLATFORM_FEE_PERCENT": _int("PLATFORM_FEE_PERCENT", 10, minimum=0, maximum=100),
         # Mail
         "MAIL_BACKEND": os.environ.get("MAIL_BACKEND", "file"),
         "MAIL_DIR": os.environ.get("MAIL_DIR", str(instance_path / "mail")),

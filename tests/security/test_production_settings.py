@@ -26,7 +26,15 @@ SAFE_PRODUCTION = {
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
 }
-CHECKED = [*SAFE_PRODUCTION, "AQUEDUCT_ALLOW_UNSAFE", "FLASK_DEBUG", "FLASK_ENV", "STRIPE_CONNECT_WEBHOOK_SECRET"]
+CHECKED = [
+    *SAFE_PRODUCTION,
+    "AQUEDUCT_ALLOW_UNSAFE",
+    "FLASK_DEBUG",
+    "FLASK_ENV",
+    "STRIPE_CONNECT_WEBHOOK_SECRET",
+    "TRUSTED_PROXY_HOPS",
+    "PLATFORM_FEE_PERCENT",
+]
 
 
 @pytest.fixture
@@ -216,3 +224,20 @@ def test_create_app_refuses_an_unsafe_production(environment):
     environment(AQUEDUCT_ENV="production", SECRET_KEY=LONG_KEY)
     with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY"):
         create_app()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        # ProxyFix reads -1 as "the second address the client sent": anyone could pick the one limits count.
+        ("TRUSTED_PROXY_HOPS", "-1", "TRUSTED_PROXY_HOPS must be from 0"),
+        # Above 100 every paid checkout fails (the creator's share is negative); below 0 the platform pays.
+        ("PLATFORM_FEE_PERCENT", "150", "PLATFORM_FEE_PERCENT must be from 0 to 100"),
+        ("PLATFORM_FEE_PERCENT", "-5", "PLATFORM_FEE_PERCENT must be from 0 to 100"),
+    ],
+)
+def test_a_number_outside_its_range_is_refused_in_any_environment(environment, tmp_path, name, value, says):
+    environment(**{name: value})
+    assert says in refusal(tmp_path)
+    environment(**SAFE_PRODUCTION, **{name: value})
+    assert says in refusal(tmp_path)
