@@ -48,6 +48,8 @@ UNSAFE_IN_PRODUCTION = {
     "on another machine can't see. Set STORAGE_BACKEND=s3 and S3_BUCKET.",
     "stripe-without-webhooks": "STRIPE_SECRET_KEY is set without STRIPE_WEBHOOK_SECRET: refunds and disputes "
     "made in Stripe would never reach Aqueduct, so access would outlive the money.",
+    "stripe-api-base": "STRIPE_API_BASE points the Stripe client somewhere other than Stripe: whatever answers "
+    "there decides which checkouts are paid. Unset STRIPE_API_BASE.",
     "stripe-test-keys": "STRIPE_SECRET_KEY is a test-mode key (sk_test_/rk_test_): Stripe Checkout would take its "
     "test card numbers, so paid offerings would be sold for nothing. Set the live key (sk_live_/rk_live_).",
 }
@@ -251,6 +253,7 @@ def production_problems(config: dict) -> list[str]:
         "local-media": config["STORAGE_BACKEND"] == "local",
         "stripe-without-webhooks": bool(config["STRIPE_SECRET_KEY"]) and not config["STRIPE_WEBHOOK_SECRET"],
         "stripe-test-keys": config["STRIPE_SECRET_KEY"].strip().startswith(("sk_test_", "rk_test_")),
+        "stripe-api-base": bool(config["STRIPE_API_BASE"]),
     }
     for name, unsafe in found.items():
         if unsafe and name not in config["ALLOW_UNSAFE"]:

@@ -32,6 +32,7 @@ CHECKED = [
     "FLASK_DEBUG",
     "FLASK_ENV",
     "STRIPE_CONNECT_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
     "TRUSTED_PROXY_HOPS",
     "PLATFORM_FEE_PERCENT",
 ]
@@ -108,6 +109,8 @@ def test_production_with_only_a_long_key_lists_every_unsafe_setting(environment,
         ({"REDIS_URL": "MEMORY://"}, "REDIS_URL", "memory-rate-limits"),
         ({"STRIPE_SECRET_KEY": "sk_test_example"}, "STRIPE_SECRET_KEY", "stripe-test-keys"),
         ({"STRIPE_SECRET_KEY": "rk_test_example"}, "STRIPE_SECRET_KEY", "stripe-test-keys"),
+        # A stand-in Stripe (stripe-mock, the tests' fake) says every checkout is paid.
+        ({"STRIPE_API_BASE": "http://127.0.0.1:12111"}, "STRIPE_API_BASE", "stripe-api-base"),
         ({"STORAGE_BACKEND": "local"}, "STORAGE_BACKEND", "local-media"),
         ({"STRIPE_WEBHOOK_SECRET": None}, "STRIPE_WEBHOOK_SECRET", "stripe-without-webhooks"),
     ],
