@@ -324,5 +324,6 @@ def _check_media_origin(origin: str, base_url: str) -> None:
     parts = urlsplit(origin)
     if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query or parts.fragment:
         raise ConfigError(f"MEDIA_ORIGIN must be an origin such as https://media.example.com, not {origin!r}")
-    if parts.netloc.lower() == urlsplit(base_url).netloc.lower():
+    # By name alone: browsers send a host's cookies to all its ports, and "example.com." is "example.com".
+    if parts.hostname.rstrip(".") == (urlsplit(base_url).hostname or "").rstrip("."):
         raise ConfigError("MEDIA_ORIGIN must be another host than BASE_URL's, so files never share the site's origin.")

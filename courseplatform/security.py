@@ -22,7 +22,7 @@ POLICY_SETTINGS = (
 
 
 def content_security_policy() -> str:
-    """This site's scripts and styles only; media, uploads and payment pages only on the configured hosts."""
+    """This site's scripts and styles only; media, uploads and payment pages only on the hosts that serve them."""
     config = current_app.config
     settings = tuple(config.get(name) for name in POLICY_SETTINGS)
     cache = current_app.extensions.setdefault("aqueduct_csp", {})
@@ -32,9 +32,10 @@ def content_security_policy() -> str:
 
 
 def _build_policy(config) -> str:
-    from .integrations.storage import storage_origins
+    from .integrations.storage import storage_origins, upload_origins
 
     media = " ".join(storage_origins())
+    uploads = " ".join(upload_origins())
     payments = ""
     if config["STRIPE_SECRET_KEY"]:
         origins = list(STRIPE_ORIGINS)
@@ -44,9 +45,9 @@ def _build_policy(config) -> str:
         payments = " ".join(origins)
     directives = [
         "default-src 'self'",
-        f"img-src 'self' data: blob: {media}",
-        f"media-src 'self' blob: {media}",
-        f"connect-src 'self' {media}",
+        f"img-src 'self' data: {media}",  # data: for the stylesheets' own icons
+        f"media-src 'self' {media}",
+        f"connect-src 'self' {uploads}",
         "style-src 'self'",
         "script-src 'self'",
         "font-src 'self'",

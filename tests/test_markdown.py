@@ -11,7 +11,7 @@ from markupsafe import Markup
 from courseplatform.demo.seed import seed_demo
 from courseplatform.extensions import db
 from courseplatform.markdown_render import render_markdown
-from courseplatform.models import Course, CreatorProfile, Lesson, LessonKind, QuizQuestion
+from courseplatform.models import Course, CreatorProfile, Lesson, LessonKind, QuizQuestion, Section
 from courseplatform.studio.services import duplicate_offering
 
 from .factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
@@ -201,6 +201,34 @@ def test_every_way_of_writing_markdown_stores_its_html(app):
     stored = db.session.get(Course, course.id)
     assert isinstance(stored.description_html, Markup), "read back as Markup, ready for templates"
     assert stored.description_html == Markup("<p>A <em>gentle</em> course.</p>\n")
+
+
+def test_duplicating_an_offering_of_long_lessons_renders_none_of_them_again(web):
+    """Each lesson may hold 100,000 characters that take a second or two to render: a copy carries the
+    stored HTML, so duplicating a long course can't run past the web server's 30 s timeout."""
+    profile = CreatorProfileFactory(user__email="maya@example.org")
+    course = CourseFactory(creator=profile, slug="long-course")
+    section = SectionFactory(course=course)
+    text = PATHOLOGICAL["image openers"]
+    html = render_markdown(text)
+    lessons = [LessonFactory(section=section, kind=LessonKind.TEXT, position=n) for n in range(12)]
+    # Saved earlier, each with its rendered HTML (one rendering here rather than twelve).
+    db.session.execute(
+        sa.update(Lesson).where(Lesson.id.in_([lesson.id for lesson in lessons])).values(body=text, body_html=html)
+    )
+    web.login("maya@example.org", PASSWORD)
+
+    started = time.process_time()
+    answer = web.submit(f"/studio/courses/{course.id}/duplicate", {}, form_url=f"/studio/courses/{course.id}")
+    elapsed = time.process_time() - started
+
+    assert "Duplicated as" in answer.get_data(as_text=True)
+    assert elapsed < RENDER_BUDGET_SECONDS, f"duplicating 12 long lessons took {elapsed:.1f} s of CPU"
+    copy = db.session.scalar(sa.select(Course).filter_by(slug="long-course-copy"))
+    copied = db.session.execute(
+        sa.select(Lesson.body, Lesson.body_html).join(Lesson.section).where(Section.course_id == copy.id)
+    ).all()
+    assert copied == [(text, html)] * 12
 
 
 def test_the_demo_seed_stores_html_for_all_its_markdown(app):

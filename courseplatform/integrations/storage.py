@@ -639,28 +639,39 @@ def get_storage() -> LocalStorage | S3Storage:
 
 
 def storage_origins() -> tuple[str, ...]:
-    """The origins browsers load media from and upload to, for the Content-Security-Policy.
-
-    S3 links are asked of boto3 itself (path- or host-style, regional or not), so the policy
-    names exactly the host that presigned links use.
-    """
+    """The origins browsers load images and media from, for the Content-Security-Policy:
+    MEDIA_ORIGIN, the bucket and CloudFront, whichever are configured."""
     config = current_app.config
     origins = []
     if config.get("MEDIA_ORIGIN"):
         origins.append(_origin(config["MEDIA_ORIGIN"]))
-    if config["STORAGE_BACKEND"] == "s3":
-        client = _s3_client(config["AWS_REGION"], config["S3_ENDPOINT_URL"])
-        bucket = config["S3_BUCKET"] or "bucket"
-        try:
-            origins.append(_origin(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})))
-            origins.append(_origin(client.generate_presigned_post(bucket, "k")["url"]))
-        except Exception:  # no credentials yet: media can't work, but pages must still render
-            log.warning("S3 links can't be signed; the Content-Security-Policy names the bucket's usual hosts")
-            origins.append(_origin(config["S3_ENDPOINT_URL"] or f"https://{bucket}.s3.amazonaws.com"))
-            if not config["S3_ENDPOINT_URL"]:
-                origins.append(f"https://{bucket}.s3.{config['AWS_REGION']}.amazonaws.com")
-        if config.get("CLOUDFRONT_DOMAIN"):
-            origins.append("https://" + config["CLOUDFRONT_DOMAIN"].removeprefix("https://").strip("/"))
+    origins.extend(upload_origins())
+    if config["STORAGE_BACKEND"] == "s3" and config.get("CLOUDFRONT_DOMAIN"):
+        origins.append("https://" + config["CLOUDFRONT_DOMAIN"].removeprefix("https://").strip("/"))
+    return tuple(dict.fromkeys(origins))
+
+
+def upload_origins() -> tuple[str, ...]:
+    """The origins the uploader script sends files to: the bucket in S3 mode (none with local storage,
+    whose uploads go to the site itself).
+
+    The hosts are asked of boto3 itself (path- or host-style, regional or not), so the policy names
+    exactly the hosts that presigned links use.
+    """
+    config = current_app.config
+    if config["STORAGE_BACKEND"] != "s3":
+        return ()
+    client = _s3_client(config["AWS_REGION"], config["S3_ENDPOINT_URL"])
+    bucket = config["S3_BUCKET"] or "bucket"
+    origins = []
+    try:
+        origins.append(_origin(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})))
+        origins.append(_origin(client.generate_presigned_post(bucket, "k")["url"]))
+    except Exception:  # no credentials yet: media can't work, but pages must still render
+        log.warning("S3 links can't be signed; the Content-Security-Policy names the bucket's usual hosts")
+        origins.append(_origin(config["S3_ENDPOINT_URL"] or f"https://{bucket}.s3.amazonaws.com"))
+        if not config["S3_ENDPOINT_URL"]:
+            origins.append(f"https://{bucket}.s3.{config['AWS_REGION']}.amazonaws.com")
     return tuple(dict.fromkeys(origins))
 
 

@@ -235,10 +235,19 @@ def media_url(asset: MediaAsset | None, expires_in: int = 3600, download: bool =
     return get_storage().playback_url(
         asset.storage_key,
         content_type=asset.content_type,
-        filename=asset.original_name,
+        filename=saved_name(asset),
         download=download,
         expires_in=expires_in,
     )
+
+
+def saved_name(asset: MediaAsset) -> str:
+    """The name a browser saves the file under: the creator's own, ending in an extension of the type
+    its check recorded, so a PDF called "handout.html" is saved as "handout.html.pdf", never as a page."""
+    kind = ALLOWED.get(asset.content_type)
+    if kind is None or asset.original_name.lower().endswith(kind.extensions):
+        return asset.original_name
+    return asset.original_name + kind.extensions[0]
 
 
 def upload_limit(category: str) -> int | None:

@@ -24,9 +24,29 @@ MEDIA_HOST_ENDPOINTS = {"media.serve", "healthz"}
 
 
 def media_host() -> str | None:
-    """The host of MEDIA_ORIGIN (with its port, if any), or None when files are served by the site itself."""
+    """The host of MEDIA_ORIGIN (with a port other than 80 or 443), or None when the site serves its files itself."""
     origin = current_app.config.get("MEDIA_ORIGIN")
-    return urlsplit(origin).netloc.lower() if origin else None
+    return _host_name(urlsplit(origin).netloc) if origin else None
+
+
+def on_media_host() -> bool:
+    """Whether this request is for the media host, however the browser spelt its name."""
+    host = media_host()
+    return host is not None and _host_name(request.host) == host
+
+
+def _host_name(netloc: str) -> str:
+    """A host as browsers tell hosts apart: in lower case, without the DNS root's trailing dot
+    ("media.example.com." is the same host), with its port unless that is 80 or 443."""
+    parts = urlsplit(f"//{netloc}")
+    try:
+        port = parts.port
+    except ValueError:
+        return netloc.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{host}:{port}" if port not in (None, 80, 443) else host
 
 
 def site_origin() -> str:
@@ -38,8 +58,7 @@ def site_origin() -> str:
 @bp.before_app_request
 def keep_the_media_host_for_files():
     """Answer 404 for every page asked of the media host: it serves files and nothing else."""
-    host = media_host()
-    if host and request.host.lower() == host and request.endpoint not in MEDIA_HOST_ENDPOINTS:
+    if on_media_host() and request.endpoint not in MEDIA_HOST_ENDPOINTS:
         abort(404)
 
 
@@ -48,8 +67,7 @@ def keep_the_media_host_for_files():
 def serve(token: str):
     """Stream the file behind a valid, unexpired link, as the type and disposition the link was signed with."""
     storage = get_storage()
-    host = media_host()
-    if not isinstance(storage, LocalStorage) or (host and request.host.lower() != host):
+    if not isinstance(storage, LocalStorage) or (media_host() and not on_media_host()):
         abort(404)
     try:
         grant = storage.playback_grant(token)
@@ -64,7 +82,7 @@ def serve(token: str):
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Even a file that were mistyped could run nothing here: no script, no plugin, no same-origin access.
     response.headers["Content-Security-Policy"] = MEDIA_RESPONSE_CSP
-    if host:
+    if media_host():
         # The player fetches video and captions across origins (crossorigin="anonymous").
         response.headers["Access-Control-Allow-Origin"] = site_origin()
     return response

@@ -1,7 +1,7 @@
 """Every model, importable from one place (for Alembic, Flask-Login and the features)."""
 
 from .accounts import CreatorProfile, LoginSession, User
-from .base import utcnow
+from .base import stored_markdown, utcnow
 from .commerce import (
     ORDER_TRANSITIONS,
     InvalidTransition,
@@ -74,5 +74,6 @@ __all__ = [
     "User",
     "WaitlistEntry",
     "course_topics",
+    "stored_markdown",
     "utcnow",
 ]

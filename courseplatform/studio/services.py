@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
@@ -27,6 +27,7 @@ from ..models import (
     QuizQuestion,
     Section,
     Topic,
+    stored_markdown,
     utcnow,
 )
 from .forms import topic_names
@@ -259,11 +260,11 @@ def duplicate_offering(course: Course) -> Course:
         sa.select(Course)
         .where(Course.id == course.id)
         .options(
+            undefer(Course.description_html),
             selectinload(Course.topics),
             selectinload(Course.sections)
             .selectinload(Section.lessons)
-            .selectinload(Lesson.questions)
-            .selectinload(QuizQuestion.choices),
+            .options(undefer(Lesson.body_html), selectinload(Lesson.questions).selectinload(QuizQuestion.choices)),
         )
     )
     copy = Course(
@@ -272,7 +273,7 @@ def duplicate_offering(course: Course) -> Course:
         title=f"Copy of {course.title}"[:160],
         slug=unique_course_slug(f"{course.slug}-copy"),
         subtitle=course.subtitle,
-        description=course.description,
+        description=stored_markdown(course, "description"),
         cover_asset_id=course.cover_asset_id,
         price_cents=course.price_cents,
         sliding_scale_min_cents=course.sliding_scale_min_cents,
@@ -294,7 +295,7 @@ def duplicate_offering(course: Course) -> Course:
                 title=lesson.title,
                 kind=lesson.kind,
                 position=lesson.position,
-                body=lesson.body,
+                body=stored_markdown(lesson, "body"),
                 media_asset_id=lesson.media_asset_id,
                 captions_asset_id=lesson.captions_asset_id,
                 duration_seconds=lesson.duration_seconds,
@@ -307,7 +308,9 @@ def duplicate_offering(course: Course) -> Course:
             new_section.lessons.append(new_lesson)
             for question in lesson.questions:
                 new_question = QuizQuestion(
-                    prompt=question.prompt, explanation=question.explanation, position=question.position
+                    prompt=question.prompt,
+                    explanation=stored_markdown(question, "explanation"),
+                    position=question.position,
                 )
                 new_lesson.questions.append(new_question)
                 for choice in question.choices:

@@ -122,4 +122,4 @@ def test_only_inline_media_plays_from_cloudfront_and_a_handout_always_downloads_
     assert opened.netloc.endswith("amazonaws.com")
     query = parse_qs(opened.query)
     assert query["response-content-type"] == ["application/pdf"]
-    assert query["response-content-disposition"][0].startswith('attachment; filename="worksheet.html"')
+    assert query["response-content-disposition"] == ['attachment; filename="worksheet.html.pdf"']

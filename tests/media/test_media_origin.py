@@ -91,6 +91,31 @@ def test_the_media_host_answers_nothing_but_files(client, media_origin, backend,
         assert on_the_site.status_code != 404
 
 
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+@pytest.mark.parametrize(
+    "spelling", ["media.aqueduct.test.", "MEDIA.Aqueduct.Test", "media.aqueduct.test:80", "media.aqueduct.test.:80"]
+)
+def test_the_media_host_answers_nothing_but_files_however_its_name_is_spelt(
+    client, media_origin, backend, lesson, spelling
+):
+    """A browser reaches the media host as `media.aqueduct.test.` too (the DNS root's dot): no page of
+    the site may answer there, nor set a cookie; files still do."""
+    with client.get("/login", base_url=f"http://{spelling}") as page:
+        assert page.status_code == 404
+        assert "Set-Cookie" not in page.headers
+    location = urlsplit(link(client, f"{lesson}/media"))
+    with client.get(location.path, base_url=f"http://{spelling}", headers={"Range": "bytes=0-9"}) as served:
+        assert served.status_code == 206
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+@pytest.mark.parametrize("spelling", ["aqueduct.test.", "AQUEDUCT.test", "aqueduct.test:80"])
+def test_files_are_refused_on_the_site_however_its_name_is_spelt(client, lesson, spelling):
+    location = urlsplit(link(client, f"{lesson}/media"))
+    with client.get(location.path, base_url=f"http://{spelling}") as on_the_site:
+        assert on_the_site.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("origin", "message"),
     [
@@ -98,6 +123,10 @@ def test_the_media_host_answers_nothing_but_files(client, media_origin, backend,
         ("https://media.example.com/files", "must be an origin such as https://media.example.com"),
         ("javascript://media.example.com", "must be an origin such as https://media.example.com"),
         ("https://example.com", "must be another host than BASE_URL's"),
+        # Browsers send a site's cookies to every port of its host, and read a trailing dot as the same host.
+        ("https://example.com:8443", "must be another host than BASE_URL's"),
+        ("http://example.com", "must be another host than BASE_URL's"),
+        ("https://EXAMPLE.com.", "must be another host than BASE_URL's"),
     ],
 )
 def test_a_media_origin_must_be_a_bare_origin_on_another_host(monkeypatch, tmp_path, origin, message):

