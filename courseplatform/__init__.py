@@ -35,7 +35,8 @@ def create_app(config: dict | None = None) -> Flask:
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
         # Behind a load balancer, rate limits must key on the client's address, not the balancer's.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # X-Forwarded-Host is not trusted: load balancers such as AWS's pass the client's own through.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     # First, so hostile input is refused before CSRF, rate limits or the login manager read the request.
     register_request_guard(app)

@@ -80,6 +80,22 @@ def test_behind_a_proxy_the_client_address_is_used(tmp_path):
     assert response.get_data(as_text=True) == "203.0.113.7"
 
 
+def test_behind_a_proxy_the_host_a_client_forwards_is_not_believed(tmp_path):
+    """Load balancers such as AWS's pass a client's X-Forwarded-Host through untouched."""
+    proxied = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db", "SECRET_KEY": "x" * 32, "TRUSTED_PROXY_HOPS": 1}
+    )
+
+    @proxied.get("/__host")
+    def host():
+        from flask import request
+
+        return request.host
+
+    response = proxied.test_client().get("/__host", headers={"X-Forwarded-Host": "evil.example"})
+    assert response.get_data(as_text=True) == "localhost"
+
+
 def test_unknown_backends_are_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("STORAGE_BACKEND", "ftp")
     with pytest.raises(ConfigError, match="STORAGE_BACKEND"):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -21,6 +21,7 @@ from ua_parser import parse as parse_user_agent
 from ..extensions import db
 from ..ids import parse_id
 from ..integrations.mail import send_after_commit
+from ..links import absolute_url
 from ..models import Course, CreatorProfile, LoginSession, Order, OrderStatus, User, utcnow
 
 _hasher = PasswordHasher()
@@ -257,14 +258,9 @@ def make_reset_token(user: User, *, invite: bool = False) -> str:
     return _reset_serializer().dumps(payload)
 
 
-def _site_link(endpoint: str, **values) -> str:
-    """An absolute link for an e-mail: BASE_URL followed by the route's path."""
-    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
-
-
 def make_invite_link(user: User) -> str:
     """An absolute set-password link for an account created on someone's behalf (valid INVITE_MAX_AGE)."""
-    return _site_link("accounts.reset_password", token=make_reset_token(user, invite=True))
+    return absolute_url("accounts.reset_password", token=make_reset_token(user, invite=True))
 
 
 def user_for_reset_token(token: str, max_age: int | None = None) -> User:
@@ -301,7 +297,7 @@ def send_password_reset(email: str) -> None:
         send_after_commit(
             to=address,
             subject="About your Aqueduct password",
-            text=render_template("accounts/email/reset_unknown.txt", signup_link=_site_link("accounts.signup")),
+            text=render_template("accounts/email/reset_unknown.txt", signup_link=absolute_url("accounts.signup")),
         )
         return
     send_after_commit(
@@ -310,7 +306,7 @@ def send_password_reset(email: str) -> None:
         text=render_template(
             "accounts/email/reset.txt",
             user=user,
-            link=_site_link("accounts.reset_password", token=make_reset_token(user)),
+            link=absolute_url("accounts.reset_password", token=make_reset_token(user)),
             minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
         ),
     )
@@ -352,8 +348,8 @@ def request_signup(name: str, email: str, time_zone: str, next_path: str) -> Non
             text=render_template(
                 "accounts/email/signup_existing.txt",
                 user=user,
-                login_link=_site_link("accounts.login"),
-                reset_link=_site_link("accounts.reset_password", token=make_reset_token(user)),
+                login_link=absolute_url("accounts.login"),
+                reset_link=absolute_url("accounts.reset_password", token=make_reset_token(user)),
                 minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
             ),
         )
@@ -365,7 +361,7 @@ def request_signup(name: str, email: str, time_zone: str, next_path: str) -> Non
         text=render_template(
             "accounts/email/signup.txt",
             name=name.strip(),
-            link=_site_link("accounts.finish_signup", token=token),
+            link=absolute_url("accounts.finish_signup", token=token),
             hours=SIGNUP_MAX_AGE // 3600,
         ),
     )

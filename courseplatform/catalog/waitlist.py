@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..integrations.mail import send_mail
+from ..links import absolute_url
 from ..models import Course, User, WaitlistEntry, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ def join_waitlist(course: Course, email: str) -> bool:
 
 def course_url(course: Course) -> str:
     """The offering's public page as an absolute link, for e-mails (no request needed)."""
-    return f"{current_app.config['BASE_URL']}/courses/{quote(course.slug)}"
+    return absolute_url("catalog.course", slug=course.slug)
 
 
 def notify_waitlist(course: Course, reason: str) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
 from ..catalog.waitlist import notify_waitlist
@@ -26,6 +26,7 @@ from ..extensions import db
 from ..formatting import format_money
 from ..integrations.mail import send_after_commit
 from ..integrations.payments import CheckoutRequest, Payments, PaymentsError, get_payments, payments_for, test_mode
+from ..links import absolute_url
 from ..models import (
     Course,
     CourseKind,
@@ -281,13 +282,13 @@ def open_checkout(order: Order, payments: Payments | None = None) -> str:
     payments = payments or get_payments()
     course = order.course
     creator = course.creator
-    success = url_for("checkout.success", _external=True) + "?session_id={CHECKOUT_SESSION_ID}"
+    success = absolute_url("checkout.success") + "?session_id={CHECKOUT_SESSION_ID}"
     request = CheckoutRequest(
         order=order,
         title=course.title,
         learner_email=order.learner.email,
         success_url=success,
-        cancel_url=url_for("checkout.cancel", order=order.id, _external=True),
+        cancel_url=absolute_url("checkout.cancel", order=order.id),
         expires_at=order.expires_at,
         destination_account=creator.stripe_account_id,
         application_fee_cents=order.platform_fee_cents,
@@ -545,7 +546,7 @@ def replay_parked_events(order: Order) -> None:
 
 
 def _learn_link(course: Course) -> str:
-    return current_app.config["BASE_URL"] + url_for("learning.course", slug=course.slug)
+    return absolute_url("learning.course", slug=course.slug)
 
 
 def mail_payment_failed(order: Order) -> None:
@@ -557,13 +558,12 @@ def mail_payment_failed(order: Order) -> None:
             "checkout/email/payment_failed.txt",
             order=order,
             course=order.course,
-            course_link=current_app.config["BASE_URL"] + url_for("catalog.course", slug=order.course.slug),
+            course_link=absolute_url("catalog.course", slug=order.course.slug),
         ),
     )
 
 
 def _mail_receipt(order: Order) -> None:
-    base = current_app.config["BASE_URL"]
     send_after_commit(
         order.learner.email,
         f"Your receipt for {order.course.title}",
@@ -573,7 +573,7 @@ def _mail_receipt(order: Order) -> None:
             course=order.course,
             test_mode=order.provider.value == "test",
             learn_link=_learn_link(order.course),
-            orders_link=base + url_for("accounts.orders"),
+            orders_link=absolute_url("accounts.orders"),
         ),
     )
 
@@ -595,6 +595,6 @@ def _mail_refund_notice(order: Order, why: str, amount_cents: int | None = None)
             course=order.course,
             why=why,
             amount_cents=order.amount_cents if amount_cents is None else amount_cents,
-            course_link=current_app.config["BASE_URL"] + url_for("catalog.course", slug=order.course.slug),
+            course_link=absolute_url("catalog.course", slug=order.course.slug),
         ),
     )

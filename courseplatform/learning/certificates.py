@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app, url_for
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
 from ..extensions import db
+from ..links import absolute_url
 from ..models import Certificate, Course, CourseEvaluation, Enrollment, EnrollmentStatus, User, utcnow
 from .progress import AttendanceSummary, attendance_summary, content_is_done, lesson_counts, update_completion
 
@@ -240,7 +240,7 @@ def is_revoked(certificate: Certificate) -> bool:
 
 def verification_url(certificate: Certificate) -> str:
     """The public page that verifies the certificate, as an absolute link (printed on the PDF)."""
-    return current_app.config["BASE_URL"] + url_for("certificates.verify", number=certificate.number)
+    return absolute_url("certificates.verify", number=certificate.number)
 
 
 def learner_enrollment(user: User, slug: str) -> Enrollment | None:

@@ -18,6 +18,7 @@ from icalendar import Alarm, Calendar, Event
 from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
+from ..links import absolute_url
 from ..models import Course, Lesson, LessonKind, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
 from .access import Viewer, active_enrollment
 
@@ -158,12 +159,6 @@ def session_lessons(course_ids: list[int]) -> dict[int, int]:
 
 # ---------------------------------------------------------------------------
 # Links for e-mails and calendar files (no request needed: the reminders run from cron)
-
-
-def absolute_url(endpoint: str, **values) -> str:
-    """BASE_URL followed by the route's path, so the link works from a mail program or a calendar."""
-    path = current_app.url_map.bind("").build(endpoint, values)
-    return current_app.config["BASE_URL"] + path
 
 
 def session_page_url(course: Course, session: LiveSession, lessons: dict[int, int]) -> str:

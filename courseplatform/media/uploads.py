@@ -14,7 +14,7 @@ from flask import abort, jsonify, request
 from flask_login import current_user
 
 from ..access import owned_course_or_404, studio_required
-from ..extensions import db
+from ..extensions import db, limiter
 from ..ids import parse_id
 from ..models import MediaAsset, MediaStatus
 from ..request_guard import json_body
@@ -32,8 +32,13 @@ from .services import (
 PARTS_PER_CALL = 100
 
 
+def _uploader_key() -> str:
+    return f"uploads-started:{current_user.id}"
+
+
 @bp.post("/studio/uploads")
 @studio_required
+@limiter.limit("60 per minute", key_func=_uploader_key)
 @json_body
 def start_upload():
     """Record a pending upload and answer with a presigned POST, or a started multipart upload."""

@@ -17,7 +17,7 @@ from email.utils import parseaddr
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, render_template, url_for
+from flask import render_template
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
@@ -27,6 +27,7 @@ from ..checkout.services import enrol, enrollment_of, seats_taken, workshop_capa
 from ..extensions import db
 from ..fields import MAX_PAGE
 from ..integrations.mail import send_mail
+from ..links import absolute_url
 from ..models import (
     Certificate,
     Course,
@@ -335,7 +336,7 @@ def restore_access(enrollment: Enrollment) -> None:
 
 
 def _learn_link(course: Course) -> str:
-    return current_app.config["BASE_URL"] + url_for("learning.course", slug=course.slug)
+    return absolute_url("learning.course", slug=course.slug)
 
 
 def _mail_access(course: Course, user: User) -> bool:
@@ -352,7 +353,7 @@ def _mail_access(course: Course, user: User) -> bool:
             **context,
             invite_link=make_invite_link(user),
             invite_days=INVITE_MAX_AGE // 86400,
-            forgot_link=current_app.config["BASE_URL"] + url_for("accounts.forgot_password"),
+            forgot_link=absolute_url("accounts.forgot_password"),
         )
     try:
         send_mail(user.email, subject, text)

@@ -17,6 +17,7 @@ from ..access import creator_required
 from ..extensions import db
 from ..fields import page_number
 from ..integrations.payments import TEST_MODE_FEE_FIXED_CENTS, TEST_MODE_FEE_PERCENT_BP
+from ..links import absolute_url
 from . import bp
 from .forms import ConfirmForm
 from .payout_services import (
@@ -49,7 +50,7 @@ RETURN_NEWS = {
 
 def _onboarding_urls() -> tuple[str, str]:
     """Where Stripe sends the creator when a link has expired, and when they're done."""
-    return url_for("studio.payouts_refresh", _external=True), url_for("studio.payouts_return", _external=True)
+    return absolute_url("studio.payouts_refresh"), absolute_url("studio.payouts_return")
 
 
 @bp.get("/payouts")

@@ -52,8 +52,9 @@ def test_buy_creates_a_checkout_session_as_stripe_expects(web, stripe_api, conne
     assert session["customer_email"] == "ana@example.org"
     assert session["allow_promotion_codes"] is True
     assert session["amount_total"] == 4900
-    assert session["success_url"] == "http://localhost/checkout/success?session_id={CHECKOUT_SESSION_ID}"
-    assert session["cancel_url"] == f"http://localhost/checkout/cancel?order={order.id}"
+    # The site's own address (BASE_URL), never the Host the request claimed.
+    assert session["success_url"] == "http://aqueduct.test/checkout/success?session_id={CHECKOUT_SESSION_ID}"
+    assert session["cancel_url"] == f"http://aqueduct.test/checkout/cancel?order={order.id}"
     assert session["expires_at"] == int(order.expires_at.timestamp())
     intent = stripe_api.payment_intent_data(session["id"])
     assert intent["application_fee_amount"] == 490

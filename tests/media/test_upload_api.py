@@ -255,3 +255,11 @@ def test_a_file_larger_than_announced_is_refused(api, backend, demo_video):
     assert confirmed["status"] == "failed"
     assert "larger than announced" in confirmed["reason"] or "didn't arrive" in confirmed["reason"]
     assert asset_row(answer["asset_id"]).status is MediaStatus.FAILED
+
+
+def test_one_creator_can_start_only_so_many_uploads_a_minute(api):
+    """Pending uploads cost a row each whatever their size; a script can't fill the table with them."""
+    body = {"filename": "notes.pdf", "content_type": "application/pdf", "size": 1, "purpose": "document"}
+    answers = [api.post("/studio/uploads", body)[0] for _ in range(61)]
+    assert answers[:60] == [201] * 60
+    assert answers[60] == 429

@@ -143,8 +143,8 @@ def test_connect_creates_an_account_with_the_creators_email_and_goes_to_stripe(w
     assert response.headers["Location"] == f"{stripe.url}/onboard/{account_id}"
     (link,) = stripe.account_links
     assert link["account"] == account_id and link["type"] == "account_onboarding"
-    assert link["refresh_url"].startswith("http") and link["refresh_url"].endswith("/studio/payouts/refresh")
-    assert link["return_url"].startswith("http") and link["return_url"].endswith("/studio/payouts/return")
+    assert link["refresh_url"] == "http://aqueduct.test/studio/payouts/refresh"
+    assert link["return_url"] == "http://aqueduct.test/studio/payouts/return"
 
 
 def test_a_second_connect_reuses_the_account(web, client, creator, stripe):

@@ -1,0 +1,11 @@
+"""Absolute links to this site, for e-mails, calendar files, Stripe's return addresses and certificates."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """BASE_URL followed by the route's path: never the Host a request claims, and no request needed (cron)."""
+    path = current_app.url_map.bind("").build(endpoint, values)
+    return current_app.config["BASE_URL"] + path
