@@ -65,35 +65,28 @@ def test_dotenv_is_not_read_by_test_applications(monkeypatch, tmp_path):
     monkeypatch.delenv("STORAGE_BACKEND", raising=False)
 
 
-def test_behind_a_proxy_the_client_address_is_used(tmp_path):
+def what_the_app_sees_behind_one_proxy(tmp_path, headers: dict) -> dict:
+    """The client address and host a request has inside an app behind one trusted proxy."""
     proxied = create_app(
         {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db", "SECRET_KEY": "x" * 32, "TRUSTED_PROXY_HOPS": 1}
     )
 
-    @proxied.get("/__addr")
-    def addr():
+    @proxied.get("/__seen")
+    def seen():
         from flask import request
 
-        return request.remote_addr
+        return {"address": request.remote_addr, "host": request.host}
 
-    response = proxied.test_client().get("/__addr", headers={"X-Forwarded-For": "203.0.113.7"})
-    assert response.get_data(as_text=True) == "203.0.113.7"
+    return proxied.test_client().get("/__seen", headers=headers).json
+
+
+def test_behind_a_proxy_the_client_address_is_used(tmp_path):
+    assert what_the_app_sees_behind_one_proxy(tmp_path, {"X-Forwarded-For": "203.0.113.7"})["address"] == "203.0.113.7"
 
 
 def test_behind_a_proxy_the_host_a_client_forwards_is_not_believed(tmp_path):
     """Load balancers such as AWS's pass a client's X-Forwarded-Host through untouched."""
-    proxied = create_app(
-        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db", "SECRET_KEY": "x" * 32, "TRUSTED_PROXY_HOPS": 1}
-    )
-
-    @proxied.get("/__host")
-    def host():
-        from flask import request
-
-        return request.host
-
-    response = proxied.test_client().get("/__host", headers={"X-Forwarded-Host": "evil.example"})
-    assert response.get_data(as_text=True) == "localhost"
+    assert what_the_app_sees_behind_one_proxy(tmp_path, {"X-Forwarded-Host": "evil.example"})["host"] == "localhost"
 
 
 def test_unknown_backends_are_refused(monkeypatch, tmp_path):
