@@ -17,6 +17,8 @@ from email_validator import EmailNotValidError, validate_email
 from wtforms import DateField, DateTimeLocalField, Form, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
+from .ids import MAX_INTEGER
+
 CURRENCIES = [
     SelectChoice("USD", "US dollar (USD)"),
     SelectChoice("CAD", "Canadian dollar (CAD)"),
@@ -142,8 +144,8 @@ class MoneyField(StringField):
 # ---------------------------------------------------------------------------
 # Numbers
 
-# What a PostgreSQL `integer` holds: no whole number a form takes is ever larger.
-MAX_WHOLE_NUMBER = 2**31 - 1
+# No whole number a form takes is ever larger than a database integer holds.
+MAX_WHOLE_NUMBER = MAX_INTEGER
 # ASCII digits only: int() would read "٣" (Arabic-Indic three) and "1_000" too.
 WHOLE_NUMBER_RE = re.compile(r"-?[0-9]+")
 # 3, 1.5, 0,75, .5 or 5. in ASCII digits: no sign, exponent, NaN or Infinity.

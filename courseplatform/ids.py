@@ -11,7 +11,9 @@ import re
 
 from werkzeug.routing import IntegerConverter, Map
 
-MAX_ID = 2**31 - 1
+# What a PostgreSQL `integer` column holds: every id, and every count or amount stored as one.
+MAX_INTEGER = 2**31 - 1
+MAX_ID = MAX_INTEGER
 # ASCII digits only: "²".isdigit() and "٣".isdigit() are true, and int() reads "٣" as 3.
 ID_RE = re.compile(r"[0-9]{1,10}")
 

@@ -1,6 +1,8 @@
-"""Absolute links to this site, for e-mails, calendar files, Stripe's return addresses and certificates."""
+"""Absolute links to this site (for e-mails, calendar files, Stripe's return addresses, certificates), and origins."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -9,3 +11,9 @@ def absolute_url(endpoint: str, **values) -> str:
     """BASE_URL followed by the route's path: never the Host a request claims, and no request needed (cron)."""
     path = current_app.url_map.bind("").build(endpoint, values)
     return current_app.config["BASE_URL"] + path
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of a URL: what a browser, CORS and a Content-Security-Policy call its origin."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

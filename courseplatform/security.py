@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Flask, current_app
+
+from .links import origin_of
 
 # Where Stripe sends a learner (Checkout) or a creator (Express onboarding) after a form posts here.
 STRIPE_ORIGINS = ("https://checkout.stripe.com", "https://connect.stripe.com")
@@ -40,8 +40,7 @@ def _build_policy(config) -> str:
     if config["STRIPE_SECRET_KEY"]:
         origins = list(STRIPE_ORIGINS)
         if config.get("STRIPE_API_BASE"):  # a Stripe stand-in (the tests' fake) serves its pages itself
-            parts = urlsplit(config["STRIPE_API_BASE"])
-            origins.append(f"{parts.scheme}://{parts.netloc}")
+            origins.append(origin_of(config["STRIPE_API_BASE"]))
         payments = " ".join(origins)
     directives = [
         "default-src 'self'",

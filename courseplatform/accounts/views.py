@@ -77,6 +77,25 @@ def _mail_to_email_key() -> str:
     return f"mail-to:{request.endpoint}:" + _mailbox_key()
 
 
+def _end_this_browsers_login() -> None:
+    """End the login session this browser holds, whoever it belongs to (the commit follows)."""
+    if current_user.is_authenticated:
+        end_login_session(current_user.login_session)
+
+
+def _log_in(user: User, remember: bool = False) -> None:
+    """Make this browser `user`'s and commit the request's work with the new login session.
+
+    Whoever the browser was logged in as is logged out first, remember cookie included, or
+    that cookie would log the browser back in as them.
+    """
+    _end_this_browsers_login()
+    start_login_session(user, request.user_agent.string)
+    db.session.commit()
+    logout_user()
+    login_user(user, remember=remember)
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
 @limiter.limit("3 per hour", methods=["POST"], key_func=_mail_to_email_key)
@@ -119,12 +138,7 @@ def finish_signup(token: str):
             db.session.rollback()
             flash("You already have an account with this address. Log in to continue.", "info")
             return redirect(url_for("accounts.login", next=next_path))
-        if current_user.is_authenticated:
-            end_login_session(current_user.login_session)  # whoever this browser was logged in as
-        start_login_session(user, request.user_agent.string)
-        db.session.commit()
-        logout_user()  # their remember cookie too, or it would log this browser back in as them
-        login_user(user)
+        _log_in(user)
         flash(f"Welcome to Aqueduct, {user.name}.", "success")
         return redirect(next_path)
     return render_template("accounts/finish_signup.html", form=form, pending=pending)
@@ -145,9 +159,7 @@ def login():
         if user is None:
             form.password.errors.append("That e-mail and password don't match an account.")
         else:
-            start_login_session(user, request.user_agent.string)
-            db.session.commit()
-            login_user(user, remember=form.remember.data)
+            _log_in(user, remember=form.remember.data)
             flash("You're logged in.", "success")
             default = url_for("studio.dashboard") if user.is_creator else url_for("learning.index")
             return redirect(_safe_next(default))
@@ -157,9 +169,8 @@ def login():
 @bp.post("/logout")
 def logout():
     """End this device's login: its cookies, and any copy of them, open nothing afterwards."""
-    if current_user.is_authenticated:
-        end_login_session(current_user.login_session)
-        db.session.commit()
+    _end_this_browsers_login()
+    db.session.commit()
     logout_user()
     flash("You're logged out.", "info")
     return redirect(url_for("catalog.home"))
@@ -196,16 +207,13 @@ def reset_password(token: str):
     form = ResetPasswordForm(account_email=user.email)
     if form.validate_on_submit():
         set_password(user, form.password.data)  # every device of the account is logged out
-        if current_user.is_authenticated:
-            end_login_session(current_user.login_session)  # whoever this browser was logged in as
         if first_time:
-            start_login_session(user, request.user_agent.string)
-        db.session.commit()
-        logout_user()
-        if first_time:
-            login_user(user)
+            _log_in(user)
             flash("Your password is set. Welcome to Aqueduct: your courses are below.", "success")
             return redirect(url_for("learning.index"))
+        _end_this_browsers_login()  # whoever this browser was logged in as
+        db.session.commit()
+        logout_user()
         flash("Your password has been changed. Log in with the new one.", "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/reset_password.html", form=form, first_time=first_time)

@@ -19,7 +19,7 @@ from typing import Protocol
 import stripe
 from flask import current_app
 
-from ..ids import parse_id
+from ..ids import MAX_INTEGER, parse_id
 from ..models import CreatorProfile, Order, PaymentProvider
 from ..request_guard import TEXT_FORBIDDEN, strict_loads
 
@@ -439,7 +439,7 @@ def verify_webhook(payload: bytes, signature: str | None, secrets: list[str]) ->
 
 # Stripe's ids ("evt_…", "cs_…", "pi_…", "ch_…", "acct_…"): printable ASCII without spaces.
 STRIPE_ID_RE = re.compile(r"[\x21-\x7e]{1,255}")
-MAX_AMOUNT_CENTS = 2**31 - 1  # amounts are stored as PostgreSQL integers
+MAX_AMOUNT_CENTS = MAX_INTEGER  # amounts are stored as database integers
 MAX_TEXT = 255
 
 

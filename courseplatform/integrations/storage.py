@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..downloads import content_disposition
+from ..links import origin_of
 
 log = logging.getLogger(__name__)
 
@@ -644,7 +645,7 @@ def storage_origins() -> tuple[str, ...]:
     config = current_app.config
     origins = []
     if config.get("MEDIA_ORIGIN"):
-        origins.append(_origin(config["MEDIA_ORIGIN"]))
+        origins.append(origin_of(config["MEDIA_ORIGIN"]))
     origins.extend(upload_origins())
     if config["STORAGE_BACKEND"] == "s3" and config.get("CLOUDFRONT_DOMAIN"):
         origins.append("https://" + config["CLOUDFRONT_DOMAIN"].removeprefix("https://").strip("/"))
@@ -665,16 +666,11 @@ def upload_origins() -> tuple[str, ...]:
     bucket = config["S3_BUCKET"] or "bucket"
     origins = []
     try:
-        origins.append(_origin(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})))
-        origins.append(_origin(client.generate_presigned_post(bucket, "k")["url"]))
+        origins.append(origin_of(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})))
+        origins.append(origin_of(client.generate_presigned_post(bucket, "k")["url"]))
     except Exception:  # no credentials yet: media can't work, but pages must still render
         log.warning("S3 links can't be signed; the Content-Security-Policy names the bucket's usual hosts")
-        origins.append(_origin(config["S3_ENDPOINT_URL"] or f"https://{bucket}.s3.amazonaws.com"))
+        origins.append(origin_of(config["S3_ENDPOINT_URL"] or f"https://{bucket}.s3.amazonaws.com"))
         if not config["S3_ENDPOINT_URL"]:
             origins.append(f"https://{bucket}.s3.{config['AWS_REGION']}.amazonaws.com")
     return tuple(dict.fromkeys(origins))
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"

@@ -324,10 +324,8 @@ def begin_direct_upload(owner: User, filename: str, content_type: str, size: int
     if size > limit:
         raise UploadError(f"“{filename}” is {format_size(size)}, larger than the {format_size(limit)} limit.")
     check_quota(owner, size)
-    config = current_app.config
-    part_bytes = int(config["MULTIPART_PART_BYTES"])
-    multipart = size > int(config["MULTIPART_THRESHOLD_BYTES"])
-    part_count = -(-size // part_bytes)
+    multipart = size > int(current_app.config["MULTIPART_THRESHOLD_BYTES"])
+    part_bytes, part_count = part_plan(size)
     if multipart and part_count > MAX_PARTS:
         raise UploadError(f"“{filename}” is too large to upload in {MAX_PARTS} parts.")
     asset = MediaAsset(
@@ -364,15 +362,15 @@ def _claimed_kind(filename: str, content_type: str, category: str) -> FileKind:
     return kind
 
 
-def part_plan(asset: MediaAsset) -> tuple[int, int]:
-    """The part size and number of parts the asset's announced size takes."""
+def part_plan(size: int) -> tuple[int, int]:
+    """The part size (MULTIPART_PART_BYTES) and the number of parts an upload of `size` bytes takes."""
     part_bytes = int(current_app.config["MULTIPART_PART_BYTES"])
-    return part_bytes, max(1, -(-asset.size_bytes // part_bytes))
+    return part_bytes, max(1, -(-size // part_bytes))
 
 
 def part_limit(asset: MediaAsset, number: int) -> int:
     """The most bytes part `number` may hold: a full part, and the last only what remains of the announced size."""
-    part_bytes, count = part_plan(asset)
+    part_bytes, count = part_plan(asset.size_bytes)
     return part_bytes if number < count else asset.size_bytes - (count - 1) * part_bytes
 
 
@@ -380,7 +378,7 @@ def sign_parts(asset: MediaAsset, numbers: list[int]) -> dict[str, str]:
     """Presigned PUT links for parts of the asset's upload, each only for the bytes its share of the size allows."""
     if asset.upload_id is None:
         raise UploadError("This upload isn't sent in parts.")
-    _, count = part_plan(asset)
+    _, count = part_plan(asset.size_bytes)
     if not all(1 <= number <= count for number in numbers):
         raise UploadError(f"Part numbers run from 1 to {count} for this file.")
     storage = get_storage()
@@ -407,7 +405,7 @@ def complete_multipart_upload(asset: MediaAsset) -> MediaAsset:
         parts = storage.list_parts(asset.storage_key, asset.upload_id)
     except StorageError as exc:
         raise missing from exc
-    _, count = part_plan(asset)
+    _, count = part_plan(asset.size_bytes)
     if [part.number for part in parts] != list(range(1, count + 1)):
         raise missing
     for part in parts:

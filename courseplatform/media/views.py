@@ -13,6 +13,7 @@ from flask import abort, current_app, request, send_file
 
 from ..extensions import csrf, limiter
 from ..integrations.storage import MEDIA_RESPONSE_CSP, InvalidMediaToken, LocalStorage, StorageError, get_storage
+from ..links import origin_of
 from ..request_guard import raw_body
 from . import bp
 from .services import upload_is_open
@@ -49,12 +50,6 @@ def _host_name(netloc: str) -> str:
     return f"{host}:{port}" if port not in (None, 80, 443) else host
 
 
-def site_origin() -> str:
-    """The site's own origin, from BASE_URL: the only one allowed to read files across origins."""
-    parts = urlsplit(current_app.config["BASE_URL"])
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 @bp.before_app_request
 def keep_the_media_host_for_files():
     """Answer 404 for every page asked of the media host: it serves files and nothing else."""
@@ -84,7 +79,8 @@ def serve(token: str):
     response.headers["Content-Security-Policy"] = MEDIA_RESPONSE_CSP
     if media_host():
         # The player fetches video and captions across origins (crossorigin="anonymous").
-        response.headers["Access-Control-Allow-Origin"] = site_origin()
+        # The site's own origin (BASE_URL's) is the only one allowed to read files across origins.
+        response.headers["Access-Control-Allow-Origin"] = origin_of(current_app.config["BASE_URL"])
     return response
 
 
