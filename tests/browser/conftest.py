@@ -51,10 +51,29 @@ def chromium_path() -> str | None:
     return FALLBACK_CHROMIUM if os.access(FALLBACK_CHROMIUM, os.X_OK) else None
 
 
+def read_whole_answers(app):
+    """The app, with each answer read (and its file closed) before the server writes it.
+
+    Werkzeug's development server skips closing an answer when the browser drops the connection
+    part-way (Chromium does, leaving a page while its logo loads); the open file then warns when
+    it is collected, failing whichever test is running. Test pages and files are small.
+    """
+
+    def wsgi(environ, start_response):
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+
+    return wsgi
+
+
 @pytest.fixture
 def live_url(app) -> Iterator[str]:
     """The session app served on a free port of 127.0.0.1, one request at a time."""
-    server = make_server("127.0.0.1", 0, app, threaded=False)
+    server = make_server("127.0.0.1", 0, read_whole_answers(app), threaded=False)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
     )
