@@ -54,3 +54,12 @@ def content_disposition(kind: str, filename: str) -> str:
 def attachment(filename: str) -> str:
     """`Content-Disposition: attachment` for any name."""
     return content_disposition("attachment", filename)
+
+
+# Spreadsheet programs run a cell starting with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (`=HYPERLINK(...)` → `'=HYPERLINK(...)`)."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value

@@ -42,3 +42,32 @@ def assert_no_live_script(html: str) -> None:
 def links(html: str) -> dict[str, str]:
     """The page's links as {href: rel}."""
     return {attrs["href"]: attrs.get("rel", "") for tag, attrs in elements(html) if tag == "a" and "href" in attrs}
+
+
+class _Text(HTMLParser):
+    SKIPPED = {"script", "style", "head", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIPPED:
+            self.skipping += 1
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIPPED and self.skipping:
+            self.skipping -= 1
+
+    def handle_data(self, data):
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def text_of(html: str) -> str:
+    """The page's text as a reader sees it: tags gone, runs of white space one space."""
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    return " ".join(" ".join(parser.parts).split())

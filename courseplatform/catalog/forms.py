@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional
 
-from ..fields import MoneyField, QueryForm, valid_email
-from ..formatting import format_money
-from ..models import Course, CourseKind, Topic
+from ..fields import QueryForm, valid_email
+from ..models import CourseKind, Topic
 
 SORTS = {
     "newest": "Newest",
@@ -65,35 +64,3 @@ class WaitlistForm(FlaskForm):
         validators=[DataRequired(message="Enter your e-mail address."), Length(max=254), valid_email],
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
     )
-
-
-class CheckoutForm(FlaskForm):
-    """The buy box; on a sliding scale the learner chooses what to pay, from the minimum up."""
-
-    amount = MoneyField("Pay what you can", render_kw={"inputmode": "decimal"})
-
-    def __init__(self, course: Course, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.course = course
-        if course.sliding_scale_min_cents is None:
-            del self.amount
-            return
-        if self.amount.data is None and not self.amount.raw_data:
-            self.amount.data = course.price_cents
-        low = format_money(course.sliding_scale_min_cents, course.currency)
-        suggested = format_money(course.price_cents, course.currency)
-        self.amount.description = f"Any amount from {low}. Suggested {suggested}."
-
-    def validate_amount(self, field) -> None:
-        minimum = self.course.sliding_scale_min_cents or 0
-        if field.data is None:
-            raise ValidationError("Enter the amount you'd like to pay.")
-        if field.data < minimum:
-            raise ValidationError(f"The lowest amount is {format_money(minimum, self.course.currency)}.")
-
-    @property
-    def amount_cents(self) -> int:
-        """What the learner will be charged."""
-        if self.course.sliding_scale_min_cents is None:
-            return self.course.price_cents
-        return self.amount.data

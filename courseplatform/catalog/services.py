@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload, undefer
 
+from ..enrollments.notes import LearnerNote
+from ..enrollments.seats import Seats
 from ..extensions import db
 from ..fields import MAX_PAGE
 from ..formatting import in_zone
@@ -161,7 +163,7 @@ def can_see_draft(user: User, course: Course) -> bool:
 
 @dataclass(frozen=True)
 class SessionSeats:
-    """An upcoming live session, shown in the visitor's zone, with the seats still free."""
+    """An upcoming live session, shown in the visitor's zone, with the workshop's seats still free."""
 
     session: LiveSession
     starts_at: datetime
@@ -184,36 +186,40 @@ def _zone(name: str | None) -> str | None:
     return name
 
 
-def upcoming_sessions(course: Course, seats_taken: int, viewer_zone: str | None) -> list[SessionSeats]:
-    """The live sessions still to come, in the viewer's zone (else the session's own), with seats left."""
+def upcoming_sessions(course: Course, found: Seats, viewer_zone: str | None) -> list[SessionSeats]:
+    """The live sessions still to come, in the viewer's zone (else the session's own).
+
+    A seat is a place in the whole workshop, so every session shows the workshop's seats left.
+    """
     now = utcnow()
     rows = []
     for session in course.live_sessions:
         if not session.is_upcoming(now):
             continue
         zone = _zone(viewer_zone) or _zone(session.time_zone) or "UTC"
-        seats_left = None if session.capacity is None else max(session.capacity - seats_taken, 0)
         rows.append(
             SessionSeats(
                 session=session,
                 starts_at=in_zone(session.starts_at, zone),
                 ends_at=in_zone(session.ends_at, zone),
                 zone=zone,
-                seats_left=seats_left,
+                seats_left=found.left,
             )
         )
     return rows
 
 
-def call_to_action(course: Course, enrollment: Enrollment | None, sessions: list[SessionSeats]) -> str:
-    """Which one thing the buy box offers: enrolled, archived, waitlist, free, sliding or buy."""
+def call_to_action(course: Course, enrollment: Enrollment | None, found: Seats, note: LearnerNote | None) -> str:
+    """Which one thing the buy box offers: enrolled, ended, archived, waitlist, free, sliding or buy."""
     if enrollment is not None and enrollment.is_active:
         return "enrolled"
+    if note is not None and not note.may_buy:
+        return "ended"
     if course.status is CourseStatus.ARCHIVED:
         return "archived"
     if course.waitlist_only:
         return "waitlist"
-    if course.kind is CourseKind.LIVE_WORKSHOP and (not sessions or any(s.is_full for s in sessions)):
+    if course.kind is CourseKind.LIVE_WORKSHOP and (not found.upcoming_dates or found.is_full):
         return "waitlist"
     if course.is_free:
         return "free"

@@ -5,13 +5,16 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..checkout.services import seats_taken
+from ..checkout.forms import CheckoutForm
+from ..enrollments.notes import learner_note
+from ..enrollments.seats import seats
+from ..enrollments.waitlist import join_waitlist as add_to_waitlist
 from ..extensions import db, limiter
 from ..fields import page_number
 from ..media.services import media_url
-from ..models import CourseKind, CourseStatus, User
+from ..models import CourseStatus, User
 from . import bp
-from .forms import CheckoutForm, CourseSearchForm, WaitlistForm
+from .forms import CourseSearchForm, WaitlistForm
 from .services import (
     CoursePage,
     browsable_topics,
@@ -28,7 +31,6 @@ from .services import (
     storefront,
     upcoming_sessions,
 )
-from .waitlist import join_waitlist as add_to_waitlist
 
 HOME_COURSES = 6
 # The offerings whose waitlist this browser joined, so the page can say so to a visitor without an account.
@@ -68,10 +70,11 @@ def _visible_course_or_404(slug: str) -> CoursePage:
 def _render_course(page: CoursePage, waitlist_form: WaitlistForm | None = None):
     course = page.course
     enrollment = enrollment_for(current_user, course)
-    taken = seats_taken(course) if course.kind is CourseKind.LIVE_WORKSHOP else 0
+    found = seats(course)
     viewer_zone = current_user.time_zone if current_user.is_authenticated else None
-    sessions = upcoming_sessions(course, taken, viewer_zone)
-    action = call_to_action(course, enrollment, sessions)
+    sessions = upcoming_sessions(course, found, viewer_zone)
+    note = learner_note(enrollment, viewer_zone)
+    action = call_to_action(course, enrollment, found, note)
     if waitlist_form is None:
         waitlist_form = WaitlistForm(formdata=None, email=current_user.email if current_user.is_authenticated else None)
     elif waitlist_form.errors and action != "waitlist":
@@ -84,6 +87,8 @@ def _render_course(page: CoursePage, waitlist_form: WaitlistForm | None = None):
         cover_url=media_url(page.cover),
         photo_url=media_url(page.creator_photo),
         enrollment=enrollment,
+        access_note=note,
+        seats=found,
         sessions=sessions,
         viewer_zone=viewer_zone,
         action=action,

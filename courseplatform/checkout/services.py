@@ -19,22 +19,22 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template
-from sqlalchemy.exc import IntegrityError
 
-from ..catalog.waitlist import notify_waitlist
+from ..enrollments import access
+from ..enrollments.access import enrollment_for_order, enrollment_of
+from ..enrollments.notes import learner_note
+from ..enrollments.seats import has_seat, lock_course
+from ..enrollments.waitlist import offer_open_seats
 from ..extensions import db
 from ..formatting import format_money
 from ..integrations.mail import send_after_commit
 from ..integrations.payments import CheckoutRequest, Payments, PaymentsError, get_payments, payments_for, test_mode
 from ..links import absolute_url
 from ..models import (
+    AccessEvent,
     Course,
-    CourseKind,
     CourseStatus,
     Enrollment,
-    EnrollmentSource,
-    EnrollmentStatus,
-    LiveSession,
     Order,
     OrderStatus,
     Refund,
@@ -69,7 +69,7 @@ class RefundError(ValueError):
 
 
 # ---------------------------------------------------------------------------
-# Seats and fees
+# Fees and locks
 # ---------------------------------------------------------------------------
 
 
@@ -77,52 +77,6 @@ def platform_fee(amount_cents: int) -> int:
     """PLATFORM_FEE_PERCENT of the price, rounded half up, in minor units."""
     percent = current_app.config["PLATFORM_FEE_PERCENT"]
     return (amount_cents * percent + 50) // 100
-
-
-def workshop_capacity(course: Course) -> int | None:
-    """The seats in a live workshop: the smallest capacity among its upcoming sessions (None: no limit)."""
-    if course.kind is not CourseKind.LIVE_WORKSHOP:
-        return None
-    sessions = db.session.scalars(
-        sa.select(LiveSession).where(LiveSession.course_id == course.id, LiveSession.capacity.is_not(None))
-    )
-    now = utcnow()
-    return min((s.capacity for s in sessions if s.is_upcoming(now)), default=None)
-
-
-def holding_orders(course_id: int) -> sa.Select:
-    """Pending orders that hold a seat: a checkout still open, or a delayed payment on its way."""
-    return sa.select(Order.id).where(
-        Order.course_id == course_id,
-        Order.status == OrderStatus.PENDING,
-        sa.or_(Order.expires_at > utcnow(), Order.payment_intent_id.is_not(None)),
-    )
-
-
-def seats_taken(course: Course, *, excluding_order: Order | None = None) -> int:
-    """Active learners plus seats held by pending checkouts (one query)."""
-    holds = holding_orders(course.id)
-    if excluding_order is not None:
-        holds = holds.where(Order.id != excluding_order.id)
-    enrolled = (
-        sa.select(sa.func.count(Enrollment.id))
-        .where(Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-        .scalar_subquery()
-    )
-    held = sa.select(sa.func.count()).select_from(holds.subquery()).scalar_subquery()
-    return db.session.scalar(sa.select(enrolled + held))
-
-
-def has_seat(course: Course, *, excluding_order: Order | None = None) -> bool:
-    capacity = workshop_capacity(course)
-    return capacity is None or seats_taken(course, excluding_order=excluding_order) < capacity
-
-
-def _lock_course(course_id: int) -> Course:
-    """The offering's row, locked until commit: seat counts and sales for it happen one at a time."""
-    return db.session.scalar(
-        sa.select(Course).where(Course.id == course_id).with_for_update().execution_options(populate_existing=True)
-    )
 
 
 def lock_order(order_id: int) -> Order | None:
@@ -147,59 +101,6 @@ def lock_payment(*refs: str | None) -> None:
             db.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:ref))"), {"ref": ref})
 
 
-def release_seat(course: Course) -> None:
-    """A seat came free in a live workshop with a capacity: tell its waitlist (once per person)."""
-    if course.kind is CourseKind.LIVE_WORKSHOP and workshop_capacity(course) is not None:
-        notify_waitlist(course, "seat")
-
-
-# ---------------------------------------------------------------------------
-# Enrolling
-# ---------------------------------------------------------------------------
-
-
-def enrol(user: User, course: Course, source: EnrollmentSource, order: Order | None = None) -> tuple[Enrollment, bool]:
-    """Give `user` access to `course`; (enrollment, True) if access is new, (enrollment, False) if it was there."""
-    existing = db.session.scalar(
-        sa.select(Enrollment)
-        .where(Enrollment.user_id == user.id, Enrollment.course_id == course.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if existing is None:
-        try:
-            with db.session.begin_nested():
-                enrollment = Enrollment(
-                    user_id=user.id, course_id=course.id, source=source, order_id=order.id if order else None
-                )
-                db.session.add(enrollment)
-            return enrollment, True
-        except IntegrityError:
-            # Another request enrolled the same person a moment ago: use theirs.
-            existing = db.session.scalar(
-                sa.select(Enrollment)
-                .where(Enrollment.user_id == user.id, Enrollment.course_id == course.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-    if existing.status is EnrollmentStatus.ACTIVE:
-        if order is not None and existing.order_id is None:
-            existing.order_id = order.id
-        return existing, False
-    existing.status = EnrollmentStatus.ACTIVE
-    existing.source = source
-    existing.order_id = order.id if order else None
-    existing.revoked_at = None
-    existing.enrolled_at = utcnow()
-    return existing, True
-
-
-def enrollment_of(user_id: int, course_id: int) -> Enrollment | None:
-    return db.session.scalar(
-        sa.select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
-    )
-
-
 # ---------------------------------------------------------------------------
 # Buying
 # ---------------------------------------------------------------------------
@@ -217,13 +118,12 @@ def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enr
     if profile is not None and profile.id == course.creator_id:
         raise CheckoutError("This is your own offering, so you already have access to all of it.", category="info")
     existing = enrollment_of(user.id, course.id)
-    if existing is not None and existing.status is EnrollmentStatus.ACTIVE:
+    if existing is not None and existing.is_active:
         raise AlreadyEnrolled(existing)
-    if existing is not None and existing.status is EnrollmentStatus.SUSPENDED:
-        raise CheckoutError(
-            "Your access is paused while a payment dispute is open. It comes back when the dispute is settled."
-        )
-    course = _lock_course(course.id)
+    note = learner_note(existing, user.time_zone)
+    if note is not None and not note.may_buy:
+        raise CheckoutError(note.text)
+    course = lock_course(course.id)
     if not course.is_free and not test_mode():
         creator = course.creator
         if not (creator.stripe_account_id and creator.stripe_charges_enabled):
@@ -249,11 +149,16 @@ def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enr
     )
     if reusable is not None:
         return reusable
-    if not has_seat(course):
-        raise CheckoutError("Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens.")
+    full = CheckoutError("Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens.")
     if course.is_free:
-        enrollment, _ = enrol(user, course, EnrollmentSource.FREE)
-        return enrollment
+        try:
+            return access.grant(user, course, AccessEvent.FREE).enrollment
+        except access.NoSeat:
+            raise full from None
+        except access.AccessRefused as refused:
+            raise CheckoutError(learner_note(refused.enrollment, user.time_zone).text) from None
+    if not has_seat(course):
+        raise full
     fee = platform_fee(amount_cents)
     order = Order(
         learner_id=user.id,
@@ -317,6 +222,7 @@ class Outcome(enum.Enum):
     PROCESSING = "processing"  # finished with a delayed method; the money is on its way
     REFUNDED_FULL = "refunded_full"  # paid for a workshop that had filled up: refunded
     REFUNDED_DUPLICATE = "refunded_duplicate"  # paid twice for the same offering: the second refunded
+    REFUNDED_ENDED = "refunded_ended"  # paid after access ended in a way buying can't undo: refunded
     CLOSED = "closed"  # the order was given up (expired or failed) and can't be paid
 
 
@@ -364,26 +270,35 @@ def fulfil_order(
     order.net_cents = order.amount_cents - order.processor_fee_cents - order.platform_fee_cents
     order.transition_to(OrderStatus.PAID)
     order.paid_at = utcnow()
-    course = _lock_course(order.course_id)
-    learner = order.learner
-    existing = enrollment_of(learner.id, course.id)
-    if existing is not None and existing.is_active and existing.order_id not in (None, order.id):
-        _refund_whole(order, payments, "You were already enrolled, so this second payment was refunded in full.")
-        _mail_refund_notice(order, "already_enrolled")
-        outcome = Outcome.REFUNDED_DUPLICATE
-    elif (existing is None or not existing.is_active) and not has_seat(course, excluding_order=order):
-        _refund_whole(order, payments, "The workshop filled up before the payment arrived; refunded in full.")
-        _mail_refund_notice(order, "workshop_full")
-        outcome = Outcome.REFUNDED_FULL
-    else:
-        enrol(learner, course, EnrollmentSource.PURCHASE, order)
-        outcome = Outcome.ENROLLED
+    course = lock_course(order.course_id)
+    outcome = _give_access(order, course, payments)
     db.session.flush()
     lock_payment(order.payment_intent_id, order.charge_id)
     replay_parked_events(order)
     if outcome is Outcome.ENROLLED and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
         _mail_receipt(order)
     return Fulfilment(order, outcome)
+
+
+def _give_access(order: Order, course: Course, payments: Payments) -> Outcome:
+    """Enrol the buyer of a paid order; a payment that can't give access is refunded in full, with a note."""
+    learner = order.learner
+    existing = enrollment_of(learner.id, course.id)
+    if existing is not None and existing.is_active and existing.order_id not in (None, order.id):
+        _refund_whole(order, payments, "You were already enrolled, so this second payment was refunded in full.")
+        _mail_refund_notice(order, "already_enrolled")
+        return Outcome.REFUNDED_DUPLICATE
+    try:
+        access.grant(learner, course, AccessEvent.PURCHASE, order)
+    except access.NoSeat:
+        _refund_whole(order, payments, "The workshop filled up before the payment arrived; refunded in full.")
+        _mail_refund_notice(order, "workshop_full")
+        return Outcome.REFUNDED_FULL
+    except access.AccessRefused:
+        _refund_whole(order, payments, "Your access to this offering had ended, so this payment was refunded in full.")
+        _mail_refund_notice(order, "access_ended")
+        return Outcome.REFUNDED_ENDED
+    return Outcome.ENROLLED
 
 
 def close_order(order: Order, status: OrderStatus, reason: str) -> bool:
@@ -393,7 +308,7 @@ def close_order(order: Order, status: OrderStatus, reason: str) -> bool:
     order.transition_to(status)
     order.failure_reason = reason[:255]
     db.session.flush()
-    release_seat(order.course)
+    offer_open_seats(order.course)
     return True
 
 
@@ -433,25 +348,24 @@ def reverse_payment(order: Order, change: Reversal) -> None:
     """
     if not order.is_settled:
         raise ValueError(f"order {order.id} was never paid; nothing to reverse")
-    enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.order_id == order.id).with_for_update())
+    enrollment = enrollment_for_order(order)
     if change.kind in (Reversal.REFUND, Reversal.DISPUTE_LOST):
         total = order.amount_cents if change.kind == Reversal.DISPUTE_LOST else change.refunded_total_cents
         _record_refund(order, min(total, order.amount_cents), change)
         if order.refunded_cents >= order.amount_cents:
             order.transition_to(OrderStatus.REFUNDED)
-            _end_access(enrollment, EnrollmentStatus.REVOKED)
+            lost = change.kind == Reversal.DISPUTE_LOST
+            access.apply(enrollment, AccessEvent.DISPUTE_LOST if lost else AccessEvent.REFUND)
         elif order.refunded_cents and order.status is not OrderStatus.DISPUTED:
             order.transition_to(OrderStatus.PARTIALLY_REFUNDED)
     elif change.kind == Reversal.DISPUTE_OPENED:
         if order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
             order.transition_to(OrderStatus.DISPUTED)
-            if enrollment is not None and enrollment.status is EnrollmentStatus.ACTIVE:
-                enrollment.status = EnrollmentStatus.SUSPENDED
+            access.apply(enrollment, AccessEvent.DISPUTE_OPENED)
     elif change.kind == Reversal.DISPUTE_WON:
         if order.status is OrderStatus.DISPUTED:
             order.transition_to(OrderStatus.PARTIALLY_REFUNDED if order.refunded_cents else OrderStatus.PAID)
-            if enrollment is not None and enrollment.status is EnrollmentStatus.SUSPENDED:
-                enrollment.status = EnrollmentStatus.ACTIVE
+            access.apply(enrollment, AccessEvent.DISPUTE_WON)
     else:
         raise ValueError(f"unknown reversal {change.kind!r}")
     order.updated_at = utcnow()
@@ -481,22 +395,6 @@ def _record_refund(order: Order, total: int, change: Reversal) -> None:
     )
     order.refunded_cents = total
     order.refunded_at = utcnow()
-
-
-def _end_access(enrollment: Enrollment | None, status: EnrollmentStatus) -> None:
-    if enrollment is None or enrollment.status is status:
-        return
-    was_active = enrollment.status is EnrollmentStatus.ACTIVE
-    enrollment.status = status
-    enrollment.revoked_at = utcnow()
-    db.session.flush()
-    if was_active:
-        release_seat(enrollment.course)
-
-
-def revoke_access(enrollment: Enrollment) -> None:
-    """The studio's Revoke: the learner loses access at once (no money moves; refund separately)."""
-    _end_access(enrollment, EnrollmentStatus.REVOKED)
 
 
 def refund_order(order: Order, amount_cents: int, *, by: User, reason: str = "", payments: Payments | None = None):
@@ -580,6 +478,7 @@ def _mail_receipt(order: Order) -> None:
 
 REFUND_SUBJECTS = {
     "workshop_full": "{title} filled up: your payment is refunded",
+    "access_ended": "Your access to {title} had ended: your payment is refunded",
     "already_enrolled": "You were already enrolled in {title}: your payment is refunded",
     "refunded": "A refund for {title}",
 }

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..catalog.forms import CheckoutForm
 from ..extensions import csrf, db, limiter
 from ..ids import parse_id
 from ..integrations.payments import (
@@ -29,6 +28,7 @@ from ..integrations.payments import (
 from ..models import Course, Enrollment, Order, OrderStatus, PaymentProvider, utcnow
 from ..request_guard import raw_body
 from . import bp
+from .forms import CheckoutForm
 from .services import (
     AlreadyEnrolled,
     CheckoutError,

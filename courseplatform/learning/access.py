@@ -106,3 +106,15 @@ def active_enrollment(user: User, course: Course) -> Enrollment | None:
             Enrollment.status == EnrollmentStatus.ACTIVE,
         )
     )
+
+
+def ended_enrollment(user: User, slug: str) -> Enrollment | None:
+    """The user's enrollment in the offering when it no longer gives access (paused, refunded, revoked)."""
+    if not user.is_authenticated:
+        return None
+    return db.session.scalar(
+        sa.select(Enrollment)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(Course.slug == slug, Enrollment.user_id == user.id, Enrollment.status != EnrollmentStatus.ACTIVE)
+        .options(contains_eager(Enrollment.course).joinedload(Course.creator))
+    )

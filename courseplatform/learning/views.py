@@ -17,12 +17,13 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..enrollments.notes import learner_note
 from ..extensions import db, limiter
 from ..media.services import media_url
 from ..models import CourseStatus, Lesson, LessonKind, MediaStatus, utcnow
 from ..request_guard import json_body
 from . import bp
-from .access import LessonAccess, Viewer, course_access, find_lesson, lesson_access
+from .access import LessonAccess, Viewer, course_access, ended_enrollment, find_lesson, lesson_access
 from .certificates import completion_of, my_certificates
 from .forms import MarkCompleteForm, QuizForm, quiz_form
 from .live import sessions_with_replays, upcoming_sessions
@@ -53,7 +54,7 @@ def course(slug: str):
     """An offering's outline: my progress, where to continue, its live sessions and the way to the certificate."""
     access = course_access(current_user, slug)
     if access is None:
-        abort(404)
+        return _access_ended_or_404(slug)
     now = utcnow()
     zone = current_user.time_zone
     progress = course_progress(access.course, access.enrollment, zone=zone, now=now)
@@ -75,6 +76,16 @@ def course(slug: str):
         now=now,
         zone=zone,
     )
+
+
+def _access_ended_or_404(slug: str):
+    """A learner whose access ended (a receipt's link after a refund, a bookmark) is told why, not shown a 404."""
+    enrollment = ended_enrollment(current_user, slug)
+    if enrollment is None:
+        abort(404)
+    note = learner_note(enrollment, current_user.time_zone)
+    course = enrollment.course
+    return render_template("learning/access_ended.html", course=course, note=note), 403
 
 
 def _lesson_or_404(slug: str, lesson_id: int) -> Lesson:
@@ -106,6 +117,8 @@ def lesson(slug: str, lesson_id: int):
             abort(404)
         if not current_user.is_authenticated:
             return current_app.login_manager.unauthorized()
+        if ended_enrollment(current_user, course.slug) is not None:
+            return _access_ended_or_404(course.slug)
         flash("Enroll in this offering to open its lessons.", "info")
         return redirect(url_for("catalog.course", slug=course.slug))
     if access.viewer is Viewer.PREVIEW:

@@ -25,6 +25,7 @@ from .courses import (
     course_topics,
 )
 from .learning import (
+    AccessEvent,
     Attendance,
     Certificate,
     CourseEvaluation,
@@ -40,6 +41,7 @@ from .revenue import PayerKind, SessionIncome, SessionIncomeSource
 
 __all__ = [
     "ORDER_TRANSITIONS",
+    "AccessEvent",
     "Attendance",
     "Certificate",
     "Course",

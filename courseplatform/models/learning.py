@@ -26,6 +26,38 @@ class EnrollmentStatus(enum.Enum):
     REVOKED = "revoked"
 
 
+class AccessEvent(enum.Enum):
+    """What happened to a learner's access; an enrollment keeps the last one as the reason for its state.
+
+    The rules for which event may move which state are in `courseplatform.enrollments.states`.
+    """
+
+    PURCHASE = "purchase"
+    FREE = "free"
+    COMP = "comp"
+    IMPORT = "import"
+    RESTORE = "restore"  # the creator gave ended access back, knowingly, one learner at a time
+    REFUND = "refund"  # the whole payment went back
+    REFUND_FAILED = "refund_failed"  # a refund that had ended access failed: the money stayed
+    DISPUTE_OPENED = "dispute_opened"
+    DISPUTE_WON = "dispute_won"  # closed in the creator's favour, or without a chargeback
+    DISPUTE_LOST = "dispute_lost"  # the bank took the money back
+    CREATOR_REVOKE = "creator_revoke"
+
+
+def _reason_of_new_row(context) -> str:
+    """A new enrollment's reason when none is given: the way access was given (the values are shared),
+    or, for a row created already paused or ended, a dispute or the creator."""
+    parameters = context.get_current_parameters()
+    status = getattr(parameters.get("status"), "value", parameters.get("status"))
+    if status == EnrollmentStatus.SUSPENDED.value:
+        return AccessEvent.DISPUTE_OPENED.value
+    if status == EnrollmentStatus.REVOKED.value:
+        return AccessEvent.CREATOR_REVOKE.value
+    source = parameters["source"]
+    return AccessEvent(getattr(source, "value", source)).value
+
+
 class Enrollment(db.Model):
     """A learner's access to one offering; at most one per learner and offering."""
 
@@ -43,6 +75,8 @@ class Enrollment(db.Model):
     status: Mapped[EnrollmentStatus] = mapped_column(
         enum_column(EnrollmentStatus, "enrollment_status"), default=EnrollmentStatus.ACTIVE
     )
+    # Why the enrollment is in its status: the event that put it there.
+    reason: Mapped[AccessEvent] = mapped_column(enum_column(AccessEvent, "access_event"), default=_reason_of_new_row)
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -157,6 +191,10 @@ class Certificate(db.Model):
     ce_minutes: Mapped[int | None] = mapped_column()
     ce_approval_statement: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set when the learner's access is revoked (a refund, a lost dispute, the creator); only the
+    # creator's explicit Reissue clears it, never a later change of access.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reissued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     enrollment: Mapped[Enrollment] = relationship()
 

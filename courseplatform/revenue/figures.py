@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
-from ..catalog.waitlist import spreadsheet_safe
+from ..downloads import spreadsheet_safe
 from ..extensions import db
 from ..models import Course, CourseStatus, CreatorProfile, Enrollment, EnrollmentStatus, Order, Refund, SessionIncome
 from ..models.commerce import SETTLED_STATUSES

@@ -22,13 +22,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..accounts.services import INVITE_MAX_AGE, make_invite_link
-from ..catalog.waitlist import spreadsheet_safe
-from ..checkout.services import enrol, enrollment_of, seats_taken, workshop_capacity
+from ..downloads import spreadsheet_safe
+from ..enrollments import access
+from ..enrollments.notes import creator_note
+from ..enrollments.seats import lock_course
+from ..enrollments.states import AccessRefused, AccessState, next_status, state_of
 from ..extensions import db
 from ..fields import MAX_PAGE
 from ..integrations.mail import send_mail
 from ..links import absolute_url
 from ..models import (
+    AccessEvent,
     Certificate,
     Course,
     Enrollment,
@@ -62,6 +66,14 @@ STATUS_LABELS = {
     EnrollmentStatus.ACTIVE: "Active",
     EnrollmentStatus.SUSPENDED: "Paused (dispute)",
     EnrollmentStatus.REVOKED: "Revoked",
+}
+# What the roster says of each access state: ended access says how it ended.
+STATE_LABELS = {
+    AccessState.ACTIVE: "Active",
+    AccessState.PAUSED: "Paused (dispute)",
+    AccessState.REFUNDED: "Refunded",
+    AccessState.CHARGED_BACK: "Charged back",
+    AccessState.ENDED_BY_CREATOR: "Revoked",
 }
 ORDER_LABELS = {
     OrderStatus.PENDING: "Processing",
@@ -105,8 +117,17 @@ class LearnerRow:
         return SOURCE_LABELS[self.enrollment.source]
 
     @property
+    def state(self) -> AccessState:
+        return state_of(self.enrollment)
+
+    @property
     def status_label(self) -> str:
-        return STATUS_LABELS[self.enrollment.status]
+        return STATE_LABELS[self.state]
+
+    @property
+    def money_went_back(self) -> bool:
+        """Access ended with the payment returned: restoring it is a knowing, free gift."""
+        return self.state in (AccessState.REFUNDED, AccessState.CHARGED_BACK)
 
     @property
     def order_label(self) -> str:
@@ -277,62 +298,55 @@ def _new_account(email: str, name: str) -> tuple[User, bool]:
         return db.session.scalar(sa.select(User).where(User.email == email)), False
 
 
-def _refusal(course: Course, user: User, enrollment: Enrollment | None) -> str | None:
-    """Why this person can't be given access by the creator, if they can't."""
-    if user.creator_profile is not None and user.creator_profile.id == course.creator_id:
-        return "That's the creator's own account, which can already open everything in this offering."
-    if enrollment is not None and enrollment.status is EnrollmentStatus.SUSPENDED:
-        return "Their access is paused while a payment dispute is open; it comes back if the dispute is settled."
-    return None
+def _own_account(course: Course, user: User) -> bool:
+    return user.creator_profile is not None and user.creator_profile.id == course.creator_id
 
 
-def _seats_left(course: Course) -> int | None:
-    """Free seats in a live workshop with a capacity (None: no limit); locks the offering's row until commit."""
-    capacity = workshop_capacity(course)
-    if capacity is None:
-        return None
-    db.session.execute(sa.select(Course.id).where(Course.id == course.id).with_for_update())
-    return max(0, capacity - seats_taken(course))
+OWN_ACCOUNT = "That's the creator's own account, which can already open everything in this offering."
 
 
 def _full_message(course: Course) -> str:
     return f"{course.title} is full: every seat is taken. To add someone, raise the seat limit of its live sessions."
 
 
-def grant_access(course: Course, email: str, name: str = "") -> Grant:
-    """Give one person complimentary access by e-mail, inviting them if they have no account; raises LearnerError."""
+def grant_access(course: Course, email: str, name: str = "", *, zone: str | None = None) -> Grant:
+    """Give one person complimentary access by e-mail, inviting them if they have no account; raises LearnerError.
+
+    Someone whose purchase was refunded (or charged back) is not added back this way: the
+    creator restores them from their row, knowingly.
+    """
     email = User.normalize_email(email)
     user = db.session.scalar(sa.select(User).where(User.email == email))
-    enrollment = enrollment_of(user.id, course.id) if user is not None else None
-    if user is not None:
-        refusal = _refusal(course, user, enrollment)
-        if refusal:
-            raise LearnerError(refusal)
-        if enrollment is not None and enrollment.is_active:
-            # Someone who never chose a password gets the invitation again ("I never got the e-mail").
-            return Grant(user, Outcome.ALREADY, mailed=not has_password(user) and _mail_access(course, user))
-    seats = _seats_left(course)
-    if seats == 0:
-        raise LearnerError(_full_message(course))
+    if user is not None and _own_account(course, user):
+        raise LearnerError(OWN_ACCOUNT)
     created = False
     if user is None:
         user, created = _new_account(email, name)
-    enrol(user, course, EnrollmentSource.COMP)
-    outcome = Outcome.INVITED if created else Outcome.RESTORED if enrollment is not None else Outcome.ENROLLED
+    try:
+        change = access.grant(user, course, AccessEvent.COMP)
+    except access.NoSeat:
+        raise LearnerError(_full_message(course)) from None
+    except access.AccessRefused as refused:
+        raise LearnerError(f"{email}: {creator_note(refused.enrollment, zone)}.") from None
+    if not change.changed:
+        # Someone who never chose a password gets the invitation again ("I never got the e-mail").
+        return Grant(user, Outcome.ALREADY, mailed=not has_password(user) and _mail_access(course, user))
+    outcome = (
+        Outcome.INVITED if created else Outcome.RESTORED if change.before is not AccessState.NONE else Outcome.ENROLLED
+    )
     return Grant(user, outcome, mailed=_mail_access(course, user))
 
 
 def restore_access(enrollment: Enrollment) -> None:
-    """Undo a revoke: a paid order still standing keeps its link; anything else becomes complimentary."""
-    course = enrollment.course
-    if _seats_left(course) == 0:
-        raise LearnerError(_full_message(course))
-    order = enrollment.order
-    if order is not None and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
-        enrol(enrollment.user, course, enrollment.source, order)
-    else:
-        source = EnrollmentSource.COMP if enrollment.source is EnrollmentSource.PURCHASE else enrollment.source
-        enrol(enrollment.user, course, source)
+    """Undo an ended access, knowingly (after a revoke, a refund or a chargeback); raises LearnerError."""
+    try:
+        access.restore(enrollment)
+    except access.NoSeat:
+        raise LearnerError(_full_message(enrollment.course)) from None
+    except access.AccessRefused:
+        raise LearnerError(
+            f"{enrollment.user.email}'s access can't be restored while a payment dispute is open."
+        ) from None
 
 
 def _learn_link(course: Course) -> str:
@@ -535,54 +549,61 @@ def _person(row: list[str], line: int, columns: Columns | None) -> ListedPerson 
     return ListedPerson(line, email, name[:120])
 
 
-def enrol_list(course: Course, people: list[ListedPerson], report: ImportReport, *, notify: bool) -> ImportReport:
+def enrol_list(
+    course: Course, people: list[ListedPerson], report: ImportReport, *, notify: bool, zone: str | None = None
+) -> ImportReport:
     """Give everyone on the list access (source: import), adding to `report`; lines that can't be done are rejected.
 
     Valid lines go in even when others are rejected. New addresses get an account
     and, with `notify`, an invitation to choose a password; existing learners get a
-    note that they have access.
+    note that they have access. A list never brings back access that ended with a
+    refund or a chargeback: those people are reported, for the creator to restore one by one.
     """
     emails = [person.email for person in people]
     users = {u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(emails)))} if emails else {}
-    enrollments = (
-        {
-            e.user_id: e
-            for e in db.session.scalars(
-                sa.select(Enrollment).where(
-                    Enrollment.course_id == course.id, Enrollment.user_id.in_([u.id for u in users.values()])
-                )
-            )
-        }
-        if users
-        else {}
-    )
-    seats = _seats_left(course)
+    lock_course(course.id)
+    budget = access.SeatBudget(course)
     for person in people:
         user = users.get(person.email)
-        enrollment = enrollments.get(user.id) if user is not None else None
+        if user is not None and _own_account(course, user):
+            report.rejected.append(Rejection(person.line, person.email, OWN_ACCOUNT))
+            continue
         if user is not None:
-            refusal = _refusal(course, user, enrollment)
+            refusal = _list_refusal(user, course, zone)
             if refusal:
                 report.rejected.append(Rejection(person.line, person.email, refusal))
                 continue
-            if enrollment is not None and enrollment.is_active:
-                report.already.append(person)
-                continue
-        if seats == 0:
+        if budget.left == 0 and (user is None or not _is_active(user, course)):
             report.rejected.append(Rejection(person.line, person.email, "The workshop is full"))
             continue
         created = False
         if user is None:
             user, created = _new_account(person.email, person.name)
-        enrol(user, course, EnrollmentSource.IMPORT)
-        if seats is not None:
-            seats -= 1
+        change = access.grant(user, course, AccessEvent.IMPORT, budget=budget)
+        if not change.changed:
+            report.already.append(person)
+            continue
         (report.invited if created else report.enrolled).append(person)
         if notify and not _mail_access(course, user):
             report.unmailed.append(person.email)
     report.rejected.sort(key=lambda rejection: rejection.line)
     db.session.flush()
     return report
+
+
+def _is_active(user: User, course: Course) -> bool:
+    enrollment = access.enrollment_of(user.id, course.id)
+    return enrollment is not None and enrollment.is_active
+
+
+def _list_refusal(user: User, course: Course, zone: str | None) -> str | None:
+    """Why a list can't enrol this existing account, if the table forbids it."""
+    enrollment = access.enrollment_of(user.id, course.id)
+    try:
+        next_status(enrollment, AccessEvent.IMPORT)
+    except AccessRefused:
+        return creator_note(enrollment, zone)
+    return None
 
 
 # ---------------------------------------------------------------------------

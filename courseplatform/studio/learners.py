@@ -16,8 +16,9 @@ from flask_login import current_user
 
 from ..access import owned_course_or_404, studio_required
 from ..accounts.services import INVITE_MAX_AGE
-from ..checkout.services import RefundError, lock_order, refund_order, revoke_access
+from ..checkout.services import RefundError, lock_order, refund_order
 from ..downloads import attachment
+from ..enrollments import access
 from ..extensions import db
 from ..fields import page_number
 from ..formatting import format_money
@@ -91,7 +92,7 @@ def grant_learner(course_id: int):
     if not form.validate_on_submit():
         return _roster_page(course, grant=form)
     try:
-        grant = grant_access(course, form.email.data, form.name.data or "")
+        grant = grant_access(course, form.email.data, form.name.data or "", zone=current_user.time_zone)
     except LearnerError as error:
         db.session.rollback()
         form.email.errors.append(str(error))
@@ -118,7 +119,7 @@ def import_learners(course_id: int):
     except LearnerError as error:
         form.file.errors.append(str(error))
         return _roster_page(course, upload=form)
-    enrol_list(course, people, report, notify=form.notify.data)
+    enrol_list(course, people, report, notify=form.notify.data, zone=current_user.time_zone)
     db.session.commit()
     return render_template(
         "studio/learner_import_report.html",
@@ -150,7 +151,7 @@ def revoke_learner(course_id: int, enrollment_id: int):
     if enrollment.status is EnrollmentStatus.REVOKED:
         flash(f"{enrollment.user.email} had no access already.", "info")
     else:
-        revoke_access(enrollment)
+        access.revoke(enrollment)
         db.session.commit()
         flash(f"{enrollment.user.email} no longer has access to {course.title}. No money was refunded.", "success")
     return redirect(_back_to_roster(course))

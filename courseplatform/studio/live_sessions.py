@@ -18,10 +18,10 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ..access import owned_course_or_404, studio_required
-from ..catalog.waitlist import notify_waitlist
+from ..enrollments.waitlist import offer_open_seats
 from ..extensions import db
 from ..formatting import in_zone
-from ..models import Course, CourseKind, CourseStatus, LiveSession, MediaAsset, utcnow
+from ..models import Course, CourseKind, LiveSession, MediaAsset, utcnow
 from . import bp
 from . import curriculum_services as services
 from .curriculum_forms import (
@@ -87,10 +87,8 @@ def _live_course(course_id: int) -> Course:
 
 
 def _tell_waitlist_about_new_date(course: Course) -> int:
-    """A new date in a published workshop opens seats: the waitlist hears about it, once."""
-    if course.status is not CourseStatus.PUBLISHED or course.waitlist_only:
-        return 0
-    return notify_waitlist(course, "seat")
+    """A new date, or a higher limit, may open seats: the waitlist hears about it once, if a seat is really free."""
+    return offer_open_seats(course)
 
 
 @bp.route("/courses/<int:course_id>/sessions", methods=["GET", "POST"])

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
+from ..enrollments.waitlist import announce_opening
 from ..extensions import db
 from ..fields import slugify
 from ..integrations.payments import test_mode
@@ -161,7 +162,7 @@ def save_offering(
     db.session.add(course)
     db.session.flush()
     if opening and course.status is CourseStatus.PUBLISHED:
-        _notify_waitlist(course, "open")
+        announce_opening(course)
     replaced = old_cover is not None and old_cover is not course.cover_asset
     return course, release_assets([old_cover]) if replaced else []
 
@@ -235,7 +236,7 @@ def publish(course: Course) -> None:
     course.updated_at = utcnow()
     db.session.flush()
     if not course.waitlist_only:
-        _notify_waitlist(course, "open")
+        announce_opening(course)
 
 
 def archive(course: Course) -> None:
@@ -320,12 +321,6 @@ def duplicate_offering(course: Course) -> Course:
     db.session.add(copy)
     db.session.flush()
     return copy
-
-
-def _notify_waitlist(course: Course, reason: str) -> None:
-    from ..catalog.waitlist import notify_waitlist
-
-    notify_waitlist(course, reason)
 
 
 def has_buyers(course: Course) -> bool:

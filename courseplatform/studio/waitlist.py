@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Response, render_template
 
 from ..access import owned_course_or_404, studio_required
-from ..catalog.waitlist import waitlist_csv, waitlist_entries
 from ..downloads import attachment
+from ..enrollments.waitlist import waitlist_csv, waitlist_entries
 from . import bp
 
 

@@ -6,13 +6,16 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from courseplatform.extensions import db
 from courseplatform.models import (
+    AccessEvent,
     CourseKind,
     CourseStatus,
     EnrollmentStatus,
     LessonKind,
+    Order,
 )
 
 from ..factories import (
@@ -24,6 +27,7 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
+from ..markup import text_of
 from .builders import live_session, media_asset, topic
 
 CHECKOUT_FORM = re.compile(r'<form method="post" action="/courses/([^"]+)/checkout".*?</form>', re.S)
@@ -83,14 +87,41 @@ def test_enrolled_learner_is_sent_to_continue_learning(client, web):
     assert checkout_form(html) is None
 
 
-def test_revoked_enrollment_shows_the_buy_button_again(client, web):
+def test_a_refunded_learner_is_told_why_access_ended_and_may_buy_again(client, web):
     learner = UserFactory(email="jo@example.org")
     course = CourseFactory(slug="mine", price_cents=9900)
-    EnrollmentFactory(user=learner, course=course, status=EnrollmentStatus.REVOKED)
+    EnrollmentFactory(
+        user=learner,
+        course=course,
+        status=EnrollmentStatus.REVOKED,
+        reason=AccessEvent.REFUND,
+        revoked_at=datetime(2026, 12, 3, 15, tzinfo=UTC),
+    )
     web.login("jo@example.org", PASSWORD)
     html = page(client, "mine")
     assert "You're enrolled" not in html
-    assert "Buy now" in checkout_form(html)
+    assert "Your payment was refunded in full on Dec 3, 2026, so your access ended." in text_of(html)
+    assert "Buy again" in checkout_form(html)
+
+
+def test_a_learner_whose_access_the_creator_ended_is_told_so_and_not_offered_to_pay_again(client, web):
+    learner = UserFactory(email="jo@example.org")
+    course = CourseFactory(slug="mine", price_cents=9900)
+    EnrollmentFactory(
+        user=learner,
+        course=course,
+        status=EnrollmentStatus.REVOKED,
+        reason=AccessEvent.CREATOR_REVOKE,
+        revoked_at=datetime(2026, 12, 3, 15, tzinfo=UTC),
+    )
+    web.login("jo@example.org", PASSWORD)
+    html = page(client, "mine")
+    assert checkout_form(html) is None
+    assert f"{course.creator.display_name} ended your access on Dec 3, 2026." in text_of(html)
+    # And pressing Buy anyway (an old tab) charges nothing.
+    response = web.submit("/courses/mine/checkout", {}, form_url="/courses/mine")
+    assert "ended your access" in text_of(response.get_data(as_text=True))
+    assert db.session.scalar(sa.select(sa.func.count(Order.id))) == 0
 
 
 def test_archived_offering_is_closed_to_new_learners_but_enrolled_ones_continue(client, web):
@@ -146,16 +177,19 @@ def test_logged_in_visitor_gets_the_waitlist_form_prefilled(client, web):
 # ---------------------------------------------------------------------------
 
 
-def test_seats_left_count_active_enrollments_only(client):
+def test_seats_are_places_in_the_whole_workshop_held_by_active_and_paused_learners(client):
     course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
     live_session(course, capacity=10, title="Evening one")
     live_session(course, days=14, capacity=None, title="Evening two")
     for _ in range(3):
         EnrollmentFactory(course=course)
+    EnrollmentFactory(course=course, status=EnrollmentStatus.SUSPENDED)  # their seat waits for the dispute
     EnrollmentFactory(course=course, status=EnrollmentStatus.REVOKED)
     html = page(client, "live")
-    assert "Evening one" in html and "7 seats left" in html
-    assert "Evening two" in html and "Open seating" in html
+    # One enrollment covers every session, so every session and the buy box say the same thing.
+    assert "Evening one" in html and "Evening two" in html
+    assert text_of(html).count("6 seats left") == 3
+    assert "Open seating" not in html
     assert "Buy now" in checkout_form(html)
 
 

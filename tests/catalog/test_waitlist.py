@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from courseplatform.catalog.waitlist import notify_waitlist, spreadsheet_safe
+from courseplatform.downloads import spreadsheet_safe
+from courseplatform.enrollments.waitlist import notify_waitlist
 from courseplatform.extensions import db
 from courseplatform.models import CourseKind, CourseStatus, WaitlistEntry, utcnow
 

@@ -343,7 +343,8 @@ def test_learn_course_page_is_for_enrolled_learners_only(client, web):
     web.login(learner.email, PASSWORD)
     assert client.get(f"/learn/{course.slug}").status_code == 404
     EnrollmentFactory(user=learner, course=course, status=EnrollmentStatus.REVOKED)
-    assert client.get(f"/learn/{course.slug}").status_code == 404
+    ended = client.get(f"/learn/{course.slug}")
+    assert ended.status_code == 403 and "Your access has ended" in ended.get_data(as_text=True)
 
 
 def test_pressing_buy_again_on_the_last_seat_reuses_my_own_hold(web):

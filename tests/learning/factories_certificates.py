@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from courseplatform.enrollments import access
 from courseplatform.extensions import db
 from courseplatform.models import (
     Attendance,
     CourseEvaluation,
-    EnrollmentStatus,
     LessonKind,
     LessonProgress,
     LiveSession,
@@ -122,6 +122,4 @@ def attempt(enrollment, lesson, number: int, score: int, passed: bool, *, days_a
 
 
 def revoke(enrollment):
-    enrollment.status = EnrollmentStatus.REVOKED
-    enrollment.revoked_at = utcnow()
-    db.session.flush()
+    access.revoke(enrollment)

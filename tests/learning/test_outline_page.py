@@ -106,14 +106,15 @@ def test_admin_previews_any_outline(web, client):
     assert "You're previewing as an admin" in text_of(client.get(f"/learn/{course.slug}"))
 
 
-def test_outline_is_404_unless_enrolled_and_active(web, client):
+def test_outline_is_404_for_strangers_and_says_why_to_a_paused_learner(web, client):
     course, _ = offering((1,))
     stranger = UserFactory()
     web.login(stranger.email, PASSWORD)
     assert client.get(f"/learn/{course.slug}").status_code == 404
     enrollment = EnrollmentFactory(user=stranger, course=course, status=EnrollmentStatus.SUSPENDED)
     db.session.flush()
-    assert client.get(f"/learn/{course.slug}").status_code == 404
+    paused = client.get(f"/learn/{course.slug}")
+    assert paused.status_code == 403 and "A payment dispute is open" in text_of(paused)
     enrollment.status = EnrollmentStatus.ACTIVE
     db.session.flush()
     assert client.get(f"/learn/{course.slug}").status_code == 200

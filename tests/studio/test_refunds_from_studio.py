@@ -119,7 +119,7 @@ def test_full_refund_ends_access(web, course, enrollment, mailbox):
     db.session.refresh(enrollment.order)
     assert enrollment.status is EnrollmentStatus.REVOKED
     assert enrollment.order.status is OrderStatus.REFUNDED and enrollment.order.refunded_cents == 4900
-    assert lesson_answer(web, course) == 302
+    assert lesson_answer(web, course) == 403
 
 
 def test_the_rest_after_a_partial_refund_ends_access_and_the_history_shows_both(web, client, course, enrollment):

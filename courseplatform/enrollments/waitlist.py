@@ -1,4 +1,5 @@
-"""Waitlists: who asked to hear about an offering, telling them once, and the creator's export."""
+"""Waitlists: who asked to hear about an offering, telling them once when a place is really open,
+and the creator's export."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from ..downloads import spreadsheet_safe
 from ..extensions import db
 from ..integrations.mail import send_mail
 from ..links import absolute_url
-from ..models import Course, User, WaitlistEntry, utcnow
+from ..models import Course, CourseKind, User, WaitlistEntry, utcnow
+from .seats import is_buyable
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +24,6 @@ REASONS = {
     "open": ("{title} is open", "Good news: {title} by {creator} is now open, and you asked us to tell you."),
     "seat": ("A seat opened in {title}", "A seat has just opened in {title} by {creator}, and you asked to hear."),
 }
-# Spreadsheet programs run a cell starting with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def join_waitlist(course: Course, email: str) -> bool:
@@ -45,14 +46,27 @@ def course_url(course: Course) -> str:
     return absolute_url("catalog.course", slug=course.slug)
 
 
+def offer_open_seats(course: Course) -> int:
+    """A seat may have come free (access ended, a checkout let go, a date added, a limit raised):
+    tell the waitlist, but only if a visitor could really sign up now."""
+    if course.kind is not CourseKind.LIVE_WORKSHOP or not is_buyable(course):
+        return 0
+    return notify_waitlist(course, "seat")
+
+
+def announce_opening(course: Course) -> int:
+    """The offering was published or its waitlist-only switch turned off: tell the list, if it can be bought."""
+    if not is_buyable(course):
+        return 0
+    return notify_waitlist(course, "open")
+
+
 def notify_waitlist(course: Course, reason: str) -> int:
     """E-mail everyone on the waitlist not told yet, once; returns how many messages went out.
 
-    Call it when the offering opens ("open": the studio, on publishing or on turning
-    `waitlist_only` off) or when a seat frees up in a full live workshop ("seat": the
-    payments code, after a refund or a revoked enrollment). Each entry is marked with
-    `notified_at`, so a second call sends nothing. Flushes, never commits: the caller's
-    request commits once.
+    Called through `offer_open_seats` and `announce_opening`, which check first that a
+    place can really be taken. Each entry is marked with `notified_at`, so a second call
+    sends nothing. Flushes, never commits: the caller's request commits once.
     """
     if reason not in REASONS:
         raise ValueError(f"unknown waitlist reason {reason!r}; use one of {sorted(REASONS)}")
@@ -97,11 +111,6 @@ def waitlist_entries(course: Course) -> list[WaitlistEntry]:
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
         )
     )
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula (`=HYPERLINK(...)` → `'=HYPERLINK(...)`)."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def waitlist_csv(entries: list[WaitlistEntry]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from werkzeug.datastructures import MultiDict
 
-from courseplatform.catalog.forms import CheckoutForm
+from courseplatform.checkout.forms import CheckoutForm
 
 from ..factories import CourseFactory
 

@@ -1,0 +1,218 @@
+"""Giving, pausing, ending and restoring access: every change goes through the transition table.
+
+Functions flush and never commit: the caller's request commits once. A change that ends
+access revokes the learner's certificate and offers the freed seat to the waitlist; nothing
+here ever un-revokes a certificate (reissuing is the creator's explicit act).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import (
+    AccessEvent,
+    Certificate,
+    Course,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    Order,
+    OrderStatus,
+    User,
+    utcnow,
+)
+from .seats import SEAT_HOLDING, Seats, has_seat, seats
+from .states import AccessRefused, AccessState, next_status, state_of
+from .waitlist import offer_open_seats
+
+SOURCES = {
+    AccessEvent.PURCHASE: EnrollmentSource.PURCHASE,
+    AccessEvent.FREE: EnrollmentSource.FREE,
+    AccessEvent.COMP: EnrollmentSource.COMP,
+    AccessEvent.IMPORT: EnrollmentSource.IMPORT,
+}
+
+
+class NoSeat(Exception):
+    """Every seat of the live workshop is taken."""
+
+
+@dataclass(frozen=True)
+class Change:
+    enrollment: Enrollment | None
+    changed: bool  # False: the event changed nothing (a repeat, or access that was there already)
+    before: AccessState
+
+
+def enrollment_of(user_id: int, course_id: int, *, lock: bool = False) -> Enrollment | None:
+    statement = sa.select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(statement)
+
+
+def enrollment_for_order(order: Order) -> Enrollment | None:
+    """The enrollment this order gave (locked until commit), if any."""
+    return db.session.scalar(
+        sa.select(Enrollment)
+        .where(Enrollment.order_id == order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+class SeatBudget:
+    """The free seats of a workshop counted once, for a list of grants in one request."""
+
+    def __init__(self, course: Course) -> None:
+        found = seats(course)
+        self.left = found.left
+
+    def take(self) -> None:
+        if self.left is not None:
+            if self.left <= 0:
+                raise NoSeat
+            self.left -= 1
+
+
+def grant(
+    user: User,
+    course: Course,
+    event: AccessEvent,
+    order: Order | None = None,
+    *,
+    budget: SeatBudget | None = None,
+) -> Change:
+    """Give `user` access by purchase, free sign-up, complimentary grant or import.
+
+    Raises AccessRefused when the table forbids it (a paused learner, a refunded learner
+    added by a list, a chargeback buying again) and NoSeat when the workshop is full.
+    Access that was there already changes nothing (a purchase is linked to it if it had none).
+    """
+    enrollment = enrollment_of(user.id, course.id, lock=True)
+    before = state_of(enrollment)
+    target = next_status(enrollment, event)
+    if target is None:
+        if enrollment is not None and order is not None and enrollment.is_active and enrollment.order_id is None:
+            enrollment.order_id = order.id
+        return Change(enrollment, False, before)
+    _take_seat(course, budget, order)
+    if enrollment is None:
+        enrollment = _insert(user, course, event, order)
+        if enrollment is not None:
+            return Change(enrollment, True, before)
+        # Someone enrolled the same person a moment ago: apply the event to theirs.
+        return grant(user, course, event, order, budget=budget)
+    enrollment.source = SOURCES[event]
+    enrollment.order_id = order.id if order else None
+    enrollment.enrolled_at = utcnow()
+    _move(enrollment, target, event)
+    return Change(enrollment, True, before)
+
+
+def _take_seat(course: Course, budget: SeatBudget | None, order: Order | None) -> None:
+    if budget is not None:
+        budget.take()
+    elif not has_seat(course, excluding_order=order):
+        raise NoSeat
+
+
+def _insert(user: User, course: Course, event: AccessEvent, order: Order | None) -> Enrollment | None:
+    try:
+        with db.session.begin_nested():
+            enrollment = Enrollment(
+                user_id=user.id,
+                course_id=course.id,
+                source=SOURCES[event],
+                reason=event,
+                order_id=order.id if order else None,
+            )
+            db.session.add(enrollment)
+        return enrollment
+    except IntegrityError:
+        return None
+
+
+def restore(enrollment: Enrollment) -> Change:
+    """The creator gives ended access back, knowingly: a paid order still standing keeps its link,
+    anything else becomes complimentary. Raises NoSeat or AccessRefused."""
+    before = state_of(enrollment)
+    target = next_status(enrollment, AccessEvent.RESTORE)
+    if target is None:
+        return Change(enrollment, False, before)
+    _take_seat(enrollment.course, None, None)
+    order = enrollment.order
+    if order is None or order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+        enrollment.order_id = None
+        if enrollment.source is EnrollmentSource.PURCHASE:
+            enrollment.source = EnrollmentSource.COMP
+    _move(enrollment, target, AccessEvent.RESTORE)
+    return Change(enrollment, True, before)
+
+
+def apply(enrollment: Enrollment | None, event: AccessEvent) -> Change:
+    """Payment news or the creator's revoke applied to an existing enrollment (None: nothing to change)."""
+    before = state_of(enrollment)
+    target = next_status(enrollment, event)
+    if target is None or enrollment is None:
+        return Change(enrollment, False, before)
+    _move(enrollment, target, event)
+    return Change(enrollment, True, before)
+
+
+def revoke(enrollment: Enrollment) -> Change:
+    """The studio's Revoke: the learner loses access at once (no money moves; refund separately)."""
+    return apply(enrollment, AccessEvent.CREATOR_REVOKE)
+
+
+def _move(enrollment: Enrollment, target: EnrollmentStatus, event: AccessEvent) -> None:
+    held_seat = enrollment.status in SEAT_HOLDING
+    enrollment.status = target
+    enrollment.reason = event
+    if target is EnrollmentStatus.REVOKED:
+        enrollment.revoked_at = utcnow()
+        _revoke_certificate(enrollment)
+    elif target is EnrollmentStatus.ACTIVE:
+        enrollment.revoked_at = None
+    db.session.flush()
+    if held_seat and target not in SEAT_HOLDING:
+        offer_open_seats(enrollment.course)
+
+
+def _revoke_certificate(enrollment: Enrollment) -> None:
+    db.session.execute(
+        sa.update(Certificate)
+        .where(Certificate.enrollment_id == enrollment.id, Certificate.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def reissue_certificate(certificate: Certificate) -> bool:
+    """The creator's explicit Reissue: a revoked certificate counts again, if the learner has access now."""
+    if certificate.revoked_at is None or not certificate.enrollment.is_active:
+        return False
+    certificate.revoked_at = None
+    certificate.reissued_at = utcnow()
+    db.session.flush()
+    return True
+
+
+__all__ = [
+    "AccessRefused",
+    "Change",
+    "NoSeat",
+    "SeatBudget",
+    "Seats",
+    "apply",
+    "enrollment_for_order",
+    "enrollment_of",
+    "grant",
+    "reissue_certificate",
+    "restore",
+    "revoke",
+]

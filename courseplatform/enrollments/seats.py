@@ -1,0 +1,96 @@
+"""Seats in a live workshop: one function says how many there are, how many are taken, and
+whether one can be sold, for the public page, checkout, the studio and the waitlist alike.
+
+An enrollment covers every session of a workshop, so the workshop's capacity is the smallest
+capacity among its upcoming sessions. A seat is taken by an active learner, by a learner
+paused while a dispute is open (their seat comes back with the dispute), and by a pending
+checkout that still holds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import (
+    Course,
+    CourseKind,
+    CourseStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Order,
+    OrderStatus,
+    utcnow,
+)
+
+SEAT_HOLDING = (EnrollmentStatus.ACTIVE, EnrollmentStatus.SUSPENDED)
+
+
+@dataclass(frozen=True)
+class Seats:
+    capacity: int | None  # None: no limit
+    taken: int
+    upcoming_dates: int = 0  # sessions still to come (a workshop without any can't be joined)
+
+    @property
+    def left(self) -> int | None:
+        return None if self.capacity is None else max(self.capacity - self.taken, 0)
+
+    @property
+    def is_full(self) -> bool:
+        return self.capacity is not None and self.taken >= self.capacity
+
+
+def holding_orders(course_id: int) -> sa.Select:
+    """Pending orders that hold a seat: a checkout still open, or a delayed payment on its way."""
+    return sa.select(Order.id).where(
+        Order.course_id == course_id,
+        Order.status == OrderStatus.PENDING,
+        sa.or_(Order.expires_at > utcnow(), Order.payment_intent_id.is_not(None)),
+    )
+
+
+def seats(course: Course, *, excluding_order: Order | None = None) -> Seats:
+    """The workshop's capacity and the seats taken (unlimited for anything but a live workshop).
+
+    One query for the count, plus one for the sessions unless they are loaded already.
+    """
+    if course.kind is not CourseKind.LIVE_WORKSHOP:
+        return Seats(None, 0)
+    now = utcnow()
+    upcoming = [session for session in course.live_sessions if session.is_upcoming(now)]
+    capacity = min((s.capacity for s in upcoming if s.capacity is not None), default=None)
+    enrolled = (
+        sa.select(sa.func.count(Enrollment.id))
+        .where(Enrollment.course_id == course.id, Enrollment.status.in_(SEAT_HOLDING))
+        .scalar_subquery()
+    )
+    holds = holding_orders(course.id)
+    if excluding_order is not None:
+        holds = holds.where(Order.id != excluding_order.id)
+    held = sa.select(sa.func.count()).select_from(holds.subquery()).scalar_subquery()
+    taken = db.session.scalar(sa.select(enrolled + held))
+    return Seats(capacity, int(taken or 0), len(upcoming))
+
+
+def has_seat(course: Course, *, excluding_order: Order | None = None) -> bool:
+    return not seats(course, excluding_order=excluding_order).is_full
+
+
+def lock_course(course_id: int) -> Course:
+    """The offering's row, locked until commit: seat counts and sales for it happen one at a time."""
+    return db.session.scalar(
+        sa.select(Course).where(Course.id == course_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def is_buyable(course: Course, found: Seats | None = None) -> bool:
+    """Whether a visitor could sign up right now: published, open, and (for a workshop) a date with a free seat."""
+    if course.status is not CourseStatus.PUBLISHED or course.waitlist_only:
+        return False
+    if course.kind is not CourseKind.LIVE_WORKSHOP:
+        return True
+    found = found or seats(course)
+    return found.upcoming_dates > 0 and not found.is_full
