@@ -44,6 +44,11 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+def whole_sum(value) -> sa.ColumnElement[int]:
+    """SUM as a whole number (PostgreSQL would answer a NUMERIC for a sum of integers), 0 for no rows."""
+    return sa.cast(sa.func.coalesce(sa.func.sum(value), 0), sa.BigInteger)
+
+
 def enum_column(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
     """A portable enum: VARCHAR plus a named CHECK constraint listing the values."""
     return sa.Enum(

@@ -1,4 +1,4 @@
-"""Money: orders with an explicit state machine, and the webhook idempotency ledger."""
+"""Money: orders with an explicit state machine, what a creator keeps of them, and the webhook idempotency ledger."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import UTCDateTime, enum_column, money_check, utcnow
+from .base import UTCDateTime, enum_column, money_check, utcnow, whole_sum
 
 
 class PaymentProvider(enum.Enum):
@@ -88,7 +89,9 @@ class Order(db.Model):
     processor_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     processor_fee_estimated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     platform_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    # What checkout recorded at payment; figures use sale_net_cents and order_net_cents below.
     net_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The running total the provider reported, which decides what is left to refund.
     refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -114,6 +117,11 @@ class Order(db.Model):
     def is_processing(self) -> bool:
         """Checkout finished with a delayed method (a bank debit): the money is on its way."""
         return self.status is OrderStatus.PENDING and self.payment_intent_id is not None
+
+    @hybrid_property
+    def sale_net_cents(self) -> int:
+        """What the sale brought the creator: the amount less the processor's and the platform's fees."""
+        return self.amount_cents - self.processor_fee_cents - self.platform_fee_cents
 
     @property
     def refundable_cents(self) -> int:
@@ -161,6 +169,53 @@ class Refund(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="refunds")
+
+    @hybrid_property
+    def refund_net_cents(self) -> int:
+        """What the refund took back from the creator: the amount less the platform fee returned with it.
+
+        The processor keeps its fee on a refunded payment, so none of it comes back.
+        """
+        return self.amount_cents - self.platform_fee_refunded_cents
+
+
+# ---------------------------------------------------------------------------
+# What a creator keeps: the one definition of net revenue
+# ---------------------------------------------------------------------------
+#
+# A settled order's net to the creator = amount − processor fee − platform fee (Order.sale_net_cents)
+# − for each counted refund, its amount − the platform fee returned with it
+# (Refund.refund_net_cents). Every screen and export sums these, in SQL: the studio, an
+# offering's overview, the payouts ledger, and the revenue view and its CSV (which count
+# the two halves in the months they happened).
+
+
+def counted_refunds() -> sa.ColumnElement[bool]:
+    """Which refunds have given money back, and so count against the creator's net: every recorded one."""
+    return sa.true()
+
+
+def order_refunds() -> sa.Subquery:
+    """Per order, its counted refunds summed: `amount_cents`, `platform_fee_cents` returned, `net_cents` taken back.
+
+    Outer-join it on `order_id` and pass it to `order_net_cents`.
+    """
+    return (
+        sa.select(
+            Refund.order_id.label("order_id"),
+            whole_sum(Refund.amount_cents).label("amount_cents"),
+            whole_sum(Refund.platform_fee_refunded_cents).label("platform_fee_cents"),
+            whole_sum(Refund.refund_net_cents).label("net_cents"),
+        )
+        .where(counted_refunds())
+        .group_by(Refund.order_id)
+        .subquery("order_refunds")
+    )
+
+
+def order_net_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:
+    """An order's net to the creator to date: its sale less its counted refunds (`refunds` from `order_refunds`)."""
+    return Order.sale_net_cents - sa.func.coalesce(refunds.c.net_cents, 0)
 
 
 class ProviderEvent(db.Model):

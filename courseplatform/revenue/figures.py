@@ -13,9 +13,10 @@ with a CASE over those edges: the same SQL on PostgreSQL and SQLite, and a plain
 condition the indexes on `paid_at` and `created_at` can serve. Session income is already
 dated by the creator's calendar, so its months are compared as dates.
 
-Passive income is what reaches the creator: a sale counts in the month it was paid as
-amount − processor fee − platform fee; a refund counts in the month it was made as
-−(amount refunded − platform fee given back). Only orders in the creator's currency count.
+Passive income is what reaches the creator, the two halves of the net defined in
+models/commerce.py: a sale counts in the month it was paid as `Order.sale_net_cents`; a
+counted refund counts in the month it was made as −`Refund.refund_net_cents`. Only orders
+in the creator's currency count.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ import sqlalchemy as sa
 from ..downloads import spreadsheet_safe
 from ..extensions import db
 from ..models import Course, CourseStatus, CreatorProfile, Enrollment, EnrollmentStatus, Order, Refund, SessionIncome
-from ..models.commerce import SETTLED_STATUSES
+from ..models.base import whole_sum
+from ..models.commerce import SETTLED_STATUSES, counted_refunds
 
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 60
@@ -117,11 +119,6 @@ def _constant(value: int) -> sa.ColumnElement[int]:
 def _grouped(statement: sa.Select, *keys: sa.ColumnElement) -> sa.Select:
     """GROUP BY the keys, leaving out a constant one (GROUP BY 0 would name a column by its position)."""
     return statement.group_by(*[key for key in keys if not getattr(key, "is_literal", False)])
-
-
-def _sum(value) -> sa.ColumnElement[int]:
-    """SUM as a whole number (PostgreSQL would answer a NUMERIC), 0 for no rows."""
-    return sa.cast(sa.func.coalesce(sa.func.sum(value), 0), sa.BigInteger)
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -302,8 +299,8 @@ def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: date
                 Order.course_id,
                 bucket.label("bucket"),
                 sa.func.count(Order.id),
-                _sum(Order.amount_cents),
-                _sum(Order.amount_cents - Order.processor_fee_cents - Order.platform_fee_cents),
+                whole_sum(Order.amount_cents),
+                whole_sum(Order.sale_net_cents),
             )
             .join(Course, Order.course_id == Course.id)
             .where(
@@ -324,14 +321,15 @@ def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: date
                 Order.course_id,
                 bucket.label("bucket"),
                 sa.func.count(Refund.id),
-                _sum(Refund.amount_cents),
-                _sum(Refund.amount_cents - Refund.platform_fee_refunded_cents),
+                whole_sum(Refund.amount_cents),
+                whole_sum(Refund.refund_net_cents),
             )
             .join(Order, Refund.order_id == Order.id)
             .join(Course, Order.course_id == Course.id)
             .where(
                 Course.creator_id == profile.id,
                 Order.currency == profile.currency,
+                counted_refunds(),
                 Refund.created_at >= start,
                 Refund.created_at < end,
             ),
@@ -365,9 +363,9 @@ def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tup
         _grouped(
             sa.select(
                 bucket,
-                _sum(SessionIncome.amount_cents),
-                _sum(SessionIncome.sessions),
-                _sum(SessionIncome.sessions * SessionIncome.minutes_each),
+                whole_sum(SessionIncome.amount_cents),
+                whole_sum(SessionIncome.sessions),
+                whole_sum(SessionIncome.sessions * SessionIncome.minutes_each),
             ).where(
                 SessionIncome.creator_id == profile.id,
                 SessionIncome.currency == profile.currency,

@@ -21,8 +21,9 @@ import sqlalchemy as sa
 from ..checkout.services import platform_fee
 from ..extensions import db
 from ..integrations.payments import AccountStatus, Payments, PaymentsError, estimated_fee, get_payments, test_mode
-from ..models import Course, CreatorProfile, Order, OrderStatus, Refund, User
-from ..models.commerce import SETTLED_STATUSES
+from ..models import Course, CreatorProfile, Order, OrderStatus, User
+from ..models.base import whole_sum
+from ..models.commerce import SETTLED_STATUSES, order_net_cents, order_refunds
 
 LEDGER_PAGE_SIZE = 25
 
@@ -202,35 +203,22 @@ class Earnings:
     total_orders: int
 
 
-def _sum(column) -> sa.ColumnElement[int]:
-    """SUM as a whole number of cents (PostgreSQL would answer a NUMERIC), 0 for no rows."""
-    return sa.cast(sa.func.coalesce(sa.func.sum(column), 0), sa.BigInteger)
-
-
-def _platform_fee_returned() -> sa.Subquery:
-    """Per order, the platform fee given back with its refunds."""
-    return (
-        sa.select(Refund.order_id, _sum(Refund.platform_fee_refunded_cents).label("cents"))
-        .group_by(Refund.order_id)
-        .subquery("platform_fee_returned")
-    )
-
-
 def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE_SIZE) -> Earnings:
     """The creator's settled orders across all their offerings: totals and one page, in two queries.
 
-    Net to the creator = amount − refunded − processor fee − (platform fee − platform fee refunded).
-    Stripe keeps its processing fee when a payment is refunded; the platform fee is
-    returned in proportion to the refund.
+    Each row reads amount − refunded − processor fee − (platform fee − platform fee returned)
+    = net, the net of `order_net_cents`: Stripe keeps its processing fee when a payment is
+    refunded; the platform fee is returned in proportion to the refund.
     """
-    returned = _platform_fee_returned()
-    fee_back = sa.func.coalesce(returned.c.cents, 0)
-    net = Order.amount_cents - Order.refunded_cents - Order.processor_fee_cents - (Order.platform_fee_cents - fee_back)
+    refunds = order_refunds()
+    refunded = sa.func.coalesce(refunds.c.amount_cents, 0)
+    fee_back = sa.func.coalesce(refunds.c.platform_fee_cents, 0)
+    net = order_net_cents(refunds)
     settled = (
         sa.select()
         .select_from(Order)
         .join(Course, Order.course_id == Course.id)
-        .outerjoin(returned, returned.c.order_id == Order.id)
+        .outerjoin(refunds, refunds.c.order_id == Order.id)
         .where(Course.creator_id == profile.id, Order.status.in_(SETTLED_STATUSES))
     )
 
@@ -250,13 +238,13 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             settled.add_columns(
                 Order.currency.label("currency"),
                 sa.func.count(Order.id).label("orders"),
-                _sum(Order.amount_cents).label("gross"),
-                _sum(Order.refunded_cents).label("refunded"),
-                _sum(Order.processor_fee_cents).label("processor"),
-                _sum(Order.platform_fee_cents).label("platform"),
-                _sum(fee_back).label("platform_back"),
-                _sum(net).label("net"),
-                _sum(sa.case((Order.processor_fee_estimated, 1), else_=0)).label("estimated"),
+                whole_sum(Order.amount_cents).label("gross"),
+                whole_sum(refunded).label("refunded"),
+                whole_sum(Order.processor_fee_cents).label("processor"),
+                whole_sum(Order.platform_fee_cents).label("platform"),
+                whole_sum(fee_back).label("platform_back"),
+                whole_sum(net).label("net"),
+                whole_sum(sa.case((Order.processor_fee_estimated, 1), else_=0)).label("estimated"),
             )
             .group_by(Order.currency)
             .order_by(sa.func.count(Order.id).desc(), Order.currency)
@@ -293,7 +281,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
                 Order.processor_fee_estimated,
                 Order.platform_fee_cents,
                 fee_back.label("fee_back"),
-                Order.refunded_cents,
+                refunded.label("refunded_cents"),
                 net.label("net"),
                 Order.status,
             )

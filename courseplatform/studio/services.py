@@ -23,7 +23,6 @@ from ..models import (
     LiveSession,
     MediaAsset,
     Order,
-    OrderStatus,
     QuizChoice,
     QuizQuestion,
     Section,
@@ -31,9 +30,9 @@ from ..models import (
     stored_markdown,
     utcnow,
 )
+from ..models.base import whole_sum
+from ..models.commerce import SETTLED_STATUSES, order_net_cents, order_refunds
 from .forms import topic_names
-
-EARNING_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED)
 
 
 class StudioError(ValueError):
@@ -55,10 +54,14 @@ def offerings_overview(profile: CreatorProfile, course_id: int | None = None) ->
         .where(Enrollment.course_id == Course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
         .scalar_subquery()
     )
+    refunds = order_refunds()
     revenue = (
-        sa.select(sa.func.coalesce(sa.func.sum(Order.net_cents - Order.refunded_cents), 0))
-        .where(Order.course_id == Course.id, Order.status.in_(EARNING_STATUSES))
-        .scalar_subquery()
+        sa.select(Order.course_id.label("course_id"), whole_sum(order_net_cents(refunds)).label("cents"))
+        .join(Course, Order.course_id == Course.id)
+        .outerjoin(refunds, refunds.c.order_id == Order.id)
+        .where(Course.creator_id == profile.id, Order.status.in_(SETTLED_STATUSES))
+        .group_by(Order.course_id)
+        .subquery("revenue")
     )
     next_live = (
         sa.select(sa.func.min(LiveSession.starts_at))
@@ -70,9 +73,10 @@ def offerings_overview(profile: CreatorProfile, course_id: int | None = None) ->
             sa.select(
                 Course,
                 learners.label("learners"),
-                revenue.label("revenue_cents"),
+                sa.func.coalesce(revenue.c.cents, 0).label("revenue_cents"),
                 next_live.label("next_live_at"),
             )
+            .outerjoin(revenue, revenue.c.course_id == Course.id)
             .where(Course.creator_id == profile.id, sa.true() if course_id is None else Course.id == course_id)
             .order_by(Course.updated_at.desc(), Course.id.desc())
         )

@@ -270,10 +270,11 @@ def test_overview_shows_learners_and_net_revenue(web, client, creator):
     from ..factories import EnrollmentFactory, OrderFactory
 
     course = CourseFactory(creator=creator, price_cents=10000)
+    fees = {"processor_fee_cents": 600, "platform_fee_cents": 1000, "net_cents": 8400}
     for _ in range(2):
-        order = OrderFactory(course=course, amount_cents=10000, net_cents=8400, status=OrderStatus.PAID)
+        order = OrderFactory(course=course, amount_cents=10000, status=OrderStatus.PAID, **fees)
         EnrollmentFactory(course=course, user=order.learner, order=order)
-    OrderFactory(course=course, amount_cents=10000, net_cents=8400, status=OrderStatus.PENDING)
+    OrderFactory(course=course, amount_cents=10000, status=OrderStatus.PENDING, **fees)
     html = client.get(f"/studio/courses/{course.id}").get_data(as_text=True)
     assert "<dt>Active learners</dt><dd>2</dd>" in html
     assert "<dt>Revenue (net)</dt><dd>$168</dd>" in html
