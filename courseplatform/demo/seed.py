@@ -17,6 +17,7 @@ from ..integrations.payments import estimated_fee
 from ..integrations.storage import get_storage
 from ..learning.certificates import EVALUATION_STATEMENTS, attestation_text, issue_certificate
 from ..models import (
+    AccessEvent,
     Attendance,
     Course,
     CourseEvaluation,
@@ -489,7 +490,7 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
             order.refunded_at = order.paid_at + timedelta(days=2)
         db.session.flush()
         full_enrollment = db.session.scalar(db.select(Enrollment).filter_by(order_id=full.id))
-        full_enrollment.status = EnrollmentStatus.REVOKED
+        full_enrollment.status, full_enrollment.reason = EnrollmentStatus.REVOKED, AccessEvent.REFUND
         full_enrollment.revoked_at = full.paid_at
 
 

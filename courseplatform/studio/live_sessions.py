@@ -86,9 +86,15 @@ def _live_course(course_id: int) -> Course:
     return course
 
 
-def _tell_waitlist_about_new_date(course: Course) -> int:
-    """A new date, or a higher limit, may open seats: the waitlist hears about it once, if a seat is really free."""
-    return offer_open_seats(course)
+def _saved(message: str, course: Course) -> None:
+    """Flash `message`, after telling the waitlist if the change opened a seat someone can really take.
+
+    A new date, a higher limit or a session gone may open seats; the waitlist hears once.
+    """
+    told = offer_open_seats(course)
+    db.session.commit()
+    told_text = "1 person on the waitlist was" if told == 1 else f"{told} people on the waitlist were"
+    flash(message + (f" {told_text} e-mailed." if told else ""), "success")
 
 
 @bp.route("/courses/<int:course_id>/sessions", methods=["GET", "POST"])
@@ -105,10 +111,7 @@ def live_sessions(course_id: int):
             db.session.rollback()
             form.starts_at.errors = [*form.starts_at.errors, str(error)]
         else:
-            told = _tell_waitlist_about_new_date(course)
-            db.session.commit()
-            told_text = "1 person on the waitlist was" if told == 1 else f"{told} people on the waitlist were"
-            flash("Session scheduled." + (f" {told_text} e-mailed." if told else ""), "success")
+            _saved("Session scheduled.", course)
             return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
     return _render_sessions(course, zone, form)
 
@@ -140,8 +143,7 @@ def edit_live_session(course_id: int, session_id: int):
             db.session.rollback()
             form.starts_at.errors = [*form.starts_at.errors, str(error)]
         else:
-            db.session.commit()
-            flash("Session saved.", "success")
+            _saved("Session saved.", course)
             return redirect(url_for("studio.live_sessions", course_id=course.id, _anchor=f"session-{session.id}"))
     return _render_sessions(course, zone, form, editing=session)
 
@@ -191,6 +193,5 @@ def delete_live_session(course_id: int, session_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     services.delete_live_session(course, session)
-    db.session.commit()
-    flash("Session deleted.", "success")
+    _saved("Session deleted.", course)
     return redirect(url_for("studio.live_sessions", course_id=course.id))

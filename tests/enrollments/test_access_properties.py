@@ -1,0 +1,304 @@
+"""Random sequences of everything that changes access, checked after every step.
+
+Purchases through Stripe Checkout (the fake Stripe over HTTP, webhooks signed by the real
+algorithm, delivered again and again), refunds full and partial from the studio and from
+Stripe, disputes opened and closed with each outcome, complimentary grants, CSV enrolment,
+revoke and restore, for three learners in a live workshop of two seats. After each step:
+- one person never holds two standing payments for one offering;
+- access matches the order and the dispute: active access bought is backed by a paid
+  order, a pause by an open dispute, and a fully refunded order gives no access;
+- seats never exceed the workshop's capacity;
+- the ledger's net is what every screen shows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from courseplatform.checkout.services import CheckoutError, RefundError, begin_checkout, open_checkout, refund_order
+from courseplatform.enrollments import access
+from courseplatform.extensions import db
+from courseplatform.models import (
+    CourseKind,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    LiveSession,
+    Order,
+    OrderStatus,
+    Refund,
+    User,
+)
+from courseplatform.models.commerce import SETTLED_STATUSES
+from courseplatform.studio.learner_services import LearnerError, enrol_list, grant_access, read_learner_list
+from courseplatform.studio.payout_services import earnings
+from courseplatform.studio.services import offerings_overview
+
+from ..checkout.conftest import fake_stripe_server, stripe_api, webhooks  # noqa: F401
+from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+
+CAPACITY = 2
+LEARNERS = 3
+STANDING = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.DISPUTED)
+DISPUTE_ENDINGS = ("won", "lost")
+
+
+def _workshop(fake):
+    account = fake.add_account(charges_enabled=True, details_submitted=True, payouts_enabled=True)
+    creator = CreatorProfileFactory(stripe_account_id=account["id"], stripe_charges_enabled=True)
+    course = CourseFactory(creator=creator, kind=CourseKind.LIVE_WORKSHOP, price_cents=4900)
+    LessonFactory(section=SectionFactory(course=course))
+    db.session.add(
+        LiveSession(
+            course=course,
+            starts_at=datetime.now(UTC) + timedelta(days=7),
+            time_zone="UTC",
+            duration_minutes=60,
+            capacity=CAPACITY,
+        )
+    )
+    db.session.commit()
+    return course
+
+
+def machine_for(webhooks):  # noqa: F811
+    fake = webhooks.fake
+
+    class AccessMachine(RuleBasedStateMachine):
+        @initialize()
+        def setup(self):
+            self.course = _workshop(fake)
+            self.creator = self.course.creator.user
+            self.learners = [UserFactory() for _ in range(LEARNERS)]
+            db.session.commit()
+            self.events: list[dict] = []
+            self.open_disputes: dict[int, str] = {}  # order id → dispute id
+            self.restored_at: dict[int, datetime] = {}  # learner id → when the creator last restored them
+
+        # --------------------------------------------------------------- helpers
+
+        def _deliver(self, kind: str, obj: dict) -> None:
+            event, response = webhooks.send(kind, obj)
+            assert response.status_code == 200, response.get_data(as_text=True)
+            self.events.append(event)
+            self._fresh()
+
+        @staticmethod
+        def _fresh() -> None:
+            """Start a new unit of work after what the requests committed, so a rollback undoes only our own."""
+            db.session.commit()
+            db.session.expire_all()
+
+        def _orders(self, *statuses: OrderStatus) -> list[Order]:
+            return list(
+                db.session.scalars(
+                    sa.select(Order)
+                    .where(Order.course_id == self.course.id, Order.status.in_(statuses))
+                    .order_by(Order.id)
+                )
+            )
+
+        # --------------------------------------------------------------- rules
+
+        @rule(who=st.integers(0, LEARNERS - 1))
+        def purchase(self, who):
+            self._fresh()
+            learner = db.session.get(User, self.learners[who].id)
+            try:
+                order = begin_checkout(learner, self.course, 4900)
+            except CheckoutError:
+                db.session.rollback()
+                return
+            db.session.commit()
+            if not isinstance(order, Order):
+                return
+            try:
+                open_checkout(order)
+            except CheckoutError:
+                db.session.commit()
+                return
+            db.session.commit()
+            self._deliver("checkout.session.completed", fake.complete_session(order.checkout_id))
+
+        @rule(data=st.data())
+        def webhook_again(self, data):
+            self._fresh()
+            if not self.events:
+                return
+            event = data.draw(st.sampled_from(self.events))
+            response = webhooks.deliver(event)
+            assert response.status_code == 200
+            self._fresh()
+
+        @rule(data=st.data(), full=st.booleans(), in_stripe=st.booleans())
+        def refund(self, data, full, in_stripe):
+            self._fresh()
+            orders = [o for o in self._orders(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED) if o.refundable_cents]
+            if not orders:
+                return
+            order = data.draw(st.sampled_from(orders))
+            amount = order.refundable_cents if full else min(1000, order.refundable_cents)
+            if in_stripe:
+                self._deliver("charge.refunded", fake.refund_outside_app(order.payment_intent_id, amount))
+                return
+            try:
+                refund_order(order, amount, by=self.creator)
+            except RefundError:
+                db.session.rollback()
+                return
+            db.session.commit()
+            # Stripe tells the app about the refund it just made, too.
+            self._deliver("charge.refunded", fake.charges[order.charge_id])
+
+        @rule(data=st.data())
+        def open_dispute(self, data):
+            self._fresh()
+            orders = [o for o in self._orders(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED) if o.charge_id]
+            orders = [o for o in orders if o.id not in self.open_disputes]
+            if not orders:
+                return
+            order = data.draw(st.sampled_from(orders))
+            dispute = fake.open_dispute(order.charge_id)
+            self.open_disputes[order.id] = dispute["id"]
+            self._deliver("charge.dispute.created", dispute)
+
+        @rule(data=st.data(), ending=st.sampled_from(DISPUTE_ENDINGS))
+        def close_dispute(self, data, ending):
+            self._fresh()
+            if not self.open_disputes:
+                return
+            order_id = data.draw(st.sampled_from(sorted(self.open_disputes)))
+            dispute_id = self.open_disputes.pop(order_id)
+            self._deliver("charge.dispute.closed", fake.close_dispute(dispute_id, ending))
+
+        @rule(who=st.integers(0, LEARNERS - 1))
+        def comp(self, who):
+            self._fresh()
+            try:
+                grant_access(self.course, self.learners[who].email)
+            except LearnerError:
+                db.session.rollback()
+                return
+            db.session.commit()
+
+        @rule(who=st.sets(st.integers(0, LEARNERS - 1), min_size=1))
+        def csv_enrol(self, who):
+            self._fresh()
+            listed = "\n".join(["email", *(self.learners[i].email for i in sorted(who))]).encode()
+            people, report = read_learner_list(listed)
+            enrol_list(self.course, people, report, notify=False)
+            db.session.commit()
+
+        @rule(who=st.integers(0, LEARNERS - 1))
+        def revoke(self, who):
+            self._fresh()
+            enrollment = access.enrollment_of(self.learners[who].id, self.course.id)
+            if enrollment is not None:
+                access.revoke(enrollment)
+                db.session.commit()
+
+        @rule(who=st.integers(0, LEARNERS - 1))
+        def restore(self, who):
+            self._fresh()
+            from courseplatform.studio.learner_services import restore_access
+
+            enrollment = access.enrollment_of(self.learners[who].id, self.course.id)
+            if enrollment is None or enrollment.status is not EnrollmentStatus.REVOKED:
+                return
+            try:
+                restore_access(enrollment)
+            except LearnerError:
+                db.session.rollback()
+                return
+            db.session.commit()
+            self.restored_at[enrollment.user_id] = utcnow()
+
+        # --------------------------------------------------------------- invariants
+
+        @invariant()
+        def one_standing_payment_per_person(self):
+            db.session.expire_all()
+            standing = db.session.execute(
+                sa.select(Order.learner_id, sa.func.count(Order.id))
+                .where(Order.course_id == self.course.id, Order.status.in_(STANDING))
+                .group_by(Order.learner_id)
+            ).all()
+            assert all(count <= 1 for _, count in standing), standing
+
+        @invariant()
+        def access_matches_the_money(self):
+            rows = db.session.execute(
+                sa.select(Enrollment, Order)
+                .outerjoin(Order, Order.id == Enrollment.order_id)
+                .where(Enrollment.course_id == self.course.id)
+            ).all()
+            for enrollment, order in rows:
+                state = (enrollment.status, enrollment.reason, order.status if order else None)
+                if enrollment.status is EnrollmentStatus.ACTIVE and enrollment.source is EnrollmentSource.PURCHASE:
+                    assert order is not None and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED), (
+                        state
+                    )
+                if enrollment.status is EnrollmentStatus.SUSPENDED:
+                    assert order is not None and order.status is OrderStatus.DISPUTED, state
+                if order is not None and order.status is OrderStatus.REFUNDED:
+                    assert enrollment.status is EnrollmentStatus.REVOKED, state
+
+        @invariant()
+        def money_given_back_ends_access_until_bought_again_or_restored_by_hand(self):
+            orders = self._orders(*SETTLED_STATUSES)
+            for learner in self.learners:
+                mine = [o for o in orders if o.learner_id == learner.id]
+                given_back = [o.refunded_at for o in mine if o.status is OrderStatus.REFUNDED and o.refunded_at]
+                if not given_back:
+                    continue
+                cleared = [o.paid_at for o in mine if o.status in STANDING and o.paid_at]
+                if learner.id in self.restored_at:
+                    cleared.append(self.restored_at[learner.id])
+                enrollment = access.enrollment_of(learner.id, self.course.id)
+                if enrollment is not None and enrollment.is_active:
+                    assert cleared and max(cleared) > max(given_back), (enrollment.reason, enrollment.source)
+
+        @invariant()
+        def seats_never_exceed_capacity(self):
+            holding = db.session.scalar(
+                sa.select(sa.func.count(Enrollment.id)).where(
+                    Enrollment.course_id == self.course.id,
+                    Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.SUSPENDED)),
+                )
+            )
+            assert holding <= CAPACITY
+
+        @invariant()
+        def the_ledger_net_is_what_every_screen_shows(self):
+            orders = self._orders(*SETTLED_STATUSES)
+            refunds = {order.id: 0 for order in orders}
+            for refund in db.session.scalars(sa.select(Refund).where(Refund.order_id.in_(refunds))):
+                refunds[refund.order_id] += refund.amount_cents - refund.platform_fee_refunded_cents
+            by_hand = sum(o.amount_cents - o.processor_fee_cents - o.platform_fee_cents - refunds[o.id] for o in orders)
+            profile = self.course.creator
+            (row,) = offerings_overview(profile, self.course.id)
+            totals = earnings(profile).totals
+            assert row.revenue_cents == by_hand
+            assert (totals[0].net_cents if totals else 0) == by_hand
+
+    return AccessMachine
+
+
+@pytest.mark.usefixtures("app")
+def test_random_sequences_keep_access_money_and_seats_consistent(webhooks):  # noqa: F811
+    run_state_machine_as_test(
+        machine_for(webhooks),
+        settings=settings(
+            max_examples=50,
+            stateful_step_count=15,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
