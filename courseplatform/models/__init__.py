@@ -10,6 +10,7 @@ from .commerce import (
     PaymentProvider,
     ProviderEvent,
     Refund,
+    RefundStatus,
 )
 from .courses import (
     Course,
@@ -67,6 +68,7 @@ __all__ = [
     "QuizChoice",
     "QuizQuestion",
     "Refund",
+    "RefundStatus",
     "Section",
     "SessionIncome",
     "SessionIncomeSource",

@@ -30,7 +30,17 @@ import sqlalchemy as sa
 
 from ..catalog.waitlist import spreadsheet_safe
 from ..extensions import db
-from ..models import Course, CourseStatus, CreatorProfile, Enrollment, EnrollmentStatus, Order, Refund, SessionIncome
+from ..models import (
+    Course,
+    CourseStatus,
+    CreatorProfile,
+    Enrollment,
+    EnrollmentStatus,
+    Order,
+    Refund,
+    RefundStatus,
+    SessionIncome,
+)
 from ..models.commerce import SETTLED_STATUSES
 
 DEFAULT_MONTHS = 12
@@ -332,6 +342,7 @@ def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: date
             .where(
                 Course.creator_id == profile.id,
                 Order.currency == profile.currency,
+                Refund.status == RefundStatus.SUCCEEDED,
                 Refund.created_at >= start,
                 Refund.created_at < end,
             ),

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from ..checkout.services import platform_fee
 from ..extensions import db
 from ..integrations.payments import AccountStatus, Payments, PaymentsError, estimated_fee, get_payments, test_mode
-from ..models import Course, CreatorProfile, Order, OrderStatus, Refund, User
+from ..models import Course, CreatorProfile, Order, OrderStatus, Refund, RefundStatus, User
 from ..models.commerce import SETTLED_STATUSES
 
 LEDGER_PAGE_SIZE = 25
@@ -175,6 +175,7 @@ class EarningsRow:
     processor_fee_estimated: bool
     platform_fee_cents: int  # after the share given back with refunds
     refunded_cents: int
+    refund_pending_cents: int  # refunds Stripe is still processing: not money returned yet
     net_cents: int
     status: OrderStatus
 
@@ -208,9 +209,10 @@ def _sum(column) -> sa.ColumnElement[int]:
 
 
 def _platform_fee_returned() -> sa.Subquery:
-    """Per order, the platform fee given back with its refunds."""
+    """Per order, the platform fee given back with its refunds (those that went through)."""
     return (
         sa.select(Refund.order_id, _sum(Refund.platform_fee_refunded_cents).label("cents"))
+        .where(Refund.status == RefundStatus.SUCCEEDED)
         .group_by(Refund.order_id)
         .subquery("platform_fee_returned")
     )
@@ -278,6 +280,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             processor_fee_estimated=row.processor_fee_estimated,
             platform_fee_cents=row.platform_fee_cents - row.fee_back,
             refunded_cents=row.refunded_cents,
+            refund_pending_cents=row.refund_pending_cents,
             net_cents=row.net,
             status=row.status,
         )
@@ -294,6 +297,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
                 Order.platform_fee_cents,
                 fee_back.label("fee_back"),
                 Order.refunded_cents,
+                Order.refund_pending_cents,
                 net.label("net"),
                 Order.status,
             )
