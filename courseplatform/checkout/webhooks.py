@@ -181,7 +181,8 @@ def _refunds(order: Order, charge: ChargeFacts) -> tuple[RefundResult, ...] | li
     """The refunds an event names: those it carries, else (a charge without them) Stripe's list; PaymentsError."""
     if charge.refunds is not None:
         return charge.refunds
-    return payments_for(order).refunds_of(charge.charge_id or order.charge_id)
+    charge_id = charge.charge_id or order.charge_id
+    return payments_for(order).refunds_of(charge_id) if charge_id else ()
 
 
 def _dispute_change(kind: str, dispute: ChargeFacts) -> Reversal | None:
