@@ -166,7 +166,7 @@ def _charge_event(event: StripeEvent, row: ProviderEvent, *, locked: bool = Fals
         row.object_ref = ref
         row.payload = event.to_payload()
         return "parked"
-    if charge.dispute_id is None:
+    if not event.type.startswith("charge.dispute."):
         for refund in _refunds(order, charge):
             reverse_payment(order, Reversal.refund(refund, "Refunded in Stripe"))
         return "refund"
