@@ -6,8 +6,18 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 CURRENCY_SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "GBP": "£", "EUR": "€"}
-# Currencies whose minor unit is not 1/100 of the major unit.
-ZERO_DECIMAL = {"JPY", "KRW"}
+# Stripe's zero-decimal currencies: an amount is a count of whole units, not hundredths.
+ZERO_DECIMAL = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+# Stripe's three-decimal currencies (amounts in thousandths).
+THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def minor_units(currency: str) -> int:
+    """How many minor units (what amounts are stored in) make one unit of `currency`."""
+    code = currency.upper()
+    return 1 if code in ZERO_DECIMAL else 1000 if code in THREE_DECIMAL else 100
 
 
 def format_money(cents: int | None, currency: str = "USD", *, free_label: str | None = None) -> str:

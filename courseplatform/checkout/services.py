@@ -24,20 +24,31 @@ from ..enrollments import access
 from ..enrollments.access import enrollment_for_order, enrollment_of
 from ..enrollments.notes import learner_note
 from ..enrollments.seats import has_seat, lock_course
+from ..enrollments.states import AccessState
 from ..enrollments.waitlist import offer_open_seats
 from ..extensions import db
 from ..formatting import format_money
 from ..integrations.mail import send_after_commit
-from ..integrations.payments import CheckoutRequest, Payments, PaymentsError, get_payments, payments_for, test_mode
+from ..integrations.payments import (
+    CheckoutRequest,
+    CheckoutTotals,
+    Payments,
+    PaymentsError,
+    get_payments,
+    payments_for,
+    test_mode,
+)
 from ..links import absolute_url
 from ..models import (
     AccessEvent,
     Course,
     CourseStatus,
     Enrollment,
+    EnrollmentStatus,
     Order,
     OrderStatus,
     Refund,
+    RefundStatus,
     User,
     utcnow,
 )
@@ -224,6 +235,7 @@ class Outcome(enum.Enum):
     REFUNDED_DUPLICATE = "refunded_duplicate"  # paid twice for the same offering: the second refunded
     REFUNDED_ENDED = "refunded_ended"  # paid after access ended in a way buying can't undo: refunded
     CLOSED = "closed"  # the order was given up (expired or failed) and can't be paid
+    MISMATCH = "mismatch"  # the checkout charged another amount or currency than the order's: not booked
 
 
 @dataclass(frozen=True)
@@ -237,14 +249,15 @@ def fulfil_order(
     *,
     paid: bool,
     payment_intent_id: str | None = None,
-    amount_paid_cents: int | None = None,
+    totals: CheckoutTotals | None = None,
     payments: Payments | None = None,
 ) -> Fulfilment | None:
     """Record a finished checkout and give access, exactly once; None if there is no such order.
 
     Safe to call any number of times, from any path, concurrently: the order row is
     locked and a settled order is left as it is (so a late or replayed event never
-    re-activates a refunded order).
+    re-activates a refunded order). A provider's checkout (`totals`) is booked only if it
+    charged the order's price in its currency, less a promotion code (MISMATCH otherwise).
     """
     order = lock_order(order_id)
     if order is None:
@@ -258,15 +271,25 @@ def fulfil_order(
         return Fulfilment(order, Outcome.PROCESSING)
     if not order.can_transition_to(OrderStatus.PAID):
         return Fulfilment(order, Outcome.CLOSED)
+    if totals is not None:
+        try:
+            paid_cents, discount_cents = amounts_paid(order, totals)
+        except CheckoutMismatch as exc:
+            current_app.logger.error("order %s: checkout not booked: %s", order.id, exc)
+            return Fulfilment(order, Outcome.MISMATCH)
+        # A promotion code lowered the price at checkout: record what was actually paid, and the discount.
+        order.amount_cents, order.discount_cents = paid_cents, discount_cents
+        order.platform_fee_cents = min(order.platform_fee_cents, paid_cents)
     payments = payments or payments_for(order)
-    if amount_paid_cents is not None and 0 <= amount_paid_cents < order.amount_cents:
-        # A promotion code lowered the price at checkout: record what was actually paid.
-        order.amount_cents = amount_paid_cents
-        order.platform_fee_cents = min(order.platform_fee_cents, amount_paid_cents)
     payment = payments.payment(order)
     order.charge_id = payment.charge_id or order.charge_id
+    if payment.application_fee_cents is not None:
+        # The platform fee Stripe really took: the one asked for, capped at what was paid.
+        order.platform_fee_cents = min(payment.application_fee_cents, order.amount_cents)
     order.processor_fee_cents = min(payment.processor_fee_cents, order.amount_cents - order.platform_fee_cents)
     order.processor_fee_estimated = payment.fee_estimated
+    order.settlement_currency = payment.settlement_currency
+    order.processor_fee_settled_cents = payment.processor_fee_settled_cents
     order.net_cents = order.amount_cents - order.processor_fee_cents - order.platform_fee_cents
     order.transition_to(OrderStatus.PAID)
     order.paid_at = utcnow()
@@ -301,6 +324,33 @@ def _give_access(order: Order, course: Course, payments: Payments) -> Outcome:
     return Outcome.ENROLLED
 
 
+class CheckoutMismatch(ValueError):
+    """A completed checkout that charged something other than the order: the message says what."""
+
+
+def amounts_paid(order: Order, totals: CheckoutTotals) -> tuple[int, int]:
+    """(paid, discount) in the order's currency, or CheckoutMismatch.
+
+    The checkout must be in the order's currency, or in another one only through Adaptive
+    Pricing (whose source currency and amounts are then the order's); its subtotal must be
+    the order's price, and its total that price less the promotion code's discount.
+    """
+    if totals.currency == order.currency:
+        subtotal, total, discount = totals.amount_subtotal, totals.amount_total, totals.amount_discount
+    elif totals.currency is not None and totals.source_currency == order.currency:
+        subtotal, total = totals.source_amount_subtotal, totals.source_amount_total
+        discount = None if subtotal is None or total is None else subtotal - total
+    else:
+        raise CheckoutMismatch(f"charged in {totals.currency or 'no currency'}, the order is in {order.currency}")
+    if subtotal is None or total is None:
+        raise CheckoutMismatch("the checkout reports no amounts")
+    if subtotal != order.amount_cents:
+        raise CheckoutMismatch(f"a subtotal of {subtotal}, the order's price is {order.amount_cents}")
+    if not 0 <= total <= subtotal or subtotal - total != discount:
+        raise CheckoutMismatch(f"a total of {total} from {subtotal} with a discount of {discount}")
+    return total, subtotal - total
+
+
 def close_order(order: Order, status: OrderStatus, reason: str) -> bool:
     """A pending order that will never be paid (expired, declined, failed): free its seat. False if not pending."""
     if order.status is not OrderStatus.PENDING:
@@ -314,7 +364,7 @@ def close_order(order: Order, status: OrderStatus, reason: str) -> bool:
 
 def _refund_whole(order: Order, payments: Payments, reason: str) -> None:
     result = payments.refund(order, order.amount_cents, reason)
-    reverse_payment(order, Reversal(Reversal.REFUND, result.amount_cents, result.id, reason))
+    reverse_payment(order, Reversal.refund(result, reason))
 
 
 # ---------------------------------------------------------------------------
@@ -324,7 +374,7 @@ def _refund_whole(order: Order, payments: Payments, reason: str) -> None:
 
 @dataclass(frozen=True)
 class Reversal:
-    """A change to a paid order's money: a refund (running total) or a dispute's turn."""
+    """A change to a paid order's money: one refund in its current status, or a dispute's turn."""
 
     REFUND = "refund"
     DISPUTE_OPENED = "dispute_opened"
@@ -332,32 +382,37 @@ class Reversal:
     DISPUTE_LOST = "dispute_lost"
 
     kind: str
-    refunded_total_cents: int = 0  # for refunds: the total refunded so far, as the provider reports it
-    provider_refund_id: str | None = None
+    amount_cents: int = 0  # refunds and lost disputes: this one's amount
+    provider_refund_id: str | None = None  # the provider's refund (or lost dispute) id: one row per id
     reason: str = ""
     by: User | None = None
+    status: RefundStatus = RefundStatus.SUCCEEDED
+
+    @classmethod
+    def refund(cls, result, reason: str, by: User | None = None) -> Reversal:
+        """A provider's refund (a RefundResult) as it stands now."""
+        return cls(cls.REFUND, result.amount_cents, result.id, reason, by, RefundStatus(result.status))
+
+
+# A refund's status only moves forward: an older event (pending) never undoes a newer one (failed).
+REFUND_STAGE = {RefundStatus.PENDING: 0, RefundStatus.SUCCEEDED: 1, RefundStatus.FAILED: 2, RefundStatus.CANCELED: 2}
 
 
 def reverse_payment(order: Order, change: Reversal) -> None:
     """Apply a refund or a dispute to a locked, settled order, and to the access it gave.
 
-    Refund totals only ever grow (the larger of ours and the provider's wins), so the
-    same refund reported twice, or reported by both the studio and a webhook, counts
-    once. A full refund or a lost dispute ends access; a dispute opened pauses it; a
-    dispute won gives it back; a partial refund leaves it alone.
+    Each provider refund is one row following its status, so the same refund reported
+    twice, or by both the studio and a webhook, counts once; only succeeded refunds count
+    as money returned. A refund that completes the whole amount, or a lost dispute, ends
+    access; a dispute opened pauses it; a dispute closed any other way gives it back; a
+    refund that fails after it had ended access gives it back too.
     """
     if not order.is_settled:
         raise ValueError(f"order {order.id} was never paid; nothing to reverse")
     enrollment = enrollment_for_order(order)
     if change.kind in (Reversal.REFUND, Reversal.DISPUTE_LOST):
-        total = order.amount_cents if change.kind == Reversal.DISPUTE_LOST else change.refunded_total_cents
-        _record_refund(order, min(total, order.amount_cents), change)
-        if order.refunded_cents >= order.amount_cents:
-            order.transition_to(OrderStatus.REFUNDED)
-            lost = change.kind == Reversal.DISPUTE_LOST
-            access.apply(enrollment, AccessEvent.DISPUTE_LOST if lost else AccessEvent.REFUND)
-        elif order.refunded_cents and order.status is not OrderStatus.DISPUTED:
-            order.transition_to(OrderStatus.PARTIALLY_REFUNDED)
+        refund = _record_refund(order, change)
+        _settle_refunds(order, enrollment, refund, lost_dispute=change.kind == Reversal.DISPUTE_LOST)
     elif change.kind == Reversal.DISPUTE_OPENED:
         if order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
             order.transition_to(OrderStatus.DISPUTED)
@@ -372,33 +427,78 @@ def reverse_payment(order: Order, change: Reversal) -> None:
     db.session.flush()
 
 
-def _record_refund(order: Order, total: int, change: Reversal) -> None:
-    delta = total - order.refunded_cents
-    if delta <= 0:
-        return
-    amount = order.amount_cents or 1
-    fee_back = (order.platform_fee_cents * total) // amount - (
-        order.platform_fee_cents * order.refunded_cents
-    ) // amount
-    refund_id = change.provider_refund_id
-    if refund_id and db.session.scalar(sa.select(Refund.id).where(Refund.provider_refund_id == refund_id)):
-        refund_id = None  # the same provider refund, reported again with a larger total: keep the row unique
-    db.session.add(
-        Refund(
-            order_id=order.id,
-            amount_cents=delta,
-            platform_fee_refunded_cents=fee_back,
-            provider_refund_id=refund_id,
-            reason=change.reason[:255],
-            created_by_id=change.by.id if change.by else None,
+def _record_refund(order: Order, change: Reversal) -> Refund | None:
+    """The refund's row, new or moved to its newer status; None for an amount there is no room for."""
+    refund = None
+    if change.provider_refund_id:
+        refund = db.session.scalar(
+            sa.select(Refund).where(Refund.provider_refund_id == change.provider_refund_id).with_for_update()
         )
+    if refund is not None:
+        if refund.order_id == order.id and REFUND_STAGE[change.status] > REFUND_STAGE[refund.status]:
+            refund.status = change.status
+        return refund if refund.order_id == order.id else None
+    given = order.refunded_cents + order.refund_pending_cents
+    amount = min(change.amount_cents, order.amount_cents - given)
+    if amount <= 0:
+        return None
+    share = order.amount_cents or 1
+    fee_back = (order.platform_fee_cents * (given + amount)) // share - (order.platform_fee_cents * given) // share
+    refund = Refund(
+        order_id=order.id,
+        amount_cents=amount,
+        platform_fee_refunded_cents=fee_back,
+        provider_refund_id=change.provider_refund_id,
+        status=change.status,
+        reason=change.reason[:255],
+        created_by_id=change.by.id if change.by else None,
     )
-    order.refunded_cents = total
-    order.refunded_at = utcnow()
+    db.session.add(refund)
+    db.session.flush()
+    return refund
 
 
-def refund_order(order: Order, amount_cents: int, *, by: User, reason: str = "", payments: Payments | None = None):
-    """The studio's Refund button: give back part or all of a paid order; raises RefundError."""
+def _settle_refunds(order: Order, enrollment: Enrollment | None, refund: Refund | None, *, lost_dispute: bool) -> None:
+    """The order's totals, status and access after a refund moved: only succeeded refunds gave money back."""
+    rows = db.session.scalars(sa.select(Refund).where(Refund.order_id == order.id)).all()
+    succeeded = sum(r.amount_cents for r in rows if r.status is RefundStatus.SUCCEEDED)
+    order.refunded_cents = min(succeeded, order.amount_cents)
+    order.refund_pending_cents = sum(r.amount_cents for r in rows if r.status is RefundStatus.PENDING)
+    if refund is not None and refund.status is RefundStatus.SUCCEEDED:
+        order.refunded_at = utcnow()
+    whole = order.refunded_cents >= order.amount_cents
+    if whole:
+        order.transition_to(OrderStatus.REFUNDED)
+    elif lost_dispute or order.status is not OrderStatus.DISPUTED:
+        order.transition_to(OrderStatus.PARTIALLY_REFUNDED if order.refunded_cents else OrderStatus.PAID)
+    if (whole or lost_dispute) and refund is not None and refund.status is RefundStatus.SUCCEEDED:
+        ended = access.apply(enrollment, AccessEvent.DISPUTE_LOST if lost_dispute else AccessEvent.REFUND)
+        # Remember that this refund is what took access away, so its failure gives it back.
+        refund.ended_access = ended.changed and ended.before in (AccessState.ACTIVE, AccessState.PAUSED)
+    elif _access_to_give_back(refund, enrollment) and not whole:
+        # The refund that ended access failed: the learner paid after all.
+        access.apply(enrollment, AccessEvent.REFUND_FAILED)
+
+
+def _access_to_give_back(refund: Refund | None, enrollment: Enrollment | None) -> bool:
+    """Whether this refund ended the access it was on, and has failed or been canceled since."""
+    return (
+        refund is not None
+        and refund.ended_access
+        and refund.status is not RefundStatus.SUCCEEDED
+        and enrollment is not None
+        and enrollment.status is EnrollmentStatus.REVOKED
+    )
+
+
+def refund_order(
+    order: Order, amount_cents: int, *, by: User, reason: str = "", payments: Payments | None = None
+) -> Refund | None:
+    """The studio's Refund button: give back part or all of a paid order; raises RefundError.
+
+    Returns the refund as the provider answered it: succeeded, or pending (the money is
+    not back yet, and access stays until it is).
+    """
     order = lock_order(order.id)
     if order.refundable_cents <= 0:
         raise RefundError("This order has nothing left to refund.")
@@ -412,18 +512,10 @@ def refund_order(order: Order, amount_cents: int, *, by: User, reason: str = "",
         result = payments.refund(order, amount_cents, reason or "Refunded by the creator")
     except PaymentsError as exc:
         raise RefundError(exc.message.replace("Nothing was charged; please", "Nothing was refunded; please")) from exc
-    reverse_payment(
-        order,
-        Reversal(
-            Reversal.REFUND,
-            refunded_total_cents=order.refunded_cents + result.amount_cents,
-            provider_refund_id=result.id,
-            reason=reason or "Refunded by the creator",
-            by=by,
-        ),
-    )
+    change = Reversal.refund(result, reason or "Refunded by the creator", by=by)
+    reverse_payment(order, change)
     _mail_refund_notice(order, "refunded", amount_cents=result.amount_cents)
-    return order
+    return db.session.scalar(sa.select(Refund).where(Refund.provider_refund_id == result.id))
 
 
 # ---------------------------------------------------------------------------

@@ -15,13 +15,16 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..integrations.payments import (
+    REFUND_EVENTS,
     AccountStatus,
     ChargeFacts,
     CheckoutFacts,
     MalformedEvent,
     PaymentsError,
+    RefundResult,
     StripeEvent,
     get_payments,
+    payments_for,
 )
 from ..models import CreatorProfile, Order, OrderStatus, PaymentProvider, ProviderEvent, utcnow
 from .services import (
@@ -41,13 +44,19 @@ HANDLED = frozenset(
         "checkout.session.async_payment_failed",
         "checkout.session.expired",
         "charge.refunded",
+        *REFUND_EVENTS,
         "charge.dispute.created",
+        "charge.dispute.updated",
         "charge.dispute.closed",
         "account.updated",
     }
 )
-# A closed dispute in one of these states gave the money back to the merchant.
-DISPUTE_WON = frozenset({"won", "warning_closed"})
+# Stripe's dispute statuses: open ones pause access; a closed one gives it back unless lost.
+# (charge.dispute.funds_withdrawn / funds_reinstated move money, not status: recorded and ignored.)
+DISPUTE_OPEN = frozenset({"warning_needs_response", "warning_under_review", "needs_response", "under_review"})
+DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
+# Outcomes that leave the event unprocessed: kept for its payment, or left to be looked at.
+UNPROCESSED = frozenset({"parked", "mismatch"})
 
 
 def record_event(event: StripeEvent) -> ProviderEvent | None:
@@ -78,7 +87,7 @@ def handle_event(event: StripeEvent) -> str:
         row.processed_at = utcnow()
         return "ignored"
     outcome = apply_event(event, row)
-    if outcome != "parked":
+    if outcome not in UNPROCESSED:
         row.processed_at = utcnow()
     db.session.flush()
     return outcome
@@ -115,7 +124,7 @@ def _checkout_event(kind: str, session: CheckoutFacts) -> str:
             order.id,
             paid=session.is_paid,
             payment_intent_id=session.payment_intent_id,
-            amount_paid_cents=session.amount_total,
+            totals=session.totals,
         )
         return result.outcome.value
     order = lock_order(order.id)
@@ -157,18 +166,35 @@ def _charge_event(event: StripeEvent, row: ProviderEvent, *, locked: bool = Fals
         row.object_ref = ref
         row.payload = event.to_payload()
         return "parked"
-    if event.type == "charge.refunded":
-        change = Reversal(Reversal.REFUND, charge.amount_refunded, reason="Refunded in Stripe")
-    elif event.type == "charge.dispute.created":
-        change = Reversal(Reversal.DISPUTE_OPENED, reason=charge.dispute_reason)
-    elif charge.dispute_status in DISPUTE_WON:
-        change = Reversal(Reversal.DISPUTE_WON)
-    elif charge.dispute_status == "lost":
-        change = Reversal(Reversal.DISPUTE_LOST, reason="Dispute lost")
-    else:
+    if not event.type.startswith("charge.dispute."):
+        for refund in _refunds(order, charge):
+            reverse_payment(order, Reversal.refund(refund, "Refunded in Stripe"))
+        return "refund"
+    change = _dispute_change(event.type, charge)
+    if change is None:
         return "unchanged"
     reverse_payment(order, change)
     return change.kind
+
+
+def _refunds(order: Order, charge: ChargeFacts) -> tuple[RefundResult, ...] | list[RefundResult]:
+    """The refunds an event names: those it carries, else (a charge without them) Stripe's list; PaymentsError."""
+    if charge.refunds is not None:
+        return charge.refunds
+    charge_id = charge.charge_id or order.charge_id
+    return payments_for(order).refunds_of(charge_id) if charge_id else ()
+
+
+def _dispute_change(kind: str, dispute: ChargeFacts) -> Reversal | None:
+    """What a dispute event does: open statuses pause access; any closure but `lost` gives it back."""
+    status = dispute.dispute_status
+    if status == "lost":
+        return Reversal(Reversal.DISPUTE_LOST, dispute.dispute_amount or 0, dispute.dispute_id, reason="Dispute lost")
+    if kind == "charge.dispute.closed" or status in DISPUTE_CLOSED:
+        return Reversal(Reversal.DISPUTE_WON)
+    if kind == "charge.dispute.created" or status in DISPUTE_OPEN:
+        return Reversal(Reversal.DISPUTE_OPENED, reason=dispute.dispute_reason)
+    return None  # an update to a status this code doesn't know yet
 
 
 def _account_updated(account: AccountStatus) -> str:
@@ -203,7 +229,11 @@ def replay_parked(order: Order) -> None:
         except (MalformedEvent, KeyError, TypeError):
             current_app.logger.warning("parked event %s can't be read again; left unprocessed", row.event_id)
             continue
-        outcome = _charge_event(event, row, locked=True)
+        try:
+            outcome = _charge_event(event, row, locked=True)
+        except PaymentsError:
+            current_app.logger.warning("parked event %s: Stripe unreachable; left for the next try", row.event_id)
+            continue
         if outcome != "parked":
             row.processed_at = utcnow()
             row.payload = None

@@ -14,11 +14,13 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Protocol
 
 import stripe
 from flask import current_app
 
+from ..formatting import minor_units
 from ..ids import MAX_INTEGER, parse_id
 from ..models import CreatorProfile, Order, PaymentProvider
 from ..request_guard import TEXT_FORBIDDEN, strict_loads
@@ -28,6 +30,10 @@ TEST_MODE_FEE_PERCENT_BP = 290  # 2.9 %, in basis points
 TEST_MODE_FEE_FIXED_CENTS = 30
 WEBHOOK_TOLERANCE_SECONDS = 300
 STRIPE_TIMEOUT_SECONDS = 20
+# The Stripe API version this code reads: the one the installed stripe library is built for.
+# The client sends it on every request; set both webhook endpoints (platform and Connect) to
+# it in the Dashboard, or events arrive in another shape (see the README).
+STRIPE_API_VERSION = "2026-10-28.endive"
 
 
 class PaymentsError(Exception):
@@ -58,6 +64,23 @@ class CheckoutRequest:
 
 
 @dataclass(frozen=True)
+class CheckoutTotals:
+    """What a completed checkout charged, as the provider reports it, to be checked against the order.
+
+    With Adaptive Pricing the learner pays in their own currency; `source_*` are then the
+    amounts in the currency the checkout was opened in (ours).
+    """
+
+    currency: str | None = None
+    amount_subtotal: int | None = None  # before promotion codes
+    amount_total: int | None = None  # what the learner paid
+    amount_discount: int = 0
+    source_currency: str | None = None
+    source_amount_subtotal: int | None = None
+    source_amount_total: int | None = None
+
+
+@dataclass(frozen=True)
 class Checkout:
     """A hosted checkout as the provider sees it."""
 
@@ -67,7 +90,7 @@ class Checkout:
     payment_status: str  # paid | unpaid | no_payment_required
     payment_intent_id: str | None
     order_id: int | None
-    amount_total: int | None = None  # what the learner paid, after any promotion code
+    totals: CheckoutTotals | None = None
 
     @property
     def is_paid(self) -> bool:
@@ -81,17 +104,27 @@ class Checkout:
 
 @dataclass(frozen=True)
 class Payment:
-    """What a successful payment cost: the charge and the processor's fee."""
+    """What a successful payment cost: the charge, the processor's fee and the platform fee really taken.
+
+    `processor_fee_cents` is in the order's currency; when the payment settled in another
+    currency, `settlement_currency` and `processor_fee_settled_cents` say what it was there.
+    """
 
     charge_id: str | None
     processor_fee_cents: int
     fee_estimated: bool
+    settlement_currency: str | None = None
+    processor_fee_settled_cents: int | None = None
+    application_fee_cents: int | None = None  # None: not reported, keep what was asked for
 
 
 @dataclass(frozen=True)
 class RefundResult:
+    """One refund as the provider reports it; `status` is pending, succeeded, failed or canceled."""
+
     id: str
     amount_cents: int
+    status: str = "succeeded"
 
 
 @dataclass(frozen=True)
@@ -117,6 +150,7 @@ class Payments(Protocol):
     def expire_checkout(self, checkout_id: str) -> Checkout: ...
     def payment(self, order: Order) -> Payment: ...
     def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult: ...
+    def refunds_of(self, charge_id: str) -> list[RefundResult]: ...
     def create_account(self, profile: CreatorProfile, email: str) -> str: ...
     def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str: ...
     def account_status(self, account_id: str) -> AccountStatus: ...
@@ -152,6 +186,7 @@ class StripePayments:
         addresses = {"api": base, "connect": base} if base else None
         client = stripe.StripeClient(
             config["STRIPE_SECRET_KEY"],
+            stripe_version=STRIPE_API_VERSION,
             base_addresses=addresses,
             max_network_retries=config.get("STRIPE_MAX_RETRIES", 2),
             http_client=stripe.RequestsClient(timeout=STRIPE_TIMEOUT_SECONDS),
@@ -172,7 +207,7 @@ class StripePayments:
             payment_status=session["payment_status"],
             payment_intent_id=intent,
             order_id=order_reference(reference),
-            amount_total=session.get("amount_total"),
+            totals=_checkout_totals(session),
         )
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
@@ -243,7 +278,19 @@ class StripePayments:
         if charge is None or balance is None or isinstance(balance, str):
             charge_id = charge if isinstance(charge, str) else (charge["id"] if charge else None)
             return Payment(charge_id, estimated_fee(order.amount_cents), fee_estimated=True)
-        return Payment(charge_id=charge["id"], processor_fee_cents=int(balance["fee"]), fee_estimated=False)
+        fee_taken = charge.get("application_fee_amount")
+        settled_in = str(balance["currency"]).upper()
+        fee = fee_in(
+            order.currency, int(balance["fee"]), settled_in, str(charge["currency"]), balance.get("exchange_rate")
+        )
+        return Payment(
+            charge_id=charge["id"],
+            processor_fee_cents=estimated_fee(order.amount_cents) if fee is None else fee,
+            fee_estimated=fee is None,
+            settlement_currency=settled_in,
+            processor_fee_settled_cents=int(balance["fee"]),
+            application_fee_cents=int(fee_taken) if fee_taken is not None else None,
+        )
 
     def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult:
         params = {
@@ -256,12 +303,21 @@ class StripePayments:
             params["reverse_transfer"] = True
             params["refund_application_fee"] = True
         # One key per order and running total: a double click refunds once, a second refund is new.
-        key = f"aqueduct-refund-order-{order.id}-from-{order.refunded_cents}-amount-{amount_cents}"
+        given = order.refunded_cents + order.refund_pending_cents
+        key = f"aqueduct-refund-order-{order.id}-from-{given}-amount-{amount_cents}"
         try:
             refund = self.client.v1.refunds.create(params=params, options={"idempotency_key": key})
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
-        return RefundResult(id=refund["id"], amount_cents=int(refund["amount"]))
+        return _refund_result(refund)
+
+    def refunds_of(self, charge_id: str) -> list[RefundResult]:
+        """Every refund of a charge, as Stripe has them now (a `charge.refunded` event no longer carries them)."""
+        try:
+            listed = self.client.v1.refunds.list(params={"charge": charge_id, "limit": 100})
+            return [_refund_result(refund) for refund in listed.auto_paging_iter()]
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
 
     def create_account(self, profile: CreatorProfile, email: str) -> str:
         params = {
@@ -293,6 +349,54 @@ class StripePayments:
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
         return account_status_from(account)
+
+
+def _refund_result(refund) -> RefundResult:
+    refund = _plain(refund)
+    return RefundResult(id=refund["id"], amount_cents=int(refund["amount"]), status=refund_status(refund.get("status")))
+
+
+def refund_status(status: object) -> str:
+    """Stripe's refund status as ours: requires_action (and anything new) is still pending."""
+    return status if status in ("succeeded", "failed", "canceled") else "pending"
+
+
+def fee_in(currency: str, fee: int, settled_in: str, charged_in: str, exchange_rate: object) -> int | None:
+    """A processor fee settled in `settled_in` as minor units of `currency` (None: it can't be converted).
+
+    A balance transaction's `exchange_rate` is how many units of the settlement currency one
+    unit of the charge's currency bought; minor units differ between currencies (¥1 is one,
+    $1 is a hundred).
+    """
+    if settled_in.upper() == currency.upper():
+        return fee
+    if charged_in.upper() != currency.upper() or exchange_rate is None:
+        return None
+    try:
+        rate = Decimal(str(exchange_rate))
+    except InvalidOperation:
+        return None
+    if not rate.is_finite() or rate <= 0:
+        return None
+    units = Decimal(fee) / minor_units(settled_in) / rate
+    return int((units * minor_units(currency)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _checkout_totals(session: dict) -> CheckoutTotals:
+    """The amounts of a Checkout Session (from the API or an event), unchecked: see `_checkout_facts`."""
+    details = session.get("total_details") or {}
+    conversion = session.get("currency_conversion") or {}
+    currency = session.get("currency")
+    source = conversion.get("source_currency")
+    return CheckoutTotals(
+        currency=currency.upper() if isinstance(currency, str) else None,
+        amount_subtotal=session.get("amount_subtotal"),
+        amount_total=session.get("amount_total"),
+        amount_discount=details.get("amount_discount") or 0,
+        source_currency=source.upper() if isinstance(source, str) else None,
+        source_amount_subtotal=conversion.get("amount_subtotal"),
+        source_amount_total=conversion.get("amount_total"),
+    )
 
 
 def _plain(obj) -> dict:
@@ -350,6 +454,9 @@ class TestModePayments:
         return RefundResult(
             id=f"test_refund_{order.id}_{order.refunded_cents}_{amount_cents}", amount_cents=amount_cents
         )
+
+    def refunds_of(self, charge_id: str) -> list[RefundResult]:
+        return []
 
     def create_account(self, profile: CreatorProfile, email: str) -> str:
         raise PaymentsError("Test mode needs no Stripe account: payments work as they are.", retryable=False)
@@ -455,7 +562,7 @@ class CheckoutFacts:
     order_id: int | None  # from client_reference_id, else metadata.order_id
     payment_status: str | None
     payment_intent_id: str | None
-    amount_total: int | None
+    totals: CheckoutTotals
 
     @property
     def is_paid(self) -> bool:
@@ -464,13 +571,20 @@ class CheckoutFacts:
 
 @dataclass(frozen=True)
 class ChargeFacts:
-    """What a `charge.refunded` or `charge.dispute.*` event says about a payment."""
+    """What a refund (`charge.refunded`, `refund.*`, `charge.refund.updated`) or `charge.dispute.*` event says.
+
+    `refunds` is None for a `charge.refunded` whose charge doesn't carry its refunds (the
+    current API): they are listed from Stripe when the event is applied.
+    """
 
     charge_id: str | None
     payment_intent_id: str | None
-    amount_refunded: int = 0  # refunds: the total refunded so far
+    amount_refunded: int = 0  # charge.refunded: the charge's total, pending refunds included (not used)
     dispute_status: str | None = None
     dispute_reason: str = ""
+    refunds: tuple[RefundResult, ...] | None = None
+    dispute_id: str | None = None
+    dispute_amount: int | None = None
 
 
 @dataclass(frozen=True)
@@ -497,9 +611,33 @@ class StripeEvent:
             id=payload["id"],
             type=payload["type"],
             account=payload.get("account"),
-            checkout=CheckoutFacts(**payload["checkout"]) if payload.get("checkout") else None,
-            charge=ChargeFacts(**payload["charge"]) if payload.get("charge") else None,
+            checkout=None,  # checkout events are applied at once, never kept
+            charge=_charge_from_payload(payload["charge"]) if payload.get("charge") else None,
             account_status=AccountStatus(**payload["account_status"]) if payload.get("account_status") else None,
+        )
+
+
+def _charge_from_payload(facts: dict) -> ChargeFacts:
+    refunds = facts.get("refunds")
+    if refunds is not None:
+        refunds = tuple(RefundResult(**refund) for refund in refunds)
+    return ChargeFacts(**{**facts, "refunds": refunds})
+
+
+REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"})
+_warned_api_versions: set[str] = set()
+
+
+def _check_api_version(event: dict) -> None:
+    """An event shaped by another API version is still read, and the first one of each version is logged."""
+    version = event.get("api_version")
+    if isinstance(version, str) and version != STRIPE_API_VERSION and version not in _warned_api_versions:
+        _warned_api_versions.add(version)
+        current_app.logger.warning(
+            "Stripe event %s has API version %s; this code reads %s. Set the webhook endpoint's version to match.",
+            event.get("id"),
+            version[:40],
+            STRIPE_API_VERSION,
         )
 
 
@@ -516,6 +654,7 @@ def parse_event(event: object) -> StripeEvent:
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict):
         raise MalformedEvent("The event's data.object is missing or isn't an object.")
+    _check_api_version(event)
     facts = {}
     if kind.startswith("checkout.session."):
         facts["checkout"] = _checkout_facts(obj)
@@ -524,6 +663,13 @@ def parse_event(event: object) -> StripeEvent:
             charge_id=_stripe_id(obj, "id", "the charge", required=True),
             payment_intent_id=_expandable_id(obj, "payment_intent", "the charge"),
             amount_refunded=_amount(obj, "amount_refunded", "the charge") or 0,
+            refunds=_charge_refunds(obj),
+        )
+    elif kind in REFUND_EVENTS:
+        facts["charge"] = ChargeFacts(
+            charge_id=_expandable_id(obj, "charge", "the refund"),
+            payment_intent_id=_expandable_id(obj, "payment_intent", "the refund"),
+            refunds=(_refund_facts(obj),),
         )
     elif kind.startswith("charge.dispute."):
         facts["charge"] = ChargeFacts(
@@ -531,6 +677,8 @@ def parse_event(event: object) -> StripeEvent:
             payment_intent_id=_expandable_id(obj, "payment_intent", "the dispute"),
             dispute_status=_stripe_id(obj, "status", "the dispute"),
             dispute_reason=_text(obj, "reason", "the dispute"),
+            dispute_id=_stripe_id(obj, "id", "the dispute", required=True),
+            dispute_amount=_amount(obj, "amount", "the dispute"),
         )
     elif kind == "account.updated":
         facts["account_status"] = AccountStatus(
@@ -540,6 +688,32 @@ def parse_event(event: object) -> StripeEvent:
             payouts_enabled=_flag(obj, "payouts_enabled", "the account"),
         )
     return StripeEvent(id=event_id, type=kind, account=account, **facts)
+
+
+def _refund_facts(refund: object) -> RefundResult:
+    if not isinstance(refund, dict):
+        raise MalformedEvent("A refund isn't an object.")
+    amount = _amount(refund, "amount", "the refund")
+    if not amount:
+        raise MalformedEvent("The amount of the refund is missing or zero.")
+    return RefundResult(
+        id=_stripe_id(refund, "id", "the refund", required=True),
+        amount_cents=amount,
+        status=refund_status(_stripe_id(refund, "status", "the refund")),
+    )
+
+
+def _charge_refunds(charge: dict) -> tuple[RefundResult, ...] | None:
+    """The refunds a charge carries (older API versions, or expanded), or None when it doesn't carry them all."""
+    refunds = charge.get("refunds")
+    if refunds is None:
+        return None
+    data = refunds.get("data") if isinstance(refunds, dict) else None
+    if not isinstance(data, list):
+        raise MalformedEvent("The refunds of the charge aren't a list.")
+    if refunds.get("has_more") is True:
+        return None
+    return tuple(_refund_facts(refund) for refund in data[:100])
 
 
 def _checkout_facts(session: dict) -> CheckoutFacts:
@@ -555,8 +729,30 @@ def _checkout_facts(session: dict) -> CheckoutFacts:
         order_id=order_id,
         payment_status=_stripe_id(session, "payment_status", "the checkout session"),
         payment_intent_id=_expandable_id(session, "payment_intent", "the checkout session"),
-        amount_total=_amount(session, "amount_total", "the checkout session"),
+        totals=_checked_totals(session),
     )
+
+
+def _checked_totals(session: dict) -> CheckoutTotals:
+    what = "the checkout session"
+    for key in ("total_details", "currency_conversion"):
+        if session.get(key) is not None and not isinstance(session[key], dict):
+            raise MalformedEvent(f"The {key} of {what} isn't an object.")
+    details = session.get("total_details") or {}
+    conversion = session.get("currency_conversion") or {}
+    for obj, key in ((session, "currency"), (conversion, "source_currency")):
+        value = obj.get(key)
+        if value is not None and not (isinstance(value, str) and re.fullmatch(r"[A-Za-z]{3}", value)):
+            raise MalformedEvent(f"The {key} of {what} isn't a three-letter currency code.")
+    for obj, key in (
+        (session, "amount_subtotal"),
+        (session, "amount_total"),
+        (details, "amount_discount"),
+        (conversion, "amount_subtotal"),
+        (conversion, "amount_total"),
+    ):
+        _amount(obj, key, what)
+    return _checkout_totals(session)
 
 
 def order_reference(value: object) -> int | None:

@@ -10,6 +10,7 @@ from .commerce import (
     PaymentProvider,
     ProviderEvent,
     Refund,
+    RefundStatus,
 )
 from .courses import (
     Course,
@@ -69,6 +70,7 @@ __all__ = [
     "QuizChoice",
     "QuizQuestion",
     "Refund",
+    "RefundStatus",
     "Section",
     "SessionIncome",
     "SessionIncomeSource",

@@ -33,11 +33,13 @@ class OrderStatus(enum.Enum):
 ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.FAILED, OrderStatus.EXPIRED}),
     OrderStatus.PAID: frozenset({OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED}),
+    # Back to paid when the only refund fails after it succeeded.
     OrderStatus.PARTIALLY_REFUNDED: frozenset(
-        {OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED}
+        {OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED}
     ),
     OrderStatus.DISPUTED: frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED}),
-    OrderStatus.REFUNDED: frozenset(),
+    # Only a refund that fails after it succeeded (a closed card) leaves a refunded order.
+    OrderStatus.REFUNDED: frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED}),
     # A payment can still succeed after the app gave up on it (a late webhook, a delayed
     # method): the money was taken, so the order must be able to record it.
     OrderStatus.FAILED: frozenset({OrderStatus.PAID}),
@@ -50,6 +52,15 @@ SETTLED_STATUSES = frozenset(
     {OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED}
 )
 REFUNDABLE_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED})
+
+
+class RefundStatus(enum.Enum):
+    """Where the provider's refund stands; only a succeeded refund has given money back."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
 
 
 class InvalidTransition(ValueError):
@@ -66,6 +77,9 @@ class Order(db.Model):
         money_check("platform_fee_cents"),
         money_check("net_cents"),
         money_check("refunded_cents"),
+        money_check("refund_pending_cents"),
+        money_check("discount_cents"),
+        money_check("processor_fee_settled_cents"),
         sa.CheckConstraint("refunded_cents <= amount_cents", name="refund_within_amount"),
         sa.UniqueConstraint("provider", "checkout_id", name="uq_orders_provider_checkout_id"),
         sa.Index("ix_orders_course_status", "course_id", "status"),
@@ -77,7 +91,10 @@ class Order(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     learner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="RESTRICT"))
+    # What the learner paid (the price less any promotion code), in `currency`.
     amount_cents: Mapped[int] = mapped_column()
+    # What a promotion code took off the list price (list price = amount_cents + discount_cents).
+    discount_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     currency: Mapped[str] = mapped_column(sa.String(3))
     provider: Mapped[PaymentProvider] = mapped_column(enum_column(PaymentProvider, "payment_provider"))
     checkout_id: Mapped[str | None] = mapped_column(sa.String(255))
@@ -88,11 +105,16 @@ class Order(db.Model):
     status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus, "order_status"), default=OrderStatus.PENDING)
     processor_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     processor_fee_estimated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The currency the provider settled the payment in, and its fee as settled there
+    # (processor_fee_cents is that fee converted into the order's currency).
+    settlement_currency: Mapped[str | None] = mapped_column(sa.String(3))
+    processor_fee_settled_cents: Mapped[int | None] = mapped_column()
     platform_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     # What checkout recorded at payment; figures use sale_net_cents and order_net_cents below.
     net_cents: Mapped[int] = mapped_column(default=0, server_default="0")
-    # The running total the provider reported, which decides what is left to refund.
+    # Refunds that succeeded (money back with the learner), and those the provider is still processing.
     refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    refund_pending_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -125,7 +147,14 @@ class Order(db.Model):
 
     @property
     def refundable_cents(self) -> int:
-        return self.amount_cents - self.refunded_cents if self.status in REFUNDABLE_STATUSES else 0
+        """What is left to refund: neither refunded nor in a refund still pending."""
+        if self.status not in REFUNDABLE_STATUSES:
+            return 0
+        return max(0, self.amount_cents - self.refunded_cents - self.refund_pending_cents)
+
+    @property
+    def list_price_cents(self) -> int:
+        return self.amount_cents + self.discount_cents
 
     def can_transition_to(self, status: OrderStatus) -> bool:
         return status in ORDER_TRANSITIONS[self.status]
@@ -145,7 +174,8 @@ class Order(db.Model):
 class Refund(db.Model):
     """Money given back on an order: a refund (from the studio or the provider's dashboard) or a lost dispute.
 
-    The order keeps the running total in `refunded_cents`; these rows say when and how
+    One row per provider refund (or lost dispute), keyed by its id, following its status:
+    only succeeded rows count in the order's `refunded_cents`; these rows say when and how
     much, so income can be counted in the month the money went back.
     """
 
@@ -164,6 +194,11 @@ class Refund(db.Model):
     # The share of the platform fee given back with it (refunds are proportional).
     platform_fee_refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     provider_refund_id: Mapped[str | None] = mapped_column(sa.String(255))
+    status: Mapped[RefundStatus] = mapped_column(
+        enum_column(RefundStatus, "refund_status"), default=RefundStatus.SUCCEEDED, server_default="succeeded"
+    )
+    # This refund ended the learner's access: if it fails afterwards, the access comes back.
+    ended_access: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     reason: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -191,8 +226,8 @@ class Refund(db.Model):
 
 
 def counted_refunds() -> sa.ColumnElement[bool]:
-    """Which refunds have given money back, and so count against the creator's net: every recorded one."""
-    return sa.true()
+    """Which refunds have given money back, and so count against the creator's net: the succeeded ones."""
+    return Refund.status == RefundStatus.SUCCEEDED
 
 
 def order_refunds() -> sa.Subquery:

@@ -22,7 +22,7 @@ from ..enrollments import access
 from ..extensions import db
 from ..fields import page_number
 from ..formatting import format_money
-from ..models import Course, EnrollmentStatus, OrderStatus
+from ..models import Course, EnrollmentStatus, OrderStatus, RefundStatus
 from . import bp
 from .forms import ConfirmForm
 from .learner_forms import GrantAccessForm, ImportLearnersForm, LearnerSearchForm, RefundForm
@@ -196,7 +196,7 @@ def refund(course_id: int, order_id: int):
                     "This order was refunded in the meantime (perhaps by a second click). "
                     "Check the amount left and try again."
                 )
-            refund_order(order, form.amount.data, by=current_user, reason=form.reason.data or "")
+            refund = refund_order(order, form.amount.data, by=current_user, reason=form.reason.data or "")
         except RefundError as error:
             db.session.rollback()
             form.amount.errors.append(str(error))
@@ -204,7 +204,14 @@ def refund(course_id: int, order_id: int):
             form.refunded_before.data = str(order.refunded_cents)
         else:
             db.session.commit()
-            message = f"Refunded {format_money(form.amount.data, order.currency)} to {order.learner.email}."
+            amount = format_money(form.amount.data, order.currency)
+            if refund is not None and refund.status is RefundStatus.PENDING:
+                message = (
+                    f"Refund of {amount} to {order.learner.email} requested: Stripe is still processing it. "
+                    "It counts once it goes through, and they keep their access until then."
+                )
+            else:
+                message = f"Refunded {amount} to {order.learner.email}."
             if order.status is OrderStatus.REFUNDED:
                 message += " That was the whole payment, so their access has ended."
             flash(message, "success")

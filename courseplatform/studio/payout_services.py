@@ -176,6 +176,7 @@ class EarningsRow:
     processor_fee_estimated: bool
     platform_fee_cents: int  # after the share given back with refunds
     refunded_cents: int
+    refund_pending_cents: int  # refunds Stripe is still processing: not money returned yet
     net_cents: int
     status: OrderStatus
 
@@ -266,6 +267,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             processor_fee_estimated=row.processor_fee_estimated,
             platform_fee_cents=row.platform_fee_cents - row.fee_back,
             refunded_cents=row.refunded_cents,
+            refund_pending_cents=row.refund_pending_cents,
             net_cents=row.net,
             status=row.status,
         )
@@ -282,6 +284,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
                 Order.platform_fee_cents,
                 fee_back.label("fee_back"),
                 refunded.label("refunded_cents"),
+                Order.refund_pending_cents,
                 net.label("net"),
                 Order.status,
             )

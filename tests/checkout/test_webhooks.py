@@ -360,16 +360,8 @@ def test_refund_rows_never_exceed_the_order(web, webhooks, connected_course):
 
 def test_a_free_checkout_through_a_100_percent_promotion_code_enrols(web, webhooks, connected_course):
     order = checkout(web, connected_course)
-    session = {
-        "id": order.checkout_id,
-        "object": "checkout.session",
-        "client_reference_id": str(order.id),
-        "metadata": {"order_id": str(order.id)},
-        "status": "complete",
-        "payment_status": "no_payment_required",
-        "payment_intent": None,
-        "amount_total": 0,
-    }
+    session = webhooks.fake.complete_session(order.checkout_id, discount=4900)
+    assert (session["payment_status"], session["payment_intent"]) == ("no_payment_required", None)
 
     _, response = webhooks.send("checkout.session.completed", session)
 

@@ -19,7 +19,14 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from courseplatform.checkout.services import CheckoutError, RefundError, begin_checkout, open_checkout, refund_order
 from courseplatform.enrollments import access
@@ -34,6 +41,7 @@ from courseplatform.models import (
     OrderStatus,
     Refund,
     User,
+    utcnow,
 )
 from courseplatform.models.commerce import SETTLED_STATUSES
 from courseplatform.studio.learner_services import LearnerError, enrol_list, grant_access, read_learner_list
@@ -126,6 +134,10 @@ def machine_for(webhooks):  # noqa: F811
             db.session.commit()
             self._deliver("checkout.session.completed", fake.complete_session(order.checkout_id))
 
+        def _refundable(self) -> bool:
+            return bool(self._orders(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED))
+
+        @precondition(lambda self: self.events)
         @rule(data=st.data())
         def webhook_again(self, data):
             self._fresh()
@@ -136,6 +148,7 @@ def machine_for(webhooks):  # noqa: F811
             assert response.status_code == 200
             self._fresh()
 
+        @precondition(lambda self: self._refundable())
         @rule(data=st.data(), full=st.booleans(), in_stripe=st.booleans())
         def refund(self, data, full, in_stripe):
             self._fresh()
@@ -156,6 +169,7 @@ def machine_for(webhooks):  # noqa: F811
             # Stripe tells the app about the refund it just made, too.
             self._deliver("charge.refunded", fake.charges[order.charge_id])
 
+        @precondition(lambda self: self._refundable())
         @rule(data=st.data())
         def open_dispute(self, data):
             self._fresh()
@@ -168,6 +182,7 @@ def machine_for(webhooks):  # noqa: F811
             self.open_disputes[order.id] = dispute["id"]
             self._deliver("charge.dispute.created", dispute)
 
+        @precondition(lambda self: self.open_disputes)
         @rule(data=st.data(), ending=st.sampled_from(DISPUTE_ENDINGS))
         def close_dispute(self, data, ending):
             self._fresh()
@@ -295,8 +310,8 @@ def test_random_sequences_keep_access_money_and_seats_consistent(webhooks):  # n
     run_state_machine_as_test(
         machine_for(webhooks),
         settings=settings(
-            max_examples=50,
-            stateful_step_count=15,
+            max_examples=40,
+            stateful_step_count=25,
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),

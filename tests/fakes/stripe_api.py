@@ -9,7 +9,8 @@ What is faked
       ``POST /v1/checkout/sessions/<id>/expire`` (one-off payments with ``price_data``
       line items; ``payment_intent_data`` is kept so tests can assert it).
     * ``GET /v1/payment_intents/<id>``, ``GET /v1/charges/<id>``,
-      ``GET /v1/balance_transactions/<id>``, ``POST /v1/refunds``.
+      ``GET /v1/balance_transactions/<id>``, ``POST /v1/refunds``, ``GET /v1/refunds?charge=…|payment_intent=…``,
+      ``GET /v1/refunds/<id>`` (``expand[]=refunds`` on a charge lists its refunds too).
     * ``POST /v1/accounts``, ``GET /v1/accounts/<id>``, ``POST /v1/account_links``.
     * ``expand[]`` on every ``GET``/``POST`` answer (ids are replaced by the stored
       objects, along dotted paths such as ``payment_intent.latest_charge.balance_transaction``).
@@ -20,6 +21,14 @@ What is faked
       bank debit settling (:meth:`FakeStripe.settle_async`), refunds and disputes made
       in the dashboard, a connected account finishing onboarding; plus building and
       signing webhook events (:meth:`FakeStripe.event`, :meth:`FakeStripe.signed`).
+    * The hard shapes: promotion codes (``complete_session(discount=…)``: ``amount_subtotal``,
+      ``total_details.amount_discount``, ``discounts``, the application fee capped at what was
+      paid), Adaptive Pricing (``presentment_currency``: ``currency_conversion``), a settlement
+      currency other than the charge's (``settlement_currency``: the balance transaction's
+      ``currency`` and ``exchange_rate``), refunds that start ``pending`` and later succeed, fail or
+      are canceled (:meth:`FakeStripe.refunds_start_as`, :meth:`FakeStripe.settle_refund`), and
+      every dispute status (:meth:`FakeStripe.open_dispute`, :meth:`FakeStripe.update_dispute`,
+      :meth:`FakeStripe.close_dispute`).
     * Failures: :meth:`FakeStripe.fail_next` (5xx answers) and
       :meth:`FakeStripe.go_down` / :meth:`FakeStripe.come_back` (connections reset).
 
@@ -28,7 +37,8 @@ What is not faked
       :meth:`FakeStripe.event`, sign it with :meth:`FakeStripe.signed` and POST it to the
       application's webhook themselves.
     * Prices, products, customers, subscriptions, invoices, transfers and application fees
-      as objects of their own; list endpoints; pagination; search; API versions;
+      as objects of their own; list endpoints other than refunds; pagination; search; API versions
+      (the ``Stripe-Version`` header is recorded, not enforced);
       ``Stripe-Account`` scoping (the header is recorded, not enforced); rate limits;
       time passing (sessions never expire by themselves).
     * Stripe's parameter typing is only applied to the parameters the fake reads. Other
@@ -100,6 +110,12 @@ EXPIRY_SLACK = 5
 _DEFAULT_CURRENCY = {"US": "usd", "CA": "cad", "GB": "gbp", "AU": "aud", "NZ": "nzd", "IE": "eur", "DE": "eur"}
 _CURRENCY_SYMBOL = {"usd": "$", "cad": "$", "aud": "$", "nzd": "$", "eur": "€", "gbp": "£"}
 _OPEN_DISPUTE = ("warning_needs_response", "needs_response", "under_review", "warning_under_review")
+_CLOSED_DISPUTE = ("won", "lost", "warning_closed", "prevented")
+_REFUND_STATUSES = ("pending", "requires_action", "succeeded", "failed", "canceled")
+#: Stripe's zero-decimal currencies (an amount is a count of whole units).
+ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -172,6 +188,16 @@ def _now() -> int:
 
 def _stripe_fee(amount: int) -> int:
     return int((Decimal(amount) * FEE_PERCENT).quantize(Decimal(1), rounding=ROUND_HALF_UP)) + FEE_FIXED
+
+
+def _minor_per_unit(currency: str) -> Decimal:
+    return Decimal(1) if currency.lower() in ZERO_DECIMAL else Decimal(100)
+
+
+def _convert(amount: int, from_currency: str, to_currency: str, rate: Decimal) -> int:
+    """``amount`` (minor units of one currency) at ``rate`` in minor units of another, rounded half up."""
+    major = Decimal(amount) / _minor_per_unit(from_currency) * rate
+    return int((major * _minor_per_unit(to_currency)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _money(amount: int, currency: str) -> str:
@@ -349,6 +375,8 @@ class FakeStripe:
             ("GET", re.compile(r"/v1/charges/([^/]+)"), self._get_charge),
             ("GET", re.compile(r"/v1/balance_transactions/([^/]+)"), self._get_balance_transaction),
             ("POST", re.compile(r"/v1/refunds"), self._create_refund),
+            ("GET", re.compile(r"/v1/refunds"), self._list_refunds),
+            ("GET", re.compile(r"/v1/refunds/([^/]+)"), self._get_refund),
             ("POST", re.compile(r"/v1/accounts"), self._create_account),
             ("GET", re.compile(r"/v1/accounts/([^/]+)"), self._get_account),
             ("POST", re.compile(r"/v1/account_links"), self._create_account_link),
@@ -410,9 +438,11 @@ class FakeStripe:
             #: Unexpected exceptions raised inside the fake (answered as 500 api_error).
             self.errors: list[BaseException] = []
             self._session_extras: dict[str, JSON] = {}
+            self._settlements: dict[str, tuple[str | None, str | None]] = {}
             self._idempotent: dict[tuple[str | None, str], _Stored] = {}
             self._failures: list[_Failure] = []
             self._down = False
+            self._new_refund_status = "succeeded"
 
     # ------------------------------------------------------------------ failure injection
 
@@ -461,19 +491,48 @@ class FakeStripe:
 
     # ------------------------------------------------------------------ test controls
 
-    def complete_session(self, session_id: str, *, paid: bool = True, fee: int | None = None) -> JSON:
+    def complete_session(
+        self,
+        session_id: str,
+        *,
+        paid: bool = True,
+        fee: int | None = None,
+        discount: int = 0,
+        presentment_currency: str | None = None,
+        fx_rate: str = "1",
+        settlement_currency: str | None = None,
+        exchange_rate: str | None = None,
+    ) -> JSON:
         """The customer finishes Checkout.
 
         Creates the PaymentIntent and, when ``paid``, its Charge and BalanceTransaction
-        (``fee`` in cents, default 2.9 % + 30). With ``paid=False`` the payment method is
-        a delayed one (ACH, SEPA debit): the PaymentIntent is ``processing``, there is no
-        charge yet and the session stays ``unpaid`` until :meth:`settle_async`.
-        Returns the session as a webhook carries it (``payment_intent`` as an id).
+        (``fee`` in minor units of the settlement currency, default 2.9 % + 30). With
+        ``paid=False`` the payment method is a delayed one (ACH, SEPA debit): the
+        PaymentIntent is ``processing``, there is no charge yet and the session stays
+        ``unpaid`` until :meth:`settle_async`.
+
+        ``discount`` is a promotion code's amount off the subtotal (the whole subtotal: no
+        payment at all). ``presentment_currency`` is Adaptive Pricing: the customer pays in
+        that currency at ``fx_rate`` (customer currency per unit of ours) and the session
+        carries ``currency_conversion``; the payment then settles in our currency.
+        ``settlement_currency`` and ``exchange_rate`` (settlement units per charge unit)
+        settle the charge in another currency. Returns the session as a webhook carries it
+        (``payment_intent`` as an id).
         """
         with self._lock:
             session = self._session(session_id)
             if session["status"] != "open":
                 raise ValueError(f"Checkout Session {session_id} is {session['status']}, not open")
+            self._apply_discount(session, discount)
+            if presentment_currency is not None:
+                self._adapt(session, presentment_currency.lower(), Decimal(fx_rate))
+                if settlement_currency is None:
+                    source = session["currency_conversion"]["source_currency"]
+                    settlement_currency, exchange_rate = source, str(1 / Decimal(fx_rate))
+            self._settlements[session_id] = (settlement_currency, exchange_rate)
+            if session["amount_total"] == 0:
+                session.update(status="complete", payment_status="no_payment_required", url=None)
+                return copy.deepcopy(session)
             pi_data = self._session_extras[session_id]["payment_intent_data"]
             transfer_data = pi_data.get("transfer_data") or None
             intent_id = _new_id("pi_")
@@ -512,6 +571,30 @@ class FakeStripe:
                 self._succeed(session, intent, fee)
             return copy.deepcopy(session)
 
+    def _apply_discount(self, session: JSON, discount: int) -> None:
+        if not discount:
+            return
+        if not 0 < discount <= session["amount_subtotal"]:
+            raise ValueError(f"A discount of {discount} doesn't fit a subtotal of {session['amount_subtotal']}")
+        session["amount_total"] = session["amount_subtotal"] - discount
+        session["total_details"]["amount_discount"] = discount
+        session["discounts"] = [{"coupon": None, "promotion_code": _new_id("promo_", 8)}]
+
+    def _adapt(self, session: JSON, currency: str, rate: Decimal) -> None:
+        """Adaptive Pricing: the customer sees and pays the session's amounts in ``currency``."""
+        source = session["currency"]
+        session["currency_conversion"] = {
+            "amount_subtotal": session["amount_subtotal"],
+            "amount_total": session["amount_total"],
+            "fx_rate": str(rate),
+            "source_currency": source,
+        }
+        for key in ("amount_subtotal", "amount_total"):
+            session[key] = _convert(session[key], source, currency, rate)
+        details = session["total_details"]
+        details["amount_discount"] = session["amount_subtotal"] - session["amount_total"]
+        session["currency"] = currency
+
     def settle_async(self, session_id: str, succeeded: bool, *, fee: int | None = None) -> JSON:
         """A delayed payment (``complete_session(paid=False)``) settles or fails.
 
@@ -530,11 +613,8 @@ class FakeStripe:
                 self._succeed(session, intent, fee)
             else:
                 intent["status"] = "requires_payment_method"
-                intent["last_payment_error"] = {
-                    "type": "invalid_request_error",
-                    "code": "payment_method_provider_decline",
-                    "message": "The payment could not be completed.",
-                }
+                # Only the keys Stripe's OpenAPI fixture shows for a payment error (see test_stripe_conformance).
+                intent["last_payment_error"] = {"type": "invalid_request_error"}
             return copy.deepcopy(session)
 
     def expire_session(self, session_id: str) -> JSON:
@@ -546,20 +626,71 @@ class FakeStripe:
             session.update(status="expired", url=None)
             return copy.deepcopy(session)
 
-    def refund_outside_app(self, payment_intent_id: str, amount: int | None = None) -> JSON:
-        """Someone refunds in the Stripe dashboard (default: all that is left). Returns the charge dict."""
+    def refund_outside_app(
+        self,
+        payment_intent_id: str,
+        amount: int | None = None,
+        *,
+        status: str = "succeeded",
+        with_refunds: bool = False,
+    ) -> JSON:
+        """Someone refunds in the Stripe dashboard (default: all that is left). Returns the charge dict.
+
+        ``status`` is the new refund's (``pending`` for one that settles later, see :meth:`settle_refund`).
+        ``with_refunds`` returns the charge with its ``refunds`` list, as an older API version sends it;
+        without, the charge carries no refunds and a reader lists them from ``/v1/refunds``.
+        """
+        _one_of(status, "status", _REFUND_STATUSES)
         with self._lock:
             intent = self.payment_intents.get(payment_intent_id)
             if intent is None:
                 raise KeyError(f"No such payment_intent: {payment_intent_id}")
             try:
-                refund = self._refund(intent, None, amount, {})
+                refund = self._refund(intent, None, amount, {}, status)
             except _ApiError as e:
                 raise ValueError(str(e)) from None
-            return copy.deepcopy(self.charges[refund["charge"]])
+            return self.charge(refund["charge"], with_refunds=with_refunds)
 
-    def open_dispute(self, charge_id: str, *, amount: int | None = None, reason: str = "fraudulent") -> JSON:
-        """The cardholder disputes a charge. Returns the dispute (status ``needs_response``)."""
+    def charge(self, charge_id: str, *, with_refunds: bool = False) -> JSON:
+        """A charge as an event carries it, with its ``refunds`` list or (as the current API sends it) without."""
+        with self._lock:
+            charge = copy.deepcopy(self.charges[charge_id])
+            if with_refunds:
+                mine = [r for r in self.refunds.values() if r["charge"] == charge_id]
+                charge["refunds"] = self._list(mine, f"/v1/charges/{charge_id}/refunds")
+            return charge
+
+    def refunds_start_as(self, status: str) -> None:
+        """Refunds created through the API from now on start in ``status`` (``pending``: settled later)."""
+        _one_of(status, "status", _REFUND_STATUSES)
+        self._new_refund_status = status
+
+    def settle_refund(self, refund_id: str, status: str) -> JSON:
+        """A refund moves on: ``succeeded``, or ``failed`` / ``canceled`` (the amount goes back on the charge).
+
+        A card refund can fail even after it succeeded (the card was closed). Returns the refund dict.
+        """
+        _one_of(status, "status", ("succeeded", "failed", "canceled"))
+        with self._lock:
+            refund = self.refunds.get(refund_id)
+            if refund is None:
+                raise KeyError(f"No such refund: {refund_id}")
+            if refund["status"] in ("failed", "canceled"):
+                raise ValueError(f"Refund {refund_id} is already {refund['status']}")
+            if status == "canceled" and refund["status"] not in ("pending", "requires_action"):
+                raise ValueError(f"Only a pending refund can be canceled, not a {refund['status']} one")
+            refund["status"] = status
+            if status in ("failed", "canceled"):
+                charge = self.charges[refund["charge"]]
+                charge["amount_refunded"] -= refund["amount"]
+                charge["refunded"] = False
+            return copy.deepcopy(refund)
+
+    def open_dispute(
+        self, charge_id: str, *, amount: int | None = None, reason: str = "fraudulent", status: str = "needs_response"
+    ) -> JSON:
+        """The cardholder disputes a charge (``warning_needs_response``: an inquiry). Returns the dispute."""
+        _one_of(status, "status", _OPEN_DISPUTE)
         with self._lock:
             charge = self.charges.get(charge_id)
             if charge is None:
@@ -580,24 +711,41 @@ class FakeStripe:
                 "metadata": {},
                 "payment_intent": charge["payment_intent"],
                 "reason": reason,
-                "status": "needs_response",
+                "status": status,
             }
             self.disputes[dispute["id"]] = dispute
             charge["disputed"] = True
             return copy.deepcopy(dispute)
 
-    def close_dispute(self, dispute_id: str, status: Literal["won", "lost"] = "won") -> JSON:
-        """The bank decides a dispute. Returns the dispute dict."""
-        if status not in ("won", "lost"):
-            raise ValueError(f"A dispute closes as won or lost, not {status!r}")
+    def update_dispute(self, dispute_id: str, status: str) -> JSON:
+        """An open dispute moves on (evidence sent: ``under_review``; an inquiry escalated: ``needs_response``)."""
+        _one_of(status, "status", _OPEN_DISPUTE)
         with self._lock:
-            dispute = self.disputes.get(dispute_id)
-            if dispute is None:
-                raise KeyError(f"No such dispute: {dispute_id}")
-            if dispute["status"] not in _OPEN_DISPUTE:
-                raise ValueError(f"Dispute {dispute_id} is already {dispute['status']}")
+            dispute = self._open_dispute(dispute_id)
             dispute["status"] = status
             return copy.deepcopy(dispute)
+
+    def close_dispute(
+        self, dispute_id: str, status: Literal["won", "lost", "warning_closed", "prevented"] = "won"
+    ) -> JSON:
+        """The bank decides a dispute; an inquiry closes as ``warning_closed``. Returns the dispute dict."""
+        _one_of(status, "status", _CLOSED_DISPUTE)
+        with self._lock:
+            dispute = self._open_dispute(dispute_id)
+            inquiry = dispute["status"].startswith("warning_")
+            if (status == "warning_closed") != inquiry and status != "prevented":
+                raise ValueError(f"A dispute in {dispute['status']} does not close as {status}")
+            dispute["status"] = status
+            dispute["is_charge_refundable"] = False
+            return copy.deepcopy(dispute)
+
+    def _open_dispute(self, dispute_id: str) -> JSON:
+        dispute = self.disputes.get(dispute_id)
+        if dispute is None:
+            raise KeyError(f"No such dispute: {dispute_id}")
+        if dispute["status"] not in _OPEN_DISPUTE:
+            raise ValueError(f"Dispute {dispute_id} is already {dispute['status']}")
+        return dispute
 
     def add_account(
         self,
@@ -683,7 +831,9 @@ class FakeStripe:
 
     def _respond(self, request: Request) -> Response:
         headers = {
-            name: request.headers[name] for name in ("Idempotency-Key", "Stripe-Account") if name in request.headers
+            name: request.headers[name]
+            for name in ("Idempotency-Key", "Stripe-Account", "Stripe-Version")
+            if name in request.headers
         }
         try:
             params = decode_params(request.query_string.decode("latin-1"))
@@ -873,6 +1023,8 @@ class FakeStripe:
             "customer": params.get("customer"),
             "customer_details": None,
             "customer_email": params.get("customer_email"),
+            "currency_conversion": None,
+            "discounts": [],
             "expires_at": expires_at,
             "livemode": False,
             "locale": params.get("locale"),
@@ -884,6 +1036,7 @@ class FakeStripe:
             "status": "open",
             "submit_type": params.get("submit_type"),
             "success_url": params.get("success_url"),
+            "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
             "ui_mode": params.get("ui_mode") or "hosted",
             "url": f"{self.url}/pay/{session_id}",
         }
@@ -981,10 +1134,10 @@ class FakeStripe:
         return intent
 
     def _get_charge(self, params: JSON, charge_id: str) -> JSON:
-        charge = self.charges.get(charge_id)
-        if charge is None:
+        if charge_id not in self.charges:
             raise _no_such("charge", charge_id)
-        return charge
+        expand = params.get("expand") or []
+        return self.charge(charge_id, with_refunds="refunds" in (expand if isinstance(expand, list) else [expand]))
 
     def _get_balance_transaction(self, params: JSON, txn_id: str) -> JSON:
         txn = self.balance_transactions.get(txn_id)
@@ -1015,9 +1168,31 @@ class FakeStripe:
             "reverse_transfer": _bool(params.get("reverse_transfer"), "reverse_transfer"),
             "refund_application_fee": _bool(params.get("refund_application_fee"), "refund_application_fee"),
         }
-        return self._refund(intent, charge_id, amount, options)
+        return self._refund(intent, charge_id, amount, options, self._new_refund_status)
 
-    def _refund(self, intent: JSON | None, charge_id: str | None, amount: int | None, options: JSON) -> JSON:
+    def _list_refunds(self, params: JSON) -> JSON:
+        """Refunds newest first, of one charge or PaymentIntent when asked (no pagination: every one fits)."""
+        charge_id, intent_id = params.get("charge"), params.get("payment_intent")
+        refunds = [
+            r
+            for r in self.refunds.values()
+            if (not charge_id or r["charge"] == charge_id) and (not intent_id or r["payment_intent"] == intent_id)
+        ]
+        return self._list(sorted(refunds, key=lambda r: r["created"], reverse=True), "/v1/refunds")
+
+    @staticmethod
+    def _list(items: list[JSON], url: str) -> JSON:
+        return {"object": "list", "data": copy.deepcopy(items), "has_more": False, "url": url}
+
+    def _get_refund(self, params: JSON, refund_id: str) -> JSON:
+        refund = self.refunds.get(refund_id)
+        if refund is None:
+            raise _no_such("refund", refund_id)
+        return refund
+
+    def _refund(
+        self, intent: JSON | None, charge_id: str | None, amount: int | None, options: JSON, status: str = "succeeded"
+    ) -> JSON:
         """Refund ``amount`` (default: the rest) of a charge, found directly or through its PaymentIntent."""
         if intent is not None:
             if intent["latest_charge"] is None:
@@ -1047,7 +1222,11 @@ class FakeStripe:
             )
         now = _now()
         refund_id = _new_id("re_")
-        txn = self._new_balance_transaction(-amount, charge["currency"], refund_id, "refund", fee=0)
+        settled = self.balance_transactions[charge["balance_transaction"]]
+        rate = None if settled["exchange_rate"] is None else str(1 / Decimal(str(settled["exchange_rate"])))
+        txn = self._new_balance_transaction(
+            -amount, charge["currency"], refund_id, "refund", fee=0, settlement=(settled["currency"], rate)
+        )
         reverse = bool(options.get("reverse_transfer")) and charge.get("transfer_data") is not None
         refund: JSON = {
             "id": refund_id,
@@ -1060,10 +1239,12 @@ class FakeStripe:
             "metadata": dict(options.get("metadata") or {}),
             "payment_intent": charge["payment_intent"],
             "reason": options.get("reason"),
-            "status": "succeeded",
+            "status": status,
             "transfer_reversal": _new_id("trr_") if reverse else None,
         }
         self.refunds[refund_id] = refund
+        # As at Stripe, a refund counts in the charge's amount_refunded from the moment it is created,
+        # while still pending; one that fails or is canceled is taken out of it again.
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
         return refund
@@ -1142,8 +1323,28 @@ class FakeStripe:
 
     # ------------------------------------------------------------------ money movement
 
-    def _new_balance_transaction(self, amount: int, currency: str, source: str, kind: str, *, fee: int) -> JSON:
+    def _new_balance_transaction(
+        self,
+        amount: int,
+        currency: str,
+        source: str,
+        kind: str,
+        *,
+        fee: int | None,
+        settlement: tuple[str | None, str | None] = (None, None),
+    ) -> JSON:
+        """The balance movement of ``amount`` (in ``currency``), settled in ``settlement`` (currency, rate) if given.
+
+        ``fee`` is in minor units of the settlement currency (None: Stripe's card rate on the settled amount).
+        """
         now = _now()
+        rate = None
+        if settlement[0] is not None and settlement[0] != currency:
+            rate = Decimal(settlement[1] or "1")
+            amount = _convert(amount, currency, settlement[0], rate)
+            currency = settlement[0]
+        if fee is None:
+            fee = _stripe_fee(amount)
         txn: JSON = {
             "id": _new_id("txn_"),
             "object": "balance_transaction",
@@ -1152,7 +1353,7 @@ class FakeStripe:
             "created": now,
             "currency": currency,
             "description": None,
-            "exchange_rate": None,
+            "exchange_rate": float(rate) if rate is not None else None,
             "fee": fee,
             "fee_details": [
                 {
@@ -1179,15 +1380,22 @@ class FakeStripe:
         amount, currency = intent["amount"], intent["currency"]
         charge_id = _new_id("ch_")
         txn = self._new_balance_transaction(
-            amount, currency, charge_id, "charge", fee=_stripe_fee(amount) if fee is None else fee
+            amount,
+            currency,
+            charge_id,
+            "charge",
+            fee=fee,
+            settlement=self._settlements.get(session["id"], (None, None)),
         )
+        requested_fee = intent["application_fee_amount"]
         self.charges[charge_id] = {
             "id": charge_id,
             "object": "charge",
             "amount": amount,
             "amount_captured": amount,
             "amount_refunded": 0,
-            "application_fee_amount": intent["application_fee_amount"],
+            # The fee asked for at session creation, capped at what was captured (a promotion code can go below it).
+            "application_fee_amount": None if requested_fee is None else min(requested_fee, amount),
             "balance_transaction": txn["id"],
             "billing_details": {"email": session["customer_email"], "name": None},
             "captured": True,
@@ -1203,7 +1411,6 @@ class FakeStripe:
             "receipt_email": session["customer_email"],
             "refunded": False,
             "status": "succeeded",
-            "transfer": _new_id("tr_") if intent["transfer_data"] else None,
             "transfer_data": copy.deepcopy(intent["transfer_data"]),
             "transfer_group": intent["transfer_group"],
         }

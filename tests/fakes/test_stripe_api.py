@@ -336,3 +336,27 @@ def test_signatures_are_stripes(fake: FakeStripe) -> None:
     parsed = stripe.Webhook.construct_event(body, headers["Stripe-Signature"], "whsec_right", tolerance=300)
     assert (parsed.id, parsed.type, parsed.account, parsed.livemode) == ("evt_x", "account.updated", "acct_1", False)
     assert parsed.data.object.id == "acct_1"
+
+
+def test_pending_refunds_count_on_the_charge_until_they_fail(
+    fake: FakeStripe, stripe_client: stripe.StripeClient
+) -> None:
+    """As at Stripe: charge.amount_refunded includes pending refunds; a failed or canceled one is taken out again."""
+    session = paid_session(fake, stripe_client)
+    intent = fake.payment_intents[session["payment_intent"]]
+    fake.refunds_start_as("pending")
+
+    first = stripe_client.v1.refunds.create(params={"payment_intent": intent["id"], "amount": 1000})
+    second = stripe_client.v1.refunds.create(params={"payment_intent": intent["id"], "amount": 500})
+
+    assert (first.status, fake.charges[intent["latest_charge"]]["amount_refunded"]) == ("pending", 1500)
+    fake.settle_refund(first.id, "succeeded")
+    fake.settle_refund(second.id, "canceled")
+    assert fake.charges[intent["latest_charge"]]["amount_refunded"] == 1000
+    fake.settle_refund(first.id, "failed")  # a card closed after the refund went through
+    assert fake.charges[intent["latest_charge"]]["amount_refunded"] == 0
+    listed = stripe_client.v1.refunds.list(params={"charge": intent["latest_charge"]})
+    assert {(r.id, r.status) for r in listed.data} == {(first.id, "failed"), (second.id, "canceled")}
+    assert stripe_client.v1.refunds.retrieve(first.id).status == "failed"
+    with pytest.raises(ValueError, match="already failed"):
+        fake.settle_refund(first.id, "succeeded")

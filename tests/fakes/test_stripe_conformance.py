@@ -1,0 +1,241 @@
+"""The fake Stripe API against Stripe's own description of its objects.
+
+A full journey (discounts, Adaptive Pricing, another settlement currency, a delayed payment,
+refunds in every status, disputes in every status, Connect onboarding) is driven through the
+real stripe library; then every object the fake holds or answered with, and every event
+built around them, is checked against the fixture of its ``object`` in Stripe's OpenAPI
+fixtures (tests/fakes/stripe_openapi): each key the fake emits exists there, with the same
+JSON type (null on either side allowed), recursively. Status-like enums are checked against
+the values stripe-python's annotations allow.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import itertools
+import json
+import re
+import time
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+
+from tests.fakes.stripe_api import FakeStripe
+
+FIXTURES = json.loads((Path(__file__).parent / "stripe_openapi" / "fixtures3.json").read_text())["resources"]
+# Maps whose keys are the caller's own, not Stripe's fields.
+FREE_FORM = frozenset({"metadata"})
+ENUMS = {
+    "refund": {"status": stripe.Refund},
+    "dispute": {"status": stripe.Dispute},
+    "checkout.session": {"status": stripe.checkout.Session, "payment_status": stripe.checkout.Session},
+    "payment_intent": {"status": stripe.PaymentIntent},
+}
+
+
+def allowed_values(cls: type, attribute: str) -> frozenset[str]:
+    """The values stripe-python allows for an attribute: its Literal annotation, else the values its docstring lists.
+
+    (stripe.Refund.status is annotated plain `str`; its docstring names each status in backticks.)
+    """
+    literals = [
+        arg for arg in typing.get_args(cls.__annotations__[attribute]) if typing.get_origin(arg) is typing.Literal
+    ]
+    if literals:
+        return frozenset(value for literal in literals for value in typing.get_args(literal))
+    body = ast.parse(inspect.getsource(cls)).body[0].body
+    for node, doc in itertools.pairwise(body):
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == attribute:
+            return frozenset(re.findall(r"`([a-z_]+)`", doc.value.value.split(".")[1]))
+    raise LookupError(f"{cls.__name__}.{attribute} has no documented values")
+
+
+def json_type(value: Any) -> str:
+    for kind, types in (("boolean", bool), ("integer", int), ("number", float), ("string", str)):
+        if isinstance(value, types):
+            return kind
+    return "object" if isinstance(value, dict) else "array" if isinstance(value, list) else type(value).__name__
+
+
+def kind_of(value: Any) -> str | None:
+    """The `object` a Stripe object names (None for a plain value or map)."""
+    kind = value.get("object") if isinstance(value, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def mismatches(obj: dict, fixture: dict, path: str) -> Iterator[str]:
+    """Where `obj` says something its fixture doesn't: an unknown key, or another JSON type."""
+    for key, value in obj.items():
+        where = f"{path}.{key}"
+        if key not in fixture:
+            yield f"{where}: no such key in Stripe's fixture"
+            continue
+        expected = fixture[key]
+        if value is None or expected is None:
+            continue
+        if isinstance(value, str) and kind_of(expected) is not None:
+            continue  # an expandable field, not expanded: the object's id
+        if kind_of(value) in FIXTURES and kind_of(value) != kind_of(expected):
+            yield from check(value, where)  # an expanded object, or an event's data.object
+        elif json_type(value) != json_type(expected):
+            yield f"{where}: {json_type(value)} where Stripe has {json_type(expected)}"
+        elif isinstance(value, dict) and key not in FREE_FORM:
+            yield from mismatches(value, expected, where)
+        elif isinstance(value, list) and expected:
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    yield from (
+                        check(item, f"{where}[{i}]")
+                        if kind_of(item) in FIXTURES
+                        else mismatches(item, expected[0], f"{where}[{i}]")
+                    )
+
+
+def check(obj: dict, path: str = "") -> Iterator[str]:
+    kind = obj.get("object")
+    if kind not in FIXTURES:
+        yield f"{path or kind}: Stripe has no fixture for object {kind!r}"
+        return
+    path = path or f"{kind} {obj.get('id')}"
+    yield from mismatches(obj, FIXTURES[kind], path)
+    for attribute, cls in ENUMS.get(kind, {}).items():
+        if obj.get(attribute) is not None and obj[attribute] not in allowed_values(cls, attribute):
+            yield f"{path}.{attribute}: {obj[attribute]!r} is not a value stripe-python knows"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeStripe]:
+    with FakeStripe() as running:
+        yield running
+    assert running.errors == [], "the fake itself crashed"
+
+
+def journey(fake: FakeStripe) -> list[dict]:
+    """Every object kind and status the app meets, through the API and the test controls; what was emitted."""
+    client = stripe.StripeClient(
+        "sk_test_fake", base_addresses={"api": fake.url, "connect": fake.url}, max_network_retries=0
+    )
+    emitted: list[dict] = []
+    account = client.v1.accounts.create(params={"type": "express", "email": "creator@example.org"})
+    client.v1.account_links.create(
+        params={
+            "account": account.id,
+            "type": "account_onboarding",
+            "refresh_url": "https://a",
+            "return_url": "https://b",
+        }
+    )
+    emitted.append(fake.update_account(account.id))
+
+    def session(currency: str = "gbp", amount: int = 4900) -> str:
+        created = client.v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "allow_promotion_codes": True,
+                "expires_at": int(time.time()) + 3600,
+                "success_url": "https://aqueduct.test/ok",
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {"currency": currency, "unit_amount": amount, "product_data": {"name": "Course"}},
+                    }
+                ],
+                "payment_intent_data": {"application_fee_amount": 490, "transfer_data": {"destination": account.id}},
+            }
+        )
+        return created.id
+
+    discounted = fake.complete_session(session(), discount=4500)  # below the application fee
+    adaptive = fake.complete_session(session(), presentment_currency="eur", fx_rate="1.17")
+    elsewhere = fake.complete_session(session(), settlement_currency="usd", exchange_rate="1.27", fee=220)
+    free = fake.complete_session(session(), discount=4900)
+    fake.complete_session(session("jpy", 5000), settlement_currency="usd", exchange_rate="0.0067")
+    delayed = session("usd")
+    fake.complete_session(delayed, paid=False)
+    settled = fake.settle_async(delayed, succeeded=True)
+    failed = session("usd")
+    fake.complete_session(failed, paid=False)
+    fake.settle_async(failed, succeeded=False)
+    fake.expire_session(session())
+    emitted += [discounted, adaptive, elsewhere, free, settled]
+    for done in (discounted, adaptive, elsewhere, settled):
+        emitted.append(
+            client.v1.payment_intents.retrieve(
+                done["payment_intent"], params={"expand": ["latest_charge.balance_transaction"]}
+            ).to_dict()
+        )
+
+    intent = fake.payment_intents[settled["payment_intent"]]
+    fake.refunds_start_as("pending")
+    pending = client.v1.refunds.create(params={"payment_intent": intent["id"], "amount": 500})
+    emitted.append(fake.settle_refund(pending.id, "succeeded"))
+    emitted.append(fake.settle_refund(pending.id, "failed"))
+    canceled = client.v1.refunds.create(params={"payment_intent": intent["id"], "amount": 500})
+    emitted.append(fake.settle_refund(canceled.id, "canceled"))
+    fake.refunds_start_as("requires_action")
+    client.v1.refunds.create(params={"payment_intent": intent["id"], "amount": 100})
+    emitted.append(fake.refund_outside_app(intent["id"], 200, with_refunds=True))
+    emitted.append(fake.refund_outside_app(adaptive["payment_intent"], 300, status="pending"))
+    emitted += [r.to_dict() for r in client.v1.refunds.list(params={"charge": intent["latest_charge"]}).data]
+    emitted.append(client.v1.refunds.retrieve(pending.id).to_dict())
+    emitted.append(client.v1.charges.retrieve(intent["latest_charge"], params={"expand": ["refunds"]}).to_dict())
+
+    charge_id = fake.payment_intents[elsewhere["payment_intent"]]["latest_charge"]
+    for opened, moves, closed in (
+        ("warning_needs_response", ["warning_under_review"], "warning_closed"),
+        ("needs_response", ["under_review"], "won"),
+        ("needs_response", [], "lost"),
+        ("warning_needs_response", [], "prevented"),
+    ):
+        dispute = fake.open_dispute(charge_id, amount=1000, status=opened)
+        emitted.append(dispute)
+        emitted += [fake.update_dispute(dispute["id"], status) for status in moves]
+        emitted.append(fake.close_dispute(dispute["id"], closed))
+
+    emitted += [fake.event(f"{obj['object']}.updated", obj) for obj in list(emitted)]
+    with fake._lock:
+        for store in (
+            fake.sessions,
+            fake.payment_intents,
+            fake.charges,
+            fake.balance_transactions,
+            fake.refunds,
+            fake.accounts,
+            fake.disputes,
+        ):
+            emitted += list(store.values())
+    return emitted
+
+
+def test_every_object_the_fake_emits_has_stripes_shape(fake):
+    emitted = journey(fake)
+
+    problems = [problem for obj in emitted for problem in check(obj)]
+
+    assert problems == []
+    seen = {(obj["object"], obj.get("status")) for obj in emitted}
+    for status in ("pending", "requires_action", "succeeded", "failed", "canceled"):
+        assert ("refund", status) in seen
+    for status in ("warning_needs_response", "warning_under_review", "warning_closed", "needs_response"):
+        assert ("dispute", status) in seen
+    for status in ("under_review", "won", "lost", "prevented"):
+        assert ("dispute", status) in seen
+    kinds = {obj["object"] for obj in emitted}
+    assert kinds == set(FIXTURES)
+
+
+def test_a_key_stripe_does_not_have_is_caught(fake):
+    """The check itself: a misspelt key, a wrong type and an unknown status are each reported."""
+    session = next(obj for obj in journey(fake) if obj["object"] == "checkout.session")
+    misspelt = {**session, "amount_totl": session["amount_total"]}
+    retyped = {**session, "total_details": {**session["total_details"], "amount_discount": "10"}}
+    unknown = {**session, "payment_status": "half_paid"}
+
+    assert [p for p in check(misspelt) if "amount_totl" in p]
+    assert [p for p in check(retyped) if "amount_discount: string" in p]
+    assert [p for p in check(unknown) if "half_paid" in p]
