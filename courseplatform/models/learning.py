@@ -6,7 +6,8 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from ..extensions import db
 from .base import UTCDateTime, enum_column, utcnow
@@ -159,6 +160,22 @@ class Certificate(db.Model):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     enrollment: Mapped[Enrollment] = relationship()
+
+    @hybrid_property
+    def is_revoked(self) -> bool:
+        """A certificate stops counting once the learner's access is revoked (a refund, a lost dispute)."""
+        return self.enrollment.status is EnrollmentStatus.REVOKED
+
+    @is_revoked.inplace.expression
+    @classmethod
+    def _is_revoked_expression(cls) -> sa.ColumnElement[bool]:
+        """The same rule in SQL, for queries that list certificates (NULL where there is none)."""
+        enrollment = aliased(Enrollment)
+        return (
+            sa.select(enrollment.status == EnrollmentStatus.REVOKED)
+            .where(enrollment.id == cls.enrollment_id)
+            .scalar_subquery()
+        )
 
 
 class WaitlistEntry(db.Model):
