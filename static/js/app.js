@@ -31,4 +31,43 @@
       }
     }
   }
+
+  // Confirmations and small forms in <details class="popover"> work without script; with it,
+  // only one is open at a time, and Escape or a click elsewhere closes it.
+  var popovers = Array.prototype.slice.call(document.querySelectorAll("details.popover"));
+  popovers.forEach(function (details) {
+    details.addEventListener("toggle", function () {
+      if (!details.open) {
+        return;
+      }
+      popovers.forEach(function (other) {
+        if (other !== details) {
+          other.open = false;
+        }
+      });
+      var input = details.querySelector("input[type='text']");
+      if (input) {
+        input.focus();
+        input.select();
+      }
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") {
+      return;
+    }
+    popovers.forEach(function (details) {
+      if (details.open) {
+        details.open = false;
+        details.querySelector("summary").focus();
+      }
+    });
+  });
+  document.addEventListener("click", function (event) {
+    popovers.forEach(function (details) {
+      if (details.open && !details.contains(event.target)) {
+        details.open = false;
+      }
+    });
+  });
 })();
