@@ -33,10 +33,24 @@
   }
 
   // Confirmations and small forms in <details class="popover"> work without script; with it,
-  // only one is open at a time, and Escape or a click elsewhere closes it.
+  // only one is open at a time, Escape or a click elsewhere closes it, and one opened in a
+  // table's last rows makes room below instead of hiding inside the table's scrolling box.
   var popovers = Array.prototype.slice.call(document.querySelectorAll("details.popover"));
+  var makeRoom = function (details) {
+    var wrap = details.closest(".table-wrap");
+    if (!wrap) {
+      return;
+    }
+    wrap.style.paddingBottom = "";
+    var panel = wrap.querySelector("details.popover[open] > .popover-panel");
+    var overflow = panel ? panel.getBoundingClientRect().bottom - wrap.getBoundingClientRect().bottom : 0;
+    if (overflow > 0) {
+      wrap.style.paddingBottom = Math.ceil(overflow) + 16 + "px";
+    }
+  };
   popovers.forEach(function (details) {
     details.addEventListener("toggle", function () {
+      makeRoom(details);
       if (!details.open) {
         return;
       }
