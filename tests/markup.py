@@ -71,3 +71,42 @@ def text_of(html: str) -> str:
     parser.feed(html)
     parser.close()
     return " ".join(" ".join(parser.parts).split())
+
+
+class _Confirmation(HTMLParser):
+    def __init__(self, action: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.action = action
+        self.open_details: list[tuple[bool, list[str]]] = []
+        self.found: list[str] | None = None
+        self.in_plain_view = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "details":
+            self.open_details.append(("open" in attrs, []))
+        elif tag == "form" and (attrs.get("action") or "").split("?")[0] == self.action:
+            closed = [text for is_open, text in self.open_details if not is_open]
+            if closed:
+                self.found = closed[-1]
+            else:
+                self.in_plain_view = True
+
+    def handle_endtag(self, tag):
+        if tag == "details" and self.open_details:
+            self.open_details.pop()
+
+    def handle_data(self, data):
+        for _, text in self.open_details:
+            text.append(data)
+
+
+def confirmation_around(html: str, action: str) -> str | None:
+    """The words of the closed <details> a person opens to reach the form posting to `action`
+    (a confirmation that needs no script), or None when that form is in plain view or absent."""
+    parser = _Confirmation(action)
+    parser.feed(html)
+    parser.close()
+    if parser.in_plain_view or parser.found is None:
+        return None
+    return " ".join("".join(parser.found).split())

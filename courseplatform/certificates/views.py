@@ -12,7 +12,7 @@ from flask import redirect, render_template, request, url_for
 
 from ..extensions import limiter
 from ..learning.certificate_pdf import completion_date, creator_line
-from ..learning.certificates import certificate_by_number, is_revoked
+from ..learning.certificates import certificate_by_number
 from ..models import CourseStatus
 from . import bp
 
@@ -58,7 +58,7 @@ def verify(number: str):
     return render_template(
         "certificates/verify.html",
         certificate=certificate,
-        revoked=is_revoked(certificate),
+        revoked=certificate.is_revoked,
         completed_on=completion_date(certificate, certificate.enrollment.user.time_zone),
         creator=creator_line(certificate),
         course=course if course.status is not CourseStatus.DRAFT else None,

@@ -233,12 +233,6 @@ def certificate_by_number(number: str) -> Certificate | None:
     )
 
 
-def is_revoked(certificate: Certificate) -> bool:
-    """A certificate stops counting once the learner's access is revoked (a refund, a lost dispute, the creator),
-    and counts again only when the creator reissues it."""
-    return certificate.revoked_at is not None
-
-
 def verification_url(certificate: Certificate) -> str:
     """The public page that verifies the certificate, as an absolute link (printed on the PDF)."""
     return absolute_url("certificates.verify", number=certificate.number)

@@ -307,6 +307,8 @@ def completion_blocker(lesson: Lesson, now: datetime | None = None) -> str | Non
     """Why a learner can't mark this lesson complete themselves, or None when they can."""
     if lesson.kind is LessonKind.QUIZ:
         return "A quiz is completed by passing it."
+    if lesson.awaits_session:
+        return "This live session hasn't been scheduled yet, so it can't be marked complete."
     session = lesson.live_session if lesson.kind is LessonKind.LIVE else None
     if session is not None and session.ends_at > (now or utcnow()):
         return "You can mark a live session complete once it has taken place."
@@ -314,7 +316,7 @@ def completion_blocker(lesson: Lesson, now: datetime | None = None) -> str | Non
 
 
 def can_mark_complete(lesson: Lesson, now: datetime | None = None) -> bool:
-    """Quizzes are completed by passing them, live sessions once they have taken place."""
+    """Quizzes are completed by passing them, live sessions once they are scheduled and have taken place."""
     return completion_blocker(lesson, now) is None
 
 

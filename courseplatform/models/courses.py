@@ -181,6 +181,11 @@ class Lesson(db.Model):
         back_populates="lesson", order_by="QuizQuestion.position", cascade="all, delete-orphan"
     )
 
+    @property
+    def awaits_session(self) -> bool:
+        """A live lesson whose session isn't picked yet: it can't be published or marked complete."""
+        return self.kind is LessonKind.LIVE and self.live_session_id is None and self.live_session is None
+
 
 class QuizQuestion(db.Model):
     """A multiple-choice question with one or more right answers."""

@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -197,6 +198,17 @@ class Certificate(db.Model):
     reissued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     enrollment: Mapped[Enrollment] = relationship()
+
+    @hybrid_property
+    def is_revoked(self) -> bool:
+        """A certificate stops counting once revoked (the learner's access ended: a refund, a lost dispute,
+        the creator); only the creator's explicit reissue makes it count again."""
+        return self.revoked_at is not None
+
+    @is_revoked.inplace.expression
+    @classmethod
+    def _is_revoked_expression(cls) -> sa.ColumnElement[bool]:
+        return cls.revoked_at.is_not(None)
 
 
 class WaitlistEntry(db.Model):

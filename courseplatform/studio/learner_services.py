@@ -105,6 +105,7 @@ class LearnerRow:
     lessons_done: int
     lessons_total: int
     certificate_number: str | None = None
+    certificate_revoked: bool = False
 
     @property
     def percent(self) -> int:
@@ -157,8 +158,8 @@ def like_pattern(term: str) -> str:
 
 
 def _learners_query(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> sa.Select:
-    """Enrollment, user, the order behind it, lessons done and the certificate's number, for every matching
-    learner (one statement).
+    """Enrollment, user, the order behind it, lessons done, the certificate's number and whether it is revoked,
+    for every matching learner (one statement).
 
     The order is the one that gave access, else the learner's latest paid one for this
     offering (a refunded purchase still shows after a complimentary re-grant).
@@ -179,12 +180,12 @@ def _learners_query(course: Course, query: str = "", status: EnrollmentStatus | 
         .limit(1)
         .scalar_subquery()
     )
-    certificate = sa.select(Certificate.number).where(Certificate.enrollment_id == Enrollment.id).scalar_subquery()
     shown_order = aliased(Order)
     statement = (
-        sa.select(Enrollment, User, shown_order, done, certificate)
+        sa.select(Enrollment, User, shown_order, done, Certificate.number, Certificate.is_revoked)
         .join(User, User.id == Enrollment.user_id)
         .outerjoin(shown_order, shown_order.id == sa.func.coalesce(Enrollment.order_id, latest_paid))
+        .outerjoin(Certificate, Certificate.enrollment_id == Enrollment.id)  # at most one per enrollment
         .where(Enrollment.course_id == course.id)
     )
     if query:
@@ -227,7 +228,7 @@ def learner_roster(
         .offset((page - 1) * per_page)
     ).all()
     return Roster(
-        rows=[LearnerRow(e, u, o, d, lessons_total, c) for e, u, o, d, c in rows],
+        rows=[LearnerRow(e, u, o, d, lessons_total, number, bool(revoked)) for e, u, o, d, number, revoked in rows],
         counts={s.value: counts.get(s, 0) for s in EnrollmentStatus},
         lessons_total=lessons_total,
         matching=matching,
@@ -639,7 +640,7 @@ def learners_csv(course: Course, query: str = "", status: EnrollmentStatus | Non
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
-    for enrollment, user, order, done, _certificate in rows:
+    for enrollment, user, order, done, _number, _revoked in rows:
         row = LearnerRow(enrollment, user, order, done, total)
         cells = [
             user.name,

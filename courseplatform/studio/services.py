@@ -171,37 +171,39 @@ def save_offering(
     return course, release_assets([old_cover]) if replaced else []
 
 
-def curriculum_counts(course: Course) -> dict[str, int]:
-    """How many lessons, and how many are incomplete in ways that block publishing."""
+def curriculum_problems(course: Course) -> list[str]:
+    """What in the lessons blocks publishing: no lessons, missing files, empty quizzes, live lessons with no session."""
     lessons = list(
         db.session.scalars(
             sa.select(Lesson)
             .join(Section)
             .where(Section.course_id == course.id)
+            .order_by(Section.position, Section.id, Lesson.position, Lesson.id)
             .options(selectinload(Lesson.questions))
         )
     )
-    return {
-        "lessons": len(lessons),
-        "missing_files": sum(
-            1
-            for lesson in lessons
-            if lesson.kind in (LessonKind.VIDEO, LessonKind.DOWNLOAD) and not lesson.media_asset_id
-        ),
-        "empty_quizzes": sum(1 for lesson in lessons if lesson.kind is LessonKind.QUIZ and not lesson.questions),
-    }
+    if not lessons:
+        return ["Add at least one lesson (Curriculum)."]
+    problems = []
+    missing_files = sum(
+        1 for lesson in lessons if lesson.kind in (LessonKind.VIDEO, LessonKind.DOWNLOAD) and not lesson.media_asset_id
+    )
+    if missing_files:
+        problems.append(f"Upload the file for {missing_files} video or download lesson(s) (Curriculum).")
+    empty_quizzes = sum(1 for lesson in lessons if lesson.kind is LessonKind.QUIZ and not lesson.questions)
+    if empty_quizzes:
+        problems.append(f"Add questions to {empty_quizzes} quiz(zes) (Curriculum).")
+    problems.extend(
+        f"Lesson “{lesson.title}” is a live lesson with no session: pick its session or change its kind (Curriculum)."
+        for lesson in lessons
+        if lesson.awaits_session
+    )
+    return problems
 
 
 def publish_problems(course: Course) -> list[str]:
     """Everything that stops this offering from being published, in words the creator can act on."""
-    problems = []
-    counts = curriculum_counts(course)
-    if counts["lessons"] == 0:
-        problems.append("Add at least one lesson (Curriculum).")
-    if counts["missing_files"]:
-        problems.append(f"Upload the file for {counts['missing_files']} video or download lesson(s) (Curriculum).")
-    if counts["empty_quizzes"]:
-        problems.append(f"Add questions to {counts['empty_quizzes']} quiz(zes) (Curriculum).")
+    problems = curriculum_problems(course)
     if not course.description.strip():
         problems.append("Write a description, so learners know what they'll get (Details).")
     if course.price_cents and course.price_cents < 50:

@@ -31,4 +31,57 @@
       }
     }
   }
+
+  // Confirmations and small forms in <details class="popover"> work without script; with it,
+  // only one is open at a time, Escape or a click elsewhere closes it, and one opened in a
+  // table's last rows makes room below instead of hiding inside the table's scrolling box.
+  var popovers = Array.prototype.slice.call(document.querySelectorAll("details.popover"));
+  var makeRoom = function (details) {
+    var wrap = details.closest(".table-wrap");
+    if (!wrap) {
+      return;
+    }
+    wrap.style.paddingBottom = "";
+    var panel = wrap.querySelector("details.popover[open] > .popover-panel");
+    var overflow = panel ? panel.getBoundingClientRect().bottom - wrap.getBoundingClientRect().bottom : 0;
+    if (overflow > 0) {
+      wrap.style.paddingBottom = Math.ceil(overflow) + 16 + "px";
+    }
+  };
+  popovers.forEach(function (details) {
+    details.addEventListener("toggle", function () {
+      makeRoom(details);
+      if (!details.open) {
+        return;
+      }
+      popovers.forEach(function (other) {
+        if (other !== details) {
+          other.open = false;
+        }
+      });
+      var input = details.querySelector("input[type='text']");
+      if (input) {
+        input.focus();
+        input.select();
+      }
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") {
+      return;
+    }
+    popovers.forEach(function (details) {
+      if (details.open) {
+        details.open = false;
+        details.querySelector("summary").focus();
+      }
+    });
+  });
+  document.addEventListener("click", function (event) {
+    popovers.forEach(function (details) {
+      if (details.open && !details.contains(event.target)) {
+        details.open = false;
+      }
+    });
+  });
 })();

@@ -1,7 +1,7 @@
 /* The curriculum editor, on top of pages that already work without JavaScript:
  * - drag sections, and lessons within and across sections, then save the order as JSON;
- * - on the lesson form, show only the fields that fit the chosen kind of lesson;
- * - close an open confirmation when another opens, or on Escape.
+ * - on the lesson form, show only the fields that fit the chosen kind of lesson.
+ * (Confirmations in <details class="popover"> are handled on every page by app.js.)
  */
 (function () {
   "use strict";
@@ -36,47 +36,6 @@
       showFieldsFor();
     }
   }
-
-  /* ---------------------------------------------------------------- */
-  /* Popovers (<details>): one open at a time, Escape closes            */
-  /* ---------------------------------------------------------------- */
-
-  var popovers = $all(document, "details.popover");
-  popovers.forEach(function (details) {
-    details.addEventListener("toggle", function () {
-      if (!details.open) {
-        return;
-      }
-      popovers.forEach(function (other) {
-        if (other !== details) {
-          other.open = false;
-        }
-      });
-      var input = details.querySelector("input[type='text']");
-      if (input) {
-        input.focus();
-        input.select();
-      }
-    });
-  });
-  document.addEventListener("keydown", function (event) {
-    if (event.key !== "Escape") {
-      return;
-    }
-    popovers.forEach(function (details) {
-      if (details.open) {
-        details.open = false;
-        details.querySelector("summary").focus();
-      }
-    });
-  });
-  document.addEventListener("click", function (event) {
-    popovers.forEach(function (details) {
-      if (details.open && !details.contains(event.target)) {
-        details.open = false;
-      }
-    });
-  });
 
   /* ---------------------------------------------------------------- */
   /* Curriculum: drag and drop                                         */

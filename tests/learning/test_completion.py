@@ -250,3 +250,20 @@ def test_a_live_session_can_be_marked_complete_only_once_it_has_taken_place(web,
     assert "Mark complete" in text(client.get(url))
     client.post(url + "/complete", data={"csrf_token": page_token(client, url)})
     assert completed_ids(enrollment) == {lessons[0].id}
+
+
+def test_a_live_lesson_with_no_session_cannot_be_marked_complete(web, client):
+    course, lessons = offering((2,))
+    lessons[0].kind = LessonKind.LIVE
+    db.session.flush()
+    _, enrollment = learner_in(course, web)
+    url = lesson_url(course, lessons[0])
+
+    page = text(client.get(url))
+    assert "The date for this live session hasn't been set yet." in page
+    assert "Mark complete" not in page
+    refused = client.post(url + "/complete", data={"csrf_token": page_token(client, url)}, follow_redirects=True)
+    assert "This live session hasn't been scheduled yet, so it can't be marked complete." in text(refused)
+    answer = client.post(url + "/complete", json={}, headers={"X-CSRFToken": page_token(client, url)})
+    assert answer.status_code == 400 and answer.get_json()["completed"] is False
+    assert completed_ids(enrollment) == set()

@@ -11,6 +11,7 @@ from courseplatform.extensions import db
 from courseplatform.models import Course, Lesson, LessonKind, MediaAsset, MediaStatus, Section
 
 from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, LessonFactory, SectionFactory
+from ..markup import confirmation_around
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 VTT = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello.\n"
@@ -91,6 +92,20 @@ def test_an_unused_file_is_deleted_from_storage_and_a_used_one_is_kept(web, clie
     assert "“welcome.mp4” is still used. Remove it from its lesson or offering first." in html
     assert db.session.get(MediaAsset, used.id) is not None
     assert backend.storage.head(used.storage_key).size == len(demo_video)
+
+
+def test_deleting_a_file_asks_first_even_without_javascript(web, client, backend):
+    course = CourseFactory()
+    spare = stored(backend, course.creator.user, "spare <notes>.pdf", PDF, "application/pdf")
+    web.login(course.creator.user.email, PASSWORD)
+
+    html = client.get("/studio/files").get_data(as_text=True)
+
+    confirmation = confirmation_around(html, f"/studio/files/{spare.id}/delete")
+    assert confirmation is not None, "the delete button is one click away"
+    assert "Delete “spare <notes>.pdf”?" in confirmation
+    assert "This can't be undone." in confirmation
+    assert db.session.get(MediaAsset, spare.id) is not None
 
 
 def test_nobody_else_deletes_or_sees_my_files(web, client, backend):

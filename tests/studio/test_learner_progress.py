@@ -3,6 +3,9 @@ nobody but the owner (or an admin) opens it."""
 
 from __future__ import annotations
 
+import html as html_lib
+import re
+
 import pytest
 
 from courseplatform.extensions import db
@@ -34,6 +37,10 @@ def creator(web):
 @pytest.fixture
 def course(creator):
     return offering(creator=creator, ce_minutes=180, slug="grounding", title="Grounding Skills", quiz=True)
+
+
+def text(html: str) -> str:
+    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", "", html)))
 
 
 def url(course, enrollment) -> str:
@@ -95,7 +102,7 @@ def test_a_revoked_learner_s_certificate_is_marked_as_revoked(client, course):
     html = client.get(url(course, enrollment)).get_data(as_text=True)
     assert "Revoked" in html
     assert "shows this certificate as revoked" in html
-    assert certificate.number in html
+    assert f"Certificate {certificate.number} revoked, issued" in text(html)
 
 
 def test_another_creator_gets_404(web, client, course):
@@ -136,6 +143,19 @@ def test_the_learners_page_links_each_name_to_the_detail_and_shows_certificates(
     assert f'href="{url(course, enrollment)}">Pat Learner</a>' in html
     assert f'href="{url(course, other)}">Sam Learner</a>' in html
     assert f"Certificate {certificate.number}" in html
+
+
+def test_the_learners_page_says_which_certificates_are_revoked(client, course):
+    kept = issue_certificate(finish(enrol(course, user__name="Pat Learner")))
+    refunded = finish(enrol(course, user__name="Sam Learner"))
+    revoked = issue_certificate(refunded)
+    revoke(refunded)
+
+    shown = text(client.get(f"/studio/courses/{course.id}/learners").get_data(as_text=True))
+
+    assert f"Certificate {revoked.number} revoked" in shown
+    assert f"Certificate {kept.number} revoked" not in shown
+    assert f"Certificate {kept.number}" in shown
 
 
 def grow(course, enrollment, size: int) -> None:

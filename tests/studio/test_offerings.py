@@ -6,12 +6,23 @@ import io
 import struct
 import time
 import zlib
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
-from courseplatform.models import Course, CourseKind, CourseStatus, LessonKind, QuizChoice, QuizQuestion, Topic
+from courseplatform.models import (
+    Course,
+    CourseKind,
+    CourseStatus,
+    LessonKind,
+    LiveSession,
+    QuizChoice,
+    QuizQuestion,
+    Topic,
+    utcnow,
+)
 
 from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
@@ -247,6 +258,30 @@ def test_publish_checks_files_quizzes_and_live_sessions(web, creator):
     assert "Upload the file for 1 video or download lesson(s)" in html
     assert "Add questions to 1 quiz(zes)" in html
     assert "Schedule at least one upcoming live session" in html
+
+
+def test_publish_names_each_live_lesson_with_no_session(web, creator):
+    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT, kind=CourseKind.LIVE_WORKSHOP)
+    session = LiveSession(course=course, starts_at=utcnow() + timedelta(days=3), time_zone="UTC")
+    db.session.add(session)
+    section = SectionFactory(course=course)
+    LessonFactory(section=section, kind=LessonKind.LIVE, title="Week one", live_session=session)
+    unscheduled = LessonFactory(section=section, kind=LessonKind.LIVE, title="Closing <circle>", position=1)
+    overview = f"/studio/courses/{course.id}"
+
+    html = web.submit(f"{overview}/publish", {}, form_url=overview).get_data(as_text=True)
+
+    problem = "is a live lesson with no session: pick its session or change its kind"
+    assert f"Lesson “Closing &lt;circle&gt;” {problem}" in html
+    assert "“Week one”" not in html
+    db.session.refresh(course)
+    assert course.status is CourseStatus.DRAFT
+
+    unscheduled.live_session = session
+    db.session.flush()
+    assert "Published" in web.submit(f"{overview}/publish", {}, form_url=overview).get_data(as_text=True)
+    db.session.refresh(course)
+    assert course.status is CourseStatus.PUBLISHED
 
 
 def test_paid_offering_needs_a_payable_creator_when_stripe_is_on(app, web, creator, monkeypatch):
