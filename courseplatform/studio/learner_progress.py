@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from itertools import groupby
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, render_template
 from sqlalchemy.orm import joinedload
 
 from ..access import owned_course_or_404, studio_required
-from ..enrollments import access
 from ..enrollments.states import state_of
 from ..extensions import db
 from ..learning.certificates import EVALUATION_STATEMENTS, RATING_LABELS, Completion, completion_of
@@ -132,26 +131,3 @@ def learner_progress(course_id: int, enrollment_id: int):
         confirm=ConfirmForm(),
         active_tab="studio.learners",
     )
-
-
-@bp.post("/courses/<int:course_id>/learners/<int:enrollment_id>/certificate/reissue")
-@studio_required
-def reissue_certificate(course_id: int, enrollment_id: int):
-    """Make a revoked certificate count again: only ever the creator's explicit act, for a learner with access."""
-    course = owned_course_or_404(course_id)
-    enrollment = _enrollment(course, enrollment_id)
-    if enrollment is None:
-        abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    certificate = completion_of(enrollment).certificate
-    if certificate is None:
-        abort(404)
-    if access.reissue_certificate(certificate):
-        db.session.commit()
-        flash(f"Certificate {certificate.number} is valid again; its verification page says so.", "success")
-    elif not enrollment.is_active:
-        flash("Restore their access first: a certificate is reissued only to a learner who has access.", "error")
-    else:
-        flash(f"Certificate {certificate.number} isn't revoked, so there is nothing to reissue.", "info")
-    return redirect(url_for("studio.learner_progress", course_id=course.id, enrollment_id=enrollment.id))

@@ -5,7 +5,8 @@ GET       /studio/courses/<id>/learners.csv                    the roster as a s
 POST      /studio/courses/<id>/learners/grant                  complimentary access for one e-mail address
 POST      /studio/courses/<id>/learners/import                 enrol everyone in a CSV, with a report
 POST      /studio/courses/<id>/learners/<enrollment>/revoke    take access away now (no money moves)
-POST      /studio/courses/<id>/learners/<enrollment>/restore   give revoked access back
+POST      /studio/courses/<id>/learners/<enrollment>/restore   give revoked access back, knowingly
+POST      /studio/courses/<id>/learners/<enrollment>/certificate/reissue   a revoked certificate counts again
 GET, POST /studio/courses/<id>/orders/<order>/refund           refund part or all of an order
 """
 
@@ -22,6 +23,7 @@ from ..enrollments import access
 from ..extensions import db
 from ..fields import page_number
 from ..formatting import format_money
+from ..learning.certificates import completion_of
 from ..models import Course, EnrollmentStatus, OrderStatus, RefundStatus
 from . import bp
 from .forms import ConfirmForm
@@ -174,6 +176,24 @@ def restore_learner(course_id: int, enrollment_id: int):
         db.session.commit()
         flash(f"{enrollment.user.email} has access to {course.title} again.", "success")
     return redirect(_back_to_roster(course))
+
+
+@bp.post("/courses/<int:course_id>/learners/<int:enrollment_id>/certificate/reissue")
+@studio_required
+def reissue_certificate(course_id: int, enrollment_id: int):
+    """Make a revoked certificate count again: only ever the creator's explicit act, for a learner with access."""
+    course, enrollment = _confirmed_enrollment(course_id, enrollment_id)
+    certificate = completion_of(enrollment).certificate
+    if certificate is None:
+        abort(404)
+    if access.reissue_certificate(certificate):
+        db.session.commit()
+        flash(f"Certificate {certificate.number} is valid again; its verification page says so.", "success")
+    elif not enrollment.is_active:
+        flash("Restore their access first: a certificate is reissued only to a learner who has access.", "error")
+    else:
+        flash(f"Certificate {certificate.number} isn't revoked, so there is nothing to reissue.", "info")
+    return redirect(url_for("studio.learner_progress", course_id=course.id, enrollment_id=enrollment.id))
 
 
 @bp.route("/courses/<int:course_id>/orders/<int:order_id>/refund", methods=["GET", "POST"])

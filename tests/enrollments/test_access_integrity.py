@@ -29,7 +29,6 @@ from ..conftest import csrf_token_from
 from ..factories import (
     PASSWORD,
     CourseFactory,
-    CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
     OrderFactory,
@@ -39,20 +38,6 @@ from ..factories import (
 from ..markup import text_of
 from ..studio.test_learners import upload
 from ..studio.test_refunds_from_studio import refund
-
-
-@pytest.fixture
-def creator(web):
-    profile = CreatorProfileFactory(user__email="maya@example.org", user__name="Maya Chen", display_name="Maya Chen")
-    web.login("maya@example.org", PASSWORD)
-    return profile
-
-
-@pytest.fixture
-def course(creator):
-    course = CourseFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
-    LessonFactory(section=SectionFactory(course=course), title="Breathing")
-    return course
 
 
 def bought(course, email="pat@example.org", name="Pat Buyer") -> Enrollment:
@@ -165,12 +150,12 @@ def test_a_revoked_learner_sees_why_and_no_buy_button_and_the_receipt_link_expla
     web.logout()
     web.login("pat@example.org", PASSWORD)
     page = client.get("/courses/grounding").get_data(as_text=True)
-    assert "Maya Chen ended your access on" in text_of(page)
+    assert f"{course.creator.display_name} ended your access on" in text_of(page)
     assert "Buy now" not in page and "Buy again" not in page
     # The receipt's "Start learning" link: a page that says what happened, not a bare 404.
     learn = client.get("/learn/grounding")
     assert learn.status_code == 403
-    assert "Maya Chen ended your access on" in text_of(learn.get_data(as_text=True))
+    assert f"{course.creator.display_name} ended your access on" in text_of(learn.get_data(as_text=True))
 
 
 # ---------------------------------------------------------------------------
