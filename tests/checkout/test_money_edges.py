@@ -1,0 +1,107 @@
+"""Refunds and disputes at their edges: second clicks, retries after a failure, events out of order.
+
+Through the real paths: the studio's Refund form over HTTP, the fake Stripe over HTTP, and
+webhooks signed with the endpoint's secret.
+"""
+
+from __future__ import annotations
+
+import html
+
+from courseplatform.models import EnrollmentStatus, OrderStatus, RefundStatus
+
+from ..conftest import csrf_token_from
+from .test_stripe_shapes import log_in_as, refunds_of
+from .test_webhooks import access_of, fresh, paid_order
+
+
+def refund_from_studio(web, course, order, amount: str, *, form: str | None = None):
+    """The creator fills in the Refund form (read now, or `form` read earlier) and submits it."""
+    url = f"/studio/courses/{course.id}/orders/{order.id}/refund"
+    form = form or web.client.get(url).get_data(as_text=True)
+    refunded_before = form.split('name="refunded_before"')[1].split('value="')[1].split('"')[0]
+    response = web.client.post(
+        url,
+        data={
+            "csrf_token": csrf_token_from(form),
+            "amount": amount,
+            "reason": "",
+            "refunded_before": refunded_before,
+        },
+        follow_redirects=True,
+    )
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_a_second_click_while_the_first_refund_is_pending_refunds_once(web, webhooks, connected_course):
+    order = paid_order(web, webhooks, connected_course)
+    webhooks.fake.refunds_start_as("pending")
+    log_in_as(web, connected_course.creator.user.email)
+    url = f"/studio/courses/{connected_course.id}/orders/{order.id}/refund"
+    form = web.client.get(url).get_data(as_text=True)
+
+    refund_from_studio(web, connected_course, order, "20", form=form)
+    second = refund_from_studio(web, connected_course, order, "20", form=form)  # the same form, sent twice
+
+    assert [r["amount"] for r in webhooks.fake.refunds.values()] == [2000]
+    assert refunds_of(order) == [(2000, RefundStatus.PENDING)]
+    assert "refunded in the meantime" in second
+
+
+def test_refunding_again_after_a_refund_failed_makes_a_new_refund(web, webhooks, connected_course):
+    order = paid_order(web, webhooks, connected_course)
+    log_in_as(web, connected_course.creator.user.email)
+    refund_from_studio(web, connected_course, order, "20")
+    [first] = webhooks.fake.refunds
+    webhooks.send("refund.failed", webhooks.fake.settle_refund(first, "failed"))
+    assert (fresh(order).status, fresh(order).refunded_cents) == (OrderStatus.PAID, 0)
+
+    said = refund_from_studio(web, connected_course, order, "20")
+
+    assert "Refunded $20" in said
+    assert len(webhooks.fake.refunds) == 2, "Stripe was never asked for the second refund"
+    order = fresh(order)
+    assert (order.status, order.refunded_cents) == (OrderStatus.PARTIALLY_REFUNDED, 2000)
+    assert refunds_of(order) == [(2000, RefundStatus.FAILED), (2000, RefundStatus.SUCCEEDED)]
+
+
+def test_a_dispute_won_before_its_opening_is_delivered_leaves_access(web, webhooks, connected_course):
+    order = paid_order(web, webhooks, connected_course)
+    dispute = webhooks.fake.open_dispute(order.charge_id)
+    created = webhooks.fake.event("charge.dispute.created", dispute)
+    won = webhooks.fake.close_dispute(dispute["id"], "won")
+
+    webhooks.send("charge.dispute.closed", won)
+    webhooks.deliver(created)  # Stripe retried the opening; it arrives after the closure
+
+    assert (fresh(order).status, access_of(order)) == (OrderStatus.PAID, EnrollmentStatus.ACTIVE)
+
+
+def test_an_update_of_a_won_dispute_delivered_late_leaves_access(web, webhooks, connected_course):
+    order = paid_order(web, webhooks, connected_course)
+    dispute = webhooks.fake.open_dispute(order.charge_id)
+    webhooks.send("charge.dispute.created", dispute)
+    under_review = webhooks.fake.event(
+        "charge.dispute.updated", webhooks.fake.update_dispute(dispute["id"], "under_review")
+    )
+    webhooks.send("charge.dispute.closed", webhooks.fake.close_dispute(dispute["id"], "won"))
+
+    webhooks.deliver(under_review)
+
+    assert (fresh(order).status, access_of(order)) == (OrderStatus.PAID, EnrollmentStatus.ACTIVE)
+
+
+def test_access_comes_back_when_a_refund_fails_and_the_order_is_no_longer_refunded_in_full(
+    web, webhooks, connected_course
+):
+    order = paid_order(web, webhooks, connected_course)
+    webhooks.send("charge.refunded", webhooks.fake.refund_outside_app(order.payment_intent_id, 2000))
+    webhooks.send("charge.refunded", webhooks.fake.refund_outside_app(order.payment_intent_id))  # the rest
+    assert (fresh(order).status, access_of(order)) == (OrderStatus.REFUNDED, EnrollmentStatus.REVOKED)
+
+    first = next(iter(webhooks.fake.refunds))
+    webhooks.send("refund.failed", webhooks.fake.settle_refund(first, "failed"))
+
+    order = fresh(order)
+    assert (order.status, order.refunded_cents) == (OrderStatus.PARTIALLY_REFUNDED, 2900)
+    assert access_of(order) is EnrollmentStatus.ACTIVE
