@@ -438,7 +438,7 @@ def _record_refund(order: Order, change: Reversal) -> Refund | None:
         if refund.order_id == order.id and REFUND_STAGE[change.status] > REFUND_STAGE[refund.status]:
             refund.status = change.status
         return refund if refund.order_id == order.id else None
-    given = order.refunded_cents + order.refund_pending_cents
+    given = order.refunds_requested_cents
     amount = min(change.amount_cents, order.amount_cents - given)
     if amount <= 0:
         return None
