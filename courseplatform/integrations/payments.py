@@ -302,9 +302,9 @@ class StripePayments:
             # Destination charge: take the creator's share back and return the platform's share of the fee.
             params["reverse_transfer"] = True
             params["refund_application_fee"] = True
-        # One key per order and running total: a double click refunds once, a second refund is new.
-        given = order.refunded_cents + order.refund_pending_cents
-        key = f"aqueduct-refund-order-{order.id}-from-{given}-amount-{amount_cents}"
+        # One key per order and refunds recorded so far, failed ones included: a retry of a request
+        # whose answer was lost refunds once, and a refund asked for after one failed is a new one.
+        key = f"aqueduct-refund-order-{order.id}-after-{len(order.refunds)}-amount-{amount_cents}"
         try:
             refund = self.client.v1.refunds.create(params=params, options={"idempotency_key": key})
         except stripe.StripeError as exc:
