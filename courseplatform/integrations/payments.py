@@ -151,6 +151,7 @@ class Payments(Protocol):
     def payment(self, order: Order) -> Payment: ...
     def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult: ...
     def refunds_of(self, charge_id: str) -> list[RefundResult]: ...
+    def dispute_status(self, dispute_id: str) -> str: ...
     def create_account(self, profile: CreatorProfile, email: str) -> str: ...
     def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str: ...
     def account_status(self, account_id: str) -> AccountStatus: ...
@@ -319,6 +320,14 @@ class StripePayments:
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
 
+    def dispute_status(self, dispute_id: str) -> str:
+        """A dispute's status as Stripe has it now (its events can arrive in any order)."""
+        try:
+            dispute = _plain(self.client.v1.disputes.retrieve(dispute_id))
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return str(dispute["status"])
+
     def create_account(self, profile: CreatorProfile, email: str) -> str:
         params = {
             "type": "express",
@@ -457,6 +466,9 @@ class TestModePayments:
 
     def refunds_of(self, charge_id: str) -> list[RefundResult]:
         return []
+
+    def dispute_status(self, dispute_id: str) -> str:
+        raise PaymentsError("Test-mode payments can't be disputed.", retryable=False)
 
     def create_account(self, profile: CreatorProfile, email: str) -> str:
         raise PaymentsError("Test mode needs no Stripe account: payments work as they are.", retryable=False)
