@@ -6,13 +6,16 @@ webhooks signed with the endpoint's secret.
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 
 from courseplatform.models import EnrollmentStatus, OrderStatus, RefundStatus
 
 from ..conftest import csrf_token_from
-from .test_stripe_shapes import log_in_as, refunds_of
-from .test_webhooks import access_of, fresh, paid_order
+from ..factories import PASSWORD
+from .test_stripe_shapes import gbp_course, log_in_as, refunds_of
+from .test_webhooks import access_of, checkout, fresh, paid_order
 
 
 def refund_from_studio(web, course, order, amount: str, *, form: str | None = None):
@@ -105,3 +108,20 @@ def test_access_comes_back_when_a_refund_fails_and_the_order_is_no_longer_refund
     order = fresh(order)
     assert (order.status, order.refunded_cents) == (OrderStatus.PARTIALLY_REFUNDED, 2900)
     assert access_of(order) is EnrollmentStatus.ACTIVE
+
+
+def test_the_exports_write_a_zero_decimal_currency_in_whole_units(web, client, webhooks, stripe_api):
+    course = gbp_course(stripe_api, currency="JPY", price=5000)
+    order = checkout(web, course)
+    web.logout()
+    session = stripe_api.complete_session(order.checkout_id, settlement_currency="usd", exchange_rate="0.0067")
+    webhooks.send("checkout.session.completed", session)
+    order = fresh(order)
+    web.login(course.creator.user.email, PASSWORD)
+
+    learners = list(csv.DictReader(io.StringIO(client.get(f"/studio/courses/{course.id}/learners.csv").text)))
+    revenue = list(csv.DictReader(io.StringIO(client.get("/studio/revenue.csv").text)))
+
+    assert [row["amount_paid"] for row in learners] == ["5000"]  # ¥5000, not ¥50
+    net = order.amount_cents - order.processor_fee_cents - order.platform_fee_cents
+    assert [row["passive_income"] for row in revenue if row["passive_income"] not in ("0", "0.00")] == [str(net)]
