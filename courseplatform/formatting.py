@@ -20,6 +20,16 @@ def minor_units(currency: str) -> int:
     return 1 if code in ZERO_DECIMAL else 1000 if code in THREE_DECIMAL else 100
 
 
+def decimal_amount(cents: int, currency: str) -> str:
+    """`-1250, "USD"` → `-12.50`; `5000, "JPY"` → `5000`: an amount as a number a spreadsheet reads as one."""
+    units = minor_units(currency)
+    sign = "-" if cents < 0 else ""
+    whole, minor = divmod(abs(cents), units)
+    if units == 1:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{minor:0{len(str(units)) - 1}d}"
+
+
 def format_money(cents: int | None, currency: str = "USD", *, free_label: str | None = None) -> str:
     """`12900, "USD"` → `$129`; `12950` → `$129.50`; 0 with a label → that label."""
     if cents is None:

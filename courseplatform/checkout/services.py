@@ -438,7 +438,7 @@ def _record_refund(order: Order, change: Reversal) -> Refund | None:
         if refund.order_id == order.id and REFUND_STAGE[change.status] > REFUND_STAGE[refund.status]:
             refund.status = change.status
         return refund if refund.order_id == order.id else None
-    given = order.refunded_cents + order.refund_pending_cents
+    given = order.refunds_requested_cents
     amount = min(change.amount_cents, order.amount_cents - given)
     if amount <= 0:
         return None
@@ -475,19 +475,20 @@ def _settle_refunds(order: Order, enrollment: Enrollment | None, refund: Refund 
         ended = access.apply(enrollment, AccessEvent.DISPUTE_LOST if lost_dispute else AccessEvent.REFUND)
         # Remember that this refund is what took access away, so its failure gives it back.
         refund.ended_access = ended.changed and ended.before in (AccessState.ACTIVE, AccessState.PAUSED)
-    elif _access_to_give_back(refund, enrollment) and not whole:
-        # The refund that ended access failed: the learner paid after all.
+    elif not whole and _access_to_give_back(rows, enrollment):
+        # A refund failed and the order is no longer refunded in full: the learner paid after all.
         access.apply(enrollment, AccessEvent.REFUND_FAILED)
 
 
-def _access_to_give_back(refund: Refund | None, enrollment: Enrollment | None) -> bool:
-    """Whether this refund ended the access it was on, and has failed or been canceled since."""
+def _access_to_give_back(rows: list[Refund], enrollment: Enrollment | None) -> bool:
+    """Whether one of the order's refunds ended the access it gave (which one failed since doesn't matter).
+
+    Access a lost dispute or the creator ended stays ended: the table leaves those states alone.
+    """
     return (
-        refund is not None
-        and refund.ended_access
-        and refund.status is not RefundStatus.SUCCEEDED
-        and enrollment is not None
+        enrollment is not None
         and enrollment.status is EnrollmentStatus.REVOKED
+        and any(row.ended_access for row in rows)
     )
 
 

@@ -9,6 +9,8 @@ delivered before `checkout.session.completed`) is parked and applied by
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -170,7 +172,7 @@ def _charge_event(event: StripeEvent, row: ProviderEvent, *, locked: bool = Fals
         for refund in _refunds(order, charge):
             reverse_payment(order, Reversal.refund(refund, "Refunded in Stripe"))
         return "refund"
-    change = _dispute_change(event.type, charge)
+    change = _dispute_change(event.type, _dispute_now(order, charge))
     if change is None:
         return "unchanged"
     reverse_payment(order, change)
@@ -183,6 +185,21 @@ def _refunds(order: Order, charge: ChargeFacts) -> tuple[RefundResult, ...] | li
         return charge.refunds
     charge_id = charge.charge_id or order.charge_id
     return payments_for(order).refunds_of(charge_id) if charge_id else ()
+
+
+def _dispute_now(order: Order, dispute: ChargeFacts) -> ChargeFacts:
+    """The dispute with its status as Stripe has it now: an opening delivered after the closure must not reopen it.
+
+    If Stripe can't be asked, the event's own status stands.
+    """
+    if dispute.dispute_id is None:
+        return dispute
+    try:
+        status = payments_for(order).dispute_status(dispute.dispute_id)
+    except PaymentsError as exc:
+        current_app.logger.warning("dispute %s: status not readable from Stripe: %s", dispute.dispute_id, exc.message)
+        return dispute
+    return dataclasses.replace(dispute, dispute_status=status)
 
 
 def _dispute_change(kind: str, dispute: ChargeFacts) -> Reversal | None:

@@ -151,6 +151,7 @@ class Payments(Protocol):
     def payment(self, order: Order) -> Payment: ...
     def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult: ...
     def refunds_of(self, charge_id: str) -> list[RefundResult]: ...
+    def dispute_status(self, dispute_id: str) -> str: ...
     def create_account(self, profile: CreatorProfile, email: str) -> str: ...
     def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str: ...
     def account_status(self, account_id: str) -> AccountStatus: ...
@@ -302,9 +303,9 @@ class StripePayments:
             # Destination charge: take the creator's share back and return the platform's share of the fee.
             params["reverse_transfer"] = True
             params["refund_application_fee"] = True
-        # One key per order and running total: a double click refunds once, a second refund is new.
-        given = order.refunded_cents + order.refund_pending_cents
-        key = f"aqueduct-refund-order-{order.id}-from-{given}-amount-{amount_cents}"
+        # One key per order and refunds recorded so far, failed ones included: a retry of a request
+        # whose answer was lost refunds once, and a refund asked for after one failed is a new one.
+        key = f"aqueduct-refund-order-{order.id}-after-{len(order.refunds)}-amount-{amount_cents}"
         try:
             refund = self.client.v1.refunds.create(params=params, options={"idempotency_key": key})
         except stripe.StripeError as exc:
@@ -318,6 +319,14 @@ class StripePayments:
             return [_refund_result(refund) for refund in listed.auto_paging_iter()]
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
+
+    def dispute_status(self, dispute_id: str) -> str:
+        """A dispute's status as Stripe has it now (its events can arrive in any order)."""
+        try:
+            dispute = _plain(self.client.v1.disputes.retrieve(dispute_id))
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return str(dispute["status"])
 
     def create_account(self, profile: CreatorProfile, email: str) -> str:
         params = {
@@ -457,6 +466,9 @@ class TestModePayments:
 
     def refunds_of(self, charge_id: str) -> list[RefundResult]:
         return []
+
+    def dispute_status(self, dispute_id: str) -> str:
+        raise PaymentsError("Test-mode payments can't be disputed.", retryable=False)
 
     def create_account(self, profile: CreatorProfile, email: str) -> str:
         raise PaymentsError("Test mode needs no Stripe account: payments work as they are.", retryable=False)

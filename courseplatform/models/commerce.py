@@ -146,11 +146,16 @@ class Order(db.Model):
         return self.amount_cents - self.processor_fee_cents - self.platform_fee_cents
 
     @property
+    def refunds_requested_cents(self) -> int:
+        """What refunds have given back or are still giving back: succeeded and pending."""
+        return self.refunded_cents + self.refund_pending_cents
+
+    @property
     def refundable_cents(self) -> int:
         """What is left to refund: neither refunded nor in a refund still pending."""
         if self.status not in REFUNDABLE_STATUSES:
             return 0
-        return max(0, self.amount_cents - self.refunded_cents - self.refund_pending_cents)
+        return max(0, self.amount_cents - self.refunds_requested_cents)
 
     @property
     def list_price_cents(self) -> int:

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from ..downloads import spreadsheet_safe
 from ..extensions import db
+from ..formatting import decimal_amount, minor_units
 from ..models import Course, CourseStatus, CreatorProfile, Enrollment, EnrollmentStatus, Order, Refund, SessionIncome
 from ..models.base import whole_sum
 from ..models.commerce import SETTLED_STATUSES, counted_refunds
@@ -262,8 +263,8 @@ class RevenueFigures:
         return {
             "currency": self.currency,
             "labels": [m.month.strftime("%b %Y") for m in self.months],
-            "session": [m.session_cents / 100 for m in self.months],
-            "passive": [m.passive_cents / 100 for m in self.months],
+            "session": [m.session_cents / minor_units(self.currency) for m in self.months],
+            "passive": [m.passive_cents / minor_units(self.currency) for m in self.months],
         }
 
 
@@ -476,13 +477,6 @@ CSV_COLUMNS = [
 ]
 
 
-def _decimal(cents: int) -> str:
-    """`-1250` → `-12.50`: a number a spreadsheet reads as one."""
-    sign = "-" if cents < 0 else ""
-    whole, minor = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{minor:02d}"
-
-
 def _hours(minutes: int) -> str:
     return f"{minutes / 60:.2f}".rstrip("0").rstrip(".")
 
@@ -499,8 +493,8 @@ def revenue_csv(figures: RevenueFigures) -> str:
                 # Text goes through spreadsheet_safe; the numbers are written by us and stay numbers.
                 spreadsheet_safe(month.month.strftime("%Y-%m")),
                 spreadsheet_safe(figures.currency),
-                _decimal(month.session_cents),
-                _decimal(month.passive_cents),
+                decimal_amount(month.session_cents, figures.currency),
+                decimal_amount(month.passive_cents, figures.currency),
                 "" if share is None else f"{share * 100:.1f}",
                 str(month.sessions),
                 _hours(month.session_minutes),

@@ -86,7 +86,7 @@ class RefundForm(FlaskForm):
         filters=[_strip],
         description="Kept with the order for your records.",
     )
-    # What had been refunded when the page was opened: a second press of the button is refused.
+    # What had been refunded or was being refunded when the page was opened: a second press is refused.
     refunded_before = HiddenField()
 
     def validate_amount(self, field) -> None:

@@ -29,6 +29,7 @@ from ..enrollments.seats import lock_course
 from ..enrollments.states import AccessRefused, AccessState, next_status, state_of
 from ..extensions import db
 from ..fields import MAX_PAGE
+from ..formatting import decimal_amount
 from ..integrations.mail import send_mail
 from ..links import absolute_url
 from ..models import (
@@ -627,10 +628,6 @@ EXPORT_COLUMNS = [
 ]
 
 
-def _decimal(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
 def learners_csv(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> str:
     """Every matching learner as spreadsheet-safe CSV (times in UTC, ISO 8601; money like 49.00), in two queries."""
     total = _lessons_total(course)
@@ -653,8 +650,8 @@ def learners_csv(course: Course, query: str = "", status: EnrollmentStatus | Non
             str(row.percent),
             str(order.id) if order else "",
             row.order_label,
-            _decimal(order.amount_cents) if order else "",
-            _decimal(order.refunded_cents) if order else "",
+            decimal_amount(order.amount_cents, order.currency) if order else "",
+            decimal_amount(order.refunded_cents, order.currency) if order else "",
         ]
         writer.writerow([spreadsheet_safe(cell) for cell in cells])
     return out.getvalue()

@@ -207,11 +207,11 @@ def refund(course_id: int, order_id: int):
     form = RefundForm()
     if request.method == "GET":
         form.amount.data = order.refundable_cents or None
-        form.refunded_before.data = str(order.refunded_cents)
+        form.refunded_before.data = str(order.refunds_requested_cents)
     elif form.validate_on_submit():
         order = lock_order(order.id)
         try:
-            if form.refunded_before.data and form.refunded_before.data != str(order.refunded_cents):
+            if form.refunded_before.data and form.refunded_before.data != str(order.refunds_requested_cents):
                 raise RefundError(
                     "This order was refunded in the meantime (perhaps by a second click). "
                     "Check the amount left and try again."
@@ -221,7 +221,7 @@ def refund(course_id: int, order_id: int):
             db.session.rollback()
             form.amount.errors.append(str(error))
             order = course_order(course, order_id)
-            form.refunded_before.data = str(order.refunded_cents)
+            form.refunded_before.data = str(order.refunds_requested_cents)
         else:
             db.session.commit()
             amount = format_money(form.amount.data, order.currency)

@@ -377,6 +377,7 @@ class FakeStripe:
             ("POST", re.compile(r"/v1/refunds"), self._create_refund),
             ("GET", re.compile(r"/v1/refunds"), self._list_refunds),
             ("GET", re.compile(r"/v1/refunds/([^/]+)"), self._get_refund),
+            ("GET", re.compile(r"/v1/disputes/([^/]+)"), self._get_dispute),
             ("POST", re.compile(r"/v1/accounts"), self._create_account),
             ("GET", re.compile(r"/v1/accounts/([^/]+)"), self._get_account),
             ("POST", re.compile(r"/v1/account_links"), self._create_account_link),
@@ -1189,6 +1190,12 @@ class FakeStripe:
         if refund is None:
             raise _no_such("refund", refund_id)
         return refund
+
+    def _get_dispute(self, params: JSON, dispute_id: str) -> JSON:
+        dispute = self.disputes.get(dispute_id)
+        if dispute is None:
+            raise _no_such("dispute", dispute_id)
+        return dispute
 
     def _refund(
         self, intent: JSON | None, charge_id: str | None, amount: int | None, options: JSON, status: str = "succeeded"
