@@ -331,17 +331,13 @@ class CheckoutMismatch(ValueError):
 def amounts_paid(order: Order, totals: CheckoutTotals) -> tuple[int, int]:
     """(paid, discount) in the order's currency, or CheckoutMismatch.
 
-    The checkout must be in the order's currency, or in another one only through Adaptive
-    Pricing (whose source currency and amounts are then the order's); its subtotal must be
+    The checkout must be in the order's currency (sessions are opened with Adaptive Pricing
+    off, so the charge, its refunds and its disputes are all in it); its subtotal must be
     the order's price, and its total that price less the promotion code's discount.
     """
-    if totals.currency == order.currency:
-        subtotal, total, discount = totals.amount_subtotal, totals.amount_total, totals.amount_discount
-    elif totals.currency is not None and totals.source_currency == order.currency:
-        subtotal, total = totals.source_amount_subtotal, totals.source_amount_total
-        discount = None if subtotal is None or total is None else subtotal - total
-    else:
+    if totals.currency != order.currency:
         raise CheckoutMismatch(f"charged in {totals.currency or 'no currency'}, the order is in {order.currency}")
+    subtotal, total, discount = totals.amount_subtotal, totals.amount_total, totals.amount_discount
     if subtotal is None or total is None:
         raise CheckoutMismatch("the checkout reports no amounts")
     if subtotal != order.amount_cents:

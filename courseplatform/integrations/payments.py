@@ -65,19 +65,12 @@ class CheckoutRequest:
 
 @dataclass(frozen=True)
 class CheckoutTotals:
-    """What a completed checkout charged, as the provider reports it, to be checked against the order.
-
-    With Adaptive Pricing the learner pays in their own currency; `source_*` are then the
-    amounts in the currency the checkout was opened in (ours).
-    """
+    """What a completed checkout charged, as the provider reports it, to be checked against the order."""
 
     currency: str | None = None
     amount_subtotal: int | None = None  # before promotion codes
     amount_total: int | None = None  # what the learner paid
     amount_discount: int = 0
-    source_currency: str | None = None
-    source_amount_subtotal: int | None = None
-    source_amount_total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +217,9 @@ class StripePayments:
             "customer_email": request.learner_email,
             "metadata": metadata,
             "allow_promotion_codes": True,
+            # One currency end to end: a converted charge would bring refunds and disputes in the
+            # customer's currency, which the order's figures can't take.
+            "adaptive_pricing": {"enabled": False},
             "line_items": [
                 {
                     "quantity": 1,
@@ -394,17 +390,12 @@ def fee_in(currency: str, fee: int, settled_in: str, charged_in: str, exchange_r
 def _checkout_totals(session: dict) -> CheckoutTotals:
     """The amounts of a Checkout Session (from the API or an event), unchecked: see `_checkout_facts`."""
     details = session.get("total_details") or {}
-    conversion = session.get("currency_conversion") or {}
     currency = session.get("currency")
-    source = conversion.get("source_currency")
     return CheckoutTotals(
         currency=currency.upper() if isinstance(currency, str) else None,
         amount_subtotal=session.get("amount_subtotal"),
         amount_total=session.get("amount_total"),
         amount_discount=details.get("amount_discount") or 0,
-        source_currency=source.upper() if isinstance(source, str) else None,
-        source_amount_subtotal=conversion.get("amount_subtotal"),
-        source_amount_total=conversion.get("amount_total"),
     )
 
 
@@ -747,22 +738,13 @@ def _checkout_facts(session: dict) -> CheckoutFacts:
 
 def _checked_totals(session: dict) -> CheckoutTotals:
     what = "the checkout session"
-    for key in ("total_details", "currency_conversion"):
-        if session.get(key) is not None and not isinstance(session[key], dict):
-            raise MalformedEvent(f"The {key} of {what} isn't an object.")
+    if session.get("total_details") is not None and not isinstance(session["total_details"], dict):
+        raise MalformedEvent(f"The total_details of {what} isn't an object.")
     details = session.get("total_details") or {}
-    conversion = session.get("currency_conversion") or {}
-    for obj, key in ((session, "currency"), (conversion, "source_currency")):
-        value = obj.get(key)
-        if value is not None and not (isinstance(value, str) and re.fullmatch(r"[A-Za-z]{3}", value)):
-            raise MalformedEvent(f"The {key} of {what} isn't a three-letter currency code.")
-    for obj, key in (
-        (session, "amount_subtotal"),
-        (session, "amount_total"),
-        (details, "amount_discount"),
-        (conversion, "amount_subtotal"),
-        (conversion, "amount_total"),
-    ):
+    currency = session.get("currency")
+    if currency is not None and not (isinstance(currency, str) and re.fullmatch(r"[A-Za-z]{3}", currency)):
+        raise MalformedEvent(f"The currency of {what} isn't a three-letter currency code.")
+    for obj, key in ((session, "amount_subtotal"), (session, "amount_total"), (details, "amount_discount")):
         _amount(obj, key, what)
     return _checkout_totals(session)
 

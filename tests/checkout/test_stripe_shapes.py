@@ -323,18 +323,18 @@ def test_a_promotion_code_below_the_platform_fee_takes_no_more_than_was_paid(web
     assert (order.amount_cents, order.discount_cents, order.platform_fee_cents) == (400, 4500, 400)
 
 
-def test_adaptive_pricing_books_the_amount_in_the_orders_currency(web, webhooks, stripe_api):
+def test_checkout_is_opened_in_the_orders_currency_and_a_converted_one_is_not_booked(web, webhooks, stripe_api):
     course = gbp_course(stripe_api)
     order = checkout(web, course)
+    (created,) = stripe_api.find_requests("POST", "/v1/checkout/sessions")
+    assert created.params["adaptive_pricing"] == {"enabled": "false"}
 
+    # Had the account converted it anyway, the charge and its refunds would be in euros: not our figures.
     session = stripe_api.complete_session(order.checkout_id, presentment_currency="eur", fx_rate="1.17")
-    assert (session["currency"], session["amount_total"]) == ("eur", 5733)
     _, response = webhooks.send("checkout.session.completed", session)
 
-    assert response.json["outcome"] == "enrolled"
-    order = fresh(order)
-    assert (order.currency, order.amount_cents, order.discount_cents) == ("GBP", 4900, 0)
-    assert order.settlement_currency == "GBP"
+    assert response.json["outcome"] == "mismatch"
+    assert fresh(order).status is OrderStatus.PENDING
 
 
 @pytest.mark.parametrize(
