@@ -1,0 +1,51 @@
+"""Access rules under attack: a creator's revoke followed by a refund, seats taken by two requests
+at once, and the waitlist told at the right moment."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from courseplatform.extensions import db
+from courseplatform.models import AccessEvent, Enrollment, EnrollmentStatus, Order, OrderStatus
+
+from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from ..markup import text_of
+from ..studio.test_refunds_from_studio import refund
+from .test_access_integrity import bought, post_confirmed
+
+
+@pytest.fixture
+def creator(web):
+    profile = CreatorProfileFactory(user__email="maya@example.org", user__name="Maya Chen", display_name="Maya Chen")
+    web.login("maya@example.org", PASSWORD)
+    return profile
+
+
+@pytest.fixture
+def course(creator):
+    course = CourseFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
+    LessonFactory(section=SectionFactory(course=course), title="Breathing")
+    return course
+
+
+def test_refunding_a_learner_the_creator_revoked_does_not_let_them_buy_back_in(web, client, course):
+    enrollment = bought(course)
+    db.session.commit()
+    roster = f"/studio/courses/{course.id}/learners"
+    post_confirmed(web, f"{roster}/{enrollment.id}/revoke", roster)
+    # Revoke says "No money was refunded": the creator refunds them too, as the studio suggests.
+    refunded = refund(web, course, enrollment.order, "49.00")
+    assert "Refunded" in text_of(refunded.get_data(as_text=True))
+
+    web.logout()
+    web.login("pat@example.org", PASSWORD)
+    page = client.get("/courses/grounding").get_data(as_text=True)
+    assert "Maya Chen ended your access on" in text_of(page)
+    assert "Buy again" not in page and "Buy now" not in page
+    tried = web.submit("/courses/grounding/checkout", {}, form_url="/courses/grounding")
+    assert "only they can give it back" in text_of(tried.get_data(as_text=True))
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(Order.id)).where(Order.status == OrderStatus.PENDING)) == 0
+    pat = db.session.get(Enrollment, enrollment.id)
+    assert pat.status is EnrollmentStatus.REVOKED and pat.reason is AccessEvent.CREATOR_REVOKE
