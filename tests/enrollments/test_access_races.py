@@ -16,10 +16,23 @@ import requests
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from courseplatform.checkout.services import begin_checkout
+from courseplatform.checkout.services import begin_checkout, refund_order
 from courseplatform.enrollments.seats import seats
 from courseplatform.extensions import db
-from courseplatform.models import Course, CourseKind, Enrollment, EnrollmentStatus
+from courseplatform.learning.certificates import issue_certificate
+from courseplatform.models import (
+    AccessEvent,
+    Certificate,
+    Course,
+    CourseKind,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    Order,
+    OrderStatus,
+    User,
+    utcnow,
+)
 
 from ..catalog.builders import live_session
 from ..conftest import committed_application, csrf_token_from
@@ -29,12 +42,13 @@ from ..factories import (
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OrderFactory,
     SectionFactory,
     UserFactory,
 )
 from ..markup import text_of
 
-# How long the checkout keeps the workshop locked: a grant that doesn't wait for it is done by then.
+# How long the checkout (or refund) keeps the workshop locked: a grant that doesn't wait for it is done by then.
 HOLD_SECONDS = 1.0
 
 
@@ -139,3 +153,59 @@ def test_restoring_a_learner_during_a_checkout_for_the_last_seat_does_not_overfi
         status = db.session.scalar(sa.select(Enrollment.status).where(Enrollment.id == enrollment_id))
         db.session.remove()
     assert status is EnrollmentStatus.REVOKED
+
+
+def restored_learner_with_a_revoked_certificate(app, email: str) -> tuple[int, int, int]:
+    """A committed learner whose access the creator restored after it ended: their paid order still
+    stands and their certificate is still revoked; (course id, enrollment id, order id)."""
+    with app.test_request_context():
+        creator = CreatorProfileFactory(user__email=email)
+        course = CourseFactory(creator=creator, price_cents=4900)
+        LessonFactory(section=SectionFactory(course=course))
+        learner = UserFactory()
+        order = OrderFactory(
+            learner=learner, course=course, payment_intent_id=f"pi_{email}", platform_fee_cents=490, net_cents=4410
+        )
+        enrollment = EnrollmentFactory(
+            user=learner, course=course, source=EnrollmentSource.PURCHASE, order=order, reason=AccessEvent.RESTORE
+        )
+        enrollment.completed_at = utcnow()
+        db.session.flush()
+        issue_certificate(enrollment).revoked_at = utcnow()
+        db.session.commit()
+        ids = course.id, enrollment.id, order.id
+        db.session.remove()
+        return ids
+
+
+def test_a_reissue_while_a_full_refund_ends_access_leaves_the_certificate_revoked(live):
+    app, base = live
+    email = "reissue-race@example.org"
+    course_id, enrollment_id, order_id = restored_learner_with_a_revoked_certificate(app, email)
+    creator = logged_in(base, email)
+    learner_page = f"{base}/studio/courses/{course_id}/learners/{enrollment_id}"
+    token = csrf_token_from(creator.get(learner_page, timeout=10).text)
+    answers: list[str] = []
+
+    def reissue() -> None:
+        answer = creator.post(f"{learner_page}/certificate/reissue", data={"csrf_token": token}, timeout=30)
+        answers.append(text_of(answer.text))
+
+    # The full refund (its enrollment locked, access ended, not yet committed) meets the creator's Reissue.
+    with app.test_request_context():
+        by = db.session.scalar(sa.select(User).where(User.email == email))
+        refund_order(db.session.get(Order, order_id), 4900, by=by)
+        thread = threading.Thread(target=reissue)
+        thread.start()
+        time.sleep(HOLD_SECONDS)
+        db.session.commit()
+        db.session.remove()
+    thread.join(timeout=30)
+
+    with app.app_context():
+        enrollment = db.session.get(Enrollment, enrollment_id)
+        certificate = db.session.scalar(sa.select(Certificate).where(Certificate.enrollment_id == enrollment_id))
+        state = enrollment.status, db.session.get(Order, order_id).status, certificate.revoked_at is not None
+        db.session.remove()
+    assert state == (EnrollmentStatus.REVOKED, OrderStatus.REFUNDED, True)
+    assert "Restore their access first" in answers[0]
