@@ -202,8 +202,13 @@ def _revoke_certificate(enrollment: Enrollment) -> None:
 
 
 def reissue_certificate(certificate: Certificate) -> bool:
-    """The creator's explicit Reissue: a revoked certificate counts again, if the learner has access now."""
-    if certificate.revoked_at is None or not certificate.enrollment.is_active:
+    """The creator's explicit Reissue: a revoked certificate counts again, if the learner has access now.
+
+    The enrollment is locked and read afresh, so a refund or revoke ending access at the same
+    moment either comes first (no reissue) or after (and revokes the certificate again).
+    """
+    enrollment = enrollment_of(certificate.enrollment.user_id, certificate.enrollment.course_id, lock=True)
+    if certificate.revoked_at is None or enrollment is None or not enrollment.is_active:
         return False
     certificate.revoked_at = None
     certificate.reissued_at = utcnow()
