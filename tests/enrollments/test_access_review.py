@@ -7,9 +7,10 @@ import pytest
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
-from courseplatform.models import AccessEvent, Enrollment, EnrollmentStatus, Order, OrderStatus
+from courseplatform.models import AccessEvent, CourseKind, Enrollment, EnrollmentStatus, Order, OrderStatus
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from ..catalog.builders import live_session
+from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
 from ..markup import text_of
 from ..studio.test_refunds_from_studio import refund
 from .test_access_integrity import bought, post_confirmed
@@ -49,3 +50,30 @@ def test_refunding_a_learner_the_creator_revoked_does_not_let_them_buy_back_in(w
     assert db.session.scalar(sa.select(sa.func.count(Order.id)).where(Order.status == OrderStatus.PENDING)) == 0
     pat = db.session.get(Enrollment, enrollment.id)
     assert pat.status is EnrollmentStatus.REVOKED and pat.reason is AccessEvent.CREATOR_REVOKE
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="each sliding-scale amount opens a new checkout holding its own seat: one learner can take every seat",
+)
+def test_one_learner_pressing_buy_with_different_amounts_holds_one_seat_not_all(web, client, creator):
+    course = CourseFactory(
+        creator=creator, slug="circle", kind=CourseKind.LIVE_WORKSHOP, price_cents=4900, sliding_scale_min_cents=2000
+    )
+    LessonFactory(section=SectionFactory(course=course))
+    live_session(course, days=7, capacity=2)
+    UserFactory(email="hoarder@example.org")
+    UserFactory(email="sam@example.org")
+    db.session.commit()
+    web.logout()
+    web.login("hoarder@example.org", PASSWORD)
+    for amount in ("20.00", "20.01", "20.02"):
+        web.submit("/courses/circle/checkout", {"amount": amount}, form_url="/courses/circle", follow_redirects=False)
+    web.logout()
+
+    web.login("sam@example.org", PASSWORD)
+    assert "1 seat left" in text_of(client.get("/courses/circle").get_data(as_text=True))
+    bought_seat = web.submit(
+        "/courses/circle/checkout", {"amount": "49.00"}, form_url="/courses/circle", follow_redirects=False
+    )
+    assert "/checkout/test/" in bought_seat.headers["Location"]
