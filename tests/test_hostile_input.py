@@ -30,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 from courseplatform.accounts.services import make_reset_token, make_signup_token, start_login_session
 from courseplatform.extensions import db, limiter
 from courseplatform.integrations.storage import get_storage
+from courseplatform.learning.certificates import issue_certificate
 from courseplatform.models import (
     CourseEvaluation,
     CourseKind,
@@ -233,6 +234,10 @@ def build_world() -> World:
     order = OrderFactory(learner=learner, course=course, status=OrderStatus.PAID, payment_intent_id="pi_hostile")
     enrollment = EnrollmentFactory(user=learner, course=course, order=order)
     revoked = EnrollmentFactory(course=course, status=EnrollmentStatus.REVOKED)
+    # Access given back after it ended: the certificate stays revoked, so their page offers Reissue.
+    restored = EnrollmentFactory(course=course, completed_at=utcnow())
+    db.session.flush()
+    issue_certificate(restored).revoked_at = utcnow()
 
     # CE steps: one finished (evaluation next), one evaluated (attestation next), one without CE (claim next).
     steps = {}
@@ -276,7 +281,7 @@ def build_world() -> World:
             "question_id": [question.id],
             "session_id": [soon.id, far.id, past.id],
             "asset_id": [pending.id, handout.id],
-            "enrollment_id": [enrollment.id, revoked.id],
+            "enrollment_id": [enrollment.id, revoked.id, restored.id],
             "order_id": [order.id, pending_order.id],
             "entry_id": [entry.id],
             "login_session_id": [learners_phone.id],
