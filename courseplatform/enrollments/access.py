@@ -17,6 +17,7 @@ from ..models import (
     AccessEvent,
     Certificate,
     Course,
+    CourseKind,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
@@ -25,7 +26,7 @@ from ..models import (
     User,
     utcnow,
 )
-from .seats import SEAT_HOLDING, Seats, has_seat, seats
+from .seats import SEAT_HOLDING, Seats, has_seat, lock_course, seats
 from .states import AccessRefused, AccessState, next_status, state_of
 from .waitlist import offer_open_seats
 
@@ -115,9 +116,17 @@ def grant(
 
 
 def _take_seat(course: Course, budget: SeatBudget | None, order: Order | None) -> None:
+    """A seat for one more learner; NoSeat when the workshop is full.
+
+    The workshop's row is locked before counting (a budget's caller locked it already), so a
+    checkout, a grant and a restore wanting the last seat take turns instead of all getting it.
+    """
     if budget is not None:
         budget.take()
-    elif not has_seat(course, excluding_order=order):
+        return
+    if course.kind is CourseKind.LIVE_WORKSHOP:
+        lock_course(course.id)
+    if not has_seat(course, excluding_order=order):
         raise NoSeat
 
 
@@ -193,8 +202,13 @@ def _revoke_certificate(enrollment: Enrollment) -> None:
 
 
 def reissue_certificate(certificate: Certificate) -> bool:
-    """The creator's explicit Reissue: a revoked certificate counts again, if the learner has access now."""
-    if certificate.revoked_at is None or not certificate.enrollment.is_active:
+    """The creator's explicit Reissue: a revoked certificate counts again, if the learner has access now.
+
+    The enrollment is locked and read afresh, so a refund or revoke ending access at the same
+    moment either comes first (no reissue) or after (and revokes the certificate again).
+    """
+    enrollment = enrollment_of(certificate.enrollment.user_id, certificate.enrollment.course_id, lock=True)
+    if certificate.revoked_at is None or enrollment is None or not enrollment.is_active:
         return False
     certificate.revoked_at = None
     certificate.reissued_at = utcnow()

@@ -54,7 +54,6 @@ TRANSITIONS: dict[AccessState, dict[AccessEvent, EnrollmentStatus]] = {
         E.COMP: S.ACTIVE,
         E.IMPORT: S.ACTIVE,
         E.RESTORE: S.ACTIVE,
-        E.REFUND: S.REVOKED,
         E.DISPUTE_LOST: S.REVOKED,
     },
 }
@@ -68,7 +67,10 @@ UNCHANGED: dict[AccessState, frozenset[AccessEvent]] = {
     AccessState.PAUSED: frozenset({E.DISPUTE_OPENED, E.REFUND_FAILED}),
     AccessState.REFUNDED: frozenset({E.REFUND, E.DISPUTE_OPENED, E.DISPUTE_WON, E.CREATOR_REVOKE}),
     AccessState.CHARGED_BACK: PAYMENT_NEWS | {E.CREATOR_REVOKE},
-    AccessState.ENDED_BY_CREATOR: frozenset({E.CREATOR_REVOKE, E.REFUND_FAILED, E.DISPUTE_OPENED, E.DISPUTE_WON}),
+    # A refund after the creator's revoke keeps it theirs: otherwise the learner could buy back in.
+    AccessState.ENDED_BY_CREATOR: frozenset(
+        {E.CREATOR_REVOKE, E.REFUND, E.REFUND_FAILED, E.DISPUTE_OPENED, E.DISPUTE_WON}
+    ),
 }
 
 ENDED_BY = {
