@@ -168,7 +168,7 @@ def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enr
             raise full from None
         except access.AccessRefused as refused:
             raise CheckoutError(learner_note(refused.enrollment, user.time_zone).text) from None
-    if not has_seat(course):
+    if not has_seat(course, for_learner=user.id):
         raise full
     fee = platform_fee(amount_cents)
     order = Order(
@@ -434,7 +434,8 @@ def _record_refund(order: Order, change: Reversal) -> Refund | None:
         if refund.order_id == order.id and REFUND_STAGE[change.status] > REFUND_STAGE[refund.status]:
             refund.status = change.status
         return refund if refund.order_id == order.id else None
-    given = order.refunds_requested_cents
+    # A lost dispute has taken its money whatever refunds are still pending: only succeeded ones leave less room.
+    given = order.refunded_cents if change.kind == Reversal.DISPUTE_LOST else order.refunds_requested_cents
     amount = min(change.amount_cents, order.amount_cents - given)
     if amount <= 0:
         return None
@@ -467,8 +468,10 @@ def _settle_refunds(order: Order, enrollment: Enrollment | None, refund: Refund 
         order.transition_to(OrderStatus.REFUNDED)
     elif lost_dispute or order.status is not OrderStatus.DISPUTED:
         order.transition_to(OrderStatus.PARTIALLY_REFUNDED if order.refunded_cents else OrderStatus.PAID)
-    if (whole or lost_dispute) and refund is not None and refund.status is RefundStatus.SUCCEEDED:
-        ended = access.apply(enrollment, AccessEvent.DISPUTE_LOST if lost_dispute else AccessEvent.REFUND)
+    if lost_dispute:
+        access.apply(enrollment, AccessEvent.DISPUTE_LOST)
+    elif whole and refund is not None and refund.status is RefundStatus.SUCCEEDED:
+        ended = access.apply(enrollment, AccessEvent.REFUND)
         # Remember that this refund is what took access away, so its failure gives it back.
         refund.ended_access = ended.changed and ended.before in (AccessState.ACTIVE, AccessState.PAUSED)
     elif not whole and _access_to_give_back(rows, enrollment):

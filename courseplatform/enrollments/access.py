@@ -101,7 +101,7 @@ def grant(
         if enrollment is not None and order is not None and enrollment.is_active and enrollment.order_id is None:
             enrollment.order_id = order.id
         return Change(enrollment, False, before)
-    _take_seat(course, budget, order)
+    _take_seat(course, budget, user.id)
     if enrollment is None:
         enrollment = _insert(user, course, event, order)
         if enrollment is not None:
@@ -115,8 +115,8 @@ def grant(
     return Change(enrollment, True, before)
 
 
-def _take_seat(course: Course, budget: SeatBudget | None, order: Order | None) -> None:
-    """A seat for one more learner; NoSeat when the workshop is full.
+def _take_seat(course: Course, budget: SeatBudget | None, learner_id: int) -> None:
+    """A seat for this learner (their own pending checkouts count as it); NoSeat when the workshop is full.
 
     The workshop's row is locked before counting (a budget's caller locked it already), so a
     checkout, a grant and a restore wanting the last seat take turns instead of all getting it.
@@ -126,7 +126,7 @@ def _take_seat(course: Course, budget: SeatBudget | None, order: Order | None) -
         return
     if course.kind is CourseKind.LIVE_WORKSHOP:
         lock_course(course.id)
-    if not has_seat(course, excluding_order=order):
+    if not has_seat(course, for_learner=learner_id):
         raise NoSeat
 
 
@@ -153,7 +153,7 @@ def restore(enrollment: Enrollment) -> Change:
     target = next_status(enrollment, AccessEvent.RESTORE)
     if target is None:
         return Change(enrollment, False, before)
-    _take_seat(enrollment.course, None, None)
+    _take_seat(enrollment.course, None, enrollment.user_id)
     order = enrollment.order
     if order is None or order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
         enrollment.order_id = None

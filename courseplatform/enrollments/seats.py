@@ -45,17 +45,19 @@ class Seats:
 
 def holding_orders(course_id: int) -> sa.Select:
     """Pending orders that hold a seat: a checkout still open, or a delayed payment on its way."""
-    return sa.select(Order.id).where(
+    return sa.select(Order.id, Order.learner_id).where(
         Order.course_id == course_id,
         Order.status == OrderStatus.PENDING,
         sa.or_(Order.expires_at > utcnow(), Order.payment_intent_id.is_not(None)),
     )
 
 
-def seats(course: Course, *, excluding_order: Order | None = None) -> Seats:
+def seats(course: Course, *, for_learner: int | None = None) -> Seats:
     """The workshop's capacity and the seats taken (unlimited for anything but a live workshop).
 
-    One query for the count, plus one for the sessions unless they are loaded already.
+    Pending checkouts hold one seat per learner, however many they opened (a sliding scale
+    lets them open one per amount); `for_learner`'s own holds are left out, as the seat they
+    are about to take. One query for the count, plus one for the sessions unless loaded.
     """
     if course.kind is not CourseKind.LIVE_WORKSHOP:
         return Seats(None, 0)
@@ -68,15 +70,17 @@ def seats(course: Course, *, excluding_order: Order | None = None) -> Seats:
         .scalar_subquery()
     )
     holds = holding_orders(course.id)
-    if excluding_order is not None:
-        holds = holds.where(Order.id != excluding_order.id)
-    held = sa.select(sa.func.count()).select_from(holds.subquery()).scalar_subquery()
+    if for_learner is not None:
+        holds = holds.where(Order.learner_id != for_learner)
+    holding = holds.subquery()
+    held = sa.select(sa.func.count(sa.distinct(holding.c.learner_id))).scalar_subquery()
     taken = db.session.scalar(sa.select(enrolled + held))
     return Seats(capacity, int(taken or 0), len(upcoming))
 
 
-def has_seat(course: Course, *, excluding_order: Order | None = None) -> bool:
-    return not seats(course, excluding_order=excluding_order).is_full
+def has_seat(course: Course, *, for_learner: int | None = None) -> bool:
+    """Whether one more learner (`for_learner`, whose own pending checkouts don't count) fits."""
+    return not seats(course, for_learner=for_learner).is_full
 
 
 def lock_course(course_id: int) -> Course:

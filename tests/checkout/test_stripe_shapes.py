@@ -409,15 +409,10 @@ def test_an_event_from_another_api_version_is_read_and_warned_about_once(web, we
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a lost dispute finds no room beside a pending refund: nothing is recorded, the order reads Paid "
-    "and access stays paused",
-)
 def test_a_dispute_lost_while_a_full_refund_is_pending_ends_access_and_is_recorded(web, webhooks, connected_course):
     order = paid_order(web, webhooks, connected_course)
     webhooks.send("refund.created", next(iter(_pending_refunds(webhooks, order))))
-    dispute = webhooks.fake.open_dispute(order.charge_id)
+    dispute = webhooks.fake.open_dispute(order.charge_id, amount=4900)  # the cardholder disputes the whole charge
     webhooks.send("charge.dispute.created", dispute)
 
     webhooks.send("charge.dispute.closed", webhooks.fake.close_dispute(dispute["id"], "lost"))

@@ -52,10 +52,6 @@ def test_refunding_a_learner_the_creator_revoked_does_not_let_them_buy_back_in(w
     assert pat.status is EnrollmentStatus.REVOKED and pat.reason is AccessEvent.CREATOR_REVOKE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="each sliding-scale amount opens a new checkout holding its own seat: one learner can take every seat",
-)
 def test_one_learner_pressing_buy_with_different_amounts_holds_one_seat_not_all(web, client, creator):
     course = CourseFactory(
         creator=creator, slug="circle", kind=CourseKind.LIVE_WORKSHOP, price_cents=4900, sliding_scale_min_cents=2000
