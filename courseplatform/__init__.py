@@ -46,7 +46,14 @@ def create_app(config: dict | None = None) -> Flask:
     register_security_headers(app)
     register_template_helpers(app)
     register_commands(app)
+    register_delivery(app)
     return app
+
+
+def register_delivery(app: Flask) -> None:
+    from .integrations.mail import register_delivery as deliver_after_requests
+
+    deliver_after_requests(app)
 
 
 def register_extensions(app: Flask) -> None:

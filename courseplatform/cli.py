@@ -1,4 +1,5 @@
-"""Command-line tasks: `flask seed-demo`, `create-admin`, `storage-gc`, `prune-sessions`, `send-reminders`."""
+"""Command-line tasks: `flask seed-demo`, `create-admin`, `storage-gc`, `prune-sessions`, `deliver-mail`,
+`send-reminders`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from .extensions import db
 
 
 def register(app: Flask) -> None:
+    from .integrations.mail import deliver_committed, deliver_pending
+
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Fill the database with the demo therapist, learner, offerings and a year of income."""
@@ -66,6 +69,12 @@ def register(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Removed {removed} expired login session{'' if removed == 1 else 's'}.")
 
+    @app.cli.command("deliver-mail")
+    def deliver_mail_command() -> None:
+        """Send the e-mail a crash or a mail server that was down left in the outbox (cron: every minute)."""
+        sent = deliver_pending()
+        click.echo(f"Sent {sent} message{'' if sent == 1 else 's'} from the outbox.")
+
     @app.cli.command("send-reminders")
     def send_reminders_command() -> None:
         """E-mail learners about live sessions starting within a day, once per session (cron: every 15 minutes)."""
@@ -73,7 +82,13 @@ def register(app: Flask) -> None:
 
         run = send_reminders()
         db.session.commit()
+        delivered = deliver_committed()
         click.echo(
-            f"Sent {run.messages} reminder{'' if run.messages == 1 else 's'} "
+            f"Sent {delivered} reminder{'' if delivered == 1 else 's'} "
             f"for {run.sessions} session{'' if run.sessions == 1 else 's'}."
         )
+        if delivered < run.messages:
+            click.echo(
+                f"{run.messages - delivered} more wait in the outbox: the mail server didn't accept them yet, "
+                "and `flask deliver-mail` tries again."
+            )

@@ -7,13 +7,13 @@ import smtplib
 import ssl
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from ..models.base import utcnow
 
@@ -96,36 +96,96 @@ def send_mail(to: str, subject: str, text: str, html: str | None = None) -> None
 
 
 # ---------------------------------------------------------------------------
-# Mail that follows the database: sent when the transaction commits, dropped if it rolls back
+# The outbox: mail written with the change that causes it, delivered after the commit
 # ---------------------------------------------------------------------------
 
 OUTBOX = "aqueduct.outbox"
+MAX_ATTEMPTS = 8
+# Waits before each new attempt: a mail server down for a few minutes, or an hour, loses nothing.
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 
 
 def send_after_commit(to: str, subject: str, text: str, html: str | None = None) -> None:
-    """Queue a message on the current database session; it goes out once the session commits.
+    """Record a message in the current transaction; it goes out once that commits.
 
     A rolled-back transaction sends nothing (no receipt for a payment that wasn't
-    recorded), and a mail server that is down never undoes what was committed: the
-    failure is logged and the work stands.
+    recorded). A committed one keeps its message until the mail server accepts it: the
+    request delivers it right after the commit (`deliver_committed`), and `flask
+    deliver-mail` sends whatever a crash or a mail server that was down left behind.
     """
     from ..extensions import db
+    from ..models import OutgoingMail
 
-    session = db.session()
-    session.connection()  # begin the transaction now, so its end (commit or rollback) is seen
-    session.info.setdefault(OUTBOX, []).append(Mail(to=to, subject=subject, text=text, html=html))
+    row = OutgoingMail(recipient=to, subject=subject[:255], text=text, html=html)
+    db.session.add(row)
+    db.session.flush()
+    db.session.info.setdefault(OUTBOX, []).append(row.id)
 
 
-@event.listens_for(Session, "after_commit")
-def _send_outbox(session: Session) -> None:
-    for mail in session.info.pop(OUTBOX, []):
+def deliver_committed() -> int:
+    """Deliver the messages this session recorded, if their transaction committed; how many went out."""
+    from ..extensions import db
+
+    ids = db.session.info.pop(OUTBOX, [])
+    if not ids:
+        return 0
+    db.session.rollback()  # whatever is still open: uncommitted messages vanish with it
+    return deliver_pending(ids)
+
+
+def deliver_pending(ids: list[int] | None = None, limit: int = 500) -> int:
+    """Send pending messages that are due (or just those with `ids`), each once; how many were accepted.
+
+    Each message is locked while it is sent (`SKIP LOCKED`: two deliverers never send the
+    same one) and marked sent in its own commit as soon as the server accepts it. A failure
+    is recorded and retried later with a growing delay, up to MAX_ATTEMPTS.
+    """
+    from ..extensions import db
+    from ..models import MailStatus, OutgoingMail
+
+    mailer = get_mailer()
+    query = sa.select(OutgoingMail.id).where(OutgoingMail.status == MailStatus.PENDING)
+    if ids is not None:
+        query = query.where(OutgoingMail.id.in_(ids))
+    else:
+        query = query.where(OutgoingMail.next_attempt_at <= utcnow())
+    due = list(db.session.scalars(query.order_by(OutgoingMail.id).limit(limit)))
+    db.session.rollback()
+    sent = 0
+    for mail_id in due:
+        row = db.session.scalar(
+            sa.select(OutgoingMail)
+            .where(OutgoingMail.id == mail_id, OutgoingMail.status == MailStatus.PENDING)
+            .with_for_update(skip_locked=True)
+        )
+        if row is None:
+            db.session.rollback()
+            continue
         try:
-            get_mailer().send(mail)
+            mailer.send(Mail(to=row.recipient, subject=row.subject, text=row.text, html=row.html))
+        except Exception as exc:
+            log.warning("e-mail %s to %s not accepted (attempt %s): %s", row.id, row.recipient, row.attempts + 1, exc)
+            row.attempts += 1
+            row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = MailStatus.FAILED
+            else:
+                row.next_attempt_at = utcnow() + RETRY_DELAYS[min(row.attempts, len(RETRY_DELAYS)) - 1]
+        else:
+            row.status, row.sent_at = MailStatus.SENT, utcnow()
+            sent += 1
+        db.session.commit()
+    return sent
+
+
+def register_delivery(app) -> None:
+    """Each request delivers, right after its commit, the messages it recorded."""
+
+    @app.after_request
+    def _deliver_outbox(response):
+        try:
+            deliver_committed()
         except Exception:
-            log.exception("e-mail %r to %s could not be sent after commit", mail.subject, mail.to)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_outbox(session: Session, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(OUTBOX, None)  # only a rollback leaves anything here
+            # The messages are safe in the outbox: `flask deliver-mail` sends them later.
+            log.exception("the outbox could not be delivered after the request")
+        return response

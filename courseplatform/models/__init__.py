@@ -37,6 +37,7 @@ from .learning import (
     QuizAttempt,
     WaitlistEntry,
 )
+from .mail import MailStatus, OutgoingMail
 from .media import MediaAsset, MediaStatus
 from .revenue import PayerKind, SessionIncome, SessionIncomeSource
 
@@ -59,10 +60,12 @@ __all__ = [
     "LessonProgress",
     "LiveSession",
     "LoginSession",
+    "MailStatus",
     "MediaAsset",
     "MediaStatus",
     "Order",
     "OrderStatus",
+    "OutgoingMail",
     "PayerKind",
     "PaymentProvider",
     "ProviderEvent",

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from courseplatform.checkout.services import fulfil_order
 from courseplatform.extensions import db
+from courseplatform.integrations.mail import deliver_committed
 from courseplatform.models import (
     CourseKind,
     Enrollment,
@@ -291,6 +292,7 @@ def test_a_payment_for_a_workshop_that_filled_up_is_refunded_and_the_buyer_told(
     # The payment was made just before the hold lapsed; its confirmation arrives just after.
     result = fulfil_order(order.id, paid=True, payment_intent_id=f"test_intent_{order.id}")
     db.session.commit()
+    deliver_committed()
 
     assert result.outcome.value == "refunded_full"
     order = orders_of(late)[0]
@@ -366,4 +368,6 @@ def test_mail_goes_out_only_when_the_work_is_committed(app, mailbox):
         send_after_commit("b@example.org", "Committed", "sent")
         assert mailbox.messages == []
         db.session.commit()
+        assert mailbox.messages == [], "delivered after the commit, by the request (or `flask deliver-mail`)"
+        deliver_committed()
     assert [m["Subject"] for m in mailbox.messages] == ["Committed"]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from courseplatform.checkout.services import refund_order
 from courseplatform.extensions import db
+from courseplatform.integrations.mail import deliver_committed
 from courseplatform.models import (
     CourseKind,
     Enrollment,
@@ -161,6 +162,7 @@ def test_a_studio_refund_and_its_webhook_count_once(web, webhooks, connected_cou
     order = paid_order(web, webhooks, connected_course)
     refund_order(order, 2000, by=connected_course.creator.user, reason="Changed plans")
     db.session.commit()
+    deliver_committed()
     [refund_request] = webhooks.fake.find_requests("POST", "/v1/refunds")
     assert refund_request.params["reverse_transfer"] == "true"
     assert refund_request.params["refund_application_fee"] == "true"

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
+from courseplatform.integrations.mail import deliver_committed
 from courseplatform.learning.reminders import send_reminders
 from courseplatform.models import LiveSession, utcnow
 
@@ -157,12 +158,14 @@ def test_two_runs_at_once_send_each_reminder_once(committed_app):
             first_has_locked.set()
             second_done.wait(timeout=10)  # hold the row locks while the second run looks
             db.session.commit()
+            deliver_committed()
 
     def second() -> None:
         first_has_locked.wait(timeout=10)
         with app.app_context():
             runs["second"] = send_reminders()
             db.session.commit()
+            deliver_committed()
         second_done.set()
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]

@@ -1,0 +1,105 @@
+"""The outbox: e-mail is written with the change that causes it and is never lost or sent twice.
+
+Measured before: with the mail server down, `flask send-reminders` printed "Sent 39 reminders",
+marked the session reminded, and the next run sent nothing: the reminders were lost.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from courseplatform.extensions import db
+from courseplatform.integrations.mail import MAX_ATTEMPTS, deliver_committed, send_after_commit
+from courseplatform.models import MailStatus, OutgoingMail, utcnow
+
+from .learning.factories_live import learner, session_in, workshop
+
+
+def mail_server_down(app):
+    """The configured SMTP server refuses connections (nothing listens on port 9 of loopback)."""
+    app.config.update(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=9, SMTP_TIMEOUT=2)
+
+
+def mail_server_back(app):
+    app.config.update(MAIL_BACKEND="file")
+
+
+def rows(status: MailStatus | None = None) -> list[OutgoingMail]:
+    db.session.expire_all()
+    query = sa.select(OutgoingMail).order_by(OutgoingMail.id)
+    if status is not None:
+        query = query.where(OutgoingMail.status == status)
+    return list(db.session.scalars(query))
+
+
+def test_reminders_sent_while_the_mail_server_is_down_arrive_once_it_is_back(app, runner, mailbox):
+    course = workshop()
+    session_in(course, minutes_from_now=3 * 60)
+    for n in range(3):
+        learner(course, email=f"learner{n}@example.org")
+    mail_server_down(app)
+    try:
+        result = runner.invoke(args=["send-reminders"])
+    finally:
+        mail_server_back(app)
+    assert "Sent 0 reminders for 1 session." in result.output
+    assert "3 more wait in the outbox" in result.output
+    assert mailbox.messages == []
+    waiting = rows(MailStatus.PENDING)
+    assert len(waiting) == 3 and all(row.attempts == 1 and row.last_error for row in waiting)
+
+    # Not due yet: the retry waits a minute.
+    assert "Sent 0 messages" in runner.invoke(args=["deliver-mail"]).output
+    for row in waiting:
+        row.next_attempt_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+
+    assert "Sent 3 messages from the outbox." in runner.invoke(args=["deliver-mail"]).output
+    assert sorted(m["To"] for m in mailbox.messages) == [f"learner{n}@example.org" for n in range(3)]
+    # A second sweep, or the next reminder run, sends nothing again.
+    assert "Sent 0 messages" in runner.invoke(args=["deliver-mail"]).output
+    assert "Sent 0 reminders for 0 sessions." in runner.invoke(args=["send-reminders"]).output
+    assert len(mailbox.messages) == 3
+
+
+def test_a_crash_between_the_commit_and_the_delivery_loses_nothing(app, runner, mailbox):
+    with app.app_context():
+        send_after_commit("jo@example.org", "Your receipt", "Thank you.")
+        db.session.commit()
+        # The process dies here: deliver_committed() never runs.
+        db.session.info.clear()
+    assert mailbox.messages == []
+    assert "Sent 1 message from the outbox." in runner.invoke(args=["deliver-mail"]).output
+    assert [m["Subject"] for m in mailbox.messages] == ["Your receipt"]
+    assert [row.status for row in rows()] == [MailStatus.SENT]
+
+
+def test_a_rolled_back_change_leaves_no_message(app, mailbox):
+    with app.app_context():
+        send_after_commit("jo@example.org", "Never", "This change was rolled back.")
+        db.session.rollback()
+        assert deliver_committed() == 0
+    assert rows() == [] and mailbox.messages == []
+
+
+def test_a_message_the_server_never_accepts_is_given_up_and_kept_for_an_operator(app, runner, mailbox):
+    with app.app_context():
+        send_after_commit("jo@example.org", "Your receipt", "Thank you.")
+        db.session.commit()
+        db.session.info.clear()
+    mail_server_down(app)
+    try:
+        for _ in range(MAX_ATTEMPTS):
+            for row in rows(MailStatus.PENDING):
+                row.next_attempt_at = utcnow() - timedelta(seconds=1)
+            db.session.commit()
+            runner.invoke(args=["deliver-mail"])
+    finally:
+        mail_server_back(app)
+    (row,) = rows()
+    assert row.status is MailStatus.FAILED and row.attempts == MAX_ATTEMPTS
+    assert "ConnectionRefusedError" in row.last_error
+    assert "Sent 0 messages" in runner.invoke(args=["deliver-mail"]).output
+    assert mailbox.messages == []
