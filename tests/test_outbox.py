@@ -103,3 +103,28 @@ def test_a_message_the_server_never_accepts_is_given_up_and_kept_for_an_operator
     assert "ConnectionRefusedError" in row.last_error
     assert "Sent 0 messages" in runner.invoke(args=["deliver-mail"]).output
     assert mailbox.messages == []
+
+
+def test_a_waitlist_notice_is_written_with_its_mark_so_a_killed_request_mails_nobody_twice(app, mailbox):
+    from courseplatform.enrollments.waitlist import join_waitlist, notify_waitlist
+
+    from .factories import CourseFactory
+
+    course = CourseFactory(title="Grounding Skills")
+    for n in range(3):
+        join_waitlist(course, f"waiting{n}@example.org")
+    db.session.commit()
+
+    # The request is killed after writing the notices: nothing was marked, nothing goes out.
+    assert notify_waitlist(course, "open") == 3
+    db.session.rollback()
+    assert deliver_committed() == 0 and mailbox.messages == []
+
+    # Done again, it commits: each person is marked and mailed once, and a third call writes nothing.
+    assert notify_waitlist(course, "open") == 3
+    db.session.commit()
+    assert deliver_committed() == 3
+    assert notify_waitlist(course, "open") == 0
+    db.session.commit()
+    assert deliver_committed() == 0
+    assert sorted(m["To"] for m in mailbox.messages) == [f"waiting{n}@example.org" for n in range(3)]

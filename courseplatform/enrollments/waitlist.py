@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..downloads import spreadsheet_safe
 from ..extensions import db
-from ..integrations.mail import send_mail
+from ..integrations.mail import send_after_commit
 from ..links import absolute_url
 from ..models import Course, CourseKind, User, WaitlistEntry, utcnow
 from .seats import is_buyable
-
-log = logging.getLogger(__name__)
 
 # Why the list is being told, and what the message says.
 REASONS = {
@@ -62,11 +59,13 @@ def announce_opening(course: Course) -> int:
 
 
 def notify_waitlist(course: Course, reason: str) -> int:
-    """E-mail everyone on the waitlist not told yet, once; returns how many messages went out.
+    """E-mail everyone on the waitlist not told yet, once; returns how many messages were written.
 
     Called through `offer_open_seats` and `announce_opening`, which check first that a
-    place can really be taken. Each entry is marked with `notified_at`, so a second call
-    sends nothing. Flushes, never commits: the caller's request commits once.
+    place can really be taken. Each message goes to the outbox in the same transaction that
+    marks its entry `notified_at`, so a second call (or a retried request) writes nothing, a
+    rolled-back one leaves nobody marked, and no mail server is waited on while rows are
+    locked. Flushes, never commits: the caller's request commits once.
     """
     if reason not in REASONS:
         raise ValueError(f"unknown waitlist reason {reason!r}; use one of {sorted(REASONS)}")
@@ -88,18 +87,11 @@ def notify_waitlist(course: Course, reason: str) -> int:
         # Two processes notifying at once each take different rows instead of both mailing everyone.
         .with_for_update(skip_locked=True)
     ).all()
-    sent = 0
     for entry in entries:
-        try:
-            send_mail(entry.email, subject, text)
-        except Exception:
-            # One bad address must not stop the rest; it stays un-notified for the next call.
-            log.exception("waitlist e-mail to entry %s of course %s failed", entry.id, course.id)
-            continue
+        send_after_commit(entry.email, subject, text)
         entry.notified_at = utcnow()
-        sent += 1
     db.session.flush()
-    return sent
+    return len(entries)
 
 
 def waitlist_entries(course: Course) -> list[WaitlistEntry]:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from courseplatform.downloads import spreadsheet_safe
 from courseplatform.enrollments.waitlist import notify_waitlist
 from courseplatform.extensions import db
+from courseplatform.integrations.mail import deliver_committed
 from courseplatform.models import CourseKind, CourseStatus, WaitlistEntry, utcnow
 
 from ..conftest import csrf_token_from
@@ -123,6 +124,9 @@ def test_notify_mails_each_waiting_person_once(app, mailbox, soon):
     waitlist_entry(other, "other@example.org")
 
     assert notify_waitlist(soon, "open") == 2
+    assert mailbox.messages == [], "written to the outbox, sent once the change commits"
+    db.session.commit()
+    deliver_committed()
     messages = mailbox.messages
     assert sorted(m["To"] for m in messages) == ["first@example.org", "second@example.org"]
     assert {m["Subject"] for m in messages} == {"Grounding Skills is open"}
@@ -133,6 +137,8 @@ def test_notify_mails_each_waiting_person_once(app, mailbox, soon):
 
     mailbox.clear()
     assert notify_waitlist(soon, "open") == 0
+    db.session.commit()
+    assert deliver_committed() == 0
     assert mailbox.messages == []
 
 
@@ -140,6 +146,8 @@ def test_a_freed_seat_has_its_own_subject(app, mailbox):
     course = CourseFactory(slug="live", title="Couples in Crisis", kind=CourseKind.LIVE_WORKSHOP)
     waitlist_entry(course, "kim@example.org")
     assert notify_waitlist(course, "seat") == 1
+    db.session.commit()
+    deliver_committed()
     assert mailbox.messages[0]["Subject"] == "A seat opened in Couples in Crisis"
 
 
