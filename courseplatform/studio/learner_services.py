@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import enum
 import io
-import logging
 import re
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -30,7 +29,7 @@ from ..enrollments.states import AccessRefused, AccessState, next_status, state_
 from ..extensions import db
 from ..fields import MAX_PAGE
 from ..formatting import decimal_amount
-from ..integrations.mail import send_mail
+from ..integrations.mail import send_after_commit
 from ..links import absolute_url
 from ..models import (
     AccessEvent,
@@ -47,8 +46,6 @@ from ..models import (
     User,
 )
 from ..models.commerce import SETTLED_STATUSES
-
-log = logging.getLogger(__name__)
 
 PER_PAGE = 50
 # Stored instead of a password hash for an account made on someone's behalf: no password
@@ -332,11 +329,15 @@ def grant_access(course: Course, email: str, name: str = "", *, zone: str | None
         raise LearnerError(f"{email}: {creator_note(refused.enrollment, zone)}.") from None
     if not change.changed:
         # Someone who never chose a password gets the invitation again ("I never got the e-mail").
-        return Grant(user, Outcome.ALREADY, mailed=not has_password(user) and _mail_access(course, user))
+        resend = not has_password(user)
+        if resend:
+            _mail_access(course, user)
+        return Grant(user, Outcome.ALREADY, mailed=resend)
     outcome = (
         Outcome.INVITED if created else Outcome.RESTORED if change.before is not AccessState.NONE else Outcome.ENROLLED
     )
-    return Grant(user, outcome, mailed=_mail_access(course, user))
+    _mail_access(course, user)
+    return Grant(user, outcome)
 
 
 def restore_access(enrollment: Enrollment) -> None:
@@ -355,8 +356,12 @@ def _learn_link(course: Course) -> str:
     return absolute_url("learning.course", slug=course.slug)
 
 
-def _mail_access(course: Course, user: User) -> bool:
-    """Tell them they have access; someone without a password gets an invitation to choose one. False if it failed."""
+def _mail_access(course: Course, user: User) -> None:
+    """Tell them they have access; someone without a password gets an invitation to choose one.
+
+    The message goes to the outbox with the access itself: it is sent once the change commits
+    (retried if the mail server is down), and never for access that was rolled back.
+    """
     creator = course.creator.display_name
     context = {"user": user, "course": course, "creator": creator, "learn_link": _learn_link(course)}
     if has_password(user):
@@ -371,13 +376,7 @@ def _mail_access(course: Course, user: User) -> bool:
             invite_days=INVITE_MAX_AGE // 86400,
             forgot_link=absolute_url("accounts.forgot_password"),
         )
-    try:
-        send_mail(user.email, subject, text)
-    except Exception:
-        # Access is given either way; the creator is told the message didn't go.
-        log.exception("access e-mail to user %s for course %s failed", user.id, course.id)
-        return False
-    return True
+    send_after_commit(user.email, subject, text)
 
 
 # ---------------------------------------------------------------------------
@@ -412,7 +411,6 @@ class ImportReport:
     enrolled: list[ListedPerson] = field(default_factory=list)  # existing accounts, given access
     already: list[ListedPerson] = field(default_factory=list)  # had access: nothing changed
     rejected: list[Rejection] = field(default_factory=list)
-    unmailed: list[str] = field(default_factory=list)  # given access, but the e-mail failed
     blank_lines: int = 0
     header_line: int | None = None  # the line read as column names, and skipped
 
@@ -586,8 +584,8 @@ def enrol_list(
             report.already.append(person)
             continue
         (report.invited if created else report.enrolled).append(person)
-        if notify and not _mail_access(course, user):
-            report.unmailed.append(person.email)
+        if notify:
+            _mail_access(course, user)
     report.rejected.sort(key=lambda rejection: rejection.line)
     db.session.flush()
     return report

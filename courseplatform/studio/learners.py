@@ -264,9 +264,6 @@ def _grant_message(grant: Grant, course: Course) -> tuple[str, str]:
         Outcome.RESTORED: f"{email} has access again",
         Outcome.ENROLLED: f"{email} now has access",
     }[grant.outcome]
-    if not grant.mailed:
-        how = " and that they can choose a password with “Forgot your password?” when logging in" if invitation else ""
-        return f"{done}, but the e-mail to them couldn't be sent. Let them know yourself{how}.", "warning"
     if invitation and grant.outcome is Outcome.INVITED:
         return f"{done} and e-mailed them an invitation to choose a password.", "success"
     if invitation:
