@@ -44,7 +44,6 @@ from ..models import (
     Course,
     CourseStatus,
     Enrollment,
-    EnrollmentStatus,
     Order,
     OrderStatus,
     Refund,
@@ -474,21 +473,10 @@ def _settle_refunds(order: Order, enrollment: Enrollment | None, refund: Refund 
         ended = access.apply(enrollment, AccessEvent.REFUND)
         # Remember that this refund is what took access away, so its failure gives it back.
         refund.ended_access = ended.changed and ended.before in (AccessState.ACTIVE, AccessState.PAUSED)
-    elif not whole and _access_to_give_back(rows, enrollment):
-        # A refund failed and the order is no longer refunded in full: the learner paid after all.
+    elif not whole and any(row.ended_access for row in rows):
+        # A refund that ended access failed, and the order is no longer refunded in full: the learner
+        # paid after all. (Access a lost dispute or the creator ended stays ended: the table says so.)
         access.apply(enrollment, AccessEvent.REFUND_FAILED)
-
-
-def _access_to_give_back(rows: list[Refund], enrollment: Enrollment | None) -> bool:
-    """Whether one of the order's refunds ended the access it gave (which one failed since doesn't matter).
-
-    Access a lost dispute or the creator ended stays ended: the table leaves those states alone.
-    """
-    return (
-        enrollment is not None
-        and enrollment.status is EnrollmentStatus.REVOKED
-        and any(row.ended_access for row in rows)
-    )
 
 
 def refund_order(

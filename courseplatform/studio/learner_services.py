@@ -561,19 +561,31 @@ def enrol_list(
     """
     emails = [person.email for person in people]
     users = {u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(emails)))} if emails else {}
+    enrollments = (
+        {
+            e.user_id: e
+            for e in db.session.scalars(
+                sa.select(Enrollment).where(
+                    Enrollment.course_id == course.id, Enrollment.user_id.in_([u.id for u in users.values()])
+                )
+            )
+        }
+        if users
+        else {}
+    )
     lock_course(course.id)
     budget = access.SeatBudget(course)
     for person in people:
         user = users.get(person.email)
+        enrollment = enrollments.get(user.id) if user is not None else None
         if user is not None and _own_account(course, user):
             report.rejected.append(Rejection(person.line, person.email, OWN_ACCOUNT))
             continue
-        if user is not None:
-            refusal = _list_refusal(user, course, zone)
-            if refusal:
-                report.rejected.append(Rejection(person.line, person.email, refusal))
-                continue
-        if budget.left == 0 and (user is None or not _is_active(user, course)):
+        refusal = _list_refusal(enrollment, zone)
+        if refusal:
+            report.rejected.append(Rejection(person.line, person.email, refusal))
+            continue
+        if budget.left == 0 and not (enrollment is not None and enrollment.is_active):
             report.rejected.append(Rejection(person.line, person.email, "The workshop is full"))
             continue
         created = False
@@ -591,14 +603,8 @@ def enrol_list(
     return report
 
 
-def _is_active(user: User, course: Course) -> bool:
-    enrollment = access.enrollment_of(user.id, course.id)
-    return enrollment is not None and enrollment.is_active
-
-
-def _list_refusal(user: User, course: Course, zone: str | None) -> str | None:
-    """Why a list can't enrol this existing account, if the table forbids it."""
-    enrollment = access.enrollment_of(user.id, course.id)
+def _list_refusal(enrollment: Enrollment | None, zone: str | None) -> str | None:
+    """Why a list can't enrol this person, if the table forbids it."""
     try:
         next_status(enrollment, AccessEvent.IMPORT)
     except AccessRefused:
