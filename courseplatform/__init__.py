@@ -46,14 +46,17 @@ def create_app(config: dict | None = None) -> Flask:
     register_security_headers(app)
     register_template_helpers(app)
     register_commands(app)
-    register_delivery(app)
+    register_jobs(app)
     return app
 
 
-def register_delivery(app: Flask) -> None:
-    from .integrations.mail import register_delivery as deliver_after_requests
+def register_jobs(app: Flask) -> None:
+    """Work a request commits (mail, jobs) is handed to the runner when the request ends."""
+    from .jobs import register_dispatch
+    from .jobs.queue import celery_init_app
 
-    deliver_after_requests(app)
+    celery_init_app(app)
+    register_dispatch(app)
 
 
 def register_extensions(app: Flask) -> None:

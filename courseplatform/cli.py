@@ -1,5 +1,6 @@
-"""Command-line tasks: `flask seed-demo`, `create-admin`, `storage-gc`, `prune-sessions`, `deliver-mail`,
-`send-reminders`."""
+"""Command-line tasks: `flask seed-demo`, `create-admin`, and the periodic work beat runs in production
+(`storage-gc`, `prune-sessions`, `deliver-mail`, `send-reminders`, `release-checkouts`, `run-jobs`), for
+a machine without a worker, or to run one by hand."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from .extensions import db
 
 def register(app: Flask) -> None:
     from .integrations.mail import deliver_committed, deliver_pending
+    from .jobs import scheduled
 
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
@@ -49,39 +51,60 @@ def register(app: Flask) -> None:
     def storage_gc_command() -> None:
         """Remove what abandoned uploads left a day on, on either storage backend: pending uploads
         (object and record), unfinished multipart uploads, and staged files nobody published."""
-        from .media.services import collect_stale_uploads
-
-        removed = collect_stale_uploads()
-        db.session.commit()
-        click.echo(f"Removed {removed.uploads} abandoned upload{'' if removed.uploads == 1 else 's'}.")
+        removed = scheduled.collect_storage()
+        if removed.get("skipped"):
+            raise click.ClickException("Another storage clean-up is running; nothing was done.")
+        click.echo(f"Removed {removed['uploads']} abandoned upload{'' if removed['uploads'] == 1 else 's'}.")
         click.echo(
-            f"Discarded {removed.multipart_uploads} unfinished multipart upload"
-            f"{'' if removed.multipart_uploads == 1 else 's'} and {removed.staged_files} staged "
-            f"file{'' if removed.staged_files == 1 else 's'}."
+            f"Discarded {removed['multipart_uploads']} unfinished multipart upload"
+            f"{'' if removed['multipart_uploads'] == 1 else 's'} and {removed['staged_files']} staged "
+            f"file{'' if removed['staged_files'] == 1 else 's'}."
         )
 
     @app.cli.command("prune-sessions")
     def prune_sessions_command() -> None:
-        """Delete expired login sessions (cron: daily); logged-out ones are deleted at logout."""
-        from .accounts.services import prune_login_sessions
-
-        removed = prune_login_sessions()
-        db.session.commit()
-        click.echo(f"Removed {removed} expired login session{'' if removed == 1 else 's'}.")
+        """Delete expired login sessions (beat: daily); logged-out ones are deleted at logout."""
+        removed = scheduled.prune_sessions()
+        if removed.get("skipped"):
+            raise click.ClickException("Another run is pruning login sessions; nothing was done.")
+        click.echo(f"Removed {removed['removed']} expired login session{'' if removed['removed'] == 1 else 's'}.")
 
     @app.cli.command("deliver-mail")
     def deliver_mail_command() -> None:
-        """Send the e-mail a crash or a mail server that was down left in the outbox (cron: every minute)."""
+        """Send the e-mail a crash or a mail server that was down left in the outbox (beat: every 30 s)."""
         sent = deliver_pending()
         click.echo(f"Sent {sent} message{'' if sent == 1 else 's'} from the outbox.")
 
+    @app.cli.command("run-jobs")
+    def run_jobs_command() -> None:
+        """Run the jobs nobody ran (a crash, a queue that was down) and deliver the e-mail that is due."""
+        from .jobs import sweep
+
+        done = sweep()
+        click.echo(
+            f"Ran {done.jobs} job{'' if done.jobs == 1 else 's'}; "
+            f"sent {done.messages} message{'' if done.messages == 1 else 's'} from the outbox."
+        )
+
+    @app.cli.command("release-checkouts")
+    def release_checkouts_command() -> None:
+        """Close checkouts that expired unpaid, giving their workshop seats back (beat: every 5 minutes)."""
+        current_app.config["JOB_RUNNER"] = "inline"  # this process delivers the waitlist notices itself
+        released = scheduled.release_expired_checkouts()
+        if released.get("skipped"):
+            raise click.ClickException("Another run is releasing expired checkouts; nothing was done.")
+        click.echo(f"Released {released['released']} expired checkout{'' if released['released'] == 1 else 's'}.")
+
     @app.cli.command("send-reminders")
     def send_reminders_command() -> None:
-        """E-mail learners about live sessions starting within a day, once per session (cron: every 15 minutes)."""
+        """E-mail learners about live sessions starting within a day, once per session (beat: every 15 minutes)."""
         from .learning.reminders import send_reminders
 
-        run = send_reminders()
-        db.session.commit()
+        with scheduled.exclusive("send-reminders") as allowed:
+            if not allowed:
+                raise click.ClickException("Another run is sending reminders; nothing was done.")
+            run = send_reminders()
+            db.session.commit()
         delivered = deliver_committed()
         click.echo(
             f"Sent {delivered} reminder{'' if delivered == 1 else 's'} "

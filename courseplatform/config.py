@@ -50,6 +50,9 @@ UNSAFE_IN_PRODUCTION = {
     "made in Stripe would never reach Aqueduct, so access would outlive the money.",
     "stripe-api-base": "STRIPE_API_BASE points the Stripe client somewhere other than Stripe: whatever answers "
     "there decides which checkouts are paid. Unset STRIPE_API_BASE.",
+    "in-process-jobs": "JOB_RUNNER is not 'celery': background jobs would run inside web processes, which "
+    "a restart or deploy interrupts, and nothing would run the schedules (reminders, clean-up, expired "
+    "checkouts). Set REDIS_URL and run the Procfile's worker and beat.",
     "stripe-test-keys": "STRIPE_SECRET_KEY is a test-mode key (sk_test_/rk_test_): Stripe Checkout would take its "
     "test card numbers, so paid offerings would be sold for nothing. Set the live key (sk_live_/rk_live_).",
 }
@@ -187,6 +190,14 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Redis down: each process counts in its own memory meanwhile, rather than refusing every log-in.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip(),
+        # Background work: Celery workers and beat on REDIS_URL. Without it (the embedded default) a
+        # thread of this process runs each job right after the commit; `inline` runs it in the request.
+        "JOB_RUNNER": os.environ.get("JOB_RUNNER", "").strip()
+        or ("celery" if os.environ.get("REDIS_URL", "").strip() else "thread"),
+        # How long a worker owns a job it started; a job whose worker died runs again after this.
+        "JOB_LEASE_SECONDS": _int("JOB_LEASE_SECONDS", 120, minimum=5, maximum=3600),
+        # Several deployments (or test runs) sharing one Redis keep their queues apart.
+        "CELERY_QUEUE": os.environ.get("CELERY_QUEUE", "aqueduct").strip() or "aqueduct",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
@@ -213,6 +224,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
                 "Aqueduct won't start in production with these settings:\n"
                 + "\n".join(f"  - {problem}" for problem in problems)
             )
+    if config["JOB_RUNNER"] not in {"celery", "thread", "inline"}:
+        raise ConfigError(f"JOB_RUNNER must be 'celery', 'thread' or 'inline', not {config['JOB_RUNNER']!r}")
+    if config["JOB_RUNNER"] == "celery" and not config["REDIS_URL"]:
+        raise ConfigError("JOB_RUNNER=celery needs REDIS_URL: the queue lives in Redis.")
     if config["MAIL_BACKEND"] not in {"file", "smtp"}:
         raise ConfigError(f"MAIL_BACKEND must be 'file' or 'smtp', not {config['MAIL_BACKEND']!r}")
     if config["STORAGE_BACKEND"] not in {"local", "s3"}:
@@ -254,6 +269,7 @@ def production_problems(config: dict) -> list[str]:
         "stripe-without-webhooks": bool(config["STRIPE_SECRET_KEY"]) and not config["STRIPE_WEBHOOK_SECRET"],
         "stripe-test-keys": config["STRIPE_SECRET_KEY"].strip().startswith(("sk_test_", "rk_test_")),
         "stripe-api-base": bool(config["STRIPE_API_BASE"]),
+        "in-process-jobs": config["JOB_RUNNER"] != "celery",
     }
     for name, unsafe in found.items():
         if unsafe and name not in config["ALLOW_UNSAFE"]:

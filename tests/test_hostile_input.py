@@ -37,6 +37,7 @@ from courseplatform.models import (
     CourseStatus,
     Enrollment,
     EnrollmentStatus,
+    Job,
     LessonKind,
     LessonProgress,
     LiveSession,
@@ -275,6 +276,8 @@ def build_world() -> World:
         payer_kind=PayerKind.SELF_PAY,
     )
     db.session.add(entry)
+    list_job = Job(kind="learners.enrol_list", payload={"people": []}, course_id=course.id, owner_id=owner.user_id)
+    db.session.add(list_job)
     db.session.flush()
 
     upload = get_storage().presign_upload(pending.storage_key, "video/mp4", 10_000)
@@ -293,6 +296,7 @@ def build_world() -> World:
             "enrollment_id": [enrollment.id, revoked.id, restored.id],
             "order_id": [order.id, pending_order.id],
             "entry_id": [entry.id],
+            "job_id": [list_job.id],
             "login_session_id": [learners_phone.id],
             "slug": [course.slug, *(offering.slug for offering in steps.values()), "coming-soon"],
             "choice": ["pay", "decline"],

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ class Mail:
     subject: str
     text: str
     html: str | None = None
+    message_id: str | None = None  # the same on every attempt, so a receiver can tell a repeat
 
 
 def build_message(mail: Mail, sender: str) -> EmailMessage:
@@ -36,11 +37,16 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     message["To"] = mail.to
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = make_msgid(domain="aqueduct.local")
+    message["Message-ID"] = mail.message_id or make_msgid(domain=_domain(sender))
     message.set_content(mail.text)
     if mail.html:
         message.add_alternative(mail.html, subtype="html")
     return message
+
+
+def _domain(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    return address.rpartition("@")[2] or "aqueduct.local"
 
 
 class FileMailer:
@@ -105,28 +111,33 @@ MAX_ATTEMPTS = 8
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 
 
-def send_after_commit(to: str, subject: str, text: str, html: str | None = None) -> None:
+def send_after_commit(to: str, subject: str, text: str, html: str | None = None, *, job_id: int | None = None) -> None:
     """Record a message in the current transaction; it goes out once that commits.
 
     A rolled-back transaction sends nothing (no receipt for a payment that wasn't
     recorded). A committed one keeps its message until the mail server accepts it: the
-    request delivers it right after the commit (`deliver_committed`), and `flask
-    deliver-mail` sends whatever a crash or a mail server that was down left behind.
+    job runner delivers it after the commit, and the sweeper (beat, or `flask deliver-mail`)
+    sends whatever a crash or a mail server that was down left behind. `job_id` ties the
+    message to the job that wrote it, whose page counts what has gone out.
     """
     from ..extensions import db
+    from ..jobs import after_commit
     from ..models import OutgoingMail
 
-    row = OutgoingMail(recipient=to, subject=subject[:255], text=text, html=html)
+    row = OutgoingMail(recipient=to, subject=subject[:255], text=text, html=html, job_id=job_id)
     db.session.add(row)
     db.session.flush()
-    db.session.info.setdefault(OUTBOX, []).append(row.id)
+    after_commit("mail", row.id)
 
 
 def deliver_committed() -> int:
-    """Deliver the messages this session recorded, if their transaction committed; how many went out."""
+    """Deliver here and now the messages this session recorded, if their transaction committed (commands)."""
     from ..extensions import db
+    from ..jobs.dispatch import AFTER_COMMIT
 
-    ids = db.session.info.pop(OUTBOX, [])
+    recorded = db.session.info.get(AFTER_COMMIT, [])
+    ids = [ident for kind, ident in recorded if kind == "mail"]
+    db.session.info[AFTER_COMMIT] = [entry for entry in recorded if entry[0] != "mail"]
     if not ids:
         return 0
     db.session.rollback()  # whatever is still open: uncommitted messages vanish with it
@@ -162,7 +173,15 @@ def deliver_pending(ids: list[int] | None = None, limit: int = 500) -> int:
             db.session.rollback()
             continue
         try:
-            mailer.send(Mail(to=row.recipient, subject=row.subject, text=row.text, html=row.html))
+            mailer.send(
+                Mail(
+                    to=row.recipient,
+                    subject=row.subject,
+                    text=row.text,
+                    html=row.html,
+                    message_id=f"<outbox.{row.id}.{row.created_at:%Y%m%d%H%M%S}@{_domain(mailer.sender)}>",
+                )
+            )
         except Exception as exc:
             log.warning("e-mail %s to %s not accepted (attempt %s): %s", row.id, row.recipient, row.attempts + 1, exc)
             row.attempts += 1
@@ -176,16 +195,3 @@ def deliver_pending(ids: list[int] | None = None, limit: int = 500) -> int:
             sent += 1
         db.session.commit()
     return sent
-
-
-def register_delivery(app) -> None:
-    """Each request delivers, right after its commit, the messages it recorded."""
-
-    @app.after_request
-    def _deliver_outbox(response):
-        try:
-            deliver_committed()
-        except Exception:
-            # The messages are safe in the outbox: `flask deliver-mail` sends them later.
-            log.exception("the outbox could not be delivered after the request")
-        return response

@@ -16,7 +16,8 @@ from ..extensions import db
 from ..formatting import format_size
 from ..ids import parse_id
 from ..integrations.storage import STAGING_PREFIX, StorageError, get_storage, staging_key
-from ..models import Course, CreatorProfile, Lesson, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
+from ..jobs import enqueue
+from ..models import Course, CreatorProfile, Job, Lesson, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -200,8 +201,9 @@ def used_asset_ids(ids: set[int]) -> set[int]:
 def release_assets(assets: list[MediaAsset]) -> list[str]:
     """Delete the asset rows nothing refers to any more (flushed); return their storage keys.
 
-    The caller deletes the objects once its commit has succeeded, so a request that
-    fails never loses a file it still needs.
+    Their objects are deleted by a job recorded in the same transaction, so they go only
+    once it commits (a request that fails never loses a file it still needs) and a crash
+    after the commit leaves no object behind for ever.
     """
     unique = {asset.id: asset for asset in assets if asset is not None}
     if not unique:
@@ -214,14 +216,23 @@ def release_assets(assets: list[MediaAsset]) -> list[str]:
             keys.append(asset.storage_key)
             db.session.delete(asset)
     db.session.flush()
+    delete_after_commit(keys)
     return keys
 
 
-def delete_objects(keys: list[str]) -> None:
-    """Remove stored objects after the commit that stopped using them."""
+def delete_after_commit(keys: list[str]) -> None:
+    """Record, in the current transaction, that these stored objects go once it commits."""
+    if keys:
+        enqueue("storage.delete", {"keys": keys})
+
+
+def delete_objects_job(job: Job) -> dict:
+    """The job that removes stored objects nothing uses any more; removing one already gone is no error."""
     storage = get_storage()
+    keys = [key for key in job.payload.get("keys", []) if isinstance(key, str)]
     for key in keys:
         storage.delete(key)
+    return {"deleted": len(keys)}
 
 
 def media_url(asset: MediaAsset | None, expires_in: int = 3600, download: bool = False) -> str | None:
@@ -582,9 +593,10 @@ def file_uses(ids: set[int]) -> dict[int, list[FileUse]]:
 
 
 def delete_unused_file(asset: MediaAsset) -> list[str]:
-    """Delete a file nothing uses (flushed); returns its storage key for removal after the commit."""
+    """Delete a file nothing uses (flushed); its object goes once the transaction commits."""
     if used_asset_ids({asset.id}):
         raise UploadError(f"“{asset.original_name}” is still used. Remove it from its lesson or offering first.")
     db.session.delete(asset)
     db.session.flush()
+    delete_after_commit([asset.storage_key])
     return [asset.storage_key]

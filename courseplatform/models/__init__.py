@@ -25,6 +25,7 @@ from .courses import (
     Topic,
     course_topics,
 )
+from .jobs import Job, JobStatus
 from .learning import (
     AccessEvent,
     Attendance,
@@ -55,6 +56,8 @@ __all__ = [
     "EnrollmentSource",
     "EnrollmentStatus",
     "InvalidTransition",
+    "Job",
+    "JobStatus",
     "Lesson",
     "LessonKind",
     "LessonProgress",

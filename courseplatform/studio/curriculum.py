@@ -22,7 +22,7 @@ from wtforms import SelectChoice
 from ..access import owned_course_or_404, studio_required
 from ..extensions import db
 from ..formatting import format_date, format_size
-from ..media.services import delete_objects, ready_upload, upload_limit
+from ..media.services import ready_upload, upload_limit
 from ..models import Course, CourseKind, Lesson, LessonKind, Section
 from ..request_guard import json_body
 from . import bp
@@ -157,9 +157,8 @@ def delete_section(course_id: int, section_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     title = section.title
-    keys = services.delete_section(course, section)
+    services.delete_section(course, section)
     db.session.commit()
-    delete_objects(keys)
     flash(f"Section “{title}” and its lessons were deleted.", "success")
     return back_to_curriculum(course)
 
@@ -233,16 +232,15 @@ def _save_lesson(course: Course, section: Section, lesson: Lesson | None, form: 
     """Validate, store files, commit; on an upload problem nothing is kept and the form says why."""
     try:
         if lesson is None:
-            lesson, keys = services.add_lesson(section, _lesson_changes(course, None, form), course.creator.user)
+            lesson, _keys = services.add_lesson(section, _lesson_changes(course, None, form), course.creator.user)
         else:
-            keys = services.update_lesson(lesson, _lesson_changes(course, lesson, form), course.creator.user)
+            services.update_lesson(lesson, _lesson_changes(course, lesson, form), course.creator.user)
     except LessonFileError as error:
         db.session.rollback()
         field = form[error.field]
         field.errors = [*field.errors, str(error)]
         return None
     db.session.commit()
-    delete_objects(keys)
     return lesson
 
 
@@ -316,9 +314,8 @@ def delete_lesson(course_id: int, lesson_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     title, section_id = lesson.title, lesson.section_id
-    keys = services.delete_lesson(lesson)
+    services.delete_lesson(lesson)
     db.session.commit()
-    delete_objects(keys)
     flash(f"Lesson “{title}” was deleted.", "success")
     return back_to_curriculum(course, f"section-{section_id}")
 

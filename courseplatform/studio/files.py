@@ -14,7 +14,7 @@ from flask_login import current_user
 from ..access import studio_required
 from ..extensions import db
 from ..fields import page_number
-from ..media.services import UploadError, delete_objects, delete_unused_file, file_library
+from ..media.services import UploadError, delete_unused_file, file_library
 from ..models import MediaAsset
 from . import bp
 from .forms import ConfirmForm
@@ -41,12 +41,11 @@ def delete_file(asset_id: int):
         abort(400)
     name = asset.original_name
     try:
-        keys = delete_unused_file(asset)
+        delete_unused_file(asset)
     except UploadError as error:
         db.session.rollback()
         flash(str(error), "error")
     else:
         db.session.commit()
-        delete_objects(keys)
         flash(f"“{name}” was deleted.", "success")
     return redirect(url_for("studio.files", page=page_number(request.args)))

@@ -52,7 +52,7 @@ PER_PAGE = 50
 # matches it (argon2 refuses it as a hash), so nobody can log in until they choose one.
 INVITED_MARKER = "!invited"
 MAX_IMPORT_BYTES = 1024 * 1024
-MAX_IMPORT_ROWS = 1000
+MAX_IMPORT_ROWS = 5000
 
 SOURCE_LABELS = {
     EnrollmentSource.PURCHASE: "Purchase",
@@ -356,7 +356,7 @@ def _learn_link(course: Course) -> str:
     return absolute_url("learning.course", slug=course.slug)
 
 
-def _mail_access(course: Course, user: User) -> None:
+def _mail_access(course: Course, user: User, job_id: int | None = None) -> None:
     """Tell them they have access; someone without a password gets an invitation to choose one.
 
     The message goes to the outbox with the access itself: it is sent once the change commits
@@ -376,7 +376,7 @@ def _mail_access(course: Course, user: User) -> None:
             invite_days=INVITE_MAX_AGE // 86400,
             forgot_link=absolute_url("accounts.forgot_password"),
         )
-    send_after_commit(user.email, subject, text)
+    send_after_commit(user.email, subject, text, job_id=job_id)
 
 
 # ---------------------------------------------------------------------------
@@ -550,7 +550,13 @@ def _person(row: list[str], line: int, columns: Columns | None) -> ListedPerson 
 
 
 def enrol_list(
-    course: Course, people: list[ListedPerson], report: ImportReport, *, notify: bool, zone: str | None = None
+    course: Course,
+    people: list[ListedPerson],
+    report: ImportReport,
+    *,
+    notify: bool,
+    zone: str | None = None,
+    job_id: int | None = None,
 ) -> ImportReport:
     """Give everyone on the list access (source: import), adding to `report`; lines that can't be done are rejected.
 
@@ -597,7 +603,7 @@ def enrol_list(
             continue
         (report.invited if created else report.enrolled).append(person)
         if notify:
-            _mail_access(course, user)
+            _mail_access(course, user, job_id)
     report.rejected.sort(key=lambda rejection: rejection.line)
     db.session.flush()
     return report

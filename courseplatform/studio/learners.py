@@ -3,7 +3,8 @@
 GET       /studio/courses/<id>/learners                        the roster (search, status filter, 50 a page)
 GET       /studio/courses/<id>/learners.csv                    the roster as a spreadsheet-safe CSV
 POST      /studio/courses/<id>/learners/grant                  complimentary access for one e-mail address
-POST      /studio/courses/<id>/learners/import                 enrol everyone in a CSV, with a report
+POST      /studio/courses/<id>/learners/import                 enrol everyone in a CSV, in the background
+GET       /studio/courses/<id>/learners/imports/<job>          that enrolment's progress, then its report
 POST      /studio/courses/<id>/learners/<enrollment>/revoke    take access away now (no money moves)
 POST      /studio/courses/<id>/learners/<enrollment>/restore   give revoked access back, knowingly
 POST      /studio/courses/<id>/learners/<enrollment>/certificate/reissue   a revoked certificate counts again
@@ -24,10 +25,11 @@ from ..extensions import db
 from ..fields import page_number
 from ..formatting import format_money
 from ..learning.certificates import completion_of
-from ..models import Course, EnrollmentStatus, OrderStatus, RefundStatus
+from ..models import Course, EnrollmentStatus, JobStatus, OrderStatus, RefundStatus
 from . import bp
 from .forms import ConfirmForm
 from .learner_forms import GrantAccessForm, ImportLearnersForm, LearnerSearchForm, RefundForm
+from .learner_jobs import enrolment_job, invitations_of, report_from, start_enrolling
 from .learner_services import (
     MAX_IMPORT_BYTES,
     Grant,
@@ -35,7 +37,6 @@ from .learner_services import (
     Outcome,
     course_enrollment,
     course_order,
-    enrol_list,
     grant_access,
     has_password,
     learner_roster,
@@ -107,7 +108,7 @@ def grant_learner(course_id: int):
 @bp.post("/courses/<int:course_id>/learners/import")
 @studio_required
 def import_learners(course_id: int):
-    """Enrol everyone in an uploaded CSV and show, line by line, what was done and what wasn't."""
+    """Check an uploaded CSV and start enrolling everyone on it; the next page follows the job."""
     course = owned_course_or_404(course_id)
     form = ImportLearnersForm()
     if not form.validate_on_submit():
@@ -121,15 +122,31 @@ def import_learners(course_id: int):
     except LearnerError as error:
         form.file.errors.append(str(error))
         return _roster_page(course, upload=form)
-    enrol_list(course, people, report, notify=form.notify.data, zone=current_user.time_zone)
+    job = start_enrolling(
+        course, people, report, notify=form.notify.data, by=current_user, filename=form.file.data.filename or ""
+    )
     db.session.commit()
+    return redirect(url_for("studio.learner_import", course_id=course.id, job_id=job.id))
+
+
+@bp.get("/courses/<int:course_id>/learners/imports/<int:job_id>")
+@studio_required
+def learner_import(course_id: int, job_id: int):
+    """How an uploaded list is being enrolled: progress while the job runs, then line by line what was done."""
+    course = owned_course_or_404(course_id)
+    job = enrolment_job(course, job_id)
+    if job is None:
+        abort(404)
+    invitations = invitations_of(job) if job.status is JobStatus.DONE else None
     return render_template(
         "studio/learner_import_report.html",
         course=course,
-        report=report,
-        notified=form.notify.data,
+        job=job,
+        report=report_from(job.result) if job.status is JobStatus.DONE else None,
+        invitations=invitations,
+        notified=job.payload.get("notify", False),
         invite_days=INVITE_MAX_AGE // 86400,
-        filename=form.file.data.filename,
+        filename=job.payload.get("filename", ""),
         active_tab="studio.learners",
     )
 

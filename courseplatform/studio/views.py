@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from ..access import creator_required, owned_course_or_404, studio_required
 from ..extensions import db
 from ..markdown_render import render_markdown
-from ..media.services import UploadError, delete_objects, media_url, ready_upload
+from ..media.services import UploadError, media_url, ready_upload
 from ..models import Course, CourseKind
 from . import bp
 from .curriculum_services import CURRICULUM_OPTIONS
@@ -89,14 +89,13 @@ def _offering_form(form: OfferingForm, course: Course | None):
     elif form.validate_on_submit():
         profile = course.creator if course is not None else current_user.creator_profile
         try:
-            saved, unused_keys = save_offering(profile, course, form, request.files.get(form.cover.name))
+            saved, _unused_keys = save_offering(profile, course, form, request.files.get(form.cover.name))
         except (StudioError, UploadError) as error:
             target = form.slug if isinstance(error, StudioError) else form.cover
             target.errors = [*target.errors, str(error)]
             db.session.rollback()
         else:
             db.session.commit()
-            delete_objects(unused_keys)
             if course is None:
                 flash("Your offering is saved as a draft. Next, build its curriculum.", "success")
                 return redirect(url_for("studio.course", course_id=saved.id))
@@ -178,13 +177,12 @@ def delete_course(course_id: int):
     _check_confirm()
     title = offering.title
     try:
-        keys = delete_offering(offering)
+        delete_offering(offering)
     except StudioError as error:
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("studio.course", course_id=course_id))
     db.session.commit()
-    delete_objects(keys)
     flash(f"“{title}” was deleted, with its lessons and files.", "success")
     return redirect(url_for("studio.dashboard"))
 

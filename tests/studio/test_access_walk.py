@@ -14,6 +14,7 @@ from courseplatform.models import (
     Course,
     CourseKind,
     Enrollment,
+    Job,
     Lesson,
     LessonKind,
     LiveSession,
@@ -80,6 +81,9 @@ def owned_world():
     order = OrderFactory(course=course, status=OrderStatus.PAID, payment_intent_id="pi_walk")
     enrollment = EnrollmentFactory(user=order.learner, course=course, order=order)
     entry = session_income_of(owner)
+    job = Job(kind="learners.enrol_list", payload={"people": []}, owner_id=owner.user_id, course_id=course.id)
+    db.session.add(job)
+    db.session.flush()
     values = {
         "course_id": course.id,
         "section_id": section.id,
@@ -90,6 +94,7 @@ def owned_world():
         "enrollment_id": enrollment.id,
         "order_id": order.id,
         "entry_id": entry.id,
+        "job_id": job.id,
     }
     return course, values
 

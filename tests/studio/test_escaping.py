@@ -7,6 +7,8 @@ from datetime import timedelta
 from courseplatform.extensions import db
 from courseplatform.models import (
     CourseKind,
+    Job,
+    JobStatus,
     LessonKind,
     LiveSession,
     OrderStatus,
@@ -74,6 +76,17 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
     enrollment = EnrollmentFactory(user=learner, course=course, order=order)
     entry = session_income_of(owner)
 
+    person = {"line": 1, "email": "x@example.org", "name": PAYLOAD}
+    rejection = {"line": 2, "value": PAYLOAD, "reason": PAYLOAD}
+    list_job = Job(
+        kind="learners.enrol_list",
+        payload={"filename": PAYLOAD, "notify": True},
+        status=JobStatus.DONE,
+        course_id=course.id,
+        result={"invited": [person], "enrolled": [person], "already": [person], "rejected": [rejection]},
+    )
+    db.session.add(list_job)
+    db.session.flush()
     values = {
         "course_id": course.id,
         "section_id": section.id,
@@ -84,6 +97,7 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         "enrollment_id": enrollment.id,
         "order_id": order.id,
         "entry_id": entry.id,
+        "job_id": list_job.id,
     }
     public = [
         "/",

@@ -536,7 +536,7 @@ def test_mail_program_style_addresses_are_understood(web, course, mailbox):
         (b"email\n", "That file has no e-mail addresses in it."),
         (
             "\n".join(f"p{n}@example.org" for n in range(MAX_IMPORT_ROWS + 1)).encode(),
-            "That file has more than 1,000 people.",
+            "That file has more than 5,000 people.",
         ),
     ],
 )

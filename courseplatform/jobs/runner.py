@@ -1,0 +1,165 @@
+"""Running jobs: claim with a lease, do the work and mark it done in one commit, retry with backoff."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from ..models import Job, JobStatus, utcnow
+from .dispatch import after_commit, dispatch_committed
+
+log = logging.getLogger(__name__)
+
+# Every kind of job and the function that does it ("module:function", imported when first run).
+KINDS = {
+    "learners.enrol_list": "courseplatform.studio.learner_jobs:enrol_list_job",
+    "storage.delete": "courseplatform.media.services:delete_objects_job",
+}
+MAX_ATTEMPTS = 5
+# A job that fails is tried again after 10 s, 40 s, 2 min 40 s, then 10 min 40 s.
+FIRST_RETRY = timedelta(seconds=10)
+# A pending job the queue never ran (a crash between commit and hand-off) is run by the sweeper after this.
+STRANDED_AFTER = timedelta(seconds=60)
+
+
+class JobRefused(Exception):
+    """The work can't be done and trying again won't help (its offering was deleted, say): fail at once."""
+
+
+def enqueue(kind: str, payload: dict, *, owner_id: int | None = None, course_id: int | None = None) -> Job:
+    """Record a job in the current transaction; it runs once that commits (the caller commits)."""
+    if kind not in KINDS:
+        raise ValueError(f"no job kind {kind!r}")
+    job = Job(kind=kind, payload=payload, owner_id=owner_id, course_id=course_id)
+    db.session.add(job)
+    db.session.flush()
+    after_commit("job", job.id)
+    return job
+
+
+def _handler(kind: str):
+    module, _, name = KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one call of `run_job` did: ran it to an end, or asks to be run again after `retry_in`."""
+
+    status: JobStatus | None  # None: not claimed (already done, or running elsewhere)
+    retry_in: timedelta | None = None
+
+
+def _claim(job_id: int, now: datetime) -> bool:
+    """Take the job for this process until its lease ends; False when it isn't due or someone else has it."""
+    lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
+    claimed = db.session.execute(
+        sa.update(Job)
+        .where(
+            Job.id == job_id,
+            sa.or_(
+                sa.and_(Job.status == JobStatus.PENDING, Job.run_after <= now),
+                sa.and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
+            ),
+        )
+        .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, started_at=now, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return bool(claimed)
+
+
+def run_job(job_id: int) -> Outcome:
+    """Run one job if it is due and nobody else is running it; its work and its DONE mark commit together."""
+    if not _claim(job_id, utcnow()):
+        return Outcome(None)
+    job = db.session.get(Job, job_id, populate_existing=True)
+    try:
+        result = _handler(job.kind)(job)
+    except Exception as exc:
+        db.session.rollback()
+        return _failed(job_id, exc)
+    job.status, job.result, job.finished_at, job.lease_until = JobStatus.DONE, result, utcnow(), None
+    job.last_error = ""
+    db.session.commit()
+    dispatch_committed()
+    return Outcome(JobStatus.DONE)
+
+
+def _failed(job_id: int, exc: Exception) -> Outcome:
+    job = db.session.get(Job, job_id, populate_existing=True)
+    job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    job.lease_until = None
+    if isinstance(exc, JobRefused) or job.attempts >= MAX_ATTEMPTS:
+        log.error("job %s (%s) failed for good after %s attempts: %s", job.id, job.kind, job.attempts, exc)
+        job.status, job.finished_at = JobStatus.FAILED, utcnow()
+        db.session.commit()
+        return Outcome(JobStatus.FAILED)
+    delay = FIRST_RETRY * 4 ** (job.attempts - 1)
+    log.warning("job %s (%s) failed (attempt %s), trying again in %s: %s", job.id, job.kind, job.attempts, delay, exc)
+    job.status, job.run_after = JobStatus.PENDING, utcnow() + delay
+    db.session.commit()
+    return Outcome(JobStatus.PENDING, retry_in=delay)
+
+
+def job_progress(job: Job, done: int, total: int) -> None:
+    """Record how far a job has got, for the page that shows it (flushed with the job's own work)."""
+    job.progress_done, job.progress_total = max(0, done), max(0, total)
+    db.session.flush()
+
+
+def retry_failed(job: Job) -> None:
+    """Give a failed job a fresh set of attempts (an operator's retry); it runs after the commit."""
+    if job.status is not JobStatus.FAILED:
+        return
+    job.status, job.attempts, job.run_after, job.finished_at = JobStatus.PENDING, 0, utcnow(), None
+    db.session.flush()
+    after_commit("job", job.id)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What one sweep found: messages delivered and jobs handed over again."""
+
+    messages: int
+    jobs: int
+
+
+def stranded_jobs(now: datetime, limit: int = 100) -> list[int]:
+    """Jobs due that no worker is running: never handed over, waiting to be retried, or whose worker died."""
+    return list(
+        db.session.scalars(
+            sa.select(Job.id)
+            .where(
+                sa.or_(
+                    sa.and_(Job.status == JobStatus.PENDING, Job.run_after <= now - STRANDED_AFTER),
+                    sa.and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
+                )
+            )
+            .order_by(Job.id)
+            .limit(limit)
+        )
+    )
+
+
+def sweep() -> Sweep:
+    """Deliver the e-mail that is due and run (or queue) the jobs nobody ran: what a crash or an outage left."""
+    from ..integrations.mail import deliver_pending
+
+    stranded = stranded_jobs(utcnow())
+    db.session.rollback()
+    if current_app.config["JOB_RUNNER"] == "celery":
+        from .worker_tasks import run_job_task
+
+        for job_id in stranded:
+            run_job_task.delay(job_id)
+    else:
+        for job_id in stranded:
+            run_job(job_id)
+    return Sweep(messages=deliver_pending(), jobs=len(stranded))

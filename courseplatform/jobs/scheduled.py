@@ -1,0 +1,106 @@
+"""The periodic work beat runs (and the commands of the same names): each safe to run twice at once."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import zlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Order, OrderStatus, utcnow
+from .dispatch import dispatch_committed
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def exclusive(name: str) -> Iterator[bool]:
+    """Whether this run may go ahead: False while another run of `name` holds it (PostgreSQL advisory lock).
+
+    A second beat, or a run that lasts past the next tick, finds the lock taken and does
+    nothing. SQLite has a single writer and no second machine, so there every run goes ahead.
+    """
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = zlib.crc32(f"aqueduct:{name}".encode()) - 2**31  # a stable signed 32-bit key
+    with db.engine.connect() as connection:
+        taken = connection.scalar(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+        connection.commit()
+        try:
+            yield bool(taken)
+        finally:
+            if taken:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
+
+
+def send_reminders() -> dict:
+    """E-mail learners about live sessions starting within a day, once per session (every 15 minutes)."""
+    from ..learning.reminders import send_reminders as queue_reminders
+
+    with exclusive("send-reminders") as allowed:
+        if not allowed:
+            return {"skipped": True}
+        run = queue_reminders()
+        db.session.commit()
+    dispatch_committed()
+    return {"sessions": run.sessions, "messages": run.messages}
+
+
+def release_expired_checkouts(limit: int = 500) -> dict:
+    """Close checkouts that expired unpaid, so their workshop seats go back and the waitlist hears of them."""
+    from ..checkout.services import close_order
+
+    with exclusive("release-expired-checkouts") as allowed:
+        if not allowed:
+            return {"skipped": True}
+        expired = db.session.scalars(
+            sa.select(Order)
+            .where(
+                Order.status == OrderStatus.PENDING,
+                Order.expires_at <= utcnow(),
+                Order.payment_intent_id.is_(None),  # a delayed payment on its way keeps its seat
+            )
+            .order_by(Order.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        closed = sum(
+            close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.") for order in expired
+        )
+        db.session.commit()
+    dispatch_committed()
+    return {"released": closed}
+
+
+def collect_storage() -> dict:
+    """Remove what abandoned uploads left a day on (daily)."""
+    from ..media.services import collect_stale_uploads
+
+    with exclusive("storage-gc") as allowed:
+        if not allowed:
+            return {"skipped": True}
+        removed = collect_stale_uploads()
+        db.session.commit()
+    dispatch_committed()
+    return {
+        "uploads": removed.uploads,
+        "multipart_uploads": removed.multipart_uploads,
+        "staged_files": removed.staged_files,
+    }
+
+
+def prune_sessions() -> dict:
+    """Delete expired login sessions (daily)."""
+    from ..accounts.services import prune_login_sessions
+
+    with exclusive("prune-sessions") as allowed:
+        if not allowed:
+            return {"skipped": True}
+        removed = prune_login_sessions()
+        db.session.commit()
+    return {"removed": removed}

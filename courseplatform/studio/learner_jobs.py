@@ -1,0 +1,98 @@
+"""Enrolling a list in the background: the upload answers at once, a job enrols, the page follows it.
+
+The whole list is enrolled in one transaction with the job's DONE mark, so a worker that dies
+half-way leaves nothing applied and the next one starts over; the invitations are written to
+the outbox in that same transaction and counted on the page as the mail server accepts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..jobs import JobRefused, enqueue, job_progress
+from ..models import Course, Job, MailStatus, OutgoingMail, User
+from .learner_services import ImportReport, ListedPerson, Rejection, enrol_list
+
+KIND = "learners.enrol_list"
+
+
+def start_enrolling(
+    course: Course, people: list[ListedPerson], report: ImportReport, *, notify: bool, by: User, filename: str
+) -> Job:
+    """Record the job that enrols the list (the caller commits; it runs after the commit)."""
+    job = enqueue(
+        KIND,
+        {
+            "people": [asdict(person) for person in people],
+            "report": asdict(report),
+            "notify": notify,
+            "zone": by.time_zone,
+            "filename": filename[:255],
+        },
+        owner_id=by.id,
+        course_id=course.id,
+    )
+    job.progress_total = len(people)
+    return job
+
+
+def enrol_list_job(job: Job) -> dict:
+    """The job: enrol everyone on the list, writing the invitations to the outbox; returns the report."""
+    course = db.session.get(Course, job.course_id) if job.course_id else None
+    if course is None:
+        raise JobRefused("The offering was deleted before the list could be enrolled.")
+    payload = job.payload
+    people = [ListedPerson(**person) for person in payload["people"]]
+    report = report_from(payload["report"])
+    enrol_list(course, people, report, notify=payload["notify"], zone=payload["zone"], job_id=job.id)
+    job_progress(job, len(people), len(people))
+    return asdict(report)
+
+
+def report_from(stored: dict) -> ImportReport:
+    """An ImportReport back from its JSON form."""
+    return ImportReport(
+        invited=[ListedPerson(**person) for person in stored.get("invited", [])],
+        enrolled=[ListedPerson(**person) for person in stored.get("enrolled", [])],
+        already=[ListedPerson(**person) for person in stored.get("already", [])],
+        rejected=[Rejection(**rejection) for rejection in stored.get("rejected", [])],
+        blank_lines=stored.get("blank_lines", 0),
+        header_line=stored.get("header_line"),
+    )
+
+
+@dataclass(frozen=True)
+class Invitations:
+    """How the e-mails a list job wrote are doing: accepted by the mail server, still waiting, given up."""
+
+    sent: int = 0
+    waiting: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.waiting + self.failed
+
+
+def enrolment_job(course: Course, job_id: int) -> Job | None:
+    """The course's list job with this id, or None."""
+    return db.session.scalar(sa.select(Job).where(Job.id == job_id, Job.course_id == course.id, Job.kind == KIND))
+
+
+def invitations_of(job: Job) -> Invitations:
+    """Counts of the job's messages by delivery status (one query)."""
+    counts = dict(
+        db.session.execute(
+            sa.select(OutgoingMail.status, sa.func.count())
+            .where(OutgoingMail.job_id == job.id)
+            .group_by(OutgoingMail.status)
+        ).all()
+    )
+    return Invitations(
+        sent=counts.get(MailStatus.SENT, 0),
+        waiting=counts.get(MailStatus.PENDING, 0),
+        failed=counts.get(MailStatus.FAILED, 0),
+    )
