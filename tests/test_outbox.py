@@ -128,3 +128,19 @@ def test_a_waitlist_notice_is_written_with_its_mark_so_a_killed_request_mails_no
     db.session.commit()
     assert deliver_committed() == 0
     assert sorted(m["To"] for m in mailbox.messages) == [f"waiting{n}@example.org" for n in range(3)]
+
+
+def test_a_message_keeps_its_message_id_across_attempts_so_a_repeat_can_be_recognised(app, runner, mailbox):
+    send_after_commit("learner@example.org", "Your receipt", "Thank you.")
+    db.session.commit()
+    mail_server_down(app)
+    try:
+        assert deliver_committed() == 0
+    finally:
+        mail_server_back(app)
+    row = rows(MailStatus.PENDING)[0]
+    row.next_attempt_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert "Sent 1 message" in runner.invoke(args=["deliver-mail"]).output
+    assert mailbox.messages[0]["Message-ID"].startswith(f"<outbox.{row.id}.")
+    assert mailbox.messages[0]["Message-ID"].endswith("@aqueduct.test>")
