@@ -38,12 +38,15 @@ from courseplatform.models import (
     Enrollment,
     EnrollmentStatus,
     Job,
+    JobStatus,
     LessonKind,
     LessonProgress,
     LiveSession,
+    MailStatus,
     MediaAsset,
     MediaStatus,
     OrderStatus,
+    OutgoingMail,
     PayerKind,
     QuizChoice,
     QuizQuestion,
@@ -155,6 +158,7 @@ class World:
 
     owner_email: str
     learner_email: str
+    operator_email: str
     ids: dict[str, list]  # path argument -> values to fill it with
     reset_token: str
     signup_token: str
@@ -277,7 +281,10 @@ def build_world() -> World:
     )
     db.session.add(entry)
     list_job = Job(kind="learners.enrol_list", payload={"people": []}, course_id=course.id, owner_id=owner.user_id)
-    db.session.add(list_job)
+    failed_job = Job(kind="storage.delete", payload={"keys": []}, status=JobStatus.FAILED, attempts=5)
+    undelivered = OutgoingMail(recipient="a@example.org", subject="Hi", text="Hi", status=MailStatus.FAILED)
+    operator = UserFactory(email="operator@example.org", is_admin=True)
+    db.session.add_all([list_job, failed_job, undelivered])
     db.session.flush()
 
     upload = get_storage().presign_upload(pending.storage_key, "video/mp4", 10_000)
@@ -286,6 +293,7 @@ def build_world() -> World:
     world = World(
         owner_email=owner.user.email,
         learner_email=learner.email,
+        operator_email=operator.email,
         ids={
             "course_id": [course.id, coming_soon.id, draft.id],
             "section_id": [section.id],
@@ -296,7 +304,8 @@ def build_world() -> World:
             "enrollment_id": [enrollment.id, revoked.id, restored.id],
             "order_id": [order.id, pending_order.id],
             "entry_id": [entry.id],
-            "job_id": [list_job.id],
+            "job_id": [list_job.id, failed_job.id],
+            "mail_id": [undelivered.id],
             "login_session_id": [learners_phone.id],
             "slug": [course.slug, *(offering.slug for offering in steps.values()), "coming-soon"],
             "choice": ["pay", "decline"],
@@ -692,15 +701,17 @@ def world(app) -> World:
 def test_hostile_values_posted_to_every_form_get_no_server_error(app, _isolated_database, world):
     started = time.monotonic()
     rng = random.Random(SEED)
-    owner, learner, visitor = (
-        Walker(app, _isolated_database, world, who, rng) for who in ("owner", "learner", "visitor")
+    owner, learner, visitor, operator = (
+        Walker(app, _isolated_database, world, who, rng) for who in ("owner", "learner", "visitor", "operator")
     )
     owner.log_in(world.owner_email)
     learner.log_in(world.learner_email)
     visitor.log_in(None)
+    operator.log_in(world.operator_email)
     forms: dict[str, list[ScannedForm]] = {}
     scan_forms(visitor, app, forms, ("accounts.", "catalog."))
     scan_forms(learner, app, forms, LEARNER_AREAS)
+    scan_forms(operator, app, forms, ("admin.",))
     scan_forms(owner, app, forms)
     assert {"accounts.login", "accounts.signup"} <= set(forms), "the walk posts to /login and /signup"
     every_post = {rule.endpoint for rule in rules(app, "POST")}
@@ -710,8 +721,9 @@ def test_hostile_values_posted_to_every_form_get_no_server_error(app, _isolated_
     walked = walk_posts(owner, app, forms, None)
     walk_posts(learner, app, forms, {e for e in every_post if e.startswith(LEARNER_AREAS)})
     walk_posts(visitor, app, forms, ANONYMOUS_FORMS)
+    walk_posts(operator, app, forms, {e for e in every_post if e.startswith("admin.")})
 
-    walkers = [owner, learner, visitor]
+    walkers = [owner, learner, visitor, operator]
     assert not any(w.failures for w in walkers), report(walkers)
     assert walked == every_post
     assert set().union(*(w.kinds for w in walkers)) == set(FIELD_VALUES), "every hostile value was sent somewhere"
