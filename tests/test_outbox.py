@@ -48,15 +48,17 @@ def test_reminders_sent_while_the_mail_server_is_down_arrive_once_it_is_back(app
     assert "3 more wait in the outbox" in result.output
     assert mailbox.messages == []
     waiting = rows(MailStatus.PENDING)
-    assert len(waiting) == 3 and all(row.attempts == 1 and row.last_error for row in waiting)
+    # One connection attempt told that the server is down: the others keep their turn for the next sweep
+    # instead of each waiting for a connection to fail.
+    assert len(waiting) == 3 and [row.attempts for row in waiting] == [1, 0, 0]
+    assert "ConnectionRefusedError" in waiting[0].last_error
 
-    # Not due yet: the retry waits a minute.
-    assert "Sent 0 messages" in runner.invoke(args=["deliver-mail"]).output
-    for row in waiting:
-        row.next_attempt_at = utcnow() - timedelta(seconds=1)
+    # The server is back: the next sweep sends those still due; the one tried waits its minute.
+    assert "Sent 2 messages" in runner.invoke(args=["deliver-mail"]).output
+    waiting[0].next_attempt_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
 
-    assert "Sent 3 messages from the outbox." in runner.invoke(args=["deliver-mail"]).output
+    assert "Sent 1 message from the outbox." in runner.invoke(args=["deliver-mail"]).output
     assert sorted(m["To"] for m in mailbox.messages) == [f"learner{n}@example.org" for n in range(3)]
     # A second sweep, or the next reminder run, sends nothing again.
     assert "Sent 0 messages" in runner.invoke(args=["deliver-mail"]).output
@@ -144,3 +146,51 @@ def test_a_message_keeps_its_message_id_across_attempts_so_a_repeat_can_be_recog
     assert "Sent 1 message" in runner.invoke(args=["deliver-mail"]).output
     assert mailbox.messages[0]["Message-ID"].startswith(f"<outbox.{row.id}.")
     assert mailbox.messages[0]["Message-ID"].endswith("@aqueduct.test>")
+
+
+class RecordingServer:
+    """An SMTP server on loopback that notes which connection carried each message, and refuses one address."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[int, str]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nobody@"):
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append((id(session), envelope.rcpt_tos[0]))
+        return "250 OK"
+
+
+def test_one_connection_carries_a_batch_and_a_refused_address_costs_only_its_own_message(app, monkeypatch):
+    from aiosmtpd.controller import Controller
+
+    from .servers import free_port
+
+    handler = RecordingServer()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        for key, value in {"MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port}.items():
+            monkeypatch.setitem(app.config, key, value)
+        monkeypatch.setitem(app.config, "SMTP_STARTTLS", False)
+        for name in ["ana", "ben", "nobody", "cy", "di"]:
+            send_after_commit(f"{name}@example.org", "You're invited", "Choose a password.")
+        db.session.commit()
+        assert deliver_committed() == 4
+    finally:
+        controller.stop()
+    assert [to for _, to in handler.received] == [
+        "ana@example.org",
+        "ben@example.org",
+        "cy@example.org",
+        "di@example.org",
+    ]
+    assert len({connection for connection, _ in handler.received}) == 1
+    refused = rows(MailStatus.PENDING)
+    assert [row.recipient for row in refused] == ["nobody@example.org"]
+    assert refused[0].attempts == 1 and "No such user" in refused[0].last_error

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import ssl
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -56,6 +58,10 @@ class FileMailer:
         self.directory = Path(directory)
         self.sender = sender
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[FileMailer]:
+        yield self
+
     def send(self, mail: Mail) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{utcnow():%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}.eml"  # sorts in sending order
@@ -63,7 +69,12 @@ class FileMailer:
 
 
 class SmtpMailer:
-    """Sends through an SMTP server (STARTTLS or implicit TLS, with optional login)."""
+    """Sends through an SMTP server (STARTTLS or implicit TLS, with optional login).
+
+    Inside `batch()` one connection carries every message, as providers expect of bulk
+    sending; a message the server refuses, or a connection that drops, costs only that
+    message its turn: the next one opens a fresh connection.
+    """
 
     def __init__(self, config) -> None:
         self.host = config["SMTP_HOST"]
@@ -74,19 +85,55 @@ class SmtpMailer:
         self.use_ssl = config["SMTP_SSL"]
         self.timeout = config["SMTP_TIMEOUT"]
         self.sender = config["MAIL_FROM"]
+        self._batching = False
+        self._client: smtplib.SMTP | None = None
 
-    def send(self, mail: Mail) -> None:
+    def _connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context()
         if self.use_ssl:
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:
             client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with client:
+        try:
             if self.starttls and not self.use_ssl:
                 client.starttls(context=context)
             if self.username:
                 client.login(self.username, self.password)
-            client.send_message(build_message(mail, self.sender))
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                client.quit()
+            client.close()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[SmtpMailer]:
+        self._batching = True
+        try:
+            yield self
+        finally:
+            self._batching = False
+            self._close()
+
+    def send(self, mail: Mail) -> None:
+        if not self._batching:
+            with self._connect() as client:
+                client.send_message(build_message(mail, self.sender))
+            return
+        if self._client is None:
+            self._client = self._connect()
+        try:
+            self._client.send_message(build_message(mail, self.sender))
+        except smtplib.SMTPRecipientsRefused:
+            raise  # this address only: the connection is still good
+        except BaseException:
+            self._close()
+            raise
 
 
 def get_mailer():
@@ -105,7 +152,22 @@ def send_mail(to: str, subject: str, text: str, html: str | None = None) -> None
 # The outbox: mail written with the change that causes it, delivered after the commit
 # ---------------------------------------------------------------------------
 
-OUTBOX = "aqueduct.outbox"
+
+def _server_unreachable(exc: Exception) -> bool:
+    """A failure of the mail server as a whole (down, unreachable, refusing us), not of one message."""
+    if isinstance(exc, smtplib.SMTPException):
+        return isinstance(
+            exc,
+            (
+                smtplib.SMTPConnectError,
+                smtplib.SMTPServerDisconnected,
+                smtplib.SMTPHeloError,
+                smtplib.SMTPAuthenticationError,
+            ),
+        )
+    return isinstance(exc, OSError)  # refused, timed out, no such host, TLS failed
+
+
 MAX_ATTEMPTS = 8
 # Waits before each new attempt: a mail server down for a few minutes, or an hour, loses nothing.
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
@@ -163,6 +225,16 @@ def deliver_pending(ids: list[int] | None = None, limit: int = 500) -> int:
     due = list(db.session.scalars(query.order_by(OutgoingMail.id).limit(limit)))
     db.session.rollback()
     sent = 0
+    with mailer.batch():
+        sent = _deliver(mailer, due)
+    return sent
+
+
+def _deliver(mailer, due: list[int]) -> int:
+    from ..extensions import db
+    from ..models import MailStatus, OutgoingMail
+
+    sent = 0
     for mail_id in due:
         row = db.session.scalar(
             sa.select(OutgoingMail)
@@ -190,8 +262,13 @@ def deliver_pending(ids: list[int] | None = None, limit: int = 500) -> int:
                 row.status = MailStatus.FAILED
             else:
                 row.next_attempt_at = utcnow() + RETRY_DELAYS[min(row.attempts, len(RETRY_DELAYS)) - 1]
+            db.session.commit()
+            if _server_unreachable(exc):
+                # The server itself can't be reached: the rest wait for the next sweep instead of each
+                # spending a connection timeout now, and keep their turn (they weren't tried).
+                break
         else:
             row.status, row.sent_at = MailStatus.SENT, utcnow()
             sent += 1
-        db.session.commit()
+            db.session.commit()
     return sent
