@@ -63,11 +63,12 @@ def register(app: Flask) -> None:
 
     @app.cli.command("prune-sessions")
     def prune_sessions_command() -> None:
-        """Delete expired login sessions (beat: daily); logged-out ones are deleted at logout."""
+        """Delete expired login sessions, and sent e-mail and finished jobs a month old (beat: daily)."""
         removed = scheduled.prune_sessions()
         if removed.get("skipped"):
             raise click.ClickException("Another run is pruning login sessions; nothing was done.")
         click.echo(f"Removed {removed['removed']} expired login session{'' if removed['removed'] == 1 else 's'}.")
+        click.echo(f"Removed {removed['mail']} sent e-mails and {removed['jobs']} finished jobs older than 30 days.")
 
     @app.cli.command("deliver-mail")
     def deliver_mail_command() -> None:

@@ -224,23 +224,20 @@ def deliver_pending(ids: list[int] | None = None, limit: int = 500) -> int:
         query = query.where(OutgoingMail.next_attempt_at <= utcnow())
     due = list(db.session.scalars(query.order_by(OutgoingMail.id).limit(limit)))
     db.session.rollback()
-    sent = 0
     with mailer.batch():
-        sent = _deliver(mailer, due)
-    return sent
+        return _deliver(mailer, due, due_only=ids is None)
 
 
-def _deliver(mailer, due: list[int]) -> int:
+def _deliver(mailer, due: list[int], *, due_only: bool) -> int:
     from ..extensions import db
     from ..models import MailStatus, OutgoingMail
 
     sent = 0
     for mail_id in due:
-        row = db.session.scalar(
-            sa.select(OutgoingMail)
-            .where(OutgoingMail.id == mail_id, OutgoingMail.status == MailStatus.PENDING)
-            .with_for_update(skip_locked=True)
-        )
+        still_wanted = [OutgoingMail.id == mail_id, OutgoingMail.status == MailStatus.PENDING]
+        if due_only:  # another deliverer may have tried it meanwhile, and set its next turn
+            still_wanted.append(OutgoingMail.next_attempt_at <= utcnow())
+        row = db.session.scalar(sa.select(OutgoingMail).where(*still_wanted).with_for_update(skip_locked=True))
         if row is None:
             db.session.rollback()
             continue

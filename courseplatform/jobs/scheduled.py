@@ -6,14 +6,19 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Iterator
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import Order, OrderStatus, utcnow
+from ..models import Job, JobStatus, MailStatus, Order, OrderStatus, OutgoingMail, utcnow
 from .dispatch import dispatch_committed
 
 log = logging.getLogger(__name__)
+
+# Sent e-mail and finished jobs (a list's report, say) are kept this long, then deleted; failed ones stay
+# until an operator deals with them.
+KEEP_FINISHED_WORK = timedelta(days=30)
 
 
 @contextlib.contextmanager
@@ -95,12 +100,17 @@ def collect_storage() -> dict:
 
 
 def prune_sessions() -> dict:
-    """Delete expired login sessions (daily)."""
+    """Delete expired login sessions, and finished work older than KEEP_FINISHED_WORK (daily)."""
     from ..accounts.services import prune_login_sessions
 
     with exclusive("prune-sessions") as allowed:
         if not allowed:
             return {"skipped": True}
         removed = prune_login_sessions()
+        cutoff = utcnow() - KEEP_FINISHED_WORK
+        mail = db.session.execute(
+            sa.delete(OutgoingMail).where(OutgoingMail.status == MailStatus.SENT, OutgoingMail.sent_at < cutoff)
+        ).rowcount
+        jobs = db.session.execute(sa.delete(Job).where(Job.status == JobStatus.DONE, Job.finished_at < cutoff)).rowcount
         db.session.commit()
-    return {"removed": removed}
+    return {"removed": removed, "mail": mail, "jobs": jobs}

@@ -273,3 +273,22 @@ def test_an_expired_checkout_gives_its_workshop_seat_back_and_the_waitlist_hears
     assert held.status is OrderStatus.EXPIRED
     assert paying.status is OrderStatus.PENDING  # a payment on its way keeps its seat
     assert release_expired_checkouts() == {"released": 0}
+
+
+def test_sent_mail_and_finished_jobs_are_kept_a_month_and_failures_until_dealt_with(app, runner):
+    from courseplatform.models import MailStatus, OutgoingMail
+
+    old, recent = utcnow() - timedelta(days=31), utcnow() - timedelta(days=29)
+    for when in (old, recent):
+        db.session.add(
+            OutgoingMail(recipient="a@example.org", subject="s", text="t", status=MailStatus.SENT, sent_at=when)
+        )
+        db.session.add(Job(kind="storage.delete", payload={}, status=JobStatus.DONE, finished_at=when))
+    db.session.add(Job(kind="storage.delete", payload={}, status=JobStatus.FAILED, finished_at=old))
+    db.session.add(OutgoingMail(recipient="b@example.org", subject="s", text="t", status=MailStatus.FAILED))
+    db.session.commit()
+    output = runner.invoke(args=["prune-sessions"]).output
+    assert "Removed 1 sent e-mails and 1 finished jobs older than 30 days." in output
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(Job.id))) == 2
+    assert db.session.scalar(sa.select(sa.func.count(OutgoingMail.id))) == 2
