@@ -54,9 +54,7 @@ class CreatorSearchForm(_Search):
 class OrderSearchForm(_Search):
     """The box above the orders: a buyer's e-mail, an order number or a Stripe id, and a status."""
 
-    q = StringField(
-        "E-mail, order number or Stripe id", validators=[Optional(), Length(max=MAX_QUERY_LENGTH)]
-    )
+    q = StringField("E-mail, order number or Stripe id", validators=[Optional(), Length(max=MAX_QUERY_LENGTH)])
     status = SelectField(
         "Status",
         choices=[SelectChoice("", "Any status")] + [SelectChoice(s.value, ORDER_STATUS_LABELS[s]) for s in OrderStatus],

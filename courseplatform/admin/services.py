@@ -158,7 +158,9 @@ def platform_counts() -> dict[str, int]:
             sa.select(sa.func.count(Enrollment.id))
             .where(Enrollment.status == EnrollmentStatus.ACTIVE)
             .scalar_subquery(),
-            sa.select(sa.func.count(CreatorProfile.id)).where(CreatorProfile.suspended_at.is_not(None)).scalar_subquery(),
+            sa.select(sa.func.count(CreatorProfile.id))
+            .where(CreatorProfile.suspended_at.is_not(None))
+            .scalar_subquery(),
             sa.select(sa.func.count(User.id)).where(User.suspended_at.is_not(None)).scalar_subquery(),
         )
     ).one()
@@ -254,7 +256,9 @@ def creators_page(query: str, status: str, page: int) -> Page:
     count = base.with_only_columns(sa.func.count(CreatorProfile.id)).order_by(None)
     found = paginate(rows, count, page, CREATORS_PER_PAGE, scalars=False)
     money = money_by_creator([row[0].id for row in found.items])
-    items = [CreatorRow(row[0], row.offerings, row.published, row.learners, money.get(row[0].id, [])) for row in found.items]
+    items = [
+        CreatorRow(row[0], row.offerings, row.published, row.learners, money.get(row[0].id, [])) for row in found.items
+    ]
     return Page(items=items, page=found.page, pages=found.pages, total=found.total)
 
 
@@ -283,7 +287,11 @@ def creator_detail(profile: CreatorProfile) -> CreatorDetail:
     """The creator's figures, offerings with learners and net revenue, and newest orders: four queries."""
     figures = db.session.execute(sa.select(*_creator_figures()).where(CreatorProfile.id == profile.id)).one()
     summary = CreatorRow(
-        profile, figures.offerings, figures.published, figures.learners, money_by_creator([profile.id]).get(profile.id, [])
+        profile,
+        figures.offerings,
+        figures.published,
+        figures.learners,
+        money_by_creator([profile.id]).get(profile.id, []),
     )
     learners = (
         sa.select(sa.func.count(Enrollment.id))
@@ -435,6 +443,9 @@ def orders_of(user: User, limit: int = RECENT_ORDERS) -> list[Order]:
     """The account's newest orders as a buyer, in one query."""
     return list(
         db.session.scalars(
-            _orders_query().where(Order.learner_id == user.id).order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
+            _orders_query()
+            .where(Order.learner_id == user.id)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
         )
     )

@@ -36,7 +36,6 @@ from .services import (
     AUDIT_PER_PAGE,
     AdminError,
     PayoutStatus,
-    paginate,
     account_or_none,
     creator_detail,
     creator_or_none,
@@ -45,6 +44,7 @@ from .services import (
     order_or_none,
     orders_of,
     orders_page,
+    paginate,
     platform_counts,
     platform_money,
     suspend_account,
@@ -241,7 +241,9 @@ def _render_order(order: Order, form: RefundForm | None = None, status: int = 20
     left = format_money(order.refundable_cents, order.currency)
     form.amount.description = f"Up to {left}. Refunding all of it ends the learner's access; a partial refund keeps it."
     return (
-        render_template("admin/order.html", order=order, form=form, authors=refund_authors(order), history=entries_about(order)),
+        render_template(
+            "admin/order.html", order=order, form=form, authors=refund_authors(order), history=entries_about(order)
+        ),
         status,
     )
 
@@ -266,7 +268,9 @@ def refund(order_id: int):
     if form.amount.data > order.refundable_cents:
         left = format_money(order.refundable_cents, order.currency)
         form.amount.errors.append(
-            f"You can refund at most {left} on this order." if order.refundable_cents else "This order has nothing left to refund."
+            f"You can refund at most {left} on this order."
+            if order.refundable_cents
+            else "This order has nothing left to refund."
         )
         return _render_order(order, form, 400)
     if form.confirmed.data != "yes":
@@ -279,7 +283,8 @@ def refund(order_id: int):
         record(
             "order.refund",
             order,
-            f"{amount} of order #{order.id} ({order.course.title}) to {order.learner.email}; order now {order.status.value}",
+            f"{amount} of order #{order.id} ({order.course.title}) to {order.learner.email}; "
+            f"order now {order.status.value}",
             reason=form.reason.data,
         )
     except RefundError as error:
@@ -300,8 +305,10 @@ def refund(order_id: int):
 @admin_required
 def audit():
     """Every operator action, newest first: who, when, what, to what, and why."""
-    rows = sa.select(AuditEntry).options(joinedload(AuditEntry.actor)).order_by(
-        AuditEntry.created_at.desc(), AuditEntry.id.desc()
+    rows = (
+        sa.select(AuditEntry)
+        .options(joinedload(AuditEntry.actor))
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     )
     found = paginate(rows, sa.select(sa.func.count(AuditEntry.id)), page_number(request.args), AUDIT_PER_PAGE)
     return render_template("admin/audit.html", found=found, statuses=OrderStatus)

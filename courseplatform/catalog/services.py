@@ -49,20 +49,13 @@ def _like_pattern(term: str) -> str:
 
 def _card_query() -> sa.Select:
     """Listed offerings with their creator in the same row, ready for course cards."""
-    return (
-        sa.select(Course)
-        .join(Course.creator)
-        .where(Course.is_listed)
-        .options(contains_eager(Course.creator))
-    )
+    return sa.select(Course).join(Course.creator).where(Course.is_listed).options(contains_eager(Course.creator))
 
 
 def browsable_topics() -> list[Topic]:
     """Topics that at least one listed offering carries, for the filter menu."""
     in_use = (
-        sa.select(course_topics.c.topic_id)
-        .join(Course, Course.id == course_topics.c.course_id)
-        .where(Course.is_listed)
+        sa.select(course_topics.c.topic_id).join(Course, Course.id == course_topics.c.course_id).where(Course.is_listed)
     )
     return list(db.session.scalars(sa.select(Topic).where(Topic.id.in_(in_use)).order_by(Topic.name, Topic.id)))
 

@@ -18,7 +18,10 @@ def rows(html: str) -> list[str]:
 
 
 def cell(html: str, label: str) -> list[str]:
-    return [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in re.findall(rf'data-label="{re.escape(label)}">(.*?)</td>', html, re.S)]
+    return [
+        " ".join(re.sub(r"<[^>]+>", " ", c).split())
+        for c in re.findall(rf'data-label="{re.escape(label)}">(.*?)</td>', html, re.S)
+    ]
 
 
 def test_each_creator_shows_payout_status_offerings_learners_and_money_per_currency(web, client, operator, sale):
@@ -91,7 +94,7 @@ def test_hostile_searches_get_an_answer_not_an_error(web, client, operator, crea
 
 
 def build(size: int):
-    for n in range(size):
+    for _ in range(size):
         profile = CreatorProfileFactory()
         for currency in ("USD", "EUR"):
             course = CourseFactory(creator=profile, currency=currency)

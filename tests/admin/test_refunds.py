@@ -67,9 +67,7 @@ def test_the_review_step_changes_nothing_and_says_what_will_happen(web, client, 
     )
 
 
-def test_a_confirmed_partial_refund_keeps_access_mails_the_learner_and_is_audited(
-    web, client, operator, sale, mailbox
-):
+def test_a_confirmed_partial_refund_keeps_access_mails_the_learner_and_is_audited(web, client, operator, sale, mailbox):
     html = confirm(client, review(client, sale.order_id, "20", "Missed the first week").get_data(as_text=True))
     assert "Refunded $20 to pat@example.org." in html
     order = fresh_order(sale.order_id)
