@@ -7,6 +7,11 @@ from functools import wraps
 from flask import abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 
+STUDIO_CLOSED = (
+    "Your studio is closed because an operator suspended your creator account. "
+    "Your learners keep their access. Write to support to talk about it."
+)
+
 
 def creator_required(view):
     """Logged in with a creator profile; a learner is invited to become a creator."""
@@ -17,6 +22,8 @@ def creator_required(view):
         if not current_user.is_creator:
             flash("Set up your creator profile to open the studio.", "info")
             return redirect(url_for("accounts.become_creator"))
+        if current_user.creator_profile.is_suspended:
+            abort(403, description=STUDIO_CLOSED)
         return view(*args, **kwargs)
 
     return wrapper
@@ -44,6 +51,8 @@ def studio_required(view):
         if not (current_user.is_creator or current_user.is_admin):
             flash("Set up your creator profile to open the studio.", "info")
             return redirect(url_for("accounts.become_creator"))
+        if current_user.is_creator and current_user.creator_profile.is_suspended and not current_user.is_admin:
+            abort(403, description=STUDIO_CLOSED)
         return view(*args, **kwargs)
 
     return wrapper

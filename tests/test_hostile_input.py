@@ -108,6 +108,8 @@ BIG_ROUTES = 6
 WEBHOOK_SECRET = "whsec_hostile_walk"
 #: Where a learner's own forms are (as the owner previews them, they are refused before their fields are read).
 LEARNER_AREAS = ("learning.", "checkout.", "catalog.")
+#: The operator's console, walked by an admin (everyone else is refused before a field is read).
+ADMIN_AREA = ("admin.",)
 #: Forms posted by a visitor without an account.
 ANONYMOUS_FORMS = {
     "accounts.login",
@@ -119,7 +121,7 @@ ANONYMOUS_FORMS = {
 }
 #: Query parameters the app reads besides those of its GET forms.
 QUERY_NAMES = {"q", "page", "kind", "sort", "status", "topic", "month", "from", "to", "order", "session_id", "number"}
-QUERY_NAMES |= {"next", "download", "preview", "message"}
+QUERY_NAMES |= {"next", "download", "preview", "message", "creator"}
 
 PLAUSIBLE_CSV = b"Date,Fee,Minutes,Email,Duration\n2026-01-05,150,50,learner@example.org,50\n"
 
@@ -158,7 +160,7 @@ class World:
 
     owner_email: str
     learner_email: str
-    operator_email: str
+    admin_email: str
     ids: dict[str, list]  # path argument -> values to fill it with
     reset_token: str
     signup_token: str
@@ -283,17 +285,20 @@ def build_world() -> World:
     list_job = Job(kind="learners.enrol_list", payload={"people": []}, course_id=course.id, owner_id=owner.user_id)
     failed_job = Job(kind="storage.delete", payload={"keys": []}, status=JobStatus.FAILED, attempts=5)
     undelivered = OutgoingMail(recipient="a@example.org", subject="Hi", text="Hi", status=MailStatus.FAILED)
-    operator = UserFactory(email="operator@example.org", is_admin=True)
     db.session.add_all([list_job, failed_job, undelivered])
     db.session.flush()
 
     upload = get_storage().presign_upload(pending.storage_key, "video/mp4", 10_000)
     learners_phone = start_login_session(learner, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)")
+    admin = UserFactory(email="operator@example.org", is_admin=True)
+    # Suspended by an operator, so the console shows its Unsuspend forms.
+    suspended = CreatorProfileFactory(suspended_at=utcnow(), suspension_reason="Under review")
+    suspended.user.suspended_at, suspended.user.suspension_reason = utcnow(), "Under review"
     sections = [{"id": section.id, "lessons": [lesson.id for lesson in lessons]}]
     world = World(
         owner_email=owner.user.email,
         learner_email=learner.email,
-        operator_email=operator.email,
+        admin_email=admin.email,
         ids={
             "course_id": [course.id, coming_soon.id, draft.id],
             "section_id": [section.id],
@@ -307,6 +312,8 @@ def build_world() -> World:
             "job_id": [list_job.id, failed_job.id],
             "mail_id": [undelivered.id],
             "login_session_id": [learners_phone.id],
+            "creator_id": [owner.id, suspended.id],
+            "user_id": [learner.id, owner.user_id, suspended.user_id],
             "slug": [course.slug, *(offering.slug for offering in steps.values()), "coming-soon"],
             "choice": ["pay", "decline"],
             "which": ["media", "captions"],
@@ -650,12 +657,13 @@ def walk_posts(walker: Walker, app, forms: dict[str, list[ScannedForm]], endpoin
     return walked
 
 
-def walk_gets(walker: Walker, app, query_names: set[str]) -> None:
-    """Every GET route with hostile query strings, ids beyond the database's range, and hostile path segments."""
+def walk_gets(walker: Walker, app, query_names: set[str], areas: tuple[str, ...] = ("",)) -> None:
+    """Every GET route (of these blueprints) with hostile query strings, ids beyond the database's range, and
+    hostile path segments."""
     rng = walker.rng
     names = sorted(QUERY_NAMES | query_names)
     ordinary = [label for label in QUERY_VALUES if label not in ("NUL", "control character")]
-    for index, rule in enumerate(rules(app, "GET")):
+    for index, rule in enumerate(r for r in rules(app, "GET") if r.endpoint.startswith(areas)):
         values = walker.path_values(rule, first=True)
         url = walker.build(rule, values)
         guard = ("NUL", "control character")[index % 2]
@@ -701,29 +709,30 @@ def world(app) -> World:
 def test_hostile_values_posted_to_every_form_get_no_server_error(app, _isolated_database, world):
     started = time.monotonic()
     rng = random.Random(SEED)
-    owner, learner, visitor, operator = (
-        Walker(app, _isolated_database, world, who, rng) for who in ("owner", "learner", "visitor", "operator")
+    owner, learner, visitor, admin = (
+        Walker(app, _isolated_database, world, who, rng) for who in ("owner", "learner", "visitor", "admin")
     )
     owner.log_in(world.owner_email)
     learner.log_in(world.learner_email)
     visitor.log_in(None)
-    operator.log_in(world.operator_email)
+    admin.log_in(world.admin_email)
     forms: dict[str, list[ScannedForm]] = {}
     scan_forms(visitor, app, forms, ("accounts.", "catalog."))
     scan_forms(learner, app, forms, LEARNER_AREAS)
-    scan_forms(operator, app, forms, ("admin.",))
+    scan_forms(admin, app, forms, ADMIN_AREA)
     scan_forms(owner, app, forms)
     assert {"accounts.login", "accounts.signup"} <= set(forms), "the walk posts to /login and /signup"
     every_post = {rule.endpoint for rule in rules(app, "POST")}
     owner.big = set(rng.sample(sorted(every_post - JSON_ROUTES - RAW_BODY_ROUTES), BIG_ROUTES))
     visitor.big = {"accounts.login", "accounts.signup"}
 
-    walked = walk_posts(owner, app, forms, None)
+    admin_posts = {e for e in every_post if e.startswith(ADMIN_AREA)}
+    walked = walk_posts(owner, app, forms, every_post - admin_posts)
+    walked |= walk_posts(admin, app, forms, admin_posts)
     walk_posts(learner, app, forms, {e for e in every_post if e.startswith(LEARNER_AREAS)})
     walk_posts(visitor, app, forms, ANONYMOUS_FORMS)
-    walk_posts(operator, app, forms, {e for e in every_post if e.startswith("admin.")})
 
-    walkers = [owner, learner, visitor, operator]
+    walkers = [owner, learner, visitor, admin]
     assert not any(w.failures for w in walkers), report(walkers)
     assert walked == every_post
     assert set().union(*(w.kinds for w in walkers)) == set(FIELD_VALUES), "every hostile value was sent somewhere"
@@ -735,9 +744,11 @@ def test_hostile_query_strings_and_ids_on_every_page_get_no_server_error(app, _i
     rng = random.Random(SEED)
     visitor = Walker(app, _isolated_database, world, "visitor", rng).log_in(None)
     owner = Walker(app, _isolated_database, world, "owner", rng).log_in(world.owner_email)
-    query_names = scan_forms(owner, app, {})
+    admin = Walker(app, _isolated_database, world, "admin", rng).log_in(world.admin_email)
+    query_names = scan_forms(owner, app, {}) | scan_forms(admin, app, {}, ADMIN_AREA)
     for walker in (visitor, owner):
         walk_gets(walker, app, query_names)
-    walkers = [visitor, owner]
+    walk_gets(admin, app, query_names, ADMIN_AREA)
+    walkers = [visitor, owner, admin]
     assert not any(w.failures for w in walkers), report(walkers)
     print(f"\n{sum(w.requests for w in walkers)} requests in {time.monotonic() - started:.1f} s (seed {SEED})")

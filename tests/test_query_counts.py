@@ -56,7 +56,7 @@ PAGES = {
         "/studio/courses/{course_id}/curriculum",
         "/studio/courses/{course_id}/waitlist",
     ],
-    "admin": ["/admin"],
+    "admin": ["/admin", "/admin/creators", "/admin/orders", "/admin/orders?q=example.org", "/admin/audit"],
 }
 
 

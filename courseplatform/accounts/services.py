@@ -36,6 +36,10 @@ SIGNUP_MAX_AGE = 2 * 24 * 3600
 INVITE_MAX_AGE = 7 * 24 * 3600
 # The most devices one account stays logged in on; a login beyond it ends the oldest.
 MAX_LOGIN_SESSIONS = 20
+# What a suspended account is told when it tries to log in (only after giving the right password).
+SUSPENDED_MESSAGE = (
+    "This account has been suspended, so it can't be used to log in. Write to support if you think this is a mistake."
+)
 # What Flask-Login keeps in both cookies: "<user id>:<login session token>".
 _LOGIN_ID = re.compile(r"([0-9]{1,10}):([A-Za-z0-9_-]{20,100})")
 
@@ -90,6 +94,7 @@ def load_user(login_id: str) -> User | None:
         .join(LoginSession, LoginSession.user_id == User.id)
         .where(
             User.id == int(match[1]),
+            User.suspended_at.is_(None),
             LoginSession.token_hash == _token_hash(match[2]),
             LoginSession.expires_at > utcnow(),
         )
@@ -126,6 +131,8 @@ def start_login_session(user: User, user_agent: str = "") -> LoginSession:
     refuses a user who has no login session started). The account's
     expired sessions are cleared, and beyond MAX_LOGIN_SESSIONS the oldest ones end.
     """
+    if user.is_suspended:
+        raise AccountError(SUSPENDED_MESSAGE)
     now = utcnow()
     _end_sessions_beyond_the_limit(user, now)
     token = secrets.token_urlsafe(32)
@@ -225,9 +232,12 @@ def register_user(name: str, email: str, password: str, time_zone: str = "UTC") 
 
 
 def authenticate(email: str, password: str) -> User | None:
+    """The account these credentials open, or None; AccountError for a suspended one (told only with its password)."""
     user = find_user_by_email(email)
     if not verify_password(user, password):
         return None
+    if user.is_suspended:
+        raise AccountError(SUSPENDED_MESSAGE)
     user.last_login_at = utcnow()
     return user
 
@@ -282,6 +292,8 @@ def user_for_reset_token(token: str, max_age: int | None = None) -> User:
     user = db.session.get(User, payload.get("u")) if isinstance(payload, dict) else None
     if user is None or user.session_version != payload.get("v"):
         raise AccountError("This reset link has already been used. Ask for a new one below.")
+    if user.is_suspended:
+        raise AccountError(SUSPENDED_MESSAGE)
     return user
 
 

@@ -155,13 +155,19 @@ def login():
         return redirect(url_for("catalog.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
+        try:
+            user = authenticate(form.email.data, form.password.data)
+        except AccountError as error:
+            db.session.rollback()
+            form.password.errors.append(str(error))
+            return render_template("accounts/login.html", form=form)
         if user is None:
             form.password.errors.append("That e-mail and password don't match an account.")
         else:
             _log_in(user, remember=form.remember.data)
             flash("You're logged in.", "success")
-            default = url_for("studio.dashboard") if user.is_creator else url_for("learning.index")
+            studio_open = user.is_creator and not user.creator_profile.is_suspended
+            default = url_for("studio.dashboard") if studio_open else url_for("learning.index")
             return redirect(_safe_next(default))
     return render_template("accounts/login.html", form=form)
 

@@ -48,21 +48,14 @@ def _like_pattern(term: str) -> str:
 
 
 def _card_query() -> sa.Select:
-    """Published offerings with their creator in the same row, ready for course cards."""
-    return (
-        sa.select(Course)
-        .join(Course.creator)
-        .where(Course.status == CourseStatus.PUBLISHED)
-        .options(contains_eager(Course.creator))
-    )
+    """Listed offerings with their creator in the same row, ready for course cards."""
+    return sa.select(Course).join(Course.creator).where(Course.is_listed).options(contains_eager(Course.creator))
 
 
 def browsable_topics() -> list[Topic]:
-    """Topics that at least one published offering carries, for the filter menu."""
+    """Topics that at least one listed offering carries, for the filter menu."""
     in_use = (
-        sa.select(course_topics.c.topic_id)
-        .join(Course, Course.id == course_topics.c.course_id)
-        .where(Course.status == CourseStatus.PUBLISHED)
+        sa.select(course_topics.c.topic_id).join(Course, Course.id == course_topics.c.course_id).where(Course.is_listed)
     )
     return list(db.session.scalars(sa.select(Topic).where(Topic.id.in_(in_use)).order_by(Topic.name, Topic.id)))
 
@@ -217,6 +210,8 @@ def call_to_action(course: Course, enrollment: Enrollment | None, found: Seats, 
         return "ended"
     if course.status is CourseStatus.ARCHIVED:
         return "archived"
+    if course.status is CourseStatus.PUBLISHED and not course.is_listed:
+        return "unavailable"
     if course.waitlist_only:
         return "waitlist"
     if course.kind is CourseKind.LIVE_WORKSHOP and (not found.upcoming_dates or found.is_full):
@@ -312,7 +307,7 @@ def storefront(slug: str) -> Storefront | None:
     courses = list(
         db.session.scalars(
             sa.select(Course)
-            .where(Course.creator_id == profile.id, Course.status == CourseStatus.PUBLISHED)
+            .where(Course.creator_id == profile.id, Course.is_listed)
             .order_by(Course.published_at.desc(), Course.id.desc())
         )
     )

@@ -121,6 +121,8 @@ def preview_lesson(slug: str, lesson_id: int):
     course = lesson.section.course
     if course.status is CourseStatus.DRAFT and not can_see_draft(current_user, course):
         abort(404)
+    if course.status is CourseStatus.PUBLISHED and not course.is_listed and not can_see_draft(current_user, course):
+        return redirect(url_for("catalog.course", slug=course.slug))
     return render_template(
         "catalog/preview.html",
         course=course,
@@ -135,7 +137,7 @@ def preview_lesson(slug: str, lesson_id: int):
 def join_waitlist(slug: str):
     """Ask to hear, once, when an offering opens or a seat frees up."""
     page = course_for_page(slug)
-    if page is None or page.course.status is not CourseStatus.PUBLISHED:
+    if page is None or not page.course.is_listed:
         abort(404)
     form = WaitlistForm()
     if not form.validate_on_submit():
@@ -158,6 +160,8 @@ def storefront_page(slug: str):
     front = storefront(slug)
     if front is None:
         abort(404)
+    if front.profile.is_suspended and not (current_user.is_authenticated and current_user.is_admin):
+        return render_template("catalog/unavailable.html", what="This therapist's page"), 404
     return render_template(
         "catalog/storefront.html",
         profile=front.profile,

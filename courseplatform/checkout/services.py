@@ -42,7 +42,6 @@ from ..links import absolute_url
 from ..models import (
     AccessEvent,
     Course,
-    CourseStatus,
     Enrollment,
     Order,
     OrderStatus,
@@ -122,7 +121,7 @@ def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enr
     Commit after this and before `open_checkout`, so the seat is held while the
     provider is called.
     """
-    if course.status is not CourseStatus.PUBLISHED or course.waitlist_only:
+    if not course.is_listed or course.waitlist_only:
         raise CheckoutError("This offering isn't open for sign-ups right now.")
     profile = user.creator_profile
     if profile is not None and profile.id == course.creator_id:
@@ -504,6 +503,39 @@ def refund_order(
     reverse_payment(order, change)
     _mail_refund_notice(order, "refunded", amount_cents=result.amount_cents)
     return db.session.scalar(sa.select(Refund).where(Refund.provider_refund_id == result.id))
+
+
+def refund_as_seen(
+    order_id: int, amount_cents: int, refunded_before: str | None, *, by: User, reason: str = ""
+) -> tuple[Order, Refund | None]:
+    """A Refund button pressed on a page that showed `refunded_before`: refused (RefundError) if the order's
+    refunds moved since (a second click, or someone else), so a double submit refunds once.
+
+    The studio and the operator's console both refund through here, then `refund_order`.
+    """
+    order = lock_order(order_id)
+    if order is None:
+        raise RefundError("This order no longer exists.")
+    if refunded_before and refunded_before != str(order.refunds_requested_cents):
+        raise RefundError(
+            "This order was refunded in the meantime (perhaps by a second click). Check the amount left and try again."
+        )
+    return order, refund_order(order, amount_cents, by=by, reason=reason)
+
+
+def refund_outcome(order: Order, refund: Refund | None, amount_cents: int) -> str:
+    """What the person who pressed Refund is told: refunded or still processing, and whether access ended."""
+    amount = format_money(amount_cents, order.currency)
+    if refund is not None and refund.status is RefundStatus.PENDING:
+        message = (
+            f"Refund of {amount} to {order.learner.email} requested: Stripe is still processing it. "
+            "It counts once it goes through, and they keep their access until then."
+        )
+    else:
+        message = f"Refunded {amount} to {order.learner.email}."
+    if order.status is OrderStatus.REFUNDED:
+        message += " That was the whole payment, so their access has ended."
+    return message
 
 
 # ---------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from ..extensions import db
 from ..models import (
     Course,
     CourseKind,
-    CourseStatus,
     Enrollment,
     EnrollmentStatus,
     Order,
@@ -92,7 +91,7 @@ def lock_course(course_id: int) -> Course:
 
 def is_buyable(course: Course, found: Seats | None = None) -> bool:
     """Whether a visitor could sign up right now: published, open, and (for a workshop) a date with a free seat."""
-    if course.status is not CourseStatus.PUBLISHED or course.waitlist_only:
+    if not course.is_listed or course.waitlist_only:
         return False
     if course.kind is not CourseKind.LIVE_WORKSHOP:
         return True

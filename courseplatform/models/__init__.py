@@ -1,6 +1,7 @@
 """Every model, importable from one place (for Alembic, Flask-Login and the features)."""
 
 from .accounts import CreatorProfile, LoginSession, User
+from .audit import AuditEntry
 from .base import stored_markdown, utcnow
 from .commerce import (
     ORDER_TRANSITIONS,
@@ -46,6 +47,7 @@ __all__ = [
     "ORDER_TRANSITIONS",
     "AccessEvent",
     "Attendance",
+    "AuditEntry",
     "Certificate",
     "Course",
     "CourseEvaluation",

@@ -29,6 +29,9 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by an operator: the account can't log in, and its login sessions were ended.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspension_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
 
     creator_profile: Mapped[CreatorProfile | None] = relationship(back_populates="user", uselist=False, lazy="joined")
 
@@ -50,6 +53,11 @@ class User(UserMixin, db.Model):
     @property
     def is_creator(self) -> bool:
         return self.creator_profile is not None
+
+    @property
+    def is_suspended(self) -> bool:
+        """An operator suspended the account: it can't log in."""
+        return self.suspended_at is not None
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
@@ -86,9 +94,17 @@ class CreatorProfile(db.Model):
     stripe_details_submitted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     stripe_payouts_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set by an operator: the offerings leave the catalog and the studio is closed; learners keep access.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspension_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="creator_profile")
     courses: Mapped[list[Course]] = relationship(back_populates="creator")  # noqa: F821
+
+    @property
+    def is_suspended(self) -> bool:
+        """An operator suspended the creator: nothing of theirs is sold, their studio is closed."""
+        return self.suspended_at is not None
 
     def __repr__(self) -> str:
         return f"<CreatorProfile {self.slug}>"

@@ -85,6 +85,9 @@ class Order(db.Model):
         sa.Index("ix_orders_course_status", "course_id", "status"),
         sa.Index("ix_orders_learner_created", "learner_id", "created_at"),
         sa.Index("ix_orders_payment_intent_id", "payment_intent_id"),
+        # The operator's order search finds an order by any of the provider's ids.
+        sa.Index("ix_orders_checkout_id", "checkout_id"),
+        sa.Index("ix_orders_charge_id", "charge_id"),
         sa.Index("ix_orders_status_paid_at", "status", "paid_at"),
     )
 
@@ -256,6 +259,11 @@ def order_refunds() -> sa.Subquery:
 def order_net_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:
     """An order's net to the creator to date: its sale less its counted refunds (`refunds` from `order_refunds`)."""
     return Order.sale_net_cents - sa.func.coalesce(refunds.c.net_cents, 0)
+
+
+def order_platform_fee_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:
+    """What the platform has kept of an order's fee to date: its fee less the share returned with counted refunds."""
+    return Order.platform_fee_cents - sa.func.coalesce(refunds.c.platform_fee_cents, 0)
 
 
 class ProviderEvent(db.Model):

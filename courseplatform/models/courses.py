@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from markupsafe import Markup
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from ..extensions import db
+from .accounts import CreatorProfile
 from .base import UTCDateTime, enum_column, markdown_html, money_check, utcnow
 
 
@@ -106,7 +108,7 @@ class Course(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    creator: Mapped[CreatorProfile] = relationship(back_populates="courses")  # noqa: F821
+    creator: Mapped[CreatorProfile] = relationship(back_populates="courses")
     cover_asset: Mapped[MediaAsset | None] = relationship()  # noqa: F821
     sections: Mapped[list[Section]] = relationship(
         back_populates="course", order_by="Section.position", cascade="all, delete-orphan"
@@ -119,6 +121,27 @@ class Course(db.Model):
     @property
     def is_free(self) -> bool:
         return self.price_cents == 0
+
+    @hybrid_property
+    def is_listed(self) -> bool:
+        """Offered to new learners: published, by a creator who isn't suspended.
+
+        The one rule for every place that lists or sells offerings (catalog, search, storefront,
+        checkout, waitlist); learners already enrolled keep their access whatever it says.
+        """
+        return self.status is CourseStatus.PUBLISHED and not self.creator.is_suspended
+
+    @is_listed.inplace.expression
+    @classmethod
+    def _is_listed_expression(cls) -> sa.ColumnElement[bool]:
+        suspended = aliased(CreatorProfile)
+        withdrawn = (
+            sa.select(suspended.id)
+            .where(suspended.id == cls.creator_id, suspended.suspended_at.is_not(None))
+            .correlate(cls)
+            .exists()
+        )
+        return sa.and_(cls.status == CourseStatus.PUBLISHED, ~withdrawn)
 
     @property
     def ce_hours(self) -> float | None:

@@ -18,14 +18,14 @@ from flask_login import current_user
 
 from ..access import owned_course_or_404, studio_required
 from ..accounts.services import INVITE_MAX_AGE
-from ..checkout.services import RefundError, lock_order, refund_order
+from ..checkout.services import RefundError, refund_as_seen, refund_outcome
 from ..downloads import attachment
 from ..enrollments import access
 from ..extensions import db
 from ..fields import page_number
 from ..formatting import format_money
 from ..learning.certificates import completion_of
-from ..models import Course, EnrollmentStatus, JobStatus, OrderStatus, RefundStatus
+from ..models import Course, EnrollmentStatus, JobStatus
 from . import bp
 from .forms import ConfirmForm
 from .learner_forms import GrantAccessForm, ImportLearnersForm, LearnerSearchForm, RefundForm
@@ -226,14 +226,10 @@ def refund(course_id: int, order_id: int):
         form.amount.data = order.refundable_cents or None
         form.refunded_before.data = str(order.refunds_requested_cents)
     elif form.validate_on_submit():
-        order = lock_order(order.id)
         try:
-            if form.refunded_before.data and form.refunded_before.data != str(order.refunds_requested_cents):
-                raise RefundError(
-                    "This order was refunded in the meantime (perhaps by a second click). "
-                    "Check the amount left and try again."
-                )
-            refund = refund_order(order, form.amount.data, by=current_user, reason=form.reason.data or "")
+            order, refund = refund_as_seen(
+                order.id, form.amount.data, form.refunded_before.data, by=current_user, reason=form.reason.data or ""
+            )
         except RefundError as error:
             db.session.rollback()
             form.amount.errors.append(str(error))
@@ -241,17 +237,7 @@ def refund(course_id: int, order_id: int):
             form.refunded_before.data = str(order.refunds_requested_cents)
         else:
             db.session.commit()
-            amount = format_money(form.amount.data, order.currency)
-            if refund is not None and refund.status is RefundStatus.PENDING:
-                message = (
-                    f"Refund of {amount} to {order.learner.email} requested: Stripe is still processing it. "
-                    "It counts once it goes through, and they keep their access until then."
-                )
-            else:
-                message = f"Refunded {amount} to {order.learner.email}."
-            if order.status is OrderStatus.REFUNDED:
-                message += " That was the whole payment, so their access has ended."
-            flash(message, "success")
+            flash(refund_outcome(order, refund, form.amount.data), "success")
             return redirect(url_for("studio.learners", course_id=course.id))
     left = format_money(order.refundable_cents, order.currency)
     form.amount.description = f"Up to {left}. Refunding all of it ends their access; a partial refund keeps it."

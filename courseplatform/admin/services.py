@@ -1,0 +1,451 @@
+"""What the operator's console reads and does: creators, orders, fees and suspensions, each page in a few queries.
+
+Money is summed in SQL with the one definition of net in models/commerce.py, and never
+added across currencies. Suspensions only flush and write an audit row; the view commits.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import contains_eager, selectinload
+
+from ..accounts.services import end_other_login_sessions
+from ..extensions import db
+from ..fields import MAX_PAGE
+from ..ids import parse_id
+from ..models import (
+    Course,
+    CourseStatus,
+    CreatorProfile,
+    Enrollment,
+    EnrollmentStatus,
+    Order,
+    OrderStatus,
+    User,
+    utcnow,
+)
+from ..models.base import whole_sum
+from ..models.commerce import SETTLED_STATUSES, order_net_cents, order_platform_fee_cents, order_refunds
+from .audit import record
+
+CREATORS_PER_PAGE = 25
+ORDERS_PER_PAGE = 30
+AUDIT_PER_PAGE = 50
+OFFERINGS_SHOWN = 50
+RECENT_ORDERS = 10
+ORDER_REF_RE = re.compile(r"#?([0-9]{1,18})")
+
+
+class AdminError(ValueError):
+    """An operator action that can't be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its rows, and where it sits in the whole."""
+
+    items: list
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def paginate(query: sa.Select, count: sa.Select, page: int, per_page: int, *, scalars: bool = True) -> Page:
+    """Rows of `query` for page `page` (clamped to the pages there are), after one count."""
+    total = db.session.scalar(count) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages, MAX_PAGE)
+    rows = query.limit(per_page).offset((page - 1) * per_page)
+    items = list(db.session.scalars(rows).unique()) if scalars else list(db.session.execute(rows))
+    return Page(items=items, page=page, pages=pages, total=total)
+
+
+def like_pattern(term: str) -> str:
+    """`50%_off` → `%50\\%\\_off%`: the term matched literally anywhere in the text."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# ---------------------------------------------------------------------------
+# Money
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Money:
+    """Sales in one currency: what learners paid, what went back, what the creator nets, the platform's fee."""
+
+    currency: str
+    orders: int
+    gross_cents: int
+    refunded_cents: int
+    net_cents: int
+    platform_fee_cents: int
+    platform_fee_returned_cents: int
+
+
+def _money_query() -> sa.Select:
+    """Settled orders summed per currency (group further to split by creator)."""
+    refunds = order_refunds()
+    return (
+        sa.select(
+            Order.currency.label("currency"),
+            sa.func.count(Order.id).label("orders"),
+            whole_sum(Order.amount_cents).label("gross"),
+            whole_sum(sa.func.coalesce(refunds.c.amount_cents, 0)).label("refunded"),
+            whole_sum(order_net_cents(refunds)).label("net"),
+            whole_sum(order_platform_fee_cents(refunds)).label("fee"),
+            whole_sum(sa.func.coalesce(refunds.c.platform_fee_cents, 0)).label("fee_returned"),
+        )
+        .join(Course, Course.id == Order.course_id)
+        .outerjoin(refunds, refunds.c.order_id == Order.id)
+        .where(Order.status.in_(SETTLED_STATUSES))
+    )
+
+
+def _money(row) -> Money:
+    return Money(row.currency, row.orders, row.gross, row.refunded, row.net, row.fee, row.fee_returned)
+
+
+def platform_money() -> list[Money]:
+    """The whole platform's sales per currency; `platform_fee_cents` is the fee kept, after fees returned."""
+    query = _money_query().group_by(Order.currency).order_by(sa.func.count(Order.id).desc(), Order.currency)
+    return [_money(row) for row in db.session.execute(query)]
+
+
+def money_by_creator(creator_ids: list[int]) -> dict[int, list[Money]]:
+    """Each of these creators' sales per currency, in one query."""
+    if not creator_ids:
+        return {}
+    query = (
+        _money_query()
+        .add_columns(Course.creator_id.label("creator_id"))
+        .where(Course.creator_id.in_(creator_ids))
+        .group_by(Course.creator_id, Order.currency)
+        .order_by(Course.creator_id, sa.func.count(Order.id).desc(), Order.currency)
+    )
+    found: dict[int, list[Money]] = {}
+    for row in db.session.execute(query):
+        found.setdefault(row.creator_id, []).append(_money(row))
+    return found
+
+
+def fee_percent() -> int:
+    """The configured platform fee (PLATFORM_FEE_PERCENT)."""
+    return current_app.config["PLATFORM_FEE_PERCENT"]
+
+
+def platform_counts() -> dict[str, int]:
+    """People, creators, listed offerings, active enrollments and suspensions, in one query."""
+    row = db.session.execute(
+        sa.select(
+            sa.select(sa.func.count(User.id)).scalar_subquery(),
+            sa.select(sa.func.count(CreatorProfile.id)).scalar_subquery(),
+            sa.select(sa.func.count(Course.id)).where(Course.is_listed).scalar_subquery(),
+            sa.select(sa.func.count(Enrollment.id))
+            .where(Enrollment.status == EnrollmentStatus.ACTIVE)
+            .scalar_subquery(),
+            sa.select(sa.func.count(CreatorProfile.id))
+            .where(CreatorProfile.suspended_at.is_not(None))
+            .scalar_subquery(),
+            sa.select(sa.func.count(User.id)).where(User.suspended_at.is_not(None)).scalar_subquery(),
+        )
+    ).one()
+    keys = ["users", "creators", "listed", "enrollments", "suspended_creators", "suspended_accounts"]
+    return dict(zip(keys, row, strict=True))
+
+
+# ---------------------------------------------------------------------------
+# Creators
+# ---------------------------------------------------------------------------
+
+
+class PayoutStatus(enum.Enum):
+    """Where a creator's Stripe connected account stands, as Stripe last told us."""
+
+    NOT_CONNECTED = "Not connected"
+    DETAILS_PENDING = "Details pending"
+    CHARGES_ENABLED = "Charges enabled"
+    PAYOUTS_ENABLED = "Payouts enabled"
+
+    @classmethod
+    def of(cls, profile: CreatorProfile) -> PayoutStatus:
+        if not profile.stripe_account_id:
+            return cls.NOT_CONNECTED
+        if not profile.stripe_charges_enabled:
+            return cls.DETAILS_PENDING
+        if not profile.stripe_payouts_enabled:
+            return cls.CHARGES_ENABLED
+        return cls.PAYOUTS_ENABLED
+
+    @property
+    def css(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class CreatorRow:
+    """A creator in the operator's list: profile and account, offerings, learners, money per currency."""
+
+    profile: CreatorProfile
+    offerings: int
+    published: int
+    learners: int
+    money: list[Money] = field(default_factory=list)
+
+    @property
+    def payout(self) -> PayoutStatus:
+        return PayoutStatus.of(self.profile)
+
+
+def _creator_figures() -> tuple:
+    offerings = sa.select(sa.func.count(Course.id)).where(Course.creator_id == CreatorProfile.id).scalar_subquery()
+    published = (
+        sa.select(sa.func.count(Course.id))
+        .where(Course.creator_id == CreatorProfile.id, Course.status == CourseStatus.PUBLISHED)
+        .scalar_subquery()
+    )
+    learners = (
+        sa.select(sa.func.count(sa.distinct(Enrollment.user_id)))
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(Course.creator_id == CreatorProfile.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .scalar_subquery()
+    )
+    return offerings.label("offerings"), published.label("published"), learners.label("learners")
+
+
+CREATOR_FILTERS = {"": "Every creator", "suspended": "Suspended", "active": "Not suspended"}
+
+
+def creators_page(query: str, status: str, page: int) -> Page:
+    """One page of creators, newest first, matching `query` in name, e-mail or slug; three queries."""
+    conditions = []
+    for term in query.split()[:8]:
+        pattern = like_pattern(term)
+        conditions.append(
+            sa.or_(
+                CreatorProfile.display_name.ilike(pattern, escape="\\"),
+                CreatorProfile.slug.ilike(pattern, escape="\\"),
+                User.email.ilike(pattern, escape="\\"),
+                User.name.ilike(pattern, escape="\\"),
+            )
+        )
+    if status == "suspended":
+        conditions.append(CreatorProfile.suspended_at.is_not(None))
+    elif status == "active":
+        conditions.append(CreatorProfile.suspended_at.is_(None))
+    base = sa.select(CreatorProfile).join(CreatorProfile.user).where(*conditions)
+    rows = (
+        base.add_columns(*_creator_figures())
+        .options(contains_eager(CreatorProfile.user))
+        .order_by(CreatorProfile.created_at.desc(), CreatorProfile.id.desc())
+    )
+    count = base.with_only_columns(sa.func.count(CreatorProfile.id)).order_by(None)
+    found = paginate(rows, count, page, CREATORS_PER_PAGE, scalars=False)
+    money = money_by_creator([row[0].id for row in found.items])
+    items = [
+        CreatorRow(row[0], row.offerings, row.published, row.learners, money.get(row[0].id, [])) for row in found.items
+    ]
+    return Page(items=items, page=found.page, pages=found.pages, total=found.total)
+
+
+@dataclass(frozen=True)
+class CreatorDetail:
+    """One creator for the operator: the list's figures, their offerings (top N) and recent orders."""
+
+    summary: CreatorRow
+    offerings: list
+    recent_orders: list[Order]
+
+
+def creator_or_none(creator_id: int) -> CreatorProfile | None:
+    """A creator profile with its account, by id; None for an unknown or out-of-range id."""
+    if parse_id(creator_id) is None:
+        return None
+    return db.session.scalar(
+        sa.select(CreatorProfile)
+        .join(CreatorProfile.user)
+        .where(CreatorProfile.id == creator_id)
+        .options(contains_eager(CreatorProfile.user))
+    )
+
+
+def creator_detail(profile: CreatorProfile) -> CreatorDetail:
+    """The creator's figures, offerings with learners and net revenue, and newest orders: four queries."""
+    figures = db.session.execute(sa.select(*_creator_figures()).where(CreatorProfile.id == profile.id)).one()
+    summary = CreatorRow(
+        profile,
+        figures.offerings,
+        figures.published,
+        figures.learners,
+        money_by_creator([profile.id]).get(profile.id, []),
+    )
+    learners = (
+        sa.select(sa.func.count(Enrollment.id))
+        .where(Enrollment.course_id == Course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .scalar_subquery()
+    )
+    refunds = order_refunds()
+    revenue = (
+        sa.select(Order.course_id.label("course_id"), whole_sum(order_net_cents(refunds)).label("cents"))
+        .join(Course, Order.course_id == Course.id)
+        .outerjoin(refunds, refunds.c.order_id == Order.id)
+        .where(Course.creator_id == profile.id, Order.status.in_(SETTLED_STATUSES))
+        .group_by(Order.course_id)
+        .subquery("revenue")
+    )
+    offerings = list(
+        db.session.execute(
+            sa.select(Course, learners.label("learners"), sa.func.coalesce(revenue.c.cents, 0).label("net_cents"))
+            .outerjoin(revenue, revenue.c.course_id == Course.id)
+            .where(Course.creator_id == profile.id)
+            .order_by(Course.updated_at.desc(), Course.id.desc())
+            .limit(OFFERINGS_SHOWN)
+        )
+    )
+    recent = list(
+        db.session.scalars(
+            _orders_query()
+            .where(Course.creator_id == profile.id)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(RECENT_ORDERS)
+        )
+    )
+    return CreatorDetail(summary=summary, offerings=offerings, recent_orders=recent)
+
+
+# ---------------------------------------------------------------------------
+# Orders
+# ---------------------------------------------------------------------------
+
+
+def _orders_query() -> sa.Select:
+    """Orders with their learner, offering and creator in the same row."""
+    return (
+        sa.select(Order)
+        .join(Order.learner)
+        .join(Order.course)
+        .join(Course.creator)
+        .options(contains_eager(Order.learner), contains_eager(Order.course).contains_eager(Course.creator))
+    )
+
+
+def order_search(query: str) -> sa.ColumnElement[bool] | None:
+    """Where an order matches what the operator typed: its number, a Stripe id, or the buyer's e-mail."""
+    text = query.strip()
+    if not text:
+        return None
+    matches = [
+        Order.checkout_id == text,
+        Order.payment_intent_id == text,
+        Order.charge_id == text,
+        User.email.ilike(like_pattern(text.lower()), escape="\\"),
+    ]
+    number = ORDER_REF_RE.fullmatch(text)
+    if number is not None and parse_id(number[1]) is not None:
+        matches.append(Order.id == int(number[1]))
+    return sa.or_(*matches)
+
+
+def orders_page(query: str, status: OrderStatus | None, creator_id: int | None, page: int) -> Page:
+    """One page of orders, newest first, found by number, Stripe id or buyer e-mail; two queries."""
+    conditions = []
+    matched = order_search(query)
+    if matched is not None:
+        conditions.append(matched)
+    if status is not None:
+        conditions.append(Order.status == status)
+    if creator_id is not None:
+        conditions.append(Course.creator_id == creator_id)
+    rows = _orders_query().where(*conditions).order_by(Order.created_at.desc(), Order.id.desc())
+    count = (
+        sa.select(sa.func.count(Order.id))
+        .join(User, User.id == Order.learner_id)
+        .join(Course, Course.id == Order.course_id)
+        .where(*conditions)
+    )
+    return paginate(rows, count, page, ORDERS_PER_PAGE)
+
+
+def order_or_none(order_id: int) -> Order | None:
+    """An order with its learner, offering, creator and refunds; None for an unknown or out-of-range id."""
+    if parse_id(order_id) is None:
+        return None
+    return db.session.scalar(_orders_query().where(Order.id == order_id).options(selectinload(Order.refunds)))
+
+
+# ---------------------------------------------------------------------------
+# Suspensions
+# ---------------------------------------------------------------------------
+
+
+def suspend_creator(profile: CreatorProfile, reason: str) -> None:
+    """Take the creator's offerings out of the catalog and close their studio; learners keep their access."""
+    if profile.is_suspended:
+        raise AdminError(f"{profile.display_name} is already suspended.")
+    profile.suspended_at = utcnow()
+    profile.suspension_reason = reason
+    record("creator.suspend", profile, f"{profile.display_name} ({profile.slug})", reason=reason)
+
+
+def unsuspend_creator(profile: CreatorProfile, reason: str) -> None:
+    """Put the creator's published offerings back in the catalog and open their studio again."""
+    if not profile.is_suspended:
+        raise AdminError(f"{profile.display_name} isn't suspended.")
+    profile.suspended_at = None
+    profile.suspension_reason = ""
+    record("creator.unsuspend", profile, f"{profile.display_name} ({profile.slug})", reason=reason)
+
+
+def suspend_account(user: User, reason: str, *, by: User) -> int:
+    """Stop the account logging in and end every login it has; how many devices were logged out."""
+    if user.id == by.id:
+        raise AdminError("You can't suspend your own account.")
+    if user.is_suspended:
+        raise AdminError(f"{user.email} is already suspended.")
+    user.suspended_at = utcnow()
+    user.suspension_reason = reason
+    ended = end_other_login_sessions(user, keep=None)
+    record("account.suspend", user, f"{user.email}; logged out of {ended} device(s)", reason=reason)
+    return ended
+
+
+def unsuspend_account(user: User, reason: str) -> None:
+    """Let the account log in again."""
+    if not user.is_suspended:
+        raise AdminError(f"{user.email} isn't suspended.")
+    user.suspended_at = None
+    user.suspension_reason = ""
+    record("account.unsuspend", user, user.email, reason=reason)
+
+
+def account_or_none(user_id: int) -> User | None:
+    """An account by id; None for an unknown or out-of-range id."""
+    if parse_id(user_id) is None:
+        return None
+    return db.session.get(User, user_id)
+
+
+def orders_of(user: User, limit: int = RECENT_ORDERS) -> list[Order]:
+    """The account's newest orders as a buyer, in one query."""
+    return list(
+        db.session.scalars(
+            _orders_query()
+            .where(Order.learner_id == user.id)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+        )
+    )
