@@ -16,6 +16,7 @@ ACTION_LABELS = {
     "account.suspend": "Suspended an account",
     "account.unsuspend": "Unsuspended an account",
     "job.retry": "Retried a failed job",
+    "mail.retry": "Retried an undelivered e-mail",
 }
 
 

@@ -17,6 +17,7 @@ from ..fields import page_number
 from ..jobs import after_commit, retry_failed
 from ..models import Job, JobStatus, MailStatus, OutgoingMail, utcnow
 from . import bp
+from .audit import record
 
 PER_PAGE = 50
 KIND_LABELS = {
@@ -77,6 +78,7 @@ def retry_job(job_id: int):
         flash(f"Job {job.id} is not failed (it is {job.status.value}); nothing was changed.", "info")
         return redirect(url_for("admin.jobs"))
     retry_failed(job)
+    record("job.retry", job, f"{KIND_LABELS.get(job.kind, job.kind)}: {job.last_error}")
     db.session.commit()
     flash(f"Job {job.id} will run again.", "success")
     return redirect(url_for("admin.jobs"))
@@ -93,6 +95,7 @@ def retry_mail(mail_id: int):
         flash(f"That e-mail is not undelivered (it is {message.status.value}); nothing was changed.", "info")
         return redirect(url_for("admin.jobs"))
     message.status, message.attempts, message.next_attempt_at = MailStatus.PENDING, 0, utcnow()
+    record("mail.retry", message, f"To {message.recipient}: {message.subject}")
     db.session.flush()
     after_commit("mail", message.id)
     db.session.commit()

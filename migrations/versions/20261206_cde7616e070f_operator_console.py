@@ -1,7 +1,7 @@
 """operator console: suspended accounts and creators, the audit log, orders found by provider ids
 
 Revision ID: cde7616e070f
-Revises: cb32182ab220
+Revises: 81420764f95c
 Create Date: 2026-12-06 04:11:50.366263
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'cde7616e070f'
-down_revision = 'cb32182ab220'
+down_revision = '81420764f95c'
 branch_labels = None
 depends_on = None
 

@@ -22,7 +22,13 @@ def admin_urls(app, method: str, ids: dict) -> list[str]:
 
 @pytest.fixture
 def ids(sale):
-    return {"creator_id": sale.course.creator_id, "user_id": sale.user_id, "order_id": sale.order_id}
+    return {
+        "creator_id": sale.course.creator_id,
+        "user_id": sale.user_id,
+        "order_id": sale.order_id,
+        "job_id": 1,
+        "mail_id": 1,
+    }
 
 
 def test_the_console_has_every_page_the_operator_needs(app, ids):
@@ -32,6 +38,7 @@ def test_the_console_has_every_page_the_operator_needs(app, ids):
             "/admin/audit",
             "/admin/creators",
             f"/admin/creators/{ids['creator_id']}",
+            "/admin/jobs",
             "/admin/orders",
             f"/admin/orders/{ids['order_id']}",
             f"/admin/accounts/{ids['user_id']}",

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
-from courseplatform.models import Job, JobStatus, MailStatus, OutgoingMail, utcnow
+from courseplatform.models import AuditEntry, Job, JobStatus, MailStatus, OutgoingMail, utcnow
 
 from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, UserFactory
@@ -63,6 +63,8 @@ def test_retrying_a_failed_job_runs_it_again_and_it_can_succeed(operator, client
     db.session.expire_all()
     job = db.session.get(Job, job.id)
     assert job.status is JobStatus.DONE and job.attempts == 1  # a fresh set of attempts, and it worked
+    entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "job.retry"))
+    assert entry.target_id == job.id and entry.actor_email == "ops@example.org" and "SlowDown" in entry.detail
 
 
 def test_retrying_an_undelivered_email_sends_it_once(operator, client, mailbox):
