@@ -95,19 +95,6 @@ def test_unknown_backends_are_refused(monkeypatch, tmp_path):
         load_config(tmp_path)
 
 
-def test_healthz_reports_the_database(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok"}
-
-
-def test_healthz_answers_503_when_the_database_is_unreachable(tmp_path):
-    broken = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing/dir/x.db"})
-    response = broken.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.json["database"] == "unreachable"
-
-
 def test_pages_carry_security_headers(client):
     response = client.get("/")
     csp = response.headers["Content-Security-Policy"]
