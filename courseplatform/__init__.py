@@ -13,8 +13,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .config import PROJECT_ROOT, load_config
 from .extensions import configure_sqlite, csrf, db, limiter, login_manager, migrate
 from .ids import IdConverter
+from .logs import RequestLog, register_logging
 from .request_guard import register_request_guard
 from .security import register_security_headers
+from .static_files import register_static_files
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(load_config(Path(app.instance_path), config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    hops = app.config["TRUSTED_PROXY_HOPS"]
-    if hops:
-        # Behind a load balancer, rate limits must key on the client's address, not the balancer's.
-        # X-Forwarded-Host is not trusted: load balancers such as AWS's pass the client's own through.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    register_logging(app)
 
     # First, so hostile input is refused before CSRF, rate limits or the login manager read the request.
     register_request_guard(app)
@@ -45,6 +43,14 @@ def create_app(config: dict | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     register_delivery(app)
+    register_static_files(app)
+    # Around everything, static files included: each request gets its id and one log line.
+    app.wsgi_app = RequestLog(app.wsgi_app)
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        # Behind a load balancer, rate limits must key on the client's address, not the balancer's.
+        # X-Forwarded-Host is not trusted: load balancers such as AWS's pass the client's own through.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     return app
 
 

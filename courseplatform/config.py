@@ -148,7 +148,8 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "FLASK_DEBUG": get_debug_flag(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # In production a failed statement's error names the SQL, never its values (addresses, token hashes).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": production},
         # How many reverse proxies (load balancer, CDN) stand in front and set X-Forwarded-*.
         "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0, minimum=0),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
