@@ -71,8 +71,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# Worker heartbeats in memory, not on a disk that may be slow (as Docker's overlay can be).
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# Worker heartbeats in memory, not on a disk that may be slow (as Docker's overlay can be): gunicorn's advice.
+SHARED_MEMORY = "/dev/shm"  # noqa: S108 (gunicorn creates its own private files there)
+worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
 
 if _log_format() == "json":
     # Gunicorn's own messages (started, worker booted, worker timeout) as the application's JSON lines on stdout.
