@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 import pytest
@@ -115,3 +116,10 @@ def test_production_logs_json_and_development_text(monkeypatch, tmp_path):
     assert read_config(tmp_path, {"TESTING": True})["LOG_FORMAT"] == "text"
     monkeypatch.setenv("LOG_FORMAT", "JSON")
     assert read_config(tmp_path, {"TESTING": True})["LOG_FORMAT"] == "json"
+
+
+def test_the_development_servers_own_request_line_is_left_out(json_logs):
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.info('127.0.0.1 - - [06/Dec/2026 04:25:09] "%s" %s %s\n', "GET /courses?token=abc HTTP/1.1", "200", "-")
+    werkzeug.info(" * Running on %s", "http://127.0.0.1:5000")
+    assert [line["message"] for line in json_logs()] == [" * Running on http://127.0.0.1:5000"]
