@@ -7,16 +7,16 @@ from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import PROJECT_ROOT, load_config
 from .extensions import configure_sqlite, csrf, db, limiter, login_manager, migrate
 from .ids import IdConverter
+from .logs import RequestLog, register_logging
 from .request_guard import register_request_guard
 from .security import register_security_headers
+from .static_files import register_static_files
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(load_config(Path(app.instance_path), config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    hops = app.config["TRUSTED_PROXY_HOPS"]
-    if hops:
-        # Behind a load balancer, rate limits must key on the client's address, not the balancer's.
-        # X-Forwarded-Host is not trusted: load balancers such as AWS's pass the client's own through.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    register_logging(app)
 
     # First, so hostile input is refused before CSRF, rate limits or the login manager read the request.
     register_request_guard(app)
@@ -47,6 +43,14 @@ def create_app(config: dict | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     register_jobs(app)
+    register_static_files(app)
+    # Around everything, static files included: each request gets its id and one log line.
+    app.wsgi_app = RequestLog(app.wsgi_app)
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        # Behind a load balancer, rate limits must key on the client's address, not the balancer's.
+        # X-Forwarded-Host is not trusted: load balancers such as AWS's pass the client's own through.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     return app
 
 
@@ -85,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     from .catalog import bp as catalog_bp
     from .certificates import bp as certificates_bp
     from .checkout import bp as checkout_bp
+    from .health import bp as health_bp
     from .learning import bp as learning_bp
     from .media import bp as media_bp
     from .revenue import bp as revenue_bp
@@ -101,18 +106,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(revenue_bp, url_prefix="/studio")
-
-    @app.get("/healthz")
-    @limiter.exempt
-    def healthz():
-        """Tell a load balancer whether this process can reach the database."""
-        try:
-            db.session.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            db.session.rollback()
-            log.warning("health check failed: %s", exc)
-            return jsonify(status="error", database="unreachable"), 503
-        return jsonify(status="ok", database="ok")
+    app.register_blueprint(health_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -18,6 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 ENVIRONMENTS = ("development", "production")
+LOG_FORMATS = ("json", "text")
 # A secret key anyone could guess despite its length: fewer characters than this, or fewer
 # different ones (Django's rule: 50 and 5; 32 is what a 256-bit random key takes in hex).
 MIN_SECRET_KEY_LENGTH = 32
@@ -119,7 +120,21 @@ def _environment_name() -> str:
 
 
 def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
-    """Build the settings mapping: environment, then explicit overrides."""
+    """Build the settings mapping (environment, then explicit overrides), refusing unsafe or invalid ones."""
+    config = read_config(instance_path, overrides)
+    if config["ENV_NAME"] == "production":
+        problems = production_problems(config)
+        if problems:
+            raise ConfigError(
+                "Aqueduct won't start in production with these settings:\n"
+                + "\n".join(f"  - {problem}" for problem in problems)
+            )
+    check_config(config)
+    return config
+
+
+def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
+    """The settings mapping from the environment (and `.env`), then explicit overrides, not yet judged."""
     overrides = dict(overrides or {})
     if not overrides.get("TESTING"):
         # A developer's .env (real Stripe keys, S3…) must never leak into a test application.
@@ -136,7 +151,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "FLASK_DEBUG": get_debug_flag(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # In production a failed statement's error names the SQL, never its values (addresses, token hashes).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": production},
         # How many reverse proxies (load balancer, CDN) stand in front and set X-Forwarded-*.
         "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0, minimum=0),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
@@ -207,6 +223,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": _int("MAX_FORM_BYTES", 16 * 1024 * 1024),
+        # Logs: one JSON object a line on stdout (production's default), or plain text for people.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "").strip().lower() or ("json" if production else "text"),
+        # Where fingerprinted, compressed copies of static/ are built (at start) and served from.
+        "STATIC_BUILD_DIR": os.environ.get("STATIC_BUILD_DIR", "").strip() or str(instance_path / "static"),
     }
     config.update(overrides)
     # The built-in checkout that pays without money: on in development when Stripe isn't set up,
@@ -216,14 +236,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         not config["STRIPE_SECRET_KEY"]
         and (config["ENV_NAME"] != "production" or "free-test-checkout" in config["ALLOW_UNSAFE"]),
     )
+    return config
 
-    if config["ENV_NAME"] == "production":
-        problems = production_problems(config)
-        if problems:
-            raise ConfigError(
-                "Aqueduct won't start in production with these settings:\n"
-                + "\n".join(f"  - {problem}" for problem in problems)
-            )
+
+def check_config(config: dict) -> None:
+    """Raise ConfigError for a setting no environment can run with (an unknown backend, half a CloudFront setup)."""
     if config["JOB_RUNNER"] not in {"celery", "thread", "inline"}:
         raise ConfigError(f"JOB_RUNNER must be 'celery', 'thread' or 'inline', not {config['JOB_RUNNER']!r}")
     if config["JOB_RUNNER"] == "celery" and not config["REDIS_URL"]:
@@ -236,7 +253,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         _check_media_origin(config["MEDIA_ORIGIN"], config["BASE_URL"])
     if config["CLOUDFRONT_DOMAIN"] and not (config["CLOUDFRONT_KEY_ID"] and config["CLOUDFRONT_PRIVATE_KEY"]):
         raise ConfigError("CLOUDFRONT_DOMAIN needs CLOUDFRONT_KEY_ID and CLOUDFRONT_PRIVATE_KEY (or _FILE) as well.")
-    return config
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be 'json' or 'text', not {config['LOG_FORMAT']!r}")
 
 
 def production_problems(config: dict) -> list[str]:

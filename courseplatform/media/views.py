@@ -21,7 +21,7 @@ from .services import upload_is_open
 # Room for the multipart form's own headers and fields around the file.
 FORM_OVERHEAD_BYTES = 64 * 1024
 # What the media host answers besides files: a load balancer's health check.
-MEDIA_HOST_ENDPOINTS = {"media.serve", "healthz"}
+MEDIA_HOST_ENDPOINTS = {"media.serve", "health.healthz"}
 
 
 def media_host() -> str | None:
