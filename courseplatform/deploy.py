@@ -30,12 +30,8 @@ def deploy_problems(config: dict) -> list[str]:
             "off. Set AQUEDUCT_ENV=production."
         )
     redis_url = config["REDIS_URL"]
-    if not redis_url:
-        problems.append(
-            "REDIS_URL is not set: the worker and beat have no queue to share, so background jobs would run inside "
-            "web requests and nothing would run the schedules. Set REDIS_URL=redis://host:6379/0."
-        )
-    elif urlsplit(redis_url).scheme.lower() not in REDIS_SCHEMES:
+    # A missing REDIS_URL is in UNSAFE_IN_PRODUCTION twice over: rate limits and the job queue.
+    if redis_url and urlsplit(redis_url).scheme.lower() not in REDIS_SCHEMES:
         problems.append(f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url.split(':')[0]!r}.")
     if config["STORAGE_BACKEND"] == "s3" and not config["S3_BUCKET"]:
         problems.append("STORAGE_BACKEND is 's3' without S3_BUCKET: uploads would have nowhere to go. Set S3_BUCKET.")

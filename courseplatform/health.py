@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .extensions import db, limiter
 from .integrations.redis_store import RedisUnavailable, ping
 from .models import utcnow
+from .models.jobs import Job, JobStatus
 from .models.mail import MailStatus, OutgoingMail
 
 log = logging.getLogger(__name__)
@@ -23,20 +24,27 @@ bp = Blueprint("health", __name__)
 
 
 def queue_lag_seconds() -> int:
-    """How long, in whole seconds, the longest-waiting due message has waited past its time; 0 when none waits.
+    """How long, in whole seconds, the longest-waiting due message or job has waited past its time; 0 when none.
 
-    A message is due when it is pending and its next attempt is now or past. A rising figure means
-    nothing is delivering: the deliverers are down or behind.
+    A message is due when it is pending and its next attempt is now or past; a job when it is
+    pending and its `run_after` is. A rising figure means nothing is working the queue: the
+    workers are down or behind.
     """
     now = utcnow()
-    oldest_due = db.session.execute(
-        sa.select(sa.func.min(OutgoingMail.next_attempt_at)).where(
-            OutgoingMail.status == MailStatus.PENDING, OutgoingMail.next_attempt_at <= now
+    oldest_mail, oldest_job = db.session.execute(
+        sa.select(
+            sa.select(sa.func.min(OutgoingMail.next_attempt_at))
+            .where(OutgoingMail.status == MailStatus.PENDING, OutgoingMail.next_attempt_at <= now)
+            .scalar_subquery(),
+            sa.select(sa.func.min(Job.run_after))
+            .where(Job.status == JobStatus.PENDING, Job.run_after <= now)
+            .scalar_subquery(),
         )
-    ).scalar()
-    if oldest_due is None:
+    ).one()
+    waiting = [moment for moment in (oldest_mail, oldest_job) if moment is not None]
+    if not waiting:
         return 0
-    return max(0, int((now - oldest_due).total_seconds()))
+    return max(0, int((now - min(waiting)).total_seconds()))
 
 
 @bp.get("/healthz")

@@ -69,7 +69,7 @@ def test_a_complete_production_environment_is_ready(runner, monkeypatch):
         ({"SECRET_KEY": "short"}, "SECRET_KEY is the built-in development key, shorter than 32"),
         ({"AQUEDUCT_ENV": None}, "AQUEDUCT_ENV is not 'production'"),
         # Twice: the rate limits and the queue both need it.
-        ({"REDIS_URL": None}, "the worker and beat have no queue to share"),
+        ({"REDIS_URL": None}, "JOB_RUNNER is not 'celery': background jobs would run inside web processes"),
         ({"REDIS_URL": "http://cache.example.com"}, "REDIS_URL must start with redis://"),
         ({"BASE_URL": "http://courses.aqueduct.example.org"}, "BASE_URL is not a public https address"),
         ({"STORAGE_BACKEND": "s3", "S3_BUCKET": None}, "STORAGE_BACKEND is 's3' without S3_BUCKET"),

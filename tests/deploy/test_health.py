@@ -10,7 +10,7 @@ import redis
 from courseplatform import create_app
 from courseplatform.extensions import db
 from courseplatform.health import queue_lag_seconds
-from courseplatform.models import MailStatus, OutgoingMail, utcnow
+from courseplatform.models import Job, MailStatus, OutgoingMail, utcnow
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 # Nothing listens on port 1 of loopback: the connection is refused at once.
@@ -56,6 +56,13 @@ def test_healthz_reports_how_long_the_oldest_due_message_has_waited(client):
     lag = client.get("/healthz").json["queue_lag_seconds"]
     assert 125 <= lag <= 135
     assert 125 <= queue_lag_seconds() <= 135
+
+
+def test_a_job_nobody_has_run_counts_as_queue_lag_too(client):
+    db.session.add(Job(kind="storage.delete", payload={}, run_after=utcnow() - timedelta(seconds=300)))
+    db.session.add(Job(kind="storage.delete", payload={}, run_after=utcnow() + timedelta(seconds=300)))
+    db.session.commit()
+    assert 300 <= client.get("/healthz").json["queue_lag_seconds"] <= 310
 
 
 def test_healthz_runs_the_same_queries_whatever_waits_in_the_outbox(client, count_queries):
