@@ -195,3 +195,35 @@ def deliver_pending(ids: list[int] | None = None, limit: int = 500) -> int:
             sent += 1
         db.session.commit()
     return sent
+
+
+@dataclass(frozen=True)
+class JobMail:
+    """How the e-mails one job wrote are doing: accepted by the mail server, still waiting, given up."""
+
+    sent: int = 0
+    waiting: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.waiting + self.failed
+
+
+def mail_of_job(job_id: int) -> JobMail:
+    """Counts of a job's messages by delivery status (one query), for the page that follows the job."""
+    from ..extensions import db
+    from ..models import MailStatus, OutgoingMail
+
+    counts = dict(
+        db.session.execute(
+            sa.select(OutgoingMail.status, sa.func.count())
+            .where(OutgoingMail.job_id == job_id)
+            .group_by(OutgoingMail.status)
+        ).all()
+    )
+    return JobMail(
+        sent=counts.get(MailStatus.SENT, 0),
+        waiting=counts.get(MailStatus.PENDING, 0),
+        failed=counts.get(MailStatus.FAILED, 0),
+    )
