@@ -83,7 +83,8 @@ def owned_world():
     entry = session_income_of(owner)
     job = Job(kind="learners.enrol_list", payload={"people": []}, owner_id=owner.user_id, course_id=course.id)
     sessions_job = Job(kind="sessions.import", payload={"rows": []}, owner_id=owner.user_id)
-    db.session.add_all([job, sessions_job])
+    attendance_job = Job(kind="attendance.import", payload={"session_id": session.id}, course_id=course.id)
+    db.session.add_all([job, sessions_job, attendance_job])
     db.session.flush()
     values = {
         "course_id": course.id,
@@ -97,6 +98,7 @@ def owned_world():
         "entry_id": entry.id,
         "job_id": job.id,
         "revenue.session_import:job_id": sessions_job.id,
+        "studio.attendance_import:job_id": attendance_job.id,
     }
     return course, values
 
