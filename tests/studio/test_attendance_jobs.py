@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
@@ -17,17 +18,26 @@ from courseplatform.studio.attendance_jobs import import_attendance_job, start_a
 from courseplatform.studio.attendance_services import read_report
 
 from ..conftest import csrf_token_from
-from ..factories import CreatorProfileFactory
+from ..factories import PASSWORD, CreatorProfileFactory
 from ..learning.factories_live import learner, session_in, workshop
-from .test_attendance import (  # noqa: F401 (fixtures)
-    ZOOM_REPORT,
-    course,
-    creator,
-    minutes_of,
-    page_url,
-    session,
-    text_of,
-)
+from .test_attendance import ZOOM_REPORT, minutes_of, page_url, text_of
+
+
+@pytest.fixture
+def creator(web):
+    profile = CreatorProfileFactory(user__email="maya@example.org", user__time_zone="America/New_York")
+    web.login("maya@example.org", PASSWORD)
+    return profile
+
+
+@pytest.fixture
+def course(creator):
+    return workshop(creator=creator)
+
+
+@pytest.fixture
+def session(course):
+    return session_in(course, minutes_from_now=-3 * 60, duration_minutes=90, title="Evening 1")[0]
 
 
 def recorded_job(course, session, report: str = ZOOM_REPORT) -> Job:
