@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..downloads import spreadsheet_safe
 from ..extensions import db
-from ..integrations.mail import JobMail, mail_of_job, send_after_commit
+from ..integrations.mail import JobMail, mail_of_job, send_many_after_commit
 from ..jobs import JobRefused, enqueue, job_progress
 from ..links import absolute_url
 from ..models import Course, CourseKind, Job, JobStatus, User, WaitlistEntry, utcnow
@@ -122,8 +122,8 @@ def notify_waitlist_job(job: Job) -> dict:
         .with_for_update(skip_locked=True)
     ).all()
     now = utcnow()
+    send_many_after_commit([entry.email for entry in entries], subject, text, job_id=job.id)
     for entry in entries:
-        send_after_commit(entry.email, subject, text, job_id=job.id)
         entry.notified_at = now
     db.session.flush()
     if entries:

@@ -130,6 +130,23 @@ def send_after_commit(to: str, subject: str, text: str, html: str | None = None,
     after_commit("mail", row.id)
 
 
+def send_many_after_commit(recipients: list[str], subject: str, text: str, *, job_id: int | None = None) -> int:
+    """Record one message to each recipient in the current transaction (one statement); see `send_after_commit`."""
+    from ..extensions import db
+    from ..jobs import after_commit
+    from ..models import OutgoingMail
+
+    if not recipients:
+        return 0
+    rows = [{"recipient": to, "subject": subject[:255], "text": text, "job_id": job_id} for to in recipients]
+    ids = db.session.scalars(sa.insert(OutgoingMail).returning(OutgoingMail.id, sort_by_parameter_order=True), rows)
+    count = 0
+    for ident in ids:
+        after_commit("mail", ident)
+        count += 1
+    return count
+
+
 def deliver_committed() -> int:
     """Deliver here and now the messages this session recorded, if their transaction committed (commands)."""
     from ..extensions import db
