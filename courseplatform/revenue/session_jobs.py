@@ -31,18 +31,7 @@ def start_session_import(
     job = enqueue(
         KIND,
         {
-            "rows": [
-                [
-                    row.line,
-                    row.session_date.isoformat(),
-                    row.sessions,
-                    row.minutes_each,
-                    row.amount_cents,
-                    row.payer_kind.value,
-                    row.import_key,
-                ]
-                for row in rows
-            ],
+            "rows": [_stored(row) for row in rows],
             "skipped": [[bad.line, bad.reason] for bad in skipped[:MAX_SKIPPED_SHOWN]],
             "skipped_count": len(skipped),
             "dropped": dropped,
@@ -74,6 +63,19 @@ def import_sessions_job(job: Job) -> dict:
     result = import_sessions(profile, rows)
     job_progress(job, len(rows), len(rows))
     return {"imported": result.imported, "already": result.already}
+
+
+def _stored(row: ParsedRow) -> list:
+    """A row as the job keeps it: line, date, count, minutes, amount, payer kind, fingerprint; nothing else."""
+    return [
+        row.line,
+        row.session_date.isoformat(),
+        row.sessions,
+        row.minutes_each,
+        row.amount_cents,
+        row.payer_kind.value,
+        row.import_key,
+    ]
 
 
 def _row(stored: list) -> ParsedRow:
