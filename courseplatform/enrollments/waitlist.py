@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..downloads import spreadsheet_safe
 from ..extensions import db
-from ..integrations.mail import send_after_commit
+from ..integrations.mail import JobMail, mail_of_job, send_many_after_commit
+from ..jobs import JobRefused, enqueue, job_progress
 from ..links import absolute_url
-from ..models import Course, CourseKind, User, WaitlistEntry, utcnow
+from ..models import Course, CourseKind, Job, JobStatus, User, WaitlistEntry, utcnow
 from .seats import is_buyable
+
+NOTIFY = "waitlist.notify"
+PER_PAGE = 50
 
 # Why the list is being told, and what the message says.
 REASONS = {
@@ -59,16 +64,45 @@ def announce_opening(course: Course) -> int:
 
 
 def notify_waitlist(course: Course, reason: str) -> int:
-    """E-mail everyone on the waitlist not told yet, once; returns how many messages were written.
+    """Start telling everyone on the waitlist not told yet, once; returns how many are to be told.
 
-    Called through `offer_open_seats` and `announce_opening`, which check first that a
-    place can really be taken. Each message goes to the outbox in the same transaction that
-    marks its entry `notified_at`, so a second call (or a retried request) writes nothing, a
-    rolled-back one leaves nobody marked, and no mail server is waited on while rows are
-    locked. Flushes, never commits: the caller's request commits once.
+    Called through `offer_open_seats` and `announce_opening`, which check first that a place
+    can really be taken. The e-mails are written by a job (`notify_waitlist_job`) recorded in
+    the caller's transaction, so a list of thousands doesn't hold up the request that opened
+    the place. A job already waiting to start tells everyone waiting by then: no second one is
+    recorded. Flushes, never commits: the caller's request commits once.
     """
     if reason not in REASONS:
         raise ValueError(f"unknown waitlist reason {reason!r}; use one of {sorted(REASONS)}")
+    waiting = db.session.scalar(
+        sa.select(sa.func.count(WaitlistEntry.id)).where(
+            WaitlistEntry.course_id == course.id, WaitlistEntry.notified_at.is_(None)
+        )
+    )
+    if not waiting:
+        return 0
+    queued = db.session.scalar(
+        sa.select(Job.id).where(Job.kind == NOTIFY, Job.course_id == course.id, Job.status == JobStatus.PENDING)
+    )
+    if queued is None:
+        job = enqueue(NOTIFY, {"reason": reason}, owner_id=course.creator.user_id, course_id=course.id)
+        job.progress_total = waiting
+    return waiting
+
+
+def notify_waitlist_job(job: Job) -> dict:
+    """The job: e-mail everyone on the waitlist not told yet, marking each as told, all in one transaction.
+
+    Each message goes to the outbox (tied to the job, whose page counts them as they leave) in
+    the same transaction that marks its entry `notified_at` and the job done: a worker killed
+    half-way leaves nobody marked and nothing written, and the next run tells everyone once.
+    """
+    course = db.session.get(Course, job.course_id) if job.course_id else None
+    if course is None:
+        raise JobRefused("The offering was deleted before its waitlist could be told.")
+    reason = job.payload.get("reason")
+    if reason not in REASONS:
+        raise JobRefused("This notice can't be sent: its reason is unknown.")
     subject_template, opening = REASONS[reason]
     creator = course.creator.display_name
     subject = subject_template.format(title=course.title)
@@ -84,14 +118,42 @@ def notify_waitlist(course: Course, reason: str) -> int:
         sa.select(WaitlistEntry)
         .where(WaitlistEntry.course_id == course.id, WaitlistEntry.notified_at.is_(None))
         .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
-        # Two processes notifying at once each take different rows instead of both mailing everyone.
+        # Two workers notifying at once each take different rows instead of both mailing everyone.
         .with_for_update(skip_locked=True)
     ).all()
+    now = utcnow()
+    send_many_after_commit([entry.email for entry in entries], subject, text, job_id=job.id)
     for entry in entries:
-        send_after_commit(entry.email, subject, text)
-        entry.notified_at = utcnow()
+        entry.notified_at = now
     db.session.flush()
-    return len(entries)
+    if entries:
+        job_progress(job, len(entries), len(entries))
+    return {"told": len(entries)}
+
+
+@dataclass(frozen=True)
+class WaitlistNotice:
+    """The latest telling of an offering's waitlist: its job and how its e-mails are doing."""
+
+    job: Job
+    mail: JobMail
+
+    @property
+    def underway(self) -> bool:
+        """Still being written, or written and not all accepted by the mail server yet."""
+        return not self.job.is_finished or bool(self.mail.waiting)
+
+    @property
+    def people(self) -> int:
+        return self.mail.total if self.job.status is JobStatus.DONE else self.job.progress_total
+
+
+def latest_notice(course: Course) -> WaitlistNotice | None:
+    """The offering's most recent waitlist job with its e-mail counts (two queries), or None."""
+    job = db.session.scalar(
+        sa.select(Job).where(Job.kind == NOTIFY, Job.course_id == course.id).order_by(Job.id.desc()).limit(1)
+    )
+    return WaitlistNotice(job, mail_of_job(job.id)) if job is not None else None
 
 
 def waitlist_entries(course: Course) -> list[WaitlistEntry]:
@@ -103,6 +165,39 @@ def waitlist_entries(course: Course) -> list[WaitlistEntry]:
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class WaitlistPage:
+    """A page of an offering's waitlist, first come first, with the counts of the whole list."""
+
+    entries: list[WaitlistEntry]
+    total: int
+    waiting: int
+    page: int
+    pages: int
+
+
+def waitlist_page(course: Course, page: int = 1, per_page: int = PER_PAGE) -> WaitlistPage:
+    """One page of the waitlist and how many are on it and still waiting to hear (two queries)."""
+    total, waiting = db.session.execute(
+        sa.select(
+            sa.func.count(WaitlistEntry.id),
+            sa.func.count(WaitlistEntry.id).filter(WaitlistEntry.notified_at.is_(None)),
+        ).where(WaitlistEntry.course_id == course.id)
+    ).one()
+    pages = max(1, -(-total // per_page))
+    page = min(page, pages)
+    entries = list(
+        db.session.scalars(
+            sa.select(WaitlistEntry)
+            .where(WaitlistEntry.course_id == course.id)
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return WaitlistPage(entries, total, waiting, page, pages)
 
 
 def waitlist_csv(entries: list[WaitlistEntry]) -> str:

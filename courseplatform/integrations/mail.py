@@ -192,6 +192,23 @@ def send_after_commit(to: str, subject: str, text: str, html: str | None = None,
     after_commit("mail", row.id)
 
 
+def send_many_after_commit(recipients: list[str], subject: str, text: str, *, job_id: int | None = None) -> int:
+    """Record one message to each recipient in the current transaction (one statement); see `send_after_commit`."""
+    from ..extensions import db
+    from ..jobs import after_commit
+    from ..models import OutgoingMail
+
+    if not recipients:
+        return 0
+    rows = [{"recipient": to, "subject": subject[:255], "text": text, "job_id": job_id} for to in recipients]
+    ids = db.session.scalars(sa.insert(OutgoingMail).returning(OutgoingMail.id, sort_by_parameter_order=True), rows)
+    count = 0
+    for ident in ids:
+        after_commit("mail", ident)
+        count += 1
+    return count
+
+
 def deliver_committed() -> int:
     """Deliver here and now the messages this session recorded, if their transaction committed (commands)."""
     from ..extensions import db
@@ -269,3 +286,35 @@ def _deliver(mailer, due: list[int], *, due_only: bool) -> int:
             sent += 1
             db.session.commit()
     return sent
+
+
+@dataclass(frozen=True)
+class JobMail:
+    """How the e-mails one job wrote are doing: accepted by the mail server, still waiting, given up."""
+
+    sent: int = 0
+    waiting: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.waiting + self.failed
+
+
+def mail_of_job(job_id: int) -> JobMail:
+    """Counts of a job's messages by delivery status (one query), for the page that follows the job."""
+    from ..extensions import db
+    from ..models import MailStatus, OutgoingMail
+
+    counts = dict(
+        db.session.execute(
+            sa.select(OutgoingMail.status, sa.func.count())
+            .where(OutgoingMail.job_id == job_id)
+            .group_by(OutgoingMail.status)
+        ).all()
+    )
+    return JobMail(
+        sent=counts.get(MailStatus.SENT, 0),
+        waiting=counts.get(MailStatus.PENDING, 0),
+        failed=counts.get(MailStatus.FAILED, 0),
+    )

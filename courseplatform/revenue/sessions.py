@@ -7,7 +7,8 @@ GET, POST /studio/sessions/<id>/edit    correct an entry
 POST /studio/sessions/<id>/delete       remove an entry
 GET  /studio/sessions/import            upload a practice-management export
 POST /studio/sessions/import            read it, keep only mappable columns, show the column mapping and a preview
-POST /studio/sessions/import/confirm    refresh the preview, or import and report
+POST /studio/sessions/import/confirm    refresh the preview, or start the import in the background
+GET  /studio/sessions/imports/<job>     that import's progress, then its report
 
 Only the creator's own entries: an id that isn't theirs is a 404.
 """
@@ -43,13 +44,13 @@ from .session_import import (
     parse_rows,
     read_export,
 )
+from .session_jobs import session_import_job, start_session_import
 from .session_services import (
     SOURCE_LABELS,
     MonthSituation,
     SessionIncomeError,
     add_entry,
     delete_entry,
-    import_sessions,
     month_situation,
     owned_entry,
     record_month,
@@ -265,7 +266,7 @@ def import_sessions_upload():
 @bp.post("/sessions/import/confirm")
 @creator_required
 def import_sessions_confirm():
-    """Show the preview again with another mapping, or import: nothing when a row has a problem, unless skipped."""
+    """Preview again with another mapping, or start the import: none when a row has a problem, unless skipped."""
     profile = _profile()
     form = ColumnMappingForm()
     try:
@@ -283,15 +284,21 @@ def import_sessions_confirm():
         return _preview(kept, form, refused=True)
     if not parsed.rows:
         return _preview(kept, form, refused=True)
-    result = import_sessions(profile, parsed.rows)
-    db.session.commit()
-    return render_template(
-        "revenue/sessions_import_report.html",
-        result=result,
-        skipped=parsed.bad,
-        dropped=_dropped(kept, mapping),
-        mapped=_mapped(kept, mapping),
+    job = start_session_import(
+        current_user, parsed.rows, parsed.bad, dropped=_dropped(kept, mapping), mapped=_mapped(kept, mapping)
     )
+    db.session.commit()
+    return redirect(url_for("revenue.session_import", job_id=job.id))
+
+
+@bp.get("/sessions/imports/<int:job_id>")
+@creator_required
+def session_import(job_id: int):
+    """How a confirmed import is going: progress while its job runs, then what was imported and skipped."""
+    job = session_import_job(current_user, job_id)
+    if job is None:
+        abort(404)
+    return render_template("revenue/sessions_import_report.html", job=job, payload=job.payload, result=job.result)
 
 
 def _parse(kept: KeptFile, form: ColumnMappingForm):

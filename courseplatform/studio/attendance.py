@@ -1,7 +1,8 @@
 """Attendance at live sessions: entered by hand or imported from a meeting platform.
 
-GET/POST /courses/<id>/sessions/<sid>/attendance           every active learner's minutes, saved at once
-POST     /courses/<id>/sessions/<sid>/attendance/import    a meeting platform's attendance report (CSV)
+GET/POST /courses/<id>/sessions/<sid>/attendance                every active learner's minutes, saved at once
+POST     /courses/<id>/sessions/<sid>/attendance/import         a meeting platform's report (CSV), as a job
+GET      /courses/<id>/sessions/<sid>/attendance/imports/<job>  the page with that import's progress, then report
 
 Owner or admin only; anyone else gets 404.
 """
@@ -14,16 +15,15 @@ from sqlalchemy.orm import selectinload
 
 from ..access import owned_course_or_404, studio_required
 from ..extensions import db
-from ..models import Course, CourseKind, LiveSession, utcnow
+from ..models import Course, CourseKind, Job, JobStatus, LiveSession, utcnow
 from . import bp
 from .attendance_forms import AttendanceForm, AttendanceImportForm, attendance_form
+from .attendance_jobs import attendance_job, start_attendance_import
 from .attendance_services import (
     MAX_REPORT_BYTES,
     AttendanceError,
     ColumnsNeeded,
-    ImportResult,
     attendance_roster,
-    import_report,
     max_minutes,
     read_report,
     save_attendance,
@@ -46,7 +46,7 @@ def _page(
     session: LiveSession,
     form: AttendanceForm | None = None,
     upload: AttendanceImportForm | None = None,
-    report: ImportResult | None = None,
+    job: Job | None = None,
 ):
     roster = attendance_roster(course, session)
     if form is None:
@@ -71,7 +71,8 @@ def _page(
         rows=rows,
         recorded=sum(1 for row in roster if row.minutes is not None),
         upload=upload or AttendanceImportForm(),
-        report=report,
+        job=job,
+        report=job.result if job is not None and job.status is JobStatus.DONE else None,
         active_tab="studio.live_sessions",
     )
 
@@ -93,7 +94,7 @@ def attendance(course_id: int, session_id: int):
 @bp.post("/courses/<int:course_id>/sessions/<int:session_id>/attendance/import")
 @studio_required
 def import_attendance(course_id: int, session_id: int):
-    """Read a meeting platform's attendance report and record each matched learner's minutes."""
+    """Read a meeting platform's attendance report and start recording each matched learner's minutes."""
     course, session = _session_of(course_id, session_id)
     upload = AttendanceImportForm()
     chosen = [name for name in (upload.email_column.data, upload.minutes_column.data) if name]
@@ -114,6 +115,17 @@ def import_attendance(course_id: int, session_id: int):
     except AttendanceError as error:
         upload.file.errors = [*upload.file.errors, str(error)]
         return _page(course, session, upload=upload)
-    report = import_report(course, session, parsed)
+    job = start_attendance_import(course, session, parsed, by=current_user)
     db.session.commit()
-    return _page(course, session, report=report)
+    return redirect(url_for("studio.attendance_import", course_id=course.id, session_id=session.id, job_id=job.id))
+
+
+@bp.get("/courses/<int:course_id>/sessions/<int:session_id>/attendance/imports/<int:job_id>")
+@studio_required
+def attendance_import(course_id: int, session_id: int, job_id: int):
+    """The attendance page with an imported report's progress, then what it recorded and the lines it didn't use."""
+    course, session = _session_of(course_id, session_id)
+    job = attendance_job(course, session, job_id)
+    if job is None:
+        abort(404)
+    return _page(course, session, job=job)

@@ -7,13 +7,13 @@ the outbox in that same transaction and counted on the page as the mail server a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import sqlalchemy as sa
 
 from ..extensions import db
 from ..jobs import JobRefused, enqueue, job_progress
-from ..models import Course, Job, MailStatus, OutgoingMail, User
+from ..models import Course, Job, User
 from .learner_services import ImportReport, ListedPerson, Rejection, enrol_list
 
 KIND = "learners.enrol_list"
@@ -64,35 +64,6 @@ def report_from(stored: dict) -> ImportReport:
     )
 
 
-@dataclass(frozen=True)
-class Invitations:
-    """How the e-mails a list job wrote are doing: accepted by the mail server, still waiting, given up."""
-
-    sent: int = 0
-    waiting: int = 0
-    failed: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.sent + self.waiting + self.failed
-
-
 def enrolment_job(course: Course, job_id: int) -> Job | None:
     """The course's list job with this id, or None."""
     return db.session.scalar(sa.select(Job).where(Job.id == job_id, Job.course_id == course.id, Job.kind == KIND))
-
-
-def invitations_of(job: Job) -> Invitations:
-    """Counts of the job's messages by delivery status (one query)."""
-    counts = dict(
-        db.session.execute(
-            sa.select(OutgoingMail.status, sa.func.count())
-            .where(OutgoingMail.job_id == job.id)
-            .group_by(OutgoingMail.status)
-        ).all()
-    )
-    return Invitations(
-        sent=counts.get(MailStatus.SENT, 0),
-        waiting=counts.get(MailStatus.PENDING, 0),
-        failed=counts.get(MailStatus.FAILED, 0),
-    )

@@ -24,12 +24,13 @@ from ..enrollments import access
 from ..extensions import db
 from ..fields import page_number
 from ..formatting import format_money
+from ..integrations.mail import mail_of_job
 from ..learning.certificates import completion_of
 from ..models import Course, EnrollmentStatus, JobStatus
 from . import bp
 from .forms import ConfirmForm
 from .learner_forms import GrantAccessForm, ImportLearnersForm, LearnerSearchForm, RefundForm
-from .learner_jobs import enrolment_job, invitations_of, report_from, start_enrolling
+from .learner_jobs import enrolment_job, report_from, start_enrolling
 from .learner_services import (
     MAX_IMPORT_BYTES,
     Grant,
@@ -137,7 +138,7 @@ def learner_import(course_id: int, job_id: int):
     job = enrolment_job(course, job_id)
     if job is None:
         abort(404)
-    invitations = invitations_of(job) if job.status is JobStatus.DONE else None
+    invitations = mail_of_job(job.id) if job.status is JobStatus.DONE else None
     return render_template(
         "studio/learner_import_report.html",
         course=course,

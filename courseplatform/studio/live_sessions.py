@@ -93,8 +93,8 @@ def _saved(message: str, course: Course) -> None:
     """
     told = offer_open_seats(course)
     db.session.commit()
-    told_text = "1 person on the waitlist was" if told == 1 else f"{told} people on the waitlist were"
-    flash(message + (f" {told_text} e-mailed." if told else ""), "success")
+    told_text = "1 person on the waitlist is" if told == 1 else f"{told} people on the waitlist are"
+    flash(message + (f" {told_text} being e-mailed (see Waitlist)." if told else ""), "success")
 
 
 @bp.route("/courses/<int:course_id>/sessions", methods=["GET", "POST"])

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template
+from flask import Response, render_template, request
 
 from ..access import owned_course_or_404, studio_required
 from ..downloads import attachment
-from ..enrollments.waitlist import waitlist_csv, waitlist_entries
+from ..enrollments.waitlist import latest_notice, waitlist_csv, waitlist_entries, waitlist_page
+from ..fields import page_number
 from . import bp
 
 
 @bp.get("/courses/<int:course_id>/waitlist")
 @studio_required
 def waitlist(course_id: int):
-    """Who asked to hear when this offering opens or a seat frees up, and whether they've been told."""
+    """Who is waiting to hear when this offering opens or a seat frees up, and how the latest telling is going."""
     course = owned_course_or_404(course_id)
-    entries = waitlist_entries(course)
-    waiting = sum(1 for entry in entries if entry.notified_at is None)
-    return render_template("studio/waitlist.html", course=course, entries=entries, waiting=waiting)
+    listing = waitlist_page(course, page_number(request.args))
+    return render_template("studio/waitlist.html", course=course, listing=listing, notice=latest_notice(course))
 
 
 @bp.get("/courses/<int:course_id>/waitlist.csv", endpoint="waitlist_csv")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from courseplatform.downloads import spreadsheet_safe
 from courseplatform.enrollments.waitlist import notify_waitlist
 from courseplatform.extensions import db
-from courseplatform.integrations.mail import deliver_committed
+from courseplatform.jobs import dispatch_committed
 from courseplatform.models import CourseKind, CourseStatus, WaitlistEntry, utcnow
 
 from ..conftest import csrf_token_from
@@ -124,9 +124,9 @@ def test_notify_mails_each_waiting_person_once(app, mailbox, soon):
     waitlist_entry(other, "other@example.org")
 
     assert notify_waitlist(soon, "open") == 2
-    assert mailbox.messages == [], "written to the outbox, sent once the change commits"
+    assert mailbox.messages == [], "written by a job, sent once the change commits"
     db.session.commit()
-    deliver_committed()
+    dispatch_committed()
     messages = mailbox.messages
     assert sorted(m["To"] for m in messages) == ["first@example.org", "second@example.org"]
     assert {m["Subject"] for m in messages} == {"Grounding Skills is open"}
@@ -138,7 +138,7 @@ def test_notify_mails_each_waiting_person_once(app, mailbox, soon):
     mailbox.clear()
     assert notify_waitlist(soon, "open") == 0
     db.session.commit()
-    assert deliver_committed() == 0
+    dispatch_committed()
     assert mailbox.messages == []
 
 
@@ -147,7 +147,7 @@ def test_a_freed_seat_has_its_own_subject(app, mailbox):
     waitlist_entry(course, "kim@example.org")
     assert notify_waitlist(course, "seat") == 1
     db.session.commit()
-    deliver_committed()
+    dispatch_committed()
     assert mailbox.messages[0]["Subject"] == "A seat opened in Couples in Crisis"
 
 

@@ -60,8 +60,9 @@ def form_values(html: str) -> dict[str, str]:
 
 
 def confirm(web, preview_html: str, **changes):
+    """Confirm the import, then follow to its report (the job has run by then: the tests run jobs inline)."""
     values = {**form_values(preview_html), "confirm": "1", **changes}
-    return web.client.post("/studio/sessions/import/confirm", data=values)
+    return web.client.post("/studio/sessions/import/confirm", data=values, follow_redirects=True)
 
 
 def imported(profile) -> list[SessionIncome]:

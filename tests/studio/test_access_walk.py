@@ -82,7 +82,9 @@ def owned_world():
     enrollment = EnrollmentFactory(user=order.learner, course=course, order=order)
     entry = session_income_of(owner)
     job = Job(kind="learners.enrol_list", payload={"people": []}, owner_id=owner.user_id, course_id=course.id)
-    db.session.add(job)
+    sessions_job = Job(kind="sessions.import", payload={"rows": []}, owner_id=owner.user_id)
+    attendance_job = Job(kind="attendance.import", payload={"session_id": session.id}, course_id=course.id)
+    db.session.add_all([job, sessions_job, attendance_job])
     db.session.flush()
     values = {
         "course_id": course.id,
@@ -95,6 +97,8 @@ def owned_world():
         "order_id": order.id,
         "entry_id": entry.id,
         "job_id": job.id,
+        "revenue.session_import:job_id": sessions_job.id,
+        "studio.attendance_import:job_id": attendance_job.id,
     }
     return course, values
 
@@ -116,12 +120,15 @@ def session_income_of(owner) -> SessionIncome:
 
 
 def studio_urls(app, values) -> list[tuple[str, str]]:
-    """(method, url) for every studio route, with this world's ids filled in."""
+    """(method, url) for every studio route, with this world's ids filled in.
+
+    A value keyed "endpoint:name" is used for that endpoint alone (a job of the kind its page shows).
+    """
     urls = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/studio"):
             continue
-        args = {name: values[name] for name in rule.arguments}
+        args = {name: values.get(f"{rule.endpoint}:{name}", values.get(name)) for name in rule.arguments}
         url = app.url_map.bind("localhost").build(rule.endpoint, args)
         for method in sorted(rule.methods & {"GET", "POST"}):
             urls.append((method, url))

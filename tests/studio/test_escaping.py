@@ -85,7 +85,29 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         course_id=course.id,
         result={"invited": [person], "enrolled": [person], "already": [person], "rejected": [rejection]},
     )
-    db.session.add(list_job)
+    sessions_job = Job(
+        kind="sessions.import",
+        payload={"skipped": [[3, PAYLOAD]], "skipped_count": 1, "dropped": [PAYLOAD], "mapped": {"Fee": PAYLOAD}},
+        status=JobStatus.DONE,
+        owner_id=owner.user_id,
+        result={"imported": 1, "already": 0},
+    )
+    line = {"line": 2, "value": PAYLOAD, "reason": PAYLOAD}
+    attendance_job = Job(
+        kind="attendance.import",
+        payload={"session_id": session.id},
+        status=JobStatus.DONE,
+        course_id=course.id,
+        result={
+            "email_column": PAYLOAD,
+            "minutes_column": PAYLOAD,
+            "recorded": [{"user": {"name": PAYLOAD, "email": "x@example.org"}, "minutes": 5, "lines": [2, 3]}],
+            "capped": [{"user": {"name": PAYLOAD, "email": "x@example.org"}, "minutes": 5, "lines": [2]}],
+            "unmatched": [line],
+            "problems": [line],
+        },
+    )
+    db.session.add_all([list_job, sessions_job, attendance_job])
     db.session.flush()
     values = {
         "course_id": course.id,
@@ -98,6 +120,8 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         "order_id": order.id,
         "entry_id": entry.id,
         "job_id": list_job.id,
+        "revenue.session_import:job_id": sessions_job.id,
+        "studio.attendance_import:job_id": attendance_job.id,
     }
     public = [
         "/",
@@ -127,5 +151,10 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
             assert marker not in html, f"{name}: {marker!r} reached the page unescaped"
         checked += 1
     assert checked >= 20, f"only {checked} pages rendered"
+    job_pages = [
+        f"owner@example.org /studio/sessions/imports/{sessions_job.id}",
+        f"owner@example.org /studio/courses/{course.id}/sessions/{session.id}/attendance/imports/{attendance_job.id}",
+    ]
+    assert [pages[name].status_code for name in job_pages] == [200, 200], "the import reports were checked"
     course_page = pages[f"visitor /courses/{course.slug}"].get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in course_page, "the title shows as text"

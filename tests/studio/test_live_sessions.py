@@ -202,7 +202,7 @@ def test_a_new_date_tells_the_waitlist_once(web, mailbox):
         "join_url": "",
     }
     html = web.submit(url, data).get_data(as_text=True)
-    assert "1 person on the waitlist was e-mailed." in html
+    assert "1 person on the waitlist is being e-mailed (see Waitlist)." in html
     assert [m["To"] for m in mailbox.messages] == ["waiting@example.org"]
     web.submit(url, {**data, "starts_at": (utcnow() + timedelta(days=16)).strftime("%Y-%m-%dT19:00")})
     assert len(mailbox.messages) == 1

@@ -1,0 +1,88 @@
+"""Importing an attendance report in the background: the upload answers at once, a job records the minutes.
+
+The report is read in the request (so a file that can't be used is refused on the spot); the
+job holds only what was read from it (each line's e-mail and seconds, and the lines that
+couldn't be used) and records every learner's minutes in one transaction with its DONE mark.
+Run again, it writes the same figures: an import replaces the minutes of the learners it names.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..jobs import JobRefused, enqueue, job_progress
+from ..models import Course, Job, LiveSession, User
+from .attendance_services import ImportResult, ParsedReport, ReportLine, import_report
+
+KIND = "attendance.import"
+
+
+def start_attendance_import(course: Course, session: LiveSession, report: ParsedReport, *, by: User) -> Job:
+    """Record the job that imports the report's minutes (the caller commits; it runs after the commit)."""
+    job = enqueue(
+        KIND,
+        {
+            "session_id": session.id,
+            "email_column": report.email_column,
+            "minutes_column": report.minutes_column,
+            "entries": [list(entry) for entry in report.entries],
+            "problems": [[problem.line, problem.value, problem.reason] for problem in report.problems],
+        },
+        owner_id=by.id,
+        course_id=course.id,
+    )
+    job.progress_total = len(report.entries)
+    return job
+
+
+def import_attendance_job(job: Job) -> dict:
+    """The job: record the minutes of the learners the report names, all at once; returns the report."""
+    payload = job.payload
+    course = db.session.get(Course, job.course_id) if job.course_id else None
+    session = db.session.get(LiveSession, payload.get("session_id") or 0) if course is not None else None
+    if session is None or session.course_id != course.id:
+        raise JobRefused("The session was deleted before the report could be imported.")
+    try:
+        report = ParsedReport(
+            email_column=str(payload["email_column"]),
+            minutes_column=str(payload["minutes_column"]),
+            entries=[(int(line), str(email), int(seconds)) for line, email, seconds in payload["entries"]],
+            problems=[ReportLine(int(line), str(value), str(reason)) for line, value, reason in payload["problems"]],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise JobRefused("The report couldn't be read. Upload it again.") from exc
+    result = import_report(course, session, report)
+    job_progress(job, len(report.entries), len(report.entries))
+    return stored_result(result)
+
+
+def stored_result(result: ImportResult) -> dict:
+    """What the report page shows, as JSON: the learners recorded by name and e-mail, and the lines not used."""
+
+    def learner(item) -> dict:
+        return {
+            "user": {"name": item.user.name, "email": item.user.email},
+            "minutes": item.minutes,
+            "lines": item.lines,
+        }
+
+    def line(item: ReportLine) -> dict:
+        return {"line": item.line, "value": item.value, "reason": item.reason}
+
+    return {
+        "email_column": result.email_column,
+        "minutes_column": result.minutes_column,
+        "recorded": [learner(item) for item in result.recorded],
+        "capped": [learner(item) for item in result.capped],
+        "unmatched": [line(item) for item in result.unmatched],
+        "problems": [line(item) for item in result.problems],
+    }
+
+
+def attendance_job(course: Course, session: LiveSession, job_id: int) -> Job | None:
+    """The offering's attendance-import job with this id for this session, or None."""
+    job = db.session.scalar(sa.select(Job).where(Job.id == job_id, Job.course_id == course.id, Job.kind == KIND))
+    if job is None or job.payload.get("session_id") != session.id:
+        return None
+    return job
