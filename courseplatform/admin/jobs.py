@@ -22,7 +22,10 @@ from .audit import record
 PER_PAGE = 50
 KIND_LABELS = {
     "learners.enrol_list": "Enrol a list of learners",
+    "sessions.import": "Import session income",
+    "attendance.import": "Import live-session attendance",
     "storage.delete": "Delete stored files",
+    "waitlist.notify": "E-mail a waitlist",
 }
 
 

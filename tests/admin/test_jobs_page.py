@@ -112,3 +112,10 @@ def test_the_page_runs_the_same_queries_for_1_or_60_failures(operator, client, c
             assert client.get("/admin/jobs").status_code == 200
         counts.append(queries.count)
     assert counts[0] == counts[1]
+
+
+def test_every_kind_of_job_has_a_name_an_operator_understands():
+    from courseplatform.admin.jobs import KIND_LABELS
+    from courseplatform.jobs.runner import KINDS
+
+    assert set(KIND_LABELS) == set(KINDS)
