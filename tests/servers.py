@@ -172,11 +172,11 @@ class Fleet:
         self.processes[name] = process
         return process
 
-    def web(self, name: str, workers: int = 2, **env: str) -> str:
+    def web(self, name: str, workers: int = 2, timeout: int = 60, **env: str) -> str:
         """gunicorn with `workers` processes on a free port; its base URL once /healthz answers."""
         port = free_port()
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        argv = [gunicorn, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "60", "wsgi:app"]
+        argv = [gunicorn, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", str(timeout), "wsgi:app"]
         process = self.start(name, argv, **env)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
