@@ -53,8 +53,8 @@ def throwaway_database(stack: ExitStack) -> tuple[str, str]:
 def serve_under_gunicorn(stack: ExitStack, settings: dict[str, str]) -> str:
     """The app under gunicorn (3 processes x 4 threads) on a free port with these settings; stopped at exit."""
     port = free_port()
-    env = {**os.environ, **settings}
-    env.pop("REDIS_URL", None)
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update(settings)  # REDIS_URL only when these settings give it
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(  # noqa: S603
         [str(gunicorn), "-k", "gthread", "-w", "3", "--threads", "4", "-b", f"127.0.0.1:{port}", "wsgi:app"],
@@ -78,3 +78,68 @@ def serve_under_gunicorn(stack: ExitStack, settings: dict[str, str]) -> str:
         except requests.RequestException:
             time.sleep(0.2)
     raise SystemExit("the app did not start under gunicorn")
+
+
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+
+
+def migrated(database_url: str, **config):
+    """A Flask app on `database_url`, its schema built by the migrations (for seeding and counting)."""
+    from flask_migrate import upgrade
+
+    from courseplatform import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": secrets.token_hex(32), **config})
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def redis_namespace(stack: ExitStack) -> str:
+    """A queue name and key prefix of its own in BENCH_REDIS_URL, whose keys are deleted at exit."""
+    import redis
+
+    prefix = f"aqueduct-bench-{secrets.token_hex(4)}"
+    client = redis.Redis.from_url(BENCH_REDIS_URL, socket_connect_timeout=3)
+    client.ping()
+
+    def forget() -> None:
+        for pattern in (f"{prefix}:*", f"*{prefix}*"):
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+
+    stack.callback(forget)
+    return prefix
+
+
+def deployment_env(database_url: str, prefix: str, scratch: Path, **settings: str) -> dict[str, str]:
+    """The environment of every process of one deployment: this database, the queue in Redis, and `settings`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AQUEDUCT_", "FLASK_", "STRIPE_", "SMTP_", "S3_", "REDIS", "DATABASE", "JOB_"))
+    }
+    env.update(
+        {
+            "AQUEDUCT_ENV": "development",
+            "FLASK_APP": "wsgi",
+            "SECRET_KEY": secrets.token_hex(32),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": BENCH_REDIS_URL,
+            "CELERY_QUEUE": prefix,
+            "RATELIMIT_KEY_PREFIX": prefix,
+            "MAIL_DIR": str(scratch / "mail"),
+            "MEDIA_ROOT": str(scratch / "media"),
+            "BASE_URL": "http://aqueduct.test",
+            **settings,
+        }
+    )
+    return env
+
+
+def machine() -> str:
+    """One line about this machine, printed with the figures."""
+    import platform
+
+    return f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}"

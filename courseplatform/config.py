@@ -212,6 +212,8 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         or ("celery" if os.environ.get("REDIS_URL", "").strip() else "thread"),
         # How long a worker owns a job it started; a job whose worker died runs again after this.
         "JOB_LEASE_SECONDS": _int("JOB_LEASE_SECONDS", 120, minimum=5, maximum=3600),
+        # How often beat runs the sweeper (stranded jobs, mail that is due); a shorter cadence finds work sooner.
+        "SWEEP_SECONDS": _int("SWEEP_SECONDS", 30, minimum=1, maximum=3600),
         # Several deployments (or test runs) sharing one Redis keep their queues apart.
         "CELERY_QUEUE": os.environ.get("CELERY_QUEUE", "aqueduct").strip() or "aqueduct",
         "SESSION_COOKIE_HTTPONLY": True,

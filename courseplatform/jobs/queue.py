@@ -9,7 +9,7 @@ from flask import Flask
 from ..extensions import db
 
 # Beat's timetable. Each task is safe to run twice at once (see `scheduled.exclusive`), so a
-# second beat, or a run that overlaps the next, changes nothing.
+# second beat, or a run that overlaps the next, changes nothing. The sweeper's cadence is SWEEP_SECONDS.
 SCHEDULE = {
     "sweep": {"task": "aqueduct.sweep", "schedule": 30.0},
     "send-reminders": {"task": "aqueduct.send_reminders", "schedule": crontab(minute="*/15")},
@@ -42,7 +42,10 @@ def celery_init_app(app: Flask) -> Celery:
         task_default_queue=queue,
         broker_transport_options={"global_keyprefix": f"{queue}:", "visibility_timeout": 3600},
         broker_connection_retry_on_startup=True,
-        beat_schedule=SCHEDULE,
+        beat_schedule={
+            **SCHEDULE,
+            "sweep": {**SCHEDULE["sweep"], "schedule": float(app.config.get("SWEEP_SECONDS", 30))},
+        },
         timezone="UTC",
         worker_hijack_root_logger=False,
     )

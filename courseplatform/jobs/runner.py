@@ -60,10 +60,14 @@ class Outcome:
 
 
 def _claim(job_id: int, now: datetime) -> bool:
-    """Take the job for this process until its lease ends; False when it isn't due or someone else has it."""
+    """Take the job for this process until its lease ends; False when it isn't due or someone else has it.
+
+    A job whose row is locked is being run by a live worker (see `run_job`), whatever its lease
+    says: it is skipped, not waited for.
+    """
     lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
-    claimed = db.session.execute(
-        sa.update(Job)
+    due = (
+        sa.select(Job.id)
         .where(
             Job.id == job_id,
             sa.or_(
@@ -71,6 +75,12 @@ def _claim(job_id: int, now: datetime) -> bool:
                 sa.and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
             ),
         )
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claimed = db.session.execute(
+        sa.update(Job)
+        .where(Job.id == due)
         .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, started_at=now, lease_until=now + lease)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -82,7 +92,9 @@ def run_job(job_id: int) -> Outcome:
     """Run one job if it is due and nobody else is running it; its work and its DONE mark commit together."""
     if not _claim(job_id, utcnow()):
         return Outcome(None)
-    job = db.session.get(Job, job_id, populate_existing=True)
+    # The row stays locked while the work runs: a job that outlasts its lease is not claimed by
+    # another worker while this one lives, and if this one dies its lock goes with its connection.
+    job = db.session.get(Job, job_id, populate_existing=True, with_for_update=True)
     try:
         result = _handler(job.kind)(job)
     except Exception as exc:
