@@ -43,6 +43,19 @@ def redact(text: str) -> str:
     return SECRETS.sub(lambda match: (match[1] or "") + REDACTED, text)
 
 
+EMAIL_ADDRESS = re.compile(r"[^\s@'\"<>(){}\[\],;:]+@[^\s@'\"<>(){}\[\],;:]+\.[A-Za-z]{2,}")
+
+
+def error_summary(exc: BaseException) -> str:
+    """`Type: first line` of an error, for a log or an operator's page: no e-mail address, no database values.
+
+    A database error's first line names the constraint; the DETAIL line after it quotes the row's
+    values (`Key (email)=(…)`), and SQLAlchemy appends the statement and its parameters: both go.
+    """
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return redact(EMAIL_ADDRESS.sub("[address]", f"{type(exc).__name__}: {first_line}"))[:2000]
+
+
 def current_request_id() -> str | None:
     """The id of the request being handled, or None outside a request."""
     if has_request_context():
@@ -220,4 +233,21 @@ def register_logging(app: Flask) -> None:
         for name, value in (request.view_args or {}).items():
             if "token" in name and isinstance(value, str) and value:
                 path = path.replace(value, REDACTED)
-        environ[LOGGED_PATH_KEY] = path
+        # A request that didn't reach its route (a wrong method, a link with a slash added by a mail
+        # client) has no view_args: what follows a token route's fixed part is taken out all the same.
+        environ[LOGGED_PATH_KEY] = _token_routes(app).sub(r"\1" + REDACTED, path)
+
+
+def _token_routes(app: Flask) -> re.Pattern:
+    """One pattern for every route with a token in its path: its fixed part, then the segment to hide."""
+    pattern = app.extensions.get("aqueduct.token_routes")
+    if pattern is None:
+        prefixes = set()
+        for rule in app.url_map.iter_rules():
+            fixed, _, rest = rule.rule.partition("<")
+            if rest and "token" in rest.split(">", 1)[0]:
+                prefixes.add(re.escape(fixed))
+        alternatives = "|".join(sorted(prefixes, key=len, reverse=True)) or "(?!)"
+        pattern = re.compile(rf"^({alternatives})[^/]+")
+        app.extensions["aqueduct.token_routes"] = pattern
+    return pattern

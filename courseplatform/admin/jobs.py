@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import defer
 
 from ..access import admin_required
 from ..extensions import db
@@ -39,7 +40,10 @@ def jobs():
     """Work that failed for good, with its error, and how much waits: the first look when something is off."""
     page = page_number(request.args)
     failed = db.paginate(
-        sa.select(Job).where(Job.status == JobStatus.FAILED).order_by(Job.finished_at.desc(), Job.id.desc()),
+        sa.select(Job)
+        .where(Job.status == JobStatus.FAILED)
+        .order_by(Job.finished_at.desc(), Job.id.desc())
+        .options(defer(Job.payload), defer(Job.result)),  # a list job's payload can be megabytes
         page=page,
         per_page=PER_PAGE,
         error_out=False,
@@ -48,6 +52,7 @@ def jobs():
         sa.select(OutgoingMail)
         .where(OutgoingMail.status == MailStatus.FAILED)
         .order_by(OutgoingMail.id.desc())
+        .options(defer(OutgoingMail.text), defer(OutgoingMail.html))
         .limit(PER_PAGE)
     ).all()
     waiting = db.session.execute(

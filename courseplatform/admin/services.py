@@ -15,6 +15,8 @@ from flask import current_app
 from sqlalchemy.orm import contains_eager, selectinload
 
 from ..accounts.services import end_other_login_sessions
+from ..checkout.services import withdraw_open_checkouts
+from ..enrollments.seats import active_learners
 from ..extensions import db
 from ..fields import MAX_PAGE
 from ..ids import parse_id
@@ -30,7 +32,13 @@ from ..models import (
     utcnow,
 )
 from ..models.base import whole_sum
-from ..models.commerce import SETTLED_STATUSES, order_net_cents, order_platform_fee_cents, order_refunds
+from ..models.commerce import (
+    SETTLED_STATUSES,
+    net_revenue_by_offering,
+    order_net_cents,
+    order_platform_fee_cents,
+    order_refunds,
+)
 from .audit import record
 
 CREATORS_PER_PAGE = 25
@@ -293,20 +301,8 @@ def creator_detail(profile: CreatorProfile) -> CreatorDetail:
         figures.learners,
         money_by_creator([profile.id]).get(profile.id, []),
     )
-    learners = (
-        sa.select(sa.func.count(Enrollment.id))
-        .where(Enrollment.course_id == Course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-        .scalar_subquery()
-    )
-    refunds = order_refunds()
-    revenue = (
-        sa.select(Order.course_id.label("course_id"), whole_sum(order_net_cents(refunds)).label("cents"))
-        .join(Course, Order.course_id == Course.id)
-        .outerjoin(refunds, refunds.c.order_id == Order.id)
-        .where(Course.creator_id == profile.id, Order.status.in_(SETTLED_STATUSES))
-        .group_by(Order.course_id)
-        .subquery("revenue")
-    )
+    learners = active_learners()
+    revenue = net_revenue_by_offering(profile.id)
     offerings = list(
         db.session.execute(
             sa.select(Course, learners.label("learners"), sa.func.coalesce(revenue.c.cents, 0).label("net_cents"))
@@ -398,7 +394,10 @@ def suspend_creator(profile: CreatorProfile, reason: str) -> None:
         raise AdminError(f"{profile.display_name} is already suspended.")
     profile.suspended_at = utcnow()
     profile.suspension_reason = reason
-    record("creator.suspend", profile, f"{profile.display_name} ({profile.slug})", reason=reason)
+    db.session.flush()
+    closed = withdraw_open_checkouts(profile.id, "The offering was withdrawn before payment.")
+    detail = f"{profile.display_name} ({profile.slug}); {closed} open checkout(s) closed"
+    record("creator.suspend", profile, detail, reason=reason)
 
 
 def unsuspend_creator(profile: CreatorProfile, reason: str) -> None:

@@ -103,6 +103,10 @@ def notify_waitlist_job(job: Job) -> dict:
     reason = job.payload.get("reason")
     if reason not in REASONS:
         raise JobRefused("This notice can't be sent: its reason is unknown.")
+    if not is_buyable(course):
+        # Closed again since the notice was asked for (suspended, archived, full, no dates): telling
+        # them now would be wrong, and marking them told would leave them out when it really opens.
+        return {"told": 0, "skipped": "The offering can't be signed up for any more."}
     subject_template, opening = REASONS[reason]
     creator = course.creator.display_name
     subject = subject_template.format(title=course.title)

@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from ..logs import error_summary
 from ..models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -168,9 +169,17 @@ def _server_unreachable(exc: Exception) -> bool:
     return isinstance(exc, OSError)  # refused, timed out, no such host, TLS failed
 
 
-MAX_ATTEMPTS = 8
-# Waits before each new attempt: a mail server down for a few minutes, or an hour, loses nothing.
-RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+MAX_ATTEMPTS = 10
+# Waits before each new attempt: a message refused during a short outage goes out within a minute or two of
+# its end, and one the server keeps refusing is tried for about four and a half hours before it is kept as failed.
+RETRY_DELAYS = (
+    timedelta(seconds=30),
+    timedelta(minutes=1),
+    timedelta(minutes=2),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+)
 
 
 def send_after_commit(to: str, subject: str, text: str, html: str | None = None, *, job_id: int | None = None) -> None:
@@ -269,7 +278,8 @@ def _deliver(mailer, due: list[int], *, due_only: bool) -> int:
                 )
             )
         except Exception as exc:
-            log.warning("e-mail %s to %s not accepted (attempt %s): %s", row.id, row.recipient, row.attempts + 1, exc)
+            # The message's id, never its address: the operator finds the recipient on /admin/jobs.
+            log.warning("e-mail %s not accepted (attempt %s): %s", row.id, row.attempts + 1, error_summary(exc))
             row.attempts += 1
             row.last_error = f"{type(exc).__name__}: {exc}"[:500]
             if row.attempts >= MAX_ATTEMPTS:

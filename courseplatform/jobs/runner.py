@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
+from ..logs import error_summary
 from ..models import Job, JobStatus, utcnow
 from .dispatch import after_commit, dispatch_committed
 
@@ -66,13 +67,27 @@ def _claim(job_id: int, now: datetime) -> bool:
     says: it is skipped, not waited for.
     """
     lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
+    abandoned = sa.and_(Job.status == JobStatus.RUNNING, Job.lease_until < now)
+    # A job whose worker died on every attempt (out of memory on a huge list, say) is failed, not run again.
+    worn_out = sa.select(Job.id).where(Job.id == job_id, abandoned, Job.attempts >= MAX_ATTEMPTS)
+    db.session.execute(
+        sa.update(Job)
+        .where(Job.id == worn_out.with_for_update(skip_locked=True).scalar_subquery())
+        .values(
+            status=JobStatus.FAILED,
+            finished_at=now,
+            lease_until=None,
+            last_error=f"Its worker stopped during each of its {MAX_ATTEMPTS} attempts (killed, or out of memory).",
+        )
+        .execution_options(synchronize_session=False)
+    )
     due = (
         sa.select(Job.id)
         .where(
             Job.id == job_id,
             sa.or_(
                 sa.and_(Job.status == JobStatus.PENDING, Job.run_after <= now),
-                sa.and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
+                abandoned,
             ),
         )
         .with_for_update(skip_locked=True)
@@ -109,15 +124,17 @@ def run_job(job_id: int) -> Outcome:
 
 def _failed(job_id: int, exc: Exception) -> Outcome:
     job = db.session.get(Job, job_id, populate_existing=True)
-    job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    job.last_error = error_summary(exc)
     job.lease_until = None
     if isinstance(exc, JobRefused) or job.attempts >= MAX_ATTEMPTS:
-        log.error("job %s (%s) failed for good after %s attempts: %s", job.id, job.kind, job.attempts, exc)
+        log.error("job %s (%s) failed for good after %s attempts: %s", job.id, job.kind, job.attempts, job.last_error)
         job.status, job.finished_at = JobStatus.FAILED, utcnow()
         db.session.commit()
         return Outcome(JobStatus.FAILED)
     delay = FIRST_RETRY * 4 ** (job.attempts - 1)
-    log.warning("job %s (%s) failed (attempt %s), trying again in %s: %s", job.id, job.kind, job.attempts, delay, exc)
+    log.warning(
+        "job %s (%s) failed (attempt %s), trying again in %s: %s", job.id, job.kind, job.attempts, delay, job.last_error
+    )
     job.status, job.run_after = JobStatus.PENDING, utcnow() + delay
     db.session.commit()
     return Outcome(JobStatus.PENDING, retry_in=delay)
@@ -147,7 +164,10 @@ class Sweep:
 
 
 def stranded_jobs(now: datetime, limit: int = 100) -> list[int]:
-    """Jobs due that no worker is running: never handed over, waiting to be retried, or whose worker died."""
+    """Jobs due that no worker is running: never handed over, waiting to be retried, or whose worker died.
+
+    Jobs locked by a live worker are skipped, so a hundred long ones past their lease never hide newer work.
+    """
     return list(
         db.session.scalars(
             sa.select(Job.id)
@@ -159,6 +179,7 @@ def stranded_jobs(now: datetime, limit: int = 100) -> list[int]:
             )
             .order_by(Job.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
     )
 

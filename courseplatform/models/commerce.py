@@ -261,6 +261,21 @@ def order_net_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:
     return Order.sale_net_cents - sa.func.coalesce(refunds.c.net_cents, 0)
 
 
+def net_revenue_by_offering(creator_id: int) -> sa.Subquery:
+    """Each of a creator's offerings with its net to date (`course_id`, `cents`), for an outer join on Course.id."""
+    from .courses import Course
+
+    refunds = order_refunds()
+    return (
+        sa.select(Order.course_id.label("course_id"), whole_sum(order_net_cents(refunds)).label("cents"))
+        .join(Course, Order.course_id == Course.id)
+        .outerjoin(refunds, refunds.c.order_id == Order.id)
+        .where(Course.creator_id == creator_id, Order.status.in_(SETTLED_STATUSES))
+        .group_by(Order.course_id)
+        .subquery("revenue")
+    )
+
+
 def order_platform_fee_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:
     """What the platform has kept of an order's fee to date: its fee less the share returned with counted refunds."""
     return Order.platform_fee_cents - sa.func.coalesce(refunds.c.platform_fee_cents, 0)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
+from ..enrollments.seats import active_learners
 from ..enrollments.waitlist import announce_opening
 from ..extensions import db
 from ..fields import slugify
@@ -17,7 +18,6 @@ from ..models import (
     CourseStatus,
     CreatorProfile,
     Enrollment,
-    EnrollmentStatus,
     Lesson,
     LessonKind,
     LiveSession,
@@ -30,8 +30,7 @@ from ..models import (
     stored_markdown,
     utcnow,
 )
-from ..models.base import whole_sum
-from ..models.commerce import SETTLED_STATUSES, order_net_cents, order_refunds
+from ..models.commerce import net_revenue_by_offering
 from .forms import topic_names
 
 
@@ -49,20 +48,8 @@ class NotReadyToPublish(StudioError):
 
 def offerings_overview(profile: CreatorProfile, course_id: int | None = None) -> list[sa.Row]:
     """Each offering (or just one) with active learners, net revenue and next live date, in one query."""
-    learners = (
-        sa.select(sa.func.count(Enrollment.id))
-        .where(Enrollment.course_id == Course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-        .scalar_subquery()
-    )
-    refunds = order_refunds()
-    revenue = (
-        sa.select(Order.course_id.label("course_id"), whole_sum(order_net_cents(refunds)).label("cents"))
-        .join(Course, Order.course_id == Course.id)
-        .outerjoin(refunds, refunds.c.order_id == Order.id)
-        .where(Course.creator_id == profile.id, Order.status.in_(SETTLED_STATUSES))
-        .group_by(Order.course_id)
-        .subquery("revenue")
-    )
+    learners = active_learners()
+    revenue = net_revenue_by_offering(profile.id)
     next_live = (
         sa.select(sa.func.min(LiveSession.starts_at))
         .where(LiveSession.course_id == Course.id, LiveSession.starts_at > utcnow())

@@ -1,4 +1,4 @@
-"""Review of the job queue, outbox and operator console: attacks that held, kept as regression tests."""
+"""Attacks on the job queue, outbox, static files, request ids and operator console that held, kept as tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review of the job queue, outbox and operator console: each test names a defect found and fails until it is fixed.
+"""Attacks on the job queue, outbox, request logs and operator console that found a defect, each kept as its test.
 
 Every test drives the real parts (PostgreSQL, the inline runner, the test-mode checkout, the
 file or SMTP mailer); the state a dead worker leaves behind is written to the database directly,
