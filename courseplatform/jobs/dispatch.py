@@ -47,8 +47,8 @@ def _run(mail: list[int], jobs: list[int]) -> None:
     from ..integrations.mail import deliver_pending
     from .runner import run_job
 
-    if mail:
-        deliver_pending(mail)
+    for start in range(0, len(mail), MAIL_BATCH):
+        deliver_pending(mail[start : start + MAIL_BATCH])
     for job_id in jobs:
         run_job(job_id)
 
