@@ -122,6 +122,7 @@ def test_notify_mails_each_waiting_person_once(app, mailbox, soon):
     waitlist_entry(soon, "told@example.org", notified_at=utcnow() - timedelta(days=1))
     other = CourseFactory()
     waitlist_entry(other, "other@example.org")
+    soon.waitlist_only = False  # the creator opens it: the moment the waitlist is told
 
     assert notify_waitlist(soon, "open") == 2
     assert mailbox.messages == [], "written by a job, sent once the change commits"
@@ -144,6 +145,7 @@ def test_notify_mails_each_waiting_person_once(app, mailbox, soon):
 
 def test_a_freed_seat_has_its_own_subject(app, mailbox):
     course = CourseFactory(slug="live", title="Couples in Crisis", kind=CourseKind.LIVE_WORKSHOP)
+    live_session(course, capacity=10)  # the seat that opened
     waitlist_entry(course, "kim@example.org")
     assert notify_waitlist(course, "seat") == 1
     db.session.commit()
