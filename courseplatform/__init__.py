@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import PROJECT_ROOT, load_config
 from .extensions import configure_sqlite, csrf, db, limiter, login_manager, migrate
 from .ids import IdConverter
-from .logs import RequestLog, register_logging
+from .logs import RequestLog, error_summary, register_logging
 from .request_guard import register_request_guard
 from .security import register_security_headers
 from .static_files import register_static_files
@@ -118,6 +121,7 @@ def register_errorhandlers(app: Flask) -> None:
         413: ("That file is too large", "Please choose a smaller file."),
         429: ("Too many attempts", "Please wait a minute and try again."),
         500: ("Something went wrong on our side", "We've been told. Please try again shortly."),
+        503: ("We can't reach our records right now", "Nothing you did was lost. Please try again in a minute."),
     }
 
     def render_error(code: int, detail: str | None = None):
@@ -135,6 +139,24 @@ def register_errorhandlers(app: Flask) -> None:
         # A description given to abort() says what was wrong with this request; Werkzeug's defaults don't.
         explained = error.description if error.description != type(error).description else None
         return render_error(error.code or 500, explained)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(error: Exception):
+        """The database is down, restarting or out of connections: a friendly 503 and one log line.
+
+        The page is rendered for an anonymous visitor, so the layout doesn't ask the database
+        who is logged in (which would fail again and leave the visitor a bare error).
+        """
+        with contextlib.suppress(Exception):
+            db.session.rollback()
+        g._login_user = login_manager.anonymous_user()
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error_summary(error))
+        body, code = render_error(503)
+        response = make_response(body, code)
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
