@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import PROJECT_ROOT, load_config
-from .extensions import configure_sqlite, csrf, db, limiter, login_manager, migrate
+from .extensions import bound_request_statements, configure_sqlite, csrf, db, limiter, login_manager, migrate
 from .ids import IdConverter
 from .logs import RequestLog, error_summary, register_logging
 from .request_guard import register_request_guard
@@ -22,6 +22,8 @@ from .security import register_security_headers
 from .static_files import register_static_files
 
 log = logging.getLogger(__name__)
+
+QUERY_CANCELED = "57014"  # PostgreSQL's code for a statement cancelled by statement_timeout
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -74,6 +76,10 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            bound_request_statements(
+                db.engine, app.config["STATEMENT_TIMEOUT_MS"], app.config["STUDIO_STATEMENT_TIMEOUT_MS"]
+            )
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
@@ -152,8 +158,12 @@ def register_errorhandlers(app: Flask) -> None:
         with contextlib.suppress(Exception):
             db.session.rollback()
         g._login_user = login_manager.anonymous_user()
-        log.warning("database unavailable on %s %s: %s", request.method, request.path, error_summary(error))
-        body, code = render_error(503)
+        if getattr(getattr(error, "orig", None), "sqlstate", None) == QUERY_CANCELED:
+            log.warning("statement timeout on %s %s", request.method, request.path)
+            body, code = render_error(503, "This page took too long to put together. Please try again in a moment.")
+        else:
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, error_summary(error))
+            body, code = render_error(503)
         response = make_response(body, code)
         response.headers["Retry-After"] = "30"
         return response

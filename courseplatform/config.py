@@ -206,6 +206,11 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Redis down: each process counts in its own memory meanwhile, rather than refusing every log-in.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip(),
+        # The longest a web request's SQL statement may run (PostgreSQL), and the studio's, whose pages
+        # read more; past it the statement is cancelled and the visitor told, so one slow page can't
+        # hold a worker until the request timeout. Work outside requests (jobs, commands) is unbounded.
+        "STATEMENT_TIMEOUT_MS": _int("STATEMENT_TIMEOUT_MS", 5000, minimum=100, maximum=600_000),
+        "STUDIO_STATEMENT_TIMEOUT_MS": _int("STUDIO_STATEMENT_TIMEOUT_MS", 20_000, minimum=100, maximum=600_000),
         # Background work: Celery workers and beat on REDIS_URL. Without it (the embedded default) a
         # thread of this process runs each job right after the commit; `inline` runs it in the request.
         "JOB_RUNNER": os.environ.get("JOB_RUNNER", "").strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -63,3 +64,21 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+
+
+# Blueprints whose pages read a creator's whole business: they get the studio's longer statement limit.
+STUDIO_BLUEPRINTS = frozenset({"studio", "revenue", "admin"})
+
+
+def bound_request_statements(engine: Engine, web_ms: int, studio_ms: int) -> None:
+    """Cancel any statement of a web request that runs past its limit (PostgreSQL's `statement_timeout`).
+
+    Set for each transaction a request begins (`SET LOCAL`), so it never outlives the request on
+    a pooled connection, and jobs, commands and migrations keep running unbounded.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _bound(connection):
+        if has_request_context():
+            limit = studio_ms if request.blueprint in STUDIO_BLUEPRINTS else web_ms
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(limit)}")
