@@ -24,7 +24,11 @@ from ..integrations.mail import send_after_commit
 from ..links import absolute_url
 from ..models import Course, CreatorProfile, LoginSession, Order, OrderStatus, User, utcnow
 
-_hasher = PasswordHasher()
+# Argon2id at OWASP's first recommended setting (19 MiB, 2 passes, 1 lane), not more: about 17 ms of one
+# core a log-in, so a crowd logging in at once isn't queued for seconds (benchmarks/password_hashing.py).
+# Hashes made with other parameters still verify, and are re-made with these at the next log-in.
+PASSWORD_HASHING = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
+_hasher = PasswordHasher(**PASSWORD_HASHING)
 # A real hash checked when the e-mail is unknown, so a wrong e-mail costs the
 # same time as a wrong password and timing does not reveal who has an account.
 _DUMMY_HASH = _hasher.hash("aqueduct-timing-equaliser")

@@ -7,7 +7,9 @@ import statistics
 import time
 
 import pytest
+from argon2 import PasswordHasher
 
+from courseplatform.accounts.services import hash_password
 from courseplatform.extensions import db
 from courseplatform.models import User
 from courseplatform.studio.learner_services import INVITED_MARKER
@@ -251,3 +253,16 @@ def test_pages_that_need_an_account_send_visitors_to_log_in(client):
         response = client.get(url)
         assert response.status_code == 302, url
         assert response.headers["Location"].startswith("/login?next="), url
+
+
+def test_passwords_are_hashed_at_owasps_argon2id_minimum_not_more():
+    assert hash_password("calm river stones").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_a_password_hashed_with_the_old_heavier_parameters_still_logs_in_and_is_rehashed(web):
+    heavier = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)  # argon2-cffi's defaults, used before
+    user = UserFactory(email="early@example.org", password_hash=heavier.hash("calm river stones"))
+    db.session.commit()
+    web.login("early@example.org", "calm river stones")
+    db.session.expire_all()
+    assert db.session.get(User, user.id).password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
