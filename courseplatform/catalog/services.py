@@ -36,6 +36,7 @@ from ..models import (
 from .forms import CourseSearchForm
 
 PER_PAGE = 12
+STOREFRONT_PER_PAGE = 24  # a storefront of thousands of offerings is read a page at a time
 MAX_SEARCH_TERMS = 8
 # The statuses whose page stays open to visitors (archived: for those who bookmarked it).
 VISIBLE_STATUSES = (CourseStatus.PUBLISHED, CourseStatus.ARCHIVED)
@@ -282,12 +283,12 @@ class Storefront:
 
     profile: CreatorProfile
     photo: MediaAsset | None
-    courses: list[Course]
+    courses: Pagination  # one page of the published offerings, newest first
     learners_taught: int
 
 
-def storefront(slug: str) -> Storefront | None:
-    """A creator's profile, photo and published offerings, plus learners taught across all of them."""
+def storefront(slug: str, page: int = 1) -> Storefront | None:
+    """A creator's profile, photo and a page of their published offerings, plus learners taught across all."""
     photo = aliased(MediaAsset)
     learners = (
         sa.select(sa.func.count(sa.distinct(Enrollment.user_id)))
@@ -304,11 +305,12 @@ def storefront(slug: str) -> Storefront | None:
     if row is None:
         return None
     profile = row[0]
-    courses = list(
-        db.session.scalars(
-            sa.select(Course)
-            .where(Course.creator_id == profile.id, Course.is_listed)
-            .order_by(Course.published_at.desc(), Course.id.desc())
-        )
+    courses = db.paginate(
+        sa.select(Course)
+        .where(Course.creator_id == profile.id, Course.is_listed)
+        .order_by(Course.published_at.desc(), Course.id.desc()),
+        page=min(max(page, 1), MAX_PAGE),
+        per_page=STOREFRONT_PER_PAGE,
+        error_out=False,
     )
     return Storefront(profile=profile, photo=row[1], courses=courses, learners_taught=row[2] or 0)

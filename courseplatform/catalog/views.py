@@ -156,8 +156,8 @@ def join_waitlist(slug: str):
 
 @bp.get("/t/<slug>")
 def storefront_page(slug: str):
-    """A therapist's storefront: who they are, how many they've taught, and everything they offer."""
-    front = storefront(slug)
+    """A therapist's storefront: who they are, how many they've taught, and what they offer, a page at a time."""
+    front = storefront(slug, page_number(request.args))
     if front is None:
         abort(404)
     if front.profile.is_suspended and not (current_user.is_authenticated and current_user.is_admin):
@@ -168,5 +168,5 @@ def storefront_page(slug: str):
         photo_url=media_url(front.photo),
         courses=front.courses,
         learners_taught=front.learners_taught,
-        covers=cover_urls(front.courses),
+        covers=cover_urls(front.courses.items),
     )
