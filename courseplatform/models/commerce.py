@@ -261,16 +261,20 @@ def order_net_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:
     return Order.sale_net_cents - sa.func.coalesce(refunds.c.net_cents, 0)
 
 
-def net_revenue_by_offering(creator_id: int) -> sa.Subquery:
-    """Each of a creator's offerings with its net to date (`course_id`, `cents`), for an outer join on Course.id."""
+def net_revenue_by_offering(creator_id: int, course_ids: list[int] | None = None) -> sa.Subquery:
+    """Each of a creator's offerings (or just `course_ids`) with its net to date (`course_id`, `cents`),
+    for an outer join on Course.id."""
     from .courses import Course
 
     refunds = order_refunds()
+    wanted = sa.and_(Course.creator_id == creator_id, Order.status.in_(SETTLED_STATUSES))
+    if course_ids is not None:
+        wanted = sa.and_(wanted, Order.course_id.in_(course_ids))
     return (
         sa.select(Order.course_id.label("course_id"), whole_sum(order_net_cents(refunds)).label("cents"))
         .join(Course, Order.course_id == Course.id)
         .outerjoin(refunds, refunds.c.order_id == Order.id)
-        .where(Course.creator_id == creator_id, Order.status.in_(SETTLED_STATUSES))
+        .where(wanted)
         .group_by(Order.course_id)
         .subquery("revenue")
     )

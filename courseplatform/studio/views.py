@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from ..access import creator_required, owned_course_or_404, studio_required
 from ..extensions import db
+from ..fields import page_number
 from ..markdown_render import render_markdown
 from ..media.services import UploadError, media_url, ready_upload
 from ..models import Course, CourseKind
@@ -22,6 +23,7 @@ from .services import (
     duplicate_offering,
     has_buyers,
     offerings_overview,
+    offerings_page,
     publish,
     publish_problems,
     save_offering,
@@ -34,9 +36,8 @@ from .services import (
 def dashboard():
     """The creator's offerings with kind, status, learners, revenue and next live date."""
     profile = current_user.creator_profile
-    return render_template(
-        "studio/dashboard.html", profile=profile, rows=offerings_overview(profile), kinds=list(CourseKind)
-    )
+    found, rows = offerings_page(profile, page_number(request.args))
+    return render_template("studio/dashboard.html", profile=profile, found=found, rows=rows, kinds=list(CourseKind))
 
 
 @bp.route("/courses/new", methods=["GET", "POST"])

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import Course, CourseKind, CourseStatus, utcnow
 
-from ..factories import CreatorProfileFactory
+from ..factories import PASSWORD, CreatorProfileFactory
 
 
 def publish_many(creator, count: int, start: int = 0) -> None:
@@ -49,3 +49,16 @@ def test_a_storefront_shows_a_page_of_offerings_however_many_there_are(client):
     assert 'rel="next"' in page
     last = client.get("/t/maya-chen?page=84").get_data(as_text=True)
     assert "Offering 00000" in last and "Showing 1,993–2,000 of 2,000 offerings" in last
+
+
+def test_the_studio_dashboard_shows_a_page_of_offerings_however_many_there_are(web, client):
+    creator = CreatorProfileFactory(slug="maya-chen", display_name="Maya Chen", user__email="maya@example.org")
+    web.login("maya@example.org", PASSWORD)
+    publish_many(creator, 100)
+    small = client.get("/studio")
+    publish_many(creator, 1900, start=100)
+    big = client.get("/studio")
+    assert small.status_code == big.status_code == 200
+    assert len(big.data) < len(small.data) * 1.05, (len(small.data), len(big.data))
+    assert "Showing 1–25 of 2,000 offerings" in big.get_data(as_text=True)
+    assert "Showing 1,976–2,000 of 2,000 offerings" in client.get("/studio?page=80").get_data(as_text=True)
