@@ -12,7 +12,7 @@ from .extensions import db
 
 def register(app: Flask) -> None:
     from .integrations.mail import deliver_committed, deliver_pending
-    from .jobs import scheduled
+    from .jobs import dispatch_committed, scheduled
 
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
@@ -52,6 +52,7 @@ def register(app: Flask) -> None:
         """Remove what abandoned uploads left a day on, on either storage backend: pending uploads
         (object and record), unfinished multipart uploads, and staged files nobody published."""
         removed = scheduled.collect_storage()
+        dispatch_committed()
         if removed.get("skipped"):
             raise click.ClickException("Another storage clean-up is running; nothing was done.")
         click.echo(f"Removed {removed['uploads']} abandoned upload{'' if removed['uploads'] == 1 else 's'}.")
@@ -90,8 +91,8 @@ def register(app: Flask) -> None:
     @app.cli.command("release-checkouts")
     def release_checkouts_command() -> None:
         """Close checkouts that expired unpaid, giving their workshop seats back (beat: every 5 minutes)."""
-        current_app.config["JOB_RUNNER"] = "inline"  # this process delivers the waitlist notices itself
         released = scheduled.release_expired_checkouts()
+        dispatch_committed()  # the waitlist notices of the seats given back
         if released.get("skipped"):
             raise click.ClickException("Another run is releasing expired checkouts; nothing was done.")
         click.echo(f"Released {released['released']} expired checkout{'' if released['released'] == 1 else 's'}.")
@@ -99,20 +100,16 @@ def register(app: Flask) -> None:
     @app.cli.command("send-reminders")
     def send_reminders_command() -> None:
         """E-mail learners about live sessions starting within a day, once per session (beat: every 15 minutes)."""
-        from .learning.reminders import send_reminders
-
-        with scheduled.exclusive("send-reminders") as allowed:
-            if not allowed:
-                raise click.ClickException("Another run is sending reminders; nothing was done.")
-            run = send_reminders()
-            db.session.commit()
+        run = scheduled.send_reminders()
+        if run.get("skipped"):
+            raise click.ClickException("Another run is sending reminders; nothing was done.")
         delivered = deliver_committed()
         click.echo(
             f"Sent {delivered} reminder{'' if delivered == 1 else 's'} "
-            f"for {run.sessions} session{'' if run.sessions == 1 else 's'}."
+            f"for {run['sessions']} session{'' if run['sessions'] == 1 else 's'}."
         )
-        if delivered < run.messages:
+        if delivered < run["messages"]:
             click.echo(
-                f"{run.messages - delivered} more wait in the outbox: the mail server didn't accept them yet, "
+                f"{run['messages'] - delivered} more wait in the outbox: the mail server didn't accept them yet, "
                 "and `flask deliver-mail` tries again."
             )

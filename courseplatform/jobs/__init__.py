@@ -13,13 +13,14 @@ two never run it at once, and a dead worker's job is claimed again when its leas
 """
 
 from .dispatch import after_commit, dispatch_committed, register_dispatch
-from .runner import JobRefused, enqueue, job_progress, retry_failed, run_job, sweep
+from .runner import JobRefused, enqueue, job_of, job_progress, retry_failed, run_job, sweep
 
 __all__ = [
     "JobRefused",
     "after_commit",
     "dispatch_committed",
     "enqueue",
+    "job_of",
     "job_progress",
     "register_dispatch",
     "retry_failed",

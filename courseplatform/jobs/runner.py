@@ -47,6 +47,16 @@ def enqueue(kind: str, payload: dict, *, owner_id: int | None = None, course_id:
     return job
 
 
+def job_of(kind: str, job_id: int, *, course_id: int | None = None, owner_id: int | None = None) -> Job | None:
+    """The job of this kind with this id that belongs to the offering (or the account) asking; None otherwise."""
+    query = sa.select(Job).where(Job.id == job_id, Job.kind == kind)
+    if course_id is not None:
+        query = query.where(Job.course_id == course_id)
+    if owner_id is not None:
+        query = query.where(Job.owner_id == owner_id)
+    return db.session.scalar(query)
+
+
 def _handler(kind: str):
     module, _, name = KINDS[kind].partition(":")
     return getattr(importlib.import_module(module), name)

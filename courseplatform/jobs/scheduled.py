@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Job, JobStatus, MailStatus, Order, OrderStatus, OutgoingMail, utcnow
-from .dispatch import dispatch_committed
 
 log = logging.getLogger(__name__)
 
@@ -43,55 +43,64 @@ def exclusive(name: str) -> Iterator[bool]:
                 connection.commit()
 
 
+def scheduled(name: str) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+    """A periodic run: it goes ahead only while no other run of `name` does, and commits what it did.
+
+    It returns the run's figures, or `{"skipped": True}` when another run holds the lock. What the
+    run recorded (mail, jobs) is left for the caller to hand over: a worker queues it, a command
+    delivers it itself.
+    """
+
+    def decorate(run: Callable[..., dict]) -> Callable[..., dict]:
+        @functools.wraps(run)
+        def exclusively(*args, **kwargs) -> dict:
+            with exclusive(name) as allowed:
+                if not allowed:
+                    return {"skipped": True}
+                figures = run(*args, **kwargs)
+                db.session.commit()
+            return figures
+
+        return exclusively
+
+    return decorate
+
+
+@scheduled("send-reminders")
 def send_reminders() -> dict:
     """E-mail learners about live sessions starting within a day, once per session (every 15 minutes)."""
     from ..learning.reminders import send_reminders as queue_reminders
 
-    with exclusive("send-reminders") as allowed:
-        if not allowed:
-            return {"skipped": True}
-        run = queue_reminders()
-        db.session.commit()
-    dispatch_committed()
+    run = queue_reminders()
     return {"sessions": run.sessions, "messages": run.messages}
 
 
+@scheduled("release-expired-checkouts")
 def release_expired_checkouts(limit: int = 500) -> dict:
     """Close checkouts that expired unpaid, so their workshop seats go back and the waitlist hears of them."""
     from ..checkout.services import close_order
 
-    with exclusive("release-expired-checkouts") as allowed:
-        if not allowed:
-            return {"skipped": True}
-        expired = db.session.scalars(
-            sa.select(Order)
-            .where(
-                Order.status == OrderStatus.PENDING,
-                Order.expires_at <= utcnow(),
-                Order.payment_intent_id.is_(None),  # a delayed payment on its way keeps its seat
-            )
-            .order_by(Order.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        closed = sum(
-            close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.") for order in expired
+    expired = db.session.scalars(
+        sa.select(Order)
+        .where(
+            Order.status == OrderStatus.PENDING,
+            Order.expires_at <= utcnow(),
+            Order.payment_intent_id.is_(None),  # a delayed payment on its way keeps its seat
         )
-        db.session.commit()
-    dispatch_committed()
+        .order_by(Order.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    closed = sum(close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.") for order in expired)
     return {"released": closed}
 
 
+@scheduled("storage-gc")
 def collect_storage() -> dict:
     """Remove what abandoned uploads left a day on (daily)."""
     from ..media.services import collect_stale_uploads
 
-    with exclusive("storage-gc") as allowed:
-        if not allowed:
-            return {"skipped": True}
-        removed = collect_stale_uploads()
-        db.session.commit()
-    dispatch_committed()
+    removed = collect_stale_uploads()
     return {
         "uploads": removed.uploads,
         "multipart_uploads": removed.multipart_uploads,
@@ -99,18 +108,15 @@ def collect_storage() -> dict:
     }
 
 
+@scheduled("prune-sessions")
 def prune_sessions() -> dict:
     """Delete expired login sessions, and finished work older than KEEP_FINISHED_WORK (daily)."""
     from ..accounts.services import prune_login_sessions
 
-    with exclusive("prune-sessions") as allowed:
-        if not allowed:
-            return {"skipped": True}
-        removed = prune_login_sessions()
-        cutoff = utcnow() - KEEP_FINISHED_WORK
-        mail = db.session.execute(
-            sa.delete(OutgoingMail).where(OutgoingMail.status == MailStatus.SENT, OutgoingMail.sent_at < cutoff)
-        ).rowcount
-        jobs = db.session.execute(sa.delete(Job).where(Job.status == JobStatus.DONE, Job.finished_at < cutoff)).rowcount
-        db.session.commit()
+    removed = prune_login_sessions()
+    cutoff = utcnow() - KEEP_FINISHED_WORK
+    mail = db.session.execute(
+        sa.delete(OutgoingMail).where(OutgoingMail.status == MailStatus.SENT, OutgoingMail.sent_at < cutoff)
+    ).rowcount
+    jobs = db.session.execute(sa.delete(Job).where(Job.status == JobStatus.DONE, Job.finished_at < cutoff)).rowcount
     return {"removed": removed, "mail": mail, "jobs": jobs}

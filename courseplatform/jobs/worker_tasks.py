@@ -36,27 +36,39 @@ def sweep_task() -> dict:
 
 @shared_task(name="aqueduct.send_reminders", **RETRY)
 def send_reminders_task() -> dict:
+    from .dispatch import dispatch_committed
     from .scheduled import send_reminders
 
-    return send_reminders()
+    figures = send_reminders()
+    dispatch_committed()  # what the run recorded goes to the queue
+    return figures
 
 
 @shared_task(name="aqueduct.release_expired_checkouts", **RETRY)
 def release_expired_checkouts_task() -> dict:
+    from .dispatch import dispatch_committed
     from .scheduled import release_expired_checkouts
 
-    return release_expired_checkouts()
+    figures = release_expired_checkouts()
+    dispatch_committed()  # what the run recorded goes to the queue
+    return figures
 
 
 @shared_task(name="aqueduct.storage_gc", **RETRY)
 def storage_gc_task() -> dict:
+    from .dispatch import dispatch_committed
     from .scheduled import collect_storage
 
-    return collect_storage()
+    figures = collect_storage()
+    dispatch_committed()  # what the run recorded goes to the queue
+    return figures
 
 
 @shared_task(name="aqueduct.prune_sessions", **RETRY)
 def prune_sessions_task() -> dict:
+    from .dispatch import dispatch_committed
     from .scheduled import prune_sessions
 
-    return prune_sessions()
+    figures = prune_sessions()
+    dispatch_committed()  # what the run recorded goes to the queue
+    return figures

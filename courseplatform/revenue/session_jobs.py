@@ -14,7 +14,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..jobs import JobRefused, enqueue, job_progress
+from ..jobs import JobRefused, enqueue, job_of, job_progress
 from ..models import CreatorProfile, Job, JobStatus, PayerKind, User
 from .session_import import BadRow, ParsedRow
 from .session_services import import_sessions
@@ -88,4 +88,4 @@ def _row(stored: list) -> ParsedRow:
 
 def session_import_job(owner: User, job_id: int) -> Job | None:
     """The creator's own session-import job with this id, or None (anyone else's, or another kind)."""
-    return db.session.scalar(sa.select(Job).where(Job.id == job_id, Job.owner_id == owner.id, Job.kind == KIND))
+    return job_of(KIND, job_id, owner_id=owner.id)

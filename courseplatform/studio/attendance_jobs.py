@@ -8,10 +8,8 @@ Run again, it writes the same figures: an import replaces the minutes of the lea
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from ..extensions import db
-from ..jobs import JobRefused, enqueue, job_progress
+from ..jobs import JobRefused, enqueue, job_of, job_progress
 from ..models import Course, Job, LiveSession, User
 from .attendance_services import ImportResult, ParsedReport, ReportLine, import_report
 
@@ -82,7 +80,7 @@ def stored_result(result: ImportResult) -> dict:
 
 def attendance_job(course: Course, session: LiveSession, job_id: int) -> Job | None:
     """The offering's attendance-import job with this id for this session, or None."""
-    job = db.session.scalar(sa.select(Job).where(Job.id == job_id, Job.course_id == course.id, Job.kind == KIND))
+    job = job_of(KIND, job_id, course_id=course.id)
     if job is None or job.payload.get("session_id") != session.id:
         return None
     return job

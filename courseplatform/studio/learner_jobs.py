@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-import sqlalchemy as sa
-
 from ..extensions import db
-from ..jobs import JobRefused, enqueue, job_progress
+from ..jobs import JobRefused, enqueue, job_of, job_progress
 from ..models import Course, Job, User
 from .learner_services import ImportReport, ListedPerson, Rejection, enrol_list
 
@@ -66,4 +64,4 @@ def report_from(stored: dict) -> ImportReport:
 
 def enrolment_job(course: Course, job_id: int) -> Job | None:
     """The course's list job with this id, or None."""
-    return db.session.scalar(sa.select(Job).where(Job.id == job_id, Job.course_id == course.id, Job.kind == KIND))
+    return job_of(KIND, job_id, course_id=course.id)
