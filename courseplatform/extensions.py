@@ -73,12 +73,19 @@ STUDIO_BLUEPRINTS = frozenset({"studio", "revenue", "admin"})
 def bound_request_statements(engine: Engine, web_ms: int, studio_ms: int) -> None:
     """Cancel any statement of a web request that runs past its limit (PostgreSQL's `statement_timeout`).
 
-    Set for each transaction a request begins (`SET LOCAL`), so it never outlives the request on
-    a pooled connection, and jobs, commands and migrations keep running unbounded.
+    Every connection starts with the web limit (a libpq startup option: no round trip), so the
+    public and learner pages, most of the traffic, pay nothing per request. A transaction that needs
+    another limit says so with `SET LOCAL`, which ends with it: the studio's pages get their longer
+    limit, and work outside a request (jobs, commands, migrations) runs unbounded.
     """
+
+    @event.listens_for(engine, "do_connect")
+    def _web_limit(dialect, connection_record, cargs, cparams):
+        cparams["options"] = f"{cparams.get('options', '')} -c statement_timeout={int(web_ms)}".strip()
 
     @event.listens_for(engine, "begin")
     def _bound(connection):
-        if has_request_context():
-            limit = studio_ms if request.blueprint in STUDIO_BLUEPRINTS else web_ms
-            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(limit)}")
+        if not has_request_context():
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        elif request.blueprint in STUDIO_BLUEPRINTS:
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(studio_ms)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -122,24 +123,30 @@ class CoursePage:
     cover: MediaAsset | None
 
 
-def course_for_page(slug: str) -> CoursePage | None:
-    """An offering (any status; the view decides who may see it) with its outline, sessions and topics."""
+@functools.cache
+def _course_page_statement() -> sa.Select:
+    """The offering page's query, built once (building it cost more CPU than running it); the slug is bound."""
     photo = aliased(MediaAsset)
     cover = aliased(MediaAsset)
-    row = db.session.execute(
+    return (
         sa.select(Course, photo, cover)
         .join(Course.creator)
         .outerjoin(photo, photo.id == CreatorProfile.photo_asset_id)
         .outerjoin(cover, cover.id == Course.cover_asset_id)
-        .where(Course.slug == slug)
+        .where(Course.slug == sa.bindparam("slug"))
         .options(
             contains_eager(Course.creator).undefer(CreatorProfile.bio_html),
             undefer(Course.description_html),
-            selectinload(Course.sections).selectinload(Section.lessons).joinedload(Lesson.media_asset),
+            selectinload(Course.sections).joinedload(Section.lessons).joinedload(Lesson.media_asset),
             selectinload(Course.live_sessions),
             selectinload(Course.topics),
         )
-    ).first()
+    )
+
+
+def course_for_page(slug: str) -> CoursePage | None:
+    """An offering (any status; the view decides who may see it) with its outline, sessions and topics."""
+    row = db.session.execute(_course_page_statement(), {"slug": slug}).unique().first()
     if row is None:
         return None
     return CoursePage(course=row[0], creator_photo=row[1], cover=row[2])

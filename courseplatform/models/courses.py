@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -134,6 +135,14 @@ class Course(db.Model):
     @is_listed.inplace.expression
     @classmethod
     def _is_listed_expression(cls) -> sa.ColumnElement[bool]:
+        # Built once for Course: every catalog, storefront and checkout query carries it, and building
+        # the subquery anew cost a third of the home page's CPU. (Aliases of Course build their own.)
+        if cls is Course:
+            return _course_is_listed()
+        return cls._build_is_listed()
+
+    @classmethod
+    def _build_is_listed(cls) -> sa.ColumnElement[bool]:
         suspended = aliased(CreatorProfile)
         withdrawn = (
             sa.select(suspended.id)
@@ -149,6 +158,11 @@ class Course(db.Model):
 
     def __repr__(self) -> str:
         return f"<Course {self.slug} {self.status.value}>"
+
+
+@functools.cache
+def _course_is_listed() -> sa.ColumnElement[bool]:
+    return Course._build_is_listed()
 
 
 class Section(db.Model):

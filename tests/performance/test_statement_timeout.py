@@ -26,6 +26,13 @@ def bounded(tmp_path_factory):
             db.session.execute(sa.text("SELECT pg_sleep(2)"))
             return "finished"
 
+        # What limit a page's statements run under: the public one, or (admin blueprint) the studio's.
+        @application.get("/limit-for-the-test")
+        def public_limit():
+            return db.session.scalar(sa.text("SHOW statement_timeout"))
+
+        application.view_functions["admin.limit_for_the_test"] = public_limit
+        application.add_url_rule("/admin/limit-for-the-test", "admin.limit_for_the_test")
         yield application
 
 
@@ -42,3 +49,15 @@ def test_work_outside_a_request_is_not_bounded_by_the_web_limit(bounded):
     with bounded.app_context():
         assert db.session.scalar(sa.text("SELECT 1 FROM pg_sleep(0.5)")) == 1
         db.session.rollback()
+
+
+def test_studio_pages_get_their_longer_limit_and_public_pages_keep_theirs_on_a_reused_connection(bounded):
+    client = bounded.test_client()
+    with bounded.app_context():
+        db.engine.dispose()  # one pooled connection, used in turn by every request below
+    assert client.get("/limit-for-the-test").get_data(as_text=True) == "300ms"
+    assert client.get("/admin/limit-for-the-test").get_data(as_text=True) == "20s"
+    with bounded.app_context():
+        assert db.session.scalar(sa.text("SHOW statement_timeout")) == "0"
+        db.session.rollback()
+    assert client.get("/limit-for-the-test").get_data(as_text=True) == "300ms"
