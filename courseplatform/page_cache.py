@@ -41,7 +41,9 @@ from flask import Flask, Response, current_app, g, has_app_context, request, ses
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
-from werkzeug.http import http_date
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import http_date, parse_cookie, parse_etags
+from werkzeug.routing import Map, MapAdapter, Rule
 
 from .integrations.redis_store import redis_client
 from .links import origin_of
@@ -68,27 +70,29 @@ PUBLIC_TABLES = frozenset(
 # A page bigger than this share of the memory store is never kept (it would push out dozens of others).
 LARGEST_SHARE = 8
 WRITTEN = "page_cache_written"
+# Set in the WSGI environ: (key, version) of a shared render, then the ETag once Flask found it storable.
+ENVIRON_KEY = "aqueduct.page_cache"
+ENVIRON_PAGE = "aqueduct.page_cache.etag"
 
 
 @dataclass(frozen=True)
 class Page:
-    """A stored page: the data version it was rendered at and what to answer with."""
+    """A stored page: the data version it was rendered at and the answer, headers included."""
 
     version: str
     body: bytes
-    content_type: str
+    headers: list[tuple[str, str]]
     etag: str
-    last_modified: int
 
     def encode(self) -> bytes:
-        head = {"v": self.version, "t": self.content_type, "e": self.etag, "m": self.last_modified}
+        head = {"v": self.version, "h": self.headers, "e": self.etag}
         return json.dumps(head).encode() + b"\n" + self.body
 
     @classmethod
     def decode(cls, raw: bytes) -> Page:
         head, _, body = raw.partition(b"\n")
         fields = json.loads(head)
-        return cls(fields["v"], body, fields["t"], fields["e"], fields["m"])
+        return cls(fields["v"], body, [tuple(pair) for pair in fields["h"]], fields["e"])
 
 
 class Store(Protocol):
@@ -247,15 +251,101 @@ def page_cache() -> PageCache:
 # ---------------------------------------------------------------------------
 
 
-def _carries_identity() -> bool:
+def _carries_identity(environ: dict, config) -> bool:
     """Anything that could make this request someone's: a session, a remembered login, credentials."""
-    cookies = request.cookies
-    config = current_app.config
-    return (
-        config["SESSION_COOKIE_NAME"] in cookies
-        or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies
-        or "Authorization" in request.headers
-    )
+    if "HTTP_AUTHORIZATION" in environ:
+        return True
+    if not environ.get("HTTP_COOKIE"):
+        return False
+    cookies = parse_cookie(environ)
+    return config["SESSION_COOKIE_NAME"] in cookies or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies
+
+
+class PageCacheMiddleware:
+    """Answers a visitor without an account from the cache before Flask is involved, and keeps what
+    Flask rendered for everyone.
+
+    The hit is the whole point of the cache, so it costs a path match, a look at the cookies and
+    one look-up; everything else (routing, the guard, CSRF, sessions, the database) only runs on a
+    miss. A page is stored with the headers of its first answer (security headers included) and
+    Flask decides whether it may be stored at all (`finish_public_page`).
+    """
+
+    def __init__(self, wsgi_app, app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+        self._routes: MapAdapter | None = None
+
+    def __call__(self, environ: dict, start_response):
+        cache = self.app.extensions["page_cache"]
+        if (
+            not cache.enabled
+            or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+            or _carries_identity(environ, self.app.config)
+            or not self._public(environ)
+        ):
+            return self.wsgi_app(environ, start_response)
+        query = environ.get("QUERY_STRING", "")
+        key = environ.get("PATH_INFO", "") + ("?" + query if query else "")
+        try:
+            version, page = cache.store.lookup(key)
+        except STORE_ERRORS as exc:
+            log.warning("page cache unavailable, rendering %s: %s", environ.get("PATH_INFO"), exc)
+            return self.wsgi_app(environ, start_response)
+        if page is not None and page.version == version:
+            return _answer(page, environ, start_response)
+        # The version is read before rendering: a page is never stored under a version newer than its data.
+        environ[ENVIRON_KEY] = (key, version)
+        return self._render(cache, environ, start_response)
+
+    def _public(self, environ: dict) -> bool:
+        if self._routes is None:
+            url_map = self.app.url_map
+            rules = [Rule(r.rule, endpoint=r.endpoint) for r in url_map.iter_rules() if r.endpoint in PUBLIC_PAGES]
+            self._routes = Map(rules, converters=url_map.converters).bind("localhost")
+        try:
+            self._routes.match(environ.get("PATH_INFO", "/"), method="GET")
+        except HTTPException:
+            return False
+        return True
+
+    def _render(self, cache: PageCache, environ: dict, start_response):
+        answer: list = []
+
+        def held(status: str, headers: list, exc_info=None):
+            answer[:] = [status, headers, exc_info]
+            return lambda data: None  # Flask returns its body rather than writing it
+
+        body = self.wsgi_app(environ, held)
+        status, headers, exc_info = answer
+        marked = environ.get(ENVIRON_PAGE)
+        if marked is None or not status.startswith("200 ") or any(n.lower() == "set-cookie" for n, _ in headers):
+            start_response(status, headers, exc_info)
+            return body
+        try:
+            data = b"".join(body)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        key, version = environ[ENVIRON_KEY]
+        kept = [(name, value) for name, value in headers if name.lower() != "content-length"]
+        page = Page(version, data, kept, marked)
+        try:
+            cache.store.keep(key, page, cache.seconds)
+        except STORE_ERRORS as exc:
+            log.warning("page cache unavailable, %s not kept: %s", environ.get("PATH_INFO"), exc)
+        return _answer(page, environ, start_response)
+
+
+def _answer(page: Page, environ: dict, start_response):
+    """The stored page, or 304 when the browser already has it; nothing for HEAD."""
+    offered = environ.get("HTTP_IF_NONE_MATCH")
+    if offered and parse_etags(offered).contains_weak(page.etag):
+        headers = [(n, v) for n, v in page.headers if n.lower() not in ("content-type", "content-length")]
+        start_response("304 NOT MODIFIED", headers)
+        return []
+    start_response("200 OK", [*page.headers, ("Content-Length", str(len(page.body)))])
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [page.body]
 
 
 def shared_render() -> bool:
@@ -269,52 +359,18 @@ def form_meta() -> dict:
     return {"csrf": False} if shared_render() or g.get("tokenless_form") else {}
 
 
-def serve_cached_page() -> Response | None:
-    """Answer a visitor without an account from the cache: the stored page, or 304 if they have it already."""
-    if request.endpoint not in PUBLIC_PAGES or request.method not in ("GET", "HEAD"):
-        return None
-    cache = page_cache()
-    if not cache.enabled or _carries_identity():
-        return None
-    key = request.full_path if request.query_string else request.path
-    try:
-        version, page = cache.store.lookup(key)
-    except STORE_ERRORS as exc:
-        log.warning("page cache unavailable, rendering %s: %s", request.path, exc)
-        return None
-    # Read before rendering: a page is never stored under a version newer than the data it shows.
-    g.page_cache_key, g.page_cache_version = key, version
-    if page is None or page.version != version:
-        return None
-    g.page_cache_hit = True
-    return _answer(page)
+def begin_shared_render() -> None:
+    """A public page the middleware didn't have: rendered for everyone, to be stored."""
+    if request.endpoint in PUBLIC_PAGES and ENVIRON_KEY in request.environ:
+        g.page_cache_key = request.environ[ENVIRON_KEY][0]
 
 
-def _answer(page: Page) -> Response:
-    if request.if_none_match.contains_weak(page.etag):
-        response = Response(status=304)
-    else:
-        response = Response(page.body, content_type=page.content_type)
-    response.set_etag(page.etag)
-    response.headers["Last-Modified"] = http_date(page.last_modified)
-    return _shareable_headers(response)
-
-
-def _shareable_headers(response: Response) -> Response:
-    # Browsers may keep the page but must ask again each time (an ETag makes that a 304); the
-    # answer differs once the browser has a cookie, so caches along the way key on it.
-    response.headers["Cache-Control"] = "no-cache"
-    response.vary.add("Cookie")
-    return response
-
-
-def store_rendered_page(response: Response) -> Response:
-    """Keep a page rendered for everyone; mark every other render of a public page as private."""
-    if request.endpoint not in PUBLIC_PAGES or g.get("page_cache_hit"):
+def finish_public_page(response: Response) -> Response:
+    """Mark a shared render storable (if it stayed impersonal); any other render of a public page private."""
+    if request.endpoint not in PUBLIC_PAGES:
         return response
-    key = g.get("page_cache_key")
     storable = (
-        key is not None
+        shared_render()
         and request.method == "GET"
         and response.status_code == 200
         and not response.direct_passthrough
@@ -325,24 +381,15 @@ def store_rendered_page(response: Response) -> Response:
         response.headers.setdefault("Cache-Control", "private, no-cache")
         response.vary.add("Cookie")
         return response
-    body = response.get_data()
-    page = Page(
-        version=g.page_cache_version,
-        body=body,
-        content_type=response.content_type,
-        etag=hashlib.blake2b(body, digest_size=16).hexdigest(),
-        last_modified=int(time.time()),
-    )
-    cache = page_cache()
-    try:
-        cache.store.keep(key, page, cache.seconds)
-    except STORE_ERRORS as exc:
-        log.warning("page cache unavailable, %s not kept: %s", request.path, exc)
-    response.set_etag(page.etag)
-    response.headers["Last-Modified"] = http_date(page.last_modified)
-    if request.if_none_match.contains_weak(page.etag):
-        response.status_code, response.data = 304, b""
-    return _shareable_headers(response)
+    etag = hashlib.blake2b(response.get_data(), digest_size=16).hexdigest()
+    response.set_etag(etag)
+    response.headers["Last-Modified"] = http_date(int(time.time()))
+    # Browsers may keep the page but must ask again each time (the ETag makes that a 304); the
+    # answer differs once the browser has a cookie, so caches along the way key on it.
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.add("Cookie")
+    request.environ[ENVIRON_PAGE] = etag
+    return response
 
 
 # ---------------------------------------------------------------------------
@@ -444,5 +491,6 @@ def register_page_cache(app: Flask) -> None:
 
     app.extensions["page_cache"] = PageCache(app)
     watch_public_writes(Session)
-    app.before_request(serve_cached_page)
-    app.after_request(store_rendered_page)
+    app.before_request(begin_shared_render)
+    app.after_request(finish_public_page)
+    app.wsgi_app = PageCacheMiddleware(app.wsgi_app, app)

@@ -283,7 +283,7 @@ def test_the_cache_off_renders_every_view_as_before(app, maya, visitor, count_qu
 
 
 def page(version: str, size: int) -> Page:
-    return Page(version, b"x" * size, "text/html", "etag", 0)
+    return Page(version, b"x" * size, [("Content-Type", "text/html")], "etag")
 
 
 def test_the_memory_store_forgets_the_least_recently_used_page_past_its_size(tmp_path):
