@@ -17,6 +17,7 @@ from .config import PROJECT_ROOT, load_config
 from .extensions import bound_request_statements, configure_sqlite, csrf, db, limiter, login_manager, migrate
 from .ids import IdConverter
 from .logs import RequestLog, error_summary, register_logging
+from .page_cache import register_page_cache
 from .request_guard import register_request_guard
 from .security import register_security_headers
 from .static_files import register_static_files
@@ -45,6 +46,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_security_headers(app)
+    # After the guard, limiter and security headers: a stored page is answered through all of them.
+    register_page_cache(app)
     register_template_helpers(app)
     register_commands(app)
     register_jobs(app)

@@ -206,6 +206,15 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Redis down: each process counts in its own memory meanwhile, rather than refusing every log-in.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip(),
+        # Public pages for visitors without an account, from a shared cache: "redis" (every process
+        # shares it), "memory" (each process its own) or "off"; Redis whenever REDIS_URL is set.
+        "PAGE_CACHE": os.environ.get("PAGE_CACHE", "").strip().lower()
+        or ("redis" if os.environ.get("REDIS_URL", "").strip() else "memory"),
+        # The longest a page is kept, for what changes with time alone (a session starting, a held seat
+        # freed); at most half an hour, well inside the hour a page's signed media links last.
+        "PAGE_CACHE_SECONDS": _int("PAGE_CACHE_SECONDS", 60, minimum=1, maximum=1800),
+        "PAGE_CACHE_MAX_BYTES": _int("PAGE_CACHE_MAX_BYTES", 32 * 1024 * 1024, minimum=1024 * 1024),
+        "PAGE_CACHE_PREFIX": os.environ.get("PAGE_CACHE_PREFIX", "").strip() or "aqueduct",
         # The longest a web request's SQL statement may run (PostgreSQL), and the studio's, whose pages
         # read more; past it the statement is cancelled and the visitor told, so one slow page can't
         # hold a worker until the request timeout. Work outside requests (jobs, commands) is unbounded.
@@ -252,6 +261,10 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"JOB_RUNNER must be 'celery', 'thread' or 'inline', not {config['JOB_RUNNER']!r}")
     if config["JOB_RUNNER"] == "celery" and not config["REDIS_URL"]:
         raise ConfigError("JOB_RUNNER=celery needs REDIS_URL: the queue lives in Redis.")
+    if config["PAGE_CACHE"] not in {"redis", "memory", "off"}:
+        raise ConfigError(f"PAGE_CACHE must be 'redis', 'memory' or 'off', not {config['PAGE_CACHE']!r}")
+    if config["PAGE_CACHE"] == "redis" and not config["REDIS_URL"]:
+        raise ConfigError("PAGE_CACHE=redis needs REDIS_URL: the pages live in Redis.")
     if config["MAIL_BACKEND"] not in {"file", "smtp"}:
         raise ConfigError(f"MAIL_BACKEND must be 'file' or 'smtp', not {config['MAIL_BACKEND']!r}")
     if config["STORAGE_BACKEND"] not in {"local", "s3"}:

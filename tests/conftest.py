@@ -121,6 +121,7 @@ def committed_application(tmp_path_factory, label: str, *, needs_postgres: bool 
             "MEDIA_ROOT": str(root / "media"),
             "BASE_URL": "http://aqueduct.test",
             "RATELIMIT_STORAGE_URI": "memory://",
+            "PAGE_CACHE": "off",
             **config,
         }
     )
@@ -181,6 +182,8 @@ def app(db_url, tmp_path_factory):
             "BASE_URL": "http://aqueduct.test",
             "RATELIMIT_STORAGE_URI": "memory://",
             "SERVER_NAME": None,
+            # On only in the tests of the page cache (tests/catalog/test_page_cache.py), which clear it.
+            "PAGE_CACHE": "off",
         }
     )
     application.test_client_class = RequestClient

@@ -13,6 +13,7 @@ from ..extensions import db, limiter
 from ..fields import page_number
 from ..media.services import media_url
 from ..models import CourseStatus, User
+from ..page_cache import form_meta, token_or_same_origin
 from . import bp
 from .forms import CourseSearchForm, WaitlistForm
 from .services import (
@@ -76,7 +77,8 @@ def _render_course(page: CoursePage, waitlist_form: WaitlistForm | None = None):
     note = learner_note(enrollment, viewer_zone)
     action = call_to_action(course, enrollment, found, note)
     if waitlist_form is None:
-        waitlist_form = WaitlistForm(formdata=None, email=current_user.email if current_user.is_authenticated else None)
+        email = current_user.email if current_user.is_authenticated else None
+        waitlist_form = WaitlistForm(formdata=None, email=email, meta=form_meta())
     elif waitlist_form.errors and action != "waitlist":
         for error in waitlist_form.email.errors:
             flash(error, "error")
@@ -94,7 +96,7 @@ def _render_course(page: CoursePage, waitlist_form: WaitlistForm | None = None):
         action=action,
         waitlist_form=waitlist_form,
         already_waiting=action == "waitlist" and _on_waitlist(course),
-        checkout_form=CheckoutForm(course, formdata=None),
+        checkout_form=CheckoutForm(course, formdata=None, meta=form_meta()),
         is_draft=course.status is CourseStatus.DRAFT,
         owner_view=owner_view,
     )
@@ -134,12 +136,13 @@ def preview_lesson(slug: str, lesson_id: int):
 
 @bp.post("/courses/<slug>/waitlist")
 @limiter.limit("10 per hour", methods=["POST"])
+@token_or_same_origin
 def join_waitlist(slug: str):
     """Ask to hear, once, when an offering opens or a seat frees up."""
     page = course_for_page(slug)
     if page is None or not page.course.is_listed:
         abort(404)
-    form = WaitlistForm()
+    form = WaitlistForm(meta=form_meta())
     if not form.validate_on_submit():
         return _render_course(page, waitlist_form=form)
     email = User.normalize_email(form.email.data)

@@ -26,6 +26,7 @@ from ..integrations.payments import (
     webhook_secrets,
 )
 from ..models import Course, Enrollment, Order, OrderStatus, PaymentProvider, utcnow
+from ..page_cache import token_or_same_origin
 from ..request_guard import raw_body
 from . import bp
 from .forms import CheckoutForm
@@ -47,6 +48,7 @@ def _learn_url(course: Course) -> str:
 
 @bp.post("/courses/<slug>/checkout")
 @limiter.limit("20 per minute", methods=["POST"])
+@token_or_same_origin
 def start(slug: str):
     """The buy box: enrol at once when free, else hold the seat and send the learner to pay."""
     course = db.session.scalar(sa.select(Course).where(Course.slug == slug))
