@@ -40,6 +40,7 @@ import redis
 from flask import Flask, Response, current_app, g, has_app_context, request, session
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session as OrmSession
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date, parse_cookie, parse_etags
@@ -67,6 +68,9 @@ PUBLIC_TABLES = frozenset(
         "orders",  # an open checkout holds a seat
     }
 )
+# Of these tables' rows, only a change of these columns alters a public page (a learner opening lessons
+# or completing an offering writes enrollments all day; the seats and learners taught don't move).
+FOLLOWED_COLUMNS = {"enrollments": ("status",), "orders": ("status",)}
 # A page bigger than this share of the memory store is never kept (it would push out dozens of others).
 LARGEST_SHARE = 8
 WRITTEN = "page_cache_written"
@@ -446,9 +450,23 @@ def token_or_same_origin(view):
 # ---------------------------------------------------------------------------
 
 
+def _shows_on_public_pages(obj) -> bool:
+    """Whether a changed row alters a public page: any change of what they show, but of a learner's
+    enrollment or order only its status (a seat, a learner taught), not a lesson visit or a completion."""
+    table = getattr(obj, "__tablename__", None)
+    if table not in PUBLIC_TABLES:
+        return False
+    followed = FOLLOWED_COLUMNS.get(table)
+    if followed is None:
+        return True
+    state = sa_inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in followed)
+
+
 def _note_flushed(session: OrmSession, flush_context) -> None:
-    written = session.new | session.dirty | session.deleted
-    if any(getattr(obj, "__tablename__", None) in PUBLIC_TABLES for obj in written):
+    if any(_shows_on_public_pages(obj) for obj in session.dirty) or any(
+        getattr(obj, "__tablename__", None) in PUBLIC_TABLES for obj in session.new | session.deleted
+    ):
         session.info[WRITTEN] = True
 
 

@@ -15,7 +15,15 @@ from courseplatform.models import CourseKind, Order, WaitlistEntry
 from courseplatform.page_cache import MemoryStore, Page, page_cache
 
 from ..admin.test_suspensions import suspend_creator
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import (
+    PASSWORD,
+    CourseFactory,
+    CreatorProfileFactory,
+    EnrollmentFactory,
+    LessonFactory,
+    SectionFactory,
+    UserFactory,
+)
 from .builders import live_session
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -149,6 +157,22 @@ def test_a_purchase_taking_the_last_seat_shows_on_the_next_anonymous_view(cache,
 
     html = text(visitor.get("/courses/circle"))
     assert "This workshop is full" in html and "1 seat left" not in html
+
+
+def test_learners_opening_lessons_leave_the_shared_pages_cached(cache, maya, visitor, web, count_queries):
+    course = maya.courses[0]
+    second = LessonFactory(section=course.sections[0], title="Noticing")
+    learner = UserFactory(email="ana@example.org")
+    EnrollmentFactory(user=learner, course=course)
+    db.session.commit()
+    visitor.get("/courses/grounding")
+
+    web.login(learner.email, PASSWORD)
+    assert web.client.get(f"/learn/grounding/lessons/{second.id}").status_code == 200
+
+    with count_queries() as counter:
+        visitor.get("/courses/grounding")
+    assert counter.count == 0, "a lesson visit outdated every public page"
 
 
 def test_a_logged_in_visitor_never_gets_nor_leaves_a_shared_page(cache, maya, visitor, web, count_queries):
