@@ -95,7 +95,8 @@ class Order(db.Model):
     learner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="RESTRICT"))
     # What the learner paid (the price less any promotion code), in `currency`.
-    amount_cents: Mapped[int] = mapped_column()
+    # Columns the running totals follow (courseplatform/stats.py) keep their value before a change.
+    amount_cents: Mapped[int] = mapped_column(active_history=True)
     # What a promotion code took off the list price (list price = amount_cents + discount_cents).
     discount_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     currency: Mapped[str] = mapped_column(sa.String(3))
@@ -105,14 +106,16 @@ class Order(db.Model):
     checkout_url: Mapped[str | None] = mapped_column(sa.String(2000))
     payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255))
     charge_id: Mapped[str | None] = mapped_column(sa.String(255))
-    status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus, "order_status"), default=OrderStatus.PENDING)
-    processor_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_column(OrderStatus, "order_status"), default=OrderStatus.PENDING, active_history=True
+    )
+    processor_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
     processor_fee_estimated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # The currency the provider settled the payment in, and its fee as settled there
     # (processor_fee_cents is that fee converted into the order's currency).
     settlement_currency: Mapped[str | None] = mapped_column(sa.String(3))
     processor_fee_settled_cents: Mapped[int | None] = mapped_column()
-    platform_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    platform_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
     # What checkout recorded at payment; figures use sale_net_cents and order_net_cents below.
     net_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     # Refunds that succeeded (money back with the learner), and those the provider is still processing.
@@ -198,12 +201,16 @@ class Refund(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", ondelete="RESTRICT"))
-    amount_cents: Mapped[int] = mapped_column()
+    # Columns the running totals follow (courseplatform/stats.py) keep their value before a change.
+    amount_cents: Mapped[int] = mapped_column(active_history=True)
     # The share of the platform fee given back with it (refunds are proportional).
-    platform_fee_refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    platform_fee_refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
     provider_refund_id: Mapped[str | None] = mapped_column(sa.String(255))
     status: Mapped[RefundStatus] = mapped_column(
-        enum_column(RefundStatus, "refund_status"), default=RefundStatus.SUCCEEDED, server_default="succeeded"
+        enum_column(RefundStatus, "refund_status"),
+        default=RefundStatus.SUCCEEDED,
+        server_default="succeeded",
+        active_history=True,
     )
     # This refund ended the learner's access: if it fails afterwards, the access comes back.
     ended_access: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
