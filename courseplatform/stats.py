@@ -244,6 +244,43 @@ def keep_up_to_date() -> None:
 
 
 # ---------------------------------------------------------------------------
+# Reading them
+# ---------------------------------------------------------------------------
+
+
+def offering_learners() -> sa.ColumnElement[int]:
+    """Learners with access now to the offering (`Course`) of the enclosing query: one row read."""
+    return sa.func.coalesce(
+        sa.select(OfferingStats.active).where(OfferingStats.course_id == Course.id).scalar_subquery(), 0
+    )
+
+
+def offering_completed() -> sa.ColumnElement[int]:
+    """Learners with access now who completed the offering (`Course`) of the enclosing query."""
+    return sa.func.coalesce(
+        sa.select(OfferingStats.completed).where(OfferingStats.course_id == Course.id).scalar_subquery(), 0
+    )
+
+
+def offering_net_cents() -> sa.ColumnElement[int]:
+    """The offering's (`Course`) net to date, over the currencies it sold in (as the studio always showed it)."""
+    return sa.select(whole_sum(OfferingSales.net_cents)).where(OfferingSales.course_id == Course.id).scalar_subquery()
+
+
+def learners_taught(creator_id) -> sa.ColumnElement[int]:
+    """People with access now to at least one of the creator's offerings (`creator_id` a value or a column)."""
+    return sa.func.coalesce(
+        sa.select(CreatorStats.learners).where(CreatorStats.creator_id == creator_id).scalar_subquery(), 0
+    )
+
+
+def offering_counts(course_id: int) -> dict[str, int]:
+    """An offering's learners by access state ("active", "suspended", "revoked"): one row read."""
+    row = db.session.get(OfferingStats, course_id, populate_existing=True)
+    return {status.value: getattr(row, status.value) if row else 0 for status in EnrollmentStatus}
+
+
+# ---------------------------------------------------------------------------
 # Counting from scratch
 # ---------------------------------------------------------------------------
 

@@ -236,7 +236,8 @@ class Refund(db.Model):
 # A settled order's net to the creator = amount − processor fee − platform fee (Order.sale_net_cents)
 # − for each counted refund, its amount − the platform fee returned with it
 # (Refund.refund_net_cents). Every screen and export sums these, in SQL: the studio, an
-# offering's overview, the payouts ledger, and the revenue view and its CSV (which count
+# offering's overview, the payouts ledger, the running sales totals (courseplatform/stats.py),
+# and the revenue view and its CSV (which count
 # the two halves in the months they happened).
 
 
@@ -266,25 +267,6 @@ def order_refunds() -> sa.Subquery:
 def order_net_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:
     """An order's net to the creator to date: its sale less its counted refunds (`refunds` from `order_refunds`)."""
     return Order.sale_net_cents - sa.func.coalesce(refunds.c.net_cents, 0)
-
-
-def net_revenue_by_offering(creator_id: int, course_ids: list[int] | None = None) -> sa.Subquery:
-    """Each of a creator's offerings (or just `course_ids`) with its net to date (`course_id`, `cents`),
-    for an outer join on Course.id."""
-    from .courses import Course
-
-    refunds = order_refunds()
-    wanted = sa.and_(Course.creator_id == creator_id, Order.status.in_(SETTLED_STATUSES))
-    if course_ids is not None:
-        wanted = sa.and_(wanted, Order.course_id.in_(course_ids))
-    return (
-        sa.select(Order.course_id.label("course_id"), whole_sum(order_net_cents(refunds)).label("cents"))
-        .join(Course, Order.course_id == Course.id)
-        .outerjoin(refunds, refunds.c.order_id == Order.id)
-        .where(wanted)
-        .group_by(Order.course_id)
-        .subquery("revenue")
-    )
 
 
 def order_platform_fee_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:
