@@ -72,8 +72,13 @@ def register_jobs(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import models  # noqa: F401  (every model registered before use)
+    from . import (
+        models,  # noqa: F401  (every model registered before use)
+        stats,
+    )
     from .accounts.services import load_user
+
+    stats.keep_up_to_date()
 
     db.init_app(app)
     with app.app_context():

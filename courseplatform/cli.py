@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask seed-demo`, `create-admin`, and the periodic work beat runs in production
+"""Command-line tasks: `flask seed-demo`, `create-admin`, `rebuild-stats`, and the periodic work beat runs in production
 (`storage-gc`, `prune-sessions`, `deliver-mail`, `send-reminders`, `release-checkouts`, `run-jobs`), for
 a machine without a worker, or to run one by hand."""
 
@@ -70,6 +70,15 @@ def register(app: Flask) -> None:
             raise click.ClickException("Another run is pruning login sessions; nothing was done.")
         click.echo(f"Removed {removed['removed']} expired login session{'' if removed['removed'] == 1 else 's'}.")
         click.echo(f"Removed {removed['mail']} sent e-mails and {removed['jobs']} finished jobs older than 30 days.")
+
+    @app.cli.command("rebuild-stats")
+    def rebuild_stats_command() -> None:
+        """Recount the learner and sales totals from the enrollments and orders (after a bulk load or a restore)."""
+        from . import stats
+
+        stats.rebuild()
+        db.session.commit()
+        click.echo("Learner and sales totals recounted.")
 
     @app.cli.command("deliver-mail")
     def deliver_mail_command() -> None:

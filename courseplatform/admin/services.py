@@ -16,7 +16,6 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from ..accounts.services import end_other_login_sessions
 from ..checkout.services import withdraw_open_checkouts
-from ..enrollments.seats import active_learners
 from ..extensions import db
 from ..fields import MAX_PAGE
 from ..ids import parse_id
@@ -24,21 +23,15 @@ from ..models import (
     Course,
     CourseStatus,
     CreatorProfile,
-    Enrollment,
-    EnrollmentStatus,
+    OfferingSales,
+    OfferingStats,
     Order,
     OrderStatus,
     User,
     utcnow,
 )
 from ..models.base import whole_sum
-from ..models.commerce import (
-    SETTLED_STATUSES,
-    net_revenue_by_offering,
-    order_net_cents,
-    order_platform_fee_cents,
-    order_refunds,
-)
+from ..stats import learners_taught, offering_learners, offering_net_cents
 from .audit import record
 
 CREATORS_PER_PAGE = 25
@@ -105,32 +98,27 @@ class Money:
     platform_fee_returned_cents: int
 
 
-def _money_query() -> sa.Select:
-    """Settled orders summed per currency (group further to split by creator)."""
-    refunds = order_refunds()
-    return (
-        sa.select(
-            Order.currency.label("currency"),
-            sa.func.count(Order.id).label("orders"),
-            whole_sum(Order.amount_cents).label("gross"),
-            whole_sum(sa.func.coalesce(refunds.c.amount_cents, 0)).label("refunded"),
-            whole_sum(order_net_cents(refunds)).label("net"),
-            whole_sum(order_platform_fee_cents(refunds)).label("fee"),
-            whole_sum(sa.func.coalesce(refunds.c.platform_fee_cents, 0)).label("fee_returned"),
-        )
-        .join(Course, Course.id == Order.course_id)
-        .outerjoin(refunds, refunds.c.order_id == Order.id)
-        .where(Order.status.in_(SETTLED_STATUSES))
-    )
-
-
 def _money(row) -> Money:
     return Money(row.currency, row.orders, row.gross, row.refunded, row.net, row.fee, row.fee_returned)
 
 
+def _sales_query() -> sa.Select:
+    """The running sales totals (models/stats.py) summed per currency: one row per offering, not per order."""
+    orders = whole_sum(OfferingSales.orders)
+    return sa.select(
+        OfferingSales.currency.label("currency"),
+        orders.label("orders"),
+        whole_sum(OfferingSales.gross_cents).label("gross"),
+        whole_sum(OfferingSales.refunded_cents).label("refunded"),
+        whole_sum(OfferingSales.net_cents).label("net"),
+        whole_sum(OfferingSales.platform_fee_cents - OfferingSales.platform_fee_returned_cents).label("fee"),
+        whole_sum(OfferingSales.platform_fee_returned_cents).label("fee_returned"),
+    ).having(orders > 0)
+
+
 def platform_money() -> list[Money]:
     """The whole platform's sales per currency; `platform_fee_cents` is the fee kept, after fees returned."""
-    query = _money_query().group_by(Order.currency).order_by(sa.func.count(Order.id).desc(), Order.currency)
+    query = _sales_query().group_by(OfferingSales.currency).order_by(sa.text("orders DESC"), OfferingSales.currency)
     return [_money(row) for row in db.session.execute(query)]
 
 
@@ -139,11 +127,12 @@ def money_by_creator(creator_ids: list[int]) -> dict[int, list[Money]]:
     if not creator_ids:
         return {}
     query = (
-        _money_query()
+        _sales_query()
         .add_columns(Course.creator_id.label("creator_id"))
+        .join(Course, Course.id == OfferingSales.course_id)
         .where(Course.creator_id.in_(creator_ids))
-        .group_by(Course.creator_id, Order.currency)
-        .order_by(Course.creator_id, sa.func.count(Order.id).desc(), Order.currency)
+        .group_by(Course.creator_id, OfferingSales.currency)
+        .order_by(Course.creator_id, sa.text("orders DESC"), OfferingSales.currency)
     )
     found: dict[int, list[Money]] = {}
     for row in db.session.execute(query):
@@ -163,9 +152,7 @@ def platform_counts() -> dict[str, int]:
             sa.select(sa.func.count(User.id)).scalar_subquery(),
             sa.select(sa.func.count(CreatorProfile.id)).scalar_subquery(),
             sa.select(sa.func.count(Course.id)).where(Course.is_listed).scalar_subquery(),
-            sa.select(sa.func.count(Enrollment.id))
-            .where(Enrollment.status == EnrollmentStatus.ACTIVE)
-            .scalar_subquery(),
+            sa.select(whole_sum(OfferingStats.active)).scalar_subquery(),
             sa.select(sa.func.count(CreatorProfile.id))
             .where(CreatorProfile.suspended_at.is_not(None))
             .scalar_subquery(),
@@ -226,12 +213,7 @@ def _creator_figures() -> tuple:
         .where(Course.creator_id == CreatorProfile.id, Course.status == CourseStatus.PUBLISHED)
         .scalar_subquery()
     )
-    learners = (
-        sa.select(sa.func.count(sa.distinct(Enrollment.user_id)))
-        .join(Course, Course.id == Enrollment.course_id)
-        .where(Course.creator_id == CreatorProfile.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-        .scalar_subquery()
-    )
+    learners = learners_taught(CreatorProfile.id)
     return offerings.label("offerings"), published.label("published"), learners.label("learners")
 
 
@@ -301,12 +283,9 @@ def creator_detail(profile: CreatorProfile) -> CreatorDetail:
         figures.learners,
         money_by_creator([profile.id]).get(profile.id, []),
     )
-    learners = active_learners()
-    revenue = net_revenue_by_offering(profile.id)
     offerings = list(
         db.session.execute(
-            sa.select(Course, learners.label("learners"), sa.func.coalesce(revenue.c.cents, 0).label("net_cents"))
-            .outerjoin(revenue, revenue.c.course_id == Course.id)
+            sa.select(Course, offering_learners().label("learners"), offering_net_cents().label("net_cents"))
             .where(Course.creator_id == profile.id)
             .order_by(Course.updated_at.desc(), Course.id.desc())
             .limit(OFFERINGS_SHOWN)

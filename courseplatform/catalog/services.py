@@ -23,7 +23,6 @@ from ..models import (
     CourseStatus,
     CreatorProfile,
     Enrollment,
-    EnrollmentStatus,
     Lesson,
     LiveSession,
     MediaAsset,
@@ -34,6 +33,7 @@ from ..models import (
     course_topics,
     utcnow,
 )
+from ..stats import learners_taught
 from .forms import CourseSearchForm
 
 PER_PAGE = 12
@@ -297,14 +297,8 @@ class Storefront:
 def storefront(slug: str, page: int = 1) -> Storefront | None:
     """A creator's profile, photo and a page of their published offerings, plus learners taught across all."""
     photo = aliased(MediaAsset)
-    learners = (
-        sa.select(sa.func.count(sa.distinct(Enrollment.user_id)))
-        .join(Course, Course.id == Enrollment.course_id)
-        .where(Course.creator_id == CreatorProfile.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-        .scalar_subquery()
-    )
     row = db.session.execute(
-        sa.select(CreatorProfile, photo, learners)
+        sa.select(CreatorProfile, photo, learners_taught(CreatorProfile.id))
         .outerjoin(photo, photo.id == CreatorProfile.photo_asset_id)
         .where(CreatorProfile.slug == slug)
         .options(undefer(CreatorProfile.bio_html))

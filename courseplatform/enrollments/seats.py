@@ -42,15 +42,6 @@ class Seats:
         return self.capacity is not None and self.taken >= self.capacity
 
 
-def active_learners() -> sa.ScalarSelect:
-    """How many learners of the offering in the enclosing query (`Course`) have access now (correlated)."""
-    return (
-        sa.select(sa.func.count(Enrollment.id))
-        .where(Enrollment.course_id == Course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-        .scalar_subquery()
-    )
-
-
 def holding_orders(course_id: int) -> sa.Select:
     """Pending orders that hold a seat: a checkout still open, or a delayed payment on its way."""
     return sa.select(Order.id, Order.learner_id).where(

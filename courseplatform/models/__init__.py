@@ -42,6 +42,7 @@ from .learning import (
 from .mail import MailStatus, OutgoingMail
 from .media import MediaAsset, MediaStatus
 from .revenue import PayerKind, SessionIncome, SessionIncomeSource
+from .stats import CreatorLearner, CreatorStats, OfferingSales, OfferingStats
 
 __all__ = [
     "ORDER_TRANSITIONS",
@@ -53,7 +54,9 @@ __all__ = [
     "CourseEvaluation",
     "CourseKind",
     "CourseStatus",
+    "CreatorLearner",
     "CreatorProfile",
+    "CreatorStats",
     "Enrollment",
     "EnrollmentSource",
     "EnrollmentStatus",
@@ -68,6 +71,8 @@ __all__ = [
     "MailStatus",
     "MediaAsset",
     "MediaStatus",
+    "OfferingSales",
+    "OfferingStats",
     "Order",
     "OrderStatus",
     "OutgoingMail",

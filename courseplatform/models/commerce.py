@@ -95,7 +95,8 @@ class Order(db.Model):
     learner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="RESTRICT"))
     # What the learner paid (the price less any promotion code), in `currency`.
-    amount_cents: Mapped[int] = mapped_column()
+    # Columns the running totals follow (courseplatform/stats.py) keep their value before a change.
+    amount_cents: Mapped[int] = mapped_column(active_history=True)
     # What a promotion code took off the list price (list price = amount_cents + discount_cents).
     discount_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     currency: Mapped[str] = mapped_column(sa.String(3))
@@ -105,14 +106,16 @@ class Order(db.Model):
     checkout_url: Mapped[str | None] = mapped_column(sa.String(2000))
     payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255))
     charge_id: Mapped[str | None] = mapped_column(sa.String(255))
-    status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus, "order_status"), default=OrderStatus.PENDING)
-    processor_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_column(OrderStatus, "order_status"), default=OrderStatus.PENDING, active_history=True
+    )
+    processor_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
     processor_fee_estimated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # The currency the provider settled the payment in, and its fee as settled there
     # (processor_fee_cents is that fee converted into the order's currency).
     settlement_currency: Mapped[str | None] = mapped_column(sa.String(3))
     processor_fee_settled_cents: Mapped[int | None] = mapped_column()
-    platform_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    platform_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
     # What checkout recorded at payment; figures use sale_net_cents and order_net_cents below.
     net_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     # Refunds that succeeded (money back with the learner), and those the provider is still processing.
@@ -198,12 +201,16 @@ class Refund(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", ondelete="RESTRICT"))
-    amount_cents: Mapped[int] = mapped_column()
+    # Columns the running totals follow (courseplatform/stats.py) keep their value before a change.
+    amount_cents: Mapped[int] = mapped_column(active_history=True)
     # The share of the platform fee given back with it (refunds are proportional).
-    platform_fee_refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    platform_fee_refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
     provider_refund_id: Mapped[str | None] = mapped_column(sa.String(255))
     status: Mapped[RefundStatus] = mapped_column(
-        enum_column(RefundStatus, "refund_status"), default=RefundStatus.SUCCEEDED, server_default="succeeded"
+        enum_column(RefundStatus, "refund_status"),
+        default=RefundStatus.SUCCEEDED,
+        server_default="succeeded",
+        active_history=True,
     )
     # This refund ended the learner's access: if it fails afterwards, the access comes back.
     ended_access: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
@@ -229,7 +236,8 @@ class Refund(db.Model):
 # A settled order's net to the creator = amount − processor fee − platform fee (Order.sale_net_cents)
 # − for each counted refund, its amount − the platform fee returned with it
 # (Refund.refund_net_cents). Every screen and export sums these, in SQL: the studio, an
-# offering's overview, the payouts ledger, and the revenue view and its CSV (which count
+# offering's overview, the payouts ledger, the running sales totals (courseplatform/stats.py),
+# and the revenue view and its CSV (which count
 # the two halves in the months they happened).
 
 
@@ -259,25 +267,6 @@ def order_refunds() -> sa.Subquery:
 def order_net_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:
     """An order's net to the creator to date: its sale less its counted refunds (`refunds` from `order_refunds`)."""
     return Order.sale_net_cents - sa.func.coalesce(refunds.c.net_cents, 0)
-
-
-def net_revenue_by_offering(creator_id: int, course_ids: list[int] | None = None) -> sa.Subquery:
-    """Each of a creator's offerings (or just `course_ids`) with its net to date (`course_id`, `cents`),
-    for an outer join on Course.id."""
-    from .courses import Course
-
-    refunds = order_refunds()
-    wanted = sa.and_(Course.creator_id == creator_id, Order.status.in_(SETTLED_STATUSES))
-    if course_ids is not None:
-        wanted = sa.and_(wanted, Order.course_id.in_(course_ids))
-    return (
-        sa.select(Order.course_id.label("course_id"), whole_sum(order_net_cents(refunds)).label("cents"))
-        .join(Course, Order.course_id == Course.id)
-        .outerjoin(refunds, refunds.c.order_id == Order.id)
-        .where(wanted)
-        .group_by(Order.course_id)
-        .subquery("revenue")
-    )
 
 
 def order_platform_fee_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:

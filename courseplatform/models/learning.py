@@ -77,13 +77,14 @@ class Enrollment(db.Model):
     course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="RESTRICT"))
     order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orders.id", ondelete="SET NULL"))
     source: Mapped[EnrollmentSource] = mapped_column(enum_column(EnrollmentSource, "enrollment_source"))
+    # Columns the running totals follow (courseplatform/stats.py) keep their value before a change.
     status: Mapped[EnrollmentStatus] = mapped_column(
-        enum_column(EnrollmentStatus, "enrollment_status"), default=EnrollmentStatus.ACTIVE
+        enum_column(EnrollmentStatus, "enrollment_status"), default=EnrollmentStatus.ACTIVE, active_history=True
     )
     # Why the enrollment is in its status: the event that put it there.
     reason: Mapped[AccessEvent] = mapped_column(enum_column(AccessEvent, "access_event"), default=_reason_of_new_row)
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), active_history=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_lesson_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lessons.id", ondelete="SET NULL"))
 

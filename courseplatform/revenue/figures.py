@@ -32,13 +32,15 @@ import sqlalchemy as sa
 from ..downloads import spreadsheet_safe
 from ..extensions import db
 from ..formatting import decimal_amount, minor_units
-from ..models import Course, CourseStatus, CreatorProfile, Enrollment, EnrollmentStatus, Order, Refund, SessionIncome
+from ..models import Course, CourseStatus, CreatorProfile, Order, Refund, SessionIncome
 from ..models.base import whole_sum
 from ..models.commerce import SETTLED_STATUSES, counted_refunds
+from ..stats import offering_completed, offering_learners
 
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 60
 LAST_WEEKS_DAYS = 28
+OFFERINGS_PER_PAGE = 20  # the table's top earners; the pager shows the rest
 
 
 def add_months(month: date, months: int) -> date:
@@ -173,13 +175,33 @@ class OfferingFigures:
 
 
 @dataclass(frozen=True)
+class OfferingsPage:
+    """Where the shown offerings sit among all the creator's offerings (the table's pager)."""
+
+    page: int
+    pages: int
+    total: int
+    authoring_minutes: int  # over every offering
+
+    @classmethod
+    def of(cls, page: int, total: int, authoring_minutes: int) -> OfferingsPage:
+        pages = max(1, -(-total // OFFERINGS_PER_PAGE))
+        return cls(min(max(page, 1), pages), pages, total, authoring_minutes)
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * OFFERINGS_PER_PAGE
+
+
+@dataclass(frozen=True)
 class RevenueFigures:
     """Everything the revenue view shows for one creator and one period."""
 
     period: Period
     currency: str
     months: list[MonthFigures]
-    offerings: list[OfferingFigures]
+    offerings: list[OfferingFigures]  # one page of them, best earners first
+    offerings_page: OfferingsPage
     last_four_weeks_cents: int
     default_session_fee_cents: int
 
@@ -230,7 +252,8 @@ class RevenueFigures:
 
     @property
     def authoring_minutes(self) -> int:
-        return sum(o.authoring_minutes for o in self.offerings)
+        """Hours spent making every offering, not only the page shown."""
+        return self.offerings_page.authoring_minutes
 
     @property
     def authoring_hours(self) -> float:
@@ -379,32 +402,14 @@ def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tup
     return {index: (int(income), int(sessions), int(minutes)) for index, income, sessions, minutes in rows}
 
 
-def _offerings(profile: CreatorProfile, money: dict[tuple[int, int], _Money]) -> list[OfferingFigures]:
-    """Each of the creator's offerings with its sales and refunds in the period and its learners today."""
-    learners = (
-        sa.select(
-            Enrollment.course_id.label("course_id"),
-            sa.func.count(Enrollment.id).label("learners"),
-            sa.func.count(Enrollment.completed_at).label("completed"),
-        )
-        .join(Course, Enrollment.course_id == Course.id)
-        .where(Course.creator_id == profile.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-        .group_by(Enrollment.course_id)
-        .subquery("learners")
-    )
-    rows = db.session.execute(
-        sa.select(
-            Course.id,
-            Course.title,
-            Course.status,
-            Course.authoring_minutes,
-            sa.func.coalesce(learners.c.learners, 0),
-            sa.func.coalesce(learners.c.completed, 0),
-        )
-        .outerjoin(learners, learners.c.course_id == Course.id)
-        .where(Course.creator_id == profile.id)
-        .order_by(Course.title, Course.id)
-    )
+def _offerings(
+    profile: CreatorProfile, money: dict[tuple[int, int], _Money], page: int
+) -> tuple[list[OfferingFigures], OfferingsPage]:
+    """One page of the creator's offerings, best earners in the period first, with learners and completions today.
+
+    Every offering is ranked (by the period's net, then title) from its id and title alone; only
+    the page's offerings are read in full, their learners off the running totals.
+    """
     totals: dict[int, _Money] = {}
     for (course_id, bucket), cell in money.items():
         if bucket != RECENT:
@@ -415,8 +420,35 @@ def _offerings(profile: CreatorProfile, money: dict[tuple[int, int], _Money]) ->
             total.refunds += cell.refunds
             total.refunded += cell.refunded
             total.refund_net += cell.refund_net
+    ranked = db.session.execute(
+        sa.select(Course.id, Course.authoring_minutes)
+        .where(Course.creator_id == profile.id)
+        .order_by(Course.title, Course.id)
+    ).all()
+    # Best earners first; offerings with nothing in the period keep their alphabetical order.
+    order = sorted(range(len(ranked)), key=lambda i: -totals.get(ranked[i][0], _Money()).net)
+    found = OfferingsPage.of(page, len(ranked), sum(minutes or 0 for _id, minutes in ranked))
+    shown = [ranked[i][0] for i in order[found.first : found.first + OFFERINGS_PER_PAGE]]
+    rows = (
+        {
+            row[0]: row
+            for row in db.session.execute(
+                sa.select(
+                    Course.id,
+                    Course.title,
+                    Course.status,
+                    Course.authoring_minutes,
+                    offering_learners(),
+                    offering_completed(),
+                ).where(Course.id.in_(shown))
+            )
+        }
+        if shown
+        else {}
+    )
     offerings = []
-    for course_id, title, status, authoring_minutes, learner_count, completed in rows:
+    for course_id in shown:
+        _id, title, status, authoring_minutes, learner_count, completed = rows[course_id]
         total = totals.get(course_id, _Money())
         offerings.append(
             OfferingFigures(
@@ -433,21 +465,21 @@ def _offerings(profile: CreatorProfile, money: dict[tuple[int, int], _Money]) ->
                 completed=int(completed),
             )
         )
-    # Best earners first; offerings with nothing in the period keep their alphabetical order.
-    offerings.sort(key=lambda o: -o.net_cents)
-    return offerings
+    return offerings, found
 
 
 def revenue_figures(
-    profile: CreatorProfile, period: Period, zone: ZoneInfo, now: datetime | None = None
+    profile: CreatorProfile, period: Period, zone: ZoneInfo, now: datetime | None = None, page: int = 1
 ) -> RevenueFigures:
-    """The creator's passive and session income per month of `period` (months in `zone`), in three queries."""
+    """The creator's passive and session income per month of `period` (months in `zone`), and a page
+    of the offerings ranked by the period's net, in four queries."""
     now = now or datetime.now(UTC)
     money = _sales_and_refunds(profile, month_edges(period, zone), now)
     sessions = _sessions_by_month(profile, period)
     passive: dict[int, int] = {}
     for (_course, bucket), cell in money.items():
         passive[bucket] = passive.get(bucket, 0) + cell.net
+    offerings, offerings_page = _offerings(profile, money, page)
     months = []
     for index, month in enumerate(period.months):
         income, count, minutes = sessions.get(index, (0, 0, 0))
@@ -456,7 +488,8 @@ def revenue_figures(
         period=period,
         currency=profile.currency,
         months=months,
-        offerings=_offerings(profile, money),
+        offerings=offerings,
+        offerings_page=offerings_page,
         last_four_weeks_cents=passive.get(RECENT, 0),
         default_session_fee_cents=profile.default_session_fee_cents,
     )

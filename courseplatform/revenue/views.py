@@ -1,6 +1,7 @@
 """The revenue view under /studio/revenue: aqueduct income against bucket income, for a period the creator picks.
 
-GET /studio/revenue        headline figures, monthly chart and table, one row per offering (?from=YYYY-MM&to=YYYY-MM)
+GET /studio/revenue        headline figures, monthly chart and table, the offerings 20 a page, best earners first
+                           (?from=YYYY-MM&to=YYYY-MM&page=N)
 GET /studio/revenue.csv    the monthly table as spreadsheet-safe CSV, for the same period
 
 Only the creator's own numbers: neither route takes an id.
@@ -16,6 +17,7 @@ from werkzeug.routing import BuildError
 
 from ..access import creator_required
 from ..downloads import attachment
+from ..fields import page_number
 from . import bp
 from .figures import DEFAULT_MONTHS, MAX_MONTHS, creator_zone, revenue_csv, revenue_figures
 from .forms import PeriodForm, period_shortcuts
@@ -42,12 +44,13 @@ def _period_form() -> tuple[PeriodForm, object, datetime]:
 def revenue():
     """How much of my income no longer needs an hour in the chair: month by month, and per offering."""
     form, zone, now = _period_form()
-    figures = revenue_figures(current_user.creator_profile, form.period, zone, now)
+    figures = revenue_figures(current_user.creator_profile, form.period, zone, now, page_number(request.args))
     response = make_response(
         render_template(
             "revenue/revenue.html",
             form=form,
             figures=figures,
+            offerings_pager=_offerings_pager(figures.offerings_page),
             shortcuts=period_shortcuts(form.this_month),
             zone_name=zone.key,
             sessions_url=_sessions_url(),
@@ -57,6 +60,19 @@ def revenue():
     )
     response.headers["Cache-Control"] = PRIVATE
     return response
+
+
+def _offerings_pager(found) -> dict:
+    """Links to the previous and next pages of the offerings table, keeping the period."""
+    args = {key: value for key, value in request.args.items() if key != "page"}
+
+    def link(page: int) -> str:
+        return url_for("revenue.revenue", **args, **({"page": page} if page > 1 else {}), _anchor="offerings-heading")
+
+    return {
+        "prev_url": link(found.page - 1) if found.page > 1 else None,
+        "next_url": link(found.page + 1) if found.page < found.pages else None,
+    }
 
 
 @bp.get("/revenue.csv", endpoint="revenue_csv")

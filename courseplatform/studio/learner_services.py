@@ -46,6 +46,7 @@ from ..models import (
     User,
 )
 from ..models.commerce import SETTLED_STATUSES
+from ..stats import offering_counts
 
 PER_PAGE = 50
 # Stored instead of a password hash for an account made on someone's behalf: no password
@@ -207,17 +208,15 @@ def _lessons_total(course: Course) -> int:
 def learner_roster(
     course: Course, query: str = "", status: EnrollmentStatus | None = None, page: int = 1, per_page: int = PER_PAGE
 ) -> Roster:
-    """A page of learners, newest first, with progress and orders, in four queries whatever their number."""
-    counts = dict(
-        db.session.execute(
-            sa.select(Enrollment.status, sa.func.count(Enrollment.id))
-            .where(Enrollment.course_id == course.id)
-            .group_by(Enrollment.status)
-        ).all()
-    )
+    """A page of learners, newest first, with progress and orders, in four queries whatever their number.
+
+    The counts come from the offering's running totals; only a search counts its matches. The page
+    is read off the offering's enrollments-by-date index, so a deep page skips index entries, not a sort.
+    """
+    counts = offering_counts(course.id)
     lessons_total = _lessons_total(course)
     statement = _learners_query(course, query, status)
-    matching = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
+    matching = _matching(statement, counts, query, status)
     pages = max(1, -(-matching // per_page))
     page = min(max(page, 1), pages, MAX_PAGE)
     rows = db.session.execute(
@@ -227,12 +226,21 @@ def learner_roster(
     ).all()
     return Roster(
         rows=[LearnerRow(e, u, o, d, lessons_total, number, bool(revoked)) for e, u, o, d, number, revoked in rows],
-        counts={s.value: counts.get(s, 0) for s in EnrollmentStatus},
+        counts=counts,
         lessons_total=lessons_total,
         matching=matching,
         page=page,
         pages=pages,
     )
+
+
+def _matching(statement: sa.Select, counts: dict[str, int], query: str, status: EnrollmentStatus | None) -> int:
+    """How many learners the roster lists: known from the totals unless a search narrows it."""
+    if query:
+        return db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
+    if status is not None:
+        return counts[status.value]
+    return sum(counts.values())
 
 
 def course_enrollment(course: Course, enrollment_id: int) -> Enrollment | None:

@@ -7,7 +7,6 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
-from ..enrollments.seats import active_learners
 from ..enrollments.waitlist import announce_opening
 from ..extensions import db
 from ..fields import MAX_PAGE, slugify
@@ -31,7 +30,7 @@ from ..models import (
     stored_markdown,
     utcnow,
 )
-from ..models.commerce import net_revenue_by_offering
+from ..stats import offering_learners, offering_net_cents
 from .forms import topic_names
 
 
@@ -72,8 +71,7 @@ def offerings_page(profile: CreatorProfile, page: int) -> tuple[Pagination, list
 
 
 def _overview_rows(profile: CreatorProfile, course_ids: list[int] | None) -> list[sa.Row]:
-    learners = active_learners()
-    revenue = net_revenue_by_offering(profile.id, course_ids)
+    """The offerings with their learners and net to date read off the running totals, one row each."""
     next_live = (
         sa.select(sa.func.min(LiveSession.starts_at))
         .where(LiveSession.course_id == Course.id, LiveSession.starts_at > utcnow())
@@ -86,11 +84,10 @@ def _overview_rows(profile: CreatorProfile, course_ids: list[int] | None) -> lis
         db.session.execute(
             sa.select(
                 Course,
-                learners.label("learners"),
-                sa.func.coalesce(revenue.c.cents, 0).label("revenue_cents"),
+                offering_learners().label("learners"),
+                offering_net_cents().label("revenue_cents"),
                 next_live.label("next_live_at"),
             )
-            .outerjoin(revenue, revenue.c.course_id == Course.id)
             .where(wanted)
             .order_by(*DASHBOARD_ORDER)
         )

@@ -1,0 +1,270 @@
+"""The running totals (learners and sales per offering, learners per creator) always equal a recount.
+
+A seeded random mix of everything that moves an enrollment or money — purchases, free and
+complimentary access, refunds whole and partial (pending, succeeded, failed), disputes
+opened, won and lost, the creator's revokes and restores, completions, rows written by
+other code — is played through the real services, and after every step the totals kept
+as they went are compared with the same figures counted from scratch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import pytest
+import sqlalchemy as sa
+
+from courseplatform import stats
+from courseplatform.checkout.services import (
+    CheckoutError,
+    RefundError,
+    Reversal,
+    begin_checkout,
+    fulfil_order,
+    refund_order,
+    reverse_payment,
+)
+from courseplatform.enrollments import access
+from courseplatform.extensions import db
+from courseplatform.learning.progress import complete_lesson, update_completion
+from courseplatform.models import (
+    AccessEvent,
+    Course,
+    CourseStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Order,
+    OrderStatus,
+    RefundStatus,
+)
+from tests.factories import (
+    CourseFactory,
+    CreatorProfileFactory,
+    EnrollmentFactory,
+    LessonFactory,
+    OrderFactory,
+    SectionFactory,
+    UserFactory,
+)
+
+STEPS = 160
+
+
+def kept_totals() -> dict:
+    """Every running total as stored, leaving out rows that count nothing."""
+    found = {}
+    for model, columns, _recount in stats.RECOUNTS:
+        table = model.__table__
+        rows = db.session.execute(sa.select(*(table.c[name] for name in columns))).all()
+        keys = len(table.primary_key.columns)
+        found[model.__tablename__] = {tuple(r[:keys]): tuple(r[keys:]) for r in rows if any(r[keys:])}
+    return found
+
+
+def recounted_totals() -> dict:
+    found = {}
+    for model, _columns, recount in stats.RECOUNTS:
+        keys = len(model.__table__.primary_key.columns)
+        rows = db.session.execute(recount()).all()
+        found[model.__tablename__] = {tuple(r[:keys]): tuple(int(v) for v in r[keys:]) for r in rows if any(r[keys:])}
+    return found
+
+
+class Shop:
+    """Two creators, three offerings (one in two currencies over time), a dozen learners, and a seeded die."""
+
+    def __init__(self, seed: int) -> None:
+        self.random = random.Random(seed)
+        first, second = CreatorProfileFactory(), CreatorProfileFactory()
+        self.courses = [
+            CourseFactory(creator=first, price_cents=4900),
+            CourseFactory(creator=first, price_cents=12000),
+            CourseFactory(creator=second, price_cents=2500, currency="EUR"),
+        ]
+        self.lessons = {}
+        for course in self.courses:
+            section = SectionFactory(course=course)
+            self.lessons[course.id] = [LessonFactory(section=section), LessonFactory(section=section)]
+        self.learners = [UserFactory() for _ in range(12)]
+        self.creator_user = first.user
+        self.provider_ids = 0
+
+    def pick(self, items):
+        return self.random.choice(items)
+
+    def enrollments(self, *statuses: EnrollmentStatus) -> list[Enrollment]:
+        statement = sa.select(Enrollment).order_by(Enrollment.id)
+        if statuses:
+            statement = statement.where(Enrollment.status.in_(statuses))
+        return list(db.session.scalars(statement))
+
+    def orders(self, *statuses: OrderStatus) -> list[Order]:
+        return list(db.session.scalars(sa.select(Order).where(Order.status.in_(statuses)).order_by(Order.id)))
+
+    def next_refund_id(self) -> str:
+        self.provider_ids += 1
+        return f"re_totals_{self.provider_ids}"
+
+    # ------------------------------------------------------------------ steps
+
+    def purchase(self) -> None:
+        course, learner = self.pick(self.courses), self.pick(self.learners)
+        try:
+            order = begin_checkout(learner, course, course.price_cents)
+        except CheckoutError:
+            return
+        if isinstance(order, Order):
+            fulfil_order(order.id, paid=self.random.random() < 0.9)
+
+    def late_payment(self) -> None:
+        pending = self.orders(OrderStatus.PENDING)
+        if pending:
+            fulfil_order(self.pick(pending).id, paid=True)
+
+    def comp_or_free(self) -> None:
+        event = self.pick([AccessEvent.COMP, AccessEvent.FREE, AccessEvent.IMPORT])
+        with contextlib.suppress(access.AccessRefused, access.NoSeat):
+            access.grant(self.pick(self.learners), self.pick(self.courses), event)
+
+    def studio_refund(self) -> None:
+        orders = [o for o in self.orders(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED) if o.refundable_cents]
+        if not orders:
+            return
+        order = self.pick(orders)
+        amount = order.refundable_cents if self.random.random() < 0.5 else max(1, order.refundable_cents // 3)
+        with contextlib.suppress(RefundError):
+            refund_order(order, amount, by=self.creator_user)
+
+    def refund_that_moves(self) -> None:
+        """A provider refund reported pending, then succeeded or failed (and maybe failed after succeeding)."""
+        orders = [o for o in self.orders(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED) if o.refundable_cents]
+        if not orders:
+            return
+        order = self.pick(orders)
+        refund_id = self.next_refund_id()
+        amount = self.pick([order.refundable_cents, max(1, order.refundable_cents // 2)])
+        for status in self.pick(
+            [
+                [RefundStatus.PENDING, RefundStatus.SUCCEEDED],
+                [RefundStatus.PENDING, RefundStatus.FAILED],
+                [RefundStatus.SUCCEEDED, RefundStatus.FAILED],
+                [RefundStatus.SUCCEEDED],
+            ]
+        ):
+            reverse_payment(order, Reversal(Reversal.REFUND, amount, refund_id, "Provider refund", None, status))
+
+    def dispute(self) -> None:
+        orders = self.orders(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.DISPUTED)
+        if not orders:
+            return
+        order = self.pick(orders)
+        if order.status is not OrderStatus.DISPUTED:
+            reverse_payment(order, Reversal(Reversal.DISPUTE_OPENED))
+        elif self.random.random() < 0.5:
+            reverse_payment(order, Reversal(Reversal.DISPUTE_WON))
+        else:
+            left = order.amount_cents - order.refunded_cents
+            reverse_payment(order, Reversal(Reversal.DISPUTE_LOST, left, self.next_refund_id(), "Chargeback"))
+
+    def revoke(self) -> None:
+        found = self.enrollments(EnrollmentStatus.ACTIVE)
+        if found:
+            access.revoke(self.pick(found))
+
+    def restore(self) -> None:
+        found = self.enrollments(EnrollmentStatus.REVOKED)
+        if found:
+            with contextlib.suppress(access.AccessRefused, access.NoSeat):
+                access.restore(self.pick(found))
+
+    def complete(self) -> None:
+        found = self.enrollments(EnrollmentStatus.ACTIVE, EnrollmentStatus.REVOKED)
+        if not found:
+            return
+        enrollment = self.pick(found)
+        for lesson in self.lessons[enrollment.course_id][: self.pick([1, 2])]:
+            complete_lesson(enrollment, lesson)
+        update_completion(enrollment)
+
+    def switch_currency(self) -> None:
+        """The creator sells the offering in another currency from now on: its sales split by currency."""
+        course = self.courses[0]
+        course.currency = "GBP" if course.currency == "USD" else "USD"
+        db.session.flush()
+
+    def written_elsewhere(self) -> None:
+        """Rows made by other code than the services (an import script, a test factory) are counted too."""
+        course, learner = self.pick(self.courses), UserFactory()
+        if self.random.random() < 0.5:
+            EnrollmentFactory(course=course, user=learner, status=self.pick(list(EnrollmentStatus)))
+        else:
+            order = OrderFactory(course=course, learner=learner, currency=course.currency, platform_fee_cents=300)
+            EnrollmentFactory(course=course, user=learner, order=order)
+
+    STEP_WEIGHTS = {
+        purchase: 6,
+        late_payment: 1,
+        comp_or_free: 3,
+        studio_refund: 2,
+        refund_that_moves: 2,
+        dispute: 3,
+        revoke: 2,
+        restore: 2,
+        complete: 3,
+        switch_currency: 1,
+        written_elsewhere: 1,
+    }
+
+    def step(self) -> str:
+        steps, weights = zip(*self.STEP_WEIGHTS.items(), strict=True)
+        chosen = self.random.choices(steps, weights)[0]
+        chosen(self)
+        db.session.flush()
+        return chosen.__name__
+
+
+@pytest.mark.parametrize("seed", [17, 2026])
+def test_running_totals_equal_a_recount_after_every_change(app, seed):
+    shop = Shop(seed)
+    done = []
+    for _ in range(STEPS):
+        done.append(shop.step())
+        assert kept_totals() == recounted_totals(), f"after {done[-5:]}"
+    # The mix really exercised what the totals follow.
+    statuses = {e.status for e in shop.enrollments()}
+    assert statuses == set(EnrollmentStatus)
+    assert {o.status for o in shop.orders(*OrderStatus)} >= {
+        OrderStatus.PAID,
+        OrderStatus.REFUNDED,
+        OrderStatus.PARTIALLY_REFUNDED,
+        OrderStatus.DISPUTED,
+    }
+    assert kept_totals()["creator_stats"], "learners taught were counted"
+
+
+def test_rebuild_recounts_totals_that_bulk_statements_left_behind(app):
+    course = CourseFactory()
+    EnrollmentFactory(course=course)
+    OrderFactory(course=course, platform_fee_cents=500)
+    # A bulk statement bypasses the bookkeeping: the totals are stale until rebuilt.
+    db.session.execute(sa.update(Enrollment).values(status=EnrollmentStatus.REVOKED))
+    assert kept_totals() != recounted_totals()
+
+    stats.rebuild()
+
+    assert kept_totals() == recounted_totals()
+    row = db.session.get(stats.OfferingStats, course.id)
+    assert (row.active, row.revoked) == (0, 1)
+
+
+def test_rebuild_stats_command_recounts(app, runner):
+    course = CourseFactory(status=CourseStatus.PUBLISHED)
+    EnrollmentFactory(course=course)
+    db.session.execute(sa.delete(stats.OfferingStats))
+
+    result = runner.invoke(args=["rebuild-stats"])
+
+    assert result.exit_code == 0 and "recounted" in result.output
+    assert db.session.get(stats.OfferingStats, course.id).active == 1
+    assert db.session.get(Course, course.id) is not None
