@@ -25,6 +25,9 @@ from bench_support import BENCH_REDIS_URL, DEFAULT_POSTGRES, free_port  # this s
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from courseplatform import create_app  # noqa: E402
+from courseplatform.extensions import db  # noqa: E402
+
 PASSWORD = "bench-password-0f3a9c"  # noqa: S105 (every account of the throw-away data set shares it)
 LEARNER = "bench-learner@example.org"
 CREATOR = "bench-creator@example.org"
@@ -178,8 +181,6 @@ def make_app(url: str, **config):
     """The app on `url` in-process (seeding, counting statements), its schema brought up to date."""
     from flask_migrate import upgrade
 
-    from courseplatform import create_app
-
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secrets.token_hex(32), **config})
     with app.app_context():
         upgrade()
@@ -190,7 +191,9 @@ def prepare(scale: Scale, reuse: bool, scratch: Path) -> tuple[str, bool]:
     """The data set's database URL, built unless `reuse` finds it built at this scale; (url, was it built now)."""
     url = database_url(scale.database)
     if reuse and cached_signature(scale.database) == scale.signature:
-        make_app(url, MAIL_DIR=str(scratch / "mail"))  # migrations added since it was built
+        app = make_app(url, MAIL_DIR=str(scratch / "mail"))  # migrations added since it was built
+        with app.app_context():
+            db.engine.dispose()
         return url, False
     recreate(scale.database)
     app = make_app(url, MAIL_DIR=str(scratch / "mail"))
@@ -202,7 +205,6 @@ def prepare(scale: Scale, reuse: bool, scratch: Path) -> tuple[str, bool]:
 def seed(app, scale: Scale) -> None:
     """The accounts and the big offering through the models (Markdown rendered), everything else in bulk SQL."""
     from courseplatform.accounts.services import hash_password
-    from courseplatform.extensions import db
     from courseplatform.markdown_render import render_markdown
     from courseplatform.models import (
         Course,
