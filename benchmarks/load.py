@@ -12,11 +12,12 @@ What it does, all on this machine (loopback only) and bounded in time:
   into a database of its own, dropped at the end, so the purchases made here never reach the cached one;
 * serves the app as pages.py does (gunicorn.conf.py, 2 sync workers, production settings);
 * runs --users simulated learners, each a thread with its own cookies and address (X-Forwarded-For,
-  the app trusting one proxy, as visitors behind a load balancer): each logs in through the form,
-  then until --seconds have passed picks an action — browse the catalogue (45 %), open a lesson of
-  the big offering (25 %), record progress on it (20 %: the player's position, or Mark complete),
-  buy an offering through the test-mode checkout (5 %), log out and in again (5 %) — and pauses a
-  random 0 to 2 x --think seconds between actions. --creators adds creators opening their studio;
+  the app trusting one proxy, as visitors behind a load balancer), starting spread over --ramp
+  seconds: each logs in through the form, then until --seconds have passed picks an action —
+  browse the catalogue (45 %), open a lesson of the big offering (25 %), record progress on it
+  (20 %: the player's position, or Mark complete), buy an offering through the test-mode checkout
+  (5 %), log out and in again (5 %) — and pauses a random 0 to 2 x --think seconds between
+  actions. --creators adds creators opening their studio meanwhile;
 * prints throughput, p50/p95/p99 per action and overall, and the answers by class (5xx, 4xx, failed);
 * checks the database afterwards: every paid order has exactly one enrollment, no learner is enrolled
   twice in an offering, no enrollment hangs on an order that was never paid.
@@ -83,13 +84,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=200, help="simulated learners (default 200)")
     parser.add_argument("--seconds", type=int, default=60, help="how long they keep going (default 60)")
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between actions, s (default 1)")
+    parser.add_argument("--ramp", type=float, default=10, help="users start spread over this many s (default 10)")
     parser.add_argument("--creators", type=int, default=0, help="creators opening /studio meanwhile (default 0)")
     parser.add_argument("--seed", type=int, default=17, help="random seed of the users' choices")
     args = parser.parse_args()
     if not 1 <= args.users <= 1000 or not 5 <= args.seconds <= 600 or not 0 <= args.think <= 30:
         parser.error("--users from 1 to 1000, --seconds from 5 to 600, --think from 0 to 30")
-    if not 0 <= args.creators <= 10:
-        parser.error("--creators from 0 to 10")
+    if not 0 <= args.creators <= 10 or not 0 <= args.ramp < args.seconds:
+        parser.error("--creators from 0 to 10, --ramp from 0 to less than --seconds")
     return args
 
 
@@ -141,7 +143,8 @@ class User(Visitor):
             response = self.get(location.path + (f"?{location.query}" if location.query else ""))
         return response
 
-    def run(self, deadline: float, think: float) -> None:
+    def run(self, deadline: float, think: float, delay: float) -> None:
+        time.sleep(delay)
         with suppress(requests.RequestException, RuntimeError):
             self.sign_in()
         choices, weights = list(ACTIONS), [share for share, _ in ACTIONS.values()]
@@ -155,6 +158,7 @@ class User(Visitor):
     def sign_in(self) -> None:
         self.action = "log in"
         self.cookies.clear()
+        self.lesson_token = ""  # the old session's: a new one comes with the next lesson page
         self.follow(self.log_in(self.email))
 
     def browse(self) -> None:
@@ -225,7 +229,8 @@ class Creator(User):
         self.email = CREATOR
         self.address = f"10.255.0.{number}"
 
-    def run(self, deadline: float, think: float) -> None:
+    def run(self, deadline: float, think: float, delay: float) -> None:
+        time.sleep(delay)
         with suppress(requests.RequestException, RuntimeError):
             self.sign_in()
         while time.monotonic() < deadline:
@@ -299,6 +304,31 @@ def report(recorder: Recorder, seconds: float) -> int:
     return sum(status >= 500 for status, _ in everything)
 
 
+def server_time(log: str) -> None:
+    """Where the workers' time went, from the app's own request log (time inside the app, queueing excluded)."""
+    spent: dict[str, list[float]] = defaultdict(list)
+    refused: dict[str, int] = defaultdict(int)
+    for line in log.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or "duration_ms" not in entry:
+            continue
+        path = re.sub(r"/\d+", "/<id>", re.sub(r"offering-\d+", "offering-<n>", entry.get("path", "")))
+        name = f"{entry.get('method', '')} {path}"
+        spent[name].append(float(entry["duration_ms"]))
+        if int(entry.get("status") or 0) >= 400:
+            refused[f"{name} {entry['status']}"] += 1
+    total = sum(sum(times) for times in spent.values()) / 1000
+    print(f"\ntime inside the app: {total:.1f} worker-seconds; the requests that took most of it:")
+    print("| request | count | p50 in the app | share of the workers' time |\n|---|---|---|---|")
+    for name, times in sorted(spent.items(), key=lambda item: -sum(item[1]))[:8]:
+        share = sum(times) / 1000 / total if total else 0
+        print(f"| {name} | {len(times)} | {statistics.median(times):.0f} ms | {100 * share:.0f} % |")
+    print("answers of 400 and over:", ", ".join(f"{name} x {n}" for name, n in sorted(refused.items())) or "none")
+
+
 def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the server stops and the copy is dropped
@@ -322,13 +352,17 @@ def main() -> int:
         people += [Creator(n + 1, base, world, recorder, random.Random(rng.random())) for n in range(args.creators)]
         print(
             f"{args.users} learners and {args.creators} creators for {args.seconds} s, "
-            f"pauses of 0-{2 * args.think:g} s, against gunicorn.conf.py with 2 sync workers (production settings); "
+            f"starting over {args.ramp:g} s, pauses of 0-{2 * args.think:g} s, "
+            "against gunicorn.conf.py with 2 sync workers (production settings); "
             f"load average {os.getloadavg()[0]:.1f}"
         )
         cpu_before = os.times()
         start = time.monotonic()
         deadline = start + args.seconds
-        threads = [threading.Thread(target=person.run, args=(deadline, args.think), daemon=True) for person in people]
+        threads = [
+            threading.Thread(target=person.run, args=(deadline, args.think, args.ramp * n / len(people)), daemon=True)
+            for n, person in enumerate(people)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -350,6 +384,7 @@ def main() -> int:
         problems = sum(count for name, count in checks.items() if not name.startswith(("orders", "of which")))
         log = (scratch / "app.log").read_text(errors="replace")
         print(f"server log: {len(log.splitlines()):,} lines, {len(re.findall(r'Traceback', log))} tracebacks")
+        server_time(log)
         print(f"\ntotal time: {time.perf_counter() - began:.0f} s (the copy of the data set is dropped)")
         return 1 if server_errors or problems or stuck else 0
 
