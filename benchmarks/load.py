@@ -9,7 +9,8 @@ Run from the project root (PostgreSQL and Redis required):
 What it does, all on this machine (loopback only) and bounded in time:
 
 * takes the data set of benchmarks/pages.py (building it unless --reuse finds it built) and copies it
-  into a database of its own, dropped at the end, so the purchases made here never reach the cached one;
+  into a database of its own, dropped at the end, so the purchases made here never reach the cached one
+  (PostgreSQL copies only a database nobody is connected to: not while pages.py runs);
 * serves the app as pages.py does (gunicorn.conf.py, 2 sync workers, production settings);
 * runs --users simulated learners, each a thread with its own cookies and address (X-Forwarded-For,
   the app trusting one proxy, as visitors behind a load balancer), starting spread over --ramp
