@@ -47,26 +47,27 @@ CONFIG = {
     "STUDIO_STATEMENT_TIMEOUT_MS": 600_000,
 }
 
+
 def build_statements(scale: float) -> list[str]:
     """The data set's statements; `scale` shrinks it for a quick try of the script."""
     learners, offerings = int(LEARNERS * scale), max(2, int(OFFERINGS * scale))
     big, per_offering = int(BIG_OFFERING_LEARNERS * scale), PER_OFFERING
     return [
-    # Learners 1..LEARNERS, then the creator and the operator.
-    f"""INSERT INTO users (email, name, password_hash, time_zone, is_admin, created_at)
+        # Learners 1..LEARNERS, then the creator and the operator.
+        f"""INSERT INTO users (email, name, password_hash, time_zone, is_admin, created_at)
         SELECT 'learner' || g || '@bench.test', 'Learner ' || g, '!invited', 'UTC', false, now()
         FROM generate_series(1, {learners}) g""",
-    f"""INSERT INTO courses (creator_id, kind, title, slug, subtitle, description, description_html, price_cents,
+        f"""INSERT INTO courses (creator_id, kind, title, slug, subtitle, description, description_html, price_cents,
                              currency, status, published_at, created_at, updated_at)
         SELECT :creator, 'course', 'Offering ' || lpad(g::text, 5, '0'), 'offering-' || g, '', '', '', 4900,
                'USD', 'published', now() - interval '400 days', now(), now() - (g || ' seconds')::interval
         FROM generate_series(1, {offerings}) g""",
-    f"""INSERT INTO enrollments (user_id, course_id, source, status, reason, enrolled_at, completed_at)
+        f"""INSERT INTO enrollments (user_id, course_id, source, status, reason, enrolled_at, completed_at)
         SELECT u.id, :first_course, 'comp', 'active', 'comp', now() - (g || ' minutes')::interval,
                CASE WHEN g % 3 = 0 THEN now() ELSE NULL END
         FROM generate_series(1, {big}) g
         JOIN users u ON u.email = 'learner' || g || '@bench.test'""",
-    f"""INSERT INTO enrollments (user_id, course_id, source, status, reason, enrolled_at)
+        f"""INSERT INTO enrollments (user_id, course_id, source, status, reason, enrolled_at)
         SELECT :first_learner + ((c.n * 7919 + j) % {learners}), c.id, 'free',
                CASE WHEN j % 25 = 0 THEN 'revoked' ELSE 'active' END,
                CASE WHEN j % 25 = 0 THEN 'creator_revoke' ELSE 'free' END,
@@ -74,7 +75,7 @@ def build_statements(scale: float) -> list[str]:
         FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM courses WHERE creator_id = :creator
               AND id <> :first_course) c
         CROSS JOIN generate_series(0, {per_offering - 1}) j""",
-    f"""INSERT INTO orders (learner_id, course_id, amount_cents, discount_cents, currency, provider, checkout_id,
+        f"""INSERT INTO orders (learner_id, course_id, amount_cents, discount_cents, currency, provider, checkout_id,
                            status, processor_fee_cents, processor_fee_estimated, platform_fee_cents, net_cents,
                            refunded_cents, refund_pending_cents, created_at, updated_at, paid_at)
         SELECT :first_learner + (g % {learners}), :first_course + (g % {offerings}), 4900, 0, 'USD', 'test',
@@ -83,11 +84,11 @@ def build_statements(scale: float) -> list[str]:
                CASE WHEN g % 20 = 0 THEN 4900 ELSE 0 END, 0,
                now() - ((g % 400) || ' days')::interval, now(), now() - ((g % 400) || ' days')::interval
         FROM generate_series(1, :orders) g""",
-    """INSERT INTO refunds (order_id, amount_cents, platform_fee_refunded_cents, status, ended_access, reason,
+        """INSERT INTO refunds (order_id, amount_cents, platform_fee_refunded_cents, status, ended_access, reason,
                             created_at)
         SELECT id, 4900, 490, 'succeeded', false, 'bench', paid_at + interval '1 day'
         FROM orders WHERE status = 'refunded'""",
-]
+    ]
 
 
 def build(database_url: str, orders: int, scale: float) -> dict:
@@ -98,7 +99,6 @@ def build(database_url: str, orders: int, scale: float) -> dict:
     from courseplatform.accounts.services import hash_password
     from courseplatform.extensions import db
     from courseplatform.models import CreatorProfile, User
-
 
     app = migrated(database_url, **CONFIG)
     with app.app_context():

@@ -78,7 +78,7 @@ PAGES = {
     "workshop": "/courses/evening-circle",
     "storefront": "/t/maya",
 }
-HELLO = '''from flask import Flask
+HELLO = """from flask import Flask
 
 app = Flask(__name__)
 
@@ -86,7 +86,7 @@ app = Flask(__name__)
 @app.get("/")
 def hello():
     return "Hello, World!"
-'''
+"""
 
 
 def parse_args() -> argparse.Namespace:

@@ -55,6 +55,7 @@ from scale_data import (
     CREATOR_SLUG,
     FULL,
     LEARNER,
+    PROJECT_ROOT,
     QUICK,
     SMALL_SLUG,
     Visitor,
@@ -68,6 +69,10 @@ from scale_data import (
 BIG_TABLE_ROWS = 10_000
 SLOW_SECONDS = 2.0
 WRK_TIMEOUT = "30s"
+# An anonymous visitor whose browser sends a cookie, so the shared page cache is passed by and every
+# request renders the page: what the first visitor after a change costs, and what the page itself costs.
+RENDERED = "rendered"
+RENDERED_COOKIE = "session=the-page-rendered-for-the-benchmark"
 # label, who is logged in (None: anonymous), path (with {big}, {lesson} filled in).
 PAGES = [
     ("`/` anonymous", None, "/"),
@@ -76,6 +81,12 @@ PAGES = [
     ("`/courses/<slug>` (big course)", None, f"/courses/{BIG_SLUG}"),
     ("`/courses/<slug>` (small)", None, f"/courses/{SMALL_SLUG}"),
     ("`/t/<creator>` (big creator)", None, f"/t/{CREATOR_SLUG}"),
+    ("`/` rendered", RENDERED, "/"),
+    ("`/courses` page 1 rendered", RENDERED, "/courses"),
+    ("`/courses?q=grief` rendered", RENDERED, "/courses?q=grief"),
+    ("`/courses/<slug>` (big course) rendered", RENDERED, f"/courses/{BIG_SLUG}"),
+    ("`/courses/<slug>` (small) rendered", RENDERED, f"/courses/{SMALL_SLUG}"),
+    ("`/t/<creator>` (big creator) rendered", RENDERED, f"/t/{CREATOR_SLUG}"),
     ("`/learn/<slug>/lessons/<id>`", LEARNER, f"/learn/{BIG_SLUG}/lessons/{{lesson}}"),
     ("`/studio/courses/<id>/learners` (big course)", CREATOR, "/studio/courses/{big}/learners"),
     ("`/studio/revenue` (big creator)", CREATOR, "/studio/revenue"),
@@ -100,7 +111,7 @@ class Page:
     who: str | None
     path: str
     body_bytes: int = 0
-    statements: int = 0
+    statements: int | None = None  # not counted when another checkout is served
     seq_scans: list[str] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
     hello: list[Run] = field(default_factory=list)
@@ -114,7 +125,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=5, help="length of each load run (default 5)")
     parser.add_argument("--runs", type=int, default=3, help="load runs per page and per hello-world (default 3)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
+    parser.add_argument(
+        "--app-tree",
+        type=Path,
+        help="serve the app from this checkout (say, `git worktree add` of an earlier commit) for a before/after; "
+        "statements and plans are then not counted (they are this checkout's)",
+    )
     args = parser.parse_args()
+    if args.app_tree is not None and not (args.app_tree / "wsgi.py").is_file():
+        parser.error(f"--app-tree {args.app_tree}: no wsgi.py there")
     if not 1 <= args.seconds <= 120 or not 1 <= args.runs <= 9 or not 1 <= args.connections <= 256:
         parser.error("--seconds from 1 to 120, --runs from 1 to 9, --connections from 1 to 256")
     return args
@@ -151,9 +170,9 @@ def statements_per_page(app, pages: list[Page]) -> dict[str, list[tuple[str, obj
     def record(_conn, _cursor, statement, parameters, _context, _executemany) -> None:
         seen.append((statement, parameters))
 
-    clients = {None: app.test_client()}
+    clients = {None: app.test_client(), RENDERED: app.test_client()}
     with app.app_context():
-        for email in {page.who for page in pages} - {None}:
+        for email in {page.who for page in pages} - {None, RENDERED}:
             user = db.session.scalar(sa.select(User).where(User.email == email))
             start_login_session(user)
             db.session.commit()
@@ -330,11 +349,13 @@ def table(pages: list[Page]) -> list[str]:
     ]
     for page in pages:
         scans = ", ".join(sorted({scan.split(":", 1)[0] for scan in page.seq_scans})) or "none"
+        if page.statements is None:
+            scans = "—"
         if not page.runs:
             alone = statistics.median(page.alone_ms)
             lines.append(
                 f"| {page.label} | — | {duration(alone)} alone | — | — | {size(page.body_bytes)} "
-                f"| {page.statements} | {scans} |"
+                f"| {page.statements if page.statements is not None else '—'} | {scans} |"
             )
             continue
         rps = statistics.median(run.rps for run in page.runs)
@@ -343,7 +364,7 @@ def table(pages: list[Page]) -> list[str]:
         p99 = statistics.median(run.p99_ms for run in page.runs)
         lines.append(
             f"| {page.label} | {rps:.1f} | {duration(p50)} | {duration(p99)} | {100 * rps / hello:.1f} % "
-            f"| {size(page.body_bytes)} | {page.statements} | {scans} |"
+            f"| {size(page.body_bytes)} | {page.statements if page.statements is not None else '—'} | {scans} |"
         )
     return lines
 
@@ -365,16 +386,22 @@ def main() -> int:
 
         ids = fill_paths(url)
         pages = [Page(label, who, path.format(**ids)) for label, who, path in PAGES]
-        app = make_app(url, MAIL_DIR=str(scratch / "mail"))
-        statements = statements_per_page(app, pages)
-        flagged = explain(url, statements)
-        for page in pages:
-            page.statements = len(statements[page.label])
-            page.seq_scans = flagged[page.label]
+        if args.app_tree is None:
+            # Statements of a render: a page served from the cache runs none.
+            app = make_app(url, MAIL_DIR=str(scratch / "mail"), PAGE_CACHE="off")
+            statements = statements_per_page(app, pages)
+            flagged = explain(url, statements)
+            for page in pages:
+                page.statements = len(statements[page.label])
+                page.seq_scans = flagged[page.label]
+            tree = PROJECT_ROOT
+        else:
+            tree = args.app_tree.resolve()
+            print(f"serving the app of {tree.name} (statements and plans not counted)")
 
-        base, hello, masters = serve_both(stack, url, scratch, redis_namespace(stack))
-        cookies = {None: ""}
-        for email in {page.who for page in pages} - {None}:
+        base, hello, masters = serve_both(stack, url, scratch, redis_namespace(stack), tree)
+        cookies = {None: "", RENDERED: RENDERED_COOKIE}
+        for email in {page.who for page in pages} - {None, RENDERED}:
             visitor = Visitor(base)
             answer = visitor.log_in(email)
             if answer.status_code != 302:

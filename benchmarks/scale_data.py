@@ -25,7 +25,7 @@ from bench_support import BENCH_REDIS_URL, DEFAULT_POSTGRES, free_port  # this s
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from courseplatform import create_app  # noqa: E402
+from courseplatform import create_app, stats  # noqa: E402
 from courseplatform.extensions import db  # noqa: E402
 
 PASSWORD = "bench-password-0f3a9c"  # noqa: S105 (every account of the throw-away data set shares it)
@@ -71,7 +71,7 @@ class Scale:
 
     @property
     def signature(self) -> str:
-        return f"offerings={self.offerings} learners={self.learners} orders={self.orders}"
+        return f"offerings={self.offerings} learners={self.learners} orders={self.orders} totals=1"
 
 
 FULL = Scale("full", offerings=10_000, learners=200_000, orders=100_000)
@@ -259,6 +259,9 @@ def seed(app, scale: Scale) -> None:
             if number == 3:
                 binds["first"] = db.session.scalar(sa.text("SELECT min(id) FROM courses WHERE id <> :big"), binds)
             db.session.execute(sa.text(statement), binds)
+        # Bulk SQL goes around the session events that keep the running totals: recount them, as an
+        # operator would after a bulk load (`flask rebuild-stats`).
+        stats.rebuild()
         db.session.commit()
         db.session.remove()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -374,13 +377,18 @@ def gunicorn(stack: ExitStack, env: dict[str, str], app: str, cwd: Path, log: Pa
     raise SystemExit(f"gunicorn ({app}) did not answer; its log: {log}")
 
 
-def serve_both(stack: ExitStack, url: str, scratch: Path, prefix: str) -> tuple[str, str, list[int]]:
-    """The app and hello-world under the same gunicorn settings: (app URL, hello URL, their master pids)."""
+def serve_both(
+    stack: ExitStack, url: str, scratch: Path, prefix: str, app_tree: Path = PROJECT_ROOT
+) -> tuple[str, str, list[int]]:
+    """The app (of `app_tree`, a checkout of another commit for a before/after) and hello-world under the
+    same gunicorn settings: (app URL, hello URL, their master pids)."""
     env = production_env(url, scratch, prefix)
+    if app_tree != PROJECT_ROOT:
+        env["PYTHONPATH"] = str(app_tree)  # its package first, not the one installed from this checkout
     hello_dir = scratch / "hello"
     hello_dir.mkdir(exist_ok=True)
     (hello_dir / "hello_world.py").write_text(HELLO_APP)
-    app_url, app_pid = gunicorn(stack, env, "wsgi:app", PROJECT_ROOT, scratch / "app.log")
+    app_url, app_pid = gunicorn(stack, env, "wsgi:app", app_tree, scratch / "app.log")
     hello_url, hello_pid = gunicorn(stack, env, "hello_world:app", hello_dir, scratch / "hello.log")
     return app_url, hello_url, [app_pid, hello_pid]
 
