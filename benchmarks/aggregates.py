@@ -12,7 +12,9 @@ with the Flask test client (p50/p95 over --runs requests, after two warm-ups):
     /t/<creator>                      their storefront, anonymous
 
 once with this tree's code and once with --baseline's (a git ref, checked out in a temporary
-worktree; its code runs against the same database, whose extra tables it ignores).
+worktree; its code runs against the same database, whose extra tables it ignores). Each side is
+measured in a process of its own whose PYTHONPATH starts with that side's tree, and which reports
+the `courseplatform` it imported: the harness refuses figures from any other tree.
 
     .venv/bin/python benchmarks/aggregates.py [--orders 1000000] [--runs 30] [--baseline main]
 """
@@ -30,9 +32,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.bench_support import PROJECT_ROOT, machine, migrated, throwaway_database
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 LEARNERS = 250_000
 OFFERINGS = 10_000
@@ -47,26 +47,27 @@ CONFIG = {
     "STUDIO_STATEMENT_TIMEOUT_MS": 600_000,
 }
 
+
 def build_statements(scale: float) -> list[str]:
     """The data set's statements; `scale` shrinks it for a quick try of the script."""
     learners, offerings = int(LEARNERS * scale), max(2, int(OFFERINGS * scale))
     big, per_offering = int(BIG_OFFERING_LEARNERS * scale), PER_OFFERING
     return [
-    # Learners 1..LEARNERS, then the creator and the operator.
-    f"""INSERT INTO users (email, name, password_hash, time_zone, is_admin, created_at)
+        # Learners 1..LEARNERS, then the creator and the operator.
+        f"""INSERT INTO users (email, name, password_hash, time_zone, is_admin, created_at)
         SELECT 'learner' || g || '@bench.test', 'Learner ' || g, '!invited', 'UTC', false, now()
         FROM generate_series(1, {learners}) g""",
-    f"""INSERT INTO courses (creator_id, kind, title, slug, subtitle, description, description_html, price_cents,
+        f"""INSERT INTO courses (creator_id, kind, title, slug, subtitle, description, description_html, price_cents,
                              currency, status, published_at, created_at, updated_at)
         SELECT :creator, 'course', 'Offering ' || lpad(g::text, 5, '0'), 'offering-' || g, '', '', '', 4900,
                'USD', 'published', now() - interval '400 days', now(), now() - (g || ' seconds')::interval
         FROM generate_series(1, {offerings}) g""",
-    f"""INSERT INTO enrollments (user_id, course_id, source, status, reason, enrolled_at, completed_at)
+        f"""INSERT INTO enrollments (user_id, course_id, source, status, reason, enrolled_at, completed_at)
         SELECT u.id, :first_course, 'comp', 'active', 'comp', now() - (g || ' minutes')::interval,
                CASE WHEN g % 3 = 0 THEN now() ELSE NULL END
         FROM generate_series(1, {big}) g
         JOIN users u ON u.email = 'learner' || g || '@bench.test'""",
-    f"""INSERT INTO enrollments (user_id, course_id, source, status, reason, enrolled_at)
+        f"""INSERT INTO enrollments (user_id, course_id, source, status, reason, enrolled_at)
         SELECT :first_learner + ((c.n * 7919 + j) % {learners}), c.id, 'free',
                CASE WHEN j % 25 = 0 THEN 'revoked' ELSE 'active' END,
                CASE WHEN j % 25 = 0 THEN 'creator_revoke' ELSE 'free' END,
@@ -74,7 +75,7 @@ def build_statements(scale: float) -> list[str]:
         FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM courses WHERE creator_id = :creator
               AND id <> :first_course) c
         CROSS JOIN generate_series(0, {per_offering - 1}) j""",
-    f"""INSERT INTO orders (learner_id, course_id, amount_cents, discount_cents, currency, provider, checkout_id,
+        f"""INSERT INTO orders (learner_id, course_id, amount_cents, discount_cents, currency, provider, checkout_id,
                            status, processor_fee_cents, processor_fee_estimated, platform_fee_cents, net_cents,
                            refunded_cents, refund_pending_cents, created_at, updated_at, paid_at)
         SELECT :first_learner + (g % {learners}), :first_course + (g % {offerings}), 4900, 0, 'USD', 'test',
@@ -83,22 +84,22 @@ def build_statements(scale: float) -> list[str]:
                CASE WHEN g % 20 = 0 THEN 4900 ELSE 0 END, 0,
                now() - ((g % 400) || ' days')::interval, now(), now() - ((g % 400) || ' days')::interval
         FROM generate_series(1, :orders) g""",
-    """INSERT INTO refunds (order_id, amount_cents, platform_fee_refunded_cents, status, ended_access, reason,
+        """INSERT INTO refunds (order_id, amount_cents, platform_fee_refunded_cents, status, ended_access, reason,
                             created_at)
         SELECT id, 4900, 490, 'succeeded', false, 'bench', paid_at + interval '1 day'
         FROM orders WHERE status = 'refunded'""",
-]
+    ]
 
 
 def build(database_url: str, orders: int, scale: float) -> dict:
     """The data set, its running totals recounted and its statistics fresh; returns what the pages need."""
     import sqlalchemy as sa
 
+    from benchmarks.bench_support import migrated
     from courseplatform import stats
     from courseplatform.accounts.services import hash_password
     from courseplatform.extensions import db
     from courseplatform.models import CreatorProfile, User
-
 
     app = migrated(database_url, **CONFIG)
     with app.app_context():
@@ -136,7 +137,8 @@ def build(database_url: str, orders: int, scale: float) -> dict:
 
 
 def measure(database_url: str, course_id: int, runs: int) -> dict:
-    """p50/p95 (ms) and body size of each page with the code importable as `courseplatform`."""
+    """p50/p95 (ms) and body size of each page with the code importable as `courseplatform`, and where that is."""
+    import courseplatform
     from courseplatform import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench", **CONFIG})
@@ -168,12 +170,16 @@ def measure(database_url: str, course_id: int, runs: int) -> dict:
             "p95": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
             "bytes": len(response.data),
         }
-    return found
+    return {"code": str(Path(courseplatform.__file__).resolve().parent.parent), "pages": found}
 
 
 def measure_in(tree: Path, database_url: str, course_id: int, runs: int) -> dict:
-    """`measure` in a process importing the code of `tree`."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    """`measure` in a process importing the code of `tree`, whatever the virtualenv installed.
+
+    The child runs this file as a script, so its first import path is this file's folder (no
+    `courseplatform` in it); next comes PYTHONPATH, ahead of the editable install's finder.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run(
         [sys.executable, __file__, "--measure", database_url, "--course", str(course_id), "--runs", str(runs)],
         cwd=tree,
@@ -182,12 +188,20 @@ def measure_in(tree: Path, database_url: str, course_id: int, runs: int) -> dict
         capture_output=True,
         text=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if Path(result["code"]) != tree.resolve():
+        raise SystemExit(f"measured the code in {result['code']}, not {tree}")
+    print(f"measured {tree.name}: code from {result['code']}", flush=True)
+    return result["pages"]
 
 
 def baseline_tree(stack: ExitStack, ref: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="aqueduct_baseline_"))
-    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=PROJECT_ROOT, check=True)  # noqa: S607
+    subprocess.run(
+        ["git", "worktree", "add", "--quiet", "--detach", str(folder), ref],  # noqa: S607
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
 
     def remove() -> None:
         subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=PROJECT_ROOT, check=False)  # noqa: S607
@@ -201,7 +215,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the data set (a quick try)")
-    parser.add_argument("--baseline", default="main", help="git ref whose code is measured first")
+    parser.add_argument("--baseline", default="06bf778", help="git ref whose code is measured first")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--course", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -210,6 +224,7 @@ def main() -> int:
         return 0
     # Only the parent imports this tree: a measuring child imports the code it was given.
     sys.path.insert(0, str(PROJECT_ROOT))
+    from benchmarks.bench_support import machine, throwaway_database
 
     with ExitStack() as stack:
         database_url, where = throwaway_database(stack)
