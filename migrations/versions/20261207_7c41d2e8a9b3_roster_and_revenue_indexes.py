@@ -1,5 +1,6 @@
-"""indexes: an offering's enrollments by status and date, an offering's orders by payment date; the platform's
-accounts as a running total
+"""roster and revenue indexes, the platform's accounts as a running total
+
+Enrollments by (offering, status, date) in place of (offering, status); orders by (offering, payment date).
 
 Revision ID: 7c41d2e8a9b3
 Revises: 3a9c5e1f7b20

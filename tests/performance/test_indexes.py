@@ -4,11 +4,15 @@ while holding the order's lock)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment, EnrollmentStatus
+from courseplatform.revenue.figures import Period, month_edges, sales_and_refunds_statement
 from courseplatform.studio.learner_services import _learners_query, _matching_enrollments
 
 from ..factories import CourseFactory
@@ -80,3 +84,12 @@ def test_a_deep_roster_page_works_out_progress_and_orders_for_its_own_rows_only(
     page = _below(shown, "Limit  (")
     assert "Index Only Scan Backward using ix_enrollments_course_enrolled_at" in page[0], shown
     assert not any("SubPlan" in line for line in page), shown
+
+
+def test_the_revenue_view_reads_an_offerings_sales_in_the_period_from_an_index(plan, course):
+    now = datetime(2026, 6, 15, tzinfo=UTC)
+    edges = month_edges(Period.ending(now.date()), ZoneInfo("Europe/Berlin"))
+    shown = plan(sales_and_refunds_statement(course.creator, edges, now))
+    # Both branches that sum sales (the months, the last four weeks) read the offering's orders by payment date.
+    sales_scans = [line for line in shown.splitlines() if "Index Scan using ix_orders_course_paid_at" in line]
+    assert len(sales_scans) >= 2, shown
