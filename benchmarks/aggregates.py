@@ -12,7 +12,9 @@ with the Flask test client (p50/p95 over --runs requests, after two warm-ups):
     /t/<creator>                      their storefront, anonymous
 
 once with this tree's code and once with --baseline's (a git ref, checked out in a temporary
-worktree; its code runs against the same database, whose extra tables it ignores).
+worktree; its code runs against the same database, whose extra tables it ignores). Each side is
+measured in a process of its own whose PYTHONPATH starts with that side's tree, and which reports
+the `courseplatform` it imported: the harness refuses figures from any other tree.
 
     .venv/bin/python benchmarks/aggregates.py [--orders 1000000] [--runs 30] [--baseline main]
 """
@@ -30,9 +32,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.bench_support import PROJECT_ROOT, machine, migrated, throwaway_database
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 LEARNERS = 250_000
 OFFERINGS = 10_000
@@ -95,6 +95,7 @@ def build(database_url: str, orders: int, scale: float) -> dict:
     """The data set, its running totals recounted and its statistics fresh; returns what the pages need."""
     import sqlalchemy as sa
 
+    from benchmarks.bench_support import migrated
     from courseplatform import stats
     from courseplatform.accounts.services import hash_password
     from courseplatform.extensions import db
@@ -136,7 +137,8 @@ def build(database_url: str, orders: int, scale: float) -> dict:
 
 
 def measure(database_url: str, course_id: int, runs: int) -> dict:
-    """p50/p95 (ms) and body size of each page with the code importable as `courseplatform`."""
+    """p50/p95 (ms) and body size of each page with the code importable as `courseplatform`, and where that is."""
+    import courseplatform
     from courseplatform import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench", **CONFIG})
@@ -168,12 +170,16 @@ def measure(database_url: str, course_id: int, runs: int) -> dict:
             "p95": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
             "bytes": len(response.data),
         }
-    return found
+    return {"code": str(Path(courseplatform.__file__).resolve().parent.parent), "pages": found}
 
 
 def measure_in(tree: Path, database_url: str, course_id: int, runs: int) -> dict:
-    """`measure` in a process importing the code of `tree`."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    """`measure` in a process importing the code of `tree`, whatever the virtualenv installed.
+
+    The child runs this file as a script, so its first import path is this file's folder (no
+    `courseplatform` in it); next comes PYTHONPATH, ahead of the editable install's finder.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run(
         [sys.executable, __file__, "--measure", database_url, "--course", str(course_id), "--runs", str(runs)],
         cwd=tree,
@@ -182,12 +188,20 @@ def measure_in(tree: Path, database_url: str, course_id: int, runs: int) -> dict
         capture_output=True,
         text=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if Path(result["code"]) != tree.resolve():
+        raise SystemExit(f"measured the code in {result['code']}, not {tree}")
+    print(f"measured {tree.name}: code from {result['code']}", flush=True)
+    return result["pages"]
 
 
 def baseline_tree(stack: ExitStack, ref: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="aqueduct_baseline_"))
-    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=PROJECT_ROOT, check=True)  # noqa: S607
+    subprocess.run(
+        ["git", "worktree", "add", "--quiet", "--detach", str(folder), ref],  # noqa: S607
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
 
     def remove() -> None:
         subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=PROJECT_ROOT, check=False)  # noqa: S607
@@ -201,7 +215,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the data set (a quick try)")
-    parser.add_argument("--baseline", default="main", help="git ref whose code is measured first")
+    parser.add_argument("--baseline", default="06bf778", help="git ref whose code is measured first")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--course", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -210,6 +224,7 @@ def main() -> int:
         return 0
     # Only the parent imports this tree: a measuring child imports the code it was given.
     sys.path.insert(0, str(PROJECT_ROOT))
+    from benchmarks.bench_support import machine, throwaway_database
 
     with ExitStack() as stack:
         database_url, where = throwaway_database(stack)

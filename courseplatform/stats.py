@@ -1,6 +1,7 @@
-"""Running totals kept with the facts they count: learners per offering and creator, sales per offering.
+"""Running totals kept with the facts they count: learners per offering and creator, sales per offering,
+the platform's accounts.
 
-Every flush that inserts, changes or deletes an enrollment, an order or a refund adds the
+Every flush that inserts, changes or deletes an account, an enrollment, an order or a refund adds the
 difference it makes to the totals (models/stats.py) in the same transaction, whatever code
 made the change: the access transitions, the order state machine, checkout's fee and refund
 bookkeeping, imports and test factories alike. Each total moves by `n = n + delta` in an
@@ -36,13 +37,17 @@ from .models import (
     OfferingSales,
     OfferingStats,
     Order,
+    PlatformStats,
     Refund,
     RefundStatus,
+    User,
 )
 from .models.base import whole_sum
 from .models.commerce import SETTLED_STATUSES, order_net_cents, order_refunds
 
 OFFERING_COUNTS = ("active", "suspended", "revoked", "completed")
+PLATFORM_COUNTS = ("accounts", "suspended_accounts")
+PLATFORM_ROW = 1
 SALES_SUMS = (
     "orders",
     "gross_cents",
@@ -56,6 +61,11 @@ SALES_SUMS = (
 # ---------------------------------------------------------------------------
 # What one row contributes
 # ---------------------------------------------------------------------------
+
+
+def _account_share(values: dict) -> dict[tuple, Counter]:
+    """An account counts once on the platform, and once more among the suspended while it is suspended."""
+    return {("platform",): Counter(accounts=1, suspended_accounts=int(values["suspended_at"] is not None))}
 
 
 def _enrollment_share(values: dict) -> dict[tuple, Counter]:
@@ -97,6 +107,7 @@ def _refund_share(values: dict) -> dict[tuple, Counter]:
 
 
 FOLLOWED = {
+    User: (("suspended_at",), _account_share),
     Enrollment: (("course_id", "user_id", "status", "completed_at"), _enrollment_share),
     Order: (
         ("course_id", "currency", "status", "amount_cents", "processor_fee_cents", "platform_fee_cents"),
@@ -185,7 +196,9 @@ def _after_flush(session: Session, flush_context) -> None:
     # Sorted, so two transactions touching the same rows lock them in the same order.
     for key in sorted(deltas, key=repr):
         amounts = deltas[key]
-        if key[0] == "offering":
+        if key[0] == "platform":
+            _upsert(connection, PlatformStats, {"id": PLATFORM_ROW}, {n: amounts.get(n, 0) for n in PLATFORM_COUNTS})
+        elif key[0] == "offering":
             _upsert(connection, OfferingStats, {"course_id": key[1]}, {n: amounts.get(n, 0) for n in OFFERING_COUNTS})
         elif key[0] == "learner":
             learners[(creators[key[1]], key[2])] += amounts["offerings"]
@@ -274,6 +287,12 @@ def learners_taught(creator_id) -> sa.ColumnElement[int]:
     )
 
 
+def platform_count(name: str) -> sa.ColumnElement[int]:
+    """One of the platform's counts ("accounts", "suspended_accounts"): one row read."""
+    column = getattr(PlatformStats, name)
+    return sa.func.coalesce(sa.select(column).where(PlatformStats.id == PLATFORM_ROW).scalar_subquery(), 0)
+
+
 def offering_counts(course_id: int) -> dict[str, int]:
     """An offering's learners by access state ("active", "suspended", "revoked"): one row read."""
     row = db.session.get(OfferingStats, course_id, populate_existing=True)
@@ -341,7 +360,17 @@ def recount_creators() -> sa.Select:
     )
 
 
+def recount_platform() -> sa.Select:
+    """(the one row's id, accounts, suspended accounts) counted from the accounts."""
+    return sa.select(
+        sa.literal(PLATFORM_ROW),
+        sa.func.count(User.id),
+        whole_sum(sa.case((User.suspended_at.is_not(None), 1), else_=0)),
+    )
+
+
 RECOUNTS = (
+    (PlatformStats, ("id", *PLATFORM_COUNTS), recount_platform),
     (OfferingStats, ("course_id", *OFFERING_COUNTS), recount_offerings),
     (OfferingSales, ("course_id", "currency", *SALES_SUMS), recount_sales),
     (CreatorLearner, ("creator_id", "user_id", "offerings"), recount_creator_learners),

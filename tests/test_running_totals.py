@@ -38,6 +38,7 @@ from courseplatform.models import (
     OrderStatus,
     RefundStatus,
 )
+from courseplatform.models.base import utcnow
 from tests.factories import (
     CourseFactory,
     CreatorProfileFactory,
@@ -187,6 +188,12 @@ class Shop:
             complete_lesson(enrollment, lesson)
         update_completion(enrollment)
 
+    def suspend_or_unsuspend(self) -> None:
+        """An operator suspends an account, or lets a suspended one log in again."""
+        learner = self.pick(self.learners)
+        learner.suspended_at = None if learner.suspended_at else utcnow()
+        db.session.flush()
+
     def switch_currency(self) -> None:
         """The creator sells the offering in another currency from now on: its sales split by currency."""
         course = self.courses[0]
@@ -213,6 +220,7 @@ class Shop:
         restore: 2,
         complete: 3,
         switch_currency: 1,
+        suspend_or_unsuspend: 1,
         written_elsewhere: 1,
     }
 
@@ -241,6 +249,7 @@ def test_running_totals_equal_a_recount_after_every_change(app, seed):
         OrderStatus.DISPUTED,
     }
     assert kept_totals()["creator_stats"], "learners taught were counted"
+    assert {learner.suspended_at is None for learner in shop.learners} == {True, False}, "suspensions were counted"
 
 
 def test_rebuild_recounts_totals_that_bulk_statements_left_behind(app):

@@ -31,7 +31,7 @@ from ..models import (
     utcnow,
 )
 from ..models.base import whole_sum
-from ..stats import learners_taught, offering_learners, offering_net_cents
+from ..stats import learners_taught, offering_learners, offering_net_cents, platform_count
 from .audit import record
 
 CREATORS_PER_PAGE = 25
@@ -146,17 +146,20 @@ def fee_percent() -> int:
 
 
 def platform_counts() -> dict[str, int]:
-    """People, creators, listed offerings, active enrollments and suspensions, in one query."""
+    """People, creators, listed offerings, active enrollments and suspensions, in one query.
+
+    Accounts and enrollments come from the running totals; creators and offerings are counted (far fewer).
+    """
     row = db.session.execute(
         sa.select(
-            sa.select(sa.func.count(User.id)).scalar_subquery(),
+            platform_count("accounts"),
             sa.select(sa.func.count(CreatorProfile.id)).scalar_subquery(),
             sa.select(sa.func.count(Course.id)).where(Course.is_listed).scalar_subquery(),
             sa.select(whole_sum(OfferingStats.active)).scalar_subquery(),
             sa.select(sa.func.count(CreatorProfile.id))
             .where(CreatorProfile.suspended_at.is_not(None))
             .scalar_subquery(),
-            sa.select(sa.func.count(User.id)).where(User.suspended_at.is_not(None)).scalar_subquery(),
+            platform_count("suspended_accounts"),
         )
     ).one()
     keys = ["users", "creators", "listed", "enrollments", "suspended_creators", "suspended_accounts"]

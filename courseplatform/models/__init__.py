@@ -42,7 +42,7 @@ from .learning import (
 from .mail import MailStatus, OutgoingMail
 from .media import MediaAsset, MediaStatus
 from .revenue import PayerKind, SessionIncome, SessionIncomeSource
-from .stats import CreatorLearner, CreatorStats, OfferingSales, OfferingStats
+from .stats import CreatorLearner, CreatorStats, OfferingSales, OfferingStats, PlatformStats
 
 __all__ = [
     "ORDER_TRANSITIONS",
@@ -78,6 +78,7 @@ __all__ = [
     "OutgoingMail",
     "PayerKind",
     "PaymentProvider",
+    "PlatformStats",
     "ProviderEvent",
     "QuizAttempt",
     "QuizChoice",

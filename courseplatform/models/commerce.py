@@ -89,6 +89,8 @@ class Order(db.Model):
         sa.Index("ix_orders_checkout_id", "checkout_id"),
         sa.Index("ix_orders_charge_id", "charge_id"),
         sa.Index("ix_orders_status_paid_at", "status", "paid_at"),
+        # The revenue view sums each of a creator's offerings' sales in a period.
+        sa.Index("ix_orders_course_paid_at", "course_id", "paid_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

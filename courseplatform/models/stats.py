@@ -1,7 +1,7 @@
 """Running totals the studio and the console read instead of counting every enrollment and order.
 
 Nothing writes these rows but `courseplatform.stats`, which adds each flushed change of an
-enrollment, order or refund as a delta in the same transaction; `flask rebuild-stats`
+account, enrollment, order or refund as a delta in the same transaction; `flask rebuild-stats`
 recounts them from scratch.
 """
 
@@ -64,3 +64,15 @@ class CreatorStats(db.Model):
 
     creator_id: Mapped[int] = mapped_column(sa.ForeignKey("creator_profiles.id", ondelete="CASCADE"), primary_key=True)
     learners: Mapped[int] = _count()
+
+
+class PlatformStats(db.Model):
+    """The platform's accounts, and how many of them are suspended: one row, moved only when an account is
+    made, suspended, unsuspended or deleted (rare next to enrollments and orders, so one row holds no queue)."""
+
+    __tablename__ = "platform_stats"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    accounts: Mapped[int] = _count()
+    suspended_accounts: Mapped[int] = _count()

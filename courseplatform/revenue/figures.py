@@ -310,10 +310,12 @@ class _Money:
 RECENT = -1  # the bucket of the last four weeks
 
 
-def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: datetime) -> dict[tuple[int, int], _Money]:
-    """Sales and refunds per (offering, month index of the period), and per (offering, RECENT), in one statement.
+def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], now: datetime) -> sa.CompoundSelect:
+    """Rows of (is_refund, offering, bucket, count, amount, net): sales and refunds per month index of the
+    period and per RECENT.
 
-    One pass over the period's orders and refunds serves both the months and the offerings.
+    One pass over the period's orders and refunds serves both the months and the offerings; each
+    offering's sales are read off its orders-by-payment-date index.
     """
 
     def sales(bucket, start, end):
@@ -363,13 +365,18 @@ def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: date
 
     # A sale may be both in the period and in the last four weeks: those are branches of their own.
     recent = (now - timedelta(days=LAST_WEEKS_DAYS), now)
-    statement = sa.union_all(
+    return sa.union_all(
         sales(_month_index(Order.paid_at, edges), edges[0], edges[-1]),
         refunds(_month_index(Refund.created_at, edges), edges[0], edges[-1]),
         sales(_constant(RECENT), *recent),
         refunds(_constant(RECENT), *recent),
     )
+
+
+def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: datetime) -> dict[tuple[int, int], _Money]:
+    """Sales and refunds per (offering, month index of the period), and per (offering, RECENT), in one statement."""
     money: dict[tuple[int, int], _Money] = {}
+    statement = sales_and_refunds_statement(profile, edges, now)
     for is_refund, course_id, bucket, count, amount, net in db.session.execute(statement):
         cell = money.setdefault((course_id, bucket), _Money())
         if is_refund:

@@ -156,12 +156,30 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _learners_query(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> sa.Select:
+def _matching_enrollments(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> sa.Select:
+    """The ids of the offering's enrollments the roster lists, newest first.
+
+    Without a search this reads one index, oldest entries skipped from its end: (course, enrolled_at, id)
+    for everyone, (course, status, enrolled_at, id) for one status.
+    """
+    statement = sa.select(Enrollment.id).where(Enrollment.course_id == course.id)
+    if query:
+        pattern = like_pattern(query)
+        statement = statement.join(User, User.id == Enrollment.user_id).where(
+            sa.or_(User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"))
+        )
+    if status is not None:
+        statement = statement.where(Enrollment.status == status)
+    return statement.order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())
+
+
+def _learners_query(listed: sa.Select) -> sa.Select:
     """Enrollment, user, the order behind it, lessons done, the certificate's number and whether it is revoked,
-    for every matching learner (one statement).
+    for each enrollment `listed` selects (one statement), newest first.
 
     The order is the one that gave access, else the learner's latest paid one for this
-    offering (a refunded purchase still shows after a complimentary re-grant).
+    offering (a refunded purchase still shows after a complimentary re-grant). These figures are
+    worked out after `listed` has chosen its rows, so a limited `listed` costs its rows only.
     """
     done = (
         sa.select(sa.func.count(LessonProgress.id))
@@ -180,21 +198,16 @@ def _learners_query(course: Course, query: str = "", status: EnrollmentStatus | 
         .scalar_subquery()
     )
     shown_order = aliased(Order)
-    statement = (
+    chosen = listed.subquery("listed")
+    return (
         sa.select(Enrollment, User, shown_order, done, Certificate.number, Certificate.is_revoked)
+        .select_from(chosen)
+        .join(Enrollment, Enrollment.id == chosen.c.id)
         .join(User, User.id == Enrollment.user_id)
         .outerjoin(shown_order, shown_order.id == sa.func.coalesce(Enrollment.order_id, latest_paid))
         .outerjoin(Certificate, Certificate.enrollment_id == Enrollment.id)  # at most one per enrollment
-        .where(Enrollment.course_id == course.id)
+        .order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())
     )
-    if query:
-        pattern = like_pattern(query)
-        statement = statement.where(
-            sa.or_(User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"))
-        )
-    if status is not None:
-        statement = statement.where(Enrollment.status == status)
-    return statement
 
 
 def _lessons_total(course: Course) -> int:
@@ -210,20 +223,17 @@ def learner_roster(
 ) -> Roster:
     """A page of learners, newest first, with progress and orders, in four queries whatever their number.
 
-    The counts come from the offering's running totals; only a search counts its matches. The page
-    is read off the offering's enrollments-by-date index, so a deep page skips index entries, not a sort.
+    The counts come from the offering's running totals; only a search counts its matches. The page's
+    enrollments are chosen off an index first, so a deep page skips index entries, and progress and
+    orders are worked out for its rows alone.
     """
     counts = offering_counts(course.id)
     lessons_total = _lessons_total(course)
-    statement = _learners_query(course, query, status)
-    matching = _matching(statement, counts, query, status)
+    listed = _matching_enrollments(course, query, status)
+    matching = _matching(listed, counts, query, status)
     pages = max(1, -(-matching // per_page))
     page = min(max(page, 1), pages, MAX_PAGE)
-    rows = db.session.execute(
-        statement.order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    rows = db.session.execute(_learners_query(listed.limit(per_page).offset((page - 1) * per_page))).all()
     return Roster(
         rows=[LearnerRow(e, u, o, d, lessons_total, number, bool(revoked)) for e, u, o, d, number, revoked in rows],
         counts=counts,
@@ -234,10 +244,10 @@ def learner_roster(
     )
 
 
-def _matching(statement: sa.Select, counts: dict[str, int], query: str, status: EnrollmentStatus | None) -> int:
+def _matching(listed: sa.Select, counts: dict[str, int], query: str, status: EnrollmentStatus | None) -> int:
     """How many learners the roster lists: known from the totals unless a search narrows it."""
     if query:
-        return db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
+        return db.session.scalar(sa.select(sa.func.count()).select_from(listed.order_by(None).subquery())) or 0
     if status is not None:
         return counts[status.value]
     return sum(counts.values())
@@ -649,8 +659,9 @@ EXPORT_COLUMNS = [
 def learners_csv(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> str:
     """Every matching learner as spreadsheet-safe CSV (times in UTC, ISO 8601; money like 49.00), in two queries."""
     total = _lessons_total(course)
+    everyone = _matching_enrollments(course, query, status).order_by(None)
     rows = db.session.execute(
-        _learners_query(course, query, status).order_by(Enrollment.enrolled_at, Enrollment.id)
+        _learners_query(everyone).order_by(None).order_by(Enrollment.enrolled_at, Enrollment.id)
     ).all()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

@@ -4,6 +4,7 @@ Suspending an account stops it logging in and ends the logins it has. Both need 
 from __future__ import annotations
 
 import html as markup
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -204,3 +205,22 @@ def test_a_suspended_creator_shows_in_the_console(web, client, operator, course)
     suspend_creator(client, course.creator)
     assert "Suspended" in text(client.get("/admin/creators"))
     assert "1 creator" in text(client.get("/admin"))
+
+
+def accounts_on_the_overview(client) -> tuple[str, str]:
+    page = text(client.get("/admin"))
+    found = re.search(r"<dt>Accounts</dt><dd>(\d+)</dd>", page)
+    suspended = re.search(r"Suspended: .*?(\d+) accounts?\.", page, re.S)
+    return found.group(1), suspended.group(1) if suspended else "0"
+
+
+def test_the_overview_counts_accounts_as_they_are_made_suspended_and_let_back(web, client, operator):
+    made, _ = accounts_on_the_overview(client)
+    learner = UserFactory(email="sam@example.org")
+    assert accounts_on_the_overview(client) == (str(int(made) + 1), "0")
+
+    act(client, f"/admin/accounts/{learner.id}/suspend", "Shared their login publicly")
+    assert accounts_on_the_overview(client) == (str(int(made) + 1), "1")
+
+    act(client, f"/admin/accounts/{learner.id}/unsuspend", "Explained and changed their password")
+    assert accounts_on_the_overview(client) == (str(int(made) + 1), "0")
