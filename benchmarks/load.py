@@ -88,7 +88,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ramp", type=float, default=10, help="users start spread over this many s (default 10)")
     parser.add_argument("--creators", type=int, default=0, help="creators opening /studio meanwhile (default 0)")
     parser.add_argument("--seed", type=int, default=17, help="random seed of the users' choices")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="gunicorn sync workers (default 2, as pages.py; production: 2 a core + 1)"
+    )
+    parser.add_argument(
+        "--app-tree", type=Path, help="serve the app from this checkout (an earlier commit) for a before/after"
+    )
     args = parser.parse_args()
+    if not 1 <= args.workers <= 32:
+        parser.error("--workers from 1 to 32")
     if not 1 <= args.users <= 1000 or not 5 <= args.seconds <= 600 or not 0 <= args.think <= 30:
         parser.error("--users from 1 to 1000, --seconds from 5 to 600, --think from 0 to 30")
     if not 0 <= args.creators <= 10 or not 0 <= args.ramp < args.seconds:
@@ -346,7 +354,13 @@ def main() -> int:
         if args.users > scale.learners:
             raise SystemExit(f"--users can't exceed the data set's {scale.learners:,} learners")
         env = production_env(url, scratch, redis_namespace(stack))
-        base, master = gunicorn(stack, env, "wsgi:app", PROJECT_ROOT, scratch / "app.log")
+        env["WEB_CONCURRENCY"] = str(args.workers)
+        tree = PROJECT_ROOT
+        if args.app_tree is not None:
+            tree = args.app_tree.resolve()
+            env["PYTHONPATH"] = str(tree)  # its package first, not the one installed from this checkout
+            print(f"serving the app of {tree.name}")
+        base, master = gunicorn(stack, env, "wsgi:app", tree, scratch / "app.log")
         rng = random.Random(args.seed)
         recorder = Recorder()
         people = [User(n + 1, base, world, recorder, random.Random(rng.random())) for n in range(args.users)]
@@ -354,7 +368,7 @@ def main() -> int:
         print(
             f"{args.users} learners and {args.creators} creators for {args.seconds} s, "
             f"starting over {args.ramp:g} s, pauses of 0-{2 * args.think:g} s, "
-            "against gunicorn.conf.py with 2 sync workers (production settings); "
+            f"against gunicorn.conf.py with {args.workers} sync workers (production settings); "
             f"load average {os.getloadavg()[0]:.1f}"
         )
         cpu_before = os.times()
