@@ -89,7 +89,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--creators", type=int, default=0, help="creators opening /studio meanwhile (default 0)")
     parser.add_argument("--seed", type=int, default=17, help="random seed of the users' choices")
     parser.add_argument(
-        "--workers", type=int, default=2, help="gunicorn sync workers (default 2, as pages.py; production: 2 a core + 1)"
+        "--workers", type=int, default=2, help="gunicorn sync workers (default 2; production runs 2 a core + 1)"
     )
     parser.add_argument(
         "--app-tree", type=Path, help="serve the app from this checkout (an earlier commit) for a before/after"
