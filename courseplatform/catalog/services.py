@@ -34,18 +34,12 @@ from ..models import (
     utcnow,
 )
 from .forms import CourseSearchForm
+from .search import text_match
 
 PER_PAGE = 12
 STOREFRONT_PER_PAGE = 24  # a storefront of thousands of offerings is read a page at a time
-MAX_SEARCH_TERMS = 8
 # The statuses whose page stays open to visitors (archived: for those who bookmarked it).
 VISIBLE_STATUSES = (CourseStatus.PUBLISHED, CourseStatus.ARCHIVED)
-
-
-def _like_pattern(term: str) -> str:
-    """`50%_off` → `%50\\%\\_off%`: the term matched literally anywhere in the text."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _card_query() -> sa.Select:
@@ -62,30 +56,34 @@ def browsable_topics() -> list[Topic]:
 
 
 def search_courses(form: CourseSearchForm, page: int) -> Pagination:
-    """One page of the catalog for the visitor's search, topic, format and sort."""
+    """One page of the catalog for the visitor's search, topic, format and sort.
+
+    Two queries (the count and the page), each served by the search index on PostgreSQL.
+    """
+    statement = catalog_statement(form)
+    return db.paginate(statement, page=min(max(page, 1), MAX_PAGE), per_page=PER_PAGE, error_out=False)
+
+
+def catalog_statement(form: CourseSearchForm) -> sa.Select:
+    """The listed offerings the visitor's search and filters select, in the order they chose."""
     query = _card_query()
-    for term in form.query.split()[:MAX_SEARCH_TERMS]:
-        pattern = _like_pattern(term)
-        query = query.where(
-            sa.or_(
-                Course.title.ilike(pattern, escape="\\"),
-                Course.subtitle.ilike(pattern, escape="\\"),
-                Course.description.ilike(pattern, escape="\\"),
-                CreatorProfile.display_name.ilike(pattern, escape="\\"),
-            )
-        )
+    match = text_match(form.query)
+    if match is not None:
+        query = query.where(match.condition)
     if form.topic.data:
         query = query.where(Course.topics.any(Topic.slug == form.topic.data))
     if form.kind.data:
         query = query.where(Course.kind == CourseKind(form.kind.data))
     lowest_price = sa.func.coalesce(Course.sliding_scale_min_cents, Course.price_cents)
+    newest = (Course.published_at.desc(), Course.id.desc())
     order = {
-        "newest": (Course.published_at.desc(), Course.id.desc()),
+        "relevance": match.relevance if match is not None else newest,
+        "newest": newest,
         "price_asc": (lowest_price.asc(), Course.price_cents.asc(), Course.id.desc()),
         "price_desc": (lowest_price.desc(), Course.price_cents.desc(), Course.id.desc()),
         "title": (sa.func.lower(Course.title).asc(), Course.id.asc()),
     }[form.sort.data]
-    return db.paginate(query.order_by(*order), page=min(max(page, 1), MAX_PAGE), per_page=PER_PAGE, error_out=False)
+    return query.order_by(*order)
 
 
 def newest_courses(limit: int) -> list[Course]:

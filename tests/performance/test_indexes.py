@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.datastructures import MultiDict
 
+from courseplatform.catalog.forms import CourseSearchForm
+from courseplatform.catalog.services import catalog_statement
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment
+
+from ..factories import CreatorProfileFactory
 
 
 @pytest.fixture
@@ -43,3 +48,26 @@ def test_the_roster_reads_an_offerings_newest_learners_from_an_index(plan):
 def test_an_orders_enrollment_is_found_by_index(plan):
     shown = plan(sa.select(Enrollment.id).where(Enrollment.order_id == 1))
     assert "ix_enrollments_order_id" in shown, shown
+
+
+@pytest.mark.parametrize("words", ["grief", "grieving parents", '"grief work" -children', "mindf"])
+def test_a_catalog_search_and_its_count_read_the_full_text_index(plan, words):
+    # A catalog of published offerings, so "published" selects nearly every row and only the
+    # full-text index narrows a search down.
+    creator = CreatorProfileFactory()
+    db.session.execute(
+        sa.text(
+            "INSERT INTO courses (creator_id, kind, title, slug, subtitle, description, status, published_at,"
+            " created_at, updated_at) SELECT :creator, 'course', 'Offering ' || n, 'offering-' || n,"
+            " 'For clinicians', 'Part ' || n || ' of a series on ' || (ARRAY['sleep', 'couples'])[n % 2 + 1],"
+            " 'published', now(), now(), now() FROM generate_series(1, 500) AS n"
+        ),
+        {"creator": creator.id},
+    )
+    db.session.execute(sa.text("SELECT gin_clean_pending_list('ix_courses_search_vector')"))  # as autovacuum would
+    db.session.execute(sa.text("ANALYZE courses"))
+    form = CourseSearchForm(MultiDict({"q": words}), topics=[])
+    statement = catalog_statement(form)
+    count = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
+    for shown in (plan(statement.limit(12)), plan(count)):
+        assert "ix_courses_search_vector" in shown, shown
