@@ -12,8 +12,9 @@ from courseplatform.catalog.forms import CourseSearchForm
 from courseplatform.catalog.services import catalog_statement
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment
+from courseplatform.studio.learner_services import learner_roster
 
-from ..factories import CreatorProfileFactory
+from ..factories import CourseFactory, CreatorProfileFactory, EnrollmentFactory, UserFactory
 
 
 @pytest.fixture
@@ -71,3 +72,44 @@ def test_a_catalog_search_and_its_count_read_the_full_text_index(plan, words):
     count = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
     for shown in (plan(statement.limit(12)), plan(count)):
         assert "ix_courses_search_vector" in shown, shown
+
+
+def test_a_roster_search_finds_the_learners_by_trigram_index(plan):
+    """A creator's search of an offering's learners by name or e-mail reads the trigram indexes on users."""
+    course = CourseFactory()
+    EnrollmentFactory(course=course, user=UserFactory(name="Zuzanna Kwiatkowska"))
+    db.session.execute(
+        sa.text(
+            "INSERT INTO users (email, name, password_hash, created_at)"
+            " SELECT 'learner' || n || '@example.org', 'Learner ' || n, '!', now() FROM generate_series(1, 3000) n"
+        )
+    )
+    db.session.execute(
+        sa.text(
+            "INSERT INTO enrollments (user_id, course_id, source, reason, status, enrolled_at)"
+            " SELECT id, :course, 'import', 'import', 'active', now() FROM users WHERE email LIKE 'learner%'"
+        ),
+        {"course": course.id},
+    )
+    for index in ("ix_users_name_trgm", "ix_users_email_trgm"):
+        db.session.execute(sa.text(f"SELECT gin_clean_pending_list('{index}')"))
+    db.session.execute(sa.text("ANALYZE users"))
+
+    statements = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _executemany):
+        statements.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        roster = learner_roster(course, "kwiatk")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    assert [row.user.name for row in roster.rows] == ["Zuzanna Kwiatkowska"]
+
+    plan(sa.select(1))  # the same planner settings as the other plans here
+    searches = [(sql, params) for sql, params in statements if "ILIKE" in sql]
+    assert len(searches) == 2  # the count and the page
+    for sql, params in searches:
+        shown = "\n".join(row[0] for row in db.session.connection().exec_driver_sql(f"EXPLAIN {sql}", params))
+        assert "ix_users_email_trgm" in shown and "ix_users_name_trgm" in shown, shown
