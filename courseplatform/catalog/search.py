@@ -4,7 +4,9 @@ On PostgreSQL each offering carries a weighted `tsvector` (title, subtitle, crea
 description) that triggers keep current and a GIN index serves, so a search reads the index
 instead of every description. The visitor's text goes to `websearch_to_tsquery`, which accepts
 anything typed (quotes make a phrase, `or` an alternative, `-word` an exclusion) without a syntax
-error; the last word also matches as a prefix, so "mindf" finds "mindfulness" while it is typed.
+error; the last word also matches as a prefix of the words of titles, subtitles and creators'
+names, so "mindf" finds "Mindfulness for teens" while it is typed (descriptions match whole
+words, in any form: "mindful" finds a description that says "mindfulness").
 """
 
 from __future__ import annotations

@@ -55,13 +55,38 @@ def browsable_topics() -> list[Topic]:
     return list(db.session.scalars(sa.select(Topic).where(Topic.id.in_(in_use)).order_by(Topic.name, Topic.id)))
 
 
+class CountedPage(Pagination):
+    """A page of a search whose rows carry the number of matches, so one pass over them gives both.
+
+    Ranking reads every matching offering anyway, so counting them in the same query halves the
+    rows read from the table. A page past the end has no row to carry the total and counts on its own.
+    """
+
+    def _query_items(self) -> list:
+        statement = self._query_args["select"]
+        counted = statement.add_columns(sa.func.count().over().label("matches"))
+        rows = db.session.execute(counted.limit(self.per_page).offset(self._query_offset)).all()
+        self._matches = rows[0].matches if rows else None
+        return [row[0] for row in rows]
+
+    def _query_count(self) -> int:
+        if self._matches is not None:
+            return self._matches
+        matching = self._query_args["select"].order_by(None).subquery()
+        return db.session.scalar(sa.select(sa.func.count()).select_from(matching))
+
+
 def search_courses(form: CourseSearchForm, page: int) -> Pagination:
     """One page of the catalog for the visitor's search, topic, format and sort.
 
-    Two queries (the count and the page), each served by the search index on PostgreSQL.
+    Best match first is one query over the matches, served by the search index on PostgreSQL;
+    the other orders are a count and a page, which PostgreSQL may read in that order and stop early.
     """
     statement = catalog_statement(form)
-    return db.paginate(statement, page=min(max(page, 1), MAX_PAGE), per_page=PER_PAGE, error_out=False)
+    page = min(max(page, 1), MAX_PAGE)
+    if form.sort.data == "relevance" and form.query:
+        return CountedPage(select=statement, page=page, per_page=PER_PAGE, error_out=False)
+    return db.paginate(statement, page=page, per_page=PER_PAGE, error_out=False)
 
 
 def catalog_statement(form: CourseSearchForm) -> sa.Select:

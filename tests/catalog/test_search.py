@@ -59,6 +59,13 @@ def test_only_the_last_word_is_read_as_a_prefix(client, full_text):
     assert titles(client.get("/courses?q=mindf teens")) == []
 
 
+def test_descriptions_match_whole_words_in_any_form(client, full_text):
+    offering("Calm", description="Short mindfulness practices.")
+    assert titles(client.get("/courses?q=mindful")) == ["Calm"]
+    assert titles(client.get("/courses?q=practice")) == ["Calm"]
+    assert titles(client.get("/courses?q=mindf")) == []
+
+
 def test_a_title_match_comes_before_a_description_match(client):
     offering("Notes on supervision", description="Includes a chapter on burnout.", days_old=1)
     offering("Burnout in clinicians", description="How it starts and what helps.", days_old=30)
