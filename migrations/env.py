@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from courseplatform.models.base import exists_on
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -103,6 +105,8 @@ def run_migrations_online():
             # Batch migrations rebuild tables; with foreign keys on, dropping the old
             # table would cascade deletes into the rows that refer to it.
             connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        # Columns and indexes the models keep for PostgreSQL alone don't exist on SQLite.
+        conf_args.setdefault("include_object", exists_on(connection.dialect.name))
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

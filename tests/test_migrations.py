@@ -10,13 +10,16 @@ from flask_migrate import downgrade, upgrade
 
 from courseplatform import create_app
 from courseplatform.extensions import db
+from courseplatform.models.base import exists_on
 
 from .conftest import databases
 
 
 def _differences(engine) -> list:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": exists_on(engine.dialect.name)}
+        )
         differences = compare_metadata(context, db.metadata)
     if engine.dialect.name == "postgresql":
         # Autogenerate doesn't compare CHECK constraints; a rule only the models know protects nothing.

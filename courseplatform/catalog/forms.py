@@ -10,6 +10,7 @@ from ..fields import QueryForm, valid_email
 from ..models import CourseKind, Topic
 
 SORTS = {
+    "relevance": "Best match",
     "newest": "Newest",
     "price_asc": "Price: low to high",
     "price_desc": "Price: high to low",
@@ -28,21 +29,25 @@ class CourseSearchForm(QueryForm):
         choices=[SelectChoice("", "All formats")] + [SelectChoice(k.value, k.label) for k in CourseKind],
         validators=[Optional()],
     )
-    sort = SelectField(
-        "Sort by",
-        choices=[SelectChoice(v, label) for v, label in SORTS.items()],
-        default="newest",
-        validators=[Optional()],
-    )
+    sort = SelectField("Sort by", validators=[Optional()])
 
     def __init__(self, formdata, topics: list[Topic]) -> None:
         super().__init__(formdata)
         self.topic.choices = [SelectChoice("", "All topics")] + [SelectChoice(t.slug, t.name) for t in topics]
+        # "Best match" means something only for a search, and is then what a visitor expects first.
+        self.sort.choices = [SelectChoice(v, label) for v, label in SORTS.items() if v != "relevance" or self.query]
+        self.sort.default = self.default_sort
+        if not self.sort.raw_data:
+            self.sort.data = self.default_sort
         self.settle()
 
     @property
     def query(self) -> str:
         return " ".join((self.q.data or "").split())
+
+    @property
+    def default_sort(self) -> str:
+        return "relevance" if self.query else "newest"
 
     @property
     def is_filtered(self) -> bool:
@@ -51,7 +56,7 @@ class CourseSearchForm(QueryForm):
     def url_args(self) -> dict[str, str]:
         """The filters as query-string arguments, leaving out the defaults (for page links)."""
         args = {"q": self.query, "topic": self.topic.data, "kind": self.kind.data}
-        if self.sort.data != "newest":
+        if self.sort.data != self.default_sort:
             args["sort"] = self.sort.data
         return {key: value for key, value in args.items() if value}
 

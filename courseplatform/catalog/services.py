@@ -35,18 +35,12 @@ from ..models import (
 )
 from ..stats import learners_taught
 from .forms import CourseSearchForm
+from .search import text_match
 
 PER_PAGE = 12
 STOREFRONT_PER_PAGE = 24  # a storefront of thousands of offerings is read a page at a time
-MAX_SEARCH_TERMS = 8
 # The statuses whose page stays open to visitors (archived: for those who bookmarked it).
 VISIBLE_STATUSES = (CourseStatus.PUBLISHED, CourseStatus.ARCHIVED)
-
-
-def _like_pattern(term: str) -> str:
-    """`50%_off` → `%50\\%\\_off%`: the term matched literally anywhere in the text."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _card_query() -> sa.Select:
@@ -62,31 +56,60 @@ def browsable_topics() -> list[Topic]:
     return list(db.session.scalars(sa.select(Topic).where(Topic.id.in_(in_use)).order_by(Topic.name, Topic.id)))
 
 
+class CountedPage(Pagination):
+    """A page of a search whose rows carry the number of matches, so one pass over them gives both.
+
+    Ranking reads every matching offering anyway, so counting them in the same query halves the
+    rows read from the table. A page past the end has no row to carry the total and counts on its own.
+    """
+
+    def _query_items(self) -> list:
+        statement = self._query_args["select"]
+        counted = statement.add_columns(sa.func.count().over().label("matches"))
+        rows = db.session.execute(counted.limit(self.per_page).offset(self._query_offset)).all()
+        self._matches = rows[0].matches if rows else None
+        return [row[0] for row in rows]
+
+    def _query_count(self) -> int:
+        if self._matches is not None:
+            return self._matches
+        matching = self._query_args["select"].order_by(None).subquery()
+        return db.session.scalar(sa.select(sa.func.count()).select_from(matching))
+
+
 def search_courses(form: CourseSearchForm, page: int) -> Pagination:
-    """One page of the catalog for the visitor's search, topic, format and sort."""
+    """One page of the catalog for the visitor's search, topic, format and sort.
+
+    Best match first is one query over the matches, served by the search index on PostgreSQL;
+    the other orders are a count and a page, which PostgreSQL may read in that order and stop early.
+    """
+    statement = catalog_statement(form)
+    page = min(max(page, 1), MAX_PAGE)
+    if form.sort.data == "relevance" and form.query:
+        return CountedPage(select=statement, page=page, per_page=PER_PAGE, error_out=False)
+    return db.paginate(statement, page=page, per_page=PER_PAGE, error_out=False)
+
+
+def catalog_statement(form: CourseSearchForm) -> sa.Select:
+    """The listed offerings the visitor's search and filters select, in the order they chose."""
     query = _card_query()
-    for term in form.query.split()[:MAX_SEARCH_TERMS]:
-        pattern = _like_pattern(term)
-        query = query.where(
-            sa.or_(
-                Course.title.ilike(pattern, escape="\\"),
-                Course.subtitle.ilike(pattern, escape="\\"),
-                Course.description.ilike(pattern, escape="\\"),
-                CreatorProfile.display_name.ilike(pattern, escape="\\"),
-            )
-        )
+    match = text_match(form.query)
+    if match is not None:
+        query = query.where(match.condition)
     if form.topic.data:
         query = query.where(Course.topics.any(Topic.slug == form.topic.data))
     if form.kind.data:
         query = query.where(Course.kind == CourseKind(form.kind.data))
     lowest_price = sa.func.coalesce(Course.sliding_scale_min_cents, Course.price_cents)
+    newest = (Course.published_at.desc(), Course.id.desc())
     order = {
-        "newest": (Course.published_at.desc(), Course.id.desc()),
+        "relevance": match.relevance if match is not None else newest,
+        "newest": newest,
         "price_asc": (lowest_price.asc(), Course.price_cents.asc(), Course.id.desc()),
         "price_desc": (lowest_price.desc(), Course.price_cents.desc(), Course.id.desc()),
         "title": (sa.func.lower(Course.title).asc(), Course.id.asc()),
     }[form.sort.data]
-    return db.paginate(query.order_by(*order), page=min(max(page, 1), MAX_PAGE), per_page=PER_PAGE, error_out=False)
+    return query.order_by(*order)
 
 
 def newest_courses(limit: int) -> list[Course]:

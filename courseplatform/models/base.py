@@ -44,6 +44,24 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+# `info` of a column or index that exists on PostgreSQL alone (full-text search); SQLite's schema has no copy.
+ONLY_ON_POSTGRESQL = {"only_on": "postgresql"}
+
+
+def exists_on(dialect_name: str):
+    """Alembic's `include_object` for one dialect: leave out what the models keep for another database.
+
+    Migrations create a PostgreSQL-only column or index on PostgreSQL alone, so on SQLite the
+    comparison of migrated schema and models must not expect it.
+    """
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        only_on = getattr(obj, "info", {}).get("only_on")
+        return only_on is None or only_on == dialect_name
+
+    return include
+
+
 def whole_sum(value) -> sa.ColumnElement[int]:
     """SUM as a whole number (PostgreSQL would answer a NUMERIC for a sum of integers), 0 for no rows."""
     return sa.cast(sa.func.coalesce(sa.func.sum(value), 0), sa.BigInteger)

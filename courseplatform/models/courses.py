@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from markupsafe import Markup
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Unmapped, aliased, mapped_column, relationship, unmapped_column
 
 from ..extensions import db
 from .accounts import CreatorProfile
-from .base import UTCDateTime, enum_column, markdown_html, money_check, utcnow
+from .base import ONLY_ON_POSTGRESQL, UTCDateTime, enum_column, markdown_html, money_check, utcnow
 
 
 class CourseKind(enum.Enum):
@@ -82,6 +83,7 @@ class Course(db.Model):
         ),
         sa.Index("ix_courses_status_published_at", "status", "published_at"),
         sa.Index("ix_courses_creator_status", "creator_id", "status"),
+        sa.Index("ix_courses_search_vector", "search_vector", postgresql_using="gin", info=ONLY_ON_POSTGRESQL),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -108,6 +110,11 @@ class Course(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # PostgreSQL's full-text index of the offering's words and its creator's name, weighted by field.
+    # Triggers write it (see the migration that adds it), so it also covers bulk loads and renames.
+    # Part of the table, not of the class: no INSERT, SELECT or subquery of offerings names it, so
+    # SQLite, where it doesn't exist, never meets it. Searches read `Course.__table__.c.search_vector`.
+    search_vector: Unmapped[str | None] = unmapped_column(TSVECTOR, info=ONLY_ON_POSTGRESQL)
 
     creator: Mapped[CreatorProfile] = relationship(back_populates="courses")
     cover_asset: Mapped[MediaAsset | None] = relationship()  # noqa: F821

@@ -9,13 +9,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.datastructures import MultiDict
 
+from courseplatform.catalog.forms import CourseSearchForm
+from courseplatform.catalog.services import catalog_statement
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment, EnrollmentStatus
 from courseplatform.revenue.figures import Period, month_edges, sales_and_refunds_statement
-from courseplatform.studio.learner_services import _learners_query, _matching_enrollments
+from courseplatform.studio.learner_services import _learners_query, _matching_enrollments, learner_roster
 
-from ..factories import CourseFactory
+from ..factories import CourseFactory, CreatorProfileFactory, EnrollmentFactory, UserFactory
 
 
 @pytest.fixture
@@ -93,3 +96,68 @@ def test_the_revenue_view_reads_an_offerings_sales_in_the_period_from_an_index(p
     # Both branches that sum sales (the months, the last four weeks) read the offering's orders by payment date.
     sales_scans = [line for line in shown.splitlines() if "Index Scan using ix_orders_course_paid_at" in line]
     assert len(sales_scans) >= 2, shown
+
+
+@pytest.mark.parametrize("words", ["grief", "grieving parents", '"grief work" -children', "mindf"])
+def test_a_catalog_search_and_its_count_read_the_full_text_index(plan, words):
+    # A catalog of published offerings, so "published" selects nearly every row and only the
+    # full-text index narrows a search down.
+    creator = CreatorProfileFactory()
+    db.session.execute(
+        sa.text(
+            "INSERT INTO courses (creator_id, kind, title, slug, subtitle, description, status, published_at,"
+            " created_at, updated_at) SELECT :creator, 'course', 'Offering ' || n, 'offering-' || n,"
+            " 'For clinicians', 'Part ' || n || ' of a series on ' || (ARRAY['sleep', 'couples'])[n % 2 + 1],"
+            " 'published', now(), now(), now() FROM generate_series(1, 500) AS n"
+        ),
+        {"creator": creator.id},
+    )
+    db.session.execute(sa.text("SELECT gin_clean_pending_list('ix_courses_search_vector')"))  # as autovacuum would
+    db.session.execute(sa.text("ANALYZE courses"))
+    form = CourseSearchForm(MultiDict({"q": words}), topics=[])
+    statement = catalog_statement(form)
+    count = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
+    page = statement.add_columns(sa.func.count().over()).limit(12)  # the page carries the number of matches
+    for shown in (plan(page), plan(count)):
+        assert "ix_courses_search_vector" in shown, shown
+
+
+def test_a_roster_search_finds_the_learners_by_trigram_index(plan):
+    """A creator's search of an offering's learners by name or e-mail reads the trigram indexes on users."""
+    course = CourseFactory()
+    EnrollmentFactory(course=course, user=UserFactory(name="Zuzanna Kwiatkowska"))
+    db.session.execute(
+        sa.text(
+            "INSERT INTO users (email, name, password_hash, created_at)"
+            " SELECT 'learner' || n || '@example.org', 'Learner ' || n, '!', now() FROM generate_series(1, 3000) n"
+        )
+    )
+    db.session.execute(
+        sa.text(
+            "INSERT INTO enrollments (user_id, course_id, source, reason, status, enrolled_at)"
+            " SELECT id, :course, 'import', 'import', 'active', now() FROM users WHERE email LIKE 'learner%'"
+        ),
+        {"course": course.id},
+    )
+    for index in ("ix_users_name_trgm", "ix_users_email_trgm"):
+        db.session.execute(sa.text(f"SELECT gin_clean_pending_list('{index}')"))
+    db.session.execute(sa.text("ANALYZE users"))
+
+    statements = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _executemany):
+        statements.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        roster = learner_roster(course, "kwiatk")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    assert [row.user.name for row in roster.rows] == ["Zuzanna Kwiatkowska"]
+
+    plan(sa.select(1))  # the same planner settings as the other plans here
+    searches = [(sql, params) for sql, params in statements if "ILIKE" in sql]
+    assert len(searches) == 2  # the count and the page
+    for sql, params in searches:
+        shown = "\n".join(row[0] for row in db.session.connection().exec_driver_sql(f"EXPLAIN {sql}", params))
+        assert "ix_users_email_trgm" in shown and "ix_users_name_trgm" in shown, shown
