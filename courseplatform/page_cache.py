@@ -169,11 +169,20 @@ class MemoryStore:
 
 
 class RedisStore:
-    """Pages shared by every web process, each expiring on its own; the version is one counter."""
+    """Pages shared by every web process, each expiring on its own; the version is one counter.
 
-    def __init__(self, url: str, prefix: str) -> None:
+    The Redis is the job queue's too, which runs `noeviction`: full, it refuses to queue jobs. Which
+    addresses get stored is up to visitors (each query string is a page of its own), so the pages are
+    bounded in bytes: each new page is counted in the window of PAGE_CACHE_SECONDS it was stored in,
+    and a window may store half of `max_bytes`. A page lives at most one window, and replacing a
+    stored page keeps the time it was given, so the pages alive at any moment are those of this
+    window and the last: never more than `max_bytes`. Past it pages are rendered but not kept.
+    """
+
+    def __init__(self, url: str, prefix: str, max_bytes: int) -> None:
         self.url = url
         self.prefix = prefix
+        self.max_bytes = max_bytes
         self.version_key = f"{prefix}version"
 
     @property
@@ -185,7 +194,18 @@ class RedisStore:
         return (version or b"0").decode(), Page.decode(raw) if raw else None
 
     def keep(self, key: str, page: Page, seconds: int) -> None:
-        self.client.set(self.prefix + key, page.encode(), ex=seconds)
+        raw = page.encode()
+        if len(raw) > self.max_bytes // LARGEST_SHARE:
+            return
+        client = self.client
+        # A newer render of a stored page takes its place within the time the page was given.
+        if client.set(self.prefix + key, raw, xx=True, keepttl=True):
+            return
+        window = f"{self.prefix}bytes:{int(time.time() // seconds)}"
+        with client.pipeline() as pipe:
+            stored, _ = pipe.incrby(window, len(key) + len(raw)).expire(window, 2 * seconds).execute()
+        if stored <= self.max_bytes // 2:
+            client.set(self.prefix + key, raw, ex=seconds)
 
     def bump(self) -> None:
         self.client.incr(self.version_key)
@@ -219,20 +239,21 @@ class PageCache:
     def store(self) -> Store:
         """The store the settings name (built once for them: tests switch the cache on and off)."""
         config = self.app.config
-        settings = (config["PAGE_CACHE"], config["REDIS_URL"], config["PAGE_CACHE_PREFIX"])
+        names = ("PAGE_CACHE", "REDIS_URL", "PAGE_CACHE_PREFIX", "PAGE_CACHE_MAX_BYTES")
+        settings = tuple(config[name] for name in names)
         store = self._stores.get(settings)
         if store is None:
             with self._lock:
                 store = self._stores.setdefault(settings, self._build(*settings))
         return store
 
-    def _build(self, kind: str, redis_url: str, prefix: str) -> Store:
+    def _build(self, kind: str, redis_url: str, prefix: str, max_bytes: int) -> Store:
         # Two sites (or test runs) on one Redis or one instance folder keep apart by their database.
         database = hashlib.sha256(self.app.config["SQLALCHEMY_DATABASE_URI"].encode()).hexdigest()[:12]
         if kind == "redis":
-            return RedisStore(redis_url, f"{prefix}:pages:{database}:")
+            return RedisStore(redis_url, f"{prefix}:pages:{database}:", max_bytes)
         version_file = Path(self.app.instance_path) / f"page-cache-{database}.version"
-        return MemoryStore(version_file, self.app.config["PAGE_CACHE_MAX_BYTES"])
+        return MemoryStore(version_file, max_bytes)
 
     def bump(self) -> None:
         """Outdate every stored page; a store that can't be reached leaves them to expire on their own."""

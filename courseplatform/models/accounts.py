@@ -46,8 +46,9 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Set by an operator: the account can't log in, and its login sessions were ended.
-    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by an operator: the account can't log in, and its login sessions were ended. The running
+    # totals count suspended accounts from its value before a change, so a write loads that first.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), active_history=True)
     suspension_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
 
     creator_profile: Mapped[CreatorProfile | None] = relationship(back_populates="user", uselist=False, lazy="joined")
