@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import redis
 from flask import Flask, Response, current_app, g, has_app_context, request, session
@@ -51,8 +51,17 @@ from .links import origin_of
 
 log = logging.getLogger(__name__)
 
-# The pages served from the cache: the same for every visitor without an account.
-PUBLIC_PAGES = frozenset({"catalog.home", "catalog.courses", "catalog.course", "catalog.storefront_page"})
+# The pages served from the cache (the same for every visitor without an account), and the query
+# arguments each one reads. An address with any other argument (a campaign's utm_source, made-up
+# ones) is rendered for everyone as well, so it holds nothing personal and sets no cookie, but is
+# never stored: query strings nobody links to can't fill the store or push the real pages out.
+PAGE_ARGUMENTS = {
+    "catalog.home": frozenset(),
+    "catalog.courses": frozenset({"q", "topic", "kind", "sort", "page"}),
+    "catalog.course": frozenset(),
+    "catalog.storefront_page": frozenset({"page"}),
+}
+PUBLIC_PAGES = frozenset(PAGE_ARGUMENTS)
 # The tables whose rows those pages show; a commit that writes any of them outdates every stored page.
 PUBLIC_TABLES = frozenset(
     {
@@ -263,8 +272,12 @@ class PageCache:
             log.warning("page cache not told of a change (pages expire within %ss): %s", self.seconds, exc)
 
     def clear(self) -> None:
+        """Forget every stored page; a store that can't be reached keeps its pages until they expire."""
         for store in list(self._stores.values()):
-            store.clear()
+            try:
+                store.clear()
+            except STORE_ERRORS as exc:
+                log.warning("page cache unavailable, its pages expire on their own: %s", exc)
 
 
 def page_cache() -> PageCache:
@@ -307,11 +320,17 @@ class PageCacheMiddleware:
             not cache.enabled
             or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
             or _carries_identity(environ, self.app.config)
-            or not self._public(environ)
         ):
+            return self.wsgi_app(environ, start_response)
+        reads = self._arguments_read(environ)
+        if reads is None:
             return self.wsgi_app(environ, start_response)
         query = environ.get("QUERY_STRING", "")
         key = environ.get("PATH_INFO", "") + ("?" + query if query else "")
+        arguments = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+        if not arguments <= reads:
+            environ[ENVIRON_KEY] = (key, "")
+            return self._render(cache, environ, start_response, keep=False)
         try:
             version, page = cache.store.lookup(key)
         except STORE_ERRORS as exc:
@@ -323,18 +342,19 @@ class PageCacheMiddleware:
         environ[ENVIRON_KEY] = (key, version)
         return self._render(cache, environ, start_response)
 
-    def _public(self, environ: dict) -> bool:
+    def _arguments_read(self, environ: dict) -> frozenset | None:
+        """The query arguments of the public page this address names, or None if it names none."""
         if self._routes is None:
             url_map = self.app.url_map
             rules = [Rule(r.rule, endpoint=r.endpoint) for r in url_map.iter_rules() if r.endpoint in PUBLIC_PAGES]
             self._routes = Map(rules, converters=url_map.converters).bind("localhost")
         try:
-            self._routes.match(environ.get("PATH_INFO", "/"), method="GET")
+            endpoint, _ = self._routes.match(environ.get("PATH_INFO", "/"), method="GET")
         except HTTPException:
-            return False
-        return True
+            return None
+        return PAGE_ARGUMENTS[endpoint]
 
-    def _render(self, cache: PageCache, environ: dict, start_response):
+    def _render(self, cache: PageCache, environ: dict, start_response, keep: bool = True):
         answer: list = []
 
         def held(status: str, headers: list, exc_info=None):
@@ -355,6 +375,8 @@ class PageCacheMiddleware:
         key, version = environ[ENVIRON_KEY]
         kept = [(name, value) for name, value in headers if name.lower() != "content-length"]
         page = Page(version, data, kept, marked)
+        if not keep:
+            return _answer(page, environ, start_response)
         try:
             cache.store.keep(key, page, cache.seconds)
         except STORE_ERRORS as exc:

@@ -345,3 +345,21 @@ def test_a_page_expires_after_its_time(tmp_path, monkeypatch):
     assert store.lookup("/")[1] is not None
     clock[0] += 2
     assert store.lookup("/")[1] is None
+
+
+def test_an_address_with_arguments_the_page_does_not_read_is_rendered_but_never_stored(
+    cache, maya, visitor, count_queries
+):
+    visitor.get("/courses/grounding")
+    for n in range(3):
+        made_up = visitor.get(f"/courses/grounding?utm_source=mail&x={n}")
+        assert made_up.status_code == 200 and "Grounding Skills" in text(made_up)
+    with count_queries() as counter:
+        again = visitor.get("/courses/grounding?utm_source=mail&x=0")
+    assert counter.count > 0, "a made-up query string was stored"
+    assert "Set-Cookie" not in again.headers and 'name="csrf_token"' not in text(again)
+    visitor.get("/courses?q=grounding&sort=title&page=1")
+    with count_queries() as counter:
+        visitor.get("/courses/grounding")
+        visitor.get("/courses?q=grounding&sort=title&page=1")
+    assert counter.count == 0, "the pages' own addresses stopped being shared"
