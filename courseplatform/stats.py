@@ -193,6 +193,13 @@ def _after_flush(session: Session, flush_context) -> None:
     order_keys = _offering_and_currency_of(connection, orders)
     sales: dict[tuple, Counter] = defaultdict(Counter)
     learners: dict[tuple, int] = Counter()
+    # Every offering whose totals this flush moves has its learner counts row locked first, whatever
+    # moves: a purchase moves its sales in one flush and its learners in the next, a dispute both in
+    # one, and without one row always taken first the two could each hold what the other waits for.
+    touched = offerings | {key[1] for key in deltas if key[0] == "sales"}
+    touched |= {course_id for course_id, _currency in order_keys.values()}
+    for course_id in sorted(touched):
+        _upsert(connection, OfferingStats, {"course_id": course_id}, dict.fromkeys(OFFERING_COUNTS, 0))
     # Sorted, so two transactions touching the same rows lock them in the same order.
     for key in sorted(deltas, key=repr):
         amounts = deltas[key]

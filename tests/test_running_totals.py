@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -33,12 +34,16 @@ from courseplatform.models import (
     Course,
     CourseStatus,
     Enrollment,
+    EnrollmentSource,
     EnrollmentStatus,
+    OfferingStats,
     Order,
     OrderStatus,
+    Refund,
     RefundStatus,
 )
 from courseplatform.models.base import utcnow
+from tests.conftest import committed_application
 from tests.factories import (
     CourseFactory,
     CreatorProfileFactory,
@@ -277,3 +282,81 @@ def test_rebuild_stats_command_recounts(app, runner):
     assert result.exit_code == 0 and "recounted" in result.output
     assert db.session.get(stats.OfferingStats, course.id).active == 1
     assert db.session.get(Course, course.id) is not None
+
+
+# ---------------------------------------------------------------------------
+# Two transactions at once
+
+
+@pytest.fixture(scope="module")
+def committing(tmp_path_factory):
+    with committed_application(tmp_path_factory, "totals") as application:
+        yield application
+
+
+def test_a_purchase_and_a_refund_of_one_offering_at_once_both_commit(committing):
+    # A purchase moves the offering's sales in one flush and its learners in the next; a refund that
+    # ends access moves both in one. Each must wait for the other, never hold what the other waits for.
+    with committing.app_context():
+        course = CourseFactory(price_cents=4900)
+        buying = OrderFactory(course=course, status=OrderStatus.PENDING, paid_at=None)
+        refunded = OrderFactory(course=course)
+        EnrollmentFactory(course=course, user=refunded.learner, order=refunded, source=EnrollmentSource.PURCHASE)
+        db.session.commit()
+        course_id, buying_id, refunded_id = course.id, buying.id, refunded.id
+
+    failures: list[BaseException] = []
+    refund_flushed = threading.Event()
+
+    def refund() -> None:
+        with committing.app_context():
+            try:
+                order = db.session.get(Order, refunded_id)
+                order.status = OrderStatus.REFUNDED
+                db.session.add(
+                    Refund(
+                        order_id=order.id,
+                        amount_cents=order.amount_cents,
+                        status=RefundStatus.SUCCEEDED,
+                        ended_access=True,
+                    )
+                )
+                enrollment = db.session.scalar(sa.select(Enrollment).filter_by(order_id=refunded_id))
+                enrollment.status = EnrollmentStatus.REVOKED
+                db.session.flush()
+                refund_flushed.set()
+                db.session.commit()
+            except BaseException as exc:
+                failures.append(exc)
+                db.session.rollback()
+            finally:
+                refund_flushed.set()
+                db.session.remove()
+
+    with committing.app_context():
+        order = db.session.get(Order, buying_id)
+        order.status, order.paid_at = OrderStatus.PAID, utcnow()
+        db.session.flush()  # the sale counted
+        other = threading.Thread(target=refund)
+        other.start()
+        refund_flushed.wait(timeout=1.5)  # the dispute is blocked behind the sale (or would take its rows)
+        try:
+            db.session.add(
+                Enrollment(
+                    user_id=order.learner_id,
+                    course_id=course_id,
+                    order_id=order.id,
+                    source=EnrollmentSource.PURCHASE,
+                )
+            )
+            db.session.flush()  # the learner counted
+            db.session.commit()
+        except BaseException as exc:
+            failures.append(exc)
+            db.session.rollback()
+        other.join(timeout=30)
+        assert not failures, failures
+        assert kept_totals() == recounted_totals()
+        counts = db.session.get(OfferingStats, course_id)
+        assert (counts.active, counts.revoked) == (1, 1)
+        db.session.remove()
