@@ -11,7 +11,8 @@ What it does, all thrown away at the end:
   migrations and seeds the demo (`flask seed-demo`'s data: a therapist, offerings, learners, sales);
 * calls the app as a WSGI server would (no HTTP, no client), so the figures are the app's own work:
   the home page, the catalog, an offering's page, the storefront, and a learner's lesson page
-  (logged in through /login), each `--requests` times after 30 warm-up calls, and the same for a
+  (logged in through /login), each `--requests` times after 30 warm-up calls, rendered (the page
+  cache off), then the anonymous ones again as the page cache serves them, and the same for a
   hello-world Flask app;
 * prints the CPU milliseconds per request (process time: waiting for PostgreSQL is not counted)
   and the ratio hello-world CPU ÷ page CPU, the ceiling of "page req/s as a share of hello-world
@@ -115,6 +116,11 @@ def layers(application, path: str, requests: int, cookie: str | None) -> dict[st
     return {layer: share / total for layer, share in shares.items()}
 
 
+def has_page_cache(application) -> bool:
+    """Whether this checkout has the shared page cache (an earlier one, measured for a before, may not)."""
+    return "page_cache" in application.extensions
+
+
 def log_in(application, email: str) -> str:
     client = application.test_client()
     token = CSRF_RE.search(client.get("/login").get_data(as_text=True)).group(1)
@@ -134,7 +140,9 @@ def main() -> None:
         url, where = throwaway_database(stack)
         if not url.startswith("postgresql"):
             raise SystemExit("PostgreSQL is required")
-        app = migrated(url, STATIC_AUTOREFRESH=False, RATELIMIT_STORAGE_URI="memory://")
+        # Every page rendered (the page cache off), then the anonymous ones again from the cache.
+        settings = {"STATIC_AUTOREFRESH": False, "RATELIMIT_STORAGE_URI": "memory://", "PAGE_CACHE": "off"}
+        app = migrated(url, **settings)
         with app.app_context():
             seed_demo()
             db.session.commit()
@@ -167,6 +175,12 @@ def main() -> None:
         for label, path, cookie in pages:
             p50, mean = cpu_ms(app, path, args.requests, cookie)
             print(f"| `{label}` | {p50:.2f} ms | {mean:.2f} ms | {hello_p50 / p50:.1%} |")
+        if has_page_cache(app):
+            cached = migrated(url, **{**settings, "PAGE_CACHE": "memory"})
+            for label, path, cookie in pages:
+                if cookie is None:
+                    p50, mean = cpu_ms(cached, path, args.requests, cookie)
+                    print(f"| `{label}` from the page cache | {p50:.2f} ms | {mean:.2f} ms | {hello_p50 / p50:.1%} |")
 
         print("\n# Where the CPU goes (cProfile, share of each page's own time by layer)\n")
         names = [layer for layer, _ in LAYERS] + ["other (stdlib, C)"]
