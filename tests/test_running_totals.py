@@ -312,6 +312,8 @@ def test_a_purchase_and_a_refund_of_one_offering_at_once_both_commit(committing)
         with committing.app_context():
             try:
                 order = db.session.get(Order, refunded_id)
+                enrollment = db.session.scalar(sa.select(Enrollment).filter_by(order_id=refunded_id))
+                # Money back and access ended in one flush, as refund_order does.
                 order.status = OrderStatus.REFUNDED
                 db.session.add(
                     Refund(
@@ -321,7 +323,6 @@ def test_a_purchase_and_a_refund_of_one_offering_at_once_both_commit(committing)
                         ended_access=True,
                     )
                 )
-                enrollment = db.session.scalar(sa.select(Enrollment).filter_by(order_id=refunded_id))
                 enrollment.status = EnrollmentStatus.REVOKED
                 db.session.flush()
                 refund_flushed.set()
