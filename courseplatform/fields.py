@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from wtforms import DateField, DateTimeLocalField, Form, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
+from .formatting import decimal_amount
 from .ids import MAX_INTEGER
 
 CURRENCIES = [
@@ -127,8 +128,8 @@ class MoneyField(StringField):
             return self.raw_data[0]
         if self.data is None:
             return ""
-        whole, minor = divmod(int(self.data), 100)
-        return f"{whole}.{minor:02d}" if minor else str(whole)
+        shown = decimal_amount(int(self.data), "USD")  # the field reads hundredths, whatever the currency
+        return shown.removesuffix(".00")
 
     def process_formdata(self, valuelist):
         if not valuelist or not valuelist[0].strip():

@@ -46,6 +46,22 @@ def format_money(cents: int | None, currency: str = "USD", *, free_label: str | 
     return f"{sign}{symbol}{whole:,}"
 
 
+def known_zone(name: str | None) -> str | None:
+    """The zone's name if this machine knows it, else None (a name stored long ago may no longer exist)."""
+    if not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # unknown, malformed (`../x`), or a folder of zones (`America`)
+        return None
+    return name
+
+
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    """The named zone, or UTC when there is none or this machine doesn't know it."""
+    return ZoneInfo(known_zone(name) or "UTC")
+
+
 def in_zone(instant: datetime, zone: str) -> datetime:
     """The instant on the clocks of `zone`; one too close to year 1 or 9999 to move there is shown in UTC.
 

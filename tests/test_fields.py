@@ -11,6 +11,7 @@ from courseplatform.fields import (
     CalendarDateField,
     HoursField,
     LocalDateTimeField,
+    MoneyField,
     WholeNumberField,
     parse_money,
     valid_email,
@@ -137,3 +138,11 @@ def test_a_ten_megabyte_email_is_refused_before_the_full_check():
     form = EmailForm(MultiDict({"email": "a" * (10 * 1024 * 1024) + "@example.org"}))
     assert not form.validate()
     assert form.email.errors == ["An e-mail address has at most 254 characters."]
+
+
+@pytest.mark.parametrize(("cents", "shown"), [(15000, "150"), (15050, "150.50"), (5, "0.05"), (-1250, "-12.50")])
+def test_an_amount_shown_back_in_its_field_is_the_amount_stored(cents, shown):
+    class AmountForm(Form):
+        amount = MoneyField("Amount")
+
+    assert AmountForm(amount=cents).amount._value() == shown

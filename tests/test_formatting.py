@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from courseplatform.formatting import format_date, in_zone
+import pytest
+
+from courseplatform.formatting import format_date, in_zone, known_zone, zone_or_utc
 
 
 def test_a_far_instant_east_of_utc_is_shown_in_utc_instead_of_failing():
@@ -22,3 +25,14 @@ def test_an_early_instant_west_of_utc_is_shown_in_utc_instead_of_failing():
 
 def test_ordinary_instants_are_shown_in_the_zone_asked_for():
     assert format_date(datetime(2026, 3, 2, 0, 0, tzinfo=UTC), "America/New_York", "%b %-d, %-I %p") == "Mar 1, 7 PM"
+
+
+@pytest.mark.parametrize("name", ["Nowhere/Else", "America", "../etc/passwd", "", None, "Europe/Berlin\x00"])
+def test_a_zone_this_machine_does_not_know_reads_as_utc(name):
+    assert known_zone(name) is None
+    assert zone_or_utc(name) == ZoneInfo("UTC")
+
+
+def test_a_known_zone_is_itself():
+    assert known_zone("America/Los_Angeles") == "America/Los_Angeles"
+    assert zone_or_utc("Asia/Kolkata") == ZoneInfo("Asia/Kolkata")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
@@ -15,7 +14,7 @@ from ..enrollments.notes import LearnerNote
 from ..enrollments.seats import Seats
 from ..extensions import db
 from ..fields import MAX_PAGE
-from ..formatting import in_zone
+from ..formatting import in_zone, known_zone
 from ..media.services import media_url
 from ..models import (
     Course,
@@ -200,16 +199,6 @@ class SessionSeats:
         return self.seats_left is not None and self.seats_left <= 0
 
 
-def _zone(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
-
 def upcoming_sessions(course: Course, found: Seats, viewer_zone: str | None) -> list[SessionSeats]:
     """The live sessions still to come, in the viewer's zone (else the session's own).
 
@@ -220,7 +209,7 @@ def upcoming_sessions(course: Course, found: Seats, viewer_zone: str | None) -> 
     for session in course.live_sessions:
         if not session.is_upcoming(now):
             continue
-        zone = _zone(viewer_zone) or _zone(session.time_zone) or "UTC"
+        zone = known_zone(viewer_zone) or known_zone(session.time_zone) or "UTC"
         rows.append(
             SessionSeats(
                 session=session,

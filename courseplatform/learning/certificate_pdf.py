@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
+from ..formatting import zone_or_utc
 from ..models import Certificate
 from .certificates import ce_hours_label
 
@@ -88,11 +88,7 @@ def printable(text: str) -> str:
 
 def completion_date(certificate: Certificate, zone: str) -> str:
     """The day the certificate was issued, in the learner's zone: `November 24, 2026`."""
-    try:
-        tz = ZoneInfo(zone or "UTC")
-    except (KeyError, ValueError):
-        tz = ZoneInfo("UTC")
-    issued: datetime = certificate.issued_at.astimezone(tz)
+    issued: datetime = certificate.issued_at.astimezone(zone_or_utc(zone))
     return f"{issued:%B} {issued.day}, {issued.year}"
 
 

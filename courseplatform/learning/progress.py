@@ -15,11 +15,11 @@ import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import cached_property
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..formatting import zone_or_utc
 from ..models import (
     Attendance,
     Course,
@@ -144,16 +144,9 @@ def _percent(done: int, total: int) -> int:
 
 def drip_opens_at(enrolled_at: datetime, days: int, zone: str) -> datetime:
     """When a lesson `days` after enrolment opens: the start of that day in the learner's zone (UTC)."""
-    tz = _zone(zone)
+    tz = zone_or_utc(zone)
     day = enrolled_at.astimezone(tz).date() + timedelta(days=days)
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def course_progress(

@@ -25,7 +25,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -47,14 +47,6 @@ def add_months(month: date, months: int) -> date:
     """The first day of the month `months` after (or before) `month`'s."""
     index = month.year * 12 + month.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
-
-
-def creator_zone(name: str | None) -> ZoneInfo:
-    """The creator's zone, or UTC if the stored name is unknown to this machine."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)

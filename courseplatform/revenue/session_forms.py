@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -15,6 +14,7 @@ from wtforms import BooleanField, Form, HiddenField, SelectChoice, SelectField, 
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from ..fields import EARLIEST_DATE, LATEST_DATE, CalendarDateField, MoneyField, WholeNumberField
+from ..formatting import zone_or_utc
 from ..models import PayerKind
 from .session_import import MAX_IMPORT_BYTES, MINUTES_RANGE, SESSIONS_RANGE, TARGET_LABELS, KeptFile
 
@@ -219,4 +219,4 @@ class ColumnMappingForm(FlaskForm):
 
 def today_in(zone: str) -> date:
     """Today's date where the creator lives."""
-    return datetime.now(ZoneInfo(zone)).date()
+    return datetime.now(zone_or_utc(zone)).date()

@@ -18,8 +18,9 @@ from werkzeug.routing import BuildError
 from ..access import creator_required
 from ..downloads import attachment
 from ..fields import page_number
+from ..formatting import zone_or_utc
 from . import bp
-from .figures import DEFAULT_MONTHS, MAX_MONTHS, creator_zone, revenue_csv, revenue_figures
+from .figures import DEFAULT_MONTHS, MAX_MONTHS, revenue_csv, revenue_figures
 from .forms import PeriodForm, period_shortcuts
 
 PRIVATE = "private, no-store"  # the creator's income
@@ -34,7 +35,7 @@ def _sessions_url() -> str:
 
 
 def _period_form() -> tuple[PeriodForm, object, datetime]:
-    zone = creator_zone(current_user.time_zone)
+    zone = zone_or_utc(current_user.time_zone)
     now = datetime.now(UTC)
     return PeriodForm(request.args, now.astimezone(zone).date()), zone, now
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
+from ..formatting import zone_or_utc
 from ..integrations.storage import get_storage
 from ..media.services import ALLOWED, UploadError, claim_upload, release_assets, store_upload
 from ..models import (
@@ -363,7 +363,7 @@ def delete_question(lesson: Lesson, question: QuizQuestion) -> None:
 def local_to_utc(wall_clock: datetime, zone: str) -> datetime:
     """A wall-clock time typed in `zone` as a UTC instant, refusing times that never happen there."""
     # Skipped when clocks spring forward: refused. Repeated when they fall back: the first one (fold=0).
-    tz = ZoneInfo(zone)
+    tz = zone_or_utc(zone)
     naive = wall_clock.replace(tzinfo=None)
     first = naive.replace(tzinfo=tz, fold=0)
     if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:

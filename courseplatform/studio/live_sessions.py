@@ -10,8 +10,6 @@ Attendance has its own page: studio/attendance.py.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -20,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from ..access import owned_course_or_404, studio_required
 from ..enrollments.waitlist import offer_open_seats
 from ..extensions import db
-from ..formatting import in_zone
+from ..formatting import in_zone, zone_or_utc
 from ..models import Course, CourseKind, LiveSession, MediaAsset, utcnow
 from . import bp
 from . import curriculum_services as services
@@ -55,7 +53,7 @@ def _render_sessions(
     now = utcnow()
     if form is not None:
         # Browsers grey out past days in the picker; the server still checks.
-        form.starts_at.render_kw = {"min": now.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")}
+        form.starts_at.render_kw = {"min": now.astimezone(zone_or_utc(zone)).strftime("%Y-%m-%dT%H:%M")}
     replay_ids = {s.replay_asset_id for s in course.live_sessions if s.replay_asset_id is not None}
     replays = (
         {asset.id: asset for asset in db.session.scalars(sa.select(MediaAsset).where(MediaAsset.id.in_(replay_ids)))}
