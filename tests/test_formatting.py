@@ -36,3 +36,12 @@ def test_a_zone_this_machine_does_not_know_reads_as_utc(name):
 def test_a_known_zone_is_itself():
     assert known_zone("America/Los_Angeles") == "America/Los_Angeles"
     assert zone_or_utc("Asia/Kolkata") == ZoneInfo("Asia/Kolkata")
+
+
+def test_every_order_status_has_one_label_for_staff_and_one_for_the_buyer():
+    from courseplatform.models import OrderStatus
+
+    assert {status.label for status in OrderStatus} >= {"Pending", "Paid", "Partly refunded", "Refunded"}
+    assert OrderStatus.PENDING.learner_label == "Awaiting payment"
+    assert OrderStatus.FAILED.learner_label == OrderStatus.EXPIRED.learner_label == "Not completed"
+    assert OrderStatus.PARTIALLY_REFUNDED.learner_label == OrderStatus.PARTIALLY_REFUNDED.label

@@ -11,15 +11,6 @@ from ..models import OrderStatus
 from .services import CREATOR_FILTERS
 
 MAX_QUERY_LENGTH = 100
-ORDER_STATUS_LABELS = {
-    OrderStatus.PENDING: "Pending",
-    OrderStatus.PAID: "Paid",
-    OrderStatus.PARTIALLY_REFUNDED: "Partly refunded",
-    OrderStatus.REFUNDED: "Refunded",
-    OrderStatus.DISPUTED: "Disputed",
-    OrderStatus.FAILED: "Failed",
-    OrderStatus.EXPIRED: "Expired",
-}
 
 
 def _strip(value):
@@ -57,7 +48,7 @@ class OrderSearchForm(_Search):
     q = StringField("E-mail, order number or Stripe id", validators=[Optional(), Length(max=MAX_QUERY_LENGTH)])
     status = SelectField(
         "Status",
-        choices=[SelectChoice("", "Any status")] + [SelectChoice(s.value, ORDER_STATUS_LABELS[s]) for s in OrderStatus],
+        choices=[SelectChoice("", "Any status")] + [SelectChoice(s.value, s.label) for s in OrderStatus],
         validators=[Optional()],
     )
     creator = HiddenField()

@@ -31,7 +31,7 @@ from ..models import AuditEntry, Order, OrderStatus
 from ..studio.learner_services import refund_authors
 from . import bp
 from .audit import ACTION_LABELS, entries_about, record
-from .forms import ORDER_STATUS_LABELS, CreatorSearchForm, OrderSearchForm, ReasonForm, RefundForm
+from .forms import CreatorSearchForm, OrderSearchForm, ReasonForm, RefundForm
 from .services import (
     AUDIT_PER_PAGE,
     AdminError,
@@ -63,7 +63,7 @@ def keep_private(response):
 
 @bp.context_processor
 def labels():
-    return {"order_status_labels": ORDER_STATUS_LABELS, "action_labels": ACTION_LABELS}
+    return {"action_labels": ACTION_LABELS}
 
 
 @bp.get("")

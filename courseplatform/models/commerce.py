@@ -27,6 +27,32 @@ class OrderStatus(enum.Enum):
     FAILED = "failed"
     EXPIRED = "expired"
 
+    @property
+    def label(self) -> str:
+        """What creators and operators read: `Partly refunded`."""
+        return ORDER_STATUS_LABELS[self]
+
+    @property
+    def learner_label(self) -> str:
+        """What the buyer reads in their orders: a failed or expired checkout is one `Not completed`."""
+        return LEARNER_ORDER_STATUS_LABELS.get(self, self.label)
+
+
+ORDER_STATUS_LABELS = {
+    OrderStatus.PENDING: "Pending",
+    OrderStatus.PAID: "Paid",
+    OrderStatus.PARTIALLY_REFUNDED: "Partly refunded",
+    OrderStatus.REFUNDED: "Refunded",
+    OrderStatus.DISPUTED: "Disputed",
+    OrderStatus.FAILED: "Failed",
+    OrderStatus.EXPIRED: "Expired",
+}
+LEARNER_ORDER_STATUS_LABELS = {
+    OrderStatus.PENDING: "Awaiting payment",
+    OrderStatus.FAILED: "Not completed",
+    OrderStatus.EXPIRED: "Not completed",
+}
+
 
 # Which status an order may move to from each status. Anything else is refused,
 # so a late or replayed event can never resurrect a refunded or failed order.

@@ -20,7 +20,7 @@ from ..learning.progress import AttendanceSummary, CourseProgress, course_progre
 from ..models import Attendance, Course, Enrollment, LessonKind, LiveSession, QuizAttempt
 from . import bp
 from .forms import ConfirmForm
-from .learner_services import ORDER_LABELS, SOURCE_LABELS, STATE_LABELS
+from .learner_services import SOURCE_LABELS, STATE_LABELS
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class LearnerRecord:
 
     @property
     def order_label(self) -> str:
-        return ORDER_LABELS[self.enrollment.order.status] if self.enrollment.order else ""
+        return self.enrollment.order.status.label if self.enrollment.order else ""
 
 
 def _enrollment(course: Course, enrollment_id: int) -> Enrollment | None:

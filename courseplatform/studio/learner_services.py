@@ -41,7 +41,6 @@ from ..models import (
     Lesson,
     LessonProgress,
     Order,
-    OrderStatus,
     Section,
     User,
 )
@@ -73,15 +72,6 @@ STATE_LABELS = {
     AccessState.REFUNDED: "Refunded",
     AccessState.CHARGED_BACK: "Charged back",
     AccessState.ENDED_BY_CREATOR: "Revoked",
-}
-ORDER_LABELS = {
-    OrderStatus.PENDING: "Processing",
-    OrderStatus.PAID: "Paid",
-    OrderStatus.PARTIALLY_REFUNDED: "Partly refunded",
-    OrderStatus.REFUNDED: "Refunded",
-    OrderStatus.DISPUTED: "Disputed",
-    OrderStatus.FAILED: "Failed",
-    OrderStatus.EXPIRED: "Expired",
 }
 
 
@@ -131,7 +121,7 @@ class LearnerRow:
 
     @property
     def order_label(self) -> str:
-        return ORDER_LABELS[self.order.status] if self.order else ""
+        return self.order.status.label if self.order else ""
 
 
 @dataclass(frozen=True)

@@ -182,15 +182,7 @@ class EarningsRow:
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
-
-
-STATUS_LABELS = {
-    OrderStatus.PAID: "Paid",
-    OrderStatus.PARTIALLY_REFUNDED: "Partly refunded",
-    OrderStatus.REFUNDED: "Refunded",
-    OrderStatus.DISPUTED: "Disputed",
-}
+        return self.status.label
 
 
 @dataclass(frozen=True)
