@@ -212,6 +212,23 @@ class HoursField(StringField):
 # narrow enough that adding a duration or moving to another time zone never leaves the calendar.
 EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2100, 12, 31)
+MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{1,2})")  # ASCII digits: `\d` would take other scripts' digits too
+
+
+def parse_month(text: str | None) -> date | None:
+    """`"2026-03"` (or `"2026-3"`) → the 1st of that month; None for anything else or before EARLIEST_DATE.
+
+    A month still to come is a month: each form says what it makes of one ("hasn't started yet").
+    """
+    match = MONTH_RE.fullmatch((text or "").strip())
+    if not match:
+        return None
+    year, month = int(match[1]), int(match[2])
+    if not 1 <= month <= 12 or year < EARLIEST_DATE.year:
+        return None
+    return date(year, month, 1)
+
+
 DATE_RANGE_MESSAGE = f"Enter a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}."
 
 

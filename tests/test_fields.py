@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, StringField
@@ -14,6 +16,7 @@ from courseplatform.fields import (
     MoneyField,
     WholeNumberField,
     parse_money,
+    parse_month,
     valid_email,
 )
 
@@ -146,3 +149,21 @@ def test_an_amount_shown_back_in_its_field_is_the_amount_stored(cents, shown):
         amount = MoneyField("Amount")
 
     assert AmountForm(amount=cents).amount._value() == shown
+
+
+@pytest.mark.parametrize(
+    ("typed", "month"),
+    [
+        ("2026-03", date(2026, 3, 1)),
+        ("2026-3", date(2026, 3, 1)),
+        (" 2000-01 ", date(2000, 1, 1)),
+        ("2999-01", date(2999, 1, 1)),
+    ],
+)
+def test_months_people_type(typed, month):
+    assert parse_month(typed) == month
+
+
+@pytest.mark.parametrize("typed", ["2026-13", "2026-00", "1999-12", "٢٠٢٦-٠٣", "2026-003", "march", "", None])
+def test_months_that_are_refused(typed):
+    assert parse_month(typed) is None

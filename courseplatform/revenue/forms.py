@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from wtforms import Form, StringField
 from wtforms.validators import Optional, ValidationError
 
+from ..fields import parse_month
 from .figures import DEFAULT_MONTHS, MAX_MONTHS, Period
 
-MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
 MONTH_HINT = "a month like 2025-03"
 
 
-def _month(text: str | None) -> date | None:
-    """`"2025-03"` → March 1, 2025; None if it isn't a real month."""
-    match = MONTH_RE.match((text or "").strip())
-    if not match:
-        return None
-    year, month = int(match.group(1)), int(match.group(2))
-    if not (1 <= month <= 12 and 2000 <= year <= 2999):
-        return None
-    return date(year, month, 1)
-
-
 def valid_month(form, field) -> None:
-    if _month(field.data) is None:
+    if parse_month(field.data) is None:
         raise ValidationError(f"Enter {MONTH_HINT}.")
 
 
@@ -69,8 +57,8 @@ class PeriodForm(Form):
 
     def _chosen(self) -> Period:
         """The months asked for: a missing end is this month, a missing start is 12 months before the end."""
-        last = _month(self.end.data) or self.this_month
-        first = _month(self.start.data) or Period.ending(last, DEFAULT_MONTHS).first
+        last = parse_month(self.end.data) or self.this_month
+        first = parse_month(self.start.data) or Period.ending(last, DEFAULT_MONTHS).first
         return Period(first, last)
 
 

@@ -5,7 +5,6 @@ None of them has a field for a client's name, notes or anything else that identi
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, timedelta
 
 from flask_wtf import FlaskForm
@@ -13,25 +12,13 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, Form, HiddenField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
-from ..fields import EARLIEST_DATE, LATEST_DATE, CalendarDateField, MoneyField, WholeNumberField
+from ..fields import EARLIEST_DATE, CalendarDateField, MoneyField, WholeNumberField, parse_month
 from ..formatting import zone_or_utc
 from ..models import PayerKind
 from .session_import import MAX_IMPORT_BYTES, MINUTES_RANGE, SESSIONS_RANGE, TARGET_LABELS, KeptFile
 
 PAYER_CHOICES = [SelectChoice(kind.value, kind.label) for kind in PayerKind]
-MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 FUTURE_SESSIONS = "That date is in the future. Log sessions once they have happened."
-
-
-def parse_month(text: str | None) -> date | None:
-    """`"2026-03"` → the 1st of that month, or None for anything else."""
-    match = MONTH_RE.match((text or "").strip())
-    if not match:
-        return None
-    year, month = int(match[1]), int(match[2])
-    if not 1 <= month <= 12 or not EARLIEST_DATE.year <= year <= LATEST_DATE.year:
-        return None
-    return date(year, month, 1)
 
 
 def _sessions_field(label: str = "Number of sessions") -> WholeNumberField:
