@@ -73,20 +73,19 @@ WRK_TIMEOUT = "30s"
 # request renders the page: what the first visitor after a change costs, and what the page itself costs.
 RENDERED = "rendered"
 RENDERED_COOKIE = "session=the-page-rendered-for-the-benchmark"
+# The public pages: label, path. Each is measured as the cache serves it, then rendered.
+PUBLIC = [
+    ("`/`", "/"),
+    ("`/courses` page 1", "/courses"),
+    ("`/courses?q=grief`", "/courses?q=grief"),
+    ("`/courses/<slug>` (big course)", f"/courses/{BIG_SLUG}"),
+    ("`/courses/<slug>` (small)", f"/courses/{SMALL_SLUG}"),
+    ("`/t/<creator>` (big creator)", f"/t/{CREATOR_SLUG}"),
+]
 # label, who is logged in (None: anonymous), path (with {big}, {lesson} filled in).
 PAGES = [
-    ("`/` anonymous", None, "/"),
-    ("`/courses` page 1", None, "/courses"),
-    ("`/courses?q=grief`", None, "/courses?q=grief"),
-    ("`/courses/<slug>` (big course)", None, f"/courses/{BIG_SLUG}"),
-    ("`/courses/<slug>` (small)", None, f"/courses/{SMALL_SLUG}"),
-    ("`/t/<creator>` (big creator)", None, f"/t/{CREATOR_SLUG}"),
-    ("`/` rendered", RENDERED, "/"),
-    ("`/courses` page 1 rendered", RENDERED, "/courses"),
-    ("`/courses?q=grief` rendered", RENDERED, "/courses?q=grief"),
-    ("`/courses/<slug>` (big course) rendered", RENDERED, f"/courses/{BIG_SLUG}"),
-    ("`/courses/<slug>` (small) rendered", RENDERED, f"/courses/{SMALL_SLUG}"),
-    ("`/t/<creator>` (big creator) rendered", RENDERED, f"/t/{CREATOR_SLUG}"),
+    *((label + (" anonymous" if path == "/" else ""), None, path) for label, path in PUBLIC),
+    *((label + " rendered", RENDERED, path) for label, path in PUBLIC),
     ("`/learn/<slug>/lessons/<id>`", LEARNER, f"/learn/{BIG_SLUG}/lessons/{{lesson}}"),
     ("`/studio/courses/<id>/learners` (big course)", CREATOR, "/studio/courses/{big}/learners"),
     ("`/studio/revenue` (big creator)", CREATOR, "/studio/revenue"),

@@ -193,25 +193,25 @@ def _after_flush(session: Session, flush_context) -> None:
     order_keys = _offering_and_currency_of(connection, orders)
     sales: dict[tuple, Counter] = defaultdict(Counter)
     learners: dict[tuple, int] = Counter()
-    # Every offering whose totals this flush moves has its learner counts row locked first, whatever
-    # moves: a purchase moves its sales in one flush and its learners in the next, a dispute both in
-    # one, and without one row always taken first the two could each hold what the other waits for.
+    # Every offering whose totals this flush moves has its learner counts row written (locked) first,
+    # by a change of nothing if its learners didn't move: a purchase moves its sales in one flush and
+    # its learners in the next, a dispute both in one, and without one row always taken first the two
+    # could each hold what the other waits for.
     touched = offerings | {key[1] for key in deltas if key[0] == "sales"}
     touched |= {course_id for course_id, _currency in order_keys.values()}
     for course_id in sorted(touched):
-        _upsert(connection, OfferingStats, {"course_id": course_id}, dict.fromkeys(OFFERING_COUNTS, 0))
+        amounts = deltas.get(("offering", course_id), {})
+        _upsert(connection, OfferingStats, {"course_id": course_id}, {n: amounts.get(n, 0) for n in OFFERING_COUNTS})
     # Sorted, so two transactions touching the same rows lock them in the same order.
     for key in sorted(deltas, key=repr):
         amounts = deltas[key]
         if key[0] == "platform":
             _upsert(connection, PlatformStats, {"id": PLATFORM_ROW}, {n: amounts.get(n, 0) for n in PLATFORM_COUNTS})
-        elif key[0] == "offering":
-            _upsert(connection, OfferingStats, {"course_id": key[1]}, {n: amounts.get(n, 0) for n in OFFERING_COUNTS})
         elif key[0] == "learner":
             learners[(creators[key[1]], key[2])] += amounts["offerings"]
         elif key[0] == "sales":
             sales[(key[1], key[2])].update(amounts)
-        else:
+        elif key[0] == "refund":
             sales[order_keys[key[1]]].update(amounts)
     for (course_id, currency), amounts in sorted(sales.items()):
         if any(amounts.values()):
