@@ -369,7 +369,7 @@ def withdraw_open_checkouts(creator_id: int, reason: str) -> int:
                 checkout = payments_for(order).expire_checkout(order.checkout_id)
             except PaymentsError:
                 checkout = None  # expires on its own within the hold; its webhook finds the offering withdrawn
-            if checkout is not None and checkout.status == "complete":
+            if checkout is not None and checkout.is_complete:
                 continue
         locked = lock_order(order.id)
         closed += close_order(locked, OrderStatus.EXPIRED, reason)

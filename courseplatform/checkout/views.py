@@ -16,15 +16,8 @@ from flask_login import current_user, login_required
 
 from ..extensions import csrf, db, limiter
 from ..ids import parse_id
-from ..integrations.payments import (
-    MalformedEvent,
-    PaymentsError,
-    WebhookError,
-    payments_for,
-    test_mode,
-    verify_webhook,
-    webhook_secrets,
-)
+from ..integrations.payments import PaymentsError, payments_for, test_mode
+from ..integrations.stripe_events import MalformedEvent, WebhookError, verify_webhook, webhook_secrets
 from ..models import Course, Enrollment, Order, OrderStatus, PaymentProvider, utcnow
 from ..page_cache import token_or_same_origin
 from ..request_guard import raw_body
@@ -158,7 +151,7 @@ def success():
             checkout = payments_for(order).retrieve_checkout(order.checkout_id)
         except PaymentsError:
             checkout = None  # Stripe is unreachable: the page says we're confirming, and reloads
-        if checkout is not None and checkout.status == "complete":
+        if checkout is not None and checkout.is_complete:
             fulfil_order(
                 order.id,
                 paid=checkout.is_paid,
@@ -193,7 +186,7 @@ def cancel():
         except PaymentsError:
             checkout = None  # the session expires on its own within the hold time
         order = lock_order(order.id)
-        if checkout is not None and checkout.status == "complete":
+        if checkout is not None and checkout.is_complete:
             # Paid in another tab after all.
             fulfil_order(
                 order.id,

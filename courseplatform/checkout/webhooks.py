@@ -1,10 +1,11 @@
 """Stripe's events, applied once each, in whatever order they arrive.
 
-Every delivery is recorded in ProviderEvent before anything else; the unique
-(provider, event id) makes a duplicate, a replay or a concurrent second delivery a
-no-op. An event about a payment the app hasn't recorded yet (a refund or a dispute
-delivered before `checkout.session.completed`) is parked and applied by
-`fulfil_order` as soon as that payment is recorded.
+`integrations.stripe_events` reads each delivery into a payment event (CheckoutCompleted,
+RefundRecorded, DisputeChanged, AccountUpdated…); this module applies it. Every delivery
+is recorded in ProviderEvent before anything else; the unique (provider, event id) makes a
+duplicate, a replay or a concurrent second delivery a no-op. An event about a payment the
+app hasn't recorded yet (a refund or a dispute delivered before the checkout's completion)
+is parked and applied by `fulfil_order` as soon as that payment is recorded.
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..integrations.payments import (
-    REFUND_EVENTS,
-    AccountStatus,
-    ChargeFacts,
-    CheckoutFacts,
+from ..integrations.payments import AccountStatus, DisputeStage, PaymentsError, RefundResult, get_payments, payments_for
+from ..integrations.stripe_events import (
+    AccountUpdated,
+    ChargeEvent,
+    CheckoutCompleted,
+    CheckoutEvent,
+    CheckoutFailed,
+    DisputeChanged,
     MalformedEvent,
-    PaymentsError,
-    RefundResult,
-    StripeEvent,
-    get_payments,
-    payments_for,
+    PaymentEvent,
+    RefundRecorded,
+    Unhandled,
+    from_payload,
 )
 from ..models import CreatorProfile, Order, OrderStatus, PaymentProvider, ProviderEvent, utcnow
 from .services import (
@@ -39,29 +42,11 @@ from .services import (
     reverse_payment,
 )
 
-HANDLED = frozenset(
-    {
-        "checkout.session.completed",
-        "checkout.session.async_payment_succeeded",
-        "checkout.session.async_payment_failed",
-        "checkout.session.expired",
-        "charge.refunded",
-        *REFUND_EVENTS,
-        "charge.dispute.created",
-        "charge.dispute.updated",
-        "charge.dispute.closed",
-        "account.updated",
-    }
-)
-# Stripe's dispute statuses: open ones pause access; a closed one gives it back unless lost.
-# (charge.dispute.funds_withdrawn / funds_reinstated move money, not status: recorded and ignored.)
-DISPUTE_OPEN = frozenset({"warning_needs_response", "warning_under_review", "needs_response", "under_review"})
-DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
 # Outcomes that leave the event unprocessed: kept for its payment, or left to be looked at.
 UNPROCESSED = frozenset({"parked", "mismatch"})
 
 
-def record_event(event: StripeEvent) -> ProviderEvent | None:
+def record_event(event: PaymentEvent) -> ProviderEvent | None:
     """The ledger row for a new event, or None if this event id was seen before (flushed)."""
     row = ProviderEvent(provider=PaymentProvider.STRIPE, event_id=event.id, type=event.type)
     exists = sa.select(ProviderEvent.id).where(
@@ -78,14 +63,12 @@ def record_event(event: StripeEvent) -> ProviderEvent | None:
     return row
 
 
-def handle_event(event: StripeEvent) -> str:
+def handle_event(event: PaymentEvent) -> str:
     """Apply one verified, well-formed event; returns what happened, for the log and the response."""
     row = record_event(event)
     if row is None:
         return "duplicate"
-    connected = event.account and event.type != "account.updated"
-    if event.type not in HANDLED or connected:
-        # Connected accounts' own charges (a transfer reversal's payment, say) are not our orders.
+    if isinstance(event, Unhandled):
         row.processed_at = utcnow()
         return "ignored"
     outcome = apply_event(event, row)
@@ -95,42 +78,44 @@ def handle_event(event: StripeEvent) -> str:
     return outcome
 
 
-def apply_event(event: StripeEvent, row: ProviderEvent) -> str:
-    if event.checkout is not None:
-        return _checkout_event(event.type, event.checkout)
-    if event.account_status is not None:
-        return _account_updated(event.account_status)
-    return _charge_event(event, row)
+def apply_event(event: PaymentEvent, row: ProviderEvent) -> str:
+    if isinstance(event, CheckoutEvent):
+        return _checkout_event(event)
+    if isinstance(event, AccountUpdated):
+        return _account_updated(event.account)
+    if isinstance(event, ChargeEvent):
+        return _charge_event(event, row)
+    return "unchanged"
 
 
-def _order_for_session(session: CheckoutFacts) -> Order | None:
+def _order_for_session(session: CheckoutEvent) -> Order | None:
     if session.order_id is None:
         return None
     order = db.session.get(Order, session.order_id)
     if order is None or order.provider is not PaymentProvider.STRIPE:
         return None
-    if order.checkout_id and order.checkout_id != session.session_id:
+    if order.checkout_id and order.checkout_id != session.checkout_id:
         return None
     return order
 
 
-def _checkout_event(kind: str, session: CheckoutFacts) -> str:
-    order = _order_for_session(session)
+def _checkout_event(event: CheckoutEvent) -> str:
+    order = _order_for_session(event)
     if order is None:
-        current_app.logger.warning("%s for unknown checkout %s", kind, session.session_id)
+        current_app.logger.warning("%s for unknown checkout %s", event.type, event.checkout_id)
         return "unknown_order"
     if order.checkout_id is None:
-        order.checkout_id = session.session_id
-    if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+        order.checkout_id = event.checkout_id
+    if isinstance(event, CheckoutCompleted):
         result = fulfil_order(
             order.id,
-            paid=session.is_paid,
-            payment_intent_id=session.payment_intent_id,
-            totals=session.totals,
+            paid=event.paid,
+            payment_intent_id=event.payment_intent_id,
+            totals=event.totals,
         )
         return result.outcome.value
     order = lock_order(order.id)
-    if kind == "checkout.session.async_payment_failed":
+    if isinstance(event, CheckoutFailed):
         closed = close_order(order, OrderStatus.FAILED, "The bank payment didn't go through.")
         if closed:
             mail_payment_failed(order)
@@ -139,7 +124,7 @@ def _checkout_event(kind: str, session: CheckoutFacts) -> str:
     return "expired" if closed else "unchanged"
 
 
-def _order_for_charge(charge: ChargeFacts) -> tuple[Order | None, str | None]:
+def _order_for_charge(charge: ChargeEvent) -> tuple[Order | None, str | None]:
     """The order a charge or dispute is about, and the payment reference to park it under."""
     clauses = []
     if charge.payment_intent_id:
@@ -155,31 +140,30 @@ def _order_for_charge(charge: ChargeFacts) -> tuple[Order | None, str | None]:
     return order, charge.payment_intent_id or charge.charge_id
 
 
-def _charge_event(event: StripeEvent, row: ProviderEvent, *, locked: bool = False) -> str:
-    charge = event.charge
-    if charge is None:
-        return "unchanged"
+def _charge_event(event: ChargeEvent, row: ProviderEvent, *, locked: bool = False) -> str:
     if not locked:
         # Wait for a completion of the same payment that is being recorded right now (see fulfil_order).
-        lock_payment(charge.payment_intent_id, charge.charge_id)
-    order, ref = _order_for_charge(charge)
+        lock_payment(event.payment_intent_id, event.charge_id)
+    order, ref = _order_for_charge(event)
     if order is None or not order.is_settled:
-        # Not recorded as paid yet: keep the event's facts and apply them when the payment is recorded.
+        # Not recorded as paid yet: keep the event and apply it when the payment is recorded.
         row.object_ref = ref
         row.payload = event.to_payload()
         return "parked"
-    if not event.type.startswith("charge.dispute."):
-        for refund in _refunds(order, charge):
+    if isinstance(event, RefundRecorded):
+        for refund in _refunds(order, event):
             reverse_payment(order, Reversal.refund(refund, "Refunded in Stripe"))
         return "refund"
-    change = _dispute_change(event.type, _dispute_now(order, charge))
+    if not isinstance(event, DisputeChanged):
+        return "unchanged"
+    change = _dispute_change(_dispute_now(order, event))
     if change is None:
         return "unchanged"
     reverse_payment(order, change)
     return change.kind
 
 
-def _refunds(order: Order, charge: ChargeFacts) -> tuple[RefundResult, ...] | list[RefundResult]:
+def _refunds(order: Order, charge: RefundRecorded) -> tuple[RefundResult, ...] | list[RefundResult]:
     """The refunds an event names: those it carries, else (a charge without them) Stripe's list; PaymentsError."""
     if charge.refunds is not None:
         return charge.refunds
@@ -187,7 +171,7 @@ def _refunds(order: Order, charge: ChargeFacts) -> tuple[RefundResult, ...] | li
     return payments_for(order).refunds_of(charge_id) if charge_id else ()
 
 
-def _dispute_now(order: Order, dispute: ChargeFacts) -> ChargeFacts:
+def _dispute_now(order: Order, dispute: DisputeChanged) -> DisputeChanged:
     """The dispute with its status as Stripe has it now: an opening delivered after the closure must not reopen it.
 
     If Stripe can't be asked, the event's own status stands.
@@ -199,18 +183,18 @@ def _dispute_now(order: Order, dispute: ChargeFacts) -> ChargeFacts:
     except PaymentsError as exc:
         current_app.logger.warning("dispute %s: status not readable from Stripe: %s", dispute.dispute_id, exc.message)
         return dispute
-    return dataclasses.replace(dispute, dispute_status=status)
+    return dataclasses.replace(dispute, status=status)
 
 
-def _dispute_change(kind: str, dispute: ChargeFacts) -> Reversal | None:
-    """What a dispute event does: open statuses pause access; any closure but `lost` gives it back."""
-    status = dispute.dispute_status
-    if status == "lost":
-        return Reversal(Reversal.DISPUTE_LOST, dispute.dispute_amount or 0, dispute.dispute_id, reason="Dispute lost")
-    if kind == "charge.dispute.closed" or status in DISPUTE_CLOSED:
+def _dispute_change(dispute: DisputeChanged) -> Reversal | None:
+    """What a dispute event does: an open dispute pauses access; any closure but a lost one gives it back."""
+    stage = dispute.stage
+    if stage is DisputeStage.LOST:
+        return Reversal(Reversal.DISPUTE_LOST, dispute.amount or 0, dispute.dispute_id, reason="Dispute lost")
+    if stage is DisputeStage.WON:
         return Reversal(Reversal.DISPUTE_WON)
-    if kind == "charge.dispute.created" or status in DISPUTE_OPEN:
-        return Reversal(Reversal.DISPUTE_OPENED, reason=dispute.dispute_reason)
+    if stage is DisputeStage.OPEN:
+        return Reversal(Reversal.DISPUTE_OPENED, reason=dispute.reason)
     return None  # an update to a status this code doesn't know yet
 
 
@@ -242,12 +226,12 @@ def replay_parked(order: Order) -> None:
     ).all()
     for row in parked:
         try:
-            event = StripeEvent.from_payload(row.payload or {})
-        except (MalformedEvent, KeyError, TypeError):
+            event = from_payload(row.payload or {})
+        except MalformedEvent:
             current_app.logger.warning("parked event %s can't be read again; left unprocessed", row.event_id)
             continue
         try:
-            outcome = _charge_event(event, row, locked=True)
+            outcome = _charge_event(event, row, locked=True) if isinstance(event, ChargeEvent) else "unchanged"
         except PaymentsError:
             current_app.logger.warning("parked event %s: Stripe unreachable; left for the next try", row.event_id)
             continue

@@ -1,8 +1,10 @@
 """Payment providers: Stripe (when STRIPE_SECRET_KEY is set) and the built-in test mode.
 
-This is the only module that imports `stripe`. The rest of the app speaks to a
-provider through the small interface below and never sees the SDK's objects: a
-checkout is a `Checkout`, a payment is a `Payment`, a refund a `RefundResult`.
+This module and `stripe_events.py` (Stripe's webhook events) are the only ones that import
+`stripe`. The rest of the app speaks to a provider through the small interface below and
+never sees the SDK's objects or Stripe's field names and statuses: a checkout is a
+`Checkout`, a payment is a `Payment`, a refund a `RefundResult`, a dispute's status a
+`DisputeStage`.
 
 Both providers end in the same place: `checkout.services.fulfil_order`, called by the
 webhook, by the success page and by the test-mode Pay button.
@@ -10,8 +12,7 @@ webhook, by the success page and by the test-mode Pay button.
 
 from __future__ import annotations
 
-import dataclasses
-import re
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -21,14 +22,12 @@ import stripe
 from flask import current_app
 
 from ..formatting import minor_units
-from ..ids import MAX_INTEGER, parse_id
+from ..ids import parse_id
 from ..models import CreatorProfile, Order, PaymentProvider
-from ..request_guard import TEXT_FORBIDDEN, strict_loads
 
 # Stripe's standard card pricing, used to estimate the processor fee in test mode.
 TEST_MODE_FEE_PERCENT_BP = 290  # 2.9 %, in basis points
 TEST_MODE_FEE_FIXED_CENTS = 30
-WEBHOOK_TOLERANCE_SECONDS = 300
 STRIPE_TIMEOUT_SECONDS = 20
 # The Stripe API version this code reads: the one the installed stripe library is built for.
 # The client sends it on every request; set both webhook endpoints (platform and Connect) to
@@ -43,10 +42,6 @@ class PaymentsError(Exception):
         super().__init__(message)
         self.message = message
         self.retryable = retryable
-
-
-class WebhookError(ValueError):
-    """A webhook delivery that is not from the provider, or is too old to trust."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +81,11 @@ class Checkout:
     totals: CheckoutTotals | None = None
 
     @property
+    def is_complete(self) -> bool:
+        """The learner got to the end: paid, or paying with a delayed method."""
+        return self.status == "complete"
+
+    @property
     def is_paid(self) -> bool:
         return self.status == "complete" and self.payment_status in ("paid", "no_payment_required")
 
@@ -120,6 +120,32 @@ class RefundResult:
     status: str = "succeeded"
 
 
+class DisputeStage(enum.Enum):
+    """Where a dispute stands, for access: paused while open, given back when won, ended when lost."""
+
+    OPEN = "open"  # the bank is deciding
+    WON = "won"  # closed without taking the money (won, a warning closed, prevented)
+    LOST = "lost"  # the bank took the money back
+
+
+# Stripe's dispute statuses, as stages.
+DISPUTE_STAGES = {
+    "warning_needs_response": DisputeStage.OPEN,
+    "warning_under_review": DisputeStage.OPEN,
+    "needs_response": DisputeStage.OPEN,
+    "under_review": DisputeStage.OPEN,
+    "won": DisputeStage.WON,
+    "warning_closed": DisputeStage.WON,
+    "prevented": DisputeStage.WON,
+    "lost": DisputeStage.LOST,
+}
+
+
+def dispute_stage(status: object) -> DisputeStage | None:
+    """Stripe's dispute status as a stage; None for a status this code doesn't know yet."""
+    return DISPUTE_STAGES.get(status) if isinstance(status, str) else None
+
+
 @dataclass(frozen=True)
 class AccountStatus:
     id: str
@@ -144,7 +170,7 @@ class Payments(Protocol):
     def payment(self, order: Order) -> Payment: ...
     def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult: ...
     def refunds_of(self, charge_id: str) -> list[RefundResult]: ...
-    def dispute_status(self, dispute_id: str) -> str: ...
+    def dispute_status(self, dispute_id: str) -> DisputeStage | None: ...
     def create_account(self, profile: CreatorProfile, email: str) -> str: ...
     def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str: ...
     def account_status(self, account_id: str) -> AccountStatus: ...
@@ -201,7 +227,7 @@ class StripePayments:
             payment_status=session["payment_status"],
             payment_intent_id=intent,
             order_id=order_reference(reference),
-            totals=_checkout_totals(session),
+            totals=checkout_totals(session),
         )
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
@@ -316,13 +342,13 @@ class StripePayments:
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
 
-    def dispute_status(self, dispute_id: str) -> str:
-        """A dispute's status as Stripe has it now (its events can arrive in any order)."""
+    def dispute_status(self, dispute_id: str) -> DisputeStage | None:
+        """A dispute's stage as Stripe has it now (its events can arrive in any order)."""
         try:
             dispute = _plain(self.client.v1.disputes.retrieve(dispute_id))
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
-        return str(dispute["status"])
+        return dispute_stage(dispute["status"])
 
     def create_account(self, profile: CreatorProfile, email: str) -> str:
         params = {
@@ -387,8 +413,8 @@ def fee_in(currency: str, fee: int, settled_in: str, charged_in: str, exchange_r
     return int((units * minor_units(currency)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _checkout_totals(session: dict) -> CheckoutTotals:
-    """The amounts of a Checkout Session (from the API or an event), unchecked: see `_checkout_facts`."""
+def checkout_totals(session: dict) -> CheckoutTotals:
+    """The amounts of a Checkout Session (from the API or an event), unchecked: see `stripe_events`."""
     details = session.get("total_details") or {}
     currency = session.get("currency")
     return CheckoutTotals(
@@ -397,6 +423,11 @@ def _checkout_totals(session: dict) -> CheckoutTotals:
         amount_total=session.get("amount_total"),
         amount_discount=details.get("amount_discount") or 0,
     )
+
+
+def order_reference(value: object) -> int | None:
+    """The order a Checkout Session was opened for (its `client_reference_id`: ASCII digits of an id), or None."""
+    return parse_id(value) if isinstance(value, str) else None
 
 
 def _plain(obj) -> dict:
@@ -458,7 +489,7 @@ class TestModePayments:
     def refunds_of(self, charge_id: str) -> list[RefundResult]:
         return []
 
-    def dispute_status(self, dispute_id: str) -> str:
+    def dispute_status(self, dispute_id: str) -> DisputeStage | None:
         raise PaymentsError("Test-mode payments can't be disputed.", retryable=False)
 
     def create_account(self, profile: CreatorProfile, email: str) -> str:
@@ -504,293 +535,3 @@ def test_mode() -> bool:
     """Whether purchases go through the built-in test checkout (no Stripe key, and the checkout enabled)."""
     config = current_app.config
     return not config["STRIPE_SECRET_KEY"] and bool(config["TEST_CHECKOUT_ENABLED"])
-
-
-def webhook_secrets(config) -> list[str]:
-    """The signing secrets of the webhook endpoints: the platform's, and the Connect endpoint's if separate."""
-    return [
-        secret for secret in (config["STRIPE_WEBHOOK_SECRET"], config.get("STRIPE_CONNECT_WEBHOOK_SECRET")) if secret
-    ]
-
-
-def verify_webhook(payload: bytes, signature: str | None, secrets: list[str]) -> StripeEvent:
-    """The event in a Stripe delivery, after checking its signature on the raw body and its age, then its shape.
-
-    Stripe signs a platform endpoint and a Connect endpoint with different secrets; a
-    delivery is accepted when it matches either. A validly signed event whose shape isn't
-    one Stripe sends raises MalformedEvent: nothing in it is used.
-    """
-    if not secrets:
-        raise WebhookError("STRIPE_WEBHOOK_SECRET is not set, so deliveries cannot be checked.")
-    if not signature:
-        raise WebhookError("The Stripe-Signature header is missing.")
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise WebhookError("The body is not UTF-8.") from exc
-    for secret in secrets:
-        try:
-            stripe.WebhookSignature.verify_header(text, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
-            break
-        except stripe.SignatureVerificationError:
-            continue
-    else:
-        raise WebhookError("The signature does not match, or the delivery is too old.")
-    try:
-        event = strict_loads(payload)
-    except ValueError as exc:
-        raise MalformedEvent(f"The body is not JSON this endpoint reads ({exc}).") from exc
-    return parse_event(event)
-
-
-# ---------------------------------------------------------------------------
-# Stripe's events, as the facts the app acts on
-# ---------------------------------------------------------------------------
-
-# Stripe's ids ("evt_…", "cs_…", "pi_…", "ch_…", "acct_…"): printable ASCII without spaces.
-STRIPE_ID_RE = re.compile(r"[\x21-\x7e]{1,255}")
-MAX_AMOUNT_CENTS = MAX_INTEGER  # amounts are stored as database integers
-MAX_TEXT = 255
-
-
-class MalformedEvent(WebhookError):
-    """A validly signed event whose shape isn't one Stripe sends (a wrong type, a missing or broken field)."""
-
-
-@dataclass(frozen=True)
-class CheckoutFacts:
-    """What a `checkout.session.*` event says about one Checkout Session."""
-
-    session_id: str
-    order_id: int | None  # from client_reference_id, else metadata.order_id
-    payment_status: str | None
-    payment_intent_id: str | None
-    totals: CheckoutTotals
-
-    @property
-    def is_paid(self) -> bool:
-        return self.payment_status in ("paid", "no_payment_required")
-
-
-@dataclass(frozen=True)
-class ChargeFacts:
-    """What a refund (`charge.refunded`, `refund.*`, `charge.refund.updated`) or `charge.dispute.*` event says.
-
-    `refunds` is None for a `charge.refunded` whose charge doesn't carry its refunds (the
-    current API): they are listed from Stripe when the event is applied.
-    """
-
-    charge_id: str | None
-    payment_intent_id: str | None
-    amount_refunded: int = 0  # charge.refunded: the charge's total, pending refunds included (not used)
-    dispute_status: str | None = None
-    dispute_reason: str = ""
-    refunds: tuple[RefundResult, ...] | None = None
-    dispute_id: str | None = None
-    dispute_amount: int | None = None
-
-
-@dataclass(frozen=True)
-class StripeEvent:
-    """A verified event reduced to the facts the app acts on, each checked: the only shape webhooks.py sees."""
-
-    id: str
-    type: str
-    account: str | None  # set when the event is about a connected account
-    checkout: CheckoutFacts | None = None
-    charge: ChargeFacts | None = None
-    account_status: AccountStatus | None = None
-
-    def to_payload(self) -> dict:
-        """The facts as plain JSON, to keep an event until the payment it names is recorded."""
-        return {"facts": 1, **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_payload(cls, payload: dict) -> StripeEvent:
-        """An event kept by `to_payload`, or (kept before facts were) the whole Stripe event, parsed again."""
-        if payload.get("facts") != 1:
-            return parse_event(payload)
-        return cls(
-            id=payload["id"],
-            type=payload["type"],
-            account=payload.get("account"),
-            checkout=None,  # checkout events are applied at once, never kept
-            charge=_charge_from_payload(payload["charge"]) if payload.get("charge") else None,
-            account_status=AccountStatus(**payload["account_status"]) if payload.get("account_status") else None,
-        )
-
-
-def _charge_from_payload(facts: dict) -> ChargeFacts:
-    refunds = facts.get("refunds")
-    if refunds is not None:
-        refunds = tuple(RefundResult(**refund) for refund in refunds)
-    return ChargeFacts(**{**facts, "refunds": refunds})
-
-
-REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"})
-_warned_api_versions: set[str] = set()
-
-
-def _check_api_version(event: dict) -> None:
-    """An event shaped by another API version is still read, and the first one of each version is logged."""
-    version = event.get("api_version")
-    if isinstance(version, str) and version != STRIPE_API_VERSION and version not in _warned_api_versions:
-        _warned_api_versions.add(version)
-        current_app.logger.warning(
-            "Stripe event %s has API version %s; this code reads %s. Set the webhook endpoint's version to match.",
-            event.get("id"),
-            version[:40],
-            STRIPE_API_VERSION,
-        )
-
-
-def parse_event(event: object) -> StripeEvent:
-    """Check a decoded event's shape and keep what the app uses; MalformedEvent names the first thing wrong."""
-    if not isinstance(event, dict):
-        raise MalformedEvent("The event is not a JSON object.")
-    event_id = _stripe_id(event, "id", "the event", required=True)
-    kind = event.get("type")
-    if not isinstance(kind, str) or not re.fullmatch(r"[a-z0-9_.]{1,100}", kind):
-        raise MalformedEvent("The event's type is missing or isn't a Stripe event type.")
-    account = _stripe_id(event, "account", "the event")
-    data = event.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    if not isinstance(obj, dict):
-        raise MalformedEvent("The event's data.object is missing or isn't an object.")
-    _check_api_version(event)
-    facts = {}
-    if kind.startswith("checkout.session."):
-        facts["checkout"] = _checkout_facts(obj)
-    elif kind == "charge.refunded":
-        facts["charge"] = ChargeFacts(
-            charge_id=_stripe_id(obj, "id", "the charge", required=True),
-            payment_intent_id=_expandable_id(obj, "payment_intent", "the charge"),
-            amount_refunded=_amount(obj, "amount_refunded", "the charge") or 0,
-            refunds=_charge_refunds(obj),
-        )
-    elif kind in REFUND_EVENTS:
-        facts["charge"] = ChargeFacts(
-            charge_id=_expandable_id(obj, "charge", "the refund"),
-            payment_intent_id=_expandable_id(obj, "payment_intent", "the refund"),
-            refunds=(_refund_facts(obj),),
-        )
-    elif kind.startswith("charge.dispute."):
-        facts["charge"] = ChargeFacts(
-            charge_id=_expandable_id(obj, "charge", "the dispute"),
-            payment_intent_id=_expandable_id(obj, "payment_intent", "the dispute"),
-            dispute_status=_stripe_id(obj, "status", "the dispute"),
-            dispute_reason=_text(obj, "reason", "the dispute"),
-            dispute_id=_stripe_id(obj, "id", "the dispute", required=True),
-            dispute_amount=_amount(obj, "amount", "the dispute"),
-        )
-    elif kind == "account.updated":
-        facts["account_status"] = AccountStatus(
-            id=_stripe_id(obj, "id", "the account", required=True),
-            charges_enabled=_flag(obj, "charges_enabled", "the account"),
-            details_submitted=_flag(obj, "details_submitted", "the account"),
-            payouts_enabled=_flag(obj, "payouts_enabled", "the account"),
-        )
-    return StripeEvent(id=event_id, type=kind, account=account, **facts)
-
-
-def _refund_facts(refund: object) -> RefundResult:
-    if not isinstance(refund, dict):
-        raise MalformedEvent("A refund isn't an object.")
-    amount = _amount(refund, "amount", "the refund")
-    if not amount:
-        raise MalformedEvent("The amount of the refund is missing or zero.")
-    return RefundResult(
-        id=_stripe_id(refund, "id", "the refund", required=True),
-        amount_cents=amount,
-        status=refund_status(_stripe_id(refund, "status", "the refund")),
-    )
-
-
-def _charge_refunds(charge: dict) -> tuple[RefundResult, ...] | None:
-    """The refunds a charge carries (older API versions, or expanded), or None when it doesn't carry them all."""
-    refunds = charge.get("refunds")
-    if refunds is None:
-        return None
-    data = refunds.get("data") if isinstance(refunds, dict) else None
-    if not isinstance(data, list):
-        raise MalformedEvent("The refunds of the charge aren't a list.")
-    if refunds.get("has_more") is True:
-        return None
-    return tuple(_refund_facts(refund) for refund in data[:100])
-
-
-def _checkout_facts(session: dict) -> CheckoutFacts:
-    metadata = session.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise MalformedEvent("The checkout session's metadata isn't an object.")
-    reference = session.get("client_reference_id") or (metadata or {}).get("order_id")
-    order_id = order_reference(reference)
-    if reference is not None and order_id is None:
-        raise MalformedEvent("The checkout session's client_reference_id isn't one of our order ids.")
-    return CheckoutFacts(
-        session_id=_stripe_id(session, "id", "the checkout session", required=True),
-        order_id=order_id,
-        payment_status=_stripe_id(session, "payment_status", "the checkout session"),
-        payment_intent_id=_expandable_id(session, "payment_intent", "the checkout session"),
-        totals=_checked_totals(session),
-    )
-
-
-def _checked_totals(session: dict) -> CheckoutTotals:
-    what = "the checkout session"
-    if session.get("total_details") is not None and not isinstance(session["total_details"], dict):
-        raise MalformedEvent(f"The total_details of {what} isn't an object.")
-    details = session.get("total_details") or {}
-    currency = session.get("currency")
-    if currency is not None and not (isinstance(currency, str) and re.fullmatch(r"[A-Za-z]{3}", currency)):
-        raise MalformedEvent(f"The currency of {what} isn't a three-letter currency code.")
-    for obj, key in ((session, "amount_subtotal"), (session, "amount_total"), (details, "amount_discount")):
-        _amount(obj, key, what)
-    return _checkout_totals(session)
-
-
-def order_reference(value: object) -> int | None:
-    """The order a Checkout Session was opened for (its `client_reference_id`: ASCII digits of an id), or None."""
-    return parse_id(value) if isinstance(value, str) else None
-
-
-def _stripe_id(obj: dict, key: str, what: str, *, required: bool = False) -> str | None:
-    value = obj.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not STRIPE_ID_RE.fullmatch(value):
-        raise MalformedEvent(f"The {key} of {what} is missing, or isn't an id of at most 255 ASCII characters.")
-    return value
-
-
-def _expandable_id(obj: dict, key: str, what: str) -> str | None:
-    """An id Stripe sends as a string, or as the object itself when expanded."""
-    value = obj.get(key)
-    if isinstance(value, dict):
-        return _stripe_id(value, "id", f"{what}'s {key}", required=True)
-    return _stripe_id(obj, key, what)
-
-
-def _amount(obj: dict, key: str, what: str) -> int | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT_CENTS:
-        raise MalformedEvent(f"The {key} of {what} isn't a whole number of cents from 0 to {MAX_AMOUNT_CENTS}.")
-    return value
-
-
-def _flag(obj: dict, key: str, what: str) -> bool:
-    value = obj.get(key, False)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise MalformedEvent(f"The {key} of {what} isn't true or false.")
-    return value
-
-
-def _text(obj: dict, key: str, what: str) -> str:
-    value = obj.get(key) or ""
-    if not isinstance(value, str) or len(value) > MAX_TEXT or TEXT_FORBIDDEN.search(value):
-        raise MalformedEvent(f"The {key} of {what} isn't text of at most {MAX_TEXT} characters.")
-    return value

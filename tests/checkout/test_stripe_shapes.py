@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import stripe
 
 from courseplatform.extensions import db
-from courseplatform.integrations import payments
+from courseplatform.integrations import payments, stripe_events
 from courseplatform.models import EnrollmentStatus, OrderStatus, ProviderEvent, Refund, RefundStatus
 
 from ..conftest import csrf_token_from
@@ -397,7 +397,7 @@ def test_the_client_pins_the_api_version_the_library_was_built_for(web, stripe_a
 def test_an_event_from_another_api_version_is_read_and_warned_about_once(web, webhooks, connected_course, caplog):
     order = checkout(web, connected_course)
     session = webhooks.fake.complete_session(order.checkout_id)
-    payments._warned_api_versions.discard("2019-02-19")
+    stripe_events._warned_api_versions.discard("2019-02-19")
 
     with caplog.at_level(logging.WARNING):
         for _ in range(2):
