@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 
 # Every kind of job and the function that does it ("module:function", imported when first run).
 KINDS = {
-    "learners.enrol_list": "courseplatform.studio.learner_jobs:enrol_list_job",
+    "learners.enrol_list": "courseplatform.studio.learners.jobs:enrol_list_job",
     "sessions.import": "courseplatform.revenue.session_jobs:import_sessions_job",
-    "attendance.import": "courseplatform.studio.attendance_jobs:import_attendance_job",
+    "attendance.import": "courseplatform.studio.live.jobs:import_attendance_job",
     "storage.delete": "courseplatform.media.services:delete_objects_job",
     "waitlist.notify": "courseplatform.enrollments.waitlist:notify_waitlist_job",
 }

@@ -44,9 +44,9 @@ from courseplatform.models import (
     utcnow,
 )
 from courseplatform.models.commerce import SETTLED_STATUSES
-from courseplatform.studio.learner_services import LearnerError, enrol_list, grant_access, read_learner_list
-from courseplatform.studio.payout_services import earnings
-from courseplatform.studio.services import offerings_overview
+from courseplatform.studio.learners.services import LearnerError, enrol_list, grant_access, read_learner_list
+from courseplatform.studio.offerings.services import offerings_overview
+from courseplatform.studio.payouts.services import earnings
 
 from ..checkout.conftest import fake_stripe_server, stripe_api, webhooks  # noqa: F401
 from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
@@ -221,7 +221,7 @@ def machine_for(webhooks):  # noqa: F811
         @rule(who=st.integers(0, LEARNERS - 1))
         def restore(self, who):
             self._fresh()
-            from courseplatform.studio.learner_services import restore_access
+            from courseplatform.studio.learners.services import restore_access
 
             enrollment = access.enrollment_of(self.learners[who].id, self.course.id)
             if enrollment is None or enrollment.status is not EnrollmentStatus.REVOKED:

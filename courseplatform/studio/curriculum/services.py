@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
-from ..extensions import db
-from ..formatting import zone_or_utc
-from ..integrations.storage import get_storage
-from ..media.services import ALLOWED, UploadError, claim_upload, release_assets, store_upload
-from ..models import (
+from ...extensions import db
+from ...formatting import zone_or_utc
+from ...integrations.storage import get_storage
+from ...media.services import ALLOWED, UploadError, claim_upload, release_assets, store_upload
+from ...models import (
     Course,
     CreatorProfile,
     Lesson,

@@ -20,18 +20,18 @@ from flask import render_template
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
-from ..accounts.services import INVITE_MAX_AGE, make_invite_link
-from ..downloads import spreadsheet_safe
-from ..enrollments import access
-from ..enrollments.notes import creator_note
-from ..enrollments.seats import lock_course
-from ..enrollments.states import AccessRefused, AccessState, next_status, state_of
-from ..extensions import db
-from ..fields import MAX_PAGE
-from ..formatting import decimal_amount
-from ..integrations.mail import send_after_commit
-from ..links import absolute_url
-from ..models import (
+from ...accounts.services import INVITE_MAX_AGE, make_invite_link
+from ...downloads import spreadsheet_safe
+from ...enrollments import access
+from ...enrollments.notes import creator_note
+from ...enrollments.seats import lock_course
+from ...enrollments.states import AccessRefused, AccessState, next_status, state_of
+from ...extensions import db
+from ...fields import MAX_PAGE
+from ...formatting import decimal_amount
+from ...integrations.mail import send_after_commit
+from ...links import absolute_url
+from ...models import (
     AccessEvent,
     Certificate,
     Course,
@@ -44,8 +44,8 @@ from ..models import (
     Section,
     User,
 )
-from ..models.commerce import SETTLED_STATUSES
-from ..stats import offering_counts
+from ...models.commerce import SETTLED_STATUSES
+from ...stats import offering_counts
 
 PER_PAGE = 50
 # Stored instead of a password hash for an account made on someone's behalf: no password

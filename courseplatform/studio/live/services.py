@@ -19,9 +19,9 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
-from ..extensions import db
-from ..learning.progress import AttendanceSummary
-from ..models import Attendance, Course, Enrollment, EnrollmentStatus, LiveSession, User, utcnow
+from ...extensions import db
+from ...learning.progress import AttendanceSummary
+from ...models import Attendance, Course, Enrollment, EnrollmentStatus, LiveSession, User, utcnow
 
 MAX_REPORT_BYTES = 1024 * 1024
 # A report's table of participants starts within this many lines (Zoom and Teams put a summary first).

@@ -19,8 +19,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ..fields import LocalDateTimeField, WholeNumberField
-from ..models import LessonKind
+from ...fields import LocalDateTimeField, WholeNumberField
+from ...models import LessonKind
 
 MIN_CHOICES = 2
 MAX_CHOICES = 8

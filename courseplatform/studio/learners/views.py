@@ -16,22 +16,22 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import owned_course_or_404, studio_required
-from ..accounts.services import INVITE_MAX_AGE
-from ..checkout.services import RefundError, refund_as_seen, refund_outcome
-from ..downloads import attachment
-from ..enrollments import access
-from ..extensions import db
-from ..fields import page_number
-from ..formatting import format_money
-from ..integrations.mail import mail_of_job
-from ..learning.certificates import completion_of
-from ..models import Course, EnrollmentStatus, JobStatus
-from . import bp
-from .forms import ConfirmForm
-from .learner_forms import GrantAccessForm, ImportLearnersForm, LearnerSearchForm, RefundForm
-from .learner_jobs import enrolment_job, report_from, start_enrolling
-from .learner_services import (
+from ...access import owned_course_or_404, studio_required
+from ...accounts.services import INVITE_MAX_AGE
+from ...checkout.services import RefundError, refund_as_seen, refund_outcome
+from ...downloads import attachment
+from ...enrollments import access
+from ...extensions import db
+from ...fields import page_number
+from ...formatting import format_money
+from ...integrations.mail import mail_of_job
+from ...learning.certificates import completion_of
+from ...models import Course, EnrollmentStatus, JobStatus
+from .. import bp
+from ..offerings.forms import ConfirmForm
+from .forms import GrantAccessForm, ImportLearnersForm, LearnerSearchForm, RefundForm
+from .jobs import enrolment_job, report_from, start_enrolling
+from .services import (
     MAX_IMPORT_BYTES,
     Grant,
     LearnerError,

@@ -8,10 +8,10 @@ Run again, it writes the same figures: an import replaces the minutes of the lea
 
 from __future__ import annotations
 
-from ..extensions import db
-from ..jobs import JobRefused, enqueue, job_of, job_progress
-from ..models import Course, Job, LiveSession, User
-from .attendance_services import ImportResult, ParsedReport, ReportLine, import_report
+from ...extensions import db
+from ...jobs import JobRefused, enqueue, job_of, job_progress
+from ...models import Course, Job, LiveSession, User
+from .services import ImportResult, ParsedReport, ReportLine, import_report
 
 KIND = "attendance.import"
 
