@@ -29,7 +29,7 @@ from hypothesis.stateful import (
 )
 
 from courseplatform.checkout.services import CheckoutError, RefundError, begin_checkout, open_checkout, refund_order
-from courseplatform.enrollments import access
+from courseplatform.enrollments import access_changes
 from courseplatform.extensions import db
 from courseplatform.models import (
     CourseKind,
@@ -213,9 +213,9 @@ def machine_for(webhooks):  # noqa: F811
         @rule(who=st.integers(0, LEARNERS - 1))
         def revoke(self, who):
             self._fresh()
-            enrollment = access.enrollment_of(self.learners[who].id, self.course.id)
+            enrollment = access_changes.enrollment_of(self.learners[who].id, self.course.id)
             if enrollment is not None:
-                access.revoke(enrollment)
+                access_changes.revoke(enrollment)
                 db.session.commit()
 
         @rule(who=st.integers(0, LEARNERS - 1))
@@ -223,7 +223,7 @@ def machine_for(webhooks):  # noqa: F811
             self._fresh()
             from courseplatform.studio.learners.services import restore_access
 
-            enrollment = access.enrollment_of(self.learners[who].id, self.course.id)
+            enrollment = access_changes.enrollment_of(self.learners[who].id, self.course.id)
             if enrollment is None or enrollment.status is not EnrollmentStatus.REVOKED:
                 return
             try:
@@ -275,7 +275,7 @@ def machine_for(webhooks):  # noqa: F811
                 cleared = [o.paid_at for o in mine if o.status in STANDING and o.paid_at]
                 if learner.id in self.restored_at:
                     cleared.append(self.restored_at[learner.id])
-                enrollment = access.enrollment_of(learner.id, self.course.id)
+                enrollment = access_changes.enrollment_of(learner.id, self.course.id)
                 if enrollment is not None and enrollment.is_active:
                     assert cleared and max(cleared) > max(given_back), (enrollment.reason, enrollment.source)
 
