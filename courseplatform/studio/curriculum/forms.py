@@ -49,10 +49,6 @@ class MoveForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
-    """A delete button: the CSRF token is the whole form."""
-
-
 class LessonForm(FlaskForm):
     title = StringField("Lesson title", validators=[DataRequired(message="Give the lesson a title."), Length(max=160)])
     kind = SelectField(

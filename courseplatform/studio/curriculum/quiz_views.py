@@ -15,10 +15,10 @@ from ...access import owned_course_or_404, studio_required
 from ...extensions import db
 from ...models import Course, Lesson, LessonKind, QuizQuestion, Section
 from .. import bp
+from ..offerings.forms import ConfirmForm
 from . import services
 from .forms import (
     MAX_CHOICES,
-    ConfirmForm,
     MoveForm,
     QuestionForm,
     QuizSettingsForm,

@@ -26,9 +26,9 @@ from ...media.services import ready_upload, upload_limit
 from ...models import Course, CourseKind, Lesson, LessonKind, Section
 from ...request_guard import json_body
 from .. import bp
+from ..offerings.forms import ConfirmForm
 from . import services
 from .forms import (
-    ConfirmForm,
     LessonForm,
     MoveForm,
     SectionForm,

@@ -23,11 +23,11 @@ from ...models import Course, CourseKind, LiveSession, MediaAsset, utcnow
 from .. import bp
 from ..curriculum import services
 from ..curriculum.forms import (
-    ConfirmForm,
     LiveSessionForm,
     ReplayForm,
 )
 from ..curriculum.services import CurriculumError, SessionChanges
+from ..offerings.forms import ConfirmForm
 
 # Live sessions
 
