@@ -12,7 +12,7 @@ from courseplatform.demo.seed import seed_demo
 from courseplatform.extensions import db
 from courseplatform.markdown_render import render_markdown
 from courseplatform.models import Course, CreatorProfile, Lesson, LessonKind, QuizQuestion, Section
-from courseplatform.studio.services import duplicate_offering
+from courseplatform.studio.offerings.services import duplicate_offering
 
 from .factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
 from .learning.factories_player import add_quiz, learner_in, lesson_url, page_token

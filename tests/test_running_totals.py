@@ -26,7 +26,7 @@ from courseplatform.checkout.services import (
     refund_order,
     reverse_payment,
 )
-from courseplatform.enrollments import access
+from courseplatform.enrollments import access_changes
 from courseplatform.extensions import db
 from courseplatform.learning.progress import complete_lesson, update_completion
 from courseplatform.models import (
@@ -130,8 +130,8 @@ class Shop:
 
     def comp_or_free(self) -> None:
         event = self.pick([AccessEvent.COMP, AccessEvent.FREE, AccessEvent.IMPORT])
-        with contextlib.suppress(access.AccessRefused, access.NoSeat):
-            access.grant(self.pick(self.learners), self.pick(self.courses), event)
+        with contextlib.suppress(access_changes.AccessRefused, access_changes.NoSeat):
+            access_changes.grant(self.pick(self.learners), self.pick(self.courses), event)
 
     def studio_refund(self) -> None:
         orders = [o for o in self.orders(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED) if o.refundable_cents]
@@ -176,13 +176,13 @@ class Shop:
     def revoke(self) -> None:
         found = self.enrollments(EnrollmentStatus.ACTIVE)
         if found:
-            access.revoke(self.pick(found))
+            access_changes.revoke(self.pick(found))
 
     def restore(self) -> None:
         found = self.enrollments(EnrollmentStatus.REVOKED)
         if found:
-            with contextlib.suppress(access.AccessRefused, access.NoSeat):
-                access.restore(self.pick(found))
+            with contextlib.suppress(access_changes.AccessRefused, access_changes.NoSeat):
+                access_changes.restore(self.pick(found))
 
     def complete(self) -> None:
         found = self.enrollments(EnrollmentStatus.ACTIVE, EnrollmentStatus.REVOKED)

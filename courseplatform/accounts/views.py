@@ -208,7 +208,7 @@ def reset_password(token: str):
     except AccountError as error:
         flash(str(error), "error")
         return redirect(url_for("accounts.forgot_password"))
-    # Someone invited by a creator (see studio.learner_services) has never had a password.
+    # Someone invited by a creator (see studio.learners.services) has never had a password.
     first_time = user.password_hash.startswith("!")
     form = ResetPasswordForm(account_email=user.email)
     if form.validate_on_submit():

@@ -28,7 +28,7 @@ from ..fields import page_number
 from ..formatting import format_money
 from ..ids import parse_id
 from ..models import AuditEntry, Order, OrderStatus
-from ..studio.learner_services import refund_authors
+from ..studio.learners.services import refund_authors
 from . import bp
 from .audit import ACTION_LABELS, entries_about, record
 from .forms import CreatorSearchForm, OrderSearchForm, ReasonForm, RefundForm

@@ -199,7 +199,7 @@ class SessionSeats:
         return self.seats_left is not None and self.seats_left <= 0
 
 
-def upcoming_sessions(course: Course, found: Seats, viewer_zone: str | None) -> list[SessionSeats]:
+def upcoming_session_seats(course: Course, found: Seats, viewer_zone: str | None) -> list[SessionSeats]:
     """The live sessions still to come, in the viewer's zone (else the session's own).
 
     A seat is a place in the whole workshop, so every session shows the workshop's seats left.

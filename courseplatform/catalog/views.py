@@ -30,7 +30,7 @@ from .services import (
     other_previews,
     search_courses,
     storefront,
-    upcoming_sessions,
+    upcoming_session_seats,
 )
 
 HOME_COURSES = 6
@@ -73,7 +73,7 @@ def _render_course(page: CoursePage, waitlist_form: WaitlistForm | None = None):
     enrollment = enrollment_for(current_user, course)
     found = seats(course)
     viewer_zone = current_user.time_zone if current_user.is_authenticated else None
-    sessions = upcoming_sessions(course, found, viewer_zone)
+    sessions = upcoming_session_seats(course, found, viewer_zone)
     note = learner_note(enrollment, viewer_zone)
     action = call_to_action(course, enrollment, found, note)
     if waitlist_form is None:

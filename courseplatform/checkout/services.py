@@ -20,8 +20,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app, render_template
 
-from ..enrollments import access
-from ..enrollments.access import enrollment_for_order, enrollment_of
+from ..enrollments import access_changes
+from ..enrollments.access_changes import enrollment_for_order, enrollment_of
 from ..enrollments.notes import learner_note
 from ..enrollments.seats import has_seat, lock_course
 from ..enrollments.states import AccessState
@@ -161,10 +161,10 @@ def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enr
     full = CheckoutError("Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens.")
     if course.is_free:
         try:
-            return access.grant(user, course, AccessEvent.FREE).enrollment
-        except access.NoSeat:
+            return access_changes.grant(user, course, AccessEvent.FREE).enrollment
+        except access_changes.NoSeat:
             raise full from None
-        except access.AccessRefused as refused:
+        except access_changes.AccessRefused as refused:
             raise CheckoutError(learner_note(refused.enrollment, user.time_zone).text) from None
     if not has_seat(course, for_learner=user.id):
         raise full
@@ -225,7 +225,7 @@ def open_checkout(order: Order, payments: Payments | None = None) -> str:
 # ---------------------------------------------------------------------------
 
 
-class Outcome(enum.Enum):
+class FulfilmentOutcome(enum.Enum):
     ENROLLED = "enrolled"  # paid just now, and the learner has access
     ALREADY = "already"  # this order was settled before (a repeat delivery)
     PROCESSING = "processing"  # finished with a delayed method; the money is on its way
@@ -239,7 +239,7 @@ class Outcome(enum.Enum):
 @dataclass(frozen=True)
 class Fulfilment:
     order: Order
-    outcome: Outcome
+    outcome: FulfilmentOutcome
 
 
 def fulfil_order(
@@ -261,20 +261,20 @@ def fulfil_order(
     if order is None:
         return None
     if order.is_settled:
-        return Fulfilment(order, Outcome.ALREADY)
+        return Fulfilment(order, FulfilmentOutcome.ALREADY)
     if payment_intent_id and not order.payment_intent_id:
         order.payment_intent_id = payment_intent_id
     if not paid:
         db.session.flush()
-        return Fulfilment(order, Outcome.PROCESSING)
+        return Fulfilment(order, FulfilmentOutcome.PROCESSING)
     if not order.can_transition_to(OrderStatus.PAID):
-        return Fulfilment(order, Outcome.CLOSED)
+        return Fulfilment(order, FulfilmentOutcome.CLOSED)
     if totals is not None:
         try:
             paid_cents, discount_cents = amounts_paid(order, totals)
         except CheckoutMismatch as exc:
             current_app.logger.error("order %s: checkout not booked: %s", order.id, exc)
-            return Fulfilment(order, Outcome.MISMATCH)
+            return Fulfilment(order, FulfilmentOutcome.MISMATCH)
         # A promotion code lowered the price at checkout: record what was actually paid, and the discount.
         order.amount_cents, order.discount_cents = paid_cents, discount_cents
         order.platform_fee_cents = min(order.platform_fee_cents, paid_cents)
@@ -296,30 +296,30 @@ def fulfil_order(
     db.session.flush()
     lock_payment(order.payment_intent_id, order.charge_id)
     replay_parked_events(order)
-    if outcome is Outcome.ENROLLED and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+    if outcome is FulfilmentOutcome.ENROLLED and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
         _mail_receipt(order)
     return Fulfilment(order, outcome)
 
 
-def _give_access(order: Order, course: Course, payments: Payments) -> Outcome:
+def _give_access(order: Order, course: Course, payments: Payments) -> FulfilmentOutcome:
     """Enrol the buyer of a paid order; a payment that can't give access is refunded in full, with a note."""
     learner = order.learner
     existing = enrollment_of(learner.id, course.id)
     if existing is not None and existing.is_active and existing.order_id not in (None, order.id):
         _refund_whole(order, payments, "You were already enrolled, so this second payment was refunded in full.")
         _mail_refund_notice(order, "already_enrolled")
-        return Outcome.REFUNDED_DUPLICATE
+        return FulfilmentOutcome.REFUNDED_DUPLICATE
     try:
-        access.grant(learner, course, AccessEvent.PURCHASE, order)
-    except access.NoSeat:
+        access_changes.grant(learner, course, AccessEvent.PURCHASE, order)
+    except access_changes.NoSeat:
         _refund_whole(order, payments, "The workshop filled up before the payment arrived; refunded in full.")
         _mail_refund_notice(order, "workshop_full")
-        return Outcome.REFUNDED_FULL
-    except access.AccessRefused:
+        return FulfilmentOutcome.REFUNDED_FULL
+    except access_changes.AccessRefused:
         _refund_whole(order, payments, "Your access to this offering had ended, so this payment was refunded in full.")
         _mail_refund_notice(order, "access_ended")
-        return Outcome.REFUNDED_ENDED
-    return Outcome.ENROLLED
+        return FulfilmentOutcome.REFUNDED_ENDED
+    return FulfilmentOutcome.ENROLLED
 
 
 class CheckoutMismatch(ValueError):
@@ -441,11 +441,11 @@ def reverse_payment(order: Order, change: Reversal) -> None:
     elif change.kind == Reversal.DISPUTE_OPENED:
         if order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
             order.transition_to(OrderStatus.DISPUTED)
-            access.apply(enrollment, AccessEvent.DISPUTE_OPENED)
+            access_changes.apply(enrollment, AccessEvent.DISPUTE_OPENED)
     elif change.kind == Reversal.DISPUTE_WON:
         if order.status is OrderStatus.DISPUTED:
             order.transition_to(OrderStatus.PARTIALLY_REFUNDED if order.refunded_cents else OrderStatus.PAID)
-            access.apply(enrollment, AccessEvent.DISPUTE_WON)
+            access_changes.apply(enrollment, AccessEvent.DISPUTE_WON)
     else:
         raise ValueError(f"unknown reversal {change.kind!r}")
     order.updated_at = utcnow()
@@ -498,15 +498,15 @@ def _settle_refunds(order: Order, enrollment: Enrollment | None, refund: Refund 
     elif lost_dispute or order.status is not OrderStatus.DISPUTED:
         order.transition_to(OrderStatus.PARTIALLY_REFUNDED if order.refunded_cents else OrderStatus.PAID)
     if lost_dispute:
-        access.apply(enrollment, AccessEvent.DISPUTE_LOST)
+        access_changes.apply(enrollment, AccessEvent.DISPUTE_LOST)
     elif whole and refund is not None and refund.status is RefundStatus.SUCCEEDED:
-        ended = access.apply(enrollment, AccessEvent.REFUND)
+        ended = access_changes.apply(enrollment, AccessEvent.REFUND)
         # Remember that this refund is what took access away, so its failure gives it back.
         refund.ended_access = ended.changed and ended.before in (AccessState.ACTIVE, AccessState.PAUSED)
     elif not whole and any(row.ended_access for row in rows):
         # A refund that ended access failed, and the order is no longer refunded in full: the learner
         # paid after all. (Access a lost dispute or the creator ended stays ended: the table says so.)
-        access.apply(enrollment, AccessEvent.REFUND_FAILED)
+        access_changes.apply(enrollment, AccessEvent.REFUND_FAILED)
 
 
 def refund_order(

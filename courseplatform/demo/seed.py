@@ -47,7 +47,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..studio.services import topics_for, unique_course_slug
+from ..studio.offerings.services import topics_for, unique_course_slug
 
 DEMO_PASSWORD = "aqueduct-demo"
 THERAPIST_EMAIL = "demo-therapist@aqueduct.test"

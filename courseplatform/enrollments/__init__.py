@@ -7,7 +7,7 @@ and the public waitlist. Nothing else sets an enrollment's status or counts seat
 
 - `states`: the transition table (event × state → status) and why a change is refused.
 - `seats`: capacity, seats taken and whether one can be sold, from one function.
-- `access`: grant, end, pause, resume and restore, each through the table.
+- `access_changes`: grant, end, pause, resume and restore, each through the table.
 - `notes`: what a learner and a creator are told about access that ended.
 - `waitlist`: joining, telling the list once when a place is really open, the export.
 """

@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 
 # Every kind of job and the function that does it ("module:function", imported when first run).
 KINDS = {
-    "learners.enrol_list": "courseplatform.studio.learner_jobs:enrol_list_job",
+    "learners.enrol_list": "courseplatform.studio.learners.jobs:enrol_list_job",
     "sessions.import": "courseplatform.revenue.session_jobs:import_sessions_job",
-    "attendance.import": "courseplatform.studio.attendance_jobs:import_attendance_job",
+    "attendance.import": "courseplatform.studio.live.jobs:import_attendance_job",
     "storage.delete": "courseplatform.media.services:delete_objects_job",
     "waitlist.notify": "courseplatform.enrollments.waitlist:notify_waitlist_job",
 }
@@ -63,7 +63,7 @@ def _handler(kind: str):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class JobRunOutcome:
     """What one call of `run_job` did: ran it to an end, or asks to be run again after `retry_in`."""
 
     status: JobStatus | None  # None: not claimed (already done, or running elsewhere)
@@ -113,10 +113,10 @@ def _claim(job_id: int, now: datetime) -> bool:
     return bool(claimed)
 
 
-def run_job(job_id: int) -> Outcome:
+def run_job(job_id: int) -> JobRunOutcome:
     """Run one job if it is due and nobody else is running it; its work and its DONE mark commit together."""
     if not _claim(job_id, utcnow()):
-        return Outcome(None)
+        return JobRunOutcome(None)
     # The row stays locked while the work runs: a job that outlasts its lease is not claimed by
     # another worker while this one lives, and if this one dies its lock goes with its connection.
     job = db.session.get(Job, job_id, populate_existing=True, with_for_update=True)
@@ -129,10 +129,10 @@ def run_job(job_id: int) -> Outcome:
     job.last_error = ""
     db.session.commit()
     dispatch_committed()
-    return Outcome(JobStatus.DONE)
+    return JobRunOutcome(JobStatus.DONE)
 
 
-def _failed(job_id: int, exc: Exception) -> Outcome:
+def _failed(job_id: int, exc: Exception) -> JobRunOutcome:
     job = db.session.get(Job, job_id, populate_existing=True)
     job.last_error = error_summary(exc)
     job.lease_until = None
@@ -140,14 +140,14 @@ def _failed(job_id: int, exc: Exception) -> Outcome:
         log.error("job %s (%s) failed for good after %s attempts: %s", job.id, job.kind, job.attempts, job.last_error)
         job.status, job.finished_at = JobStatus.FAILED, utcnow()
         db.session.commit()
-        return Outcome(JobStatus.FAILED)
+        return JobRunOutcome(JobStatus.FAILED)
     delay = FIRST_RETRY * 4 ** (job.attempts - 1)
     log.warning(
         "job %s (%s) failed (attempt %s), trying again in %s: %s", job.id, job.kind, job.attempts, delay, job.last_error
     )
     job.status, job.run_after = JobStatus.PENDING, utcnow() + delay
     db.session.commit()
-    return Outcome(JobStatus.PENDING, retry_in=delay)
+    return JobRunOutcome(JobStatus.PENDING, retry_in=delay)
 
 
 def job_progress(job: Job, done: int, total: int) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import contains_eager
 from ..extensions import db
 from ..links import absolute_url
 from ..models import Course, Lesson, LessonKind, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
-from .access import Viewer, active_enrollment
+from .permissions import Viewer, active_enrollment
 
 
 def upcoming_sessions(course: Course, now: datetime | None = None) -> list[LiveSession]:

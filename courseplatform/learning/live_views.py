@@ -21,7 +21,6 @@ from ..formatting import format_date
 from ..media.services import media_url
 from ..models import Course, LiveSession, utcnow
 from . import bp
-from .access import Viewer
 from .live import (
     calendar_file,
     find_course,
@@ -31,6 +30,7 @@ from .live import (
     replay_of,
     session_lessons,
 )
+from .permissions import Viewer
 
 bp.add_app_template_global(join_window)
 

@@ -23,10 +23,10 @@ from ..media.services import media_url
 from ..models import CourseStatus, Lesson, LessonKind, MediaStatus, utcnow
 from ..request_guard import json_body
 from . import bp
-from .access import LessonAccess, Viewer, course_access, ended_enrollment, find_lesson, lesson_access
 from .certificates import completion_of, my_certificates
 from .forms import MarkCompleteForm, QuizForm, quiz_form
 from .live import sessions_with_replays, upcoming_sessions
+from .permissions import LessonAccess, Viewer, course_access, ended_enrollment, find_lesson, lesson_access
 from .progress import (
     CourseProgress,
     can_mark_complete,

@@ -173,7 +173,7 @@ def _course_is_listed() -> sa.ColumnElement[bool]:
 
 
 class Section(db.Model):
-    """An ordered chapter of an offering."""
+    """An ordered section of an offering."""
 
     __tablename__ = "sections"
     __table_args__ = (sa.Index("ix_sections_course_position", "course_id", "position"),)

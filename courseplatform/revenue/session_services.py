@@ -215,7 +215,7 @@ def record_month(
 
 
 @dataclass(frozen=True)
-class ImportResult:
+class SessionIncomeImportResult:
     imported: int
     already: int
 
@@ -235,10 +235,10 @@ def existing_import_keys(profile: CreatorProfile, keys: list[str]) -> set[str]:
     return found
 
 
-def import_sessions(profile: CreatorProfile, rows: list[ParsedRow]) -> ImportResult:
+def import_sessions(profile: CreatorProfile, rows: list[ParsedRow]) -> SessionIncomeImportResult:
     """Add the rows not imported before; rows already there (same fingerprint) are left alone."""
     if not rows:
-        return ImportResult(0, 0)
+        return SessionIncomeImportResult(0, 0)
     already = existing_import_keys(profile, [row.import_key for row in rows])
     fresh = [
         {
@@ -265,4 +265,4 @@ def import_sessions(profile: CreatorProfile, rows: list[ParsedRow]) -> ImportRes
             .returning(SessionIncome.id)
         )
         imported = len(db.session.execute(statement, fresh).all())
-    return ImportResult(imported=imported, already=len(rows) - imported)
+    return SessionIncomeImportResult(imported=imported, already=len(rows) - imported)

@@ -23,7 +23,7 @@ from ..extensions import db
 from ..fields import page_number
 from ..formatting import format_money
 from ..models import CreatorProfile, PayerKind, SessionIncome
-from ..studio.forms import ConfirmForm
+from ..studio.offerings.forms import ConfirmForm
 from . import bp
 from .session_forms import (
     ColumnMappingForm,

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from courseplatform.accounts.services import hash_password
 from courseplatform.extensions import db
 from courseplatform.models import User
-from courseplatform.studio.learner_services import INVITED_MARKER
+from courseplatform.studio.learners.services import INVITED_MARKER
 
 from ..conftest import csrf_token_from
 from ..factories import PASSWORD, UserFactory

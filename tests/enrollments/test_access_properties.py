@@ -29,7 +29,7 @@ from hypothesis.stateful import (
 )
 
 from courseplatform.checkout.services import CheckoutError, RefundError, begin_checkout, open_checkout, refund_order
-from courseplatform.enrollments import access
+from courseplatform.enrollments import access_changes
 from courseplatform.extensions import db
 from courseplatform.models import (
     CourseKind,
@@ -44,9 +44,9 @@ from courseplatform.models import (
     utcnow,
 )
 from courseplatform.models.commerce import SETTLED_STATUSES
-from courseplatform.studio.learner_services import LearnerError, enrol_list, grant_access, read_learner_list
-from courseplatform.studio.payout_services import earnings
-from courseplatform.studio.services import offerings_overview
+from courseplatform.studio.learners.services import LearnerError, enrol_list, grant_access, read_learner_list
+from courseplatform.studio.offerings.services import offerings_overview
+from courseplatform.studio.payouts.services import earnings
 
 from ..checkout.conftest import fake_stripe_server, stripe_api, webhooks  # noqa: F401
 from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
@@ -213,17 +213,17 @@ def machine_for(webhooks):  # noqa: F811
         @rule(who=st.integers(0, LEARNERS - 1))
         def revoke(self, who):
             self._fresh()
-            enrollment = access.enrollment_of(self.learners[who].id, self.course.id)
+            enrollment = access_changes.enrollment_of(self.learners[who].id, self.course.id)
             if enrollment is not None:
-                access.revoke(enrollment)
+                access_changes.revoke(enrollment)
                 db.session.commit()
 
         @rule(who=st.integers(0, LEARNERS - 1))
         def restore(self, who):
             self._fresh()
-            from courseplatform.studio.learner_services import restore_access
+            from courseplatform.studio.learners.services import restore_access
 
-            enrollment = access.enrollment_of(self.learners[who].id, self.course.id)
+            enrollment = access_changes.enrollment_of(self.learners[who].id, self.course.id)
             if enrollment is None or enrollment.status is not EnrollmentStatus.REVOKED:
                 return
             try:
@@ -275,7 +275,7 @@ def machine_for(webhooks):  # noqa: F811
                 cleared = [o.paid_at for o in mine if o.status in STANDING and o.paid_at]
                 if learner.id in self.restored_at:
                     cleared.append(self.restored_at[learner.id])
-                enrollment = access.enrollment_of(learner.id, self.course.id)
+                enrollment = access_changes.enrollment_of(learner.id, self.course.id)
                 if enrollment is not None and enrollment.is_active:
                     assert cleared and max(cleared) > max(given_back), (enrollment.reason, enrollment.source)
 

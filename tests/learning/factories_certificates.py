@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from courseplatform.enrollments import access
+from courseplatform.enrollments import access_changes
 from courseplatform.extensions import db
 from courseplatform.models import (
     Attendance,
@@ -122,4 +122,4 @@ def attempt(enrollment, lesson, number: int, score: int, passed: bool, *, days_a
 
 
 def revoke(enrollment):
-    access.revoke(enrollment)
+    access_changes.revoke(enrollment)

@@ -16,7 +16,7 @@ from courseplatform.catalog.services import catalog_statement
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment, EnrollmentStatus
 from courseplatform.revenue.figures import Period, month_edges, sales_and_refunds_statement
-from courseplatform.studio.learner_services import _learners_query, _matching_enrollments, learner_roster
+from courseplatform.studio.learners.services import _learners_query, _matching_enrollments, learner_roster
 
 from ..factories import CourseFactory, CreatorProfileFactory, EnrollmentFactory, UserFactory
 

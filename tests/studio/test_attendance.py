@@ -15,7 +15,7 @@ from werkzeug.test import encode_multipart
 
 from courseplatform.extensions import db
 from courseplatform.models import Attendance, Course, CourseKind, Enrollment
-from courseplatform.studio.attendance_services import parse_duration
+from courseplatform.studio.live.services import parse_duration
 
 from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, UserFactory

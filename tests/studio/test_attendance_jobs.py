@@ -14,8 +14,8 @@ from werkzeug.test import encode_multipart
 from courseplatform.extensions import db
 from courseplatform.jobs import enqueue, run_job
 from courseplatform.models import Enrollment, Job, JobStatus, utcnow
-from courseplatform.studio.attendance_jobs import import_attendance_job, start_attendance_import
-from courseplatform.studio.attendance_services import read_report
+from courseplatform.studio.live.jobs import import_attendance_job, start_attendance_import
+from courseplatform.studio.live.services import read_report
 
 from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CreatorProfileFactory

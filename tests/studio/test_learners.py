@@ -27,7 +27,7 @@ from courseplatform.models import (
     User,
     utcnow,
 )
-from courseplatform.studio.learner_services import INVITED_MARKER, MAX_IMPORT_ROWS
+from courseplatform.studio.learners.services import INVITED_MARKER, MAX_IMPORT_ROWS
 
 from ..catalog.builders import live_session
 from ..conftest import csrf_token_from

@@ -9,7 +9,7 @@ import pytest
 
 from courseplatform.extensions import db
 from courseplatform.models import CourseStatus, OrderStatus, Refund, utcnow
-from courseplatform.studio.payout_services import earnings
+from courseplatform.studio.payouts.services import earnings
 
 from ..conftest import csrf_token_from
 from ..factories import (

@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import studio_required
-from ..extensions import db
-from ..fields import page_number
-from ..media.services import UploadError, delete_unused_file, file_library
-from ..models import MediaAsset
-from . import bp
-from .forms import ConfirmForm
+from ...access import studio_required
+from ...extensions import db
+from ...fields import page_number
+from ...media.services import UploadError, delete_unused_file, file_library
+from ...models import MediaAsset
+from .. import bp
+from ..offerings.forms import ConfirmForm
 
 
 @bp.get("/files")

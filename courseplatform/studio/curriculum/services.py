@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
-from ..extensions import db
-from ..formatting import zone_or_utc
-from ..integrations.storage import get_storage
-from ..media.services import ALLOWED, UploadError, claim_upload, release_assets, store_upload
-from ..models import (
+from ...extensions import db
+from ...formatting import zone_or_utc
+from ...integrations.storage import get_storage
+from ...media.services import ALLOWED, UploadError, claim_upload, release_assets, store_upload
+from ...models import (
     Course,
     CreatorProfile,
     Lesson,
@@ -79,7 +79,7 @@ def _sorted(items):
 
 
 def add_section(course: Course, title: str) -> Section:
-    """Append a chapter at the end of the offering."""
+    """Append a section at the end of the offering."""
     sections = _sorted(course.sections)
     section = Section(title=title.strip(), position=len(sections))
     course.sections.append(section)
@@ -89,13 +89,13 @@ def add_section(course: Course, title: str) -> Section:
 
 
 def rename_section(section: Section, title: str) -> None:
-    """Give a chapter a new title."""
+    """Give a section a new title."""
     section.title = title.strip()
     db.session.flush()
 
 
 def move_section(course: Course, section: Section, direction: str) -> None:
-    """Swap a chapter with its neighbour above or below (the no-JavaScript reorder)."""
+    """Swap a section with its neighbour above or below (the no-JavaScript reorder)."""
     sections = _sorted(course.sections)
     index = sections.index(section)
     target = index - 1 if direction == "up" else index + 1
@@ -106,7 +106,7 @@ def move_section(course: Course, section: Section, direction: str) -> None:
 
 
 def delete_section(course: Course, section: Section) -> list[str]:
-    """Remove a chapter with its lessons; returns the storage keys no longer used by anything."""
+    """Remove a section with its lessons; returns the storage keys no longer used by anything."""
     assets = [asset for lesson in section.lessons for asset in _lesson_assets(lesson)]
     # Removing is deleting (delete-orphan). Deleting explicitly as well trips SQLAlchemy when the
     # cascade reaches rows not loaded yet (a quiz's choices): "Failed to add object to the flush context".
@@ -139,7 +139,7 @@ class LessonChanges:
 
 
 def add_lesson(section: Section, changes: LessonChanges, uploader: User) -> tuple[Lesson, list[str]]:
-    """Append a lesson at the end of a chapter, storing its files."""
+    """Append a lesson at the end of a section, storing its files."""
     lessons = _sorted(section.lessons)
     lesson = Lesson(title="", kind=changes.kind, position=len(lessons))
     section.lessons.append(lesson)
@@ -220,7 +220,7 @@ def _file(
 
 
 def move_lesson(course: Course, lesson: Lesson, direction: str) -> None:
-    """Move a lesson one step; past the edge of its chapter it joins the next or previous chapter."""
+    """Move a lesson one step; past the edge of its section it joins the next or previous section."""
     sections = _sorted(course.sections)
     section = lesson.section
     lessons = _sorted(section.lessons)

@@ -16,26 +16,26 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import owned_course_or_404, studio_required
-from ..accounts.services import INVITE_MAX_AGE
-from ..checkout.services import RefundError, refund_as_seen, refund_outcome
-from ..downloads import attachment
-from ..enrollments import access
-from ..extensions import db
-from ..fields import page_number
-from ..formatting import format_money
-from ..integrations.mail import mail_of_job
-from ..learning.certificates import completion_of
-from ..models import Course, EnrollmentStatus, JobStatus
-from . import bp
-from .forms import ConfirmForm
-from .learner_forms import GrantAccessForm, ImportLearnersForm, LearnerSearchForm, RefundForm
-from .learner_jobs import enrolment_job, report_from, start_enrolling
-from .learner_services import (
+from ...access import owned_course_or_404, studio_required
+from ...accounts.services import INVITE_MAX_AGE
+from ...checkout.services import RefundError, refund_as_seen, refund_outcome
+from ...downloads import attachment
+from ...enrollments import access_changes
+from ...extensions import db
+from ...fields import page_number
+from ...formatting import format_money
+from ...integrations.mail import mail_of_job
+from ...learning.certificates import completion_of
+from ...models import Course, EnrollmentStatus, JobStatus
+from .. import bp
+from ..offerings.forms import ConfirmForm
+from .forms import GrantAccessForm, ImportLearnersForm, LearnerSearchForm, RefundForm
+from .jobs import enrolment_job, report_from, start_enrolling
+from .services import (
     MAX_IMPORT_BYTES,
     Grant,
+    GrantOutcome,
     LearnerError,
-    Outcome,
     course_enrollment,
     course_order,
     grant_access,
@@ -171,7 +171,7 @@ def revoke_learner(course_id: int, enrollment_id: int):
     if enrollment.status is EnrollmentStatus.REVOKED:
         flash(f"{enrollment.user.email} had no access already.", "info")
     else:
-        access.revoke(enrollment)
+        access_changes.revoke(enrollment)
         db.session.commit()
         flash(f"{enrollment.user.email} no longer has access to {course.title}. No money was refunded.", "success")
     return redirect(_back_to_roster(course))
@@ -204,7 +204,7 @@ def reissue_certificate(course_id: int, enrollment_id: int):
     certificate = completion_of(enrollment).certificate
     if certificate is None:
         abort(404)
-    if access.reissue_certificate(certificate):
+    if access_changes.reissue_certificate(certificate):
         db.session.commit()
         flash(f"Certificate {certificate.number} is valid again; its verification page says so.", "success")
     elif not enrollment.is_active:
@@ -256,7 +256,7 @@ def _grant_message(grant: Grant, course: Course) -> tuple[str, str]:
     """What the creator is told after giving access: what changed, and whether the e-mail went."""
     email = grant.user.email
     invitation = not has_password(grant.user)
-    if grant.outcome is Outcome.ALREADY:
+    if grant.outcome is GrantOutcome.ALREADY:
         if invitation and grant.mailed:
             return (
                 f"{email} already has access but hasn't chosen a password yet: we've sent the invitation again.",
@@ -264,11 +264,11 @@ def _grant_message(grant: Grant, course: Course) -> tuple[str, str]:
             )
         return f"{email} already has access to {course.title}. Nothing changed.", "info"
     done = {
-        Outcome.INVITED: f"{email} now has access. They had no account, so we've made one",
-        Outcome.RESTORED: f"{email} has access again",
-        Outcome.ENROLLED: f"{email} now has access",
+        GrantOutcome.INVITED: f"{email} now has access. They had no account, so we've made one",
+        GrantOutcome.RESTORED: f"{email} has access again",
+        GrantOutcome.ENROLLED: f"{email} now has access",
     }[grant.outcome]
-    if invitation and grant.outcome is Outcome.INVITED:
+    if invitation and grant.outcome is GrantOutcome.INVITED:
         return f"{done} and e-mailed them an invitation to choose a password.", "success"
     if invitation:
         return f"{done}. They haven't chosen a password yet, so we've e-mailed them an invitation.", "success"

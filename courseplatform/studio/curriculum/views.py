@@ -19,21 +19,21 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
-from ..access import owned_course_or_404, studio_required
-from ..extensions import db
-from ..formatting import format_date, format_size
-from ..media.services import ready_upload, upload_limit
-from ..models import Course, CourseKind, Lesson, LessonKind, Section
-from ..request_guard import json_body
-from . import bp
-from . import curriculum_services as services
-from .curriculum_forms import (
-    ConfirmForm,
+from ...access import owned_course_or_404, studio_required
+from ...extensions import db
+from ...formatting import format_date, format_size
+from ...media.services import ready_upload, upload_limit
+from ...models import Course, CourseKind, Lesson, LessonKind, Section
+from ...request_guard import json_body
+from .. import bp
+from ..offerings.forms import ConfirmForm
+from . import services
+from .forms import (
     LessonForm,
     MoveForm,
     SectionForm,
 )
-from .curriculum_services import CURRICULUM_OPTIONS, CurriculumError, LessonChanges, LessonFileError
+from .services import CURRICULUM_OPTIONS, CurriculumError, LessonChanges, LessonFileError
 
 # ---------------------------------------------------------------------------
 # Lookups: every id in a URL must belong to the offering in the same URL.

@@ -7,8 +7,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import FieldList, Form, FormField, HiddenField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
-from ..fields import WholeNumberField
-from ..ids import parse_id
+from ...fields import WholeNumberField
+from ...ids import parse_id
 
 AUTOMATIC = SelectChoice("", "Find it automatically")
 

@@ -15,8 +15,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from ..fields import HoursField, MoneyField, WholeNumberField, valid_slug
-from ..models import CourseKind
+from ...fields import HoursField, MoneyField, WholeNumberField, valid_slug
+from ...models import CourseKind
 
 KIND_CHOICES = [SelectChoice(k.value, k.label) for k in CourseKind]
 PRICE_CHOICES = [

@@ -7,9 +7,9 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..fields import MoneyField, QueryForm, valid_email
-from ..models import EnrollmentStatus
-from .learner_services import MAX_IMPORT_ROWS, STATUS_LABELS
+from ...fields import MoneyField, QueryForm, valid_email
+from ...models import EnrollmentStatus
+from .services import MAX_IMPORT_ROWS, STATUS_LABELS
 
 MAX_QUERY_LENGTH = 100
 

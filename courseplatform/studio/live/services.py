@@ -19,9 +19,9 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
-from ..extensions import db
-from ..learning.progress import AttendanceSummary
-from ..models import Attendance, Course, Enrollment, EnrollmentStatus, LiveSession, User, utcnow
+from ...extensions import db
+from ...learning.progress import AttendanceSummary
+from ...models import Attendance, Course, Enrollment, EnrollmentStatus, LiveSession, User, utcnow
 
 MAX_REPORT_BYTES = 1024 * 1024
 # A report's table of participants starts within this many lines (Zoom and Teams put a summary first).
@@ -446,7 +446,7 @@ class ImportedLearner:
 
 
 @dataclass
-class ImportResult:
+class AttendanceImportResult:
     """What an import did: the learners recorded, the addresses that aren't learners, the lines not used."""
 
     email_column: str
@@ -457,12 +457,12 @@ class ImportResult:
     capped: list[ImportedLearner] = field(default_factory=list)
 
 
-def import_report(course: Course, session: LiveSession, report: ParsedReport) -> ImportResult:
+def import_report(course: Course, session: LiveSession, report: ParsedReport) -> AttendanceImportResult:
     """Record the report's minutes for the active learners it names, replacing their earlier figures (flushed).
 
     A learner with a line that couldn't be read keeps their earlier figure (a partial sum would be wrong).
     """
-    result = ImportResult(report.email_column, report.minutes_column, problems=list(report.problems))
+    result = AttendanceImportResult(report.email_column, report.minutes_column, problems=list(report.problems))
     blocked = {User.normalize_email(problem.value) for problem in report.problems}
     seconds: dict[str, int] = {}
     lines: dict[str, list[int]] = {}

@@ -11,19 +11,19 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import selectinload
 
-from ..access import owned_course_or_404, studio_required
-from ..extensions import db
-from ..models import Course, Lesson, LessonKind, QuizQuestion, Section
-from . import bp
-from . import curriculum_services as services
-from .curriculum import lesson_of
-from .curriculum_forms import (
+from ...access import owned_course_or_404, studio_required
+from ...extensions import db
+from ...models import Course, Lesson, LessonKind, QuizQuestion, Section
+from .. import bp
+from ..offerings.forms import ConfirmForm
+from . import services
+from .forms import (
     MAX_CHOICES,
-    ConfirmForm,
     MoveForm,
     QuestionForm,
     QuizSettingsForm,
 )
+from .views import lesson_of
 
 # Quizzes
 

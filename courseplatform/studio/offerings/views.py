@@ -6,14 +6,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from ..access import creator_required, owned_course_or_404, studio_required
-from ..extensions import db
-from ..fields import page_number
-from ..markdown_render import render_markdown
-from ..media.services import UploadError, media_url, ready_upload
-from ..models import Course, CourseKind
-from . import bp
-from .curriculum_services import CURRICULUM_OPTIONS
+from ...access import creator_required, owned_course_or_404, studio_required
+from ...extensions import db
+from ...fields import page_number
+from ...markdown_render import render_markdown
+from ...media.services import UploadError, media_url, ready_upload
+from ...models import Course, CourseKind
+from .. import bp
+from ..curriculum.services import CURRICULUM_OPTIONS
 from .forms import ConfirmForm, OfferingForm
 from .services import (
     NotReadyToPublish,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from ..extensions import db
-from ..jobs import JobRefused, enqueue, job_of, job_progress
-from ..models import Course, Job, User
-from .learner_services import ImportReport, ListedPerson, Rejection, enrol_list
+from ...extensions import db
+from ...jobs import JobRefused, enqueue, job_of, job_progress
+from ...models import Course, Job, User
+from .services import ImportReport, ListedPerson, Rejection, enrol_list
 
 KIND = "learners.enrol_list"
 

@@ -13,13 +13,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from ..access import owned_course_or_404, studio_required
-from ..extensions import db
-from ..models import Course, CourseKind, Job, JobStatus, LiveSession, utcnow
-from . import bp
-from .attendance_forms import AttendanceForm, AttendanceImportForm, attendance_form
-from .attendance_jobs import attendance_job, start_attendance_import
-from .attendance_services import (
+from ...access import owned_course_or_404, studio_required
+from ...extensions import db
+from ...models import Course, CourseKind, Job, JobStatus, LiveSession, utcnow
+from .. import bp
+from ..curriculum.services import session_zone
+from .forms import AttendanceForm, AttendanceImportForm, attendance_form
+from .jobs import attendance_job, start_attendance_import
+from .services import (
     MAX_REPORT_BYTES,
     AttendanceError,
     ColumnsNeeded,
@@ -28,7 +29,6 @@ from .attendance_services import (
     read_report,
     save_attendance,
 )
-from .curriculum_services import session_zone
 
 
 def _session_of(course_id: int, session_id: int) -> tuple[Course, LiveSession]:

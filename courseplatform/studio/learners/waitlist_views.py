@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Response, render_template, request
 
-from ..access import owned_course_or_404, studio_required
-from ..downloads import attachment
-from ..enrollments.waitlist import latest_notice, waitlist_csv, waitlist_entries, waitlist_page
-from ..fields import page_number
-from . import bp
+from ...access import owned_course_or_404, studio_required
+from ...downloads import attachment
+from ...enrollments.waitlist import latest_notice, waitlist_csv, waitlist_entries, waitlist_page
+from ...fields import page_number
+from .. import bp
 
 
 @bp.get("/courses/<int:course_id>/waitlist")

@@ -7,12 +7,12 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
-from ..enrollments.waitlist import announce_opening
-from ..extensions import db
-from ..fields import MAX_PAGE, slugify
-from ..integrations.payments import test_mode
-from ..media.services import claim_upload, release_assets, store_upload
-from ..models import (
+from ...enrollments.waitlist import announce_opening
+from ...extensions import db
+from ...fields import MAX_PAGE, slugify
+from ...integrations.payments import test_mode
+from ...media.services import claim_upload, release_assets, store_upload
+from ...models import (
     Course,
     CourseKind,
     CourseStatus,
@@ -30,7 +30,7 @@ from ..models import (
     stored_markdown,
     utcnow,
 )
-from ..stats import offering_learners, offering_net_cents
+from ...stats import offering_learners, offering_net_cents
 from .forms import topic_names
 
 

@@ -19,8 +19,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ..fields import LocalDateTimeField, WholeNumberField
-from ..models import LessonKind
+from ...fields import LocalDateTimeField, WholeNumberField
+from ...models import LessonKind
 
 MIN_CHOICES = 2
 MAX_CHOICES = 8
@@ -47,10 +47,6 @@ class MoveForm(FlaskForm):
     direction = SelectField(
         choices=[SelectChoice("up", "Up"), SelectChoice("down", "Down")], validators=[DataRequired()]
     )
-
-
-class ConfirmForm(FlaskForm):
-    """A delete button: the CSRF token is the whole form."""
 
 
 class LessonForm(FlaskForm):

@@ -5,7 +5,7 @@ GET/POST /courses/<id>/sessions/<sid>/edit
 GET/POST /courses/<id>/sessions/<sid>/replay                 attach (or remove) the recording
 POST /courses/<id>/sessions/<sid>/delete
 
-Attendance has its own page: studio/attendance.py.
+Attendance has its own page: studio/live/attendance_views.py.
 """
 
 from __future__ import annotations
@@ -15,19 +15,19 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from ..access import owned_course_or_404, studio_required
-from ..enrollments.waitlist import offer_open_seats
-from ..extensions import db
-from ..formatting import in_zone, zone_or_utc
-from ..models import Course, CourseKind, LiveSession, MediaAsset, utcnow
-from . import bp
-from . import curriculum_services as services
-from .curriculum_forms import (
-    ConfirmForm,
+from ...access import owned_course_or_404, studio_required
+from ...enrollments.waitlist import offer_open_seats
+from ...extensions import db
+from ...formatting import in_zone, zone_or_utc
+from ...models import Course, CourseKind, LiveSession, MediaAsset, utcnow
+from .. import bp
+from ..curriculum import services
+from ..curriculum.forms import (
     LiveSessionForm,
     ReplayForm,
 )
-from .curriculum_services import CurriculumError, SessionChanges
+from ..curriculum.services import CurriculumError, SessionChanges
+from ..offerings.forms import ConfirmForm
 
 # Live sessions
 

@@ -20,18 +20,18 @@ from flask import render_template
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
-from ..accounts.services import INVITE_MAX_AGE, make_invite_link
-from ..downloads import spreadsheet_safe
-from ..enrollments import access
-from ..enrollments.notes import creator_note
-from ..enrollments.seats import lock_course
-from ..enrollments.states import AccessRefused, AccessState, next_status, state_of
-from ..extensions import db
-from ..fields import MAX_PAGE
-from ..formatting import decimal_amount
-from ..integrations.mail import send_after_commit
-from ..links import absolute_url
-from ..models import (
+from ...accounts.services import INVITE_MAX_AGE, make_invite_link
+from ...downloads import spreadsheet_safe
+from ...enrollments import access_changes
+from ...enrollments.notes import creator_note
+from ...enrollments.seats import lock_course
+from ...enrollments.states import AccessRefused, AccessState, next_status, state_of
+from ...extensions import db
+from ...fields import MAX_PAGE
+from ...formatting import decimal_amount
+from ...integrations.mail import send_after_commit
+from ...links import absolute_url
+from ...models import (
     AccessEvent,
     Certificate,
     Course,
@@ -44,8 +44,8 @@ from ..models import (
     Section,
     User,
 )
-from ..models.commerce import SETTLED_STATUSES
-from ..stats import offering_counts
+from ...models.commerce import SETTLED_STATUSES
+from ...stats import offering_counts
 
 PER_PAGE = 50
 # Stored instead of a password hash for an account made on someone's behalf: no password
@@ -275,7 +275,7 @@ def refund_authors(order: Order) -> dict[int, User]:
 # ---------------------------------------------------------------------------
 
 
-class Outcome(enum.Enum):
+class GrantOutcome(enum.Enum):
     INVITED = "invited"  # a new account was made and enrolled
     ENROLLED = "enrolled"  # an existing account was enrolled
     RESTORED = "restored"  # a revoked enrollment is active again
@@ -285,7 +285,7 @@ class Outcome(enum.Enum):
 @dataclass(frozen=True)
 class Grant:
     user: User
-    outcome: Outcome
+    outcome: GrantOutcome
     mailed: bool = True
 
 
@@ -330,19 +330,23 @@ def grant_access(course: Course, email: str, name: str = "", *, zone: str | None
     if user is None:
         user, created = _new_account(email, name)
     try:
-        change = access.grant(user, course, AccessEvent.COMP)
-    except access.NoSeat:
+        change = access_changes.grant(user, course, AccessEvent.COMP)
+    except access_changes.NoSeat:
         raise LearnerError(_full_message(course)) from None
-    except access.AccessRefused as refused:
+    except access_changes.AccessRefused as refused:
         raise LearnerError(f"{email}: {creator_note(refused.enrollment, zone)}.") from None
     if not change.changed:
         # Someone who never chose a password gets the invitation again ("I never got the e-mail").
         resend = not has_password(user)
         if resend:
             _mail_access(course, user)
-        return Grant(user, Outcome.ALREADY, mailed=resend)
+        return Grant(user, GrantOutcome.ALREADY, mailed=resend)
     outcome = (
-        Outcome.INVITED if created else Outcome.RESTORED if change.before is not AccessState.NONE else Outcome.ENROLLED
+        GrantOutcome.INVITED
+        if created
+        else GrantOutcome.RESTORED
+        if change.before is not AccessState.NONE
+        else GrantOutcome.ENROLLED
     )
     _mail_access(course, user)
     return Grant(user, outcome)
@@ -351,10 +355,10 @@ def grant_access(course: Course, email: str, name: str = "", *, zone: str | None
 def restore_access(enrollment: Enrollment) -> None:
     """Undo an ended access, knowingly (after a revoke, a refund or a chargeback); raises LearnerError."""
     try:
-        access.restore(enrollment)
-    except access.NoSeat:
+        access_changes.restore(enrollment)
+    except access_changes.NoSeat:
         raise LearnerError(_full_message(enrollment.course)) from None
-    except access.AccessRefused:
+    except access_changes.AccessRefused:
         raise LearnerError(
             f"{enrollment.user.email}'s access can't be restored while a payment dispute is open."
         ) from None
@@ -588,7 +592,7 @@ def enrol_list(
         else {}
     )
     lock_course(course.id)
-    budget = access.SeatBudget(course)
+    budget = access_changes.SeatBudget(course)
     for person in people:
         user = users.get(person.email)
         enrollment = enrollments.get(user.id) if user is not None else None
@@ -605,7 +609,7 @@ def enrol_list(
         created = False
         if user is None:
             user, created = _new_account(person.email, person.name)
-        change = access.grant(user, course, AccessEvent.IMPORT, budget=budget)
+        change = access_changes.grant(user, course, AccessEvent.IMPORT, budget=budget)
         if not change.changed:
             report.already.append(person)
             continue

@@ -18,12 +18,12 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from ..checkout.services import platform_fee
-from ..extensions import db
-from ..integrations.payments import AccountStatus, Payments, PaymentsError, estimated_fee, get_payments, test_mode
-from ..models import Course, CreatorProfile, Order, OrderStatus, User
-from ..models.base import whole_sum
-from ..models.commerce import SETTLED_STATUSES, order_net_cents, order_refunds
+from ...checkout.services import platform_fee
+from ...extensions import db
+from ...integrations.payments import AccountStatus, Payments, PaymentsError, estimated_fee, get_payments, test_mode
+from ...models import Course, CreatorProfile, Order, OrderStatus, User
+from ...models.base import whole_sum
+from ...models.commerce import SETTLED_STATUSES, order_net_cents, order_refunds
 
 LEDGER_PAGE_SIZE = 25
 

@@ -12,15 +12,15 @@ import sqlalchemy as sa
 from flask import abort, render_template
 from sqlalchemy.orm import joinedload
 
-from ..access import owned_course_or_404, studio_required
-from ..enrollments.states import state_of
-from ..extensions import db
-from ..learning.certificates import EVALUATION_STATEMENTS, RATING_LABELS, Completion, completion_of
-from ..learning.progress import AttendanceSummary, CourseProgress, course_progress
-from ..models import Attendance, Course, Enrollment, LessonKind, LiveSession, QuizAttempt
-from . import bp
-from .forms import ConfirmForm
-from .learner_services import SOURCE_LABELS, STATE_LABELS
+from ...access import owned_course_or_404, studio_required
+from ...enrollments.states import state_of
+from ...extensions import db
+from ...learning.certificates import EVALUATION_STATEMENTS, RATING_LABELS, Completion, completion_of
+from ...learning.progress import AttendanceSummary, CourseProgress, course_progress
+from ...models import Attendance, Course, Enrollment, LessonKind, LiveSession, QuizAttempt
+from .. import bp
+from ..offerings.forms import ConfirmForm
+from .services import SOURCE_LABELS, STATE_LABELS
 
 
 @dataclass(frozen=True)

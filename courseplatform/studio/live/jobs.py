@@ -8,10 +8,10 @@ Run again, it writes the same figures: an import replaces the minutes of the lea
 
 from __future__ import annotations
 
-from ..extensions import db
-from ..jobs import JobRefused, enqueue, job_of, job_progress
-from ..models import Course, Job, LiveSession, User
-from .attendance_services import ImportResult, ParsedReport, ReportLine, import_report
+from ...extensions import db
+from ...jobs import JobRefused, enqueue, job_of, job_progress
+from ...models import Course, Job, LiveSession, User
+from .services import AttendanceImportResult, ParsedReport, ReportLine, import_report
 
 KIND = "attendance.import"
 
@@ -55,7 +55,7 @@ def import_attendance_job(job: Job) -> dict:
     return stored_result(result)
 
 
-def stored_result(result: ImportResult) -> dict:
+def stored_result(result: AttendanceImportResult) -> dict:
     """What the report page shows, as JSON: the learners recorded by name and e-mail, and the lines not used."""
 
     def learner(item) -> dict:

@@ -13,14 +13,14 @@ from __future__ import annotations
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import creator_required
-from ..extensions import db
-from ..fields import page_number
-from ..integrations.payments import TEST_MODE_FEE_FIXED_CENTS, TEST_MODE_FEE_PERCENT_BP
-from ..links import absolute_url
-from . import bp
-from .forms import ConfirmForm
-from .payout_services import (
+from ...access import creator_required
+from ...extensions import db
+from ...fields import page_number
+from ...integrations.payments import TEST_MODE_FEE_FIXED_CENTS, TEST_MODE_FEE_PERCENT_BP
+from ...links import absolute_url
+from .. import bp
+from ..offerings.forms import ConfirmForm
+from .services import (
     PayoutsError,
     PayoutStage,
     earnings,

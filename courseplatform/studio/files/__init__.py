@@ -1,0 +1,1 @@
+"""The creator's file library in the studio."""

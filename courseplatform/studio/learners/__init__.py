@@ -1,0 +1,1 @@
+"""An offering's learners in the studio: the roster, access, CSV enrolment, one learner's progress, the waitlist."""

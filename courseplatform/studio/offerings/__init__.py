@@ -1,0 +1,1 @@
+"""Offerings in the studio: the dashboard, creating, editing, publishing, duplicating and deleting one."""
