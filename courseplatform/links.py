@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import current_app
+
+if TYPE_CHECKING:
+    from .models import Course
 
 
 def absolute_url(endpoint: str, **values) -> str:
     """BASE_URL followed by the route's path: never the Host a request claims, and no request needed (cron)."""
     path = current_app.url_map.bind("").build(endpoint, values)
     return current_app.config["BASE_URL"] + path
+
+
+def offering_url(course: Course) -> str:
+    """The offering's public page (where it is seen and bought), as an absolute link."""
+    return absolute_url("catalog.course", slug=course.slug)
+
+
+def learn_url(course: Course) -> str:
+    """Where an enrolled learner takes the offering (its outline), as an absolute link."""
+    return absolute_url("learning.course", slug=course.slug)
 
 
 def origin_of(url: str) -> str:

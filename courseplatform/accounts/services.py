@@ -272,9 +272,12 @@ def make_reset_token(user: User, *, invite: bool = False) -> str:
     return _reset_serializer().dumps(payload)
 
 
-def make_invite_link(user: User) -> str:
-    """An absolute set-password link for an account created on someone's behalf (valid INVITE_MAX_AGE)."""
-    return absolute_url("accounts.reset_password", token=make_reset_token(user, invite=True))
+def password_link(user: User, *, invite: bool = False) -> str:
+    """An absolute link to choose a password: a reset, or with `invite` an account made on someone's behalf.
+
+    A reset link is valid PASSWORD_RESET_MAX_AGE seconds, an invitation INVITE_MAX_AGE.
+    """
+    return absolute_url("accounts.reset_password", token=make_reset_token(user, invite=invite))
 
 
 def user_for_reset_token(token: str, max_age: int | None = None) -> User:
@@ -322,7 +325,7 @@ def send_password_reset(email: str) -> None:
         text=render_template(
             "accounts/email/reset.txt",
             user=user,
-            link=absolute_url("accounts.reset_password", token=make_reset_token(user)),
+            link=password_link(user),
             minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
         ),
     )
@@ -365,7 +368,7 @@ def request_signup(name: str, email: str, time_zone: str, next_path: str) -> Non
                 "accounts/email/signup_existing.txt",
                 user=user,
                 login_link=absolute_url("accounts.login"),
-                reset_link=absolute_url("accounts.reset_password", token=make_reset_token(user)),
+                reset_link=password_link(user),
                 minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
             ),
         )

@@ -17,6 +17,7 @@ from ..extensions import db
 from ..fields import page_number
 from ..jobs import after_commit, retry_failed
 from ..models import Job, JobStatus, MailStatus, OutgoingMail, utcnow
+from ..pagination import paginate
 from . import bp
 from .audit import record
 
@@ -39,14 +40,14 @@ class RetryForm(FlaskForm):
 def jobs():
     """Work that failed for good, with its error, and how much waits: the first look when something is off."""
     page = page_number(request.args)
-    failed = db.paginate(
+    failed = paginate(
         sa.select(Job)
         .where(Job.status == JobStatus.FAILED)
         .order_by(Job.finished_at.desc(), Job.id.desc())
         .options(defer(Job.payload), defer(Job.result)),  # a list job's payload can be megabytes
-        page=page,
-        per_page=PER_PAGE,
-        error_out=False,
+        page,
+        PER_PAGE,
+        keep_past_end=True,
     )
     undelivered = db.session.scalars(
         sa.select(OutgoingMail)

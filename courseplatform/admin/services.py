@@ -17,7 +17,6 @@ from sqlalchemy.orm import contains_eager, selectinload
 from ..accounts.services import end_other_login_sessions
 from ..checkout.services import withdraw_open_checkouts
 from ..extensions import db
-from ..fields import MAX_PAGE
 from ..ids import parse_id
 from ..models import (
     Course,
@@ -31,6 +30,7 @@ from ..models import (
     utcnow,
 )
 from ..models.base import whole_sum
+from ..pagination import Page, paginate
 from ..stats import learners_taught, offering_learners, offering_net_cents, platform_count
 from .audit import record
 
@@ -44,34 +44,6 @@ ORDER_REF_RE = re.compile(r"#?([0-9]{1,18})")
 
 class AdminError(ValueError):
     """An operator action that can't be done; the message says why."""
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a list: its rows, and where it sits in the whole."""
-
-    items: list
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def paginate(query: sa.Select, count: sa.Select, page: int, per_page: int, *, scalars: bool = True) -> Page:
-    """Rows of `query` for page `page` (clamped to the pages there are), after one count."""
-    total = db.session.scalar(count) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages, MAX_PAGE)
-    rows = query.limit(per_page).offset((page - 1) * per_page)
-    items = list(db.session.scalars(rows).unique()) if scalars else list(db.session.execute(rows))
-    return Page(items=items, page=page, pages=pages, total=total)
 
 
 def like_pattern(term: str) -> str:
@@ -247,12 +219,12 @@ def creators_page(query: str, status: str, page: int) -> Page:
         .order_by(CreatorProfile.created_at.desc(), CreatorProfile.id.desc())
     )
     count = base.with_only_columns(sa.func.count(CreatorProfile.id)).order_by(None)
-    found = paginate(rows, count, page, CREATORS_PER_PAGE, scalars=False)
+    found = paginate(rows, page, CREATORS_PER_PAGE, total=count, rows=True)
     money = money_by_creator([row[0].id for row in found.items])
     items = [
         CreatorRow(row[0], row.offerings, row.published, row.learners, money.get(row[0].id, [])) for row in found.items
     ]
-    return Page(items=items, page=found.page, pages=found.pages, total=found.total)
+    return found.with_items(items)
 
 
 @dataclass(frozen=True)
@@ -355,7 +327,7 @@ def orders_page(query: str, status: OrderStatus | None, creator_id: int | None, 
         .join(Course, Course.id == Order.course_id)
         .where(*conditions)
     )
-    return paginate(rows, count, page, ORDERS_PER_PAGE)
+    return paginate(rows, page, ORDERS_PER_PAGE, total=count)
 
 
 def order_or_none(order_id: int) -> Order | None:

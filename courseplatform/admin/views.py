@@ -28,6 +28,7 @@ from ..fields import page_number
 from ..formatting import format_money
 from ..ids import parse_id
 from ..models import AuditEntry, Order, OrderStatus
+from ..pagination import paginate
 from ..studio.learners.services import refund_authors
 from . import bp
 from .audit import ACTION_LABELS, entries_about, record
@@ -44,7 +45,6 @@ from .services import (
     order_or_none,
     orders_of,
     orders_page,
-    paginate,
     platform_counts,
     platform_money,
     suspend_account,
@@ -310,5 +310,5 @@ def audit():
         .options(joinedload(AuditEntry.actor))
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     )
-    found = paginate(rows, sa.select(sa.func.count(AuditEntry.id)), page_number(request.args), AUDIT_PER_PAGE)
+    found = paginate(rows, page_number(request.args), AUDIT_PER_PAGE, total=sa.select(sa.func.count(AuditEntry.id)))
     return render_template("admin/audit.html", found=found, statuses=OrderStatus)

@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload, undefer
 
 from ..enrollments.notes import LearnerNote
 from ..enrollments.seats import Seats
 from ..extensions import db
-from ..fields import MAX_PAGE
 from ..formatting import in_zone, known_zone
 from ..media.services import media_url
 from ..models import (
@@ -32,6 +30,7 @@ from ..models import (
     course_topics,
     utcnow,
 )
+from ..pagination import Page, paginate, paginate_counted
 from ..stats import learners_taught
 from .forms import CourseSearchForm
 from .search import text_match
@@ -55,38 +54,17 @@ def browsable_topics() -> list[Topic]:
     return list(db.session.scalars(sa.select(Topic).where(Topic.id.in_(in_use)).order_by(Topic.name, Topic.id)))
 
 
-class CountedPage(Pagination):
-    """A page of a search whose rows carry the number of matches, so one pass over them gives both.
-
-    Ranking reads every matching offering anyway, so counting them in the same query halves the
-    rows read from the table. A page past the end has no row to carry the total and counts on its own.
-    """
-
-    def _query_items(self) -> list:
-        statement = self._query_args["select"]
-        counted = statement.add_columns(sa.func.count().over().label("matches"))
-        rows = db.session.execute(counted.limit(self.per_page).offset(self._query_offset)).all()
-        self._matches = rows[0].matches if rows else None
-        return [row[0] for row in rows]
-
-    def _query_count(self) -> int:
-        if self._matches is not None:
-            return self._matches
-        matching = self._query_args["select"].order_by(None).subquery()
-        return db.session.scalar(sa.select(sa.func.count()).select_from(matching))
-
-
-def search_courses(form: CourseSearchForm, page: int) -> Pagination:
+def search_courses(form: CourseSearchForm, page: int) -> Page[Course]:
     """One page of the catalog for the visitor's search, topic, format and sort.
 
     Best match first is one query over the matches, served by the search index on PostgreSQL;
     the other orders are a count and a page, which PostgreSQL may read in that order and stop early.
     """
     statement = catalog_statement(form)
-    page = min(max(page, 1), MAX_PAGE)
     if form.sort.data == "relevance" and form.query:
-        return CountedPage(select=statement, page=page, per_page=PER_PAGE, error_out=False)
-    return db.paginate(statement, page=page, per_page=PER_PAGE, error_out=False)
+        # Ranking reads every match anyway: counting them in the same pass halves the rows read.
+        return paginate_counted(statement, page, PER_PAGE)
+    return paginate(statement, page, PER_PAGE, keep_past_end=True)
 
 
 def catalog_statement(form: CourseSearchForm) -> sa.Select:
@@ -302,7 +280,7 @@ class Storefront:
 
     profile: CreatorProfile
     photo: MediaAsset | None
-    courses: Pagination  # one page of the published offerings, newest first
+    courses: Page[Course]  # one page of the published offerings, newest first
     learners_taught: int
 
 
@@ -318,12 +296,12 @@ def storefront(slug: str, page: int = 1) -> Storefront | None:
     if row is None:
         return None
     profile = row[0]
-    courses = db.paginate(
+    courses = paginate(
         sa.select(Course)
         .where(Course.creator_id == profile.id, Course.is_listed)
         .order_by(Course.published_at.desc(), Course.id.desc()),
-        page=min(max(page, 1), MAX_PAGE),
-        per_page=STOREFRONT_PER_PAGE,
-        error_out=False,
+        page,
+        STOREFRONT_PER_PAGE,
+        keep_past_end=True,
     )
     return Storefront(profile=profile, photo=row[1], courses=courses, learners_taught=row[2] or 0)

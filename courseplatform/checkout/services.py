@@ -38,7 +38,7 @@ from ..integrations.payments import (
     payments_for,
     test_mode,
 )
-from ..links import absolute_url
+from ..links import absolute_url, learn_url, offering_url
 from ..models import (
     AccessEvent,
     Course,
@@ -586,10 +586,6 @@ def replay_parked_events(order: Order) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _learn_link(course: Course) -> str:
-    return absolute_url("learning.course", slug=course.slug)
-
-
 def mail_payment_failed(order: Order) -> None:
     """Tell the learner a delayed payment (a bank debit) didn't go through, and how to try again."""
     send_after_commit(
@@ -599,7 +595,7 @@ def mail_payment_failed(order: Order) -> None:
             "checkout/email/payment_failed.txt",
             order=order,
             course=order.course,
-            course_link=absolute_url("catalog.course", slug=order.course.slug),
+            course_link=offering_url(order.course),
         ),
     )
 
@@ -613,7 +609,7 @@ def _mail_receipt(order: Order) -> None:
             order=order,
             course=order.course,
             test_mode=order.provider.value == "test",
-            learn_link=_learn_link(order.course),
+            learn_link=learn_url(order.course),
             orders_link=absolute_url("accounts.orders"),
         ),
     )
@@ -637,6 +633,6 @@ def _mail_refund_notice(order: Order, why: str, amount_cents: int | None = None)
             course=order.course,
             why=why,
             amount_cents=order.amount_cents if amount_cents is None else amount_cents,
-            course_link=absolute_url("catalog.course", slug=order.course.slug),
+            course_link=offering_url(order.course),
         ),
     )

@@ -35,10 +35,6 @@ from .services import (
 from .webhooks import handle_event
 
 
-def _learn_url(course: Course) -> str:
-    return url_for("learning.course", slug=course.slug)
-
-
 @bp.post("/courses/<slug>/checkout")
 @limiter.limit("20 per minute", methods=["POST"])
 @token_or_same_origin
@@ -61,7 +57,7 @@ def start(slug: str):
         result = begin_checkout(current_user, course, form.amount_cents)
     except AlreadyEnrolled:
         flash("You're already enrolled, so there's nothing to pay. Welcome back.", "info")
-        return redirect(_learn_url(course))
+        return redirect(url_for("learning.course", slug=course.slug))
     except CheckoutError as exc:
         db.session.rollback()
         flash(exc.message, exc.category)
@@ -69,7 +65,7 @@ def start(slug: str):
     db.session.commit()
     if isinstance(result, Enrollment):
         flash(f"You're enrolled in {course.title}. Enjoy!", "success")
-        return redirect(_learn_url(course))
+        return redirect(url_for("learning.course", slug=course.slug))
     try:
         target = open_checkout(result)
     except CheckoutError as exc:
@@ -167,7 +163,7 @@ def success():
         )
         if enrollment is not None and enrollment.is_active:
             flash(f"Payment received. You're enrolled in {course.title}; a receipt is on its way.", "success")
-            return redirect(_learn_url(course))
+            return redirect(url_for("learning.course", slug=course.slug))
     return render_template("checkout/status.html", order=order, course=course)
 
 

@@ -14,8 +14,9 @@ from ..downloads import spreadsheet_safe
 from ..extensions import db
 from ..integrations.mail import JobMail, mail_of_job, send_many_after_commit
 from ..jobs import JobRefused, enqueue, job_progress
-from ..links import absolute_url
+from ..links import offering_url
 from ..models import Course, CourseKind, Job, JobStatus, User, WaitlistEntry, utcnow
+from ..pagination import paginate
 from .seats import is_buyable
 
 NOTIFY = "waitlist.notify"
@@ -41,11 +42,6 @@ def join_waitlist(course: Course, email: str) -> bool:
         # Someone joined with the same address between the check and the insert.
         return False
     return True
-
-
-def course_url(course: Course) -> str:
-    """The offering's public page as an absolute link, for e-mails (no request needed)."""
-    return absolute_url("catalog.course", slug=course.slug)
 
 
 def offer_open_seats(course: Course) -> int:
@@ -110,7 +106,7 @@ def notify_waitlist_job(job: Job) -> dict:
     subject_template, opening = REASONS[reason]
     creator = course.creator.display_name
     subject = subject_template.format(title=course.title)
-    link = course_url(course)
+    link = offering_url(course)
     text = (
         f"Hello,\n\n{opening.format(title=course.title, creator=creator)}\n\n"
         f"See it and sign up here:\n{link}\n\n"
@@ -190,18 +186,15 @@ def waitlist_page(course: Course, page: int = 1, per_page: int = PER_PAGE) -> Wa
             sa.func.count(WaitlistEntry.id).filter(WaitlistEntry.notified_at.is_(None)),
         ).where(WaitlistEntry.course_id == course.id)
     ).one()
-    pages = max(1, -(-total // per_page))
-    page = min(page, pages)
-    entries = list(
-        db.session.scalars(
-            sa.select(WaitlistEntry)
-            .where(WaitlistEntry.course_id == course.id)
-            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
+    found = paginate(
+        sa.select(WaitlistEntry)
+        .where(WaitlistEntry.course_id == course.id)
+        .order_by(WaitlistEntry.created_at, WaitlistEntry.id),
+        page,
+        per_page,
+        total=total,
     )
-    return WaitlistPage(entries, total, waiting, page, pages)
+    return WaitlistPage(found.items, total, waiting, found.page, found.pages)
 
 
 def waitlist_csv(entries: list[WaitlistEntry]) -> str:

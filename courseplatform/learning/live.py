@@ -18,7 +18,7 @@ from icalendar import Alarm, Calendar, Event
 from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
-from ..links import absolute_url
+from ..links import absolute_url, learn_url
 from ..models import Course, Lesson, LessonKind, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
 from .permissions import Viewer, active_enrollment
 
@@ -166,7 +166,7 @@ def session_page_url(course: Course, session: LiveSession, lessons: dict[int, in
     lesson_id = lessons.get(session.id)
     if lesson_id is not None:
         return absolute_url("learning.lesson", slug=course.slug, lesson_id=lesson_id)
-    return absolute_url("learning.course", slug=course.slug)
+    return learn_url(course)
 
 
 def calendar_url(course: Course, session: LiveSession) -> str:

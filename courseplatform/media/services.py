@@ -18,6 +18,7 @@ from ..ids import parse_id
 from ..integrations.storage import STAGING_PREFIX, StorageError, get_storage, staging_key
 from ..jobs import enqueue
 from ..models import Course, CreatorProfile, Job, Lesson, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
+from ..pagination import paginate
 
 
 @dataclass(frozen=True)
@@ -529,27 +530,23 @@ class Library:
 
 def file_library(owner: User, page: int = 1, per_page: int = 50) -> Library:
     """The owner's uploads, with their state and uses, in four queries whatever their number."""
-    total = db.session.scalar(sa.select(sa.func.count(MediaAsset.id)).where(MediaAsset.owner_id == owner.id)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    assets = list(
-        db.session.scalars(
-            sa.select(MediaAsset)
-            .where(MediaAsset.owner_id == owner.id)
-            .order_by(MediaAsset.created_at.desc(), MediaAsset.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
+    found = paginate(
+        sa.select(MediaAsset)
+        .where(MediaAsset.owner_id == owner.id)
+        .order_by(MediaAsset.created_at.desc(), MediaAsset.id.desc()),
+        page,
+        per_page,
+        total=sa.select(sa.func.count(MediaAsset.id)).where(MediaAsset.owner_id == owner.id),
     )
     profile = owner.creator_profile
     return Library(
-        assets=assets,
-        uses=file_uses({asset.id for asset in assets}),
-        total=total,
+        assets=found.items,
+        uses=file_uses({asset.id for asset in found.items}),
+        total=found.total,
         used_bytes=storage_used(owner),
         quota_bytes=profile.storage_quota_bytes if profile else None,
-        page=page,
-        pages=pages,
+        page=found.page,
+        pages=found.pages,
     )
 
 

@@ -35,6 +35,7 @@ from ..formatting import decimal_amount, minor_units
 from ..models import Course, CourseStatus, CreatorProfile, Order, Refund, SessionIncome
 from ..models.base import whole_sum
 from ..models.commerce import SETTLED_STATUSES, counted_refunds
+from ..pagination import Page
 from ..stats import offering_completed, offering_learners
 
 DEFAULT_MONTHS = 12
@@ -167,33 +168,14 @@ class OfferingFigures:
 
 
 @dataclass(frozen=True)
-class OfferingsPage:
-    """Where the shown offerings sit among all the creator's offerings (the table's pager)."""
-
-    page: int
-    pages: int
-    total: int
-    authoring_minutes: int  # over every offering
-
-    @classmethod
-    def of(cls, page: int, total: int, authoring_minutes: int) -> OfferingsPage:
-        pages = max(1, -(-total // OFFERINGS_PER_PAGE))
-        return cls(min(max(page, 1), pages), pages, total, authoring_minutes)
-
-    @property
-    def first(self) -> int:
-        return (self.page - 1) * OFFERINGS_PER_PAGE
-
-
-@dataclass(frozen=True)
 class RevenueFigures:
     """Everything the revenue view shows for one creator and one period."""
 
     period: Period
     currency: str
     months: list[MonthFigures]
-    offerings: list[OfferingFigures]  # one page of them, best earners first
-    offerings_page: OfferingsPage
+    offerings_page: Page[OfferingFigures]  # best earners first
+    authoring_minutes: int  # hours spent making every offering, not only the page shown
     last_four_weeks_cents: int
     default_session_fee_cents: int
 
@@ -243,9 +225,9 @@ class RevenueFigures:
         return None if rate is None else round(rate)
 
     @property
-    def authoring_minutes(self) -> int:
-        """Hours spent making every offering, not only the page shown."""
-        return self.offerings_page.authoring_minutes
+    def offerings(self) -> list[OfferingFigures]:
+        """The page of offerings shown."""
+        return self.offerings_page.items
 
     @property
     def authoring_hours(self) -> float:
@@ -403,7 +385,7 @@ def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tup
 
 def _offerings(
     profile: CreatorProfile, money: dict[tuple[int, int], _Money], page: int
-) -> tuple[list[OfferingFigures], OfferingsPage]:
+) -> tuple[Page[OfferingFigures], int]:
     """One page of the creator's offerings, best earners in the period first, with learners and completions today.
 
     Every offering is ranked (by the period's net, then title) from its id and title alone; only
@@ -426,8 +408,8 @@ def _offerings(
     ).all()
     # Best earners first; offerings with nothing in the period keep their alphabetical order.
     order = sorted(range(len(ranked)), key=lambda i: -totals.get(ranked[i][0], _Money()).net)
-    found = OfferingsPage.of(page, len(ranked), sum(minutes or 0 for _id, minutes in ranked))
-    shown = [ranked[i][0] for i in order[found.first : found.first + OFFERINGS_PER_PAGE]]
+    found: Page[OfferingFigures] = Page.at(page, OFFERINGS_PER_PAGE, len(ranked))
+    shown = [ranked[i][0] for i in order[found.offset : found.offset + found.per_page]]
     rows = (
         {
             row[0]: row
@@ -464,7 +446,7 @@ def _offerings(
                 completed=int(completed),
             )
         )
-    return offerings, found
+    return found.with_items(offerings), sum(minutes or 0 for _id, minutes in ranked)
 
 
 def revenue_figures(
@@ -478,7 +460,7 @@ def revenue_figures(
     passive: dict[int, int] = {}
     for (_course, bucket), cell in money.items():
         passive[bucket] = passive.get(bucket, 0) + cell.net
-    offerings, offerings_page = _offerings(profile, money, page)
+    offerings_page, authoring_minutes = _offerings(profile, money, page)
     months = []
     for index, month in enumerate(period.months):
         income, count, minutes = sessions.get(index, (0, 0, 0))
@@ -487,8 +469,8 @@ def revenue_figures(
         period=period,
         currency=profile.currency,
         months=months,
-        offerings=offerings,
         offerings_page=offerings_page,
+        authoring_minutes=authoring_minutes,
         last_four_weeks_cents=passive.get(RECENT, 0),
         default_session_fee_cents=profile.default_session_fee_cents,
     )

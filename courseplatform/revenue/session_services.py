@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..fields import MAX_PAGE
 from ..models import CreatorProfile, PayerKind, SessionIncome, SessionIncomeSource
+from ..pagination import paginate
 from .session_import import ParsedRow
 
 PER_PAGE = 50
@@ -86,18 +86,17 @@ def session_ledger(
         )
     ]
     entries = sum(t.entries for t in totals)
-    pages = max(1, -(-entries // per_page))
-    page = min(max(page, 1), pages, MAX_PAGE)
-    rows = list(
-        db.session.scalars(
-            sa.select(SessionIncome)
-            .where(*conditions)
-            .order_by(SessionIncome.session_date.desc(), SessionIncome.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
+    found = paginate(
+        sa.select(SessionIncome)
+        .where(*conditions)
+        .order_by(SessionIncome.session_date.desc(), SessionIncome.id.desc()),
+        page,
+        per_page,
+        total=entries,
     )
-    return SessionLedger(rows=rows, totals=totals, entries=entries, page=page, pages=pages, month=month)
+    return SessionLedger(
+        rows=found.items, totals=totals, entries=entries, page=found.page, pages=found.pages, month=month
+    )
 
 
 def owned_entry(profile: CreatorProfile, entry_id: int) -> SessionIncome | None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response, make_response, render_template, request, url_for
+from flask import Response, make_response, render_template, request
 from flask_login import current_user
-from werkzeug.routing import BuildError
 
 from ..access import creator_required
 from ..downloads import attachment
@@ -24,14 +23,6 @@ from .figures import DEFAULT_MONTHS, MAX_MONTHS, revenue_csv, revenue_figures
 from .forms import PeriodForm, period_shortcuts
 
 PRIVATE = "private, no-store"  # the creator's income
-
-
-def _sessions_url() -> str:
-    """Where session income is logged (its page may not exist in every build yet)."""
-    try:
-        return url_for("revenue.sessions")
-    except BuildError:
-        return "/studio/sessions"
 
 
 def _period_form() -> tuple[PeriodForm, object, datetime]:
@@ -51,29 +42,16 @@ def revenue():
             "revenue/revenue.html",
             form=form,
             figures=figures,
-            offerings_pager=_offerings_pager(figures.offerings_page),
+            # The offerings' pager keeps the period (and whatever else the address holds).
+            period_args={key: value for key, value in request.args.items() if key != "page"},
             shortcuts=period_shortcuts(form.this_month),
             zone_name=zone.key,
-            sessions_url=_sessions_url(),
             default_months=DEFAULT_MONTHS,
             max_months=MAX_MONTHS,
         )
     )
     response.headers["Cache-Control"] = PRIVATE
     return response
-
-
-def _offerings_pager(found) -> dict:
-    """Links to the previous and next pages of the offerings table, keeping the period."""
-    args = {key: value for key, value in request.args.items() if key != "page"}
-
-    def link(page: int) -> str:
-        return url_for("revenue.revenue", **args, **({"page": page} if page > 1 else {}), _anchor="offerings-heading")
-
-    return {
-        "prev_url": link(found.page - 1) if found.page > 1 else None,
-        "next_url": link(found.page + 1) if found.page < found.pages else None,
-    }
 
 
 @bp.get("/revenue.csv", endpoint="revenue_csv")

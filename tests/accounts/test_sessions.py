@@ -222,10 +222,10 @@ def test_a_password_reset_ends_every_session(app, web, mailbox):
 
 
 def test_an_invited_learner_who_sets_a_password_gets_a_session_that_logout_ends(app, web, mailbox):
-    from courseplatform.accounts.services import make_invite_link
+    from courseplatform.accounts.services import password_link
 
     invited = UserFactory(email="new.learner@example.org", password_hash="!invited")
-    path = make_invite_link(invited).removeprefix("http://aqueduct.test")
+    path = password_link(invited, invite=True).removeprefix("http://aqueduct.test")
 
     response = web.submit(path, {"password": NEW, "confirm": NEW})
     assert "Your password is set." in response.get_data(as_text=True)

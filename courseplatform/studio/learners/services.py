@@ -20,17 +20,16 @@ from flask import render_template
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
-from ...accounts.services import INVITE_MAX_AGE, make_invite_link
+from ...accounts.services import INVITE_MAX_AGE, password_link
 from ...downloads import spreadsheet_safe
 from ...enrollments import access_changes
 from ...enrollments.notes import creator_note
 from ...enrollments.seats import lock_course
 from ...enrollments.states import AccessRefused, AccessState, next_status, state_of
 from ...extensions import db
-from ...fields import MAX_PAGE
 from ...formatting import decimal_amount
 from ...integrations.mail import send_after_commit
-from ...links import absolute_url
+from ...links import absolute_url, learn_url
 from ...models import (
     AccessEvent,
     Certificate,
@@ -45,6 +44,7 @@ from ...models import (
     User,
 )
 from ...models.commerce import SETTLED_STATUSES
+from ...pagination import Page
 from ...stats import offering_counts
 
 PER_PAGE = 50
@@ -221,16 +221,15 @@ def learner_roster(
     lessons_total = _lessons_total(course)
     listed = _matching_enrollments(course, query, status)
     matching = _matching(listed, counts, query, status)
-    pages = max(1, -(-matching // per_page))
-    page = min(max(page, 1), pages, MAX_PAGE)
-    rows = db.session.execute(_learners_query(listed.limit(per_page).offset((page - 1) * per_page))).all()
+    found = Page.at(page, per_page, matching)
+    rows = db.session.execute(_learners_query(found.window(listed))).all()
     return Roster(
         rows=[LearnerRow(e, u, o, d, lessons_total, number, bool(revoked)) for e, u, o, d, number, revoked in rows],
         counts=counts,
         lessons_total=lessons_total,
         matching=matching,
-        page=page,
-        pages=pages,
+        page=found.page,
+        pages=found.pages,
     )
 
 
@@ -364,10 +363,6 @@ def restore_access(enrollment: Enrollment) -> None:
         ) from None
 
 
-def _learn_link(course: Course) -> str:
-    return absolute_url("learning.course", slug=course.slug)
-
-
 def _mail_access(course: Course, user: User, job_id: int | None = None) -> None:
     """Tell them they have access; someone without a password gets an invitation to choose one.
 
@@ -375,7 +370,7 @@ def _mail_access(course: Course, user: User, job_id: int | None = None) -> None:
     (retried if the mail server is down), and never for access that was rolled back.
     """
     creator = course.creator.display_name
-    context = {"user": user, "course": course, "creator": creator, "learn_link": _learn_link(course)}
+    context = {"user": user, "course": course, "creator": creator, "learn_link": learn_url(course)}
     if has_password(user):
         subject = f"You've been given access to {course.title}"
         text = render_template("studio/email/access_granted.txt", **context)
@@ -384,7 +379,7 @@ def _mail_access(course: Course, user: User, job_id: int | None = None) -> None:
         text = render_template(
             "studio/email/invitation.txt",
             **context,
-            invite_link=make_invite_link(user),
+            invite_link=password_link(user, invite=True),
             invite_days=INVITE_MAX_AGE // 86400,
             forgot_link=absolute_url("accounts.forgot_password"),
         )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
 from ...enrollments.waitlist import announce_opening
 from ...extensions import db
-from ...fields import MAX_PAGE, slugify
+from ...fields import slugify
 from ...integrations.payments import test_mode
 from ...media.services import claim_upload, release_assets, store_upload
 from ...models import (
@@ -30,6 +29,7 @@ from ...models import (
     stored_markdown,
     utcnow,
 )
+from ...pagination import Page, paginate
 from ...stats import offering_learners, offering_net_cents
 from .forms import topic_names
 
@@ -56,16 +56,16 @@ def offerings_overview(profile: CreatorProfile, course_id: int | None = None) ->
     return _overview_rows(profile, ids)
 
 
-def offerings_page(profile: CreatorProfile, page: int) -> tuple[Pagination, list[sa.Row]]:
+def offerings_page(profile: CreatorProfile, page: int) -> tuple[Page[int], list[sa.Row]]:
     """A page of the creator's offerings, newest change first, with their figures: two queries.
 
     The figures (learners, revenue, next live date) are worked out for this page's offerings only.
     """
-    found = db.paginate(
+    found = paginate(
         sa.select(Course.id).where(Course.creator_id == profile.id).order_by(*DASHBOARD_ORDER),
-        page=min(max(page, 1), MAX_PAGE),
-        per_page=DASHBOARD_PER_PAGE,
-        error_out=False,
+        page,
+        DASHBOARD_PER_PAGE,
+        keep_past_end=True,
     )
     return found, _overview_rows(profile, list(found.items)) if found.items else []
 

@@ -24,6 +24,7 @@ from ...integrations.payments import AccountStatus, Payments, PaymentsError, est
 from ...models import Course, CreatorProfile, Order, OrderStatus, User
 from ...models.base import whole_sum
 from ...models.commerce import SETTLED_STATUSES, order_net_cents, order_refunds
+from ...pagination import paginate
 
 LEDGER_PAGE_SIZE = 25
 
@@ -244,9 +245,31 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
         )
     ]
     total_orders = sum(t.orders for t in totals)
-    pages = max(1, -(-total_orders // per_page))
-    page = min(max(page, 1), pages)
     paid_at = sa.func.coalesce(Order.paid_at, Order.created_at)
+    found = paginate(
+        settled.add_columns(
+            Order.id,
+            paid_at.label("paid_at"),
+            Course.title,
+            User.email,
+            Order.currency,
+            Order.amount_cents,
+            Order.processor_fee_cents,
+            Order.processor_fee_estimated,
+            Order.platform_fee_cents,
+            fee_back.label("fee_back"),
+            refunded.label("refunded_cents"),
+            Order.refund_pending_cents,
+            net.label("net"),
+            Order.status,
+        )
+        .join(User, Order.learner_id == User.id)
+        .order_by(paid_at.desc(), Order.id.desc()),
+        page,
+        per_page,
+        total=total_orders,
+        rows=True,
+    )
     rows = [
         EarningsRow(
             order_id=row.id,
@@ -263,27 +286,6 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             net_cents=row.net,
             status=row.status,
         )
-        for row in db.session.execute(
-            settled.add_columns(
-                Order.id,
-                paid_at.label("paid_at"),
-                Course.title,
-                User.email,
-                Order.currency,
-                Order.amount_cents,
-                Order.processor_fee_cents,
-                Order.processor_fee_estimated,
-                Order.platform_fee_cents,
-                fee_back.label("fee_back"),
-                refunded.label("refunded_cents"),
-                Order.refund_pending_cents,
-                net.label("net"),
-                Order.status,
-            )
-            .join(User, Order.learner_id == User.id)
-            .order_by(paid_at.desc(), Order.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
+        for row in found.items
     ]
-    return Earnings(totals=totals, rows=rows, page=page, pages=pages, total_orders=total_orders)
+    return Earnings(totals=totals, rows=rows, page=found.page, pages=found.pages, total_orders=total_orders)
