@@ -89,7 +89,7 @@ ENVIRON_PAGE = "aqueduct.page_cache.etag"
 
 
 @dataclass(frozen=True)
-class Page:
+class StoredPage:
     """A stored page: the data version it was rendered at and the answer, headers included."""
 
     version: str
@@ -102,17 +102,17 @@ class Page:
         return json.dumps(head).encode() + b"\n" + self.body
 
     @classmethod
-    def decode(cls, raw: bytes) -> Page:
+    def decode(cls, raw: bytes) -> StoredPage:
         head, _, body = raw.partition(b"\n")
         fields = json.loads(head)
         return cls(fields["v"], body, [tuple(pair) for pair in fields["h"]], fields["e"])
 
 
 class Store(Protocol):
-    def lookup(self, key: str) -> tuple[str, Page | None]:
+    def lookup(self, key: str) -> tuple[str, StoredPage | None]:
         """The current data version, and the page stored under key (of any version), in one go."""
 
-    def keep(self, key: str, page: Page, seconds: int) -> None: ...
+    def keep(self, key: str, page: StoredPage, seconds: int) -> None: ...
 
     def bump(self) -> None:
         """Outdate every stored page."""
@@ -126,7 +126,7 @@ class MemoryStore:
     def __init__(self, version_file: Path, max_bytes: int) -> None:
         self.version_file = version_file
         self.max_bytes = max_bytes
-        self.pages: OrderedDict[str, tuple[float, Page]] = OrderedDict()
+        self.pages: OrderedDict[str, tuple[float, StoredPage]] = OrderedDict()
         self.size = 0
         self.lock = threading.Lock()
 
@@ -137,7 +137,7 @@ class MemoryStore:
         except FileNotFoundError:
             return ""
 
-    def lookup(self, key: str) -> tuple[str, Page | None]:
+    def lookup(self, key: str) -> tuple[str, StoredPage | None]:
         version = self.version()
         with self.lock:
             found = self.pages.get(key)
@@ -150,7 +150,7 @@ class MemoryStore:
             self.pages.move_to_end(key)
             return version, page
 
-    def keep(self, key: str, page: Page, seconds: int) -> None:
+    def keep(self, key: str, page: StoredPage, seconds: int) -> None:
         if len(page.body) > self.max_bytes // LARGEST_SHARE:
             return
         with self.lock:
@@ -198,11 +198,11 @@ class RedisStore:
     def client(self) -> redis.Redis:
         return redis_client(self.url)
 
-    def lookup(self, key: str) -> tuple[str, Page | None]:
+    def lookup(self, key: str) -> tuple[str, StoredPage | None]:
         version, raw = self.client.mget(self.version_key, self.prefix + key)
-        return (version or b"0").decode(), Page.decode(raw) if raw else None
+        return (version or b"0").decode(), StoredPage.decode(raw) if raw else None
 
-    def keep(self, key: str, page: Page, seconds: int) -> None:
+    def keep(self, key: str, page: StoredPage, seconds: int) -> None:
         raw = page.encode()
         if len(raw) > self.max_bytes // LARGEST_SHARE:
             return
@@ -374,7 +374,7 @@ class PageCacheMiddleware:
                 body.close()
         key, version = environ[ENVIRON_KEY]
         kept = [(name, value) for name, value in headers if name.lower() != "content-length"]
-        page = Page(version, data, kept, marked)
+        page = StoredPage(version, data, kept, marked)
         if not keep:
             return _answer(page, environ, start_response)
         try:
@@ -384,7 +384,7 @@ class PageCacheMiddleware:
         return _answer(page, environ, start_response)
 
 
-def _answer(page: Page, environ: dict, start_response):
+def _answer(page: StoredPage, environ: dict, start_response):
     """The stored page, or 304 when the browser already has it; nothing for HEAD."""
     offered = environ.get("HTTP_IF_NONE_MATCH")
     if offered and parse_etags(offered).contains_weak(page.etag):

@@ -61,7 +61,7 @@ class OrderSearchForm(_Search):
 REASON_HELP = "Kept in the audit log with your name."
 
 
-class RefundForm(FlaskForm):
+class OperatorRefundForm(FlaskForm):
     """How much of an order the operator gives back, and why; sent twice: to review, then to confirm."""
 
     amount = MoneyField("Amount to refund", render_kw={"inputmode": "decimal"})

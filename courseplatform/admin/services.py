@@ -29,7 +29,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..models.base import whole_sum
+from ..models.base import like_pattern, whole_sum
 from ..pagination import Page, paginate
 from ..stats import learners_taught, offering_learners, offering_net_cents, platform_count
 from .audit import record
@@ -44,12 +44,6 @@ ORDER_REF_RE = re.compile(r"#?([0-9]{1,18})")
 
 class AdminError(ValueError):
     """An operator action that can't be done; the message says why."""
-
-
-def like_pattern(term: str) -> str:
-    """`50%_off` → `%50\\%\\_off%`: the term matched literally anywhere in the text."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 # ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from ..pagination import paginate
 from ..studio.learners.services import refund_authors
 from . import bp
 from .audit import ACTION_LABELS, entries_about, record
-from .forms import CreatorSearchForm, OrderSearchForm, ReasonForm, RefundForm
+from .forms import CreatorSearchForm, OperatorRefundForm, OrderSearchForm, ReasonForm
 from .services import (
     AUDIT_PER_PAGE,
     AdminError,
@@ -232,9 +232,9 @@ def _order_or_404(order_id: int) -> Order:
     return order
 
 
-def _render_order(order: Order, form: RefundForm | None = None, status: int = 200):
+def _render_order(order: Order, form: OperatorRefundForm | None = None, status: int = 200):
     if form is None:
-        form = RefundForm(formdata=None)
+        form = OperatorRefundForm(formdata=None)
         form.amount.data = order.refundable_cents or None
     form.refunded_before.data = str(order.refunds_requested_cents)
     form.confirmed.data = ""
@@ -262,7 +262,7 @@ def refund(order_id: int):
     order = _order_or_404(order_id)
     if not order.is_settled:
         abort(404)
-    form = RefundForm()
+    form = OperatorRefundForm()
     if not form.validate_on_submit():
         return _render_order(order, form, 400)
     if form.amount.data > order.refundable_cents:

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 
 from ..extensions import db
 from ..models import Course, CreatorProfile
+from ..models.base import like_pattern
 
 MAX_SEARCH_TERMS = 8  # SQLite's LIKE: words matched, each one more scan of the text
 MAX_SEARCH_LENGTH = 200  # characters read of a search, whatever reached the service
@@ -80,12 +81,6 @@ def _full_text_match(text: str) -> TextMatch:
         condition=vector.bool_op("@@")(query),
         relevance=(rank.desc(), Course.published_at.desc(), Course.id.desc()),
     )
-
-
-def like_pattern(term: str) -> str:
-    """`50%_off` → `%50\\%\\_off%`: the term matched literally anywhere in the text."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _like_match(text: str) -> TextMatch:

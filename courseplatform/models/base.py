@@ -67,6 +67,12 @@ def whole_sum(value) -> sa.ColumnElement[int]:
     return sa.cast(sa.func.coalesce(sa.func.sum(value), 0), sa.BigInteger)
 
 
+def like_pattern(term: str) -> str:
+    """`50%_off` → `%50\\%\\_off%`: the term matched literally anywhere in the text."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def enum_column(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
     """A portable enum: VARCHAR plus a named CHECK constraint listing the values."""
     return sa.Enum(

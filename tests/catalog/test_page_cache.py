@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from courseplatform.extensions import db
 from courseplatform.models import CourseKind, Order, WaitlistEntry
-from courseplatform.page_cache import MemoryStore, Page, page_cache
+from courseplatform.page_cache import MemoryStore, StoredPage, page_cache
 
 from ..admin.test_suspensions import suspend_creator
 from ..factories import (
@@ -306,8 +306,8 @@ def test_the_cache_off_renders_every_view_as_before(app, maya, visitor, count_qu
 # The in-process store
 
 
-def page(version: str, size: int) -> Page:
-    return Page(version, b"x" * size, [("Content-Type", "text/html")], "etag")
+def page(version: str, size: int) -> StoredPage:
+    return StoredPage(version, b"x" * size, [("Content-Type", "text/html")], "etag")
 
 
 def test_the_memory_store_forgets_the_least_recently_used_page_past_its_size(tmp_path):

@@ -43,6 +43,7 @@ from ...models import (
     Section,
     User,
 )
+from ...models.base import like_pattern
 from ...models.commerce import SETTLED_STATUSES
 from ...pagination import Page
 from ...stats import offering_counts
@@ -138,12 +139,6 @@ class Roster:
     @property
     def everyone(self) -> int:
         return sum(self.counts.values())
-
-
-def like_pattern(term: str) -> str:
-    """`50%_off` → `%50\\%\\_off%`: the term matched literally anywhere in the text."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _matching_enrollments(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> sa.Select:
