@@ -189,8 +189,9 @@ def follow_commits(session_class: type[OrmSession]) -> None:
 
 
 def register_unit_of_work(app: Flask) -> None:
-    """Registered after every other `after_request`, so it runs first: the commit is decided before
-    the page cache stores an answer and the security headers are put on it (an error page included)."""
+    """Registered after the application's other `after_request` functions, so it runs before them (a
+    blueprint's run earlier still): the commit is decided before the page cache stores an answer, the
+    security headers are put on it (an error page included) and Flask-Login writes its cookie."""
     from .extensions import Session
 
     follow_commits(Session)

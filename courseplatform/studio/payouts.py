@@ -84,7 +84,7 @@ def payouts_connect():
     try:
         link = start_onboarding(current_user.creator_profile, *_onboarding_urls())
     except PayoutsError as error:
-        # An account Stripe created before the link failed is kept, and reused next time.
+        # An account Stripe created before the link failed is kept (the answer is a redirect), and reused next time.
         flash(error.message, error.category)
         return redirect(url_for("studio.payouts"))
     return redirect(link, code=303)
