@@ -21,6 +21,7 @@ from .page_cache import register_page_cache
 from .request_guard import register_request_guard
 from .security import register_security_headers
 from .static_files import register_static_files
+from .unit_of_work import register_unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
     register_jobs(app)
     register_static_files(app)
+    # Last, so its after_request runs first: commit or roll back, then hand over what waited for the commit.
+    register_unit_of_work(app)
     # Around everything, static files included: each request gets its id and one log line.
     app.wsgi_app = RequestLog(app.wsgi_app)
     hops = app.config["TRUSTED_PROXY_HOPS"]
@@ -63,12 +66,10 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_jobs(app: Flask) -> None:
-    """Work a request commits (mail, jobs) is handed to the runner when the request ends."""
-    from .jobs import register_dispatch
+    """Work a request commits (mail, jobs) is handed to the runner when the request ends (`unit_of_work`)."""
     from .jobs.queue import celery_init_app
 
     celery_init_app(app)
-    register_dispatch(app)
 
 
 def register_extensions(app: Flask) -> None:

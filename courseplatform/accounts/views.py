@@ -78,20 +78,20 @@ def _mail_to_email_key() -> str:
 
 
 def _end_this_browsers_login() -> None:
-    """End the login session this browser holds, whoever it belongs to (the commit follows)."""
+    """End the login session this browser holds, whoever it belongs to (the request's commit follows)."""
     if current_user.is_authenticated:
         end_login_session(current_user.login_session)
 
 
 def _log_in(user: User, remember: bool = False) -> None:
-    """Make this browser `user`'s and commit the request's work with the new login session.
+    """Make this browser `user`'s with a new login session (kept by the request's commit; if that fails,
+    the browser keeps the cookie it came with).
 
     Whoever the browser was logged in as is logged out first, remember cookie included, or
     that cookie would log the browser back in as them.
     """
     _end_this_browsers_login()
     start_login_session(user, request.user_agent.string)
-    db.session.commit()
     logout_user()
     login_user(user, remember=remember)
 
@@ -106,7 +106,6 @@ def signup():
     form = SignupForm()
     if form.validate_on_submit():
         request_signup(form.name.data, form.email.data, form.time_zone.data, _safe_next(url_for("learning.index")))
-        db.session.commit()
         session["signup_sent_to"] = User.normalize_email(form.email.data)
         return redirect(url_for("accounts.signup_sent"))
     return render_template("accounts/signup.html", form=form)
@@ -176,7 +175,6 @@ def login():
 def logout():
     """End this device's login: its cookies, and any copy of them, open nothing afterwards."""
     _end_this_browsers_login()
-    db.session.commit()
     logout_user()
     flash("You're logged out.", "info")
     return redirect(url_for("catalog.home"))
@@ -190,7 +188,6 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         send_password_reset(form.email.data)
-        db.session.commit()
         flash(
             "If that address has an account, we've sent it a link to choose a new password. "
             "It works once, for the next hour.",
@@ -218,7 +215,6 @@ def reset_password(token: str):
             flash("Your password is set. Welcome to Aqueduct: your courses are below.", "success")
             return redirect(url_for("learning.index"))
         _end_this_browsers_login()  # whoever this browser was logged in as
-        db.session.commit()
         logout_user()
         flash("Your password has been changed. Log in with the new one.", "success")
         return redirect(url_for("accounts.login"))
@@ -236,7 +232,6 @@ def account():
         except AccountError as error:
             form.current_password.errors.append(str(error))
         else:
-            db.session.commit()
             flash("Your password has been changed. Other devices have been logged out.", "success")
             return redirect(url_for("accounts.account"))
     return render_template(
@@ -253,7 +248,6 @@ def account():
 def logout_other_devices():
     """Log out every other device and browser; this one stays logged in."""
     ended = end_other_login_sessions(current_user, keep=current_user.login_session)
-    db.session.commit()
     if ended:
         flash(f"You've been logged out on {ended} other device{'' if ended == 1 else 's'}.", "success")
     else:
@@ -269,7 +263,6 @@ def logout_device(login_session_id: int):
     if ended is None:
         abort(404)
     label, this_device = ended.device or "That device", ended.id == current_user.login_session.id
-    db.session.commit()
     if this_device:
         logout_user()
         flash("You're logged out.", "info")
@@ -298,7 +291,6 @@ def become_creator():
             db.session.rollback()
             form[error.field or "slug"].errors.append(str(error))
         else:
-            db.session.commit()
             if profile is None:
                 flash("Your studio is ready. Start by creating your first offering.", "success")
                 return redirect(url_for("studio.dashboard"))

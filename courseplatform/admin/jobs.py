@@ -88,7 +88,6 @@ def retry_job(job_id: int):
         return redirect(url_for("admin.jobs"))
     retry_failed(job)
     record("job.retry", job, f"{KIND_LABELS.get(job.kind, job.kind)}: {job.last_error}")
-    db.session.commit()
     flash(f"Job {job.id} will run again.", "success")
     return redirect(url_for("admin.jobs"))
 
@@ -107,6 +106,5 @@ def retry_mail(mail_id: int):
     record("mail.retry", message, f"To {message.recipient}: {message.subject}")
     db.session.flush()
     after_commit("mail", message.id)
-    db.session.commit()
     flash(f"The e-mail to {message.recipient} will be tried again.", "success")
     return redirect(url_for("admin.jobs"))

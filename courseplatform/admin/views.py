@@ -138,7 +138,6 @@ def _change_creator(creator_id: int, change, done: str):
         db.session.rollback()
         flash(str(error), "info")
     else:
-        db.session.commit()
         flash(done.format(name=profile.display_name), "success")
     return redirect(url_for("admin.creator", creator_id=profile.id))
 
@@ -185,7 +184,6 @@ def suspend_account_route(user_id: int):
         db.session.rollback()
         flash(str(error), "error")
     else:
-        db.session.commit()
         devices = f"{ended} device" if ended == 1 else f"{ended} devices"
         flash(f"{user.email} is suspended and was logged out of {devices}.", "success")
     return redirect(url_for("admin.account", user_id=user.id))
@@ -205,7 +203,6 @@ def unsuspend_account_route(user_id: int):
         db.session.rollback()
         flash(str(error), "info")
     else:
-        db.session.commit()
         flash(f"{user.email} can log in again.", "success")
     return redirect(url_for("admin.account", user_id=user.id))
 
@@ -292,7 +289,6 @@ def refund(order_id: int):
         order = _order_or_404(order_id)
         form.amount.errors.append(str(error))
         return _render_order(order, form, 409)
-    db.session.commit()
     flash(refund_outcome(order, made, form.amount.data), "success")
     return redirect(url_for("admin.order", order_id=order.id))
 

@@ -9,7 +9,7 @@ from ..checkout.forms import CheckoutForm
 from ..enrollments.notes import learner_note
 from ..enrollments.seats import seats
 from ..enrollments.waitlist import join_waitlist as add_to_waitlist
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..fields import page_number
 from ..media.services import media_url
 from ..models import CourseStatus, User
@@ -147,7 +147,6 @@ def join_waitlist(slug: str):
         return _render_course(page, waitlist_form=form)
     email = User.normalize_email(form.email.data)
     if add_to_waitlist(page.course, email):
-        db.session.commit()
         flash(f"You're on the waitlist. We'll e-mail {email} once, when a place opens.", "success")
     else:
         flash(f"You're already on the list with {email}. We'll e-mail you when a place opens.", "info")

@@ -62,17 +62,17 @@ def start(slug: str):
         db.session.rollback()
         flash(exc.message, exc.category)
         return redirect(course_page + "#enrol")
-    db.session.commit()
     if isinstance(result, Enrollment):
         flash(f"You're enrolled in {course.title}. Enjoy!", "success")
         return redirect(url_for("learning.course", slug=course.slug))
+    # Two steps, deliberately: the pending order (holding the seat, carrying the idempotency key) is kept
+    # before the payment provider is called, so a paid checkout always finds its order.
+    db.session.commit()
     try:
         target = open_checkout(result)
     except CheckoutError as exc:
-        db.session.commit()  # the failed order, so its seat is free again
-        flash(exc.message, "error")
+        flash(exc.message, "error")  # the failed order is kept, so its seat is free again
         return redirect(course_page + "#enrol")
-    db.session.commit()
     return redirect(target, code=303)
 
 
@@ -108,18 +108,15 @@ def test_checkout_choice(order_id: int, choice: str):
     course_page = url_for("catalog.course", slug=order.course.slug)
     if order.status is OrderStatus.PENDING and order.expires_at and order.expires_at <= utcnow():
         close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.")
-        db.session.commit()
         flash("This checkout expired, so nothing was charged. Press Buy again to start over.", "error")
         return redirect(course_page + "#enrol")
     if order.status is not OrderStatus.PENDING:
         return redirect(url_for("checkout.success", order=order.id))
     if choice == "decline":
         if close_order(order, OrderStatus.FAILED, "Declined on the test-mode checkout."):
-            db.session.commit()
             flash("The payment was declined, so nothing was charged. You can try again.", "error")
         return redirect(course_page + "#enrol")
     fulfil_order(order.id, paid=True, payment_intent_id=f"test_intent_{order.id}")
-    db.session.commit()
     return redirect(url_for("checkout.success", order=order.id))
 
 
@@ -154,7 +151,6 @@ def success():
                 payment_intent_id=checkout.payment_intent_id,
                 totals=checkout.totals,
             )
-            db.session.commit()
     db.session.refresh(order)
     course = order.course
     if order.status is OrderStatus.PAID:
@@ -190,11 +186,9 @@ def cancel():
                 payment_intent_id=checkout.payment_intent_id,
                 totals=checkout.totals,
             )
-            db.session.commit()
             return redirect(url_for("checkout.success", order=order.id))
         if checkout is not None:
             close_order(order, OrderStatus.EXPIRED, "Checkout cancelled by the learner.")
-            db.session.commit()
     flash("Checkout cancelled. Nothing was charged.", "info")
     return redirect(course_page + "#enrol")
 
@@ -222,9 +216,7 @@ def stripe_webhook():
     try:
         outcome = handle_event(event)
     except PaymentsError as exc:
-        # Stripe couldn't be asked what the event needs (a charge's refunds): nothing is kept, Stripe retries.
-        db.session.rollback()
+        # Stripe couldn't be asked what the event needs (a charge's refunds): nothing is kept (503), Stripe retries.
         current_app.logger.warning("Stripe event %s not applied yet: %s", event.id, exc.message)
         return {"error": "Stripe could not be reached; deliver again later."}, 503
-    db.session.commit()
     return {"received": True, "outcome": outcome}

@@ -12,7 +12,7 @@ A crash between the commit and the hand-off loses nothing: `sweep` (beat, every 
 two never run it at once, and a dead worker's job is claimed again when its lease ends.
 """
 
-from .dispatch import after_commit, dispatch_committed, register_dispatch
+from .dispatch import after_commit, dispatch_committed
 from .runner import JobRefused, enqueue, job_of, job_progress, retry_failed, run_job, sweep
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "enqueue",
     "job_of",
     "job_progress",
-    "register_dispatch",
     "retry_failed",
     "run_job",
     "sweep",

@@ -82,15 +82,3 @@ def _send_to_queue(mail: list[int], jobs: list[int]) -> None:
     except Exception:
         # Redis unreachable: the rows are committed, and the sweeper hands them over when it is back.
         log.exception("the job queue could not be reached; the sweeper will pick the work up")
-
-
-def register_dispatch(app: Flask) -> None:
-    """Each request hands its committed work over when it ends."""
-
-    @app.after_request
-    def _dispatch(response):
-        try:
-            dispatch_committed()
-        except Exception:
-            log.exception("committed work could not be handed over after the request")
-        return response

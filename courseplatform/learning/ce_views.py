@@ -15,7 +15,6 @@ from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..downloads import attachment
-from ..extensions import db
 from ..models import Course, Enrollment
 from . import bp
 from .ce_forms import AttestationForm, ClaimCertificateForm, EvaluationForm
@@ -88,7 +87,6 @@ def evaluation(slug: str):
     form = EvaluationForm()
     if form.validate_on_submit():
         submit_evaluation(enrollment, form.ratings, form.comments.data or "")
-        db.session.commit()
         flash("Thank you for your evaluation. One last step: the attestation.", "success")
         return redirect(url_for("learning.attestation", slug=course.slug))
     return render_template(
@@ -109,7 +107,6 @@ def attestation(slug: str):
     form = AttestationForm()
     if form.validate_on_submit():
         certificate = sign_attestation(enrollment, completion.evaluation)
-        db.session.commit()
         flash(f"Your certificate is ready: number {certificate.number}.", "success")
         return redirect(_outline(course))
     return render_template(
@@ -136,7 +133,6 @@ def claim_certificate(slug: str):
     if elsewhere is not None:
         return elsewhere
     certificate = issue_certificate(enrollment)
-    db.session.commit()
     flash(f"Your certificate is ready: number {certificate.number}.", "success")
     return redirect(_outline(course))
 

@@ -18,7 +18,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_required
 
 from ..enrollments.notes import learner_note
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..media.services import media_url
 from ..models import CourseStatus, Lesson, LessonKind, MediaStatus, utcnow
 from ..request_guard import json_body
@@ -64,7 +64,6 @@ def course(slug: str):
         # Every lesson is done but the date was never set (a lesson deleted, or the last two
         # completed at once in two tabs): set it now rather than leave the learner at 100 %.
         update_completion(enrollment, now)
-        db.session.commit()
     return render_template(
         "learning/course.html",
         course=access.course,
@@ -147,14 +146,15 @@ def _render_lesson(lesson: Lesson, access: LessonAccess, form: QuizForm | None =
     }
     if not status.is_open:
         return render_template("learning/lesson.html", locked=True, **context)
-    visited = access.enrollment is not None and record_visit(access.enrollment, lesson)
+    if access.enrollment is not None:
+        record_visit(access.enrollment, lesson)  # kept by the request's commit, after the page is rendered
     if lesson.kind is LessonKind.QUIZ:
         questions = quiz_questions(lesson)
         standing = quiz_standing(access.enrollment, lesson) if access.enrollment else None
         if form is None:
             form = quiz_form(questions, standing.last_answers() if standing else None, formdata=None)
         context |= {"questions": questions, "standing": standing, "quiz_form": form}
-    page = render_template(
+    return render_template(
         "learning/lesson.html",
         locked=False,
         complete_form=MarkCompleteForm(formdata=None),
@@ -163,9 +163,6 @@ def _render_lesson(lesson: Lesson, access: LessonAccess, form: QuizForm | None =
         session=lesson.live_session if lesson.kind is LessonKind.LIVE else None,
         **context,
     )
-    if visited:
-        db.session.commit()  # after rendering: a commit expires everything the page reads
-    return page
 
 
 def _answer(message: str, code: int, lesson: Lesson, category: str = "error"):
@@ -197,7 +194,6 @@ def complete(slug: str, lesson_id: int):
         return _answer("This lesson hasn't opened for you yet.", 403, lesson)
     already = progress.status_of(lesson).is_done
     finished = complete_lesson(access.enrollment, lesson)
-    db.session.commit()
     course = lesson.section.course
     if request.is_json:
         return {"completed": True, "offering_completed": finished}
@@ -236,7 +232,6 @@ def quiz(slug: str, lesson_id: int):
         submitted = submit_quiz(access.enrollment, lesson, questions, form.answers())
     except QuizClosed as closed:
         return _answer(str(closed), 409, lesson)
-    db.session.commit()
     course = lesson.section.course
     if submitted.completed_offering:
         flash(f"You passed, and that completes {course.title}. Well done!", "success")
@@ -287,5 +282,4 @@ def lesson_position(slug: str, lesson_id: int):
     if _is_locked(access, lesson):
         return {"error": "This lesson hasn't opened for you yet."}, 403
     save_position(access.enrollment, lesson, int(seconds))
-    db.session.commit()
     return {"saved": True}

@@ -68,9 +68,7 @@ def start_upload():
     try:
         answer = begin_direct_upload(owner, filename.strip(), content_type, size, purpose)
     except UploadError as error:
-        db.session.rollback()
-        return _error(str(error))
-    db.session.commit()
+        return _error(str(error))  # a 400: the request's work is rolled back
     return jsonify(answer), 201
 
 
@@ -101,9 +99,7 @@ def complete_upload(asset_id: int):
     try:
         complete_multipart_upload(asset)
     except UploadError as error:
-        db.session.rollback()
-        return _error(str(error))
-    db.session.commit()
+        return _error(str(error))  # a 400: the request's work is rolled back
     return jsonify(_confirmation(asset))
 
 
@@ -114,7 +110,6 @@ def confirm(asset_id: int):
     """Check what arrived in storage; the asset becomes ready, or failed with its reason."""
     asset = _pending_asset_or_404(asset_id)
     confirm_upload(asset)
-    db.session.commit()
     return jsonify(_confirmation(asset))
 
 
@@ -125,7 +120,6 @@ def abort_upload(asset_id: int):
     """Cancel a pending upload: storage discards what arrived and the asset is marked failed."""
     asset = _pending_asset_or_404(asset_id)
     cancel_upload(asset)
-    db.session.commit()
     return jsonify({"asset_id": asset.id, "status": asset.status.value, "reason": asset.failure_reason})
 
 

@@ -144,7 +144,6 @@ def add_session():
     if not form.validate_on_submit():
         return _list_page(entry=form)
     entry = add_entry(_profile(), form.values)
-    db.session.commit()
     flash(f"Logged {_describe(entry)}.", "success")
     return redirect(url_for("revenue.sessions", month=f"{entry.session_date:%Y-%m}"))
 
@@ -168,7 +167,6 @@ def add_month():
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("revenue.sessions", month=f"{first:%Y-%m}"))
-    db.session.commit()
     done = "Replaced the total for" if replaced else "Logged"
     flash(
         f"{done} {first:%B %Y}: {entry.sessions} {payer.label.lower()} session{'s' if entry.sessions != 1 else ''}, "
@@ -201,7 +199,6 @@ def edit_session(entry_id: int):
             db.session.rollback()
             form.session_date.errors.append(str(error))
         else:
-            db.session.commit()
             flash(f"Saved: {_describe(entry)}.", "success")
             return redirect(url_for("revenue.sessions", month=f"{entry.session_date:%Y-%m}"))
     return render_template(
@@ -218,7 +215,6 @@ def delete_session(entry_id: int):
         abort(400)
     described, month = _describe(entry), f"{entry.session_date:%Y-%m}"
     delete_entry(entry)
-    db.session.commit()
     flash(f"Deleted {described}.", "success")
     back = request.args.get("month") or month
     page = page_number(request.args) if request.args.get("page") else None
@@ -287,7 +283,6 @@ def import_sessions_confirm():
     job = start_session_import(
         current_user, parsed.rows, parsed.bad, dropped=_dropped(kept, mapping), mapped=_mapped(kept, mapping)
     )
-    db.session.commit()
     return redirect(url_for("revenue.session_import", job_id=job.id))
 
 

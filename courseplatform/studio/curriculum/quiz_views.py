@@ -12,7 +12,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import selectinload
 
 from ...access import owned_course_or_404, studio_required
-from ...extensions import db
 from ...models import Course, Lesson, LessonKind, QuizQuestion, Section
 from .. import bp
 from ..offerings.forms import ConfirmForm
@@ -92,7 +91,6 @@ def quiz(course_id: int, lesson_id: int):
     )
     if form.validate_on_submit():
         services.save_quiz_settings(lesson, form.pass_percent.data, form.max_attempts.data, form.reveal_answers.data)
-        db.session.commit()
         flash("Quiz settings saved.", "success")
         return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
     return _render_quiz(course, lesson, form, QuestionForm(formdata=None))
@@ -116,7 +114,6 @@ def new_question(course_id: int, lesson_id: int):
         )
         return _render_quiz(course, lesson, settings, form)
     question = services.save_question(lesson, None, form.prompt.data, form.explanation.data, form.cleaned_choices())
-    db.session.commit()
     flash("Question added.", "success")
     return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}"))
 
@@ -133,7 +130,6 @@ def edit_question(course_id: int, lesson_id: int, question_id: int):
     form = _question_form(question)
     if form.validate_on_submit():
         services.save_question(lesson, question, form.prompt.data, form.explanation.data, form.cleaned_choices())
-        db.session.commit()
         flash("Question saved.", "success")
         return redirect(
             url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}")
@@ -152,7 +148,6 @@ def move_question(course_id: int, lesson_id: int, question_id: int):
     if not form.validate_on_submit():
         abort(400)
     services.move_question(lesson, question, form.direction.data)
-    db.session.commit()
     return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}"))
 
 
@@ -166,7 +161,6 @@ def delete_question(course_id: int, lesson_id: int, question_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     services.delete_question(lesson, question)
-    db.session.commit()
     flash("Question deleted.", "success")
     return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
 

@@ -94,9 +94,7 @@ def reorder_curriculum(course_id: int):
     try:
         services.reorder_curriculum(course, request.get_json(silent=True))
     except CurriculumError as error:
-        db.session.rollback()
-        return jsonify(error=str(error)), 400
-    db.session.commit()
+        return jsonify(error=str(error)), 400  # a 400: the request's work is rolled back
     return jsonify(status="saved")
 
 
@@ -113,7 +111,6 @@ def new_section(course_id: int):
     if not form.validate_on_submit():
         return _render_curriculum(course, form)
     section = services.add_section(course, form.title.data)
-    db.session.commit()
     flash(f"Section “{section.title}” added. Now add its first lesson.", "success")
     return back_to_curriculum(course, f"section-{section.id}")
 
@@ -129,7 +126,6 @@ def rename_section(course_id: int, section_id: int):
         flash("A section needs a title of up to 160 characters.", "error")
     else:
         services.rename_section(section, form.title.data)
-        db.session.commit()
         flash("Section renamed.", "success")
     return back_to_curriculum(course, f"section-{section.id}")
 
@@ -144,7 +140,6 @@ def move_section(course_id: int, section_id: int):
     if not form.validate_on_submit():
         abort(400)
     services.move_section(course, section, form.direction.data)
-    db.session.commit()
     return back_to_curriculum(course, f"section-{section.id}")
 
 
@@ -158,7 +153,6 @@ def delete_section(course_id: int, section_id: int):
         abort(400)
     title = section.title
     services.delete_section(course, section)
-    db.session.commit()
     flash(f"Section “{title}” and its lessons were deleted.", "success")
     return back_to_curriculum(course)
 
@@ -229,7 +223,8 @@ def _lesson_changes(course: Course, lesson: Lesson | None, form: LessonForm) -> 
 
 
 def _save_lesson(course: Course, section: Section, lesson: Lesson | None, form: LessonForm):
-    """Validate, store files, commit; on an upload problem nothing is kept and the form says why."""
+    """Validate and store files (kept by the request's commit); on an upload problem nothing is kept and the form
+    says why."""
     try:
         if lesson is None:
             lesson, _keys = services.add_lesson(section, _lesson_changes(course, None, form), course.creator.user)
@@ -240,7 +235,6 @@ def _save_lesson(course: Course, section: Section, lesson: Lesson | None, form: 
         field = form[error.field]
         field.errors = [*field.errors, str(error)]
         return None
-    db.session.commit()
     return lesson
 
 
@@ -301,7 +295,6 @@ def move_lesson(course_id: int, lesson_id: int):
     if not form.validate_on_submit():
         abort(400)
     services.move_lesson(course, lesson, form.direction.data)
-    db.session.commit()
     return back_to_curriculum(course, f"lesson-{lesson.id}")
 
 
@@ -315,7 +308,6 @@ def delete_lesson(course_id: int, lesson_id: int):
         abort(400)
     title, section_id = lesson.title, lesson.section_id
     services.delete_lesson(lesson)
-    db.session.commit()
     flash(f"Lesson “{title}” was deleted.", "success")
     return back_to_curriculum(course, f"section-{section_id}")
 

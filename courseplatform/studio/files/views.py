@@ -46,6 +46,5 @@ def delete_file(asset_id: int):
         db.session.rollback()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(f"“{name}” was deleted.", "success")
     return redirect(url_for("studio.files", page=page_number(request.args)))

@@ -101,7 +101,6 @@ def grant_learner(course_id: int):
         db.session.rollback()
         form.email.errors.append(str(error))
         return _roster_page(course, grant=form)
-    db.session.commit()
     flash(*_grant_message(grant, course))
     return redirect(url_for("studio.learners", course_id=course.id))
 
@@ -126,7 +125,6 @@ def import_learners(course_id: int):
     job = start_enrolling(
         course, people, report, notify=form.notify.data, by=current_user, filename=form.file.data.filename or ""
     )
-    db.session.commit()
     return redirect(url_for("studio.learner_import", course_id=course.id, job_id=job.id))
 
 
@@ -172,7 +170,6 @@ def revoke_learner(course_id: int, enrollment_id: int):
         flash(f"{enrollment.user.email} had no access already.", "info")
     else:
         access_changes.revoke(enrollment)
-        db.session.commit()
         flash(f"{enrollment.user.email} no longer has access to {course.title}. No money was refunded.", "success")
     return redirect(_back_to_roster(course))
 
@@ -191,7 +188,6 @@ def restore_learner(course_id: int, enrollment_id: int):
         db.session.rollback()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(f"{enrollment.user.email} has access to {course.title} again.", "success")
     return redirect(_back_to_roster(course))
 
@@ -205,7 +201,6 @@ def reissue_certificate(course_id: int, enrollment_id: int):
     if certificate is None:
         abort(404)
     if access_changes.reissue_certificate(certificate):
-        db.session.commit()
         flash(f"Certificate {certificate.number} is valid again; its verification page says so.", "success")
     elif not enrollment.is_active:
         flash("Restore their access first: a certificate is reissued only to a learner who has access.", "error")
@@ -237,7 +232,6 @@ def refund(course_id: int, order_id: int):
             order = course_order(course, order_id)
             form.refunded_before.data = str(order.refunds_requested_cents)
         else:
-            db.session.commit()
             flash(refund_outcome(order, refund, form.amount.data), "success")
             return redirect(url_for("studio.learners", course_id=course.id))
     left = format_money(order.refundable_cents, order.currency)

@@ -14,7 +14,6 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ...access import owned_course_or_404, studio_required
-from ...extensions import db
 from ...models import Course, CourseKind, Job, JobStatus, LiveSession, utcnow
 from .. import bp
 from ..curriculum.services import session_zone
@@ -85,7 +84,6 @@ def attendance(course_id: int, session_id: int):
     form = attendance_form(max_minutes(session)) if request.method == "POST" else None
     if form is not None and form.validate_on_submit():
         recorded = save_attendance(course, session, form.minutes_by_enrollment())
-        db.session.commit()
         flash(f"Attendance saved: {recorded} learner{'' if recorded == 1 else 's'} recorded.", "success")
         return redirect(url_for("studio.attendance", course_id=course.id, session_id=session.id))
     return _page(course, session, form=form)
@@ -116,7 +114,6 @@ def import_attendance(course_id: int, session_id: int):
         upload.file.errors = [*upload.file.errors, str(error)]
         return _page(course, session, upload=upload)
     job = start_attendance_import(course, session, parsed, by=current_user)
-    db.session.commit()
     return redirect(url_for("studio.attendance_import", course_id=course.id, session_id=session.id, job_id=job.id))
 
 

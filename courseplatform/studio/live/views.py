@@ -90,7 +90,6 @@ def _saved(message: str, course: Course) -> None:
     A new date, a higher limit or a session gone may open seats; the waitlist hears once.
     """
     told = offer_open_seats(course)
-    db.session.commit()
     told_text = "1 person on the waitlist is" if told == 1 else f"{told} people on the waitlist are"
     flash(message + (f" {told_text} being e-mailed (see Waitlist)." if told else ""), "success")
 
@@ -169,7 +168,6 @@ def session_replay(course_id: int, session_id: int):
             db.session.rollback()
             form.recording.errors = [*form.recording.errors, str(error)]
         else:
-            db.session.commit()
             flash(
                 f"Replay saved: learners can now watch “{asset.original_name}”." if asset else "Replay removed.",
                 "success",

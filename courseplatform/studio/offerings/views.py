@@ -96,7 +96,6 @@ def _offering_form(form: OfferingForm, course: Course | None):
             target.errors = [*target.errors, str(error)]
             db.session.rollback()
         else:
-            db.session.commit()
             if course is None:
                 flash("Your offering is saved as a draft. Next, build its curriculum.", "success")
                 return redirect(url_for("studio.course", course_id=saved.id))
@@ -125,7 +124,6 @@ def publish_course(course_id: int):
         db.session.rollback()
         flash("Not published yet. " + " ".join(error.problems), "error")
     else:
-        db.session.commit()
         flash("Published: your offering is in the catalog.", "success")
     return redirect(url_for("studio.course", course_id=course_id))
 
@@ -151,7 +149,6 @@ def duplicate_course(course_id: int):
     offering = owned_course_or_404(course_id)
     _check_confirm()
     copy = duplicate_offering(offering)
-    db.session.commit()
     flash(f"Duplicated as “{copy.title}”, a draft. Live session dates are not copied.", "success")
     return redirect(url_for("studio.course", course_id=copy.id))
 
@@ -165,7 +162,6 @@ def _change_status(course_id: int, change, message: str):
         db.session.rollback()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(message, "success")
     return redirect(url_for("studio.course", course_id=course_id))
 
@@ -183,7 +179,6 @@ def delete_course(course_id: int):
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("studio.course", course_id=course_id))
-    db.session.commit()
     flash(f"“{title}” was deleted, with its lessons and files.", "success")
     return redirect(url_for("studio.dashboard"))
 

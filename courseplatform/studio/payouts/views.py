@@ -84,11 +84,9 @@ def payouts_connect():
     try:
         link = start_onboarding(current_user.creator_profile, *_onboarding_urls())
     except PayoutsError as error:
-        # An account Stripe created before the link failed is kept, and reused next time.
-        db.session.commit()
+        # An account Stripe created before the link failed is kept (the answer is a redirect), and reused next time.
         flash(error.message, error.category)
         return redirect(url_for("studio.payouts"))
-    db.session.commit()
     return redirect(link, code=303)
 
 
@@ -103,7 +101,6 @@ def payouts_return():
         db.session.rollback()
         flash(error.message, error.category)
     else:
-        db.session.commit()
         message, category = RETURN_NEWS[payout_stage(profile)]
         if category == "success" and not profile.stripe_payouts_enabled:
             message += " Stripe still needs your bank details before it can send you payouts."
