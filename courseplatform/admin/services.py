@@ -163,7 +163,7 @@ def platform_counts() -> dict[str, int]:
         )
     ).one()
     keys = ["users", "creators", "listed", "enrollments", "suspended_creators", "suspended_accounts"]
-    return dict(zip(keys, row, strict=True))
+    return dict(zip(keys, row._tuple(), strict=True))
 
 
 # ---------------------------------------------------------------------------

@@ -73,7 +73,7 @@ class CountedPage(Pagination):
         if self._matches is not None:
             return self._matches
         matching = self._query_args["select"].order_by(None).subquery()
-        return db.session.scalar(sa.select(sa.func.count()).select_from(matching))
+        return db.session.scalar(sa.select(sa.func.count()).select_from(matching)) or 0
 
 
 def search_courses(form: CourseSearchForm, page: int) -> Pagination:
@@ -122,7 +122,9 @@ def cover_urls(courses: list[Course]) -> dict[int, str]:
     wanted = {c.cover_asset_id for c in courses if c.cover_asset_id}
     if not wanted:
         return {}
-    assets = {a.id: a for a in db.session.scalars(sa.select(MediaAsset).where(MediaAsset.id.in_(wanted)))}
+    assets: dict[int | None, MediaAsset] = {
+        a.id: a for a in db.session.scalars(sa.select(MediaAsset).where(MediaAsset.id.in_(wanted)))
+    }
     urls = {}
     for course in courses:
         url = media_url(assets.get(course.cover_asset_id))

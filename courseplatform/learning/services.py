@@ -73,7 +73,7 @@ def save_position(enrollment: Enrollment, lesson: Lesson, seconds: int) -> None:
     """Remember the learner's place in a lesson (flushed); two tabs saving at once both succeed."""
     values = {"position_seconds": seconds, "updated_at": utcnow()}
     where = (LessonProgress.enrollment_id == enrollment.id, LessonProgress.lesson_id == lesson.id)
-    if db.session.execute(sa.update(LessonProgress).where(*where).values(**values)).rowcount:  # type: ignore[attr-defined]  # scoped_session.execute lacks the CursorResult overload
+    if db.session.execute(sa.update(LessonProgress).where(*where).values(**values)).rowcount:
         return
     try:
         with db.session.begin_nested():
