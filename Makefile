@@ -45,4 +45,4 @@ lock: | $(BIN)/python
 		--python-platform x86_64-unknown-linux-gnu --quiet $(LOCK_ARGS) -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import stripe
 from flask import current_app
@@ -24,6 +24,11 @@ from ..formatting import minor_units
 from ..ids import MAX_INTEGER, parse_id
 from ..models import CreatorProfile, Order, PaymentProvider
 from ..request_guard import TEXT_FORBIDDEN, strict_loads
+
+if TYPE_CHECKING:
+    from stripe._requestor_options import BaseAddresses
+    from stripe.params import AccountCreateParams, AccountLinkCreateParams, RefundCreateParams
+    from stripe.params.checkout import SessionCreateParams, SessionCreateParamsPaymentIntentData
 
 # Stripe's standard card pricing, used to estimate the processor fee in test mode.
 TEST_MODE_FEE_PERCENT_BP = 290  # 2.9 %, in basis points
@@ -177,7 +182,7 @@ class StripePayments:
     @classmethod
     def from_config(cls, config) -> StripePayments:
         base = config.get("STRIPE_API_BASE")
-        addresses = {"api": base, "connect": base} if base else None
+        addresses: BaseAddresses | None = {"api": base, "connect": base} if base else None
         client = stripe.StripeClient(
             config["STRIPE_SECRET_KEY"],
             stripe_version=STRIPE_API_VERSION,
@@ -207,11 +212,11 @@ class StripePayments:
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
         order = request.order
         metadata = {"order_id": str(order.id), "course_id": str(order.course_id), "learner_id": str(order.learner_id)}
-        intent_data: dict = {"metadata": metadata}
+        intent_data: SessionCreateParamsPaymentIntentData = {"metadata": metadata}
         if request.destination_account:
             intent_data["application_fee_amount"] = request.application_fee_cents
             intent_data["transfer_data"] = {"destination": request.destination_account}
-        params = {
+        params: SessionCreateParams = {
             "mode": "payment",
             "client_reference_id": str(order.id),
             "customer_email": request.learner_email,
@@ -290,7 +295,9 @@ class StripePayments:
         )
 
     def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult:
-        params = {
+        if order.payment_intent_id is None:
+            raise PaymentsError("This order has no card payment to refund.", retryable=False)
+        params: RefundCreateParams = {
             "payment_intent": order.payment_intent_id,
             "amount": amount_cents,
             "metadata": {"order_id": str(order.id), "reason": reason[:500]},
@@ -325,7 +332,7 @@ class StripePayments:
         return str(dispute["status"])
 
     def create_account(self, profile: CreatorProfile, email: str) -> str:
-        params = {
+        params: AccountCreateParams = {
             "type": "express",
             "email": email,
             "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
@@ -341,9 +348,14 @@ class StripePayments:
         return account["id"]
 
     def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
-        params = {"account": account_id, "refresh_url": refresh_url, "return_url": return_url}
+        params: AccountLinkCreateParams = {
+            "account": account_id,
+            "refresh_url": refresh_url,
+            "return_url": return_url,
+            "type": "account_onboarding",
+        }
         try:
-            link = self.client.v1.account_links.create(params={**params, "type": "account_onboarding"})
+            link = self.client.v1.account_links.create(params=params)
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
         return link["url"]
@@ -658,7 +670,7 @@ def parse_event(event: object) -> StripeEvent:
     if not isinstance(obj, dict):
         raise MalformedEvent("The event's data.object is missing or isn't an object.")
     _check_api_version(event)
-    facts = {}
+    facts: dict[str, Any] = {}
     if kind.startswith("checkout.session."):
         facts["checkout"] = _checkout_facts(obj)
     elif kind == "charge.refunded":
@@ -754,6 +766,10 @@ def order_reference(value: object) -> int | None:
     return parse_id(value) if isinstance(value, str) else None
 
 
+@overload
+def _stripe_id(obj: dict, key: str, what: str, *, required: Literal[True]) -> str: ...
+@overload
+def _stripe_id(obj: dict, key: str, what: str, *, required: bool = False) -> str | None: ...
 def _stripe_id(obj: dict, key: str, what: str, *, required: bool = False) -> str | None:
     value = obj.get(key)
     if value is None and not required:

@@ -76,8 +76,9 @@ def _workshop(fake):
 
 
 # Over ruff's complexity limit on purpose, for now: Hypothesis seeds its derandomized examples from this
-# class's source, and any change to it makes them find a refunded learner let back in by a complimentary
-# grant (revoke, refund from Stripe, then comp). Split this up together with the fix for that.
+# class's source, and any change to it makes them find a learner revoked by the creator, then refunded in
+# full from Stripe, let back in by a complimentary grant (the state table allows it; grant_access's
+# docstring and the invariant below say it shouldn't). Split this up once that is settled.
 def machine_for(webhooks):  # noqa: F811, C901
     fake = webhooks.fake
 
