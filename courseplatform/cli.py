@@ -11,8 +11,13 @@ from .extensions import db
 
 
 def register(app: Flask) -> None:
-    from .integrations.mail import deliver_committed, deliver_pending
-    from .jobs import dispatch_committed, scheduled
+    register_setup(app)
+    register_maintenance(app)
+    register_delivery(app)
+
+
+def register_setup(app: Flask) -> None:
+    """The commands that fill a database: the demo data and an operator account."""
 
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
@@ -47,6 +52,11 @@ def register(app: Flask) -> None:
         db.session.commit()
         click.echo(f"{user.email} is an administrator.")
 
+
+def register_maintenance(app: Flask) -> None:
+    """The clean-ups beat runs (abandoned uploads, expired login sessions) and the recount of the totals."""
+    from .jobs import dispatch_committed, scheduled
+
     @app.cli.command("storage-gc")
     def storage_gc_command() -> None:
         """Remove what abandoned uploads left a day on, on either storage backend: pending uploads
@@ -79,6 +89,12 @@ def register(app: Flask) -> None:
         stats.rebuild()
         db.session.commit()
         click.echo("Learner and sales totals recounted.")
+
+
+def register_delivery(app: Flask) -> None:
+    """The commands that send what is due: the outbox, the jobs nobody ran, expired checkouts, reminders."""
+    from .integrations.mail import deliver_committed, deliver_pending
+    from .jobs import dispatch_committed, scheduled
 
     @app.cli.command("deliver-mail")
     def deliver_mail_command() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -60,6 +62,13 @@ def configure_sqlite(engine: Engine) -> None:
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
+
+# The models' base class. Flask-SQLAlchemy builds `db.Model` at run time, which a type checker can't follow;
+# it sees the declarative base `db.Model` extends.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

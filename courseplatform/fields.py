@@ -14,7 +14,15 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from wtforms import DateField, DateTimeLocalField, Form, IntegerField, SelectChoice, SelectField, StringField
+from wtforms import (  # type: ignore[attr-defined]  # types-WTForms lacks SelectChoice (WTForms 3.2)
+    DateField,
+    DateTimeLocalField,
+    Form,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import Length, ValidationError
 
 from .formatting import decimal_amount
@@ -123,6 +131,8 @@ def parse_money(text: str) -> int:
 class MoneyField(StringField):
     """An amount typed as `150`, `150.00`, `1,500.50` or `12,50`, held as integer minor units."""
 
+    data: int | None  # type: ignore[assignment]  # held as a number, read as text
+
     def _value(self) -> str:
         if self.raw_data:
             return self.raw_data[0]
@@ -178,6 +188,8 @@ class WholeNumberField(IntegerField):
 
 class HoursField(StringField):
     """Hours typed as `3`, `1.5` or `0.75` (up to 1000), held as whole minutes."""
+
+    data: int | None  # type: ignore[assignment]  # held as minutes, read as text
 
     def process_formdata(self, valuelist):
         raw = (valuelist[0] if valuelist else "").strip()
@@ -317,7 +329,7 @@ class QueryForm(Form):
                 if not known or (isinstance(field.data, str) and field.data and not field.data.strip()):
                     field.data = field.default if field.default is not None else ""
             elif isinstance(field.data, str):
-                limits = [v.max for v in field.validators if isinstance(v, Length) and v.max and v.max > 0]
+                limits = [v.max for v in field.validators if isinstance(v, Length) and v.max and v.max > 0]  # type: ignore[attr-defined]  # isinstance does not narrow the stubs' validator type
                 if limits:
                     field.data = field.data[: min(limits)]
             field.errors = []

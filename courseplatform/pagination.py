@@ -109,10 +109,12 @@ def paginate(
     reads nothing: it is the last page, or empty with `keep_past_end`.
     """
     if total is None:
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
+        counted = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
     elif isinstance(total, sa.Select):
-        total = db.session.scalar(total)
-    found: Page = Page.at(page, per_page, total or 0, keep_past_end=keep_past_end)
+        counted = db.session.scalar(total)
+    else:
+        counted = total
+    found: Page = Page.at(page, per_page, counted or 0, keep_past_end=keep_past_end)
     if found.past_end:
         return found
     statement = found.window(statement)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -71,7 +72,7 @@ def _account_share(values: dict) -> dict[tuple, Counter]:
 def _enrollment_share(values: dict) -> dict[tuple, Counter]:
     """An enrollment counts once in its offering's state, as completed while active, and for its creator's learner."""
     status, course_id = values["status"], values["course_id"]
-    shares = {("offering", course_id): Counter({status.value: 1})}
+    shares: dict[tuple, Counter] = {("offering", course_id): Counter({status.value: 1})}
     if status is EnrollmentStatus.ACTIVE:
         if values["completed_at"] is not None:
             shares["offering", course_id]["completed"] = 1
@@ -134,7 +135,7 @@ def _values(obj, columns: Iterable[str], *, before: bool) -> dict:
     return found
 
 
-def _deltas(session: Session) -> Counter:
+def _deltas(session: Session) -> dict[tuple, Counter]:
     """What this flush changed, keyed like the shares: the new contributions less the old ones."""
     deltas: dict[tuple, Counter] = defaultdict(Counter)
 
@@ -200,7 +201,7 @@ def _after_flush(session: Session, flush_context) -> None:
     touched = offerings | {key[1] for key in deltas if key[0] == "sales"}
     touched |= {course_id for course_id, _currency in order_keys.values()}
     for course_id in sorted(touched):
-        amounts = deltas.get(("offering", course_id), {})
+        amounts: Counter = deltas.get(("offering", course_id), Counter())
         _upsert(connection, OfferingStats, {"course_id": course_id}, {n: amounts.get(n, 0) for n in OFFERING_COUNTS})
     # Sorted, so two transactions touching the same rows lock them in the same order.
     for key in sorted(deltas, key=repr):
@@ -251,7 +252,7 @@ def _count_learner(connection: Connection, creator_id: int, user_id: int, change
         _upsert(connection, CreatorStats, {"creator_id": creator_id}, {"learners": -1})
     if now <= 0:
         connection.execute(
-            sa.delete(CreatorLearner.__table__).where(
+            sa.delete(cast(sa.Table, CreatorLearner.__table__)).where(
                 CreatorLearner.creator_id == creator_id, CreatorLearner.user_id == user_id
             )
         )
@@ -389,6 +390,6 @@ def rebuild() -> None:
     """Replace every running total by a recount of the rows (flushes, never commits)."""
     db.session.flush()
     for model, columns, recount in RECOUNTS:
-        table = model.__table__
+        table = cast(sa.Table, model.__table__)
         db.session.execute(sa.delete(table))
         db.session.execute(sa.insert(table).from_select([table.c[name] for name in columns], recount()))

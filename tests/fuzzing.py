@@ -70,21 +70,13 @@ class FormScan(HTMLParser):
         if self._get_form and tag in ("input", "select", "textarea"):
             self.query_names.add(name)
             return
-        form = self._form
-        if form is None:
-            return
+        if self._form is not None:
+            self._field(self._form, tag, name, a)
+
+    def _field(self, form: ScannedForm, tag: str, name: str, a: dict[str, str]) -> None:
+        """A named field of a POST form: its type, its options and the value it sends as the page stands."""
         if tag == "input":
-            kind = a.get("type", "text").lower()
-            form.types[name] = kind
-            if kind == "file":
-                form.files.add(name)
-            elif kind in ("checkbox", "radio"):
-                form.options.setdefault(name, []).append(a.get("value", "on"))
-                form.values.setdefault(name, [])
-                if "checked" in a:
-                    form.values[name].append(a.get("value", "on"))
-            elif kind not in ("submit", "button", "image", "reset"):
-                form.values.setdefault(name, []).append(a.get("value", ""))
+            self._input(form, name, a)
         elif tag == "button" and a.get("type", "submit") == "submit":
             form.options.setdefault(name, []).append(a.get("value", ""))
             form.values.setdefault(name, [])
@@ -102,6 +94,20 @@ class FormScan(HTMLParser):
         elif tag == "textarea":
             form.types[name] = "textarea"
             self._textarea, self._text = name, []
+
+    @staticmethod
+    def _input(form: ScannedForm, name: str, a: dict[str, str]) -> None:
+        kind = a.get("type", "text").lower()
+        form.types[name] = kind
+        if kind == "file":
+            form.files.add(name)
+        elif kind in ("checkbox", "radio"):
+            form.options.setdefault(name, []).append(a.get("value", "on"))
+            form.values.setdefault(name, [])
+            if "checked" in a:
+                form.values[name].append(a.get("value", "on"))
+        elif kind not in ("submit", "button", "image", "reset"):
+            form.values.setdefault(name, []).append(a.get("value", ""))
 
     def handle_data(self, data):
         if self._textarea is not None:

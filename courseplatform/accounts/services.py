@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -27,7 +28,7 @@ from ..models import Course, CreatorProfile, LoginSession, Order, OrderStatus, U
 # Argon2id at OWASP's first recommended setting (19 MiB, 2 passes, 1 lane), not more: about 17 ms of one
 # core a log-in, so a crowd logging in at once isn't queued for seconds (benchmarks/password_hashing.py).
 # Hashes made with other parameters still verify, and are re-made with these at the next log-in.
-PASSWORD_HASHING = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
+PASSWORD_HASHING: dict[str, Any] = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
 _hasher = PasswordHasher(**PASSWORD_HASHING)
 # A real hash checked when the e-mail is unknown, so a wrong e-mail costs the
 # same time as a wrong password and timing does not reveal who has an account.
@@ -203,12 +204,12 @@ def end_other_login_sessions(user: User, keep: LoginSession | None) -> int:
     if keep is not None:
         query = query.where(LoginSession.id != keep.id)
     db.session.execute(query.where(LoginSession.expires_at <= now))
-    return db.session.execute(query.where(LoginSession.expires_at > now)).rowcount
+    return db.session.execute(query.where(LoginSession.expires_at > now)).rowcount  # type: ignore[attr-defined]  # scoped_session.execute lacks the CursorResult overload
 
 
 def prune_login_sessions() -> int:
     """Delete every expired login session (`flask prune-sessions`); how many went."""
-    return db.session.execute(sa.delete(LoginSession).where(LoginSession.expires_at <= utcnow())).rowcount
+    return db.session.execute(sa.delete(LoginSession).where(LoginSession.expires_at <= utcnow())).rowcount  # type: ignore[attr-defined]  # scoped_session.execute lacks the CursorResult overload
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -238,7 +239,7 @@ def register_user(name: str, email: str, password: str, time_zone: str = "UTC") 
 def authenticate(email: str, password: str) -> User | None:
     """The account these credentials open, or None; AccountError for a suspended one (told only with its password)."""
     user = find_user_by_email(email)
-    if not verify_password(user, password):
+    if not verify_password(user, password) or user is None:
         return None
     if user.is_suspended:
         raise AccountError(SUSPENDED_MESSAGE)

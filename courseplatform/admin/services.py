@@ -129,7 +129,7 @@ def platform_counts() -> dict[str, int]:
         )
     ).one()
     keys = ["users", "creators", "listed", "enrollments", "suspended_creators", "suspended_accounts"]
-    return dict(zip(keys, row, strict=True))
+    return dict(zip(keys, row, strict=True))  # type: ignore[arg-type]  # SQLAlchemy 2.1 types a Row of Any as ints
 
 
 # ---------------------------------------------------------------------------

@@ -100,7 +100,9 @@ def cover_urls(courses: list[Course]) -> dict[int, str]:
     wanted = {c.cover_asset_id for c in courses if c.cover_asset_id}
     if not wanted:
         return {}
-    assets = {a.id: a for a in db.session.scalars(sa.select(MediaAsset).where(MediaAsset.id.in_(wanted)))}
+    assets: dict[int | None, MediaAsset] = {
+        a.id: a for a in db.session.scalars(sa.select(MediaAsset).where(MediaAsset.id.in_(wanted)))
+    }
     urls = {}
     for course in courses:
         url = media_url(assets.get(course.cover_asset_id))

@@ -22,7 +22,7 @@ class LearnerNote:
 def learner_note(enrollment: Enrollment | None, zone: str | None = None) -> LearnerNote | None:
     """The note for an enrollment that isn't active (None when there is nothing to explain)."""
     state = state_of(enrollment)
-    if state in (AccessState.NONE, AccessState.ACTIVE):
+    if enrollment is None or state in (AccessState.NONE, AccessState.ACTIVE):
         return None
     creator = enrollment.course.creator.display_name
     when = format_date(enrollment.revoked_at, zone) if enrollment.revoked_at else ""

@@ -84,9 +84,9 @@ def has_seat(course: Course, *, for_learner: int | None = None) -> bool:
 
 def lock_course(course_id: int) -> Course:
     """The offering's row, locked until commit: seat counts and sales for it happen one at a time."""
-    return db.session.scalar(
+    return db.session.scalars(
         sa.select(Course).where(Course.id == course_id).with_for_update().execution_options(populate_existing=True)
-    )
+    ).one()
 
 
 def is_buyable(course: Course, found: Seats | None = None) -> bool:

@@ -91,6 +91,7 @@ class SmtpMailer:
 
     def _connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context()
+        client: smtplib.SMTP
         if self.use_ssl:
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:

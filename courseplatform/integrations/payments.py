@@ -16,7 +16,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import stripe
 from flask import current_app
@@ -24,6 +24,11 @@ from flask import current_app
 from ..formatting import minor_units
 from ..ids import parse_id
 from ..models import CreatorProfile, Order, PaymentProvider
+
+if TYPE_CHECKING:
+    from stripe._requestor_options import BaseAddresses
+    from stripe.params import AccountCreateParams, AccountLinkCreateParams, RefundCreateParams
+    from stripe.params.checkout import SessionCreateParams, SessionCreateParamsPaymentIntentData
 
 # Stripe's standard card pricing, used to estimate the processor fee in test mode.
 TEST_MODE_FEE_PERCENT_BP = 290  # 2.9 %, in basis points
@@ -203,7 +208,7 @@ class StripePayments:
     @classmethod
     def from_config(cls, config) -> StripePayments:
         base = config.get("STRIPE_API_BASE")
-        addresses = {"api": base, "connect": base} if base else None
+        addresses: BaseAddresses | None = {"api": base, "connect": base} if base else None
         client = stripe.StripeClient(
             config["STRIPE_SECRET_KEY"],
             stripe_version=STRIPE_API_VERSION,
@@ -233,11 +238,11 @@ class StripePayments:
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
         order = request.order
         metadata = {"order_id": str(order.id), "course_id": str(order.course_id), "learner_id": str(order.learner_id)}
-        intent_data: dict = {"metadata": metadata}
+        intent_data: SessionCreateParamsPaymentIntentData = {"metadata": metadata}
         if request.destination_account:
             intent_data["application_fee_amount"] = request.application_fee_cents
             intent_data["transfer_data"] = {"destination": request.destination_account}
-        params = {
+        params: SessionCreateParams = {
             "mode": "payment",
             "client_reference_id": str(order.id),
             "customer_email": request.learner_email,
@@ -316,7 +321,9 @@ class StripePayments:
         )
 
     def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult:
-        params = {
+        if order.payment_intent_id is None:
+            raise PaymentsError("This order has no card payment to refund.", retryable=False)
+        params: RefundCreateParams = {
             "payment_intent": order.payment_intent_id,
             "amount": amount_cents,
             "metadata": {"order_id": str(order.id), "reason": reason[:500]},
@@ -351,7 +358,7 @@ class StripePayments:
         return dispute_stage(dispute["status"])
 
     def create_account(self, profile: CreatorProfile, email: str) -> str:
-        params = {
+        params: AccountCreateParams = {
             "type": "express",
             "email": email,
             "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
@@ -367,9 +374,14 @@ class StripePayments:
         return account["id"]
 
     def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
-        params = {"account": account_id, "refresh_url": refresh_url, "return_url": return_url}
+        params: AccountLinkCreateParams = {
+            "account": account_id,
+            "refresh_url": refresh_url,
+            "return_url": return_url,
+            "type": "account_onboarding",
+        }
         try:
-            link = self.client.v1.account_links.create(params={**params, "type": "account_onboarding"})
+            link = self.client.v1.account_links.create(params=params)
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
         return link["url"]

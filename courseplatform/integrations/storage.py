@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import IO, Any, BinaryIO, Protocol
 from urllib.parse import quote
 
 from flask import current_app, url_for
@@ -134,7 +134,7 @@ def staging_key(key: str) -> str:
 class Storage(Protocol):
     """What features may ask of storage, whichever backend configuration chose."""
 
-    def save(self, key: str, stream: BinaryIO, content_type: str) -> int: ...
+    def save(self, key: str, stream: IO[bytes], content_type: str) -> int: ...
     def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
@@ -170,7 +170,7 @@ class LocalStorage:
             raise ValueError(f"storage key escapes the media folder: {key!r}")
         return path
 
-    def save(self, key: str, stream: BinaryIO, content_type: str) -> int:
+    def save(self, key: str, stream: IO[bytes], content_type: str) -> int:
         """Write a stream under `key` and return its size in bytes.
 
         A file on disk keeps no type: links to it carry the recorded one (`playback_url`).
@@ -387,7 +387,7 @@ class S3Storage:
         self.bucket = bucket
         self.cdn = cdn
 
-    def save(self, key: str, stream: BinaryIO, content_type: str) -> int:
+    def save(self, key: str, stream: IO[bytes], content_type: str) -> int:
         """Upload a stream under `key` from this process (seeding, small files), stored with its recorded type."""
         self.client.upload_fileobj(stream, self.bucket, key, ExtraArgs={"ContentType": content_type})
         info = self.head(key)
@@ -523,7 +523,7 @@ class S3Storage:
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
         """The parts that arrived for an upload, in part-number order."""
-        parts = []
+        parts: list[UploadedPart] = []
         try:
             pages = self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
             for page in pages:
@@ -562,9 +562,11 @@ class CloudFrontLinks:
     def __init__(self, domain: str, key_id: str, private_key_pem: str) -> None:
         from botocore.signers import CloudFrontSigner
         from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
         private_key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+        if not isinstance(private_key, rsa.RSAPrivateKey):
+            raise TypeError("CloudFront signs URLs with an RSA key; the configured private key is another kind")
         self.domain = domain.removeprefix("https://").rstrip("/")
         self.signer = CloudFrontSigner(
             # CloudFront signed URLs are RSA-SHA1 by definition; the key, not the digest, carries the secret.
@@ -607,12 +609,11 @@ def _s3_client(region: str, endpoint_url: str | None) -> Any:
         import boto3
         from botocore.config import Config
 
-        s3_options = {"addressing_style": "path"} if endpoint_url else {}
         client = boto3.session.Session().client(
             "s3",
             region_name=region,
             endpoint_url=endpoint_url,
-            config=Config(signature_version="s3v4", s3=s3_options),
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"} if endpoint_url else {}),
         )
         cache[(region, endpoint_url)] = client
     return client

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import stripe
 from flask import current_app
@@ -357,6 +358,10 @@ def _checked_totals(session: dict) -> CheckoutTotals:
     return checkout_totals(session)
 
 
+@overload
+def _stripe_id(obj: dict, key: str, what: str, *, required: Literal[True]) -> str: ...
+@overload
+def _stripe_id(obj: dict, key: str, what: str, *, required: bool = False) -> str | None: ...
 def _stripe_id(obj: dict, key: str, what: str, *, required: bool = False) -> str | None:
     value = obj.get(key)
     if value is None and not required:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -45,7 +46,7 @@ def my_offerings(user: User) -> list[LearnerOffering]:
         .where(LessonProgress.enrollment_id == Enrollment.id, LessonProgress.completed_at.is_not(None))
         .scalar_subquery()
     )
-    rows = db.session.execute(
+    rows: Iterable[tuple[Enrollment, int, int]] = db.session.execute(
         sa.select(Enrollment, total, done)
         .where(Enrollment.user_id == user.id, Enrollment.status == EnrollmentStatus.ACTIVE)
         .options(selectinload(Enrollment.course).selectinload(Course.creator).selectinload(CreatorProfile.user))
@@ -73,7 +74,7 @@ def save_position(enrollment: Enrollment, lesson: Lesson, seconds: int) -> None:
     """Remember the learner's place in a lesson (flushed); two tabs saving at once both succeed."""
     values = {"position_seconds": seconds, "updated_at": utcnow()}
     where = (LessonProgress.enrollment_id == enrollment.id, LessonProgress.lesson_id == lesson.id)
-    if db.session.execute(sa.update(LessonProgress).where(*where).values(**values)).rowcount:
+    if db.session.execute(sa.update(LessonProgress).where(*where).values(**values)).rowcount:  # type: ignore[attr-defined]  # scoped_session.execute lacks the CursorResult overload
         return
     try:
         with db.session.begin_nested():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -565,7 +566,7 @@ def file_uses(ids: set[int]) -> dict[int, list[FileUse]]:
             .where(column.in_(ids))
         )
 
-    rows = db.session.execute(
+    rows: Iterable[tuple[int, str, int | None, str | None]] = db.session.execute(
         sa.union_all(
             lesson_uses(Lesson.media_asset_id, "Lesson: "),
             lesson_uses(Lesson.captions_asset_id, "Captions: "),

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_login import UserMixin
 from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .base import ONLY_ON_POSTGRESQL, UTCDateTime, markdown_html, money_check, utcnow
 
+if TYPE_CHECKING:
+    from .courses import Course
 
-class User(UserMixin, db.Model):
+
+class User(UserMixin, Model):
     """Anyone with an account: a learner, a creator (with a profile), an admin."""
 
     __tablename__ = "users"
@@ -59,6 +63,9 @@ class User(UserMixin, db.Model):
 
     # Not columns: the LoginSession this request was authenticated with, and the raw token of a
     # login being started (set by accounts.services; the token itself is never stored).
+    if TYPE_CHECKING:  # annotated for the type checker only: the ORM maps every annotated attribute
+        login_session: LoginSession | None
+        login_token: str | None
     login_session = None
     login_token = None
 
@@ -81,7 +88,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.email}>"
 
 
-class CreatorProfile(db.Model):
+class CreatorProfile(Model):
     """The therapist's public identity, pricing defaults and payout account."""
 
     __tablename__ = "creator_profiles"
@@ -117,7 +124,7 @@ class CreatorProfile(db.Model):
     suspension_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="creator_profile")
-    courses: Mapped[list[Course]] = relationship(back_populates="creator")  # noqa: F821
+    courses: Mapped[list[Course]] = relationship(back_populates="creator")
 
     @property
     def is_suspended(self) -> bool:
@@ -128,7 +135,7 @@ class CreatorProfile(db.Model):
         return f"<CreatorProfile {self.slug}>"
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     """One device's login: both the session cookie and the remember cookie carry its token, so ending it ends both."""
 
     __tablename__ = "login_sessions"

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .base import UTCDateTime, utcnow
 
+if TYPE_CHECKING:
+    from .accounts import User
 
-class AuditEntry(db.Model):
+
+class AuditEntry(Model):
     """One operator action (a refund, a suspension, a retried job), written in the action's own transaction."""
 
     __tablename__ = "audit_entries"
@@ -31,7 +35,7 @@ class AuditEntry(db.Model):
     reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    actor: Mapped[User | None] = relationship()  # noqa: F821
+    actor: Mapped[User | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<AuditEntry {self.id} {self.action} {self.target_type}:{self.target_id}>"

@@ -143,7 +143,7 @@ def stored_markdown(row: object, source: str) -> RenderedMarkdown:
 
 
 def _html_key(cls: type, source: str) -> str:
-    mapper = sa.inspect(cls)
+    mapper: Mapper = sa.inspect(cls)
     return next(key for key, column in mapper.columns.items() if column.info.get("markdown_source") == source)
 
 

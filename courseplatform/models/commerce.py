@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .base import UTCDateTime, enum_column, money_check, utcnow, whole_sum
+
+if TYPE_CHECKING:
+    from .accounts import User
+    from .courses import Course
 
 
 class PaymentProvider(enum.Enum):
@@ -93,7 +98,7 @@ class InvalidTransition(ValueError):
     """An order was asked to move to a status its current status does not allow."""
 
 
-class Order(db.Model):
+class Order(Model):
     """One attempt by a learner to buy one offering, and what became of the money."""
 
     __tablename__ = "orders"
@@ -157,8 +162,8 @@ class Order(db.Model):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    learner: Mapped[User] = relationship()  # noqa: F821
-    course: Mapped[Course] = relationship()  # noqa: F821
+    learner: Mapped[User] = relationship()
+    course: Mapped[Course] = relationship()
 
     refunds: Mapped[list[Refund]] = relationship(
         back_populates="order", order_by="Refund.created_at", cascade="all, delete-orphan"
@@ -210,7 +215,7 @@ class Order(db.Model):
         return f"<Order {self.id} {self.status.value} {self.amount_cents} {self.currency}>"
 
 
-class Refund(db.Model):
+class Refund(Model):
     """Money given back on an order: a refund (from the studio or the provider's dashboard) or a lost dispute.
 
     One row per provider refund (or lost dispute), keyed by its id, following its status:
@@ -302,7 +307,7 @@ def order_platform_fee_cents(refunds: sa.Subquery) -> sa.ColumnElement[int]:
     return Order.platform_fee_cents - sa.func.coalesce(refunds.c.platform_fee_cents, 0)
 
 
-class ProviderEvent(db.Model):
+class ProviderEvent(Model):
     """A webhook event seen once: the ledger that makes deliveries idempotent.
 
     An event about a payment the app has not recorded yet (a refund delivered before the

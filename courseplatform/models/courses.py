@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from markupsafe import Markup
@@ -12,9 +13,12 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Unmapped, aliased, mapped_column, relationship, unmapped_column
 
-from ..extensions import db
+from ..extensions import Model, db
 from .accounts import CreatorProfile
 from .base import ONLY_ON_POSTGRESQL, UTCDateTime, enum_column, markdown_html, money_check, utcnow
+
+if TYPE_CHECKING:
+    from .media import MediaAsset
 
 
 class CourseKind(enum.Enum):
@@ -54,7 +58,7 @@ course_topics = sa.Table(
 )
 
 
-class Topic(db.Model):
+class Topic(Model):
     """A subject learners browse by, such as "Trauma" or "Couples"."""
 
     __tablename__ = "topics"
@@ -64,7 +68,7 @@ class Topic(db.Model):
     slug: Mapped[str] = mapped_column(sa.String(60), unique=True)
 
 
-class Course(db.Model):
+class Course(Model):
     """An offering: a self-paced course, a recorded workshop or a live workshop."""
 
     __tablename__ = "courses"
@@ -117,7 +121,7 @@ class Course(db.Model):
     search_vector: Unmapped[str | None] = unmapped_column(TSVECTOR, info=ONLY_ON_POSTGRESQL)
 
     creator: Mapped[CreatorProfile] = relationship(back_populates="courses")
-    cover_asset: Mapped[MediaAsset | None] = relationship()  # noqa: F821
+    cover_asset: Mapped[MediaAsset | None] = relationship()
     sections: Mapped[list[Section]] = relationship(
         back_populates="course", order_by="Section.position", cascade="all, delete-orphan"
     )
@@ -172,7 +176,7 @@ def _course_is_listed() -> sa.ColumnElement[bool]:
     return Course._build_is_listed()
 
 
-class Section(db.Model):
+class Section(Model):
     """An ordered section of an offering."""
 
     __tablename__ = "sections"
@@ -189,7 +193,7 @@ class Section(db.Model):
     )
 
 
-class Lesson(db.Model):
+class Lesson(Model):
     """One step of the curriculum: a video, a text, a download, a quiz or a live session."""
 
     __tablename__ = "lessons"
@@ -218,8 +222,8 @@ class Lesson(db.Model):
     quiz_reveal_answers: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     section: Mapped[Section] = relationship(back_populates="lessons")
-    media_asset: Mapped[MediaAsset | None] = relationship(foreign_keys=[media_asset_id])  # noqa: F821
-    captions_asset: Mapped[MediaAsset | None] = relationship(foreign_keys=[captions_asset_id])  # noqa: F821
+    media_asset: Mapped[MediaAsset | None] = relationship(foreign_keys=[media_asset_id])
+    captions_asset: Mapped[MediaAsset | None] = relationship(foreign_keys=[captions_asset_id])
     live_session: Mapped[LiveSession | None] = relationship()
     questions: Mapped[list[QuizQuestion]] = relationship(
         back_populates="lesson", order_by="QuizQuestion.position", cascade="all, delete-orphan"
@@ -231,7 +235,7 @@ class Lesson(db.Model):
         return self.kind is LessonKind.LIVE and self.live_session_id is None and self.live_session is None
 
 
-class QuizQuestion(db.Model):
+class QuizQuestion(Model):
     """A multiple-choice question with one or more right answers."""
 
     __tablename__ = "quiz_questions"
@@ -250,7 +254,7 @@ class QuizQuestion(db.Model):
     )
 
 
-class QuizChoice(db.Model):
+class QuizChoice(Model):
     """One answer a learner can tick; `is_correct` marks the right ones."""
 
     __tablename__ = "quiz_choices"
@@ -265,7 +269,7 @@ class QuizChoice(db.Model):
     question: Mapped[QuizQuestion] = relationship(back_populates="choices")
 
 
-class LiveSession(db.Model):
+class LiveSession(Model):
     """A scheduled meeting of a live workshop, stored in UTC with the creator's zone."""
 
     __tablename__ = "live_sessions"

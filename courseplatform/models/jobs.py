@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .base import UTCDateTime, enum_column, utcnow
 
 
@@ -19,7 +19,7 @@ class JobStatus(enum.Enum):
     FAILED = "failed"  # given up; an operator sees the error and can run it again
 
 
-class Job(db.Model):
+class Job(Model):
     """One piece of background work (a CSV enrol, an import, a clean-up) and what became of it.
 
     The row is written in the transaction of the request that asks for the work, so a crash

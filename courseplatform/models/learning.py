@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .base import UTCDateTime, enum_column, utcnow
+
+if TYPE_CHECKING:
+    from .accounts import User
+    from .commerce import Order
+    from .courses import Course, LiveSession
 
 
 class EnrollmentSource(enum.Enum):
@@ -59,7 +65,7 @@ def _reason_of_new_row(context) -> str:
     return AccessEvent(getattr(source, "value", source)).value
 
 
-class Enrollment(db.Model):
+class Enrollment(Model):
     """A learner's access to one offering; at most one per learner and offering."""
 
     __tablename__ = "enrollments"
@@ -89,16 +95,16 @@ class Enrollment(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_lesson_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lessons.id", ondelete="SET NULL"))
 
-    user: Mapped[User] = relationship()  # noqa: F821
-    course: Mapped[Course] = relationship()  # noqa: F821
-    order: Mapped[Order | None] = relationship()  # noqa: F821
+    user: Mapped[User] = relationship()
+    course: Mapped[Course] = relationship()
+    order: Mapped[Order | None] = relationship()
 
     @property
     def is_active(self) -> bool:
         return self.status is EnrollmentStatus.ACTIVE
 
 
-class LessonProgress(db.Model):
+class LessonProgress(Model):
     """Where a learner is in one lesson: position in the media, and whether it is done."""
 
     __tablename__ = "lesson_progress"
@@ -118,7 +124,7 @@ class LessonProgress(db.Model):
     enrollment: Mapped[Enrollment] = relationship()
 
 
-class QuizAttempt(db.Model):
+class QuizAttempt(Model):
     """One submission of a quiz, numbered per learner, with the answers kept."""
 
     __tablename__ = "quiz_attempts"
@@ -141,7 +147,7 @@ class QuizAttempt(db.Model):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     """How many minutes of one live session a learner attended, entered by hand or imported."""
 
     __tablename__ = "attendances"
@@ -160,10 +166,10 @@ class Attendance(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     enrollment: Mapped[Enrollment] = relationship()
-    live_session: Mapped[LiveSession] = relationship()  # noqa: F821
+    live_session: Mapped[LiveSession] = relationship()
 
 
-class CourseEvaluation(db.Model):
+class CourseEvaluation(Model):
     """A learner's evaluation of a CE offering and their attestation, the steps before the certificate."""
 
     __tablename__ = "course_evaluations"
@@ -181,7 +187,7 @@ class CourseEvaluation(db.Model):
     enrollment: Mapped[Enrollment] = relationship()
 
 
-class Certificate(db.Model):
+class Certificate(Model):
     """Proof of completion (with CE hours when the offering grants them), publicly verifiable."""
 
     __tablename__ = "certificates"
@@ -217,7 +223,7 @@ class Certificate(db.Model):
         return cls.revoked_at.is_not(None)
 
 
-class WaitlistEntry(db.Model):
+class WaitlistEntry(Model):
     """Someone who asked to hear when an offering opens or a seat frees up."""
 
     __tablename__ = "waitlist_entries"

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .base import UTCDateTime, enum_column, utcnow
 
 
@@ -18,7 +18,7 @@ class MailStatus(enum.Enum):
     FAILED = "failed"  # given up after every attempt; an operator can look at the error
 
 
-class OutgoingMail(db.Model):
+class OutgoingMail(Model):
     """One message to one recipient, written in the same transaction as the change it tells about.
 
     A rolled-back change leaves no message; a committed one keeps its message until the mail

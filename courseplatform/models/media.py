@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .base import UTCDateTime, enum_column, utcnow
+
+if TYPE_CHECKING:
+    from .accounts import User
 
 
 class MediaStatus(enum.Enum):
@@ -18,7 +22,7 @@ class MediaStatus(enum.Enum):
     FAILED = "failed"
 
 
-class MediaAsset(db.Model):
+class MediaAsset(Model):
     """One stored object, owned by the user who uploaded it."""
 
     __tablename__ = "media_assets"
@@ -42,7 +46,7 @@ class MediaAsset(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    owner: Mapped[User] = relationship()  # noqa: F821
+    owner: Mapped[User] = relationship()
 
     def __repr__(self) -> str:
         return f"<MediaAsset {self.id} {self.storage_key} {self.status.value}>"

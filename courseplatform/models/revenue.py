@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .base import UTCDateTime, enum_column, money_check, utcnow
+
+if TYPE_CHECKING:
+    from .accounts import CreatorProfile
 
 
 class PayerKind(enum.Enum):
@@ -28,7 +32,7 @@ class SessionIncomeSource(enum.Enum):
     IMPORT = "import"
 
 
-class SessionIncome(db.Model):
+class SessionIncome(Model):
     """Income from 1:1 sessions on a date: counts, minutes and money, never a client."""
 
     __tablename__ = "session_income"
@@ -55,4 +59,4 @@ class SessionIncome(db.Model):
     import_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    creator: Mapped[CreatorProfile] = relationship()  # noqa: F821
+    creator: Mapped[CreatorProfile] = relationship()

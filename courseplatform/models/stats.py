@@ -10,14 +10,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 
 
 def _count() -> Mapped[int]:
     return mapped_column(sa.BigInteger, default=0, server_default="0")
 
 
-class OfferingStats(db.Model):
+class OfferingStats(Model):
     """An offering's learners by access state, and how many of those with access have completed it."""
 
     __tablename__ = "offering_stats"
@@ -30,7 +30,7 @@ class OfferingStats(db.Model):
     completed: Mapped[int] = _count()
 
 
-class OfferingSales(db.Model):
+class OfferingSales(Model):
     """An offering's settled orders in one currency to date, with the one definition of net (models/commerce.py)."""
 
     __tablename__ = "offering_sales"
@@ -47,7 +47,7 @@ class OfferingSales(db.Model):
     platform_fee_returned_cents: Mapped[int] = _count()
 
 
-class CreatorLearner(db.Model):
+class CreatorLearner(Model):
     """A learner of a creator and in how many of the creator's offerings they have access now."""
 
     __tablename__ = "creator_learners"
@@ -57,7 +57,7 @@ class CreatorLearner(db.Model):
     offerings: Mapped[int] = _count()
 
 
-class CreatorStats(db.Model):
+class CreatorStats(Model):
     """A creator's learners taught: people with access to at least one of their offerings."""
 
     __tablename__ = "creator_stats"
@@ -66,7 +66,7 @@ class CreatorStats(db.Model):
     learners: Mapped[int] = _count()
 
 
-class PlatformStats(db.Model):
+class PlatformStats(Model):
     """The platform's accounts, and how many of them are suspended: one row, moved only when an account is
     made, suspended, unsuspended or deleted (rare next to enrollments and orders, so one row holds no queue)."""
 

@@ -123,3 +123,17 @@ def test_only_inline_media_plays_from_cloudfront_and_a_handout_always_downloads_
     query = parse_qs(opened.query)
     assert query["response-content-type"] == ["application/pdf"]
     assert query["response-content-disposition"] == ['attachment; filename="worksheet.html.pdf"']
+
+
+def test_a_cloudfront_key_that_isnt_rsa_is_refused_when_the_signer_is_made_not_at_the_first_link():
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from courseplatform.integrations.storage import CloudFrontLinks
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
+    with pytest.raises(TypeError, match="RSA key"):
+        CloudFrontLinks("media.aqueduct.test", "K2JCJMDEHXQW5F", pem)
