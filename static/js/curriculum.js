@@ -1,5 +1,6 @@
 /* The curriculum editor, on top of pages that already work without JavaScript:
- * - drag sections, and lessons within and across sections, then save the order as JSON;
+ * - drag sections, and lessons within and across sections (with SortableJS, by mouse or by touch),
+ *   then save the order as JSON;
  * - on the lesson form, show only the fields that fit the chosen kind of lesson.
  * (Confirmations in <details class="popover"> are handled on every page by app.js.)
  */
@@ -38,22 +39,17 @@
   }
 
   /* ---------------------------------------------------------------- */
-  /* Curriculum: drag and drop                                         */
+  /* Curriculum: drag and drop (SortableJS, by mouse or by touch)      */
   /* ---------------------------------------------------------------- */
 
   var root = document.querySelector(".curriculum[data-order-url]");
   var sectionList = root && root.querySelector(".curriculum-sections");
-  // Touch screens move things with the arrow buttons; drag and drop needs a mouse.
-  var finePointer = !window.matchMedia || window.matchMedia("(pointer: fine)").matches;
-  if (!root || !sectionList || !finePointer || !("draggable" in document.createElement("li"))) {
+  if (!root || !sectionList || typeof window.Sortable !== "function") {
     return;
   }
 
   var tokenMeta = document.querySelector("meta[name='csrf-token']");
   var statusLine = root.querySelector(".curriculum-status");
-  var dragged = null; // the <li> being dragged
-  var origin = null; // where it came from, to put it back if the drag is cancelled
-  var dropped = false;
   var before = "";
 
   root.classList.add("dnd-ready");
@@ -96,6 +92,7 @@
       var empty = section.querySelector(".curriculum-no-lessons");
       if (empty) {
         empty.hidden = lessons.length > 0;
+        empty.parentNode.appendChild(empty); // a lesson dropped into an empty section lands after the note
       }
     });
     var all = $all(sectionList, ".curriculum-lesson");
@@ -147,110 +144,33 @@
       });
   }
 
-  // An item only becomes draggable while its handle is held, so text and buttons behave normally.
-  root.addEventListener("pointerdown", function (event) {
-    var handle = event.target.closest(".drag-handle");
-    if (!handle) {
-      return;
-    }
-    var item = handle.closest(handle.getAttribute("data-drag") === "section" ? ".curriculum-section" : ".curriculum-lesson");
-    if (item) {
-      item.draggable = true;
-    }
-  });
-  root.addEventListener("pointerup", function () {
-    $all(root, "[draggable='true']").forEach(function (item) {
-      if (item !== dragged) {
-        item.draggable = false;
-      }
-    });
-  });
-
-  root.addEventListener("dragstart", function (event) {
-    var item = event.target;
-    var movable = item.classList && (item.classList.contains("curriculum-section") || item.classList.contains("curriculum-lesson"));
-    if (!movable || item.getAttribute("draggable") !== "true") {
-      return;
-    }
-    dragged = item;
-    origin = { parent: item.parentNode, next: item.nextSibling };
-    dropped = false;
-    before = JSON.stringify(currentOrder());
-    event.dataTransfer.effectAllowed = "move";
-    event.dataTransfer.setData("text/plain", item.id);
-    window.requestAnimationFrame(function () {
-      item.classList.add("is-dragging");
-    });
-  });
-
-  function isSection(item) {
-    return item.classList.contains("curriculum-section");
+  // Shared by both levels: an item moves only by its handle; on a touch screen the handle is held
+  // a moment first, so a finger that lands on it while scrolling still scrolls the page.
+  function options(kind, group) {
+    return {
+      group: group,
+      handle: ".drag-handle[data-drag='" + kind + "']",
+      draggable: kind === "section" ? ".curriculum-section" : ".curriculum-lesson",
+      animation: 150,
+      delay: 150,
+      delayOnTouchOnly: true,
+      touchStartThreshold: 5,
+      ghostClass: "is-dragging",
+      chosenClass: "is-chosen",
+      fallbackClass: "is-drag-image",
+      onStart: function () {
+        before = JSON.stringify(currentOrder());
+      },
+      onEnd: function () {
+        refresh();
+        save();
+      },
+    };
   }
 
-  // The sibling the dragged item should go before, judged by the pointer's height.
-  function nextSiblingAt(container, selector, y) {
-    var candidates = $all(container, selector).filter(function (element) {
-      return element !== dragged && element.parentNode === container;
-    });
-    for (var i = 0; i < candidates.length; i += 1) {
-      var box = candidates[i].getBoundingClientRect();
-      if (y < box.top + box.height / 2) {
-        return candidates[i];
-      }
-    }
-    return null;
-  }
-
-  root.addEventListener("dragover", function (event) {
-    if (!dragged) {
-      return;
-    }
-    if (isSection(dragged)) {
-      if (!sectionList.contains(event.target)) {
-        return;
-      }
-      event.preventDefault();
-      var nextSection = nextSiblingAt(sectionList, ".curriculum-section", event.clientY);
-      if (nextSection !== dragged.nextSibling || nextSection === null) {
-        sectionList.insertBefore(dragged, nextSection);
-      }
-      return;
-    }
-    var section = event.target.closest && event.target.closest(".curriculum-section");
-    var list = section && section.querySelector(".curriculum-lessons");
-    if (!list) {
-      return;
-    }
-    event.preventDefault();
-    event.dataTransfer.dropEffect = "move";
-    var next = nextSiblingAt(list, ".curriculum-lesson", event.clientY);
-    var anchor = next || list.querySelector(".curriculum-no-lessons");
-    if (dragged.nextSibling !== anchor || dragged.parentNode !== list) {
-      list.insertBefore(dragged, anchor);
-    }
-  });
-
-  root.addEventListener("drop", function (event) {
-    if (dragged) {
-      event.preventDefault();
-      dropped = true;
-    }
-  });
-
-  root.addEventListener("dragend", function () {
-    if (!dragged) {
-      return;
-    }
-    var item = dragged;
-    dragged = null;
-    item.classList.remove("is-dragging");
-    item.draggable = false;
-    if (!dropped) {
-      origin.parent.insertBefore(item, origin.next);
-      refresh();
-      return;
-    }
-    refresh();
-    save();
+  window.Sortable.create(sectionList, options("section", "sections"));
+  $all(sectionList, ".curriculum-lessons").forEach(function (list) {
+    // One group for every section's lessons, so a lesson can move to another section.
+    window.Sortable.create(list, options("lesson", "lessons"));
   });
 })();
