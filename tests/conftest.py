@@ -38,6 +38,24 @@ def pytest_sessionfinish(session, exitstatus):
     drop_databases()
 
 
+# Under pytest-xdist with `--dist loadgroup` (make test), the tests that start a browser, or whole processes
+# (web servers, workers), each keep to one worker: one Chromium for the run, and one fleet at a time.
+_XDIST_GROUPS = {"browser": "browser", "scale_out": "processes"}
+_PROCESS_MODULES = ("tests/deploy/test_processes.py", "tests/deploy/test_check_deploy.py")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = next((g for marker, g in _XDIST_GROUPS.items() if item.get_closest_marker(marker)), None)
+        if group is None and item.nodeid.startswith(_PROCESS_MODULES):
+            group = "processes"
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory) -> str:
     return databases(tmp_path_factory).new("test")
