@@ -26,8 +26,10 @@ run: install
 	@echo "Aqueduct is running at http://127.0.0.1:5000  (Ctrl+C to stop)"
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# Two pytest-xdist workers, each on its own database; PYTEST_WORKERS=0 runs in this process alone.
+PYTEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

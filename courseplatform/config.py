@@ -26,6 +26,10 @@ MIN_SECRET_KEY_CHARACTERS = 5
 # Names that never lead to a public site: RFC 6761's and 6762's special-use names, ICANN's
 # private `.internal`, RFC 8375's home.arpa, and the usual names of a home or office network.
 PRIVATE_DOMAINS = ("localhost", "local", "internal", "test", "invalid", "example", "home.arpa", "localdomain", "lan")
+# Argon2id at OWASP's first recommended setting (19 MiB, 2 passes, 1 lane), not more: about 17 ms of one
+# core a log-in, so a crowd logging in at once isn't queued for seconds (benchmarks/password_hashing.py).
+# Only a test configuration passes lighter ones (create_app's PASSWORD_HASHING); production refuses them.
+PASSWORD_HASHING = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
 
 
 class ConfigError(RuntimeError):
@@ -198,6 +202,8 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 10),
         # Accounts and security
         "PASSWORD_RESET_MAX_AGE": _int("PASSWORD_RESET_MAX_AGE", 3600),
+        # Argon2id parameters of new password hashes; not read from the environment.
+        "PASSWORD_HASHING": dict(PASSWORD_HASHING),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL", "").strip() or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -289,6 +295,11 @@ def production_problems(config: dict) -> list[str]:
     if config.get("FLASK_DEBUG") or config.get("DEBUG"):
         problems.append(
             "FLASK_DEBUG is on: the debugger runs code for anyone who can open a page (this can't be allowed)."
+        )
+    if any(config["PASSWORD_HASHING"].get(name, 0) < least for name, least in PASSWORD_HASHING.items()):
+        problems.append(
+            f"PASSWORD_HASHING is {config['PASSWORD_HASHING']}, lighter than OWASP's Argon2id minimum "
+            f"{PASSWORD_HASHING}: stolen hashes would be cheap to guess (this can't be allowed)."
         )
     unknown = sorted(config["ALLOW_UNSAFE"] - UNSAFE_IN_PRODUCTION.keys())
     if unknown:

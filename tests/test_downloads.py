@@ -13,8 +13,8 @@ from courseplatform.extensions import db
 from courseplatform.integrations.storage import get_storage
 from courseplatform.models import LessonKind, MediaAsset, MediaStatus
 
-from .conftest import csrf_token_from
 from .factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from .helpers import csrf_token_from
 
 PDF = b"%PDF-1.4\n% a handout\n%%EOF\n"
 

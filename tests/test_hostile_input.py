@@ -54,7 +54,6 @@ from courseplatform.models import (
     utcnow,
 )
 
-from .conftest import csrf_token_from
 from .factories import (
     PASSWORD,
     CourseFactory,
@@ -80,6 +79,7 @@ from .fuzzing import (
     json_with,
     urlencoded,
 )
+from .helpers import csrf_token_from
 
 # Fixed, so a failure reproduces; HOSTILE_SEED=<n> explores other samples.
 SEED = int(os.environ.get("HOSTILE_SEED", "20261205"))

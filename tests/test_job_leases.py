@@ -13,7 +13,7 @@ from courseplatform.jobs import enqueue, run_job
 from courseplatform.jobs.runner import KINDS
 from courseplatform.models import Job, JobStatus
 
-from .conftest import committed_application
+from .helpers import committed_application
 
 LEASE = 5
 calls: list[int] = []

@@ -15,7 +15,7 @@ from courseplatform.models import Course, CreatorProfile, Lesson, LessonKind, Qu
 from courseplatform.studio.offerings.services import duplicate_offering
 
 from .factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
-from .learning.factories_player import add_quiz, learner_in, lesson_url, page_token
+from .factories.player import add_quiz, learner_in, lesson_url, page_token
 from .markup import assert_no_live_script, elements, links
 
 # The longest Markdown any form accepts (a lesson's text); the others are shorter.

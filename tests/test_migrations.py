@@ -12,7 +12,7 @@ from courseplatform import create_app
 from courseplatform.extensions import db
 from courseplatform.models.base import exists_on
 
-from .conftest import databases
+from .helpers import databases
 
 
 def _differences(engine) -> list:

@@ -14,7 +14,7 @@ from courseplatform.extensions import db
 from courseplatform.integrations.mail import MAX_ATTEMPTS, deliver_committed, send_after_commit
 from courseplatform.models import MailStatus, OutgoingMail, utcnow
 
-from .learning.factories_live import learner, session_in, workshop
+from .factories.live import learner, session_in, workshop
 
 
 def mail_server_down(app):

@@ -19,7 +19,6 @@ from courseplatform.ids import MAX_ID, IdConverter
 from courseplatform.integrations.storage import get_storage
 from courseplatform.models import CourseKind, CreatorProfile, Enrollment, LessonKind, MediaAsset, MediaStatus, User
 
-from .conftest import csrf_token_from
 from .factories import (
     PASSWORD,
     CourseFactory,
@@ -29,6 +28,7 @@ from .factories import (
     SectionFactory,
     UserFactory,
 )
+from .helpers import csrf_token_from
 from .servers import serve
 
 

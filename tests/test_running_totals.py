@@ -43,7 +43,6 @@ from courseplatform.models import (
     RefundStatus,
 )
 from courseplatform.models.base import utcnow
-from tests.conftest import committed_application
 from tests.factories import (
     CourseFactory,
     CreatorProfileFactory,
@@ -53,6 +52,7 @@ from tests.factories import (
     SectionFactory,
     UserFactory,
 )
+from tests.helpers import committed_application
 
 STEPS = 160
 

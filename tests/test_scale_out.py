@@ -34,8 +34,8 @@ from moto.server import ThreadedMotoServer
 from courseplatform.extensions import db
 from courseplatform.models import Course, Enrollment, EnrollmentStatus, Job, JobStatus, Order, OrderStatus, User
 
-from .conftest import committed_application, csrf_token_from
 from .fakes.stripe_api import FakeStripe
+from .helpers import committed_application, csrf_token_from
 from .servers import Fleet, SlowSmtp, free_port
 
 pytestmark = pytest.mark.scale_out

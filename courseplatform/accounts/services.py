@@ -3,36 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, render_template
+from flask import current_app, has_app_context, render_template
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from ua_parser import parse as parse_user_agent
 
+from ..config import PASSWORD_HASHING
 from ..extensions import db
 from ..ids import parse_id
 from ..integrations.mail import send_after_commit
 from ..links import absolute_url
 from ..models import Course, CreatorProfile, LoginSession, Order, OrderStatus, User, utcnow
 
-# Argon2id at OWASP's first recommended setting (19 MiB, 2 passes, 1 lane), not more: about 17 ms of one
-# core a log-in, so a crowd logging in at once isn't queued for seconds (benchmarks/password_hashing.py).
-# Hashes made with other parameters still verify, and are re-made with these at the next log-in.
-PASSWORD_HASHING: dict[str, Any] = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
-_hasher = PasswordHasher(**PASSWORD_HASHING)
-# A real hash checked when the e-mail is unknown, so a wrong e-mail costs the
-# same time as a wrong password and timing does not reveal who has an account.
-_DUMMY_HASH = _hasher.hash("aqueduct-timing-equaliser")
 RESET_SALT = "aqueduct.password-reset"
 SIGNUP_SALT = "aqueduct.signup"
 # How long the link that finishes a sign-up stays valid.
@@ -57,8 +50,27 @@ class AccountError(ValueError):
         self.field = field
 
 
+# New hashes are made with the application's PASSWORD_HASHING setting (OWASP's Argon2id minimum, see
+# config.PASSWORD_HASHING; the tests' configuration alone sets lighter ones). Hashes made with other
+# parameters still verify, and are re-made with the setting's at the next log-in.
+@functools.cache
+def _hashing(time_cost: int, memory_cost: int, parallelism: int) -> tuple[PasswordHasher, str]:
+    """The hasher for these parameters, and a real hash of its own checked when the e-mail is unknown,
+    so a wrong e-mail costs the same time as a wrong password and timing does not reveal who has an account."""
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+    return hasher, hasher.hash("aqueduct-timing-equaliser")
+
+
+def _current_hashing() -> tuple[PasswordHasher, str]:
+    parameters = current_app.config["PASSWORD_HASHING"] if has_app_context() else PASSWORD_HASHING
+    return _hashing(**parameters)
+
+
+_hashing(**PASSWORD_HASHING)  # made at start, not during the first log-in
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _current_hashing()[0].hash(password)
 
 
 def verify_password(user: User | None, password: str) -> bool:
@@ -66,23 +78,25 @@ def verify_password(user: User | None, password: str) -> bool:
     if user is None:
         _spend_a_check(password)
         return False
+    hasher = _current_hashing()[0]
     try:
-        _hasher.verify(user.password_hash, password)
+        hasher.verify(user.password_hash, password)
     except VerificationError:
         return False
     except InvalidHashError:
         # No password chosen yet (an invited account): refused at once, it would answer faster than the rest.
         _spend_a_check(password)
         return False
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
     return True
 
 
 def _spend_a_check(password: str) -> None:
     """Take as long as checking a real password takes, for an account that has none (or doesn't exist)."""
+    hasher, dummy_hash = _current_hashing()
     with contextlib.suppress(VerificationError):
-        _hasher.verify(_DUMMY_HASH, password)
+        hasher.verify(dummy_hash, password)
 
 
 def _token_hash(token: str) -> str:

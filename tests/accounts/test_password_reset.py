@@ -9,8 +9,8 @@ import pytest
 
 from courseplatform.extensions import db, limiter
 
-from ..conftest import Browserless, csrf_token_from
 from ..factories import PASSWORD, UserFactory
+from ..helpers import Browserless, csrf_token_from
 
 LINK_RE = re.compile(r"http://aqueduct\.test(/password/reset/\S+)")
 NEW = "a brand new passphrase"

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import LoginSession, User, utcnow
 
-from ..conftest import Browserless
 from ..factories import PASSWORD, UserFactory
+from ..helpers import Browserless
 
 FIREFOX_ON_LINUX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 SAFARI_ON_IPHONE = (

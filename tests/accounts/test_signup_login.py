@@ -14,8 +14,8 @@ from courseplatform.extensions import db
 from courseplatform.models import User
 from courseplatform.studio.learners.services import INVITED_MARKER
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, UserFactory
+from ..helpers import csrf_token_from
 
 GOOD = {
     "name": "Ana Ruiz",
@@ -215,6 +215,7 @@ def test_successful_logins_do_not_use_up_the_account_limit(web, client):
         web.logout()
 
 
+@pytest.mark.usefixtures("production_password_hashing")
 def test_a_wrong_login_takes_as_long_for_an_invited_account_as_for_an_unknown_address(web, client):
     """An account a creator made for someone who hasn't chosen a password yet must not answer faster."""
     UserFactory(email="invited@example.org", password_hash=INVITED_MARKER)
@@ -255,10 +256,12 @@ def test_pages_that_need_an_account_send_visitors_to_log_in(client):
         assert response.headers["Location"].startswith("/login?next="), url
 
 
+@pytest.mark.usefixtures("production_password_hashing")
 def test_passwords_are_hashed_at_owasps_argon2id_minimum_not_more():
     assert hash_password("calm river stones").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
+@pytest.mark.usefixtures("production_password_hashing")
 def test_a_password_hashed_with_the_old_heavier_parameters_still_logs_in_and_is_rehashed(web):
     heavier = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)  # argon2-cffi's defaults, used before
     user = UserFactory(email="early@example.org", password_hash=heavier.hash("calm river stones"))

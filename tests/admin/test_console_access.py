@@ -7,8 +7,8 @@ import pytest
 from courseplatform.extensions import db
 from courseplatform.models import AuditEntry
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CreatorProfileFactory, UserFactory
+from ..helpers import csrf_token_from
 
 
 def admin_urls(app, method: str, ids: dict) -> list[str]:

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import AuditEntry, Job, JobStatus, MailStatus, OutgoingMail, utcnow
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, UserFactory
+from ..helpers import csrf_token_from
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from courseplatform.models import AuditEntry, EnrollmentStatus, Order, OrderStat
 
 from ..checkout.conftest import connected_course, fake_stripe_server, stripe_api, webhooks  # noqa: F401
 from ..checkout.test_webhooks import fresh, paid_order
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, OrderFactory, UserFactory
+from ..helpers import csrf_token_from
 
 
 def order_url(order_id: int) -> str:

@@ -14,8 +14,8 @@ from courseplatform.extensions import db
 from courseplatform.learning.certificates import issue_certificate
 from courseplatform.models import AuditEntry, CourseKind, LoginSession, Order
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, UserFactory
+from ..helpers import csrf_token_from
 
 
 def act(client, url: str, reason: str = "Chargeback pattern under review", form_url: str | None = None):

@@ -34,8 +34,8 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..conftest import Browserless, csrf_token_from
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, UserFactory
+from ..helpers import Browserless, csrf_token_from
 
 CALLS: list[int] = []
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from courseplatform.extensions import db
 
-from ..conftest import Browserless
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, UserFactory
+from ..helpers import Browserless
 
 
 def get(client, url: str, **kwargs):

@@ -16,7 +16,9 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
-from .builders import live_session, media_asset, topic, waitlist_entry
+from ..factories.catalog import topic, waitlist_entry
+from ..factories.live import live_session
+from ..factories.media import media_asset
 
 KINDS = [CourseKind.COURSE, CourseKind.RECORDED_WORKSHOP, CourseKind.LIVE_WORKSHOP]
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from courseplatform.models import CourseKind, CourseStatus, utcnow
 
 from ..factories import CourseFactory, CreatorProfileFactory
-from .builders import topic
+from ..factories.catalog import topic
 
 CARD_TITLE = re.compile(r'<article class="course-card[^"]*">.*?<h3>(.*?)</h3>', re.S)
 

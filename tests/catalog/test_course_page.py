@@ -27,8 +27,10 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
+from ..factories.catalog import topic
+from ..factories.live import live_session
+from ..factories.media import media_asset
 from ..markup import text_of
-from .builders import live_session, media_asset, topic
 
 CHECKOUT_FORM = re.compile(r'<form method="post" action="/courses/([^"]+)/checkout".*?</form>', re.S)
 

@@ -7,8 +7,9 @@ import pytest
 from courseplatform.models import CourseKind, LessonKind
 
 from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from ..factories.catalog import topic
+from ..factories.live import live_session
 from ..markup import assert_no_live_script, elements
-from .builders import live_session, topic
 
 SCRIPT = "<script>alert(1)</script>"
 ATTRIBUTE = '"><img src=x onerror=alert(1)>'

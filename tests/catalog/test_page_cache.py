@@ -24,7 +24,7 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
-from .builders import live_session
+from ..factories.live import live_session
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 PUBLIC_PAGES = ("/", "/courses", "/courses?q=grounding&sort=title", "/courses/grounding", "/t/maya")

@@ -8,7 +8,7 @@ from courseplatform.extensions import db
 from courseplatform.models import CourseStatus, EnrollmentStatus
 
 from ..factories import CourseFactory, CreatorProfileFactory, EnrollmentFactory, UserFactory
-from .builders import media_asset
+from ..factories.media import media_asset
 
 
 def test_storefront_shows_the_profile_and_only_published_offerings(client):

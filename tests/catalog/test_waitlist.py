@@ -15,9 +15,10 @@ from courseplatform.extensions import db
 from courseplatform.jobs import dispatch_committed
 from courseplatform.models import CourseKind, CourseStatus, WaitlistEntry, utcnow
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, EnrollmentFactory, UserFactory
-from .builders import live_session, waitlist_entry
+from ..factories.catalog import waitlist_entry
+from ..factories.live import live_session
+from ..helpers import csrf_token_from
 
 
 def entries(course) -> list[WaitlistEntry]:

@@ -14,7 +14,7 @@ from courseplatform.jobs import dispatch_committed, enqueue, run_job
 from courseplatform.models import Job, JobStatus, MailStatus, OutgoingMail, WaitlistEntry, utcnow
 
 from ..factories import PASSWORD, CourseFactory
-from .builders import waitlist_entry
+from ..factories.catalog import waitlist_entry
 
 PEOPLE = 120
 

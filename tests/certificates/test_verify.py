@@ -10,7 +10,7 @@ from courseplatform.extensions import db
 from courseplatform.learning.certificates import issue_certificate
 from courseplatform.models import CourseStatus
 
-from ..learning.factories_certificates import APPROVAL, enrol, finish, offering, revoke
+from ..factories.certificates import APPROVAL, enrol, finish, offering, revoke
 
 
 @pytest.fixture

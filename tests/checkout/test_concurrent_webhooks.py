@@ -24,8 +24,8 @@ from courseplatform.checkout.services import begin_checkout, open_checkout
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment, EnrollmentStatus, Order, OrderStatus, ProviderEvent
 
-from ..conftest import committed_application
 from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..helpers import committed_application
 from .conftest import WEBHOOK_SECRET
 
 ROUNDS = 5

@@ -12,8 +12,8 @@ import io
 
 from courseplatform.models import EnrollmentStatus, OrderStatus, RefundStatus
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD
+from ..helpers import csrf_token_from
 from .test_stripe_shapes import gbp_course, log_in_as, refunds_of
 from .test_webhooks import access_of, checkout, fresh, paid_order
 

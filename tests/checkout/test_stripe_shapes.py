@@ -18,8 +18,8 @@ from courseplatform.extensions import db
 from courseplatform.integrations import payments, stripe_events
 from courseplatform.models import EnrollmentStatus, OrderStatus, ProviderEvent, Refund, RefundStatus
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from ..helpers import csrf_token_from
 from .test_webhooks import access_of, checkout, fresh, paid_order
 
 

@@ -22,8 +22,8 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, LessonFactory, SectionFactory, UserFactory
+from ..helpers import csrf_token_from
 
 
 def course_with_lesson(**kwargs):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import committed_application
+from tests.helpers import committed_application
 from tests.servers import PROJECT_ROOT, free_port
 
 VENV_BIN = Path(sys.executable).parent

@@ -24,8 +24,6 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..catalog.builders import live_session
-from ..conftest import csrf_token_from
 from ..factories import (
     PASSWORD,
     CourseFactory,
@@ -35,6 +33,8 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
+from ..factories.live import live_session
+from ..helpers import csrf_token_from
 from ..markup import text_of
 from ..studio.test_learners import upload
 from ..studio.test_refunds_from_studio import refund

@@ -34,8 +34,6 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..catalog.builders import live_session
-from ..conftest import committed_application, csrf_token_from
 from ..factories import (
     PASSWORD,
     CourseFactory,
@@ -46,6 +44,8 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
+from ..factories.live import live_session
+from ..helpers import committed_application, csrf_token_from
 from ..markup import text_of
 
 # How long the checkout (or refund) keeps the workshop locked: a grant that doesn't wait for it is done by then.

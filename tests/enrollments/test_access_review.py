@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import AccessEvent, CourseKind, Enrollment, EnrollmentStatus, Order, OrderStatus
 
-from ..catalog.builders import live_session
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories.live import live_session
 from ..markup import text_of
 from ..studio.test_refunds_from_studio import refund
 from .test_access_integrity import bought, post_confirmed

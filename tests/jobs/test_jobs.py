@@ -29,8 +29,8 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..catalog.builders import live_session
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, OrderFactory, UserFactory
+from ..factories.live import live_session
 from ..studio.test_learners import upload
 
 ATTEMPTS_MADE: list[int] = []

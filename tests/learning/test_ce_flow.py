@@ -10,18 +10,9 @@ from courseplatform.extensions import db
 from courseplatform.learning.certificates import Step, completion_of, issue_certificate
 from courseplatform.models import Certificate, CourseEvaluation
 
-from ..conftest import csrf_token_from
-from .factories_certificates import (
-    PASSWORD,
-    RATINGS,
-    attended,
-    enrol,
-    evaluated,
-    finish,
-    live_session,
-    offering,
-    revoke,
-)
+from ..factories import PASSWORD
+from ..factories.certificates import RATINGS, attended, enrol, evaluated, finish, live_session, offering, revoke
+from ..helpers import csrf_token_from
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from pypdf import PdfReader
 from courseplatform.learning.certificate_pdf import certificate_pdf, printable
 from courseplatform.learning.certificates import issue_certificate
 
-from .factories_certificates import APPROVAL, PASSWORD, enrol, finish, offering, revoke
+from ..factories import PASSWORD
+from ..factories.certificates import APPROVAL, enrol, finish, offering, revoke
 
 
 def text_of(pdf: bytes) -> str:

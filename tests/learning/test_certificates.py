@@ -14,8 +14,9 @@ from courseplatform.extensions import db
 from courseplatform.learning.certificates import ce_hours_label, issue_certificate, my_certificates
 from courseplatform.models import Certificate, Enrollment
 
-from ..conftest import committed_application
-from .factories_certificates import PASSWORD, enrol, finish, offering, revoke
+from ..factories import PASSWORD
+from ..factories.certificates import enrol, finish, offering, revoke
+from ..helpers import committed_application
 
 
 @pytest.mark.parametrize(

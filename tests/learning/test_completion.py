@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import Certificate, Enrollment, LessonKind, LessonProgress, LiveSession, utcnow
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, LessonFactory, UserFactory
-from .factories_player import add_quiz, learner_in, lesson_url, offering, page_token, with_video
+from ..factories.media import with_video
+from ..factories.player import add_quiz, learner_in, lesson_url, offering, page_token
+from ..helpers import csrf_token_from
 
 
 def completed_ids(enrollment) -> set[int]:

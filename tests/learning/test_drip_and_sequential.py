@@ -16,7 +16,8 @@ from courseplatform.learning.progress import LessonState, course_progress, drip_
 from courseplatform.models import LessonProgress, utcnow
 
 from ..factories import PASSWORD, EnrollmentFactory, UserFactory
-from .factories_player import learner_in, lesson_url, offering, page_token, with_video
+from ..factories.media import with_video
+from ..factories.player import learner_in, lesson_url, offering, page_token
 
 
 def text(response) -> str:

@@ -15,9 +15,9 @@ from courseplatform.learning.live import join_window
 from courseplatform.learning.reminders import send_reminders
 from courseplatform.models import MediaStatus, utcnow
 
-from ..catalog.builders import media_asset
 from ..factories import CreatorProfileFactory, UserFactory
-from .factories_live import JOIN_URL, learner, session_in, sign_in, workshop
+from ..factories.live import JOIN_URL, learner, session_in, sign_in, workshop
+from ..factories.media import media_asset
 
 FAR_AWAY = datetime(2040, 12, 5, 0, 0, tzinfo=UTC)  # Tuesday 7 PM in New York, Wednesday 1 AM in Berlin
 

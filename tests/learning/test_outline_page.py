@@ -9,7 +9,7 @@ from courseplatform.extensions import db
 from courseplatform.models import CourseStatus, EnrollmentStatus, LessonProgress, utcnow
 
 from ..factories import PASSWORD, CreatorProfileFactory, EnrollmentFactory, LessonFactory, SectionFactory, UserFactory
-from .factories_player import learner_in, offering
+from ..factories.player import learner_in, offering
 
 
 def done(enrollment, *lessons):

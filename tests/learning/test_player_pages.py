@@ -20,7 +20,8 @@ from courseplatform.models import (
 )
 
 from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, LessonFactory, SectionFactory, UserFactory
-from .factories_player import add_quiz, learner_in, lesson_url, offering, with_video
+from ..factories.media import with_video
+from ..factories.player import add_quiz, learner_in, lesson_url, offering
 
 
 def text(response) -> str:

@@ -14,7 +14,7 @@ from courseplatform.learning.quiz import QuizClosed, quiz_questions, score_perce
 from courseplatform.models import Enrollment, EnrollmentStatus, LessonProgress, QuizAttempt, utcnow
 
 from ..factories import PASSWORD, LessonFactory
-from .factories_player import add_quiz, learner_in, lesson_url, offering, page_token
+from ..factories.player import add_quiz, learner_in, lesson_url, offering, page_token
 
 QUESTIONS = [
     ("Which is a grounding skill?", [("5-4-3-2-1 senses", True), ("Doom scrolling", False)]),

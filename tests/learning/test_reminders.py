@@ -16,9 +16,9 @@ from courseplatform.integrations.mail import deliver_committed
 from courseplatform.learning.reminders import send_reminders
 from courseplatform.models import LiveSession, utcnow
 
-from ..conftest import committed_application
 from ..factories import PASSWORD, CreatorProfileFactory
-from .factories_live import JOIN_URL, learner, session_in, workshop
+from ..factories.live import JOIN_URL, learner, session_in, workshop
+from ..helpers import committed_application
 
 
 def recipients(mailbox) -> list[str]:

@@ -24,8 +24,8 @@ from courseplatform.extensions import db
 from courseplatform.integrations.storage import LocalStorage, S3Storage, get_storage
 from courseplatform.models import MediaAsset, MediaStatus
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CreatorProfileFactory, UserFactory
+from ..helpers import csrf_token_from
 
 BUCKET = "aqueduct-test-media"
 DEMO_VIDEO = Path(__file__).resolve().parents[2] / "courseplatform" / "demo" / "welcome.mp4"

@@ -12,8 +12,8 @@ import requests
 from courseplatform.extensions import db
 from courseplatform.models import MediaAsset, MediaStatus
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CreatorProfileFactory
+from ..helpers import csrf_token_from
 from .conftest import Api
 
 MiB = 1024**2

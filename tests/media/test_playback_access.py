@@ -32,7 +32,6 @@ from courseplatform.models import (
     User,
 )
 
-from ..conftest import Browserless, csrf_token_from
 from ..factories import (
     PASSWORD,
     CourseFactory,
@@ -42,6 +41,7 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
+from ..helpers import Browserless, csrf_token_from
 
 CAPTIONS = b"WEBVTT\n\n00:00.000 --> 00:02.000\nWelcome.\n"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -28,7 +28,6 @@ from courseplatform.extensions import db
 from courseplatform.integrations.storage import LocalStorage, get_storage
 from courseplatform.models import Lesson, LessonKind, MediaAsset, MediaStatus
 
-from ..conftest import csrf_token_from
 from ..factories import (
     PASSWORD,
     CourseFactory,
@@ -38,6 +37,7 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
+from ..helpers import csrf_token_from
 from .conftest import DEMO_VIDEO
 
 KiB = 1024

@@ -14,8 +14,8 @@ from courseplatform.extensions import db
 from courseplatform.media.services import UploadError, store_upload
 from courseplatform.models import MediaAsset, MediaStatus
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CreatorProfileFactory, UserFactory
+from ..helpers import csrf_token_from
 from .conftest import Api
 
 MiB = 1024**2

@@ -11,8 +11,8 @@ import requests
 from courseplatform.extensions import db
 from courseplatform.models import Course, Lesson, LessonKind, MediaAsset, MediaStatus
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, LessonFactory, SectionFactory, UserFactory
+from ..helpers import csrf_token_from
 from ..studio.test_offerings import DETAILS, tiny_png
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from courseplatform.extensions import db
 
-from ..conftest import committed_application
+from ..helpers import committed_application
 
 
 @pytest.fixture(scope="module")

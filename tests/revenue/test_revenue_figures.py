@@ -40,8 +40,9 @@ import pytest
 from courseplatform.models import CourseStatus, EnrollmentStatus, OrderStatus
 from courseplatform.revenue.figures import Period, month_edges, revenue_figures
 
-from ..factories import CourseFactory, CreatorProfileFactory, OrderFactory
-from .factories_revenue import SessionIncomeFactory, learner, refund, sale
+from ..factories import CourseFactory, CreatorProfileFactory, OrderFactory, SessionIncomeFactory
+from ..factories.orders import refund, sale
+from ..factories.revenue import learner
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2025, 5, 10, 12, 0, tzinfo=UTC)

@@ -13,8 +13,9 @@ import pytest
 
 from courseplatform.models import CourseStatus, utcnow
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, UserFactory
-from .factories_revenue import SessionIncomeFactory, learner, refund, sale
+from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, SessionIncomeFactory, UserFactory
+from ..factories.orders import refund, sale
+from ..factories.revenue import learner
 from .test_revenue_figures import books  # noqa: F401  (the hand-computed books)
 
 BOOKS_PERIOD = "/studio/revenue?from=2025-01&to=2025-04"

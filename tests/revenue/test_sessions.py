@@ -12,9 +12,8 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import PayerKind, SessionIncome, SessionIncomeSource
 
-from ..conftest import csrf_token_from
-from ..factories import PASSWORD, CreatorProfileFactory
-from .factories_sessions import SessionIncomeFactory
+from ..factories import PASSWORD, CreatorProfileFactory, SessionIncomeFactory
+from ..helpers import csrf_token_from
 
 ZONE = "Pacific/Auckland"  # far from UTC, so "today" differs from the server's on many hours of the day
 

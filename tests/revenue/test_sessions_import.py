@@ -17,8 +17,8 @@ from courseplatform.extensions import db
 from courseplatform.models import PayerKind, SessionIncome, SessionIncomeSource
 from courseplatform.revenue.session_import import column_kind, payer_kind_of
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CreatorProfileFactory
+from ..helpers import csrf_token_from
 
 EXPORT = """Date of Service,Client,Date of Birth,Diagnosis,Fee,Duration,Units,Payer,Notes
 03/02/2026,Jane Quartermaine,04/11/1987,F41.1 Generalized anxiety,$150.00,50 min,1,Self-pay,Discussed her divorce

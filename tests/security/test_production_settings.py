@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from courseplatform import create_app
+from courseplatform.accounts.services import hash_password
 from courseplatform.config import ConfigError, load_config
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment, Order
 
 from ..factories import PASSWORD, CourseFactory, LessonFactory, SectionFactory, UserFactory
+from ..helpers import FAST_PASSWORD_HASHING
 
 LONG_KEY = "a-long-random-production-secret-value-0123456789"
 # A production deployment done right: every setting the check looks at.
@@ -246,3 +248,19 @@ def test_a_number_outside_its_range_is_refused_in_any_environment(environment, t
     assert says in refusal(tmp_path)
     environment(**SAFE_PRODUCTION, **{name: value})
     assert says in refusal(tmp_path)
+
+
+def test_production_hashes_passwords_at_owasps_argon2id_minimum(environment, tmp_path, app, monkeypatch):
+    environment(**SAFE_PRODUCTION)
+    production = load_config(tmp_path)
+    assert production["PASSWORD_HASHING"] == {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
+    monkeypatch.setitem(app.config, "PASSWORD_HASHING", production["PASSWORD_HASHING"])
+    assert hash_password(PASSWORD).startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_the_tests_light_password_hashing_is_refused_in_production(environment, tmp_path, app):
+    # The suite's application hashes with Argon2id's lightest parameters, for speed; production never may.
+    assert hash_password(PASSWORD).startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    environment(**SAFE_PRODUCTION)
+    with pytest.raises(ConfigError, match=r"PASSWORD_HASHING .* lighter than OWASP's Argon2id minimum"):
+        load_config(tmp_path, {"PASSWORD_HASHING": FAST_PASSWORD_HASHING})

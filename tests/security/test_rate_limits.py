@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ..conftest import csrf_token_from
+from ..helpers import csrf_token_from
 from ..servers import PROJECT_ROOT, serve
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")

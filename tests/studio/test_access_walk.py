@@ -30,7 +30,6 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..conftest import csrf_token_from
 from ..factories import (
     PASSWORD,
     CourseFactory,
@@ -41,6 +40,7 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
+from ..helpers import csrf_token_from
 
 # The creator's own payouts: no ids, so another creator reaches only their own account.
 PAYOUTS = ("/studio/payouts", "/studio/payouts/connect", "/studio/payouts/return", "/studio/payouts/refresh")

@@ -17,9 +17,9 @@ from courseplatform.extensions import db
 from courseplatform.models import Attendance, Course, CourseKind, Enrollment
 from courseplatform.studio.live.services import parse_duration
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, UserFactory
-from ..learning.factories_live import learner, session_in, workshop
+from ..factories.live import learner, session_in, workshop
+from ..helpers import csrf_token_from
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from courseplatform.models import Enrollment, Job, JobStatus, utcnow
 from courseplatform.studio.live.jobs import import_attendance_job, start_attendance_import
 from courseplatform.studio.live.services import read_report
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CreatorProfileFactory
-from ..learning.factories_live import learner, session_in, workshop
+from ..factories.live import learner, session_in, workshop
+from ..helpers import csrf_token_from
 from .test_attendance import ZOOM_REPORT, minutes_of, page_url, text_of
 
 

@@ -12,9 +12,8 @@ from courseplatform.extensions import db
 from courseplatform.learning.certificates import issue_certificate
 from courseplatform.models import LessonKind, LessonProgress, utcnow
 
-from ..factories import CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
-from ..learning.factories_certificates import (
-    PASSWORD,
+from ..factories import PASSWORD, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories.certificates import (
     attempt,
     attended,
     enrol,

@@ -29,8 +29,6 @@ from courseplatform.models import (
 )
 from courseplatform.studio.learners.services import INVITED_MARKER, MAX_IMPORT_ROWS
 
-from ..catalog.builders import live_session
-from ..conftest import csrf_token_from
 from ..factories import (
     PASSWORD,
     CourseFactory,
@@ -41,6 +39,8 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
+from ..factories.live import live_session
+from ..helpers import csrf_token_from
 
 LINK_RE = re.compile(r"http://aqueduct\.test(/\S+)")
 NEW_PASSWORD = "quiet harbour lights"

@@ -11,8 +11,8 @@ import pytest
 from courseplatform.extensions import db
 from courseplatform.models import CourseKind, LiveSession, MediaStatus, utcnow
 
-from ..catalog.builders import media_asset
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories.media import media_asset
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -24,8 +24,8 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..conftest import csrf_token_from
 from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..helpers import csrf_token_from
 
 DETAILS = {
     "kind": "course",
@@ -210,7 +210,7 @@ def test_cover_image_is_checked_and_stored(web, client, creator):
     course = CourseFactory(creator=creator, status=CourseStatus.DRAFT)
     data = {**DETAILS, "slug": course.slug, "cover": (io.BytesIO(b"MZ not an image"), "cover.png")}
     page = client.get(f"/studio/courses/{course.id}/edit").get_data(as_text=True)
-    from ..conftest import csrf_token_from
+    from ..helpers import csrf_token_from
 
     token = csrf_token_from(page)
     html = client.post(f"/studio/courses/{course.id}/edit", data={**data, "csrf_token": token}).get_data(as_text=True)

@@ -11,7 +11,6 @@ from courseplatform.extensions import db
 from courseplatform.models import CourseStatus, OrderStatus, Refund, utcnow
 from courseplatform.studio.payouts.services import earnings
 
-from ..conftest import csrf_token_from
 from ..factories import (
     PASSWORD,
     CourseFactory,
@@ -22,6 +21,7 @@ from ..factories import (
     UserFactory,
 )
 from ..fakes.stripe_api import FakeStripe
+from ..helpers import csrf_token_from
 
 WEBHOOK_SECRET = "whsec_test"
 

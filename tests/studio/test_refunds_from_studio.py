@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import EnrollmentSource, EnrollmentStatus, OrderStatus, Refund
 
-from ..conftest import csrf_token_from
 from ..factories import (
     PASSWORD,
     CourseFactory,
@@ -19,6 +18,7 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
+from ..helpers import csrf_token_from
 
 
 @pytest.fixture

@@ -1,22 +1,20 @@
-"""Builders for certificate tests: a CE offering, a learner at a given step, attendance, quiz attempts."""
+"""Continuing education and certificates: a CE offering, a learner at a given step, attendance, quiz attempts."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import factory
+
 from courseplatform.enrollments import access_changes
 from courseplatform.extensions import db
-from courseplatform.models import (
-    Attendance,
-    CourseEvaluation,
-    LessonKind,
-    LessonProgress,
-    LiveSession,
-    QuizAttempt,
-    utcnow,
-)
+from courseplatform.models import CourseEvaluation, LessonKind, LessonProgress, QuizAttempt, utcnow
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, EnrollmentFactory, LessonFactory, SectionFactory
+from .accounts import CreatorProfileFactory
+from .base import Base
+from .catalog import CourseFactory, LessonFactory, SectionFactory
+from .enrollments import EnrollmentFactory
+from .live import AttendanceFactory, LiveSessionFactory
 
 APPROVAL = (
     "Approved by the Board of Behavioral Sciences, provider #1234. Aqueduct maintains responsibility for this program."
@@ -29,7 +27,23 @@ RATINGS = {
     "free_of_commercial_bias": "5",
 }
 
-__all__ = ["APPROVAL", "PASSWORD", "RATINGS"]
+
+class CourseEvaluationFactory(Base):
+    class Meta:
+        model = CourseEvaluation
+
+    ratings = factory.LazyFunction(lambda: {key: int(value) for key, value in RATINGS.items()})
+    comments = "Grounding scripts with my Monday group."
+
+
+class QuizAttemptFactory(Base):
+    class Meta:
+        model = QuizAttempt
+
+    attempt_number = 1
+    answers = factory.LazyFunction(dict)
+    score_percent = 100
+    passed = True
 
 
 def offering(*, ce_minutes: int | None = 180, lessons: int = 2, quiz: bool = False, creator=None, **kw):
@@ -72,53 +86,37 @@ def finish(enrollment, *, days_ago: float = 0):
 
 
 def evaluated(enrollment, *, attested: bool = False):
-    evaluation = CourseEvaluation(
-        enrollment_id=enrollment.id,
-        ratings={key: int(value) for key, value in RATINGS.items()},
-        comments="Grounding scripts with my Monday group.",
-    )
     if attested:
-        evaluation.attestation_text = "I attest that I completed it."
-        evaluation.attested_at = utcnow()
-    db.session.add(evaluation)
-    db.session.flush()
-    return evaluation
+        return CourseEvaluationFactory(
+            enrollment_id=enrollment.id, attestation_text="I attest that I completed it.", attested_at=utcnow()
+        )
+    return CourseEvaluationFactory(enrollment_id=enrollment.id)
 
 
 def live_session(course, *, days: float = -7, minutes: int = 100, title: str = "Evening 1"):
-    session = LiveSession(
+    return LiveSessionFactory(
         course=course,
         title=title,
         starts_at=utcnow() + timedelta(days=days),
-        time_zone="America/New_York",
         duration_minutes=minutes,
+        capacity=None,
         join_url="https://meet.example.com/room",
     )
-    db.session.add(session)
-    db.session.flush()
-    return session
 
 
 def attended(enrollment, session, minutes: int):
-    row = Attendance(live_session_id=session.id, enrollment_id=enrollment.id, minutes_attended=minutes)
-    db.session.add(row)
-    db.session.flush()
-    return row
+    return AttendanceFactory(live_session_id=session.id, enrollment_id=enrollment.id, minutes_attended=minutes)
 
 
 def attempt(enrollment, lesson, number: int, score: int, passed: bool, *, days_ago: float = 1):
-    row = QuizAttempt(
+    return QuizAttemptFactory(
         enrollment_id=enrollment.id,
         lesson_id=lesson.id,
         attempt_number=number,
-        answers={},
         score_percent=score,
         passed=passed,
         submitted_at=utcnow() - timedelta(days=days_ago),
     )
-    db.session.add(row)
-    db.session.flush()
-    return row
 
 
 def revoke(enrollment):

@@ -1,16 +1,55 @@
-"""Test data for live workshops: a workshop with sessions presented by live lessons, and its learners."""
+"""Live workshops: sessions at a time, the live lessons that present them, attendance, and their learners."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from courseplatform.extensions import db
-from courseplatform.models import CourseKind, EnrollmentStatus, Lesson, LessonKind, LiveSession, User, utcnow
+import factory
 
-from ..catalog.builders import live_session
-from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, LessonFactory, SectionFactory, UserFactory
+from courseplatform.extensions import db
+from courseplatform.models import (
+    Attendance,
+    CourseKind,
+    EnrollmentStatus,
+    Lesson,
+    LessonKind,
+    LiveSession,
+    User,
+    utcnow,
+)
+
+from .accounts import UserFactory
+from .base import PASSWORD, Base
+from .catalog import CourseFactory, LessonFactory, SectionFactory
+from .enrollments import EnrollmentFactory
 
 JOIN_URL = "https://meet.example.com/secret-room-4417"
+
+
+class LiveSessionFactory(Base):
+    class Meta:
+        model = LiveSession
+
+    course = factory.SubFactory(CourseFactory, kind=CourseKind.LIVE_WORKSHOP)
+    title = "Evening 1"
+    starts_at = factory.LazyFunction(lambda: utcnow() + timedelta(days=7))
+    time_zone = "America/New_York"
+    duration_minutes = 90
+    capacity = 20
+    join_url = "https://meet.example.com/secret-room"
+
+
+class AttendanceFactory(Base):
+    class Meta:
+        model = Attendance
+
+    minutes_attended = 90
+
+
+def live_session(course, *, days: float = 7, capacity: int | None = 20, zone: str = "America/New_York", **kw):
+    """A session of `course` in `days` days (unless `starts_at` is given)."""
+    kw.setdefault("starts_at", utcnow() + timedelta(days=days))
+    return LiveSessionFactory(course=course, capacity=capacity, time_zone=zone, **kw)
 
 
 def workshop(**course_fields):

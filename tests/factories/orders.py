@@ -1,40 +1,30 @@
-"""Factories for the revenue view's tests: session income, refunds, and sales with their fees."""
+"""Orders and checkout: paid orders, their fees, and refunds."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import factory
 
-from courseplatform.models import (
-    Course,
-    Enrollment,
-    EnrollmentSource,
-    EnrollmentStatus,
-    Order,
-    OrderStatus,
-    PayerKind,
-    Refund,
-    SessionIncome,
-    SessionIncomeSource,
-    User,
-)
+from courseplatform.models import Course, Order, OrderStatus, PaymentProvider, Refund, User, utcnow
 
-from ..factories import Base, CreatorProfileFactory, EnrollmentFactory, OrderFactory, UserFactory
+from .accounts import UserFactory
+from .base import Base
+from .catalog import CourseFactory
 
 
-class SessionIncomeFactory(Base):
+class OrderFactory(Base):
     class Meta:
-        model = SessionIncome
+        model = Order
 
-    creator = factory.SubFactory(CreatorProfileFactory)
-    session_date = date(2025, 1, 15)
-    sessions = 1
-    minutes_each = 50
-    amount_cents = 15000
+    learner = factory.SubFactory(UserFactory)
+    course = factory.SubFactory(CourseFactory)
+    amount_cents = factory.LazyAttribute(lambda o: o.course.price_cents)
     currency = "USD"
-    payer_kind = PayerKind.SELF_PAY
-    source = SessionIncomeSource.MANUAL
+    provider = PaymentProvider.TEST
+    status = OrderStatus.PAID
+    checkout_id = factory.Sequence(lambda n: f"test_cs_{n}")
+    paid_at = factory.LazyFunction(utcnow)
 
 
 class RefundFactory(Base):
@@ -79,10 +69,3 @@ def refund(order: Order, amount: int, platform_fee_back: int, when: datetime) ->
     return RefundFactory(
         order=order, amount_cents=amount, platform_fee_refunded_cents=platform_fee_back, created_at=when
     )
-
-
-def learner(
-    course: Course, *, completed: datetime | None = None, status: EnrollmentStatus = EnrollmentStatus.ACTIVE
-) -> Enrollment:
-    """Someone enrolled in `course`, perhaps finished, perhaps no longer with access."""
-    return EnrollmentFactory(course=course, source=EnrollmentSource.FREE, status=status, completed_at=completed)

@@ -1,15 +1,19 @@
-"""Test data for the course player: offerings with lessons, quizzes, learners signed in."""
+"""The course player: offerings with lessons, quizzes, learners signed in, and the pages' addresses and tokens."""
 
 from __future__ import annotations
 
 import re
-import uuid
+
+import factory
 
 from courseplatform.extensions import db
-from courseplatform.models import Lesson, LessonKind, MediaAsset, MediaStatus, QuizChoice, QuizQuestion
+from courseplatform.models import Lesson, LessonKind, QuizChoice, QuizQuestion
 
-from ..conftest import csrf_token_from
-from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, LessonFactory, SectionFactory, UserFactory
+from ..helpers import csrf_token_from
+from .accounts import UserFactory
+from .base import PASSWORD, Base
+from .catalog import CourseFactory, LessonFactory, SectionFactory
+from .enrollments import EnrollmentFactory
 
 META_CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
@@ -26,30 +30,31 @@ def offering(lessons_per_section=(2, 2), **course_fields):
     return course, lessons
 
 
-def with_video(lesson: Lesson, content_type: str = "video/mp4") -> Lesson:
-    """Give a lesson a ready video file (the bytes are never fetched: pages only link to them)."""
-    course = lesson.section.course
-    lesson.kind = LessonKind.VIDEO
-    lesson.media_asset = MediaAsset(
-        owner_id=course.creator.user_id,
-        storage_key=f"uploads/{uuid.uuid4().hex}/talk.mp4",
-        original_name="talk.mp4",
-        content_type=content_type,
-        size_bytes=1000,
-        status=MediaStatus.READY,
-    )
-    db.session.flush()
-    return lesson
+class QuizChoiceFactory(Base):
+    class Meta:
+        model = QuizChoice
+
+    text = factory.Sequence(lambda n: f"Choice {n}")
+    is_correct = False
+    position = factory.Sequence(lambda n: n)
+
+
+class QuizQuestionFactory(Base):
+    class Meta:
+        model = QuizQuestion
+
+    prompt = factory.Sequence(lambda n: f"Question {n}?")
+    position = factory.Sequence(lambda n: n)
+    explanation = factory.LazyAttribute(lambda o: f"Why: {o.prompt}")
 
 
 def add_quiz(section, questions, position=99, **fields) -> Lesson:
     """A quiz lesson; `questions` is a list of (prompt, [(choice text, is right), ...])."""
     lesson = LessonFactory(section=section, position=position, kind=LessonKind.QUIZ, body="", **fields)
     for q_index, (prompt, choices) in enumerate(questions):
-        question = QuizQuestion(lesson=lesson, prompt=prompt, position=q_index, explanation=f"Why: {prompt}")
+        question = QuizQuestionFactory(lesson=lesson, prompt=prompt, position=q_index)
         for c_index, (text, right) in enumerate(choices):
-            question.choices.append(QuizChoice(text=text, is_correct=right, position=c_index))
-        db.session.add(question)
+            QuizChoiceFactory(question=question, text=text, is_correct=right, position=c_index)
     db.session.flush()
     return lesson
 

@@ -1,0 +1,20 @@
+"""Enrollments: a person's access to an offering."""
+
+from __future__ import annotations
+
+import factory
+
+from courseplatform.models import Enrollment, EnrollmentSource
+
+from .accounts import UserFactory
+from .base import Base
+from .catalog import CourseFactory
+
+
+class EnrollmentFactory(Base):
+    class Meta:
+        model = Enrollment
+
+    user = factory.SubFactory(UserFactory)
+    course = factory.SubFactory(CourseFactory)
+    source = EnrollmentSource.FREE
