@@ -228,3 +228,26 @@ class QueryCounter:
     @property
     def count(self) -> int:
         return len(self.statements)
+
+
+# The demo offering's video, which the media tests upload.
+DEMO_VIDEO = Path(__file__).resolve().parents[1] / "courseplatform" / "demo" / "welcome.mp4"
+# The signing secret the checkout tests give the fake Stripe's webhook endpoint.
+WEBHOOK_SECRET = "whsec_test_aqueduct"
+
+
+class Api:
+    """Calls the upload API as the uploader script does: JSON bodies, CSRF token in a header."""
+
+    def __init__(self, client, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    def post(self, url: str, body: dict | None = None) -> tuple[int, dict | None, str]:
+        with self.client.post(url, json=body or {}, headers={"X-CSRFToken": self.token}) as response:
+            return response.status_code, response.get_json(silent=True), response.headers.get("Location", "")
+
+    def start(self, **body) -> dict:
+        status, answer, _ = self.post("/studio/uploads", body)
+        assert status == 201, answer
+        return answer

@@ -68,10 +68,11 @@ class Deployment:
             finally:
                 db.session.remove()
 
-    def job(self, job_id: int) -> Job:
+    def job(self, job_id: int, *, settled: bool = False) -> Job:
+        """The job's row; `settled` waits for any transaction holding it (a killed worker's commit in flight) to end."""
         with self.app.app_context():
             try:
-                job = db.session.get(Job, job_id)
+                job = db.session.get(Job, job_id, with_for_update=settled)
                 db.session.expunge(job)
                 return job
             finally:
@@ -417,7 +418,9 @@ def test_a_worker_killed_while_enrolling_leaves_the_list_to_the_next_one(deploym
     # Killed inside the job's own transaction (or just before it, or just after: every path ends the same).
     wait_until(lambda: deployment.job(job_id).status is not JobStatus.PENDING, 60, "the job starts", every=0.02)
     deployment.fleet.kill("worker-3")
-    killed_while = deployment.job(job_id).status
+    # The job's transaction locks its row: a COMMIT the worker sent just before it died still completes, so the
+    # state it was killed in is the one left when that transaction has ended.
+    killed_while = deployment.job(job_id, settled=True).status
     print(f"worker killed while the job was {killed_while.value}")
     deployment.fleet.worker("worker-4", concurrency=2)
 

@@ -16,8 +16,8 @@ from courseplatform.integrations.storage import get_storage
 from courseplatform.models import Job, MediaAsset, MediaStatus, SessionIncome, User
 from courseplatform.unit_of_work import on_commit
 
-from .conftest import committed_application
 from .factories import PASSWORD, CourseFactory, CreatorProfileFactory
+from .helpers import committed_application
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 ERROR_PAGE = "Something went wrong on our side"

@@ -10,8 +10,8 @@ from courseplatform.extensions import db
 
 from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
 from ..fakes.stripe_api import FakeStripe
+from ..helpers import WEBHOOK_SECRET
 
-WEBHOOK_SECRET = "whsec_test_aqueduct"
 STRIPE_SETTINGS = ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_MAX_RETRIES", "STRIPE_WEBHOOK_SECRET")
 
 

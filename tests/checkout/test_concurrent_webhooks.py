@@ -25,8 +25,7 @@ from courseplatform.extensions import db
 from courseplatform.models import Enrollment, EnrollmentStatus, Order, OrderStatus, ProviderEvent
 
 from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
-from ..helpers import committed_application
-from .conftest import WEBHOOK_SECRET
+from ..helpers import WEBHOOK_SECRET, committed_application
 
 ROUNDS = 5
 

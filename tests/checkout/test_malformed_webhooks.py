@@ -18,7 +18,7 @@ from courseplatform.integrations.stripe_events import from_payload, parse_event
 from courseplatform.models import Enrollment, OrderStatus, ProviderEvent
 
 from ..fakes.stripe_api import sign_payload
-from .conftest import WEBHOOK_SECRET
+from ..helpers import WEBHOOK_SECRET
 from .test_webhooks import checkout, fresh
 
 

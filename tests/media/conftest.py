@@ -12,7 +12,6 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
@@ -25,10 +24,9 @@ from courseplatform.integrations.storage import LocalStorage, S3Storage, get_sto
 from courseplatform.models import MediaAsset, MediaStatus
 
 from ..factories import PASSWORD, CreatorProfileFactory, UserFactory
-from ..helpers import csrf_token_from
+from ..helpers import DEMO_VIDEO, Api, csrf_token_from
 
 BUCKET = "aqueduct-test-media"
-DEMO_VIDEO = Path(__file__).resolve().parents[2] / "courseplatform" / "demo" / "welcome.mp4"
 
 
 def _free_port() -> int:
@@ -171,23 +169,6 @@ def creator(web):
 def token(client, creator) -> str:
     with client.get("/account") as page:
         return csrf_token_from(page.get_data(as_text=True))
-
-
-class Api:
-    """Calls the upload API as the uploader script does: JSON bodies, CSRF token in a header."""
-
-    def __init__(self, client, token: str) -> None:
-        self.client = client
-        self.token = token
-
-    def post(self, url: str, body: dict | None = None) -> tuple[int, dict | None, str]:
-        with self.client.post(url, json=body or {}, headers={"X-CSRFToken": self.token}) as response:
-            return response.status_code, response.get_json(silent=True), response.headers.get("Location", "")
-
-    def start(self, **body) -> dict:
-        status, answer, _ = self.post("/studio/uploads", body)
-        assert status == 201, answer
-        return answer
 
 
 @pytest.fixture

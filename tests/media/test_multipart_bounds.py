@@ -13,8 +13,7 @@ from courseplatform.extensions import db
 from courseplatform.models import MediaAsset, MediaStatus
 
 from ..factories import PASSWORD, CreatorProfileFactory
-from ..helpers import csrf_token_from
-from .conftest import Api
+from ..helpers import Api, csrf_token_from
 
 MiB = 1024**2
 

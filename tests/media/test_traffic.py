@@ -37,8 +37,7 @@ from ..factories import (
     SectionFactory,
     UserFactory,
 )
-from ..helpers import csrf_token_from
-from .conftest import DEMO_VIDEO
+from ..helpers import DEMO_VIDEO, csrf_token_from
 
 KiB = 1024
 MiB = 1024**2

@@ -15,8 +15,7 @@ from courseplatform.media.services import UploadError, store_upload
 from courseplatform.models import MediaAsset, MediaStatus
 
 from ..factories import PASSWORD, CreatorProfileFactory, UserFactory
-from ..helpers import csrf_token_from
-from .conftest import Api
+from ..helpers import Api, csrf_token_from
 
 MiB = 1024**2
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048
