@@ -88,11 +88,18 @@ def platform_fee(amount_cents: int) -> int:
     return (amount_cents * percent + 50) // 100
 
 
+def _locking_order(order_id: int) -> sa.Select[Order]:
+    return sa.select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+
+
 def lock_order(order_id: int) -> Order | None:
-    """The order's row, locked until commit, read fresh from the database."""
-    return db.session.scalar(
-        sa.select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
-    )
+    """The order's row, locked until commit, read fresh from the database; None if there is no such order."""
+    return db.session.scalar(_locking_order(order_id))
+
+
+def lock_known_order(order_id: int) -> Order:
+    """As lock_order, for an order already read in this request: orders are never deleted, so it is there."""
+    return db.session.execute(_locking_order(order_id)).scalar_one()
 
 
 def lock_payment(*refs: str | None) -> None:
@@ -161,11 +168,17 @@ def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enr
     full = CheckoutError("Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens.")
     if course.is_free:
         try:
-            return access_changes.grant(user, course, AccessEvent.FREE).enrollment
+            enrollment = access_changes.grant(user, course, AccessEvent.FREE).enrollment
         except access_changes.NoSeat:
             raise full from None
         except access_changes.AccessRefused as refused:
-            raise CheckoutError(learner_note(refused.enrollment, user.time_zone).text) from None
+            refusal = learner_note(refused.enrollment, user.time_zone)
+            if refusal is None:
+                raise  # can't happen: only paused or ended access refuses a sign-up, and both have a note
+            raise CheckoutError(refusal.text) from None
+        if enrollment is None:  # can't happen: a free sign-up that isn't refused leaves an enrollment
+            raise RuntimeError(f"A free sign-up to offering {course.id} left no enrollment.")
+        return enrollment
     if not has_seat(course, for_learner=user.id):
         raise full
     fee = platform_fee(amount_cents)
@@ -196,6 +209,9 @@ def open_checkout(order: Order, payments: Payments | None = None) -> str:
     payments = payments or get_payments()
     course = order.course
     creator = course.creator
+    if order.expires_at is None:
+        # Every pending order is made with its hold's end (begin_checkout), and only those come here.
+        raise ValueError(f"Order {order.id} has no end to its hold, so no checkout can be opened for it.")
     success = absolute_url("checkout.success") + "?session_id={CHECKOUT_SESSION_ID}"
     request = CheckoutRequest(
         order=order,
@@ -371,7 +387,7 @@ def withdraw_open_checkouts(creator_id: int, reason: str) -> int:
                 checkout = None  # expires on its own within the hold; its webhook finds the offering withdrawn
             if checkout is not None and checkout.is_complete:
                 continue
-        locked = lock_order(order.id)
+        locked = lock_known_order(order.id)
         closed += close_order(locked, OrderStatus.EXPIRED, reason)
     return closed
 
@@ -517,7 +533,7 @@ def refund_order(
     Returns the refund as the provider answered it: succeeded, or pending (the money is
     not back yet, and access stays until it is).
     """
-    order = lock_order(order.id)
+    order = lock_known_order(order.id)
     if order.refundable_cents <= 0:
         raise RefundError("This order has nothing left to refund.")
     if amount_cents <= 0:

@@ -36,6 +36,7 @@ from .services import (
     Reversal,
     close_order,
     fulfil_order,
+    lock_known_order,
     lock_order,
     lock_payment,
     mail_payment_failed,
@@ -113,8 +114,10 @@ def _checkout_event(event: CheckoutEvent) -> str:
             payment_intent_id=event.payment_intent_id,
             totals=event.totals,
         )
+        if result is None:
+            raise LookupError(f"Order {order.id} went missing while its checkout was being recorded.")
         return result.outcome.value
-    order = lock_order(order.id)
+    order = lock_known_order(order.id)
     if isinstance(event, CheckoutFailed):
         closed = close_order(order, OrderStatus.FAILED, "The bank payment didn't go through.")
         if closed:

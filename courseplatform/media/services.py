@@ -116,7 +116,7 @@ def check_quota(owner: User, size: int) -> None:
         )
 
 
-def store_upload(owner: User, upload: FileStorage, categories: set[str]) -> MediaAsset:
+def store_upload(owner: User, upload: FileStorage | None, categories: set[str]) -> MediaAsset:
     """Check and store an uploaded file, returning a ready MediaAsset (flushed, not committed)."""
     if upload is None or not upload.filename:
         raise UploadError("Choose a file to upload.")

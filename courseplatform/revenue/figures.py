@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm import QueryableAttribute
 
 from ..downloads import spreadsheet_safe
 from ..extensions import db
@@ -91,7 +94,11 @@ def month_edges(period: Period, zone: ZoneInfo) -> list[datetime]:
     return [datetime(month.year, month.month, 1, tzinfo=zone).astimezone(UTC) for month in [*period.months, period.end]]
 
 
-def _month_index(column: sa.ColumnElement, edges: list) -> sa.ColumnElement[int]:
+# A column or a model's attribute: what a statement groups or compares by.
+ColumnLike = sa.ColumnElement[Any] | QueryableAttribute[Any]
+
+
+def _month_index(column: ColumnLike, edges: list) -> sa.ColumnElement[int]:
     """Which month of the period a timestamp (or date) in [edges[0], edges[-1]) falls in: 0, 1, 2...
 
     A CASE that halves the months at each step, so a row is compared with about log2(months)
@@ -112,12 +119,12 @@ def _constant(value: int) -> sa.ColumnElement[int]:
     return sa.literal_column(str(int(value)), sa.Integer)
 
 
-def _grouped(statement: sa.Select, *keys: sa.ColumnElement) -> sa.Select:
+def _grouped(statement: sa.Select, *keys: ColumnLike) -> sa.Select:
     """GROUP BY the keys, leaving out a constant one (GROUP BY 0 would name a column by its position)."""
     return statement.group_by(*[key for key in keys if not getattr(key, "is_literal", False)])
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
+def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator > 0 else None
 
 
@@ -351,7 +358,8 @@ def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: date
     """Sales and refunds per (offering, month index of the period), and per (offering, RECENT), in one statement."""
     money: dict[tuple[int, int], _Money] = {}
     statement = sales_and_refunds_statement(profile, edges, now)
-    for is_refund, course_id, bucket, count, amount, net in db.session.execute(statement):
+    rows: Iterable[tuple[int, int, int, int, int, int]] = db.session.execute(statement)
+    for is_refund, course_id, bucket, count, amount, net in rows:
         cell = money.setdefault((course_id, bucket), _Money())
         if is_refund:
             cell.refunds, cell.refunded, cell.refund_net = int(count), int(amount), int(net)
@@ -364,7 +372,7 @@ def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tup
     """(income, sessions, minutes) per month index of the period, from the logged session income."""
     days = [*period.months, period.end]
     bucket = _month_index(SessionIncome.session_date, days)
-    rows = db.session.execute(
+    rows: Iterable[tuple[int, int, int, int]] = db.session.execute(
         _grouped(
             sa.select(
                 bucket,

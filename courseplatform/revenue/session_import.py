@@ -98,9 +98,10 @@ class KeptFile:
             candidates = [i for i, kind in sorted(self.kinds.items()) if kind == target and i not in used]
             if target == "fee":
                 candidates.sort(key=lambda i: _fee_rank(self.headers[i]))
-            chosen[target] = candidates[0] if candidates else None
-            if chosen[target] is not None:
-                used.add(chosen[target])
+            column = candidates[0] if candidates else None
+            chosen[target] = column
+            if column is not None:
+                used.add(column)
         return chosen
 
     def choices(self, target: str) -> list[tuple[int, str]]:
@@ -238,7 +239,7 @@ def _decode(data: bytes) -> str:
 
 def _delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
 
 

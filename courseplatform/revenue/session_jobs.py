@@ -47,9 +47,9 @@ def import_sessions_job(job: Job) -> dict:
     """The job: add the rows not imported before, all at once; returns the counts for the report."""
     # Hold the job's row for the whole transaction: a second worker that took the job over after a
     # lease ran out waits here, then finds it done and reports what the first one did.
-    job = db.session.scalar(
+    job = db.session.execute(
         sa.select(Job).where(Job.id == job.id).with_for_update().execution_options(populate_existing=True)
-    )
+    ).scalar_one()
     if job.status is JobStatus.DONE and job.result is not None:
         return dict(job.result)
     profile = (

@@ -7,9 +7,10 @@ deletes them after the commit, so a failed request never loses a file it still n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -391,7 +392,7 @@ def save_live_session(course: Course, session: LiveSession | None, changes: Sess
     starts_at = local_to_utc(changes.starts_local, changes.time_zone)
     # The form works to the minute; an unchanged minute keeps a session where it was, even in the past.
     moved = session is None or starts_at != session.starts_at.replace(second=0, microsecond=0)
-    if not moved:
+    if session is not None and not moved:
         starts_at = session.starts_at
     elif starts_at <= utcnow():
         raise CurriculumError("That time has already passed. Choose a date and time in the future.")
@@ -469,8 +470,9 @@ def linked_lesson_counts(course: Course) -> dict[int, int]:
         .join(LiveSession, LiveSession.id == Lesson.live_session_id)
         .where(LiveSession.course_id == course.id)
         .group_by(Lesson.live_session_id)
-    )
-    return dict(rows.all())
+    ).all()
+    # The join leaves out the lessons with no session, so every id is there.
+    return dict(cast(Sequence[tuple[int, int]], rows))
 
 
 def session_zone(course: Course, viewer: User) -> str:

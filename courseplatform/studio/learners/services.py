@@ -11,6 +11,7 @@ import csv
 import enum
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 
@@ -158,6 +159,10 @@ def _matching_enrollments(course: Course, query: str = "", status: EnrollmentSta
     return statement.order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())
 
 
+# What a row of _learners_query holds: the outer joins leave the order and the certificate maybe missing.
+LearnerQueryRow = tuple[Enrollment, User, Order | None, int, str | None, bool | None]
+
+
 def _learners_query(listed: sa.Select) -> sa.Select:
     """Enrollment, user, the order behind it, lessons done, the certificate's number and whether it is revoked,
     for each enrollment `listed` selects (one statement), newest first.
@@ -196,11 +201,11 @@ def _learners_query(listed: sa.Select) -> sa.Select:
 
 
 def _lessons_total(course: Course) -> int:
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count(Lesson.id))
         .join(Section, Lesson.section_id == Section.id)
         .where(Section.course_id == course.id)
-    )
+    ).scalar_one()
 
 
 def learner_roster(
@@ -216,8 +221,8 @@ def learner_roster(
     lessons_total = _lessons_total(course)
     listed = _matching_enrollments(course, query, status)
     matching = _matching(listed, counts, query, status)
-    found = Page.at(page, per_page, matching)
-    rows = db.session.execute(_learners_query(found.window(listed))).all()
+    found: Page[LearnerRow] = Page.at(page, per_page, matching)
+    rows: Sequence[LearnerQueryRow] = db.session.execute(_learners_query(found.window(listed))).all()
     return Roster(
         rows=[LearnerRow(e, u, o, d, lessons_total, number, bool(revoked)) for e, u, o, d, number, revoked in rows],
         counts=counts,
@@ -296,7 +301,7 @@ def _new_account(email: str, name: str) -> tuple[User, bool]:
         return user, True
     except IntegrityError:
         # They signed up a moment ago: use their account.
-        return db.session.scalar(sa.select(User).where(User.email == email)), False
+        return db.session.execute(sa.select(User).where(User.email == email)).scalar_one(), False
 
 
 def _own_account(course: Course, user: User) -> bool:
@@ -328,6 +333,8 @@ def grant_access(course: Course, email: str, name: str = "", *, zone: str | None
     except access_changes.NoSeat:
         raise LearnerError(_full_message(course)) from None
     except access_changes.AccessRefused as refused:
+        if refused.enrollment is None:
+            raise  # can't happen: the table lets complimentary access be given to anyone not enrolled
         raise LearnerError(f"{email}: {creator_note(refused.enrollment, zone)}.") from None
     if not change.changed:
         # Someone who never chose a password gets the invitation again ("I never got the e-mail").
@@ -442,7 +449,7 @@ def _decode(data: bytes) -> str:
 def _delimiter(first_line: str) -> str:
     """Comma, or Excel's semicolon (European settings), or a tab, whichever the first line uses."""
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
 
 
@@ -613,6 +620,8 @@ def enrol_list(
 
 def _list_refusal(enrollment: Enrollment | None, zone: str | None) -> str | None:
     """Why a list can't enrol this person, if the table forbids it."""
+    if enrollment is None:
+        return None  # never enrolled: a list may always enrol them
     try:
         next_status(enrollment, AccessEvent.IMPORT)
     except AccessRefused:
@@ -644,7 +653,7 @@ def learners_csv(course: Course, query: str = "", status: EnrollmentStatus | Non
     """Every matching learner as spreadsheet-safe CSV (times in UTC, ISO 8601; money like 49.00), in two queries."""
     total = _lessons_total(course)
     everyone = _matching_enrollments(course, query, status).order_by(None)
-    rows = db.session.execute(
+    rows: Sequence[LearnerQueryRow] = db.session.execute(
         _learners_query(everyone).order_by(None).order_by(Enrollment.enrolled_at, Enrollment.id)
     ).all()
     out = io.StringIO()

@@ -39,7 +39,7 @@ def import_attendance_job(job: Job) -> dict:
     payload = job.payload
     course = db.session.get(Course, job.course_id) if job.course_id else None
     session = db.session.get(LiveSession, payload.get("session_id") or 0) if course is not None else None
-    if session is None or session.course_id != course.id:
+    if course is None or session is None or session.course_id != course.id:
         raise JobRefused("The session was deleted before the report could be imported.")
     try:
         report = ParsedReport(

@@ -87,7 +87,7 @@ def attendance_roster(course: Course, session: LiveSession) -> list[AttendanceRo
         (Attendance.minutes_attended < LiveSession.duration_minutes, Attendance.minutes_attended),
         else_=LiveSession.duration_minutes,
     )
-    attended = dict(
+    attended: dict[int, int] = dict(
         db.session.execute(
             sa.select(Attendance.enrollment_id, sa.func.sum(counted))
             .join(LiveSession, Attendance.live_session_id == LiveSession.id)
@@ -228,7 +228,7 @@ def _delimiter(text: str) -> str:
     """Comma, tab or semicolon: whichever the opening lines use most."""
     head = text[:4096]
     counts = {d: head.count(d) for d in (",", "\t", ";")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
 
 

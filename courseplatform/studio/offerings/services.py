@@ -141,8 +141,7 @@ def save_offering(
     Returns the offering and the storage keys of a cover image it no longer uses, for
     the caller to delete after the commit.
     """
-    creating = course is None
-    if creating:
+    if course is None:
         # Linked by id, not by relationship, so it joins the session only when complete.
         course = Course(creator_id=profile.id, currency=profile.currency, status=CourseStatus.DRAFT)
     slug = form.slug.data or unique_course_slug(form.title.data, exclude_id=course.id)
@@ -178,8 +177,9 @@ def save_offering(
     db.session.flush()
     if opening and course.status is CourseStatus.PUBLISHED:
         announce_opening(course)
-    replaced = old_cover is not None and old_cover is not course.cover_asset
-    return course, release_assets([old_cover]) if replaced else []
+    if old_cover is not None and old_cover is not course.cover_asset:
+        return course, release_assets([old_cover])
+    return course, []
 
 
 def curriculum_problems(course: Course) -> list[str]:
@@ -274,7 +274,7 @@ def unpublish(course: Course) -> None:
 
 def duplicate_offering(course: Course) -> Course:
     """A draft copy with the same details, curriculum and quizzes (files shared, live dates not copied)."""
-    course = db.session.scalar(
+    course = db.session.execute(
         sa.select(Course)
         .where(Course.id == course.id)
         .options(
@@ -284,7 +284,7 @@ def duplicate_offering(course: Course) -> Course:
             .selectinload(Section.lessons)
             .options(undefer(Lesson.body_html), selectinload(Lesson.questions).selectinload(QuizQuestion.choices)),
         )
-    )
+    ).scalar_one()
     copy = Course(
         creator_id=course.creator_id,
         kind=course.kind,
