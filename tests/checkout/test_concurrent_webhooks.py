@@ -145,10 +145,13 @@ def test_two_different_events_for_one_payment_at_once_give_one_enrollment(commit
 def test_a_refund_delivered_while_its_completion_is_being_recorded_is_not_lost(
     committed_app, fake_stripe_server, monkeypatch
 ):
-    # Widen the race: the completion pauses after applying parked events, before it commits.
+    # The refund arrives while the completion is being recorded: after it applied the parked events,
+    # before it commits (the receipt is written in between, and waits here a second).
     real_receipt = services._mail_receipt
+    recording = threading.Event()
 
     def slow_receipt(order):
+        recording.set()
         time.sleep(1.0)
         real_receipt(order)
 
@@ -160,8 +163,9 @@ def test_a_refund_delivered_while_its_completion_is_being_recorded_is_not_lost(
     )
     outcomes: dict[str, str] = {}
 
-    def deliver(name: str, event: dict, delay: float) -> None:
-        time.sleep(delay)
+    def deliver(name: str, event: dict, after: threading.Event | None) -> None:
+        if after is not None:
+            assert after.wait(timeout=20), "the completion was never recorded"
         body, headers = fake_stripe_server.signed(event, WEBHOOK_SECRET)
         request = urllib.request.Request(
             committed_app.config["LIVE_URL"] + "/webhooks/stripe", data=body, headers=headers
@@ -170,8 +174,8 @@ def test_a_refund_delivered_while_its_completion_is_being_recorded_is_not_lost(
             outcomes[name] = json.loads(response.read())["outcome"]
 
     threads = [
-        threading.Thread(target=deliver, args=("completed", completed, 0)),
-        threading.Thread(target=deliver, args=("refunded", refunded, 0.5)),
+        threading.Thread(target=deliver, args=("completed", completed, None)),
+        threading.Thread(target=deliver, args=("refunded", refunded, recording)),
     ]
     for thread in threads:
         thread.start()
