@@ -9,6 +9,9 @@ revoke and restore, for three learners in a live workshop of two seats. After ea
   order, a pause by an open dispute, and a fully refunded order gives no access;
 - seats never exceed the workshop's capacity;
 - the ledger's net is what every screen shows.
+A complimentary grant or a list after the creator's own revoke (even refunded afterwards) is the
+creator adding someone again, like Restore; after a refund or a chargeback it must not let them in.
+Those sequences are also replayed step by step, so the random search need not happen upon them.
 """
 
 from __future__ import annotations
@@ -396,7 +399,7 @@ def _listed(machine: AccessMachine) -> None:
 
 
 # After each ending, a grant or a list: only the creator's own revoke (refunded afterwards or not) lets them add
-# the learner again. Replayed step by step, so the random search above need not happen upon these.
+# the learner again.
 WAYS_BACK = {
     "refunded in Stripe, then granted": ([_refunded_in_stripe, _granted], False),
     "refunded in the studio, then listed": ([_refunded_in_the_studio, _listed], False),
