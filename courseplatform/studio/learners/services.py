@@ -318,8 +318,9 @@ def _full_message(course: Course) -> str:
 def grant_access(course: Course, email: str, name: str = "", *, zone: str | None = None) -> Grant:
     """Give one person complimentary access by e-mail, inviting them if they have no account; raises LearnerError.
 
-    Someone whose purchase was refunded (or charged back) is not added back this way: the
-    creator restores them from their row, knowingly.
+    Someone whose access ended with a refund or a chargeback is not added back this way: the
+    creator restores them from their row, knowingly. Someone the creator revoked, even if
+    their payment was refunded afterwards, may be added again: the revoke was the creator's.
     """
     email = User.normalize_email(email)
     user = db.session.scalar(sa.select(User).where(User.email == email))
