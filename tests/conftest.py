@@ -40,20 +40,15 @@ def pytest_sessionfinish(session, exitstatus):
 
 # Under pytest-xdist with `--dist loadgroup` (make test), the tests that start a browser, or whole processes
 # (web servers, workers), each keep to one worker: one Chromium for the run, and one fleet at a time.
-_XDIST_GROUPS = {"browser": "browser", "scale_out": "processes"}
+# Marked as each test is collected: xdist names a test's group in its own collection_modifyitems hook.
 _PROCESS_MODULES = ("tests/deploy/test_processes.py", "tests/deploy/test_check_deploy.py")
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config, items):
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        group = next((g for marker, g in _XDIST_GROUPS.items() if item.get_closest_marker(marker)), None)
-        if group is None and item.nodeid.startswith(_PROCESS_MODULES):
-            group = "processes"
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+def pytest_itemcollected(item):
+    if item.nodeid.startswith("tests/browser/"):
+        item.add_marker(pytest.mark.xdist_group("browser"))
+    elif item.get_closest_marker("scale_out") or item.nodeid.startswith(_PROCESS_MODULES):
+        item.add_marker(pytest.mark.xdist_group("processes"))
 
 
 @pytest.fixture(scope="session")
