@@ -186,8 +186,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from .formatting import format_date, format_duration, format_money, format_size
+    from .pagination import link_arguments
 
     app.jinja_env.globals["endpoint_exists"] = lambda name: name in app.view_functions
+    app.jinja_env.globals["link_arguments"] = link_arguments
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["duration"] = format_duration

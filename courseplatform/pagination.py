@@ -7,6 +7,7 @@ between 1 and MAX_PAGE; `Page.at` clamps again, so a service called directly is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
@@ -139,3 +140,9 @@ def paginate_counted(statement: sa.Select, page: int, per_page: int) -> Page:
     else:
         total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())) or 0
     return replace(found, total=total, items=[row[0] for row in rows])
+
+
+def link_arguments(args: Mapping[str, object]) -> dict[str, object]:
+    """A list's filters as the pager passes them to url_for: never `page` (the pager sets it) nor words that
+    start with an underscore, which url_for reads as its own (`_anchor`, `_external`, `_method`, `_scheme`)."""
+    return {key: value for key, value in args.items() if key != "page" and not key.startswith("_")}

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, has_request_context, request, session
 from flask.globals import request_ctx
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
@@ -49,7 +49,12 @@ COMMITTED = "aqueduct.on_commit.committed"  # actions whose transaction committe
 
 
 def on_commit(action: Callable[[], object]) -> None:
-    """Run `action` once the current transaction commits (at the end of the request); drop it if it rolls back."""
+    """Run `action` once the current transaction commits (at the end of the request); drop it if it rolls back.
+
+    Only inside a request: work outside one (jobs, commands) commits for itself and nothing would run it.
+    """
+    if not has_request_context():
+        raise RuntimeError("on_commit is for request code; jobs and commands run their follow-up after their commit")
     session = db.session()
     transaction = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(PENDING, []).append((transaction, action))

@@ -3,6 +3,7 @@ for the commit (a stored object's deletion, an `on_commit` action) happens only 
 
 from __future__ import annotations
 
+import threading
 from html import unescape
 from io import BytesIO
 
@@ -290,3 +291,19 @@ def test_a_request_that_writes_nothing_sends_no_commit(uow_app, actions):
     finally:
         event.remove(engine, "commit", note)
     assert commits == []
+
+
+def test_an_after_commit_action_asked_for_outside_a_request_is_refused_not_forgotten(app):
+    refused: list[str] = []
+
+    def like_a_job():  # a thread of its own: no request around it, as in a worker or a command
+        with app.app_context():
+            try:
+                on_commit(lambda: None)
+            except RuntimeError as error:
+                refused.append(str(error))
+
+    worker = threading.Thread(target=like_a_job)
+    worker.start()
+    worker.join(timeout=10)
+    assert refused and "request code" in refused[0]

@@ -42,8 +42,8 @@ def revenue():
             "revenue/revenue.html",
             form=form,
             figures=figures,
-            # The offerings' pager keeps the period (and whatever else the address holds).
-            period_args={key: value for key, value in request.args.items() if key != "page"},
+            # The offerings' pager keeps the period, and nothing else the address holds.
+            period_args={key: value for key, value in request.args.items() if key in ("from", "to")},
             shortcuts=period_shortcuts(form.this_month),
             zone_name=zone.key,
             default_months=DEFAULT_MONTHS,

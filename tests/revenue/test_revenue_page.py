@@ -340,3 +340,18 @@ def test_a_refused_period_keeps_what_the_creator_typed(client, creator):
 
     assert 'value="2019-01"' in html and 'value="2025-01"' in html
     assert 'aria-invalid="true"' in html
+
+
+def test_url_building_words_in_the_address_reach_no_pager_link(client, creator):
+    """`?_anchor=x` (or `_external`, `_method`…) is someone else's text, not an argument for building links."""
+    for n in range(21):
+        CourseFactory(creator=creator, slug=f"offering-{n}", status=CourseStatus.PUBLISHED)
+
+    html = page(client, "/studio/revenue?from=2026-01&_anchor=x&_external=1&_method=POST&_scheme=javascript")
+
+    assert "Page 1 of 2" in html
+    next_link = re.search(r'href="([^"]*)"[^>]*>Next', html)
+    assert next_link is not None
+    assert next_link.group(1).startswith("/studio/revenue?"), next_link.group(1)
+    assert "from=2026-01" in next_link.group(1) and "#offerings-heading" in next_link.group(1)
+    assert "_anchor" not in html and "_external" not in html and "javascript" not in html
