@@ -41,7 +41,23 @@ def plan(app):
 
 @pytest.fixture
 def course():
-    return CourseFactory()
+    """An offering with learners enough that the planner's choice between its two roster indexes
+    follows their shape rather than the handful of rows other tests left (with a row or two, either
+    index costs the same and the planner picked either)."""
+    offering = CourseFactory()
+    db.session.execute(
+        sa.text(
+            "WITH learners AS (INSERT INTO users (email, name, password_hash, created_at)"
+            " SELECT 'roster-' || :course || '-' || n || '@example.test', 'Learner ' || n, 'x', now()"
+            " FROM generate_series(1, 3000) AS n RETURNING id)"
+            " INSERT INTO enrollments (user_id, course_id, source, status, reason, enrolled_at)"
+            " SELECT id, :course, 'free', CASE WHEN id % 100 = 0 THEN 'revoked' ELSE 'active' END,"
+            " CASE WHEN id % 100 = 0 THEN 'creator_revoke' ELSE 'free' END,"
+            " now() - id * interval '1 minute' FROM learners"
+        ),
+        {"course": offering.id},
+    )
+    return offering
 
 
 def test_the_roster_reads_an_offerings_newest_learners_from_an_index(plan):
@@ -64,7 +80,8 @@ def test_an_orders_enrollment_is_found_by_index(plan):
 def test_the_roster_filtered_by_status_reads_its_page_from_an_index(plan, course):
     deep_page = _matching_enrollments(course, status=EnrollmentStatus.REVOKED).limit(50).offset(5000)
     shown = plan(deep_page)
-    assert "Index Only Scan Backward using ix_enrollments_course_status_enrolled_at" in shown, shown
+    assert "Backward using ix_enrollments_course_status_enrolled_at" in shown, shown
+    assert "Filter" not in shown, shown  # the status is part of the index's condition, not checked row by row
     assert "Sort" not in shown, shown
 
 
