@@ -136,15 +136,15 @@ def build(database_url: str, orders: int, scale: float) -> dict:
         return {"course_id": params["first_course"]}
 
 
-def measure(database_url: str, course_id: int, runs: int) -> dict:
+def measure(database_url: str, offering_id: int, runs: int) -> dict:
     """p50/p95 (ms) and body size of each page with the code importable as `courseplatform`, and where that is."""
     import courseplatform
     from courseplatform import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench", **CONFIG})
     pages = {
-        f"/studio/courses/{course_id}/learners": "creator@bench.test",
-        f"/studio/courses/{course_id}/learners?page=2000": "creator@bench.test",
+        f"/studio/courses/{offering_id}/learners": "creator@bench.test",
+        f"/studio/courses/{offering_id}/learners?page=2000": "creator@bench.test",
         "/admin": "ops@bench.test",
         "/studio/revenue": "creator@bench.test",
         "/studio": "creator@bench.test",
@@ -173,7 +173,7 @@ def measure(database_url: str, course_id: int, runs: int) -> dict:
     return {"code": str(Path(courseplatform.__file__).resolve().parent.parent), "pages": found}
 
 
-def measure_in(tree: Path, database_url: str, course_id: int, runs: int) -> dict:
+def measure_in(tree: Path, database_url: str, offering_id: int, runs: int) -> dict:
     """`measure` in a process importing the code of `tree`, whatever the virtualenv installed.
 
     The child runs this file as a script, so its first import path is this file's folder (no
@@ -181,7 +181,7 @@ def measure_in(tree: Path, database_url: str, course_id: int, runs: int) -> dict
     """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run(
-        [sys.executable, __file__, "--measure", database_url, "--course", str(course_id), "--runs", str(runs)],
+        [sys.executable, __file__, "--measure", database_url, "--course", str(offering_id), "--runs", str(runs)],
         cwd=tree,
         env=env,
         check=True,
@@ -220,7 +220,7 @@ def main() -> int:
     parser.add_argument("--course", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.course, args.runs)))
+        print(json.dumps(measure(args.measure, args.offering, args.runs)))
         return 0
     # Only the parent imports this tree: a measuring child imports the code it was given.
     sys.path.insert(0, str(PROJECT_ROOT))
@@ -231,9 +231,9 @@ def main() -> int:
         if not database_url.startswith("postgresql"):
             raise SystemExit("This benchmark builds its data with PostgreSQL's generate_series; none answered.")
         print(f"{machine()}; {where}", flush=True)
-        course_id = build(database_url, args.orders, args.scale)["course_id"]
-        before = measure_in(baseline_tree(stack, args.baseline), database_url, course_id, args.runs)
-        after = measure_in(PROJECT_ROOT, database_url, course_id, args.runs)
+        offering_id = build(database_url, args.orders, args.scale)["course_id"]
+        before = measure_in(baseline_tree(stack, args.baseline), database_url, offering_id, args.runs)
+        after = measure_in(PROJECT_ROOT, database_url, offering_id, args.runs)
     header = f"{'before p50':>11} {'p95':>8} {'body':>9}   {'after p50':>10} {'p95':>8} {'body':>9} {'x':>7}"
     print(f"\n{'page':48} {header}")
     for path, old in before.items():

@@ -51,13 +51,13 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from courseplatform.accounts.services import hash_password  # noqa: E402
 from courseplatform.extensions import db  # noqa: E402
 from courseplatform.models import (  # noqa: E402
-    Course,
-    CourseKind,
-    CourseStatus,
     CreatorProfile,
     Enrollment,
     Job,
     JobStatus,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
     User,
     utcnow,
 )
@@ -85,23 +85,23 @@ def seed(app, runs: list[str]) -> dict[str, int]:
         creator = CreatorProfile(user_id=owner.id, slug="bench-creator", display_name="Bench Creator")
         db.session.add(creator)
         db.session.flush()
-        courses = {}
+        offerings = {}
         for run in runs:
-            course = Course(
+            offering = Offering(
                 creator_id=creator.id,
-                kind=CourseKind.COURSE,
+                kind=OfferingKind.COURSE,
                 title=f"Bench offering {run}",
                 slug=f"bench-{run}",
                 price_cents=0,
-                status=CourseStatus.PUBLISHED,
+                status=OfferingStatus.PUBLISHED,
                 published_at=utcnow(),
             )
-            db.session.add(course)
+            db.session.add(offering)
             db.session.flush()
-            courses[run] = course.id
+            offerings[run] = offering.id
         db.session.commit()
         db.session.remove()
-    return courses
+    return offerings
 
 
 def log_in(url: str) -> requests.Session:
@@ -117,16 +117,16 @@ def log_in(url: str) -> requests.Session:
     return session
 
 
-def upload(session: requests.Session, url: str, course_id: int, addresses: list[str]) -> tuple[float, int | None]:
+def upload(session: requests.Session, url: str, offering_id: int, addresses: list[str]) -> tuple[float, int | None]:
     """Post the list; (seconds to answer, the job id, or None when the answer wasn't the report's address)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["email", "name"])
     writer.writerows([address, f"Person {i}"] for i, address in enumerate(addresses))
-    page = session.get(f"{url}/studio/courses/{course_id}/learners", timeout=30).text
+    page = session.get(f"{url}/studio/courses/{offering_id}/learners", timeout=30).text
     started = time.monotonic()
     answer = session.post(
-        f"{url}/studio/courses/{course_id}/learners/import",
+        f"{url}/studio/courses/{offering_id}/learners/import",
         data={"csrf_token": CSRF.search(page).group(1), "notify": "y"},
         files={"file": ("list.csv", buffer.getvalue().encode(), "text/csv")},
         allow_redirects=False,
@@ -137,12 +137,12 @@ def upload(session: requests.Session, url: str, course_id: int, addresses: list[
     return seconds, int(match.group(1)) if match else None
 
 
-def run(app, fleet: Fleet, smtp: SlowSmtp, course_id: int, addresses: list[str], url: str, timeout: int) -> dict:
+def run(app, fleet: Fleet, smtp: SlowSmtp, offering_id: int, addresses: list[str], url: str, timeout: int) -> dict:
     """Upload the list and time the answer, the job and the last accepted invitation; check the outcome."""
     domain = addresses[0].rsplit("@", 1)[1]
     session = log_in(url)
     started = time.monotonic()
-    answered, job_id = upload(session, url, course_id, addresses)
+    answered, job_id = upload(session, url, offering_id, addresses)
     done_at = mailed_at = None
     deadline = time.monotonic() + timeout
     engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -163,7 +163,7 @@ def run(app, fleet: Fleet, smtp: SlowSmtp, course_id: int, addresses: list[str],
             enrolled = conn.scalar(
                 sa.select(sa.func.count(Enrollment.id))
                 .join(User, User.id == Enrollment.user_id)
-                .where(Enrollment.course_id == course_id, User.email.like(f"%@{domain}"))
+                .where(Enrollment.offering_id == offering_id, User.email.like(f"%@{domain}"))
             )
     finally:
         engine.dispose()
@@ -206,7 +206,7 @@ def main() -> int:
         prefix = redis_namespace(stack)
         smtp = stack.enter_context(SlowSmtp(delay=args.smtp_ms / 1000))
         app = migrated(database_url, JOB_RUNNER="inline")
-        courses = seed(app, ["inline", "one", "two"])
+        offerings = seed(app, ["inline", "one", "two"])
         print(f"machine:  {machine()}")
         print(f"database: {database}; SMTP server: {args.smtp_ms} ms a message")
         print(f"list:     {args.people:,} people (inline baseline: {args.baseline_people:,}, extrapolated)")
@@ -218,7 +218,7 @@ def main() -> int:
             fleet = Fleet(inline, env, scratch / "logs-inline")
             url = fleet.web("web", workers=2, timeout=3600)
             people = addresses_for("inline", args.baseline_people)
-            results["inline"] = run(app, fleet, smtp, courses["inline"], people, url, args.timeout)
+            results["inline"] = run(app, fleet, smtp, offerings["inline"], people, url, args.timeout)
         show(f"inline, {args.baseline_people:,} people (baseline)", results["inline"])
         scale = args.people / args.baseline_people
         print(
@@ -236,7 +236,7 @@ def main() -> int:
                 fleet.beat("beat", scratch / f"beat-{label}")
                 url = fleet.web("web", workers=2)
                 time.sleep(3)  # the workers are ready
-                results[label] = run(app, fleet, smtp, courses[label], addresses_for(label, args.people), url, 900)
+                results[label] = run(app, fleet, smtp, offerings[label], addresses_for(label, args.people), url, 900)
             show(f"celery, {workers} worker{'s' if workers > 1 else ''}, {args.people:,} people", results[label])
 
         inline_per_person = results["inline"]["answered"] / args.baseline_people

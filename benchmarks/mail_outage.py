@@ -49,14 +49,14 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from courseplatform.accounts.services import hash_password  # noqa: E402
 from courseplatform.extensions import db  # noqa: E402
 from courseplatform.models import (  # noqa: E402
-    Course,
-    CourseKind,
-    CourseStatus,
     CreatorProfile,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
     LiveSession,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
     OutgoingMail,
     User,
     utcnow,
@@ -83,25 +83,25 @@ def seed(app, learners: int) -> None:
         creator = CreatorProfile(user_id=owner.id, slug="bench-creator", display_name="Bench Creator")
         db.session.add(creator)
         db.session.flush()
-        course = Course(
+        offering = Offering(
             creator_id=creator.id,
-            kind=CourseKind.LIVE_WORKSHOP,
+            kind=OfferingKind.LIVE_WORKSHOP,
             title="Bench live workshop",
             slug="bench-live",
             price_cents=0,
-            status=CourseStatus.PUBLISHED,
+            status=OfferingStatus.PUBLISHED,
             published_at=utcnow(),
         )
-        db.session.add(course)
+        db.session.add(offering)
         db.session.flush()
-        db.session.add(LiveSession(course_id=course.id, starts_at=utcnow() + timedelta(hours=3), time_zone="UTC"))
+        db.session.add(LiveSession(offering_id=offering.id, starts_at=utcnow() + timedelta(hours=3), time_zone="UTC"))
         rows = [
             {"email": f"learner{i}@outage.example.org", "name": f"Learner {i}", "password_hash": password}
             for i in range(learners)
         ]
         ids = db.session.scalars(sa.insert(User).returning(User.id), rows).all()
         db.session.add_all(
-            Enrollment(user_id=i, course_id=course.id, source=EnrollmentSource.FREE, status=EnrollmentStatus.ACTIVE)
+            Enrollment(user_id=i, offering_id=offering.id, source=EnrollmentSource.FREE, status=EnrollmentStatus.ACTIVE)
             for i in ids
         )
         db.session.commit()

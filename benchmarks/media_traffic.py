@@ -129,7 +129,7 @@ def dispose_engine(app) -> None:
 
 
 @dataclass
-class Offering:
+class World:
     creator_email: str
     learner_email: str
     slug: str
@@ -140,19 +140,19 @@ class Offering:
         return f"/learn/{self.slug}/lessons/{self.lesson_id}/media"
 
 
-def build_schema_and_people(app) -> Offering:
-    """The schema (by the migrations), then a creator's published offering and an enrolled learner."""
+def build_schema_and_people(app) -> World:
+    """The schema (by the migrations), then a creator's published world and an enrolled learner."""
     from flask_migrate import upgrade
 
     from courseplatform.accounts.services import hash_password
     from courseplatform.models import (
-        Course,
-        CourseKind,
-        CourseStatus,
         CreatorProfile,
         Enrollment,
         EnrollmentSource,
         LessonKind,
+        Offering,
+        OfferingKind,
+        OfferingStatus,
         Section,
         User,
         utcnow,
@@ -168,24 +168,24 @@ def build_schema_and_people(app) -> Offering:
         creator = User(email="creator@bench.test", name="Bench Creator", password_hash=password_hash)
         learner = User(email="learner@bench.test", name="Bench Learner", password_hash=password_hash)
         profile = CreatorProfile(user=creator, slug="bench-creator", display_name="Bench Creator")
-        course = Course(
+        offering = Offering(
             creator=profile,
-            kind=CourseKind.COURSE,
+            kind=OfferingKind.COURSE,
             title="Long sessions",
             slug="long-sessions",
             price_cents=0,
-            status=CourseStatus.PUBLISHED,
+            status=OfferingStatus.PUBLISHED,
             published_at=utcnow(),
         )
-        section = Section(course=course, title="Recordings", position=0)
+        section = Section(offering=offering, title="Recordings", position=0)
         lesson = Lesson(section=section, title="A long session", kind=LessonKind.VIDEO, position=0)
-        db.session.add_all([creator, learner, profile, course, section, lesson])
+        db.session.add_all([creator, learner, profile, offering, section, lesson])
         db.session.flush()
-        db.session.add(Enrollment(user_id=learner.id, course_id=course.id, source=EnrollmentSource.FREE))
+        db.session.add(Enrollment(user_id=learner.id, offering_id=offering.id, source=EnrollmentSource.FREE))
         db.session.commit()
-        offering = Offering(creator.email, learner.email, course.slug, lesson.id)
+        world = World(creator.email, learner.email, offering.slug, lesson.id)
         db.session.remove()
-        return offering
+        return world
 
 
 def attach_video(app, lesson_id: int, asset_id: int) -> None:
@@ -243,11 +243,11 @@ class GeneratedVideo:
         return filler
 
 
-def upload(base: str, offering: Offering, video: GeneratedVideo) -> tuple[int, int, str, int]:
+def upload(base: str, world: World, video: GeneratedVideo) -> tuple[int, int, str, int]:
     """The creator's upload, as static/js/uploader.js does it; returns asset id, bytes sent, sha256 and parts."""
     digest, sent, parts = hashlib.sha256(), 0, []
     with requests.Session() as creator:
-        log_in(creator, base, offering.creator_email)
+        log_in(creator, base, world.creator_email)
         with creator.get(f"{base}/account", timeout=30) as page:
             headers = {"X-CSRFToken": csrf_token(page.text)}
         started = post_json(
@@ -305,13 +305,13 @@ def fetch(url: str, digest, **headers) -> int:
     return received
 
 
-def play(base: str, offering: Offering, size: int, seeks: int) -> tuple[int, str, str, float, float]:
+def play(base: str, world: World, size: int, seeks: int) -> tuple[int, str, str, float, float]:
     """The learner's playback: `seeks` ranges covering the file, then the whole file."""
     with requests.Session() as learner:
-        log_in(learner, base, offering.learner_email)
+        log_in(learner, base, world.learner_email)
 
         def link() -> str:
-            with learner.get(base + offering.media_path, allow_redirects=False, timeout=30) as answer:
+            with learner.get(base + world.media_path, allow_redirects=False, timeout=30) as answer:
                 if answer.status_code != 302:
                     raise RuntimeError(f"the lesson's media answered {answer.status_code}")
                 return storage_url(base, answer.headers["Location"])
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         database_url, database = throwaway_database(stack)
         app = build_app(database_url, moto_url, scratch)
         stack.callback(dispose_engine, app)
-        offering = build_schema_and_people(app)
+        world = build_schema_and_people(app)
         meter = TrafficMeter(app.wsgi_app)
         app.wsgi_app = meter
         base = serve(app, stack)
@@ -369,11 +369,11 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             began = time.perf_counter()
-            asset_id, sent, uploaded_sha, part_count = upload(base, offering, video)
+            asset_id, sent, uploaded_sha, part_count = upload(base, world, video)
             upload_seconds = time.perf_counter() - began
             upload_calls = len(meter.exchanges)
-            attach_video(app, offering.lesson_id, asset_id)
-            received, ranged_sha, whole_sha, ranges_seconds, whole_seconds = play(base, offering, size, args.seeks)
+            attach_video(app, world.lesson_id, asset_id)
+            received, ranged_sha, whole_sha, ranges_seconds, whole_seconds = play(base, world, size, args.seeks)
         except (RuntimeError, requests.RequestException) as error:
             print(f"the journey failed: {error}", file=sys.stderr)
             return 2

@@ -54,13 +54,13 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from courseplatform.extensions import db  # noqa: E402
 from courseplatform.models import (  # noqa: E402
-    Course,
-    CourseKind,
-    CourseStatus,
     CreatorProfile,
     Lesson,
     LessonKind,
     LiveSession,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
     Section,
     Topic,
     User,
@@ -107,53 +107,53 @@ def seed(app) -> None:
         topics = [Topic(name=name, slug=name.lower()) for name in ("Grounding", "Grief", "Trauma", "Couples")]
         published = utcnow() - timedelta(days=1)
         for n in range(OFFERINGS):
-            course = Course(
+            offering = Offering(
                 creator=maya,
-                kind=CourseKind.COURSE,
+                kind=OfferingKind.COURSE,
                 title=f"{('Grounding', 'Grief', 'Trauma', 'Couples')[n % 4]} skills {n}",
                 slug=f"offering-{n}",
                 subtitle="A practical course for clinicians.",
                 description="Learn something useful, in **small** steps.",
                 price_cents=4900 + n,
                 currency="USD",
-                status=CourseStatus.PUBLISHED,
+                status=OfferingStatus.PUBLISHED,
                 published_at=published - timedelta(minutes=n),
                 topics=[topics[n % 4]],
             )
-            section = Section(course=course, title="Start here", position=0)
+            section = Section(offering=offering, title="Start here", position=0)
             for p in range(3):
                 Lesson(section=section, title=f"Lesson {p}", kind=LessonKind.TEXT, body="Words.", position=p)
-        big = Course(
+        big = Offering(
             creator=maya,
-            kind=CourseKind.COURSE,
+            kind=OfferingKind.COURSE,
             title="Grounding, the long course",
             slug="big-offering",
             description="\n\n".join(f"Paragraph {i}: *grounding* before **processing**." for i in range(12)),
             price_cents=19900,
             currency="USD",
-            status=CourseStatus.PUBLISHED,
+            status=OfferingStatus.PUBLISHED,
             published_at=published,
             topics=topics[:2],
         )
         for s in range(8):
-            section = Section(course=big, title=f"Part {s + 1}", position=s)
+            section = Section(offering=big, title=f"Part {s + 1}", position=s)
             for p in range(10):
                 Lesson(section=section, title=f"Lesson {s}.{p}", kind=LessonKind.TEXT, body="Words.", position=p)
             section.lessons[0].is_preview = True
-        circle = Course(
+        circle = Offering(
             creator=maya,
-            kind=CourseKind.LIVE_WORKSHOP,
+            kind=OfferingKind.LIVE_WORKSHOP,
             title="Evening circle",
             slug="evening-circle",
             price_cents=2500,
             currency="USD",
-            status=CourseStatus.PUBLISHED,
+            status=OfferingStatus.PUBLISHED,
             published_at=published,
         )
         for week in range(4):
             db.session.add(
                 LiveSession(
-                    course=circle,
+                    offering=circle,
                     title=f"Evening {week + 1}",
                     starts_at=utcnow() + timedelta(days=7 * (week + 1)),
                     time_zone="America/New_York",

@@ -50,15 +50,15 @@ from courseplatform import create_app  # noqa: E402
 from courseplatform.accounts.services import hash_password, start_login_session  # noqa: E402
 from courseplatform.extensions import db  # noqa: E402
 from courseplatform.models import (  # noqa: E402
-    Course,
-    CourseKind,
-    CourseStatus,
     CreatorProfile,
     Lesson,
     LessonKind,
     LiveSession,
     MediaAsset,
     MediaStatus,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
     QuizChoice,
     QuizQuestion,
     Section,
@@ -138,25 +138,25 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def big_offering(creator: CreatorProfile, owner: User) -> tuple[Course, list[Lesson]]:
+def big_offering(creator: CreatorProfile, owner: User) -> tuple[Offering, list[Lesson]]:
     """8 sections x 10 lessons: text and video in turn, a quiz opening section 6, a live lesson at the end."""
     now = utcnow()
-    course = Course(
+    offering = Offering(
         creator=creator,
-        kind=CourseKind.COURSE,
+        kind=OfferingKind.COURSE,
         title="Working with grief",
         slug="working-with-grief",
         price_cents=19900,
-        status=CourseStatus.PUBLISHED,
+        status=OfferingStatus.PUBLISHED,
         published_at=now,
         ce_minutes=360,
     )
     session = LiveSession(
-        course=course, title="Live Q&A", starts_at=now + timedelta(days=2), time_zone="America/Chicago"
+        offering=offering, title="Live Q&A", starts_at=now + timedelta(days=2), time_zone="America/Chicago"
     )
     lessons = []
     for s in range(8):
-        section = Section(course=course, title=f"Section {s + 1}", position=s)
+        section = Section(offering=offering, title=f"Section {s + 1}", position=s)
         for p in range(10):
             lesson = Lesson(
                 section=section, title=f"Lesson {s + 1}.{p + 1}", position=p, kind=LessonKind.TEXT, body=BODY
@@ -174,7 +174,7 @@ def big_offering(creator: CreatorProfile, owner: User) -> tuple[Course, list[Les
                 key = f"bench/video-{s}-{p}.mp4"
                 lesson.media_asset = MediaAsset(owner=owner, storage_key=key, status=MediaStatus.READY, **VIDEO)
             lessons.append(lesson)
-    return course, lessons
+    return offering, lessons
 
 
 def seed(app, learners: int) -> tuple[dict[str, str], dict[str, int]]:
@@ -187,12 +187,12 @@ def seed(app, learners: int) -> tuple[dict[str, str], dict[str, int]]:
         owner = User(email="bench-creator@example.org", name="Bench Creator", password_hash=password)
         learner = User(email=EMAIL, name="Bench Learner", password_hash=password)
         creator = CreatorProfile(user=owner, slug="bench-creator", display_name="Bench Creator")
-        course, lessons = big_offering(creator, owner)
-        db.session.add_all([owner, learner, creator, course])
+        offering, lessons = big_offering(creator, owner)
+        db.session.add_all([owner, learner, creator, offering])
         db.session.flush()
         # Measured: lessons of section 5, which the learner has not reached; section 6's quiz; the live lesson.
         text, video, quiz, live = lessons[42], lessons[41], lessons[50], lessons[79]
-        base = f"/learn/{course.slug}"
+        base = f"/learn/{offering.slug}"
         pages = {
             "hello world": "/healthz",
             "my offerings": "/learn",
@@ -204,7 +204,7 @@ def seed(app, learners: int) -> tuple[dict[str, str], dict[str, int]]:
             "certificate check": f"/certificates/{CERTIFICATE}",
         }
         binds = {
-            "creator": creator.id, "big": course.id, "last": learner.id, "quiz": quiz.id, "video": video.id,
+            "creator": creator.id, "big": offering.id, "last": learner.id, "quiz": quiz.id, "video": video.id,
             "ordered": [lesson.id for lesson in lessons], "offerings": OFFERINGS, "learners": learners,
             "hash": password, "number": CERTIFICATE,
         }  # fmt: skip

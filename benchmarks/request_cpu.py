@@ -156,14 +156,14 @@ def main() -> None:
             ).one()
             db.session.remove()
             db.engine.dispose()
-        course_slug, lesson_id, creator_slug = row
+        offering_slug, lesson_id, creator_slug = row
         learner = log_in(app, "demo-learner@aqueduct.test")
         pages = [
             ("/ (home)", "/", None),
             ("/courses", "/courses", None),
-            ("/courses/<slug>", f"/courses/{course_slug}", None),
+            ("/courses/<slug>", f"/courses/{offering_slug}", None),
             ("/t/<creator>", f"/t/{creator_slug}", None),
-            ("/learn/<slug>/lessons/<id>", f"/learn/{course_slug}/lessons/{lesson_id}", learner),
+            ("/learn/<slug>/lessons/<id>", f"/learn/{offering_slug}/lessons/{lesson_id}", learner),
         ]
         hello = hello_world()
         hello_p50, _ = cpu_ms(hello, "/", args.requests, None)

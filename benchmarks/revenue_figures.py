@@ -42,7 +42,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from courseplatform import create_app  # noqa: E402
 from courseplatform.accounts.services import start_login_session  # noqa: E402
 from courseplatform.extensions import db  # noqa: E402
-from courseplatform.models import Course, CourseKind, CourseStatus, CreatorProfile, User  # noqa: E402
+from courseplatform.models import CreatorProfile, Offering, OfferingKind, OfferingStatus, User  # noqa: E402
 from courseplatform.revenue.figures import Period, creator_zone, revenue_figures  # noqa: E402
 
 SECRET_KEY = secrets.token_hex(32)
@@ -98,24 +98,24 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def creator(email: str, slug: str) -> tuple[User, CreatorProfile, list[Course]]:
+def creator(email: str, slug: str) -> tuple[User, CreatorProfile, list[Offering]]:
     owner = User(email=email, name=slug.title(), password_hash=UNUSABLE_HASH, time_zone=ZONE)
     profile = CreatorProfile(user=owner, slug=slug, display_name=slug.title(), currency="USD")
-    courses = [
-        Course(
+    offerings = [
+        Offering(
             creator=profile,
-            kind=CourseKind.COURSE,
+            kind=OfferingKind.COURSE,
             title=f"{slug.title()} offering {n:02d}",
             slug=f"{slug}-offering-{n:02d}",
-            status=CourseStatus.PUBLISHED,
+            status=OfferingStatus.PUBLISHED,
             price_cents=4900,
             authoring_minutes=600 + n * 30,
         )
         for n in range(OFFERINGS)
     ]
-    db.session.add_all([owner, profile, *courses])
+    db.session.add_all([owner, profile, *offerings])
     db.session.flush()
-    return owner, profile, courses
+    return owner, profile, offerings
 
 
 def seed(app, orders: int, sessions: int) -> tuple[int, dict[str, int]]:
@@ -131,10 +131,10 @@ def seed(app, orders: int, sessions: int) -> tuple[int, dict[str, int]]:
             ("bench-creator@example.org", "bench", orders, sessions),
             ("other-creator@example.org", "other", 20_000, 5_000),
         ):
-            owner, profile, courses = creator(email, slug)
+            owner, profile, offerings = creator(email, slug)
             measured = measured or owner.id
             binds = {
-                "creator": profile.id, "first": courses[0].id, "learner0": learner0, "learners": LEARNERS,
+                "creator": profile.id, "first": offerings[0].id, "learner0": learner0, "learners": LEARNERS,
                 "orders": count, "sessions": rows, "tag": f"bench_{slug}_",
             }  # fmt: skip
             for statement in BULK[1:]:

@@ -207,12 +207,12 @@ def seed(app, scale: Scale) -> None:
     from courseplatform.accounts.services import hash_password
     from courseplatform.markdown_render import render_markdown
     from courseplatform.models import (
-        Course,
-        CourseKind,
-        CourseStatus,
         CreatorProfile,
         Lesson,
         LessonKind,
+        Offering,
+        OfferingKind,
+        OfferingStatus,
         Section,
         User,
         utcnow,
@@ -224,21 +224,21 @@ def seed(app, scale: Scale) -> None:
         learner = User(email=LEARNER, name="Bench Learner", password_hash=password)
         admin = User(email=ADMIN, name="Bench Operator", password_hash=password, is_admin=True)
         creator = CreatorProfile(user=owner, slug=CREATOR_SLUG, display_name="Bench Creator", bio=DESCRIPTION)
-        big = Course(
+        big = Offering(
             creator=creator,
-            kind=CourseKind.COURSE,
+            kind=OfferingKind.COURSE,
             title="Working with grief, together",
             slug=BIG_SLUG,
             subtitle="The offering two hundred thousand learners took",
             description=DESCRIPTION,
             price_cents=19900,
-            status=CourseStatus.PUBLISHED,
+            status=OfferingStatus.PUBLISHED,
             published_at=utcnow(),
             ce_minutes=360,
         )
         lessons = []
         for s in range(8):
-            section = Section(course=big, title=f"Section {s + 1}", position=s)
+            section = Section(offering=big, title=f"Section {s + 1}", position=s)
             for p in range(10):
                 lesson = Lesson(section=section, title=f"Lesson {s + 1}.{p + 1}", position=p, kind=LessonKind.TEXT)
                 lesson.body = LESSON_BODY

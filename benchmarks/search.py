@@ -43,11 +43,11 @@ from sqlalchemy.orm import contains_eager  # noqa: E402
 from werkzeug.datastructures import MultiDict  # noqa: E402
 
 from courseplatform import create_app  # noqa: E402
-from courseplatform.catalog.forms import CourseSearchForm  # noqa: E402
+from courseplatform.catalog.forms import OfferingSearchForm  # noqa: E402
 from courseplatform.catalog.search import like_pattern  # noqa: E402
-from courseplatform.catalog.services import PER_PAGE, catalog_statement, search_courses  # noqa: E402
+from courseplatform.catalog.services import PER_PAGE, catalog_statement, search_offerings  # noqa: E402
 from courseplatform.extensions import db  # noqa: E402
-from courseplatform.models import Course, CreatorProfile  # noqa: E402
+from courseplatform.models import CreatorProfile, Offering  # noqa: E402
 
 SECRET_KEY = secrets.token_hex(32)
 CREATORS = 500
@@ -173,19 +173,21 @@ def grow_to(offerings: int, have: int) -> None:
 
 def former_search(words: str) -> Pagination:
     """The catalog search this one replaced: every word `ILIKE '%word%'` in one of four fields, newest first."""
-    query = sa.select(Course).join(Course.creator).where(Course.is_listed).options(contains_eager(Course.creator))
+    query = (
+        sa.select(Offering).join(Offering.creator).where(Offering.is_listed).options(contains_eager(Offering.creator))
+    )
     for term in words.split()[:8]:
         pattern = like_pattern(term)
-        fields = (Course.title, Course.subtitle, Course.description, CreatorProfile.display_name)
+        fields = (Offering.title, Offering.subtitle, Offering.description, CreatorProfile.display_name)
         query = query.where(sa.or_(*(field.ilike(pattern, escape="\\") for field in fields)))
-    query = query.order_by(Course.published_at.desc(), Course.id.desc())
+    query = query.order_by(Offering.published_at.desc(), Offering.id.desc())
     return db.paginate(query, page=1, per_page=PER_PAGE, error_out=False)
 
 
 def full_text_search(words: str, sort: str | None = None) -> Pagination:
     """The catalog's search as the /courses page runs it (one query: the page with the number of matches)."""
     args = MultiDict({"q": words, **({"sort": sort} if sort else {})})
-    return search_courses(CourseSearchForm(args, topics=[]), page=1)
+    return search_offerings(OfferingSearchForm(args, topics=[]), page=1)
 
 
 def timed(search, rounds: int) -> tuple[list[float], dict[str, int]]:
@@ -206,7 +208,7 @@ def percentiles(times: list[float]) -> tuple[float, float]:
 
 
 def explain(words: str) -> str:
-    form = CourseSearchForm(MultiDict({"q": words}), topics=[])
+    form = OfferingSearchForm(MultiDict({"q": words}), topics=[])
     statement = catalog_statement(form).add_columns(sa.func.count().over()).limit(PER_PAGE)  # as CountedPage runs it
     compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
     return "\n".join(db.session.scalars(sa.text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {compiled}")))

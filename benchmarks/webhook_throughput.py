@@ -53,11 +53,11 @@ from courseplatform import create_app  # noqa: E402
 from courseplatform.accounts.services import hash_password  # noqa: E402
 from courseplatform.extensions import db  # noqa: E402
 from courseplatform.models import (  # noqa: E402
-    Course,
-    CourseKind,
-    CourseStatus,
     CreatorProfile,
     Enrollment,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
     Order,
     OrderStatus,
     PaymentProvider,
@@ -69,7 +69,7 @@ from tests.fakes.stripe_api import FakeStripe  # noqa: E402
 
 WEBHOOK_SECRET = "whsec_bench_" + secrets.token_hex(8)
 SECRET_KEY = secrets.token_hex(32)
-COURSES = 10
+OFFERINGS = 10
 PRICE = 4900
 
 
@@ -105,19 +105,19 @@ def seed(database_url: str, fake: FakeStripe, purchases: int, scratch: Path) -> 
         )
         db.session.add(creator)
         db.session.flush()
-        courses = [
-            Course(
+        offerings = [
+            Offering(
                 creator_id=creator.id,
-                kind=CourseKind.COURSE,
+                kind=OfferingKind.COURSE,
                 title=f"Bench offering {i}",
                 slug=f"bench-offering-{i}",
                 price_cents=PRICE,
-                status=CourseStatus.PUBLISHED,
+                status=OfferingStatus.PUBLISHED,
                 published_at=utcnow(),
             )
-            for i in range(COURSES)
+            for i in range(OFFERINGS)
         ]
-        db.session.add_all(courses)
+        db.session.add_all(offerings)
         db.session.flush()
         learners = [
             {"email": f"learner{i}@example.org", "name": f"Learner {i}", "password_hash": password}
@@ -127,7 +127,7 @@ def seed(database_url: str, fake: FakeStripe, purchases: int, scratch: Path) -> 
         orders = [
             {
                 "learner_id": learner_id,
-                "course_id": courses[i % COURSES].id,
+                "offering_id": offerings[i % OFFERINGS].id,
                 "amount_cents": PRICE,
                 "currency": "USD",
                 "provider": PaymentProvider.STRIPE,

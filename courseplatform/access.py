@@ -58,19 +58,19 @@ def studio_required(view):
     return wrapper
 
 
-def owned_course_or_404(course_id: int, *options):
+def owned_offering_or_404(offering_id: int, *options):
     """The offering if the current user owns it or is an admin; 404 otherwise (ids are not guessable)."""
     import sqlalchemy as sa
 
     from .extensions import db
-    from .models import Course, CreatorProfile
+    from .models import CreatorProfile, Offering
 
-    course = db.session.scalar(sa.select(Course).where(Course.id == course_id).options(*options))
-    if course is None:
+    offering = db.session.scalar(sa.select(Offering).where(Offering.id == offering_id).options(*options))
+    if offering is None:
         abort(404)
     if current_user.is_admin:
-        return course
+        return offering
     profile: CreatorProfile | None = current_user.creator_profile
-    if profile is None or course.creator_id != profile.id:
+    if profile is None or offering.creator_id != profile.id:
         abort(404)
-    return course
+    return offering

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 if TYPE_CHECKING:
-    from .models import Course
+    from .models import Offering
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -17,14 +17,14 @@ def absolute_url(endpoint: str, **values) -> str:
     return current_app.config["BASE_URL"] + path
 
 
-def offering_url(course: Course) -> str:
+def offering_url(offering: Offering) -> str:
     """The offering's public page (where it is seen and bought), as an absolute link."""
-    return absolute_url("catalog.course", slug=course.slug)
+    return absolute_url("catalog.offering", slug=offering.slug)
 
 
-def learn_url(course: Course) -> str:
+def learn_url(offering: Offering) -> str:
     """Where an enrolled learner takes the offering (its outline), as an absolute link."""
-    return absolute_url("learning.course", slug=course.slug)
+    return absolute_url("learning.offering", slug=offering.slug)
 
 
 def origin_of(url: str) -> str:

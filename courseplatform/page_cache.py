@@ -57,8 +57,8 @@ log = logging.getLogger(__name__)
 # never stored: query strings nobody links to can't fill the store or push the real pages out.
 PAGE_ARGUMENTS = {
     "catalog.home": frozenset(),
-    "catalog.courses": frozenset({"q", "topic", "kind", "sort", "page"}),
-    "catalog.course": frozenset(),
+    "catalog.offerings": frozenset({"q", "topic", "kind", "sort", "page"}),
+    "catalog.offering": frozenset(),
     "catalog.storefront_page": frozenset({"page"}),
 }
 PUBLIC_PAGES = frozenset(PAGE_ARGUMENTS)

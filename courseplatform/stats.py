@@ -30,11 +30,11 @@ from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import (
-    Course,
     CreatorLearner,
     CreatorStats,
     Enrollment,
     EnrollmentStatus,
+    Offering,
     OfferingSales,
     OfferingStats,
     Order,
@@ -71,12 +71,12 @@ def _account_share(values: dict) -> dict[tuple, Counter]:
 
 def _enrollment_share(values: dict) -> dict[tuple, Counter]:
     """An enrollment counts once in its offering's state, as completed while active, and for its creator's learner."""
-    status, course_id = values["status"], values["course_id"]
-    shares: dict[tuple, Counter] = {("offering", course_id): Counter({status.value: 1})}
+    status, offering_id = values["status"], values["offering_id"]
+    shares: dict[tuple, Counter] = {("offering", offering_id): Counter({status.value: 1})}
     if status is EnrollmentStatus.ACTIVE:
         if values["completed_at"] is not None:
-            shares["offering", course_id]["completed"] = 1
-        shares["learner", course_id, values["user_id"]] = Counter(offerings=1)
+            shares["offering", offering_id]["completed"] = 1
+        shares["learner", offering_id, values["user_id"]] = Counter(offerings=1)
     return shares
 
 
@@ -91,7 +91,7 @@ def _order_share(values: dict) -> dict[tuple, Counter]:
         net_cents=amount - values["processor_fee_cents"] - platform_fee,
         platform_fee_cents=platform_fee,
     )
-    return {("sales", values["course_id"], values["currency"]): share}
+    return {("sales", values["offering_id"], values["currency"]): share}
 
 
 def _refund_share(values: dict) -> dict[tuple, Counter]:
@@ -109,9 +109,9 @@ def _refund_share(values: dict) -> dict[tuple, Counter]:
 
 FOLLOWED = {
     User: (("suspended_at",), _account_share),
-    Enrollment: (("course_id", "user_id", "status", "completed_at"), _enrollment_share),
+    Enrollment: (("offering_id", "user_id", "status", "completed_at"), _enrollment_share),
     Order: (
-        ("course_id", "currency", "status", "amount_cents", "processor_fee_cents", "platform_fee_cents"),
+        ("offering_id", "currency", "status", "amount_cents", "processor_fee_cents", "platform_fee_cents"),
         _order_share,
     ),
     Refund: (("order_id", "status", "amount_cents", "platform_fee_refunded_cents"), _refund_share),
@@ -119,7 +119,7 @@ FOLLOWED = {
 
 
 def _values(obj, columns: Iterable[str], *, before: bool) -> dict:
-    """The followed columns of `obj` as they are now, or as they were before this flush changed them."""
+    """The followed attributes of `obj` as they are now, or as they were before this flush changed them."""
     state = sa.inspect(obj)
     found = {}
     for name in columns:
@@ -199,10 +199,10 @@ def _after_flush(session: Session, flush_context) -> None:
     # its learners in the next, a dispute both in one, and without one row always taken first the two
     # could each hold what the other waits for.
     touched = offerings | {key[1] for key in deltas if key[0] == "sales"}
-    touched |= {course_id for course_id, _currency in order_keys.values()}
-    for course_id in sorted(touched):
-        amounts: Counter = deltas.get(("offering", course_id), Counter())
-        _upsert(connection, OfferingStats, {"course_id": course_id}, {n: amounts.get(n, 0) for n in OFFERING_COUNTS})
+    touched |= {offering_id for offering_id, _currency in order_keys.values()}
+    for offering_id in sorted(touched):
+        amounts: Counter = deltas.get(("offering", offering_id), Counter())
+        _upsert(connection, OfferingStats, {"course_id": offering_id}, {n: amounts.get(n, 0) for n in OFFERING_COUNTS})
     # Sorted, so two transactions touching the same rows lock them in the same order.
     for key in sorted(deltas, key=repr):
         amounts = deltas[key]
@@ -214,12 +214,12 @@ def _after_flush(session: Session, flush_context) -> None:
             sales[(key[1], key[2])].update(amounts)
         elif key[0] == "refund":
             sales[order_keys[key[1]]].update(amounts)
-    for (course_id, currency), amounts in sorted(sales.items()):
+    for (offering_id, currency), amounts in sorted(sales.items()):
         if any(amounts.values()):
             _upsert(
                 connection,
                 OfferingSales,
-                {"course_id": course_id, "currency": currency},
+                {"course_id": offering_id, "currency": currency},
                 {n: amounts.get(n, 0) for n in SALES_SUMS},
             )
     for (creator_id, user_id), change in sorted(learners.items()):
@@ -227,18 +227,20 @@ def _after_flush(session: Session, flush_context) -> None:
             _count_learner(connection, creator_id, user_id, change)
 
 
-def _creators_of(connection: Connection, course_ids: set[int]) -> dict[int, int]:
-    if not course_ids:
+def _creators_of(connection: Connection, offering_ids: set[int]) -> dict[int, int]:
+    if not offering_ids:
         return {}
-    return dict(connection.execute(sa.select(Course.id, Course.creator_id).where(Course.id.in_(course_ids))).all())
+    return dict(
+        connection.execute(sa.select(Offering.id, Offering.creator_id).where(Offering.id.in_(offering_ids))).all()
+    )
 
 
 def _offering_and_currency_of(connection: Connection, order_ids: set[int]) -> dict[int, tuple[int, str]]:
     """Where a refund's money counts: its order's offering and currency."""
     if not order_ids:
         return {}
-    rows = connection.execute(sa.select(Order.id, Order.course_id, Order.currency).where(Order.id.in_(order_ids)))
-    return {row.id: (row.course_id, row.currency) for row in rows}
+    rows = connection.execute(sa.select(Order.id, Order.offering_id, Order.currency).where(Order.id.in_(order_ids)))
+    return {order_id: (offering_id, currency) for order_id, offering_id, currency in rows}
 
 
 def _count_learner(connection: Connection, creator_id: int, user_id: int, change: int) -> None:
@@ -270,22 +272,24 @@ def keep_up_to_date() -> None:
 
 
 def offering_learners() -> sa.ColumnElement[int]:
-    """Learners with access now to the offering (`Course`) of the enclosing query: one row read."""
+    """Learners with access now to the offering (`Offering`) of the enclosing query: one row read."""
     return sa.func.coalesce(
-        sa.select(OfferingStats.active).where(OfferingStats.course_id == Course.id).scalar_subquery(), 0
+        sa.select(OfferingStats.active).where(OfferingStats.offering_id == Offering.id).scalar_subquery(), 0
     )
 
 
 def offering_completed() -> sa.ColumnElement[int]:
-    """Learners with access now who completed the offering (`Course`) of the enclosing query."""
+    """Learners with access now who completed the offering (`Offering`) of the enclosing query."""
     return sa.func.coalesce(
-        sa.select(OfferingStats.completed).where(OfferingStats.course_id == Course.id).scalar_subquery(), 0
+        sa.select(OfferingStats.completed).where(OfferingStats.offering_id == Offering.id).scalar_subquery(), 0
     )
 
 
 def offering_net_cents() -> sa.ColumnElement[int]:
-    """The offering's (`Course`) net to date, over the currencies it sold in (as the studio always showed it)."""
-    return sa.select(whole_sum(OfferingSales.net_cents)).where(OfferingSales.course_id == Course.id).scalar_subquery()
+    """The offering's (`Offering`) net to date, over the currencies it sold in (as the studio always showed it)."""
+    return (
+        sa.select(whole_sum(OfferingSales.net_cents)).where(OfferingSales.offering_id == Offering.id).scalar_subquery()
+    )
 
 
 def learners_taught(creator_id) -> sa.ColumnElement[int]:
@@ -301,9 +305,9 @@ def platform_count(name: str) -> sa.ColumnElement[int]:
     return sa.func.coalesce(sa.select(column).where(PlatformStats.id == PLATFORM_ROW).scalar_subquery(), 0)
 
 
-def offering_counts(course_id: int) -> dict[str, int]:
+def offering_counts(offering_id: int) -> dict[str, int]:
     """An offering's learners by access state ("active", "suspended", "revoked"): one row read."""
-    row = db.session.get(OfferingStats, course_id, populate_existing=True)
+    row = db.session.get(OfferingStats, offering_id, populate_existing=True)
     return {status.value: getattr(row, status.value) if row else 0 for status in EnrollmentStatus}
 
 
@@ -320,12 +324,12 @@ def recount_offerings() -> sa.Select:
         return whole_sum(sa.case((condition, 1), else_=0))
 
     return sa.select(
-        Enrollment.course_id,
+        Enrollment.offering_id,
         count(active),
         count(Enrollment.status == EnrollmentStatus.SUSPENDED),
         count(Enrollment.status == EnrollmentStatus.REVOKED),
         count(sa.and_(active, Enrollment.completed_at.is_not(None))),
-    ).group_by(Enrollment.course_id)
+    ).group_by(Enrollment.offering_id)
 
 
 def recount_sales() -> sa.Select:
@@ -333,7 +337,7 @@ def recount_sales() -> sa.Select:
     refunds = order_refunds()
     return (
         sa.select(
-            Order.course_id,
+            Order.offering_id,
             Order.currency,
             sa.func.count(Order.id),
             whole_sum(Order.amount_cents),
@@ -344,27 +348,27 @@ def recount_sales() -> sa.Select:
         )
         .outerjoin(refunds, refunds.c.order_id == Order.id)
         .where(Order.status.in_(SETTLED_STATUSES))
-        .group_by(Order.course_id, Order.currency)
+        .group_by(Order.offering_id, Order.currency)
     )
 
 
 def recount_creator_learners() -> sa.Select:
     """(creator_id, user_id, offerings with access) from the active enrollments."""
     return (
-        sa.select(Course.creator_id, Enrollment.user_id, sa.func.count(Enrollment.id))
-        .join(Course, Course.id == Enrollment.course_id)
+        sa.select(Offering.creator_id, Enrollment.user_id, sa.func.count(Enrollment.id))
+        .join(Offering, Offering.id == Enrollment.offering_id)
         .where(Enrollment.status == EnrollmentStatus.ACTIVE)
-        .group_by(Course.creator_id, Enrollment.user_id)
+        .group_by(Offering.creator_id, Enrollment.user_id)
     )
 
 
 def recount_creators() -> sa.Select:
     """(creator_id, learners taught) from the active enrollments."""
     return (
-        sa.select(Course.creator_id, sa.func.count(sa.distinct(Enrollment.user_id)))
-        .join(Course, Course.id == Enrollment.course_id)
+        sa.select(Offering.creator_id, sa.func.count(sa.distinct(Enrollment.user_id)))
+        .join(Offering, Offering.id == Enrollment.offering_id)
         .where(Enrollment.status == EnrollmentStatus.ACTIVE)
-        .group_by(Course.creator_id)
+        .group_by(Offering.creator_id)
     )
 
 

@@ -13,7 +13,7 @@ from courseplatform.extensions import db
 from courseplatform.integrations.storage import get_storage
 from courseplatform.models import LessonKind, MediaAsset, MediaStatus
 
-from .factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from .factories import PASSWORD, CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory
 from .helpers import csrf_token_from
 
 PDF = b"%PDF-1.4\n% a handout\n%%EOF\n"
@@ -57,12 +57,12 @@ def test_a_name_stored_with_a_line_break_downloads_under_a_safe_name(client, web
         size_bytes=len(PDF),
         status=MediaStatus.READY,
     )
-    course = CourseFactory(creator=owner)
-    lesson = LessonFactory(section=SectionFactory(course=course), kind=LessonKind.DOWNLOAD, media_asset=asset)
+    offering = OfferingFactory(creator=owner)
+    lesson = LessonFactory(section=SectionFactory(offering=offering), kind=LessonKind.DOWNLOAD, media_asset=asset)
     db.session.commit()
     web.login("maya@example.org", PASSWORD)
 
-    link = client.get(f"/learn/{course.slug}/lessons/{lesson.id}/media?download=1")
+    link = client.get(f"/learn/{offering.slug}/lessons/{lesson.id}/media?download=1")
     assert link.status_code == 302
     with client.get(link.headers["Location"]) as download:
         assert (download.status_code, download.get_data()) == (200, PDF)

@@ -32,9 +32,6 @@ from courseplatform.extensions import db, limiter
 from courseplatform.integrations.storage import get_storage
 from courseplatform.models import (
     Certificate,
-    CourseEvaluation,
-    CourseKind,
-    CourseStatus,
     Enrollment,
     EnrollmentStatus,
     Job,
@@ -45,6 +42,9 @@ from courseplatform.models import (
     MailStatus,
     MediaAsset,
     MediaStatus,
+    OfferingEvaluation,
+    OfferingKind,
+    OfferingStatus,
     OrderStatus,
     OutgoingMail,
     PayerKind,
@@ -56,10 +56,10 @@ from courseplatform.models import (
 
 from .factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     OrderFactory,
     SectionFactory,
     UserFactory,
@@ -166,7 +166,7 @@ class World:
     signup_token: str
     upload_token: str
     playback_token: str
-    course_order: dict
+    offering_order: dict
     json_baselines: dict[str, dict] = field(default_factory=dict)
 
 
@@ -202,21 +202,21 @@ def build_world() -> World:
     db.session.add_all([video, captions, handout, pending])
     db.session.flush()
 
-    course = CourseFactory(
+    offering = OfferingFactory(
         creator=owner,
-        kind=CourseKind.LIVE_WORKSHOP,
+        kind=OfferingKind.LIVE_WORKSHOP,
         title="Holding steady",
         slug="holding-steady",
         price_cents=4900,
         ce_minutes=90,
         ce_approval_statement="Approved by the board, provider #1.",
     )
-    section = SectionFactory(course=course, title="Week one", position=0)
+    section = SectionFactory(offering=offering, title="Week one", position=0)
     soon = LiveSession(
-        course=course, starts_at=utcnow() + timedelta(days=3), time_zone="UTC", duration_minutes=90, capacity=20
+        offering=offering, starts_at=utcnow() + timedelta(days=3), time_zone="UTC", duration_minutes=90, capacity=20
     )
-    past = LiveSession(course=course, starts_at=utcnow() - timedelta(days=3), time_zone="UTC", duration_minutes=60)
-    far = LiveSession(course=course, starts_at=FAR_FUTURE, time_zone="Pacific/Auckland", duration_minutes=720)
+    past = LiveSession(offering=offering, starts_at=utcnow() - timedelta(days=3), time_zone="UTC", duration_minutes=60)
+    far = LiveSession(offering=offering, starts_at=FAR_FUTURE, time_zone="Pacific/Auckland", duration_minutes=720)
     db.session.add_all([soon, past, far])
     db.session.flush()
     lessons = [
@@ -238,18 +238,18 @@ def build_world() -> World:
     db.session.add(question)
 
     learner = UserFactory(email="learner@example.org", time_zone="America/Los_Angeles")
-    order = OrderFactory(learner=learner, course=course, status=OrderStatus.PAID, payment_intent_id="pi_hostile")
-    enrollment = EnrollmentFactory(user=learner, course=course, order=order)
-    revoked = EnrollmentFactory(course=course, status=EnrollmentStatus.REVOKED)
+    order = OrderFactory(learner=learner, offering=offering, status=OrderStatus.PAID, payment_intent_id="pi_hostile")
+    enrollment = EnrollmentFactory(user=learner, offering=offering, order=order)
+    revoked = EnrollmentFactory(offering=offering, status=EnrollmentStatus.REVOKED)
     # Access given back after a refund, its certificate still revoked: the page offers Reissue.
-    restored = EnrollmentFactory(course=course, completed_at=utcnow())
+    restored = EnrollmentFactory(offering=offering, completed_at=utcnow())
     db.session.flush()
     db.session.add(
         Certificate(
             number="AQ-HOST-ILE0-0001",
             enrollment_id=restored.id,
             learner_name="Restored Learner",
-            course_title=course.title,
+            offering_title=offering.title,
             creator_name="Owner",
             revoked_at=utcnow(),
         )
@@ -258,19 +258,19 @@ def build_world() -> World:
     # CE steps: one finished (evaluation next), one evaluated (attestation next), one without CE (claim next).
     steps = {}
     for label, ce in (("evaluate", 60), ("attest", 60), ("claim", None)):
-        offering = CourseFactory(creator=owner, title=f"Step {label}", slug=f"step-{label}", ce_minutes=ce)
-        lesson = LessonFactory(section=SectionFactory(course=offering))
-        mine = EnrollmentFactory(user=learner, course=offering)
+        stepped = OfferingFactory(creator=owner, title=f"Step {label}", slug=f"step-{label}", ce_minutes=ce)
+        lesson = LessonFactory(section=SectionFactory(offering=stepped))
+        mine = EnrollmentFactory(user=learner, offering=stepped)
         db.session.add(LessonProgress(enrollment_id=mine.id, lesson_id=lesson.id, completed_at=utcnow()))
         mine.completed_at = utcnow()
-        steps[label] = offering
+        steps[label] = stepped
     db.session.flush()
-    attest = db.session.scalar(sa.select(Enrollment).filter_by(user_id=learner.id, course_id=steps["attest"].id))
-    db.session.add(CourseEvaluation(enrollment_id=attest.id, ratings={"objectives_met": 5}, comments=""))
-    coming_soon = CourseFactory(creator=owner, title="Coming soon", slug="coming-soon", waitlist_only=True)
-    draft = CourseFactory(creator=owner, title="Draft", slug="a-draft", status=CourseStatus.DRAFT)
+    attest = db.session.scalar(sa.select(Enrollment).filter_by(user_id=learner.id, offering_id=steps["attest"].id))
+    db.session.add(OfferingEvaluation(enrollment_id=attest.id, ratings={"objectives_met": 5}, comments=""))
+    coming_soon = OfferingFactory(creator=owner, title="Coming soon", slug="coming-soon", waitlist_only=True)
+    draft = OfferingFactory(creator=owner, title="Draft", slug="a-draft", status=OfferingStatus.DRAFT)
     pending_order = OrderFactory(
-        learner=learner, course=draft, status=OrderStatus.PENDING, checkout_id=None, paid_at=None
+        learner=learner, offering=draft, status=OrderStatus.PENDING, checkout_id=None, paid_at=None
     )
     entry = SessionIncome(
         creator_id=owner.id,
@@ -282,7 +282,7 @@ def build_world() -> World:
         payer_kind=PayerKind.SELF_PAY,
     )
     db.session.add(entry)
-    list_job = Job(kind="learners.enrol_list", payload={"people": []}, course_id=course.id, owner_id=owner.user_id)
+    list_job = Job(kind="learners.enrol_list", payload={"people": []}, offering_id=offering.id, owner_id=owner.user_id)
     failed_job = Job(kind="storage.delete", payload={"keys": []}, status=JobStatus.FAILED, attempts=5)
     undelivered = OutgoingMail(recipient="a@example.org", subject="Hi", text="Hi", status=MailStatus.FAILED)
     db.session.add_all([list_job, failed_job, undelivered])
@@ -300,7 +300,7 @@ def build_world() -> World:
         learner_email=learner.email,
         admin_email=admin.email,
         ids={
-            "course_id": [course.id, coming_soon.id, draft.id],
+            "offering_id": [offering.id, coming_soon.id, draft.id],
             "section_id": [section.id],
             "lesson_id": [lesson.id for lesson in lessons],
             "question_id": [question.id],
@@ -314,7 +314,7 @@ def build_world() -> World:
             "login_session_id": [learners_phone.id],
             "creator_id": [owner.id, suspended.id],
             "user_id": [learner.id, owner.user_id, suspended.user_id],
-            "slug": [course.slug, *(offering.slug for offering in steps.values()), "coming-soon"],
+            "slug": [offering.slug, *(step.slug for step in steps.values()), "coming-soon"],
             "choice": ["pay", "decline"],
             "which": ["media", "captions"],
             "number": ["AQ-0000-0000"],
@@ -326,7 +326,7 @@ def build_world() -> World:
         playback_token=get_storage()
         .playback_url(video.storage_key, content_type="video/mp4", filename="talk.mp4", download=True)
         .rsplit("/", 1)[1],
-        course_order={"sections": sections},
+        offering_order={"sections": sections},
     )
     world.json_baselines = {
         "media.start_upload": {
@@ -334,13 +334,13 @@ def build_world() -> World:
             "content_type": "video/mp4",
             "size": 1000,
             "purpose": "video",
-            "course_id": course.id,
+            "course_id": offering.id,
         },
         "media.presign_parts": {"upload_id": "upload-1", "part_numbers": [1, 2]},
         "media.complete_upload": {"upload_id": "upload-1", "parts": [{"PartNumber": 1, "ETag": "etag"}]},
         "media.confirm": {},
         "media.abort_upload": {"upload_id": "upload-1"},
-        "studio.reorder_curriculum": world.course_order,
+        "studio.reorder_curriculum": world.offering_order,
         "learning.lesson_position": {"seconds": 12},
     }
     db.session.commit()

@@ -11,10 +11,10 @@ from markupsafe import Markup
 from courseplatform.demo.seed import seed_demo
 from courseplatform.extensions import db
 from courseplatform.markdown_render import render_markdown
-from courseplatform.models import Course, CreatorProfile, Lesson, LessonKind, QuizQuestion, Section
+from courseplatform.models import CreatorProfile, Lesson, LessonKind, Offering, QuizQuestion, Section
 from courseplatform.studio.offerings.services import duplicate_offering
 
-from .factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from .factories import PASSWORD, CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory
 from .factories.player import add_quiz, learner_in, lesson_url, page_token
 from .markup import assert_no_live_script, elements, links
 
@@ -202,27 +202,27 @@ def test_raw_html_is_shown_as_the_text_it_is():
 
 def test_every_way_of_writing_markdown_stores_its_html(app):
     profile = CreatorProfileFactory(bio="I am **kind**.")
-    course = CourseFactory(creator=profile, description="A *gentle* course.")
-    lesson = LessonFactory(section=SectionFactory(course=course), body="# Read\n\nthen `breathe`")
+    offering = OfferingFactory(creator=profile, description="A *gentle* course.")
+    lesson = LessonFactory(section=SectionFactory(offering=offering), body="# Read\n\nthen `breathe`")
     quiz = add_quiz(lesson.section, [("Which?", [("This", True)])])
     question = quiz.questions[0]
     question.explanation = "Because **grounding**."
     db.session.flush()
 
     assert profile.bio_html == Markup("<p>I am <strong>kind</strong>.</p>\n")
-    assert course.description_html == Markup("<p>A <em>gentle</em> course.</p>\n")
+    assert offering.description_html == Markup("<p>A <em>gentle</em> course.</p>\n")
     assert lesson.body_html == Markup("Read\n<p>then <code>breathe</code></p>\n"), "h1 is not allowed: text only"
     assert question.explanation_html == Markup("<p>Because <strong>grounding</strong>.</p>\n")
 
-    copy = duplicate_offering(course)
+    copy = duplicate_offering(offering)
     copied_lesson = next(lsn for lsn in copy.sections[0].lessons if lsn.title == lesson.title)
     copied_question = next(q for section in copy.sections for lsn in section.lessons for q in lsn.questions)
-    assert copy.description_html == course.description_html
+    assert copy.description_html == offering.description_html
     assert copied_lesson.body_html == lesson.body_html
     assert copied_question.explanation_html == question.explanation_html
 
     db.session.expire_all()
-    stored = db.session.get(Course, course.id)
+    stored = db.session.get(Offering, offering.id)
     assert isinstance(stored.description_html, Markup), "read back as Markup, ready for templates"
     assert stored.description_html == Markup("<p>A <em>gentle</em> course.</p>\n")
 
@@ -231,8 +231,8 @@ def test_duplicating_an_offering_of_long_lessons_renders_none_of_them_again(web)
     """Each lesson may hold 100,000 characters that take a second or two to render: a copy carries the
     stored HTML, so duplicating a long course can't run past the web server's 30 s timeout."""
     profile = CreatorProfileFactory(user__email="maya@example.org")
-    course = CourseFactory(creator=profile, slug="long-course")
-    section = SectionFactory(course=course)
+    offering = OfferingFactory(creator=profile, slug="long-course")
+    section = SectionFactory(offering=offering)
     text = PATHOLOGICAL["image openers"]
     # Saved earlier, by a renderer whose output differs from today's: a copy that rendered the text again
     # would hold today's HTML instead of this.
@@ -243,12 +243,12 @@ def test_duplicating_an_offering_of_long_lessons_renders_none_of_them_again(web)
     db.session.execute(sa.update(Lesson).where(Lesson.id.in_(ids)).values(body=text, body_html=stored_html))
     web.login("maya@example.org", PASSWORD)
 
-    answer = web.submit(f"/studio/courses/{course.id}/duplicate", {}, form_url=f"/studio/courses/{course.id}")
+    answer = web.submit(f"/studio/courses/{offering.id}/duplicate", {}, form_url=f"/studio/courses/{offering.id}")
 
     assert "Duplicated as" in answer.get_data(as_text=True)
-    copy = db.session.scalar(sa.select(Course).filter_by(slug="long-course-copy"))
+    copy = db.session.scalar(sa.select(Offering).filter_by(slug="long-course-copy"))
     copied = db.session.execute(
-        sa.select(Lesson.body, Lesson.body_html).join(Lesson.section).where(Section.course_id == copy.id)
+        sa.select(Lesson.body, Lesson.body_html).join(Lesson.section).where(Section.offering_id == copy.id)
     ).all()
     assert copied == [(text, stored_html)] * 12
 
@@ -258,7 +258,7 @@ def test_the_demo_seed_stores_html_for_all_its_markdown(app):
     db.session.flush()
     for model, source, html in [
         (CreatorProfile, CreatorProfile.bio, CreatorProfile.bio_html),
-        (Course, Course.description, Course.description_html),
+        (Offering, Offering.description, Offering.description_html),
         (Lesson, Lesson.body, Lesson.body_html),
         (QuizQuestion, QuizQuestion.explanation, QuizQuestion.explanation_html),
     ]:
@@ -269,8 +269,8 @@ def test_the_demo_seed_stores_html_for_all_its_markdown(app):
 
 
 def test_only_sanitized_html_can_be_stored(app):
-    course = CourseFactory()
-    course.description_html = "<script>alert(1)</script>"
+    offering = OfferingFactory()
+    offering.description_html = "<script>alert(1)</script>"
     with pytest.raises(sa.exc.StatementError, match="only HTML made by render_markdown"):
         db.session.flush()
     db.session.rollback()
@@ -279,37 +279,37 @@ def test_only_sanitized_html_can_be_stored(app):
 def test_pages_print_the_html_stored_when_the_text_was_saved(client, web):
     """A page shows the stored HTML: proof that it renders no Markdown of its own."""
     profile = CreatorProfileFactory(slug="stored", bio="bio text")
-    course = CourseFactory(creator=profile, slug="stored-course", description="description text")
-    preview = LessonFactory(section=SectionFactory(course=course), body="body text", is_preview=True)
+    offering = OfferingFactory(creator=profile, slug="stored-course", description="description text")
+    preview = LessonFactory(section=SectionFactory(offering=offering), body="body text", is_preview=True)
     quiz = add_quiz(
         preview.section, [("Which?", [("This", True), ("That", False)])], quiz_max_attempts=1, quiz_reveal_answers=True
     )
     profile.bio_html = Markup("<p>stored bio</p>")
-    course.description_html = Markup("<p>stored description</p>")
+    offering.description_html = Markup("<p>stored description</p>")
     preview.body_html = Markup("<p>stored body</p>")
     quiz.questions[0].explanation_html = Markup("<p>stored explanation</p>")
     db.session.flush()
 
     assert "<p>stored bio</p>" in client.get("/t/stored").get_data(as_text=True)
-    course_page = client.get("/courses/stored-course").get_data(as_text=True)
-    assert "<p>stored description</p>" in course_page and "<p>stored bio</p>" in course_page
+    offering_page = client.get("/courses/stored-course").get_data(as_text=True)
+    assert "<p>stored description</p>" in offering_page and "<p>stored bio</p>" in offering_page
     assert "<p>stored body</p>" in client.get(f"/courses/stored-course/preview/{preview.id}").get_data(as_text=True)
 
-    learner_in(course, web)
-    assert "<p>stored body</p>" in client.get(lesson_url(course, preview)).get_data(as_text=True)
+    learner_in(offering, web)
+    assert "<p>stored body</p>" in client.get(lesson_url(offering, preview)).get_data(as_text=True)
     question = quiz.questions[0]
     wrong = next(c.id for c in question.choices if not c.is_correct)
-    token = page_token(client, lesson_url(course, quiz))
+    token = page_token(client, lesson_url(offering, quiz))
     answered = client.post(
-        lesson_url(course, quiz, "/quiz"), data={"csrf_token": token, f"q{question.id}": wrong}, follow_redirects=True
+        lesson_url(offering, quiz, "/quiz"), data={"csrf_token": token, f"q{question.id}": wrong}, follow_redirects=True
     )
     assert "<p>stored explanation</p>" in answered.get_data(as_text=True)
 
 
 def test_anonymous_view_of_a_pathological_free_preview_answers_fast(client):
     """The review's attack: 12,000 "[" in a free-preview lesson took 36 s per anonymous view."""
-    course = CourseFactory(slug="brackets")
-    lesson = LessonFactory(section=SectionFactory(course=course), kind=LessonKind.TEXT, body="[" * 12_000)
+    offering = OfferingFactory(slug="brackets")
+    lesson = LessonFactory(section=SectionFactory(offering=offering), kind=LessonKind.TEXT, body="[" * 12_000)
     lesson.is_preview = True
     db.session.flush()
 
@@ -324,8 +324,8 @@ def test_anonymous_view_of_a_pathological_free_preview_answers_fast(client):
 
 def test_every_markdown_field_has_a_length_limit_and_saves_nothing_beyond_it(web):
     profile = CreatorProfileFactory(user__email="maya@example.org", slug="maya", bio="old bio")
-    course = CourseFactory(creator=profile, description="old description")
-    lesson = LessonFactory(section=SectionFactory(course=course), body="old body")
+    offering = OfferingFactory(creator=profile, description="old description")
+    lesson = LessonFactory(section=SectionFactory(offering=offering), body="old body")
     quiz = add_quiz(lesson.section, [])
     web.login("maya@example.org", PASSWORD)
     profile_form = {
@@ -337,14 +337,14 @@ def test_every_markdown_field_has_a_length_limit_and_saves_nothing_beyond_it(web
         "default_session_fee_cents": "150",
         "default_session_minutes": "50",
     }
-    course_form = {"kind": "course", "title": "T", "slug": course.slug, "price_kind": "free", "price_cents": ""}
+    offering_form = {"kind": "course", "title": "T", "slug": offering.slug, "price_kind": "free", "price_cents": ""}
     lesson_form = {"title": "L", "kind": "text", "available_after_days": "0"}
-    quiz_url = f"/studio/courses/{course.id}/lessons/{quiz.id}/quiz"
+    quiz_url = f"/studio/courses/{offering.id}/lessons/{quiz.id}/quiz"
     question_form = {"prompt": "Which?", "choices-0-text": "This", "choices-0-is_correct": "y"}
     cases = [
         ("/become-a-creator", None, profile_form, "bio", 5_000),
-        (f"/studio/courses/{course.id}/edit", None, course_form, "description", 20_000),
-        (f"/studio/courses/{course.id}/lessons/{lesson.id}/edit", None, lesson_form, "body", 100_000),
+        (f"/studio/courses/{offering.id}/edit", None, offering_form, "description", 20_000),
+        (f"/studio/courses/{offering.id}/lessons/{lesson.id}/edit", None, lesson_form, "body", 100_000),
         (quiz_url + "/questions", quiz_url, question_form, "explanation", 5_000),
     ]
     for url, form_url, data, field, limit in cases:
@@ -352,5 +352,5 @@ def test_every_markdown_field_has_a_length_limit_and_saves_nothing_beyond_it(web
         assert f"Field cannot be longer than {limit} characters." in html, field
 
     db.session.expire_all()
-    assert (profile.bio, course.description, lesson.body) == ("old bio", "old description", "old body")
+    assert (profile.bio, offering.description, lesson.body) == ("old bio", "old description", "old body")
     assert quiz.questions == []

@@ -66,17 +66,17 @@ def test_constraints_protect_the_invariants(app):
 
     from courseplatform.models import Enrollment, EnrollmentSource, Order, OrderStatus, PaymentProvider, ProviderEvent
 
-    from .factories import CourseFactory, EnrollmentFactory, UserFactory
+    from .factories import EnrollmentFactory, OfferingFactory, UserFactory
 
     learner = UserFactory()
-    course = CourseFactory()
-    EnrollmentFactory(user=learner, course=course)
+    offering = OfferingFactory()
+    EnrollmentFactory(user=learner, offering=offering)
 
     cases = [
-        Enrollment(user=learner, course=course, source=EnrollmentSource.COMP),
+        Enrollment(user=learner, offering=offering, source=EnrollmentSource.COMP),
         Order(
             learner=learner,
-            course=course,
+            offering=offering,
             amount_cents=-1,
             currency="USD",
             provider=PaymentProvider.TEST,
@@ -84,7 +84,7 @@ def test_constraints_protect_the_invariants(app):
         ),
         Order(
             learner=learner,
-            course=course,
+            offering=offering,
             amount_cents=100,
             refunded_cents=200,
             currency="USD",
@@ -109,7 +109,7 @@ def test_constraints_protect_the_invariants(app):
                 "created_at, updated_at) VALUES (:l, :c, 100, 'USD', 'test', 'stolen', 0, false, 0, 0, 0, "
                 "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             ),
-            {"l": learner.id, "c": course.id},
+            {"l": learner.id, "c": offering.id},
         )
 
     with pytest.raises(IntegrityError), db.session.begin_nested():

@@ -35,10 +35,10 @@ def rows(status: MailStatus | None = None) -> list[OutgoingMail]:
 
 
 def test_reminders_sent_while_the_mail_server_is_down_arrive_once_it_is_back(app, runner, mailbox):
-    course = workshop()
-    session_in(course, minutes_from_now=3 * 60)
+    offering = workshop()
+    session_in(offering, minutes_from_now=3 * 60)
     for n in range(3):
-        learner(course, email=f"learner{n}@example.org")
+        learner(offering, email=f"learner{n}@example.org")
     mail_server_down(app)
     try:
         result = runner.invoke(args=["send-reminders"])
@@ -111,24 +111,24 @@ def test_a_waitlist_notice_is_written_with_its_mark_so_a_killed_request_mails_no
     from courseplatform.enrollments.waitlist import join_waitlist, notify_waitlist
     from courseplatform.jobs import dispatch_committed
 
-    from .factories import CourseFactory
+    from .factories import OfferingFactory
 
-    course = CourseFactory(title="Grounding Skills")
+    offering = OfferingFactory(title="Grounding Skills")
     for n in range(3):
-        join_waitlist(course, f"waiting{n}@example.org")
+        join_waitlist(offering, f"waiting{n}@example.org")
     db.session.commit()
 
     # The request is killed after writing the notices: nothing was marked, nothing goes out.
-    assert notify_waitlist(course, "open") == 3
+    assert notify_waitlist(offering, "open") == 3
     db.session.rollback()
     assert deliver_committed() == 0 and mailbox.messages == []
 
     # Done again, it commits: its job marks and mails each person once, and a third call writes nothing.
-    assert notify_waitlist(course, "open") == 3
+    assert notify_waitlist(offering, "open") == 3
     db.session.commit()
     dispatch_committed()
     assert len(mailbox.messages) == 3
-    assert notify_waitlist(course, "open") == 0
+    assert notify_waitlist(offering, "open") == 0
     db.session.commit()
     dispatch_committed()
     assert sorted(m["To"] for m in mailbox.messages) == [f"waiting{n}@example.org" for n in range(3)]

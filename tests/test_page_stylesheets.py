@@ -12,10 +12,10 @@ from courseplatform.extensions import db
 
 from .factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     SectionFactory,
     UserFactory,
 )
@@ -31,26 +31,27 @@ COMMENT = re.compile(r"/\*.*?\*/", re.S)
 def site():
     """A creator with a published offering (two lessons, one a free preview), a learner in it, and an operator."""
     creator = CreatorProfileFactory(user=UserFactory(email="creator@example.org"), slug="ruth-adeyemi")
-    course = CourseFactory(creator=creator, slug="steady-hands")
-    section = SectionFactory(course=course, title="Basics")
+    offering = OfferingFactory(creator=creator, slug="steady-hands")
+    section = SectionFactory(offering=offering, title="Basics")
     preview = LessonFactory(section=section, title="Breath", is_preview=True)
     lesson = LessonFactory(section=section, title="Window")
-    EnrollmentFactory(user=UserFactory(email="learner@example.org"), course=course)
+    EnrollmentFactory(user=UserFactory(email="learner@example.org"), offering=offering)
     UserFactory(email="operator@example.org", is_admin=True)
     db.session.flush()
-    return {"course": course, "preview": preview, "lesson": lesson, "creator": creator}
+    return {"offering": offering, "preview": preview, "lesson": lesson, "creator": creator}
 
 
 def pages(site) -> dict[str, list[str]]:
     """The pages each person sees, one or more of every area."""
-    course, slug = site["course"], site["course"].slug
+    offering, slug = site["offering"], site["offering"].slug
     return {
         "": ["/", "/courses", f"/courses/{slug}", f"/courses/{slug}/preview/{site['preview'].id}", "/t/ruth-adeyemi",
              "/login", "/signup", "/certificates"],
         "learner@example.org": ["/learn", f"/learn/{slug}", f"/learn/{slug}/lessons/{site['lesson'].id}", "/account",
                                 "/account/orders"],
-        "creator@example.org": ["/studio", f"/studio/courses/{course.id}", f"/studio/courses/{course.id}/curriculum",
-                                f"/studio/courses/{course.id}/learners", f"/studio/courses/{course.id}/edit",
+        "creator@example.org": ["/studio", f"/studio/courses/{offering.id}",
+                                f"/studio/courses/{offering.id}/curriculum", f"/studio/courses/{offering.id}/learners",
+                                f"/studio/courses/{offering.id}/edit",
                                 "/studio/revenue", "/studio/sessions", "/studio/payouts", "/studio/files"],
         "operator@example.org": ["/admin", "/admin/orders", "/admin/creators", "/admin/jobs"],
     }  # fmt: skip
@@ -103,11 +104,11 @@ def test_every_stylesheet_a_page_links_is_served(client, web, site):
 
 def test_each_area_loads_its_own_stylesheets_and_not_the_others(client, web, site):
     html = visit_all(client, web, site)
-    course = site["course"]
+    offering = site["offering"]
     assert linked(html["/login"]) == ["app"]
     assert linked(html["/courses"]) == ["app", "catalog"]
-    assert linked(html[f"/learn/{course.slug}/lessons/{site['lesson'].id}"]) == ["app", "player", "learn"]
-    assert linked(html[f"/studio/courses/{course.id}/curriculum"]) == ["app", "studio"]
+    assert linked(html[f"/learn/{offering.slug}/lessons/{site['lesson'].id}"]) == ["app", "player", "learn"]
+    assert linked(html[f"/studio/courses/{offering.id}/curriculum"]) == ["app", "studio"]
     assert linked(html["/studio/revenue"]) == ["app", "studio", "revenue"]
     assert linked(html["/admin/orders"]) == ["app", "admin"]
     for url, page in html.items():

@@ -9,10 +9,10 @@ from courseplatform.models import LessonProgress, Topic
 
 from .factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     OrderFactory,
     SectionFactory,
     UserFactory,
@@ -26,35 +26,35 @@ def build_world(size: int):
     admin = UserFactory(email=f"admin{size}@example.org", is_admin=True)
     topics = [Topic(name=f"Topic {size}-{n}", slug=f"topic-{size}-{n}") for n in range(3)]
     db.session.add_all(topics)
-    courses = []
+    offerings = []
     for n in range(size):
         # Every other offering has a creator of its own, so a per-course lazy load would show.
         owner = creator if n % 2 == 0 else CreatorProfileFactory()
-        course = CourseFactory(creator=owner, slug=f"c{size}-{n}", topics=topics[: 1 + n % 3])
-        courses.append(course)
+        offering = OfferingFactory(creator=owner, slug=f"c{size}-{n}", topics=topics[: 1 + n % 3])
+        offerings.append(offering)
         for s in range(2):
-            section = SectionFactory(course=course, position=s)
+            section = SectionFactory(offering=offering, position=s)
             for lesson_number in range(3):
                 LessonFactory(section=section, position=lesson_number, is_preview=lesson_number == 0)
-        enrollment = EnrollmentFactory(user=learner, course=course)
+        enrollment = EnrollmentFactory(user=learner, offering=offering)
         db.session.flush()
-        db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=course.sections[0].lessons[0].id))
+        db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=offering.sections[0].lessons[0].id))
         for _ in range(2):
-            OrderFactory(course=course)
+            OrderFactory(offering=offering)
     db.session.flush()
-    return creator, learner, admin, [c for c in courses if c.creator is creator]
+    return creator, learner, admin, [c for c in offerings if c.creator is creator]
 
 
 PAGES = {
-    "anonymous": ["/", "/courses", "/courses/{course}", "/t/{creator}"],
-    "learner": ["/learn", "/courses/{course}", "/account"],
+    "anonymous": ["/", "/courses", "/courses/{offering}", "/t/{creator}"],
+    "learner": ["/learn", "/courses/{offering}", "/account"],
     "creator": [
         "/studio",
         "/become-a-creator",
-        "/studio/courses/{course_id}",
-        "/studio/courses/{course_id}/edit",
-        "/studio/courses/{course_id}/curriculum",
-        "/studio/courses/{course_id}/waitlist",
+        "/studio/courses/{offering_id}",
+        "/studio/courses/{offering_id}/edit",
+        "/studio/courses/{offering_id}/curriculum",
+        "/studio/courses/{offering_id}/waitlist",
     ],
     "admin": ["/admin", "/admin/creators", "/admin/orders", "/admin/orders?q=example.org", "/admin/audit"],
 }
@@ -64,12 +64,12 @@ PAGES = {
 def test_pages_run_a_constant_number_of_queries(who, web, client, count_queries):
     counts: dict[str, list[int]] = {}
     for size in (3, 60):
-        creator, learner, admin, courses = build_world(size)
+        creator, learner, admin, offerings = build_world(size)
         user = {"anonymous": None, "learner": learner, "creator": creator.user, "admin": admin}[who]
         if user is not None:
             web.login(user.email, PASSWORD)
         for template in PAGES[who]:
-            url = template.format(course=courses[-1].slug, course_id=courses[-1].id, creator=creator.slug)
+            url = template.format(offering=offerings[-1].slug, offering_id=offerings[-1].id, creator=creator.slug)
             with count_queries() as counter:
                 response = client.get(url)
             assert response.status_code == 200, url

@@ -17,14 +17,14 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.ids import MAX_ID, IdConverter
 from courseplatform.integrations.storage import get_storage
-from courseplatform.models import CourseKind, CreatorProfile, Enrollment, LessonKind, MediaAsset, MediaStatus, User
+from courseplatform.models import CreatorProfile, Enrollment, LessonKind, MediaAsset, MediaStatus, OfferingKind, User
 
 from .factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     SectionFactory,
     UserFactory,
 )
@@ -151,13 +151,13 @@ def test_a_json_body_sent_to_a_form_is_refused(client, creator):
 
 @pytest.fixture
 def enrolled_lesson(web):
-    course = CourseFactory()
-    lesson = LessonFactory(section=SectionFactory(course=course), kind=LessonKind.VIDEO)
+    offering = OfferingFactory()
+    lesson = LessonFactory(section=SectionFactory(offering=offering), kind=LessonKind.VIDEO)
     learner = UserFactory(email="lee@example.org")
-    EnrollmentFactory(user=learner, course=course)
+    EnrollmentFactory(user=learner, offering=offering)
     db.session.commit()
     web.login("lee@example.org", PASSWORD)
-    return f"/learn/{course.slug}/lessons/{lesson.id}/position"
+    return f"/learn/{offering.slug}/lessons/{lesson.id}/position"
 
 
 @pytest.mark.parametrize(
@@ -224,16 +224,16 @@ def test_a_route_may_narrow_the_id_range_but_never_widen_it(app):
 
 @pytest.mark.parametrize("too_big", [MAX_ID + 1, 2**63, 10**30])
 def test_ids_beyond_the_database_range_are_not_found(client, creator, too_big):
-    course = CourseFactory(creator=creator, kind=CourseKind.LIVE_WORKSHOP)
+    offering = OfferingFactory(creator=creator, kind=OfferingKind.LIVE_WORKSHOP)
     db.session.commit()
     token = token_of(client, "/account")
 
     for url in (
         f"/studio/courses/{too_big}",
-        f"/studio/courses/{course.id}/sessions/{too_big}/edit",
+        f"/studio/courses/{offering.id}/sessions/{too_big}/edit",
         f"/studio/sessions/{too_big}/edit",
         f"/account/orders/{too_big}",
-        f"/learn/{course.slug}/lessons/{too_big}",
+        f"/learn/{offering.slug}/lessons/{too_big}",
     ):
         assert client.get(url).status_code == 404, url
     assert client.post(f"/studio/courses/{too_big}/publish", data={"csrf_token": token}).status_code == 404
@@ -259,7 +259,7 @@ def test_an_offering_id_beyond_the_database_range_is_a_json_error_in_the_upload_
     "query", ["sort=%20", "kind=%20", "kind=%09", "sort=cheapest", "topic=%20", "page=" + str(2**70), "page=-3"]
 )
 def test_blank_or_unknown_catalog_filters_show_the_default_list(client, query):
-    CourseFactory(title="Grounding skills")
+    OfferingFactory(title="Grounding skills")
 
     response = client.get(f"/courses?{query}")
 
@@ -269,11 +269,11 @@ def test_blank_or_unknown_catalog_filters_show_the_default_list(client, query):
 
 @pytest.mark.parametrize("query", ["status=%20", "status=%09", "status=lapsed", "page=" + str(2**70), "q=" + "x" * 500])
 def test_blank_or_unknown_roster_filters_show_everyone(client, creator, query):
-    course = CourseFactory(creator=creator)
-    EnrollmentFactory(course=course, user=UserFactory(name="Lee Park"))
+    offering = OfferingFactory(creator=creator)
+    EnrollmentFactory(offering=offering, user=UserFactory(name="Lee Park"))
     db.session.commit()
 
-    response = client.get(f"/studio/courses/{course.id}/learners?{query}")
+    response = client.get(f"/studio/courses/{offering.id}/learners?{query}")
 
     assert response.status_code == 200
     assert "Lee Park" in response.get_data(as_text=True) or query.startswith("q=")

@@ -31,12 +31,12 @@ from courseplatform.extensions import db
 from courseplatform.learning.progress import complete_lesson, update_completion
 from courseplatform.models import (
     AccessEvent,
-    Course,
-    CourseStatus,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
+    Offering,
     OfferingStats,
+    OfferingStatus,
     Order,
     OrderStatus,
     Refund,
@@ -44,10 +44,10 @@ from courseplatform.models import (
 )
 from courseplatform.models.base import utcnow
 from tests.factories import (
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     OrderFactory,
     SectionFactory,
     UserFactory,
@@ -83,15 +83,15 @@ class Shop:
     def __init__(self, seed: int) -> None:
         self.random = random.Random(seed)
         first, second = CreatorProfileFactory(), CreatorProfileFactory()
-        self.courses = [
-            CourseFactory(creator=first, price_cents=4900),
-            CourseFactory(creator=first, price_cents=12000),
-            CourseFactory(creator=second, price_cents=2500, currency="EUR"),
+        self.offerings = [
+            OfferingFactory(creator=first, price_cents=4900),
+            OfferingFactory(creator=first, price_cents=12000),
+            OfferingFactory(creator=second, price_cents=2500, currency="EUR"),
         ]
         self.lessons = {}
-        for course in self.courses:
-            section = SectionFactory(course=course)
-            self.lessons[course.id] = [LessonFactory(section=section), LessonFactory(section=section)]
+        for offering in self.offerings:
+            section = SectionFactory(offering=offering)
+            self.lessons[offering.id] = [LessonFactory(section=section), LessonFactory(section=section)]
         self.learners = [UserFactory() for _ in range(12)]
         self.creator_user = first.user
         self.provider_ids = 0
@@ -115,9 +115,9 @@ class Shop:
     # ------------------------------------------------------------------ steps
 
     def purchase(self) -> None:
-        course, learner = self.pick(self.courses), self.pick(self.learners)
+        offering, learner = self.pick(self.offerings), self.pick(self.learners)
         try:
-            order = begin_checkout(learner, course, course.price_cents)
+            order = begin_checkout(learner, offering, offering.price_cents)
         except CheckoutError:
             return
         if isinstance(order, Order):
@@ -131,7 +131,7 @@ class Shop:
     def comp_or_free(self) -> None:
         event = self.pick([AccessEvent.COMP, AccessEvent.FREE, AccessEvent.IMPORT])
         with contextlib.suppress(access_changes.AccessRefused, access_changes.NoSeat):
-            access_changes.grant(self.pick(self.learners), self.pick(self.courses), event)
+            access_changes.grant(self.pick(self.learners), self.pick(self.offerings), event)
 
     def studio_refund(self) -> None:
         orders = [o for o in self.orders(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED) if o.refundable_cents]
@@ -189,7 +189,7 @@ class Shop:
         if not found:
             return
         enrollment = self.pick(found)
-        for lesson in self.lessons[enrollment.course_id][: self.pick([1, 2])]:
+        for lesson in self.lessons[enrollment.offering_id][: self.pick([1, 2])]:
             complete_lesson(enrollment, lesson)
         update_completion(enrollment)
 
@@ -201,18 +201,18 @@ class Shop:
 
     def switch_currency(self) -> None:
         """The creator sells the offering in another currency from now on: its sales split by currency."""
-        course = self.courses[0]
-        course.currency = "GBP" if course.currency == "USD" else "USD"
+        offering = self.offerings[0]
+        offering.currency = "GBP" if offering.currency == "USD" else "USD"
         db.session.flush()
 
     def written_elsewhere(self) -> None:
         """Rows made by other code than the services (an import script, a test factory) are counted too."""
-        course, learner = self.pick(self.courses), UserFactory()
+        offering, learner = self.pick(self.offerings), UserFactory()
         if self.random.random() < 0.5:
-            EnrollmentFactory(course=course, user=learner, status=self.pick(list(EnrollmentStatus)))
+            EnrollmentFactory(offering=offering, user=learner, status=self.pick(list(EnrollmentStatus)))
         else:
-            order = OrderFactory(course=course, learner=learner, currency=course.currency, platform_fee_cents=300)
-            EnrollmentFactory(course=course, user=learner, order=order)
+            order = OrderFactory(offering=offering, learner=learner, currency=offering.currency, platform_fee_cents=300)
+            EnrollmentFactory(offering=offering, user=learner, order=order)
 
     STEP_WEIGHTS = {
         purchase: 6,
@@ -258,9 +258,9 @@ def test_running_totals_equal_a_recount_after_every_change(app, seed):
 
 
 def test_rebuild_recounts_totals_that_bulk_statements_left_behind(app):
-    course = CourseFactory()
-    EnrollmentFactory(course=course)
-    OrderFactory(course=course, platform_fee_cents=500)
+    offering = OfferingFactory()
+    EnrollmentFactory(offering=offering)
+    OrderFactory(offering=offering, platform_fee_cents=500)
     # A bulk statement bypasses the bookkeeping: the totals are stale until rebuilt.
     db.session.execute(sa.update(Enrollment).values(status=EnrollmentStatus.REVOKED))
     assert kept_totals() != recounted_totals()
@@ -268,20 +268,20 @@ def test_rebuild_recounts_totals_that_bulk_statements_left_behind(app):
     stats.rebuild()
 
     assert kept_totals() == recounted_totals()
-    row = db.session.get(stats.OfferingStats, course.id)
+    row = db.session.get(stats.OfferingStats, offering.id)
     assert (row.active, row.revoked) == (0, 1)
 
 
 def test_rebuild_stats_command_recounts(app, runner):
-    course = CourseFactory(status=CourseStatus.PUBLISHED)
-    EnrollmentFactory(course=course)
+    offering = OfferingFactory(status=OfferingStatus.PUBLISHED)
+    EnrollmentFactory(offering=offering)
     db.session.execute(sa.delete(stats.OfferingStats))
 
     result = runner.invoke(args=["rebuild-stats"])
 
     assert result.exit_code == 0 and "recounted" in result.output
-    assert db.session.get(stats.OfferingStats, course.id).active == 1
-    assert db.session.get(Course, course.id) is not None
+    assert db.session.get(stats.OfferingStats, offering.id).active == 1
+    assert db.session.get(Offering, offering.id) is not None
 
 
 # ---------------------------------------------------------------------------
@@ -298,12 +298,12 @@ def test_a_purchase_and_a_refund_of_one_offering_at_once_both_commit(committing)
     # A purchase moves the offering's sales in one flush and its learners in the next; a refund that
     # ends access moves both in one. Each must wait for the other, never hold what the other waits for.
     with committing.app_context():
-        course = CourseFactory(price_cents=4900)
-        buying = OrderFactory(course=course, status=OrderStatus.PENDING, paid_at=None)
-        refunded = OrderFactory(course=course)
-        EnrollmentFactory(course=course, user=refunded.learner, order=refunded, source=EnrollmentSource.PURCHASE)
+        offering = OfferingFactory(price_cents=4900)
+        buying = OrderFactory(offering=offering, status=OrderStatus.PENDING, paid_at=None)
+        refunded = OrderFactory(offering=offering)
+        EnrollmentFactory(offering=offering, user=refunded.learner, order=refunded, source=EnrollmentSource.PURCHASE)
         db.session.commit()
-        course_id, buying_id, refunded_id = course.id, buying.id, refunded.id
+        offering_id, buying_id, refunded_id = offering.id, buying.id, refunded.id
 
     failures: list[BaseException] = []
     refund_flushed = threading.Event()
@@ -345,7 +345,7 @@ def test_a_purchase_and_a_refund_of_one_offering_at_once_both_commit(committing)
             db.session.add(
                 Enrollment(
                     user_id=order.learner_id,
-                    course_id=course_id,
+                    offering_id=offering_id,
                     order_id=order.id,
                     source=EnrollmentSource.PURCHASE,
                 )
@@ -358,6 +358,6 @@ def test_a_purchase_and_a_refund_of_one_offering_at_once_both_commit(committing)
         other.join(timeout=30)
         assert not failures, failures
         assert kept_totals() == recounted_totals()
-        counts = db.session.get(OfferingStats, course_id)
+        counts = db.session.get(OfferingStats, offering_id)
         assert (counts.active, counts.revoked) == (1, 1)
         db.session.remove()

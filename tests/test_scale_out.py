@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from moto.server import ThreadedMotoServer
 
 from courseplatform.extensions import db
-from courseplatform.models import Course, Enrollment, EnrollmentStatus, Job, JobStatus, Order, OrderStatus, User
+from courseplatform.models import Enrollment, EnrollmentStatus, Job, JobStatus, Offering, Order, OrderStatus, User
 
 from .fakes.stripe_api import FakeStripe
 from .helpers import committed_application, csrf_token_from
@@ -274,9 +274,9 @@ def offering(deployment) -> dict:
         "authoring_minutes": "",
     }
     created = creator.submit("/studio/courses/new", details, form_url="/studio/courses/new?kind=course")
-    course_id = int(re.search(r"/studio/courses/(\d+)$", created.url).group(1))
-    curriculum = f"/studio/courses/{course_id}/curriculum"
-    page = creator.submit(f"/studio/courses/{course_id}/sections", {"title": "Start here"}, form_url=curriculum)
+    offering_id = int(re.search(r"/studio/courses/(\d+)$", created.url).group(1))
+    curriculum = f"/studio/courses/{offering_id}/curriculum"
+    page = creator.submit(f"/studio/courses/{offering_id}/sections", {"title": "Start here"}, form_url=curriculum)
     new_lesson = re.search(r"/studio/courses/\d+/sections/\d+/lessons/new", page.text).group(0)
     lesson = {
         "title": "Welcome video",
@@ -289,11 +289,11 @@ def offering(deployment) -> dict:
     }
     creator.submit(new_lesson, lesson)
     page = creator.get(curriculum).text
-    lesson_id = int(re.search(rf"/studio/courses/{course_id}/lessons/(\d+)/edit", page).group(1))
-    published = creator.submit(f"/studio/courses/{course_id}/publish", {}, form_url=f"/studio/courses/{course_id}")
+    lesson_id = int(re.search(rf"/studio/courses/{offering_id}/lessons/(\d+)/edit", page).group(1))
+    published = creator.submit(f"/studio/courses/{offering_id}/publish", {}, form_url=f"/studio/courses/{offering_id}")
     assert "Published: your offering is in the catalog." in published.text
-    slug = deployment.count(sa.select(Course.slug).where(Course.id == course_id))
-    return {"creator": creator, "id": course_id, "slug": slug, "lesson_id": lesson_id, "video": video}
+    slug = deployment.count(sa.select(Offering.slug).where(Offering.id == offering_id))
+    return {"creator": creator, "id": offering_id, "slug": slug, "lesson_id": lesson_id, "video": video}
 
 
 def test_a_whole_journey_alternating_between_two_web_nodes(deployment, offering):
@@ -381,7 +381,7 @@ def check_everyone_invited_once(deployment: Deployment, offering: dict, job_id: 
         sa.select(sa.func.count(Enrollment.id))
         .join(User, User.id == Enrollment.user_id)
         .where(
-            Enrollment.course_id == offering["id"],
+            Enrollment.offering_id == offering["id"],
             Enrollment.status == EnrollmentStatus.ACTIVE,
             User.email.like(f"%@{domain}"),
         )

@@ -11,12 +11,12 @@ from courseplatform.demo.seed import LEARNER_EMAIL, THERAPIST_EMAIL, seed_demo
 from courseplatform.extensions import db
 from courseplatform.integrations.storage import get_storage
 from courseplatform.models import (
-    Course,
-    CourseKind,
-    CourseStatus,
     Enrollment,
     LessonKind,
     LessonProgress,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
     Order,
     OrderStatus,
     SessionIncome,
@@ -41,11 +41,11 @@ def test_seed_demo_creates_the_demo_world_once(app, web, client):
 
     therapist = db.session.scalar(sa.select(User).filter_by(email=THERAPIST_EMAIL))
     learner = db.session.scalar(sa.select(User).filter_by(email=LEARNER_EMAIL))
-    courses = list(db.session.scalars(sa.select(Course).filter_by(creator_id=therapist.creator_profile.id)))
-    kinds = {c.kind for c in courses if c.price_cents > 0 and c.status is CourseStatus.PUBLISHED}
-    assert kinds == {CourseKind.COURSE, CourseKind.RECORDED_WORKSHOP, CourseKind.LIVE_WORKSHOP}
-    assert any(c.is_free for c in courses)
-    assert all(c.sections and c.sections[0].lessons for c in courses)
+    offerings = list(db.session.scalars(sa.select(Offering).filter_by(creator_id=therapist.creator_profile.id)))
+    kinds = {c.kind for c in offerings if c.price_cents > 0 and c.status is OfferingStatus.PUBLISHED}
+    assert kinds == {OfferingKind.COURSE, OfferingKind.RECORDED_WORKSHOP, OfferingKind.LIVE_WORKSHOP}
+    assert any(c.is_free for c in offerings)
+    assert all(c.sections and c.sections[0].lessons for c in offerings)
 
     video = db.session.scalar(sa.select(LessonModel).where(LessonModel.kind == LessonKind.VIDEO))
     with get_storage().open(video.media_asset.storage_key) as stream:
@@ -62,19 +62,19 @@ def test_seed_demo_creates_the_demo_world_once(app, web, client):
     assert len(income_months) == 12
 
     enrollment = db.session.scalar(sa.select(Enrollment).filter_by(user_id=learner.id))
-    assert enrollment is not None and enrollment.course.price_cents > 0
+    assert enrollment is not None and enrollment.offering.price_cents > 0
     done = db.session.scalar(
         sa.select(sa.func.count(LessonProgress.id)).where(
             LessonProgress.enrollment_id == enrollment.id, LessonProgress.completed_at.is_not(None)
         )
     )
     assert done >= 1
-    unbought = [c for c in courses if c.price_cents > 0 and c.id != enrollment.course_id]
+    unbought = [c for c in offerings if c.price_cents > 0 and c.id != enrollment.offering_id]
     assert unbought
 
     web.login(LEARNER_EMAIL, "aqueduct-demo")
     html = client.get("/learn").get_data(as_text=True)
-    assert enrollment.course.title in html
+    assert enrollment.offering.title in html
     assert "2 of 6 lessons" in html
 
 
@@ -83,8 +83,8 @@ def test_demo_pages_show_the_demo_content(app, web, client):
     home = client.get("/").get_data(as_text=True)
     assert "Grounding Skills for Anxious Clients" in home
     assert "Burnout First Aid for Helpers" in client.get("/courses").get_data(as_text=True)
-    course = client.get("/courses/grounding-skills").get_data(as_text=True)
-    assert "Dr. Maya Okafor" in course and "3 CE hours" in course and "Preview" in course
+    offering = client.get("/courses/grounding-skills").get_data(as_text=True)
+    assert "Dr. Maya Okafor" in offering and "3 CE hours" in offering and "Preview" in offering
     assert "Evening 1" in client.get("/courses/couples-in-crisis-live").get_data(as_text=True)
     assert "LCSW, PhD" in client.get("/t/maya-okafor").get_data(as_text=True)
 
@@ -117,7 +117,7 @@ def test_demo_sales_are_consistent(app):
     orders = list(db.session.scalars(sa.select(Order)))
     assert orders
     for order in orders:
-        assert order.paid_at >= order.course.published_at, order
+        assert order.paid_at >= order.offering.published_at, order
         assert order.paid_at >= order.learner.created_at, order
         assert order.amount_cents == order.processor_fee_cents + order.platform_fee_cents + order.net_cents
         enrollment = db.session.scalar(sa.select(Enrollment).filter_by(order_id=order.id))
@@ -128,13 +128,13 @@ def test_demo_sales_are_consistent(app):
 def test_seed_demo_works_beside_existing_topics_and_offerings(app):
     from courseplatform.models import Topic
 
-    from .factories import CourseFactory
+    from .factories import OfferingFactory
 
     db.session.add(Topic(name="Anxiety", slug="anxiety"))
-    CourseFactory(slug="grounding-skills")
+    OfferingFactory(slug="grounding-skills")
     db.session.flush()
     assert seed_demo() is True
     therapist = db.session.scalar(sa.select(User).filter_by(email=THERAPIST_EMAIL))
-    slugs = set(db.session.scalars(sa.select(Course.slug).filter_by(creator_id=therapist.creator_profile.id)))
+    slugs = set(db.session.scalars(sa.select(Offering.slug).filter_by(creator_id=therapist.creator_profile.id)))
     assert "grounding-skills-2" in slugs
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Topic).where(Topic.slug == "anxiety")) == 1

@@ -17,7 +17,7 @@ from courseplatform.integrations.storage import get_storage
 from courseplatform.models import Job, MediaAsset, MediaStatus, SessionIncome, User
 from courseplatform.unit_of_work import on_commit
 
-from .factories import PASSWORD, CourseFactory, CreatorProfileFactory
+from .factories import PASSWORD, CreatorProfileFactory, OfferingFactory
 from .helpers import committed_application
 
 PDF = b"%PDF-1.4\n%%EOF\n"
@@ -39,8 +39,8 @@ def local_storage(app, monkeypatch, tmp_path):
 @pytest.fixture
 def spare_file(local_storage):
     """A creator's stored file that nothing uses, so the studio's Files page may delete it."""
-    course = CourseFactory()
-    owner = course.creator.user
+    offering = OfferingFactory()
+    owner = offering.creator.user
     key = f"uploads/{owner.id}/spare.pdf"
     local_storage.save(key, BytesIO(PDF), "application/pdf")
     asset = MediaAsset(

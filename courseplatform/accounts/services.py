@@ -24,7 +24,7 @@ from ..extensions import db
 from ..ids import parse_id
 from ..integrations.mail import send_after_commit
 from ..links import absolute_url
-from ..models import Course, CreatorProfile, LoginSession, Order, OrderStatus, User, utcnow
+from ..models import CreatorProfile, LoginSession, Offering, Order, OrderStatus, User, utcnow
 
 RESET_SALT = "aqueduct.password-reset"
 SIGNUP_SALT = "aqueduct.signup"
@@ -450,9 +450,9 @@ def save_creator_profile(user: User, data: dict) -> CreatorProfile:
 
 
 def _has_offerings(profile: CreatorProfile) -> bool:
-    from ..models import Course
+    from ..models import Offering
 
-    return db.session.scalar(db.select(Course.id).filter_by(creator_id=profile.id).limit(1)) is not None
+    return db.session.scalar(db.select(Offering.id).filter_by(creator_id=profile.id).limit(1)) is not None
 
 
 def orders_of(user: User) -> list[Order]:
@@ -461,7 +461,7 @@ def orders_of(user: User) -> list[Order]:
         db.session.scalars(
             sa.select(Order)
             .where(Order.learner_id == user.id, Order.checkout_id.is_not(None) | (Order.status != OrderStatus.FAILED))
-            .options(joinedload(Order.course).joinedload(Course.creator))
+            .options(joinedload(Order.offering).joinedload(Offering.creator))
             .order_by(Order.created_at.desc(), Order.id.desc())
         )
     )
@@ -472,6 +472,6 @@ def receipt_order(user: User, order_id: int) -> Order | None:
     order = db.session.scalar(
         sa.select(Order)
         .where(Order.id == order_id, Order.learner_id == user.id)
-        .options(joinedload(Order.course).joinedload(Course.creator), selectinload(Order.refunds))
+        .options(joinedload(Order.offering).joinedload(Offering.creator), selectinload(Order.refunds))
     )
     return order if order is not None and order.is_settled else None

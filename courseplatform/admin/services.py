@@ -19,11 +19,11 @@ from ..checkout.services import withdraw_open_checkouts
 from ..extensions import db
 from ..ids import parse_id
 from ..models import (
-    Course,
-    CourseStatus,
     CreatorProfile,
+    Offering,
     OfferingSales,
     OfferingStats,
+    OfferingStatus,
     Order,
     OrderStatus,
     User,
@@ -94,11 +94,11 @@ def money_by_creator(creator_ids: list[int]) -> dict[int, list[Money]]:
         return {}
     query = (
         _sales_query()
-        .add_columns(Course.creator_id.label("creator_id"))
-        .join(Course, Course.id == OfferingSales.course_id)
-        .where(Course.creator_id.in_(creator_ids))
-        .group_by(Course.creator_id, OfferingSales.currency)
-        .order_by(Course.creator_id, sa.text("orders DESC"), OfferingSales.currency)
+        .add_columns(Offering.creator_id.label("creator_id"))
+        .join(Offering, Offering.id == OfferingSales.offering_id)
+        .where(Offering.creator_id.in_(creator_ids))
+        .group_by(Offering.creator_id, OfferingSales.currency)
+        .order_by(Offering.creator_id, sa.text("orders DESC"), OfferingSales.currency)
     )
     found: dict[int, list[Money]] = {}
     for row in db.session.execute(query):
@@ -120,7 +120,7 @@ def platform_counts() -> dict[str, int]:
         sa.select(
             platform_count("accounts"),
             sa.select(sa.func.count(CreatorProfile.id)).scalar_subquery(),
-            sa.select(sa.func.count(Course.id)).where(Course.is_listed).scalar_subquery(),
+            sa.select(sa.func.count(Offering.id)).where(Offering.is_listed).scalar_subquery(),
             sa.select(whole_sum(OfferingStats.active)).scalar_subquery(),
             sa.select(sa.func.count(CreatorProfile.id))
             .where(CreatorProfile.suspended_at.is_not(None))
@@ -176,10 +176,10 @@ class CreatorRow:
 
 
 def _creator_figures() -> tuple:
-    offerings = sa.select(sa.func.count(Course.id)).where(Course.creator_id == CreatorProfile.id).scalar_subquery()
+    offerings = sa.select(sa.func.count(Offering.id)).where(Offering.creator_id == CreatorProfile.id).scalar_subquery()
     published = (
-        sa.select(sa.func.count(Course.id))
-        .where(Course.creator_id == CreatorProfile.id, Course.status == CourseStatus.PUBLISHED)
+        sa.select(sa.func.count(Offering.id))
+        .where(Offering.creator_id == CreatorProfile.id, Offering.status == OfferingStatus.PUBLISHED)
         .scalar_subquery()
     )
     learners = learners_taught(CreatorProfile.id)
@@ -254,16 +254,16 @@ def creator_detail(profile: CreatorProfile) -> CreatorDetail:
     )
     offerings = list(
         db.session.execute(
-            sa.select(Course, offering_learners().label("learners"), offering_net_cents().label("net_cents"))
-            .where(Course.creator_id == profile.id)
-            .order_by(Course.updated_at.desc(), Course.id.desc())
+            sa.select(Offering, offering_learners().label("learners"), offering_net_cents().label("net_cents"))
+            .where(Offering.creator_id == profile.id)
+            .order_by(Offering.updated_at.desc(), Offering.id.desc())
             .limit(OFFERINGS_SHOWN)
         )
     )
     recent = list(
         db.session.scalars(
             _orders_query()
-            .where(Course.creator_id == profile.id)
+            .where(Offering.creator_id == profile.id)
             .order_by(Order.created_at.desc(), Order.id.desc())
             .limit(RECENT_ORDERS)
         )
@@ -281,9 +281,9 @@ def _orders_query() -> sa.Select:
     return (
         sa.select(Order)
         .join(Order.learner)
-        .join(Order.course)
-        .join(Course.creator)
-        .options(contains_eager(Order.learner), contains_eager(Order.course).contains_eager(Course.creator))
+        .join(Order.offering)
+        .join(Offering.creator)
+        .options(contains_eager(Order.learner), contains_eager(Order.offering).contains_eager(Offering.creator))
     )
 
 
@@ -313,12 +313,12 @@ def orders_page(query: str, status: OrderStatus | None, creator_id: int | None, 
     if status is not None:
         conditions.append(Order.status == status)
     if creator_id is not None:
-        conditions.append(Course.creator_id == creator_id)
+        conditions.append(Offering.creator_id == creator_id)
     rows = _orders_query().where(*conditions).order_by(Order.created_at.desc(), Order.id.desc())
     count = (
         sa.select(sa.func.count(Order.id))
         .join(User, User.id == Order.learner_id)
-        .join(Course, Course.id == Order.course_id)
+        .join(Offering, Offering.id == Order.offering_id)
         .where(*conditions)
     )
     return paginate(rows, page, ORDERS_PER_PAGE, total=count)

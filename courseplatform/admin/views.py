@@ -280,7 +280,7 @@ def refund(order_id: int):
         record(
             "order.refund",
             order,
-            f"{amount} of order #{order.id} ({order.course.title}) to {order.learner.email}; "
+            f"{amount} of order #{order.id} ({order.offering.title}) to {order.learner.email}; "
             f"order now {order.status.value}",
             reason=form.reason.data,
         )

@@ -7,7 +7,7 @@ from wtforms import EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..fields import QueryForm, valid_email
-from ..models import CourseKind, Topic
+from ..models import OfferingKind, Topic
 
 SORTS = {
     "relevance": "Best match",
@@ -19,14 +19,14 @@ SORTS = {
 MAX_QUERY_LENGTH = 100
 
 
-class CourseSearchForm(QueryForm):
+class OfferingSearchForm(QueryForm):
     """What a visitor typed and picked above the course list; read from the query string."""
 
     q = StringField("Search", validators=[Optional(), Length(max=MAX_QUERY_LENGTH)])
     topic = SelectField("Topic", validators=[Optional()])
     kind = SelectField(
         "Format",
-        choices=[SelectChoice("", "All formats")] + [SelectChoice(k.value, k.label) for k in CourseKind],
+        choices=[SelectChoice("", "All formats")] + [SelectChoice(k.value, k.label) for k in OfferingKind],
         validators=[Optional()],
     )
     sort = SelectField("Sort by", validators=[Optional()])

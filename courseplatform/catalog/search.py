@@ -18,13 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import TSQUERY
 
 from ..extensions import db
-from ..models import Course, CreatorProfile
+from ..models import CreatorProfile, Offering
 from ..models.base import like_pattern
 
 MAX_SEARCH_TERMS = 8  # SQLite's LIKE: words matched, each one more scan of the text
 MAX_SEARCH_LENGTH = 200  # characters read of a search, whatever reached the service
 # Stemmed words ("techniques" finds "technique") and, for prefixes and names, words as written;
-# the migration that adds `courses.search_vector` builds it with the same two configurations.
+# the migration that adds `offerings.search_vector` builds it with the same two configurations.
 STEMMED = sa.literal_column("'english'::regconfig")
 AS_WRITTEN = sa.literal_column("'simple'::regconfig")
 PLAIN_WORD = re.compile(r"[^\W_]+")  # letters and digits only: safe to hand to to_tsquery with `:*`
@@ -75,11 +75,11 @@ def visitor_tsquery(text: str) -> sa.ColumnElement:
 
 def _full_text_match(text: str) -> TextMatch:
     query = visitor_tsquery(text)
-    vector = Course.__table__.c.search_vector  # not mapped: see the model
+    vector = Offering.__table__.c.search_vector  # not mapped: see the model
     rank = sa.func.ts_rank_cd(vector, query, RANK_NORMALIZATION)
     return TextMatch(
         condition=vector.bool_op("@@")(query),
-        relevance=(rank.desc(), Course.published_at.desc(), Course.id.desc()),
+        relevance=(rank.desc(), Offering.published_at.desc(), Offering.id.desc()),
     )
 
 
@@ -87,10 +87,10 @@ def _like_match(text: str) -> TextMatch:
     """SQLite's fallback: every word somewhere in the four fields; those with all words in the title first,
     then in the subtitle, then in the creator's name (the order of the weights on PostgreSQL)."""
     patterns = [like_pattern(term) for term in text.split()[:MAX_SEARCH_TERMS]]
-    fields = (Course.title, Course.subtitle, CreatorProfile.display_name, Course.description)
+    fields = (Offering.title, Offering.subtitle, CreatorProfile.display_name, Offering.description)
     condition = sa.and_(*(sa.or_(*(field.ilike(p, escape="\\") for field in fields)) for p in patterns))
     has_all = [(sa.and_(*(field.ilike(p, escape="\\") for p in patterns)), rank) for rank, field in enumerate(fields)]
     return TextMatch(
         condition=condition,
-        relevance=(sa.case(*has_all[:-1], else_=len(fields)), Course.published_at.desc(), Course.id.desc()),
+        relevance=(sa.case(*has_all[:-1], else_=len(fields)), Offering.published_at.desc(), Offering.id.desc()),
     )

@@ -12,28 +12,28 @@ from ..enrollments.waitlist import join_waitlist as add_to_waitlist
 from ..extensions import limiter
 from ..fields import page_number
 from ..media.services import media_url
-from ..models import CourseStatus, User
+from ..models import OfferingStatus, User
 from ..page_cache import form_meta, token_or_same_origin
 from . import bp
-from .forms import CourseSearchForm, WaitlistForm
+from .forms import OfferingSearchForm, WaitlistForm
 from .services import (
-    CoursePage,
+    OfferingPage,
     browsable_topics,
     call_to_action,
     can_see_draft,
-    course_for_page,
     cover_urls,
     enrollment_for,
     find_preview_lesson,
-    newest_courses,
+    newest_offerings,
+    offering_for_page,
     on_waitlist,
     other_previews,
-    search_courses,
+    search_offerings,
     storefront,
     upcoming_session_seats,
 )
 
-HOME_COURSES = 6
+HOME_OFFERINGS = 6
 # The offerings whose waitlist this browser joined, so the page can say so to a visitor without an account.
 WAITLISTS_KEY = "waitlists"
 WAITLISTS_REMEMBERED = 20
@@ -42,50 +42,50 @@ WAITLISTS_REMEMBERED = 20
 @bp.get("/")
 def home():
     """The landing page: what Aqueduct is, and the newest offerings."""
-    courses = newest_courses(HOME_COURSES)
-    return render_template("catalog/home.html", courses=courses, covers=cover_urls(courses))
+    offerings = newest_offerings(HOME_OFFERINGS)
+    return render_template("catalog/home.html", offerings=offerings, covers=cover_urls(offerings))
 
 
 @bp.get("/courses")
-def courses():
+def offerings():
     """The catalog: published offerings to search, filter by topic and format, sort and page through."""
-    form = CourseSearchForm(request.args, topics=browsable_topics())
-    results = search_courses(form, page_number(request.args))
+    form = OfferingSearchForm(request.args, topics=browsable_topics())
+    results = search_offerings(form, page_number(request.args))
     return render_template(
-        "catalog/courses.html",
+        "catalog/offerings.html",
         form=form,
         results=results,
         covers=cover_urls(results.items),
     )
 
 
-def _visible_course_or_404(slug: str) -> CoursePage:
-    page = course_for_page(slug)
+def _visible_offering_or_404(slug: str) -> OfferingPage:
+    page = offering_for_page(slug)
     if page is None:
         abort(404)
-    if page.course.status is CourseStatus.DRAFT and not can_see_draft(current_user, page.course):
+    if page.offering.status is OfferingStatus.DRAFT and not can_see_draft(current_user, page.offering):
         abort(404)
     return page
 
 
-def _render_course(page: CoursePage, waitlist_form: WaitlistForm | None = None):
-    course = page.course
-    enrollment = enrollment_for(current_user, course)
-    found = seats(course)
+def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = None):
+    offering = page.offering
+    enrollment = enrollment_for(current_user, offering)
+    found = seats(offering)
     viewer_zone = current_user.time_zone if current_user.is_authenticated else None
-    sessions = upcoming_session_seats(course, found, viewer_zone)
+    sessions = upcoming_session_seats(offering, found, viewer_zone)
     note = learner_note(enrollment, viewer_zone)
-    action = call_to_action(course, enrollment, found, note)
+    action = call_to_action(offering, enrollment, found, note)
     if waitlist_form is None:
         email = current_user.email if current_user.is_authenticated else None
         waitlist_form = WaitlistForm(formdata=None, email=email, meta=form_meta())
     elif waitlist_form.errors and action != "waitlist":
         for error in waitlist_form.email.errors:
             flash(error, "error")
-    owner_view = course.status is not CourseStatus.DRAFT and can_see_draft(current_user, course)
+    owner_view = offering.status is not OfferingStatus.DRAFT and can_see_draft(current_user, offering)
     return render_template(
-        "catalog/course.html",
-        course=course,
+        "catalog/offering.html",
+        offering=offering,
         cover_url=media_url(page.cover),
         photo_url=media_url(page.creator_photo),
         enrollment=enrollment,
@@ -95,23 +95,23 @@ def _render_course(page: CoursePage, waitlist_form: WaitlistForm | None = None):
         viewer_zone=viewer_zone,
         action=action,
         waitlist_form=waitlist_form,
-        already_waiting=action == "waitlist" and _on_waitlist(course),
-        checkout_form=CheckoutForm(course, formdata=None, meta=form_meta()),
-        is_draft=course.status is CourseStatus.DRAFT,
+        already_waiting=action == "waitlist" and _on_waitlist(offering),
+        checkout_form=CheckoutForm(offering, formdata=None, meta=form_meta()),
+        is_draft=offering.status is OfferingStatus.DRAFT,
         owner_view=owner_view,
     )
 
 
-def _on_waitlist(course) -> bool:
+def _on_waitlist(offering) -> bool:
     if current_user.is_authenticated:
-        return on_waitlist(current_user, course)
-    return course.id in session.get(WAITLISTS_KEY, [])
+        return on_waitlist(current_user, offering)
+    return offering.id in session.get(WAITLISTS_KEY, [])
 
 
 @bp.get("/courses/<slug>")
-def course(slug: str):
+def offering(slug: str):
     """An offering's page: what's inside, who teaches it, when it meets, and the one thing to do next."""
-    return _render_course(_visible_course_or_404(slug))
+    return _render_offering(_visible_offering_or_404(slug))
 
 
 @bp.get("/courses/<slug>/preview/<int:lesson_id>")
@@ -120,17 +120,21 @@ def preview_lesson(slug: str, lesson_id: int):
     lesson = find_preview_lesson(slug, lesson_id)
     if lesson is None:
         abort(404)
-    course = lesson.section.course
-    if course.status is CourseStatus.DRAFT and not can_see_draft(current_user, course):
+    offering = lesson.section.offering
+    if offering.status is OfferingStatus.DRAFT and not can_see_draft(current_user, offering):
         abort(404)
-    if course.status is CourseStatus.PUBLISHED and not course.is_listed and not can_see_draft(current_user, course):
-        return redirect(url_for("catalog.course", slug=course.slug))
+    if (
+        offering.status is OfferingStatus.PUBLISHED
+        and not offering.is_listed
+        and not can_see_draft(current_user, offering)
+    ):
+        return redirect(url_for("catalog.offering", slug=offering.slug))
     return render_template(
         "catalog/preview.html",
-        course=course,
+        offering=offering,
         lesson=lesson,
-        previews=other_previews(course),
-        is_draft=course.status is CourseStatus.DRAFT,
+        previews=other_previews(offering),
+        is_draft=offering.status is OfferingStatus.DRAFT,
     )
 
 
@@ -139,21 +143,21 @@ def preview_lesson(slug: str, lesson_id: int):
 @token_or_same_origin
 def join_waitlist(slug: str):
     """Ask to hear, once, when an offering opens or a seat frees up."""
-    page = course_for_page(slug)
-    if page is None or not page.course.is_listed:
+    page = offering_for_page(slug)
+    if page is None or not page.offering.is_listed:
         abort(404)
     form = WaitlistForm(meta=form_meta())
     if not form.validate_on_submit():
-        return _render_course(page, waitlist_form=form)
+        return _render_offering(page, waitlist_form=form)
     email = User.normalize_email(form.email.data)
-    if add_to_waitlist(page.course, email):
+    if add_to_waitlist(page.offering, email):
         flash(f"You're on the waitlist. We'll e-mail {email} once, when a place opens.", "success")
     else:
         flash(f"You're already on the list with {email}. We'll e-mail you when a place opens.", "info")
     if not current_user.is_authenticated:
-        joined = [cid for cid in session.get(WAITLISTS_KEY, []) if cid != page.course.id]
-        session[WAITLISTS_KEY] = [*joined, page.course.id][-WAITLISTS_REMEMBERED:]
-    return redirect(url_for("catalog.course", slug=slug))
+        joined = [cid for cid in session.get(WAITLISTS_KEY, []) if cid != page.offering.id]
+        session[WAITLISTS_KEY] = [*joined, page.offering.id][-WAITLISTS_REMEMBERED:]
+    return redirect(url_for("catalog.offering", slug=slug))
 
 
 @bp.get("/t/<slug>")
@@ -168,7 +172,7 @@ def storefront_page(slug: str):
         "catalog/storefront.html",
         profile=front.profile,
         photo_url=media_url(front.photo),
-        courses=front.courses,
+        offerings=front.offerings,
         learners_taught=front.learners_taught,
-        covers=cover_urls(front.courses.items),
+        covers=cover_urls(front.offerings.items),
     )

@@ -13,7 +13,7 @@ from flask import redirect, render_template, request, url_for
 from ..extensions import limiter
 from ..learning.certificate_pdf import completion_date, creator_line
 from ..learning.certificates import certificate_by_number
-from ..models import CourseStatus
+from ..models import OfferingStatus
 from . import bp
 
 # Generous for a person checking a few certificates; far too slow to walk the space of numbers.
@@ -54,12 +54,12 @@ def verify(number: str):
     if certificate is None:
         error = f"No certificate has the number {number[:40]}. Check it against the certificate and try again."
         return render_template("certificates/lookup.html", typed=number[:40], error=error), 404
-    course = certificate.enrollment.course
+    offering = certificate.enrollment.offering
     return render_template(
         "certificates/verify.html",
         certificate=certificate,
         revoked=certificate.is_revoked,
         completed_on=completion_date(certificate, certificate.enrollment.user.time_zone),
         creator=creator_line(certificate),
-        course=course if course.status is not CourseStatus.DRAFT else None,
+        offering=offering if offering.status is not OfferingStatus.DRAFT else None,
     )

@@ -7,7 +7,7 @@ from wtforms.validators import ValidationError
 
 from ..fields import MoneyField
 from ..formatting import format_money
-from ..models import Course
+from ..models import Offering
 
 
 class CheckoutForm(FlaskForm):
@@ -15,28 +15,28 @@ class CheckoutForm(FlaskForm):
 
     amount = MoneyField("Pay what you can", render_kw={"inputmode": "decimal"})
 
-    def __init__(self, course: Course, *args, **kwargs) -> None:
+    def __init__(self, offering: Offering, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.course = course
-        if course.sliding_scale_min_cents is None:
+        self.offering = offering
+        if offering.sliding_scale_min_cents is None:
             del self.amount
             return
         if self.amount.data is None and not self.amount.raw_data:
-            self.amount.data = course.price_cents
-        low = format_money(course.sliding_scale_min_cents, course.currency)
-        suggested = format_money(course.price_cents, course.currency)
+            self.amount.data = offering.price_cents
+        low = format_money(offering.sliding_scale_min_cents, offering.currency)
+        suggested = format_money(offering.price_cents, offering.currency)
         self.amount.description = f"Any amount from {low}. Suggested {suggested}."
 
     def validate_amount(self, field) -> None:
-        minimum = self.course.sliding_scale_min_cents or 0
+        minimum = self.offering.sliding_scale_min_cents or 0
         if field.data is None:
             raise ValidationError("Enter the amount you'd like to pay.")
         if field.data < minimum:
-            raise ValidationError(f"The lowest amount is {format_money(minimum, self.course.currency)}.")
+            raise ValidationError(f"The lowest amount is {format_money(minimum, self.offering.currency)}.")
 
     @property
     def amount_cents(self) -> int:
         """What the learner will be charged."""
-        if self.course.sliding_scale_min_cents is None:
-            return self.course.price_cents
+        if self.offering.sliding_scale_min_cents is None:
+            return self.offering.price_cents
         return self.amount.data

@@ -23,7 +23,7 @@ from flask import current_app, render_template
 from ..enrollments import access_changes
 from ..enrollments.access_changes import enrollment_for_order, enrollment_of
 from ..enrollments.notes import learner_note
-from ..enrollments.seats import has_seat, lock_course
+from ..enrollments.seats import has_seat, lock_offering
 from ..enrollments.states import AccessState
 from ..enrollments.waitlist import offer_open_seats
 from ..extensions import db
@@ -41,8 +41,8 @@ from ..integrations.payments import (
 from ..links import absolute_url, learn_url, offering_url
 from ..models import (
     AccessEvent,
-    Course,
     Enrollment,
+    Offering,
     Order,
     OrderStatus,
     Refund,
@@ -122,37 +122,37 @@ def lock_payment(*refs: str | None) -> None:
 # ---------------------------------------------------------------------------
 
 
-def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enrollment:
+def begin_checkout(user: User, offering: Offering, amount_cents: int) -> Order | Enrollment:
     """Step one of Buy: a free enrollment, or a pending order holding a seat; raises CheckoutError.
 
     Commit after this and before `open_checkout`, so the seat is held while the
     provider is called.
     """
-    if not course.is_listed or course.waitlist_only:
+    if not offering.is_listed or offering.waitlist_only:
         raise CheckoutError("This offering isn't open for sign-ups right now.")
     profile = user.creator_profile
-    if profile is not None and profile.id == course.creator_id:
+    if profile is not None and profile.id == offering.creator_id:
         raise CheckoutError("This is your own offering, so you already have access to all of it.", category="info")
-    existing = enrollment_of(user.id, course.id)
+    existing = enrollment_of(user.id, offering.id)
     if existing is not None and existing.is_active:
         raise AlreadyEnrolled(existing)
     note = learner_note(existing, user.time_zone)
     if note is not None and not note.may_buy:
         raise CheckoutError(note.text)
-    course = lock_course(course.id)
-    if not course.is_free and not test_mode():
-        creator = course.creator
+    offering = lock_offering(offering.id)
+    if not offering.is_free and not test_mode():
+        creator = offering.creator
         if not (creator.stripe_account_id and creator.stripe_charges_enabled):
             raise CheckoutError("This offering can't take payments right now. Please try again later.")
     # The learner's own open checkout (Buy pressed again, or Back from Stripe) keeps its seat.
     reusable = (
         None
-        if course.is_free
+        if offering.is_free
         else db.session.scalar(
             sa.select(Order)
             .where(
                 Order.learner_id == user.id,
-                Order.course_id == course.id,
+                Order.offering_id == offering.id,
                 Order.status == OrderStatus.PENDING,
                 Order.amount_cents == amount_cents,
                 Order.checkout_url.is_not(None),
@@ -166,9 +166,9 @@ def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enr
     if reusable is not None:
         return reusable
     full = CheckoutError("Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens.")
-    if course.is_free:
+    if offering.is_free:
         try:
-            enrollment = access_changes.grant(user, course, AccessEvent.FREE).enrollment
+            enrollment = access_changes.grant(user, offering, AccessEvent.FREE).enrollment
         except access_changes.NoSeat:
             raise full from None
         except access_changes.AccessRefused as refused:
@@ -177,16 +177,16 @@ def begin_checkout(user: User, course: Course, amount_cents: int) -> Order | Enr
                 raise  # can't happen: only paused or ended access refuses a sign-up, and both have a note
             raise CheckoutError(refusal.text) from None
         if enrollment is None:  # can't happen: a free sign-up that isn't refused leaves an enrollment
-            raise RuntimeError(f"A free sign-up to offering {course.id} left no enrollment.")
+            raise RuntimeError(f"A free sign-up to offering {offering.id} left no enrollment.")
         return enrollment
-    if not has_seat(course, for_learner=user.id):
+    if not has_seat(offering, for_learner=user.id):
         raise full
     fee = platform_fee(amount_cents)
     order = Order(
         learner_id=user.id,
-        course_id=course.id,
+        offering_id=offering.id,
         amount_cents=amount_cents,
-        currency=course.currency,
+        currency=offering.currency,
         provider=get_payments().kind,
         status=OrderStatus.PENDING,
         platform_fee_cents=fee,
@@ -207,15 +207,15 @@ def open_checkout(order: Order, payments: Payments | None = None) -> str:
     if order.checkout_url:
         return order.checkout_url
     payments = payments or get_payments()
-    course = order.course
-    creator = course.creator
+    offering = order.offering
+    creator = offering.creator
     if order.expires_at is None:
         # Every pending order is made with its hold's end (begin_checkout), and only those come here.
         raise ValueError(f"Order {order.id} has no end to its hold, so no checkout can be opened for it.")
     success = absolute_url("checkout.success") + "?session_id={CHECKOUT_SESSION_ID}"
     request = CheckoutRequest(
         order=order,
-        title=course.title,
+        title=offering.title,
         learner_email=order.learner.email,
         success_url=success,
         cancel_url=absolute_url("checkout.cancel", order=order.id),
@@ -307,8 +307,8 @@ def fulfil_order(
     order.net_cents = order.amount_cents - order.processor_fee_cents - order.platform_fee_cents
     order.transition_to(OrderStatus.PAID)
     order.paid_at = utcnow()
-    course = lock_course(order.course_id)
-    outcome = _give_access(order, course, payments)
+    offering = lock_offering(order.offering_id)
+    outcome = _give_access(order, offering, payments)
     db.session.flush()
     lock_payment(order.payment_intent_id, order.charge_id)
     replay_parked_events(order)
@@ -317,16 +317,16 @@ def fulfil_order(
     return Fulfilment(order, outcome)
 
 
-def _give_access(order: Order, course: Course, payments: Payments) -> FulfilmentOutcome:
+def _give_access(order: Order, offering: Offering, payments: Payments) -> FulfilmentOutcome:
     """Enrol the buyer of a paid order; a payment that can't give access is refunded in full, with a note."""
     learner = order.learner
-    existing = enrollment_of(learner.id, course.id)
+    existing = enrollment_of(learner.id, offering.id)
     if existing is not None and existing.is_active and existing.order_id not in (None, order.id):
         _refund_whole(order, payments, "You were already enrolled, so this second payment was refunded in full.")
         _mail_refund_notice(order, "already_enrolled")
         return FulfilmentOutcome.REFUNDED_DUPLICATE
     try:
-        access_changes.grant(learner, course, AccessEvent.PURCHASE, order)
+        access_changes.grant(learner, offering, AccessEvent.PURCHASE, order)
     except access_changes.NoSeat:
         _refund_whole(order, payments, "The workshop filled up before the payment arrived; refunded in full.")
         _mail_refund_notice(order, "workshop_full")
@@ -370,9 +370,9 @@ def withdraw_open_checkouts(creator_id: int, reason: str) -> int:
     """
     orders = db.session.scalars(
         sa.select(Order)
-        .join(Course, Order.course_id == Course.id)
+        .join(Offering, Order.offering_id == Offering.id)
         .where(
-            Course.creator_id == creator_id,
+            Offering.creator_id == creator_id,
             Order.status == OrderStatus.PENDING,
             Order.payment_intent_id.is_(None),
         )
@@ -399,7 +399,7 @@ def close_order(order: Order, status: OrderStatus, reason: str) -> bool:
     order.transition_to(status)
     order.failure_reason = reason[:255]
     db.session.flush()
-    offer_open_seats(order.course)
+    offer_open_seats(order.offering)
     return True
 
 
@@ -606,12 +606,12 @@ def mail_payment_failed(order: Order) -> None:
     """Tell the learner a delayed payment (a bank debit) didn't go through, and how to try again."""
     send_after_commit(
         order.learner.email,
-        f"Your payment for {order.course.title} didn't go through",
+        f"Your payment for {order.offering.title} didn't go through",
         render_template(
             "checkout/email/payment_failed.txt",
             order=order,
-            course=order.course,
-            course_link=offering_url(order.course),
+            offering=order.offering,
+            offering_link=offering_url(order.offering),
         ),
     )
 
@@ -619,13 +619,13 @@ def mail_payment_failed(order: Order) -> None:
 def _mail_receipt(order: Order) -> None:
     send_after_commit(
         order.learner.email,
-        f"Your receipt for {order.course.title}",
+        f"Your receipt for {order.offering.title}",
         render_template(
             "checkout/email/receipt.txt",
             order=order,
-            course=order.course,
+            offering=order.offering,
             test_mode=order.provider.value == "test",
-            learn_link=learn_url(order.course),
+            learn_link=learn_url(order.offering),
             orders_link=absolute_url("accounts.orders"),
         ),
     )
@@ -642,13 +642,13 @@ REFUND_SUBJECTS = {
 def _mail_refund_notice(order: Order, why: str, amount_cents: int | None = None) -> None:
     send_after_commit(
         order.learner.email,
-        REFUND_SUBJECTS[why].format(title=order.course.title),
+        REFUND_SUBJECTS[why].format(title=order.offering.title),
         render_template(
             "checkout/email/refund.txt",
             order=order,
-            course=order.course,
+            offering=order.offering,
             why=why,
             amount_cents=order.amount_cents if amount_cents is None else amount_cents,
-            course_link=offering_url(order.course),
+            offering_link=offering_url(order.offering),
         ),
     )

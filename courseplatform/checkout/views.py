@@ -18,7 +18,7 @@ from ..extensions import csrf, db, limiter
 from ..ids import parse_id
 from ..integrations.payments import PaymentsError, payments_for, test_mode
 from ..integrations.stripe_events import MalformedEvent, WebhookError, verify_webhook, webhook_secrets
-from ..models import Course, Enrollment, Order, OrderStatus, PaymentProvider, utcnow
+from ..models import Enrollment, Offering, Order, OrderStatus, PaymentProvider, utcnow
 from ..page_cache import token_or_same_origin
 from ..request_guard import raw_body
 from . import bp
@@ -40,31 +40,31 @@ from .webhooks import handle_event
 @token_or_same_origin
 def start(slug: str):
     """The buy box: enrol at once when free, else hold the seat and send the learner to pay."""
-    course = db.session.scalar(sa.select(Course).where(Course.slug == slug))
-    if course is None:
+    offering = db.session.scalar(sa.select(Offering).where(Offering.slug == slug))
+    if offering is None:
         abort(404)
-    course_page = url_for("catalog.course", slug=course.slug)
+    offering_page = url_for("catalog.offering", slug=offering.slug)
     if not current_user.is_authenticated:
         flash("Log in or create an account to sign up; you'll come straight back here.", "info")
-        return redirect(url_for("accounts.login", next=course_page))
-    form = CheckoutForm(course)
+        return redirect(url_for("accounts.login", next=offering_page))
+    form = CheckoutForm(offering)
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for error in errors:
                 flash(error, "error")
-        return redirect(course_page + "#enrol")
+        return redirect(offering_page + "#enrol")
     try:
-        result = begin_checkout(current_user, course, form.amount_cents)
+        result = begin_checkout(current_user, offering, form.amount_cents)
     except AlreadyEnrolled:
         flash("You're already enrolled, so there's nothing to pay. Welcome back.", "info")
-        return redirect(url_for("learning.course", slug=course.slug))
+        return redirect(url_for("learning.offering", slug=offering.slug))
     except CheckoutError as exc:
         db.session.rollback()
         flash(exc.message, exc.category)
-        return redirect(course_page + "#enrol")
+        return redirect(offering_page + "#enrol")
     if isinstance(result, Enrollment):
-        flash(f"You're enrolled in {course.title}. Enjoy!", "success")
-        return redirect(url_for("learning.course", slug=course.slug))
+        flash(f"You're enrolled in {offering.title}. Enjoy!", "success")
+        return redirect(url_for("learning.offering", slug=offering.slug))
     # Two steps, deliberately: the pending order (holding the seat, carrying the idempotency key) is kept
     # before the payment provider is called, so a paid checkout always finds its order.
     db.session.commit()
@@ -72,7 +72,7 @@ def start(slug: str):
         target = open_checkout(result)
     except CheckoutError as exc:
         flash(exc.message, "error")  # the failed order is kept, so its seat is free again
-        return redirect(course_page + "#enrol")
+        return redirect(offering_page + "#enrol")
     return redirect(target, code=303)
 
 
@@ -98,24 +98,24 @@ def test_checkout(order_id: int):
     if order.is_settled:
         return redirect(url_for("checkout.success", order=order.id))
     expired = order.status is OrderStatus.PENDING and order.expires_at is not None and order.expires_at <= utcnow()
-    return render_template("checkout/test_checkout.html", order=order, course=order.course, expired=expired)
+    return render_template("checkout/test_checkout.html", order=order, offering=order.offering, expired=expired)
 
 
 @bp.post("/checkout/test/<int:order_id>/<any(pay, decline):choice>")
 @login_required
 def test_checkout_choice(order_id: int, choice: str):
     order = lock_order(_own_test_order(order_id).id)
-    course_page = url_for("catalog.course", slug=order.course.slug)
+    offering_page = url_for("catalog.offering", slug=order.offering.slug)
     if order.status is OrderStatus.PENDING and order.expires_at and order.expires_at <= utcnow():
         close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.")
         flash("This checkout expired, so nothing was charged. Press Buy again to start over.", "error")
-        return redirect(course_page + "#enrol")
+        return redirect(offering_page + "#enrol")
     if order.status is not OrderStatus.PENDING:
         return redirect(url_for("checkout.success", order=order.id))
     if choice == "decline":
         if close_order(order, OrderStatus.FAILED, "Declined on the test-mode checkout."):
             flash("The payment was declined, so nothing was charged. You can try again.", "error")
-        return redirect(course_page + "#enrol")
+        return redirect(offering_page + "#enrol")
     fulfil_order(order.id, paid=True, payment_intent_id=f"test_intent_{order.id}")
     return redirect(url_for("checkout.success", order=order.id))
 
@@ -152,15 +152,15 @@ def success():
                 totals=checkout.totals,
             )
     db.session.refresh(order)
-    course = order.course
+    offering = order.offering
     if order.status is OrderStatus.PAID:
         enrollment = db.session.scalar(
             sa.select(Enrollment).where(Enrollment.order_id == order.id, Enrollment.user_id == current_user.id)
         )
         if enrollment is not None and enrollment.is_active:
-            flash(f"Payment received. You're enrolled in {course.title}; a receipt is on its way.", "success")
-            return redirect(url_for("learning.course", slug=course.slug))
-    return render_template("checkout/status.html", order=order, course=course)
+            flash(f"Payment received. You're enrolled in {offering.title}; a receipt is on its way.", "success")
+            return redirect(url_for("learning.offering", slug=offering.slug))
+    return render_template("checkout/status.html", order=order, offering=offering)
 
 
 @bp.get("/checkout/cancel")
@@ -171,7 +171,7 @@ def cancel():
     order = db.session.get(Order, order_id) if order_id else None
     if order is None or order.learner_id != current_user.id:
         abort(404)
-    course_page = url_for("catalog.course", slug=order.course.slug)
+    offering_page = url_for("catalog.offering", slug=order.offering.slug)
     if order.status is OrderStatus.PENDING and order.checkout_id and not order.is_processing:
         try:
             checkout = payments_for(order).expire_checkout(order.checkout_id)
@@ -190,7 +190,7 @@ def cancel():
         if checkout is not None:
             close_order(order, OrderStatus.EXPIRED, "Checkout cancelled by the learner.")
     flash("Checkout cancelled. Nothing was charged.", "info")
-    return redirect(course_page + "#enrol")
+    return redirect(offering_page + "#enrol")
 
 
 # ---------------------------------------------------------------------------

@@ -19,10 +19,6 @@ from ..learning.certificates import EVALUATION_STATEMENTS, attestation_text, iss
 from ..models import (
     AccessEvent,
     Attendance,
-    Course,
-    CourseEvaluation,
-    CourseKind,
-    CourseStatus,
     CreatorProfile,
     Enrollment,
     EnrollmentSource,
@@ -33,6 +29,10 @@ from ..models import (
     LiveSession,
     MediaAsset,
     MediaStatus,
+    Offering,
+    OfferingEvaluation,
+    OfferingKind,
+    OfferingStatus,
     Order,
     OrderStatus,
     PayerKind,
@@ -47,7 +47,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..studio.offerings.services import topics_for, unique_course_slug
+from ..studio.offerings.services import topics_for, unique_offering_slug
 
 DEMO_PASSWORD = "aqueduct-demo"
 THERAPIST_EMAIL = "demo-therapist@aqueduct.test"
@@ -104,9 +104,9 @@ def seed_demo(now: datetime | None = None) -> bool:
     video = _store_asset(therapist, "welcome.mp4", "video/mp4", duration=6)
     worksheet = _store_asset(therapist, "grounding-worksheet.pdf", "application/pdf")
 
-    grounding = _course(
+    grounding = _offering(
         profile,
-        CourseKind.COURSE,
+        OfferingKind.COURSE,
         "Grounding Skills for Anxious Clients",
         "grounding-skills",
         "A practical, evidence-informed toolkit you can use in your next session.",
@@ -180,9 +180,9 @@ def seed_demo(now: datetime | None = None) -> bool:
         ],
     )
 
-    grief = _course(
+    grief = _offering(
         profile,
-        CourseKind.RECORDED_WORKSHOP,
+        OfferingKind.RECORDED_WORKSHOP,
         "Working with Grief After Suicide Loss",
         "grief-after-suicide-loss",
         "A recorded two-hour workshop for clinicians supporting survivors.",
@@ -209,9 +209,9 @@ def seed_demo(now: datetime | None = None) -> bool:
         body=("Share local survivor support groups and crisis lines with every client."),
     )
 
-    couples = _course(
+    couples = _offering(
         profile,
-        CourseKind.LIVE_WORKSHOP,
+        OfferingKind.LIVE_WORKSHOP,
         "Couples in Crisis: A Live Case Consultation",
         "couples-in-crisis-live",
         "Two live evenings of case consultation, in a small group.",
@@ -228,7 +228,7 @@ def seed_demo(now: datetime | None = None) -> bool:
     local = ZoneInfo(ZONE)
     welcome = _section(couples, "Orientation", 0)
     orientation = LiveSession(
-        course=couples,
+        offering=couples,
         title="Orientation",
         time_zone=ZONE,
         duration_minutes=60,
@@ -247,7 +247,7 @@ def seed_demo(now: datetime | None = None) -> bool:
     for index, days in enumerate((12, 19)):
         day = (now.astimezone(local) + timedelta(days=days)).date()
         live = LiveSession(
-            course=couples,
+            offering=couples,
             title=f"Evening {index + 1}",
             time_zone=ZONE,
             duration_minutes=120,
@@ -269,9 +269,9 @@ def seed_demo(now: datetime | None = None) -> bool:
         ),
     )
 
-    burnout = _course(
+    burnout = _offering(
         profile,
-        CourseKind.COURSE,
+        OfferingKind.COURSE,
         "Burnout First Aid for Helpers",
         "burnout-first-aid",
         "A free 20-minute mini-course on noticing and easing compassion fatigue.",
@@ -317,7 +317,7 @@ def _store_asset(owner: User, filename: str, content_type: str, duration: int | 
     return asset
 
 
-def _course(
+def _offering(
     profile,
     kind,
     title,
@@ -332,18 +332,18 @@ def _course(
     ce_statement="",
     authoring=0,
     topics=(),
-) -> Course:
-    course = Course(
+) -> Offering:
+    offering = Offering(
         creator=profile,
         kind=kind,
         title=title,
-        slug=unique_course_slug(slug),
+        slug=unique_offering_slug(slug),
         subtitle=subtitle,
         description=description,
         price_cents=price,
         sliding_scale_min_cents=sliding_min,
         currency=profile.currency,
-        status=CourseStatus.PUBLISHED,
+        status=OfferingStatus.PUBLISHED,
         ce_minutes=ce_minutes,
         ce_approval_statement=ce_statement,
         authoring_minutes=authoring,
@@ -351,12 +351,12 @@ def _course(
         published_at=published,
         created_at=published,
     )
-    db.session.add(course)
-    return course
+    db.session.add(offering)
+    return offering
 
 
-def _section(course: Course, title: str, position: int) -> Section:
-    section = Section(course=course, title=title, position=position)
+def _section(offering: Offering, title: str, position: int) -> Section:
+    section = Section(offering=offering, title=title, position=position)
     db.session.add(section)
     return section
 
@@ -400,14 +400,14 @@ def _quiz(lesson: Lesson, questions) -> None:
         db.session.add(question)
 
 
-def _paid_order(buyer: User, course: Course, amount: int, moment: datetime) -> Order:
+def _paid_order(buyer: User, offering: Offering, amount: int, moment: datetime) -> Order:
     """A test-mode purchase paid at `moment`, with estimated fees as the test checkout records them."""
     processor, platform, net = _fees(amount)
     return Order(
         learner=buyer,
-        course=course,
+        offering=offering,
         amount_cents=amount,
-        currency=course.currency,
+        currency=offering.currency,
         provider=PaymentProvider.TEST,
         checkout_id=f"test_demo_{secrets.token_hex(8)}",
         payment_intent_id=f"test_intent_demo_{secrets.token_hex(8)}",
@@ -428,7 +428,7 @@ def _fees(amount: int) -> tuple[int, int, int]:
     return processor, platform, max(amount - processor - platform, 0)
 
 
-def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
+def _sales(rng, profile, offerings, now: datetime, password_hash: str) -> None:
     """A year of purchases that grows month by month, with one full and one partial refund."""
     emails = [f"learner{n:02d}@aqueduct.test" for n in range(1, 81)]
     existing = {u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(emails)))}
@@ -440,7 +440,7 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
     ]
     db.session.add_all(buyers)
     db.session.flush()
-    pairs = [(b, c) for b in buyers for c in courses]
+    pairs = [(b, c) for b in buyers for c in offerings]
     rng.shuffle(pairs)
     local = ZoneInfo(ZONE)
     month_start = now.astimezone(local).date().replace(day=1)
@@ -462,15 +462,17 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
             index = next((i for i in range(len(pairs) - 1, -1, -1) if pairs[i][1].published_at <= moment), None)
             if index is None:
                 continue
-            buyer, course = pairs.pop(index)
-            amount = course.price_cents
-            if course.sliding_scale_min_cents is not None and rng.random() < 0.4:
-                amount = course.sliding_scale_min_cents
-            order = _paid_order(buyer, course, amount, moment)
+            buyer, offering = pairs.pop(index)
+            amount = offering.price_cents
+            if offering.sliding_scale_min_cents is not None and rng.random() < 0.4:
+                amount = offering.sliding_scale_min_cents
+            order = _paid_order(buyer, offering, amount, moment)
             orders.append(order)
             db.session.add(order)
             db.session.add(
-                Enrollment(user=buyer, course=course, order=order, source=EnrollmentSource.PURCHASE, enrolled_at=moment)
+                Enrollment(
+                    user=buyer, offering=offering, order=order, source=EnrollmentSource.PURCHASE, enrolled_at=moment
+                )
             )
     if len(orders) > 10:
         full, partial = orders[5], orders[9]
@@ -494,7 +496,7 @@ def _sales(rng, profile, courses, now: datetime, password_hash: str) -> None:
         full_enrollment.revoked_at = full.paid_at
 
 
-def _free_learners(rng, course: Course, now: datetime) -> None:
+def _free_learners(rng, offering: Offering, now: datetime) -> None:
     """The free mini-course is how many learners first meet the therapist."""
     buyers = db.session.scalars(
         sa.select(User).where(User.email.like("learner%@aqueduct.test")).order_by(User.id).limit(35)
@@ -503,24 +505,24 @@ def _free_learners(rng, course: Course, now: datetime) -> None:
         db.session.add(
             Enrollment(
                 user=buyer,
-                course=course,
+                offering=offering,
                 source=EnrollmentSource.FREE,
                 enrolled_at=now - timedelta(days=rng.randrange(1, 200), hours=rng.randrange(24)),
             )
         )
 
 
-def _learner_progress(learner: User, course: Course, now: datetime) -> None:
+def _learner_progress(learner: User, offering: Offering, now: datetime) -> None:
     """The demo learner bought the grounding course three weeks ago and is part-way through."""
     bought = now - timedelta(days=21)
-    order = _paid_order(learner, course, course.price_cents, bought)
+    order = _paid_order(learner, offering, offering.price_cents, bought)
     enrollment = Enrollment(
-        user=learner, course=course, order=order, source=EnrollmentSource.PURCHASE, enrolled_at=bought
+        user=learner, offering=offering, order=order, source=EnrollmentSource.PURCHASE, enrolled_at=bought
     )
     db.session.add_all([order, enrollment])
     db.session.flush()
-    first, second = course.sections[0].lessons[:2]
-    enrollment.last_lesson_id = course.sections[0].lessons[2].id
+    first, second = offering.sections[0].lessons[:2]
+    enrollment.last_lesson_id = offering.sections[0].lessons[2].id
     db.session.add_all(
         [
             LessonProgress(
@@ -531,18 +533,18 @@ def _learner_progress(learner: User, course: Course, now: datetime) -> None:
     )
 
 
-def _learner_elsewhere(learner: User, live: Course, free: Course, now: datetime) -> None:
+def _learner_elsewhere(learner: User, live: Offering, free: Offering, now: datetime) -> None:
     """The demo learner also holds a seat in the live workshop and finished the free mini-course."""
     bought = now - timedelta(days=5)
     order = _paid_order(learner, live, live.price_cents, bought)
     db.session.add_all(
         [
             order,
-            Enrollment(user=learner, course=live, order=order, source=EnrollmentSource.PURCHASE, enrolled_at=bought),
+            Enrollment(user=learner, offering=live, order=order, source=EnrollmentSource.PURCHASE, enrolled_at=bought),
         ]
     )
     started = now - timedelta(days=45)
-    enrollment = Enrollment(user=learner, course=free, source=EnrollmentSource.FREE, enrolled_at=started)
+    enrollment = Enrollment(user=learner, offering=free, source=EnrollmentSource.FREE, enrolled_at=started)
     db.session.add(enrollment)
     db.session.flush()
     _complete(enrollment, _lessons(free), started + timedelta(days=1))
@@ -553,7 +555,7 @@ def _attendance(rng, session: LiveSession) -> None:
     """Who came to the orientation, as the creator imported it from the meeting platform."""
     enrollments = db.session.scalars(
         sa.select(Enrollment).where(
-            Enrollment.course_id == session.course_id,
+            Enrollment.offering_id == session.offering_id,
             Enrollment.status == EnrollmentStatus.ACTIVE,
             Enrollment.enrolled_at < session.starts_at,
         )
@@ -566,13 +568,13 @@ def _attendance(rng, session: LiveSession) -> None:
             )
 
 
-def _class_progress(rng, courses: list[Course], now: datetime) -> None:
+def _class_progress(rng, offerings: list[Offering], now: datetime) -> None:
     """Other learners at every stage: just started, part-way, failed the quiz once, finished with a certificate."""
-    for course in courses:
-        lessons = _lessons(course)
+    for offering in offerings:
+        lessons = _lessons(offering)
         enrollments = db.session.scalars(
             sa.select(Enrollment)
-            .where(Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+            .where(Enrollment.offering_id == offering.id, Enrollment.status == EnrollmentStatus.ACTIVE)
             .order_by(Enrollment.id)
         ).all()
         for enrollment in enrollments:
@@ -584,9 +586,9 @@ def _class_progress(rng, courses: list[Course], now: datetime) -> None:
             _complete(enrollment, lessons[:reached], min(done_at, now), rng)
             if enrollment.completed_at is None:
                 continue
-            if course.ce_minutes:
+            if offering.ce_minutes:
                 db.session.add(
-                    CourseEvaluation(
+                    OfferingEvaluation(
                         enrollment=enrollment,
                         ratings={key: rng.choice([4, 5, 5]) for key, _statement in EVALUATION_STATEMENTS},
                         comments=rng.choice(["", "I'll use the 5-4-3-2-1 exercise this week.", "Clear and practical."]),
@@ -598,8 +600,8 @@ def _class_progress(rng, courses: list[Course], now: datetime) -> None:
             issue_certificate(enrollment).issued_at = enrollment.completed_at
 
 
-def _lessons(course: Course) -> list[Lesson]:
-    return [lesson for section in course.sections for lesson in section.lessons]
+def _lessons(offering: Offering) -> list[Lesson]:
+    return [lesson for section in offering.sections for lesson in section.lessons]
 
 
 def _complete(enrollment: Enrollment, lessons: list[Lesson], when: datetime, rng=None) -> None:
@@ -624,7 +626,7 @@ def _complete(enrollment: Enrollment, lessons: list[Lesson], when: datetime, rng
                     )
                 )
         db.session.add(LessonProgress(enrollment=enrollment, lesson_id=lesson.id, completed_at=when, updated_at=when))
-    if lessons and len(lessons) == len(_lessons(enrollment.course)):
+    if lessons and len(lessons) == len(_lessons(enrollment.offering)):
         enrollment.completed_at = when
     db.session.flush()
 

@@ -16,17 +16,17 @@ from ..extensions import db
 from ..models import (
     AccessEvent,
     Certificate,
-    Course,
-    CourseKind,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
+    Offering,
+    OfferingKind,
     Order,
     OrderStatus,
     User,
     utcnow,
 )
-from .seats import SEAT_HOLDING, Seats, has_seat, lock_course, seats
+from .seats import SEAT_HOLDING, Seats, has_seat, lock_offering, seats
 from .states import AccessRefused, AccessState, next_status, state_of
 from .waitlist import offer_open_seats
 
@@ -49,8 +49,8 @@ class Change:
     before: AccessState
 
 
-def enrollment_of(user_id: int, course_id: int, *, lock: bool = False) -> Enrollment | None:
-    statement = sa.select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
+def enrollment_of(user_id: int, offering_id: int, *, lock: bool = False) -> Enrollment | None:
+    statement = sa.select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.offering_id == offering_id)
     if lock:
         statement = statement.with_for_update().execution_options(populate_existing=True)
     return db.session.scalar(statement)
@@ -69,8 +69,8 @@ def enrollment_for_order(order: Order) -> Enrollment | None:
 class SeatBudget:
     """The free seats of a workshop counted once, for a list of grants in one request."""
 
-    def __init__(self, course: Course) -> None:
-        found = seats(course)
+    def __init__(self, offering: Offering) -> None:
+        found = seats(offering)
         self.left = found.left
 
     def take(self) -> None:
@@ -82,7 +82,7 @@ class SeatBudget:
 
 def grant(
     user: User,
-    course: Course,
+    offering: Offering,
     event: AccessEvent,
     order: Order | None = None,
     *,
@@ -94,20 +94,20 @@ def grant(
     added by a list, a chargeback buying again) and NoSeat when the workshop is full.
     Access that was there already changes nothing (a purchase is linked to it if it had none).
     """
-    enrollment = enrollment_of(user.id, course.id, lock=True)
+    enrollment = enrollment_of(user.id, offering.id, lock=True)
     before = state_of(enrollment)
     target = next_status(enrollment, event)
     if target is None:
         if enrollment is not None and order is not None and enrollment.is_active and enrollment.order_id is None:
             enrollment.order_id = order.id
         return Change(enrollment, False, before)
-    _take_seat(course, budget, user.id)
+    _take_seat(offering, budget, user.id)
     if enrollment is None:
-        enrollment = _insert(user, course, event, order)
+        enrollment = _insert(user, offering, event, order)
         if enrollment is not None:
             return Change(enrollment, True, before)
         # Someone enrolled the same person a moment ago: apply the event to theirs.
-        return grant(user, course, event, order, budget=budget)
+        return grant(user, offering, event, order, budget=budget)
     enrollment.source = SOURCES[event]
     enrollment.order_id = order.id if order else None
     enrollment.enrolled_at = utcnow()
@@ -115,7 +115,7 @@ def grant(
     return Change(enrollment, True, before)
 
 
-def _take_seat(course: Course, budget: SeatBudget | None, learner_id: int) -> None:
+def _take_seat(offering: Offering, budget: SeatBudget | None, learner_id: int) -> None:
     """A seat for this learner (their own pending checkouts count as it); NoSeat when the workshop is full.
 
     The workshop's row is locked before counting (a budget's caller locked it already), so a
@@ -124,18 +124,18 @@ def _take_seat(course: Course, budget: SeatBudget | None, learner_id: int) -> No
     if budget is not None:
         budget.take()
         return
-    if course.kind is CourseKind.LIVE_WORKSHOP:
-        lock_course(course.id)
-    if not has_seat(course, for_learner=learner_id):
+    if offering.kind is OfferingKind.LIVE_WORKSHOP:
+        lock_offering(offering.id)
+    if not has_seat(offering, for_learner=learner_id):
         raise NoSeat
 
 
-def _insert(user: User, course: Course, event: AccessEvent, order: Order | None) -> Enrollment | None:
+def _insert(user: User, offering: Offering, event: AccessEvent, order: Order | None) -> Enrollment | None:
     try:
         with db.session.begin_nested():
             enrollment = Enrollment(
                 user_id=user.id,
-                course_id=course.id,
+                offering_id=offering.id,
                 source=SOURCES[event],
                 reason=event,
                 order_id=order.id if order else None,
@@ -153,7 +153,7 @@ def restore(enrollment: Enrollment) -> Change:
     target = next_status(enrollment, AccessEvent.RESTORE)
     if target is None:
         return Change(enrollment, False, before)
-    _take_seat(enrollment.course, None, enrollment.user_id)
+    _take_seat(enrollment.offering, None, enrollment.user_id)
     order = enrollment.order
     if order is None or order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
         enrollment.order_id = None
@@ -189,7 +189,7 @@ def _move(enrollment: Enrollment, target: EnrollmentStatus, event: AccessEvent) 
         enrollment.revoked_at = None
     db.session.flush()
     if held_seat and target not in SEAT_HOLDING:
-        offer_open_seats(enrollment.course)
+        offer_open_seats(enrollment.offering)
 
 
 def _revoke_certificate(enrollment: Enrollment) -> None:
@@ -207,7 +207,7 @@ def reissue_certificate(certificate: Certificate) -> bool:
     The enrollment is locked and read afresh, so a refund or revoke ending access at the same
     moment either comes first (no reissue) or after (and revokes the certificate again).
     """
-    enrollment = enrollment_of(certificate.enrollment.user_id, certificate.enrollment.course_id, lock=True)
+    enrollment = enrollment_of(certificate.enrollment.user_id, certificate.enrollment.offering_id, lock=True)
     if certificate.revoked_at is None or enrollment is None or not enrollment.is_active:
         return False
     certificate.revoked_at = None

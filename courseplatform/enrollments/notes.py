@@ -24,7 +24,7 @@ def learner_note(enrollment: Enrollment | None, zone: str | None = None) -> Lear
     state = state_of(enrollment)
     if enrollment is None or state in (AccessState.NONE, AccessState.ACTIVE):
         return None
-    creator = enrollment.course.creator.display_name
+    creator = enrollment.offering.creator.display_name
     when = format_date(enrollment.revoked_at, zone) if enrollment.revoked_at else ""
     if state is AccessState.PAUSED:
         return LearnerNote(

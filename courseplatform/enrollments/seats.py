@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import (
-    Course,
-    CourseKind,
     Enrollment,
     EnrollmentStatus,
+    Offering,
+    OfferingKind,
     Order,
     OrderStatus,
     utcnow,
@@ -42,33 +42,33 @@ class Seats:
         return self.capacity is not None and self.taken >= self.capacity
 
 
-def holding_orders(course_id: int) -> sa.Select:
+def holding_orders(offering_id: int) -> sa.Select:
     """Pending orders that hold a seat: a checkout still open, or a delayed payment on its way."""
     return sa.select(Order.id, Order.learner_id).where(
-        Order.course_id == course_id,
+        Order.offering_id == offering_id,
         Order.status == OrderStatus.PENDING,
         sa.or_(Order.expires_at > utcnow(), Order.payment_intent_id.is_not(None)),
     )
 
 
-def seats(course: Course, *, for_learner: int | None = None) -> Seats:
+def seats(offering: Offering, *, for_learner: int | None = None) -> Seats:
     """The workshop's capacity and the seats taken (unlimited for anything but a live workshop).
 
     Pending checkouts hold one seat per learner, however many they opened (a sliding scale
     lets them open one per amount); `for_learner`'s own holds are left out, as the seat they
     are about to take. One query for the count, plus one for the sessions unless loaded.
     """
-    if course.kind is not CourseKind.LIVE_WORKSHOP:
+    if offering.kind is not OfferingKind.LIVE_WORKSHOP:
         return Seats(None, 0)
     now = utcnow()
-    upcoming = [session for session in course.live_sessions if session.is_upcoming(now)]
+    upcoming = [session for session in offering.live_sessions if session.is_upcoming(now)]
     capacity = min((s.capacity for s in upcoming if s.capacity is not None), default=None)
     enrolled = (
         sa.select(sa.func.count(Enrollment.id))
-        .where(Enrollment.course_id == course.id, Enrollment.status.in_(SEAT_HOLDING))
+        .where(Enrollment.offering_id == offering.id, Enrollment.status.in_(SEAT_HOLDING))
         .scalar_subquery()
     )
-    holds = holding_orders(course.id)
+    holds = holding_orders(offering.id)
     if for_learner is not None:
         holds = holds.where(Order.learner_id != for_learner)
     holding = holds.subquery()
@@ -77,23 +77,26 @@ def seats(course: Course, *, for_learner: int | None = None) -> Seats:
     return Seats(capacity, int(taken or 0), len(upcoming))
 
 
-def has_seat(course: Course, *, for_learner: int | None = None) -> bool:
+def has_seat(offering: Offering, *, for_learner: int | None = None) -> bool:
     """Whether one more learner (`for_learner`, whose own pending checkouts don't count) fits."""
-    return not seats(course, for_learner=for_learner).is_full
+    return not seats(offering, for_learner=for_learner).is_full
 
 
-def lock_course(course_id: int) -> Course:
+def lock_offering(offering_id: int) -> Offering:
     """The offering's row, locked until commit: seat counts and sales for it happen one at a time."""
     return db.session.scalars(
-        sa.select(Course).where(Course.id == course_id).with_for_update().execution_options(populate_existing=True)
+        sa.select(Offering)
+        .where(Offering.id == offering_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
 
 
-def is_buyable(course: Course, found: Seats | None = None) -> bool:
+def is_buyable(offering: Offering, found: Seats | None = None) -> bool:
     """Whether a visitor could sign up right now: published, open, and (for a workshop) a date with a free seat."""
-    if not course.is_listed or course.waitlist_only:
+    if not offering.is_listed or offering.waitlist_only:
         return False
-    if course.kind is not CourseKind.LIVE_WORKSHOP:
+    if offering.kind is not OfferingKind.LIVE_WORKSHOP:
         return True
-    found = found or seats(course)
+    found = found or seats(offering)
     return found.upcoming_dates > 0 and not found.is_full

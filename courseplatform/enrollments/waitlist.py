@@ -15,7 +15,7 @@ from ..extensions import db
 from ..integrations.mail import JobMail, mail_of_job, send_many_after_commit
 from ..jobs import JobRefused, enqueue, job_progress
 from ..links import offering_url
-from ..models import Course, CourseKind, Job, JobStatus, User, WaitlistEntry, utcnow
+from ..models import Job, JobStatus, Offering, OfferingKind, User, WaitlistEntry, utcnow
 from ..pagination import paginate
 from .seats import is_buyable
 
@@ -29,37 +29,37 @@ REASONS = {
 }
 
 
-def join_waitlist(course: Course, email: str) -> bool:
+def join_waitlist(offering: Offering, email: str) -> bool:
     """Put an address on an offering's waitlist once; False when it was already there (in any case)."""
     email = User.normalize_email(email)
-    exists = sa.select(WaitlistEntry.id).where(WaitlistEntry.course_id == course.id, WaitlistEntry.email == email)
+    exists = sa.select(WaitlistEntry.id).where(WaitlistEntry.offering_id == offering.id, WaitlistEntry.email == email)
     if db.session.scalar(exists) is not None:
         return False
     try:
         with db.session.begin_nested():
-            db.session.add(WaitlistEntry(course_id=course.id, email=email))
+            db.session.add(WaitlistEntry(offering_id=offering.id, email=email))
     except IntegrityError:
         # Someone joined with the same address between the check and the insert.
         return False
     return True
 
 
-def offer_open_seats(course: Course) -> int:
+def offer_open_seats(offering: Offering) -> int:
     """A seat may have come free (access ended, a checkout let go, a date added, a limit raised):
     tell the waitlist, but only if a visitor could really sign up now."""
-    if course.kind is not CourseKind.LIVE_WORKSHOP or not is_buyable(course):
+    if offering.kind is not OfferingKind.LIVE_WORKSHOP or not is_buyable(offering):
         return 0
-    return notify_waitlist(course, "seat")
+    return notify_waitlist(offering, "seat")
 
 
-def announce_opening(course: Course) -> int:
+def announce_opening(offering: Offering) -> int:
     """The offering was published or its waitlist-only switch turned off: tell the list, if it can be bought."""
-    if not is_buyable(course):
+    if not is_buyable(offering):
         return 0
-    return notify_waitlist(course, "open")
+    return notify_waitlist(offering, "open")
 
 
-def notify_waitlist(course: Course, reason: str) -> int:
+def notify_waitlist(offering: Offering, reason: str) -> int:
     """Start telling everyone on the waitlist not told yet, once; returns how many are to be told.
 
     Called through `offer_open_seats` and `announce_opening`, which check first that a place
@@ -72,16 +72,16 @@ def notify_waitlist(course: Course, reason: str) -> int:
         raise ValueError(f"unknown waitlist reason {reason!r}; use one of {sorted(REASONS)}")
     waiting = db.session.scalar(
         sa.select(sa.func.count(WaitlistEntry.id)).where(
-            WaitlistEntry.course_id == course.id, WaitlistEntry.notified_at.is_(None)
+            WaitlistEntry.offering_id == offering.id, WaitlistEntry.notified_at.is_(None)
         )
     )
     if not waiting:
         return 0
     queued = db.session.scalar(
-        sa.select(Job.id).where(Job.kind == NOTIFY, Job.course_id == course.id, Job.status == JobStatus.PENDING)
+        sa.select(Job.id).where(Job.kind == NOTIFY, Job.offering_id == offering.id, Job.status == JobStatus.PENDING)
     )
     if queued is None:
-        job = enqueue(NOTIFY, {"reason": reason}, owner_id=course.creator.user_id, course_id=course.id)
+        job = enqueue(NOTIFY, {"reason": reason}, owner_id=offering.creator.user_id, offering_id=offering.id)
         job.progress_total = waiting
     return waiting
 
@@ -93,22 +93,22 @@ def notify_waitlist_job(job: Job) -> dict:
     the same transaction that marks its entry `notified_at` and the job done: a worker killed
     half-way leaves nobody marked and nothing written, and the next run tells everyone once.
     """
-    course = db.session.get(Course, job.course_id) if job.course_id else None
-    if course is None:
+    offering = db.session.get(Offering, job.offering_id) if job.offering_id else None
+    if offering is None:
         raise JobRefused("The offering was deleted before its waitlist could be told.")
     reason = job.payload.get("reason")
     if reason not in REASONS:
         raise JobRefused("This notice can't be sent: its reason is unknown.")
-    if not is_buyable(course):
+    if not is_buyable(offering):
         # Closed again since the notice was asked for (suspended, archived, full, no dates): telling
         # them now would be wrong, and marking them told would leave them out when it really opens.
         return {"told": 0, "skipped": "The offering can't be signed up for any more."}
     subject_template, opening = REASONS[reason]
-    creator = course.creator.display_name
-    subject = subject_template.format(title=course.title)
-    link = offering_url(course)
+    creator = offering.creator.display_name
+    subject = subject_template.format(title=offering.title)
+    link = offering_url(offering)
     text = (
-        f"Hello,\n\n{opening.format(title=course.title, creator=creator)}\n\n"
+        f"Hello,\n\n{opening.format(title=offering.title, creator=creator)}\n\n"
         f"See it and sign up here:\n{link}\n\n"
         "Places are not held, so the first people to sign up get them.\n\n"
         "You're receiving this one message because you joined the waitlist on Aqueduct. "
@@ -116,7 +116,7 @@ def notify_waitlist_job(job: Job) -> dict:
     )
     entries = db.session.scalars(
         sa.select(WaitlistEntry)
-        .where(WaitlistEntry.course_id == course.id, WaitlistEntry.notified_at.is_(None))
+        .where(WaitlistEntry.offering_id == offering.id, WaitlistEntry.notified_at.is_(None))
         .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
         # Two workers notifying at once each take different rows instead of both mailing everyone.
         .with_for_update(skip_locked=True)
@@ -148,20 +148,20 @@ class WaitlistNotice:
         return self.mail.total if self.job.status is JobStatus.DONE else self.job.progress_total
 
 
-def latest_notice(course: Course) -> WaitlistNotice | None:
+def latest_notice(offering: Offering) -> WaitlistNotice | None:
     """The offering's most recent waitlist job with its e-mail counts (two queries), or None."""
     job = db.session.scalar(
-        sa.select(Job).where(Job.kind == NOTIFY, Job.course_id == course.id).order_by(Job.id.desc()).limit(1)
+        sa.select(Job).where(Job.kind == NOTIFY, Job.offering_id == offering.id).order_by(Job.id.desc()).limit(1)
     )
     return WaitlistNotice(job, mail_of_job(job.id)) if job is not None else None
 
 
-def waitlist_entries(course: Course) -> list[WaitlistEntry]:
+def waitlist_entries(offering: Offering) -> list[WaitlistEntry]:
     """Everyone on an offering's waitlist, first come first."""
     return list(
         db.session.scalars(
             sa.select(WaitlistEntry)
-            .where(WaitlistEntry.course_id == course.id)
+            .where(WaitlistEntry.offering_id == offering.id)
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
         )
     )
@@ -178,17 +178,17 @@ class WaitlistPage:
     pages: int
 
 
-def waitlist_page(course: Course, page: int = 1, per_page: int = PER_PAGE) -> WaitlistPage:
+def waitlist_page(offering: Offering, page: int = 1, per_page: int = PER_PAGE) -> WaitlistPage:
     """One page of the waitlist and how many are on it and still waiting to hear (two queries)."""
     total, waiting = db.session.execute(
         sa.select(
             sa.func.count(WaitlistEntry.id),
             sa.func.count(WaitlistEntry.id).filter(WaitlistEntry.notified_at.is_(None)),
-        ).where(WaitlistEntry.course_id == course.id)
+        ).where(WaitlistEntry.offering_id == offering.id)
     ).one()
     found = paginate(
         sa.select(WaitlistEntry)
-        .where(WaitlistEntry.course_id == course.id)
+        .where(WaitlistEntry.offering_id == offering.id)
         .order_by(WaitlistEntry.created_at, WaitlistEntry.id),
         page,
         per_page,

@@ -237,7 +237,7 @@ class StripePayments:
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
         order = request.order
-        metadata = {"order_id": str(order.id), "course_id": str(order.course_id), "learner_id": str(order.learner_id)}
+        metadata = {"order_id": str(order.id), "course_id": str(order.offering_id), "learner_id": str(order.learner_id)}
         intent_data: SessionCreateParamsPaymentIntentData = {"metadata": metadata}
         if request.destination_account:
             intent_data["application_fee_amount"] = request.application_fee_cents

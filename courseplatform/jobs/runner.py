@@ -36,22 +36,22 @@ class JobRefused(Exception):
     """The work can't be done and trying again won't help (its offering was deleted, say): fail at once."""
 
 
-def enqueue(kind: str, payload: dict, *, owner_id: int | None = None, course_id: int | None = None) -> Job:
+def enqueue(kind: str, payload: dict, *, owner_id: int | None = None, offering_id: int | None = None) -> Job:
     """Record a job in the current transaction; it runs once that commits (the caller commits)."""
     if kind not in KINDS:
         raise ValueError(f"no job kind {kind!r}")
-    job = Job(kind=kind, payload=payload, owner_id=owner_id, course_id=course_id)
+    job = Job(kind=kind, payload=payload, owner_id=owner_id, offering_id=offering_id)
     db.session.add(job)
     db.session.flush()
     after_commit("job", job.id)
     return job
 
 
-def job_of(kind: str, job_id: int, *, course_id: int | None = None, owner_id: int | None = None) -> Job | None:
+def job_of(kind: str, job_id: int, *, offering_id: int | None = None, owner_id: int | None = None) -> Job | None:
     """The job of this kind with this id that belongs to the offering (or the account) asking; None otherwise."""
     query = sa.select(Job).where(Job.id == job_id, Job.kind == kind)
-    if course_id is not None:
-        query = query.where(Job.course_id == course_id)
+    if offering_id is not None:
+        query = query.where(Job.offering_id == offering_id)
     if owner_id is not None:
         query = query.where(Job.owner_id == owner_id)
     return db.session.scalar(query)

@@ -15,7 +15,7 @@ from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..downloads import attachment
-from ..models import Course, Enrollment
+from ..models import Enrollment, Offering
 from . import bp
 from .ce_forms import AttestationForm, ClaimCertificateForm, EvaluationForm
 from .certificate_pdf import certificate_filename, certificate_pdf
@@ -43,11 +43,11 @@ def _enrollment_or_404(slug: str) -> Enrollment:
     return enrollment
 
 
-def _outline(course: Course) -> str:
-    return url_for("learning.course", slug=course.slug)
+def _outline(offering: Offering) -> str:
+    return url_for("learning.offering", slug=offering.slug)
 
 
-def _not_now(course: Course, completion: Completion, here: Step):
+def _not_now(offering: Offering, completion: Completion, here: Step):
     """None when `here` is the learner's step; otherwise a redirect to the step that is, with why."""
     if completion.step is here:
         return None
@@ -63,15 +63,15 @@ def _not_now(course: Course, completion: Completion, here: Step):
         )
     elif step is Step.EVALUATION:
         flash("Complete the evaluation first: it comes before the attestation.", "info")
-        return redirect(url_for("learning.evaluation", slug=course.slug))
+        return redirect(url_for("learning.evaluation", slug=offering.slug))
     elif step is Step.ATTESTATION:
         flash("You've completed the evaluation. Sign the attestation to get your certificate.", "info")
-        return redirect(url_for("learning.attestation", slug=course.slug))
+        return redirect(url_for("learning.attestation", slug=offering.slug))
     elif step is Step.CLAIM:
-        flash(f"{course.title} has no CE evaluation: get your certificate of completion here.", "info")
+        flash(f"{offering.title} has no CE evaluation: get your certificate of completion here.", "info")
     else:
-        flash(f"You already have your certificate for {course.title}.", "info")
-    return redirect(_outline(course))
+        flash(f"You already have your certificate for {offering.title}.", "info")
+    return redirect(_outline(offering))
 
 
 @bp.route("/<slug>/evaluation", methods=["GET", "POST"])
@@ -79,18 +79,22 @@ def _not_now(course: Course, completion: Completion, here: Step):
 def evaluation(slug: str):
     """The short CE evaluation every learner answers before the attestation."""
     enrollment = _enrollment_or_404(slug)
-    course = enrollment.course
+    offering = enrollment.offering
     completion = completion_of(enrollment)
-    elsewhere = _not_now(course, completion, Step.EVALUATION)
+    elsewhere = _not_now(offering, completion, Step.EVALUATION)
     if elsewhere is not None:
         return elsewhere
     form = EvaluationForm()
     if form.validate_on_submit():
         submit_evaluation(enrollment, form.ratings, form.comments.data or "")
         flash("Thank you for your evaluation. One last step: the attestation.", "success")
-        return redirect(url_for("learning.attestation", slug=course.slug))
+        return redirect(url_for("learning.attestation", slug=offering.slug))
     return render_template(
-        "learning/evaluation.html", course=course, completion=completion, form=form, statements=EVALUATION_STATEMENTS
+        "learning/evaluation.html",
+        offering=offering,
+        completion=completion,
+        form=form,
+        statements=EVALUATION_STATEMENTS,
     )
 
 
@@ -99,19 +103,19 @@ def evaluation(slug: str):
 def attestation(slug: str):
     """The attestation the learner signs for their CE hours; signing it issues the certificate."""
     enrollment = _enrollment_or_404(slug)
-    course = enrollment.course
+    offering = enrollment.offering
     completion = completion_of(enrollment)
-    elsewhere = _not_now(course, completion, Step.ATTESTATION)
+    elsewhere = _not_now(offering, completion, Step.ATTESTATION)
     if elsewhere is not None:
         return elsewhere
     form = AttestationForm()
     if form.validate_on_submit():
         certificate = sign_attestation(enrollment, completion.evaluation)
         flash(f"Your certificate is ready: number {certificate.number}.", "success")
-        return redirect(_outline(course))
+        return redirect(_outline(offering))
     return render_template(
         "learning/attestation.html",
-        course=course,
+        offering=offering,
         completion=completion,
         form=form,
         statement=attestation_text(enrollment),
@@ -123,18 +127,18 @@ def attestation(slug: str):
 def claim_certificate(slug: str):
     """Claim the certificate of completion of an offering without CE hours, once it is complete."""
     enrollment = _enrollment_or_404(slug)
-    course = enrollment.course
+    offering = enrollment.offering
     if not ClaimCertificateForm().validate_on_submit():
         abort(400)
     completion = completion_of(enrollment)
     if completion.step is Step.ISSUED:  # a second click: the certificate is there already
-        return redirect(_outline(course))
-    elsewhere = _not_now(course, completion, Step.CLAIM)
+        return redirect(_outline(offering))
+    elsewhere = _not_now(offering, completion, Step.CLAIM)
     if elsewhere is not None:
         return elsewhere
     certificate = issue_certificate(enrollment)
     flash(f"Your certificate is ready: number {certificate.number}.", "success")
-    return redirect(_outline(course))
+    return redirect(_outline(offering))
 
 
 @bp.get("/<slug>/certificate.pdf")
@@ -145,7 +149,7 @@ def certificate_download(slug: str):
     completion = completion_of(enrollment)
     certificate = completion.certificate
     if certificate is None:
-        return _not_now(enrollment.course, completion, Step.ISSUED)
+        return _not_now(enrollment.offering, completion, Step.ISSUED)
     return _pdf_response(certificate, enrollment)
 
 

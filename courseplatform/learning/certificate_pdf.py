@@ -187,7 +187,7 @@ def _statement(pdf: _Certificate, certificate: Certificate, top: float, approval
     pdf.ln(6)
     pdf.centered("has completed", "", 12, SOFT)
     pdf.ln(2)
-    pdf.paragraph(certificate.course_title, "Times", "B", 20, DEEP, TEXT_WIDTH, 14, max_lines=2)
+    pdf.paragraph(certificate.offering_title, "Times", "B", 20, DEEP, TEXT_WIDTH, 14, max_lines=2)
     pdf.ln(2)
     offered_by = f"offered by {creator_line(certificate)}"
     pdf.centered(offered_by, "", pdf.fit_size(offered_by, "Helvetica", "", 12, TEXT_WIDTH, 8), INK, height=7)
@@ -213,10 +213,10 @@ def _statement(pdf: _Certificate, certificate: Certificate, top: float, approval
 def certificate_pdf(certificate: Certificate, *, zone: str, verify_url: str) -> bytes:
     """The certificate as PDF bytes: learner, offering, creator, CE hours, date, number and where to verify it."""
     pdf = _new_document()
-    pdf.set_title(printable(f"Certificate {certificate.number}: {certificate.course_title}"))
+    pdf.set_title(printable(f"Certificate {certificate.number}: {certificate.offering_title}"))
     pdf.set_author("Aqueduct")
     pdf.set_creator("Aqueduct")
-    pdf.set_subject(printable(f"{certificate.learner_name}, {certificate.course_title}"))
+    pdf.set_subject(printable(f"{certificate.learner_name}, {certificate.offering_title}"))
 
     # Frame: a deep-blue rule with a thin teal one inside it, on a sand-coloured margin.
     pdf.set_fill_color(*SAND)

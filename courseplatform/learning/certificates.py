@@ -21,7 +21,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from ..extensions import db
 from ..links import absolute_url
-from ..models import Certificate, Course, CourseEvaluation, Enrollment, EnrollmentStatus, User, utcnow
+from ..models import Certificate, Enrollment, EnrollmentStatus, Offering, OfferingEvaluation, User, utcnow
 from .progress import AttendanceSummary, attendance_summary, content_is_done, lesson_counts, update_completion
 
 
@@ -41,7 +41,7 @@ class Completion:
 
     step: Step
     attendance: AttendanceSummary | None
-    evaluation: CourseEvaluation | None
+    evaluation: OfferingEvaluation | None
     certificate: Certificate | None
     # The steps this offering asks for, in order (attendance and the CE steps only when they apply).
     steps: tuple[Step, ...] = ()
@@ -51,12 +51,12 @@ class Completion:
         return step in self.steps and self.steps.index(step) < self.steps.index(self.step)
 
 
-def steps_of(course: Course) -> tuple[Step, ...]:
+def steps_of(offering: Offering) -> tuple[Step, ...]:
     """The steps to the certificate of this offering, in order."""
     steps = [Step.CONTENT]
-    if course.min_attendance_percent:
+    if offering.min_attendance_percent:
         steps.append(Step.ATTENDANCE)
-    steps += [Step.EVALUATION, Step.ATTESTATION] if course.ce_minutes else [Step.CLAIM]
+    steps += [Step.EVALUATION, Step.ATTESTATION] if offering.ce_minutes else [Step.CLAIM]
     return (*steps, Step.ISSUED)
 
 
@@ -66,35 +66,35 @@ def completion_of(enrollment: Enrollment) -> Completion:
     Content counts the lessons as they are now: a lesson added after the learner finished is
     needed too, and a lesson deleted no longer is.
     """
-    course = enrollment.course
+    offering = enrollment.offering
     evaluation, certificate = db.session.execute(
-        sa.select(CourseEvaluation, Certificate)
+        sa.select(OfferingEvaluation, Certificate)
         .select_from(Enrollment)
-        .outerjoin(CourseEvaluation, CourseEvaluation.enrollment_id == Enrollment.id)
+        .outerjoin(OfferingEvaluation, OfferingEvaluation.enrollment_id == Enrollment.id)
         .outerjoin(Certificate, Certificate.enrollment_id == Enrollment.id)
         .where(Enrollment.id == enrollment.id)
     ).one()
-    attendance = attendance_summary(enrollment) if course.min_attendance_percent else None
+    attendance = attendance_summary(enrollment) if offering.min_attendance_percent else None
     if certificate is not None:
         step = Step.ISSUED
     elif not content_is_done(*lesson_counts(enrollment)):
         step = Step.CONTENT
     elif attendance is not None and not attendance.is_enough:
         step = Step.ATTENDANCE
-    elif course.ce_minutes is None:
+    elif offering.ce_minutes is None:
         step = Step.CLAIM
     elif evaluation is None:
         step = Step.EVALUATION
     else:  # attested but not issued happens only if issuing failed half-way; signing again is safe
         step = Step.ATTESTATION
-    return Completion(step, attendance, evaluation, certificate, steps_of(course))
+    return Completion(step, attendance, evaluation, certificate, steps_of(offering))
 
 
 # ---------------------------------------------------------------------------
 # The evaluation and the attestation (offerings with CE hours)
 # ---------------------------------------------------------------------------
 
-# Stable keys: stored in CourseEvaluation.ratings; the wording may be polished, the keys never change.
+# Stable keys: stored in OfferingEvaluation.ratings; the wording may be polished, the keys never change.
 EVALUATION_STATEMENTS: list[tuple[str, str]] = [
     ("objectives_met", "The learning objectives were met."),
     ("relevant_to_practice", "The content was relevant to my practice."),
@@ -123,18 +123,18 @@ def ce_hours_label(minutes: int | None) -> str:
 
 def attestation_text(enrollment: Enrollment) -> str:
     """The statement the learner signs, naming them, the offering and the hours claimed."""
-    course = enrollment.course
+    offering = enrollment.offering
     return (
-        f"I attest that I, {enrollment.user.name}, completed the entire activity, {course.title}, "
-        f"and that I am claiming {ce_hours_label(course.ce_minutes)} commensurate with my participation."
+        f"I attest that I, {enrollment.user.name}, completed the entire activity, {offering.title}, "
+        f"and that I am claiming {ce_hours_label(offering.ce_minutes)} commensurate with my participation."
     )
 
 
 def submit_evaluation(
     enrollment: Enrollment, ratings: dict[str, int], comments: str = "", now: datetime | None = None
-) -> CourseEvaluation:
+) -> OfferingEvaluation:
     """Record the learner's evaluation (flushed); a second submission racing the first keeps the first."""
-    evaluation = CourseEvaluation(
+    evaluation = OfferingEvaluation(
         enrollment_id=enrollment.id,
         ratings={key: int(ratings[key]) for key, _ in EVALUATION_STATEMENTS},
         comments=(comments or "").strip()[:MAX_COMMENTS],
@@ -145,12 +145,14 @@ def submit_evaluation(
             db.session.add(evaluation)
     except IntegrityError:
         return db.session.scalars(
-            sa.select(CourseEvaluation).where(CourseEvaluation.enrollment_id == enrollment.id)
+            sa.select(OfferingEvaluation).where(OfferingEvaluation.enrollment_id == enrollment.id)
         ).one()
     return evaluation
 
 
-def sign_attestation(enrollment: Enrollment, evaluation: CourseEvaluation, now: datetime | None = None) -> Certificate:
+def sign_attestation(
+    enrollment: Enrollment, evaluation: OfferingEvaluation, now: datetime | None = None
+) -> Certificate:
     """Keep the attestation word for word with its time, then issue the certificate (flushed)."""
     if evaluation.attested_at is None:
         evaluation.attestation_text = attestation_text(enrollment)
@@ -185,18 +187,18 @@ def issue_certificate(enrollment: Enrollment, now: datetime | None = None) -> Ce
     if existing is not None:
         return existing
     update_completion(enrollment, now)  # the date, if a deleted lesson or a race left it unset
-    course = enrollment.course
-    creator = course.creator
+    offering = enrollment.offering
+    creator = offering.creator
     for _ in range(3):  # a clash of random numbers is all but impossible; try again if it happens
         certificate = Certificate(
             number=new_certificate_number(),
             enrollment_id=enrollment.id,
             learner_name=enrollment.user.name,
-            course_title=course.title,
+            offering_title=offering.title,
             creator_name=creator.display_name,
             creator_credentials=creator.credentials or "",
-            ce_minutes=course.ce_minutes,
-            ce_approval_statement=course.ce_approval_statement if course.ce_minutes else "",
+            ce_minutes=offering.ce_minutes,
+            ce_approval_statement=offering.ce_approval_statement if offering.ce_minutes else "",
             issued_at=now or utcnow(),
         )
         try:
@@ -216,9 +218,9 @@ def my_certificates(user: User) -> list[Certificate]:
         db.session.scalars(
             sa.select(Certificate)
             .join(Certificate.enrollment)
-            .join(Enrollment.course)
+            .join(Enrollment.offering)
             .where(Enrollment.user_id == user.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-            .options(contains_eager(Certificate.enrollment).contains_eager(Enrollment.course))
+            .options(contains_eager(Certificate.enrollment).contains_eager(Enrollment.offering))
             .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
         )
     )
@@ -229,7 +231,9 @@ def certificate_by_number(number: str) -> Certificate | None:
     return db.session.scalar(
         sa.select(Certificate)
         .where(Certificate.number == number)
-        .options(joinedload(Certificate.enrollment).options(joinedload(Enrollment.user), joinedload(Enrollment.course)))
+        .options(
+            joinedload(Certificate.enrollment).options(joinedload(Enrollment.user), joinedload(Enrollment.offering))
+        )
     )
 
 
@@ -242,7 +246,7 @@ def learner_enrollment(user: User, slug: str) -> Enrollment | None:
     """The user's active enrollment in the offering named by `slug`, with the offering and its creator."""
     return db.session.scalar(
         sa.select(Enrollment)
-        .join(Enrollment.course)
-        .where(Course.slug == slug, Enrollment.user_id == user.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-        .options(contains_eager(Enrollment.course).joinedload(Course.creator), joinedload(Enrollment.user))
+        .join(Enrollment.offering)
+        .where(Offering.slug == slug, Enrollment.user_id == user.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .options(contains_eager(Enrollment.offering).joinedload(Offering.creator), joinedload(Enrollment.user))
     )

@@ -19,15 +19,15 @@ from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
 from ..links import absolute_url, learn_url
-from ..models import Course, Lesson, LessonKind, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
+from ..models import Lesson, LessonKind, LiveSession, MediaAsset, MediaStatus, Offering, Section, User, utcnow
 from .permissions import Viewer, active_enrollment
 
 
-def upcoming_sessions(course: Course, now: datetime | None = None) -> list[LiveSession]:
+def upcoming_sessions(offering: Offering, now: datetime | None = None) -> list[LiveSession]:
     """The offering's sessions that haven't ended yet, soonest first (one query)."""
     now = now or utcnow()
     sessions = db.session.scalars(
-        sa.select(LiveSession).where(LiveSession.course_id == course.id).order_by(LiveSession.starts_at)
+        sa.select(LiveSession).where(LiveSession.offering_id == offering.id).order_by(LiveSession.starts_at)
     ).all()
     return [session for session in sessions if session.ends_at > now]
 
@@ -89,18 +89,18 @@ def find_live_session(slug: str, session_id: int) -> LiveSession | None:
     """A session of the offering named by `slug`, with its offering loaded (one query)."""
     return db.session.scalar(
         sa.select(LiveSession)
-        .join(LiveSession.course)
-        .where(LiveSession.id == session_id, Course.slug == slug)
-        .options(contains_eager(LiveSession.course))
+        .join(LiveSession.offering)
+        .where(LiveSession.id == session_id, Offering.slug == slug)
+        .options(contains_eager(LiveSession.offering))
     )
 
 
-def find_course(slug: str) -> Course | None:
+def find_offering(slug: str) -> Offering | None:
     """The offering named by `slug`."""
-    return db.session.scalar(sa.select(Course).where(Course.slug == slug))
+    return db.session.scalar(sa.select(Offering).where(Offering.slug == slug))
 
 
-def live_viewer(user: User, course: Course) -> Viewer | None:
+def live_viewer(user: User, offering: Offering) -> Viewer | None:
     """Why `user` may see the offering's join links, calendar and replays, or None (one query at most).
 
     Enrolled learners with access now; the owner and admins, to preview what learners get.
@@ -110,9 +110,9 @@ def live_viewer(user: User, course: Course) -> Viewer | None:
     if user.is_admin:
         return Viewer.ADMIN
     profile = user.creator_profile
-    if profile is not None and profile.id == course.creator_id:
+    if profile is not None and profile.id == offering.creator_id:
         return Viewer.OWNER
-    if active_enrollment(user, course) is not None:
+    if active_enrollment(user, offering) is not None:
         return Viewer.LEARNER
     return None
 
@@ -125,27 +125,27 @@ def replay_of(session: LiveSession) -> MediaAsset | None:
     return asset if asset is not None and asset.status is MediaStatus.READY else None
 
 
-def sessions_with_replays(course: Course, now: datetime | None = None) -> list[LiveSession]:
+def sessions_with_replays(offering: Offering, now: datetime | None = None) -> list[LiveSession]:
     """The offering's ended sessions that have a recording, latest first (one query)."""
     now = now or utcnow()
     sessions = db.session.scalars(
         sa.select(LiveSession)
         .join(MediaAsset, MediaAsset.id == LiveSession.replay_asset_id)
-        .where(LiveSession.course_id == course.id, MediaAsset.status == MediaStatus.READY)
+        .where(LiveSession.offering_id == offering.id, MediaAsset.status == MediaStatus.READY)
         .order_by(LiveSession.starts_at.desc())
     ).all()
     return [session for session in sessions if session.ends_at <= now]
 
 
-def session_lessons(course_ids: list[int]) -> dict[int, int]:
+def session_lessons(offering_ids: list[int]) -> dict[int, int]:
     """For each live session of these offerings, the first live lesson that presents it (one query)."""
-    if not course_ids:
+    if not offering_ids:
         return {}
     rows = db.session.execute(
         sa.select(Lesson.live_session_id, Lesson.id)
         .join(Section, Lesson.section_id == Section.id)
         .where(
-            Section.course_id.in_(course_ids),
+            Section.offering_id.in_(offering_ids),
             Lesson.kind == LessonKind.LIVE,
             Lesson.live_session_id.is_not(None),
         )
@@ -161,22 +161,22 @@ def session_lessons(course_ids: list[int]) -> dict[int, int]:
 # Links for e-mails and calendar files (no request needed: the reminders run from cron)
 
 
-def session_page_url(course: Course, session: LiveSession, lessons: dict[int, int]) -> str:
+def session_page_url(offering: Offering, session: LiveSession, lessons: dict[int, int]) -> str:
     """Where a learner meets the session: its live lesson, else the offering's outline."""
     lesson_id = lessons.get(session.id)
     if lesson_id is not None:
-        return absolute_url("learning.lesson", slug=course.slug, lesson_id=lesson_id)
-    return learn_url(course)
+        return absolute_url("learning.lesson", slug=offering.slug, lesson_id=lesson_id)
+    return learn_url(offering)
 
 
-def calendar_url(course: Course, session: LiveSession) -> str:
+def calendar_url(offering: Offering, session: LiveSession) -> str:
     """The session's calendar file, for e-mails."""
-    return absolute_url("learning.session_calendar", slug=course.slug, session_id=session.id)
+    return absolute_url("learning.session_calendar", slug=offering.slug, session_id=session.id)
 
 
-def join_url_for(course: Course, session: LiveSession) -> str:
+def join_url_for(offering: Offering, session: LiveSession) -> str:
     """Aqueduct's join link: it checks who clicks and when, then redirects to the meeting."""
-    return absolute_url("learning.join_session", slug=course.slug, session_id=session.id)
+    return absolute_url("learning.join_session", slug=offering.slug, session_id=session.id)
 
 
 # ---------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def session_uid(session: LiveSession) -> str:
     return f"live-session-{session.id}@{host}"
 
 
-def calendar_file(course: Course, sessions: list[LiveSession], now: datetime | None = None) -> bytes:
+def calendar_file(offering: Offering, sessions: list[LiveSession], now: datetime | None = None) -> bytes:
     """An iCalendar file with one event per session, in UTC, linking to where each is joined.
 
     The meeting's URL is not in the file: LOCATION is Aqueduct's join link, which works
@@ -199,35 +199,35 @@ def calendar_file(course: Course, sessions: list[LiveSession], now: datetime | N
     """
     now = now or utcnow()
     lead = current_app.config["LIVE_JOIN_OPENS_MINUTES"]
-    lessons = session_lessons([course.id])
-    creator = course.creator.display_name
+    lessons = session_lessons([offering.id])
+    creator = offering.creator.display_name
     calendar = Calendar()
     calendar.add("prodid", "-//Aqueduct//Live workshops//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", course.title)
+    calendar.add("x-wr-calname", offering.title)
     for session in sessions:
-        page = session_page_url(course, session, lessons)
+        page = session_page_url(offering, session, lessons)
         event = Event()
         event.add("uid", session_uid(session))
         event.add("dtstamp", now)
         event.add("sequence", 0)
         event.add("dtstart", session.starts_at)
         event.add("dtend", session.ends_at)
-        event.add("summary", f"{course.title}: {session.title}" if session.title else course.title)
+        event.add("summary", f"{offering.title}: {session.title}" if session.title else offering.title)
         event.add(
             "description",
-            f"A live session of {course.title} with {creator}.\n\n"
+            f"A live session of {offering.title} with {creator}.\n\n"
             f"Join from this page; the join link appears there {lead} minutes before the start:\n{page}",
         )
-        event.add("location", join_url_for(course, session))
+        event.add("location", join_url_for(offering, session))
         event.add("url", page)
         event.add("status", "CONFIRMED")
         event.add("transp", "OPAQUE")
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", f"{course.title} starts in {lead} minutes: the join link is open.")
+        alarm.add("description", f"{offering.title} starts in {lead} minutes: the join link is open.")
         alarm.add("trigger", timedelta(minutes=-lead))
         event.add_component(alarm)
         calendar.add_component(event)

@@ -19,12 +19,12 @@ from ..downloads import attachment
 from ..extensions import limiter
 from ..formatting import format_date
 from ..media.services import media_url
-from ..models import Course, LiveSession, utcnow
+from ..models import LiveSession, Offering, utcnow
 from . import bp
 from .live import (
     calendar_file,
-    find_course,
     find_live_session,
+    find_offering,
     join_window,
     live_viewer,
     replay_of,
@@ -39,7 +39,7 @@ def _session_or_404(slug: str, session_id: int) -> tuple[LiveSession, Viewer]:
     session = find_live_session(slug, session_id)
     if session is None:
         abort(404)
-    viewer = live_viewer(current_user, session.course)
+    viewer = live_viewer(current_user, session.offering)
     if viewer is None:
         abort(403)
     return session, viewer
@@ -54,16 +54,16 @@ def _calendar_response(body: bytes, filename: str) -> Response:
 
 @bp.get("/<slug>/sessions.ics")
 @login_required
-def course_calendar(slug: str):
+def offering_calendar(slug: str):
     """Every session of a live workshop as one calendar file, times in UTC."""
-    course = find_course(slug)
-    if course is None:
+    offering = find_offering(slug)
+    if offering is None:
         abort(404)
-    if live_viewer(current_user, course) is None:
+    if live_viewer(current_user, offering) is None:
         abort(403)
-    if not course.live_sessions:
+    if not offering.live_sessions:
         abort(404)
-    return _calendar_response(calendar_file(course, list(course.live_sessions)), f"{course.slug}.ics")
+    return _calendar_response(calendar_file(offering, list(offering.live_sessions)), f"{offering.slug}.ics")
 
 
 @bp.get("/<slug>/sessions/<int:session_id>.ics")
@@ -72,14 +72,14 @@ def session_calendar(slug: str, session_id: int):
     """One session as a calendar file, to add it to the learner's own calendar."""
     session, _viewer = _session_or_404(slug, session_id)
     day = session.starts_at.strftime("%Y-%m-%d")
-    return _calendar_response(calendar_file(session.course, [session]), f"{session.course.slug}-{day}.ics")
+    return _calendar_response(calendar_file(session.offering, [session]), f"{session.offering.slug}-{day}.ics")
 
 
-def _session_page(course: Course, session: LiveSession) -> str:
-    lesson_id = session_lessons([course.id]).get(session.id)
+def _session_page(offering: Offering, session: LiveSession) -> str:
+    lesson_id = session_lessons([offering.id]).get(session.id)
     if lesson_id is not None:
-        return url_for("learning.lesson", slug=course.slug, lesson_id=lesson_id)
-    return url_for("learning.course", slug=course.slug)
+        return url_for("learning.lesson", slug=offering.slug, lesson_id=lesson_id)
+    return url_for("learning.offering", slug=offering.slug)
 
 
 @bp.get("/<slug>/sessions/<int:session_id>/join")
@@ -91,7 +91,7 @@ def join_session(slug: str, session_id: int):
     The owner and admins, who set the link, are let through at any time.
     """
     session, viewer = _session_or_404(slug, session_id)
-    course = session.course
+    offering = session.offering
     window = join_window(session, utcnow())
     if session.join_url and (window.is_open or viewer in (Viewer.OWNER, Viewer.ADMIN)):
         response = redirect(session.join_url, code=302)
@@ -104,7 +104,7 @@ def join_session(slug: str, session_id: int):
         flash(f"The join link opens on {opens} ({window.lead_minutes} minutes before the start).", "info")
     else:
         flash("The join link hasn't been added yet. Please check again in a few minutes.", "info")
-    return redirect(_session_page(course, session))
+    return redirect(_session_page(offering, session))
 
 
 @bp.get("/<slug>/sessions/<int:session_id>/replay")

@@ -6,7 +6,7 @@ never takes away what was paid for); anyone opens a free-preview lesson of an
 offering that has been published (archived ones too, as the catalog shows). Nobody else, whatever ids they guess.
 
 What a learner may open *inside* an offering (drip dates, sequential order) is decided by
-`progress.course_progress`; the views combine the two.
+`progress.offering_progress`; the views combine the two.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload, undefer
 
 from ..extensions import db
-from ..models import Course, CourseStatus, Enrollment, EnrollmentStatus, Lesson, Section, User
+from ..models import Enrollment, EnrollmentStatus, Lesson, Offering, OfferingStatus, Section, User
 
 
 class Viewer(enum.Enum):
@@ -37,31 +37,31 @@ class LessonAccess:
 
 
 @dataclass(frozen=True)
-class CourseAccess:
+class OfferingAccess:
     """Why the current user may open an offering's outline, with their enrollment when they are a learner."""
 
-    course: Course
+    offering: Offering
     viewer: Viewer
     enrollment: Enrollment | None = None
 
 
-def course_access(user: User, slug: str) -> CourseAccess | None:
+def offering_access(user: User, slug: str) -> OfferingAccess | None:
     """How `user` may open the offering named by `slug` (its creator loaded), or None (two queries at most).
 
     Owners and admins open it whatever its status; learners need an active enrollment.
     """
-    course = db.session.scalar(sa.select(Course).where(Course.slug == slug).options(joinedload(Course.creator)))
-    if course is None or not user.is_authenticated:
+    offering = db.session.scalar(sa.select(Offering).where(Offering.slug == slug).options(joinedload(Offering.creator)))
+    if offering is None or not user.is_authenticated:
         return None
     if user.is_admin:
-        return CourseAccess(course, Viewer.ADMIN)
+        return OfferingAccess(offering, Viewer.ADMIN)
     profile = user.creator_profile
-    if profile is not None and profile.id == course.creator_id:
-        return CourseAccess(course, Viewer.OWNER)
-    enrollment = active_enrollment(user, course)
+    if profile is not None and profile.id == offering.creator_id:
+        return OfferingAccess(offering, Viewer.OWNER)
+    enrollment = active_enrollment(user, offering)
     if enrollment is None:
         return None
-    return CourseAccess(course, Viewer.LEARNER, enrollment)
+    return OfferingAccess(offering, Viewer.LEARNER, enrollment)
 
 
 def find_lesson(slug: str, lesson_id: int) -> Lesson | None:
@@ -69,10 +69,10 @@ def find_lesson(slug: str, lesson_id: int) -> Lesson | None:
     return db.session.scalar(
         sa.select(Lesson)
         .join(Lesson.section)
-        .join(Section.course)
-        .where(Lesson.id == lesson_id, Course.slug == slug)
+        .join(Section.offering)
+        .where(Lesson.id == lesson_id, Offering.slug == slug)
         .options(
-            contains_eager(Lesson.section).contains_eager(Section.course),
+            contains_eager(Lesson.section).contains_eager(Section.offering),
             joinedload(Lesson.media_asset),
             joinedload(Lesson.captions_asset),
             undefer(Lesson.body_html),
@@ -82,27 +82,27 @@ def find_lesson(slug: str, lesson_id: int) -> Lesson | None:
 
 def lesson_access(user: User, lesson: Lesson) -> LessonAccess | None:
     """How `user` may open `lesson`, or None when they may not (one query at most)."""
-    course = lesson.section.course
+    offering = lesson.section.offering
     if user.is_authenticated:
         if user.is_admin:
             return LessonAccess(Viewer.ADMIN)
         profile = user.creator_profile
-        if profile is not None and profile.id == course.creator_id:
+        if profile is not None and profile.id == offering.creator_id:
             return LessonAccess(Viewer.OWNER)
-        enrollment = active_enrollment(user, course)
+        enrollment = active_enrollment(user, offering)
         if enrollment is not None:
             return LessonAccess(Viewer.LEARNER, enrollment)
-    if lesson.is_preview and course.status is not CourseStatus.DRAFT:
+    if lesson.is_preview and offering.status is not OfferingStatus.DRAFT:
         return LessonAccess(Viewer.PREVIEW)
     return None
 
 
-def active_enrollment(user: User, course: Course) -> Enrollment | None:
+def active_enrollment(user: User, offering: Offering) -> Enrollment | None:
     """The user's enrollment in the offering if it gives access now (not suspended or revoked)."""
     return db.session.scalar(
         sa.select(Enrollment).where(
             Enrollment.user_id == user.id,
-            Enrollment.course_id == course.id,
+            Enrollment.offering_id == offering.id,
             Enrollment.status == EnrollmentStatus.ACTIVE,
         )
     )
@@ -114,7 +114,7 @@ def ended_enrollment(user: User, slug: str) -> Enrollment | None:
         return None
     return db.session.scalar(
         sa.select(Enrollment)
-        .join(Course, Course.id == Enrollment.course_id)
-        .where(Course.slug == slug, Enrollment.user_id == user.id, Enrollment.status != EnrollmentStatus.ACTIVE)
-        .options(contains_eager(Enrollment.course).joinedload(Course.creator))
+        .join(Offering, Offering.id == Enrollment.offering_id)
+        .where(Offering.slug == slug, Enrollment.user_id == user.id, Enrollment.status != EnrollmentStatus.ACTIVE)
+        .options(contains_eager(Enrollment.offering).joinedload(Offering.creator))
     )

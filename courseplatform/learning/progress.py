@@ -22,16 +22,16 @@ from ..extensions import db
 from ..formatting import zone_or_utc
 from ..models import (
     Attendance,
-    Course,
     Enrollment,
     Lesson,
     LessonKind,
     LessonProgress,
     LiveSession,
+    Offering,
     Section,
     utcnow,
 )
-from .services import course_outline
+from .services import offering_outline
 
 
 class LessonState(enum.Enum):
@@ -83,10 +83,10 @@ class SectionProgress:
 
 
 @dataclass(frozen=True)
-class CourseProgress:
+class OfferingProgress:
     """The whole outline with this learner's states, and where to pick up again."""
 
-    course: Course
+    offering: Offering
     enrollment: Enrollment | None
     sections: list[SectionProgress]
     # The lesson the learner was last in, when it is still open.
@@ -149,12 +149,12 @@ def drip_opens_at(enrolled_at: datetime, days: int, zone: str) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
-def course_progress(
-    course: Course, enrollment: Enrollment | None, zone: str = "UTC", now: datetime | None = None
-) -> CourseProgress:
+def offering_progress(
+    offering: Offering, enrollment: Enrollment | None, zone: str = "UTC", now: datetime | None = None
+) -> OfferingProgress:
     """The outline with each lesson's state for this enrollment (None: a creator or admin), in two queries."""
     now = now or utcnow()
-    outline = course_outline(course)
+    outline = offering_outline(offering)
     records: dict[int, LessonProgress] = {}
     if enrollment is not None:
         records = {
@@ -169,7 +169,7 @@ def course_progress(
     for section, lessons in outline:
         statuses = []
         for lesson in lessons:
-            status = _status(course, enrollment, lesson, records.get(lesson.id), previous, zone, now)
+            status = _status(offering, enrollment, lesson, records.get(lesson.id), previous, zone, now)
             by_id[lesson.id] = len(by_id)
             statuses.append(status)
             previous = status
@@ -179,7 +179,7 @@ def course_progress(
     last_visited = flat[by_id[last_id]] if last_id is not None else None
     if last_visited is not None and not last_visited.is_open:
         last_visited = None
-    return CourseProgress(course, enrollment, sections, last_visited, by_id)
+    return OfferingProgress(offering, enrollment, sections, last_visited, by_id)
 
 
 def _last_visited_id(
@@ -197,7 +197,7 @@ def _last_visited_id(
 
 
 def _status(
-    course: Course,
+    offering: Offering,
     enrollment: Enrollment | None,
     lesson: Lesson,
     record: LessonProgress | None,
@@ -213,7 +213,7 @@ def _status(
         opens_at = drip_opens_at(enrollment.enrolled_at, lesson.available_after_days, zone)
         if opens_at > now:
             return LessonStatus(lesson, LessonState.DRIP, opens_at=opens_at, progress=record)
-    if course.sequential and previous is not None and not previous.is_done:
+    if offering.sequential and previous is not None and not previous.is_done:
         waiting_for = previous.waiting_for if previous.state is LessonState.SEQUENTIAL else previous.lesson
         return LessonStatus(lesson, LessonState.SEQUENTIAL, waiting_for=waiting_for, progress=record)
     return LessonStatus(lesson, LessonState.OPEN, progress=record)
@@ -257,7 +257,7 @@ def lesson_counts(enrollment: Enrollment) -> tuple[int, int]:
     total = (
         sa.select(sa.func.count(Lesson.id))
         .join(Section, Lesson.section_id == Section.id)
-        .where(Section.course_id == enrollment.course_id)
+        .where(Section.offering_id == enrollment.offering_id)
         .scalar_subquery()
     )
     done = (
@@ -267,7 +267,7 @@ def lesson_counts(enrollment: Enrollment) -> tuple[int, int]:
         .where(
             LessonProgress.enrollment_id == enrollment.id,
             LessonProgress.completed_at.is_not(None),
-            Section.course_id == enrollment.course_id,
+            Section.offering_id == enrollment.offering_id,
         )
         .scalar_subquery()
     )
@@ -337,7 +337,7 @@ def attendance_summary(enrollment: Enrollment) -> AttendanceSummary:
 
     Minutes count up to each session's length, so staying late never makes up for a missed session.
     """
-    course = enrollment.course
+    offering = enrollment.offering
     counted = sa.case(
         (Attendance.minutes_attended < LiveSession.duration_minutes, Attendance.minutes_attended),
         else_=LiveSession.duration_minutes,
@@ -345,13 +345,13 @@ def attendance_summary(enrollment: Enrollment) -> AttendanceSummary:
     attended = (
         sa.select(sa.func.coalesce(sa.func.sum(counted), 0))
         .join(LiveSession, Attendance.live_session_id == LiveSession.id)
-        .where(Attendance.enrollment_id == enrollment.id, LiveSession.course_id == course.id)
+        .where(Attendance.enrollment_id == enrollment.id, LiveSession.offering_id == offering.id)
         .scalar_subquery()
     )
     scheduled = (
         sa.select(sa.func.coalesce(sa.func.sum(LiveSession.duration_minutes), 0))
-        .where(LiveSession.course_id == course.id)
+        .where(LiveSession.offering_id == offering.id)
         .scalar_subquery()
     )
     attended_minutes, scheduled_minutes = db.session.execute(sa.select(attended, scheduled)).one()
-    return AttendanceSummary(int(attended_minutes), int(scheduled_minutes), course.min_attendance_percent)
+    return AttendanceSummary(int(attended_minutes), int(scheduled_minutes), offering.min_attendance_percent)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from ..extensions import db
 from ..formatting import format_date
 from ..integrations.mail import send_after_commit
-from ..models import Course, Enrollment, EnrollmentStatus, LiveSession, User, utcnow
+from ..models import Enrollment, EnrollmentStatus, LiveSession, Offering, User, utcnow
 from .live import calendar_url, join_opens_at, session_lessons, session_page_url
 
 REMINDER_AHEAD = timedelta(hours=24)
@@ -46,7 +46,7 @@ def sessions_due(now: datetime) -> list[LiveSession]:
             )
             .order_by(LiveSession.starts_at, LiveSession.id)
             .with_for_update(skip_locked=True)
-            .options(selectinload(LiveSession.course).selectinload(Course.creator))
+            .options(selectinload(LiveSession.offering).selectinload(Offering.creator))
         )
     )
 
@@ -60,20 +60,20 @@ def send_reminders(now: datetime | None = None) -> ReminderRun:
     sessions = sessions_due(now)
     if not sessions:
         return ReminderRun(0, 0)
-    course_ids = sorted({session.course_id for session in sessions})
-    learners: dict[int, list[User]] = {course_id: [] for course_id in course_ids}
+    offering_ids = sorted({session.offering_id for session in sessions})
+    learners: dict[int, list[User]] = {offering_id: [] for offering_id in offering_ids}
     for enrollment in db.session.scalars(
         sa.select(Enrollment)
         .join(Enrollment.user)
-        .where(Enrollment.course_id.in_(course_ids), Enrollment.status == EnrollmentStatus.ACTIVE)
+        .where(Enrollment.offering_id.in_(offering_ids), Enrollment.status == EnrollmentStatus.ACTIVE)
         .options(contains_eager(Enrollment.user))
         .order_by(Enrollment.id)
     ):
-        learners[enrollment.course_id].append(enrollment.user)
-    lessons = session_lessons(course_ids)
+        learners[enrollment.offering_id].append(enrollment.user)
+    lessons = session_lessons(offering_ids)
     messages = 0
     for session in sessions:
-        for user in learners[session.course_id]:
+        for user in learners[session.offering_id]:
             _queue_reminder(session, user, lessons, now)
             messages += 1
         session.reminder_sent_at = now
@@ -82,21 +82,21 @@ def send_reminders(now: datetime | None = None) -> ReminderRun:
 
 
 def _queue_reminder(session: LiveSession, user: User, lessons: dict[int, int], now: datetime) -> None:
-    course = session.course
+    offering = session.offering
     zone = user.time_zone or "UTC"
     when = format_date(session.starts_at, zone, "%A, %B %-d at %-I:%M %p %Z")
     send_after_commit(
         user.email,
-        f"Reminder: {course.title} meets {when}",
+        f"Reminder: {offering.title} meets {when}",
         render_template(
             "learning/email/reminder.txt",
             user=user,
-            course=course,
+            offering=offering,
             session=session,
             zone=zone,
             lead_minutes=current_app.config["LIVE_JOIN_OPENS_MINUTES"],
             join_open=join_opens_at(session) <= now,
-            page_link=session_page_url(course, session, lessons),
-            calendar_link=calendar_url(course, session),
+            page_link=session_page_url(offering, session, lessons),
+            calendar_link=calendar_url(offering, session),
         ),
     )

@@ -10,12 +10,12 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from ..extensions import db
 from ..models import (
-    Course,
     CreatorProfile,
     Enrollment,
     EnrollmentStatus,
     Lesson,
     LessonProgress,
+    Offering,
     Section,
     User,
     utcnow,
@@ -38,7 +38,7 @@ def my_offerings(user: User) -> list[LearnerOffering]:
     total = (
         sa.select(sa.func.count(Lesson.id))
         .join(Section, Lesson.section_id == Section.id)
-        .where(Section.course_id == Enrollment.course_id)
+        .where(Section.offering_id == Enrollment.offering_id)
         .scalar_subquery()
     )
     done = (
@@ -49,18 +49,18 @@ def my_offerings(user: User) -> list[LearnerOffering]:
     rows: Iterable[tuple[Enrollment, int, int]] = db.session.execute(
         sa.select(Enrollment, total, done)
         .where(Enrollment.user_id == user.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-        .options(selectinload(Enrollment.course).selectinload(Course.creator).selectinload(CreatorProfile.user))
+        .options(selectinload(Enrollment.offering).selectinload(Offering.creator).selectinload(CreatorProfile.user))
         .order_by(Enrollment.enrolled_at.desc())
     )
     return [LearnerOffering(e, t, d) for e, t, d in rows]
 
 
-def course_outline(course: Course) -> list[tuple[Section, list[Lesson]]]:
+def offering_outline(offering: Offering) -> list[tuple[Section, list[Lesson]]]:
     """The offering's sections with their lessons, in order, in one query."""
     lessons = db.session.scalars(
         sa.select(Lesson)
         .join(Lesson.section)
-        .where(Section.course_id == course.id)
+        .where(Section.offering_id == offering.id)
         .options(contains_eager(Lesson.section))
         .order_by(Section.position, Section.id, Lesson.position, Lesson.id)
     ).all()

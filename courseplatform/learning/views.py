@@ -20,19 +20,19 @@ from flask_login import current_user, login_required
 from ..enrollments.notes import learner_note
 from ..extensions import limiter
 from ..media.services import media_url
-from ..models import CourseStatus, Lesson, LessonKind, MediaStatus, utcnow
+from ..models import Lesson, LessonKind, MediaStatus, OfferingStatus, utcnow
 from ..request_guard import json_body
 from . import bp
 from .certificates import completion_of, my_certificates
 from .forms import MarkCompleteForm, QuizForm, quiz_form
 from .live import sessions_with_replays, upcoming_sessions
-from .permissions import LessonAccess, Viewer, course_access, ended_enrollment, find_lesson, lesson_access
+from .permissions import LessonAccess, Viewer, ended_enrollment, find_lesson, lesson_access, offering_access
 from .progress import (
-    CourseProgress,
+    OfferingProgress,
     can_mark_complete,
     complete_lesson,
     completion_blocker,
-    course_progress,
+    offering_progress,
     update_completion,
 )
 from .quiz import QuizClosed, quiz_questions, quiz_standing, submit_quiz
@@ -50,14 +50,14 @@ def index():
 
 @bp.get("/<slug>")
 @login_required
-def course(slug: str):
+def offering(slug: str):
     """An offering's outline: my progress, where to continue, its live sessions and the way to the certificate."""
-    access = course_access(current_user, slug)
+    access = offering_access(current_user, slug)
     if access is None:
         return _access_ended_or_404(slug)
     now = utcnow()
     zone = current_user.time_zone
-    progress = course_progress(access.course, access.enrollment, zone=zone, now=now)
+    progress = offering_progress(access.offering, access.enrollment, zone=zone, now=now)
     enrollment = access.enrollment
     all_done = progress.total and progress.done >= progress.total
     if enrollment is not None and enrollment.completed_at is None and all_done:
@@ -65,13 +65,13 @@ def course(slug: str):
         # completed at once in two tabs): set it now rather than leave the learner at 100 %.
         update_completion(enrollment, now)
     return render_template(
-        "learning/course.html",
-        course=access.course,
+        "learning/offering.html",
+        offering=access.offering,
         viewer=access.viewer.value,
         progress=progress,
         completion=completion_of(enrollment) if enrollment else None,
-        live_sessions=upcoming_sessions(access.course, now),
-        past_sessions=sessions_with_replays(access.course, now),
+        live_sessions=upcoming_sessions(access.offering, now),
+        past_sessions=sessions_with_replays(access.offering, now),
         now=now,
         zone=zone,
     )
@@ -83,8 +83,8 @@ def _access_ended_or_404(slug: str):
     if enrollment is None:
         abort(404)
     note = learner_note(enrollment, current_user.time_zone)
-    course = enrollment.course
-    return render_template("learning/access_ended.html", course=course, note=note), 403
+    offering = enrollment.offering
+    return render_template("learning/access_ended.html", offering=offering, note=note), 403
 
 
 def _lesson_or_404(slug: str, lesson_id: int) -> Lesson:
@@ -94,11 +94,11 @@ def _lesson_or_404(slug: str, lesson_id: int) -> Lesson:
     return lesson
 
 
-def _progress(access: LessonAccess, lesson: Lesson) -> CourseProgress:
-    return course_progress(lesson.section.course, access.enrollment, zone=current_user.time_zone)
+def _progress(access: LessonAccess, lesson: Lesson) -> OfferingProgress:
+    return offering_progress(lesson.section.offering, access.enrollment, zone=current_user.time_zone)
 
 
-def _is_locked(access: LessonAccess, lesson: Lesson, progress: CourseProgress | None = None) -> bool:
+def _is_locked(access: LessonAccess, lesson: Lesson, progress: OfferingProgress | None = None) -> bool:
     """True when a learner may not open this lesson yet (drip date ahead, or an earlier lesson to finish)."""
     if access.viewer is not Viewer.LEARNER:
         return False
@@ -109,32 +109,32 @@ def _is_locked(access: LessonAccess, lesson: Lesson, progress: CourseProgress | 
 def lesson(slug: str, lesson_id: int):
     """One lesson: its video, audio, handout, text, quiz or live session, with the outline beside it."""
     lesson = _lesson_or_404(slug, lesson_id)
-    course = lesson.section.course
+    offering = lesson.section.offering
     access = lesson_access(current_user, lesson)
     if access is None:
-        if course.status is not CourseStatus.PUBLISHED:
+        if offering.status is not OfferingStatus.PUBLISHED:
             abort(404)
         if not current_user.is_authenticated:
             return current_app.login_manager.unauthorized()
-        if ended_enrollment(current_user, course.slug) is not None:
-            return _access_ended_or_404(course.slug)
+        if ended_enrollment(current_user, offering.slug) is not None:
+            return _access_ended_or_404(offering.slug)
         flash("Enroll in this offering to open its lessons.", "info")
-        return redirect(url_for("catalog.course", slug=course.slug))
+        return redirect(url_for("catalog.offering", slug=offering.slug))
     if access.viewer is Viewer.PREVIEW:
-        return redirect(url_for("catalog.preview_lesson", slug=course.slug, lesson_id=lesson.id))
+        return redirect(url_for("catalog.preview_lesson", slug=offering.slug, lesson_id=lesson.id))
     return _render_lesson(lesson, access)
 
 
 def _render_lesson(lesson: Lesson, access: LessonAccess, form: QuizForm | None = None):
     """The lesson page; `form` is a quiz form that came back with errors."""
-    course = lesson.section.course
+    offering = lesson.section.offering
     now = utcnow()
     zone = current_user.time_zone
-    progress = course_progress(course, access.enrollment, zone=zone, now=now)
+    progress = offering_progress(offering, access.enrollment, zone=zone, now=now)
     status = progress.status_of(lesson)
     previous, following = progress.neighbours(lesson)
     context = {
-        "course": course,
+        "offering": offering,
         "lesson": lesson,
         "viewer": access.viewer.value,
         "progress": progress,
@@ -170,7 +170,7 @@ def _answer(message: str, code: int, lesson: Lesson, category: str = "error"):
     if request.is_json:
         return {"completed": False, "error": message}, code
     flash(message, category)
-    return redirect(url_for("learning.lesson", slug=lesson.section.course.slug, lesson_id=lesson.id))
+    return redirect(url_for("learning.lesson", slug=lesson.section.offering.slug, lesson_id=lesson.id))
 
 
 @bp.post("/<slug>/lessons/<int:lesson_id>/complete")
@@ -194,15 +194,15 @@ def complete(slug: str, lesson_id: int):
         return _answer("This lesson hasn't opened for you yet.", 403, lesson)
     already = progress.status_of(lesson).is_done
     finished = complete_lesson(access.enrollment, lesson)
-    course = lesson.section.course
+    offering = lesson.section.offering
     if request.is_json:
         return {"completed": True, "offering_completed": finished}
     if finished:
-        flash(f"You've completed every lesson of {course.title}. Well done!", "success")
-        return redirect(url_for("learning.course", slug=course.slug))
+        flash(f"You've completed every lesson of {offering.title}. Well done!", "success")
+        return redirect(url_for("learning.offering", slug=offering.slug))
     if not already:
         flash(f"“{lesson.title}” is complete.", "success")
-    return redirect(url_for("learning.lesson", slug=course.slug, lesson_id=lesson.id))
+    return redirect(url_for("learning.lesson", slug=offering.slug, lesson_id=lesson.id))
 
 
 @bp.post("/<slug>/lessons/<int:lesson_id>/quiz")
@@ -232,11 +232,11 @@ def quiz(slug: str, lesson_id: int):
         submitted = submit_quiz(access.enrollment, lesson, questions, form.answers())
     except QuizClosed as closed:
         return _answer(str(closed), 409, lesson)
-    course = lesson.section.course
+    offering = lesson.section.offering
     if submitted.completed_offering:
-        flash(f"You passed, and that completes {course.title}. Well done!", "success")
-        return redirect(url_for("learning.course", slug=course.slug))
-    return redirect(url_for("learning.lesson", slug=course.slug, lesson_id=lesson.id, _anchor="quiz-result"))
+        flash(f"You passed, and that completes {offering.title}. Well done!", "success")
+        return redirect(url_for("learning.offering", slug=offering.slug))
+    return redirect(url_for("learning.lesson", slug=offering.slug, lesson_id=lesson.id, _anchor="quiz-result"))
 
 
 @bp.get("/<slug>/lessons/<int:lesson_id>/<any(media, captions):which>")

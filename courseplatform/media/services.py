@@ -18,7 +18,7 @@ from ..formatting import format_size
 from ..ids import parse_id
 from ..integrations.storage import STAGING_PREFIX, StorageError, get_storage, staging_key
 from ..jobs import enqueue
-from ..models import Course, CreatorProfile, Job, Lesson, LiveSession, MediaAsset, MediaStatus, Section, User, utcnow
+from ..models import CreatorProfile, Job, Lesson, LiveSession, MediaAsset, MediaStatus, Offering, Section, User, utcnow
 from ..pagination import paginate
 
 
@@ -188,7 +188,7 @@ ASSET_REFERENCES = (
     Lesson.media_asset_id,
     Lesson.captions_asset_id,
     LiveSession.replay_asset_id,
-    Course.cover_asset_id,
+    Offering.cover_asset_id,
     CreatorProfile.photo_asset_id,
 )
 
@@ -512,8 +512,8 @@ class FileUse:
     """One place a file appears: an offering's lesson, captions, cover or replay, or a profile photo."""
 
     label: str
-    course_id: int | None
-    course_title: str | None
+    offering_id: int | None
+    offering_title: str | None
 
 
 @dataclass(frozen=True)
@@ -559,10 +559,13 @@ def file_uses(ids: set[int]) -> dict[int, list[FileUse]]:
     def lesson_uses(column, prefix: str):
         return (
             sa.select(
-                column.label("asset_id"), (sa.literal(prefix) + Lesson.title).label("label"), Course.id, Course.title
+                column.label("asset_id"),
+                (sa.literal(prefix) + Lesson.title).label("label"),
+                Offering.id,
+                Offering.title,
             )
             .join(Section, Lesson.section_id == Section.id)
-            .join(Course, Section.course_id == Course.id)
+            .join(Offering, Section.offering_id == Offering.id)
             .where(column.in_(ids))
         )
 
@@ -570,11 +573,11 @@ def file_uses(ids: set[int]) -> dict[int, list[FileUse]]:
         sa.union_all(
             lesson_uses(Lesson.media_asset_id, "Lesson: "),
             lesson_uses(Lesson.captions_asset_id, "Captions: "),
-            sa.select(Course.cover_asset_id, sa.literal("Cover image"), Course.id, Course.title).where(
-                Course.cover_asset_id.in_(ids)
+            sa.select(Offering.cover_asset_id, sa.literal("Cover image"), Offering.id, Offering.title).where(
+                Offering.cover_asset_id.in_(ids)
             ),
-            sa.select(LiveSession.replay_asset_id, sa.literal("Live session replay"), Course.id, Course.title)
-            .join(Course, LiveSession.course_id == Course.id)
+            sa.select(LiveSession.replay_asset_id, sa.literal("Live session replay"), Offering.id, Offering.title)
+            .join(Offering, LiveSession.offering_id == Offering.id)
             .where(LiveSession.replay_asset_id.in_(ids)),
             sa.select(
                 CreatorProfile.photo_asset_id,
@@ -585,8 +588,8 @@ def file_uses(ids: set[int]) -> dict[int, list[FileUse]]:
         )
     )
     uses: dict[int, list[FileUse]] = {}
-    for asset_id, label, course_id, course_title in rows:
-        uses.setdefault(asset_id, []).append(FileUse(label, course_id, course_title))
+    for asset_id, label, offering_id, offering_title in rows:
+        uses.setdefault(asset_id, []).append(FileUse(label, offering_id, offering_title))
     return uses
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import abort, jsonify, request
 from flask_login import current_user
 
-from ..access import owned_course_or_404, studio_required
+from ..access import owned_offering_or_404, studio_required
 from ..extensions import db, limiter
 from ..ids import parse_id
 from ..models import MediaAsset, MediaStatus
@@ -61,10 +61,10 @@ def start_upload():
     if body.get("course_id") is not None:
         # A file for an offering belongs to (and counts against) the offering's creator,
         # also when an admin uploads it for them.
-        course_id = body["course_id"]
-        if not _is_count(course_id) or parse_id(course_id) is None:
+        offering_id = body["course_id"]
+        if not _is_count(offering_id) or parse_id(offering_id) is None:
             return _error("The offering's id must be a whole number.")
-        owner = owned_course_or_404(course_id).creator.user
+        owner = owned_offering_or_404(offering_id).creator.user
     try:
         answer = begin_direct_upload(owner, filename.strip(), content_type, size, purpose)
     except UploadError as error:

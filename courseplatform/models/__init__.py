@@ -13,34 +13,34 @@ from .commerce import (
     Refund,
     RefundStatus,
 )
-from .courses import (
-    Course,
-    CourseKind,
-    CourseStatus,
-    Lesson,
-    LessonKind,
-    LiveSession,
-    QuizChoice,
-    QuizQuestion,
-    Section,
-    Topic,
-    course_topics,
-)
 from .jobs import Job, JobStatus
 from .learning import (
     AccessEvent,
     Attendance,
     Certificate,
-    CourseEvaluation,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
     LessonProgress,
+    OfferingEvaluation,
     QuizAttempt,
     WaitlistEntry,
 )
 from .mail import MailStatus, OutgoingMail
 from .media import MediaAsset, MediaStatus
+from .offerings import (
+    Lesson,
+    LessonKind,
+    LiveSession,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
+    QuizChoice,
+    QuizQuestion,
+    Section,
+    Topic,
+    offering_topics,
+)
 from .revenue import PayerKind, SessionIncome, SessionIncomeSource
 from .stats import CreatorLearner, CreatorStats, OfferingSales, OfferingStats, PlatformStats
 
@@ -50,10 +50,6 @@ __all__ = [
     "Attendance",
     "AuditEntry",
     "Certificate",
-    "Course",
-    "CourseEvaluation",
-    "CourseKind",
-    "CourseStatus",
     "CreatorLearner",
     "CreatorProfile",
     "CreatorStats",
@@ -71,8 +67,12 @@ __all__ = [
     "MailStatus",
     "MediaAsset",
     "MediaStatus",
+    "Offering",
+    "OfferingEvaluation",
+    "OfferingKind",
     "OfferingSales",
     "OfferingStats",
+    "OfferingStatus",
     "Order",
     "OrderStatus",
     "OutgoingMail",
@@ -91,7 +91,7 @@ __all__ = [
     "Topic",
     "User",
     "WaitlistEntry",
-    "course_topics",
+    "offering_topics",
     "stored_markdown",
     "utcnow",
 ]

@@ -14,7 +14,7 @@ from ..extensions import Model
 from .base import ONLY_ON_POSTGRESQL, UTCDateTime, markdown_html, money_check, utcnow
 
 if TYPE_CHECKING:
-    from .courses import Course
+    from .offerings import Offering
 
 
 class User(UserMixin, Model):
@@ -124,7 +124,7 @@ class CreatorProfile(Model):
     suspension_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="creator_profile")
-    courses: Mapped[list[Course]] = relationship(back_populates="creator")
+    offerings: Mapped[list[Offering]] = relationship(back_populates="creator")
 
     @property
     def is_suspended(self) -> bool:

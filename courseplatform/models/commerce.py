@@ -15,7 +15,7 @@ from .base import UTCDateTime, enum_column, money_check, utcnow, whole_sum
 
 if TYPE_CHECKING:
     from .accounts import User
-    from .courses import Course
+    from .offerings import Offering
 
 
 class PaymentProvider(enum.Enum):
@@ -126,7 +126,7 @@ class Order(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     learner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
-    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="RESTRICT"))
+    offering_id: Mapped[int] = mapped_column("course_id", sa.ForeignKey("courses.id", ondelete="RESTRICT"))
     # What the learner paid (the price less any promotion code), in `currency`.
     # Columns the running totals follow (courseplatform/stats.py) keep their value before a change.
     amount_cents: Mapped[int] = mapped_column(active_history=True)
@@ -163,7 +163,7 @@ class Order(Model):
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     learner: Mapped[User] = relationship()
-    course: Mapped[Course] = relationship()
+    offering: Mapped[Offering] = relationship()
 
     refunds: Mapped[list[Refund]] = relationship(
         back_populates="order", order_by="Refund.created_at", cascade="all, delete-orphan"

@@ -40,7 +40,9 @@ class Job(Model):
     status: Mapped[JobStatus] = mapped_column(enum_column(JobStatus, "job_status"), default=JobStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    course_id: Mapped[int | None] = mapped_column(sa.ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    offering_id: Mapped[int | None] = mapped_column(
+        "course_id", sa.ForeignKey("courses.id", ondelete="CASCADE"), index=True
+    )
     progress_done: Mapped[int] = mapped_column(default=0, server_default="0")
     progress_total: Mapped[int] = mapped_column(default=0, server_default="0")
     result: Mapped[dict | None] = mapped_column(sa.JSON)

@@ -16,7 +16,7 @@ from .base import UTCDateTime, enum_column, utcnow
 if TYPE_CHECKING:
     from .accounts import User
     from .commerce import Order
-    from .courses import Course, LiveSession
+    from .offerings import LiveSession, Offering
 
 
 class EnrollmentSource(enum.Enum):
@@ -81,7 +81,7 @@ class Enrollment(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="RESTRICT"))
+    offering_id: Mapped[int] = mapped_column("course_id", sa.ForeignKey("courses.id", ondelete="RESTRICT"))
     order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orders.id", ondelete="SET NULL"))
     source: Mapped[EnrollmentSource] = mapped_column(enum_column(EnrollmentSource, "enrollment_source"))
     # Columns the running totals follow (courseplatform/stats.py) keep their value before a change.
@@ -96,7 +96,7 @@ class Enrollment(Model):
     last_lesson_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lessons.id", ondelete="SET NULL"))
 
     user: Mapped[User] = relationship()
-    course: Mapped[Course] = relationship()
+    offering: Mapped[Offering] = relationship()
     order: Mapped[Order | None] = relationship()
 
     @property
@@ -169,7 +169,7 @@ class Attendance(Model):
     live_session: Mapped[LiveSession] = relationship()
 
 
-class CourseEvaluation(Model):
+class OfferingEvaluation(Model):
     """A learner's evaluation of a CE offering and their attestation, the steps before the certificate."""
 
     __tablename__ = "course_evaluations"
@@ -198,7 +198,7 @@ class Certificate(Model):
     enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id", ondelete="RESTRICT"), unique=True)
     # Copied at issue time so the certificate never changes if the offering does.
     learner_name: Mapped[str] = mapped_column(sa.String(120))
-    course_title: Mapped[str] = mapped_column(sa.String(160))
+    offering_title: Mapped[str] = mapped_column("course_title", sa.String(160))
     creator_name: Mapped[str] = mapped_column(sa.String(255))
     creator_credentials: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
     ce_minutes: Mapped[int | None] = mapped_column()
@@ -233,7 +233,7 @@ class WaitlistEntry(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="CASCADE"))
+    offering_id: Mapped[int] = mapped_column("course_id", sa.ForeignKey("courses.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(sa.String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

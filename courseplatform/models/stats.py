@@ -22,7 +22,9 @@ class OfferingStats(Model):
 
     __tablename__ = "offering_stats"
 
-    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    offering_id: Mapped[int] = mapped_column(
+        "course_id", sa.ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
     active: Mapped[int] = _count()
     suspended: Mapped[int] = _count()
     revoked: Mapped[int] = _count()
@@ -35,7 +37,9 @@ class OfferingSales(Model):
 
     __tablename__ = "offering_sales"
 
-    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    offering_id: Mapped[int] = mapped_column(
+        "course_id", sa.ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
     currency: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
     orders: Mapped[int] = _count()
     gross_cents: Mapped[int] = _count()

@@ -35,7 +35,7 @@ from sqlalchemy.orm import QueryableAttribute
 from ..downloads import spreadsheet_safe
 from ..extensions import db
 from ..formatting import decimal_amount, minor_units
-from ..models import Course, CourseStatus, CreatorProfile, Order, Refund, SessionIncome
+from ..models import CreatorProfile, Offering, OfferingStatus, Order, Refund, SessionIncome
 from ..models.base import whole_sum
 from ..models.commerce import SETTLED_STATUSES, counted_refunds
 from ..pagination import Page
@@ -157,9 +157,9 @@ class MonthFigures:
 class OfferingFigures:
     """One offering over the period: its sales, refunds and net; its learners and completions today."""
 
-    course_id: int
+    offering_id: int
     title: str
-    status: CourseStatus
+    status: OfferingStatus
     authoring_minutes: int
     sales: int
     gross_cents: int
@@ -251,7 +251,7 @@ class RevenueFigures:
 
     @property
     def has_published(self) -> bool:
-        return any(o.status is CourseStatus.PUBLISHED for o in self.offerings)
+        return any(o.status is OfferingStatus.PUBLISHED for o in self.offerings)
 
     @property
     def has_passive(self) -> bool:
@@ -303,21 +303,21 @@ def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], 
         return _grouped(
             sa.select(
                 _constant(0).label("is_refund"),
-                Order.course_id,
+                Order.offering_id,
                 bucket.label("bucket"),
                 sa.func.count(Order.id),
                 whole_sum(Order.amount_cents),
                 whole_sum(Order.sale_net_cents),
             )
-            .join(Course, Order.course_id == Course.id)
+            .join(Offering, Order.offering_id == Offering.id)
             .where(
-                Course.creator_id == profile.id,
+                Offering.creator_id == profile.id,
                 Order.currency == profile.currency,
                 Order.status.in_(SETTLED_STATUSES),
                 Order.paid_at >= start,
                 Order.paid_at < end,
             ),
-            Order.course_id,
+            Order.offering_id,
             bucket,
         )
 
@@ -325,22 +325,22 @@ def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], 
         return _grouped(
             sa.select(
                 _constant(1).label("is_refund"),
-                Order.course_id,
+                Order.offering_id,
                 bucket.label("bucket"),
                 sa.func.count(Refund.id),
                 whole_sum(Refund.amount_cents),
                 whole_sum(Refund.refund_net_cents),
             )
             .join(Order, Refund.order_id == Order.id)
-            .join(Course, Order.course_id == Course.id)
+            .join(Offering, Order.offering_id == Offering.id)
             .where(
-                Course.creator_id == profile.id,
+                Offering.creator_id == profile.id,
                 Order.currency == profile.currency,
                 counted_refunds(),
                 Refund.created_at >= start,
                 Refund.created_at < end,
             ),
-            Order.course_id,
+            Order.offering_id,
             bucket,
         )
 
@@ -359,8 +359,8 @@ def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: date
     money: dict[tuple[int, int], _Money] = {}
     statement = sales_and_refunds_statement(profile, edges, now)
     rows: Iterable[tuple[int, int, int, int, int, int]] = db.session.execute(statement)
-    for is_refund, course_id, bucket, count, amount, net in rows:
-        cell = money.setdefault((course_id, bucket), _Money())
+    for is_refund, offering_id, bucket, count, amount, net in rows:
+        cell = money.setdefault((offering_id, bucket), _Money())
         if is_refund:
             cell.refunds, cell.refunded, cell.refund_net = int(count), int(amount), int(net)
         else:
@@ -400,9 +400,9 @@ def _offerings(
     the page's offerings are read in full, their learners off the running totals.
     """
     totals: dict[int, _Money] = {}
-    for (course_id, bucket), cell in money.items():
+    for (offering_id, bucket), cell in money.items():
         if bucket != RECENT:
-            total = totals.setdefault(course_id, _Money())
+            total = totals.setdefault(offering_id, _Money())
             total.sales += cell.sales
             total.gross += cell.gross
             total.sale_net += cell.sale_net
@@ -410,9 +410,9 @@ def _offerings(
             total.refunded += cell.refunded
             total.refund_net += cell.refund_net
     ranked = db.session.execute(
-        sa.select(Course.id, Course.authoring_minutes)
-        .where(Course.creator_id == profile.id)
-        .order_by(Course.title, Course.id)
+        sa.select(Offering.id, Offering.authoring_minutes)
+        .where(Offering.creator_id == profile.id)
+        .order_by(Offering.title, Offering.id)
     ).all()
     # Best earners first; offerings with nothing in the period keep their alphabetical order.
     order = sorted(range(len(ranked)), key=lambda i: -totals.get(ranked[i][0], _Money()).net)
@@ -423,25 +423,25 @@ def _offerings(
             row[0]: row
             for row in db.session.execute(
                 sa.select(
-                    Course.id,
-                    Course.title,
-                    Course.status,
-                    Course.authoring_minutes,
+                    Offering.id,
+                    Offering.title,
+                    Offering.status,
+                    Offering.authoring_minutes,
                     offering_learners(),
                     offering_completed(),
-                ).where(Course.id.in_(shown))
+                ).where(Offering.id.in_(shown))
             )
         }
         if shown
         else {}
     )
     offerings = []
-    for course_id in shown:
-        _id, title, status, authoring_minutes, learner_count, completed = rows[course_id]
-        total = totals.get(course_id, _Money())
+    for offering_id in shown:
+        _id, title, status, authoring_minutes, learner_count, completed = rows[offering_id]
+        total = totals.get(offering_id, _Money())
         offerings.append(
             OfferingFigures(
-                course_id=course_id,
+                offering_id=offering_id,
                 title=title,
                 status=status,
                 authoring_minutes=authoring_minutes or 0,
@@ -466,7 +466,7 @@ def revenue_figures(
     money = _sales_and_refunds(profile, month_edges(period, zone), now)
     sessions = _sessions_by_month(profile, period)
     passive: dict[int, int] = {}
-    for (_course, bucket), cell in money.items():
+    for (_offering, bucket), cell in money.items():
         passive[bucket] = passive.get(bucket, 0) + cell.net
     offerings_page, authoring_minutes = _offerings(profile, money, page)
     months = []

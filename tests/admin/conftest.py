@@ -8,10 +8,10 @@ from courseplatform.models import EnrollmentSource, OrderStatus
 
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     OrderFactory,
     SectionFactory,
     UserFactory,
@@ -34,19 +34,19 @@ def creator():
 
 
 @pytest.fixture
-def course(creator):
-    course = CourseFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
-    LessonFactory(section=SectionFactory(course=course), title="Breathing")
-    return course
+def offering(creator):
+    offering = OfferingFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
+    LessonFactory(section=SectionFactory(offering=offering), title="Breathing")
+    return offering
 
 
 @pytest.fixture
-def sale(course):
+def sale(offering):
     """Pat bought Grounding Skills for $49 (the platform kept $4.90); Pat is enrolled."""
     learner = UserFactory(email="pat@example.org", name="Pat Buyer")
     order = OrderFactory(
         learner=learner,
-        course=course,
+        offering=offering,
         amount_cents=4900,
         status=OrderStatus.PAID,
         checkout_id="cs_test_pat",
@@ -56,4 +56,4 @@ def sale(course):
         platform_fee_cents=490,
         net_cents=4238,
     )
-    return EnrollmentFactory(user=learner, course=course, source=EnrollmentSource.PURCHASE, order=order)
+    return EnrollmentFactory(user=learner, offering=offering, source=EnrollmentSource.PURCHASE, order=order)

@@ -23,7 +23,7 @@ def admin_urls(app, method: str, ids: dict) -> list[str]:
 @pytest.fixture
 def ids(sale):
     return {
-        "creator_id": sale.course.creator_id,
+        "creator_id": sale.offering.creator_id,
         "user_id": sale.user_id,
         "order_id": sale.order_id,
         "job_id": 1,

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from courseplatform.extensions import db
-from courseplatform.models import CourseStatus, EnrollmentStatus, OrderStatus, Refund, utcnow
+from courseplatform.models import EnrollmentStatus, OfferingStatus, OrderStatus, Refund, utcnow
 
-from ..factories import CourseFactory, CreatorProfileFactory, EnrollmentFactory, OrderFactory
+from ..factories import CreatorProfileFactory, EnrollmentFactory, OfferingFactory, OrderFactory
 
 
 def rows(html: str) -> list[str]:
@@ -25,13 +25,13 @@ def cell(html: str, label: str) -> list[str]:
 
 
 def test_each_creator_shows_payout_status_offerings_learners_and_money_per_currency(web, client, operator, sale):
-    maya = sale.course.creator
+    maya = sale.offering.creator
     maya.stripe_account_id, maya.stripe_charges_enabled = "acct_maya", True
-    CourseFactory(creator=maya, status=CourseStatus.DRAFT)
-    euro = CourseFactory(creator=maya, currency="EUR", price_cents=3000)
-    OrderFactory(course=euro, currency="EUR", amount_cents=3000, platform_fee_cents=300, processor_fee_cents=100)
-    EnrollmentFactory(course=euro, user=sale.user)  # the same learner twice counts once
-    EnrollmentFactory(course=euro, status=EnrollmentStatus.REVOKED)  # no access: not counted
+    OfferingFactory(creator=maya, status=OfferingStatus.DRAFT)
+    euro = OfferingFactory(creator=maya, currency="EUR", price_cents=3000)
+    OrderFactory(offering=euro, currency="EUR", amount_cents=3000, platform_fee_cents=300, processor_fee_cents=100)
+    EnrollmentFactory(offering=euro, user=sale.user)  # the same learner twice counts once
+    EnrollmentFactory(offering=euro, status=EnrollmentStatus.REVOKED)  # no access: not counted
     # $20 of Pat's $49 back, with $2 of the fee.
     db.session.add(Refund(order_id=sale.order_id, amount_cents=2000, platform_fee_refunded_cents=200))
     sale.order.refunded_cents, sale.order.status = 2000, OrderStatus.PARTIALLY_REFUNDED
@@ -97,9 +97,9 @@ def build(size: int):
     for _ in range(size):
         profile = CreatorProfileFactory()
         for currency in ("USD", "EUR"):
-            course = CourseFactory(creator=profile, currency=currency)
-            order = OrderFactory(course=course, currency=currency, platform_fee_cents=100)
-            EnrollmentFactory(course=course, user=order.learner)
+            offering = OfferingFactory(creator=profile, currency=currency)
+            order = OrderFactory(offering=offering, currency=currency, platform_fee_cents=100)
+            EnrollmentFactory(offering=offering, user=order.learner)
             db.session.add(Refund(order_id=order.id, amount_cents=100, platform_fee_refunded_cents=10))
     db.session.flush()
     return profile
@@ -117,11 +117,11 @@ def test_the_creators_pages_run_a_constant_number_of_queries(web, client, operat
 
 
 def test_a_creators_page_shows_offerings_recent_orders_and_links(web, client, operator, sale):
-    html = client.get(f"/admin/creators/{sale.course.creator_id}").get_data(as_text=True)
+    html = client.get(f"/admin/creators/{sale.offering.creator_id}").get_data(as_text=True)
     assert "Grounding Skills" in html
     assert f'href="/admin/orders/{sale.order_id}"' in html
-    assert f'href="/admin/orders?creator={sale.course.creator_id}"' in html
-    assert f'href="/admin/accounts/{sale.course.creator.user_id}"' in html
+    assert f'href="/admin/orders?creator={sale.offering.creator_id}"' in html
+    assert f'href="/admin/accounts/{sale.offering.creator.user_id}"' in html
     assert "Suspend Maya Chen" in html
     assert client.get("/admin/creators/987654321").status_code == 404
     assert client.get(f"/admin/creators/{2**40}").status_code == 404

@@ -7,7 +7,7 @@ import re
 from courseplatform.extensions import db
 from courseplatform.models import OrderStatus, Refund, RefundStatus
 
-from ..factories import CourseFactory, OrderFactory
+from ..factories import OfferingFactory, OrderFactory
 
 
 def fee_cells(html: str) -> dict[str, str]:
@@ -16,16 +16,16 @@ def fee_cells(html: str) -> dict[str, str]:
 
 
 def test_the_fee_earned_is_net_of_fees_returned_with_refunds_and_never_mixes_currencies(web, client, operator, app):
-    usd = CourseFactory(price_cents=10000)
-    eur = CourseFactory(price_cents=5000, currency="EUR")
-    kept = OrderFactory(course=usd, amount_cents=10000, platform_fee_cents=1000)
+    usd = OfferingFactory(price_cents=10000)
+    eur = OfferingFactory(price_cents=5000, currency="EUR")
+    kept = OrderFactory(offering=usd, amount_cents=10000, platform_fee_cents=1000)
     partly = OrderFactory(
-        course=usd, amount_cents=10000, platform_fee_cents=1000, status=OrderStatus.PARTIALLY_REFUNDED
+        offering=usd, amount_cents=10000, platform_fee_cents=1000, status=OrderStatus.PARTIALLY_REFUNDED
     )
-    fully = OrderFactory(course=usd, amount_cents=10000, platform_fee_cents=1000, status=OrderStatus.REFUNDED)
-    disputed = OrderFactory(course=usd, amount_cents=10000, platform_fee_cents=1000, status=OrderStatus.DISPUTED)
-    OrderFactory(course=usd, amount_cents=10000, platform_fee_cents=1000, status=OrderStatus.PENDING, paid_at=None)
-    OrderFactory(course=eur, currency="EUR", amount_cents=5000, platform_fee_cents=500)
+    fully = OrderFactory(offering=usd, amount_cents=10000, platform_fee_cents=1000, status=OrderStatus.REFUNDED)
+    disputed = OrderFactory(offering=usd, amount_cents=10000, platform_fee_cents=1000, status=OrderStatus.DISPUTED)
+    OrderFactory(offering=usd, amount_cents=10000, platform_fee_cents=1000, status=OrderStatus.PENDING, paid_at=None)
+    OrderFactory(offering=eur, currency="EUR", amount_cents=5000, platform_fee_cents=500)
     db.session.add_all(
         [
             Refund(order_id=partly.id, amount_cents=4000, platform_fee_refunded_cents=400),
@@ -44,7 +44,7 @@ def test_the_fee_earned_is_net_of_fees_returned_with_refunds_and_never_mixes_cur
     assert 'data-label="Fee returned with refunds">$14</td>' in html
 
 
-def test_the_overview_counts_listed_offerings_and_links_to_every_page(web, client, operator, course):
+def test_the_overview_counts_listed_offerings_and_links_to_every_page(web, client, operator, offering):
     html = client.get("/admin").get_data(as_text=True)
     assert re.search(r"<dt>Offerings in the catalog</dt><dd>1</dd>", html)
     for href in ("/admin/creators", "/admin/orders", "/admin/audit"):

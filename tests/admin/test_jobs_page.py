@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import AuditEntry, Job, JobStatus, MailStatus, OutgoingMail, utcnow
 
-from ..factories import PASSWORD, CourseFactory, UserFactory
+from ..factories import PASSWORD, OfferingFactory, UserFactory
 from ..helpers import csrf_token_from
 
 
@@ -91,7 +91,7 @@ def test_a_retry_of_something_that_did_not_fail_changes_nothing(operator, client
 
 
 def test_only_operators_see_or_retry_background_work(web, client):
-    job = failed_job(course_id=CourseFactory().id)
+    job = failed_job(offering_id=OfferingFactory().id)
     UserFactory(email="creator@example.org")
     assert client.get("/admin/jobs").status_code in (302, 401, 403)
     web.login("creator@example.org", PASSWORD)

@@ -9,7 +9,7 @@ import pytest
 from courseplatform.extensions import db
 from courseplatform.models import OrderStatus
 
-from ..factories import CourseFactory, OrderFactory, UserFactory
+from ..factories import OfferingFactory, OrderFactory, UserFactory
 
 
 def found(html: str) -> list[int]:
@@ -17,9 +17,9 @@ def found(html: str) -> list[int]:
 
 
 @pytest.fixture
-def other_order(course):
+def other_order(offering):
     return OrderFactory(
-        course=course,
+        offering=offering,
         learner=UserFactory(email="sam@example.org"),
         status=OrderStatus.PENDING,
         checkout_id="cs_test_sam",
@@ -46,8 +46,8 @@ def test_without_a_search_every_order_shows_newest_first_with_status_and_amounts
 
 def test_filter_by_status_and_by_creator(web, client, operator, sale, other_order):
     assert found(client.get("/admin/orders?status=pending").get_data(as_text=True)) == [other_order.id]
-    someone_else = OrderFactory(course=CourseFactory())
-    html = client.get(f"/admin/orders?creator={sale.course.creator_id}").get_data(as_text=True)
+    someone_else = OrderFactory(offering=OfferingFactory())
+    html = client.get(f"/admin/orders?creator={sale.offering.creator_id}").get_data(as_text=True)
     assert someone_else.id not in found(html) and sale.order_id in found(html)
     assert "Orders for Maya Chen" in html
 
@@ -66,9 +66,9 @@ def test_hostile_searches_find_nothing_they_should_not_and_never_fail(web, clien
     assert found(response.get_data(as_text=True)) == []
 
 
-def test_orders_are_paginated(web, client, operator, course):
+def test_orders_are_paginated(web, client, operator, offering):
     for _ in range(31):
-        OrderFactory(course=course)
+        OrderFactory(offering=offering)
     first = client.get("/admin/orders").get_data(as_text=True)
     assert len(found(first)) == 30 and "Page 1 of 2 · 31 orders" in first
     assert len(found(client.get("/admin/orders?page=2").get_data(as_text=True))) == 1
@@ -83,12 +83,12 @@ def test_an_order_page_shows_amounts_ids_and_refunds(web, client, operator, sale
     assert client.get("/admin/orders/987654321").status_code == 404
 
 
-def test_the_orders_pages_run_a_constant_number_of_queries(web, client, operator, course, count_queries):
+def test_the_orders_pages_run_a_constant_number_of_queries(web, client, operator, offering, count_queries):
     counts = {}
     for size in (1, 30):
         for _ in range(size):
-            OrderFactory(course=CourseFactory())
-        order = OrderFactory(course=course)
+            OrderFactory(offering=OfferingFactory())
+        order = OrderFactory(offering=offering)
         db.session.flush()
         for name, url in {
             "list": "/admin/orders",

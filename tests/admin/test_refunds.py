@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import AuditEntry, EnrollmentStatus, Order, OrderStatus, Refund, RefundStatus
 
-from ..checkout.conftest import connected_course, fake_stripe_server, stripe_api, webhooks  # noqa: F401
+from ..checkout.conftest import connected_offering, fake_stripe_server, stripe_api, webhooks  # noqa: F401
 from ..checkout.test_webhooks import fresh, paid_order
 from ..factories import PASSWORD, OrderFactory, UserFactory
 from ..helpers import csrf_token_from
@@ -103,8 +103,8 @@ def test_a_full_refund_ends_access(web, client, operator, sale):
     assert fresh_order(sale.order_id).status is OrderStatus.REFUNDED
     web.logout()
     web.login("pat@example.org", PASSWORD)
-    lesson = sale.course.sections[0].lessons[0]
-    assert client.get(f"/learn/{sale.course.slug}/lessons/{lesson.id}").status_code == 403
+    lesson = sale.offering.sections[0].lessons[0]
+    assert client.get(f"/learn/{sale.offering.slug}/lessons/{lesson.id}").status_code == 403
 
 
 def test_a_double_submit_refunds_once(web, client, operator, sale, mailbox):
@@ -155,8 +155,8 @@ def test_a_forged_confirmation_without_csrf_is_refused(web, client, operator, sa
     assert fresh_order(sale.order_id).refunded_cents == 0
 
 
-def test_an_unpaid_order_cannot_be_refunded(web, client, operator, course):
-    order = OrderFactory(course=course, status=OrderStatus.PENDING, paid_at=None)
+def test_an_unpaid_order_cannot_be_refunded(web, client, operator, offering):
+    order = OrderFactory(offering=offering, status=OrderStatus.PENDING, paid_at=None)
     assert "never paid" in client.get(order_url(order.id)).get_data(as_text=True)
     token = csrf_token_from(client.get(order_url(order.id)).get_data(as_text=True))
     response = client.post(
@@ -165,8 +165,8 @@ def test_an_unpaid_order_cannot_be_refunded(web, client, operator, course):
     assert response.status_code == 404
 
 
-def test_a_stripe_order_is_refunded_through_stripe(web, client, webhooks, connected_course, mailbox):  # noqa: F811
-    order = paid_order(web, webhooks, connected_course)
+def test_a_stripe_order_is_refunded_through_stripe(web, client, webhooks, connected_offering, mailbox):  # noqa: F811
+    order = paid_order(web, webhooks, connected_offering)
     operator = UserFactory(email="ops@example.org", is_admin=True)
     web.login(operator.email, PASSWORD)
     html = confirm(client, review(client, order.id, "10", "Goodwill").get_data(as_text=True))
@@ -180,8 +180,8 @@ def test_a_stripe_order_is_refunded_through_stripe(web, client, webhooks, connec
     assert fresh(order).refunded_cents == 1000
 
 
-def test_a_refund_stripe_is_still_processing_is_shown_as_pending(web, client, webhooks, connected_course):  # noqa: F811
-    order = paid_order(web, webhooks, connected_course)
+def test_a_refund_stripe_is_still_processing_is_shown_as_pending(web, client, webhooks, connected_offering):  # noqa: F811
+    order = paid_order(web, webhooks, connected_offering)
     webhooks.fake.refunds_start_as("pending")
     operator = UserFactory(email="ops@example.org", is_admin=True)
     web.login(operator.email, PASSWORD)

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from courseplatform.extensions import db
 from courseplatform.learning.certificates import issue_certificate
-from courseplatform.models import AuditEntry, CourseKind, LoginSession, Order
+from courseplatform.models import AuditEntry, LoginSession, OfferingKind, Order
 
-from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, UserFactory
+from ..factories import PASSWORD, EnrollmentFactory, OfferingFactory, UserFactory
 from ..helpers import csrf_token_from
 
 
@@ -58,11 +58,11 @@ def test_suspending_needs_a_reason_and_is_audited_and_shown(web, client, operato
     assert "Maya Chen is already suspended." in again and len(audit_actions()) == 1
 
 
-def test_a_suspended_creators_offerings_leave_the_catalog_search_storefront_and_home(web, client, operator, course):
-    other = CourseFactory(title="Grounding for couples", slug="couples")
+def test_a_suspended_creators_offerings_leave_the_catalog_search_storefront_and_home(web, client, operator, offering):
+    other = OfferingFactory(title="Grounding for couples", slug="couples")
     before = text(client.get("/courses?q=Grounding"))
     assert "Grounding Skills" in before and "Grounding for couples" in before
-    suspend_creator(client, course.creator)
+    suspend_creator(client, offering.creator)
     web.logout()
 
     assert "Grounding Skills" not in text(client.get("/courses?q=Grounding"))
@@ -77,8 +77,8 @@ def test_a_suspended_creators_offerings_leave_the_catalog_search_storefront_and_
     assert other.slug == "couples"
 
 
-def test_checkout_and_the_waitlist_refuse_a_suspended_creators_offering(web, client, operator, course):
-    suspend_creator(client, course.creator)
+def test_checkout_and_the_waitlist_refuse_a_suspended_creators_offering(web, client, operator, offering):
+    suspend_creator(client, offering.creator)
     web.logout()
     buyer = UserFactory(email="new@example.org")
     web.login(buyer.email, PASSWORD)
@@ -91,7 +91,7 @@ def test_checkout_and_the_waitlist_refuse_a_suspended_creators_offering(web, cli
 
 
 def test_a_free_offering_of_a_suspended_creator_enrols_nobody_new(web, client, operator, creator):
-    CourseFactory(creator=creator, slug="free-one", price_cents=0, kind=CourseKind.COURSE)
+    OfferingFactory(creator=creator, slug="free-one", price_cents=0, kind=OfferingKind.COURSE)
     suspend_creator(client, creator)
     web.logout()
     web.login(UserFactory(email="new@example.org").email, PASSWORD)
@@ -101,28 +101,28 @@ def test_a_free_offering_of_a_suspended_creator_enrols_nobody_new(web, client, o
 
 
 def test_learners_keep_learning_and_certificates_keep_verifying(web, client, operator, sale):
-    course = sale.course
-    course.ce_minutes = 60
+    offering = sale.offering
+    offering.ce_minutes = 60
     sale.completed_at = datetime(2026, 11, 1, tzinfo=UTC)
     certificate = issue_certificate(sale, now=datetime(2026, 11, 2, tzinfo=UTC))
     db.session.flush()
-    suspend_creator(client, course.creator)
+    suspend_creator(client, offering.creator)
     web.logout()
 
     web.login("pat@example.org", PASSWORD)
-    lesson = course.sections[0].lessons[0]
-    assert client.get(f"/learn/{course.slug}/lessons/{lesson.id}").status_code == 200
+    lesson = offering.sections[0].lessons[0]
+    assert client.get(f"/learn/{offering.slug}/lessons/{lesson.id}").status_code == 200
     assert "Grounding Skills" in text(client.get("/learn"))
     assert "You're enrolled" in text(client.get("/courses/grounding"))
     verify = client.get(f"/certificates/{certificate.number}")
     assert verify.status_code == 200 and "Grounding Skills" in text(verify)
 
 
-def test_a_suspended_creators_studio_is_closed_and_opens_again_when_unsuspended(web, client, operator, course):
-    suspend_creator(client, course.creator)
+def test_a_suspended_creators_studio_is_closed_and_opens_again_when_unsuspended(web, client, operator, offering):
+    suspend_creator(client, offering.creator)
     web.logout()
     web.login("maya@example.org", PASSWORD)
-    for url in ("/studio", f"/studio/courses/{course.id}", "/studio/revenue", "/studio/payouts", "/studio/sessions"):
+    for url in ("/studio", f"/studio/courses/{offering.id}", "/studio/revenue", "/studio/payouts", "/studio/sessions"):
         response = client.get(url)
         assert response.status_code == 403, url
         assert "Your studio is closed because an operator suspended your creator account." in response.get_data(
@@ -131,7 +131,7 @@ def test_a_suspended_creators_studio_is_closed_and_opens_again_when_unsuspended(
     web.logout()
 
     web.login("ops@example.org", PASSWORD)
-    html = text(act(client, f"/admin/creators/{course.creator.id}/unsuspend", "Cleared after review"))
+    html = text(act(client, f"/admin/creators/{offering.creator.id}/unsuspend", "Cleared after review"))
     assert "Maya Chen is no longer suspended." in html
     assert [a[0] for a in audit_actions()] == ["creator.suspend", "creator.unsuspend"]
     web.logout()
@@ -200,9 +200,9 @@ def test_a_hostile_reason_is_refused_and_changes_nothing(web, client, operator, 
     assert creator.suspended_at is None and audit_actions() == []
 
 
-def test_a_suspended_creator_shows_in_the_console(web, client, operator, course):
-    EnrollmentFactory(course=course)
-    suspend_creator(client, course.creator)
+def test_a_suspended_creator_shows_in_the_console(web, client, operator, offering):
+    EnrollmentFactory(offering=offering)
+    suspend_creator(client, offering.creator)
     assert "Suspended" in text(client.get("/admin/creators"))
     assert "1 creator" in text(client.get("/admin"))
 

@@ -34,7 +34,7 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory, UserFactory
 from ..helpers import Browserless, csrf_token_from
 
 CALLS: list[int] = []
@@ -56,7 +56,7 @@ def text(response) -> str:
 
 def test_a_checkout_opened_before_the_creator_was_suspended_cannot_be_paid_after_it(app, client, web, mailbox):
     creator = CreatorProfileFactory(user__email="maya@example.org", display_name="Maya Chen", slug="maya-chen")
-    course = CourseFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
+    offering = OfferingFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
     buyer = UserFactory(email="pat@example.org")
     web.login(buyer.email, PASSWORD)
     started = web.submit("/courses/grounding/checkout", {}, form_url="/courses/grounding", follow_redirects=False)
@@ -78,7 +78,7 @@ def test_a_checkout_opened_before_the_creator_was_suspended_cannot_be_paid_after
 
     db.session.expire_all()
     enrolled = db.session.scalar(
-        sa.select(Enrollment).where(Enrollment.user_id == buyer.id, Enrollment.course_id == course.id)
+        sa.select(Enrollment).where(Enrollment.user_id == buyer.id, Enrollment.offering_id == offering.id)
     )
     assert enrolled is None or enrolled.status is not EnrollmentStatus.ACTIVE, (
         "a suspended creator's offering was sold through a checkout opened before the suspension"
@@ -91,17 +91,17 @@ def test_a_checkout_opened_before_the_creator_was_suspended_cannot_be_paid_after
 
 
 def test_a_waitlist_job_that_runs_after_the_creator_is_suspended_mails_nobody_and_keeps_them_waiting(app, mailbox):
-    course = CourseFactory(slug="soon", title="Grounding Skills")
+    offering = OfferingFactory(slug="soon", title="Grounding Skills")
     for n in range(3):
-        db.session.add(WaitlistEntry(course_id=course.id, email=f"waiting{n}@example.org"))
+        db.session.add(WaitlistEntry(offering_id=offering.id, email=f"waiting{n}@example.org"))
     db.session.flush()
-    assert notify_waitlist(course, "open") == 3
+    assert notify_waitlist(offering, "open") == 3
     db.session.commit()
     db.session.info.pop(AFTER_COMMIT, None)  # a queue that hasn't run it yet (a backlog, a retry, a restart)
-    job = db.session.scalar(sa.select(Job).where(Job.kind == "waitlist.notify", Job.course_id == course.id))
+    job = db.session.scalar(sa.select(Job).where(Job.kind == "waitlist.notify", Job.offering_id == offering.id))
 
-    course.creator.suspended_at = utcnow()  # what the operator's Suspend writes
-    course.creator.suspension_reason = "Fraud review"
+    offering.creator.suspended_at = utcnow()  # what the operator's Suspend writes
+    offering.creator.suspension_reason = "Fraud review"
     db.session.commit()
 
     run_job(job.id)
@@ -112,16 +112,16 @@ def test_a_waitlist_job_that_runs_after_the_creator_is_suspended_mails_nobody_an
 
 
 def test_a_waitlist_job_that_runs_after_the_offering_was_archived_mails_nobody(app, mailbox):
-    from courseplatform.models import CourseStatus
+    from courseplatform.models import OfferingStatus
 
-    course = CourseFactory(slug="soon", title="Grounding Skills")
-    db.session.add(WaitlistEntry(course_id=course.id, email="waiting@example.org"))
+    offering = OfferingFactory(slug="soon", title="Grounding Skills")
+    db.session.add(WaitlistEntry(offering_id=offering.id, email="waiting@example.org"))
     db.session.flush()
-    notify_waitlist(course, "open")
+    notify_waitlist(offering, "open")
     db.session.commit()
     db.session.info.pop(AFTER_COMMIT, None)
-    job = db.session.scalar(sa.select(Job).where(Job.kind == "waitlist.notify", Job.course_id == course.id))
-    course.status = CourseStatus.ARCHIVED
+    job = db.session.scalar(sa.select(Job).where(Job.kind == "waitlist.notify", Job.offering_id == offering.id))
+    offering.status = OfferingStatus.ARCHIVED
     db.session.commit()
 
     run_job(job.id)

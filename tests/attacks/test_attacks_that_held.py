@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from courseplatform.extensions import db
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory, UserFactory
 from ..helpers import Browserless
 
 
@@ -52,30 +52,30 @@ def test_healthz_says_what_failed_without_internals(app, client, monkeypatch):
 def test_a_creator_cannot_open_another_creators_job_or_another_kind_of_job_under_a_route(app, client, web):
     mine = CreatorProfileFactory(user__email="mine@example.org")
     theirs = CreatorProfileFactory(user__email="theirs@example.org")
-    my_course = CourseFactory(creator=mine)
-    their_course = CourseFactory(creator=theirs)
+    my_offering = OfferingFactory(creator=mine)
+    their_offering = OfferingFactory(creator=theirs)
     from courseplatform.jobs import enqueue
 
     their_list = enqueue(
         "learners.enrol_list",
         {"people": [], "report": {}, "notify": False},
         owner_id=theirs.user_id,
-        course_id=their_course.id,
+        offering_id=their_offering.id,
     )
     their_sessions = enqueue("sessions.import", {"rows": []}, owner_id=theirs.user_id)
-    my_delete = enqueue("storage.delete", {"keys": []}, owner_id=mine.user_id, course_id=my_course.id)
-    my_waitlist = enqueue("waitlist.notify", {"reason": "open"}, owner_id=mine.user_id, course_id=my_course.id)
+    my_delete = enqueue("storage.delete", {"keys": []}, owner_id=mine.user_id, offering_id=my_offering.id)
+    my_waitlist = enqueue("waitlist.notify", {"reason": "open"}, owner_id=mine.user_id, offering_id=my_offering.id)
     db.session.commit()
     db.session.info.clear()
     web.login("mine@example.org", PASSWORD)
     for url in (
-        f"/studio/courses/{their_course.id}/learners/imports/{their_list.id}",
-        f"/studio/courses/{my_course.id}/learners/imports/{their_list.id}",
-        f"/studio/courses/{my_course.id}/learners/imports/{my_delete.id}",
-        f"/studio/courses/{my_course.id}/learners/imports/{my_waitlist.id}",
+        f"/studio/courses/{their_offering.id}/learners/imports/{their_list.id}",
+        f"/studio/courses/{my_offering.id}/learners/imports/{their_list.id}",
+        f"/studio/courses/{my_offering.id}/learners/imports/{my_delete.id}",
+        f"/studio/courses/{my_offering.id}/learners/imports/{my_waitlist.id}",
         f"/studio/sessions/imports/{their_sessions.id}",
         f"/studio/sessions/imports/{my_delete.id}",
-        f"/studio/courses/{my_course.id}/learners/imports/99999999999999999999",
+        f"/studio/courses/{my_offering.id}/learners/imports/99999999999999999999",
     ):
         assert client.get(url).status_code == 404, url
 

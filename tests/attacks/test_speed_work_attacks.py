@@ -16,7 +16,7 @@ from courseplatform.extensions import db
 from courseplatform.models.base import utcnow
 
 from ..catalog.test_page_cache import REDIS_URL
-from ..factories import CourseFactory, UserFactory
+from ..factories import OfferingFactory, UserFactory
 from ..test_running_totals import kept_totals, recounted_totals
 
 
@@ -52,7 +52,7 @@ def test_query_strings_nobody_links_to_cannot_fill_the_redis_the_job_queue_lives
     # The Redis of a deployment is shared with the job queue and runs `noeviction`: when it is
     # full, jobs can no longer be queued. A stranger asking for /courses/grounding?x=1, ?x=2, …
     # gets each answer rendered and stored for PAGE_CACHE_SECONDS.
-    CourseFactory(slug="grounding", title="Grounding Skills")
+    OfferingFactory(slug="grounding", title="Grounding Skills")
     db.session.commit()
     visitor = app.test_client()
     page_size = len(visitor.get("/courses/grounding").get_data())

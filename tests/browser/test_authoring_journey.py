@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from courseplatform.extensions import db
-from courseplatform.models import Course, CourseStatus
+from courseplatform.models import Offering, OfferingStatus
 
 from ..factories import PASSWORD, CreatorProfileFactory, UserFactory
 
@@ -146,11 +146,11 @@ def test_creator_builds_publishes_and_a_visitor_finds_it(page: Page):
 
     # And the database agrees.
     db.session.expire_all()
-    course = db.session.scalar(db.select(Course).filter_by(creator_id=creator.id))
-    assert course.title == TITLE
-    assert course.status is CourseStatus.PUBLISHED
-    assert course.price_cents == 8900
-    assert [s.title for s in course.sections] == [FIRST_SECTION, SECOND_SECTION]
-    assert [s.position for s in course.sections] == [0, 1]
-    assert [[lesson.title for lesson in s.lessons] for s in course.sections] == [[WINDOW], [BREATH, ORIENTING]]
-    assert [[lesson.position for lesson in s.lessons] for s in course.sections] == [[0], [0, 1]]
+    offering = db.session.scalar(db.select(Offering).filter_by(creator_id=creator.id))
+    assert offering.title == TITLE
+    assert offering.status is OfferingStatus.PUBLISHED
+    assert offering.price_cents == 8900
+    assert [s.title for s in offering.sections] == [FIRST_SECTION, SECOND_SECTION]
+    assert [s.position for s in offering.sections] == [0, 1]
+    assert [[lesson.title for lesson in s.lessons] for s in offering.sections] == [[WINDOW], [BREATH, ORIENTING]]
+    assert [[lesson.position for lesson in s.lessons] for s in offering.sections] == [[0], [0, 1]]

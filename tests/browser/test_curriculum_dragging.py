@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 from courseplatform.extensions import db
 from courseplatform.models import Section
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 
 PHONE = {"width": 390, "height": 844}
 VIEWPORT_HEIGHT = 900  # the `page` fixture's
@@ -24,15 +24,15 @@ VIEWPORT_HEIGHT = 900  # the `page` fixture's
 def offering():
     """An offering with three sections: 'Basics' (three lessons), 'Practice' (one) and 'Extras' (none)."""
     creator = CreatorProfileFactory(user=UserFactory(email="dragger@example.org"))
-    course = CourseFactory(creator=creator, title="Steady Hands")
-    basics = SectionFactory(course=course, title="Basics", position=1)
-    practice = SectionFactory(course=course, title="Practice", position=2)
-    SectionFactory(course=course, title="Extras", position=3)
+    offering = OfferingFactory(creator=creator, title="Steady Hands")
+    basics = SectionFactory(offering=offering, title="Basics", position=1)
+    practice = SectionFactory(offering=offering, title="Practice", position=2)
+    SectionFactory(offering=offering, title="Extras", position=3)
     for position, title in enumerate(["Breath", "Window", "Orienting"], start=1):
         LessonFactory(section=basics, title=title, position=position)
     LessonFactory(section=practice, title="Homework", position=1)
     db.session.flush()
-    return course
+    return offering
 
 
 def log_in(page: Page) -> None:
@@ -55,10 +55,10 @@ def section_card(page: Page, title: str) -> Locator:
     return page.locator(".curriculum-section").filter(has=page.get_by_role("heading", name=title, level=2))
 
 
-def saved_order(course) -> list[tuple[str, list[str]]]:
+def saved_order(offering) -> list[tuple[str, list[str]]]:
     """The order the database holds, read afresh."""
     db.session.expire_all()
-    sections = db.session.scalars(db.select(Section).filter_by(course_id=course.id).order_by(Section.position))
+    sections = db.session.scalars(db.select(Section).filter_by(offering_id=offering.id).order_by(Section.position))
     return [(section.title, [lesson.title for lesson in section.lessons]) for section in sections]
 
 

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from courseplatform.extensions import db
 from courseplatform.models import Lesson, LessonKind, MediaStatus
 
-from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import PASSWORD, EnrollmentFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 
 DEMO_VIDEO = Path(__file__).resolve().parents[2] / "courseplatform" / "demo" / "welcome.mp4"
 
@@ -33,14 +33,14 @@ def test_creator_uploads_a_video_and_an_enrolled_learner_plays_it(page: Page, ap
     # Small parts, so the 215 KB demo video travels as a multipart upload of four parts.
     monkeypatch.setitem(app.config, "MULTIPART_THRESHOLD_BYTES", 64 * 1024)
     monkeypatch.setitem(app.config, "MULTIPART_PART_BYTES", 64 * 1024)
-    course = CourseFactory(title="Grounding Skills", slug="grounding")
-    lesson = LessonFactory(section=SectionFactory(course=course), title="Welcome", kind=LessonKind.VIDEO)
+    offering = OfferingFactory(title="Grounding Skills", slug="grounding")
+    lesson = LessonFactory(section=SectionFactory(offering=offering), title="Welcome", kind=LessonKind.VIDEO)
     learner = UserFactory(email="learner@example.org")
-    EnrollmentFactory(user=learner, course=course)
+    EnrollmentFactory(user=learner, offering=offering)
     db.session.flush()
 
-    log_in(page, course.creator.user.email)
-    page.goto(f"/studio/courses/{course.id}/lessons/{lesson.id}/edit")
+    log_in(page, offering.creator.user.email)
+    page.goto(f"/studio/courses/{offering.id}/lessons/{lesson.id}/edit")
     upload = page.locator("[data-upload]").filter(has=page.get_by_label("Upload the file"))
     # Record every value the progress bar shows, to see it move rather than jump.
     page.evaluate(

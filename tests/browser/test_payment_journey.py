@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from courseplatform.extensions import db
 
-from ..factories import PASSWORD, CourseFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import PASSWORD, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 
 
 def log_in(page: Page, email: str) -> None:
@@ -27,25 +27,25 @@ def log_out(page: Page) -> None:
 def test_a_learner_buys_in_test_mode_and_loses_access_when_the_creator_refunds(
     page: Page, pytestconfig, console_errors: list[str]
 ):
-    course = CourseFactory(title="Grounding skills for clinicians", price_cents=4900)
-    lesson = LessonFactory(section=SectionFactory(course=course, title="Start here"), title="Welcome to the course")
+    offering = OfferingFactory(title="Grounding skills for clinicians", price_cents=4900)
+    lesson = LessonFactory(section=SectionFactory(offering=offering, title="Start here"), title="Welcome to the course")
     learner = UserFactory(name="Ana Ruiz", email="ana@example.org")
-    creator_email = course.creator.user.email
+    creator_email = offering.creator.user.email
     db.session.commit()
 
     # The learner buys.
     log_in(page, learner.email)
-    page.goto(f"/courses/{course.slug}")
+    page.goto(f"/courses/{offering.slug}")
     page.get_by_role("button", name="Buy now").click()
     expect(page).to_have_url(re.compile(r"/checkout/test/\d+$"))
     expect(page.get_by_role("note")).to_contain_text("Test mode.")
     page.get_by_role("button", name="Pay $49 (test)").click()
 
     # ... and lands in the course, whose first lesson is one click away.
-    expect(page).to_have_url(re.compile(rf"/learn/{course.slug}$"))
+    expect(page).to_have_url(re.compile(rf"/learn/{offering.slug}$"))
     expect(page.locator(".flashes")).to_contain_text("You're enrolled in Grounding skills for clinicians")
     page.get_by_role("link", name="Start the course").click()
-    expect(page).to_have_url(re.compile(rf"/learn/{course.slug}/lessons/{lesson.id}$"))
+    expect(page).to_have_url(re.compile(rf"/learn/{offering.slug}/lessons/{lesson.id}$"))
     expect(page.get_by_role("heading", name="Welcome to the course")).to_be_visible()
     page.goto("/account/orders")
     expect(page.locator(".orders-table")).to_contain_text("Grounding skills for clinicians")
@@ -54,7 +54,7 @@ def test_a_learner_buys_in_test_mode_and_loses_access_when_the_creator_refunds(
 
     # The creator refunds the whole order from the learners page.
     log_in(page, creator_email)
-    page.goto(f"/studio/courses/{course.id}/learners")
+    page.goto(f"/studio/courses/{offering.id}/learners")
     expect(page.get_by_role("rowheader").get_by_text("ana@example.org")).to_be_visible()
     page.get_by_role("link", name="Refund ana@example.org").click()
     expect(page.get_by_label("Amount to refund")).to_have_value("49")
@@ -68,7 +68,7 @@ def test_a_learner_buys_in_test_mode_and_loses_access_when_the_creator_refunds(
 
     # The learner can no longer open the lesson, and is told why; the offering's page offers to buy again.
     log_in(page, learner.email)
-    page.goto(f"/learn/{course.slug}/lessons/{lesson.id}")
+    page.goto(f"/learn/{offering.slug}/lessons/{lesson.id}")
     expect(page.locator("h1")).to_have_text("Your purchase was refunded")
     expect(page.locator("main")).to_contain_text("Your payment was refunded in full on")
     # The page itself answers 403 (it isn't theirs to open), which Chromium logs: that one is expected.
@@ -76,7 +76,7 @@ def test_a_learner_buys_in_test_mode_and_loses_access_when_the_creator_refunds(
         error for error in console_errors if f"/lessons/{lesson.id}:" not in error or "403" not in error
     ]
     page.get_by_role("link", name="See the offering to buy it again").click()
-    expect(page).to_have_url(re.compile(rf"/courses/{course.slug}$"))
+    expect(page).to_have_url(re.compile(rf"/courses/{offering.slug}$"))
     expect(page.get_by_role("button", name="Buy again")).to_be_visible()
     page.goto("/account/orders")
     expect(page.locator(".orders-table")).to_contain_text("Refunded")

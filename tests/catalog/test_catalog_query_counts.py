@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from courseplatform.extensions import db
-from courseplatform.models import CourseKind, LessonKind
+from courseplatform.models import LessonKind, OfferingKind
 
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     SectionFactory,
     UserFactory,
 )
@@ -20,7 +20,7 @@ from ..factories.catalog import topic, waitlist_entry
 from ..factories.live import live_session
 from ..factories.media import media_asset
 
-KINDS = [CourseKind.COURSE, CourseKind.RECORDED_WORKSHOP, CourseKind.LIVE_WORKSHOP]
+KINDS = [OfferingKind.COURSE, OfferingKind.RECORDED_WORKSHOP, OfferingKind.LIVE_WORKSHOP]
 
 
 def build_shop(size: int) -> dict:
@@ -33,7 +33,7 @@ def build_shop(size: int) -> dict:
     main.photo_asset_id = media_asset(main.user, "me.jpg", "image/jpeg").id
     learner = UserFactory(email=f"learner-{tag}@example.org", time_zone="Europe/Paris")
     topics = [topic(f"Topic {tag} {n}", f"topic-{tag}-{n}") for n in range(3)]
-    courses = []
+    offerings = []
     for n in range(size):
         if n % 2:
             owner = CreatorProfileFactory()
@@ -41,7 +41,7 @@ def build_shop(size: int) -> dict:
         else:
             owner = main
         kind = KINDS[n % 3]
-        course = CourseFactory(
+        offering = OfferingFactory(
             creator=owner,
             kind=kind,
             title=f"Shop course {n}",
@@ -52,9 +52,9 @@ def build_shop(size: int) -> dict:
             cover_asset_id=media_asset(owner.user, "cover.png", "image/png").id,
             ce_minutes=60 if n % 2 else None,
         )
-        courses.append(course)
+        offerings.append(offering)
         for s in range(2):
-            section = SectionFactory(course=course, position=s)
+            section = SectionFactory(offering=offering, position=s)
             LessonFactory(
                 section=section,
                 position=0,
@@ -64,15 +64,15 @@ def build_shop(size: int) -> dict:
                 captions_asset=media_asset(owner.user, "v.vtt", "text/vtt"),
             )
             LessonFactory(section=section, position=1)
-        if kind is CourseKind.LIVE_WORKSHOP:
-            live_session(course, days=3, capacity=50)
-            live_session(course, days=10, capacity=None)
-        EnrollmentFactory(user=learner, course=course)
-        EnrollmentFactory(course=course)
-        waitlist_entry(course, f"wait-{n}@example.org")
+        if kind is OfferingKind.LIVE_WORKSHOP:
+            live_session(offering, days=3, capacity=50)
+            live_session(offering, days=10, capacity=None)
+        EnrollmentFactory(user=learner, offering=offering)
+        EnrollmentFactory(offering=offering)
+        waitlist_entry(offering, f"wait-{n}@example.org")
     db.session.flush()
-    live = next(c for c in reversed(courses) if c.kind is CourseKind.LIVE_WORKSHOP and c.creator is main)
-    plain = next(c for c in reversed(courses) if c.kind is CourseKind.COURSE and c.creator is main)
+    live = next(c for c in reversed(offerings) if c.kind is OfferingKind.LIVE_WORKSHOP and c.creator is main)
+    plain = next(c for c in reversed(offerings) if c.kind is OfferingKind.COURSE and c.creator is main)
     preview = live.sections[0].lessons[0]
     return {
         "main": main,

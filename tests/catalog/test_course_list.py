@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from courseplatform.models import CourseKind, CourseStatus, utcnow
+from courseplatform.models import OfferingKind, OfferingStatus, utcnow
 
-from ..factories import CourseFactory, CreatorProfileFactory
+from ..factories import CreatorProfileFactory, OfferingFactory
 from ..factories.catalog import topic
 
 CARD_TITLE = re.compile(r'<article class="course-card[^"]*">.*?<h3>(.*?)</h3>', re.S)
@@ -24,10 +24,10 @@ def days_ago(n: float):
 
 def test_search_finds_title_subtitle_description_and_creator_name(client):
     ana = CreatorProfileFactory(display_name="Dr. Ana Ruiz")
-    CourseFactory(title="Grounding Skills", subtitle="For anxious clients", description="Twelve techniques.")
-    CourseFactory(title="Couples Work", subtitle="Repair after rupture", description="Gottman-informed.")
-    CourseFactory(title="Grief Basics", description="What helps when someone has DIED by suicide.")
-    CourseFactory(title="Sleep", creator=ana)
+    OfferingFactory(title="Grounding Skills", subtitle="For anxious clients", description="Twelve techniques.")
+    OfferingFactory(title="Couples Work", subtitle="Repair after rupture", description="Gottman-informed.")
+    OfferingFactory(title="Grief Basics", description="What helps when someone has DIED by suicide.")
+    OfferingFactory(title="Sleep", creator=ana)
 
     assert titles(client.get("/courses?q=grounding")) == ["Grounding Skills"]
     assert titles(client.get("/courses?q=RUPTURE")) == ["Couples Work"]
@@ -39,9 +39,9 @@ def test_search_finds_title_subtitle_description_and_creator_name(client):
 
 
 def test_percent_and_underscore_are_not_wildcards(client):
-    CourseFactory(title="Save 100% of your energy")
-    CourseFactory(title="Snake_case for clinicians")
-    CourseFactory(title="Ordinary course")
+    OfferingFactory(title="Save 100% of your energy")
+    OfferingFactory(title="Snake_case for clinicians")
+    OfferingFactory(title="Ordinary course")
 
     assert titles(client.get("/courses?q=100%")) == ["Save 100% of your energy"]
     assert titles(client.get("/courses?q=snake_case")) == ["Snake_case for clinicians"]
@@ -54,10 +54,10 @@ def test_filter_by_topic_and_kind_and_topics_menu_lists_only_used_topics(client)
     couples = topic("Couples", "couples")
     unused = topic("Unused topic", "unused-topic")
     draft_only = topic("Draft only", "draft-only")
-    CourseFactory(title="Trauma course", topics=[trauma])
-    CourseFactory(title="Trauma live", topics=[trauma], kind=CourseKind.LIVE_WORKSHOP)
-    CourseFactory(title="Couples recorded", topics=[couples], kind=CourseKind.RECORDED_WORKSHOP)
-    CourseFactory(title="Secret draft", topics=[draft_only], status=CourseStatus.DRAFT, published_at=None)
+    OfferingFactory(title="Trauma course", topics=[trauma])
+    OfferingFactory(title="Trauma live", topics=[trauma], kind=OfferingKind.LIVE_WORKSHOP)
+    OfferingFactory(title="Couples recorded", topics=[couples], kind=OfferingKind.RECORDED_WORKSHOP)
+    OfferingFactory(title="Secret draft", topics=[draft_only], status=OfferingStatus.DRAFT, published_at=None)
 
     assert sorted(titles(client.get("/courses?topic=trauma"))) == ["Trauma course", "Trauma live"]
     assert titles(client.get("/courses?topic=trauma&kind=live_workshop")) == ["Trauma live"]
@@ -71,7 +71,7 @@ def test_filter_by_topic_and_kind_and_topics_menu_lists_only_used_topics(client)
 
 def test_selected_filters_are_shown_in_the_form(client):
     trauma = topic("Trauma", "trauma")
-    CourseFactory(title="Trauma course", topics=[trauma])
+    OfferingFactory(title="Trauma course", topics=[trauma])
     html = client.get("/courses?q=trauma&topic=trauma&kind=course&sort=title").get_data(as_text=True)
     assert 'value="trauma"' in html and 'name="q"' in html
     assert '<option selected value="trauma">Trauma</option>' in html
@@ -80,18 +80,18 @@ def test_selected_filters_are_shown_in_the_form(client):
 
 
 def test_unknown_filter_values_fall_back_to_everything(client):
-    CourseFactory(title="Only course")
+    OfferingFactory(title="Only course")
     assert titles(client.get("/courses?topic=nope&kind=painting&sort=random&page=abc")) == ["Only course"]
     assert titles(client.get("/courses?page=-3")) == ["Only course"]
     assert client.get("/courses?page=99999999999999999999999").status_code == 200
 
 
 def test_each_sort_order(client):
-    CourseFactory(title="banana", price_cents=5000, published_at=days_ago(3))
-    CourseFactory(title="Apple", price_cents=9000, published_at=days_ago(1))
-    CourseFactory(title="cherry", price_cents=0, published_at=days_ago(2))
+    OfferingFactory(title="banana", price_cents=5000, published_at=days_ago(3))
+    OfferingFactory(title="Apple", price_cents=9000, published_at=days_ago(1))
+    OfferingFactory(title="cherry", price_cents=0, published_at=days_ago(2))
     # On a sliding scale the lowest price a learner can pay is what counts.
-    CourseFactory(title="Date", price_cents=20000, sliding_scale_min_cents=2000, published_at=days_ago(4))
+    OfferingFactory(title="Date", price_cents=20000, sliding_scale_min_cents=2000, published_at=days_ago(4))
 
     assert titles(client.get("/courses")) == ["Apple", "cherry", "banana", "Date"]
     assert titles(client.get("/courses?sort=newest")) == ["Apple", "cherry", "banana", "Date"]
@@ -103,8 +103,8 @@ def test_each_sort_order(client):
 def test_thirty_offerings_make_three_pages_and_links_keep_the_filters(client):
     trauma = topic("Trauma", "trauma")
     for n in range(30):
-        CourseFactory(title=f"Trauma {n:02d}", topics=[trauma], published_at=days_ago(n + 1))
-    CourseFactory(title="Not about it")
+        OfferingFactory(title=f"Trauma {n:02d}", topics=[trauma], published_at=days_ago(n + 1))
+    OfferingFactory(title="Not about it")
 
     url = "/courses?q=trauma&topic=trauma&sort=title"
     first = client.get(url)
@@ -132,14 +132,14 @@ def test_thirty_offerings_make_three_pages_and_links_keep_the_filters(client):
 
 
 def test_a_page_past_the_end_offers_the_first_page(client):
-    CourseFactory(title="Only course")
+    OfferingFactory(title="Only course")
     html = client.get("/courses?page=5&q=only").get_data(as_text=True)
     assert "There's nothing on page 5" in html
     assert 'href="/courses?q=only"' in html
 
 
 def test_no_results_say_so_and_offer_to_clear_the_filters(client):
-    CourseFactory(title="Grounding Skills")
+    OfferingFactory(title="Grounding Skills")
     html = client.get("/courses?q=astrology").get_data(as_text=True)
     assert "No offerings match" in html
     assert "“astrology”" in html
@@ -147,9 +147,9 @@ def test_no_results_say_so_and_offer_to_clear_the_filters(client):
 
 
 def test_drafts_and_archived_offerings_are_never_listed_but_archived_pages_open(client):
-    CourseFactory(title="Published one", slug="published-one")
-    CourseFactory(title="A draft", slug="a-draft", status=CourseStatus.DRAFT, published_at=None)
-    CourseFactory(title="An archived one", slug="an-archived-one", status=CourseStatus.ARCHIVED)
+    OfferingFactory(title="Published one", slug="published-one")
+    OfferingFactory(title="A draft", slug="a-draft", status=OfferingStatus.DRAFT, published_at=None)
+    OfferingFactory(title="An archived one", slug="an-archived-one", status=OfferingStatus.ARCHIVED)
 
     for url in ["/courses", "/courses?q=a", "/"]:
         html = client.get(url).get_data(as_text=True)
@@ -168,6 +168,6 @@ def test_an_empty_catalog_says_so(client):
 
 
 def test_waitlist_only_offerings_are_listed_as_opening_soon(client):
-    CourseFactory(title="Coming soon", waitlist_only=True)
+    OfferingFactory(title="Coming soon", waitlist_only=True)
     html = client.get("/courses").get_data(as_text=True)
     assert "Coming soon" in html and "Opening soon" in html and "Waitlist" in html

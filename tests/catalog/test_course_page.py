@@ -11,19 +11,19 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import (
     AccessEvent,
-    CourseKind,
-    CourseStatus,
     EnrollmentStatus,
     LessonKind,
+    OfferingKind,
+    OfferingStatus,
     Order,
 )
 
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     SectionFactory,
     UserFactory,
 )
@@ -52,7 +52,7 @@ def checkout_form(html: str) -> str | None:
 
 
 def test_free_offering_offers_enroll_for_free(client):
-    CourseFactory(slug="free-one", price_cents=0)
+    OfferingFactory(slug="free-one", price_cents=0)
     form = checkout_form(page(client, "free-one"))
     assert form is not None
     assert 'name="csrf_token"' in form
@@ -61,7 +61,7 @@ def test_free_offering_offers_enroll_for_free(client):
 
 
 def test_fixed_price_offering_offers_buy_now(client):
-    CourseFactory(slug="paid-one", price_cents=12900)
+    OfferingFactory(slug="paid-one", price_cents=12900)
     html = page(client, "paid-one")
     assert "$129" in html
     form = checkout_form(html)
@@ -70,7 +70,7 @@ def test_fixed_price_offering_offers_buy_now(client):
 
 
 def test_sliding_scale_offers_an_amount_from_the_minimum_defaulting_to_the_price(client):
-    CourseFactory(slug="sliding", price_cents=7900, sliding_scale_min_cents=3900)
+    OfferingFactory(slug="sliding", price_cents=7900, sliding_scale_min_cents=3900)
     html = page(client, "sliding")
     assert "Pay what you can from $39, suggested $79" in html
     form = checkout_form(html)
@@ -81,8 +81,8 @@ def test_sliding_scale_offers_an_amount_from_the_minimum_defaulting_to_the_price
 
 def test_enrolled_learner_is_sent_to_continue_learning(client, web):
     learner = UserFactory(email="jo@example.org")
-    course = CourseFactory(slug="mine", price_cents=9900)
-    EnrollmentFactory(user=learner, course=course)
+    offering = OfferingFactory(slug="mine", price_cents=9900)
+    EnrollmentFactory(user=learner, offering=offering)
     web.login("jo@example.org", PASSWORD)
     html = page(client, "mine")
     assert re.search(r'<a class="button[^"]*" href="/learn">You\'re enrolled — continue</a>', html)
@@ -91,10 +91,10 @@ def test_enrolled_learner_is_sent_to_continue_learning(client, web):
 
 def test_a_refunded_learner_is_told_why_access_ended_and_may_buy_again(client, web):
     learner = UserFactory(email="jo@example.org")
-    course = CourseFactory(slug="mine", price_cents=9900)
+    offering = OfferingFactory(slug="mine", price_cents=9900)
     EnrollmentFactory(
         user=learner,
-        course=course,
+        offering=offering,
         status=EnrollmentStatus.REVOKED,
         reason=AccessEvent.REFUND,
         revoked_at=datetime(2026, 12, 3, 15, tzinfo=UTC),
@@ -108,10 +108,10 @@ def test_a_refunded_learner_is_told_why_access_ended_and_may_buy_again(client, w
 
 def test_a_learner_whose_access_the_creator_ended_is_told_so_and_not_offered_to_pay_again(client, web):
     learner = UserFactory(email="jo@example.org")
-    course = CourseFactory(slug="mine", price_cents=9900)
+    offering = OfferingFactory(slug="mine", price_cents=9900)
     EnrollmentFactory(
         user=learner,
-        course=course,
+        offering=offering,
         status=EnrollmentStatus.REVOKED,
         reason=AccessEvent.CREATOR_REVOKE,
         revoked_at=datetime(2026, 12, 3, 15, tzinfo=UTC),
@@ -119,7 +119,7 @@ def test_a_learner_whose_access_the_creator_ended_is_told_so_and_not_offered_to_
     web.login("jo@example.org", PASSWORD)
     html = page(client, "mine")
     assert checkout_form(html) is None
-    assert f"{course.creator.display_name} ended your access on Dec 3, 2026." in text_of(html)
+    assert f"{offering.creator.display_name} ended your access on Dec 3, 2026." in text_of(html)
     # And pressing Buy anyway (an old tab) charges nothing.
     response = web.submit("/courses/mine/checkout", {}, form_url="/courses/mine")
     assert "ended your access" in text_of(response.get_data(as_text=True))
@@ -127,19 +127,19 @@ def test_a_learner_whose_access_the_creator_ended_is_told_so_and_not_offered_to_
 
 
 def test_archived_offering_is_closed_to_new_learners_but_enrolled_ones_continue(client, web):
-    course = CourseFactory(slug="old", status=CourseStatus.ARCHIVED)
+    offering = OfferingFactory(slug="old", status=OfferingStatus.ARCHIVED)
     html = page(client, "old")
     assert "no longer open to new learners" in html
     assert checkout_form(html) is None and "Join the waitlist" not in html
 
     learner = UserFactory(email="jo@example.org")
-    EnrollmentFactory(user=learner, course=course)
+    EnrollmentFactory(user=learner, offering=offering)
     web.login("jo@example.org", PASSWORD)
     assert "You're enrolled — continue" in page(client, "old")
 
 
 def test_announced_offering_takes_waitlist_signups_instead_of_orders(client):
-    CourseFactory(slug="soon", waitlist_only=True)
+    OfferingFactory(slug="soon", waitlist_only=True)
     html = page(client, "soon")
     assert "Opening soon" in html
     assert 'action="/courses/soon/waitlist"' in html and "Join the waitlist" in html
@@ -147,10 +147,10 @@ def test_announced_offering_takes_waitlist_signups_instead_of_orders(client):
 
 
 def test_full_live_workshop_takes_waitlist_signups(client):
-    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
-    live_session(course, capacity=2)
+    offering = OfferingFactory(slug="live", kind=OfferingKind.LIVE_WORKSHOP)
+    live_session(offering, capacity=2)
     for _ in range(2):
-        EnrollmentFactory(course=course)
+        EnrollmentFactory(offering=offering)
     html = page(client, "live")
     assert "This workshop is full" in html
     assert "Full" in html
@@ -159,8 +159,8 @@ def test_full_live_workshop_takes_waitlist_signups(client):
 
 
 def test_live_workshop_with_no_upcoming_dates_takes_waitlist_signups(client):
-    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
-    live_session(course, days=-10)
+    offering = OfferingFactory(slug="live", kind=OfferingKind.LIVE_WORKSHOP)
+    live_session(offering, days=-10)
     html = page(client, "live")
     assert "No upcoming dates" in html and "Join the waitlist" in html
     assert checkout_form(html) is None
@@ -168,7 +168,7 @@ def test_live_workshop_with_no_upcoming_dates_takes_waitlist_signups(client):
 
 def test_logged_in_visitor_gets_the_waitlist_form_prefilled(client, web):
     UserFactory(email="jo@example.org")
-    CourseFactory(slug="soon", waitlist_only=True)
+    OfferingFactory(slug="soon", waitlist_only=True)
     web.login("jo@example.org", PASSWORD)
     html = page(client, "soon")
     assert re.search(r'<input[^>]*name="email"[^>]*value="jo@example.org"', html)
@@ -180,13 +180,13 @@ def test_logged_in_visitor_gets_the_waitlist_form_prefilled(client, web):
 
 
 def test_seats_are_places_in_the_whole_workshop_held_by_active_and_paused_learners(client):
-    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
-    live_session(course, capacity=10, title="Evening one")
-    live_session(course, days=14, capacity=None, title="Evening two")
+    offering = OfferingFactory(slug="live", kind=OfferingKind.LIVE_WORKSHOP)
+    live_session(offering, capacity=10, title="Evening one")
+    live_session(offering, days=14, capacity=None, title="Evening two")
     for _ in range(3):
-        EnrollmentFactory(course=course)
-    EnrollmentFactory(course=course, status=EnrollmentStatus.SUSPENDED)  # their seat waits for the dispute
-    EnrollmentFactory(course=course, status=EnrollmentStatus.REVOKED)
+        EnrollmentFactory(offering=offering)
+    EnrollmentFactory(offering=offering, status=EnrollmentStatus.SUSPENDED)  # their seat waits for the dispute
+    EnrollmentFactory(offering=offering, status=EnrollmentStatus.REVOKED)
     html = page(client, "live")
     # One enrollment covers every session, so every session and the buy box say the same thing.
     assert "Evening one" in html and "Evening two" in html
@@ -196,24 +196,24 @@ def test_seats_are_places_in_the_whole_workshop_held_by_active_and_paused_learne
 
 
 def test_last_seat_reads_one_seat_left(client):
-    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
-    live_session(course, capacity=2)
-    EnrollmentFactory(course=course)
+    offering = OfferingFactory(slug="live", kind=OfferingKind.LIVE_WORKSHOP)
+    live_session(offering, capacity=2)
+    EnrollmentFactory(offering=offering)
     assert "1 seat left" in page(client, "live")
 
 
 def test_past_sessions_are_not_listed(client):
-    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
-    live_session(course, days=-3, title="Long gone")
-    live_session(course, days=3, title="Coming up")
+    offering = OfferingFactory(slug="live", kind=OfferingKind.LIVE_WORKSHOP)
+    live_session(offering, days=-3, title="Long gone")
+    live_session(offering, days=3, title="Coming up")
     html = page(client, "live")
     assert "Coming up" in html and "Long gone" not in html
 
 
 def test_session_times_use_the_visitors_zone_or_the_sessions_own(client, web):
-    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
+    offering = OfferingFactory(slug="live", kind=OfferingKind.LIVE_WORKSHOP)
     starts = datetime(2099, 3, 5, 0, 0, tzinfo=UTC)  # 7 PM on the 4th in New York
-    live_session(course, starts_at=starts, zone="America/New_York", duration_minutes=120)
+    live_session(offering, starts_at=starts, zone="America/New_York", duration_minutes=120)
 
     html = page(client, "live")
     assert "Wed, Mar 4, 2099 · 7:00 PM–9:00 PM EST" in html
@@ -227,9 +227,9 @@ def test_session_times_use_the_visitors_zone_or_the_sessions_own(client, web):
 
 
 def test_join_link_of_a_live_session_is_never_shown_on_public_pages(client):
-    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
-    session = live_session(course, join_url="https://meet.example.com/secret-room")
-    section = SectionFactory(course=course)
+    offering = OfferingFactory(slug="live", kind=OfferingKind.LIVE_WORKSHOP)
+    session = live_session(offering, join_url="https://meet.example.com/secret-room")
+    section = SectionFactory(offering=offering)
     lesson = LessonFactory(section=section, kind=LessonKind.LIVE, live_session=session, is_preview=True)
     assert "secret-room" not in page(client, "live")
     preview = client.get(f"/courses/live/preview/{lesson.id}").get_data(as_text=True)
@@ -242,9 +242,9 @@ def test_join_link_of_a_live_session_is_never_shown_on_public_pages(client):
 
 
 def test_outline_lists_sections_lessons_kinds_durations_and_links_previews(client):
-    course = CourseFactory(slug="outline")
-    first = SectionFactory(course=course, title="Foundations", position=0)
-    second = SectionFactory(course=course, title="Practice", position=1)
+    offering = OfferingFactory(slug="outline")
+    first = SectionFactory(offering=offering, title="Foundations", position=0)
+    second = SectionFactory(offering=offering, title="Practice", position=1)
     intro = LessonFactory(
         section=first, title="Welcome", kind=LessonKind.VIDEO, duration_seconds=185, is_preview=True, position=0
     )
@@ -260,7 +260,7 @@ def test_outline_lists_sections_lessons_kinds_durations_and_links_previews(clien
 
 
 def test_description_is_rendered_markdown_and_ce_hours_and_statement_are_shown(client):
-    CourseFactory(
+    OfferingFactory(
         slug="ce",
         description="Learn **twelve** techniques.",
         ce_minutes=90,
@@ -274,7 +274,7 @@ def test_description_is_rendered_markdown_and_ce_hours_and_statement_are_shown(c
 
 def test_creator_card_shows_photo_credentials_and_links_to_the_storefront(client):
     creator = CreatorProfileFactory(display_name="Dr. Ana Ruiz", credentials="LCSW, PhD", slug="ana-ruiz")
-    CourseFactory(slug="with-photo", creator=creator)
+    OfferingFactory(slug="with-photo", creator=creator)
     html = page(client, "with-photo")
     assert 'class="avatar' in html and ">A</span>" in html, "without a photo, the initial (not the title)"
     assert "LCSW, PhD" in html
@@ -288,7 +288,7 @@ def test_creator_card_shows_photo_credentials_and_links_to_the_storefront(client
 
 def test_topics_link_to_the_filtered_catalog(client):
     trauma = topic("Trauma", "trauma")
-    CourseFactory(slug="topical", topics=[trauma])
+    OfferingFactory(slug="topical", topics=[trauma])
     assert 'href="/courses?topic=trauma">Trauma</a>' in page(client, "topical")
 
 
@@ -303,7 +303,7 @@ def test_unknown_slug_is_404(client):
 
 @pytest.fixture
 def draft():
-    return CourseFactory(slug="draft", title="Work in progress", status=CourseStatus.DRAFT, published_at=None)
+    return OfferingFactory(slug="draft", title="Work in progress", status=OfferingStatus.DRAFT, published_at=None)
 
 
 def test_draft_is_404_for_visitors_learners_and_other_creators(client, web, draft):
@@ -334,8 +334,8 @@ def test_admin_can_see_a_draft(client, web, draft):
 
 
 def test_owner_of_a_published_offering_gets_a_link_to_edit_it(client, web):
-    course = CourseFactory(slug="mine")
-    web.login(course.creator.user.email, PASSWORD)
+    offering = OfferingFactory(slug="mine")
+    web.login(offering.creator.user.email, PASSWORD)
     html = page(client, "mine")
     assert "This is how learners see your offering" in html
     assert "Draft —" not in html
@@ -347,10 +347,10 @@ def test_owner_of_a_published_offering_gets_a_link_to_edit_it(client, web):
 
 
 def test_visitor_opens_a_preview_video_but_not_a_paid_lesson(client):
-    course = CourseFactory(slug="previewed")
-    section = SectionFactory(course=course)
-    video = media_asset(course.creator.user, "welcome.mp4", "video/mp4")
-    captions = media_asset(course.creator.user, "welcome.vtt", "text/vtt")
+    offering = OfferingFactory(slug="previewed")
+    section = SectionFactory(offering=offering)
+    video = media_asset(offering.creator.user, "welcome.mp4", "video/mp4")
+    captions = media_asset(offering.creator.user, "welcome.vtt", "text/vtt")
     free = LessonFactory(
         section=section,
         title="Welcome",
@@ -376,14 +376,14 @@ def test_visitor_opens_a_preview_video_but_not_a_paid_lesson(client):
 
     assert client.get(f"/courses/previewed/preview/{paid.id}").status_code == 404
     # A preview lesson asked for under another offering's address is not found either.
-    CourseFactory(slug="elsewhere")
+    OfferingFactory(slug="elsewhere")
     assert client.get(f"/courses/elsewhere/preview/{free.id}").status_code == 404
 
 
 def test_preview_audio_text_and_download_lessons(client):
-    course = CourseFactory(slug="mixed")
-    section = SectionFactory(course=course)
-    owner = course.creator.user
+    offering = OfferingFactory(slug="mixed")
+    section = SectionFactory(offering=offering)
+    owner = offering.creator.user
     audio = LessonFactory(
         section=section,
         kind=LessonKind.VIDEO,
@@ -409,12 +409,12 @@ def test_preview_audio_text_and_download_lessons(client):
 
 
 def test_previews_of_archived_offerings_open_and_of_drafts_only_for_the_owner(client, web):
-    archived = CourseFactory(slug="archived", status=CourseStatus.ARCHIVED)
-    lesson = LessonFactory(section=SectionFactory(course=archived), is_preview=True)
+    archived = OfferingFactory(slug="archived", status=OfferingStatus.ARCHIVED)
+    lesson = LessonFactory(section=SectionFactory(offering=archived), is_preview=True)
     assert client.get(f"/courses/archived/preview/{lesson.id}").status_code == 200
 
-    draft = CourseFactory(slug="draft", status=CourseStatus.DRAFT, published_at=None)
-    lesson = LessonFactory(section=SectionFactory(course=draft), is_preview=True)
+    draft = OfferingFactory(slug="draft", status=OfferingStatus.DRAFT, published_at=None)
+    lesson = LessonFactory(section=SectionFactory(offering=draft), is_preview=True)
     assert client.get(f"/courses/draft/preview/{lesson.id}").status_code == 404
     web.login(draft.creator.user.email, PASSWORD)
     html = client.get(f"/courses/draft/preview/{lesson.id}").get_data(as_text=True)
@@ -422,8 +422,8 @@ def test_previews_of_archived_offerings_open_and_of_drafts_only_for_the_owner(cl
 
 
 def test_preview_lesson_lists_the_other_previews(client):
-    course = CourseFactory(slug="many")
-    section = SectionFactory(course=course)
+    offering = OfferingFactory(slug="many")
+    section = SectionFactory(offering=offering)
     one = LessonFactory(section=section, title="First free", is_preview=True, position=0)
     two = LessonFactory(section=section, title="Second free", is_preview=True, position=1)
     LessonFactory(section=section, title="Paid only", position=2)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from courseplatform.models import CourseKind, LessonKind
+from courseplatform.models import LessonKind, OfferingKind
 
-from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from ..factories import CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory
 from ..factories.catalog import topic
 from ..factories.live import live_session
 from ..markup import assert_no_live_script, elements
@@ -30,10 +30,10 @@ def hostile():
         credentials=ATTRIBUTE,
         bio=MARKDOWN,
     )
-    course = CourseFactory(
+    offering = OfferingFactory(
         creator=creator,
         slug="hostile-course",
-        kind=CourseKind.LIVE_WORKSHOP,
+        kind=OfferingKind.LIVE_WORKSHOP,
         title=f"Hostile {SCRIPT}",
         subtitle=f"Sub {ATTRIBUTE}",
         description=MARKDOWN,
@@ -41,11 +41,11 @@ def hostile():
         ce_approval_statement=f"CE {SCRIPT}",
         topics=[topic(SCRIPT, "hostile-topic")],
     )
-    section = SectionFactory(course=course, title=f"Section {ATTRIBUTE}")
+    section = SectionFactory(offering=offering, title=f"Section {ATTRIBUTE}")
     lesson = LessonFactory(section=section, title=f"Lesson {SCRIPT}", body=MARKDOWN, is_preview=True)
     LessonFactory(section=section, title=f"Other {ATTRIBUTE}", kind=LessonKind.TEXT)
-    live_session(course, title=f"Session {ATTRIBUTE}")
-    return course, lesson
+    live_session(offering, title=f"Session {ATTRIBUTE}")
+    return offering, lesson
 
 
 def assert_inert(html: str) -> None:
@@ -56,7 +56,7 @@ def assert_inert(html: str) -> None:
 
 
 def test_payloads_are_escaped_on_every_public_page(client, hostile):
-    _course, lesson = hostile
+    _offering, lesson = hostile
     pages = {
         "/": ["title", "creator"],
         "/courses": ["title", "creator", "subtitle", "topic"],
@@ -84,7 +84,7 @@ def test_payloads_are_escaped_on_every_public_page(client, hostile):
 
 
 def test_markdown_fields_keep_their_text_but_lose_scripts_handlers_and_javascript_links(client, hostile):
-    _course, lesson = hostile
+    _offering, lesson = hostile
     for url in ["/courses/hostile-course", "/t/hostile", f"/courses/hostile-course/preview/{lesson.id}"]:
         html = client.get(url).get_data(as_text=True)
         assert_inert(html)

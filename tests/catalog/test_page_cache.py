@@ -11,16 +11,16 @@ import pytest
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
-from courseplatform.models import CourseKind, Order, WaitlistEntry
+from courseplatform.models import OfferingKind, Order, WaitlistEntry
 from courseplatform.page_cache import MemoryStore, StoredPage, page_cache
 
 from ..admin.test_suspensions import suspend_creator
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     SectionFactory,
     UserFactory,
 )
@@ -69,8 +69,8 @@ def maya():
     creator = CreatorProfileFactory(
         slug="maya", display_name="Maya Chen", user__email="maya@example.org", user__name="Maya Chen"
     )
-    course = CourseFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
-    LessonFactory(section=SectionFactory(course=course), title="Breathing")
+    offering = OfferingFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
+    LessonFactory(section=SectionFactory(offering=offering), title="Breathing")
     db.session.commit()
     return creator
 
@@ -114,14 +114,16 @@ def test_a_fresh_render_answers_304_too_when_nothing_changed(cache, maya, visito
 
 
 def test_an_offering_edited_in_the_studio_shows_on_the_next_anonymous_view(cache, maya, visitor, web):
-    course = maya.courses[0]
+    offering = maya.offerings[0]
     for url in PUBLIC_PAGES:
         assert "Grounding Skills" in text(visitor.get(url)), url
     etag = visitor.get("/courses/grounding").headers["ETag"]
 
     web.login("maya@example.org", PASSWORD)
-    details = {"kind": course.kind.value, "title": "Grounding for Clinicians", "slug": "grounding"}
-    saved = web.submit(f"/studio/courses/{course.id}/edit", {**details, "price_kind": "fixed", "price_cents": "59.00"})
+    details = {"kind": offering.kind.value, "title": "Grounding for Clinicians", "slug": "grounding"}
+    saved = web.submit(
+        f"/studio/courses/{offering.id}/edit", {**details, "price_kind": "fixed", "price_cents": "59.00"}
+    )
     assert "Your changes are saved." in text(saved)
 
     for url in ("/", "/courses", "/courses/grounding", "/t/maya"):
@@ -146,7 +148,7 @@ def test_a_suspended_creator_leaves_the_cached_pages_at_once(cache, maya, visito
 
 
 def test_a_purchase_taking_the_last_seat_shows_on_the_next_anonymous_view(cache, maya, visitor, web):
-    workshop = CourseFactory(creator=maya, slug="circle", kind=CourseKind.LIVE_WORKSHOP, price_cents=2500)
+    workshop = OfferingFactory(creator=maya, slug="circle", kind=OfferingKind.LIVE_WORKSHOP, price_cents=2500)
     live_session(workshop, capacity=1)
     db.session.commit()
     assert "1 seat left" in text(visitor.get("/courses/circle"))
@@ -160,10 +162,10 @@ def test_a_purchase_taking_the_last_seat_shows_on_the_next_anonymous_view(cache,
 
 
 def test_learners_opening_lessons_leave_the_shared_pages_cached(cache, maya, visitor, web, count_queries):
-    course = maya.courses[0]
-    second = LessonFactory(section=course.sections[0], title="Noticing")
+    offering = maya.offerings[0]
+    second = LessonFactory(section=offering.sections[0], title="Noticing")
     learner = UserFactory(email="ana@example.org")
-    EnrollmentFactory(user=learner, course=course)
+    EnrollmentFactory(user=learner, offering=offering)
     db.session.commit()
     visitor.get("/courses/grounding")
 
@@ -206,7 +208,7 @@ def test_a_shared_page_holds_no_csrf_token_and_sets_no_cookie(cache, maya, visit
 
 
 def test_flashed_messages_are_never_shared(cache, visitor, app):
-    CourseFactory(slug="soon", title="Grounding Skills", waitlist_only=True)
+    OfferingFactory(slug="soon", title="Grounding Skills", waitlist_only=True)
     db.session.commit()
     assert "Join the waitlist" in text(visitor.get("/courses/soon"))
 
@@ -222,12 +224,12 @@ def test_flashed_messages_are_never_shared(cache, visitor, app):
 
 
 def test_the_waitlist_form_of_a_shared_page_works_and_refuses_other_sites(cache, visitor):
-    course = CourseFactory(slug="soon", waitlist_only=True)
+    offering = OfferingFactory(slug="soon", waitlist_only=True)
     db.session.commit()
     visitor.get("/courses/soon")
 
     def waiting() -> list[str]:
-        return list(db.session.scalars(sa.select(WaitlistEntry.email).where(WaitlistEntry.course_id == course.id)))
+        return list(db.session.scalars(sa.select(WaitlistEntry.email).where(WaitlistEntry.offering_id == offering.id)))
 
     for forged in (
         {"Sec-Fetch-Site": "cross-site"},
@@ -248,7 +250,7 @@ def test_the_waitlist_form_of_a_shared_page_works_and_refuses_other_sites(cache,
 
 
 def test_a_bad_email_from_a_shared_page_gets_its_message(cache, visitor):
-    CourseFactory(slug="soon", waitlist_only=True)
+    OfferingFactory(slug="soon", waitlist_only=True)
     db.session.commit()
     response = visitor.post("/courses/soon/waitlist", data={"email": "not-an-address"}, headers=SAME_ORIGIN)
     assert response.status_code == 200
@@ -281,9 +283,9 @@ def test_pages_live_in_redis_when_configured(redis_cache, maya, visitor, web, co
     assert any(key.startswith(f"{prefix}:pages:".encode()) for key in redis_cache.scan_iter(match=f"{prefix}:*"))
 
     web.login("maya@example.org", PASSWORD)
-    course = maya.courses[0]
-    details = {"kind": course.kind.value, "title": "Grounding Again", "slug": "grounding", "price_kind": "fixed"}
-    web.submit(f"/studio/courses/{course.id}/edit", {**details, "price_cents": "49.00"})
+    offering = maya.offerings[0]
+    details = {"kind": offering.kind.value, "title": "Grounding Again", "slug": "grounding", "price_kind": "fixed"}
+    web.submit(f"/studio/courses/{offering.id}/edit", {**details, "price_cents": "49.00"})
     assert "Grounding Again" in text(visitor.get("/courses/grounding"))
 
 

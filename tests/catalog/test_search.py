@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from courseplatform.catalog.search import text_match
 from courseplatform.extensions import db
-from courseplatform.models import Course, CourseStatus, utcnow
+from courseplatform.models import Offering, OfferingStatus, utcnow
 
-from ..factories import CourseFactory, CreatorProfileFactory
+from ..factories import CreatorProfileFactory, OfferingFactory
 from .test_course_list import titles
 
 
@@ -23,8 +23,8 @@ def full_text(app):
         pytest.skip("word forms, phrases and exclusions are PostgreSQL's full-text search")
 
 
-def offering(title: str, *, subtitle: str = "", description: str = "", days_old: float = 1, **kw) -> Course:
-    return CourseFactory(
+def searchable(title: str, *, subtitle: str = "", description: str = "", days_old: float = 1, **kw) -> Offering:
+    return OfferingFactory(
         title=title,
         subtitle=subtitle,
         description=description,
@@ -34,9 +34,9 @@ def offering(title: str, *, subtitle: str = "", description: str = "", days_old:
 
 
 def test_other_forms_of_a_word_find_it(client, full_text):
-    offering("Supporting grieving parents")
-    offering("Grounding", description="Twelve techniques for the first session.")
-    offering("Couples work")
+    searchable("Supporting grieving parents")
+    searchable("Grounding", description="Twelve techniques for the first session.")
+    searchable("Couples work")
 
     assert titles(client.get("/courses?q=grieve")) == ["Supporting grieving parents"]
     assert titles(client.get("/courses?q=grieved parent")) == ["Supporting grieving parents"]
@@ -44,9 +44,9 @@ def test_other_forms_of_a_word_find_it(client, full_text):
 
 
 def test_a_partly_typed_last_word_finds_the_whole_word(client):
-    offering("Mindfulness for anxious teens")
-    offering("Minimal interventions")
-    offering("Sleep hygiene")
+    searchable("Mindfulness for anxious teens")
+    searchable("Minimal interventions")
+    searchable("Sleep hygiene")
 
     assert titles(client.get("/courses?q=mindf")) == ["Mindfulness for anxious teens"]
     assert titles(client.get("/courses?q=mindful")) == ["Mindfulness for anxious teens"]
@@ -55,21 +55,21 @@ def test_a_partly_typed_last_word_finds_the_whole_word(client):
 
 
 def test_only_the_last_word_is_read_as_a_prefix(client, full_text):
-    offering("Mindfulness for anxious teens")
+    searchable("Mindfulness for anxious teens")
     assert titles(client.get("/courses?q=mindf teens")) == []
 
 
 def test_descriptions_match_whole_words_in_any_form(client, full_text):
-    offering("Calm", description="Short mindfulness practices.")
+    searchable("Calm", description="Short mindfulness practices.")
     assert titles(client.get("/courses?q=mindful")) == ["Calm"]
     assert titles(client.get("/courses?q=practice")) == ["Calm"]
     assert titles(client.get("/courses?q=mindf")) == []
 
 
 def test_a_title_match_comes_before_a_description_match(client):
-    offering("Notes on supervision", description="Includes a chapter on burnout.", days_old=1)
-    offering("Burnout in clinicians", description="How it starts and what helps.", days_old=30)
-    offering("Another course", subtitle="Preventing burnout", days_old=2)
+    searchable("Notes on supervision", description="Includes a chapter on burnout.", days_old=1)
+    searchable("Burnout in clinicians", description="How it starts and what helps.", days_old=30)
+    searchable("Another course", subtitle="Preventing burnout", days_old=2)
 
     searched = client.get("/courses?q=burnout")
     assert titles(searched) == ["Burnout in clinicians", "Another course", "Notes on supervision"]
@@ -84,8 +84,8 @@ def test_a_title_match_comes_before_a_description_match(client):
 
 
 def test_best_match_is_offered_only_for_a_search(client):
-    offering("Couples work", days_old=2)
-    offering("Burnout", days_old=1)
+    searchable("Couples work", days_old=2)
+    searchable("Burnout", days_old=1)
 
     html = client.get("/courses").get_data(as_text=True)
     assert "Best match" not in html
@@ -95,7 +95,7 @@ def test_best_match_is_offered_only_for_a_search(client):
 
 def test_pages_of_a_search_keep_its_order_in_their_links(client):
     for n in range(13):
-        offering(f"Trauma {n:02d}", days_old=n + 1)
+        searchable(f"Trauma {n:02d}", days_old=n + 1)
 
     def next_link(url: str) -> str:
         html = client.get(url).get_data(as_text=True)
@@ -107,9 +107,9 @@ def test_pages_of_a_search_keep_its_order_in_their_links(client):
 
 
 def test_quotes_or_and_minus_work_as_on_web_search_engines(client, full_text):
-    offering("Grief work with children")
-    offering("Work on grief", description="For adults.")
-    offering("Insomnia basics")
+    searchable("Grief work with children")
+    searchable("Work on grief", description="For adults.")
+    searchable("Insomnia basics")
 
     assert titles(client.get('/courses?q="grief work"')) == ["Grief work with children"]
     assert titles(client.get("/courses?q=grief -children")) == ["Work on grief"]
@@ -125,8 +125,8 @@ def test_quotes_or_and_minus_work_as_on_web_search_engines(client, full_text):
 
 def test_a_renamed_creator_is_found_by_the_new_name_only(client):
     ana = CreatorProfileFactory(display_name="Ana Ruiz")
-    offering("Sleep", creator=ana)
-    offering("Couples work")
+    searchable("Sleep", creator=ana)
+    searchable("Couples work")
     assert titles(client.get("/courses?q=ruiz")) == ["Sleep"]
 
     ana.display_name = "Ana Okafor"
@@ -138,9 +138,9 @@ def test_a_renamed_creator_is_found_by_the_new_name_only(client):
 
 
 def test_an_edited_offering_is_found_by_its_new_words(client):
-    course = offering("Sleep", description="Insomnia.")
-    course.title = "Rest"
-    course.description = "Nightmares."
+    offering = searchable("Sleep", description="Insomnia.")
+    offering.title = "Rest"
+    offering.description = "Nightmares."
     db.session.flush()
 
     assert titles(client.get("/courses?q=nightmares")) == ["Rest"]
@@ -149,10 +149,10 @@ def test_an_edited_offering_is_found_by_its_new_words(client):
 
 def test_drafts_archived_and_suspended_creators_offerings_are_never_found(client):
     suspended = CreatorProfileFactory(display_name="Sam Lee", suspended_at=utcnow())
-    CourseFactory(title="Trauma draft", status=CourseStatus.DRAFT, published_at=None)
-    offering("Trauma archived", status=CourseStatus.ARCHIVED)
-    offering("Trauma by a suspended creator", creator=suspended)
-    offering("Trauma listed")
+    OfferingFactory(title="Trauma draft", status=OfferingStatus.DRAFT, published_at=None)
+    searchable("Trauma archived", status=OfferingStatus.ARCHIVED)
+    searchable("Trauma by a suspended creator", creator=suspended)
+    searchable("Trauma listed")
 
     assert titles(client.get("/courses?q=trauma")) == ["Trauma listed"]
     assert titles(client.get("/courses?q=sam lee")) == []
@@ -183,7 +183,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_searches_answer_with_a_page(client, text):
-    offering("Trauma basics", description="Grief and loss.")
+    searchable("Trauma basics", description="Grief and loss.")
     response = client.get("/courses", query_string={"q": text})
     assert response.status_code == 200
     # Nothing typed widens a search past the offerings that hold its words.
@@ -192,10 +192,10 @@ def test_hostile_searches_answer_with_a_page(client, text):
 
 @pytest.mark.parametrize("text", [*HOSTILE, "grief\x00loss", "\x00", "y" * 5000])
 def test_hostile_text_given_to_the_search_itself_never_raises(app, text):
-    offering("Trauma basics", description="Grief and loss.")
+    searchable("Trauma basics", description="Grief and loss.")
     match = text_match(text)
     if match is not None:
-        statement = sa.select(Course.id).join(Course.creator).where(match.condition)
+        statement = sa.select(Offering.id).join(Offering.creator).where(match.condition)
         db.session.execute(statement.order_by(*match.relevance)).all()
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from courseplatform.extensions import db
-from courseplatform.models import CourseStatus, EnrollmentStatus
+from courseplatform.models import EnrollmentStatus, OfferingStatus
 
-from ..factories import CourseFactory, CreatorProfileFactory, EnrollmentFactory, UserFactory
+from ..factories import CreatorProfileFactory, EnrollmentFactory, OfferingFactory, UserFactory
 from ..factories.media import media_asset
 
 
@@ -15,11 +15,11 @@ def test_storefront_shows_the_profile_and_only_published_offerings(client):
     maya = CreatorProfileFactory(
         slug="maya", display_name="Dr. Maya Okafor", credentials="LCSW, PhD", bio="I teach *grounding*."
     )
-    CourseFactory(creator=maya, title="Grounding Skills")
-    CourseFactory(creator=maya, title="Grief Workshop")
-    CourseFactory(creator=maya, title="Unfinished draft", status=CourseStatus.DRAFT, published_at=None)
-    CourseFactory(creator=maya, title="Retired course", status=CourseStatus.ARCHIVED)
-    CourseFactory(title="Someone else's course")
+    OfferingFactory(creator=maya, title="Grounding Skills")
+    OfferingFactory(creator=maya, title="Grief Workshop")
+    OfferingFactory(creator=maya, title="Unfinished draft", status=OfferingStatus.DRAFT, published_at=None)
+    OfferingFactory(creator=maya, title="Retired course", status=OfferingStatus.ARCHIVED)
+    OfferingFactory(title="Someone else's course")
 
     response = client.get("/t/maya")
     assert response.status_code == 200
@@ -34,16 +34,16 @@ def test_storefront_shows_the_profile_and_only_published_offerings(client):
 
 def test_learners_taught_counts_each_active_learner_once_across_offerings(client):
     maya = CreatorProfileFactory(slug="maya")
-    first = CourseFactory(creator=maya)
-    second = CourseFactory(creator=maya)
-    retired = CourseFactory(creator=maya, status=CourseStatus.ARCHIVED)
+    first = OfferingFactory(creator=maya)
+    second = OfferingFactory(creator=maya)
+    retired = OfferingFactory(creator=maya, status=OfferingStatus.ARCHIVED)
     both = UserFactory()
-    EnrollmentFactory(user=both, course=first)
-    EnrollmentFactory(user=both, course=second)
-    EnrollmentFactory(course=first)
-    EnrollmentFactory(course=retired)
-    EnrollmentFactory(course=second, status=EnrollmentStatus.REVOKED)
-    EnrollmentFactory(course=CourseFactory())  # another creator's learner
+    EnrollmentFactory(user=both, offering=first)
+    EnrollmentFactory(user=both, offering=second)
+    EnrollmentFactory(offering=first)
+    EnrollmentFactory(offering=retired)
+    EnrollmentFactory(offering=second, status=EnrollmentStatus.REVOKED)
+    EnrollmentFactory(offering=OfferingFactory())  # another creator's learner
 
     html = client.get("/t/maya").get_data(as_text=True)
     assert re.search(r"<dt>Learners taught</dt><dd>3</dd>", html)

@@ -13,21 +13,21 @@ from courseplatform.downloads import spreadsheet_safe
 from courseplatform.enrollments.waitlist import notify_waitlist
 from courseplatform.extensions import db
 from courseplatform.jobs import dispatch_committed
-from courseplatform.models import CourseKind, CourseStatus, WaitlistEntry, utcnow
+from courseplatform.models import OfferingKind, OfferingStatus, WaitlistEntry, utcnow
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, EnrollmentFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, EnrollmentFactory, OfferingFactory, UserFactory
 from ..factories.catalog import waitlist_entry
 from ..factories.live import live_session
 from ..helpers import csrf_token_from
 
 
-def entries(course) -> list[WaitlistEntry]:
-    return list(db.session.scalars(sa.select(WaitlistEntry).where(WaitlistEntry.course_id == course.id)))
+def entries(offering) -> list[WaitlistEntry]:
+    return list(db.session.scalars(sa.select(WaitlistEntry).where(WaitlistEntry.offering_id == offering.id)))
 
 
 @pytest.fixture
 def soon():
-    return CourseFactory(slug="soon", title="Grounding Skills", waitlist_only=True)
+    return OfferingFactory(slug="soon", title="Grounding Skills", waitlist_only=True)
 
 
 def join(web, email: str, slug: str = "soon"):
@@ -69,11 +69,11 @@ def test_bad_email_gets_a_clear_message_and_changes_nothing(web, soon):
 
 
 def test_full_live_workshop_waitlist(web):
-    course = CourseFactory(slug="live", kind=CourseKind.LIVE_WORKSHOP)
-    live_session(course, capacity=1)
-    EnrollmentFactory(course=course)
+    offering = OfferingFactory(slug="live", kind=OfferingKind.LIVE_WORKSHOP)
+    live_session(offering, capacity=1)
+    EnrollmentFactory(offering=offering)
     join(web, "kim@example.org", slug="live")
-    assert [e.email for e in entries(course)] == ["kim@example.org"]
+    assert [e.email for e in entries(offering)] == ["kim@example.org"]
 
 
 def test_logged_in_learner_joins_with_their_address_and_sees_they_are_on_the_list(web, client, soon):
@@ -90,7 +90,7 @@ def test_logged_in_learner_joins_with_their_address_and_sees_they_are_on_the_lis
 
 
 def test_drafts_and_unknown_offerings_have_no_waitlist(web, client, soon):
-    CourseFactory(slug="draft", status=CourseStatus.DRAFT, published_at=None)
+    OfferingFactory(slug="draft", status=OfferingStatus.DRAFT, published_at=None)
     token = csrf_token_from(client.get("/courses/soon").get_data(as_text=True))
     assert client.post("/courses/draft/waitlist", data={"csrf_token": token, "email": "a@b.org"}).status_code == 404
     assert client.post("/courses/nothing/waitlist", data={"csrf_token": token, "email": "a@b.org"}).status_code == 404
@@ -121,7 +121,7 @@ def test_notify_mails_each_waiting_person_once(app, mailbox, soon):
     waitlist_entry(soon, "first@example.org")
     waitlist_entry(soon, "second@example.org")
     waitlist_entry(soon, "told@example.org", notified_at=utcnow() - timedelta(days=1))
-    other = CourseFactory()
+    other = OfferingFactory()
     waitlist_entry(other, "other@example.org")
     soon.waitlist_only = False  # the creator opens it: the moment the waitlist is told
 
@@ -145,10 +145,10 @@ def test_notify_mails_each_waiting_person_once(app, mailbox, soon):
 
 
 def test_a_freed_seat_has_its_own_subject(app, mailbox):
-    course = CourseFactory(slug="live", title="Couples in Crisis", kind=CourseKind.LIVE_WORKSHOP)
-    live_session(course, capacity=10)  # the seat that opened
-    waitlist_entry(course, "kim@example.org")
-    assert notify_waitlist(course, "seat") == 1
+    offering = OfferingFactory(slug="live", title="Couples in Crisis", kind=OfferingKind.LIVE_WORKSHOP)
+    live_session(offering, capacity=10)  # the seat that opened
+    waitlist_entry(offering, "kim@example.org")
+    assert notify_waitlist(offering, "seat") == 1
     db.session.commit()
     dispatch_committed()
     assert mailbox.messages[0]["Subject"] == "A seat opened in Couples in Crisis"

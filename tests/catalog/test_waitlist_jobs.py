@@ -13,18 +13,18 @@ from courseplatform.extensions import db
 from courseplatform.jobs import dispatch_committed, enqueue, run_job
 from courseplatform.models import Job, JobStatus, MailStatus, OutgoingMail, WaitlistEntry, utcnow
 
-from ..factories import PASSWORD, CourseFactory
+from ..factories import PASSWORD, OfferingFactory
 from ..factories.catalog import waitlist_entry
 
 PEOPLE = 120
 
 
 @pytest.fixture
-def course():
-    course = CourseFactory(slug="soon", title="Grounding Skills")
+def offering():
+    offering = OfferingFactory(slug="soon", title="Grounding Skills")
     for n in range(PEOPLE):
-        waitlist_entry(course, f"waiting{n:03d}@example.org")
-    return course
+        waitlist_entry(offering, f"waiting{n:03d}@example.org")
+    return offering
 
 
 def told() -> int:
@@ -37,15 +37,15 @@ def outbox_by_recipient() -> dict[str, int]:
     )
 
 
-def waitlist_job(course) -> Job:
-    return db.session.scalar(sa.select(Job).where(Job.kind == "waitlist.notify", Job.course_id == course.id))
+def waitlist_job(offering) -> Job:
+    return db.session.scalar(sa.select(Job).where(Job.kind == "waitlist.notify", Job.offering_id == offering.id))
 
 
-def test_opening_records_a_job_and_writes_no_mail_until_it_runs(app, mailbox, course):
-    assert notify_waitlist(course, "open") == PEOPLE
+def test_opening_records_a_job_and_writes_no_mail_until_it_runs(app, mailbox, offering):
+    assert notify_waitlist(offering, "open") == PEOPLE
     db.session.commit()
-    job = waitlist_job(course)
-    assert (job.status, job.progress_total, job.owner_id) == (JobStatus.PENDING, PEOPLE, course.creator.user_id)
+    job = waitlist_job(offering)
+    assert (job.status, job.progress_total, job.owner_id) == (JobStatus.PENDING, PEOPLE, offering.creator.user_id)
     assert told() == 0 and outbox_by_recipient() == {} and mailbox.messages == []
 
     assert run_job(job.id).status is JobStatus.DONE
@@ -55,17 +55,17 @@ def test_opening_records_a_job_and_writes_no_mail_until_it_runs(app, mailbox, co
     assert len(mailbox.messages) == PEOPLE, "delivered after the job's commit"
 
 
-def test_a_second_opening_while_the_job_waits_records_no_second_job(app, course):
-    notify_waitlist(course, "open")
-    assert notify_waitlist(course, "seat") == PEOPLE, "the waiting job tells them all"
+def test_a_second_opening_while_the_job_waits_records_no_second_job(app, offering):
+    notify_waitlist(offering, "open")
+    assert notify_waitlist(offering, "seat") == PEOPLE, "the waiting job tells them all"
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).where(Job.kind == "waitlist.notify")) == 1
 
 
-def test_a_killed_worker_mails_nobody_twice_and_skips_nobody(app, mailbox, course):
-    notify_waitlist(course, "open")
+def test_a_killed_worker_mails_nobody_twice_and_skips_nobody(app, mailbox, offering):
+    notify_waitlist(offering, "open")
     db.session.commit()
-    job = waitlist_job(course)
+    job = waitlist_job(offering)
     # A worker claimed the job and was killed before its commit: nobody marked, nothing written.
     job.status, job.attempts, job.lease_until = JobStatus.RUNNING, 1, utcnow() - timedelta(seconds=1)
     db.session.commit()
@@ -82,15 +82,15 @@ def test_a_killed_worker_mails_nobody_twice_and_skips_nobody(app, mailbox, cours
     assert sorted(m["To"] for m in mailbox.messages) == [f"waiting{n:03d}@example.org" for n in range(PEOPLE)]
 
 
-def test_the_waitlist_page_shows_how_the_telling_is_going(web, client, mailbox, course):
-    web.login(course.creator.user.email, PASSWORD)
-    url = f"/studio/courses/{course.id}/waitlist"
-    notify_waitlist(course, "open")
+def test_the_waitlist_page_shows_how_the_telling_is_going(web, client, mailbox, offering):
+    web.login(offering.creator.user.email, PASSWORD)
+    url = f"/studio/courses/{offering.id}/waitlist"
+    notify_waitlist(offering, "open")
     db.session.commit()
     html = client.get(url).get_data(as_text=True)
     assert f"Telling {PEOPLE} people: 0 sent" in html and 'http-equiv="refresh"' in html
 
-    run_job(waitlist_job(course).id)
+    run_job(waitlist_job(offering).id)
     # The mail server has accepted 40 so far; the rest wait in the outbox.
     waiting = sa.select(OutgoingMail.id).order_by(OutgoingMail.id).offset(40).limit(1).scalar_subquery()
     db.session.execute(
@@ -107,32 +107,32 @@ def test_the_waitlist_page_shows_how_the_telling_is_going(web, client, mailbox, 
     assert f"Told {PEOPLE} people: {PEOPLE} sent" in html and 'http-equiv="refresh"' not in html
 
 
-def test_a_failing_job_mails_nobody_and_the_page_says_so(web, client, course):
-    job = enqueue("waitlist.notify", {"reason": "because"}, owner_id=course.creator.user_id, course_id=course.id)
+def test_a_failing_job_mails_nobody_and_the_page_says_so(web, client, offering):
+    job = enqueue("waitlist.notify", {"reason": "because"}, owner_id=offering.creator.user_id, offering_id=offering.id)
     db.session.commit()
     assert run_job(job.id).status is JobStatus.FAILED
     assert told() == 0 and outbox_by_recipient() == {}
-    web.login(course.creator.user.email, PASSWORD)
-    html = client.get(f"/studio/courses/{course.id}/waitlist").get_data(as_text=True)
+    web.login(offering.creator.user.email, PASSWORD)
+    html = client.get(f"/studio/courses/{offering.id}/waitlist").get_data(as_text=True)
     assert "The waitlist couldn't be told" in html and "Nobody was e-mailed" in html
 
 
 def test_the_waitlist_page_lists_fifty_a_page_with_a_constant_number_of_queries(web, client, count_queries):
     counts = []
     for size in (3, 130):
-        course = CourseFactory()
+        offering = OfferingFactory()
         for n in range(size):
-            waitlist_entry(course, f"p{size}-{n}@example.org")
-        notify_waitlist(course, "open")
+            waitlist_entry(offering, f"p{size}-{n}@example.org")
+        notify_waitlist(offering, "open")
         db.session.commit()
-        run_job(waitlist_job(course).id)
-        web.login(course.creator.user.email, PASSWORD)
+        run_job(waitlist_job(offering).id)
+        web.login(offering.creator.user.email, PASSWORD)
         with count_queries() as counter:
-            html = client.get(f"/studio/courses/{course.id}/waitlist").get_data(as_text=True)
+            html = client.get(f"/studio/courses/{offering.id}/waitlist").get_data(as_text=True)
         web.logout()
         assert html.count('<th scope="row">') == min(size, 50)
         counts.append(counter.count)
     assert counts[0] == counts[1], f"{counts[0]} queries with 3 people, {counts[1]} with 130"
-    web.login(course.creator.user.email, PASSWORD)
-    html = client.get(f"/studio/courses/{course.id}/waitlist?page=3").get_data(as_text=True)
+    web.login(offering.creator.user.email, PASSWORD)
+    html = client.get(f"/studio/courses/{offering.id}/waitlist?page=3").get_data(as_text=True)
     assert "Page 3 of 3" in html and 'rel="prev"' in html

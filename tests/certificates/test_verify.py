@@ -8,15 +8,15 @@ import pytest
 
 from courseplatform.extensions import db
 from courseplatform.learning.certificates import issue_certificate
-from courseplatform.models import CourseStatus
+from courseplatform.models import OfferingStatus
 
-from ..factories.certificates import APPROVAL, enrol, finish, offering, revoke
+from ..factories.certificates import APPROVAL, ce_offering, enrol, finish, revoke
 
 
 @pytest.fixture
 def certificate():
-    course = offering(ce_minutes=90, slug="grounding", title="Grounding Skills for Clinicians")
-    enrollment = finish(enrol(course, user__name="Zoë Łucja O’Brien", user__email="zoe@example.org"))
+    offering = ce_offering(ce_minutes=90, slug="grounding", title="Grounding Skills for Clinicians")
+    enrollment = finish(enrol(offering, user__name="Zoë Łucja O’Brien", user__email="zoe@example.org"))
     enrollment.user.time_zone = "America/Los_Angeles"
     return issue_certificate(enrollment, now=datetime(2026, 11, 25, 3, 30, tzinfo=UTC))
 
@@ -46,7 +46,7 @@ def test_the_page_shows_what_the_certificate_states_without_a_login(client, cert
 def test_the_page_shows_no_e_mail_address(client, certificate):
     _, html = page(client, certificate.number)
     assert "zoe@example.org" not in html
-    assert certificate.enrollment.course.creator.user.email not in html
+    assert certificate.enrollment.offering.creator.user.email not in html
 
 
 def test_search_engines_are_asked_not_to_index_it(client, certificate):
@@ -89,7 +89,7 @@ def test_a_revoked_enrollment_shows_the_certificate_as_revoked_and_nothing_more(
 
 
 def test_a_draft_offering_is_named_but_not_linked(client, certificate):
-    certificate.enrollment.course.status = CourseStatus.DRAFT
+    certificate.enrollment.offering.status = OfferingStatus.DRAFT
     db.session.flush()
     _, html = page(client, certificate.number)
     assert "Grounding Skills for Clinicians" in html

@@ -8,7 +8,7 @@ import pytest
 
 from courseplatform.extensions import db
 
-from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from ..factories import CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory
 from ..fakes.stripe_api import FakeStripe
 from ..helpers import WEBHOOK_SECRET
 
@@ -62,13 +62,13 @@ def webhooks(client, stripe_api) -> Webhooks:
 
 
 @pytest.fixture
-def connected_course(stripe_api):
+def connected_offering(stripe_api):
     """A published paid course whose creator's Stripe account can take charges, with one lesson."""
     account = stripe_api.add_account(charges_enabled=True, details_submitted=True, payouts_enabled=True)
     creator = CreatorProfileFactory(
         stripe_account_id=account["id"], stripe_charges_enabled=True, stripe_details_submitted=True
     )
-    course = CourseFactory(creator=creator, price_cents=4900, title="Grounding skills")
-    LessonFactory(section=SectionFactory(course=course), title="Welcome")
+    offering = OfferingFactory(creator=creator, price_cents=4900, title="Grounding skills")
+    LessonFactory(section=SectionFactory(offering=offering), title="Welcome")
     db.session.flush()
-    return course
+    return offering

@@ -24,7 +24,7 @@ from courseplatform.checkout.services import begin_checkout, open_checkout
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment, EnrollmentStatus, Order, OrderStatus, ProviderEvent
 
-from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..helpers import WEBHOOK_SECRET, committed_application
 
 ROUNDS = 5
@@ -56,11 +56,11 @@ def paid_checkout(app, fake) -> tuple[int, dict]:
     with app.test_request_context():
         account = fake.add_account()
         creator = CreatorProfileFactory(stripe_account_id=account["id"], stripe_charges_enabled=True)
-        course = CourseFactory(creator=creator, price_cents=4900)
-        LessonFactory(section=SectionFactory(course=course))
+        offering = OfferingFactory(creator=creator, price_cents=4900)
+        LessonFactory(section=SectionFactory(offering=offering))
         learner = UserFactory()
         db.session.commit()
-        order = begin_checkout(learner, course, 4900)
+        order = begin_checkout(learner, offering, 4900)
         db.session.commit()
         open_checkout(order)
         db.session.commit()
@@ -96,7 +96,7 @@ def counts(app, order_id: int) -> tuple[OrderStatus, int, int]:
     with app.app_context():
         order = db.session.get(Order, order_id)
         enrollments = db.session.scalar(
-            sa.select(sa.func.count(Enrollment.id)).where(Enrollment.course_id == order.course_id)
+            sa.select(sa.func.count(Enrollment.id)).where(Enrollment.offering_id == order.offering_id)
         )
         events = db.session.scalar(sa.select(sa.func.count(ProviderEvent.id)))
         db.session.remove()

@@ -37,8 +37,8 @@ def arabic_indic(number: int) -> str:
     return "".join(chr(0x660 + int(digit)) for digit in str(number))
 
 
-def test_every_event_the_fake_stripe_builds_has_a_shape_the_parser_accepts(stripe_api, web, connected_course):
-    order = checkout(web, connected_course)
+def test_every_event_the_fake_stripe_builds_has_a_shape_the_parser_accepts(stripe_api, web, connected_offering):
+    order = checkout(web, connected_offering)
     session = stripe_api.complete_session(order.checkout_id)
     charge = stripe_api.refund_outside_app(session["payment_intent"], amount=100)
     dispute = stripe_api.open_dispute(charge["id"])
@@ -76,9 +76,9 @@ def test_every_event_the_fake_stripe_builds_has_a_shape_the_parser_accepts(strip
     ],
 )
 def test_a_signed_event_of_a_shape_stripe_never_sends_is_refused_and_changes_nothing(
-    client, web, webhooks, connected_course, caplog, shape
+    client, web, webhooks, connected_offering, caplog, shape
 ):
-    order = checkout(web, connected_course)
+    order = checkout(web, connected_offering)
     web.logout()
     session = webhooks.fake.complete_session(order.checkout_id)
 
@@ -128,8 +128,8 @@ def test_a_signed_event_of_a_shape_stripe_never_sends_is_refused_and_changes_not
     assert any("refused a signed Stripe event" in record.getMessage() for record in caplog.records)
 
 
-def test_an_event_parked_for_later_keeps_only_the_facts_it_needs(web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_an_event_parked_for_later_keeps_only_the_facts_it_needs(web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
     session = webhooks.fake.complete_session(order.checkout_id)
     charge = webhooks.fake.refund_outside_app(session["payment_intent"], amount=1000)
 
@@ -143,8 +143,8 @@ def test_an_event_parked_for_later_keeps_only_the_facts_it_needs(web, webhooks, 
     assert fresh(order).refunded_cents == 1000
 
 
-def test_an_event_parked_whole_before_this_release_is_still_applied(web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_an_event_parked_whole_before_this_release_is_still_applied(web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
     session = webhooks.fake.complete_session(order.checkout_id)
     charge = webhooks.fake.refund_outside_app(session["payment_intent"], amount=700)
     event = webhooks.fake.event("charge.refunded", charge)

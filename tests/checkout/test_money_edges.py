@@ -14,13 +14,13 @@ from courseplatform.models import EnrollmentStatus, OrderStatus, RefundStatus
 
 from ..factories import PASSWORD
 from ..helpers import csrf_token_from
-from .test_stripe_shapes import gbp_course, log_in_as, refunds_of
+from .test_stripe_shapes import gbp_offering, log_in_as, refunds_of
 from .test_webhooks import access_of, checkout, fresh, paid_order
 
 
-def refund_from_studio(web, course, order, amount: str, *, form: str | None = None):
+def refund_from_studio(web, offering, order, amount: str, *, form: str | None = None):
     """The creator fills in the Refund form (read now, or `form` read earlier) and submits it."""
-    url = f"/studio/courses/{course.id}/orders/{order.id}/refund"
+    url = f"/studio/courses/{offering.id}/orders/{order.id}/refund"
     form = form or web.client.get(url).get_data(as_text=True)
     refunded_before = form.split('name="refunded_before"')[1].split('value="')[1].split('"')[0]
     response = web.client.post(
@@ -36,30 +36,30 @@ def refund_from_studio(web, course, order, amount: str, *, form: str | None = No
     return html.unescape(response.get_data(as_text=True))
 
 
-def test_a_second_click_while_the_first_refund_is_pending_refunds_once(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_second_click_while_the_first_refund_is_pending_refunds_once(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     webhooks.fake.refunds_start_as("pending")
-    log_in_as(web, connected_course.creator.user.email)
-    url = f"/studio/courses/{connected_course.id}/orders/{order.id}/refund"
+    log_in_as(web, connected_offering.creator.user.email)
+    url = f"/studio/courses/{connected_offering.id}/orders/{order.id}/refund"
     form = web.client.get(url).get_data(as_text=True)
 
-    refund_from_studio(web, connected_course, order, "20", form=form)
-    second = refund_from_studio(web, connected_course, order, "20", form=form)  # the same form, sent twice
+    refund_from_studio(web, connected_offering, order, "20", form=form)
+    second = refund_from_studio(web, connected_offering, order, "20", form=form)  # the same form, sent twice
 
     assert [r["amount"] for r in webhooks.fake.refunds.values()] == [2000]
     assert refunds_of(order) == [(2000, RefundStatus.PENDING)]
     assert "refunded in the meantime" in second
 
 
-def test_refunding_again_after_a_refund_failed_makes_a_new_refund(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
-    log_in_as(web, connected_course.creator.user.email)
-    refund_from_studio(web, connected_course, order, "20")
+def test_refunding_again_after_a_refund_failed_makes_a_new_refund(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
+    log_in_as(web, connected_offering.creator.user.email)
+    refund_from_studio(web, connected_offering, order, "20")
     [first] = webhooks.fake.refunds
     webhooks.send("refund.failed", webhooks.fake.settle_refund(first, "failed"))
     assert (fresh(order).status, fresh(order).refunded_cents) == (OrderStatus.PAID, 0)
 
-    said = refund_from_studio(web, connected_course, order, "20")
+    said = refund_from_studio(web, connected_offering, order, "20")
 
     assert "Refunded $20" in said
     assert len(webhooks.fake.refunds) == 2, "Stripe was never asked for the second refund"
@@ -68,8 +68,8 @@ def test_refunding_again_after_a_refund_failed_makes_a_new_refund(web, webhooks,
     assert refunds_of(order) == [(2000, RefundStatus.FAILED), (2000, RefundStatus.SUCCEEDED)]
 
 
-def test_a_dispute_won_before_its_opening_is_delivered_leaves_access(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_dispute_won_before_its_opening_is_delivered_leaves_access(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     dispute = webhooks.fake.open_dispute(order.charge_id)
     created = webhooks.fake.event("charge.dispute.created", dispute)
     won = webhooks.fake.close_dispute(dispute["id"], "won")
@@ -80,8 +80,8 @@ def test_a_dispute_won_before_its_opening_is_delivered_leaves_access(web, webhoo
     assert (fresh(order).status, access_of(order)) == (OrderStatus.PAID, EnrollmentStatus.ACTIVE)
 
 
-def test_an_update_of_a_won_dispute_delivered_late_leaves_access(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_an_update_of_a_won_dispute_delivered_late_leaves_access(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     dispute = webhooks.fake.open_dispute(order.charge_id)
     webhooks.send("charge.dispute.created", dispute)
     under_review = webhooks.fake.event(
@@ -95,9 +95,9 @@ def test_an_update_of_a_won_dispute_delivered_late_leaves_access(web, webhooks, 
 
 
 def test_access_comes_back_when_a_refund_fails_and_the_order_is_no_longer_refunded_in_full(
-    web, webhooks, connected_course
+    web, webhooks, connected_offering
 ):
-    order = paid_order(web, webhooks, connected_course)
+    order = paid_order(web, webhooks, connected_offering)
     webhooks.send("charge.refunded", webhooks.fake.refund_outside_app(order.payment_intent_id, 2000))
     webhooks.send("charge.refunded", webhooks.fake.refund_outside_app(order.payment_intent_id))  # the rest
     assert (fresh(order).status, access_of(order)) == (OrderStatus.REFUNDED, EnrollmentStatus.REVOKED)
@@ -111,15 +111,15 @@ def test_access_comes_back_when_a_refund_fails_and_the_order_is_no_longer_refund
 
 
 def test_the_exports_write_a_zero_decimal_currency_in_whole_units(web, client, webhooks, stripe_api):
-    course = gbp_course(stripe_api, currency="JPY", price=5000)
-    order = checkout(web, course)
+    offering = gbp_offering(stripe_api, currency="JPY", price=5000)
+    order = checkout(web, offering)
     web.logout()
     session = stripe_api.complete_session(order.checkout_id, settlement_currency="usd", exchange_rate="0.0067")
     webhooks.send("checkout.session.completed", session)
     order = fresh(order)
-    web.login(course.creator.user.email, PASSWORD)
+    web.login(offering.creator.user.email, PASSWORD)
 
-    learners = list(csv.DictReader(io.StringIO(client.get(f"/studio/courses/{course.id}/learners.csv").text)))
+    learners = list(csv.DictReader(io.StringIO(client.get(f"/studio/courses/{offering.id}/learners.csv").text)))
     revenue = list(csv.DictReader(io.StringIO(client.get("/studio/revenue.csv").text)))
 
     assert [row["amount_paid"] for row in learners] == ["5000"]  # ¥5000, not ¥50

@@ -18,7 +18,7 @@ from courseplatform.extensions import db
 from courseplatform.integrations import payments, stripe_events
 from courseplatform.models import EnrollmentStatus, OrderStatus, ProviderEvent, Refund, RefundStatus
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from ..factories import PASSWORD, CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory
 from ..helpers import csrf_token_from
 from .test_webhooks import access_of, checkout, fresh, paid_order
 
@@ -44,8 +44,8 @@ def learner_orders_page(web, order) -> str:
     return page(web.client, "/account/orders")
 
 
-def creator_ledger(web, course) -> str:
-    log_in_as(web, course.creator.user.email)
+def creator_ledger(web, offering) -> str:
+    log_in_as(web, offering.creator.user.email)
     return page(web.client, "/studio/payouts")
 
 
@@ -54,8 +54,8 @@ def creator_ledger(web, course) -> str:
 # ---------------------------------------------------------------------------
 
 
-def test_a_pending_refund_is_shown_pending_keeps_access_and_counts_once_it_succeeds(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_pending_refund_is_shown_pending_keeps_access_and_counts_once_it_succeeds(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     charge = webhooks.fake.refund_outside_app(order.payment_intent_id, status="pending")
 
     _, response = webhooks.send("charge.refunded", charge)  # no refunds inside: the app lists them from Stripe
@@ -67,7 +67,7 @@ def test_a_pending_refund_is_shown_pending_keeps_access_and_counts_once_it_succe
     assert refunds_of(order) == [(4900, RefundStatus.PENDING)]
     assert access_of(order) is EnrollmentStatus.ACTIVE
     assert "refund pending" in learner_orders_page(web, order)
-    assert "refund pending" in creator_ledger(web, connected_course)
+    assert "refund pending" in creator_ledger(web, connected_offering)
 
     [refund_id] = webhooks.fake.refunds
     webhooks.send("refund.updated", webhooks.fake.settle_refund(refund_id, "succeeded"))
@@ -81,9 +81,9 @@ def test_a_pending_refund_is_shown_pending_keeps_access_and_counts_once_it_succe
 
 @pytest.mark.parametrize(("event_type", "outcome"), [("refund.failed", "failed"), ("refund.updated", "canceled")])
 def test_a_pending_refund_that_fails_or_is_canceled_gives_nothing_back(
-    web, webhooks, connected_course, event_type, outcome
+    web, webhooks, connected_offering, event_type, outcome
 ):
-    order = paid_order(web, webhooks, connected_course)
+    order = paid_order(web, webhooks, connected_offering)
     webhooks.send("refund.created", next(iter(_pending_refunds(webhooks, order))))
 
     [refund_id] = webhooks.fake.refunds
@@ -101,8 +101,8 @@ def _pending_refunds(webhooks, order) -> list[dict]:
     return list(webhooks.fake.refunds.values())
 
 
-def test_a_refund_that_fails_after_succeeding_gives_the_money_and_the_access_back(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_refund_that_fails_after_succeeding_gives_the_money_and_the_access_back(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     charge = webhooks.fake.refund_outside_app(order.payment_intent_id, with_refunds=True)
     webhooks.send("charge.refunded", charge)  # refunds inside the charge: no need to ask Stripe
     assert webhooks.fake.find_requests("GET", "/v1/refunds") == []
@@ -118,8 +118,8 @@ def test_a_refund_that_fails_after_succeeding_gives_the_money_and_the_access_bac
     assert access_of(order) is EnrollmentStatus.ACTIVE
 
 
-def test_a_partial_refund_that_fails_leaves_the_order_paid(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_partial_refund_that_fails_leaves_the_order_paid(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     webhooks.send("charge.refunded", webhooks.fake.refund_outside_app(order.payment_intent_id, 1000))
     assert fresh(order).status is OrderStatus.PARTIALLY_REFUNDED
 
@@ -131,11 +131,11 @@ def test_a_partial_refund_that_fails_leaves_the_order_paid(web, webhooks, connec
     assert order.refundable_cents == 4900
 
 
-def test_a_studio_refund_stripe_leaves_pending_is_recorded_and_said_to_be_pending(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_studio_refund_stripe_leaves_pending_is_recorded_and_said_to_be_pending(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     webhooks.fake.refunds_start_as("pending")
-    log_in_as(web, connected_course.creator.user.email)
-    url = f"/studio/courses/{connected_course.id}/orders/{order.id}/refund"
+    log_in_as(web, connected_offering.creator.user.email)
+    url = f"/studio/courses/{connected_offering.id}/orders/{order.id}/refund"
     form = web.client.get(url).get_data(as_text=True)
 
     response = web.client.post(
@@ -162,8 +162,8 @@ def test_a_studio_refund_stripe_leaves_pending_is_recorded_and_said_to_be_pendin
     assert access_of(order) is EnrollmentStatus.REVOKED
 
 
-def test_a_refund_event_before_the_completion_waits_for_it(web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_a_refund_event_before_the_completion_waits_for_it(web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
     session = webhooks.fake.complete_session(order.checkout_id)
     webhooks.fake.refund_outside_app(session["payment_intent"], status="pending")
     [refund] = webhooks.fake.refunds.values()
@@ -190,8 +190,8 @@ def test_a_refund_event_before_the_completion_waits_for_it(web, webhooks, connec
         ("needs_response", "prevented"),
     ],
 )
-def test_a_dispute_closed_any_way_but_lost_gives_access_back(web, webhooks, connected_course, opened, closed):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_dispute_closed_any_way_but_lost_gives_access_back(web, webhooks, connected_offering, opened, closed):
+    order = paid_order(web, webhooks, connected_offering)
     dispute = webhooks.fake.open_dispute(order.charge_id, status=opened)
     webhooks.send("charge.dispute.created", dispute)
     assert (fresh(order).status, access_of(order)) == (OrderStatus.DISPUTED, EnrollmentStatus.SUSPENDED)
@@ -201,8 +201,8 @@ def test_a_dispute_closed_any_way_but_lost_gives_access_back(web, webhooks, conn
     assert (fresh(order).status, access_of(order)) == (OrderStatus.PAID, EnrollmentStatus.ACTIVE)
 
 
-def test_a_dispute_closed_with_a_status_stripe_adds_later_gives_access_back(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_dispute_closed_with_a_status_stripe_adds_later_gives_access_back(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     dispute = webhooks.fake.open_dispute(order.charge_id)
     webhooks.send("charge.dispute.created", dispute)
 
@@ -211,8 +211,8 @@ def test_a_dispute_closed_with_a_status_stripe_adds_later_gives_access_back(web,
     assert (fresh(order).status, access_of(order)) == (OrderStatus.PAID, EnrollmentStatus.ACTIVE)
 
 
-def test_an_inquiry_that_moves_on_stays_paused_and_fund_movements_are_recorded_only(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_an_inquiry_that_moves_on_stays_paused_and_fund_movements_are_recorded_only(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     dispute = webhooks.fake.open_dispute(order.charge_id, status="warning_needs_response")
     webhooks.send("charge.dispute.created", dispute)
 
@@ -224,8 +224,8 @@ def test_an_inquiry_that_moves_on_stays_paused_and_fund_movements_are_recorded_o
     assert moved.status_code == 200
 
 
-def test_an_update_to_a_dispute_before_the_completion_stays_parked(web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_an_update_to_a_dispute_before_the_completion_stays_parked(web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
     session = webhooks.fake.complete_session(order.checkout_id)
     charge_id = webhooks.fake.payment_intents[session["payment_intent"]]["latest_charge"]
     dispute = webhooks.fake.open_dispute(charge_id, status="warning_needs_response")
@@ -237,8 +237,8 @@ def test_an_update_to_a_dispute_before_the_completion_stays_parked(web, webhooks
     assert (fresh(order).status, access_of(order)) == (OrderStatus.DISPUTED, EnrollmentStatus.SUSPENDED)
 
 
-def test_a_lost_dispute_takes_back_its_own_amount_and_ends_access(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_lost_dispute_takes_back_its_own_amount_and_ends_access(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     dispute = webhooks.fake.open_dispute(order.charge_id, amount=2000)
     webhooks.send("charge.dispute.created", dispute)
 
@@ -259,18 +259,18 @@ def test_a_lost_dispute_takes_back_its_own_amount_and_ends_access(web, webhooks,
 # ---------------------------------------------------------------------------
 
 
-def gbp_course(stripe_api, currency: str = "GBP", price: int = 4900):
+def gbp_offering(stripe_api, currency: str = "GBP", price: int = 4900):
     account = stripe_api.add_account(country="GB")
     creator = CreatorProfileFactory(stripe_account_id=account["id"], stripe_charges_enabled=True, currency=currency)
-    course = CourseFactory(creator=creator, price_cents=price, currency=currency, title="Grounding skills")
-    LessonFactory(section=SectionFactory(course=course))
+    offering = OfferingFactory(creator=creator, price_cents=price, currency=currency, title="Grounding skills")
+    LessonFactory(section=SectionFactory(offering=offering))
     db.session.flush()
-    return course
+    return offering
 
 
 def test_a_fee_settled_in_another_currency_is_converted_to_the_orders(web, webhooks, stripe_api):
-    course = gbp_course(stripe_api)
-    order = checkout(web, course)
+    offering = gbp_offering(stripe_api)
+    order = checkout(web, offering)
 
     session = stripe_api.complete_session(order.checkout_id, settlement_currency="usd", exchange_rate="1.27", fee=220)
     webhooks.send("checkout.session.completed", session)
@@ -284,8 +284,8 @@ def test_a_fee_settled_in_another_currency_is_converted_to_the_orders(web, webho
 
 
 def test_a_zero_decimal_order_settled_in_dollars(web, webhooks, stripe_api):
-    course = gbp_course(stripe_api, currency="JPY", price=5000)
-    order = checkout(web, course)
+    offering = gbp_offering(stripe_api, currency="JPY", price=5000)
+    order = checkout(web, offering)
 
     session = stripe_api.complete_session(order.checkout_id, settlement_currency="usd", exchange_rate="0.0067")
     webhooks.send("checkout.session.completed", session)
@@ -301,8 +301,8 @@ def test_a_zero_decimal_order_settled_in_dollars(web, webhooks, stripe_api):
 # ---------------------------------------------------------------------------
 
 
-def test_a_promotion_code_records_what_was_paid_the_discount_and_the_fee_taken(web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_a_promotion_code_records_what_was_paid_the_discount_and_the_fee_taken(web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
 
     webhooks.send("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id, discount=1000))
 
@@ -312,8 +312,8 @@ def test_a_promotion_code_records_what_was_paid_the_discount_and_the_fee_taken(w
     assert order.net_cents == 3900 - order.processor_fee_cents - 490
 
 
-def test_a_promotion_code_below_the_platform_fee_takes_no_more_than_was_paid(web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_a_promotion_code_below_the_platform_fee_takes_no_more_than_was_paid(web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
 
     webhooks.send("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id, discount=4500))
 
@@ -324,8 +324,8 @@ def test_a_promotion_code_below_the_platform_fee_takes_no_more_than_was_paid(web
 
 
 def test_checkout_is_opened_in_the_orders_currency_and_a_converted_one_is_not_booked(web, webhooks, stripe_api):
-    course = gbp_course(stripe_api)
-    order = checkout(web, course)
+    offering = gbp_offering(stripe_api)
+    order = checkout(web, offering)
     (created,) = stripe_api.find_requests("POST", "/v1/checkout/sessions")
     assert created.params["adaptive_pricing"] == {"enabled": "false"}
 
@@ -355,9 +355,9 @@ def test_checkout_is_opened_in_the_orders_currency_and_a_converted_one_is_not_bo
     ],
 )
 def test_a_completed_session_that_does_not_match_the_order_is_not_booked(
-    web, webhooks, connected_course, caplog, tampered
+    web, webhooks, connected_offering, caplog, tampered
 ):
-    order = checkout(web, connected_course)
+    order = checkout(web, connected_offering)
     session = {**webhooks.fake.complete_session(order.checkout_id), **tampered}
 
     with caplog.at_level(logging.ERROR):
@@ -371,8 +371,8 @@ def test_a_completed_session_that_does_not_match_the_order_is_not_booked(
     assert any(record.levelno == logging.ERROR and str(order.id) in record.getMessage() for record in caplog.records)
 
 
-def test_the_success_page_does_not_book_a_session_that_does_not_match(web, stripe_api, connected_course):
-    order = checkout(web, connected_course)
+def test_the_success_page_does_not_book_a_session_that_does_not_match(web, stripe_api, connected_offering):
+    order = checkout(web, connected_offering)
     stripe_api.complete_session(order.checkout_id)
     stripe_api.sessions[order.checkout_id]["currency"] = "eur"
 
@@ -386,16 +386,16 @@ def test_the_success_page_does_not_book_a_session_that_does_not_match(web, strip
 # ---------------------------------------------------------------------------
 
 
-def test_the_client_pins_the_api_version_the_library_was_built_for(web, stripe_api, connected_course):
-    checkout(web, connected_course)
+def test_the_client_pins_the_api_version_the_library_was_built_for(web, stripe_api, connected_offering):
+    checkout(web, connected_offering)
 
     [create] = stripe_api.find_requests("POST", "/v1/checkout/sessions")
     assert stripe.api_version == payments.STRIPE_API_VERSION
     assert create.headers["Stripe-Version"] == payments.STRIPE_API_VERSION
 
 
-def test_an_event_from_another_api_version_is_read_and_warned_about_once(web, webhooks, connected_course, caplog):
-    order = checkout(web, connected_course)
+def test_an_event_from_another_api_version_is_read_and_warned_about_once(web, webhooks, connected_offering, caplog):
+    order = checkout(web, connected_offering)
     session = webhooks.fake.complete_session(order.checkout_id)
     stripe_events._warned_api_versions.discard("2019-02-19")
 
@@ -409,8 +409,8 @@ def test_an_event_from_another_api_version_is_read_and_warned_about_once(web, we
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
 
 
-def test_a_dispute_lost_while_a_full_refund_is_pending_ends_access_and_is_recorded(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_dispute_lost_while_a_full_refund_is_pending_ends_access_and_is_recorded(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     webhooks.send("refund.created", next(iter(_pending_refunds(webhooks, order))))
     dispute = webhooks.fake.open_dispute(order.charge_id, amount=4900)  # the cardholder disputes the whole charge
     webhooks.send("charge.dispute.created", dispute)

@@ -11,31 +11,31 @@ from courseplatform.checkout.services import fulfil_order
 from courseplatform.extensions import db
 from courseplatform.integrations.mail import deliver_committed
 from courseplatform.models import (
-    CourseKind,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
     LiveSession,
+    OfferingKind,
     Order,
     OrderStatus,
     Refund,
     utcnow,
 )
 
-from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import PASSWORD, EnrollmentFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..helpers import csrf_token_from
 
 
-def course_with_lesson(**kwargs):
-    course = CourseFactory(**kwargs)
-    lesson = LessonFactory(section=SectionFactory(course=course), title="Welcome")
-    return course, lesson
+def offering_with_lesson(**kwargs):
+    offering = OfferingFactory(**kwargs)
+    lesson = LessonFactory(section=SectionFactory(offering=offering), title="Welcome")
+    return offering, lesson
 
 
-def buy(web, course, **data):
+def buy(web, offering, **data):
     """Press the buy box's button on the course page; returns the (unfollowed) response."""
     return web.submit(
-        f"/courses/{course.slug}/checkout", data, form_url=f"/courses/{course.slug}", follow_redirects=False
+        f"/courses/{offering.slug}/checkout", data, form_url=f"/courses/{offering.slug}", follow_redirects=False
     )
 
 
@@ -44,9 +44,9 @@ def orders_of(user) -> list[Order]:
     return list(db.session.scalars(sa.select(Order).where(Order.learner_id == user.id).order_by(Order.id)))
 
 
-def enrollment_of(user, course) -> Enrollment | None:
+def enrollment_of(user, offering) -> Enrollment | None:
     db.session.expire_all()
-    return db.session.scalar(sa.select(Enrollment).filter_by(user_id=user.id, course_id=course.id))
+    return db.session.scalar(sa.select(Enrollment).filter_by(user_id=user.id, offering_id=offering.id))
 
 
 def pay(client, order, choice="pay"):
@@ -55,11 +55,11 @@ def pay(client, order, choice="pay"):
 
 
 def test_buying_holds_the_order_then_paying_enrols_and_sends_a_receipt(client, web, mailbox):
-    course, lesson = course_with_lesson(price_cents=4900, title="Grounding skills")
+    offering, lesson = offering_with_lesson(price_cents=4900, title="Grounding skills")
     learner = UserFactory(name="Ana Ruiz")
     web.login(learner.email, PASSWORD)
 
-    response = buy(web, course)
+    response = buy(web, offering)
 
     [order] = orders_of(learner)
     assert response.status_code == 303
@@ -71,16 +71,16 @@ def test_buying_holds_the_order_then_paying_enrols_and_sends_a_receipt(client, w
     page = client.get(f"/checkout/test/{order.id}").get_data(as_text=True)
     assert "Test mode." in page and "No real money moves" in page
     assert "$49" in page
-    assert enrollment_of(learner, course) is None
+    assert enrollment_of(learner, offering) is None
 
     paid = pay(client, order)
 
     assert paid.headers["Location"] == f"/checkout/success?order={order.id}"
     landed = client.get(paid.headers["Location"], follow_redirects=True)
-    assert landed.request.path == f"/learn/{course.slug}"
-    assert f'href="/learn/{course.slug}/lessons/{lesson.id}">Start the course</a>' in landed.get_data(as_text=True)
+    assert landed.request.path == f"/learn/{offering.slug}"
+    assert f'href="/learn/{offering.slug}/lessons/{lesson.id}">Start the course</a>' in landed.get_data(as_text=True)
     assert "You're enrolled in Grounding skills" in html.unescape(landed.get_data(as_text=True))
-    enrollment = enrollment_of(learner, course)
+    enrollment = enrollment_of(learner, offering)
     assert enrollment.source is EnrollmentSource.PURCHASE and enrollment.is_active
     [order] = orders_of(learner)
     assert enrollment.order_id == order.id
@@ -96,104 +96,104 @@ def test_buying_holds_the_order_then_paying_enrols_and_sends_a_receipt(client, w
 
 
 def test_declining_charges_nothing_and_enrols_nobody(client, web, mailbox):
-    course, _ = course_with_lesson(price_cents=4900)
+    offering, _ = offering_with_lesson(price_cents=4900)
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
-    buy(web, course)
+    buy(web, offering)
     [order] = orders_of(learner)
 
     response = pay(client, order, "decline")
 
-    assert response.headers["Location"] == f"/courses/{course.slug}#enrol"
-    page = client.get(f"/courses/{course.slug}").get_data(as_text=True)
+    assert response.headers["Location"] == f"/courses/{offering.slug}#enrol"
+    page = client.get(f"/courses/{offering.slug}").get_data(as_text=True)
     assert "The payment was declined, so nothing was charged." in page
     [order] = orders_of(learner)
     assert order.status is OrderStatus.FAILED
-    assert enrollment_of(learner, course) is None
+    assert enrollment_of(learner, offering) is None
     assert mailbox.messages == []
     # Paying after declining is refused: the order is closed.
     assert pay(client, order).headers["Location"] == f"/checkout/success?order={order.id}"
     assert orders_of(learner)[0].status is OrderStatus.FAILED
-    assert enrollment_of(learner, course) is None
+    assert enrollment_of(learner, offering) is None
 
 
 def test_a_second_press_of_buy_reuses_the_open_checkout(web):
-    course, _ = course_with_lesson(price_cents=4900)
+    offering, _ = offering_with_lesson(price_cents=4900)
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
-    first = buy(web, course)
-    second = buy(web, course)
+    first = buy(web, offering)
+    second = buy(web, offering)
     assert first.headers["Location"] == second.headers["Location"]
     assert len(orders_of(learner)) == 1
 
 
 def test_free_offerings_enrol_at_once(web):
-    course, lesson = course_with_lesson(price_cents=0)
+    offering, lesson = offering_with_lesson(price_cents=0)
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
 
-    response = buy(web, course)
+    response = buy(web, offering)
 
-    assert response.headers["Location"] == f"/learn/{course.slug}"
+    assert response.headers["Location"] == f"/learn/{offering.slug}"
     assert orders_of(learner) == []
-    enrollment = enrollment_of(learner, course)
+    enrollment = enrollment_of(learner, offering)
     assert enrollment.source is EnrollmentSource.FREE and enrollment.is_active
-    outline = web.client.get(f"/learn/{course.slug}").get_data(as_text=True)
-    assert f'href="/learn/{course.slug}/lessons/{lesson.id}">Start the course</a>' in outline
+    outline = web.client.get(f"/learn/{offering.slug}").get_data(as_text=True)
+    assert f'href="/learn/{offering.slug}/lessons/{lesson.id}">Start the course</a>' in outline
 
 
 def test_sliding_scale_charges_the_chosen_amount_from_the_minimum(client, web):
-    course, _ = course_with_lesson(price_cents=7900, sliding_scale_min_cents=3900)
+    offering, _ = offering_with_lesson(price_cents=7900, sliding_scale_min_cents=3900)
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
 
-    low = buy(web, course, amount="20")
-    assert low.headers["Location"] == f"/courses/{course.slug}#enrol"
-    assert "The lowest amount is $39." in client.get(f"/courses/{course.slug}").get_data(as_text=True)
+    low = buy(web, offering, amount="20")
+    assert low.headers["Location"] == f"/courses/{offering.slug}#enrol"
+    assert "The lowest amount is $39." in client.get(f"/courses/{offering.slug}").get_data(as_text=True)
     assert orders_of(learner) == []
 
-    buy(web, course, amount="45.50")
+    buy(web, offering, amount="45.50")
     [order] = orders_of(learner)
     assert order.amount_cents == 4550
     assert order.platform_fee_cents == 455
 
 
 def test_someone_already_enrolled_is_sent_to_the_course_not_charged(client, web):
-    course, _ = course_with_lesson(price_cents=4900)
+    offering, _ = offering_with_lesson(price_cents=4900)
     learner = UserFactory()
-    EnrollmentFactory(user=learner, course=course)
+    EnrollmentFactory(user=learner, offering=offering)
     web.login(learner.email, PASSWORD)
 
-    response = buy(web, course)
+    response = buy(web, offering)
 
-    assert response.headers["Location"] == f"/learn/{course.slug}"
+    assert response.headers["Location"] == f"/learn/{offering.slug}"
     assert orders_of(learner) == []
 
 
 def test_visitors_are_asked_to_log_in_first(client):
-    course, _ = course_with_lesson(price_cents=4900)
-    page = client.get(f"/courses/{course.slug}").get_data(as_text=True)
+    offering, _ = offering_with_lesson(price_cents=4900)
+    page = client.get(f"/courses/{offering.slug}").get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    response = client.post(f"/courses/{course.slug}/checkout", data={"csrf_token": token})
+    response = client.post(f"/courses/{offering.slug}/checkout", data={"csrf_token": token})
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=")
     assert db.session.scalar(sa.select(sa.func.count(Order.id))) == 0
 
 
 def test_drafts_archives_and_own_offerings_cannot_be_bought(web, client):
-    course, _ = course_with_lesson(price_cents=4900)
-    web.login(course.creator.user.email, PASSWORD)
-    response = buy(web, course)
-    assert response.headers["Location"] == f"/courses/{course.slug}#enrol"
-    assert "This is your own offering" in html.unescape(client.get(f"/courses/{course.slug}").get_data(as_text=True))
+    offering, _ = offering_with_lesson(price_cents=4900)
+    web.login(offering.creator.user.email, PASSWORD)
+    response = buy(web, offering)
+    assert response.headers["Location"] == f"/courses/{offering.slug}#enrol"
+    assert "This is your own offering" in html.unescape(client.get(f"/courses/{offering.slug}").get_data(as_text=True))
     assert db.session.scalar(sa.select(sa.func.count(Order.id))) == 0
 
 
 def test_only_the_buyer_sees_their_test_checkout(client, web):
-    course, _ = course_with_lesson(price_cents=4900)
+    offering, _ = offering_with_lesson(price_cents=4900)
     buyer, stranger = UserFactory(), UserFactory()
     web.login(buyer.email, PASSWORD)
-    buy(web, course)
+    buy(web, offering)
     [order] = orders_of(buyer)
     web.logout()
     web.login(stranger.email, PASSWORD)
@@ -203,10 +203,10 @@ def test_only_the_buyer_sees_their_test_checkout(client, web):
 
 
 def test_an_expired_checkout_cannot_be_paid(client, web):
-    course, _ = course_with_lesson(price_cents=4900)
+    offering, _ = offering_with_lesson(price_cents=4900)
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
-    buy(web, course)
+    buy(web, offering)
     [order] = orders_of(learner)
     order.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
@@ -215,19 +215,22 @@ def test_an_expired_checkout_cannot_be_paid(client, web):
     response = client.post(
         f"/checkout/test/{order.id}/pay",
         data={
-            "csrf_token": client.get(f"/courses/{course.slug}").get_data(as_text=True).split('value="')[1].split('"')[0]
+            "csrf_token": client.get(f"/courses/{offering.slug}")
+            .get_data(as_text=True)
+            .split('value="')[1]
+            .split('"')[0]
         },
     )
-    assert response.headers["Location"] == f"/courses/{course.slug}#enrol"
+    assert response.headers["Location"] == f"/courses/{offering.slug}#enrol"
     assert orders_of(learner)[0].status is OrderStatus.EXPIRED
-    assert enrollment_of(learner, course) is None
+    assert enrollment_of(learner, offering) is None
 
 
 def test_cancelling_closes_the_checkout_and_frees_the_seat(client, web):
-    course, _ = course_with_lesson(price_cents=4900)
+    offering, _ = offering_with_lesson(price_cents=4900)
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
-    buy(web, course)
+    buy(web, offering)
     [order] = orders_of(learner)
 
     response = client.get(f"/checkout/cancel?order={order.id}", follow_redirects=True)
@@ -242,10 +245,10 @@ def test_cancelling_closes_the_checkout_and_frees_the_seat(client, web):
 
 
 def workshop(capacity: int):
-    course, _ = course_with_lesson(kind=CourseKind.LIVE_WORKSHOP, price_cents=12000, title="Couples in crisis")
+    offering, _ = offering_with_lesson(kind=OfferingKind.LIVE_WORKSHOP, price_cents=12000, title="Couples in crisis")
     db.session.add(
         LiveSession(
-            course=course,
+            offering=offering,
             starts_at=utcnow() + timedelta(days=7),
             time_zone="America/New_York",
             duration_minutes=90,
@@ -253,40 +256,40 @@ def workshop(capacity: int):
         )
     )
     db.session.flush()
-    return course
+    return offering
 
 
 def test_a_pending_checkout_holds_the_last_seat_until_it_expires(client, web):
-    course = workshop(capacity=1)
+    offering = workshop(capacity=1)
     first, second = UserFactory(), UserFactory()
     web.login(first.email, PASSWORD)
-    buy(web, course)
+    buy(web, offering)
     [held] = orders_of(first)
     web.logout()
 
     web.login(second.email, PASSWORD)
-    page = html.unescape(client.get(f"/courses/{course.slug}").get_data(as_text=True))
+    page = html.unescape(client.get(f"/courses/{offering.slug}").get_data(as_text=True))
     assert "This workshop is full" in page
-    refused = buy(web, course)
-    assert refused.headers["Location"] == f"/courses/{course.slug}#enrol"
-    assert "has just filled up" in html.unescape(client.get(f"/courses/{course.slug}").get_data(as_text=True))
+    refused = buy(web, offering)
+    assert refused.headers["Location"] == f"/courses/{offering.slug}#enrol"
+    assert "has just filled up" in html.unescape(client.get(f"/courses/{offering.slug}").get_data(as_text=True))
     assert orders_of(second) == []
 
     held.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    assert buy(web, course).headers["Location"].startswith("/checkout/test/")
+    assert buy(web, offering).headers["Location"].startswith("/checkout/test/")
     assert len(orders_of(second)) == 1
 
 
 def test_a_payment_for_a_workshop_that_filled_up_is_refunded_and_the_buyer_told(client, web, mailbox):
-    course = workshop(capacity=1)
+    offering = workshop(capacity=1)
     late, quick = UserFactory(), UserFactory()
     web.login(late.email, PASSWORD)
-    buy(web, course)
+    buy(web, offering)
     [order] = orders_of(late)
     # The hold lapses, someone else takes the seat, then the first payment arrives after all.
     order.expires_at = utcnow() - timedelta(seconds=1)
-    EnrollmentFactory(user=quick, course=course)
+    EnrollmentFactory(user=quick, offering=offering)
     db.session.commit()
 
     # The payment was made just before the hold lapsed; its confirmation arrives just after.
@@ -297,7 +300,7 @@ def test_a_payment_for_a_workshop_that_filled_up_is_refunded_and_the_buyer_told(
     assert result.outcome.value == "refunded_full"
     order = orders_of(late)[0]
     assert order.status is OrderStatus.REFUNDED and order.refunded_cents == 12000
-    assert enrollment_of(late, course) is None
+    assert enrollment_of(late, offering) is None
     [refund] = db.session.scalars(sa.select(Refund).where(Refund.order_id == order.id)).all()
     assert refund.amount_cents == 12000 and refund.platform_fee_refunded_cents == 1200
     assert mailbox.messages[-1]["Subject"] == "Couples in crisis filled up: your payment is refunded"
@@ -306,11 +309,11 @@ def test_a_payment_for_a_workshop_that_filled_up_is_refunded_and_the_buyer_told(
 
 
 def test_paying_twice_for_the_same_offering_refunds_the_second_payment(client, web, mailbox):
-    course, _ = course_with_lesson(price_cents=7900, sliding_scale_min_cents=3900)
+    offering, _ = offering_with_lesson(price_cents=7900, sliding_scale_min_cents=3900)
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
-    buy(web, course, amount="40")
-    buy(web, course, amount="50")  # a different amount: a second checkout in another tab
+    buy(web, offering, amount="40")
+    buy(web, offering, amount="50")  # a different amount: a second checkout in another tab
     first, second = orders_of(learner)
 
     pay(client, first)
@@ -319,17 +322,17 @@ def test_paying_twice_for_the_same_offering_refunds_the_second_payment(client, w
     first, second = orders_of(learner)
     assert first.status is OrderStatus.PAID
     assert second.status is OrderStatus.REFUNDED and second.refunded_cents == 5000
-    assert enrollment_of(learner, course).order_id == first.id
+    assert enrollment_of(learner, offering).order_id == first.id
     subjects = [m["Subject"] for m in mailbox.messages]
-    assert subjects.count(f"Your receipt for {course.title}") == 1
-    assert f"You were already enrolled in {course.title}: your payment is refunded" in subjects
+    assert subjects.count(f"Your receipt for {offering.title}") == 1
+    assert f"You were already enrolled in {offering.title}: your payment is refunded" in subjects
 
 
 def test_order_history_lists_orders_with_receipts(client, web):
-    course, _ = course_with_lesson(price_cents=4900, title="Burnout first aid")
+    offering, _ = offering_with_lesson(price_cents=4900, title="Burnout first aid")
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
-    buy(web, course)
+    buy(web, offering)
     [order] = orders_of(learner)
     pay(client, order)
 
@@ -340,21 +343,21 @@ def test_order_history_lists_orders_with_receipts(client, web):
 
 
 def test_learn_course_page_is_for_enrolled_learners_only(client, web):
-    course, _ = course_with_lesson(price_cents=4900)
+    offering, _ = offering_with_lesson(price_cents=4900)
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
-    assert client.get(f"/learn/{course.slug}").status_code == 404
-    EnrollmentFactory(user=learner, course=course, status=EnrollmentStatus.REVOKED)
-    ended = client.get(f"/learn/{course.slug}")
+    assert client.get(f"/learn/{offering.slug}").status_code == 404
+    EnrollmentFactory(user=learner, offering=offering, status=EnrollmentStatus.REVOKED)
+    ended = client.get(f"/learn/{offering.slug}")
     assert ended.status_code == 403 and "Your access has ended" in ended.get_data(as_text=True)
 
 
 def test_pressing_buy_again_on_the_last_seat_reuses_my_own_hold(web):
-    course = workshop(capacity=1)
+    offering = workshop(capacity=1)
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
-    first = buy(web, course)
-    again = buy(web, course)
+    first = buy(web, offering)
+    again = buy(web, offering)
     assert again.headers["Location"] == first.headers["Location"]
     assert len(orders_of(learner)) == 1
 

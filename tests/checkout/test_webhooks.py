@@ -12,10 +12,10 @@ from courseplatform.checkout.services import refund_order
 from courseplatform.extensions import db
 from courseplatform.integrations.mail import deliver_committed
 from courseplatform.models import (
-    CourseKind,
     Enrollment,
     EnrollmentStatus,
     LiveSession,
+    OfferingKind,
     Order,
     OrderStatus,
     ProviderEvent,
@@ -24,13 +24,13 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory, UserFactory
 
 
-def checkout(web, course) -> Order:
+def checkout(web, offering) -> Order:
     """A new learner logs in and presses Buy; returns their pending order (with its Stripe session)."""
     web.login(UserFactory().email, PASSWORD)
-    url = f"/courses/{course.slug}"
+    url = f"/courses/{offering.slug}"
     response = web.submit(f"{url}/checkout", {}, form_url=url, follow_redirects=False)
     assert response.status_code == 303, response.headers.get("Location")
     db.session.expire_all()
@@ -44,7 +44,9 @@ def fresh(order: Order) -> Order:
 
 def access_of(order: Order) -> EnrollmentStatus | None:
     db.session.expire_all()
-    enrollment = db.session.scalar(sa.select(Enrollment).filter_by(user_id=order.learner_id, course_id=order.course_id))
+    enrollment = db.session.scalar(
+        sa.select(Enrollment).filter_by(user_id=order.learner_id, offering_id=order.offering_id)
+    )
     return enrollment.status if enrollment else None
 
 
@@ -52,8 +54,8 @@ def enrollment_count() -> int:
     return db.session.scalar(sa.select(sa.func.count(Enrollment.id)))
 
 
-def paid_order(web, webhooks, course) -> Order:
-    order = checkout(web, course)
+def paid_order(web, webhooks, offering) -> Order:
+    order = checkout(web, offering)
     web.logout()
     webhooks.send("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id))
     order = fresh(order)
@@ -66,8 +68,8 @@ def paid_order(web, webhooks, course) -> Order:
 # ---------------------------------------------------------------------------
 
 
-def test_a_bad_signature_is_refused_and_changes_nothing(web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_a_bad_signature_is_refused_and_changes_nothing(web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
     event = webhooks.fake.event("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id))
 
     response = webhooks.deliver(event, secret="whsec_someone_else")
@@ -78,8 +80,8 @@ def test_a_bad_signature_is_refused_and_changes_nothing(web, webhooks, connected
     assert enrollment_count() == 0
 
 
-def test_a_stale_timestamp_is_refused(web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_a_stale_timestamp_is_refused(web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
     event = webhooks.fake.event("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id))
 
     response = webhooks.deliver(event, timestamp=int(time.time()) - 600)
@@ -88,8 +90,8 @@ def test_a_stale_timestamp_is_refused(web, webhooks, connected_course):
     assert fresh(order).status is OrderStatus.PENDING
 
 
-def test_a_body_changed_after_signing_is_refused(client, web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_a_body_changed_after_signing_is_refused(client, web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
     event = webhooks.fake.event("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id))
     body, headers = webhooks.fake.signed(event, "whsec_test_aqueduct")
 
@@ -100,8 +102,8 @@ def test_a_body_changed_after_signing_is_refused(client, web, webhooks, connecte
     assert fresh(order).status is OrderStatus.PENDING
 
 
-def test_completion_enrols_once_however_often_it_is_delivered(web, webhooks, connected_course, mailbox):
-    order = checkout(web, connected_course)
+def test_completion_enrols_once_however_often_it_is_delivered(web, webhooks, connected_offering, mailbox):
+    order = checkout(web, connected_offering)
     event = webhooks.fake.event("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id))
 
     first = webhooks.deliver(event)
@@ -129,8 +131,8 @@ def test_unknown_event_types_are_recorded_and_ignored(webhooks):
 # ---------------------------------------------------------------------------
 
 
-def test_a_refund_in_the_dashboard_ends_access(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_refund_in_the_dashboard_ends_access(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
 
     charge = webhooks.fake.refund_outside_app(order.payment_intent_id)
     _, response = webhooks.send("charge.refunded", charge)
@@ -144,8 +146,8 @@ def test_a_refund_in_the_dashboard_ends_access(web, webhooks, connected_course):
     assert (refund.amount_cents, refund.platform_fee_refunded_cents) == (4900, 490)
 
 
-def test_a_partial_refund_keeps_access_and_records_the_amount(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_partial_refund_keeps_access_and_records_the_amount(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
 
     webhooks.send("charge.refunded", webhooks.fake.refund_outside_app(order.payment_intent_id, amount=1000))
     webhooks.send("charge.refunded", webhooks.fake.refund_outside_app(order.payment_intent_id, amount=900))
@@ -158,9 +160,9 @@ def test_a_partial_refund_keeps_access_and_records_the_amount(web, webhooks, con
     assert access_of(order) is EnrollmentStatus.ACTIVE
 
 
-def test_a_studio_refund_and_its_webhook_count_once(web, webhooks, connected_course, mailbox):
-    order = paid_order(web, webhooks, connected_course)
-    refund_order(order, 2000, by=connected_course.creator.user, reason="Changed plans")
+def test_a_studio_refund_and_its_webhook_count_once(web, webhooks, connected_offering, mailbox):
+    order = paid_order(web, webhooks, connected_offering)
+    refund_order(order, 2000, by=connected_offering.creator.user, reason="Changed plans")
     db.session.commit()
     deliver_committed()
     [refund_request] = webhooks.fake.find_requests("POST", "/v1/refunds")
@@ -180,8 +182,8 @@ def test_a_studio_refund_and_its_webhook_count_once(web, webhooks, connected_cou
     assert "A refund for Grounding skills" in [m["Subject"] for m in mailbox.messages]
 
 
-def test_a_refund_delivered_before_the_completion_is_applied_after_it(web, webhooks, connected_course, mailbox):
-    order = checkout(web, connected_course)
+def test_a_refund_delivered_before_the_completion_is_applied_after_it(web, webhooks, connected_offering, mailbox):
+    order = checkout(web, connected_offering)
     session = webhooks.fake.complete_session(order.checkout_id)
     completed = webhooks.fake.event("checkout.session.completed", session)
     charge = webhooks.fake.refund_outside_app(session["payment_intent"])
@@ -207,8 +209,8 @@ def test_a_refund_delivered_before_the_completion_is_applied_after_it(web, webho
     assert access_of(order) is EnrollmentStatus.REVOKED
 
 
-def test_a_late_success_event_never_reactivates_a_refunded_order(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_late_success_event_never_reactivates_a_refunded_order(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     webhooks.send("charge.refunded", webhooks.fake.refund_outside_app(order.payment_intent_id))
 
     session = dict(webhooks.fake.sessions[order.checkout_id])
@@ -225,28 +227,28 @@ def test_a_late_success_event_never_reactivates_a_refunded_order(web, webhooks, 
 # ---------------------------------------------------------------------------
 
 
-def test_a_dispute_pauses_access_and_winning_it_gives_it_back(client, web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_dispute_pauses_access_and_winning_it_gives_it_back(client, web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     dispute = webhooks.fake.open_dispute(order.charge_id)
 
     webhooks.send("charge.dispute.created", dispute)
 
     assert fresh(order).status is OrderStatus.DISPUTED
     assert access_of(order) is EnrollmentStatus.SUSPENDED
-    lesson = connected_course.sections[0].lessons[0]
+    lesson = connected_offering.sections[0].lessons[0]
     web.login(fresh(order).learner.email, PASSWORD)
-    refused = client.get(f"/learn/{connected_course.slug}/lessons/{lesson.id}")
+    refused = client.get(f"/learn/{connected_offering.slug}/lessons/{lesson.id}")
     assert refused.status_code == 403 and "Your access is paused" in refused.get_data(as_text=True)
 
     webhooks.send("charge.dispute.closed", webhooks.fake.close_dispute(dispute["id"], "won"))
 
     assert fresh(order).status is OrderStatus.PAID
     assert access_of(order) is EnrollmentStatus.ACTIVE
-    assert client.get(f"/learn/{connected_course.slug}/lessons/{lesson.id}").status_code == 200
+    assert client.get(f"/learn/{connected_offering.slug}/lessons/{lesson.id}").status_code == 200
 
 
-def test_a_lost_dispute_ends_access_and_counts_as_money_returned(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_a_lost_dispute_ends_access_and_counts_as_money_returned(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     dispute = webhooks.fake.open_dispute(order.charge_id)
     webhooks.send("charge.dispute.created", dispute)
 
@@ -259,8 +261,8 @@ def test_a_lost_dispute_ends_access_and_counts_as_money_returned(web, webhooks, 
     assert access_of(order) is EnrollmentStatus.REVOKED
 
 
-def test_a_dispute_delivered_before_the_completion_waits_for_it(web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_a_dispute_delivered_before_the_completion_waits_for_it(web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
     session = webhooks.fake.complete_session(order.checkout_id)
     charge_id = webhooks.fake.payment_intents[session["payment_intent"]]["latest_charge"]
     _, early = webhooks.send("charge.dispute.created", webhooks.fake.open_dispute(charge_id))
@@ -280,19 +282,21 @@ def test_a_dispute_delivered_before_the_completion_waits_for_it(web, webhooks, c
 def test_an_expired_checkout_frees_the_seat_and_tells_the_waitlist(web, webhooks, stripe_api, mailbox):
     account = stripe_api.add_account()
     creator = CreatorProfileFactory(stripe_account_id=account["id"], stripe_charges_enabled=True)
-    course = CourseFactory(creator=creator, kind=CourseKind.LIVE_WORKSHOP, price_cents=12000, title="Couples in crisis")
+    offering = OfferingFactory(
+        creator=creator, kind=OfferingKind.LIVE_WORKSHOP, price_cents=12000, title="Couples in crisis"
+    )
     db.session.add(
         LiveSession(
-            course=course,
+            offering=offering,
             starts_at=utcnow().replace(microsecond=0) + __import__("datetime").timedelta(days=3),
             time_zone="UTC",
             capacity=1,
         )
     )
-    db.session.add(WaitlistEntry(course_id=course.id, email="waiting@example.org"))
+    db.session.add(WaitlistEntry(offering_id=offering.id, email="waiting@example.org"))
     db.session.flush()
-    order = checkout(web, course)
-    assert "This workshop is full" in web.client.get(f"/courses/{course.slug}").get_data(as_text=True)
+    order = checkout(web, offering)
+    assert "This workshop is full" in web.client.get(f"/courses/{offering.slug}").get_data(as_text=True)
 
     _, response = webhooks.send("checkout.session.expired", stripe_api.expire_session(order.checkout_id))
 
@@ -301,20 +305,22 @@ def test_an_expired_checkout_frees_the_seat_and_tells_the_waitlist(web, webhooks
     [notice] = mailbox.messages
     assert notice["To"] == "waiting@example.org"
     assert notice["Subject"] == "A seat opened in Couples in crisis"
-    assert "This workshop is full" not in web.client.get(f"/courses/{course.slug}").get_data(as_text=True)
+    assert "This workshop is full" not in web.client.get(f"/courses/{offering.slug}").get_data(as_text=True)
 
 
 def test_a_payment_for_a_full_workshop_is_refunded_automatically(web, webhooks, stripe_api, mailbox):
     account = stripe_api.add_account()
     creator = CreatorProfileFactory(stripe_account_id=account["id"], stripe_charges_enabled=True)
-    course = CourseFactory(creator=creator, kind=CourseKind.LIVE_WORKSHOP, price_cents=12000, title="Couples in crisis")
-    db.session.add(LiveSession(course=course, starts_at=utcnow() + timedelta(days=3), time_zone="UTC", capacity=1))
+    offering = OfferingFactory(
+        creator=creator, kind=OfferingKind.LIVE_WORKSHOP, price_cents=12000, title="Couples in crisis"
+    )
+    db.session.add(LiveSession(offering=offering, starts_at=utcnow() + timedelta(days=3), time_zone="UTC", capacity=1))
     db.session.flush()
-    order = checkout(web, course)
+    order = checkout(web, offering)
     # The buyer pays in the last second of the hold; the confirmation arrives after another learner took the seat.
     session = stripe_api.complete_session(order.checkout_id)
     fresh(order).expires_at = utcnow() - timedelta(seconds=1)
-    db.session.add(Enrollment(user_id=UserFactory().id, course_id=course.id, source="free"))
+    db.session.add(Enrollment(user_id=UserFactory().id, offering_id=offering.id, source="free"))
     db.session.commit()
 
     _, response = webhooks.send("checkout.session.completed", session)
@@ -326,7 +332,7 @@ def test_a_payment_for_a_full_workshop_is_refunded_automatically(web, webhooks, 
     [stripe_refund] = stripe_api.refunds.values()
     assert stripe_refund["amount"] == 12000
     assert mailbox.messages[-1]["Subject"] == "Couples in crisis filled up: your payment is refunded"
-    assert db.session.scalar(sa.select(sa.func.count(Enrollment.id)).where(Enrollment.course_id == course.id)) == 1
+    assert db.session.scalar(sa.select(sa.func.count(Enrollment.id)).where(Enrollment.offering_id == offering.id)) == 1
 
 
 def test_account_updated_keeps_the_creators_status(webhooks, stripe_api):
@@ -345,8 +351,8 @@ def test_account_updated_keeps_the_creators_status(webhooks, stripe_api):
     )
 
 
-def test_refund_rows_never_exceed_the_order(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_refund_rows_never_exceed_the_order(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     charge = webhooks.fake.refund_outside_app(order.payment_intent_id)
     webhooks.send("charge.refunded", charge)
     webhooks.send("charge.refunded", charge)  # a second event id for the same refund
@@ -360,8 +366,8 @@ def test_refund_rows_never_exceed_the_order(web, webhooks, connected_course):
 # ---------------------------------------------------------------------------
 
 
-def test_a_free_checkout_through_a_100_percent_promotion_code_enrols(web, webhooks, connected_course):
-    order = checkout(web, connected_course)
+def test_a_free_checkout_through_a_100_percent_promotion_code_enrols(web, webhooks, connected_offering):
+    order = checkout(web, connected_offering)
     session = webhooks.fake.complete_session(order.checkout_id, discount=4900)
     assert (session["payment_status"], session["payment_intent"]) == ("no_payment_required", None)
 
@@ -378,8 +384,8 @@ def test_a_free_checkout_through_a_100_percent_promotion_code_enrols(web, webhoo
     assert access_of(order) is EnrollmentStatus.ACTIVE
 
 
-def test_a_mail_server_that_is_down_never_undoes_a_payment(app, web, webhooks, connected_course, mailbox):
-    order = checkout(web, connected_course)
+def test_a_mail_server_that_is_down_never_undoes_a_payment(app, web, webhooks, connected_offering, mailbox):
+    order = checkout(web, connected_offering)
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
@@ -410,11 +416,11 @@ def test_deliveries_signed_by_the_connect_endpoint_are_accepted(app, webhooks, s
     assert creator.stripe_charges_enabled is True
 
 
-def test_charges_on_a_connected_account_are_not_taken_for_our_orders(web, webhooks, connected_course):
-    order = paid_order(web, webhooks, connected_course)
+def test_charges_on_a_connected_account_are_not_taken_for_our_orders(web, webhooks, connected_offering):
+    order = paid_order(web, webhooks, connected_offering)
     charge = dict(webhooks.fake.charges[order.charge_id], amount_refunded=4900, refunded=True)
 
-    _, response = webhooks.send("charge.refunded", charge, account=connected_course.creator.stripe_account_id)
+    _, response = webhooks.send("charge.refunded", charge, account=connected_offering.creator.stripe_account_id)
 
     assert response.json["outcome"] == "ignored"
     assert fresh(order).status is OrderStatus.PAID

@@ -1,3 +1,3 @@
 """The studio's creator and offering fixtures, shared with the learner-list tests."""
 
-from ..studio.test_learners import course, creator  # noqa: F401
+from ..studio.test_learners import creator, offering  # noqa: F401

@@ -15,10 +15,10 @@ from courseplatform.formatting import format_date
 from courseplatform.learning.certificates import issue_certificate
 from courseplatform.models import (
     AccessEvent,
-    CourseKind,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
+    OfferingKind,
     Order,
     OrderStatus,
     utcnow,
@@ -26,9 +26,9 @@ from courseplatform.models import (
 
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     OrderFactory,
     SectionFactory,
     UserFactory,
@@ -40,18 +40,18 @@ from ..studio.test_learners import upload
 from ..studio.test_refunds_from_studio import refund
 
 
-def bought(course, email="pat@example.org", name="Pat Buyer") -> Enrollment:
+def bought(offering, email="pat@example.org", name="Pat Buyer") -> Enrollment:
     learner = UserFactory(email=email, name=name)
     order = OrderFactory(
         learner=learner,
-        course=course,
+        offering=offering,
         amount_cents=4900,
         status=OrderStatus.PAID,
         payment_intent_id=f"pi_test_{learner.id}",
         platform_fee_cents=490,
         net_cents=4410,
     )
-    enrollment = EnrollmentFactory(user=learner, course=course, source=EnrollmentSource.PURCHASE, order=order)
+    enrollment = EnrollmentFactory(user=learner, offering=offering, source=EnrollmentSource.PURCHASE, order=order)
     db.session.flush()
     return enrollment
 
@@ -70,27 +70,27 @@ def verification(client, number: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-def test_a_csv_enrol_never_restores_a_refunded_learner_and_the_certificate_stays_revoked(web, client, course):
-    enrollment = bought(course)
+def test_a_csv_enrol_never_restores_a_refunded_learner_and_the_certificate_stays_revoked(web, client, offering):
+    enrollment = bought(offering)
     enrollment.completed_at = utcnow()
     certificate = issue_certificate(enrollment)
     db.session.commit()
     assert "Valid certificate" in verification(client, certificate.number)
 
-    refund(web, course, enrollment.order, "49.00")
+    refund(web, offering, enrollment.order, "49.00")
     assert "This certificate was revoked" in verification(client, certificate.number)
 
-    report = text_of(upload(web, course, b"email\nsam@example.org\npat@example.org\n").get_data(as_text=True))
+    report = text_of(upload(web, offering, b"email\nsam@example.org\npat@example.org\n").get_data(as_text=True))
     today = format_date(utcnow(), "America/New_York")
     assert f"Not enrolled: refunded on {today}" in report
     db.session.expire_all()
     pat = db.session.get(Enrollment, enrollment.id)
     assert pat.status is EnrollmentStatus.REVOKED and pat.reason is AccessEvent.REFUND
     assert "This certificate was revoked" in verification(client, certificate.number)
-    assert db.session.scalar(sa.select(sa.func.count(Enrollment.id)).where(Enrollment.course_id == course.id)) == 2
+    assert db.session.scalar(sa.select(sa.func.count(Enrollment.id)).where(Enrollment.offering_id == offering.id)) == 2
 
     # A single grant by e-mail doesn't bring them back either: it points to the knowing Restore.
-    roster = f"/studio/courses/{course.id}/learners"
+    roster = f"/studio/courses/{offering.id}/learners"
     granted = web.submit(f"{roster}/grant", {"email": "pat@example.org", "name": ""}, form_url=roster)
     assert "To give access anyway, use Restore on their row" in text_of(granted.get_data(as_text=True))
 
@@ -115,8 +115,8 @@ def test_a_csv_enrol_never_restores_a_refunded_learner_and_the_certificate_stays
 # ---------------------------------------------------------------------------
 
 
-def test_a_payment_arriving_after_the_creator_ended_access_is_refunded_not_a_second_purchase(web, client, course):
-    enrollment = bought(course)
+def test_a_payment_arriving_after_the_creator_ended_access_is_refunded_not_a_second_purchase(web, client, offering):
+    enrollment = bought(offering)
     learner = enrollment.user
     # The learner opened a checkout (say, in another tab) before the creator revoked them.
     web.logout()
@@ -137,25 +137,25 @@ def test_a_payment_arriving_after_the_creator_ended_access_is_refunded_not_a_sec
     db.session.expire_all()
     assert db.session.get(Order, order_id).status is OrderStatus.REFUNDED
     standing = sa.select(sa.func.count(Order.id)).where(
-        Order.course_id == course.id, Order.status.in_((OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED))
+        Order.offering_id == offering.id, Order.status.in_((OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED))
     )
     assert db.session.scalar(standing) == 0
     assert db.session.get(Enrollment, enrollment.id).status is EnrollmentStatus.REVOKED
 
 
-def test_a_revoked_learner_sees_why_and_no_buy_button_and_the_receipt_link_explains(web, client, course):
-    enrollment = bought(course)
-    roster = f"/studio/courses/{course.id}/learners"
+def test_a_revoked_learner_sees_why_and_no_buy_button_and_the_receipt_link_explains(web, client, offering):
+    enrollment = bought(offering)
+    roster = f"/studio/courses/{offering.id}/learners"
     post_confirmed(web, f"{roster}/{enrollment.id}/revoke", roster)
     web.logout()
     web.login("pat@example.org", PASSWORD)
     page = client.get("/courses/grounding").get_data(as_text=True)
-    assert f"{course.creator.display_name} ended your access on" in text_of(page)
+    assert f"{offering.creator.display_name} ended your access on" in text_of(page)
     assert "Buy now" not in page and "Buy again" not in page
     # The receipt's "Start learning" link: a page that says what happened, not a bare 404.
     learn = client.get("/learn/grounding")
     assert learn.status_code == 403
-    assert f"{course.creator.display_name} ended your access on" in text_of(learn.get_data(as_text=True))
+    assert f"{offering.creator.display_name} ended your access on" in text_of(learn.get_data(as_text=True))
 
 
 # ---------------------------------------------------------------------------
@@ -164,18 +164,18 @@ def test_a_revoked_learner_sees_why_and_no_buy_button_and_the_receipt_link_expla
 
 
 def test_a_new_date_in_a_full_workshop_spends_no_waitlist_notice(web, client, creator, mailbox):
-    course = CourseFactory(creator=creator, slug="circle", kind=CourseKind.LIVE_WORKSHOP, price_cents=4900)
-    LessonFactory(section=SectionFactory(course=course))
-    live_session(course, days=7, capacity=2)
+    offering = OfferingFactory(creator=creator, slug="circle", kind=OfferingKind.LIVE_WORKSHOP, price_cents=4900)
+    LessonFactory(section=SectionFactory(offering=offering))
+    live_session(offering, days=7, capacity=2)
     for _ in range(2):
-        EnrollmentFactory(course=course)
+        EnrollmentFactory(offering=offering)
     db.session.commit()
     web.logout()
     web.submit("/courses/circle/waitlist", {"email": "wait@example.org"}, form_url="/courses/circle")
     web.login("maya@example.org", PASSWORD)
     mailbox.clear()
 
-    sessions = f"/studio/courses/{course.id}/sessions"
+    sessions = f"/studio/courses/{offering.id}/sessions"
     added = web.submit(
         sessions,
         {"title": "Second evening", "starts_at": "2027-03-04T19:00", "duration_minutes": "90", "capacity": "5"},
@@ -187,19 +187,19 @@ def test_a_new_date_in_a_full_workshop_spends_no_waitlist_notice(web, client, cr
 
 
 def test_the_waitlist_hears_once_a_seat_really_opens(web, client, creator, mailbox):
-    course = CourseFactory(creator=creator, slug="circle", kind=CourseKind.LIVE_WORKSHOP, price_cents=4900)
-    LessonFactory(section=SectionFactory(course=course))
-    live_session(course, days=7, capacity=1)
-    taken = bought(course, "first@example.org")
+    offering = OfferingFactory(creator=creator, slug="circle", kind=OfferingKind.LIVE_WORKSHOP, price_cents=4900)
+    LessonFactory(section=SectionFactory(offering=offering))
+    live_session(offering, days=7, capacity=1)
+    taken = bought(offering, "first@example.org")
     db.session.commit()
     web.logout()
     web.submit("/courses/circle/waitlist", {"email": "wait@example.org"}, form_url="/courses/circle")
     web.login("maya@example.org", PASSWORD)
     mailbox.clear()
-    refund(web, course, taken.order, "49.00")
+    refund(web, offering, taken.order, "49.00")
     subjects = [message["Subject"] for message in mailbox.messages]
     assert "A seat opened in Grounding Skills" not in subjects
-    assert [s for s in subjects if s.startswith("A seat opened")] == ["A seat opened in " + course.title]
+    assert [s for s in subjects if s.startswith("A seat opened")] == ["A seat opened in " + offering.title]
     assert "1 seat left" in text_of(client.get("/courses/circle").get_data(as_text=True))
 
 

@@ -36,11 +36,11 @@ from courseplatform.enrollments import access_changes
 from courseplatform.enrollments.states import AccessState, state_of
 from courseplatform.extensions import db
 from courseplatform.models import (
-    CourseKind,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
     LiveSession,
+    OfferingKind,
     Order,
     OrderStatus,
     Refund,
@@ -53,7 +53,7 @@ from courseplatform.studio.offerings.services import offerings_overview
 from courseplatform.studio.payouts.services import earnings
 
 from ..checkout.conftest import Webhooks, fake_stripe_server, stripe_api, webhooks  # noqa: F401
-from ..factories import CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..fakes.stripe_api import FakeStripe
 
 CAPACITY = 2
@@ -65,11 +65,11 @@ DISPUTE_ENDINGS = ("won", "lost")
 def _workshop(fake):
     account = fake.add_account(charges_enabled=True, details_submitted=True, payouts_enabled=True)
     creator = CreatorProfileFactory(stripe_account_id=account["id"], stripe_charges_enabled=True)
-    course = CourseFactory(creator=creator, kind=CourseKind.LIVE_WORKSHOP, price_cents=4900)
-    LessonFactory(section=SectionFactory(course=course))
+    offering = OfferingFactory(creator=creator, kind=OfferingKind.LIVE_WORKSHOP, price_cents=4900)
+    LessonFactory(section=SectionFactory(offering=offering))
     db.session.add(
         LiveSession(
-            course=course,
+            offering=offering,
             starts_at=datetime.now(UTC) + timedelta(days=7),
             time_zone="UTC",
             duration_minutes=60,
@@ -77,7 +77,7 @@ def _workshop(fake):
         )
     )
     db.session.commit()
-    return course
+    return offering
 
 
 class AccessMachine(RuleBasedStateMachine):
@@ -91,8 +91,8 @@ class AccessMachine(RuleBasedStateMachine):
 
     @initialize()
     def setup(self):
-        self.course = _workshop(self.fake)
-        self.creator = self.course.creator.user
+        self.offering = _workshop(self.fake)
+        self.creator = self.offering.creator.user
         self.learners = [UserFactory() for _ in range(LEARNERS)]
         db.session.commit()
         self.events: list[dict] = []
@@ -118,14 +118,16 @@ class AccessMachine(RuleBasedStateMachine):
     def _orders(self, *statuses: OrderStatus) -> list[Order]:
         return list(
             db.session.scalars(
-                sa.select(Order).where(Order.course_id == self.course.id, Order.status.in_(statuses)).order_by(Order.id)
+                sa.select(Order)
+                .where(Order.offering_id == self.offering.id, Order.status.in_(statuses))
+                .order_by(Order.id)
             )
         )
 
     def _states(self, learners: list[int]) -> dict[int, AccessState]:
         """Each learner's access state (by learner id), before a grant or a list."""
         ids = [self.learners[i].id for i in learners]
-        return {learner_id: state_of(access_changes.enrollment_of(learner_id, self.course.id)) for learner_id in ids}
+        return {learner_id: state_of(access_changes.enrollment_of(learner_id, self.offering.id)) for learner_id in ids}
 
     def _added_back_by_hand(self, before: dict[int, AccessState]) -> None:
         """Note who a grant or a list brought back after the creator's revoke; check nobody came back otherwise.
@@ -134,7 +136,7 @@ class AccessMachine(RuleBasedStateMachine):
         ended with a refund or a chargeback comes back only by buying again or by Restore.
         """
         for learner_id, state in before.items():
-            enrollment = access_changes.enrollment_of(learner_id, self.course.id)
+            enrollment = access_changes.enrollment_of(learner_id, self.offering.id)
             if enrollment is None or not enrollment.is_active:
                 continue
             assert state not in (AccessState.REFUNDED, AccessState.CHARGED_BACK), (state, enrollment.reason)
@@ -148,7 +150,7 @@ class AccessMachine(RuleBasedStateMachine):
         self._fresh()
         learner = db.session.get(User, self.learners[who].id)
         try:
-            order = begin_checkout(learner, self.course, 4900)
+            order = begin_checkout(learner, self.offering, 4900)
         except CheckoutError:
             db.session.rollback()
             return
@@ -232,7 +234,7 @@ class AccessMachine(RuleBasedStateMachine):
         self._fresh()
         before = self._states([who])
         try:
-            grant_access(self.course, self.learners[who].email)
+            grant_access(self.offering, self.learners[who].email)
         except LearnerError:
             db.session.rollback()
             return
@@ -245,14 +247,14 @@ class AccessMachine(RuleBasedStateMachine):
         listed = "\n".join(["email", *(self.learners[i].email for i in sorted(who))]).encode()
         before = self._states(sorted(who))
         people, report = read_learner_list(listed)
-        enrol_list(self.course, people, report, notify=False)
+        enrol_list(self.offering, people, report, notify=False)
         db.session.commit()
         self._added_back_by_hand(before)
 
     @rule(who=st.integers(0, LEARNERS - 1))
     def revoke(self, who):
         self._fresh()
-        enrollment = access_changes.enrollment_of(self.learners[who].id, self.course.id)
+        enrollment = access_changes.enrollment_of(self.learners[who].id, self.offering.id)
         if enrollment is not None:
             access_changes.revoke(enrollment)
             db.session.commit()
@@ -262,7 +264,7 @@ class AccessMachine(RuleBasedStateMachine):
         self._fresh()
         from courseplatform.studio.learners.services import restore_access
 
-        enrollment = access_changes.enrollment_of(self.learners[who].id, self.course.id)
+        enrollment = access_changes.enrollment_of(self.learners[who].id, self.offering.id)
         if enrollment is None or enrollment.status is not EnrollmentStatus.REVOKED:
             return
         try:
@@ -280,7 +282,7 @@ class AccessMachine(RuleBasedStateMachine):
         db.session.expire_all()
         standing = db.session.execute(
             sa.select(Order.learner_id, sa.func.count(Order.id))
-            .where(Order.course_id == self.course.id, Order.status.in_(STANDING))
+            .where(Order.offering_id == self.offering.id, Order.status.in_(STANDING))
             .group_by(Order.learner_id)
         ).all()
         assert all(count <= 1 for _, count in standing), standing
@@ -290,7 +292,7 @@ class AccessMachine(RuleBasedStateMachine):
         rows = db.session.execute(
             sa.select(Enrollment, Order)
             .outerjoin(Order, Order.id == Enrollment.order_id)
-            .where(Enrollment.course_id == self.course.id)
+            .where(Enrollment.offering_id == self.offering.id)
         ).all()
         for enrollment, order in rows:
             state = (enrollment.status, enrollment.reason, order.status if order else None)
@@ -312,7 +314,7 @@ class AccessMachine(RuleBasedStateMachine):
             cleared = [o.paid_at for o in mine if o.status in STANDING and o.paid_at]
             if learner.id in self.restored_at:
                 cleared.append(self.restored_at[learner.id])
-            enrollment = access_changes.enrollment_of(learner.id, self.course.id)
+            enrollment = access_changes.enrollment_of(learner.id, self.offering.id)
             if enrollment is not None and enrollment.is_active:
                 assert cleared and max(cleared) > max(given_back), (enrollment.reason, enrollment.source)
 
@@ -320,7 +322,7 @@ class AccessMachine(RuleBasedStateMachine):
     def seats_never_exceed_capacity(self):
         holding = db.session.scalar(
             sa.select(sa.func.count(Enrollment.id)).where(
-                Enrollment.course_id == self.course.id,
+                Enrollment.offering_id == self.offering.id,
                 Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.SUSPENDED)),
             )
         )
@@ -333,8 +335,8 @@ class AccessMachine(RuleBasedStateMachine):
         for refund in db.session.scalars(sa.select(Refund).where(Refund.order_id.in_(refunds))):
             refunds[refund.order_id] += refund.amount_cents - refund.platform_fee_refunded_cents
         by_hand = sum(o.amount_cents - o.processor_fee_cents - o.platform_fee_cents - refunds[o.id] for o in orders)
-        profile = self.course.creator
-        (row,) = offerings_overview(profile, self.course.id)
+        profile = self.offering.creator
+        (row,) = offerings_overview(profile, self.offering.id)
         totals = earnings(profile).totals
         assert row.revenue_cents == by_hand
         assert (totals[0].net_cents if totals else 0) == by_hand
@@ -420,5 +422,5 @@ def test_a_grant_or_a_list_adds_back_only_after_the_creators_revoke(webhooks, st
         step(machine)
         for name in INVARIANTS:
             getattr(machine, name)()
-    enrollment = access_changes.enrollment_of(machine.learners[0].id, machine.course.id)
+    enrollment = access_changes.enrollment_of(machine.learners[0].id, machine.offering.id)
     assert enrollment is not None and enrollment.is_active is back

@@ -23,11 +23,11 @@ from courseplatform.learning.certificates import issue_certificate
 from courseplatform.models import (
     AccessEvent,
     Certificate,
-    Course,
-    CourseKind,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
+    Offering,
+    OfferingKind,
     Order,
     OrderStatus,
     User,
@@ -36,10 +36,10 @@ from courseplatform.models import (
 
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     OrderFactory,
     SectionFactory,
     UserFactory,
@@ -69,14 +69,14 @@ def workshop_with_one_seat(app, email: str, *, ended_learner: bool = False) -> t
     """A committed one-seat workshop by `email`; (course id, id of a learner whose access the creator ended)."""
     with app.app_context():
         creator = CreatorProfileFactory(user__email=email)
-        course = CourseFactory(creator=creator, kind=CourseKind.LIVE_WORKSHOP, price_cents=4900)
-        LessonFactory(section=SectionFactory(course=course))
-        live_session(course, days=7, capacity=1)
+        offering = OfferingFactory(creator=creator, kind=OfferingKind.LIVE_WORKSHOP, price_cents=4900)
+        LessonFactory(section=SectionFactory(offering=offering))
+        live_session(offering, days=7, capacity=1)
         ended = None
         if ended_learner:
-            ended = EnrollmentFactory(course=course, status=EnrollmentStatus.REVOKED)
+            ended = EnrollmentFactory(offering=offering, status=EnrollmentStatus.REVOKED)
         db.session.commit()
-        ids = course.id, ended.id if ended else None
+        ids = offering.id, ended.id if ended else None
         db.session.remove()
         return ids
 
@@ -91,14 +91,14 @@ def logged_in(base: str, email: str) -> requests.Session:
     return browser
 
 
-def while_a_checkout_sells_the_last_seat(app, course_id: int, studio_post) -> str:
+def while_a_checkout_sells_the_last_seat(app, offering_id: int, studio_post) -> str:
     """Begin a checkout (the workshop locked, its seat held, not yet committed), run `studio_post`
     in another thread meanwhile, then commit the checkout; the studio page's text."""
     answers: list[str] = []
     with app.test_request_context():
         buyer = UserFactory()
         db.session.commit()
-        begin_checkout(buyer, db.session.get(Course, course_id), 4900)
+        begin_checkout(buyer, db.session.get(Offering, offering_id), 4900)
         thread = threading.Thread(target=lambda: answers.append(studio_post()))
         thread.start()
         time.sleep(HOLD_SECONDS)
@@ -108,45 +108,45 @@ def while_a_checkout_sells_the_last_seat(app, course_id: int, studio_post) -> st
     return answers[0]
 
 
-def seats_of(app, course_id: int):
+def seats_of(app, offering_id: int):
     with app.app_context():
-        found = seats(db.session.get(Course, course_id))
+        found = seats(db.session.get(Offering, offering_id))
         db.session.remove()
         return found
 
 
 def test_a_complimentary_grant_during_a_checkout_for_the_last_seat_does_not_overfill(live):
     app, base = live
-    course_id, _ = workshop_with_one_seat(app, "grant-race@example.org")
+    offering_id, _ = workshop_with_one_seat(app, "grant-race@example.org")
     creator = logged_in(base, "grant-race@example.org")
-    roster = f"{base}/studio/courses/{course_id}/learners"
+    roster = f"{base}/studio/courses/{offering_id}/learners"
     token = csrf_token_from(creator.get(roster, timeout=10).text)
 
     def grant() -> str:
         data = {"csrf_token": token, "email": "guest@example.org", "name": "Guest"}
         return text_of(creator.post(f"{roster}/grant", data=data, timeout=30).text)
 
-    page = while_a_checkout_sells_the_last_seat(app, course_id, grant)
+    page = while_a_checkout_sells_the_last_seat(app, offering_id, grant)
 
-    found = seats_of(app, course_id)
+    found = seats_of(app, offering_id)
     assert found.taken <= found.capacity, f"{found.taken} seats taken of {found.capacity}"
     assert "is full: every seat is taken" in page
 
 
 def test_restoring_a_learner_during_a_checkout_for_the_last_seat_does_not_overfill(live):
     app, base = live
-    course_id, enrollment_id = workshop_with_one_seat(app, "restore-race@example.org", ended_learner=True)
+    offering_id, enrollment_id = workshop_with_one_seat(app, "restore-race@example.org", ended_learner=True)
     creator = logged_in(base, "restore-race@example.org")
-    roster = f"{base}/studio/courses/{course_id}/learners"
+    roster = f"{base}/studio/courses/{offering_id}/learners"
     token = csrf_token_from(creator.get(roster, timeout=10).text)
 
     def restore() -> str:
         url = f"{roster}/{enrollment_id}/restore"
         return text_of(creator.post(url, data={"csrf_token": token}, timeout=30).text)
 
-    page = while_a_checkout_sells_the_last_seat(app, course_id, restore)
+    page = while_a_checkout_sells_the_last_seat(app, offering_id, restore)
 
-    found = seats_of(app, course_id)
+    found = seats_of(app, offering_id)
     assert found.taken <= found.capacity, f"{found.taken} seats taken of {found.capacity}"
     assert "is full: every seat is taken" in page
     with app.app_context():
@@ -160,20 +160,20 @@ def restored_learner_with_a_revoked_certificate(app, email: str) -> tuple[int, i
     stands and their certificate is still revoked; (course id, enrollment id, order id)."""
     with app.test_request_context():
         creator = CreatorProfileFactory(user__email=email)
-        course = CourseFactory(creator=creator, price_cents=4900)
-        LessonFactory(section=SectionFactory(course=course))
+        offering = OfferingFactory(creator=creator, price_cents=4900)
+        LessonFactory(section=SectionFactory(offering=offering))
         learner = UserFactory()
         order = OrderFactory(
-            learner=learner, course=course, payment_intent_id=f"pi_{email}", platform_fee_cents=490, net_cents=4410
+            learner=learner, offering=offering, payment_intent_id=f"pi_{email}", platform_fee_cents=490, net_cents=4410
         )
         enrollment = EnrollmentFactory(
-            user=learner, course=course, source=EnrollmentSource.PURCHASE, order=order, reason=AccessEvent.RESTORE
+            user=learner, offering=offering, source=EnrollmentSource.PURCHASE, order=order, reason=AccessEvent.RESTORE
         )
         enrollment.completed_at = utcnow()
         db.session.flush()
         issue_certificate(enrollment).revoked_at = utcnow()
         db.session.commit()
-        ids = course.id, enrollment.id, order.id
+        ids = offering.id, enrollment.id, order.id
         db.session.remove()
         return ids
 
@@ -181,9 +181,9 @@ def restored_learner_with_a_revoked_certificate(app, email: str) -> tuple[int, i
 def test_a_reissue_while_a_full_refund_ends_access_leaves_the_certificate_revoked(live):
     app, base = live
     email = "reissue-race@example.org"
-    course_id, enrollment_id, order_id = restored_learner_with_a_revoked_certificate(app, email)
+    offering_id, enrollment_id, order_id = restored_learner_with_a_revoked_certificate(app, email)
     creator = logged_in(base, email)
-    learner_page = f"{base}/studio/courses/{course_id}/learners/{enrollment_id}"
+    learner_page = f"{base}/studio/courses/{offering_id}/learners/{enrollment_id}"
     token = csrf_token_from(creator.get(learner_page, timeout=10).text)
     answers: list[str] = []
 

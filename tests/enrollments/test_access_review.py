@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
-from courseplatform.models import AccessEvent, CourseKind, Enrollment, EnrollmentStatus, Order, OrderStatus
+from courseplatform.models import AccessEvent, Enrollment, EnrollmentStatus, OfferingKind, Order, OrderStatus
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..factories.live import live_session
 from ..markup import text_of
 from ..studio.test_refunds_from_studio import refund
@@ -24,19 +24,19 @@ def creator(web):
 
 
 @pytest.fixture
-def course(creator):
-    course = CourseFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
-    LessonFactory(section=SectionFactory(course=course), title="Breathing")
-    return course
+def offering(creator):
+    offering = OfferingFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
+    LessonFactory(section=SectionFactory(offering=offering), title="Breathing")
+    return offering
 
 
-def test_refunding_a_learner_the_creator_revoked_does_not_let_them_buy_back_in(web, client, course):
-    enrollment = bought(course)
+def test_refunding_a_learner_the_creator_revoked_does_not_let_them_buy_back_in(web, client, offering):
+    enrollment = bought(offering)
     db.session.commit()
-    roster = f"/studio/courses/{course.id}/learners"
+    roster = f"/studio/courses/{offering.id}/learners"
     post_confirmed(web, f"{roster}/{enrollment.id}/revoke", roster)
     # Revoke says "No money was refunded": the creator refunds them too, as the studio suggests.
-    refunded = refund(web, course, enrollment.order, "49.00")
+    refunded = refund(web, offering, enrollment.order, "49.00")
     assert "Refunded" in text_of(refunded.get_data(as_text=True))
 
     web.logout()
@@ -53,11 +53,11 @@ def test_refunding_a_learner_the_creator_revoked_does_not_let_them_buy_back_in(w
 
 
 def test_one_learner_pressing_buy_with_different_amounts_holds_one_seat_not_all(web, client, creator):
-    course = CourseFactory(
-        creator=creator, slug="circle", kind=CourseKind.LIVE_WORKSHOP, price_cents=4900, sliding_scale_min_cents=2000
+    offering = OfferingFactory(
+        creator=creator, slug="circle", kind=OfferingKind.LIVE_WORKSHOP, price_cents=4900, sliding_scale_min_cents=2000
     )
-    LessonFactory(section=SectionFactory(course=course))
-    live_session(course, days=7, capacity=2)
+    LessonFactory(section=SectionFactory(offering=offering))
+    live_session(offering, days=7, capacity=2)
     UserFactory(email="hoarder@example.org")
     UserFactory(email="sam@example.org")
     db.session.commit()

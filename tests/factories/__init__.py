@@ -6,21 +6,21 @@ module and are imported from it (`from tests.factories.live import workshop`), s
 
     base          Base, PASSWORD (every factory-made account's password)
     accounts      UserFactory, CreatorProfileFactory
-    catalog       CourseFactory, SectionFactory, LessonFactory, TopicFactory, WaitlistEntryFactory;
+    catalog       OfferingFactory, SectionFactory, LessonFactory, TopicFactory, WaitlistEntryFactory;
                   topic, waitlist_entry
     enrollments   EnrollmentFactory
     orders        OrderFactory, RefundFactory; sale, refund
     live          LiveSessionFactory, AttendanceFactory; live_session, workshop, session_in, learner, sign_in
     media         MediaAssetFactory; media_asset, with_video
     player        QuizQuestionFactory, QuizChoiceFactory; offering, add_quiz, learner_in, lesson_url, page_token
-    certificates  CourseEvaluationFactory, QuizAttemptFactory; a CE offering, enrol, finish, attended, attempt...
+    certificates  OfferingEvaluationFactory, QuizAttemptFactory; a CE offering, enrol, finish, attended, attempt...
     revenue       SessionIncomeFactory; learner (for an offering's figures)
 """
 
 from .accounts import CreatorProfileFactory, UserFactory
 from .base import PASSWORD, Base
-from .catalog import CourseFactory, LessonFactory, SectionFactory, TopicFactory, WaitlistEntryFactory
-from .certificates import CourseEvaluationFactory, QuizAttemptFactory
+from .catalog import LessonFactory, OfferingFactory, SectionFactory, TopicFactory, WaitlistEntryFactory
+from .certificates import OfferingEvaluationFactory, QuizAttemptFactory
 from .enrollments import EnrollmentFactory
 from .live import AttendanceFactory, LiveSessionFactory
 from .media import MediaAssetFactory
@@ -32,13 +32,13 @@ __all__ = [
     "PASSWORD",
     "AttendanceFactory",
     "Base",
-    "CourseEvaluationFactory",
-    "CourseFactory",
     "CreatorProfileFactory",
     "EnrollmentFactory",
     "LessonFactory",
     "LiveSessionFactory",
     "MediaAssetFactory",
+    "OfferingEvaluationFactory",
+    "OfferingFactory",
     "OrderFactory",
     "QuizAttemptFactory",
     "QuizChoiceFactory",

@@ -7,11 +7,11 @@ from datetime import timedelta
 import factory
 
 from courseplatform.models import (
-    Course,
-    CourseKind,
-    CourseStatus,
     Lesson,
     LessonKind,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
     Section,
     Topic,
     WaitlistEntry,
@@ -22,19 +22,19 @@ from .accounts import CreatorProfileFactory
 from .base import Base
 
 
-class CourseFactory(Base):
+class OfferingFactory(Base):
     class Meta:
-        model = Course
+        model = Offering
 
     creator = factory.SubFactory(CreatorProfileFactory)
-    kind = CourseKind.COURSE
+    kind = OfferingKind.COURSE
     title = factory.Sequence(lambda n: f"Course {n}")
     slug = factory.Sequence(lambda n: f"course-{n}")
     subtitle = "A practical course for clinicians."
     description = "Learn something useful."
     price_cents = 9900
     currency = "USD"
-    status = CourseStatus.PUBLISHED
+    status = OfferingStatus.PUBLISHED
     published_at = factory.LazyFunction(lambda: utcnow() - timedelta(days=1))
 
 
@@ -42,7 +42,7 @@ class SectionFactory(Base):
     class Meta:
         model = Section
 
-    course = factory.SubFactory(CourseFactory)
+    offering = factory.SubFactory(OfferingFactory)
     title = factory.Sequence(lambda n: f"Section {n}")
     position = factory.Sequence(lambda n: n)
 
@@ -71,9 +71,9 @@ class WaitlistEntryFactory(Base):
         model = WaitlistEntry
 
     class Params:
-        course = factory.SubFactory(CourseFactory)
+        offering = factory.SubFactory(OfferingFactory)
 
-    course_id = factory.SelfAttribute("course.id")
+    offering_id = factory.SelfAttribute("offering.id")
     email = factory.Sequence(lambda n: f"waiting{n}@example.org")
 
 
@@ -82,5 +82,5 @@ def topic(name: str, slug: str | None = None) -> Topic:
     return TopicFactory(name=name, **({"slug": slug} if slug else {}))
 
 
-def waitlist_entry(course, email: str, **kw) -> WaitlistEntry:
-    return WaitlistEntryFactory(course=course, email=email, **kw)
+def waitlist_entry(offering, email: str, **kw) -> WaitlistEntry:
+    return WaitlistEntryFactory(offering=offering, email=email, **kw)

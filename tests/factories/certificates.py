@@ -8,11 +8,11 @@ import factory
 
 from courseplatform.enrollments import access_changes
 from courseplatform.extensions import db
-from courseplatform.models import CourseEvaluation, LessonKind, LessonProgress, QuizAttempt, utcnow
+from courseplatform.models import LessonKind, LessonProgress, OfferingEvaluation, QuizAttempt, utcnow
 
 from .accounts import CreatorProfileFactory
 from .base import Base
-from .catalog import CourseFactory, LessonFactory, SectionFactory
+from .catalog import LessonFactory, OfferingFactory, SectionFactory
 from .enrollments import EnrollmentFactory
 from .live import AttendanceFactory, LiveSessionFactory
 
@@ -28,9 +28,9 @@ RATINGS = {
 }
 
 
-class CourseEvaluationFactory(Base):
+class OfferingEvaluationFactory(Base):
     class Meta:
-        model = CourseEvaluation
+        model = OfferingEvaluation
 
     ratings = factory.LazyFunction(lambda: {key: int(value) for key, value in RATINGS.items()})
     comments = "Grounding scripts with my Monday group."
@@ -46,31 +46,31 @@ class QuizAttemptFactory(Base):
     passed = True
 
 
-def offering(*, ce_minutes: int | None = 180, lessons: int = 2, quiz: bool = False, creator=None, **kw):
+def ce_offering(*, ce_minutes: int | None = 180, lessons: int = 2, quiz: bool = False, creator=None, **kw):
     """A published offering by "Dana Reyes, LCSW" (or `creator`), with `lessons` text lessons and maybe a quiz."""
     creator = creator or CreatorProfileFactory(display_name="Dana Reyes", credentials="LCSW")
-    course = CourseFactory(
+    offering = OfferingFactory(
         creator=creator,
         ce_minutes=ce_minutes,
         ce_approval_statement=APPROVAL if ce_minutes else "",
         **kw,
     )
-    section = SectionFactory(course=course, title="Foundations")
+    section = SectionFactory(offering=offering, title="Foundations")
     for n in range(lessons):
         LessonFactory(section=section, position=n, title=f"Lesson {n + 1}")
     if quiz:
         LessonFactory(section=section, position=lessons, title="Check your understanding", kind=LessonKind.QUIZ)
     db.session.flush()
-    return course
+    return offering
 
 
-def lessons_of(course):
-    return [lesson for section in course.sections for lesson in section.lessons]
+def lessons_of(offering):
+    return [lesson for section in offering.sections for lesson in section.lessons]
 
 
-def enrol(course, user=None, **kw):
+def enrol(offering, user=None, **kw):
     kw = {"user": user} if user is not None else {"user__name": "Zoë Łucja O’Brien", **kw}
-    enrollment = EnrollmentFactory(course=course, **kw)
+    enrollment = EnrollmentFactory(offering=offering, **kw)
     db.session.flush()
     return enrollment
 
@@ -78,7 +78,7 @@ def enrol(course, user=None, **kw):
 def finish(enrollment, *, days_ago: float = 0):
     """Every lesson done and the offering complete, as the player records it."""
     when = utcnow() - timedelta(days=days_ago)
-    for lesson in lessons_of(enrollment.course):
+    for lesson in lessons_of(enrollment.offering):
         db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id, completed_at=when))
     enrollment.completed_at = when
     db.session.flush()
@@ -87,15 +87,15 @@ def finish(enrollment, *, days_ago: float = 0):
 
 def evaluated(enrollment, *, attested: bool = False):
     if attested:
-        return CourseEvaluationFactory(
+        return OfferingEvaluationFactory(
             enrollment_id=enrollment.id, attestation_text="I attest that I completed it.", attested_at=utcnow()
         )
-    return CourseEvaluationFactory(enrollment_id=enrollment.id)
+    return OfferingEvaluationFactory(enrollment_id=enrollment.id)
 
 
-def live_session(course, *, days: float = -7, minutes: int = 100, title: str = "Evening 1"):
+def live_session(offering, *, days: float = -7, minutes: int = 100, title: str = "Evening 1"):
     return LiveSessionFactory(
-        course=course,
+        offering=offering,
         title=title,
         starts_at=utcnow() + timedelta(days=days),
         duration_minutes=minutes,

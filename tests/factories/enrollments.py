@@ -8,7 +8,7 @@ from courseplatform.models import Enrollment, EnrollmentSource
 
 from .accounts import UserFactory
 from .base import Base
-from .catalog import CourseFactory
+from .catalog import OfferingFactory
 
 
 class EnrollmentFactory(Base):
@@ -16,5 +16,5 @@ class EnrollmentFactory(Base):
         model = Enrollment
 
     user = factory.SubFactory(UserFactory)
-    course = factory.SubFactory(CourseFactory)
+    offering = factory.SubFactory(OfferingFactory)
     source = EnrollmentSource.FREE

@@ -9,18 +9,18 @@ import factory
 from courseplatform.extensions import db
 from courseplatform.models import (
     Attendance,
-    CourseKind,
     EnrollmentStatus,
     Lesson,
     LessonKind,
     LiveSession,
+    OfferingKind,
     User,
     utcnow,
 )
 
 from .accounts import UserFactory
 from .base import PASSWORD, Base
-from .catalog import CourseFactory, LessonFactory, SectionFactory
+from .catalog import LessonFactory, OfferingFactory, SectionFactory
 from .enrollments import EnrollmentFactory
 
 JOIN_URL = "https://meet.example.com/secret-room-4417"
@@ -30,7 +30,7 @@ class LiveSessionFactory(Base):
     class Meta:
         model = LiveSession
 
-    course = factory.SubFactory(CourseFactory, kind=CourseKind.LIVE_WORKSHOP)
+    offering = factory.SubFactory(OfferingFactory, kind=OfferingKind.LIVE_WORKSHOP)
     title = "Evening 1"
     starts_at = factory.LazyFunction(lambda: utcnow() + timedelta(days=7))
     time_zone = "America/New_York"
@@ -46,42 +46,44 @@ class AttendanceFactory(Base):
     minutes_attended = 90
 
 
-def live_session(course, *, days: float = 7, capacity: int | None = 20, zone: str = "America/New_York", **kw):
-    """A session of `course` in `days` days (unless `starts_at` is given)."""
+def live_session(offering, *, days: float = 7, capacity: int | None = 20, zone: str = "America/New_York", **kw):
+    """A session of `offering` in `days` days (unless `starts_at` is given)."""
     kw.setdefault("starts_at", utcnow() + timedelta(days=days))
-    return LiveSessionFactory(course=course, capacity=capacity, time_zone=zone, **kw)
+    return LiveSessionFactory(offering=offering, capacity=capacity, time_zone=zone, **kw)
 
 
-def workshop(**course_fields):
+def workshop(**offering_fields):
     """A published live workshop with one section for its live lessons."""
-    course_fields.setdefault("title", "Couples in Crisis")
-    course = CourseFactory(kind=CourseKind.LIVE_WORKSHOP, **course_fields)
-    SectionFactory(course=course, title="Live sessions", position=0)
+    offering_fields.setdefault("title", "Couples in Crisis")
+    offering = OfferingFactory(kind=OfferingKind.LIVE_WORKSHOP, **offering_fields)
+    SectionFactory(offering=offering, title="Live sessions", position=0)
     db.session.flush()
-    return course
+    return offering
 
 
 def session_in(
-    course, *, starts_at: datetime | None = None, minutes_from_now: float | None = None, lesson: bool = True, **fields
+    offering, *, starts_at: datetime | None = None, minutes_from_now: float | None = None, lesson: bool = True, **fields
 ) -> tuple[LiveSession, Lesson | None]:
-    """A session of `course` (at `starts_at`, or so many minutes from now), with a live lesson presenting it."""
+    """A session of `offering` (at `starts_at`, or so many minutes from now), with a live lesson presenting it."""
     if starts_at is None:
         starts_at = utcnow() + timedelta(minutes=minutes_from_now if minutes_from_now is not None else 7 * 24 * 60)
     fields.setdefault("join_url", JOIN_URL)
-    session = live_session(course, starts_at=starts_at, **fields)
+    session = live_session(offering, starts_at=starts_at, **fields)
     page = None
     if lesson:
         page = LessonFactory(
-            section=course.sections[0], kind=LessonKind.LIVE, title=f"{session.title}: live", live_session=session
+            section=offering.sections[0], kind=LessonKind.LIVE, title=f"{session.title}: live", live_session=session
         )
     db.session.flush()
     return session, page
 
 
-def learner(course, *, time_zone: str = "America/New_York", revoked: bool = False, **user_fields) -> User:
-    """Someone enrolled in `course` (their access revoked when asked)."""
+def learner(offering, *, time_zone: str = "America/New_York", revoked: bool = False, **user_fields) -> User:
+    """Someone enrolled in `offering` (their access revoked when asked)."""
     user = UserFactory(time_zone=time_zone, **user_fields)
-    EnrollmentFactory(user=user, course=course, status=EnrollmentStatus.REVOKED if revoked else EnrollmentStatus.ACTIVE)
+    EnrollmentFactory(
+        user=user, offering=offering, status=EnrollmentStatus.REVOKED if revoked else EnrollmentStatus.ACTIVE
+    )
     db.session.flush()
     return user
 

@@ -32,10 +32,10 @@ def media_asset(owner, name: str = "lesson.mp4", content_type: str = "video/mp4"
 
 def with_video(lesson: Lesson, content_type: str = "video/mp4") -> Lesson:
     """Give a lesson a ready video file (the bytes are never fetched: pages only link to them)."""
-    course = lesson.section.course
+    offering = lesson.section.offering
     lesson.kind = LessonKind.VIDEO
     lesson.media_asset = MediaAssetFactory(
-        owner=course.creator.user,
+        owner=offering.creator.user,
         storage_key=f"uploads/{uuid.uuid4().hex}/talk.mp4",
         original_name="talk.mp4",
         content_type=content_type,

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import factory
 
-from courseplatform.models import Course, Order, OrderStatus, PaymentProvider, Refund, User, utcnow
+from courseplatform.models import Offering, Order, OrderStatus, PaymentProvider, Refund, User, utcnow
 
 from .accounts import UserFactory
 from .base import Base
-from .catalog import CourseFactory
+from .catalog import OfferingFactory
 
 
 class OrderFactory(Base):
@@ -18,8 +18,8 @@ class OrderFactory(Base):
         model = Order
 
     learner = factory.SubFactory(UserFactory)
-    course = factory.SubFactory(CourseFactory)
-    amount_cents = factory.LazyAttribute(lambda o: o.course.price_cents)
+    offering = factory.SubFactory(OfferingFactory)
+    amount_cents = factory.LazyAttribute(lambda o: o.offering.price_cents)
     currency = "USD"
     provider = PaymentProvider.TEST
     status = OrderStatus.PAID
@@ -36,7 +36,7 @@ class RefundFactory(Base):
 
 
 def sale(
-    course: Course,
+    offering: Offering,
     amount: int,
     paid_at: datetime,
     *,
@@ -47,7 +47,7 @@ def sale(
 ) -> Order:
     """A settled order with its fees, as checkout records it."""
     return OrderFactory(
-        course=course,
+        offering=offering,
         learner=learner or UserFactory(),
         amount_cents=amount,
         processor_fee_cents=processor_fee,

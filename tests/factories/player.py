@@ -12,22 +12,22 @@ from courseplatform.models import Lesson, LessonKind, QuizChoice, QuizQuestion
 from ..helpers import csrf_token_from
 from .accounts import UserFactory
 from .base import PASSWORD, Base
-from .catalog import CourseFactory, LessonFactory, SectionFactory
+from .catalog import LessonFactory, OfferingFactory, SectionFactory
 from .enrollments import EnrollmentFactory
 
 META_CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
-def offering(lessons_per_section=(2, 2), **course_fields):
+def offering_with_lessons(lessons_per_section=(2, 2), **offering_fields):
     """A published offering with sections of text lessons; returns (course, lessons in outline order)."""
-    course = CourseFactory(**course_fields)
+    offering = OfferingFactory(**offering_fields)
     lessons = []
     for s, count in enumerate(lessons_per_section):
-        section = SectionFactory(course=course, position=s, title=f"Part {s + 1}")
+        section = SectionFactory(offering=offering, position=s, title=f"Part {s + 1}")
         for n in range(count):
             lessons.append(LessonFactory(section=section, position=n, title=f"Lesson {s + 1}.{n + 1}"))
     db.session.flush()
-    return course, lessons
+    return offering, lessons
 
 
 class QuizChoiceFactory(Base):
@@ -59,17 +59,17 @@ def add_quiz(section, questions, position=99, **fields) -> Lesson:
     return lesson
 
 
-def learner_in(course, web, time_zone="America/New_York", **enrollment_fields):
-    """A learner enrolled in `course` and signed in through `web`; returns (user, enrollment)."""
+def learner_in(offering, web, time_zone="America/New_York", **enrollment_fields):
+    """A learner enrolled in `offering` and signed in through `web`; returns (user, enrollment)."""
     user = UserFactory(time_zone=time_zone)
-    enrollment = EnrollmentFactory(user=user, course=course, **enrollment_fields)
+    enrollment = EnrollmentFactory(user=user, offering=offering, **enrollment_fields)
     db.session.flush()
     web.login(user.email, PASSWORD)
     return user, enrollment
 
 
-def lesson_url(course, lesson, suffix: str = "") -> str:
-    return f"/learn/{course.slug}/lessons/{lesson.id}{suffix}"
+def lesson_url(offering, lesson, suffix: str = "") -> str:
+    return f"/learn/{offering.slug}/lessons/{lesson.id}{suffix}"
 
 
 def page_token(client, url: str) -> str:

@@ -7,10 +7,10 @@ from datetime import date, datetime
 import factory
 
 from courseplatform.models import (
-    Course,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
+    Offering,
     PayerKind,
     SessionIncome,
     SessionIncomeSource,
@@ -36,7 +36,7 @@ class SessionIncomeFactory(Base):
 
 
 def learner(
-    course: Course, *, completed: datetime | None = None, status: EnrollmentStatus = EnrollmentStatus.ACTIVE
+    offering: Offering, *, completed: datetime | None = None, status: EnrollmentStatus = EnrollmentStatus.ACTIVE
 ) -> Enrollment:
-    """Someone enrolled in `course`, perhaps finished, perhaps no longer with access."""
-    return EnrollmentFactory(course=course, source=EnrollmentSource.FREE, status=status, completed_at=completed)
+    """Someone enrolled in `offering`, perhaps finished, perhaps no longer with access."""
+    return EnrollmentFactory(offering=offering, source=EnrollmentSource.FREE, status=status, completed_at=completed)

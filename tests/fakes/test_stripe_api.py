@@ -41,7 +41,10 @@ def session_params(**overrides: object) -> dict:
         "expires_at": int(time.time()) + 3600,
         "metadata": {"order_id": "7"},
         "line_items": [
-            {"quantity": 2, "price_data": {"currency": "USD", "unit_amount": 2500, "product_data": {"name": "Course"}}},
+            {
+                "quantity": 2,
+                "price_data": {"currency": "USD", "unit_amount": 2500, "product_data": {"name": "Course"}},
+            },
             {"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 1000, "product_data": {"name": "Book"}}},
         ],
     }

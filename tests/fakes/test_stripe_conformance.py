@@ -142,7 +142,11 @@ def journey(fake: FakeStripe) -> list[dict]:
                 "line_items": [
                     {
                         "quantity": 1,
-                        "price_data": {"currency": currency, "unit_amount": amount, "product_data": {"name": "Course"}},
+                        "price_data": {
+                            "currency": currency,
+                            "unit_amount": amount,
+                            "product_data": {"name": "Course"},
+                        },
                     }
                 ],
                 "payment_intent_data": {"application_fee_amount": 490, "transfer_data": {"destination": account.id}},

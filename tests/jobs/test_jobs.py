@@ -19,17 +19,17 @@ from courseplatform.jobs.queue import SCHEDULE
 from courseplatform.jobs.runner import KINDS, MAX_ATTEMPTS
 from courseplatform.jobs.scheduled import exclusive, release_expired_checkouts
 from courseplatform.models import (
-    CourseKind,
     Enrollment,
     Job,
     JobStatus,
+    OfferingKind,
     OrderStatus,
     User,
     WaitlistEntry,
     utcnow,
 )
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, OrderFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory, OrderFactory, UserFactory
 from ..factories.live import live_session
 from ..studio.test_learners import upload
 
@@ -59,8 +59,8 @@ def creator(web):
 
 
 @pytest.fixture
-def course(creator):
-    return CourseFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
+def offering(creator):
+    return OfferingFactory(creator=creator, slug="grounding", title="Grounding Skills", price_cents=4900)
 
 
 def reload(job: Job) -> Job:
@@ -68,8 +68,8 @@ def reload(job: Job) -> Job:
     return db.session.get(Job, job.id)
 
 
-def enrolled(course) -> int:
-    return db.session.scalar(sa.select(sa.func.count(Enrollment.id)).where(Enrollment.course_id == course.id))
+def enrolled(offering) -> int:
+    return db.session.scalar(sa.select(sa.func.count(Enrollment.id)).where(Enrollment.offering_id == offering.id))
 
 
 def make_due(job: Job, ago: timedelta = timedelta(minutes=2)) -> None:
@@ -82,68 +82,68 @@ def make_due(job: Job, ago: timedelta = timedelta(minutes=2)) -> None:
 # A list enrolled in the background
 
 
-def test_a_csv_upload_answers_at_once_and_its_page_reports_what_the_job_did(web, course, mailbox):
-    response = upload(web, course, b"ana@example.org\nben@example.org\nnot an address\n")
+def test_a_csv_upload_answers_at_once_and_its_page_reports_what_the_job_did(web, offering, mailbox):
+    response = upload(web, offering, b"ana@example.org\nben@example.org\nnot an address\n")
     html = response.get_data(as_text=True)
-    job = db.session.scalar(sa.select(Job).where(Job.course_id == course.id))
-    assert response.request.path == f"/studio/courses/{course.id}/learners/imports/{job.id}"
+    job = db.session.scalar(sa.select(Job).where(Job.offering_id == offering.id))
+    assert response.request.path == f"/studio/courses/{offering.id}/learners/imports/{job.id}"
     assert job.status is JobStatus.DONE and job.attempts == 1
     assert "2 of 2 e-mails sent" in html
     assert "Not enrolled: 1 line" in html
-    assert enrolled(course) == 2
+    assert enrolled(offering) == 2
     assert sorted(m["To"] for m in mailbox.messages) == ["ana@example.org", "ben@example.org"]
     assert 'http-equiv="refresh"' not in html  # finished: the page stops looking again
 
 
 def test_until_a_worker_runs_the_job_nobody_is_enrolled_and_the_page_says_it_is_working(
-    app, web, course, mailbox, monkeypatch
+    app, web, offering, mailbox, monkeypatch
 ):
     # A queue nobody reads yet: the upload is recorded and handed over, and the request is done.
     monkeypatch.setitem(app.config, "JOB_RUNNER", "celery")
-    html = upload(web, course, b"ana@example.org\nben@example.org\n").get_data(as_text=True)
-    job = db.session.scalar(sa.select(Job).where(Job.course_id == course.id))
+    html = upload(web, offering, b"ana@example.org\nben@example.org\n").get_data(as_text=True)
+    job = db.session.scalar(sa.select(Job).where(Job.offering_id == offering.id))
     assert job.status is JobStatus.PENDING
     assert "Enrolling 2 people" in html and 'http-equiv="refresh"' in html
-    assert enrolled(course) == 0 and mailbox.messages == []
+    assert enrolled(offering) == 0 and mailbox.messages == []
 
     monkeypatch.setitem(app.config, "JOB_RUNNER", "inline")
     assert run_job(job.id).status is JobStatus.DONE
-    html = web.client.get(f"/studio/courses/{course.id}/learners/imports/{job.id}").get_data(as_text=True)
-    assert "Enrolled" in html and enrolled(course) == 2
+    html = web.client.get(f"/studio/courses/{offering.id}/learners/imports/{job.id}").get_data(as_text=True)
+    assert "Enrolled" in html and enrolled(offering) == 2
     assert len(mailbox.messages) == 2
 
 
-def test_a_job_runs_once_however_often_it_is_handed_over(web, course, mailbox, monkeypatch, app):
+def test_a_job_runs_once_however_often_it_is_handed_over(web, offering, mailbox, monkeypatch, app):
     monkeypatch.setitem(app.config, "JOB_RUNNER", "celery")
-    upload(web, course, b"ana@example.org\n")
-    job = db.session.scalar(sa.select(Job).where(Job.course_id == course.id))
+    upload(web, offering, b"ana@example.org\n")
+    job = db.session.scalar(sa.select(Job).where(Job.offering_id == offering.id))
     monkeypatch.setitem(app.config, "JOB_RUNNER", "inline")
     assert run_job(job.id).status is JobStatus.DONE
     assert run_job(job.id).status is None  # a second delivery of the task: already done
-    assert enrolled(course) == 1 and len(mailbox.messages) == 1
+    assert enrolled(offering) == 1 and len(mailbox.messages) == 1
 
 
-def test_another_creators_job_page_is_not_found(web, course, client):
-    upload(web, course, b"ana@example.org\n")
-    job = db.session.scalar(sa.select(Job).where(Job.course_id == course.id))
+def test_another_creators_job_page_is_not_found(web, offering, client):
+    upload(web, offering, b"ana@example.org\n")
+    job = db.session.scalar(sa.select(Job).where(Job.offering_id == offering.id))
     other = CreatorProfileFactory(user__email="other@example.org")
-    theirs = CourseFactory(creator=other)
-    assert client.get(f"/studio/courses/{course.id}/learners/imports/{job.id + 1000}").status_code == 404
+    theirs = OfferingFactory(creator=other)
+    assert client.get(f"/studio/courses/{offering.id}/learners/imports/{job.id + 1000}").status_code == 404
     web.logout()
     web.login("other@example.org", PASSWORD)
-    assert client.get(f"/studio/courses/{course.id}/learners/imports/{job.id}").status_code == 404
+    assert client.get(f"/studio/courses/{offering.id}/learners/imports/{job.id}").status_code == 404
     assert client.get(f"/studio/courses/{theirs.id}/learners/imports/{job.id}").status_code == 404
 
 
 def test_the_progress_page_runs_the_same_queries_for_3_or_300_people(web, creator, count_queries, mailbox):
     counts = []
     for size in (3, 300):
-        course = CourseFactory(creator=creator)
+        offering = OfferingFactory(creator=creator)
         lines = "\n".join(f"p{n}@example.org" for n in range(size)).encode()
-        upload(web, course, lines)
-        job = db.session.scalar(sa.select(Job).where(Job.course_id == course.id))
+        upload(web, offering, lines)
+        job = db.session.scalar(sa.select(Job).where(Job.offering_id == offering.id))
         with count_queries() as queries:
-            assert web.client.get(f"/studio/courses/{course.id}/learners/imports/{job.id}").status_code == 200
+            assert web.client.get(f"/studio/courses/{offering.id}/learners/imports/{job.id}").status_code == 200
         counts.append(queries.count)
     assert counts[0] == counts[1]
 
@@ -170,22 +170,22 @@ def test_a_failing_job_keeps_none_of_its_work_and_is_retried_with_a_growing_dela
     assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.email.like("half-%"))) == 0
 
 
-def test_a_list_for_an_offering_deleted_meanwhile_fails_at_once_and_says_why(web, course, app, monkeypatch):
+def test_a_list_for_an_offering_deleted_meanwhile_fails_at_once_and_says_why(web, offering, app, monkeypatch):
     monkeypatch.setitem(app.config, "JOB_RUNNER", "celery")
-    upload(web, course, b"ana@example.org\n")
-    job = db.session.scalar(sa.select(Job).where(Job.course_id == course.id))
-    job.course_id = None  # what deleting the offering leaves of it
+    upload(web, offering, b"ana@example.org\n")
+    job = db.session.scalar(sa.select(Job).where(Job.offering_id == offering.id))
+    job.offering_id = None  # what deleting the offering leaves of it
     db.session.commit()
     assert run_job(job.id).status is JobStatus.FAILED
     assert "offering was deleted" in reload(job).last_error
 
 
-def test_the_page_of_a_failed_list_says_nobody_was_enrolled(web, course, exploding):
-    upload(web, course, b"ana@example.org\n")
-    job = db.session.scalar(sa.select(Job).where(Job.course_id == course.id))
+def test_the_page_of_a_failed_list_says_nobody_was_enrolled(web, offering, exploding):
+    upload(web, offering, b"ana@example.org\n")
+    job = db.session.scalar(sa.select(Job).where(Job.offering_id == offering.id))
     job.status, job.last_error = JobStatus.FAILED, "OperationalError: the database went away"
     db.session.commit()
-    html = web.client.get(f"/studio/courses/{course.id}/learners/imports/{job.id}").get_data(as_text=True)
+    html = web.client.get(f"/studio/courses/{offering.id}/learners/imports/{job.id}").get_data(as_text=True)
     assert "This list couldn" in html and "Nobody on it was enrolled or e-mailed" in html
     assert "OperationalError" not in html  # an internal error stays with the operator
 
@@ -194,20 +194,20 @@ def test_the_page_of_a_failed_list_says_nobody_was_enrolled(web, course, explodi
 # Nothing lost: the sweeper finds what a crash left
 
 
-def test_a_job_committed_but_never_handed_over_is_run_by_the_sweeper(runner, course, mailbox, app, monkeypatch):
+def test_a_job_committed_but_never_handed_over_is_run_by_the_sweeper(runner, offering, mailbox, app, monkeypatch):
     monkeypatch.setitem(app.config, "JOB_RUNNER", "inline")
-    enqueue("storage.delete", {"keys": ["uploads/gone.txt"]}, course_id=course.id)
+    enqueue("storage.delete", {"keys": ["uploads/gone.txt"]}, offering_id=offering.id)
     db.session.commit()
     db.session.info.pop(AFTER_COMMIT)  # the process died before the queue heard of it
-    job = db.session.scalar(sa.select(Job).where(Job.course_id == course.id))
+    job = db.session.scalar(sa.select(Job).where(Job.offering_id == offering.id))
     assert "Ran 0 jobs" in runner.invoke(args=["run-jobs"]).output  # a minute's grace for the queue
     make_due(job)
     assert "Ran 1 job;" in runner.invoke(args=["run-jobs"]).output
     assert reload(job).status is JobStatus.DONE
 
 
-def test_a_job_whose_worker_died_runs_again_when_its_lease_ends(exploding, course):
-    job = enqueue("storage.delete", {"keys": []}, course_id=course.id)
+def test_a_job_whose_worker_died_runs_again_when_its_lease_ends(exploding, offering):
+    job = enqueue("storage.delete", {"keys": []}, offering_id=offering.id)
     job.status, job.attempts, job.lease_until = JobStatus.RUNNING, 1, utcnow() + timedelta(seconds=60)
     db.session.commit()
     db.session.info.pop(AFTER_COMMIT, None)
@@ -247,25 +247,25 @@ def test_beat_runs_every_schedule_the_operator_used_to_install_with_cron():
 
 def test_an_expired_checkout_gives_its_workshop_seat_back_and_the_waitlist_hears(app, mailbox):
     creator = CreatorProfileFactory()
-    workshop = CourseFactory(creator=creator, kind=CourseKind.LIVE_WORKSHOP, price_cents=9900)
+    workshop = OfferingFactory(creator=creator, kind=OfferingKind.LIVE_WORKSHOP, price_cents=9900)
     live_session(workshop, capacity=1)
     buyer = UserFactory()
     held = OrderFactory(
-        course=workshop,
+        offering=workshop,
         learner=buyer,
         status=OrderStatus.PENDING,
         paid_at=None,
         expires_at=utcnow() - timedelta(minutes=1),
     )
     paying = OrderFactory(
-        course=workshop,
+        offering=workshop,
         learner=UserFactory(),
         status=OrderStatus.PENDING,
         paid_at=None,
         expires_at=utcnow() - timedelta(minutes=1),
         payment_intent_id="pi_delayed_bank_debit",
     )
-    db.session.add(WaitlistEntry(course_id=workshop.id, email="waiting@example.org"))
+    db.session.add(WaitlistEntry(offering_id=workshop.id, email="waiting@example.org"))
     db.session.commit()
 
     assert release_expired_checkouts() == {"released": 1}

@@ -8,21 +8,21 @@ import sqlalchemy as sa
 
 from courseplatform.extensions import db
 from courseplatform.learning.certificates import Step, completion_of, issue_certificate
-from courseplatform.models import Certificate, CourseEvaluation
+from courseplatform.models import Certificate, OfferingEvaluation
 
 from ..factories import PASSWORD
-from ..factories.certificates import RATINGS, attended, enrol, evaluated, finish, live_session, offering, revoke
+from ..factories.certificates import RATINGS, attended, ce_offering, enrol, evaluated, finish, live_session, revoke
 from ..helpers import csrf_token_from
 
 
 @pytest.fixture
-def course():
-    return offering(ce_minutes=180, slug="grounding", title="Grounding Skills for Clinicians")
+def offering():
+    return ce_offering(ce_minutes=180, slug="grounding", title="Grounding Skills for Clinicians")
 
 
 @pytest.fixture
-def learner(web, course):
-    enrollment = enrol(course)
+def learner(web, offering):
+    enrollment = enrol(offering)
     web.login(enrollment.user.email, PASSWORD)
     return enrollment
 
@@ -31,8 +31,8 @@ def certificates_of(enrollment) -> list[Certificate]:
     return list(db.session.scalars(sa.select(Certificate).where(Certificate.enrollment_id == enrollment.id)))
 
 
-def evaluation_of(enrollment) -> CourseEvaluation | None:
-    return db.session.scalar(sa.select(CourseEvaluation).where(CourseEvaluation.enrollment_id == enrollment.id))
+def evaluation_of(enrollment) -> OfferingEvaluation | None:
+    return db.session.scalar(sa.select(OfferingEvaluation).where(OfferingEvaluation.enrollment_id == enrollment.id))
 
 
 def post(client, url: str, data: dict, form_page: str = "/learn"):
@@ -156,8 +156,8 @@ def test_issuing_again_returns_the_certificate_already_issued(learner):
 
 
 def test_an_offering_without_ce_hours_goes_straight_to_claiming_the_certificate(web, client):
-    course = offering(ce_minutes=None, slug="burnout", title="Burnout First Aid")
-    enrollment = finish(enrol(course))
+    offering = ce_offering(ce_minutes=None, slug="burnout", title="Burnout First Aid")
+    enrollment = finish(enrol(offering))
     web.login(enrollment.user.email, PASSWORD)
     assert completion_of(enrollment).step is Step.CLAIM
     html = client.get("/learn/burnout").get_data(as_text=True)
@@ -178,8 +178,8 @@ def test_an_offering_without_ce_hours_goes_straight_to_claiming_the_certificate(
 
 
 def test_claiming_before_the_last_lesson_changes_nothing(web, client):
-    course = offering(ce_minutes=None, slug="burnout")
-    enrollment = enrol(course)
+    offering = ce_offering(ce_minutes=None, slug="burnout")
+    enrollment = enrol(offering)
     web.login(enrollment.user.email, PASSWORD)
     response = post(client, "/learn/burnout/certificate", {})
     assert "Finish every lesson first" in flashed(client, response)
@@ -194,9 +194,9 @@ def test_a_ce_offering_cannot_be_claimed_without_the_evaluation(client, learner)
 
 
 def test_minimum_attendance_holds_the_certificate_back_until_it_is_met(web, client):
-    course = offering(ce_minutes=None, slug="couples-live", min_attendance_percent=75)
-    first, second = live_session(course, days=-14), live_session(course, days=-7, title="Evening 2")
-    enrollment = finish(enrol(course))
+    offering = ce_offering(ce_minutes=None, slug="couples-live", min_attendance_percent=75)
+    first, second = live_session(offering, days=-14), live_session(offering, days=-7, title="Evening 2")
+    enrollment = finish(enrol(offering))
     web.login(enrollment.user.email, PASSWORD)
     attended(enrollment, first, 100)
     attended(enrollment, second, 20)  # 120 of 200 minutes: 60 %
@@ -218,17 +218,17 @@ def test_minimum_attendance_holds_the_certificate_back_until_it_is_met(web, clie
 
 
 def test_minimum_attendance_comes_before_the_evaluation_of_a_ce_workshop(web, client):
-    course = offering(ce_minutes=90, slug="ce-live", min_attendance_percent=50)
-    live_session(course)
-    enrollment = finish(enrol(course))
+    offering = ce_offering(ce_minutes=90, slug="ce-live", min_attendance_percent=50)
+    live_session(offering)
+    enrollment = finish(enrol(offering))
     web.login(enrollment.user.email, PASSWORD)
     assert "Attend at least 50% of the live sessions first (you have 0%)" in flashed(
         client, client.get("/learn/ce-live/evaluation")
     )
 
 
-def test_the_outline_names_the_next_step(web, client, course):
-    enrollment = enrol(course)
+def test_the_outline_names_the_next_step(web, client, offering):
+    enrollment = enrol(offering)
     web.login(enrollment.user.email, PASSWORD)
     assert "Finish 2 more lessons" in client.get("/learn/grounding").get_data(as_text=True)
     finish(enrollment)
@@ -239,8 +239,8 @@ def test_the_outline_names_the_next_step(web, client, course):
 
 
 def test_the_outline_counts_the_quizzes_still_to_pass(web, client):
-    course = offering(ce_minutes=None, slug="quizzed", lessons=1, quiz=True)
-    enrollment = enrol(course)
+    offering = ce_offering(ce_minutes=None, slug="quizzed", lessons=1, quiz=True)
+    enrollment = enrol(offering)
     web.login(enrollment.user.email, PASSWORD)
     assert "Finish 2 more lessons (with 1 quiz to pass)" in client.get("/learn/quizzed").get_data(as_text=True)
 
@@ -257,14 +257,14 @@ def test_a_revoked_learner_can_take_no_step(web, client, learner):
     assert not certificates_of(learner)
 
 
-def test_someone_not_enrolled_gets_404(web, client, course):
-    other = enrol(offering(slug="elsewhere"))
+def test_someone_not_enrolled_gets_404(web, client, offering):
+    other = enrol(ce_offering(slug="elsewhere"))
     web.login(other.user.email, PASSWORD)
     assert client.get("/learn/grounding/evaluation").status_code == 404
     assert client.get("/learn/grounding/certificate.pdf").status_code == 404
 
 
-def test_the_steps_ask_for_a_login(client, course):
+def test_the_steps_ask_for_a_login(client, offering):
     response = client.get("/learn/grounding/evaluation")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")

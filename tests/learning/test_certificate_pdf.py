@@ -12,7 +12,7 @@ from courseplatform.learning.certificate_pdf import certificate_pdf, printable
 from courseplatform.learning.certificates import issue_certificate
 
 from ..factories import PASSWORD
-from ..factories.certificates import APPROVAL, enrol, finish, offering, revoke
+from ..factories.certificates import APPROVAL, ce_offering, enrol, finish, revoke
 
 
 def text_of(pdf: bytes) -> str:
@@ -26,8 +26,8 @@ def text_of(pdf: bytes) -> str:
 
 @pytest.fixture
 def certificate():
-    course = offering(ce_minutes=180, slug="grounding", title="Grounding Skills for Clinicians")
-    enrollment = finish(enrol(course))
+    offering = ce_offering(ce_minutes=180, slug="grounding", title="Grounding Skills for Clinicians")
+    enrollment = finish(enrol(offering))
     enrollment.user.time_zone = "America/Los_Angeles"
     # 03:30 UTC on the 25th is still the evening of the 24th in California.
     return issue_certificate(enrollment, now=datetime(2026, 11, 25, 3, 30, tzinfo=UTC))
@@ -65,15 +65,15 @@ def test_the_whole_approval_statement_is_printed(app, certificate):
 
 
 def test_fractional_hours_read_as_decimals(app):
-    course = offering(ce_minutes=90, slug="brief")
-    certificate = issue_certificate(finish(enrol(course)))
+    offering = ce_offering(ce_minutes=90, slug="brief")
+    certificate = issue_certificate(finish(enrol(offering)))
     with app.test_request_context():
         assert "1.5 CE hours" in text_of(certificate_pdf(certificate, zone="UTC", verify_url="https://x.test/c"))
 
 
 def test_a_certificate_of_completion_states_no_hours(app):
-    course = offering(ce_minutes=None, slug="burnout", title="Burnout First Aid")
-    certificate = issue_certificate(finish(enrol(course)))
+    offering = ce_offering(ce_minutes=None, slug="burnout", title="Burnout First Aid")
+    certificate = issue_certificate(finish(enrol(offering)))
     with app.test_request_context():
         text = text_of(certificate_pdf(certificate, zone="UTC", verify_url="https://x.test/c"))
     assert "Burnout First Aid" in text
@@ -93,8 +93,8 @@ def test_a_certificate_of_completion_states_no_hours(app):
     ],
 )
 def test_names_beyond_latin_1_print_in_their_nearest_latin_form(app, name, printed):
-    course = offering(slug=f"names-{abs(hash(name)) % 10_000}")
-    enrollment = enrol(course, user__name=name)
+    offering = ce_offering(slug=f"names-{abs(hash(name)) % 10_000}")
+    enrollment = enrol(offering, user__name=name)
     certificate = issue_certificate(finish(enrollment))
     with app.test_request_context():
         text = text_of(certificate_pdf(certificate, zone="UTC", verify_url="https://x.test/c"))
@@ -108,9 +108,9 @@ def test_a_name_with_no_latin_form_still_gives_a_certificate():
 
 def test_a_very_long_name_title_and_approval_statement_still_fit_on_one_page(app):
     title = "Trauma-Informed Care for Adolescents and Families: Assessment, Stabilisation and Repair, Part Two"
-    course = offering(slug="long", title=title)
-    course.ce_approval_statement = ("Approved by the Board, provider #1234. " * 60)[:2000]
-    enrollment = enrol(course, user__name="Maximiliana Alexandrina Montgomery-Featherstonehaugh")
+    offering = ce_offering(slug="long", title=title)
+    offering.ce_approval_statement = ("Approved by the Board, provider #1234. " * 60)[:2000]
+    enrollment = enrol(offering, user__name="Maximiliana Alexandrina Montgomery-Featherstonehaugh")
     certificate = issue_certificate(finish(enrollment))
     with app.test_request_context():
         text = text_of(certificate_pdf(certificate, zone="UTC", verify_url="https://x.test/c"))
@@ -119,13 +119,13 @@ def test_a_very_long_name_title_and_approval_statement_still_fit_on_one_page(app
 
 
 def test_another_learner_cannot_download_someone_elses_certificate(web, client, certificate):
-    classmate = enrol(certificate.enrollment.course, user__name="Pat Classmate")
+    classmate = enrol(certificate.enrollment.offering, user__name="Pat Classmate")
     web.login(classmate.user.email, PASSWORD)
     response = client.get("/learn/grounding/certificate.pdf")
     assert response.status_code == 302, "they have no certificate of their own yet"
     assert b"%PDF" not in response.data
     web.logout()
-    stranger = enrol(offering(slug="other"), user__name="Sam Stranger")
+    stranger = enrol(ce_offering(slug="other"), user__name="Sam Stranger")
     web.login(stranger.user.email, PASSWORD)
     assert client.get("/learn/grounding/certificate.pdf").status_code == 404
 

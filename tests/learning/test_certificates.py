@@ -15,7 +15,7 @@ from courseplatform.learning.certificates import ce_hours_label, issue_certifica
 from courseplatform.models import Certificate, Enrollment
 
 from ..factories import PASSWORD
-from ..factories.certificates import enrol, finish, offering, revoke
+from ..factories.certificates import ce_offering, enrol, finish, revoke
 from ..helpers import committed_application
 
 
@@ -28,15 +28,15 @@ def test_ce_hours_read_as_a_clinician_expects(minutes, label):
 
 
 def test_a_certificate_keeps_what_the_offering_stated_when_it_was_issued(app):
-    course = offering(ce_minutes=180, title="Grounding Skills")
-    certificate = issue_certificate(finish(enrol(course)))
-    course.title = "Grounding Skills, second edition"
-    course.ce_minutes = 240
-    course.creator.credentials = "LCSW, PhD"
+    offering = ce_offering(ce_minutes=180, title="Grounding Skills")
+    certificate = issue_certificate(finish(enrol(offering)))
+    offering.title = "Grounding Skills, second edition"
+    offering.ce_minutes = 240
+    offering.creator.credentials = "LCSW, PhD"
     db.session.flush()
     db.session.refresh(certificate)
     assert re.fullmatch(r"AQ-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}", certificate.number)
-    assert (certificate.course_title, certificate.ce_minutes, certificate.creator_credentials) == (
+    assert (certificate.offering_title, certificate.ce_minutes, certificate.creator_credentials) == (
         "Grounding Skills",
         180,
         "LCSW",
@@ -44,14 +44,14 @@ def test_a_certificate_keeps_what_the_offering_stated_when_it_was_issued(app):
 
 
 def test_every_certificate_gets_its_own_number(app):
-    course = offering()
-    numbers = {issue_certificate(finish(enrol(course, user__name=f"Learner {n}"))).number for n in range(20)}
+    offering = ce_offering()
+    numbers = {issue_certificate(finish(enrol(offering, user__name=f"Learner {n}"))).number for n in range(20)}
     assert len(numbers) == 20
 
 
 def test_my_certificates_are_listed_in_my_learning(web, client):
-    first = offering(ce_minutes=90, slug="grounding", title="Grounding Skills")
-    second = offering(ce_minutes=None, slug="burnout", title="Burnout First Aid")
+    first = ce_offering(ce_minutes=90, slug="grounding", title="Grounding Skills")
+    second = ce_offering(ce_minutes=None, slug="burnout", title="Burnout First Aid")
     enrollment = finish(enrol(first))
     enrollment.user.time_zone = "America/Los_Angeles"
     older = issue_certificate(enrollment, now=datetime(2026, 11, 25, 3, 30, tzinfo=UTC))
@@ -72,13 +72,13 @@ def test_my_certificates_are_listed_in_my_learning(web, client):
 
 
 def test_my_learning_has_no_certificate_section_before_the_first_one(web, client):
-    enrollment = enrol(offering())
+    enrollment = enrol(ce_offering())
     web.login(enrollment.user.email, PASSWORD)
     assert "My certificates" not in client.get("/learn").get_data(as_text=True)
 
 
 def test_a_revoked_enrollment_takes_its_certificate_off_my_list(web, client):
-    enrollment = finish(enrol(offering(title="Grounding Skills")))
+    enrollment = finish(enrol(ce_offering(title="Grounding Skills")))
     certificate = issue_certificate(enrollment)
     assert my_certificates(enrollment.user) == [certificate]
     revoke(enrollment)
@@ -88,12 +88,12 @@ def test_a_revoked_enrollment_takes_its_certificate_off_my_list(web, client):
 
 
 def test_my_learning_runs_the_same_queries_with_one_certificate_or_many(web, client, count_queries):
-    learner = enrol(offering(slug="first")).user
+    learner = enrol(ce_offering(slug="first")).user
     counts = []
     for size in (1, 8):
         for n in range(size):
-            course = offering(slug=f"c{size}-{n}")
-            issue_certificate(finish(enrol(course, user=learner)))
+            offering = ce_offering(slug=f"c{size}-{n}")
+            issue_certificate(finish(enrol(offering, user=learner)))
         web.login(learner.email, PASSWORD)
         with count_queries() as counter:
             assert client.get("/learn").status_code == 200
@@ -111,7 +111,7 @@ def committed_app(tmp_path_factory):
 
 def test_two_requests_racing_to_issue_get_the_same_single_certificate(committed_app):
     with committed_app.app_context():
-        enrollment_id = finish(enrol(offering(slug="race"))).id
+        enrollment_id = finish(enrol(ce_offering(slug="race"))).id
         db.session.commit()
     first_inserted = threading.Event()
     numbers: dict[str, str] = {}

@@ -13,7 +13,7 @@ from courseplatform.models import Certificate, Enrollment, LessonKind, LessonPro
 
 from ..factories import PASSWORD, LessonFactory, UserFactory
 from ..factories.media import with_video
-from ..factories.player import add_quiz, learner_in, lesson_url, offering, page_token
+from ..factories.player import add_quiz, learner_in, lesson_url, offering_with_lessons, page_token
 from ..helpers import csrf_token_from
 
 
@@ -37,14 +37,14 @@ def text(response) -> str:
 
 
 def test_mark_complete_button_completes_the_lesson_and_offers_the_next(web, client):
-    course, lessons = offering((2,))
-    _, enrollment = learner_in(course, web)
-    url = lesson_url(course, lessons[0])
+    offering, lessons = offering_with_lessons((2,))
+    _, enrollment = learner_in(offering, web)
+    url = lesson_url(offering, lessons[0])
     page = client.get(url).get_data(as_text=True)
     assert "Mark complete" in page
 
     response = client.post(
-        lesson_url(course, lessons[0], "/complete"), data={"csrf_token": csrf_token_from(page)}, follow_redirects=True
+        lesson_url(offering, lessons[0], "/complete"), data={"csrf_token": csrf_token_from(page)}, follow_redirects=True
     )
 
     assert response.request.path == url
@@ -56,11 +56,11 @@ def test_mark_complete_button_completes_the_lesson_and_offers_the_next(web, clie
 
 
 def test_player_marks_complete_with_json_and_gets_json_back(web, client):
-    course, lessons = offering((2,))
-    _, enrollment = learner_in(course, web)
-    token = page_token(client, lesson_url(course, lessons[1]))
+    offering, lessons = offering_with_lessons((2,))
+    _, enrollment = learner_in(offering, web)
+    token = page_token(client, lesson_url(offering, lessons[1]))
 
-    response = client.post(lesson_url(course, lessons[1], "/complete"), json={}, headers={"X-CSRFToken": token})
+    response = client.post(lesson_url(offering, lessons[1], "/complete"), json={}, headers={"X-CSRFToken": token})
 
     assert response.status_code == 200
     assert response.get_json() == {"completed": True, "offering_completed": False}
@@ -68,13 +68,13 @@ def test_player_marks_complete_with_json_and_gets_json_back(web, client):
 
 
 def test_completing_twice_keeps_the_first_date(web, client):
-    course, lessons = offering((2,))
-    _, enrollment = learner_in(course, web)
-    token = page_token(client, lesson_url(course, lessons[0]))
-    client.post(lesson_url(course, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
+    offering, lessons = offering_with_lessons((2,))
+    _, enrollment = learner_in(offering, web)
+    token = page_token(client, lesson_url(offering, lessons[0]))
+    client.post(lesson_url(offering, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
     first = db.session.scalar(sa.select(LessonProgress.completed_at).filter_by(enrollment_id=enrollment.id))
 
-    again = client.post(lesson_url(course, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
+    again = client.post(lesson_url(offering, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
 
     assert again.get_json()["completed"] is True
     db.session.expire_all()
@@ -82,10 +82,10 @@ def test_completing_twice_keeps_the_first_date(web, client):
 
 
 def test_player_carries_the_completion_url_until_the_lesson_is_done(web, client):
-    course, lessons = offering((1, 1))
+    offering, lessons = offering_with_lessons((1, 1))
     video = with_video(lessons[0])
-    learner_in(course, web)
-    url = lesson_url(course, video)
+    learner_in(offering, web)
+    url = lesson_url(offering, video)
     page = client.get(url).get_data(as_text=True)
     assert f'data-complete-url="{url}/complete"' in page
     assert "This happens on its own once you've watched most of it." in page
@@ -96,43 +96,43 @@ def test_player_carries_the_completion_url_until_the_lesson_is_done(web, client)
 
 
 def test_completing_the_last_lesson_completes_the_offering(web, client):
-    course, lessons = offering((1, 1))
-    _, enrollment = learner_in(course, web)
-    token = page_token(client, lesson_url(course, lessons[0]))
-    client.post(lesson_url(course, lessons[0], "/complete"), data={"csrf_token": token})
+    offering, lessons = offering_with_lessons((1, 1))
+    _, enrollment = learner_in(offering, web)
+    token = page_token(client, lesson_url(offering, lessons[0]))
+    client.post(lesson_url(offering, lessons[0], "/complete"), data={"csrf_token": token})
     assert completed_at(enrollment) is None
 
-    response = client.post(lesson_url(course, lessons[1], "/complete"), data={"csrf_token": token})
+    response = client.post(lesson_url(offering, lessons[1], "/complete"), data={"csrf_token": token})
 
-    assert response.headers["Location"] == f"/learn/{course.slug}"
+    assert response.headers["Location"] == f"/learn/{offering.slug}"
     assert completed_at(enrollment) is not None
-    page = text(client.get(f"/learn/{course.slug}"))
-    assert f"You've completed every lesson of {course.title}. Well done!" in page
+    page = text(client.get(f"/learn/{offering.slug}"))
+    assert f"You've completed every lesson of {offering.title}. Well done!" in page
     assert "Completed on" in page
 
 
 def test_json_completion_says_when_it_completed_the_offering(web, client):
-    course, lessons = offering((1,))
-    _, enrollment = learner_in(course, web)
-    token = page_token(client, lesson_url(course, lessons[0]))
+    offering, lessons = offering_with_lessons((1,))
+    _, enrollment = learner_in(offering, web)
+    token = page_token(client, lesson_url(offering, lessons[0]))
 
-    answer = client.post(lesson_url(course, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
+    answer = client.post(lesson_url(offering, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
 
     assert answer.get_json() == {"completed": True, "offering_completed": True}
     assert completed_at(enrollment) is not None
 
 
 def test_a_quiz_is_not_completed_by_the_button(web, client):
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     quiz = add_quiz(lessons[0].section, [("2 + 2?", [("4", True), ("5", False)])])
-    _, enrollment = learner_in(course, web)
-    page = client.get(lesson_url(course, quiz)).get_data(as_text=True)
+    _, enrollment = learner_in(offering, web)
+    page = client.get(lesson_url(offering, quiz)).get_data(as_text=True)
     assert "Mark complete" not in page
 
     response = client.post(
-        lesson_url(course, quiz, "/complete"),
+        lesson_url(offering, quiz, "/complete"),
         json={},
-        headers={"X-CSRFToken": page_token(client, lesson_url(course, quiz))},
+        headers={"X-CSRFToken": page_token(client, lesson_url(offering, quiz))},
     )
 
     assert response.status_code == 400
@@ -141,22 +141,22 @@ def test_a_quiz_is_not_completed_by_the_button(web, client):
 
 
 def test_completion_needs_the_csrf_token(web, client):
-    course, lessons = offering((1,))
-    _, enrollment = learner_in(course, web)
-    assert client.post(lesson_url(course, lessons[0], "/complete"), json={}).status_code == 400
+    offering, lessons = offering_with_lessons((1,))
+    _, enrollment = learner_in(offering, web)
+    assert client.post(lesson_url(offering, lessons[0], "/complete"), json={}).status_code == 400
     assert completed_ids(enrollment) == set()
 
 
 def test_the_creator_previewing_records_nothing(web, client):
-    course, lessons = offering((1,))
-    web.login(course.creator.user.email, PASSWORD)
-    page = client.get(lesson_url(course, lessons[0])).get_data(as_text=True)
+    offering, lessons = offering_with_lessons((1,))
+    web.login(offering.creator.user.email, PASSWORD)
+    page = client.get(lesson_url(offering, lessons[0])).get_data(as_text=True)
     assert "Mark complete" not in page
     assert "You're seeing this lesson as its creator." in page
 
     response = client.post(
-        lesson_url(course, lessons[0], "/complete"),
-        data={"csrf_token": page_token(client, lesson_url(course, lessons[0]))},
+        lesson_url(offering, lessons[0], "/complete"),
+        data={"csrf_token": page_token(client, lesson_url(offering, lessons[0]))},
     )
 
     assert response.status_code == 302
@@ -164,34 +164,34 @@ def test_the_creator_previewing_records_nothing(web, client):
 
 
 def test_strangers_cannot_complete_lessons(web, client):
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     stranger = UserFactory()
     web.login(stranger.email, PASSWORD)
     token = page_token(client, "/account")
-    response = client.post(lesson_url(course, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
+    response = client.post(lesson_url(offering, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
     assert response.status_code == 403
     assert db.session.scalar(sa.select(sa.func.count(LessonProgress.id))) == 0
 
 
 def test_an_offering_completed_earlier_keeps_its_date(web, client):
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     earlier = utcnow().replace(microsecond=0)
-    _, enrollment = learner_in(course, web, completed_at=earlier)
-    token = page_token(client, lesson_url(course, lessons[0]))
-    client.post(lesson_url(course, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
+    _, enrollment = learner_in(offering, web, completed_at=earlier)
+    token = page_token(client, lesson_url(offering, lessons[0]))
+    client.post(lesson_url(offering, lessons[0], "/complete"), json={}, headers={"X-CSRFToken": token})
     assert completed_at(enrollment) == earlier
 
 
 def test_deleting_the_last_unfinished_lesson_completes_the_offering(web, client):
-    course, lessons = offering((3,))
-    _, enrollment = learner_in(course, web)
+    offering, lessons = offering_with_lessons((3,))
+    _, enrollment = learner_in(offering, web)
     for lesson in lessons[:2]:
         db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id, completed_at=utcnow()))
     db.session.delete(lessons[2])
     db.session.flush()
     assert completed_at(enrollment) is None
 
-    page = text(client.get(f"/learn/{course.slug}"))
+    page = text(client.get(f"/learn/{offering.slug}"))
 
     assert "2 of 2 lessons · 100%" in page
     assert "Completed" in page
@@ -200,46 +200,46 @@ def test_deleting_the_last_unfinished_lesson_completes_the_offering(web, client)
 
 
 def test_a_lesson_added_after_completion_is_needed_for_the_certificate(web, client):
-    course, lessons = offering((1,))
-    _, enrollment = learner_in(course, web)
+    offering, lessons = offering_with_lessons((1,))
+    _, enrollment = learner_in(offering, web)
     client.post(
-        lesson_url(course, lessons[0], "/complete"),
-        data={"csrf_token": page_token(client, lesson_url(course, lessons[0]))},
+        lesson_url(offering, lessons[0], "/complete"),
+        data={"csrf_token": page_token(client, lesson_url(offering, lessons[0]))},
     )
     finished = completed_at(enrollment)
     assert finished is not None
     added = LessonFactory(section=lessons[0].section, position=5, title="A new lesson")
     db.session.flush()
 
-    page = text(client.get(f"/learn/{course.slug}"))
+    page = text(client.get(f"/learn/{offering.slug}"))
     assert "1 of 2 lessons · 50%" in page
     assert "Finish 1 more lesson" in page
     assert "Get your certificate" not in page
     assert (
         client.post(
-            f"/learn/{course.slug}/certificate", data={"csrf_token": page_token(client, f"/learn/{course.slug}")}
+            f"/learn/{offering.slug}/certificate", data={"csrf_token": page_token(client, f"/learn/{offering.slug}")}
         ).status_code
         == 302
     )
     assert not db.session.scalar(sa.select(sa.func.count(Certificate.id)))
 
     client.post(
-        lesson_url(course, added, "/complete"), data={"csrf_token": page_token(client, lesson_url(course, added))}
+        lesson_url(offering, added, "/complete"), data={"csrf_token": page_token(client, lesson_url(offering, added))}
     )
-    assert "Get your certificate" in text(client.get(f"/learn/{course.slug}"))
+    assert "Get your certificate" in text(client.get(f"/learn/{offering.slug}"))
     assert completed_at(enrollment) == finished  # the first date stands
 
 
 def test_a_live_session_can_be_marked_complete_only_once_it_has_taken_place(web, client):
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     session = LiveSession(
-        course=course, title="Evening", starts_at=utcnow() + timedelta(days=2), time_zone="UTC", duration_minutes=60
+        offering=offering, title="Evening", starts_at=utcnow() + timedelta(days=2), time_zone="UTC", duration_minutes=60
     )
     lessons[0].kind = LessonKind.LIVE
     lessons[0].live_session = session
     db.session.flush()
-    _, enrollment = learner_in(course, web)
-    url = lesson_url(course, lessons[0])
+    _, enrollment = learner_in(offering, web)
+    url = lesson_url(offering, lessons[0])
 
     assert "Mark complete" not in text(client.get(url))
     refused = client.post(url + "/complete", data={"csrf_token": page_token(client, url)}, follow_redirects=True)
@@ -254,11 +254,11 @@ def test_a_live_session_can_be_marked_complete_only_once_it_has_taken_place(web,
 
 
 def test_a_live_lesson_with_no_session_cannot_be_marked_complete(web, client):
-    course, lessons = offering((2,))
+    offering, lessons = offering_with_lessons((2,))
     lessons[0].kind = LessonKind.LIVE
     db.session.flush()
-    _, enrollment = learner_in(course, web)
-    url = lesson_url(course, lessons[0])
+    _, enrollment = learner_in(offering, web)
+    url = lesson_url(offering, lessons[0])
 
     page = text(client.get(url))
     assert "The date for this live session hasn't been set yet." in page

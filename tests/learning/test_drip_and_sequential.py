@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
-from courseplatform.learning.progress import LessonState, course_progress, drip_opens_at
+from courseplatform.learning.progress import LessonState, drip_opens_at, offering_progress
 from courseplatform.models import LessonProgress, utcnow
 
 from ..factories import PASSWORD, EnrollmentFactory, UserFactory
 from ..factories.media import with_video
-from ..factories.player import learner_in, lesson_url, offering, page_token
+from ..factories.player import learner_in, lesson_url, offering_with_lessons, page_token
 
 
 def text(response) -> str:
@@ -71,14 +71,14 @@ def test_an_unknown_zone_counts_in_utc():
 
 
 def test_drip_lesson_opens_at_the_computed_instant(app):
-    course, lessons = offering((2,))
+    offering, lessons = offering_with_lessons((2,))
     lessons[1].available_after_days = 3
-    enrollment = EnrollmentFactory(course=course, enrolled_at=utc(2025, 6, 10, 12, 0))
+    enrollment = EnrollmentFactory(offering=offering, enrolled_at=utc(2025, 6, 10, 12, 0))
     db.session.flush()
     opens = utc(2025, 6, 13, 4, 0)  # Jun 13, midnight EDT
 
-    before = course_progress(course, enrollment, zone="America/New_York", now=opens - timedelta(seconds=1))
-    after = course_progress(course, enrollment, zone="America/New_York", now=opens)
+    before = offering_progress(offering, enrollment, zone="America/New_York", now=opens - timedelta(seconds=1))
+    after = offering_progress(offering, enrollment, zone="America/New_York", now=opens)
 
     assert before.status_of(lessons[1]).state is LessonState.DRIP
     assert before.status_of(lessons[1]).opens_at == opens
@@ -86,13 +86,13 @@ def test_drip_lesson_opens_at_the_computed_instant(app):
 
 
 def test_outline_shows_when_a_drip_lesson_opens_in_my_zone(web, client):
-    course, lessons = offering((2,))
+    offering, lessons = offering_with_lessons((2,))
     lessons[1].available_after_days = 3
     db.session.flush()
-    _, enrollment = learner_in(course, web, time_zone="Asia/Tokyo")
+    _, enrollment = learner_in(offering, web, time_zone="Asia/Tokyo")
     day = enrollment.enrolled_at.astimezone(ZoneInfo("Asia/Tokyo")).date() + timedelta(days=3)
 
-    page = text(client.get(f"/learn/{course.slug}"))
+    page = text(client.get(f"/learn/{offering.slug}"))
 
     assert f"Lesson 1.2 Opens {day.strftime('%a, %b %-d')}" in page
 
@@ -103,20 +103,20 @@ def test_outline_shows_when_a_drip_lesson_opens_in_my_zone(web, client):
 
 @pytest.fixture
 def dripped(web):
-    course, lessons = offering((2,))
+    offering, lessons = offering_with_lessons((2,))
     locked = with_video(lessons[1])
     locked.available_after_days = 10
     locked.body = "The secret sauce of the lesson."
     db.session.flush()
-    _, enrollment = learner_in(course, web, time_zone="America/Los_Angeles")
-    return course, lessons[0], locked, enrollment
+    _, enrollment = learner_in(offering, web, time_zone="America/Los_Angeles")
+    return offering, lessons[0], locked, enrollment
 
 
 def test_locked_drip_lesson_shows_its_opening_date_and_no_content(dripped, client):
-    course, _, locked, enrollment = dripped
+    offering, _, locked, enrollment = dripped
     day = enrollment.enrolled_at.astimezone(ZoneInfo("America/Los_Angeles")).date() + timedelta(days=10)
 
-    response = client.get(lesson_url(course, locked))
+    response = client.get(lesson_url(offering, locked))
 
     assert response.status_code == 200
     page = text(response)
@@ -128,58 +128,58 @@ def test_locked_drip_lesson_shows_its_opening_date_and_no_content(dripped, clien
 
 
 def test_locked_drip_lesson_refuses_media_captions_position_and_completion(dripped, client):
-    course, opened, locked, _ = dripped
-    token = page_token(client, lesson_url(course, opened))
+    offering, opened, locked, _ = dripped
+    token = page_token(client, lesson_url(offering, opened))
 
-    assert client.get(lesson_url(course, locked, "/media")).status_code == 403
-    assert client.get(lesson_url(course, locked, "/captions")).status_code == 403
+    assert client.get(lesson_url(offering, locked, "/media")).status_code == 403
+    assert client.get(lesson_url(offering, locked, "/captions")).status_code == 403
     position = client.post(
-        lesson_url(course, locked, "/position"), json={"seconds": 40}, headers={"X-CSRFToken": token}
+        lesson_url(offering, locked, "/position"), json={"seconds": 40}, headers={"X-CSRFToken": token}
     )
     assert position.status_code == 403
-    complete = client.post(lesson_url(course, locked, "/complete"), json={}, headers={"X-CSRFToken": token})
+    complete = client.post(lesson_url(offering, locked, "/complete"), json={}, headers={"X-CSRFToken": token})
     assert complete.status_code == 403
     assert complete.get_json()["error"] == "This lesson hasn't opened for you yet."
     assert db.session.scalar(sa.select(sa.func.count(LessonProgress.id))) == 0
 
 
 def test_locked_lesson_completion_by_form_explains_and_changes_nothing(dripped, client):
-    course, opened, locked, _ = dripped
-    token = page_token(client, lesson_url(course, opened))
+    offering, opened, locked, _ = dripped
+    token = page_token(client, lesson_url(offering, opened))
 
-    response = client.post(lesson_url(course, locked, "/complete"), data={"csrf_token": token}, follow_redirects=True)
+    response = client.post(lesson_url(offering, locked, "/complete"), data={"csrf_token": token}, follow_redirects=True)
 
     assert "This lesson hasn't opened for you yet." in text(response)
     assert db.session.scalar(sa.select(sa.func.count(LessonProgress.id))) == 0
 
 
 def test_the_open_drip_lesson_plays(web, client):
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     video = with_video(lessons[0])
     video.available_after_days = 2
     db.session.flush()
-    learner_in(course, web, enrolled_at=utcnow() - timedelta(days=4))
+    learner_in(offering, web, enrolled_at=utcnow() - timedelta(days=4))
 
-    assert "data-player" in client.get(lesson_url(course, video)).get_data(as_text=True)
-    assert client.get(lesson_url(course, video, "/media")).status_code == 302
+    assert "data-player" in client.get(lesson_url(offering, video)).get_data(as_text=True)
+    assert client.get(lesson_url(offering, video, "/media")).status_code == 302
 
 
 @pytest.mark.parametrize("who", ["owner", "admin"])
 def test_owners_and_admins_are_never_held_back(who, dripped, web, client):
-    course, _, locked, _ = dripped
+    offering, _, locked, _ = dripped
     web.logout()
-    person = course.creator.user if who == "owner" else UserFactory(is_admin=True)
+    person = offering.creator.user if who == "owner" else UserFactory(is_admin=True)
     web.login(person.email, PASSWORD)
 
-    assert "data-player" in client.get(lesson_url(course, locked)).get_data(as_text=True)
-    assert client.get(lesson_url(course, locked, "/media")).status_code == 302
+    assert "data-player" in client.get(lesson_url(offering, locked)).get_data(as_text=True)
+    assert client.get(lesson_url(offering, locked, "/media")).status_code == 302
 
 
 def test_a_locked_free_preview_still_plays_as_it_does_for_anyone(dripped, client):
-    course, _, locked, _ = dripped
+    offering, _, locked, _ = dripped
     locked.is_preview = True
     db.session.flush()
-    assert client.get(lesson_url(course, locked, "/media")).status_code == 302
+    assert client.get(lesson_url(offering, locked, "/media")).status_code == 302
 
 
 # ---------------------------------------------------------------------------
@@ -187,38 +187,38 @@ def test_a_locked_free_preview_still_plays_as_it_does_for_anyone(dripped, client
 
 
 def test_sequential_lesson_opens_once_the_one_before_is_complete(web, client):
-    course, lessons = offering((2, 1), sequential=True)
+    offering, lessons = offering_with_lessons((2, 1), sequential=True)
     first, second, third = lessons
-    learner_in(course, web)
+    learner_in(offering, web)
 
-    locked = client.get(lesson_url(course, second))
+    locked = client.get(lesson_url(offering, second))
     page = text(locked)
     assert "This lesson isn't open yet" in page
     assert "It opens when you complete “Lesson 1.1”." in page
-    assert f'href="{lesson_url(course, first)}"' in locked.get_data(as_text=True)
-    outline = text(client.get(f"/learn/{course.slug}"))
+    assert f'href="{lesson_url(offering, first)}"' in locked.get_data(as_text=True)
+    outline = text(client.get(f"/learn/{offering.slug}"))
     assert "Lesson 1.2 Opens when you complete “Lesson 1.1”" in outline
     assert "Lesson 2.1 Opens when you complete “Lesson 1.1”" in outline
 
-    token = page_token(client, lesson_url(course, first))
-    client.post(lesson_url(course, first, "/complete"), data={"csrf_token": token})
+    token = page_token(client, lesson_url(offering, first))
+    client.post(lesson_url(offering, first, "/complete"), data={"csrf_token": token})
 
-    assert "This lesson isn't open yet" not in text(client.get(lesson_url(course, second)))
-    assert "It opens when you complete “Lesson 1.2”." in text(client.get(lesson_url(course, third)))
+    assert "This lesson isn't open yet" not in text(client.get(lesson_url(offering, second)))
+    assert "It opens when you complete “Lesson 1.2”." in text(client.get(lesson_url(offering, third)))
 
 
 def test_sequential_order_refuses_completing_ahead(web, client):
-    course, lessons = offering((3,), sequential=True)
-    learner_in(course, web)
-    token = page_token(client, lesson_url(course, lessons[0]))
+    offering, lessons = offering_with_lessons((3,), sequential=True)
+    learner_in(offering, web)
+    token = page_token(client, lesson_url(offering, lessons[0]))
 
-    response = client.post(lesson_url(course, lessons[2], "/complete"), json={}, headers={"X-CSRFToken": token})
+    response = client.post(lesson_url(offering, lessons[2], "/complete"), json={}, headers={"X-CSRFToken": token})
 
     assert response.status_code == 403
     assert db.session.scalar(sa.select(sa.func.count(LessonProgress.id))) == 0
 
 
 def test_offerings_that_are_not_sequential_open_every_lesson(web, client):
-    course, lessons = offering((3,))
-    learner_in(course, web)
-    assert "This lesson isn't open yet" not in text(client.get(lesson_url(course, lessons[2])))
+    offering, lessons = offering_with_lessons((3,))
+    learner_in(offering, web)
+    assert "This lesson isn't open yet" not in text(client.get(lesson_url(offering, lessons[2])))

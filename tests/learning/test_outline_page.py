@@ -6,10 +6,10 @@ import html as html_lib
 import re
 
 from courseplatform.extensions import db
-from courseplatform.models import CourseStatus, EnrollmentStatus, LessonProgress, utcnow
+from courseplatform.models import EnrollmentStatus, LessonProgress, OfferingStatus, utcnow
 
 from ..factories import PASSWORD, CreatorProfileFactory, EnrollmentFactory, LessonFactory, SectionFactory, UserFactory
-from ..factories.player import learner_in, offering
+from ..factories.player import learner_in, offering_with_lessons
 
 
 def done(enrollment, *lessons):
@@ -24,11 +24,11 @@ def text_of(response) -> str:
 
 
 def test_outline_shows_progress_overall_and_per_section(web, client):
-    course, lessons = offering((3, 2), title="Grounding skills")
-    _, enrollment = learner_in(course, web)
+    offering, lessons = offering_with_lessons((3, 2), title="Grounding skills")
+    _, enrollment = learner_in(offering, web)
     done(enrollment, lessons[0], lessons[1], lessons[3])
 
-    page = text_of(client.get(f"/learn/{course.slug}"))
+    page = text_of(client.get(f"/learn/{offering.slug}"))
 
     assert "Grounding skills" in page
     assert "3 of 5 lessons · 60%" in page
@@ -38,121 +38,121 @@ def test_outline_shows_progress_overall_and_per_section(web, client):
 
 
 def test_outline_continue_button_goes_to_the_lesson_i_was_last_in(web, client):
-    course, lessons = offering((2, 2))
-    _, enrollment = learner_in(course, web)
+    offering, lessons = offering_with_lessons((2, 2))
+    _, enrollment = learner_in(offering, web)
     done(enrollment, lessons[0])
     enrollment.last_lesson_id = lessons[2].id
     db.session.flush()
 
-    page = client.get(f"/learn/{course.slug}").get_data(as_text=True)
+    page = client.get(f"/learn/{offering.slug}").get_data(as_text=True)
 
-    assert re.search(rf'href="/learn/{course.slug}/lessons/{lessons[2].id}">\s*Continue: Lesson 2.1\s*</a>', page)
+    assert re.search(rf'href="/learn/{offering.slug}/lessons/{lessons[2].id}">\s*Continue: Lesson 2.1\s*</a>', page)
 
 
 def test_outline_continues_after_the_last_lesson_i_completed(web, client):
-    course, lessons = offering((2, 2))
-    _, enrollment = learner_in(course, web)
+    offering, lessons = offering_with_lessons((2, 2))
+    _, enrollment = learner_in(offering, web)
     done(enrollment, lessons[0], lessons[1])
     enrollment.last_lesson_id = lessons[1].id
     db.session.flush()
 
-    assert "Continue: Lesson 2.1" in text_of(client.get(f"/learn/{course.slug}"))
+    assert "Continue: Lesson 2.1" in text_of(client.get(f"/learn/{offering.slug}"))
 
 
 def test_opening_a_lesson_makes_it_where_i_continue(web, client):
-    course, lessons = offering((2, 2))
-    learner_in(course, web)
-    assert "Start the course" in text_of(client.get(f"/learn/{course.slug}"))
+    offering, lessons = offering_with_lessons((2, 2))
+    learner_in(offering, web)
+    assert "Start the course" in text_of(client.get(f"/learn/{offering.slug}"))
 
-    client.get(f"/learn/{course.slug}/lessons/{lessons[3].id}")
+    client.get(f"/learn/{offering.slug}/lessons/{lessons[3].id}")
 
-    assert "Continue: Lesson 2.2" in text_of(client.get(f"/learn/{course.slug}"))
+    assert "Continue: Lesson 2.2" in text_of(client.get(f"/learn/{offering.slug}"))
 
 
 def test_outline_shows_the_creator_and_completion_badge(web, client):
     creator = CreatorProfileFactory(display_name="Dr. Maya Okafor", credentials="LCSW, PhD")
-    course, lessons = offering((1,), creator=creator)
-    _, enrollment = learner_in(course, web)
+    offering, lessons = offering_with_lessons((1,), creator=creator)
+    _, enrollment = learner_in(offering, web)
     done(enrollment, *lessons)
     enrollment.completed_at = utcnow()
     db.session.flush()
 
-    page = text_of(client.get(f"/learn/{course.slug}"))
+    page = text_of(client.get(f"/learn/{offering.slug}"))
 
     assert "With Dr. Maya Okafor, LCSW, PhD" in page
     assert "Completed on" in page and "1 of 1 lesson · 100%" in page
 
 
 def test_owner_previews_the_outline_with_every_lesson_open(web, client):
-    course, lessons = offering((2,), status=CourseStatus.DRAFT)
+    offering, lessons = offering_with_lessons((2,), status=OfferingStatus.DRAFT)
     lessons[1].available_after_days = 5
-    course.sequential = True
+    offering.sequential = True
     db.session.flush()
-    web.login(course.creator.user.email, PASSWORD)
+    web.login(offering.creator.user.email, PASSWORD)
 
-    response = client.get(f"/learn/{course.slug}")
+    response = client.get(f"/learn/{offering.slug}")
     page = text_of(response)
 
     assert "You're previewing as the creator" in page
     assert "Opens" not in page and " of 2 lessons" not in page
     html = response.get_data(as_text=True)
-    assert re.search(rf'href="/learn/{course.slug}/lessons/{lessons[0].id}">\s*Start the course\s*</a>', html)
+    assert re.search(rf'href="/learn/{offering.slug}/lessons/{lessons[0].id}">\s*Start the course\s*</a>', html)
 
 
 def test_admin_previews_any_outline(web, client):
-    course, _ = offering((1,))
+    offering, _ = offering_with_lessons((1,))
     admin = UserFactory(is_admin=True)
     web.login(admin.email, PASSWORD)
-    assert "You're previewing as an admin" in text_of(client.get(f"/learn/{course.slug}"))
+    assert "You're previewing as an admin" in text_of(client.get(f"/learn/{offering.slug}"))
 
 
 def test_outline_is_404_for_strangers_and_says_why_to_a_paused_learner(web, client):
-    course, _ = offering((1,))
+    offering, _ = offering_with_lessons((1,))
     stranger = UserFactory()
     web.login(stranger.email, PASSWORD)
-    assert client.get(f"/learn/{course.slug}").status_code == 404
-    enrollment = EnrollmentFactory(user=stranger, course=course, status=EnrollmentStatus.SUSPENDED)
+    assert client.get(f"/learn/{offering.slug}").status_code == 404
+    enrollment = EnrollmentFactory(user=stranger, offering=offering, status=EnrollmentStatus.SUSPENDED)
     db.session.flush()
-    paused = client.get(f"/learn/{course.slug}")
+    paused = client.get(f"/learn/{offering.slug}")
     assert paused.status_code == 403 and "A payment dispute is open" in text_of(paused)
     enrollment.status = EnrollmentStatus.ACTIVE
     db.session.flush()
-    assert client.get(f"/learn/{course.slug}").status_code == 200
+    assert client.get(f"/learn/{offering.slug}").status_code == 200
     assert client.get("/learn/no-such-offering").status_code == 404
 
 
 def test_outline_asks_visitors_to_log_in(client):
-    course, _ = offering((1,))
-    response = client.get(f"/learn/{course.slug}")
+    offering, _ = offering_with_lessons((1,))
+    response = client.get(f"/learn/{offering.slug}")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
 def test_outline_of_an_offering_without_lessons_says_they_are_coming(web, client):
-    course, _ = offering(())
-    learner_in(course, web)
-    assert "The first lessons are on their way" in text_of(client.get(f"/learn/{course.slug}"))
+    offering, _ = offering_with_lessons(())
+    learner_in(offering, web)
+    assert "The first lessons are on their way" in text_of(client.get(f"/learn/{offering.slug}"))
 
 
 def build_outline_world(size: int, web):
-    course, lessons = offering((size // 3, size // 3, size - 2 * (size // 3)), slug=f"outline-{size}")
+    offering, lessons = offering_with_lessons((size // 3, size // 3, size - 2 * (size // 3)), slug=f"outline-{size}")
     lessons[-1].available_after_days = 400
-    course.sequential = True
-    user, enrollment = learner_in(course, web)
+    offering.sequential = True
+    user, enrollment = learner_in(offering, web)
     done(enrollment, *lessons[: size // 2])
-    section = SectionFactory(course=course, position=9)
+    section = SectionFactory(offering=offering, position=9)
     LessonFactory(section=section, title="Extra")
     db.session.flush()
-    return course, user
+    return offering, user
 
 
 def test_outline_runs_the_same_number_of_queries_for_3_and_30_lessons(web, client, count_queries):
     counts = []
     for size in (3, 30):
-        course, _ = build_outline_world(size, web)
+        offering, _ = build_outline_world(size, web)
         with count_queries() as counter:
-            response = client.get(f"/learn/{course.slug}")
+            response = client.get(f"/learn/{offering.slug}")
         assert response.status_code == 200
-        assert response.get_data(as_text=True).count(f'href="/learn/{course.slug}/lessons/') >= size
+        assert response.get_data(as_text=True).count(f'href="/learn/{offering.slug}/lessons/') >= size
         counts.append(counter.count)
         web.logout()
     assert counts[0] == counts[1], f"{counts[0]} queries with 3 lessons, {counts[1]} with 30"

@@ -10,18 +10,18 @@ import pytest
 
 from courseplatform.extensions import db
 from courseplatform.models import (
-    CourseStatus,
     EnrollmentStatus,
     LessonKind,
     LessonProgress,
     LiveSession,
+    OfferingStatus,
     QuizAttempt,
     utcnow,
 )
 
-from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import PASSWORD, EnrollmentFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..factories.media import with_video
-from ..factories.player import add_quiz, learner_in, lesson_url, offering
+from ..factories.player import add_quiz, learner_in, lesson_url, offering_with_lessons
 
 
 def text(response) -> str:
@@ -33,19 +33,19 @@ def text(response) -> str:
 
 
 def test_lesson_page_has_the_outline_with_states_and_previous_next(web, client):
-    course, lessons = offering((2, 2))
+    offering, lessons = offering_with_lessons((2, 2))
     lessons[3].available_after_days = 30
     db.session.flush()
-    _, enrollment = learner_in(course, web)
+    _, enrollment = learner_in(offering, web)
     db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lessons[0].id, completed_at=utcnow()))
     db.session.flush()
 
-    response = client.get(lesson_url(course, lessons[1]))
+    response = client.get(lesson_url(offering, lessons[1]))
 
     html = response.get_data(as_text=True)
-    assert f'rel="prev" href="{lesson_url(course, lessons[0])}"' in html
-    assert f'rel="next" href="{lesson_url(course, lessons[2])}"' in html
-    assert f'href="{lesson_url(course, lessons[1])}" aria-current="page"' in html
+    assert f'rel="prev" href="{lesson_url(offering, lessons[0])}"' in html
+    assert f'rel="next" href="{lesson_url(offering, lessons[2])}"' in html
+    assert f'href="{lesson_url(offering, lessons[1])}" aria-current="page"' in html
     page = text(response)
     assert "1 of 4 lessons · 25%" in page
     assert "Lesson 1.1 (completed)" in page
@@ -53,26 +53,26 @@ def test_lesson_page_has_the_outline_with_states_and_previous_next(web, client):
 
 
 def test_video_lesson_resumes_at_my_saved_position(web, client):
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     video = with_video(lessons[0])
-    _, enrollment = learner_in(course, web)
+    _, enrollment = learner_in(offering, web)
     db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=video.id, position_seconds=95))
     db.session.flush()
 
-    html = client.get(lesson_url(course, video)).get_data(as_text=True)
+    html = client.get(lesson_url(offering, video)).get_data(as_text=True)
 
     assert 'data-start-at="95"' in html
 
 
 def test_live_lesson_shows_its_session(web, client):
-    course, lessons = offering((1,))
-    session = LiveSession(course=course, title="Evening 1", starts_at=utcnow() + timedelta(days=3), time_zone="UTC")
+    offering, lessons = offering_with_lessons((1,))
+    session = LiveSession(offering=offering, title="Evening 1", starts_at=utcnow() + timedelta(days=3), time_zone="UTC")
     lessons[0].kind = LessonKind.LIVE
     lessons[0].live_session = session
     db.session.flush()
-    learner_in(course, web)
+    learner_in(offering, web)
 
-    page = text(client.get(lesson_url(course, lessons[0])))
+    page = text(client.get(lesson_url(offering, lessons[0])))
 
     assert "Evening 1" in page
 
@@ -82,47 +82,47 @@ def test_live_lesson_shows_its_session(web, client):
 
 
 def test_a_revoked_learner_is_refused_at_once(web, client):
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     video = with_video(lessons[0])
-    _, enrollment = learner_in(course, web)
-    assert client.get(lesson_url(course, video)).status_code == 200
+    _, enrollment = learner_in(offering, web)
+    assert client.get(lesson_url(offering, video)).status_code == 200
 
     enrollment.status = EnrollmentStatus.REVOKED
     enrollment.revoked_at = utcnow()
     db.session.flush()
 
-    response = client.get(lesson_url(course, video))
+    response = client.get(lesson_url(offering, video))
     assert response.status_code == 403 and "Your access has ended" in response.get_data(as_text=True)
-    assert client.get(lesson_url(course, video, "/media")).status_code == 403
-    assert client.get(f"/learn/{course.slug}").status_code == 403
-    assert course.title not in client.get("/learn").get_data(as_text=True)
+    assert client.get(lesson_url(offering, video, "/media")).status_code == 403
+    assert client.get(f"/learn/{offering.slug}").status_code == 403
+    assert offering.title not in client.get("/learn").get_data(as_text=True)
 
 
 def test_an_archived_offering_still_opens_for_its_learners(web, client):
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     video = with_video(lessons[0])
-    learner_in(course, web)
-    course.status = CourseStatus.ARCHIVED
+    learner_in(offering, web)
+    offering.status = OfferingStatus.ARCHIVED
     db.session.flush()
 
-    assert client.get(f"/learn/{course.slug}").status_code == 200
-    assert "data-player" in client.get(lesson_url(course, video)).get_data(as_text=True)
-    assert client.get(lesson_url(course, video, "/media")).status_code == 302
+    assert client.get(f"/learn/{offering.slug}").status_code == 200
+    assert "data-player" in client.get(lesson_url(offering, video)).get_data(as_text=True)
+    assert client.get(lesson_url(offering, video, "/media")).status_code == 302
 
 
 def test_nobody_else_opens_an_enrolled_only_lesson(web, client):
-    course, lessons = offering((2,))
+    offering, lessons = offering_with_lessons((2,))
     lessons[0].is_preview = True
     db.session.flush()
     stranger = UserFactory()
     EnrollmentFactory(user=stranger)  # enrolled elsewhere
     web.login(stranger.email, PASSWORD)
 
-    refused = client.get(lesson_url(course, lessons[1]))
-    assert refused.status_code == 302 and refused.headers["Location"] == f"/courses/{course.slug}"
+    refused = client.get(lesson_url(offering, lessons[1]))
+    assert refused.status_code == 302 and refused.headers["Location"] == f"/courses/{offering.slug}"
     assert "Some words." not in refused.get_data(as_text=True)
-    preview = client.get(lesson_url(course, lessons[0]))
-    assert preview.headers["Location"] == f"/courses/{course.slug}/preview/{lessons[0].id}"
+    preview = client.get(lesson_url(offering, lessons[0]))
+    assert preview.headers["Location"] == f"/courses/{offering.slug}/preview/{lessons[0].id}"
 
 
 # ---------------------------------------------------------------------------
@@ -130,10 +130,10 @@ def test_nobody_else_opens_an_enrolled_only_lesson(web, client):
 
 
 def test_my_learning_links_to_each_outline_and_marks_completed_ones(web, client):
-    finished, _ = offering((1,), title="Finished one")
-    ongoing, ongoing_lessons = offering((2,), title="Ongoing one")
+    finished, _ = offering_with_lessons((1,), title="Finished one")
+    ongoing, ongoing_lessons = offering_with_lessons((2,), title="Ongoing one")
     user, _ = learner_in(finished, web, completed_at=utcnow())
-    enrollment = EnrollmentFactory(user=user, course=ongoing)
+    enrollment = EnrollmentFactory(user=user, offering=ongoing)
     db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=ongoing_lessons[0].id, completed_at=utcnow()))
     db.session.flush()
 
@@ -149,13 +149,13 @@ def test_my_learning_links_to_each_outline_and_marks_completed_ones(web, client)
 
 def build_player_world(size: int, web):
     """An offering with `size` lessons (some done, one dripped), a quiz with `size // 3` attempts, and a learner."""
-    course = CourseFactory(slug=f"player-{size}")
-    sections = [SectionFactory(course=course, position=n) for n in range(3)]
+    offering = OfferingFactory(slug=f"player-{size}")
+    sections = [SectionFactory(offering=offering, position=n) for n in range(3)]
     lessons = [LessonFactory(section=sections[n % 3], position=n) for n in range(size)]
     lessons[-1].available_after_days = 400
     video = with_video(lessons[1])
     quiz = add_quiz(sections[0], [("Q?", [("a", True), ("b", False)]), ("R?", [("c", True), ("d", True)])])
-    user, enrollment = learner_in(course, web)
+    user, enrollment = learner_in(offering, web)
     for lesson in lessons[: size // 2]:
         db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id, completed_at=utcnow()))
     for number in range(1, size // 3 + 1):
@@ -170,16 +170,16 @@ def build_player_world(size: int, web):
             )
         )
     for n in range(size):  # other offerings, enrolled and not
-        other = CourseFactory(slug=f"other-{size}-{n}")
-        LessonFactory(section=SectionFactory(course=other))
+        other = OfferingFactory(slug=f"other-{size}-{n}")
+        LessonFactory(section=SectionFactory(offering=other))
         if n % 2:
-            EnrollmentFactory(user=user, course=other)
+            EnrollmentFactory(user=user, offering=other)
     db.session.flush()
     return {
-        "outline": f"/learn/{course.slug}",
-        "video lesson": lesson_url(course, video),
-        "quiz lesson": lesson_url(course, quiz),
-        "locked lesson": lesson_url(course, lessons[-1]),
+        "outline": f"/learn/{offering.slug}",
+        "video lesson": lesson_url(offering, video),
+        "quiz lesson": lesson_url(offering, quiz),
+        "locked lesson": lesson_url(offering, lessons[-1]),
         "my learning": "/learn",
     }
 

@@ -14,7 +14,7 @@ from courseplatform.learning.quiz import QuizClosed, quiz_questions, score_perce
 from courseplatform.models import Enrollment, EnrollmentStatus, LessonProgress, QuizAttempt, utcnow
 
 from ..factories import PASSWORD, LessonFactory
-from ..factories.player import add_quiz, learner_in, lesson_url, offering, page_token
+from ..factories.player import add_quiz, learner_in, lesson_url, offering_with_lessons, page_token
 
 QUESTIONS = [
     ("Which is a grounding skill?", [("5-4-3-2-1 senses", True), ("Doom scrolling", False)]),
@@ -26,10 +26,10 @@ QUESTIONS = [
 @pytest.fixture
 def quiz_world(web):
     """A learner signed in, an offering of one text lesson and a three-question quiz (pass mark 67 %)."""
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     quiz = add_quiz(lessons[0].section, QUESTIONS, quiz_pass_percent=67, quiz_max_attempts=3)
-    _, enrollment = learner_in(course, web)
-    return course, quiz, enrollment
+    _, enrollment = learner_in(offering, web)
+    return offering, quiz, enrollment
 
 
 def choice_ids(quiz) -> list[dict[str, int]]:
@@ -37,15 +37,15 @@ def choice_ids(quiz) -> list[dict[str, int]]:
     return [{c.text: c.id for c in q.choices} for q in quiz_questions(quiz)]
 
 
-def answer(client, course, quiz, picks: list[list[str]], follow=True):
+def answer(client, offering, quiz, picks: list[list[str]], follow=True):
     """Submit the quiz as the form would: `picks` holds, per question, the texts ticked."""
     ids = choice_ids(quiz)
     questions = quiz_questions(quiz)
-    data = {"csrf_token": page_token(client, lesson_url(course, quiz))}
+    data = {"csrf_token": page_token(client, lesson_url(offering, quiz))}
     for question, by_text, texts in zip(questions, ids, picks, strict=True):
         if texts:
             data[f"q{question.id}"] = [by_text[t] for t in texts]
-    return client.post(lesson_url(course, quiz, "/quiz"), data=data, follow_redirects=follow)
+    return client.post(lesson_url(offering, quiz, "/quiz"), data=data, follow_redirects=follow)
 
 
 ALL_RIGHT = [["5-4-3-2-1 senses"], ["Paced breathing", "Feet on the floor"], ["4 counts"]]
@@ -80,8 +80,8 @@ def text(response) -> str:
 
 
 def test_one_right_answer_gives_radio_buttons_several_give_checkboxes(quiz_world, client):
-    course, quiz, _ = quiz_world
-    html = client.get(lesson_url(course, quiz)).get_data(as_text=True)
+    offering, quiz, _ = quiz_world
+    html = client.get(lesson_url(offering, quiz)).get_data(as_text=True)
     first, second, _ = quiz_questions(quiz)
     assert len(re.findall(rf'type="radio"[^>]*name="q{first.id}"|name="q{first.id}"[^>]*type="radio"', html)) == 2
     assert (
@@ -109,22 +109,22 @@ def test_scoring_counts_a_question_only_when_the_ticks_match_exactly(app, quiz_w
 
 
 def test_passing_exactly_at_the_pass_mark_passes_and_completes_the_lesson(quiz_world, client):
-    course, quiz, enrollment = quiz_world
+    offering, quiz, enrollment = quiz_world
 
-    response = answer(client, course, quiz, TWO_RIGHT)
+    response = answer(client, offering, quiz, TWO_RIGHT)
 
-    assert response.request.path == lesson_url(course, quiz)
+    assert response.request.path == lesson_url(offering, quiz)
     [attempt] = attempts(enrollment)
     assert attempt.score_percent == 67 and attempt.passed and attempt.attempt_number == 1
     assert lesson_done(enrollment, quiz)
 
 
 def test_one_below_the_pass_mark_fails(quiz_world, client):
-    course, quiz, enrollment = quiz_world
+    offering, quiz, enrollment = quiz_world
     quiz.quiz_pass_percent = 68
     db.session.flush()
 
-    page = text(answer(client, course, quiz, TWO_RIGHT))
+    page = text(answer(client, offering, quiz, TWO_RIGHT))
 
     [attempt] = attempts(enrollment)
     assert attempt.score_percent == 67 and not attempt.passed
@@ -134,13 +134,13 @@ def test_one_below_the_pass_mark_fails(quiz_world, client):
 
 
 def test_a_pass_shows_the_score_and_the_next_step(quiz_world, client):
-    course, quiz, _ = quiz_world
+    offering, quiz, _ = quiz_world
     LessonFactory(section=quiz.section, position=100, title="After the quiz")
     db.session.flush()
 
-    response = answer(client, course, quiz, ALL_RIGHT)
+    response = answer(client, offering, quiz, ALL_RIGHT)
 
-    assert response.request.path == lesson_url(course, quiz)
+    assert response.request.path == lesson_url(offering, quiz)
     page = text(response)
     assert "You passed" in page and "100% · the pass mark is 67% · 3 of 3 right" in page
     assert "Next: After the quiz" in page
@@ -148,15 +148,15 @@ def test_a_pass_shows_the_score_and_the_next_step(quiz_world, client):
 
 
 def test_the_attempts_limit_is_enforced_on_the_server(quiz_world, client):
-    course, quiz, enrollment = quiz_world
+    offering, quiz, enrollment = quiz_world
     for _ in range(3):
-        answer(client, course, quiz, ONE_RIGHT)
+        answer(client, offering, quiz, ONE_RIGHT)
 
-    page = text(client.get(lesson_url(course, quiz)))
+    page = text(client.get(lesson_url(offering, quiz)))
     assert "You've used all 3 attempts; contact the creator if you'd like another." in page
     assert "Submit" not in page
 
-    refused = text(answer(client, course, quiz, ALL_RIGHT))
+    refused = text(answer(client, offering, quiz, ALL_RIGHT))
 
     assert "You've used all 3 attempts; contact the creator if you'd like another." in refused
     assert [a.attempt_number for a in attempts(enrollment)] == [1, 2, 3]
@@ -164,23 +164,23 @@ def test_the_attempts_limit_is_enforced_on_the_server(quiz_world, client):
 
 
 def test_unlimited_attempts_keep_counting(quiz_world, client):
-    course, quiz, enrollment = quiz_world
+    offering, quiz, enrollment = quiz_world
     quiz.quiz_max_attempts = None
     db.session.flush()
     for _ in range(4):
-        page = text(answer(client, course, quiz, ONE_RIGHT))
+        page = text(answer(client, offering, quiz, ONE_RIGHT))
     assert "You can try again as often as you like." in page
     assert [a.attempt_number for a in attempts(enrollment)] == [1, 2, 3, 4]
 
 
 def test_a_passed_quiz_cannot_be_submitted_again(quiz_world, client):
-    course, quiz, enrollment = quiz_world
-    answer(client, course, quiz, ALL_RIGHT)
-    token = page_token(client, lesson_url(course, quiz))
+    offering, quiz, enrollment = quiz_world
+    answer(client, offering, quiz, ALL_RIGHT)
+    token = page_token(client, lesson_url(offering, quiz))
     first = quiz_questions(quiz)[0]
 
     response = client.post(
-        lesson_url(course, quiz, "/quiz"),
+        lesson_url(offering, quiz, "/quiz"),
         data={"csrf_token": token, f"q{first.id}": first.choices[1].id},
         follow_redirects=True,
     )
@@ -190,9 +190,9 @@ def test_a_passed_quiz_cannot_be_submitted_again(quiz_world, client):
 
 
 def test_unanswered_question_is_rejected_without_an_attempt(quiz_world, client):
-    course, quiz, enrollment = quiz_world
+    offering, quiz, enrollment = quiz_world
 
-    response = answer(client, course, quiz, [["5-4-3-2-1 senses"], [], []])
+    response = answer(client, offering, quiz, [["5-4-3-2-1 senses"], [], []])
 
     page = text(response)
     assert response.status_code == 200
@@ -205,9 +205,9 @@ def test_unanswered_question_is_rejected_without_an_attempt(quiz_world, client):
 
 
 def test_a_choice_from_another_question_is_refused(quiz_world, client):
-    course, quiz, enrollment = quiz_world
+    offering, quiz, enrollment = quiz_world
     first, second, third = quiz_questions(quiz)
-    token = page_token(client, lesson_url(course, quiz))
+    token = page_token(client, lesson_url(offering, quiz))
     data = {
         "csrf_token": token,
         f"q{first.id}": third.choices[0].id,
@@ -215,17 +215,17 @@ def test_a_choice_from_another_question_is_refused(quiz_world, client):
         f"q{third.id}": third.choices[0].id,
     }
 
-    response = client.post(lesson_url(course, quiz, "/quiz"), data=data)
+    response = client.post(lesson_url(offering, quiz, "/quiz"), data=data)
 
     assert "Not a valid choice" in response.get_data(as_text=True)
     assert attempts(enrollment) == []
 
 
 def test_my_last_answers_stay_ticked_when_i_come_back(quiz_world, client):
-    course, quiz, _ = quiz_world
-    answer(client, course, quiz, ONE_RIGHT)
+    offering, quiz, _ = quiz_world
+    answer(client, offering, quiz, ONE_RIGHT)
     ids = choice_ids(quiz)
-    html = client.get(lesson_url(course, quiz)).get_data(as_text=True)
+    html = client.get(lesson_url(offering, quiz)).get_data(as_text=True)
 
     for index, picks in enumerate(ONE_RIGHT):
         for choice_text, choice_id in ids[index].items():
@@ -238,8 +238,8 @@ def test_my_last_answers_stay_ticked_when_i_come_back(quiz_world, client):
 
 
 def test_answers_are_kept_on_the_attempt(quiz_world, client):
-    course, quiz, enrollment = quiz_world
-    answer(client, course, quiz, ONE_RIGHT)
+    offering, quiz, enrollment = quiz_world
+    answer(client, offering, quiz, ONE_RIGHT)
     ids = choice_ids(quiz)
     questions = quiz_questions(quiz)
     [attempt] = attempts(enrollment)
@@ -251,9 +251,9 @@ def test_answers_are_kept_on_the_attempt(quiz_world, client):
 
 
 def test_reveal_on_marks_my_wrong_answers_but_keeps_the_key_while_attempts_remain(quiz_world, client):
-    course, quiz, _ = quiz_world
+    offering, quiz, _ = quiz_world
 
-    response = answer(client, course, quiz, ONE_RIGHT)
+    response = answer(client, offering, quiz, ONE_RIGHT)
 
     html = response.get_data(as_text=True)
     page = text(response)
@@ -266,11 +266,11 @@ def test_reveal_on_marks_my_wrong_answers_but_keeps_the_key_while_attempts_remai
 
 
 def test_reveal_on_shows_the_right_answers_after_the_last_attempt(quiz_world, client):
-    course, quiz, _ = quiz_world
+    offering, quiz, _ = quiz_world
     for _ in range(2):
-        answer(client, course, quiz, ONE_RIGHT)
+        answer(client, offering, quiz, ONE_RIGHT)
 
-    response = answer(client, course, quiz, ONE_RIGHT)
+    response = answer(client, offering, quiz, ONE_RIGHT)
 
     page = text(response)
     assert "You've used all 3 attempts" in page
@@ -279,11 +279,11 @@ def test_reveal_on_shows_the_right_answers_after_the_last_attempt(quiz_world, cl
 
 
 def test_reveal_off_shows_the_score_but_not_which_answers_were_wrong(quiz_world, client):
-    course, quiz, _ = quiz_world
+    offering, quiz, _ = quiz_world
     quiz.quiz_reveal_answers = False
     db.session.flush()
 
-    response = answer(client, course, quiz, ONE_RIGHT)
+    response = answer(client, offering, quiz, ONE_RIGHT)
 
     page = text(response)
     assert "33%" in page and "Not passed yet" in page
@@ -328,45 +328,45 @@ def test_a_double_submit_racing_for_the_same_number_takes_the_next_one(app, quiz
 
 
 def test_the_creator_sees_the_right_answers_and_records_nothing(web, client):
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     quiz = add_quiz(lessons[0].section, QUESTIONS)
-    web.login(course.creator.user.email, PASSWORD)
+    web.login(offering.creator.user.email, PASSWORD)
 
-    page = text(client.get(lesson_url(course, quiz)))
+    page = text(client.get(lesson_url(offering, quiz)))
 
     assert "The right answers are marked for you." in page
     assert page.count("Right answer") == 4
     assert "Submit" not in page
-    token = page_token(client, lesson_url(course, quiz))
-    response = client.post(lesson_url(course, quiz, "/quiz"), data={"csrf_token": token}, follow_redirects=True)
+    token = page_token(client, lesson_url(offering, quiz))
+    response = client.post(lesson_url(offering, quiz, "/quiz"), data={"csrf_token": token}, follow_redirects=True)
     assert "answers aren't recorded" in text(response)
     assert db.session.scalar(sa.select(sa.func.count(QuizAttempt.id))) == 0
 
 
 def test_passing_the_last_quiz_completes_the_offering(web, client):
-    course, lessons = offering((1,))
+    offering, lessons = offering_with_lessons((1,))
     quiz = add_quiz(lessons[0].section, QUESTIONS[:1])
-    _, enrollment = learner_in(course, web)
+    _, enrollment = learner_in(offering, web)
     db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lessons[0].id, completed_at=utcnow()))
     db.session.flush()
 
-    response = answer(client, course, quiz, [["5-4-3-2-1 senses"]])
+    response = answer(client, offering, quiz, [["5-4-3-2-1 senses"]])
 
-    assert response.request.path == f"/learn/{course.slug}"
-    assert f"You passed, and that completes {course.title}. Well done!" in text(response)
+    assert response.request.path == f"/learn/{offering.slug}"
+    assert f"You passed, and that completes {offering.title}. Well done!" in text(response)
     db.session.expire_all()
     assert db.session.get(Enrollment, enrollment.id).completed_at is not None
 
 
 def test_a_revoked_learner_cannot_submit(quiz_world, client):
-    course, quiz, enrollment = quiz_world
-    token = page_token(client, lesson_url(course, quiz))
+    offering, quiz, enrollment = quiz_world
+    token = page_token(client, lesson_url(offering, quiz))
     enrollment.status = EnrollmentStatus.REVOKED
     db.session.flush()
     first = quiz_questions(quiz)[0]
 
     response = client.post(
-        lesson_url(course, quiz, "/quiz"), data={"csrf_token": token, f"q{first.id}": first.choices[0].id}
+        lesson_url(offering, quiz, "/quiz"), data={"csrf_token": token, f"q{first.id}": first.choices[0].id}
     )
 
     assert response.status_code == 403
@@ -374,10 +374,10 @@ def test_a_revoked_learner_cannot_submit(quiz_world, client):
 
 
 def test_someone_else_enrolled_elsewhere_cannot_submit(quiz_world, web, client):
-    course, quiz, _ = quiz_world
-    other_course, _ = offering((1,))
+    offering, quiz, _ = quiz_world
+    other_offering, _ = offering_with_lessons((1,))
     web.logout()
-    _, other = learner_in(other_course, web)
-    token = page_token(client, f"/learn/{other_course.slug}")
-    assert client.post(lesson_url(course, quiz, "/quiz"), data={"csrf_token": token}).status_code == 403
+    _, other = learner_in(other_offering, web)
+    token = page_token(client, f"/learn/{other_offering.slug}")
+    assert client.post(lesson_url(offering, quiz, "/quiz"), data={"csrf_token": token}).status_code == 403
     assert attempts(other) == []

@@ -31,10 +31,10 @@ def body_to(mailbox, email: str) -> str:
 
 
 def test_each_active_learner_is_reminded_once(runner, mailbox):
-    course = workshop()
-    session, _lesson = session_in(course, minutes_from_now=3 * 60)
-    ana, ben = learner(course, email="ana@example.org"), learner(course, email="ben@example.org")
-    learner(course, email="gone@example.org", revoked=True)
+    offering = workshop()
+    session, _lesson = session_in(offering, minutes_from_now=3 * 60)
+    ana, ben = learner(offering, email="ana@example.org"), learner(offering, email="ben@example.org")
+    learner(offering, email="gone@example.org", revoked=True)
 
     result = runner.invoke(args=["send-reminders"])
     assert result.exit_code == 0, result.output
@@ -49,20 +49,20 @@ def test_each_active_learner_is_reminded_once(runner, mailbox):
 
 @pytest.mark.parametrize("minutes_from_now", [25 * 60, -5])
 def test_no_reminder_for_sessions_more_than_a_day_away_or_already_started(runner, mailbox, minutes_from_now):
-    course = workshop()
-    session_in(course, minutes_from_now=minutes_from_now)
-    learner(course)
+    offering = workshop()
+    session_in(offering, minutes_from_now=minutes_from_now)
+    learner(offering)
 
     assert "Sent 0 reminders for 0 sessions." in runner.invoke(args=["send-reminders"]).output
     assert mailbox.messages == []
 
 
 def test_the_reminder_shows_the_learners_own_time_and_the_links(runner, mailbox):
-    course = workshop(title="Couples in Crisis")
+    offering = workshop(title="Couples in Crisis")
     start = (utcnow() + timedelta(hours=5)).replace(minute=30, second=0, microsecond=0)
-    session, lesson = session_in(course, starts_at=start, title="Evening 1", duration_minutes=120)
-    learner(course, email="berlin@example.org", time_zone="Europe/Berlin")
-    learner(course, email="la@example.org", time_zone="America/Los_Angeles")
+    session, lesson = session_in(offering, starts_at=start, title="Evening 1", duration_minutes=120)
+    learner(offering, email="berlin@example.org", time_zone="Europe/Berlin")
+    learner(offering, email="la@example.org", time_zone="America/Los_Angeles")
 
     runner.invoke(args=["send-reminders"])
 
@@ -70,8 +70,8 @@ def test_the_reminder_shows_the_learners_own_time_and_the_links(runner, mailbox)
         local = start.astimezone(ZoneInfo(zone))
         body = body_to(mailbox, email)
         assert f"{local:%A, %B %-d · %-I:%M %p %Z} (120 min)" in body
-        assert f"http://aqueduct.test/learn/{course.slug}/lessons/{lesson.id}" in body
-        assert f"http://aqueduct.test/learn/{course.slug}/sessions/{session.id}.ics" in body
+        assert f"http://aqueduct.test/learn/{offering.slug}/lessons/{lesson.id}" in body
+        assert f"http://aqueduct.test/learn/{offering.slug}/sessions/{session.id}.ics" in body
         assert "the join link appears there 15 minutes before the start" in body
         assert JOIN_URL not in body, "the meeting link is only given out in its window"
     (subject,) = {str(m["Subject"]).strip() for m in mailbox.messages if m["To"] == "berlin@example.org"}
@@ -80,25 +80,25 @@ def test_the_reminder_shows_the_learners_own_time_and_the_links(runner, mailbox)
 
 
 def test_a_session_about_to_start_says_the_join_link_is_open(runner, mailbox):
-    course = workshop()
-    session_in(course, minutes_from_now=10)
-    learner(course)
+    offering = workshop()
+    session_in(offering, minutes_from_now=10)
+    learner(offering)
     runner.invoke(args=["send-reminders"])
     assert "The join link is open now on the session page:" in mailbox.last_body()
 
 
 def test_a_moved_session_is_announced_again(web, runner, mailbox):
     profile = CreatorProfileFactory(user__email="maya@example.org", user__time_zone="America/New_York")
-    course = workshop(creator=profile)
-    session, _lesson = session_in(course, minutes_from_now=4 * 60)
-    learner(course, email="ana@example.org")
+    offering = workshop(creator=profile)
+    session, _lesson = session_in(offering, minutes_from_now=4 * 60)
+    learner(offering, email="ana@example.org")
     runner.invoke(args=["send-reminders"])
     assert len(mailbox.messages) == 1
 
     web.login("maya@example.org", PASSWORD)
     moved = (session.starts_at + timedelta(hours=2)).astimezone(ZoneInfo("America/New_York"))
     response = web.submit(
-        f"/studio/courses/{course.id}/sessions/{session.id}/edit",
+        f"/studio/courses/{offering.id}/sessions/{session.id}/edit",
         {"title": "Evening 1", "starts_at": f"{moved:%Y-%m-%dT%H:%M}", "duration_minutes": "90", "join_url": JOIN_URL},
     )
     assert "Session saved." in response.get_data(as_text=True)
@@ -112,15 +112,15 @@ def test_a_moved_session_is_announced_again(web, runner, mailbox):
 
 def test_renaming_a_session_does_not_send_it_again(web, runner, mailbox):
     profile = CreatorProfileFactory(user__email="maya@example.org", user__time_zone="America/New_York")
-    course = workshop(creator=profile)
-    session, _lesson = session_in(course, starts_at=(utcnow() + timedelta(hours=4)).replace(second=0, microsecond=0))
-    learner(course)
+    offering = workshop(creator=profile)
+    session, _lesson = session_in(offering, starts_at=(utcnow() + timedelta(hours=4)).replace(second=0, microsecond=0))
+    learner(offering)
     runner.invoke(args=["send-reminders"])
 
     web.login("maya@example.org", PASSWORD)
     same = session.starts_at.astimezone(ZoneInfo("America/New_York"))
     web.submit(
-        f"/studio/courses/{course.id}/sessions/{session.id}/edit",
+        f"/studio/courses/{offering.id}/sessions/{session.id}/edit",
         {"title": "Evening 1, renamed", "starts_at": f"{same:%Y-%m-%dT%H:%M}", "duration_minutes": "90"},
     )
     assert "Sent 0 reminders for 0 sessions." in runner.invoke(args=["send-reminders"]).output
@@ -141,11 +141,11 @@ def committed_app(tmp_path_factory):
 def test_two_runs_at_once_send_each_reminder_once(committed_app):
     app = committed_app
     with app.app_context():
-        course = workshop()
-        session_in(course, minutes_from_now=2 * 60)
-        session_in(course, minutes_from_now=3 * 60)
+        offering = workshop()
+        session_in(offering, minutes_from_now=2 * 60)
+        session_in(offering, minutes_from_now=3 * 60)
         for _ in range(3):
-            learner(course)
+            learner(offering)
         db.session.commit()
 
     first_has_locked = threading.Event()

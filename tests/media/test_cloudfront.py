@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from courseplatform.config import ConfigError, load_config
 from courseplatform.models import LessonKind, MediaAsset, MediaStatus
 
-from ..factories import PASSWORD, CourseFactory, LessonFactory, SectionFactory
+from ..factories import PASSWORD, LessonFactory, OfferingFactory, SectionFactory
 
 
 @pytest.fixture
@@ -44,8 +44,8 @@ def cloudfront(app, monkeypatch, private_key):
 
 
 def video_lesson():
-    course = CourseFactory(slug="grounding")
-    owner = course.creator.user
+    offering = OfferingFactory(slug="grounding")
+    owner = offering.creator.user
     asset = MediaAsset(
         owner_id=owner.id,
         storage_key=f"uploads/{owner.id}/abc/welcome session.mp4",
@@ -54,8 +54,8 @@ def video_lesson():
         size_bytes=1000,
         status=MediaStatus.READY,
     )
-    lesson = LessonFactory(section=SectionFactory(course=course), kind=LessonKind.VIDEO, media_asset=asset)
-    return course, lesson
+    lesson = LessonFactory(section=SectionFactory(offering=offering), kind=LessonKind.VIDEO, media_asset=asset)
+    return offering, lesson
 
 
 def cloudfront_b64decode(text: str) -> bytes:
@@ -63,14 +63,14 @@ def cloudfront_b64decode(text: str) -> bytes:
 
 
 def test_playback_links_are_cloudfront_signed_urls_the_public_key_verifies(cloudfront, web, client, private_key):
-    course, lesson = video_lesson()
-    web.login(course.creator.user.email, PASSWORD)
+    offering, lesson = video_lesson()
+    web.login(offering.creator.user.email, PASSWORD)
 
     location = client.get(f"/learn/grounding/lessons/{lesson.id}/media").location
 
     parts = urlsplit(location)
     assert (parts.scheme, parts.netloc) == ("https", "media.aqueduct.test")
-    assert parts.path == f"/uploads/{course.creator.user_id}/abc/welcome%20session.mp4"
+    assert parts.path == f"/uploads/{offering.creator.user_id}/abc/welcome%20session.mp4"
     query = {name: values[0] for name, values in parse_qs(parts.query).items()}
     assert query["Key-Pair-Id"] == "K2JCJMDEHXQW5F"
     expires = int(query["Expires"])
@@ -85,8 +85,8 @@ def test_playback_links_are_cloudfront_signed_urls_the_public_key_verifies(cloud
 
 
 def test_downloads_still_use_s3_links_that_name_the_file(cloudfront, web, client):
-    course, lesson = video_lesson()
-    web.login(course.creator.user.email, PASSWORD)
+    offering, lesson = video_lesson()
+    web.login(offering.creator.user.email, PASSWORD)
 
     location = client.get(f"/learn/grounding/lessons/{lesson.id}/media?download=1").location
 
@@ -101,8 +101,8 @@ def test_cloudfront_needs_its_key_as_well(monkeypatch, tmp_path):
 
 
 def test_only_inline_media_plays_from_cloudfront_and_a_handout_always_downloads_from_s3(cloudfront, web, client):
-    course, lesson = video_lesson()
-    owner = course.creator.user
+    offering, lesson = video_lesson()
+    owner = offering.creator.user
     handout = MediaAsset(
         owner_id=owner.id,
         storage_key=f"uploads/{owner.id}/def/worksheet.html",

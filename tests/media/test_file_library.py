@@ -8,9 +8,9 @@ from html import unescape
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
-from courseplatform.models import Course, Lesson, LessonKind, MediaAsset, MediaStatus, Section
+from courseplatform.models import Lesson, LessonKind, MediaAsset, MediaStatus, Offering, Section
 
-from ..factories import PASSWORD, CourseFactory, EnrollmentFactory, LessonFactory, SectionFactory
+from ..factories import PASSWORD, EnrollmentFactory, LessonFactory, OfferingFactory, SectionFactory
 from ..markup import confirmation_around
 
 PDF = b"%PDF-1.4\n%%EOF\n"
@@ -42,10 +42,10 @@ def page_text(client, url: str = "/studio/files") -> str:
 
 
 def test_the_files_page_shows_each_upload_with_its_state_reason_and_uses(web, client, backend, demo_video):
-    course = CourseFactory(title="Grounding Skills")
-    owner = course.creator.user
+    offering = OfferingFactory(title="Grounding Skills")
+    owner = offering.creator.user
     video = stored(backend, owner, "welcome.mp4", demo_video, "video/mp4")
-    LessonFactory(section=SectionFactory(course=course), title="Welcome", kind=LessonKind.VIDEO, media_asset=video)
+    LessonFactory(section=SectionFactory(offering=offering), title="Welcome", kind=LessonKind.VIDEO, media_asset=video)
     stored(backend, owner, "spare.pdf", PDF, "application/pdf")
     db.session.add_all(
         [
@@ -74,10 +74,10 @@ def test_the_files_page_shows_each_upload_with_its_state_reason_and_uses(web, cl
 
 
 def test_an_unused_file_is_deleted_from_storage_and_a_used_one_is_kept(web, client, backend, demo_video):
-    course = CourseFactory()
-    owner = course.creator.user
+    offering = OfferingFactory()
+    owner = offering.creator.user
     used = stored(backend, owner, "welcome.mp4", demo_video, "video/mp4")
-    LessonFactory(section=SectionFactory(course=course), kind=LessonKind.VIDEO, media_asset=used)
+    LessonFactory(section=SectionFactory(offering=offering), kind=LessonKind.VIDEO, media_asset=used)
     spare = stored(backend, owner, "spare.pdf", PDF, "application/pdf")
     spare_id, spare_key = spare.id, spare.storage_key
     web.login(owner.email, PASSWORD)
@@ -95,9 +95,9 @@ def test_an_unused_file_is_deleted_from_storage_and_a_used_one_is_kept(web, clie
 
 
 def test_deleting_a_file_asks_first_even_without_javascript(web, client, backend):
-    course = CourseFactory()
-    spare = stored(backend, course.creator.user, "spare <notes>.pdf", PDF, "application/pdf")
-    web.login(course.creator.user.email, PASSWORD)
+    offering = OfferingFactory()
+    spare = stored(backend, offering.creator.user, "spare <notes>.pdf", PDF, "application/pdf")
+    web.login(offering.creator.user.email, PASSWORD)
 
     html = client.get("/studio/files").get_data(as_text=True)
 
@@ -109,9 +109,9 @@ def test_deleting_a_file_asks_first_even_without_javascript(web, client, backend
 
 
 def test_nobody_else_deletes_or_sees_my_files(web, client, backend):
-    course = CourseFactory()
-    spare = stored(backend, course.creator.user, "private-notes.pdf", PDF, "application/pdf")
-    other = CourseFactory()
+    offering = OfferingFactory()
+    spare = stored(backend, offering.creator.user, "private-notes.pdf", PDF, "application/pdf")
+    other = OfferingFactory()
     web.login(other.creator.user.email, PASSWORD)
 
     assert "private-notes.pdf" not in page_text(client)
@@ -121,9 +121,9 @@ def test_nobody_else_deletes_or_sees_my_files(web, client, backend):
 
 
 def test_the_files_page_runs_the_same_queries_for_few_and_many_files(web, client, backend, count_queries):
-    course = CourseFactory()
-    owner = course.creator.user
-    section = SectionFactory(course=course)
+    offering = OfferingFactory()
+    owner = offering.creator.user
+    section = SectionFactory(offering=offering)
     web.login(owner.email, PASSWORD)
     counts = []
     for total in (3, 45):
@@ -143,32 +143,32 @@ def test_the_files_page_runs_the_same_queries_for_few_and_many_files(web, client
 
 
 def test_deleting_an_offering_removes_its_curriculum_and_the_files_only_it_used(web, client, backend, demo_video):
-    course = CourseFactory(title="Old draft")
-    owner = course.creator.user
+    offering = OfferingFactory(title="Old draft")
+    owner = offering.creator.user
     video = stored(backend, owner, "talk.mp4", demo_video, "video/mp4")
     captions = stored(backend, owner, "talk.vtt", VTT, "text/vtt")
     shared = stored(backend, owner, "shared.pdf", PDF, "application/pdf")
     cover = stored(backend, owner, "cover.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")
-    course.cover_asset = cover
-    section = SectionFactory(course=course)
+    offering.cover_asset = cover
+    section = SectionFactory(offering=offering)
     LessonFactory(section=section, kind=LessonKind.VIDEO, media_asset=video, captions_asset=captions)
     LessonFactory(section=section, kind=LessonKind.DOWNLOAD, media_asset=shared)
-    other = CourseFactory(creator=course.creator)
-    LessonFactory(section=SectionFactory(course=other), kind=LessonKind.DOWNLOAD, media_asset=shared)
+    other = OfferingFactory(creator=offering.creator)
+    LessonFactory(section=SectionFactory(offering=other), kind=LessonKind.DOWNLOAD, media_asset=shared)
     gone = [(a.id, a.storage_key) for a in (video, captions, cover)]
-    course_id, shared_id, shared_key = course.id, shared.id, shared.storage_key
+    offering_id, shared_id, shared_key = offering.id, shared.id, shared.storage_key
     web.login(owner.email, PASSWORD)
 
     html = unescape(
-        web.submit(f"/studio/courses/{course_id}/delete", {}, form_url=f"/studio/courses/{course_id}").get_data(
+        web.submit(f"/studio/courses/{offering_id}/delete", {}, form_url=f"/studio/courses/{offering_id}").get_data(
             as_text=True
         )
     )
 
     assert "“Old draft” was deleted, with its lessons and files." in html
     db.session.expire_all()
-    assert db.session.get(Course, course_id) is None
-    assert db.session.scalar(sa.select(sa.func.count(Section.id)).where(Section.course_id == course_id)) == 0
+    assert db.session.get(Offering, offering_id) is None
+    assert db.session.scalar(sa.select(sa.func.count(Section.id)).where(Section.offering_id == offering_id)) == 0
     for asset_id, key in gone:
         assert db.session.get(MediaAsset, asset_id) is None
         assert backend.storage.head(key) is None
@@ -177,21 +177,21 @@ def test_deleting_an_offering_removes_its_curriculum_and_the_files_only_it_used(
 
 
 def test_an_offering_someone_enrolled_in_is_archived_never_deleted(web, client, backend, demo_video):
-    course = CourseFactory(title="Bought")
-    video = stored(backend, course.creator.user, "talk.mp4", demo_video, "video/mp4")
-    LessonFactory(section=SectionFactory(course=course), kind=LessonKind.VIDEO, media_asset=video)
-    EnrollmentFactory(course=course)
-    web.login(course.creator.user.email, PASSWORD)
+    offering = OfferingFactory(title="Bought")
+    video = stored(backend, offering.creator.user, "talk.mp4", demo_video, "video/mp4")
+    LessonFactory(section=SectionFactory(offering=offering), kind=LessonKind.VIDEO, media_asset=video)
+    EnrollmentFactory(offering=offering)
+    web.login(offering.creator.user.email, PASSWORD)
 
-    overview = page_text(client, f"/studio/courses/{course.id}")
+    overview = page_text(client, f"/studio/courses/{offering.id}")
     assert "Delete this offering" not in overview and "Delete for good" not in overview
     html = unescape(
-        web.submit(f"/studio/courses/{course.id}/delete", {}, form_url=f"/studio/courses/{course.id}").get_data(
+        web.submit(f"/studio/courses/{offering.id}/delete", {}, form_url=f"/studio/courses/{offering.id}").get_data(
             as_text=True
         )
     )
 
     assert "so it can't be deleted. Archive it instead" in html
     db.session.expire_all()
-    assert db.session.get(Course, course.id) is not None
+    assert db.session.get(Offering, offering.id) is not None
     assert backend.storage.head(video.storage_key).size == len(demo_video)

@@ -14,7 +14,7 @@ from courseplatform.config import ConfigError, load_config
 from courseplatform.extensions import db
 from courseplatform.models import LessonKind, MediaAsset
 
-from ..factories import CourseFactory, LessonFactory, SectionFactory
+from ..factories import LessonFactory, OfferingFactory, SectionFactory
 
 MEDIA = "http://media.aqueduct.test"
 SITE = "http://aqueduct.test"  # the test application's BASE_URL
@@ -40,8 +40,8 @@ def lesson(api, backend, creator, media_origin, demo_video):
             pass
         assert api.post(f"/studio/uploads/{answer['asset_id']}/confirm")[1]["status"] == "ready"
         assets.append(db.session.get(MediaAsset, answer["asset_id"]))
-    course = CourseFactory(creator=creator, slug="grounding")
-    lesson = LessonFactory(section=SectionFactory(course=course), kind=LessonKind.VIDEO)
+    offering = OfferingFactory(creator=creator, slug="grounding")
+    lesson = LessonFactory(section=SectionFactory(offering=offering), kind=LessonKind.VIDEO)
     lesson.media_asset, lesson.captions_asset = assets
     db.session.flush()
     return f"/learn/grounding/lessons/{lesson.id}"

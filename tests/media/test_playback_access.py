@@ -19,8 +19,6 @@ from werkzeug.http import parse_options_header
 from courseplatform.extensions import db
 from courseplatform.integrations.storage import get_storage
 from courseplatform.models import (
-    Course,
-    CourseStatus,
     CreatorProfile,
     Enrollment,
     EnrollmentStatus,
@@ -29,15 +27,17 @@ from courseplatform.models import (
     LessonProgress,
     MediaAsset,
     MediaStatus,
+    Offering,
+    OfferingStatus,
     User,
 )
 
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     SectionFactory,
     UserFactory,
 )
@@ -60,7 +60,7 @@ class World:
     and the people who ask for its files."""
 
     owner: CreatorProfile
-    course: Course
+    offering: Offering
     lesson: Lesson
     preview: Lesson
     learner: User
@@ -73,7 +73,7 @@ class World:
 
     def url(self, lesson: Lesson | None = None, suffix: str = "") -> str:
         lesson = lesson or self.lesson
-        return f"/learn/{self.course.slug}/lessons/{lesson.id}{suffix}"
+        return f"/learn/{self.offering.slug}/lessons/{lesson.id}{suffix}"
 
     def person(self, who: str) -> User | None:
         return {
@@ -121,11 +121,11 @@ def store(backend):
         backend.storage.delete(key)
 
 
-def build_world(store=None, video: bytes = b"\x00" * 1000, status: CourseStatus = CourseStatus.PUBLISHED) -> World:
+def build_world(store=None, video: bytes = b"\x00" * 1000, status: OfferingStatus = OfferingStatus.PUBLISHED) -> World:
     """The offering; with `store`, its files are really stored (uploaded as a browser would)."""
     owner = CreatorProfileFactory(user__email="owner@example.org")
-    course = CourseFactory(creator=owner, slug="grief-work", status=status)
-    section = SectionFactory(course=course, position=0, title="Beginnings")
+    offering = OfferingFactory(creator=owner, slug="grief-work", status=status)
+    section = SectionFactory(offering=offering, position=0, title="Beginnings")
     video_key = unique_key(owner.user_id, "welcome.mp4")
     captions_key = unique_key(owner.user_id, "welcome.vtt")
     if store is not None:
@@ -141,12 +141,12 @@ def build_world(store=None, video: bytes = b"\x00" * 1000, status: CourseStatus 
     lesson.media_asset = video_asset
     lesson.captions_asset = captions_asset
     learner = UserFactory(email="learner@example.org")
-    enrollment = EnrollmentFactory(user=learner, course=course)
+    enrollment = EnrollmentFactory(user=learner, offering=offering)
     other_creator = CreatorProfileFactory(user__email="other-creator@example.org")
-    CourseFactory(creator=other_creator, slug="other-offering")
+    OfferingFactory(creator=other_creator, slug="other-offering")
     world = World(
         owner=owner,
-        course=course,
+        offering=offering,
         lesson=lesson,
         preview=preview,
         learner=learner,
@@ -274,9 +274,9 @@ def test_people_without_access_get_403_for_the_files_and_no_player(who, app):
         assert urlsplit(location).path == "/login"
         assert parse_qs(urlsplit(location).query)["next"] == [world.url()]
     else:
-        assert location == f"/courses/{world.course.slug}"
-        with browser.client.get(location) as course_page:
-            html = course_page.get_data(as_text=True)
+        assert location == f"/courses/{world.offering.slug}"
+        with browser.client.get(location) as offering_page:
+            html = offering_page.get_data(as_text=True)
         assert "Enroll in this offering to open its lessons." in html
         assert "data-player" not in html
         assert world.url(suffix="/media") not in html
@@ -314,7 +314,7 @@ def test_suspended_or_revoked_learner_gets_no_new_link(status, app):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [CourseStatus.PUBLISHED, CourseStatus.ARCHIVED])
+@pytest.mark.parametrize("status", [OfferingStatus.PUBLISHED, OfferingStatus.ARCHIVED])
 def test_anonymous_visitor_plays_a_free_preview_of_an_offering_that_is_out(status, app, backend, store, demo_video):
     world = build_world(store, demo_video, status=status)
     browser = signed_in(app, None)
@@ -323,12 +323,12 @@ def test_anonymous_visitor_plays_a_free_preview_of_an_offering_that_is_out(statu
     assert (ranged.status_code, ranged.content) == (206, demo_video[:100])
     # the lesson page sends them to the public preview page; the other lessons stay closed
     with browser.client.get(world.url(world.preview)) as page:
-        assert page.headers["Location"] == f"/courses/{world.course.slug}/preview/{world.preview.id}"
+        assert page.headers["Location"] == f"/courses/{world.offering.slug}/preview/{world.preview.id}"
     assert status_of(browser, world.url(suffix="/media")) == 403
 
 
 def test_free_preview_of_a_draft_offering_is_closed(app):
-    world = build_world(status=CourseStatus.DRAFT)
+    world = build_world(status=OfferingStatus.DRAFT)
     browser = signed_in(app, None)
 
     assert status_of(browser, world.url(world.preview, "/media")) == 403
@@ -552,11 +552,11 @@ def test_owner_and_admin_positions_are_not_saved(who, app):
 def build_offering(size: int):
     """An offering of `size` lessons over four sections, a learner with progress in each."""
     owner = CreatorProfileFactory(user__email=f"owner{size}@example.org")
-    course = CourseFactory(creator=owner, slug=f"long-{size}")
+    offering = OfferingFactory(creator=owner, slug=f"long-{size}")
     learner = UserFactory(email=f"learner{size}@example.org")
     admin = UserFactory(email=f"admin{size}@example.org", is_admin=True)
-    enrollment = EnrollmentFactory(user=learner, course=course)
-    sections = [SectionFactory(course=course, position=n) for n in range(4)]
+    enrollment = EnrollmentFactory(user=learner, offering=offering)
+    sections = [SectionFactory(offering=offering, position=n) for n in range(4)]
     captions = ready_asset(owner.user, unique_key(owner.user_id, "c.vtt"), "c.vtt", "text/vtt", 10)
     lessons = []
     for n in range(size):
@@ -570,20 +570,20 @@ def build_offering(size: int):
         db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id, position_seconds=30))
     db.session.flush()
     people = {"learner": learner, "owner": owner.user, "admin": admin}
-    return course, lessons[size // 2], people
+    return offering, lessons[size // 2], people
 
 
 @pytest.mark.parametrize("who", ["learner", "owner", "admin"])
 def test_lesson_page_runs_the_same_number_of_queries_for_3_and_40_lessons(who, app, count_queries):
     counts = []
     for size in (3, 40):
-        course, lesson, people = build_offering(size)
+        offering, lesson, people = build_offering(size)
         browser = signed_in(app, people[who])
-        url = f"/learn/{course.slug}/lessons/{lesson.id}"
+        url = f"/learn/{offering.slug}/lessons/{lesson.id}"
         with count_queries() as counter, browser.client.get(url) as page:
             assert page.status_code == 200
             html = page.get_data(as_text=True)
-        assert html.count(f'href="/learn/{course.slug}/lessons/') >= size - 1  # the whole outline is there
+        assert html.count(f'href="/learn/{offering.slug}/lessons/') >= size - 1  # the whole outline is there
         assert START_AT_RE.search(html).group(1) == ("30" if who == "learner" else "0")
         counts.append(counter.count)
     assert counts[0] == counts[1], f"{counts[0]} queries with 3 lessons, {counts[1]} with 40"
@@ -626,15 +626,15 @@ def test_captions_missing_gives_404_while_the_video_plays(app):
 def test_lesson_id_under_another_offerings_slug_gives_404(who, app):
     world = build_world()
     # the learner is enrolled in both, the owner owns both: still no lesson under the wrong slug
-    other = CourseFactory(creator=world.owner, slug="second-offering")
-    EnrollmentFactory(user=world.learner, course=other)
+    other = OfferingFactory(creator=world.owner, slug="second-offering")
+    EnrollmentFactory(user=world.learner, offering=other)
     browser = signed_in(app, world.person(who))
 
     for slug in (other.slug, "other-offering", "no-such-offering"):
         base = f"/learn/{slug}/lessons/{world.lesson.id}"
         for url in (base, base + "/media", base + "/captions"):
             assert status_of(browser, url) == 404, url
-    assert status_of(browser, f"/learn/{world.course.slug}/lessons/999999/media") == 404
+    assert status_of(browser, f"/learn/{world.offering.slug}/lessons/999999/media") == 404
     if who == "learner":
         token = META_CSRF_RE.search(Player(browser, world).page()).group(1)
         with browser.client.post(

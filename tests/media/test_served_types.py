@@ -17,7 +17,7 @@ from courseplatform.extensions import db
 from courseplatform.media.services import UploadError, store_upload
 from courseplatform.models import LessonKind, MediaAsset, MediaStatus
 
-from ..factories import CourseFactory, LessonFactory, SectionFactory
+from ..factories import LessonFactory, OfferingFactory, SectionFactory
 from ..studio.test_offerings import tiny_png
 
 VTT = b"WEBVTT\n\n00:00.000 --> 00:02.000\n<script>alert(document.domain)</script>\n"
@@ -40,15 +40,15 @@ def uploaded(api, backend, name: str, body: bytes, content_type: str, purpose: s
 
 def lesson_with(creator, asset: MediaAsset, which: str):
     """A lesson of the creator's offering that uses the asset as its file or its captions."""
-    course = CourseFactory(creator=creator)
+    offering = OfferingFactory(creator=creator)
     kind = LessonKind.DOWNLOAD if asset.content_type == "application/pdf" else LessonKind.VIDEO
-    lesson = LessonFactory(section=SectionFactory(course=course), kind=kind)
+    lesson = LessonFactory(section=SectionFactory(offering=offering), kind=kind)
     if which == "captions":
         lesson.captions_asset = asset
     else:
         lesson.media_asset = asset
     db.session.flush()
-    return f"/learn/{course.slug}/lessons/{lesson.id}/{which}"
+    return f"/learn/{offering.slug}/lessons/{lesson.id}/{which}"
 
 
 def follow(client, backend, url: str) -> tuple[str, requests.Response]:
@@ -150,9 +150,9 @@ def test_a_download_is_named_safely_whatever_the_file_is_called(api, backend, cl
 def test_a_cover_is_served_as_the_image_its_bytes_show_not_the_type_the_browser_claimed(api, backend, client, creator):
     cover = uploaded(api, backend, "cover.jpg", tiny_png(), "image/jpeg", "image")
     assert cover.content_type == "image/png"
-    course = CourseFactory(creator=creator, cover_asset=cover)
+    offering = OfferingFactory(creator=creator, cover_asset=cover)
 
-    with client.get(f"/courses/{course.slug}") as page:
+    with client.get(f"/courses/{offering.slug}") as page:
         src = COVER_RE.search(page.get_data(as_text=True)).group(1)
     with requests.get(backend.absolute(src.replace("&amp;", "&")), timeout=30) as served:
         assert served.status_code == 200
@@ -186,7 +186,7 @@ def test_svg_is_refused_by_every_upload_path(api, backend, creator):
 
 def test_captions_are_only_ever_served_as_webvtt(client, creator):
     """A lesson whose captions field somehow names another kind of file gives nothing as captions."""
-    course = CourseFactory(creator=creator)
+    offering = OfferingFactory(creator=creator)
     handout = MediaAsset(
         owner_id=creator.user_id,
         storage_key=f"uploads/{creator.user_id}/x/notes.pdf",
@@ -195,7 +195,7 @@ def test_captions_are_only_ever_served_as_webvtt(client, creator):
         size_bytes=len(PDF),
         status=MediaStatus.READY,
     )
-    lesson = LessonFactory(section=SectionFactory(course=course), kind=LessonKind.VIDEO, captions_asset=handout)
+    lesson = LessonFactory(section=SectionFactory(offering=offering), kind=LessonKind.VIDEO, captions_asset=handout)
 
-    with client.get(f"/learn/{course.slug}/lessons/{lesson.id}/captions") as answer:
+    with client.get(f"/learn/{offering.slug}/lessons/{lesson.id}/captions") as answer:
         assert answer.status_code == 404

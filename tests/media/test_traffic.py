@@ -30,10 +30,10 @@ from courseplatform.models import Lesson, LessonKind, MediaAsset, MediaStatus
 
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     SectionFactory,
     UserFactory,
 )
@@ -122,7 +122,7 @@ def byte_ranges(size: int, count: int) -> list[tuple[int, int]]:
 
 
 @dataclass
-class Offering:
+class World:
     creator_id: int
     creator_email: str
     learner_email: str
@@ -134,23 +134,23 @@ class Offering:
         return f"/learn/{self.slug}/lessons/{self.lesson_id}/media"
 
 
-def build_offering() -> Offering:
-    """A creator's offering with an empty video lesson, and a learner enrolled in it."""
+def build_world() -> World:
+    """A creator's world with an empty video lesson, and a learner enrolled in it."""
     creator = CreatorProfileFactory(user__email="maya@example.org")
-    course = CourseFactory(creator=creator, slug="grief-work")
-    section = SectionFactory(course=course, position=0)
+    offering = OfferingFactory(creator=creator, slug="grief-work")
+    section = SectionFactory(offering=offering, position=0)
     lesson = LessonFactory(section=section, position=0, kind=LessonKind.VIDEO, title="Sitting with loss")
     learner = UserFactory(email="learner@example.org")
-    EnrollmentFactory(user=learner, course=course)
+    EnrollmentFactory(user=learner, offering=offering)
     db.session.flush()
-    return Offering(creator.user_id, creator.user.email, learner.email, course.slug, lesson.id)
+    return World(creator.user_id, creator.user.email, learner.email, offering.slug, lesson.id)
 
 
-def attach(offering: Offering, asset_id: int) -> MediaAsset:
+def attach(world: World, asset_id: int) -> MediaAsset:
     """The studio's lesson form would do this; here the test sets the lesson's video itself."""
     db.session.expire_all()
     asset = db.session.get(MediaAsset, asset_id)
-    db.session.get(Lesson, offering.lesson_id).media_asset = asset
+    db.session.get(Lesson, world.lesson_id).media_asset = asset
     db.session.flush()
     return asset
 
@@ -168,13 +168,13 @@ def test_s3_upload_and_playback_of_a_large_video_move_no_media_bytes_through_the
     monkeypatch.setitem(app.config, "MULTIPART_THRESHOLD_BYTES", 1 * MiB)
     monkeypatch.setitem(app.config, "MULTIPART_PART_BYTES", 6 * MiB)
     video = video_bytes(24 * MiB - 12_345)
-    offering = build_offering()
+    world = build_world()
     key = None
 
     try:
         # The creator uploads: the app answers with part links; the parts go to the bucket.
         with requests.Session() as creator:
-            log_in(creator, base, offering.creator_email)
+            log_in(creator, base, world.creator_email)
             headers = csrf_header(creator, base)
             status, started = post_json(
                 creator,
@@ -207,7 +207,7 @@ def test_s3_upload_and_playback_of_a_large_video_move_no_media_bytes_through_the
         assert (confirmed["status"], confirmed["size"], confirmed["reason"]) == ("ready", len(video), None)
         assert sent == len(video)
 
-        key = attach(offering, asset_id).storage_key
+        key = attach(world, asset_id).storage_key
         stored, in_bucket = get_storage().open(key), hashlib.sha256()
         try:
             for chunk in stored.iter_chunks(MiB):
@@ -218,17 +218,17 @@ def test_s3_upload_and_playback_of_a_large_video_move_no_media_bytes_through_the
 
         # The learner plays it: three seeks, each asking the app for a fresh link, then the whole file.
         with requests.Session() as learner:
-            log_in(learner, base, offering.learner_email)
+            log_in(learner, base, world.learner_email)
             ranged = hashlib.sha256()
             for start, end in byte_ranges(len(video), 3):
-                location = media_link(learner, base + offering.media_path)
+                location = media_link(learner, base + world.media_path)
                 assert urlsplit(location).netloc != urlsplit(base).netloc, "playback must go to the bucket"
                 status, received, answer_headers = download(location, ranged, Range=f"bytes={start}-{end}")
                 assert status == 206
                 assert answer_headers["Content-Range"] == f"bytes {start}-{end}/{len(video)}"
                 assert received == end - start + 1
             whole = hashlib.sha256()
-            status, received, _ = download(media_link(learner, base + offering.media_path), whole)
+            status, received, _ = download(media_link(learner, base + world.media_path), whole)
             assert (status, received) == (200, len(video))
     finally:
         if key is not None:
@@ -280,16 +280,16 @@ def read_range(path: Path, start: int, end: int) -> bytes:
 @pytest.mark.parametrize("backend", ["local"], indirect=True)
 def test_local_playback_streams_the_file_from_disk_without_holding_it_in_memory(app, backend, metered):
     base, meter = metered
-    offering = build_offering()
+    world = build_world()
     storage = get_storage()
     assert isinstance(storage, LocalStorage)
     size = 50 * MiB + 4321
-    key = f"uploads/{offering.creator_id}/traffic/long-session.mp4"
+    key = f"uploads/{world.creator_id}/traffic/long-session.mp4"
     path = storage.path(key)
     expected = write_video(path, size)
     try:
         asset = MediaAsset(
-            owner_id=offering.creator_id,
+            owner_id=world.creator_id,
             storage_key=key,
             original_name="long-session.mp4",
             content_type="video/mp4",
@@ -298,11 +298,11 @@ def test_local_playback_streams_the_file_from_disk_without_holding_it_in_memory(
         )
         db.session.add(asset)
         db.session.flush()
-        attach(offering, asset.id)
+        attach(world, asset.id)
 
         with requests.Session() as learner:
-            log_in(learner, base, offering.learner_email)
-            location = media_link(learner, base + offering.media_path)
+            log_in(learner, base, world.learner_email)
+            location = media_link(learner, base + world.media_path)
             assert location.startswith("/media/")
             meter.reset()
 

@@ -11,14 +11,14 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
-from courseplatform.catalog.forms import CourseSearchForm
+from courseplatform.catalog.forms import OfferingSearchForm
 from courseplatform.catalog.services import catalog_statement
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment, EnrollmentStatus
 from courseplatform.revenue.figures import Period, month_edges, sales_and_refunds_statement
 from courseplatform.studio.learners.services import _learners_query, _matching_enrollments, learner_roster
 
-from ..factories import CourseFactory, CreatorProfileFactory, EnrollmentFactory, UserFactory
+from ..factories import CreatorProfileFactory, EnrollmentFactory, OfferingFactory, UserFactory
 
 
 @pytest.fixture
@@ -40,11 +40,11 @@ def plan(app):
 
 
 @pytest.fixture
-def course():
+def offering():
     """An offering with learners enough that the planner's choice between its two roster indexes
     follows their shape rather than the handful of rows other tests left (with a row or two, either
     index costs the same and the planner picked either)."""
-    offering = CourseFactory()
+    offering = OfferingFactory()
     db.session.execute(
         sa.text(
             "WITH learners AS (INSERT INTO users (email, name, password_hash, created_at)"
@@ -63,7 +63,7 @@ def course():
 def test_the_roster_reads_an_offerings_newest_learners_from_an_index(plan):
     newest = (
         sa.select(Enrollment.id)
-        .where(Enrollment.course_id == 1)
+        .where(Enrollment.offering_id == 1)
         .order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())
         .limit(50)
     )
@@ -77,8 +77,8 @@ def test_an_orders_enrollment_is_found_by_index(plan):
     assert "ix_enrollments_order_id" in shown, shown
 
 
-def test_the_roster_filtered_by_status_reads_its_page_from_an_index(plan, course):
-    deep_page = _matching_enrollments(course, status=EnrollmentStatus.REVOKED).limit(50).offset(5000)
+def test_the_roster_filtered_by_status_reads_its_page_from_an_index(plan, offering):
+    deep_page = _matching_enrollments(offering, status=EnrollmentStatus.REVOKED).limit(50).offset(5000)
     shown = plan(deep_page)
     assert "Backward using ix_enrollments_course_status_enrolled_at" in shown, shown
     assert "Filter" not in shown, shown  # the status is part of the index's condition, not checked row by row
@@ -98,18 +98,18 @@ def _below(plan: str, node: str) -> list[str]:
     return nested
 
 
-def test_a_deep_roster_page_works_out_progress_and_orders_for_its_own_rows_only(plan, course):
-    shown = plan(_learners_query(_matching_enrollments(course).limit(50).offset(5000)))
+def test_a_deep_roster_page_works_out_progress_and_orders_for_its_own_rows_only(plan, offering):
+    shown = plan(_learners_query(_matching_enrollments(offering).limit(50).offset(5000)))
     # The page's Limit skips entries of the index alone; the per-row subqueries (SubPlans) run above it.
     page = _below(shown, "Limit  (")
     assert "Index Only Scan Backward using ix_enrollments_course_enrolled_at" in page[0], shown
     assert not any("SubPlan" in line for line in page), shown
 
 
-def test_the_revenue_view_reads_an_offerings_sales_in_the_period_from_an_index(plan, course):
+def test_the_revenue_view_reads_an_offerings_sales_in_the_period_from_an_index(plan, offering):
     now = datetime(2026, 6, 15, tzinfo=UTC)
     edges = month_edges(Period.ending(now.date()), ZoneInfo("Europe/Berlin"))
-    shown = plan(sales_and_refunds_statement(course.creator, edges, now))
+    shown = plan(sales_and_refunds_statement(offering.creator, edges, now))
     # Both branches that sum sales (the months, the last four weeks) read the offering's orders by payment date.
     sales_scans = [line for line in shown.splitlines() if "Index Scan using ix_orders_course_paid_at" in line]
     assert len(sales_scans) >= 2, shown
@@ -131,7 +131,7 @@ def test_a_catalog_search_and_its_count_read_the_full_text_index(plan, words):
     )
     db.session.execute(sa.text("SELECT gin_clean_pending_list('ix_courses_search_vector')"))  # as autovacuum would
     db.session.execute(sa.text("ANALYZE courses"))
-    form = CourseSearchForm(MultiDict({"q": words}), topics=[])
+    form = OfferingSearchForm(MultiDict({"q": words}), topics=[])
     statement = catalog_statement(form)
     count = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
     page = statement.add_columns(sa.func.count().over()).limit(12)  # the page carries the number of matches
@@ -141,8 +141,8 @@ def test_a_catalog_search_and_its_count_read_the_full_text_index(plan, words):
 
 def test_a_roster_search_finds_the_learners_by_trigram_index(plan):
     """A creator's search of an offering's learners by name or e-mail reads the trigram indexes on users."""
-    course = CourseFactory()
-    EnrollmentFactory(course=course, user=UserFactory(name="Zuzanna Kwiatkowska"))
+    offering = OfferingFactory()
+    EnrollmentFactory(offering=offering, user=UserFactory(name="Zuzanna Kwiatkowska"))
     db.session.execute(
         sa.text(
             "INSERT INTO users (email, name, password_hash, created_at)"
@@ -154,7 +154,7 @@ def test_a_roster_search_finds_the_learners_by_trigram_index(plan):
             "INSERT INTO enrollments (user_id, course_id, source, reason, status, enrolled_at)"
             " SELECT id, :course, 'import', 'import', 'active', now() FROM users WHERE email LIKE 'learner%'"
         ),
-        {"course": course.id},
+        {"course": offering.id},
     )
     for index in ("ix_users_name_trgm", "ix_users_email_trgm"):
         db.session.execute(sa.text(f"SELECT gin_clean_pending_list('{index}')"))
@@ -167,7 +167,7 @@ def test_a_roster_search_finds_the_learners_by_trigram_index(plan):
 
     sa.event.listen(db.engine, "before_cursor_execute", keep)
     try:
-        roster = learner_roster(course, "kwiatk")
+        roster = learner_roster(offering, "kwiatk")
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", keep)
     assert [row.user.name for row in roster.rows] == ["Zuzanna Kwiatkowska"]

@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from courseplatform import stats
 from courseplatform.extensions import db
 from courseplatform.models import (
-    Course,
-    CourseKind,
-    CourseStatus,
     CreatorProfile,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
     Order,
     OrderStatus,
     PaymentProvider,
@@ -28,21 +28,21 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory, UserFactory
 
 
 def publish_many(creator, count: int, start: int = 0) -> None:
     """Published offerings in one statement (the factories would take minutes for thousands)."""
     now = utcnow()
     db.session.execute(
-        sa.insert(Course),
+        sa.insert(Offering),
         [
             {
                 "creator_id": creator.id,
                 "title": f"Offering {n:05d}",
                 "slug": f"{creator.slug}-offering-{n:05d}",
-                "kind": CourseKind.COURSE,
-                "status": CourseStatus.PUBLISHED,
+                "kind": OfferingKind.COURSE,
+                "status": OfferingStatus.PUBLISHED,
                 "price_cents": 4900,
                 "currency": "USD",
                 "published_at": now,
@@ -81,7 +81,7 @@ def test_the_studio_dashboard_shows_a_page_of_offerings_however_many_there_are(w
     assert "Showing 1,976–2,000 of 2,000 offerings" in client.get("/studio?page=80").get_data(as_text=True)
 
 
-def enrol_many(course, count: int, start: int = 0) -> None:
+def enrol_many(offering, count: int, start: int = 0) -> None:
     """Learners and their enrollments in two statements, then the running totals recounted (as after any bulk load)."""
     now = utcnow()
     ids = db.session.scalars(
@@ -96,7 +96,7 @@ def enrol_many(course, count: int, start: int = 0) -> None:
         [
             {
                 "user_id": user_id,
-                "course_id": course.id,
+                "offering_id": offering.id,
                 "source": EnrollmentSource.COMP,
                 "status": EnrollmentStatus.ACTIVE,
                 "enrolled_at": now - timedelta(seconds=n),
@@ -110,17 +110,17 @@ def enrol_many(course, count: int, start: int = 0) -> None:
 
 def test_the_roster_shows_a_page_of_learners_however_many_there_are(web, client):
     creator = CreatorProfileFactory(user__email="maya@example.org")
-    course = CourseFactory(creator=creator, title="Grounding")
+    offering = OfferingFactory(creator=creator, title="Grounding")
     web.login("maya@example.org", PASSWORD)
-    enrol_many(course, 100)
-    small = client.get(f"/studio/courses/{course.id}/learners")
-    enrol_many(course, 1900, start=100)
-    big = client.get(f"/studio/courses/{course.id}/learners")
+    enrol_many(offering, 100)
+    small = client.get(f"/studio/courses/{offering.id}/learners")
+    enrol_many(offering, 1900, start=100)
+    big = client.get(f"/studio/courses/{offering.id}/learners")
     assert small.status_code == big.status_code == 200
     assert len(big.data) < len(small.data) * 1.05, (len(small.data), len(big.data))
     page = big.get_data(as_text=True)
     assert "2000 with access" in page.replace(",", "")
-    last = client.get(f"/studio/courses/{course.id}/learners?page=40").get_data(as_text=True)
+    last = client.get(f"/studio/courses/{offering.id}/learners?page=40").get_data(as_text=True)
     assert "Page 40 of 40" in last and "learner01999@example.org" in last
 
 
@@ -128,8 +128,8 @@ def sell_many(creator, count: int, start: int = 0) -> None:
     """One paid order for each of `count` new offerings (bulk statements), totals recounted."""
     publish_many(creator, count, start)
     buyer = UserFactory()
-    courses = db.session.scalars(
-        sa.select(Course.id).where(Course.creator_id == creator.id).order_by(Course.id).offset(start)
+    offerings = db.session.scalars(
+        sa.select(Offering.id).where(Offering.creator_id == creator.id).order_by(Offering.id).offset(start)
     ).all()
     paid_at = utcnow() - timedelta(days=1)
     db.session.execute(
@@ -137,7 +137,7 @@ def sell_many(creator, count: int, start: int = 0) -> None:
         [
             {
                 "learner_id": buyer.id,
-                "course_id": course_id,
+                "offering_id": offering_id,
                 "amount_cents": 1000 + n,
                 "currency": "USD",
                 "provider": PaymentProvider.TEST,
@@ -145,7 +145,7 @@ def sell_many(creator, count: int, start: int = 0) -> None:
                 "platform_fee_cents": 100,
                 "paid_at": paid_at,
             }
-            for n, course_id in enumerate(courses)
+            for n, offering_id in enumerate(offerings)
         ],
     )
     stats.rebuild()

@@ -37,10 +37,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from courseplatform.models import CourseStatus, EnrollmentStatus, OrderStatus
+from courseplatform.models import EnrollmentStatus, OfferingStatus, OrderStatus
 from courseplatform.revenue.figures import Period, month_edges, revenue_figures
 
-from ..factories import CourseFactory, CreatorProfileFactory, OrderFactory, SessionIncomeFactory
+from ..factories import CreatorProfileFactory, OfferingFactory, OrderFactory, SessionIncomeFactory
 from ..factories.orders import refund, sale
 from ..factories.revenue import learner
 
@@ -57,10 +57,10 @@ def utc(*args) -> datetime:
 def books(app):
     """The creator of the module docstring, their offerings, sales, refunds, learners and sessions."""
     creator = CreatorProfileFactory(user__time_zone="America/New_York", default_session_fee_cents=15000)
-    grounding = CourseFactory(creator=creator, title="Grounding", authoring_minutes=600)
-    grief = CourseFactory(creator=creator, title="Grief", authoring_minutes=300)
-    CourseFactory(creator=creator, title="Draft idea", status=CourseStatus.DRAFT, authoring_minutes=0)
-    elsewhere = CourseFactory(title="Someone else's", authoring_minutes=1200)
+    grounding = OfferingFactory(creator=creator, title="Grounding", authoring_minutes=600)
+    grief = OfferingFactory(creator=creator, title="Grief", authoring_minutes=300)
+    OfferingFactory(creator=creator, title="Draft idea", status=OfferingStatus.DRAFT, authoring_minutes=0)
+    elsewhere = OfferingFactory(title="Someone else's", authoring_minutes=1200)
 
     fees = {"processor_fee": 320, "platform_fee": 1000}
     small = {"processor_fee": 175, "platform_fee": 500}
@@ -74,8 +74,8 @@ def books(app):
     sale(grounding, 10000, utc(2025, 1, 1, 4, 30), **fees)  # Dec 31, 23:30 EST: before the period
     sale(grief, 5000, utc(2025, 5, 1, 12, 0), **small)  # after the period, in the last four weeks
     sale(grounding, 10000, utc(2025, 5, 9, 12, 0), **fees)  # after the period, in the last four weeks
-    OrderFactory(course=grounding, amount_cents=10000, status=OrderStatus.PENDING, paid_at=None)
-    OrderFactory(course=grounding, amount_cents=10000, status=OrderStatus.FAILED, paid_at=None)
+    OrderFactory(offering=grounding, amount_cents=10000, status=OrderStatus.PENDING, paid_at=None)
+    OrderFactory(offering=grounding, amount_cents=10000, status=OrderStatus.FAILED, paid_at=None)
     sale(elsewhere, 30000, utc(2025, 2, 10, 12, 0), processor_fee=900, platform_fee=3000)
 
     for when, count, minutes, cents in [
@@ -149,12 +149,12 @@ def test_every_offering_figure_matches_the_hand_computed_books(books):
 
 def test_months_follow_the_creators_calendar_across_dst_and_month_edges(app):
     creator = CreatorProfileFactory(user__time_zone="America/New_York")
-    course = CourseFactory(creator=creator)
-    sale(course, 1000, utc(2025, 4, 1, 3, 59))  # Mar 31, 23:59 EDT
-    sale(course, 2000, utc(2025, 4, 1, 4, 0))  # Apr 1, 00:00 EDT
-    sale(course, 4000, utc(2025, 11, 1, 3, 59))  # Oct 31, 23:59 EDT
-    sale(course, 8000, utc(2025, 12, 1, 4, 59))  # Nov 30, 23:59 EST (after the clocks went back)
-    sale(course, 16000, utc(2025, 12, 1, 5, 0))  # Dec 1, 00:00 EST
+    offering = OfferingFactory(creator=creator)
+    sale(offering, 1000, utc(2025, 4, 1, 3, 59))  # Mar 31, 23:59 EDT
+    sale(offering, 2000, utc(2025, 4, 1, 4, 0))  # Apr 1, 00:00 EDT
+    sale(offering, 4000, utc(2025, 11, 1, 3, 59))  # Oct 31, 23:59 EDT
+    sale(offering, 8000, utc(2025, 12, 1, 4, 59))  # Nov 30, 23:59 EST (after the clocks went back)
+    sale(offering, 16000, utc(2025, 12, 1, 5, 0))  # Dec 1, 00:00 EST
 
     months = revenue_figures(creator, Period(date(2025, 3, 1), date(2025, 12, 1)), NEW_YORK, NOW).months
 
@@ -175,8 +175,8 @@ def test_a_one_month_period_counts_only_that_month(books):
 
 def test_another_creators_sales_and_sessions_are_never_counted(books):
     other = CreatorProfileFactory(user__time_zone="America/New_York")
-    course = CourseFactory(creator=other)
-    sale(course, 99900, utc(2025, 2, 10, 12, 0))
+    offering = OfferingFactory(creator=other)
+    sale(offering, 99900, utc(2025, 2, 10, 12, 0))
     SessionIncomeFactory(creator=other, session_date=date(2025, 2, 10), sessions=30, amount_cents=450000)
 
     mine = revenue_figures(books, PERIOD, NEW_YORK, NOW)
@@ -185,12 +185,12 @@ def test_another_creators_sales_and_sessions_are_never_counted(books):
     assert (mine.passive_cents, mine.session_cents) == (31700, 315000)
     assert "Someone else's" not in [o.title for o in mine.offerings]
     assert (theirs.passive_cents, theirs.session_cents, theirs.sessions) == (99900, 450000, 30)
-    assert [o.title for o in theirs.offerings] == [course.title]
+    assert [o.title for o in theirs.offerings] == [offering.title]
 
 
 def test_without_sessions_the_profile_fee_prices_the_sessions_replaced(app):
     creator = CreatorProfileFactory(default_session_fee_cents=20000)
-    sale(CourseFactory(creator=creator), 50000, utc(2025, 2, 10, 12, 0))
+    sale(OfferingFactory(creator=creator), 50000, utc(2025, 2, 10, 12, 0))
 
     figures = revenue_figures(creator, PERIOD, NEW_YORK, NOW)
 

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from courseplatform.models import CourseStatus, utcnow
+from courseplatform.models import OfferingStatus, utcnow
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, SessionIncomeFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory, SessionIncomeFactory, UserFactory
 from ..factories.orders import refund, sale
 from ..factories.revenue import learner
 from .test_revenue_figures import books  # noqa: F401  (the hand-computed books)
@@ -116,8 +116,8 @@ def test_the_chart_gets_the_same_months_as_the_table(client, keeper):
 
 
 def test_the_default_is_the_last_twelve_months_including_this_one(client, creator):
-    course = CourseFactory(creator=creator)
-    sale(course, 4900, utcnow() - timedelta(minutes=5), processor_fee=172, platform_fee=490)
+    offering = OfferingFactory(creator=creator)
+    sale(offering, 4900, utcnow() - timedelta(minutes=5), processor_fee=172, platform_fee=490)
     SessionIncomeFactory(creator=creator, session_date=date.today() - timedelta(days=400), amount_cents=99900)
 
     html = page(client)
@@ -192,7 +192,7 @@ def test_a_new_creator_is_told_how_to_fill_each_half(client, creator):
 
 
 def test_published_but_unsold_points_to_the_storefront(client, creator):
-    CourseFactory(creator=creator, status=CourseStatus.PUBLISHED)
+    OfferingFactory(creator=creator, status=OfferingStatus.PUBLISHED)
     SessionIncomeFactory(creator=creator, session_date=date.today())
 
     html = text(page(client))
@@ -203,7 +203,7 @@ def test_published_but_unsold_points_to_the_storefront(client, creator):
 
 
 def test_sales_without_session_income_invite_logging_sessions(client, creator):
-    sale(CourseFactory(creator=creator), 4900, utcnow() - timedelta(days=3))
+    sale(OfferingFactory(creator=creator), 4900, utcnow() - timedelta(days=3))
 
     html = text(page(client))
 
@@ -213,8 +213,8 @@ def test_sales_without_session_income_invite_logging_sessions(client, creator):
 
 
 def test_a_refund_alone_in_the_period_still_shows_the_months(client, creator):
-    course = CourseFactory(creator=creator)
-    order = sale(course, 10000, datetime(2024, 1, 10, tzinfo=UTC), platform_fee=1000)
+    offering = OfferingFactory(creator=creator)
+    order = sale(offering, 10000, datetime(2024, 1, 10, tzinfo=UTC), platform_fee=1000)
     refund(order, 10000, 1000, utcnow() - timedelta(days=1))
 
     html = page(client)
@@ -313,23 +313,23 @@ def test_the_csv_defaults_to_the_last_twelve_months(client, creator):
 
 
 def test_the_page_and_csv_run_a_constant_number_of_queries(client, creator, count_queries):
-    courses = [CourseFactory(creator=creator, authoring_minutes=60)]
+    offerings = [OfferingFactory(creator=creator, authoring_minutes=60)]
     counts = []
     for size in (2, 30):
-        while len(courses) < size // 2:
-            courses.append(CourseFactory(creator=creator, authoring_minutes=60))
+        while len(offerings) < size // 2:
+            offerings.append(OfferingFactory(creator=creator, authoring_minutes=60))
         for n in range(size):
-            course = courses[n % len(courses)]
-            order = sale(course, 5000, utcnow() - timedelta(days=n * 11), processor_fee=175, platform_fee=500)
+            offering = offerings[n % len(offerings)]
+            order = sale(offering, 5000, utcnow() - timedelta(days=n * 11), processor_fee=175, platform_fee=500)
             if n % 3 == 0:
                 refund(order, 1000, 100, utcnow() - timedelta(days=n * 5))
-            learner(course, completed=utcnow() if n % 2 else None)
+            learner(offering, completed=utcnow() if n % 2 else None)
             SessionIncomeFactory(creator=creator, session_date=date.today() - timedelta(days=n * 9))
         with count_queries() as counter:
             html = page(client)
         with count_queries() as csv_counter:
             client.get("/studio/revenue.csv")
-        assert html.count('<th scope="row"><a href="/studio/courses/') == len(courses)
+        assert html.count('<th scope="row"><a href="/studio/courses/') == len(offerings)
         counts.append((counter.count, csv_counter.count))
     assert counts[0] == counts[1], f"{counts[0]} queries with a little data, {counts[1]} with more"
     assert counts[1][0] <= 6, counts
@@ -345,7 +345,7 @@ def test_a_refused_period_keeps_what_the_creator_typed(client, creator):
 def test_url_building_words_in_the_address_reach_no_pager_link(client, creator):
     """`?_anchor=x` (or `_external`, `_method`…) is someone else's text, not an argument for building links."""
     for n in range(21):
-        CourseFactory(creator=creator, slug=f"offering-{n}", status=CourseStatus.PUBLISHED)
+        OfferingFactory(creator=creator, slug=f"offering-{n}", status=OfferingStatus.PUBLISHED)
 
     html = page(client, "/studio/revenue?from=2026-01&_anchor=x&_external=1&_method=POST&_scheme=javascript")
 

@@ -10,7 +10,7 @@ from courseplatform.config import ConfigError, load_config
 from courseplatform.extensions import db
 from courseplatform.models import Enrollment, Order
 
-from ..factories import PASSWORD, CourseFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import PASSWORD, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..helpers import FAST_PASSWORD_HASHING
 
 LONG_KEY = "a-long-random-production-secret-value-0123456789"
@@ -206,20 +206,20 @@ def test_a_test_checkout_allowed_in_production_still_works_as_a_test_checkout(en
 
 def test_the_test_checkout_sells_nothing_when_it_is_off(app, web):
     """Defence in depth: with the test checkout off, its Pay button enrols nobody."""
-    course = CourseFactory(price_cents=12900)
-    LessonFactory(section=SectionFactory(course=course))
+    offering = OfferingFactory(price_cents=12900)
+    LessonFactory(section=SectionFactory(offering=offering))
     learner = UserFactory()
     db.session.commit()
     web.login(learner.email, PASSWORD)
     start = web.submit(
-        f"/courses/{course.slug}/checkout", {}, form_url=f"/courses/{course.slug}", follow_redirects=False
+        f"/courses/{offering.slug}/checkout", {}, form_url=f"/courses/{offering.slug}", follow_redirects=False
     )
     assert start.status_code in (302, 303)
     order = db.session.scalar(db.select(Order).where(Order.learner_id == learner.id))
     app.config["TEST_CHECKOUT_ENABLED"] = False
     try:
         paid = web.submit(
-            f"/checkout/test/{order.id}/pay", {}, form_url=f"/courses/{course.slug}", follow_redirects=False
+            f"/checkout/test/{order.id}/pay", {}, form_url=f"/courses/{offering.slug}", follow_redirects=False
         )
         assert paid.status_code == 404
         assert db.session.scalar(db.select(Enrollment).where(Enrollment.user_id == learner.id)) is None

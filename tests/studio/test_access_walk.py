@@ -11,8 +11,6 @@ import sqlalchemy as sa
 
 from courseplatform.extensions import db
 from courseplatform.models import (
-    Course,
-    CourseKind,
     Enrollment,
     Job,
     Lesson,
@@ -20,6 +18,8 @@ from courseplatform.models import (
     LiveSession,
     MediaAsset,
     MediaStatus,
+    Offering,
+    OfferingKind,
     Order,
     OrderStatus,
     PayerKind,
@@ -32,10 +32,10 @@ from courseplatform.models import (
 
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     OrderFactory,
     SectionFactory,
     UserFactory,
@@ -60,13 +60,13 @@ def owned_world():
     """A live workshop with a section, a quiz lesson with a question, a live session, an upload under way,
     and a learner who paid."""
     owner = CreatorProfileFactory(user__email="owner@example.org")
-    course = CourseFactory(creator=owner, kind=CourseKind.LIVE_WORKSHOP)
-    section = SectionFactory(course=course)
+    offering = OfferingFactory(creator=owner, kind=OfferingKind.LIVE_WORKSHOP)
+    section = SectionFactory(offering=offering)
     lesson = LessonFactory(section=section, kind=LessonKind.QUIZ)
     question = QuizQuestion(lesson=lesson, prompt="Why?", position=0)
     question.choices = [QuizChoice(text="Because", is_correct=True, position=0)]
     session = LiveSession(
-        course=course, starts_at=utcnow() + timedelta(days=3), time_zone="UTC", duration_minutes=60, capacity=10
+        offering=offering, starts_at=utcnow() + timedelta(days=3), time_zone="UTC", duration_minutes=60, capacity=10
     )
     upload = MediaAsset(
         owner_id=owner.user_id,
@@ -78,16 +78,16 @@ def owned_world():
     )
     db.session.add_all([question, session, upload])
     db.session.flush()
-    order = OrderFactory(course=course, status=OrderStatus.PAID, payment_intent_id="pi_walk")
-    enrollment = EnrollmentFactory(user=order.learner, course=course, order=order)
+    order = OrderFactory(offering=offering, status=OrderStatus.PAID, payment_intent_id="pi_walk")
+    enrollment = EnrollmentFactory(user=order.learner, offering=offering, order=order)
     entry = session_income_of(owner)
-    job = Job(kind="learners.enrol_list", payload={"people": []}, owner_id=owner.user_id, course_id=course.id)
+    job = Job(kind="learners.enrol_list", payload={"people": []}, owner_id=owner.user_id, offering_id=offering.id)
     sessions_job = Job(kind="sessions.import", payload={"rows": []}, owner_id=owner.user_id)
-    attendance_job = Job(kind="attendance.import", payload={"session_id": session.id}, course_id=course.id)
+    attendance_job = Job(kind="attendance.import", payload={"session_id": session.id}, offering_id=offering.id)
     db.session.add_all([job, sessions_job, attendance_job])
     db.session.flush()
     values = {
-        "course_id": course.id,
+        "offering_id": offering.id,
         "section_id": section.id,
         "lesson_id": lesson.id,
         "question_id": question.id,
@@ -100,7 +100,7 @@ def owned_world():
         "revenue.session_import:job_id": sessions_job.id,
         "studio.attendance_import:job_id": attendance_job.id,
     }
-    return course, values
+    return offering, values
 
 
 def session_income_of(owner) -> SessionIncome:
@@ -137,12 +137,12 @@ def studio_urls(app, values) -> list[tuple[str, str]]:
 
 def snapshot() -> tuple:
     return (
-        db.session.scalar(sa.select(sa.func.count(Course.id))),
+        db.session.scalar(sa.select(sa.func.count(Offering.id))),
         db.session.scalar(sa.select(sa.func.count(Section.id))),
         db.session.scalar(sa.select(sa.func.count(Lesson.id))),
         db.session.scalar(sa.select(sa.func.count(QuizQuestion.id))),
         db.session.scalar(sa.select(sa.func.count(LiveSession.id))),
-        tuple(db.session.scalars(sa.select(Course.status).order_by(Course.id))),
+        tuple(db.session.scalars(sa.select(Offering.status).order_by(Offering.id))),
         tuple(db.session.scalars(sa.select(MediaAsset.status).order_by(MediaAsset.id))),
         tuple(db.session.scalars(sa.select(Enrollment.status).order_by(Enrollment.id))),
         tuple(db.session.execute(sa.select(Order.status, Order.refunded_cents).order_by(Order.id))),

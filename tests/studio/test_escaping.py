@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from courseplatform.extensions import db
 from courseplatform.models import (
-    CourseKind,
     Job,
     JobStatus,
     LessonKind,
     LiveSession,
+    OfferingKind,
     OrderStatus,
     QuizChoice,
     QuizQuestion,
@@ -20,10 +20,10 @@ from courseplatform.models import (
 
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
+    OfferingFactory,
     OrderFactory,
     SectionFactory,
     UserFactory,
@@ -45,9 +45,9 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         credentials=PAYLOAD,
         bio=PAYLOAD + " [click](javascript:alert(1))",
     )
-    course = CourseFactory(
+    offering = OfferingFactory(
         creator=owner,
-        kind=CourseKind.LIVE_WORKSHOP,
+        kind=OfferingKind.LIVE_WORKSHOP,
         slug="payload-course",
         title=PAYLOAD,
         subtitle=PAYLOAD,
@@ -56,12 +56,12 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         ce_approval_statement=PAYLOAD,
         topics=[Topic(name=PAYLOAD[:60], slug="payload-topic")],
     )
-    section = SectionFactory(course=course, title=PAYLOAD)
+    section = SectionFactory(offering=offering, title=PAYLOAD)
     lesson = LessonFactory(section=section, title=PAYLOAD, body=PAYLOAD, kind=LessonKind.QUIZ, is_preview=True)
     question = QuizQuestion(lesson=lesson, prompt=PAYLOAD, explanation=PAYLOAD, position=0)
     question.choices = [QuizChoice(text=PAYLOAD, is_correct=True, position=0)]
     session = LiveSession(
-        course=course,
+        offering=offering,
         title=PAYLOAD[:160],
         starts_at=utcnow() + timedelta(days=2),
         time_zone="UTC",
@@ -72,8 +72,8 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
     UserFactory(email="admin@example.org", is_admin=True)
     db.session.flush()
     learner = UserFactory(email="learner@example.org", name=PAYLOAD)
-    order = OrderFactory(learner=learner, course=course, status=OrderStatus.PAID, payment_intent_id="pi_payload")
-    enrollment = EnrollmentFactory(user=learner, course=course, order=order)
+    order = OrderFactory(learner=learner, offering=offering, status=OrderStatus.PAID, payment_intent_id="pi_payload")
+    enrollment = EnrollmentFactory(user=learner, offering=offering, order=order)
     entry = session_income_of(owner)
 
     person = {"line": 1, "email": "x@example.org", "name": PAYLOAD}
@@ -82,7 +82,7 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         kind="learners.enrol_list",
         payload={"filename": PAYLOAD, "notify": True},
         status=JobStatus.DONE,
-        course_id=course.id,
+        offering_id=offering.id,
         result={"invited": [person], "enrolled": [person], "already": [person], "rejected": [rejection]},
     )
     sessions_job = Job(
@@ -97,7 +97,7 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         kind="attendance.import",
         payload={"session_id": session.id},
         status=JobStatus.DONE,
-        course_id=course.id,
+        offering_id=offering.id,
         result={
             "email_column": PAYLOAD,
             "minutes_column": PAYLOAD,
@@ -110,7 +110,7 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
     db.session.add_all([list_job, sessions_job, attendance_job])
     db.session.flush()
     values = {
-        "course_id": course.id,
+        "offering_id": offering.id,
         "section_id": section.id,
         "lesson_id": lesson.id,
         "question_id": question.id,
@@ -127,9 +127,9 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         "/",
         "/courses",
         "/courses?q=alert",
-        f"/courses/{course.slug}",
+        f"/courses/{offering.slug}",
         f"/t/{owner.slug}",
-        f"/courses/{course.slug}/preview/{lesson.id}",
+        f"/courses/{offering.slug}/preview/{lesson.id}",
     ]
     studio = [url for method, url in studio_urls(app, values) if method == "GET"]
 
@@ -153,8 +153,8 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
     assert checked >= 20, f"only {checked} pages rendered"
     job_pages = [
         f"owner@example.org /studio/sessions/imports/{sessions_job.id}",
-        f"owner@example.org /studio/courses/{course.id}/sessions/{session.id}/attendance/imports/{attendance_job.id}",
+        f"owner@example.org /studio/courses/{offering.id}/sessions/{session.id}/attendance/imports/{attendance_job.id}",
     ]
     assert [pages[name].status_code for name in job_pages] == [200, 200], "the import reports were checked"
-    course_page = pages[f"visitor /courses/{course.slug}"].get_data(as_text=True)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in course_page, "the title shows as text"
+    offering_page = pages[f"visitor /courses/{offering.slug}"].get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in offering_page, "the title shows as text"

@@ -16,12 +16,12 @@ from ..factories import PASSWORD, CreatorProfileFactory, LessonFactory, SectionF
 from ..factories.certificates import (
     attempt,
     attended,
+    ce_offering,
     enrol,
     evaluated,
     finish,
     lessons_of,
     live_session,
-    offering,
     revoke,
 )
 
@@ -34,30 +34,30 @@ def creator(web):
 
 
 @pytest.fixture
-def course(creator):
-    return offering(creator=creator, ce_minutes=180, slug="grounding", title="Grounding Skills", quiz=True)
+def offering(creator):
+    return ce_offering(creator=creator, ce_minutes=180, slug="grounding", title="Grounding Skills", quiz=True)
 
 
 def text(html: str) -> str:
     return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", "", html)))
 
 
-def url(course, enrollment) -> str:
-    return f"/studio/courses/{course.id}/learners/{enrollment.id}"
+def url(offering, enrollment) -> str:
+    return f"/studio/courses/{offering.id}/learners/{enrollment.id}"
 
 
-def quiz_of(course):
-    return next(lesson for lesson in lessons_of(course) if lesson.kind is LessonKind.QUIZ)
+def quiz_of(offering):
+    return next(lesson for lesson in lessons_of(offering) if lesson.kind is LessonKind.QUIZ)
 
 
-def test_the_page_shows_the_learner_their_progress_and_quiz_results(client, course):
-    enrollment = enrol(course, user__name="Pat Learner", user__email="pat@example.org")
-    first = lessons_of(course)[0]
+def test_the_page_shows_the_learner_their_progress_and_quiz_results(client, offering):
+    enrollment = enrol(offering, user__name="Pat Learner", user__email="pat@example.org")
+    first = lessons_of(offering)[0]
     db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=first.id, completed_at=utcnow()))
-    quiz = quiz_of(course)
+    quiz = quiz_of(offering)
     attempt(enrollment, quiz, 1, 40, False, days_ago=3)
     attempt(enrollment, quiz, 2, 90, True, days_ago=2)
-    response = client.get(url(course, enrollment))
+    response = client.get(url(offering, enrollment))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     for expected in ("Pat Learner", "pat@example.org", "Free", "Active", "1 of 3 lessons"):
@@ -69,11 +69,11 @@ def test_the_page_shows_the_learner_their_progress_and_quiz_results(client, cour
     assert "No certificate yet" in html
 
 
-def test_the_page_shows_the_evaluation_attestation_and_certificate(client, course):
-    enrollment = finish(enrol(course, user__name="Pat Learner"))
+def test_the_page_shows_the_evaluation_attestation_and_certificate(client, offering):
+    enrollment = finish(enrol(offering, user__name="Pat Learner"))
     evaluated(enrollment, attested=True)
     certificate = issue_certificate(enrollment)
-    html = client.get(url(course, enrollment)).get_data(as_text=True)
+    html = client.get(url(offering, enrollment)).get_data(as_text=True)
     assert "The learning objectives were met." in html
     assert "Strongly agree" in html and "Neutral" in html
     assert "Grounding scripts with my Monday group." in html
@@ -83,83 +83,83 @@ def test_the_page_shows_the_evaluation_attestation_and_certificate(client, cours
 
 
 def test_live_attendance_is_listed_per_session(client, creator):
-    course = offering(creator=creator, slug="live", min_attendance_percent=75)
-    evening = live_session(course, minutes=90, title="Evening one")
-    live_session(course, minutes=90, days=-1, title="Evening two")
-    enrollment = enrol(course)
+    offering = ce_offering(creator=creator, slug="live", min_attendance_percent=75)
+    evening = live_session(offering, minutes=90, title="Evening one")
+    live_session(offering, minutes=90, days=-1, title="Evening two")
+    enrollment = enrol(offering)
     attended(enrollment, evening, 80)
-    html = client.get(url(course, enrollment)).get_data(as_text=True)
+    html = client.get(url(offering, enrollment)).get_data(as_text=True)
     assert "Evening one" in html and "80 of 90 min" in html
     assert "Evening two" in html and "Not recorded" in html
     assert "44% of 75% required" in html
 
 
-def test_a_revoked_learner_s_certificate_is_marked_as_revoked(client, course):
-    enrollment = finish(enrol(course))
+def test_a_revoked_learner_s_certificate_is_marked_as_revoked(client, offering):
+    enrollment = finish(enrol(offering))
     certificate = issue_certificate(enrollment)
     revoke(enrollment)
-    html = client.get(url(course, enrollment)).get_data(as_text=True)
+    html = client.get(url(offering, enrollment)).get_data(as_text=True)
     assert "Revoked" in html
     assert "its verification page says “revoked”" in html
     assert f"Certificate {certificate.number} revoked, issued" in text(html)
 
 
-def test_another_creator_gets_404(web, client, course):
-    enrollment = enrol(course)
+def test_another_creator_gets_404(web, client, offering):
+    enrollment = enrol(offering)
     CreatorProfileFactory(user__email="rival@example.org")
     web.logout()
     web.login("rival@example.org", PASSWORD)
-    assert client.get(url(course, enrollment)).status_code == 404
+    assert client.get(url(offering, enrollment)).status_code == 404
 
 
-def test_an_enrollment_of_another_offering_is_404(client, creator, course):
-    elsewhere = enrol(offering(creator=creator, slug="elsewhere"))
-    assert client.get(url(course, elsewhere)).status_code == 404
+def test_an_enrollment_of_another_offering_is_404(client, creator, offering):
+    elsewhere = enrol(ce_offering(creator=creator, slug="elsewhere"))
+    assert client.get(url(offering, elsewhere)).status_code == 404
 
 
-def test_an_admin_may_open_it(web, client, course):
-    enrollment = enrol(course, user__name="Pat Learner")
+def test_an_admin_may_open_it(web, client, offering):
+    enrollment = enrol(offering, user__name="Pat Learner")
     UserFactory(email="ops@example.org", is_admin=True)
     web.logout()
     web.login("ops@example.org", PASSWORD)
-    assert "Pat Learner" in client.get(url(course, enrollment)).get_data(as_text=True)
+    assert "Pat Learner" in client.get(url(offering, enrollment)).get_data(as_text=True)
 
 
-def test_a_learner_cannot_open_it(web, client, course):
-    enrollment = enrol(course)
+def test_a_learner_cannot_open_it(web, client, offering):
+    enrollment = enrol(offering)
     web.logout()
     web.login(enrollment.user.email, PASSWORD)
-    response = client.get(url(course, enrollment))
+    response = client.get(url(offering, enrollment))
     assert response.status_code == 302
     assert "become-a-creator" in response.headers["Location"]
 
 
-def test_the_learners_page_links_each_name_to_the_detail_and_shows_certificates(client, course):
-    enrollment = finish(enrol(course, user__name="Pat Learner"))
+def test_the_learners_page_links_each_name_to_the_detail_and_shows_certificates(client, offering):
+    enrollment = finish(enrol(offering, user__name="Pat Learner"))
     certificate = issue_certificate(enrollment)
-    other = enrol(course, user__name="Sam Learner")
-    html = client.get(f"/studio/courses/{course.id}/learners").get_data(as_text=True)
-    assert f'href="{url(course, enrollment)}">Pat Learner</a>' in html
-    assert f'href="{url(course, other)}">Sam Learner</a>' in html
+    other = enrol(offering, user__name="Sam Learner")
+    html = client.get(f"/studio/courses/{offering.id}/learners").get_data(as_text=True)
+    assert f'href="{url(offering, enrollment)}">Pat Learner</a>' in html
+    assert f'href="{url(offering, other)}">Sam Learner</a>' in html
     assert f"Certificate {certificate.number}" in html
 
 
-def test_the_learners_page_says_which_certificates_are_revoked(client, course):
-    kept = issue_certificate(finish(enrol(course, user__name="Pat Learner")))
-    refunded = finish(enrol(course, user__name="Sam Learner"))
+def test_the_learners_page_says_which_certificates_are_revoked(client, offering):
+    kept = issue_certificate(finish(enrol(offering, user__name="Pat Learner")))
+    refunded = finish(enrol(offering, user__name="Sam Learner"))
     revoked = issue_certificate(refunded)
     revoke(refunded)
 
-    shown = text(client.get(f"/studio/courses/{course.id}/learners").get_data(as_text=True))
+    shown = text(client.get(f"/studio/courses/{offering.id}/learners").get_data(as_text=True))
 
     assert f"Certificate {revoked.number} revoked" in shown
     assert f"Certificate {kept.number} revoked" not in shown
     assert f"Certificate {kept.number}" in shown
 
 
-def grow(course, enrollment, size: int) -> None:
+def grow(offering, enrollment, size: int) -> None:
     """`size` more lessons (half quizzes, each tried twice), live sessions attended, all done."""
-    section = SectionFactory(course=course)
+    section = SectionFactory(offering=offering)
     for n in range(size):
         kind = LessonKind.QUIZ if n % 2 else LessonKind.TEXT
         lesson = LessonFactory(section=section, position=n, kind=kind)
@@ -168,20 +168,20 @@ def grow(course, enrollment, size: int) -> None:
         if kind is LessonKind.QUIZ:
             attempt(enrollment, lesson, 1, 50, False)
             attempt(enrollment, lesson, 2, 100, True)
-        attended(enrollment, live_session(course, days=-n - 1), 60)
+        attended(enrollment, live_session(offering, days=-n - 1), 60)
     db.session.flush()
 
 
 def test_the_page_runs_the_same_queries_whatever_the_learner_has_done(client, creator, count_queries):
     counts = []
     for size in (2, 12):
-        course = offering(creator=creator, slug=f"sized-{size}", min_attendance_percent=50)
-        enrollment = finish(enrol(course))
-        grow(course, enrollment, size)
+        offering = ce_offering(creator=creator, slug=f"sized-{size}", min_attendance_percent=50)
+        enrollment = finish(enrol(offering))
+        grow(offering, enrollment, size)
         evaluated(enrollment, attested=True)
         issue_certificate(enrollment)
         with count_queries() as counter:
-            response = client.get(url(course, enrollment))
+            response = client.get(url(offering, enrollment))
         assert response.status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1], f"{counts[0]} queries for a small record, {counts[1]} for a large one"

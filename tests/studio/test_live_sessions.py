@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from courseplatform.extensions import db
-from courseplatform.models import CourseKind, LiveSession, MediaStatus, utcnow
+from courseplatform.models import LiveSession, MediaStatus, OfferingKind, utcnow
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..factories.media import media_asset
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -21,11 +21,11 @@ NEW_YORK = ZoneInfo("America/New_York")
 def workshop(web):
     profile = CreatorProfileFactory(user__email="maya@example.org", user__time_zone="America/New_York")
     web.login("maya@example.org", PASSWORD)
-    return CourseFactory(creator=profile, kind=CourseKind.LIVE_WORKSHOP, title="Couples in Crisis")
+    return OfferingFactory(creator=profile, kind=OfferingKind.LIVE_WORKSHOP, title="Couples in Crisis")
 
 
-def sessions_url(course) -> str:
-    return f"/studio/courses/{course.id}/sessions"
+def sessions_url(offering) -> str:
+    return f"/studio/courses/{offering.id}/sessions"
 
 
 def session_data(starts: str, **changes) -> dict:
@@ -49,10 +49,10 @@ def nth_sunday(year: int, month: int, n: int) -> date:
     return first + timedelta(days=(6 - first.weekday()) % 7 + 7 * (n - 1))
 
 
-def stored(course) -> list[LiveSession]:
+def stored(offering) -> list[LiveSession]:
     db.session.expire_all()
     return db.session.scalars(
-        db.select(LiveSession).filter_by(course_id=course.id).order_by(LiveSession.starts_at)
+        db.select(LiveSession).filter_by(offering_id=offering.id).order_by(LiveSession.starts_at)
     ).all()
 
 
@@ -129,7 +129,7 @@ def test_editing_and_deleting_a_session(web, client, workshop):
     year = next_year()
     web.submit(sessions_url(workshop), session_data(f"{year}-01-15T19:00"))
     (session,) = stored(workshop)
-    section = SectionFactory(course=workshop)
+    section = SectionFactory(offering=workshop)
     lesson = LessonFactory(section=section, live_session=session)
     edit_url = f"{sessions_url(workshop)}/{session.id}/edit"
 
@@ -151,7 +151,7 @@ def test_editing_and_deleting_a_session(web, client, workshop):
 
 def test_a_past_session_can_be_renamed_without_moving_it(web, client, workshop):
     past = LiveSession(
-        course=workshop, starts_at=utcnow() - timedelta(days=3), time_zone="America/New_York", title="Old"
+        offering=workshop, starts_at=utcnow() - timedelta(days=3), time_zone="America/New_York", title="Old"
     )
     db.session.add(past)
     db.session.flush()
@@ -165,7 +165,7 @@ def test_a_past_session_can_be_renamed_without_moving_it(web, client, workshop):
 
 def test_an_admin_sees_times_in_the_creators_zone(web, client, workshop):
     session = LiveSession(
-        course=workshop, starts_at=datetime(next_year(), 1, 16, 0, 0, tzinfo=UTC), time_zone="America/New_York"
+        offering=workshop, starts_at=datetime(next_year(), 1, 16, 0, 0, tzinfo=UTC), time_zone="America/New_York"
     )
     db.session.add(session)
     db.session.flush()
@@ -178,7 +178,9 @@ def test_an_admin_sees_times_in_the_creators_zone(web, client, workshop):
 
 def test_another_offerings_session_is_not_found(client, workshop):
     stranger = LiveSession(
-        course=CourseFactory(kind=CourseKind.LIVE_WORKSHOP), starts_at=utcnow() + timedelta(days=2), time_zone="UTC"
+        offering=OfferingFactory(kind=OfferingKind.LIVE_WORKSHOP),
+        starts_at=utcnow() + timedelta(days=2),
+        time_zone="UTC",
     )
     db.session.add(stranger)
     db.session.flush()
@@ -186,14 +188,14 @@ def test_another_offerings_session_is_not_found(client, workshop):
 
 
 def test_a_new_date_tells_the_waitlist_once(web, mailbox):
-    from courseplatform.models import CourseStatus, WaitlistEntry
+    from courseplatform.models import OfferingStatus, WaitlistEntry
 
     creator = CreatorProfileFactory(user__email="live@example.org", user__time_zone="UTC")
-    course = CourseFactory(creator=creator, kind=CourseKind.LIVE_WORKSHOP, status=CourseStatus.PUBLISHED)
-    db.session.add(WaitlistEntry(course_id=course.id, email="waiting@example.org"))
+    offering = OfferingFactory(creator=creator, kind=OfferingKind.LIVE_WORKSHOP, status=OfferingStatus.PUBLISHED)
+    db.session.add(WaitlistEntry(offering_id=offering.id, email="waiting@example.org"))
     db.session.flush()
     web.login("live@example.org", PASSWORD)
-    url = f"/studio/courses/{course.id}/sessions"
+    url = f"/studio/courses/{offering.id}/sessions"
     data = {
         "title": "Evening",
         "starts_at": (utcnow() + timedelta(days=9)).strftime("%Y-%m-%dT19:00"),
@@ -212,9 +214,9 @@ def test_a_new_date_tells_the_waitlist_once(web, mailbox):
 # Replays
 
 
-def _past_session(course) -> LiveSession:
+def _past_session(offering) -> LiveSession:
     session = LiveSession(
-        course=course, title="Evening 1", starts_at=utcnow() - timedelta(days=2), time_zone="America/New_York"
+        offering=offering, title="Evening 1", starts_at=utcnow() - timedelta(days=2), time_zone="America/New_York"
     )
     db.session.add(session)
     db.session.flush()
@@ -300,30 +302,30 @@ def test_a_session_outside_the_years_2000_to_2100_is_refused_at_the_form(web, wo
 
 def test_a_session_stored_in_year_9999_leaves_the_creators_pages_working(web, client):
     profile = CreatorProfileFactory(user__email="tane@example.org", user__time_zone="Pacific/Auckland")
-    course = CourseFactory(creator=profile, kind=CourseKind.LIVE_WORKSHOP, title="Far away")
+    offering = OfferingFactory(creator=profile, kind=OfferingKind.LIVE_WORKSHOP, title="Far away")
     far = LiveSession(
-        course=course, starts_at=datetime(9999, 12, 31, 23, 0, tzinfo=UTC), time_zone="UTC", duration_minutes=720
+        offering=offering, starts_at=datetime(9999, 12, 31, 23, 0, tzinfo=UTC), time_zone="UTC", duration_minutes=720
     )
     db.session.add(far)
-    LessonFactory(section=SectionFactory(course=course), kind="live", live_session=far)
+    LessonFactory(section=SectionFactory(offering=offering), kind="live", live_session=far)
     db.session.commit()
     web.login("tane@example.org", PASSWORD)
 
     pages = [
-        sessions_url(course),
-        f"{sessions_url(course)}/{far.id}/edit",
-        f"{sessions_url(course)}/{far.id}/replay",
-        f"{sessions_url(course)}/{far.id}/attendance",
-        f"/studio/courses/{course.id}/curriculum",
-        f"/studio/courses/{course.id}",
+        sessions_url(offering),
+        f"{sessions_url(offering)}/{far.id}/edit",
+        f"{sessions_url(offering)}/{far.id}/replay",
+        f"{sessions_url(offering)}/{far.id}/attendance",
+        f"/studio/courses/{offering.id}/curriculum",
+        f"/studio/courses/{offering.id}",
         "/studio",
     ]
     for url in pages:
         response = client.get(url)
         assert response.status_code == 200, url
-    editor = client.get(f"{sessions_url(course)}/{far.id}/edit").get_data(as_text=True)
+    editor = client.get(f"{sessions_url(offering)}/{far.id}/edit").get_data(as_text=True)
     assert 'value="9999-12-31T23:00"' in editor, "too far to move to Auckland time: shown in UTC, to be corrected"
-    saved = web.submit(f"{sessions_url(course)}/{far.id}/edit", session_data("9999-12-31T23:00"))
+    saved = web.submit(f"{sessions_url(offering)}/{far.id}/edit", session_data("9999-12-31T23:00"))
     assert "Enter a date between 2000 and 2100." in saved.get_data(as_text=True)
-    web.submit(f"{sessions_url(course)}/{far.id}/edit", session_data(f"{next_year()}-03-02T19:00"))
-    assert stored(course)[0].starts_at.year == next_year()
+    web.submit(f"{sessions_url(offering)}/{far.id}/edit", session_data(f"{next_year()}-03-02T19:00"))
+    assert stored(offering)[0].starts_at.year == next_year()

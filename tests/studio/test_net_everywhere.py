@@ -15,7 +15,7 @@ import io
 import re
 from decimal import Decimal
 
-from ..checkout.conftest import connected_course, fake_stripe_server, stripe_api, webhooks  # noqa: F401
+from ..checkout.conftest import connected_offering, fake_stripe_server, stripe_api, webhooks  # noqa: F401
 from ..checkout.test_webhooks import fresh, paid_order
 from ..factories import PASSWORD
 
@@ -45,12 +45,12 @@ def page(client, url: str) -> str:
     return response.get_data(as_text=True)
 
 
-def test_every_screen_and_export_shows_the_same_net(web, client, webhooks, connected_course):  # noqa: F811
-    course = connected_course
-    partly, fully, disputed, *_ = [paid_order(web, webhooks, course) for _ in range(5)]
-    creator = course.creator.user
+def test_every_screen_and_export_shows_the_same_net(web, client, webhooks, connected_offering):  # noqa: F811
+    offering = connected_offering
+    partly, fully, disputed, *_ = [paid_order(web, webhooks, offering) for _ in range(5)]
+    creator = offering.creator.user
     web.login(creator.email, PASSWORD)
-    refund_url = f"/studio/courses/{course.id}/orders/{partly.id}/refund"
+    refund_url = f"/studio/courses/{offering.id}/orders/{partly.id}/refund"
     web.submit(refund_url, {"amount": "20", "reason": "Missed a week", "refunded_before": "0"})
     webhooks.send("charge.refunded", webhooks.fake.refund_outside_app(fully.payment_intent_id))
     webhooks.send("charge.dispute.created", webhooks.fake.open_dispute(disputed.charge_id))
@@ -58,7 +58,7 @@ def test_every_screen_and_export_shows_the_same_net(web, client, webhooks, conne
     assert [r.platform_fee_refunded_cents for r in fresh(fully).refunds] == [490]
 
     dashboard = page(client, "/studio")
-    overview = page(client, f"/studio/courses/{course.id}")
+    overview = page(client, f"/studio/courses/{offering.id}")
     payouts = page(client, "/studio/payouts")
     revenue = page(client, "/studio/revenue")
     export = list(csv.DictReader(io.StringIO(page(client, "/studio/revenue.csv"))))

@@ -13,18 +13,18 @@ import sqlalchemy as sa
 
 from courseplatform.extensions import db
 from courseplatform.models import (
-    Course,
-    CourseKind,
-    CourseStatus,
     LessonKind,
     LiveSession,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
     QuizChoice,
     QuizQuestion,
     Topic,
     utcnow,
 )
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory, UserFactory
+from ..factories import PASSWORD, CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..helpers import csrf_token_from
 
 DETAILS = {
@@ -63,34 +63,34 @@ def creator(web):
     return profile
 
 
-def courses_count() -> int:
-    return db.session.scalar(sa.select(sa.func.count(Course.id)))
+def offerings_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count(Offering.id)))
 
 
 def test_creator_creates_a_draft_offering(web, creator):
     response = web.submit("/studio/courses/new", DETAILS, form_url="/studio/courses/new?kind=course")
     assert "Your offering is saved as a draft." in response.get_data(as_text=True)
-    course = db.session.scalar(sa.select(Course).filter_by(title="Grounding Skills"))
-    assert course.slug == "grounding-skills"
-    assert course.status is CourseStatus.DRAFT
-    assert course.price_cents == 12900 and course.sliding_scale_min_cents is None
-    assert course.currency == "CAD"
-    assert course.ce_minutes == 90 and course.authoring_minutes == 1200
-    assert [t.name for t in course.topics] == ["Anxiety", "clinical skills"]
-    assert response.request.path == f"/studio/courses/{course.id}"
+    offering = db.session.scalar(sa.select(Offering).filter_by(title="Grounding Skills"))
+    assert offering.slug == "grounding-skills"
+    assert offering.status is OfferingStatus.DRAFT
+    assert offering.price_cents == 12900 and offering.sliding_scale_min_cents is None
+    assert offering.currency == "CAD"
+    assert offering.ce_minutes == 90 and offering.authoring_minutes == 1200
+    assert [t.name for t in offering.topics] == ["Anxiety", "clinical skills"]
+    assert response.request.path == f"/studio/courses/{offering.id}"
     assert "Add at least one lesson" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("kind", [k.value for k in CourseKind])
+@pytest.mark.parametrize("kind", [k.value for k in OfferingKind])
 def test_each_kind_of_offering_can_be_created(web, creator, kind):
     web.submit("/studio/courses/new", {**DETAILS, "kind": kind, "title": f"A {kind}"})
-    assert db.session.scalar(sa.select(Course).filter_by(title=f"A {kind}")).kind is CourseKind(kind)
+    assert db.session.scalar(sa.select(Offering).filter_by(title=f"A {kind}")).kind is OfferingKind(kind)
 
 
 def test_generated_slugs_stay_unique(web, creator):
-    CourseFactory(slug="grounding-skills")
+    OfferingFactory(slug="grounding-skills")
     web.submit("/studio/courses/new", DETAILS)
-    assert db.session.scalar(sa.select(Course.slug).filter_by(title="Grounding Skills", creator_id=creator.id)) == (
+    assert db.session.scalar(sa.select(Offering.slug).filter_by(title="Grounding Skills", creator_id=creator.id)) == (
         "grounding-skills-2"
     )
 
@@ -111,11 +111,11 @@ def test_generated_slugs_stay_unique(web, creator):
     ],
 )
 def test_bad_details_get_a_message_and_change_nothing(web, creator, change, message):
-    CourseFactory(slug="taken")
-    before = courses_count()
+    OfferingFactory(slug="taken")
+    before = offerings_count()
     html = web.submit("/studio/courses/new", {**DETAILS, **change}).get_data(as_text=True)
     assert message in html
-    assert courses_count() == before
+    assert offerings_count() == before
 
 
 @pytest.mark.parametrize(
@@ -133,15 +133,15 @@ def test_bad_details_get_a_message_and_change_nothing(web, creator, change, mess
     ],
 )
 def test_numbers_no_one_means_are_a_form_error_on_an_offering(web, creator, field, typed, message):
-    course = CourseFactory(creator=creator, title="Unchanged", kind=CourseKind.LIVE_WORKSHOP)
+    offering = OfferingFactory(creator=creator, title="Unchanged", kind=OfferingKind.LIVE_WORKSHOP)
     db.session.commit()
 
-    response = web.submit(f"/studio/courses/{course.id}/edit", {**DETAILS, "kind": "live_workshop", field: typed})
+    response = web.submit(f"/studio/courses/{offering.id}/edit", {**DETAILS, "kind": "live_workshop", field: typed})
 
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
     db.session.expire_all()
-    assert db.session.get(Course, course.id).title == "Unchanged"
+    assert db.session.get(Offering, offering.id).title == "Unchanged"
 
 
 @pytest.mark.parametrize(
@@ -150,17 +150,17 @@ def test_numbers_no_one_means_are_a_form_error_on_an_offering(web, creator, fiel
 )
 def test_an_edit_posted_without_any_field_is_answered_and_changes_nothing(web, client, creator, content_type, body):
     """No field arrived (the CSRF token came as a header): the form held the offering's topics as a list, not text."""
-    course = CourseFactory(creator=creator, title="Unchanged", topics=[Topic(name="Grief", slug="grief")])
+    offering = OfferingFactory(creator=creator, title="Unchanged", topics=[Topic(name="Grief", slug="grief")])
     db.session.commit()
-    url = f"/studio/courses/{course.id}/edit"
+    url = f"/studio/courses/{offering.id}/edit"
     token = csrf_token_from(client.get(url).get_data(as_text=True))
 
     response = client.post(url, data=body, content_type=content_type, headers={"X-CSRFToken": token})
 
     assert response.status_code in (200, 302, 400)
     db.session.expire_all()
-    course = db.session.get(Course, course.id)
-    assert (course.title, [t.name for t in course.topics]) == ("Unchanged", ["Grief"])
+    offering = db.session.get(Offering, offering.id)
+    assert (offering.title, [t.name for t in offering.topics]) == ("Unchanged", ["Grief"])
 
 
 def test_free_and_sliding_scale_prices(web, creator):
@@ -169,26 +169,26 @@ def test_free_and_sliding_scale_prices(web, creator):
         "/studio/courses/new",
         {**DETAILS, "title": "Sliding", "price_kind": "sliding", "price_cents": "79", "sliding_scale_min_cents": "39"},
     )
-    free = db.session.scalar(sa.select(Course).filter_by(title="Free one"))
-    sliding = db.session.scalar(sa.select(Course).filter_by(title="Sliding"))
+    free = db.session.scalar(sa.select(Offering).filter_by(title="Free one"))
+    sliding = db.session.scalar(sa.select(Offering).filter_by(title="Sliding"))
     assert (free.price_cents, free.sliding_scale_min_cents) == (0, None)
     assert (sliding.price_cents, sliding.sliding_scale_min_cents) == (7900, 3900)
 
 
 def test_description_preview_renders_without_saving(web, creator):
-    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT, description="old")
-    data = {**DETAILS, "slug": course.slug, "description": "New **bold** text", "preview": "1"}
-    html = web.submit(f"/studio/courses/{course.id}/edit", data).get_data(as_text=True)
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.DRAFT, description="old")
+    data = {**DETAILS, "slug": offering.slug, "description": "New **bold** text", "preview": "1"}
+    html = web.submit(f"/studio/courses/{offering.id}/edit", data).get_data(as_text=True)
     assert "<strong>bold</strong>" in html
     assert "Preview — not saved yet" in html
-    db.session.refresh(course)
-    assert course.description == "old"
+    db.session.refresh(offering)
+    assert offering.description == "old"
 
 
 def test_description_preview_refuses_what_saving_refuses_and_renders_nothing(web, creator):
-    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT, description="old")
-    url = f"/studio/courses/{course.id}/edit"
-    too_long = {**DETAILS, "slug": course.slug, "description": "calm " * 4001}
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.DRAFT, description="old")
+    url = f"/studio/courses/{offering.id}/edit"
+    too_long = {**DETAILS, "slug": offering.slug, "description": "calm " * 4001}
     message = "Field cannot be longer than 20000 characters."
 
     saved = web.submit(url, too_long).get_data(as_text=True)
@@ -202,57 +202,57 @@ def test_description_preview_refuses_what_saving_refuses_and_renders_nothing(web
     attack = web.submit(url, {**too_long, "description": "[" * 100_000, "preview": "1"})
     assert time.perf_counter() - started < 2, "refused before any rendering"
     assert message in attack.get_data(as_text=True)
-    db.session.refresh(course)
-    assert course.description == "old"
+    db.session.refresh(offering)
+    assert offering.description == "old"
 
 
 def test_cover_image_is_checked_and_stored(web, client, creator):
-    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT)
-    data = {**DETAILS, "slug": course.slug, "cover": (io.BytesIO(b"MZ not an image"), "cover.png")}
-    page = client.get(f"/studio/courses/{course.id}/edit").get_data(as_text=True)
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.DRAFT)
+    data = {**DETAILS, "slug": offering.slug, "cover": (io.BytesIO(b"MZ not an image"), "cover.png")}
+    page = client.get(f"/studio/courses/{offering.id}/edit").get_data(as_text=True)
     from ..helpers import csrf_token_from
 
     token = csrf_token_from(page)
-    html = client.post(f"/studio/courses/{course.id}/edit", data={**data, "csrf_token": token}).get_data(as_text=True)
+    html = client.post(f"/studio/courses/{offering.id}/edit", data={**data, "csrf_token": token}).get_data(as_text=True)
     assert "isn&#39;t a PNG, JPEG or WebP image" in html
-    db.session.refresh(course)
-    assert course.cover_asset_id is None
+    db.session.refresh(offering)
+    assert offering.cover_asset_id is None
 
     data["cover"] = (io.BytesIO(tiny_png()), "cover.png")
-    client.post(f"/studio/courses/{course.id}/edit", data={**data, "csrf_token": token})
-    db.session.refresh(course)
-    assert course.cover_asset.content_type == "image/png"
-    page = client.get(f"/studio/courses/{course.id}/edit").get_data(as_text=True)
+    client.post(f"/studio/courses/{offering.id}/edit", data={**data, "csrf_token": token})
+    db.session.refresh(offering)
+    assert offering.cover_asset.content_type == "image/png"
+    page = client.get(f"/studio/courses/{offering.id}/edit").get_data(as_text=True)
     assert 'alt="Current cover image"' in page
 
 
 def test_publish_says_what_is_missing_then_publishes(web, client, creator):
-    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT, description="")
-    html = web.submit(f"/studio/courses/{course.id}/publish", {}, form_url=f"/studio/courses/{course.id}").get_data(
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.DRAFT, description="")
+    html = web.submit(f"/studio/courses/{offering.id}/publish", {}, form_url=f"/studio/courses/{offering.id}").get_data(
         as_text=True
     )
     assert "Not published yet." in html
     assert "Add at least one lesson" in html and "Write a description" in html
-    db.session.refresh(course)
-    assert course.status is CourseStatus.DRAFT
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.DRAFT
 
-    LessonFactory(section=SectionFactory(course=course))
-    course.description = "Now described."
+    LessonFactory(section=SectionFactory(offering=offering))
+    offering.description = "Now described."
     db.session.flush()
-    html = web.submit(f"/studio/courses/{course.id}/publish", {}, form_url=f"/studio/courses/{course.id}").get_data(
+    html = web.submit(f"/studio/courses/{offering.id}/publish", {}, form_url=f"/studio/courses/{offering.id}").get_data(
         as_text=True
     )
     assert "Published: your offering is in the catalog." in html
-    db.session.refresh(course)
-    assert course.status is CourseStatus.PUBLISHED and course.published_at is not None
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.PUBLISHED and offering.published_at is not None
 
 
 def test_publish_checks_files_quizzes_and_live_sessions(web, creator):
-    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT, kind=CourseKind.LIVE_WORKSHOP)
-    section = SectionFactory(course=course)
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.DRAFT, kind=OfferingKind.LIVE_WORKSHOP)
+    section = SectionFactory(offering=offering)
     LessonFactory(section=section, kind=LessonKind.VIDEO)
     LessonFactory(section=section, kind=LessonKind.QUIZ)
-    html = web.submit(f"/studio/courses/{course.id}/publish", {}, form_url=f"/studio/courses/{course.id}").get_data(
+    html = web.submit(f"/studio/courses/{offering.id}/publish", {}, form_url=f"/studio/courses/{offering.id}").get_data(
         as_text=True
     )
     assert "Upload the file for 1 video or download lesson(s)" in html
@@ -261,42 +261,42 @@ def test_publish_checks_files_quizzes_and_live_sessions(web, creator):
 
 
 def test_publish_names_each_live_lesson_with_no_session(web, creator):
-    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT, kind=CourseKind.LIVE_WORKSHOP)
-    session = LiveSession(course=course, starts_at=utcnow() + timedelta(days=3), time_zone="UTC")
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.DRAFT, kind=OfferingKind.LIVE_WORKSHOP)
+    session = LiveSession(offering=offering, starts_at=utcnow() + timedelta(days=3), time_zone="UTC")
     db.session.add(session)
-    section = SectionFactory(course=course)
+    section = SectionFactory(offering=offering)
     LessonFactory(section=section, kind=LessonKind.LIVE, title="Week one", live_session=session)
     unscheduled = LessonFactory(section=section, kind=LessonKind.LIVE, title="Closing <circle>", position=1)
-    overview = f"/studio/courses/{course.id}"
+    overview = f"/studio/courses/{offering.id}"
 
     html = web.submit(f"{overview}/publish", {}, form_url=overview).get_data(as_text=True)
 
     problem = "is a live lesson with no session: pick its session or change its kind"
     assert f"Lesson “Closing &lt;circle&gt;” {problem}" in html
     assert "“Week one”" not in html
-    db.session.refresh(course)
-    assert course.status is CourseStatus.DRAFT
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.DRAFT
 
     unscheduled.live_session = session
     db.session.flush()
     assert "Published" in web.submit(f"{overview}/publish", {}, form_url=overview).get_data(as_text=True)
-    db.session.refresh(course)
-    assert course.status is CourseStatus.PUBLISHED
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.PUBLISHED
 
 
 def test_paid_offering_needs_a_payable_creator_when_stripe_is_on(app, web, creator, monkeypatch):
     monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_x")
-    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT)
-    LessonFactory(section=SectionFactory(course=course))
-    html = web.submit(f"/studio/courses/{course.id}/publish", {}, form_url=f"/studio/courses/{course.id}").get_data(
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.DRAFT)
+    LessonFactory(section=SectionFactory(offering=offering))
+    html = web.submit(f"/studio/courses/{offering.id}/publish", {}, form_url=f"/studio/courses/{offering.id}").get_data(
         as_text=True
     )
     assert "Connect your Stripe account so you can be paid" in html
     creator.stripe_account_id, creator.stripe_charges_enabled = "acct_1", True
     db.session.flush()
-    web.submit(f"/studio/courses/{course.id}/publish", {}, form_url=f"/studio/courses/{course.id}")
-    db.session.refresh(course)
-    assert course.status is CourseStatus.PUBLISHED
+    web.submit(f"/studio/courses/{offering.id}/publish", {}, form_url=f"/studio/courses/{offering.id}")
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.PUBLISHED
 
 
 def test_overview_shows_learners_and_net_revenue(web, client, creator):
@@ -304,42 +304,42 @@ def test_overview_shows_learners_and_net_revenue(web, client, creator):
 
     from ..factories import EnrollmentFactory, OrderFactory
 
-    course = CourseFactory(creator=creator, price_cents=10000)
+    offering = OfferingFactory(creator=creator, price_cents=10000)
     fees = {"processor_fee_cents": 600, "platform_fee_cents": 1000, "net_cents": 8400}
     for _ in range(2):
-        order = OrderFactory(course=course, amount_cents=10000, status=OrderStatus.PAID, **fees)
-        EnrollmentFactory(course=course, user=order.learner, order=order)
-    OrderFactory(course=course, amount_cents=10000, status=OrderStatus.PENDING, **fees)
-    html = client.get(f"/studio/courses/{course.id}").get_data(as_text=True)
+        order = OrderFactory(offering=offering, amount_cents=10000, status=OrderStatus.PAID, **fees)
+        EnrollmentFactory(offering=offering, user=order.learner, order=order)
+    OrderFactory(offering=offering, amount_cents=10000, status=OrderStatus.PENDING, **fees)
+    html = client.get(f"/studio/courses/{offering.id}").get_data(as_text=True)
     assert "<dt>Active learners</dt><dd>2</dd>" in html
     assert "<dt>Revenue (net)</dt><dd>$168</dd>" in html
 
 
 def test_archive_and_back_to_draft(web, creator):
-    course = CourseFactory(creator=creator)
-    overview = f"/studio/courses/{course.id}"
+    offering = OfferingFactory(creator=creator)
+    overview = f"/studio/courses/{offering.id}"
     assert "Archived" in web.submit(f"{overview}/archive", {}, form_url=overview).get_data(as_text=True)
-    db.session.refresh(course)
-    assert course.status is CourseStatus.ARCHIVED
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.ARCHIVED
     web.submit(f"{overview}/unpublish", {}, form_url=overview)
-    db.session.refresh(course)
-    assert course.status is CourseStatus.DRAFT
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.DRAFT
     html = web.submit(f"{overview}/archive", {}, form_url=overview).get_data(as_text=True)
     assert "Only a published offering can be archived." in html
 
 
 def test_duplicate_copies_the_curriculum_as_a_draft(web, creator):
-    course = CourseFactory(creator=creator, slug="grief", topics=[Topic(name="Grief", slug="grief")])
-    section = SectionFactory(course=course, title="Part one")
+    offering = OfferingFactory(creator=creator, slug="grief", topics=[Topic(name="Grief", slug="grief")])
+    section = SectionFactory(offering=offering, title="Part one")
     quiz = LessonFactory(section=section, kind=LessonKind.QUIZ, title="Check")
     question = QuizQuestion(lesson=quiz, prompt="Why?", position=0)
     question.choices = [QuizChoice(text="Because", is_correct=True, position=0)]
     db.session.add(question)
     db.session.flush()
-    html = web.submit(f"/studio/courses/{course.id}/duplicate", {}, form_url=f"/studio/courses/{course.id}")
+    html = web.submit(f"/studio/courses/{offering.id}/duplicate", {}, form_url=f"/studio/courses/{offering.id}")
     assert "Duplicated as" in html.get_data(as_text=True)
-    copy = db.session.scalar(sa.select(Course).filter_by(slug="grief-copy"))
-    assert copy.status is CourseStatus.DRAFT and copy.title == f"Copy of {course.title}"
+    copy = db.session.scalar(sa.select(Offering).filter_by(slug="grief-copy"))
+    assert copy.status is OfferingStatus.DRAFT and copy.title == f"Copy of {offering.title}"
     assert [s.title for s in copy.sections] == ["Part one"]
     copied_quiz = copy.sections[0].lessons[0]
     assert copied_quiz.id != quiz.id and copied_quiz.questions[0].choices[0].is_correct
@@ -348,12 +348,12 @@ def test_duplicate_copies_the_curriculum_as_a_draft(web, creator):
 
 def test_studio_routes_are_for_the_owner_or_an_admin(web, client):
     owner = CreatorProfileFactory(user__email="owner@example.org")
-    course = CourseFactory(creator=owner)
+    offering = OfferingFactory(creator=owner)
     CreatorProfileFactory(user__email="other@example.org")
     UserFactory(email="learner@example.org")
     UserFactory(email="admin@example.org", is_admin=True)
-    gets = [f"/studio/courses/{course.id}", f"/studio/courses/{course.id}/edit"]
-    posts = [f"/studio/courses/{course.id}/{action}" for action in ("publish", "archive", "unpublish", "duplicate")]
+    gets = [f"/studio/courses/{offering.id}", f"/studio/courses/{offering.id}/edit"]
+    posts = [f"/studio/courses/{offering.id}/{action}" for action in ("publish", "archive", "unpublish", "duplicate")]
 
     for url in gets + posts:
         response = client.get(url) if url in gets else client.post(url)
@@ -376,5 +376,5 @@ def test_studio_routes_are_for_the_owner_or_an_admin(web, client):
     web.login("admin@example.org", PASSWORD)
     for url in gets:
         assert client.get(url).status_code == 200, url
-    db.session.refresh(course)
-    assert course.status is CourseStatus.PUBLISHED, "nothing was changed by the visitors"
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.PUBLISHED, "nothing was changed by the visitors"

@@ -8,14 +8,14 @@ from datetime import timedelta
 import pytest
 
 from courseplatform.extensions import db
-from courseplatform.models import CourseStatus, OrderStatus, Refund, utcnow
+from courseplatform.models import OfferingStatus, OrderStatus, Refund, utcnow
 from courseplatform.studio.payouts.services import earnings
 
 from ..factories import (
     PASSWORD,
-    CourseFactory,
     CreatorProfileFactory,
     LessonFactory,
+    OfferingFactory,
     OrderFactory,
     SectionFactory,
     UserFactory,
@@ -106,14 +106,14 @@ def test_connect_in_test_mode_changes_nothing(web, client, creator):
 
 
 def test_paid_offering_publishes_in_test_mode_without_stripe(web, creator):
-    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT, price_cents=4900)
-    LessonFactory(section=SectionFactory(course=course))
-    html = web.submit(f"/studio/courses/{course.id}/publish", {}, form_url=f"/studio/courses/{course.id}").get_data(
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.DRAFT, price_cents=4900)
+    LessonFactory(section=SectionFactory(offering=offering))
+    html = web.submit(f"/studio/courses/{offering.id}/publish", {}, form_url=f"/studio/courses/{offering.id}").get_data(
         as_text=True
     )
     assert "Published: your offering is in the catalog." in html
-    db.session.refresh(course)
-    assert course.status is CourseStatus.PUBLISHED
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.PUBLISHED
 
 
 def test_studio_dashboard_links_to_payouts(client, creator):
@@ -241,9 +241,9 @@ def test_account_updated_webhook_makes_the_creator_ready(web, client, creator, s
 
 
 def test_paid_offering_waits_for_stripe_to_enable_charges(web, client, creator, stripe):
-    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT, price_cents=4900)
-    LessonFactory(section=SectionFactory(course=course))
-    overview = f"/studio/courses/{course.id}"
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.DRAFT, price_cents=4900)
+    LessonFactory(section=SectionFactory(offering=offering))
+    overview = f"/studio/courses/{offering.id}"
     html = web.submit(f"{overview}/publish", {}, form_url=overview).get_data(as_text=True)
     assert "Not published yet." in html and "Connect your Stripe account so you can be paid" in html
     assert '(<a href="/studio/payouts">Payouts</a>)' in html
@@ -253,23 +253,23 @@ def test_paid_offering_waits_for_stripe_to_enable_charges(web, client, creator, 
     stripe.update_account(creator.stripe_account_id, charges_enabled=False, details_submitted=True)
     client.get("/studio/payouts/return")
     web.submit(f"{overview}/publish", {}, form_url=overview)
-    db.session.refresh(course)
-    assert course.status is CourseStatus.DRAFT, "Stripe is still reviewing"
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.DRAFT, "Stripe is still reviewing"
 
     account = stripe.update_account(creator.stripe_account_id, charges_enabled=True, details_submitted=True)
     deliver(client, stripe, stripe.event("account.updated", account, account=account["id"]))
     html = web.submit(f"{overview}/publish", {}, form_url=overview).get_data(as_text=True)
     assert "Published: your offering is in the catalog." in html
-    db.session.refresh(course)
-    assert course.status is CourseStatus.PUBLISHED
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.PUBLISHED
 
 
 def test_free_offering_publishes_without_stripe(web, creator, stripe):
-    course = CourseFactory(creator=creator, status=CourseStatus.DRAFT, price_cents=0)
-    LessonFactory(section=SectionFactory(course=course))
-    web.submit(f"/studio/courses/{course.id}/publish", {}, form_url=f"/studio/courses/{course.id}")
-    db.session.refresh(course)
-    assert course.status is CourseStatus.PUBLISHED
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.DRAFT, price_cents=0)
+    LessonFactory(section=SectionFactory(offering=offering))
+    web.submit(f"/studio/courses/{offering.id}/publish", {}, form_url=f"/studio/courses/{offering.id}")
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.PUBLISHED
 
 
 # ---------------------------------------------------------------------------
@@ -380,10 +380,12 @@ def test_an_admin_without_a_creator_profile_is_sent_to_become_one(web, client):
 # ---------------------------------------------------------------------------
 
 
-def paid_order(course, *, amount, processor, platform, days_ago, status=OrderStatus.PAID, estimated=False, refunds=()):
+def paid_order(
+    offering, *, amount, processor, platform, days_ago, status=OrderStatus.PAID, estimated=False, refunds=()
+):
     """A settled order with its fees, and its refunds as (amount, platform fee given back)."""
     order = OrderFactory(
-        course=course,
+        offering=offering,
         amount_cents=amount,
         processor_fee_cents=processor,
         processor_fee_estimated=estimated,
@@ -400,8 +402,8 @@ def paid_order(course, *, amount, processor, platform, days_ago, status=OrderSta
 
 
 def hand_made_ledger(creator):
-    grief = CourseFactory(creator=creator, title="Grief Work", price_cents=10000)
-    sleep = CourseFactory(creator=creator, title="Sleep Skills", price_cents=5000)
+    grief = OfferingFactory(creator=creator, title="Grief Work", price_cents=10000)
+    sleep = OfferingFactory(creator=creator, title="Sleep Skills", price_cents=5000)
     paid_order(grief, amount=10000, processor=320, platform=1000, days_ago=1)  # net 86.80
     paid_order(  # net 50 − 20 − 1.75 − (5 − 2) = 25.25
         sleep,
@@ -424,9 +426,9 @@ def hand_made_ledger(creator):
     )
     paid_order(sleep, amount=4000, processor=146, platform=400, days_ago=4, status=OrderStatus.DISPUTED)  # 34.54
     # Not money the creator earned: a checkout never paid, a failed one, another creator's sale.
-    OrderFactory(course=grief, amount_cents=9900, platform_fee_cents=990, status=OrderStatus.PENDING, paid_at=None)
-    OrderFactory(course=sleep, amount_cents=5000, status=OrderStatus.FAILED, paid_at=None)
-    paid_order(CourseFactory(), amount=7700, processor=253, platform=770, days_ago=1)
+    OrderFactory(offering=grief, amount_cents=9900, platform_fee_cents=990, status=OrderStatus.PENDING, paid_at=None)
+    OrderFactory(offering=sleep, amount_cents=5000, status=OrderStatus.FAILED, paid_at=None)
+    paid_order(OfferingFactory(), amount=7700, processor=253, platform=770, days_ago=1)
 
 
 def test_ledger_figures_are_exact(client, creator):
@@ -442,7 +444,7 @@ def test_ledger_figures_are_exact(client, creator):
     assert totals.platform_fee_cents == 1700
     assert totals.net_cents == 27000 - 10000 - 903 - (2700 - 1000) == 14397
     assert totals.estimated_fees == 1
-    assert [(r.course_title, r.amount_cents, r.platform_fee_cents, r.net_cents) for r in ledger.rows] == [
+    assert [(r.offering_title, r.amount_cents, r.platform_fee_cents, r.net_cents) for r in ledger.rows] == [
         ("Grief Work", 10000, 1000, 8680),
         ("Sleep Skills", 5000, 300, 2525),
         ("Grief Work", 8000, 0, -262),
@@ -469,9 +471,9 @@ def test_ledger_without_sales_shows_zero_and_says_so(client, creator):
 
 
 def test_ledger_pages_through_orders_newest_first(client, creator):
-    course = CourseFactory(creator=creator, title="Boundaries")
+    offering = OfferingFactory(creator=creator, title="Boundaries")
     for n in range(30):
-        paid_order(course, amount=1000 + n, processor=59, platform=100, days_ago=n)
+        paid_order(offering, amount=1000 + n, processor=59, platform=100, days_ago=n)
     first = earnings(creator, page=1)
     second = earnings(creator, page=2)
     assert first.pages == 2 and first.total_orders == 30
@@ -485,10 +487,12 @@ def test_payouts_page_runs_the_same_queries_for_few_and_many_orders(web, client,
     counts = []
     for size in (3, 40):
         profile = CreatorProfileFactory(user__email=f"creator{size}@example.org")
-        courses = [CourseFactory(creator=profile) for _ in range(1 + size // 5)]
+        offerings = [OfferingFactory(creator=profile) for _ in range(1 + size // 5)]
         for n in range(size):
             refunds = [(100, 10)] if n % 3 == 0 else ()
-            paid_order(courses[n % len(courses)], amount=4900, processor=172, platform=490, days_ago=n, refunds=refunds)
+            paid_order(
+                offerings[n % len(offerings)], amount=4900, processor=172, platform=490, days_ago=n, refunds=refunds
+            )
         web.login(f"creator{size}@example.org", PASSWORD)
         with count_queries() as counter:
             assert client.get("/studio/payouts").status_code == 200

@@ -7,20 +7,20 @@ import pytest
 from courseplatform.extensions import db
 from courseplatform.models import LessonKind, QuizChoice, QuizQuestion
 
-from ..factories import PASSWORD, CourseFactory, CreatorProfileFactory, LessonFactory, SectionFactory
+from ..factories import PASSWORD, CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory
 
 
 @pytest.fixture
 def quiz(web):
     profile = CreatorProfileFactory(user__email="maya@example.org")
     web.login("maya@example.org", PASSWORD)
-    course = CourseFactory(creator=profile)
-    section = SectionFactory(course=course, position=0)
+    offering = OfferingFactory(creator=profile)
+    section = SectionFactory(offering=offering, position=0)
     return LessonFactory(section=section, kind=LessonKind.QUIZ, title="Grounding check", position=0)
 
 
 def quiz_url(lesson) -> str:
-    return f"/studio/courses/{lesson.section.course_id}/lessons/{lesson.id}/quiz"
+    return f"/studio/courses/{lesson.section.offering_id}/lessons/{lesson.id}/quiz"
 
 
 def question_data(prompt="Which sense comes first in 5-4-3-2-1?", choices=(), explanation="") -> dict:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import selectinload
 
-from ...access import owned_course_or_404, studio_required
-from ...models import Course, Lesson, LessonKind, QuizQuestion, Section
+from ...access import owned_offering_or_404, studio_required
+from ...models import Lesson, LessonKind, Offering, QuizQuestion, Section
 from .. import bp
 from ..offerings.forms import ConfirmForm
 from . import services
@@ -28,7 +28,7 @@ from .views import lesson_of
 
 
 QUIZ_OPTIONS = (
-    selectinload(Course.sections)
+    selectinload(Offering.sections)
     .selectinload(Section.lessons)
     .selectinload(Lesson.questions)
     .selectinload(QuizQuestion.choices),
@@ -47,10 +47,10 @@ def _question_form(question: QuizQuestion | None = None) -> QuestionForm:
     )
 
 
-def _render_quiz(course, lesson, settings_form, question_form, editing=None):
+def _render_quiz(offering, lesson, settings_form, question_form, editing=None):
     return render_template(
         "studio/quiz.html",
-        course=course,
+        offering=offering,
         lesson=lesson,
         settings_form=settings_form,
         question_form=question_form,
@@ -60,8 +60,8 @@ def _render_quiz(course, lesson, settings_form, question_form, editing=None):
     )
 
 
-def _quiz_lesson_of(course: Course, lesson_id: int) -> Lesson:
-    lesson = lesson_of(course, lesson_id)
+def _quiz_lesson_of(offering: Offering, lesson_id: int) -> Lesson:
+    lesson = lesson_of(offering, lesson_id)
     if lesson.kind is not LessonKind.QUIZ:
         abort(404)
     return lesson
@@ -74,12 +74,12 @@ def _question_of(lesson: Lesson, question_id: int) -> QuizQuestion:
     return question
 
 
-@bp.route("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz", methods=["GET", "POST"])
+@bp.route("/courses/<int:offering_id>/lessons/<int:lesson_id>/quiz", methods=["GET", "POST"])
 @studio_required
-def quiz(course_id: int, lesson_id: int):
+def quiz(offering_id: int, lesson_id: int):
     """A quiz lesson's pass mark, attempts and feedback, and its list of questions."""
-    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
-    lesson = _quiz_lesson_of(course, lesson_id)
+    offering = owned_offering_or_404(offering_id, *QUIZ_OPTIONS)
+    lesson = _quiz_lesson_of(offering, lesson_id)
     form = QuizSettingsForm(
         data={
             "pass_percent": lesson.quiz_pass_percent,
@@ -92,16 +92,16 @@ def quiz(course_id: int, lesson_id: int):
     if form.validate_on_submit():
         services.save_quiz_settings(lesson, form.pass_percent.data, form.max_attempts.data, form.reveal_answers.data)
         flash("Quiz settings saved.", "success")
-        return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
-    return _render_quiz(course, lesson, form, QuestionForm(formdata=None))
+        return redirect(url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id))
+    return _render_quiz(offering, lesson, form, QuestionForm(formdata=None))
 
 
-@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions")
+@bp.post("/courses/<int:offering_id>/lessons/<int:lesson_id>/quiz/questions")
 @studio_required
-def new_question(course_id: int, lesson_id: int):
+def new_question(offering_id: int, lesson_id: int):
     """Add a multiple-choice question at the end of the quiz."""
-    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
-    lesson = _quiz_lesson_of(course, lesson_id)
+    offering = owned_offering_or_404(offering_id, *QUIZ_OPTIONS)
+    lesson = _quiz_lesson_of(offering, lesson_id)
     form = QuestionForm()
     if not form.validate_on_submit():
         settings = QuizSettingsForm(
@@ -112,57 +112,61 @@ def new_question(course_id: int, lesson_id: int):
                 "reveal_answers": lesson.quiz_reveal_answers,
             },
         )
-        return _render_quiz(course, lesson, settings, form)
+        return _render_quiz(offering, lesson, settings, form)
     question = services.save_question(lesson, None, form.prompt.data, form.explanation.data, form.cleaned_choices())
     flash("Question added.", "success")
-    return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}"))
+    return redirect(
+        url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id, _anchor=f"question-{question.id}")
+    )
 
 
 @bp.route(
-    "/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/edit", methods=["GET", "POST"]
+    "/courses/<int:offering_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/edit", methods=["GET", "POST"]
 )
 @studio_required
-def edit_question(course_id: int, lesson_id: int, question_id: int):
+def edit_question(offering_id: int, lesson_id: int, question_id: int):
     """Rewrite a question and its choices."""
-    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
-    lesson = _quiz_lesson_of(course, lesson_id)
+    offering = owned_offering_or_404(offering_id, *QUIZ_OPTIONS)
+    lesson = _quiz_lesson_of(offering, lesson_id)
     question = _question_of(lesson, question_id)
     form = _question_form(question)
     if form.validate_on_submit():
         services.save_question(lesson, question, form.prompt.data, form.explanation.data, form.cleaned_choices())
         flash("Question saved.", "success")
         return redirect(
-            url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}")
+            url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id, _anchor=f"question-{question.id}")
         )
-    return _render_quiz(course, lesson, None, form, editing=question)
+    return _render_quiz(offering, lesson, None, form, editing=question)
 
 
-@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/move")
+@bp.post("/courses/<int:offering_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/move")
 @studio_required
-def move_question(course_id: int, lesson_id: int, question_id: int):
+def move_question(offering_id: int, lesson_id: int, question_id: int):
     """Move a question one place up or down."""
-    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
-    lesson = _quiz_lesson_of(course, lesson_id)
+    offering = owned_offering_or_404(offering_id, *QUIZ_OPTIONS)
+    lesson = _quiz_lesson_of(offering, lesson_id)
     question = _question_of(lesson, question_id)
     form = MoveForm()
     if not form.validate_on_submit():
         abort(400)
     services.move_question(lesson, question, form.direction.data)
-    return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id, _anchor=f"question-{question.id}"))
+    return redirect(
+        url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id, _anchor=f"question-{question.id}")
+    )
 
 
-@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/delete")
+@bp.post("/courses/<int:offering_id>/lessons/<int:lesson_id>/quiz/questions/<int:question_id>/delete")
 @studio_required
-def delete_question(course_id: int, lesson_id: int, question_id: int):
+def delete_question(offering_id: int, lesson_id: int, question_id: int):
     """Delete a question after the creator confirmed."""
-    course = owned_course_or_404(course_id, *QUIZ_OPTIONS)
-    lesson = _quiz_lesson_of(course, lesson_id)
+    offering = owned_offering_or_404(offering_id, *QUIZ_OPTIONS)
+    lesson = _quiz_lesson_of(offering, lesson_id)
     question = _question_of(lesson, question_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     services.delete_question(lesson, question)
     flash("Question deleted.", "success")
-    return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
+    return redirect(url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id))
 
 
 # ---------------------------------------------------------------------------

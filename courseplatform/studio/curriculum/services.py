@@ -21,13 +21,13 @@ from ...formatting import zone_or_utc
 from ...integrations.storage import get_storage
 from ...media.services import ALLOWED, UploadError, claim_upload, release_assets, store_upload
 from ...models import (
-    Course,
     CreatorProfile,
     Lesson,
     LessonKind,
     LiveSession,
     MediaAsset,
     MediaStatus,
+    Offering,
     QuizChoice,
     QuizQuestion,
     Section,
@@ -43,7 +43,7 @@ REPLAY_CATEGORIES = {"video", "audio"}
 
 # Everything the curriculum page shows, loaded in a fixed number of queries.
 CURRICULUM_OPTIONS = (
-    selectinload(Course.sections)
+    selectinload(Offering.sections)
     .selectinload(Section.lessons)
     .options(
         selectinload(Lesson.media_asset),
@@ -79,11 +79,11 @@ def _sorted(items):
 # Sections
 
 
-def add_section(course: Course, title: str) -> Section:
+def add_section(offering: Offering, title: str) -> Section:
     """Append a section at the end of the offering."""
-    sections = _sorted(course.sections)
+    sections = _sorted(offering.sections)
     section = Section(title=title.strip(), position=len(sections))
-    course.sections.append(section)
+    offering.sections.append(section)
     _renumber([*sections, section])
     db.session.flush()
     return section
@@ -95,9 +95,9 @@ def rename_section(section: Section, title: str) -> None:
     db.session.flush()
 
 
-def move_section(course: Course, section: Section, direction: str) -> None:
+def move_section(offering: Offering, section: Section, direction: str) -> None:
     """Swap a section with its neighbour above or below (the no-JavaScript reorder)."""
-    sections = _sorted(course.sections)
+    sections = _sorted(offering.sections)
     index = sections.index(section)
     target = index - 1 if direction == "up" else index + 1
     if 0 <= target < len(sections):
@@ -106,13 +106,13 @@ def move_section(course: Course, section: Section, direction: str) -> None:
     db.session.flush()
 
 
-def delete_section(course: Course, section: Section) -> list[str]:
+def delete_section(offering: Offering, section: Section) -> list[str]:
     """Remove a section with its lessons; returns the storage keys no longer used by anything."""
     assets = [asset for lesson in section.lessons for asset in _lesson_assets(lesson)]
     # Removing is deleting (delete-orphan). Deleting explicitly as well trips SQLAlchemy when the
     # cascade reaches rows not loaded yet (a quiz's choices): "Failed to add object to the flush context".
-    course.sections.remove(section)
-    _renumber(_sorted(course.sections))
+    offering.sections.remove(section)
+    _renumber(_sorted(offering.sections))
     db.session.flush()
     return release_assets(assets)
 
@@ -220,9 +220,9 @@ def _file(
     return asset
 
 
-def move_lesson(course: Course, lesson: Lesson, direction: str) -> None:
+def move_lesson(offering: Offering, lesson: Lesson, direction: str) -> None:
     """Move a lesson one step; past the edge of its section it joins the next or previous section."""
-    sections = _sorted(course.sections)
+    sections = _sorted(offering.sections)
     section = lesson.section
     lessons = _sorted(section.lessons)
     index = lessons.index(lesson)
@@ -255,12 +255,12 @@ def delete_lesson(lesson: Lesson) -> list[str]:
     return release_assets(assets)
 
 
-def reorder_curriculum(course: Course, payload: Any) -> None:
+def reorder_curriculum(offering: Offering, payload: Any) -> None:
     """Apply a drag-and-drop order: every section and lesson of this offering, each exactly once."""
     if not isinstance(payload, dict) or not isinstance(payload.get("sections"), list):
         raise CurriculumError('Send the order as {"sections": [{"id": …, "lessons": […]}]}.')
-    sections = {section.id: section for section in course.sections}
-    lessons = {lesson.id: lesson for section in course.sections for lesson in section.lessons}
+    sections = {section.id: section for section in offering.sections}
+    lessons = {lesson.id: lesson for section in offering.sections for lesson in section.lessons}
     section_ids: list[int] = []
     lesson_ids: list[int] = []
     plan: list[tuple[int, list[int]]] = []
@@ -387,7 +387,7 @@ class SessionChanges:
     join_url: str
 
 
-def save_live_session(course: Course, session: LiveSession | None, changes: SessionChanges) -> LiveSession:
+def save_live_session(offering: Offering, session: LiveSession | None, changes: SessionChanges) -> LiveSession:
     """Schedule a session (or change one) after checking its start is real and still ahead."""
     starts_at = local_to_utc(changes.starts_local, changes.time_zone)
     # The form works to the minute; an unchanged minute keeps a session where it was, even in the past.
@@ -397,7 +397,7 @@ def save_live_session(course: Course, session: LiveSession | None, changes: Sess
     elif starts_at <= utcnow():
         raise CurriculumError("That time has already passed. Choose a date and time in the future.")
     if session is None:
-        session = LiveSession(course=course, starts_at=starts_at, time_zone=changes.time_zone)
+        session = LiveSession(offering=offering, starts_at=starts_at, time_zone=changes.time_zone)
         db.session.add(session)
     elif moved:
         session.reminder_sent_at = None  # the new time gets its own reminder
@@ -411,7 +411,7 @@ def save_live_session(course: Course, session: LiveSession | None, changes: Sess
     return session
 
 
-def recordings_for(course: Course) -> list[MediaAsset]:
+def recordings_for(offering: Offering) -> list[MediaAsset]:
     """The owner's ready video and audio files, newest first: what a session's replay can be (one query)."""
     types = [content_type for content_type, kind in ALLOWED.items() if kind.category in REPLAY_CATEGORIES]
     return list(
@@ -419,7 +419,7 @@ def recordings_for(course: Course) -> list[MediaAsset]:
             sa.select(MediaAsset)
             .join(CreatorProfile, CreatorProfile.user_id == MediaAsset.owner_id)
             .where(
-                CreatorProfile.id == course.creator_id,
+                CreatorProfile.id == offering.creator_id,
                 MediaAsset.status == MediaStatus.READY,
                 MediaAsset.content_type.in_(types),
             )
@@ -456,28 +456,28 @@ def set_replay(
     return asset
 
 
-def delete_live_session(course: Course, session: LiveSession) -> None:
+def delete_live_session(offering: Offering, session: LiveSession) -> None:
     """Cancel a session; lessons that pointed at it keep their place but lose the link."""
     db.session.execute(sa.update(Lesson).where(Lesson.live_session_id == session.id).values(live_session_id=None))
-    course.live_sessions.remove(session)  # deleted as an orphan (see delete_section)
+    offering.live_sessions.remove(session)  # deleted as an orphan (see delete_section)
     db.session.flush()
 
 
-def linked_lesson_counts(course: Course) -> dict[int, int]:
+def linked_lesson_counts(offering: Offering) -> dict[int, int]:
     """How many lessons point at each of the offering's live sessions, in one query."""
     rows = db.session.execute(
         sa.select(Lesson.live_session_id, sa.func.count(Lesson.id))
         .join(LiveSession, LiveSession.id == Lesson.live_session_id)
-        .where(LiveSession.course_id == course.id)
+        .where(LiveSession.offering_id == offering.id)
         .group_by(Lesson.live_session_id)
     ).all()
     # The join leaves out the lessons with no session, so every id is there.
     return dict(cast(Sequence[tuple[int, int]], rows))
 
 
-def session_zone(course: Course, viewer: User) -> str:
+def session_zone(offering: Offering, viewer: User) -> str:
     """The zone times are shown and typed in: the viewer's own, or the owner's when an admin looks."""
     profile = viewer.creator_profile
-    if profile is not None and profile.id == course.creator_id:
+    if profile is not None and profile.id == offering.creator_id:
         return viewer.time_zone
-    return course.creator.user.time_zone
+    return offering.creator.user.time_zone

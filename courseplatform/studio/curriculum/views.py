@@ -19,11 +19,11 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
-from ...access import owned_course_or_404, studio_required
+from ...access import owned_offering_or_404, studio_required
 from ...extensions import db
 from ...formatting import format_date, format_size
 from ...media.services import ready_upload, upload_limit
-from ...models import Course, CourseKind, Lesson, LessonKind, Section
+from ...models import Lesson, LessonKind, Offering, OfferingKind, Section
 from ...request_guard import json_body
 from .. import bp
 from ..offerings.forms import ConfirmForm
@@ -39,60 +39,60 @@ from .services import CURRICULUM_OPTIONS, CurriculumError, LessonChanges, Lesson
 # Lookups: every id in a URL must belong to the offering in the same URL.
 
 
-def _section_of(course: Course, section_id: int) -> Section:
-    section = next((s for s in course.sections if s.id == section_id), None)
+def _section_of(offering: Offering, section_id: int) -> Section:
+    section = next((s for s in offering.sections if s.id == section_id), None)
     if section is None:
         abort(404)
     return section
 
 
-def lesson_of(course: Course, lesson_id: int) -> Lesson:
-    lesson = next((lesson for s in course.sections for lesson in s.lessons if lesson.id == lesson_id), None)
+def lesson_of(offering: Offering, lesson_id: int) -> Lesson:
+    lesson = next((lesson for s in offering.sections for lesson in s.lessons if lesson.id == lesson_id), None)
     if lesson is None:
         abort(404)
     return lesson
 
 
-def back_to_curriculum(course: Course, anchor: str | None = None):
-    return redirect(url_for("studio.curriculum", course_id=course.id, _anchor=anchor))
+def back_to_curriculum(offering: Offering, anchor: str | None = None):
+    return redirect(url_for("studio.curriculum", offering_id=offering.id, _anchor=anchor))
 
 
 # ---------------------------------------------------------------------------
 # The outline
 
 
-@bp.get("/courses/<int:course_id>/curriculum")
+@bp.get("/courses/<int:offering_id>/curriculum")
 @studio_required
-def curriculum(course_id: int):
+def curriculum(offering_id: int):
     """The offering's sections and lessons, in order, with everything a creator can change."""
-    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
-    return _render_curriculum(course, SectionForm())
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS)
+    return _render_curriculum(offering, SectionForm())
 
 
 KIND_SHORT_LABELS = {"video": "Video", "text": "Text", "download": "Download", "quiz": "Quiz", "live": "Live"}
 
 
-def _render_curriculum(course: Course, section_form: SectionForm):
+def _render_curriculum(offering: Offering, section_form: SectionForm):
     return render_template(
         "studio/curriculum.html",
-        course=course,
+        offering=offering,
         section_form=section_form,
         section_rename_form=lambda section: SectionForm(
             prefix=f"s{section.id}", formdata=None, data={"title": section.title}
         ),
         kind_labels=KIND_SHORT_LABELS,
-        zone=services.session_zone(course, current_user) if course.kind is CourseKind.LIVE_WORKSHOP else None,
+        zone=services.session_zone(offering, current_user) if offering.kind is OfferingKind.LIVE_WORKSHOP else None,
     )
 
 
-@bp.post("/courses/<int:course_id>/curriculum/order")
+@bp.post("/courses/<int:offering_id>/curriculum/order")
 @studio_required
 @json_body
-def reorder_curriculum(course_id: int):
+def reorder_curriculum(offering_id: int):
     """Save the order a creator dragged sections and lessons into (JSON, sent by curriculum.js)."""
-    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS)
     try:
-        services.reorder_curriculum(course, request.get_json(silent=True))
+        services.reorder_curriculum(offering, request.get_json(silent=True))
     except CurriculumError as error:
         return jsonify(error=str(error)), 400  # a 400: the request's work is rolled back
     return jsonify(status="saved")
@@ -102,76 +102,76 @@ def reorder_curriculum(course_id: int):
 # Sections
 
 
-@bp.post("/courses/<int:course_id>/sections")
+@bp.post("/courses/<int:offering_id>/sections")
 @studio_required
-def new_section(course_id: int):
+def new_section(offering_id: int):
     """Add a section at the end of the outline."""
-    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS)
     form = SectionForm()
     if not form.validate_on_submit():
-        return _render_curriculum(course, form)
-    section = services.add_section(course, form.title.data)
+        return _render_curriculum(offering, form)
+    section = services.add_section(offering, form.title.data)
     flash(f"Section “{section.title}” added. Now add its first lesson.", "success")
-    return back_to_curriculum(course, f"section-{section.id}")
+    return back_to_curriculum(offering, f"section-{section.id}")
 
 
-@bp.post("/courses/<int:course_id>/sections/<int:section_id>/rename")
+@bp.post("/courses/<int:offering_id>/sections/<int:section_id>/rename")
 @studio_required
-def rename_section(course_id: int, section_id: int):
+def rename_section(offering_id: int, section_id: int):
     """Change a section's title."""
-    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
-    section = _section_of(course, section_id)
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS)
+    section = _section_of(offering, section_id)
     form = SectionForm(prefix=f"s{section.id}")
     if not form.validate_on_submit():
         flash("A section needs a title of up to 160 characters.", "error")
     else:
         services.rename_section(section, form.title.data)
         flash("Section renamed.", "success")
-    return back_to_curriculum(course, f"section-{section.id}")
+    return back_to_curriculum(offering, f"section-{section.id}")
 
 
-@bp.post("/courses/<int:course_id>/sections/<int:section_id>/move")
+@bp.post("/courses/<int:offering_id>/sections/<int:section_id>/move")
 @studio_required
-def move_section(course_id: int, section_id: int):
+def move_section(offering_id: int, section_id: int):
     """Move a section up or down by one place."""
-    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
-    section = _section_of(course, section_id)
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS)
+    section = _section_of(offering, section_id)
     form = MoveForm()
     if not form.validate_on_submit():
         abort(400)
-    services.move_section(course, section, form.direction.data)
-    return back_to_curriculum(course, f"section-{section.id}")
+    services.move_section(offering, section, form.direction.data)
+    return back_to_curriculum(offering, f"section-{section.id}")
 
 
-@bp.post("/courses/<int:course_id>/sections/<int:section_id>/delete")
+@bp.post("/courses/<int:offering_id>/sections/<int:section_id>/delete")
 @studio_required
-def delete_section(course_id: int, section_id: int):
+def delete_section(offering_id: int, section_id: int):
     """Delete a section and its lessons, after the creator confirmed."""
-    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
-    section = _section_of(course, section_id)
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS)
+    section = _section_of(offering, section_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     title = section.title
-    services.delete_section(course, section)
+    services.delete_section(offering, section)
     flash(f"Section “{title}” and its lessons were deleted.", "success")
-    return back_to_curriculum(course)
+    return back_to_curriculum(offering)
 
 
 # ---------------------------------------------------------------------------
 # Lessons
 
 
-def _session_choices(course: Course, zone: str) -> list[SelectChoice]:
+def _session_choices(offering: Offering, zone: str) -> list[SelectChoice]:
     return [
         SelectChoice(
             str(s.id),
             f"{format_date(s.starts_at, zone, '%a %b %-d, %Y, %-I:%M %p %Z')}{' — ' + s.title if s.title else ''}",
         )
-        for s in course.live_sessions
+        for s in offering.live_sessions
     ]
 
 
-def _lesson_form(course: Course, lesson: Lesson | None) -> LessonForm:
+def _lesson_form(offering: Offering, lesson: Lesson | None) -> LessonForm:
     data = {}
     if request.method == "GET" and lesson is not None:
         data = {
@@ -186,8 +186,8 @@ def _lesson_form(course: Course, lesson: Lesson | None) -> LessonForm:
     elif request.method == "GET":
         data = {"kind": request.args.get("kind", LessonKind.VIDEO.value)}
     form = LessonForm(data=data)
-    allow_live = course.kind is CourseKind.LIVE_WORKSHOP or (lesson is not None and lesson.kind is LessonKind.LIVE)
-    form.set_choices(allow_live, _session_choices(course, services.session_zone(course, current_user)))
+    allow_live = offering.kind is OfferingKind.LIVE_WORKSHOP or (lesson is not None and lesson.kind is LessonKind.LIVE)
+    form.set_choices(allow_live, _session_choices(offering, services.session_zone(offering, current_user)))
     if request.method == "GET" and form.kind.data not in {choice.value for choice in form.kind.choices}:
         form.kind.data = LessonKind.VIDEO.value
     if lesson is not None and lesson.media_asset is not None:
@@ -201,8 +201,8 @@ def whole_minutes(seconds: int | None) -> int | None:
     return math.ceil(seconds / 60) if seconds else None
 
 
-def _lesson_changes(course: Course, lesson: Lesson | None, form: LessonForm) -> LessonChanges:
-    sessions = {str(s.id): s for s in course.live_sessions}
+def _lesson_changes(offering: Offering, lesson: Lesson | None, form: LessonForm) -> LessonChanges:
+    sessions = {str(s.id): s for s in offering.live_sessions}
     minutes = form.duration_minutes.data
     seconds = minutes * 60 if minutes else None
     if lesson is not None and minutes and minutes == whole_minutes(lesson.duration_seconds):
@@ -222,14 +222,14 @@ def _lesson_changes(course: Course, lesson: Lesson | None, form: LessonForm) -> 
     )
 
 
-def _save_lesson(course: Course, section: Section, lesson: Lesson | None, form: LessonForm):
+def _save_lesson(offering: Offering, section: Section, lesson: Lesson | None, form: LessonForm):
     """Validate and store files (kept by the request's commit); on an upload problem nothing is kept and the form
     says why."""
     try:
         if lesson is None:
-            lesson, _keys = services.add_lesson(section, _lesson_changes(course, None, form), course.creator.user)
+            lesson, _keys = services.add_lesson(section, _lesson_changes(offering, None, form), offering.creator.user)
         else:
-            services.update_lesson(lesson, _lesson_changes(course, lesson, form), course.creator.user)
+            services.update_lesson(lesson, _lesson_changes(offering, lesson, form), offering.creator.user)
     except LessonFileError as error:
         db.session.rollback()
         field = form[error.field]
@@ -238,11 +238,11 @@ def _save_lesson(course: Course, section: Section, lesson: Lesson | None, form: 
     return lesson
 
 
-def _render_lesson_form(course: Course, section: Section, lesson: Lesson | None, form: LessonForm):
-    owner = course.creator.user
+def _render_lesson_form(offering: Offering, section: Section, lesson: Lesson | None, form: LessonForm):
+    owner = offering.creator.user
     return render_template(
         "studio/lesson_form.html",
-        course=course,
+        offering=offering,
         section=section,
         lesson=lesson,
         form=form,
@@ -255,61 +255,61 @@ def _render_lesson_form(course: Course, section: Section, lesson: Lesson | None,
     )
 
 
-@bp.route("/courses/<int:course_id>/sections/<int:section_id>/lessons/new", methods=["GET", "POST"])
+@bp.route("/courses/<int:offering_id>/sections/<int:section_id>/lessons/new", methods=["GET", "POST"])
 @studio_required
-def new_lesson(course_id: int, section_id: int):
+def new_lesson(offering_id: int, section_id: int):
     """Add a lesson (video, text, download, quiz or live) at the end of a section."""
-    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS, selectinload(Course.live_sessions))
-    section = _section_of(course, section_id)
-    form = _lesson_form(course, None)
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS, selectinload(Offering.live_sessions))
+    section = _section_of(offering, section_id)
+    form = _lesson_form(offering, None)
     if form.validate_on_submit():
-        lesson = _save_lesson(course, section, None, form)
+        lesson = _save_lesson(offering, section, None, form)
         if lesson is not None:
             flash(f"Lesson “{lesson.title}” added.", "success")
             if lesson.kind is LessonKind.QUIZ:
-                return redirect(url_for("studio.quiz", course_id=course.id, lesson_id=lesson.id))
-            return back_to_curriculum(course, f"lesson-{lesson.id}")
-    return _render_lesson_form(course, section, None, form)
+                return redirect(url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id))
+            return back_to_curriculum(offering, f"lesson-{lesson.id}")
+    return _render_lesson_form(offering, section, None, form)
 
 
-@bp.route("/courses/<int:course_id>/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])
+@bp.route("/courses/<int:offering_id>/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])
 @studio_required
-def edit_lesson(course_id: int, lesson_id: int):
+def edit_lesson(offering_id: int, lesson_id: int):
     """Change a lesson: its words, its file, its drip and preview settings."""
-    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS, selectinload(Course.live_sessions))
-    lesson = lesson_of(course, lesson_id)
-    form = _lesson_form(course, lesson)
-    if form.validate_on_submit() and _save_lesson(course, lesson.section, lesson, form) is not None:
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS, selectinload(Offering.live_sessions))
+    lesson = lesson_of(offering, lesson_id)
+    form = _lesson_form(offering, lesson)
+    if form.validate_on_submit() and _save_lesson(offering, lesson.section, lesson, form) is not None:
         flash(f"Lesson “{lesson.title}” saved.", "success")
-        return back_to_curriculum(course, f"lesson-{lesson.id}")
-    return _render_lesson_form(course, lesson.section, lesson, form)
+        return back_to_curriculum(offering, f"lesson-{lesson.id}")
+    return _render_lesson_form(offering, lesson.section, lesson, form)
 
 
-@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/move")
+@bp.post("/courses/<int:offering_id>/lessons/<int:lesson_id>/move")
 @studio_required
-def move_lesson(course_id: int, lesson_id: int):
+def move_lesson(offering_id: int, lesson_id: int):
     """Move a lesson one place up or down, into the neighbouring section at the edges."""
-    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
-    lesson = lesson_of(course, lesson_id)
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS)
+    lesson = lesson_of(offering, lesson_id)
     form = MoveForm()
     if not form.validate_on_submit():
         abort(400)
-    services.move_lesson(course, lesson, form.direction.data)
-    return back_to_curriculum(course, f"lesson-{lesson.id}")
+    services.move_lesson(offering, lesson, form.direction.data)
+    return back_to_curriculum(offering, f"lesson-{lesson.id}")
 
 
-@bp.post("/courses/<int:course_id>/lessons/<int:lesson_id>/delete")
+@bp.post("/courses/<int:offering_id>/lessons/<int:lesson_id>/delete")
 @studio_required
-def delete_lesson(course_id: int, lesson_id: int):
+def delete_lesson(offering_id: int, lesson_id: int):
     """Delete a lesson, and its files when no other lesson uses them, after the creator confirmed."""
-    course = owned_course_or_404(course_id, *CURRICULUM_OPTIONS)
-    lesson = lesson_of(course, lesson_id)
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS)
+    lesson = lesson_of(offering, lesson_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     title, section_id = lesson.title, lesson.section_id
     services.delete_lesson(lesson)
     flash(f"Lesson “{title}” was deleted.", "success")
-    return back_to_curriculum(course, f"section-{section_id}")
+    return back_to_curriculum(offering, f"section-{section_id}")
 
 
 # ---------------------------------------------------------------------------

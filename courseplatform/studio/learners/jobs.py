@@ -11,14 +11,14 @@ from dataclasses import asdict
 
 from ...extensions import db
 from ...jobs import JobRefused, enqueue, job_of, job_progress
-from ...models import Course, Job, User
+from ...models import Job, Offering, User
 from .services import ImportReport, ListedPerson, Rejection, enrol_list
 
 KIND = "learners.enrol_list"
 
 
 def start_enrolling(
-    course: Course, people: list[ListedPerson], report: ImportReport, *, notify: bool, by: User, filename: str
+    offering: Offering, people: list[ListedPerson], report: ImportReport, *, notify: bool, by: User, filename: str
 ) -> Job:
     """Record the job that enrols the list (the caller commits; it runs after the commit)."""
     job = enqueue(
@@ -31,7 +31,7 @@ def start_enrolling(
             "filename": filename[:255],
         },
         owner_id=by.id,
-        course_id=course.id,
+        offering_id=offering.id,
     )
     job.progress_total = len(people)
     return job
@@ -39,13 +39,13 @@ def start_enrolling(
 
 def enrol_list_job(job: Job) -> dict:
     """The job: enrol everyone on the list, writing the invitations to the outbox; returns the report."""
-    course = db.session.get(Course, job.course_id) if job.course_id else None
-    if course is None:
+    offering = db.session.get(Offering, job.offering_id) if job.offering_id else None
+    if offering is None:
         raise JobRefused("The offering was deleted before the list could be enrolled.")
     payload = job.payload
     people = [ListedPerson(**person) for person in payload["people"]]
     report = report_from(payload["report"])
-    enrol_list(course, people, report, notify=payload["notify"], zone=payload["zone"], job_id=job.id)
+    enrol_list(offering, people, report, notify=payload["notify"], zone=payload["zone"], job_id=job.id)
     job_progress(job, len(people), len(people))
     return asdict(report)
 
@@ -62,6 +62,6 @@ def report_from(stored: dict) -> ImportReport:
     )
 
 
-def enrolment_job(course: Course, job_id: int) -> Job | None:
+def enrolment_job(offering: Offering, job_id: int) -> Job | None:
     """The course's list job with this id, or None."""
-    return job_of(KIND, job_id, course_id=course.id)
+    return job_of(KIND, job_id, offering_id=offering.id)

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from flask import abort, render_template
 from sqlalchemy.orm import joinedload
 
-from ...access import owned_course_or_404, studio_required
+from ...access import owned_offering_or_404, studio_required
 from ...enrollments.states import state_of
 from ...extensions import db
 from ...learning.certificates import EVALUATION_STATEMENTS, RATING_LABELS, Completion, completion_of
-from ...learning.progress import AttendanceSummary, CourseProgress, course_progress
-from ...models import Attendance, Course, Enrollment, LessonKind, LiveSession, QuizAttempt
+from ...learning.progress import AttendanceSummary, OfferingProgress, offering_progress
+from ...models import Attendance, Enrollment, LessonKind, LiveSession, Offering, QuizAttempt
 from .. import bp
 from ..offerings.forms import ConfirmForm
 from .services import SOURCE_LABELS, STATE_LABELS
@@ -51,7 +51,7 @@ class LearnerRecord:
     """What the creator sees of one learner in one offering."""
 
     enrollment: Enrollment
-    progress: CourseProgress
+    progress: OfferingProgress
     quizzes: list[QuizResult]
     sessions: list[SessionAttendance]
     attendance: AttendanceSummary | None
@@ -70,18 +70,18 @@ class LearnerRecord:
         return self.enrollment.order.status.label if self.enrollment.order else ""
 
 
-def _enrollment(course: Course, enrollment_id: int) -> Enrollment | None:
+def _enrollment(offering: Offering, enrollment_id: int) -> Enrollment | None:
     return db.session.scalar(
         sa.select(Enrollment)
-        .where(Enrollment.id == enrollment_id, Enrollment.course_id == course.id)
+        .where(Enrollment.id == enrollment_id, Enrollment.offering_id == offering.id)
         .options(joinedload(Enrollment.user), joinedload(Enrollment.order))
     )
 
 
-def learner_record(course: Course, enrollment: Enrollment) -> LearnerRecord:
+def learner_record(offering: Offering, enrollment: Enrollment) -> LearnerRecord:
     """The learner's lessons, quiz attempts, live attendance, evaluation and certificate (six queries)."""
     zone = enrollment.user.time_zone
-    progress = course_progress(course, enrollment, zone=zone)
+    progress = offering_progress(offering, enrollment, zone=zone)
     attempts = db.session.scalars(
         sa.select(QuizAttempt)
         .where(QuizAttempt.enrollment_id == enrollment.id)
@@ -99,7 +99,7 @@ def learner_record(course: Course, enrollment: Enrollment) -> LearnerRecord:
             Attendance,
             sa.and_(Attendance.live_session_id == LiveSession.id, Attendance.enrollment_id == enrollment.id),
         )
-        .where(LiveSession.course_id == course.id)
+        .where(LiveSession.offering_id == offering.id)
         .order_by(LiveSession.starts_at, LiveSession.id)
     ).all()
     sessions = [SessionAttendance(session, attendance) for session, attendance in rows]
@@ -110,22 +110,22 @@ def learner_record(course: Course, enrollment: Enrollment) -> LearnerRecord:
             min(row.attendance.minutes_attended, row.session.duration_minutes) for row in sessions if row.attendance
         )
         scheduled = sum(row.session.duration_minutes for row in sessions)
-        attendance = AttendanceSummary(attended, scheduled, course.min_attendance_percent)
+        attendance = AttendanceSummary(attended, scheduled, offering.min_attendance_percent)
     return LearnerRecord(enrollment, progress, quizzes, sessions, attendance, completion_of(enrollment))
 
 
-@bp.get("/courses/<int:course_id>/learners/<int:enrollment_id>")
+@bp.get("/courses/<int:offering_id>/learners/<int:enrollment_id>")
 @studio_required
-def learner_progress(course_id: int, enrollment_id: int):
+def learner_progress(offering_id: int, enrollment_id: int):
     """One learner's record: lessons done, quiz attempts, live attendance, evaluation and certificate."""
-    course = owned_course_or_404(course_id)
-    enrollment = _enrollment(course, enrollment_id)
+    offering = owned_offering_or_404(offering_id)
+    enrollment = _enrollment(offering, enrollment_id)
     if enrollment is None:
         abort(404)
     return render_template(
         "studio/learner_progress.html",
-        course=course,
-        record=learner_record(course, enrollment),
+        offering=offering,
+        record=learner_record(offering, enrollment),
         statements=EVALUATION_STATEMENTS,
         rating_labels=RATING_LABELS,
         confirm=ConfirmForm(),

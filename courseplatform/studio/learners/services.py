@@ -25,7 +25,7 @@ from ...accounts.services import INVITE_MAX_AGE, password_link
 from ...downloads import spreadsheet_safe
 from ...enrollments import access_changes
 from ...enrollments.notes import creator_note
-from ...enrollments.seats import lock_course
+from ...enrollments.seats import lock_offering
 from ...enrollments.states import AccessRefused, AccessState, next_status, state_of
 from ...extensions import db
 from ...formatting import decimal_amount
@@ -34,12 +34,12 @@ from ...links import absolute_url, learn_url
 from ...models import (
     AccessEvent,
     Certificate,
-    Course,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
     Lesson,
     LessonProgress,
+    Offering,
     Order,
     Section,
     User,
@@ -142,13 +142,13 @@ class Roster:
         return sum(self.counts.values())
 
 
-def _matching_enrollments(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> sa.Select:
+def _matching_enrollments(offering: Offering, query: str = "", status: EnrollmentStatus | None = None) -> sa.Select:
     """The ids of the offering's enrollments the roster lists, newest first.
 
     Without a search this reads one index, oldest entries skipped from its end: (course, enrolled_at, id)
     for everyone, (course, status, enrolled_at, id) for one status.
     """
-    statement = sa.select(Enrollment.id).where(Enrollment.course_id == course.id)
+    statement = sa.select(Enrollment.id).where(Enrollment.offering_id == offering.id)
     if query:
         pattern = like_pattern(query)
         statement = statement.join(User, User.id == Enrollment.user_id).where(
@@ -180,7 +180,7 @@ def _learners_query(listed: sa.Select) -> sa.Select:
         sa.select(Order.id)
         .where(
             Order.learner_id == Enrollment.user_id,
-            Order.course_id == Enrollment.course_id,
+            Order.offering_id == Enrollment.offering_id,
             Order.status.in_(SETTLED_STATUSES),
         )
         .order_by(Order.created_at.desc(), Order.id.desc())
@@ -200,16 +200,16 @@ def _learners_query(listed: sa.Select) -> sa.Select:
     )
 
 
-def _lessons_total(course: Course) -> int:
+def _lessons_total(offering: Offering) -> int:
     return db.session.execute(
         sa.select(sa.func.count(Lesson.id))
         .join(Section, Lesson.section_id == Section.id)
-        .where(Section.course_id == course.id)
+        .where(Section.offering_id == offering.id)
     ).scalar_one()
 
 
 def learner_roster(
-    course: Course, query: str = "", status: EnrollmentStatus | None = None, page: int = 1, per_page: int = PER_PAGE
+    offering: Offering, query: str = "", status: EnrollmentStatus | None = None, page: int = 1, per_page: int = PER_PAGE
 ) -> Roster:
     """A page of learners, newest first, with progress and orders, in four queries whatever their number.
 
@@ -217,9 +217,9 @@ def learner_roster(
     enrollments are chosen off an index first, so a deep page skips index entries, and progress and
     orders are worked out for its rows alone.
     """
-    counts = offering_counts(course.id)
-    lessons_total = _lessons_total(course)
-    listed = _matching_enrollments(course, query, status)
+    counts = offering_counts(offering.id)
+    lessons_total = _lessons_total(offering)
+    listed = _matching_enrollments(offering, query, status)
     matching = _matching(listed, counts, query, status)
     found: Page[LearnerRow] = Page.at(page, per_page, matching)
     rows: Sequence[LearnerQueryRow] = db.session.execute(_learners_query(found.window(listed))).all()
@@ -242,20 +242,20 @@ def _matching(listed: sa.Select, counts: dict[str, int], query: str, status: Enr
     return sum(counts.values())
 
 
-def course_enrollment(course: Course, enrollment_id: int) -> Enrollment | None:
+def offering_enrollment(offering: Offering, enrollment_id: int) -> Enrollment | None:
     """One enrollment in this offering, with its learner, or None."""
     return db.session.scalar(
         sa.select(Enrollment)
-        .where(Enrollment.id == enrollment_id, Enrollment.course_id == course.id)
+        .where(Enrollment.id == enrollment_id, Enrollment.offering_id == offering.id)
         .options(joinedload(Enrollment.user))
     )
 
 
-def course_order(course: Course, order_id: int) -> Order | None:
+def offering_order(offering: Offering, order_id: int) -> Order | None:
     """One settled order for this offering, with its learner and refunds, or None."""
     order = db.session.scalar(
         sa.select(Order)
-        .where(Order.id == order_id, Order.course_id == course.id)
+        .where(Order.id == order_id, Order.offering_id == offering.id)
         .options(joinedload(Order.learner), selectinload(Order.refunds))
     )
     return order if order is not None and order.is_settled else None
@@ -304,18 +304,18 @@ def _new_account(email: str, name: str) -> tuple[User, bool]:
         return db.session.execute(sa.select(User).where(User.email == email)).scalar_one(), False
 
 
-def _own_account(course: Course, user: User) -> bool:
-    return user.creator_profile is not None and user.creator_profile.id == course.creator_id
+def _own_account(offering: Offering, user: User) -> bool:
+    return user.creator_profile is not None and user.creator_profile.id == offering.creator_id
 
 
 OWN_ACCOUNT = "That's the creator's own account, which can already open everything in this offering."
 
 
-def _full_message(course: Course) -> str:
-    return f"{course.title} is full: every seat is taken. To add someone, raise the seat limit of its live sessions."
+def _full_message(offering: Offering) -> str:
+    return f"{offering.title} is full: every seat is taken. To add someone, raise the seat limit of its live sessions."
 
 
-def grant_access(course: Course, email: str, name: str = "", *, zone: str | None = None) -> Grant:
+def grant_access(offering: Offering, email: str, name: str = "", *, zone: str | None = None) -> Grant:
     """Give one person complimentary access by e-mail, inviting them if they have no account; raises LearnerError.
 
     Someone whose access ended with a refund or a chargeback is not added back this way: the
@@ -324,15 +324,15 @@ def grant_access(course: Course, email: str, name: str = "", *, zone: str | None
     """
     email = User.normalize_email(email)
     user = db.session.scalar(sa.select(User).where(User.email == email))
-    if user is not None and _own_account(course, user):
+    if user is not None and _own_account(offering, user):
         raise LearnerError(OWN_ACCOUNT)
     created = False
     if user is None:
         user, created = _new_account(email, name)
     try:
-        change = access_changes.grant(user, course, AccessEvent.COMP)
+        change = access_changes.grant(user, offering, AccessEvent.COMP)
     except access_changes.NoSeat:
-        raise LearnerError(_full_message(course)) from None
+        raise LearnerError(_full_message(offering)) from None
     except access_changes.AccessRefused as refused:
         if refused.enrollment is None:
             raise  # can't happen: the table lets complimentary access be given to anyone not enrolled
@@ -341,7 +341,7 @@ def grant_access(course: Course, email: str, name: str = "", *, zone: str | None
         # Someone who never chose a password gets the invitation again ("I never got the e-mail").
         resend = not has_password(user)
         if resend:
-            _mail_access(course, user)
+            _mail_access(offering, user)
         return Grant(user, GrantOutcome.ALREADY, mailed=resend)
     outcome = (
         GrantOutcome.INVITED
@@ -350,7 +350,7 @@ def grant_access(course: Course, email: str, name: str = "", *, zone: str | None
         if change.before is not AccessState.NONE
         else GrantOutcome.ENROLLED
     )
-    _mail_access(course, user)
+    _mail_access(offering, user)
     return Grant(user, outcome)
 
 
@@ -359,26 +359,26 @@ def restore_access(enrollment: Enrollment) -> None:
     try:
         access_changes.restore(enrollment)
     except access_changes.NoSeat:
-        raise LearnerError(_full_message(enrollment.course)) from None
+        raise LearnerError(_full_message(enrollment.offering)) from None
     except access_changes.AccessRefused:
         raise LearnerError(
             f"{enrollment.user.email}'s access can't be restored while a payment dispute is open."
         ) from None
 
 
-def _mail_access(course: Course, user: User, job_id: int | None = None) -> None:
+def _mail_access(offering: Offering, user: User, job_id: int | None = None) -> None:
     """Tell them they have access; someone without a password gets an invitation to choose one.
 
     The message goes to the outbox with the access itself: it is sent once the change commits
     (retried if the mail server is down), and never for access that was rolled back.
     """
-    creator = course.creator.display_name
-    context = {"user": user, "course": course, "creator": creator, "learn_link": learn_url(course)}
+    creator = offering.creator.display_name
+    context = {"user": user, "offering": offering, "creator": creator, "learn_link": learn_url(offering)}
     if has_password(user):
-        subject = f"You've been given access to {course.title}"
+        subject = f"You've been given access to {offering.title}"
         text = render_template("studio/email/access_granted.txt", **context)
     else:
-        subject = f"{creator} invited you to {course.title} on Aqueduct"
+        subject = f"{creator} invited you to {offering.title} on Aqueduct"
         text = render_template(
             "studio/email/invitation.txt",
             **context,
@@ -560,7 +560,7 @@ def _person(row: list[str], line: int, columns: Columns | None) -> ListedPerson 
 
 
 def enrol_list(
-    course: Course,
+    offering: Offering,
     people: list[ListedPerson],
     report: ImportReport,
     *,
@@ -582,19 +582,19 @@ def enrol_list(
             e.user_id: e
             for e in db.session.scalars(
                 sa.select(Enrollment).where(
-                    Enrollment.course_id == course.id, Enrollment.user_id.in_([u.id for u in users.values()])
+                    Enrollment.offering_id == offering.id, Enrollment.user_id.in_([u.id for u in users.values()])
                 )
             )
         }
         if users
         else {}
     )
-    lock_course(course.id)
-    budget = access_changes.SeatBudget(course)
+    lock_offering(offering.id)
+    budget = access_changes.SeatBudget(offering)
     for person in people:
         user = users.get(person.email)
         enrollment = enrollments.get(user.id) if user is not None else None
-        if user is not None and _own_account(course, user):
+        if user is not None and _own_account(offering, user):
             report.rejected.append(Rejection(person.line, person.email, OWN_ACCOUNT))
             continue
         refusal = _list_refusal(enrollment, zone)
@@ -607,13 +607,13 @@ def enrol_list(
         created = False
         if user is None:
             user, created = _new_account(person.email, person.name)
-        change = access_changes.grant(user, course, AccessEvent.IMPORT, budget=budget)
+        change = access_changes.grant(user, offering, AccessEvent.IMPORT, budget=budget)
         if not change.changed:
             report.already.append(person)
             continue
         (report.invited if created else report.enrolled).append(person)
         if notify:
-            _mail_access(course, user, job_id)
+            _mail_access(offering, user, job_id)
     report.rejected.sort(key=lambda rejection: rejection.line)
     db.session.flush()
     return report
@@ -650,10 +650,10 @@ EXPORT_COLUMNS = [
 ]
 
 
-def learners_csv(course: Course, query: str = "", status: EnrollmentStatus | None = None) -> str:
+def learners_csv(offering: Offering, query: str = "", status: EnrollmentStatus | None = None) -> str:
     """Every matching learner as spreadsheet-safe CSV (times in UTC, ISO 8601; money like 49.00), in two queries."""
-    total = _lessons_total(course)
-    everyone = _matching_enrollments(course, query, status).order_by(None)
+    total = _lessons_total(offering)
+    everyone = _matching_enrollments(offering, query, status).order_by(None)
     rows: Sequence[LearnerQueryRow] = db.session.execute(
         _learners_query(everyone).order_by(None).order_by(Enrollment.enrolled_at, Enrollment.id)
     ).all()

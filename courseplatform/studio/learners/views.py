@@ -16,7 +16,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ...access import owned_course_or_404, studio_required
+from ...access import owned_offering_or_404, studio_required
 from ...accounts.services import INVITE_MAX_AGE
 from ...checkout.services import RefundError, refund_as_seen, refund_outcome
 from ...downloads import attachment
@@ -26,7 +26,7 @@ from ...fields import page_number
 from ...formatting import format_money
 from ...integrations.mail import mail_of_job
 from ...learning.certificates import completion_of
-from ...models import Course, EnrollmentStatus, JobStatus
+from ...models import EnrollmentStatus, JobStatus, Offering
 from .. import bp
 from ..offerings.forms import ConfirmForm
 from .forms import GrantAccessForm, ImportLearnersForm, LearnerSearchForm, RefundForm
@@ -36,31 +36,31 @@ from .services import (
     Grant,
     GrantOutcome,
     LearnerError,
-    course_enrollment,
-    course_order,
     grant_access,
     has_password,
     learner_roster,
     learners_csv,
+    offering_enrollment,
+    offering_order,
     read_learner_list,
     refund_authors,
     restore_access,
 )
 
 
-@bp.get("/courses/<int:course_id>/learners")
+@bp.get("/courses/<int:offering_id>/learners")
 @studio_required
-def learners(course_id: int):
+def learners(offering_id: int):
     """Everyone enrolled, with how they joined, their progress and their order; search, filter, page."""
-    return _roster_page(owned_course_or_404(course_id))
+    return _roster_page(owned_offering_or_404(offering_id))
 
 
-def _roster_page(course: Course, grant: GrantAccessForm | None = None, upload: ImportLearnersForm | None = None):
+def _roster_page(offering: Offering, grant: GrantAccessForm | None = None, upload: ImportLearnersForm | None = None):
     search = LearnerSearchForm(request.args)
-    roster = learner_roster(course, search.query, search.status_filter, page_number(request.args))
+    roster = learner_roster(offering, search.query, search.status_filter, page_number(request.args))
     return render_template(
         "studio/learners.html",
-        course=course,
+        offering=offering,
         roster=roster,
         search=search,
         grant=grant or GrantAccessForm(formdata=None),
@@ -71,48 +71,48 @@ def _roster_page(course: Course, grant: GrantAccessForm | None = None, upload: I
     )
 
 
-@bp.get("/courses/<int:course_id>/learners.csv", endpoint="learners_csv")
+@bp.get("/courses/<int:offering_id>/learners.csv", endpoint="learners_csv")
 @studio_required
-def learners_csv_download(course_id: int):
+def learners_csv_download(offering_id: int):
     """The roster (as searched and filtered) as CSV, for the creator's spreadsheet or mailing tool."""
-    course = owned_course_or_404(course_id)
+    offering = owned_offering_or_404(offering_id)
     search = LearnerSearchForm(request.args)
     return Response(
-        learners_csv(course, search.query, search.status_filter),
+        learners_csv(offering, search.query, search.status_filter),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": attachment(f"{course.slug}-learners.csv"),
+            "Content-Disposition": attachment(f"{offering.slug}-learners.csv"),
             "Cache-Control": "private, no-store",
         },
     )
 
 
-@bp.post("/courses/<int:course_id>/learners/grant")
+@bp.post("/courses/<int:offering_id>/learners/grant")
 @studio_required
-def grant_learner(course_id: int):
+def grant_learner(offering_id: int):
     """Give one person complimentary access by e-mail; someone without an account is invited to make one."""
-    course = owned_course_or_404(course_id)
+    offering = owned_offering_or_404(offering_id)
     form = GrantAccessForm()
     if not form.validate_on_submit():
-        return _roster_page(course, grant=form)
+        return _roster_page(offering, grant=form)
     try:
-        grant = grant_access(course, form.email.data, form.name.data or "", zone=current_user.time_zone)
+        grant = grant_access(offering, form.email.data, form.name.data or "", zone=current_user.time_zone)
     except LearnerError as error:
         db.session.rollback()
         form.email.errors.append(str(error))
-        return _roster_page(course, grant=form)
-    flash(*_grant_message(grant, course))
-    return redirect(url_for("studio.learners", course_id=course.id))
+        return _roster_page(offering, grant=form)
+    flash(*_grant_message(grant, offering))
+    return redirect(url_for("studio.learners", offering_id=offering.id))
 
 
-@bp.post("/courses/<int:course_id>/learners/import")
+@bp.post("/courses/<int:offering_id>/learners/import")
 @studio_required
-def import_learners(course_id: int):
+def import_learners(offering_id: int):
     """Check an uploaded CSV and start enrolling everyone on it; the next page follows the job."""
-    course = owned_course_or_404(course_id)
+    offering = owned_offering_or_404(offering_id)
     form = ImportLearnersForm()
     if not form.validate_on_submit():
-        return _roster_page(course, upload=form)
+        return _roster_page(offering, upload=form)
     try:
         data = form.file.data.read(MAX_IMPORT_BYTES + 1)
     finally:
@@ -121,25 +121,25 @@ def import_learners(course_id: int):
         people, report = read_learner_list(data)
     except LearnerError as error:
         form.file.errors.append(str(error))
-        return _roster_page(course, upload=form)
+        return _roster_page(offering, upload=form)
     job = start_enrolling(
-        course, people, report, notify=form.notify.data, by=current_user, filename=form.file.data.filename or ""
+        offering, people, report, notify=form.notify.data, by=current_user, filename=form.file.data.filename or ""
     )
-    return redirect(url_for("studio.learner_import", course_id=course.id, job_id=job.id))
+    return redirect(url_for("studio.learner_import", offering_id=offering.id, job_id=job.id))
 
 
-@bp.get("/courses/<int:course_id>/learners/imports/<int:job_id>")
+@bp.get("/courses/<int:offering_id>/learners/imports/<int:job_id>")
 @studio_required
-def learner_import(course_id: int, job_id: int):
+def learner_import(offering_id: int, job_id: int):
     """How an uploaded list is being enrolled: progress while the job runs, then line by line what was done."""
-    course = owned_course_or_404(course_id)
-    job = enrolment_job(course, job_id)
+    offering = owned_offering_or_404(offering_id)
+    job = enrolment_job(offering, job_id)
     if job is None:
         abort(404)
     invitations = mail_of_job(job.id) if job.status is JobStatus.DONE else None
     return render_template(
         "studio/learner_import_report.html",
-        course=course,
+        offering=offering,
         job=job,
         report=report_from(job.result) if job.status is JobStatus.DONE else None,
         invitations=invitations,
@@ -150,53 +150,53 @@ def learner_import(course_id: int, job_id: int):
     )
 
 
-def _confirmed_enrollment(course_id: int, enrollment_id: int):
+def _confirmed_enrollment(offering_id: int, enrollment_id: int):
     """The offering (owner or admin only) and one of its enrollments, for a confirmed POST; 404 or 400 otherwise."""
-    course = owned_course_or_404(course_id)
-    enrollment = course_enrollment(course, enrollment_id)
+    offering = owned_offering_or_404(offering_id)
+    enrollment = offering_enrollment(offering, enrollment_id)
     if enrollment is None:
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    return course, enrollment
+    return offering, enrollment
 
 
-@bp.post("/courses/<int:course_id>/learners/<int:enrollment_id>/revoke")
+@bp.post("/courses/<int:offering_id>/learners/<int:enrollment_id>/revoke")
 @studio_required
-def revoke_learner(course_id: int, enrollment_id: int):
+def revoke_learner(offering_id: int, enrollment_id: int):
     """Take a learner's access away at once; money is refunded separately."""
-    course, enrollment = _confirmed_enrollment(course_id, enrollment_id)
+    offering, enrollment = _confirmed_enrollment(offering_id, enrollment_id)
     if enrollment.status is EnrollmentStatus.REVOKED:
         flash(f"{enrollment.user.email} had no access already.", "info")
     else:
         access_changes.revoke(enrollment)
-        flash(f"{enrollment.user.email} no longer has access to {course.title}. No money was refunded.", "success")
-    return redirect(_back_to_roster(course))
+        flash(f"{enrollment.user.email} no longer has access to {offering.title}. No money was refunded.", "success")
+    return redirect(_back_to_roster(offering))
 
 
-@bp.post("/courses/<int:course_id>/learners/<int:enrollment_id>/restore")
+@bp.post("/courses/<int:offering_id>/learners/<int:enrollment_id>/restore")
 @studio_required
-def restore_learner(course_id: int, enrollment_id: int):
+def restore_learner(offering_id: int, enrollment_id: int):
     """Give revoked access back (a mistaken revoke, a change of heart)."""
-    course, enrollment = _confirmed_enrollment(course_id, enrollment_id)
+    offering, enrollment = _confirmed_enrollment(offering_id, enrollment_id)
     if enrollment.status is not EnrollmentStatus.REVOKED:
         flash(f"{enrollment.user.email}'s access isn't revoked, so there is nothing to restore.", "info")
-        return redirect(_back_to_roster(course))
+        return redirect(_back_to_roster(offering))
     try:
         restore_access(enrollment)
     except LearnerError as error:
         db.session.rollback()
         flash(str(error), "error")
     else:
-        flash(f"{enrollment.user.email} has access to {course.title} again.", "success")
-    return redirect(_back_to_roster(course))
+        flash(f"{enrollment.user.email} has access to {offering.title} again.", "success")
+    return redirect(_back_to_roster(offering))
 
 
-@bp.post("/courses/<int:course_id>/learners/<int:enrollment_id>/certificate/reissue")
+@bp.post("/courses/<int:offering_id>/learners/<int:enrollment_id>/certificate/reissue")
 @studio_required
-def reissue_certificate(course_id: int, enrollment_id: int):
+def reissue_certificate(offering_id: int, enrollment_id: int):
     """Make a revoked certificate count again: only ever the creator's explicit act, for a learner with access."""
-    course, enrollment = _confirmed_enrollment(course_id, enrollment_id)
+    offering, enrollment = _confirmed_enrollment(offering_id, enrollment_id)
     certificate = completion_of(enrollment).certificate
     if certificate is None:
         abort(404)
@@ -206,15 +206,15 @@ def reissue_certificate(course_id: int, enrollment_id: int):
         flash("Restore their access first: a certificate is reissued only to a learner who has access.", "error")
     else:
         flash(f"Certificate {certificate.number} isn't revoked, so there is nothing to reissue.", "info")
-    return redirect(url_for("studio.learner_progress", course_id=course.id, enrollment_id=enrollment.id))
+    return redirect(url_for("studio.learner_progress", offering_id=offering.id, enrollment_id=enrollment.id))
 
 
-@bp.route("/courses/<int:course_id>/orders/<int:order_id>/refund", methods=["GET", "POST"])
+@bp.route("/courses/<int:offering_id>/orders/<int:order_id>/refund", methods=["GET", "POST"])
 @studio_required
-def refund(course_id: int, order_id: int):
+def refund(offering_id: int, order_id: int):
     """Refund part or all of one order: a full refund ends access, a partial one keeps it."""
-    course = owned_course_or_404(course_id)
-    order = course_order(course, order_id)
+    offering = owned_offering_or_404(offering_id)
+    order = offering_order(offering, order_id)
     if order is None:
         abort(404)
     form = RefundForm()
@@ -229,16 +229,16 @@ def refund(course_id: int, order_id: int):
         except RefundError as error:
             db.session.rollback()
             form.amount.errors.append(str(error))
-            order = course_order(course, order_id)
+            order = offering_order(offering, order_id)
             form.refunded_before.data = str(order.refunds_requested_cents)
         else:
             flash(refund_outcome(order, refund, form.amount.data), "success")
-            return redirect(url_for("studio.learners", course_id=course.id))
+            return redirect(url_for("studio.learners", offering_id=offering.id))
     left = format_money(order.refundable_cents, order.currency)
     form.amount.description = f"Up to {left}. Refunding all of it ends their access; a partial refund keeps it."
     return render_template(
         "studio/refund.html",
-        course=course,
+        offering=offering,
         order=order,
         form=form,
         authors=refund_authors(order),
@@ -246,7 +246,7 @@ def refund(course_id: int, order_id: int):
     )
 
 
-def _grant_message(grant: Grant, course: Course) -> tuple[str, str]:
+def _grant_message(grant: Grant, offering: Offering) -> tuple[str, str]:
     """What the creator is told after giving access: what changed, and whether the e-mail went."""
     email = grant.user.email
     invitation = not has_password(grant.user)
@@ -256,7 +256,7 @@ def _grant_message(grant: Grant, course: Course) -> tuple[str, str]:
                 f"{email} already has access but hasn't chosen a password yet: we've sent the invitation again.",
                 "info",
             )
-        return f"{email} already has access to {course.title}. Nothing changed.", "info"
+        return f"{email} already has access to {offering.title}. Nothing changed.", "info"
     done = {
         GrantOutcome.INVITED: f"{email} now has access. They had no account, so we've made one",
         GrantOutcome.RESTORED: f"{email} has access again",
@@ -269,7 +269,7 @@ def _grant_message(grant: Grant, course: Course) -> tuple[str, str]:
     return f"{done}, and we've e-mailed them the link.", "success"
 
 
-def _back_to_roster(course: Course) -> str:
+def _back_to_roster(offering: Offering) -> str:
     """The roster page the creator acted from: its search, filter and page travel in the form's address."""
     args = {key: request.args[key] for key in ("q", "status", "page") if request.args.get(key)}
-    return url_for("studio.learners", course_id=course.id, **args)
+    return url_for("studio.learners", offering_id=offering.id, **args)

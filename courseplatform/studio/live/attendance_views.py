@@ -13,8 +13,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from ...access import owned_course_or_404, studio_required
-from ...models import Course, CourseKind, Job, JobStatus, LiveSession, utcnow
+from ...access import owned_offering_or_404, studio_required
+from ...models import Job, JobStatus, LiveSession, Offering, OfferingKind, utcnow
 from .. import bp
 from ..curriculum.services import session_zone
 from .forms import AttendanceForm, AttendanceImportForm, attendance_form
@@ -30,24 +30,24 @@ from .services import (
 )
 
 
-def _session_of(course_id: int, session_id: int) -> tuple[Course, LiveSession]:
-    course = owned_course_or_404(course_id, selectinload(Course.live_sessions), selectinload(Course.creator))
-    if course.kind is not CourseKind.LIVE_WORKSHOP:
+def _session_of(offering_id: int, session_id: int) -> tuple[Offering, LiveSession]:
+    offering = owned_offering_or_404(offering_id, selectinload(Offering.live_sessions), selectinload(Offering.creator))
+    if offering.kind is not OfferingKind.LIVE_WORKSHOP:
         abort(404)
-    session = next((s for s in course.live_sessions if s.id == session_id), None)
+    session = next((s for s in offering.live_sessions if s.id == session_id), None)
     if session is None:
         abort(404)
-    return course, session
+    return offering, session
 
 
 def _page(
-    course: Course,
+    offering: Offering,
     session: LiveSession,
     form: AttendanceForm | None = None,
     upload: AttendanceImportForm | None = None,
     job: Job | None = None,
 ):
-    roster = attendance_roster(course, session)
+    roster = attendance_roster(offering, session)
     if form is None:
         form = attendance_form(
             max_minutes(session),
@@ -62,9 +62,9 @@ def _page(
     rows = [(row, entries[str(row.enrollment.id)]) for row in roster]
     return render_template(
         "studio/attendance.html",
-        course=course,
+        offering=offering,
         session=session,
-        zone=session_zone(course, current_user),
+        zone=session_zone(offering, current_user),
         now=utcnow(),
         form=form,
         rows=rows,
@@ -76,30 +76,30 @@ def _page(
     )
 
 
-@bp.route("/courses/<int:course_id>/sessions/<int:session_id>/attendance", methods=["GET", "POST"])
+@bp.route("/courses/<int:offering_id>/sessions/<int:session_id>/attendance", methods=["GET", "POST"])
 @studio_required
-def attendance(course_id: int, session_id: int):
+def attendance(offering_id: int, session_id: int):
     """Who attended a session and for how long, typed in for every learner and saved at once."""
-    course, session = _session_of(course_id, session_id)
+    offering, session = _session_of(offering_id, session_id)
     form = attendance_form(max_minutes(session)) if request.method == "POST" else None
     if form is not None and form.validate_on_submit():
-        recorded = save_attendance(course, session, form.minutes_by_enrollment())
+        recorded = save_attendance(offering, session, form.minutes_by_enrollment())
         flash(f"Attendance saved: {recorded} learner{'' if recorded == 1 else 's'} recorded.", "success")
-        return redirect(url_for("studio.attendance", course_id=course.id, session_id=session.id))
-    return _page(course, session, form=form)
+        return redirect(url_for("studio.attendance", offering_id=offering.id, session_id=session.id))
+    return _page(offering, session, form=form)
 
 
-@bp.post("/courses/<int:course_id>/sessions/<int:session_id>/attendance/import")
+@bp.post("/courses/<int:offering_id>/sessions/<int:session_id>/attendance/import")
 @studio_required
-def import_attendance(course_id: int, session_id: int):
+def import_attendance(offering_id: int, session_id: int):
     """Read a meeting platform's attendance report and start recording each matched learner's minutes."""
-    course, session = _session_of(course_id, session_id)
+    offering, session = _session_of(offering_id, session_id)
     upload = AttendanceImportForm()
     chosen = [name for name in (upload.email_column.data, upload.minutes_column.data) if name]
     if chosen:
         upload.offer_columns(list(dict.fromkeys(chosen)))
     if not upload.validate_on_submit():
-        return _page(course, session, upload=upload)
+        return _page(offering, session, upload=upload)
     try:
         data = upload.file.data.read(MAX_REPORT_BYTES + 1)
     finally:
@@ -109,20 +109,20 @@ def import_attendance(course_id: int, session_id: int):
     except ColumnsNeeded as needed:
         upload.offer_columns(needed.headers)
         upload.file.errors = [*upload.file.errors, str(needed)]
-        return _page(course, session, upload=upload)
+        return _page(offering, session, upload=upload)
     except AttendanceError as error:
         upload.file.errors = [*upload.file.errors, str(error)]
-        return _page(course, session, upload=upload)
-    job = start_attendance_import(course, session, parsed, by=current_user)
-    return redirect(url_for("studio.attendance_import", course_id=course.id, session_id=session.id, job_id=job.id))
+        return _page(offering, session, upload=upload)
+    job = start_attendance_import(offering, session, parsed, by=current_user)
+    return redirect(url_for("studio.attendance_import", offering_id=offering.id, session_id=session.id, job_id=job.id))
 
 
-@bp.get("/courses/<int:course_id>/sessions/<int:session_id>/attendance/imports/<int:job_id>")
+@bp.get("/courses/<int:offering_id>/sessions/<int:session_id>/attendance/imports/<int:job_id>")
 @studio_required
-def attendance_import(course_id: int, session_id: int, job_id: int):
+def attendance_import(offering_id: int, session_id: int, job_id: int):
     """The attendance page with an imported report's progress, then what it recorded and the lines it didn't use."""
-    course, session = _session_of(course_id, session_id)
-    job = attendance_job(course, session, job_id)
+    offering, session = _session_of(offering_id, session_id)
+    job = attendance_job(offering, session, job_id)
     if job is None:
         abort(404)
-    return _page(course, session, job=job)
+    return _page(offering, session, job=job)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from ...extensions import db
 from ...jobs import JobRefused, enqueue, job_of, job_progress
-from ...models import Course, Job, LiveSession, User
+from ...models import Job, LiveSession, Offering, User
 from .services import AttendanceImportResult, ParsedReport, ReportLine, import_report
 
 KIND = "attendance.import"
 
 
-def start_attendance_import(course: Course, session: LiveSession, report: ParsedReport, *, by: User) -> Job:
+def start_attendance_import(offering: Offering, session: LiveSession, report: ParsedReport, *, by: User) -> Job:
     """Record the job that imports the report's minutes (the caller commits; it runs after the commit)."""
     job = enqueue(
         KIND,
@@ -28,7 +28,7 @@ def start_attendance_import(course: Course, session: LiveSession, report: Parsed
             "problems": [[problem.line, problem.value, problem.reason] for problem in report.problems],
         },
         owner_id=by.id,
-        course_id=course.id,
+        offering_id=offering.id,
     )
     job.progress_total = len(report.entries)
     return job
@@ -37,9 +37,9 @@ def start_attendance_import(course: Course, session: LiveSession, report: Parsed
 def import_attendance_job(job: Job) -> dict:
     """The job: record the minutes of the learners the report names, all at once; returns the report."""
     payload = job.payload
-    course = db.session.get(Course, job.course_id) if job.course_id else None
-    session = db.session.get(LiveSession, payload.get("session_id") or 0) if course is not None else None
-    if course is None or session is None or session.course_id != course.id:
+    offering = db.session.get(Offering, job.offering_id) if job.offering_id else None
+    session = db.session.get(LiveSession, payload.get("session_id") or 0) if offering is not None else None
+    if offering is None or session is None or session.offering_id != offering.id:
         raise JobRefused("The session was deleted before the report could be imported.")
     try:
         report = ParsedReport(
@@ -50,7 +50,7 @@ def import_attendance_job(job: Job) -> dict:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise JobRefused("The report couldn't be read. Upload it again.") from exc
-    result = import_report(course, session, report)
+    result = import_report(offering, session, report)
     job_progress(job, len(report.entries), len(report.entries))
     return stored_result(result)
 
@@ -78,9 +78,9 @@ def stored_result(result: AttendanceImportResult) -> dict:
     }
 
 
-def attendance_job(course: Course, session: LiveSession, job_id: int) -> Job | None:
+def attendance_job(offering: Offering, session: LiveSession, job_id: int) -> Job | None:
     """The offering's attendance-import job with this id for this session, or None."""
-    job = job_of(KIND, job_id, course_id=course.id)
+    job = job_of(KIND, job_id, offering_id=offering.id)
     if job is None or job.payload.get("session_id") != session.id:
         return None
     return job

@@ -21,7 +21,7 @@ from sqlalchemy.orm import contains_eager
 
 from ...extensions import db
 from ...learning.progress import AttendanceSummary
-from ...models import Attendance, Course, Enrollment, EnrollmentStatus, LiveSession, User, utcnow
+from ...models import Attendance, Enrollment, EnrollmentStatus, LiveSession, Offering, User, utcnow
 
 MAX_REPORT_BYTES = 1024 * 1024
 # A report's table of participants starts within this many lines (Zoom and Teams put a summary first).
@@ -66,15 +66,15 @@ class AttendanceRow:
         return self.record.minutes_attended if self.record is not None else None
 
 
-def attendance_roster(course: Course, session: LiveSession) -> list[AttendanceRow]:
+def attendance_roster(offering: Offering, session: LiveSession) -> list[AttendanceRow]:
     """Every active learner of the offering with their minutes at `session` and their overall attendance.
 
-    Three queries whatever the number of learners or sessions; `course.live_sessions` must be loaded.
+    Three queries whatever the number of learners or sessions; `offering.live_sessions` must be loaded.
     """
     enrollments = db.session.scalars(
         sa.select(Enrollment)
         .join(Enrollment.user)
-        .where(Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .where(Enrollment.offering_id == offering.id, Enrollment.status == EnrollmentStatus.ACTIVE)
         .options(contains_eager(Enrollment.user))
         .order_by(sa.func.lower(User.name), User.email)
     ).all()
@@ -93,19 +93,19 @@ def attendance_roster(course: Course, session: LiveSession) -> list[AttendanceRo
             .join(LiveSession, Attendance.live_session_id == LiveSession.id)
             .join(Enrollment, Attendance.enrollment_id == Enrollment.id)
             .where(
-                LiveSession.course_id == course.id,
-                Enrollment.course_id == course.id,
+                LiveSession.offering_id == offering.id,
+                Enrollment.offering_id == offering.id,
                 Enrollment.status == EnrollmentStatus.ACTIVE,
             )
             .group_by(Attendance.enrollment_id)
         ).all()
     )
-    scheduled = sum(s.duration_minutes for s in course.live_sessions)
+    scheduled = sum(s.duration_minutes for s in offering.live_sessions)
     return [
         AttendanceRow(
             enrollment,
             records.get(enrollment.id),
-            AttendanceSummary(int(attended.get(enrollment.id) or 0), scheduled, course.min_attendance_percent),
+            AttendanceSummary(int(attended.get(enrollment.id) or 0), scheduled, offering.min_attendance_percent),
         )
         for enrollment in enrollments
     ]
@@ -115,14 +115,14 @@ def attendance_roster(course: Course, session: LiveSession) -> list[AttendanceRo
 # Saving
 
 
-def _active_enrollments(course: Course, ids) -> dict[int, Enrollment]:
+def _active_enrollments(offering: Offering, ids) -> dict[int, Enrollment]:
     if not ids:
         return {}
     return {
         enrollment.id: enrollment
         for enrollment in db.session.scalars(
             sa.select(Enrollment).where(
-                Enrollment.course_id == course.id,
+                Enrollment.offering_id == offering.id,
                 Enrollment.status == EnrollmentStatus.ACTIVE,
                 Enrollment.id.in_(ids),
             )
@@ -143,13 +143,13 @@ def _records(session: LiveSession, enrollment_ids) -> dict[int, Attendance]:
     }
 
 
-def save_attendance(course: Course, session: LiveSession, minutes: dict[int, int | None]) -> int:
+def save_attendance(offering: Offering, session: LiveSession, minutes: dict[int, int | None]) -> int:
     """Record the minutes typed for each learner (None: not recorded) and flush; returns how many are recorded.
 
     Ids that aren't an active learner of the offering (revoked since the page was opened) are ignored.
     A figure left unchanged keeps where it came from.
     """
-    enrollments = _active_enrollments(course, list(minutes))
+    enrollments = _active_enrollments(offering, list(minutes))
     records = _records(session, list(enrollments))
     now = utcnow()
     recorded = 0
@@ -457,7 +457,7 @@ class AttendanceImportResult:
     capped: list[ImportedLearner] = field(default_factory=list)
 
 
-def import_report(course: Course, session: LiveSession, report: ParsedReport) -> AttendanceImportResult:
+def import_report(offering: Offering, session: LiveSession, report: ParsedReport) -> AttendanceImportResult:
     """Record the report's minutes for the active learners it names, replacing their earlier figures (flushed).
 
     A learner with a line that couldn't be read keeps their earlier figure (a partial sum would be wrong).
@@ -476,7 +476,7 @@ def import_report(course: Course, session: LiveSession, report: ParsedReport) ->
                 sa.select(Enrollment)
                 .join(Enrollment.user)
                 .where(
-                    Enrollment.course_id == course.id,
+                    Enrollment.offering_id == offering.id,
                     Enrollment.status == EnrollmentStatus.ACTIVE,
                     User.email.in_(list(seconds)),
                 )

@@ -16,9 +16,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ...fields import HoursField, MoneyField, WholeNumberField, valid_slug
-from ...models import CourseKind
+from ...models import OfferingKind
 
-KIND_CHOICES = [SelectChoice(k.value, k.label) for k in CourseKind]
+KIND_CHOICES = [SelectChoice(k.value, k.label) for k in OfferingKind]
 PRICE_CHOICES = [
     SelectChoice("free", "Free"),
     SelectChoice("fixed", "Fixed price"),
@@ -28,7 +28,7 @@ MAX_TOPICS = 5
 
 
 def _kind_value(value) -> str:
-    return value.value if isinstance(value, CourseKind) else str(value)
+    return value.value if isinstance(value, OfferingKind) else str(value)
 
 
 class TopicsField(StringField):
@@ -45,7 +45,7 @@ class TopicsField(StringField):
 
 
 class OfferingForm(FlaskForm):
-    # `coerce` turns the offering's CourseKind (OfferingForm(obj=course)) into its value, so the select shows it.
+    # `coerce` turns the offering's OfferingKind (OfferingForm(obj=course)) into its value, so the select shows it.
     kind = SelectField("Kind of offering", choices=KIND_CHOICES, coerce=_kind_value)
     title = StringField("Title", validators=[DataRequired(), Length(max=160)])
     slug = StringField(

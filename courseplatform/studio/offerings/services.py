@@ -12,15 +12,15 @@ from ...fields import slugify
 from ...integrations.payments import test_mode
 from ...media.services import claim_upload, release_assets, store_upload
 from ...models import (
-    Course,
-    CourseKind,
-    CourseStatus,
     CreatorProfile,
     Enrollment,
     Lesson,
     LessonKind,
     LiveSession,
     MediaAsset,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
     Order,
     QuizChoice,
     QuizQuestion,
@@ -47,12 +47,12 @@ class NotReadyToPublish(StudioError):
 
 
 DASHBOARD_PER_PAGE = 25  # a creator of thousands of offerings reads the dashboard a page at a time
-DASHBOARD_ORDER = (Course.updated_at.desc(), Course.id.desc())
+DASHBOARD_ORDER = (Offering.updated_at.desc(), Offering.id.desc())
 
 
-def offerings_overview(profile: CreatorProfile, course_id: int | None = None) -> list[sa.Row]:
+def offerings_overview(profile: CreatorProfile, offering_id: int | None = None) -> list[sa.Row]:
     """Each offering (or just one) with active learners, net revenue and next live date, in one query."""
-    ids = [course_id] if course_id is not None else None
+    ids = [offering_id] if offering_id is not None else None
     return _overview_rows(profile, ids)
 
 
@@ -62,7 +62,7 @@ def offerings_page(profile: CreatorProfile, page: int) -> tuple[Page[int], list[
     The figures (learners, revenue, next live date) are worked out for this page's offerings only.
     """
     found = paginate(
-        sa.select(Course.id).where(Course.creator_id == profile.id).order_by(*DASHBOARD_ORDER),
+        sa.select(Offering.id).where(Offering.creator_id == profile.id).order_by(*DASHBOARD_ORDER),
         page,
         DASHBOARD_PER_PAGE,
         keep_past_end=True,
@@ -70,20 +70,20 @@ def offerings_page(profile: CreatorProfile, page: int) -> tuple[Page[int], list[
     return found, _overview_rows(profile, list(found.items)) if found.items else []
 
 
-def _overview_rows(profile: CreatorProfile, course_ids: list[int] | None) -> list[sa.Row]:
+def _overview_rows(profile: CreatorProfile, offering_ids: list[int] | None) -> list[sa.Row]:
     """The offerings with their learners and net to date read off the running totals, one row each."""
     next_live = (
         sa.select(sa.func.min(LiveSession.starts_at))
-        .where(LiveSession.course_id == Course.id, LiveSession.starts_at > utcnow())
+        .where(LiveSession.offering_id == Offering.id, LiveSession.starts_at > utcnow())
         .scalar_subquery()
     )
-    wanted = Course.creator_id == profile.id
-    if course_ids is not None:
-        wanted = sa.and_(wanted, Course.id.in_(course_ids))
+    wanted = Offering.creator_id == profile.id
+    if offering_ids is not None:
+        wanted = sa.and_(wanted, Offering.id.in_(offering_ids))
     return list(
         db.session.execute(
             sa.select(
-                Course,
+                Offering,
                 offering_learners().label("learners"),
                 offering_net_cents().label("revenue_cents"),
                 next_live.label("next_live_at"),
@@ -94,14 +94,14 @@ def _overview_rows(profile: CreatorProfile, course_ids: list[int] | None) -> lis
     )
 
 
-def unique_course_slug(wanted: str, exclude_id: int | None = None) -> str:
+def unique_offering_slug(wanted: str, exclude_id: int | None = None) -> str:
     """`wanted`, or `wanted-2`, `wanted-3`… whichever is free."""
     base = slugify(wanted, max_length=150)
     taken = set(
         db.session.scalars(
-            sa.select(Course.slug).where(
-                sa.or_(Course.slug == base, Course.slug.like(base + "-%")),
-                Course.id != (exclude_id or 0),
+            sa.select(Offering.slug).where(
+                sa.or_(Offering.slug == base, Offering.slug.like(base + "-%")),
+                Offering.id != (exclude_id or 0),
             )
         )
     )
@@ -115,7 +115,8 @@ def unique_course_slug(wanted: str, exclude_id: int | None = None) -> str:
 
 def slug_in_use(slug: str, exclude_id: int | None) -> bool:
     return (
-        db.session.scalar(sa.select(Course.id).where(Course.slug == slug, Course.id != (exclude_id or 0))) is not None
+        db.session.scalar(sa.select(Offering.id).where(Offering.slug == slug, Offering.id != (exclude_id or 0)))
+        is not None
     )
 
 
@@ -134,61 +135,61 @@ def topics_for(names: list[str]) -> list[Topic]:
 
 
 def save_offering(
-    profile: CreatorProfile, course: Course | None, form, cover: FileStorage | None
-) -> tuple[Course, list[str]]:
+    profile: CreatorProfile, offering: Offering | None, form, cover: FileStorage | None
+) -> tuple[Offering, list[str]]:
     """Create or update an offering from a validated OfferingForm.
 
     Returns the offering and the storage keys of a cover image it no longer uses, for
     the caller to delete after the commit.
     """
-    if course is None:
+    if offering is None:
         # Linked by id, not by relationship, so it joins the session only when complete.
-        course = Course(creator_id=profile.id, currency=profile.currency, status=CourseStatus.DRAFT)
-    slug = form.slug.data or unique_course_slug(form.title.data, exclude_id=course.id)
-    if slug_in_use(slug, course.id):
+        offering = Offering(creator_id=profile.id, currency=profile.currency, status=OfferingStatus.DRAFT)
+    slug = form.slug.data or unique_offering_slug(form.title.data, exclude_id=offering.id)
+    if slug_in_use(slug, offering.id):
         raise StudioError("Another offering already uses this web address; choose another.")
-    old_cover = course.cover_asset
+    old_cover = offering.cover_asset
     if form.cover_asset_id.data:
-        course.cover_asset = claim_upload(profile.user, form.cover_asset_id.data, {"image"})
+        offering.cover_asset = claim_upload(profile.user, form.cover_asset_id.data, {"image"})
     elif cover is not None and cover.filename:
-        course.cover_asset = store_upload(profile.user, cover, {"image"})
+        offering.cover_asset = store_upload(profile.user, cover, {"image"})
     elif form.remove_cover.data:
-        course.cover_asset = None
+        offering.cover_asset = None
     price, sliding_min = form.price_values()
-    course.kind = CourseKind(form.kind.data)
-    course.title = form.title.data.strip()
-    course.slug = slug
-    course.subtitle = (form.subtitle.data or "").strip()
-    course.description = form.description.data or ""
-    course.price_cents = price
-    course.sliding_scale_min_cents = sliding_min
-    course.ce_minutes = form.ce_minutes.data or None
-    course.ce_approval_statement = (form.ce_approval_statement.data or "").strip()
-    course.authoring_minutes = form.authoring_minutes.data or 0
-    course.sequential = form.sequential.data
+    offering.kind = OfferingKind(form.kind.data)
+    offering.title = form.title.data.strip()
+    offering.slug = slug
+    offering.subtitle = (form.subtitle.data or "").strip()
+    offering.description = form.description.data or ""
+    offering.price_cents = price
+    offering.sliding_scale_min_cents = sliding_min
+    offering.ce_minutes = form.ce_minutes.data or None
+    offering.ce_approval_statement = (form.ce_approval_statement.data or "").strip()
+    offering.authoring_minutes = form.authoring_minutes.data or 0
+    offering.sequential = form.sequential.data
     # Only live workshops have sessions to attend.
-    live = course.kind is CourseKind.LIVE_WORKSHOP
-    course.min_attendance_percent = form.min_attendance_percent.data if live else None
-    opening = course.waitlist_only and not form.waitlist_only.data
-    course.waitlist_only = form.waitlist_only.data
-    course.topics = topics_for(topic_names(form.topics.data))
-    course.updated_at = utcnow()
-    db.session.add(course)
+    live = offering.kind is OfferingKind.LIVE_WORKSHOP
+    offering.min_attendance_percent = form.min_attendance_percent.data if live else None
+    opening = offering.waitlist_only and not form.waitlist_only.data
+    offering.waitlist_only = form.waitlist_only.data
+    offering.topics = topics_for(topic_names(form.topics.data))
+    offering.updated_at = utcnow()
+    db.session.add(offering)
     db.session.flush()
-    if opening and course.status is CourseStatus.PUBLISHED:
-        announce_opening(course)
-    if old_cover is not None and old_cover is not course.cover_asset:
-        return course, release_assets([old_cover])
-    return course, []
+    if opening and offering.status is OfferingStatus.PUBLISHED:
+        announce_opening(offering)
+    if old_cover is not None and old_cover is not offering.cover_asset:
+        return offering, release_assets([old_cover])
+    return offering, []
 
 
-def curriculum_problems(course: Course) -> list[str]:
+def curriculum_problems(offering: Offering) -> list[str]:
     """What in the lessons blocks publishing: no lessons, missing files, empty quizzes, live lessons with no session."""
     lessons = list(
         db.session.scalars(
             sa.select(Lesson)
             .join(Section)
-            .where(Section.course_id == course.id)
+            .where(Section.offering_id == offering.id)
             .order_by(Section.position, Section.id, Lesson.position, Lesson.id)
             .options(selectinload(Lesson.questions))
         )
@@ -212,21 +213,21 @@ def curriculum_problems(course: Course) -> list[str]:
     return problems
 
 
-def publish_problems(course: Course) -> list[str]:
+def publish_problems(offering: Offering) -> list[str]:
     """Everything that stops this offering from being published, in words the creator can act on."""
-    problems = curriculum_problems(course)
-    if not course.description.strip():
+    problems = curriculum_problems(offering)
+    if not offering.description.strip():
         problems.append("Write a description, so learners know what they'll get (Details).")
-    if course.price_cents and course.price_cents < 50:
+    if offering.price_cents and offering.price_cents < 50:
         problems.append("Set a price of at least 0.50, or make it free (Details).")
-    if course.sliding_scale_min_cents is not None and course.sliding_scale_min_cents > course.price_cents:
+    if offering.sliding_scale_min_cents is not None and offering.sliding_scale_min_cents > offering.price_cents:
         problems.append("The lowest sliding-scale amount is above the suggested price (Details).")
-    if course.price_cents and not can_take_payments(course.creator):
+    if offering.price_cents and not can_take_payments(offering.creator):
         problems.append("Connect your Stripe account so you can be paid (Payouts), or make the offering free.")
-    if course.kind is CourseKind.LIVE_WORKSHOP:
+    if offering.kind is OfferingKind.LIVE_WORKSHOP:
         upcoming = db.session.scalar(
             sa.select(sa.func.count(LiveSession.id)).where(
-                LiveSession.course_id == course.id, LiveSession.starts_at > utcnow()
+                LiveSession.offering_id == offering.id, LiveSession.starts_at > utcnow()
             )
         )
         if not upcoming:
@@ -241,71 +242,71 @@ def can_take_payments(profile: CreatorProfile) -> bool:
     return bool(profile.stripe_account_id and profile.stripe_charges_enabled)
 
 
-def publish(course: Course) -> None:
+def publish(offering: Offering) -> None:
     """Put the offering in the catalog, or raise NotReadyToPublish with what is missing."""
-    if course.status is CourseStatus.PUBLISHED:
+    if offering.status is OfferingStatus.PUBLISHED:
         return
-    problems = publish_problems(course)
+    problems = publish_problems(offering)
     if problems:
         raise NotReadyToPublish(problems)
-    course.status = CourseStatus.PUBLISHED
-    course.published_at = course.published_at or utcnow()
-    course.updated_at = utcnow()
+    offering.status = OfferingStatus.PUBLISHED
+    offering.published_at = offering.published_at or utcnow()
+    offering.updated_at = utcnow()
     db.session.flush()
-    if not course.waitlist_only:
-        announce_opening(course)
+    if not offering.waitlist_only:
+        announce_opening(offering)
 
 
-def archive(course: Course) -> None:
+def archive(offering: Offering) -> None:
     """Take a published offering out of the catalog; enrolled learners keep their access."""
-    if course.status is not CourseStatus.PUBLISHED:
+    if offering.status is not OfferingStatus.PUBLISHED:
         raise StudioError("Only a published offering can be archived.")
-    course.status = CourseStatus.ARCHIVED
-    course.updated_at = utcnow()
+    offering.status = OfferingStatus.ARCHIVED
+    offering.updated_at = utcnow()
 
 
-def unpublish(course: Course) -> None:
+def unpublish(offering: Offering) -> None:
     """Back to draft, to rework it; enrolled learners keep their access."""
-    if course.status is CourseStatus.DRAFT:
+    if offering.status is OfferingStatus.DRAFT:
         raise StudioError("This offering is already a draft.")
-    course.status = CourseStatus.DRAFT
-    course.updated_at = utcnow()
+    offering.status = OfferingStatus.DRAFT
+    offering.updated_at = utcnow()
 
 
-def duplicate_offering(course: Course) -> Course:
+def duplicate_offering(offering: Offering) -> Offering:
     """A draft copy with the same details, curriculum and quizzes (files shared, live dates not copied)."""
-    course = db.session.execute(
-        sa.select(Course)
-        .where(Course.id == course.id)
+    offering = db.session.execute(
+        sa.select(Offering)
+        .where(Offering.id == offering.id)
         .options(
-            undefer(Course.description_html),
-            selectinload(Course.topics),
-            selectinload(Course.sections)
+            undefer(Offering.description_html),
+            selectinload(Offering.topics),
+            selectinload(Offering.sections)
             .selectinload(Section.lessons)
             .options(undefer(Lesson.body_html), selectinload(Lesson.questions).selectinload(QuizQuestion.choices)),
         )
     ).scalar_one()
-    copy = Course(
-        creator_id=course.creator_id,
-        kind=course.kind,
-        title=f"Copy of {course.title}"[:160],
-        slug=unique_course_slug(f"{course.slug}-copy"),
-        subtitle=course.subtitle,
-        description=stored_markdown(course, "description"),
-        cover_asset_id=course.cover_asset_id,
-        price_cents=course.price_cents,
-        sliding_scale_min_cents=course.sliding_scale_min_cents,
-        currency=course.currency,
-        status=CourseStatus.DRAFT,
-        ce_minutes=course.ce_minutes,
-        ce_approval_statement=course.ce_approval_statement,
+    copy = Offering(
+        creator_id=offering.creator_id,
+        kind=offering.kind,
+        title=f"Copy of {offering.title}"[:160],
+        slug=unique_offering_slug(f"{offering.slug}-copy"),
+        subtitle=offering.subtitle,
+        description=stored_markdown(offering, "description"),
+        cover_asset_id=offering.cover_asset_id,
+        price_cents=offering.price_cents,
+        sliding_scale_min_cents=offering.sliding_scale_min_cents,
+        currency=offering.currency,
+        status=OfferingStatus.DRAFT,
+        ce_minutes=offering.ce_minutes,
+        ce_approval_statement=offering.ce_approval_statement,
         authoring_minutes=0,
-        sequential=course.sequential,
-        min_attendance_percent=course.min_attendance_percent,
-        waitlist_only=course.waitlist_only,
-        topics=list(course.topics),
+        sequential=offering.sequential,
+        min_attendance_percent=offering.min_attendance_percent,
+        waitlist_only=offering.waitlist_only,
+        topics=list(offering.topics),
     )
-    for section in course.sections:
+    for section in offering.sections:
         new_section = Section(title=section.title, position=section.position)
         copy.sections.append(new_section)
         for lesson in section.lessons:
@@ -340,33 +341,33 @@ def duplicate_offering(course: Course) -> Course:
     return copy
 
 
-def has_buyers(course: Course) -> bool:
+def has_buyers(offering: Offering) -> bool:
     """Whether anyone ever ordered or enrolled: then the offering is archived, never deleted."""
-    ordered = sa.select(Order.id).where(Order.course_id == course.id)
-    enrolled = sa.select(Enrollment.id).where(Enrollment.course_id == course.id)
+    ordered = sa.select(Order.id).where(Order.offering_id == offering.id)
+    enrolled = sa.select(Enrollment.id).where(Enrollment.offering_id == offering.id)
     return bool(db.session.scalar(sa.select(sa.or_(sa.exists(ordered), sa.exists(enrolled)))))
 
 
-def delete_offering(course: Course) -> list[str]:
+def delete_offering(offering: Offering) -> list[str]:
     """Delete an offering nobody bought, with its curriculum and sessions (flushed).
 
     Returns the storage keys of files nothing else uses, for the caller to delete after
     the commit. An offering with orders or learners is refused: what people paid for
     is never lost (archive it instead).
     """
-    if has_buyers(course):
+    if has_buyers(offering):
         raise StudioError(
             "People have enrolled in or ordered this offering, so it can't be deleted. "
             "Archive it instead: it leaves the catalog and they keep their access."
         )
-    lessons = [lesson for section in course.sections for lesson in section.lessons]
+    lessons = [lesson for section in offering.sections for lesson in section.lessons]
     ids = {
-        course.cover_asset_id,
+        offering.cover_asset_id,
         *(lesson.media_asset_id for lesson in lessons),
         *(lesson.captions_asset_id for lesson in lessons),
-        *(session.replay_asset_id for session in course.live_sessions),
+        *(session.replay_asset_id for session in offering.live_sessions),
     } - {None}
     assets = list(db.session.scalars(sa.select(MediaAsset).where(MediaAsset.id.in_(ids)))) if ids else []
-    db.session.delete(course)
+    db.session.delete(offering)
     db.session.flush()
     return release_assets(assets)

@@ -6,21 +6,20 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from ...access import creator_required, owned_course_or_404, studio_required
+from ...access import creator_required, owned_offering_or_404, studio_required
 from ...extensions import db
 from ...fields import page_number
 from ...markdown_render import render_markdown
 from ...media.services import UploadError, media_url, ready_upload
-from ...models import Course, CourseKind
+from ...models import Offering, OfferingKind
 from .. import bp
 from ..curriculum.services import CURRICULUM_OPTIONS
+from . import services
 from .forms import ConfirmForm, OfferingForm
 from .services import (
     NotReadyToPublish,
     StudioError,
     archive,
-    delete_offering,
-    duplicate_offering,
     has_buyers,
     offerings_overview,
     offerings_page,
@@ -37,86 +36,86 @@ def dashboard():
     """The creator's offerings with kind, status, learners, revenue and next live date."""
     profile = current_user.creator_profile
     found, rows = offerings_page(profile, page_number(request.args))
-    return render_template("studio/dashboard.html", profile=profile, found=found, rows=rows, kinds=list(CourseKind))
+    return render_template("studio/dashboard.html", profile=profile, found=found, rows=rows, kinds=list(OfferingKind))
 
 
 @bp.route("/courses/new", methods=["GET", "POST"])
 @creator_required
-def new_course():
+def new_offering():
     """Start an offering: a self-paced course, a recorded workshop or a live workshop."""
     form = OfferingForm()
     if request.method == "GET":
-        kind = request.args.get("kind", CourseKind.COURSE.value)
-        form.kind.data = kind if kind in {k.value for k in CourseKind} else CourseKind.COURSE.value
-    return _offering_form(form, course=None)
+        kind = request.args.get("kind", OfferingKind.COURSE.value)
+        form.kind.data = kind if kind in {k.value for k in OfferingKind} else OfferingKind.COURSE.value
+    return _offering_form(form, offering=None)
 
 
-@bp.get("/courses/<int:course_id>")
+@bp.get("/courses/<int:offering_id>")
 @studio_required
-def course(course_id: int):
+def offering(offering_id: int):
     """An offering's overview: what is missing before publishing, and what can be done next."""
-    offering = owned_course_or_404(course_id, selectinload(Course.creator))
-    (figures,) = offerings_overview(offering.creator, course_id=offering.id)
+    offering = owned_offering_or_404(offering_id, selectinload(Offering.creator))
+    (figures,) = offerings_overview(offering.creator, offering_id=offering.id)
     return render_template(
-        "studio/course.html",
-        course=offering,
+        "studio/offering.html",
+        offering=offering,
         figures=figures,
         deletable=not has_buyers(offering),
         problems=publish_problems(offering),
         confirm=ConfirmForm(),
-        public_url=url_for("catalog.course", slug=offering.slug),
+        public_url=url_for("catalog.offering", slug=offering.slug),
     )
 
 
-@bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
+@bp.route("/courses/<int:offering_id>/edit", methods=["GET", "POST"])
 @studio_required
-def edit_course(course_id: int):
+def edit_offering(offering_id: int):
     """Change an offering's details: title, address, description, cover, price, topics, CE."""
-    offering = owned_course_or_404(course_id, selectinload(Course.topics), selectinload(Course.creator))
+    offering = owned_offering_or_404(offering_id, selectinload(Offering.topics), selectinload(Offering.creator))
     form = OfferingForm(obj=offering)
     if request.method == "GET":
         form.price_kind.data = (
             "free" if offering.is_free else "sliding" if offering.sliding_scale_min_cents is not None else "fixed"
         )
-    return _offering_form(form, course=offering)
+    return _offering_form(form, offering=offering)
 
 
-def _offering_form(form: OfferingForm, course: Course | None):
+def _offering_form(form: OfferingForm, offering: Offering | None):
     preview = None
     if request.method == "POST" and "preview" in request.form:
         # The description's own rules (its length above all) apply to a preview as they do to saving.
         if form.description.validate(form):
             preview = render_markdown(form.description.data)
     elif form.validate_on_submit():
-        profile = course.creator if course is not None else current_user.creator_profile
+        profile = offering.creator if offering is not None else current_user.creator_profile
         try:
-            saved, _unused_keys = save_offering(profile, course, form, request.files.get(form.cover.name))
+            saved, _unused_keys = save_offering(profile, offering, form, request.files.get(form.cover.name))
         except (StudioError, UploadError) as error:
             target = form.slug if isinstance(error, StudioError) else form.cover
             target.errors = [*target.errors, str(error)]
             db.session.rollback()
         else:
-            if course is None:
+            if offering is None:
                 flash("Your offering is saved as a draft. Next, build its curriculum.", "success")
-                return redirect(url_for("studio.course", course_id=saved.id))
+                return redirect(url_for("studio.offering", offering_id=saved.id))
             flash("Your changes are saved.", "success")
-            return redirect(url_for("studio.edit_course", course_id=saved.id))
+            return redirect(url_for("studio.edit_offering", offering_id=saved.id))
     return render_template(
-        "studio/course_form.html",
+        "studio/offering_form.html",
         form=form,
-        course=course,
+        offering=offering,
         preview=preview,
-        currency=(course.currency if course else current_user.creator_profile.currency),
-        cover_url=media_url(course.cover_asset) if course is not None else None,
-        pending_cover=ready_upload(course.creator.user if course else current_user, form.cover_asset_id.data),
+        currency=(offering.currency if offering else current_user.creator_profile.currency),
+        cover_url=media_url(offering.cover_asset) if offering is not None else None,
+        pending_cover=ready_upload(offering.creator.user if offering else current_user, form.cover_asset_id.data),
     )
 
 
-@bp.post("/courses/<int:course_id>/publish")
+@bp.post("/courses/<int:offering_id>/publish")
 @studio_required
-def publish_course(course_id: int):
+def publish_offering(offering_id: int):
     """Publish, or say exactly what is still missing."""
-    offering = owned_course_or_404(course_id, selectinload(Course.creator))
+    offering = owned_offering_or_404(offering_id, selectinload(Offering.creator))
     _check_confirm()
     try:
         publish(offering)
@@ -125,36 +124,36 @@ def publish_course(course_id: int):
         flash("Not published yet. " + " ".join(error.problems), "error")
     else:
         flash("Published: your offering is in the catalog.", "success")
-    return redirect(url_for("studio.course", course_id=course_id))
+    return redirect(url_for("studio.offering", offering_id=offering_id))
 
 
-@bp.post("/courses/<int:course_id>/archive")
+@bp.post("/courses/<int:offering_id>/archive")
 @studio_required
-def archive_course(course_id: int):
+def archive_offering(offering_id: int):
     """Take it out of the catalog; enrolled learners keep access."""
-    return _change_status(course_id, archive, "Archived: it has left the catalog; enrolled learners keep access.")
+    return _change_status(offering_id, archive, "Archived: it has left the catalog; enrolled learners keep access.")
 
 
-@bp.post("/courses/<int:course_id>/unpublish")
+@bp.post("/courses/<int:offering_id>/unpublish")
 @studio_required
-def unpublish_course(course_id: int):
+def unpublish_offering(offering_id: int):
     """Back to draft to rework it; enrolled learners keep access."""
-    return _change_status(course_id, unpublish, "Back to draft: only you can see it now.")
+    return _change_status(offering_id, unpublish, "Back to draft: only you can see it now.")
 
 
-@bp.post("/courses/<int:course_id>/duplicate")
+@bp.post("/courses/<int:offering_id>/duplicate")
 @studio_required
-def duplicate_course(course_id: int):
+def duplicate_offering(offering_id: int):
     """Copy an offering, curriculum and quizzes included, as a new draft."""
-    offering = owned_course_or_404(course_id)
+    offering = owned_offering_or_404(offering_id)
     _check_confirm()
-    copy = duplicate_offering(offering)
+    copy = services.duplicate_offering(offering)
     flash(f"Duplicated as “{copy.title}”, a draft. Live session dates are not copied.", "success")
-    return redirect(url_for("studio.course", course_id=copy.id))
+    return redirect(url_for("studio.offering", offering_id=copy.id))
 
 
-def _change_status(course_id: int, change, message: str):
-    offering = owned_course_or_404(course_id)
+def _change_status(offering_id: int, change, message: str):
+    offering = owned_offering_or_404(offering_id)
     _check_confirm()
     try:
         change(offering)
@@ -163,22 +162,22 @@ def _change_status(course_id: int, change, message: str):
         flash(str(error), "error")
     else:
         flash(message, "success")
-    return redirect(url_for("studio.course", course_id=course_id))
+    return redirect(url_for("studio.offering", offering_id=offering_id))
 
 
-@bp.post("/courses/<int:course_id>/delete")
+@bp.post("/courses/<int:offering_id>/delete")
 @studio_required
-def delete_course(course_id: int):
+def delete_offering(offering_id: int):
     """Delete an offering nobody has bought, with its lessons and files, after the creator confirmed."""
-    offering = owned_course_or_404(course_id, *CURRICULUM_OPTIONS, selectinload(Course.live_sessions))
+    offering = owned_offering_or_404(offering_id, *CURRICULUM_OPTIONS, selectinload(Offering.live_sessions))
     _check_confirm()
     title = offering.title
     try:
-        delete_offering(offering)
+        services.delete_offering(offering)
     except StudioError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return redirect(url_for("studio.course", course_id=course_id))
+        return redirect(url_for("studio.offering", offering_id=offering_id))
     flash(f"“{title}” was deleted, with its lessons and files.", "success")
     return redirect(url_for("studio.dashboard"))
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from ...checkout.services import platform_fee
 from ...extensions import db
 from ...integrations.payments import AccountStatus, Payments, PaymentsError, estimated_fee, get_payments, test_mode
-from ...models import Course, CreatorProfile, Order, OrderStatus, User
+from ...models import CreatorProfile, Offering, Order, OrderStatus, User
 from ...models.base import whole_sum
 from ...models.commerce import SETTLED_STATUSES, order_net_cents, order_refunds
 from ...pagination import paginate
@@ -169,7 +169,7 @@ class EarningsRow:
 
     order_id: int
     paid_at: datetime
-    course_title: str
+    offering_title: str
     learner_email: str
     currency: str
     amount_cents: int
@@ -211,9 +211,9 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
     settled = (
         sa.select()
         .select_from(Order)
-        .join(Course, Order.course_id == Course.id)
+        .join(Offering, Order.offering_id == Offering.id)
         .outerjoin(refunds, refunds.c.order_id == Order.id)
-        .where(Course.creator_id == profile.id, Order.status.in_(SETTLED_STATUSES))
+        .where(Offering.creator_id == profile.id, Order.status.in_(SETTLED_STATUSES))
     )
 
     totals = [
@@ -250,7 +250,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
         settled.add_columns(
             Order.id,
             paid_at.label("paid_at"),
-            Course.title,
+            Offering.title,
             User.email,
             Order.currency,
             Order.amount_cents,
@@ -274,7 +274,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
         EarningsRow(
             order_id=row.id,
             paid_at=row.paid_at,
-            course_title=row.title,
+            offering_title=row.title,
             learner_email=row.email,
             currency=row.currency,
             amount_cents=row.amount_cents,

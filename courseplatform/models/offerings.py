@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .media import MediaAsset
 
 
-class CourseKind(enum.Enum):
+class OfferingKind(enum.Enum):
     COURSE = "course"
     RECORDED_WORKSHOP = "recorded_workshop"
     LIVE_WORKSHOP = "live_workshop"
@@ -35,7 +35,7 @@ class CourseKind(enum.Enum):
         }[self.value]
 
 
-class CourseStatus(enum.Enum):
+class OfferingStatus(enum.Enum):
     DRAFT = "draft"
     PUBLISHED = "published"
     ARCHIVED = "archived"
@@ -49,7 +49,7 @@ class LessonKind(enum.Enum):
     LIVE = "live"
 
 
-course_topics = sa.Table(
+offering_topics = sa.Table(
     "course_topics",
     db.metadata,
     sa.Column("course_id", sa.ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True),
@@ -68,8 +68,14 @@ class Topic(Model):
     slug: Mapped[str] = mapped_column(sa.String(60), unique=True)
 
 
-class Course(Model):
-    """An offering: a self-paced course, a recorded workshop or a live workshop."""
+class Offering(Model):
+    """An offering: a self-paced course, a recorded workshop or a live workshop.
+
+    The code calls it an offering everywhere; the database keeps its first names (the `courses` table,
+    `course_id` columns, the `course_kind` and `course_status` types), which each model maps by name.
+    Renaming stored names would break the release still serving during a rolling deploy, and the
+    operators' own SQL, for no change anyone sees. Public addresses stay `/courses/...`.
+    """
 
     __tablename__ = "courses"
     __table_args__ = (
@@ -92,7 +98,7 @@ class Course(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     creator_id: Mapped[int] = mapped_column(sa.ForeignKey("creator_profiles.id", ondelete="CASCADE"))
-    kind: Mapped[CourseKind] = mapped_column(enum_column(CourseKind, "course_kind"))
+    kind: Mapped[OfferingKind] = mapped_column(enum_column(OfferingKind, "course_kind"))
     title: Mapped[str] = mapped_column(sa.String(160))
     slug: Mapped[str] = mapped_column(sa.String(160), unique=True)
     subtitle: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
@@ -103,7 +109,9 @@ class Course(Model):
     # When set, learners may pay any amount from this minimum up (the price is the suggestion).
     sliding_scale_min_cents: Mapped[int | None] = mapped_column()
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD", server_default="USD")
-    status: Mapped[CourseStatus] = mapped_column(enum_column(CourseStatus, "course_status"), default=CourseStatus.DRAFT)
+    status: Mapped[OfferingStatus] = mapped_column(
+        enum_column(OfferingStatus, "course_status"), default=OfferingStatus.DRAFT
+    )
     ce_minutes: Mapped[int | None] = mapped_column()
     ce_approval_statement: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     authoring_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -117,18 +125,18 @@ class Course(Model):
     # PostgreSQL's full-text index of the offering's words and its creator's name, weighted by field.
     # Triggers write it (see the migration that adds it), so it also covers bulk loads and renames.
     # Part of the table, not of the class: no INSERT, SELECT or subquery of offerings names it, so
-    # SQLite, where it doesn't exist, never meets it. Searches read `Course.__table__.c.search_vector`.
+    # SQLite, where it doesn't exist, never meets it. Searches read `Offering.__table__.c.search_vector`.
     search_vector: Unmapped[str | None] = unmapped_column(TSVECTOR, info=ONLY_ON_POSTGRESQL)
 
-    creator: Mapped[CreatorProfile] = relationship(back_populates="courses")
+    creator: Mapped[CreatorProfile] = relationship(back_populates="offerings")
     cover_asset: Mapped[MediaAsset | None] = relationship()
     sections: Mapped[list[Section]] = relationship(
-        back_populates="course", order_by="Section.position", cascade="all, delete-orphan"
+        back_populates="offering", order_by="Section.position", cascade="all, delete-orphan"
     )
     live_sessions: Mapped[list[LiveSession]] = relationship(
-        back_populates="course", order_by="LiveSession.starts_at", cascade="all, delete-orphan"
+        back_populates="offering", order_by="LiveSession.starts_at", cascade="all, delete-orphan"
     )
-    topics: Mapped[list[Topic]] = relationship(secondary=course_topics, order_by=Topic.name)
+    topics: Mapped[list[Topic]] = relationship(secondary=offering_topics, order_by=Topic.name)
 
     @property
     def is_free(self) -> bool:
@@ -141,15 +149,15 @@ class Course(Model):
         The one rule for every place that lists or sells offerings (catalog, search, storefront,
         checkout, waitlist); learners already enrolled keep their access whatever it says.
         """
-        return self.status is CourseStatus.PUBLISHED and not self.creator.is_suspended
+        return self.status is OfferingStatus.PUBLISHED and not self.creator.is_suspended
 
     @is_listed.inplace.expression
     @classmethod
     def _is_listed_expression(cls) -> sa.ColumnElement[bool]:
-        # Built once for Course: every catalog, storefront and checkout query carries it, and building
-        # the subquery anew cost a third of the home page's CPU. (Aliases of Course build their own.)
-        if cls is Course:
-            return _course_is_listed()
+        # Built once for Offering: every catalog, storefront and checkout query carries it, and building
+        # the subquery anew cost a third of the home page's CPU. (Aliases of Offering build their own.)
+        if cls is Offering:
+            return _offering_is_listed()
         return cls._build_is_listed()
 
     @classmethod
@@ -161,19 +169,19 @@ class Course(Model):
             .correlate(cls)
             .exists()
         )
-        return sa.and_(cls.status == CourseStatus.PUBLISHED, ~withdrawn)
+        return sa.and_(cls.status == OfferingStatus.PUBLISHED, ~withdrawn)
 
     @property
     def ce_hours(self) -> float | None:
         return None if self.ce_minutes is None else self.ce_minutes / 60
 
     def __repr__(self) -> str:
-        return f"<Course {self.slug} {self.status.value}>"
+        return f"<Offering {self.slug} {self.status.value}>"
 
 
 @functools.cache
-def _course_is_listed() -> sa.ColumnElement[bool]:
-    return Course._build_is_listed()
+def _offering_is_listed() -> sa.ColumnElement[bool]:
+    return Offering._build_is_listed()
 
 
 class Section(Model):
@@ -183,11 +191,11 @@ class Section(Model):
     __table_args__ = (sa.Index("ix_sections_course_position", "course_id", "position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="CASCADE"))
+    offering_id: Mapped[int] = mapped_column("course_id", sa.ForeignKey("courses.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(sa.String(160))
     position: Mapped[int] = mapped_column(default=0)
 
-    course: Mapped[Course] = relationship(back_populates="sections")
+    offering: Mapped[Offering] = relationship(back_populates="sections")
     lessons: Mapped[list[Lesson]] = relationship(
         back_populates="section", order_by="Lesson.position", cascade="all, delete-orphan"
     )
@@ -281,7 +289,7 @@ class LiveSession(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="CASCADE"))
+    offering_id: Mapped[int] = mapped_column("course_id", sa.ForeignKey("courses.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(sa.String(160), default="", server_default="")
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     time_zone: Mapped[str] = mapped_column(sa.String(64))
@@ -291,7 +299,7 @@ class LiveSession(Model):
     replay_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    course: Mapped[Course] = relationship(back_populates="live_sessions")
+    offering: Mapped[Offering] = relationship(back_populates="live_sessions")
 
     @property
     def ends_at(self) -> datetime:
