@@ -107,6 +107,30 @@ def test_a_deep_roster_page_works_out_progress_and_orders_for_its_own_rows_only(
 
 
 def test_the_revenue_view_reads_an_offerings_sales_in_the_period_from_an_index(plan, offering):
+    # A creator among many: the platform's orders of the period are mostly other creators' (50 offerings),
+    # and this offering's are a few of them.
+    others = CreatorProfileFactory()
+    db.session.execute(
+        sa.text(
+            "INSERT INTO courses (creator_id, kind, title, slug, status, published_at, created_at, updated_at)"
+            " SELECT :creator, 'course', 'Other ' || n, 'other-' || n, 'published', now(), now(), now()"
+            " FROM generate_series(1, 50) AS n"
+        ),
+        {"creator": others.id},
+    )
+    db.session.execute(
+        sa.text(
+            "INSERT INTO orders (learner_id, course_id, amount_cents, discount_cents, currency, provider,"
+            " checkout_id, status, processor_fee_cents, processor_fee_estimated, platform_fee_cents, net_cents,"
+            " refunded_cents, refund_pending_cents, created_at, updated_at, paid_at)"
+            " SELECT e.user_id, CASE WHEN e.id % 50 = 0 THEN e.course_id ELSE o.id END, 4900, 0, 'USD', 'test',"
+            " 'sale-' || e.id, 'paid', 172, false, 490, 4238, 0, 0, now(), now(),"
+            " TIMESTAMPTZ '2026-06-15' - (e.id % 700) * interval '1 day'"
+            " FROM enrollments e JOIN courses o ON o.creator_id = :creator AND o.slug = 'other-' || (e.id % 50 + 1)"
+            " WHERE e.course_id = :offering"
+        ),
+        {"creator": others.id, "offering": offering.id},
+    )
     now = datetime(2026, 6, 15, tzinfo=UTC)
     edges = month_edges(Period.ending(now.date()), ZoneInfo("Europe/Berlin"))
     shown = plan(sales_and_refunds_statement(offering.creator, edges, now))
