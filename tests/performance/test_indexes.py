@@ -4,6 +4,7 @@ while holding the order's lock)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -134,8 +135,11 @@ def test_the_revenue_view_reads_an_offerings_sales_in_the_period_from_an_index(p
     now = datetime(2026, 6, 15, tzinfo=UTC)
     edges = month_edges(Period.ending(now.date()), ZoneInfo("Europe/Berlin"))
     shown = plan(sales_and_refunds_statement(offering.creator, edges, now))
-    # Both branches that sum sales (the months, the last four weeks) read the offering's orders by payment date.
-    sales_scans = [line for line in shown.splitlines() if "Index Scan using ix_orders_course_paid_at" in line]
+    # Both branches that sum sales (the months, the last four weeks) read the offering's orders by payment
+    # date, by an index scan or a bitmap of it, as the estimates make cheaper.
+    sales_scans = [
+        line for line in shown.splitlines() if re.search(r"Index Scan (using|on) ix_orders_course_paid_at", line)
+    ]
     assert len(sales_scans) >= 2, shown
 
 
