@@ -26,8 +26,10 @@ run: install
 	@echo "Aqueduct is running at http://127.0.0.1:5000  (Ctrl+C to stop)"
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-# Two pytest-xdist workers, each on its own database; PYTEST_WORKERS=0 runs in this process alone.
-PYTEST_WORKERS ?= 2
+# Three pytest-xdist workers on two cores, each on its own database: the tests that start whole processes
+# (one group, on one worker) mostly wait on them, so a third worker keeps both cores busy meanwhile.
+# PYTEST_WORKERS=0 runs in this process alone.
+PYTEST_WORKERS ?= 3
 test: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 

@@ -29,7 +29,7 @@ from .services import (
     begin_checkout,
     close_order,
     fulfil_order,
-    lock_order,
+    lock_known_order,
     open_checkout,
 )
 from .webhooks import handle_event
@@ -104,7 +104,7 @@ def test_checkout(order_id: int):
 @bp.post("/checkout/test/<int:order_id>/<any(pay, decline):choice>")
 @login_required
 def test_checkout_choice(order_id: int, choice: str):
-    order = lock_order(_own_test_order(order_id).id)
+    order = lock_known_order(_own_test_order(order_id).id)
     offering_page = url_for("catalog.offering", slug=order.offering.slug)
     if order.status is OrderStatus.PENDING and order.expires_at and order.expires_at <= utcnow():
         close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.")
@@ -177,7 +177,7 @@ def cancel():
             checkout = payments_for(order).expire_checkout(order.checkout_id)
         except PaymentsError:
             checkout = None  # the session expires on its own within the hold time
-        order = lock_order(order.id)
+        order = lock_known_order(order.id)
         if checkout is not None and checkout.is_complete:
             # Paid in another tab after all.
             fulfil_order(
