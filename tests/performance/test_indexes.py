@@ -86,6 +86,19 @@ def test_the_roster_filtered_by_status_reads_its_page_from_an_index(plan, offeri
     assert "Sort" not in shown, shown
 
 
+def _published_offerings(creator, count: int) -> None:
+    """`count` published offerings of `creator`, slugs offering-1…, each part of a series on sleep or couples."""
+    db.session.execute(
+        sa.text(
+            "INSERT INTO courses (creator_id, kind, title, slug, subtitle, description, status, published_at,"
+            " created_at, updated_at) SELECT :creator, 'course', 'Offering ' || n, 'offering-' || n,"
+            " 'For clinicians', 'Part ' || n || ' of a series on ' || (ARRAY['sleep', 'couples'])[n % 2 + 1],"
+            " 'published', now(), now(), now() FROM generate_series(1, :count) AS n"
+        ),
+        {"creator": creator.id, "count": count},
+    )
+
+
 def _below(plan: str, node: str) -> list[str]:
     """The lines of the plan nested under the first node whose line contains `node`."""
     lines = plan.splitlines()
@@ -111,14 +124,7 @@ def test_the_revenue_view_reads_an_offerings_sales_in_the_period_from_an_index(p
     # A creator among many: the platform's orders of the period are mostly other creators' (50 offerings),
     # and this offering's are a few of them.
     others = CreatorProfileFactory()
-    db.session.execute(
-        sa.text(
-            "INSERT INTO courses (creator_id, kind, title, slug, status, published_at, created_at, updated_at)"
-            " SELECT :creator, 'course', 'Other ' || n, 'other-' || n, 'published', now(), now(), now()"
-            " FROM generate_series(1, 50) AS n"
-        ),
-        {"creator": others.id},
-    )
+    _published_offerings(others, 50)
     db.session.execute(
         sa.text(
             "INSERT INTO orders (learner_id, course_id, amount_cents, discount_cents, currency, provider,"
@@ -127,7 +133,7 @@ def test_the_revenue_view_reads_an_offerings_sales_in_the_period_from_an_index(p
             " SELECT e.user_id, CASE WHEN e.id % 50 = 0 THEN e.course_id ELSE o.id END, 4900, 0, 'USD', 'test',"
             " 'sale-' || e.id, 'paid', 172, false, 490, 4238, 0, 0, now(), now(),"
             " TIMESTAMPTZ '2026-06-15' - (e.id % 700) * interval '1 day'"
-            " FROM enrollments e JOIN courses o ON o.creator_id = :creator AND o.slug = 'other-' || (e.id % 50 + 1)"
+            " FROM enrollments e JOIN courses o ON o.creator_id = :creator AND o.slug = 'offering-' || (e.id % 50 + 1)"
             " WHERE e.course_id = :offering"
         ),
         {"creator": others.id, "offering": offering.id},
@@ -147,16 +153,7 @@ def test_the_revenue_view_reads_an_offerings_sales_in_the_period_from_an_index(p
 def test_a_catalog_search_and_its_count_read_the_full_text_index(plan, words):
     # A catalog of published offerings, so "published" selects nearly every row and only the
     # full-text index narrows a search down.
-    creator = CreatorProfileFactory()
-    db.session.execute(
-        sa.text(
-            "INSERT INTO courses (creator_id, kind, title, slug, subtitle, description, status, published_at,"
-            " created_at, updated_at) SELECT :creator, 'course', 'Offering ' || n, 'offering-' || n,"
-            " 'For clinicians', 'Part ' || n || ' of a series on ' || (ARRAY['sleep', 'couples'])[n % 2 + 1],"
-            " 'published', now(), now(), now() FROM generate_series(1, 500) AS n"
-        ),
-        {"creator": creator.id},
-    )
+    _published_offerings(CreatorProfileFactory(), 500)
     db.session.execute(sa.text("SELECT gin_clean_pending_list('ix_courses_search_vector')"))  # as autovacuum would
     db.session.execute(sa.text("ANALYZE courses"))
     form = OfferingSearchForm(MultiDict({"q": words}), topics=[])
