@@ -181,7 +181,7 @@ def measure_in(tree: Path, database_url: str, offering_id: int, runs: int) -> di
     """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run(
-        [sys.executable, __file__, "--measure", database_url, "--course", str(offering_id), "--runs", str(runs)],
+        [sys.executable, __file__, "--measure", database_url, "--offering", str(offering_id), "--runs", str(runs)],
         cwd=tree,
         env=env,
         check=True,
@@ -217,7 +217,7 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the data set (a quick try)")
     parser.add_argument("--baseline", default="06bf778", help="git ref whose code is measured first")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
-    parser.add_argument("--course", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--offering", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.offering, args.runs)))

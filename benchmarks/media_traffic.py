@@ -141,7 +141,7 @@ class World:
 
 
 def build_schema_and_people(app) -> World:
-    """The schema (by the migrations), then a creator's published world and an enrolled learner."""
+    """The schema (by the migrations), then a creator's published offering and an enrolled learner."""
     from flask_migrate import upgrade
 
     from courseplatform.accounts.services import hash_password

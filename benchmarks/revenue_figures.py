@@ -42,8 +42,9 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from courseplatform import create_app  # noqa: E402
 from courseplatform.accounts.services import start_login_session  # noqa: E402
 from courseplatform.extensions import db  # noqa: E402
+from courseplatform.formatting import zone_or_utc  # noqa: E402
 from courseplatform.models import CreatorProfile, Offering, OfferingKind, OfferingStatus, User  # noqa: E402
-from courseplatform.revenue.figures import Period, creator_zone, revenue_figures  # noqa: E402
+from courseplatform.revenue.figures import Period, revenue_figures  # noqa: E402
 
 SECRET_KEY = secrets.token_hex(32)
 ZONE = "America/New_York"
@@ -200,7 +201,7 @@ def main() -> int:
             owner = db.session.get(User, user_id)
             start_login_session(owner)
             db.session.commit()
-            profile, zone, login_id = owner.creator_profile, creator_zone(owner.time_zone), owner.get_login_id()
+            profile, zone, login_id = owner.creator_profile, zone_or_utc(owner.time_zone), owner.get_login_id()
             this_month = datetime.now(UTC).astimezone(zone).date()
             periods = {"last 12 months": Period.ending(this_month, 12), "60 months": Period.ending(this_month, 60)}
             print(f"\n{args.runs} runs each after {WARM_UP} warm-up, in this process\n")

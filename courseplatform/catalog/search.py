@@ -24,7 +24,7 @@ from ..models.base import like_pattern
 MAX_SEARCH_TERMS = 8  # SQLite's LIKE: words matched, each one more scan of the text
 MAX_SEARCH_LENGTH = 200  # characters read of a search, whatever reached the service
 # Stemmed words ("techniques" finds "technique") and, for prefixes and names, words as written;
-# the migration that adds `offerings.search_vector` builds it with the same two configurations.
+# the migration that adds `courses.search_vector` builds it with the same two configurations.
 STEMMED = sa.literal_column("'english'::regconfig")
 AS_WRITTEN = sa.literal_column("'simple'::regconfig")
 PLAIN_WORD = re.compile(r"[^\W_]+")  # letters and digits only: safe to hand to to_tsquery with `:*`

@@ -45,7 +45,7 @@ class TopicsField(StringField):
 
 
 class OfferingForm(FlaskForm):
-    # `coerce` turns the offering's OfferingKind (OfferingForm(obj=course)) into its value, so the select shows it.
+    # `coerce` turns the offering's OfferingKind (OfferingForm(obj=offering)) into its value, so the select shows it.
     kind = SelectField("Kind of offering", choices=KIND_CHOICES, coerce=_kind_value)
     title = StringField("Title", validators=[DataRequired(), Length(max=160)])
     slug = StringField(
