@@ -9,9 +9,7 @@ between the preview and the import in a signed form field, so no file is stored 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 import zlib
@@ -21,6 +19,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from ..csv_uploads import CsvRefused, Refusal, read_upload, refusal_message
 from ..fields import EARLIEST_DATE, parse_money
 from ..models import PayerKind
 
@@ -168,23 +167,22 @@ def payer_kind_of(text: str) -> PayerKind:
     return PayerKind.INSURANCE
 
 
+READ_REFUSALS = {
+    Refusal.TOO_LARGE: "That file is larger than 2 MB. Export a shorter period, or split the file, and upload each.",
+    Refusal.NOT_CSV: "That file isn't a CSV. Export your sessions as CSV (or save the sheet as “CSV UTF-8”).",
+    Refusal.UNREADABLE: "We couldn't read that file's text. Save it as “CSV UTF-8” and upload it again.",
+    Refusal.EMPTY: "That file is empty. Export your sessions as CSV and upload that file.",
+}
+
+
 def read_export(data: bytes) -> KeptFile:
     """Keep only the mappable columns of an uploaded CSV; SessionImportError if the file can't be used at all."""
-    if len(data) > MAX_IMPORT_BYTES:
-        raise SessionImportError(
-            "That file is larger than 2 MB. Export a shorter period, or split the file, and upload each."
-        )
-    text = _decode(data)
-    if not text.strip():
-        raise SessionImportError("That file is empty. Export your sessions as CSV and upload that file.")
-    first_line = text.lstrip().split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line))
     headers: list[str] | None = None
     kinds: dict[int, str] = {}
     values: dict[int, list[str]] = {}
     lines: list[int] = []
     try:
-        for row in reader:
+        for number, row in read_upload(data, max_bytes=MAX_IMPORT_BYTES).rows():
             if not any(cell.strip() for cell in row):
                 continue
             if headers is None:
@@ -196,12 +194,12 @@ def read_export(data: bytes) -> KeptFile:
                 raise SessionImportError(
                     f"That file has more than {MAX_IMPORT_ROWS:,} sessions. Export a shorter period and upload each."
                 )
-            lines.append(reader.line_num)
+            lines.append(number)
             for i, kind in kinds.items():
                 cell = row[i].strip() if i < len(row) else ""
                 values[i].append(_keepable(cell, kind))
-    except csv.Error as exc:
-        raise SessionImportError(f"That file isn't a CSV we can read (line {reader.line_num}: {exc}).") from exc
+    except CsvRefused as refused:
+        raise SessionImportError(refusal_message(refused, READ_REFUSALS)) from refused
     if headers is None or not lines:
         raise SessionImportError(
             "That file has no sessions in it: we need a line of column names, then one line a session."
@@ -224,23 +222,6 @@ def _keepable(cell: str, kind: str) -> str:
     if not any(ch.isdigit() for ch in cell):
         return "" if not cell else "?"
     return cell[:40]
-
-
-def _decode(data: bytes) -> str:
-    if b"\x00" in data[:4096] or data.startswith(b"PK\x03\x04"):
-        raise SessionImportError(
-            "That file isn't a CSV. Export your sessions as CSV (or save the sheet as “CSV UTF-8”)."
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")  # Excel's "CSV (Comma delimited)" on Windows
-
-
-def _delimiter(first_line: str) -> str:
-    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=counts.__getitem__)
-    return best if counts[best] else ","
 
 
 # ---------------------------------------------------------------------------

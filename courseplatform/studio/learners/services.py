@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ...accounts.services import INVITE_MAX_AGE, password_link
+from ...csv_uploads import CsvRefused, Refusal, read_upload, refusal_message
 from ...downloads import spreadsheet_safe
 from ...enrollments import access_changes
 from ...enrollments.notes import creator_note
@@ -433,27 +434,6 @@ def _header_key(cell: str) -> str:
     return re.sub(r"[^a-z]", "", cell.lower())
 
 
-def _decode(data: bytes) -> str:
-    if b"\x00" in data[:4096] or data.startswith(b"PK\x03\x04"):
-        raise LearnerError(
-            "That file isn't a CSV. In Excel or Numbers, export the sheet as “CSV UTF-8” and upload that."
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp1252")  # Excel's "CSV (Comma delimited)" on Windows
-        except UnicodeDecodeError as exc:
-            raise LearnerError("We couldn't read that file's text. Save it as “CSV UTF-8” and try again.") from exc
-
-
-def _delimiter(first_line: str) -> str:
-    """Comma, or Excel's semicolon (European settings), or a tab, whichever the first line uses."""
-    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=counts.__getitem__)
-    return best if counts[best] else ","
-
-
 @dataclass(frozen=True)
 class Columns:
     """Where a header line says each value is."""
@@ -481,6 +461,14 @@ def _cell(row: list[str], index: int | None) -> str:
     return row[index].strip() if index is not None and index < len(row) else ""
 
 
+LIST_REFUSALS = {
+    Refusal.TOO_LARGE: "That file is larger than 1 MB. Split it into smaller files of up to 1,000 people.",
+    Refusal.NOT_CSV: "That file isn't a CSV. In Excel or Numbers, export the sheet as “CSV UTF-8” and upload that.",
+    Refusal.UNREADABLE: "We couldn't read that file's text. Save it as “CSV UTF-8” and try again.",
+    Refusal.EMPTY: "That file is empty. Put one e-mail address on each line, then upload it again.",
+}
+
+
 def read_learner_list(data: bytes) -> tuple[list[ListedPerson], ImportReport]:
     """The people in an uploaded CSV, and a report already holding the lines that can't be used.
 
@@ -488,12 +476,6 @@ def read_learner_list(data: bytes) -> tuple[list[ListedPerson], ImportReport]:
     an `email` column and optionally `name` (or first and last name). Raises
     LearnerError when the file as a whole can't be used (empty, too large, not a CSV).
     """
-    if len(data) > MAX_IMPORT_BYTES:
-        raise LearnerError("That file is larger than 1 MB. Split it into smaller files of up to 1,000 people.")
-    text = _decode(data)
-    if not text.strip():
-        raise LearnerError("That file is empty. Put one e-mail address on each line, then upload it again.")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text.lstrip().split("\n", 1)[0]))
     report = ImportReport()
     people: list[ListedPerson] = []
     seen: dict[str, int] = {}
@@ -501,7 +483,7 @@ def read_learner_list(data: bytes) -> tuple[list[ListedPerson], ImportReport]:
     first = True
     blanks = 0
     try:
-        for row in reader:
+        for number, row in read_upload(data, max_bytes=MAX_IMPORT_BYTES).rows():
             if not any(cell.strip() for cell in row):
                 blanks += 1
                 continue
@@ -509,14 +491,14 @@ def read_learner_list(data: bytes) -> tuple[list[ListedPerson], ImportReport]:
                 first = False
                 columns = _columns(row)
                 if columns is not None or not any("@" in cell for cell in row):
-                    report.header_line = reader.line_num
+                    report.header_line = number
                     continue
             report.blank_lines, blanks = report.blank_lines + blanks, 0  # only blanks between people count
             if len(people) + len(report.rejected) >= MAX_IMPORT_ROWS:
                 raise LearnerError(
                     f"That file has more than {MAX_IMPORT_ROWS:,} people. Split it into smaller files and upload each."
                 )
-            person = _person(row, reader.line_num, columns)
+            person = _person(row, number, columns)
             if isinstance(person, Rejection):
                 report.rejected.append(person)
             elif person.email in seen:
@@ -526,8 +508,8 @@ def read_learner_list(data: bytes) -> tuple[list[ListedPerson], ImportReport]:
             else:
                 seen[person.email] = person.line
                 people.append(person)
-    except csv.Error as exc:
-        raise LearnerError(f"That file isn't a CSV we can read (line {reader.line_num}: {exc}).") from exc
+    except CsvRefused as refused:
+        raise LearnerError(refusal_message(refused, LIST_REFUSALS)) from refused
     if not people and not report.rejected:
         raise LearnerError("That file has no e-mail addresses in it. Put one address on each line.")
     return people, report

@@ -10,8 +10,6 @@ to twice the session's length; the certificate counts at most the length itself
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -19,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
+from ...csv_uploads import CsvRefused, Refusal, read_upload, refusal_message
 from ...extensions import db
 from ...learning.progress import AttendanceSummary
 from ...models import Attendance, Enrollment, EnrollmentStatus, LiveSession, Offering, User, utcnow
@@ -210,28 +209,6 @@ def _key(cell: str) -> str:
     return re.sub(r"[^a-z]", "", cell.lower())
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")  # Teams exports UTF-16 with tabs
-        except UnicodeDecodeError as exc:
-            raise AttendanceError("We couldn't read that file's text. Export it again as CSV.") from exc
-    if b"\x00" in data[:4096] or data.startswith(b"PK\x03\x04"):
-        raise AttendanceError("That file isn't a CSV. Export the attendance report as CSV and upload that.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def _delimiter(text: str) -> str:
-    """Comma, tab or semicolon: whichever the opening lines use most."""
-    head = text[:4096]
-    counts = {d: head.count(d) for d in (",", "\t", ";")}
-    best = max(counts, key=counts.__getitem__)
-    return best if counts[best] else ","
-
-
 def _email_column(keys: list[str]) -> int | None:
     for index, key in enumerate(keys):
         if key in EMAIL_KEYS:
@@ -366,6 +343,14 @@ def _tables(rows, email_column: str | None, minutes_column: str | None) -> list[
     return tables
 
 
+REPORT_REFUSALS = {
+    Refusal.TOO_LARGE: "That file is larger than 1 MB. Export the report for this one meeting only.",
+    Refusal.NOT_CSV: "That file isn't a CSV. Export the attendance report as CSV and upload that.",
+    Refusal.UNREADABLE: "We couldn't read that file's text. Export it again as CSV.",
+    Refusal.EMPTY: "That file is empty. Export the meeting's attendance report as CSV and upload it.",
+}
+
+
 def read_report(data: bytes, email_column: str | None = None, minutes_column: str | None = None) -> ParsedReport:
     """The participants in an attendance report, by e-mail with seconds attended.
 
@@ -374,18 +359,10 @@ def read_report(data: bytes, email_column: str | None = None, minutes_column: st
     the first blank line after it. Raises ColumnsNeeded when the columns can't be told,
     AttendanceError when the file can't be used at all.
     """
-    if len(data) > MAX_REPORT_BYTES:
-        raise AttendanceError("That file is larger than 1 MB. Export the report for this one meeting only.")
-    text = _decode(data)
-    if not text.strip():
-        raise AttendanceError("That file is empty. Export the meeting's attendance report as CSV and upload it.")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    rows: list[tuple[int, list[str]]] = []
     try:
-        for row in reader:
-            rows.append((reader.line_num, row))
-    except csv.Error as exc:
-        raise AttendanceError(f"That file isn't a CSV we can read (line {reader.line_num}: {exc}).") from exc
+        rows = list(read_upload(data, max_bytes=MAX_REPORT_BYTES).rows())
+    except CsvRefused as refused:
+        raise AttendanceError(refusal_message(refused, REPORT_REFUSALS)) from refused
 
     tables = [table for table in _tables(rows, email_column, minutes_column) if table.rows]
     if not tables:
