@@ -8,12 +8,14 @@ server error or a value the database refuses.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
+from price_parser import Price
 from wtforms import (  # type: ignore[attr-defined]  # types-WTForms lacks SelectChoice (WTForms 3.2)
     DateField,
     DateTimeLocalField,
@@ -25,7 +27,7 @@ from wtforms import (  # type: ignore[attr-defined]  # types-WTForms lacks Selec
 )
 from wtforms.validators import Length, ValidationError
 
-from .formatting import decimal_amount
+from .formatting import decimal_amount, minor_units
 from .ids import MAX_INTEGER
 
 CURRENCIES = [
@@ -126,6 +128,86 @@ def parse_money(text: str) -> int:
     if re.match(r"^[0-9]+[.,][0-9]{3,}$", raw):
         raise ValueError("Use at most two decimal places.")
     raise ValueError("Enter an amount such as 150 or 150.00.")
+
+
+# Currency marks as exports and Aqueduct itself print them, longest first; "$" alone names no one dollar.
+CURRENCY_MARKS = {"US$": "USD", "CA$": "CAD", "C$": "CAD", "AU$": "AUD", "A$": "AUD", "NZ$": "NZD", "€": "EUR",
+                  "£": "GBP", "$": "$"}  # fmt: skip
+DOLLARS = frozenset({"USD", "CAD", "AUD", "NZD"})
+# The shapes a written amount takes once its currency and sign are off: groups of three (by comma, point,
+# apostrophe or space) and up to two decimals, or plain digits. price-parser tells the decimal mark; this
+# only refuses what it would read too kindly ("5 5" as 55, "12,345.678").
+AMOUNT_SHAPE = re.compile(
+    r"[0-9]{1,3}(?:(?P<group>[,.' \u00a0\u202f])[0-9]{3}(?:(?P=group)[0-9]{3})*)?(?:(?!(?P=group))[.,][0-9]{1,2})?"
+    r"|[0-9]+(?:[.,][0-9]{1,2})?"
+)
+
+
+@dataclass(frozen=True)
+class WrittenAmount:
+    """An amount as an export writes it: signed (a refund or adjustment is negative), with its currency
+    when the text names one: an ISO code, or a code from its mark ("CA$", "€"); "$" alone is any dollar."""
+
+    amount: Decimal
+    currency: str | None
+
+    def in_currency(self, currency: str) -> bool:
+        """Whether the amount may be read as `currency` (it names no other)."""
+        if self.currency is None:
+            return True
+        if self.currency == "$":
+            return currency.upper() in DOLLARS
+        return self.currency == currency.upper()
+
+    def minor_units(self, currency: str) -> int:
+        return int(self.amount * minor_units(currency))
+
+
+def read_written_amount(text: str) -> WrittenAmount:
+    """`90,00 €`, `1.234,50 €`, `CA$150.00`, `A$150`, `($25.00)`, `-25`, `EUR 1 234,50`… as a signed amount.
+
+    Raises ValueError with a message for anything else (words, exponents, three decimals, non-ASCII digits).
+    """
+    raw = " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").split())
+    if not raw or len(raw) > 40:
+        raise ValueError("Enter an amount such as 150, 150.00 or 90,00 €.")
+    negative = raw.startswith("(") and raw.endswith(")")  # accountants' negative
+    if negative:
+        raw = raw[1:-1].strip()
+    raw, minus = _without_minus(raw)
+    currency = None
+    code = re.match(r"^([A-Z]{3})\s*(.*)$|^(.*?)\s*([A-Z]{3})$", raw)
+    if code:
+        currency, raw = (code[1], code[2]) if code[1] else (code[4], code[3])
+    else:
+        for mark, named in CURRENCY_MARKS.items():
+            if raw.startswith(mark) or raw.endswith(mark):
+                currency, raw = named, (raw[len(mark) :] if raw.startswith(mark) else raw[: -len(mark)]).strip()
+                break
+    if not minus:  # "$-25", "€ -90"
+        raw, minus = _without_minus(raw)
+    if minus and negative:
+        raise ValueError("Enter an amount such as 150, 150.00 or 90,00 €.")  # "(-5)": which is meant?
+    negative = negative or minus
+    if not raw.isascii() or not AMOUNT_SHAPE.fullmatch(raw):
+        raise ValueError("Enter an amount such as 150, 150.00 or 90,00 €.")
+    price = Price.fromstring(raw)
+    amount = price.amount
+    if amount is None or not amount.is_finite():
+        raise ValueError("Enter an amount such as 150, 150.00 or 90,00 €.")
+    if amount * 100 > MAX_MONEY_CENTS:
+        raise ValueError("That amount is too large.")
+    return WrittenAmount(-amount if negative else amount, currency)
+
+
+def _without_minus(text: str) -> tuple[str, bool]:
+    """The text without one leading or trailing minus (hyphen or the minus sign), and whether it had one."""
+    for minus in ("-", "\u2212"):
+        if text.startswith(minus):
+            return text[1:].strip(), True
+        if text.endswith(minus):
+            return text[:-1].strip(), True
+    return text, False
 
 
 class MoneyField(StringField):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from werkzeug.datastructures import MultiDict
@@ -17,6 +18,7 @@ from courseplatform.fields import (
     WholeNumberField,
     parse_money,
     parse_month,
+    read_written_amount,
     valid_email,
 )
 
@@ -167,3 +169,48 @@ def test_months_people_type(typed, month):
 @pytest.mark.parametrize("typed", ["2026-13", "2026-00", "1999-12", "٢٠٢٦-٠٣", "2026-003", "march", "", None])
 def test_months_that_are_refused(typed):
     assert parse_month(typed) is None
+
+
+@pytest.mark.parametrize(
+    ("written", "amount", "currency"),
+    [
+        ("90,00 €", "90.00", "EUR"),
+        ("1.234,50 €", "1234.50", "EUR"),
+        ("EUR 1 234,50", "1234.50", "EUR"),
+        ("€ 90", "90", "EUR"),
+        ("CA$150.00", "150.00", "CAD"),  # as Aqueduct prints Canadian dollars
+        ("A$150", "150", "AUD"),
+        ("NZ$80", "80", "NZD"),
+        ("US$150", "150", "USD"),
+        ("150 USD", "150", "USD"),
+        ("$1,234.50", "1234.50", "$"),
+        ("£1,250.00", "1250.00", "GBP"),
+        ("1'234.50", "1234.50", None),  # Swiss grouping
+        ("12,50", "12.50", None),
+        ("150", "150", None),
+        ("($25.00)", "-25.00", "$"),  # an accountant's refund
+        ("-$25.00", "-25.00", "$"),
+        ("$-25", "-25", "$"),
+        ("25-", "-25", None),
+        ("−25", "-25", None),  # the minus sign, not a hyphen
+    ],
+)
+def test_amounts_are_read_as_exports_write_them(written, amount, currency):
+    read = read_written_amount(written)
+    assert (read.amount, read.currency) == (Decimal(amount), currency)
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["", "abc", "12 abc", "5 5", "12,345.678", "1,234.567", "--5", "(-5)", "-5-", "$$5", "USD", "1e5", "NaN",
+     "Infinity", "١٢٣", "12\x00", "9" * 50, "0x10"],
+)  # fmt: skip
+def test_what_is_not_an_amount_is_refused_with_a_message(written):
+    with pytest.raises(ValueError, match="amount"):
+        read_written_amount(written)
+
+
+def test_an_amount_may_be_read_in_a_currency_it_does_not_name_otherwise():
+    assert read_written_amount("$150").in_currency("CAD") and read_written_amount("150").in_currency("JPY")
+    assert not read_written_amount("CA$150").in_currency("USD")
+    assert not read_written_amount("$150").in_currency("EUR")

@@ -20,7 +20,8 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..csv_uploads import CsvRefused, Refusal, read_upload, refusal_message
-from ..fields import EARLIEST_DATE, parse_money
+from ..fields import EARLIEST_DATE, read_written_amount
+from ..formatting import minor_units
 from ..models import PayerKind
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
@@ -70,6 +71,7 @@ DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%b %d, %Y", "%B
 # The same file written day first (03/05/2026 = 3 May), as exports outside the US usually are.
 DAY_FIRST_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%d %b %Y")
 NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/-](\d{1,2})[/-]\d{2,4}")
+DOTTED_DATE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})\b")
 
 
 class SessionImportError(Exception):
@@ -296,9 +298,17 @@ class RowProblem(ValueError):
 
 
 def parse_rows(
-    kept: KeptFile, mapping: Mapping, *, default_minutes: int, today: date, day_first_likely: bool = False
+    kept: KeptFile,
+    mapping: Mapping,
+    *,
+    default_minutes: int,
+    today: date,
+    currency: str,
+    day_first_likely: bool = False,
 ) -> ParsedFile:
     """Every data row as a session-income row or a reason it can't be one, with its line number.
+
+    Amounts are read in `currency` (the creator's); a row whose amount names another is a problem.
 
     `day_first_likely` decides dates that read both ways (a creator paid in pounds or euros).
     """
@@ -312,7 +322,7 @@ def parse_rows(
     for n, line in enumerate(kept.lines):
         try:
             day = _parse_date(kept.values[mapping.date][n], kept.headers[mapping.date], latest, formats)
-            amount = _parse_fee(kept.values[mapping.fee][n], kept.headers[mapping.fee])
+            amount = _parse_fee(kept.values[mapping.fee][n], kept.headers[mapping.fee], currency)
             minutes = (
                 _parse_minutes(kept.values[mapping.duration][n], kept.headers[mapping.duration])
                 if mapping.duration is not None
@@ -343,7 +353,12 @@ def _shown(value: str) -> str:
 def _parse_date(value: str, column: str, latest: date, formats: tuple[str, ...] = DATE_FORMATS) -> date:
     if not value:
         raise RowProblem(f"No date in “{column}”")
-    text = " ".join(value.replace(".", " ").split()) if value != "?" else ""
+    # Dotted numeric dates (03.02.2026) are written day first wherever they are written (Germany,
+    # Switzerland, Austria, the Nordics, Eastern Europe).
+    dotted = DOTTED_DATE.match(value)
+    text = dotted.expand(r"\1/\2/\3") if dotted else " ".join(value.replace(".", " ").split()) if value != "?" else ""
+    if dotted:
+        formats = ("%d/%m/%Y", "%d/%m/%y")
     text = re.sub(r"\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]m)?$", "", text, flags=re.I)  # "03/05/2026 10:00 AM"
     for fmt in formats:
         try:
@@ -358,16 +373,24 @@ def _parse_date(value: str, column: str, latest: date, formats: tuple[str, ...] 
     raise RowProblem(f"“{column}”{_shown(value)} isn't a date we can read (use e.g. 2026-03-05 or 03/05/2026)")
 
 
-def _parse_fee(value: str, column: str) -> int:
+def _parse_fee(value: str, column: str, currency: str) -> int:
+    """The row's amount in minor units of `currency`, written as any export writes money."""
     if not value:
         raise RowProblem(f"No amount in “{column}”")
-    text = value.strip()
-    if text.startswith("(") and text.endswith(")"):
-        raise RowProblem(f"The amount{_shown(value)} is negative (a refund or adjustment?)")
     try:
-        return parse_money(text.replace("USD", "").replace("US$", ""))
+        written = read_written_amount(value)
     except ValueError as exc:
         raise RowProblem(f"“{column}”{_shown(value)} isn't an amount: {exc}") from exc
+    if not written.in_currency(currency):
+        raise RowProblem(
+            f"The amount{_shown(value)} is in {written.currency}; your session income is kept in {currency}"
+        )
+    if written.amount < 0:
+        raise RowProblem(f"The amount{_shown(value)} is negative (a refund or adjustment?)")
+    minor = written.amount * minor_units(currency)
+    if minor != int(minor):
+        raise RowProblem(f"The amount{_shown(value)} has more decimals than {currency} amounts have")
+    return int(minor)
 
 
 def _parse_minutes(value: str, column: str) -> int:

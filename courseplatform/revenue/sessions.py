@@ -310,6 +310,7 @@ def _parse(kept: KeptFile, form: ColumnMappingForm):
         mapping,
         default_minutes=profile.default_session_minutes,
         today=_today(),
+        currency=profile.currency,
         day_first_likely=profile.currency in DAY_FIRST_CURRENCIES,
     )
 

@@ -179,7 +179,7 @@ def test_each_bad_row_is_listed_with_its_line_and_nothing_is_imported(web, creat
     problems = re.findall(r'<span class="sessions-problem-line">Line (\d+)</span> ([^<]*)</li>', page)
     assert [(int(line), unescape(reason)) for line, reason in problems] == [
         (3, "“Date of Service” “2026-13-45” isn't a date we can read (use e.g. 2026-03-05 or 03/05/2026)"),
-        (4, "“Fee” isn't an amount: Enter an amount such as 150 or 150.00."),
+        (4, "“Fee” isn't an amount: Enter an amount such as 150, 150.00 or 90,00 €."),
         (5, "“Duration” isn't a duration (use minutes such as 50, 50 min or 0:50)"),
         (6, "No date in “Date of Service”"),
         (7, "The amount “(150.00)” is negative (a refund or adjustment?)"),
@@ -325,3 +325,34 @@ def test_column_names_decide_what_is_kept(header, kind):
 )
 def test_payer_values_become_a_payer_kind(text, kind):
     assert payer_kind_of(text) is kind
+
+
+def test_european_amounts_in_a_windows_semicolon_export_are_imported_as_written(web, creator):
+    creator.currency = "EUR"
+    db.session.flush()
+    export = (
+        "Date of Service;Client;Service;Fee\r\n"
+        "03.02.2026;Jürgen Ölz;Psychotherapie 50 Min.;90,00 €\r\n"
+        "10.02.2026;Zoë Brandt;Psychotherapie 50 Min.;1.234,50 €\r\n"
+        "17.02.2026;Zoë Brandt;Psychotherapie 50 Min.;EUR 95\r\n"
+    ).encode("cp1252")
+    preview = upload(web, export).get_data(as_text=True)
+    assert "3 rows ready" in preview, preview
+    confirm(web, preview)
+    assert [(row.session_date, row.amount_cents, row.currency) for row in imported(creator)] == [
+        (date(2026, 2, 3), 9000, "EUR"),
+        (date(2026, 2, 10), 123450, "EUR"),
+        (date(2026, 2, 17), 9500, "EUR"),
+    ]
+    assert not any(name in str(row.__dict__) for row in imported(creator) for name in ("Jürgen", "Zoë"))
+
+
+def test_aqueducts_own_dollar_formats_are_read_and_another_currency_is_a_problem(web, creator):
+    creator.currency = "CAD"
+    db.session.flush()
+    export = "Date,Fee\n2026-03-02,CA$150.00\n2026-03-03,$140\n2026-03-04,A$150\n2026-03-05,150\n"
+    preview = upload(web, export).get_data(as_text=True)
+    assert "3 rows ready, 1 with problems" in preview
+    assert "is in AUD; your session income is kept in CAD" in unescape(preview)
+    page = confirm(web, preview, skip_bad="y").get_data(as_text=True)
+    assert [row.amount_cents for row in imported(creator)] == [15000, 14000, 15000], page

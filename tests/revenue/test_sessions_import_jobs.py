@@ -41,7 +41,7 @@ def recorded_job(profile, export: str = EXPORT) -> Job:
     """A committed import job for `export`, as the confirm step records it, not yet run."""
     kept = read_export(export.encode())
     mapping = Mapping(**{target: column for target, column in kept.suggestions().items() if column is not None})
-    parsed = parse_rows(kept, mapping, default_minutes=50, today=date(2026, 12, 1))
+    parsed = parse_rows(kept, mapping, default_minutes=50, today=date(2026, 12, 1), currency="USD")
     job = start_session_import(profile.user, parsed.rows, parsed.bad, dropped=["Client"], mapped={"Fee": "Fee"})
     db.session.commit()
     return job
