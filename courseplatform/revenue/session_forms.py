@@ -158,6 +158,12 @@ class ColumnMappingForm(FlaskForm):
     duration = SelectField(TARGET_LABELS["duration"], validate_choice=False)
     count = SelectField(TARGET_LABELS["count"], validate_choice=False)
     payer = SelectField(TARGET_LABELS["payer"], validate_choice=False)
+    unknown_payer = SelectField(
+        "A payer that names no kind of payment counts as",
+        choices=[SelectChoice(kind.value, kind.label) for kind in PayerKind],
+        default=PayerKind.SELF_PAY.value,
+        description="Such as a client's own name: never kept, only counted as this.",
+    )
     skip_bad = BooleanField("Skip the rows with problems and import the rest")
     preview = SubmitField("Update the preview")
     confirm = SubmitField("Import")
@@ -178,6 +184,11 @@ class ColumnMappingForm(FlaskForm):
             select.choices = choices
             if not select.raw_data or select.data not in {choice.value for choice in choices}:
                 select.data = str(suggested[target]) if suggested[target] is not None else ""
+
+    def unknown_payer_kind(self) -> PayerKind:
+        """The choice for payers that name no kind, self-pay until a valid one is made."""
+        known = {kind.value: kind for kind in PayerKind}
+        return known.get(self.unknown_payer.data or "", PayerKind.SELF_PAY)
 
     def validate_date(self, field) -> None:
         if not field.data:

@@ -61,10 +61,25 @@ IDENTIFYING = re.compile(
 # "Client" or "Patient" alone names a person; "Client paid" is an amount.
 PERSON = re.compile(r"client|patient", re.I)
 
+# A payer is classified only from words that name a kind of payment, never guessed from anything else:
+# a payer column may hold patients' own names (Jane), which must count neither as insurers nor be kept.
 SELF_PAY_WORDS = re.compile(
-    r"^\s*(?:n/?a|none|-+)?\s*$|self|private|cash|out[ -]of[ -]pocket|\bclient\b|\bcard\b|credit", re.I
+    r"^\s*(?:n/?a|none|-+)?\s*$|self|private|cash|out[ -]of[ -]pocket|\bclient\b|\bpatient\b|\bcard\b|credit|"
+    r"debit|\bvisa\b|mastercard|\bamex\b|venmo|zelle|paypal|\bcheck\b|\bcheque\b|e-?transfer|interac|"
+    r"bank transfer|\bhsa\b|\bfsa\b|stripe|square",
+    re.I,
 )
-SLIDING_WORDS = re.compile(r"sliding|reduced|discount", re.I)
+SLIDING_WORDS = re.compile(r"sliding|reduced|discount|pro[ -]?bono", re.I)
+INSURER_WORDS = re.compile(
+    r"insur|aetna|cigna|evernorth|anthem|elevance|blue ?cross|blue ?shield|\bbcbs|united ?health|\buhc\b|optum|"
+    r"humana|kaiser|medicare|medicaid|medi-?cal|tricare|magellan|beacon|carelon|oscar|ambetter|molina|highmark|"
+    r"wellcare|centene|oxford|emblem|health ?net|premera|regence|geisinger|\beap\b|\bhmo\b|\bppo\b|\bepo\b|"
+    r"workers'? ?comp|\bmsp\b|\bohip\b|sun ?life|manulife|canada life|great[ -]west|green ?shield|"
+    r"\bbupa\b|\baxa\b|vitality|\bnhs\b|medibank|\bnib\b|\bhcf\b",
+    re.I,
+)
+# What a payer the words above don't name is stored as, until the preview's choice decides its kind.
+UNKNOWN_PAYER = "unknown"
 SAFE_TO_ECHO = re.compile(r"^[0-9\s$£€.,:/\-()]{1,20}$")
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%d %b %Y")
@@ -160,13 +175,19 @@ def _fee_rank(header: str) -> int:
     return next((n for n, word in enumerate(FEE_PREFERENCE) if word in lowered), len(FEE_PREFERENCE))
 
 
-def payer_kind_of(text: str) -> PayerKind:
-    """Blank, self-pay words → self-pay; sliding/reduced → sliding scale; anything else (an insurer) → insurance."""
+def payer_kind_of(text: str) -> PayerKind | None:
+    """The kind of payment the payer's words name, or None when they name none (a person, say).
+
+    Sliding or pro bono first ("Reduced fee, cash"), then insurers ("Blue Cross EAP"), then self-pay
+    words and methods (blank, "Self-pay", "Card", "Venmo", "Check").
+    """
     if SLIDING_WORDS.search(text):
         return PayerKind.SLIDING_SCALE
+    if INSURER_WORDS.search(text):
+        return PayerKind.INSURANCE
     if SELF_PAY_WORDS.search(text):
         return PayerKind.SELF_PAY
-    return PayerKind.INSURANCE
+    return None
 
 
 READ_REFUSALS = {
@@ -220,7 +241,8 @@ def read_export(data: bytes) -> KeptFile:
 def _keepable(cell: str, kind: str) -> str:
     """A payer becomes its kind; other values are kept only if they hold a digit (never a bare word or name)."""
     if kind == "payer":
-        return payer_kind_of(cell).value
+        named = payer_kind_of(cell)
+        return named.value if named else UNKNOWN_PAYER
     if not any(ch.isdigit() for ch in cell):
         return "" if not cell else "?"
     return cell[:40]
@@ -240,6 +262,8 @@ class Mapping:
     duration: int | None = None
     count: int | None = None
     payer: int | None = None
+    # The kind a payer counts as when its words name none (the preview asks; self-pay unless changed).
+    unknown_payer: PayerKind = PayerKind.SELF_PAY
 
     def columns(self) -> list[int]:
         return [i for i in (self.date, self.fee, self.duration, self.count, self.payer) if i is not None]
@@ -269,6 +293,8 @@ class ParsedFile:
     # How dates like 03/05/2026 were read, and whether the file itself settled it.
     day_first: bool = False
     order_is_certain: bool = True
+    # Rows whose payer named no kind of payment, counted as the mapping's unknown_payer.
+    unknown_payers: int = 0
 
 
 def date_order(values: list[str]) -> tuple[bool, bool]:
@@ -336,13 +362,23 @@ def parse_rows(
         except RowProblem as problem:
             parsed.bad.append(BadRow(line, str(problem)))
             continue
-        payer = PayerKind(kept.values[mapping.payer][n]) if mapping.payer is not None else PayerKind.SELF_PAY
+        payer = _payer(kept.values[mapping.payer][n] if mapping.payer is not None else "", mapping)
+        parsed.unknown_payers += mapping.payer is not None and kept.values[mapping.payer][n] == UNKNOWN_PAYER
         identity = (day.isoformat(), count, minutes, amount, payer.value)
         # Two identical sessions on one day are two rows: the occurrence number tells them apart.
         seen[identity] = seen.get(identity, 0) + 1
         key = hashlib.sha256("|".join(map(str, (*identity, seen[identity]))).encode()).hexdigest()
         parsed.rows.append(ParsedRow(line, day, count, minutes, amount, payer, key))
     return parsed
+
+
+def _payer(kept: str, mapping: Mapping) -> PayerKind:
+    """A kept payer value as its kind: self-pay without a payer column, the mapping's choice for one unnamed."""
+    if mapping.payer is None:
+        return PayerKind.SELF_PAY
+    if kept == UNKNOWN_PAYER:
+        return mapping.unknown_payer
+    return PayerKind(kept)
 
 
 def _shown(value: str) -> str:

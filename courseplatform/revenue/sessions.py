@@ -303,6 +303,7 @@ def _parse(kept: KeptFile, form: ColumnMappingForm):
         duration=form.column("duration"),
         count=form.column("count"),
         payer=form.column("payer"),
+        unknown_payer=form.unknown_payer_kind(),
     )
     profile = _profile()
     return mapping, parse_rows(

@@ -321,10 +321,49 @@ def test_column_names_decide_what_is_kept(header, kind):
         ("Aetna", PayerKind.INSURANCE),
         ("Medicaid", PayerKind.INSURANCE),
         ("N/A", PayerKind.SELF_PAY),
+        ("Patient", PayerKind.SELF_PAY),
+        ("Venmo", PayerKind.SELF_PAY),
+        ("Zelle", PayerKind.SELF_PAY),
+        ("Check", PayerKind.SELF_PAY),
+        ("Visa", PayerKind.SELF_PAY),
+        ("Pro bono", PayerKind.SLIDING_SCALE),
+        ("Blue Cross Blue Shield of Illinois", PayerKind.INSURANCE),
+        ("Optum EAP", PayerKind.INSURANCE),
+        ("Jordan Checkley", None),  # a person's name names no kind of payment (nor does "Check" inside it)
+        ("Dr. Ana Ruiz", None),
+        ("Blue Mountain Family", None),
     ],
 )
-def test_payer_values_become_a_payer_kind(text, kind):
+def test_payer_values_become_a_payer_kind_only_by_their_words(text, kind):
     assert payer_kind_of(text) is kind
+
+
+JANE_STYLE = """Date,Patient,Payer,Item,Amount
+2026-04-01,Jordan Checkley,Jordan Checkley,Individual Session,$150.00
+2026-04-02,Sam Okafor,Priya Okafor,Individual Session,$150.00
+2026-04-03,Lee Park,Cigna,Individual Session,$120.00
+2026-04-04,Ana Ruiz,Venmo,Individual Session,$150.00
+"""
+
+
+def test_payers_that_are_peoples_names_count_as_the_creators_choice_and_are_never_kept(web, creator):
+    preview = upload(web, JANE_STYLE).get_data(as_text=True)
+    assert "2 rows named no kind of payment and count as self-pay." in preview
+    values = form_values(preview)
+    assert values["payer"] == "2" and values["unknown_payer"] == "self_pay"
+    for name in ("Checkley", "Okafor", "Priya", "Ruiz"):
+        assert name not in preview and name not in values["kept"], name
+    changed = web.client.post(
+        "/studio/sessions/import/confirm", data={**values, "unknown_payer": "insurance", "preview": "1"}
+    ).get_data(as_text=True)
+    assert "2 rows named no kind of payment and count as insurance." in changed
+    confirm(web, changed)
+    assert [row.payer_kind for row in imported(creator)] == [
+        PayerKind.INSURANCE,  # Jordan Checkley, as chosen
+        PayerKind.INSURANCE,  # Priya Okafor, as chosen
+        PayerKind.INSURANCE,  # Cigna
+        PayerKind.SELF_PAY,  # Venmo
+    ]
 
 
 def test_european_amounts_in_a_windows_semicolon_export_are_imported_as_written(web, creator):
