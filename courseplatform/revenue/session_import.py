@@ -45,12 +45,21 @@ TARGET_LABELS = {
 HEADER_PATTERNS = {
     "date": re.compile(r"\bdate\b|\bdos\b|\bday\b", re.I),
     "duration": re.compile(r"duration|minutes|\bmins?\b|length", re.I),
-    "count": re.compile(r"units?\b|sessions?\b|count|\bqty\b|quantity|visits?\b", re.I),
-    "fee": re.compile(r"fee|amount|charge|rate|price|paid|payment|billed|total|income|revenue", re.I),
+    "count": re.compile(r"sessions?\b|count|\bqty\b|quantity|visits?\b", re.I),
+    "fee": re.compile(
+        r"fee|amount|charge|rate|price|paid|payment|billed|total|income|revenue|collected|co-?pay|co pay", re.I
+    ),
     "payer": re.compile(r"payer|payor|insur", re.I),
 }
-# When several columns hold money, the one most likely to be the line's total is suggested.
-FEE_PREFERENCE = ("total", "fee", "charge", "amount", "billed", "paid", "payment", "rate", "price")
+# When several columns hold money, the one most likely to be the line's fee is suggested; what a client
+# still owes (a balance) is money but not income, so it comes last.
+FEE_PREFERENCE = ("fee", "charge", "total", "amount", "billed", "paid", "payment", "collected", "rate", "price", "pay")
+OWED = re.compile(r"balance|\bdue\b|owed|outstanding", re.I)
+# Billing units (a 90837 with a 90785 add-on is two units) count what was billed, not sessions.
+UNITS = re.compile(r"\bunits?\b", re.I)
+PRICED = re.compile(r"fee|rate|price|charge|amount|paid|collected", re.I)
+# Dates that aren't the session's: when a client came, was referred, was discharged, or a row was made.
+NOT_SESSION_DATE = re.compile(r"intake|referr|discharg|admi(?:t|ssion)|creat|added|\bdue\b|expir|modif|updat", re.I)
 PAYER_FIRST = re.compile(r"(?:pay(?:er|or|ment)?|billing) ?(?:type|method|kind)", re.I)
 # Columns that could identify a client, or hold nothing we can map, are dropped whatever else their name says.
 IDENTIFYING = re.compile(
@@ -164,13 +173,25 @@ def column_kind(header: str) -> str | None:
         return None
     if PAYER_FIRST.search(header):
         return "payer"
-    for target in ("date", "duration", "count", "fee", "payer"):
+    if HEADER_PATTERNS["date"].search(header):
+        return None if NOT_SESSION_DATE.search(header) else "date"
+    if HEADER_PATTERNS["duration"].search(header):
+        return "duration"
+    # Billing units are not sessions ("Total Units"), but a price per unit is an amount ("Rate per Unit");
+    # and money comes before counts: "Session Rate" and "Service Fee Per Unit" are amounts.
+    if UNITS.search(header) and not PRICED.search(header):
+        return None
+    if HEADER_PATTERNS["fee"].search(header):
+        return "fee"
+    for target in ("count", "payer"):
         if HEADER_PATTERNS[target].search(header):
             return target
     return None
 
 
 def _fee_rank(header: str) -> int:
+    if OWED.search(header):
+        return len(FEE_PREFERENCE) + 1
     lowered = header.lower()
     return next((n for n, word in enumerate(FEE_PREFERENCE) if word in lowered), len(FEE_PREFERENCE))
 

@@ -15,7 +15,7 @@ from werkzeug.test import encode_multipart
 
 from courseplatform.extensions import db
 from courseplatform.models import PayerKind, SessionIncome, SessionIncomeSource
-from courseplatform.revenue.session_import import column_kind, payer_kind_of
+from courseplatform.revenue.session_import import column_kind, payer_kind_of, read_export
 
 from ..factories import PASSWORD, CreatorProfileFactory
 from ..helpers import csrf_token_from
@@ -80,14 +80,15 @@ def test_columns_are_suggested_from_their_names_and_client_columns_dropped_at_on
     page = upload(web, EXPORT).get_data(as_text=True)
     values = form_values(page)
     headers = EXPORT.splitlines()[0].split(",")
-    assert {target: headers[int(values[target])] for target in ("date", "fee", "duration", "count", "payer")} == {
+    assert {target: headers[int(values[target])] for target in ("date", "fee", "duration", "payer")} == {
         "date": "Date of Service",
         "fee": "Fee",
         "duration": "Duration",
-        "count": "Units",
         "payer": "Payer",
     }
-    assert "Dropped before anything was stored:</strong> Client, Date of Birth, Diagnosis, Notes." in page
+    # Billing units (a 90-minute session billed as two units) are not a number of sessions.
+    assert values["count"] == ""
+    assert "Dropped before anything was stored:</strong> Client, Date of Birth, Diagnosis, Units, Notes." in page
     assert "4 rows ready" in page
 
 
@@ -114,13 +115,13 @@ def test_the_preview_shows_only_the_mapped_values_and_never_a_client(web, creato
 def test_importing_stores_the_mapped_values_and_reports_the_dropped_columns(web, creator):
     page = confirm(web, upload(web, EXPORT).get_data(as_text=True)).get_data(as_text=True)
     assert "<dt>Imported</dt><dd>4</dd>" in page
-    assert "Dropped before anything was stored:</strong> Client, Date of Birth, Diagnosis, Notes." in page
+    assert "Dropped before anything was stored:</strong> Client, Date of Birth, Diagnosis, Units, Notes." in page
     rows = [(r.session_date, r.sessions, r.minutes_each, r.amount_cents, r.payer_kind) for r in imported(creator)]
     assert rows == [
         (date(2026, 3, 2), 1, 50, 15000, PayerKind.SELF_PAY),
         (date(2026, 3, 2), 1, 50, 125000, PayerKind.INSURANCE),
         (date(2026, 3, 3), 1, 50, 15000, PayerKind.SLIDING_SCALE),
-        (date(2026, 3, 5), 2, 90, 12000, PayerKind.INSURANCE),
+        (date(2026, 3, 5), 1, 90, 12000, PayerKind.INSURANCE),  # one 90-minute session, billed as 2 units
     ]
     assert {r.source for r in imported(creator)} == {SessionIncomeSource.IMPORT}
 
@@ -302,13 +303,36 @@ def test_a_tampered_preview_is_refused(web, creator):
         ("Total Fee", "fee"),
         ("Payment Type", "payer"),
         ("Primary Insurance", "payer"),
-        ("Units", "count"),
+        ("Units", None),  # billing units, not sessions
+        ("Total Units", None),
+        ("Sessions", "count"),
+        ("Number of Visits", "count"),
+        ("Session Rate", "fee"),
+        ("Rate per Unit", "fee"),
+        ("Service Fee Per Unit", "fee"),
+        ("Collected", "fee"),
+        ("Copay", "fee"),
+        ("Intake Date", None),
+        ("Referral Date", None),
+        ("Appointment Date", "date"),
         ("Duration", "duration"),
         ("Client Payment Status", None),
     ],
 )
 def test_column_names_decide_what_is_kept(header, kind):
     assert column_kind(header) == kind
+
+
+def test_the_suggested_fee_is_the_lines_fee_not_what_is_still_owed(app):
+    kept = read_export(b"Date,Total balance,Fee,Copay\n2026-03-02,$40.00,$150.00,$20.00\n")
+    assert kept.headers[kept.suggestions()["fee"]] == "Fee"
+
+
+def test_a_file_whose_only_money_is_a_session_rate_is_imported(web, creator):
+    preview = upload(web, "Date,Session Rate\n2026-03-02,$150.00\n2026-03-03,$150.00\n").get_data(as_text=True)
+    assert "2 rows ready" in preview
+    confirm(web, preview)
+    assert [row.amount_cents for row in imported(creator)] == [15000, 15000]
 
 
 @pytest.mark.parametrize(
