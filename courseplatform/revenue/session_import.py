@@ -67,6 +67,23 @@ IDENTIFYING = re.compile(
     r"policy|subscriber|guarantor|code|icd|cpt|status|clinician|provider|location",
     re.I,
 )
+# A column naming the service (a CPT code, "Psychotherapy, 60 min"): read for its length only, never kept.
+SERVICE = re.compile(
+    r"\bservices?\b(?: (?:code|description|type|name))?|\bprocedure(?: code)?\b|\bcpt(?: code)?\b|"
+    r"billing code|appointment type|session type|\bdescription\b",
+    re.I,
+)
+# The psychotherapy codes that state a time (AMA CPT): 90832/90833 about 30 minutes (16–37),
+# 90834/90836 about 45 (38–52), 90837/90838 about 60 (53 and more); family sessions about 50.
+CPT_MINUTES = {"90832": 30, "90833": 30, "90834": 45, "90836": 45, "90837": 60, "90838": 60, "90839": 60,
+               "90846": 50, "90847": 50}  # fmt: skip
+STATED_LENGTH = re.compile(
+    r"\b(\d{1,2}):([0-5]\d)\b|"  # 0:45, 1:30
+    # 1 hr, 1.5 hours, 1 hr 30 min
+    r"\b(\d{1,2}(?:\.\d+)?)\s*-?\s*(?:h|hr|hrs|hours?)\b(?:\s*(\d{1,2})\s*(?:m|min|mins|minutes?)\b)?|"
+    r"\b(\d{1,3})\s*-?\s*(?:m|min|mins|minutes?)\b",  # 60 min, 50-minute
+    re.I,
+)
 # "Client" or "Patient" alone names a person; "Client paid" is an amount.
 PERSON = re.compile(r"client|patient", re.I)
 
@@ -120,7 +137,10 @@ class KeptFile:
         chosen: dict[str, int | None] = {}
         used: set[int] = set()
         for target in TARGETS:
-            candidates = [i for i, kind in sorted(self.kinds.items()) if kind == target and i not in used]
+            wanted = ("duration", "service") if target == "duration" else (target,)
+            candidates = [
+                i for rank in wanted for i, kind in sorted(self.kinds.items()) if kind == rank and i not in used
+            ]
             if target == "fee":
                 candidates.sort(key=lambda i: _fee_rank(self.headers[i]))
             column = candidates[0] if candidates else None
@@ -166,8 +186,19 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def column_kind(header: str) -> str | None:
-    """The target a column's name suggests, or None (the column is dropped)."""
-    if not header.strip() or IDENTIFYING.search(header):
+    """The target a column's name suggests, or None (the column is dropped).
+
+    "service" is a service, billing-code or description column: only the minutes it states are kept.
+    """
+    if not header.strip():
+        return None
+    # "Service Fee" or "Service Charge" is money; "Service Provider" names a person.
+    names_service = (
+        bool(SERVICE.search(header))
+        and not HEADER_PATTERNS["fee"].search(header)
+        and not IDENTIFYING.search(SERVICE.sub("", header))
+    )
+    if IDENTIFYING.search(header) and not names_service:
         return None
     if PERSON.search(header) and not HEADER_PATTERNS["fee"].search(header):
         return None
@@ -175,6 +206,8 @@ def column_kind(header: str) -> str | None:
         return "payer"
     if HEADER_PATTERNS["date"].search(header):
         return None if NOT_SESSION_DATE.search(header) else "date"
+    if names_service:
+        return "service"
     if HEADER_PATTERNS["duration"].search(header):
         return "duration"
     # Billing units are not sessions ("Total Units"), but a price per unit is an amount ("Rate per Unit");
@@ -187,6 +220,23 @@ def column_kind(header: str) -> str | None:
         if HEADER_PATTERNS[target].search(header):
             return target
     return None
+
+
+def minutes_of_service(text: str) -> int | None:
+    """The length a service states ("Psychotherapy, 60 min", "3-hour intensive", "0:45"), else its
+    psychotherapy code's (90837 → 60), else None; only lengths between 5 minutes and 10 hours count."""
+    low, high = MINUTES_RANGE
+    if match := STATED_LENGTH.search(text):
+        if match[1]:
+            minutes = int(match[1]) * 60 + int(match[2])
+        elif match[3]:
+            minutes = round(float(match[3]) * 60) + int(match[4] or 0)
+        else:
+            minutes = int(match[5])
+        if low <= minutes <= high:
+            return minutes
+    codes = [CPT_MINUTES[code] for code in re.findall(r"\b(9\d{4})\b", text) if code in CPT_MINUTES]
+    return codes[0] if codes else None
 
 
 def _fee_rank(header: str) -> int:
@@ -264,6 +314,9 @@ def _keepable(cell: str, kind: str) -> str:
     if kind == "payer":
         named = payer_kind_of(cell)
         return named.value if named else UNKNOWN_PAYER
+    if kind == "service":
+        minutes = minutes_of_service(cell)
+        return str(minutes) if minutes else ""
     if not any(ch.isdigit() for ch in cell):
         return "" if not cell else "?"
     return cell[:40]
@@ -370,11 +423,7 @@ def parse_rows(
         try:
             day = _parse_date(kept.values[mapping.date][n], kept.headers[mapping.date], latest, formats)
             amount = _parse_fee(kept.values[mapping.fee][n], kept.headers[mapping.fee], currency)
-            minutes = (
-                _parse_minutes(kept.values[mapping.duration][n], kept.headers[mapping.duration])
-                if mapping.duration is not None
-                else default_minutes
-            )
+            minutes = _minutes(kept, mapping, n, default_minutes)
             count = (
                 _parse_count(kept.values[mapping.count][n], kept.headers[mapping.count])
                 if mapping.count is not None
@@ -391,6 +440,16 @@ def parse_rows(
         key = hashlib.sha256("|".join(map(str, (*identity, seen[identity]))).encode()).hexdigest()
         parsed.rows.append(ParsedRow(line, day, count, minutes, amount, payer, key))
     return parsed
+
+
+def _minutes(kept: KeptFile, mapping: Mapping, n: int, default_minutes: int) -> int:
+    """The row's length: its duration column's, its service's stated length, or the creator's usual one."""
+    if mapping.duration is None:
+        return default_minutes
+    value = kept.values[mapping.duration][n]
+    if kept.kinds.get(mapping.duration) == "service":
+        return int(value) if value.isdigit() else default_minutes
+    return _parse_minutes(value, kept.headers[mapping.duration])
 
 
 def _payer(kept: str, mapping: Mapping) -> PayerKind:

@@ -4,18 +4,21 @@ and no trace of a client anywhere."""
 from __future__ import annotations
 
 import io
+import json
 import re
+import zlib
 from datetime import date
 from html import unescape
 
 import pytest
 import sqlalchemy as sa
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from courseplatform.extensions import db
 from courseplatform.models import PayerKind, SessionIncome, SessionIncomeSource
-from courseplatform.revenue.session_import import column_kind, payer_kind_of, read_export
+from courseplatform.revenue.session_import import column_kind, minutes_of_service, payer_kind_of, read_export
 
 from ..factories import PASSWORD, CreatorProfileFactory
 from ..helpers import csrf_token_from
@@ -65,6 +68,12 @@ def confirm(web, preview_html: str, **changes):
     return web.client.post("/studio/sessions/import/confirm", data=values, follow_redirects=True)
 
 
+def carried(web, kept: str) -> str:
+    """What the preview's signed, compressed field carries to the next step, as text."""
+    payload = URLSafeTimedSerializer(web.client.application.config["SECRET_KEY"], salt="session-income-import")
+    return zlib.decompress(bytes.fromhex(payload.loads(kept))).decode()
+
+
 def imported(profile) -> list[SessionIncome]:
     db.session.expire_all()
     return list(
@@ -100,16 +109,9 @@ def test_the_preview_shows_only_the_mapped_values_and_never_a_client(web, creato
     for trace in CLIENT_TRACES:
         assert trace not in page, trace
     # The columns carried to the next step are compressed and signed; decoded, they still hold no client.
-    import json
-    import zlib
-
-    from itsdangerous import URLSafeTimedSerializer
-
-    payload = URLSafeTimedSerializer(web.client.application.config["SECRET_KEY"], salt="session-income-import")
-    carried = zlib.decompress(bytes.fromhex(payload.loads(kept))).decode()
     for trace in CLIENT_TRACES:
-        assert trace not in carried, trace
-    assert json.loads(carried)["h"][1] == "Client"  # only the column's name, to say it was dropped
+        assert trace not in carried(web, kept), trace
+    assert json.loads(carried(web, kept))["h"][1] == "Client"  # only the column's name, to say it was dropped
 
 
 def test_importing_stores_the_mapped_values_and_reports_the_dropped_columns(web, creator):
@@ -315,12 +317,64 @@ def test_a_tampered_preview_is_refused(web, creator):
         ("Intake Date", None),
         ("Referral Date", None),
         ("Appointment Date", "date"),
+        ("Service", "service"),  # read for the length it states, never kept
+        ("Service Description", "service"),
+        ("CPT Code", "service"),
+        ("Billing Code", "service"),
+        ("Diagnosis Code", None),
+        ("ICD-10 Code", None),
+        ("Service Provider", None),
+        ("Service Fee", "fee"),
         ("Duration", "duration"),
         ("Client Payment Status", None),
     ],
 )
 def test_column_names_decide_what_is_kept(header, kind):
     assert column_kind(header) == kind
+
+
+@pytest.mark.parametrize(
+    ("service", "minutes"),
+    [
+        ("90837 Psychotherapy, 60 min", 60),
+        ("90834", 45),
+        ("90832 Psychotherapy", 30),
+        ("90837 + 90785", 60),
+        ("Couples intensive, 3 hours", 180),
+        ("Individual 50-minute session", 50),
+        ("1 hr 30 min", 90),
+        ("0:45 check-in", 45),
+        ("90791 Intake", None),  # the intake code states no time
+        ("Workbook", None),
+        ("Session 1 of 6", None),
+    ],
+)
+def test_a_service_states_its_length_in_words_or_by_its_code(service, minutes):
+    assert minutes_of_service(service) == minutes
+
+
+THERAPYNOTES_STYLE = """Date of Service,Patient,Service,Fee
+2026-05-04,Quinn Holloway,90837 Psychotherapy, 60 min,$180.00
+2026-05-05,Quinn Holloway,90834 Psychotherapy,$150.00
+2026-05-06,Rae Lindgren,"Couples intensive, 3 hours",$540.00
+2026-05-07,Rae Lindgren,90791 Psychiatric Diagnostic Evaluation,$200.00
+"""
+
+
+def test_lengths_come_from_the_service_when_there_is_no_duration_column(web, creator):
+    export = THERAPYNOTES_STYLE.replace("90837 Psychotherapy, 60 min", '"90837 Psychotherapy, 60 min"')
+    preview = upload(web, export).get_data(as_text=True)
+    values = form_values(preview)
+    assert values["duration"] == "2"  # the Service column, read for its lengths
+    for word in ("Holloway", "Lindgren", "Psychotherapy", "intensive", "Diagnostic"):
+        assert word not in preview and word not in carried(web, values["kept"]), word
+    confirm(web, preview)
+    assert [(row.session_date.day, row.minutes_each) for row in imported(creator)] == [
+        (4, 60),
+        (5, 45),
+        (6, 180),
+        (7, 45),  # the intake states no length: the creator's usual 45 minutes
+    ]
 
 
 def test_the_suggested_fee_is_the_lines_fee_not_what_is_still_owed(app):
@@ -376,7 +430,7 @@ def test_payers_that_are_peoples_names_count_as_the_creators_choice_and_are_neve
     values = form_values(preview)
     assert values["payer"] == "2" and values["unknown_payer"] == "self_pay"
     for name in ("Checkley", "Okafor", "Priya", "Ruiz"):
-        assert name not in preview and name not in values["kept"], name
+        assert name not in preview and name not in carried(web, values["kept"]), name
     changed = web.client.post(
         "/studio/sessions/import/confirm", data={**values, "unknown_payer": "insurance", "preview": "1"}
     ).get_data(as_text=True)
