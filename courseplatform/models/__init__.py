@@ -41,7 +41,7 @@ from .offerings import (
     Topic,
     offering_topics,
 )
-from .revenue import PayerKind, SessionIncome, SessionIncomeSource
+from .revenue import PayerKind, SessionIncome, SessionIncomeKind, SessionIncomeSource
 from .stats import CreatorLearner, CreatorStats, OfferingSales, OfferingStats, PlatformStats
 
 __all__ = [
@@ -87,6 +87,7 @@ __all__ = [
     "RefundStatus",
     "Section",
     "SessionIncome",
+    "SessionIncomeKind",
     "SessionIncomeSource",
     "Topic",
     "User",

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
-from .base import UTCDateTime, enum_column, money_check, utcnow
+from .base import UTCDateTime, enum_column, utcnow
 
 if TYPE_CHECKING:
     from .accounts import CreatorProfile
@@ -32,14 +32,35 @@ class SessionIncomeSource(enum.Enum):
     IMPORT = "import"
 
 
+class SessionIncomeKind(enum.Enum):
+    """What a line of session income is: sessions held, a fee for one missed, or a correction of money."""
+
+    SESSION = "session"
+    MISSED = "missed"  # a late-cancel or no-show fee: income, but no session held
+    ADJUSTMENT = "adjustment"  # a refund (negative) or other correction: money, no session
+
+    @property
+    def label(self) -> str:
+        return {
+            "session": "Sessions",
+            "missed": "Late-cancel and no-show fee",
+            "adjustment": "Refund or adjustment",
+        }[self.value]
+
+
 class SessionIncome(Model):
     """Income from 1:1 sessions on a date: counts, minutes and money, never a client."""
 
     __tablename__ = "session_income"
     __table_args__ = (
-        money_check("amount_cents"),
-        sa.CheckConstraint("sessions > 0", name="sessions_positive"),
-        sa.CheckConstraint("minutes_each > 0", name="minutes_positive"),
+        # Only a correction may take money away (a refund); sessions and fees never are negative.
+        sa.CheckConstraint("amount_cents >= 0 OR kind = 'adjustment'", name="amount_sign"),
+        # Sessions held have a count and a length; a missed-appointment fee or a correction has neither.
+        sa.CheckConstraint(
+            "(kind = 'session' AND sessions > 0 AND minutes_each > 0)"
+            " OR (kind <> 'session' AND sessions = 0 AND minutes_each = 0)",
+            name="counts_match_kind",
+        ),
         sa.UniqueConstraint("creator_id", "import_key", name="uq_session_income_creator_import_key"),
         sa.Index("ix_session_income_creator_date", "creator_id", "session_date"),
     )
@@ -52,6 +73,11 @@ class SessionIncome(Model):
     amount_cents: Mapped[int] = mapped_column()
     currency: Mapped[str] = mapped_column(sa.String(3))
     payer_kind: Mapped[PayerKind] = mapped_column(enum_column(PayerKind, "payer_kind"))
+    kind: Mapped[SessionIncomeKind] = mapped_column(
+        enum_column(SessionIncomeKind, "session_income_kind"),
+        default=SessionIncomeKind.SESSION,
+        server_default=SessionIncomeKind.SESSION.value,
+    )
     source: Mapped[SessionIncomeSource] = mapped_column(
         enum_column(SessionIncomeSource, "session_income_source"), default=SessionIncomeSource.MANUAL
     )

@@ -35,7 +35,7 @@ from sqlalchemy.orm import QueryableAttribute
 from ..downloads import spreadsheet_safe
 from ..extensions import db
 from ..formatting import decimal_amount, minor_units
-from ..models import CreatorProfile, Offering, OfferingStatus, Order, Refund, SessionIncome
+from ..models import CreatorProfile, Offering, OfferingStatus, Order, Refund, SessionIncome, SessionIncomeKind
 from ..models.base import whole_sum
 from ..models.commerce import SETTLED_STATUSES, counted_refunds
 from ..pagination import Page
@@ -143,10 +143,17 @@ class MonthFigures:
     passive_cents: int = 0
     sessions: int = 0
     session_minutes: int = 0
+    # Late-cancel and no-show fees: 1:1 income, but not sessions held (so not in the hourly or per-session figures).
+    missed_fee_cents: int = 0
+
+    @property
+    def bucket_cents(self) -> int:
+        """All the month's 1:1 income: sessions, refunds and adjustments, and missed-appointment fees."""
+        return self.session_cents + self.missed_fee_cents
 
     @property
     def passive_share(self) -> float | None:
-        return _passive_share(self.passive_cents, self.session_cents)
+        return _passive_share(self.passive_cents, self.bucket_cents)
 
     @property
     def session_hours(self) -> float:
@@ -207,8 +214,16 @@ class RevenueFigures:
         return self.session_minutes / 60
 
     @property
+    def missed_fee_cents(self) -> int:
+        return sum(m.missed_fee_cents for m in self.months)
+
+    @property
+    def bucket_cents(self) -> int:
+        return self.session_cents + self.missed_fee_cents
+
+    @property
     def passive_share(self) -> float | None:
-        return _passive_share(self.passive_cents, self.session_cents)
+        return _passive_share(self.passive_cents, self.bucket_cents)
 
     @property
     def average_session_fee_cents(self) -> float:
@@ -368,15 +383,18 @@ def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: date
     return money
 
 
-def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tuple[int, int, int]]:
-    """(income, sessions, minutes) per month index of the period, from the logged session income."""
+def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tuple[int, int, int, int]]:
+    """(income, missed-appointment fees, sessions, minutes) per month index of the period, from the logged
+    session income; refunds and adjustments count in the income of their month."""
     days = [*period.months, period.end]
     bucket = _month_index(SessionIncome.session_date, days)
-    rows: Iterable[tuple[int, int, int, int]] = db.session.execute(
+    missed = SessionIncome.kind == SessionIncomeKind.MISSED
+    rows: Iterable[tuple[int, int, int, int, int]] = db.session.execute(
         _grouped(
             sa.select(
                 bucket,
-                whole_sum(SessionIncome.amount_cents),
+                whole_sum(sa.case((missed, 0), else_=SessionIncome.amount_cents)),
+                whole_sum(sa.case((missed, SessionIncome.amount_cents), else_=0)),
                 whole_sum(SessionIncome.sessions),
                 whole_sum(SessionIncome.sessions * SessionIncome.minutes_each),
             ).where(
@@ -388,7 +406,9 @@ def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tup
             bucket,
         )
     )
-    return {index: (int(income), int(sessions), int(minutes)) for index, income, sessions, minutes in rows}
+    return {
+        index: (int(income), int(fees), int(sessions), int(minutes)) for index, income, fees, sessions, minutes in rows
+    }
 
 
 def _offerings(
@@ -471,8 +491,8 @@ def revenue_figures(
     offerings_page, authoring_minutes = _offerings(profile, money, page)
     months = []
     for index, month in enumerate(period.months):
-        income, count, minutes = sessions.get(index, (0, 0, 0))
-        months.append(MonthFigures(month, income, passive.get(index, 0), count, minutes))
+        income, fees, count, minutes = sessions.get(index, (0, 0, 0, 0))
+        months.append(MonthFigures(month, income, passive.get(index, 0), count, minutes, fees))
     return RevenueFigures(
         period=period,
         currency=profile.currency,
@@ -496,6 +516,7 @@ CSV_COLUMNS = [
     "passive_share_percent",
     "sessions",
     "session_hours",
+    "missed_appointment_fees",  # late-cancel and no-show fees: 1:1 income, not sessions (after the first seven)
 ]
 
 
@@ -520,6 +541,7 @@ def revenue_csv(figures: RevenueFigures) -> str:
                 "" if share is None else f"{share * 100:.1f}",
                 str(month.sessions),
                 _hours(month.session_minutes),
+                decimal_amount(month.missed_fee_cents, figures.currency),
             ]
         )
     return out.getvalue()

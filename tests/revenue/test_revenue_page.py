@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
-from courseplatform.models import OfferingStatus, utcnow
+from courseplatform.extensions import db
+from courseplatform.models import OfferingStatus, SessionIncomeKind, utcnow
 
 from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory, SessionIncomeFactory, UserFactory
 from ..factories.orders import refund, sale
@@ -265,11 +267,20 @@ def test_the_csv_holds_the_monthly_table(client, keeper):
     assert response.headers["Cache-Control"] == "private, no-store"
     assert 'filename="revenue-2025-01-to-2025-04.csv"' in response.headers["Content-Disposition"]
     assert list(csv.reader(io.StringIO(response.get_data(as_text=True)))) == [
-        ["month", "currency", "session_income", "passive_income", "passive_share_percent", "sessions", "session_hours"],
-        ["2025-01", "USD", "1800.00", "173.60", "8.8", "12", "10"],
-        ["2025-02", "USD", "480.00", "-1.75", "0.0", "4", "4"],
-        ["2025-03", "USD", "750.00", "173.90", "18.8", "5", "4.17"],
-        ["2025-04", "USD", "120.00", "-28.75", "0.0", "1", "1.5"],
+        [
+            "month",
+            "currency",
+            "session_income",
+            "passive_income",
+            "passive_share_percent",
+            "sessions",
+            "session_hours",
+            "missed_appointment_fees",
+        ],
+        ["2025-01", "USD", "1800.00", "173.60", "8.8", "12", "10", "0.00"],
+        ["2025-02", "USD", "480.00", "-1.75", "0.0", "4", "4", "0.00"],
+        ["2025-03", "USD", "750.00", "173.90", "18.8", "5", "4.17", "0.00"],
+        ["2025-04", "USD", "120.00", "-28.75", "0.0", "1", "1.5", "0.00"],
     ]
 
 
@@ -355,3 +366,39 @@ def test_url_building_words_in_the_address_reach_no_pager_link(client, creator):
     assert next_link.group(1).startswith("/studio/revenue?"), next_link.group(1)
     assert "from=2026-01" in next_link.group(1) and "#offerings-heading" in next_link.group(1)
     assert "_anchor" not in html and "_external" not in html and "javascript" not in html
+
+
+def test_missed_appointment_fees_and_refunds_keep_the_hourly_and_per_session_figures_honest(client, creator):
+    month = this_month()
+    day = month.replace(day=2)
+    SessionIncomeFactory(creator=creator, session_date=day, sessions=4, minutes_each=60, amount_cents=60000)
+    # A no-show fee is income but no session; a refund takes money back in its month, no session either.
+    SessionIncomeFactory(
+        creator=creator, session_date=day, sessions=0, minutes_each=0, amount_cents=7500, kind=SessionIncomeKind.MISSED
+    )
+    SessionIncomeFactory(
+        creator=creator,
+        session_date=day,
+        sessions=0,
+        minutes_each=0,
+        amount_cents=-15000,
+        kind=SessionIncomeKind.ADJUSTMENT,
+    )
+    html = page(client)
+    assert figure(html, "session") == "$450"  # four sessions, less the refund
+    assert "4 sessions, 4 h in the chair" in text(html)
+    assert figure(html, "missed-fees") == "and $75 in late-cancel and no-show fees, not counted as sessions"
+    assert figure(html, "session-per-hour") == "$112.50 an hour"  # $450 over 4 hours, the fee left out
+    rows = list(csv.reader(io.StringIO(client.get("/studio/revenue.csv").get_data(as_text=True))))
+    assert rows[-1][2] == "450.00" and rows[-1][5:] == ["4", "4", "75.00"]
+
+
+def test_a_line_of_session_income_can_not_be_a_session_without_length_nor_a_negative_fee(app):
+    profile = CreatorProfileFactory()
+    for bad in (
+        {"sessions": 0, "minutes_each": 0},  # a session line with no session
+        {"kind": SessionIncomeKind.MISSED, "sessions": 1},  # a fee counted as a session
+        {"kind": SessionIncomeKind.MISSED, "sessions": 0, "minutes_each": 0, "amount_cents": -100},
+    ):
+        with pytest.raises(sa.exc.IntegrityError), db.session.begin_nested():
+            SessionIncomeFactory(creator=profile, **bad)
