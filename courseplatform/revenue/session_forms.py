@@ -158,6 +158,7 @@ class ColumnMappingForm(FlaskForm):
     duration = SelectField(TARGET_LABELS["duration"], validate_choice=False)
     count = SelectField(TARGET_LABELS["count"], validate_choice=False)
     payer = SelectField(TARGET_LABELS["payer"], validate_choice=False)
+    status = SelectField(TARGET_LABELS["status"], validate_choice=False)
     unknown_payer = SelectField(
         "A payer that names no kind of payment counts as",
         choices=[SelectChoice(kind.value, kind.label) for kind in PayerKind],
@@ -175,8 +176,9 @@ class ColumnMappingForm(FlaskForm):
             "duration": f"None: use my usual {default_minutes} minutes",
             "count": "None: one session a line",
             "payer": "None: all self-pay",
+            "status": "None: every line is a session held",
         }
-        for target in ("date", "fee", "duration", "count", "payer"):
+        for target in ("date", "fee", "duration", "count", "status", "payer"):
             select = self[target]
             choices = [SelectChoice(str(i), name) for i, name in kept.choices(target)]
             if target in optional:
@@ -204,6 +206,9 @@ class ColumnMappingForm(FlaskForm):
 
     def validate_count(self, field) -> None:
         self._once(field, [self.date, self.fee, self.duration])
+
+    def validate_status(self, field) -> None:
+        self._once(field, [self.date, self.fee, self.duration, self.count])
 
     def _once(self, field, others) -> None:
         for other in others:

@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from ..csv_uploads import CsvRefused, Refusal, read_upload, refusal_message
 from ..fields import EARLIEST_DATE, read_written_amount
 from ..formatting import minor_units
-from ..models import PayerKind
+from ..models import PayerKind, SessionIncomeKind
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
@@ -34,12 +34,13 @@ SESSIONS_RANGE = (1, 1000)
 MINUTES_RANGE = (5, 600)
 
 # What each target is called in the exports we know; the first matching column is suggested.
-TARGETS = ("date", "fee", "duration", "count", "payer")
+TARGETS = ("date", "fee", "duration", "count", "status", "payer")
 TARGET_LABELS = {
     "date": "Date of the session",
     "fee": "Fee",
     "duration": "Duration",
     "count": "Number of sessions",
+    "status": "Appointment status",
     "payer": "Payer",
 }
 HEADER_PATTERNS = {
@@ -83,6 +84,29 @@ STATED_LENGTH = re.compile(
     r"\b(\d{1,2}(?:\.\d+)?)\s*-?\s*(?:h|hr|hrs|hours?)\b(?:\s*(\d{1,2})\s*(?:m|min|mins|minutes?)\b)?|"
     r"\b(\d{1,3})\s*-?\s*(?:m|min|mins|minutes?)\b",  # 60 min, 50-minute
     re.I,
+)
+# An appointment's status (not a payment's or a claim's): kept only as what it means for the line.
+APPOINTMENT_STATUS = re.compile(
+    r"^\s*(?:(?:appointment|appt\.?|session|visit|attendance|show)\s+)?status\s*$|^\s*attendance\s*$", re.I
+)
+# What a status says of the appointment, tried in this order ("Late cancel" before "Cancel").
+STATUS_MEANINGS = (
+    (
+        "missed",
+        re.compile(
+            r"late[ -]?cancel|\blc\b|no[ -]?show|\bns\b|\bdna\b|did not (?:attend|show)|missed|\bfailed\b", re.I
+        ),
+    ),
+    ("canceled", re.compile(r"cancel|resched|deleted|\bvoid", re.I)),
+    ("pending", re.compile(r"scheduled|booked|pending|unconfirmed|confirmed|tentative|requested", re.I)),
+    (
+        "held",
+        re.compile(
+            r"^\s*$|attended|\bshow(?:ed)?\b|arrived|checked[ -]?(?:in|out)|complete|\bkept\b|\bseen\b|"
+            r"present|\bdone\b|billed|\bpaid\b|occurred|happened",
+            re.I,
+        ),
+    ),
 )
 # "Client" or "Patient" alone names a person; "Client paid" is an amount.
 PERSON = re.compile(r"client|patient", re.I)
@@ -150,11 +174,13 @@ class KeptFile:
         return chosen
 
     def choices(self, target: str) -> list[tuple[int, str]]:
-        """The columns that may be mapped to `target`: payer columns only to the payer."""
+        """The columns that may be mapped to `target`: payer and status columns (kept only as what they
+        mean) to their own target alone, the others to any other."""
+        own = ("payer", "status")
         return [
             (i, self.headers[i] or f"Column {i + 1}")
             for i, kind in sorted(self.kinds.items())
-            if (kind == "payer") == (target == "payer")
+            if (kind == target if kind in own or target in own else True)
         ]
 
     def dumps(self) -> str:
@@ -192,6 +218,8 @@ def column_kind(header: str) -> str | None:
     """
     if not header.strip():
         return None
+    if APPOINTMENT_STATUS.search(header):
+        return "status"
     # "Service Fee" or "Service Charge" is money; "Service Provider" names a person.
     names_service = (
         bool(SERVICE.search(header))
@@ -220,6 +248,12 @@ def column_kind(header: str) -> str | None:
         if HEADER_PATTERNS[target].search(header):
             return target
     return None
+
+
+def status_of(text: str) -> str:
+    """What an appointment status means for its line: held, missed (a late cancel or no-show), canceled,
+    pending (not held yet), or unknown."""
+    return next((meaning for meaning, words in STATUS_MEANINGS if words.search(text)), "unknown")
 
 
 def minutes_of_service(text: str) -> int | None:
@@ -314,6 +348,8 @@ def _keepable(cell: str, kind: str) -> str:
     if kind == "payer":
         named = payer_kind_of(cell)
         return named.value if named else UNKNOWN_PAYER
+    if kind == "status":
+        return status_of(cell)
     if kind == "service":
         minutes = minutes_of_service(cell)
         return str(minutes) if minutes else ""
@@ -336,11 +372,12 @@ class Mapping:
     duration: int | None = None
     count: int | None = None
     payer: int | None = None
+    status: int | None = None
     # The kind a payer counts as when its words name none (the preview asks; self-pay unless changed).
     unknown_payer: PayerKind = PayerKind.SELF_PAY
 
     def columns(self) -> list[int]:
-        return [i for i in (self.date, self.fee, self.duration, self.count, self.payer) if i is not None]
+        return [i for i in (self.date, self.fee, self.duration, self.count, self.payer, self.status) if i is not None]
 
 
 @dataclass(frozen=True)
@@ -352,6 +389,7 @@ class ParsedRow:
     amount_cents: int
     payer_kind: PayerKind
     import_key: str
+    kind: SessionIncomeKind = SessionIncomeKind.SESSION
 
 
 @dataclass(frozen=True)
@@ -369,6 +407,14 @@ class ParsedFile:
     order_is_certain: bool = True
     # Rows whose payer named no kind of payment, counted as the mapping's unknown_payer.
     unknown_payers: int = 0
+    # Appointments canceled or not held yet (by their status): neither sessions nor income, left out.
+    not_held: int = 0
+
+    def of_kind(self, kind: SessionIncomeKind) -> list[ParsedRow]:
+        return [row for row in self.rows if row.kind is kind]
+
+    def amount_of(self, kind: SessionIncomeKind) -> int:
+        return sum(row.amount_cents for row in self.rows if row.kind is kind)
 
 
 def date_order(values: list[str]) -> tuple[bool, bool]:
@@ -420,26 +466,53 @@ def parse_rows(
     seen: dict[tuple, int] = {}
     latest = today + timedelta(days=1)
     for n, line in enumerate(kept.lines):
+        status = kept.values[mapping.status][n] if mapping.status is not None else "held"
+        if status in ("canceled", "pending"):
+            parsed.not_held += 1
+            continue
         try:
             day = _parse_date(kept.values[mapping.date][n], kept.headers[mapping.date], latest, formats)
             amount = _parse_fee(kept.values[mapping.fee][n], kept.headers[mapping.fee], currency)
-            minutes = _minutes(kept, mapping, n, default_minutes)
-            count = (
-                _parse_count(kept.values[mapping.count][n], kept.headers[mapping.count])
-                if mapping.count is not None
-                else 1
-            )
+            if status == "unknown" and amount >= 0:
+                raise RowProblem(
+                    f"The “{kept.headers[mapping.status or 0]}” of this line isn't one we know"
+                    " (attended, late cancel, no-show, canceled or scheduled)"
+                )
+            kind = _kind(amount, status)
+            if kind is SessionIncomeKind.SESSION:
+                minutes = _minutes(kept, mapping, n, default_minutes)
+                count = (
+                    _parse_count(kept.values[mapping.count][n], kept.headers[mapping.count])
+                    if mapping.count is not None
+                    else 1
+                )
+            else:
+                minutes = count = 0
         except RowProblem as problem:
             parsed.bad.append(BadRow(line, str(problem)))
             continue
+        if kind is SessionIncomeKind.MISSED and amount == 0:
+            parsed.not_held += 1  # a no-show without a fee: nothing to count
+            continue
         payer = _payer(kept.values[mapping.payer][n] if mapping.payer is not None else "", mapping)
         parsed.unknown_payers += mapping.payer is not None and kept.values[mapping.payer][n] == UNKNOWN_PAYER
-        identity = (day.isoformat(), count, minutes, amount, payer.value)
+        identity: tuple = (day.isoformat(), count, minutes, amount, payer.value)
+        if kind is not SessionIncomeKind.SESSION:
+            identity += (kind.value,)  # sessions keep the fingerprint earlier imports gave them
         # Two identical sessions on one day are two rows: the occurrence number tells them apart.
         seen[identity] = seen.get(identity, 0) + 1
         key = hashlib.sha256("|".join(map(str, (*identity, seen[identity]))).encode()).hexdigest()
-        parsed.rows.append(ParsedRow(line, day, count, minutes, amount, payer, key))
+        parsed.rows.append(ParsedRow(line, day, count, minutes, amount, payer, key, kind))
     return parsed
+
+
+def _kind(amount: int, status: str) -> SessionIncomeKind:
+    """A negative amount is a refund or adjustment whatever the status; a missed appointment's a fee."""
+    if amount < 0:
+        return SessionIncomeKind.ADJUSTMENT
+    if status == "missed":
+        return SessionIncomeKind.MISSED
+    return SessionIncomeKind.SESSION
 
 
 def _minutes(kept: KeptFile, mapping: Mapping, n: int, default_minutes: int) -> int:
@@ -490,7 +563,8 @@ def _parse_date(value: str, column: str, latest: date, formats: tuple[str, ...] 
 
 
 def _parse_fee(value: str, column: str, currency: str) -> int:
-    """The row's amount in minor units of `currency`, written as any export writes money."""
+    """The row's amount in minor units of `currency`, written as any export writes money; negative for
+    a refund or adjustment ("($25.00)", "-25")."""
     if not value:
         raise RowProblem(f"No amount in “{column}”")
     try:
@@ -501,8 +575,6 @@ def _parse_fee(value: str, column: str, currency: str) -> int:
         raise RowProblem(
             f"The amount{_shown(value)} is in {written.currency}; your session income is kept in {currency}"
         )
-    if written.amount < 0:
-        raise RowProblem(f"The amount{_shown(value)} is negative (a refund or adjustment?)")
     minor = written.amount * minor_units(currency)
     if minor != int(minor):
         raise RowProblem(f"The amount{_shown(value)} has more decimals than {currency} amounts have")

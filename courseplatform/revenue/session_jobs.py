@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..jobs import JobRefused, enqueue, job_of, job_progress
-from ..models import CreatorProfile, Job, JobStatus, PayerKind, User
+from ..models import CreatorProfile, Job, JobStatus, PayerKind, SessionIncomeKind, User
 from .session_import import BadRow, ParsedRow
 from .session_services import import_sessions
 
@@ -66,7 +66,7 @@ def import_sessions_job(job: Job) -> dict:
 
 
 def _stored(row: ParsedRow) -> list:
-    """A row as the job keeps it: line, date, count, minutes, amount, payer kind, fingerprint; nothing else."""
+    """A row as the job keeps it: line, date, count, minutes, amount, payer kind, fingerprint, kind; nothing else."""
     return [
         row.line,
         row.session_date.isoformat(),
@@ -75,13 +75,24 @@ def _stored(row: ParsedRow) -> list:
         row.amount_cents,
         row.payer_kind.value,
         row.import_key,
+        row.kind.value,
     ]
 
 
 def _row(stored: list) -> ParsedRow:
     try:
-        line, day, sessions, minutes, amount, payer, key = stored
-        return ParsedRow(line, date.fromisoformat(day), int(sessions), int(minutes), int(amount), PayerKind(payer), key)
+        # A job queued by the previous release keeps seven values: its rows are all sessions.
+        line, day, sessions, minutes, amount, payer, key, kind = stored if len(stored) == 8 else [*stored, "session"]
+        return ParsedRow(
+            line,
+            date.fromisoformat(day),
+            int(sessions),
+            int(minutes),
+            int(amount),
+            PayerKind(payer),
+            key,
+            SessionIncomeKind(kind),
+        )
     except (TypeError, ValueError) as exc:
         raise JobRefused("The sessions to import couldn't be read. Upload the file again.") from exc
 

@@ -248,6 +248,7 @@ def import_sessions(profile: CreatorProfile, rows: list[ParsedRow]) -> SessionIn
             "amount_cents": row.amount_cents,
             "currency": profile.currency,
             "payer_kind": row.payer_kind,
+            "kind": row.kind,
             "source": SessionIncomeSource.IMPORT,
             "import_key": row.import_key,
         }

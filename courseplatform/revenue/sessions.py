@@ -22,7 +22,7 @@ from ..access import creator_required
 from ..extensions import db
 from ..fields import page_number
 from ..formatting import format_money
-from ..models import CreatorProfile, PayerKind, SessionIncome
+from ..models import CreatorProfile, PayerKind, SessionIncome, SessionIncomeKind
 from ..studio.offerings.forms import ConfirmForm
 from . import bp
 from .session_forms import (
@@ -188,6 +188,10 @@ def _owned_or_404(entry_id: int) -> SessionIncome:
 def edit_session(entry_id: int):
     """Correct an entry: its date, count, minutes, amount or payer."""
     entry = _owned_or_404(entry_id)
+    if entry.kind is not SessionIncomeKind.SESSION:
+        # A fee or a refund has no sessions to correct; it came from an import, which can bring it again.
+        flash(f"{_describe(entry)} came from an import: delete it and import the corrected file.", "info")
+        return redirect(url_for("revenue.sessions", month=f"{entry.session_date:%Y-%m}"))
     form = SessionEntryForm(obj=entry, today=_today()) if request.method == "GET" else SessionEntryForm(today=_today())
     if request.method == "GET":
         form.amount.data = entry.amount_cents
@@ -222,6 +226,9 @@ def delete_session(entry_id: int):
 
 
 def _describe(entry: SessionIncome) -> str:
+    if entry.kind is not SessionIncomeKind.SESSION:
+        amount = format_money(entry.amount_cents, entry.currency)
+        return f"The {entry.kind.label.lower()} of {entry.session_date:%b %-d, %Y} ({amount})"
     count = f"{entry.sessions} session{'s' if entry.sessions != 1 else ''}"
     return f"{count} on {entry.session_date:%b %-d, %Y} ({format_money(entry.amount_cents, entry.currency)})"
 
@@ -303,6 +310,7 @@ def _parse(kept: KeptFile, form: ColumnMappingForm):
         duration=form.column("duration"),
         count=form.column("count"),
         payer=form.column("payer"),
+        status=form.column("status"),
         unknown_payer=form.unknown_payer_kind(),
     )
     profile = _profile()
@@ -336,6 +344,7 @@ def _preview(kept: KeptFile, form: ColumnMappingForm, *, refused: bool = False):
         mapped=_mapped(kept, mapping) if mapping else {},
         refused=refused,
         profile=profile,
+        kinds=SessionIncomeKind,
         rows_total=len(kept.lines),
     )
 
@@ -354,6 +363,7 @@ def _mapped(kept: KeptFile, mapping: Mapping) -> dict[str, str]:
             ("fee", mapping.fee),
             ("duration", mapping.duration),
             ("count", mapping.count),
+            ("status", mapping.status),
             ("payer", mapping.payer),
         )
         if index is not None

@@ -17,8 +17,14 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from courseplatform.extensions import db
-from courseplatform.models import PayerKind, SessionIncome, SessionIncomeSource
-from courseplatform.revenue.session_import import column_kind, minutes_of_service, payer_kind_of, read_export
+from courseplatform.models import PayerKind, SessionIncome, SessionIncomeKind, SessionIncomeSource
+from courseplatform.revenue.session_import import (
+    column_kind,
+    minutes_of_service,
+    payer_kind_of,
+    read_export,
+    status_of,
+)
 
 from ..factories import PASSWORD, CreatorProfileFactory
 from ..helpers import csrf_token_from
@@ -169,7 +175,7 @@ BAD_EXPORT = """Date of Service,Client,Fee,Duration
 2026-03-04,Cal Example,abc,50
 2026-03-05,Dee Example,150,2 hours and then some
 ,Eve Example,150,50
-2026-03-06,Fay Example,(150.00),50
+2026-03-06,Fay Example,CA$150.00,50
 2026-03-07,Gus Example,150,700
 """
 
@@ -185,7 +191,7 @@ def test_each_bad_row_is_listed_with_its_line_and_nothing_is_imported(web, creat
         (4, "“Fee” isn't an amount: Enter an amount such as 150, 150.00 or 90,00 €."),
         (5, "“Duration” isn't a duration (use minutes such as 50, 50 min or 0:50)"),
         (6, "No date in “Date of Service”"),
-        (7, "The amount “(150.00)” is negative (a refund or adjustment?)"),
+        (7, "The amount is in CAD; your session income is kept in USD"),
         (8, "The duration “700” should be between 5 and 600 minutes"),
     ]
     assert imported(creator) == []
@@ -377,6 +383,67 @@ def test_lengths_come_from_the_service_when_there_is_no_duration_column(web, cre
     ]
 
 
+SIMPLEPRACTICE_STYLE = """Date of Service,Client,Appointment Status,Service,Fee,Payer
+06/01/2026,Avery Quill,Show,90837 Psychotherapy,$180.00,Self-pay
+06/02/2026,Blair Ormond,Late Canceled,90834 Psychotherapy,$75.00,Self-pay
+06/03/2026,Casey Ferrol,No Show,90834 Psychotherapy,$0.00,Self-pay
+06/04/2026,Devon Pratt,Canceled,90834 Psychotherapy,$150.00,Self-pay
+06/05/2026,Emery Stroud,Scheduled,90834 Psychotherapy,$150.00,Self-pay
+06/06/2026,Avery Quill,Show,90834 Psychotherapy,$150.00,Cigna
+06/08/2026,Avery Quill,Show,Refund,($25.00),Self-pay
+06/09/2026,Finley Moss,Rescheduled,90834 Psychotherapy,$150.00,Self-pay
+"""
+
+
+def test_only_attended_appointments_are_sessions_and_fees_and_refunds_are_their_own_lines(web, client, creator):
+    preview = upload(web, SIMPLEPRACTICE_STYLE).get_data(as_text=True)
+    values = form_values(preview)
+    assert values["status"] == "2" and values["duration"] == "3"
+    shown = " ".join(unescape(re.sub(r"<[^>]+>", " ", preview)).split())
+    assert "4 rows ready" in shown
+    assert "1 late-cancel or no-show fee ($75): income, not sessions." in shown
+    assert "1 refund or adjustment (-$25): taken from the income of their month." in shown
+    assert "4 canceled or not yet held appointments left out." in shown
+    for name in ("Avery", "Quill", "Ormond", "Ferrol", "Pratt", "Stroud", "Finley", "Late Canceled", "Rescheduled"):
+        assert name not in preview and name not in carried(web, values["kept"]), name
+    confirm(web, preview)
+    rows = [(r.session_date.day, r.kind, r.sessions, r.minutes_each, r.amount_cents) for r in imported(creator)]
+    assert sorted(rows) == [
+        (1, SessionIncomeKind.SESSION, 1, 60, 18000),
+        (2, SessionIncomeKind.MISSED, 0, 0, 7500),
+        (6, SessionIncomeKind.SESSION, 1, 45, 15000),
+        (8, SessionIncomeKind.ADJUSTMENT, 0, 0, -2500),
+    ]
+    revenue = client.get("/studio/revenue?from=2026-06&to=2026-06").get_data(as_text=True)
+    assert "and $75 in late-cancel and no-show fees, not counted as sessions" in revenue
+    # Re-importing the same file adds nothing, fees and refunds included.
+    confirm(web, upload(web, SIMPLEPRACTICE_STYLE).get_data(as_text=True))
+    assert len(imported(creator)) == 4
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning"),
+    [
+        ("Show", "held"),
+        ("Attended", "held"),
+        ("Checked Out", "held"),
+        ("", "held"),
+        ("Late Cancel", "missed"),
+        ("Late cancellation (fee)", "missed"),
+        ("No-Show", "missed"),
+        ("DNA", "missed"),
+        ("Canceled", "canceled"),
+        ("Cancelled by client", "canceled"),
+        ("Rescheduled", "canceled"),
+        ("Scheduled", "pending"),
+        ("Unconfirmed", "pending"),
+        ("Zoom link sent", "unknown"),
+    ],
+)
+def test_an_appointment_status_is_read_for_what_it_means(status, meaning):
+    assert status_of(status) == meaning
+
+
 def test_the_suggested_fee_is_the_lines_fee_not_what_is_still_owed(app):
     kept = read_export(b"Date,Total balance,Fee,Copay\n2026-03-02,$40.00,$150.00,$20.00\n")
     assert kept.headers[kept.suggestions()["fee"]] == "Fee"
@@ -473,3 +540,14 @@ def test_aqueducts_own_dollar_formats_are_read_and_another_currency_is_a_problem
     assert "is in AUD; your session income is kept in CAD" in unescape(preview)
     page = confirm(web, preview, skip_bad="y").get_data(as_text=True)
     assert [row.amount_cents for row in imported(creator)] == [15000, 14000, 15000], page
+
+
+def test_an_imported_fee_is_listed_by_its_kind_and_deleted_not_edited(web, creator):
+    confirm(web, upload(web, SIMPLEPRACTICE_STYLE).get_data(as_text=True))
+    listing = web.client.get("/studio/sessions?month=2026-06").get_data(as_text=True)
+    assert "Late-cancel and no-show fee" in listing and "Refund or adjustment" in listing
+    fee = next(row for row in imported(creator) if row.kind is SessionIncomeKind.MISSED)
+    assert f"/studio/sessions/{fee.id}/edit" not in listing
+    answer = web.client.get(f"/studio/sessions/{fee.id}/edit", follow_redirects=True).get_data(as_text=True)
+    assert "delete it and import the corrected file" in answer
+    assert imported(creator)[1].amount_cents == 7500  # unchanged
