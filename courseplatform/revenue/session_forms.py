@@ -160,10 +160,10 @@ class ColumnMappingForm(FlaskForm):
     payer = SelectField(TARGET_LABELS["payer"], validate_choice=False)
     status = SelectField(TARGET_LABELS["status"], validate_choice=False)
     unknown_payer = SelectField(
-        "A payer that names no kind of payment counts as",
+        "Other payers count as",
         choices=[SelectChoice(kind.value, kind.label) for kind in PayerKind],
         default=PayerKind.SELF_PAY.value,
-        description="Such as a client's own name: never kept, only counted as this.",
+        description="A payer that names no kind of payment, such as a client's own name: never kept.",
     )
     skip_bad = BooleanField("Skip the rows with problems and import the rest")
     preview = SubmitField("Update the preview")
