@@ -127,16 +127,18 @@ def _code_page(sample: bytes) -> str | None:
 
 
 def sniff_delimiter(text: str) -> str:
-    """Comma, semicolon, tab or pipe: whichever the opening rows use most, counted outside quotes.
+    """Comma, semicolon, tab or pipe: whichever the header line uses most, counted outside quotes.
 
-    Outside quotes, so a comma in a quoted title doesn't count; over all the opening rows, so a
-    report that opens with a title line (Zoom, Teams) is read by its table; a decimal comma in a
-    semicolon file counts once a row, against a semicolon per column. One column reads as commas.
+    The header is the first line holding any of them, so a report that opens with a title line (Zoom,
+    Teams) is read by its table; cells below it (a decimal comma in a semicolon file, tags such as
+    "member;vip" in a comma file) don't vote. One column reads as commas.
     """
-    lines = [line for line in _unquoted_lines(text[:SAMPLE_BYTES]) if line.strip()][:50]
-    counts = {delimiter: sum(line.count(delimiter) for line in lines) for delimiter in DELIMITERS}
-    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])  # the first of equals: comma
-    return best if counts[best] else ","
+    for line in _unquoted_lines(text[:SAMPLE_BYTES]):
+        counts = {delimiter: line.count(delimiter) for delimiter in DELIMITERS}
+        best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])  # the first of equals: comma
+        if counts[best]:
+            return best
+    return ","
 
 
 def _unquoted_lines(text: str) -> list[str]:

@@ -116,3 +116,9 @@ def test_a_learner_list_names_rows_as_the_spreadsheet_shows_them():
 def test_a_learner_list_that_is_a_spreadsheet_says_how_to_export_it():
     with pytest.raises(LearnerError, match="export the sheet as “CSV UTF-8”"):
         read_learner_list(b"PK\x03\x04" + b"\x00" * 100)
+
+
+def test_tags_with_semicolons_in_a_comma_list_do_not_change_its_delimiter():
+    rows = b"".join(b"p%d@example.com,Person %d,member;vip;2024 cohort;spring;alumni\n" % (i, i) for i in range(5))
+    people, report = read_learner_list(b"Email,Name,Tags\n" + rows)
+    assert len(people) == 5 and not report.rejected

@@ -129,9 +129,10 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 
 def _passive_share(passive_cents: int, session_cents: int) -> float | None:
-    # A month where refunds outweighed sales brought nothing passive: 0%, not a negative share.
+    # A month where refunds outweighed sales (or sessions) brought nothing on that side: 0%, not a negative
+    # share, nor one over 100%.
     passive = max(passive_cents, 0)
-    return _ratio(passive, passive + session_cents)
+    return _ratio(passive, passive + max(session_cents, 0))
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ class RevenueFigures:
     def average_session_fee_cents(self) -> float:
         """What a session brought on average in the period; the profile's fee if none was logged."""
         if self.sessions:
-            return self.session_cents / self.sessions
+            return max(self.session_cents, 0) / self.sessions  # refunds beyond the sessions' income: $0
         return self.default_session_fee_cents
 
     @property
@@ -243,7 +244,7 @@ class RevenueFigures:
 
     @property
     def session_income_per_hour_cents(self) -> int | None:
-        rate = _ratio(self.session_cents * 60, self.session_minutes)
+        rate = _ratio(max(self.session_cents, 0) * 60, self.session_minutes)
         return None if rate is None else round(rate)
 
     @property

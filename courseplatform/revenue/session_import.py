@@ -94,7 +94,9 @@ STATUS_MEANINGS = (
     (
         "missed",
         re.compile(
-            r"late[ -]?cancel|\blc\b|no[ -]?show|\bns\b|\bdna\b|did not (?:attend|show)|missed|\bfailed\b", re.I
+            r"late[ -]?cancel|cancel\w*[\s(–-]*late\b|\blc\b|no[ -]?show|\bns\b|\bdna\b|"
+            r"did not (?:attend|show)|missed|\bfailed\b",
+            re.I,
         ),
     ),
     ("canceled", re.compile(r"cancel|resched|deleted|\bvoid", re.I)),
@@ -102,8 +104,10 @@ STATUS_MEANINGS = (
     (
         "held",
         re.compile(
-            r"^\s*$|attended|\bshow(?:ed)?\b|arrived|checked[ -]?(?:in|out)|complete|\bkept\b|\bseen\b|"
-            r"present|\bdone\b|billed|\bpaid\b|occurred|happened",
+            r"^\s*$|attended|\bshow(?:ed)?\b|arriv|checked[ -]?(?:in|out)|complete|\bkept\b|\bseen\b|"
+            # a payment status names a session held and billed
+            r"present|\bdone\b|billed|\bpaid\b|occurred|happened|unpaid|partial|invoiced|outstanding|overdue|"
+            r"written off|claim",
             re.I,
         ),
     ),
@@ -114,7 +118,7 @@ PERSON = re.compile(r"client|patient", re.I)
 # A payer is classified only from words that name a kind of payment, never guessed from anything else:
 # a payer column may hold patients' own names (Jane), which must count neither as insurers nor be kept.
 SELF_PAY_WORDS = re.compile(
-    r"^\s*(?:n/?a|none|-+)?\s*$|self|private|cash|out[ -]of[ -]pocket|\bclient\b|\bpatient\b|\bcard\b|credit|"
+    r"^(?:n/?a|none|-+)?$|self|private|cash|out[ -]of[ -]pocket|\bclient\b|\bpatient\b|\bcard\b|credit|"
     r"debit|\bvisa\b|mastercard|\bamex\b|venmo|zelle|paypal|\bcheck\b|\bcheque\b|e-?transfer|interac|"
     r"bank transfer|\bhsa\b|\bfsa\b|stripe|square",
     re.I,
@@ -125,7 +129,8 @@ INSURER_WORDS = re.compile(
     r"humana|kaiser|medicare|medicaid|medi-?cal|tricare|magellan|beacon|carelon|oscar|ambetter|molina|highmark|"
     r"wellcare|centene|oxford|emblem|health ?net|premera|regence|geisinger|\beap\b|\bhmo\b|\bppo\b|\bepo\b|"
     r"workers'? ?comp|\bmsp\b|\bohip\b|sun ?life|manulife|canada life|great[ -]west|green ?shield|"
-    r"\bbupa\b|\baxa\b|vitality|\bnhs\b|medibank|\bnib\b|\bhcf\b",
+    r"\bbupa\b|\baxa\b|vitality|\bnhs\b|medibank|\bnib\b|\bhcf\b|\bplan\b|lyra|headway|\balma\b|\brula\b|"
+    r"spring health|modern health|compsych|tufts|harvard pilgrim|florida blue|carefirst|point32",
     re.I,
 )
 # What a payer the words above don't name is stored as, until the preview's choice decides its kind.
@@ -290,7 +295,7 @@ def payer_kind_of(text: str) -> PayerKind | None:
         return PayerKind.SLIDING_SCALE
     if INSURER_WORDS.search(text):
         return PayerKind.INSURANCE
-    if SELF_PAY_WORDS.search(text):
+    if SELF_PAY_WORDS.search(text.strip()):
         return PayerKind.SELF_PAY
     return None
 
@@ -343,6 +348,21 @@ def read_export(data: bytes) -> KeptFile:
     return kept
 
 
+# The words dates, amounts and lengths are written with: months, weekdays, AM/PM, units, currency codes.
+VALUE_WORDS = frozenset({
+    "jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june", "jul", "july",
+    "aug", "august", "sep", "sept", "september", "oct", "october", "nov", "november", "dec", "december",
+    "mon", "monday", "tue", "tues", "tuesday", "wed", "wednesday", "thu", "thur", "thurs", "thursday",
+    "fri", "friday", "sat", "saturday", "sun", "sunday", "st", "nd", "rd", "th", "t", "z",
+    "am", "pm", "a", "p", "m", "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours",
+    "usd", "cad", "aud", "nzd", "gbp", "eur", "chf", "us", "ca", "c", "au", "nz",
+})  # fmt: skip
+
+
+def _value_word(word: str) -> bool:
+    return word.lower() in VALUE_WORDS
+
+
 def _keepable(cell: str, kind: str) -> str:
     """A payer becomes its kind; other values are kept only if they hold a digit (never a bare word or name)."""
     if kind == "payer":
@@ -355,7 +375,11 @@ def _keepable(cell: str, kind: str) -> str:
         return str(minutes) if minutes else ""
     if not any(ch.isdigit() for ch in cell):
         return "" if not cell else "?"
-    return cell[:40]
+    # Kept only if every word in it is one a date, an amount or a length is written with: a name, a
+    # diagnosis or a note that happens to hold a digit ("Jane Q. #4", a cell run on by a stray quote) is not.
+    if "\n" in cell or len(cell) > 40 or not all(_value_word(word) for word in re.findall(r"[^\W\d_]+", cell)):
+        return "?"
+    return cell
 
 
 # ---------------------------------------------------------------------------
@@ -467,8 +491,8 @@ def parse_rows(
     latest = today + timedelta(days=1)
     for n, line in enumerate(kept.lines):
         status = kept.values[mapping.status][n] if mapping.status is not None else "held"
-        if status in ("canceled", "pending"):
-            parsed.not_held += 1
+        if status in ("canceled", "pending") and not _refunded(kept, mapping, n, currency):
+            parsed.not_held += 1  # neither a session nor income (a refund on such a line still counts)
             continue
         try:
             day = _parse_date(kept.values[mapping.date][n], kept.headers[mapping.date], latest, formats)
@@ -496,7 +520,10 @@ def parse_rows(
             continue
         payer = _payer(kept.values[mapping.payer][n] if mapping.payer is not None else "", mapping)
         parsed.unknown_payers += mapping.payer is not None and kept.values[mapping.payer][n] == UNKNOWN_PAYER
-        identity: tuple = (day.isoformat(), count, minutes, amount, payer.value)
+        # A payer that named no kind is fingerprinted as such, whichever kind the creator chose for it, so
+        # importing the file again with another choice adds nothing.
+        named = kept.values[mapping.payer][n] if mapping.payer is not None else payer.value
+        identity: tuple = (day.isoformat(), count, minutes, amount, named)
         if kind is not SessionIncomeKind.SESSION:
             identity += (kind.value,)  # sessions keep the fingerprint earlier imports gave them
         # Two identical sessions on one day are two rows: the occurrence number tells them apart.
@@ -504,6 +531,14 @@ def parse_rows(
         key = hashlib.sha256("|".join(map(str, (*identity, seen[identity]))).encode()).hexdigest()
         parsed.rows.append(ParsedRow(line, day, count, minutes, amount, payer, key, kind))
     return parsed
+
+
+def _refunded(kept: KeptFile, mapping: Mapping, n: int, currency: str) -> bool:
+    """Whether the line's amount is money given back (a canceled session's prepayment refunded, say)."""
+    try:
+        return _parse_fee(kept.values[mapping.fee][n], kept.headers[mapping.fee], currency) < 0
+    except RowProblem:
+        return False
 
 
 def _kind(amount: int, status: str) -> SessionIncomeKind:

@@ -402,3 +402,20 @@ def test_a_line_of_session_income_can_not_be_a_session_without_length_nor_a_nega
     ):
         with pytest.raises(sa.exc.IntegrityError), db.session.begin_nested():
             SessionIncomeFactory(creator=profile, **bad)
+
+
+def test_refunds_beyond_a_months_sessions_never_make_the_passive_share_exceed_all_of_it(client, creator):
+    day = this_month().replace(day=2)
+    SessionIncomeFactory(creator=creator, session_date=day, sessions=1, minutes_each=60, amount_cents=10000)
+    SessionIncomeFactory(
+        creator=creator,
+        session_date=day,
+        sessions=0,
+        minutes_each=0,
+        amount_cents=-70000,
+        kind=SessionIncomeKind.ADJUSTMENT,
+    )
+    sale(OfferingFactory(creator=creator, status=OfferingStatus.PUBLISHED), amount=80000, paid_at=utcnow())
+    html = page(client)
+    assert figure(html, "share") == "100%"
+    assert figure(html, "session-per-hour") == "$0 an hour"

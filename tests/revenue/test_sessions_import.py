@@ -551,3 +551,47 @@ def test_an_imported_fee_is_listed_by_its_kind_and_deleted_not_edited(web, creat
     answer = web.client.get(f"/studio/sessions/{fee.id}/edit", follow_redirects=True).get_data(as_text=True)
     assert "delete it and import the corrected file" in answer
     assert imported(creator)[1].amount_cents == 7500  # unchanged
+
+
+@pytest.mark.parametrize(
+    "export",
+    [
+        # A quote that never closes runs the rest of the file into the fee cell.
+        'Date,Fee,Client,Diagnosis\n2026-03-02,"150,Jane Quartermaine,F41.1\n2026-03-03,150,Rob Okonkwo,F32.1\n',
+        # A "Session" column read as a count holds a name with a digit in it.
+        "Date,Fee,Session\n2026-03-02,150,Jane Quartermaine #4 (F41.1)\n",
+    ],
+)
+def test_a_mapped_cell_that_holds_more_than_a_value_is_not_carried(web, creator, export):
+    preview = upload(web, export).get_data(as_text=True)
+    kept = carried(web, form_values(preview)["kept"])
+    for trace in ("Quartermaine", "Okonkwo", "F41.1", "F32.1"):
+        assert trace not in kept and trace not in preview, trace
+
+
+def test_a_refund_on_a_canceled_line_counts_and_a_late_cancellation_is_a_fee(web, creator):
+    export = (
+        "Date,Fee,Status\n2026-03-02,150,Attended\n2026-03-03,-150,Canceled\n"
+        "2026-03-04,40,Cancelled (late)\n2026-03-05,150,Late arrival\n"
+    )
+    confirm(web, upload(web, export).get_data(as_text=True))
+    assert [(r.session_date.day, r.kind, r.amount_cents) for r in imported(creator)] == [
+        (2, SessionIncomeKind.SESSION, 15000),
+        (3, SessionIncomeKind.ADJUSTMENT, -15000),  # a prepaid session refunded
+        (4, SessionIncomeKind.MISSED, 4000),
+        (5, SessionIncomeKind.SESSION, 15000),
+    ]
+
+
+def test_importing_again_with_another_choice_for_unnamed_payers_adds_nothing(web, creator):
+    export = "Date,Fee,Payer\n2026-03-02,150,Jane Roe\n2026-03-03,150,Lyra Health\n"
+    confirm(web, upload(web, export).get_data(as_text=True))
+    again = upload(web, export).get_data(as_text=True)
+    page = confirm(web, again, unknown_payer="insurance").get_data(as_text=True)
+    assert "<dt>Imported</dt><dd>0</dd>" in page
+    assert [r.payer_kind for r in imported(creator)] == [PayerKind.SELF_PAY, PayerKind.INSURANCE]
+
+
+def test_a_payment_status_column_counts_its_lines_as_sessions_held(web, creator):
+    preview = upload(web, "Date,Fee,Status\n2026-03-02,150,Unpaid\n2026-03-03,150,Paid\n").get_data(as_text=True)
+    assert "2 rows ready" in preview
