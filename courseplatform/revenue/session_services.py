@@ -5,6 +5,7 @@ Services only flush; the view commits. Every query is scoped to one creator.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
@@ -217,6 +218,33 @@ def record_month(
 class SessionIncomeImportResult:
     imported: int
     already: int
+
+
+def look_alike_rows(profile: CreatorProfile, rows: list[ParsedRow]) -> int:
+    """How many new rows match an entry already logged on the same day for the same amount (typed by hand,
+    or imported before with values read differently): importing adds them again, so the preview says so."""
+    if not rows:
+        return 0
+    known = existing_import_keys(profile, [row.import_key for row in rows])
+    fresh = [row for row in rows if row.import_key not in known]
+    if not fresh:
+        return 0
+    logged: Counter[tuple[date, int]] = Counter(
+        (day, amount)
+        for day, amount in db.session.execute(
+            sa.select(SessionIncome.session_date, SessionIncome.amount_cents).where(
+                SessionIncome.creator_id == profile.id,
+                SessionIncome.session_date >= min(row.session_date for row in fresh),
+                SessionIncome.session_date <= max(row.session_date for row in fresh),
+            )
+        )
+    )
+    alike = 0
+    for row in fresh:
+        if logged[row.session_date, row.amount_cents]:
+            logged[row.session_date, row.amount_cents] -= 1
+            alike += 1
+    return alike
 
 
 def existing_import_keys(profile: CreatorProfile, keys: list[str]) -> set[str]:

@@ -51,6 +51,7 @@ from .session_services import (
     SessionIncomeError,
     add_entry,
     delete_entry,
+    look_alike_rows,
     month_situation,
     owned_entry,
     record_month,
@@ -345,6 +346,7 @@ def _preview(kept: KeptFile, form: ColumnMappingForm, *, refused: bool = False):
         refused=refused,
         profile=profile,
         kinds=SessionIncomeKind,
+        look_alike=look_alike_rows(profile, parsed.rows) if parsed else 0,
         rows_total=len(kept.lines),
     )
 

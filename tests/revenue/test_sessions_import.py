@@ -26,7 +26,7 @@ from courseplatform.revenue.session_import import (
     status_of,
 )
 
-from ..factories import PASSWORD, CreatorProfileFactory
+from ..factories import PASSWORD, CreatorProfileFactory, SessionIncomeFactory
 from ..helpers import csrf_token_from
 
 EXPORT = """Date of Service,Client,Date of Birth,Diagnosis,Fee,Duration,Units,Payer,Notes
@@ -595,3 +595,13 @@ def test_importing_again_with_another_choice_for_unnamed_payers_adds_nothing(web
 def test_a_payment_status_column_counts_its_lines_as_sessions_held(web, creator):
     preview = upload(web, "Date,Fee,Status\n2026-03-02,150,Unpaid\n2026-03-03,150,Paid\n").get_data(as_text=True)
     assert "2 rows ready" in preview
+
+
+def test_rows_like_entries_already_logged_are_pointed_out_before_importing(web, creator):
+    SessionIncomeFactory(creator=creator, session_date=date(2026, 3, 2), amount_cents=15000, import_key="earlier")
+    preview = upload(web, "Date,Fee\n2026-03-02,150\n2026-03-03,150\n").get_data(as_text=True)
+    shown = " ".join(unescape(re.sub(r"<[^>]+>", " ", preview)).split())
+    assert "Check for repeats: 1 row matches an entry you already have on the same day for the same amount" in shown
+    confirm(web, preview)
+    again = upload(web, "Date,Fee\n2026-03-02,150\n2026-03-03,150\n").get_data(as_text=True)
+    assert "Check for repeats" not in again  # what this file imported is known by its fingerprint
