@@ -38,6 +38,7 @@ class SessionIncomeKind(enum.Enum):
     SESSION = "session"
     MISSED = "missed"  # a late-cancel or no-show fee: income, but no session held
     ADJUSTMENT = "adjustment"  # a refund (negative) or other correction: money, no session
+    ADDON = "addon"  # an add-on code's charge (90785…): income for a session counted on its own line
 
     @property
     def label(self) -> str:
@@ -45,6 +46,7 @@ class SessionIncomeKind(enum.Enum):
             "session": "Sessions",
             "missed": "Late-cancel and no-show fee",
             "adjustment": "Refund or adjustment",
+            "addon": "Add-on charge",
         }[self.value]
 
 

@@ -159,6 +159,7 @@ class ColumnMappingForm(FlaskForm):
     count = SelectField(TARGET_LABELS["count"], validate_choice=False)
     payer = SelectField(TARGET_LABELS["payer"], validate_choice=False)
     status = SelectField(TARGET_LABELS["status"], validate_choice=False)
+    service = SelectField(TARGET_LABELS["service"], validate_choice=False)
     unknown_payer = SelectField(
         "Other payers count as",
         choices=[SelectChoice(kind.value, kind.label) for kind in PayerKind],
@@ -177,8 +178,9 @@ class ColumnMappingForm(FlaskForm):
             "count": "None: one session a line",
             "payer": "None: all self-pay",
             "status": "None: every line is a session held",
+            "service": "None: every line is a session",
         }
-        for target in ("date", "fee", "duration", "count", "status", "payer"):
+        for target in ("date", "fee", "duration", "count", "service", "status", "payer"):
             select = self[target]
             choices = [SelectChoice(str(i), name) for i, name in kept.choices(target)]
             if target in optional:
@@ -209,6 +211,9 @@ class ColumnMappingForm(FlaskForm):
 
     def validate_status(self, field) -> None:
         self._once(field, [self.date, self.fee, self.duration, self.count])
+
+    def validate_service(self, field) -> None:
+        self._once(field, [self.date, self.fee, self.duration, self.count, self.status])
 
     def _once(self, field, others) -> None:
         for other in others:

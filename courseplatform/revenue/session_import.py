@@ -34,12 +34,13 @@ SESSIONS_RANGE = (1, 1000)
 MINUTES_RANGE = (5, 600)
 
 # What each target is called in the exports we know; the first matching column is suggested.
-TARGETS = ("date", "fee", "duration", "count", "status", "payer")
+TARGETS = ("date", "fee", "duration", "count", "service", "status", "payer")
 TARGET_LABELS = {
     "date": "Date of the session",
     "fee": "Fee",
     "duration": "Duration",
     "count": "Number of sessions",
+    "service": "Service or billing code",
     "status": "Appointment status",
     "payer": "Payer",
 }
@@ -71,7 +72,7 @@ IDENTIFYING = re.compile(
 # A column naming the service (a CPT code, "Psychotherapy, 60 min"): read for its length only, never kept.
 SERVICE = re.compile(
     r"\bservices?\b(?: (?:code|description|type|name))?|\bprocedure(?: code)?\b|\bcpt(?: code)?\b|"
-    r"billing code|appointment type|session type|\bdescription\b",
+    r"billing code|appointment type|session type|\bdescription\b|\bitems?\b",
     re.I,
 )
 # The psychotherapy codes that state a time (AMA CPT): 90832/90833 about 30 minutes (16–37),
@@ -111,6 +112,13 @@ STATUS_MEANINGS = (
             re.I,
         ),
     ),
+)
+# Add-on codes (AMA CPT) bill with a session, never alone: interactive complexity, crisis minutes, prolonged
+# service; and the words for them.
+ADD_ON = re.compile(r"\b(?:90785|90840|90863|99354|99355|99415|99416|99417)\b|add[- ]?on|interactive complexity", re.I)
+PACKAGE_WORDS = re.compile(r"package|bundle|\bseries\b|\bpack\b|prepaid|pre-paid|\bblock of\b", re.I)
+PRODUCT_WORDS = re.compile(
+    r"workbook|\bbook\b|gift ?card|gift certificate|\bproduct\b|retail|merch|shipping|journal|\bdeck\b", re.I
 )
 # "Client" or "Patient" alone names a person; "Client paid" is an amount.
 PERSON = re.compile(r"client|patient", re.I)
@@ -166,10 +174,7 @@ class KeptFile:
         chosen: dict[str, int | None] = {}
         used: set[int] = set()
         for target in TARGETS:
-            wanted = ("duration", "service") if target == "duration" else (target,)
-            candidates = [
-                i for rank in wanted for i, kind in sorted(self.kinds.items()) if kind == rank and i not in used
-            ]
+            candidates = [i for i, kind in sorted(self.kinds.items()) if kind == target and i not in used]
             if target == "fee":
                 candidates.sort(key=lambda i: _fee_rank(self.headers[i]))
             column = candidates[0] if candidates else None
@@ -181,7 +186,7 @@ class KeptFile:
     def choices(self, target: str) -> list[tuple[int, str]]:
         """The columns that may be mapped to `target`: payer and status columns (kept only as what they
         mean) to their own target alone, the others to any other."""
-        own = ("payer", "status")
+        own = ("payer", "status", "service")
         return [
             (i, self.headers[i] or f"Column {i + 1}")
             for i, kind in sorted(self.kinds.items())
@@ -259,6 +264,18 @@ def status_of(text: str) -> str:
     """What an appointment status means for its line: held, missed (a late cancel or no-show), canceled,
     pending (not held yet), or unknown."""
     return next((meaning for meaning, words in STATUS_MEANINGS if words.search(text)), "unknown")
+
+
+def nature_of_service(text: str) -> str:
+    """What a service line sold: a session (the default), an add-on to one (90785 interactive complexity,
+    90840 crisis minutes…), a package of sessions, or a product (a workbook, a gift card)."""
+    if PRODUCT_WORDS.search(text):
+        return "product"
+    if PACKAGE_WORDS.search(text):
+        return "package"
+    if minutes_of_service(text) is None and ADD_ON.search(text):
+        return "addon"
+    return "session"
 
 
 def minutes_of_service(text: str) -> int | None:
@@ -372,7 +389,7 @@ def _keepable(cell: str, kind: str) -> str:
         return status_of(cell)
     if kind == "service":
         minutes = minutes_of_service(cell)
-        return str(minutes) if minutes else ""
+        return f"{minutes or ''}|{nature_of_service(cell)}"
     if not any(ch.isdigit() for ch in cell):
         return "" if not cell else "?"
     # Kept only if every word in it is one a date, an amount or a length is written with: a name, a
@@ -397,11 +414,13 @@ class Mapping:
     count: int | None = None
     payer: int | None = None
     status: int | None = None
+    service: int | None = None
     # The kind a payer counts as when its words name none (the preview asks; self-pay unless changed).
     unknown_payer: PayerKind = PayerKind.SELF_PAY
 
     def columns(self) -> list[int]:
-        return [i for i in (self.date, self.fee, self.duration, self.count, self.payer, self.status) if i is not None]
+        targets = (self.date, self.fee, self.duration, self.count, self.payer, self.status, self.service)
+        return [i for i in targets if i is not None]
 
 
 @dataclass(frozen=True)
@@ -433,6 +452,8 @@ class ParsedFile:
     unknown_payers: int = 0
     # Appointments canceled or not held yet (by their status): neither sessions nor income, left out.
     not_held: int = 0
+    # Packages and products sold (by their service): not 1:1 session income, left out.
+    not_sessions: int = 0
 
     def of_kind(self, kind: SessionIncomeKind) -> list[ParsedRow]:
         return [row for row in self.rows if row.kind is kind]
@@ -491,6 +512,12 @@ def parse_rows(
     latest = today + timedelta(days=1)
     for n, line in enumerate(kept.lines):
         status = kept.values[mapping.status][n] if mapping.status is not None else "held"
+        service_minutes, _, nature = (
+            kept.values[mapping.service][n].partition("|") if mapping.service is not None else ("", "", "session")
+        )
+        if nature in ("package", "product"):
+            parsed.not_sessions += 1
+            continue
         if status in ("canceled", "pending") and not _refunded(kept, mapping, n, currency):
             parsed.not_held += 1  # neither a session nor income (a refund on such a line still counts)
             continue
@@ -502,9 +529,9 @@ def parse_rows(
                     f"The “{kept.headers[mapping.status or 0]}” of this line isn't one we know"
                     " (attended, late cancel, no-show, canceled or scheduled)"
                 )
-            kind = _kind(amount, status)
+            kind = _kind(amount, status, nature)
             if kind is SessionIncomeKind.SESSION:
-                minutes = _minutes(kept, mapping, n, default_minutes)
+                minutes = _minutes(kept, mapping, n, default_minutes, service_minutes)
                 count = (
                     _parse_count(kept.values[mapping.count][n], kept.headers[mapping.count])
                     if mapping.count is not None
@@ -541,23 +568,23 @@ def _refunded(kept: KeptFile, mapping: Mapping, n: int, currency: str) -> bool:
         return False
 
 
-def _kind(amount: int, status: str) -> SessionIncomeKind:
-    """A negative amount is a refund or adjustment whatever the status; a missed appointment's a fee."""
+def _kind(amount: int, status: str, nature: str = "session") -> SessionIncomeKind:
+    """A negative amount is a refund or adjustment whatever the status; a missed appointment's a fee; an
+    add-on code's charge is income for a session counted on its own line."""
     if amount < 0:
         return SessionIncomeKind.ADJUSTMENT
     if status == "missed":
         return SessionIncomeKind.MISSED
+    if nature == "addon":
+        return SessionIncomeKind.ADDON
     return SessionIncomeKind.SESSION
 
 
-def _minutes(kept: KeptFile, mapping: Mapping, n: int, default_minutes: int) -> int:
-    """The row's length: its duration column's, its service's stated length, or the creator's usual one."""
-    if mapping.duration is None:
-        return default_minutes
-    value = kept.values[mapping.duration][n]
-    if kept.kinds.get(mapping.duration) == "service":
-        return int(value) if value.isdigit() else default_minutes
-    return _parse_minutes(value, kept.headers[mapping.duration])
+def _minutes(kept: KeptFile, mapping: Mapping, n: int, default_minutes: int, service_minutes: str = "") -> int:
+    """The row's length: its duration column's, else its service's stated length, else the creator's usual one."""
+    if mapping.duration is not None:
+        return _parse_minutes(kept.values[mapping.duration][n], kept.headers[mapping.duration])
+    return int(service_minutes) if service_minutes.isdigit() else default_minutes
 
 
 def _payer(kept: str, mapping: Mapping) -> PayerKind:

@@ -312,6 +312,7 @@ def _parse(kept: KeptFile, form: ColumnMappingForm):
         count=form.column("count"),
         payer=form.column("payer"),
         status=form.column("status"),
+        service=form.column("service"),
         unknown_payer=form.unknown_payer_kind(),
     )
     profile = _profile()
@@ -365,6 +366,7 @@ def _mapped(kept: KeptFile, mapping: Mapping) -> dict[str, str]:
             ("fee", mapping.fee),
             ("duration", mapping.duration),
             ("count", mapping.count),
+            ("service", mapping.service),
             ("status", mapping.status),
             ("payer", mapping.payer),
         )

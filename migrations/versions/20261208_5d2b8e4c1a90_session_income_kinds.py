@@ -1,4 +1,4 @@
-"""Session income lines of three kinds: sessions, missed-appointment fees, refunds and adjustments
+"""Session income lines of four kinds: sessions, missed-appointment fees, refunds and adjustments, add-ons
 
 Revision ID: 5d2b8e4c1a90
 Revises: c0e427ea857d
@@ -25,7 +25,7 @@ def upgrade():
         batch_op.drop_constraint(op.f("ck_session_income_amount_cents_non_negative"), type_="check")
         batch_op.drop_constraint(op.f("ck_session_income_sessions_positive"), type_="check")
         batch_op.drop_constraint(op.f("ck_session_income_minutes_positive"), type_="check")
-        batch_op.create_check_constraint("session_income_kind", "kind IN ('session', 'missed', 'adjustment')")
+        batch_op.create_check_constraint("session_income_kind", "kind IN ('session', 'missed', 'adjustment', 'addon')")
         batch_op.create_check_constraint("amount_sign", "amount_cents >= 0 OR kind = 'adjustment'")
         batch_op.create_check_constraint("counts_match_kind", COUNTS)
 

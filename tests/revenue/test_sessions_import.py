@@ -21,6 +21,7 @@ from courseplatform.models import PayerKind, SessionIncome, SessionIncomeKind, S
 from courseplatform.revenue.session_import import (
     column_kind,
     minutes_of_service,
+    nature_of_service,
     payer_kind_of,
     read_export,
     status_of,
@@ -371,7 +372,7 @@ def test_lengths_come_from_the_service_when_there_is_no_duration_column(web, cre
     export = THERAPYNOTES_STYLE.replace("90837 Psychotherapy, 60 min", '"90837 Psychotherapy, 60 min"')
     preview = upload(web, export).get_data(as_text=True)
     values = form_values(preview)
-    assert values["duration"] == "2"  # the Service column, read for its lengths
+    assert values["service"] == "2" and values["duration"] == ""  # the Service column, read for its lengths
     for word in ("Holloway", "Lindgren", "Psychotherapy", "intensive", "Diagnostic"):
         assert word not in preview and word not in carried(web, values["kept"]), word
     confirm(web, preview)
@@ -398,7 +399,7 @@ SIMPLEPRACTICE_STYLE = """Date of Service,Client,Appointment Status,Service,Fee,
 def test_only_attended_appointments_are_sessions_and_fees_and_refunds_are_their_own_lines(web, client, creator):
     preview = upload(web, SIMPLEPRACTICE_STYLE).get_data(as_text=True)
     values = form_values(preview)
-    assert values["status"] == "2" and values["duration"] == "3"
+    assert values["status"] == "2" and values["service"] == "3"
     shown = " ".join(unescape(re.sub(r"<[^>]+>", " ", preview)).split())
     assert "4 rows ready" in shown
     assert "1 late-cancel or no-show fee ($75): income, not sessions." in shown
@@ -605,3 +606,49 @@ def test_rows_like_entries_already_logged_are_pointed_out_before_importing(web, 
     confirm(web, preview)
     again = upload(web, "Date,Fee\n2026-03-02,150\n2026-03-03,150\n").get_data(as_text=True)
     assert "Check for repeats" not in again  # what this file imported is known by its fingerprint
+
+
+JANE_SALES = """Date,Patient,Item,Amount
+2026-07-01,Noor Haddad,Individual Psychotherapy (60 min),€90.00
+2026-07-01,Noor Haddad,90785 Interactive Complexity,€15.00
+2026-07-02,Ilse Varga,6-Session Package,€450.00
+2026-07-03,Ilse Varga,Grounding Workbook,€24.00
+2026-07-06,Ilse Varga,Individual Psychotherapy (60 min),€90.00
+"""
+
+
+def test_add_ons_are_income_and_packages_and_products_are_not_sessions(web, creator):
+    creator.currency = "EUR"
+    db.session.flush()
+    preview = upload(web, JANE_SALES).get_data(as_text=True)
+    assert form_values(preview)["service"] == "2"
+    shown = " ".join(unescape(re.sub(r"<[^>]+>", " ", preview)).split())
+    assert "1 add-on charge (€15): income, not sessions." in shown
+    assert "2 package or product sales left out: not session income." in shown
+    confirm(web, preview)
+    rows = [(r.session_date.day, r.kind, r.sessions, r.minutes_each, r.amount_cents) for r in imported(creator)]
+    assert rows == [  # by date, then amount
+        (1, SessionIncomeKind.ADDON, 0, 0, 1500),
+        (1, SessionIncomeKind.SESSION, 1, 60, 9000),
+        (6, SessionIncomeKind.SESSION, 1, 60, 9000),
+    ]
+    # €195 of 1:1 income for two sessions: the package (€450) and the workbook (€24) are not part of it.
+    assert sum(row[4] for row in rows) == 19500
+
+
+@pytest.mark.parametrize(
+    ("service", "nature"),
+    [
+        ("90837 Psychotherapy", "session"),
+        ("90837 + 90785", "session"),  # a session with its add-on on one line
+        ("90785 Interactive Complexity", "addon"),
+        ("Crisis add-on, 30 min", "session"),  # it states a length: a session
+        ("6-Session Package", "package"),
+        ("Prepaid bundle of 4", "package"),
+        ("Grounding Workbook", "product"),
+        ("Gift card", "product"),
+        ("Couples session", "session"),
+    ],
+)
+def test_a_service_line_is_told_apart_by_what_it_sold(service, nature):
+    assert nature_of_service(service) == nature
