@@ -314,9 +314,9 @@ def test_anonymous_view_of_a_pathological_free_preview_answers_fast(client):
     db.session.flush()
 
     for _ in range(2):
-        started = time.perf_counter()
+        started = time.process_time()  # CPU the view spends, however busy the machine is (36 s before)
         response = client.get(f"/courses/brackets/preview/{lesson.id}")
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         assert response.status_code == 200
         assert "[" * 12_000 in response.get_data(as_text=True)
         assert elapsed < 1.0, f"the view took {elapsed:.2f} s"

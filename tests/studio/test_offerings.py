@@ -198,9 +198,9 @@ def test_description_preview_refuses_what_saving_refuses_and_renders_nothing(web
     assert message in previewed
     assert "Preview — not saved yet" not in previewed and "<p>calm calm" not in previewed
 
-    started = time.perf_counter()
+    started = time.process_time()  # CPU spent, however busy the machine is
     attack = web.submit(url, {**too_long, "description": "[" * 100_000, "preview": "1"})
-    assert time.perf_counter() - started < 2, "refused before any rendering"
+    assert time.process_time() - started < 2, "refused before any rendering"
     assert message in attack.get_data(as_text=True)
     db.session.refresh(offering)
     assert offering.description == "old"
