@@ -62,7 +62,10 @@ def import_sessions_job(job: Job) -> dict:
     rows = [_row(stored) for stored in job.payload.get("rows", [])]
     result = import_sessions(profile, rows)
     job_progress(job, len(rows), len(rows))
-    return {"imported": result.imported, "already": result.already}
+    counts = {"imported": result.imported, "already": result.already}
+    if result.replaced:
+        counts["replaced"] = result.replaced
+    return counts
 
 
 def _stored(row: ParsedRow) -> list:

@@ -218,6 +218,35 @@ def record_month(
 class SessionIncomeImportResult:
     imported: int
     already: int
+    replaced: int = 0  # earlier lines of the file's months that this import replaced
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+
+
+def _replaceable(profile: CreatorProfile, rows: list[ParsedRow]) -> sa.Select:
+    """The creator's imported lines and month totals in the months these rows cover, but for the lines these
+    rows would import again (same fingerprint): what importing them replaces."""
+    in_months = [
+        sa.and_(SessionIncome.session_date >= month, SessionIncome.session_date < _next_month(month))
+        for month in sorted({row.session_date.replace(day=1) for row in rows})
+    ]
+    return sa.select(SessionIncome).where(
+        SessionIncome.creator_id == profile.id,
+        SessionIncome.source.in_([SessionIncomeSource.IMPORT, SessionIncomeSource.MONTHLY]),
+        sa.or_(*in_months),
+        sa.func.coalesce(SessionIncome.import_key, "").not_in([row.import_key for row in rows]),
+    )
+
+
+def overlapping_months(profile: CreatorProfile, rows: list[ParsedRow]) -> list[tuple[date, int]]:
+    """(month, lines) for each month of the file that already holds imported lines or a month total from
+    elsewhere: importing replaces them, as entering a month's total again does, so the preview warns first."""
+    if not rows:
+        return []
+    found = Counter(entry.session_date.replace(day=1) for entry in db.session.scalars(_replaceable(profile, rows)))
+    return sorted(found.items())
 
 
 def look_alike_rows(profile: CreatorProfile, rows: list[ParsedRow]) -> int:
@@ -263,9 +292,14 @@ def existing_import_keys(profile: CreatorProfile, keys: list[str]) -> set[str]:
 
 
 def import_sessions(profile: CreatorProfile, rows: list[ParsedRow]) -> SessionIncomeImportResult:
-    """Add the rows not imported before; rows already there (same fingerprint) are left alone."""
+    """Add the rows not imported before; rows already there (same fingerprint) are left alone, and the other
+    imported lines and month totals of the file's months are replaced (the preview said so)."""
     if not rows:
         return SessionIncomeImportResult(0, 0)
+    replaced = list(db.session.scalars(_replaceable(profile, rows)))
+    for entry in replaced:
+        db.session.delete(entry)
+    db.session.flush()
     already = existing_import_keys(profile, [row.import_key for row in rows])
     fresh = [
         {
@@ -293,4 +327,4 @@ def import_sessions(profile: CreatorProfile, rows: list[ParsedRow]) -> SessionIn
             .returning(SessionIncome.id)
         )
         imported = len(db.session.execute(statement, fresh).all())
-    return SessionIncomeImportResult(imported=imported, already=len(rows) - imported)
+    return SessionIncomeImportResult(imported=imported, already=len(rows) - imported, replaced=len(replaced))

@@ -53,6 +53,7 @@ from .session_services import (
     delete_entry,
     look_alike_rows,
     month_situation,
+    overlapping_months,
     owned_entry,
     record_month,
     session_ledger,
@@ -348,6 +349,7 @@ def _preview(kept: KeptFile, form: ColumnMappingForm, *, refused: bool = False):
         profile=profile,
         kinds=SessionIncomeKind,
         look_alike=look_alike_rows(profile, parsed.rows) if parsed else 0,
+        overlaps=overlapping_months(profile, parsed.rows) if parsed else [],
         rows_total=len(kept.lines),
     )
 

@@ -652,3 +652,31 @@ def test_add_ons_are_income_and_packages_and_products_are_not_sessions(web, crea
 )
 def test_a_service_line_is_told_apart_by_what_it_sold(service, nature):
     assert nature_of_service(service) == nature
+
+
+def test_an_export_that_overlaps_a_month_replaces_it_after_a_warning(web, creator):
+    # March came in from last month's export; this month's export covers March again, corrected.
+    confirm(web, upload(web, "Date,Fee,Duration\n2026-03-02,150,50\n2026-03-09,150,50\n").get_data(as_text=True))
+    SessionIncomeFactory(
+        creator=creator,
+        session_date=date(2026, 4, 1),
+        sessions=20,
+        amount_cents=300000,
+        source=SessionIncomeSource.MONTHLY,
+        import_key="monthly-april",
+    )
+    export = "Date,Fee,Duration\n2026-03-02,150,50\n2026-03-09,160,50\n2026-03-16,150,50\n2026-04-06,150,50\n"
+    preview = upload(web, export).get_data(as_text=True)
+    shown = " ".join(unescape(re.sub(r"<[^>]+>", " ", preview)).split())
+    assert "Months you already have: March 2026 (1 line), April 2026 (1 line) already hold lines" in shown
+    page = confirm(web, preview).get_data(as_text=True)
+    assert "<dt>Replaced</dt><dd>2</dd>" in page and "<dt>Already there</dt><dd>1</dd>" in page
+    assert [(r.session_date.day, r.amount_cents, r.source) for r in imported(creator)] == [
+        (2, 15000, SessionIncomeSource.IMPORT),
+        (9, 16000, SessionIncomeSource.IMPORT),  # the corrected line, not both
+        (16, 15000, SessionIncomeSource.IMPORT),
+        (6, 15000, SessionIncomeSource.IMPORT),  # April's rows replace its month total
+    ]
+    # The same export again adds and replaces nothing.
+    again = confirm(web, upload(web, export).get_data(as_text=True)).get_data(as_text=True)
+    assert "<dt>Imported</dt><dd>0</dd>" in again and "Replaced" not in again
