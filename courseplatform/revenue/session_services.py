@@ -221,10 +221,6 @@ class SessionIncomeImportResult:
     replaced: int = 0  # earlier lines of the file's months that this import replaced
 
 
-def _next_month(month: date) -> date:
-    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
-
-
 def _replaceable(profile: CreatorProfile, rows: list[ParsedRow]) -> sa.Select:
     """The creator's imported lines and month totals in the months these rows cover, but for the lines these
     rows would import again (same fingerprint): what importing them replaces."""
