@@ -222,16 +222,22 @@ class SessionIncomeImportResult:
 
 
 def _replaceable(profile: CreatorProfile, rows: list[ParsedRow]) -> sa.Select:
-    """The creator's imported lines and month totals in the months these rows cover, but for the lines these
-    rows would import again (same fingerprint): what importing them replaces."""
-    in_months = [
-        sa.and_(SessionIncome.session_date >= month, SessionIncome.session_date < _next_month(month))
-        for month in sorted({row.session_date.replace(day=1) for row in rows})
-    ]
+    """What importing these rows replaces: the creator's imported lines between the file's first and last
+    day, and the month totals of the months it touches, but for the lines it would import again (same
+    fingerprint). An export of "the last 30 days" leaves the earlier half of its first month alone."""
+    first, last = min(row.session_date for row in rows), max(row.session_date for row in rows)
+    imported_in_span = sa.and_(
+        SessionIncome.source == SessionIncomeSource.IMPORT,
+        SessionIncome.session_date >= first,
+        SessionIncome.session_date <= last,
+    )
+    month_totals = sa.and_(
+        SessionIncome.source == SessionIncomeSource.MONTHLY,
+        SessionIncome.session_date.in_(sorted({row.session_date.replace(day=1) for row in rows})),
+    )
     return sa.select(SessionIncome).where(
         SessionIncome.creator_id == profile.id,
-        SessionIncome.source.in_([SessionIncomeSource.IMPORT, SessionIncomeSource.MONTHLY]),
-        sa.or_(*in_months),
+        sa.or_(imported_in_span, month_totals),
         sa.func.coalesce(SessionIncome.import_key, "").not_in([row.import_key for row in rows]),
     )
 

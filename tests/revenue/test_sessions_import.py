@@ -668,7 +668,7 @@ def test_an_export_that_overlaps_a_month_replaces_it_after_a_warning(web, creato
     export = "Date,Fee,Duration\n2026-03-02,150,50\n2026-03-09,160,50\n2026-03-16,150,50\n2026-04-06,150,50\n"
     preview = upload(web, export).get_data(as_text=True)
     shown = " ".join(unescape(re.sub(r"<[^>]+>", " ", preview)).split())
-    assert "Months you already have: March 2026 (1 line), April 2026 (1 line) already hold lines" in shown
+    assert "Already logged within this file's dates: March 2026 (1 line), April 2026 (1 line), from another" in shown
     page = confirm(web, preview).get_data(as_text=True)
     assert "<dt>Replaced</dt><dd>2</dd>" in page and "<dt>Already there</dt><dd>1</dd>" in page
     assert [(r.session_date.day, r.amount_cents, r.source) for r in imported(creator)] == [
@@ -680,3 +680,15 @@ def test_an_export_that_overlaps_a_month_replaces_it_after_a_warning(web, creato
     # The same export again adds and replaces nothing.
     again = confirm(web, upload(web, export).get_data(as_text=True)).get_data(as_text=True)
     assert "<dt>Imported</dt><dd>0</dd>" in again and "Replaced" not in again
+
+
+def test_an_export_of_the_last_weeks_replaces_only_the_days_it_covers(web, creator):
+    confirm(web, upload(web, "Date,Fee\n2026-03-02,150\n2026-03-20,150\n").get_data(as_text=True))
+    later = "Date,Fee\n2026-03-15,150\n2026-03-20,170\n2026-04-03,150\n"  # "the last 30 days", corrected
+    confirm(web, upload(web, later).get_data(as_text=True))
+    assert [(r.session_date.day, r.amount_cents) for r in imported(creator)] == [
+        (2, 15000),  # before this file's first day: kept
+        (15, 15000),
+        (20, 17000),  # the corrected line replaced the earlier one
+        (3, 15000),
+    ]
