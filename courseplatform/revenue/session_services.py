@@ -252,8 +252,9 @@ def overlapping_months(profile: CreatorProfile, rows: list[ParsedRow]) -> list[t
 
 
 def look_alike_rows(profile: CreatorProfile, rows: list[ParsedRow]) -> int:
-    """How many new rows match an entry already logged on the same day for the same amount (typed by hand,
-    or imported before with values read differently): importing adds them again, so the preview says so."""
+    """How many new rows match an entry typed by hand on the same day for the same amount: importing adds
+    them beside it, so the preview says so. (Imported lines and month totals of the file's dates are
+    replaced, not added to: `overlapping_months` names those.)"""
     if not rows:
         return 0
     known = existing_import_keys(profile, [row.import_key for row in rows])
@@ -265,6 +266,7 @@ def look_alike_rows(profile: CreatorProfile, rows: list[ParsedRow]) -> int:
         for day, amount in db.session.execute(
             sa.select(SessionIncome.session_date, SessionIncome.amount_cents).where(
                 SessionIncome.creator_id == profile.id,
+                SessionIncome.source == SessionIncomeSource.MANUAL,
                 SessionIncome.session_date >= min(row.session_date for row in fresh),
                 SessionIncome.session_date <= max(row.session_date for row in fresh),
             )

@@ -692,3 +692,12 @@ def test_an_export_of_the_last_weeks_replaces_only_the_days_it_covers(web, creat
         (20, 17000),  # the corrected line replaced the earlier one
         (3, 15000),
     ]
+
+
+def test_a_line_the_import_replaces_is_not_also_called_a_repeat(web, creator):
+    confirm(web, upload(web, "Date,Fee,Duration\n2026-03-02,150,50\n").get_data(as_text=True))
+    # The same session, read with another length: a new fingerprint, replacing the earlier line.
+    preview = upload(web, "Date,Fee,Duration\n2026-03-02,150,45\n").get_data(as_text=True)
+    assert "Already logged within this file" in preview and "Check for repeats" not in preview
+    confirm(web, preview)
+    assert [(r.minutes_each, r.amount_cents) for r in imported(creator)] == [(45, 15000)]
