@@ -27,7 +27,7 @@ from wtforms import (  # type: ignore[attr-defined]  # types-WTForms lacks Selec
 )
 from wtforms.validators import Length, ValidationError
 
-from .formatting import decimal_amount, minor_units
+from .formatting import CURRENCY_SYMBOLS, decimal_amount, minor_units
 from .ids import MAX_INTEGER
 
 CURRENCIES = [
@@ -130,10 +130,12 @@ def parse_money(text: str) -> int:
     raise ValueError("Enter an amount such as 150 or 150.00.")
 
 
-# Currency marks as exports and Aqueduct itself print them, longest first; "$" alone names no one dollar.
-CURRENCY_MARKS = {"US$": "USD", "CA$": "CAD", "C$": "CAD", "AU$": "AUD", "A$": "AUD", "NZ$": "NZD", "€": "EUR",
-                  "£": "GBP", "$": "$"}  # fmt: skip
-DOLLARS = frozenset({"USD", "CAD", "AUD", "NZD"})
+# Currency marks as Aqueduct prints them (formatting.CURRENCY_SYMBOLS) and as exports also write them,
+# longest first so "CA$" is tried before "$"; "$" alone names no one dollar.
+_MARKS = {symbol: code for code, symbol in CURRENCY_SYMBOLS.items() if symbol != "$"}
+_MARKS |= {"US$": "USD", "C$": "CAD", "AU$": "AUD", "$": "$"}
+CURRENCY_MARKS = dict(sorted(_MARKS.items(), key=lambda mark: -len(mark[0])))
+DOLLARS = frozenset(code for code, symbol in CURRENCY_SYMBOLS.items() if symbol.endswith("$"))
 # The shapes a written amount takes once its currency and sign are off: groups of three (by comma, point,
 # apostrophe or space) and up to two decimals, or plain digits. price-parser tells the decimal mark; this
 # only refuses what it would read too kindly ("5 5" as 55, "12,345.678").
