@@ -28,8 +28,9 @@ class PayerKind(enum.Enum):
 
 class SessionIncomeSource(enum.Enum):
     MANUAL = "manual"
-    MONTHLY = "monthly"
-    IMPORT = "import"
+    MONTHLY = "monthly"  # a month's total typed in one line
+    IMPORT = "import"  # an imported line, dated the day of its session
+    IMPORT_MONTH = "import_month"  # an import's lines added up by month before being stored: no day kept
 
 
 class SessionIncomeKind(enum.Enum):

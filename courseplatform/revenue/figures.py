@@ -35,7 +35,16 @@ from sqlalchemy.orm import QueryableAttribute
 from ..downloads import spreadsheet_safe
 from ..extensions import db
 from ..formatting import decimal_amount, minor_units
-from ..models import CreatorProfile, Offering, OfferingStatus, Order, Refund, SessionIncome, SessionIncomeKind
+from ..models import (
+    CreatorProfile,
+    Offering,
+    OfferingStatus,
+    Order,
+    PayerKind,
+    Refund,
+    SessionIncome,
+    SessionIncomeKind,
+)
 from ..models.base import whole_sum
 from ..models.commerce import SETTLED_STATUSES, counted_refunds
 from ..pagination import Page
@@ -146,11 +155,18 @@ class MonthFigures:
     session_minutes: int = 0
     # Late-cancel and no-show fees: 1:1 income, but not sessions held (so not in the hourly or per-session figures).
     missed_fee_cents: int = 0
+    # Of all that 1:1 income (bucket_cents), what insurers and sliding-scale clients paid; the rest is self-pay.
+    insurance_cents: int = 0
+    sliding_scale_cents: int = 0
 
     @property
     def bucket_cents(self) -> int:
         """All the month's 1:1 income: sessions, refunds and adjustments, and missed-appointment fees."""
         return self.session_cents + self.missed_fee_cents
+
+    @property
+    def self_pay_cents(self) -> int:
+        return self.bucket_cents - self.insurance_cents - self.sliding_scale_cents
 
     @property
     def passive_share(self) -> float | None:
@@ -221,6 +237,16 @@ class RevenueFigures:
     @property
     def bucket_cents(self) -> int:
         return self.session_cents + self.missed_fee_cents
+
+    @property
+    def by_payer(self) -> list[tuple[PayerKind, int]]:
+        """The period's 1:1 income by who paid it, self-pay first; kinds that paid nothing are left out."""
+        paid = {
+            PayerKind.SELF_PAY: sum(m.self_pay_cents for m in self.months),
+            PayerKind.INSURANCE: sum(m.insurance_cents for m in self.months),
+            PayerKind.SLIDING_SCALE: sum(m.sliding_scale_cents for m in self.months),
+        }
+        return [(kind, cents) for kind, cents in paid.items() if cents]
 
     @property
     def passive_share(self) -> float | None:
@@ -384,13 +410,14 @@ def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: date
     return money
 
 
-def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tuple[int, int, int, int]]:
-    """(income, missed-appointment fees, sessions, minutes) per month index of the period, from the logged
-    session income; refunds and adjustments count in the income of their month."""
+def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tuple[int, ...]]:
+    """(income, missed-appointment fees, sessions, minutes, paid by insurers, paid on a sliding scale) per
+    month index of the period, from the logged session income; refunds and adjustments count in the income
+    of their month."""
     days = [*period.months, period.end]
     bucket = _month_index(SessionIncome.session_date, days)
     missed = SessionIncome.kind == SessionIncomeKind.MISSED
-    rows: Iterable[tuple[int, int, int, int, int]] = db.session.execute(
+    rows: Iterable[tuple[int, ...]] = db.session.execute(
         _grouped(
             sa.select(
                 bucket,
@@ -398,6 +425,10 @@ def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tup
                 whole_sum(sa.case((missed, SessionIncome.amount_cents), else_=0)),
                 whole_sum(SessionIncome.sessions),
                 whole_sum(SessionIncome.sessions * SessionIncome.minutes_each),
+                *(
+                    whole_sum(sa.case((SessionIncome.payer_kind == kind, SessionIncome.amount_cents), else_=0))
+                    for kind in (PayerKind.INSURANCE, PayerKind.SLIDING_SCALE)
+                ),
             ).where(
                 SessionIncome.creator_id == profile.id,
                 SessionIncome.currency == profile.currency,
@@ -407,9 +438,7 @@ def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tup
             bucket,
         )
     )
-    return {
-        index: (int(income), int(fees), int(sessions), int(minutes)) for index, income, fees, sessions, minutes in rows
-    }
+    return {index: tuple(int(value) for value in values) for index, *values in rows}
 
 
 def _offerings(
@@ -492,8 +521,8 @@ def revenue_figures(
     offerings_page, authoring_minutes = _offerings(profile, money, page)
     months = []
     for index, month in enumerate(period.months):
-        income, fees, count, minutes = sessions.get(index, (0, 0, 0, 0))
-        months.append(MonthFigures(month, income, passive.get(index, 0), count, minutes, fees))
+        income, fees, count, minutes, insured, sliding = sessions.get(index, (0, 0, 0, 0, 0, 0))
+        months.append(MonthFigures(month, income, passive.get(index, 0), count, minutes, fees, insured, sliding))
     return RevenueFigures(
         period=period,
         currency=profile.currency,
@@ -518,6 +547,10 @@ CSV_COLUMNS = [
     "sessions",
     "session_hours",
     "missed_appointment_fees",  # late-cancel and no-show fees: 1:1 income, not sessions (after the first seven)
+    # All the month's 1:1 income (session income and missed fees) by who paid it.
+    "self_pay_income",
+    "insurance_income",
+    "sliding_scale_income",
 ]
 
 
@@ -543,6 +576,9 @@ def revenue_csv(figures: RevenueFigures) -> str:
                 str(month.sessions),
                 _hours(month.session_minutes),
                 decimal_amount(month.missed_fee_cents, figures.currency),
+                decimal_amount(month.self_pay_cents, figures.currency),
+                decimal_amount(month.insurance_cents, figures.currency),
+                decimal_amount(month.sliding_scale_cents, figures.currency),
             ]
         )
     return out.getvalue()

@@ -9,7 +9,16 @@ from datetime import date, datetime, timedelta
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, Form, HiddenField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    Form,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from ..fields import EARLIEST_DATE, CalendarDateField, MoneyField, WholeNumberField, parse_month
@@ -18,6 +27,8 @@ from ..models import PayerKind
 from .session_import import MAX_IMPORT_BYTES, MINUTES_RANGE, SESSIONS_RANGE, TARGET_LABELS, KeptFile
 
 PAYER_CHOICES = [SelectChoice(kind.value, kind.label) for kind in PayerKind]
+# An import keeps monthly totals only (no day of a session is stored) unless the creator asks for days.
+KEEP_MONTHS, KEEP_DAYS = "months", "days"
 FUTURE_SESSIONS = "That date is in the future. Log sessions once they have happened."
 
 
@@ -160,11 +171,21 @@ class ColumnMappingForm(FlaskForm):
     payer = SelectField(TARGET_LABELS["payer"], validate_choice=False)
     status = SelectField(TARGET_LABELS["status"], validate_choice=False)
     service = SelectField(TARGET_LABELS["service"], validate_choice=False)
+    insurance = SelectField(TARGET_LABELS["insurance"], validate_choice=False)
     unknown_payer = SelectField(
         "Other payers count as",
         choices=[SelectChoice(kind.value, kind.label) for kind in PayerKind],
         default=PayerKind.SELF_PAY.value,
         description="A payer that names no kind of payment, such as a client's own name: never kept.",
+    )
+    keep = RadioField(
+        "What to keep",
+        choices=[
+            SelectChoice(KEEP_MONTHS, "Monthly totals only (recommended)"),
+            SelectChoice(KEEP_DAYS, "A line for each session, with its date"),
+        ],
+        default=KEEP_MONTHS,
+        validate_choice=False,
     )
     skip_bad = BooleanField("Skip the rows with problems and import the rest")
     preview = SubmitField("Update the preview")
@@ -179,8 +200,9 @@ class ColumnMappingForm(FlaskForm):
             "payer": "None: all self-pay",
             "status": "None: every line is a session held",
             "service": "None: every line is a session",
+            "insurance": "None: the fee is the whole amount",
         }
-        for target in ("date", "fee", "duration", "count", "service", "status", "payer"):
+        for target in ("date", "fee", "insurance", "duration", "count", "service", "status", "payer"):
             select = self[target]
             choices = [SelectChoice(str(i), name) for i, name in kept.choices(target)]
             if target in optional:
@@ -188,6 +210,11 @@ class ColumnMappingForm(FlaskForm):
             select.choices = choices
             if not select.raw_data or select.data not in {choice.value for choice in choices}:
                 select.data = str(suggested[target]) if suggested[target] is not None else ""
+
+    @property
+    def by_month(self) -> bool:
+        """Whether to keep monthly totals only: the default, and anything but a clear choice of days."""
+        return self.keep.data != KEEP_DAYS
 
     def unknown_payer_kind(self) -> PayerKind:
         """The choice for payers that name no kind, self-pay until a valid one is made."""
@@ -214,6 +241,9 @@ class ColumnMappingForm(FlaskForm):
 
     def validate_service(self, field) -> None:
         self._once(field, [self.date, self.fee, self.duration, self.count, self.status])
+
+    def validate_insurance(self, field) -> None:
+        self._once(field, [self.date, self.fee, self.duration, self.count, self.status, self.service])
 
     def _once(self, field, others) -> None:
         for other in others:

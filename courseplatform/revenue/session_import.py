@@ -34,10 +34,11 @@ SESSIONS_RANGE = (1, 1000)
 MINUTES_RANGE = (5, 600)
 
 # What each target is called in the exports we know; the first matching column is suggested.
-TARGETS = ("date", "fee", "duration", "count", "service", "status", "payer")
+TARGETS = ("date", "insurance", "fee", "duration", "count", "service", "status", "payer")
 TARGET_LABELS = {
     "date": "Date of the session",
     "fee": "Fee",
+    "insurance": "Insurance payments, in a column of their own",
     "duration": "Duration",
     "count": "Number of sessions",
     "service": "Service or billing code",
@@ -45,9 +46,10 @@ TARGET_LABELS = {
     "payer": "Payer",
 }
 HEADER_PATTERNS = {
-    "date": re.compile(r"\bdate\b|\bdos\b|\bday\b", re.I),
+    # "Month" and "Period" head the first column of a report of monthly totals (SimplePractice's Income by Month).
+    "date": re.compile(r"\bdate\b|\bdos\b|\bday\b|^\s*(?:month|period)\s*$", re.I),
     "duration": re.compile(r"duration|minutes|\bmins?\b|length", re.I),
-    "count": re.compile(r"sessions?\b|count|\bqty\b|quantity|visits?\b", re.I),
+    "count": re.compile(r"sessions?\b|count|\bqty\b|quantity|visits?\b|appointments\b|\bappts\b", re.I),
     "fee": re.compile(
         r"fee|amount|charge|rate|price|paid|payment|billed|total|income|revenue|collected|co-?pay|co pay", re.I
     ),
@@ -122,6 +124,10 @@ PRODUCT_WORDS = re.compile(
 )
 # "Client" or "Patient" alone names a person; "Client paid" is an amount.
 PERSON = re.compile(r"client|patient", re.I)
+# Money columns that split a line's income by who paid it.
+PAID_BY_CLIENT = re.compile(r"client|patient|self|private|co-?pay", re.I)
+PAID_BY_INSURER = re.compile(r"insur|payer|payor", re.I)
+CHARGED = re.compile(r"\bfees?\b|charge|rate|price|billed", re.I)
 
 # A payer is classified only from words that name a kind of payment, never guessed from anything else:
 # a payer column may hold patients' own names (Jane), which must count neither as insurers nor be kept.
@@ -143,11 +149,16 @@ INSURER_WORDS = re.compile(
 )
 # What a payer the words above don't name is stored as, until the preview's choice decides its kind.
 UNKNOWN_PAYER = "unknown"
+# A report's totals line, where a date would be; kept as TOTAL and left out.
+TOTALS_ROW = re.compile(r"^\s*(?:grand\s+)?(?:totals?|sum|all)\b\s*:?\s*$", re.I)
+TOTAL = "total"
 SAFE_TO_ECHO = re.compile(r"^[0-9\s$£€.,:/\-()]{1,20}$")
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%d %b %Y")
 # The same file written day first (03/05/2026 = 3 May), as exports outside the US usually are.
 DAY_FIRST_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%d %b %Y")
+# A month alone, as a report of monthly totals writes it.
+MONTH_FORMATS = ("%B %Y", "%b %Y", "%B, %Y", "%Y-%m", "%m/%Y", "%m-%Y", "%Y/%m")
 NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/-](\d{1,2})[/-]\d{2,4}")
 DOTTED_DATE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})\b")
 
@@ -170,13 +181,30 @@ class KeptFile:
         return [name or f"Column {i + 1}" for i, name in enumerate(self.headers) if i not in self.kinds]
 
     def suggestions(self) -> dict[str, int | None]:
-        """The column each target most likely comes from, each column used once."""
+        """The column each target most likely comes from, each column used once.
+
+        Money split by payer ("Client Payments", "Insurance Payments", then "Total") is suggested as the
+        fee and the insurance payments, not as the total: the split keeps each payer kind apart. A file with a
+        fee charged ("Fee", "Charge", "Rate") keeps the fee: what insurers still owe on it is income too.
+        """
         chosen: dict[str, int | None] = {}
         used: set[int] = set()
+        money = [i for i, kind in sorted(self.kinds.items()) if kind == "fee"]
+        charged = any(CHARGED.search(self.headers[i]) for i in money)
+        by_client = (
+            []
+            if charged
+            else [i for i in money if PAID_BY_CLIENT.search(self.headers[i]) and not OWED.search(self.headers[i])]
+        )
+        by_insurer = [i for i in money if PAID_BY_INSURER.search(self.headers[i]) and not OWED.search(self.headers[i])]
         for target in TARGETS:
             candidates = [i for i, kind in sorted(self.kinds.items()) if kind == target and i not in used]
-            if target == "fee":
+            if target == "insurance":
+                candidates = by_insurer[:1] if by_client else []
+            elif target == "fee":
                 candidates.sort(key=lambda i: _fee_rank(self.headers[i]))
+                if chosen["insurance"] is not None:
+                    candidates = by_client[:1]
             column = candidates[0] if candidates else None
             chosen[target] = column
             if column is not None:
@@ -185,13 +213,19 @@ class KeptFile:
 
     def choices(self, target: str) -> list[tuple[int, str]]:
         """The columns that may be mapped to `target`: payer and status columns (kept only as what they
-        mean) to their own target alone, the others to any other."""
+        mean) to their own target alone, the others to any other; insurance payments come from money."""
         own = ("payer", "status", "service")
+        if target == "insurance":
+            target = "fee"
         return [
             (i, self.headers[i] or f"Column {i + 1}")
             for i, kind in sorted(self.kinds.items())
             if (kind == target if kind in own or target in own else True)
         ]
+
+    def reasons(self) -> list[tuple[str, str | None, str]]:
+        """(column, the target its name suggests or None, why) for every column of the file, in order."""
+        return [(name or f"Column {i + 1}", *read_column(name)) for i, name in enumerate(self.headers)]
 
     def dumps(self) -> str:
         """The kept columns, compressed and signed, for a hidden form field."""
@@ -226,38 +260,59 @@ def column_kind(header: str) -> str | None:
 
     "service" is a service, billing-code or description column: only the minutes it states are kept.
     """
+    return read_column(header)[0]
+
+
+def read_column(header: str) -> tuple[str | None, str]:
+    """(the target a column's name suggests or None, why), the why worded for the preview: "its name …"."""
     if not header.strip():
-        return None
+        return None, "it has no name"
     if APPOINTMENT_STATUS.search(header):
-        return "status"
+        return "status", "it is the appointment's status: only whether it was held, missed or canceled is kept"
     # "Service Fee" or "Service Charge" is money; "Service Provider" names a person.
     names_service = (
         bool(SERVICE.search(header))
         and not HEADER_PATTERNS["fee"].search(header)
         and not IDENTIFYING.search(SERVICE.sub("", header))
     )
-    if IDENTIFYING.search(header) and not names_service:
-        return None
-    if PERSON.search(header) and not HEADER_PATTERNS["fee"].search(header):
-        return None
+    if (identifying := IDENTIFYING.search(header)) and not names_service:
+        return None, f"“{_word(header, identifying)}” in its name says it may identify a client or hold a note"
+    if (person := PERSON.search(header)) and not HEADER_PATTERNS["fee"].search(header):
+        return None, f"“{_word(header, person)}” alone names a person"
     if PAYER_FIRST.search(header):
-        return "payer"
-    if HEADER_PATTERNS["date"].search(header):
-        return None if NOT_SESSION_DATE.search(header) else "date"
+        return "payer", "it says how a session was paid: kept only as self-pay, insurance or sliding scale"
+    if dated := HEADER_PATTERNS["date"].search(header):
+        if other := NOT_SESSION_DATE.search(header):
+            return None, f"“{_word(header, other)}” says it is a date that isn't the session's"
+        return "date", f"“{_word(header, dated)}” in its name"
     if names_service:
-        return "service"
-    if HEADER_PATTERNS["duration"].search(header):
-        return "duration"
+        return "service", "it names the service: only the length it states and whether it was a session are kept"
+    if lasts := HEADER_PATTERNS["duration"].search(header):
+        return "duration", f"“{_word(header, lasts)}” in its name"
     # Billing units are not sessions ("Total Units"), but a price per unit is an amount ("Rate per Unit");
     # and money comes before counts: "Session Rate" and "Service Fee Per Unit" are amounts.
     if UNITS.search(header) and not PRICED.search(header):
-        return None
-    if HEADER_PATTERNS["fee"].search(header):
-        return "fee"
-    for target in ("count", "payer"):
-        if HEADER_PATTERNS[target].search(header):
-            return target
-    return None
+        return None, "billing units count what was billed, not sessions"
+    if money := HEADER_PATTERNS["fee"].search(header):
+        owed = OWED.search(header)
+        return "fee", f"“{_word(header, money)}” in its name" + (
+            " (what is still owed, so chosen last)" if owed else ""
+        )
+    if counted := HEADER_PATTERNS["count"].search(header):
+        return "count", f"“{_word(header, counted)}” in its name"
+    if payer := HEADER_PATTERNS["payer"].search(header):
+        return "payer", f"“{_word(header, payer)}” in its name: kept only as self-pay, insurance or sliding scale"
+    return None, "its name isn't a date, an amount, a length, a count or a payer"
+
+
+def _word(header: str, match: re.Match) -> str:
+    """The whole word of `header` that `match` falls in ("Diagnosis" for a match of "diagnos")."""
+    start, end = match.start(), match.end()
+    while start > 0 and header[start - 1].isalnum():
+        start -= 1
+    while end < len(header) and header[end].isalnum():
+        end += 1
+    return header[start:end].strip()
 
 
 def status_of(text: str) -> str:
@@ -335,6 +390,10 @@ def read_export(data: bytes) -> KeptFile:
         for number, row in read_upload(data, max_bytes=MAX_IMPORT_BYTES).rows():
             if not any(cell.strip() for cell in row):
                 continue
+            # A report's title and date range ("Income by Month", "Jan 1, 2026 - Jun 30, 2026") come before its
+            # column names, one cell to a line: they are not the header.
+            if headers is None and sum(bool(cell.strip()) for cell in row) < 2:
+                continue
             if headers is None:
                 headers = [cell.strip()[:80] for cell in row]
                 kinds = {i: kind for i, name in enumerate(headers) if (kind := column_kind(name))}
@@ -390,6 +449,8 @@ def _keepable(cell: str, kind: str) -> str:
     if kind == "service":
         minutes = minutes_of_service(cell)
         return f"{minutes or ''}|{nature_of_service(cell)}"
+    if kind == "date" and TOTALS_ROW.match(cell):
+        return TOTAL  # a report's totals line: the sum of the lines above, not one more
     if not any(ch.isdigit() for ch in cell):
         return "" if not cell else "?"
     # Kept only if every word in it is one a date, an amount or a length is written with: a name, a
@@ -415,11 +476,14 @@ class Mapping:
     payer: int | None = None
     status: int | None = None
     service: int | None = None
+    insurance: int | None = None  # insurance payments in a column of their own (the fee is then the rest)
     # The kind a payer counts as when its words name none (the preview asks; self-pay unless changed).
     unknown_payer: PayerKind = PayerKind.SELF_PAY
 
     def columns(self) -> list[int]:
-        targets = (self.date, self.fee, self.duration, self.count, self.payer, self.status, self.service)
+        targets = (
+            self.date, self.fee, self.duration, self.count, self.payer, self.status, self.service, self.insurance
+        )  # fmt: skip
         return [i for i in targets if i is not None]
 
 
@@ -433,6 +497,7 @@ class ParsedRow:
     payer_kind: PayerKind
     import_key: str
     kind: SessionIncomeKind = SessionIncomeKind.SESSION
+    whole_month: bool = False  # the line was a month's total in the file (dated the 1st)
 
 
 @dataclass(frozen=True)
@@ -454,6 +519,15 @@ class ParsedFile:
     not_held: int = 0
     # Packages and products sold (by their service): not 1:1 session income, left out.
     not_sessions: int = 0
+    # A report's totals lines, left out: they repeat the lines above.
+    totals_lines: int = 0
+    # Months' totals whose sessions were estimated at the creator's usual fee (the file had no count).
+    estimated: int = 0
+
+    @property
+    def whole_months(self) -> bool:
+        """Whether every line was a month's total (a report such as SimplePractice's Income by Month)."""
+        return bool(self.rows) and all(row.whole_month for row in self.rows)
 
     def of_kind(self, kind: SessionIncomeKind) -> list[ParsedRow]:
         return [row for row in self.rows if row.kind is kind]
@@ -496,12 +570,15 @@ def parse_rows(
     today: date,
     currency: str,
     day_first_likely: bool = False,
+    usual_fee_cents: int | None = None,
 ) -> ParsedFile:
-    """Every data row as a session-income row or a reason it can't be one, with its line number.
+    """Every data row as session-income rows or a reason it can't be one, with its line number.
 
     Amounts are read in `currency` (the creator's); a row whose amount names another is a problem.
-
     `day_first_likely` decides dates that read both ways (a creator paid in pounds or euros).
+    A line dated by a month only ("March 2026") is that month's total; without a count column its
+    sessions are estimated at `usual_fee_cents`. A line split by payer (a fee and an insurance column)
+    becomes a row for each payer.
     """
     day_first, certain = date_order(kept.values[mapping.date])
     if not certain:
@@ -511,6 +588,9 @@ def parse_rows(
     seen: dict[tuple, int] = {}
     latest = today + timedelta(days=1)
     for n, line in enumerate(kept.lines):
+        if kept.values[mapping.date][n] == TOTAL:
+            parsed.totals_lines += 1
+            continue
         status = kept.values[mapping.status][n] if mapping.status is not None else "held"
         service_minutes, _, nature = (
             kept.values[mapping.service][n].partition("|") if mapping.service is not None else ("", "", "session")
@@ -522,48 +602,134 @@ def parse_rows(
             parsed.not_held += 1  # neither a session nor income (a refund on such a line still counts)
             continue
         try:
-            day = _parse_date(kept.values[mapping.date][n], kept.headers[mapping.date], latest, formats)
-            amount = _parse_fee(kept.values[mapping.fee][n], kept.headers[mapping.fee], currency)
-            if status == "unknown" and amount >= 0:
+            day, whole_month = _parse_date(kept.values[mapping.date][n], kept.headers[mapping.date], latest, formats)
+            amounts = _amounts(kept, mapping, n, currency)
+            total = sum(amount for amount, _ in amounts)
+            if status == "unknown" and total >= 0:
                 raise RowProblem(
                     f"The “{kept.headers[mapping.status or 0]}” of this line isn't one we know"
                     " (attended, late cancel, no-show, canceled or scheduled)"
                 )
-            kind = _kind(amount, status, nature)
-            if kind is SessionIncomeKind.SESSION:
+            kinds = [_kind(amount, status, nature) for amount, _ in amounts]
+            minutes = count = 0
+            if SessionIncomeKind.SESSION in kinds:
                 minutes = _minutes(kept, mapping, n, default_minutes, service_minutes)
-                count = (
-                    _parse_count(kept.values[mapping.count][n], kept.headers[mapping.count])
-                    if mapping.count is not None
-                    else 1
-                )
-            else:
-                minutes = count = 0
+                count = _sessions(kept, mapping, n, whole_month, total, usual_fee_cents)
         except RowProblem as problem:
             parsed.bad.append(BadRow(line, str(problem)))
             continue
-        if kind is SessionIncomeKind.MISSED and amount == 0:
+        if kinds == [SessionIncomeKind.MISSED] and total == 0:
             parsed.not_held += 1  # a no-show without a fee: nothing to count
             continue
-        payer = _payer(kept.values[mapping.payer][n] if mapping.payer is not None else "", mapping)
+        parsed.estimated += whole_month and count and mapping.count is None
         parsed.unknown_payers += mapping.payer is not None and kept.values[mapping.payer][n] == UNKNOWN_PAYER
+        payer = _payer(kept.values[mapping.payer][n] if mapping.payer is not None else "", mapping)
         # A payer that named no kind is fingerprinted as such, whichever kind the creator chose for it, so
         # importing the file again with another choice adds nothing.
         named = kept.values[mapping.payer][n] if mapping.payer is not None else payer.value
-        identity: tuple = (day.isoformat(), count, minutes, amount, named)
-        if kind is not SessionIncomeKind.SESSION:
-            identity += (kind.value,)  # sessions keep the fingerprint earlier imports gave them
-        # Two identical sessions on one day are two rows: the occurrence number tells them apart.
-        seen[identity] = seen.get(identity, 0) + 1
-        key = hashlib.sha256("|".join(map(str, (*identity, seen[identity]))).encode()).hexdigest()
-        parsed.rows.append(ParsedRow(line, day, count, minutes, amount, payer, key, kind))
+        for amount, kind, sessions, paid_by in _shares(amounts, kinds, count):
+            identity: tuple = (day.isoformat(), sessions, minutes if sessions else 0, amount, paid_by or named)
+            if kind is not SessionIncomeKind.SESSION:
+                identity += (kind.value,)  # sessions keep the fingerprint earlier imports gave them
+            # Two identical sessions on one day are two rows: the occurrence number tells them apart.
+            seen[identity] = seen.get(identity, 0) + 1
+            key = hashlib.sha256("|".join(map(str, (*identity, seen[identity]))).encode()).hexdigest()
+            row_payer = PayerKind(paid_by) if paid_by else payer
+            parsed.rows.append(
+                ParsedRow(line, day, sessions, minutes if sessions else 0, amount, row_payer, key, kind, whole_month)
+            )
     return parsed
+
+
+def monthly_totals(rows: list[ParsedRow]) -> list[ParsedRow]:
+    """The rows added up by month, payer kind, kind and session length, each dated the 1st: what is kept when
+    the creator keeps monthly totals only, so no day of any client's session is stored."""
+    groups: dict[tuple[date, PayerKind, SessionIncomeKind, int], list[int]] = {}
+    for row in rows:
+        group = (row.session_date.replace(day=1), row.payer_kind, row.kind, row.minutes_each)
+        totals = groups.setdefault(group, [0, 0])
+        totals[0] += row.sessions
+        totals[1] += row.amount_cents
+    totalled = []
+    for (first, payer, kind, minutes), (sessions, amount) in sorted(
+        groups.items(), key=lambda item: (item[0][0], item[0][1].value, item[0][2].value, item[0][3])
+    ):
+        # The same totals from the same file again are the same row: importing it twice adds nothing.
+        key = hashlib.sha256(f"month|{first:%Y-%m}|{payer.value}|{kind.value}|{minutes}|{sessions}|{amount}".encode())
+        totalled.append(ParsedRow(0, first, sessions, minutes, amount, payer, key.hexdigest(), kind, True))
+    return totalled
+
+
+def _amounts(kept: KeptFile, mapping: Mapping, n: int, currency: str) -> list[tuple[int, str | None]]:
+    """The line's money: [(amount, None)] from its fee, and (amount, "insurance") when insurance payments
+    have a column of their own; an empty cell of the two is nothing paid, both empty a problem."""
+    if mapping.insurance is None:
+        return [(_parse_fee(kept.values[mapping.fee][n], kept.headers[mapping.fee], currency), None)]
+    cells = [(mapping.fee, None), (mapping.insurance, PayerKind.INSURANCE.value)]
+    if not any(kept.values[column][n] for column, _ in cells):
+        raise RowProblem(f"No amount in “{kept.headers[mapping.fee]}” nor “{kept.headers[mapping.insurance]}”")
+    return [
+        (_parse_fee(kept.values[column][n], kept.headers[column], currency) if kept.values[column][n] else 0, paid_by)
+        for column, paid_by in cells
+    ]
+
+
+def _sessions(
+    kept: KeptFile, mapping: Mapping, n: int, whole_month: bool, total: int, usual_fee_cents: int | None
+) -> int:
+    """How many sessions the line holds: its count column's, one for a day's line, and for a month's total
+    without a count, its income at the creator's usual fee."""
+    if mapping.count is not None:
+        return _parse_count(kept.values[mapping.count][n], kept.headers[mapping.count])
+    if not whole_month:
+        return 1
+    if not usual_fee_cents:
+        raise RowProblem(
+            "This month's total has no number of sessions: choose the column that counts them, or set your"
+            " usual fee in your profile to estimate them"
+        )
+    low, high = SESSIONS_RANGE
+    return min(high, max(low, round(total / usual_fee_cents)))
+
+
+def _shares(
+    amounts: list[tuple[int, str | None]], kinds: list[SessionIncomeKind], count: int
+) -> list[tuple[int, SessionIncomeKind, int, str | None]]:
+    """(amount, kind, sessions, payer or None for the line's) for each part of a line worth a row.
+
+    A line paid by one payer is one row. Split by payer, its sessions are shared in proportion to each
+    payer's money (largest remainder); a payer whose share of sessions rounds to none has its money
+    counted with the payer that has the most (a copay with the insurer's payment for one session).
+    """
+    parts = [(amount, kind, paid_by) for (amount, paid_by), kind in zip(amounts, kinds, strict=True)]
+    if len(parts) > 1:
+        parts = [part for part in parts if part[0]] or parts[:1]
+    sessions_of = [i for i, (_, kind, _) in enumerate(parts) if kind is SessionIncomeKind.SESSION]
+    if not sessions_of:
+        return [(amount, kind, 0, paid_by) for amount, kind, paid_by in parts]
+    money = [max(parts[i][0], 0) for i in sessions_of]
+    whole = sum(money) or len(money)
+    exact = [count * (m if sum(money) else 1) / whole for m in money]
+    shares = [int(x) for x in exact]
+    for i in sorted(range(len(exact)), key=lambda i: exact[i] - shares[i], reverse=True)[: count - sum(shares)]:
+        shares[i] += 1
+    top = sessions_of[max(range(len(shares)), key=lambda i: shares[i])]
+    rows: dict[int, list] = {}
+    for i, (amount, kind, paid_by) in enumerate(parts):
+        share = shares[sessions_of.index(i)] if i in sessions_of else 0
+        if kind is SessionIncomeKind.SESSION and not share:
+            rows.setdefault(top, [0, kind, 0, parts[top][2]])[0] += amount
+            continue
+        row = rows.setdefault(i, [0, kind, 0, paid_by])
+        row[0] += amount
+        row[2] = share
+    return [tuple(rows[i]) for i in sorted(rows)]
 
 
 def _refunded(kept: KeptFile, mapping: Mapping, n: int, currency: str) -> bool:
     """Whether the line's amount is money given back (a canceled session's prepayment refunded, say)."""
     try:
-        return _parse_fee(kept.values[mapping.fee][n], kept.headers[mapping.fee], currency) < 0
+        return sum(amount for amount, _ in _amounts(kept, mapping, n, currency)) < 0
     except RowProblem:
         return False
 
@@ -601,7 +767,8 @@ def _shown(value: str) -> str:
     return f" “{value}”" if SAFE_TO_ECHO.match(value) else ""
 
 
-def _parse_date(value: str, column: str, latest: date, formats: tuple[str, ...] = DATE_FORMATS) -> date:
+def _parse_date(value: str, column: str, latest: date, formats: tuple[str, ...] = DATE_FORMATS) -> tuple[date, bool]:
+    """(the day, False), or (the 1st, True) for a month written alone ("March 2026", "2026-03", "03/2026")."""
     if not value:
         raise RowProblem(f"No date in “{column}”")
     # Dotted numeric dates (03.02.2026) are written day first wherever they are written (Germany,
@@ -616,12 +783,22 @@ def _parse_date(value: str, column: str, latest: date, formats: tuple[str, ...] 
             day = datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-        if day < EARLIEST_DATE:
-            raise RowProblem(f"The date{_shown(value)} is before 2000")
-        if day > latest:
-            raise RowProblem(f"The date{_shown(value)} is in the future")
-        return day
+        return _in_range(day, value, latest), False
+    for fmt in MONTH_FORMATS:
+        try:
+            first = datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        return _in_range(first, value, latest), True
     raise RowProblem(f"“{column}”{_shown(value)} isn't a date we can read (use e.g. 2026-03-05 or 03/05/2026)")
+
+
+def _in_range(day: date, value: str, latest: date) -> date:
+    if day < EARLIEST_DATE:
+        raise RowProblem(f"The date{_shown(value)} is before 2000")
+    if day > latest:
+        raise RowProblem(f"The date{_shown(value)} is in the future")
+    return day
 
 
 def _parse_fee(value: str, column: str, currency: str) -> int:

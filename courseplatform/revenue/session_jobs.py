@@ -25,13 +25,23 @@ MAX_SKIPPED_SHOWN = 200
 
 
 def start_session_import(
-    by: User, rows: list[ParsedRow], skipped: list[BadRow], *, dropped: list[str], mapped: dict[str, str]
+    by: User,
+    rows: list[ParsedRow],
+    skipped: list[BadRow],
+    *,
+    dropped: list[str],
+    mapped: dict[str, str],
+    by_month: bool = False,
 ) -> Job:
-    """Record the job that imports the rows (the caller commits; it runs after the commit)."""
+    """Record the job that imports the rows (the caller commits; it runs after the commit).
+
+    `by_month`: the rows are already added up by month (the creator keeps monthly totals only).
+    """
     job = enqueue(
         KIND,
         {
             "rows": [_stored(row) for row in rows],
+            "by_month": by_month,
             "skipped": [[bad.line, bad.reason] for bad in skipped[:MAX_SKIPPED_SHOWN]],
             "skipped_count": len(skipped),
             "dropped": dropped,
@@ -69,7 +79,8 @@ def import_sessions_job(job: Job) -> dict:
 
 
 def _stored(row: ParsedRow) -> list:
-    """A row as the job keeps it: line, date, count, minutes, amount, payer kind, fingerprint, kind; nothing else."""
+    """A row as the job keeps it: line, date, count, minutes, amount, payer kind, fingerprint, kind, whether
+    it is a month's total; nothing else."""
     return [
         row.line,
         row.session_date.isoformat(),
@@ -79,13 +90,17 @@ def _stored(row: ParsedRow) -> list:
         row.payer_kind.value,
         row.import_key,
         row.kind.value,
+        row.whole_month,
     ]
 
 
 def _row(stored: list) -> ParsedRow:
     try:
-        # A job queued by the previous release keeps seven values: its rows are all sessions.
-        line, day, sessions, minutes, amount, payer, key, kind = stored if len(stored) == 8 else [*stored, "session"]
+        # Jobs queued by earlier releases keep seven values (sessions of a day) or eight (a day's lines).
+        missing: list = [SessionIncomeKind.SESSION.value, False][len(stored) - 9 :] if len(stored) in (7, 8) else []
+        line, day, sessions, minutes, amount, payer, key, kind, whole_month = [*stored, *missing]
+        if not isinstance(whole_month, bool):
+            raise TypeError("whole_month")
         return ParsedRow(
             line,
             date.fromisoformat(day),
@@ -95,6 +110,7 @@ def _row(stored: list) -> ParsedRow:
             PayerKind(payer),
             key,
             SessionIncomeKind(kind),
+            whole_month,
         )
     except (TypeError, ValueError) as exc:
         raise JobRefused("The sessions to import couldn't be read. Upload the file again.") from exc

@@ -25,6 +25,7 @@ SOURCE_LABELS = {
     SessionIncomeSource.MANUAL: "Entry",
     SessionIncomeSource.MONTHLY: "Month total",
     SessionIncomeSource.IMPORT: "Imported",
+    SessionIncomeSource.IMPORT_MONTH: "Imported month",
 }
 
 
@@ -119,6 +120,8 @@ def update_entry(profile: CreatorProfile, entry: SessionIncome, values: dict) ->
     """Correct an entry; a month total keeps being the only one for its month and payer."""
     for name, value in values.items():
         setattr(entry, name, value)
+    if entry.source is SessionIncomeSource.IMPORT_MONTH:
+        entry.session_date = entry.session_date.replace(day=1)  # a month's total stays a month's
     if entry.source is SessionIncomeSource.MONTHLY:
         entry.session_date = entry.session_date.replace(day=1)
         key = monthly_key(entry.session_date, entry.payer_kind)
@@ -222,22 +225,42 @@ class SessionIncomeImportResult:
 
 
 def _replaceable(profile: CreatorProfile, rows: list[ParsedRow]) -> sa.Select:
-    """What importing these rows replaces: the creator's imported lines between the file's first and last
-    day, and the month totals of the months it touches, but for the lines it would import again (same
-    fingerprint). An export of "the last 30 days" leaves the earlier half of its first month alone."""
-    first, last = min(row.session_date for row in rows), max(row.session_date for row in rows)
-    imported_in_span = sa.and_(
-        SessionIncome.source == SessionIncomeSource.IMPORT,
-        SessionIncome.session_date >= first,
-        SessionIncome.session_date <= last,
-    )
-    month_totals = sa.and_(
-        SessionIncome.source == SessionIncomeSource.MONTHLY,
-        SessionIncome.session_date.in_(sorted({row.session_date.replace(day=1) for row in rows})),
-    )
+    """What importing these rows replaces, but for the lines it would import again (same fingerprint).
+
+    Lines of days replace the imported lines between the file's first and last day, and the month totals
+    (typed or imported) of the months they touch: an export of "the last 30 days" leaves the earlier half
+    of its first month alone. Month totals replace everything imported or totalled in their months.
+    """
+    days = [row.session_date for row in rows if not row.whole_month]
+    months = sorted({row.session_date.replace(day=1) for row in rows if row.whole_month})
+    replaced = []
+    if days:
+        replaced += [
+            sa.and_(
+                SessionIncome.source == SessionIncomeSource.IMPORT,
+                SessionIncome.session_date >= min(days),
+                SessionIncome.session_date <= max(days),
+            ),
+            sa.and_(
+                SessionIncome.source.in_([SessionIncomeSource.MONTHLY, SessionIncomeSource.IMPORT_MONTH]),
+                SessionIncome.session_date.in_(sorted({day.replace(day=1) for day in days})),
+            ),
+        ]
+    if months:
+        replaced.append(
+            sa.and_(
+                SessionIncome.source != SessionIncomeSource.MANUAL,
+                sa.or_(
+                    *(
+                        sa.and_(SessionIncome.session_date >= first, SessionIncome.session_date < _next_month(first))
+                        for first in months
+                    )
+                ),
+            )
+        )
     return sa.select(SessionIncome).where(
         SessionIncome.creator_id == profile.id,
-        sa.or_(imported_in_span, month_totals),
+        sa.or_(*replaced),
         sa.func.coalesce(SessionIncome.import_key, "").not_in([row.import_key for row in rows]),
     )
 
@@ -315,7 +338,7 @@ def import_sessions(profile: CreatorProfile, rows: list[ParsedRow]) -> SessionIn
             "currency": profile.currency,
             "payer_kind": row.payer_kind,
             "kind": row.kind,
-            "source": SessionIncomeSource.IMPORT,
+            "source": SessionIncomeSource.IMPORT_MONTH if row.whole_month else SessionIncomeSource.IMPORT,
             "import_key": row.import_key,
         }
         for row in rows

@@ -41,6 +41,7 @@ from .session_import import (
     KeptFile,
     Mapping,
     SessionImportError,
+    monthly_totals,
     parse_rows,
     read_export,
 )
@@ -60,6 +61,7 @@ from .session_services import (
     update_entry,
 )
 
+MONTHS_SHOWN = 60  # monthly totals listed in the preview (five years of one payer)
 MONTHLY_PREFIX = "monthly"  # the two add forms share a page: their fields need distinct names and ids
 
 
@@ -290,7 +292,12 @@ def import_sessions_confirm():
     if not parsed.rows:
         return _preview(kept, form, refused=True)
     job = start_session_import(
-        current_user, parsed.rows, parsed.bad, dropped=_dropped(kept, mapping), mapped=_mapped(kept, mapping)
+        current_user,
+        monthly_totals(parsed.rows) if form.by_month else parsed.rows,
+        parsed.bad,
+        dropped=_dropped(kept, mapping),
+        mapped=_mapped(kept, mapping),
+        by_month=form.by_month,
     )
     return redirect(url_for("revenue.session_import", job_id=job.id))
 
@@ -314,6 +321,7 @@ def _parse(kept: KeptFile, form: ColumnMappingForm):
         payer=form.column("payer"),
         status=form.column("status"),
         service=form.column("service"),
+        insurance=form.column("insurance"),
         unknown_payer=form.unknown_payer_kind(),
     )
     profile = _profile()
@@ -324,6 +332,7 @@ def _parse(kept: KeptFile, form: ColumnMappingForm):
         today=_today(),
         currency=profile.currency,
         day_first_likely=profile.currency in DAY_FIRST_CURRENCIES,
+        usual_fee_cents=profile.default_session_fee_cents,
     )
 
 
@@ -336,12 +345,14 @@ def _preview(kept: KeptFile, form: ColumnMappingForm, *, refused: bool = False):
     parsed = mapping = None
     if not form.date.errors and not form.fee.errors and form.date.data and form.fee.data:
         mapping, parsed = _parse(kept, form)
+    # What is stored: the rows themselves, or (the default) their monthly totals.
+    stored = (monthly_totals(parsed.rows) if form.by_month else parsed.rows) if parsed else []
     return render_template(
         "revenue/sessions_import_preview.html",
         form=form,
         kept=kept,
         parsed=parsed,
-        preview=parsed.rows[:PREVIEW_ROWS] if parsed else [],
+        preview=stored[: MONTHS_SHOWN if form.by_month else PREVIEW_ROWS],
         dropped=_dropped(kept, mapping) if mapping else kept.dropped_on_reading,
         dropped_on_reading=kept.dropped_on_reading,
         mapped=_mapped(kept, mapping) if mapping else {},
@@ -349,9 +360,37 @@ def _preview(kept: KeptFile, form: ColumnMappingForm, *, refused: bool = False):
         profile=profile,
         kinds=SessionIncomeKind,
         look_alike=look_alike_rows(profile, parsed.rows) if parsed else 0,
-        overlaps=overlapping_months(profile, parsed.rows) if parsed else [],
+        overlaps=overlapping_months(profile, stored),
+        stored=stored,
+        columns=_columns(kept, mapping),
         rows_total=len(kept.lines),
     )
+
+
+def _columns(kept: KeptFile, mapping: Mapping | None) -> list[tuple[str, str, str]]:
+    """(column, what it is taken as, why) for every column of the file, for the preview's explanation."""
+    used = dict(_targets(mapping)) if mapping else {}
+    explained = []
+    for i, (name, suggested, why) in enumerate(kept.reasons()):
+        if i in used.values():
+            target = next(target for target, index in used.items() if index == i)
+            taken = TARGET_LABELS[target]
+            why = why if suggested else "you chose it"
+        elif suggested:
+            taken, why = "Not used", f"{why}, but another column is used for that"
+        else:
+            taken = "Dropped"
+        explained.append((name, taken, why))
+    return explained
+
+
+def _targets(mapping: Mapping) -> list[tuple[str, int]]:
+    """(target, column) for every target the mapping takes from a column."""
+    return [
+        (target, index)
+        for target in ("date", "fee", "insurance", "duration", "count", "service", "status", "payer")
+        if (index := getattr(mapping, target)) is not None
+    ]
 
 
 def _dropped(kept: KeptFile, mapping: Mapping) -> list[str]:
@@ -361,16 +400,4 @@ def _dropped(kept: KeptFile, mapping: Mapping) -> list[str]:
 
 def _mapped(kept: KeptFile, mapping: Mapping) -> dict[str, str]:
     """Target label → the column it comes from."""
-    return {
-        TARGET_LABELS[target]: kept.headers[index]
-        for target, index in (
-            ("date", mapping.date),
-            ("fee", mapping.fee),
-            ("duration", mapping.duration),
-            ("count", mapping.count),
-            ("service", mapping.service),
-            ("status", mapping.status),
-            ("payer", mapping.payer),
-        )
-        if index is not None
-    }
+    return {TARGET_LABELS[target]: kept.headers[index] for target, index in _targets(mapping)}

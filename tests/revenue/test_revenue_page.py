@@ -276,11 +276,14 @@ def test_the_csv_holds_the_monthly_table(client, keeper):
             "sessions",
             "session_hours",
             "missed_appointment_fees",
+            "self_pay_income",
+            "insurance_income",
+            "sliding_scale_income",
         ],
-        ["2025-01", "USD", "1800.00", "173.60", "8.8", "12", "10", "0.00"],
-        ["2025-02", "USD", "480.00", "-1.75", "0.0", "4", "4", "0.00"],
-        ["2025-03", "USD", "750.00", "173.90", "18.8", "5", "4.17", "0.00"],
-        ["2025-04", "USD", "120.00", "-28.75", "0.0", "1", "1.5", "0.00"],
+        ["2025-01", "USD", "1800.00", "173.60", "8.8", "12", "10", "0.00", "1800.00", "0.00", "0.00"],
+        ["2025-02", "USD", "480.00", "-1.75", "0.0", "4", "4", "0.00", "480.00", "0.00", "0.00"],
+        ["2025-03", "USD", "750.00", "173.90", "18.8", "5", "4.17", "0.00", "750.00", "0.00", "0.00"],
+        ["2025-04", "USD", "120.00", "-28.75", "0.0", "1", "1.5", "0.00", "120.00", "0.00", "0.00"],
     ]
 
 
@@ -390,7 +393,7 @@ def test_missed_appointment_fees_and_refunds_keep_the_hourly_and_per_session_fig
     assert figure(html, "missed-fees") == "and $75 in late-cancel and no-show fees, not counted as sessions"
     assert figure(html, "session-per-hour") == "$112.50 an hour"  # $450 over 4 hours, the fee left out
     rows = list(csv.reader(io.StringIO(client.get("/studio/revenue.csv").get_data(as_text=True))))
-    assert rows[-1][2] == "450.00" and rows[-1][5:] == ["4", "4", "75.00"]
+    assert rows[-1][2] == "450.00" and rows[-1][5:8] == ["4", "4", "75.00"]
 
 
 def test_a_line_of_session_income_can_not_be_a_session_without_length_nor_a_negative_fee(app):

@@ -48,14 +48,24 @@ def creator(web):
     return profile
 
 
-def upload(web, content: str | bytes, filename="export.csv"):
-    """Post the upload form, encoded in memory."""
+def upload(web, content: str | bytes, filename="export.csv", keep="days"):
+    """Post the upload form, encoded in memory, and choose what to keep.
+
+    Most tests here are about how each line is read, so they keep a line a session ("days") and see it;
+    the product's default, monthly totals only, is tested with keep="months".
+    """
     token = csrf_token_from(web.client.get("/studio/sessions/import").get_data(as_text=True))
     data = content.encode() if isinstance(content, str) else content
     fields = {"csrf_token": token, "file": FileStorage(io.BytesIO(data), filename=filename, content_type="text/csv")}
     boundary, body = encode_multipart(fields)
-    return web.client.post(
+    response = web.client.post(
         "/studio/sessions/import", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    if keep == "months" or 'name="kept"' not in response.get_data(as_text=True):
+        return response
+    return web.client.post(
+        "/studio/sessions/import/confirm",
+        data={**form_values(response.get_data(as_text=True)), "keep": keep, "preview": "1"},
     )
 
 
@@ -63,6 +73,8 @@ def form_values(html: str) -> dict[str, str]:
     """The mapping form as the browser would send it: hidden fields and selected options."""
     values = {"csrf_token": csrf_token_from(html)}
     values["kept"] = unescape(re.search(r'name="kept" type="hidden" value="([^"]*)"', html).group(1))
+    for radio in re.finditer(r'<input checked[^>]*name="(\w+)" type="radio" value="([^"]*)"', html):
+        values[radio.group(1)] = radio.group(2)
     for select in re.finditer(r'<select[^>]*name="(\w+)"[^>]*>(.*?)</select>', html, re.S):
         chosen = re.search(r'<option selected value="([^"]*)"|<option value="([^"]*)" selected', select.group(2))
         values[select.group(1)] = next(v for v in chosen.groups() if v is not None) if chosen else ""
