@@ -171,7 +171,11 @@ class ColumnMappingForm(FlaskForm):
     payer = SelectField(TARGET_LABELS["payer"], validate_choice=False)
     status = SelectField(TARGET_LABELS["status"], validate_choice=False)
     service = SelectField(TARGET_LABELS["service"], validate_choice=False)
-    insurance = SelectField(TARGET_LABELS["insurance"], validate_choice=False)
+    insurance = SelectField(
+        TARGET_LABELS["insurance"],
+        validate_choice=False,
+        description="Only when an insurer's payments have a column of their own: each line is then split by payer.",
+    )
     unknown_payer = SelectField(
         "Other payers count as",
         choices=[SelectChoice(kind.value, kind.label) for kind in PayerKind],

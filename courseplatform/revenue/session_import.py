@@ -38,7 +38,7 @@ TARGETS = ("date", "insurance", "fee", "duration", "count", "service", "status",
 TARGET_LABELS = {
     "date": "Date of the session",
     "fee": "Fee",
-    "insurance": "Insurance payments, in a column of their own",
+    "insurance": "Insurance payments",
     "duration": "Duration",
     "count": "Number of sessions",
     "service": "Service or billing code",

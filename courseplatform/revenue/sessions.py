@@ -361,10 +361,21 @@ def _preview(kept: KeptFile, form: ColumnMappingForm, *, refused: bool = False):
         kinds=SessionIncomeKind,
         look_alike=look_alike_rows(profile, parsed.rows) if parsed else 0,
         overlaps=overlapping_months(profile, stored),
+        spans=_spans(parsed.rows) if parsed else {},
         stored=stored,
         columns=_columns(kept, mapping),
         rows_total=len(kept.lines),
     )
+
+
+def _spans(rows) -> dict:
+    """Month → (first, last) day the file has in it, to show which part of an overlapping month it covers."""
+    spans: dict = {}
+    for row in rows:
+        if not row.whole_month:
+            first, last = spans.get(row.session_date.replace(day=1), (row.session_date, row.session_date))
+            spans[row.session_date.replace(day=1)] = (min(first, row.session_date), max(last, row.session_date))
+    return spans
 
 
 def _columns(kept: KeptFile, mapping: Mapping | None) -> list[tuple[str, str, str]]:

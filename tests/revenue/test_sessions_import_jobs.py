@@ -161,3 +161,17 @@ def test_the_report_runs_a_constant_number_of_queries(web, client, creator, coun
         assert f"<dt>Skipped</dt><dd>{size}</dd>" in page
         counts.append(counter.count)
     assert counts[0] == counts[1], f"{counts[0]} queries for 2 rows, {counts[1]} for 200"
+
+
+def test_jobs_queued_by_earlier_releases_still_import_their_rows(web, creator):
+    seven = [2, "2026-03-02", 1, 50, 15000, "self_pay", "c" * 64]  # sessions only
+    eight = [3, "2026-03-03", 0, 0, 7500, "self_pay", "d" * 64, "missed"]  # kinds, not yet months
+    job = enqueue("sessions.import", {"rows": [seven, eight], "dropped": [], "mapped": {}}, owner_id=creator.user_id)
+    db.session.commit()
+    assert run_job(job.id).status is JobStatus.DONE
+    db.session.expire_all()
+    rows = db.session.scalars(sa.select(SessionIncome).where(SessionIncome.creator_id == creator.id)).all()
+    assert sorted((r.session_date.day, r.kind.value, r.source.value, r.amount_cents) for r in rows) == [
+        (2, "session", "import", 15000),
+        (3, "missed", "import", 7500),
+    ]

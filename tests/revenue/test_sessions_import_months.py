@@ -74,7 +74,10 @@ def test_monthly_totals_imported_again_add_nothing_and_a_corrected_file_replaces
     assert "<dt>Imported</dt><dd>0</dd>" in again and "<dt>Already there</dt><dd>1</dd>" in again
     assert "Replaced" not in again
     corrected = upload(web, "Date,Fee\n2026-03-02,150\n2026-03-09,170\n", keep="months").get_data(as_text=True)
-    assert "Already logged within this file's dates: March 2026 (1 line)" in shown(corrected)
+    assert "Already logged within this file's dates: March 2026 (1 line; this file has Mar 2 to Mar 9)" in shown(
+        corrected
+    )
+    assert "if the file covers part of a month, export whole months, or keep a line a session" in shown(corrected)
     assert "<dt>Replaced</dt><dd>1</dd>" in confirm(web, corrected).get_data(as_text=True)
     assert [(r.sessions, r.amount_cents) for r in imported(creator)] == [(2, 32000)]
 
