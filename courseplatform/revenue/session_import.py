@@ -64,6 +64,9 @@ UNITS = re.compile(r"\bunits?\b", re.I)
 PRICED = re.compile(r"fee|rate|price|charge|amount|paid|collected", re.I)
 # Dates that aren't the session's: when a client came, was referred, was discharged, or a row was made.
 NOT_SESSION_DATE = re.compile(r"intake|referr|discharg|admi(?:t|ssion)|creat|added|\bdue\b|expir|modif|updat", re.I)
+# Dates that name the session, and dates of the paperwork that followed it: all offered, the first preferred.
+SESSION_DATE = re.compile(r"service|session|appointment|appt|visit|\bdos\b|^\s*month\s*$", re.I)
+PAPERWORK_DATE = re.compile(r"invoice|payment|paid|posted|received|billed|statement|claim|deposit|transaction", re.I)
 PAYER_FIRST = re.compile(r"(?:pay(?:er|or|ment)?|billing) ?(?:type|method|kind)", re.I)
 # Columns that could identify a client, or hold nothing we can map, are dropped whatever else their name says.
 IDENTIFYING = re.compile(
@@ -109,7 +112,8 @@ STATUS_MEANINGS = (
         re.compile(
             r"^\s*$|attended|\bshow(?:ed)?\b|arriv|checked[ -]?(?:in|out)|complete|\bkept\b|\bseen\b|"
             # a payment status names a session held and billed
-            r"present|\bdone\b|billed|\bpaid\b|occurred|happened|unpaid|partial|invoiced|outstanding|overdue|"
+            r"present|\bdone\b|billed|non[- ]?billable|not billable|no charge|"
+            r"\bpaid\b|occurred|happened|unpaid|partial|invoiced|outstanding|overdue|"
             r"written off|claim",
             re.I,
         ),
@@ -201,6 +205,8 @@ class KeptFile:
             candidates = [i for i, kind in sorted(self.kinds.items()) if kind == target and i not in used]
             if target == "insurance":
                 candidates = by_insurer[:1] if by_client else []
+            elif target == "date":
+                candidates.sort(key=lambda i: _date_rank(self.headers[i]))
             elif target == "fee":
                 candidates.sort(key=lambda i: _fee_rank(self.headers[i]))
                 if chosen["insurance"] is not None:
@@ -348,6 +354,15 @@ def minutes_of_service(text: str) -> int | None:
             return minutes
     codes = [CPT_MINUTES[code] for code in re.findall(r"\b(9\d{4})\b", text) if code in CPT_MINUTES]
     return codes[0] if codes else None
+
+
+def _date_rank(header: str) -> int:
+    """0 for a date that names the session ("Session Date", "Date of Service"), 2 for one that names the
+    paperwork (an invoice's or a payment's date: with billing at month end, March's sessions sit on April
+    invoices), 1 for any other."""
+    if SESSION_DATE.search(header):
+        return 0
+    return 2 if PAPERWORK_DATE.search(header) else 1
 
 
 def _fee_rank(header: str) -> int:
@@ -628,6 +643,8 @@ def parse_rows(
         # importing the file again with another choice adds nothing.
         named = kept.values[mapping.payer][n] if mapping.payer is not None else payer.value
         for amount, kind, sessions, paid_by in _shares(amounts, kinds, count):
+            if kind is SessionIncomeKind.MISSED and (paid_by or payer.value) == PayerKind.INSURANCE.value:
+                paid_by = PayerKind.SELF_PAY.value  # insurers don't pay for a missed appointment: the client does
             identity: tuple = (day.isoformat(), sessions, minutes if sessions else 0, amount, paid_by or named)
             if kind is not SessionIncomeKind.SESSION:
                 identity += (kind.value,)  # sessions keep the fingerprint earlier imports gave them

@@ -186,3 +186,24 @@ def test_the_preview_says_how_each_column_was_read_and_why(web, creator):
         assert expected in page, expected
     for trace in CLIENT_TRACES:
         assert trace not in page, trace
+
+
+def test_the_sessions_date_is_suggested_over_an_invoices_or_a_payments(web, creator):
+    export = "Invoice Date,Payment Date,Session Date,Amount\n2026-04-01,2026-04-03,2026-03-25,150\n"
+    assert form_values(upload(web, export).get_data(as_text=True))["date"] == "2"
+    # A report of payments alone is still read by its payment date.
+    assert form_values(upload(web, "Payment Date,Amount\n2026-04-03,150\n").get_data(as_text=True))["date"] == "0"
+
+
+def test_a_missed_appointments_fee_is_the_clients_even_on_an_insured_line(web, creator):
+    export = "Date,Status,Fee,Payer\n2026-03-02,No Show,$75.00,Aetna\n2026-03-03,Show,$120.00,Aetna\n"
+    confirm(web, upload(web, export).get_data(as_text=True))
+    assert [(r.kind, r.payer_kind, r.amount_cents) for r in imported(creator)] == [
+        (SessionIncomeKind.MISSED, PayerKind.SELF_PAY, 7500),  # insurers don't pay for missed appointments
+        (SESSION, PayerKind.INSURANCE, 12000),
+    ]
+
+
+def test_a_session_held_but_not_billed_is_a_session(web, creator):
+    confirm(web, upload(web, "Date,Attendance,Fee\n2026-03-02,Non-Billable,$0.00\n").get_data(as_text=True))
+    assert [(r.kind, r.sessions, r.amount_cents) for r in imported(creator)] == [(SESSION, 1, 0)]
