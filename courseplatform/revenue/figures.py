@@ -424,7 +424,7 @@ def _sessions_by_month(profile: CreatorProfile, period: Period) -> dict[int, tup
                 whole_sum(sa.case((missed, 0), else_=SessionIncome.amount_cents)),
                 whole_sum(sa.case((missed, SessionIncome.amount_cents), else_=0)),
                 whole_sum(SessionIncome.sessions),
-                whole_sum(SessionIncome.sessions * SessionIncome.minutes_each),
+                whole_sum(sa.cast(SessionIncome.sessions, sa.BigInteger) * SessionIncome.minutes_each),
                 *(
                     whole_sum(sa.case((SessionIncome.payer_kind == kind, SessionIncome.amount_cents), else_=0))
                     for kind in (PayerKind.INSURANCE, PayerKind.SLIDING_SCALE)

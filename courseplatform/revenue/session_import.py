@@ -272,7 +272,7 @@ def column_kind(header: str) -> str | None:
 def read_column(header: str) -> tuple[str | None, str]:
     """(the target a column's name suggests or None, why), the why worded for the preview: "its name …"."""
     if not header.strip():
-        return None, "it has no name"
+        return None, "it has no name, or one not repeated here because it may name a person"
     if APPOINTMENT_STATUS.search(header):
         return "status", "it is the appointment's status: only whether it was held, missed or canceled is kept"
     # "Service Fee" or "Service Charge" is money; "Service Provider" names a person.
@@ -308,7 +308,10 @@ def read_column(header: str) -> tuple[str | None, str]:
         return "count", f"“{_word(header, counted)}” in its name"
     if payer := HEADER_PATTERNS["payer"].search(header):
         return "payer", f"“{_word(header, payer)}” in its name: kept only as self-pay, insurance or sliding scale"
-    return None, "its name isn't a date, an amount, a length, a count or a payer"
+    return None, UNNAMED
+
+
+UNNAMED = "its name isn't a date, an amount, a length, a count or a payer"
 
 
 def _word(header: str, match: re.Match) -> str:
@@ -412,6 +415,11 @@ def read_export(data: bytes) -> KeptFile:
             if headers is None:
                 headers = [cell.strip()[:80] for cell in row]
                 kinds = {i: kind for i, name in enumerate(headers) if (kind := column_kind(name))}
+                # A dropped column keeps its name only when the name says what it holds ("Client", "Notes"): a
+                # report with a column per client or per insurer ("Jane Doe", "Aetna") keeps none of them.
+                headers = [
+                    name if i in kinds or read_column(name)[1] != UNNAMED else "" for i, name in enumerate(headers)
+                ]
                 values = {i: [] for i in kinds}
                 continue
             if len(lines) >= MAX_IMPORT_ROWS:
@@ -633,7 +641,7 @@ def parse_rows(
         except RowProblem as problem:
             parsed.bad.append(BadRow(line, str(problem)))
             continue
-        if kinds == [SessionIncomeKind.MISSED] and total == 0:
+        if set(kinds) == {SessionIncomeKind.MISSED} and total == 0:
             parsed.not_held += 1  # a no-show without a fee: nothing to count
             continue
         parsed.estimated += whole_month and count and mapping.count is None
@@ -660,20 +668,28 @@ def parse_rows(
 
 def monthly_totals(rows: list[ParsedRow]) -> list[ParsedRow]:
     """The rows added up by month, payer kind, kind and session length, each dated the 1st: what is kept when
-    the creator keeps monthly totals only, so no day of any client's session is stored."""
-    groups: dict[tuple[date, PayerKind, SessionIncomeKind, int], list[int]] = {}
+    the creator keeps monthly totals only, so no day of any client's session is stored. A total that one line
+    can't hold (over SESSIONS_RANGE's most sessions or MAX_ROW_CENTS) is kept in as many parts as it takes."""
+    groups: dict[tuple[date, PayerKind, SessionIncomeKind, int], list[list[int]]] = {}
     for row in rows:
         group = (row.session_date.replace(day=1), row.payer_kind, row.kind, row.minutes_each)
-        totals = groups.setdefault(group, [0, 0])
-        totals[0] += row.sessions
-        totals[1] += row.amount_cents
+        parts = groups.setdefault(group, [[0, 0]])
+        last = parts[-1]
+        if last[0] + row.sessions > SESSIONS_RANGE[1] or abs(last[1] + row.amount_cents) > MAX_ROW_CENTS:
+            parts.append(last := [0, 0])
+        last[0] += row.sessions
+        last[1] += row.amount_cents
     totalled = []
-    for (first, payer, kind, minutes), (sessions, amount) in sorted(
+    for (first, payer, kind, minutes), parts in sorted(
         groups.items(), key=lambda item: (item[0][0], item[0][1].value, item[0][2].value, item[0][3])
     ):
-        # The same totals from the same file again are the same row: importing it twice adds nothing.
-        key = hashlib.sha256(f"month|{first:%Y-%m}|{payer.value}|{kind.value}|{minutes}|{sessions}|{amount}".encode())
-        totalled.append(ParsedRow(0, first, sessions, minutes, amount, payer, key.hexdigest(), kind, True))
+        for n, (sessions, amount) in enumerate(parts):
+            # The same totals from the same file again are the same row: importing it twice adds nothing.
+            part = f"|{n}" if n else ""
+            key = hashlib.sha256(
+                f"month|{first:%Y-%m}|{payer.value}|{kind.value}|{minutes}|{sessions}|{amount}{part}".encode()
+            )
+            totalled.append(ParsedRow(0, first, sessions, minutes, amount, payer, key.hexdigest(), kind, True))
     return totalled
 
 

@@ -9,6 +9,7 @@ and the rows' fingerprints make a second run add nothing.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from .session_services import import_sessions
 KIND = "sessions.import"
 # The report lists this many skipped lines; the rest are counted.
 MAX_SKIPPED_SHOWN = 200
+QUOTED_VALUE = re.compile(r" “[0-9\s$£€.,:/\-()]{1,20}”")
 
 
 def start_session_import(
@@ -42,7 +44,10 @@ def start_session_import(
         {
             "rows": [_stored(row) for row in rows],
             "by_month": by_month,
-            "skipped": [[bad.line, bad.reason] for bad in skipped[:MAX_SKIPPED_SHOWN]],
+            # Kept as monthly totals, no day is stored: not even one a skipped line's reason quotes.
+            "skipped": [
+                [bad.line, _unquoted(bad.reason) if by_month else bad.reason] for bad in skipped[:MAX_SKIPPED_SHOWN]
+            ],
             "skipped_count": len(skipped),
             "dropped": dropped,
             "mapped": mapped,
@@ -51,6 +56,11 @@ def start_session_import(
     )
     job.progress_total = len(rows)
     return job
+
+
+def _unquoted(reason: str) -> str:
+    """A skipped line's reason without the value it quotes (a date, an amount: digits and punctuation)."""
+    return QUOTED_VALUE.sub("", reason)
 
 
 def import_sessions_job(job: Job) -> dict:

@@ -79,7 +79,7 @@ def session_ledger(
                 SessionIncome.currency,
                 sa.func.count(SessionIncome.id),
                 sa.func.sum(SessionIncome.sessions),
-                sa.func.sum(SessionIncome.sessions * SessionIncome.minutes_each),
+                sa.func.sum(sa.cast(SessionIncome.sessions, sa.BigInteger) * SessionIncome.minutes_each),
                 sa.func.sum(SessionIncome.amount_cents),
             )
             .where(*conditions)
