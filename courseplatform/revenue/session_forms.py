@@ -29,6 +29,8 @@ from .session_import import MAX_IMPORT_BYTES, MINUTES_RANGE, SESSIONS_RANGE, TAR
 PAYER_CHOICES = [SelectChoice(kind.value, kind.label) for kind in PayerKind]
 # An import keeps monthly totals only (no day of a session is stored) unless the creator asks for days.
 KEEP_MONTHS, KEEP_DAYS = "months", "days"
+# Monthly totals replace what their months hold, unless the creator says the file continues an earlier one.
+REPLACE, ADD = "replace", "add"
 FUTURE_SESSIONS = "That date is in the future. Log sessions once they have happened."
 
 
@@ -191,6 +193,15 @@ class ColumnMappingForm(FlaskForm):
         default=KEEP_MONTHS,
         validate_choice=False,
     )
+    overlap = RadioField(
+        "Months that already hold imported sessions",
+        choices=[
+            SelectChoice(REPLACE, "Replace what they hold: this file has the whole of those months"),
+            SelectChoice(ADD, "Add this file's sessions to them: it continues an earlier export"),
+        ],
+        default=REPLACE,
+        validate_choice=False,
+    )
     skip_bad = BooleanField("Skip the rows with problems and import the rest")
     preview = SubmitField("Update the preview")
     confirm = SubmitField("Import")
@@ -219,6 +230,11 @@ class ColumnMappingForm(FlaskForm):
     def by_month(self) -> bool:
         """Whether to keep monthly totals only: the default, and anything but a clear choice of days."""
         return self.keep.data != KEEP_DAYS
+
+    @property
+    def adds_to_months(self) -> bool:
+        """Whether monthly totals are added to what their months hold (a clear choice), not replacing it."""
+        return self.by_month and self.overlap.data == ADD
 
     def unknown_payer_kind(self) -> PayerKind:
         """The choice for payers that name no kind, self-pay until a valid one is made."""

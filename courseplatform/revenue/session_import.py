@@ -669,7 +669,16 @@ def parse_rows(
 def monthly_totals(rows: list[ParsedRow]) -> list[ParsedRow]:
     """The rows added up by month, payer kind, kind and session length, each dated the 1st: what is kept when
     the creator keeps monthly totals only, so no day of any client's session is stored. A total that one line
-    can't hold (over SESSIONS_RANGE's most sessions or MAX_ROW_CENTS) is kept in as many parts as it takes."""
+    can't hold (over SESSIONS_RANGE's most sessions or MAX_ROW_CENTS) is kept in as many parts as it takes.
+
+    Each total's fingerprint starts with its month's `contribution`: a hash of the fingerprints of the file's
+    lines in that month. The same lines again are the same contribution, so a month can be added to from a
+    second file (the rest of the month) without the first file, imported again, counting twice.
+    """
+    in_month: dict[date, list[str]] = {}
+    for row in rows:
+        in_month.setdefault(row.session_date.replace(day=1), []).append(row.import_key)
+    contributions = {first: contribution(keys) for first, keys in in_month.items()}
     groups: dict[tuple[date, PayerKind, SessionIncomeKind, int], list[list[int]]] = {}
     for row in rows:
         group = (row.session_date.replace(day=1), row.payer_kind, row.kind, row.minutes_each)
@@ -686,11 +695,20 @@ def monthly_totals(rows: list[ParsedRow]) -> list[ParsedRow]:
         for n, (sessions, amount) in enumerate(parts):
             # The same totals from the same file again are the same row: importing it twice adds nothing.
             part = f"|{n}" if n else ""
-            key = hashlib.sha256(
+            total = hashlib.sha256(
                 f"month|{first:%Y-%m}|{payer.value}|{kind.value}|{minutes}|{sessions}|{amount}{part}".encode()
             )
-            totalled.append(ParsedRow(0, first, sessions, minutes, amount, payer, key.hexdigest(), kind, True))
+            key = contributions[first] + total.hexdigest()[:CONTRIBUTION_CHARS]
+            totalled.append(ParsedRow(0, first, sessions, minutes, amount, payer, key, kind, True))
     return totalled
+
+
+CONTRIBUTION_CHARS = 32  # a month total's fingerprint: its file's contribution to the month, then the total's own
+
+
+def contribution(keys: list[str]) -> str:
+    """What a file brings to a month, as the first half of each of its month totals' fingerprints."""
+    return hashlib.sha256("|".join(sorted(keys)).encode()).hexdigest()[:CONTRIBUTION_CHARS]
 
 
 def _amounts(kept: KeptFile, mapping: Mapping, n: int, currency: str) -> list[tuple[int, str | None]]:

@@ -34,16 +34,19 @@ def start_session_import(
     dropped: list[str],
     mapped: dict[str, str],
     by_month: bool = False,
+    replace: bool = True,
 ) -> Job:
     """Record the job that imports the rows (the caller commits; it runs after the commit).
 
-    `by_month`: the rows are already added up by month (the creator keeps monthly totals only).
+    `by_month`: the rows are already added up by month (the creator keeps monthly totals only); `replace`
+    False adds them to what their months hold instead of replacing it.
     """
     job = enqueue(
         KIND,
         {
             "rows": [_stored(row) for row in rows],
             "by_month": by_month,
+            "replace": replace,
             # Kept as monthly totals, no day is stored: not even one a skipped line's reason quotes.
             "skipped": [
                 [bad.line, _unquoted(bad.reason) if by_month else bad.reason] for bad in skipped[:MAX_SKIPPED_SHOWN]
@@ -80,7 +83,7 @@ def import_sessions_job(job: Job) -> dict:
     if profile is None:
         raise JobRefused("The account these sessions belong to no longer exists.")
     rows = [_row(stored) for stored in job.payload.get("rows", [])]
-    result = import_sessions(profile, rows)
+    result = import_sessions(profile, rows, replace=job.payload.get("replace", True) is not False)
     job_progress(job, len(rows), len(rows))
     counts = {"imported": result.imported, "already": result.already}
     if result.replaced:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import CreatorProfile, PayerKind, SessionIncome, SessionIncomeSource
 from ..pagination import paginate
-from .session_import import ParsedRow
+from .session_import import CONTRIBUTION_CHARS, ParsedRow
 
 PER_PAGE = 50
 KEY_CHUNK = 900  # bound parameters per lookup, well under SQLite's limit
@@ -303,6 +303,25 @@ def look_alike_rows(profile: CreatorProfile, rows: list[ParsedRow]) -> int:
     return alike
 
 
+def _known_contributions(profile: CreatorProfile, rows: list[ParsedRow]) -> set[str]:
+    """The contributions of these month totals (a file's lines of a month) that the creator already has."""
+    wanted = sorted({row.import_key[:CONTRIBUTION_CHARS] for row in rows if row.whole_month})
+    if not wanted:
+        return set()
+    prefix = sa.func.substr(SessionIncome.import_key, 1, CONTRIBUTION_CHARS)
+    return set(
+        db.session.scalars(
+            sa.select(prefix)
+            .where(
+                SessionIncome.creator_id == profile.id,
+                SessionIncome.source == SessionIncomeSource.IMPORT_MONTH,
+                prefix.in_(wanted),
+            )
+            .distinct()
+        )
+    )
+
+
 def existing_import_keys(profile: CreatorProfile, keys: list[str]) -> set[str]:
     """Which of these row fingerprints this creator already has."""
     found: set[str] = set()
@@ -318,16 +337,25 @@ def existing_import_keys(profile: CreatorProfile, keys: list[str]) -> set[str]:
     return found
 
 
-def import_sessions(profile: CreatorProfile, rows: list[ParsedRow]) -> SessionIncomeImportResult:
+def import_sessions(
+    profile: CreatorProfile, rows: list[ParsedRow], *, replace: bool = True
+) -> SessionIncomeImportResult:
     """Add the rows not imported before; rows already there (same fingerprint) are left alone, and the other
-    imported lines and month totals of the file's months are replaced (the preview said so)."""
+    imported lines and month totals of the file's months are replaced (the preview said so).
+
+    With `replace` False (month totals that continue an earlier file's months), nothing is replaced: the
+    totals are added to their months, but for those of a contribution the month already holds.
+    """
     if not rows:
         return SessionIncomeImportResult(0, 0)
-    replaced = list(db.session.scalars(_replaceable(profile, rows)))
+    replaced = list(db.session.scalars(_replaceable(profile, rows))) if replace else []
     for entry in replaced:
         db.session.delete(entry)
     db.session.flush()
     already = existing_import_keys(profile, [row.import_key for row in rows])
+    if not replace:
+        known = _known_contributions(profile, rows)
+        already |= {row.import_key for row in rows if row.import_key[:CONTRIBUTION_CHARS] in known}
     fresh = [
         {
             "creator_id": profile.id,

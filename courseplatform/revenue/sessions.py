@@ -298,6 +298,7 @@ def import_sessions_confirm():
         dropped=_dropped(kept, mapping),
         mapped=_mapped(kept, mapping),
         by_month=form.by_month,
+        replace=not form.adds_to_months,
     )
     return redirect(url_for("revenue.session_import", job_id=job.id))
 

@@ -77,9 +77,35 @@ def test_monthly_totals_imported_again_add_nothing_and_a_corrected_file_replaces
     assert "Already logged within this file's dates: March 2026 (1 line; this file has Mar 2 to Mar 9)" in shown(
         corrected
     )
-    assert "if the file covers part of a month, export whole months, or keep a line a session" in shown(corrected)
+    assert "Replace what they hold: this file has the whole of those months" in shown(corrected)
+    assert form_values(corrected)["overlap"] == "replace"
     assert "<dt>Replaced</dt><dd>1</dd>" in confirm(web, corrected).get_data(as_text=True)
     assert [(r.sessions, r.amount_cents) for r in imported(creator)] == [(2, 32000)]
+
+
+def test_the_second_half_of_a_month_is_added_to_the_first_when_the_creator_says_it_continues_it(web, creator):
+    first, second = "Date,Fee\n2026-03-02,150\n2026-03-09,150\n", "Date,Fee\n2026-03-16,150\n2026-03-23,150\n"
+    confirm(web, upload(web, first, keep="months").get_data(as_text=True))
+    page = upload(web, second, keep="months").get_data(as_text=True)
+    assert "March 2026 (1 line; this file has Mar 16 to Mar 23)" in shown(page)
+    confirm(web, page, overlap="add")
+    assert sorted((r.sessions, r.amount_cents) for r in imported(creator)) == [(2, 30000), (2, 30000)]
+    # Either file added again counts nothing twice: the month holds its contribution already.
+    for again in (first, second):
+        report = confirm(web, upload(web, again, keep="months").get_data(as_text=True), overlap="add")
+        assert "<dt>Imported</dt><dd>0</dd>" in report.get_data(as_text=True), again
+    assert sum(r.amount_cents for r in imported(creator)) == 60000
+    # Replacing says the file is the whole month: March keeps the first file's sessions only, as the page said.
+    report = confirm(web, upload(web, first, keep="months").get_data(as_text=True), overlap="replace")
+    assert "<dt>Already there</dt><dd>1</dd>" in report.get_data(as_text=True)
+    assert [(r.sessions, r.amount_cents) for r in imported(creator)] == [(2, 30000)]
+
+
+def test_adding_to_a_month_with_another_choice_for_unnamed_payers_counts_nothing_twice(web, creator):
+    export = "Date,Fee,Payer\n2026-03-02,150,J. Doe\n"
+    confirm(web, upload(web, export, keep="months").get_data(as_text=True))
+    confirm(web, upload(web, export, keep="months").get_data(as_text=True), overlap="add", unknown_payer="insurance")
+    assert [(r.amount_cents, r.payer_kind) for r in imported(creator)] == [(15000, PayerKind.SELF_PAY)]
 
 
 def test_days_imported_later_replace_the_months_totals_they_touch_and_the_reverse(web, creator):
