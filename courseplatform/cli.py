@@ -1,6 +1,6 @@
 """Command-line tasks: `flask seed-demo`, `create-admin`, `rebuild-stats`, and the periodic work beat runs in production
-(`storage-gc`, `prune-sessions`, `deliver-mail`, `send-reminders`, `release-checkouts`, `run-jobs`), for
-a machine without a worker, or to run one by hand."""
+(`storage-gc`, `prune-sessions`, `deliver-mail`, `send-reminders`, `warn-ce-approvals`, `release-checkouts`,
+`run-jobs`), for a machine without a worker, or to run one by hand."""
 
 from __future__ import annotations
 
@@ -121,6 +121,15 @@ def register_delivery(app: Flask) -> None:
         if released.get("skipped"):
             raise click.ClickException("Another run is releasing expired checkouts; nothing was done.")
         click.echo(f"Released {released['released']} expired checkout{'' if released['released'] == 1 else 's'}.")
+
+    @app.cli.command("warn-ce-approvals")
+    def warn_ce_approvals_command() -> None:
+        """E-mail CE providers whose approval ends within 60 days, once per period (beat: daily)."""
+        run = scheduled.warn_ce_approvals()
+        if run.get("skipped"):
+            raise click.ClickException("Another run is warning CE providers; nothing was done.")
+        delivered = deliver_committed()
+        click.echo(f"Warned {run['warned']} provider approval{'' if run['warned'] == 1 else 's'}; {delivered} sent.")
 
     @app.cli.command("send-reminders")
     def send_reminders_command() -> None:

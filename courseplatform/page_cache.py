@@ -75,6 +75,8 @@ PUBLIC_TABLES = frozenset(
         "creator_profiles",
         "enrollments",  # seats left, learners taught
         "orders",  # an open checkout holds a seat
+        "provider_approvals",  # a CE program's statements
+        "ce_claims",
     }
 )
 # Of these tables' rows, only a change of these columns alters a public page (a learner opening lessons

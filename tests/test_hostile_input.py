@@ -61,6 +61,7 @@ from .factories import (
     LessonFactory,
     OfferingFactory,
     OrderFactory,
+    ProviderApprovalFactory,
     SectionFactory,
     UserFactory,
 )
@@ -285,6 +286,7 @@ def build_world() -> World:
     list_job = Job(kind="learners.enrol_list", payload={"people": []}, offering_id=offering.id, owner_id=owner.user_id)
     failed_job = Job(kind="storage.delete", payload={"keys": []}, status=JobStatus.FAILED, attempts=5)
     undelivered = OutgoingMail(recipient="a@example.org", subject="Hi", text="Hi", status=MailStatus.FAILED)
+    approval = ProviderApprovalFactory(creator=owner)
     db.session.add_all([list_job, failed_job, undelivered])
     db.session.flush()
 
@@ -309,6 +311,7 @@ def build_world() -> World:
             "enrollment_id": [enrollment.id, revoked.id, restored.id],
             "order_id": [order.id, pending_order.id],
             "entry_id": [entry.id],
+            "approval_id": [approval.id],
             "job_id": [list_job.id, failed_job.id],
             "mail_id": [undelivered.id],
             "login_session_id": [learners_phone.id],

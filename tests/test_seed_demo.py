@@ -138,3 +138,16 @@ def test_seed_demo_works_beside_existing_topics_and_offerings(app):
     slugs = set(db.session.scalars(sa.select(Offering.slug).filter_by(creator_id=therapist.creator_profile.id)))
     assert "grounding-skills-2" in slugs
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Topic).where(Topic.slug == "anxiety")) == 1
+
+
+def test_the_demo_therapist_is_an_approved_provider_with_a_ce_course_that_meets_every_rule(app, client):
+    from courseplatform.studio.offerings.ce_rules import ce_review
+
+    seed_demo()
+    db.session.commit()
+    grounding = db.session.scalar(sa.select(Offering).where(Offering.slug == "grounding-skills"))
+    assert [claim.body.label for claim in grounding.ce_claims] == ["ASWB ACE", "NBCC"]
+    assert ce_review(grounding, utcnow().date()).problems == []
+    page = client.get("/courses/grounding-skills").get_data(as_text=True)
+    assert "Okafor Clinical Training, provider #DEMO-1473, is approved as an ACE provider" in page
+    assert "approved by NBCC as an Approved Continuing Education Provider, ACEP No. DEMO-7021" in page

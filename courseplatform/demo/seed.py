@@ -17,12 +17,17 @@ from ..integrations.payments import estimated_fee
 from ..integrations.storage import get_storage
 from ..learning.certificates import EVALUATION_STATEMENTS, attestation_text, issue_certificate
 from ..models import (
+    DEFAULT_STATEMENTS,
     AccessEvent,
+    AccreditingBody,
     Attendance,
+    CECategory,
+    CEClaim,
     CreatorProfile,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
+    InstructionalLevel,
     Lesson,
     LessonKind,
     LessonProgress,
@@ -37,6 +42,7 @@ from ..models import (
     OrderStatus,
     PayerKind,
     PaymentProvider,
+    ProviderApproval,
     QuizAttempt,
     QuizChoice,
     QuizQuestion,
@@ -94,8 +100,33 @@ def seed_demo(now: datetime | None = None) -> bool:
         currency="USD",
         default_session_fee_cents=15000,
         default_session_minutes=50,
+        # An approved CE provider: the policies every CE program shows.
+        ce_provider_name="Okafor Clinical Training",
+        ce_refund_policy=(
+            "Full refund within 14 days of purchase if you have completed less than a quarter of the program."
+        ),
+        ce_grievance_policy=(
+            "Write to training@okafor-clinical.example with your concern; we answer within 14 days, and an "
+            "unresolved grievance goes to an independent reviewer."
+        ),
+        ce_accommodation_policy=(
+            "Every video has captions and a transcript. For other accommodations, write to us before you start."
+        ),
     )
     db.session.add_all([therapist, learner, admin, profile])
+    for body, number in ((AccreditingBody.ASWB, "DEMO-1473"), (AccreditingBody.NBCC, "DEMO-7021")):
+        db.session.add(
+            ProviderApproval(
+                creator=profile,
+                body=body,
+                provider_number=number,
+                approved_from=(now - timedelta(days=400)).date(),
+                approved_until=(now + timedelta(days=700)).date(),
+                live_webinar=True,
+                self_paced=True,
+                statement=DEFAULT_STATEMENTS[body],
+            )
+        )
 
     # Topics are shared by all creators: reuse the ones that exist.
     topic_list = topics_for(["Anxiety", "Trauma", "Grief", "Couples", "Self-care", "Clinical skills"])
@@ -122,10 +153,19 @@ def seed_demo(now: datetime | None = None) -> bool:
             "- Short demonstration videos\n- A printable client worksheet\n- A quiz to check your learning\n\n"
             "Approved for 3 CE hours."
         ),
-        ce_statement=(
-            "This course is approved for 3.0 CE hours by the Aqueduct Demo Board of Social Work (provider #0000)."
-        ),
     )
+    # The course meets every rule of the two bodies it claims (checked by a test).
+    grounding.ce_level = InstructionalLevel.INTERMEDIATE
+    grounding.ce_category = CECategory.CLINICAL
+    grounding.ce_audience = "Social workers, counselors and marriage and family therapists working with adults"
+    grounding.ce_objectives = (
+        "Describe the window of tolerance and how grounding widens it\n"
+        "Choose a grounding technique to match a client's state of arousal\n"
+        "Teach one technique so that the client practises it between sessions"
+    )
+    grounding.ce_presenters = "Dr. Maya Okafor, LCSW, PhD"
+    grounding.ce_disclosure = "The presenter has no conflicts of interest. The program has no commercial support."
+    grounding.ce_claims = [CEClaim(body=AccreditingBody.ASWB), CEClaim(body=AccreditingBody.NBCC)]
     intro = _section(grounding, "Foundations", 0)
     _lesson(intro, "Welcome and how to use this course", LessonKind.VIDEO, 0, media=video, preview=True, duration=6)
     _lesson(

@@ -16,6 +16,7 @@ SCHEDULE = {
     "release-expired-checkouts": {"task": "aqueduct.release_expired_checkouts", "schedule": crontab(minute="*/5")},
     "storage-gc": {"task": "aqueduct.storage_gc", "schedule": crontab(hour=3, minute=17)},
     "prune-sessions": {"task": "aqueduct.prune_sessions", "schedule": crontab(hour=3, minute=47)},
+    "warn-ce-approvals": {"task": "aqueduct.warn_ce_approvals", "schedule": crontab(hour=8, minute=7)},
 }
 
 

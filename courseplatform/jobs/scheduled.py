@@ -120,3 +120,11 @@ def prune_sessions() -> dict:
     ).rowcount
     jobs = db.session.execute(sa.delete(Job).where(Job.status == JobStatus.DONE, Job.finished_at < cutoff)).rowcount
     return {"removed": removed, "mail": mail, "jobs": jobs}
+
+
+@scheduled("warn-ce-approvals")
+def warn_ce_approvals() -> dict:
+    """E-mail each CE provider whose approval ends within 60 days, once per approval period (daily)."""
+    from ..studio.ce.services import warn_expiring_approvals
+
+    return {"warned": warn_expiring_approvals(utcnow().date())}

@@ -72,3 +72,13 @@ def prune_sessions_task() -> dict:
     figures = prune_sessions()
     dispatch_committed()  # what the run recorded goes to the queue
     return figures
+
+
+@shared_task(name="aqueduct.warn_ce_approvals", **RETRY)
+def warn_ce_approvals_task() -> dict:
+    from .dispatch import dispatch_committed
+    from .scheduled import warn_ce_approvals
+
+    figures = warn_ce_approvals()
+    dispatch_committed()  # what the run recorded goes to the queue
+    return figures

@@ -3,6 +3,15 @@
 from .accounts import CreatorProfile, LoginSession, User
 from .audit import AuditEntry
 from .base import stored_markdown, utcnow
+from .ce import (
+    DEFAULT_STATEMENTS,
+    AccreditingBody,
+    CECategory,
+    CEClaim,
+    CEFormat,
+    InstructionalLevel,
+    ProviderApproval,
+)
 from .commerce import (
     ORDER_TRANSITIONS,
     InvalidTransition,
@@ -45,10 +54,15 @@ from .revenue import PayerKind, SessionIncome, SessionIncomeKind, SessionIncomeS
 from .stats import CreatorLearner, CreatorStats, OfferingSales, OfferingStats, PlatformStats
 
 __all__ = [
+    "DEFAULT_STATEMENTS",
     "ORDER_TRANSITIONS",
     "AccessEvent",
+    "AccreditingBody",
     "Attendance",
     "AuditEntry",
+    "CECategory",
+    "CEClaim",
+    "CEFormat",
     "Certificate",
     "CreatorLearner",
     "CreatorProfile",
@@ -56,6 +70,7 @@ __all__ = [
     "Enrollment",
     "EnrollmentSource",
     "EnrollmentStatus",
+    "InstructionalLevel",
     "InvalidTransition",
     "Job",
     "JobStatus",
@@ -79,6 +94,7 @@ __all__ = [
     "PayerKind",
     "PaymentProvider",
     "PlatformStats",
+    "ProviderApproval",
     "ProviderEvent",
     "QuizAttempt",
     "QuizChoice",

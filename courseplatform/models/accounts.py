@@ -122,6 +122,11 @@ class CreatorProfile(Model):
     # Set by an operator: the offerings leave the catalog and the studio is closed; learners keep access.
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     suspension_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    # As a CE provider: the name approvals are held in, and the policies every CE program shows.
+    ce_provider_name: Mapped[str] = mapped_column(sa.String(160), default="", server_default="")
+    ce_refund_policy: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    ce_grievance_policy: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    ce_accommodation_policy: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="creator_profile")
     offerings: Mapped[list[Offering]] = relationship(back_populates="creator")

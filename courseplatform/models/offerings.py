@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, Unmapped, aliased, mapped_column, relationshi
 from ..extensions import Model, db
 from .accounts import CreatorProfile
 from .base import ONLY_ON_POSTGRESQL, UTCDateTime, enum_column, markdown_html, money_check, utcnow
+from .ce import CECategory, CEClaim, CEFormat, InstructionalLevel
 
 if TYPE_CHECKING:
     from .media import MediaAsset
@@ -114,6 +115,14 @@ class Offering(Model):
     )
     ce_minutes: Mapped[int | None] = mapped_column()
     ce_approval_statement: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # What the accrediting bodies ask of each CE program (checked at publish for each body claimed).
+    ce_format: Mapped[CEFormat | None] = mapped_column(enum_column(CEFormat, "ce_format"))
+    ce_level: Mapped[InstructionalLevel | None] = mapped_column(enum_column(InstructionalLevel, "ce_level"))
+    ce_category: Mapped[CECategory | None] = mapped_column(enum_column(CECategory, "ce_category"))
+    ce_audience: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
+    ce_objectives: Mapped[str] = mapped_column(sa.Text, default="", server_default="")  # one a line
+    ce_presenters: Mapped[str] = mapped_column(sa.Text, default="", server_default="")  # "Name, credentials" a line
+    ce_disclosure: Mapped[str] = mapped_column(sa.Text, default="", server_default="")  # conflicts, commercial support
     authoring_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
     sequential: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Live workshops: the share of the scheduled live minutes a learner must attend for the certificate.
@@ -137,6 +146,9 @@ class Offering(Model):
         back_populates="offering", order_by="LiveSession.starts_at", cascade="all, delete-orphan"
     )
     topics: Mapped[list[Topic]] = relationship(secondary=offering_topics, order_by=Topic.name)
+    ce_claims: Mapped[list[CEClaim]] = relationship(
+        back_populates="offering", order_by="CEClaim.body", cascade="all, delete-orphan"
+    )
 
     @property
     def is_free(self) -> bool:
@@ -174,6 +186,14 @@ class Offering(Model):
     @property
     def ce_hours(self) -> float | None:
         return None if self.ce_minutes is None else self.ce_minutes / 60
+
+    @property
+    def objectives(self) -> list[str]:
+        return [line.strip(" -•\t") for line in self.ce_objectives.splitlines() if line.strip(" -•\t")]
+
+    @property
+    def presenters(self) -> list[str]:
+        return [line.strip() for line in self.ce_presenters.splitlines() if line.strip()]
 
     def __repr__(self) -> str:
         return f"<Offering {self.slug} {self.status.value}>"

@@ -9,12 +9,14 @@ One blueprint, `studio`, and a sub-package per concept, each with its routes (`v
 - `learners`: the roster, granting and ending access, CSV enrolment, one learner's progress, the waitlist
 - `payouts`: connecting Stripe and the ledger of sales
 - `files`: the creator's file library
+- `ce`: the creator's approvals as a CE provider, and each offering's CE details
 """
 
 from flask import Blueprint
 
 bp = Blueprint("studio", __name__)
 
+from .ce import views as ce_views  # noqa: E402,F401
 from .curriculum import quiz_views  # noqa: E402,F401
 from .curriculum import views as curriculum_views  # noqa: E402,F401
 from .files import views as files_views  # noqa: E402,F401

@@ -100,7 +100,7 @@ def test_the_demo_learner_completes_an_offering_and_downloads_the_certificate(pa
         "Grounding Skills for Anxious Clients",
         "Dr. Maya Okafor, LCSW, PhD",
         "3 CE hours",
-        "Aqueduct Demo Board of Social Work",
+        "Okafor Clinical Training, provider #DEMO-1473, is approved as an ACE provider",
         f"/certificates/{number}",
     ):
         assert expected in text, expected

@@ -13,14 +13,15 @@ module and are imported from it (`from tests.factories.live import workshop`), s
     live          LiveSessionFactory, AttendanceFactory; live_session, workshop, session_in, learner, sign_in
     media         MediaAssetFactory; media_asset, with_video
     player        QuizQuestionFactory, QuizChoiceFactory; offering, add_quiz, learner_in, lesson_url, page_token
-    certificates  OfferingEvaluationFactory, QuizAttemptFactory; a CE offering, enrol, finish, attended, attempt...
+    certificates  OfferingEvaluationFactory, QuizAttemptFactory, ProviderApprovalFactory; a CE offering, an
+                  approved program, enrol, finish, attended, attempt...
     revenue       SessionIncomeFactory; learner (for an offering's figures)
 """
 
 from .accounts import CreatorProfileFactory, UserFactory
 from .base import PASSWORD, Base
 from .catalog import LessonFactory, OfferingFactory, SectionFactory, TopicFactory, WaitlistEntryFactory
-from .certificates import OfferingEvaluationFactory, QuizAttemptFactory
+from .certificates import OfferingEvaluationFactory, ProviderApprovalFactory, QuizAttemptFactory
 from .enrollments import EnrollmentFactory
 from .live import AttendanceFactory, LiveSessionFactory
 from .media import MediaAssetFactory
@@ -40,6 +41,7 @@ __all__ = [
     "OfferingEvaluationFactory",
     "OfferingFactory",
     "OrderFactory",
+    "ProviderApprovalFactory",
     "QuizAttemptFactory",
     "QuizChoiceFactory",
     "QuizQuestionFactory",

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import factory
 
 from courseplatform.enrollments import access_changes
 from courseplatform.extensions import db
-from courseplatform.models import LessonKind, LessonProgress, OfferingEvaluation, QuizAttempt, utcnow
+from courseplatform.models import (
+    DEFAULT_STATEMENTS,
+    AccreditingBody,
+    CECategory,
+    CEClaim,
+    InstructionalLevel,
+    LessonKind,
+    LessonProgress,
+    OfferingEvaluation,
+    OfferingStatus,
+    ProviderApproval,
+    QuizAttempt,
+    QuizChoice,
+    QuizQuestion,
+    utcnow,
+)
 
 from .accounts import CreatorProfileFactory
 from .base import Base
@@ -121,3 +137,64 @@ def attempt(enrollment, lesson, number: int, score: int, passed: bool, *, days_a
 
 def revoke(enrollment):
     access_changes.revoke(enrollment)
+
+
+class ProviderApprovalFactory(Base):
+    """An approval by `body` (ASWB by default) for every format, running from last year to next year."""
+
+    class Meta:
+        model = ProviderApproval
+
+    creator = factory.SubFactory(CreatorProfileFactory)
+    body = AccreditingBody.ASWB
+    provider_number = factory.Sequence(lambda n: f"{1000 + n}")
+    approved_from = factory.LazyFunction(lambda: utcnow().date() - timedelta(days=365))
+    approved_until = factory.LazyFunction(lambda: utcnow().date() + timedelta(days=365))
+    live_in_person = True
+    live_webinar = True
+    self_paced = True
+    statement = factory.LazyAttribute(lambda o: DEFAULT_STATEMENTS[o.body])
+
+
+CE_POLICIES = {
+    "ce_refund_policy": "Full refund until you open the first lesson.",
+    "ce_grievance_policy": "Write to us; we answer within 14 days.",
+    "ce_accommodation_policy": "Ask for captions, transcripts or extra time: we arrange them.",
+}
+
+
+def approved_program(*bodies: AccreditingBody, hours: float = 3, questions: int | None = None, **kw):
+    """A draft self-paced offering that meets every rule of `bodies` (ASWB and NBCC unless given): the creator
+    is approved by each, every detail is filled in, and its post-test has NASW's number of questions."""
+    bodies = bodies or (AccreditingBody.ASWB, AccreditingBody.NBCC)
+    creator = kw.pop("creator", None) or CreatorProfileFactory(
+        display_name="Dana Reyes", credentials="LCSW", **CE_POLICIES
+    )
+    held = {approval.body for approval in db.session.query(ProviderApproval).filter_by(creator_id=creator.id)}
+    for body in bodies:
+        if body not in held:
+            ProviderApprovalFactory(creator=creator, body=body)
+    kw.setdefault("status", OfferingStatus.DRAFT)
+    kw.setdefault("published_at", None)
+    offering = OfferingFactory(
+        creator=creator,
+        ce_minutes=round(hours * 60),
+        ce_level=InstructionalLevel.INTERMEDIATE,
+        ce_category=CECategory.CLINICAL,
+        ce_audience="Licensed social workers, counselors and MFTs",
+        ce_objectives="Describe three grounding techniques\nApply a window-of-tolerance check\nPlan a first session",
+        ce_presenters="Dana Reyes, LCSW",
+        ce_disclosure="None.",
+        **kw,
+    )
+    for body in bodies:
+        db.session.add(CEClaim(offering=offering, body=body))
+    section = SectionFactory(offering=offering, title="Foundations")
+    LessonFactory(section=section, position=0, title="Grounding")
+    quiz = LessonFactory(section=section, position=1, title="Post-test", kind=LessonKind.QUIZ, quiz_pass_percent=80)
+    for n in range(questions if questions is not None else 10 + 5 * max(0, math.ceil(hours) - 1)):
+        question = QuizQuestion(lesson=quiz, prompt=f"Question {n + 1}", position=n)
+        question.choices = [QuizChoice(text=text, is_correct=text == "A", position=i) for i, text in enumerate("ABC")]
+        db.session.add(question)
+    db.session.flush()
+    return offering

@@ -241,6 +241,7 @@ def test_beat_runs_every_schedule_the_operator_used_to_install_with_cron():
         "aqueduct.storage_gc",
         "aqueduct.release_expired_checkouts",
         "aqueduct.prune_sessions",
+        "aqueduct.warn_ce_approvals",
     } <= tasks
     assert SCHEDULE["sweep"]["schedule"] <= 60
 

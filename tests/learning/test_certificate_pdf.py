@@ -10,9 +10,10 @@ from pypdf import PdfReader
 
 from courseplatform.learning.certificate_pdf import certificate_pdf, printable
 from courseplatform.learning.certificates import issue_certificate
+from courseplatform.models import AccreditingBody, OfferingStatus
 
 from ..factories import PASSWORD
-from ..factories.certificates import APPROVAL, ce_offering, enrol, finish, revoke
+from ..factories.certificates import APPROVAL, approved_program, ce_offering, enrol, finish, revoke
 
 
 def text_of(pdf: bytes) -> str:
@@ -141,3 +142,14 @@ def test_downloading_needs_a_login(client, certificate):
     response = client.get("/learn/grounding/certificate.pdf")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
+
+
+def test_each_claimed_bodys_statement_is_printed_in_full(app):
+    offering = approved_program(AccreditingBody.ASWB, AccreditingBody.NBCC, status=OfferingStatus.PUBLISHED)
+    certificate = issue_certificate(finish(enrol(offering)))
+    with app.test_request_context():
+        text = text_of(certificate_pdf(certificate, zone="UTC", verify_url="https://example.org/c/1"))
+    assert "Dana Reyes, provider #" in text and "Social workers completing this course receive 3 continuing" in text
+    assert (
+        "Dana Reyes is solely responsible for all aspects of the programs. This program offers 3 clock hours." in text
+    )

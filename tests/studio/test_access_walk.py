@@ -37,6 +37,7 @@ from ..factories import (
     LessonFactory,
     OfferingFactory,
     OrderFactory,
+    ProviderApprovalFactory,
     SectionFactory,
     UserFactory,
 )
@@ -44,6 +45,8 @@ from ..helpers import csrf_token_from
 
 # The creator's own payouts: no ids, so another creator reaches only their own account.
 PAYOUTS = ("/studio/payouts", "/studio/payouts/connect", "/studio/payouts/return", "/studio/payouts/refresh")
+# Their own CE approvals and policies: no ids either (an approval's id is, and answers 404 to another).
+CE = ("/studio/ce", "/studio/ce/approvals", "/studio/ce/policies")
 # Their own revenue and session income: no ids either.
 REVENUE = (
     "/studio/revenue",
@@ -84,9 +87,11 @@ def owned_world():
     job = Job(kind="learners.enrol_list", payload={"people": []}, owner_id=owner.user_id, offering_id=offering.id)
     sessions_job = Job(kind="sessions.import", payload={"rows": []}, owner_id=owner.user_id)
     attendance_job = Job(kind="attendance.import", payload={"session_id": session.id}, offering_id=offering.id)
+    approval = ProviderApprovalFactory(creator=owner)
     db.session.add_all([job, sessions_job, attendance_job])
     db.session.flush()
     values = {
+        "approval_id": approval.id,
         "offering_id": offering.id,
         "section_id": section.id,
         "lesson_id": lesson.id,
@@ -173,7 +178,7 @@ def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
     logged_in = True
     web.login("other@example.org", PASSWORD)
     for method, url in urls:
-        if url in ("/studio", "/studio/courses/new", "/studio/uploads", "/studio/files", *PAYOUTS, *REVENUE):
+        if url in ("/studio", "/studio/courses/new", "/studio/uploads", "/studio/files", *PAYOUTS, *REVENUE, *CE):
             continue  # their own studio
         assert attempt(method, url).status_code == 404, (method, url)
     web.logout()

@@ -25,6 +25,7 @@ from ..factories import (
     LessonFactory,
     OfferingFactory,
     OrderFactory,
+    ProviderApprovalFactory,
     SectionFactory,
     UserFactory,
 )
@@ -107,9 +108,11 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
             "problems": [line],
         },
     )
+    approval = ProviderApprovalFactory(creator=offering.creator, provider_number=PAYLOAD[:60], statement=PAYLOAD)
     db.session.add_all([list_job, sessions_job, attendance_job])
     db.session.flush()
     values = {
+        "approval_id": approval.id,
         "offering_id": offering.id,
         "section_id": section.id,
         "lesson_id": lesson.id,

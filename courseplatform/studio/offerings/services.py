@@ -31,6 +31,7 @@ from ...models import (
 )
 from ...pagination import Page, paginate
 from ...stats import offering_learners, offering_net_cents
+from .ce_rules import ce_review
 from .forms import topic_names
 
 
@@ -232,6 +233,7 @@ def publish_problems(offering: Offering) -> list[str]:
         )
         if not upcoming:
             problems.append("Schedule at least one upcoming live session (Live sessions).")
+    problems.extend(ce_review(offering, utcnow().date()).problems)
     return problems
 
 

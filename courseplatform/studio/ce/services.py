@@ -1,0 +1,140 @@
+"""A creator's CE approvals and policies, and an offering's CE details: the services behind the studio's CE pages.
+
+Services only flush; the view commits. Every query is scoped to one creator.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import render_template
+
+from ...extensions import db
+from ...integrations.mail import send_after_commit
+from ...links import absolute_url
+from ...models import (
+    DEFAULT_STATEMENTS,
+    AccreditingBody,
+    CECategory,
+    CEClaim,
+    CEFormat,
+    CreatorProfile,
+    InstructionalLevel,
+    Offering,
+    OfferingStatus,
+    ProviderApproval,
+)
+
+
+def owned_approval(profile: CreatorProfile, approval_id: int) -> ProviderApproval | None:
+    return db.session.scalar(
+        sa.select(ProviderApproval).where(ProviderApproval.id == approval_id, ProviderApproval.creator_id == profile.id)
+    )
+
+
+def save_approval(profile: CreatorProfile, values: dict) -> tuple[ProviderApproval, bool]:
+    """Record a body's approval, or update the one on record for that body; (approval, created)."""
+    body = AccreditingBody(values["body"])
+    approval = db.session.scalar(
+        sa.select(ProviderApproval).where(ProviderApproval.creator_id == profile.id, ProviderApproval.body == body)
+    )
+    created = approval is None
+    if approval is None:
+        approval = ProviderApproval(creator_id=profile.id, body=body)
+        db.session.add(approval)
+    if not created and values["approved_until"] != approval.approved_until:
+        approval.expiry_warned_for = None  # a renewed period gets its own warning
+    approval.provider_number = values["provider_number"].strip()
+    approval.approved_from = values["approved_from"]
+    approval.approved_until = values["approved_until"]
+    for kind in CEFormat:
+        setattr(approval, kind.value, bool(values[kind.value]))
+    approval.statement = (values.get("statement") or "").strip() or DEFAULT_STATEMENTS[body]
+    db.session.flush()
+    return approval, created
+
+
+def delete_approval(approval: ProviderApproval) -> None:
+    """Remove an approval; offerings that claim it can't be published with that claim until it is back."""
+    db.session.delete(approval)
+    db.session.flush()
+
+
+def save_policies(profile: CreatorProfile, values: dict) -> None:
+    for name in ("ce_provider_name", "ce_refund_policy", "ce_grievance_policy", "ce_accommodation_policy"):
+        setattr(profile, name, (values.get(name) or "").strip())
+    db.session.flush()
+
+
+def save_offering_ce(offering: Offering, values: dict, claimed: list[AccreditingBody]) -> None:
+    """The offering's CE details and the bodies it claims credit from."""
+    offering.ce_format = CEFormat(values["ce_format"]) if values.get("ce_format") else None
+    offering.ce_level = InstructionalLevel(values["ce_level"]) if values.get("ce_level") else None
+    offering.ce_category = CECategory(values["ce_category"]) if values.get("ce_category") else None
+    for name in ("ce_audience", "ce_objectives", "ce_presenters", "ce_disclosure"):
+        setattr(offering, name, (values.get(name) or "").strip())
+    wanted = set(claimed)
+    for claim in list(offering.ce_claims):
+        if claim.body not in wanted:
+            offering.ce_claims.remove(claim)
+    held = {claim.body for claim in offering.ce_claims}
+    offering.ce_claims.extend(CEClaim(body=body) for body in claimed if body not in held)
+    db.session.flush()
+
+
+WARN_AHEAD = timedelta(days=60)
+
+
+def warn_expiring_approvals(today: date) -> int:
+    """E-mail each creator whose approval ends within 60 days, once per approval period; the number sent.
+
+    The approvals are locked for the run (skipped by a concurrent one), and each is marked with the end
+    date it was warned for, so a renewal (a new end date) is warned about in its turn.
+    """
+    due = db.session.scalars(
+        sa.select(ProviderApproval)
+        .where(
+            ProviderApproval.approved_until >= today,
+            ProviderApproval.approved_until <= today + WARN_AHEAD,
+            sa.or_(
+                ProviderApproval.expiry_warned_for.is_(None),
+                ProviderApproval.expiry_warned_for != ProviderApproval.approved_until,
+            ),
+        )
+        .order_by(ProviderApproval.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for approval in due:
+        profile = approval.creator
+        context = {
+            "profile": profile,
+            "approval": approval,
+            "days": (approval.approved_until - today).days,
+            "claiming": _claiming(approval),
+            "ce_link": absolute_url("studio.ce"),
+        }
+        send_after_commit(
+            profile.user.email,
+            f"Your {approval.body.label} approval ends on {approval.approved_until:%B %-d, %Y}",
+            render_template("studio/email/approval_ending.txt", **context),
+        )
+        approval.expiry_warned_for = approval.approved_until
+    db.session.flush()
+    return len(due)
+
+
+def _claiming(approval: ProviderApproval) -> list[str]:
+    """The titles of the creator's published offerings that claim this body's credit."""
+    return list(
+        db.session.scalars(
+            sa.select(Offering.title)
+            .join(CEClaim, CEClaim.offering_id == Offering.id)
+            .where(
+                Offering.creator_id == approval.creator_id,
+                Offering.status == OfferingStatus.PUBLISHED,
+                CEClaim.body == approval.body,
+            )
+            .order_by(Offering.title)
+        )
+    )

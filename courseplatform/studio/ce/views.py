@@ -1,0 +1,137 @@
+"""Studio routes for continuing education.
+
+GET  /studio/ce                            the creator's approvals as a provider, and their CE policies
+POST /studio/ce/approvals                  record a body's approval (or update the one on record)
+POST /studio/ce/approvals/<id>/delete      remove an approval
+POST /studio/ce/policies                   the provider name and the refund, grievance and ADA policies
+GET, POST /studio/courses/<id>/ce          an offering's CE details, the bodies it claims, and what the rules say
+
+Only the creator's own approvals and offerings: anyone else's id is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ...access import creator_required, owned_offering_or_404, studio_required
+from ...continuing_education import approvals_of, approved_credits, format_of
+from ...formatting import zone_or_utc
+from ...models import DEFAULT_STATEMENTS, AccreditingBody, CreatorProfile
+from .. import bp
+from ..offerings.ce_rules import ce_review
+from ..offerings.forms import ConfirmForm
+from .forms import ApprovalForm, OfferingCEForm, PoliciesForm
+from .services import (
+    delete_approval,
+    owned_approval,
+    save_approval,
+    save_offering_ce,
+    save_policies,
+)
+
+
+def _profile() -> CreatorProfile:
+    return current_user.creator_profile
+
+
+def _today() -> date:
+    """Today where the creator lives: an approval covers whole days of its own calendar."""
+    return datetime.now(zone_or_utc(current_user.time_zone)).date()
+
+
+def _page(approval: ApprovalForm | None = None, policies: PoliciesForm | None = None):
+    profile = _profile()
+    if policies is None:
+        policies = PoliciesForm(obj=profile)
+    return render_template(
+        "studio/ce.html",
+        profile=profile,
+        approvals=approvals_of(profile),
+        form=approval or ApprovalForm(formdata=None),
+        policies=policies,
+        confirm=ConfirmForm(),
+        today=_today(),
+        statements={body.value: text for body, text in DEFAULT_STATEMENTS.items()},
+    )
+
+
+@bp.get("/ce")
+@creator_required
+def ce():
+    """My approvals as a CE provider, with their periods and formats, and the policies my programs show."""
+    return _page()
+
+
+@bp.post("/ce/approvals")
+@creator_required
+def save_ce_approval():
+    """Record a body's approval; saving the same body again updates it (a renewal, a new format)."""
+    form = ApprovalForm()
+    if not form.validate_on_submit():
+        return _page(approval=form), 400
+    approval, created = save_approval(_profile(), form.data)
+    flash(f"{'Added' if created else 'Updated'} your {approval.body.label} approval.", "success")
+    return redirect(url_for("studio.ce"))
+
+
+@bp.post("/ce/approvals/<int:approval_id>/delete")
+@creator_required
+def delete_ce_approval(approval_id: int):
+    approval = owned_approval(_profile(), approval_id)
+    if approval is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    label = approval.body.label
+    delete_approval(approval)
+    flash(f"Removed your {label} approval.", "success")
+    return redirect(url_for("studio.ce"))
+
+
+@bp.post("/ce/policies")
+@creator_required
+def save_ce_policies():
+    form = PoliciesForm()
+    if not form.validate_on_submit():
+        return _page(policies=form), 400
+    save_policies(_profile(), form.data)
+    flash("Saved your CE policies.", "success")
+    return redirect(url_for("studio.ce"))
+
+
+@bp.route("/courses/<int:offering_id>/ce", methods=["GET", "POST"])
+@studio_required
+def offering_ce(offering_id: int):
+    """The offering's CE details, the bodies it claims credit from, and what publishing would say."""
+    offering = owned_offering_or_404(offering_id)
+    approved = [approval.body for approval in approvals_of(offering.creator)]
+    claimed = [claim.body for claim in offering.ce_claims]
+    form = OfferingCEForm(obj=offering) if not _posted() else OfferingCEForm()
+    form.offer(list(dict.fromkeys([*approved, *claimed])))
+    if not _posted():
+        form.claims.data = [body.value for body in claimed]
+        for name in ("ce_format", "ce_level", "ce_category"):
+            value = getattr(offering, name)
+            form[name].data = value.value if value else ""
+    elif form.validate_on_submit():
+        save_offering_ce(offering, form.data, form.claimed)
+        flash("Saved the CE details.", "success")
+        return redirect(url_for("studio.offering_ce", offering_id=offering.id))
+    review = ce_review(offering, _today()) if offering.ce_claims or offering.ce_minutes else None
+    return render_template(
+        "studio/offering_ce.html",
+        offering=offering,
+        form=form,
+        review=review,
+        approved=approved,
+        fmt=format_of(offering),
+        credits=approved_credits(offering, _today()),
+        bodies=AccreditingBody,
+    )
+
+
+def _posted() -> bool:
+    return request.method == "POST"
