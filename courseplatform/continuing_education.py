@@ -12,7 +12,16 @@ from datetime import date
 import sqlalchemy as sa
 
 from .extensions import db
-from .models import AccreditingBody, CEFormat, CreatorProfile, Offering, OfferingKind, ProviderApproval
+from .models import (
+    AccreditingBody,
+    CEFormat,
+    CreatorProfile,
+    LearnerLicence,
+    Offering,
+    OfferingKind,
+    ProviderApproval,
+    User,
+)
 
 PLACEHOLDERS = ("provider", "number", "hours", "format", "period_start", "period_end")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -48,6 +57,7 @@ class ApprovedCredit:
     body: AccreditingBody
     provider_number: str
     statement: str
+    period: str = ""  # "January 1, 2026 – December 31, 2028"
 
 
 def approved_credits(offering: Offering, today: date) -> list[ApprovedCredit]:
@@ -69,5 +79,77 @@ def approved_credits(offering: Offering, today: date) -> list[ApprovedCredit]:
             "period_start": f"{approval.approved_from:%B %-d, %Y}",
             "period_end": f"{approval.approved_until:%B %-d, %Y}",
         }
-        credits.append(ApprovedCredit(claim.body, approval.provider_number, fill(approval.statement, values)))
+        period = f"{values['period_start']} – {values['period_end']}"
+        credits.append(ApprovedCredit(claim.body, approval.provider_number, fill(approval.statement, values), period))
     return credits
+
+
+def licences_of(user: User) -> list[LearnerLicence]:
+    """The learner's licences, in the order they were recorded."""
+    return list(
+        db.session.scalars(
+            sa.select(LearnerLicence).where(LearnerLicence.user_id == user.id).order_by(LearnerLicence.id)
+        )
+    )
+
+
+def certificate_fields(offering: Offering, licences: list[LearnerLicence], today: date) -> dict[str, str]:
+    """What a CE certificate states, copied onto it at issue.
+
+    The certificate answers to the body the learner's licence answers to (a social worker's to ASWB
+    or NASW, a counselor's to NBCC, a California clinician's to the BBS), with that licence and the
+    body's statement, provider number and approval period. A learner whose licences answer to none
+    of the bodies claimed gets every body's statement, under their first licence.
+    """
+    if not offering.ce_minutes:
+        return {"ce_approval_statement": ""}
+    credits = approved_credits(offering, today)
+    fields = {
+        "ce_format": format_of(offering).label,
+        "ce_category": offering.ce_category.label if offering.ce_category else "",
+        "presenters": "; ".join(offering.presenters),
+        "provider_name": provider_name(offering.creator) if credits else "",
+        "learner_licence": str(licences[0]) if licences else "",
+    }
+    by_body = {credit.body: credit for credit in credits}
+    for licence in licences:
+        credit = next((by_body[body] for body in licence.bodies if body in by_body), None)
+        if credit is not None:
+            return fields | {
+                "learner_licence": str(licence),
+                "ce_body": credit.body.value,
+                "provider_number": credit.provider_number,
+                "approval_period": credit.period,
+                "ce_approval_statement": credit.statement,
+            }
+    if credits:
+        return fields | {"ce_approval_statement": "\n\n".join(credit.statement for credit in credits)}
+    # An offering from before approvals were recorded states its own words.
+    return fields | {"ce_approval_statement": "" if offering.ce_claims else offering.ce_approval_statement}
+
+
+class LicenceError(Exception):
+    """The licence can't be recorded; the message says why."""
+
+
+def add_licence(user: User, values: dict) -> LearnerLicence:
+    """Record a licence the learner holds; the same licence type in the same place is refused."""
+    held = db.session.scalar(
+        sa.select(LearnerLicence).where(
+            LearnerLicence.user_id == user.id,
+            sa.func.lower(LearnerLicence.licence_type) == values["licence_type"].lower(),
+            sa.func.lower(LearnerLicence.jurisdiction) == values["jurisdiction"].lower(),
+        )
+    )
+    if held is not None:
+        raise LicenceError(f"You already have your {held.licence_type} of {held.jurisdiction} on record.")
+    licence = LearnerLicence(user_id=user.id, **values)
+    db.session.add(licence)
+    db.session.flush()
+    return licence
+
+
+def owned_licence(user: User, licence_id: int) -> LearnerLicence | None:
+    return db.session.scalar(
+        sa.select(LearnerLicence).where(LearnerLicence.id == licence_id, LearnerLicence.user_id == user.id)
+    )

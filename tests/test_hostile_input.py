@@ -36,6 +36,7 @@ from courseplatform.models import (
     EnrollmentStatus,
     Job,
     JobStatus,
+    LearnerLicence,
     LessonKind,
     LessonProgress,
     LiveSession,
@@ -48,6 +49,7 @@ from courseplatform.models import (
     OrderStatus,
     OutgoingMail,
     PayerKind,
+    Profession,
     QuizChoice,
     QuizQuestion,
     SessionIncome,
@@ -287,6 +289,10 @@ def build_world() -> World:
     failed_job = Job(kind="storage.delete", payload={"keys": []}, status=JobStatus.FAILED, attempts=5)
     undelivered = OutgoingMail(recipient="a@example.org", subject="Hi", text="Hi", status=MailStatus.FAILED)
     approval = ProviderApprovalFactory(creator=owner)
+    licence = LearnerLicence(
+        user_id=learner.id, profession=Profession.SOCIAL_WORK, licence_type="LCSW", number="1", jurisdiction="OR"
+    )
+    db.session.add(licence)
     db.session.add_all([list_job, failed_job, undelivered])
     db.session.flush()
 
@@ -312,6 +318,7 @@ def build_world() -> World:
             "order_id": [order.id, pending_order.id],
             "entry_id": [entry.id],
             "approval_id": [approval.id],
+            "licence_id": [licence.id],
             "job_id": [list_job.id, failed_job.id],
             "mail_id": [undelivered.id],
             "login_session_id": [learners_phone.id],

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectChoice, TextAreaField
+from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from ..models import Profession
 from .certificates import EVALUATION_STATEMENTS, MAX_COMMENTS, RATINGS
 
 
@@ -53,3 +54,36 @@ class AttestationForm(FlaskForm):
 
 class ClaimCertificateForm(FlaskForm):
     """Claim the certificate of completion of an offering without CE hours (a button)."""
+
+
+class LicenceForm(FlaskForm):
+    """A licence the learner holds: what their CE certificates state and which body they answer to."""
+
+    profession = SelectField(
+        "Profession",
+        choices=[SelectChoice("", "Choose…")] + [SelectChoice(p.value, p.label) for p in Profession],
+        default="",
+        validators=[DataRequired(message="Choose the profession you are licensed in.")],
+    )
+    licence_type = StringField(
+        "Licence",
+        validators=[DataRequired(message="Enter the licence, e.g. LCSW."), Length(max=40)],
+        description="As your board writes it: LCSW, LPC, LMFT, Psychologist…",
+    )
+    number = StringField(
+        "Licence number", validators=[DataRequired(message="Enter your licence number."), Length(max=60)]
+    )
+    jurisdiction = StringField(
+        "State or province",
+        validators=[DataRequired(message="Enter the state or province that issued it."), Length(max=60)],
+        description="e.g. California, or CA.",
+    )
+
+    @property
+    def values(self) -> dict:
+        return {
+            "profession": Profession(self.profession.data),
+            "licence_type": self.licence_type.data.strip(),
+            "number": self.number.data.strip(),
+            "jurisdiction": self.jurisdiction.data.strip(),
+        }

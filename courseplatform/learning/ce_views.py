@@ -4,6 +4,8 @@ GET, POST /learn/<slug>/evaluation         the CE evaluation (offerings with CE 
 GET, POST /learn/<slug>/attestation        the attestation; signing it issues the certificate
 POST      /learn/<slug>/certificate        claim the certificate of completion (offerings without CE hours)
 GET       /learn/<slug>/certificate.pdf    my certificate as a PDF
+GET, POST /learn/ce/licences               my licences (what my CE certificates state), and add one
+POST      /learn/ce/licences/<id>/delete   remove one of my licences
 
 Each step refuses to be taken out of order and sends the learner to the step that is
 theirs now. Only a learner with an active enrollment uses them.
@@ -14,10 +16,12 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from ..continuing_education import LicenceError, add_licence, licences_of, owned_licence
 from ..downloads import attachment
+from ..extensions import db
 from ..models import Enrollment, Offering
 from . import bp
-from .ce_forms import AttestationForm, ClaimCertificateForm, EvaluationForm
+from .ce_forms import AttestationForm, ClaimCertificateForm, EvaluationForm, LicenceForm
 from .certificate_pdf import certificate_filename, certificate_pdf
 from .certificates import (
     EVALUATION_STATEMENTS,
@@ -109,7 +113,12 @@ def attestation(slug: str):
     if elsewhere is not None:
         return elsewhere
     form = AttestationForm()
-    if form.validate_on_submit():
+    licences = licences_of(current_user)
+    # Asked once, before the first CE certificate that answers to an accrediting body.
+    licence_form = LicenceForm(prefix="licence") if offering.ce_claims and not licences else None
+    if form.validate_on_submit() and (licence_form is None or licence_form.validate()):
+        if licence_form is not None:
+            add_licence(current_user, licence_form.values)
         certificate = sign_attestation(enrollment, completion.evaluation)
         flash(f"Your certificate is ready: number {certificate.number}.", "success")
         return redirect(_outline(offering))
@@ -118,8 +127,43 @@ def attestation(slug: str):
         offering=offering,
         completion=completion,
         form=form,
+        licence_form=licence_form,
+        licences=licences,
         statement=attestation_text(enrollment),
     )
+
+
+@bp.route("/ce/licences", methods=["GET", "POST"])
+@login_required
+def licences():
+    """My licences: each CE certificate states the one that answers to the body it is issued for."""
+    form = LicenceForm()
+    if form.validate_on_submit():
+        try:
+            licence = add_licence(current_user, form.values)
+        except LicenceError as error:
+            form.licence_type.errors.append(str(error))
+        else:
+            flash(f"Added your {licence.licence_type} licence. Certificates issued from now on state it.", "success")
+            return redirect(url_for("learning.licences"))
+    return render_template(
+        "learning/licences.html", form=form, licences=licences_of(current_user), confirm=ClaimCertificateForm()
+    )
+
+
+@bp.post("/ce/licences/<int:licence_id>/delete")
+@login_required
+def delete_licence(licence_id: int):
+    """Remove a licence; certificates already issued keep what they state."""
+    licence = owned_licence(current_user, licence_id)
+    if licence is None:
+        abort(404)
+    if not ClaimCertificateForm().validate_on_submit():
+        abort(400)
+    name = licence.licence_type
+    db.session.delete(licence)
+    flash(f"Removed your {name} licence. Certificates already issued keep what they state.", "success")
+    return redirect(url_for("learning.licences"))
 
 
 @bp.post("/<slug>/certificate")

@@ -16,7 +16,7 @@ from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
 from ..formatting import zone_or_utc
-from ..models import Certificate
+from ..models import AccreditingBody, Certificate
 from .certificates import ce_hours_label
 
 ENCODING = "windows-1252"
@@ -149,6 +149,29 @@ class _Certificate(FPDF):
         self.multi_cell(width, size * 0.45, text, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
+def ce_lines(certificate: Certificate) -> list[str]:
+    """What the accrediting body asks a CE certificate to state beyond hours and statement: the learner's
+    licence, the format and category, the presenters, and the provider with its number and approval period."""
+    lines = []
+    facts = [
+        f"Licence {certificate.learner_licence}" if certificate.learner_licence else "",
+        certificate.ce_format,
+        certificate.ce_category,
+    ]
+    if any(facts):
+        lines.append(" · ".join(fact for fact in facts if fact))
+    if certificate.presenters:
+        lines.append(f"Presented by {certificate.presenters}")
+    if certificate.provider_name:
+        provider = certificate.provider_name
+        if certificate.ce_body and certificate.provider_number:
+            provider += f", {AccreditingBody(certificate.ce_body).label} provider #{certificate.provider_number}"
+        if certificate.approval_period:
+            provider += f", approval period {certificate.approval_period}"
+        lines.append(provider)
+    return lines
+
+
 def _new_document() -> _Certificate:
     pdf = _Certificate(orientation="L", unit="mm", format="Letter")
     pdf.core_fonts_encoding = ENCODING
@@ -194,6 +217,8 @@ def _statement(pdf: _Certificate, certificate: Certificate, top: float, approval
     if ce:
         pdf.ln(3)
         pdf.centered(f"{ce_hours_label(certificate.ce_minutes)} awarded", "B", 14, ACCENT, height=8)
+        for line in ce_lines(certificate):
+            pdf.centered(line, "", pdf.fit_size(line, "Helvetica", "", 9, TEXT_WIDTH, 7), INK, height=5)
         if certificate.ce_approval_statement and approval_room is not None:
             pdf.ln(1)
             pdf.paragraph(

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
-from ..continuing_education import approved_credits
+from ..continuing_education import certificate_fields, licences_of
 from ..extensions import db
 from ..links import absolute_url
 from ..models import Certificate, Enrollment, EnrollmentStatus, Offering, OfferingEvaluation, User, utcnow
@@ -178,17 +178,6 @@ def _certificate_of(enrollment: Enrollment) -> Certificate | None:
     return db.session.scalar(sa.select(Certificate).where(Certificate.enrollment_id == enrollment.id))
 
 
-def _approval_statement(offering: Offering, now: datetime) -> str:
-    """What the certificate states of the CE approval: each claimed body's statement whose approval covers the
-    day it is issued, else the offering's own statement (offerings from before approvals were recorded)."""
-    if not offering.ce_minutes:
-        return ""
-    credits = approved_credits(offering, now.date())
-    if credits:
-        return "\n\n".join(credit.statement for credit in credits)
-    return "" if offering.ce_claims else offering.ce_approval_statement
-
-
 def issue_certificate(enrollment: Enrollment, now: datetime | None = None) -> Certificate:
     """Issue the learner's certificate (flushed), copying what it states so later edits never change it.
 
@@ -210,7 +199,7 @@ def issue_certificate(enrollment: Enrollment, now: datetime | None = None) -> Ce
             creator_name=creator.display_name,
             creator_credentials=creator.credentials or "",
             ce_minutes=offering.ce_minutes,
-            ce_approval_statement=_approval_statement(offering, now or utcnow()),
+            **certificate_fields(offering, licences_of(enrollment.user), (now or utcnow()).date()),
             issued_at=now or utcnow(),
         )
         try:

@@ -10,6 +10,8 @@ from .ce import (
     CEClaim,
     CEFormat,
     InstructionalLevel,
+    LearnerLicence,
+    Profession,
     ProviderApproval,
 )
 from .commerce import (
@@ -74,6 +76,7 @@ __all__ = [
     "InvalidTransition",
     "Job",
     "JobStatus",
+    "LearnerLicence",
     "Lesson",
     "LessonKind",
     "LessonProgress",
@@ -94,6 +97,7 @@ __all__ = [
     "PayerKind",
     "PaymentProvider",
     "PlatformStats",
+    "Profession",
     "ProviderApproval",
     "ProviderEvent",
     "QuizAttempt",

@@ -193,3 +193,66 @@ class CEClaim(Model):
     body: Mapped[AccreditingBody] = mapped_column(enum_column(AccreditingBody, "accrediting_body"))
 
     offering: Mapped[Offering] = relationship(back_populates="ce_claims")
+
+
+class Profession(enum.Enum):
+    """The profession a learner is licensed in: it decides which body's credit their certificate states."""
+
+    SOCIAL_WORK = "social_work"
+    COUNSELING = "counseling"
+    MARRIAGE_FAMILY = "marriage_family"
+    PSYCHOLOGY = "psychology"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {
+            "social_work": "Social work (LCSW, LMSW, LSW…)",
+            "counseling": "Counseling (LPC, LPCC, LMHC, NCC…)",
+            "marriage_family": "Marriage and family therapy (LMFT…)",
+            "psychology": "Psychology",
+            "other": "Another profession",
+        }[self.value]
+
+
+CALIFORNIA = frozenset({"ca", "california", "calif.", "calif"})
+# The bodies whose credit each profession's licensing boards accept, most specific first.
+BODIES_OF = {
+    Profession.SOCIAL_WORK: (AccreditingBody.ASWB, AccreditingBody.NASW),
+    Profession.COUNSELING: (AccreditingBody.NBCC,),
+    Profession.MARRIAGE_FAMILY: (),
+    Profession.PSYCHOLOGY: (AccreditingBody.APA,),
+    Profession.OTHER: (),
+}
+# California's board licenses social workers, counselors and family therapists itself.
+CALIFORNIA_BOARD_PROFESSIONS = frozenset({Profession.SOCIAL_WORK, Profession.COUNSELING, Profession.MARRIAGE_FAMILY})
+
+
+class LearnerLicence(Model):
+    """A licence a learner holds (several allowed): what their CE certificates state and answer to."""
+
+    __tablename__ = "learner_licences"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "licence_type", "jurisdiction", name="uq_learner_licences_type_place"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    profession: Mapped[Profession] = mapped_column(enum_column(Profession, "profession"))
+    licence_type: Mapped[str] = mapped_column(sa.String(40))  # LCSW, LPC, Psychologist…
+    number: Mapped[str] = mapped_column(sa.String(60))
+    jurisdiction: Mapped[str] = mapped_column(sa.String(60))  # the state or province that issued it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def bodies(self) -> tuple[AccreditingBody, ...]:
+        """The bodies whose credit this licence's board accepts, the one it answers to first."""
+        board = (
+            (AccreditingBody.CA_BBS,)
+            if self.jurisdiction.strip().lower() in CALIFORNIA and self.profession in CALIFORNIA_BOARD_PROFESSIONS
+            else ()
+        )
+        return board + BODIES_OF[self.profession]
+
+    def __str__(self) -> str:
+        return f"{self.licence_type} {self.number}, {self.jurisdiction}"

@@ -203,6 +203,16 @@ class Certificate(Model):
     creator_credentials: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
     ce_minutes: Mapped[int | None] = mapped_column()
     ce_approval_statement: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # What the accrediting body asks a CE certificate to state, copied at issue (empty on older certificates
+    # and on certificates of completion).
+    learner_licence: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    ce_body: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")  # the body it answers to
+    ce_format: Mapped[str] = mapped_column(sa.String(60), default="", server_default="")
+    ce_category: Mapped[str] = mapped_column(sa.String(60), default="", server_default="")
+    presenters: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    provider_name: Mapped[str] = mapped_column(sa.String(160), default="", server_default="")
+    provider_number: Mapped[str] = mapped_column(sa.String(60), default="", server_default="")
+    approval_period: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Set when the learner's access is revoked (a refund, a lost dispute, the creator); only the
     # creator's explicit Reissue clears it, never a later change of access.

@@ -95,6 +95,9 @@ def _overview_rows(profile: CreatorProfile, offering_ids: list[int] | None) -> l
     )
 
 
+RESERVED_SLUGS = frozenset({"ce"})
+
+
 def unique_offering_slug(wanted: str, exclude_id: int | None = None) -> str:
     """`wanted`, or `wanted-2`, `wanted-3`… whichever is free."""
     base = slugify(wanted, max_length=150)
@@ -106,6 +109,7 @@ def unique_offering_slug(wanted: str, exclude_id: int | None = None) -> str:
             )
         )
     )
+    taken |= RESERVED_SLUGS  # /learn/ce is the learner's CE page, not an offering's
     if base not in taken:
         return base
     n = 2
