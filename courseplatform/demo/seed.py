@@ -28,6 +28,7 @@ from ..models import (
     EnrollmentSource,
     EnrollmentStatus,
     InstructionalLevel,
+    LearnerLicence,
     Lesson,
     LessonKind,
     LessonProgress,
@@ -42,6 +43,7 @@ from ..models import (
     OrderStatus,
     PayerKind,
     PaymentProvider,
+    Profession,
     ProviderApproval,
     QuizAttempt,
     QuizChoice,
@@ -114,6 +116,17 @@ def seed_demo(now: datetime | None = None) -> bool:
         ),
     )
     db.session.add_all([therapist, learner, admin, profile])
+    db.session.flush()
+    # The demo learner is a licensed clinical social worker: CE certificates answer to ASWB for them.
+    db.session.add(
+        LearnerLicence(
+            user_id=learner.id,
+            profession=Profession.SOCIAL_WORK,
+            licence_type="LCSW",
+            number="149.012345",
+            jurisdiction="Illinois",
+        )
+    )
     for body, number in ((AccreditingBody.ASWB, "DEMO-1473"), (AccreditingBody.NBCC, "DEMO-7021")):
         db.session.add(
             ProviderApproval(

@@ -101,6 +101,7 @@ def test_the_demo_learner_completes_an_offering_and_downloads_the_certificate(pa
         "Dr. Maya Okafor, LCSW, PhD",
         "3 CE hours",
         "Okafor Clinical Training, provider #DEMO-1473, is approved as an ACE provider",
+        "Licence LCSW 149.012345, Illinois",
         f"/certificates/{number}",
     ):
         assert expected in text, expected
