@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
 from .extensions import db
+from .formatting import zone_or_utc
 from .models import (
     AccreditingBody,
     CEFormat,
@@ -21,6 +22,7 @@ from .models import (
     OfferingKind,
     ProviderApproval,
     User,
+    utcnow,
 )
 
 PLACEHOLDERS = ("provider", "number", "hours", "format", "period_start", "period_end")
@@ -28,10 +30,10 @@ PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def approvals_of(profile: CreatorProfile) -> list[ProviderApproval]:
-    """The creator's approvals, one a body, in the bodies' order."""
+    """The creator's approvals in the bodies' order, each body's periods oldest first."""
     found = db.session.scalars(sa.select(ProviderApproval).where(ProviderApproval.creator_id == profile.id))
     order = list(AccreditingBody)
-    return sorted(found, key=lambda approval: order.index(approval.body))
+    return sorted(found, key=lambda approval: (order.index(approval.body), approval.approved_from))
 
 
 def format_of(offering: Offering) -> CEFormat:
@@ -39,6 +41,11 @@ def format_of(offering: Offering) -> CEFormat:
     if offering.ce_format is not None:
         return offering.ce_format
     return CEFormat.LIVE_WEBINAR if offering.kind is OfferingKind.LIVE_WORKSHOP else CEFormat.SELF_PACED
+
+
+def creator_today(profile: CreatorProfile, now: datetime | None = None) -> date:
+    """The day it is (or was at `now`) where the creator lives: approvals cover whole days of their calendar."""
+    return (now or utcnow()).astimezone(zone_or_utc(profile.user.time_zone)).date()
 
 
 def provider_name(profile: CreatorProfile) -> str:
@@ -64,7 +71,7 @@ def approved_credits(offering: Offering, today: date) -> list[ApprovedCredit]:
     """The offering's claims whose approval covers today and its format, each with its statement filled in."""
     if not offering.ce_minutes or not offering.ce_claims:
         return []
-    approvals = {approval.body: approval for approval in approvals_of(offering.creator)}
+    approvals = {approval.body: approval for approval in approvals_of(offering.creator) if approval.covers(today)}
     fmt = format_of(offering)
     credits = []
     for claim in offering.ce_claims:

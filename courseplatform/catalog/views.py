@@ -6,14 +6,14 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_login import current_user
 
 from ..checkout.forms import CheckoutForm
-from ..continuing_education import approved_credits, format_of
+from ..continuing_education import approved_credits, creator_today, format_of
 from ..enrollments.notes import learner_note
 from ..enrollments.seats import seats
 from ..enrollments.waitlist import join_waitlist as add_to_waitlist
 from ..extensions import limiter
 from ..fields import page_number
 from ..media.services import media_url
-from ..models import OfferingStatus, User, utcnow
+from ..models import OfferingStatus, User
 from ..page_cache import form_meta, token_or_same_origin
 from . import bp
 from .forms import OfferingSearchForm, WaitlistForm
@@ -100,7 +100,7 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
         checkout_form=CheckoutForm(offering, formdata=None, meta=form_meta()),
         is_draft=offering.status is OfferingStatus.DRAFT,
         owner_view=owner_view,
-        ce_credits=approved_credits(offering, utcnow().date()),
+        ce_credits=approved_credits(offering, creator_today(offering.creator)),
         ce_format=format_of(offering),
     )
 

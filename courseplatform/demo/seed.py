@@ -261,6 +261,23 @@ def seed_demo(now: datetime | None = None) -> bool:
         2,
         body=("Share local survivor support groups and crisis lines with every client."),
     )
+    _ce_program(
+        grief,
+        "Clinicians supporting adults bereaved by suicide",
+        "Describe how grief after suicide loss differs from other bereavement\n"
+        "Plan the first three sessions with a survivor\n"
+        "Identify local and national supports for survivors",
+    )
+    _quiz(
+        _lesson(part, "Post-test", LessonKind.QUIZ, 3),
+        [
+            (
+                "Which feeling do survivors of suicide loss report more often than other bereaved people?",
+                [("Guilt and responsibility for the death", True), ("Relief", False), ("Indifference", False)],
+                "Survivors often ask what they missed: guilt is among the most common themes.",
+            ),
+        ],
+    )
 
     couples = _offering(
         profile,
@@ -277,6 +294,13 @@ def seed_demo(now: datetime | None = None) -> bool:
             "Bring your hardest couples cases. Two live evenings, limited to 30 clinicians, with "
             "de-identified case presentations and a recording for those who can't make it."
         ),
+    )
+    _ce_program(
+        couples,
+        "Couples therapists and MFTs with an active caseload",
+        "Formulate a de-identified couples case for consultation\n"
+        "Apply one new intervention to a couple in crisis\n"
+        "Recognise when a couple needs a higher level of care",
     )
     local = ZoneInfo(ZONE)
     welcome = _section(couples, "Orientation", 0)
@@ -406,6 +430,17 @@ def _offering(
     )
     db.session.add(offering)
     return offering
+
+
+def _ce_program(offering: Offering, audience: str, objectives: str) -> None:
+    """The CE details the bodies ask for, and claims from the demo therapist's two approvals."""
+    offering.ce_level = InstructionalLevel.INTERMEDIATE
+    offering.ce_category = CECategory.CLINICAL
+    offering.ce_audience = audience
+    offering.ce_objectives = objectives
+    offering.ce_presenters = "Dr. Maya Okafor, LCSW, PhD"
+    offering.ce_disclosure = "The presenter has no conflicts of interest. The program has no commercial support."
+    offering.ce_claims = [CEClaim(body=AccreditingBody.ASWB), CEClaim(body=AccreditingBody.NBCC)]
 
 
 def _section(offering: Offering, title: str, position: int) -> Section:

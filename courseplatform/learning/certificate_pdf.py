@@ -183,6 +183,19 @@ def _new_document() -> _Certificate:
 
 # The statement sits between the brand at the top and the facts along the foot.
 SPACE_TOP, SPACE_BOTTOM = 36.0, 160.0
+FOOTER_TOP = 168.0  # the date of completion and the certificate number
+# The smallest type an approval statement is printed in on the certificate; longer ones go on a page of their own.
+SMALLEST_APPROVAL = 5
+OVERLEAF = "The approval statements are printed on the next page."
+
+
+def _approval_fits(pdf: _Certificate, text: str, room: float | None) -> bool:
+    """Whether the statement, in the smallest type, stays above the footer (it may use the gap above it)."""
+    if room is None:
+        return False
+    pdf.set_font("Helvetica", "", SMALLEST_APPROVAL)
+    lines = len(pdf.multi_cell(200, SMALLEST_APPROVAL * 0.45, printable(text), dry_run=True, output="LINES"))
+    return lines * SMALLEST_APPROVAL * 0.45 <= room + (FOOTER_TOP - 2 - SPACE_BOTTOM)
 
 
 def _statement(pdf: _Certificate, certificate: Certificate, top: float, approval_room: float | None = None) -> float:
@@ -221,14 +234,15 @@ def _statement(pdf: _Certificate, certificate: Certificate, top: float, approval
             pdf.centered(line, "", pdf.fit_size(line, "Helvetica", "", 9, TEXT_WIDTH, 7), INK, height=5)
         if certificate.ce_approval_statement and approval_room is not None:
             pdf.ln(1)
+            fits = _approval_fits(_new_document(), certificate.ce_approval_statement, approval_room)
             pdf.paragraph(
-                certificate.ce_approval_statement,
+                certificate.ce_approval_statement if fits else OVERLEAF,
                 "Helvetica",
                 "",
                 9,
                 SOFT,
                 200,
-                5,
+                SMALLEST_APPROVAL,
                 max_lines=4,
                 max_height=approval_room,
             )
@@ -271,7 +285,7 @@ def certificate_pdf(certificate: Certificate, *, zone: str, verify_url: str) -> 
         ("Date of completion", completion_date(certificate, zone)),
         ("Certificate number", certificate.number),
     ]
-    top = 168
+    top = FOOTER_TOP
     column_width = 90
     left = (PAGE_WIDTH - column_width * len(columns)) / 2
     for index, (label, value) in enumerate(columns):
@@ -301,4 +315,14 @@ def certificate_pdf(certificate: Certificate, *, zone: str, verify_url: str) -> 
     pdf.set_font("Helvetica", "B", 9)
     pdf.set_text_color(*TEAL)
     pdf.cell(pdf.get_string_width(url), 5, url, link=verify_url)
+    overleaf = certificate.ce_minutes and certificate.ce_approval_statement
+    if overleaf and not _approval_fits(_new_document(), certificate.ce_approval_statement, approval_room):
+        pdf.set_auto_page_break(True, margin=20)
+        pdf.add_page()
+        pdf.set_margins(30, 24, 30)
+        pdf.set_y(24)
+        pdf.centered(f"Certificate {certificate.number}: continuing education approvals", "B", 12, DEEP, height=10)
+        pdf.set_font("Helvetica", "", 10)
+        pdf.set_text_color(*INK)
+        pdf.multi_cell(0, 5, printable(certificate.ce_approval_statement))
     return bytes(pdf.output())

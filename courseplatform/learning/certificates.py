@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
-from ..continuing_education import certificate_fields, licences_of
+from ..continuing_education import certificate_fields, creator_today, licences_of
 from ..extensions import db
 from ..links import absolute_url
 from ..models import Certificate, Enrollment, EnrollmentStatus, Offering, OfferingEvaluation, User, utcnow
@@ -199,7 +199,12 @@ def issue_certificate(enrollment: Enrollment, now: datetime | None = None) -> Ce
             creator_name=creator.display_name,
             creator_credentials=creator.credentials or "",
             ce_minutes=offering.ce_minutes,
-            **certificate_fields(offering, licences_of(enrollment.user), (now or utcnow()).date()),
+            # The approval must have covered the day the learner completed the program, where the creator lives.
+            **certificate_fields(
+                offering,
+                licences_of(enrollment.user),
+                creator_today(creator, enrollment.completed_at or now or utcnow()),
+            ),
             issued_at=now or utcnow(),
         )
         try:

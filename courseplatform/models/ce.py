@@ -149,11 +149,12 @@ DEFAULT_STATEMENTS = {
 
 
 class ProviderApproval(Model):
-    """One body's approval of a creator as a CE provider: its number, its period and the formats approved."""
+    """One period of a body's approval of a creator as a CE provider: its number, its dates and the formats approved."""
 
     __tablename__ = "provider_approvals"
     __table_args__ = (
-        sa.UniqueConstraint("creator_id", "body", name="uq_provider_approvals_creator_body"),
+        # A body renews an approval for a new period: each period is kept, so the current one runs to its end.
+        sa.UniqueConstraint("creator_id", "body", "approved_from", name="uq_provider_approvals_creator_body_from"),
         sa.CheckConstraint("approved_until >= approved_from", name="period_in_order"),
         sa.CheckConstraint("live_in_person OR live_webinar OR self_paced", name="some_format"),
     )

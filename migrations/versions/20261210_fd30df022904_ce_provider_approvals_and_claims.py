@@ -35,7 +35,7 @@ def upgrade():
     sa.CheckConstraint('live_in_person OR live_webinar OR self_paced', name=op.f('ck_provider_approvals_some_format')),
     sa.ForeignKeyConstraint(['creator_id'], ['creator_profiles.id'], name=op.f('fk_provider_approvals_creator_id_creator_profiles'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_provider_approvals')),
-    sa.UniqueConstraint('creator_id', 'body', name='uq_provider_approvals_creator_body')
+    sa.UniqueConstraint('creator_id', 'body', 'approved_from', name='uq_provider_approvals_creator_body_from')
     )
     with op.batch_alter_table('provider_approvals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_provider_approvals_creator_id'), ['creator_id'], unique=False)

@@ -8,7 +8,15 @@ from html import unescape
 import pytest
 
 from courseplatform.extensions import db
-from courseplatform.models import AccreditingBody, CECategory, CEClaim, CEFormat, ProviderApproval, utcnow
+from courseplatform.models import (
+    AccreditingBody,
+    CECategory,
+    CEClaim,
+    CEFormat,
+    OfferingStatus,
+    ProviderApproval,
+    utcnow,
+)
 
 from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory, ProviderApprovalFactory
 
@@ -89,7 +97,7 @@ def test_the_policies_are_saved_and_shown_back(web, creator):
 
 def test_an_offering_claims_only_bodies_that_approved_the_creator_and_keeps_its_details(web, creator):
     ProviderApprovalFactory(creator=creator, body=AccreditingBody.NBCC)
-    offering = OfferingFactory(creator=creator, ce_minutes=180)
+    offering = OfferingFactory(creator=creator, ce_minutes=180, status=OfferingStatus.DRAFT, published_at=None)
     db.session.commit()
     url = f"/studio/courses/{offering.id}/ce"
     page = web.client.get(url).get_data(as_text=True)

@@ -34,10 +34,21 @@ def owned_approval(profile: CreatorProfile, approval_id: int) -> ProviderApprova
 
 
 def save_approval(profile: CreatorProfile, values: dict) -> tuple[ProviderApproval, bool]:
-    """Record a body's approval, or update the one on record for that body; (approval, created)."""
+    """Record a period of a body's approval, or update the period on record it overlaps; (approval, created).
+
+    A renewal (a period after the one on record) is kept beside it, so the current period runs to its end.
+    """
     body = AccreditingBody(values["body"])
     approval = db.session.scalar(
-        sa.select(ProviderApproval).where(ProviderApproval.creator_id == profile.id, ProviderApproval.body == body)
+        sa.select(ProviderApproval)
+        .where(
+            ProviderApproval.creator_id == profile.id,
+            ProviderApproval.body == body,
+            ProviderApproval.approved_from <= values["approved_until"],
+            ProviderApproval.approved_until >= values["approved_from"],
+        )
+        .order_by(ProviderApproval.approved_from.desc())
+        .limit(1)
     )
     created = approval is None
     if approval is None:
@@ -92,11 +103,19 @@ def warn_expiring_approvals(today: date) -> int:
     The approvals are locked for the run (skipped by a concurrent one), and each is marked with the end
     date it was warned for, so a renewal (a new end date) is warned about in its turn.
     """
+    renewal = sa.orm.aliased(ProviderApproval)
     due = db.session.scalars(
         sa.select(ProviderApproval)
         .where(
+            ~sa.exists().where(
+                renewal.creator_id == ProviderApproval.creator_id,
+                renewal.body == ProviderApproval.body,
+                renewal.approved_until > ProviderApproval.approved_until,
+            ),
             ProviderApproval.approved_until >= today,
             ProviderApproval.approved_until <= today + WARN_AHEAD,
+            # A suspended creator's studio is closed: nothing to renew there.
+            ProviderApproval.creator_id.in_(sa.select(CreatorProfile.id).where(CreatorProfile.suspended_at.is_(None))),
             sa.or_(
                 ProviderApproval.expiry_warned_for.is_(None),
                 ProviderApproval.expiry_warned_for != ProviderApproval.approved_until,

@@ -11,15 +11,13 @@ Only the creator's own approvals and offerings: anyone else's id is a 404.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ...access import creator_required, owned_offering_or_404, studio_required
-from ...continuing_education import approvals_of, approved_credits, format_of
-from ...formatting import zone_or_utc
-from ...models import DEFAULT_STATEMENTS, AccreditingBody, CreatorProfile
+from ...continuing_education import approvals_of, approved_credits, creator_today, format_of
+from ...extensions import db
+from ...models import DEFAULT_STATEMENTS, AccreditingBody, CreatorProfile, OfferingStatus
 from .. import bp
 from ..offerings.ce_rules import ce_review
 from ..offerings.forms import ConfirmForm
@@ -37,11 +35,6 @@ def _profile() -> CreatorProfile:
     return current_user.creator_profile
 
 
-def _today() -> date:
-    """Today where the creator lives: an approval covers whole days of its own calendar."""
-    return datetime.now(zone_or_utc(current_user.time_zone)).date()
-
-
 def _page(approval: ApprovalForm | None = None, policies: PoliciesForm | None = None):
     profile = _profile()
     if policies is None:
@@ -53,7 +46,7 @@ def _page(approval: ApprovalForm | None = None, policies: PoliciesForm | None = 
         form=approval or ApprovalForm(formdata=None),
         policies=policies,
         confirm=ConfirmForm(),
-        today=_today(),
+        today=creator_today(profile),
         statements={body.value: text for body, text in DEFAULT_STATEMENTS.items()},
     )
 
@@ -107,7 +100,7 @@ def save_ce_policies():
 def offering_ce(offering_id: int):
     """The offering's CE details, the bodies it claims credit from, and what publishing would say."""
     offering = owned_offering_or_404(offering_id)
-    approved = [approval.body for approval in approvals_of(offering.creator)]
+    approved = list(dict.fromkeys(approval.body for approval in approvals_of(offering.creator)))
     claimed = [claim.body for claim in offering.ce_claims]
     form = OfferingCEForm(obj=offering) if not _posted() else OfferingCEForm()
     form.offer(list(dict.fromkeys([*approved, *claimed])))
@@ -116,11 +109,26 @@ def offering_ce(offering_id: int):
         for name in ("ce_format", "ce_level", "ce_category"):
             value = getattr(offering, name)
             form[name].data = value.value if value else ""
-    elif form.validate_on_submit():
-        save_offering_ce(offering, form.data, form.claimed)
-        flash("Saved the CE details.", "success")
-        return redirect(url_for("studio.offering_ce", offering_id=offering.id))
-    review = ce_review(offering, _today()) if offering.ce_claims or offering.ce_minutes else None
+    today = creator_today(offering.creator)
+    refused = None
+    if _posted() and form.validate_on_submit():
+        # A published offering's learners read its statements at once: its claims must meet every rule.
+        with db.session.begin_nested() as saving:
+            save_offering_ce(offering, form.data, form.claimed)
+            if offering.status is OfferingStatus.PUBLISHED and offering.ce_claims:
+                refused = ce_review(offering, today)
+                if refused.problems:
+                    saving.rollback()
+        if refused is None or not refused.problems:
+            flash("Saved the CE details.", "success")
+            return redirect(url_for("studio.offering_ce", offering_id=offering.id))
+        flash("This offering is published: nothing was saved, since its CE claims would break these rules.", "error")
+    review = (
+        refused
+        if refused is not None
+        else (ce_review(offering, today) if offering.ce_claims or offering.ce_minutes else None)
+    )
+    status = 400 if refused is not None and refused.problems else 200
     return render_template(
         "studio/offering_ce.html",
         offering=offering,
@@ -128,9 +136,9 @@ def offering_ce(offering_id: int):
         review=review,
         approved=approved,
         fmt=format_of(offering),
-        credits=approved_credits(offering, _today()),
+        credits=approved_credits(offering, today),
         bodies=AccreditingBody,
-    )
+    ), status
 
 
 def _posted() -> bool:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from ...continuing_education import format_of
 from ...extensions import db
+from ...formatting import zone_or_utc
 from ...models import (
     AccreditingBody,
     CEFormat,
@@ -46,6 +47,8 @@ PRACTICE_BUILDING = re.compile(
     re.I,
 )
 TRUE_FALSE = {frozenset({"true", "false"}), frozenset({"yes", "no"})}
+NOT_A_WORD = re.compile(r"[\W_]+")
+SHORT_ANSWERS = {"t": "true", "f": "false", "y": "yes", "n": "no"}
 SECTION = "(Continuing education)"
 
 
@@ -107,27 +110,30 @@ def ce_review(offering: Offering, today: date) -> CEReview:
             f"A {offering.kind.label.lower()} can't be offered as “{fmt.label}”: choose the format it is "
             f"delivered in {SECTION}."
         )
-    approvals = {
-        approval.body: approval
-        for approval in db.session.scalars(
-            sa.select(ProviderApproval).where(ProviderApproval.creator_id == offering.creator_id)
-        )
-    }
+    periods: dict[AccreditingBody, list[ProviderApproval]] = {}
+    for period in db.session.scalars(
+        sa.select(ProviderApproval)
+        .where(ProviderApproval.creator_id == offering.creator_id)
+        .order_by(ProviderApproval.approved_from)
+    ):
+        periods.setdefault(period.body, []).append(period)
     days = _program_days(offering, fmt, today)
     for body in claims:
-        approval = approvals.get(body)
+        held = periods.get(body, [])
+        covering = [period for period in held if any(period.covers(day) for day in days)]
+        approval = (covering or held or [None])[-1]
         if approval is None:
             review.problems.append(
                 f"You have no {body.label} approval on record: add it (Continuing education approvals) or "
                 f"remove the {body.label} claim {SECTION}."
             )
             continue
-        if fmt not in approval.formats:
+        if any(fmt not in period.formats for period in covering or [approval]):
             review.problems.append(
                 f"Your {body.label} approval doesn't cover “{fmt.label}” programs: remove the {body.label} claim "
                 f"or add the format to your approval if the body approved it."
             )
-        outside = [day for day in days if not approval.covers(day)]
+        outside = [day for day in days if not any(period.covers(day) for period in held)]
         if outside:
             review.problems.append(
                 f"Your {body.label} approval runs {approval.approved_from:%b %-d, %Y} to "
@@ -155,10 +161,13 @@ def _program_days(offering: Offering, fmt: CEFormat, today: date) -> list[date]:
     """The days the approval must cover: today for a self-paced program, each session's day for a live one."""
     if not fmt.is_live:
         return [today]
-    starts = db.session.scalars(
-        sa.select(LiveSession.starts_at).where(LiveSession.offering_id == offering.id).order_by(LiveSession.starts_at)
+    sessions = db.session.execute(
+        sa.select(LiveSession.starts_at, LiveSession.time_zone)
+        .where(LiveSession.offering_id == offering.id)
+        .order_by(LiveSession.starts_at)
     )
-    return [start.date() for start in starts if start.date() >= today] or [today]
+    days = sorted({start.astimezone(zone_or_utc(zone)).date() for start, zone in sessions})
+    return [day for day in days if day >= today] or [today]
 
 
 def _details(offering: Offering, claims: list[AccreditingBody], hours: float, review: CEReview) -> None:
@@ -212,11 +221,15 @@ def post_test(offering: Offering) -> PostTest:
         )
     )
     true_false = sum(
-        1
-        for question in questions
-        if frozenset(choice.text.strip().lower() for choice in question.choices) in TRUE_FALSE
+        1 for question in questions if frozenset(_answer_word(choice.text) for choice in question.choices) in TRUE_FALSE
     )
     return PostTest(len(questions), true_false, min(lesson.quiz_pass_percent for lesson in lessons))
+
+
+def _answer_word(text: str) -> str:
+    """A choice as the word it says ("True." and "T" both say true)."""
+    word = NOT_A_WORD.sub("", text).lower()
+    return SHORT_ANSWERS.get(word, word)
 
 
 def _post_test(offering: Offering, claims: list[AccreditingBody], hours: float, review: CEReview) -> None:

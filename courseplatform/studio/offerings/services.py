@@ -6,12 +6,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
+from ...continuing_education import creator_today
 from ...enrollments.waitlist import announce_opening
 from ...extensions import db
 from ...fields import slugify
 from ...integrations.payments import test_mode
 from ...media.services import claim_upload, release_assets, store_upload
 from ...models import (
+    CEClaim,
     CreatorProfile,
     Enrollment,
     Lesson,
@@ -237,7 +239,7 @@ def publish_problems(offering: Offering) -> list[str]:
         )
         if not upcoming:
             problems.append("Schedule at least one upcoming live session (Live sessions).")
-    problems.extend(ce_review(offering, utcnow().date()).problems)
+    problems.extend(ce_review(offering, creator_today(offering.creator)).problems)
     return problems
 
 
@@ -306,6 +308,14 @@ def duplicate_offering(offering: Offering) -> Offering:
         status=OfferingStatus.DRAFT,
         ce_minutes=offering.ce_minutes,
         ce_approval_statement=offering.ce_approval_statement,
+        ce_format=offering.ce_format,
+        ce_level=offering.ce_level,
+        ce_category=offering.ce_category,
+        ce_audience=offering.ce_audience,
+        ce_objectives=offering.ce_objectives,
+        ce_presenters=offering.ce_presenters,
+        ce_disclosure=offering.ce_disclosure,
+        ce_claims=[CEClaim(body=claim.body) for claim in offering.ce_claims],
         authoring_minutes=0,
         sequential=offering.sequential,
         min_attendance_percent=offering.min_attendance_percent,
