@@ -121,13 +121,13 @@ def ce_review(offering: Offering, today: date) -> CEReview:
     for body in claims:
         held = periods.get(body, [])
         covering = [period for period in held if any(period.covers(day) for day in days)]
-        approval = (covering or held or [None])[-1]
-        if approval is None:
+        if not held:
             review.problems.append(
                 f"You have no {body.label} approval on record: add it (Continuing education approvals) or "
                 f"remove the {body.label} claim {SECTION}."
             )
             continue
+        approval = (covering or held)[-1]
         if any(fmt not in period.formats for period in covering or [approval]):
             review.problems.append(
                 f"Your {body.label} approval doesn't cover “{fmt.label}” programs: remove the {body.label} claim "
