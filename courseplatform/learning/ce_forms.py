@@ -20,27 +20,50 @@ class EvaluationForm(FlaskForm):
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
     )
 
+    objective_texts: list[str] = []
+
     @property
     def statements(self):
-        """The rating fields in the order the statements are asked."""
-        return [self[key] for key, _ in EVALUATION_STATEMENTS]
+        """The rating fields in the order they are asked: each learning objective, then the standard statements."""
+        return [self[objective_field(n)] for n in range(len(self.objective_texts))] + [
+            self[key] for key, _ in EVALUATION_STATEMENTS
+        ]
+
+    @property
+    def objective_ratings(self) -> list[tuple[str, int]]:
+        return [(text, self[objective_field(n)].data) for n, text in enumerate(self.objective_texts)]
 
     @property
     def ratings(self) -> dict[str, int]:
         return {key: self[key].data for key, _ in EVALUATION_STATEMENTS}
 
 
-for _key, _statement in EVALUATION_STATEMENTS:
-    setattr(
-        EvaluationForm,
-        _key,
-        RadioField(
-            _statement,
-            choices=[SelectChoice(value, label) for value, label in RATINGS],
-            coerce=int,
-            validators=[InputRequired(message="Choose how much you agree with this statement.")],
-        ),
+def _rating(statement: str) -> RadioField:
+    return RadioField(
+        statement,
+        choices=[SelectChoice(value, label) for value, label in RATINGS],
+        coerce=int,
+        validators=[InputRequired(message="Choose how much you agree with this statement.")],
     )
+
+
+for _key, _statement in EVALUATION_STATEMENTS:
+    setattr(EvaluationForm, _key, _rating(_statement))
+
+
+def objective_field(n: int) -> str:
+    return f"objective_{n}"
+
+
+def evaluation_form(objectives: list[str]) -> EvaluationForm:
+    """The evaluation of an offering: one rating for each of its learning objectives, then the standard ones."""
+
+    class OfferingEvaluationForm(EvaluationForm):
+        objective_texts = list(objectives)
+
+    for n, objective in enumerate(objectives):
+        setattr(OfferingEvaluationForm, objective_field(n), _rating(f"I can now: {objective}"))
+    return OfferingEvaluationForm()
 
 
 class AttestationForm(FlaskForm):

@@ -21,7 +21,7 @@ from ..downloads import attachment
 from ..extensions import db
 from ..models import Enrollment, Offering
 from . import bp
-from .ce_forms import AttestationForm, ClaimCertificateForm, EvaluationForm, LicenceForm
+from .ce_forms import AttestationForm, ClaimCertificateForm, LicenceForm, evaluation_form
 from .certificate_pdf import certificate_filename, certificate_pdf
 from .certificates import (
     EVALUATION_STATEMENTS,
@@ -88,9 +88,9 @@ def evaluation(slug: str):
     elsewhere = _not_now(offering, completion, Step.EVALUATION)
     if elsewhere is not None:
         return elsewhere
-    form = EvaluationForm()
+    form = evaluation_form(offering.objectives)
     if form.validate_on_submit():
-        submit_evaluation(enrollment, form.ratings, form.comments.data or "")
+        submit_evaluation(enrollment, form.ratings, form.comments.data or "", objectives=form.objective_ratings)
         flash("Thank you for your evaluation. One last step: the attestation.", "success")
         return redirect(url_for("learning.attestation", slug=offering.slug))
     return render_template(

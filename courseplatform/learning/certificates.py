@@ -111,6 +111,8 @@ RATINGS: list[tuple[int, str]] = [
     (5, "Strongly agree"),
 ]
 RATING_LABELS = dict(RATINGS)
+# Where an evaluation keeps the rating of each learning objective: [{"text": …, "rating": 1..5}, …].
+OBJECTIVES = "objectives"
 MAX_COMMENTS = 2000
 
 
@@ -132,12 +134,23 @@ def attestation_text(enrollment: Enrollment) -> str:
 
 
 def submit_evaluation(
-    enrollment: Enrollment, ratings: dict[str, int], comments: str = "", now: datetime | None = None
+    enrollment: Enrollment,
+    ratings: dict[str, int],
+    comments: str = "",
+    now: datetime | None = None,
+    objectives: list[tuple[str, int]] | None = None,
 ) -> OfferingEvaluation:
-    """Record the learner's evaluation (flushed); a second submission racing the first keeps the first."""
+    """Record the learner's evaluation (flushed); a second submission racing the first keeps the first.
+
+    `objectives` rates each learning objective as the learner read it: kept with its words, under
+    OBJECTIVES, so a later edit of the objectives doesn't change what was rated.
+    """
+    stored: dict = {key: int(ratings[key]) for key, _ in EVALUATION_STATEMENTS}
+    if objectives:
+        stored[OBJECTIVES] = [{"text": text, "rating": int(rating)} for text, rating in objectives]
     evaluation = OfferingEvaluation(
         enrollment_id=enrollment.id,
-        ratings={key: int(ratings[key]) for key, _ in EVALUATION_STATEMENTS},
+        ratings=stored,
         comments=(comments or "").strip()[:MAX_COMMENTS],
         submitted_at=now or utcnow(),
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html import unescape
 
 import pytest
 
 from courseplatform.extensions import db
+from courseplatform.learning.certificates import EVALUATION_STATEMENTS, submit_evaluation
 from courseplatform.models import (
     AccreditingBody,
     CECategory,
@@ -19,7 +21,9 @@ from courseplatform.models import (
 )
 
 from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory, ProviderApprovalFactory
+from ..factories.certificates import RATINGS, approved_program, enrol, finish
 
+RATINGS_KEYS = [key for key, _ in EVALUATION_STATEMENTS]
 APPROVAL = {
     "body": "aswb",
     "provider_number": "1473",
@@ -154,3 +158,50 @@ def test_a_provider_hears_60_days_before_an_approval_ends_once_a_period(runner, 
     ending.approved_until = today + timedelta(days=30)
     db.session.commit()
     assert "Warned 1 provider approval" in runner.invoke(args=["warn-ce-approvals"]).output
+
+
+def test_the_evaluation_rates_each_objective_and_the_creator_reads_the_averages(web, client, app):
+    offering = approved_program(AccreditingBody.ASWB, status=OfferingStatus.PUBLISHED, slug="grounding")
+    learner = finish(enrol(offering))
+    db.session.commit()
+    web.login(learner.user.email, PASSWORD)
+    form = client.get("/learn/grounding/evaluation").get_data(as_text=True)
+    assert "I can now: Describe three grounding techniques" in form and 'name="objective_2"' in form
+    answers = {**RATINGS, "objective_0": "5", "objective_1": "4", "objective_2": "3", "comments": "=SUM(A1) useful"}
+    web.submit("/learn/grounding/evaluation", answers)
+    for n, rating in enumerate((3, 2)):  # two more learners, rated in the service directly
+        other = finish(enrol(offering, user__email=f"l{n}@example.org"))
+        scores = dict.fromkeys(RATINGS, rating)
+        submit_evaluation(other, scores, objectives=[(text, rating) for text in offering.objectives])
+    db.session.commit()
+    web.logout()
+    web.login(offering.creator.user.email, PASSWORD)
+    html = client.get(f"/studio/courses/{offering.id}/evaluations").get_data(as_text=True)
+    page = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    assert "3 learners evaluated this program." in page
+    assert "Objective 1: Describe three grounding techniques 3.33" in page  # (5 + 3 + 2) / 3
+    assert "Objective 3: Plan a first session 2.67" in page  # (3 + 3 + 2) / 3
+    assert "=SUM(A1) useful" in page
+    exported = client.get(f"/studio/courses/{offering.id}/evaluations.csv").get_data(as_text=True)
+    header, first, *rest = exported.splitlines()
+    assert header.endswith("objective_1,objective_2,objective_3,comments")
+    assert first.endswith(",5,4,3,'=SUM(A1) useful") and len(rest) == 2
+    assert learner.user.email not in exported and learner.user.name not in exported
+
+
+def test_the_evaluation_summary_runs_the_same_queries_for_few_and_many(web, client, app, count_queries):
+    offering = approved_program(AccreditingBody.ASWB, status=OfferingStatus.PUBLISHED)
+    db.session.commit()
+    web.login(offering.creator.user.email, PASSWORD)
+    counts = []
+    for size in (1, 30):
+        for n in range(size):
+            other = finish(enrol(offering, user__email=f"q{size}-{n}@example.org"))
+            submit_evaluation(
+                other, dict.fromkeys(RATINGS_KEYS, 4), "Fine", objectives=[(t, 4) for t in offering.objectives]
+            )
+        db.session.commit()
+        with count_queries() as counter:
+            assert client.get(f"/studio/courses/{offering.id}/evaluations").status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts

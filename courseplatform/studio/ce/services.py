@@ -5,13 +5,18 @@ Services only flush; the view commits. Every query is scoped to one creator.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import render_template
 
+from ...downloads import spreadsheet_safe
 from ...extensions import db
 from ...integrations.mail import send_after_commit
+from ...learning.certificates import EVALUATION_STATEMENTS, OBJECTIVES
 from ...links import absolute_url
 from ...models import (
     DEFAULT_STATEMENTS,
@@ -20,8 +25,10 @@ from ...models import (
     CEClaim,
     CEFormat,
     CreatorProfile,
+    Enrollment,
     InstructionalLevel,
     Offering,
+    OfferingEvaluation,
     OfferingStatus,
     ProviderApproval,
 )
@@ -157,3 +164,91 @@ def _claiming(approval: ProviderApproval) -> list[str]:
             .order_by(Offering.title)
         )
     )
+
+
+@dataclass(frozen=True)
+class EvaluationSummary:
+    """What an offering's learners said in their CE evaluations: how many, and the average of each rating."""
+
+    count: int
+    objectives: list[tuple[str, float | None]]  # each learning objective, as it reads now, and its average
+    statements: list[tuple[str, float | None]]  # each standard statement and its average
+    comments: list[tuple[datetime, str]]  # the latest comments, newest first
+
+
+LATEST_COMMENTS = 20
+
+
+def _evaluations_of(offering: Offering) -> sa.Select:
+    return (
+        sa.select(OfferingEvaluation)
+        .join(Enrollment, Enrollment.id == OfferingEvaluation.enrollment_id)
+        .where(Enrollment.offering_id == offering.id)
+    )
+
+
+def evaluation_summary(offering: Offering) -> EvaluationSummary:
+    """The averages in one query (the database reads the ratings), and the latest comments in another."""
+    objectives = offering.objectives
+    ratings = OfferingEvaluation.ratings
+    columns = [
+        sa.func.count(OfferingEvaluation.id),
+        *(sa.func.avg(ratings[key].as_integer()) for key, _ in EVALUATION_STATEMENTS),
+        *(sa.func.avg(ratings[(OBJECTIVES, n, "rating")].as_integer()) for n in range(len(objectives))),
+    ]
+    row = db.session.execute(
+        sa.select(*columns)
+        .select_from(OfferingEvaluation)
+        .join(Enrollment, Enrollment.id == OfferingEvaluation.enrollment_id)
+        .where(Enrollment.offering_id == offering.id)
+    ).one()
+    count, *averages = tuple(row)
+    standard = averages[: len(EVALUATION_STATEMENTS)]
+    per_objective = averages[len(EVALUATION_STATEMENTS) :]
+    comments = db.session.execute(
+        sa.select(OfferingEvaluation.submitted_at, OfferingEvaluation.comments)
+        .join(Enrollment, Enrollment.id == OfferingEvaluation.enrollment_id)
+        .where(Enrollment.offering_id == offering.id, OfferingEvaluation.comments != "")
+        .order_by(OfferingEvaluation.submitted_at.desc(), OfferingEvaluation.id.desc())
+        .limit(LATEST_COMMENTS)
+    ).all()
+    return EvaluationSummary(
+        count=int(count or 0),  # type: ignore[call-overload]  # a count, typed as object by the varargs select
+        objectives=[(text, _average(value)) for text, value in zip(objectives, per_objective, strict=True)],
+        statements=[(text, _average(value)) for (_, text), value in zip(EVALUATION_STATEMENTS, standard, strict=True)],
+        comments=[(when, text) for when, text in comments],
+    )
+
+
+def _average(value) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def evaluations_csv(offering: Offering) -> str:
+    """Every evaluation of the offering, one row each, without who wrote it (evaluations are anonymous)."""
+    objectives = offering.objectives
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        [
+            "submitted_on",
+            *(key for key, _ in EVALUATION_STATEMENTS),
+            *(f"objective_{n + 1}" for n in range(len(objectives))),
+            "comments",
+        ]
+    )
+    for evaluation in db.session.scalars(_evaluations_of(offering).order_by(OfferingEvaluation.submitted_at)):
+        rated = {
+            item.get("text"): item.get("rating")
+            for item in evaluation.ratings.get(OBJECTIVES, [])
+            if isinstance(item, dict)
+        }
+        writer.writerow(
+            [
+                evaluation.submitted_at.date().isoformat(),
+                *(evaluation.ratings.get(key, "") for key, _ in EVALUATION_STATEMENTS),
+                *(rated.get(text, "") for text in objectives),
+                spreadsheet_safe(evaluation.comments),
+            ]
+        )
+    return out.getvalue()

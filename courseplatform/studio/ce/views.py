@@ -5,17 +5,20 @@ POST /studio/ce/approvals                  record a body's approval (or update t
 POST /studio/ce/approvals/<id>/delete      remove an approval
 POST /studio/ce/policies                   the provider name and the refund, grievance and ADA policies
 GET, POST /studio/courses/<id>/ce          an offering's CE details, the bodies it claims, and what the rules say
+GET  /studio/courses/<id>/evaluations      the averages of its CE evaluations, and the latest comments
+GET  /studio/courses/<id>/evaluations.csv  every evaluation, anonymous
 
 Only the creator's own approvals and offerings: anyone else's id is a 404.
 """
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ...access import creator_required, owned_offering_or_404, studio_required
 from ...continuing_education import approvals_of, approved_credits, creator_today, format_of
+from ...downloads import attachment
 from ...extensions import db
 from ...models import DEFAULT_STATEMENTS, AccreditingBody, CreatorProfile, OfferingStatus
 from .. import bp
@@ -24,6 +27,8 @@ from ..offerings.forms import ConfirmForm
 from .forms import ApprovalForm, OfferingCEForm, PoliciesForm
 from .services import (
     delete_approval,
+    evaluation_summary,
+    evaluations_csv,
     owned_approval,
     save_approval,
     save_offering_ce,
@@ -143,3 +148,31 @@ def offering_ce(offering_id: int):
 
 def _posted() -> bool:
     return request.method == "POST"
+
+
+@bp.get("/courses/<int:offering_id>/evaluations")
+@studio_required
+def offering_evaluations(offering_id: int):
+    """What learners said in the CE evaluation: the average of each objective and statement, the latest comments."""
+    offering = owned_offering_or_404(offering_id)
+    return render_template(
+        "studio/evaluations.html",
+        offering=offering,
+        summary=evaluation_summary(offering),
+        active_tab="studio.offering_ce",
+    )
+
+
+@bp.get("/courses/<int:offering_id>/evaluations.csv")
+@studio_required
+def offering_evaluations_csv(offering_id: int):
+    """Every evaluation as CSV, for the provider's records (anonymous: no learner is named)."""
+    offering = owned_offering_or_404(offering_id)
+    return Response(
+        evaluations_csv(offering),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": attachment(f"evaluations-{offering.slug}.csv"),
+            "Cache-Control": "private, no-store",
+        },
+    )
