@@ -4,6 +4,8 @@ GET, POST /learn/<slug>/evaluation         the CE evaluation (offerings with CE 
 GET, POST /learn/<slug>/attestation        the attestation; signing it issues the certificate
 POST      /learn/<slug>/certificate        claim the certificate of completion (offerings without CE hours)
 GET       /learn/<slug>/certificate.pdf    my certificate as a PDF
+GET       /learn/ce                        my CE wallet: every CE certificate, hours by body and category
+GET       /learn/ce.csv                    the same as CSV, for a licence renewal
 GET, POST /learn/ce/licences               my licences (what my CE certificates state), and add one
 POST      /learn/ce/licences/<id>/delete   remove one of my licences
 
@@ -13,13 +15,14 @@ theirs now. Only a learner with an active enrollment uses them.
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..continuing_education import LicenceError, add_licence, licences_of, owned_licence
 from ..downloads import attachment
 from ..extensions import db
-from ..models import Enrollment, Offering
+from ..fields import page_number
+from ..models import AccreditingBody, Enrollment, Offering
 from . import bp
 from .ce_forms import AttestationForm, ClaimCertificateForm, LicenceForm, evaluation_form
 from .certificate_pdf import certificate_filename, certificate_pdf
@@ -29,6 +32,9 @@ from .certificates import (
     Step,
     attestation_text,
     ce_hours_label,
+    ce_totals,
+    ce_wallet_csv,
+    ce_wallet_page,
     completion_of,
     issue_certificate,
     learner_enrollment,
@@ -207,4 +213,27 @@ def _pdf_response(certificate, enrollment: Enrollment) -> Response:
             "Content-Disposition": attachment(certificate_filename(certificate)),
             "Cache-Control": "private, no-store",
         },
+    )
+
+
+@bp.get("/ce")
+@login_required
+def ce_wallet():
+    """Every CE certificate I earned here, with hours by body and category, for my licence renewal."""
+    return render_template(
+        "learning/ce_wallet.html",
+        totals=ce_totals(current_user),
+        found=ce_wallet_page(current_user, page_number(request.args)),
+        licences=licences_of(current_user),
+        bodies={body.value: body.label for body in AccreditingBody},
+    )
+
+
+@bp.get("/ce.csv")
+@login_required
+def ce_wallet_csv_download():
+    return Response(
+        ce_wallet_csv(current_user),
+        mimetype="text/csv",
+        headers={"Content-Disposition": attachment("ce-certificates.csv"), "Cache-Control": "private, no-store"},
     )

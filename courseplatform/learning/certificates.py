@@ -10,7 +10,9 @@ Functions flush and never commit; the request commits once.
 
 from __future__ import annotations
 
+import csv
 import enum
+import io
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,9 +22,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
 from ..continuing_education import certificate_fields, creator_today, licences_of
+from ..downloads import spreadsheet_safe
 from ..extensions import db
+from ..formatting import zone_or_utc
 from ..links import absolute_url
-from ..models import Certificate, Enrollment, EnrollmentStatus, Offering, OfferingEvaluation, User, utcnow
+from ..models import (
+    AccreditingBody,
+    Certificate,
+    Enrollment,
+    EnrollmentStatus,
+    Offering,
+    OfferingEvaluation,
+    User,
+    utcnow,
+)
+from ..pagination import Page, paginate
 from .progress import AttendanceSummary, attendance_summary, content_is_done, lesson_counts, update_completion
 
 
@@ -269,3 +283,100 @@ def learner_enrollment(user: User, slug: str) -> Enrollment | None:
         .where(Offering.slug == slug, Enrollment.user_id == user.id, Enrollment.status == EnrollmentStatus.ACTIVE)
         .options(contains_eager(Enrollment.offering).joinedload(Offering.creator), joinedload(Enrollment.user))
     )
+
+
+# ---------------------------------------------------------------------------
+# The CE wallet
+# ---------------------------------------------------------------------------
+
+WALLET_PAGE = 50
+
+
+@dataclass(frozen=True)
+class CreditTotal:
+    """CE hours earned on Aqueduct under one body and category."""
+
+    body: str  # the body's label, or "" for certificates that answer to none
+    category: str
+    certificates: int
+    minutes: int
+
+
+def _ce_certificates(user: User) -> sa.Select:
+    """The learner's CE certificates that stand: active enrollment, not revoked, with hours."""
+    return (
+        sa.select(Certificate)
+        .join(Certificate.enrollment)
+        .where(
+            Enrollment.user_id == user.id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Certificate.revoked_at.is_(None),
+            Certificate.ce_minutes.is_not(None),
+        )
+    )
+
+
+def ce_totals(user: User) -> list[CreditTotal]:
+    """Hours by body and category over every CE certificate of the learner (one query)."""
+    statement = _ce_certificates(user).with_only_columns(
+        Certificate.ce_body,
+        Certificate.ce_category,
+        sa.func.count(Certificate.id),
+        sa.func.coalesce(sa.func.sum(Certificate.ce_minutes), 0),
+    )
+    rows = db.session.execute(statement.group_by(Certificate.ce_body, Certificate.ce_category)).all()
+    labels = {body.value: body.label for body in AccreditingBody}
+    return sorted(
+        (
+            CreditTotal(labels.get(body or "", ""), category or "", int(count), int(minutes or 0))
+            for body, category, count, minutes in rows
+        ),
+        key=lambda total: (total.body == "", total.body, total.category),
+    )
+
+
+def ce_wallet_page(user: User, page: int) -> Page[Certificate]:
+    """A page of the learner's CE certificates, newest first."""
+    return paginate(
+        _ce_certificates(user).order_by(Certificate.issued_at.desc(), Certificate.id.desc()), page, WALLET_PAGE
+    )
+
+
+def ce_wallet_csv(user: User) -> str:
+    """Every CE certificate of the learner, for a licence renewal: one row each."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        ["completed_on", "title", "hours", "body", "category", "format", "licence", "provider", "provider_number",
+         "certificate_number", "verify_at"]
+    )  # fmt: skip
+    labels = {body.value: body.label for body in AccreditingBody}
+    certificates = db.session.scalars(_ce_certificates(user).order_by(Certificate.issued_at, Certificate.id))
+    for certificate in certificates:
+        writer.writerow(
+            [
+                completion_day(certificate, user.time_zone),
+                *(
+                    spreadsheet_safe(text)
+                    for text in (
+                        certificate.offering_title,
+                        f"{(certificate.ce_minutes or 0) / 60:g}",
+                        labels.get(certificate.ce_body, ""),
+                        certificate.ce_category,
+                        certificate.ce_format,
+                        certificate.learner_licence,
+                        certificate.provider_name,
+                        certificate.provider_number,
+                    )
+                ),
+                certificate.number,
+                verification_url(certificate),
+            ]
+        )
+    return out.getvalue()
+
+
+def completion_day(certificate: Certificate, zone: str) -> str:
+    """The day the learner completed the program, in their zone (the issue day on older certificates)."""
+    completed = certificate.enrollment.completed_at or certificate.issued_at
+    return completed.astimezone(zone_or_utc(zone)).date().isoformat()

@@ -4,6 +4,7 @@ certificate a learner gets, with every field that body asks a certificate to sta
 from __future__ import annotations
 
 import io
+import re
 from html import unescape
 
 import pytest
@@ -146,3 +147,30 @@ def test_licences_are_added_once_per_place_and_only_their_owner_removes_them(web
     removed = web.submit(f"/learn/ce/licences/{mine.id}/delete", {}, form_url="/learn/ce/licences")
     assert "Removed your LPC licence." in removed.get_data(as_text=True)
     assert db.session.query(LearnerLicence).count() == 1
+
+
+def test_the_ce_wallet_totals_hours_by_body_and_category_and_exports_them(web, client, app, count_queries):
+    user = UserFactory(email="jo@example.org", time_zone="America/Chicago")
+    licence(user, Profession.SOCIAL_WORK, "LCSW", "Oregon", "CSW-1")
+    offerings = [
+        approved_program(ASWB, status=OfferingStatus.PUBLISHED, title="Grounding", hours=3),
+        approved_program(ASWB, NBCC, status=OfferingStatus.PUBLISHED, title="Grief", hours=1.5),
+        approved_program(NBCC, status=OfferingStatus.PUBLISHED, title="Counselor only", hours=2),
+    ]
+    for offering in offerings:
+        issue_certificate(finish(enrol(offering, user=user)))
+    refunded = approved_program(ASWB, status=OfferingStatus.PUBLISHED, title="Refunded", hours=6)
+    certificate = issue_certificate(finish(enrol(refunded, user=user)))
+    certificate.revoked_at = utcnow()  # a revoked certificate counts for nothing
+    db.session.commit()
+    web.login("jo@example.org", PASSWORD)
+    with count_queries() as counter:
+        html = client.get("/learn/ce").get_data(as_text=True)
+    page = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    assert "ASWB ACE Clinical practice 2 4.5" in page  # Grounding 3 h + Grief 1.5 h, both answering to ASWB
+    assert "Not tied to a body Clinical practice 1 2" in page  # an LCSW's certificate from an NBCC-only program
+    assert "Refunded" not in page
+    rows = client.get("/learn/ce.csv").get_data(as_text=True).splitlines()
+    assert rows[0].startswith("completed_on,title,hours,body,category")
+    assert len(rows) == 4 and any(",Grief,1.5,ASWB ACE,Clinical practice," in row for row in rows)
+    assert counter.count < 15
