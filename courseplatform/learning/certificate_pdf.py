@@ -8,10 +8,12 @@ dashes). Anything else is written in its nearest Latin form: "Łucja" → "Lucja
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from datetime import datetime
 
+import segno
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
@@ -315,6 +317,8 @@ def certificate_pdf(certificate: Certificate, *, zone: str, verify_url: str) -> 
     pdf.set_font("Helvetica", "B", 9)
     pdf.set_text_color(*TEAL)
     pdf.cell(pdf.get_string_width(url), 5, url, link=verify_url)
+    # The same address as a QR code, for a board checking a printed certificate with a phone.
+    pdf.image(verification_qr(verify_url), x=QR_LEFT, y=QR_TOP, w=QR_SIZE, h=QR_SIZE, link=verify_url)
     overleaf = certificate.ce_minutes and certificate.ce_approval_statement
     if overleaf and not _approval_fits(_new_document(), certificate.ce_approval_statement, approval_room):
         pdf.set_auto_page_break(True, margin=20)
@@ -326,3 +330,15 @@ def certificate_pdf(certificate: Certificate, *, zone: str, verify_url: str) -> 
         pdf.set_text_color(*INK)
         pdf.multi_cell(0, 5, printable(certificate.ce_approval_statement))
     return bytes(pdf.output())
+
+
+QR_SIZE = 22.0  # millimetres, quiet zone included
+QR_LEFT, QR_TOP = PAGE_WIDTH - 12.5 - 4 - QR_SIZE, 162.0
+
+
+def verification_qr(url: str) -> io.BytesIO:
+    """The verification address as a QR code (PNG, black on white, medium error correction)."""
+    image = io.BytesIO()
+    segno.make(url, error="m").save(image, kind="png", scale=8, border=2)
+    image.seek(0)
+    return image

@@ -6,9 +6,10 @@ import io
 from datetime import UTC, datetime
 
 import pytest
+from PIL import Image
 from pypdf import PdfReader
 
-from courseplatform.learning.certificate_pdf import certificate_pdf, printable
+from courseplatform.learning.certificate_pdf import certificate_pdf, printable, verification_qr
 from courseplatform.learning.certificates import issue_certificate
 from courseplatform.models import AccreditingBody, OfferingStatus
 
@@ -153,3 +154,16 @@ def test_each_claimed_bodys_statement_is_printed_in_full(app):
     assert (
         "Dana Reyes is solely responsible for all aspects of the programs. This program offers 3 clock hours." in text
     )
+
+
+def test_the_certificate_carries_a_qr_code_of_its_verification_address(app, certificate):
+    url = f"https://aqueduct.test/certificates/{certificate.number}"
+    with app.test_request_context():
+        pdf = certificate_pdf(certificate, zone="UTC", verify_url=url)
+    (embedded,) = PdfReader(io.BytesIO(pdf)).pages[0].images
+    expected = Image.open(verification_qr(url)).convert("1")
+    assert embedded.image.convert("1").size == expected.size
+    assert embedded.image.convert("1").tobytes() == expected.tobytes()
+    # And the matrix is the address's own: another number gives another code.
+    other = Image.open(verification_qr(url.replace(certificate.number, "AQ-2222-2222-2222"))).convert("1")
+    assert other.tobytes() != expected.tobytes()
