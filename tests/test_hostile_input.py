@@ -257,6 +257,18 @@ def build_world() -> World:
             revoked_at=utcnow(),
         )
     )
+    # A certificate that stands: the page offers its correction.
+    certified = EnrollmentFactory(offering=offering, completed_at=utcnow())
+    db.session.flush()
+    db.session.add(
+        Certificate(
+            number="AQ-HOST-ILE0-0002",
+            enrollment_id=certified.id,
+            learner_name="Certified Learner",
+            offering_title=offering.title,
+            creator_name="Owner",
+        )
+    )
 
     # CE steps: one finished (evaluation next), one evaluated (attestation next), one without CE (claim next).
     steps = {}
@@ -314,7 +326,7 @@ def build_world() -> World:
             "question_id": [question.id],
             "session_id": [soon.id, far.id, past.id],
             "asset_id": [pending.id, handout.id],
-            "enrollment_id": [enrollment.id, revoked.id, restored.id],
+            "enrollment_id": [enrollment.id, revoked.id, restored.id, certified.id],
             "order_id": [order.id, pending_order.id],
             "entry_id": [entry.id],
             "approval_id": [approval.id],

@@ -12,7 +12,7 @@ from flask import redirect, render_template, request, url_for
 
 from ..extensions import limiter
 from ..learning.certificate_pdf import completion_date, creator_line
-from ..learning.certificates import certificate_by_number
+from ..learning.certificates import certificate_by_number, superseded_by_number
 from ..models import AccreditingBody, OfferingStatus
 from . import bp
 
@@ -51,6 +51,9 @@ def verify(number: str):
     if canonical != number and NUMBER_RE.match(canonical):
         return redirect(url_for("certificates.verify", number=canonical), code=301)
     certificate = certificate_by_number(number) if NUMBER_RE.match(number) else None
+    superseded = superseded_by_number(number) if certificate is None and NUMBER_RE.match(number) else None
+    if superseded is not None:
+        return render_template("certificates/superseded.html", superseded=superseded)
     if certificate is None:
         error = f"No certificate has the number {number[:40]}. Check it against the certificate and try again."
         return render_template("certificates/lookup.html", typed=number[:40], error=error), 404

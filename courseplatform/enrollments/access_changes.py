@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import has_request_context
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
+from ..certificate_trail import record_certificate
 from ..extensions import db
 from ..models import (
     AccessEvent,
@@ -184,7 +187,7 @@ def _move(enrollment: Enrollment, target: EnrollmentStatus, event: AccessEvent) 
     enrollment.reason = event
     if target is EnrollmentStatus.REVOKED:
         enrollment.revoked_at = utcnow()
-        _revoke_certificate(enrollment)
+        _revoke_certificate(enrollment, event)
     elif target is EnrollmentStatus.ACTIVE:
         enrollment.revoked_at = None
     db.session.flush()
@@ -192,13 +195,15 @@ def _move(enrollment: Enrollment, target: EnrollmentStatus, event: AccessEvent) 
         offer_open_seats(enrollment.offering)
 
 
-def _revoke_certificate(enrollment: Enrollment) -> None:
-    db.session.execute(
-        sa.update(Certificate)
-        .where(Certificate.enrollment_id == enrollment.id, Certificate.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session="fetch")
+def _revoke_certificate(enrollment: Enrollment, event: AccessEvent) -> None:
+    """The certificate stops counting with the access, and its trail says why."""
+    certificate = db.session.scalar(
+        sa.select(Certificate).where(Certificate.enrollment_id == enrollment.id, Certificate.revoked_at.is_(None))
     )
+    if certificate is None:
+        return
+    certificate.revoked_at = utcnow()
+    record_certificate(certificate, "revoked", f"Access ended: {event.value.replace('_', ' ')}.", actor=_person())
 
 
 def reissue_certificate(certificate: Certificate) -> bool:
@@ -213,7 +218,15 @@ def reissue_certificate(certificate: Certificate) -> bool:
     certificate.revoked_at = None
     certificate.reissued_at = utcnow()
     db.session.flush()
+    record_certificate(certificate, "reissued", f"{certificate.number} counts again.", actor=_person())
     return True
+
+
+def _person() -> User | None:
+    """Who is acting, for the certificate's trail: the signed-in creator or operator, or no one (a webhook, a job)."""
+    if has_request_context() and current_user.is_authenticated:
+        return current_user._get_current_object()
+    return None
 
 
 __all__ = [

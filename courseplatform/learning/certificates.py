@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
+from ..certificate_trail import record_certificate
 from ..continuing_education import certificate_fields, creator_today, licences_of
 from ..downloads import spreadsheet_safe
 from ..extensions import db
@@ -33,6 +34,7 @@ from ..models import (
     EnrollmentStatus,
     Offering,
     OfferingEvaluation,
+    SupersededCertificate,
     User,
     utcnow,
 )
@@ -380,3 +382,77 @@ def completion_day(certificate: Certificate, zone: str) -> str:
     """The day the learner completed the program, in their zone (the issue day on older certificates)."""
     completed = certificate.enrollment.completed_at or certificate.issued_at
     return completed.astimezone(zone_or_utc(zone)).date().isoformat()
+
+
+# ---------------------------------------------------------------------------
+# Corrections
+# ---------------------------------------------------------------------------
+
+
+class CorrectionRefused(Exception):
+    """The correction can't be made; the message says why."""
+
+
+def correct_certificate(
+    certificate: Certificate, *, learner_name: str, learner_licence: str, reason: str, by: User
+) -> SupersededCertificate:
+    """Reissue the certificate with the learner's name or licence corrected, under a new number.
+
+    The old number stays verifiable and says it was superseded (and by which number); the trail
+    records who corrected what and why. A revoked certificate isn't corrected: reissue it first.
+    """
+    learner_name, learner_licence = learner_name.strip(), learner_licence.strip()
+    if certificate.is_revoked:
+        raise CorrectionRefused("This certificate is revoked: reissue it before correcting it.")
+    if (learner_name, learner_licence) == (certificate.learner_name, certificate.learner_licence):
+        raise CorrectionRefused("Nothing changed: correct the name or the licence, or leave it as it is.")
+    old = SupersededCertificate(
+        number=certificate.number,
+        certificate_id=certificate.id,
+        learner_name=certificate.learner_name,
+        learner_licence=certificate.learner_licence,
+        issued_at=certificate.reissued_at or certificate.issued_at,
+    )
+    db.session.add(old)
+    changes = [
+        f"{label} “{before}” → “{after}”"
+        for label, before, after in (
+            ("name", certificate.learner_name, learner_name),
+            ("licence", certificate.learner_licence, learner_licence),
+        )
+        if before != after
+    ]
+    certificate.number = _unused_number()
+    certificate.learner_name = learner_name
+    certificate.learner_licence = learner_licence
+    certificate.reissued_at = utcnow()
+    db.session.flush()
+    record_certificate(
+        certificate, "corrected", f"{old.number} → {certificate.number}: {'; '.join(changes)}.", reason=reason, actor=by
+    )
+    return old
+
+
+def _unused_number() -> str:
+    """A certificate number no certificate has, nor had."""
+    while True:
+        number = new_certificate_number()
+        taken = db.session.scalar(
+            sa.select(sa.literal(True)).where(
+                sa.or_(
+                    sa.exists().where(Certificate.number == number),
+                    sa.exists().where(SupersededCertificate.number == number),
+                )
+            )
+        )
+        if not taken:
+            return number
+
+
+def superseded_by_number(number: str) -> SupersededCertificate | None:
+    """An old number of a corrected certificate, with the certificate it became (one query)."""
+    return db.session.scalar(
+        sa.select(SupersededCertificate)
+        .where(SupersededCertificate.number == number)
+        .options(joinedload(SupersededCertificate.certificate))
+    )

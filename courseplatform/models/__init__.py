@@ -35,6 +35,7 @@ from .learning import (
     LessonProgress,
     OfferingEvaluation,
     QuizAttempt,
+    SupersededCertificate,
     WaitlistEntry,
 )
 from .mail import MailStatus, OutgoingMail
@@ -109,6 +110,7 @@ __all__ = [
     "SessionIncome",
     "SessionIncomeKind",
     "SessionIncomeSource",
+    "SupersededCertificate",
     "Topic",
     "User",
     "WaitlistEntry",

@@ -233,6 +233,23 @@ class Certificate(Model):
         return cls.revoked_at.is_not(None)
 
 
+class SupersededCertificate(Model):
+    """A number a certificate had before it was corrected and reissued: it still verifies, as superseded."""
+
+    __tablename__ = "superseded_certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    certificate_id: Mapped[int] = mapped_column(sa.ForeignKey("certificates.id", ondelete="RESTRICT"), index=True)
+    # What the superseded certificate stated that the correction changed.
+    learner_name: Mapped[str] = mapped_column(sa.String(120))
+    learner_licence: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    superseded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    certificate: Mapped[Certificate] = relationship()
+
+
 class WaitlistEntry(Model):
     """Someone who asked to hear when an offering opens or a seat frees up."""
 

@@ -94,3 +94,21 @@ class RefundForm(FlaskForm):
             raise ValidationError("Enter the amount to refund.")
         if field.data == 0:
             raise ValidationError("Enter an amount above zero.")
+
+
+class CertificateCorrectionForm(FlaskForm):
+    """The learner's name or licence as the certificate should state it, and why it is corrected."""
+
+    learner_name = StringField(
+        "Name on the certificate", validators=[DataRequired(message="Enter the learner's name."), Length(max=120)]
+    )
+    learner_licence = StringField(
+        "Licence on the certificate",
+        validators=[Optional(), Length(max=200)],
+        description="As it should read, e.g. LCSW 149.012345, Illinois. Leave empty for none.",
+    )
+    reason = StringField(
+        "Why",
+        validators=[DataRequired(message="Say why it is corrected: the audit trail keeps it."), Length(max=300)],
+        description="e.g. The learner's legal name; a mistyped licence number.",
+    )

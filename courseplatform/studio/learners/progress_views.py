@@ -1,6 +1,7 @@
 """One learner in detail for the creator: progress, quiz results, evaluation and certificate.
 
-GET /studio/courses/<id>/learners/<enrollment>    the learner's record in this offering
+GET  /studio/courses/<id>/learners/<enrollment>                       the learner's record in this offering
+POST /studio/courses/<id>/learners/<enrollment>/certificate/correct   reissue it with the name or licence corrected
 """
 
 from __future__ import annotations
@@ -9,17 +10,27 @@ from dataclasses import dataclass
 from itertools import groupby
 
 import sqlalchemy as sa
-from flask import abort, render_template
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from ...access import owned_offering_or_404, studio_required
+from ...certificate_trail import certificate_trail
 from ...enrollments.states import state_of
 from ...extensions import db
-from ...learning.certificates import EVALUATION_STATEMENTS, RATING_LABELS, Completion, completion_of
+from ...learning.certificates import (
+    EVALUATION_STATEMENTS,
+    RATING_LABELS,
+    Completion,
+    CorrectionRefused,
+    completion_of,
+    correct_certificate,
+)
 from ...learning.progress import AttendanceSummary, OfferingProgress, offering_progress
 from ...models import Attendance, Enrollment, LessonKind, LiveSession, Offering, QuizAttempt
 from .. import bp
 from ..offerings.forms import ConfirmForm
+from .forms import CertificateCorrectionForm
 from .services import SOURCE_LABELS, STATE_LABELS
 
 
@@ -122,12 +133,50 @@ def learner_progress(offering_id: int, enrollment_id: int):
     enrollment = _enrollment(offering, enrollment_id)
     if enrollment is None:
         abort(404)
+    return _record_page(offering, enrollment)
+
+
+def _record_page(offering: Offering, enrollment: Enrollment, correction: CertificateCorrectionForm | None = None):
+    record = learner_record(offering, enrollment)
+    certificate = record.completion.certificate
+    if correction is None and certificate is not None:
+        correction = CertificateCorrectionForm(obj=certificate, formdata=None)
     return render_template(
         "studio/learner_progress.html",
         offering=offering,
-        record=learner_record(offering, enrollment),
+        record=record,
         statements=EVALUATION_STATEMENTS,
         rating_labels=RATING_LABELS,
         confirm=ConfirmForm(),
+        correction=correction,
+        trail=certificate_trail(certificate) if certificate is not None else [],
         active_tab="studio.learners",
     )
+
+
+@bp.post("/courses/<int:offering_id>/learners/<int:enrollment_id>/certificate/correct")
+@studio_required
+def correct_learner_certificate(offering_id: int, enrollment_id: int):
+    """Reissue the certificate with the learner's name or licence corrected: a new number, the old one superseded."""
+    offering = owned_offering_or_404(offering_id)
+    enrollment = _enrollment(offering, enrollment_id)
+    certificate = completion_of(enrollment).certificate if enrollment is not None else None
+    if enrollment is None or certificate is None:
+        abort(404)
+    form = CertificateCorrectionForm()
+    if not form.validate_on_submit():
+        return _record_page(offering, enrollment, form), 400
+    try:
+        old = correct_certificate(
+            certificate,
+            learner_name=form.learner_name.data,
+            learner_licence=form.learner_licence.data or "",
+            reason=form.reason.data,
+            by=current_user._get_current_object(),
+        )
+    except CorrectionRefused as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        flash(f"Reissued as {certificate.number}; {old.number} now verifies as superseded.", "success")
+    return redirect(url_for("studio.learner_progress", offering_id=offering.id, enrollment_id=enrollment.id))
