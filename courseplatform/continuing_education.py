@@ -16,6 +16,7 @@ from .formatting import zone_or_utc
 from .models import (
     AccreditingBody,
     CEFormat,
+    CESnapshot,
     CreatorProfile,
     LearnerLicence,
     Offering,
@@ -160,3 +161,60 @@ def owned_licence(user: User, licence_id: int) -> LearnerLicence | None:
     return db.session.scalar(
         sa.select(LearnerLicence).where(LearnerLicence.id == licence_id, LearnerLicence.user_id == user.id)
     )
+
+
+def ce_content(offering: Offering, today: date) -> dict:
+    """What a CE offering shows learners and what it claims, as plain data for a snapshot."""
+    profile = offering.creator
+    approvals = [approval for approval in approvals_of(profile) if approval.covers(today)]
+    return {
+        "title": offering.title,
+        "subtitle": offering.subtitle,
+        "description": offering.description,
+        "ce_hours": (offering.ce_minutes or 0) / 60,
+        "format": format_of(offering).label,
+        "level": offering.ce_level.label if offering.ce_level else "",
+        "category": offering.ce_category.label if offering.ce_category else "",
+        "audience": offering.ce_audience,
+        "objectives": offering.objectives,
+        "presenters": offering.presenters,
+        "disclosure": offering.ce_disclosure,
+        "claims": [claim.body.label for claim in offering.ce_claims],
+        "approvals": [
+            {
+                "body": approval.body.label,
+                "number": approval.provider_number,
+                "period": f"{approval.approved_from.isoformat()} – {approval.approved_until.isoformat()}",
+                "formats": [kind.label for kind in approval.formats],
+            }
+            for approval in approvals
+            if approval.body in {claim.body for claim in offering.ce_claims}
+        ],
+        "statements": [credit.statement for credit in approved_credits(offering, today)],
+        "provider": provider_name(profile),
+        "policies": {
+            "refund": profile.ce_refund_policy,
+            "grievance": profile.ce_grievance_policy,
+            "accommodation": profile.ce_accommodation_policy,
+        },
+    }
+
+
+def snapshot_ce(offering: Offering, occasion: str) -> CESnapshot | None:
+    """Keep what a published CE offering shows at this moment (flushed); nothing for an offering without CE,
+    nor when nothing changed since the last snapshot."""
+    if not offering.ce_minutes:
+        return None
+    content = ce_content(offering, creator_today(offering.creator))
+    last = db.session.scalar(
+        sa.select(CESnapshot.content)
+        .where(CESnapshot.offering_id == offering.id)
+        .order_by(CESnapshot.taken_at.desc(), CESnapshot.id.desc())
+        .limit(1)
+    )
+    if last == content:
+        return None
+    snapshot = CESnapshot(offering_id=offering.id, occasion=occasion, content=content)
+    db.session.add(snapshot)
+    db.session.flush()
+    return snapshot

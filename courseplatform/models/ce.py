@@ -257,3 +257,17 @@ class LearnerLicence(Model):
 
     def __str__(self) -> str:
         return f"{self.licence_type} {self.number}, {self.jurisdiction}"
+
+
+class CESnapshot(Model):
+    """A CE offering's description and CE details as they stood at a moment (publishing, or a change after it),
+    for the provider's audit pack: what learners were shown on each date."""
+
+    __tablename__ = "ce_snapshots"
+    __table_args__ = (sa.Index("ix_ce_snapshots_course_taken", "course_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offering_id: Mapped[int] = mapped_column("course_id", sa.ForeignKey("courses.id", ondelete="CASCADE"))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    occasion: Mapped[str] = mapped_column(sa.String(60))  # "published", "CE details changed", "details changed"
+    content: Mapped[dict] = mapped_column(sa.JSON)

@@ -7,6 +7,7 @@ POST /studio/ce/policies                   the provider name and the refund, gri
 GET, POST /studio/courses/<id>/ce          an offering's CE details, the bodies it claims, and what the rules say
 GET  /studio/courses/<id>/evaluations      the averages of its CE evaluations, and the latest comments
 GET  /studio/courses/<id>/evaluations.csv  every evaluation, anonymous
+GET  /studio/courses/<id>/ce/audit-pack.zip  every record an auditor asks for (roster, attendance, attempts…)
 
 Only the creator's own approvals and offerings: anyone else's id is a 404.
 """
@@ -17,13 +18,14 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_login import current_user
 
 from ...access import creator_required, owned_offering_or_404, studio_required
-from ...continuing_education import approvals_of, approved_credits, creator_today, format_of
+from ...continuing_education import approvals_of, approved_credits, creator_today, format_of, snapshot_ce
 from ...downloads import attachment
 from ...extensions import db
 from ...models import DEFAULT_STATEMENTS, AccreditingBody, CreatorProfile, OfferingStatus
 from .. import bp
 from ..offerings.ce_rules import ce_review
 from ..offerings.forms import ConfirmForm
+from .audit_pack import audit_pack
 from .forms import ApprovalForm, OfferingCEForm, PoliciesForm
 from .services import (
     delete_approval,
@@ -125,6 +127,8 @@ def offering_ce(offering_id: int):
                 if refused.problems:
                     saving.rollback()
         if refused is None or not refused.problems:
+            if offering.status is OfferingStatus.PUBLISHED:
+                snapshot_ce(offering, "CE details changed")
             flash("Saved the CE details.", "success")
             return redirect(url_for("studio.offering_ce", offering_id=offering.id))
         flash("This offering is published: nothing was saved, since its CE claims would break these rules.", "error")
@@ -173,6 +177,21 @@ def offering_evaluations_csv(offering_id: int):
         mimetype="text/csv",
         headers={
             "Content-Disposition": attachment(f"evaluations-{offering.slug}.csv"),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@bp.get("/courses/<int:offering_id>/ce/audit-pack.zip")
+@studio_required
+def offering_audit_pack(offering_id: int):
+    """Every record an accrediting body's auditor asks of this CE offering, in one ZIP."""
+    offering = owned_offering_or_404(offering_id)
+    return Response(
+        audit_pack(offering),
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": attachment(f"audit-pack-{offering.slug}.zip"),
             "Cache-Control": "private, no-store",
         },
     )

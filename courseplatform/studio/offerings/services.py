@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
-from ...continuing_education import creator_today
+from ...continuing_education import creator_today, snapshot_ce
 from ...enrollments.waitlist import announce_opening
 from ...extensions import db
 from ...fields import slugify
@@ -183,6 +183,8 @@ def save_offering(
     offering.updated_at = utcnow()
     db.session.add(offering)
     db.session.flush()
+    if offering.status is OfferingStatus.PUBLISHED:
+        snapshot_ce(offering, "details changed")
     if opening and offering.status is OfferingStatus.PUBLISHED:
         announce_opening(offering)
     if old_cover is not None and old_cover is not offering.cover_asset:
@@ -261,6 +263,7 @@ def publish(offering: Offering) -> None:
     offering.published_at = offering.published_at or utcnow()
     offering.updated_at = utcnow()
     db.session.flush()
+    snapshot_ce(offering, "published")
     if not offering.waitlist_only:
         announce_opening(offering)
 
