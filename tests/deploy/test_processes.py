@@ -69,16 +69,16 @@ def test_the_web_process_serves_the_health_check_and_logs_one_json_line_per_requ
         while time.monotonic() < deadline and response is None:
             try:
                 response = requests.get(base + "/healthz", headers={"X-Request-ID": "lb-check-1"}, timeout=10)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or its worker still booting
                 time.sleep(0.1)
         assert response is not None, "gunicorn did not start"
         assert response.status_code == 200
         assert response.json()["database"] == "ok"
         assert response.json()["queue_lag_seconds"] == 0
         assert response.headers["X-Request-ID"] == "lb-check-1"
-        page = requests.get(base + "/courses", timeout=5)
+        page = requests.get(base + "/courses", timeout=30)
         stylesheet = next(part for part in page.text.split('"') if part.startswith("/static/css/app."))
-        assert requests.get(base + stylesheet, timeout=5).headers["Cache-Control"].endswith("immutable")
+        assert requests.get(base + stylesheet, timeout=30).headers["Cache-Control"].endswith("immutable")
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=30)
