@@ -15,7 +15,7 @@ from ..accounts.services import find_user_by_email, hash_password
 from ..extensions import db
 from ..integrations.payments import estimated_fee
 from ..integrations.storage import get_storage
-from ..learning.certificates import EVALUATION_STATEMENTS, attestation_text, issue_certificate
+from ..learning.certificates import EVALUATION_STATEMENTS, OBJECTIVES, attestation_text, issue_certificate
 from ..models import (
     DEFAULT_STATEMENTS,
     AccessEvent,
@@ -678,7 +678,13 @@ def _class_progress(rng, offerings: list[Offering], now: datetime) -> None:
                 db.session.add(
                     OfferingEvaluation(
                         enrollment=enrollment,
-                        ratings={key: rng.choice([4, 5, 5]) for key, _statement in EVALUATION_STATEMENTS},
+                        ratings={
+                            **{key: rng.choice([4, 5, 5]) for key, _statement in EVALUATION_STATEMENTS},
+                            OBJECTIVES: [
+                                {"text": objective, "rating": rng.choice([3, 4, 5, 5])}
+                                for objective in offering.objectives
+                            ],
+                        },
                         comments=rng.choice(["", "I'll use the 5-4-3-2-1 exercise this week.", "Clear and practical."]),
                         submitted_at=enrollment.completed_at,
                         attestation_text=attestation_text(enrollment),
