@@ -12,6 +12,8 @@ import re
 import unicodedata
 from urllib.parse import quote
 
+from flask import Response
+
 MAX_FILENAME_LENGTH = 255
 # Never kept in a name: control, format (bidi marks), surrogate, private and unassigned
 # characters, and line or paragraph separators.
@@ -54,6 +56,15 @@ def content_disposition(kind: str, filename: str) -> str:
 def attachment(filename: str) -> str:
     """`Content-Disposition: attachment` for any name."""
     return content_disposition("attachment", filename)
+
+
+def private_download(body: str | bytes, filename: str, mimetype: str = "text/csv") -> Response:
+    """A file only its owner should see (their learners, income, records) as a download nobody caches."""
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": attachment(filename), "Cache-Control": "private, no-store"},
+    )
 
 
 # Spreadsheet programs run a cell starting with one of these as a formula.

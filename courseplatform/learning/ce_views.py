@@ -19,7 +19,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_login import current_user, login_required
 
 from ..continuing_education import LicenceError, add_licence, licences_of, owned_licence
-from ..downloads import attachment
+from ..downloads import attachment, private_download
 from ..extensions import db
 from ..fields import page_number
 from ..models import AccreditingBody, Enrollment, Offering
@@ -232,8 +232,4 @@ def ce_wallet():
 @bp.get("/ce.csv")
 @login_required
 def ce_wallet_csv_download():
-    return Response(
-        ce_wallet_csv(current_user),
-        mimetype="text/csv",
-        headers={"Content-Disposition": attachment("ce-certificates.csv"), "Cache-Control": "private, no-store"},
-    )
+    return private_download(ce_wallet_csv(current_user), "ce-certificates.csv")

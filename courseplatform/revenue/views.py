@@ -15,7 +15,7 @@ from flask import Response, make_response, render_template, request
 from flask_login import current_user
 
 from ..access import creator_required
-from ..downloads import attachment
+from ..downloads import private_download
 from ..fields import page_number
 from ..formatting import zone_or_utc
 from . import bp
@@ -64,11 +64,4 @@ def revenue_csv_download():
         return Response(f"That period can't be exported: {message}\n", 400, mimetype="text/plain")
     figures = revenue_figures(current_user.creator_profile, form.period, zone, now)
     args = form.period.args()
-    return Response(
-        revenue_csv(figures),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": attachment(f"revenue-{args['from']}-to-{args['to']}.csv"),
-            "Cache-Control": PRIVATE,
-        },
-    )
+    return private_download(revenue_csv(figures), f"revenue-{args['from']}-to-{args['to']}.csv")

@@ -14,12 +14,12 @@ Only the creator's own approvals and offerings: anyone else's id is a 404.
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ...access import creator_required, owned_offering_or_404, studio_required
 from ...continuing_education import approvals_of, approved_credits, creator_today, format_of, snapshot_ce
-from ...downloads import attachment
+from ...downloads import private_download
 from ...extensions import db
 from ...models import DEFAULT_STATEMENTS, AccreditingBody, CreatorProfile, OfferingStatus
 from .. import bp
@@ -172,14 +172,7 @@ def offering_evaluations(offering_id: int):
 def offering_evaluations_csv(offering_id: int):
     """Every evaluation as CSV, for the provider's records (anonymous: no learner is named)."""
     offering = owned_offering_or_404(offering_id)
-    return Response(
-        evaluations_csv(offering),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": attachment(f"evaluations-{offering.slug}.csv"),
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return private_download(evaluations_csv(offering), f"evaluations-{offering.slug}.csv")
 
 
 @bp.get("/courses/<int:offering_id>/ce/audit-pack.zip")
@@ -187,11 +180,4 @@ def offering_evaluations_csv(offering_id: int):
 def offering_audit_pack(offering_id: int):
     """Every record an accrediting body's auditor asks of this CE offering, in one ZIP."""
     offering = owned_offering_or_404(offering_id)
-    return Response(
-        audit_pack(offering),
-        mimetype="application/zip",
-        headers={
-            "Content-Disposition": attachment(f"audit-pack-{offering.slug}.zip"),
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return private_download(audit_pack(offering), f"audit-pack-{offering.slug}.zip", "application/zip")

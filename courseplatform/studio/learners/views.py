@@ -13,13 +13,13 @@ GET, POST /studio/courses/<id>/orders/<order>/refund           refund part or al
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ...access import owned_offering_or_404, studio_required
 from ...accounts.services import INVITE_MAX_AGE
 from ...checkout.services import RefundError, refund_as_seen, refund_outcome
-from ...downloads import attachment
+from ...downloads import private_download
 from ...enrollments import access_changes
 from ...extensions import db
 from ...fields import page_number
@@ -77,14 +77,7 @@ def learners_csv_download(offering_id: int):
     """The roster (as searched and filtered) as CSV, for the creator's spreadsheet or mailing tool."""
     offering = owned_offering_or_404(offering_id)
     search = LearnerSearchForm(request.args)
-    return Response(
-        learners_csv(offering, search.query, search.status_filter),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": attachment(f"{offering.slug}-learners.csv"),
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return private_download(learners_csv(offering, search.query, search.status_filter), f"{offering.slug}-learners.csv")
 
 
 @bp.post("/courses/<int:offering_id>/learners/grant")

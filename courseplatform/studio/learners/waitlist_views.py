@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template, request
+from flask import render_template, request
 
 from ...access import owned_offering_or_404, studio_required
-from ...downloads import attachment
+from ...downloads import private_download
 from ...enrollments.waitlist import latest_notice, waitlist_csv, waitlist_entries, waitlist_page
 from ...fields import page_number
 from .. import bp
@@ -25,11 +25,4 @@ def waitlist(offering_id: int):
 def waitlist_csv_download(offering_id: int):
     """The waitlist as a spreadsheet-safe CSV, for the creator's own mailing tool."""
     offering = owned_offering_or_404(offering_id)
-    return Response(
-        waitlist_csv(waitlist_entries(offering)),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": attachment(f"{offering.slug}-waitlist.csv"),
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return private_download(waitlist_csv(waitlist_entries(offering)), f"{offering.slug}-waitlist.csv")
