@@ -233,7 +233,8 @@ def _statement(pdf: _Certificate, certificate: Certificate, top: float, approval
         pdf.ln(3)
         pdf.centered(f"{ce_hours_label(certificate.ce_minutes)} awarded", "B", 14, ACCENT, height=8)
         for line in ce_lines(certificate):
-            pdf.centered(line, "", pdf.fit_size(line, "Helvetica", "", 9, TEXT_WIDTH, 7), INK, height=5)
+            # Wrapped, never run past the frame: four presenters with credentials make a long line.
+            pdf.paragraph(line, "Helvetica", "", 9, INK, TEXT_WIDTH, 7, max_lines=2)
         if certificate.ce_approval_statement and approval_room is not None:
             pdf.ln(1)
             fits = _approval_fits(_new_document(), certificate.ce_approval_statement, approval_room)

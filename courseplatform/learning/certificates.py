@@ -221,7 +221,7 @@ def issue_certificate(enrollment: Enrollment, now: datetime | None = None) -> Ce
     creator = offering.creator
     for _ in range(3):  # a clash of random numbers is all but impossible; try again if it happens
         certificate = Certificate(
-            number=new_certificate_number(),
+            number=_unused_number(),
             enrollment_id=enrollment.id,
             learner_name=enrollment.user.name,
             offering_title=offering.title,
@@ -353,7 +353,11 @@ def ce_wallet_csv(user: User) -> str:
          "certificate_number", "verify_at"]
     )  # fmt: skip
     labels = {body.value: body.label for body in AccreditingBody}
-    certificates = db.session.scalars(_ce_certificates(user).order_by(Certificate.issued_at, Certificate.id))
+    certificates = db.session.scalars(
+        _ce_certificates(user)
+        .options(contains_eager(Certificate.enrollment))
+        .order_by(Certificate.issued_at, Certificate.id)
+    )
     for certificate in certificates:
         writer.writerow(
             [
@@ -413,20 +417,28 @@ def correct_certificate(
         learner_licence=certificate.learner_licence,
         issued_at=certificate.reissued_at or certificate.issued_at,
     )
-    db.session.add(old)
-    changes = [
-        f"{label} “{before}” → “{after}”"
+    changed = [
+        (label, before, after)
         for label, before, after in (
             ("name", certificate.learner_name, learner_name),
             ("licence", certificate.learner_licence, learner_licence),
         )
         if before != after
     ]
-    certificate.number = _unused_number()
-    certificate.learner_name = learner_name
-    certificate.learner_licence = learner_licence
-    certificate.reissued_at = utcnow()
-    db.session.flush()
+    changes = [f"{label} “{before}” → “{after}”" for label, before, after in changed]
+    if sum(map(len, changes)) > 400:  # the words before are on the SupersededCertificate: keep what they became
+        changes = [f"{label} → “{after}”" for label, _before, after in changed]
+    try:
+        with db.session.begin_nested():
+            db.session.add(old)
+            db.session.flush()  # the old number is claimed first: a correction racing this one stops here
+            certificate.number = _unused_number()
+            certificate.learner_name = learner_name
+            certificate.learner_licence = learner_licence
+            certificate.reissued_at = utcnow()
+            db.session.flush()
+    except IntegrityError as exc:
+        raise CorrectionRefused("This certificate was corrected a moment ago: reload the page to see it.") from exc
     record_certificate(
         certificate, "corrected", f"{old.number} → {certificate.number}: {'; '.join(changes)}.", reason=reason, actor=by
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import render_template
@@ -173,7 +173,7 @@ class EvaluationSummary:
     count: int
     objectives: list[tuple[str, float | None]]  # each learning objective, as it reads now, and its average
     statements: list[tuple[str, float | None]]  # each standard statement and its average
-    comments: list[tuple[datetime, str]]  # the latest comments, newest first
+    comments: list[tuple[str, str]]  # the latest comments and their month, in the order of their words
 
 
 LATEST_COMMENTS = 20
@@ -194,7 +194,6 @@ def evaluation_summary(offering: Offering) -> EvaluationSummary:
     columns = [
         sa.func.count(OfferingEvaluation.id),
         *(sa.func.avg(ratings[key].as_integer()) for key, _ in EVALUATION_STATEMENTS),
-        *(sa.func.avg(ratings[(OBJECTIVES, n, "rating")].as_integer()) for n in range(len(objectives))),
     ]
     row = db.session.execute(
         sa.select(*columns)
@@ -203,8 +202,18 @@ def evaluation_summary(offering: Offering) -> EvaluationSummary:
         .where(Enrollment.offering_id == offering.id)
     ).one()
     count, *averages = tuple(row)
-    standard = averages[: len(EVALUATION_STATEMENTS)]
-    per_objective = averages[len(EVALUATION_STATEMENTS) :]
+    standard = averages
+    # Objectives are rated by their words (kept with each evaluation): averaged by text, not by position,
+    # so an objective added, removed or reordered later never takes another's ratings.
+    sums: dict[str, list[int]] = {}
+    stored_ratings: list[dict] = list(
+        db.session.scalars(_evaluations_of(offering).with_only_columns(OfferingEvaluation.ratings))
+    )
+    for stored in stored_ratings:
+        for item in (stored or {}).get(OBJECTIVES, []):
+            if isinstance(item, dict) and isinstance(item.get("rating"), int):
+                sums.setdefault(str(item.get("text")), []).append(item["rating"])
+    per_objective = [sum(sums[text]) / len(sums[text]) if text in sums else None for text in objectives]
     comments = db.session.execute(
         sa.select(OfferingEvaluation.submitted_at, OfferingEvaluation.comments)
         .join(Enrollment, Enrollment.id == OfferingEvaluation.enrollment_id)
@@ -216,7 +225,8 @@ def evaluation_summary(offering: Offering) -> EvaluationSummary:
         count=int(count or 0),  # type: ignore[call-overload]  # a count, typed as object by the varargs select
         objectives=[(text, _average(value)) for text, value in zip(objectives, per_objective, strict=True)],
         statements=[(text, _average(value)) for (_, text), value in zip(EVALUATION_STATEMENTS, standard, strict=True)],
-        comments=[(when, text) for when, text in comments],
+        # The month only, in the order of their words: neither says which learner wrote which.
+        comments=sorted((text, f"{when:%B %Y}") for when, text in comments),
     )
 
 
@@ -225,30 +235,36 @@ def _average(value) -> float | None:
 
 
 def evaluations_csv(offering: Offering) -> str:
-    """Every evaluation of the offering, one row each, without who wrote it (evaluations are anonymous)."""
+    """Every evaluation of the offering, one row each, without who wrote it (evaluations are anonymous).
+
+    Rows carry the month, not the day, and come sorted by what they say, not by when: neither the
+    order nor a date lines a row up with the roster's completions or certificates.
+    """
     objectives = offering.objectives
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(
         [
-            "submitted_on",
+            "month",
             *(key for key, _ in EVALUATION_STATEMENTS),
             *(f"objective_{n + 1}" for n in range(len(objectives))),
             "comments",
         ]
     )
-    for evaluation in db.session.scalars(_evaluations_of(offering).order_by(OfferingEvaluation.submitted_at)):
+    rows = []
+    for evaluation in db.session.scalars(_evaluations_of(offering)):
         rated = {
             item.get("text"): item.get("rating")
             for item in evaluation.ratings.get(OBJECTIVES, [])
             if isinstance(item, dict)
         }
-        writer.writerow(
+        rows.append(
             [
-                evaluation.submitted_at.date().isoformat(),
+                f"{evaluation.submitted_at:%Y-%m}",
                 *(evaluation.ratings.get(key, "") for key, _ in EVALUATION_STATEMENTS),
                 *(rated.get(text, "") for text in objectives),
                 spreadsheet_safe(evaluation.comments),
             ]
         )
+    writer.writerows(sorted(rows, key=lambda row: [str(cell) for cell in row]))
     return out.getvalue()

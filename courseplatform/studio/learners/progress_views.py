@@ -19,8 +19,6 @@ from ...certificate_trail import certificate_trail
 from ...enrollments.states import state_of
 from ...extensions import db
 from ...learning.certificates import (
-    EVALUATION_STATEMENTS,
-    RATING_LABELS,
     Completion,
     CorrectionRefused,
     completion_of,
@@ -145,8 +143,6 @@ def _record_page(offering: Offering, enrollment: Enrollment, correction: Certifi
         "studio/learner_progress.html",
         offering=offering,
         record=record,
-        statements=EVALUATION_STATEMENTS,
-        rating_labels=RATING_LABELS,
         confirm=ConfirmForm(),
         correction=correction,
         trail=certificate_trail(certificate) if certificate is not None else [],
@@ -166,6 +162,8 @@ def correct_learner_certificate(offering_id: int, enrollment_id: int):
     form = CertificateCorrectionForm()
     if not form.validate_on_submit():
         return _record_page(offering, enrollment, form), 400
+    # A correction racing another waits for it, then reads the number it left.
+    db.session.refresh(certificate, with_for_update=True)
     try:
         old = correct_certificate(
             certificate,
