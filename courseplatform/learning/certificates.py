@@ -340,7 +340,11 @@ def ce_totals(user: User) -> list[CreditTotal]:
 def ce_wallet_page(user: User, page: int) -> Page[Certificate]:
     """A page of the learner's CE certificates, newest first."""
     return paginate(
-        _ce_certificates(user).order_by(Certificate.issued_at.desc(), Certificate.id.desc()), page, WALLET_PAGE
+        _ce_certificates(user)
+        .options(contains_eager(Certificate.enrollment))  # its completion day, without a query a row
+        .order_by(Certificate.issued_at.desc(), Certificate.id.desc()),
+        page,
+        WALLET_PAGE,
     )
 
 

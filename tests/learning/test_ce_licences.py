@@ -174,3 +174,20 @@ def test_the_ce_wallet_totals_hours_by_body_and_category_and_exports_them(web, c
     assert rows[0].startswith("completed_on,title,hours,body,category")
     assert len(rows) == 4 and any(",Grief,1.5,ASWB ACE,Clinical practice," in row for row in rows)
     assert counter.count < 15
+
+
+def test_the_ce_wallet_page_runs_the_same_queries_for_few_and_many_certificates(web, client, app, count_queries):
+    user = UserFactory(email="many@example.org")
+    db.session.commit()
+    web.login("many@example.org", PASSWORD)
+    counts = []
+    for size in (1, 12):
+        for n in range(size):
+            offering = approved_program(ASWB, status=OfferingStatus.PUBLISHED, title=f"Program {size}-{n}")
+            issue_certificate(finish(enrol(offering, user=user)))
+        db.session.commit()
+        with count_queries() as counter:
+            page = client.get("/learn/ce").get_data(as_text=True)
+        assert "Completed" in page and "Download as CSV" in page
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
