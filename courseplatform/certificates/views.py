@@ -13,7 +13,7 @@ from flask import redirect, render_template, request, url_for
 from ..extensions import limiter
 from ..learning.certificate_pdf import completion_date, creator_line
 from ..learning.certificates import certificate_by_number, superseded_by_number
-from ..models import AccreditingBody, OfferingStatus
+from ..models import OfferingStatus
 from . import bp
 
 # Generous for a person checking a few certificates; far too slow to walk the space of numbers.
@@ -65,10 +65,4 @@ def verify(number: str):
         completed_on=completion_date(certificate, certificate.enrollment.user.time_zone),
         creator=creator_line(certificate),
         offering=offering if offering.status is not OfferingStatus.DRAFT else None,
-        provider_body=_body(certificate.ce_body),
     )
-
-
-def _body(value: str) -> AccreditingBody | None:
-    """The body a CE certificate answers to (none on certificates of completion and older ones)."""
-    return next((body for body in AccreditingBody if body.value == value), None)

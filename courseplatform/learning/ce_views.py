@@ -22,7 +22,7 @@ from ..continuing_education import LicenceError, add_licence, licences_of, owned
 from ..downloads import attachment, private_download
 from ..extensions import db
 from ..fields import page_number
-from ..models import AccreditingBody, Enrollment, Offering
+from ..models import Enrollment, Offering
 from . import bp
 from .ce_forms import AttestationForm, ClaimCertificateForm, LicenceForm, evaluation_form
 from .certificate_pdf import certificate_filename, certificate_pdf
@@ -225,7 +225,6 @@ def ce_wallet():
         totals=ce_totals(current_user),
         found=ce_wallet_page(current_user, page_number(request.args)),
         licences=licences_of(current_user),
-        bodies={body.value: body.label for body in AccreditingBody},
     )
 
 

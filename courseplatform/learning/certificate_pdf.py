@@ -18,7 +18,7 @@ from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
 from ..formatting import zone_or_utc
-from ..models import AccreditingBody, Certificate
+from ..models import Certificate
 from .certificates import ce_hours_label
 
 ENCODING = "windows-1252"
@@ -167,7 +167,7 @@ def ce_lines(certificate: Certificate) -> list[str]:
     if certificate.provider_name:
         provider = certificate.provider_name
         if certificate.ce_body and certificate.provider_number:
-            provider += f", {AccreditingBody(certificate.ce_body).label} provider #{certificate.provider_number}"
+            provider += f", {certificate.ce_body_label} provider #{certificate.provider_number}"
         if certificate.approval_period:
             provider += f", approval period {certificate.approval_period}"
         lines.append(provider)

@@ -327,14 +327,18 @@ def ce_totals(user: User) -> list[CreditTotal]:
         sa.func.coalesce(sa.func.sum(Certificate.ce_minutes), 0),
     )
     rows = db.session.execute(statement.group_by(Certificate.ce_body, Certificate.ce_category)).all()
-    labels = {body.value: body.label for body in AccreditingBody}
     return sorted(
         (
-            CreditTotal(labels.get(body or "", ""), category or "", int(count), int(minutes or 0))
+            CreditTotal(_label(body), category or "", int(count), int(minutes or 0))
             for body, category, count, minutes in rows
         ),
         key=lambda total: (total.body == "", total.body, total.category),
     )
+
+
+def _label(value: str | None) -> str:
+    body = AccreditingBody.of(value or "")
+    return body.label if body else ""
 
 
 def ce_wallet_page(user: User, page: int) -> Page[Certificate]:
@@ -356,7 +360,6 @@ def ce_wallet_csv(user: User) -> str:
         ["completed_on", "title", "hours", "body", "category", "format", "licence", "provider", "provider_number",
          "certificate_number", "verify_at"]
     )  # fmt: skip
-    labels = {body.value: body.label for body in AccreditingBody}
     certificates = db.session.scalars(
         _ce_certificates(user)
         .options(contains_eager(Certificate.enrollment))
@@ -371,7 +374,7 @@ def ce_wallet_csv(user: User) -> str:
                     for text in (
                         certificate.offering_title,
                         f"{(certificate.ce_minutes or 0) / 60:g}",
-                        labels.get(certificate.ce_body, ""),
+                        certificate.ce_body_label,
                         certificate.ce_category,
                         certificate.ce_format,
                         certificate.learner_licence,

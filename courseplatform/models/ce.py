@@ -42,6 +42,11 @@ class AccreditingBody(enum.Enum):
             "ca_bbs": "California BBS",
         }[self.value]
 
+    @classmethod
+    def of(cls, value: str) -> AccreditingBody | None:
+        """The body stored as `value`, or None (certificates of completion and older ones store "")."""
+        return next((body for body in cls if body.value == value), None)
+
     @property
     def full_name(self) -> str:
         return {

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from .base import UTCDateTime, enum_column, utcnow
+from .ce import AccreditingBody
 
 if TYPE_CHECKING:
     from .accounts import User
@@ -220,6 +221,12 @@ class Certificate(Model):
     reissued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     enrollment: Mapped[Enrollment] = relationship()
+
+    @property
+    def ce_body_label(self) -> str:
+        """The accrediting body the certificate answers to, by name ("ASWB ACE"), or ""."""
+        body = AccreditingBody.of(self.ce_body)
+        return body.label if body else ""
 
     @hybrid_property
     def is_revoked(self) -> bool:

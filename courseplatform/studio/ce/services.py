@@ -188,43 +188,38 @@ def _evaluations_of(offering: Offering) -> sa.Select:
 
 
 def evaluation_summary(offering: Offering) -> EvaluationSummary:
-    """The averages in one query (the database reads the ratings), and the latest comments in another."""
+    """Every evaluation's ratings in one query, averaged here, and the latest comments in another.
+
+    Objectives are rated by their words (kept with each evaluation): averaged by text, not by position,
+    so an objective added, removed or reordered later never takes another's ratings.
+    """
     objectives = offering.objectives
-    ratings = OfferingEvaluation.ratings
-    columns = [
-        sa.func.count(OfferingEvaluation.id),
-        *(sa.func.avg(ratings[key].as_integer()) for key, _ in EVALUATION_STATEMENTS),
-    ]
-    row = db.session.execute(
-        sa.select(*columns)
-        .select_from(OfferingEvaluation)
-        .join(Enrollment, Enrollment.id == OfferingEvaluation.enrollment_id)
-        .where(Enrollment.offering_id == offering.id)
-    ).one()
-    count, *averages = tuple(row)
-    standard = averages
-    # Objectives are rated by their words (kept with each evaluation): averaged by text, not by position,
-    # so an objective added, removed or reordered later never takes another's ratings.
-    sums: dict[str, list[int]] = {}
     stored_ratings: list[dict] = list(
         db.session.scalars(_evaluations_of(offering).with_only_columns(OfferingEvaluation.ratings))
     )
+    sums: dict[str, list[int]] = {}
     for stored in stored_ratings:
+        for key, _ in EVALUATION_STATEMENTS:
+            if isinstance((stored or {}).get(key), int):
+                sums.setdefault(key, []).append(stored[key])
         for item in (stored or {}).get(OBJECTIVES, []):
             if isinstance(item, dict) and isinstance(item.get("rating"), int):
-                sums.setdefault(str(item.get("text")), []).append(item["rating"])
-    per_objective = [sum(sums[text]) / len(sums[text]) if text in sums else None for text in objectives]
+                sums.setdefault(OBJECTIVES + str(item.get("text")), []).append(item["rating"])
+
+    def mean(key: str) -> float | None:
+        return sum(sums[key]) / len(sums[key]) if key in sums else None
+
     comments = db.session.execute(
-        sa.select(OfferingEvaluation.submitted_at, OfferingEvaluation.comments)
-        .join(Enrollment, Enrollment.id == OfferingEvaluation.enrollment_id)
-        .where(Enrollment.offering_id == offering.id, OfferingEvaluation.comments != "")
+        _evaluations_of(offering)
+        .with_only_columns(OfferingEvaluation.submitted_at, OfferingEvaluation.comments)
+        .where(OfferingEvaluation.comments != "")
         .order_by(OfferingEvaluation.submitted_at.desc(), OfferingEvaluation.id.desc())
         .limit(LATEST_COMMENTS)
     ).all()
     return EvaluationSummary(
-        count=int(count or 0),  # type: ignore[call-overload]  # a count, typed as object by the varargs select
-        objectives=[(text, _average(value)) for text, value in zip(objectives, per_objective, strict=True)],
-        statements=[(text, _average(value)) for (_, text), value in zip(EVALUATION_STATEMENTS, standard, strict=True)],
+        count=len(stored_ratings),
+        objectives=[(text, _average(mean(OBJECTIVES + text))) for text in objectives],
+        statements=[(text, _average(mean(key))) for key, text in EVALUATION_STATEMENTS],
         # The month only, in the order of their words: neither says which learner wrote which.
         comments=sorted((text, f"{when:%B %Y}") for when, text in comments),
     )

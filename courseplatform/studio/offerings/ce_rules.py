@@ -24,7 +24,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from ...continuing_education import format_of
+from ...continuing_education import approvals_of, format_of
 from ...extensions import db
 from ...formatting import zone_or_utc
 from ...models import (
@@ -111,11 +111,7 @@ def ce_review(offering: Offering, today: date) -> CEReview:
             f"delivered in {SECTION}."
         )
     periods: dict[AccreditingBody, list[ProviderApproval]] = {}
-    for period in db.session.scalars(
-        sa.select(ProviderApproval)
-        .where(ProviderApproval.creator_id == offering.creator_id)
-        .order_by(ProviderApproval.approved_from)
-    ):
+    for period in approvals_of(offering.creator):  # each body's periods oldest first
         periods.setdefault(period.body, []).append(period)
     days = _program_days(offering, fmt, today)
     for body in claims:
