@@ -381,12 +381,11 @@ def _spans(rows) -> dict:
 
 def _columns(kept: KeptFile, mapping: Mapping | None) -> list[tuple[str, str, str]]:
     """(column, what it is taken as, why) for every column of the file, for the preview's explanation."""
-    used = dict(_targets(mapping)) if mapping else {}
+    target_of = {index: target for target, index in _targets(mapping)} if mapping else {}
     explained = []
     for i, (name, suggested, why) in enumerate(kept.reasons()):
-        if i in used.values():
-            target = next(target for target, index in used.items() if index == i)
-            taken = TARGET_LABELS[target]
+        if i in target_of:
+            taken = TARGET_LABELS[target_of[i]]
             why = why if suggested else "you chose it"
         elif suggested:
             taken, why = "Not used", f"{why}, but another column is used for that"
