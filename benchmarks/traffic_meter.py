@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import tracemalloc
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from werkzeug.serving import WSGIRequestHandler
 
@@ -40,6 +40,9 @@ class Exchange:
     # of the request before, since the server answers one request at a time.)
     traced_start: int | None = None
     traced_peak: int | None = None
+    # Set once the server has closed the app's body. The client can hold the last byte before the
+    # server thread gets there, so whoever reads the peak waits for this first.
+    finished: threading.Event = field(default_factory=threading.Event)
 
     @property
     def traced_growth(self) -> int | None:
@@ -123,9 +126,12 @@ class _CountingBody:
             self._exchange.traced_peak = tracemalloc.get_traced_memory()[1]
 
     def close(self) -> None:
-        close = getattr(self._body, "close", None)
-        if close is not None:
-            close()
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._exchange.finished.set()
 
 
 class TrafficMeter:

@@ -323,6 +323,8 @@ def test_local_playback_streams_the_file_from_disk_without_holding_it_in_memory(
                 status, received, headers = download(base + location, whole)
                 streamed = meter.exchanges[-1]
                 assert streamed.path == location
+                # The client can hold the last byte before the server thread reads the peak.
+                assert streamed.finished.wait(30), "the server never closed the streamed body"
                 peak_growth = streamed.traced_growth
             finally:
                 if not was_tracing:
