@@ -213,14 +213,23 @@ def build_world() -> World:
         price_cents=4900,
         ce_minutes=90,
         ce_approval_statement="Approved by the board, provider #1.",
+        checkin_required=True,
     )
     section = SectionFactory(offering=offering, title="Week one", position=0)
+    # Under way, with its check-in code shown: the lesson page offers the check-in form.
+    now_on = LiveSession(
+        offering=offering,
+        starts_at=utcnow() - timedelta(minutes=10),
+        time_zone="UTC",
+        duration_minutes=90,
+        checkin_code="K7QX3M",
+    )
     soon = LiveSession(
         offering=offering, starts_at=utcnow() + timedelta(days=3), time_zone="UTC", duration_minutes=90, capacity=20
     )
     past = LiveSession(offering=offering, starts_at=utcnow() - timedelta(days=3), time_zone="UTC", duration_minutes=60)
     far = LiveSession(offering=offering, starts_at=FAR_FUTURE, time_zone="Pacific/Auckland", duration_minutes=720)
-    db.session.add_all([soon, past, far])
+    db.session.add_all([soon, past, far, now_on])
     db.session.flush()
     lessons = [
         LessonFactory(
@@ -231,6 +240,7 @@ def build_world() -> World:
         LessonFactory(section=section, kind=LessonKind.QUIZ),
         LessonFactory(section=section, kind=LessonKind.LIVE, live_session=soon),
         LessonFactory(section=section, kind=LessonKind.LIVE, live_session=far),
+        LessonFactory(section=section, kind=LessonKind.LIVE, live_session=now_on),
     ]
     quiz = lessons[3]
     question = QuizQuestion(lesson=quiz, prompt="Which one?", position=0)
@@ -324,7 +334,7 @@ def build_world() -> World:
             "section_id": [section.id],
             "lesson_id": [lesson.id for lesson in lessons],
             "question_id": [question.id],
-            "session_id": [soon.id, far.id, past.id],
+            "session_id": [soon.id, far.id, past.id, now_on.id],
             "asset_id": [pending.id, handout.id],
             "enrollment_id": [enrollment.id, revoked.id, restored.id, certified.id],
             "order_id": [order.id, pending_order.id],

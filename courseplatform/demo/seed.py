@@ -365,7 +365,8 @@ def seed_demo(now: datetime | None = None) -> bool:
     db.session.flush()
     _sales(rng, profile, [grounding, grief, couples], now, password_hash)
     _free_learners(rng, burnout, now)
-    couples.min_attendance_percent = 75
+    couples.min_attendance_percent = 100
+    couples.attendance_grace_minutes = 15
     _learner_progress(learner, grounding, now)
     _learner_elsewhere(learner, couples, burnout, now)
     _attendance(rng, orientation)

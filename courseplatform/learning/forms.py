@@ -1,10 +1,10 @@
-"""Learner forms: marking a lesson complete, and answering a quiz."""
+"""Learner forms: marking a lesson complete, answering a quiz, and checking in to a live session."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectChoice, SelectMultipleField
-from wtforms.validators import DataRequired, InputRequired
+from wtforms import RadioField, SelectChoice, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import QuizQuestion
@@ -13,6 +13,16 @@ from .quiz import is_select_all
 
 class MarkCompleteForm(FlaskForm):
     """The "Mark complete" button under a lesson (and the player's request at about 90 %): CSRF only."""
+
+
+class CheckInForm(FlaskForm):
+    """The check-in code a presenter shows during a live session."""
+
+    code = StringField(
+        "Check-in code",
+        validators=[DataRequired(message="Enter the code shown in the session."), Length(max=40)],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false", "maxlength": 40},
+    )
 
 
 class CheckboxesField(SelectMultipleField):

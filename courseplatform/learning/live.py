@@ -8,6 +8,9 @@ before the join window opens gives nothing away.
 
 from __future__ import annotations
 
+import hmac
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -15,11 +18,24 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import current_app
 from icalendar import Alarm, Calendar, Event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
 from ..links import absolute_url, learn_url
-from ..models import Lesson, LessonKind, LiveSession, MediaAsset, MediaStatus, Offering, Section, User, utcnow
+from ..models import (
+    Enrollment,
+    Lesson,
+    LessonKind,
+    LiveCheckIn,
+    LiveSession,
+    MediaAsset,
+    MediaStatus,
+    Offering,
+    Section,
+    User,
+    utcnow,
+)
 from .permissions import Viewer, active_enrollment
 
 
@@ -30,6 +46,60 @@ def upcoming_sessions(offering: Offering, now: datetime | None = None) -> list[L
         sa.select(LiveSession).where(LiveSession.offering_id == offering.id).order_by(LiveSession.starts_at)
     ).all()
     return [session for session in sessions if session.ends_at > now]
+
+
+# ---------------------------------------------------------------------------
+# Check-in codes: the presenter shows a code during the session, learners enter it on the lesson page
+
+CHECKIN_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B to misread off a screen
+CHECKIN_LENGTH = 6
+# Entered up to this long after the session's scheduled end (the code may be shown at the very end).
+CHECKIN_AFTER_END = timedelta(minutes=30)
+
+
+def new_checkin_code() -> str:
+    return "".join(secrets.choice(CHECKIN_ALPHABET) for _ in range(CHECKIN_LENGTH))
+
+
+def checkin_is_open(session: LiveSession, now: datetime | None = None) -> bool:
+    """True while a learner may enter the session's code: from the join window until a while after the end."""
+    now = now or utcnow()
+    return session.checkin_code is not None and join_opens_at(session) <= now < session.ends_at + CHECKIN_AFTER_END
+
+
+def checked_in(enrollment: Enrollment, session: LiveSession) -> bool:
+    return db.session.scalar(
+        sa.select(
+            sa.exists().where(LiveCheckIn.live_session_id == session.id, LiveCheckIn.enrollment_id == enrollment.id)
+        )
+    )
+
+
+class CheckInRefused(ValueError):
+    """A code that can't be taken, with the reason in the learner's words."""
+
+
+def check_in(enrollment: Enrollment, session: LiveSession, code: str, now: datetime | None = None) -> bool:
+    """Record the learner's check-in when `code` is the session's (flushed); False when they already had.
+
+    Spaces, dashes and case don't matter. Raises CheckInRefused outside the session or for a wrong code.
+    """
+    now = now or utcnow()
+    if not checkin_is_open(session, now):
+        if session.checkin_code is None and session.ends_at + CHECKIN_AFTER_END > now:
+            raise CheckInRefused("The check-in code hasn't been shown yet. Enter it when the presenter shows it.")
+        raise CheckInRefused("Check-in is open only during the session.")
+    typed = re.sub(r"[\s-]", "", code or "").upper()[:40]
+    if not hmac.compare_digest(typed.encode(), (session.checkin_code or "").encode()):
+        raise CheckInRefused("That isn't the code shown in the session. Check it and try again.")
+    if checked_in(enrollment, session):
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(LiveCheckIn(live_session_id=session.id, enrollment_id=enrollment.id, checked_in_at=now))
+    except IntegrityError:  # the same learner, twice at once
+        return False
+    return True
 
 
 def join_opens_at(session: LiveSession) -> datetime:

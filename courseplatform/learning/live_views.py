@@ -4,6 +4,7 @@ GET /learn/<slug>/sessions.ics                    every session of the offering,
 GET /learn/<slug>/sessions/<id>.ics               one session, for a calendar
 GET /learn/<slug>/sessions/<id>/join              the meeting, from the join window on (302)
 GET /learn/<slug>/sessions/<id>/replay            a short-lived link to the recording (302)
+POST /learn/<slug>/sessions/<id>/check-in         the check-in code shown during the session
 
 Each route checks, on every request, that the user holds an active enrollment (or owns
 the offering, or is an admin): a revoked learner gets 403, a session of another
@@ -21,8 +22,12 @@ from ..formatting import format_date
 from ..media.services import media_url
 from ..models import LiveSession, Offering, utcnow
 from . import bp
+from .forms import CheckInForm
 from .live import (
+    CheckInRefused,
     calendar_file,
+    check_in,
+    checkin_is_open,
     find_live_session,
     find_offering,
     join_window,
@@ -30,9 +35,10 @@ from .live import (
     replay_of,
     session_lessons,
 )
-from .permissions import Viewer
+from .permissions import Viewer, active_enrollment
 
 bp.add_app_template_global(join_window)
+bp.add_app_template_global(checkin_is_open)
 
 
 def _session_or_404(slug: str, session_id: int) -> tuple[LiveSession, Viewer]:
@@ -104,6 +110,29 @@ def join_session(slug: str, session_id: int):
         flash(f"The join link opens on {opens} ({window.lead_minutes} minutes before the start).", "info")
     else:
         flash("The join link hasn't been added yet. Please check again in a few minutes.", "info")
+    return redirect(_session_page(offering, session))
+
+
+@bp.post("/<slug>/sessions/<int:session_id>/check-in")
+@login_required
+@limiter.limit("20 per hour")
+def session_check_in(slug: str, session_id: int):
+    """Record a learner's check-in with the code the presenter showed; the answer is a message on the lesson."""
+    session, _viewer = _session_or_404(slug, session_id)
+    offering = session.offering
+    enrollment = active_enrollment(current_user, offering)
+    form = CheckInForm()
+    if enrollment is None:
+        flash("Only enrolled learners check in; your own preview needs no code.", "info")
+    elif not form.validate_on_submit():
+        flash(next(iter(form.code.errors), "Enter the code shown in the session."), "error")
+    else:
+        try:
+            check_in(enrollment, session, form.code.data or "")
+        except CheckInRefused as refused:
+            flash(str(refused), "error")
+        else:
+            flash("You're checked in to this session.", "success")
     return redirect(_session_page(offering, session))
 
 

@@ -26,6 +26,7 @@ from ..models import (
     Lesson,
     LessonKind,
     LessonProgress,
+    LiveCheckIn,
     LiveSession,
     Offering,
     Section,
@@ -332,18 +333,70 @@ class AttendanceSummary:
         return self.required_percent is None or self.percent >= self.required_percent
 
 
-def attendance_summary(enrollment: Enrollment) -> AttendanceSummary:
-    """The learner's live attendance across every session of the offering (one query).
+def credited_minutes(offering: Offering) -> sa.ColumnElement[int]:
+    """The minutes of a live session that count for a learner's certificate under the offering's rules.
 
-    Minutes count up to each session's length, so staying late never makes up for a missed session.
+    SQL over Attendance joined with its LiveSession (an outer join's missing record credits 0):
+    - by default, the minutes attended up to the session's length, so staying late never makes up
+      for a missed session;
+    - with a grace of N minutes, the whole session for a learner who arrived at most N minutes late,
+      left at most N early and was away at most N in between (a typed figure: missed at most N in
+      all), and nothing otherwise;
+    - with check-in required, nothing for a session whose code was shown but never entered.
     """
+    duration, minutes = LiveSession.duration_minutes, Attendance.minutes_attended
+    grace = offering.attendance_grace_minutes
+    counted: sa.ColumnElement[int]
+    if grace is None:
+        counted = sa.case((minutes < duration, minutes), else_=duration)
+    else:
+        timed = sa.and_(
+            Attendance.late_minutes.is_not(None),
+            Attendance.late_minutes <= grace,
+            Attendance.early_minutes <= grace,
+            Attendance.away_minutes <= grace,
+        )
+        typed = sa.and_(Attendance.late_minutes.is_(None), duration - minutes <= grace)
+        counted = sa.case((sa.or_(timed, typed), duration), else_=0)
+    nothing: list[tuple[sa.ColumnElement[bool], int]] = [(Attendance.id.is_(None), 0)]
+    if offering.checkin_required:
+        checked_in = sa.exists().where(
+            LiveCheckIn.live_session_id == LiveSession.id, LiveCheckIn.enrollment_id == Attendance.enrollment_id
+        )
+        nothing.append((sa.and_(LiveSession.checkin_code.is_not(None), ~checked_in), 0))
+    return sa.case(*nothing, else_=counted)
+
+
+def credit_notes(offering: Offering, session: LiveSession, record: Attendance | None, checked_in: bool) -> list[str]:
+    """Why a session earns a learner nothing under `credited_minutes`, in the creator's words ([] when it counts)."""
+    if record is None:
+        return []
+    notes: list[str] = []
+    if offering.checkin_required and session.checkin_code is not None and not checked_in:
+        notes.append("didn't check in")
+    grace = offering.attendance_grace_minutes
+    if grace is not None:
+        if record.late_minutes is None:
+            missed = [(session.duration_minutes - record.minutes_attended, "missed {} min")]
+        else:
+            missed = [
+                (record.late_minutes, "joined {} min late"),
+                (record.early_minutes, "left {} min early"),
+                (record.away_minutes or 0, "away {} min in between"),
+            ]
+        beyond = [words.format(value) for value, words in missed if value is not None and value > grace]
+        if beyond:
+            notes.append(f"{', '.join(beyond)}: more than the {grace} min allowed")
+    return notes
+
+
+def attendance_summary(enrollment: Enrollment) -> AttendanceSummary:
+    """The learner's live attendance across every session of the offering (one query), as `credited_minutes`."""
     offering = enrollment.offering
-    counted = sa.case(
-        (Attendance.minutes_attended < LiveSession.duration_minutes, Attendance.minutes_attended),
-        else_=LiveSession.duration_minutes,
-    )
+    counted = credited_minutes(offering)
     attended = (
         sa.select(sa.func.coalesce(sa.func.sum(counted), 0))
+        .select_from(Attendance)
         .join(LiveSession, Attendance.live_session_id == LiveSession.id)
         .where(Attendance.enrollment_id == enrollment.id, LiveSession.offering_id == offering.id)
         .scalar_subquery()

@@ -24,8 +24,8 @@ from ..models import Lesson, LessonKind, MediaStatus, OfferingStatus, utcnow
 from ..request_guard import json_body
 from . import bp
 from .certificates import completion_of, my_certificates
-from .forms import MarkCompleteForm, QuizForm, quiz_form
-from .live import sessions_with_replays, upcoming_sessions
+from .forms import CheckInForm, MarkCompleteForm, QuizForm, quiz_form
+from .live import checked_in, sessions_with_replays, upcoming_sessions
 from .permissions import LessonAccess, Viewer, ended_enrollment, find_lesson, lesson_access, offering_access
 from .progress import (
     OfferingProgress,
@@ -154,13 +154,19 @@ def _render_lesson(lesson: Lesson, access: LessonAccess, form: QuizForm | None =
         if form is None:
             form = quiz_form(questions, standing.last_answers() if standing else None, formdata=None)
         context |= {"questions": questions, "standing": standing, "quiz_form": form}
+    session = lesson.live_session if lesson.kind is LessonKind.LIVE else None
+    if session is not None and offering.checkin_required:
+        context |= {
+            "checkin_form": CheckInForm(formdata=None),
+            "checked_in": access.enrollment is not None and checked_in(access.enrollment, session),
+        }
     return render_template(
         "learning/lesson.html",
         locked=False,
         complete_form=MarkCompleteForm(formdata=None),
         can_mark_complete=can_mark_complete(lesson),
         start_at=status.progress.position_seconds if status.progress else 0,
-        session=lesson.live_session if lesson.kind is LessonKind.LIVE else None,
+        session=session,
         **context,
     )
 

@@ -165,9 +165,31 @@ class Attendance(Model):
     # "manual" or "import": where the figure came from, shown to the creator.
     source: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # From a report with join and leave times (None when the figure was typed or the report had only
+    # durations): the sign-in sheet, as [[joined, left], ...] in ISO 8601 UTC, and the minutes missed at
+    # the start, at the end and in between, measured against the scheduled times.
+    intervals: Mapped[list | None] = mapped_column(sa.JSON)
+    late_minutes: Mapped[int | None] = mapped_column()
+    early_minutes: Mapped[int | None] = mapped_column()
+    away_minutes: Mapped[int | None] = mapped_column()
 
     enrollment: Mapped[Enrollment] = relationship()
     live_session: Mapped[LiveSession] = relationship()
+
+
+class LiveCheckIn(Model):
+    """A learner entered a live session's check-in code while the session ran."""
+
+    __tablename__ = "live_checkins"
+    __table_args__ = (
+        sa.UniqueConstraint("live_session_id", "enrollment_id", name="uq_live_checkins_session_enrollment"),
+        sa.Index("ix_live_checkins_enrollment_id", "enrollment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    live_session_id: Mapped[int] = mapped_column(sa.ForeignKey("live_sessions.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id", ondelete="CASCADE"))
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class OfferingEvaluation(Model):

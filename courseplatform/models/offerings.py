@@ -92,6 +92,10 @@ class Offering(Model):
             "min_attendance_percent IS NULL OR (min_attendance_percent > 0 AND min_attendance_percent <= 100)",
             name="min_attendance_percent_range",
         ),
+        sa.CheckConstraint(
+            "attendance_grace_minutes IS NULL OR (attendance_grace_minutes >= 0 AND attendance_grace_minutes <= 60)",
+            name="attendance_grace_minutes_range",
+        ),
         sa.Index("ix_courses_status_published_at", "status", "published_at"),
         sa.Index("ix_courses_creator_status", "creator_id", "status"),
         sa.Index("ix_courses_search_vector", "search_vector", postgresql_using="gin", info=ONLY_ON_POSTGRESQL),
@@ -127,6 +131,11 @@ class Offering(Model):
     sequential: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Live workshops: the share of the scheduled live minutes a learner must attend for the certificate.
     min_attendance_percent: Mapped[int | None] = mapped_column()
+    # Live workshops: a session earns no credit for a learner who arrived more than this many minutes
+    # late, left more than this many early, or was away longer in between (None: no such rule).
+    attendance_grace_minutes: Mapped[int | None] = mapped_column()
+    # Live workshops: a session earns credit only for learners who entered the code the presenter showed.
+    checkin_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     waitlist_only: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -318,6 +327,8 @@ class LiveSession(Model):
     join_url: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     replay_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id", ondelete="SET NULL"))
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The check-in code the presenter shows during the session (None until they create one).
+    checkin_code: Mapped[str | None] = mapped_column(sa.String(12))
 
     offering: Mapped[Offering] = relationship(back_populates="live_sessions")
 

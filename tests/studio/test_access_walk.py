@@ -63,7 +63,7 @@ def owned_world():
     """A live workshop with a section, a quiz lesson with a question, a live session, an upload under way,
     and a learner who paid."""
     owner = CreatorProfileFactory(user__email="owner@example.org")
-    offering = OfferingFactory(creator=owner, kind=OfferingKind.LIVE_WORKSHOP)
+    offering = OfferingFactory(creator=owner, kind=OfferingKind.LIVE_WORKSHOP, checkin_required=True)
     section = SectionFactory(offering=offering)
     lesson = LessonFactory(section=section, kind=LessonKind.QUIZ)
     question = QuizQuestion(lesson=lesson, prompt="Why?", position=0)

@@ -50,7 +50,9 @@ def problems(offering, today=None) -> list[str]:
 def live_program(zone: str, last_day):
     creator = CreatorProfileFactory(user__time_zone=zone, **CE_POLICIES)
     ProviderApprovalFactory(creator=creator, body=ASWB, approved_until=last_day)
-    return approved_program(ASWB, creator=creator, kind=OfferingKind.LIVE_WORKSHOP, questions=0)
+    return approved_program(
+        ASWB, creator=creator, kind=OfferingKind.LIVE_WORKSHOP, questions=0, min_attendance_percent=100
+    )
 
 
 # 1. A live session's day is read in UTC, not on the session's own calendar.

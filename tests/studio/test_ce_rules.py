@@ -79,11 +79,25 @@ def test_a_claim_needs_an_approval_that_covers_the_programs_dates(app):
 def test_a_live_programs_every_session_must_fall_in_the_approval(app):
     creator = CreatorProfileFactory(**CE_POLICIES)
     ProviderApprovalFactory(creator=creator, body=ASWB, approved_until=utcnow().date() + timedelta(days=30))
-    offering = approved_program(ASWB, creator=creator, kind=OfferingKind.LIVE_WORKSHOP, questions=0)
+    offering = approved_program(
+        ASWB, creator=creator, kind=OfferingKind.LIVE_WORKSHOP, questions=0, min_attendance_percent=100
+    )
     LiveSessionFactory(offering=offering, starts_at=utcnow() + timedelta(days=10))
     assert problems(offering) == []
     LiveSessionFactory(offering=offering, starts_at=utcnow() + timedelta(days=45))
     only(offering, f"falls outside it on {(utcnow() + timedelta(days=45)).date():%b %-d, %Y}")
+
+
+def test_a_live_program_checks_attendance_and_warns_of_partial_credit(app):
+    offering = approved_program(ASWB, kind=OfferingKind.LIVE_WORKSHOP, questions=0, min_attendance_percent=None)
+    LiveSessionFactory(offering=offering, starts_at=utcnow() + timedelta(days=10))
+    only(offering, "Live CE credit is given only for the time attended: set the minimum attendance")
+    offering.min_attendance_percent = 80
+    assert problems(offering) == []
+    warned = ce_review(offering, utcnow().date()).warnings
+    assert any("asks for 80 % attendance: most bodies give no partial credit" in warning for warning in warned)
+    offering.min_attendance_percent, offering.attendance_grace_minutes = 100, 15
+    assert problems(offering) == [] and ce_review(offering, utcnow().date()).warnings == []
 
 
 def test_hours_come_in_half_hour_steps(app):

@@ -24,8 +24,14 @@ from ...learning.certificates import (
     completion_of,
     correct_certificate,
 )
-from ...learning.progress import AttendanceSummary, OfferingProgress, offering_progress
-from ...models import Attendance, Enrollment, LessonKind, LiveSession, Offering, QuizAttempt
+from ...learning.progress import (
+    AttendanceSummary,
+    OfferingProgress,
+    credit_notes,
+    credited_minutes,
+    offering_progress,
+)
+from ...models import Attendance, Enrollment, LessonKind, LiveCheckIn, LiveSession, Offering, QuizAttempt
 from .. import bp
 from ..offerings.forms import ConfirmForm
 from .forms import CertificateCorrectionForm
@@ -53,6 +59,8 @@ class QuizResult:
 class SessionAttendance:
     session: LiveSession
     attendance: Attendance | None
+    credited: int  # minutes counted for the certificate, under the offering's attendance rules
+    notes: tuple[str, ...] = ()  # why the session counts nothing
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,7 @@ def learner_record(offering: Offering, enrollment: Enrollment) -> LearnerRecord:
         if status.lesson.kind is LessonKind.QUIZ
     ]
     rows = db.session.execute(
-        sa.select(LiveSession, Attendance)
+        sa.select(LiveSession, Attendance, credited_minutes(offering))
         .outerjoin(
             Attendance,
             sa.and_(Attendance.live_session_id == LiveSession.id, Attendance.enrollment_id == enrollment.id),
@@ -111,13 +119,24 @@ def learner_record(offering: Offering, enrollment: Enrollment) -> LearnerRecord:
         .where(LiveSession.offering_id == offering.id)
         .order_by(LiveSession.starts_at, LiveSession.id)
     ).all()
-    sessions = [SessionAttendance(session, attendance) for session, attendance in rows]
+    checked_in = set(
+        db.session.scalars(sa.select(LiveCheckIn.live_session_id).where(LiveCheckIn.enrollment_id == enrollment.id))
+        if offering.checkin_required and rows
+        else ()
+    )
+    sessions = [
+        SessionAttendance(
+            session,
+            attendance,
+            int(credited),
+            tuple(credit_notes(offering, session, attendance, session.id in checked_in)),
+        )
+        for session, attendance, credited in rows
+    ]
     attendance = None
     if sessions:
-        # Counted as the certificate counts it: minutes up to each session's length.
-        attended = sum(
-            min(row.attendance.minutes_attended, row.session.duration_minutes) for row in sessions if row.attendance
-        )
+        # Counted as the certificate counts it.
+        attended = sum(row.credited for row in sessions)
         scheduled = sum(row.session.duration_minutes for row in sessions)
         attendance = AttendanceSummary(attended, scheduled, offering.min_attendance_percent)
     return LearnerRecord(enrollment, progress, quizzes, sessions, attendance, completion_of(enrollment))

@@ -2,6 +2,8 @@
 
 GET/POST /courses/<id>/sessions/<sid>/attendance                every active learner's minutes, saved at once
 POST     /courses/<id>/sessions/<sid>/attendance/import         a meeting platform's report (CSV), as a job
+GET      /courses/<id>/sessions/<sid>/check-in-code             the check-in code, to show during the session
+POST     /courses/<id>/sessions/<sid>/check-in-code/new         create it (or a new one)
 GET      /courses/<id>/sessions/<sid>/attendance/imports/<job>  the page with that import's progress, then report
 
 Owner or admin only; anyone else gets 404.
@@ -9,15 +11,18 @@ Owner or admin only; anyone else gets 404.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ...access import owned_offering_or_404, studio_required
-from ...models import Job, JobStatus, LiveSession, Offering, OfferingKind, utcnow
+from ...extensions import db
+from ...learning.live import new_checkin_code
+from ...models import Job, JobStatus, LiveCheckIn, LiveSession, Offering, OfferingKind, utcnow
 from .. import bp
 from ..curriculum.services import session_zone
-from .forms import AttendanceForm, AttendanceImportForm, attendance_form
+from .forms import AttendanceForm, AttendanceImportForm, CheckInCodeForm, attendance_form
 from .jobs import attendance_job, start_attendance_import
 from .services import (
     MAX_REPORT_BYTES,
@@ -70,6 +75,7 @@ def _page(
         rows=rows,
         recorded=sum(1 for row in roster if row.minutes is not None),
         upload=upload or AttendanceImportForm(),
+        code_form=CheckInCodeForm(),
         job=job,
         report=job.result if job is not None and job.status is JobStatus.DONE else None,
         active_tab="studio.live_sessions",
@@ -89,6 +95,37 @@ def attendance(offering_id: int, session_id: int):
     return _page(offering, session, form=form)
 
 
+@bp.post("/courses/<int:offering_id>/sessions/<int:session_id>/check-in-code/new")
+@studio_required
+def new_session_checkin_code(offering_id: int, session_id: int):
+    """Create the session's check-in code (or a new one: check-ins already made stay), then show it."""
+    offering, session = _session_of(offering_id, session_id)
+    if not offering.checkin_required:
+        abort(404)
+    session.checkin_code = new_checkin_code()
+    return redirect(url_for("studio.session_checkin_code", offering_id=offering.id, session_id=session.id))
+
+
+@bp.get("/courses/<int:offering_id>/sessions/<int:session_id>/check-in-code")
+@studio_required
+def session_checkin_code(offering_id: int, session_id: int):
+    """The code in large letters, to share on screen during the session, with how many have checked in."""
+    offering, session = _session_of(offering_id, session_id)
+    if not offering.checkin_required:
+        abort(404)
+    checked_in = db.session.scalar(
+        sa.select(sa.func.count()).select_from(LiveCheckIn).where(LiveCheckIn.live_session_id == session.id)
+    )
+    return render_template(
+        "studio/checkin_code.html",
+        offering=offering,
+        session=session,
+        checked_in=checked_in,
+        zone=session_zone(offering, current_user),
+        form=CheckInCodeForm(),
+    )
+
+
 @bp.post("/courses/<int:offering_id>/sessions/<int:session_id>/attendance/import")
 @studio_required
 def import_attendance(offering_id: int, session_id: int):
@@ -105,7 +142,7 @@ def import_attendance(offering_id: int, session_id: int):
     finally:
         upload.file.data.close()
     try:
-        parsed = read_report(data, upload.email_column.data or None, upload.minutes_column.data or None)
+        parsed = read_report(data, upload.email_column.data or None, upload.minutes_column.data or None, session)
     except ColumnsNeeded as needed:
         upload.offer_columns(needed.headers)
         upload.file.errors = [*upload.file.errors, str(needed)]

@@ -13,6 +13,10 @@ from ...ids import parse_id
 AUTOMATIC = SelectChoice("", "Find it automatically")
 
 
+class CheckInCodeForm(FlaskForm):
+    """The button that creates a session's check-in code: CSRF only."""
+
+
 class AttendanceForm(FlaskForm):
     """Minutes attended for every learner on the page, saved at once; a blank box means not recorded."""
 

@@ -8,10 +8,12 @@ Run again, it writes the same figures: an import replaces the minutes of the lea
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ...extensions import db
 from ...jobs import JobRefused, enqueue, job_of, job_progress
 from ...models import Job, LiveSession, Offering, User
-from .services import AttendanceImportResult, ParsedReport, ReportLine, import_report
+from .services import AttendanceImportResult, Entry, ParsedReport, ReportLine, import_report
 
 KIND = "attendance.import"
 
@@ -24,8 +26,11 @@ def start_attendance_import(offering: Offering, session: LiveSession, report: Pa
             "session_id": session.id,
             "email_column": report.email_column,
             "minutes_column": report.minutes_column,
+            "joined_column": report.joined_column,
+            "left_column": report.left_column,
             "entries": [list(entry) for entry in report.entries],
             "problems": [[problem.line, problem.value, problem.reason] for problem in report.problems],
+            "untimed": [[item.line, item.value, item.reason] for item in report.untimed],
         },
         owner_id=by.id,
         offering_id=offering.id,
@@ -45,14 +50,25 @@ def import_attendance_job(job: Job) -> dict:
         report = ParsedReport(
             email_column=str(payload["email_column"]),
             minutes_column=str(payload["minutes_column"]),
-            entries=[(int(line), str(email), int(seconds)) for line, email, seconds in payload["entries"]],
+            entries=[_entry(*entry) for entry in payload["entries"]],
             problems=[ReportLine(int(line), str(value), str(reason)) for line, value, reason in payload["problems"]],
+            joined_column=str(payload.get("joined_column") or ""),
+            left_column=str(payload.get("left_column") or ""),
+            untimed=[
+                ReportLine(int(line), str(value), str(reason)) for line, value, reason in payload.get("untimed", [])
+            ],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise JobRefused("The report couldn't be read. Upload it again.") from exc
     result = import_report(offering, session, report)
     job_progress(job, len(report.entries), len(report.entries))
     return stored_result(result)
+
+
+def _entry(line, email, seconds, joined=None, left=None) -> Entry:
+    """A payload's line; jobs queued before join and leave times were read have three items."""
+    moments = [datetime.fromisoformat(str(moment)).isoformat() if moment else None for moment in (joined, left)]
+    return int(line), str(email), int(seconds), moments[0], moments[1]
 
 
 def stored_result(result: AttendanceImportResult) -> dict:
@@ -63,6 +79,9 @@ def stored_result(result: AttendanceImportResult) -> dict:
             "user": {"name": item.user.name, "email": item.user.email},
             "minutes": item.minutes,
             "lines": item.lines,
+            "late": item.late,
+            "early": item.early,
+            "away": item.away,
         }
 
     def line(item: ReportLine) -> dict:
@@ -75,6 +94,9 @@ def stored_result(result: AttendanceImportResult) -> dict:
         "capped": [learner(item) for item in result.capped],
         "unmatched": [line(item) for item in result.unmatched],
         "problems": [line(item) for item in result.problems],
+        "joined_column": result.joined_column,
+        "left_column": result.left_column,
+        "untimed": [line(item) for item in result.untimed],
     }
 
 

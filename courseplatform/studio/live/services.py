@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
@@ -19,8 +20,9 @@ from sqlalchemy.orm import contains_eager
 
 from ...csv_uploads import CsvRefused, Refusal, read_upload, refusal_message
 from ...extensions import db
-from ...learning.progress import AttendanceSummary
-from ...models import Attendance, Enrollment, EnrollmentStatus, LiveSession, Offering, User, utcnow
+from ...formatting import zone_or_utc
+from ...learning.progress import AttendanceSummary, credit_notes, credited_minutes
+from ...models import Attendance, Enrollment, EnrollmentStatus, LiveCheckIn, LiveSession, Offering, User, utcnow
 
 MAX_REPORT_BYTES = 1024 * 1024
 # A report's table of participants starts within this many lines (Zoom and Teams put a summary first).
@@ -55,6 +57,9 @@ class AttendanceRow:
     enrollment: Enrollment
     record: Attendance | None
     summary: AttendanceSummary
+    credited: int = 0  # this session's minutes counted for the certificate
+    checked_in: bool = False
+    notes: tuple[str, ...] = ()  # why this session earns nothing under the offering's rules
 
     @property
     def user(self) -> User:
@@ -68,7 +73,8 @@ class AttendanceRow:
 def attendance_roster(offering: Offering, session: LiveSession) -> list[AttendanceRow]:
     """Every active learner of the offering with their minutes at `session` and their overall attendance.
 
-    Three queries whatever the number of learners or sessions; `offering.live_sessions` must be loaded.
+    Three queries (four with check-in codes) whatever the number of learners or sessions;
+    `offering.live_sessions` must be loaded.
     """
     enrollments = db.session.scalars(
         sa.select(Enrollment)
@@ -77,18 +83,25 @@ def attendance_roster(offering: Offering, session: LiveSession) -> list[Attendan
         .options(contains_eager(Enrollment.user))
         .order_by(sa.func.lower(User.name), User.email)
     ).all()
+    # Minutes counted as the certificate counts them.
+    counted = credited_minutes(offering)
     records = {
-        record.enrollment_id: record
-        for record in db.session.scalars(sa.select(Attendance).where(Attendance.live_session_id == session.id))
+        record.enrollment_id: (record, int(credited))
+        for record, credited in db.session.execute(
+            sa.select(Attendance, counted)
+            .join(LiveSession, Attendance.live_session_id == LiveSession.id)
+            .where(Attendance.live_session_id == session.id)
+        )
     }
-    # Minutes count up to each session's length, as for the certificate.
-    counted = sa.case(
-        (Attendance.minutes_attended < LiveSession.duration_minutes, Attendance.minutes_attended),
-        else_=LiveSession.duration_minutes,
+    checked_in = set(
+        db.session.scalars(sa.select(LiveCheckIn.enrollment_id).where(LiveCheckIn.live_session_id == session.id))
+        if offering.checkin_required
+        else ()
     )
     attended: dict[int, int] = dict(
         db.session.execute(
             sa.select(Attendance.enrollment_id, sa.func.sum(counted))
+            .select_from(Attendance)
             .join(LiveSession, Attendance.live_session_id == LiveSession.id)
             .join(Enrollment, Attendance.enrollment_id == Enrollment.id)
             .where(
@@ -100,14 +113,20 @@ def attendance_roster(offering: Offering, session: LiveSession) -> list[Attendan
         ).all()
     )
     scheduled = sum(s.duration_minutes for s in offering.live_sessions)
-    return [
-        AttendanceRow(
-            enrollment,
-            records.get(enrollment.id),
-            AttendanceSummary(int(attended.get(enrollment.id) or 0), scheduled, offering.min_attendance_percent),
+    rows = []
+    for enrollment in enrollments:
+        record, credited = records.get(enrollment.id, (None, 0))
+        rows.append(
+            AttendanceRow(
+                enrollment,
+                record,
+                AttendanceSummary(int(attended.get(enrollment.id) or 0), scheduled, offering.min_attendance_percent),
+                credited,
+                enrollment.id in checked_in,
+                tuple(credit_notes(offering, session, record, enrollment.id in checked_in)),
+            )
         )
-        for enrollment in enrollments
-    ]
+    return rows
 
 
 # ---------------------------------------------------------------------------
@@ -176,6 +195,8 @@ def save_attendance(offering: Offering, session: LiveSession, minutes: dict[int,
             record.minutes_attended = value
             record.source = "manual"
             record.recorded_at = now
+            # A typed figure replaces what the report said, join and leave times included.
+            record.intervals = record.late_minutes = record.early_minutes = record.away_minutes = None
     db.session.flush()
     return recorded
 
@@ -195,14 +216,24 @@ class ReportLine:
     reason: str
 
 
+# (line, e-mail, seconds, joined, left): the times in ISO 8601 UTC, or None when the report has none
+# or they couldn't be read as times of this session.
+Entry = tuple[int, str, int, str | None, str | None]
+
+
 @dataclass
 class ParsedReport:
-    """The participants' lines of a report: e-mail and seconds attended, plus the lines that can't be read."""
+    """The participants' lines of a report: e-mail, seconds attended and join and leave times when the
+    report has them, plus the lines that can't be read."""
 
     email_column: str
     minutes_column: str
-    entries: list[tuple[int, str, int]] = field(default_factory=list)  # (line, e-mail, seconds)
+    entries: list[Entry] = field(default_factory=list)
     problems: list[ReportLine] = field(default_factory=list)
+    joined_column: str = ""
+    left_column: str = ""
+    # Lines whose join and leave times weren't used (unreadable, or not on the session's day).
+    untimed: list[ReportLine] = field(default_factory=list)
 
 
 def _key(cell: str) -> str:
@@ -235,6 +266,88 @@ def _minutes_column(keys: list[str]) -> int | None:
         found = first(test)
         if found is not None:
             return found
+    return None
+
+
+JOINED_KEYS = ("jointime", "timejoined", "firstjoin", "firstjoined", "joined", "joinedat", "firstseen", "entered")
+LEFT_KEYS = ("leavetime", "timeexited", "timeleft", "lastleave", "left", "leftat", "lastseen", "exited", "exittime")
+
+
+def _time_column(keys: list[str], names: tuple[str, ...]) -> int | None:
+    return next((index for index, key in enumerate(keys) if key in names), None)
+
+
+# How meeting platforms write a moment: Zoom "03/10/2026 06:58:12 PM", Teams "3/10/26, 6:58:12 PM",
+# Google Meet a clock time ("6:58 PM") on the meeting's day, others ISO 8601 or a day-first date.
+# Times without an offset are on the session's clocks. A day-first reading is tried only when the
+# month-first one doesn't land on the session's day.
+MOMENT_FORMATS = (
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%y, %I:%M:%S %p",
+    "%m/%d/%y, %I:%M %p",
+    "%m/%d/%y %I:%M:%S %p",
+    "%m/%d/%y %I:%M %p",
+    "%b %d, %Y %I:%M:%S %p",
+    "%b %d, %Y %I:%M %p",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+)
+CLOCK_FORMATS = ("%I:%M:%S %p", "%I:%M %p", "%H:%M:%S", "%H:%M")
+MAX_MOMENT_CHARS = 40
+# A join or leave time further than this from the session's scheduled times isn't one of its times.
+MOMENT_SLACK = timedelta(hours=12)
+
+
+def parse_moment(value: str, session: LiveSession) -> datetime | None:
+    """The instant (UTC) a report's join or leave cell names, or None when it isn't a time of `session`."""
+    text = " ".join(value.split()).upper()
+    if not text or len(text) > MAX_MOMENT_CHARS:
+        return None
+    zone = zone_or_utc(session.time_zone)
+    start = session.starts_at
+    try:
+        end = start + timedelta(minutes=session.duration_minutes)
+        earliest, latest = start - MOMENT_SLACK, end + MOMENT_SLACK
+    except OverflowError:
+        return None
+
+    def on_the_day(moment: datetime) -> datetime | None:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        moment = moment.astimezone(UTC)
+        return moment if earliest <= moment <= latest else None
+
+    try:
+        found = on_the_day(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        pass
+    else:
+        return found
+    for pattern in MOMENT_FORMATS:
+        try:
+            moment = datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+        found = on_the_day(moment)
+        if found is not None:
+            return found
+    local_start = start.astimezone(zone)
+    for pattern in CLOCK_FORMATS:
+        try:
+            clock = datetime.strptime(text, pattern).time()
+        except ValueError:
+            continue
+        # A clock time is on the session's day, or the next one for a session running past midnight.
+        for day in (local_start.date(), local_start.date() + timedelta(days=1)):
+            found = on_the_day(datetime.combine(day, clock))
+            if found is not None and found >= start - timedelta(hours=6):
+                return found
+        return None
     return None
 
 
@@ -351,8 +464,14 @@ REPORT_REFUSALS = {
 }
 
 
-def read_report(data: bytes, email_column: str | None = None, minutes_column: str | None = None) -> ParsedReport:
-    """The participants in an attendance report, by e-mail with seconds attended.
+def read_report(
+    data: bytes,
+    email_column: str | None = None,
+    minutes_column: str | None = None,
+    session: LiveSession | None = None,
+) -> ParsedReport:
+    """The participants in an attendance report, by e-mail with seconds attended and, when the report
+    has them and `session` is given, join and leave times.
 
     Finds the participants' header line (Zoom and Teams put a meeting summary first) and its
     e-mail and duration columns by name, unless the creator named them. The table ends at
@@ -383,6 +502,13 @@ def read_report(data: bytes, email_column: str | None = None, minutes_column: st
     cells, email_at, minutes_at = table.cells, table.email_at, table.minutes_at
     unit = _unit_seconds(cells[minutes_at])
     report = ParsedReport(email_column=cells[email_at], minutes_column=cells[minutes_at])
+    keys = [_key(cell) for cell in cells]
+    joined_at = _time_column(keys, JOINED_KEYS) if session is not None else None
+    left_at = _time_column(keys, LEFT_KEYS) if session is not None else None
+    if joined_at is None or left_at is None:
+        joined_at = left_at = None
+    else:
+        report.joined_column, report.left_column = cells[joined_at], cells[left_at]
     for line, row in table.rows:
         raw_email = row[email_at].strip() if email_at < len(row) else ""
         raw_minutes = row[minutes_at].strip() if minutes_at < len(row) else ""
@@ -403,7 +529,19 @@ def read_report(data: bytes, email_column: str | None = None, minutes_column: st
                 ReportLine(line, raw_email, f"“{shown_minutes}” isn't a duration we can read, so it wasn't imported")
             )
             continue
-        report.entries.append((line, email, seconds))
+        joined = left = None
+        if session is not None and joined_at is not None and left_at is not None:
+            raw_joined = row[joined_at] if joined_at < len(row) else ""
+            raw_left = row[left_at] if left_at < len(row) else ""
+            joined, left = parse_moment(raw_joined, session), parse_moment(raw_left, session)
+            if joined is None or left is None or left < joined:
+                joined = left = None
+                report.untimed.append(
+                    ReportLine(line, raw_email, "its join and leave times aren't times of this session")
+                )
+        report.entries.append(
+            (line, email, seconds, joined.isoformat() if joined else None, left.isoformat() if left else None)
+        )
     if not report.entries and not report.problems:
         raise AttendanceError("That report lists nobody. Check it's the attendance report of the meeting.")
     return report
@@ -414,12 +552,64 @@ def read_report(data: bytes, email_column: str | None = None, minutes_column: st
 
 
 @dataclass(frozen=True)
+class SignInSheet:
+    """One learner's join and leave times at a session, measured against its scheduled times."""
+
+    intervals: list[list[str]]  # [[joined, left], ...] in ISO 8601 UTC, in order, as the report had them
+    seconds: int  # time in the meeting, overlapping lines counted once
+    late_minutes: int
+    early_minutes: int
+    away_minutes: int  # missed between the first join and the last leave, within the scheduled time
+
+
+def _merged(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for joined, left in sorted(spans):
+        if merged and joined <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], left))
+        else:
+            merged.append((joined, left))
+    return merged
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(0, int(delta.total_seconds()) + 30) // 60
+
+
+def sign_in_sheet(session: LiveSession, spans: list[tuple[datetime, datetime]]) -> SignInSheet | None:
+    """The sign-in sheet of one learner's join and leave times (None without any)."""
+    if not spans:
+        return None
+    merged = _merged(spans)
+    start, end = session.starts_at, session.ends_at
+    first, last = merged[0][0], merged[-1][1]
+    late = min(max(first - start, timedelta(0)), end - start)
+    early = min(max(end - last, timedelta(0)), end - start)
+    inside = sum(
+        (min(left, end) - max(joined, start) for joined, left in merged if left > start and joined < end),
+        timedelta(0),
+    )
+    away = max(end - start - late - early - inside, timedelta(0))
+    return SignInSheet(
+        intervals=[[joined.isoformat(), left.isoformat()] for joined, left in sorted(spans)],
+        seconds=int(sum((left - joined for joined, left in merged), timedelta(0)).total_seconds()),
+        late_minutes=_minutes(late),
+        early_minutes=_minutes(early),
+        away_minutes=_minutes(away),
+    )
+
+
+@dataclass(frozen=True)
 class ImportedLearner:
     """A learner the report named, with the minutes recorded and the lines they came from."""
 
     user: User
     minutes: int
     lines: list[int]
+    # From join and leave times: minutes missed at the start, at the end and in between (None without).
+    late: int | None = None
+    early: int | None = None
+    away: int | None = None
 
 
 @dataclass
@@ -432,6 +622,9 @@ class AttendanceImportResult:
     unmatched: list[ReportLine] = field(default_factory=list)
     problems: list[ReportLine] = field(default_factory=list)
     capped: list[ImportedLearner] = field(default_factory=list)
+    joined_column: str = ""
+    left_column: str = ""
+    untimed: list[ReportLine] = field(default_factory=list)
 
 
 def import_report(offering: Offering, session: LiveSession, report: ParsedReport) -> AttendanceImportResult:
@@ -439,13 +632,27 @@ def import_report(offering: Offering, session: LiveSession, report: ParsedReport
 
     A learner with a line that couldn't be read keeps their earlier figure (a partial sum would be wrong).
     """
-    result = AttendanceImportResult(report.email_column, report.minutes_column, problems=list(report.problems))
+    result = AttendanceImportResult(
+        report.email_column,
+        report.minutes_column,
+        problems=list(report.problems),
+        joined_column=report.joined_column,
+        left_column=report.left_column,
+        untimed=list(report.untimed),
+    )
     blocked = {User.normalize_email(problem.value) for problem in report.problems}
     seconds: dict[str, int] = {}
     lines: dict[str, list[int]] = {}
-    for line, email, attended in report.entries:
+    spans: dict[str, list[tuple[datetime, datetime]] | None] = {}
+    for line, email, attended, joined, left in report.entries:
         seconds[email] = seconds.get(email, 0) + attended
         lines.setdefault(email, []).append(line)
+        # One line without times leaves the learner's times unknown (a partial sign-in sheet would mislead).
+        known = spans.setdefault(email, [])
+        if known is not None and joined and left:
+            known.append((datetime.fromisoformat(joined), datetime.fromisoformat(left)))
+        else:
+            spans[email] = None
     learners = (
         {
             enrollment.user.email: enrollment
@@ -473,26 +680,30 @@ def import_report(offering: Offering, session: LiveSession, report: ParsedReport
             continue
         if email in blocked:
             continue
+        sheet = sign_in_sheet(session, spans[email] or [])
+        if sheet is not None:
+            total = sheet.seconds  # overlapping lines (two devices) count once
         minutes = (total + 30) // 60  # to the nearest minute, in integers (each line is at most the maximum)
-        imported = ImportedLearner(enrollment.user, min(minutes, max_minutes(session)), lines[email])
+        imported = ImportedLearner(
+            enrollment.user,
+            min(minutes, max_minutes(session)),
+            lines[email],
+            *((sheet.late_minutes, sheet.early_minutes, sheet.away_minutes) if sheet else ()),
+        )
         if minutes > max_minutes(session):
             result.capped.append(imported)
         result.recorded.append(imported)
         record = records.get(enrollment.id)
         if record is None:
-            db.session.add(
-                Attendance(
-                    live_session_id=session.id,
-                    enrollment_id=enrollment.id,
-                    minutes_attended=imported.minutes,
-                    source="import",
-                    recorded_at=now,
-                )
-            )
-        else:
-            record.minutes_attended = imported.minutes
-            record.source = "import"
-            record.recorded_at = now
+            record = Attendance(live_session_id=session.id, enrollment_id=enrollment.id)
+            db.session.add(record)
+        record.minutes_attended = imported.minutes
+        record.source = "import"
+        record.recorded_at = now
+        record.intervals = sheet.intervals if sheet else None
+        record.late_minutes = sheet.late_minutes if sheet else None
+        record.early_minutes = sheet.early_minutes if sheet else None
+        record.away_minutes = sheet.away_minutes if sheet else None
     result.recorded.sort(key=lambda item: (item.user.name.lower(), item.user.email))
     result.unmatched.sort(key=lambda item: item.line)
     db.session.flush()

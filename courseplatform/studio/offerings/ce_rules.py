@@ -139,6 +139,8 @@ def ce_review(offering: Offering, today: date) -> CEReview:
     _details(offering, claims, hours, review)
     if fmt is CEFormat.SELF_PACED:
         _post_test(offering, claims, hours, review)
+    if offering.kind is OfferingKind.LIVE_WORKSHOP:
+        _attendance(offering, review)
     if AccreditingBody.NASW in claims and PENDING.search(
         " ".join((offering.title, offering.subtitle, offering.description, offering.ce_approval_statement))
     ):
@@ -151,6 +153,20 @@ def ce_review(offering: Offering, today: date) -> CEReview:
             "program's content is eligible before claiming APA credit."
         )
     return review
+
+
+def _attendance(offering: Offering, review: CEReview) -> None:
+    """Live credit is for time attended: the certificate must check it, and in full unless allowed."""
+    if not offering.min_attendance_percent:
+        review.problems.append(
+            "Live CE credit is given only for the time attended: set the minimum attendance for the certificate "
+            "(Details; most bodies expect 100 %, with a late-arrival and early-departure allowance such as 15 minutes)."
+        )
+    elif offering.min_attendance_percent < 100:
+        review.warnings.append(
+            f"The certificate asks for {offering.min_attendance_percent} % attendance: most bodies give no partial "
+            "credit, so a learner who misses part of the program still gets every hour. Check your approval allows it."
+        )
 
 
 def _program_days(offering: Offering, fmt: CEFormat, today: date) -> list[date]:

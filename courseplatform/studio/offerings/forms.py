@@ -97,6 +97,23 @@ class OfferingForm(FlaskForm):
         ),
         render_kw={"min": 1, "max": 100, "inputmode": "numeric"},
     )
+    attendance_grace_minutes = WholeNumberField(
+        "Late arrival and early departure allowed (minutes)",
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=60, message="Enter a number of minutes from 0 to 60, or leave it empty."),
+        ],
+        description=(
+            "Live workshops: a learner who joins later than this, leaves earlier or is away longer in between "
+            "gets no credit for that session; within it, the whole session counts. Many accreditors use 15. "
+            "Read from the join and leave times of an imported report (or the minutes you type)."
+        ),
+        render_kw={"min": 0, "max": 60, "inputmode": "numeric"},
+    )
+    checkin_required = BooleanField(
+        "Learners check in with a code you show during each session",
+        description="A session whose code you showed counts only for learners who entered it on the lesson page.",
+    )
     sequential = BooleanField("Learners open lessons in order (each after the previous one is complete)")
     waitlist_only = BooleanField("Announce it, but take waitlist sign-ups instead of enrollments for now")
 

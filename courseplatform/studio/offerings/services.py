@@ -177,6 +177,8 @@ def save_offering(
     # Only live workshops have sessions to attend.
     live = offering.kind is OfferingKind.LIVE_WORKSHOP
     offering.min_attendance_percent = form.min_attendance_percent.data if live else None
+    offering.attendance_grace_minutes = form.attendance_grace_minutes.data if live else None
+    offering.checkin_required = bool(form.checkin_required.data) and live
     opening = offering.waitlist_only and not form.waitlist_only.data
     offering.waitlist_only = form.waitlist_only.data
     offering.topics = topics_for(topic_names(form.topics.data))
@@ -322,6 +324,8 @@ def duplicate_offering(offering: Offering) -> Offering:
         authoring_minutes=0,
         sequential=offering.sequential,
         min_attendance_percent=offering.min_attendance_percent,
+        attendance_grace_minutes=offering.attendance_grace_minutes,
+        checkin_required=offering.checkin_required,
         waitlist_only=offering.waitlist_only,
         topics=list(offering.topics),
     )
