@@ -4,6 +4,9 @@ during the session, and the certificate's attendance counted under both."""
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -285,3 +288,29 @@ def test_the_check_in_code_pages_are_the_owners_only(client, web, offering, live
     web.logout()
     web.login("maya@example.org", PASSWORD)
     assert client.get(url).status_code == 404, "no check-in codes unless the offering asks for them"
+
+
+def test_the_audit_pack_keeps_the_sign_in_sheet_and_why_credit_was_denied(client, offering, evening, learners):
+    import_report(offering, evening, read_report(zoom_export(), session=evening))
+    evening.checkin_code = "K7QX3M"
+    offering.checkin_required = True
+    db.session.add(
+        LiveCheckIn(
+            live_session_id=evening.id,
+            enrollment_id=enrollment_of(offering, learners["dev"]).id,
+            checked_in_at=EVENING + timedelta(minutes=70),
+        )
+    )
+    db.session.commit()
+    response = client.get(f"/studio/courses/{offering.id}/ce/audit-pack.zip")
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.data)) as pack:
+        rows = {row["email"]: row for row in csv.DictReader(io.StringIO(pack.read("attendance.csv").decode()))}
+    dev, ben = rows["dev@example.org"], rows["ben@example.org"]
+    assert dev["joined_and_left"] == (
+        "2026-03-10T23:00:30+00:00 to 2026-03-10T23:40:00+00:00; 2026-03-10T23:48:00+00:00 to 2026-03-11T01:00:00+00:00"
+    )
+    assert (dev["minutes_late"], dev["minutes_away"], dev["checked_in_at"]) == ("1", "8", "2026-03-11T00:10:00+00:00")
+    assert dev["minutes_credited"] == "120" and dev["no_credit_because"] == ""
+    assert ben["minutes_credited"] == "0"
+    assert ben["no_credit_because"] == "didn't check in; joined 23 min late: more than the 15 min allowed"

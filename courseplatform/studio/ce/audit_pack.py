@@ -2,7 +2,8 @@
 
 - `README.txt`: what the pack holds, for which offering, made when;
 - `roster.csv`: each learner with their licences, enrolment, completion, hours and certificate;
-- `attendance.csv`: minutes attended of each live session (the sign-in sheet), by hand or imported;
+- `attendance.csv`: each learner at each live session (the sign-in sheet): minutes, typed or imported, with the
+  report's join and leave times, minutes late, early and away, the check-in, and the minutes credited and why;
 - `post_test_attempts.csv`: every quiz attempt with its score and result;
 - `evaluations.csv` and `evaluation_summary.txt`: the evaluations (anonymous) and their averages;
 - `certificates.csv`: every certificate issued, with its numbers past and present and whether it stands;
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from ...continuing_education import ce_content, creator_today
 from ...downloads import spreadsheet_safe
 from ...extensions import db
+from ...learning.progress import credit_notes, credited_minutes
 from ...models import (
     Attendance,
     AuditEntry,
@@ -34,6 +36,7 @@ from ...models import (
     Enrollment,
     LearnerLicence,
     Lesson,
+    LiveCheckIn,
     LiveSession,
     Offering,
     QuizAttempt,
@@ -130,8 +133,11 @@ def _roster(offering: Offering) -> str:
 
 
 def _attendance(offering: Offering) -> str:
+    checked_in = sa.select(LiveCheckIn.checked_in_at).where(
+        LiveCheckIn.live_session_id == LiveSession.id, LiveCheckIn.enrollment_id == Attendance.enrollment_id
+    )
     rows = db.session.execute(
-        sa.select(LiveSession, Attendance, User)
+        sa.select(LiveSession, Attendance, User, credited_minutes(offering), checked_in.scalar_subquery())
         .join(Attendance, Attendance.live_session_id == LiveSession.id)
         .join(Enrollment, Enrollment.id == Attendance.enrollment_id)
         .join(User, User.id == Enrollment.user_id)
@@ -139,11 +145,17 @@ def _attendance(offering: Offering) -> str:
         .order_by(LiveSession.starts_at, User.name)
     ).all()
     return _table(
-        ["session", "starts_at", "duration_minutes", "name", "email", "minutes_attended", "recorded_from"],
+        ["session", "starts_at", "duration_minutes", "name", "email", "minutes_attended", "recorded_from",
+         "joined_and_left", "minutes_late", "minutes_early", "minutes_away", "checked_in_at", "minutes_credited",
+         "no_credit_because"],
         (
             [session.title, _stamp(session.starts_at), session.duration_minutes, user.name, user.email,
-             attendance.minutes_attended, attendance.source]
-            for session, attendance, user in rows
+             attendance.minutes_attended, attendance.source,
+             "; ".join(f"{joined} to {left}" for joined, left in attendance.intervals or []),
+             attendance.late_minutes, attendance.early_minutes, attendance.away_minutes,
+             _stamp(checked), credited,
+             "; ".join(credit_notes(offering, session, attendance, checked is not None))]
+            for session, attendance, user, credited, checked in rows
         ),
     )  # fmt: skip
 
