@@ -183,6 +183,9 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "MEDIA_URL_SECONDS": _int("MEDIA_URL_SECONDS", 3600),
         # Learners see a live session's join link from this many minutes before it starts.
         "LIVE_JOIN_OPENS_MINUTES": _int("LIVE_JOIN_OPENS_MINUTES", 15),
+        # CE records (attendance, post-test attempts, certificates) are kept this many years after an
+        # offering's last CE certificate; until then nothing holding them can be deleted. California asks 4.
+        "CE_RECORDS_RETENTION_YEARS": _int("CE_RECORDS_RETENTION_YEARS", 7, minimum=4, maximum=100),
         # Payments
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),

@@ -10,18 +10,24 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
 from .extensions import db
 from .formatting import zone_or_utc
 from .models import (
     AccreditingBody,
+    Attendance,
     CEFormat,
+    Certificate,
     CESnapshot,
     CreatorProfile,
+    Enrollment,
     LearnerLicence,
+    LiveCheckIn,
     Offering,
     OfferingKind,
     ProviderApproval,
+    QuizAttempt,
     User,
     utcnow,
 )
@@ -218,3 +224,62 @@ def snapshot_ce(offering: Offering, occasion: str) -> CESnapshot | None:
     db.session.add(snapshot)
     db.session.flush()
     return snapshot
+
+
+# ---------------------------------------------------------------------------
+# Records retention: an accrediting body's auditor asks for attendance, post-test attempts and
+# certificates years later, so nothing holding them is deleted while they must be kept.
+
+
+def retention_ends(issued: datetime) -> date:
+    """The last day a record made at `issued` must be kept: CE_RECORDS_RETENTION_YEARS later."""
+    day, years = issued.date(), current_app.config["CE_RECORDS_RETENTION_YEARS"]
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # February 29 in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def records_kept_until(offering: Offering, today: date | None = None) -> date | None:
+    """The last day the offering's CE records must be kept: `date.max` while it claims CE, else
+    CE_RECORDS_RETENTION_YEARS after its last CE certificate; None when nothing must be kept any more."""
+    if offering.ce_minutes or offering.ce_claims:
+        return date.max
+    last = db.session.scalar(
+        sa.select(sa.func.max(Certificate.issued_at))
+        .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
+        .where(Enrollment.offering_id == offering.id, Certificate.ce_minutes.is_not(None))
+    )
+    if last is None:
+        return None
+    until = retention_ends(last)
+    return until if until >= (today or utcnow().date()) else None
+
+
+def kept_records(offering: Offering, *, session_ids=(), lesson_ids=()) -> str | None:
+    """Why deleting these live sessions or lessons of `offering` would lose CE records it must keep, in the
+    creator's words; None when they hold none (or the retention period is over)."""
+    kinds = []
+    session_ids, lesson_ids = list(session_ids), list(lesson_ids)
+    if session_ids:
+        attended = sa.exists().where(Attendance.live_session_id.in_(session_ids))
+        checked_in = sa.exists().where(LiveCheckIn.live_session_id.in_(session_ids))
+        if db.session.scalar(sa.select(sa.or_(attended, checked_in))):
+            kinds.append("attendance")
+    if lesson_ids and db.session.scalar(sa.select(sa.exists().where(QuizAttempt.lesson_id.in_(lesson_ids)))):
+        kinds.append("post-test attempts")
+    if not kinds:
+        return None
+    until = records_kept_until(offering)
+    if until is None:
+        return None
+    years = current_app.config["CE_RECORDS_RETENTION_YEARS"]
+    when = (
+        f"while the offering carries CE and for {years} years after its last CE certificate"
+        if until == date.max
+        else f"until {until:%B %-d, %Y}"
+    )
+    return (
+        f"It holds learners' {' and '.join(kinds)}: CE records, which accrediting bodies' audits ask you to keep "
+        f"{when}. It can't be deleted before then; rename or move it instead."
+    )

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import render_template
 
+from ...continuing_education import retention_ends
 from ...downloads import spreadsheet_safe
 from ...extensions import db
 from ...integrations.mail import send_after_commit
@@ -24,6 +25,7 @@ from ...models import (
     CECategory,
     CEClaim,
     CEFormat,
+    Certificate,
     CreatorProfile,
     Enrollment,
     InstructionalLevel,
@@ -31,6 +33,7 @@ from ...models import (
     OfferingEvaluation,
     OfferingStatus,
     ProviderApproval,
+    utcnow,
 )
 
 
@@ -73,8 +76,34 @@ def save_approval(profile: CreatorProfile, values: dict) -> tuple[ProviderApprov
     return approval, created
 
 
+class ApprovalKept(ValueError):
+    """An approval certificates were issued under, within the records' retention period."""
+
+
 def delete_approval(approval: ProviderApproval) -> None:
-    """Remove an approval; offerings that claim it can't be published with that claim until it is back."""
+    """Remove an approval; offerings that claim it can't be published with that claim until it is back.
+
+    An approval that CE certificates were issued under is a CE record: kept (ApprovalKept) until
+    CE_RECORDS_RETENTION_YEARS after the last of them, as a mistyped one that issued nothing is not.
+    """
+    last = db.session.scalar(
+        sa.select(sa.func.max(Certificate.issued_at))
+        .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
+        .join(Offering, Offering.id == Enrollment.offering_id)
+        .where(
+            Offering.creator_id == approval.creator_id,
+            Certificate.ce_body == approval.body.value,
+            Certificate.provider_number == approval.provider_number,
+        )
+    )
+    if last is not None:
+        until = retention_ends(last)
+        if until >= utcnow().date():
+            raise ApprovalKept(
+                f"Certificates were issued under this {approval.body.label} approval, so it is part of your CE "
+                f"records and stays until {until:%B %-d, %Y}. When it ends or is renewed, add the new period "
+                "beside it instead."
+            )
     db.session.delete(approval)
     db.session.flush()
 

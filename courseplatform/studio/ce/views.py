@@ -28,6 +28,7 @@ from ..offerings.forms import ConfirmForm
 from .audit_pack import audit_pack
 from .forms import ApprovalForm, OfferingCEForm, PoliciesForm
 from .services import (
+    ApprovalKept,
     delete_approval,
     evaluation_summary,
     evaluations_csv,
@@ -86,7 +87,11 @@ def delete_ce_approval(approval_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     label = approval.body.label
-    delete_approval(approval)
+    try:
+        delete_approval(approval)
+    except ApprovalKept as kept:
+        flash(str(kept), "error")
+        return redirect(url_for("studio.ce"))
     flash(f"Removed your {label} approval.", "success")
     return redirect(url_for("studio.ce"))
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
+from ...continuing_education import kept_records
 from ...extensions import db
 from ...formatting import zone_or_utc
 from ...integrations.storage import get_storage
@@ -107,7 +108,13 @@ def move_section(offering: Offering, section: Section, direction: str) -> None:
 
 
 def delete_section(offering: Offering, section: Section) -> list[str]:
-    """Remove a section with its lessons; returns the storage keys no longer used by anything."""
+    """Remove a section with its lessons; returns the storage keys no longer used by anything.
+
+    Refused (CurriculumError) while its quizzes hold post-test attempts the offering must keep.
+    """
+    kept = kept_records(offering, lesson_ids=[lesson.id for lesson in section.lessons])
+    if kept:
+        raise CurriculumError(f"“{section.title}” can't be deleted. {kept}")
     assets = [asset for lesson in section.lessons for asset in _lesson_assets(lesson)]
     # Removing is deleting (delete-orphan). Deleting explicitly as well trips SQLAlchemy when the
     # cascade reaches rows not loaded yet (a quiz's choices): "Failed to add object to the flush context".
@@ -246,9 +253,15 @@ def move_lesson(offering: Offering, lesson: Lesson, direction: str) -> None:
 
 
 def delete_lesson(lesson: Lesson) -> list[str]:
-    """Remove a lesson; returns the storage keys no longer used by anything."""
-    assets = _lesson_assets(lesson)
+    """Remove a lesson; returns the storage keys no longer used by anything.
+
+    Refused (CurriculumError) while it holds post-test attempts the offering must keep.
+    """
     section = lesson.section
+    kept = kept_records(section.offering, lesson_ids=[lesson.id])
+    if kept:
+        raise CurriculumError(f"“{lesson.title}” can't be deleted. {kept}")
+    assets = _lesson_assets(lesson)
     section.lessons.remove(lesson)  # deleted as an orphan, with its questions (see delete_section)
     _renumber(_sorted(section.lessons))
     db.session.flush()
@@ -457,7 +470,13 @@ def set_replay(
 
 
 def delete_live_session(offering: Offering, session: LiveSession) -> None:
-    """Cancel a session; lessons that pointed at it keep their place but lose the link."""
+    """Cancel a session; lessons that pointed at it keep their place but lose the link.
+
+    Refused (CurriculumError) while it holds attendance the offering must keep.
+    """
+    kept = kept_records(offering, session_ids=[session.id])
+    if kept:
+        raise CurriculumError(f"This session can't be deleted. {kept}")
     db.session.execute(sa.update(Lesson).where(Lesson.live_session_id == session.id).values(live_session_id=None))
     offering.live_sessions.remove(session)  # deleted as an orphan (see delete_section)
     db.session.flush()

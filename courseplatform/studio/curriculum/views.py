@@ -152,7 +152,11 @@ def delete_section(offering_id: int, section_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     title = section.title
-    services.delete_section(offering, section)
+    try:
+        services.delete_section(offering, section)
+    except CurriculumError as error:
+        flash(str(error), "error")
+        return back_to_curriculum(offering, f"section-{section.id}")
     flash(f"Section “{title}” and its lessons were deleted.", "success")
     return back_to_curriculum(offering)
 
@@ -307,7 +311,11 @@ def delete_lesson(offering_id: int, lesson_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     title, section_id = lesson.title, lesson.section_id
-    services.delete_lesson(lesson)
+    try:
+        services.delete_lesson(lesson)
+    except CurriculumError as error:
+        flash(str(error), "error")
+        return back_to_curriculum(offering, f"lesson-{lesson.id}")
     flash(f"Lesson “{title}” was deleted.", "success")
     return back_to_curriculum(offering, f"section-{section_id}")
 

@@ -188,6 +188,10 @@ def delete_live_session(offering_id: int, session_id: int):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.delete_live_session(offering, session)
+    try:
+        services.delete_live_session(offering, session)
+    except CurriculumError as error:
+        flash(str(error), "error")
+        return redirect(url_for("studio.live_sessions", offering_id=offering.id, _anchor=f"session-{session.id}"))
     _saved("Session deleted.", offering)
     return redirect(url_for("studio.live_sessions", offering_id=offering.id))
