@@ -22,6 +22,7 @@ from .forms import (
     QuestionForm,
     QuizSettingsForm,
 )
+from .services import CurriculumError
 from .views import lesson_of
 
 # Quizzes
@@ -90,9 +91,15 @@ def quiz(offering_id: int, lesson_id: int):
         else None
     )
     if form.validate_on_submit():
-        services.save_quiz_settings(lesson, form.pass_percent.data, form.max_attempts.data, form.reveal_answers.data)
-        flash("Quiz settings saved.", "success")
-        return redirect(url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id))
+        try:
+            services.save_quiz_settings(
+                lesson, form.pass_percent.data, form.max_attempts.data, form.reveal_answers.data
+            )
+        except CurriculumError as error:  # a published CE offering's rules
+            form.pass_percent.errors = [*form.pass_percent.errors, str(error)]
+        else:
+            flash("Quiz settings saved.", "success")
+            return redirect(url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id))
     return _render_quiz(offering, lesson, form, QuestionForm(formdata=None))
 
 
@@ -103,17 +110,21 @@ def new_question(offering_id: int, lesson_id: int):
     offering = owned_offering_or_404(offering_id, *QUIZ_OPTIONS)
     lesson = _quiz_lesson_of(offering, lesson_id)
     form = QuestionForm()
+    settings = QuizSettingsForm(
+        formdata=None,
+        data={
+            "pass_percent": lesson.quiz_pass_percent,
+            "max_attempts": lesson.quiz_max_attempts,
+            "reveal_answers": lesson.quiz_reveal_answers,
+        },
+    )
     if not form.validate_on_submit():
-        settings = QuizSettingsForm(
-            formdata=None,
-            data={
-                "pass_percent": lesson.quiz_pass_percent,
-                "max_attempts": lesson.quiz_max_attempts,
-                "reveal_answers": lesson.quiz_reveal_answers,
-            },
-        )
         return _render_quiz(offering, lesson, settings, form)
-    question = services.save_question(lesson, None, form.prompt.data, form.explanation.data, form.cleaned_choices())
+    try:
+        question = services.save_question(lesson, None, form.prompt.data, form.explanation.data, form.cleaned_choices())
+    except CurriculumError as error:  # a published CE offering's rules
+        form.prompt.errors = [*form.prompt.errors, str(error)]
+        return _render_quiz(offering, lesson, settings, form)
     flash("Question added.", "success")
     return redirect(
         url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id, _anchor=f"question-{question.id}")
@@ -131,11 +142,15 @@ def edit_question(offering_id: int, lesson_id: int, question_id: int):
     question = _question_of(lesson, question_id)
     form = _question_form(question)
     if form.validate_on_submit():
-        services.save_question(lesson, question, form.prompt.data, form.explanation.data, form.cleaned_choices())
-        flash("Question saved.", "success")
-        return redirect(
-            url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id, _anchor=f"question-{question.id}")
-        )
+        try:
+            services.save_question(lesson, question, form.prompt.data, form.explanation.data, form.cleaned_choices())
+        except CurriculumError as error:  # a published CE offering's rules
+            form.prompt.errors = [*form.prompt.errors, str(error)]
+        else:
+            flash("Question saved.", "success")
+            return redirect(
+                url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id, _anchor=f"question-{question.id}")
+            )
     return _render_quiz(offering, lesson, None, form, editing=question)
 
 
@@ -164,8 +179,12 @@ def delete_question(offering_id: int, lesson_id: int, question_id: int):
     question = _question_of(lesson, question_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.delete_question(lesson, question)
-    flash("Question deleted.", "success")
+    try:
+        services.delete_question(lesson, question)
+    except CurriculumError as error:  # a published CE offering's rules
+        flash(str(error), "error")
+    else:
+        flash("Question deleted.", "success")
     return redirect(url_for("studio.quiz", offering_id=offering.id, lesson_id=lesson.id))
 
 

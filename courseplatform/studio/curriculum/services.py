@@ -8,6 +8,7 @@ deletes them after the commit, so a failed request never loses a file it still n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -35,6 +36,7 @@ from ...models import (
     User,
     utcnow,
 )
+from ..offerings.ce_rules import ce_rules_kept
 
 # What each kind of lesson may carry as its main file, and whether it may have captions.
 FILE_CATEGORIES = {LessonKind.VIDEO: {"video", "audio"}, LessonKind.DOWNLOAD: {"document"}}
@@ -116,11 +118,12 @@ def delete_section(offering: Offering, section: Section) -> list[str]:
     if kept:
         raise CurriculumError(f"“{section.title}” can't be deleted. {kept}")
     assets = [asset for lesson in section.lessons for asset in _lesson_assets(lesson)]
-    # Removing is deleting (delete-orphan). Deleting explicitly as well trips SQLAlchemy when the
-    # cascade reaches rows not loaded yet (a quiz's choices): "Failed to add object to the flush context".
-    offering.sections.remove(section)
-    _renumber(_sorted(offering.sections))
-    db.session.flush()
+    with ce_rules_kept(offering, CurriculumError):
+        # Removing is deleting (delete-orphan). Deleting explicitly as well trips SQLAlchemy when the
+        # cascade reaches rows not loaded yet (a quiz's choices): "Failed to add object to the flush context".
+        offering.sections.remove(section)
+        _renumber(_sorted(offering.sections))
+        db.session.flush()
     return release_assets(assets)
 
 
@@ -150,15 +153,27 @@ def add_lesson(section: Section, changes: LessonChanges, uploader: User) -> tupl
     """Append a lesson at the end of a section, storing its files."""
     lessons = _sorted(section.lessons)
     lesson = Lesson(title="", kind=changes.kind, position=len(lessons))
-    section.lessons.append(lesson)
-    _renumber([*lessons, lesson])
-    keys = _apply(lesson, changes, uploader)
+    with _post_test_kept(section.offering, changes.kind is LessonKind.QUIZ):
+        section.lessons.append(lesson)
+        _renumber([*lessons, lesson])
+        keys = _apply(lesson, changes, uploader)
     return lesson, keys
 
 
 def update_lesson(lesson: Lesson, changes: LessonChanges, uploader: User) -> list[str]:
     """Save the lesson form; returns the storage keys of files it replaced or dropped."""
-    return _apply(lesson, changes, uploader)
+    with _post_test_kept(lesson.section.offering, LessonKind.QUIZ in (lesson.kind, changes.kind)):
+        return _apply(lesson, changes, uploader)
+
+
+@contextmanager
+def _post_test_kept(offering: Offering, touches_a_quiz: bool):
+    """The CE rules guard (`ce_rules_kept`) for lesson changes, which can break them only through a quiz."""
+    if not touches_a_quiz:
+        yield
+        return
+    with ce_rules_kept(offering, CurriculumError):
+        yield
 
 
 def _apply(lesson: Lesson, changes: LessonChanges, uploader: User) -> list[str]:
@@ -262,9 +277,10 @@ def delete_lesson(lesson: Lesson) -> list[str]:
     if kept:
         raise CurriculumError(f"“{lesson.title}” can't be deleted. {kept}")
     assets = _lesson_assets(lesson)
-    section.lessons.remove(lesson)  # deleted as an orphan, with its questions (see delete_section)
-    _renumber(_sorted(section.lessons))
-    db.session.flush()
+    with _post_test_kept(section.offering, lesson.kind is LessonKind.QUIZ):
+        section.lessons.remove(lesson)  # deleted as an orphan, with its questions (see delete_section)
+        _renumber(_sorted(section.lessons))
+        db.session.flush()
     return release_assets(assets)
 
 
@@ -323,10 +339,11 @@ def _category(asset: MediaAsset) -> str | None:
 
 def save_quiz_settings(lesson: Lesson, pass_percent: int, max_attempts: int | None, reveal_answers: bool) -> None:
     """Set what a learner needs to pass, how often they may try, and what they see afterwards."""
-    lesson.quiz_pass_percent = pass_percent
-    lesson.quiz_max_attempts = max_attempts
-    lesson.quiz_reveal_answers = reveal_answers
-    db.session.flush()
+    with ce_rules_kept(lesson.section.offering, CurriculumError):
+        lesson.quiz_pass_percent = pass_percent
+        lesson.quiz_max_attempts = max_attempts
+        lesson.quiz_reveal_answers = reveal_answers
+        db.session.flush()
 
 
 def save_question(
@@ -337,18 +354,19 @@ def save_question(
     choices: list[tuple[str, bool]],
 ) -> QuizQuestion:
     """Add a question at the end of the quiz, or rewrite one, with its choices in order."""
-    if question is None:
-        existing = _sorted(lesson.questions)
-        question = QuizQuestion(prompt="", position=len(existing))
-        lesson.questions.append(question)
-        _renumber([*existing, question])
-    question.prompt = prompt.strip()
-    question.explanation = (explanation or "").strip()
-    question.choices.clear()
-    db.session.flush()
-    for index, (text, correct) in enumerate(choices):
-        question.choices.append(QuizChoice(text=text.strip(), is_correct=correct, position=index))
-    db.session.flush()
+    with ce_rules_kept(lesson.section.offering, CurriculumError):
+        if question is None:
+            existing = _sorted(lesson.questions)
+            question = QuizQuestion(prompt="", position=len(existing))
+            lesson.questions.append(question)
+            _renumber([*existing, question])
+        question.prompt = prompt.strip()
+        question.explanation = (explanation or "").strip()
+        question.choices.clear()
+        db.session.flush()
+        for index, (text, correct) in enumerate(choices):
+            question.choices.append(QuizChoice(text=text.strip(), is_correct=correct, position=index))
+        db.session.flush()
     return question
 
 
@@ -365,9 +383,10 @@ def move_question(lesson: Lesson, question: QuizQuestion, direction: str) -> Non
 
 def delete_question(lesson: Lesson, question: QuizQuestion) -> None:
     """Remove a question and close the gap it leaves."""
-    lesson.questions.remove(question)  # deleted as an orphan, with its choices (see delete_section)
-    _renumber(_sorted(lesson.questions))
-    db.session.flush()
+    with ce_rules_kept(lesson.section.offering, CurriculumError):
+        lesson.questions.remove(question)  # deleted as an orphan, with its choices (see delete_section)
+        _renumber(_sorted(lesson.questions))
+        db.session.flush()
 
 
 # ---------------------------------------------------------------------------
@@ -409,18 +428,19 @@ def save_live_session(offering: Offering, session: LiveSession | None, changes: 
         starts_at = session.starts_at
     elif starts_at <= utcnow():
         raise CurriculumError("That time has already passed. Choose a date and time in the future.")
-    if session is None:
-        session = LiveSession(offering=offering, starts_at=starts_at, time_zone=changes.time_zone)
-        db.session.add(session)
-    elif moved:
-        session.reminder_sent_at = None  # the new time gets its own reminder
-    session.title = changes.title.strip()
-    session.starts_at = starts_at
-    session.time_zone = changes.time_zone
-    session.duration_minutes = changes.duration_minutes
-    session.capacity = changes.capacity
-    session.join_url = changes.join_url.strip()
-    db.session.flush()
+    with ce_rules_kept(offering, CurriculumError):
+        if session is None:
+            session = LiveSession(offering=offering, starts_at=starts_at, time_zone=changes.time_zone)
+            db.session.add(session)
+        elif moved:
+            session.reminder_sent_at = None  # the new time gets its own reminder
+        session.title = changes.title.strip()
+        session.starts_at = starts_at
+        session.time_zone = changes.time_zone
+        session.duration_minutes = changes.duration_minutes
+        session.capacity = changes.capacity
+        session.join_url = changes.join_url.strip()
+        db.session.flush()
     return session
 
 

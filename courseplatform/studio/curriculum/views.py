@@ -239,6 +239,10 @@ def _save_lesson(offering: Offering, section: Section, lesson: Lesson | None, fo
         field = form[error.field]
         field.errors = [*field.errors, str(error)]
         return None
+    except CurriculumError as error:  # a published CE offering's rules
+        db.session.rollback()
+        form.kind.errors = [*form.kind.errors, str(error)]
+        return None
     return lesson
 
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
 
-from ...continuing_education import approvals_of, format_of
+from ...continuing_education import approvals_of, creator_today, format_of
 from ...extensions import db
 from ...formatting import zone_or_utc
 from ...models import (
@@ -35,6 +36,7 @@ from ...models import (
     LiveSession,
     Offering,
     OfferingKind,
+    OfferingStatus,
     ProviderApproval,
     QuizQuestion,
     Section,
@@ -167,6 +169,32 @@ def _attendance(offering: Offering, review: CEReview) -> None:
             f"The certificate asks for {offering.min_attendance_percent} % attendance: most bodies give no partial "
             "credit, so a learner who misses part of the program still gets every hour. Check your approval allows it."
         )
+
+
+@contextmanager
+def ce_rules_kept(offering: Offering, error: type[Exception]):
+    """Run a change to a published offering with CE claims only if it breaks none of its bodies' rules
+    that held before it: learners already read its CE statements, so its claims must keep standing.
+
+    The change runs in a savepoint; one that adds a problem is rolled back and `error` raised with
+    the problems. Problems the offering already had (an approval that has since ended) don't block
+    an unrelated change. Other offerings' changes pass straight through.
+    """
+    if offering.status is not OfferingStatus.PUBLISHED or not offering.ce_claims:
+        yield
+        return
+    today = creator_today(offering.creator)
+    before = set(ce_review(offering, today).problems)
+    with db.session.begin_nested() as change:
+        yield
+        db.session.flush()
+        added = [problem for problem in ce_review(offering, today).problems if problem not in before]
+        if added:
+            change.rollback()
+            raise error(
+                "This offering is published with CE credit, so nothing was changed: the change would break "
+                "these rules. " + " ".join(added)
+            )
 
 
 def _program_days(offering: Offering, fmt: CEFormat, today: date) -> list[date]:

@@ -33,12 +33,16 @@ from ...models import (
 )
 from ...pagination import Page, paginate
 from ...stats import offering_learners, offering_net_cents
-from .ce_rules import ce_review
+from .ce_rules import ce_review, ce_rules_kept
 from .forms import topic_names
 
 
 class StudioError(ValueError):
     """A studio rule was broken; the message tells the creator what to do."""
+
+
+class CERulesBroken(StudioError):
+    """A change that would break a published offering's CE claims; nothing of it was kept."""
 
 
 class NotReadyToPublish(StudioError):
@@ -162,6 +166,19 @@ def save_offering(
         offering.cover_asset = store_upload(profile.user, cover, {"image"})
     elif form.remove_cover.data:
         offering.cover_asset = None
+    opening = offering.waitlist_only and not form.waitlist_only.data
+    with ce_rules_kept(offering, CERulesBroken):
+        _apply_details(offering, form, slug)
+    if offering.status is OfferingStatus.PUBLISHED:
+        snapshot_ce(offering, "details changed")
+    if opening and offering.status is OfferingStatus.PUBLISHED:
+        announce_opening(offering)
+    if old_cover is not None and old_cover is not offering.cover_asset:
+        return offering, release_assets([old_cover])
+    return offering, []
+
+
+def _apply_details(offering: Offering, form, slug: str) -> None:
     price, sliding_min = form.price_values()
     offering.kind = OfferingKind(form.kind.data)
     offering.title = form.title.data.strip()
@@ -179,19 +196,11 @@ def save_offering(
     offering.min_attendance_percent = form.min_attendance_percent.data if live else None
     offering.attendance_grace_minutes = form.attendance_grace_minutes.data if live else None
     offering.checkin_required = bool(form.checkin_required.data) and live
-    opening = offering.waitlist_only and not form.waitlist_only.data
     offering.waitlist_only = form.waitlist_only.data
     offering.topics = topics_for(topic_names(form.topics.data))
     offering.updated_at = utcnow()
     db.session.add(offering)
     db.session.flush()
-    if offering.status is OfferingStatus.PUBLISHED:
-        snapshot_ce(offering, "details changed")
-    if opening and offering.status is OfferingStatus.PUBLISHED:
-        announce_opening(offering)
-    if old_cover is not None and old_cover is not offering.cover_asset:
-        return offering, release_assets([old_cover])
-    return offering, []
 
 
 def curriculum_problems(offering: Offering) -> list[str]:

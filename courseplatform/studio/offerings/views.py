@@ -17,6 +17,7 @@ from ..curriculum.services import CURRICULUM_OPTIONS
 from . import services
 from .forms import ConfirmForm, OfferingForm
 from .services import (
+    CERulesBroken,
     NotReadyToPublish,
     StudioError,
     archive,
@@ -90,6 +91,9 @@ def _offering_form(form: OfferingForm, offering: Offering | None):
         profile = offering.creator if offering is not None else current_user.creator_profile
         try:
             saved, _unused_keys = save_offering(profile, offering, form, request.files.get(form.cover.name))
+        except CERulesBroken as error:
+            flash(str(error), "error")
+            db.session.rollback()
         except (StudioError, UploadError) as error:
             target = form.slug if isinstance(error, StudioError) else form.cover
             target.errors = [*target.errors, str(error)]
