@@ -61,10 +61,23 @@ def new_checkin_code() -> str:
     return "".join(secrets.choice(CHECKIN_ALPHABET) for _ in range(CHECKIN_LENGTH))
 
 
+def checkin_closes_at(session: LiveSession) -> datetime:
+    """When learners can no longer check in (a session at the end of time never closes)."""
+    try:
+        return session.ends_at + CHECKIN_AFTER_END
+    except OverflowError:
+        return session.ends_at
+
+
+def checkin_is_over(session: LiveSession, now: datetime | None = None) -> bool:
+    """True once nobody can check in any more: a code created now would only deny credit to those who came."""
+    return (now or utcnow()) >= checkin_closes_at(session)
+
+
 def checkin_is_open(session: LiveSession, now: datetime | None = None) -> bool:
     """True while a learner may enter the session's code: from the join window until a while after the end."""
     now = now or utcnow()
-    return session.checkin_code is not None and join_opens_at(session) <= now < session.ends_at + CHECKIN_AFTER_END
+    return session.checkin_code is not None and join_opens_at(session) <= now < checkin_closes_at(session)
 
 
 def checked_in(enrollment: Enrollment, session: LiveSession) -> bool:
@@ -86,7 +99,7 @@ def check_in(enrollment: Enrollment, session: LiveSession, code: str, now: datet
     """
     now = now or utcnow()
     if not checkin_is_open(session, now):
-        if session.checkin_code is None and session.ends_at + CHECKIN_AFTER_END > now:
+        if session.checkin_code is None and not checkin_is_over(session, now):
             raise CheckInRefused("The check-in code hasn't been shown yet. Enter it when the presenter shows it.")
         raise CheckInRefused("Check-in is open only during the session.")
     typed = re.sub(r"[\s-]", "", code or "").upper()[:40]

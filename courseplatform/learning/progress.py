@@ -386,7 +386,7 @@ def credit_notes(offering: Offering, session: LiveSession, record: Attendance | 
             ]
         beyond = [words.format(value) for value, words in missed if value is not None and value > grace]
         if beyond:
-            notes.append(f"{', '.join(beyond)}: more than the {grace} min allowed")
+            notes.append(f"{', '.join(beyond)} ({grace} min allowed)")
     return notes
 
 

@@ -121,13 +121,13 @@ def test_the_attendance_page_says_why_a_session_earns_nothing(client, web, offer
     assert "Line 12 Call-in user 1: No e-mail address" in text
     assert "Line 2 maya@example.org" in text  # the host isn't a learner
     page = text_of(client.get(page_url(offering, evening)))
-    assert "No credit: joined 23 min late: more than the 15 min allowed" in page
-    assert "No credit: left 20 min early: more than the 15 min allowed" in page
-    assert "No credit: away 30 min in between: more than the 15 min allowed" in page
+    assert "No credit: joined 23 min late (15 min allowed)" in page
+    assert "No credit: left 20 min early (15 min allowed)" in page
+    assert "No credit: away 30 min in between (15 min allowed)" in page
     assert "A session counts whole for a learner who joined at most 15 min late" in page
 
     record = client.get(f"/studio/courses/{offering.id}/learners/{enrollment_of(offering, learners['ben']).id}")
-    assert "No credit: joined 23 min late: more than the 15 min allowed" in text_of(record)
+    assert "No credit: joined 23 min late (15 min allowed)" in text_of(record)
 
 
 def test_google_meets_attendance_csv_with_clock_times(offering, evening, learners):
@@ -313,4 +313,21 @@ def test_the_audit_pack_keeps_the_sign_in_sheet_and_why_credit_was_denied(client
     assert (dev["minutes_late"], dev["minutes_away"], dev["checked_in_at"]) == ("1", "8", "2026-03-11T00:10:00+00:00")
     assert dev["minutes_credited"] == "120" and dev["no_credit_because"] == ""
     assert ben["minutes_credited"] == "0"
-    assert ben["no_credit_because"] == "didn't check in; joined 23 min late: more than the 15 min allowed"
+    assert ben["no_credit_because"] == "didn't check in; joined 23 min late (15 min allowed)"
+
+
+def test_no_code_can_be_created_once_check_in_is_over(client, web, offering, evening, learners):
+    """A code created after the session would deny credit to everyone who came."""
+    offering.checkin_required = True
+    db.session.commit()
+    page = text_of(client.get(page_url(offering, evening)))
+    assert "This session ended without a check-in code, so it counts without one." in page
+    assert "Create the check-in code" not in page
+    answer = web.submit(
+        f"/studio/courses/{offering.id}/sessions/{evening.id}/check-in-code/new",
+        {},
+        form_url=page_url(offering, evening),
+    )
+    assert "This session is over: a code created now would deny credit" in text_of(answer)
+    db.session.expire_all()
+    assert evening.checkin_code is None

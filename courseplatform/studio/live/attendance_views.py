@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from ...access import owned_offering_or_404, studio_required
 from ...extensions import db
-from ...learning.live import new_checkin_code
+from ...learning.live import checkin_is_over, new_checkin_code
 from ...models import Job, JobStatus, LiveCheckIn, LiveSession, Offering, OfferingKind, utcnow
 from .. import bp
 from ..curriculum.services import session_zone
@@ -76,6 +76,7 @@ def _page(
         recorded=sum(1 for row in roster if row.minutes is not None),
         upload=upload or AttendanceImportForm(),
         code_form=CheckInCodeForm(),
+        checkin_over=checkin_is_over(session),
         job=job,
         report=job.result if job is not None and job.status is JobStatus.DONE else None,
         active_tab="studio.live_sessions",
@@ -102,6 +103,9 @@ def new_session_checkin_code(offering_id: int, session_id: int):
     offering, session = _session_of(offering_id, session_id)
     if not offering.checkin_required:
         abort(404)
+    if checkin_is_over(session):
+        flash("This session is over: a code created now would deny credit to everyone who attended.", "error")
+        return redirect(url_for("studio.attendance", offering_id=offering.id, session_id=session.id))
     session.checkin_code = new_checkin_code()
     return redirect(url_for("studio.session_checkin_code", offering_id=offering.id, session_id=session.id))
 
@@ -123,6 +127,7 @@ def session_checkin_code(offering_id: int, session_id: int):
         checked_in=checked_in,
         zone=session_zone(offering, current_user),
         form=CheckInCodeForm(),
+        over=checkin_is_over(session),
     )
 
 
