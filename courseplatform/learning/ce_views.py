@@ -6,6 +6,7 @@ POST      /learn/<slug>/certificate        claim the certificate of completion (
 GET       /learn/<slug>/certificate.pdf    my certificate as a PDF
 GET       /learn/ce                        my CE wallet: every CE certificate, hours by body and category
 GET       /learn/ce.csv                    the same as CSV, for a licence renewal
+GET       /learn/ce.pdf                    the same as one PDF transcript
 GET, POST /learn/ce/licences               my licences (what my CE certificates state), and add one
 POST      /learn/ce/licences/<id>/delete   remove one of my licences
 
@@ -22,10 +23,12 @@ from ..continuing_education import LicenceError, add_licence, licences_of, owned
 from ..downloads import attachment, private_download
 from ..extensions import db
 from ..fields import page_number
-from ..models import Enrollment, Offering
+from ..formatting import format_date
+from ..links import absolute_url
+from ..models import Enrollment, Offering, utcnow
 from . import bp
 from .ce_forms import AttestationForm, ClaimCertificateForm, LicenceForm, evaluation_form
-from .certificate_pdf import certificate_filename, certificate_pdf
+from .certificate_pdf import ce_transcript_pdf, certificate_filename, certificate_pdf
 from .certificates import (
     EVALUATION_STATEMENTS,
     Completion,
@@ -34,6 +37,7 @@ from .certificates import (
     ce_hours_label,
     ce_totals,
     ce_wallet_csv,
+    ce_wallet_lines,
     ce_wallet_page,
     completion_of,
     issue_certificate,
@@ -232,3 +236,18 @@ def ce_wallet():
 @login_required
 def ce_wallet_csv_download():
     return private_download(ce_wallet_csv(current_user), "ce-certificates.csv")
+
+
+@bp.get("/ce.pdf")
+@login_required
+def ce_transcript_download():
+    """Every CE certificate on one PDF transcript, with hours by body and category, for a licence renewal."""
+    body = ce_transcript_pdf(
+        current_user.name,
+        [str(licence) for licence in licences_of(current_user)],
+        ce_totals(current_user),
+        ce_wallet_lines(current_user),
+        made_on=format_date(utcnow(), current_user.time_zone, "%B %-d, %Y"),
+        verify_at=absolute_url("certificates.lookup"),
+    )
+    return private_download(body, "ce-transcript.pdf", "application/pdf")

@@ -19,7 +19,7 @@ from fpdf.enums import Align, XPos, YPos
 
 from ..formatting import zone_or_utc
 from ..models import Certificate
-from .certificates import ce_hours_label
+from .certificates import CreditTotal, WalletLine, ce_hours_label
 
 ENCODING = "windows-1252"
 
@@ -343,3 +343,75 @@ def verification_qr(url: str) -> io.BytesIO:
     segno.make(url, error="m").save(image, kind="png", scale=8, border=2)
     image.seek(0)
     return image
+
+
+# ---------------------------------------------------------------------------
+# The CE transcript: every certificate on one document, for a licence renewal
+
+
+def ce_transcript_pdf(
+    name: str, licences: list[str], totals: list[CreditTotal], lines: list[WalletLine], *, made_on: str, verify_at: str
+) -> bytes:
+    """The learner's CE certificates as a transcript (landscape Letter): hours by body and category, then a
+    line per certificate with what a board asks for; `verify_at` says where each number can be checked."""
+    pdf = FPDF(orientation="L", unit="mm", format="Letter")
+    pdf.core_fonts_encoding = ENCODING
+    pdf.set_margins(14, 14, 14)
+    pdf.set_auto_page_break(True, margin=14)
+    pdf.set_title(printable(f"Continuing education transcript: {name}"))
+    pdf.set_author("Aqueduct")
+    pdf.set_creator("Aqueduct")
+    pdf.add_page()
+
+    def text(value: str, style: str = "", size: float = 10, colour=INK, height: float = 5.5) -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.set_text_color(*colour)
+        pdf.multi_cell(0, height, printable(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    text("Aqueduct", "B", 11, TEAL)
+    pdf.set_font("Times", "B", 22)
+    pdf.set_text_color(*DEEP)
+    pdf.multi_cell(0, 11, "Continuing education transcript", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    text(name, "B", 14, INK, 8)
+    if licences:
+        text("Licences: " + "; ".join(licences), "", 10, SOFT)
+    text(f"Made on {made_on}. Every certificate below stands; check any number at {verify_at}.", "", 9, SOFT)
+    pdf.ln(4)
+
+    total_minutes = sum(total.minutes for total in totals)
+    text(f"{ce_hours_label(total_minutes)} in all" if total_minutes else "No CE certificates yet.", "B", 12, ACCENT)
+    if totals:
+        pdf.set_font("Helvetica", "", 9)
+        pdf.set_text_color(*INK)
+        with pdf.table(
+            col_widths=(70, 70, 40, 30), width=210, align="LEFT", text_align="LEFT", line_height=5.5
+        ) as table:
+            table.row(["Body", "Category", "Certificates", "Hours"])
+            for total in totals:
+                table.row(
+                    [
+                        printable(total.body or "No body named"),
+                        printable(total.category or "-"),
+                        str(total.certificates),
+                        f"{total.minutes / 60:g}",
+                    ]
+                )
+        pdf.ln(5)
+
+    if lines:
+        pdf.set_font("Helvetica", "", 8)
+        widths = (22, 62, 12, 22, 26, 26, 46, 35)
+        with pdf.table(col_widths=widths, width=sum(widths), align="LEFT", text_align="LEFT", line_height=4.5) as table:
+            table.row(["Completed", "Program", "Hours", "Body", "Category", "Format", "Provider", "Certificate"])
+            for line in lines:
+                provider = line.provider + (f", #{line.provider_number}" if line.provider_number else "")
+                table.row(
+                    [
+                        printable(value)
+                        for value in (
+                            line.completed_on, line.title, line.hours, line.body or "-", line.category or "-",
+                            line.format or "-", provider or "-", line.number,
+                        )
+                    ]
+                )  # fmt: skip
+    return bytes(pdf.output())

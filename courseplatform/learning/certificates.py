@@ -352,6 +352,48 @@ def ce_wallet_page(user: User, page: int) -> Page[Certificate]:
     )
 
 
+@dataclass(frozen=True)
+class WalletLine:
+    """One CE certificate as a licence renewal lists it (the CSV's row, the transcript's line)."""
+
+    completed_on: str  # ISO date, in the learner's zone
+    title: str
+    hours: str
+    body: str
+    category: str
+    format: str
+    licence: str
+    provider: str
+    provider_number: str
+    number: str
+    verify_at: str
+
+
+def ce_wallet_lines(user: User) -> list[WalletLine]:
+    """Every CE certificate of the learner that stands, oldest first (one query)."""
+    certificates = db.session.scalars(
+        _ce_certificates(user)
+        .options(contains_eager(Certificate.enrollment))
+        .order_by(Certificate.issued_at, Certificate.id)
+    )
+    return [
+        WalletLine(
+            completion_day(certificate, user.time_zone),
+            certificate.offering_title,
+            f"{(certificate.ce_minutes or 0) / 60:g}",
+            certificate.ce_body_label,
+            certificate.ce_category,
+            certificate.ce_format,
+            certificate.learner_licence,
+            certificate.provider_name,
+            certificate.provider_number,
+            certificate.number,
+            verification_url(certificate),
+        )
+        for certificate in certificates
+    ]
+
+
 def ce_wallet_csv(user: User) -> str:
     """Every CE certificate of the learner, for a licence renewal: one row each."""
     out = io.StringIO()
@@ -360,32 +402,21 @@ def ce_wallet_csv(user: User) -> str:
         ["completed_on", "title", "hours", "body", "category", "format", "licence", "provider", "provider_number",
          "certificate_number", "verify_at"]
     )  # fmt: skip
-    certificates = db.session.scalars(
-        _ce_certificates(user)
-        .options(contains_eager(Certificate.enrollment))
-        .order_by(Certificate.issued_at, Certificate.id)
-    )
-    for certificate in certificates:
+    for line in ce_wallet_lines(user):
         writer.writerow(
             [
-                completion_day(certificate, user.time_zone),
+                line.completed_on,
                 *(
                     spreadsheet_safe(text)
                     for text in (
-                        certificate.offering_title,
-                        f"{(certificate.ce_minutes or 0) / 60:g}",
-                        certificate.ce_body_label,
-                        certificate.ce_category,
-                        certificate.ce_format,
-                        certificate.learner_licence,
-                        certificate.provider_name,
-                        certificate.provider_number,
+                        line.title, line.hours, line.body, line.category, line.format, line.licence, line.provider,
+                        line.provider_number,
                     )
                 ),
-                certificate.number,
-                verification_url(certificate),
+                line.number,
+                line.verify_at,
             ]
-        )
+        )  # fmt: skip
     return out.getvalue()
 
 

@@ -175,6 +175,19 @@ def test_the_ce_wallet_totals_hours_by_body_and_category_and_exports_them(web, c
     assert len(rows) == 4 and any(",Grief,1.5,ASWB ACE,Clinical practice," in row for row in rows)
     assert counter.count < 15
 
+    # The same as one PDF transcript for the licensing board: totals, then a line per certificate.
+    answer = client.get("/learn/ce.pdf")
+    assert answer.mimetype == "application/pdf" and answer.headers["Cache-Control"] == "private, no-store"
+    transcript = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(answer.data)).pages).split())
+    assert "Continuing education transcript" in transcript and "LCSW CSW-1, Oregon" in transcript
+    assert "6.5 CE hours in all" in transcript
+    assert "ASWB ACE Clinical practice 2 4.5" in transcript
+    for title in ("Grounding", "Grief", "Counselor only"):
+        assert title in transcript
+    assert "Refunded" not in transcript
+    numbers = [row.split(",")[-2] for row in rows[1:]]
+    assert all(number in transcript for number in numbers)
+
 
 def test_the_ce_wallet_page_runs_the_same_queries_for_few_and_many_certificates(web, client, app, count_queries):
     user = UserFactory(email="many@example.org")
