@@ -113,9 +113,14 @@ def join_session(slug: str, session_id: int):
     return redirect(_session_page(offering, session))
 
 
+def _checker_key() -> str:
+    """Tries are counted per learner: a whole training room may share one address."""
+    return f"check-in:{current_user.id}"
+
+
 @bp.post("/<slug>/sessions/<int:session_id>/check-in")
 @login_required
-@limiter.limit("20 per hour")
+@limiter.limit("20 per hour", key_func=_checker_key)
 def session_check_in(slug: str, session_id: int):
     """Record a learner's check-in with the code the presenter showed; the answer is a message on the lesson."""
     session, _viewer = _session_or_404(slug, session_id)

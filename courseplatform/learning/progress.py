@@ -341,7 +341,7 @@ def credited_minutes(offering: Offering) -> sa.ColumnElement[int]:
       for a missed session;
     - with a grace of N minutes, the whole session for a learner who arrived at most N minutes late,
       left at most N early and was away at most N in between (a typed figure: missed at most N in
-      all), and nothing otherwise;
+      all), and nothing otherwise, nor for anyone who wasn't there at all;
     - with check-in required, nothing for a session whose code was shown but never entered.
     """
     duration, minutes = LiveSession.duration_minutes, Attendance.minutes_attended
@@ -352,12 +352,14 @@ def credited_minutes(offering: Offering) -> sa.ColumnElement[int]:
     else:
         timed = sa.and_(
             Attendance.late_minutes.is_not(None),
+            Attendance.late_minutes < duration,  # joined before the end
             Attendance.late_minutes <= grace,
             Attendance.early_minutes <= grace,
             Attendance.away_minutes <= grace,
         )
         typed = sa.and_(Attendance.late_minutes.is_(None), duration - minutes <= grace)
-        counted = sa.case((sa.or_(timed, typed), duration), else_=0)
+        # Someone who wasn't there earns nothing, however long the allowance.
+        counted = sa.case((sa.and_(minutes > 0, sa.or_(timed, typed)), duration), else_=0)
     nothing: list[tuple[sa.ColumnElement[bool], int]] = [(Attendance.id.is_(None), 0)]
     if offering.checkin_required:
         checked_in = sa.exists().where(
@@ -375,7 +377,12 @@ def credit_notes(offering: Offering, session: LiveSession, record: Attendance | 
     if offering.checkin_required and session.checkin_code is not None and not checked_in:
         notes.append("didn't check in")
     grace = offering.attendance_grace_minutes
-    if grace is not None:
+    absent = record.minutes_attended == 0 or (
+        record.late_minutes is not None and record.late_minutes >= session.duration_minutes
+    )
+    if grace is not None and absent:
+        notes.append("didn't attend")
+    elif grace is not None:
         if record.late_minutes is None:
             missed = [(session.duration_minutes - record.minutes_attended, "missed {} min")]
         else:

@@ -331,3 +331,19 @@ def test_no_code_can_be_created_once_check_in_is_over(client, web, offering, eve
     assert "This session is over: a code created now would deny credit" in text_of(answer)
     db.session.expire_all()
     assert evening.checkin_code is None
+
+
+def test_a_report_on_other_clocks_falls_back_to_its_durations(offering, evening, learners):
+    """Zoom writes times on the account's clocks: an account six hours off the session's meets nobody."""
+    shifted = (
+        b"Name (Original Name),User Email,Join Time,Leave Time,Duration (Minutes)\n"
+        b"Ana Ortiz,ana@example.org,03/11/2026 12:00:00 AM,03/11/2026 02:00:00 AM,120\n"
+        b"Ben Halloran,ben@example.org,03/11/2026 12:10:00 AM,03/11/2026 02:00:00 AM,110\n"
+    )
+    report = read_report(shifted, session=evening)
+    assert [line.line for line in report.untimed] == [2, 3]
+    assert "export the report on the session's clocks (America/Chicago)" in report.untimed[0].reason
+    import_report(offering, evening, report)
+    got = {name: (r.minutes_attended, r.late_minutes) for name, r in records(evening).items()}
+    assert got == {"ana": (120, None), "ben": (110, None)}
+    assert credited(offering, {"ana": learners["ana"], "ben": learners["ben"]}) == {"ana": 120, "ben": 120}

@@ -62,7 +62,7 @@ def test_details_that_break_a_rule_are_refused_and_nothing_changes(web, client):
     }
     response = client.post(f"/studio/courses/{offering.id}/edit", data=form)
     text = response.get_data(as_text=True)
-    assert "This offering is published with CE credit, so nothing was changed" in text
+    assert "is published with CE credit, so nothing was changed" in text
     assert "CE hours are awarded in half-hour steps" in text
     db.session.expire_all()
     assert (offering.ce_minutes, offering.title) == (180, offering.title)
@@ -136,3 +136,26 @@ def test_a_draft_is_edited_freely(app):
     quiz = quiz_of(offering)
     services.delete_question(quiz, quiz.questions[0])
     assert questions(offering) == 9
+
+
+def test_a_policy_or_approval_change_that_would_break_a_published_claim_is_refused(web, client):
+    offering = published(approved_program(ASWB))
+    web.login(offering.creator.user.email, PASSWORD)
+    page = client.get("/studio/ce").get_data(as_text=True)
+    cleared = {
+        "csrf_token": csrf_token_from(page),
+        "ce_provider_name": "Reyes Clinical Training",
+        "ce_refund_policy": "",
+        "ce_grievance_policy": offering.creator.ce_grievance_policy,
+        "ce_accommodation_policy": offering.creator.ce_accommodation_policy,
+    }
+    answer = client.post("/studio/ce/policies", data=cleared)
+    assert answer.status_code == 400
+    assert f"“{offering.title}” is published with CE credit, so nothing was changed" in answer.get_data(as_text=True)
+    db.session.expire_all()
+    assert offering.creator.ce_refund_policy
+
+    approval = db.session.scalar(sa.select(ProviderApproval).filter_by(creator_id=offering.creator_id))
+    client.post(f"/studio/ce/approvals/{approval.id}/delete", data={"csrf_token": csrf_token_from(page)})
+    db.session.expire_all()
+    assert db.session.get(ProviderApproval, approval.id) is not None, "the claim it stands on stays"

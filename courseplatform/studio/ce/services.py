@@ -43,6 +43,35 @@ def owned_approval(profile: CreatorProfile, approval_id: int) -> ProviderApprova
     )
 
 
+class ApprovalKept(ValueError):
+    """An approval certificates were issued under, within the records' retention period."""
+
+
+def kept_until(approval: ProviderApproval) -> date | None:
+    """The last day an approval CE certificates were issued under must be kept, or None (one query).
+
+    A certificate names its approval by body and provider number; one whose learner's licences answer
+    to none of the claimed bodies names no body, and carries the number in its statements instead.
+    """
+    number = approval.provider_number
+    issued_under = sa.and_(Certificate.ce_body == approval.body.value, Certificate.provider_number == number)
+    named_in_statement = sa.and_(Certificate.ce_body == "", Certificate.ce_approval_statement.contains(number))
+    last = db.session.scalar(
+        sa.select(sa.func.max(Certificate.issued_at))
+        .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
+        .join(Offering, Offering.id == Enrollment.offering_id)
+        .where(
+            Offering.creator_id == approval.creator_id,
+            Certificate.ce_minutes.is_not(None),
+            sa.or_(issued_under, named_in_statement) if number else issued_under,
+        )
+    )
+    if last is None:
+        return None
+    until = retention_ends(last)
+    return until if until >= utcnow().date() else None
+
+
 def save_approval(profile: CreatorProfile, values: dict) -> tuple[ProviderApproval, bool]:
     """Record a period of a body's approval, or update the period on record it overlaps; (approval, created).
 
@@ -61,12 +90,21 @@ def save_approval(profile: CreatorProfile, values: dict) -> tuple[ProviderApprov
         .limit(1)
     )
     created = approval is None
+    number = values["provider_number"].strip()
+    if approval is not None and number != approval.provider_number:
+        until = kept_until(approval)
+        if until is not None:
+            raise ApprovalKept(
+                f"Certificates were issued under your {body.label} provider number {approval.provider_number}, "
+                f"so that approval is part of your CE records until {until:%B %-d, %Y} and keeps its number. If "
+                "the body gave you a new number, record it with the period it starts on."
+            )
     if approval is None:
         approval = ProviderApproval(creator_id=profile.id, body=body)
         db.session.add(approval)
     if not created and values["approved_until"] != approval.approved_until:
         approval.expiry_warned_for = None  # a renewed period gets its own warning
-    approval.provider_number = values["provider_number"].strip()
+    approval.provider_number = number
     approval.approved_from = values["approved_from"]
     approval.approved_until = values["approved_until"]
     for kind in CEFormat:
@@ -76,34 +114,19 @@ def save_approval(profile: CreatorProfile, values: dict) -> tuple[ProviderApprov
     return approval, created
 
 
-class ApprovalKept(ValueError):
-    """An approval certificates were issued under, within the records' retention period."""
-
-
 def delete_approval(approval: ProviderApproval) -> None:
     """Remove an approval; offerings that claim it can't be published with that claim until it is back.
 
     An approval that CE certificates were issued under is a CE record: kept (ApprovalKept) until
     CE_RECORDS_RETENTION_YEARS after the last of them, as a mistyped one that issued nothing is not.
     """
-    last = db.session.scalar(
-        sa.select(sa.func.max(Certificate.issued_at))
-        .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
-        .join(Offering, Offering.id == Enrollment.offering_id)
-        .where(
-            Offering.creator_id == approval.creator_id,
-            Certificate.ce_body == approval.body.value,
-            Certificate.provider_number == approval.provider_number,
+    until = kept_until(approval)
+    if until is not None:
+        raise ApprovalKept(
+            f"Certificates were issued under this {approval.body.label} approval, so it is part of your CE "
+            f"records and stays until {until:%B %-d, %Y}. When it ends or is renewed, add the new period "
+            "beside it instead."
         )
-    )
-    if last is not None:
-        until = retention_ends(last)
-        if until >= utcnow().date():
-            raise ApprovalKept(
-                f"Certificates were issued under this {approval.body.label} approval, so it is part of your CE "
-                f"records and stays until {until:%B %-d, %Y}. When it ends or is renewed, add the new period "
-                "beside it instead."
-            )
     db.session.delete(approval)
     db.session.flush()
 

@@ -20,11 +20,11 @@ from flask_login import current_user
 from ...access import creator_required, owned_offering_or_404, studio_required
 from ...continuing_education import approvals_of, approved_credits, creator_today, format_of, snapshot_ce
 from ...downloads import private_download
-from ...extensions import db
 from ...models import DEFAULT_STATEMENTS, AccreditingBody, CreatorProfile, OfferingStatus
 from .. import bp
-from ..offerings.ce_rules import ce_review
+from ..offerings.ce_rules import ce_review, ce_rules_kept, creators_ce_rules_kept
 from ..offerings.forms import ConfirmForm
+from ..offerings.services import CERulesBroken
 from .audit_pack import audit_pack
 from .forms import ApprovalForm, OfferingCEForm, PoliciesForm
 from .services import (
@@ -73,7 +73,15 @@ def save_ce_approval():
     form = ApprovalForm()
     if not form.validate_on_submit():
         return _page(approval=form), 400
-    approval, created = save_approval(_profile(), form.data)
+    try:
+        with creators_ce_rules_kept(_profile(), CERulesBroken):
+            approval, created = save_approval(_profile(), form.data)
+    except ApprovalKept as kept:
+        form.provider_number.errors = [*form.provider_number.errors, str(kept)]
+        return _page(approval=form), 400
+    except CERulesBroken as error:
+        flash(str(error), "error")
+        return _page(approval=form), 400
     flash(f"{'Added' if created else 'Updated'} your {approval.body.label} approval.", "success")
     return redirect(url_for("studio.ce"))
 
@@ -88,9 +96,10 @@ def delete_ce_approval(approval_id: int):
         abort(400)
     label = approval.body.label
     try:
-        delete_approval(approval)
-    except ApprovalKept as kept:
-        flash(str(kept), "error")
+        with creators_ce_rules_kept(_profile(), CERulesBroken):
+            delete_approval(approval)
+    except (ApprovalKept, CERulesBroken) as refused:
+        flash(str(refused), "error")
         return redirect(url_for("studio.ce"))
     flash(f"Removed your {label} approval.", "success")
     return redirect(url_for("studio.ce"))
@@ -102,7 +111,12 @@ def save_ce_policies():
     form = PoliciesForm()
     if not form.validate_on_submit():
         return _page(policies=form), 400
-    save_policies(_profile(), form.data)
+    try:
+        with creators_ce_rules_kept(_profile(), CERulesBroken):
+            save_policies(_profile(), form.data)
+    except CERulesBroken as error:
+        flash(str(error), "error")
+        return _page(policies=form), 400
     flash("Saved your CE policies.", "success")
     return redirect(url_for("studio.ce"))
 
@@ -122,27 +136,22 @@ def offering_ce(offering_id: int):
             value = getattr(offering, name)
             form[name].data = value.value if value else ""
     today = creator_today(offering.creator)
-    refused = None
+    refused = False
     if _posted() and form.validate_on_submit():
-        # A published offering's learners read its statements at once: its claims must meet every rule.
-        with db.session.begin_nested() as saving:
-            save_offering_ce(offering, form.data, form.claimed)
-            if offering.status is OfferingStatus.PUBLISHED and offering.ce_claims:
-                refused = ce_review(offering, today)
-                if refused.problems:
-                    saving.rollback()
-        if refused is None or not refused.problems:
+        # A published offering's learners read its statements at once: its claims must keep standing.
+        try:
+            with ce_rules_kept(offering, CERulesBroken):
+                save_offering_ce(offering, form.data, form.claimed)
+        except CERulesBroken as error:
+            refused = True
+            flash(str(error), "error")
+        else:
             if offering.status is OfferingStatus.PUBLISHED:
                 snapshot_ce(offering, "CE details changed")
             flash("Saved the CE details.", "success")
             return redirect(url_for("studio.offering_ce", offering_id=offering.id))
-        flash("This offering is published: nothing was saved, since its CE claims would break these rules.", "error")
-    review = (
-        refused
-        if refused is not None
-        else (ce_review(offering, today) if offering.ce_claims or offering.ce_minutes else None)
-    )
-    status = 400 if refused is not None and refused.problems else 200
+    review = ce_review(offering, today) if offering.ce_claims or offering.ce_minutes else None
+    status = 400 if refused else 200
     return render_template(
         "studio/offering_ce.html",
         offering=offering,

@@ -153,31 +153,44 @@ def add_lesson(section: Section, changes: LessonChanges, uploader: User) -> tupl
     """Append a lesson at the end of a section, storing its files."""
     lessons = _sorted(section.lessons)
     lesson = Lesson(title="", kind=changes.kind, position=len(lessons))
-    with _post_test_kept(section.offering, changes.kind is LessonKind.QUIZ):
+    with _post_test_kept(section.offering, changes.kind is LessonKind.QUIZ) as stored:
         section.lessons.append(lesson)
         _renumber([*lessons, lesson])
-        keys = _apply(lesson, changes, uploader)
+        keys = _apply(lesson, changes, uploader, stored)
     return lesson, keys
 
 
 def update_lesson(lesson: Lesson, changes: LessonChanges, uploader: User) -> list[str]:
     """Save the lesson form; returns the storage keys of files it replaced or dropped."""
-    with _post_test_kept(lesson.section.offering, LessonKind.QUIZ in (lesson.kind, changes.kind)):
-        return _apply(lesson, changes, uploader)
+    with _post_test_kept(lesson.section.offering, LessonKind.QUIZ in (lesson.kind, changes.kind)) as stored:
+        return _apply(lesson, changes, uploader, stored)
 
 
 @contextmanager
 def _post_test_kept(offering: Offering, touches_a_quiz: bool):
-    """The CE rules guard (`ce_rules_kept`) for lesson changes, which can break them only through a quiz."""
+    """The CE rules guard (`ce_rules_kept`) for lesson changes, which can break them only through a quiz.
+
+    Yields a list for the files the change stores: refused, their bytes are removed again.
+    """
+    stored: list[MediaAsset] = []
     if not touches_a_quiz:
-        yield
+        yield stored
         return
-    with ce_rules_kept(offering, CurriculumError):
-        yield
+    try:
+        with ce_rules_kept(offering, CurriculumError):
+            yield stored
+    except LessonFileError:  # `_apply` removed its files already
+        raise
+    except CurriculumError:
+        storage = get_storage()
+        for asset in stored:  # the caller rolls back the rows; the bytes are ours to remove
+            storage.delete(asset.storage_key)
+        raise
 
 
-def _apply(lesson: Lesson, changes: LessonChanges, uploader: User) -> list[str]:
-    """Set the fields, then store uploads. A LessonFileError leaves the caller to roll back."""
+def _apply(lesson: Lesson, changes: LessonChanges, uploader: User, stored: list[MediaAsset]) -> list[str]:
+    """Set the fields, then store uploads (each added to `stored`). A LessonFileError leaves the caller to
+    roll back."""
     lesson.title = changes.title.strip()
     lesson.kind = changes.kind
     lesson.body = changes.body or ""
@@ -196,7 +209,6 @@ def _apply(lesson: Lesson, changes: LessonChanges, uploader: User) -> list[str]:
         dropped.append(lesson.captions_asset)
         lesson.captions_asset = None
 
-    stored: list[MediaAsset] = []  # stored by this request: removed again if it fails
     try:
         if categories and (changes.media_asset_id or _chosen(changes.media_file)):
             asset = _file(uploader, changes.media_file, changes.media_asset_id, categories, "media_file", stored)

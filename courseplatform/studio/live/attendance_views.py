@@ -27,6 +27,7 @@ from .jobs import attendance_job, start_attendance_import
 from .services import (
     MAX_REPORT_BYTES,
     AttendanceError,
+    AttendanceKept,
     ColumnsNeeded,
     attendance_roster,
     max_minutes,
@@ -90,7 +91,12 @@ def attendance(offering_id: int, session_id: int):
     offering, session = _session_of(offering_id, session_id)
     form = attendance_form(max_minutes(session)) if request.method == "POST" else None
     if form is not None and form.validate_on_submit():
-        recorded = save_attendance(offering, session, form.minutes_by_enrollment())
+        try:
+            recorded = save_attendance(offering, session, form.minutes_by_enrollment())
+        except AttendanceKept as kept:
+            db.session.rollback()
+            flash(str(kept), "error")
+            return _page(offering, session, form=form), 400
         flash(f"Attendance saved: {recorded} learner{'' if recorded == 1 else 's'} recorded.", "success")
         return redirect(url_for("studio.attendance", offering_id=offering.id, session_id=session.id))
     return _page(offering, session, form=form)

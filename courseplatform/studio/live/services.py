@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
+from ...continuing_education import kept_records
 from ...csv_uploads import CsvRefused, Refusal, read_upload, refusal_message
 from ...extensions import db
 from ...formatting import zone_or_utc
@@ -31,6 +32,10 @@ HEADER_SEARCH_LINES = 60
 
 class AttendanceError(ValueError):
     """A report that can't be used as a whole; the message says why in the creator's words."""
+
+
+class AttendanceKept(AttendanceError):
+    """A cleared figure whose record the offering must keep (CE records retention)."""
 
 
 class ColumnsNeeded(AttendanceError):
@@ -165,10 +170,19 @@ def save_attendance(offering: Offering, session: LiveSession, minutes: dict[int,
     """Record the minutes typed for each learner (None: not recorded) and flush; returns how many are recorded.
 
     Ids that aren't an active learner of the offering (revoked since the page was opened) are ignored.
-    A figure left unchanged keeps where it came from.
+    A figure left unchanged keeps where it came from. Clearing a figure the offering must keep as a CE
+    record raises AttendanceKept, and nothing is saved.
     """
     enrollments = _active_enrollments(offering, list(minutes))
     records = _records(session, list(enrollments))
+    cleared = [records[i].enrollment.user.name for i in enrollments if minutes[i] is None and i in records]
+    if cleared:
+        kept = kept_records(offering, session_ids=[session.id])
+        if kept:
+            raise AttendanceKept(
+                f"Nothing was saved: the box of {', '.join(cleared)} was cleared, but this session's attendance "
+                f"is kept. {kept.replace('It holds', 'It holds its')} Enter 0 for someone who didn't come."
+            )
     now = utcnow()
     recorded = 0
     for enrollment_id in enrollments:
@@ -294,6 +308,12 @@ MOMENT_FORMATS = (
     "%b %d, %Y %I:%M %p",
     "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
+    "%d/%m/%Y, %H:%M:%S",
+    "%d/%m/%Y, %H:%M",
+    "%d/%m/%y, %H:%M:%S",
+    "%d/%m/%y, %H:%M",
+    "%d/%m/%Y %I:%M:%S %p",
+    "%d/%m/%Y %I:%M %p",
     "%d.%m.%Y %H:%M:%S",
     "%d.%m.%Y %H:%M",
 )
@@ -342,13 +362,28 @@ def parse_moment(value: str, session: LiveSession) -> datetime | None:
             clock = datetime.strptime(text, pattern).time()
         except ValueError:
             continue
-        # A clock time is on the session's day, or the next one for a session running past midnight.
-        for day in (local_start.date(), local_start.date() + timedelta(days=1)):
+        # A clock time is on the session's day, the day before for a session starting just after midnight,
+        # or the day after for one running past it.
+        for day in (local_start.date() + timedelta(days=offset) for offset in (-1, 0, 1)):
             found = on_the_day(datetime.combine(day, clock))
             if found is not None and found >= start - timedelta(hours=6):
                 return found
         return None
     return None
+
+
+def _readings_nearest(joined: datetime, left: datetime, seconds: int, zone) -> tuple[datetime, datetime]:
+    """In the hour the clocks repeat when they fall back, a time without an offset names two instants:
+    the readings of the join and leave times whose span is nearest the line's own duration."""
+
+    def readings(moment: datetime) -> set[datetime]:
+        local = moment.astimezone(zone)
+        return {moment, local.replace(fold=1 - local.fold).astimezone(UTC)}
+
+    pairs = [(j, lv) for j in readings(joined) for lv in readings(left) if lv >= j]
+    if not pairs:
+        return joined, left
+    return min(pairs, key=lambda pair: (abs((pair[1] - pair[0]).total_seconds() - seconds), pair != (joined, left)))
 
 
 def _unit_seconds(header: str) -> int:
@@ -534,6 +569,8 @@ def read_report(
             raw_joined = row[joined_at] if joined_at < len(row) else ""
             raw_left = row[left_at] if left_at < len(row) else ""
             joined, left = parse_moment(raw_joined, session), parse_moment(raw_left, session)
+            if joined is not None and left is not None:
+                joined, left = _readings_nearest(joined, left, seconds, zone_or_utc(session.time_zone))
             if joined is None or left is None or left < joined:
                 joined = left = None
                 report.untimed.append(
@@ -544,7 +581,25 @@ def read_report(
         )
     if not report.entries and not report.problems:
         raise AttendanceError("That report lists nobody. Check it's the attendance report of the meeting.")
+    if session is not None:
+        _untime_if_off_the_clock(report, session)
     return report
+
+
+def _untime_if_off_the_clock(report: ParsedReport, session: LiveSession) -> None:
+    """Meeting platforms write times on the account's clocks, which may not be the session's: when nobody's
+    join and leave times meet the scheduled session at all, they are taken as on other clocks and left out."""
+    timed = [(line, email, joined, left) for line, email, _seconds, joined, left in report.entries if joined and left]
+    start, end = session.starts_at, session.ends_at
+    meets = (
+        datetime.fromisoformat(joined) < end and datetime.fromisoformat(left) > start for *_, joined, left in timed
+    )
+    if not timed or any(meets):
+        return
+    zone = session.time_zone.replace("_", " ")
+    reason = f"no one's times meet the session: export the report on the session's clocks ({zone})"
+    report.entries = [(line, email, seconds, None, None) for line, email, seconds, _j, _l in report.entries]
+    report.untimed = [ReportLine(line, email, reason) for line, email, _joined, _left in timed]
 
 
 # ---------------------------------------------------------------------------
@@ -576,8 +631,15 @@ def _minutes(delta: timedelta) -> int:
     return max(0, int(delta.total_seconds()) + 30) // 60
 
 
-def sign_in_sheet(session: LiveSession, spans: list[tuple[datetime, datetime]]) -> SignInSheet | None:
-    """The sign-in sheet of one learner's join and leave times (None without any)."""
+def sign_in_sheet(
+    session: LiveSession, spans: list[tuple[datetime, datetime]], reported_seconds: int | None = None
+) -> SignInSheet | None:
+    """The sign-in sheet of one learner's join and leave times (None without any).
+
+    `reported_seconds`, the report's own durations added up, caps the time in the meeting: a summary
+    line (Teams' first join and last leave, Zoom's "unique users") spans the time away too, which its
+    duration leaves out, so the difference (beyond a minute a line of rounding) counts as time away.
+    """
     if not spans:
         return None
     merged = _merged(spans)
@@ -589,13 +651,19 @@ def sign_in_sheet(session: LiveSession, spans: list[tuple[datetime, datetime]]) 
         (min(left, end) - max(joined, start) for joined, left in merged if left > start and joined < end),
         timedelta(0),
     )
-    away = max(end - start - late - early - inside, timedelta(0))
+    seconds = int(sum((left - joined for joined, left in merged), timedelta(0)).total_seconds())
+    hidden = timedelta(0)
+    # A minute a line of rounding (Zoom rounds each line's minutes up, Teams writes seconds).
+    if reported_seconds is not None and reported_seconds < seconds - 60 * len(spans):
+        hidden = timedelta(seconds=seconds - reported_seconds)
+        seconds = reported_seconds
+    away = min(max(end - start - late - early - inside, timedelta(0)) + hidden, end - start - late - early)
     return SignInSheet(
         intervals=[[joined.isoformat(), left.isoformat()] for joined, left in sorted(spans)],
-        seconds=int(sum((left - joined for joined, left in merged), timedelta(0)).total_seconds()),
+        seconds=seconds,
         late_minutes=_minutes(late),
         early_minutes=_minutes(early),
-        away_minutes=_minutes(away),
+        away_minutes=_minutes(max(away, timedelta(0))),
     )
 
 
@@ -680,7 +748,7 @@ def import_report(offering: Offering, session: LiveSession, report: ParsedReport
             continue
         if email in blocked:
             continue
-        sheet = sign_in_sheet(session, spans[email] or [])
+        sheet = sign_in_sheet(session, spans[email] or [], total)
         if sheet is not None:
             total = sheet.seconds  # overlapping lines (two devices) count once
         minutes = (total + 30) // 60  # to the nearest minute, in integers (each line is at most the maximum)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -31,6 +31,7 @@ from ...formatting import zone_or_utc
 from ...models import (
     AccreditingBody,
     CEFormat,
+    CreatorProfile,
     Lesson,
     LessonKind,
     LiveSession,
@@ -173,28 +174,56 @@ def _attendance(offering: Offering, review: CEReview) -> None:
 
 @contextmanager
 def ce_rules_kept(offering: Offering, error: type[Exception]):
-    """Run a change to a published offering with CE claims only if it breaks none of its bodies' rules
-    that held before it: learners already read its CE statements, so its claims must keep standing.
+    """Run a change to a published offering only if it breaks none of its CE rules that held before it:
+    learners already read its CE statements, so its claims must keep standing (and one without CE
+    can't start claiming it half-done).
 
     The change runs in a savepoint; one that adds a problem is rolled back and `error` raised with
     the problems. Problems the offering already had (an approval that has since ended) don't block
-    an unrelated change. Other offerings' changes pass straight through.
+    an unrelated change, nor one that moves them (an 11th of NASW's 15 questions): problems are told
+    apart by their rule, the words without their figures. Other offerings' changes pass straight through.
     """
-    if offering.status is not OfferingStatus.PUBLISHED or not offering.ce_claims:
+    if offering.status is not OfferingStatus.PUBLISHED:
         yield
         return
     today = creator_today(offering.creator)
-    before = set(ce_review(offering, today).problems)
+    before = {_rule_of(problem) for problem in ce_review(offering, today).problems}
     with db.session.begin_nested() as change:
         yield
         db.session.flush()
-        added = [problem for problem in ce_review(offering, today).problems if problem not in before]
+        added = [problem for problem in ce_review(offering, today).problems if _rule_of(problem) not in before]
         if added:
+            title = offering.title  # read before the rollback expires it
             change.rollback()
             raise error(
-                "This offering is published with CE credit, so nothing was changed: the change would break "
-                "these rules. " + " ".join(added)
+                f"“{title}” is published with CE credit, so nothing was changed: the change would break "
+                "its rules. " + " ".join(added)
             )
+
+
+@contextmanager
+def creators_ce_rules_kept(profile: CreatorProfile, error: type[Exception]):
+    """`ce_rules_kept` for every published offering of the creator that claims CE: for a change to what they
+    all stand on (the provider's policies, an approval)."""
+    offerings = db.session.scalars(
+        sa.select(Offering).where(
+            Offering.creator_id == profile.id,
+            Offering.status == OfferingStatus.PUBLISHED,
+            Offering.ce_claims.any(),
+        )
+    ).all()
+    with ExitStack() as guards:
+        for offering in offerings:
+            guards.enter_context(ce_rules_kept(offering, error))
+        yield
+
+
+FIGURES = re.compile(r"[0-9][0-9,.]*")
+
+
+def _rule_of(problem: str) -> str:
+    """Which rule a problem breaks: its words without the figures (counts, percentages, dates' days)."""
+    return FIGURES.sub("#", problem)
 
 
 def _program_days(offering: Offering, fmt: CEFormat, today: date) -> list[date]:

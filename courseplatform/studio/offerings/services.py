@@ -11,6 +11,7 @@ from ...enrollments.waitlist import announce_opening
 from ...extensions import db
 from ...fields import slugify
 from ...integrations.payments import test_mode
+from ...integrations.storage import get_storage
 from ...media.services import claim_upload, release_assets, store_upload
 from ...models import (
     CEClaim,
@@ -160,15 +161,21 @@ def save_offering(
     if slug_in_use(slug, offering.id):
         raise StudioError("Another offering already uses this web address; choose another.")
     old_cover = offering.cover_asset
+    stored = None  # a file this request wrote, removed again if the change is refused
     if form.cover_asset_id.data:
         offering.cover_asset = claim_upload(profile.user, form.cover_asset_id.data, {"image"})
     elif cover is not None and cover.filename:
-        offering.cover_asset = store_upload(profile.user, cover, {"image"})
+        offering.cover_asset = stored = store_upload(profile.user, cover, {"image"})
     elif form.remove_cover.data:
         offering.cover_asset = None
     opening = offering.waitlist_only and not form.waitlist_only.data
-    with ce_rules_kept(offering, CERulesBroken):
-        _apply_details(offering, form, slug)
+    try:
+        with ce_rules_kept(offering, CERulesBroken):
+            _apply_details(offering, form, slug)
+    except CERulesBroken:
+        if stored is not None:  # the caller rolls back the row; the bytes are ours to remove
+            get_storage().delete(stored.storage_key)
+        raise
     if offering.status is OfferingStatus.PUBLISHED:
         snapshot_ce(offering, "details changed")
     if opening and offering.status is OfferingStatus.PUBLISHED:
