@@ -175,8 +175,8 @@ def _attendance(offering: Offering, review: CEReview) -> None:
 @contextmanager
 def ce_rules_kept(offering: Offering, error: type[Exception]):
     """Run a change to a published offering only if it breaks none of its CE rules that held before it:
-    learners already read its CE statements, so its claims must keep standing (and one without CE
-    can't start claiming it half-done).
+    learners already read its CE statements, so its claims must keep standing (and one without claims
+    can't start claiming CE half-done).
 
     The change runs in a savepoint; one that adds a problem is rolled back and `error` raised with
     the problems. Problems the offering already had (an approval that has since ended) don't block
@@ -187,10 +187,13 @@ def ce_rules_kept(offering: Offering, error: type[Exception]):
         yield
         return
     today = creator_today(offering.creator)
+    claimed = bool(offering.ce_claims)
     before = {_rule_of(problem) for problem in ce_review(offering, today).problems}
     with db.session.begin_nested() as change:
         yield
         db.session.flush()
+        if not claimed and not offering.ce_claims:
+            return  # no claim before or after: hours may be added first, then claims on the CE tab
         added = [problem for problem in ce_review(offering, today).problems if _rule_of(problem) not in before]
         if added:
             title = offering.title  # read before the rollback expires it
