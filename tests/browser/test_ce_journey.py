@@ -17,23 +17,12 @@ from pypdf import PdfReader
 from courseplatform.extensions import db
 from courseplatform.models import AccreditingBody
 
-from ..factories import PASSWORD, CreatorProfileFactory, UserFactory
+from ..factories import CreatorProfileFactory, UserFactory
 from ..factories.certificates import CE_POLICIES, ProviderApprovalFactory, approved_program
+from .test_payment_journey import log_in, log_out
 
 PERIOD_FROM, PERIOD_UNTIL = date(2026, 1, 1), date(2028, 12, 31)
 LEARNER = "Sam Whitfield-Ng"
-
-
-def log_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator(".flashes")).to_contain_text("You're logged in.")
-
-
-def log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").first.click()
 
 
 def world():
