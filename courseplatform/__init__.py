@@ -186,6 +186,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from .formatting import format_date, format_duration, format_money, format_size
+    from .media.probe import codec_label
     from .pagination import link_arguments
 
     app.jinja_env.globals["endpoint_exists"] = lambda name: name in app.view_functions
@@ -194,6 +195,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["filesize"] = format_size
+    app.jinja_env.filters["codec_label"] = codec_label
 
 
 def register_commands(app: Flask) -> None:

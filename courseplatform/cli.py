@@ -1,6 +1,6 @@
-"""Command-line tasks: `flask seed-demo`, `create-admin`, `rebuild-stats`, and the periodic work beat runs in production
-(`storage-gc`, `prune-sessions`, `deliver-mail`, `send-reminders`, `warn-ce-approvals`, `release-checkouts`,
-`run-jobs`), for a machine without a worker, or to run one by hand."""
+"""Command-line tasks: `flask seed-demo`, `create-admin`, `rebuild-stats`, `probe-media`, and the periodic work beat
+runs in production (`storage-gc`, `prune-sessions`, `deliver-mail`, `send-reminders`, `warn-ce-approvals`,
+`release-checkouts`, `run-jobs`), for a machine without a worker, or to run one by hand."""
 
 from __future__ import annotations
 
@@ -71,6 +71,16 @@ def register_maintenance(app: Flask) -> None:
             f"{'' if removed['multipart_uploads'] == 1 else 's'} and {removed['staged_files']} staged "
             f"file{'' if removed['staged_files'] == 1 else 's'}."
         )
+
+    @app.cli.command("probe-media")
+    def probe_media_command() -> None:
+        """Queue `media.probe` for every ready video and audio file not read yet (uploaded before probing began)."""
+        from .media.processing import unprobed_media
+
+        queued = unprobed_media()
+        db.session.commit()
+        dispatch_committed()
+        click.echo(f"Queued {queued} file{'' if queued == 1 else 's'} to be checked.")
 
     @app.cli.command("prune-sessions")
     def prune_sessions_command() -> None:

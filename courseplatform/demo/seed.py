@@ -16,6 +16,8 @@ from ..extensions import db
 from ..integrations.payments import estimated_fee
 from ..integrations.storage import get_storage
 from ..learning.certificates import EVALUATION_STATEMENTS, OBJECTIVES, attestation_text, issue_certificate
+from ..media.probe import probe
+from ..media.processing import record_facts
 from ..models import (
     DEFAULT_STATEMENTS,
     AccessEvent,
@@ -391,6 +393,8 @@ def _store_asset(owner: User, filename: str, content_type: str, duration: int | 
         duration_seconds=duration,
         confirmed_at=utcnow(),
     )
+    if content_type.startswith(("video/", "audio/")):  # what `media.probe` records after an upload
+        record_facts(asset, probe(str(HERE / filename)))
     db.session.add(asset)
     return asset
 

@@ -140,6 +140,7 @@ class Storage(Protocol):
     def delete(self, key: str) -> None: ...
     def head(self, key: str) -> ObjectInfo | None: ...
     def read_head(self, key: str, n: int = 64) -> bytes: ...
+    def reader_source(self, key: str, expires_in: int = 900) -> str: ...
     def list_keys(self, prefix: str = "") -> Iterator[tuple[str, datetime]]: ...
     def playback_url(
         self, key: str, *, content_type: str, filename: str, download: bool = False, expires_in: int = 3600
@@ -188,6 +189,10 @@ class LocalStorage:
     def open(self, key: str) -> BinaryIO:
         """The stored bytes, as a file the caller closes."""
         return self.path(key).open("rb")
+
+    def reader_source(self, key: str, expires_in: int = 900) -> str:
+        """Where FFmpeg reads the object from: its path on this machine."""
+        return str(self.path(key))
 
     def delete(self, key: str) -> None:
         """Remove an object; removing a missing one is not an error."""
@@ -400,6 +405,11 @@ class S3Storage:
     def open(self, key: str) -> BinaryIO:
         """The stored bytes as a stream the caller closes."""
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def reader_source(self, key: str, expires_in: int = 900) -> str:
+        """Where FFmpeg reads the object from: a presigned GET it reads in ranges, never a public address."""
+        params = {"Bucket": self.bucket, "Key": key}
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
     def delete(self, key: str) -> None:
         """Remove an object; removing a missing one is not an error."""

@@ -23,6 +23,7 @@ KINDS = {
     "sessions.import": "courseplatform.revenue.session_jobs:import_sessions_job",
     "attendance.import": "courseplatform.studio.live.jobs:import_attendance_job",
     "storage.delete": "courseplatform.media.services:delete_objects_job",
+    "media.probe": "courseplatform.media.processing:probe_media_job",
     "waitlist.notify": "courseplatform.enrollments.waitlist:notify_waitlist_job",
 }
 MAX_ATTEMPTS = 5

@@ -20,6 +20,7 @@ from ..integrations.storage import STAGING_PREFIX, StorageError, get_storage, st
 from ..jobs import enqueue
 from ..models import CreatorProfile, Job, Lesson, LiveSession, MediaAsset, MediaStatus, Offering, Section, User, utcnow
 from ..pagination import paginate
+from .processing import start_probe
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class FileKind:
 ALLOWED = {
     "video/mp4": FileKind("video/mp4", (".mp4", ".m4v"), "video"),
     "video/webm": FileKind("video/webm", (".webm",), "video"),
+    # A phone's or a Mac's .mov is the MP4 family; its codecs are read after it arrives (`media.probe`).
+    "video/quicktime": FileKind("video/mp4", (".mov",), "video"),
     "audio/mpeg": FileKind("audio/mpeg", (".mp3",), "audio"),
     "audio/mp4": FileKind("audio/mp4", (".m4a",), "audio"),
     "application/pdf": FileKind("application/pdf", (".pdf",), "document"),
@@ -42,7 +45,7 @@ ALLOWED = {
     "text/vtt": FileKind("text/vtt", (".vtt",), "captions"),
 }
 CATEGORY_LABELS = {
-    "video": "an MP4 or WebM video",
+    "video": "an MP4, MOV or WebM video",
     "audio": "an MP3 or M4A audio file",
     "document": "a PDF",
     "image": "a PNG, JPEG or WebP image",
@@ -53,6 +56,14 @@ MAX_UPLOAD_BYTES = {"image": 10 * 1024**2, "document": 100 * 1024**2, "captions"
 MAX_PARTS = 10_000
 # Uploads nobody confirmed within this long are abandoned; `flask storage-gc` removes them.
 STALE_UPLOAD_AGE = timedelta(hours=24)
+
+
+# ISO media brands of still pictures (an iPhone's HEIC photo, AVIF): their files begin like an MP4's.
+STILL_IMAGE_BRANDS = frozenset(
+    {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"avif", b"avis"}
+)
+# Files `media.probe` reads after they arrive: their length, codecs and size as shown.
+PROBED_CATEGORIES = frozenset({"video", "audio"})
 
 
 class UploadError(ValueError):
@@ -71,9 +82,12 @@ def sniff_content_type(head: bytes, filename: str) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
+        # Matroska and WebM share their header; its DocType says which (browsers play WebM only).
+        return None if b"matroska" in head else "video/webm"
     if head[4:8] == b"ftyp":
         brand = head[8:12]
+        if brand in STILL_IMAGE_BRANDS:  # HEIC and AVIF photos are built like MP4 files
+            return None
         return "audio/mp4" if brand in (b"M4A ", b"M4B ") or name.endswith(".m4a") else "video/mp4"
     if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
         return "audio/mpeg"
@@ -156,6 +170,8 @@ def store_upload(owner: User, upload: FileStorage | None, categories: set[str]) 
     )
     db.session.add(asset)
     db.session.flush()
+    if kind.category in PROBED_CATEGORIES:
+        start_probe(asset)
     return asset
 
 
@@ -326,6 +342,9 @@ def _check_arrival(asset: MediaAsset) -> MediaAsset:
         asset.size_bytes = info.size
         asset.content_type = kind.content_type
         asset.confirmed_at = utcnow()
+        db.session.flush()
+        if kind.category in PROBED_CATEGORIES:
+            start_probe(asset)
     db.session.flush()
     return asset
 

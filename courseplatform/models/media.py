@@ -43,6 +43,13 @@ class MediaAsset(Model):
     # The multipart upload under way for this asset, kept on the server so no browser can name another.
     upload_id: Mapped[str | None] = mapped_column(sa.String(1024))
     duration_seconds: Mapped[int | None] = mapped_column()
+    # What the file really is, read from it (`media.probe`) for videos and audio; None until then.
+    probed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    media_container: Mapped[str | None] = mapped_column(sa.String(64))
+    video_codec: Mapped[str | None] = mapped_column(sa.String(32))
+    audio_codec: Mapped[str | None] = mapped_column(sa.String(32))
+    width: Mapped[int | None] = mapped_column()  # as shown, a phone's rotation applied
+    height: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

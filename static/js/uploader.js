@@ -16,7 +16,7 @@
   var RETRIES = 4;
   var URLS_PER_CALL = 100;
   var LABELS = {
-    video: "an MP4 or WebM video",
+    video: "an MP4, MOV or WebM video",
     audio: "an MP3 or M4A audio file",
     document: "a PDF",
     image: "a PNG, JPEG or WebP image",

@@ -57,7 +57,7 @@ def test_the_files_page_shows_each_upload_with_its_state_reason_and_uses(web, cl
                 storage_key="k/bad.mp4",
                 original_name="bad.mp4",
                 status=MediaStatus.FAILED,
-                failure_reason="“bad.mp4” isn't an MP4 or WebM video: its content is type image/png.",
+                failure_reason="“bad.mp4” isn't an MP4, MOV or WebM video: its content is type image/png.",
             ),
         ]
     )

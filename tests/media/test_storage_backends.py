@@ -100,7 +100,7 @@ def test_confirm_rejects_a_file_whose_content_is_not_the_claimed_type(backend, p
     confirm_upload(asset)
 
     assert asset.status is MediaStatus.FAILED
-    assert "isn't an MP4 or WebM video" in asset.failure_reason
+    assert "isn't an MP4, MOV or WebM video" in asset.failure_reason
     assert reason_mentions in asset.failure_reason
     assert backend.storage.head(key) is None
 

@@ -85,7 +85,7 @@ def test_a_png_sent_as_a_video_fails_with_its_reason_and_is_deleted(api, backend
 
     assert status == 200
     assert confirmed["status"] == "failed"
-    assert "isn't an MP4 or WebM video" in confirmed["reason"]
+    assert "isn't an MP4, MOV or WebM video" in confirmed["reason"]
     assert "image/png" in confirmed["reason"]
     assert backend.storage.head(asset_row(answer["asset_id"]).storage_key) is None
 
@@ -161,7 +161,10 @@ def test_pending_uploads_count_against_the_quota(api, creator):
         ({"filename": "a.mp4", "content_type": "video/mp4", "purpose": "video"}, "size is missing"),
         ({"filename": "a.mp4", "content_type": "video/mp4", "size": "10", "purpose": "video"}, "size is missing"),
         ({"filename": "a.mp4", "content_type": "video/mp4", "size": 0, "purpose": "video"}, "is empty"),
-        ({"filename": "a.png", "content_type": "image/png", "size": 10, "purpose": "video"}, "isn't an MP4 or WebM"),
+        (
+            {"filename": "a.png", "content_type": "image/png", "size": 10, "purpose": "video"},
+            "isn't an MP4, MOV or WebM",
+        ),
         ({"filename": "a.png", "content_type": "image/png", "size": 11 * MiB, "purpose": "image"}, "larger than"),
     ],
     ids=["bad-purpose", "no-filename", "no-size", "size-as-text", "empty", "type-not-purpose", "too-large"],

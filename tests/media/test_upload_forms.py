@@ -108,7 +108,7 @@ def test_a_handout_in_a_video_lesson_is_refused_and_kept_for_a_download_lesson(w
     url = f"/studio/courses/{offering.id}/sections/{section.id}/lessons/new"
 
     html = unescape(web.submit(url, lesson_form(media_asset_id=str(handout["asset_id"]))).get_data(as_text=True))
-    assert "“worksheet.pdf” isn't an MP3 or M4A audio file or an MP4 or WebM video." in html
+    assert "“worksheet.pdf” isn't an MP3 or M4A audio file or an MP4, MOV or WebM video." in html
     assert db.session.query(Lesson).filter_by(section_id=section.id).count() == 0
     # The upload is kept, so switching the lesson to a download saves it without a second upload.
     assert reload(MediaAsset, handout["asset_id"]).status is MediaStatus.READY

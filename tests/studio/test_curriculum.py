@@ -244,7 +244,7 @@ def test_files_that_are_not_video_are_refused_with_a_message(web, offering, payl
     html = web.submit(url, lesson_data(title="Bad", kind="video", media_file=upload(payload, name))).get_data(
         as_text=True
     )
-    assert f"“{name}” isn&#39;t an MP3 or M4A audio file or an MP4 or WebM video" in html
+    assert f"“{name}” isn&#39;t an MP3 or M4A audio file or an MP4, MOV or WebM video" in html
     assert db.session.scalar(db.select(db.func.count(Lesson.id)).filter_by(section_id=section.id)) == 0
     assert db.session.scalar(db.select(db.func.count(MediaAsset.id))) == before
 

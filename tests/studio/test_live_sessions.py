@@ -262,7 +262,7 @@ def test_a_recording_uploaded_with_the_replay_form_becomes_the_replay(web, works
     assert stored(workshop)[0].replay_asset_id is not None
 
     html = web.submit(url, {"recording": (io.BytesIO(b"%PDF-1.7 handout"), "notes.pdf")}).get_data(as_text=True)
-    assert "isn&#39;t an MP3 or M4A audio file or an MP4 or WebM video" in html
+    assert "isn&#39;t an MP3 or M4A audio file or an MP4, MOV or WebM video" in html
 
 
 def test_other_creators_cannot_attach_replays(web, client, workshop):

@@ -14,13 +14,15 @@ Only the creator's own approvals and offerings: anyone else's id is a 404.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ...access import creator_required, owned_offering_or_404, studio_required
 from ...continuing_education import approvals_of, approved_credits, creator_today, format_of, snapshot_ce
 from ...downloads import private_download
-from ...models import DEFAULT_STATEMENTS, AccreditingBody, CreatorProfile, OfferingStatus
+from ...extensions import db
+from ...models import DEFAULT_STATEMENTS, AccreditingBody, CreatorProfile, Lesson, LessonKind, OfferingStatus, Section
 from .. import bp
 from ..offerings.ce_rules import ce_review, ce_rules_kept, creators_ce_rules_kept
 from ..offerings.forms import ConfirmForm
@@ -161,7 +163,19 @@ def offering_ce(offering_id: int):
         fmt=format_of(offering),
         credits=approved_credits(offering, today),
         bodies=AccreditingBody,
+        runtime=recorded_runtime(offering),
     ), status
+
+
+def recorded_runtime(offering) -> tuple[int, int]:
+    """The video and audio lessons of the offering and their length in seconds, as read from the files
+    (or typed): what a self-paced program's CE hours are measured against (one query)."""
+    count, seconds = db.session.execute(
+        sa.select(sa.func.count(Lesson.id), sa.func.coalesce(sa.func.sum(Lesson.duration_seconds), 0))
+        .join(Section, Lesson.section_id == Section.id)
+        .where(Section.offering_id == offering.id, Lesson.kind == LessonKind.VIDEO)
+    ).one()
+    return int(count), int(seconds)
 
 
 def _posted() -> bool:

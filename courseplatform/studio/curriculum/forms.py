@@ -200,7 +200,7 @@ class ReplayForm(FlaskForm):
     )
     recording = FileField(
         "Or upload the recording",
-        description="An MP4 or WebM video, or an MP3 or M4A audio file. Learners can watch it once you save.",
+        description="An MP4, MOV or WebM video, or an MP3 or M4A audio file. Learners can watch it once you save.",
     )
     # Set by the uploader script once the file has gone straight to storage and been checked.
     recording_asset_id = HiddenField()

@@ -227,6 +227,8 @@ def _apply(lesson: Lesson, changes: LessonChanges, uploader: User, stored: list[
         for asset in stored:  # the caller rolls back the rows; the bytes are ours to remove
             storage.delete(asset.storage_key)
         raise
+    if lesson.duration_seconds is None and lesson.media_asset is not None:
+        lesson.duration_seconds = lesson.media_asset.duration_seconds  # the file's real length, when it is known
     db.session.flush()
     return release_assets(dropped)
 
