@@ -71,6 +71,8 @@ def register_maintenance(app: Flask) -> None:
             f"{'' if removed['multipart_uploads'] == 1 else 's'} and {removed['staged_files']} staged "
             f"file{'' if removed['staged_files'] == 1 else 's'}."
         )
+        gone = removed["renditions"]
+        click.echo(f"Removed {gone} streaming file{'' if gone == 1 else 's'} of deleted videos.")
 
     @app.cli.command("probe-media")
     def probe_media_command() -> None:

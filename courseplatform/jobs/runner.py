@@ -24,6 +24,7 @@ KINDS = {
     "attendance.import": "courseplatform.studio.live.jobs:import_attendance_job",
     "storage.delete": "courseplatform.media.services:delete_objects_job",
     "media.probe": "courseplatform.media.processing:probe_media_job",
+    "media.ladder": "courseplatform.media.processing:ladder_media_job",
     "waitlist.notify": "courseplatform.enrollments.waitlist:notify_waitlist_job",
 }
 MAX_ATTEMPTS = 5

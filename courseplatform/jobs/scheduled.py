@@ -98,6 +98,7 @@ def release_expired_checkouts(limit: int = 500) -> dict:
 @scheduled("storage-gc")
 def collect_storage() -> dict:
     """Remove what abandoned uploads left a day on (daily)."""
+    from ..media.processing import collect_orphan_renditions
     from ..media.services import collect_stale_uploads
 
     removed = collect_stale_uploads()
@@ -105,6 +106,7 @@ def collect_storage() -> dict:
         "uploads": removed.uploads,
         "multipart_uploads": removed.multipart_uploads,
         "staged_files": removed.staged_files,
+        "renditions": collect_orphan_renditions(),
     }
 
 

@@ -1,4 +1,5 @@
-"""After a video or audio file arrives: `media.probe` reads what it really is (see `probe.py`).
+"""After a video or audio file arrives: `media.probe` reads what it really is (see `probe.py`), then for a
+video `media.ladder` makes its HLS ladder (see `ladder.py`).
 
 The upload answers at once; the job records the file's length, codecs and size as shown, and
 gives lessons using it the real length when none was typed. A file browsers can't play, or that
@@ -8,12 +9,15 @@ lesson already uses it (the lesson then says so, and the creator replaces the fi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 
 from ..extensions import db
 from ..integrations.storage import get_storage
 from ..jobs import JobRefused, enqueue
 from ..models import Job, Lesson, MediaAsset, MediaStatus, utcnow
+from .ladder import CONTENT_TYPES, LadderError, Source, transcoder, workspace
 from .probe import MediaFacts, ProbeError, playback_problem, probe
 
 KIND = "media.probe"
@@ -81,5 +85,88 @@ def probe_media_job(job: Job) -> dict:
             .where(Lesson.media_asset_id == asset.id, Lesson.duration_seconds.is_(None))
             .values(duration_seconds=facts.duration_seconds)
         )
+    if not facts.is_audio_only and facts.width and facts.height:
+        start_ladder(asset)
     db.session.flush()
     return {"asset_id": asset.id, "duration_seconds": facts.duration_seconds}
+
+
+# ---------------------------------------------------------------------------
+# The HLS ladder (`ladder.py`)
+
+LADDER_KIND = "media.ladder"
+RENDITIONS = "renditions/"
+
+
+def rendition_prefix(asset_id: int) -> str:
+    """Where a video's ladder, poster and thumbnail are stored."""
+    return f"{RENDITIONS}{asset_id}/"
+
+
+def start_ladder(asset: MediaAsset) -> Job:
+    """Record the job that makes the asset's HLS ladder; until it is ready, the original plays."""
+    asset.ladder_status, asset.ladder_error = "queued", None
+    return enqueue(LADDER_KIND, {"asset_id": asset.id}, owner_id=asset.owner_id)
+
+
+def ladder_media_job(job: Job) -> dict:
+    """The job: transcode the video into its ladder in a scratch folder, then store every file of it.
+
+    A video ffmpeg can't transcode is marked failed (the original keeps playing); a storage error is
+    raised, so the job is tried again (the keys are the same each time).
+    """
+    asset = db.session.get(MediaAsset, int(job.payload.get("asset_id") or 0))
+    if asset is None:
+        raise JobRefused("The video was deleted before its streaming versions were made.")
+    if asset.status is not MediaStatus.READY or not (asset.video_codec and asset.width and asset.height):
+        asset.ladder_status = None
+        return {"asset_id": asset.id, "skipped": True}
+    storage = get_storage()
+    duration = asset.duration_seconds or 1
+    source = Source(
+        location=storage.reader_source(asset.storage_key, expires_in=max(900, duration * 30)),
+        width=asset.width,
+        height=asset.height,
+        duration_seconds=duration,
+        has_sound=asset.audio_codec is not None,
+    )
+    prefix = rendition_prefix(asset.id)
+    with workspace() as scratch:
+        try:
+            ladder = transcoder().make_ladder(source, Path(scratch))
+        except LadderError as error:
+            asset.ladder_status, asset.ladder_error = "failed", str(error)[:255]
+            db.session.flush()
+            return {"asset_id": asset.id, "failed": asset.ladder_error}
+        stored = 0
+        for name in ladder.files:
+            with (ladder.folder / name).open("rb") as stream:
+                content_type = CONTENT_TYPES.get(name.suffix, "application/octet-stream")
+                stored += storage.save(prefix + name.as_posix(), stream, content_type)
+    asset.ladder_status, asset.ladder_error = "ready", None
+    asset.ladder_heights, asset.ladder_bytes, asset.ladder_ready_at = ladder.heights, stored, utcnow()
+    db.session.flush()
+    return {"asset_id": asset.id, "heights": ladder.heights, "bytes": stored}
+
+
+def collect_orphan_renditions() -> int:
+    """Remove the renditions of videos that are gone or failed (storage-gc); returns how many files went."""
+    keys = list(get_storage().list_keys(RENDITIONS))
+    ids = {int(part) for key, _ in keys if (part := key[len(RENDITIONS) :].split("/", 1)[0]).isdigit()}
+    kept = (
+        set(
+            db.session.scalars(
+                sa.select(MediaAsset.id).where(MediaAsset.id.in_(ids), MediaAsset.status == MediaStatus.READY)
+            )
+        )
+        if ids
+        else set()
+    )
+    removed = 0
+    storage = get_storage()
+    for key, _modified in keys:
+        part = key[len(RENDITIONS) :].split("/", 1)[0]
+        if not part.isdigit() or int(part) not in kept:
+            storage.delete(key)
+            removed += 1
+    return removed

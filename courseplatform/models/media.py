@@ -50,6 +50,13 @@ class MediaAsset(Model):
     audio_codec: Mapped[str | None] = mapped_column(sa.String(32))
     width: Mapped[int | None] = mapped_column()  # as shown, a phone's rotation applied
     height: Mapped[int | None] = mapped_column()
+    # The HLS ladder made from a video (`media.ladder`): "queued", "ready" or "failed" (None: none planned).
+    # Its files are under `renditions/<id>/`: master.m3u8, a folder per rung, poster.jpg and thumb.jpg.
+    ladder_status: Mapped[str | None] = mapped_column(sa.String(16))
+    ladder_error: Mapped[str | None] = mapped_column(sa.String(255))
+    ladder_heights: Mapped[list | None] = mapped_column(sa.JSON)  # the rungs, by their short side: [360, 720]
+    ladder_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    ladder_ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

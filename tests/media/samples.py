@@ -22,6 +22,9 @@ RECIPES = {
     "-tag:v hvc1 -c:a aac -shortest -f mov",
     "clip.mkv": f"{PATTERN.format(size='320x240')} -t 2 -c:v libx264 -pix_fmt yuv420p -f matroska",
     "photo.jpg": f"{PATTERN.format(size='640x360')} -frames:v 1",
+    # A 720p recording of 13 s: two rungs (360p and 720p) of three segments each.
+    "lecture.mp4": f"{PATTERN.format(size='1280x720')} {TONE} -t 13 -c:v libx264 -preset ultrafast -pix_fmt yuv420p "
+    "-c:a aac -shortest",
 }
 
 

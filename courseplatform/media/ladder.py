@@ -1,0 +1,145 @@
+"""The HLS ladder of a video: renditions at 360p, 720p and the source's own size up to 1080p (H.264 with AAC
+sound, segments of about 6 s, keyframes aligned across rungs so a player can switch), a master playlist
+naming them, a poster (720p) and a thumbnail (180p), all under `renditions/<asset id>/` on the asset's
+own storage backend.
+
+`media.ladder` runs after a video's probe found it playable. The original keeps playing until the
+ladder is ready, and stays. The work is done by a `Transcoder`; `FfmpegTranscoder`, the default, runs
+the ffmpeg of the system or, where there is none, the one `imageio-ffmpeg`'s wheel carries.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from flask import current_app
+
+# The rungs by their short side (a portrait clip's width), with their video and sound bitrates.
+RUNGS = {360: (800_000, 96_000), 720: (2_800_000, 128_000), 1080: (5_000_000, 128_000)}
+SEGMENT_SECONDS = 6
+POSTER_HEIGHT, THUMB_HEIGHT = 720, 180
+CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".jpg": "image/jpeg"}
+
+
+class LadderError(Exception):
+    """The video couldn't be transcoded; the message is short enough for the Files page."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the transcoder needs to know of a probed video."""
+
+    location: str  # a path, or a short-lived link
+    width: int  # as shown
+    height: int
+    duration_seconds: int
+    has_sound: bool
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """A finished ladder in a local folder: its rungs, and every file with its path relative to the folder."""
+
+    folder: Path
+    heights: list[int]
+    files: list[Path]
+
+
+class Transcoder(Protocol):
+    def make_ladder(self, source: Source, folder: Path) -> Ladder: ...
+
+
+def rungs_for(width: int, height: int) -> list[int]:
+    """The rungs a video of this size gets: each standard one up to its short side, or its own if smaller."""
+    short = min(width, height)
+    rungs = [rung for rung in RUNGS if rung <= short]
+    return rungs or [short - short % 2]
+
+
+def ffmpeg_binary() -> str:
+    """FFMPEG_BINARY, else the system's ffmpeg, else the one in imageio-ffmpeg's wheel (no download)."""
+    configured = current_app.config.get("FFMPEG_BINARY") or ""
+    if configured:
+        return configured
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+class FfmpegTranscoder:
+    """The ladder made by one ffmpeg run (every rung from one decode), then the poster and thumbnail."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+
+    def make_ladder(self, source: Source, folder: Path) -> Ladder:
+        rungs = rungs_for(source.width, source.height)
+        portrait = source.height > source.width
+        scaled = []
+        for index, rung in enumerate(rungs):
+            size = f"{rung}:-2" if portrait else f"-2:{rung}"
+            scaled.append(f"[v{index}]scale={size}:flags=bicubic,setsar=1[out{index}]")
+        graph = f"[0:v]split={len(rungs)}" + "".join(f"[v{i}]" for i in range(len(rungs))) + ";" + ";".join(scaled)
+        args = [self.binary, "-nostdin", "-v", "error", "-y", "-i", source.location, "-filter_complex", graph]
+        streams = []
+        for index, rung in enumerate(rungs):
+            video_rate, sound_rate = RUNGS.get(rung, RUNGS[360])
+            args += ["-map", f"[out{index}]"]
+            args += [
+                f"-c:v:{index}", "libx264", f"-b:v:{index}", str(video_rate),
+                f"-maxrate:v:{index}", str(int(video_rate * 1.07)), f"-bufsize:v:{index}", str(video_rate * 2),
+            ]  # fmt: skip
+            if source.has_sound:
+                args += ["-map", "0:a:0", f"-c:a:{index}", "aac", f"-b:a:{index}", str(sound_rate), "-ac", "2"]
+                streams.append(f"v:{index},a:{index},name:{rung}p")
+            else:
+                streams.append(f"v:{index},name:{rung}p")
+        args += [
+            "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
+            "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})", "-sc_threshold", "0",
+            "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
+            "-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
+            "-hls_segment_filename", str(folder / "%v" / "seg_%03d.ts"),
+            "-master_pl_name", "master.m3u8", "-var_stream_map", " ".join(streams),
+            str(folder / "%v" / "index.m3u8"),
+        ]  # fmt: skip
+        self._run(args, timeout=max(600, source.duration_seconds * 20))
+        at = min(1.0, source.duration_seconds / 2)
+        for name, height in (("poster.jpg", POSTER_HEIGHT), ("thumb.jpg", THUMB_HEIGHT)):
+            size = f"{height}:-2" if portrait else f"-2:{height}"
+            self._run(
+                [self.binary, "-nostdin", "-v", "error", "-y", "-ss", f"{at:.2f}", "-i", source.location,
+                 "-frames:v", "1", "-vf", f"scale={size}", "-q:v", "3", str(folder / name)],
+                timeout=120,
+            )  # fmt: skip
+        files = sorted(path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
+        return Ladder(folder, rungs, files)
+
+    def _run(self, args: list[str], timeout: int) -> None:
+        try:
+            # A list of arguments, no shell: the source is a path or a link we made, the rest our own options.
+            done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
+        except subprocess.TimeoutExpired as exc:
+            raise LadderError("transcoding took too long") from exc
+        except OSError as exc:
+            raise LadderError("ffmpeg couldn't be started") from exc
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
+            raise LadderError(f"ffmpeg: {last}"[:200])
+
+
+def transcoder() -> Transcoder:
+    return FfmpegTranscoder(ffmpeg_binary())
+
+
+def workspace() -> tempfile.TemporaryDirectory:
+    """A scratch folder for one ladder, removed afterwards."""
+    return tempfile.TemporaryDirectory(prefix="aqueduct-ladder-")
