@@ -181,6 +181,11 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "MEDIA_ORIGIN": os.environ.get("MEDIA_ORIGIN", "").strip().rstrip("/"),
         # How long a playback or download link works; the player asks for a fresh one when it lapses.
         "MEDIA_URL_SECONDS": _int("MEDIA_URL_SECONDS", 3600),
+        # How long a link to one HLS segment (or a poster) works: the player asks for each as it goes, so
+        # a refund or revoked access stops the stream within this long.
+        "HLS_LINK_SECONDS": _int("HLS_LINK_SECONDS", 120, minimum=10, maximum=3600),
+        # The ffmpeg that makes HLS ladders: empty for the system's, else the one imageio-ffmpeg's wheel carries.
+        "FFMPEG_BINARY": os.environ.get("FFMPEG_BINARY", "").strip(),
         # Learners see a live session's join link from this many minutes before it starts.
         "LIVE_JOIN_OPENS_MINUTES": _int("LIVE_JOIN_OPENS_MINUTES", 15),
         # CE records (attendance, post-test attempts, certificates) are kept this many years after an

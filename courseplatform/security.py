@@ -35,7 +35,8 @@ def _build_policy(config) -> str:
     from .integrations.storage import storage_origins, upload_origins
 
     media = " ".join(storage_origins())
-    uploads = " ".join(upload_origins())
+    # The HLS player (hls.js) fetches segments from where media is served, and plays them from a blob: URL.
+    fetched = " ".join(dict.fromkeys([*upload_origins(), *storage_origins()]))
     payments = ""
     if config["STRIPE_SECRET_KEY"]:
         origins = list(STRIPE_ORIGINS)
@@ -45,8 +46,8 @@ def _build_policy(config) -> str:
     directives = [
         "default-src 'self'",
         f"img-src 'self' data: {media}",  # data: for the stylesheets' own icons
-        f"media-src 'self' {media}",
-        f"connect-src 'self' {uploads}",
+        f"media-src 'self' blob: {media}",
+        f"connect-src 'self' {fetched}",
         "style-src 'self'",
         "script-src 'self'",
         "font-src 'self'",

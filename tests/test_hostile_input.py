@@ -349,6 +349,7 @@ def build_world() -> World:
             "slug": [offering.slug, *(step.slug for step in steps.values()), "coming-soon"],
             "choice": ["pay", "decline"],
             "which": ["media", "captions"],
+            "name": ["master.m3u8", "360p/index.m3u8", "360p/seg_000.ts", "poster.jpg", "../../../etc/passwd"],
             "number": ["AQ-0000-0000"],
             "filename": ["css/app.css"],
         },

@@ -44,7 +44,17 @@ STAGING_PREFIX = "staging/"
 _UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 # Shown in the browser: what the player plays, the images of the upload allow-list, captions.
 INLINE_TYPES = frozenset(
-    {"video/mp4", "video/webm", "audio/mpeg", "audio/mp4", "image/png", "image/jpeg", "image/webp", "text/vtt"}
+    {
+        "video/mp4",
+        "video/webm",
+        "video/mp2t",
+        "audio/mpeg",
+        "audio/mp4",
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+        "text/vtt",
+    }
 )
 _MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,62}/[a-z0-9][a-z0-9.+-]{0,62}$")
 # What a media response may do even if it were mistyped: show itself, and nothing else.

@@ -6,6 +6,11 @@
  * if one lapses mid-lesson the player asks for a fresh one and carries on. With
  * data-complete-url, the lesson is marked complete once about 90 % has been played,
  * through the same endpoint as the "Mark complete" button, and the page shows it.
+ *
+ * A video with data-hls streams its HLS ladder through hls.js wherever Media Source
+ * Extensions exist (Safari and iOS 17.1+ included), with a quality choice (Auto, or one
+ * rung); else through the browser's own HLS (older iPhones). If neither can, or the
+ * stream fails for good, the original file (src) plays instead.
  */
 (function () {
   "use strict";
@@ -77,6 +82,80 @@
     });
   }
 
+  // The ladder through hls.js: quality choice, recovery from network and media errors, the original as
+  // the last resort. Returns true when hls.js (or the browser) plays the stream.
+  function stream(box, media, say) {
+    var url = media.dataset.hls;
+    if (!url) {
+      return false;
+    }
+    var Hls = window.Hls;
+    if (!Hls || !Hls.isSupported()) {
+      // No Media Source Extensions (an older iPhone): the browser's own HLS, if it has it.
+      if (media.canPlayType("application/vnd.apple.mpegurl")) {
+        media.setAttribute("src", url);
+        return true;
+      }
+      return false;
+    }
+    var original = media.getAttribute("src");
+    var hls = new Hls({ enableWorker: false, capLevelToPlayerSize: true, startLevel: -1 });
+    var quality = box.querySelector("[data-player-quality]");
+    var fatal = 0;
+    media.removeAttribute("src");
+    hls.loadSource(url);
+    hls.attachMedia(media);
+    hls.on(Hls.Events.MANIFEST_PARSED, function () {
+      if (!quality || hls.levels.length < 2) {
+        return;
+      }
+      hls.levels
+        .map(function (level, index) {
+          return { index: index, height: Math.min(level.height, level.width) };
+        })
+        .sort(function (a, b) {
+          return b.height - a.height;
+        })
+        .forEach(function (level) {
+          var option = document.createElement("option");
+          option.value = String(level.index);
+          option.textContent = level.height + "p";
+          quality.appendChild(option);
+        });
+      quality.closest(".player-quality").hidden = false;
+      quality.addEventListener("change", function () {
+        hls.currentLevel = parseInt(quality.value, 10);
+      });
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, function (event, data) {
+      if (!quality || quality.value !== "-1") {
+        return;
+      }
+      var level = hls.levels[data.level];
+      quality.options[0].textContent = level ? "Auto (" + Math.min(level.height, level.width) + "p)" : "Auto";
+    });
+    hls.on(Hls.Events.ERROR, function (event, data) {
+      if (!data.fatal) {
+        return;
+      }
+      fatal += 1;
+      if (fatal <= 3 && data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+        hls.startLoad(); // a link that lapsed, a network blip: the playlist routes hand out fresh ones
+      } else if (fatal <= 3 && data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+        hls.recoverMediaError();
+      } else {
+        var at = media.currentTime || 0;
+        hls.destroy();
+        say("Playing the original file.");
+        media.setAttribute("src", original);
+        media.load();
+        media.currentTime = at;
+      }
+    });
+    box.hls = hls;
+    return true;
+  }
+
   function setUp(box) {
     var media = box.querySelector("video, audio");
     if (!media) {
@@ -102,9 +181,10 @@
       if (savedRate && speed.querySelector("option[value='" + savedRate + "']")) {
         speed.value = savedRate;
       }
-      media.playbackRate = parseFloat(speed.value) || 1;
+      // The default rate too: loading a source (the HLS stream attaching) resets the rate to it.
+      media.defaultPlaybackRate = media.playbackRate = parseFloat(speed.value) || 1;
       speed.addEventListener("change", function () {
-        media.playbackRate = parseFloat(speed.value) || 1;
+        media.defaultPlaybackRate = media.playbackRate = parseFloat(speed.value) || 1;
         storageSet("aqueduct.speed", speed.value);
       });
       media.addEventListener("ratechange", function () {
@@ -120,6 +200,7 @@
         status.textContent = text;
       }
     }
+    stream(box, media, say);
 
     function save(force) {
       var seconds = Math.floor(media.currentTime || 0);
@@ -205,6 +286,9 @@
 
     // A link that expired (or a network blip): ask the app for a fresh one, keep the place.
     media.addEventListener("error", function () {
+      if (box.hls) {
+        return; // hls.js recovers its own stream (see stream())
+      }
       if (recoveries >= 3) {
         say("This file can't be played right now. Please reload the page.");
         return;

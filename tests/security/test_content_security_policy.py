@@ -22,9 +22,9 @@ def test_no_directive_allows_any_https_host(client):
 
 def test_local_media_and_test_checkout_need_only_this_site(client):
     directives = policy(client)
-    # data: for the stylesheets' own small icons; nothing makes blob: URLs.
+    # data: for the stylesheets' own small icons; blob: for the HLS player's media source, for media only.
     assert directives["img-src"] == ["'self'", "data:"]
-    assert directives["media-src"] == ["'self'"]
+    assert directives["media-src"] == ["'self'", "blob:"]
     assert directives["connect-src"] == ["'self'"]
     assert directives["form-action"] == ["'self'"]
     assert directives["script-src"] == ["'self'"]
@@ -59,9 +59,11 @@ def test_an_s3_compatible_endpoint_and_cloudfront_are_named(app, client, monkeyp
     }.items():
         monkeypatch.setitem(app.config, key, value)
     directives = policy(client)
-    assert directives["media-src"] == ["'self'", "https://objects.example.net", "https://d1234abcd.cloudfront.net"]
-    # Scripts send uploads to the bucket; nothing on the page fetches from CloudFront.
-    assert directives["connect-src"] == ["'self'", "https://objects.example.net"]
+    assert directives["media-src"] == [
+        "'self'", "blob:", "https://objects.example.net", "https://d1234abcd.cloudfront.net"
+    ]  # fmt: skip
+    # Scripts send uploads to the bucket, and the HLS player fetches segments from where media is served.
+    assert directives["connect-src"] == ["'self'", "https://objects.example.net", "https://d1234abcd.cloudfront.net"]
 
 
 @pytest.mark.parametrize("with_fake", [False, True])
@@ -79,6 +81,6 @@ def test_a_separate_media_origin_is_allowed_for_media_only(app, client, monkeypa
     directives = policy(client)
     for name in ("img-src", "media-src"):
         assert "https://media.example.com" in directives[name], name
-    assert directives["connect-src"] == ["'self'"], "uploads go to the site itself; players load media by media-src"
+    assert directives["connect-src"] == ["'self'", "https://media.example.com"], "the HLS player fetches segments"
     assert directives["script-src"] == ["'self'"]
     assert directives["form-action"] == ["'self'"]
