@@ -4,6 +4,7 @@ GET /learn/<slug>/sessions.ics                    every session of the offering,
 GET /learn/<slug>/sessions/<id>.ics               one session, for a calendar
 GET /learn/<slug>/sessions/<id>/join              the meeting, from the join window on (302)
 GET /learn/<slug>/sessions/<id>/replay            a short-lived link to the recording (302)
+GET /learn/<slug>/sessions/<id>/hls/<file>        the recording's HLS ladder (playlists; segments by 302)
 POST /learn/<slug>/sessions/<id>/check-in         the check-in code shown during the session
 
 Each route checks, on every request, that the user holds an active enrollment (or owns
@@ -20,6 +21,7 @@ from ..downloads import attachment
 from ..extensions import limiter
 from ..formatting import format_date
 from ..media.services import media_url
+from ..media.streaming import has_ladder, ladder_response
 from ..models import LiveSession, Offering, utcnow
 from . import bp
 from .forms import CheckInForm
@@ -39,6 +41,8 @@ from .permissions import Viewer, active_enrollment
 
 bp.add_app_template_global(join_window)
 bp.add_app_template_global(checkin_is_open)
+bp.add_app_template_global(has_ladder)
+bp.add_app_template_global(replay_of)
 
 
 def _session_or_404(slug: str, session_id: int) -> tuple[LiveSession, Viewer]:
@@ -139,6 +143,15 @@ def session_check_in(slug: str, session_id: int):
         else:
             flash("You're checked in to this session.", "success")
     return redirect(_session_page(offering, session))
+
+
+@bp.get("/<slug>/sessions/<int:session_id>/hls/<path:name>")
+@login_required
+@limiter.exempt
+def session_replay_stream(slug: str, session_id: int, name: str):
+    """The replay's HLS ladder (`media.streaming`), for whoever may see the session, checked on every request."""
+    session, _viewer = _session_or_404(slug, session_id)
+    return ladder_response(replay_of(session), name)
 
 
 @bp.get("/<slug>/sessions/<int:session_id>/replay")

@@ -14,17 +14,13 @@ it complete in a sequential offering); owners, admins and preview visitors are n
 
 from __future__ import annotations
 
-import re
-
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..enrollments.notes import learner_note
 from ..extensions import limiter
-from ..integrations.storage import get_storage
-from ..media.ladder import CONTENT_TYPES
-from ..media.processing import rendition_prefix
 from ..media.services import media_url
+from ..media.streaming import ladder_response
 from ..models import Lesson, LessonKind, MediaStatus, OfferingStatus, utcnow
 from ..request_guard import json_body
 from . import bp
@@ -274,46 +270,16 @@ def lesson_file(slug: str, lesson_id: int, which: str):
     return response
 
 
-# What a ladder holds (`media/ladder.py`): its playlists, segments, poster and thumbnail.
-STREAM_FILE = re.compile(r"master\.m3u8|([0-9]{3,4})p/(?:index\.m3u8|seg_[0-9]{3,6}\.ts)|poster\.jpg|thumb\.jpg")
-MAX_PLAYLIST_BYTES = 1024 * 1024
-
-
 @bp.get("/<slug>/lessons/<int:lesson_id>/hls/<path:name>")
 @limiter.exempt
 def lesson_stream(slug: str, lesson_id: int, name: str):
-    """The lesson video's HLS ladder, for whoever may play the lesson (checked on every request).
-
-    Playlists come from storage through here (they are small, and their relative links lead back
-    here); each segment, the poster and the thumbnail are a redirect to a link that lasts
-    HLS_LINK_SECONDS, so a refund or revoked access stops the next segment, and on S3 no video
-    byte passes through the app.
-    """
+    """The lesson video's HLS ladder (`media.streaming`), for whoever may play the lesson, checked on every
+    request: a refund or revoked access stops the next segment."""
     lesson = _lesson_or_404(slug, lesson_id)
     access = lesson_access(current_user, lesson)
     if access is None or (not lesson.is_preview and _is_locked(access, lesson)):
         abort(403)
-    asset = lesson.media_asset
-    found = STREAM_FILE.fullmatch(name)
-    if asset is None or asset.status is not MediaStatus.READY or asset.ladder_status != "ready" or found is None:
-        abort(404)
-    if found.group(1) is not None and int(found.group(1)) not in (asset.ladder_heights or []):
-        abort(404)
-    storage = get_storage()
-    key = rendition_prefix(asset.id) + name
-    if name.endswith(".m3u8"):
-        if storage.head(key) is None:  # a rung the ladder doesn't have
-            abort(404)
-        with storage.open(key) as stream:
-            playlist = stream.read(MAX_PLAYLIST_BYTES)
-        response = Response(playlist, mimetype=CONTENT_TYPES[".m3u8"])
-    else:
-        suffix = name[name.rindex(".") :]
-        expires_in = current_app.config["HLS_LINK_SECONDS"]
-        url = storage.playback_url(key, content_type=CONTENT_TYPES[suffix], filename=name, expires_in=expires_in)
-        response = redirect(url, code=302)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return ladder_response(lesson.media_asset, name)
 
 
 @bp.post("/<slug>/lessons/<int:lesson_id>/position")

@@ -104,3 +104,31 @@ def test_nothing_outside_the_ladder_can_be_named(web, client, backend, course, n
     web.login("learner@example.org", PASSWORD)
     # A NUL byte is refused before routing (400), the rest is not found.
     assert client.get(stream_url(course, name)).status_code == (400 if "%00" in name else 404)
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_a_live_sessions_replay_streams_in_the_same_player(web, client, backend, samples):
+    from ..factories.live import learner, session_in, workshop
+
+    offering = workshop(title="Couples in Crisis", slug="couples")
+    web.login(offering.creator.user.email, PASSWORD)
+    uploaded = Browser(client, backend, offering).upload(
+        "replay.mp4", samples["lecture.mp4"].read_bytes(), "video/mp4", "video"
+    )
+    asset = reload(MediaAsset, uploaded["asset_id"])
+    session, lesson = session_in(offering, minutes_from_now=-24 * 60, replay_asset_id=asset.id)
+    learner(offering, email="learner@example.org")
+    UserFactory(email="stranger@example.org")
+    db.session.commit()
+    web.logout()
+
+    web.login("learner@example.org", PASSWORD)
+    url = f"/learn/couples/sessions/{session.id}/hls/master.m3u8"
+    master = client.get(url)
+    assert master.status_code == 200 and len(m3u8.loads(master.get_data(as_text=True)).playlists) == 2
+    page = client.get(f"/learn/couples/lessons/{lesson.id}").get_data(as_text=True)
+    assert f'data-hls="{url}"' in page and "data-player-quality" in page
+    web.logout()
+    web.login("stranger@example.org", PASSWORD)
+    assert client.get(url).status_code == 403
+    assert client.get(f"/learn/couples/sessions/{session.id}/hls/360p/seg_000.ts").status_code == 403
