@@ -17,7 +17,7 @@ from ..integrations.payments import estimated_fee
 from ..integrations.storage import get_storage
 from ..learning.certificates import EVALUATION_STATEMENTS, OBJECTIVES, attestation_text, issue_certificate
 from ..media.probe import probe
-from ..media.processing import record_facts
+from ..media.processing import build_ladder, record_facts
 from ..models import (
     DEFAULT_STATEMENTS,
     AccessEvent,
@@ -393,8 +393,13 @@ def _store_asset(owner: User, filename: str, content_type: str, duration: int | 
         duration_seconds=duration,
         confirmed_at=utcnow(),
     )
-    if content_type.startswith(("video/", "audio/")):  # what `media.probe` records after an upload
-        record_facts(asset, probe(str(HERE / filename)))
+    if content_type.startswith(("video/", "audio/")):  # what `media.probe` and `media.ladder` do after an upload
+        facts = probe(str(HERE / filename))
+        record_facts(asset, facts)
+        if not facts.is_audio_only:
+            db.session.add(asset)
+            db.session.flush()
+            build_ladder(asset)
     db.session.add(asset)
     return asset
 

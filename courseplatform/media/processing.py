@@ -118,6 +118,11 @@ def ladder_media_job(job: Job) -> dict:
     asset = db.session.get(MediaAsset, int(job.payload.get("asset_id") or 0))
     if asset is None:
         raise JobRefused("The video was deleted before its streaming versions were made.")
+    return build_ladder(asset)
+
+
+def build_ladder(asset: MediaAsset) -> dict:
+    """Make and store the asset's ladder now (the job's work; the demo data calls it directly)."""
     if asset.status is not MediaStatus.READY or not (asset.video_codec and asset.width and asset.height):
         asset.ladder_status = None
         return {"asset_id": asset.id, "skipped": True}

@@ -134,3 +134,26 @@ def test_a_video_ffmpeg_cant_transcode_keeps_playing_as_it_is(app, web, client, 
     assert asset.ladder_error == "ffmpeg: ffmpeg failed"
     files = " ".join(client.get("/studio/files").get_data(as_text=True).split())
     assert "No streaming versions (ffmpeg: ffmpeg failed); the original plays." in files
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_the_files_page_shows_the_space_each_offering_takes(web, client, backend, samples):
+    from courseplatform.formatting import format_size
+    from courseplatform.models import LessonKind, Offering
+
+    from ..factories import LessonFactory, SectionFactory
+
+    asset = upload(web, client, backend, samples["lecture.mp4"])
+    offering = db.session.query(Offering).filter_by(creator_id=asset.owner.creator_profile.id).one()
+    section = SectionFactory(offering=offering)
+    for position in range(2):  # one file in two lessons counts once
+        LessonFactory(section=section, kind=LessonKind.VIDEO, media_asset=asset, position=position)
+    db.session.commit()
+    page = " ".join(client.get("/studio/files").get_data(as_text=True).split())
+    row = re.search(r"Space by offering.*?Grounding Skills</a></th>(.*?)</tr>", page).group(1)
+    cells = re.findall(r'<td class="num"[^>]*>([^<]+)</td>', row)
+    assert cells == [
+        format_size(asset.size_bytes),
+        format_size(asset.ladder_bytes),
+        format_size(asset.size_bytes + asset.ladder_bytes),
+    ]

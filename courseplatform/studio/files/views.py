@@ -14,7 +14,7 @@ from flask_login import current_user
 from ...access import studio_required
 from ...extensions import db
 from ...fields import page_number
-from ...media.services import UploadError, delete_unused_file, file_library
+from ...media.services import UploadError, delete_unused_file, file_library, storage_by_offering
 from ...models import MediaAsset
 from .. import bp
 from ..offerings.forms import ConfirmForm
@@ -25,7 +25,12 @@ from ..offerings.forms import ConfirmForm
 def files():
     """My uploads: pending, ready or failed with the reason, and where each one is used."""
     page = page_number(request.args)
-    return render_template("studio/files.html", library=file_library(current_user, page), confirm=ConfirmForm())
+    return render_template(
+        "studio/files.html",
+        library=file_library(current_user, page),
+        by_offering=storage_by_offering(current_user),
+        confirm=ConfirmForm(),
+    )
 
 
 @bp.post("/files/<int:asset_id>/delete")
