@@ -19,6 +19,8 @@ from typing import Protocol
 
 from flask import current_app
 
+from .probe import allowed_protocols
+
 # The rungs by their short side (a portrait clip's width), with their video and sound bitrates.
 RUNGS = {360: (800_000, 96_000), 720: (2_800_000, 128_000), 1080: (5_000_000, 128_000)}
 SEGMENT_SECONDS = 6
@@ -39,6 +41,7 @@ class Source:
     height: int
     duration_seconds: int
     has_sound: bool
+    demuxer: str | None = None  # the container to read it as (`probe.DEMUXERS`), never a guess
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class FfmpegTranscoder:
             size = f"{rung}:-2" if portrait else f"-2:{rung}"
             scaled.append(f"[v{index}]scale={size}:flags=bicubic,setsar=1[out{index}]")
         graph = f"[0:v]split={len(rungs)}" + "".join(f"[v{i}]" for i in range(len(rungs))) + ";" + ";".join(scaled)
-        args = [self.binary, "-nostdin", "-v", "error", "-y", "-i", source.location, "-filter_complex", graph]
+        args = [self.binary, "-nostdin", "-v", "error", "-y", *self._reading(source), "-filter_complex", graph]
         streams = []
         for index, rung in enumerate(rungs):
             video_rate, sound_rate = RUNGS.get(rung, RUNGS[360])
@@ -116,12 +119,18 @@ class FfmpegTranscoder:
         for name, height in (("poster.jpg", POSTER_HEIGHT), ("thumb.jpg", THUMB_HEIGHT)):
             size = f"{height}:-2" if portrait else f"-2:{height}"
             self._run(
-                [self.binary, "-nostdin", "-v", "error", "-y", "-ss", f"{at:.2f}", "-i", source.location,
+                [self.binary, "-nostdin", "-v", "error", "-y", "-ss", f"{at:.2f}", *self._reading(source),
                  "-frames:v", "1", "-vf", f"scale={size}", "-q:v", "3", str(folder / name)],
                 timeout=120,
             )  # fmt: skip
         files = sorted(path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
         return Ladder(folder, rungs, files)
+
+    @staticmethod
+    def _reading(source: Source) -> list[str]:
+        """The input, read only as the file itself (see `probe.allowed_protocols`)."""
+        container = ["-f", source.demuxer] if source.demuxer else []
+        return ["-protocol_whitelist", allowed_protocols(source.location), *container, "-i", source.location]
 
     def _run(self, args: list[str], timeout: int) -> None:
         try:

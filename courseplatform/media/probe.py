@@ -36,6 +36,20 @@ KNOWN_CODECS = {
 }
 # FFmpeg's readers of single pictures (a JPEG or PNG is read as one frame of "video").
 STILL_FORMATS = frozenset({"image2", "jpeg_pipe", "png_pipe", "webp_pipe", "gif", "bmp_pipe", "tiff_pipe"})
+# The only ways FFmpeg may read: the file itself, on disk or behind its presigned link. A crafted upload
+# can't make it follow a playlist or reference to another file or host (its demuxers obey this list).
+LOCAL_PROTOCOLS, REMOTE_PROTOCOLS = "file", "http,https,tcp,tls"
+
+
+# And only as the container its first bytes showed (`services.sniff_content_type`): never as a playlist,
+# a concatenation list or anything else FFmpeg's format guessing might choose.
+DEMUXERS = {"video/mp4": "mov", "audio/mp4": "mov", "video/webm": "matroska", "audio/mpeg": "mp3"}
+
+
+def allowed_protocols(source: str) -> str:
+    return REMOTE_PROTOCOLS if source.startswith(("http://", "https://")) else LOCAL_PROTOCOLS
+
+
 # FFmpeg's waits on a remote file (seconds): opening it, then each read.
 OPEN_TIMEOUT, READ_TIMEOUT = 10.0, 30.0
 
@@ -64,14 +78,15 @@ def codec_label(name: str | None) -> str:
     return KNOWN_CODECS.get(name or "", (name or "unknown").upper())
 
 
-def probe(source: str) -> MediaFacts:
-    """Read the container and first video and audio streams of a file path or URL.
+def probe(source: str, demuxer: str | None = None) -> MediaFacts:
+    """Read the container and first video and audio streams of a file path or URL, as `demuxer` (e.g. "mov").
 
     Raises ProbeError when FFmpeg can't read it as media (a document renamed .mp4) or it holds neither
     video nor audio (a still photo).
     """
     try:
-        with av.open(source, timeout=(OPEN_TIMEOUT, READ_TIMEOUT)) as container:
+        options = {"protocol_whitelist": allowed_protocols(source)}
+        with av.open(source, format=demuxer, timeout=(OPEN_TIMEOUT, READ_TIMEOUT), options=options) as container:
             video = next((s for s in container.streams.video if s.codec_context.width), None)
             audio = next(iter(container.streams.audio), None)
             if video is None and audio is None:

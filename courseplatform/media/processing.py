@@ -18,7 +18,7 @@ from ..integrations.storage import get_storage
 from ..jobs import JobRefused, enqueue
 from ..models import Job, Lesson, MediaAsset, MediaStatus, utcnow
 from .ladder import CONTENT_TYPES, LadderError, Source, transcoder, workspace
-from .probe import MediaFacts, ProbeError, playback_problem, probe
+from .probe import DEMUXERS, MediaFacts, ProbeError, playback_problem, probe
 
 KIND = "media.probe"
 
@@ -64,7 +64,7 @@ def probe_media_job(job: Job) -> dict:
     category = kind.category if kind is not None else "video"
     facts: MediaFacts | None = None
     try:
-        facts = probe(get_storage().reader_source(asset.storage_key))
+        facts = probe(get_storage().reader_source(asset.storage_key), DEMUXERS.get(asset.content_type))
     except ProbeError as error:
         problem: str | None = f"“{asset.original_name}” can't be played: {error}."
     else:
@@ -134,6 +134,7 @@ def build_ladder(asset: MediaAsset) -> dict:
         height=asset.height,
         duration_seconds=duration,
         has_sound=asset.audio_codec is not None,
+        demuxer=DEMUXERS.get(asset.content_type),
     )
     prefix = rendition_prefix(asset.id)
     with workspace() as scratch:

@@ -153,3 +153,21 @@ def test_files_uploaded_before_probing_are_read_by_flask_probe_media(app, backen
     asset = reload(MediaAsset, asset.id)
     assert (asset.duration_seconds, asset.video_codec) == (3, "h264")
     assert "Queued 0 files" in app.test_cli_runner().invoke(args=["probe-media"]).output
+
+
+def test_a_playlist_dressed_as_a_video_is_never_followed(app, tmp_path, samples):
+    """FFmpeg reads an upload only as the container its first bytes showed, through the file itself: a
+    playlist pointing at another file (or host) is refused, not followed."""
+    from courseplatform.media.ladder import FfmpegTranscoder, LadderError, Source, ffmpeg_binary
+
+    secret = tmp_path / "secret.mp4"
+    secret.write_bytes(samples["pattern.mp4"].read_bytes())
+    # Named as a playlist, FFmpeg's guessing would open it as one and play the other file (checked by hand).
+    playlist = tmp_path / "lesson.m3u8"
+    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3,\nfile://{secret}\n#EXT-X-ENDLIST\n")
+    with pytest.raises(ProbeError):
+        probe(str(playlist), "mov")
+    out = tmp_path / "ladder"
+    out.mkdir()
+    with pytest.raises(LadderError):
+        FfmpegTranscoder(ffmpeg_binary()).make_ladder(Source(str(playlist), 640, 360, 3, True, "mov"), out)
