@@ -24,6 +24,7 @@ from .probe import allowed_protocols
 # The rungs by their short side (a portrait clip's width), with their video and sound bitrates.
 RUNGS = {360: (800_000, 96_000), 720: (2_800_000, 128_000), 1080: (5_000_000, 128_000)}
 SEGMENT_SECONDS = 6
+MIN_VIDEO_RATE = 150_000
 POSTER_HEIGHT, THUMB_HEIGHT = 720, 180
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".jpg": "image/jpeg"}
 
@@ -42,6 +43,7 @@ class Source:
     duration_seconds: int
     has_sound: bool
     demuxer: str | None = None  # the container to read it as (`probe.DEMUXERS`), never a guess
+    bitrate: int | None = None  # the whole file's bits a second: no rung is given more than the source has
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class FfmpegTranscoder:
         streams = []
         for index, rung in enumerate(rungs):
             video_rate, sound_rate = RUNGS.get(rung, RUNGS[360])
+            if source.bitrate:  # a copy never needs more bits than the original spent, sound included
+                sound = sound_rate if source.has_sound else 0
+                video_rate = max(MIN_VIDEO_RATE, min(video_rate, source.bitrate - sound))
             args += ["-map", f"[out{index}]"]
             args += [
                 f"-c:v:{index}", "libx264", f"-b:v:{index}", str(video_rate),

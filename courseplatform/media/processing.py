@@ -135,6 +135,7 @@ def build_ladder(asset: MediaAsset) -> dict:
         duration_seconds=duration,
         has_sound=asset.audio_codec is not None,
         demuxer=DEMUXERS.get(asset.content_type),
+        bitrate=asset.size_bytes * 8 // duration if asset.size_bytes else None,
     )
     prefix = rendition_prefix(asset.id)
     with workspace() as scratch:

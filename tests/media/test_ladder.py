@@ -157,3 +157,18 @@ def test_the_files_page_shows_the_space_each_offering_takes(web, client, backend
         format_size(asset.ladder_bytes),
         format_size(asset.size_bytes + asset.ladder_bytes),
     ]
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_no_rung_spends_more_bits_than_the_original(web, client, backend, samples):
+    """A small, low-bitrate recording's streaming copy is no larger than the recording itself: the demo's
+    welcome video spends 290 kb/s, under the 800 kb/s of the 360p rung (its copy was 3.4 times its size)."""
+    from ..helpers import DEMO_VIDEO
+
+    asset = upload(web, client, backend, DEMO_VIDEO)
+    assert asset.ladder_status == "ready"
+    segments = sum(
+        backend.storage.head(key).size for key, _ in backend.storage.list_keys(f"renditions/{asset.id}/360p/")
+        if key.endswith(".ts")
+    )  # fmt: skip
+    assert segments < asset.size_bytes * 1.25, (segments, asset.size_bytes)  # MPEG-TS adds some framing
