@@ -27,6 +27,10 @@ KINDS = {
     "media.ladder": "courseplatform.media.processing:ladder_media_job",
     "waitlist.notify": "courseplatform.enrollments.waitlist:notify_waitlist_job",
 }
+# What to record when a job of this kind fails for good ("module:function" taking the job), in the same commit.
+ON_FAILURE = {
+    "media.ladder": "courseplatform.media.processing:ladder_failed",
+}
 MAX_ATTEMPTS = 5
 # A job that fails is tried again after 10 s, 40 s, 2 min 40 s, then 10 min 40 s.
 FIRST_RETRY = timedelta(seconds=10)
@@ -141,6 +145,9 @@ def _failed(job_id: int, exc: Exception) -> JobRunOutcome:
     if isinstance(exc, JobRefused) or job.attempts >= MAX_ATTEMPTS:
         log.error("job %s (%s) failed for good after %s attempts: %s", job.id, job.kind, job.attempts, job.last_error)
         job.status, job.finished_at = JobStatus.FAILED, utcnow()
+        if job.kind in ON_FAILURE:
+            module, _, name = ON_FAILURE[job.kind].partition(":")
+            getattr(importlib.import_module(module), name)(job)
         db.session.commit()
         return JobRunOutcome(JobStatus.FAILED)
     delay = FIRST_RETRY * 4 ** (job.attempts - 1)

@@ -25,6 +25,10 @@ from .probe import allowed_protocols
 RUNGS = {360: (800_000, 96_000), 720: (2_800_000, 128_000), 1080: (5_000_000, 128_000)}
 SEGMENT_SECONDS = 6
 MIN_VIDEO_RATE = 150_000
+# Below this short side a video gets no ladder: it is already as small as a stream would be.
+MIN_LADDER_SIDE = 144
+# However long a file says it is, one transcode may run this long at most.
+MAX_TRANSCODE_SECONDS = 6 * 3600
 POSTER_HEIGHT, THUMB_HEIGHT = 720, 180
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".jpg": "image/jpeg"}
 
@@ -60,8 +64,11 @@ class Transcoder(Protocol):
 
 
 def rungs_for(width: int, height: int) -> list[int]:
-    """The rungs a video of this size gets: each standard one up to its short side, or its own if smaller."""
+    """The rungs a video of this size gets: each standard one up to its short side, or its own if smaller;
+    none below MIN_LADDER_SIDE."""
     short = min(width, height)
+    if short < MIN_LADDER_SIDE:
+        return []
     rungs = [rung for rung in RUNGS if rung <= short]
     return rungs or [short - short % 2]
 
@@ -87,6 +94,8 @@ class FfmpegTranscoder:
 
     def make_ladder(self, source: Source, folder: Path) -> Ladder:
         rungs = rungs_for(source.width, source.height)
+        if not rungs:
+            raise LadderError(f"the video is smaller than {MIN_LADDER_SIDE}p, so it plays as it is")
         portrait = source.height > source.width
         scaled = []
         for index, rung in enumerate(rungs):
@@ -119,7 +128,7 @@ class FfmpegTranscoder:
             "-master_pl_name", "master.m3u8", "-var_stream_map", " ".join(streams),
             str(folder / "%v" / "index.m3u8"),
         ]  # fmt: skip
-        self._run(args, timeout=max(600, source.duration_seconds * 20))
+        self._run(args, timeout=min(MAX_TRANSCODE_SECONDS, max(600, source.duration_seconds * 20)))
         at = min(1.0, source.duration_seconds / 2)
         for name, height in (("poster.jpg", POSTER_HEIGHT), ("thumb.jpg", THUMB_HEIGHT)):
             size = f"{height}:-2" if portrait else f"-2:{height}"
@@ -129,6 +138,11 @@ class FfmpegTranscoder:
                 timeout=120,
             )  # fmt: skip
         files = sorted(path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
+        expected = {Path("master.m3u8"), Path("poster.jpg"), Path("thumb.jpg")}
+        expected |= {Path(f"{rung}p") / "index.m3u8" for rung in rungs}
+        missing = sorted(str(name) for name in expected - set(files))
+        if missing:
+            raise LadderError(f"ffmpeg didn't write {', '.join(missing)}"[:200])
         return Ladder(folder, rungs, files)
 
     @staticmethod

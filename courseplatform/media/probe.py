@@ -99,14 +99,21 @@ def probe(source: str, demuxer: str | None = None) -> MediaFacts:
             return MediaFacts(
                 container=container.format.name[:64],
                 duration_seconds=duration,
-                video_codec=video.codec_context.name[:32] if video is not None else None,
-                audio_codec=audio.codec_context.name[:32] if audio is not None else None,
+                video_codec=_codec_of(video),
+                audio_codec=_codec_of(audio),
                 width=width,
                 height=height,
             )
     except av.error.FFmpegError as error:
         log.info("probe: FFmpeg can't read %s: %s", type(source).__name__, error)
         raise ProbeError("its content isn't a video or audio file we can read") from error
+
+
+def _codec_of(stream) -> str | None:
+    """The codec's own name ("mp3", "av1"), not the decoder's ("mp3float", "libdav1d")."""
+    if stream is None:
+        return None
+    return str(stream.codec_context.codec.canonical_name)[:32]
 
 
 def _duration(container) -> int | None:

@@ -17,7 +17,7 @@ from ..extensions import db
 from ..integrations.storage import get_storage
 from ..jobs import JobRefused, enqueue
 from ..models import Job, Lesson, MediaAsset, MediaStatus, utcnow
-from .ladder import CONTENT_TYPES, LadderError, Source, transcoder, workspace
+from .ladder import CONTENT_TYPES, LadderError, Source, rungs_for, transcoder, workspace
 from .probe import DEMUXERS, MediaFacts, ProbeError, playback_problem, probe
 
 KIND = "media.probe"
@@ -85,8 +85,8 @@ def probe_media_job(job: Job) -> dict:
             .where(Lesson.media_asset_id == asset.id, Lesson.duration_seconds.is_(None))
             .values(duration_seconds=facts.duration_seconds)
         )
-    if not facts.is_audio_only and facts.width and facts.height:
-        start_ladder(asset)
+    if category == "video" and rungs_for(facts.width or 0, facts.height or 0):
+        start_ladder(asset)  # a video too small for the lowest rung plays as it is
     db.session.flush()
     return {"asset_id": asset.id, "duration_seconds": facts.duration_seconds}
 
@@ -96,6 +96,7 @@ def probe_media_job(job: Job) -> dict:
 
 LADDER_KIND = "media.ladder"
 RENDITIONS = "renditions/"
+MAX_LINK_SECONDS = 7 * 24 * 3600
 
 
 def rendition_prefix(asset_id: int) -> str:
@@ -121,6 +122,14 @@ def ladder_media_job(job: Job) -> dict:
     return build_ladder(asset)
 
 
+def ladder_failed(job: Job) -> None:
+    """The job failed for good (its retries spent): the Files page says so instead of "making" forever."""
+    asset = db.session.get(MediaAsset, int(job.payload.get("asset_id") or 0))
+    if asset is not None and asset.ladder_status == "queued":
+        asset.ladder_status = "failed"
+        asset.ladder_error = "making them failed several times; the original plays"
+
+
 def build_ladder(asset: MediaAsset) -> dict:
     """Make and store the asset's ladder now (the job's work; the demo data calls it directly)."""
     if asset.status is not MediaStatus.READY or not (asset.video_codec and asset.width and asset.height):
@@ -129,7 +138,8 @@ def build_ladder(asset: MediaAsset) -> dict:
     storage = get_storage()
     duration = asset.duration_seconds or 1
     source = Source(
-        location=storage.reader_source(asset.storage_key, expires_in=max(900, duration * 30)),
+        # S3 signs links for a week at most; a file's own length claim can't ask for more.
+        location=storage.reader_source(asset.storage_key, expires_in=min(MAX_LINK_SECONDS, max(900, duration * 30))),
         width=asset.width,
         height=asset.height,
         duration_seconds=duration,

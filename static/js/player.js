@@ -134,6 +134,9 @@
       var level = hls.levels[data.level];
       quality.options[0].textContent = level ? "Auto (" + Math.min(level.height, level.width) + "p)" : "Auto";
     });
+    hls.on(Hls.Events.FRAG_LOADED, function () {
+      fatal = 0; // playing again: only errors in a row give up on the stream
+    });
     hls.on(Hls.Events.ERROR, function (event, data) {
       if (!data.fatal) {
         return;

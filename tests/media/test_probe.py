@@ -4,6 +4,8 @@ media at all, are refused with a reason the Files page shows; a lesson takes the
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -12,7 +14,7 @@ from courseplatform.media.probe import MediaFacts, ProbeError, playback_problem,
 from courseplatform.media.services import sniff_content_type
 from courseplatform.models import Lesson, MediaAsset, MediaStatus
 
-from ..factories import SectionFactory
+from ..factories import PASSWORD, SectionFactory
 from .samples import make_samples
 from .test_upload_forms import Browser, lesson_form, reload
 
@@ -171,3 +173,27 @@ def test_a_playlist_dressed_as_a_video_is_never_followed(app, tmp_path, samples)
     out.mkdir()
     with pytest.raises(LadderError):
         FfmpegTranscoder(ffmpeg_binary()).make_ladder(Source(str(playlist), 640, 360, 3, True, "mov"), out)
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_replacing_a_lessons_video_takes_the_new_files_length(web, client, backend, samples):
+    """The length the old file gave, still in the form, gives way to the new file's; a typed one stays."""
+    from ..factories import OfferingFactory
+
+    offering = OfferingFactory(title="Grounding Skills")
+    web.login(offering.creator.user.email, PASSWORD)
+    browser = Browser(client, backend, offering)
+    first = browser.upload("first.mp4", samples["pattern.mp4"].read_bytes(), "video/mp4", "video")
+    second = browser.upload("second.mp4", samples["lecture.mp4"].read_bytes(), "video/mp4", "video")
+    section = SectionFactory(offering=offering)
+    web.submit(
+        f"/studio/courses/{offering.id}/sections/{section.id}/lessons/new",
+        lesson_form(media_asset_id=str(first["asset_id"])),
+    )
+    lesson = db.session.scalar(sa.select(Lesson).filter_by(section_id=section.id))
+    assert lesson.duration_seconds == 3
+    edit = f"/studio/courses/{offering.id}/lessons/{lesson.id}/edit"
+    page = client.get(edit).get_data(as_text=True)
+    typed = re.search(r'name="duration_minutes"[^>]*value="([^"]*)"', page).group(1)
+    web.submit(edit, lesson_form(media_asset_id=str(second["asset_id"]), duration_minutes=typed))
+    assert reload(Lesson, lesson.id).duration_seconds == 13

@@ -168,8 +168,8 @@ def offering_ce(offering_id: int):
 
 
 def recorded_runtime(offering) -> tuple[int, int]:
-    """The video and audio lessons of the offering and their length in seconds, as read from the files
-    (or typed): what a self-paced program's CE hours are measured against (one query)."""
+    """The video lessons of the offering and their length in seconds, as read from the files (or typed):
+    what a self-paced program's CE hours are measured against (one query)."""
     count, seconds = db.session.execute(
         sa.select(sa.func.count(Lesson.id), sa.func.coalesce(sa.func.sum(Lesson.duration_seconds), 0))
         .join(Section, Lesson.section_id == Section.id)

@@ -196,6 +196,7 @@ def _apply(lesson: Lesson, changes: LessonChanges, uploader: User, stored: list[
     lesson.body = changes.body or ""
     lesson.is_preview = changes.is_preview
     lesson.available_after_days = changes.available_after_days
+    previous = lesson.media_asset
     lesson.duration_seconds = changes.duration_seconds
     lesson.live_session = changes.live_session if changes.kind is LessonKind.LIVE else None
 
@@ -227,8 +228,15 @@ def _apply(lesson: Lesson, changes: LessonChanges, uploader: User, stored: list[
         for asset in stored:  # the caller rolls back the rows; the bytes are ours to remove
             storage.delete(asset.storage_key)
         raise
-    if lesson.duration_seconds is None and lesson.media_asset is not None:
-        lesson.duration_seconds = lesson.media_asset.duration_seconds  # the file's real length, when it is known
+    given_by_old_file = (
+        previous is not None
+        and lesson.media_asset is not previous
+        and lesson.duration_seconds == previous.duration_seconds
+    )
+    if lesson.media_asset is not None and (
+        lesson.duration_seconds is None or given_by_old_file
+    ):  # the file's real length, when it is known: none typed, or the one the old file gave
+        lesson.duration_seconds = lesson.media_asset.duration_seconds or lesson.duration_seconds
     db.session.flush()
     return release_assets(dropped)
 
