@@ -27,6 +27,8 @@ KIND_LABELS = {
     "sessions.import": "Import session income",
     "attendance.import": "Import live-session attendance",
     "storage.delete": "Delete stored files",
+    "media.probe": "Check an uploaded video or audio file",
+    "media.ladder": "Make a video's streaming versions",
     "waitlist.notify": "E-mail a waitlist",
 }
 
