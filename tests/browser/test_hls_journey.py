@@ -1,9 +1,10 @@
 """An enrolled learner plays a lesson video's HLS ladder in Chromium through hls.js: the quality menu lists
-the rungs and switches to one, seeking works, and watching to the end completes the lesson; a stranger's
-request for the playlist or a segment is refused."""
+the rungs and switches to one, the lesson's captions show over the stream, seeking works, and watching to
+the end completes the lesson; a stranger's request for the playlist or a segment is refused."""
 
 from __future__ import annotations
 
+import io
 import re
 
 from playwright.sync_api import Page, expect
@@ -18,6 +19,8 @@ from ..factories import EnrollmentFactory, LessonFactory, OfferingFactory, Secti
 from ..media.samples import make_samples
 from .test_media_journey import log_in, log_out
 
+CAPTIONS = b"WEBVTT\n\n00:00.000 --> 00:05.000\nWelcome to the lecture.\n"
+
 
 def test_a_learner_streams_switches_quality_seeks_and_completes(page: Page, live_url: str, tmp_path):
     samples = make_samples(tmp_path)
@@ -30,11 +33,21 @@ def test_a_learner_streams_switches_quality_seeks_and_completes(page: Page, live
         owner_id=owner.id, storage_key=key, original_name="lecture.mp4", content_type="video/mp4",
         size_bytes=size, status=MediaStatus.READY,
     )  # fmt: skip
-    db.session.add(asset)
+    captions_key = f"uploads/{owner.id}/hls/lecture.vtt"
+    get_storage().save(captions_key, io.BytesIO(CAPTIONS), "text/vtt")
+    captions = MediaAsset(
+        owner_id=owner.id, storage_key=captions_key, original_name="lecture.vtt", content_type="text/vtt",
+        size_bytes=len(CAPTIONS), status=MediaStatus.READY,
+    )  # fmt: skip
+    db.session.add_all([asset, captions])
     db.session.flush()
     start_probe(asset)
     lesson = LessonFactory(
-        section=SectionFactory(offering=offering), title="Lecture", kind=LessonKind.VIDEO, media_asset=asset
+        section=SectionFactory(offering=offering),
+        title="Lecture",
+        kind=LessonKind.VIDEO,
+        media_asset=asset,
+        captions_asset=captions,
     )
     learner = UserFactory(email="learner@example.org")
     enrollment = EnrollmentFactory(user=learner, offering=offering)
@@ -57,6 +70,15 @@ def test_a_learner_streams_switches_quality_seeks_and_completes(page: Page, live
     page.evaluate("document.querySelector('video').play()")
     page.wait_for_function("() => document.querySelector('[data-player]').hls.currentLevel === 0", timeout=15_000)
     page.wait_for_function("() => document.querySelector('video').currentTime > 0.5", timeout=15_000)
+    # The page's own captions play over the stream.
+    page.wait_for_function(
+        """() => {
+          const track = document.querySelector('video').textTracks[0];
+          return track && track.mode === 'showing' && track.activeCues && track.activeCues.length > 0
+            && track.activeCues[0].text === 'Welcome to the lecture.';
+        }""",
+        timeout=15_000,
+    )
 
     # Seek into the last segment, then play to the end: about 90 % completes the lesson.
     page.evaluate("document.querySelector('video').currentTime = 11.5")
