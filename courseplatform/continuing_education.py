@@ -245,10 +245,17 @@ def records_kept_until(offering: Offering, today: date | None = None) -> date | 
     CE_RECORDS_RETENTION_YEARS after its last CE certificate; None when nothing must be kept any more."""
     if offering.ce_minutes or offering.ce_claims:
         return date.max
+    return kept_for_certificates(Offering.id == offering.id, today=today)
+
+
+def kept_for_certificates(*where: sa.ColumnElement[bool], today: date | None = None) -> date | None:
+    """The last day records must be kept for the CE certificates that match `where` (on Certificate and their
+    Offering): CE_RECORDS_RETENTION_YEARS after the last of them; None without any, or once that is past."""
     last = db.session.scalar(
         sa.select(sa.func.max(Certificate.issued_at))
         .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
-        .where(Enrollment.offering_id == offering.id, Certificate.ce_minutes.is_not(None))
+        .join(Offering, Offering.id == Enrollment.offering_id)
+        .where(Certificate.ce_minutes.is_not(None), *where)
     )
     if last is None:
         return None

@@ -246,6 +246,15 @@ def quiz(slug: str, lesson_id: int):
     return redirect(url_for("learning.lesson", slug=offering.slug, lesson_id=lesson.id, _anchor="quiz-result"))
 
 
+def _playable_lesson_or_403(slug: str, lesson_id: int) -> Lesson:
+    """The lesson, when whoever asks may play its files now (a free preview, or open to them); else 403."""
+    lesson = _lesson_or_404(slug, lesson_id)
+    access = lesson_access(current_user, lesson)
+    if access is None or (not lesson.is_preview and _is_locked(access, lesson)):
+        abort(403)
+    return lesson
+
+
 @bp.get("/<slug>/lessons/<int:lesson_id>/<any(media, captions):which>")
 @limiter.exempt
 def lesson_file(slug: str, lesson_id: int, which: str):
@@ -255,10 +264,7 @@ def lesson_file(slug: str, lesson_id: int, which: str):
     player asks here again when a link it holds has expired. A learner gets nothing from a
     lesson that hasn't opened for them, unless it is a free preview anyone may play.
     """
-    lesson = _lesson_or_404(slug, lesson_id)
-    access = lesson_access(current_user, lesson)
-    if access is None or (not lesson.is_preview and _is_locked(access, lesson)):
-        abort(403)
+    lesson = _playable_lesson_or_403(slug, lesson_id)
     asset = lesson.media_asset if which == "media" else lesson.captions_asset
     if asset is None or asset.status is not MediaStatus.READY:
         abort(404)
@@ -275,11 +281,7 @@ def lesson_file(slug: str, lesson_id: int, which: str):
 def lesson_stream(slug: str, lesson_id: int, name: str):
     """The lesson video's HLS ladder (`media.streaming`), for whoever may play the lesson, checked on every
     request: a refund or revoked access stops the next segment."""
-    lesson = _lesson_or_404(slug, lesson_id)
-    access = lesson_access(current_user, lesson)
-    if access is None or (not lesson.is_preview and _is_locked(access, lesson)):
-        abort(403)
-    return ladder_response(lesson.media_asset, name)
+    return ladder_response(_playable_lesson_or_403(slug, lesson_id).media_asset, name)
 
 
 @bp.post("/<slug>/lessons/<int:lesson_id>/position")

@@ -168,22 +168,15 @@ def build_ladder(asset: MediaAsset) -> dict:
 
 def collect_orphan_renditions() -> int:
     """Remove the renditions of videos that are gone or failed (storage-gc); returns how many files went."""
-    keys = list(get_storage().list_keys(RENDITIONS))
-    ids = {int(part) for key, _ in keys if (part := key[len(RENDITIONS) :].split("/", 1)[0]).isdigit()}
-    kept = (
-        set(
-            db.session.scalars(
-                sa.select(MediaAsset.id).where(MediaAsset.id.in_(ids), MediaAsset.status == MediaStatus.READY)
-            )
-        )
-        if ids
-        else set()
-    )
-    removed = 0
     storage = get_storage()
-    for key, _modified in keys:
-        part = key[len(RENDITIONS) :].split("/", 1)[0]
-        if not part.isdigit() or int(part) not in kept:
-            storage.delete(key)
-            removed += 1
-    return removed
+    owners = {}  # key: the asset id its folder names, or None
+    for key, _modified in storage.list_keys(RENDITIONS):
+        folder = key[len(RENDITIONS) :].split("/", 1)[0]
+        owners[key] = int(folder) if folder.isdigit() else None
+    ids = {asset_id for asset_id in owners.values() if asset_id is not None}
+    ready = sa.select(MediaAsset.id).where(MediaAsset.id.in_(ids), MediaAsset.status == MediaStatus.READY)
+    kept = set(db.session.scalars(ready)) if ids else set()
+    gone = [key for key, asset_id in owners.items() if asset_id not in kept]
+    for key in gone:
+        storage.delete(key)
+    return len(gone)

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import render_template
 
-from ...continuing_education import retention_ends
+from ...continuing_education import kept_for_certificates
 from ...downloads import spreadsheet_safe
 from ...extensions import db
 from ...integrations.mail import send_after_commit
@@ -33,7 +33,6 @@ from ...models import (
     OfferingEvaluation,
     OfferingStatus,
     ProviderApproval,
-    utcnow,
 )
 
 
@@ -56,20 +55,10 @@ def kept_until(approval: ProviderApproval) -> date | None:
     number = approval.provider_number
     issued_under = sa.and_(Certificate.ce_body == approval.body.value, Certificate.provider_number == number)
     named_in_statement = sa.and_(Certificate.ce_body == "", Certificate.ce_approval_statement.contains(number))
-    last = db.session.scalar(
-        sa.select(sa.func.max(Certificate.issued_at))
-        .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
-        .join(Offering, Offering.id == Enrollment.offering_id)
-        .where(
-            Offering.creator_id == approval.creator_id,
-            Certificate.ce_minutes.is_not(None),
-            sa.or_(issued_under, named_in_statement) if number else issued_under,
-        )
+    return kept_for_certificates(
+        Offering.creator_id == approval.creator_id,
+        sa.or_(issued_under, named_in_statement) if number else issued_under,
     )
-    if last is None:
-        return None
-    until = retention_ends(last)
-    return until if until >= utcnow().date() else None
 
 
 def save_approval(profile: CreatorProfile, values: dict) -> tuple[ProviderApproval, bool]:
