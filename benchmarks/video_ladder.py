@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         ladder_folder.mkdir()
         began = time.perf_counter()
         ladder = FfmpegTranscoder(binary).make_ladder(
-            Source(str(source), 1920, 1080, args.seconds, True), ladder_folder
+            Source(str(source), 1920, 1080, args.seconds, True), ladder_folder, lambda done: None
         )
         took = time.perf_counter() - began
         original = source.stat().st_size

@@ -13,10 +13,12 @@ two never run it at once, and a dead worker's job is claimed again when its leas
 """
 
 from .dispatch import after_commit, dispatch_committed
-from .runner import JobRefused, enqueue, job_of, job_progress, retry_failed, run_job, sweep
+from .runner import Heartbeat, JobRefused, LeaseLost, enqueue, job_of, job_progress, retry_failed, run_job, sweep
 
 __all__ = [
+    "Heartbeat",
     "JobRefused",
+    "LeaseLost",
     "after_commit",
     "dispatch_committed",
     "enqueue",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,6 +42,10 @@ STRANDED_AFTER = timedelta(seconds=60)
 
 class JobRefused(Exception):
     """The work can't be done and trying again won't help (its offering was deleted, say): fail at once."""
+
+
+class LeaseLost(Exception):
+    """Another worker has taken the job over (this one stalled past its lease): this one stops, writing nothing."""
 
 
 def enqueue(kind: str, payload: dict, *, owner_id: int | None = None, offering_id: int | None = None) -> Job:
@@ -128,6 +134,10 @@ def run_job(job_id: int) -> JobRunOutcome:
     job = db.session.get(Job, job_id, populate_existing=True, with_for_update=True)
     try:
         result = _handler(job.kind)(job)
+    except LeaseLost as lost:
+        db.session.rollback()
+        log.warning("job %s stopped: another worker has it now (%s)", job_id, lost)
+        return JobRunOutcome(None)
     except Exception as exc:
         db.session.rollback()
         return _failed(job_id, exc)
@@ -163,6 +173,47 @@ def job_progress(job: Job, done: int, total: int) -> None:
     """Record how far a job has got, for the page that shows it (flushed with the job's own work)."""
     job.progress_done, job.progress_total = max(0, done), max(0, total)
     db.session.flush()
+
+
+class Heartbeat:
+    """For work that runs for minutes outside the database (a transcode), so it holds no transaction meanwhile.
+
+    `release` commits the job's transaction before that work: the job's row lock goes, and on SQLite the
+    whole database's write lock, which every other request would otherwise wait behind. The job stays this
+    worker's by its lease, which each `beat` renews in a short transaction of its own, with whatever the
+    work reports (how far it has got). Nothing of the job's own work may be pending when it is released.
+    """
+
+    def __init__(self, job: Job) -> None:
+        self.job_id, self.attempt = job.id, job.attempts
+        self.lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
+        # Often enough that a lease is renewed twice before it could end; seldom enough to cost nothing.
+        self.every = min(5.0, self.lease.total_seconds() / 3)
+        self.last = -math.inf
+
+    def release(self) -> None:
+        if db.session.new or db.session.dirty or db.session.deleted:
+            raise RuntimeError("the job's work would be committed before it is done")
+        db.session.commit()
+
+    def beat(self, *statements: sa.Executable, now: bool = False) -> None:
+        """Renew the lease and run `statements`, all in one commit; skipped when the last beat was moments
+        ago, unless `now`. Raises LeaseLost when another worker has the job."""
+        if not now and time.monotonic() - self.last < self.every:
+            return
+        for statement in statements:
+            db.session.execute(statement)
+        renewed = db.session.execute(
+            sa.update(Job)
+            .where(Job.id == self.job_id, Job.status == JobStatus.RUNNING, Job.attempts == self.attempt)
+            .values(lease_until=utcnow() + self.lease)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not renewed:
+            db.session.rollback()
+            raise LeaseLost(f"job {self.job_id}")
+        db.session.commit()
+        self.last = time.monotonic()
 
 
 def retry_failed(job: Job) -> None:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from flask import current_app
 
@@ -59,8 +61,12 @@ class Ladder:
     files: list[Path]
 
 
+# Told how far a transcode has got, from 0 to 1, every second or so.
+Progress = Callable[[float], None]
+
+
 class Transcoder(Protocol):
-    def make_ladder(self, source: Source, folder: Path) -> Ladder: ...
+    def make_ladder(self, source: Source, folder: Path, progress: Progress) -> Ladder: ...
 
 
 def rungs_for(width: int, height: int) -> list[int]:
@@ -92,7 +98,7 @@ class FfmpegTranscoder:
     def __init__(self, binary: str) -> None:
         self.binary = binary
 
-    def make_ladder(self, source: Source, folder: Path) -> Ladder:
+    def make_ladder(self, source: Source, folder: Path, progress: Progress) -> Ladder:
         rungs = rungs_for(source.width, source.height)
         if not rungs:
             raise LadderError(f"the video is smaller than {MIN_LADDER_SIDE}p, so it plays as it is")
@@ -102,7 +108,8 @@ class FfmpegTranscoder:
             size = f"{rung}:-2" if portrait else f"-2:{rung}"
             scaled.append(f"[v{index}]scale={size}:flags=bicubic,setsar=1[out{index}]")
         graph = f"[0:v]split={len(rungs)}" + "".join(f"[v{i}]" for i in range(len(rungs))) + ";" + ";".join(scaled)
-        args = [self.binary, "-nostdin", "-v", "error", "-y", *self._reading(source), "-filter_complex", graph]
+        args = [self.binary, "-nostdin", "-nostats", "-v", "error", "-y", *self._reading(source)]
+        args += ["-filter_complex", graph, "-progress", "pipe:1", "-stats_period", "1"]
         streams = []
         for index, rung in enumerate(rungs):
             video_rate, sound_rate = RUNGS.get(rung, RUNGS[360])
@@ -128,7 +135,10 @@ class FfmpegTranscoder:
             "-master_pl_name", "master.m3u8", "-var_stream_map", " ".join(streams),
             str(folder / "%v" / "index.m3u8"),
         ]  # fmt: skip
-        self._run(args, timeout=min(MAX_TRANSCODE_SECONDS, max(600, source.duration_seconds * 20)))
+        progress(0.0)
+        timeout = min(MAX_TRANSCODE_SECONDS, max(600, source.duration_seconds * 20))
+        self._run(args, timeout, lambda lines: _follow(lines, source.duration_seconds, progress))
+        progress(1.0)
         at = min(1.0, source.duration_seconds / 2)
         for name, height in (("poster.jpg", POSTER_HEIGHT), ("thumb.jpg", THUMB_HEIGHT)):
             size = f"{height}:-2" if portrait else f"-2:{height}"
@@ -151,17 +161,50 @@ class FfmpegTranscoder:
         container = ["-f", source.demuxer] if source.demuxer else []
         return ["-protocol_whitelist", allowed_protocols(source.location), *container, "-i", source.location]
 
-    def _run(self, args: list[str], timeout: int) -> None:
-        try:
-            # A list of arguments, no shell: the source is a path or a link we made, the rest our own options.
-            done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
-        except subprocess.TimeoutExpired as exc:
-            raise LadderError("transcoding took too long") from exc
-        except OSError as exc:
-            raise LadderError("ffmpeg couldn't be started") from exc
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
-            raise LadderError(f"ffmpeg: {last}"[:200])
+    def _run(self, args: list[str], timeout: int, follow: Callable[[IO[str]], None] | None = None) -> None:
+        """Run ffmpeg to its end, killed after `timeout` s; `follow` reads its `-progress` lines meanwhile.
+        Whatever `follow` raises stops ffmpeg too."""
+        expired = threading.Event()
+        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as errors:
+            try:
+                # A list of arguments, no shell: the source is a path or a link we made, the rest our own options.
+                process = subprocess.Popen(  # noqa: S603
+                    args, stdout=subprocess.PIPE if follow else subprocess.DEVNULL, stderr=errors, text=True
+                )
+            except OSError as exc:
+                raise LadderError("ffmpeg couldn't be started") from exc
+            with process:
+
+                def expire() -> None:
+                    expired.set()
+                    process.kill()
+
+                timer = threading.Timer(timeout, expire)
+                timer.start()
+                try:
+                    if follow is not None and process.stdout is not None:
+                        follow(process.stdout)
+                    returncode = process.wait()
+                finally:
+                    timer.cancel()
+                    if process.poll() is None:
+                        process.kill()
+            if expired.is_set():
+                raise LadderError("transcoding took too long")
+            if returncode != 0:
+                errors.seek(0)
+                last = (errors.read().strip().splitlines() or ["ffmpeg failed"])[-1]
+                raise LadderError(f"ffmpeg: {last}"[:200])
+
+
+def _follow(lines: IO[str], duration_seconds: int, progress: Progress) -> None:
+    """Report ffmpeg's `-progress` output (`out_time_us=…` once a second) as the share of the video done."""
+    done = 0.0
+    for line in lines:
+        key, _, value = line.strip().partition("=")
+        if key == "out_time_us" and value.isdigit():
+            done = max(done, min(1.0, int(value) / 1_000_000 / max(1, duration_seconds)))
+            progress(done)
 
 
 def transcoder() -> Transcoder:

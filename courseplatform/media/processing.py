@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..integrations.storage import get_storage
-from ..jobs import JobRefused, enqueue
+from ..jobs import Heartbeat, JobRefused, enqueue
 from ..models import Job, Lesson, MediaAsset, MediaStatus, utcnow
 from .ladder import CONTENT_TYPES, LadderError, Source, rungs_for, transcoder, workspace
 from .probe import DEMUXERS, MediaFacts, ProbeError, playback_problem, probe
@@ -106,7 +106,7 @@ def rendition_prefix(asset_id: int) -> str:
 
 def start_ladder(asset: MediaAsset) -> Job:
     """Record the job that makes the asset's HLS ladder; until it is ready, the original plays."""
-    asset.ladder_status, asset.ladder_error = "queued", None
+    asset.ladder_status, asset.ladder_error, asset.ladder_percent = "queued", None, None
     return enqueue(LADDER_KIND, {"asset_id": asset.id}, owner_id=asset.owner_id)
 
 
@@ -119,51 +119,81 @@ def ladder_media_job(job: Job) -> dict:
     asset = db.session.get(MediaAsset, int(job.payload.get("asset_id") or 0))
     if asset is None:
         raise JobRefused("The video was deleted before its streaming versions were made.")
-    return build_ladder(asset)
+    return build_ladder(asset, Heartbeat(job))
 
 
 def ladder_failed(job: Job) -> None:
     """The job failed for good (its retries spent): the Files page says so instead of "making" forever."""
     asset = db.session.get(MediaAsset, int(job.payload.get("asset_id") or 0))
-    if asset is not None and asset.ladder_status == "queued":
-        asset.ladder_status = "failed"
+    if asset is not None and asset.ladder_status in UNDERWAY:
+        asset.ladder_status, asset.ladder_percent = "failed", None
         asset.ladder_error = "making them failed several times; the original plays"
 
 
-def build_ladder(asset: MediaAsset) -> dict:
-    """Make and store the asset's ladder now (the job's work; the demo data calls it directly)."""
+UNDERWAY = ("queued", "making")
+# The transcode is this share of the work shown; storing its files is the rest.
+TRANSCODE_SHARE = 0.95
+
+
+def build_ladder(asset: MediaAsset, heartbeat: Heartbeat | None = None) -> dict:
+    """Make and store the asset's ladder now (the job's work; the demo data calls it directly).
+
+    With a `heartbeat` (the job), no transaction is held while ffmpeg works: the Files page reads how far
+    it has got from `ladder_percent`, renewed with the job's lease every few seconds.
+    """
     if asset.status is not MediaStatus.READY or not (asset.video_codec and asset.width and asset.height):
         asset.ladder_status = None
         return {"asset_id": asset.id, "skipped": True}
     storage = get_storage()
     duration = asset.duration_seconds or 1
-    source = Source(
-        # S3 signs links for a week at most; a file's own length claim can't ask for more.
-        location=storage.reader_source(asset.storage_key, expires_in=min(MAX_LINK_SECONDS, max(900, duration * 30))),
-        width=asset.width,
-        height=asset.height,
-        duration_seconds=duration,
-        has_sound=asset.audio_codec is not None,
-        demuxer=DEMUXERS.get(asset.content_type),
-        bitrate=asset.size_bytes * 8 // duration if asset.size_bytes else None,
+    asset_id, source = (
+        asset.id,
+        Source(
+            # S3 signs links for a week at most; a file's own length claim can't ask for more.
+            location=storage.reader_source(
+                asset.storage_key, expires_in=min(MAX_LINK_SECONDS, max(900, duration * 30))
+            ),
+            width=asset.width,
+            height=asset.height,
+            duration_seconds=duration,
+            has_sound=asset.audio_codec is not None,
+            demuxer=DEMUXERS.get(asset.content_type),
+            bitrate=asset.size_bytes * 8 // duration if asset.size_bytes else None,
+        ),
     )
-    prefix = rendition_prefix(asset.id)
+
+    def report(done: float, now: bool = False) -> None:
+        if heartbeat is not None:
+            shown = sa.update(MediaAsset).where(MediaAsset.id == asset_id, MediaAsset.ladder_status.in_(UNDERWAY))
+            heartbeat.beat(shown.values(ladder_status="making", ladder_percent=min(99, int(done * 100))), now=now)
+
+    if heartbeat is not None:
+        heartbeat.release()
+    prefix = rendition_prefix(asset_id)
     with workspace() as scratch:
         try:
-            ladder = transcoder().make_ladder(source, Path(scratch))
+            ladder = transcoder().make_ladder(source, Path(scratch), lambda done: report(done * TRANSCODE_SHARE))
         except LadderError as error:
-            asset.ladder_status, asset.ladder_error = "failed", str(error)[:255]
+            failed = db.session.get(MediaAsset, asset_id)
+            if failed is not None:
+                failed.ladder_status, failed.ladder_error = "failed", str(error)[:255]
+                failed.ladder_percent = None
             db.session.flush()
-            return {"asset_id": asset.id, "failed": asset.ladder_error}
+            return {"asset_id": asset_id, "failed": str(error)[:255]}
+        report(TRANSCODE_SHARE, now=True)
         stored = 0
-        for name in ladder.files:
+        for index, name in enumerate(ladder.files, start=1):
             with (ladder.folder / name).open("rb") as stream:
                 content_type = CONTENT_TYPES.get(name.suffix, "application/octet-stream")
                 stored += storage.save(prefix + name.as_posix(), stream, content_type)
-    asset.ladder_status, asset.ladder_error = "ready", None
-    asset.ladder_heights, asset.ladder_bytes, asset.ladder_ready_at = ladder.heights, stored, utcnow()
+            report(TRANSCODE_SHARE + (1 - TRANSCODE_SHARE) * index / len(ladder.files))
+    made = db.session.get(MediaAsset, asset_id)
+    if made is None or made.status is not MediaStatus.READY:  # deleted meanwhile: storage-gc removes the files
+        return {"asset_id": asset_id, "skipped": True}
+    made.ladder_status, made.ladder_error, made.ladder_percent = "ready", None, None
+    made.ladder_heights, made.ladder_bytes, made.ladder_ready_at = ladder.heights, stored, utcnow()
     db.session.flush()
-    return {"asset_id": asset.id, "heights": ladder.heights, "bytes": stored}
+    return {"asset_id": asset_id, "heights": ladder.heights, "bytes": stored}
 
 
 def collect_orphan_renditions() -> int:

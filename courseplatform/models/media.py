@@ -30,6 +30,7 @@ class MediaAsset(Model):
         sa.CheckConstraint("size_bytes >= 0", name="size_non_negative"),
         sa.Index("ix_media_assets_owner_status", "owner_id", "status"),
         sa.Index("ix_media_assets_status_created", "status", "created_at"),
+        sa.CheckConstraint("ladder_percent BETWEEN 0 AND 100", name="ladder_percent_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,9 +51,10 @@ class MediaAsset(Model):
     audio_codec: Mapped[str | None] = mapped_column(sa.String(32))
     width: Mapped[int | None] = mapped_column()  # as shown, a phone's rotation applied
     height: Mapped[int | None] = mapped_column()
-    # The HLS ladder made from a video (`media.ladder`): "queued", "ready" or "failed" (None: none planned).
-    # Its files are under `renditions/<id>/`: master.m3u8, a folder per rung, poster.jpg and thumb.jpg.
+    # The HLS ladder made from a video (`media.ladder`): "queued", "making", "ready" or "failed" (None: none
+    # planned). Its files are under `renditions/<id>/`: master.m3u8, a folder per rung, poster.jpg and thumb.jpg.
     ladder_status: Mapped[str | None] = mapped_column(sa.String(16))
+    ladder_percent: Mapped[int | None] = mapped_column(sa.SmallInteger)  # how far "making" has got
     ladder_error: Mapped[str | None] = mapped_column(sa.String(255))
     ladder_heights: Mapped[list | None] = mapped_column(sa.JSON)  # the rungs, by their short side: [360, 720]
     ladder_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")

@@ -84,4 +84,39 @@
       }
     });
   });
+
+  // Rows still changing on the server (a file being checked, its streaming versions being made) follow
+  // it: every few seconds the page is fetched again and those rows take their new state, until none
+  // is left changing. A row whose confirmation is open waits for the next round.
+  var liveRows = function (root) {
+    return Array.prototype.slice.call(root.querySelectorAll("tr[data-live-row][id]"));
+  };
+  if (liveRows(document).length && window.fetch && window.DOMParser) {
+    var follow = function () {
+      fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (answer) {
+          return answer.ok ? answer.text() : Promise.reject(answer.status);
+        })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          liveRows(document).forEach(function (row) {
+            var now = fresh.getElementById(row.id);
+            if (!now || row.querySelector("details[open]")) {
+              return;
+            }
+            row.innerHTML = now.innerHTML;
+            if (!now.hasAttribute("data-live-row")) {
+              row.removeAttribute("data-live-row");
+            }
+          });
+          if (liveRows(document).length) {
+            window.setTimeout(follow, 3000);
+          }
+        })
+        .catch(function () {
+          window.setTimeout(follow, 15000);
+        });
+    };
+    window.setTimeout(follow, 3000);
+  }
 })();

@@ -172,7 +172,9 @@ def test_a_playlist_dressed_as_a_video_is_never_followed(app, tmp_path, samples)
     out = tmp_path / "ladder"
     out.mkdir()
     with pytest.raises(LadderError):
-        FfmpegTranscoder(ffmpeg_binary()).make_ladder(Source(str(playlist), 640, 360, 3, True, "mov"), out)
+        FfmpegTranscoder(ffmpeg_binary()).make_ladder(
+            Source(str(playlist), 640, 360, 3, True, "mov"), out, lambda done: None
+        )
 
 
 @pytest.mark.parametrize("backend", ["local"], indirect=True)

@@ -1,0 +1,180 @@
+"""While a video's streaming versions are made (minutes for a long recording), the Files page shows how far
+along they are, the rest of the app keeps writing (on SQLite too, where a transaction holds the whole
+database), and the job's lease is renewed as it works, so no second worker starts the same transcode.
+
+The transcode is slowed to twice real time (ffmpeg's own `-readrate`) so there is a while to watch it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from courseplatform.extensions import db
+from courseplatform.integrations.storage import get_storage
+from courseplatform.jobs import run_job
+from courseplatform.media.ladder import FfmpegTranscoder, Source
+from courseplatform.media.probe import probe
+from courseplatform.media.processing import record_facts
+from courseplatform.models import Job, JobStatus, MediaAsset, MediaStatus, User
+from courseplatform.models.base import utcnow
+
+from ..factories import PASSWORD, CreatorProfileFactory
+from ..helpers import committed_application, csrf_token_from
+from .samples import make_samples
+
+LEASE = 4
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    return make_samples(tmp_path_factory.mktemp("progress-samples"))
+
+
+@pytest.fixture
+def slow_ffmpeg(tmp_path):
+    """An ffmpeg that reads its input at twice the speed it plays."""
+    script = tmp_path / "ffmpeg"
+    script.write_text(f'#!/bin/sh\nexec {shutil.which("ffmpeg")} -readrate 2 "$@"\n')
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_ffmpeg_reports_how_far_the_transcode_has_got(app, samples, slow_ffmpeg, tmp_path):
+    facts = probe(str(samples["lecture.mp4"]))
+    source = Source(str(samples["lecture.mp4"]), facts.width, facts.height, facts.duration_seconds, True)
+    reports: list[float] = []
+    FfmpegTranscoder(slow_ffmpeg).make_ladder(source, tmp_path, reports.append)
+    assert len(reports) >= 3, reports
+    assert reports == sorted(reports) and 0 <= reports[0] < 0.5 and reports[-1] == 1.0
+    assert any(0 < fraction < 1 for fraction in reports)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def busy_app(request, tmp_path_factory, slow_ffmpeg):
+    config = {"FFMPEG_BINARY": slow_ffmpeg, "JOB_LEASE_SECONDS": LEASE}
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("progress-db") / "aqueduct.db"
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    with committed_application(tmp_path_factory, f"progress_{request.param}", **config) as app:
+        yield app
+
+
+def a_video_waiting_for_its_ladder(app, path) -> tuple[int, int, str]:
+    """A committed, probed 13-s 720p upload and its queued ladder job, not yet run; (asset, job, owner's e-mail)."""
+    with app.app_context():
+        creator = CreatorProfileFactory()
+        db.session.flush()
+        key = f"media/{creator.user_id}/lecture.mp4"
+        with path.open("rb") as stream:
+            size = get_storage().save(key, stream, "video/mp4")
+        asset = MediaAsset(
+            owner_id=creator.user_id, storage_key=key, original_name="lecture.mp4", content_type="video/mp4",
+            size_bytes=size, status=MediaStatus.READY, ladder_status="queued",
+        )  # fmt: skip
+        record_facts(asset, probe(str(path)))
+        db.session.add(asset)
+        db.session.flush()
+        job = Job(kind="media.ladder", payload={"asset_id": asset.id}, owner_id=creator.user_id)
+        db.session.add(job)
+        db.session.commit()
+        ids = asset.id, job.id, creator.user.email
+        db.session.remove()
+        return ids
+
+
+def files_page(client) -> str:
+    return " ".join(client.get("/studio/files").get_data(as_text=True).split())
+
+
+def test_the_files_page_follows_the_transcode_while_the_app_keeps_working(busy_app, samples):
+    app = busy_app
+    asset_id, job_id, email = a_video_waiting_for_its_ladder(app, samples["lecture.mp4"])
+    client = app.test_client()
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    assert client.post("/login", data={"csrf_token": token, "email": email, "password": PASSWORD}).status_code == 302
+    assert "Waiting to make the streaming versions" in files_page(client)
+
+    outcome = []
+
+    def worker() -> None:
+        with app.app_context():
+            try:
+                outcome.append(run_job(job_id))
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=worker)
+    started = utcnow()
+    thread.start()
+    percents: list[int] = []
+    writes = 0
+    leases = set()
+    try:
+        while thread.is_alive():
+            shown = re.search(r"Making the streaming versions: (\d+) %", files_page(client))
+            if shown:
+                percents.append(int(shown.group(1)))
+            with app.app_context():
+                # Anything else the app writes meanwhile (here, a learner's name) doesn't wait for the transcode.
+                db.session.execute(sa.update(User).where(User.email == email).values(name=f"Therapist {writes}"))
+                db.session.commit()
+                writes += 1
+                leases.add(db.session.scalar(sa.select(Job.lease_until).where(Job.id == job_id)))
+                db.session.remove()
+            time.sleep(0.4)
+    finally:
+        thread.join(timeout=120)
+    assert outcome and outcome[0].status is JobStatus.DONE
+    assert writes >= 5
+    assert len(set(percents)) >= 2 and percents == sorted(percents), percents
+    assert all(0 <= percent < 100 for percent in percents)
+    # Each renewal pushes the lease on; the last one ends past where the first claim's lease would have.
+    renewed = sorted(lease for lease in leases if lease is not None)
+    assert len(renewed) >= 2 and renewed[-1] > started + timedelta(seconds=LEASE + 1), renewed
+    page = files_page(client)
+    assert "Streams at 360p, 720p" in page and "Making the streaming versions" not in page
+    with app.app_context():
+        asset = db.session.get(MediaAsset, asset_id)
+        assert (asset.ladder_status, asset.ladder_percent) == ("ready", None)
+
+
+def test_a_worker_whose_job_was_taken_over_stops_and_leaves_the_ladder_to_the_other(busy_app, samples):
+    """Had a worker stalled past its lease, the job is claimed again; the stalled one, on its next beat,
+    stops its ffmpeg and writes nothing, and the other makes the ladder."""
+    app = busy_app
+    asset_id, job_id, _email = a_video_waiting_for_its_ladder(app, samples["lecture.mp4"])
+    first = []
+
+    def worker() -> None:
+        with app.app_context():
+            try:
+                first.append(run_job(job_id))
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    with app.app_context():
+        deadline = time.monotonic() + 30
+        while db.session.scalar(sa.select(MediaAsset.ladder_percent).where(MediaAsset.id == asset_id)) is None:
+            db.session.remove()
+            assert time.monotonic() < deadline, "the transcode never reported"
+            time.sleep(0.2)
+        # As if the first worker had stalled: its lease runs out, and the sweeper hands the job to another.
+        db.session.execute(sa.update(Job).where(Job.id == job_id).values(lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        second = run_job(job_id)
+        thread.join(timeout=60)
+        assert first and first[0].status is None
+        assert second.status is JobStatus.DONE
+        job = db.session.get(Job, job_id)
+        assert (job.status, job.attempts) == (JobStatus.DONE, 2)
+        asset = db.session.get(MediaAsset, asset_id)
+        assert (asset.ladder_status, asset.ladder_heights) == ("ready", [360, 720])
