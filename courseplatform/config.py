@@ -176,6 +176,10 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "CLOUDFRONT_DOMAIN": os.environ.get("CLOUDFRONT_DOMAIN", ""),
         "CLOUDFRONT_KEY_ID": os.environ.get("CLOUDFRONT_KEY_ID", ""),
         "CLOUDFRONT_PRIVATE_KEY": _file_or_env("CLOUDFRONT_PRIVATE_KEY"),
+        # The large-scale path for HLS: with the site and CLOUDFRONT_DOMAIN both under this domain (e.g.
+        # courses.example.com and media.example.com under example.com), a video's segments stream straight
+        # from CloudFront on signed cookies for that video, renewed by the player while access lasts.
+        "CLOUDFRONT_COOKIE_DOMAIN": os.environ.get("CLOUDFRONT_COOKIE_DOMAIN", "").strip().strip(".").lower(),
         # Optional separate origin for local media (e.g. https://media.example.com, pointing at this
         # app): links to files become absolute there, so uploaded files never share the site's origin.
         "MEDIA_ORIGIN": os.environ.get("MEDIA_ORIGIN", "").strip().rstrip("/"),
@@ -287,8 +291,27 @@ def check_config(config: dict) -> None:
         _check_media_origin(config["MEDIA_ORIGIN"], config["BASE_URL"])
     if config["CLOUDFRONT_DOMAIN"] and not (config["CLOUDFRONT_KEY_ID"] and config["CLOUDFRONT_PRIVATE_KEY"]):
         raise ConfigError("CLOUDFRONT_DOMAIN needs CLOUDFRONT_KEY_ID and CLOUDFRONT_PRIVATE_KEY (or _FILE) as well.")
+    if config["CLOUDFRONT_COOKIE_DOMAIN"]:
+        _check_cookie_domain(config["CLOUDFRONT_COOKIE_DOMAIN"], config["CLOUDFRONT_DOMAIN"], config["BASE_URL"])
     if config["LOG_FORMAT"] not in LOG_FORMATS:
         raise ConfigError(f"LOG_FORMAT must be 'json' or 'text', not {config['LOG_FORMAT']!r}")
+
+
+def _check_cookie_domain(domain: str, cloudfront: str, base_url: str) -> None:
+    """Signed cookies reach CloudFront only if the site may set them for a domain CloudFront's host is under."""
+    if not cloudfront:
+        raise ConfigError("CLOUDFRONT_COOKIE_DOMAIN needs CLOUDFRONT_DOMAIN: the cookies are for that distribution.")
+    if "." not in domain:
+        raise ConfigError(f"CLOUDFRONT_COOKIE_DOMAIN must be a registrable domain (example.com), not {domain!r}.")
+    edge = cloudfront.removeprefix("https://").strip("/").lower()
+    site = (urlsplit(base_url).hostname or "").lower()
+    for setting, host in (("CLOUDFRONT_DOMAIN", edge), ("BASE_URL's host", site)):
+        if host != domain and not host.endswith("." + domain):
+            raise ConfigError(
+                f"{setting} {host} is not under CLOUDFRONT_COOKIE_DOMAIN {domain}: browsers would not send the "
+                "cookies the site sets to CloudFront. Give the distribution a domain of your own beside the site's "
+                "(media.example.com beside courses.example.com), or leave CLOUDFRONT_COOKIE_DOMAIN empty."
+            )
 
 
 def production_problems(config: dict) -> list[str]:

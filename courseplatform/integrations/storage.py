@@ -13,6 +13,7 @@ This is the only module that imports boto3.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -588,15 +589,38 @@ class CloudFrontLinks:
         if not isinstance(private_key, rsa.RSAPrivateKey):
             raise TypeError("CloudFront signs URLs with an RSA key; the configured private key is another kind")
         self.domain = domain.removeprefix("https://").rstrip("/")
-        self.signer = CloudFrontSigner(
-            # CloudFront signed URLs are RSA-SHA1 by definition; the key, not the digest, carries the secret.
-            key_id,
-            lambda message: private_key.sign(message, padding.PKCS1v15(), hashes.SHA1()),  # noqa: S303
-        )
+        self.key_id = key_id
+
+        def sign(message: bytes) -> bytes:
+            # CloudFront signatures are RSA-SHA1 by definition; the key, not the digest, carries the secret.
+            return private_key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+
+        self.sign = sign
+        self.signer = CloudFrontSigner(key_id, sign)
+
+    def url(self, key: str) -> str:
+        """The object's address at the distribution."""
+        return f"https://{self.domain}/{quote(key)}"
 
     def signed_url(self, key: str, expires_in: int) -> str:
         expires = datetime.fromtimestamp(int(time.time()) + expires_in, UTC)
-        return self.signer.generate_presigned_url(f"https://{self.domain}/{quote(key)}", date_less_than=expires)
+        return self.signer.generate_presigned_url(self.url(key), date_less_than=expires)
+
+    def signed_cookies(self, prefix: str, expires_in: int) -> dict[str, str]:
+        """The three cookies that let a browser fetch every object under `prefix` from the distribution for
+        `expires_in` seconds: a custom policy whose resource ends in a wildcard, and its signature."""
+        expires = datetime.fromtimestamp(int(time.time()) + expires_in, UTC)
+        policy = self.signer.build_policy(self.url(prefix) + "*", expires).encode()
+        return {
+            "CloudFront-Policy": _cloudfront_b64(policy),
+            "CloudFront-Signature": _cloudfront_b64(self.sign(policy)),
+            "CloudFront-Key-Pair-Id": self.key_id,
+        }
+
+
+def _cloudfront_b64(data: bytes) -> str:
+    """Base64 as CloudFront reads it in URLs and cookies: `+`, `=` and `/` written `-`, `_` and `~`."""
+    return base64.b64encode(data).decode().translate(str.maketrans("+=/", "-_~"))
 
 
 def _error_code(exc: Exception) -> str:

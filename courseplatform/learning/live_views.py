@@ -21,7 +21,7 @@ from ..downloads import attachment
 from ..extensions import limiter
 from ..formatting import format_date
 from ..media.services import media_url
-from ..media.streaming import has_ladder, ladder_response
+from ..media.streaming import edge_pass_seconds, has_ladder, ladder_response
 from ..models import LiveSession, Offering, utcnow
 from . import bp
 from .forms import CheckInForm
@@ -42,6 +42,7 @@ from .permissions import Viewer, active_enrollment
 bp.add_app_template_global(join_window)
 bp.add_app_template_global(checkin_is_open)
 bp.add_app_template_global(has_ladder)
+bp.add_app_template_global(edge_pass_seconds)
 bp.add_app_template_global(replay_of)
 
 

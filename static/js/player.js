@@ -84,6 +84,34 @@
 
   // The ladder through hls.js: quality choice, recovery from network and media errors, the original as
   // the last resort. Returns true when hls.js (or the browser) plays the stream.
+  // On the CloudFront path the edge lets segments through on signed cookies that last a couple of
+  // minutes: while the video plays, renew them at half their life (the server checks access each time),
+  // and at once when playing resumes after they may have lapsed.
+  function keepPass(media) {
+    var url = media.dataset.hlsKeep;
+    var every = (parseInt(media.dataset.hlsKeepSeconds, 10) || 120) * 500;
+    var renewed = Date.now();
+    if (!url) {
+      return;
+    }
+    function renew() {
+      renewed = Date.now();
+      return fetch(url, { credentials: "same-origin", cache: "no-store" }).catch(function () {
+        /* offline for a moment: the next renewal, or the player's retry, catches up */
+      });
+    }
+    window.setInterval(function () {
+      if (!media.paused && Date.now() - renewed >= every) {
+        renew();
+      }
+    }, 5000);
+    media.addEventListener("play", function () {
+      if (Date.now() - renewed >= every) {
+        renew();
+      }
+    });
+  }
+
   function stream(box, media, say) {
     var url = media.dataset.hls;
     if (!url) {
@@ -94,12 +122,24 @@
       // No Media Source Extensions (an older iPhone): the browser's own HLS, if it has it.
       if (media.canPlayType("application/vnd.apple.mpegurl")) {
         media.setAttribute("src", url);
+        keepPass(media);
         return true;
       }
       return false;
     }
+    keepPass(media);
     var original = media.getAttribute("src");
-    var hls = new Hls({ enableWorker: false, capLevelToPlayerSize: true, startLevel: -1 });
+    var hls = new Hls({
+      enableWorker: false,
+      capLevelToPlayerSize: true,
+      startLevel: -1,
+      // On the CloudFront path segments come from the edge on its signed cookies, which need credentials.
+      xhrSetup: media.dataset.hlsKeep
+        ? function (xhr) {
+            xhr.withCredentials = true;
+          }
+        : undefined,
+    });
     var quality = box.querySelector("[data-player-quality]");
     var fatal = 0;
     media.removeAttribute("src");

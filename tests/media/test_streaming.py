@@ -26,6 +26,10 @@ def samples(tmp_path_factory):
 
 @pytest.fixture
 def course(web, client, backend, samples):
+    return streamed_course(web, client, backend, samples)
+
+
+def streamed_course(web, client, backend, samples):
     """A published course whose video lesson has its ladder, with an enrolled learner; nobody logged in."""
     offering = OfferingFactory(title="Grounding Skills", slug="grounding")
     web.login(offering.creator.user.email, PASSWORD)
