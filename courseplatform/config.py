@@ -190,6 +190,13 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "HLS_LINK_SECONDS": _int("HLS_LINK_SECONDS", 120, minimum=10, maximum=3600),
         # The ffmpeg that makes HLS ladders: empty for the system's, else the one imageio-ffmpeg's wheel carries.
         "FFMPEG_BINARY": os.environ.get("FFMPEG_BINARY", "").strip(),
+        # Who makes the ladders: "ffmpeg" (this machine's workers, the default) or "mediaconvert" (AWS Elemental
+        # MediaConvert, reading and writing the S3 bucket with the IAM role MEDIACONVERT_ROLE_ARN names).
+        "TRANSCODER": os.environ.get("TRANSCODER", "ffmpeg").strip().lower(),
+        "MEDIACONVERT_ROLE_ARN": os.environ.get("MEDIACONVERT_ROLE_ARN", "").strip(),
+        "MEDIACONVERT_ENDPOINT_URL": os.environ.get("MEDIACONVERT_ENDPOINT_URL", "").strip() or None,
+        "MEDIACONVERT_QUEUE": os.environ.get("MEDIACONVERT_QUEUE", "").strip(),
+        "MEDIACONVERT_POLL_SECONDS": _int("MEDIACONVERT_POLL_SECONDS", 15, minimum=1, maximum=300),
         # Learners see a live session's join link from this many minutes before it starts.
         "LIVE_JOIN_OPENS_MINUTES": _int("LIVE_JOIN_OPENS_MINUTES", 15),
         # CE records (attendance, post-test attempts, certificates) are kept this many years after an
@@ -291,6 +298,15 @@ def check_config(config: dict) -> None:
         _check_media_origin(config["MEDIA_ORIGIN"], config["BASE_URL"])
     if config["CLOUDFRONT_DOMAIN"] and not (config["CLOUDFRONT_KEY_ID"] and config["CLOUDFRONT_PRIVATE_KEY"]):
         raise ConfigError("CLOUDFRONT_DOMAIN needs CLOUDFRONT_KEY_ID and CLOUDFRONT_PRIVATE_KEY (or _FILE) as well.")
+    if config["TRANSCODER"] not in {"ffmpeg", "mediaconvert"}:
+        raise ConfigError(f"TRANSCODER must be 'ffmpeg' or 'mediaconvert', not {config['TRANSCODER']!r}")
+    if config["TRANSCODER"] == "mediaconvert" and config["STORAGE_BACKEND"] != "s3":
+        raise ConfigError("TRANSCODER=mediaconvert needs STORAGE_BACKEND=s3: MediaConvert reads and writes the bucket.")
+    if config["TRANSCODER"] == "mediaconvert" and not config["MEDIACONVERT_ROLE_ARN"].startswith("arn:"):
+        raise ConfigError(
+            "TRANSCODER=mediaconvert needs MEDIACONVERT_ROLE_ARN, the ARN of the IAM role MediaConvert uses to "
+            "read the bucket's uploads and write the streaming versions."
+        )
     if config["CLOUDFRONT_COOKIE_DOMAIN"]:
         _check_cookie_domain(config["CLOUDFRONT_COOKIE_DOMAIN"], config["CLOUDFRONT_DOMAIN"], config["BASE_URL"])
     if config["LOG_FORMAT"] not in LOG_FORMATS:

@@ -663,6 +663,19 @@ def _s3_client(region: str, endpoint_url: str | None) -> Any:
     return client
 
 
+def mediaconvert_client(endpoint_url: str | None) -> Any:
+    """A boto3 MediaConvert client in AWS_REGION (TRANSCODER=mediaconvert), one per application and endpoint."""
+    region = current_app.config["AWS_REGION"]
+    cache = current_app.extensions.setdefault("aqueduct_mediaconvert_clients", {})
+    client = cache.get((region, endpoint_url))
+    if client is None:
+        import boto3
+
+        client = boto3.session.Session().client("mediaconvert", region_name=region, endpoint_url=endpoint_url)
+        cache[(region, endpoint_url)] = client
+    return client
+
+
 def _cloudfront_links() -> CloudFrontLinks | None:
     """The CloudFront signer when CLOUDFRONT_DOMAIN is set, built once per application."""
     config = current_app.config

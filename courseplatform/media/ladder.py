@@ -50,15 +50,19 @@ class Source:
     has_sound: bool
     demuxer: str | None = None  # the container to read it as (`probe.DEMUXERS`), never a guess
     bitrate: int | None = None  # the whole file's bits a second: no rung is given more than the source has
+    key: str = ""  # the original's storage key, and the folder its ladder goes in (for a transcoder that
+    prefix: str = ""  # reads and writes the bucket itself)
 
 
 @dataclass(frozen=True)
 class Ladder:
-    """A finished ladder in a local folder: its rungs, and every file with its path relative to the folder."""
+    """A finished ladder: its rungs, and every file with its path relative to the folder it is in, a local
+    one to be stored, or (`stored_bytes` given, `folder` None) the storage folder it was written to."""
 
-    folder: Path
+    folder: Path | None
     heights: list[int]
     files: list[Path]
+    stored_bytes: int | None = None
 
 
 # Told how far a transcode has got, from 0 to 1, every second or so.
@@ -208,6 +212,23 @@ def _follow(lines: IO[str], duration_seconds: int, progress: Progress) -> None:
 
 
 def transcoder() -> Transcoder:
+    """TRANSCODER's: this machine's ffmpeg (the default), or AWS Elemental MediaConvert."""
+    config = current_app.config
+    if config["TRANSCODER"] == "mediaconvert":
+        from ..integrations.storage import S3Storage, get_storage, mediaconvert_client
+        from .mediaconvert import MediaConvertTranscoder
+
+        storage = get_storage()
+        if not isinstance(storage, S3Storage):
+            raise LadderError("MediaConvert needs the S3 storage backend")
+        return MediaConvertTranscoder(
+            mediaconvert_client(config["MEDIACONVERT_ENDPOINT_URL"]),
+            storage.client,
+            storage.bucket,
+            config["MEDIACONVERT_ROLE_ARN"],
+            config["MEDIACONVERT_QUEUE"],
+            config["MEDIACONVERT_POLL_SECONDS"],
+        )
     return FfmpegTranscoder(ffmpeg_binary())
 
 

@@ -146,20 +146,18 @@ def build_ladder(asset: MediaAsset, heartbeat: Heartbeat | None = None) -> dict:
         return {"asset_id": asset.id, "skipped": True}
     storage = get_storage()
     duration = asset.duration_seconds or 1
-    asset_id, source = (
-        asset.id,
-        Source(
-            # S3 signs links for a week at most; a file's own length claim can't ask for more.
-            location=storage.reader_source(
-                asset.storage_key, expires_in=min(MAX_LINK_SECONDS, max(900, duration * 30))
-            ),
-            width=asset.width,
-            height=asset.height,
-            duration_seconds=duration,
-            has_sound=asset.audio_codec is not None,
-            demuxer=DEMUXERS.get(asset.content_type),
-            bitrate=asset.size_bytes * 8 // duration if asset.size_bytes else None,
-        ),
+    asset_id = asset.id
+    source = Source(
+        # S3 signs links for a week at most; a file's own length claim can't ask for more.
+        location=storage.reader_source(asset.storage_key, expires_in=min(MAX_LINK_SECONDS, max(900, duration * 30))),
+        width=asset.width,
+        height=asset.height,
+        duration_seconds=duration,
+        has_sound=asset.audio_codec is not None,
+        demuxer=DEMUXERS.get(asset.content_type),
+        bitrate=asset.size_bytes * 8 // duration if asset.size_bytes else None,
+        key=asset.storage_key,
+        prefix=rendition_prefix(asset_id),
     )
 
     def report(done: float, now: bool = False) -> None:
@@ -169,7 +167,6 @@ def build_ladder(asset: MediaAsset, heartbeat: Heartbeat | None = None) -> dict:
 
     if heartbeat is not None:
         heartbeat.release()
-    prefix = rendition_prefix(asset_id)
     with workspace() as scratch:
         try:
             ladder = transcoder().make_ladder(source, Path(scratch), lambda done: report(done * TRANSCODE_SHARE))
@@ -181,12 +178,13 @@ def build_ladder(asset: MediaAsset, heartbeat: Heartbeat | None = None) -> dict:
             db.session.flush()
             return {"asset_id": asset_id, "failed": str(error)[:255]}
         report(TRANSCODE_SHARE, now=True)
-        stored = 0
-        for index, name in enumerate(ladder.files, start=1):
-            with (ladder.folder / name).open("rb") as stream:
+        stored = ladder.stored_bytes or 0  # a transcoder that wrote to the bucket itself has stored them
+        made_here = ladder.files if ladder.folder is not None else []
+        for index, name in enumerate(made_here, start=1):
+            with (Path(scratch) / name).open("rb") as stream:
                 content_type = CONTENT_TYPES.get(name.suffix, "application/octet-stream")
-                stored += storage.save(prefix + name.as_posix(), stream, content_type)
-            report(TRANSCODE_SHARE + (1 - TRANSCODE_SHARE) * index / len(ladder.files))
+                stored += storage.save(source.prefix + name.as_posix(), stream, content_type)
+            report(TRANSCODE_SHARE + (1 - TRANSCODE_SHARE) * index / len(made_here))
     made = db.session.get(MediaAsset, asset_id)
     if made is None or made.status is not MediaStatus.READY:  # deleted meanwhile: storage-gc removes the files
         return {"asset_id": asset_id, "skipped": True}

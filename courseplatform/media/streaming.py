@@ -23,8 +23,12 @@ from ..models import MediaAsset, MediaStatus
 from .ladder import CONTENT_TYPES
 from .processing import rendition_prefix
 
-STREAM_FILE = re.compile(r"master\.m3u8|([0-9]{3,4})p/(?:index\.m3u8|seg_[0-9]{3,6}\.ts)|poster\.jpg|thumb\.jpg|(keep)")
-SEGMENT_LINE = re.compile(r"seg_[0-9]{3,6}\.ts")
+# The ladder's files, as ffmpeg lays them out (a folder per rung) or MediaConvert does (side by side).
+STREAM_FILE = re.compile(
+    r"master\.m3u8|([0-9]{3,4})p/(?:index\.m3u8|seg_[0-9]{3,6}\.ts)|master_([0-9]{3,4})p(?:\.m3u8|_[0-9]{5,7}\.ts)"
+    r"|poster\.jpg|thumb\.jpg|(keep)"
+)
+SEGMENT_LINE = re.compile(r"seg_[0-9]{3,6}\.ts|master_[0-9]{3,4}p_[0-9]{5,7}\.ts")
 MAX_PLAYLIST_BYTES = 1024 * 1024
 
 
@@ -45,7 +49,8 @@ def ladder_response(asset: MediaAsset | None, name: str) -> BaseResponse:
     found = STREAM_FILE.fullmatch(name)
     if asset is None or not has_ladder(asset) or found is None:
         abort(404)
-    if found.group(1) is not None and int(found.group(1)) not in (asset.ladder_heights or []):
+    rung = found.group(1) or found.group(2)
+    if rung is not None and int(rung) not in (asset.ladder_heights or []):
         abort(404)
     storage = get_storage()
     edge = storage.cdn if edge_pass_seconds() and isinstance(storage, S3Storage) else None
@@ -53,7 +58,7 @@ def ladder_response(asset: MediaAsset | None, name: str) -> BaseResponse:
     key = prefix + name
     expires_in = current_app.config["HLS_LINK_SECONDS"]
     response: BaseResponse
-    if found.group(2):  # the player renewing its pass to the edge
+    if found.group(3):  # the player renewing its pass to the edge
         if edge is None:
             abort(404)
         response = Response(status=204)
@@ -62,14 +67,14 @@ def ladder_response(asset: MediaAsset | None, name: str) -> BaseResponse:
             abort(404)
         with storage.open(key) as stream:
             playlist = stream.read(MAX_PLAYLIST_BYTES).decode("utf-8", "replace")
-        if edge is not None and found.group(1):
+        if edge is not None and rung is not None:
             playlist = _segments_at(edge, key.rsplit("/", 1)[0] + "/", playlist)
         response = Response(playlist, mimetype=CONTENT_TYPES[".m3u8"])
     else:
         content_type = CONTENT_TYPES[name[name.rindex(".") :]]
         url = storage.playback_url(key, content_type=content_type, filename=name, expires_in=expires_in)
         response = redirect(url, code=302)
-    if edge is not None and (found.group(2) or name.endswith(".m3u8")):
+    if edge is not None and (found.group(3) or name.endswith(".m3u8")):
         for cookie, value in edge.signed_cookies(prefix, expires_in).items():
             response.set_cookie(
                 cookie, value, max_age=expires_in, path="/" + prefix,
