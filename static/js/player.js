@@ -199,6 +199,113 @@
     return true;
   }
 
+  // Keys while the player has focus, as on the video sites learners know. The browser's own controls
+  // already answer Space on the video itself, so that one is left to them there.
+  function keyboard(box, media, speed, say) {
+    function seek(by) {
+      var end = isFinite(media.duration) ? media.duration : media.currentTime + Math.max(by, 0);
+      media.currentTime = Math.min(Math.max(0, media.currentTime + by), end);
+      say((by < 0 ? "Back " : "Forward ") + Math.abs(by) + " s · " + formatTime(media.currentTime));
+    }
+    function volume(by) {
+      media.muted = false;
+      media.volume = Math.round(Math.min(1, Math.max(0, media.volume + by)) * 10) / 10;
+      say("Volume " + Math.round(media.volume * 100) + " %");
+    }
+    function rate(step) {
+      if (!speed) {
+        return;
+      }
+      var next = speed.selectedIndex + step;
+      if (next < 0 || next >= speed.options.length) {
+        return;
+      }
+      speed.selectedIndex = next;
+      speed.dispatchEvent(new Event("change"));
+      say("Speed " + speed.value + "×");
+    }
+    function captions() {
+      var track = media.textTracks && media.textTracks[0];
+      if (!track) {
+        say("This lesson has no captions");
+        return;
+      }
+      track.mode = track.mode === "showing" ? "hidden" : "showing";
+      say(track.mode === "showing" ? "Captions on" : "Captions off");
+    }
+    function fullScreen() {
+      if (media.tagName !== "VIDEO") {
+        return;
+      }
+      if (document.fullscreenElement) {
+        document.exitFullscreen();
+      } else if (media.requestFullscreen) {
+        media.requestFullscreen();
+      }
+    }
+    var actions = {
+      k: function () {
+        if (media.paused) {
+          media.play();
+        } else {
+          media.pause();
+        }
+      },
+      ArrowLeft: function () {
+        seek(-5);
+      },
+      ArrowRight: function () {
+        seek(5);
+      },
+      j: function () {
+        seek(-10);
+      },
+      l: function () {
+        seek(10);
+      },
+      ArrowUp: function () {
+        volume(0.1);
+      },
+      ArrowDown: function () {
+        volume(-0.1);
+      },
+      m: function () {
+        media.muted = !media.muted;
+        say(media.muted ? "Muted" : "Sound on");
+      },
+      c: captions,
+      f: fullScreen,
+      ">": function () {
+        rate(1);
+      },
+      "<": function () {
+        rate(-1);
+      },
+      Home: function () {
+        media.currentTime = 0;
+      },
+    };
+    actions[" "] = actions.k;
+    box.addEventListener("keydown", function (event) {
+      var target = event.target;
+      var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+      if (event.key === ">" || event.key === "<") {
+        key = event.key;
+      }
+      if (event.ctrlKey || event.metaKey || event.altKey || !actions[key]) {
+        return;
+      }
+      if (target.closest("select, input, textarea, button, a, summary")) {
+        return; // those keys are the control's own
+      }
+      if (key === " " && target === media) {
+        return; // the browser's controls play and pause on Space
+      }
+      event.preventDefault();
+      actions[key]();
+    });
+  }
+
   function setUp(box) {
     var media = box.querySelector("video, audio");
     if (!media) {
@@ -244,6 +351,7 @@
       }
     }
     stream(box, media, say);
+    keyboard(box, media, speed, say);
 
     function save(force) {
       var seconds = Math.floor(media.currentTime || 0);

@@ -1,6 +1,7 @@
 """An enrolled learner plays a lesson video's HLS ladder in Chromium through hls.js: the quality menu lists
 the rungs and switches to one, the lesson's captions show over the stream, seeking works, and watching to
-the end completes the lesson; a stranger's request for the playlist or a segment is refused."""
+the end completes the lesson; a stranger's request for the playlist or a segment is refused. The player
+answers the keyboard shortcuts its help lists."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from .test_media_journey import log_in, log_out
 CAPTIONS = b"WEBVTT\n\n00:00.000 --> 00:05.000\nWelcome to the lecture.\n"
 
 
-def test_a_learner_streams_switches_quality_seeks_and_completes(page: Page, live_url: str, tmp_path):
+def streamed_lesson(tmp_path):
+    """A course whose video lesson (13 s, with captions) has its ladder; (lesson, the learner's enrollment)."""
     samples = make_samples(tmp_path)
     offering = OfferingFactory(title="Grounding Skills", slug="grounding")
     owner = offering.creator.user
@@ -56,7 +58,11 @@ def test_a_learner_streams_switches_quality_seeks_and_completes(page: Page, live
     dispatch_committed()  # the probe, then the ladder it queues
     db.session.expire_all()
     assert db.session.get(MediaAsset, asset.id).ladder_status == "ready"
+    return lesson, enrollment
 
+
+def test_a_learner_streams_switches_quality_seeks_and_completes(page: Page, live_url: str, tmp_path):
+    lesson, enrollment = streamed_lesson(tmp_path)
     log_in(page, "learner@example.org")
     page.goto(f"/learn/grounding/lessons/{lesson.id}")
     # hls.js attaches a MediaSource: the element plays a blob: URL, not the original file.
@@ -93,3 +99,51 @@ def test_a_learner_streams_switches_quality_seeks_and_completes(page: Page, live
     for name in ("master.m3u8", "720p/index.m3u8", "720p/seg_000.ts"):
         answer = page.request.get(f"/learn/grounding/lessons/{lesson.id}/hls/{name}", max_redirects=0)
         assert answer.status == 403, name
+
+
+def test_the_player_answers_its_keyboard_shortcuts(page: Page, live_url: str, tmp_path):
+    lesson, _enrollment = streamed_lesson(tmp_path)
+    log_in(page, "learner@example.org")
+    page.goto(f"/learn/grounding/lessons/{lesson.id}")
+    page.wait_for_function("() => document.querySelector('video').currentSrc.startsWith('blob:')", timeout=15_000)
+    page.wait_for_function("() => document.querySelector('video').readyState >= 1", timeout=15_000)
+    video = page.locator("video")
+    status = page.locator("[data-player-status]")
+
+    def state(expression: str):
+        return page.evaluate(f"() => {{ const v = document.querySelector('video'); return {expression}; }}")
+
+    page.keyboard.press("Tab")  # from wherever focus is, reach the video as a keyboard user would
+    video.focus()
+    page.keyboard.press("m")
+    assert state("v.muted") is True
+    expect(status).to_have_text("Muted")
+    page.keyboard.press("l")
+    expect(status).to_have_text("Forward 10 s · 0:10")
+    # hls.js may settle a seek a few frames off, at the nearest point it can play.
+    assert abs(state("v.currentTime") - 10) < 0.5
+    page.keyboard.press("ArrowLeft")
+    assert abs(state("v.currentTime") - 5) < 0.5
+    page.keyboard.press("j")
+    assert state("v.currentTime") < 0.5
+    page.keyboard.press("k")
+    page.wait_for_function(
+        "() => !document.querySelector('video').paused && document.querySelector('video').currentTime > 0.3"
+    )
+    page.keyboard.press("k")
+    assert state("v.paused") is True
+    page.keyboard.press(">")
+    expect(page.get_by_label("Speed")).to_have_value("1.25")
+    assert state("v.playbackRate") == 1.25
+    page.keyboard.press("c")
+    assert state("v.textTracks[0].mode") == "hidden"
+    expect(status).to_have_text("Captions off")
+    page.keyboard.press("ArrowDown")
+    expect(status).to_have_text("Volume 90 %")
+    assert state("v.muted") is False
+    # Keys typed into the player's own controls stay theirs.
+    page.get_by_label("Speed").focus()
+    page.keyboard.press("k")
+    assert state("v.paused") is True
+    page.get_by_text("Keyboard shortcuts").click()
+    expect(page.locator(".player-keys dl")).to_contain_text("Back or forward 10 s")
