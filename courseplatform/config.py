@@ -173,7 +173,7 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "MULTIPART_PART_BYTES": _int("MULTIPART_PART_BYTES", 16 * 1024**2),
         # Optional CloudFront distribution in front of the bucket: playback links become
         # CloudFront signed URLs (a trusted key group's key id and its PEM private key).
-        "CLOUDFRONT_DOMAIN": os.environ.get("CLOUDFRONT_DOMAIN", ""),
+        "CLOUDFRONT_DOMAIN": os.environ.get("CLOUDFRONT_DOMAIN", "").strip().rstrip("/").lower(),
         "CLOUDFRONT_KEY_ID": os.environ.get("CLOUDFRONT_KEY_ID", ""),
         "CLOUDFRONT_PRIVATE_KEY": _file_or_env("CLOUDFRONT_PRIVATE_KEY"),
         # The large-scale path for HLS: with the site and CLOUDFRONT_DOMAIN both under this domain (e.g.
@@ -298,6 +298,12 @@ def check_config(config: dict) -> None:
         _check_media_origin(config["MEDIA_ORIGIN"], config["BASE_URL"])
     if config["CLOUDFRONT_DOMAIN"] and not (config["CLOUDFRONT_KEY_ID"] and config["CLOUDFRONT_PRIVATE_KEY"]):
         raise ConfigError("CLOUDFRONT_DOMAIN needs CLOUDFRONT_KEY_ID and CLOUDFRONT_PRIVATE_KEY (or _FILE) as well.")
+    if config["CLOUDFRONT_DOMAIN"] and not _host_name(config["CLOUDFRONT_DOMAIN"].removeprefix("https://")):
+        raise ConfigError(
+            "CLOUDFRONT_DOMAIN must be the distribution's host name, such as d1234abcd.cloudfront.net or "
+            "media.example.com (https:// may lead it; no other scheme, port or path), "
+            f"not {config['CLOUDFRONT_DOMAIN']!r}."
+        )
     if config["TRANSCODER"] not in {"ffmpeg", "mediaconvert"}:
         raise ConfigError(f"TRANSCODER must be 'ffmpeg' or 'mediaconvert', not {config['TRANSCODER']!r}")
     if config["TRANSCODER"] == "mediaconvert" and config["STORAGE_BACKEND"] != "s3":
@@ -313,13 +319,21 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"LOG_FORMAT must be 'json' or 'text', not {config['LOG_FORMAT']!r}")
 
 
+# A DNS host name of two labels or more, the last not all digits (so no IP address), lowercase.
+HOST_NAME = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?=[a-z0-9-]*[a-z-])[a-z0-9-]{2,63}")
+
+
+def _host_name(value: str) -> bool:
+    return HOST_NAME.fullmatch(value) is not None
+
+
 def _check_cookie_domain(domain: str, cloudfront: str, base_url: str) -> None:
     """Signed cookies reach CloudFront only if the site may set them for a domain CloudFront's host is under."""
     if not cloudfront:
         raise ConfigError("CLOUDFRONT_COOKIE_DOMAIN needs CLOUDFRONT_DOMAIN: the cookies are for that distribution.")
-    if "." not in domain:
+    if not _host_name(domain):
         raise ConfigError(f"CLOUDFRONT_COOKIE_DOMAIN must be a registrable domain (example.com), not {domain!r}.")
-    edge = cloudfront.removeprefix("https://").strip("/").lower()
+    edge = cloudfront.removeprefix("https://")
     site = (urlsplit(base_url).hostname or "").lower()
     for setting, host in (("CLOUDFRONT_DOMAIN", edge), ("BASE_URL's host", site)):
         if host != domain and not host.endswith("." + domain):

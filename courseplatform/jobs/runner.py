@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
 from ..logs import error_summary
@@ -31,9 +32,11 @@ KINDS = {
 }
 # What to record when a job of this kind fails for good ("module:function" taking the job), in the same commit.
 ON_FAILURE = {
+    "media.probe": "courseplatform.media.processing:probe_failed",
     "media.ladder": "courseplatform.media.processing:ladder_failed",
 }
 MAX_ATTEMPTS = 5
+WORN_OUT = f"Its worker stopped during each of its {MAX_ATTEMPTS} attempts (killed, or out of memory)."
 # A job that fails is tried again after 10 s, 40 s, 2 min 40 s, then 10 min 40 s.
 FIRST_RETRY = timedelta(seconds=10)
 # A pending job the queue never ran (a crash between commit and hand-off) is run by the sweeper after this.
@@ -90,19 +93,19 @@ def _claim(job_id: int, now: datetime) -> bool:
     """
     lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
     abandoned = sa.and_(Job.status == JobStatus.RUNNING, Job.lease_until < now)
-    # A job whose worker died on every attempt (out of memory on a huge list, say) is failed, not run again.
-    worn_out = sa.select(Job.id).where(Job.id == job_id, abandoned, Job.attempts >= MAX_ATTEMPTS)
-    db.session.execute(
-        sa.update(Job)
-        .where(Job.id == worn_out.with_for_update(skip_locked=True).scalar_subquery())
-        .values(
-            status=JobStatus.FAILED,
-            finished_at=now,
-            lease_until=None,
-            last_error=f"Its worker stopped during each of its {MAX_ATTEMPTS} attempts (killed, or out of memory).",
-        )
-        .execution_options(synchronize_session=False)
+    # A job whose worker died on every attempt (out of memory on a huge list, say) is failed, not run again,
+    # with what its kind records on failing for good (a video's ladder marked failed, say).
+    worn_out = db.session.scalar(
+        sa.select(Job)
+        .where(Job.id == job_id, abandoned, Job.attempts >= MAX_ATTEMPTS)
+        .with_for_update(skip_locked=True)
     )
+    if worn_out is not None:
+        worn_out.status, worn_out.finished_at, worn_out.lease_until = JobStatus.FAILED, now, None
+        worn_out.last_error = WORN_OUT
+        _on_failure(worn_out)
+        db.session.commit()
+        return False
     due = (
         sa.select(Job.id)
         .where(
@@ -132,6 +135,7 @@ def run_job(job_id: int) -> JobRunOutcome:
     # The row stays locked while the work runs: a job that outlasts its lease is not claimed by
     # another worker while this one lives, and if this one dies its lock goes with its connection.
     job = db.session.get(Job, job_id, populate_existing=True, with_for_update=True)
+    attempt = job.attempts
     try:
         result = _handler(job.kind)(job)
     except LeaseLost as lost:
@@ -140,7 +144,7 @@ def run_job(job_id: int) -> JobRunOutcome:
         return JobRunOutcome(None)
     except Exception as exc:
         db.session.rollback()
-        return _failed(job_id, exc)
+        return _failed(job_id, attempt, exc)
     job.status, job.result, job.finished_at, job.lease_until = JobStatus.DONE, result, utcnow(), None
     job.last_error = ""
     db.session.commit()
@@ -148,16 +152,19 @@ def run_job(job_id: int) -> JobRunOutcome:
     return JobRunOutcome(JobStatus.DONE)
 
 
-def _failed(job_id: int, exc: Exception) -> JobRunOutcome:
-    job = db.session.get(Job, job_id, populate_existing=True)
+def _failed(job_id: int, attempt: int, exc: Exception) -> JobRunOutcome:
+    job = db.session.get(Job, job_id, populate_existing=True, with_for_update=True)
+    if job.status is not JobStatus.RUNNING or job.attempts != attempt:
+        # A job that let go of its row (`Heartbeat`) and was taken over after a stall: the new owner's.
+        db.session.rollback()
+        log.warning("job %s (%s) failed after another worker took it over: %s", job_id, job.kind, error_summary(exc))
+        return JobRunOutcome(None)
     job.last_error = error_summary(exc)
     job.lease_until = None
     if isinstance(exc, JobRefused) or job.attempts >= MAX_ATTEMPTS:
         log.error("job %s (%s) failed for good after %s attempts: %s", job.id, job.kind, job.attempts, job.last_error)
         job.status, job.finished_at = JobStatus.FAILED, utcnow()
-        if job.kind in ON_FAILURE:
-            module, _, name = ON_FAILURE[job.kind].partition(":")
-            getattr(importlib.import_module(module), name)(job)
+        _on_failure(job)
         db.session.commit()
         return JobRunOutcome(JobStatus.FAILED)
     delay = FIRST_RETRY * 4 ** (job.attempts - 1)
@@ -167,6 +174,13 @@ def _failed(job_id: int, exc: Exception) -> JobRunOutcome:
     job.status, job.run_after = JobStatus.PENDING, utcnow() + delay
     db.session.commit()
     return JobRunOutcome(JobStatus.PENDING, retry_in=delay)
+
+
+def _on_failure(job: Job) -> None:
+    """What the job's kind records when it fails for good (`ON_FAILURE`), in the same commit."""
+    if job.kind in ON_FAILURE:
+        module, _, name = ON_FAILURE[job.kind].partition(":")
+        getattr(importlib.import_module(module), name)(job)
 
 
 def job_progress(job: Job, done: int, total: int) -> None:
@@ -180,8 +194,10 @@ class Heartbeat:
 
     `release` commits the job's transaction before that work: the job's row lock goes, and on SQLite the
     whole database's write lock, which every other request would otherwise wait behind. The job stays this
-    worker's by its lease, which each `beat` renews in a short transaction of its own, with whatever the
-    work reports (how far it has got). Nothing of the job's own work may be pending when it is released.
+    worker's by its lease, which `beat` renews in a short transaction of its own, with whatever the work
+    reports (how far it has got); the work calls it every second or so, quiet steps included. `own` takes
+    the job's row again for the final writes, so a worker that was taken over after a stall writes nothing.
+    Nothing of the job's own work may be pending when it is released.
     """
 
     def __init__(self, job: Job) -> None:
@@ -198,11 +214,24 @@ class Heartbeat:
 
     def beat(self, *statements: sa.Executable, now: bool = False) -> None:
         """Renew the lease and run `statements`, all in one commit; skipped when the last beat was moments
-        ago, unless `now`. Raises LeaseLost when another worker has the job."""
+        ago, unless `now`, and put off when the database is busy (SQLite's one writer). Raises LeaseLost
+        when another worker has the job."""
         if not now and time.monotonic() - self.last < self.every:
             return
-        for statement in statements:
-            db.session.execute(statement)
+        try:
+            for statement in statements:
+                db.session.execute(statement)
+            self.own()
+            db.session.commit()
+        except OperationalError as busy:
+            db.session.rollback()
+            log.info("job %s: progress not recorded this time (%s)", self.job_id, busy.orig)
+            return
+        self.last = time.monotonic()
+
+    def own(self) -> None:
+        """Renew the lease in the current transaction, whose lock then holds the job until it commits;
+        raises LeaseLost when another worker has taken the job over."""
         renewed = db.session.execute(
             sa.update(Job)
             .where(Job.id == self.job_id, Job.status == JobStatus.RUNNING, Job.attempts == self.attempt)
@@ -212,8 +241,6 @@ class Heartbeat:
         if not renewed:
             db.session.rollback()
             raise LeaseLost(f"job {self.job_id}")
-        db.session.commit()
-        self.last = time.monotonic()
 
 
 def retry_failed(job: Job) -> None:

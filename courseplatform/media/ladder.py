@@ -10,10 +10,13 @@ the ffmpeg of the system or, where there is none, the one `imageio-ffmpeg`'s whe
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +144,7 @@ class FfmpegTranscoder:
         ]  # fmt: skip
         progress(0.0)
         timeout = min(MAX_TRANSCODE_SECONDS, max(600, source.duration_seconds * 20))
-        self._run(args, timeout, lambda lines: _follow(lines, source.duration_seconds, progress))
+        self._run(args, timeout, progress, duration=source.duration_seconds)
         progress(1.0)
         at = min(1.0, source.duration_seconds / 2)
         for name, height in (("poster.jpg", POSTER_HEIGHT), ("thumb.jpg", THUMB_HEIGHT)):
@@ -149,7 +152,7 @@ class FfmpegTranscoder:
             self._run(
                 [self.binary, "-nostdin", "-v", "error", "-y", "-ss", f"{at:.2f}", *self._reading(source),
                  "-frames:v", "1", "-vf", f"scale={size}", "-q:v", "3", str(folder / name)],
-                timeout=120,
+                120, progress,
             )  # fmt: skip
         files = sorted(path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
         expected = {Path("master.m3u8"), Path("poster.jpg"), Path("thumb.jpg")}
@@ -165,50 +168,69 @@ class FfmpegTranscoder:
         container = ["-f", source.demuxer] if source.demuxer else []
         return ["-protocol_whitelist", allowed_protocols(source.location), *container, "-i", source.location]
 
-    def _run(self, args: list[str], timeout: int, follow: Callable[[IO[str]], None] | None = None) -> None:
-        """Run ffmpeg to its end, killed after `timeout` s; `follow` reads its `-progress` lines meanwhile.
-        Whatever `follow` raises stops ffmpeg too."""
-        expired = threading.Event()
+    def _run(self, args: list[str], timeout: int, progress: Progress, duration: int | None = None) -> None:
+        """Run ffmpeg to its end, killed after `timeout` s. With `duration`, its `-progress` lines are read
+        as the share of the video done; either way `progress` hears every second, so a quiet step (a
+        poster, an input that stalls) still keeps the job's lease. Whatever `progress` raises stops ffmpeg."""
+        done = 0.0 if duration else 1.0
         with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as errors:
             try:
                 # A list of arguments, no shell: the source is a path or a link we made, the rest our own options.
                 process = subprocess.Popen(  # noqa: S603
-                    args, stdout=subprocess.PIPE if follow else subprocess.DEVNULL, stderr=errors, text=True
+                    args, stdout=subprocess.PIPE if duration else subprocess.DEVNULL, stderr=errors, text=True
                 )
             except OSError as exc:
                 raise LadderError("ffmpeg couldn't be started") from exc
+            lines: queue.Queue[str | None] = queue.Queue()
+            if duration and process.stdout is not None:
+                threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+            deadline = time.monotonic() + timeout
+            closed = not duration  # its output read to the end (nothing to read when not followed)
             with process:
-
-                def expire() -> None:
-                    expired.set()
-                    process.kill()
-
-                timer = threading.Timer(timeout, expire)
-                timer.start()
                 try:
-                    if follow is not None and process.stdout is not None:
-                        follow(process.stdout)
-                    returncode = process.wait()
+                    while not (closed and process.poll() is not None):
+                        if not closed:
+                            try:
+                                line = lines.get(timeout=1)
+                            except queue.Empty:
+                                line = ""
+                            if line is None:
+                                closed = True
+                            else:
+                                done = max(done, _share(line, duration or 1))
+                        else:
+                            with contextlib.suppress(subprocess.TimeoutExpired):
+                                process.wait(timeout=1)
+                        if time.monotonic() > deadline:
+                            process.kill()
+                            raise LadderError("transcoding took too long")
+                        progress(done)
                 finally:
-                    timer.cancel()
                     if process.poll() is None:
                         process.kill()
-            if expired.is_set():
-                raise LadderError("transcoding took too long")
-            if returncode != 0:
+            if process.returncode != 0:
                 errors.seek(0)
                 last = (errors.read().strip().splitlines() or ["ffmpeg failed"])[-1]
                 raise LadderError(f"ffmpeg: {last}"[:200])
 
 
-def _follow(lines: IO[str], duration_seconds: int, progress: Progress) -> None:
-    """Report ffmpeg's `-progress` output (`out_time_us=…` once a second) as the share of the video done."""
-    done = 0.0
-    for line in lines:
-        key, _, value = line.strip().partition("=")
-        if key == "out_time_us" and value.isdigit():
-            done = max(done, min(1.0, int(value) / 1_000_000 / max(1, duration_seconds)))
-            progress(done)
+def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    """Hand ffmpeg's output over line by line, then None when it closes (or is closed under it, once
+    ffmpeg has been stopped)."""
+    try:
+        for line in stream:
+            lines.put(line)
+    except (OSError, ValueError):
+        pass
+    lines.put(None)
+
+
+def _share(line: str, duration_seconds: int) -> float:
+    """The share of the video done that a `-progress` line (`out_time_us=…`) tells, else 0."""
+    key, _, value = line.strip().partition("=")
+    if key == "out_time_us" and value.isdigit():
+        return min(1.0, int(value) / 1_000_000 / max(1, duration_seconds))
+    return 0.0
 
 
 def transcoder() -> Transcoder:

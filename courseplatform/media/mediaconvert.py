@@ -185,8 +185,13 @@ class MediaConvertTranscoder:
             if time.monotonic() > deadline:
                 self._call("cancel_job", Id=job_id)
                 raise LadderError("transcoding took too long")
-            progress(min(0.99, (job.get("JobPercentComplete") or 0) / 100))
-            time.sleep(self.poll_seconds)
+            done = min(0.99, (job.get("JobPercentComplete") or 0) / 100)
+            waited = time.monotonic() + self.poll_seconds
+            while True:  # `progress` hears every second, however long the polls are apart
+                progress(done)
+                if time.monotonic() >= waited:
+                    break
+                time.sleep(min(1.0, waited - time.monotonic()))
         progress(1.0)
         return self._collect(source.prefix, rungs)
 

@@ -91,6 +91,14 @@ def probe_media_job(job: Job) -> dict:
     return {"asset_id": asset.id, "duration_seconds": facts.duration_seconds}
 
 
+def probe_failed(job: Job) -> None:
+    """The probe failed for good (storage out of reach on every try): the file stays playable as uploaded,
+    and the Files page stops saying it is being checked."""
+    asset = db.session.get(MediaAsset, int(job.payload.get("asset_id") or 0))
+    if asset is not None and asset.probed_at is None:
+        asset.probed_at = utcnow()
+
+
 # ---------------------------------------------------------------------------
 # The HLS ladder (`ladder.py`)
 
@@ -127,7 +135,7 @@ def ladder_failed(job: Job) -> None:
     asset = db.session.get(MediaAsset, int(job.payload.get("asset_id") or 0))
     if asset is not None and asset.ladder_status in UNDERWAY:
         asset.ladder_status, asset.ladder_percent = "failed", None
-        asset.ladder_error = "making them failed several times; the original plays"
+        asset.ladder_error = "making them failed several times"
 
 
 UNDERWAY = ("queued", "making")
@@ -171,6 +179,8 @@ def build_ladder(asset: MediaAsset, heartbeat: Heartbeat | None = None) -> dict:
         try:
             ladder = transcoder().make_ladder(source, Path(scratch), lambda done: report(done * TRANSCODE_SHARE))
         except LadderError as error:
+            if heartbeat is not None:
+                heartbeat.own()  # a worker taken over after a stall leaves the ladder to the new owner
             failed = db.session.get(MediaAsset, asset_id)
             if failed is not None:
                 failed.ladder_status, failed.ladder_error = "failed", str(error)[:255]
@@ -185,6 +195,8 @@ def build_ladder(asset: MediaAsset, heartbeat: Heartbeat | None = None) -> dict:
                 content_type = CONTENT_TYPES.get(name.suffix, "application/octet-stream")
                 stored += storage.save(source.prefix + name.as_posix(), stream, content_type)
             report(TRANSCODE_SHARE + (1 - TRANSCODE_SHARE) * index / len(made_here))
+    if heartbeat is not None:
+        heartbeat.own()
     made = db.session.get(MediaAsset, asset_id)
     if made is None or made.status is not MediaStatus.READY:  # deleted meanwhile: storage-gc removes the files
         return {"asset_id": asset_id, "skipped": True}

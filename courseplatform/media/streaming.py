@@ -45,7 +45,13 @@ def edge_pass_seconds() -> int:
 
 
 def ladder_response(asset: MediaAsset | None, name: str) -> BaseResponse:
-    """The ladder file `name` of `asset` (404 for anything else), never cached."""
+    """The ladder file `name` of `asset` (404 for anything else), never cached.
+
+    Under `app/` the same ladder plays with its segments through the app whatever the setup: for the
+    browser's own HLS (Safari without Media Source Extensions), which sends no cookies to another origin.
+    """
+    via_app = name.startswith("app/")
+    name = name.removeprefix("app/")
     found = STREAM_FILE.fullmatch(name)
     if asset is None or not has_ladder(asset) or found is None:
         abort(404)
@@ -53,7 +59,7 @@ def ladder_response(asset: MediaAsset | None, name: str) -> BaseResponse:
     if rung is not None and int(rung) not in (asset.ladder_heights or []):
         abort(404)
     storage = get_storage()
-    edge = storage.cdn if edge_pass_seconds() and isinstance(storage, S3Storage) else None
+    edge = storage.cdn if edge_pass_seconds() and isinstance(storage, S3Storage) and not via_app else None
     prefix = rendition_prefix(asset.id)
     key = prefix + name
     expires_in = current_app.config["HLS_LINK_SECONDS"]

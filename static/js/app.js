@@ -35,7 +35,10 @@
   // Confirmations and small forms in <details class="popover"> work without script; with it,
   // only one is open at a time, Escape or a click elsewhere closes it, and one opened in a
   // table's last rows makes room below instead of hiding inside the table's scrolling box.
-  var popovers = Array.prototype.slice.call(document.querySelectorAll("details.popover"));
+  // The handlers sit on the document, so popovers in rows the page refreshes behave the same.
+  var openPopovers = function () {
+    return Array.prototype.slice.call(document.querySelectorAll("details.popover[open]"));
+  };
   var makeRoom = function (details) {
     var wrap = details.closest(".table-wrap");
     if (!wrap) {
@@ -48,13 +51,18 @@
       wrap.style.paddingBottom = Math.ceil(overflow) + 16 + "px";
     }
   };
-  popovers.forEach(function (details) {
-    details.addEventListener("toggle", function () {
+  document.addEventListener(
+    "toggle",
+    function (event) {
+      var details = event.target;
+      if (!(details instanceof HTMLDetailsElement) || !details.classList.contains("popover")) {
+        return;
+      }
       makeRoom(details);
       if (!details.open) {
         return;
       }
-      popovers.forEach(function (other) {
+      openPopovers().forEach(function (other) {
         if (other !== details) {
           other.open = false;
         }
@@ -64,22 +72,21 @@
         input.focus();
         input.select();
       }
-    });
-  });
+    },
+    true // toggle doesn't bubble: listen as it goes down
+  );
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") {
       return;
     }
-    popovers.forEach(function (details) {
-      if (details.open) {
-        details.open = false;
-        details.querySelector("summary").focus();
-      }
+    openPopovers().forEach(function (details) {
+      details.open = false;
+      details.querySelector("summary").focus();
     });
   });
   document.addEventListener("click", function (event) {
-    popovers.forEach(function (details) {
-      if (details.open && !details.contains(event.target)) {
+    openPopovers().forEach(function (details) {
+      if (!details.contains(event.target)) {
         details.open = false;
       }
     });
@@ -87,21 +94,28 @@
 
   // Rows still changing on the server (a file being checked, its streaming versions being made) follow
   // it: every few seconds the page is fetched again and those rows take their new state, until none
-  // is left changing. A row whose confirmation is open waits for the next round.
+  // is left changing. A row whose confirmation is open waits for the next round; a row the page no
+  // longer lists stops being followed; errors back off, and after a few in a row it stops.
   var liveRows = function (root) {
     return Array.prototype.slice.call(root.querySelectorAll("tr[data-live-row][id]"));
   };
   if (liveRows(document).length && window.fetch && window.DOMParser) {
+    var failures = 0;
     var follow = function () {
       fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (answer) {
-          return answer.ok ? answer.text() : Promise.reject(answer.status);
+          return answer.ok && !answer.redirected ? answer.text() : Promise.reject(answer.status);
         })
         .then(function (html) {
+          failures = 0;
           var fresh = new DOMParser().parseFromString(html, "text/html");
           liveRows(document).forEach(function (row) {
             var now = fresh.getElementById(row.id);
-            if (!now || row.querySelector("details[open]")) {
+            if (!now) {
+              row.removeAttribute("data-live-row");
+              return;
+            }
+            if (row.querySelector("details[open]")) {
               return;
             }
             row.innerHTML = now.innerHTML;
@@ -114,7 +128,10 @@
           }
         })
         .catch(function () {
-          window.setTimeout(follow, 15000);
+          failures += 1;
+          if (failures < 6) {
+            window.setTimeout(follow, 3000 * Math.pow(2, failures));
+          }
         });
     };
     window.setTimeout(follow, 3000);

@@ -87,29 +87,33 @@
   // On the CloudFront path the edge lets segments through on signed cookies that last a couple of
   // minutes: while the video plays, renew them at half their life (the server checks access each time),
   // and at once when playing resumes after they may have lapsed.
+  // Returns `renew(force)`, a promise settled once the pass is fresh (at once when there is no pass).
   function keepPass(media) {
     var url = media.dataset.hlsKeep;
     var every = (parseInt(media.dataset.hlsKeepSeconds, 10) || 120) * 500;
     var renewed = Date.now();
-    if (!url) {
-      return;
-    }
-    function renew() {
+    function renew(force) {
+      if (!url || (!force && Date.now() - renewed < every)) {
+        return Promise.resolve();
+      }
       renewed = Date.now();
       return fetch(url, { credentials: "same-origin", cache: "no-store" }).catch(function () {
         /* offline for a moment: the next renewal, or the player's retry, catches up */
       });
     }
-    window.setInterval(function () {
-      if (!media.paused && Date.now() - renewed >= every) {
-        renew();
-      }
-    }, 5000);
-    media.addEventListener("play", function () {
-      if (Date.now() - renewed >= every) {
-        renew();
-      }
-    });
+    if (url) {
+      window.setInterval(function () {
+        if (!media.paused) {
+          renew(false);
+        }
+      }, 5000);
+      ["play", "seeking"].forEach(function (name) {
+        media.addEventListener(name, function () {
+          renew(false); // after a long pause the pass may have lapsed
+        });
+      });
+    }
+    return renew;
   }
 
   function stream(box, media, say) {
@@ -121,13 +125,13 @@
     if (!Hls || !Hls.isSupported()) {
       // No Media Source Extensions (an older iPhone): the browser's own HLS, if it has it.
       if (media.canPlayType("application/vnd.apple.mpegurl")) {
-        media.setAttribute("src", url);
-        keepPass(media);
+        // The browser's own HLS sends no cookies to the CloudFront domain: its segments come through the app.
+        media.setAttribute("src", media.dataset.hlsKeep ? url.replace(/master\.m3u8$/, "app/master.m3u8") : url);
         return true;
       }
       return false;
     }
-    keepPass(media);
+    var renewPass = keepPass(media);
     var original = media.getAttribute("src");
     var hls = new Hls({
       enableWorker: false,
@@ -183,7 +187,10 @@
       }
       fatal += 1;
       if (fatal <= 3 && data.type === Hls.ErrorTypes.NETWORK_ERROR) {
-        hls.startLoad(); // a link that lapsed, a network blip: the playlist routes hand out fresh ones
+        // A link or pass that lapsed, a network blip: the playlist routes hand out fresh ones.
+        renewPass(true).then(function () {
+          hls.startLoad();
+        });
       } else if (fatal <= 3 && data.type === Hls.ErrorTypes.MEDIA_ERROR) {
         hls.recoverMediaError();
       } else {

@@ -214,3 +214,51 @@ def test_a_cookie_domain_that_browsers_would_not_send_to_cloudfront_is_refused(
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_the_browsers_own_hls_plays_through_the_app_with_no_pass(web, client, backend, course, edge):
+    """Safari without Media Source Extensions plays HLS itself and sends no cookies to another origin: under
+    `app/` the same ladder names its segments relatively, and each is a signed CloudFront link."""
+    web.login("learner@example.org", PASSWORD)
+    master = client.get(stream_url(course, "app/master.m3u8"))
+    assert master.status_code == 200 and passes(master) == {}
+    assert [p.uri for p in m3u8.loads(master.get_data(as_text=True)).playlists] == [
+        "360p/index.m3u8",
+        "720p/index.m3u8",
+    ]
+    rung = m3u8.loads(client.get(stream_url(course, "app/360p/index.m3u8")).get_data(as_text=True))
+    assert rung.segments[0].uri == "seg_000.ts"
+    link = client.get(stream_url(course, "app/360p/seg_000.ts")).headers["Location"]
+    assert urlsplit(link).netloc == DOMAIN and on_edge(edge, link, None).status_code == 200
+    assert client.get(stream_url(course, "app/keep")).status_code == 404
+    web.logout()
+    assert client.get(stream_url(course, "app/master.m3u8")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("cloudfront", "accepted"),
+    [
+        ("media.aqueduct.example", True),
+        ("https://media.aqueduct.example/", True),
+        ("HTTPS://Media.Aqueduct.Example", True),  # read as the host it names
+        ("http://media.aqueduct.example", False),
+        ("d111111abcdef8.cloudfront.net/.aqueduct.example", False),
+        ("media.aqueduct.example:8443", False),
+        ("203.0.113.7", False),
+    ],
+)
+def test_cloudfront_domain_must_be_a_host_name(monkeypatch, tmp_path, private_key, cloudfront, accepted):
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    monkeypatch.setenv("CLOUDFRONT_KEY_ID", KEY_ID)
+    monkeypatch.setenv("CLOUDFRONT_PRIVATE_KEY", pem)
+    monkeypatch.setenv("BASE_URL", "https://courses.aqueduct.example")
+    monkeypatch.setenv("CLOUDFRONT_COOKIE_DOMAIN", "aqueduct.example")
+    monkeypatch.setenv("CLOUDFRONT_DOMAIN", cloudfront)
+    if accepted:
+        assert load_config(tmp_path)["CLOUDFRONT_DOMAIN"].removeprefix("https://") == "media.aqueduct.example"
+    else:
+        with pytest.raises(ConfigError, match="CLOUDFRONT_DOMAIN must be the distribution's host name"):
+            load_config(tmp_path)

@@ -178,3 +178,171 @@ def test_a_worker_whose_job_was_taken_over_stops_and_leaves_the_ladder_to_the_ot
         assert (job.status, job.attempts) == (JobStatus.DONE, 2)
         asset = db.session.get(MediaAsset, asset_id)
         assert (asset.ladder_status, asset.ladder_heights) == ("ready", [360, 720])
+
+
+def ffmpeg_with_a_quiet_poster(folder, seconds: float, fail_first: bool = False) -> str:
+    """An ffmpeg whose poster step is slow and says nothing (reading the source again over a slow link);
+    with `fail_first`, the first poster step then fails. Writes `poster-started` when one begins."""
+    script = folder / "ffmpeg"
+    failing = (
+        f"if [ ! -e {folder}/failed-once ]; then touch {folder}/failed-once; sleep {seconds}; exit 1; fi; "
+        if fail_first
+        else f"sleep {seconds}; "
+    )
+    script.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *-frames:v*) touch {folder}/poster-started; {failing};; esac\n'
+        f'exec {shutil.which("ffmpeg")} "$@"\n'
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def wait_for(path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.1)
+
+
+def test_a_worker_in_a_quiet_step_keeps_its_job(tmp_path_factory, samples, tmp_path):
+    """The poster step writes no progress; the lease is renewed all the same, so the sweeper, coming round
+    while the worker lives, never finds the job abandoned and never starts a second transcode."""
+    binary = ffmpeg_with_a_quiet_poster(tmp_path, LEASE + 2)
+    with committed_application(tmp_path_factory, "quiet_step", JOB_LEASE_SECONDS=LEASE, FFMPEG_BINARY=binary) as app:
+        asset_id, job_id, _email = a_video_waiting_for_its_ladder(app, samples["lecture.mp4"])
+        first = []
+
+        def worker() -> None:
+            with app.app_context():
+                try:
+                    first.append(run_job(job_id))
+                finally:
+                    db.session.remove()
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        claims = []
+        try:
+            wait_for(tmp_path / "poster-started")
+            with app.app_context():
+                while thread.is_alive():
+                    claims.append(run_job(job_id).status)  # the sweeper, every half second
+                    db.session.remove()
+                    time.sleep(0.5)
+        finally:
+            thread.join(timeout=120)
+        assert first[0].status is JobStatus.DONE
+        assert len(claims) >= 10 and set(claims) == {None}
+        with app.app_context():
+            assert db.session.get(Job, job_id).attempts == 1
+            assert db.session.get(MediaAsset, asset_id).ladder_status == "ready"
+
+
+def test_a_worker_taken_over_writes_nothing_over_the_new_owner(tmp_path_factory, samples, tmp_path):
+    """A worker stalls in its poster step past its lease (here: the job is handed to another meanwhile), then
+    fails: its failure is not recorded over the job the other worker finished."""
+    binary = ffmpeg_with_a_quiet_poster(tmp_path, 3, fail_first=True)
+    with committed_application(tmp_path_factory, "taken_over", JOB_LEASE_SECONDS=LEASE, FFMPEG_BINARY=binary) as app:
+        asset_id, job_id, _email = a_video_waiting_for_its_ladder(app, samples["lecture.mp4"])
+        first = []
+
+        def worker() -> None:
+            with app.app_context():
+                try:
+                    first.append(run_job(job_id))
+                finally:
+                    db.session.remove()
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        try:
+            wait_for(tmp_path / "poster-started")
+            with app.app_context():
+                db.session.execute(
+                    sa.update(Job).where(Job.id == job_id).values(lease_until=utcnow() - timedelta(seconds=1))
+                )
+                db.session.commit()
+                second = run_job(job_id)
+                db.session.remove()
+        finally:
+            thread.join(timeout=120)
+        assert second.status is JobStatus.DONE and first[0].status is None
+        with app.app_context():
+            job = db.session.get(Job, job_id)
+            asset = db.session.get(MediaAsset, asset_id)
+            assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 2, "")
+            assert (asset.ladder_status, asset.ladder_error) == ("ready", None)
+
+
+def test_on_sqlite_a_busy_moment_costs_a_progress_report_not_the_transcode(tmp_path_factory, samples, slow_ffmpeg):
+    """Another writer holds SQLite's one write lock longer than the 5 s a transaction waits for it (a long
+    import, say): the progress reports meanwhile are skipped, and the transcode goes on to the end."""
+    path = tmp_path_factory.mktemp("busy-db") / "aqueduct.db"
+    config = {"FFMPEG_BINARY": slow_ffmpeg, "JOB_LEASE_SECONDS": 30, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"}
+    with committed_application(tmp_path_factory, "busy_sqlite", needs_postgres=False, **config) as app:
+        asset_id, job_id, _email = a_video_waiting_for_its_ladder(app, samples["lecture.mp4"])
+        started = threading.Event()
+
+        def other_writer() -> None:
+            started.wait(60)
+            with app.app_context(), db.engine.connect() as connection:
+                connection.exec_driver_sql("UPDATE users SET name = name")  # BEGIN IMMEDIATE: the write lock
+                time.sleep(5.5)
+                connection.commit()
+
+        def watch() -> None:
+            with app.app_context():
+                while not started.is_set():
+                    percent = db.session.scalar(sa.select(MediaAsset.ladder_percent).where(MediaAsset.id == asset_id))
+                    db.session.remove()
+                    if percent is not None:
+                        started.set()
+                    time.sleep(0.1)
+
+        threads = [threading.Thread(target=other_writer), threading.Thread(target=watch)]
+        for thread in threads:
+            thread.start()
+        try:
+            with app.app_context():
+                outcome = run_job(job_id)
+                db.session.remove()
+                assert outcome.status is JobStatus.DONE, db.session.get(Job, job_id).last_error
+                assert db.session.get(Job, job_id).attempts == 1
+                assert db.session.get(MediaAsset, asset_id).ladder_status == "ready"
+                db.session.remove()
+        finally:
+            started.set()
+            for thread in threads:
+                thread.join(timeout=30)
+
+
+def test_a_ladder_job_whose_worker_died_every_time_says_so_on_the_files_page(app, client, web):
+    """A transcode killed (out of memory, say) on each of its attempts is failed by the next claim, and the
+    video's row stops saying its streaming versions are being made."""
+    creator = CreatorProfileFactory()
+    db.session.flush()
+    asset = MediaAsset(
+        owner_id=creator.user_id, storage_key=f"media/{creator.user_id}/big.mp4", original_name="big.mp4",
+        content_type="video/mp4", size_bytes=1000, status=MediaStatus.READY, probed_at=utcnow(),
+        media_container="mov,mp4,m4a,3gp,3g2,mj2", width=1280, height=720, video_codec="h264",
+        duration_seconds=60, ladder_status="making", ladder_percent=40,
+    )  # fmt: skip
+    db.session.add(asset)
+    db.session.flush()
+    job = Job(
+        kind="media.ladder", payload={"asset_id": asset.id}, owner_id=creator.user_id,
+        status=JobStatus.RUNNING, attempts=5, lease_until=utcnow() - timedelta(minutes=5),
+    )  # fmt: skip
+    db.session.add(job)
+    db.session.commit()
+
+    assert run_job(job.id).status is None
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).status is JobStatus.FAILED
+    failed = db.session.get(MediaAsset, asset.id)
+    assert (failed.ladder_status, failed.ladder_percent) == ("failed", None)
+    web.login(creator.user.email, PASSWORD)
+    page = files_page(client)
+    assert "No streaming versions (making them failed several times); the original plays." in page
+    assert "data-live-row" not in page

@@ -1,0 +1,61 @@
+"""The Files page follows a video whose streaming versions are being made: its row takes the new state
+from the server every few seconds, and the row's "Delete…" confirmation keeps working after it does
+(Escape closes it). The file's type stays the small line under its name."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect
+
+from courseplatform.extensions import db
+from courseplatform.models import MediaAsset, MediaStatus
+from courseplatform.models.base import utcnow
+
+from ..factories import CreatorProfileFactory, UserFactory
+from .test_media_journey import log_in
+
+
+def test_a_row_follows_the_transcode_and_its_confirmation_still_closes_on_escape(page: Page):
+    creator = CreatorProfileFactory(user=UserFactory(email="creator@example.org"))
+    db.session.flush()
+    asset = MediaAsset(
+        owner_id=creator.user_id, storage_key=f"media/{creator.user_id}/talk.mp4", original_name="talk.mp4",
+        content_type="video/mp4", size_bytes=1000, status=MediaStatus.READY, probed_at=utcnow(),
+        media_container="mov,mp4,m4a,3gp,3g2,mj2", width=1280, height=720, video_codec="h264",
+        duration_seconds=60, ladder_status="making", ladder_percent=10,
+    )  # fmt: skip
+    db.session.add(asset)
+    db.session.commit()
+
+    log_in(page, "creator@example.org")
+    page.goto("/studio/files")
+    row = page.locator(f"#file-{asset.id}")
+    expect(row).to_contain_text("Making the streaming versions: 10 %")
+    kind = row.locator(".file-type")
+    assert kind.evaluate("e => [getComputedStyle(e).fontWeight, getComputedStyle(e).fontSize]") == ["400", "13px"]
+    details = row.locator("details.popover")
+    row.get_by_text("Delete…").click()
+    expect(details).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    expect(details).not_to_have_attribute("open", "", timeout=2_000)
+
+    db.session.execute(sa.update(MediaAsset).where(MediaAsset.id == asset.id).values(ladder_percent=60))
+    db.session.commit()
+    expect(row).to_contain_text("Making the streaming versions: 60 %", timeout=10_000)
+    expect(row.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "60")
+
+    row.get_by_text("Delete…").click()
+    details = row.locator("details.popover")
+    expect(details).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    expect(details).not_to_have_attribute("open", "", timeout=2_000)
+    page.mouse.click(5, 5)  # a click elsewhere closes it too
+
+    db.session.execute(
+        sa.update(MediaAsset)
+        .where(MediaAsset.id == asset.id)
+        .values(ladder_status="ready", ladder_percent=None, ladder_heights=[360, 720], ladder_bytes=5_000_000)
+    )
+    db.session.commit()
+    expect(row).to_contain_text("Streams at 360p, 720p", timeout=10_000)
+    expect(row).not_to_have_attribute("data-live-row", "")
