@@ -12,10 +12,12 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from moto.server import ThreadedMotoServer
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
@@ -27,12 +29,25 @@ from courseplatform.models import LessonKind, MediaAsset, MediaStatus
 
 from ..factories import EnrollmentFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..fakes.cloudfront import FakeCloudFront
-from ..media.conftest import BUCKET, moto_url  # noqa: F401 (the S3 server fixture)
+from ..media.conftest import BUCKET, _free_port
 from ..media.samples import make_samples
 from .conftest import CHROMIUM_ARGS, VIEWPORT, chromium_path, read_whole_answers
 from .test_media_journey import log_in
 
 KEY_ID = "K2JCJMDEHXQW5F"
+
+
+@pytest.fixture(scope="module")
+def s3_url() -> Iterator[str]:
+    """moto's S3 server on loopback with the test bucket."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        requests.put(f"http://127.0.0.1:{port}/{BUCKET}", timeout=10).raise_for_status()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +113,7 @@ def edge_browser(browser: Browser) -> Iterator[Browser]:
 
 
 def test_segments_stream_from_the_edge_on_the_signed_cookies(
-    app,
-    edge_browser,
-    certificate,
-    moto_url,
-    monkeypatch,
-    tmp_path,  # noqa: F811
+    app, edge_browser, certificate, s3_url, monkeypatch, tmp_path
 ):
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = private_key.private_bytes(
@@ -113,11 +123,11 @@ def test_segments_stream_from_the_edge_on_the_signed_cookies(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with TlsServer(read_whole_answers(app), certificate, threaded=False) as site:
         site_origin = f"https://courses.aqueduct.test:{site.port}"
-        fake = FakeCloudFront("media.aqueduct.test", KEY_ID, private_key.public_key(), moto_url, BUCKET, site_origin)
+        fake = FakeCloudFront("media.aqueduct.test", KEY_ID, private_key.public_key(), s3_url, BUCKET, site_origin)
         with TlsServer(fake, certificate, threaded=True) as edge:
             fake.domain = f"media.aqueduct.test:{edge.port}"
             for name, value in {
-                "STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": moto_url, "AWS_REGION": "us-east-1",
+                "STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": s3_url, "AWS_REGION": "us-east-1",
                 "BASE_URL": site_origin, "CLOUDFRONT_DOMAIN": fake.domain, "CLOUDFRONT_KEY_ID": KEY_ID,
                 "CLOUDFRONT_PRIVATE_KEY": pem, "CLOUDFRONT_COOKIE_DOMAIN": "aqueduct.test",
             }.items():  # fmt: skip
