@@ -145,6 +145,7 @@ def test_the_files_page_follows_the_transcode_while_the_app_keeps_working(busy_a
         assert (asset.ladder_status, asset.ladder_percent) == ("ready", None)
 
 
+@pytest.mark.parametrize("busy_app", ["postgresql"], indirect=True)
 def test_a_worker_whose_job_was_taken_over_stops_and_leaves_the_ladder_to_the_other(busy_app, samples):
     """Had a worker stalled past its lease, the job is claimed again; the stalled one, on its next beat,
     stops its ffmpeg and writes nothing, and the other makes the ladder."""
