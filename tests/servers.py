@@ -28,6 +28,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Loopback:
+    """A WSGI app served by a thread of this process on a free loopback port, for a `with` block;
+    HTTPS when given a (certificate, key) pair of PEM files."""
+
+    def __init__(self, wsgi, *, threaded: bool = True, certificate: tuple[str, str] | None = None) -> None:
+        from werkzeug.serving import make_server
+
+        self.wsgi = wsgi
+        self.server = make_server("127.0.0.1", 0, wsgi, threaded=threaded, ssl_context=certificate)
+        self.port = self.server.server_port
+        self.url = f"{'https' if certificate else 'http'}://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> Loopback:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        self.server.server_close()
+
+
 def serve(stack: ExitStack, settings: dict[str, str]) -> str:
     """One web process (gunicorn, one sync worker) with these settings, stopped at exit; its base URL."""
     port = free_port()

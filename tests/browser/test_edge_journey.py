@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -19,19 +18,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from moto.server import ThreadedMotoServer
 from playwright.sync_api import Browser, Page, expect
-from werkzeug.serving import make_server
 
-from courseplatform.extensions import db
-from courseplatform.integrations.storage import get_storage
-from courseplatform.jobs import dispatch_committed
-from courseplatform.media.processing import start_probe
-from courseplatform.models import LessonKind, MediaAsset, MediaStatus
-
-from ..factories import EnrollmentFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..fakes.cloudfront import FakeCloudFront
 from ..media.conftest import BUCKET, _free_port
-from ..media.samples import make_samples
+from ..servers import Loopback
 from .conftest import CHROMIUM_ARGS, VIEWPORT, chromium_path, read_whole_answers
+from .test_hls_journey import streamed_lesson
 from .test_media_journey import log_in
 
 KEY_ID = "K2JCJMDEHXQW5F"
@@ -81,22 +73,6 @@ def certificate(tmp_path_factory) -> tuple[str, str]:
     return str(cert_path), str(key_path)
 
 
-class TlsServer:
-    def __init__(self, wsgi, certificate: tuple[str, str], threaded: bool) -> None:
-        self.server = make_server("127.0.0.1", 0, wsgi, threaded=threaded, ssl_context=certificate)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> TlsServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=10)
-        self.server.server_close()
-
-
 @pytest.fixture
 def edge_browser(browser: Browser) -> Iterator[Browser]:
     """Chromium again, resolving *.aqueduct.test to loopback and trusting the test's certificate."""
@@ -121,10 +97,10 @@ def test_segments_stream_from_the_edge_on_the_signed_cookies(
     ).decode()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with TlsServer(read_whole_answers(app), certificate, threaded=False) as site:
+    with Loopback(read_whole_answers(app), threaded=False, certificate=certificate) as site:
         site_origin = f"https://courses.aqueduct.test:{site.port}"
         fake = FakeCloudFront("media.aqueduct.test", KEY_ID, private_key.public_key(), s3_url, BUCKET, site_origin)
-        with TlsServer(fake, certificate, threaded=True) as edge:
+        with Loopback(fake, certificate=certificate) as edge:
             fake.domain = f"media.aqueduct.test:{edge.port}"
             for name, value in {
                 "STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": s3_url, "AWS_REGION": "us-east-1",
@@ -132,7 +108,7 @@ def test_segments_stream_from_the_edge_on_the_signed_cookies(
                 "CLOUDFRONT_PRIVATE_KEY": pem, "CLOUDFRONT_COOKIE_DOMAIN": "aqueduct.test",
             }.items():  # fmt: skip
                 monkeypatch.setitem(app.config, name, value)
-            lesson = lesson_with_a_ladder(tmp_path)
+            lesson, _enrollment = streamed_lesson(tmp_path)
             context = edge_browser.new_context(base_url=site_origin, viewport=VIEWPORT, ignore_https_errors=True)
             errors: list[str] = []
             try:
@@ -145,29 +121,6 @@ def test_segments_stream_from_the_edge_on_the_signed_cookies(
     segments = [key for key in fake.served if key.endswith(".ts")]
     assert segments and all(key.startswith(f"renditions/{asset_id}/") for key in segments), fake.served
     assert fake.refused == [] and errors == []
-
-
-def lesson_with_a_ladder(tmp_path):
-    samples = make_samples(tmp_path)
-    offering = OfferingFactory(title="Grounding Skills", slug="grounding")
-    owner = offering.creator.user
-    key = f"uploads/{owner.id}/edge/lecture.mp4"
-    with samples["lecture.mp4"].open("rb") as source:
-        size = get_storage().save(key, source, "video/mp4")
-    asset = MediaAsset(
-        owner_id=owner.id, storage_key=key, original_name="lecture.mp4", content_type="video/mp4",
-        size_bytes=size, status=MediaStatus.READY,
-    )  # fmt: skip
-    db.session.add(asset)
-    db.session.flush()
-    start_probe(asset)
-    lesson = LessonFactory(section=SectionFactory(offering=offering), kind=LessonKind.VIDEO, media_asset=asset)
-    EnrollmentFactory(user=UserFactory(email="learner@example.org"), offering=offering)
-    db.session.commit()
-    dispatch_committed()  # the probe, then the ladder it queues, into the bucket
-    db.session.expire_all()
-    assert db.session.get(MediaAsset, asset.id).ladder_status == "ready"
-    return lesson
 
 
 def play_from_the_edge(page: Page, lesson_id: int) -> None:

@@ -18,7 +18,6 @@ import base64
 import binascii
 import fnmatch
 import json
-import threading
 import time
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, quote
@@ -27,7 +26,6 @@ import boto3
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 
@@ -98,22 +96,3 @@ class FakeCloudFront:
         if statement.get("Condition", {}).get("DateLessThan", {}).get("AWS:EpochTime", 0) <= time.time():
             return "the policy has expired"
         return None
-
-
-class EdgeServer:
-    """The fake distribution served on a free loopback port; `url` is where it answers."""
-
-    def __init__(self, edge: FakeCloudFront) -> None:
-        self.edge = edge
-        self.server = make_server("127.0.0.1", 0, edge, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> EdgeServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=10)
-        self.server.server_close()

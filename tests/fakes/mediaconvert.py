@@ -23,7 +23,6 @@ from typing import Any
 
 import boto3
 import botocore.session
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 MODEL = botocore.session.get_session().get_service_model("mediaconvert")
@@ -212,22 +211,3 @@ class FakeMediaConvert:
             capture_output=True, timeout=300, check=False,
         )  # fmt: skip
         return done.returncode == 0
-
-
-class MediaConvertServer:
-    """The fake served on a free loopback port; `url` is its endpoint."""
-
-    def __init__(self, fake: FakeMediaConvert) -> None:
-        self.fake = fake
-        self.server = make_server("127.0.0.1", 0, fake, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> MediaConvertServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=10)
-        self.server.server_close()

@@ -25,7 +25,8 @@ from courseplatform.extensions import db
 from courseplatform.models import Enrollment
 
 from ..factories import PASSWORD
-from ..fakes.cloudfront import EdgeServer, FakeCloudFront
+from ..fakes.cloudfront import FakeCloudFront
+from ..servers import Loopback
 from .conftest import BUCKET
 from .samples import make_samples
 from .test_ladder import decodes
@@ -64,7 +65,7 @@ def edge(app, backend, monkeypatch, private_key, moto_url):
     }.items():
         monkeypatch.setitem(app.config, name, value)
     fake = FakeCloudFront(DOMAIN, KEY_ID, private_key.public_key(), moto_url, BUCKET, "http://aqueduct.test")
-    with EdgeServer(fake) as server:
+    with Loopback(fake) as server:
         yield server
 
 
@@ -128,7 +129,7 @@ def test_segments_stream_from_the_edge_with_signed_cookies_for_that_video_only(
         cookies, **{"CloudFront-Policy": {"value": cookies["CloudFront-Policy"]["value"][:-8] + "AAAAAAAA"}}
     )
     assert on_edge(edge, segments[1], tampered).status_code == 403
-    assert [why for _key, why in edge.edge.refused][-3:] == [
+    assert [why for _key, why in edge.wsgi.refused][-3:] == [
         "MissingKey: no signature in the URL or the cookies",
         f"the policy's resource https://{DOMAIN}/renditions/{asset_id}/* doesn't cover {other}",
         "the signature doesn't verify",

@@ -89,6 +89,23 @@ def a_video_waiting_for_its_ladder(app, path) -> tuple[int, int, str]:
         return ids
 
 
+def worker(app, job_id: int) -> tuple[threading.Thread, list]:
+    """Run the job as a worker process would, in a thread of its own: the thread, started, and the list
+    its outcome goes in when it ends."""
+    outcome: list = []
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                outcome.append(run_job(job_id))
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
 def files_page(client) -> str:
     return " ".join(client.get("/studio/files").get_data(as_text=True).split())
 
@@ -101,18 +118,8 @@ def test_the_files_page_follows_the_transcode_while_the_app_keeps_working(busy_a
     assert client.post("/login", data={"csrf_token": token, "email": email, "password": PASSWORD}).status_code == 302
     assert "Waiting to make the streaming versions" in files_page(client)
 
-    outcome = []
-
-    def worker() -> None:
-        with app.app_context():
-            try:
-                outcome.append(run_job(job_id))
-            finally:
-                db.session.remove()
-
-    thread = threading.Thread(target=worker)
     started = utcnow()
-    thread.start()
+    thread, outcome = worker(app, job_id)
     percents: list[int] = []
     writes = 0
     leases = set()
@@ -151,17 +158,7 @@ def test_a_worker_whose_job_was_taken_over_stops_and_leaves_the_ladder_to_the_ot
     stops its ffmpeg and writes nothing, and the other makes the ladder."""
     app = busy_app
     asset_id, job_id, _email = a_video_waiting_for_its_ladder(app, samples["lecture.mp4"])
-    first = []
-
-    def worker() -> None:
-        with app.app_context():
-            try:
-                first.append(run_job(job_id))
-            finally:
-                db.session.remove()
-
-    thread = threading.Thread(target=worker)
-    thread.start()
+    thread, first = worker(app, job_id)
     with app.app_context():
         deadline = time.monotonic() + 30
         while db.session.scalar(sa.select(MediaAsset.ladder_percent).where(MediaAsset.id == asset_id)) is None:
@@ -212,17 +209,7 @@ def test_a_worker_in_a_quiet_step_keeps_its_job(tmp_path_factory, samples, tmp_p
     binary = ffmpeg_with_a_quiet_poster(tmp_path, LEASE + 2)
     with committed_application(tmp_path_factory, "quiet_step", JOB_LEASE_SECONDS=LEASE, FFMPEG_BINARY=binary) as app:
         asset_id, job_id, _email = a_video_waiting_for_its_ladder(app, samples["lecture.mp4"])
-        first = []
-
-        def worker() -> None:
-            with app.app_context():
-                try:
-                    first.append(run_job(job_id))
-                finally:
-                    db.session.remove()
-
-        thread = threading.Thread(target=worker)
-        thread.start()
+        thread, first = worker(app, job_id)
         claims = []
         try:
             wait_for(tmp_path / "poster-started")
@@ -246,17 +233,7 @@ def test_a_worker_taken_over_writes_nothing_over_the_new_owner(tmp_path_factory,
     binary = ffmpeg_with_a_quiet_poster(tmp_path, 3, fail_first=True)
     with committed_application(tmp_path_factory, "taken_over", JOB_LEASE_SECONDS=LEASE, FFMPEG_BINARY=binary) as app:
         asset_id, job_id, _email = a_video_waiting_for_its_ladder(app, samples["lecture.mp4"])
-        first = []
-
-        def worker() -> None:
-            with app.app_context():
-                try:
-                    first.append(run_job(job_id))
-                finally:
-                    db.session.remove()
-
-        thread = threading.Thread(target=worker)
-        thread.start()
+        thread, first = worker(app, job_id)
         try:
             wait_for(tmp_path / "poster-started")
             with app.app_context():

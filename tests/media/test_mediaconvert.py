@@ -13,7 +13,8 @@ from courseplatform.config import ConfigError, load_config
 from courseplatform.models import MediaStatus
 
 from ..factories import PASSWORD
-from ..fakes.mediaconvert import FakeMediaConvert, MediaConvertServer
+from ..fakes.mediaconvert import FakeMediaConvert
+from ..servers import Loopback
 from .conftest import BUCKET
 from .samples import make_samples
 from .test_ladder import decodes, read, upload
@@ -30,7 +31,7 @@ def samples(tmp_path_factory):
 @pytest.fixture
 def mediaconvert(app, backend, monkeypatch, moto_url):
     fake = FakeMediaConvert(moto_url)
-    with MediaConvertServer(fake) as server:
+    with Loopback(fake) as server:
         for name, value in {
             "TRANSCODER": "mediaconvert",
             "MEDIACONVERT_ROLE_ARN": ROLE,
