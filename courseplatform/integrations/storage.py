@@ -670,8 +670,13 @@ def mediaconvert_client(endpoint_url: str | None) -> Any:
     client = cache.get((region, endpoint_url))
     if client is None:
         import boto3
+        from botocore.config import Config
 
-        client = boto3.session.Session().client("mediaconvert", region_name=region, endpoint_url=endpoint_url)
+        # Three tries of a throttled or failed call, then the ladder job's own retries take over.
+        retries = Config(retries={"mode": "standard", "max_attempts": 3})
+        client = boto3.session.Session().client(
+            "mediaconvert", region_name=region, endpoint_url=endpoint_url, config=retries
+        )
         cache[(region, endpoint_url)] = client
     return client
 

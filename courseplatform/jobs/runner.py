@@ -219,9 +219,9 @@ class Heartbeat:
         if not now and time.monotonic() - self.last < self.every:
             return
         try:
+            self.own()  # the job's row first, as every other writer of a job and its asset takes them
             for statement in statements:
                 db.session.execute(statement)
-            self.own()
             db.session.commit()
         except OperationalError as busy:
             db.session.rollback()

@@ -11,8 +11,10 @@ the ffmpeg of the system or, where there is none, the one `imageio-ffmpeg`'s whe
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -177,8 +179,9 @@ class FfmpegTranscoder:
             try:
                 # A list of arguments, no shell: the source is a path or a link we made, the rest our own options.
                 process = subprocess.Popen(  # noqa: S603
-                    args, stdout=subprocess.PIPE if duration else subprocess.DEVNULL, stderr=errors, text=True
-                )
+                    args, stdout=subprocess.PIPE if duration else subprocess.DEVNULL, stderr=errors, text=True,
+                    start_new_session=True,  # its own process group: stopping it stops whatever it started
+                )  # fmt: skip
             except OSError as exc:
                 raise LadderError("ffmpeg couldn't be started") from exc
             lines: queue.Queue[str | None] = queue.Queue()
@@ -202,16 +205,23 @@ class FfmpegTranscoder:
                             with contextlib.suppress(subprocess.TimeoutExpired):
                                 process.wait(timeout=1)
                         if time.monotonic() > deadline:
-                            process.kill()
+                            _stop(process)
                             raise LadderError("transcoding took too long")
                         progress(done)
                 finally:
-                    if process.poll() is None:
-                        process.kill()
+                    _stop(process)
             if process.returncode != 0:
                 errors.seek(0)
                 last = (errors.read().strip().splitlines() or ["ffmpeg failed"])[-1]
                 raise LadderError(f"ffmpeg: {last}"[:200])
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Kill ffmpeg's process group (an FFMPEG_BINARY wrapper's children too), unless it has ended."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:

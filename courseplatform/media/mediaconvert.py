@@ -10,12 +10,14 @@ own way, side by side in that folder:
 - frame captures `frame_poster.0000000.jpg` and `frame_thumb.0000000.jpg`, copied in the bucket to
   `poster.jpg` and `thumb.jpg`.
 
-The worker polls the job every MEDIACONVERT_POLL_SECONDS and reports its percentage; the job's
-request token is the asset's, so a retried job waits on the MediaConvert job already running.
+The worker polls the job every MEDIACONVERT_POLL_SECONDS and reports its percentage. The job's id is
+kept beside the ladder (`mediaconvert-job.json`) until it is collected, so a retried ladder job (after
+an outage, or a worker lost) follows the MediaConvert job already running instead of paying for another.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ from .ladder import (
     rungs_for,
 )
 
+# The MediaConvert job making a ladder, kept beside it until the ladder is collected.
+JOB_MARKER = "mediaconvert-job.json"
 FRAMES = {"poster.jpg": ("_poster", POSTER_HEIGHT), "thumb.jpg": ("_thumb", THUMB_HEIGHT)}
 
 
@@ -111,7 +115,7 @@ def job_settings(source: Source, bucket: str, key: str, prefix: str) -> dict[str
     input_settings: dict[str, Any] = {
         "FileInput": f"s3://{bucket}/{key}",
         "TimecodeSource": "ZEROBASED",
-        "VideoSelector": {},
+        "VideoSelector": {"Rotate": "AUTO"},  # a phone's rotation metadata applied, as ffmpeg does
     }
     if source.has_sound:
         input_settings["AudioSelectors"] = {"Audio Selector 1": {"DefaultSelection": "DEFAULT"}}
@@ -164,15 +168,8 @@ class MediaConvertTranscoder:
             raise LadderError(f"the video is smaller than {MIN_LADDER_SIDE}p, so it plays as it is")
         if not (source.key and source.prefix):
             raise LadderError("MediaConvert reads the original from the bucket: it has no key there")
-        request: dict[str, Any] = {
-            "Role": self.role,
-            "Settings": job_settings(source, self.bucket, source.key, source.prefix),
-            "ClientRequestToken": f"aqueduct-{source.prefix.strip('/').replace('/', '-')}",
-            "UserMetadata": {"aqueduct": source.prefix},
-        }
-        if self.queue:
-            request["Queue"] = self.queue
-        job_id = self._call("create_job", **request)["Job"]["Id"]
+        job_id = self._running_job(source.prefix) or self._start(source)
+        self._remember(source.prefix, job_id)
         progress(0.0)
         deadline = time.monotonic() + min(MAX_TRANSCODE_SECONDS, max(600, source.duration_seconds * 20))
         while True:
@@ -193,7 +190,41 @@ class MediaConvertTranscoder:
                     break
                 time.sleep(min(1.0, waited - time.monotonic()))
         progress(1.0)
-        return self._collect(source.prefix, rungs)
+        ladder = self._collect(source.prefix, rungs)
+        self.s3.delete_object(Bucket=self.bucket, Key=source.prefix + JOB_MARKER)
+        return ladder
+
+    def _start(self, source: Source) -> str:
+        """Submit the job. botocore gives the request its own idempotency token, so its retries of this one
+        call can't start two jobs."""
+        request: dict[str, Any] = {
+            "Role": self.role,
+            "Settings": job_settings(source, self.bucket, source.key, source.prefix),
+            "UserMetadata": {"aqueduct": f"{self.bucket}/{source.prefix}"},
+        }
+        if self.queue:
+            request["Queue"] = self.queue
+        return str(self._call("create_job", **request)["Job"]["Id"])
+
+    def _running_job(self, prefix: str) -> str | None:
+        """The MediaConvert job an earlier attempt of this ladder started (its id kept beside the ladder),
+        when it is still running or has finished well: a retry follows it instead of paying for another."""
+        try:
+            kept = self.s3.get_object(Bucket=self.bucket, Key=prefix + JOB_MARKER)["Body"].read()
+            job_id = str(json.loads(kept)["id"])
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None  # not a marker this code wrote: start afresh
+        try:
+            status = self.client.get_job(Id=job_id)["Job"].get("Status")
+        except self.client.exceptions.NotFoundException:
+            return None  # an outage is raised instead: the ladder job tries again later, not a new job now
+        return job_id if status in ("SUBMITTED", "PROGRESSING", "COMPLETE") else None
+
+    def _remember(self, prefix: str, job_id: str) -> None:
+        body = json.dumps({"id": job_id}).encode()
+        self.s3.put_object(Bucket=self.bucket, Key=prefix + JOB_MARKER, Body=body, ContentType="application/json")
 
     def _collect(self, prefix: str, rungs: list[int]) -> Ladder:
         """Name the frame captures as the player asks for them, then take stock of what the job wrote."""
@@ -218,6 +249,7 @@ class MediaConvertTranscoder:
         sizes = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             sizes.update({item["Key"][len(prefix) :]: item["Size"] for item in page.get("Contents", [])})
+        sizes.pop(JOB_MARKER, None)
         return sizes
 
     def _call(self, operation: str, **params: Any) -> dict:

@@ -94,8 +94,8 @@
 
   // Rows still changing on the server (a file being checked, its streaming versions being made) follow
   // it: every few seconds the page is fetched again and those rows take their new state, until none
-  // is left changing. A row whose confirmation is open waits for the next round; a row the page no
-  // longer lists stops being followed; errors back off, and after a few in a row it stops.
+  // is left changing. A cell with an open confirmation or the keyboard's focus waits for the next
+  // round; a row the page no longer lists stops being followed; errors back off, then it stops.
   var liveRows = function (root) {
     return Array.prototype.slice.call(root.querySelectorAll("tr[data-live-row][id]"));
   };
@@ -115,10 +115,14 @@
               row.removeAttribute("data-live-row");
               return;
             }
-            if (row.querySelector("details[open]")) {
-              return;
-            }
-            row.innerHTML = now.innerHTML;
+            // Cell by cell, leaving alone one with an open confirmation or the keyboard's focus.
+            Array.prototype.forEach.call(row.cells, function (cell, index) {
+              var fresh = now.cells[index];
+              var busy = cell.querySelector("details[open]") || cell.contains(document.activeElement);
+              if (fresh && !busy && cell.innerHTML !== fresh.innerHTML) {
+                cell.innerHTML = fresh.innerHTML;
+              }
+            });
             if (!now.hasAttribute("data-live-row")) {
               row.removeAttribute("data-live-row");
             }

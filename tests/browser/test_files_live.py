@@ -1,6 +1,7 @@
 """The Files page follows a video whose streaming versions are being made: its row takes the new state
 from the server every few seconds, and the row's "Delete…" confirmation keeps working after it does
-(Escape closes it). The file's type stays the small line under its name."""
+(Escape closes it), as does a keyboard user's focus on it. The file's type stays the small line under
+its name."""
 
 from __future__ import annotations
 
@@ -39,10 +40,12 @@ def test_a_row_follows_the_transcode_and_its_confirmation_still_closes_on_escape
     page.keyboard.press("Escape")
     expect(details).not_to_have_attribute("open", "", timeout=2_000)
 
+    row.locator("summary").focus()  # a keyboard user has tabbed to "Delete…"
     db.session.execute(sa.update(MediaAsset).where(MediaAsset.id == asset.id).values(ladder_percent=60))
     db.session.commit()
     expect(row).to_contain_text("Making the streaming versions: 60 %", timeout=10_000)
     expect(row.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "60")
+    assert page.evaluate("() => document.activeElement.textContent").startswith("Delete…"), "the refresh took the focus"
 
     row.get_by_text("Delete…").click()
     details = row.locator("details.popover")

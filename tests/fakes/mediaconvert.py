@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import botocore.session
 from werkzeug.wrappers import Request, Response
 
 MODEL = botocore.session.get_session().get_service_model("mediaconvert")
+TOKEN_SECONDS = 60
 UNREADABLE = "[Failed probe/open: [Can't read input stream: [Failed to read data: HeadObject failed]]]"
 
 
@@ -76,8 +78,9 @@ class FakeMediaConvert:
             aws_secret_access_key="testing",
         )  # fmt: skip
         self.jobs: dict[str, dict] = {}
-        self.tokens: dict[str, str] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}  # request token -> (job id, when)
         self.created: list[dict] = []  # each CreateJob request as sent
+        self.outage = 0  # how many of the next GetJob calls answer 500, as in a moment of outage
         self.roles_without_access: set[str] = set()  # IAM roles the bucket doesn't let read
         self.lock = threading.Lock()
 
@@ -88,6 +91,9 @@ class FakeMediaConvert:
             response = self.error(404, "NotFoundException", "no such resource")
         elif request.method == "POST" and len(parts) == 2:
             response = self.create(json.loads(request.get_data() or b"{}"))
+        elif request.method == "GET" and self.outage:
+            self.outage -= 1
+            response = self.error(500, "InternalServerErrorException", "Internal server error")
         elif request.method == "GET" and len(parts) == 3 and parts[2] in self.jobs:
             response = Response(json.dumps({"job": self.jobs[parts[2]]}), content_type="application/json")
         elif request.method == "DELETE" and len(parts) == 3 and parts[2] in self.jobs:
@@ -112,24 +118,28 @@ class FakeMediaConvert:
         if found:
             return self.error(400, "BadRequestException", "; ".join(found))
         with self.lock:
+            # "If you reuse a client request token within one minute of a successful request, the API returns
+            # the job details of the original request."
             token = body.get("clientRequestToken")
-            if token in self.tokens:
-                return Response(
-                    json.dumps({"job": self.jobs[self.tokens[token]]}), 201, content_type="application/json"
-                )
+            if token in self.tokens and time.monotonic() - self.tokens[token][1] < TOKEN_SECONDS:
+                original = self.jobs[self.tokens[token][0]]
+                return Response(json.dumps({"job": original}), 201, content_type="application/json")
             job_id = f"{uuid.uuid4().int % 10**13:013d}-{uuid.uuid4().hex[:6]}"
             job = {"id": job_id, "arn": f"arn:aws:mediaconvert:us-east-1:123456789012:jobs/{job_id}",
                    "role": body["role"], "settings": body["settings"], "status": "SUBMITTED",
                    "userMetadata": body.get("userMetadata", {})}  # fmt: skip
             self.jobs[job_id] = job
             if token:
-                self.tokens[token] = job_id
+                self.tokens[token] = job_id, time.monotonic()
         threading.Thread(target=self.run, args=(job,), daemon=True).start()
         return Response(json.dumps({"job": job}), 201, content_type="application/json")
 
     def run(self, job: dict) -> None:
         settings = job["settings"]
         source = settings["inputs"][0]["fileInput"]
+        # "By default, the service does no rotation, even if your input video has rotation metadata."
+        turned = (settings["inputs"][0].get("videoSelector") or {}).get("rotate") == "AUTO"
+        reading = [] if turned else ["-noautorotate"]
         bucket, _, key = source.removeprefix("s3://").partition("/")
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
@@ -161,7 +171,16 @@ class FakeMediaConvert:
                     for n in range(video["codecSettings"]["frameCaptureSettings"]["maxCaptures"]):
                         target = folder / f"{name}.{n:07d}.jpg"
                         self.ffmpeg(
-                            "-ss", str(n), "-i", str(original), "-frames:v", "1", "-vf", f"scale={size}", str(target)
+                            "-ss",
+                            str(n),
+                            *reading,
+                            "-i",
+                            str(original),
+                            "-frames:v",
+                            "1",
+                            "-vf",
+                            f"scale={size}",
+                            str(target),
                         )
                         if target.exists():  # none past the end of a short video
                             written.append((f"{parent}/{target.name}", target))
@@ -173,8 +192,9 @@ class FakeMediaConvert:
                         sound = ["-c:a", "aac", "-b:a", str(aac["bitrate"])]
                     playlist = folder / f"{name}.m3u8"
                     if not self.ffmpeg(
-                        "-i", str(original), "-vf", f"scale={size}", "-c:v", "libx264", "-b:v", str(h264["bitrate"]),
-                        *sound, "-f", "hls", "-hls_time", str(group_settings["hlsGroupSettings"]["segmentLength"]),
+                        *reading, "-i", str(original), "-vf", f"scale={size}",
+                        "-c:v", "libx264", "-b:v", str(h264["bitrate"]), *sound,
+                        "-f", "hls", "-hls_time", str(group_settings["hlsGroupSettings"]["segmentLength"]),
                         "-hls_playlist_type", "vod", "-start_number", "1",
                         "-hls_segment_filename", str(folder / f"{name}_%05d.ts"), str(playlist),
                     ):  # fmt: skip

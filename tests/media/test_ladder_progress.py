@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.integrations.storage import get_storage
 from courseplatform.jobs import run_job
-from courseplatform.media.ladder import FfmpegTranscoder, Source
+from courseplatform.media.ladder import FfmpegTranscoder, LadderError, Source
 from courseplatform.media.probe import probe
 from courseplatform.media.processing import record_facts
 from courseplatform.models import Job, JobStatus, MediaAsset, MediaStatus, User
@@ -324,3 +324,15 @@ def test_a_ladder_job_whose_worker_died_every_time_says_so_on_the_files_page(app
     page = files_page(client)
     assert "No streaming versions (making them failed several times); the original plays." in page
     assert "data-live-row" not in page
+
+
+def test_a_transcode_past_its_deadline_stops_even_under_a_wrapper(tmp_path):
+    """An FFMPEG_BINARY that runs ffmpeg as its child (`nice ffmpeg "$@"`, without exec): at the deadline the
+    child is stopped too, not waited for. Here the child stands for an ffmpeg whose input stalled."""
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text("#!/bin/sh\nsleep 30\n")
+    wrapper.chmod(0o755)
+    started = time.monotonic()
+    with pytest.raises(LadderError, match="took too long"):
+        FfmpegTranscoder(str(wrapper))._run([str(wrapper)], 2, lambda done: None, duration=10)
+    assert time.monotonic() - started < 8, "the deadline waited for the wrapper's child to end on its own"

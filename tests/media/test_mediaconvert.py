@@ -6,11 +6,18 @@ and a setup MediaConvert can't work with is refused at start."""
 
 from __future__ import annotations
 
+import subprocess
+from datetime import timedelta
+
 import m3u8
 import pytest
+import sqlalchemy as sa
 
 from courseplatform.config import ConfigError, load_config
-from courseplatform.models import MediaStatus
+from courseplatform.extensions import db
+from courseplatform.jobs import run_job
+from courseplatform.models import Job, JobStatus, MediaAsset, MediaStatus
+from courseplatform.models.base import utcnow
 
 from ..factories import PASSWORD
 from ..fakes.mediaconvert import FakeMediaConvert
@@ -19,6 +26,7 @@ from .conftest import BUCKET
 from .samples import make_samples
 from .test_ladder import decodes, read, upload
 from .test_streaming import streamed_course
+from .test_upload_forms import reload
 
 ROLE = "arn:aws:iam::123456789012:role/AqueductMediaConvert"
 
@@ -144,3 +152,72 @@ def test_a_transcoder_setup_that_cannot_work_is_refused(monkeypatch, tmp_path, s
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
         load_config(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def phone_clip(tmp_path_factory):
+    """A phone held upright: recorded 640×360, white above black, with rotation metadata (shown 360×640)."""
+    folder = tmp_path_factory.mktemp("phone")
+    recorded, phone = folder / "recorded.mp4", folder / "phone.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=white:s=640x360:r=25", "-f", "lavfi",
+         "-i", "sine=frequency=440:sample_rate=48000", "-t", "3",
+         "-vf", "drawbox=x=0:y=180:w=640:h=180:color=black:t=fill",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(recorded)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(recorded), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(phone)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    return phone
+
+
+def quarters(data: bytes, tmp_path) -> list[int]:
+    """A picture's brightness in its four quarters: top left, top right, bottom left, bottom right."""
+    path = tmp_path / "picture"
+    path.write_bytes(data)
+    found = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-vf", "scale=2:2", "-f", "rawvideo",
+         "-pix_fmt", "gray", "-"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    return list(found.stdout)
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_a_phone_clip_streams_upright(web, client, backend, mediaconvert, phone_clip, tmp_path):
+    """MediaConvert applies no rotation unless asked: the job asks, so a clip filmed upright plays upright."""
+    asset = upload(web, client, backend, phone_clip)
+    assert (asset.width, asset.height, asset.ladder_status) == (360, 640, "ready")
+    prefix = f"renditions/{asset.id}/"
+    # Shown upright, what was recorded on top is on the left: white left, black right.
+    for name in ("master_360p_00001.ts", "poster.jpg"):
+        top_left, top_right, bottom_left, bottom_right = quarters(read(backend, prefix + name), tmp_path)
+        assert top_left > 128 > top_right and bottom_left > 128 > bottom_right, name
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_a_ladder_job_retried_after_an_outage_follows_the_mediaconvert_job_it_started(
+    web, client, backend, mediaconvert, samples
+):
+    mediaconvert.outage = 1000  # GetJob answers 500 until the outage ends, whatever botocore's own retries
+    asset = upload(web, client, backend, samples["pattern.mp4"])
+    job = db.session.scalar(sa.select(Job).where(Job.kind == "media.ladder").order_by(Job.id.desc()).limit(1))
+    assert job.payload["asset_id"] == asset.id and job.status is JobStatus.PENDING, job.last_error
+    assert len(mediaconvert.jobs) == 1
+    assert list(backend.storage.list_keys(f"renditions/{asset.id}/mediaconvert-job.json"))
+
+    # Tried again while MediaConvert is still out: it waits again, and starts nothing new.
+    job.run_after = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert run_job(job.id).status is JobStatus.PENDING
+    assert len(mediaconvert.jobs) == 1
+    mediaconvert.outage = 0
+    job = reload(Job, job.id)
+    job.run_after = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert run_job(job.id).status is JobStatus.DONE
+    assert reload(MediaAsset, asset.id).ladder_status == "ready"
+    assert len(mediaconvert.jobs) == 1, "the retry paid for a second MediaConvert job"
+    assert not list(backend.storage.list_keys(f"renditions/{asset.id}/mediaconvert-job.json"))
