@@ -53,9 +53,7 @@ def private_key():
 
 @pytest.fixture
 def edge(app, backend, monkeypatch, private_key, moto_url):
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    pem = pem_of(private_key)
     for name, value in {
         "CLOUDFRONT_DOMAIN": DOMAIN,
         "CLOUDFRONT_KEY_ID": KEY_ID,
@@ -67,6 +65,19 @@ def edge(app, backend, monkeypatch, private_key, moto_url):
     fake = FakeCloudFront(DOMAIN, KEY_ID, private_key.public_key(), moto_url, BUCKET, "http://aqueduct.test")
     with Loopback(fake) as server:
         yield server
+
+
+def pem_of(private_key) -> str:
+    return private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def a_distribution(monkeypatch, private_key) -> None:
+    """CloudFront's key in the environment, and the site under aqueduct.example."""
+    monkeypatch.setenv("CLOUDFRONT_KEY_ID", KEY_ID)
+    monkeypatch.setenv("CLOUDFRONT_PRIVATE_KEY", pem_of(private_key))
+    monkeypatch.setenv("BASE_URL", "https://courses.aqueduct.example")
 
 
 def passes(response) -> dict[str, dict]:
@@ -205,12 +216,7 @@ def test_without_a_cookie_domain_segments_stay_signed_links_through_the_app(
 def test_a_cookie_domain_that_browsers_would_not_send_to_cloudfront_is_refused(
     monkeypatch, tmp_path, settings, message, private_key
 ):
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    monkeypatch.setenv("CLOUDFRONT_KEY_ID", KEY_ID)
-    monkeypatch.setenv("CLOUDFRONT_PRIVATE_KEY", pem)
-    monkeypatch.setenv("BASE_URL", "https://courses.aqueduct.example")
+    a_distribution(monkeypatch, private_key)
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
@@ -250,12 +256,7 @@ def test_the_browsers_own_hls_plays_through_the_app_with_no_pass(web, client, ba
     ],
 )
 def test_cloudfront_domain_must_be_a_host_name(monkeypatch, tmp_path, private_key, cloudfront, accepted):
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    monkeypatch.setenv("CLOUDFRONT_KEY_ID", KEY_ID)
-    monkeypatch.setenv("CLOUDFRONT_PRIVATE_KEY", pem)
-    monkeypatch.setenv("BASE_URL", "https://courses.aqueduct.example")
+    a_distribution(monkeypatch, private_key)
     monkeypatch.setenv("CLOUDFRONT_COOKIE_DOMAIN", "aqueduct.example")
     monkeypatch.setenv("CLOUDFRONT_DOMAIN", cloudfront)
     if accepted:
