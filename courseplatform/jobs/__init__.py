@@ -9,7 +9,9 @@ handed to a runner only after that transaction commits (`dispatch_committed`):
 
 A crash between the commit and the hand-off loses nothing: `sweep` (beat, every 30 s, or
 `flask run-jobs`) finds what is due and was never run. Workers claim a job with a lease, so
-two never run it at once, and a dead worker's job is claimed again when its lease ends.
+two never run it at once, and a dead worker's job is claimed again when its lease ends. A job
+whose work runs for minutes outside the database (a transcode) lets go of its transaction and
+keeps the job by renewing its lease (`Heartbeat`).
 """
 
 from .dispatch import after_commit, dispatch_committed

@@ -5,7 +5,10 @@ own storage backend.
 
 `media.ladder` runs after a video's probe found it playable. The original keeps playing until the
 ladder is ready, and stays. The work is done by a `Transcoder`; `FfmpegTranscoder`, the default, runs
-the ffmpeg of the system or, where there is none, the one `imageio-ffmpeg`'s wheel carries.
+the ffmpeg of the system or, where there is none, the one `imageio-ffmpeg`'s wheel carries
+(`mediaconvert.py` has AWS Elemental MediaConvert do it instead, TRANSCODER=mediaconvert). A
+transcoder reports how far it has got every second or so; the job records it for the Files page
+and renews its lease with it (`jobs.Heartbeat`).
 """
 
 from __future__ import annotations
