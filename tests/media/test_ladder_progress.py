@@ -336,3 +336,29 @@ def test_a_transcode_past_its_deadline_stops_even_under_a_wrapper(tmp_path):
     with pytest.raises(LadderError, match="took too long"):
         FfmpegTranscoder(str(wrapper))._run([str(wrapper)], 2, lambda done: None, duration=10)
     assert time.monotonic() - started < 8, "the deadline waited for the wrapper's child to end on its own"
+
+
+def test_a_file_whose_check_never_ran_says_so_and_plays_as_uploaded(app, client, web):
+    """The probe's worker died on every attempt (storage out of reach, say): the row stops saying the file is
+    being checked, and says it plays as uploaded."""
+    creator = CreatorProfileFactory()
+    db.session.flush()
+    asset = MediaAsset(
+        owner_id=creator.user_id, storage_key=f"media/{creator.user_id}/talk.mp4", original_name="talk.mp4",
+        content_type="video/mp4", size_bytes=1000, status=MediaStatus.READY,
+    )  # fmt: skip
+    db.session.add(asset)
+    db.session.flush()
+    job = Job(
+        kind="media.probe", payload={"asset_id": asset.id}, owner_id=creator.user_id,
+        status=JobStatus.RUNNING, attempts=5, lease_until=utcnow() - timedelta(minutes=5),
+    )  # fmt: skip
+    db.session.add(job)
+    db.session.commit()
+    web.login(creator.user.email, PASSWORD)
+    assert "Checking the file…" in files_page(client)
+
+    assert run_job(job.id).status is None
+    page = files_page(client)
+    assert "It couldn't be read just now; it plays as uploaded." in page
+    assert "Checking the file" not in page and "data-live-row" not in page
