@@ -9,23 +9,16 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from courseplatform.extensions import db
-from courseplatform.models import MediaAsset, MediaStatus
-from courseplatform.models.base import utcnow
+from courseplatform.models import MediaAsset
 
 from ..factories import CreatorProfileFactory, UserFactory
+from ..factories.media import probed_video
 from .test_media_journey import log_in
 
 
 def test_a_row_follows_the_transcode_and_its_confirmation_still_closes_on_escape(page: Page):
     creator = CreatorProfileFactory(user=UserFactory(email="creator@example.org"))
-    db.session.flush()
-    asset = MediaAsset(
-        owner_id=creator.user_id, storage_key=f"media/{creator.user_id}/talk.mp4", original_name="talk.mp4",
-        content_type="video/mp4", size_bytes=1000, status=MediaStatus.READY, probed_at=utcnow(),
-        media_container="mov,mp4,m4a,3gp,3g2,mj2", width=1280, height=720, video_codec="h264",
-        duration_seconds=60, ladder_status="making", ladder_percent=10,
-    )  # fmt: skip
-    db.session.add(asset)
+    asset = probed_video(creator.user, ladder_status="making", ladder_percent=10)
     db.session.commit()
 
     log_in(page, "creator@example.org")

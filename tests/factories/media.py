@@ -7,7 +7,7 @@ import uuid
 import factory
 
 from courseplatform.extensions import db
-from courseplatform.models import Lesson, LessonKind, MediaAsset, MediaStatus
+from courseplatform.models import Lesson, LessonKind, MediaAsset, MediaStatus, utcnow
 
 from .accounts import UserFactory
 from .base import Base
@@ -28,6 +28,12 @@ class MediaAssetFactory(Base):
 def media_asset(owner, name: str = "lesson.mp4", content_type: str = "video/mp4", **kw) -> MediaAsset:
     """A ready file of `owner`'s named `name`."""
     return MediaAssetFactory(owner=owner, original_name=name, content_type=content_type, **kw)
+
+
+def probed_video(owner, name: str = "talk.mp4", **kw) -> MediaAsset:
+    """A ready 720p H.264 video of `owner`'s that `media.probe` has read (its ladder as `kw` says)."""
+    facts = {"probed_at": utcnow(), "media_container": "mov,mp4,m4a,3gp,3g2,mj2", "width": 1280, "height": 720}
+    return media_asset(owner, name, **{**facts, "video_codec": "h264", "duration_seconds": 60, **kw})
 
 
 def with_video(lesson: Lesson, content_type: str = "video/mp4") -> Lesson:

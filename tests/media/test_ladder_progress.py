@@ -26,6 +26,7 @@ from courseplatform.models import Job, JobStatus, MediaAsset, MediaStatus, User
 from courseplatform.models.base import utcnow
 
 from ..factories import PASSWORD, CreatorProfileFactory
+from ..factories.media import media_asset, probed_video
 from ..helpers import committed_application, csrf_token_from
 from .samples import make_samples
 
@@ -295,25 +296,23 @@ def test_on_sqlite_a_busy_moment_costs_a_progress_report_not_the_transcode(tmp_p
                 thread.join(timeout=30)
 
 
-def test_a_ladder_job_whose_worker_died_every_time_says_so_on_the_files_page(app, client, web):
-    """A transcode killed (out of memory, say) on each of its attempts is failed by the next claim, and the
-    video's row stops saying its streaming versions are being made."""
-    creator = CreatorProfileFactory()
-    db.session.flush()
-    asset = MediaAsset(
-        owner_id=creator.user_id, storage_key=f"media/{creator.user_id}/big.mp4", original_name="big.mp4",
-        content_type="video/mp4", size_bytes=1000, status=MediaStatus.READY, probed_at=utcnow(),
-        media_container="mov,mp4,m4a,3gp,3g2,mj2", width=1280, height=720, video_codec="h264",
-        duration_seconds=60, ladder_status="making", ladder_percent=40,
-    )  # fmt: skip
-    db.session.add(asset)
-    db.session.flush()
+def a_job_whose_worker_died_every_time(kind: str, asset: MediaAsset) -> Job:
+    """A committed job of `kind` for `asset`, its worker killed during each of its attempts."""
     job = Job(
-        kind="media.ladder", payload={"asset_id": asset.id}, owner_id=creator.user_id,
+        kind=kind, payload={"asset_id": asset.id}, owner_id=asset.owner_id,
         status=JobStatus.RUNNING, attempts=5, lease_until=utcnow() - timedelta(minutes=5),
     )  # fmt: skip
     db.session.add(job)
     db.session.commit()
+    return job
+
+
+def test_a_ladder_job_whose_worker_died_every_time_says_so_on_the_files_page(app, client, web):
+    """A transcode killed (out of memory, say) on each of its attempts is failed by the next claim, and the
+    video's row stops saying its streaming versions are being made."""
+    creator = CreatorProfileFactory()
+    asset = probed_video(creator.user, "big.mp4", ladder_status="making", ladder_percent=40)
+    job = a_job_whose_worker_died_every_time("media.ladder", asset)
 
     assert run_job(job.id).status is None
     db.session.expire_all()
@@ -342,19 +341,8 @@ def test_a_file_whose_check_never_ran_says_so_and_plays_as_uploaded(app, client,
     """The probe's worker died on every attempt (storage out of reach, say): the row stops saying the file is
     being checked, and says it plays as uploaded."""
     creator = CreatorProfileFactory()
-    db.session.flush()
-    asset = MediaAsset(
-        owner_id=creator.user_id, storage_key=f"media/{creator.user_id}/talk.mp4", original_name="talk.mp4",
-        content_type="video/mp4", size_bytes=1000, status=MediaStatus.READY,
-    )  # fmt: skip
-    db.session.add(asset)
-    db.session.flush()
-    job = Job(
-        kind="media.probe", payload={"asset_id": asset.id}, owner_id=creator.user_id,
-        status=JobStatus.RUNNING, attempts=5, lease_until=utcnow() - timedelta(minutes=5),
-    )  # fmt: skip
-    db.session.add(job)
-    db.session.commit()
+    asset = media_asset(creator.user, "talk.mp4")
+    job = a_job_whose_worker_died_every_time("media.probe", asset)
     web.login(creator.user.email, PASSWORD)
     assert "Checking the file…" in files_page(client)
 
