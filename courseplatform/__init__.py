@@ -185,6 +185,8 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from .checkout.coupons import describe as coupon_terms
+    from .checkout.coupons import last_day
     from .formatting import format_date, format_duration, format_money, format_size
     from .media.probe import codec_label
     from .pagination import link_arguments
@@ -196,6 +198,8 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["filesize"] = format_size
     app.jinja_env.filters["codec_label"] = codec_label
+    app.jinja_env.filters["coupon_terms"] = coupon_terms
+    app.jinja_env.filters["last_day"] = last_day
 
 
 def register_commands(app: Flask) -> None:

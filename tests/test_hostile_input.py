@@ -58,6 +58,7 @@ from courseplatform.models import (
 
 from .factories import (
     PASSWORD,
+    CouponFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
@@ -124,7 +125,7 @@ ANONYMOUS_FORMS = {
 }
 #: Query parameters the app reads besides those of its GET forms.
 QUERY_NAMES = {"q", "page", "kind", "sort", "status", "topic", "month", "from", "to", "order", "session_id", "number"}
-QUERY_NAMES |= {"next", "download", "preview", "message", "creator"}
+QUERY_NAMES |= {"next", "download", "preview", "message", "creator", "coupon"}
 
 PLAUSIBLE_CSV = b"Date,Fee,Minutes,Email,Duration\n2026-01-05,150,50,learner@example.org,50\n"
 
@@ -311,6 +312,7 @@ def build_world() -> World:
     failed_job = Job(kind="storage.delete", payload={"keys": []}, status=JobStatus.FAILED, attempts=5)
     undelivered = OutgoingMail(recipient="a@example.org", subject="Hi", text="Hi", status=MailStatus.FAILED)
     approval = ProviderApprovalFactory(creator=owner)
+    coupon = CouponFactory(creator=owner, code="WALK25")
     licence = LearnerLicence(
         user_id=learner.id, profession=Profession.SOCIAL_WORK, licence_type="LCSW", number="1", jurisdiction="OR"
     )
@@ -340,6 +342,7 @@ def build_world() -> World:
             "order_id": [order.id, pending_order.id],
             "entry_id": [entry.id],
             "approval_id": [approval.id],
+            "coupon_id": [coupon.id],
             "licence_id": [licence.id],
             "job_id": [list_job.id, failed_job.id],
             "mail_id": [undelivered.id],

@@ -9,6 +9,7 @@ from courseplatform.models import LessonProgress, Topic
 
 from .factories import (
     PASSWORD,
+    CouponFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
@@ -41,13 +42,19 @@ def build_world(size: int):
         db.session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=offering.sections[0].lessons[0].id))
         for _ in range(2):
             OrderFactory(offering=offering)
+        # A code of each owner's, limited to this offering on every other one, used once.
+        coupon = CouponFactory(creator=owner, code=f"Q{size}X{n}", all_offerings=n % 4 == 0, max_redemptions=size)
+        if not coupon.all_offerings:
+            coupon.offerings = [offering]
+        OrderFactory(offering=offering, coupon=coupon, amount_cents=offering.price_cents // 2, discount_cents=1)
+    CouponFactory(creator=creator, code=f"WORLD{size}", max_redemptions=100)
     db.session.flush()
     return creator, learner, admin, [c for c in offerings if c.creator is creator]
 
 
 PAGES = {
     "anonymous": ["/", "/courses", "/courses/{offering}", "/t/{creator}"],
-    "learner": ["/learn", "/courses/{offering}", "/account"],
+    "learner": ["/learn", "/courses/{offering}", "/courses/{offering}?coupon={coupon}", "/account"],
     "creator": [
         "/studio",
         "/become-a-creator",
@@ -55,6 +62,7 @@ PAGES = {
         "/studio/courses/{offering_id}/edit",
         "/studio/courses/{offering_id}/curriculum",
         "/studio/courses/{offering_id}/waitlist",
+        "/studio/coupons",
     ],
     "admin": ["/admin", "/admin/creators", "/admin/orders", "/admin/orders?q=example.org", "/admin/audit"],
 }
@@ -69,7 +77,9 @@ def test_pages_run_a_constant_number_of_queries(who, web, client, count_queries)
         if user is not None:
             web.login(user.email, PASSWORD)
         for template in PAGES[who]:
-            url = template.format(offering=offerings[-1].slug, offering_id=offerings[-1].id, creator=creator.slug)
+            url = template.format(
+                offering=offerings[-1].slug, offering_id=offerings[-1].id, creator=creator.slug, coupon=f"WORLD{size}"
+            )
             with count_queries() as counter:
                 response = client.get(url)
             assert response.status_code == 200, url

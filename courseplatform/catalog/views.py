@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from ..checkout.coupons import CouponError, CouponPrice, coupon_offer, normalise_code
 from ..checkout.forms import CheckoutForm
 from ..continuing_education import approved_credits, creator_today, format_of
 from ..enrollments.notes import learner_note
@@ -84,6 +85,10 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
         for error in waitlist_form.email.errors:
             flash(error, "error")
     owner_view = offering.status is not OfferingStatus.DRAFT and can_see_draft(current_user, offering)
+    coupon, coupon_problem = _coupon_on_page(offering, action)
+    checkout_form = CheckoutForm(offering, formdata=None, meta=form_meta())
+    if coupon is not None:
+        checkout_form.coupon.data = coupon.coupon.code
     return render_template(
         "catalog/offering.html",
         offering=offering,
@@ -97,12 +102,28 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
         action=action,
         waitlist_form=waitlist_form,
         already_waiting=action == "waitlist" and _on_waitlist(offering),
-        checkout_form=CheckoutForm(offering, formdata=None, meta=form_meta()),
+        checkout_form=checkout_form,
+        coupon=coupon,
+        coupon_problem=coupon_problem,
         is_draft=offering.status is OfferingStatus.DRAFT,
         owner_view=owner_view,
         ce_credits=approved_credits(offering, creator_today(offering.creator)),
         ce_format=format_of(offering),
     )
+
+
+def _coupon_on_page(offering, action: str) -> tuple[CouponPrice | None, str | None]:
+    """The `?coupon=` of a shared link or the "Have a code?" box: the price it gives, or why it can't be used."""
+    if action != "buy" or "coupon" not in request.args:
+        return None, None
+    try:
+        code = normalise_code(request.args["coupon"])
+        if code is None:
+            return None, None
+        learner = current_user.id if current_user.is_authenticated else None
+        return coupon_offer(offering, code, learner), None
+    except CouponError as exc:
+        return None, exc.message
 
 
 def _on_waitlist(offering) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from wtforms import HiddenField
 from wtforms.validators import ValidationError
 
 from ..fields import MoneyField
@@ -14,6 +15,8 @@ class CheckoutForm(FlaskForm):
     """The buy box; on a sliding scale the learner chooses what to pay, from the minimum up."""
 
     amount = MoneyField("Pay what you can", render_kw={"inputmode": "decimal"})
+    # The coupon the page applied (from its link or the "Have a code?" box); checked again at Buy.
+    coupon = HiddenField()
 
     def __init__(self, offering: Offering, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

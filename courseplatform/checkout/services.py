@@ -50,6 +50,7 @@ from ..models import (
     User,
     utcnow,
 )
+from . import coupons
 
 # How long a pending checkout holds a live-workshop seat: Stripe's shortest session life
 # (30 minutes from when Stripe creates it), plus a minute for the round trip.
@@ -122,12 +123,66 @@ def lock_payment(*refs: str | None) -> None:
 # ---------------------------------------------------------------------------
 
 
-def begin_checkout(user: User, offering: Offering, amount_cents: int) -> Order | Enrollment:
+def begin_checkout(
+    user: User, offering: Offering, amount_cents: int, coupon_code: str | None = None
+) -> Order | Enrollment:
     """Step one of Buy: a free enrollment, or a pending order holding a seat; raises CheckoutError.
 
-    Commit after this and before `open_checkout`, so the seat is held while the
-    provider is called.
+    `amount_cents` is the price the learner chose (the offering's, or theirs on a sliding
+    scale); a coupon takes its discount off it, and one that takes all of it enrols at once
+    with a paid order of zero. Commit after this and before `open_checkout`, so the seat
+    (and the coupon's use) is held while the provider is called.
     """
+    _check_may_buy(user, offering)
+    offering = lock_offering(offering.id)
+    if offering.is_free:
+        return _grant_or_refuse(user, offering, AccessEvent.FREE)
+    priced = None
+    if coupon_code:
+        try:
+            priced = coupons.redeem(offering, coupon_code, user.id, amount_cents)
+        except coupons.CouponError as exc:
+            raise CheckoutError(exc.message) from None
+        amount_cents = priced.amount_cents
+    if amount_cents > 0 and not test_mode():
+        creator = offering.creator
+        if not (creator.stripe_account_id and creator.stripe_charges_enabled):
+            raise CheckoutError("This offering can't take payments right now. Please try again later.")
+    reusable = _open_checkout_of(user, offering, amount_cents, priced.coupon.id if priced else None)
+    if reusable is not None:
+        return reusable
+    if not has_seat(offering, for_learner=user.id):
+        raise CheckoutError(WORKSHOP_FULL)
+    try:
+        provider = get_payments().kind
+    except PaymentsError as exc:
+        raise CheckoutError(exc.message) from None
+    fee = platform_fee(amount_cents)
+    order = Order(
+        learner_id=user.id,
+        offering_id=offering.id,
+        amount_cents=amount_cents,
+        discount_cents=priced.discount_cents if priced else 0,
+        coupon_id=priced.coupon.id if priced else None,
+        currency=offering.currency,
+        provider=provider,
+        status=OrderStatus.PENDING,
+        platform_fee_cents=fee,
+        net_cents=amount_cents - fee,
+        expires_at=utcnow() + CHECKOUT_HOLD,
+    )
+    db.session.add(order)
+    db.session.flush()
+    if priced is not None and priced.is_whole:
+        return _enrol_without_payment(order, offering)
+    return order
+
+
+WORKSHOP_FULL = "Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens."
+
+
+def _check_may_buy(user: User, offering: Offering) -> None:
+    """CheckoutError (or AlreadyEnrolled) when this learner can't sign up for this offering at all."""
     if not offering.is_listed or offering.waitlist_only:
         raise CheckoutError("This offering isn't open for sign-ups right now.")
     profile = user.creator_profile
@@ -139,63 +194,58 @@ def begin_checkout(user: User, offering: Offering, amount_cents: int) -> Order |
     note = learner_note(existing, user.time_zone)
     if note is not None and not note.may_buy:
         raise CheckoutError(note.text)
-    offering = lock_offering(offering.id)
-    if not offering.is_free and not test_mode():
-        creator = offering.creator
-        if not (creator.stripe_account_id and creator.stripe_charges_enabled):
-            raise CheckoutError("This offering can't take payments right now. Please try again later.")
-    # The learner's own open checkout (Buy pressed again, or Back from Stripe) keeps its seat.
-    reusable = (
-        None
-        if offering.is_free
-        else db.session.scalar(
-            sa.select(Order)
-            .where(
-                Order.learner_id == user.id,
-                Order.offering_id == offering.id,
-                Order.status == OrderStatus.PENDING,
-                Order.amount_cents == amount_cents,
-                Order.checkout_url.is_not(None),
-                Order.payment_intent_id.is_(None),
-                Order.expires_at > utcnow() + REUSE_MARGIN,
-            )
-            .order_by(Order.id.desc())
-            .limit(1)
+
+
+def _open_checkout_of(user: User, offering: Offering, amount_cents: int, coupon_id: int | None) -> Order | None:
+    """The learner's own open checkout for the same amount and code (Buy pressed again, or Back from Stripe),
+    which keeps its seat and its code's use; None if there is none with time left."""
+    return db.session.scalar(
+        sa.select(Order)
+        .where(
+            Order.learner_id == user.id,
+            Order.offering_id == offering.id,
+            Order.status == OrderStatus.PENDING,
+            Order.amount_cents == amount_cents,
+            Order.coupon_id == coupon_id,
+            Order.checkout_url.is_not(None),
+            Order.payment_intent_id.is_(None),
+            Order.expires_at > utcnow() + REUSE_MARGIN,
         )
+        .order_by(Order.id.desc())
+        .limit(1)
     )
-    if reusable is not None:
-        return reusable
-    full = CheckoutError("Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens.")
-    if offering.is_free:
-        try:
-            enrollment = access_changes.grant(user, offering, AccessEvent.FREE).enrollment
-        except access_changes.NoSeat:
-            raise full from None
-        except access_changes.AccessRefused as refused:
-            refusal = learner_note(refused.enrollment, user.time_zone)
-            if refusal is None:
-                raise  # can't happen: only paused or ended access refuses a sign-up, and both have a note
-            raise CheckoutError(refusal.text) from None
-        if enrollment is None:  # can't happen: a free sign-up that isn't refused leaves an enrollment
-            raise RuntimeError(f"A free sign-up to offering {offering.id} left no enrollment.")
-        return enrollment
-    if not has_seat(offering, for_learner=user.id):
-        raise full
-    fee = platform_fee(amount_cents)
-    order = Order(
-        learner_id=user.id,
-        offering_id=offering.id,
-        amount_cents=amount_cents,
-        currency=offering.currency,
-        provider=get_payments().kind,
-        status=OrderStatus.PENDING,
-        platform_fee_cents=fee,
-        net_cents=amount_cents - fee,
-        expires_at=utcnow() + CHECKOUT_HOLD,
-    )
-    db.session.add(order)
+
+
+def _grant_or_refuse(user: User, offering: Offering, event: AccessEvent, order: Order | None = None) -> Enrollment:
+    """Access without a payment (a free offering, or a coupon that took the whole price), or CheckoutError."""
+    try:
+        enrollment = access_changes.grant(user, offering, event, order).enrollment
+    except access_changes.NoSeat:
+        raise CheckoutError(WORKSHOP_FULL) from None
+    except access_changes.AccessRefused as refused:
+        refusal = learner_note(refused.enrollment, user.time_zone)
+        if refusal is None:
+            raise  # can't happen: only paused or ended access refuses a sign-up, and both have a note
+        raise CheckoutError(refusal.text) from None
+    if enrollment is None:  # can't happen: a sign-up that isn't refused leaves an enrollment
+        raise RuntimeError(f"A sign-up to offering {offering.id} left no enrollment.")
+    return enrollment
+
+
+def _enrol_without_payment(order: Order, offering: Offering) -> Enrollment:
+    """A coupon took the whole price: the order is paid (at zero) and the learner enrolled, or nothing happens.
+
+    Nothing is asked of the provider, so no fee is taken; a refusal raises CheckoutError,
+    and the caller's rollback takes the order away with it.
+    """
+    order.transition_to(OrderStatus.PAID)
+    order.paid_at = utcnow()
+    order.expires_at = None
+    order.platform_fee_cents = order.net_cents = 0
+    enrollment = _grant_or_refuse(order.learner, offering, AccessEvent.PURCHASE, order)
     db.session.flush()
-    return order
+    _mail_receipt(order)
+    return enrollment
 
 
 def open_checkout(order: Order, payments: Payments | None = None) -> str:
@@ -222,6 +272,8 @@ def open_checkout(order: Order, payments: Payments | None = None) -> str:
         expires_at=order.expires_at,
         destination_account=creator.stripe_account_id,
         application_fee_cents=order.platform_fee_cents,
+        discount_cents=order.discount_cents,
+        discount_name=order.coupon.code if order.coupon else "",
     )
     try:
         checkout = payments.create_checkout(request)
@@ -271,7 +323,7 @@ def fulfil_order(
     Safe to call any number of times, from any path, concurrently: the order row is
     locked and a settled order is left as it is (so a late or replayed event never
     re-activates a refunded order). A provider's checkout (`totals`) is booked only if it
-    charged the order's price in its currency, less a promotion code (MISMATCH otherwise).
+    charged the order's list price in its currency, less its discount (MISMATCH otherwise).
     """
     order = lock_order(order_id)
     if order is None:
@@ -291,7 +343,7 @@ def fulfil_order(
         except CheckoutMismatch as exc:
             current_app.logger.error("order %s: checkout not booked: %s", order.id, exc)
             return Fulfilment(order, FulfilmentOutcome.MISMATCH)
-        # A promotion code lowered the price at checkout: record what was actually paid, and the discount.
+        # What was actually paid, and the discount (the coupon's, or more from a promotion code).
         order.amount_cents, order.discount_cents = paid_cents, discount_cents
         order.platform_fee_cents = min(order.platform_fee_cents, paid_cents)
     payments = payments or payments_for(order)
@@ -347,16 +399,17 @@ def amounts_paid(order: Order, totals: CheckoutTotals) -> tuple[int, int]:
 
     The checkout must be in the order's currency (sessions are opened with Adaptive Pricing
     off, so the charge, its refunds and its disputes are all in it); its subtotal must be
-    the order's price, and its total that price less the promotion code's discount.
+    the order's list price, and its total that price less its discounts: the order's coupon,
+    or a Stripe promotion code on a checkout opened before coupons (never less than the coupon).
     """
     if totals.currency != order.currency:
         raise CheckoutMismatch(f"charged in {totals.currency or 'no currency'}, the order is in {order.currency}")
     subtotal, total, discount = totals.amount_subtotal, totals.amount_total, totals.amount_discount
     if subtotal is None or total is None:
         raise CheckoutMismatch("the checkout reports no amounts")
-    if subtotal != order.amount_cents:
-        raise CheckoutMismatch(f"a subtotal of {subtotal}, the order's price is {order.amount_cents}")
-    if not 0 <= total <= subtotal or subtotal - total != discount:
+    if subtotal != order.list_price_cents:
+        raise CheckoutMismatch(f"a subtotal of {subtotal}, the order's list price is {order.list_price_cents}")
+    if not 0 <= total <= order.amount_cents or subtotal - total != discount:
         raise CheckoutMismatch(f"a total of {total} from {subtotal} with a discount of {discount}")
     return total, subtotal - total
 

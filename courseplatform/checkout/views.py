@@ -22,6 +22,7 @@ from ..models import Enrollment, Offering, Order, OrderStatus, PaymentProvider, 
 from ..page_cache import token_or_same_origin
 from ..request_guard import raw_body
 from . import bp
+from .coupons import CouponError, normalise_code
 from .forms import CheckoutForm
 from .services import (
     AlreadyEnrolled,
@@ -43,7 +44,14 @@ def start(slug: str):
     offering = db.session.scalar(sa.select(Offering).where(Offering.slug == slug))
     if offering is None:
         abort(404)
-    offering_page = url_for("catalog.offering", slug=offering.slug)
+    try:
+        code = normalise_code(request.form.get("coupon"))
+    except CouponError as exc:
+        # Never a sale at full price for a learner who meant to use a code.
+        flash(exc.message, "error")
+        return redirect(url_for("catalog.offering", slug=offering.slug) + "#enrol")
+    # Back to the page with the code still applied, so a refusal or a login doesn't lose it.
+    offering_page = url_for("catalog.offering", slug=offering.slug, coupon=code)
     if not current_user.is_authenticated:
         flash("Log in or create an account to sign up; you'll come straight back here.", "info")
         return redirect(url_for("accounts.login", next=offering_page))
@@ -54,7 +62,7 @@ def start(slug: str):
                 flash(error, "error")
         return redirect(offering_page + "#enrol")
     try:
-        result = begin_checkout(current_user, offering, form.amount_cents)
+        result = begin_checkout(current_user, offering, form.amount_cents, code)
     except AlreadyEnrolled:
         flash("You're already enrolled, so there's nothing to pay. Welcome back.", "info")
         return redirect(url_for("learning.offering", slug=offering.slug))
@@ -63,7 +71,10 @@ def start(slug: str):
         flash(exc.message, exc.category)
         return redirect(offering_page + "#enrol")
     if isinstance(result, Enrollment):
-        flash(f"You're enrolled in {offering.title}. Enjoy!", "success")
+        if code and not offering.is_free:
+            flash(f"You're enrolled in {offering.title} with the code {code}. A receipt is on its way.", "success")
+        else:
+            flash(f"You're enrolled in {offering.title}. Enjoy!", "success")
         return redirect(url_for("learning.offering", slug=offering.slug))
     # Two steps, deliberately: the pending order (holding the seat, carrying the idempotency key) is kept
     # before the payment provider is called, so a paid checkout always finds its order.

@@ -61,6 +61,9 @@ class CheckoutRequest:
     expires_at: datetime
     destination_account: str | None
     application_fee_cents: int
+    # A coupon: the checkout shows the list price (`order.list_price_cents`) less this discount, named so.
+    discount_cents: int = 0
+    discount_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,6 @@ class StripePayments:
             "client_reference_id": str(order.id),
             "customer_email": request.learner_email,
             "metadata": metadata,
-            "allow_promotion_codes": True,
             # One currency end to end: a converted charge would bring refunds and disputes in the
             # customer's currency, which the order's figures can't take.
             "adaptive_pricing": {"enabled": False},
@@ -256,7 +258,7 @@ class StripePayments:
                     "quantity": 1,
                     "price_data": {
                         "currency": order.currency.lower(),
-                        "unit_amount": order.amount_cents,
+                        "unit_amount": order.list_price_cents,
                         "product_data": {"name": request.title},
                     },
                 }
@@ -267,12 +269,34 @@ class StripePayments:
             "expires_at": int(request.expires_at.timestamp()),
         }
         try:
+            if request.discount_cents:
+                params["discounts"] = [{"coupon": self._order_coupon(request)}]
             session = self.client.v1.checkout.sessions.create(
                 params=params, options={"idempotency_key": f"aqueduct-checkout-order-{order.id}"}
             )
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
         return self._checkout(session)
+
+    def _order_coupon(self, request: CheckoutRequest) -> str:
+        """A Stripe coupon for this one order: our coupon's discount as an amount, usable once.
+
+        Our coupon's rules (expiry, limits, offerings) were applied when the order was made;
+        Stripe only shows and takes the discount, so its coupon is the amount, not the rule.
+        """
+        order = request.order
+        coupon = self.client.v1.coupons.create(
+            params={
+                "amount_off": request.discount_cents,
+                "currency": order.currency.lower(),
+                "duration": "once",
+                "max_redemptions": 1,
+                "name": request.discount_name[:40] or "Discount",
+                "metadata": {"order_id": str(order.id)},
+            },
+            options={"idempotency_key": f"aqueduct-coupon-order-{order.id}"},
+        )
+        return coupon["id"]
 
     def retrieve_checkout(self, checkout_id: str) -> Checkout:
         try:

@@ -25,6 +25,7 @@ from .commerce import (
     Refund,
     RefundStatus,
 )
+from .coupons import Coupon, CouponKind, coupon_offerings
 from .jobs import Job, JobStatus
 from .learning import (
     AccessEvent,
@@ -70,6 +71,8 @@ __all__ = [
     "CEFormat",
     "CESnapshot",
     "Certificate",
+    "Coupon",
+    "CouponKind",
     "CreatorLearner",
     "CreatorProfile",
     "CreatorStats",
@@ -118,6 +121,7 @@ __all__ = [
     "Topic",
     "User",
     "WaitlistEntry",
+    "coupon_offerings",
     "offering_topics",
     "stored_markdown",
     "utcnow",

@@ -15,6 +15,7 @@ from .base import UTCDateTime, enum_column, money_check, utcnow, whole_sum
 
 if TYPE_CHECKING:
     from .accounts import User
+    from .coupons import Coupon
     from .offerings import Offering
 
 
@@ -122,6 +123,8 @@ class Order(Model):
         sa.Index("ix_orders_status_paid_at", "status", "paid_at"),
         # The revenue view sums each of a creator's offerings' sales in a period.
         sa.Index("ix_orders_course_paid_at", "course_id", "paid_at"),
+        # A coupon's uses are counted at every Buy that names it.
+        sa.Index("ix_orders_coupon_status", "coupon_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -130,8 +133,10 @@ class Order(Model):
     # What the learner paid (the price less any promotion code), in `currency`.
     # Columns the running totals follow (courseplatform/stats.py) keep their value before a change.
     amount_cents: Mapped[int] = mapped_column(active_history=True)
-    # What a promotion code took off the list price (list price = amount_cents + discount_cents).
+    # What a coupon (or, on checkouts opened before coupons, a Stripe promotion code) took off the
+    # list price: list price = amount_cents + discount_cents.
     discount_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    coupon_id: Mapped[int | None] = mapped_column(sa.ForeignKey("coupons.id", ondelete="RESTRICT"))
     currency: Mapped[str] = mapped_column(sa.String(3))
     provider: Mapped[PaymentProvider] = mapped_column(enum_column(PaymentProvider, "payment_provider"))
     checkout_id: Mapped[str | None] = mapped_column(sa.String(255))
@@ -164,6 +169,7 @@ class Order(Model):
 
     learner: Mapped[User] = relationship()
     offering: Mapped[Offering] = relationship()
+    coupon: Mapped[Coupon | None] = relationship()
 
     refunds: Mapped[list[Refund]] = relationship(
         back_populates="order", order_by="Refund.created_at", cascade="all, delete-orphan"

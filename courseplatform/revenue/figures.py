@@ -186,7 +186,8 @@ class OfferingFigures:
     status: OfferingStatus
     authoring_minutes: int
     sales: int
-    gross_cents: int
+    gross_cents: int  # what learners paid
+    discount_cents: int  # what coupons took off the list price (list price = gross + discount)
     refunds: int
     refunded_cents: int
     net_cents: int
@@ -320,6 +321,7 @@ class _Money:
 
     sales: int = 0
     gross: int = 0
+    discount: int = 0
     sale_net: int = 0
     refunds: int = 0
     refunded: int = 0
@@ -334,8 +336,8 @@ RECENT = -1  # the bucket of the last four weeks
 
 
 def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], now: datetime) -> sa.CompoundSelect:
-    """Rows of (is_refund, offering, bucket, count, amount, net): sales and refunds per month index of the
-    period and per RECENT.
+    """Rows of (is_refund, offering, bucket, count, amount, net, discount): sales and refunds per month index of
+    the period and per RECENT (a refund's discount is 0).
 
     One pass over the period's orders and refunds serves both the months and the offerings; each
     offering's sales are read off its orders-by-payment-date index.
@@ -350,6 +352,7 @@ def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], 
                 sa.func.count(Order.id),
                 whole_sum(Order.amount_cents),
                 whole_sum(Order.sale_net_cents),
+                whole_sum(Order.discount_cents),
             )
             .join(Offering, Order.offering_id == Offering.id)
             .where(
@@ -372,6 +375,7 @@ def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], 
                 sa.func.count(Refund.id),
                 whole_sum(Refund.amount_cents),
                 whole_sum(Refund.refund_net_cents),
+                _constant(0),
             )
             .join(Order, Refund.order_id == Order.id)
             .join(Offering, Order.offering_id == Offering.id)
@@ -400,13 +404,13 @@ def _sales_and_refunds(profile: CreatorProfile, edges: list[datetime], now: date
     """Sales and refunds per (offering, month index of the period), and per (offering, RECENT), in one statement."""
     money: dict[tuple[int, int], _Money] = {}
     statement = sales_and_refunds_statement(profile, edges, now)
-    rows: Iterable[tuple[int, int, int, int, int, int]] = db.session.execute(statement)
-    for is_refund, offering_id, bucket, count, amount, net in rows:
+    rows: Iterable[tuple[int, int, int, int, int, int, int]] = db.session.execute(statement)
+    for is_refund, offering_id, bucket, count, amount, net, discount in rows:
         cell = money.setdefault((offering_id, bucket), _Money())
         if is_refund:
             cell.refunds, cell.refunded, cell.refund_net = int(count), int(amount), int(net)
         else:
-            cell.sales, cell.gross, cell.sale_net = int(count), int(amount), int(net)
+            cell.sales, cell.gross, cell.sale_net, cell.discount = int(count), int(amount), int(net), int(discount)
     return money
 
 
@@ -455,6 +459,7 @@ def _offerings(
             total = totals.setdefault(offering_id, _Money())
             total.sales += cell.sales
             total.gross += cell.gross
+            total.discount += cell.discount
             total.sale_net += cell.sale_net
             total.refunds += cell.refunds
             total.refunded += cell.refunded
@@ -497,6 +502,7 @@ def _offerings(
                 authoring_minutes=authoring_minutes or 0,
                 sales=total.sales,
                 gross_cents=total.gross,
+                discount_cents=total.discount,
                 refunds=total.refunds,
                 refunded_cents=total.refunded,
                 net_cents=total.net,

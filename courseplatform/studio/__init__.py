@@ -8,6 +8,7 @@ One blueprint, `studio`, and a sub-package per concept, each with its routes (`v
 - `live`: live sessions and their attendance (entered by hand or imported as a job)
 - `learners`: the roster, granting and ending access, CSV enrolment, one learner's progress, the waitlist
 - `payouts`: connecting Stripe and the ledger of sales
+- `coupons`: the creator's discount codes and what each has done
 - `files`: the creator's file library
 - `ce`: the creator's approvals as a CE provider, and each offering's CE details
 """
@@ -17,6 +18,7 @@ from flask import Blueprint
 bp = Blueprint("studio", __name__)
 
 from .ce import views as ce_views  # noqa: E402,F401
+from .coupons import views as coupons_views  # noqa: E402,F401
 from .curriculum import quiz_views  # noqa: E402,F401
 from .curriculum import views as curriculum_views  # noqa: E402,F401
 from .files import views as files_views  # noqa: E402,F401

@@ -39,6 +39,11 @@ def stripe_api(app, fake_stripe_server) -> Iterator[FakeStripe]:
         assert fake_stripe_server.errors == [], "the fake Stripe raised while answering"
 
 
+def opened_before_coupons(fake: FakeStripe, order) -> None:
+    """An order's session as the release before coupons opened every one: with Stripe's promotion codes allowed."""
+    fake.sessions[order.checkout_id]["allow_promotion_codes"] = True
+
+
 class Webhooks:
     """Posts events to the app as Stripe does: raw JSON, signed with the endpoint's secret."""
 

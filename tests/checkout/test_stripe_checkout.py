@@ -50,7 +50,9 @@ def test_buy_creates_a_checkout_session_as_stripe_expects(web, stripe_api, conne
     assert session["client_reference_id"] == str(order.id)
     assert session["metadata"]["order_id"] == str(order.id)
     assert session["customer_email"] == "ana@example.org"
-    assert session["allow_promotion_codes"] is True
+    # Discounts are Aqueduct's own coupons (the same rules in test mode): Stripe's promotion codes are off.
+    assert session["allow_promotion_codes"] is None
+    assert session["discounts"] == []
     assert session["amount_total"] == 4900
     # The site's own address (BASE_URL), never the Host the request claimed.
     assert session["success_url"] == "http://aqueduct.test/checkout/success?session_id={CHECKOUT_SESSION_ID}"

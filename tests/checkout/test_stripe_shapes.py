@@ -20,6 +20,7 @@ from courseplatform.models import EnrollmentStatus, OrderStatus, ProviderEvent, 
 
 from ..factories import PASSWORD, CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory
 from ..helpers import csrf_token_from
+from .conftest import opened_before_coupons
 from .test_webhooks import access_of, checkout, fresh, paid_order
 
 
@@ -303,6 +304,7 @@ def test_a_zero_decimal_order_settled_in_dollars(web, webhooks, stripe_api):
 
 def test_a_promotion_code_records_what_was_paid_the_discount_and_the_fee_taken(web, webhooks, connected_offering):
     order = checkout(web, connected_offering)
+    opened_before_coupons(webhooks.fake, order)
 
     webhooks.send("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id, discount=1000))
 
@@ -314,6 +316,7 @@ def test_a_promotion_code_records_what_was_paid_the_discount_and_the_fee_taken(w
 
 def test_a_promotion_code_below_the_platform_fee_takes_no_more_than_was_paid(web, webhooks, connected_offering):
     order = checkout(web, connected_offering)
+    opened_before_coupons(webhooks.fake, order)
 
     webhooks.send("checkout.session.completed", webhooks.fake.complete_session(order.checkout_id, discount=4500))
 

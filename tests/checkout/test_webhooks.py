@@ -25,6 +25,7 @@ from courseplatform.models import (
 )
 
 from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory, UserFactory
+from .conftest import opened_before_coupons
 
 
 def checkout(web, offering) -> Order:
@@ -368,6 +369,7 @@ def test_refund_rows_never_exceed_the_order(web, webhooks, connected_offering):
 
 def test_a_free_checkout_through_a_100_percent_promotion_code_enrols(web, webhooks, connected_offering):
     order = checkout(web, connected_offering)
+    opened_before_coupons(webhooks.fake, order)
     session = webhooks.fake.complete_session(order.checkout_id, discount=4900)
     assert (session["payment_status"], session["payment_intent"]) == ("no_payment_required", None)
 

@@ -9,7 +9,7 @@ module and are imported from it (`from tests.factories.live import workshop`), s
     catalog       OfferingFactory, SectionFactory, LessonFactory, TopicFactory, WaitlistEntryFactory;
                   topic, waitlist_entry
     enrollments   EnrollmentFactory
-    orders        OrderFactory, RefundFactory; sale, refund
+    orders        OrderFactory, CouponFactory, RefundFactory; sale, refund
     live          LiveSessionFactory, AttendanceFactory; live_session, workshop, session_in, learner, sign_in
     media         MediaAssetFactory; media_asset, with_video
     player        QuizQuestionFactory, QuizChoiceFactory; offering, add_quiz, learner_in, lesson_url, page_token
@@ -25,7 +25,7 @@ from .certificates import OfferingEvaluationFactory, ProviderApprovalFactory, Qu
 from .enrollments import EnrollmentFactory
 from .live import AttendanceFactory, LiveSessionFactory
 from .media import MediaAssetFactory
-from .orders import OrderFactory, RefundFactory
+from .orders import CouponFactory, OrderFactory, RefundFactory
 from .player import QuizChoiceFactory, QuizQuestionFactory
 from .revenue import SessionIncomeFactory
 
@@ -33,6 +33,7 @@ __all__ = [
     "PASSWORD",
     "AttendanceFactory",
     "Base",
+    "CouponFactory",
     "CreatorProfileFactory",
     "EnrollmentFactory",
     "LessonFactory",

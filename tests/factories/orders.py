@@ -6,9 +6,19 @@ from datetime import datetime
 
 import factory
 
-from courseplatform.models import Offering, Order, OrderStatus, PaymentProvider, Refund, User, utcnow
+from courseplatform.models import (
+    Coupon,
+    CouponKind,
+    Offering,
+    Order,
+    OrderStatus,
+    PaymentProvider,
+    Refund,
+    User,
+    utcnow,
+)
 
-from .accounts import UserFactory
+from .accounts import CreatorProfileFactory, UserFactory
 from .base import Base
 from .catalog import OfferingFactory
 
@@ -25,6 +35,22 @@ class OrderFactory(Base):
     status = OrderStatus.PAID
     checkout_id = factory.Sequence(lambda n: f"test_cs_{n}")
     paid_at = factory.LazyFunction(utcnow)
+
+
+class CouponFactory(Base):
+    """A creator's code: 25 % off all their offerings, once per learner, by default."""
+
+    class Meta:
+        model = Coupon
+
+    creator = factory.SubFactory(CreatorProfileFactory)
+    code = factory.Sequence(lambda n: f"SAVE{n}")
+    kind = CouponKind.PERCENT
+    percent_off = 25
+    max_per_learner = 1
+
+    class Params:
+        amount = factory.Trait(kind=CouponKind.AMOUNT, percent_off=None, amount_off_cents=1000, currency="USD")
 
 
 class RefundFactory(Base):

@@ -12,6 +12,11 @@ What is faked
       ``GET /v1/balance_transactions/<id>``, ``POST /v1/refunds``, ``GET /v1/refunds?charge=…|payment_intent=…``,
       ``GET /v1/refunds/<id>`` (``expand[]=refunds`` on a charge lists its refunds too).
     * ``POST /v1/accounts``, ``GET /v1/accounts/<id>``, ``POST /v1/account_links``.
+    * ``POST /v1/coupons``, ``GET /v1/coupons/<id>``, and a session's ``discounts`` naming one: the
+      session's ``amount_total`` and ``total_details.amount_discount`` follow it (an amount off down to
+      zero, a percentage rounded half up); completing the session redeems it, and one redeemed
+      ``max_redemptions`` times is no longer ``valid``. ``discounts`` with ``allow_promotion_codes``, an
+      unknown or spent coupon, or one in another currency are refused as Stripe refuses them.
     * ``expand[]`` on every ``GET``/``POST`` answer (ids are replaced by the stored
       objects, along dotted paths such as ``payment_intent.latest_charge.balance_transaction``).
     * Bearer authentication (present or 401), idempotency keys (replay, or 400
@@ -381,6 +386,8 @@ class FakeStripe:
             ("POST", re.compile(r"/v1/accounts"), self._create_account),
             ("GET", re.compile(r"/v1/accounts/([^/]+)"), self._get_account),
             ("POST", re.compile(r"/v1/account_links"), self._create_account_link),
+            ("POST", re.compile(r"/v1/coupons"), self._create_coupon),
+            ("GET", re.compile(r"/v1/coupons/([^/]+)"), self._get_coupon),
         ]
         self.reset()
 
@@ -434,6 +441,7 @@ class FakeStripe:
             self.accounts: dict[str, JSON] = {}
             self.account_links: list[JSON] = []
             self.disputes: dict[str, JSON] = {}
+            self.coupons: dict[str, JSON] = {}
             #: Every request received, oldest first (requests reset while "down" are not).
             self.requests: list[RecordedRequest] = []
             #: Unexpected exceptions raised inside the fake (answered as 500 api_error).
@@ -531,6 +539,7 @@ class FakeStripe:
                     source = session["currency_conversion"]["source_currency"]
                     settlement_currency, exchange_rate = source, str(1 / Decimal(fx_rate))
             self._settlements[session_id] = (settlement_currency, exchange_rate)
+            self._redeem(session)
             if session["amount_total"] == 0:
                 session.update(status="complete", payment_status="no_payment_required", url=None)
                 return copy.deepcopy(session)
@@ -575,6 +584,8 @@ class FakeStripe:
     def _apply_discount(self, session: JSON, discount: int) -> None:
         if not discount:
             return
+        if not session["allow_promotion_codes"]:
+            raise ValueError(f"Checkout Session {session['id']} takes no promotion codes (allow_promotion_codes)")
         if not 0 < discount <= session["amount_subtotal"]:
             raise ValueError(f"A discount of {discount} doesn't fit a subtotal of {session['amount_subtotal']}")
         session["amount_total"] = session["amount_subtotal"] - discount
@@ -945,6 +956,7 @@ class FakeStripe:
             self.refunds,
             self.accounts,
             self.disputes,
+            self.coupons,
         ):
             if object_id in store:
                 return store[object_id]
@@ -1009,14 +1021,17 @@ class FakeStripe:
             )
         pi_data = self._payment_intent_data(params.get("payment_intent_data"))
         session_id = _new_id("cs_test_", 24)
-        amount_total = sum(item["amount_total"] for item in items)
+        subtotal = sum(item["amount_total"] for item in items)
+        allow_codes = _bool(params.get("allow_promotion_codes"), "allow_promotion_codes")
+        coupon = self._session_coupon(params.get("discounts"), allow_codes, currency)
+        discount = self._coupon_discount(coupon, subtotal) if coupon else 0
         payment_method_types = params.get("payment_method_types") or ["card"]
         session: JSON = {
             "id": session_id,
             "object": "checkout.session",
-            "allow_promotion_codes": _bool(params.get("allow_promotion_codes"), "allow_promotion_codes"),
-            "amount_subtotal": amount_total,
-            "amount_total": amount_total,
+            "allow_promotion_codes": allow_codes,
+            "amount_subtotal": subtotal,
+            "amount_total": subtotal - discount,
             "cancel_url": params.get("cancel_url"),
             "client_reference_id": params.get("client_reference_id"),
             "created": now,
@@ -1025,7 +1040,7 @@ class FakeStripe:
             "customer_details": None,
             "customer_email": params.get("customer_email"),
             "currency_conversion": None,
-            "discounts": [],
+            "discounts": [{"coupon": coupon["id"], "promotion_code": None}] if coupon else [],
             "expires_at": expires_at,
             "livemode": False,
             "locale": params.get("locale"),
@@ -1037,7 +1052,7 @@ class FakeStripe:
             "status": "open",
             "submit_type": params.get("submit_type"),
             "success_url": params.get("success_url"),
-            "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+            "total_details": {"amount_discount": discount, "amount_shipping": 0, "amount_tax": 0},
             "ui_mode": params.get("ui_mode") or "hosted",
             "url": f"{self.url}/pay/{session_id}",
         }
@@ -1114,6 +1129,109 @@ class FakeStripe:
                 transfer["amount"] = amount
         data["metadata"] = _dict(data.get("metadata"), "payment_intent_data[metadata]")
         return data
+
+    def _session_coupon(self, raw: Any, allow_codes: bool | None, currency: str | None) -> JSON | None:
+        """The coupon a session's ``discounts`` names (Stripe takes one), checked as Stripe checks it."""
+        if raw is None or raw == "":
+            return None
+        if allow_codes:
+            raise _ApiError(400, "You may only specify one of these parameters: allow_promotion_codes, discounts.")
+        if not isinstance(raw, list) or not all(isinstance(d, dict) for d in raw):
+            raise _ApiError(400, "Invalid array", param="discounts")
+        if len(raw) > 1:
+            raise _ApiError(400, "You may only apply one discount to a Checkout Session.", param="discounts")
+        if not raw:
+            return None
+        entry = raw[0]
+        if entry.get("promotion_code"):
+            raise _no_such(
+                "promotion_code", str(entry["promotion_code"]), param="discounts[0][promotion_code]", status=400
+            )
+        coupon_id = entry.get("coupon")
+        if not coupon_id:
+            raise _missing("discounts[0][coupon]")
+        coupon = self.coupons.get(str(coupon_id))
+        if coupon is None:
+            raise _no_such("coupon", str(coupon_id), param="discounts[0][coupon]", status=400)
+        if not coupon["valid"]:
+            raise _ApiError(400, f"Coupon {coupon_id} is no longer valid.", code="coupon_expired", param="discounts")
+        if coupon["amount_off"] is not None and coupon["currency"] != currency:
+            raise _ApiError(
+                400,
+                f"The currency of coupon {coupon_id} ({coupon['currency']}) doesn't match the session's ({currency}).",
+                param="discounts[0][coupon]",
+            )
+        return coupon
+
+    @staticmethod
+    def _coupon_discount(coupon: JSON, subtotal: int) -> int:
+        """What a coupon takes off a subtotal: its amount (down to zero) or its percentage, rounded half up."""
+        if coupon["amount_off"] is not None:
+            return min(coupon["amount_off"], subtotal)
+        off = (Decimal(subtotal) * Decimal(str(coupon["percent_off"])) / 100).quantize(Decimal(1), ROUND_HALF_UP)
+        return min(int(off), subtotal)
+
+    def _redeem(self, session: JSON) -> None:
+        """A completed session uses its coupon once; one used as often as it allows is no longer valid."""
+        for discount in session["discounts"]:
+            coupon = self.coupons.get(discount.get("coupon") or "")
+            if coupon is None:
+                continue
+            coupon["times_redeemed"] += 1
+            if coupon["max_redemptions"] is not None and coupon["times_redeemed"] >= coupon["max_redemptions"]:
+                coupon["valid"] = False
+
+    def _create_coupon(self, params: JSON) -> JSON:
+        amount_off = _int(params.get("amount_off"), "amount_off", minimum=1)
+        percent = params.get("percent_off")
+        if (amount_off is None) == (percent in (None, "")):
+            raise _ApiError(400, "You must pass exactly one of amount_off or percent_off.")
+        percent_off: float | None = None
+        if amount_off is None:
+            try:
+                percent_off = float(percent)
+            except (TypeError, ValueError):
+                raise _ApiError(400, f"Invalid decimal: {percent}", param="percent_off") from None
+            if not 0 < percent_off <= 100:
+                raise _ApiError(400, "percent_off must be greater than 0 and at most 100.", param="percent_off")
+        currency = str(params["currency"]).lower() if params.get("currency") else None
+        if amount_off is not None and currency is None:
+            raise _missing("currency")
+        duration = _one_of(params.get("duration") or "once", "duration", ("once", "repeating", "forever"))
+        months = _int(params.get("duration_in_months"), "duration_in_months", minimum=1)
+        if duration == "repeating" and months is None:
+            raise _missing("duration_in_months")
+        name = params.get("name")
+        if name is not None and len(str(name)) > 40:
+            raise _ApiError(400, "Invalid string: name must be at most 40 characters.", param="name")
+        coupon_id = str(params.get("id") or secrets.token_urlsafe(6).upper().replace("-", "X").replace("_", "Y"))
+        if coupon_id in self.coupons:
+            raise _ApiError(400, "Coupon already exists.", code="resource_already_exists", param="id")
+        coupon: JSON = {
+            "id": coupon_id,
+            "object": "coupon",
+            "amount_off": amount_off,
+            "created": _now(),
+            "currency": currency,
+            "duration": duration,
+            "duration_in_months": months if duration == "repeating" else None,
+            "livemode": False,
+            "max_redemptions": _int(params.get("max_redemptions"), "max_redemptions", minimum=1),
+            "metadata": _dict(params.get("metadata"), "metadata"),
+            "name": name,
+            "percent_off": percent_off,
+            "redeem_by": _int(params.get("redeem_by"), "redeem_by"),
+            "times_redeemed": 0,
+            "valid": True,
+        }
+        self.coupons[coupon_id] = coupon
+        return coupon
+
+    def _get_coupon(self, params: JSON, coupon_id: str) -> JSON:
+        coupon = self.coupons.get(coupon_id)
+        if coupon is None:
+            raise _no_such("coupon", coupon_id)
+        return coupon
 
     def _get_session(self, params: JSON, session_id: str) -> JSON:
         session = self.sessions.get(session_id)

@@ -1,6 +1,6 @@
 """The fake Stripe API against Stripe's own description of its objects.
 
-A full journey (discounts, Adaptive Pricing, another settlement currency, a delayed payment,
+A full journey (promotion codes and coupons, Adaptive Pricing, another settlement currency, a delayed payment,
 refunds in every status, disputes in every status, Connect onboarding) is driven through the
 real stripe library; then every object the fake holds or answered with, and every event
 built around them, is checked against the fixture of its ``object`` in Stripe's OpenAPI
@@ -166,6 +166,28 @@ def journey(fake: FakeStripe) -> list[dict]:
     fake.complete_session(failed, paid=False)
     fake.settle_async(failed, succeeded=False)
     fake.expire_session(session())
+    # Aqueduct's coupons: an amount off for one order, and a percentage, each on a session of its own.
+    once = client.v1.coupons.create(
+        params={"amount_off": 1200, "currency": "gbp", "duration": "once", "max_redemptions": 1, "name": "WELCOME"}
+    )
+    percent = client.v1.coupons.create(params={"percent_off": 25, "duration": "forever"})
+    coupons = []
+    for coupon in (once, percent):
+        created = client.v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "discounts": [{"coupon": coupon.id}],
+                "success_url": "https://aqueduct.test/ok",
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {"currency": "gbp", "unit_amount": 4900, "product_data": {"name": "C"}},
+                    }
+                ],
+            }
+        )
+        coupons.append(fake.complete_session(created.id))
+    emitted += [*coupons, client.v1.coupons.retrieve(once.id).to_dict()]
     emitted += [discounted, adaptive, elsewhere, free, settled]
     for done in (discounted, adaptive, elsewhere, settled):
         emitted.append(
@@ -211,6 +233,7 @@ def journey(fake: FakeStripe) -> list[dict]:
             fake.refunds,
             fake.accounts,
             fake.disputes,
+            fake.coupons,
         ):
             emitted += list(store.values())
     return emitted

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from courseplatform.extensions import db
 from courseplatform.models import (
+    Coupon,
     Enrollment,
     Job,
     Lesson,
@@ -32,6 +33,7 @@ from courseplatform.models import (
 
 from ..factories import (
     PASSWORD,
+    CouponFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
@@ -45,6 +47,8 @@ from ..helpers import csrf_token_from
 
 # The creator's own payouts: no ids, so another creator reaches only their own account.
 PAYOUTS = ("/studio/payouts", "/studio/payouts/connect", "/studio/payouts/return", "/studio/payouts/refresh")
+# Their own coupons: the list and the form (a coupon's id is, and answers 404 to another).
+COUPONS = ("/studio/coupons",)
 # Their own CE approvals and policies: no ids either (an approval's id is, and answers 404 to another).
 CE = ("/studio/ce", "/studio/ce/approvals", "/studio/ce/policies")
 # Their own revenue and session income: no ids either.
@@ -88,10 +92,12 @@ def owned_world():
     sessions_job = Job(kind="sessions.import", payload={"rows": []}, owner_id=owner.user_id)
     attendance_job = Job(kind="attendance.import", payload={"session_id": session.id}, offering_id=offering.id)
     approval = ProviderApprovalFactory(creator=owner)
+    coupon = CouponFactory(creator=owner)
     db.session.add_all([job, sessions_job, attendance_job])
     db.session.flush()
     values = {
         "approval_id": approval.id,
+        "coupon_id": coupon.id,
         "offering_id": offering.id,
         "section_id": section.id,
         "lesson_id": lesson.id,
@@ -152,6 +158,7 @@ def snapshot() -> tuple:
         tuple(db.session.scalars(sa.select(Enrollment.status).order_by(Enrollment.id))),
         tuple(db.session.execute(sa.select(Order.status, Order.refunded_cents).order_by(Order.id))),
         tuple(db.session.execute(sa.select(SessionIncome.id, SessionIncome.sessions).order_by(SessionIncome.id))),
+        tuple(db.session.execute(sa.select(Coupon.code, Coupon.archived_at).order_by(Coupon.id))),
     )
 
 
@@ -178,7 +185,16 @@ def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
     logged_in = True
     web.login("other@example.org", PASSWORD)
     for method, url in urls:
-        if url in ("/studio", "/studio/courses/new", "/studio/uploads", "/studio/files", *PAYOUTS, *REVENUE, *CE):
+        if url in (
+            "/studio",
+            "/studio/courses/new",
+            "/studio/uploads",
+            "/studio/files",
+            *PAYOUTS,
+            *REVENUE,
+            *CE,
+            *COUPONS,
+        ):
             continue  # their own studio
         assert attempt(method, url).status_code == 404, (method, url)
     web.logout()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from courseplatform.extensions import db
 from courseplatform.models import (
@@ -20,6 +21,7 @@ from courseplatform.models import (
 
 from ..factories import (
     PASSWORD,
+    CouponFactory,
     CreatorProfileFactory,
     EnrollmentFactory,
     LessonFactory,
@@ -109,10 +111,12 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         },
     )
     approval = ProviderApprovalFactory(creator=offering.creator, provider_number=PAYLOAD[:60], statement=PAYLOAD)
+    coupon = CouponFactory(creator=owner, code="PAYLOAD", all_offerings=False, offerings=[offering])
     db.session.add_all([list_job, sessions_job, attendance_job])
     db.session.flush()
     values = {
         "approval_id": approval.id,
+        "coupon_id": coupon.id,
         "offering_id": offering.id,
         "section_id": section.id,
         "lesson_id": lesson.id,
@@ -131,6 +135,8 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         "/courses",
         "/courses?q=alert",
         f"/courses/{offering.slug}",
+        f"/courses/{offering.slug}?coupon=PAYLOAD",
+        f"/courses/{offering.slug}?" + urlencode({"coupon": PAYLOAD}),
         f"/t/{owner.slug}",
         f"/courses/{offering.slug}/preview/{lesson.id}",
     ]

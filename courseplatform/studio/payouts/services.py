@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from ...checkout.services import platform_fee
 from ...extensions import db
 from ...integrations.payments import AccountStatus, Payments, PaymentsError, estimated_fee, get_payments, test_mode
-from ...models import CreatorProfile, Offering, Order, OrderStatus, User
+from ...models import Coupon, CreatorProfile, Offering, Order, OrderStatus, User
 from ...models.base import whole_sum
 from ...models.commerce import SETTLED_STATUSES, order_net_cents, order_refunds
 from ...pagination import paginate
@@ -155,6 +155,7 @@ class EarningsTotals:
     currency: str
     orders: int
     gross_cents: int
+    discount_cents: int  # what coupons took off the list prices (gross is what learners paid)
     refunded_cents: int
     processor_fee_cents: int
     platform_fee_cents: int  # after the share given back with refunds
@@ -173,6 +174,8 @@ class EarningsRow:
     learner_email: str
     currency: str
     amount_cents: int
+    discount_cents: int
+    coupon_code: str | None
     processor_fee_cents: int
     processor_fee_estimated: bool
     platform_fee_cents: int  # after the share given back with refunds
@@ -221,6 +224,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             currency=row.currency,
             orders=row.orders,
             gross_cents=row.gross,
+            discount_cents=row.discount,
             refunded_cents=row.refunded,
             processor_fee_cents=row.processor,
             platform_fee_cents=row.platform - row.platform_back,
@@ -233,6 +237,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
                 Order.currency.label("currency"),
                 sa.func.count(Order.id).label("orders"),
                 whole_sum(Order.amount_cents).label("gross"),
+                whole_sum(Order.discount_cents).label("discount"),
                 whole_sum(refunded).label("refunded"),
                 whole_sum(Order.processor_fee_cents).label("processor"),
                 whole_sum(Order.platform_fee_cents).label("platform"),
@@ -254,6 +259,8 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             User.email,
             Order.currency,
             Order.amount_cents,
+            Order.discount_cents,
+            Coupon.code.label("coupon_code"),
             Order.processor_fee_cents,
             Order.processor_fee_estimated,
             Order.platform_fee_cents,
@@ -264,6 +271,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             Order.status,
         )
         .join(User, Order.learner_id == User.id)
+        .outerjoin(Coupon, Order.coupon_id == Coupon.id)
         .order_by(paid_at.desc(), Order.id.desc()),
         page,
         per_page,
@@ -278,6 +286,8 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             learner_email=row.email,
             currency=row.currency,
             amount_cents=row.amount_cents,
+            discount_cents=row.discount_cents,
+            coupon_code=row.coupon_code,
             processor_fee_cents=row.processor_fee_cents,
             processor_fee_estimated=row.processor_fee_estimated,
             platform_fee_cents=row.platform_fee_cents - row.fee_back,
