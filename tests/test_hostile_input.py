@@ -313,6 +313,7 @@ def build_world() -> World:
     undelivered = OutgoingMail(recipient="a@example.org", subject="Hi", text="Hi", status=MailStatus.FAILED)
     approval = ProviderApprovalFactory(creator=owner)
     coupon = CouponFactory(creator=owner, code="WALK25")
+    kit = OfferingFactory(creator=owner, title="A kit", slug="a-kit", kind=OfferingKind.BUNDLE)
     licence = LearnerLicence(
         user_id=learner.id, profession=Profession.SOCIAL_WORK, licence_type="LCSW", number="1", jurisdiction="OR"
     )
@@ -332,7 +333,7 @@ def build_world() -> World:
         learner_email=learner.email,
         admin_email=admin.email,
         ids={
-            "offering_id": [offering.id, coming_soon.id, draft.id],
+            "offering_id": [offering.id, coming_soon.id, draft.id, kit.id],
             "section_id": [section.id],
             "lesson_id": [lesson.id for lesson in lessons],
             "question_id": [question.id],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from ..bundles import list_value_cents, owned_offering_ids
 from ..checkout.coupons import CouponError, CouponPrice, coupon_offer, normalise_code
 from ..checkout.forms import CheckoutForm
 from ..continuing_education import approved_credits, creator_today, format_of
@@ -78,6 +79,9 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
     sessions = upcoming_session_seats(offering, found, viewer_zone)
     note = learner_note(enrollment, viewer_zone)
     action = call_to_action(offering, enrollment, found, note)
+    owned = owned_offering_ids(current_user, offering) if offering.is_bundle else set()
+    if offering.is_bundle and owned and len(owned) == len(offering.bundle_offerings):
+        action = "enrolled"
     if waitlist_form is None:
         email = current_user.email if current_user.is_authenticated else None
         waitlist_form = WaitlistForm(formdata=None, email=email, meta=form_meta())
@@ -105,6 +109,8 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
         checkout_form=checkout_form,
         coupon=coupon,
         coupon_problem=coupon_problem,
+        bundle_owned=owned,
+        bundle_value=list_value_cents(offering) if offering.is_bundle else 0,
         is_draft=offering.status is OfferingStatus.DRAFT,
         owner_view=owner_view,
         ce_credits=approved_credits(offering, creator_today(offering.creator)),
@@ -113,8 +119,12 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
 
 
 def _coupon_on_page(offering, action: str) -> tuple[CouponPrice | None, str | None]:
-    """The `?coupon=` of a shared link or the "Have a code?" box: the price it gives, or why it can't be used."""
-    if action != "buy" or "coupon" not in request.args:
+    """The `?coupon=` of a shared link or the "Have a code?" box: the price it gives, or why it can't be used.
+
+    A code shared for all of a creator's offerings may land on a free or pay-what-you-can one:
+    the page says it doesn't apply there. (Trying codes is rate-limited: see `offering`.)
+    """
+    if action not in ("buy", "sliding", "free") or "coupon" not in request.args:
         return None, None
     try:
         code = normalise_code(request.args["coupon"])
@@ -132,7 +142,12 @@ def _on_waitlist(offering) -> bool:
     return offering.id in session.get(WAITLISTS_KEY, [])
 
 
+# Generous for a person trying a code or two; far too slow to guess codes (as for certificate numbers).
+COUPON_LOOKUP_LIMIT = "30 per minute;300 per hour"
+
+
 @bp.get("/courses/<slug>")
+@limiter.limit(COUPON_LOOKUP_LIMIT, exempt_when=lambda: "coupon" not in request.args)
 def offering(slug: str):
     """An offering's page: what's inside, who teaches it, when it meets, and the one thing to do next."""
     return _render_offering(_visible_offering_or_404(slug))

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..formatting import format_date, format_money
+from ..integrations.payments import MINIMUM_CHARGE_CENTS
 from ..models import Coupon, CouponKind, Offering, Order, OrderStatus, coupon_offerings, utcnow
 from ..models.commerce import SETTLED_STATUSES
 
@@ -71,6 +72,16 @@ class CouponPrice:
     list_cents: int
     discount_cents: int
 
+    @classmethod
+    def of(cls, coupon: Coupon, list_cents: int) -> CouponPrice:
+        """The coupon on a price. A discount that would leave less than the least a card can be charged
+        (but not nothing) leaves that least instead: 99 % off $49 is $0.50, not $0.49 nobody can take."""
+        discount = coupon.discount_cents(list_cents)
+        left = list_cents - discount
+        if 0 < left < MINIMUM_CHARGE_CENTS:
+            discount = max(list_cents - MINIMUM_CHARGE_CENTS, 0)
+        return cls(coupon, list_cents, discount)
+
     @property
     def amount_cents(self) -> int:
         return self.list_cents - self.discount_cents
@@ -82,12 +93,19 @@ class CouponPrice:
 
 
 def _applicable(offering: Offering, code: str, now: datetime, *, lock: bool) -> Coupon:
-    statement = sa.select(Coupon).where(Coupon.creator_id == offering.creator_id, Coupon.code == code)
+    # The active coupon with this code, else the latest archived one (to say it is no longer active).
+    statement = (
+        sa.select(Coupon)
+        .where(Coupon.creator_id == offering.creator_id, Coupon.code == code)
+        .order_by(Coupon.archived_at.is_not(None), Coupon.id.desc())
+        .limit(1)
+    )
     if lock:
         statement = statement.with_for_update().execution_options(populate_existing=True)
     coupon = db.session.scalar(statement)
+    unknown = CouponError(f"There's no code {code} for this offering. Check it for typos, or ask whoever shared it.")
     if coupon is None:
-        raise CouponError(f"There's no code {code} for this offering. Check it for typos, or ask whoever shared it.")
+        raise unknown
     if coupon.is_archived:
         raise CouponError(f"The code {code} is no longer active.")
     if coupon.expires_at is not None and coupon.has_expired(now):
@@ -97,8 +115,9 @@ def _applicable(offering: Offering, code: str, now: datetime, *, lock: bool) -> 
         raise CouponError("This offering is free, so there's nothing to take off.")
     if offering.sliding_scale_min_cents is not None:
         raise CouponError("This offering is pay what you can, so codes don't apply: choose the amount that suits you.")
+    # A code for other offerings reads as no code here, so trying codes on a page tells nothing about them.
     if coupon.kind is CouponKind.AMOUNT and coupon.currency != offering.currency:
-        raise CouponError(f"The code {code} doesn't apply to this offering.")
+        raise unknown
     if not coupon.all_offerings:
         listed = db.session.scalar(
             sa.select(sa.literal(True)).where(
@@ -106,7 +125,7 @@ def _applicable(offering: Offering, code: str, now: datetime, *, lock: bool) -> 
             )
         )
         if not listed:
-            raise CouponError(f"The code {code} doesn't apply to this offering.")
+            raise unknown
     return coupon
 
 
@@ -165,7 +184,7 @@ def coupon_offer(offering: Offering, code: str, learner_id: int | None = None) -
         _check_uses(coupon, learner_id, offering.id)
     elif coupon.max_redemptions is not None:
         _check_uses(coupon, 0, offering.id)
-    return CouponPrice(coupon, offering.price_cents, coupon.discount_cents(offering.price_cents))
+    return CouponPrice.of(coupon, offering.price_cents)
 
 
 def redeem(offering: Offering, code: str, learner_id: int, list_cents: int) -> CouponPrice:
@@ -175,4 +194,4 @@ def redeem(offering: Offering, code: str, learner_id: int, list_cents: int) -> C
     """
     coupon = _applicable(offering, code, utcnow(), lock=True)
     _check_uses(coupon, learner_id, offering.id)
-    return CouponPrice(coupon, list_cents, coupon.discount_cents(list_cents))
+    return CouponPrice.of(coupon, list_cents)

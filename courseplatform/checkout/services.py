@@ -20,8 +20,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app, render_template
 
+from ..bundles import has_everything
 from ..enrollments import access_changes
-from ..enrollments.access_changes import enrollment_for_order, enrollment_of
+from ..enrollments.access_changes import enrollment_of, enrollments_for_order
 from ..enrollments.notes import learner_note
 from ..enrollments.seats import has_seat, lock_offering
 from ..enrollments.states import AccessState
@@ -148,7 +149,9 @@ def begin_checkout(
         creator = offering.creator
         if not (creator.stripe_account_id and creator.stripe_charges_enabled):
             raise CheckoutError("This offering can't take payments right now. Please try again later.")
-    reusable = _open_checkout_of(user, offering, amount_cents, priced.coupon.id if priced else None)
+    reusable = _open_checkout_of(
+        user, offering, amount_cents, priced.discount_cents if priced else 0, priced.coupon.id if priced else None
+    )
     if reusable is not None:
         return reusable
     if not has_seat(offering, for_learner=user.id):
@@ -188,6 +191,8 @@ def _check_may_buy(user: User, offering: Offering) -> None:
     profile = user.creator_profile
     if profile is not None and profile.id == offering.creator_id:
         raise CheckoutError("This is your own offering, so you already have access to all of it.", category="info")
+    if offering.is_bundle and has_everything(user, offering):
+        raise CheckoutError("You already have everything in this bundle, so there's nothing to buy.", category="info")
     existing = enrollment_of(user.id, offering.id)
     if existing is not None and existing.is_active:
         raise AlreadyEnrolled(existing)
@@ -196,9 +201,11 @@ def _check_may_buy(user: User, offering: Offering) -> None:
         raise CheckoutError(note.text)
 
 
-def _open_checkout_of(user: User, offering: Offering, amount_cents: int, coupon_id: int | None) -> Order | None:
-    """The learner's own open checkout for the same amount and code (Buy pressed again, or Back from Stripe),
-    which keeps its seat and its code's use; None if there is none with time left."""
+def _open_checkout_of(
+    user: User, offering: Offering, amount_cents: int, discount_cents: int, coupon_id: int | None
+) -> Order | None:
+    """The learner's own open checkout for the same price, discount and code (Buy pressed again, or Back
+    from Stripe), which keeps its seat and its code's use; None if there is none with time left."""
     return db.session.scalar(
         sa.select(Order)
         .where(
@@ -206,6 +213,7 @@ def _open_checkout_of(user: User, offering: Offering, amount_cents: int, coupon_
             Order.offering_id == offering.id,
             Order.status == OrderStatus.PENDING,
             Order.amount_cents == amount_cents,
+            Order.discount_cents == discount_cents,
             Order.coupon_id == coupon_id,
             Order.checkout_url.is_not(None),
             Order.payment_intent_id.is_(None),
@@ -232,6 +240,11 @@ def _grant_or_refuse(user: User, offering: Offering, event: AccessEvent, order: 
     return enrollment
 
 
+def _has_access(user: User, offering: Offering) -> bool:
+    existing = enrollment_of(user.id, offering.id)
+    return existing is not None and existing.is_active
+
+
 def _enrol_without_payment(order: Order, offering: Offering) -> Enrollment:
     """A coupon took the whole price: the order is paid (at zero) and the learner enrolled, or nothing happens.
 
@@ -242,7 +255,13 @@ def _enrol_without_payment(order: Order, offering: Offering) -> Enrollment:
     order.paid_at = utcnow()
     order.expires_at = None
     order.platform_fee_cents = order.net_cents = 0
-    enrollment = _grant_or_refuse(order.learner, offering, AccessEvent.PURCHASE, order)
+    if offering.is_bundle:
+        # The offerings the learner doesn't have yet (begin_checkout refused a bundle they have all of).
+        missing = [o for o in offering.bundle_offerings if not _has_access(order.learner, o)]
+        granted = [_grant_or_refuse(order.learner, lock_offering(o.id), AccessEvent.PURCHASE, order) for o in missing]
+        enrollment = granted[0]
+    else:
+        enrollment = _grant_or_refuse(order.learner, offering, AccessEvent.PURCHASE, order)
     db.session.flush()
     _mail_receipt(order)
     return enrollment
@@ -371,6 +390,8 @@ def fulfil_order(
 
 def _give_access(order: Order, offering: Offering, payments: Payments) -> FulfilmentOutcome:
     """Enrol the buyer of a paid order; a payment that can't give access is refunded in full, with a note."""
+    if offering.is_bundle:
+        return _give_bundle_access(order, offering, payments)
     learner = order.learner
     existing = enrollment_of(learner.id, offering.id)
     if existing is not None and existing.is_active and existing.order_id not in (None, order.id):
@@ -388,6 +409,39 @@ def _give_access(order: Order, offering: Offering, payments: Payments) -> Fulfil
         _mail_refund_notice(order, "access_ended")
         return FulfilmentOutcome.REFUNDED_ENDED
     return FulfilmentOutcome.ENROLLED
+
+
+def _give_bundle_access(order: Order, bundle: Offering, payments: Payments) -> FulfilmentOutcome:
+    """Enrol the buyer in each of the bundle's offerings they don't have yet, all on this order.
+
+    Access they already have (bought alone, or given by the creator) stays as it is and is not
+    the bundle's to take away. A payment that gives nothing (they had it all, or access to the
+    rest had ended in a way buying can't undo) is refunded in full, with a note.
+    """
+    learner = order.learner
+    granted = 0
+    refused = False
+    for item in bundle.bundle_offerings:
+        existing = enrollment_of(learner.id, item.id)
+        if existing is not None and existing.is_active:
+            continue
+        try:
+            change = access_changes.grant(learner, lock_offering(item.id), AccessEvent.PURCHASE, order)
+        except (access_changes.AccessRefused, access_changes.NoSeat):
+            refused = True
+            continue
+        granted += change.changed
+    if granted:
+        return FulfilmentOutcome.ENROLLED
+    if refused:
+        _refund_whole(
+            order, payments, "Your access to this bundle's offerings had ended, so this payment was refunded."
+        )
+        _mail_refund_notice(order, "access_ended")
+        return FulfilmentOutcome.REFUNDED_ENDED
+    _refund_whole(order, payments, "You already had everything in this bundle, so this payment was refunded in full.")
+    _mail_refund_notice(order, "already_enrolled")
+    return FulfilmentOutcome.REFUNDED_DUPLICATE
 
 
 class CheckoutMismatch(ValueError):
@@ -499,22 +553,23 @@ def reverse_payment(order: Order, change: Reversal) -> None:
     twice, or by both the studio and a webhook, counts once; only succeeded refunds count
     as money returned. A refund that completes the whole amount, or a lost dispute, ends
     access; a dispute opened pauses it; a dispute closed any other way gives it back; a
-    refund that fails after it had ended access gives it back too.
+    refund that fails after it had ended access gives it back too. A bundle's order does each
+    of these to every enrollment it gave.
     """
     if not order.is_settled:
         raise ValueError(f"order {order.id} was never paid; nothing to reverse")
-    enrollment = enrollment_for_order(order)
+    enrollments = enrollments_for_order(order)
     if change.kind in (Reversal.REFUND, Reversal.DISPUTE_LOST):
         refund = _record_refund(order, change)
-        _settle_refunds(order, enrollment, refund, lost_dispute=change.kind == Reversal.DISPUTE_LOST)
+        _settle_refunds(order, enrollments, refund, lost_dispute=change.kind == Reversal.DISPUTE_LOST)
     elif change.kind == Reversal.DISPUTE_OPENED:
         if order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
             order.transition_to(OrderStatus.DISPUTED)
-            access_changes.apply(enrollment, AccessEvent.DISPUTE_OPENED)
+            _apply_to_all(enrollments, AccessEvent.DISPUTE_OPENED)
     elif change.kind == Reversal.DISPUTE_WON:
         if order.status is OrderStatus.DISPUTED:
             order.transition_to(OrderStatus.PARTIALLY_REFUNDED if order.refunded_cents else OrderStatus.PAID)
-            access_changes.apply(enrollment, AccessEvent.DISPUTE_WON)
+            _apply_to_all(enrollments, AccessEvent.DISPUTE_WON)
     else:
         raise ValueError(f"unknown reversal {change.kind!r}")
     order.updated_at = utcnow()
@@ -553,7 +608,12 @@ def _record_refund(order: Order, change: Reversal) -> Refund | None:
     return refund
 
 
-def _settle_refunds(order: Order, enrollment: Enrollment | None, refund: Refund | None, *, lost_dispute: bool) -> None:
+def _apply_to_all(enrollments: list[Enrollment], event: AccessEvent) -> list[access_changes.Change]:
+    """The payment news applied to every enrollment the order gave (one, or a bundle's several)."""
+    return [access_changes.apply(enrollment, event) for enrollment in enrollments]
+
+
+def _settle_refunds(order: Order, enrollments: list[Enrollment], refund: Refund | None, *, lost_dispute: bool) -> None:
     """The order's totals, status and access after a refund moved: only succeeded refunds gave money back."""
     rows = db.session.scalars(sa.select(Refund).where(Refund.order_id == order.id)).all()
     succeeded = sum(r.amount_cents for r in rows if r.status is RefundStatus.SUCCEEDED)
@@ -567,15 +627,17 @@ def _settle_refunds(order: Order, enrollment: Enrollment | None, refund: Refund 
     elif lost_dispute or order.status is not OrderStatus.DISPUTED:
         order.transition_to(OrderStatus.PARTIALLY_REFUNDED if order.refunded_cents else OrderStatus.PAID)
     if lost_dispute:
-        access_changes.apply(enrollment, AccessEvent.DISPUTE_LOST)
+        _apply_to_all(enrollments, AccessEvent.DISPUTE_LOST)
     elif whole and refund is not None and refund.status is RefundStatus.SUCCEEDED:
-        ended = access_changes.apply(enrollment, AccessEvent.REFUND)
+        ended = _apply_to_all(enrollments, AccessEvent.REFUND)
         # Remember that this refund is what took access away, so its failure gives it back.
-        refund.ended_access = ended.changed and ended.before in (AccessState.ACTIVE, AccessState.PAUSED)
+        refund.ended_access = any(
+            change.changed and change.before in (AccessState.ACTIVE, AccessState.PAUSED) for change in ended
+        )
     elif not whole and any(row.ended_access for row in rows):
         # A refund that ended access failed, and the order is no longer refunded in full: the learner
         # paid after all. (Access a lost dispute or the creator ended stays ended: the table says so.)
-        access_changes.apply(enrollment, AccessEvent.REFUND_FAILED)
+        _apply_to_all(enrollments, AccessEvent.REFUND_FAILED)
 
 
 def refund_order(

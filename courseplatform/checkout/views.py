@@ -65,7 +65,7 @@ def start(slug: str):
         result = begin_checkout(current_user, offering, form.amount_cents, code)
     except AlreadyEnrolled:
         flash("You're already enrolled, so there's nothing to pay. Welcome back.", "info")
-        return redirect(url_for("learning.offering", slug=offering.slug))
+        return redirect(_where_to_learn(offering))
     except CheckoutError as exc:
         db.session.rollback()
         flash(exc.message, exc.category)
@@ -75,7 +75,7 @@ def start(slug: str):
             flash(f"You're enrolled in {offering.title} with the code {code}. A receipt is on its way.", "success")
         else:
             flash(f"You're enrolled in {offering.title}. Enjoy!", "success")
-        return redirect(url_for("learning.offering", slug=offering.slug))
+        return redirect(_where_to_learn(offering))
     # Two steps, deliberately: the pending order (holding the seat, carrying the idempotency key) is kept
     # before the payment provider is called, so a paid checkout always finds its order.
     db.session.commit()
@@ -85,6 +85,16 @@ def start(slug: str):
         flash(exc.message, "error")  # the failed order is kept, so its seat is free again
         return redirect(offering_page + "#enrol")
     return redirect(target, code=303)
+
+
+def _offering_page(order: Order) -> str:
+    """The page the order was bought from, with its code still applied (so trying again keeps it)."""
+    return url_for("catalog.offering", slug=order.offering.slug, coupon=order.coupon.code if order.coupon else None)
+
+
+def _where_to_learn(offering: Offering) -> str:
+    """Where a learner goes once enrolled: the offering, or for a bundle their list of offerings."""
+    return url_for("learning.index") if offering.is_bundle else url_for("learning.offering", slug=offering.slug)
 
 
 # ---------------------------------------------------------------------------
@@ -116,7 +126,7 @@ def test_checkout(order_id: int):
 @login_required
 def test_checkout_choice(order_id: int, choice: str):
     order = lock_known_order(_own_test_order(order_id).id)
-    offering_page = url_for("catalog.offering", slug=order.offering.slug)
+    offering_page = _offering_page(order)
     if order.status is OrderStatus.PENDING and order.expires_at and order.expires_at <= utcnow():
         close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.")
         flash("This checkout expired, so nothing was charged. Press Buy again to start over.", "error")
@@ -170,7 +180,7 @@ def success():
         )
         if enrollment is not None and enrollment.is_active:
             flash(f"Payment received. You're enrolled in {offering.title}; a receipt is on its way.", "success")
-            return redirect(url_for("learning.offering", slug=offering.slug))
+            return redirect(_where_to_learn(offering))
     return render_template("checkout/status.html", order=order, offering=offering)
 
 
@@ -182,7 +192,7 @@ def cancel():
     order = db.session.get(Order, order_id) if order_id else None
     if order is None or order.learner_id != current_user.id:
         abort(404)
-    offering_page = url_for("catalog.offering", slug=order.offering.slug)
+    offering_page = _offering_page(order)
     if order.status is OrderStatus.PENDING and order.checkout_id and not order.is_processing:
         try:
             checkout = payments_for(order).expire_checkout(order.checkout_id)

@@ -25,6 +25,8 @@ from ..models import (
     Attendance,
     CECategory,
     CEClaim,
+    Coupon,
+    CouponKind,
     CreatorProfile,
     Enrollment,
     EnrollmentSource,
@@ -55,6 +57,7 @@ from ..models import (
     SessionIncome,
     SessionIncomeSource,
     User,
+    bundle_items,
     utcnow,
 )
 from ..studio.offerings.services import topics_for, unique_offering_slug
@@ -364,6 +367,7 @@ def seed_demo(now: datetime | None = None) -> bool:
     _lesson(mini, "Noticing the early signs", LessonKind.VIDEO, 0, media=video, duration=6)
     _lesson(mini, "One small change", LessonKind.TEXT, 1, body="Choose one boundary to protect this week.")
 
+    _bundle_and_coupons(profile, [grounding, grief], now)
     db.session.flush()
     _sales(rng, profile, [grounding, grief, couples], now, password_hash)
     _free_learners(rng, burnout, now)
@@ -402,6 +406,43 @@ def _store_asset(owner: User, filename: str, content_type: str, duration: int | 
             build_ladder(asset)
     db.session.add(asset)
     return asset
+
+
+def _bundle_and_coupons(profile: CreatorProfile, items: list[Offering], now: datetime) -> None:
+    """A bundle of two recorded programs, a welcome code for everything and a code for reviewing colleagues."""
+    kit = _offering(
+        profile,
+        OfferingKind.BUNDLE,
+        "The Grounding & Grief Kit",
+        "grounding-grief-kit",
+        "Both recorded programs together, for less.",
+        price=16900,
+        authoring=20,
+        published=now - timedelta(days=30),
+        description=(
+            "Grounding skills for anxious clients and the grief program, in one purchase: "
+            "everything you need to start using both in sessions this month."
+        ),
+    )
+    db.session.flush()
+    db.session.execute(
+        sa.insert(bundle_items), [{"bundle_id": kit.id, "item_id": o.id, "position": n} for n, o in enumerate(items)]
+    )
+    db.session.add_all(
+        [
+            Coupon(creator=profile, code="WELCOME20", kind=CouponKind.PERCENT, percent_off=20, max_redemptions=100),
+            Coupon(
+                creator=profile,
+                code="COLLEAGUE",
+                kind=CouponKind.PERCENT,
+                percent_off=100,
+                all_offerings=False,
+                offerings=[items[0]],
+                max_redemptions=5,
+                expires_at=now + timedelta(days=60),
+            ),
+        ]
+    )
 
 
 def _offering(

@@ -59,13 +59,16 @@ def enrollment_of(user_id: int, offering_id: int, *, lock: bool = False) -> Enro
     return db.session.scalar(statement)
 
 
-def enrollment_for_order(order: Order) -> Enrollment | None:
-    """The enrollment this order gave (locked until commit), if any."""
-    return db.session.scalar(
-        sa.select(Enrollment)
-        .where(Enrollment.order_id == order.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+def enrollments_for_order(order: Order) -> list[Enrollment]:
+    """The enrollments this order gave (locked until commit, in id order): one, a bundle's several, or none."""
+    return list(
+        db.session.scalars(
+            sa.select(Enrollment)
+            .where(Enrollment.order_id == order.id)
+            .order_by(Enrollment.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     )
 
 
@@ -236,8 +239,8 @@ __all__ = [
     "SeatBudget",
     "Seats",
     "apply",
-    "enrollment_for_order",
     "enrollment_of",
+    "enrollments_for_order",
     "grant",
     "reissue_certificate",
     "restore",

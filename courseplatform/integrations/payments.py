@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 TEST_MODE_FEE_PERCENT_BP = 290  # 2.9 %, in basis points
 TEST_MODE_FEE_FIXED_CENTS = 30
 STRIPE_TIMEOUT_SECONDS = 20
+# The least a payment may be, in minor units: Stripe refuses to charge less (50 cents, pence, euro cents).
+MINIMUM_CHARGE_CENTS = 50
 # The Stripe API version this code reads: the one the installed stripe library is built for.
 # The client sends it on every request; set both webhook endpoints (platform and Connect) to
 # it in the Dashboard, or events arrive in another shape (see the README).

@@ -54,6 +54,7 @@ from .offerings import (
     QuizQuestion,
     Section,
     Topic,
+    bundle_items,
     offering_topics,
 )
 from .revenue import PayerKind, SessionIncome, SessionIncomeKind, SessionIncomeSource
@@ -121,6 +122,7 @@ __all__ = [
     "Topic",
     "User",
     "WaitlistEntry",
+    "bundle_items",
     "coupon_offerings",
     "offering_topics",
     "stored_markdown",

@@ -34,13 +34,21 @@ coupon_offerings = sa.Table(
 class Coupon(Model):
     """A code a creator shares (`/courses/<slug>?coupon=CODE`), checked at the Buy button.
 
-    Codes are stored upper-case and are unique per creator, so two creators may both have
-    WELCOME. A coupon is never deleted once made: orders name it, and archiving stops it.
+    Codes are stored upper-case and unique among a creator's active coupons, so two creators
+    may both have WELCOME, and a creator may archive one and make it again. A coupon is never
+    deleted once made: orders name it, and archiving stops it.
     """
 
     __tablename__ = "coupons"
     __table_args__ = (
-        sa.UniqueConstraint("creator_id", "code", name="uq_coupons_creator_code"),
+        sa.Index(
+            "uq_coupons_creator_code_active",
+            "creator_id",
+            "code",
+            unique=True,
+            postgresql_where=sa.text("archived_at IS NULL"),
+            sqlite_where=sa.text("archived_at IS NULL"),
+        ),
         sa.CheckConstraint(
             "(kind = 'percent' AND percent_off BETWEEN 1 AND 100 AND amount_off_cents IS NULL)"
             " OR (kind = 'amount' AND amount_off_cents > 0 AND currency IS NOT NULL AND percent_off IS NULL)",

@@ -26,6 +26,7 @@ class OfferingKind(enum.Enum):
     COURSE = "course"
     RECORDED_WORKSHOP = "recorded_workshop"
     LIVE_WORKSHOP = "live_workshop"
+    BUNDLE = "bundle"  # several of the creator's offerings sold together at one price
 
     @property
     def label(self) -> str:
@@ -33,6 +34,7 @@ class OfferingKind(enum.Enum):
             "course": "Self-paced course",
             "recorded_workshop": "Recorded workshop",
             "live_workshop": "Live workshop",
+            "bundle": "Bundle",
         }[self.value]
 
 
@@ -56,6 +58,18 @@ offering_topics = sa.Table(
     sa.Column("course_id", sa.ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("topic_id", sa.ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
     sa.Index("ix_course_topics_topic_id", "topic_id"),
+)
+
+# What a bundle includes, in the order its page lists them. A bundle holds courses and
+# recorded workshops (not live workshops, whose seats are sold one date at a time, nor bundles).
+bundle_items = sa.Table(
+    "bundle_items",
+    db.metadata,
+    sa.Column("bundle_id", sa.ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("item_id", sa.ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint("bundle_id <> item_id", name="bundle_not_in_itself"),
+    sa.Index("ix_bundle_items_item_id", "item_id"),
 )
 
 
@@ -158,6 +172,18 @@ class Offering(Model):
     ce_claims: Mapped[list[CEClaim]] = relationship(
         back_populates="offering", order_by="CEClaim.body", cascade="all, delete-orphan"
     )
+    # A bundle's offerings, in its order (empty for anything else).
+    bundle_offerings: Mapped[list[Offering]] = relationship(
+        secondary=bundle_items,
+        primaryjoin=lambda: Offering.id == bundle_items.c.bundle_id,
+        secondaryjoin=lambda: Offering.id == bundle_items.c.item_id,
+        order_by=lambda: (bundle_items.c.position, bundle_items.c.item_id),
+        viewonly=True,
+    )
+
+    @property
+    def is_bundle(self) -> bool:
+        return self.kind is OfferingKind.BUNDLE
 
     @property
     def is_free(self) -> bool:

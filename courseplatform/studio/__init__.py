@@ -26,5 +26,6 @@ from .learners import progress_views, waitlist_views  # noqa: E402,F401
 from .learners import views as learners_views  # noqa: E402,F401
 from .live import attendance_views  # noqa: E402,F401
 from .live import views as live_views  # noqa: E402,F401
+from .offerings import bundle_views  # noqa: E402,F401
 from .offerings import views as offerings_views  # noqa: E402,F401
 from .payouts import views as payouts_views  # noqa: E402,F401

@@ -93,11 +93,14 @@ def owned_world():
     attendance_job = Job(kind="attendance.import", payload={"session_id": session.id}, offering_id=offering.id)
     approval = ProviderApprovalFactory(creator=owner)
     coupon = CouponFactory(creator=owner)
+    kit = OfferingFactory(creator=owner, kind=OfferingKind.BUNDLE, slug="walk-kit")
     db.session.add_all([job, sessions_job, attendance_job])
     db.session.flush()
     values = {
         "approval_id": approval.id,
         "coupon_id": coupon.id,
+        "studio.bundle_contents:offering_id": kit.id,
+        "studio.save_bundle_contents:offering_id": kit.id,
         "offering_id": offering.id,
         "section_id": section.id,
         "lesson_id": lesson.id,

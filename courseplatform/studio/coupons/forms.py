@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
@@ -56,10 +58,15 @@ class CouponForm(FlaskForm):
         description="On how many offerings one learner may use it. Leave empty for no limit.",
     )
 
-    def __init__(self, offerings, *args, **kwargs) -> None:
+    def __init__(self, offerings, today: date, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.offering_ids.choices = [SelectChoice(o.id, o.title) for o in offerings]
+        self.today = today  # on the creator's calendar
         self.normalised_code: str | None = None
+
+    def validate_last_day(self, field) -> None:
+        if field.data is not None and field.data < self.today:
+            raise ValidationError("Choose today or a later day: a code that has already ended can't be used.")
 
     def validate_code(self, field) -> None:
         try:

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ...checkout.coupons import used_pairs
 from ...extensions import db
 from ...formatting import zone_or_utc
+from ...links import absolute_url
 from ...models import Coupon, CouponKind, CreatorProfile, Offering, OfferingStatus, Order, utcnow
 from ...models.base import whole_sum
 from ...models.commerce import SETTLED_STATUSES
@@ -25,7 +27,10 @@ COUPONS_PER_PAGE = 25
 
 
 class CouponTaken(ValueError):
-    """The creator already has a coupon with this code."""
+    """The creator already has an active coupon with this code."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"You already have a code {code}. Choose another, or archive that one first.")
 
 
 def couponable_offerings(profile: CreatorProfile) -> list[Offering]:
@@ -52,9 +57,11 @@ def end_of_day(day: date, zone_name: str | None) -> datetime:
 def create_coupon(profile: CreatorProfile, form: CouponForm, offerings: list[Offering]) -> Coupon:
     """A new coupon from a validated form; CouponTaken if the code is one of the creator's already."""
     code = form.normalised_code or ""
-    taken = db.session.scalar(sa.select(Coupon.id).where(Coupon.creator_id == profile.id, Coupon.code == code))
+    taken = db.session.scalar(
+        sa.select(Coupon.id).where(Coupon.creator_id == profile.id, Coupon.code == code, Coupon.archived_at.is_(None))
+    )
     if taken is not None:
-        raise CouponTaken(f"You already have a code {code}. Choose another, or archive that one first.")
+        raise CouponTaken(code)
     percent = form.kind.data == "percent"
     chosen = set(form.offering_ids.data or [])
     coupon = Coupon(
@@ -71,8 +78,12 @@ def create_coupon(profile: CreatorProfile, form: CouponForm, offerings: list[Off
     )
     if not coupon.all_offerings:
         coupon.offerings = [o for o in offerings if o.id in chosen]
-    db.session.add(coupon)
-    db.session.flush()
+    try:
+        # A savepoint: the same code made a moment ago in another tab is refused, not a server error.
+        with db.session.begin_nested():
+            db.session.add(coupon)
+    except IntegrityError:
+        raise CouponTaken(code) from None
     return coupon
 
 
@@ -85,6 +96,23 @@ def archive_coupon(profile: CreatorProfile, coupon_id: int) -> Coupon | None:
         coupon.archived_at = utcnow()
         db.session.flush()
     return coupon
+
+
+def share_links(rows: list[CouponRow], offerings: list[Offering]) -> dict[int, tuple[str, bool]]:
+    """For each usable coupon on the page: a link to share (on the site's own address) and whether it is
+    an example (the code works on every offering); only offerings learners can open are linked."""
+    now = utcnow()
+    open_to_all = [o for o in offerings if o.status is OfferingStatus.PUBLISHED]
+    links = {}
+    for row in rows:
+        coupon = row.coupon
+        if coupon.is_archived or coupon.has_expired(now):
+            continue
+        choices = open_to_all if coupon.all_offerings else [o for o in coupon.offerings if o in open_to_all]
+        if choices:
+            url = absolute_url("catalog.offering", slug=choices[0].slug, coupon=coupon.code)
+            links[coupon.id] = (url, coupon.all_offerings)
+    return links
 
 
 @dataclass(frozen=True)

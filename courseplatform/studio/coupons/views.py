@@ -13,23 +13,33 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ...access import creator_required
+from ...continuing_education import creator_today
 from ...fields import page_number
 from ...models import Offering, utcnow
 from .. import bp
 from ..offerings.forms import ConfirmForm
 from .forms import CouponForm
-from .services import CouponTaken, archive_coupon, coupon_page, couponable_offerings, create_coupon
+from .services import (
+    CouponTaken,
+    archive_coupon,
+    coupon_page,
+    couponable_offerings,
+    create_coupon,
+    share_links,
+)
 
 
 def _page(form: CouponForm, offerings: list[Offering], status: int = 200):
     profile = current_user.creator_profile
+    coupons = coupon_page(profile, page_number(request.args))
     return (
         render_template(
             "studio/coupons.html",
             profile=profile,
             form=form,
             offerings=offerings,
-            coupons=coupon_page(profile, page_number(request.args)),
+            coupons=coupons,
+            share_links=share_links(coupons.items, offerings),
             now=utcnow(),
             confirm=ConfirmForm(),
         ),
@@ -41,8 +51,9 @@ def _page(form: CouponForm, offerings: list[Offering], status: int = 200):
 @creator_required
 def coupons():
     """My coupons: what each takes off, where, how often it has been used, and a link to share."""
-    offerings = couponable_offerings(current_user.creator_profile)
-    return _page(CouponForm(offerings, formdata=None), offerings)
+    profile = current_user.creator_profile
+    offerings = couponable_offerings(profile)
+    return _page(CouponForm(offerings, creator_today(profile), formdata=None), offerings)
 
 
 @bp.post("/coupons")
@@ -50,7 +61,7 @@ def coupons():
 def create_coupon_view():
     profile = current_user.creator_profile
     offerings = couponable_offerings(profile)
-    form = CouponForm(offerings)
+    form = CouponForm(offerings, creator_today(profile))
     if not form.validate_on_submit():
         return _page(form, offerings, 400)
     try:

@@ -226,7 +226,9 @@ def refund(offering_id: int, order_id: int):
             form.refunded_before.data = str(order.refunds_requested_cents)
         else:
             flash(refund_outcome(order, refund, form.amount.data), "success")
-            return redirect(url_for("studio.learners", offering_id=offering.id))
+            # A bundle's learners are its offerings': its overview is where the creator came from.
+            back = "studio.offering" if offering.is_bundle else "studio.learners"
+            return redirect(url_for(back, offering_id=offering.id))
     left = format_money(order.refundable_cents, order.currency)
     form.amount.description = f"Up to {left}. Refunding all of it ends their access; a partial refund keeps it."
     return render_template(

@@ -16,6 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ...fields import HoursField, MoneyField, WholeNumberField, valid_slug
+from ...integrations.payments import MINIMUM_CHARGE_CENTS
 from ...models import OfferingKind
 
 KIND_CHOICES = [SelectChoice(k.value, k.label) for k in OfferingKind]
@@ -122,7 +123,7 @@ class OfferingForm(FlaskForm):
             return
         if not field.data:
             raise ValidationError("Enter a price, or choose Free.")
-        if field.data < 50:
+        if field.data < MINIMUM_CHARGE_CENTS:
             raise ValidationError("A paid price must be at least 0.50.")
 
     def validate_sliding_scale_min_cents(self, field) -> None:
@@ -130,7 +131,7 @@ class OfferingForm(FlaskForm):
             return
         if not field.data:
             raise ValidationError("Enter the lowest amount a learner can pay.")
-        if field.data < 50:
+        if field.data < MINIMUM_CHARGE_CENTS:
             raise ValidationError("The lowest amount must be at least 0.50.")
         if self.price_cents.data and field.data > self.price_cents.data:
             raise ValidationError("The lowest amount can't be above the suggested price.")

@@ -6,11 +6,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
+from ...bundles import bundle_problems
 from ...continuing_education import creator_today, snapshot_ce
 from ...enrollments.waitlist import announce_opening
 from ...extensions import db
 from ...fields import slugify
-from ...integrations.payments import test_mode
+from ...integrations.payments import MINIMUM_CHARGE_CENTS, test_mode
 from ...integrations.storage import get_storage
 from ...media.services import claim_upload, release_assets, store_upload
 from ...models import (
@@ -40,6 +41,10 @@ from .forms import topic_names
 
 class StudioError(ValueError):
     """A studio rule was broken; the message tells the creator what to do."""
+
+
+class KindChangeRefused(StudioError):
+    """An offering turned into a bundle, or a bundle into something else: its lessons or contents would be lost."""
 
 
 class CERulesBroken(StudioError):
@@ -157,6 +162,10 @@ def save_offering(
     if offering is None:
         # Linked by id, not by relationship, so it joins the session only when complete.
         offering = Offering(creator_id=profile.id, currency=profile.currency, status=OfferingStatus.DRAFT)
+    if offering.id is not None and (offering.kind is OfferingKind.BUNDLE) != (form.kind.data == "bundle"):
+        raise KindChangeRefused(
+            "A bundle can't become another kind of offering, nor an offering a bundle: make a new one instead."
+        )
     slug = form.slug.data or unique_offering_slug(form.title.data, exclude_id=offering.id)
     if slug_in_use(slug, offering.id):
         raise StudioError("Another offering already uses this web address; choose another.")
@@ -242,10 +251,10 @@ def curriculum_problems(offering: Offering) -> list[str]:
 
 def publish_problems(offering: Offering) -> list[str]:
     """Everything that stops this offering from being published, in words the creator can act on."""
-    problems = curriculum_problems(offering)
+    problems = bundle_problems(offering) if offering.is_bundle else curriculum_problems(offering)
     if not offering.description.strip():
         problems.append("Write a description, so learners know what they'll get (Details).")
-    if offering.price_cents and offering.price_cents < 50:
+    if offering.price_cents and offering.price_cents < MINIMUM_CHARGE_CENTS:
         problems.append("Set a price of at least 0.50, or make it free (Details).")
     if offering.sliding_scale_min_cents is not None and offering.sliding_scale_min_cents > offering.price_cents:
         problems.append("The lowest sliding-scale amount is above the suggested price (Details).")

@@ -18,6 +18,7 @@ from . import services
 from .forms import ConfirmForm, OfferingForm
 from .services import (
     CERulesBroken,
+    KindChangeRefused,
     NotReadyToPublish,
     StudioError,
     archive,
@@ -95,12 +96,19 @@ def _offering_form(form: OfferingForm, offering: Offering | None):
             flash(str(error), "error")
             db.session.rollback()
         except (StudioError, UploadError) as error:
-            target = form.slug if isinstance(error, StudioError) else form.cover
+            target = (
+                form.kind
+                if isinstance(error, KindChangeRefused)
+                else form.slug
+                if isinstance(error, StudioError)
+                else form.cover
+            )
             target.errors = [*target.errors, str(error)]
             db.session.rollback()
         else:
             if offering is None:
-                flash("Your offering is saved as a draft. Next, build its curriculum.", "success")
+                next_step = "choose the offerings it holds" if saved.is_bundle else "build its curriculum"
+                flash(f"Your offering is saved as a draft. Next, {next_step}.", "success")
                 return redirect(url_for("studio.offering", offering_id=saved.id))
             flash("Your changes are saved.", "success")
             return redirect(url_for("studio.edit_offering", offering_id=saved.id))

@@ -1,0 +1,124 @@
+"""Bundles: several of a creator's offerings sold together at one price.
+
+A bundle is an offering of its own kind (`OfferingKind.BUNDLE`) with no lessons: its page,
+price, coupons, orders, ledger line and revenue line are an offering's like any other. What
+it sells is access to its offerings (`bundle_items`): one order, one enrollment per offering
+(each pointing at the bundle's order), and the order's refunds and disputes act on all of
+them (`checkout.services.reverse_payment`). A learner who already has one of the offerings
+keeps the access they had; the bundle gives them the rest.
+
+A bundle holds courses and recorded workshops of the same creator and currency: not live
+workshops (their seats are sold a date at a time) and not other bundles.
+
+Functions flush and never commit: the caller's request commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from .extensions import db
+from .models import (
+    CreatorProfile,
+    Enrollment,
+    EnrollmentStatus,
+    Offering,
+    OfferingKind,
+    OfferingStatus,
+    User,
+    bundle_items,
+)
+
+BUNDLABLE_KINDS = (OfferingKind.COURSE, OfferingKind.RECORDED_WORKSHOP)
+MIN_ITEMS = 2
+MAX_ITEMS = 20
+
+
+def bundle_candidates(profile: CreatorProfile, bundle: Offering) -> list[Offering]:
+    """The creator's offerings this bundle may hold: courses and recorded workshops in its currency, not archived."""
+    return list(
+        db.session.scalars(
+            sa.select(Offering)
+            .where(
+                Offering.creator_id == profile.id,
+                Offering.kind.in_(BUNDLABLE_KINDS),
+                Offering.currency == bundle.currency,
+                Offering.status != OfferingStatus.ARCHIVED,
+                Offering.id != bundle.id,
+            )
+            .order_by(Offering.title, Offering.id)
+        )
+    )
+
+
+class BundleError(ValueError):
+    """A bundle's contents that can't be saved; the message says why."""
+
+
+def set_bundle_offerings(bundle: Offering, chosen_ids: Iterable[int], candidates: list[Offering]) -> list[Offering]:
+    """Make the bundle hold exactly these of its candidates, in the candidates' order; BundleError otherwise."""
+    wanted = set(chosen_ids)
+    allowed = {offering.id: offering for offering in candidates}
+    if wanted - allowed.keys():
+        raise BundleError("Choose only your own courses and recorded workshops, in this bundle's currency.")
+    if len(wanted) > MAX_ITEMS:
+        raise BundleError(f"A bundle holds at most {MAX_ITEMS} offerings.")
+    db.session.execute(sa.delete(bundle_items).where(bundle_items.c.bundle_id == bundle.id))
+    kept = [offering for offering in candidates if offering.id in wanted]
+    if kept:
+        db.session.execute(
+            sa.insert(bundle_items),
+            [{"bundle_id": bundle.id, "item_id": o.id, "position": n} for n, o in enumerate(kept)],
+        )
+    db.session.flush()
+    db.session.expire(bundle, ["bundle_offerings"])
+    if bundle.status is OfferingStatus.PUBLISHED and bundle_problems(bundle):
+        # What learners are buying right now can change, but not below what publishing asks.
+        raise BundleError(
+            f"A published bundle holds at least {MIN_ITEMS} published offerings. "
+            "To hold fewer, take it back to draft first."
+        )
+    return kept
+
+
+def bundle_problems(bundle: Offering) -> list[str]:
+    """What stops a bundle from being published, in words the creator can act on."""
+    items = bundle.bundle_offerings
+    if len(items) < MIN_ITEMS:
+        return [f"Choose at least {MIN_ITEMS} offerings for the bundle (Contents)."]
+    unpublished = [o.title for o in items if o.status is not OfferingStatus.PUBLISHED]
+    problems = []
+    if unpublished:
+        problems.append(f"Publish {', '.join(unpublished)} first, or take it out of the bundle (Contents).")
+    if bundle.sliding_scale_min_cents is not None:
+        problems.append("Give the bundle a fixed price: pay what you can isn't offered for bundles (Details).")
+    return problems
+
+
+def list_value_cents(bundle: Offering) -> int:
+    """What the bundle's offerings cost bought one by one."""
+    return sum(offering.price_cents for offering in bundle.bundle_offerings)
+
+
+def owned_offering_ids(user: User, bundle: Offering) -> set[int]:
+    """Which of the bundle's offerings the learner already has access to; one query."""
+    ids = [offering.id for offering in bundle.bundle_offerings]
+    if not ids or not user.is_authenticated:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(Enrollment.offering_id).where(
+                Enrollment.user_id == user.id,
+                Enrollment.offering_id.in_(ids),
+                Enrollment.status == EnrollmentStatus.ACTIVE,
+            )
+        )
+    )
+
+
+def has_everything(user: User, bundle: Offering) -> bool:
+    """The learner already has every offering in the bundle, so there is nothing left to buy."""
+    items = bundle.bundle_offerings
+    return bool(items) and len(owned_offering_ids(user, bundle)) == len(items)
