@@ -37,16 +37,23 @@ MAX_ITEMS = 20
 
 
 def bundle_candidates(profile: CreatorProfile, bundle: Offering) -> list[Offering]:
-    """The creator's offerings this bundle may hold: courses and recorded workshops in its currency, not archived."""
+    """The creator's offerings this bundle may hold: courses and recorded workshops in its currency, not
+    archived, and those it holds already whatever became of them (so the creator can see and untick them)."""
+    held = sa.select(bundle_items.c.item_id).where(bundle_items.c.bundle_id == bundle.id)
     return list(
         db.session.scalars(
             sa.select(Offering)
             .where(
                 Offering.creator_id == profile.id,
-                Offering.kind.in_(BUNDLABLE_KINDS),
-                Offering.currency == bundle.currency,
-                Offering.status != OfferingStatus.ARCHIVED,
                 Offering.id != bundle.id,
+                sa.or_(
+                    sa.and_(
+                        Offering.kind.in_(BUNDLABLE_KINDS),
+                        Offering.currency == bundle.currency,
+                        Offering.status != OfferingStatus.ARCHIVED,
+                    ),
+                    Offering.id.in_(held),
+                ),
             )
             .order_by(Offering.title, Offering.id)
         )
@@ -60,7 +67,11 @@ class BundleError(ValueError):
 def set_bundle_offerings(bundle: Offering, chosen_ids: Iterable[int], candidates: list[Offering]) -> list[Offering]:
     """Make the bundle hold exactly these of its candidates, in the candidates' order; BundleError otherwise."""
     wanted = set(chosen_ids)
-    allowed = {offering.id: offering for offering in candidates}
+    allowed = {
+        offering.id: offering
+        for offering in candidates
+        if offering.kind in BUNDLABLE_KINDS and offering.currency == bundle.currency
+    }
     if wanted - allowed.keys():
         raise BundleError("Choose only your own courses and recorded workshops, in this bundle's currency.")
     if len(wanted) > MAX_ITEMS:
@@ -84,17 +95,43 @@ def set_bundle_offerings(bundle: Offering, chosen_ids: Iterable[int], candidates
 
 
 def bundle_problems(bundle: Offering) -> list[str]:
-    """What stops a bundle from being published, in words the creator can act on."""
+    """What stops a bundle from being published, or sold: the same rules, in words the creator can act on.
+
+    Checked again at every Buy, so a bundle stops selling when an offering in it is archived,
+    taken back to draft, put on waitlist only, turned into a live workshop or deleted.
+    """
     items = bundle.bundle_offerings
     if len(items) < MIN_ITEMS:
         return [f"Choose at least {MIN_ITEMS} offerings for the bundle (Contents)."]
-    unpublished = [o.title for o in items if o.status is not OfferingStatus.PUBLISHED]
     problems = []
-    if unpublished:
-        problems.append(f"Publish {', '.join(unpublished)} first, or take it out of the bundle (Contents).")
-    if bundle.sliding_scale_min_cents is not None:
-        problems.append("Give the bundle a fixed price: pay what you can isn't offered for bundles (Details).")
+    closed = [o.title for o in items if not is_sellable_item(o)]
+    if closed:
+        problems.append(
+            f"{', '.join(closed)} can't be sold in a bundle now: publish it, open it to sign-ups, "
+            "or take it out of the bundle (Contents)."
+        )
+    if bundle.is_free or bundle.sliding_scale_min_cents is not None:
+        problems.append(
+            "Give the bundle a fixed price: free and pay what you can aren't offered for bundles (Details)."
+        )
     return problems
+
+
+def is_sellable_item(offering: Offering) -> bool:
+    """An offering a bundle may sell right now: a listed course or recorded workshop open to sign-ups."""
+    return offering.kind in BUNDLABLE_KINDS and offering.is_listed and not offering.waitlist_only
+
+
+def published_bundles_holding(offering: Offering) -> list[Offering]:
+    """The published bundles this offering is in (an archive, a delete or a new kind would stop them selling)."""
+    return list(
+        db.session.scalars(
+            sa.select(Offering)
+            .join(bundle_items, bundle_items.c.bundle_id == Offering.id)
+            .where(bundle_items.c.item_id == offering.id, Offering.status == OfferingStatus.PUBLISHED)
+            .order_by(Offering.title)
+        )
+    )
 
 
 def list_value_cents(bundle: Offering) -> int:
@@ -116,6 +153,28 @@ def owned_offering_ids(user: User, bundle: Offering) -> set[int]:
             )
         )
     )
+
+
+def purchase_refusals(user: User, bundle: Offering) -> list[str]:
+    """Why buying the bundle can't give this learner all it holds (an offering closed, or access to one ended
+    in a way buying can't undo); empty when it can. Offerings they already have are theirs and don't count."""
+    from .enrollments.access_changes import enrollment_of
+    from .enrollments.states import AccessRefused, next_status
+    from .models import AccessEvent
+
+    refusals = []
+    for offering in bundle.bundle_offerings:
+        existing = enrollment_of(user.id, offering.id)
+        if existing is not None and existing.is_active:
+            continue
+        if not is_sellable_item(offering):
+            refusals.append(f"{offering.title} isn't open to sign-ups right now")
+            continue
+        try:
+            next_status(existing, AccessEvent.PURCHASE)
+        except AccessRefused:
+            refusals.append(f"your access to {offering.title} has ended and can't be bought back")
+    return refusals
 
 
 def has_everything(user: User, bundle: Offering) -> bool:

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from courseplatform.bundles import bundle_problems
 from courseplatform.demo.seed import LEARNER_EMAIL, THERAPIST_EMAIL, seed_demo
 from courseplatform.extensions import db
 from courseplatform.integrations.storage import get_storage
 from courseplatform.models import (
+    Coupon,
     Enrollment,
     LessonKind,
     LessonProgress,
@@ -43,9 +45,18 @@ def test_seed_demo_creates_the_demo_world_once(app, web, client):
     learner = db.session.scalar(sa.select(User).filter_by(email=LEARNER_EMAIL))
     offerings = list(db.session.scalars(sa.select(Offering).filter_by(creator_id=therapist.creator_profile.id)))
     kinds = {c.kind for c in offerings if c.price_cents > 0 and c.status is OfferingStatus.PUBLISHED}
-    assert kinds == {OfferingKind.COURSE, OfferingKind.RECORDED_WORKSHOP, OfferingKind.LIVE_WORKSHOP}
+    assert kinds == {
+        OfferingKind.COURSE,
+        OfferingKind.RECORDED_WORKSHOP,
+        OfferingKind.LIVE_WORKSHOP,
+        OfferingKind.BUNDLE,
+    }
     assert any(c.is_free for c in offerings)
-    assert all(c.sections and c.sections[0].lessons for c in offerings)
+    assert all(c.sections and c.sections[0].lessons for c in offerings if not c.is_bundle)
+    (kit,) = [c for c in offerings if c.is_bundle]
+    assert len(kit.bundle_offerings) == 2 and not bundle_problems(kit)
+    codes = set(db.session.scalars(sa.select(Coupon.code).filter_by(creator_id=therapist.creator_profile.id)))
+    assert codes == {"WELCOME20", "COLLEAGUE"}
 
     video = db.session.scalar(sa.select(LessonModel).where(LessonModel.kind == LessonKind.VIDEO))
     with get_storage().open(video.media_asset.storage_key) as stream:

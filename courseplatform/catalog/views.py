@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..bundles import list_value_cents, owned_offering_ids
+from ..bundles import bundle_problems, list_value_cents, owned_offering_ids
 from ..checkout.coupons import CouponError, CouponPrice, coupon_offer, normalise_code
 from ..checkout.forms import CheckoutForm
 from ..continuing_education import approved_credits, creator_today, format_of
@@ -82,6 +82,8 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
     owned = owned_offering_ids(current_user, offering) if offering.is_bundle else set()
     if offering.is_bundle and owned and len(owned) == len(offering.bundle_offerings):
         action = "enrolled"
+    elif offering.is_bundle and action in ("buy", "free", "sliding") and bundle_problems(offering):
+        action = "unavailable"  # an offering in it was closed since: it stops selling, as Buy would refuse
     if waitlist_form is None:
         email = current_user.email if current_user.is_authenticated else None
         waitlist_form = WaitlistForm(formdata=None, email=email, meta=form_meta())

@@ -20,7 +20,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app, render_template
 
-from ..bundles import has_everything
+from ..bundles import bundle_problems, has_everything, purchase_refusals
 from ..enrollments import access_changes
 from ..enrollments.access_changes import enrollment_of, enrollments_for_order
 from ..enrollments.notes import learner_note
@@ -181,6 +181,7 @@ def begin_checkout(
     return order
 
 
+ALREADY_HAVE_BUNDLE = "You already have everything in this bundle, so there's nothing to buy."
 WORKSHOP_FULL = "Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens."
 
 
@@ -191,8 +192,14 @@ def _check_may_buy(user: User, offering: Offering) -> None:
     profile = user.creator_profile
     if profile is not None and profile.id == offering.creator_id:
         raise CheckoutError("This is your own offering, so you already have access to all of it.", category="info")
-    if offering.is_bundle and has_everything(user, offering):
-        raise CheckoutError("You already have everything in this bundle, so there's nothing to buy.", category="info")
+    if offering.is_bundle:
+        if bundle_problems(offering):
+            raise CheckoutError("This bundle isn't available right now. Its offerings can still be bought one by one.")
+        if has_everything(user, offering):
+            raise CheckoutError(ALREADY_HAVE_BUNDLE, category="info")
+        refusals = purchase_refusals(user, offering)
+        if refusals:
+            raise CheckoutError(f"This bundle can't be sold to you: {'; '.join(refusals)}.")
     existing = enrollment_of(user.id, offering.id)
     if existing is not None and existing.is_active:
         raise AlreadyEnrolled(existing)
@@ -256,9 +263,12 @@ def _enrol_without_payment(order: Order, offering: Offering) -> Enrollment:
     order.expires_at = None
     order.platform_fee_cents = order.net_cents = 0
     if offering.is_bundle:
-        # The offerings the learner doesn't have yet (begin_checkout refused a bundle they have all of).
+        # The offerings the learner doesn't have yet (begin_checkout refused a bundle they have all of, or
+        # one that can't give them all it holds).
         missing = [o for o in offering.bundle_offerings if not _has_access(order.learner, o)]
-        granted = [_grant_or_refuse(order.learner, lock_offering(o.id), AccessEvent.PURCHASE, order) for o in missing]
+        granted = [_grant_or_refuse(order.learner, o, AccessEvent.PURCHASE, order) for o in missing]
+        if not granted:
+            raise CheckoutError(ALREADY_HAVE_BUNDLE, category="info")
         enrollment = granted[0]
     else:
         enrollment = _grant_or_refuse(order.learner, offering, AccessEvent.PURCHASE, order)
@@ -419,26 +429,17 @@ def _give_bundle_access(order: Order, bundle: Offering, payments: Payments) -> F
     rest had ended in a way buying can't undo) is refunded in full, with a note.
     """
     learner = order.learner
-    granted = 0
-    refused = False
-    for item in bundle.bundle_offerings:
-        existing = enrollment_of(learner.id, item.id)
-        if existing is not None and existing.is_active:
-            continue
-        try:
-            change = access_changes.grant(learner, lock_offering(item.id), AccessEvent.PURCHASE, order)
-        except (access_changes.AccessRefused, access_changes.NoSeat):
-            refused = True
-            continue
-        granted += change.changed
-    if granted:
-        return FulfilmentOutcome.ENROLLED
-    if refused:
-        _refund_whole(
-            order, payments, "Your access to this bundle's offerings had ended, so this payment was refunded."
-        )
+    if purchase_refusals(learner, bundle) or bundle_problems(bundle):
+        # Something changed since Buy: all of it or none of it, never the whole price for part of the bundle.
+        _refund_whole(order, payments, "The bundle couldn't give you all it holds, so this payment was refunded.")
         _mail_refund_notice(order, "access_ended")
         return FulfilmentOutcome.REFUNDED_ENDED
+    granted = 0
+    for item in bundle.bundle_offerings:  # courses and recorded workshops: no seats, so no row to lock
+        if not _has_access(learner, item):
+            granted += access_changes.grant(learner, item, AccessEvent.PURCHASE, order).changed
+    if granted:
+        return FulfilmentOutcome.ENROLLED
     _refund_whole(order, payments, "You already had everything in this bundle, so this payment was refunded in full.")
     _mail_refund_notice(order, "already_enrolled")
     return FulfilmentOutcome.REFUNDED_DUPLICATE
@@ -740,7 +741,7 @@ def _mail_receipt(order: Order) -> None:
             order=order,
             offering=order.offering,
             test_mode=order.provider.value == "test",
-            learn_link=learn_url(order.offering),
+            learn_link=absolute_url("learning.index") if order.offering.is_bundle else learn_url(order.offering),
             orders_link=absolute_url("accounts.orders"),
         ),
     )

@@ -164,7 +164,9 @@ def test_an_item_roster_links_the_bundle_order_to_its_refund_page(client, web, b
 
     assert f"/studio/courses/{bundle.id}/orders/{order.id}/refund" in roster
     assert refund_page.status_code == 200
-    assert "a full refund ends access to Grounding, Sleep" in text_of(refund_page.get_data(as_text=True))
+    assert "a full refund ends the access this order gave (Grounding, Sleep)" in text_of(
+        refund_page.get_data(as_text=True)
+    )
 
 
 def test_orders_are_one_per_bundle_whatever_the_webhook_repeats(client, web, bundle):

@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from courseplatform.extensions import db
 from courseplatform.models import Coupon, Enrollment, Order, OrderStatus
@@ -30,19 +29,17 @@ from ..factories import (
 )
 from ..helpers import committed_application, csrf_token_from
 from ..markup import text_of
+from ..servers import Loopback
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[tuple]:
     """An application whose requests really commit, served over HTTP; (app, base URL)."""
-    with committed_application(tmp_path_factory, "coupons", LOGIN_RATE_LIMIT="1000 per minute") as app:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        yield app, f"http://127.0.0.1:{server.server_port}"
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with (
+        committed_application(tmp_path_factory, "coupons", LOGIN_RATE_LIMIT="1000 per minute") as app,
+        Loopback(app) as server,
+    ):
+        yield app, server.url
 
 
 def committed(app, *, offerings: int = 1, learners: int, **coupon) -> tuple[list[str], list[str], int]:

@@ -71,7 +71,7 @@ def test_a_bundle_holds_the_ticked_offerings_and_publishes_once_they_are_two_and
     assert bundle.kind is OfferingKind.BUNDLE
     assert "Choose at least 2 offerings for the bundle (Contents)." in overview
     assert "Add at least one lesson" not in overview
-    assert "Publish Sleep first, or take it out of the bundle" in refused
+    assert "Sleep can't be sold in a bundle now: publish it" in refused
     assert "costs $130; the bundle's price is $99" in contents
     db.session.expire_all()
     assert [o.title for o in bundle.bundle_offerings] == ["Grounding", "Sleep"]

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from courseplatform.extensions import db
 from courseplatform.models import Coupon
@@ -20,6 +19,7 @@ from courseplatform.models import Coupon
 from ..enrollments.test_access_races import logged_in
 from ..factories import CreatorProfileFactory
 from ..helpers import committed_application, csrf_token_from
+from ..servers import Loopback
 
 PRESSES = 8
 ROUNDS = 4
@@ -27,14 +27,12 @@ ROUNDS = 4
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[tuple]:
-    with committed_application(tmp_path_factory, "coupon_create", LOGIN_RATE_LIMIT="1000 per minute") as app:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        yield app, f"http://127.0.0.1:{server.server_port}"
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    """An application whose requests really commit, served over HTTP; (app, base URL)."""
+    with (
+        committed_application(tmp_path_factory, "coupon_create", LOGIN_RATE_LIMIT="1000 per minute") as app,
+        Loopback(app) as server,
+    ):
+        yield app, server.url
 
 
 def test_make_the_code_pressed_twice_at_once_makes_one_code_and_no_error_page(live):

@@ -262,6 +262,18 @@ def offering_order(offering: Offering, order_id: int) -> Order | None:
     return order if order is not None and order.is_settled else None
 
 
+def order_gave(order: Order) -> list[str]:
+    """The titles of the offerings this order gave access to (a bundle's, as they were when bought)."""
+    return list(
+        db.session.scalars(
+            sa.select(Offering.title)
+            .join(Enrollment, Enrollment.offering_id == Offering.id)
+            .where(Enrollment.order_id == order.id)
+            .order_by(Offering.title)
+        )
+    )
+
+
 def refund_authors(order: Order) -> dict[int, User]:
     """Who made each studio refund on this order (one query)."""
     ids = {refund.created_by_id for refund in order.refunds if refund.created_by_id}

@@ -42,17 +42,27 @@ from .services import (
     learners_csv,
     offering_enrollment,
     offering_order,
+    order_gave,
     read_learner_list,
     refund_authors,
     restore_access,
 )
 
 
+def _roster_offering(offering_id: int):
+    """The offering whose learners these are: 404 for a bundle, whose learners are its offerings' (and whom
+    a grant or a list would enrol in an offering with no lessons)."""
+    offering = owned_offering_or_404(offering_id)
+    if offering.is_bundle:
+        abort(404)
+    return offering
+
+
 @bp.get("/courses/<int:offering_id>/learners")
 @studio_required
 def learners(offering_id: int):
     """Everyone enrolled, with how they joined, their progress and their order; search, filter, page."""
-    return _roster_page(owned_offering_or_404(offering_id))
+    return _roster_page(_roster_offering(offering_id))
 
 
 def _roster_page(offering: Offering, grant: GrantAccessForm | None = None, upload: ImportLearnersForm | None = None):
@@ -75,7 +85,7 @@ def _roster_page(offering: Offering, grant: GrantAccessForm | None = None, uploa
 @studio_required
 def learners_csv_download(offering_id: int):
     """The roster (as searched and filtered) as CSV, for the creator's spreadsheet or mailing tool."""
-    offering = owned_offering_or_404(offering_id)
+    offering = _roster_offering(offering_id)
     search = LearnerSearchForm(request.args)
     return private_download(learners_csv(offering, search.query, search.status_filter), f"{offering.slug}-learners.csv")
 
@@ -84,7 +94,7 @@ def learners_csv_download(offering_id: int):
 @studio_required
 def grant_learner(offering_id: int):
     """Give one person complimentary access by e-mail; someone without an account is invited to make one."""
-    offering = owned_offering_or_404(offering_id)
+    offering = _roster_offering(offering_id)
     form = GrantAccessForm()
     if not form.validate_on_submit():
         return _roster_page(offering, grant=form)
@@ -102,7 +112,7 @@ def grant_learner(offering_id: int):
 @studio_required
 def import_learners(offering_id: int):
     """Check an uploaded CSV and start enrolling everyone on it; the next page follows the job."""
-    offering = owned_offering_or_404(offering_id)
+    offering = _roster_offering(offering_id)
     form = ImportLearnersForm()
     if not form.validate_on_submit():
         return _roster_page(offering, upload=form)
@@ -237,7 +247,8 @@ def refund(offering_id: int, order_id: int):
         order=order,
         form=form,
         authors=refund_authors(order),
-        active_tab="studio.learners",
+        given=order_gave(order) if offering.is_bundle else [],
+        active_tab="studio.offering" if offering.is_bundle else "studio.learners",
     )
 
 

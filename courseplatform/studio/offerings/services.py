@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
-from ...bundles import bundle_problems
+from ...bundles import bundle_problems, published_bundles_holding
 from ...continuing_education import creator_today, snapshot_ce
 from ...enrollments.waitlist import announce_opening
 from ...extensions import db
@@ -30,6 +30,7 @@ from ...models import (
     QuizQuestion,
     Section,
     Topic,
+    bundle_items,
     stored_markdown,
     utcnow,
 )
@@ -41,6 +42,10 @@ from .forms import topic_names
 
 class StudioError(ValueError):
     """A studio rule was broken; the message tells the creator what to do."""
+
+
+class PriceRefused(StudioError):
+    """A published bundle's price changed to one it can't be sold at (free, or pay what you can)."""
 
 
 class KindChangeRefused(StudioError):
@@ -162,10 +167,8 @@ def save_offering(
     if offering is None:
         # Linked by id, not by relationship, so it joins the session only when complete.
         offering = Offering(creator_id=profile.id, currency=profile.currency, status=OfferingStatus.DRAFT)
-    if offering.id is not None and (offering.kind is OfferingKind.BUNDLE) != (form.kind.data == "bundle"):
-        raise KindChangeRefused(
-            "A bundle can't become another kind of offering, nor an offering a bundle: make a new one instead."
-        )
+    if offering.id is not None:
+        _check_kind_change(offering, form.kind.data)
     slug = form.slug.data or unique_offering_slug(form.title.data, exclude_id=offering.id)
     if slug_in_use(slug, offering.id):
         raise StudioError("Another offering already uses this web address; choose another.")
@@ -189,9 +192,26 @@ def save_offering(
         snapshot_ce(offering, "details changed")
     if opening and offering.status is OfferingStatus.PUBLISHED:
         announce_opening(offering)
+    if offering.is_bundle and offering.status is OfferingStatus.PUBLISHED and bundle_problems(offering):
+        raise PriceRefused("A published bundle must stay sellable: " + " ".join(bundle_problems(offering)))
     if old_cover is not None and old_cover is not offering.cover_asset:
         return offering, release_assets([old_cover])
     return offering, []
+
+
+def _check_kind_change(offering: Offering, kind: str) -> None:
+    """KindChangeRefused for a bundle made something else or the reverse (its contents or lessons would be
+    lost), and for an offering a published bundle holds made a live workshop (bundles hold none)."""
+    if (offering.kind is OfferingKind.BUNDLE) != (kind == OfferingKind.BUNDLE.value):
+        raise KindChangeRefused(
+            "A bundle can't become another kind of offering, nor an offering a bundle: make a new one instead."
+        )
+    becomes_live = kind == OfferingKind.LIVE_WORKSHOP.value and offering.kind is not OfferingKind.LIVE_WORKSHOP
+    if becomes_live and published_bundles_holding(offering):
+        raise KindChangeRefused(
+            "This offering is in a published bundle, and bundles hold no live workshops: "
+            "take it out of the bundle's Contents first."
+        )
 
 
 def _apply_details(offering: Offering, form, slug: str) -> None:
@@ -299,6 +319,7 @@ def archive(offering: Offering) -> None:
     """Take a published offering out of the catalog; enrolled learners keep their access."""
     if offering.status is not OfferingStatus.PUBLISHED:
         raise StudioError("Only a published offering can be archived.")
+    _keep_bundles_selling(offering, "archived")
     offering.status = OfferingStatus.ARCHIVED
     offering.updated_at = utcnow()
 
@@ -307,6 +328,7 @@ def unpublish(offering: Offering) -> None:
     """Back to draft, to rework it; enrolled learners keep their access."""
     if offering.status is OfferingStatus.DRAFT:
         raise StudioError("This offering is already a draft.")
+    _keep_bundles_selling(offering, "taken back to draft")
     offering.status = OfferingStatus.DRAFT
     offering.updated_at = utcnow()
 
@@ -386,7 +408,22 @@ def duplicate_offering(offering: Offering) -> Offering:
                     )
     db.session.add(copy)
     db.session.flush()
+    if offering.is_bundle and offering.bundle_offerings:
+        held = [{"bundle_id": copy.id, "item_id": o.id, "position": n} for n, o in enumerate(offering.bundle_offerings)]
+        db.session.execute(sa.insert(bundle_items), held)
     return copy
+
+
+def _keep_bundles_selling(offering: Offering, change: str) -> None:
+    """StudioError when `change` (archiving, back to draft, deleting, a new kind) would stop a published
+    bundle that holds this offering from selling: the creator takes it out of the bundle first."""
+    holding = published_bundles_holding(offering)
+    if holding:
+        names = ", ".join(f"“{bundle.title}”" for bundle in holding)
+        raise StudioError(
+            f"This offering is in the published bundle {names}, so it can't be {change}: "
+            "take it out of the bundle's Contents first, or take the bundle back to draft."
+        )
 
 
 def has_buyers(offering: Offering) -> bool:
@@ -408,6 +445,7 @@ def delete_offering(offering: Offering) -> list[str]:
             "People have enrolled in or ordered this offering, so it can't be deleted. "
             "Archive it instead: it leaves the catalog and they keep their access."
         )
+    _keep_bundles_selling(offering, "deleted")
     lessons = [lesson for section in offering.sections for lesson in section.lessons]
     ids = {
         offering.cover_asset_id,

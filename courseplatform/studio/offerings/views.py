@@ -20,6 +20,7 @@ from .services import (
     CERulesBroken,
     KindChangeRefused,
     NotReadyToPublish,
+    PriceRefused,
     StudioError,
     archive,
     has_buyers,
@@ -96,13 +97,12 @@ def _offering_form(form: OfferingForm, offering: Offering | None):
             flash(str(error), "error")
             db.session.rollback()
         except (StudioError, UploadError) as error:
-            target = (
-                form.kind
-                if isinstance(error, KindChangeRefused)
-                else form.slug
-                if isinstance(error, StudioError)
-                else form.cover
-            )
+            if isinstance(error, KindChangeRefused):
+                target = form.kind
+            elif isinstance(error, PriceRefused):
+                target = form.price_kind
+            else:
+                target = form.slug if isinstance(error, StudioError) else form.cover
             target.errors = [*target.errors, str(error)]
             db.session.rollback()
         else:
