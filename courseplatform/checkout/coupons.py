@@ -130,13 +130,16 @@ def _applicable(offering: Offering, code: str, now: datetime, *, lock: bool) -> 
 
 
 def used_pairs() -> sa.Select:
-    """(coupon, learner, offering) for every use of every coupon: settled orders, and checkouts holding a place."""
+    """(coupon, learner, offering, paid) for every use of every coupon: settled orders (paid 1), and checkouts
+    still holding a place (paid 0)."""
     now = utcnow()
+    settled = sa.case((Order.status.in_(SETTLED_STATUSES), 1), else_=0)
     return (
         sa.select(
             Order.coupon_id.label("coupon_id"),
             Order.learner_id.label("learner_id"),
             Order.offering_id.label("offering_id"),
+            sa.func.max(settled).label("paid"),
         )
         .where(
             Order.coupon_id.is_not(None),
@@ -148,7 +151,7 @@ def used_pairs() -> sa.Select:
                 ),
             ),
         )
-        .distinct()
+        .group_by(Order.coupon_id, Order.learner_id, Order.offering_id)
     )
 
 
@@ -163,12 +166,19 @@ def _check_uses(coupon: Coupon, learner_id: int, offering_id: int) -> None:
         sa.select(
             sa.func.count().filter(others),
             sa.func.count().filter(mine),
+            sa.func.count().filter(mine, pairs.c.paid == 1),
         ).select_from(pairs)
     ).one()
-    used_by_others, used_by_me = int(row[0]), int(row[1])
+    used_by_others, used_by_me, paid_by_me = int(row[0]), int(row[1]), int(row[2])
     if coupon.max_redemptions is not None and used_by_others >= coupon.max_redemptions:
         raise CouponError(f"The code {coupon.code} has been used as many times as it allows.")
     if coupon.max_per_learner is not None and used_by_me >= coupon.max_per_learner:
+        if paid_by_me < coupon.max_per_learner:
+            # Their own open checkout for another offering holds the use: say so, and when it comes back.
+            raise CouponError(
+                f"You have a checkout open with the code {coupon.code} for another offering. Finish it there, "
+                "or come back in half an hour, when an unpaid checkout lets the code go."
+            )
         if coupon.max_per_learner == 1:
             raise CouponError(f"You've already used the code {coupon.code}.")
         raise CouponError(f"You've already used the code {coupon.code} as many times as it allows one person.")

@@ -108,7 +108,7 @@ def test_one_learner_on_two_offerings_at_once_with_a_once_per_learner_code_uses_
     told = press_buy_together(base, [(first, slugs[0], "ONCEEACH"), (second, slugs[1], "ONCEEACH")])
 
     assert len(orders_with(app, coupon_id)) == 1
-    assert sum("You've already used the code ONCEEACH." in page for page in told) == 1
+    assert sum("You have a checkout open with the code ONCEEACH for another offering." in page for page in told) == 1
 
 
 def test_six_learners_at_once_on_a_100_percent_code_for_two_enrol_two(live):

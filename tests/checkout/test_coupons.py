@@ -183,9 +183,13 @@ def test_the_per_learner_limit_counts_offerings_not_repeated_presses_of_buy(clie
     refused = buy(web, second, coupon="ONCE")
 
     assert len(orders_of(learner)) == 1
-    assert "You've already used the code ONCE." in text_of(
-        client.get(refused.headers["Location"]).get_data(as_text=True)
-    )
+    told = text_of(client.get(refused.headers["Location"]).get_data(as_text=True))
+    assert "You have a checkout open with the code ONCE for another offering." in told
+    pay(client, orders_of(learner)[0])
+    refused = buy(web, second, coupon="ONCE")
+    told = text_of(client.get(refused.headers["Location"]).get_data(as_text=True))
+    assert "You've already used the code ONCE." in told
+    assert len(orders_of(learner)) == 1
 
 
 def test_the_total_limit_counts_checkouts_holding_a_use_and_frees_it_when_they_lapse(client, web, course):
