@@ -27,6 +27,7 @@ KIND_LABELS = {
     "sessions.import": "Import session income",
     "attendance.import": "Import live-session attendance",
     "storage.delete": "Delete stored files",
+    "payments.delete_coupon": "Remove a lapsed checkout's Stripe coupon",
     "media.probe": "Check an uploaded video or audio file",
     "media.ladder": "Make a video's streaming versions",
     "waitlist.notify": "E-mail a waitlist",

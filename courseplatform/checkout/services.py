@@ -39,6 +39,7 @@ from ..integrations.payments import (
     payments_for,
     test_mode,
 )
+from ..jobs import enqueue
 from ..links import absolute_url, learn_url, offering_url
 from ..models import (
     AccessEvent,
@@ -46,6 +47,7 @@ from ..models import (
     Offering,
     Order,
     OrderStatus,
+    PaymentProvider,
     Refund,
     RefundStatus,
     User,
@@ -508,7 +510,18 @@ def close_order(order: Order, status: OrderStatus, reason: str) -> bool:
     order.failure_reason = reason[:255]
     db.session.flush()
     offer_open_seats(order.offering)
+    if order.discount_cents and order.provider is PaymentProvider.STRIPE and order.checkout_id:
+        # Its one-use Stripe coupon will never be used: removed once this commits, off the request.
+        enqueue("payments.delete_coupon", {"order_id": order.id})
     return True
+
+
+def delete_order_coupon_job(job) -> dict:
+    """The job that removes a lapsed order's Stripe coupon (a paid order's stays, as Stripe's record)."""
+    order = db.session.get(Order, job.payload.get("order_id"))
+    if order is None or order.is_settled or order.status is OrderStatus.PENDING or not order.checkout_id:
+        return {"deleted": False}
+    return {"deleted": payments_for(order).delete_checkout_coupon(order.checkout_id)}
 
 
 def _refund_whole(order: Order, payments: Payments, reason: str) -> None:

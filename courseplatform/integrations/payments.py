@@ -182,6 +182,7 @@ class Payments(Protocol):
     def refunds_of(self, charge_id: str) -> list[RefundResult]: ...
     def dispute_status(self, dispute_id: str) -> DisputeStage | None: ...
     def create_account(self, profile: CreatorProfile, email: str) -> str: ...
+    def delete_checkout_coupon(self, checkout_id: str) -> bool: ...
     def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str: ...
     def account_status(self, account_id: str) -> AccountStatus: ...
 
@@ -299,6 +300,26 @@ class StripePayments:
             options={"idempotency_key": f"aqueduct-coupon-order-{order.id}"},
         )
         return coupon["id"]
+
+    def delete_checkout_coupon(self, checkout_id: str) -> bool:
+        """Remove the one-use coupon a checkout was opened with, once it will never be paid; whether one was.
+
+        The coupon is found on the session itself (its `discounts`), so nothing else is stored; one
+        already gone is no error.
+        """
+        try:
+            session = _plain(self.client.v1.checkout.sessions.retrieve(checkout_id))
+            coupons = [d.get("coupon") for d in session.get("discounts") or [] if isinstance(d, dict)]
+            coupons = [c if isinstance(c, str) else (c or {}).get("id") for c in coupons]
+            for coupon_id in filter(None, coupons):
+                try:
+                    self.client.v1.coupons.delete(coupon_id)
+                except stripe.InvalidRequestError as exc:
+                    if exc.code != "resource_missing":
+                        raise
+            return any(coupons)
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
 
     def retrieve_checkout(self, checkout_id: str) -> Checkout:
         try:
@@ -532,6 +553,10 @@ class TestModePayments:
 
     def create_account(self, profile: CreatorProfile, email: str) -> str:
         raise PaymentsError("Test mode needs no Stripe account: payments work as they are.", retryable=False)
+
+    def delete_checkout_coupon(self, checkout_id: str) -> bool:
+        """Test-mode discounts live in the app alone: there is nothing to remove."""
+        return False
 
     def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
         raise PaymentsError("Test mode needs no Stripe account: payments work as they are.", retryable=False)

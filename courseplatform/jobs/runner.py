@@ -29,6 +29,7 @@ KINDS = {
     "media.probe": "courseplatform.media.processing:probe_media_job",
     "media.ladder": "courseplatform.media.processing:ladder_media_job",
     "waitlist.notify": "courseplatform.enrollments.waitlist:notify_waitlist_job",
+    "payments.delete_coupon": "courseplatform.checkout.services:delete_order_coupon_job",
 }
 # What to record when a job of this kind fails for good ("module:function" taking the job), in the same commit.
 ON_FAILURE = {

@@ -12,7 +12,7 @@ What is faked
       ``GET /v1/balance_transactions/<id>``, ``POST /v1/refunds``, ``GET /v1/refunds?charge=…|payment_intent=…``,
       ``GET /v1/refunds/<id>`` (``expand[]=refunds`` on a charge lists its refunds too).
     * ``POST /v1/accounts``, ``GET /v1/accounts/<id>``, ``POST /v1/account_links``.
-    * ``POST /v1/coupons``, ``GET /v1/coupons/<id>``, and a session's ``discounts`` naming one: the
+    * ``POST /v1/coupons``, ``GET`` and ``DELETE /v1/coupons/<id>``, and a session's ``discounts`` naming one: the
       session's ``amount_total`` and ``total_details.amount_discount`` follow it (an amount off down to
       zero, a percentage rounded half up); completing the session redeems it, and one redeemed
       ``max_redemptions`` times is no longer ``valid``. ``discounts`` with ``allow_promotion_codes``, an
@@ -388,6 +388,7 @@ class FakeStripe:
             ("POST", re.compile(r"/v1/account_links"), self._create_account_link),
             ("POST", re.compile(r"/v1/coupons"), self._create_coupon),
             ("GET", re.compile(r"/v1/coupons/([^/]+)"), self._get_coupon),
+            ("DELETE", re.compile(r"/v1/coupons/([^/]+)"), self._delete_coupon),
         ]
         self.reset()
 
@@ -1226,6 +1227,12 @@ class FakeStripe:
         }
         self.coupons[coupon_id] = coupon
         return coupon
+
+    def _delete_coupon(self, params: JSON, coupon_id: str) -> JSON:
+        """Deleting a coupon stops new redemptions; a session already made with it keeps its discount."""
+        if self.coupons.pop(coupon_id, None) is None:
+            raise _no_such("coupon", coupon_id)
+        return {"id": coupon_id, "object": "coupon", "deleted": True}
 
     def _get_coupon(self, params: JSON, coupon_id: str) -> JSON:
         coupon = self.coupons.get(coupon_id)
