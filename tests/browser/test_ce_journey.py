@@ -10,12 +10,13 @@ import io
 import re
 import zipfile
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
 from courseplatform.extensions import db
-from courseplatform.models import AccreditingBody
+from courseplatform.models import AccreditingBody, utcnow
 
 from ..factories import CreatorProfileFactory, UserFactory
 from ..factories.certificates import CE_POLICIES, ProviderApprovalFactory, approved_program
@@ -105,7 +106,9 @@ def test_an_approved_provider_publishes_and_a_licensed_learner_earns_an_auditabl
     with open(download_info.value.path(), "rb") as pdf:
         text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.read())).pages).split())
     number = re.search(r"AQ(?:-[0-9A-Z]{4}){3}", text).group(0)
-    completed = date.today()
+    # The day in the learner's zone (the factory's New York), as the certificate states it: near midnight
+    # UTC it is still yesterday there.
+    completed = utcnow().astimezone(ZoneInfo("America/New_York")).date()
     for field in (
         LEARNER,  # the participant
         "Licence LCSW 149.077310, Illinois",  # licence number and state

@@ -4,9 +4,11 @@ program that meets them all publishes and shows the body's statement."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from courseplatform.continuing_education import creator_today
 from courseplatform.extensions import db
 from courseplatform.models import (
     AccreditingBody,
@@ -84,8 +86,9 @@ def test_a_live_programs_every_session_must_fall_in_the_approval(app):
     )
     LiveSessionFactory(offering=offering, starts_at=utcnow() + timedelta(days=10))
     assert problems(offering) == []
-    LiveSessionFactory(offering=offering, starts_at=utcnow() + timedelta(days=45))
-    only(offering, f"falls outside it on {(utcnow() + timedelta(days=45)).date():%b %-d, %Y}")
+    late = LiveSessionFactory(offering=offering, starts_at=utcnow() + timedelta(days=45))
+    # The session's day where it takes place (near midnight UTC, New York is still on the day before).
+    only(offering, f"falls outside it on {late.starts_at.astimezone(ZoneInfo(late.time_zone)):%b %-d, %Y}")
 
 
 def test_a_live_program_checks_attendance_and_warns_of_partial_credit(app):
@@ -205,6 +208,8 @@ def test_the_statement_is_not_shown_once_the_approval_has_ended(client, app):
     offering = approved_program(ASWB, status=OfferingStatus.PUBLISHED, published_at=utcnow())
     db.session.commit()
     assert "approved as an ACE provider" in client.get(f"/courses/{offering.slug}").get_data(as_text=True)
-    db.session.query(ProviderApproval).update({"approved_until": utcnow().date() - timedelta(days=1)})
+    # Ended yesterday on the creator's calendar (near midnight UTC, their day may not have turned yet).
+    ended = creator_today(offering.creator) - timedelta(days=1)
+    db.session.query(ProviderApproval).update({"approved_until": ended})
     db.session.commit()
     assert "approved as an ACE provider" not in client.get(f"/courses/{offering.slug}").get_data(as_text=True)
