@@ -130,10 +130,10 @@ def _applicable(offering: Offering, code: str, now: datetime, *, lock: bool) -> 
 
 
 def used_pairs() -> sa.Select:
-    """(coupon, learner, offering, paid) for every use of every coupon: settled orders (paid 1), and checkouts
-    still holding a place (paid 0)."""
+    """(coupon, learner, offering, paid) for every use of every coupon: settled orders and payments on their way
+    (paid 1), and checkouts still open (paid 0, given back if they lapse)."""
     now = utcnow()
-    settled = sa.case((Order.status.in_(SETTLED_STATUSES), 1), else_=0)
+    settled = sa.case((sa.or_(Order.status.in_(SETTLED_STATUSES), Order.payment_intent_id.is_not(None)), 1), else_=0)
     return (
         sa.select(
             Order.coupon_id.label("coupon_id"),

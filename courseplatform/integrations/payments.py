@@ -302,13 +302,16 @@ class StripePayments:
         return coupon["id"]
 
     def delete_checkout_coupon(self, checkout_id: str) -> bool:
-        """Remove the one-use coupon a checkout was opened with, once it will never be paid; whether one was.
+        """Remove the one-use coupon of a checkout Stripe has expired, so it can never be paid; whether one was.
 
         The coupon is found on the session itself (its `discounts`), so nothing else is stored; one
         already gone is no error.
         """
         try:
             session = _plain(self.client.v1.checkout.sessions.retrieve(checkout_id))
+            if session.get("status") != "expired":
+                # Still open (Stripe's expire call failed: it may yet be paid), or paid after all: its coupon stays.
+                return False
             coupons = [d.get("coupon") for d in session.get("discounts") or [] if isinstance(d, dict)]
             coupons = [c if isinstance(c, str) else (c or {}).get("id") for c in coupons]
             for coupon_id in filter(None, coupons):

@@ -41,15 +41,27 @@ from .forms import topic_names
 
 
 class StudioError(ValueError):
-    """A studio rule was broken; the message tells the creator what to do."""
+    """A studio rule was broken; the message tells the creator what to do, next to `field` of the form."""
+
+    field = "slug"
 
 
 class PriceRefused(StudioError):
     """A published bundle's price changed to one it can't be sold at (free, or pay what you can)."""
 
+    field = "price_kind"
+
+
+class WaitlistRefused(StudioError):
+    """An offering a published bundle sells put on waitlist only: the bundle would stop selling."""
+
+    field = "waitlist_only"
+
 
 class KindChangeRefused(StudioError):
     """An offering turned into a bundle, or a bundle into something else: its lessons or contents would be lost."""
+
+    field = "kind"
 
 
 class CERulesBroken(StudioError):
@@ -169,6 +181,11 @@ def save_offering(
         offering = Offering(creator_id=profile.id, currency=profile.currency, status=OfferingStatus.DRAFT)
     if offering.id is not None:
         _check_kind_change(offering, form.kind.data)
+        if form.waitlist_only.data and not offering.waitlist_only and published_bundles_holding(offering):
+            raise WaitlistRefused(
+                "This offering is in a published bundle, which would stop selling while it takes only "
+                "waitlist sign-ups: take it out of the bundle's Contents first."
+            )
     slug = form.slug.data or unique_offering_slug(form.title.data, exclude_id=offering.id)
     if slug_in_use(slug, offering.id):
         raise StudioError("Another offering already uses this web address; choose another.")
@@ -192,11 +209,18 @@ def save_offering(
         snapshot_ce(offering, "details changed")
     if opening and offering.status is OfferingStatus.PUBLISHED:
         announce_opening(offering)
-    if offering.is_bundle and offering.status is OfferingStatus.PUBLISHED and bundle_problems(offering):
-        raise PriceRefused("A published bundle must stay sellable: " + " ".join(bundle_problems(offering)))
+    if offering.is_bundle and offering.status is OfferingStatus.PUBLISHED and not _fixed_price(offering):
+        raise PriceRefused(
+            "A published bundle keeps a fixed price: bundles aren't free or pay what you can. "
+            "Take it back to draft to change that."
+        )
     if old_cover is not None and old_cover is not offering.cover_asset:
         return offering, release_assets([old_cover])
     return offering, []
+
+
+def _fixed_price(offering: Offering) -> bool:
+    return not offering.is_free and offering.sliding_scale_min_cents is None
 
 
 def _check_kind_change(offering: Offering, kind: str) -> None:

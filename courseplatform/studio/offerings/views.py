@@ -18,9 +18,7 @@ from . import services
 from .forms import ConfirmForm, OfferingForm
 from .services import (
     CERulesBroken,
-    KindChangeRefused,
     NotReadyToPublish,
-    PriceRefused,
     StudioError,
     archive,
     has_buyers,
@@ -97,12 +95,7 @@ def _offering_form(form: OfferingForm, offering: Offering | None):
             flash(str(error), "error")
             db.session.rollback()
         except (StudioError, UploadError) as error:
-            if isinstance(error, KindChangeRefused):
-                target = form.kind
-            elif isinstance(error, PriceRefused):
-                target = form.price_kind
-            else:
-                target = form.slug if isinstance(error, StudioError) else form.cover
+            target = getattr(form, error.field) if isinstance(error, StudioError) else form.cover
             target.errors = [*target.errors, str(error)]
             db.session.rollback()
         else:
