@@ -23,7 +23,6 @@ from .extensions import db
 from .models import (
     CreatorProfile,
     Enrollment,
-    EnrollmentStatus,
     Offering,
     OfferingKind,
     OfferingStatus,
@@ -139,32 +138,38 @@ def list_value_cents(bundle: Offering) -> int:
     return sum(offering.price_cents for offering in bundle.bundle_offerings)
 
 
-def owned_offering_ids(user: User, bundle: Offering) -> set[int]:
-    """Which of the bundle's offerings the learner already has access to; one query."""
+def _enrollments(user: User, bundle: Offering) -> dict[int, Enrollment]:
+    """The learner's enrollments in the bundle's offerings, by offering; one query."""
     ids = [offering.id for offering in bundle.bundle_offerings]
     if not ids or not user.is_authenticated:
-        return set()
-    return set(
-        db.session.scalars(
-            sa.select(Enrollment.offering_id).where(
-                Enrollment.user_id == user.id,
-                Enrollment.offering_id.in_(ids),
-                Enrollment.status == EnrollmentStatus.ACTIVE,
-            )
-        )
+        return {}
+    rows = db.session.scalars(
+        sa.select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.offering_id.in_(ids))
     )
+    return {enrollment.offering_id: enrollment for enrollment in rows}
+
+
+def owned_offering_ids(user: User, bundle: Offering) -> set[int]:
+    """Which of the bundle's offerings the learner already has access to; one query."""
+    return {offering_id for offering_id, e in _enrollments(user, bundle).items() if e.is_active}
+
+
+def missing_offerings(user: User, bundle: Offering) -> list[Offering]:
+    """The bundle's offerings the learner doesn't have access to yet, in the bundle's order; one query."""
+    owned = owned_offering_ids(user, bundle)
+    return [offering for offering in bundle.bundle_offerings if offering.id not in owned]
 
 
 def purchase_refusals(user: User, bundle: Offering) -> list[str]:
     """Why buying the bundle can't give this learner all it holds (an offering closed, or access to one ended
     in a way buying can't undo); empty when it can. Offerings they already have are theirs and don't count."""
-    from .enrollments.access_changes import enrollment_of
     from .enrollments.states import AccessRefused, next_status
     from .models import AccessEvent
 
+    enrollments = _enrollments(user, bundle)
     refusals = []
     for offering in bundle.bundle_offerings:
-        existing = enrollment_of(user.id, offering.id)
+        existing = enrollments.get(offering.id)
         if existing is not None and existing.is_active:
             continue
         if not is_sellable_item(offering):

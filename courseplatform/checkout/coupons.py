@@ -155,8 +155,8 @@ def used_pairs() -> sa.Select:
     )
 
 
-def _check_uses(coupon: Coupon, learner_id: int, offering_id: int) -> None:
-    """CouponError when the coupon has no use left for this learner and offering; one query."""
+def _check_uses(coupon: Coupon, learner_id: int | None, offering_id: int) -> None:
+    """CouponError when the coupon has no use left for this learner (None: a visitor) and offering; one query."""
     if coupon.max_redemptions is None and coupon.max_per_learner is None:
         return
     pairs = used_pairs().where(Order.coupon_id == coupon.id).subquery()
@@ -190,10 +190,7 @@ def coupon_offer(offering: Offering, code: str, learner_id: int | None = None) -
     Read-only: the Buy button checks again under locks (`redeem`).
     """
     coupon = _applicable(offering, code, utcnow(), lock=False)
-    if learner_id is not None:
-        _check_uses(coupon, learner_id, offering.id)
-    elif coupon.max_redemptions is not None:
-        _check_uses(coupon, 0, offering.id)
+    _check_uses(coupon, learner_id, offering.id)
     return CouponPrice.of(coupon, offering.price_cents)
 
 

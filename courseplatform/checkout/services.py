@@ -20,7 +20,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app, render_template
 
-from ..bundles import bundle_problems, has_everything, purchase_refusals
+from ..bundles import bundle_problems, has_everything, missing_offerings, purchase_refusals
 from ..enrollments import access_changes
 from ..enrollments.access_changes import enrollment_of, enrollments_for_order
 from ..enrollments.notes import learner_note
@@ -249,11 +249,6 @@ def _grant_or_refuse(user: User, offering: Offering, event: AccessEvent, order: 
     return enrollment
 
 
-def _has_access(user: User, offering: Offering) -> bool:
-    existing = enrollment_of(user.id, offering.id)
-    return existing is not None and existing.is_active
-
-
 def _enrol_without_payment(order: Order, offering: Offering) -> Enrollment:
     """A coupon took the whole price: the order is paid (at zero) and the learner enrolled, or nothing happens.
 
@@ -267,7 +262,7 @@ def _enrol_without_payment(order: Order, offering: Offering) -> Enrollment:
     if offering.is_bundle:
         # The offerings the learner doesn't have yet (begin_checkout refused a bundle they have all of, or
         # one that can't give them all it holds).
-        missing = [o for o in offering.bundle_offerings if not _has_access(order.learner, o)]
+        missing = missing_offerings(order.learner, offering)
         granted = [_grant_or_refuse(order.learner, o, AccessEvent.PURCHASE, order) for o in missing]
         if not granted:
             raise CheckoutError(ALREADY_HAVE_BUNDLE, category="info")
@@ -437,9 +432,8 @@ def _give_bundle_access(order: Order, bundle: Offering, payments: Payments) -> F
         _mail_refund_notice(order, "access_ended")
         return FulfilmentOutcome.REFUNDED_ENDED
     granted = 0
-    for item in bundle.bundle_offerings:  # courses and recorded workshops: no seats, so no row to lock
-        if not _has_access(learner, item):
-            granted += access_changes.grant(learner, item, AccessEvent.PURCHASE, order).changed
+    for item in missing_offerings(learner, bundle):  # courses and recorded workshops: no seats, no row to lock
+        granted += access_changes.grant(learner, item, AccessEvent.PURCHASE, order).changed
     if granted:
         return FulfilmentOutcome.ENROLLED
     _refund_whole(order, payments, "You already had everything in this bundle, so this payment was refunded in full.")

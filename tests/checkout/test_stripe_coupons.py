@@ -113,26 +113,3 @@ def test_a_checkout_that_charged_less_than_the_coupon_leaves_is_booked_with_what
     assert response.json["outcome"] == "mismatch"
     db.session.refresh(order)
     assert order.status is OrderStatus.PENDING
-
-
-def test_a_lapsed_checkouts_stripe_coupon_is_removed_off_the_request(client, web, webhooks, connected_offering):
-    from courseplatform.jobs import run_job
-    from courseplatform.models import Job, JobStatus
-
-    CouponFactory(creator=connected_offering.creator, code="LATER", percent_off=10)
-    learner = UserFactory()
-    web.login(learner.email, PASSWORD)
-    buy(web, connected_offering, coupon="LATER")
-    (order,) = orders_of(learner)
-    (coupon_id,) = webhooks.fake.coupons
-
-    answer = client.get(f"/checkout/cancel?order={order.id}")
-
-    assert answer.status_code == 302 and "coupon=LATER" in answer.headers["Location"]
-    (job,) = db.session.query(Job).filter_by(kind="payments.delete_coupon").all()
-    if job.status is JobStatus.PENDING:  # the runner in this test's transaction leaves it queued
-        assert run_job(job.id).status is JobStatus.DONE
-    db.session.refresh(job)
-    assert job.status is JobStatus.DONE and job.result == {"deleted": True}
-    assert coupon_id not in webhooks.fake.coupons
-    assert [r.path for r in webhooks.fake.find_requests("DELETE")] == [f"/v1/coupons/{coupon_id}"]
