@@ -134,6 +134,18 @@ def register_delivery(app: Flask) -> None:
             raise click.ClickException("Another run is releasing expired checkouts; nothing was done.")
         click.echo(f"Released {released['released']} expired checkout{'' if released['released'] == 1 else 's'}.")
 
+    @app.cli.command("bill-test-plans")
+    def bill_test_plans_command() -> None:
+        """Test mode: take the payment plans' instalments that fell due, with their retries (beat: hourly)."""
+        run = scheduled.bill_test_plans()
+        if run.get("skipped"):
+            raise click.ClickException("Another run is billing test-mode plans; nothing was done.")
+        delivered = deliver_committed()
+        click.echo(
+            f"Took {run['paid']} instalment{'' if run['paid'] == 1 else 's'}; {run['failed']} failed and will be "
+            f"retried; {run['paused']} plan{'' if run['paused'] == 1 else 's'} paused; {delivered} e-mails sent."
+        )
+
     @app.cli.command("warn-ce-approvals")
     def warn_ce_approvals_command() -> None:
         """E-mail CE providers whose approval ends within 60 days, once per period (beat: daily)."""

@@ -139,3 +139,7 @@ class CreatorProfileForm(FlaskForm):
         default=50,
         validators=[DataRequired(), NumberRange(min=10, max=240, message="Between 10 and 240 minutes.")],
     )
+
+
+class PlanCardForm(FlaskForm):
+    """Test mode's "use the working test card" button on a payment plan (a CSRF token, nothing else)."""

@@ -24,7 +24,17 @@ from ..extensions import db
 from ..ids import parse_id
 from ..integrations.mail import send_after_commit
 from ..links import absolute_url
-from ..models import CreatorProfile, LoginSession, Offering, Order, OrderStatus, User, utcnow
+from ..models import (
+    CreatorProfile,
+    LoginSession,
+    Offering,
+    Order,
+    OrderStatus,
+    PaymentPlan,
+    PlanStatus,
+    User,
+    utcnow,
+)
 
 RESET_SALT = "aqueduct.password-reset"
 SIGNUP_SALT = "aqueduct.signup"
@@ -461,8 +471,23 @@ def orders_of(user: User) -> list[Order]:
         db.session.scalars(
             sa.select(Order)
             .where(Order.learner_id == user.id, Order.checkout_id.is_not(None) | (Order.status != OrderStatus.FAILED))
-            .options(joinedload(Order.offering).joinedload(Offering.creator))
+            .options(joinedload(Order.offering).joinedload(Offering.creator), joinedload(Order.plan))
             .order_by(Order.created_at.desc(), Order.id.desc())
+        )
+    )
+
+
+def plans_of(user: User) -> list[PaymentPlan]:
+    """The user's payment plans that started, newest first, with their offerings (one query)."""
+    return list(
+        db.session.scalars(
+            sa.select(PaymentPlan)
+            .where(
+                PaymentPlan.learner_id == user.id,
+                PaymentPlan.status.not_in((PlanStatus.PENDING, PlanStatus.ABANDONED)),
+            )
+            .options(joinedload(PaymentPlan.offering).joinedload(Offering.creator))
+            .order_by(PaymentPlan.created_at.desc(), PaymentPlan.id.desc())
         )
     )
 

@@ -8,9 +8,11 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..checkout.plans import card_update_url, charge_test_instalment, lock_plan
 from ..extensions import db, limiter
 from ..fields import mailbox_of, slugify
-from ..models import User
+from ..integrations.payments import PaymentsError
+from ..models import PaymentPlan, PaymentProvider, PlanStatus, User, utcnow
 from . import bp
 from .forms import (
     ChangePasswordForm,
@@ -18,6 +20,7 @@ from .forms import (
     FinishSignupForm,
     ForgotPasswordForm,
     LoginForm,
+    PlanCardForm,
     ResetPasswordForm,
     SignupForm,
 )
@@ -32,6 +35,7 @@ from .services import (
     login_lifetime,
     login_sessions_of,
     orders_of,
+    plans_of,
     receipt_order,
     register_user,
     request_signup,
@@ -303,7 +307,52 @@ def become_creator():
 @login_required
 def orders():
     """Everything I've bought, newest first, with what became of each payment."""
-    return render_template("accounts/orders.html", orders=orders_of(current_user))
+    return render_template("accounts/orders.html", orders=orders_of(current_user), plans=plans_of(current_user))
+
+
+def _own_plan(plan_id: int) -> PaymentPlan:
+    plan = db.session.get(PaymentPlan, plan_id)
+    if plan is None or plan.learner_id != current_user.id or plan.status in (PlanStatus.PENDING, PlanStatus.ABANDONED):
+        abort(404)
+    return plan
+
+
+@bp.get("/account/plans/<int:plan_id>/card")
+@login_required
+def plan_card(plan_id: int):
+    """Update the card a payment plan is paid by, and pay what is overdue: Stripe's page, or the test mode's."""
+    plan = _own_plan(plan_id)
+    if not plan.is_running:
+        flash("This payment plan has ended, so there is no card to update.", "info")
+        return redirect(url_for("accounts.orders"))
+    if plan.provider is PaymentProvider.STRIPE:
+        try:
+            return redirect(card_update_url(plan), code=303)
+        except PaymentsError as exc:
+            flash(exc.message.replace("Nothing was charged; please", "Please"), "error")
+            return redirect(url_for("accounts.orders"))
+    return render_template("accounts/plan_card.html", plan=plan, form=PlanCardForm())
+
+
+@bp.post("/account/plans/<int:plan_id>/card")
+@login_required
+def plan_card_test(plan_id: int):
+    """Test mode: switch to the test card that works; what is overdue is taken with it at once."""
+    plan = _own_plan(plan_id)
+    form = PlanCardForm()
+    if plan.provider is not PaymentProvider.TEST or not form.validate_on_submit():
+        abort(400)
+    plan = lock_plan(plan.id) or plan
+    if not plan.is_running:
+        flash("This payment plan has ended, so there is no card to update.", "info")
+        return redirect(url_for("accounts.orders"))
+    plan.test_card_declines = False
+    if plan.status in (PlanStatus.PAST_DUE, PlanStatus.PAUSED):
+        charge_test_instalment(plan, utcnow())
+        flash("Your card is updated and the payment that was due is taken. Your access is on.", "success")
+    else:
+        flash("Your card is updated: the next payments are taken from it.", "success")
+    return redirect(url_for("accounts.orders"))
 
 
 @bp.get("/account/orders/<int:order_id>")

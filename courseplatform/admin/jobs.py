@@ -28,6 +28,8 @@ KIND_LABELS = {
     "attendance.import": "Import live-session attendance",
     "storage.delete": "Delete stored files",
     "payments.delete_coupon": "Remove a lapsed checkout's Stripe coupon",
+    "payments.plan_schedule": "End a payment plan's Stripe subscription after its last instalment",
+    "payments.plan_cancel": "Stop a payment plan's Stripe subscription",
     "media.probe": "Check an uploaded video or audio file",
     "media.ladder": "Make a video's streaming versions",
     "waitlist.notify": "E-mail a waitlist",

@@ -17,6 +17,8 @@ class CheckoutForm(FlaskForm):
     amount = MoneyField("Pay what you can", render_kw={"inputmode": "decimal"})
     # The coupon the page applied (from its link or the "Have a code?" box); checked again at Buy.
     coupon = HiddenField()
+    # "1": the learner chose the payment plan (the offering's monthly instalments) over paying at once.
+    plan = HiddenField()
 
     def __init__(self, offering: Offering, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -35,6 +35,8 @@ from ..integrations.payments import (
     CheckoutTotals,
     Payments,
     PaymentsError,
+    PlanTerms,
+    SubscriptionStart,
     get_payments,
     payments_for,
     test_mode,
@@ -53,7 +55,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import coupons
+from . import coupons, plans
 
 # How long a pending checkout holds a live-workshop seat: Stripe's shortest session life
 # (30 minutes from when Stripe creates it), plus a minute for the round trip.
@@ -127,19 +129,26 @@ def lock_payment(*refs: str | None) -> None:
 
 
 def begin_checkout(
-    user: User, offering: Offering, amount_cents: int, coupon_code: str | None = None
+    user: User, offering: Offering, amount_cents: int, coupon_code: str | None = None, *, plan: bool = False
 ) -> Order | Enrollment:
     """Step one of Buy: a free enrollment, or a pending order holding a seat; raises CheckoutError.
 
     `amount_cents` is the price the learner chose (the offering's, or theirs on a sliding
     scale); a coupon takes its discount off it, and one that takes all of it enrols at once
-    with a paid order of zero. Commit after this and before `open_checkout`, so the seat
-    (and the coupon's use) is held while the provider is called.
+    with a paid order of zero. With `plan`, the learner pays in the offering's monthly instalments
+    and the order is the first of them (codes apply to paying at once only). Commit after this and
+    before `open_checkout`, so the seat (and the coupon's use) is held while the provider is called.
     """
     _check_may_buy(user, offering)
     offering = lock_offering(offering.id)
     if offering.is_free:
         return _grant_or_refuse(user, offering, AccessEvent.FREE)
+    if plan:
+        if not offering.has_plan or offering.plan_instalment_cents is None:
+            raise CheckoutError("This offering isn't sold in instalments. You can pay for it at once.")
+        if coupon_code:
+            raise CheckoutError("Codes apply to paying at once, not to the payment plan.")
+        amount_cents = offering.plan_instalment_cents
     priced = None
     if coupon_code:
         try:
@@ -152,7 +161,7 @@ def begin_checkout(
         if not (creator.stripe_account_id and creator.stripe_charges_enabled):
             raise CheckoutError("This offering can't take payments right now. Please try again later.")
     reusable = _open_checkout_of(
-        user, offering, amount_cents, priced.discount_cents if priced else 0, priced.coupon.id if priced else None
+        user, offering, amount_cents, priced.discount_cents if priced else 0, priced.coupon.id if priced else None, plan
     )
     if reusable is not None:
         return reusable
@@ -163,6 +172,7 @@ def begin_checkout(
     except PaymentsError as exc:
         raise CheckoutError(exc.message) from None
     fee = platform_fee(amount_cents)
+    payment_plan = plans.start_plan(user, offering, provider) if plan else None
     order = Order(
         learner_id=user.id,
         offering_id=offering.id,
@@ -175,6 +185,8 @@ def begin_checkout(
         platform_fee_cents=fee,
         net_cents=amount_cents - fee,
         expires_at=utcnow() + CHECKOUT_HOLD,
+        plan_id=payment_plan.id if payment_plan else None,
+        instalment=1 if payment_plan else None,
     )
     db.session.add(order)
     db.session.flush()
@@ -211,7 +223,7 @@ def _check_may_buy(user: User, offering: Offering) -> None:
 
 
 def _open_checkout_of(
-    user: User, offering: Offering, amount_cents: int, discount_cents: int, coupon_id: int | None
+    user: User, offering: Offering, amount_cents: int, discount_cents: int, coupon_id: int | None, plan: bool
 ) -> Order | None:
     """The learner's own open checkout for the same price, discount and code (Buy pressed again, or Back
     from Stripe), which keeps its seat and its code's use; None if there is none with time left."""
@@ -224,6 +236,7 @@ def _open_checkout_of(
             Order.amount_cents == amount_cents,
             Order.discount_cents == discount_cents,
             Order.coupon_id == coupon_id,
+            Order.plan_id.is_not(None) if plan else Order.plan_id.is_(None),
             Order.checkout_url.is_not(None),
             Order.payment_intent_id.is_(None),
             Order.expires_at > utcnow() + REUSE_MARGIN,
@@ -300,12 +313,16 @@ def open_checkout(order: Order, payments: Payments | None = None) -> str:
         application_fee_cents=order.platform_fee_cents,
         discount_cents=order.discount_cents,
         discount_name=order.coupon.code if order.coupon else "",
+        plan=PlanTerms(order.plan.instalments, order.plan.id, current_app.config["PLATFORM_FEE_PERCENT"])
+        if order.plan
+        else None,
     )
     try:
         checkout = payments.create_checkout(request)
     except PaymentsError as exc:
         order.transition_to(OrderStatus.FAILED)
         order.failure_reason = exc.message[:255]
+        plans.plan_not_started(order)
         db.session.flush()
         raise CheckoutError(exc.message) from exc
     order.checkout_id = checkout.id
@@ -343,13 +360,16 @@ def fulfil_order(
     payment_intent_id: str | None = None,
     totals: CheckoutTotals | None = None,
     payments: Payments | None = None,
+    subscription: SubscriptionStart | None = None,
 ) -> Fulfilment | None:
     """Record a finished checkout and give access, exactly once; None if there is no such order.
 
     Safe to call any number of times, from any path, concurrently: the order row is
     locked and a settled order is left as it is (so a late or replayed event never
     re-activates a refunded order). A provider's checkout (`totals`) is booked only if it
-    charged the order's list price in its currency, less its discount (MISMATCH otherwise).
+    charged the order's list price in its currency, less its discount (MISMATCH otherwise). A
+    payment plan's first instalment (`subscription`: Stripe's subscription and first invoice) starts
+    the plan.
     """
     order = lock_order(order_id)
     if order is None:
@@ -358,6 +378,8 @@ def fulfil_order(
         return Fulfilment(order, FulfilmentOutcome.ALREADY)
     if payment_intent_id and not order.payment_intent_id:
         order.payment_intent_id = payment_intent_id
+    if subscription is not None and order.plan_id is not None:
+        order.provider_invoice_id = order.provider_invoice_id or subscription.invoice_id
     if not paid:
         db.session.flush()
         return Fulfilment(order, FulfilmentOutcome.PROCESSING)
@@ -373,8 +395,31 @@ def fulfil_order(
         order.amount_cents, order.discount_cents = paid_cents, discount_cents
         order.platform_fee_cents = min(order.platform_fee_cents, paid_cents)
     payments = payments or payments_for(order)
+    book_payment(order, payments)
+    offering = lock_offering(order.offering_id)
+    outcome = _give_access(order, offering, payments)
+    db.session.flush()
+    if order.plan_id is not None:
+        if outcome is FulfilmentOutcome.ENROLLED:
+            plans.plan_started(
+                order,
+                subscription.subscription_id if subscription else None,
+                subscription.next_charge_at if subscription else None,
+            )
+        else:  # the first instalment was refunded: nothing more is taken
+            plans.stop_plan(order.plan_id, "The first payment was refunded, so the plan stopped.")
+    lock_payment(order.payment_intent_id, order.charge_id)
+    replay_parked_events(order)
+    if outcome is FulfilmentOutcome.ENROLLED and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+        _mail_receipt(order)
+    return Fulfilment(order, outcome)
+
+
+def book_payment(order: Order, payments: Payments) -> None:
+    """A pending order's payment arrived: its charge and fees as the provider reports them, and paid now."""
     payment = payments.payment(order)
     order.charge_id = payment.charge_id or order.charge_id
+    order.payment_intent_id = order.payment_intent_id or payment.payment_intent_id
     if payment.application_fee_cents is not None:
         # The platform fee Stripe really took: the one asked for, capped at what was paid.
         order.platform_fee_cents = min(payment.application_fee_cents, order.amount_cents)
@@ -385,14 +430,12 @@ def fulfil_order(
     order.net_cents = order.amount_cents - order.processor_fee_cents - order.platform_fee_cents
     order.transition_to(OrderStatus.PAID)
     order.paid_at = utcnow()
-    offering = lock_offering(order.offering_id)
-    outcome = _give_access(order, offering, payments)
-    db.session.flush()
-    lock_payment(order.payment_intent_id, order.charge_id)
-    replay_parked_events(order)
-    if outcome is FulfilmentOutcome.ENROLLED and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
-        _mail_receipt(order)
-    return Fulfilment(order, outcome)
+
+
+def refund_unexpected(order: Order, payments: Payments, reason: str) -> None:
+    """A paid order nobody should have paid (a plan's instalment after it was paid off or stopped): all of it back."""
+    _refund_whole(order, payments, reason)
+    _mail_refund_notice(order, "plan_over")
 
 
 def _give_access(order: Order, offering: Offering, payments: Payments) -> FulfilmentOutcome:
@@ -502,6 +545,7 @@ def close_order(order: Order, status: OrderStatus, reason: str) -> bool:
         return False
     order.transition_to(status)
     order.failure_reason = reason[:255]
+    plans.plan_not_started(order)
     db.session.flush()
     offer_open_seats(order.offering)
     if order.discount_cents and order.provider is PaymentProvider.STRIPE and order.checkout_id:
@@ -636,16 +680,34 @@ def _settle_refunds(order: Order, enrollments: list[Enrollment], refund: Refund 
         order.transition_to(OrderStatus.PARTIALLY_REFUNDED if order.refunded_cents else OrderStatus.PAID)
     if lost_dispute:
         _apply_to_all(enrollments, AccessEvent.DISPUTE_LOST)
-    elif whole and refund is not None and refund.status is RefundStatus.SUCCEEDED:
+    elif whole and refund is not None and refund.status is RefundStatus.SUCCEEDED and _all_paid_back(order):
         ended = _apply_to_all(enrollments, AccessEvent.REFUND)
         # Remember that this refund is what took access away, so its failure gives it back.
         refund.ended_access = any(
-            change.changed and change.before in (AccessState.ACTIVE, AccessState.PAUSED) for change in ended
+            change.changed and change.before in (AccessState.ACTIVE, AccessState.PAUSED, AccessState.OVERDUE)
+            for change in ended
         )
     elif not whole and any(row.ended_access for row in rows):
         # A refund that ended access failed, and the order is no longer refunded in full: the learner
         # paid after all. (Access a lost dispute or the creator ended stays ended: the table says so.)
         _apply_to_all(enrollments, AccessEvent.REFUND_FAILED)
+
+
+def _all_paid_back(order: Order) -> bool:
+    """Whether everything paid for the access this order answers for went back: the order, or for a payment
+    plan every instalment paid so far (one instalment refunded leaves the rest paying for access)."""
+    if order.plan_id is None:
+        return True
+    short = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Order)
+        .where(
+            Order.plan_id == order.plan_id,
+            Order.id != order.id,
+            Order.status.in_((OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.DISPUTED)),
+        )
+    )
+    return not short
 
 
 def refund_order(
@@ -758,6 +820,7 @@ REFUND_SUBJECTS = {
     "workshop_full": "{title} filled up: your payment is refunded",
     "access_ended": "Your access to {title} had ended: your payment is refunded",
     "already_enrolled": "You were already enrolled in {title}: your payment is refunded",
+    "plan_over": "Your payment plan for {title} was over: this payment is refunded",
     "refunded": "A refund for {title}",
 }
 

@@ -62,7 +62,7 @@ def start(slug: str):
                 flash(error, "error")
         return redirect(offering_page + "#enrol")
     try:
-        result = begin_checkout(current_user, offering, form.amount_cents, code)
+        result = begin_checkout(current_user, offering, form.amount_cents, code, plan=form.plan.data == "1")
     except AlreadyEnrolled:
         flash("You're already enrolled, so there's nothing to pay. Welcome back.", "info")
         return redirect(_where_to_learn(offering))
@@ -122,7 +122,7 @@ def test_checkout(order_id: int):
     return render_template("checkout/test_checkout.html", order=order, offering=order.offering, expired=expired)
 
 
-@bp.post("/checkout/test/<int:order_id>/<any(pay, decline):choice>")
+@bp.post("/checkout/test/<int:order_id>/<any(pay, pay_declining, decline):choice>")
 @login_required
 def test_checkout_choice(order_id: int, choice: str):
     order = lock_known_order(_own_test_order(order_id).id)
@@ -137,6 +137,8 @@ def test_checkout_choice(order_id: int, choice: str):
         if close_order(order, OrderStatus.FAILED, "Declined on the test-mode checkout."):
             flash("The payment was declined, so nothing was charged. You can try again.", "error")
         return redirect(offering_page + "#enrol")
+    if order.plan is not None:
+        order.plan.test_card_declines = choice == "pay_declining"
     fulfil_order(order.id, paid=True, payment_intent_id=f"test_intent_{order.id}")
     return redirect(url_for("checkout.success", order=order.id))
 

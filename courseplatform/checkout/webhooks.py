@@ -17,7 +17,16 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..integrations.payments import AccountStatus, DisputeStage, PaymentsError, RefundResult, get_payments, payments_for
+from ..integrations.payments import (
+    AccountStatus,
+    CheckoutTotals,
+    DisputeStage,
+    PaymentsError,
+    RefundResult,
+    SubscriptionStart,
+    get_payments,
+    payments_for,
+)
 from ..integrations.stripe_events import (
     AccountUpdated,
     ChargeEvent,
@@ -25,13 +34,18 @@ from ..integrations.stripe_events import (
     CheckoutEvent,
     CheckoutFailed,
     DisputeChanged,
+    InvoiceEvent,
+    InvoiceFailed,
+    InvoicePaid,
     MalformedEvent,
     PaymentEvent,
     RefundRecorded,
+    SubscriptionChanged,
     Unhandled,
     from_payload,
 )
-from ..models import CreatorProfile, Order, OrderStatus, PaymentProvider, ProviderEvent, utcnow
+from ..models import CreatorProfile, Order, OrderStatus, PaymentPlan, PaymentProvider, PlanStatus, ProviderEvent, utcnow
+from . import plans
 from .services import (
     Reversal,
     close_order,
@@ -86,6 +100,10 @@ def apply_event(event: PaymentEvent, row: ProviderEvent) -> str:
         return _account_updated(event.account)
     if isinstance(event, ChargeEvent):
         return _charge_event(event, row)
+    if isinstance(event, InvoiceEvent):
+        return _invoice_event(event)
+    if isinstance(event, SubscriptionChanged):
+        return _subscription_changed(event)
     return "unchanged"
 
 
@@ -108,11 +126,13 @@ def _checkout_event(event: CheckoutEvent) -> str:
     if order.checkout_id is None:
         order.checkout_id = event.checkout_id
     if isinstance(event, CheckoutCompleted):
+        started = SubscriptionStart(event.subscription_id, event.invoice_id) if event.subscription_id else None
         result = fulfil_order(
             order.id,
             paid=event.paid,
             payment_intent_id=event.payment_intent_id,
             totals=event.totals,
+            subscription=started,
         )
         if result is None:
             raise LookupError(f"Order {order.id} went missing while its checkout was being recorded.")
@@ -125,6 +145,74 @@ def _checkout_event(event: CheckoutEvent) -> str:
         return "failed" if closed else "unchanged"
     closed = close_order(order, OrderStatus.EXPIRED, "The checkout expired before payment.")
     return "expired" if closed else "unchanged"
+
+
+# ---------------------------------------------------------------------------
+# Payment plans: Stripe's subscriptions and their invoices
+# ---------------------------------------------------------------------------
+
+
+def _plan_for(subscription_id: str | None, order_id: int | None) -> PaymentPlan | None:
+    """The plan an invoice or subscription is about: by the subscription, or by the first order its metadata names."""
+    plan = plans.plan_of_subscription(subscription_id) if subscription_id else None
+    if plan is not None or order_id is None:
+        return plan
+    order = db.session.get(Order, order_id)
+    if order is None or order.plan is None or order.provider is not PaymentProvider.STRIPE:
+        return None
+    known = order.plan.provider_subscription_id
+    return order.plan if known in (None, subscription_id) else None
+
+
+def _invoice_event(event: InvoiceEvent) -> str:
+    plan = _plan_for(event.subscription_id, event.order_id)
+    if plan is None:
+        current_app.logger.warning(
+            "%s %s for an unknown subscription %s", event.type, event.invoice_id, event.subscription_id
+        )
+        return "unknown_plan"
+    if event.currency != plan.currency:
+        current_app.logger.error(
+            "invoice %s in %s for plan %s in %s: not booked", event.invoice_id, event.currency, plan.id, plan.currency
+        )
+        return "mismatch"
+    first = db.session.scalar(sa.select(Order).where(Order.plan_id == plan.id, Order.instalment == 1))
+    if isinstance(event, InvoicePaid):
+        if first is not None and (event.billing_reason == "subscription_create" or not first.is_settled):
+            # The first instalment: the checkout's order, whichever of its events comes first.
+            amount = event.amount_cents
+            result = fulfil_order(
+                first.id,
+                paid=True,
+                totals=CheckoutTotals(event.currency, amount, amount),
+                subscription=SubscriptionStart(event.subscription_id, event.invoice_id, event.period_end),
+            )
+            return result.outcome.value if result else "unknown_order"
+        return plans.record_instalment(
+            plan.id,
+            amount_cents=event.amount_cents,
+            payments=plans.payments_for_plan(plan),
+            invoice_id=event.invoice_id,
+            next_charge_at=event.period_end,
+        )
+    if not isinstance(event, InvoiceFailed) or event.billing_reason == "subscription_create":
+        return "unchanged"  # the first payment fails inside Checkout, which says so itself
+    locked = plans.lock_plan(plan.id)
+    if locked is None:
+        return "unknown_plan"
+    return plans.instalment_failed(locked, "Your card was declined.", event.next_attempt)
+
+
+def _subscription_changed(event: SubscriptionChanged) -> str:
+    """The plan follows its subscription as Stripe has it now, whatever order the events came in."""
+    plan = plans.plan_of_subscription(event.subscription_id)
+    if plan is None:
+        return "unknown_plan"
+    if plan.status in (PlanStatus.COMPLETED, PlanStatus.CANCELED, PlanStatus.ABANDONED):
+        return "unchanged"
+    state = plans.payments_for_plan(plan).plan_state(event.subscription_id)
+    locked = plans.lock_plan(plan.id)
+    return plans.sync_plan(locked, state) if locked is not None else "unknown_plan"
 
 
 def _order_for_charge(charge: ChargeEvent) -> tuple[Order | None, str | None]:

@@ -60,11 +60,17 @@ def enrollment_of(user_id: int, offering_id: int, *, lock: bool = False) -> Enro
 
 
 def enrollments_for_order(order: Order) -> list[Enrollment]:
-    """The enrollments this order gave (locked until commit, in id order): one, a bundle's several, or none."""
+    """The enrollments this order gave (locked until commit, in id order): one, a bundle's several, or none.
+
+    Every instalment of a payment plan answers for the access its first instalment gave.
+    """
+    giver: int | sa.ScalarSelect[int] = order.id
+    if order.plan_id is not None and order.instalment != 1:
+        giver = sa.select(Order.id).where(Order.plan_id == order.plan_id, Order.instalment == 1).scalar_subquery()
     return list(
         db.session.scalars(
             sa.select(Enrollment)
-            .where(Enrollment.order_id == order.id)
+            .where(Enrollment.order_id == giver)
             .order_by(Enrollment.id)
             .with_for_update()
             .execution_options(populate_existing=True)
@@ -191,11 +197,21 @@ def _move(enrollment: Enrollment, target: EnrollmentStatus, event: AccessEvent) 
     if target is EnrollmentStatus.REVOKED:
         enrollment.revoked_at = utcnow()
         _revoke_certificate(enrollment, event)
+        _stop_plan_of(enrollment)
     elif target is EnrollmentStatus.ACTIVE:
         enrollment.revoked_at = None
     db.session.flush()
     if held_seat and target not in SEAT_HOLDING:
         offer_open_seats(enrollment.offering)
+
+
+def _stop_plan_of(enrollment: Enrollment) -> None:
+    """Access paid by a payment plan ended (refunded, charged back, revoked): no instalment is taken after it."""
+    order = enrollment.order
+    if order is not None and order.plan_id is not None:
+        from ..checkout.plans import stop_plan
+
+        stop_plan(order.plan_id, "Access ended, so the plan stopped.")
 
 
 def _revoke_certificate(enrollment: Enrollment, event: AccessEvent) -> None:

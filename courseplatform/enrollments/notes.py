@@ -33,6 +33,13 @@ def learner_note(enrollment: Enrollment | None, zone: str | None = None) -> Lear
             "It comes back as soon as the dispute is settled in the creator's favour.",
             may_buy=False,
         )
+    if state is AccessState.OVERDUE:
+        return LearnerNote(
+            "Your access is paused",
+            "An instalment of your payment plan couldn't be taken, so access is paused. "
+            "Update your card from My orders: it comes back as soon as the instalment is paid.",
+            may_buy=False,
+        )
     if state is AccessState.REFUNDED:
         return LearnerNote(
             "Your purchase was refunded",
@@ -61,6 +68,8 @@ def creator_note(enrollment: Enrollment, zone: str | None = None) -> str:
     when = format_date(enrollment.revoked_at, zone) if enrollment.revoked_at else ""
     if state is AccessState.PAUSED:
         return "Their access is paused while a payment dispute is open; it comes back if it is settled in your favour"
+    if state is AccessState.OVERDUE:
+        return "Their access is paused: an instalment of their payment plan is overdue; it comes back when they pay"
     if state is AccessState.REFUNDED:
         return f"Not enrolled: refunded on {when}. To give access anyway, use Restore on their row"
     if state is AccessState.CHARGED_BACK:

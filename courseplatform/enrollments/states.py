@@ -17,6 +17,7 @@ class AccessState(enum.Enum):
     NONE = "none"  # never enrolled
     ACTIVE = "active"
     PAUSED = "paused"  # a payment dispute is open
+    OVERDUE = "overdue"  # paused: a payment plan's instalment is overdue
     REFUNDED = "refunded"  # ended: the whole payment went back
     CHARGED_BACK = "charged_back"  # ended: the bank took the payment back (a dispute lost)
     ENDED_BY_CREATOR = "ended_by_creator"
@@ -33,6 +34,13 @@ TRANSITIONS: dict[AccessState, dict[AccessEvent, EnrollmentStatus]] = {
         E.REFUND: S.REVOKED,
         E.DISPUTE_OPENED: S.SUSPENDED,
         E.DISPUTE_LOST: S.REVOKED,
+        E.CREATOR_REVOKE: S.REVOKED,
+        E.PAYMENT_OVERDUE: S.SUSPENDED,
+    },
+    AccessState.OVERDUE: {
+        E.PAYMENT_RECOVERED: S.ACTIVE,
+        E.DISPUTE_LOST: S.REVOKED,
+        E.REFUND: S.REVOKED,
         E.CREATOR_REVOKE: S.REVOKED,
     },
     AccessState.PAUSED: {
@@ -59,18 +67,24 @@ TRANSITIONS: dict[AccessState, dict[AccessEvent, EnrollmentStatus]] = {
 }
 
 PAYMENT_NEWS = frozenset({E.REFUND, E.REFUND_FAILED, E.DISPUTE_OPENED, E.DISPUTE_WON, E.DISPUTE_LOST})
+# A payment plan's news: an instalment overdue after its retries, and paid at last.
+PLAN_NEWS = frozenset({E.PAYMENT_OVERDUE, E.PAYMENT_RECOVERED})
 GRANTS = frozenset({E.PURCHASE, E.FREE, E.COMP, E.IMPORT})
 
 UNCHANGED: dict[AccessState, frozenset[AccessEvent]] = {
-    AccessState.NONE: PAYMENT_NEWS | {E.CREATOR_REVOKE},
-    AccessState.ACTIVE: GRANTS | {E.RESTORE, E.REFUND_FAILED, E.DISPUTE_WON},
-    AccessState.PAUSED: frozenset({E.DISPUTE_OPENED, E.REFUND_FAILED}),
-    AccessState.REFUNDED: frozenset({E.REFUND, E.DISPUTE_OPENED, E.DISPUTE_WON, E.CREATOR_REVOKE}),
-    AccessState.CHARGED_BACK: PAYMENT_NEWS | {E.CREATOR_REVOKE},
+    AccessState.NONE: PAYMENT_NEWS | PLAN_NEWS | {E.CREATOR_REVOKE},
+    AccessState.ACTIVE: GRANTS | {E.RESTORE, E.REFUND_FAILED, E.DISPUTE_WON, E.PAYMENT_RECOVERED},
+    # An overdue plan stays paused through a dispute's news: only paying (or an end) moves it.
+    AccessState.OVERDUE: frozenset({E.PAYMENT_OVERDUE, E.DISPUTE_OPENED, E.DISPUTE_WON, E.REFUND_FAILED}),
+    # A dispute's pause is the bank's: the plan's news waits for it to be settled.
+    AccessState.PAUSED: frozenset({E.DISPUTE_OPENED, E.REFUND_FAILED}) | PLAN_NEWS,
+    AccessState.REFUNDED: frozenset({E.REFUND, E.DISPUTE_OPENED, E.DISPUTE_WON, E.CREATOR_REVOKE}) | PLAN_NEWS,
+    AccessState.CHARGED_BACK: PAYMENT_NEWS | PLAN_NEWS | {E.CREATOR_REVOKE},
     # A refund after the creator's revoke keeps it theirs: otherwise the learner could buy back in.
     AccessState.ENDED_BY_CREATOR: frozenset(
         {E.CREATOR_REVOKE, E.REFUND, E.REFUND_FAILED, E.DISPUTE_OPENED, E.DISPUTE_WON}
-    ),
+    )
+    | PLAN_NEWS,
 }
 
 ENDED_BY = {
@@ -87,7 +101,7 @@ def state_of(enrollment: Enrollment | None) -> AccessState:
     if enrollment.status is S.ACTIVE:
         return AccessState.ACTIVE
     if enrollment.status is S.SUSPENDED:
-        return AccessState.PAUSED
+        return AccessState.OVERDUE if enrollment.reason is E.PAYMENT_OVERDUE else AccessState.PAUSED
     return ENDED_BY.get(enrollment.reason, AccessState.ENDED_BY_CREATOR)
 
 

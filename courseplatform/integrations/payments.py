@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,8 +27,18 @@ from ..models import CreatorProfile, Order, PaymentProvider
 
 if TYPE_CHECKING:
     from stripe._requestor_options import BaseAddresses
-    from stripe.params import AccountCreateParams, AccountLinkCreateParams, RefundCreateParams
-    from stripe.params.checkout import SessionCreateParams, SessionCreateParamsPaymentIntentData
+    from stripe.params import (
+        AccountCreateParams,
+        AccountLinkCreateParams,
+        RefundCreateParams,
+        SubscriptionScheduleUpdateParams,
+        SubscriptionScheduleUpdateParamsPhaseItem,
+    )
+    from stripe.params.checkout import (
+        SessionCreateParams,
+        SessionCreateParamsPaymentIntentData,
+        SessionCreateParamsSubscriptionData,
+    )
 
 # Stripe's standard card pricing, used to estimate the processor fee in test mode.
 TEST_MODE_FEE_PERCENT_BP = 290  # 2.9 %, in basis points
@@ -52,6 +62,32 @@ class PaymentsError(Exception):
 
 
 @dataclass(frozen=True)
+class PlanTerms:
+    """A checkout for a payment plan's first instalment: the order's amount, monthly, `instalments` times."""
+
+    instalments: int
+    plan_id: int
+    platform_fee_percent: int
+
+
+@dataclass(frozen=True)
+class SubscriptionStart:
+    """What a completed plan checkout started: the provider's subscription, its first invoice, the next due date."""
+
+    subscription_id: str | None
+    invoice_id: str | None
+    next_charge_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """A plan's subscription as the provider has it now."""
+
+    status: str  # Stripe's: active, past_due, unpaid, canceled, incomplete, incomplete_expired, trialing, paused
+    current_period_end: datetime | None = None
+
+
+@dataclass(frozen=True)
 class CheckoutRequest:
     """Everything a provider needs to open a hosted checkout for one order."""
 
@@ -66,6 +102,7 @@ class CheckoutRequest:
     # A coupon: the checkout shows the list price (`order.list_price_cents`) less this discount, named so.
     discount_cents: int = 0
     discount_name: str = ""
+    plan: PlanTerms | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +156,7 @@ class Payment:
     settlement_currency: str | None = None
     processor_fee_settled_cents: int | None = None
     application_fee_cents: int | None = None  # None: not reported, keep what was asked for
+    payment_intent_id: str | None = None  # a plan's instalment: the payment its invoice was paid by
 
 
 @dataclass(frozen=True)
@@ -185,6 +223,10 @@ class Payments(Protocol):
     def delete_checkout_coupon(self, checkout_id: str) -> bool: ...
     def account_link(self, account_id: str, refresh_url: str, return_url: str) -> str: ...
     def account_status(self, account_id: str) -> AccountStatus: ...
+    def plan_state(self, subscription_id: str) -> PlanState: ...
+    def end_plan_after(self, subscription_id: str, instalments: int, plan_id: int) -> None: ...
+    def cancel_plan(self, subscription_id: str) -> None: ...
+    def plan_card_url(self, subscription_id: str, return_url: str, *, overdue: bool) -> str: ...
 
 
 # ---------------------------------------------------------------------------
@@ -271,6 +313,8 @@ class StripePayments:
             "cancel_url": request.cancel_url,
             "expires_at": int(request.expires_at.timestamp()),
         }
+        if request.plan is not None:
+            self._as_plan(params, request, metadata)
         try:
             if request.discount_cents:
                 params["discounts"] = [{"coupon": self._order_coupon(request)}]
@@ -280,6 +324,31 @@ class StripePayments:
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
         return self._checkout(session)
+
+    @staticmethod
+    def _as_plan(params: SessionCreateParams, request: CheckoutRequest, metadata: dict[str, str]) -> None:
+        """The checkout as a subscription: the instalment monthly, the platform fee as a percentage of each.
+
+        The subscription ends on its own after the last instalment: once the first is paid, a job puts it
+        on a schedule that cancels it then (`end_plan_after`).
+        """
+        plan = request.plan
+        if plan is None:
+            return
+        data: SessionCreateParamsSubscriptionData = {
+            "metadata": {**metadata, "plan_id": str(plan.plan_id)},
+            "description": f"{request.title}: {plan.instalments} monthly payments",
+        }
+        if request.destination_account:
+            data["application_fee_percent"] = plan.platform_fee_percent
+            data["transfer_data"] = {"destination": request.destination_account}
+        params["mode"] = "subscription"
+        params["subscription_data"] = data
+        del params["payment_intent_data"]
+        item = params["line_items"][0]
+        price = item["price_data"]
+        price["recurring"] = {"interval": "month"}
+        price["product_data"] = {"name": f"{request.title} ({plan.instalments} monthly payments)"}
 
     def _order_coupon(self, request: CheckoutRequest) -> str:
         """A Stripe coupon for this one order: our coupon's discount as an amount, usable once.
@@ -340,22 +409,37 @@ class StripePayments:
             raise _stripe_error_message(exc) from exc
 
     def payment(self, order: Order) -> Payment:
-        """The charge and Stripe's actual fee, from the payment's balance transaction."""
-        if not order.payment_intent_id or order.amount_cents == 0:
+        """The charge and Stripe's actual fee, from the payment's balance transaction.
+
+        A plan's instalment is paid by its invoice: the payment is found through the invoice's payments.
+        """
+        intent_id = order.payment_intent_id
+        if not intent_id and order.provider_invoice_id and order.amount_cents:
+            intent_id = self._invoice_intent(order.provider_invoice_id)
+            if intent_id is None:
+                current_app.logger.warning(
+                    "order %s: invoice payment not readable from Stripe; fee estimated", order.id
+                )
+                return Payment(
+                    charge_id=None, processor_fee_cents=estimated_fee(order.amount_cents), fee_estimated=True
+                )
+        if not intent_id or order.amount_cents == 0:
             # A promotion code took the price to zero: no payment, no charge, no fee.
             return Payment(charge_id=None, processor_fee_cents=0, fee_estimated=False)
         try:
             intent = self.client.v1.payment_intents.retrieve(
-                order.payment_intent_id, params={"expand": ["latest_charge.balance_transaction"]}
+                intent_id, params={"expand": ["latest_charge.balance_transaction"]}
             )
         except stripe.StripeError:
             current_app.logger.warning("order %s: fee not readable from Stripe; estimated", order.id)
-            return Payment(charge_id=None, processor_fee_cents=estimated_fee(order.amount_cents), fee_estimated=True)
+            return Payment(None, estimated_fee(order.amount_cents), fee_estimated=True, payment_intent_id=intent_id)
         charge = _plain(intent).get("latest_charge")
         balance = charge.get("balance_transaction") if charge and not isinstance(charge, str) else None
         if charge is None or balance is None or isinstance(balance, str):
             charge_id = charge if isinstance(charge, str) else (charge["id"] if charge else None)
-            return Payment(charge_id, estimated_fee(order.amount_cents), fee_estimated=True)
+            return Payment(
+                charge_id, estimated_fee(order.amount_cents), fee_estimated=True, payment_intent_id=intent_id
+            )
         fee_taken = charge.get("application_fee_amount")
         settled_in = str(balance["currency"]).upper()
         fee = fee_in(
@@ -363,12 +447,116 @@ class StripePayments:
         )
         return Payment(
             charge_id=charge["id"],
+            payment_intent_id=intent_id,
             processor_fee_cents=estimated_fee(order.amount_cents) if fee is None else fee,
             fee_estimated=fee is None,
             settlement_currency=settled_in,
             processor_fee_settled_cents=int(balance["fee"]),
             application_fee_cents=int(fee_taken) if fee_taken is not None else None,
         )
+
+    def _invoice_intent(self, invoice_id: str) -> str | None:
+        """The PaymentIntent that paid an invoice (Stripe lists an invoice's payments since API 2025-03-31)."""
+        try:
+            listed = self.client.v1.invoice_payments.list(params={"invoice": invoice_id, "status": "paid", "limit": 10})
+        except stripe.StripeError:
+            return None
+        for row in _plain(listed).get("data") or []:
+            payment = row.get("payment") or {}
+            intent = payment.get("payment_intent")
+            if payment.get("type") == "payment_intent" and intent:
+                return intent if isinstance(intent, str) else intent.get("id")
+        return None
+
+    # ------------------------------------------------------------------ payment plans
+
+    def plan_state(self, subscription_id: str) -> PlanState:
+        try:
+            subscription = _plain(self.client.v1.subscriptions.retrieve(subscription_id))
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        ends = [item.get("current_period_end") for item in (subscription.get("items") or {}).get("data") or []]
+        ends = [end for end in ends if isinstance(end, int)]
+        return PlanState(
+            status=str(subscription.get("status")),
+            current_period_end=datetime.fromtimestamp(min(ends), UTC) if ends else None,
+        )
+
+    def end_plan_after(self, subscription_id: str, instalments: int, plan_id: int) -> None:
+        """Put the subscription on a schedule of one phase of `instalments` months that cancels it at the end.
+
+        Stripe's documented way to bill a fixed number of times: a schedule made from the
+        subscription, then its phase given a duration and the schedule `end_behavior=cancel`.
+        Both calls carry idempotency keys; a subscription already on a schedule reuses it.
+        """
+        try:
+            subscription = _plain(self.client.v1.subscriptions.retrieve(subscription_id))
+            schedule = subscription.get("schedule")
+            if isinstance(schedule, dict):
+                schedule = schedule.get("id")
+            if not schedule:
+                made = self.client.v1.subscription_schedules.create(
+                    params={"from_subscription": subscription_id},
+                    options={"idempotency_key": f"aqueduct-plan-{plan_id}-schedule"},
+                )
+                schedule = made["id"]
+            current = _plain(self.client.v1.subscription_schedules.retrieve(schedule))
+            phase = (current.get("phases") or [{}])[0]
+            items: list[SubscriptionScheduleUpdateParamsPhaseItem] = [
+                {"price": item["price"] if isinstance(item["price"], str) else item["price"]["id"], "quantity": 1}
+                for item in phase.get("items") or []
+            ]
+            update: SubscriptionScheduleUpdateParams = {
+                "end_behavior": "cancel",
+                "phases": [
+                    {
+                        "items": items,
+                        "start_date": phase["start_date"],
+                        "duration": {"interval": "month", "interval_count": instalments},
+                    }
+                ],
+                "metadata": {"plan_id": str(plan_id)},
+            }
+            self.client.v1.subscription_schedules.update(
+                schedule, params=update, options={"idempotency_key": f"aqueduct-plan-{plan_id}-schedule-end"}
+            )
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+
+    def cancel_plan(self, subscription_id: str) -> None:
+        try:
+            self.client.v1.subscriptions.cancel(subscription_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "resource_missing":
+                raise _stripe_error_message(exc) from exc
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+
+    def plan_card_url(self, subscription_id: str, return_url: str, *, overdue: bool) -> str:
+        """Where the learner pays: an overdue instalment's own invoice page (a new card pays it there), else
+        Stripe's customer portal, straight to updating the card for the instalments to come."""
+        try:
+            subscription = _plain(
+                self.client.v1.subscriptions.retrieve(subscription_id, params={"expand": ["latest_invoice"]})
+            )
+            invoice = subscription.get("latest_invoice")
+            if overdue and isinstance(invoice, dict) and invoice.get("status") == "open":
+                pay_here = invoice.get("hosted_invoice_url")
+                if pay_here:
+                    return str(pay_here)
+            portal = self.client.v1.billing_portal.sessions.create(
+                params={
+                    "customer": str(subscription["customer"]),
+                    "return_url": return_url,
+                    "flow_data": {
+                        "type": "payment_method_update",
+                        "after_completion": {"type": "redirect", "redirect": {"return_url": return_url}},
+                    },
+                }
+            )
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return str(portal["url"])
 
     def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult:
         if order.payment_intent_id is None:
@@ -566,6 +754,18 @@ class TestModePayments:
 
     def account_status(self, account_id: str) -> AccountStatus:
         return AccountStatus(account_id, True, True, True)
+
+    def plan_state(self, subscription_id: str) -> PlanState:
+        raise PaymentsError("Test-mode plans are billed inside the app; there is nothing to ask.", retryable=False)
+
+    def end_plan_after(self, subscription_id: str, instalments: int, plan_id: int) -> None:
+        """Test-mode plans end on their own in the app's billing run."""
+
+    def cancel_plan(self, subscription_id: str) -> None:
+        """A stopped test-mode plan is simply no longer billed."""
+
+    def plan_card_url(self, subscription_id: str, return_url: str, *, overdue: bool) -> str:
+        raise PaymentsError("Test-mode cards are changed on the app's own page.", retryable=False)
 
 
 def get_payments() -> Payments:

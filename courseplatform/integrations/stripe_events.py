@@ -10,6 +10,9 @@ Stripe's event types, field paths and statuses are known here and in `payments.p
     CheckoutExpired     checkout.session.expired
     RefundRecorded      charge.refunded, refund.created, refund.updated, refund.failed, charge.refund.updated
     DisputeChanged      charge.dispute.created, charge.dispute.updated, charge.dispute.closed
+    InvoicePaid         invoice.paid (a payment plan's instalment)
+    InvoiceFailed       invoice.payment_failed (an instalment couldn't be taken; Stripe retries it)
+    SubscriptionChanged customer.subscription.updated, customer.subscription.deleted
     AccountUpdated      account.updated (the only event read from a connected account)
     Unhandled           anything else, and a connected account's own charges: recorded, not applied
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal, overload
 
 import stripe
@@ -51,6 +55,10 @@ CHECKOUT_PAID = frozenset({"checkout.session.completed", "checkout.session.async
 # A refund's own events (charge.refunded carries the charge instead).
 REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"})
 DISPUTE_EVENTS = frozenset({"charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed"})
+INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_failed"})
+SUBSCRIPTION_EVENTS = frozenset({"customer.subscription.updated", "customer.subscription.deleted"})
+# Far enough for any real due date, near enough for datetime: a timestamp past it is refused.
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 # (charge.dispute.funds_withdrawn / funds_reinstated move money, not status: checked, recorded and ignored.)
 
 
@@ -95,6 +103,8 @@ class CheckoutCompleted(CheckoutEvent):
     paid: bool
     payment_intent_id: str | None
     totals: CheckoutTotals
+    subscription_id: str | None = None  # a payment plan's checkout: the subscription it started
+    invoice_id: str | None = None  # and the invoice its first instalment was paid by
 
 
 @dataclass(frozen=True)
@@ -160,6 +170,39 @@ class DisputeChanged(ChargeEvent):
         if self.opening or self.status is DisputeStage.OPEN:
             return DisputeStage.OPEN
         return None
+
+
+@dataclass(frozen=True)
+class InvoiceEvent(PaymentEvent):
+    """Something happened to a subscription's invoice (a payment plan's instalment)."""
+
+    invoice_id: str
+    subscription_id: str | None
+    order_id: int | None  # the plan's first order, from the subscription's metadata
+    billing_reason: str | None
+    amount_cents: int  # paid (InvoicePaid), or due (InvoiceFailed)
+    currency: str | None
+    period_end: datetime | None  # the end of the period it pays for: when the next instalment falls due
+
+
+@dataclass(frozen=True)
+class InvoicePaid(InvoiceEvent):
+    """An instalment was paid."""
+
+
+@dataclass(frozen=True)
+class InvoiceFailed(InvoiceEvent):
+    """An instalment couldn't be taken; Stripe tries again at `next_attempt` (None: no more tries)."""
+
+    next_attempt: datetime | None = None
+    attempt_count: int = 0
+
+
+@dataclass(frozen=True)
+class SubscriptionChanged(PaymentEvent):
+    """A subscription changed or ended: the app reads it from Stripe as it is now."""
+
+    subscription_id: str
 
 
 @dataclass(frozen=True)
@@ -283,6 +326,10 @@ def _read_object(event_id: str, kind: str, obj: dict) -> PaymentEvent:
             closing=kind == "charge.dispute.closed",
         )
         return dispute if kind in DISPUTE_EVENTS else Unhandled(event_id, kind)
+    if kind in INVOICE_EVENTS:
+        return _invoice_event(event_id, kind, obj)
+    if kind in SUBSCRIPTION_EVENTS:
+        return SubscriptionChanged(event_id, kind, _stripe_id(obj, "id", "the subscription", required=True))
     if kind == "account.updated":
         return AccountUpdated(
             event_id,
@@ -311,12 +358,89 @@ def _checkout_event(event_id: str, kind: str, session: dict) -> PaymentEvent:
     totals = _checked_totals(session)
     if kind in CHECKOUT_PAID:
         paid = payment_status in ("paid", "no_payment_required")
-        return CheckoutCompleted(event_id, kind, checkout_id, order_id, paid, payment_intent_id, totals)
+        return CheckoutCompleted(
+            event_id,
+            kind,
+            checkout_id,
+            order_id,
+            paid,
+            payment_intent_id,
+            totals,
+            subscription_id=_expandable_id(session, "subscription", "the checkout session"),
+            invoice_id=_expandable_id(session, "invoice", "the checkout session"),
+        )
     if kind == "checkout.session.async_payment_failed":
         return CheckoutFailed(event_id, kind, checkout_id, order_id)
     if kind == "checkout.session.expired":
         return CheckoutExpired(event_id, kind, checkout_id, order_id)
     return Unhandled(event_id, kind)
+
+
+def _invoice_event(event_id: str, kind: str, invoice: dict) -> PaymentEvent:
+    what = "the invoice"
+    parent = invoice.get("parent")
+    if parent is not None and not isinstance(parent, dict):
+        raise MalformedEvent("The parent of the invoice isn't an object.")
+    details = (parent or {}).get("subscription_details")
+    if details is not None and not isinstance(details, dict):
+        raise MalformedEvent("The subscription_details of the invoice aren't an object.")
+    details = details or {}
+    # Since API 2025-03-31 the subscription is under parent.subscription_details; before, at the top.
+    subscription_id = _expandable_id(details, "subscription", what) or _expandable_id(invoice, "subscription", what)
+    metadata = details.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise MalformedEvent("The subscription metadata of the invoice isn't an object.")
+    reference = (metadata or {}).get("order_id")
+    order_id = order_reference(reference)
+    if reference is not None and order_id is None:
+        raise MalformedEvent("The invoice's order_id isn't one of our order ids.")
+    currency = invoice.get("currency")
+    if currency is not None and not (isinstance(currency, str) and re.fullmatch(r"[A-Za-z]{3}", currency)):
+        raise MalformedEvent("The currency of the invoice isn't a three-letter currency code.")
+    paid = kind == "invoice.paid"
+    event = InvoicePaid(
+        event_id,
+        kind,
+        invoice_id=_stripe_id(invoice, "id", what, required=True),
+        subscription_id=subscription_id,
+        order_id=order_id,
+        billing_reason=_stripe_id(invoice, "billing_reason", what),
+        amount_cents=_amount(invoice, "amount_paid" if paid else "amount_due", what) or 0,
+        currency=currency.upper() if isinstance(currency, str) else None,
+        period_end=_period_end(invoice),
+    )
+    if paid:
+        return event
+    return InvoiceFailed(
+        **dataclasses.asdict(event),
+        next_attempt=_timestamp(invoice, "next_payment_attempt", what),
+        attempt_count=_amount(invoice, "attempt_count", what) or 0,
+    )
+
+
+def _period_end(invoice: dict) -> datetime | None:
+    """The latest end of the periods an invoice's lines pay for (a subscription invoice bills the period ahead)."""
+    lines = invoice.get("lines")
+    data = lines.get("data") if isinstance(lines, dict) else None
+    if lines is not None and not isinstance(data, list):
+        raise MalformedEvent("The lines of the invoice aren't a list.")
+    ends = []
+    for line in (data or [])[:100]:
+        period = line.get("period") if isinstance(line, dict) else None
+        if isinstance(period, dict):
+            end = _timestamp(period, "end", "an invoice line's period")
+            if end is not None:
+                ends.append(end)
+    return max(ends) if ends else None
+
+
+def _timestamp(obj: dict, key: str, what: str) -> datetime | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TIMESTAMP:
+        raise MalformedEvent(f"The {key} of {what} isn't a Unix timestamp.")
+    return datetime.fromtimestamp(value, UTC)
 
 
 def _refund(refund: object) -> RefundResult:

@@ -14,6 +14,7 @@ SCHEDULE = {
     "sweep": {"task": "aqueduct.sweep", "schedule": 30.0},
     "send-reminders": {"task": "aqueduct.send_reminders", "schedule": crontab(minute="*/15")},
     "release-expired-checkouts": {"task": "aqueduct.release_expired_checkouts", "schedule": crontab(minute="*/5")},
+    "bill-test-plans": {"task": "aqueduct.bill_test_plans", "schedule": crontab(minute=23)},
     "storage-gc": {"task": "aqueduct.storage_gc", "schedule": crontab(hour=3, minute=17)},
     "prune-sessions": {"task": "aqueduct.prune_sessions", "schedule": crontab(hour=3, minute=47)},
     "warn-ce-approvals": {"task": "aqueduct.warn_ce_approvals", "schedule": crontab(hour=8, minute=7)},

@@ -30,6 +30,8 @@ KINDS = {
     "media.ladder": "courseplatform.media.processing:ladder_media_job",
     "waitlist.notify": "courseplatform.enrollments.waitlist:notify_waitlist_job",
     "payments.delete_coupon": "courseplatform.checkout.services:delete_order_coupon_job",
+    "payments.plan_schedule": "courseplatform.checkout.plans:plan_schedule_job",
+    "payments.plan_cancel": "courseplatform.checkout.plans:plan_cancel_job",
 }
 # What to record when a job of this kind fails for good ("module:function" taking the job), in the same commit.
 ON_FAILURE = {

@@ -95,6 +95,14 @@ def release_expired_checkouts(limit: int = 500) -> dict:
     return {"released": closed}
 
 
+@scheduled("bill-test-plans")
+def bill_test_plans() -> dict:
+    """Test mode only: take the payment plans' instalments that fell due, as Stripe's billing would (hourly)."""
+    from ..checkout.plans import bill_test_plans as bill
+
+    return bill()
+
+
 @scheduled("storage-gc")
 def collect_storage() -> dict:
     """Remove what abandoned uploads left a day on (daily)."""

@@ -64,6 +64,16 @@ def storage_gc_task() -> dict:
     return figures
 
 
+@shared_task(name="aqueduct.bill_test_plans", **RETRY)
+def bill_test_plans_task() -> dict:
+    from .dispatch import dispatch_committed
+    from .scheduled import bill_test_plans
+
+    figures = bill_test_plans()
+    dispatch_committed()  # what the run recorded goes to the queue
+    return figures
+
+
 @shared_task(name="aqueduct.prune_sessions", **RETRY)
 def prune_sessions_task() -> dict:
     from .dispatch import dispatch_committed

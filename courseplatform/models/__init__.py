@@ -57,11 +57,14 @@ from .offerings import (
     bundle_items,
     offering_topics,
 )
+from .plans import MAX_INSTALMENTS, MIN_INSTALMENTS, PaymentPlan, PlanStatus
 from .revenue import PayerKind, SessionIncome, SessionIncomeKind, SessionIncomeSource
 from .stats import CreatorLearner, CreatorStats, OfferingSales, OfferingStats, PlatformStats
 
 __all__ = [
     "DEFAULT_STATEMENTS",
+    "MAX_INSTALMENTS",
+    "MIN_INSTALMENTS",
     "ORDER_TRANSITIONS",
     "AccessEvent",
     "AccreditingBody",
@@ -104,7 +107,9 @@ __all__ = [
     "OrderStatus",
     "OutgoingMail",
     "PayerKind",
+    "PaymentPlan",
     "PaymentProvider",
+    "PlanStatus",
     "PlatformStats",
     "Profession",
     "ProviderApproval",

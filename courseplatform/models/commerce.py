@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .accounts import User
     from .coupons import Coupon
     from .offerings import Offering
+    from .plans import PaymentPlan
 
 
 class PaymentProvider(enum.Enum):
@@ -125,6 +126,9 @@ class Order(Model):
         sa.Index("ix_orders_course_paid_at", "course_id", "paid_at"),
         # A coupon's uses are counted at every Buy that names it.
         sa.Index("ix_orders_coupon_status", "coupon_id", "status"),
+        # A payment plan's instalments: one order per instalment, and per provider invoice.
+        sa.UniqueConstraint("plan_id", "instalment", name="uq_orders_plan_instalment"),
+        sa.UniqueConstraint("provider", "provider_invoice_id", name="uq_orders_provider_invoice_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -137,6 +141,10 @@ class Order(Model):
     # list price: list price = amount_cents + discount_cents.
     discount_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     coupon_id: Mapped[int | None] = mapped_column(sa.ForeignKey("coupons.id", ondelete="RESTRICT"))
+    # A payment plan's instalment: the plan, which instalment (1 is the checkout's), and for Stripe its invoice.
+    plan_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_plans.id", ondelete="RESTRICT"))
+    instalment: Mapped[int | None] = mapped_column()
+    provider_invoice_id: Mapped[str | None] = mapped_column(sa.String(255))
     currency: Mapped[str] = mapped_column(sa.String(3))
     provider: Mapped[PaymentProvider] = mapped_column(enum_column(PaymentProvider, "payment_provider"))
     checkout_id: Mapped[str | None] = mapped_column(sa.String(255))
@@ -170,6 +178,7 @@ class Order(Model):
     learner: Mapped[User] = relationship()
     offering: Mapped[Offering] = relationship()
     coupon: Mapped[Coupon | None] = relationship()
+    plan: Mapped[PaymentPlan | None] = relationship()
 
     refunds: Mapped[list[Refund]] = relationship(
         back_populates="order", order_by="Refund.created_at", cascade="all, delete-orphan"

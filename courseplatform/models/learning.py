@@ -51,6 +51,8 @@ class AccessEvent(enum.Enum):
     DISPUTE_WON = "dispute_won"  # closed in the creator's favour, or without a chargeback
     DISPUTE_LOST = "dispute_lost"  # the bank took the money back
     CREATOR_REVOKE = "creator_revoke"
+    PAYMENT_OVERDUE = "payment_overdue"  # a payment plan's instalment is overdue after its retries: paused
+    PAYMENT_RECOVERED = "payment_recovered"  # the overdue instalment was paid: access comes back
 
 
 def _reason_of_new_row(context) -> str:

@@ -100,6 +100,11 @@ class Offering(Model):
             "(sliding_scale_min_cents >= 0 AND sliding_scale_min_cents <= price_cents)",
             name="sliding_scale_within_price",
         ),
+        sa.CheckConstraint(
+            "(plan_instalments IS NULL AND plan_instalment_cents IS NULL) OR "
+            "(plan_instalments BETWEEN 2 AND 24 AND plan_instalment_cents > 0)",
+            name="plan_both_or_neither",
+        ),
         sa.CheckConstraint("ce_minutes IS NULL OR ce_minutes > 0", name="ce_minutes_positive"),
         sa.CheckConstraint("authoring_minutes >= 0", name="authoring_minutes_non_negative"),
         sa.CheckConstraint(
@@ -127,6 +132,9 @@ class Offering(Model):
     price_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     # When set, learners may pay any amount from this minimum up (the price is the suggestion).
     sliding_scale_min_cents: Mapped[int | None] = mapped_column()
+    # A payment plan besides the price: this many monthly instalments of this amount (both or neither).
+    plan_instalments: Mapped[int | None] = mapped_column()
+    plan_instalment_cents: Mapped[int | None] = mapped_column()
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD", server_default="USD")
     status: Mapped[OfferingStatus] = mapped_column(
         enum_column(OfferingStatus, "course_status"), default=OfferingStatus.DRAFT
@@ -188,6 +196,11 @@ class Offering(Model):
     @property
     def is_free(self) -> bool:
         return self.price_cents == 0
+
+    @property
+    def has_plan(self) -> bool:
+        """Learners may pay in monthly instalments as well as all at once (fixed prices only)."""
+        return bool(self.plan_instalments and self.plan_instalment_cents) and self.sliding_scale_min_cents is None
 
     @hybrid_property
     def is_listed(self) -> bool:

@@ -228,6 +228,7 @@ def _in_state(state: AccessState) -> Enrollment | None:
         AccessState.NONE: (None, None),
         AccessState.ACTIVE: (EnrollmentStatus.ACTIVE, AccessEvent.PURCHASE),
         AccessState.PAUSED: (EnrollmentStatus.SUSPENDED, AccessEvent.DISPUTE_OPENED),
+        AccessState.OVERDUE: (EnrollmentStatus.SUSPENDED, AccessEvent.PAYMENT_OVERDUE),
         AccessState.REFUNDED: (EnrollmentStatus.REVOKED, AccessEvent.REFUND),
         AccessState.CHARGED_BACK: (EnrollmentStatus.REVOKED, AccessEvent.DISPUTE_LOST),
         AccessState.ENDED_BY_CREATOR: (EnrollmentStatus.REVOKED, AccessEvent.CREATOR_REVOKE),

@@ -65,13 +65,14 @@ SOURCE_LABELS = {
 }
 STATUS_LABELS = {
     EnrollmentStatus.ACTIVE: "Active",
-    EnrollmentStatus.SUSPENDED: "Paused (dispute)",
+    EnrollmentStatus.SUSPENDED: "Paused",
     EnrollmentStatus.REVOKED: "Revoked",
 }
 # What the roster says of each access state: ended access says how it ended.
 STATE_LABELS = {
     AccessState.ACTIVE: "Active",
     AccessState.PAUSED: "Paused (dispute)",
+    AccessState.OVERDUE: "Paused (payment overdue)",
     AccessState.REFUNDED: "Refunded",
     AccessState.CHARGED_BACK: "Charged back",
     AccessState.ENDED_BY_CREATOR: "Revoked",

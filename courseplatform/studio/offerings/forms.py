@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from ...fields import HoursField, MoneyField, WholeNumberField, valid_slug
 from ...integrations.payments import MINIMUM_CHARGE_CENTS
-from ...models import OfferingKind
+from ...models import MAX_INSTALMENTS, MIN_INSTALMENTS, OfferingKind
 
 KIND_CHOICES = [SelectChoice(k.value, k.label) for k in OfferingKind]
 PRICE_CHOICES = [
@@ -70,6 +70,22 @@ class OfferingForm(FlaskForm):
     price_kind = RadioField("Price", choices=PRICE_CHOICES, default="fixed")
     price_cents = MoneyField("Price", description="For a sliding scale, the suggested price.")
     sliding_scale_min_cents = MoneyField("Lowest amount a learner can pay")
+    plan_instalments = WholeNumberField(
+        "Payment plan: number of monthly payments",
+        validators=[
+            Optional(),
+            NumberRange(
+                min=MIN_INSTALMENTS,
+                max=MAX_INSTALMENTS,
+                message=f"Enter from {MIN_INSTALMENTS} to {MAX_INSTALMENTS} payments, or leave it empty.",
+            ),
+        ],
+        description="Fixed prices only. Learners may then pay in this many monthly payments. Leave empty for none.",
+        render_kw={"min": MIN_INSTALMENTS, "max": MAX_INSTALMENTS, "inputmode": "numeric"},
+    )
+    plan_instalment_cents = MoneyField(
+        "Each monthly payment", description="Leave empty to split the price evenly (rounded up to the cent)."
+    )
     topics = TopicsField(
         "Topics",
         validators=[Optional(), Length(max=300)],
@@ -135,6 +151,27 @@ class OfferingForm(FlaskForm):
             raise ValidationError("The lowest amount must be at least 0.50.")
         if self.price_cents.data and field.data > self.price_cents.data:
             raise ValidationError("The lowest amount can't be above the suggested price.")
+
+    def validate_plan_instalment_cents(self, field) -> None:
+        if not self.plan_instalments.data or self.price_kind.data != "fixed":
+            return
+        if field.data is not None and field.data < MINIMUM_CHARGE_CENTS:
+            raise ValidationError("Each payment must be at least 0.50.")
+        price = self.price_cents.data or 0
+        if field.data is not None and field.data * self.plan_instalments.data < price:
+            raise ValidationError("The payments add up to less than the price: raise each payment.")
+
+    def validate_plan_instalments(self, field) -> None:
+        if field.data and self.price_kind.data != "fixed":
+            raise ValidationError("Payment plans go with a fixed price: leave this empty, or choose Fixed.")
+
+    def plan_values(self) -> tuple[int | None, int | None]:
+        """(plan_instalments, plan_instalment_cents): none, or the payments (the price split evenly if not given)."""
+        count = self.plan_instalments.data
+        if not count or self.price_kind.data != "fixed" or not self.price_cents.data:
+            return None, None
+        each = self.plan_instalment_cents.data or -(-self.price_cents.data // count)
+        return count, max(each, MINIMUM_CHARGE_CENTS)
 
     def validate_ce_minutes(self, field) -> None:
         if field.data == 0:

@@ -247,6 +247,7 @@ def _apply_details(offering: Offering, form, slug: str) -> None:
     offering.description = form.description.data or ""
     offering.price_cents = price
     offering.sliding_scale_min_cents = sliding_min
+    offering.plan_instalments, offering.plan_instalment_cents = form.plan_values()
     offering.ce_minutes = form.ce_minutes.data or None
     offering.ce_approval_statement = (form.ce_approval_statement.data or "").strip()
     offering.authoring_minutes = form.authoring_minutes.data or 0
@@ -380,6 +381,8 @@ def duplicate_offering(offering: Offering) -> Offering:
         cover_asset_id=offering.cover_asset_id,
         price_cents=offering.price_cents,
         sliding_scale_min_cents=offering.sliding_scale_min_cents,
+        plan_instalments=offering.plan_instalments,
+        plan_instalment_cents=offering.plan_instalment_cents,
         currency=offering.currency,
         status=OfferingStatus.DRAFT,
         ce_minutes=offering.ce_minutes,

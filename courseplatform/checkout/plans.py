@@ -1,0 +1,402 @@
+"""Payment plans: an offering paid in monthly instalments, ending on its own after the last.
+
+- Buy → `begin_checkout(..., plan=True)`: a pending plan and its first instalment's order, paid
+  through the provider's checkout (Stripe Checkout in subscription mode) like any order.
+- `fulfil_order` pays instalment 1 and gives access; `plan_started` starts the plan.
+- Each later instalment is an order of its own (`record_instalment`), from Stripe's `invoice.paid`
+  or, in test mode, from `bill_test_plans`, which stands in for Stripe's billing and its retries
+  with a clock the caller gives.
+- A failed instalment is retried (`instalment_failed`); once the retries run out, access is paused
+  (`plan_overdue`) with an e-mail and a link to update the card; paying gives it back.
+- Access that ends (a refund in full, a lost dispute, the creator's revoke) stops the plan, so no
+  instalment is taken after it (`stop_plan`).
+
+Functions flush and never commit: the caller commits once.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+
+from ..enrollments import access_changes
+from ..enrollments.access_changes import enrollments_for_order
+from ..extensions import db
+from ..formatting import format_money
+from ..integrations.mail import send_after_commit
+from ..integrations.payments import Payments, PaymentsError, PlanState, get_payments, payments_for
+from ..jobs import enqueue
+from ..links import absolute_url
+from ..models import (
+    AccessEvent,
+    Offering,
+    Order,
+    OrderStatus,
+    PaymentPlan,
+    PaymentProvider,
+    PlanStatus,
+    User,
+    utcnow,
+)
+
+# The test mode's retries of a failed instalment, days after the try before (as a Stripe retry
+# schedule of three retries over 15 days); after the last, access is paused.
+TEST_RETRY_DAYS = (3, 5, 7)
+RUNNING = (PlanStatus.ACTIVE, PlanStatus.PAST_DUE, PlanStatus.PAUSED)
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    """The same day and time `months` later, on the month's last day when it is shorter (Jan 31 → Feb 28)."""
+    month = when.month - 1 + months
+    year, month = when.year + month // 12, month % 12 + 1
+    return when.replace(year=year, month=month, day=min(when.day, calendar.monthrange(year, month)[1]))
+
+
+def plan_summary(offering: Offering) -> str:
+    """The plan as the buy box says it: "3 monthly payments of $45"."""
+    if not offering.has_plan or offering.plan_instalment_cents is None:
+        return ""
+    amount = format_money(offering.plan_instalment_cents, offering.currency)
+    return f"{offering.plan_instalments} monthly payments of {amount}"
+
+
+def lock_plan(plan_id: int) -> PaymentPlan | None:
+    """The plan's row, locked until commit, read fresh."""
+    return db.session.scalar(
+        sa.select(PaymentPlan)
+        .where(PaymentPlan.id == plan_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def plan_of_subscription(subscription_id: str) -> PaymentPlan | None:
+    return db.session.scalar(
+        sa.select(PaymentPlan).where(
+            PaymentPlan.provider == PaymentProvider.STRIPE, PaymentPlan.provider_subscription_id == subscription_id
+        )
+    )
+
+
+# ---------------------------------------------------------------------------
+# Starting
+# ---------------------------------------------------------------------------
+
+
+def start_plan(user: User, offering: Offering, provider: PaymentProvider) -> PaymentPlan:
+    """A pending plan for the offering's terms; its first instalment's order is made by the caller."""
+    if not offering.has_plan or offering.plan_instalments is None or offering.plan_instalment_cents is None:
+        raise ValueError(f"Offering {offering.id} has no payment plan.")
+    plan = PaymentPlan(
+        learner_id=user.id,
+        offering_id=offering.id,
+        provider=provider,
+        currency=offering.currency,
+        instalments=offering.plan_instalments,
+        instalment_cents=offering.plan_instalment_cents,
+        status=PlanStatus.PENDING,
+    )
+    db.session.add(plan)
+    db.session.flush()
+    return plan
+
+
+def plan_started(order: Order, subscription_id: str | None = None, next_charge_at: datetime | None = None) -> None:
+    """Instalment 1 is paid and access given: the plan runs, and Stripe is told to end it after the last."""
+    if order.plan_id is None:
+        return
+    plan = lock_plan(order.plan_id)
+    if plan is None or plan.status not in (PlanStatus.PENDING, PlanStatus.ABANDONED):
+        return
+    plan.status = PlanStatus.ACTIVE
+    plan.paid_count = max(plan.paid_count, 1)
+    plan.started_at = order.paid_at or utcnow()
+    plan.provider_subscription_id = plan.provider_subscription_id or subscription_id
+    plan.next_charge_at = next_charge_at or add_months(plan.started_at, 1)
+    db.session.flush()
+    if plan.provider is PaymentProvider.STRIPE:
+        enqueue("payments.plan_schedule", {"plan_id": plan.id})
+
+
+def plan_not_started(order: Order) -> None:
+    """The first instalment's checkout lapsed or failed: the plan never ran."""
+    if order.plan_id is None:
+        return
+    plan = lock_plan(order.plan_id)
+    if plan is not None and plan.status is PlanStatus.PENDING:
+        plan.status = PlanStatus.ABANDONED
+        plan.ended_at = utcnow()
+
+
+def stop_plan(plan_id: int, reason: str) -> bool:
+    """No instalment is taken after this (access ended, or the first payment was refunded); whether it stopped."""
+    plan = lock_plan(plan_id)
+    if plan is None or plan.status not in (*RUNNING, PlanStatus.PENDING):
+        return False
+    plan.status = PlanStatus.CANCELED
+    plan.ended_at = utcnow()
+    plan.next_charge_at = None
+    plan.last_failure = reason[:255]
+    db.session.flush()
+    if plan.provider is PaymentProvider.STRIPE and plan.provider_subscription_id:
+        enqueue("payments.plan_cancel", {"plan_id": plan.id})
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Instalments
+# ---------------------------------------------------------------------------
+
+
+def record_instalment(
+    plan_id: int,
+    *,
+    amount_cents: int,
+    payments: Payments,
+    invoice_id: str | None = None,
+    next_charge_at: datetime | None = None,
+) -> str:
+    """A later instalment was paid: its order, the plan moved on, paused access given back; what happened.
+
+    Exactly once per provider invoice. A payment the plan doesn't expect (it was paid off or
+    stopped) is booked and refunded in full, so nobody pays more than the plan.
+    """
+    from .services import book_payment, platform_fee, refund_unexpected
+
+    plan = lock_plan(plan_id)
+    if plan is None:
+        return "unknown_plan"
+    if invoice_id is not None:
+        known = db.session.scalar(
+            sa.select(Order.id).where(Order.provider == plan.provider, Order.provider_invoice_id == invoice_id)
+        )
+        if known is not None:
+            return "duplicate"
+    number = plan.paid_count + 1
+    fee = platform_fee(amount_cents)
+    order = Order(
+        learner_id=plan.learner_id,
+        offering_id=plan.offering_id,
+        amount_cents=amount_cents,
+        currency=plan.currency,
+        provider=plan.provider,
+        status=OrderStatus.PENDING,
+        platform_fee_cents=fee,
+        net_cents=amount_cents - fee,
+        plan_id=plan.id,
+        instalment=number if plan.is_running and number <= plan.instalments else None,
+        provider_invoice_id=invoice_id,
+    )
+    db.session.add(order)
+    db.session.flush()
+    book_payment(order, payments)
+    if order.instalment is None:
+        refund_unexpected(order, payments, "Your payment plan was already paid off or stopped, so this was refunded.")
+        return "refunded_unexpected"
+    plan.paid_count = number
+    plan.failed_attempts = 0
+    plan.last_failure = None
+    if number >= plan.instalments:
+        plan.status = PlanStatus.COMPLETED
+        plan.ended_at = utcnow()
+        plan.next_charge_at = None
+    else:
+        if plan.status is PlanStatus.PAUSED:
+            _apply(plan, AccessEvent.PAYMENT_RECOVERED)
+            plan.paused_at = None
+        plan.status = PlanStatus.ACTIVE
+        plan.next_charge_at = next_charge_at or add_months(plan.started_at or utcnow(), number)
+    if plan.status is PlanStatus.COMPLETED and _access_paused(plan):
+        _apply(plan, AccessEvent.PAYMENT_RECOVERED)
+        plan.paused_at = None
+    db.session.flush()
+    _mail(plan, "instalment_paid", f"Your receipt: payment {number} of {plan.instalments} for {{title}}", order=order)
+    return "instalment"
+
+
+def instalment_failed(plan: PaymentPlan, reason: str, next_try: datetime | None) -> str:
+    """An instalment couldn't be taken and will be tried again (`next_try`); the first failure is e-mailed."""
+    if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAST_DUE):
+        return "unchanged"
+    first = plan.failed_attempts == 0
+    plan.failed_attempts += 1
+    plan.last_failure = reason[:255]
+    plan.status = PlanStatus.PAST_DUE
+    if next_try is not None:
+        plan.next_charge_at = next_try
+    db.session.flush()
+    if first:
+        _mail(plan, "instalment_failed", "A payment for {title} didn't go through", next_try=next_try)
+    return "instalment_failed"
+
+
+def plan_overdue(plan: PaymentPlan, reason: str = "") -> str:
+    """The retries ran out: access pauses until the learner pays, and they are told how."""
+    if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAST_DUE):
+        return "unchanged"
+    plan.status = PlanStatus.PAUSED
+    plan.paused_at = utcnow()
+    plan.next_charge_at = None
+    if reason:
+        plan.last_failure = reason[:255]
+    _apply(plan, AccessEvent.PAYMENT_OVERDUE)
+    db.session.flush()
+    _mail(plan, "plan_paused", "Your access to {title} is paused: a payment is overdue")
+    return "plan_paused"
+
+
+def sync_plan(plan: PaymentPlan, state: PlanState) -> str:
+    """Stripe's subscription as it is now (its events arrive in any order): the plan follows its status.
+
+    Money moves only through invoices (`record_instalment`); this follows the retries running out
+    (`unpaid`), a subscription Stripe canceled before the plan was paid off, and the next due date.
+    """
+    if state.current_period_end is not None and plan.is_running and plan.status is not PlanStatus.PAUSED:
+        plan.next_charge_at = state.current_period_end
+    if state.status == "past_due" and plan.status is PlanStatus.ACTIVE:
+        plan.status = PlanStatus.PAST_DUE
+        return "plan_past_due"
+    if state.status == "unpaid":
+        return plan_overdue(plan, "The retries of an instalment ran out.")
+    if state.status in ("canceled", "incomplete_expired") and plan.is_running:
+        if plan.paid_count >= plan.instalments:
+            plan.status = PlanStatus.COMPLETED
+            plan.ended_at = plan.ended_at or utcnow()
+            return "plan_completed"
+        if plan.status is not PlanStatus.PAUSED:
+            plan_overdue(plan, "Stripe stopped the plan after its retries ran out.")
+        plan.status = PlanStatus.CANCELED
+        plan.ended_at = utcnow()
+        return "plan_canceled"
+    return "unchanged"
+
+
+def _access_paused(plan: PaymentPlan) -> bool:
+    first = _first_order(plan)
+    return first is not None and any(e.reason is AccessEvent.PAYMENT_OVERDUE for e in enrollments_for_order(first))
+
+
+def _apply(plan: PaymentPlan, event: AccessEvent) -> None:
+    first = _first_order(plan)
+    if first is None:
+        return
+    for enrollment in enrollments_for_order(first):
+        access_changes.apply(enrollment, event)
+
+
+def _first_order(plan: PaymentPlan) -> Order | None:
+    return db.session.scalar(sa.select(Order).where(Order.plan_id == plan.id, Order.instalment == 1))
+
+
+# ---------------------------------------------------------------------------
+# Test mode: the billing Stripe would do, on a clock the caller gives
+# ---------------------------------------------------------------------------
+
+
+def bill_test_plans(now: datetime | None = None, limit: int = 500) -> dict:
+    """Take the test-mode instalments due by `now`: paid with the test card, or failed and retried."""
+    now = now or utcnow()
+    due = db.session.scalars(
+        sa.select(PaymentPlan.id)
+        .where(
+            PaymentPlan.provider == PaymentProvider.TEST,
+            PaymentPlan.status.in_((PlanStatus.ACTIVE, PlanStatus.PAST_DUE)),
+            PaymentPlan.next_charge_at <= now,
+        )
+        .order_by(PaymentPlan.next_charge_at, PaymentPlan.id)
+        .limit(limit)
+    ).all()
+    figures = {"paid": 0, "failed": 0, "paused": 0}
+    for plan_id in due:
+        plan = lock_plan(plan_id)
+        if plan is None or plan.next_charge_at is None or plan.next_charge_at > now:
+            continue
+        outcome = charge_test_instalment(plan, now)
+        key = {"instalment": "paid", "instalment_failed": "failed", "plan_paused": "paused"}.get(outcome)
+        if key:
+            figures[key] += 1
+    return figures
+
+
+def charge_test_instalment(plan: PaymentPlan, now: datetime) -> str:
+    """One try at a test-mode plan's next instalment."""
+    from ..integrations.payments import TestModePayments
+
+    if plan.test_card_declines:
+        tries = plan.failed_attempts
+        if tries >= len(TEST_RETRY_DAYS):
+            return plan_overdue(plan, "The test card declined every retry.")
+        return instalment_failed(plan, "The test card was declined.", now + timedelta(days=TEST_RETRY_DAYS[tries]))
+    return record_instalment(plan.id, amount_cents=plan.instalment_cents, payments=TestModePayments())
+
+
+def card_update_url(plan: PaymentPlan) -> str:
+    """Where the learner updates their card (and pays what is overdue): Stripe's page, or the test mode's."""
+    if plan.provider is PaymentProvider.TEST or not plan.provider_subscription_id:
+        return absolute_url("accounts.plan_card", plan_id=plan.id)
+    return payments_for_plan(plan).plan_card_url(
+        plan.provider_subscription_id, absolute_url("accounts.orders"), overdue=plan.status is not PlanStatus.ACTIVE
+    )
+
+
+def payments_for_plan(plan: PaymentPlan) -> Payments:
+    """The provider of the plan's payments (its first order's)."""
+    first = _first_order(plan)
+    if first is None:
+        return get_payments()
+    return payments_for(first)
+
+
+# ---------------------------------------------------------------------------
+# Jobs: Stripe calls made after the commit, retried
+# ---------------------------------------------------------------------------
+
+
+def plan_schedule_job(job) -> dict:
+    """Tell Stripe to end the plan's subscription after its last instalment (a schedule with end_behavior cancel)."""
+    plan = db.session.get(PaymentPlan, job.payload.get("plan_id"))
+    if plan is None or plan.ends_on_its_own or not plan.provider_subscription_id or not plan.is_running:
+        return {"scheduled": False}
+    payments_for_plan(plan).end_plan_after(plan.provider_subscription_id, plan.instalments, plan.id)
+    plan.ends_on_its_own = True
+    return {"scheduled": True}
+
+
+def plan_cancel_job(job) -> dict:
+    """Cancel a stopped plan's subscription at Stripe at once, so nothing more is charged."""
+    plan = db.session.get(PaymentPlan, job.payload.get("plan_id"))
+    if plan is None or plan.status is not PlanStatus.CANCELED or not plan.provider_subscription_id:
+        return {"canceled": False}
+    try:
+        payments_for_plan(plan).cancel_plan(plan.provider_subscription_id)
+    except PaymentsError as exc:
+        if not exc.retryable:
+            current_app.logger.warning("plan %s: Stripe refused to cancel: %s", plan.id, exc.message)
+            return {"canceled": False}
+        raise
+    return {"canceled": True}
+
+
+# ---------------------------------------------------------------------------
+# E-mails
+# ---------------------------------------------------------------------------
+
+
+def _mail(plan: PaymentPlan, template: str, subject: str, **context) -> None:
+    offering = plan.offering
+    send_after_commit(
+        plan.learner.email,
+        subject.format(title=offering.title),
+        render_template(
+            f"checkout/email/{template}.txt",
+            plan=plan,
+            offering=offering,
+            card_link=absolute_url("accounts.plan_card", plan_id=plan.id),
+            orders_link=absolute_url("accounts.orders"),
+            test_mode=plan.provider is PaymentProvider.TEST,
+            **context,
+        ),
+    )
