@@ -244,7 +244,7 @@ def plan_overdue(plan: PaymentPlan, reason: str = "") -> str:
         plan.last_failure = reason[:255]
     _apply(plan, AccessEvent.PAYMENT_OVERDUE)
     db.session.flush()
-    _mail(plan, "plan_paused", "Your access to {title} is paused: a payment is overdue")
+    _mail(plan, "plan_paused", "A payment for {title} is overdue: access is paused")
     return "plan_paused"
 
 

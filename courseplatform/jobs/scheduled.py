@@ -7,7 +7,7 @@ import functools
 import logging
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -96,11 +96,11 @@ def release_expired_checkouts(limit: int = 500) -> dict:
 
 
 @scheduled("bill-test-plans")
-def bill_test_plans() -> dict:
-    """Test mode only: take the payment plans' instalments that fell due, as Stripe's billing would (hourly)."""
+def bill_test_plans(now: datetime | None = None) -> dict:
+    """Test mode only: take the payment plans' instalments due by `now`, as Stripe's billing would (hourly)."""
     from ..checkout.plans import bill_test_plans as bill
 
-    return bill()
+    return bill(now)
 
 
 @scheduled("storage-gc")
