@@ -398,6 +398,8 @@ def _invoice_event(event_id: str, kind: str, invoice: dict) -> PaymentEvent:
     if currency is not None and not (isinstance(currency, str) and re.fullmatch(r"[A-Za-z]{3}", currency)):
         raise MalformedEvent("The currency of the invoice isn't a three-letter currency code.")
     paid = kind == "invoice.paid"
+    for key in ("amount_paid", "amount_due", "amount_remaining"):
+        _amount(invoice, key, what)
     event = InvoicePaid(
         event_id,
         kind,

@@ -97,6 +97,8 @@ import stripe
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from .stripe_billing import BillingMixin
+
 JSON = dict[str, Any]
 
 #: The API version stamped on events: the one the installed stripe library is pinned to.
@@ -357,7 +359,7 @@ def _handler_class(is_down: Callable[[], bool]) -> type[WSGIRequestHandler]:
 # --------------------------------------------------------------------------- the fake
 
 
-class FakeStripe:
+class FakeStripe(BillingMixin):
     """In-memory Stripe, answering over HTTP on loopback.
 
     State lives in plain dicts keyed by id (:attr:`sessions`, :attr:`payment_intents`,
@@ -389,6 +391,7 @@ class FakeStripe:
             ("POST", re.compile(r"/v1/coupons"), self._create_coupon),
             ("GET", re.compile(r"/v1/coupons/([^/]+)"), self._get_coupon),
             ("DELETE", re.compile(r"/v1/coupons/([^/]+)"), self._delete_coupon),
+            *self._billing_routes(),
         ]
         self.reset()
 
@@ -443,6 +446,7 @@ class FakeStripe:
             self.account_links: list[JSON] = []
             self.disputes: dict[str, JSON] = {}
             self.coupons: dict[str, JSON] = {}
+            self._reset_billing()
             #: Every request received, oldest first (requests reset while "down" are not).
             self.requests: list[RecordedRequest] = []
             #: Unexpected exceptions raised inside the fake (answered as 500 api_error).
@@ -541,6 +545,9 @@ class FakeStripe:
                     settlement_currency, exchange_rate = source, str(1 / Decimal(fx_rate))
             self._settlements[session_id] = (settlement_currency, exchange_rate)
             self._redeem(session)
+            if session["mode"] == "subscription":
+                self._start_subscription(session, fee)
+                return copy.deepcopy(session)
             if session["amount_total"] == 0:
                 session.update(status="complete", payment_status="no_payment_required", url=None)
                 return copy.deepcopy(session)
@@ -938,10 +945,12 @@ class FakeStripe:
         )
 
     def _hosted_page(self, path: str) -> Response:
-        match = re.fullmatch(r"/(pay|onboard)/([^/]+)", path)
+        match = re.fullmatch(r"/(pay|onboard|invoice|portal)/([^/]+)", path)
         if match is None:
             return Response("Not found", status=404, mimetype="text/plain")
-        title = "Checkout" if match.group(1) == "pay" else "Connect onboarding"
+        title = {"pay": "Checkout", "onboard": "Connect onboarding", "invoice": "Invoice", "portal": "Customer portal"}[
+            match.group(1)
+        ]
         page = f"<!doctype html><title>Fake Stripe {title}</title><h1>Fake Stripe {title}</h1>"
         page += f"<p>{html.escape(match.group(2))}</p>"
         return Response(page, mimetype="text/html")
@@ -958,6 +967,7 @@ class FakeStripe:
             self.accounts,
             self.disputes,
             self.coupons,
+            *self._billing_stores(),
         ):
             if object_id in store:
                 return store[object_id]
@@ -1020,7 +1030,12 @@ class FakeStripe:
                 "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
                 param="expires_at",
             )
-        pi_data = self._payment_intent_data(params.get("payment_intent_data"))
+        if mode == "subscription":
+            subscription_data = self._subscription_data(params)
+            self._recurring_items(items, params["line_items"])
+            pi_data: JSON = {}
+        else:
+            pi_data = self._payment_intent_data(params.get("payment_intent_data"))
         session_id = _new_id("cs_test_", 24)
         subtotal = sum(item["amount_total"] for item in items)
         allow_codes = _bool(params.get("allow_promotion_codes"), "allow_promotion_codes")
@@ -1059,6 +1074,9 @@ class FakeStripe:
         }
         self.sessions[session_id] = session
         self._session_extras[session_id] = {"payment_intent_data": pi_data, "line_items": items}
+        if mode == "subscription":
+            self._session_extras[session_id]["subscription_data"] = subscription_data
+            session.update(subscription=None, invoice=None)
         return session
 
     def _session_line_items(self, params: JSON, *, required: bool) -> tuple[list[JSON], str | None]:
