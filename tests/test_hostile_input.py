@@ -49,6 +49,9 @@ from courseplatform.models import (
     OrderStatus,
     OutgoingMail,
     PayerKind,
+    PaymentPlan,
+    PaymentProvider,
+    PlanStatus,
     Profession,
     QuizChoice,
     QuizQuestion,
@@ -111,7 +114,7 @@ BUTTONS_NOT_SHOWN = {
 BIG_ROUTES = 6
 WEBHOOK_SECRET = "whsec_hostile_walk"
 #: Where a learner's own forms are (as the owner previews them, they are refused before their fields are read).
-LEARNER_AREAS = ("learning.", "checkout.", "catalog.")
+LEARNER_AREAS = ("learning.", "checkout.", "catalog.", "accounts.plan")
 #: The operator's console, walked by an admin (everyone else is refused before a field is read).
 ADMIN_AREA = ("admin.",)
 #: Forms posted by a visitor without an account.
@@ -186,6 +189,11 @@ def ready_asset(owner_id: int, name: str, content_type: str) -> MediaAsset:
     )
 
 
+def coming_soon_plan_offering(owner):
+    """A course its learner pays for in instalments."""
+    return OfferingFactory(creator=owner, title="In instalments", slug="in-instalments", price_cents=4500)
+
+
 def build_world() -> World:
     """A live workshop with every kind of lesson, a quiz, live sessions (one stored in year 9999), learners,
     orders, uploads and session income; CE offerings at each step; a waitlist-only offering."""
@@ -212,6 +220,8 @@ def build_world() -> World:
         title="Holding steady",
         slug="holding-steady",
         price_cents=4900,
+        plan_instalments=2,
+        plan_instalment_cents=2500,
         ce_minutes=90,
         ce_approval_statement="Approved by the board, provider #1.",
         checkin_required=True,
@@ -254,6 +264,20 @@ def build_world() -> World:
     learner = UserFactory(email="learner@example.org", time_zone="America/Los_Angeles")
     order = OrderFactory(learner=learner, offering=offering, status=OrderStatus.PAID, payment_intent_id="pi_hostile")
     enrollment = EnrollmentFactory(user=learner, offering=offering, order=order)
+    # A test-mode payment plan with an instalment overdue: its card page offers the pay button.
+    plan = PaymentPlan(
+        learner_id=learner.id,
+        offering_id=coming_soon_plan_offering(owner).id,
+        provider=PaymentProvider.TEST,
+        currency="USD",
+        instalments=3,
+        instalment_cents=1500,
+        paid_count=1,
+        status=PlanStatus.PAST_DUE,
+        started_at=utcnow(),
+        test_card_declines=True,
+    )
+    db.session.add(plan)
     revoked = EnrollmentFactory(offering=offering, status=EnrollmentStatus.REVOKED)
     # Access given back after a refund, its certificate still revoked: the page offers Reissue.
     restored = EnrollmentFactory(offering=offering, completed_at=utcnow())
@@ -344,6 +368,7 @@ def build_world() -> World:
             "entry_id": [entry.id],
             "approval_id": [approval.id],
             "coupon_id": [coupon.id],
+            "plan_id": [plan.id],
             "licence_id": [licence.id],
             "job_id": [list_job.id, failed_job.id],
             "mail_id": [undelivered.id],
@@ -351,7 +376,7 @@ def build_world() -> World:
             "creator_id": [owner.id, suspended.id],
             "user_id": [learner.id, owner.user_id, suspended.user_id],
             "slug": [offering.slug, *(step.slug for step in steps.values()), "coming-soon"],
-            "choice": ["pay", "decline"],
+            "choice": ["pay", "pay_declining", "decline"],
             "which": ["media", "captions"],
             "name": ["master.m3u8", "360p/index.m3u8", "360p/seg_000.ts", "poster.jpg", "../../../etc/passwd"],
             "number": ["AQ-0000-0000"],
