@@ -258,3 +258,16 @@ def test_the_ledger_counts_instalments_as_sales(client, web, offering):
     assert paid == 9000
     assert plan_of(learner).owed_cents == 4500
     assert utcnow() < plan_of(learner).next_charge_at
+
+
+def test_the_payouts_ledger_shows_each_instalment_and_what_is_paid_and_owed(client, web, offering):
+    _, plan = started(client, web, offering)
+    bill(add_months(plan.started_at, 1))
+    web.logout()
+    web.login(offering.creator.user.email, PASSWORD)
+
+    page = text_of(client.get("/studio/payouts").get_data(as_text=True))
+
+    assert "payment 2 of 3: $90 paid, $45 owed" in page
+    assert "payment 1 of 3: $90 paid, $45 owed" in page
+    assert "Payment plans: 1 running, with $45 still to be paid in instalments." in page

@@ -13,7 +13,7 @@ Functions flush and never commit: the caller's request commits once.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from ...checkout.services import platform_fee
 from ...extensions import db
 from ...integrations.payments import AccountStatus, Payments, PaymentsError, estimated_fee, get_payments, test_mode
-from ...models import Coupon, CreatorProfile, Offering, Order, OrderStatus, User
+from ...models import Coupon, CreatorProfile, Offering, Order, OrderStatus, PaymentPlan, PlanStatus, User
 from ...models.base import whole_sum
 from ...models.commerce import SETTLED_STATUSES, order_net_cents, order_refunds
+from ...models.plans import RUNNING_STATUSES
 from ...pagination import paginate
 
 LEDGER_PAGE_SIZE = 25
@@ -162,6 +163,8 @@ class EarningsTotals:
     platform_fee_refunded_cents: int
     net_cents: int
     estimated_fees: int  # how many of the orders' processor fees are estimates
+    plan_owed_cents: int = 0  # what learners on running payment plans still owe (not earned yet)
+    plans_running: int = 0
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,12 @@ class EarningsRow:
     refund_pending_cents: int  # refunds Stripe is still processing: not money returned yet
     net_cents: int
     status: OrderStatus
+    # A payment plan's instalment: which one, of how many, and the plan's standing.
+    instalment: int | None = None
+    plan_instalments: int | None = None
+    plan_paid_cents: int = 0
+    plan_owed_cents: int = 0
+    plan_status: PlanStatus | None = None
 
     @property
     def status_label(self) -> str:
@@ -201,7 +210,8 @@ class Earnings:
 
 
 def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE_SIZE) -> Earnings:
-    """The creator's settled orders across all their offerings: totals and one page, in two queries.
+    """The creator's settled orders across all their offerings: totals, what running payment plans still
+    owe, and one page, in three queries.
 
     Each row reads amount − refunded − processor fee − (platform fee − platform fee returned)
     = net, the net of `order_net_cents`: Stripe keeps its processing fee when a payment is
@@ -249,6 +259,25 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             .order_by(sa.func.count(Order.id).desc(), Order.currency)
         )
     ]
+    owed = {
+        row.currency: (row.owed, row.plans)
+        for row in db.session.execute(
+            sa.select(
+                PaymentPlan.currency.label("currency"),
+                whole_sum((PaymentPlan.instalments - PaymentPlan.paid_count) * PaymentPlan.instalment_cents).label(
+                    "owed"
+                ),
+                sa.func.count(PaymentPlan.id).label("plans"),
+            )
+            .join(Offering, PaymentPlan.offering_id == Offering.id)
+            .where(Offering.creator_id == profile.id, PaymentPlan.status.in_(RUNNING_STATUSES))
+            .group_by(PaymentPlan.currency)
+        )
+    }
+    totals = [
+        replace(t, plan_owed_cents=owed[t.currency][0], plans_running=owed[t.currency][1]) if t.currency in owed else t
+        for t in totals
+    ]
     total_orders = sum(t.orders for t in totals)
     paid_at = sa.func.coalesce(Order.paid_at, Order.created_at)
     found = paginate(
@@ -269,9 +298,15 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             Order.refund_pending_cents,
             net.label("net"),
             Order.status,
+            Order.instalment,
+            PaymentPlan.instalments.label("plan_instalments"),
+            PaymentPlan.paid_count.label("plan_paid_count"),
+            PaymentPlan.instalment_cents.label("plan_instalment_cents"),
+            PaymentPlan.status.label("plan_status"),
         )
         .join(User, Order.learner_id == User.id)
         .outerjoin(Coupon, Order.coupon_id == Coupon.id)
+        .outerjoin(PaymentPlan, Order.plan_id == PaymentPlan.id)
         .order_by(paid_at.desc(), Order.id.desc()),
         page,
         per_page,
@@ -295,6 +330,13 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             refund_pending_cents=row.refund_pending_cents,
             net_cents=row.net,
             status=row.status,
+            instalment=row.instalment,
+            plan_instalments=row.plan_instalments,
+            plan_paid_cents=(row.plan_paid_count or 0) * (row.plan_instalment_cents or 0),
+            plan_owed_cents=(row.plan_instalments - row.plan_paid_count) * row.plan_instalment_cents
+            if row.plan_status in RUNNING_STATUSES
+            else 0,
+            plan_status=row.plan_status,
         )
         for row in found.items
     ]
