@@ -409,7 +409,8 @@ def _store_asset(owner: User, filename: str, content_type: str, duration: int | 
 
 
 def _bundle_and_coupons(profile: CreatorProfile, items: list[Offering], now: datetime) -> None:
-    """A bundle of two recorded programs, a welcome code for everything and a code for reviewing colleagues."""
+    """A bundle of two recorded programs (also in three monthly payments), a welcome code for everything and a
+    code for reviewing colleagues."""
     kit = _offering(
         profile,
         OfferingKind.BUNDLE,
@@ -424,6 +425,7 @@ def _bundle_and_coupons(profile: CreatorProfile, items: list[Offering], now: dat
             "everything you need to start using both in sessions this month."
         ),
     )
+    kit.plan_instalments, kit.plan_instalment_cents = 3, 5900  # or three monthly payments
     db.session.flush()
     db.session.execute(
         sa.insert(bundle_items), [{"bundle_id": kit.id, "item_id": o.id, "position": n} for n, o in enumerate(items)]
