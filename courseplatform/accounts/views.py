@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..checkout.plans import card_update_url, charge_test_instalment, lock_plan
+from ..checkout.plans import card_update_url, charge_test_instalment, lock_plan, may_pay
 from ..extensions import db, limiter
 from ..fields import mailbox_of, slugify
 from ..integrations.payments import PaymentsError
@@ -322,7 +322,7 @@ def _own_plan(plan_id: int) -> PaymentPlan:
 def plan_card(plan_id: int):
     """Update the card a payment plan is paid by, and pay what is overdue: Stripe's page, or the test mode's."""
     plan = _own_plan(plan_id)
-    if not plan.is_running:
+    if not may_pay(plan):
         flash("This payment plan has ended, so there is no card to update.", "info")
         return redirect(url_for("accounts.orders"))
     if plan.provider is PaymentProvider.STRIPE:

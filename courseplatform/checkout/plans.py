@@ -27,7 +27,14 @@ from ..enrollments.access_changes import enrollments_for_order
 from ..extensions import db
 from ..formatting import format_money
 from ..integrations.mail import send_after_commit
-from ..integrations.payments import Payments, PaymentsError, PlanState, get_payments, payments_for
+from ..integrations.payments import (
+    Payments,
+    PaymentsError,
+    PlanState,
+    SubscriptionStart,
+    get_payments,
+    payments_for,
+)
 from ..jobs import enqueue
 from ..links import absolute_url
 from ..models import (
@@ -104,7 +111,34 @@ def start_plan(user: User, offering: Offering, provider: PaymentProvider) -> Pay
     return plan
 
 
-def plan_started(order: Order, subscription_id: str | None = None, next_charge_at: datetime | None = None) -> None:
+def link_subscription(order: Order, started: SubscriptionStart, payments: Payments | None = None) -> None:
+    """Record the subscription a plan's checkout started and its first invoice, whichever path tells first.
+
+    The success page, `checkout.session.completed` and the first `invoice.paid` each know them; the
+    one that books the payment may not (a success page read before this release), so a later one
+    fills them in, with the first payment's charge and fees, and sets off what needs the
+    subscription: the schedule that ends a running plan, or the cancellation of a stopped one.
+    """
+    plan = lock_plan(order.plan_id) if order.plan_id is not None else None
+    if plan is None or plan.provider is not PaymentProvider.STRIPE:
+        return
+    if order.provider_invoice_id is None and started.invoice_id:
+        order.provider_invoice_id = started.invoice_id
+        if order.is_settled and order.payment_intent_id is None:
+            from .services import book_payment_facts
+
+            book_payment_facts(order, payments or payments_for(order))
+    if plan.provider_subscription_id is not None or not started.subscription_id:
+        return
+    plan.provider_subscription_id = started.subscription_id
+    db.session.flush()
+    if plan.is_running:
+        enqueue("payments.plan_schedule", {"plan_id": plan.id})
+    elif plan.status is PlanStatus.CANCELED:
+        enqueue("payments.plan_cancel", {"plan_id": plan.id})
+
+
+def plan_started(order: Order, next_charge_at: datetime | None = None) -> None:
     """Instalment 1 is paid and access given: the plan runs, and Stripe is told to end it after the last."""
     if order.plan_id is None:
         return
@@ -114,10 +148,9 @@ def plan_started(order: Order, subscription_id: str | None = None, next_charge_a
     plan.status = PlanStatus.ACTIVE
     plan.paid_count = max(plan.paid_count, 1)
     plan.started_at = order.paid_at or utcnow()
-    plan.provider_subscription_id = plan.provider_subscription_id or subscription_id
     plan.next_charge_at = next_charge_at or add_months(plan.started_at, 1)
     db.session.flush()
-    if plan.provider is PaymentProvider.STRIPE:
+    if plan.provider is PaymentProvider.STRIPE and plan.provider_subscription_id:
         enqueue("payments.plan_schedule", {"plan_id": plan.id})
 
 
@@ -164,7 +197,7 @@ def record_instalment(
     Exactly once per provider invoice. A payment the plan doesn't expect (it was paid off or
     stopped) is booked and refunded in full, so nobody pays more than the plan.
     """
-    from .services import book_payment, platform_fee, refund_unexpected
+    from .services import book_payment, lock_payment, platform_fee, refund_unexpected, replay_parked_events
 
     plan = lock_plan(plan_id)
     if plan is None:
@@ -175,7 +208,14 @@ def record_instalment(
         )
         if known is not None:
             return "duplicate"
+    if amount_cents != plan.instalment_cents:
+        current_app.logger.error(
+            "plan %s: a payment of %s for instalments of %s not booked", plan.id, amount_cents, plan.instalment_cents
+        )
+        return "mismatch"
     number = plan.paid_count + 1
+    # A plan the provider stopped while a payment was overdue still takes that payment (its invoice stays payable).
+    owed = plan.is_running or (plan.status is PlanStatus.CANCELED and plan.paused_at is not None)
     fee = platform_fee(amount_cents)
     order = Order(
         learner_id=plan.learner_id,
@@ -187,29 +227,32 @@ def record_instalment(
         platform_fee_cents=fee,
         net_cents=amount_cents - fee,
         plan_id=plan.id,
-        instalment=number if plan.is_running and number <= plan.instalments else None,
+        instalment=number if owed and number <= plan.instalments else None,
         provider_invoice_id=invoice_id,
     )
     db.session.add(order)
     db.session.flush()
     book_payment(order, payments)
+    # A refund or dispute Stripe told of before this payment was booked is applied now (see fulfil_order).
+    lock_payment(order.payment_intent_id, order.charge_id)
+    replay_parked_events(order)
     if order.instalment is None:
         refund_unexpected(order, payments, "Your payment plan was already paid off or stopped, so this was refunded.")
+        if plan.provider_subscription_id:  # whatever billed it must stop
+            enqueue("payments.plan_cancel", {"plan_id": plan.id})
         return "refunded_unexpected"
     plan.paid_count = number
     plan.failed_attempts = 0
     plan.last_failure = None
+    stopped = plan.status is PlanStatus.CANCELED
     if number >= plan.instalments:
         plan.status = PlanStatus.COMPLETED
-        plan.ended_at = utcnow()
+        plan.ended_at = plan.ended_at or utcnow()
         plan.next_charge_at = None
-    else:
-        if plan.status is PlanStatus.PAUSED:
-            _apply(plan, AccessEvent.PAYMENT_RECOVERED)
-            plan.paused_at = None
+    elif not stopped:
         plan.status = PlanStatus.ACTIVE
         plan.next_charge_at = next_charge_at or add_months(plan.started_at or utcnow(), number)
-    if plan.status is PlanStatus.COMPLETED and _access_paused(plan):
+    if plan.paused_at is not None and (plan.status is PlanStatus.ACTIVE or plan.status is PlanStatus.COMPLETED):
         _apply(plan, AccessEvent.PAYMENT_RECOVERED)
         plan.paused_at = None
     db.session.flush()
@@ -248,17 +291,29 @@ def plan_overdue(plan: PaymentPlan, reason: str = "") -> str:
     return "plan_paused"
 
 
+def pause_again_if_overdue(plan_id: int) -> None:
+    """Access a dispute's end gave back stays paused while the plan is overdue."""
+    plan = lock_plan(plan_id)
+    if plan is not None and plan.status is PlanStatus.PAUSED:
+        _apply(plan, AccessEvent.PAYMENT_OVERDUE)
+
+
 def sync_plan(plan: PaymentPlan, state: PlanState) -> str:
     """Stripe's subscription as it is now (its events arrive in any order): the plan follows its status.
 
     Money moves only through invoices (`record_instalment`); this follows the retries running out
     (`unpaid`), a subscription Stripe canceled before the plan was paid off, and the next due date.
     """
-    if state.current_period_end is not None and plan.is_running and plan.status is not PlanStatus.PAUSED:
-        plan.next_charge_at = state.current_period_end
+    if state.current_period_end is not None and plan.status is PlanStatus.ACTIVE and state.status == "active":
+        plan.next_charge_at = state.current_period_end  # a failed one's next try is the invoice's, kept as it is
     if state.status == "past_due" and plan.status is PlanStatus.ACTIVE:
         plan.status = PlanStatus.PAST_DUE
         return "plan_past_due"
+    if state.status == "active" and plan.status is PlanStatus.PAST_DUE:
+        # The failed instalment was paid (its invoice.paid books it); a paused plan waits for that payment.
+        plan.status = PlanStatus.ACTIVE
+        plan.failed_attempts = 0
+        return "plan_active"
     if state.status == "unpaid":
         return plan_overdue(plan, "The retries of an instalment ran out.")
     if state.status in ("canceled", "incomplete_expired") and plan.is_running:
@@ -272,11 +327,6 @@ def sync_plan(plan: PaymentPlan, state: PlanState) -> str:
         plan.ended_at = utcnow()
         return "plan_canceled"
     return "unchanged"
-
-
-def _access_paused(plan: PaymentPlan) -> bool:
-    first = _first_order(plan)
-    return first is not None and any(e.reason is AccessEvent.PAYMENT_OVERDUE for e in enrollments_for_order(first))
 
 
 def _apply(plan: PaymentPlan, event: AccessEvent) -> None:
@@ -333,10 +383,15 @@ def charge_test_instalment(plan: PaymentPlan, now: datetime) -> str:
     return record_instalment(plan.id, amount_cents=plan.instalment_cents, payments=TestModePayments())
 
 
+def may_pay(plan: PaymentPlan) -> bool:
+    """Whether the learner can still pay into the plan: it runs, or it was stopped while a payment was overdue."""
+    return plan.is_running or (plan.status is PlanStatus.CANCELED and plan.paused_at is not None)
+
+
 def card_update_url(plan: PaymentPlan) -> str:
-    """Where the learner updates their card (and pays what is overdue): Stripe's page, or the test mode's."""
-    if plan.provider is PaymentProvider.TEST or not plan.provider_subscription_id:
-        return absolute_url("accounts.plan_card", plan_id=plan.id)
+    """Where a Stripe plan's learner updates their card and pays what is overdue: Stripe's own page."""
+    if not plan.provider_subscription_id:
+        raise PaymentsError("Stripe hasn't confirmed this plan yet. Please try again in a minute.")
     return payments_for_plan(plan).plan_card_url(
         plan.provider_subscription_id, absolute_url("accounts.orders"), overdue=plan.status is not PlanStatus.ACTIVE
     )
@@ -360,15 +415,17 @@ def plan_schedule_job(job) -> dict:
     plan = db.session.get(PaymentPlan, job.payload.get("plan_id"))
     if plan is None or plan.ends_on_its_own or not plan.provider_subscription_id or not plan.is_running:
         return {"scheduled": False}
-    payments_for_plan(plan).end_plan_after(plan.provider_subscription_id, plan.instalments, plan.id)
+    # The schedule starts with the current period: the instalments paid before it are not billed again.
+    left = max(1, plan.instalments - max(plan.paid_count - 1, 0))
+    payments_for_plan(plan).end_plan_after(plan.provider_subscription_id, left, plan.id)
     plan.ends_on_its_own = True
     return {"scheduled": True}
 
 
 def plan_cancel_job(job) -> dict:
-    """Cancel a stopped plan's subscription at Stripe at once, so nothing more is charged."""
+    """Cancel the subscription of a plan that no longer runs (stopped, or paid off yet billed) at Stripe at once."""
     plan = db.session.get(PaymentPlan, job.payload.get("plan_id"))
-    if plan is None or plan.status is not PlanStatus.CANCELED or not plan.provider_subscription_id:
+    if plan is None or plan.is_running or not plan.provider_subscription_id:
         return {"canceled": False}
     try:
         payments_for_plan(plan).cancel_plan(plan.provider_subscription_id)

@@ -374,12 +374,12 @@ def fulfil_order(
     order = lock_order(order_id)
     if order is None:
         return None
+    if order.plan_id is not None and subscription is not None:
+        plans.link_subscription(order, subscription, payments)
     if order.is_settled:
         return Fulfilment(order, FulfilmentOutcome.ALREADY)
     if payment_intent_id and not order.payment_intent_id:
         order.payment_intent_id = payment_intent_id
-    if subscription is not None and order.plan_id is not None:
-        order.provider_invoice_id = order.provider_invoice_id or subscription.invoice_id
     if not paid:
         db.session.flush()
         return Fulfilment(order, FulfilmentOutcome.PROCESSING)
@@ -401,11 +401,7 @@ def fulfil_order(
     db.session.flush()
     if order.plan_id is not None:
         if outcome is FulfilmentOutcome.ENROLLED:
-            plans.plan_started(
-                order,
-                subscription.subscription_id if subscription else None,
-                subscription.next_charge_at if subscription else None,
-            )
+            plans.plan_started(order, subscription.next_charge_at if subscription else None)
         else:  # the first instalment was refunded: nothing more is taken
             plans.stop_plan(order.plan_id, "The first payment was refunded, so the plan stopped.")
     lock_payment(order.payment_intent_id, order.charge_id)
@@ -417,6 +413,13 @@ def fulfil_order(
 
 def book_payment(order: Order, payments: Payments) -> None:
     """A pending order's payment arrived: its charge and fees as the provider reports them, and paid now."""
+    book_payment_facts(order, payments)
+    order.transition_to(OrderStatus.PAID)
+    order.paid_at = utcnow()
+
+
+def book_payment_facts(order: Order, payments: Payments) -> None:
+    """The order's charge, PaymentIntent and fees, as the provider reports them."""
     payment = payments.payment(order)
     order.charge_id = payment.charge_id or order.charge_id
     order.payment_intent_id = order.payment_intent_id or payment.payment_intent_id
@@ -428,8 +431,6 @@ def book_payment(order: Order, payments: Payments) -> None:
     order.settlement_currency = payment.settlement_currency
     order.processor_fee_settled_cents = payment.processor_fee_settled_cents
     order.net_cents = order.amount_cents - order.processor_fee_cents - order.platform_fee_cents
-    order.transition_to(OrderStatus.PAID)
-    order.paid_at = utcnow()
 
 
 def refund_unexpected(order: Order, payments: Payments, reason: str) -> None:
@@ -622,6 +623,8 @@ def reverse_payment(order: Order, change: Reversal) -> None:
         if order.status is OrderStatus.DISPUTED:
             order.transition_to(OrderStatus.PARTIALLY_REFUNDED if order.refunded_cents else OrderStatus.PAID)
             _apply_to_all(enrollments, AccessEvent.DISPUTE_WON)
+            if order.plan_id is not None:
+                plans.pause_again_if_overdue(order.plan_id)  # the bank's pause is over; the plan's isn't
     else:
         raise ValueError(f"unknown reversal {change.kind!r}")
     order.updated_at = utcnow()

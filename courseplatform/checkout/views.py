@@ -173,6 +173,7 @@ def success():
                 paid=checkout.is_paid,
                 payment_intent_id=checkout.payment_intent_id,
                 totals=checkout.totals,
+                subscription=checkout.started,
             )
     db.session.refresh(order)
     offering = order.offering
@@ -208,6 +209,7 @@ def cancel():
                 paid=checkout.is_paid,
                 payment_intent_id=checkout.payment_intent_id,
                 totals=checkout.totals,
+                subscription=checkout.started,
             )
             return redirect(url_for("checkout.success", order=order.id))
         if checkout is not None:

@@ -57,6 +57,8 @@ from .services import (
     reverse_payment,
 )
 
+# The invoices of a plan that are its instalments: the first, and one a month after.
+PLAN_INVOICES = frozenset({"subscription_create", "subscription_cycle"})
 # Outcomes that leave the event unprocessed: kept for its payment, or left to be looked at.
 UNPROCESSED = frozenset({"parked", "mismatch"})
 
@@ -177,6 +179,12 @@ def _invoice_event(event: InvoiceEvent) -> str:
         )
         return "mismatch"
     first = db.session.scalar(sa.select(Order).where(Order.plan_id == plan.id, Order.instalment == 1))
+    if event.billing_reason not in PLAN_INVOICES:
+        # A one-off or prorated invoice on the subscription isn't an instalment: left for someone to look at.
+        current_app.logger.error(
+            "invoice %s (%s) on plan %s: not an instalment", event.invoice_id, event.billing_reason, plan.id
+        )
+        return "mismatch"
     if isinstance(event, InvoicePaid):
         if first is not None and (event.billing_reason == "subscription_create" or not first.is_settled):
             # The first instalment: the checkout's order, whichever of its events comes first.
@@ -200,6 +208,11 @@ def _invoice_event(event: InvoiceEvent) -> str:
     locked = plans.lock_plan(plan.id)
     if locked is None:
         return "unknown_plan"
+    paid = sa.select(Order.id).where(
+        Order.provider == PaymentProvider.STRIPE, Order.provider_invoice_id == event.invoice_id
+    )
+    if db.session.scalar(paid) is not None:
+        return "unchanged"  # a failure delivered after the same invoice's payment: it was paid in the end
     return plans.instalment_failed(locked, "Your card was declined.", event.next_attempt)
 
 
@@ -208,11 +221,11 @@ def _subscription_changed(event: SubscriptionChanged) -> str:
     plan = plans.plan_of_subscription(event.subscription_id)
     if plan is None:
         return "unknown_plan"
-    if plan.status in (PlanStatus.COMPLETED, PlanStatus.CANCELED, PlanStatus.ABANDONED):
+    locked = plans.lock_plan(plan.id)  # before reading Stripe: a second delivery reads after this one applied
+    if locked is None or locked.status in (PlanStatus.COMPLETED, PlanStatus.CANCELED, PlanStatus.ABANDONED):
         return "unchanged"
-    state = plans.payments_for_plan(plan).plan_state(event.subscription_id)
-    locked = plans.lock_plan(plan.id)
-    return plans.sync_plan(locked, state) if locked is not None else "unknown_plan"
+    state = plans.payments_for_plan(locked).plan_state(event.subscription_id)
+    return plans.sync_plan(locked, state)
 
 
 def _order_for_charge(charge: ChargeEvent) -> tuple[Order | None, str | None]:

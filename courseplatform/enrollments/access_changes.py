@@ -197,10 +197,11 @@ def _move(enrollment: Enrollment, target: EnrollmentStatus, event: AccessEvent) 
     if target is EnrollmentStatus.REVOKED:
         enrollment.revoked_at = utcnow()
         _revoke_certificate(enrollment, event)
-        _stop_plan_of(enrollment)
     elif target is EnrollmentStatus.ACTIVE:
         enrollment.revoked_at = None
     db.session.flush()
+    if target is EnrollmentStatus.REVOKED:
+        _stop_plan_of(enrollment)
     if held_seat and target not in SEAT_HOLDING:
         offer_open_seats(enrollment.offering)
 
@@ -208,7 +209,14 @@ def _move(enrollment: Enrollment, target: EnrollmentStatus, event: AccessEvent) 
 def _stop_plan_of(enrollment: Enrollment) -> None:
     """Access paid by a payment plan ended (refunded, charged back, revoked): no instalment is taken after it."""
     order = enrollment.order
-    if order is not None and order.plan_id is not None:
+    if order is None or order.plan_id is None:
+        return
+    still = db.session.scalar(  # a bundle's other offerings the plan still pays for
+        sa.select(sa.func.count())
+        .select_from(Enrollment)
+        .where(Enrollment.order_id == order.id, Enrollment.status != EnrollmentStatus.REVOKED)
+    )
+    if not still:
         from ..checkout.plans import stop_plan
 
         stop_plan(order.plan_id, "Access ended, so the plan stopped.")

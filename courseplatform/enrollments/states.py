@@ -39,6 +39,7 @@ TRANSITIONS: dict[AccessState, dict[AccessEvent, EnrollmentStatus]] = {
     },
     AccessState.OVERDUE: {
         E.PAYMENT_RECOVERED: S.ACTIVE,
+        E.RESTORE: S.ACTIVE,
         E.DISPUTE_LOST: S.REVOKED,
         E.REFUND: S.REVOKED,
         E.CREATOR_REVOKE: S.REVOKED,

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         AccountLinkCreateParams,
         RefundCreateParams,
         SubscriptionScheduleUpdateParams,
+        SubscriptionScheduleUpdateParamsPhase,
         SubscriptionScheduleUpdateParamsPhaseItem,
     )
     from stripe.params.checkout import (
@@ -126,6 +127,14 @@ class Checkout:
     payment_intent_id: str | None
     order_id: int | None
     totals: CheckoutTotals | None = None
+    # A payment plan's checkout: the subscription it started and the invoice of its first payment.
+    subscription_id: str | None = None
+    invoice_id: str | None = None
+
+    @property
+    def started(self) -> SubscriptionStart | None:
+        """What a completed plan checkout started, for `fulfil_order` (None for a one-off payment)."""
+        return SubscriptionStart(self.subscription_id, self.invoice_id) if self.subscription_id else None
 
     @property
     def is_complete(self) -> bool:
@@ -273,6 +282,7 @@ class StripePayments:
         if intent is not None and not isinstance(intent, str):
             intent = intent["id"]
         reference = session.get("client_reference_id")
+        subscription, invoice = session.get("subscription"), session.get("invoice")
         return Checkout(
             id=session["id"],
             url=session.get("url") or "",
@@ -281,6 +291,8 @@ class StripePayments:
             payment_intent_id=intent,
             order_id=order_reference(reference),
             totals=checkout_totals(session),
+            subscription_id=subscription if isinstance(subscription, str) else (subscription or {}).get("id"),
+            invoice_id=invoice if isinstance(invoice, str) else (invoice or {}).get("id"),
         )
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
@@ -506,15 +518,24 @@ class StripePayments:
                 {"price": item["price"] if isinstance(item["price"], str) else item["price"]["id"], "quantity": 1}
                 for item in phase.get("items") or []
             ]
+            new_phase: SubscriptionScheduleUpdateParamsPhase = {
+                "items": items,
+                "start_date": phase["start_date"],
+                "duration": {"interval": "month", "interval_count": instalments},
+            }
+            # An update replaces the phases whole: what the subscription was made with is sent again, so the
+            # creator's share and the platform fee go on for every instalment.
+            transfer = subscription.get("transfer_data") or {}
+            destination = transfer.get("destination")
+            if destination:
+                new_phase["transfer_data"] = {
+                    "destination": destination if isinstance(destination, str) else destination["id"]
+                }
+            if subscription.get("application_fee_percent") is not None:
+                new_phase["application_fee_percent"] = float(subscription["application_fee_percent"])
             update: SubscriptionScheduleUpdateParams = {
                 "end_behavior": "cancel",
-                "phases": [
-                    {
-                        "items": items,
-                        "start_date": phase["start_date"],
-                        "duration": {"interval": "month", "interval_count": instalments},
-                    }
-                ],
+                "phases": [new_phase],
                 "metadata": {"plan_id": str(plan_id)},
             }
             self.client.v1.subscription_schedules.update(
@@ -536,14 +557,18 @@ class StripePayments:
         """Where the learner pays: an overdue instalment's own invoice page (a new card pays it there), else
         Stripe's customer portal, straight to updating the card for the instalments to come."""
         try:
-            subscription = _plain(
-                self.client.v1.subscriptions.retrieve(subscription_id, params={"expand": ["latest_invoice"]})
-            )
-            invoice = subscription.get("latest_invoice")
-            if overdue and isinstance(invoice, dict) and invoice.get("status") == "open":
-                pay_here = invoice.get("hosted_invoice_url")
-                if pay_here:
-                    return str(pay_here)
+            subscription = _plain(self.client.v1.subscriptions.retrieve(subscription_id))
+            if overdue:
+                # The oldest overdue payment first: once it is paid, the link leads to the next one.
+                listed = _plain(
+                    self.client.v1.invoices.list(
+                        params={"subscription": subscription_id, "status": "open", "limit": 100}
+                    )
+                )
+                waiting = sorted(listed.get("data") or [], key=lambda invoice: invoice.get("created") or 0)
+                for invoice in waiting:
+                    if invoice.get("hosted_invoice_url"):
+                        return str(invoice["hosted_invoice_url"])
             portal = self.client.v1.billing_portal.sessions.create(
                 params={
                     "customer": str(subscription["customer"]),

@@ -77,3 +77,13 @@ def connected_offering(stripe_api):
     LessonFactory(section=SectionFactory(offering=offering), title="Welcome")
     db.session.flush()
     return offering
+
+
+@pytest.fixture
+def plan_offering(connected_offering):
+    """The connected course at $129, or 3 monthly payments of $45."""
+    connected_offering.price_cents = 12900
+    connected_offering.plan_instalments = 3
+    connected_offering.plan_instalment_cents = 4500
+    db.session.flush()
+    return connected_offering

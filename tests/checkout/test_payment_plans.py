@@ -19,6 +19,7 @@ from courseplatform.models import (
     Order,
     OrderStatus,
     PaymentPlan,
+    PaymentProvider,
     PlanStatus,
     utcnow,
 )
@@ -271,3 +272,67 @@ def test_the_payouts_ledger_shows_each_instalment_and_what_is_paid_and_owed(clie
     assert "payment 2 of 3: $90 paid, $45 owed" in page
     assert "payment 1 of 3: $90 paid, $45 owed" in page
     assert "Payment plans: 1 running, with $45 still to be paid in instalments." in page
+
+
+def test_revoking_one_offering_of_a_bundle_bought_on_a_plan_keeps_the_plan_for_the_other(client, web):
+    from courseplatform.enrollments.access_changes import revoke
+
+    from .test_bundles import make_bundle
+
+    creator = CreatorProfileFactory()
+    first, _ = offering_with_lesson(creator=creator, price_cents=6000, title="Grounding")
+    second, _ = offering_with_lesson(creator=creator, price_cents=7000, title="Sleep")
+    bundle = make_bundle(creator, first, second)
+    bundle.plan_instalments, bundle.plan_instalment_cents = 3, 3300
+    learner, plan = started(client, web, bundle)
+
+    revoke(access_of(learner, second))
+    db.session.flush()
+    assert plan_of(learner).status is PlanStatus.ACTIVE  # Grounding is still being paid for
+    assert bill(add_months(plan.started_at, 1))["paid"] == 1
+
+    revoke(access_of(learner, first))
+    db.session.flush()
+    assert plan_of(learner).status is PlanStatus.CANCELED  # nothing left to pay for
+
+
+def test_the_creator_can_give_an_overdue_learner_access_back(client, web, offering):
+    from courseplatform.enrollments.access_changes import restore
+
+    learner, plan = started(client, web, offering, choice="pay_declining")
+    due = add_months(plan.started_at, 1)
+    for days in (0, 3, 8, 15):
+        bill(due + timedelta(days=days))
+    assert access_of(learner, offering).reason is AccessEvent.PAYMENT_OVERDUE
+
+    restore(access_of(learner, offering))
+    db.session.flush()
+
+    assert access_of(learner, offering).status is EnrollmentStatus.ACTIVE
+
+
+def test_the_ledger_adds_up_plans_too_big_for_a_32_bit_sum(client, web):
+    creator = CreatorProfileFactory()
+    offering, _ = offering_with_lesson(
+        creator=creator, price_cents=100, plan_instalments=24, plan_instalment_cents=99_999_999
+    )
+    db.session.add(
+        PaymentPlan(
+            learner_id=UserFactory().id,
+            offering_id=offering.id,
+            provider=PaymentProvider.TEST,
+            currency=offering.currency,
+            instalments=24,
+            instalment_cents=99_999_999,
+            paid_count=1,
+            status=PlanStatus.ACTIVE,
+            started_at=utcnow(),
+        )
+    )
+    db.session.flush()
+    web.login(creator.user.email, PASSWORD)
+
+    page = client.get("/studio/payouts")
+
+    assert page.status_code == 200
+    assert "with $22,999,999.77 still to be paid in instalments" in text_of(page.get_data(as_text=True))

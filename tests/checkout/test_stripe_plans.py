@@ -23,15 +23,6 @@ from ..markup import text_of
 from .test_stripe_checkout import buy, enrollment_of, orders_of
 
 
-@pytest.fixture
-def plan_offering(connected_offering):
-    connected_offering.price_cents = 12900
-    connected_offering.plan_instalments = 3
-    connected_offering.plan_instalment_cents = 4500
-    db.session.flush()
-    return connected_offering
-
-
 def plan_of(learner) -> PaymentPlan:
     db.session.expire_all()
     return db.session.scalars(sa.select(PaymentPlan).where(PaymentPlan.learner_id == learner.id)).one()

@@ -55,6 +55,7 @@ class BillingMixin:
             ("POST", re.compile(r"/v1/subscription_schedules"), self._create_schedule),
             ("GET", re.compile(r"/v1/subscription_schedules/([^/]+)"), self._get_schedule),
             ("POST", re.compile(r"/v1/subscription_schedules/([^/]+)"), self._update_schedule),
+            ("GET", re.compile(r"/v1/invoices"), self._list_invoices),
             ("GET", re.compile(r"/v1/invoices/([^/]+)"), self._get_invoice),
             ("GET", re.compile(r"/v1/invoice_payments"), self._list_invoice_payments),
             ("POST", re.compile(r"/v1/billing_portal/sessions"), self._create_portal_session),
@@ -321,6 +322,11 @@ class BillingMixin:
         api = _api()
         subscription = self.subscriptions[invoice["parent"]["subscription_details"]["subscription"]]
         amount = invoice["amount_due"]
+        schedule = self.subscription_schedules.get(subscription["schedule"] or "")
+        if schedule is not None:
+            # A schedule governs its subscription: the phase's fee and transfer are what each payment gets.
+            subscription["application_fee_percent"] = schedule["phases"][0]["application_fee_percent"]
+            subscription["transfer_data"] = copy.deepcopy(schedule["phases"][0]["transfer_data"])
         percent = subscription["application_fee_percent"]
         application_fee = None
         if percent is not None:
@@ -447,6 +453,7 @@ class BillingMixin:
                     "end_date": item["current_period_end"],
                     "items": [{"price": item["price"]["id"], "quantity": item["quantity"], "metadata": {}}],
                     "application_fee_percent": subscription["application_fee_percent"],
+                    "transfer_data": copy.deepcopy(subscription["transfer_data"]),
                     "currency": subscription["currency"],
                 }
             ],
@@ -512,7 +519,19 @@ class BillingMixin:
                     for n, item in enumerate(items)
                     if isinstance(item, dict)
                 ]
-                made.append({**schedule["phases"][0], "start_date": start, "end_date": end, "items": items})
+                # Stripe replaces the phases whole: what a phase doesn't say, it doesn't have.
+                fee = phase.get("application_fee_percent")
+                transfer = api._dict(phase.get("transfer_data"), f"phases[{i}][transfer_data]")
+                made.append(
+                    {
+                        "start_date": start,
+                        "end_date": end,
+                        "items": items,
+                        "application_fee_percent": float(fee) if fee not in (None, "") else None,
+                        "transfer_data": {"destination": transfer["destination"]} if transfer else None,
+                        "currency": schedule["phases"][0]["currency"],
+                    }
+                )
             schedule["phases"] = made
         metadata = params.get("metadata")
         if metadata is not None:
@@ -524,6 +543,18 @@ class BillingMixin:
         if invoice is None:
             raise _api()._no_such("invoice", invoice_id)
         return invoice
+
+    def _list_invoices(self, params: JSON) -> JSON:
+        """A subscription's invoices, newest first (every one fits: no pagination)."""
+        subscription, status = params.get("subscription"), params.get("status")
+        rows = [
+            invoice
+            for invoice in self.invoices.values()
+            if (not subscription or invoice["parent"]["subscription_details"]["subscription"] == subscription)
+            and (not status or invoice["status"] == status)
+        ]
+        rows.sort(key=lambda invoice: invoice["created"], reverse=True)
+        return {"object": "list", "data": copy.deepcopy(rows), "has_more": False, "url": "/v1/invoices"}
 
     def _list_invoice_payments(self, params: JSON) -> JSON:
         invoice_id, status = params.get("invoice"), params.get("status")

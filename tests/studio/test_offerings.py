@@ -26,6 +26,7 @@ from courseplatform.models import (
 
 from ..factories import PASSWORD, CreatorProfileFactory, LessonFactory, OfferingFactory, SectionFactory, UserFactory
 from ..helpers import csrf_token_from
+from ..markup import text_of
 
 DETAILS = {
     "kind": "course",
@@ -173,6 +174,38 @@ def test_free_and_sliding_scale_prices(web, creator):
     sliding = db.session.scalar(sa.select(Offering).filter_by(title="Sliding"))
     assert (free.price_cents, free.sliding_scale_min_cents) == (0, None)
     assert (sliding.price_cents, sliding.sliding_scale_min_cents) == (7900, 3900)
+
+
+def test_a_payment_plan_is_saved_with_the_price_split_evenly_or_the_amount_given(web, creator):
+    web.submit("/studio/courses/new", {**DETAILS, "title": "Split", "plan_instalments": "4"})
+    web.submit(
+        "/studio/courses/new", {**DETAILS, "title": "Given", "plan_instalments": "3", "plan_instalment_cents": "45"}
+    )
+    split = db.session.scalar(sa.select(Offering).filter_by(title="Split"))
+    given = db.session.scalar(sa.select(Offering).filter_by(title="Given"))
+    assert (split.plan_instalments, split.plan_instalment_cents) == (4, 3225)  # $129 / 4, rounded up
+    assert (given.plan_instalments, given.plan_instalment_cents) == (3, 4500)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"plan_instalments": "1"}, "Enter from 2 to 24 payments, or leave it empty."),
+        ({"plan_instalments": "25"}, "Enter from 2 to 24 payments, or leave it empty."),
+        ({"plan_instalments": "3", "plan_instalment_cents": "40"}, "The payments add up to less than the price"),
+        ({"plan_instalments": "3", "plan_instalment_cents": "0.49"}, "Each payment must be at least 0.50."),
+        ({"price_cents": "1", "plan_instalments": "24"}, "each payment would be under 0.50: choose fewer payments"),
+        (
+            {"price_kind": "sliding", "sliding_scale_min_cents": "39", "plan_instalments": "3"},
+            "Payment plans go with a fixed price",
+        ),
+    ],
+)
+def test_a_payment_plan_that_doesnt_add_up_is_refused_with_a_reason(web, creator, fields, message):
+    html = web.submit("/studio/courses/new", {**DETAILS, "title": "Refused", **fields}).get_data(as_text=True)
+
+    assert message in text_of(html)
+    assert db.session.scalar(sa.select(Offering).filter_by(title="Refused")) is None
 
 
 def test_description_preview_renders_without_saving(web, creator):

@@ -164,14 +164,16 @@ class OfferingForm(FlaskForm):
     def validate_plan_instalments(self, field) -> None:
         if field.data and self.price_kind.data != "fixed":
             raise ValidationError("Payment plans go with a fixed price: leave this empty, or choose Fixed.")
+        price = self.price_cents.data or 0
+        if field.data and self.plan_instalment_cents.data is None and -(-price // field.data) < MINIMUM_CHARGE_CENTS:
+            raise ValidationError("Split this way, each payment would be under 0.50: choose fewer payments.")
 
     def plan_values(self) -> tuple[int | None, int | None]:
         """(plan_instalments, plan_instalment_cents): none, or the payments (the price split evenly if not given)."""
         count = self.plan_instalments.data
         if not count or self.price_kind.data != "fixed" or not self.price_cents.data:
             return None, None
-        each = self.plan_instalment_cents.data or -(-self.price_cents.data // count)
-        return count, max(each, MINIMUM_CHARGE_CENTS)
+        return count, self.plan_instalment_cents.data or -(-self.price_cents.data // count)
 
     def validate_ce_minutes(self, field) -> None:
         if field.data == 0:

@@ -264,9 +264,10 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
         for row in db.session.execute(
             sa.select(
                 PaymentPlan.currency.label("currency"),
-                whole_sum((PaymentPlan.instalments - PaymentPlan.paid_count) * PaymentPlan.instalment_cents).label(
-                    "owed"
-                ),
+                whole_sum(
+                    sa.cast(PaymentPlan.instalments - PaymentPlan.paid_count, sa.BigInteger)
+                    * PaymentPlan.instalment_cents
+                ).label("owed"),
                 sa.func.count(PaymentPlan.id).label("plans"),
             )
             .join(Offering, PaymentPlan.offering_id == Offering.id)
@@ -277,6 +278,10 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
     totals = [
         replace(t, plan_owed_cents=owed[t.currency][0], plans_running=owed[t.currency][1]) if t.currency in owed else t
         for t in totals
+    ] + [
+        EarningsTotals(currency, 0, 0, 0, 0, 0, 0, 0, 0, 0, plan_owed_cents=amount, plans_running=plans)
+        for currency, (amount, plans) in sorted(owed.items())
+        if currency not in {t.currency for t in totals}
     ]
     total_orders = sum(t.orders for t in totals)
     paid_at = sa.func.coalesce(Order.paid_at, Order.created_at)
