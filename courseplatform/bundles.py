@@ -10,6 +10,10 @@ keeps the access they had; the bundle gives them the rest.
 A bundle holds courses and recorded workshops of the same creator and currency: not live
 workshops (their seats are sold a date at a time) and not other bundles.
 
+A membership (`OfferingKind.MEMBERSHIP`) holds offerings the same way, for as long as it is paid
+(`checkout.plans`); it may hold live workshops too, such as a consultation group meeting every
+other week, whose seats it takes like any sign-up.
+
 Functions flush and never commit: the caller's request commits once.
 """
 
@@ -31,8 +35,19 @@ from .models import (
 )
 
 BUNDLABLE_KINDS = (OfferingKind.COURSE, OfferingKind.RECORDED_WORKSHOP)
+MEMBERSHIP_KINDS = (*BUNDLABLE_KINDS, OfferingKind.LIVE_WORKSHOP)
 MIN_ITEMS = 2
 MAX_ITEMS = 20
+
+
+def holdable_kinds(holder: Offering) -> tuple[OfferingKind, ...]:
+    """The kinds of offering a bundle (or a membership, which may hold live groups) can hold."""
+    return MEMBERSHIP_KINDS if holder.is_membership else BUNDLABLE_KINDS
+
+
+def least_items(holder: Offering) -> int:
+    """A bundle sells two or more offerings together; a membership may give one (a consultation group)."""
+    return 1 if holder.is_membership else MIN_ITEMS
 
 
 def bundle_candidates(profile: CreatorProfile, bundle: Offering) -> list[Offering]:
@@ -47,7 +62,7 @@ def bundle_candidates(profile: CreatorProfile, bundle: Offering) -> list[Offerin
                 Offering.id != bundle.id,
                 sa.or_(
                     sa.and_(
-                        Offering.kind.in_(BUNDLABLE_KINDS),
+                        Offering.kind.in_(holdable_kinds(bundle)),
                         Offering.currency == bundle.currency,
                         Offering.status != OfferingStatus.ARCHIVED,
                     ),
@@ -69,12 +84,15 @@ def set_bundle_offerings(bundle: Offering, chosen_ids: Iterable[int], candidates
     allowed = {
         offering.id: offering
         for offering in candidates
-        if offering.kind in BUNDLABLE_KINDS and offering.currency == bundle.currency
+        if offering.kind in holdable_kinds(bundle) and offering.currency == bundle.currency
     }
+    what = bundle.kind.label.lower()
     if wanted - allowed.keys():
-        raise BundleError("Choose only your own courses and recorded workshops, in this bundle's currency.")
+        if bundle.is_membership:
+            raise BundleError(f"Choose only your own offerings, in this {what}'s currency.")
+        raise BundleError(f"Choose only your own courses and recorded workshops, in this {what}'s currency.")
     if len(wanted) > MAX_ITEMS:
-        raise BundleError(f"A bundle holds at most {MAX_ITEMS} offerings.")
+        raise BundleError(f"A {what} holds at most {MAX_ITEMS} offerings.")
     db.session.execute(sa.delete(bundle_items).where(bundle_items.c.bundle_id == bundle.id))
     kept = [offering for offering in candidates if offering.id in wanted]
     if kept:
@@ -86,8 +104,9 @@ def set_bundle_offerings(bundle: Offering, chosen_ids: Iterable[int], candidates
     db.session.expire(bundle, ["bundle_offerings"])
     if bundle.status is OfferingStatus.PUBLISHED and bundle_problems(bundle):
         # What learners are buying right now can change, but not below what publishing asks.
+        least = least_items(bundle)
         raise BundleError(
-            f"A published bundle holds at least {MIN_ITEMS} published offerings. "
+            f"A published {what} holds at least {least} published offering{'' if least == 1 else 's'}. "
             "To hold fewer, take it back to draft first."
         )
     return kept
@@ -100,25 +119,30 @@ def bundle_problems(bundle: Offering) -> list[str]:
     taken back to draft, put on waitlist only, turned into a live workshop or deleted.
     """
     items = bundle.bundle_offerings
-    if len(items) < MIN_ITEMS:
-        return [f"Choose at least {MIN_ITEMS} offerings for the bundle (Contents)."]
+    what = bundle.kind.label.lower()
+    least = least_items(bundle)
+    if len(items) < least:
+        return [f"Choose at least {least} offering{'' if least == 1 else 's'} for the {what} (Contents)."]
     problems = []
-    closed = [o.title for o in items if not is_sellable_item(o)]
+    closed = [o.title for o in items if not is_sellable_item(o, bundle)]
     if closed:
         problems.append(
-            f"{', '.join(closed)} can't be sold in a bundle now: publish it, open it to sign-ups, "
-            "or take it out of the bundle (Contents)."
+            f"{', '.join(closed)} can't be sold in a {what} now: publish it, open it to sign-ups, "
+            f"or take it out of the {what} (Contents)."
         )
     if bundle.is_free or bundle.sliding_scale_min_cents is not None:
         problems.append(
-            "Give the bundle a fixed price: free and pay what you can aren't offered for bundles (Details)."
+            f"Give the {what} a fixed price: free and pay what you can aren't offered for {what}s (Details)."
         )
+    if bundle.is_membership and bundle.billing_interval is None:
+        problems.append("Choose whether the membership renews monthly or yearly (Details).")
     return problems
 
 
-def is_sellable_item(offering: Offering) -> bool:
-    """An offering a bundle may sell right now: a listed course or recorded workshop open to sign-ups."""
-    return offering.kind in BUNDLABLE_KINDS and offering.is_listed and not offering.waitlist_only
+def is_sellable_item(offering: Offering, holder: Offering | None = None) -> bool:
+    """An offering a bundle (or `holder`, a bundle or a membership) may sell right now: listed and open to sign-ups."""
+    kinds = holdable_kinds(holder) if holder is not None else BUNDLABLE_KINDS
+    return offering.kind in kinds and offering.is_listed and not offering.waitlist_only
 
 
 def published_bundles_holding(offering: Offering) -> list[Offering]:
@@ -163,6 +187,7 @@ def missing_offerings(user: User, bundle: Offering) -> list[Offering]:
 def purchase_refusals(user: User, bundle: Offering) -> list[str]:
     """Why buying the bundle can't give this learner all it holds (an offering closed, or access to one ended
     in a way buying can't undo); empty when it can. Offerings they already have are theirs and don't count."""
+    from .enrollments.seats import has_seat
     from .enrollments.states import AccessRefused, next_status
     from .models import AccessEvent
 
@@ -172,8 +197,11 @@ def purchase_refusals(user: User, bundle: Offering) -> list[str]:
         existing = enrollments.get(offering.id)
         if existing is not None and existing.is_active:
             continue
-        if not is_sellable_item(offering):
+        if not is_sellable_item(offering, bundle):
             refusals.append(f"{offering.title} isn't open to sign-ups right now")
+            continue
+        if offering.kind is OfferingKind.LIVE_WORKSHOP and not has_seat(offering, for_learner=user.id):
+            refusals.append(f"{offering.title} is full")
             continue
         try:
             next_status(existing, AccessEvent.PURCHASE)

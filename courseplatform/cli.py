@@ -142,8 +142,9 @@ def register_delivery(app: Flask) -> None:
             raise click.ClickException("Another run is billing test-mode plans; nothing was done.")
         delivered = deliver_committed()
         click.echo(
-            f"Took {run['paid']} instalment{'' if run['paid'] == 1 else 's'}; {run['failed']} failed and will be "
-            f"retried; {run['paused']} plan{'' if run['paused'] == 1 else 's'} paused; {delivered} e-mails sent."
+            f"Took {run['paid']} payment{'' if run['paid'] == 1 else 's'}; {run['failed']} failed and will be "
+            f"retried; {run['paused']} paused; {run['ended']} membership{'' if run['ended'] == 1 else 's'} ended; "
+            f"{delivered} e-mails sent."
         )
 
     @app.cli.command("warn-ce-approvals")

@@ -114,7 +114,7 @@ BUTTONS_NOT_SHOWN = {
 BIG_ROUTES = 6
 WEBHOOK_SECRET = "whsec_hostile_walk"
 #: Where a learner's own forms are (as the owner previews them, they are refused before their fields are read).
-LEARNER_AREAS = ("learning.", "checkout.", "catalog.", "accounts.plan")
+LEARNER_AREAS = ("learning.", "checkout.", "catalog.", "accounts.plan", "accounts.orders")
 #: The operator's console, walked by an admin (everyone else is refused before a field is read).
 ADMIN_AREA = ("admin.",)
 #: Forms posted by a visitor without an account.
@@ -277,7 +277,21 @@ def build_world() -> World:
         started_at=utcnow(),
         test_card_declines=True,
     )
-    db.session.add(plan)
+    # A test-mode membership: My orders offers its Cancel button.
+    membership = PaymentPlan(
+        learner_id=learner.id,
+        offering_id=OfferingFactory(
+            creator=owner, title="The circle", slug="the-circle", kind=OfferingKind.MEMBERSHIP, price_cents=4900
+        ).id,
+        provider=PaymentProvider.TEST,
+        currency="USD",
+        instalments=None,
+        instalment_cents=4900,
+        paid_count=1,
+        status=PlanStatus.ACTIVE,
+        started_at=utcnow(),
+    )
+    db.session.add_all([plan, membership])
     revoked = EnrollmentFactory(offering=offering, status=EnrollmentStatus.REVOKED)
     # Access given back after a refund, its certificate still revoked: the page offers Reissue.
     restored = EnrollmentFactory(offering=offering, completed_at=utcnow())
@@ -368,7 +382,7 @@ def build_world() -> World:
             "entry_id": [entry.id],
             "approval_id": [approval.id],
             "coupon_id": [coupon.id],
-            "plan_id": [plan.id],
+            "plan_id": [plan.id, membership.id],
             "licence_id": [licence.id],
             "job_id": [list_job.id, failed_job.id],
             "mail_id": [undelivered.id],

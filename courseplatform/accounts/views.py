@@ -8,9 +8,17 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..checkout.plans import card_update_url, charge_test_instalment, lock_plan, may_pay
+from ..checkout.plans import (
+    card_update_url,
+    charge_test_instalment,
+    lock_plan,
+    manage_url,
+    may_pay,
+    set_cancel_at_period_end,
+)
 from ..extensions import db, limiter
 from ..fields import mailbox_of, slugify
+from ..formatting import format_date
 from ..integrations.payments import PaymentsError
 from ..models import PaymentPlan, PaymentProvider, PlanStatus, User, utcnow
 from . import bp
@@ -307,7 +315,9 @@ def become_creator():
 @login_required
 def orders():
     """Everything I've bought, newest first, with what became of each payment."""
-    return render_template("accounts/orders.html", orders=orders_of(current_user), plans=plans_of(current_user))
+    return render_template(
+        "accounts/orders.html", orders=orders_of(current_user), plans=plans_of(current_user), cancel_form=PlanCardForm()
+    )
 
 
 def _own_plan(plan_id: int) -> PaymentPlan:
@@ -332,6 +342,39 @@ def plan_card(plan_id: int):
             flash(exc.message.replace("Nothing was charged; please", "Please"), "error")
             return redirect(url_for("accounts.orders"))
     return render_template("accounts/plan_card.html", plan=plan, form=PlanCardForm())
+
+
+@bp.get("/account/plans/<int:plan_id>/manage")
+@login_required
+def plan_manage(plan_id: int):
+    """A Stripe membership's own page in Stripe's customer portal: cancel, resume, change the card, invoices."""
+    plan = _own_plan(plan_id)
+    if plan.provider is not PaymentProvider.STRIPE or not plan.is_membership:
+        abort(404)
+    try:
+        return redirect(manage_url(plan), code=303)
+    except PaymentsError as exc:
+        flash(exc.message.replace("Nothing was charged; please", "Please"), "error")
+        return redirect(url_for("accounts.orders"))
+
+
+@bp.post("/account/plans/<int:plan_id>/cancel")
+@login_required
+def plan_cancel(plan_id: int):
+    """Test mode: cancel a membership at the end of its period, or keep it after all."""
+    plan = _own_plan(plan_id)
+    form = PlanCardForm()
+    if plan.provider is not PaymentProvider.TEST or not plan.is_membership or not form.validate_on_submit():
+        abort(400)
+    plan = lock_plan(plan.id) or plan
+    keep = request.form.get("keep") == "1"
+    set_cancel_at_period_end(plan, not keep)
+    when = format_date(plan.next_charge_at, current_user.time_zone) if plan.next_charge_at else "the end of the period"
+    if keep:
+        flash(f"Your membership goes on: it renews on {when}.", "success")
+    else:
+        flash(f"Your membership is canceled: it ends on {when}, and you keep access until then.", "success")
+    return redirect(url_for("accounts.orders"))
 
 
 @bp.post("/account/plans/<int:plan_id>/card")

@@ -79,10 +79,10 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
     sessions = upcoming_session_seats(offering, found, viewer_zone)
     note = learner_note(enrollment, viewer_zone)
     action = call_to_action(offering, enrollment, found, note)
-    owned = owned_offering_ids(current_user, offering) if offering.is_bundle else set()
-    if offering.is_bundle and owned and len(owned) == len(offering.bundle_offerings):
+    owned = owned_offering_ids(current_user, offering) if offering.holds_offerings else set()
+    if offering.holds_offerings and owned and len(owned) == len(offering.bundle_offerings):
         action = "enrolled"
-    elif offering.is_bundle and action in ("buy", "free", "sliding") and bundle_problems(offering):
+    elif offering.holds_offerings and action in ("buy", "free", "sliding") and bundle_problems(offering):
         action = "unavailable"  # an offering in it was closed since: it stops selling, as Buy would refuse
     if waitlist_form is None:
         email = current_user.email if current_user.is_authenticated else None
@@ -112,7 +112,7 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
         coupon=coupon,
         coupon_problem=coupon_problem,
         bundle_owned=owned,
-        bundle_value=list_value_cents(offering) if offering.is_bundle else 0,
+        bundle_value=list_value_cents(offering) if offering.holds_offerings else 0,
         is_draft=offering.status is OfferingStatus.DRAFT,
         owner_view=owner_view,
         ce_credits=approved_credits(offering, creator_today(offering.creator)),

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, render_template
 
+from ..bundles import missing_offerings
 from ..enrollments import access_changes
 from ..enrollments.access_changes import enrollments_for_order
 from ..extensions import db
@@ -36,9 +37,10 @@ from ..integrations.payments import (
     payments_for,
 )
 from ..jobs import enqueue
-from ..links import absolute_url
+from ..links import absolute_url, offering_url
 from ..models import (
     AccessEvent,
+    BillingInterval,
     Offering,
     Order,
     OrderStatus,
@@ -70,6 +72,24 @@ def plan_summary(offering: Offering) -> str:
     return f"{offering.plan_instalments} monthly payments of {amount}"
 
 
+def period_after(plan: PaymentPlan, start: datetime, periods: int) -> datetime:
+    """When the `periods`-th payment after the one at `start` falls due (months, or years for yearly memberships)."""
+    return add_months(start, periods * (12 if plan.interval is BillingInterval.YEAR else 1))
+
+
+def running_membership(user: User, offering: Offering) -> PaymentPlan | None:
+    """The learner's membership of this offering that still runs (or is being paid for right now)."""
+    return db.session.scalar(
+        sa.select(PaymentPlan)
+        .where(
+            PaymentPlan.learner_id == user.id,
+            PaymentPlan.offering_id == offering.id,
+            PaymentPlan.status.in_(RUNNING),
+        )
+        .limit(1)
+    )
+
+
 def lock_plan(plan_id: int) -> PaymentPlan | None:
     """The plan's row, locked until commit, read fresh."""
     return db.session.scalar(
@@ -94,17 +114,25 @@ def plan_of_subscription(subscription_id: str) -> PaymentPlan | None:
 
 
 def start_plan(user: User, offering: Offering, provider: PaymentProvider) -> PaymentPlan:
-    """A pending plan for the offering's terms; its first instalment's order is made by the caller."""
-    if not offering.has_plan or offering.plan_instalments is None or offering.plan_instalment_cents is None:
+    """A pending plan for the offering's terms (a membership's: its price every period, no end); its first
+    payment's order is made by the caller."""
+    if offering.is_membership:
+        terms = {
+            "instalments": None,
+            "instalment_cents": offering.price_cents,
+            "interval": offering.billing_interval or BillingInterval.MONTH,
+        }
+    elif offering.has_plan and offering.plan_instalments and offering.plan_instalment_cents:
+        terms = {"instalments": offering.plan_instalments, "instalment_cents": offering.plan_instalment_cents}
+    else:
         raise ValueError(f"Offering {offering.id} has no payment plan.")
     plan = PaymentPlan(
         learner_id=user.id,
         offering_id=offering.id,
         provider=provider,
         currency=offering.currency,
-        instalments=offering.plan_instalments,
-        instalment_cents=offering.plan_instalment_cents,
         status=PlanStatus.PENDING,
+        **terms,
     )
     db.session.add(plan)
     db.session.flush()
@@ -132,7 +160,7 @@ def link_subscription(order: Order, started: SubscriptionStart, payments: Paymen
         return
     plan.provider_subscription_id = started.subscription_id
     db.session.flush()
-    if plan.is_running:
+    if plan.is_running and not plan.is_membership:
         enqueue("payments.plan_schedule", {"plan_id": plan.id})
     elif plan.status is PlanStatus.CANCELED:
         enqueue("payments.plan_cancel", {"plan_id": plan.id})
@@ -148,9 +176,9 @@ def plan_started(order: Order, next_charge_at: datetime | None = None) -> None:
     plan.status = PlanStatus.ACTIVE
     plan.paid_count = max(plan.paid_count, 1)
     plan.started_at = order.paid_at or utcnow()
-    plan.next_charge_at = next_charge_at or add_months(plan.started_at, 1)
+    plan.next_charge_at = next_charge_at or period_after(plan, plan.started_at, 1)
     db.session.flush()
-    if plan.provider is PaymentProvider.STRIPE and plan.provider_subscription_id:
+    if plan.provider is PaymentProvider.STRIPE and plan.provider_subscription_id and not plan.is_membership:
         enqueue("payments.plan_schedule", {"plan_id": plan.id})
 
 
@@ -227,7 +255,7 @@ def record_instalment(
         platform_fee_cents=fee,
         net_cents=amount_cents - fee,
         plan_id=plan.id,
-        instalment=number if owed and number <= plan.instalments else None,
+        instalment=number if owed and (plan.instalments is None or number <= plan.instalments) else None,
         provider_invoice_id=invoice_id,
     )
     db.session.add(order)
@@ -245,19 +273,46 @@ def record_instalment(
     plan.failed_attempts = 0
     plan.last_failure = None
     stopped = plan.status is PlanStatus.CANCELED
-    if number >= plan.instalments:
+    if plan.instalments is not None and number >= plan.instalments:
         plan.status = PlanStatus.COMPLETED
         plan.ended_at = plan.ended_at or utcnow()
         plan.next_charge_at = None
     elif not stopped:
         plan.status = PlanStatus.ACTIVE
-        plan.next_charge_at = next_charge_at or add_months(plan.started_at or utcnow(), number)
+        plan.next_charge_at = next_charge_at or period_after(plan, plan.started_at or utcnow(), number)
     if plan.paused_at is not None and (plan.status is PlanStatus.ACTIVE or plan.status is PlanStatus.COMPLETED):
         _apply(plan, AccessEvent.PAYMENT_RECOVERED)
         plan.paused_at = None
     db.session.flush()
-    _mail(plan, "instalment_paid", f"Your receipt: payment {number} of {plan.instalments} for {{title}}", order=order)
+    if plan.is_membership:
+        _mail(plan, "instalment_paid", "Your membership of {title} is renewed: your receipt", order=order)
+    else:
+        _mail(
+            plan, "instalment_paid", f"Your receipt: payment {number} of {plan.instalments} for {{title}}", order=order
+        )
     return "instalment"
+
+
+def end_membership(plan: PaymentPlan, reason: str = "") -> str:
+    """A canceled membership reaches the end of what was paid: the access it gave ends, and it renews no more."""
+    if not plan.is_membership or plan.status in (PlanStatus.CANCELED, PlanStatus.ABANDONED):
+        return "unchanged"
+    plan.status = PlanStatus.CANCELED
+    plan.ended_at = utcnow()
+    plan.next_charge_at = None
+    if reason:
+        plan.last_failure = reason[:255]
+    _apply(plan, AccessEvent.MEMBERSHIP_ENDED)
+    db.session.flush()
+    _mail(plan, "membership_ended", "Your membership of {title} has ended")
+    return "membership_ended"
+
+
+def set_cancel_at_period_end(plan: PaymentPlan, cancel: bool) -> None:
+    """Test mode's Cancel and Keep buttons (Stripe's customer portal does this for Stripe memberships)."""
+    if plan.is_membership and plan.is_running:
+        plan.cancel_at_period_end = cancel
+        db.session.flush()
 
 
 def instalment_failed(plan: PaymentPlan, reason: str, next_try: datetime | None) -> str:
@@ -306,6 +361,10 @@ def sync_plan(plan: PaymentPlan, state: PlanState) -> str:
     """
     if state.current_period_end is not None and plan.status is PlanStatus.ACTIVE and state.status == "active":
         plan.next_charge_at = state.current_period_end  # a failed one's next try is the invoice's, kept as it is
+    if plan.is_membership:
+        plan.cancel_at_period_end = state.cancel_at_period_end
+        if state.status in ("canceled", "incomplete_expired"):
+            return end_membership(plan, "The membership was canceled.")
     if state.status == "past_due" and plan.status is PlanStatus.ACTIVE:
         plan.status = PlanStatus.PAST_DUE
         return "plan_past_due"
@@ -317,7 +376,7 @@ def sync_plan(plan: PaymentPlan, state: PlanState) -> str:
     if state.status == "unpaid":
         return plan_overdue(plan, "The retries of an instalment ran out.")
     if state.status in ("canceled", "incomplete_expired") and plan.is_running:
-        if plan.paid_count >= plan.instalments:
+        if plan.instalments is not None and plan.paid_count >= plan.instalments:
             plan.status = PlanStatus.COMPLETED
             plan.ended_at = plan.ended_at or utcnow()
             return "plan_completed"
@@ -359,13 +418,21 @@ def bill_test_plans(now: datetime | None = None, limit: int = 500) -> dict:
         .order_by(PaymentPlan.next_charge_at, PaymentPlan.id)
         .limit(limit)
     ).all()
-    figures = {"paid": 0, "failed": 0, "paused": 0}
+    figures = {"paid": 0, "failed": 0, "paused": 0, "ended": 0}  # ended: memberships canceled, at their period's end
     for plan_id in due:
         plan = lock_plan(plan_id)
         if plan is None or plan.next_charge_at is None or plan.next_charge_at > now:
             continue
-        outcome = charge_test_instalment(plan, now)
-        key = {"instalment": "paid", "instalment_failed": "failed", "plan_paused": "paused"}.get(outcome)
+        if plan.cancel_at_period_end:
+            outcome = end_membership(plan, "Canceled by the member.")
+        else:
+            outcome = charge_test_instalment(plan, now)
+        key = {
+            "instalment": "paid",
+            "instalment_failed": "failed",
+            "plan_paused": "paused",
+            "membership_ended": "ended",
+        }.get(outcome)
         if key:
             figures[key] += 1
     return figures
@@ -397,6 +464,42 @@ def card_update_url(plan: PaymentPlan) -> str:
     )
 
 
+def give_members(membership: Offering) -> int:
+    """What a membership holds now, given to its members who lack it (an offering just added); how many gained.
+
+    Each new enrollment points at the member's first payment, so the membership's end ends it too. A full
+    group, or access ended in a way joining can't undo, is skipped for that member.
+    """
+    first_orders = db.session.scalars(
+        sa.select(Order)
+        .join(PaymentPlan, Order.plan_id == PaymentPlan.id)
+        .where(
+            PaymentPlan.offering_id == membership.id,
+            PaymentPlan.status.in_((PlanStatus.ACTIVE, PlanStatus.PAST_DUE)),
+            Order.instalment == 1,
+        )
+        .order_by(Order.id)
+    ).all()
+    gained = 0
+    for order in first_orders:
+        changed = False
+        for item in missing_offerings(order.learner, membership):
+            try:
+                with db.session.begin_nested():
+                    changed |= access_changes.grant(order.learner, item, AccessEvent.PURCHASE, order).changed
+            except (access_changes.NoSeat, access_changes.AccessRefused):
+                continue
+        gained += changed
+    return gained
+
+
+def manage_url(plan: PaymentPlan) -> str:
+    """Stripe's customer portal for a Stripe membership: the member cancels, resumes or changes their card there."""
+    if not plan.provider_subscription_id:
+        raise PaymentsError("Stripe hasn't confirmed this membership yet. Please try again in a minute.")
+    return payments_for_plan(plan).portal_url(plan.provider_subscription_id, absolute_url("accounts.orders"))
+
+
 def payments_for_plan(plan: PaymentPlan) -> Payments:
     """The provider of the plan's payments (its first order's)."""
     first = _first_order(plan)
@@ -414,6 +517,8 @@ def plan_schedule_job(job) -> dict:
     """Tell Stripe to end the plan's subscription after its last instalment (a schedule with end_behavior cancel)."""
     plan = db.session.get(PaymentPlan, job.payload.get("plan_id"))
     if plan is None or plan.ends_on_its_own or not plan.provider_subscription_id or not plan.is_running:
+        return {"scheduled": False}
+    if plan.instalments is None:  # a membership renews until canceled
         return {"scheduled": False}
     # The schedule starts with the current period: the instalments paid before it are not billed again.
     left = max(1, plan.instalments - max(plan.paid_count - 1, 0))
@@ -453,6 +558,7 @@ def _mail(plan: PaymentPlan, template: str, subject: str, **context) -> None:
             offering=offering,
             card_link=absolute_url("accounts.plan_card", plan_id=plan.id),
             orders_link=absolute_url("accounts.orders"),
+            offering_link=offering_url(offering),
             test_mode=plan.provider is PaymentProvider.TEST,
             **context,
         ),

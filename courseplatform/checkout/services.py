@@ -47,6 +47,7 @@ from ..models import (
     AccessEvent,
     Enrollment,
     Offering,
+    OfferingKind,
     Order,
     OrderStatus,
     PaymentProvider,
@@ -143,7 +144,12 @@ def begin_checkout(
     offering = lock_offering(offering.id)
     if offering.is_free:
         return _grant_or_refuse(user, offering, AccessEvent.FREE)
-    if plan:
+    if offering.is_membership:
+        # A membership is always a subscription: its price every period, until the member cancels.
+        if coupon_code:
+            raise CheckoutError("Codes apply to one-off purchases, not to memberships.")
+        plan, amount_cents = True, offering.price_cents
+    elif plan:
         if not offering.has_plan or offering.plan_instalment_cents is None:
             raise CheckoutError("This offering isn't sold in instalments. You can pay for it at once.")
         if coupon_code:
@@ -195,7 +201,7 @@ def begin_checkout(
     return order
 
 
-ALREADY_HAVE_BUNDLE = "You already have everything in this bundle, so there's nothing to buy."
+ALREADY_HAVE_BUNDLE = "You already have everything in this {what}, so there's nothing to buy."
 WORKSHOP_FULL = "Sorry, this workshop has just filled up. Join the waitlist to hear if a seat opens."
 
 
@@ -206,11 +212,14 @@ def _check_may_buy(user: User, offering: Offering) -> None:
     profile = user.creator_profile
     if profile is not None and profile.id == offering.creator_id:
         raise CheckoutError("This is your own offering, so you already have access to all of it.", category="info")
-    if offering.is_bundle:
+    if offering.holds_offerings:
+        what = offering.kind.label.lower()
+        if offering.is_membership and plans.running_membership(user, offering) is not None:
+            raise CheckoutError("You're already a member. Your membership is on My orders.", category="info")
         if bundle_problems(offering):
-            raise CheckoutError("This bundle isn't available right now. Its offerings can still be bought one by one.")
+            raise CheckoutError(f"This {what} isn't available right now. Its offerings can still be bought one by one.")
         if has_everything(user, offering):
-            raise CheckoutError(ALREADY_HAVE_BUNDLE, category="info")
+            raise CheckoutError(ALREADY_HAVE_BUNDLE.format(what=what), category="info")
         refusals = purchase_refusals(user, offering)
         if refusals:
             raise CheckoutError(f"This bundle can't be sold to you: {'; '.join(refusals)}.")
@@ -272,13 +281,13 @@ def _enrol_without_payment(order: Order, offering: Offering) -> Enrollment:
     order.paid_at = utcnow()
     order.expires_at = None
     order.platform_fee_cents = order.net_cents = 0
-    if offering.is_bundle:
+    if offering.holds_offerings:
         # The offerings the learner doesn't have yet (begin_checkout refused a bundle they have all of, or
         # one that can't give them all it holds).
         missing = missing_offerings(order.learner, offering)
         granted = [_grant_or_refuse(order.learner, o, AccessEvent.PURCHASE, order) for o in missing]
         if not granted:
-            raise CheckoutError(ALREADY_HAVE_BUNDLE, category="info")
+            raise CheckoutError(ALREADY_HAVE_BUNDLE.format(what="bundle"), category="info")
         enrollment = granted[0]
     else:
         enrollment = _grant_or_refuse(order.learner, offering, AccessEvent.PURCHASE, order)
@@ -313,7 +322,12 @@ def open_checkout(order: Order, payments: Payments | None = None) -> str:
         application_fee_cents=order.platform_fee_cents,
         discount_cents=order.discount_cents,
         discount_name=order.coupon.code if order.coupon else "",
-        plan=PlanTerms(order.plan.instalments, order.plan.id, current_app.config["PLATFORM_FEE_PERCENT"])
+        plan=PlanTerms(
+            order.plan.instalments,
+            order.plan.id,
+            current_app.config["PLATFORM_FEE_PERCENT"],
+            interval=order.plan.interval.value,
+        )
         if order.plan
         else None,
     )
@@ -441,7 +455,7 @@ def refund_unexpected(order: Order, payments: Payments, reason: str) -> None:
 
 def _give_access(order: Order, offering: Offering, payments: Payments) -> FulfilmentOutcome:
     """Enrol the buyer of a paid order; a payment that can't give access is refunded in full, with a note."""
-    if offering.is_bundle:
+    if offering.holds_offerings:
         return _give_bundle_access(order, offering, payments)
     learner = order.learner
     existing = enrollment_of(learner.id, offering.id)
@@ -476,8 +490,16 @@ def _give_bundle_access(order: Order, bundle: Offering, payments: Payments) -> F
         _mail_refund_notice(order, "access_ended")
         return FulfilmentOutcome.REFUNDED_ENDED
     granted = 0
-    for item in missing_offerings(learner, bundle):  # courses and recorded workshops: no seats, no row to lock
-        granted += access_changes.grant(learner, item, AccessEvent.PURCHASE, order).changed
+    try:
+        with db.session.begin_nested():  # all of it or none of it
+            for item in missing_offerings(learner, bundle):
+                if item.kind is OfferingKind.LIVE_WORKSHOP:  # a membership's group: its seats are counted under lock
+                    lock_offering(item.id)
+                granted += access_changes.grant(learner, item, AccessEvent.PURCHASE, order).changed
+    except access_changes.NoSeat:
+        _refund_whole(order, payments, "The group filled up before the payment arrived; refunded in full.")
+        _mail_refund_notice(order, "workshop_full")
+        return FulfilmentOutcome.REFUNDED_FULL
     if granted:
         return FulfilmentOutcome.ENROLLED
     _refund_whole(order, payments, "You already had everything in this bundle, so this payment was refunded in full.")
@@ -813,7 +835,7 @@ def _mail_receipt(order: Order) -> None:
             order=order,
             offering=order.offering,
             test_mode=order.provider.value == "test",
-            learn_link=absolute_url("learning.index") if order.offering.is_bundle else learn_url(order.offering),
+            learn_link=absolute_url("learning.index") if order.offering.holds_offerings else learn_url(order.offering),
             orders_link=absolute_url("accounts.orders"),
         ),
     )

@@ -94,7 +94,7 @@ def _offering_page(order: Order) -> str:
 
 def _where_to_learn(offering: Offering) -> str:
     """Where a learner goes once enrolled: the offering, or for a bundle their list of offerings."""
-    return url_for("learning.index") if offering.is_bundle else url_for("learning.offering", slug=offering.slug)
+    return url_for("learning.index") if offering.holds_offerings else url_for("learning.offering", slug=offering.slug)
 
 
 # ---------------------------------------------------------------------------

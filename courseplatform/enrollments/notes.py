@@ -47,6 +47,13 @@ def learner_note(enrollment: Enrollment | None, zone: str | None = None) -> Lear
             "Your progress is kept: if you buy it again, you pick up where you left off.",
             may_buy=True,
         )
+    if state is AccessState.MEMBERSHIP_ENDED:
+        return LearnerNote(
+            "Your membership has ended",
+            f"The membership that gave you this ended on {when}. Your progress is kept: "
+            "join again and you pick up where you left off.",
+            may_buy=True,
+        )
     if state is AccessState.CHARGED_BACK:
         return LearnerNote(
             "Your access has ended",
@@ -72,6 +79,8 @@ def creator_note(enrollment: Enrollment, zone: str | None = None) -> str:
         return "Their access is paused: an instalment of their payment plan is overdue; it comes back when they pay"
     if state is AccessState.REFUNDED:
         return f"Not enrolled: refunded on {when}. To give access anyway, use Restore on their row"
+    if state is AccessState.MEMBERSHIP_ENDED:
+        return f"Not enrolled: their membership ended on {when}. To give access anyway, use Restore"
     if state is AccessState.CHARGED_BACK:
         return f"Not enrolled: their bank took the payment back on {when}. To give access anyway, use Restore"
     if enrollment.reason is AccessEvent.CREATOR_REVOKE:

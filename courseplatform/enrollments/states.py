@@ -21,6 +21,7 @@ class AccessState(enum.Enum):
     REFUNDED = "refunded"  # ended: the whole payment went back
     CHARGED_BACK = "charged_back"  # ended: the bank took the payment back (a dispute lost)
     ENDED_BY_CREATOR = "ended_by_creator"
+    MEMBERSHIP_ENDED = "membership_ended"  # ended: the membership that gave it was canceled
 
 
 E = AccessEvent
@@ -36,6 +37,7 @@ TRANSITIONS: dict[AccessState, dict[AccessEvent, EnrollmentStatus]] = {
         E.DISPUTE_LOST: S.REVOKED,
         E.CREATOR_REVOKE: S.REVOKED,
         E.PAYMENT_OVERDUE: S.SUSPENDED,
+        E.MEMBERSHIP_ENDED: S.REVOKED,
     },
     AccessState.OVERDUE: {
         E.PAYMENT_RECOVERED: S.ACTIVE,
@@ -43,12 +45,14 @@ TRANSITIONS: dict[AccessState, dict[AccessEvent, EnrollmentStatus]] = {
         E.DISPUTE_LOST: S.REVOKED,
         E.REFUND: S.REVOKED,
         E.CREATOR_REVOKE: S.REVOKED,
+        E.MEMBERSHIP_ENDED: S.REVOKED,
     },
     AccessState.PAUSED: {
         E.DISPUTE_WON: S.ACTIVE,
         E.DISPUTE_LOST: S.REVOKED,
         E.REFUND: S.REVOKED,
         E.CREATOR_REVOKE: S.REVOKED,
+        E.MEMBERSHIP_ENDED: S.REVOKED,
     },
     AccessState.REFUNDED: {
         E.PURCHASE: S.ACTIVE,
@@ -58,6 +62,15 @@ TRANSITIONS: dict[AccessState, dict[AccessEvent, EnrollmentStatus]] = {
         E.DISPUTE_LOST: S.REVOKED,
     },
     AccessState.CHARGED_BACK: {E.RESTORE: S.ACTIVE},
+    # A membership that ended: joining again (or the creator) gives it back, progress kept.
+    AccessState.MEMBERSHIP_ENDED: {
+        E.PURCHASE: S.ACTIVE,
+        E.FREE: S.ACTIVE,
+        E.COMP: S.ACTIVE,
+        E.IMPORT: S.ACTIVE,
+        E.RESTORE: S.ACTIVE,
+        E.DISPUTE_LOST: S.REVOKED,
+    },
     AccessState.ENDED_BY_CREATOR: {
         E.FREE: S.ACTIVE,
         E.COMP: S.ACTIVE,
@@ -73,17 +86,22 @@ PLAN_NEWS = frozenset({E.PAYMENT_OVERDUE, E.PAYMENT_RECOVERED})
 GRANTS = frozenset({E.PURCHASE, E.FREE, E.COMP, E.IMPORT})
 
 UNCHANGED: dict[AccessState, frozenset[AccessEvent]] = {
-    AccessState.NONE: PAYMENT_NEWS | PLAN_NEWS | {E.CREATOR_REVOKE},
+    AccessState.NONE: PAYMENT_NEWS | PLAN_NEWS | {E.CREATOR_REVOKE, E.MEMBERSHIP_ENDED},
     AccessState.ACTIVE: GRANTS | {E.RESTORE, E.REFUND_FAILED, E.DISPUTE_WON, E.PAYMENT_RECOVERED},
     # An overdue plan stays paused through a dispute's news: only paying (or an end) moves it.
     AccessState.OVERDUE: frozenset({E.PAYMENT_OVERDUE, E.DISPUTE_OPENED, E.DISPUTE_WON, E.REFUND_FAILED}),
     # A dispute's pause is the bank's: the plan's news waits for it to be settled.
     AccessState.PAUSED: frozenset({E.DISPUTE_OPENED, E.REFUND_FAILED}) | PLAN_NEWS,
-    AccessState.REFUNDED: frozenset({E.REFUND, E.DISPUTE_OPENED, E.DISPUTE_WON, E.CREATOR_REVOKE}) | PLAN_NEWS,
-    AccessState.CHARGED_BACK: PAYMENT_NEWS | PLAN_NEWS | {E.CREATOR_REVOKE},
+    AccessState.REFUNDED: frozenset({E.REFUND, E.DISPUTE_OPENED, E.DISPUTE_WON, E.CREATOR_REVOKE, E.MEMBERSHIP_ENDED})
+    | PLAN_NEWS,
+    AccessState.CHARGED_BACK: PAYMENT_NEWS | PLAN_NEWS | {E.CREATOR_REVOKE, E.MEMBERSHIP_ENDED},
+    AccessState.MEMBERSHIP_ENDED: frozenset(
+        {E.REFUND, E.REFUND_FAILED, E.DISPUTE_OPENED, E.DISPUTE_WON, E.CREATOR_REVOKE, E.MEMBERSHIP_ENDED}
+    )
+    | PLAN_NEWS,
     # A refund after the creator's revoke keeps it theirs: otherwise the learner could buy back in.
     AccessState.ENDED_BY_CREATOR: frozenset(
-        {E.CREATOR_REVOKE, E.REFUND, E.REFUND_FAILED, E.DISPUTE_OPENED, E.DISPUTE_WON}
+        {E.CREATOR_REVOKE, E.REFUND, E.REFUND_FAILED, E.DISPUTE_OPENED, E.DISPUTE_WON, E.MEMBERSHIP_ENDED}
     )
     | PLAN_NEWS,
 }
@@ -92,6 +110,7 @@ ENDED_BY = {
     E.REFUND: AccessState.REFUNDED,
     E.DISPUTE_LOST: AccessState.CHARGED_BACK,
     E.CREATOR_REVOKE: AccessState.ENDED_BY_CREATOR,
+    E.MEMBERSHIP_ENDED: AccessState.MEMBERSHIP_ENDED,
 }
 
 

@@ -66,9 +66,10 @@ class PaymentsError(Exception):
 class PlanTerms:
     """A checkout for a payment plan's first instalment: the order's amount, monthly, `instalments` times."""
 
-    instalments: int
+    instalments: int | None  # None: a membership, renewing until canceled
     plan_id: int
     platform_fee_percent: int
+    interval: str = "month"  # month | year
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class PlanState:
 
     status: str  # Stripe's: active, past_due, unpaid, canceled, incomplete, incomplete_expired, trialing, paused
     current_period_end: datetime | None = None
+    cancel_at_period_end: bool = False  # a membership canceled in the customer portal: it ends at the period's end
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,7 @@ class Payments(Protocol):
     def end_plan_after(self, subscription_id: str, instalments: int, plan_id: int) -> None: ...
     def cancel_plan(self, subscription_id: str) -> None: ...
     def plan_card_url(self, subscription_id: str, return_url: str, *, overdue: bool) -> str: ...
+    def portal_url(self, subscription_id: str, return_url: str) -> str: ...
 
 
 # ---------------------------------------------------------------------------
@@ -347,9 +350,14 @@ class StripePayments:
         plan = request.plan
         if plan is None:
             return
+        described = (
+            f"{request.title}: {plan.instalments} monthly payments"
+            if plan.instalments
+            else f"{request.title}: membership, renewed {'yearly' if plan.interval == 'year' else 'monthly'}"
+        )
         data: SessionCreateParamsSubscriptionData = {
             "metadata": {**metadata, "plan_id": str(plan.plan_id)},
-            "description": f"{request.title}: {plan.instalments} monthly payments",
+            "description": described,
         }
         if request.destination_account:
             data["application_fee_percent"] = plan.platform_fee_percent
@@ -359,8 +367,8 @@ class StripePayments:
         del params["payment_intent_data"]
         item = params["line_items"][0]
         price = item["price_data"]
-        price["recurring"] = {"interval": "month"}
-        price["product_data"] = {"name": f"{request.title} ({plan.instalments} monthly payments)"}
+        price["recurring"] = {"interval": "year" if plan.interval == "year" else "month"}
+        price["product_data"] = {"name": described.replace(": ", " (", 1) + ")"}
 
     def _order_coupon(self, request: CheckoutRequest) -> str:
         """A Stripe coupon for this one order: our coupon's discount as an amount, usable once.
@@ -492,6 +500,7 @@ class StripePayments:
         return PlanState(
             status=str(subscription.get("status")),
             current_period_end=datetime.fromtimestamp(min(ends), UTC) if ends else None,
+            cancel_at_period_end=bool(subscription.get("cancel_at_period_end")),
         )
 
     def end_plan_after(self, subscription_id: str, instalments: int, plan_id: int) -> None:
@@ -578,6 +587,17 @@ class StripePayments:
                         "after_completion": {"type": "redirect", "redirect": {"return_url": return_url}},
                     },
                 }
+            )
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return str(portal["url"])
+
+    def portal_url(self, subscription_id: str, return_url: str) -> str:
+        """Stripe's customer portal for the subscription's customer (cancel, resume, card, invoices)."""
+        try:
+            subscription = _plain(self.client.v1.subscriptions.retrieve(subscription_id))
+            portal = self.client.v1.billing_portal.sessions.create(
+                params={"customer": str(subscription["customer"]), "return_url": return_url}
             )
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
@@ -791,6 +811,9 @@ class TestModePayments:
 
     def plan_card_url(self, subscription_id: str, return_url: str, *, overdue: bool) -> str:
         raise PaymentsError("Test-mode cards are changed on the app's own page.", retryable=False)
+
+    def portal_url(self, subscription_id: str, return_url: str) -> str:
+        raise PaymentsError("Test-mode memberships are managed on My orders.", retryable=False)
 
 
 def get_payments() -> Payments:

@@ -44,6 +44,7 @@ from .learning import (
 from .mail import MailStatus, OutgoingMail
 from .media import MediaAsset, MediaStatus
 from .offerings import (
+    BillingInterval,
     Lesson,
     LessonKind,
     LiveSession,
@@ -70,6 +71,7 @@ __all__ = [
     "AccreditingBody",
     "Attendance",
     "AuditEntry",
+    "BillingInterval",
     "CECategory",
     "CEClaim",
     "CEFormat",

@@ -53,6 +53,7 @@ class AccessEvent(enum.Enum):
     CREATOR_REVOKE = "creator_revoke"
     PAYMENT_OVERDUE = "payment_overdue"  # a payment plan's instalment is overdue after its retries: paused
     PAYMENT_RECOVERED = "payment_recovered"  # the overdue instalment was paid: access comes back
+    MEMBERSHIP_ENDED = "membership_ended"  # the membership that gave it ended (canceled, at its period's end)
 
 
 def _reason_of_new_row(context) -> str:

@@ -27,6 +27,7 @@ class OfferingKind(enum.Enum):
     RECORDED_WORKSHOP = "recorded_workshop"
     LIVE_WORKSHOP = "live_workshop"
     BUNDLE = "bundle"  # several of the creator's offerings sold together at one price
+    MEMBERSHIP = "membership"  # a subscription, monthly or yearly, to some of the creator's offerings
 
     @property
     def label(self) -> str:
@@ -35,7 +36,19 @@ class OfferingKind(enum.Enum):
             "recorded_workshop": "Recorded workshop",
             "live_workshop": "Live workshop",
             "bundle": "Bundle",
+            "membership": "Membership",
         }[self.value]
+
+
+class BillingInterval(enum.Enum):
+    """How often a membership renews."""
+
+    MONTH = "month"
+    YEAR = "year"
+
+    @property
+    def adverb(self) -> str:
+        return "monthly" if self is BillingInterval.MONTH else "yearly"
 
 
 class OfferingStatus(enum.Enum):
@@ -135,6 +148,8 @@ class Offering(Model):
     # A payment plan besides the price: this many monthly instalments of this amount (both or neither).
     plan_instalments: Mapped[int | None] = mapped_column()
     plan_instalment_cents: Mapped[int | None] = mapped_column()
+    # A membership's price is for this long; it renews until the member cancels.
+    billing_interval: Mapped[BillingInterval | None] = mapped_column(enum_column(BillingInterval, "billing_interval"))
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD", server_default="USD")
     status: Mapped[OfferingStatus] = mapped_column(
         enum_column(OfferingStatus, "course_status"), default=OfferingStatus.DRAFT
@@ -197,10 +212,23 @@ class Offering(Model):
     def is_free(self) -> bool:
         return self.price_cents == 0
 
+    @hybrid_property
+    def is_membership(self) -> bool:
+        return self.kind is OfferingKind.MEMBERSHIP
+
+    @property
+    def holds_offerings(self) -> bool:
+        """A bundle or a membership: it sells access to other offerings (`bundle_offerings`), not lessons."""
+        return self.kind in (OfferingKind.BUNDLE, OfferingKind.MEMBERSHIP)
+
     @property
     def has_plan(self) -> bool:
         """Learners may pay in monthly instalments as well as all at once (fixed prices only)."""
-        return bool(self.plan_instalments and self.plan_instalment_cents) and self.sliding_scale_min_cents is None
+        return (
+            bool(self.plan_instalments and self.plan_instalment_cents)
+            and self.sliding_scale_min_cents is None
+            and not self.is_membership
+        )
 
     @hybrid_property
     def is_listed(self) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Model
 from .base import UTCDateTime, enum_column, money_check, utcnow
 from .commerce import PaymentProvider
+from .offerings import BillingInterval
 
 if TYPE_CHECKING:
     from .accounts import User
@@ -50,7 +51,8 @@ RUNNING_STATUSES = frozenset({PlanStatus.ACTIVE, PlanStatus.PAST_DUE, PlanStatus
 
 
 class PaymentPlan(Model):
-    """A learner paying for one offering in `instalments` monthly payments of `instalment_cents`.
+    """A learner paying for one offering in `instalments` monthly payments of `instalment_cents`, or (a
+    membership: `instalments` empty) every `interval` until they cancel.
 
     The checkout's order is instalment 1; each later payment (Stripe's invoice, or the test
     mode's billing run) is an order of its own with `plan_id` and its number, so fees, refunds,
@@ -61,9 +63,13 @@ class PaymentPlan(Model):
     __table_args__ = (
         money_check("instalment_cents"),
         sa.CheckConstraint(
-            f"instalments BETWEEN {MIN_INSTALMENTS} AND {MAX_INSTALMENTS}", name="plan_instalments_in_range"
+            f"instalments IS NULL OR instalments BETWEEN {MIN_INSTALMENTS} AND {MAX_INSTALMENTS}",
+            name="plan_instalments_in_range",
         ),
-        sa.CheckConstraint("paid_count >= 0 AND paid_count <= instalments", name="plan_paid_within_instalments"),
+        sa.CheckConstraint(
+            "paid_count >= 0 AND (instalments IS NULL OR paid_count <= instalments)",
+            name="plan_paid_within_instalments",
+        ),
         sa.UniqueConstraint("provider", "provider_subscription_id", name="uq_payment_plans_provider_subscription"),
         sa.Index("ix_payment_plans_learner_id", "learner_id"),
         sa.Index("ix_payment_plans_course_id", "course_id"),
@@ -78,8 +84,14 @@ class PaymentPlan(Model):
     # Stripe's subscription, known once its checkout completes.
     provider_subscription_id: Mapped[str | None] = mapped_column(sa.String(255))
     currency: Mapped[str] = mapped_column(sa.String(3))
-    instalments: Mapped[int] = mapped_column()
+    # None: a membership, renewing every `interval` until it is canceled.
+    instalments: Mapped[int | None] = mapped_column()
     instalment_cents: Mapped[int] = mapped_column()
+    interval: Mapped[BillingInterval] = mapped_column(
+        enum_column(BillingInterval, "billing_interval"), default=BillingInterval.MONTH, server_default="month"
+    )
+    # A membership the member canceled: it ends when the period paid for ends, and renews no more.
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     paid_count: Mapped[int] = mapped_column(default=0, server_default="0")
     status: Mapped[PlanStatus] = mapped_column(enum_column(PlanStatus, "plan_status"), default=PlanStatus.PENDING)
     # When the next instalment is due (Stripe's current period end), and for a failed one the next try.
@@ -101,8 +113,13 @@ class PaymentPlan(Model):
     offering: Mapped[Offering] = relationship()
 
     @property
+    def is_membership(self) -> bool:
+        return self.instalments is None
+
+    @property
     def total_cents(self) -> int:
-        return self.instalments * self.instalment_cents
+        """A plan's whole price (a membership's: what was paid so far)."""
+        return (self.instalments or self.paid_count) * self.instalment_cents
 
     @property
     def paid_cents(self) -> int:
@@ -110,19 +127,29 @@ class PaymentPlan(Model):
 
     @property
     def owed_cents(self) -> int:
-        """What is still to pay (nothing once the plan stopped or never started)."""
-        if self.status not in RUNNING_STATUSES:
+        """What a plan still has to pay (nothing once it stopped or never started; a membership owes nothing)."""
+        if self.status not in RUNNING_STATUSES or self.instalments is None:
             return 0
         return (self.instalments - self.paid_count) * self.instalment_cents
 
     @property
     def unpaid_cents(self) -> int:
         """What was never paid of the whole (for a stopped plan, what it stopped owing)."""
-        return (self.instalments - self.paid_count) * self.instalment_cents
+        return ((self.instalments or self.paid_count) - self.paid_count) * self.instalment_cents
 
     @property
     def is_running(self) -> bool:
         return self.status in RUNNING_STATUSES
+
+    @property
+    def status_label(self) -> str:
+        """What the learner and the creator read: a membership that runs is "Active", one that stopped "Ended"."""
+        if self.is_membership:
+            if self.status is PlanStatus.ACTIVE:
+                return "Ending" if self.cancel_at_period_end else "Active"
+            if self.status is PlanStatus.CANCELED:
+                return "Ended"
+        return self.status.label
 
     def __repr__(self) -> str:
         return f"<PaymentPlan {self.id} {self.status.value} {self.paid_count}/{self.instalments}>"

@@ -91,19 +91,19 @@ def test_the_first_instalment_gives_access_and_the_plan_runs(client, web, offeri
     assert mailbox.messages[-1]["Subject"] == "Your receipt for Trauma-informed practice"
 
     page = text_of(client.get("/account/orders").get_data(as_text=True))
-    assert "Payment plans" in page and "1 of 3 paid: $45 of $135" in page and "Update card" in page
+    assert "Memberships and payment plans" in page and "1 of 3 paid: $45 of $135" in page and "Update card" in page
 
 
 def test_each_month_an_instalment_is_an_order_and_the_plan_ends_on_its_own(client, web, offering, mailbox):
     learner, plan = started(client, web, offering)
     start = plan.started_at
 
-    assert bill(start + timedelta(days=27)) == {"paid": 0, "failed": 0, "paused": 0}  # nothing due yet
-    assert bill(add_months(start, 1)) == {"paid": 1, "failed": 0, "paused": 0}
-    assert bill(add_months(start, 1) + timedelta(hours=1)) == {"paid": 0, "failed": 0, "paused": 0}  # once
+    assert bill(start + timedelta(days=27)) == {"paid": 0, "failed": 0, "paused": 0, "ended": 0}  # nothing due yet
+    assert bill(add_months(start, 1)) == {"paid": 1, "failed": 0, "paused": 0, "ended": 0}
+    assert bill(add_months(start, 1) + timedelta(hours=1)) == {"paid": 0, "failed": 0, "paused": 0, "ended": 0}  # once
     assert mailbox.messages[-1]["Subject"] == "Your receipt: payment 2 of 3 for Trauma-informed practice"
-    assert bill(add_months(start, 2)) == {"paid": 1, "failed": 0, "paused": 0}
-    assert bill(add_months(start, 6)) == {"paid": 0, "failed": 0, "paused": 0}  # paid off: nothing more
+    assert bill(add_months(start, 2)) == {"paid": 1, "failed": 0, "paused": 0, "ended": 0}
+    assert bill(add_months(start, 6)) == {"paid": 0, "failed": 0, "paused": 0, "ended": 0}  # paid off: nothing more
 
     orders = orders_of(learner)
     assert [(o.instalment, o.amount_cents, o.status) for o in orders] == [
@@ -121,7 +121,7 @@ def test_a_failed_instalment_is_retried_then_pauses_access_until_the_card_is_upd
     learner, plan = started(client, web, offering, choice="pay_declining")
     due = add_months(plan.started_at, 1)
 
-    assert bill(due) == {"paid": 0, "failed": 1, "paused": 0}
+    assert bill(due) == {"paid": 0, "failed": 1, "paused": 0, "ended": 0}
     plan = plan_of(learner)
     assert plan.status is PlanStatus.PAST_DUE and plan.next_charge_at == due + timedelta(days=3)
     assert access_of(learner, offering).status is EnrollmentStatus.ACTIVE  # retries leave access on
@@ -133,7 +133,7 @@ def test_a_failed_instalment_is_retried_then_pauses_access_until_the_card_is_upd
     bill(due + timedelta(days=3))
     bill(due + timedelta(days=8))
     assert len(mailbox.messages) == sent  # one e-mail for the failure, not one per retry
-    assert bill(due + timedelta(days=15)) == {"paid": 0, "failed": 0, "paused": 1}
+    assert bill(due + timedelta(days=15)) == {"paid": 0, "failed": 0, "paused": 1, "ended": 0}
 
     plan = plan_of(learner)
     enrollment = access_of(learner, offering)
@@ -142,7 +142,7 @@ def test_a_failed_instalment_is_retried_then_pauses_access_until_the_card_is_upd
     assert (
         mailbox.messages[-1]["Subject"].strip() == "A payment for Trauma-informed practice is overdue: access is paused"
     )
-    assert bill(due + timedelta(days=40)) == {"paid": 0, "failed": 0, "paused": 0}  # paused plans wait
+    assert bill(due + timedelta(days=40)) == {"paid": 0, "failed": 0, "paused": 0, "ended": 0}  # paused plans wait
 
     learn = text_of(client.get(f"/courses/{offering.slug}").get_data(as_text=True))
     assert "An instalment of your payment plan couldn't be taken, so access is paused." in learn
@@ -167,7 +167,8 @@ def test_a_full_refund_of_the_only_instalment_ends_access_and_stops_the_plan(cli
 
     assert access_of(learner, offering).status is EnrollmentStatus.REVOKED
     assert plan_of(learner).status is PlanStatus.CANCELED
-    assert bill(add_months(plan.started_at, 1)) == {"paid": 0, "failed": 0, "paused": 0}  # nothing more taken
+    nothing = {"paid": 0, "failed": 0, "paused": 0, "ended": 0}
+    assert bill(add_months(plan.started_at, 1)) == nothing  # nothing more is taken
 
 
 def test_refunding_one_instalment_of_several_keeps_access_while_the_rest_stay_paid(client, web, offering):
@@ -208,7 +209,7 @@ def test_a_lapsed_plan_checkout_never_starts_the_plan(client, web, offering):
     pay(client, order, "decline")
 
     assert plan_of(learner).status is PlanStatus.ABANDONED
-    assert "Payment plans" not in text_of(client.get("/account/orders").get_data(as_text=True))
+    assert "Memberships and payment plans" not in text_of(client.get("/account/orders").get_data(as_text=True))
 
 
 def test_codes_apply_to_paying_at_once_only(client, web, offering):

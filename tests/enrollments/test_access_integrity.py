@@ -232,6 +232,7 @@ def _in_state(state: AccessState) -> Enrollment | None:
         AccessState.REFUNDED: (EnrollmentStatus.REVOKED, AccessEvent.REFUND),
         AccessState.CHARGED_BACK: (EnrollmentStatus.REVOKED, AccessEvent.DISPUTE_LOST),
         AccessState.ENDED_BY_CREATOR: (EnrollmentStatus.REVOKED, AccessEvent.CREATOR_REVOKE),
+        AccessState.MEMBERSHIP_ENDED: (EnrollmentStatus.REVOKED, AccessEvent.MEMBERSHIP_ENDED),
     }[state]
     return None if status is None else Enrollment(status=status, reason=reason)
 

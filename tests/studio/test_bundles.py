@@ -127,7 +127,8 @@ def test_a_course_cant_become_a_bundle_nor_a_bundle_a_course(web, creator):
     )
 
     for answer in (to_bundle, to_course):
-        assert "A bundle can't become another kind of offering" in text_of(answer.get_data(as_text=True))
+        refused = "A bundle or a membership can't become another kind of offering"
+        assert refused in text_of(answer.get_data(as_text=True))
     db.session.expire_all()
     assert (course.kind, bundle.kind) == (OfferingKind.COURSE, OfferingKind.BUNDLE)
 

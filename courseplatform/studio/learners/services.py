@@ -76,6 +76,7 @@ STATE_LABELS = {
     AccessState.REFUNDED: "Refunded",
     AccessState.CHARGED_BACK: "Charged back",
     AccessState.ENDED_BY_CREATOR: "Revoked",
+    AccessState.MEMBERSHIP_ENDED: "Membership ended",
 }
 
 

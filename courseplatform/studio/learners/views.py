@@ -53,7 +53,7 @@ def _roster_offering(offering_id: int):
     """The offering whose learners these are: 404 for a bundle, whose learners are its offerings' (and whom
     a grant or a list would enrol in an offering with no lessons)."""
     offering = owned_offering_or_404(offering_id)
-    if offering.is_bundle:
+    if offering.holds_offerings:
         abort(404)
     return offering
 
@@ -237,7 +237,7 @@ def refund(offering_id: int, order_id: int):
         else:
             flash(refund_outcome(order, refund, form.amount.data), "success")
             # A bundle's learners are its offerings': its overview is where the creator came from.
-            back = "studio.offering" if offering.is_bundle else "studio.learners"
+            back = "studio.offering" if offering.holds_offerings else "studio.learners"
             return redirect(url_for(back, offering_id=offering.id))
     left = format_money(order.refundable_cents, order.currency)
     form.amount.description = f"Up to {left}. Refunding all of it ends their access; a partial refund keeps it."
@@ -247,8 +247,8 @@ def refund(offering_id: int, order_id: int):
         order=order,
         form=form,
         authors=refund_authors(order),
-        given=order_gave(order) if offering.is_bundle else [],
-        active_tab="studio.offering" if offering.is_bundle else "studio.learners",
+        given=order_gave(order) if offering.holds_offerings else [],
+        active_tab="studio.offering" if offering.holds_offerings else "studio.learners",
     )
 
 

@@ -12,6 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from ...access import owned_offering_or_404, studio_required
 from ...bundles import BundleError, bundle_candidates, list_value_cents, set_bundle_offerings
+from ...checkout.plans import give_members
 from ...extensions import db
 from ...ids import parse_id
 from .. import bp
@@ -20,7 +21,7 @@ from .forms import ConfirmForm
 
 def _bundle_or_404(offering_id: int):
     bundle = owned_offering_or_404(offering_id)
-    if not bundle.is_bundle:
+    if not bundle.holds_offerings:
         abort(404)
     return bundle
 
@@ -66,5 +67,11 @@ def save_bundle_contents(offering_id: int):
         db.session.rollback()
         flash(str(error), "error")
         return _page(bundle, 400, chosen)
-    flash(f"The bundle holds {len(kept)} {'offering' if len(kept) == 1 else 'offerings'}.", "success")
+    what = bundle.kind.label.lower()
+    message = f"The {what} holds {len(kept)} {'offering' if len(kept) == 1 else 'offerings'}."
+    if bundle.is_membership:
+        given = give_members(bundle)
+        if given:
+            message += f" {given} member{'' if given == 1 else 's'} now have what you added."
+    flash(message, "success")
     return redirect(url_for("studio.bundle_contents", offering_id=bundle.id))

@@ -70,6 +70,13 @@ class OfferingForm(FlaskForm):
     price_kind = RadioField("Price", choices=PRICE_CHOICES, default="fixed")
     price_cents = MoneyField("Price", description="For a sliding scale, the suggested price.")
     sliding_scale_min_cents = MoneyField("Lowest amount a learner can pay")
+    billing_interval = RadioField(
+        "Memberships renew",
+        choices=[SelectChoice("month", "Every month"), SelectChoice("year", "Every year")],
+        default="month",
+        validators=[Optional()],
+        description="Memberships only: the price is for this long, and renews until the member cancels.",
+    )
     plan_instalments = WholeNumberField(
         "Payment plan: number of monthly payments",
         validators=[
@@ -161,7 +168,13 @@ class OfferingForm(FlaskForm):
         if field.data is not None and field.data * self.plan_instalments.data < price:
             raise ValidationError("The payments add up to less than the price: raise each payment.")
 
+    def validate_price_kind(self, field) -> None:
+        if self.kind.data == OfferingKind.MEMBERSHIP.value and field.data != "fixed":
+            raise ValidationError("A membership has a fixed price for each month or year: choose Fixed.")
+
     def validate_plan_instalments(self, field) -> None:
+        if field.data and self.kind.data == OfferingKind.MEMBERSHIP.value:
+            raise ValidationError("A membership is already paid monthly or yearly: leave this empty.")
         if field.data and self.price_kind.data != "fixed":
             raise ValidationError("Payment plans go with a fixed price: leave this empty, or choose Fixed.")
         price = self.price_cents.data or 0

@@ -15,6 +15,7 @@ from ...integrations.payments import MINIMUM_CHARGE_CENTS, test_mode
 from ...integrations.storage import get_storage
 from ...media.services import claim_upload, release_assets, store_upload
 from ...models import (
+    BillingInterval,
     CEClaim,
     CreatorProfile,
     Enrollment,
@@ -209,7 +210,7 @@ def save_offering(
         snapshot_ce(offering, "details changed")
     if opening and offering.status is OfferingStatus.PUBLISHED:
         announce_opening(offering)
-    if offering.is_bundle and offering.status is OfferingStatus.PUBLISHED and not _fixed_price(offering):
+    if offering.holds_offerings and offering.status is OfferingStatus.PUBLISHED and not _fixed_price(offering):
         raise PriceRefused(
             "A published bundle keeps a fixed price: bundles aren't free or pay what you can. "
             "Take it back to draft to change that."
@@ -226,12 +227,14 @@ def _fixed_price(offering: Offering) -> bool:
 def _check_kind_change(offering: Offering, kind: str) -> None:
     """KindChangeRefused for a bundle made something else or the reverse (its contents or lessons would be
     lost), and for an offering a published bundle holds made a live workshop (bundles hold none)."""
-    if (offering.kind is OfferingKind.BUNDLE) != (kind == OfferingKind.BUNDLE.value):
+    holders = (OfferingKind.BUNDLE.value, OfferingKind.MEMBERSHIP.value)
+    if (offering.holds_offerings or kind in holders) and kind != offering.kind.value:
         raise KindChangeRefused(
-            "A bundle can't become another kind of offering, nor an offering a bundle: make a new one instead."
+            "A bundle or a membership can't become another kind of offering, nor another offering one: "
+            "make a new one instead."
         )
     becomes_live = kind == OfferingKind.LIVE_WORKSHOP.value and offering.kind is not OfferingKind.LIVE_WORKSHOP
-    if becomes_live and published_bundles_holding(offering):
+    if becomes_live and any(not holder.is_membership for holder in published_bundles_holding(offering)):
         raise KindChangeRefused(
             "This offering is in a published bundle, and bundles hold no live workshops: "
             "take it out of the bundle's Contents first."
@@ -248,6 +251,8 @@ def _apply_details(offering: Offering, form, slug: str) -> None:
     offering.price_cents = price
     offering.sliding_scale_min_cents = sliding_min
     offering.plan_instalments, offering.plan_instalment_cents = form.plan_values()
+    membership = offering.kind is OfferingKind.MEMBERSHIP
+    offering.billing_interval = BillingInterval(form.billing_interval.data or "month") if membership else None
     offering.ce_minutes = form.ce_minutes.data or None
     offering.ce_approval_statement = (form.ce_approval_statement.data or "").strip()
     offering.authoring_minutes = form.authoring_minutes.data or 0
@@ -296,7 +301,7 @@ def curriculum_problems(offering: Offering) -> list[str]:
 
 def publish_problems(offering: Offering) -> list[str]:
     """Everything that stops this offering from being published, in words the creator can act on."""
-    problems = bundle_problems(offering) if offering.is_bundle else curriculum_problems(offering)
+    problems = bundle_problems(offering) if offering.holds_offerings else curriculum_problems(offering)
     if not offering.description.strip():
         problems.append("Write a description, so learners know what they'll get (Details).")
     if offering.price_cents and offering.price_cents < MINIMUM_CHARGE_CENTS:
@@ -435,7 +440,7 @@ def duplicate_offering(offering: Offering) -> Offering:
                     )
     db.session.add(copy)
     db.session.flush()
-    if offering.is_bundle and offering.bundle_offerings:
+    if offering.holds_offerings and offering.bundle_offerings:
         held = [{"bundle_id": copy.id, "item_id": o.id, "position": n} for n, o in enumerate(offering.bundle_offerings)]
         db.session.execute(sa.insert(bundle_items), held)
     return copy

@@ -78,6 +78,7 @@ def edit_offering(offering_id: int):
         form.price_kind.data = (
             "free" if offering.is_free else "sliding" if offering.sliding_scale_min_cents is not None else "fixed"
         )
+        form.billing_interval.data = offering.billing_interval.value if offering.billing_interval else "month"
     return _offering_form(form, offering=offering)
 
 
@@ -100,7 +101,7 @@ def _offering_form(form: OfferingForm, offering: Offering | None):
             db.session.rollback()
         else:
             if offering is None:
-                next_step = "choose the offerings it holds" if saved.is_bundle else "build its curriculum"
+                next_step = "choose the offerings it holds" if saved.holds_offerings else "build its curriculum"
                 flash(f"Your offering is saved as a draft. Next, {next_step}.", "success")
                 return redirect(url_for("studio.offering", offering_id=saved.id))
             flash("Your changes are saved.", "success")
