@@ -361,10 +361,18 @@ def sync_plan(plan: PaymentPlan, state: PlanState) -> str:
     """
     if state.current_period_end is not None and plan.status is PlanStatus.ACTIVE and state.status == "active":
         plan.next_charge_at = state.current_period_end  # a failed one's next try is the invoice's, kept as it is
+    flagged = None
     if plan.is_membership:
-        plan.cancel_at_period_end = state.cancel_at_period_end
         if state.status in ("canceled", "incomplete_expired"):
             return end_membership(plan, "The membership was canceled.")
+        if plan.cancel_at_period_end != state.cancel_at_period_end:
+            plan.cancel_at_period_end = state.cancel_at_period_end
+            flagged = "membership_canceled" if state.cancel_at_period_end else "membership_resumed"
+    outcome = _follow_status(plan, state)
+    return flagged if outcome == "unchanged" and flagged else outcome
+
+
+def _follow_status(plan: PaymentPlan, state: PlanState) -> str:
     if state.status == "past_due" and plan.status is PlanStatus.ACTIVE:
         plan.status = PlanStatus.PAST_DUE
         return "plan_past_due"

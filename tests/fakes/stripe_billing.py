@@ -207,6 +207,8 @@ class BillingMixin:
             ):
                 schedule.update(status="completed", completed_at=start)
                 return self._end(subscription, start)
+            if subscription["cancel_at_period_end"]:
+                return self._end(subscription, start)  # canceled in the portal: it ends with the period
             item.update(current_period_start=start, current_period_end=end)
             invoice = self._new_invoice(subscription, "subscription_cycle", start, end)
             if succeed:
@@ -226,6 +228,18 @@ class BillingMixin:
             else:
                 self._fail(invoice)
             return copy.deepcopy(invoice)
+
+    def cancel_in_portal(self, subscription_id: str, *, cancel: bool = True) -> JSON:
+        """The customer cancels in the customer portal (at the period's end, the portal's default), or resumes."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            item = subscription["items"]["data"][0]
+            subscription.update(
+                cancel_at_period_end=cancel,
+                cancel_at=item["current_period_end"] if cancel else None,
+                canceled_at=_api()._now() if cancel else None,
+            )
+            return copy.deepcopy(subscription)
 
     def give_up(self, subscription_id: str) -> JSON:
         """The retries ran out: the subscription is ``unpaid`` and its open invoice waits to be paid by hand."""
