@@ -50,11 +50,18 @@ def test_seed_demo_creates_the_demo_world_once(app, web, client):
         OfferingKind.RECORDED_WORKSHOP,
         OfferingKind.LIVE_WORKSHOP,
         OfferingKind.BUNDLE,
+        OfferingKind.MEMBERSHIP,
     }
     assert any(c.is_free for c in offerings)
-    assert all(c.sections and c.sections[0].lessons for c in offerings if not c.is_bundle)
+    assert all(c.sections and c.sections[0].lessons for c in offerings if not c.holds_offerings)
     (kit,) = [c for c in offerings if c.is_bundle]
     assert len(kit.bundle_offerings) == 2 and not bundle_problems(kit)
+    (circle,) = [c for c in offerings if c.is_membership]
+    assert [o.title for o in circle.bundle_offerings] == [
+        "Case Consultation Group",
+        "Working with Grief After Suicide Loss",
+    ]
+    assert not bundle_problems(circle) and len(circle.bundle_offerings[0].live_sessions) == 6
     codes = set(db.session.scalars(sa.select(Coupon.code).filter_by(creator_id=therapist.creator_profile.id)))
     assert codes == {"WELCOME20", "COLLEAGUE"}
 

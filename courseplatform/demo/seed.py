@@ -23,6 +23,7 @@ from ..models import (
     AccessEvent,
     AccreditingBody,
     Attendance,
+    BillingInterval,
     CECategory,
     CEClaim,
     Coupon,
@@ -368,6 +369,7 @@ def seed_demo(now: datetime | None = None) -> bool:
     _lesson(mini, "One small change", LessonKind.TEXT, 1, body="Choose one boundary to protect this week.")
 
     _bundle_and_coupons(profile, [grounding, grief], now)
+    _consultation_circle(profile, grief, now)
     db.session.flush()
     _sales(rng, profile, [grounding, grief, couples], now, password_hash)
     _free_learners(rng, burnout, now)
@@ -445,6 +447,65 @@ def _bundle_and_coupons(profile: CreatorProfile, items: list[Offering], now: dat
             ),
         ]
     )
+
+
+def _consultation_circle(profile: CreatorProfile, library: Offering, now: datetime) -> Offering:
+    """A membership: a case consultation group meeting every other Tuesday (12 seats), and the grief recordings."""
+    local = ZoneInfo(ZONE)
+    group = _offering(
+        profile,
+        OfferingKind.LIVE_WORKSHOP,
+        "Case Consultation Group",
+        "case-consultation-group",
+        "Bring a stuck case: twelve clinicians, every other Tuesday at noon.",
+        price=9900,
+        authoring=60,
+        published=now - timedelta(days=420),
+        description=(
+            "A small, steady consultation group. Each meeting, two members present a de-identified case "
+            "and the group works it through together. Open to members of The Consultation Circle."
+        ),
+    )
+    meetings = _section(group, "Meetings", 0)
+    today = now.astimezone(local).date()
+    tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
+    for index in range(6):
+        meeting = LiveSession(
+            offering=group,
+            title=f"Consultation {index + 1}",
+            time_zone=ZONE,
+            duration_minutes=75,
+            capacity=12,
+            join_url="https://meet.example.com/aqueduct-demo-circle",
+            starts_at=datetime.combine(tuesday + timedelta(weeks=2 * index), time(12, 0), tzinfo=local).astimezone(UTC),
+        )
+        db.session.add(meeting)
+        _lesson(meetings, f"Consultation {index + 1}", LessonKind.LIVE, index, live=meeting)
+    circle = _offering(
+        profile,
+        OfferingKind.MEMBERSHIP,
+        "The Consultation Circle",
+        "consultation-circle",
+        "A seat in the every-other-Tuesday consultation group, and the grief workshop's recordings.",
+        price=4900,
+        authoring=10,
+        published=now - timedelta(days=420),
+        description=(
+            "Membership, $49 a month: your seat in the case consultation group (every other Tuesday at noon, "
+            "twelve seats) and the recorded grief workshop. Cancel any time from My orders: you keep your "
+            "seat until the end of the month you paid for."
+        ),
+    )
+    circle.billing_interval = BillingInterval.MONTH
+    db.session.flush()
+    db.session.execute(
+        sa.insert(bundle_items),
+        [
+            {"bundle_id": circle.id, "item_id": group.id, "position": 0},
+            {"bundle_id": circle.id, "item_id": library.id, "position": 1},
+        ],
+    )
+    return circle
 
 
 def _offering(
