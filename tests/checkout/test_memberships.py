@@ -248,3 +248,18 @@ def test_a_yearly_membership_renews_a_year_on(client, web, creator):
 
     assert plan.next_charge_at == add_months(plan.started_at, 12)
     assert "$390 a year" in text_of(client.get(f"/courses/{yearly.slug}").get_data(as_text=True))
+
+
+def test_the_ledger_and_my_orders_name_membership_payments(client, web, circle):
+    _, plan = joined(client, web, circle)
+    bill(add_months(plan.started_at, 1))
+
+    mine = text_of(client.get("/account/orders").get_data(as_text=True))
+    assert "membership, payment 2" in mine and "of None" not in mine
+    web.logout()
+    web.login(circle.creator.user.email, PASSWORD)
+    ledger = text_of(client.get("/studio/payouts").get_data(as_text=True))
+    assert "membership, payment 2" in ledger and "membership, payment 1" in ledger
+    assert "Payment plans:" not in ledger  # a membership owes nothing ahead
+    page = text_of(client.get(f"/courses/{circle.slug}").get_data(as_text=True))
+    assert "Have a code?" not in page

@@ -271,7 +271,11 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
                 sa.func.count(PaymentPlan.id).label("plans"),
             )
             .join(Offering, PaymentPlan.offering_id == Offering.id)
-            .where(Offering.creator_id == profile.id, PaymentPlan.status.in_(RUNNING_STATUSES))
+            .where(
+                Offering.creator_id == profile.id,
+                PaymentPlan.status.in_(RUNNING_STATUSES),
+                PaymentPlan.instalments.is_not(None),  # memberships owe nothing ahead
+            )
             .group_by(PaymentPlan.currency)
         )
     }
@@ -339,7 +343,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             plan_instalments=row.plan_instalments,
             plan_paid_cents=(row.plan_paid_count or 0) * (row.plan_instalment_cents or 0),
             plan_owed_cents=(row.plan_instalments - row.plan_paid_count) * row.plan_instalment_cents
-            if row.plan_status in RUNNING_STATUSES
+            if row.plan_status in RUNNING_STATUSES and row.plan_instalments is not None
             else 0,
             plan_status=row.plan_status,
         )
