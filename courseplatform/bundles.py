@@ -200,7 +200,9 @@ def purchase_refusals(user: User, bundle: Offering) -> list[str]:
         if not is_sellable_item(offering, bundle):
             refusals.append(f"{offering.title} isn't open to sign-ups right now")
             continue
-        if offering.kind is OfferingKind.LIVE_WORKSHOP and not has_seat(offering, for_learner=user.id):
+        if offering.kind is OfferingKind.LIVE_WORKSHOP and not has_seat(
+            offering, for_learner=getattr(user, "id", None)
+        ):
             refusals.append(f"{offering.title} is full")
             continue
         try:

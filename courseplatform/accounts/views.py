@@ -11,6 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..checkout.plans import (
     card_update_url,
     charge_test_instalment,
+    end_membership,
     lock_plan,
     manage_url,
     may_pay,
@@ -368,6 +369,14 @@ def plan_cancel(plan_id: int):
         abort(400)
     plan = lock_plan(plan.id) or plan
     keep = request.form.get("keep") == "1"
+    if not plan.is_running:
+        flash("This membership has already ended. Join again from its page whenever you like.", "info")
+        return redirect(url_for("accounts.orders"))
+    if plan.status is not PlanStatus.ACTIVE and not keep:
+        # A renewal is overdue: nothing is paid ahead, so it ends now (and its group seat goes back).
+        end_membership(plan, "Canceled by the member while a renewal was overdue.")
+        flash("Your membership is canceled and has ended: nothing more will be taken.", "success")
+        return redirect(url_for("accounts.orders"))
     set_cancel_at_period_end(plan, not keep)
     when = format_date(plan.next_charge_at, current_user.time_zone) if plan.next_charge_at else "the end of the period"
     if keep:

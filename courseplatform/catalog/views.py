@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..bundles import bundle_problems, list_value_cents, owned_offering_ids
+from ..bundles import bundle_problems, list_value_cents, owned_offering_ids, purchase_refusals
 from ..checkout.coupons import CouponError, CouponPrice, coupon_offer, normalise_code
 from ..checkout.forms import CheckoutForm
 from ..continuing_education import approved_credits, creator_today, format_of
@@ -84,6 +84,9 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
         action = "enrolled"
     elif offering.holds_offerings and action in ("buy", "free", "sliding") and bundle_problems(offering):
         action = "unavailable"  # an offering in it was closed since: it stops selling, as Buy would refuse
+    refusals = purchase_refusals(current_user, offering) if offering.holds_offerings and action == "buy" else []
+    if refusals:
+        action = "refused"  # a group it gives is full, say: Buy would refuse with the same words
     if waitlist_form is None:
         email = current_user.email if current_user.is_authenticated else None
         waitlist_form = WaitlistForm(formdata=None, email=email, meta=form_meta())
@@ -113,6 +116,7 @@ def _render_offering(page: OfferingPage, waitlist_form: WaitlistForm | None = No
         coupon_problem=coupon_problem,
         bundle_owned=owned,
         bundle_value=list_value_cents(offering) if offering.holds_offerings else 0,
+        refusals=refusals,
         is_draft=offering.status is OfferingStatus.DRAFT,
         owner_view=owner_view,
         ce_credits=approved_credits(offering, creator_today(offering.creator)),

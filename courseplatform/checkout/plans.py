@@ -243,7 +243,7 @@ def record_instalment(
         return "mismatch"
     number = plan.paid_count + 1
     # A plan the provider stopped while a payment was overdue still takes that payment (its invoice stays payable).
-    owed = plan.is_running or (plan.status is PlanStatus.CANCELED and plan.paused_at is not None)
+    owed = plan.is_running or _stopped_owing(plan)
     fee = platform_fee(amount_cents)
     order = Order(
         learner_id=plan.learner_id,
@@ -283,6 +283,8 @@ def record_instalment(
     if plan.paused_at is not None and (plan.status is PlanStatus.ACTIVE or plan.status is PlanStatus.COMPLETED):
         _apply(plan, AccessEvent.PAYMENT_RECOVERED)
         plan.paused_at = None
+    if plan.is_membership and plan.status is PlanStatus.ACTIVE:
+        _give_what_it_holds(plan)  # what was added meanwhile (while paused, or while a group was full)
     db.session.flush()
     if plan.is_membership:
         _mail(plan, "instalment_paid", "Your membership of {title} is renewed: your receipt", order=order)
@@ -297,9 +299,12 @@ def end_membership(plan: PaymentPlan, reason: str = "") -> str:
     """A canceled membership reaches the end of what was paid: the access it gave ends, and it renews no more."""
     if not plan.is_membership or plan.status in (PlanStatus.CANCELED, PlanStatus.ABANDONED):
         return "unchanged"
+    now = utcnow()
+    period_end = plan.next_charge_at if plan.status is PlanStatus.ACTIVE else None
     plan.status = PlanStatus.CANCELED
-    plan.ended_at = utcnow()
+    plan.ended_at = min(period_end, now) if period_end is not None else now  # a late run keeps the real end
     plan.next_charge_at = None
+    plan.paused_at = None  # nothing is owed on an ended membership: a late payment is refunded
     if reason:
         plan.last_failure = reason[:255]
     _apply(plan, AccessEvent.MEMBERSHIP_ENDED)
@@ -459,8 +464,14 @@ def charge_test_instalment(plan: PaymentPlan, now: datetime) -> str:
 
 
 def may_pay(plan: PaymentPlan) -> bool:
-    """Whether the learner can still pay into the plan: it runs, or it was stopped while a payment was overdue."""
-    return plan.is_running or (plan.status is PlanStatus.CANCELED and plan.paused_at is not None)
+    """Whether the learner can still pay into the plan: it runs, or (a payment plan, not a membership) it was
+    stopped while a payment was overdue."""
+    return plan.is_running or _stopped_owing(plan)
+
+
+def _stopped_owing(plan: PaymentPlan) -> bool:
+    """A payment plan the provider stopped while a payment was overdue: what it owes can still be paid."""
+    return plan.status is PlanStatus.CANCELED and plan.paused_at is not None and not plan.is_membership
 
 
 def card_update_url(plan: PaymentPlan) -> str:
@@ -483,22 +494,30 @@ def give_members(membership: Offering) -> int:
         .join(PaymentPlan, Order.plan_id == PaymentPlan.id)
         .where(
             PaymentPlan.offering_id == membership.id,
-            PaymentPlan.status.in_((PlanStatus.ACTIVE, PlanStatus.PAST_DUE)),
+            PaymentPlan.status.in_((PlanStatus.ACTIVE, PlanStatus.PAST_DUE)),  # a paused member gets it on paying
             Order.instalment == 1,
         )
         .order_by(Order.id)
     ).all()
-    gained = 0
-    for order in first_orders:
-        changed = False
-        for item in missing_offerings(order.learner, membership):
-            try:
-                with db.session.begin_nested():
-                    changed |= access_changes.grant(order.learner, item, AccessEvent.PURCHASE, order).changed
-            except (access_changes.NoSeat, access_changes.AccessRefused):
-                continue
-        gained += changed
-    return gained
+    return sum(_grant_missing(order, membership) for order in first_orders)
+
+
+def _give_what_it_holds(plan: PaymentPlan) -> None:
+    first = _first_order(plan)
+    if first is not None:
+        _grant_missing(first, plan.offering)
+
+
+def _grant_missing(order: Order, membership: Offering) -> bool:
+    """The membership's offerings its member lacks, given on their first order; whether any was."""
+    changed = False
+    for item in missing_offerings(order.learner, membership):
+        try:
+            with db.session.begin_nested():
+                changed |= access_changes.grant(order.learner, item, AccessEvent.PURCHASE, order).changed
+        except (access_changes.NoSeat, access_changes.AccessRefused):
+            continue
+    return changed
 
 
 def manage_url(plan: PaymentPlan) -> str:

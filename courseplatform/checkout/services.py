@@ -56,6 +56,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..models.commerce import SETTLED_STATUSES
 from . import coupons, plans
 
 # How long a pending checkout holds a live-workshop seat: Stripe's shortest session life
@@ -222,7 +223,8 @@ def _check_may_buy(user: User, offering: Offering) -> None:
             raise CheckoutError(ALREADY_HAVE_BUNDLE.format(what=what), category="info")
         refusals = purchase_refusals(user, offering)
         if refusals:
-            raise CheckoutError(f"This bundle can't be sold to you: {'; '.join(refusals)}.")
+            verb = "joined" if offering.is_membership else "sold to you"
+            raise CheckoutError(f"This {what} can't be {verb}: {'; '.join(refusals)}.")
     existing = enrollment_of(user.id, offering.id)
     if existing is not None and existing.is_active:
         raise AlreadyEnrolled(existing)
@@ -719,10 +721,19 @@ def _settle_refunds(order: Order, enrollments: list[Enrollment], refund: Refund 
 
 
 def _all_paid_back(order: Order) -> bool:
-    """Whether everything paid for the access this order answers for went back: the order, or for a payment
-    plan every instalment paid so far (one instalment refunded leaves the rest paying for access)."""
+    """Whether everything paid for the access this order answers for went back: the order; for a payment plan
+    every instalment paid so far (one instalment refunded leaves the rest paying for access); for a
+    membership, the payment for the period it is in."""
     if order.plan_id is None:
         return True
+    if order.plan is not None and order.plan.is_membership:
+        # Each payment of a membership pays for its own period: the latest one refunded in full ends it now.
+        latest = db.session.scalar(
+            sa.select(sa.func.max(Order.instalment)).where(
+                Order.plan_id == order.plan_id, Order.status.in_(SETTLED_STATUSES)
+            )
+        )
+        return order.instalment == latest
     short = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Order)

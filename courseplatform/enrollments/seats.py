@@ -21,6 +21,7 @@ from ..models import (
     OfferingKind,
     Order,
     OrderStatus,
+    bundle_items,
     utcnow,
 )
 
@@ -43,9 +44,15 @@ class Seats:
 
 
 def holding_orders(offering_id: int) -> sa.Select:
-    """Pending orders that hold a seat: a checkout still open, or a delayed payment on its way."""
+    """Pending orders that hold a seat: a checkout still open, or a delayed payment on its way, for the
+    workshop or for a membership giving it (a consultation group's seat is held by a checkout to join)."""
+    memberships = (
+        sa.select(bundle_items.c.bundle_id)
+        .join(Offering, Offering.id == bundle_items.c.bundle_id)
+        .where(bundle_items.c.item_id == offering_id, Offering.kind == OfferingKind.MEMBERSHIP)
+    )
     return sa.select(Order.id, Order.learner_id).where(
-        Order.offering_id == offering_id,
+        sa.or_(Order.offering_id == offering_id, Order.offering_id.in_(memberships)),
         Order.status == OrderStatus.PENDING,
         sa.or_(Order.expires_at > utcnow(), Order.payment_intent_id.is_not(None)),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 
 from courseplatform.extensions import db
 
@@ -87,3 +88,37 @@ def plan_offering(connected_offering):
     connected_offering.plan_instalment_cents = 4500
     db.session.flush()
     return connected_offering
+
+
+@pytest.fixture
+def creator():
+    """A creator without Stripe (test mode), for memberships and bundles."""
+    return CreatorProfileFactory(display_name="Dr. Maya Okafor")
+
+
+@pytest.fixture
+def circle(creator):
+    """A $49-a-month membership giving a consultation group (3 meetings, 8 seats) and a recorded library."""
+    from .test_memberships import group, holding
+    from .test_test_mode_checkout import offering_with_lesson
+
+    library, _ = offering_with_lesson(creator=creator, title="Recorded case library", price_cents=7900)
+    return holding(creator, group(creator), library)
+
+
+@pytest.fixture
+def stripe_circle(connected_offering):
+    """A $49-a-month membership giving the connected course."""
+    from courseplatform.models import BillingInterval, OfferingKind, bundle_items
+
+    membership = OfferingFactory(
+        creator=connected_offering.creator,
+        kind=OfferingKind.MEMBERSHIP,
+        price_cents=4900,
+        billing_interval=BillingInterval.MONTH,
+        title="The Consultation Circle",
+    )
+    LessonFactory(section=SectionFactory(offering=membership))
+    db.session.execute(sa.insert(bundle_items), [{"bundle_id": membership.id, "item_id": connected_offering.id}])
+    db.session.flush()
+    return membership

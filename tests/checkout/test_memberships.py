@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from courseplatform.checkout.plans import add_months, give_members
@@ -27,15 +26,10 @@ from courseplatform.models import (
     utcnow,
 )
 
-from ..factories import PASSWORD, CreatorProfileFactory, EnrollmentFactory, UserFactory
+from ..factories import PASSWORD, EnrollmentFactory, UserFactory
 from ..helpers import csrf_token_from
 from ..markup import text_of
 from .test_test_mode_checkout import buy, offering_with_lesson, orders_of, pay
-
-
-@pytest.fixture
-def creator():
-    return CreatorProfileFactory(display_name="Dr. Maya Okafor")
 
 
 def holding(creator, *items, price_cents=4900, interval=BillingInterval.MONTH):
@@ -71,12 +65,6 @@ def group(creator, capacity=8):
         )
     db.session.flush()
     return workshop
-
-
-@pytest.fixture
-def circle(creator):
-    library, _ = offering_with_lesson(creator=creator, title="Recorded case library", price_cents=7900)
-    return holding(creator, group(creator), library)
 
 
 def plan_of(learner) -> PaymentPlan:

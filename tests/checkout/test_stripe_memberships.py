@@ -3,47 +3,27 @@ as a percentage, renewed by invoices, canceled in Stripe's customer portal and e
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
 from courseplatform.models import (
     AccessEvent,
-    BillingInterval,
     EnrollmentStatus,
     Job,
-    OfferingKind,
     OrderStatus,
     PlanStatus,
-    bundle_items,
 )
 
-from ..factories import PASSWORD, LessonFactory, OfferingFactory, SectionFactory, UserFactory
+from ..factories import PASSWORD, UserFactory
 from ..markup import text_of
 from .test_stripe_checkout import buy, enrollment_of, orders_of
 from .test_stripe_plans import plan_of
 
 
-@pytest.fixture
-def circle(connected_offering):
-    """A $49-a-month membership giving the connected course."""
-    membership = OfferingFactory(
-        creator=connected_offering.creator,
-        kind=OfferingKind.MEMBERSHIP,
-        price_cents=4900,
-        billing_interval=BillingInterval.MONTH,
-        title="The Consultation Circle",
-    )
-    LessonFactory(section=SectionFactory(offering=membership))
-    db.session.execute(sa.insert(bundle_items), [{"bundle_id": membership.id, "item_id": connected_offering.id}])
-    db.session.flush()
-    return membership
-
-
-def joined(web, webhooks, circle):
+def joined(web, webhooks, stripe_circle):
     learner = UserFactory()
     web.login(learner.email, PASSWORD)
-    buy(web, circle)
+    buy(web, stripe_circle)
     fake = webhooks.fake
     (session,) = [s for s in fake.sessions.values() if s["mode"] == "subscription"]
     session = fake.complete_session(session["id"])
@@ -51,8 +31,8 @@ def joined(web, webhooks, circle):
     return learner, session
 
 
-def test_joining_is_a_monthly_subscription_with_no_end(web, webhooks, circle, connected_offering):
-    learner, _ = joined(web, webhooks, circle)
+def test_joining_is_a_monthly_subscription_with_no_end(web, webhooks, stripe_circle, connected_offering):
+    learner, _ = joined(web, webhooks, stripe_circle)
 
     (created,) = webhooks.fake.find_requests("POST", "/v1/checkout/sessions")
     assert created.params["mode"] == "subscription"
@@ -66,9 +46,9 @@ def test_joining_is_a_monthly_subscription_with_no_end(web, webhooks, circle, co
 
 
 def test_a_membership_renews_then_is_canceled_in_the_portal_and_ends_with_the_period(
-    web, webhooks, circle, connected_offering, mailbox
+    web, webhooks, stripe_circle, connected_offering, mailbox
 ):
-    learner, session = joined(web, webhooks, circle)
+    learner, session = joined(web, webhooks, stripe_circle)
     fake, sub = webhooks.fake, session["subscription"]
     for _ in range(2):
         assert webhooks.send("invoice.paid", fake.bill_next(sub))[1].json["outcome"] == "instalment"
@@ -96,8 +76,8 @@ def test_a_membership_renews_then_is_canceled_in_the_portal_and_ends_with_the_pe
     assert mailbox.messages[-1]["Subject"] == "Your membership of The Consultation Circle has ended"
 
 
-def test_resuming_in_the_portal_keeps_the_membership(web, webhooks, circle):
-    learner, session = joined(web, webhooks, circle)
+def test_resuming_in_the_portal_keeps_the_membership(web, webhooks, stripe_circle):
+    learner, session = joined(web, webhooks, stripe_circle)
     fake, sub = webhooks.fake, session["subscription"]
     webhooks.send("customer.subscription.updated", fake.cancel_in_portal(sub))
 
@@ -107,8 +87,10 @@ def test_resuming_in_the_portal_keeps_the_membership(web, webhooks, circle):
     assert webhooks.send("invoice.paid", fake.bill_next(sub))[1].json["outcome"] == "instalment"
 
 
-def test_a_renewal_that_fails_for_good_pauses_the_membership_until_paid(web, webhooks, circle, connected_offering):
-    learner, session = joined(web, webhooks, circle)
+def test_a_renewal_that_fails_for_good_pauses_the_membership_until_paid(
+    web, webhooks, stripe_circle, connected_offering
+):
+    learner, session = joined(web, webhooks, stripe_circle)
     fake, sub = webhooks.fake, session["subscription"]
     failed = fake.bill_next(sub, succeed=False)
     webhooks.send("invoice.payment_failed", failed)

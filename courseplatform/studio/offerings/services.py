@@ -212,7 +212,7 @@ def save_offering(
         announce_opening(offering)
     if offering.holds_offerings and offering.status is OfferingStatus.PUBLISHED and not _fixed_price(offering):
         raise PriceRefused(
-            "A published bundle keeps a fixed price: bundles aren't free or pay what you can. "
+            f"A published {offering.kind.label.lower()} keeps a fixed price: it can't be free or pay what you can. "
             "Take it back to draft to change that."
         )
     if old_cover is not None and old_cover is not offering.cover_asset:
@@ -386,6 +386,7 @@ def duplicate_offering(offering: Offering) -> Offering:
         cover_asset_id=offering.cover_asset_id,
         price_cents=offering.price_cents,
         sliding_scale_min_cents=offering.sliding_scale_min_cents,
+        billing_interval=offering.billing_interval,
         plan_instalments=offering.plan_instalments,
         plan_instalment_cents=offering.plan_instalment_cents,
         currency=offering.currency,
@@ -453,8 +454,8 @@ def _keep_bundles_selling(offering: Offering, change: str) -> None:
     if holding:
         names = ", ".join(f"“{bundle.title}”" for bundle in holding)
         raise StudioError(
-            f"This offering is in the published bundle {names}, so it can't be {change}: "
-            "take it out of the bundle's Contents first, or take the bundle back to draft."
+            f"This offering is sold in {names}, so it can't be {change}: "
+            "take it out of its Contents first, or take that back to draft."
         )
 
 
