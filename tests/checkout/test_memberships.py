@@ -200,7 +200,7 @@ def test_a_full_group_stops_new_members_joining(client, web, creator):
 
     answer = web.submit(f"/courses/{circle.slug}/checkout", {}, form_url=f"/courses/{circle.slug}")
 
-    assert "Case consultation group is full" in text_of(answer.get_data(as_text=True))
+    assert "This membership can't be joined: Case consultation group is full." in text_of(answer.get_data(as_text=True))
     assert orders_of(learner) == []
 
 

@@ -87,17 +87,41 @@ def test_resuming_in_the_portal_keeps_the_membership(web, webhooks, stripe_circl
     assert webhooks.send("invoice.paid", fake.bill_next(sub))[1].json["outcome"] == "instalment"
 
 
-def test_a_renewal_that_fails_for_good_pauses_the_membership_until_paid(
-    web, webhooks, stripe_circle, connected_offering
-):
+def paused(web, webhooks, stripe_circle):
+    """A member whose renewal failed for good: (learner, subscription id, the failed invoice)."""
     learner, session = joined(web, webhooks, stripe_circle)
     fake, sub = webhooks.fake, session["subscription"]
     failed = fake.bill_next(sub, succeed=False)
     webhooks.send("invoice.payment_failed", failed)
-
     assert webhooks.send("customer.subscription.updated", fake.give_up(sub))[1].json["outcome"] == "plan_paused"
+    return learner, sub, failed
+
+
+def test_a_renewal_that_fails_for_good_pauses_the_membership_until_paid(
+    web, webhooks, stripe_circle, connected_offering
+):
+    learner, _, failed = paused(web, webhooks, stripe_circle)
     assert enrollment_of(learner, connected_offering).reason is AccessEvent.PAYMENT_OVERDUE
 
-    webhooks.send("invoice.paid", fake.pay_invoice(failed["id"]))
+    webhooks.fake.pay_invoice(failed["id"])
+    webhooks.send("invoice.paid", webhooks.fake.invoices[failed["id"]])
     assert enrollment_of(learner, connected_offering).status is EnrollmentStatus.ACTIVE
     assert plan_of(learner).status is PlanStatus.ACTIVE
+
+
+def test_a_membership_that_ended_while_overdue_owes_nothing_and_a_late_payment_is_refunded(
+    web, webhooks, stripe_circle, connected_offering
+):
+    learner, sub, failed = paused(web, webhooks, stripe_circle)
+    fake = webhooks.fake
+    webhooks.send("customer.subscription.updated", fake.cancel_in_portal(sub))  # the member cancels in the portal
+    ended = fake.bill_next(sub)
+    assert webhooks.send("customer.subscription.deleted", ended)[1].json["outcome"] == "membership_ended"
+
+    card = web.client.get(f"/account/plans/{plan_of(learner).id}/card")
+    assert card.headers.get("Location") != failed["hosted_invoice_url"]  # not sent to pay for it
+    late = webhooks.send("invoice.paid", fake.pay_invoice(failed["id"]))[1].json["outcome"]
+
+    assert late == "refunded_unexpected"
+    assert orders_of(learner)[-1].status is OrderStatus.REFUNDED
+    assert enrollment_of(learner, connected_offering).status is EnrollmentStatus.REVOKED
