@@ -36,17 +36,21 @@ from ..downloads import spreadsheet_safe
 from ..extensions import db
 from ..formatting import decimal_amount, minor_units
 from ..models import (
+    BillingInterval,
     CreatorProfile,
     Offering,
     OfferingStatus,
     Order,
     PayerKind,
+    PaymentPlan,
+    PlanStatus,
     Refund,
     SessionIncome,
     SessionIncomeKind,
 )
 from ..models.base import whole_sum
 from ..models.commerce import SETTLED_STATUSES, counted_refunds
+from ..models.plans import RUNNING_STATUSES
 from ..pagination import Page
 from ..stats import offering_completed, offering_learners
 
@@ -200,6 +204,36 @@ class OfferingFigures:
 
 
 @dataclass(frozen=True)
+class RecurringFigures:
+    """Memberships and payment plans beside one-off sales: what recurs now, and what the period collected.
+
+    MRR is the monthly value of the memberships running now (a yearly one counts a twelfth), before
+    fees; churn is the share of the members at the period's start whose membership ended in it. The
+    collections are what learners paid in the period, before refunds and fees, by kind of sale.
+    """
+
+    mrr_cents: int = 0
+    members: int = 0  # memberships running now (a renewal being retried included)
+    members_at_start: int = 0
+    ended_in_period: int = 0
+    one_off_cents: int = 0
+    plan_cents: int = 0  # payment plans' instalments paid in the period
+    membership_cents: int = 0  # memberships' payments in the period
+    plans_running: int = 0
+    plans_owed_cents: int = 0  # what running payment plans still have to collect
+
+    @property
+    def churn(self) -> float | None:
+        return _ratio(self.ended_in_period, self.members_at_start)
+
+    @property
+    def has_any(self) -> bool:
+        return bool(
+            self.members or self.ended_in_period or self.plan_cents or self.membership_cents or self.plans_running
+        )
+
+
+@dataclass(frozen=True)
 class RevenueFigures:
     """Everything the revenue view shows for one creator and one period."""
 
@@ -210,6 +244,7 @@ class RevenueFigures:
     authoring_minutes: int  # hours spent making every offering, not only the page shown
     last_four_weeks_cents: int
     default_session_fee_cents: int
+    recurring: RecurringFigures = RecurringFigures()
 
     @property
     def passive_cents(self) -> int:
@@ -513,13 +548,98 @@ def _offerings(
     return found.with_items(offerings), sum(minutes or 0 for _id, minutes in ranked)
 
 
+def _recurring(profile: CreatorProfile, edges: list[datetime]) -> RecurringFigures:
+    """Memberships and payment plans for the revenue view, in one query."""
+    start, end = edges[0], edges[-1]
+    membership = PaymentPlan.instalments.is_(None)
+    running = PaymentPlan.status.in_((PlanStatus.ACTIVE, PlanStatus.PAST_DUE))
+    monthly = sa.case(
+        (PaymentPlan.interval == BillingInterval.YEAR, PaymentPlan.instalment_cents / 12),
+        else_=PaymentPlan.instalment_cents,
+    )
+    ended = PaymentPlan.status == PlanStatus.CANCELED
+
+    def count(*conditions) -> sa.ColumnElement[int]:
+        return whole_sum(sa.case((sa.and_(*conditions), 1), else_=0))
+
+    plans = (
+        sa.select(
+            whole_sum(sa.case((sa.and_(membership, running), monthly), else_=0)).label("mrr"),
+            count(membership, running).label("members"),
+            count(
+                membership,
+                PaymentPlan.started_at < start,
+                sa.or_(PaymentPlan.ended_at.is_(None), PaymentPlan.ended_at >= start),
+            ).label("at_start"),
+            count(membership, ended, PaymentPlan.ended_at >= start, PaymentPlan.ended_at < end).label("ended"),
+            count(~membership, PaymentPlan.status.in_(RUNNING_STATUSES)).label("plans"),
+            whole_sum(
+                sa.case(
+                    (
+                        sa.and_(~membership, PaymentPlan.status.in_(RUNNING_STATUSES)),
+                        sa.cast(PaymentPlan.instalments - PaymentPlan.paid_count, sa.BigInteger)
+                        * PaymentPlan.instalment_cents,
+                    ),
+                    else_=0,
+                )
+            ).label("owed"),
+        )
+        .join(Offering, PaymentPlan.offering_id == Offering.id)
+        .where(
+            Offering.creator_id == profile.id,
+            PaymentPlan.currency == profile.currency,
+            PaymentPlan.status != PlanStatus.PENDING,
+            PaymentPlan.status != PlanStatus.ABANDONED,
+        )
+        .subquery()
+    )
+
+    def collected(*conditions) -> sa.ScalarSelect[int]:
+        """What learners paid in the period for this kind of sale (one-off, membership, plan instalment)."""
+        return (
+            sa.select(whole_sum(Order.amount_cents))
+            .join(Offering, Order.offering_id == Offering.id)
+            .outerjoin(PaymentPlan, Order.plan_id == PaymentPlan.id)
+            .where(
+                Offering.creator_id == profile.id,
+                Order.currency == profile.currency,
+                Order.status.in_(SETTLED_STATUSES),
+                Order.paid_at >= start,
+                Order.paid_at < end,
+                *conditions,
+            )
+            .scalar_subquery()
+        )
+
+    row = db.session.execute(
+        sa.select(
+            plans,
+            collected(Order.plan_id.is_(None)).label("one_off"),
+            collected(Order.plan_id.is_not(None), PaymentPlan.instalments.is_(None)).label("membership_paid"),
+            collected(PaymentPlan.instalments.is_not(None)).label("plan_paid"),
+        )
+    ).one()
+    return RecurringFigures(
+        mrr_cents=int(row.mrr),
+        members=int(row.members),
+        members_at_start=int(row.at_start),
+        ended_in_period=int(row.ended),
+        one_off_cents=int(row.one_off),
+        plan_cents=int(row.plan_paid),
+        membership_cents=int(row.membership_paid),
+        plans_running=int(row.plans),
+        plans_owed_cents=int(row.owed),
+    )
+
+
 def revenue_figures(
     profile: CreatorProfile, period: Period, zone: ZoneInfo, now: datetime | None = None, page: int = 1
 ) -> RevenueFigures:
-    """The creator's passive and session income per month of `period` (months in `zone`), and a page
-    of the offerings ranked by the period's net, in four queries."""
+    """The creator's passive and session income per month of `period` (months in `zone`), a page of the
+    offerings ranked by the period's net, and memberships and payment plans, in five queries."""
     now = now or datetime.now(UTC)
-    money = _sales_and_refunds(profile, month_edges(period, zone), now)
+    edges = month_edges(period, zone)
+    money = _sales_and_refunds(profile, edges, now)
     sessions = _sessions_by_month(profile, period)
     passive: dict[int, int] = {}
     for (_offering, bucket), cell in money.items():
@@ -537,6 +657,7 @@ def revenue_figures(
         authoring_minutes=authoring_minutes,
         last_four_weeks_cents=passive.get(RECENT, 0),
         default_session_fee_cents=profile.default_session_fee_cents,
+        recurring=_recurring(profile, edges),
     )
 
 

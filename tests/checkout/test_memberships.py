@@ -5,6 +5,7 @@ when the period paid for ends."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -251,3 +252,42 @@ def test_the_ledger_and_my_orders_name_membership_payments(client, web, circle):
     assert "Payment plans:" not in ledger  # a membership owes nothing ahead
     page = text_of(client.get(f"/courses/{circle.slug}").get_data(as_text=True))
     assert "Have a code?" not in page
+
+
+def test_the_revenue_view_shows_recurring_revenue_churn_and_collections(client, web, creator, circle):
+    from datetime import date
+
+    from courseplatform.checkout.plans import add_months as plus
+    from courseplatform.revenue.figures import Period, revenue_figures
+
+    _, plan = joined(client, web, circle)
+    web.logout()
+    leaving, _ = joined(client, web, circle, learner=_logged_in(web))
+    token = csrf_token_from(client.get("/account/orders").get_data(as_text=True))
+    client.post(f"/account/plans/{plan_of(leaving).id}/cancel", data={"csrf_token": token})
+    bill(plus(plan.started_at, 1) + timedelta(days=1))  # the stayer renews, the leaver's membership ends
+    yearly_item, _ = offering_with_lesson(creator=creator, title="Yearly library", price_cents=1000)
+    yearly = holding(creator, yearly_item, price_cents=12000, interval=BillingInterval.YEAR)
+    web.logout()
+    joined(client, web, yearly, learner=_logged_in(web))
+    db.session.commit()
+
+    today = utcnow().date()
+    period = Period(date(today.year - 1, today.month, 1), date(today.year + 1, today.month, 1))
+    figures = revenue_figures(creator, period, ZoneInfo("UTC")).recurring
+
+    assert figures.mrr_cents == 4900 + 1000 and figures.members == 2  # $49 a month, and $120 a year as $10
+    assert figures.ended_in_period == 1
+    assert figures.membership_cents == 4900 * 3 + 12000
+    assert figures.one_off_cents == 0 and figures.plan_cents == 0
+    web.logout()
+    web.login(creator.user.email, PASSWORD)
+    page = text_of(client.get("/studio/revenue").get_data(as_text=True))
+    assert "Monthly recurring revenue $59" in page and "2 active members" in page
+    assert "1 membership ended" in page
+
+
+def _logged_in(web):
+    learner = UserFactory()
+    web.login(learner.email, PASSWORD)
+    return learner

@@ -337,3 +337,24 @@ def test_the_ledger_adds_up_plans_too_big_for_a_32_bit_sum(client, web):
 
     assert page.status_code == 200
     assert "with $22,999,999.77 still to be paid in instalments" in text_of(page.get_data(as_text=True))
+
+
+def test_the_revenue_view_counts_plan_collections_and_what_is_still_to_come(client, web, offering):
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from courseplatform.revenue.figures import Period, revenue_figures
+
+    _, plan = started(client, web, offering)
+    bill(add_months(plan.started_at, 1))
+    today = utcnow().date()
+    period = Period(date(today.year - 1, today.month, 1), date(today.year + 1, today.month, 1))
+
+    recurring = revenue_figures(offering.creator, period, ZoneInfo("UTC")).recurring
+
+    assert (recurring.plan_cents, recurring.plans_owed_cents, recurring.plans_running) == (9000, 4500, 1)
+    assert recurring.mrr_cents == 0 and recurring.one_off_cents == 0
+    web.logout()
+    web.login(offering.creator.user.email, PASSWORD)
+    page = text_of(client.get("/studio/revenue").get_data(as_text=True))
+    assert "Payment plans $90 collected in instalments in this period; $45 still to come from 1 running plan" in page
