@@ -370,6 +370,17 @@ class _Money:
 RECENT = -1  # the bucket of the last four weeks
 
 
+def sold_between(profile: CreatorProfile, start, end) -> list[sa.ColumnElement[bool]]:
+    """The creator's sales in their currency paid in [start, end) (the query joins Offering to Order)."""
+    return [
+        Offering.creator_id == profile.id,
+        Order.currency == profile.currency,
+        Order.status.in_(SETTLED_STATUSES),
+        Order.paid_at >= start,
+        Order.paid_at < end,
+    ]
+
+
 def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], now: datetime) -> sa.CompoundSelect:
     """Rows of (is_refund, offering, bucket, count, amount, net, discount): sales and refunds per month index of
     the period and per RECENT (a refund's discount is 0).
@@ -390,13 +401,7 @@ def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], 
                 whole_sum(Order.discount_cents),
             )
             .join(Offering, Order.offering_id == Offering.id)
-            .where(
-                Offering.creator_id == profile.id,
-                Order.currency == profile.currency,
-                Order.status.in_(SETTLED_STATUSES),
-                Order.paid_at >= start,
-                Order.paid_at < end,
-            ),
+            .where(*sold_between(profile, start, end)),
             Order.offering_id,
             bucket,
         )
@@ -600,14 +605,7 @@ def _recurring(profile: CreatorProfile, edges: list[datetime]) -> RecurringFigur
             sa.select(whole_sum(Order.amount_cents))
             .join(Offering, Order.offering_id == Offering.id)
             .outerjoin(PaymentPlan, Order.plan_id == PaymentPlan.id)
-            .where(
-                Offering.creator_id == profile.id,
-                Order.currency == profile.currency,
-                Order.status.in_(SETTLED_STATUSES),
-                Order.paid_at >= start,
-                Order.paid_at < end,
-                *conditions,
-            )
+            .where(*sold_between(profile, start, end), *conditions)
             .scalar_subquery()
         )
 
