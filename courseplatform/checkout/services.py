@@ -635,6 +635,9 @@ def reverse_payment(order: Order, change: Reversal) -> None:
     """
     if not order.is_settled:
         raise ValueError(f"order {order.id} was never paid; nothing to reverse")
+    if order.plan_id is not None:
+        # Locks in one order everywhere: the order, its plan, then the enrollments (as a renewal takes them).
+        plans.lock_plan(order.plan_id)
     enrollments = enrollments_for_order(order)
     if change.kind in (Reversal.REFUND, Reversal.DISPUTE_LOST):
         refund = _record_refund(order, change)

@@ -100,9 +100,14 @@ def lock_offering(offering_id: int) -> Offering:
 
 
 def is_buyable(offering: Offering, found: Seats | None = None) -> bool:
-    """Whether a visitor could sign up right now: published, open, and (for a workshop) a date with a free seat."""
+    """Whether a visitor could sign up right now: published, open, (for a workshop) a date with a free seat, and
+    (for a bundle or a membership) everything it holds for sale."""
     if not offering.is_listed or offering.waitlist_only:
         return False
+    if offering.holds_offerings:
+        from ..bundles import bundle_problems  # bundles reads seats: imported here, when needed
+
+        return not bundle_problems(offering)  # a bundle or membership that can't be sold can't be bought
     if offering.kind is not OfferingKind.LIVE_WORKSHOP:
         return True
     found = found or seats(offering)

@@ -48,3 +48,18 @@ def test_the_reason_a_published_bundles_price_is_refused_is_shown(web, creator):
 
     # The refusal is written beside the price choice it is about.
     assert "A published bundle keeps a fixed price" in answer.get_data(as_text=True)
+
+
+def test_opening_a_bundle_that_cant_be_sold_tells_no_one_on_its_waitlist(web, creator):  # noqa: F811
+    from courseplatform.enrollments.waitlist import announce_opening
+    from courseplatform.models import OfferingStatus, WaitlistEntry
+
+    bundle, grounding, _ = published_bundle(web, creator)
+    db.session.add(WaitlistEntry(offering_id=bundle.id, email="waiting@example.org"))
+    grounding.status = OfferingStatus.ARCHIVED  # something it holds can't be sold any more
+    db.session.flush()
+    db.session.expire(bundle, ["bundle_offerings"])
+
+    assert bundle_problems(bundle)
+    assert announce_opening(bundle) == 0
+
