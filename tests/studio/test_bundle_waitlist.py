@@ -62,4 +62,3 @@ def test_opening_a_bundle_that_cant_be_sold_tells_no_one_on_its_waitlist(web, cr
 
     assert bundle_problems(bundle)
     assert announce_opening(bundle) == 0
-
