@@ -176,6 +176,7 @@ def plan_started(order: Order, next_charge_at: datetime | None = None) -> None:
     plan.status = PlanStatus.ACTIVE
     plan.paid_count = max(plan.paid_count, 1)
     plan.started_at = order.paid_at or utcnow()
+    plan.ended_at = plan.paused_at = None  # a lapsed checkout paid after all: it runs from now
     plan.next_charge_at = next_charge_at or period_after(plan, plan.started_at, 1)
     db.session.flush()
     if plan.provider is PaymentProvider.STRIPE and plan.provider_subscription_id and not plan.is_membership:

@@ -208,7 +208,8 @@ class RecurringFigures:
     """Memberships and payment plans beside one-off sales: what recurs now, and what the period collected.
 
     MRR is the monthly value of the memberships running now (a yearly one counts a twelfth), before
-    fees; churn is the share of the members at the period's start whose membership ended in it. The
+    fees; churn is the share of the members at the period's start whose membership ended in it (one that
+    began and ended inside the period is neither). The
     collections are what learners paid in the period, before refunds and fees, by kind of sale.
     """
 
@@ -576,7 +577,14 @@ def _recurring(profile: CreatorProfile, edges: list[datetime]) -> RecurringFigur
                 PaymentPlan.started_at < start,
                 sa.or_(PaymentPlan.ended_at.is_(None), PaymentPlan.ended_at >= start),
             ).label("at_start"),
-            count(membership, ended, PaymentPlan.ended_at >= start, PaymentPlan.ended_at < end).label("ended"),
+            # Churn: of the members at the start, those whose membership ended in the period.
+            count(
+                membership,
+                ended,
+                PaymentPlan.started_at < start,
+                PaymentPlan.ended_at >= start,
+                PaymentPlan.ended_at < end,
+            ).label("ended"),
             count(~membership, PaymentPlan.status.in_(RUNNING_STATUSES)).label("plans"),
             whole_sum(
                 sa.case(
