@@ -90,6 +90,12 @@ def running_membership(user: User, offering: Offering) -> PaymentPlan | None:
     )
 
 
+def invoice_booked(provider: PaymentProvider, invoice_id: str) -> bool:
+    """Whether a payment of this provider invoice is already an order (each invoice is booked once)."""
+    booked = sa.select(Order.id).where(Order.provider == provider, Order.provider_invoice_id == invoice_id)
+    return db.session.scalar(booked) is not None
+
+
 def lock_plan(plan_id: int) -> PaymentPlan | None:
     """The plan's row, locked until commit, read fresh."""
     return db.session.scalar(
@@ -231,12 +237,8 @@ def record_instalment(
     plan = lock_plan(plan_id)
     if plan is None:
         return "unknown_plan"
-    if invoice_id is not None:
-        known = db.session.scalar(
-            sa.select(Order.id).where(Order.provider == plan.provider, Order.provider_invoice_id == invoice_id)
-        )
-        if known is not None:
-            return "duplicate"
+    if invoice_id is not None and invoice_booked(plan.provider, invoice_id):
+        return "duplicate"
     if amount_cents != plan.instalment_cents:
         current_app.logger.error(
             "plan %s: a payment of %s for instalments of %s not booked", plan.id, amount_cents, plan.instalment_cents
@@ -403,14 +405,15 @@ def _follow_status(plan: PaymentPlan, state: PlanState) -> str:
 
 
 def _apply(plan: PaymentPlan, event: AccessEvent) -> None:
-    first = _first_order(plan)
+    first = first_order(plan)
     if first is None:
         return
     for enrollment in enrollments_for_order(first):
         access_changes.apply(enrollment, event)
 
 
-def _first_order(plan: PaymentPlan) -> Order | None:
+def first_order(plan: PaymentPlan) -> Order | None:
+    """The plan's first payment: the checkout's order, which the access it gives points at."""
     return db.session.scalar(sa.select(Order).where(Order.plan_id == plan.id, Order.instalment == 1))
 
 
@@ -504,7 +507,7 @@ def give_members(membership: Offering) -> int:
 
 
 def _give_what_it_holds(plan: PaymentPlan) -> None:
-    first = _first_order(plan)
+    first = first_order(plan)
     if first is not None:
         _grant_missing(first, plan.offering)
 
@@ -530,7 +533,7 @@ def manage_url(plan: PaymentPlan) -> str:
 
 def payments_for_plan(plan: PaymentPlan) -> Payments:
     """The provider of the plan's payments (its first order's)."""
-    first = _first_order(plan)
+    first = first_order(plan)
     if first is None:
         return get_payments()
     return payments_for(first)

@@ -178,7 +178,7 @@ def _invoice_event(event: InvoiceEvent) -> str:
             "invoice %s in %s for plan %s in %s: not booked", event.invoice_id, event.currency, plan.id, plan.currency
         )
         return "mismatch"
-    first = db.session.scalar(sa.select(Order).where(Order.plan_id == plan.id, Order.instalment == 1))
+    first = plans.first_order(plan)
     if event.billing_reason not in PLAN_INVOICES:
         # A one-off or prorated invoice on the subscription isn't an instalment: left for someone to look at.
         current_app.logger.error(
@@ -208,10 +208,7 @@ def _invoice_event(event: InvoiceEvent) -> str:
     locked = plans.lock_plan(plan.id)
     if locked is None:
         return "unknown_plan"
-    paid = sa.select(Order.id).where(
-        Order.provider == PaymentProvider.STRIPE, Order.provider_invoice_id == event.invoice_id
-    )
-    if db.session.scalar(paid) is not None:
+    if plans.invoice_booked(PaymentProvider.STRIPE, event.invoice_id):
         return "unchanged"  # a failure delivered after the same invoice's payment: it was paid in the end
     return plans.instalment_failed(locked, "Your card was declined.", event.next_attempt)
 

@@ -59,18 +59,20 @@ def enrollment_of(user_id: int, offering_id: int, *, lock: bool = False) -> Enro
     return db.session.scalar(statement)
 
 
-def enrollments_for_order(order: Order) -> list[Enrollment]:
-    """The enrollments this order gave (locked until commit, in id order): one, a bundle's several, or none.
+def giving_order(order: Order) -> int | sa.ScalarSelect[int]:
+    """The order whose enrollments this order answers for: itself, or for a payment plan's or a membership's
+    later payment, its first one (to compare with `Enrollment.order_id`)."""
+    if order.plan_id is None or order.instalment == 1:
+        return order.id
+    return sa.select(Order.id).where(Order.plan_id == order.plan_id, Order.instalment == 1).scalar_subquery()
 
-    Every instalment of a payment plan answers for the access its first instalment gave.
-    """
-    giver: int | sa.ScalarSelect[int] = order.id
-    if order.plan_id is not None and order.instalment != 1:
-        giver = sa.select(Order.id).where(Order.plan_id == order.plan_id, Order.instalment == 1).scalar_subquery()
+
+def enrollments_for_order(order: Order) -> list[Enrollment]:
+    """The enrollments this order gave (locked until commit, in id order): one, a bundle's several, or none."""
     return list(
         db.session.scalars(
             sa.select(Enrollment)
-            .where(Enrollment.order_id == giver)
+            .where(Enrollment.order_id == giving_order(order))
             .order_by(Enrollment.id)
             .with_for_update()
             .execution_options(populate_existing=True)
@@ -265,6 +267,7 @@ __all__ = [
     "apply",
     "enrollment_of",
     "enrollments_for_order",
+    "giving_order",
     "grant",
     "reissue_certificate",
     "restore",

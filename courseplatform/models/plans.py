@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -128,14 +129,18 @@ class PaymentPlan(Model):
     @property
     def owed_cents(self) -> int:
         """What a plan still has to pay (nothing once it stopped or never started; a membership owes nothing)."""
-        if self.status not in RUNNING_STATUSES or self.instalments is None:
-            return 0
-        return (self.instalments - self.paid_count) * self.instalment_cents
+        return self.unpaid_cents if self.status in RUNNING_STATUSES else 0
 
-    @property
+    @hybrid_property
     def unpaid_cents(self) -> int:
-        """What was never paid of the whole (for a stopped plan, what it stopped owing)."""
+        """What was never paid of the whole (for a stopped plan, what it stopped owing; a membership: nothing)."""
         return ((self.instalments or self.paid_count) - self.paid_count) * self.instalment_cents
+
+    @unpaid_cents.inplace.expression
+    @classmethod
+    def _unpaid_cents_expression(cls) -> sa.ColumnElement[int]:
+        left = sa.func.coalesce(cls.instalments, cls.paid_count) - cls.paid_count
+        return sa.cast(left, sa.BigInteger) * cls.instalment_cents  # 24 × a big instalment outgrows 32 bits
 
     @property
     def is_running(self) -> bool:

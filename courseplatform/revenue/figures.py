@@ -590,8 +590,7 @@ def _recurring(profile: CreatorProfile, edges: list[datetime]) -> RecurringFigur
                 sa.case(
                     (
                         sa.and_(~membership, PaymentPlan.status.in_(RUNNING_STATUSES)),
-                        sa.cast(PaymentPlan.instalments - PaymentPlan.paid_count, sa.BigInteger)
-                        * PaymentPlan.instalment_cents,
+                        PaymentPlan.unpaid_cents,
                     ),
                     else_=0,
                 )

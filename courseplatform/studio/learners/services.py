@@ -267,14 +267,11 @@ def offering_order(offering: Offering, order_id: int) -> Order | None:
 def order_gave(order: Order) -> list[str]:
     """The titles of the offerings this order gave access to (a bundle's, as they were when bought; a payment
     plan's or a membership's later payment answers for what its first one gave)."""
-    giver: int | sa.ScalarSelect[int] = order.id
-    if order.plan_id is not None and order.instalment != 1:
-        giver = sa.select(Order.id).where(Order.plan_id == order.plan_id, Order.instalment == 1).scalar_subquery()
     return list(
         db.session.scalars(
             sa.select(Offering.title)
             .join(Enrollment, Enrollment.offering_id == Offering.id)
-            .where(Enrollment.order_id == giver)
+            .where(Enrollment.order_id == access_changes.giving_order(order))
             .order_by(Offering.title)
         )
     )

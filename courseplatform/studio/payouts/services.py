@@ -264,10 +264,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
         for row in db.session.execute(
             sa.select(
                 PaymentPlan.currency.label("currency"),
-                whole_sum(
-                    sa.cast(PaymentPlan.instalments - PaymentPlan.paid_count, sa.BigInteger)
-                    * PaymentPlan.instalment_cents
-                ).label("owed"),
+                whole_sum(PaymentPlan.unpaid_cents).label("owed"),
                 sa.func.count(PaymentPlan.id).label("plans"),
             )
             .join(Offering, PaymentPlan.offering_id == Offering.id)
@@ -312,6 +309,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             PaymentPlan.paid_count.label("plan_paid_count"),
             PaymentPlan.instalment_cents.label("plan_instalment_cents"),
             PaymentPlan.status.label("plan_status"),
+            PaymentPlan.unpaid_cents.label("plan_unpaid_cents"),
         )
         .join(User, Order.learner_id == User.id)
         .outerjoin(Coupon, Order.coupon_id == Coupon.id)
@@ -342,9 +340,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             instalment=row.instalment,
             plan_instalments=row.plan_instalments,
             plan_paid_cents=(row.plan_paid_count or 0) * (row.plan_instalment_cents or 0),
-            plan_owed_cents=(row.plan_instalments - row.plan_paid_count) * row.plan_instalment_cents
-            if row.plan_status in RUNNING_STATUSES and row.plan_instalments is not None
-            else 0,
+            plan_owed_cents=row.plan_unpaid_cents if row.plan_status in RUNNING_STATUSES else 0,
             plan_status=row.plan_status,
         )
         for row in found.items
