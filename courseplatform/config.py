@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 from flask.helpers import get_debug_flag
 
+# Stripe's "General - Electronically Supplied Services" product tax code, its preset for digital services.
+DEFAULT_TAX_CODE = "txcd_10000000"
 DEFAULT_SECRET_KEY = "dev-only-insecure-aqueduct-key"  # noqa: S105 (refused in production)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,6 +80,16 @@ def _file_or_env(name: str) -> str:
         except OSError as exc:
             raise ConfigError(f"{name}_FILE points at {path!r}, which can't be read: {exc.strerror}") from exc
     return os.environ.get(name, "")
+
+
+def _switch(name: str) -> bool:
+    """An on/off setting: on, off, true, false, yes, no, 1 or 0 (empty is off); anything else is refused."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "off", "false", "no"):
+        return False
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    raise ConfigError(f"{name} must be on or off, not {os.environ.get(name)!r}.")
 
 
 def _int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -208,6 +220,14 @@ def read_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "STRIPE_CONNECT_WEBHOOK_SECRET": os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
         "PLATFORM_FEE_PERCENT": _int("PLATFORM_FEE_PERCENT", 10, minimum=0, maximum=100),
+        # Stripe Tax: sales tax and VAT worked out at checkout from the learner's address, with each creator's
+        # connected account the liable party (their head office and registrations; Studio -> Payouts -> Tax).
+        "STRIPE_TAX": _switch("STRIPE_TAX"),
+        # With STRIPE_TAX: let business buyers give a VAT or GST number at checkout (reverse charge, on receipts).
+        "STRIPE_TAX_ID_COLLECTION": _switch("STRIPE_TAX_ID_COLLECTION"),
+        # The product tax code sent with every offering: Stripe's preset for electronically supplied services
+        # unless the operator picks a more exact one from Stripe's list.
+        "STRIPE_TAX_CODE": os.environ.get("STRIPE_TAX_CODE", "").strip() or DEFAULT_TAX_CODE,
         # Mail
         "MAIL_BACKEND": os.environ.get("MAIL_BACKEND", "file"),
         "MAIL_DIR": os.environ.get("MAIL_DIR", str(instance_path / "mail")),
@@ -317,6 +337,22 @@ def check_config(config: dict) -> None:
         _check_cookie_domain(config["CLOUDFRONT_COOKIE_DOMAIN"], config["CLOUDFRONT_DOMAIN"], config["BASE_URL"])
     if config["LOG_FORMAT"] not in LOG_FORMATS:
         raise ConfigError(f"LOG_FORMAT must be 'json' or 'text', not {config['LOG_FORMAT']!r}")
+    _check_tax(config)
+
+
+def _check_tax(config: dict) -> None:
+    if not re.fullmatch(r"txcd_\d{8}", config["STRIPE_TAX_CODE"]):
+        raise ConfigError(
+            f"STRIPE_TAX_CODE must be one of Stripe's product tax codes, such as {DEFAULT_TAX_CODE}, "
+            f"not {config['STRIPE_TAX_CODE']!r}."
+        )
+    if config["STRIPE_TAX_ID_COLLECTION"] and not config["STRIPE_TAX"]:
+        raise ConfigError("STRIPE_TAX_ID_COLLECTION needs STRIPE_TAX=on: tax ids only matter where tax is worked out.")
+    if config["STRIPE_TAX"] and not config["STRIPE_SECRET_KEY"]:
+        raise ConfigError(
+            "STRIPE_TAX needs STRIPE_SECRET_KEY: tax is worked out by Stripe at its checkout, and the test-mode "
+            "checkout has none."
+        )
 
 
 # A DNS host name of two labels or more, the last not all digits (so no IP address), lowercase.

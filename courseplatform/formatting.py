@@ -101,3 +101,14 @@ def format_size(n: int | None) -> str:
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{n} bytes"
+
+
+# How receipts name the tax ids Stripe collects most (its `type`); any other reads as its type in capitals.
+TAX_ID_LABELS = {"eu_vat": "EU VAT", "gb_vat": "UK VAT", "au_abn": "ABN", "nz_gst": "NZ GST", "ca_bn": "Canada BN"}
+
+
+def tax_id_label(kind: str | None) -> str:
+    """`eu_vat` → `EU VAT`: a tax id's type as a receipt prints it."""
+    if not kind:
+        return ""
+    return TAX_ID_LABELS.get(kind, kind.replace("_", " ").upper())

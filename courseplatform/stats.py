@@ -81,10 +81,10 @@ def _enrollment_share(values: dict) -> dict[tuple, Counter]:
 
 
 def _order_share(values: dict) -> dict[tuple, Counter]:
-    """A settled order counts its sale, net of the processor's and the platform's fees."""
+    """A settled order counts its sale without its tax, and net of the processor's and the platform's fees."""
     if values["status"] not in SETTLED_STATUSES:
         return {}
-    amount, platform_fee = values["amount_cents"], values["platform_fee_cents"]
+    amount, platform_fee = values["amount_cents"] - values["tax_cents"], values["platform_fee_cents"]
     share = Counter(
         orders=1,
         gross_cents=amount,
@@ -95,10 +95,10 @@ def _order_share(values: dict) -> dict[tuple, Counter]:
 
 
 def _refund_share(values: dict) -> dict[tuple, Counter]:
-    """A succeeded refund takes its amount back from the net, less the platform fee returned with it."""
+    """A succeeded refund takes its amount back from the net, less its tax and the platform fee returned with it."""
     if values["status"] is not RefundStatus.SUCCEEDED:
         return {}
-    amount, fee_returned = values["amount_cents"], values["platform_fee_refunded_cents"]
+    amount, fee_returned = values["amount_cents"] - values["tax_cents"], values["platform_fee_refunded_cents"]
     share = Counter(
         refunded_cents=amount,
         net_cents=-(amount - fee_returned),
@@ -111,10 +111,18 @@ FOLLOWED = {
     User: (("suspended_at",), _account_share),
     Enrollment: (("offering_id", "user_id", "status", "completed_at"), _enrollment_share),
     Order: (
-        ("offering_id", "currency", "status", "amount_cents", "processor_fee_cents", "platform_fee_cents"),
+        (
+            "offering_id",
+            "currency",
+            "status",
+            "amount_cents",
+            "tax_cents",
+            "processor_fee_cents",
+            "platform_fee_cents",
+        ),
         _order_share,
     ),
-    Refund: (("order_id", "status", "amount_cents", "platform_fee_refunded_cents"), _refund_share),
+    Refund: (("order_id", "status", "amount_cents", "tax_cents", "platform_fee_refunded_cents"), _refund_share),
 }
 
 
@@ -340,8 +348,8 @@ def recount_sales() -> sa.Select:
             Order.offering_id,
             Order.currency,
             sa.func.count(Order.id),
-            whole_sum(Order.amount_cents),
-            whole_sum(sa.func.coalesce(refunds.c.amount_cents, 0)),
+            whole_sum(Order.revenue_cents),
+            whole_sum(sa.func.coalesce(refunds.c.revenue_cents, 0)),
             whole_sum(order_net_cents(refunds)),
             whole_sum(Order.platform_fee_cents),
             whole_sum(sa.func.coalesce(refunds.c.platform_fee_cents, 0)),

@@ -29,6 +29,7 @@ from ..extensions import db
 from ..formatting import format_money
 from ..integrations.mail import send_after_commit
 from ..integrations.payments import (
+    CheckoutTotals,
     Payments,
     PaymentsError,
     PlanState,
@@ -222,45 +223,62 @@ def stop_plan(plan_id: int, reason: str) -> bool:
 def record_instalment(
     plan_id: int,
     *,
-    amount_cents: int,
+    totals: CheckoutTotals,
     payments: Payments,
     invoice_id: str | None = None,
     next_charge_at: datetime | None = None,
 ) -> str:
     """A later instalment was paid: its order, the plan moved on, paused access given back; what happened.
 
-    Exactly once per provider invoice. A payment the plan doesn't expect (it was paid off or
-    stopped) is booked and refunded in full, so nobody pays more than the plan.
+    Exactly once per provider invoice. `totals` are the invoice's: the instalment, and Stripe Tax's tax
+    on top of it or inside it. A payment the plan doesn't expect (it was paid off or stopped) is booked and
+    refunded in full, so nobody pays more than the plan.
     """
-    from .services import book_payment, lock_payment, platform_fee, refund_unexpected, replay_parked_events
+    from .services import (
+        CheckoutMismatch,
+        amounts_paid,
+        book_payment,
+        lock_payment,
+        platform_fee,
+        refund_unexpected,
+        replay_parked_events,
+    )
 
     plan = lock_plan(plan_id)
     if plan is None:
         return "unknown_plan"
     if invoice_id is not None and invoice_booked(plan.provider, invoice_id):
         return "duplicate"
-    if amount_cents != plan.instalment_cents:
-        current_app.logger.error(
-            "plan %s: a payment of %s for instalments of %s not booked", plan.id, amount_cents, plan.instalment_cents
-        )
-        return "mismatch"
-    number = plan.paid_count + 1
-    # A plan the provider stopped while a payment was overdue still takes that payment (its invoice stays payable).
-    owed = plan.is_running or _stopped_owing(plan)
-    fee = platform_fee(amount_cents)
+    fee = platform_fee(plan.instalment_cents)
     order = Order(
         learner_id=plan.learner_id,
         offering_id=plan.offering_id,
-        amount_cents=amount_cents,
+        amount_cents=plan.instalment_cents,
+        discount_cents=0,
+        tax_cents=0,
+        tax_included=False,
         currency=plan.currency,
         provider=plan.provider,
         status=OrderStatus.PENDING,
         platform_fee_cents=fee,
-        net_cents=amount_cents - fee,
+        net_cents=plan.instalment_cents - fee,
         plan_id=plan.id,
-        instalment=number if owed and (plan.instalments is None or number <= plan.instalments) else None,
         provider_invoice_id=invoice_id,
     )
+    try:
+        charged = amounts_paid(order, totals)
+        if charged.discount_cents:
+            raise CheckoutMismatch(f"a discount of {charged.discount_cents}")
+    except CheckoutMismatch as exc:
+        current_app.logger.error(
+            "plan %s: a payment for instalments of %s not booked: %s", plan.id, plan.instalment_cents, exc
+        )
+        return "mismatch"
+    charged.book(order)
+    number = plan.paid_count + 1
+    # A plan the provider stopped while a payment was overdue still takes that payment (its invoice stays payable).
+    owed = plan.is_running or _stopped_owing(plan)
+    order.instalment = number if owed and (plan.instalments is None or number <= plan.instalments) else None
     db.session.add(order)
     db.session.flush()
     book_payment(order, payments)
@@ -464,7 +482,8 @@ def charge_test_instalment(plan: PaymentPlan, now: datetime) -> str:
         if tries >= len(TEST_RETRY_DAYS):
             return plan_overdue(plan, "The test card declined every retry.")
         return instalment_failed(plan, "The test card was declined.", now + timedelta(days=TEST_RETRY_DAYS[tries]))
-    return record_instalment(plan.id, amount_cents=plan.instalment_cents, payments=TestModePayments())
+    paid = plan.instalment_cents
+    return record_instalment(plan.id, totals=CheckoutTotals(plan.currency, paid, paid), payments=TestModePayments())
 
 
 def may_pay(plan: PaymentPlan) -> bool:

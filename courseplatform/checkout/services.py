@@ -37,6 +37,7 @@ from ..integrations.payments import (
     PaymentsError,
     PlanTerms,
     SubscriptionStart,
+    TaxTerms,
     get_payments,
     payments_for,
     test_mode,
@@ -45,6 +46,7 @@ from ..jobs import enqueue
 from ..links import absolute_url, learn_url, offering_url
 from ..models import (
     AccessEvent,
+    CreatorProfile,
     Enrollment,
     Offering,
     OfferingKind,
@@ -128,6 +130,25 @@ def lock_payment(*refs: str | None) -> None:
 # ---------------------------------------------------------------------------
 # Buying
 # ---------------------------------------------------------------------------
+
+
+def tax_terms(creator: CreatorProfile, payments: Payments) -> TaxTerms | None:
+    """Stripe Tax for a creator's checkout: when the operator turned it on and the creator's tax settings are active.
+
+    The creator's account is the liable party; until they have given Stripe their head office, Stripe can
+    work out no tax for them, so their sales go on without it (Studio -> Payouts -> Tax says so).
+    """
+    config = current_app.config
+    if not (config["STRIPE_TAX"] and payments.kind is PaymentProvider.STRIPE):
+        return None
+    if not (creator.stripe_account_id and creator.stripe_tax_active):
+        return None
+    return TaxTerms(
+        liable_account=creator.stripe_account_id,
+        prices_include_tax=creator.prices_include_tax,
+        collect_tax_ids=config["STRIPE_TAX_ID_COLLECTION"],
+        tax_code=config["STRIPE_TAX_CODE"],
+    )
 
 
 def begin_checkout(
@@ -324,6 +345,7 @@ def open_checkout(order: Order, payments: Payments | None = None) -> str:
         application_fee_cents=order.platform_fee_cents,
         discount_cents=order.discount_cents,
         discount_name=order.coupon.code if order.coupon else "",
+        tax=tax_terms(creator, payments),
         plan=PlanTerms(
             order.plan.instalments,
             order.plan.id,
@@ -403,13 +425,12 @@ def fulfil_order(
         return Fulfilment(order, FulfilmentOutcome.CLOSED)
     if totals is not None:
         try:
-            paid_cents, discount_cents = amounts_paid(order, totals)
+            charged = amounts_paid(order, totals)
         except CheckoutMismatch as exc:
             current_app.logger.error("order %s: checkout not booked: %s", order.id, exc)
             return Fulfilment(order, FulfilmentOutcome.MISMATCH)
-        # What was actually paid, and the discount (the coupon's, or more from a promotion code).
-        order.amount_cents, order.discount_cents = paid_cents, discount_cents
-        order.platform_fee_cents = min(order.platform_fee_cents, paid_cents)
+        # What was actually paid, the discount (the coupon's, or more from a promotion code) and the tax.
+        charged.book(order)
     payments = payments or payments_for(order)
     book_payment(order, payments)
     offering = lock_offering(order.offering_id)
@@ -441,12 +462,12 @@ def book_payment_facts(order: Order, payments: Payments) -> None:
     order.payment_intent_id = order.payment_intent_id or payment.payment_intent_id
     if payment.application_fee_cents is not None:
         # The platform fee Stripe really took: the one asked for, capped at what was paid.
-        order.platform_fee_cents = min(payment.application_fee_cents, order.amount_cents)
-    order.processor_fee_cents = min(payment.processor_fee_cents, order.amount_cents - order.platform_fee_cents)
+        order.platform_fee_cents = min(payment.application_fee_cents, order.revenue_cents)
+    order.processor_fee_cents = min(payment.processor_fee_cents, order.revenue_cents - order.platform_fee_cents)
     order.processor_fee_estimated = payment.fee_estimated
     order.settlement_currency = payment.settlement_currency
     order.processor_fee_settled_cents = payment.processor_fee_settled_cents
-    order.net_cents = order.amount_cents - order.processor_fee_cents - order.platform_fee_cents
+    order.net_cents = order.sale_net_cents
 
 
 def refund_unexpected(order: Order, payments: Payments, reason: str) -> None:
@@ -513,24 +534,54 @@ class CheckoutMismatch(ValueError):
     """A completed checkout that charged something other than the order: the message says what."""
 
 
-def amounts_paid(order: Order, totals: CheckoutTotals) -> tuple[int, int]:
-    """(paid, discount) in the order's currency, or CheckoutMismatch.
+@dataclass(frozen=True)
+class Charged:
+    """What a completed checkout took for an order, checked against it (`amounts_paid`)."""
+
+    paid_cents: int  # the whole charge, tax included
+    discount_cents: int
+    tax_cents: int = 0
+    tax_included: bool = False  # the price held the tax; otherwise it was added on top
+    buyer_tax_id: tuple[str, str] | None = None
+
+    def book(self, order: Order) -> None:
+        """Write what was charged on the order: the amount (tax included), the discount, the tax, the buyer's tax id."""
+        order.amount_cents, order.discount_cents = self.paid_cents, self.discount_cents
+        order.tax_cents, order.tax_included = self.tax_cents, self.tax_included
+        order.buyer_tax_id_type, order.buyer_tax_id = self.buyer_tax_id or (None, None)
+        # The platform fee was asked on the price, never on the tax: a percentage of what was paid for the offering.
+        order.platform_fee_cents = min(order.platform_fee_cents, order.revenue_cents)
+
+
+def amounts_paid(order: Order, totals: CheckoutTotals) -> Charged:
+    """What the checkout charged, in the order's currency, or CheckoutMismatch.
 
     The checkout must be in the order's currency (sessions are opened with Adaptive Pricing
     off, so the charge, its refunds and its disputes are all in it); its subtotal must be
     the order's list price, and its total that price less its discounts: the order's coupon,
     or a Stripe promotion code on a checkout opened before coupons (never less than the coupon).
+    Stripe Tax adds its tax on top of that total, or reports the tax the price held (`amount_tax`).
     """
     if totals.currency != order.currency:
         raise CheckoutMismatch(f"charged in {totals.currency or 'no currency'}, the order is in {order.currency}")
     subtotal, total, discount = totals.amount_subtotal, totals.amount_total, totals.amount_discount
+    tax = totals.amount_tax
     if subtotal is None or total is None:
         raise CheckoutMismatch("the checkout reports no amounts")
     if subtotal != order.list_price_cents:
         raise CheckoutMismatch(f"a subtotal of {subtotal}, the order's list price is {order.list_price_cents}")
-    if not 0 <= total <= order.amount_cents or subtotal - total != discount:
+    added = total - (subtotal - discount)  # tax on top of the price, or 0 when the price held it (or there is none)
+    if added not in (0, tax) or not 0 <= tax <= total:
+        raise CheckoutMismatch(f"a total of {total} from {subtotal} with a discount of {discount} and tax of {tax}")
+    if not 0 <= total - added <= order.amount_cents:
         raise CheckoutMismatch(f"a total of {total} from {subtotal} with a discount of {discount}")
-    return total, subtotal - total
+    return Charged(
+        paid_cents=total,
+        discount_cents=discount,
+        tax_cents=tax,
+        tax_included=bool(tax) and not added,
+        buyer_tax_id=totals.buyer_tax_id,
+    )
 
 
 def withdraw_open_checkouts(creator_id: int, reason: str) -> int:
@@ -674,12 +725,12 @@ def _record_refund(order: Order, change: Reversal) -> Refund | None:
     amount = min(change.amount_cents, order.amount_cents - given)
     if amount <= 0:
         return None
-    share = order.amount_cents or 1
-    fee_back = (order.platform_fee_cents * (given + amount)) // share - (order.platform_fee_cents * given) // share
     refund = Refund(
         order_id=order.id,
         amount_cents=amount,
-        platform_fee_refunded_cents=fee_back,
+        # The platform fee and the tax go back in proportion, so a whole refund returns all of each.
+        platform_fee_refunded_cents=_share(order.platform_fee_cents, order.amount_cents, given, amount),
+        tax_cents=_share(order.tax_cents, order.amount_cents, given, amount),
         provider_refund_id=change.provider_refund_id,
         status=change.status,
         reason=change.reason[:255],
@@ -688,6 +739,15 @@ def _record_refund(order: Order, change: Reversal) -> Refund | None:
     db.session.add(refund)
     db.session.flush()
     return refund
+
+
+def _share(part: int, whole: int, given: int, amount: int) -> int:
+    """The share of `part` (of an order of `whole`) that refunding `amount` after `given` gives back.
+
+    Counted on the running total, so the shares of every refund together are exactly `part` once all is back.
+    """
+    whole = whole or 1
+    return (part * (given + amount)) // whole - (part * given) // whole
 
 
 def _apply_to_all(enrollments: list[Enrollment], event: AccessEvent) -> list[access_changes.Change]:

@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..integrations.payments import (
     AccountStatus,
-    CheckoutTotals,
     DisputeStage,
     PaymentsError,
     RefundResult,
@@ -188,17 +187,16 @@ def _invoice_event(event: InvoiceEvent) -> str:
     if isinstance(event, InvoicePaid):
         if first is not None and (event.billing_reason == "subscription_create" or not first.is_settled):
             # The first instalment: the checkout's order, whichever of its events comes first.
-            amount = event.amount_cents
             result = fulfil_order(
                 first.id,
                 paid=True,
-                totals=CheckoutTotals(event.currency, amount, amount),
+                totals=event.totals,
                 subscription=SubscriptionStart(event.subscription_id, event.invoice_id, event.period_end),
             )
             return result.outcome.value if result else "unknown_order"
         return plans.record_instalment(
             plan.id,
-            amount_cents=event.amount_cents,
+            totals=event.totals,
             payments=plans.payments_for_plan(plan),
             invoice_id=event.invoice_id,
             next_charge_at=event.period_end,

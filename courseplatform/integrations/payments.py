@@ -12,11 +12,13 @@ webhook, by the success page and by the test-mode Pay button.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import stripe
 from flask import current_app
@@ -37,9 +39,11 @@ if TYPE_CHECKING:
     )
     from stripe.params.checkout import (
         SessionCreateParams,
+        SessionCreateParamsAutomaticTaxLiability,
         SessionCreateParamsPaymentIntentData,
         SessionCreateParamsSubscriptionData,
     )
+    from stripe.params.tax import RegistrationCreateParams, SettingsUpdateParams, SettingsUpdateParamsHeadOfficeAddress
 
 # Stripe's standard card pricing, used to estimate the processor fee in test mode.
 TEST_MODE_FEE_PERCENT_BP = 290  # 2.9 %, in basis points
@@ -91,6 +95,53 @@ class PlanState:
 
 
 @dataclass(frozen=True)
+class TaxTerms:
+    """Stripe Tax on a checkout: worked out from the learner's address, the creator's account liable for it."""
+
+    liable_account: str  # the creator's connected account: its head office and registrations decide the tax
+    prices_include_tax: bool  # the price holds the tax (VAT-style), or it is added on top
+    collect_tax_ids: bool  # business buyers may give a VAT or GST number
+    tax_code: str  # Stripe's product tax code for the offering
+
+
+@dataclass(frozen=True)
+class TaxAddress:
+    """A creator's head office, which Stripe Tax works from (an ISO 3166-1 alpha-2 country; a state in the US)."""
+
+    country: str
+    state: str = ""
+    postal_code: str = ""
+    city: str = ""
+    line1: str = ""
+
+
+@dataclass(frozen=True)
+class TaxSettings:
+    """A connected account's Stripe Tax settings: `active` once Stripe has what it needs to work out tax."""
+
+    status: str  # active | pending
+    head_office: TaxAddress | None
+    missing: tuple[str, ...] = ()
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class TaxRegistration:
+    """Where a creator is registered to collect tax, as Stripe keeps it: tax is worked out only there."""
+
+    id: str
+    country: str
+    state: str  # a US state's code, else ""
+    type: str  # Stripe's: standard, oss_union, oss_non_union, state_sales_tax, simplified…
+    status: str  # active | scheduled | expired
+    active_from: datetime | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class CheckoutRequest:
     """Everything a provider needs to open a hosted checkout for one order."""
 
@@ -106,6 +157,7 @@ class CheckoutRequest:
     discount_cents: int = 0
     discount_name: str = ""
     plan: PlanTerms | None = None
+    tax: TaxTerms | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +168,8 @@ class CheckoutTotals:
     amount_subtotal: int | None = None  # before promotion codes
     amount_total: int | None = None  # what the learner paid
     amount_discount: int = 0
+    amount_tax: int = 0  # sales tax or VAT, added on top of the price or inside it
+    buyer_tax_id: tuple[str, str] | None = None  # (type, value) a business buyer gave: eu_vat, DE123456789
 
 
 @dataclass(frozen=True)
@@ -239,6 +293,13 @@ class Payments(Protocol):
     def cancel_plan(self, subscription_id: str) -> None: ...
     def plan_card_url(self, subscription_id: str, return_url: str, *, overdue: bool) -> str: ...
     def portal_url(self, subscription_id: str, return_url: str) -> str: ...
+    def tax_settings(self, account_id: str) -> TaxSettings: ...
+    def update_tax_settings(
+        self, account_id: str, head_office: TaxAddress, *, prices_include_tax: bool
+    ) -> TaxSettings: ...
+    def tax_registrations(self, account_id: str) -> list[TaxRegistration]: ...
+    def add_tax_registration(self, account_id: str, country: str, kind: str, state: str = "") -> TaxRegistration: ...
+    def end_tax_registration(self, account_id: str, registration_id: str) -> TaxRegistration: ...
 
 
 # ---------------------------------------------------------------------------
@@ -330,6 +391,8 @@ class StripePayments:
         }
         if request.plan is not None:
             self._as_plan(params, request, metadata)
+        if request.tax is not None:
+            self._with_tax(params, request.tax)
         try:
             if request.discount_cents:
                 params["discounts"] = [{"coupon": self._order_coupon(request)}]
@@ -369,6 +432,27 @@ class StripePayments:
         price = item["price_data"]
         price["recurring"] = {"interval": "year" if plan.interval == "year" else "month"}
         price["product_data"] = {"name": described.replace(": ", " (", 1) + ")"}
+
+    @staticmethod
+    def _with_tax(params: SessionCreateParams, tax: TaxTerms) -> None:
+        """Stripe Tax on the checkout, the creator's account liable, as Stripe's guide for software platforms has it.
+
+        The creator is the seller: their account is the liable party, the settlement merchant (`on_behalf_of`)
+        and, for a subscription, its invoices' issuer, which Stripe requires to match the liable party.
+        """
+        liability: SessionCreateParamsAutomaticTaxLiability = {"type": "account", "account": tax.liable_account}
+        params["automatic_tax"] = {"enabled": True, "liability": liability}
+        if tax.collect_tax_ids:
+            params["tax_id_collection"] = {"enabled": True}
+        price = params["line_items"][0]["price_data"]
+        price["tax_behavior"] = "inclusive" if tax.prices_include_tax else "exclusive"
+        price["product_data"]["tax_code"] = tax.tax_code
+        if params["mode"] == "subscription":
+            data = params["subscription_data"]
+            data["on_behalf_of"] = tax.liable_account
+            data["invoice_settings"] = {"issuer": {"type": "account", "account": tax.liable_account}}
+        else:
+            params["payment_intent_data"]["on_behalf_of"] = tax.liable_account
 
     def _order_coupon(self, request: CheckoutRequest) -> str:
         """A Stripe coupon for this one order: our coupon's discount as an amount, usable once.
@@ -542,6 +626,7 @@ class StripePayments:
                 }
             if subscription.get("application_fee_percent") is not None:
                 new_phase["application_fee_percent"] = float(subscription["application_fee_percent"])
+            _keep_tax(new_phase, subscription)
             update: SubscriptionScheduleUpdateParams = {
                 "end_behavior": "cancel",
                 "phases": [new_phase],
@@ -602,6 +687,61 @@ class StripePayments:
         except stripe.StripeError as exc:
             raise _stripe_error_message(exc) from exc
         return str(portal["url"])
+
+    # Stripe Tax for a creator's connected account (Stripe's guide for software platforms: the platform's own
+    # interface sets the head office and registrations of Express accounts, which have no Stripe Dashboard).
+
+    def tax_settings(self, account_id: str) -> TaxSettings:
+        try:
+            return _tax_settings(self.client.v1.tax.settings.retrieve(options={"stripe_account": account_id}))
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+
+    def update_tax_settings(self, account_id: str, head_office: TaxAddress, *, prices_include_tax: bool) -> TaxSettings:
+        address = {key: value for key, value in dataclasses.asdict(head_office).items() if value}
+        params: SettingsUpdateParams = {
+            "head_office": {"address": cast("SettingsUpdateParamsHeadOfficeAddress", address)},
+            "defaults": {"tax_behavior": "inclusive" if prices_include_tax else "exclusive"},
+        }
+        try:
+            updated = self.client.v1.tax.settings.update(params=params, options={"stripe_account": account_id})
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return _tax_settings(updated)
+
+    def tax_registrations(self, account_id: str) -> list[TaxRegistration]:
+        try:
+            found = self.client.v1.tax.registrations.list(
+                params={"status": "all", "limit": 100}, options={"stripe_account": account_id}
+            )
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return [_tax_registration(registration) for registration in found.data]
+
+    def add_tax_registration(self, account_id: str, country: str, kind: str, state: str = "") -> TaxRegistration:
+        options: dict = {"type": kind}
+        if country == "US":
+            options["state"] = state
+        elif kind == "standard" and country in EU_COUNTRIES:
+            # Under the EU's €10,000 threshold for cross-border digital sales, the home country's VAT applies.
+            options["standard"] = {"place_of_supply_scheme": "small_seller"}
+        params = {"country": country, "active_from": "now", "country_options": {country.lower(): options}}
+        try:
+            made = self.client.v1.tax.registrations.create(
+                params=cast("RegistrationCreateParams", params), options={"stripe_account": account_id}
+            )
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return _tax_registration(made)
+
+    def end_tax_registration(self, account_id: str, registration_id: str) -> TaxRegistration:
+        try:
+            ended = self.client.v1.tax.registrations.update(
+                registration_id, params={"expires_at": "now"}, options={"stripe_account": account_id}
+            )
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return _tax_registration(ended)
 
     def refund(self, order: Order, amount_cents: int, reason: str) -> RefundResult:
         if order.payment_intent_id is None:
@@ -677,6 +817,99 @@ class StripePayments:
         return account_status_from(account)
 
 
+def _account_id(value: object) -> str | None:
+    """An account as Stripe sends it: an id, or the object when expanded."""
+    return value if isinstance(value, str) else (value or {}).get("id") if isinstance(value, dict) else None
+
+
+def _keep_tax(phase: SubscriptionScheduleUpdateParamsPhase, subscription: dict) -> None:
+    """Stripe Tax as the subscription was made with it, for a schedule's phase (phases are replaced whole).
+
+    Without it the later instalments would be billed with no tax, and by the platform rather than the creator.
+    """
+    automatic = subscription.get("automatic_tax") or {}
+    if not automatic.get("enabled"):
+        return
+    liability = automatic.get("liability") or {}
+    liable = _account_id(liability.get("account"))
+    if liability.get("type") == "account" and liable:
+        phase["automatic_tax"] = {"enabled": True, "liability": {"type": "account", "account": liable}}
+    else:
+        phase["automatic_tax"] = {"enabled": True}
+    on_behalf_of = _account_id(subscription.get("on_behalf_of"))
+    if on_behalf_of:
+        phase["on_behalf_of"] = on_behalf_of
+    issuer = (subscription.get("invoice_settings") or {}).get("issuer") or {}
+    issuing = _account_id(issuer.get("account"))
+    if issuer.get("type") == "account" and issuing:
+        phase["invoice_settings"] = {"issuer": {"type": "account", "account": issuing}}
+
+
+# The European Union's member states: VAT registrations there may be the One-Stop Shop's.
+EU_COUNTRIES = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    ]
+)
+
+
+def _when(value: object) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _tax_settings(settings) -> TaxSettings:
+    settings = _plain(settings)
+    address = (settings.get("head_office") or {}).get("address") or {}
+    missing = ((settings.get("status_details") or {}).get("pending") or {}).get("missing_fields") or []
+    head_office = (
+        TaxAddress(**{key: address.get(key) or "" for key in ("country", "state", "postal_code", "city", "line1")})
+        if address.get("country")
+        else None
+    )
+    return TaxSettings(status=str(settings.get("status") or "pending"), head_office=head_office, missing=tuple(missing))
+
+
+def _tax_registration(registration) -> TaxRegistration:
+    registration = _plain(registration)
+    country = str(registration.get("country") or "")
+    options = (registration.get("country_options") or {}).get(country.lower()) or {}
+    return TaxRegistration(
+        id=registration["id"],
+        country=country,
+        state=str(options.get("state") or ""),
+        type=str(options.get("type") or ""),
+        status=str(registration.get("status") or ""),
+        active_from=_when(registration.get("active_from")),
+        expires_at=_when(registration.get("expires_at")),
+    )
+
+
 def _refund_result(refund) -> RefundResult:
     refund = _plain(refund)
     return RefundResult(id=refund["id"], amount_cents=int(refund["amount"]), status=refund_status(refund.get("status")))
@@ -717,7 +950,30 @@ def checkout_totals(session: dict) -> CheckoutTotals:
         amount_subtotal=session.get("amount_subtotal"),
         amount_total=session.get("amount_total"),
         amount_discount=details.get("amount_discount") or 0,
+        amount_tax=details.get("amount_tax") or 0,
+        buyer_tax_id=buyer_tax_id(session.get("customer_details")),
     )
+
+
+# A tax id as Stripe types it (eu_vat, gb_vat, au_abn, us_ein…) and a value fit to print on a receipt.
+TAX_ID_TYPE = re.compile(r"[a-z]{2}_[a-z]{2,12}")
+TAX_ID_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .\-/]{0,62}")
+
+
+def buyer_tax_id(details: object) -> tuple[str, str] | None:
+    """The first VAT or GST number a business buyer gave at checkout, as (type, value); None if none fits.
+
+    A value that isn't one a tax authority issues (control characters, markup, too long) is left out,
+    not stored: it would only ever be printed on a receipt.
+    """
+    tax_ids = details.get("tax_ids") if isinstance(details, dict) else None
+    for tax_id in tax_ids if isinstance(tax_ids, list) else []:
+        kind, value = (tax_id.get("type"), tax_id.get("value")) if isinstance(tax_id, dict) else (None, None)
+        if isinstance(kind, str) and isinstance(value, str):
+            value = value.strip()
+            if TAX_ID_TYPE.fullmatch(kind) and TAX_ID_VALUE.fullmatch(value):
+                return kind, value
+    return None
 
 
 def order_reference(value: object) -> int | None:
@@ -814,6 +1070,24 @@ class TestModePayments:
 
     def portal_url(self, subscription_id: str, return_url: str) -> str:
         raise PaymentsError("Test-mode memberships are managed on My orders.", retryable=False)
+
+    def tax_settings(self, account_id: str) -> TaxSettings:
+        raise PaymentsError(TEST_MODE_TAX, retryable=False)
+
+    def update_tax_settings(self, account_id: str, head_office: TaxAddress, *, prices_include_tax: bool) -> TaxSettings:
+        raise PaymentsError(TEST_MODE_TAX, retryable=False)
+
+    def tax_registrations(self, account_id: str) -> list[TaxRegistration]:
+        raise PaymentsError(TEST_MODE_TAX, retryable=False)
+
+    def add_tax_registration(self, account_id: str, country: str, kind: str, state: str = "") -> TaxRegistration:
+        raise PaymentsError(TEST_MODE_TAX, retryable=False)
+
+    def end_tax_registration(self, account_id: str, registration_id: str) -> TaxRegistration:
+        raise PaymentsError(TEST_MODE_TAX, retryable=False)
+
+
+TEST_MODE_TAX = "Tax is worked out by Stripe Tax, and payments are in test mode: there is no tax to set up."
 
 
 def get_payments() -> Payments:

@@ -39,6 +39,7 @@ from .payments import (
     CheckoutTotals,
     DisputeStage,
     RefundResult,
+    buyer_tax_id,
     checkout_totals,
     dispute_stage,
     order_reference,
@@ -180,9 +181,24 @@ class InvoiceEvent(PaymentEvent):
     subscription_id: str | None
     order_id: int | None  # the plan's first order, from the subscription's metadata
     billing_reason: str | None
-    amount_cents: int  # paid (InvoicePaid), or due (InvoiceFailed)
+    amount_cents: int  # paid (InvoicePaid), or due (InvoiceFailed); tax included
     currency: str | None
     period_end: datetime | None  # the end of the period it pays for: when the next instalment falls due
+    tax_cents: int = 0  # Stripe Tax's tax on the invoice, added on top of the instalment or inside it
+    tax_included: bool = False
+    buyer_tax_id: tuple[str, str] | None = None
+
+    @property
+    def totals(self) -> CheckoutTotals:
+        """The invoice's amounts as a checkout's, for the plan's first order: its price, the tax, what was paid."""
+        added = 0 if self.tax_included else self.tax_cents
+        return CheckoutTotals(
+            self.currency,
+            amount_subtotal=self.amount_cents - added,
+            amount_total=self.amount_cents,
+            amount_tax=self.tax_cents,
+            buyer_tax_id=self.buyer_tax_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -400,6 +416,8 @@ def _invoice_event(event_id: str, kind: str, invoice: dict) -> PaymentEvent:
     paid = kind == "invoice.paid"
     for key in ("amount_paid", "amount_due", "amount_remaining"):
         _amount(invoice, key, what)
+    tax_cents, tax_included = _invoice_tax(invoice)
+    customer_tax_ids = invoice.get("customer_tax_ids")
     event = InvoicePaid(
         event_id,
         kind,
@@ -410,6 +428,9 @@ def _invoice_event(event_id: str, kind: str, invoice: dict) -> PaymentEvent:
         amount_cents=_amount(invoice, "amount_paid" if paid else "amount_due", what) or 0,
         currency=currency.upper() if isinstance(currency, str) else None,
         period_end=_period_end(invoice),
+        tax_cents=tax_cents,
+        tax_included=tax_included,
+        buyer_tax_id=buyer_tax_id({"tax_ids": customer_tax_ids}),
     )
     if paid:
         return event
@@ -471,6 +492,23 @@ def _charge_refunds(charge: dict) -> tuple[RefundResult, ...] | None:
     return tuple(_refund(refund) for refund in data[:100])
 
 
+def _invoice_tax(invoice: dict) -> tuple[int, bool]:
+    """(tax, included) of an invoice from its `total_taxes` (Stripe Tax's amounts; none without it)."""
+    taxes = invoice.get("total_taxes")
+    if taxes is None:
+        return 0, False
+    if not isinstance(taxes, list) or not all(isinstance(tax, dict) for tax in taxes[:100]) or len(taxes) > 100:
+        raise MalformedEvent("The total_taxes of the invoice aren't a list of taxes.")
+    amounts = [_amount(tax, "amount", "a tax of the invoice") or 0 for tax in taxes]
+    behaviours = {tax.get("tax_behavior") for tax in taxes if tax.get("amount")}
+    if not behaviours <= {"inclusive", "exclusive"} or len(behaviours) > 1:
+        raise MalformedEvent("The taxes of the invoice aren't all inclusive or all exclusive.")
+    total = sum(amounts)
+    if total > MAX_AMOUNT_CENTS:
+        raise MalformedEvent("The taxes of the invoice add up to more than an amount can be.")
+    return total, behaviours == {"inclusive"}
+
+
 def _checked_totals(session: dict) -> CheckoutTotals:
     what = "the checkout session"
     if session.get("total_details") is not None and not isinstance(session["total_details"], dict):
@@ -479,8 +517,10 @@ def _checked_totals(session: dict) -> CheckoutTotals:
     currency = session.get("currency")
     if currency is not None and not (isinstance(currency, str) and re.fullmatch(r"[A-Za-z]{3}", currency)):
         raise MalformedEvent(f"The currency of {what} isn't a three-letter currency code.")
-    for obj, key in ((session, "amount_subtotal"), (session, "amount_total"), (details, "amount_discount")):
+    for obj, key in ((session, "amount_subtotal"), (session, "amount_total")):
         _amount(obj, key, what)
+    for key in ("amount_discount", "amount_tax"):
+        _amount(details, key, what)
     return checkout_totals(session)
 
 

@@ -118,6 +118,11 @@ class CreatorProfile(Model):
     stripe_charges_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     stripe_details_submitted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     stripe_payouts_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Stripe Tax (when the operator turns it on): the creator is the liable party. Their connected account's
+    # tax settings are active once they gave a head office address; until then their sales carry no tax.
+    stripe_tax_active: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Whether their prices include tax (VAT-style) or tax is added on top at checkout (US sales tax style).
+    prices_include_tax: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Set by an operator: the offerings leave the catalog and the studio is closed; learners keep access.
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

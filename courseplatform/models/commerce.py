@@ -113,7 +113,9 @@ class Order(Model):
         money_check("refund_pending_cents"),
         money_check("discount_cents"),
         money_check("processor_fee_settled_cents"),
+        money_check("tax_cents"),
         sa.CheckConstraint("refunded_cents <= amount_cents", name="refund_within_amount"),
+        sa.CheckConstraint("tax_cents <= amount_cents", name="tax_within_amount"),
         sa.UniqueConstraint("provider", "checkout_id", name="uq_orders_provider_checkout_id"),
         sa.Index("ix_orders_course_status", "course_id", "status"),
         sa.Index("ix_orders_learner_created", "learner_id", "created_at"),
@@ -141,6 +143,13 @@ class Order(Model):
     # list price: list price = amount_cents + discount_cents.
     discount_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     coupon_id: Mapped[int | None] = mapped_column(sa.ForeignKey("coupons.id", ondelete="RESTRICT"))
+    # Sales tax or VAT inside `amount_cents` (Stripe Tax): the creator's to remit, never income. With
+    # `tax_included` the price held it (VAT-style); without, it was added on top of the price at checkout.
+    tax_cents: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
+    tax_included: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The VAT or GST number a business buyer gave at checkout (Stripe's type, e.g. eu_vat, and value), for its receipt.
+    buyer_tax_id_type: Mapped[str | None] = mapped_column(sa.String(32))
+    buyer_tax_id: Mapped[str | None] = mapped_column(sa.String(64))
     # A payment plan's instalment: the plan, which instalment (1 is the checkout's), and for Stripe its invoice.
     plan_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_plans.id", ondelete="RESTRICT"))
     instalment: Mapped[int | None] = mapped_column()
@@ -195,9 +204,17 @@ class Order(Model):
         return self.status is OrderStatus.PENDING and self.payment_intent_id is not None
 
     @hybrid_property
+    def revenue_cents(self) -> int:
+        """What the learner paid for the offering itself: the amount less the tax collected with it."""
+        return self.amount_cents - self.tax_cents
+
+    @hybrid_property
     def sale_net_cents(self) -> int:
-        """What the sale brought the creator: the amount less the processor's and the platform's fees."""
-        return self.amount_cents - self.processor_fee_cents - self.platform_fee_cents
+        """What the sale brought the creator: the amount less the tax in it, the processor's and the platform's fees.
+
+        Tax passes through the creator's account to the tax authority: it is never income.
+        """
+        return self.amount_cents - self.tax_cents - self.processor_fee_cents - self.platform_fee_cents
 
     @property
     def refunds_requested_cents(self) -> int:
@@ -213,7 +230,13 @@ class Order(Model):
 
     @property
     def list_price_cents(self) -> int:
-        return self.amount_cents + self.discount_cents
+        """The offering's price before a coupon (tax included if the price included it, as the learner saw it)."""
+        return self.amount_cents + self.discount_cents - self.tax_added_cents
+
+    @property
+    def tax_added_cents(self) -> int:
+        """Tax added on top of the price at checkout (none when the price included it)."""
+        return 0 if self.tax_included else self.tax_cents
 
     def can_transition_to(self, status: OrderStatus) -> bool:
         return status in ORDER_TRANSITIONS[self.status]
@@ -242,6 +265,7 @@ class Refund(Model):
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="refund_amount_positive"),
         money_check("platform_fee_refunded_cents"),
+        money_check("tax_cents"),
         sa.UniqueConstraint("provider_refund_id", name="uq_refunds_provider_refund_id"),
         sa.Index("ix_refunds_order_id", "order_id"),
         sa.Index("ix_refunds_created_at", "created_at"),
@@ -253,6 +277,8 @@ class Refund(Model):
     amount_cents: Mapped[int] = mapped_column(active_history=True)
     # The share of the platform fee given back with it (refunds are proportional).
     platform_fee_refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
+    # The share of the order's tax given back with it (proportional too, as Stripe Tax reverses it).
+    tax_cents: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
     provider_refund_id: Mapped[str | None] = mapped_column(sa.String(255))
     status: Mapped[RefundStatus] = mapped_column(
         enum_column(RefundStatus, "refund_status"),
@@ -269,24 +295,29 @@ class Refund(Model):
     order: Mapped[Order] = relationship(back_populates="refunds")
 
     @hybrid_property
+    def revenue_cents(self) -> int:
+        """The refund less the tax given back with it: what it took from the sale's revenue."""
+        return self.amount_cents - self.tax_cents
+
+    @hybrid_property
     def refund_net_cents(self) -> int:
-        """What the refund took back from the creator: the amount less the platform fee returned with it.
+        """What the refund took back from the creator: the amount less its tax and the platform fee returned with it.
 
         The processor keeps its fee on a refunded payment, so none of it comes back.
         """
-        return self.amount_cents - self.platform_fee_refunded_cents
+        return self.amount_cents - self.tax_cents - self.platform_fee_refunded_cents
 
 
 # ---------------------------------------------------------------------------
 # What a creator keeps: the one definition of net revenue
 # ---------------------------------------------------------------------------
 #
-# A settled order's net to the creator = amount − processor fee − platform fee (Order.sale_net_cents)
-# − for each counted refund, its amount − the platform fee returned with it
-# (Refund.refund_net_cents). Every screen and export sums these, in SQL: the studio, an
-# offering's overview, the payouts ledger, the running sales totals (courseplatform/stats.py),
-# and the revenue view and its CSV (which count
-# the two halves in the months they happened).
+# A settled order's net to the creator = amount − tax − processor fee − platform fee (Order.sale_net_cents)
+# − for each counted refund, its amount − its share of the tax − the platform fee returned with it
+# (Refund.refund_net_cents). Tax collected for the creator is theirs to remit, never income. Every
+# screen and export sums these, in SQL: the studio, an offering's overview, the payouts ledger, the
+# running sales totals (courseplatform/stats.py), and the revenue view and its CSV (which count the
+# two halves in the months they happened).
 
 
 def counted_refunds() -> sa.ColumnElement[bool]:
@@ -295,7 +326,8 @@ def counted_refunds() -> sa.ColumnElement[bool]:
 
 
 def order_refunds() -> sa.Subquery:
-    """Per order, its counted refunds summed: `amount_cents`, `platform_fee_cents` returned, `net_cents` taken back.
+    """Per order, its counted refunds summed: `amount_cents` (`revenue_cents` without tax, and `tax_cents`),
+    `platform_fee_cents` returned, `net_cents` taken back.
 
     Outer-join it on `order_id` and pass it to `order_net_cents`.
     """
@@ -303,6 +335,8 @@ def order_refunds() -> sa.Subquery:
         sa.select(
             Refund.order_id.label("order_id"),
             whole_sum(Refund.amount_cents).label("amount_cents"),
+            whole_sum(Refund.revenue_cents).label("revenue_cents"),
+            whole_sum(Refund.tax_cents).label("tax_cents"),
             whole_sum(Refund.platform_fee_refunded_cents).label("platform_fee_cents"),
             whole_sum(Refund.refund_net_cents).label("net_cents"),
         )

@@ -397,7 +397,7 @@ def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], 
                 Order.offering_id,
                 bucket.label("bucket"),
                 sa.func.count(Order.id),
-                whole_sum(Order.amount_cents),
+                whole_sum(Order.revenue_cents),
                 whole_sum(Order.sale_net_cents),
                 whole_sum(Order.discount_cents),
             )
@@ -414,7 +414,7 @@ def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], 
                 Order.offering_id,
                 bucket.label("bucket"),
                 sa.func.count(Refund.id),
-                whole_sum(Refund.amount_cents),
+                whole_sum(Refund.revenue_cents),
                 whole_sum(Refund.refund_net_cents),
                 _constant(0),
             )
@@ -609,7 +609,7 @@ def _recurring(profile: CreatorProfile, edges: list[datetime]) -> RecurringFigur
     def collected(*conditions) -> sa.ScalarSelect[int]:
         """What learners paid in the period for this kind of sale (one-off, membership, plan instalment)."""
         return (
-            sa.select(whole_sum(Order.amount_cents))
+            sa.select(whole_sum(Order.revenue_cents))
             .join(Offering, Order.offering_id == Offering.id)
             .outerjoin(PaymentPlan, Order.plan_id == PaymentPlan.id)
             .where(*sold_between(profile, start, end), *conditions)

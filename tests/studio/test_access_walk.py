@@ -47,6 +47,14 @@ from ..helpers import csrf_token_from
 
 # The creator's own payouts: no ids, so another creator reaches only their own account.
 PAYOUTS = ("/studio/payouts", "/studio/payouts/connect", "/studio/payouts/return", "/studio/payouts/refresh")
+# Their own sales tax settings: no ids (a registration's is posted, and Stripe scopes it to their account).
+# Without STRIPE_TAX, as here, they answer 404 to everyone (tests/checkout/test_stripe_tax.py walks them with it).
+TAX = (
+    "/studio/payouts/tax",
+    "/studio/payouts/tax/settings",
+    "/studio/payouts/tax/registrations",
+    "/studio/payouts/tax/registrations/end",
+)
 # Their own coupons: the list and the form (a coupon's id is, and answers 404 to another).
 COUPONS = ("/studio/coupons",)
 # Their own CE approvals and policies: no ids either (an approval's id is, and answers 404 to another).
@@ -194,6 +202,7 @@ def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
             "/studio/uploads",
             "/studio/files",
             *PAYOUTS,
+            *TAX,
             *REVENUE,
             *CE,
             *COUPONS,
@@ -213,7 +222,9 @@ def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
 
     web.login("owner@example.org", PASSWORD)
     for method, url in urls:
-        if method == "GET" and url in STRIPE_LANDINGS:
+        if url in TAX:
+            assert attempt(method, url).status_code == 404, url  # the operator hasn't turned tax on
+        elif method == "GET" and url in STRIPE_LANDINGS:
             # Where Stripe sends the creator back; with no Stripe account, straight on to Payouts.
             assert client.get(url).headers["Location"] == "/studio/payouts", url
         elif method == "GET":

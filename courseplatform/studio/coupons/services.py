@@ -158,7 +158,7 @@ def coupon_page(profile: CreatorProfile, page: int) -> Page[CouponRow]:
             sa.select(
                 Order.coupon_id.label("coupon_id"),
                 whole_sum(Order.discount_cents).label("discount"),
-                whole_sum(Order.amount_cents).label("paid"),
+                whole_sum(Order.revenue_cents).label("paid"),
             )
             .where(Order.coupon_id.in_(ids), Order.status.in_(SETTLED_STATUSES))
             .group_by(Order.coupon_id)

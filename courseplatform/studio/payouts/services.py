@@ -155,9 +155,9 @@ class EarningsTotals:
 
     currency: str
     orders: int
-    gross_cents: int
+    gross_cents: int  # what learners paid, less the tax in it
     discount_cents: int  # what coupons took off the list prices (gross is what learners paid)
-    refunded_cents: int
+    refunded_cents: int  # less the tax given back with it
     processor_fee_cents: int
     platform_fee_cents: int  # after the share given back with refunds
     platform_fee_refunded_cents: int
@@ -165,6 +165,7 @@ class EarningsTotals:
     estimated_fees: int  # how many of the orders' processor fees are estimates
     plan_owed_cents: int = 0  # what learners on running payment plans still owe (not earned yet)
     plans_running: int = 0
+    tax_cents: int = 0  # sales tax and VAT collected for the creator to remit, less what refunds gave back
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ class EarningsRow:
     offering_title: str
     learner_email: str
     currency: str
-    amount_cents: int
+    amount_cents: int  # paid for the offering, without tax
     discount_cents: int
     coupon_code: str | None
     processor_fee_cents: int
@@ -192,6 +193,9 @@ class EarningsRow:
     plan_paid_cents: int = 0
     plan_owed_cents: int = 0
     plan_status: PlanStatus | None = None
+    tax_cents: int = 0  # the tax paid with it (not the creator's income), less what refunds gave back
+    buyer_tax_id: str | None = None
+    list_price_cents: int = 0  # the offering's price before a code (tax included if the price held it)
 
     @property
     def status_label(self) -> str:
@@ -214,11 +218,12 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
     owe, and one page, in three queries.
 
     Each row reads amount − refunded − processor fee − (platform fee − platform fee returned)
-    = net, the net of `order_net_cents`: Stripe keeps its processing fee when a payment is
-    refunded; the platform fee is returned in proportion to the refund.
+    = net, the net of `order_net_cents`, the amount and refunds both without their tax: Stripe keeps
+    its processing fee when a payment is refunded; the platform fee is returned in proportion to the refund.
     """
     refunds = order_refunds()
-    refunded = sa.func.coalesce(refunds.c.amount_cents, 0)
+    refunded = sa.func.coalesce(refunds.c.revenue_cents, 0)
+    tax = Order.tax_cents - sa.func.coalesce(refunds.c.tax_cents, 0)
     fee_back = sa.func.coalesce(refunds.c.platform_fee_cents, 0)
     net = order_net_cents(refunds)
     settled = (
@@ -241,12 +246,14 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             platform_fee_refunded_cents=row.platform_back,
             net_cents=row.net,
             estimated_fees=row.estimated,
+            tax_cents=row.tax,
         )
         for row in db.session.execute(
             settled.add_columns(
                 Order.currency.label("currency"),
                 sa.func.count(Order.id).label("orders"),
-                whole_sum(Order.amount_cents).label("gross"),
+                whole_sum(Order.revenue_cents).label("gross"),
+                whole_sum(tax).label("tax"),
                 whole_sum(Order.discount_cents).label("discount"),
                 whole_sum(refunded).label("refunded"),
                 whole_sum(Order.processor_fee_cents).label("processor"),
@@ -293,7 +300,12 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             Offering.title,
             User.email,
             Order.currency,
-            Order.amount_cents,
+            Order.revenue_cents.label("revenue_cents"),
+            tax.label("tax_cents"),
+            (Order.amount_cents + Order.discount_cents - sa.case((Order.tax_included, 0), else_=Order.tax_cents)).label(
+                "list_price_cents"
+            ),
+            Order.buyer_tax_id,
             Order.discount_cents,
             Coupon.code.label("coupon_code"),
             Order.processor_fee_cents,
@@ -327,7 +339,10 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             offering_title=row.title,
             learner_email=row.email,
             currency=row.currency,
-            amount_cents=row.amount_cents,
+            amount_cents=row.revenue_cents,
+            tax_cents=row.tax_cents,
+            buyer_tax_id=row.buyer_tax_id,
+            list_price_cents=row.list_price_cents,
             discount_cents=row.discount_cents,
             coupon_code=row.coupon_code,
             processor_fee_cents=row.processor_fee_cents,
