@@ -17,6 +17,16 @@ What is faked
       zero, a percentage rounded half up); completing the session redeems it, and one redeemed
       ``max_redemptions`` times is no longer ``valid``. ``discounts`` with ``allow_promotion_codes``, an
       unknown or spent coupon, or one in another currency are refused as Stripe refuses them.
+    * Stripe Tax (:mod:`tests.fakes.stripe_tax`): ``GET``/``POST /v1/tax/settings``, ``POST``/``GET
+      /v1/tax/registrations``, ``GET``/``POST /v1/tax/registrations/<id>`` (each account's own, by the
+      ``Stripe-Account`` header), ``GET /v1/customers/<id>/tax_ids[/<id>]``; a session's ``automatic_tax``
+      (with its ``liability``), ``tax_id_collection``, prices' ``tax_behavior`` and products' ``tax_code``,
+      ``payment_intent_data[on_behalf_of]``, ``subscription_data[on_behalf_of]`` and
+      ``subscription_data[invoice_settings][issuer]``, refused as Stripe refuses them; the tax computed when the
+      buyer completes the session (``complete_session(country=…, postal_code=…, state=…, tax_ids=…)``) and on each
+      subscription invoice (``total_taxes``). Controls: :meth:`FakeStripe.set_tax_rate`,
+      :meth:`FakeStripe.register_for_tax`, :meth:`FakeStripe.clear_tax_settings`; inspection:
+      :meth:`FakeStripe.tax_settings`, :meth:`FakeStripe.total_taxes`, :meth:`FakeStripe.tax_codes`.
     * ``expand[]`` on every ``GET``/``POST`` answer (ids are replaced by the stored
       objects, along dotted paths such as ``payment_intent.latest_charge.balance_transaction``).
     * Bearer authentication (present or 401), idempotency keys (replay, or 400
@@ -41,10 +51,11 @@ What is not faked
     * Webhook delivery: the fake never calls the application. Tests build an event with
       :meth:`FakeStripe.event`, sign it with :meth:`FakeStripe.signed` and POST it to the
       application's webhook themselves.
-    * Prices, products, customers, subscriptions, invoices, transfers and application fees
-      as objects of their own; list endpoints other than refunds; pagination; search; API versions
+    * Prices, products, transfers, application fees and tax rates as objects of their own; list endpoints other
+      than refunds, invoices, invoice payments, tax registrations and customers' tax IDs; pagination; search;
+      Stripe's tax rules (a test sets the rates; see :mod:`tests.fakes.stripe_tax`); API versions
       (the ``Stripe-Version`` header is recorded, not enforced);
-      ``Stripe-Account`` scoping (the header is recorded, not enforced); rate limits;
+      ``Stripe-Account`` scoping outside Stripe Tax (the header is recorded, not enforced); rate limits;
       time passing (sessions never expire by themselves).
     * Stripe's parameter typing is only applied to the parameters the fake reads. Other
       parameters are accepted and recorded as the strings the library sent.
