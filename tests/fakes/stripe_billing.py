@@ -12,6 +12,13 @@ Mixed into :class:`tests.fakes.stripe_api.FakeStripe`. Time moves only when a te
   "mark the subscription as unpaid" does) and :meth:`pay_invoice` (the customer paid on the hosted
   invoice page) move a failed invoice on.
 
+With Stripe Tax (:mod:`tests.fakes.stripe_tax`), a subscription started by a session with automatic tax keeps
+its ``automatic_tax`` (and liability), ``on_behalf_of`` and ``invoice_settings.issuer``, the customer keeps the
+buyer's address and tax IDs, and every invoice computes its tax from them (``total_taxes``, ``total`` with exclusive
+tax, ``subtotal_excluding_tax``, ``total_excluding_tax``); the platform's ``application_fee_percent`` is of the
+total, tax included. A schedule's phase governs these too, and a phase updated without ``automatic_tax`` turns it
+off, as at Stripe.
+
 Each control returns the objects an event would carry; tests send the events themselves, in any
 order and any number of times.
 """

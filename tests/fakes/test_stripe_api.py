@@ -845,3 +845,16 @@ def test_a_schedule_phase_without_automatic_tax_turns_it_off(
             schedule.id, params={"phases": [{**kept, "automatic_tax": {"enabled": True, "liability": liable}}]}
         )
     assert caught.value.param == "phases[0][automatic_tax][liability]"
+
+
+def test_adaptive_pricing_converts_the_tax_too(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    fake.register_for_tax("US", state="NY")
+    fake.set_tax_rate("US", "10", state="NY")
+    session = stripe_client.v1.checkout.sessions.create(params=tax_session_params(allow_promotion_codes=True))
+
+    paid = fake.complete_session(session.id, state="NY", discount=1000, presentment_currency="eur", fx_rate="0.9")
+
+    assert (paid["amount_subtotal"], paid["amount_total"]) == (9000, 8910)
+    assert (paid["total_details"]["amount_discount"], paid["total_details"]["amount_tax"]) == (900, 810)
+    assert paid["currency_conversion"]["amount_total"] == 9900  # 10000 − 1000 + 10 % tax, in dollars
+    assert fake.payment_intents[paid["payment_intent"]]["amount"] == 8910
