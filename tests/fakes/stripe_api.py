@@ -17,6 +17,16 @@ What is faked
       zero, a percentage rounded half up); completing the session redeems it, and one redeemed
       ``max_redemptions`` times is no longer ``valid``. ``discounts`` with ``allow_promotion_codes``, an
       unknown or spent coupon, or one in another currency are refused as Stripe refuses them.
+    * Stripe Tax (:mod:`tests.fakes.stripe_tax`): ``GET``/``POST /v1/tax/settings``, ``POST``/``GET
+      /v1/tax/registrations``, ``GET``/``POST /v1/tax/registrations/<id>`` (each account's own, by the
+      ``Stripe-Account`` header), ``GET /v1/customers/<id>/tax_ids[/<id>]``; a session's ``automatic_tax``
+      (with its ``liability``), ``tax_id_collection``, prices' ``tax_behavior`` and products' ``tax_code``,
+      ``payment_intent_data[on_behalf_of]``, ``subscription_data[on_behalf_of]`` and
+      ``subscription_data[invoice_settings][issuer]``, refused as Stripe refuses them; the tax computed when the
+      buyer completes the session (``complete_session(country=…, postal_code=…, state=…, tax_ids=…)``) and on each
+      subscription invoice (``total_taxes``). Controls: :meth:`FakeStripe.set_tax_rate`,
+      :meth:`FakeStripe.register_for_tax`, :meth:`FakeStripe.clear_tax_settings`; inspection:
+      :meth:`FakeStripe.tax_settings`, :meth:`FakeStripe.total_taxes`, :meth:`FakeStripe.tax_codes`.
     * ``expand[]`` on every ``GET``/``POST`` answer (ids are replaced by the stored
       objects, along dotted paths such as ``payment_intent.latest_charge.balance_transaction``).
     * Bearer authentication (present or 401), idempotency keys (replay, or 400
@@ -41,10 +51,11 @@ What is not faked
     * Webhook delivery: the fake never calls the application. Tests build an event with
       :meth:`FakeStripe.event`, sign it with :meth:`FakeStripe.signed` and POST it to the
       application's webhook themselves.
-    * Prices, products, customers, subscriptions, invoices, transfers and application fees
-      as objects of their own; list endpoints other than refunds; pagination; search; API versions
+    * Prices, products, transfers, application fees and tax rates as objects of their own; list endpoints other
+      than refunds, invoices, invoice payments, tax registrations and customers' tax IDs; pagination; search;
+      Stripe's tax rules (a test sets the rates; see :mod:`tests.fakes.stripe_tax`); API versions
       (the ``Stripe-Version`` header is recorded, not enforced);
-      ``Stripe-Account`` scoping (the header is recorded, not enforced); rate limits;
+      ``Stripe-Account`` scoping outside Stripe Tax (the header is recorded, not enforced); rate limits;
       time passing (sessions never expire by themselves).
     * Stripe's parameter typing is only applied to the parameters the fake reads. Other
       parameters are accepted and recorded as the strings the library sent.
@@ -98,6 +109,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from .stripe_billing import BillingMixin
+from .stripe_tax import TaxMixin
 
 JSON = dict[str, Any]
 
@@ -359,7 +371,7 @@ def _handler_class(is_down: Callable[[], bool]) -> type[WSGIRequestHandler]:
 # --------------------------------------------------------------------------- the fake
 
 
-class FakeStripe(BillingMixin):
+class FakeStripe(BillingMixin, TaxMixin):
     """In-memory Stripe, answering over HTTP on loopback.
 
     State lives in plain dicts keyed by id (:attr:`sessions`, :attr:`payment_intents`,
@@ -392,6 +404,7 @@ class FakeStripe(BillingMixin):
             ("GET", re.compile(r"/v1/coupons/([^/]+)"), self._get_coupon),
             ("DELETE", re.compile(r"/v1/coupons/([^/]+)"), self._delete_coupon),
             *self._billing_routes(),
+            *self._tax_routes(),
         ]
         self.reset()
 
@@ -447,6 +460,9 @@ class FakeStripe(BillingMixin):
             self.disputes: dict[str, JSON] = {}
             self.coupons: dict[str, JSON] = {}
             self._reset_billing()
+            self._reset_tax()
+            #: The ``Stripe-Account`` header of the request being answered (the lock makes it one at a time).
+            self._acting_account: str | None = None
             #: Every request received, oldest first (requests reset while "down" are not).
             self.requests: list[RecordedRequest] = []
             #: Unexpected exceptions raised inside the fake (answered as 500 api_error).
@@ -498,6 +514,18 @@ class FakeStripe(BillingMixin):
         with self._lock:
             return copy.deepcopy(self._session_extras[session_id]["payment_intent_data"])
 
+    def tax_codes(self, session_id: str) -> list[str | None]:
+        """The tax code each of a session's line items named (``price_data[product_data][tax_code]``), or None."""
+        with self._lock:
+            return list(self._session_extras[session_id]["tax_codes"])
+
+    def total_taxes(self, session_id: str) -> list[JSON]:
+        """The taxes computed when the session completed, shaped like an invoice's ``total_taxes`` (one per tax
+        behaviour; empty without automatic tax). Stripe shows a session's only as ``total_details.amount_tax``.
+        """
+        with self._lock:
+            return copy.deepcopy(self._session_extras[session_id]["total_taxes"])
+
     def line_items(self, session_id: str) -> list[JSON]:
         """A session's line items, shaped like Stripe's ``item`` objects."""
         with self._lock:
@@ -516,6 +544,10 @@ class FakeStripe(BillingMixin):
         fx_rate: str = "1",
         settlement_currency: str | None = None,
         exchange_rate: str | None = None,
+        country: str = "US",
+        postal_code: str | None = None,
+        state: str | None = None,
+        tax_ids: list[tuple[str, str]] | None = None,
     ) -> JSON:
         """The customer finishes Checkout.
 
@@ -530,14 +562,30 @@ class FakeStripe(BillingMixin):
         that currency at ``fx_rate`` (customer currency per unit of ours) and the session
         carries ``currency_conversion``; the payment then settles in our currency.
         ``settlement_currency`` and ``exchange_rate`` (settlement units per charge unit)
-        settle the charge in another currency. Returns the session as a webhook carries it
+        settle the charge in another currency.
+
+        ``country``, ``postal_code`` and ``state`` are the buyer's billing address and ``tax_ids`` the
+        ``(type, value)`` tax IDs they entered (only on a session with ``tax_id_collection`` enabled). With
+        automatic tax on, the tax is computed there (see :mod:`tests.fakes.stripe_tax`): exclusive tax is added to
+        ``amount_total``, so the payment is the total with tax. Returns the session as a webhook carries it
         (``payment_intent`` as an id).
         """
         with self._lock:
             session = self._session(session_id)
             if session["status"] != "open":
                 raise ValueError(f"Checkout Session {session_id} is {session['status']}, not open")
+            address = self._address(country, postal_code, state)
+            buyer_tax_ids = self._checked_tax_ids(session, tax_ids)
             self._apply_discount(session, discount)
+            self._tax_session(session, address, buyer_tax_ids)
+            session["customer_details"] = {
+                "address": address,
+                "email": session["customer_email"],
+                "name": None,
+                "phone": None,
+                "tax_exempt": "none",
+                "tax_ids": buyer_tax_ids,
+            }
             if presentment_currency is not None:
                 self._adapt(session, presentment_currency.lower(), Decimal(fx_rate))
                 if settlement_currency is None:
@@ -583,7 +631,6 @@ class FakeStripe(BillingMixin):
                 payment_status="unpaid",
                 payment_intent=intent_id,
                 url=None,
-                customer_details={"email": session["customer_email"], "name": None, "phone": None},
             )
             if paid:
                 self._succeed(session, intent, fee)
@@ -603,6 +650,8 @@ class FakeStripe(BillingMixin):
     def _adapt(self, session: JSON, currency: str, rate: Decimal) -> None:
         """Adaptive Pricing: the customer sees and pays the session's amounts in ``currency``."""
         source = session["currency"]
+        details = session["total_details"]
+        exclusive_tax = session["amount_total"] - (session["amount_subtotal"] - details["amount_discount"])
         session["currency_conversion"] = {
             "amount_subtotal": session["amount_subtotal"],
             "amount_total": session["amount_total"],
@@ -611,8 +660,9 @@ class FakeStripe(BillingMixin):
         }
         for key in ("amount_subtotal", "amount_total"):
             session[key] = _convert(session[key], source, currency, rate)
-        details = session["total_details"]
-        details["amount_discount"] = session["amount_subtotal"] - session["amount_total"]
+        details["amount_tax"] = _convert(details["amount_tax"], source, currency, rate)
+        exclusive_tax = _convert(exclusive_tax, source, currency, rate)
+        details["amount_discount"] = session["amount_subtotal"] - session["amount_total"] + exclusive_tax
         session["currency"] = currency
 
     def settle_async(self, session_id: str, succeeded: bool, *, fee: int | None = None) -> JSON:
@@ -878,6 +928,7 @@ class FakeStripe(BillingMixin):
                     replay = self._replay((headers.get("Stripe-Account"), key), request.method, request.path, params)
                     if replay is not None:
                         return replay
+                self._acting_account = headers.get("Stripe-Account")
                 body = self._dispatch(request.method, request.path, params)
             except _ApiError as e:
                 return self._json(e.status, e.body)
@@ -968,6 +1019,7 @@ class FakeStripe(BillingMixin):
             self.disputes,
             self.coupons,
             *self._billing_stores(),
+            *self._tax_stores(),
         ):
             if object_id in store:
                 return store[object_id]
@@ -1013,7 +1065,7 @@ class FakeStripe(BillingMixin):
         if not mode:
             raise _missing("mode")
         _one_of(mode, "mode", ("payment", "setup", "subscription"))
-        items, currency = self._session_line_items(params, required=mode != "setup")
+        items, currency, tax_codes = self._session_line_items(params, required=mode != "setup")
         now = _now()
         expires_at = _int(params.get("expires_at"), "expires_at")
         if expires_at is None:
@@ -1036,6 +1088,7 @@ class FakeStripe(BillingMixin):
             pi_data: JSON = {}
         else:
             pi_data = self._payment_intent_data(params.get("payment_intent_data"))
+        automatic_tax, tax_id_collection, tax_behaviors = self._session_tax(params, items)
         session_id = _new_id("cs_test_", 24)
         subtotal = sum(item["amount_total"] for item in items)
         allow_codes = _bool(params.get("allow_promotion_codes"), "allow_promotion_codes")
@@ -1048,6 +1101,8 @@ class FakeStripe(BillingMixin):
             "allow_promotion_codes": allow_codes,
             "amount_subtotal": subtotal,
             "amount_total": subtotal - discount,
+            # Tax is known once the buyer gives an address on the payment page (complete_session).
+            "automatic_tax": self._session_automatic_tax(automatic_tax),
             "cancel_url": params.get("cancel_url"),
             "client_reference_id": params.get("client_reference_id"),
             "created": now,
@@ -1068,26 +1123,35 @@ class FakeStripe(BillingMixin):
             "status": "open",
             "submit_type": params.get("submit_type"),
             "success_url": params.get("success_url"),
+            "tax_id_collection": tax_id_collection,
             "total_details": {"amount_discount": discount, "amount_shipping": 0, "amount_tax": 0},
             "ui_mode": params.get("ui_mode") or "hosted",
             "url": f"{self.url}/pay/{session_id}",
         }
         self.sessions[session_id] = session
-        self._session_extras[session_id] = {"payment_intent_data": pi_data, "line_items": items}
+        self._session_extras[session_id] = {
+            "payment_intent_data": pi_data,
+            "line_items": items,
+            "tax_behaviors": tax_behaviors,
+            "tax_codes": tax_codes,
+            "total_taxes": [],
+        }
         if mode == "subscription":
             self._session_extras[session_id]["subscription_data"] = subscription_data
             session.update(subscription=None, invoice=None)
         return session
 
-    def _session_line_items(self, params: JSON, *, required: bool) -> tuple[list[JSON], str | None]:
+    def _session_line_items(self, params: JSON, *, required: bool) -> tuple[list[JSON], str | None, list[str | None]]:
+        """The session's line items as Stripe's ``item`` objects, their currency, and their products' tax codes."""
         raw = params.get("line_items")
         if not raw:
             if required:
                 raise _missing("line_items")
-            return [], None
+            return [], None, []
         if not isinstance(raw, list):
             raise _ApiError(400, "Invalid array", param="line_items")
         items: list[JSON] = []
+        tax_codes: list[str | None] = []
         currencies: set[str] = set()
         for i, item in enumerate(raw):
             name = f"line_items[{i}]"
@@ -1106,7 +1170,13 @@ class FakeStripe(BillingMixin):
             product_data = _dict(price_data.get("product_data"), f"{name}[price_data][product_data]")
             if not product_data.get("name") and not price_data.get("product"):
                 raise _missing(f"{name}[price_data][product_data][name]")
+            behavior = price_data.get("tax_behavior") or "unspecified"
+            _one_of(behavior, f"{name}[price_data][tax_behavior]", ("inclusive", "exclusive", "unspecified"))
+            tax_code = product_data.get("tax_code")
+            if tax_code:
+                tax_code = self._tax_code(tax_code, f"{name}[price_data][product_data][tax_code]")
             currencies.add(currency)
+            tax_codes.append(tax_code or None)
             items.append(
                 {
                     "id": _new_id("li_"),
@@ -1122,13 +1192,14 @@ class FakeStripe(BillingMixin):
                         "currency": currency,
                         "unit_amount": unit_amount,
                         "product": price_data.get("product") or _new_id("prod_", 7),
+                        "tax_behavior": behavior,
                         "type": "one_time",
                     },
                 }
             )
         if len(currencies) > 1:
             raise _ApiError(400, "All line items must have the same currency.", param="line_items")
-        return items, currencies.pop()
+        return items, currencies.pop(), tax_codes
 
     def _payment_intent_data(self, raw: Any) -> JSON:
         data = copy.deepcopy(_dict(raw, "payment_intent_data"))
@@ -1147,6 +1218,8 @@ class FakeStripe(BillingMixin):
             if amount is not None:
                 transfer["amount"] = amount
         data["metadata"] = _dict(data.get("metadata"), "payment_intent_data[metadata]")
+        if "on_behalf_of" in data:
+            data["on_behalf_of"] = self._known_account(data["on_behalf_of"], "payment_intent_data[on_behalf_of]")
         return data
 
     def _session_coupon(self, raw: Any, allow_codes: bool | None, currency: str | None) -> JSON | None:

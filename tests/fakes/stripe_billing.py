@@ -12,6 +12,13 @@ Mixed into :class:`tests.fakes.stripe_api.FakeStripe`. Time moves only when a te
   "mark the subscription as unpaid" does) and :meth:`pay_invoice` (the customer paid on the hosted
   invoice page) move a failed invoice on.
 
+With Stripe Tax (:mod:`tests.fakes.stripe_tax`), a subscription started by a session with automatic tax keeps
+its ``automatic_tax`` (and liability), ``on_behalf_of`` and ``invoice_settings.issuer``, the customer keeps the
+buyer's address and tax IDs, and every invoice computes its tax from them (``total_taxes``, ``total`` with exclusive
+tax, ``subtotal_excluding_tax``, ``total_excluding_tax``); the platform's ``application_fee_percent`` is of the
+total, tax included. A schedule's phase governs these too, and a phase updated without ``automatic_tax`` turns it
+off, as at Stripe.
+
 Each control returns the objects an event would carry; tests send the events themselves, in any
 order and any number of times.
 """
@@ -21,6 +28,8 @@ from __future__ import annotations
 import copy
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
+
+from .stripe_tax import TaxMixin
 
 if TYPE_CHECKING:
     from .stripe_api import JSON
@@ -35,8 +44,10 @@ def _api():
     return stripe_api
 
 
-class BillingMixin:
-    """Subscriptions and invoices for :class:`FakeStripe` (which supplies the store, ids and errors)."""
+class BillingMixin(TaxMixin):
+    """Subscriptions and invoices for :class:`FakeStripe` (which supplies the store, ids and errors); their tax
+    comes from :class:`TaxMixin`.
+    """
 
     # Provided by FakeStripe.
     sessions: dict[str, JSON]
@@ -44,6 +55,7 @@ class BillingMixin:
     charges: dict[str, JSON]
     accounts: dict[str, JSON]
     _session_extras: dict[str, JSON]
+    tax_ids: dict[str, JSON]
     _lock: Any
 
     def _billing_routes(self) -> list:
@@ -103,6 +115,11 @@ class BillingMixin:
                 param = "subscription_data[transfer_data][destination]"
                 raise api._no_such("destination", str(destination), param=param, status=400)
         data["metadata"] = api._dict(data.get("metadata"), "subscription_data[metadata]")
+        data["on_behalf_of"] = self._known_account(data.get("on_behalf_of"), "subscription_data[on_behalf_of]")
+        settings = api._dict(data.get("invoice_settings"), "subscription_data[invoice_settings]")
+        issuer = settings.get("issuer")
+        param = "subscription_data[invoice_settings][issuer]"
+        data["invoice_settings"] = {"issuer": self._account_ref(issuer, param) if issuer else {"type": "self"}}
         return data
 
     @staticmethod
@@ -128,20 +145,31 @@ class BillingMixin:
         data = extras["subscription_data"]
         now = api._now()
         customer_id = api._new_id("cus_", 7)
+        details = session["customer_details"]
         self.customers[customer_id] = {
             "id": customer_id,
             "object": "customer",
+            # Stripe keeps the address and tax IDs given in Checkout on the customer; its invoices' tax follows them.
+            "address": copy.deepcopy(details["address"]),
             "email": session["customer_email"],
             "created": now,
             "livemode": False,
             "metadata": {},
+            "tax_exempt": "none",
         }
+        self._customer_tax_ids(customer_id, details["tax_ids"])
+        automatic = session["automatic_tax"]
         item = extras["line_items"][0]
         sub_id = api._new_id("sub_")
         subscription: JSON = {
             "id": sub_id,
             "object": "subscription",
             "application_fee_percent": data.get("application_fee_percent"),
+            "automatic_tax": {
+                "disabled_reason": None,
+                "enabled": automatic["enabled"],
+                "liability": copy.deepcopy(automatic["liability"]),
+            },
             "billing_cycle_anchor": now,
             "cancel_at": None,
             "cancel_at_period_end": False,
@@ -169,16 +197,23 @@ class BillingMixin:
                 "has_more": False,
                 "url": f"/v1/subscription_items?subscription={sub_id}",
             },
+            "invoice_settings": {"account_tax_ids": None, "issuer": copy.deepcopy(data["invoice_settings"]["issuer"])},
             "latest_invoice": None,
             "livemode": False,
             "metadata": dict(data.get("metadata") or {}),
+            "on_behalf_of": data["on_behalf_of"],
             "schedule": None,
             "start_date": now,
             "status": "active",
             "transfer_data": copy.deepcopy(data.get("transfer_data")) or None,
         }
         self.subscriptions[sub_id] = subscription
-        self._subscription_extras[sub_id] = {"email": session["customer_email"], "amount": item["amount_total"]}
+        behaviors = extras["tax_behaviors"]
+        self._subscription_extras[sub_id] = {
+            "email": session["customer_email"],
+            "amount": item["amount_total"],
+            "tax_behavior": behaviors[0] if behaviors else None,
+        }
         invoice = self._new_invoice(subscription, "subscription_create", now, now + MONTH)
         self._pay(invoice, fee)
         session.update(
@@ -188,7 +223,6 @@ class BillingMixin:
             subscription=sub_id,
             invoice=invoice["id"],
             customer=customer_id,
-            customer_details={"email": session["customer_email"], "name": None, "phone": None},
         )
 
     def bill_next(self, subscription_id: str, *, succeed: bool = True, fee: int | None = None) -> JSON:
@@ -261,26 +295,87 @@ class BillingMixin:
 
     # ------------------------------------------------------------------ invoices and their payments
 
+    def _follow_schedule(self, subscription: JSON) -> None:
+        """A schedule governs its subscription: what its phase says, and what it leaves out, is what each invoice gets.
+
+        Stripe replaces phases whole, so a phase updated without ``automatic_tax`` turns automatic tax off, one
+        without ``on_behalf_of`` or ``invoice_settings[issuer]`` goes back to the platform.
+        """
+        schedule = self.subscription_schedules.get(subscription["schedule"] or "")
+        if schedule is None:
+            return
+        phase = schedule["phases"][0]
+        subscription["application_fee_percent"] = phase["application_fee_percent"]
+        subscription["transfer_data"] = copy.deepcopy(phase["transfer_data"])
+        subscription["automatic_tax"] = {
+            "disabled_reason": None,
+            "enabled": phase["automatic_tax"]["enabled"],
+            "liability": copy.deepcopy(phase["automatic_tax"]["liability"]),
+        }
+        subscription["on_behalf_of"] = phase["on_behalf_of"]
+        issuer = (phase["invoice_settings"] or {}).get("issuer") or {"type": "self"}
+        subscription["invoice_settings"]["issuer"] = copy.deepcopy(issuer)
+
+    def _invoice_taxes(self, subscription: JSON, amount: int) -> list[JSON]:
+        """The invoice's ``total_taxes``, from the customer's address and tax IDs (none without automatic tax)."""
+        automatic = subscription["automatic_tax"]
+        if not automatic["enabled"]:
+            return []
+        liability = automatic["liability"] or {"type": "self"}
+        settings = self._settings(liability.get("account"))
+        item = subscription["items"]["data"][0]
+        behavior = (
+            self._resolved_behavior(item, settings)
+            or self._subscription_extras[subscription["id"]]["tax_behavior"]
+            or "exclusive"
+        )
+        customer = self.customers[subscription["customer"]]
+        tax_ids = [
+            {"type": t["type"], "value": t["value"]} for t in self.tax_ids.values() if t["customer"] == customer["id"]
+        ]
+        return self._compute_tax(liability, [(amount, behavior)], 0, customer["address"] or {}, tax_ids)
+
     def _new_invoice(self, subscription: JSON, reason: str, start: int, end: int) -> JSON:
         api = _api()
         invoice_id = api._new_id("in_")
+        self._follow_schedule(subscription)
         amount = self._subscription_extras[subscription["id"]]["amount"]
+        taxes = self._invoice_taxes(subscription, amount)
+        exclusive = self._exclusive(taxes)
+        inclusive = sum(t["amount"] for t in taxes) - exclusive
         item = subscription["items"]["data"][0]
+        customer = self.customers[subscription["customer"]]
+        automatic = subscription["automatic_tax"]
         invoice: JSON = {
             "id": invoice_id,
             "object": "invoice",
-            "amount_due": amount,
+            "amount_due": amount + exclusive,
             "amount_paid": 0,
-            "amount_remaining": amount,
+            "amount_remaining": amount + exclusive,
             "attempt_count": 0,
             "attempted": False,
+            "automatic_tax": {
+                "disabled_reason": None,
+                "enabled": automatic["enabled"],
+                "liability": copy.deepcopy(automatic["liability"]),
+                "provider": "stripe" if automatic["enabled"] else None,
+                "status": "complete" if automatic["enabled"] else None,
+            },
             "billing_reason": reason,
             "collection_method": "charge_automatically",
             "created": start,
             "currency": subscription["currency"],
             "customer": subscription["customer"],
+            "customer_address": copy.deepcopy(customer.get("address")),
             "customer_email": self._subscription_extras[subscription["id"]]["email"],
+            "customer_tax_exempt": "none",
+            "customer_tax_ids": [
+                {"type": t["type"], "value": t["value"]}
+                for t in self.tax_ids.values()
+                if t["customer"] == customer["id"]
+            ],
             "hosted_invoice_url": f"{self.url}/invoice/{invoice_id}",  # type: ignore[attr-defined]
+            "issuer": copy.deepcopy(subscription["invoice_settings"]["issuer"]),
             "lines": {
                 "object": "list",
                 "data": [
@@ -305,6 +400,7 @@ class BillingMixin:
                             },
                         },
                         "quantity": item["quantity"],
+                        "taxes": copy.deepcopy(taxes),
                     }
                 ],
                 "has_more": False,
@@ -313,6 +409,7 @@ class BillingMixin:
             "livemode": False,
             "metadata": {},
             "next_payment_attempt": None,
+            "on_behalf_of": subscription["on_behalf_of"],
             "parent": {
                 "type": "subscription_details",
                 "quote_details": None,
@@ -325,7 +422,10 @@ class BillingMixin:
             "period_start": start,
             "status": "open",
             "subtotal": amount,
-            "total": amount,
+            "subtotal_excluding_tax": amount - inclusive,
+            "total": amount + exclusive,
+            "total_excluding_tax": amount - inclusive,
+            "total_taxes": taxes,
         }
         self.invoices[invoice_id] = invoice
         subscription["latest_invoice"] = invoice_id
@@ -336,11 +436,8 @@ class BillingMixin:
         api = _api()
         subscription = self.subscriptions[invoice["parent"]["subscription_details"]["subscription"]]
         amount = invoice["amount_due"]
-        schedule = self.subscription_schedules.get(subscription["schedule"] or "")
-        if schedule is not None:
-            # A schedule governs its subscription: the phase's fee and transfer are what each payment gets.
-            subscription["application_fee_percent"] = schedule["phases"][0]["application_fee_percent"]
-            subscription["transfer_data"] = copy.deepcopy(schedule["phases"][0]["transfer_data"])
+        self._follow_schedule(subscription)
+        # As at Stripe, the platform's percentage is of the invoice's total, tax included.
         percent = subscription["application_fee_percent"]
         application_fee = None
         if percent is not None:
@@ -363,7 +460,7 @@ class BillingMixin:
             "latest_charge": None,
             "livemode": False,
             "metadata": {},
-            "on_behalf_of": None,
+            "on_behalf_of": subscription["on_behalf_of"],
             "payment_method_types": ["card"],
             "receipt_email": invoice["customer_email"],
             "status": "processing",
@@ -469,6 +566,13 @@ class BillingMixin:
                     "application_fee_percent": subscription["application_fee_percent"],
                     "transfer_data": copy.deepcopy(subscription["transfer_data"]),
                     "currency": subscription["currency"],
+                    "automatic_tax": copy.deepcopy(subscription["automatic_tax"]),
+                    "invoice_settings": {
+                        "account_tax_ids": None,
+                        "days_until_due": None,
+                        "issuer": copy.deepcopy(subscription["invoice_settings"]["issuer"]),
+                    },
+                    "on_behalf_of": subscription["on_behalf_of"],
                 }
             ],
             "released_at": None,
@@ -544,6 +648,7 @@ class BillingMixin:
                         "application_fee_percent": float(fee) if fee not in (None, "") else None,
                         "transfer_data": {"destination": transfer["destination"]} if transfer else None,
                         "currency": schedule["phases"][0]["currency"],
+                        **self._phase_tax(phase, f"phases[{i}]"),
                     }
                 )
             schedule["phases"] = made
@@ -551,6 +656,29 @@ class BillingMixin:
         if metadata is not None:
             schedule["metadata"] = api._dict(metadata, "metadata")
         return schedule
+
+    def _phase_tax(self, phase: JSON, param: str) -> JSON:
+        """A new phase's ``automatic_tax``, ``invoice_settings[issuer]`` and ``on_behalf_of``: what it leaves out, it
+        doesn't have (automatic tax off, the platform issuing), as at Stripe.
+        """
+        api = _api()
+        automatic = self._automatic_tax_param(phase.get("automatic_tax"), f"{param}[automatic_tax]")
+        settings = api._dict(phase.get("invoice_settings"), f"{param}[invoice_settings]")
+        issuer = settings.get("issuer")
+        if issuer:
+            issuer = self._account_ref(issuer, f"{param}[invoice_settings][issuer]")
+        if automatic is not None and automatic["enabled"]:
+            self._require_active_settings(automatic["liability"], f"{param}[automatic_tax][enabled]")
+            self._match_issuer(automatic["liability"], issuer, f"{param}[automatic_tax][liability]")
+        return {
+            "automatic_tax": {
+                "disabled_reason": None,
+                "enabled": bool(automatic and automatic["enabled"]),
+                "liability": automatic["liability"] if automatic else None,
+            },
+            "invoice_settings": {"account_tax_ids": None, "days_until_due": None, "issuer": issuer} if issuer else None,
+            "on_behalf_of": self._known_account(phase.get("on_behalf_of"), f"{param}[on_behalf_of]"),
+        }
 
     def _get_invoice(self, params: JSON, invoice_id: str) -> JSON:
         invoice = self.invoices.get(invoice_id)

@@ -363,3 +363,498 @@ def test_pending_refunds_count_on_the_charge_until_they_fail(
     assert stripe_client.v1.refunds.retrieve(first.id).status == "failed"
     with pytest.raises(ValueError, match="already failed"):
         fake.settle_refund(first.id, "succeeded")
+
+
+# --------------------------------------------------------------------------- Stripe Tax
+
+
+def tax_session_params(**overrides: object) -> dict:
+    """A one-off course sale with automatic tax and tax ID collection on."""
+    params: dict = {
+        "mode": "payment",
+        "customer_email": "ann@example.com",
+        "success_url": "https://aqueduct.test/paid",
+        "automatic_tax": {"enabled": True},
+        "tax_id_collection": {"enabled": True},
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": "usd",
+                    "unit_amount": 10000,
+                    "tax_behavior": "exclusive",
+                    "product_data": {"name": "Course", "tax_code": "txcd_10103000"},
+                },
+            }
+        ],
+    }
+    params.update(overrides)
+    return params
+
+
+def teacher_with_tax(fake: FakeStripe, stripe_client: stripe.StripeClient, country: str = "GB") -> str:
+    """A connected account with its head office set, registered for tax in its own country."""
+    teacher = fake.add_account(country=country)["id"]
+    stripe_client.v1.tax.settings.update(
+        params={"head_office": {"address": {"country": country, "postal_code": "EC1A 1BB"}}},
+        options={"stripe_account": teacher},
+    )
+    fake.register_for_tax(country, account_id=teacher)
+    return teacher
+
+
+def test_tax_settings_belong_to_each_account(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    platform = stripe_client.v1.tax.settings.retrieve()
+    assert (platform.object, platform.status, platform.head_office.address.country) == ("tax.settings", "active", "US")
+    teacher = fake.add_account(country="GB")["id"]
+    as_teacher = {"stripe_account": teacher}
+
+    fresh = stripe_client.v1.tax.settings.retrieve(options=as_teacher)
+    assert (fresh.status, fresh.head_office) == ("pending", None)
+    assert fresh.status_details.pending.missing_fields == ["head_office"]
+    assert fresh.defaults.tax_behavior is None
+
+    updated = stripe_client.v1.tax.settings.update(
+        params={
+            "head_office": {"address": {"country": "GB", "city": "London", "postal_code": "EC1A 1BB"}},
+            "defaults": {"tax_behavior": "inclusive", "tax_code": "txcd_10103000"},
+        },
+        options=as_teacher,
+    )
+    assert (updated.status, updated.status_details.to_dict()) == ("active", {"active": {}})
+    assert (updated.head_office.address.city, updated.defaults.tax_behavior) == ("London", "inclusive")
+    assert fake.tax_settings(teacher)["defaults"]["tax_code"] == "txcd_10103000"
+    assert stripe_client.v1.tax.settings.retrieve().defaults.tax_behavior is None  # the platform's are its own
+    assert fake.clear_tax_settings()["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("address", "param"),
+    [
+        ({"country": "XX"}, "head_office[address][country]"),
+        ({"country": "gb"}, "head_office[address][country]"),
+        ({"country": "US", "postal_code": "10001"}, "head_office[address][state]"),
+    ],
+)
+def test_tax_settings_refuse_a_bad_head_office(
+    fake: FakeStripe, stripe_client: stripe.StripeClient, address: dict, param: str
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.tax.settings.update(params={"head_office": {"address": address}})
+    assert (caught.value.http_status, caught.value.param) == (400, param)
+
+
+def test_tax_api_refuses_an_account_it_does_not_know(stripe_client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.PermissionError, match="does not have access to account 'acct_nobody'"):
+        stripe_client.v1.tax.settings.retrieve(options={"stripe_account": "acct_nobody"})
+
+
+def test_tax_registrations(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    registrations = stripe_client.v1.tax.registrations
+    ny = registrations.create(
+        params={
+            "country": "US",
+            "country_options": {"us": {"type": "state_sales_tax", "state": "NY"}},
+            "active_from": "now",
+        }
+    )
+    assert (ny.object, ny.status, ny.country, ny.expires_at) == ("tax.registration", "active", "US", None)
+    assert ny.country_options.us.to_dict() == {"type": "state_sales_tax", "state": "NY"}
+    registrations.create(
+        params={
+            "country": "US",
+            "country_options": {"us": {"type": "state_sales_tax", "state": "CA"}},
+            "active_from": "now",
+        }
+    )
+    with pytest.raises(stripe.InvalidRequestError, match="already exists") as caught:
+        registrations.create(
+            params={
+                "country": "US",
+                "country_options": {"us": {"type": "state_sales_tax", "state": "NY"}},
+                "active_from": "now",
+            }
+        )
+    assert caught.value.param == "country"
+
+    later = int(time.time()) + 86400
+    scheduled = registrations.create(
+        params={"country": "IE", "country_options": {"ie": {"type": "oss_union"}}, "active_from": later}
+    )
+    assert scheduled.status == "scheduled"
+    ended = registrations.update(ny.id, params={"expires_at": "now"})
+    assert ended.status == "expired"
+    assert {r.id for r in registrations.list(params={"status": "active"}).data} == {
+        r["id"] for r in fake.tax_registrations.values() if r["status"] == "active"
+    }
+    listed = registrations.list(params={"status": "expired"})
+    assert ([r.id for r in listed.data], listed.has_more, listed.url) == ([ny.id], False, "/v1/tax/registrations")
+    assert len(registrations.list().data) == 3
+    assert registrations.retrieve(scheduled.id).status == "scheduled"
+    again = registrations.create(
+        params={
+            "country": "US",
+            "country_options": {"us": {"type": "state_sales_tax", "state": "NY"}},
+            "active_from": "now",
+        }
+    )
+    assert again.status == "active"  # the expired one no longer stands in the way
+
+    teacher = fake.add_account()["id"]
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        registrations.retrieve(ny.id, options={"stripe_account": teacher})
+    assert missing.value.http_status == 404
+    assert registrations.list(options={"stripe_account": teacher}).data == []
+
+
+@pytest.mark.parametrize(
+    ("country", "options", "param"),
+    [
+        ("US", {"us": {"type": "state_sales_tax"}}, "country_options[us][state]"),
+        ("US", {"us": {"type": "standard", "state": "NY"}}, "country_options[us][type]"),
+        ("DE", {"de": {"type": "province_standard"}}, "country_options[de][type]"),
+        ("GB", {"gb": {"type": "oss_union"}}, "country_options[gb][type]"),
+        ("CA", {"ca": {"type": "province_standard"}}, "country_options[ca][province_standard][province]"),
+        ("GB", {"de": {"type": "standard"}}, "country_options"),
+        ("XX", {"xx": {"type": "standard"}}, "country"),
+    ],
+)
+def test_tax_registrations_are_typed_per_country(
+    stripe_client: stripe.StripeClient, country: str, options: dict, param: str
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.tax.registrations.create(
+            params={"country": country, "country_options": options, "active_from": "now"}
+        )
+    assert (caught.value.http_status, caught.value.param) == (400, param)
+
+
+def test_session_with_automatic_tax_and_tax_ids(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    fake.register_for_tax("US", state="NY")
+    fake.set_tax_rate("US", "8.875", state="NY")
+    coupon = stripe_client.v1.coupons.create(params={"amount_off": 2000, "currency": "usd", "duration": "once"})
+    teacher = fake.add_account()["id"]
+    session = stripe_client.v1.checkout.sessions.create(
+        params=tax_session_params(
+            discounts=[{"coupon": coupon.id}],
+            payment_intent_data={
+                "application_fee_amount": 1500,
+                "on_behalf_of": teacher,
+                "transfer_data": {"destination": teacher},
+            },
+        )
+    )
+    assert session.automatic_tax.to_dict() == {
+        "enabled": True,
+        "liability": {"type": "self"},
+        "provider": "stripe",
+        "status": "requires_location_inputs",
+    }
+    assert (session.amount_total, session.total_details.amount_tax) == (8000, 0)
+    assert session.tax_id_collection.to_dict() == {"enabled": True, "required": "never"}
+    assert fake.tax_codes(session.id) == ["txcd_10103000"]
+    assert fake.line_items(session.id)[0]["price"]["tax_behavior"] == "exclusive"
+
+    paid = fake.complete_session(session.id, fee=300, postal_code="10001", state="NY")
+
+    assert (paid["amount_subtotal"], paid["total_details"]["amount_tax"], paid["amount_total"]) == (10000, 710, 8710)
+    assert paid["automatic_tax"]["status"] == "complete"
+    assert paid["customer_details"] == {
+        "address": {"city": None, "country": "US", "line1": None, "line2": None, "postal_code": "10001", "state": "NY"},
+        "email": "ann@example.com",
+        "name": None,
+        "phone": None,
+        "tax_exempt": "none",
+        "tax_ids": [],
+    }
+    [tax] = fake.total_taxes(session.id)
+    assert (tax["amount"], tax["taxable_amount"], tax["taxability_reason"]) == (710, 8000, "standard_rated")
+    intent = stripe_client.v1.payment_intents.retrieve(
+        paid["payment_intent"], params={"expand": ["latest_charge.balance_transaction"]}
+    )
+    assert (intent.amount, intent.application_fee_amount, intent.on_behalf_of) == (8710, 1500, teacher)
+    assert (intent.latest_charge.amount, intent.latest_charge.balance_transaction.net) == (8710, 8410)
+
+
+@pytest.mark.parametrize(
+    ("buyer", "tax_ids", "tax", "reason"),
+    [
+        ({"country": "GB", "postal_code": "SW1A 1AA"}, None, 1667, "standard_rated"),  # 10000 − 10000 / 1.2
+        ({"country": "GB"}, [("gb_vat", "GB123456789")], 1667, "standard_rated"),  # the same country: VAT due
+        ({"country": "FR"}, None, 0, "not_collecting"),  # no registration there
+        ({"country": "FR"}, [("eu_vat", "FR12345678901")], 0, "not_collecting"),
+        ({"country": "US", "state": "NY"}, None, 0, "not_collecting"),
+    ],
+)
+def test_inclusive_tax_where_the_teacher_is_registered(
+    fake: FakeStripe, stripe_client: stripe.StripeClient, buyer: dict, tax_ids: list | None, tax: int, reason: str
+) -> None:
+    teacher = teacher_with_tax(fake, stripe_client)
+    fake.set_tax_rate("GB", "20")
+    fake.set_tax_rate("FR", "20")
+    item = tax_session_params()["line_items"][0]
+    item["price_data"].update(currency="gbp", tax_behavior="inclusive")
+    session = stripe_client.v1.checkout.sessions.create(
+        params=tax_session_params(
+            line_items=[item], automatic_tax={"enabled": True, "liability": {"type": "account", "account": teacher}}
+        )
+    )
+
+    paid = fake.complete_session(session.id, tax_ids=tax_ids, **buyer)
+
+    assert (paid["total_details"]["amount_tax"], paid["amount_total"]) == (tax, 10000)
+    assert paid["automatic_tax"]["liability"] == {"type": "account", "account": teacher}
+    assert fake.total_taxes(session.id)[0]["taxability_reason"] == reason
+    assert paid["customer_details"]["tax_ids"] == [{"type": t, "value": v} for t, v in tax_ids or []]
+
+
+def test_a_buyers_tax_id_from_another_country_is_a_reverse_charge(
+    fake: FakeStripe, stripe_client: stripe.StripeClient
+) -> None:
+    fake.register_for_tax("DE", type="oss_union")  # the platform's head office is in the US
+    fake.set_tax_rate("DE", "19")
+    session = stripe_client.v1.checkout.sessions.create(params=tax_session_params())
+
+    paid = fake.complete_session(session.id, country="DE", tax_ids=[("eu_vat", "DE123456789")])
+
+    assert (paid["total_details"]["amount_tax"], paid["amount_total"]) == (0, 10000)
+    assert fake.total_taxes(session.id)[0]["taxability_reason"] == "reverse_charge"
+    other = stripe_client.v1.checkout.sessions.create(params=tax_session_params())
+    assert fake.complete_session(other.id, country="DE")["amount_total"] == 11900
+
+
+def test_without_automatic_tax_there_is_none(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    fake.register_for_tax("US", state="NY")
+    fake.set_tax_rate("US", "10")
+    session = stripe_client.v1.checkout.sessions.create(params=session_params())
+    assert session.automatic_tax.to_dict() == {"enabled": False, "liability": None, "provider": None, "status": None}
+    assert session.tax_id_collection.enabled is False
+
+    paid = fake.complete_session(session.id, state="NY")
+
+    assert (paid["amount_total"], paid["total_details"]["amount_tax"]) == (6000, 0)
+    assert fake.total_taxes(session.id) == []
+    with pytest.raises(ValueError, match="doesn't collect tax IDs"):
+        fake.complete_session(
+            stripe_client.v1.checkout.sessions.create(params=session_params()).id, tax_ids=[("us_ein", "12-3456789")]
+        )
+    required = stripe_client.v1.checkout.sessions.create(
+        params=tax_session_params(tax_id_collection={"enabled": True, "required": "if_supported"})
+    )
+    with pytest.raises(ValueError, match="requires a tax ID"):
+        fake.complete_session(required.id)
+
+
+def test_a_default_tax_behavior_stands_in_for_the_prices(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    teacher = teacher_with_tax(fake, stripe_client)
+    stripe_client.v1.tax.settings.update(
+        params={"defaults": {"tax_behavior": "inferred_by_currency"}}, options={"stripe_account": teacher}
+    )
+    fake.set_tax_rate("GB", "20")
+    item = tax_session_params()["line_items"][0]
+    del item["price_data"]["tax_behavior"]
+    for currency, total in (("gbp", 10000), ("usd", 12000)):  # inclusive in pounds, exclusive in dollars
+        item["price_data"]["currency"] = currency
+        session = stripe_client.v1.checkout.sessions.create(
+            params=tax_session_params(
+                line_items=[item], automatic_tax={"enabled": True, "liability": {"type": "account", "account": teacher}}
+            )
+        )
+        assert fake.complete_session(session.id, country="GB")["amount_total"] == total
+
+
+def _unspecified(params: dict) -> dict:
+    params["line_items"][0]["price_data"]["tax_behavior"] = "unspecified"
+    return params
+
+
+@pytest.mark.parametrize(
+    ("make", "param", "message"),
+    [
+        (
+            lambda teacher: tax_session_params(automatic_tax={"enabled": True, "liability": {"type": "account"}}),
+            "automatic_tax[liability][account]",
+            "Missing required param",
+        ),
+        (
+            lambda teacher: tax_session_params(
+                automatic_tax={"enabled": True, "liability": {"type": "account", "account": "acct_nobody"}}
+            ),
+            "automatic_tax[liability][account]",
+            "No such account",
+        ),
+        (
+            lambda teacher: tax_session_params(
+                automatic_tax={"enabled": True, "liability": {"type": "account", "account": teacher}}
+            ),
+            "automatic_tax[enabled]",
+            "head office",
+        ),
+        (lambda teacher: _unspecified(tax_session_params()), "line_items[0][price_data][tax_behavior]", "tax behavior"),
+        (
+            lambda teacher: tax_session_params(tax_id_collection={"enabled": False, "required": "if_supported"}),
+            "tax_id_collection[required]",
+            "if_supported",
+        ),
+        (
+            lambda teacher: tax_session_params(payment_intent_data={"on_behalf_of": "acct_nobody"}),
+            "payment_intent_data[on_behalf_of]",
+            "No such account",
+        ),
+    ],
+)
+def test_automatic_tax_is_refused_as_stripe_refuses_it(
+    fake: FakeStripe, stripe_client: stripe.StripeClient, make, param: str, message: str
+) -> None:
+    teacher = fake.add_account()["id"]  # its tax settings are still pending
+    with pytest.raises(stripe.InvalidRequestError, match=message) as caught:
+        stripe_client.v1.checkout.sessions.create(params=make(teacher))
+    assert (caught.value.http_status, caught.value.param) == (400, param)
+
+
+def test_automatic_tax_needs_the_platforms_tax_settings(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    fake.clear_tax_settings()
+    with pytest.raises(stripe.InvalidRequestError, match="head office") as caught:
+        stripe_client.v1.checkout.sessions.create(params=tax_session_params())
+    assert caught.value.param == "automatic_tax[enabled]"
+
+
+def subscription_tax_params(teacher: str, *, issuer: dict | None = None) -> dict:
+    liable = {"type": "account", "account": teacher}
+    return {
+        "mode": "subscription",
+        "success_url": "https://aqueduct.test/ok",
+        "customer_email": "learner@example.org",
+        "automatic_tax": {"enabled": True, "liability": liable},
+        "tax_id_collection": {"enabled": True},
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": "gbp",
+                    "unit_amount": 3000,
+                    "tax_behavior": "exclusive",
+                    "recurring": {"interval": "month"},
+                    "product_data": {"name": "Course (3 monthly payments)"},
+                },
+            }
+        ],
+        "subscription_data": {
+            "application_fee_percent": 10,
+            "on_behalf_of": teacher,
+            "transfer_data": {"destination": teacher},
+            "invoice_settings": {"issuer": liable if issuer is None else issuer},
+        },
+    }
+
+
+@pytest.mark.parametrize("issuer", [{"type": "self"}, {"type": "account", "account": "other"}])
+def test_a_subscriptions_tax_liability_is_its_issuer(
+    fake: FakeStripe, stripe_client: stripe.StripeClient, issuer: dict
+) -> None:
+    teacher = teacher_with_tax(fake, stripe_client)
+    if issuer.get("account"):
+        issuer["account"] = teacher_with_tax(fake, stripe_client)
+    with pytest.raises(stripe.InvalidRequestError, match="same account") as caught:
+        stripe_client.v1.checkout.sessions.create(params=subscription_tax_params(teacher, issuer=issuer))
+    assert caught.value.param == "automatic_tax[liability]"
+
+
+def test_subscription_invoices_carry_their_tax(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    teacher = teacher_with_tax(fake, stripe_client)
+    fake.set_tax_rate("GB", "20")
+    created = stripe_client.v1.checkout.sessions.create(params=subscription_tax_params(teacher))
+    session = fake.complete_session(
+        created.id, country="GB", postal_code="SW1A 1AA", tax_ids=[("gb_vat", "GB123456789")]
+    )
+    assert (session["amount_total"], session["total_details"]["amount_tax"]) == (3600, 600)
+
+    subscription = stripe_client.v1.subscriptions.retrieve(session["subscription"])
+    assert subscription.automatic_tax.liability.account == teacher
+    assert (subscription.on_behalf_of, subscription.invoice_settings.issuer.account) == (teacher, teacher)
+    [tax_id] = stripe_client.v1.customers.tax_ids.list(session["customer"]).data
+    assert (tax_id.object, tax_id.type, tax_id.value, tax_id.country) == ("tax_id", "gb_vat", "GB123456789", "GB")
+    assert fake.customers[session["customer"]]["address"]["postal_code"] == "SW1A 1AA"
+
+    first = stripe_client.v1.invoices.retrieve(session["invoice"])
+    renewal = fake.bill_next(subscription.id)
+    for invoice in (first.to_dict(), renewal):
+        assert (invoice["subtotal"], invoice["subtotal_excluding_tax"], invoice["total_excluding_tax"]) == (3000,) * 3
+        assert (invoice["total"], invoice["amount_due"], invoice["amount_paid"], invoice["amount_remaining"]) == (
+            3600,
+            3600,
+            3600,
+            0,
+        )
+        [tax] = invoice["total_taxes"]
+        assert {k: tax[k] for k in ("amount", "tax_behavior", "taxability_reason", "taxable_amount", "type")} == {
+            "amount": 600,
+            "tax_behavior": "exclusive",
+            "taxability_reason": "standard_rated",
+            "taxable_amount": 3000,
+            "type": "tax_rate_details",
+        }
+        assert tax["tax_rate_details"]["tax_rate"].startswith("txr_")
+        assert invoice["automatic_tax"]["status"] == "complete"
+        assert (invoice["issuer"], invoice["on_behalf_of"]) == ({"type": "account", "account": teacher}, teacher)
+        assert invoice["customer_tax_ids"] == [{"type": "gb_vat", "value": "GB123456789"}]
+    [payment] = stripe_client.v1.invoice_payments.list(params={"invoice": renewal["id"]}).data
+    intent = stripe_client.v1.payment_intents.retrieve(
+        payment.payment.payment_intent, params={"expand": ["latest_charge"]}
+    )
+    assert (intent.amount, intent.application_fee_amount, intent.on_behalf_of) == (3600, 360, teacher)
+    assert intent.latest_charge.amount == 3600
+
+
+def test_a_schedule_phase_without_automatic_tax_turns_it_off(
+    fake: FakeStripe, stripe_client: stripe.StripeClient
+) -> None:
+    """Stripe replaces phases whole: an update that doesn't resend automatic tax stops taxing the renewals."""
+    teacher = teacher_with_tax(fake, stripe_client)
+    fake.set_tax_rate("GB", "20")
+    created = stripe_client.v1.checkout.sessions.create(params=subscription_tax_params(teacher))
+    sub_id = fake.complete_session(created.id, country="GB")["subscription"]
+    schedule = stripe_client.v1.subscription_schedules.create(params={"from_subscription": sub_id})
+    phase = schedule.to_dict()["phases"][0]
+    assert phase["automatic_tax"]["liability"] == {"type": "account", "account": teacher}
+    liable = {"type": "account", "account": teacher}
+    kept = {
+        "items": [{"price": phase["items"][0]["price"], "quantity": 1}],
+        "start_date": phase["start_date"],
+        "duration": {"interval": "month", "interval_count": 3},
+        "application_fee_percent": 10,
+        "transfer_data": {"destination": teacher},
+    }
+
+    resent = {
+        **kept,
+        "automatic_tax": {"enabled": True, "liability": liable},
+        "invoice_settings": {"issuer": liable},
+        "on_behalf_of": teacher,
+    }
+    stripe_client.v1.subscription_schedules.update(schedule.id, params={"phases": [resent]})
+    assert fake.bill_next(sub_id)["total"] == 3600
+
+    stripe_client.v1.subscription_schedules.update(schedule.id, params={"phases": [kept]})
+    forgot = fake.bill_next(sub_id)
+    assert (forgot["total"], forgot["total_taxes"], forgot["automatic_tax"]["enabled"]) == (3000, [], False)
+    assert (forgot["issuer"], forgot["on_behalf_of"]) == ({"type": "self"}, None)
+
+    with pytest.raises(stripe.InvalidRequestError, match="same account") as caught:
+        stripe_client.v1.subscription_schedules.update(
+            schedule.id, params={"phases": [{**kept, "automatic_tax": {"enabled": True, "liability": liable}}]}
+        )
+    assert caught.value.param == "phases[0][automatic_tax][liability]"
+
+
+def test_adaptive_pricing_converts_the_tax_too(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    fake.register_for_tax("US", state="NY")
+    fake.set_tax_rate("US", "10", state="NY")
+    session = stripe_client.v1.checkout.sessions.create(params=tax_session_params(allow_promotion_codes=True))
+
+    paid = fake.complete_session(session.id, state="NY", discount=1000, presentment_currency="eur", fx_rate="0.9")
+
+    assert (paid["amount_subtotal"], paid["amount_total"]) == (9000, 8910)
+    assert (paid["total_details"]["amount_discount"], paid["total_details"]["amount_tax"]) == (900, 810)
+    assert paid["currency_conversion"]["amount_total"] == 9900  # 10000 − 1000 + 10 % tax, in dollars
+    assert fake.payment_intents[paid["payment_intent"]]["amount"] == 8910

@@ -1,12 +1,16 @@
 """The fake Stripe API against Stripe's own description of its objects.
 
 A full journey (promotion codes and coupons, Adaptive Pricing, another settlement currency, a delayed payment,
-refunds in every status, disputes in every status, Connect onboarding) is driven through the
-real stripe library; then every object the fake holds or answered with, and every event
+refunds in every status, disputes in every status, Connect onboarding, Stripe Tax on payments and subscriptions) is
+driven through the real stripe library; then every object the fake holds or answered with, and every event
 built around them, is checked against the fixture of its ``object`` in Stripe's OpenAPI
 fixtures (tests/fakes/stripe_openapi): each key the fake emits exists there, with the same
 JSON type (null on either side allowed), recursively. Status-like enums are checked against
 the values stripe-python's annotations allow.
+
+Where the fixture is silent (a key it leaves out, or shows as null or an empty list), the keys listed in
+``BEYOND_FIXTURES`` are checked against stripe-python's class instead: each key the fake emits below them must be
+an attribute of the matching inner class, and a string must be one of the values its ``Literal`` allows.
 """
 
 from __future__ import annotations
@@ -38,10 +42,34 @@ ENUMS = {
     "subscription": {"status": stripe.Subscription},
     "invoice": {"status": stripe.Invoice, "billing_reason": stripe.Invoice},
     "subscription_schedule": {"status": stripe.SubscriptionSchedule, "end_behavior": stripe.SubscriptionSchedule},
+    "tax.settings": {"status": stripe.tax.Settings},
+    "tax.registration": {"status": stripe.tax.Registration},
+    "tax_id": {"type": stripe.TaxId},
 }
-# Keys Stripe's fixtures leave out though its objects have them, each checked against stripe-python's own
-# class below (the fixture of an invoice payment shows only `payment.type`; the app reads its PaymentIntent).
-BEYOND_FIXTURES = {("invoice_payment", "payment", "payment_intent"): stripe.InvoicePayment.Payment}
+_Session, _Phase = stripe.checkout.Session, stripe.SubscriptionSchedule.Phase
+# Keys Stripe's fixtures leave out (or show as null or []) though its objects have them, each mapped to the
+# stripe-python class that has the key, which says what may be below it (the fixture of an invoice payment shows
+# only `payment.type`; the app reads its PaymentIntent; a liability's `account` is only in the classes; the
+# fixtures show no taxes and only a US registration).
+BEYOND_FIXTURES: dict[tuple[str, ...], type] = {
+    ("invoice_payment", "payment", "payment_intent"): stripe.InvoicePayment.Payment,
+    ("checkout.session", "automatic_tax", "liability", "account"): _Session.AutomaticTax.Liability,
+    ("checkout.session", "tax_id_collection"): _Session,
+    ("checkout.session", "customer_details", "tax_ids"): _Session.CustomerDetails,
+    ("subscription", "automatic_tax", "liability", "account"): stripe.Subscription.AutomaticTax.Liability,
+    ("subscription", "invoice_settings", "issuer", "account"): stripe.Subscription.InvoiceSettings.Issuer,
+    ("subscription_schedule", "phases", "automatic_tax"): _Phase,
+    ("subscription_schedule", "phases", "invoice_settings", "issuer", "account"): _Phase.InvoiceSettings.Issuer,
+    ("invoice", "automatic_tax", "liability", "account"): stripe.Invoice.AutomaticTax.Liability,
+    ("invoice", "issuer", "account"): stripe.Invoice.Issuer,
+    ("invoice", "total_taxes"): stripe.Invoice,
+    ("invoice", "customer_tax_ids"): stripe.Invoice,
+    ("invoice", "lines", "data", "taxes"): stripe.InvoiceLineItem,
+    ("tax.settings", "status_details", "pending"): stripe.tax.Settings.StatusDetails,
+    **{
+        ("tax.registration", "country_options", cc): stripe.tax.Registration.CountryOptions for cc in ("gb", "de", "ca")
+    },
+}
 
 
 def allowed_values(cls: type, attribute: str) -> frozenset[str]:
@@ -59,6 +87,32 @@ def allowed_values(cls: type, attribute: str) -> frozenset[str]:
         if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == attribute:
             return frozenset(re.findall(r"`([a-z_]+)`", doc.value.value.split(".")[1]))
     raise LookupError(f"{cls.__name__}.{attribute} has no documented values")
+
+
+def literals(annotation: Any) -> frozenset[str]:
+    """The strings a stripe-python annotation allows (its `Literal`s, inside unions at any depth; empty: any)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return frozenset(typing.get_args(annotation))
+    return frozenset(value for arg in typing.get_args(annotation) for value in literals(arg))
+
+
+def library_mismatches(value: Any, owner: type, key: str, where: str) -> Iterator[str]:
+    """Where `value`, found at `owner.key`, says something stripe-python's classes don't, recursively."""
+    allowed = literals(owner.__annotations__[key])
+    if isinstance(value, str) and allowed and value not in allowed:
+        yield f"{where}: {value!r} is not a value stripe-python knows"
+    inner = getattr(owner, "_inner_class_types", {}).get(key)
+    for item in value if isinstance(value, list) else [value]:
+        if not isinstance(item, dict):
+            continue
+        if inner is None:
+            yield f"{where}: an object where stripe-python's {owner.__qualname__}.{key} is not one"
+            continue
+        for name, below in item.items():
+            if name not in inner.__annotations__:
+                yield f"{where}.{name}: no such key in stripe-python's {inner.__qualname__}"
+            else:
+                yield from library_mismatches(below, inner, name, f"{where}.{name}")
 
 
 def json_type(value: Any) -> str:
@@ -81,9 +135,12 @@ def mismatches(obj: dict, fixture: dict, path: str, chain: tuple[str, ...] = ())
     """
     for key, value in obj.items():
         where = f"{path}.{key}"
-        if key not in fixture:
-            if (*chain, key) not in BEYOND_FIXTURES or key not in BEYOND_FIXTURES[(*chain, key)].__annotations__:
+        owner = BEYOND_FIXTURES.get((*chain, key))
+        if key not in fixture or (owner is not None and fixture[key] in (None, [])):
+            if owner is None or key not in owner.__annotations__:
                 yield f"{where}: no such key in Stripe's fixture"
+            else:
+                yield from library_mismatches(value, owner, key, where)
             continue
         expected = fixture[key]
         if value is None or expected is None:
@@ -234,6 +291,7 @@ def journey(fake: FakeStripe) -> list[dict]:
         emitted.append(fake.close_dispute(dispute["id"], closed))
 
     emitted += billing_journey(fake, client, account.id)
+    emitted += tax_journey(fake, client)
     emitted += [fake.event(f"{obj['object']}.updated", obj) for obj in list(emitted)]
     with fake._lock:
         for store in (
@@ -247,6 +305,8 @@ def journey(fake: FakeStripe) -> list[dict]:
             fake.coupons,
             *fake._billing_stores(),
             fake.portal_sessions,
+            *fake._tax_stores(),
+            fake.tax_settings_by_account,
         ):
             emitted += list(store.values())
     return emitted
@@ -306,6 +366,104 @@ def billing_journey(fake: FakeStripe, client: stripe.StripeClient, account_id: s
         params={"customer": session["customer"], "flow_data": {"type": "payment_method_update"}}
     )
     emitted.append(portal.to_dict())
+    return emitted
+
+
+def tax_journey(fake: FakeStripe, client: stripe.StripeClient) -> list[dict]:
+    """Stripe Tax: settings and registrations of the platform and a connected account, a payment with VAT and a
+    tax ID, a subscription taxed for the connected account, then a schedule phase that forgets automatic tax.
+    """
+    teacher = client.v1.accounts.create(params={"type": "express", "country": "GB"}).id
+    as_teacher = {"stripe_account": teacher}
+    emitted = [client.v1.tax.settings.retrieve(options=as_teacher).to_dict()]
+    office = {"address": {"country": "GB", "postal_code": "EC1A 1BB", "city": "London", "line1": "1 Long Lane"}}
+    settings = client.v1.tax.settings.update(
+        params={"head_office": office, "defaults": {"tax_behavior": "inclusive", "tax_code": "txcd_10103000"}},
+        options=as_teacher,
+    )
+    emitted.append(settings.to_dict())
+    client.v1.tax.settings.update(params={"defaults": {"tax_behavior": "exclusive"}})
+    emitted.append(client.v1.tax.settings.retrieve().to_dict())
+    for country, options in (
+        ("US", {"us": {"type": "state_sales_tax", "state": "NY"}}),
+        ("DE", {"de": {"type": "oss_union"}}),
+        ("GB", {"gb": {"type": "standard"}}),
+        ("CA", {"ca": {"type": "province_standard", "province_standard": {"province": "BC"}}}),
+    ):
+        created = client.v1.tax.registrations.create(
+            params={"country": country, "country_options": options, "active_from": "now"}
+        )
+        emitted.append(created.to_dict())
+    later = client.v1.tax.registrations.create(
+        params={"country": "GB", "country_options": {"gb": {"type": "standard"}}, "active_from": "now"},
+        options=as_teacher,
+    )
+    ended = client.v1.tax.registrations.update(later.id, params={"expires_at": "now"}, options=as_teacher)
+    emitted.append(ended.to_dict())
+    tomorrow = int(time.time()) + 86400
+    fake.register_for_tax("GB", account_id=teacher, expires_at=tomorrow)  # in force until tomorrow, then renewed
+    fake.register_for_tax("GB", account_id=teacher, active_from=tomorrow)
+    emitted += [r.to_dict() for r in client.v1.tax.registrations.list(params={"status": "all"}, options=as_teacher)]
+    fake.set_tax_rate("DE", "19")
+    fake.set_tax_rate("GB", "20")
+    fake.set_tax_rate("US", "8.875", state="NY")
+
+    def item(**price: object) -> dict:
+        product = {"name": "Course", "tax_code": "txcd_10103000"}
+        return {"quantity": 1, "price_data": {"currency": "eur", "unit_amount": 5000, "product_data": product, **price}}
+
+    payment = client.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "success_url": "https://aqueduct.test/ok",
+            "line_items": [item(tax_behavior="exclusive")],
+            "automatic_tax": {"enabled": True},
+            "tax_id_collection": {"enabled": True, "required": "if_supported"},
+        }
+    )
+    emitted.append(payment.to_dict())
+    emitted.append(
+        fake.complete_session(payment.id, country="DE", postal_code="10115", tax_ids=[("eu_vat", "DE123456789")])
+    )
+    liable = {"type": "account", "account": teacher}
+    created = client.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "success_url": "https://aqueduct.test/ok",
+            "customer_email": "learner@example.org",
+            "line_items": [item(recurring={"interval": "month"})],
+            "automatic_tax": {"enabled": True, "liability": liable},
+            "tax_id_collection": {"enabled": True},
+            "subscription_data": {
+                "application_fee_percent": 10,
+                "on_behalf_of": teacher,
+                "transfer_data": {"destination": teacher},
+                "invoice_settings": {"issuer": liable},
+            },
+        }
+    )
+    session = fake.complete_session(
+        created.id, country="GB", postal_code="SW1A 1AA", tax_ids=[("gb_vat", "GB123456789")]
+    )
+    sub_id = session["subscription"]
+    emitted += [session, fake.bill_next(sub_id)]
+    emitted += [t.to_dict() for t in client.v1.customers.tax_ids.list(session["customer"])]
+    schedule = client.v1.subscription_schedules.create(params={"from_subscription": sub_id})
+    emitted.append(schedule.to_dict())
+    phase = schedule.to_dict()["phases"][0]
+    updated = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "phases": [
+                {
+                    "items": [{"price": phase["items"][0]["price"], "quantity": 1}],
+                    "start_date": phase["start_date"],
+                    "duration": {"interval": "month", "interval_count": 3},
+                }
+            ],
+        },
+    )
+    emitted += [updated.to_dict(), fake.bill_next(sub_id), fake.subscription(sub_id)]
     return emitted
 
 
