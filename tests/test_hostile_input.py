@@ -107,6 +107,7 @@ RAW_BODY_ROUTES = {"checkout.stripe_webhook", "media.upload"}
 #: Buttons the walk's pages don't show (it runs in test mode), posted with a CSRF token and an unexpected field.
 BUTTONS_NOT_SHOWN = {
     "studio.payouts_connect": "shown only when Stripe is configured",
+    "studio.payouts_tax_unregister": "shown for each tax registration Stripe has (the walk runs in test mode)",
     "accounts.logout_device": "shown for each device, and the walker is logged in on one",
     "accounts.logout_other_devices": "shown when the account is logged in on another device",
 }
@@ -197,7 +198,11 @@ def coming_soon_plan_offering(owner):
 def build_world() -> World:
     """A live workshop with every kind of lesson, a quiz, live sessions (one stored in year 9999), learners,
     orders, uploads and session income; CE offerings at each step; a waitlist-only offering."""
-    owner = CreatorProfileFactory(user__email="owner@example.org", user__time_zone="Pacific/Auckland")
+    # A Stripe account id, so the tax page shows its forms (the walk runs with STRIPE_TAX on; in test mode
+    # their calls to Stripe fail with a message, after the forms have read every field).
+    owner = CreatorProfileFactory(
+        user__email="owner@example.org", user__time_zone="Pacific/Auckland", stripe_account_id="acct_hostilewalk"
+    )
     uid = owner.user_id
     video = ready_asset(uid, "talk.mp4", "video/mp4")
     captions = ready_asset(uid, "talk.vtt", "text/vtt")
@@ -778,8 +783,13 @@ def report(walkers: list[Walker]) -> str:
 
 
 @pytest.fixture
-def world(app) -> World:
-    return build_world()
+def world(app) -> Iterator[World]:
+    # Stripe Tax on: the studio's tax forms are shown and walked like every other form.
+    app.config["STRIPE_TAX"] = True
+    try:
+        yield build_world()
+    finally:
+        app.config["STRIPE_TAX"] = False
 
 
 def test_hostile_values_posted_to_every_form_get_no_server_error(app, _isolated_database, world):

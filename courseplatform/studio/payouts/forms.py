@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from .tax import COUNTRIES, US_STATES, registration_kinds
 
-COUNTRY_CHOICES = [("", "Choose a country"), *sorted(COUNTRIES.items(), key=lambda item: item[1])]
-STATE_CHOICES = [("", "Not in the United States"), *sorted(US_STATES.items(), key=lambda item: item[1])]
+COUNTRY_CHOICES = [
+    SelectChoice("", "Choose a country"),
+    *(SelectChoice(code, name) for code, name in sorted(COUNTRIES.items(), key=lambda item: item[1])),
+]
+STATE_CHOICES = [
+    SelectChoice("", "Not in the United States"),
+    *(SelectChoice(code, name) for code, name in sorted(US_STATES.items(), key=lambda item: item[1])),
+]
 PRICING_CHOICES = [
-    ("exclusive", "Tax is added at checkout, on top of my prices (usual for US sales tax)"),
-    ("inclusive", "My prices include tax (usual for VAT and GST)"),
+    SelectChoice("exclusive", "Tax is added at checkout, on top of my prices (usual for US sales tax)"),
+    SelectChoice("inclusive", "My prices include tax (usual for VAT and GST)"),
 ]
 KIND_CHOICES = [
-    ("standard", "VAT, GST or HST registration in that country"),
-    ("state_sales_tax", "United States: state sales tax registration"),
-    ("oss_union", "EU One-Stop Shop, Union scheme (a business based in the EU)"),
-    ("oss_non_union", "EU One-Stop Shop, non-Union scheme (a business based outside the EU)"),
-    ("simplified", "Canada: simplified GST/HST (a seller based outside Canada)"),
+    SelectChoice("standard", "VAT, GST or HST registration in that country"),
+    SelectChoice("state_sales_tax", "United States: state sales tax registration"),
+    SelectChoice("oss_union", "EU One-Stop Shop, Union scheme (a business based in the EU)"),
+    SelectChoice("oss_non_union", "EU One-Stop Shop, non-Union scheme (a business based outside the EU)"),
+    SelectChoice("simplified", "Canada: simplified GST/HST (a seller based outside Canada)"),
 ]
 # Letters, digits, spaces and the punctuation of addresses: nothing that isn't part of one.
 ADDRESS_TEXT = Regexp(r"^[\w .,'#/&()-]*$", message="Use letters, digits and the usual address punctuation only.")
