@@ -40,6 +40,7 @@ from ..integrations.stripe_events import (
     PaymentEvent,
     RefundRecorded,
     SubscriptionChanged,
+    TaxSettingsUpdated,
     Unhandled,
     from_payload,
 )
@@ -99,6 +100,8 @@ def apply_event(event: PaymentEvent, row: ProviderEvent) -> str:
         return _checkout_event(event)
     if isinstance(event, AccountUpdated):
         return _account_updated(event.account)
+    if isinstance(event, TaxSettingsUpdated):
+        return _tax_settings_updated(event)
     if isinstance(event, ChargeEvent):
         return _charge_event(event, row)
     if isinstance(event, InvoiceEvent):
@@ -310,6 +313,24 @@ def _account_updated(account: AccountStatus) -> str:
     profile.stripe_details_submitted = status.details_submitted
     profile.stripe_payouts_enabled = status.payouts_enabled
     return "account_updated"
+
+
+def _tax_settings_updated(event: TaxSettingsUpdated) -> str:
+    """A creator's Stripe Tax settings changed at Stripe: checkouts carry automatic tax only while they are active.
+
+    Settings Stripe no longer finds complete would make it refuse every checkout asking for tax, so the
+    creator's sales go on without it (their tax page says so) until the settings are active again.
+    """
+    profile = db.session.scalar(sa.select(CreatorProfile).where(CreatorProfile.stripe_account_id == event.account_id))
+    if profile is None:
+        return "unknown_account"
+    try:
+        # Out of order, an older event could say the opposite of now: Stripe's settings as they are now win.
+        active = get_payments().tax_settings(event.account_id).is_active
+    except PaymentsError:
+        active = event.active
+    profile.stripe_tax_active = active
+    return "tax_settings_updated"
 
 
 def replay_parked(order: Order) -> None:

@@ -13,7 +13,8 @@ Stripe's event types, field paths and statuses are known here and in `payments.p
     InvoicePaid         invoice.paid (a payment plan's instalment)
     InvoiceFailed       invoice.payment_failed (an instalment couldn't be taken; Stripe retries it)
     SubscriptionChanged customer.subscription.updated, customer.subscription.deleted
-    AccountUpdated      account.updated (the only event read from a connected account)
+    AccountUpdated      account.updated, read from a connected account
+    TaxSettingsUpdated  tax.settings.updated, read from a connected account (a creator's Stripe Tax settings)
     Unhandled           anything else, and a connected account's own charges: recorded, not applied
 
 An event of a type the app reads is refused whole (MalformedEvent) when a field it would
@@ -228,6 +229,18 @@ class AccountUpdated(PaymentEvent):
     account: AccountStatus
 
 
+@dataclass(frozen=True)
+class TaxSettingsUpdated(PaymentEvent):
+    """A creator's Stripe Tax settings changed: whether Stripe can work out tax for them (`active`), as it says."""
+
+    account_id: str
+    active: bool
+
+
+# The events read from a creator's connected account; anything else from one is its own business.
+CONNECTED_ACCOUNT_EVENTS = ("account.updated", "tax.settings.updated")
+
+
 # ---------------------------------------------------------------------------
 # Deliveries
 # ---------------------------------------------------------------------------
@@ -300,14 +313,14 @@ def parse_event(event: object) -> PaymentEvent:
     if not isinstance(obj, dict):
         raise MalformedEvent("The event's data.object is missing or isn't an object.")
     _check_api_version(event)
-    parsed = _read_object(event_id, kind, obj)
-    if account and kind != "account.updated":
+    parsed = _read_object(event_id, kind, obj, account)
+    if account and kind not in CONNECTED_ACCOUNT_EVENTS:
         # Connected accounts' own charges (a transfer reversal's payment, say) are not our orders.
         return Unhandled(event_id, kind)
     return parsed
 
 
-def _read_object(event_id: str, kind: str, obj: dict) -> PaymentEvent:
+def _read_object(event_id: str, kind: str, obj: dict, account: str | None = None) -> PaymentEvent:
     """The event for a type the app reads (its object checked), else Unhandled."""
     if kind.startswith("checkout.session."):
         return _checkout_event(event_id, kind, obj)
@@ -346,6 +359,11 @@ def _read_object(event_id: str, kind: str, obj: dict) -> PaymentEvent:
         return _invoice_event(event_id, kind, obj)
     if kind in SUBSCRIPTION_EVENTS:
         return SubscriptionChanged(event_id, kind, _stripe_id(obj, "id", "the subscription", required=True))
+    if kind == "tax.settings.updated":
+        if account is None:
+            return Unhandled(event_id, kind)  # the platform's own settings: nothing of a creator's
+        status = _stripe_id(obj, "status", "the tax settings")
+        return TaxSettingsUpdated(event_id, kind, account_id=account, active=status == "active")
     if kind == "account.updated":
         return AccountUpdated(
             event_id,

@@ -377,3 +377,37 @@ def test_tax_forms_post_with_a_token(web, tax_on, connected_offering):
     text = page(web.client, "/studio/payouts/tax")
     assert csrf_token_from(text)
     assert text.count('action="/studio/payouts/tax/') == 2  # the settings and a new registration
+
+
+def test_settings_stripe_no_longer_finds_active_stop_tax_on_checkouts_until_they_are_again(
+    web, webhooks, tax_on, connected_offering
+):
+    set_up_tax(web, connected_offering)
+    account = connected_offering.creator.stripe_account_id
+    settings = tax_on.clear_tax_settings(account)  # at Stripe, the head office is gone
+
+    # An older event saying "active" delivered late: Stripe's settings as they are now win.
+    stale = {**settings, "status": "active"}
+    _, response = webhooks.send("tax.settings.updated", stale, account=account)
+
+    assert response.json["outcome"] == "tax_settings_updated"
+    db.session.expire_all()
+    assert not connected_offering.creator.stripe_tax_active
+    order, _ = bought(web, webhooks, connected_offering, country="US", state="NY")
+    (created,) = tax_on.find_requests("POST", "/v1/checkout/sessions")
+    assert "automatic_tax" not in created.params and order.tax_cents == 0
+
+    # The platform's own settings changing is nothing of a creator's.
+    _, response = webhooks.send("tax.settings.updated", settings)
+    assert response.json["outcome"] == "ignored"
+
+
+def test_a_tax_settings_event_of_a_shape_stripe_never_sends_is_refused(web, webhooks, tax_on, connected_offering):
+    account = connected_offering.creator.stripe_account_id
+    settings = tax_on.tax_settings(account)
+
+    _, response = webhooks.send("tax.settings.updated", {**settings, "status": ["active"]}, account=account)
+
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert not connected_offering.creator.stripe_tax_active
