@@ -27,6 +27,14 @@ What is faked
       subscription invoice (``total_taxes``). Controls: :meth:`FakeStripe.set_tax_rate`,
       :meth:`FakeStripe.register_for_tax`, :meth:`FakeStripe.clear_tax_settings`; inspection:
       :meth:`FakeStripe.tax_settings`, :meth:`FakeStripe.total_taxes`, :meth:`FakeStripe.tax_codes`.
+    * Connect application fees (:mod:`tests.fakes.stripe_fees`): every charge with a positive
+      ``application_fee_amount`` (a Checkout payment's, a subscription invoice's) carries ``application_fee``, the
+      id of an ``application_fee`` object (else null); ``GET /v1/application_fees[?charge=…]``,
+      ``GET /v1/application_fees/<id>``, ``GET``/``POST /v1/application_fees/<id>/refunds`` and
+      ``GET``/``POST /v1/application_fees/<id>/refunds/<id>`` (``fee_refund`` objects); a charge refund with
+      ``refund_application_fee=true`` gives the fee back in proportion (all that is left when the refund takes the
+      rest of the charge). Control: :meth:`FakeStripe.refund_fee_outside_app`, and
+      ``refund_outside_app(…, refund_application_fee=True)``.
     * ``expand[]`` on every ``GET``/``POST`` answer (ids are replaced by the stored
       objects, along dotted paths such as ``payment_intent.latest_charge.balance_transaction``).
     * Bearer authentication (present or 401), idempotency keys (replay, or 400
@@ -51,8 +59,10 @@ What is not faked
     * Webhook delivery: the fake never calls the application. Tests build an event with
       :meth:`FakeStripe.event`, sign it with :meth:`FakeStripe.signed` and POST it to the
       application's webhook themselves.
-    * Prices, products, transfers, application fees and tax rates as objects of their own; list endpoints other
-      than refunds, invoices, invoice payments, tax registrations and customers' tax IDs; pagination; search;
+    * Prices, products, transfers (and the connected account's payment a destination charge's transfer makes: an
+      application fee's ``charge`` names it, but it is not an object here) and tax rates as objects of their own;
+      list endpoints other than refunds, invoices, invoice payments, tax registrations, customers' tax IDs,
+      application fees and their refunds; pagination; search;
       Stripe's tax rules (a test sets the rates; see :mod:`tests.fakes.stripe_tax`); API versions
       (the ``Stripe-Version`` header is recorded, not enforced);
       ``Stripe-Account`` scoping outside Stripe Tax (the header is recorded, not enforced); rate limits;
@@ -109,6 +119,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from .stripe_billing import BillingMixin
+from .stripe_fees import FeesMixin
 from .stripe_tax import TaxMixin
 
 JSON = dict[str, Any]
@@ -371,13 +382,14 @@ def _handler_class(is_down: Callable[[], bool]) -> type[WSGIRequestHandler]:
 # --------------------------------------------------------------------------- the fake
 
 
-class FakeStripe(BillingMixin, TaxMixin):
+class FakeStripe(BillingMixin, TaxMixin, FeesMixin):
     """In-memory Stripe, answering over HTTP on loopback.
 
     State lives in plain dicts keyed by id (:attr:`sessions`, :attr:`payment_intents`,
     :attr:`charges`, :attr:`balance_transactions`, :attr:`refunds`, :attr:`accounts`,
-    :attr:`disputes`) and is Stripe-shaped; read it freely, change it through the test
-    controls. One re-entrant lock serialises the HTTP handlers and the test controls.
+    :attr:`disputes`, :attr:`application_fees`, :attr:`fee_refunds`, and those of the mixins)
+    and is Stripe-shaped; read it freely, change it through the test controls. One re-entrant
+    lock serialises the HTTP handlers and the test controls.
     """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
@@ -405,6 +417,7 @@ class FakeStripe(BillingMixin, TaxMixin):
             ("DELETE", re.compile(r"/v1/coupons/([^/]+)"), self._delete_coupon),
             *self._billing_routes(),
             *self._tax_routes(),
+            *self._fee_routes(),
         ]
         self.reset()
 
@@ -461,6 +474,7 @@ class FakeStripe(BillingMixin, TaxMixin):
             self.coupons: dict[str, JSON] = {}
             self._reset_billing()
             self._reset_tax()
+            self._reset_fees()
             #: The ``Stripe-Account`` header of the request being answered (the lock makes it one at a time).
             self._acting_account: str | None = None
             #: Every request received, oldest first (requests reset while "down" are not).
@@ -703,10 +717,12 @@ class FakeStripe(BillingMixin, TaxMixin):
         *,
         status: str = "succeeded",
         with_refunds: bool = False,
+        refund_application_fee: bool = False,
     ) -> JSON:
         """Someone refunds in the Stripe dashboard (default: all that is left). Returns the charge dict.
 
         ``status`` is the new refund's (``pending`` for one that settles later, see :meth:`settle_refund`).
+        ``refund_application_fee`` gives back the application fee in proportion, as the API's option does.
         ``with_refunds`` returns the charge with its ``refunds`` list, as an older API version sends it;
         without, the charge carries no refunds and a reader lists them from ``/v1/refunds``.
         """
@@ -716,7 +732,8 @@ class FakeStripe(BillingMixin, TaxMixin):
             if intent is None:
                 raise KeyError(f"No such payment_intent: {payment_intent_id}")
             try:
-                refund = self._refund(intent, None, amount, {}, status)
+                options = {"refund_application_fee": refund_application_fee}
+                refund = self._refund(intent, None, amount, options, status)
             except _ApiError as e:
                 raise ValueError(str(e)) from None
             return self.charge(refund["charge"], with_refunds=with_refunds)
@@ -1020,6 +1037,7 @@ class FakeStripe(BillingMixin, TaxMixin):
             self.coupons,
             *self._billing_stores(),
             *self._tax_stores(),
+            *self._fee_stores(),
         ):
             if object_id in store:
                 return store[object_id]
@@ -1470,6 +1488,8 @@ class FakeStripe(BillingMixin, TaxMixin):
         # while still pending; one that fails or is canceled is taken out of it again.
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        if options.get("refund_application_fee"):
+            self._return_fee(charge, amount, left)
         return refund
 
     def _create_account(self, params: JSON) -> JSON:
@@ -1617,6 +1637,7 @@ class FakeStripe(BillingMixin, TaxMixin):
             "amount": amount,
             "amount_captured": amount,
             "amount_refunded": 0,
+            "application_fee": None,
             # The fee asked for at session creation, capped at what was captured (a promotion code can go below it).
             "application_fee_amount": None if requested_fee is None else min(requested_fee, amount),
             "balance_transaction": txn["id"],
@@ -1637,5 +1658,6 @@ class FakeStripe(BillingMixin, TaxMixin):
             "transfer_data": copy.deepcopy(intent["transfer_data"]),
             "transfer_group": intent["transfer_group"],
         }
+        self.charges[charge_id]["application_fee"] = self._collect_fee(self.charges[charge_id])
         intent.update(status="succeeded", amount_received=amount, latest_charge=charge_id, last_payment_error=None)
         session["payment_status"] = "paid"

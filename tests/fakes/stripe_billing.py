@@ -19,6 +19,9 @@ tax, ``subtotal_excluding_tax``, ``total_excluding_tax``); the platform's ``appl
 total, tax included. A schedule's phase governs these too, and a phase updated without ``automatic_tax`` turns it
 off, as at Stripe.
 
+Each invoice's payment is a charge of its own with its own ``application_fee`` object when the percentage comes to a
+positive amount (:mod:`tests.fakes.stripe_fees`), taken from the subscription's ``transfer_data[destination]``.
+
 Each control returns the objects an event would carry; tests send the events themselves, in any
 order and any number of times.
 """

@@ -858,3 +858,197 @@ def test_adaptive_pricing_converts_the_tax_too(fake: FakeStripe, stripe_client: 
     assert (paid["total_details"]["amount_discount"], paid["total_details"]["amount_tax"]) == (900, 810)
     assert paid["currency_conversion"]["amount_total"] == 9900  # 10000 − 1000 + 10 % tax, in dollars
     assert fake.payment_intents[paid["payment_intent"]]["amount"] == 8910
+
+
+# --------------------------------------------------------------------------- application fees
+
+
+def fee_session(fake: FakeStripe, stripe_client: stripe.StripeClient, fee: int | None = 600) -> tuple[str, dict]:
+    """A teacher and a paid destination charge of 60.00 USD with ``fee`` as the application fee."""
+    teacher = stripe_client.v1.accounts.create(params={"type": "express", "email": "t@example.com"}).id
+    pi_data: dict = {"transfer_data": {"destination": teacher}}
+    if fee is not None:
+        pi_data["application_fee_amount"] = fee
+    session = stripe_client.v1.checkout.sessions.create(params=session_params(payment_intent_data=pi_data))
+    return teacher, fake.complete_session(session.id)
+
+
+def test_a_charge_carries_its_application_fee(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    teacher, session = fee_session(fake, stripe_client)
+
+    intent = stripe_client.v1.payment_intents.retrieve(
+        session["payment_intent"], params={"expand": ["latest_charge.application_fee"]}
+    )
+    charge = intent.latest_charge
+    fee = charge.application_fee
+    assert charge.application_fee_amount == 600
+    assert fee.id.startswith("fee_")
+    assert (fee.object, fee.amount, fee.amount_refunded, fee.refunded, fee.currency) == (
+        "application_fee",
+        600,
+        0,
+        False,
+        "usd",
+    )
+    assert (fee.account, fee.originating_transaction, fee.livemode) == (teacher, charge.id, False)
+    # A destination charge's fee is taken from the payment its transfer made on the connected account.
+    assert fee.charge.startswith("py_")
+    assert (fee.fee_source.type, fee.fee_source.charge) == ("charge", fee.charge)
+    assert fee.application.startswith("ca_")
+    assert fee.refunds.to_dict() == {
+        "object": "list",
+        "data": [],
+        "has_more": False,
+        "url": f"/v1/application_fees/{fee.id}/refunds",
+    }
+
+    fetched = stripe_client.v1.application_fees.retrieve(
+        fee.id, params={"expand": ["balance_transaction", "originating_transaction"]}
+    )
+    assert fetched.originating_transaction.id == charge.id
+    txn = fetched.balance_transaction
+    assert (txn.type, txn.amount, txn.fee, txn.net, txn.source) == ("application_fee", 600, 0, 600, fee.id)
+    assert stripe_client.v1.charges.retrieve(charge.id, params={"expand": ["application_fee"]}).application_fee.id == (
+        fee.id
+    )
+    assert [f.id for f in stripe_client.v1.application_fees.list(params={"charge": fee.charge}).data] == [fee.id]
+    assert fake.application_fees[fee.id]["amount"] == 600
+
+
+@pytest.mark.parametrize("fee", [None, 0])
+def test_a_charge_without_a_positive_fee_has_none(
+    fake: FakeStripe, stripe_client: stripe.StripeClient, fee: int | None
+) -> None:
+    _, session = fee_session(fake, stripe_client, fee=fee)
+    charge = fake.charges[fake.payment_intents[session["payment_intent"]]["latest_charge"]]
+    assert (charge["application_fee"], charge["application_fee_amount"]) == (None, fee)
+    assert fake.application_fees == {}
+
+
+def test_refund_an_application_fee(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    _, session = fee_session(fake, stripe_client)
+    fee_id = fake.charges[fake.payment_intents[session["payment_intent"]]["latest_charge"]]["application_fee"]
+
+    part = stripe_client.v1.application_fees.refunds.create(
+        fee_id, params={"amount": 78, "metadata": {"order_id": "7"}}, options={"idempotency_key": "fee-7-1"}
+    )
+    again = stripe_client.v1.application_fees.refunds.create(
+        fee_id, params={"amount": 78, "metadata": {"order_id": "7"}}, options={"idempotency_key": "fee-7-1"}
+    )
+    assert again.id == part.id
+    assert part.id.startswith("fr_")
+    assert (part.object, part.amount, part.currency, part.fee, part.metadata.to_dict()) == (
+        "fee_refund",
+        78,
+        "usd",
+        fee_id,
+        {"order_id": "7"},
+    )
+    txn = stripe_client.v1.balance_transactions.retrieve(part.balance_transaction)
+    assert (txn.type, txn.amount, txn.source) == ("application_fee_refund", -78, part.id)
+    fee = stripe_client.v1.application_fees.retrieve(fee_id)
+    assert (fee.amount_refunded, fee.refunded) == (78, False)
+    assert [r.id for r in fee.refunds.data] == [part.id]
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.application_fees.refunds.create(fee_id, params={"amount": 523})
+    assert str(caught.value.user_message) == ("Refund amount ($5.23) is greater than unrefunded amount on fee ($5.22)")
+    assert (caught.value.http_status, caught.value.param) == (400, "amount")
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.application_fees.refunds.create(fee_id, params={"amount": 0})
+    assert (caught.value.http_status, caught.value.param) == (400, "amount")
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.application_fees.refunds.create("fee_nobody", params={"amount": 1})
+    assert (caught.value.http_status, caught.value.code) == (404, "resource_missing")
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.application_fees.retrieve("fee_nobody")
+    assert (caught.value.http_status, caught.value.code) == (404, "resource_missing")
+
+    rest = stripe_client.v1.application_fees.refunds.create(fee_id)
+    assert rest.amount == 522
+    fee = stripe_client.v1.application_fees.retrieve(fee_id)
+    assert (fee.amount_refunded, fee.refunded) == (600, True)
+    listed = stripe_client.v1.application_fees.refunds.list(fee_id)
+    assert [r.id for r in listed.data] == [rest.id, part.id]  # newest first
+    assert listed.url == f"/v1/application_fees/{fee_id}/refunds"
+    with pytest.raises(stripe.InvalidRequestError, match="already been refunded"):
+        stripe_client.v1.application_fees.refunds.create(fee_id)
+
+    fetched = stripe_client.v1.application_fees.refunds.retrieve(fee_id, part.id, params={"expand": ["fee"]})
+    assert fetched.fee.id == fee_id
+    updated = stripe_client.v1.application_fees.refunds.update(fee_id, part.id, params={"metadata": {"note": "x"}})
+    assert updated.metadata.to_dict() == {"order_id": "7", "note": "x"}
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.application_fees.refunds.retrieve(fee_id, "fr_nobody")
+    assert caught.value.http_status == 404
+
+
+def test_a_charge_refund_gives_back_the_fee_in_proportion(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    _, session = fee_session(fake, stripe_client)  # 600 of 6000
+    intent_id = session["payment_intent"]
+    fee_id = fake.charges[fake.payment_intents[intent_id]["latest_charge"]]["application_fee"]
+
+    def refund(amount: int | None = None, *, with_fee: bool = True) -> dict:
+        params: dict = {"payment_intent": intent_id, "refund_application_fee": with_fee}
+        if amount is not None:
+            params["amount"] = amount
+        stripe_client.v1.refunds.create(params=params)
+        return stripe_client.v1.application_fees.retrieve(fee_id).to_dict()
+
+    assert refund(1005)["amount_refunded"] == 101  # 600 × 1005 / 6000 = 100.5, rounded half up
+    assert refund(1000, with_fee=False)["amount_refunded"] == 101
+    stripe_client.v1.application_fees.refunds.create(fee_id, params={"amount": 450})
+    assert refund(1000)["amount_refunded"] == 600  # 100 asked, only 49 left
+    fee = refund()  # the rest of the charge: nothing left of the fee, no fee refund
+    assert (fee["amount_refunded"], fee["refunded"]) == (600, True)
+    assert [r["amount"] for r in fee["refunds"]["data"]] == [49, 450, 101]
+
+    _, other = fee_session(fake, stripe_client)
+    fee = fake.application_fees[
+        fake.charges[fake.payment_intents[other["payment_intent"]]["latest_charge"]]["application_fee"]
+    ]
+    fake.refund_outside_app(other["payment_intent"], 1, refund_application_fee=True)  # 0.1 rounds to nothing
+    assert fee["refunds"]["data"] == []
+    fake.refund_outside_app(other["payment_intent"], 2999, refund_application_fee=True)  # 299.9
+    assert fee["amount_refunded"] == 300
+    fake.refund_outside_app(other["payment_intent"], refund_application_fee=True)  # the rest: all the fee left
+    assert (fee["amount_refunded"], fee["refunded"]) == (600, True)
+    assert [r["amount"] for r in fee["refunds"]["data"]] == [300, 300]
+
+
+def test_a_subscription_invoices_charge_has_its_own_fee(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    teacher = stripe_client.v1.accounts.create(params={"type": "express"}).id
+    created = stripe_client.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "success_url": "https://aqueduct.test/ok",
+            "customer_email": "learner@example.org",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 4545,
+                        "recurring": {"interval": "month"},
+                        "product_data": {"name": "Course (3 monthly payments)"},
+                    },
+                }
+            ],
+            "subscription_data": {"application_fee_percent": 10, "transfer_data": {"destination": teacher}},
+        }
+    )
+    session = fake.complete_session(created.id)
+    renewal = fake.bill_next(session["subscription"])
+
+    fees = []
+    for invoice_id in (session["invoice"], renewal["id"]):
+        [payment] = stripe_client.v1.invoice_payments.list(params={"invoice": invoice_id}).data
+        intent = stripe_client.v1.payment_intents.retrieve(
+            payment.payment.payment_intent, params={"expand": ["latest_charge.application_fee"]}
+        )
+        fee = intent.latest_charge.application_fee
+        assert (fee.amount, fee.account, fee.originating_transaction) == (455, teacher, intent.latest_charge.id)
+        assert intent.latest_charge.application_fee_amount == 455  # 10 % of 45.45, rounded half up
+        fees.append(fee.id)
+    assert len(set(fees)) == 2
+    assert len(fake.application_fees) == 2
