@@ -1,7 +1,8 @@
 """The fake Stripe API against Stripe's own description of its objects.
 
 A full journey (promotion codes and coupons, Adaptive Pricing, another settlement currency, a delayed payment,
-refunds in every status, disputes in every status, Connect onboarding, Stripe Tax on payments and subscriptions) is
+refunds in every status, disputes in every status, Connect onboarding, application fees and their refunds, Stripe
+Tax on payments and subscriptions) is
 driven through the real stripe library; then every object the fake holds or answered with, and every event
 built around them, is checked against the fixture of its ``object`` in Stripe's OpenAPI
 fixtures (tests/fakes/stripe_openapi): each key the fake emits exists there, with the same
@@ -45,6 +46,7 @@ ENUMS = {
     "tax.settings": {"status": stripe.tax.Settings},
     "tax.registration": {"status": stripe.tax.Registration},
     "tax_id": {"type": stripe.TaxId},
+    "balance_transaction": {"type": stripe.BalanceTransaction},
 }
 _Session, _Phase = stripe.checkout.Session, stripe.SubscriptionSchedule.Phase
 # Keys Stripe's fixtures leave out (or show as null or []) though its objects have them, each mapped to the
@@ -290,6 +292,7 @@ def journey(fake: FakeStripe) -> list[dict]:
         emitted += [fake.update_dispute(dispute["id"], status) for status in moves]
         emitted.append(fake.close_dispute(dispute["id"], closed))
 
+    emitted += fees_journey(fake, client, adaptive["payment_intent"], discounted["payment_intent"])
     emitted += billing_journey(fake, client, account.id)
     emitted += tax_journey(fake, client)
     emitted += [fake.event(f"{obj['object']}.updated", obj) for obj in list(emitted)]
@@ -307,9 +310,36 @@ def journey(fake: FakeStripe) -> list[dict]:
             fake.portal_sessions,
             *fake._tax_stores(),
             fake.tax_settings_by_account,
+            *fake._fee_stores(),
         ):
             emitted += list(store.values())
     return emitted
+
+
+def fees_journey(fake: FakeStripe, client: stripe.StripeClient, intent_id: str, other_intent_id: str) -> list[dict]:
+    """Application fees: read through the charge and on their own, refunded through their API, by a charge refund
+    in proportion, and in the dashboard.
+    """
+    intent = client.v1.payment_intents.retrieve(intent_id, params={"expand": ["latest_charge.application_fee"]})
+    fee_id = intent.latest_charge.application_fee.id
+    emitted = [intent.to_dict()]
+    part = client.v1.application_fees.refunds.create(fee_id, params={"amount": 78, "metadata": {"order_id": "1"}})
+    client.v1.refunds.create(params={"payment_intent": intent_id, "amount": 1000, "refund_application_fee": True})
+    emitted.append(client.v1.application_fees.refunds.update(fee_id, part.id, params={"metadata": {"note": "x"}}))
+    emitted.append(client.v1.application_fees.refunds.retrieve(fee_id, part.id, params={"expand": ["fee"]}))
+    emitted += client.v1.application_fees.refunds.list(fee_id).data
+    emitted.append(
+        client.v1.application_fees.retrieve(
+            fee_id, params={"expand": ["balance_transaction", "originating_transaction"]}
+        )
+    )
+    other = fake.payment_intents[other_intent_id]
+    other_fee = fake.charges[other["latest_charge"]]["application_fee"]
+    emitted.append(fake.refund_fee_outside_app(other_fee, 10))
+    emitted.append(fake.refund_outside_app(other_intent_id, refund_application_fee=True))
+    emitted += client.v1.application_fees.list(params={"charge": fake.application_fees[other_fee]["charge"]}).data
+    emitted.append(client.v1.charges.retrieve(other["latest_charge"], params={"expand": ["application_fee"]}))
+    return [obj if isinstance(obj, dict) else obj.to_dict() for obj in emitted]
 
 
 def billing_journey(fake: FakeStripe, client: stripe.StripeClient, account_id: str) -> list[dict]:
