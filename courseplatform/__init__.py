@@ -187,7 +187,7 @@ def register_errorhandlers(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from .checkout.coupons import describe as coupon_terms
     from .checkout.coupons import last_day
-    from .formatting import format_date, format_duration, format_money, format_size, tax_id_label
+    from .formatting import format_date, format_duration, format_money, format_size, plan_payment, tax_id_label
     from .media.probe import codec_label
     from .pagination import link_arguments
 
@@ -201,6 +201,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["coupon_terms"] = coupon_terms
     app.jinja_env.filters["last_day"] = last_day
     app.jinja_env.filters["tax_id_label"] = tax_id_label
+    app.jinja_env.filters["plan_payment"] = plan_payment
 
 
 def register_commands(app: Flask) -> None:

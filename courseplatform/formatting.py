@@ -104,7 +104,15 @@ def format_size(n: int | None) -> str:
 
 
 # How receipts name the tax ids Stripe collects most (its `type`); any other reads as its type in capitals.
-TAX_ID_LABELS = {"eu_vat": "EU VAT", "gb_vat": "UK VAT", "au_abn": "ABN", "nz_gst": "NZ GST", "ca_bn": "Canada BN"}
+TAX_ID_LABELS = {
+    "eu_vat": "EU VAT",
+    "eu_oss_vat": "EU OSS VAT",
+    "gb_vat": "UK VAT",
+    "au_abn": "ABN",
+    "nz_gst": "NZ GST",
+    "ca_bn": "Canada BN",
+    "ca_gst_hst": "GST/HST",
+}
 
 
 def tax_id_label(kind: str | None) -> str:
@@ -112,3 +120,14 @@ def tax_id_label(kind: str | None) -> str:
     if not kind:
         return ""
     return TAX_ID_LABELS.get(kind, kind.replace("_", " ").upper())
+
+
+def plan_payment(plan) -> str:
+    """What each payment of a plan or membership charges, with its tax said: `$53.35 ($49 and $4.35 tax)`."""
+    charge = format_money(plan.charge_cents, plan.currency)
+    if not plan.tax_cents:
+        return charge
+    if plan.tax_included:
+        return f"{charge} (tax included)"
+    price, tax = format_money(plan.instalment_cents, plan.currency), format_money(plan.tax_cents, plan.currency)
+    return f"{charge} ({price} and {tax} tax)"

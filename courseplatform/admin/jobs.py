@@ -28,6 +28,7 @@ KIND_LABELS = {
     "attendance.import": "Import live-session attendance",
     "storage.delete": "Delete stored files",
     "payments.delete_coupon": "Remove a lapsed checkout's Stripe coupon",
+    "payments.return_fee_on_tax": "Give a creator back the platform fee Stripe took on tax",
     "payments.plan_schedule": "End a payment plan's Stripe subscription after its last instalment",
     "payments.plan_cancel": "Stop a payment plan's Stripe subscription",
     "media.probe": "Check an uploaded video or audio file",

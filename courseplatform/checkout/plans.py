@@ -181,6 +181,7 @@ def plan_started(order: Order, next_charge_at: datetime | None = None) -> None:
     if plan is None or plan.status not in (PlanStatus.PENDING, PlanStatus.ABANDONED):
         return
     plan.status = PlanStatus.ACTIVE
+    plan.tax_cents, plan.tax_included = order.tax_cents, order.tax_included
     plan.paid_count = max(plan.paid_count, 1)
     plan.started_at = order.paid_at or utcnow()
     plan.ended_at = plan.paused_at = None  # a lapsed checkout paid after all: it runs from now
@@ -275,6 +276,7 @@ def record_instalment(
         )
         return "mismatch"
     charged.book(order)
+    plan.tax_cents, plan.tax_included = order.tax_cents, order.tax_included  # what the next payments will hold
     number = plan.paid_count + 1
     # A plan the provider stopped while a payment was overdue still takes that payment (its invoice stays payable).
     owed = plan.is_running or _stopped_owing(plan)

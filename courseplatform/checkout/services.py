@@ -453,6 +453,35 @@ def book_payment(order: Order, payments: Payments) -> None:
     book_payment_facts(order, payments)
     order.transition_to(OrderStatus.PAID)
     order.paid_at = utcnow()
+    if fee_on_tax(order):
+        # Stripe took the platform's percentage of the tax too: it goes back to the creator, off the request.
+        enqueue("payments.return_fee_on_tax", {"order_id": order.id})
+
+
+def fee_on_tax(order: Order) -> int:
+    """How much of an order's platform fee was taken on its tax (the fee is a percentage of the price only)."""
+    if not order.tax_cents:
+        return 0
+    return max(0, order.platform_fee_cents - platform_fee(order.revenue_cents))
+
+
+def return_fee_on_tax_job(job) -> dict:
+    """Give back the platform fee Stripe took on an order's tax, with an application fee refund, exactly once.
+
+    A refund or dispute since leaves it as it is: Stripe's own fee refund with it already gave back a share.
+    """
+    order_id = job.payload.get("order_id")
+    order = lock_order(order_id) if isinstance(order_id, int) else None
+    if order is None or order.status is not OrderStatus.PAID or order.refund_pending_cents:
+        return {"returned": 0}
+    over = fee_on_tax(order)
+    if not over:
+        return {"returned": 0}
+    returned = payments_for(order).return_platform_fee(order, over)
+    order.platform_fee_cents -= min(returned, over)
+    order.net_cents = order.sale_net_cents
+    order.updated_at = utcnow()
+    return {"returned": returned}
 
 
 def book_payment_facts(order: Order, payments: Payments) -> None:

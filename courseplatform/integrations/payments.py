@@ -293,6 +293,7 @@ class Payments(Protocol):
     def cancel_plan(self, subscription_id: str) -> None: ...
     def plan_card_url(self, subscription_id: str, return_url: str, *, overdue: bool) -> str: ...
     def portal_url(self, subscription_id: str, return_url: str) -> str: ...
+    def return_platform_fee(self, order: Order, amount_cents: int) -> int: ...
     def tax_settings(self, account_id: str) -> TaxSettings: ...
     def update_tax_settings(
         self, account_id: str, head_office: TaxAddress, *, prices_include_tax: bool
@@ -688,6 +689,29 @@ class StripePayments:
             raise _stripe_error_message(exc) from exc
         return str(portal["url"])
 
+    def return_platform_fee(self, order: Order, amount_cents: int) -> int:
+        """Give the creator back part of the application fee Stripe took on an order's charge; how much went back.
+
+        Stripe takes a subscription's `application_fee_percent` of the invoice's total, tax included, and a
+        one-off sale's fee is fixed before Checkout knows the tax a tax-inclusive price holds: the platform's
+        share of the tax goes back to the creator's account as an application fee refund (once per order).
+        """
+        if not order.charge_id:
+            raise PaymentsError("This order has no charge whose fee could be returned.", retryable=False)
+        try:
+            charge = _plain(self.client.v1.charges.retrieve(order.charge_id))
+            fee_id = _account_id(charge.get("application_fee"))
+            if fee_id is None:
+                return 0
+            refund = self.client.v1.application_fees.refunds.create(
+                fee_id,
+                params={"amount": amount_cents, "metadata": {"order_id": str(order.id), "why": "fee on tax"}},
+                options={"idempotency_key": f"aqueduct-fee-on-tax-order-{order.id}-{amount_cents}"},
+            )
+        except stripe.StripeError as exc:
+            raise _stripe_error_message(exc) from exc
+        return int(refund["amount"])
+
     # Stripe Tax for a creator's connected account (Stripe's guide for software platforms: the platform's own
     # interface sets the head office and registrations of Express accounts, which have no Stripe Dashboard).
 
@@ -955,8 +979,8 @@ def checkout_totals(session: dict) -> CheckoutTotals:
     )
 
 
-# A tax id as Stripe types it (eu_vat, gb_vat, au_abn, us_ein…) and a value fit to print on a receipt.
-TAX_ID_TYPE = re.compile(r"[a-z]{2}_[a-z]{2,12}")
+# A tax id as Stripe types it (eu_vat, gb_vat, au_abn, ca_gst_hst, eu_oss_vat…) and a value fit to print on a receipt.
+TAX_ID_TYPE = re.compile(r"[a-z]{2}(?:_[a-z]{2,12}){1,3}")
 TAX_ID_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .\-/]{0,62}")
 
 
@@ -1070,6 +1094,9 @@ class TestModePayments:
 
     def portal_url(self, subscription_id: str, return_url: str) -> str:
         raise PaymentsError("Test-mode memberships are managed on My orders.", retryable=False)
+
+    def return_platform_fee(self, order: Order, amount_cents: int) -> int:
+        return 0  # test-mode sales carry no tax, so no fee is ever taken on it
 
     def tax_settings(self, account_id: str) -> TaxSettings:
         raise PaymentsError(TEST_MODE_TAX, retryable=False)

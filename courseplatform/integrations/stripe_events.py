@@ -518,13 +518,13 @@ def _invoice_tax(invoice: dict) -> tuple[int, bool]:
     if not isinstance(taxes, list) or not all(isinstance(tax, dict) for tax in taxes[:100]) or len(taxes) > 100:
         raise MalformedEvent("The total_taxes of the invoice aren't a list of taxes.")
     amounts = [_amount(tax, "amount", "a tax of the invoice") or 0 for tax in taxes]
-    behaviours = {tax.get("tax_behavior") for tax in taxes if tax.get("amount")}
-    if not behaviours <= {"inclusive", "exclusive"} or len(behaviours) > 1:
+    behaviours = [tax.get("tax_behavior") for tax in taxes if tax.get("amount")]
+    if not all(behaviour in ("inclusive", "exclusive") for behaviour in behaviours) or len(set(behaviours)) > 1:
         raise MalformedEvent("The taxes of the invoice aren't all inclusive or all exclusive.")
     total = sum(amounts)
     if total > MAX_AMOUNT_CENTS:
         raise MalformedEvent("The taxes of the invoice add up to more than an amount can be.")
-    return total, behaviours == {"inclusive"}
+    return total, set(behaviours) == {"inclusive"}
 
 
 def _checked_totals(session: dict) -> CheckoutTotals:

@@ -209,6 +209,20 @@ class Order(Model):
         return self.amount_cents - self.tax_cents
 
     @hybrid_property
+    def revenue_discount_cents(self) -> int:
+        """What a coupon took off, without the tax a tax-inclusive price held in it (so revenue + this = list
+        price without tax, the figures' terms); with tax added on top, the discount itself."""
+        if self.tax_included and self.amount_cents:
+            return self.discount_cents * self.revenue_cents // self.amount_cents
+        return self.discount_cents
+
+    @revenue_discount_cents.inplace.expression
+    @classmethod
+    def _revenue_discount_expression(cls) -> sa.ColumnElement[int]:
+        share = sa.cast(cls.discount_cents, sa.BigInteger) * (cls.amount_cents - cls.tax_cents) / cls.amount_cents
+        return sa.case((sa.and_(cls.tax_included, cls.amount_cents > 0), share), else_=cls.discount_cents)
+
+    @hybrid_property
     def sale_net_cents(self) -> int:
         """What the sale brought the creator: the amount less the tax in it, the processor's and the platform's fees.
 

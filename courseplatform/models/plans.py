@@ -63,6 +63,7 @@ class PaymentPlan(Model):
     __tablename__ = "payment_plans"
     __table_args__ = (
         money_check("instalment_cents"),
+        money_check("tax_cents"),
         sa.CheckConstraint(
             f"instalments IS NULL OR instalments BETWEEN {MIN_INSTALMENTS} AND {MAX_INSTALMENTS}",
             name="plan_instalments_in_range",
@@ -88,6 +89,9 @@ class PaymentPlan(Model):
     # None: a membership, renewing every `interval` until it is canceled.
     instalments: Mapped[int | None] = mapped_column()
     instalment_cents: Mapped[int] = mapped_column()
+    # Stripe Tax on each payment, as on the latest: added on top of `instalment_cents`, or held by it.
+    tax_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    tax_included: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     interval: Mapped[BillingInterval] = mapped_column(
         enum_column(BillingInterval, "billing_interval"), default=BillingInterval.MONTH, server_default="month"
     )
@@ -141,6 +145,32 @@ class PaymentPlan(Model):
     def _unpaid_cents_expression(cls) -> sa.ColumnElement[int]:
         left = sa.func.coalesce(cls.instalments, cls.paid_count) - cls.paid_count
         return sa.cast(left, sa.BigInteger) * cls.instalment_cents  # 24 × a big instalment outgrows 32 bits
+
+    @property
+    def charge_cents(self) -> int:
+        """What each payment charges the learner: the instalment and the tax added to it (as on the latest)."""
+        return self.instalment_cents + (0 if self.tax_included else self.tax_cents)
+
+    @hybrid_property
+    def revenue_per_payment_cents(self) -> int:
+        """What each payment brings the creator before fees: the instalment less the tax it holds."""
+        return self.instalment_cents - (self.tax_cents if self.tax_included else 0)
+
+    @revenue_per_payment_cents.inplace.expression
+    @classmethod
+    def _revenue_per_payment_expression(cls) -> sa.ColumnElement[int]:
+        return cls.instalment_cents - sa.case((cls.tax_included, cls.tax_cents), else_=0)
+
+    @hybrid_property
+    def unpaid_revenue_cents(self) -> int:
+        """What a plan has left to pay, as the creator's income: without the tax in it."""
+        return ((self.instalments or self.paid_count) - self.paid_count) * self.revenue_per_payment_cents
+
+    @unpaid_revenue_cents.inplace.expression
+    @classmethod
+    def _unpaid_revenue_expression(cls) -> sa.ColumnElement[int]:
+        left = sa.func.coalesce(cls.instalments, cls.paid_count) - cls.paid_count
+        return sa.cast(left, sa.BigInteger) * cls.revenue_per_payment_cents
 
     @property
     def is_running(self) -> bool:

@@ -191,7 +191,7 @@ class OfferingFigures:
     authoring_minutes: int
     sales: int
     gross_cents: int  # what learners paid
-    discount_cents: int  # what coupons took off the list price (list price = gross + discount)
+    discount_cents: int  # what coupons took off the list price (list price = gross + discount, both without tax)
     refunds: int
     refunded_cents: int
     net_cents: int
@@ -399,7 +399,7 @@ def sales_and_refunds_statement(profile: CreatorProfile, edges: list[datetime], 
                 sa.func.count(Order.id),
                 whole_sum(Order.revenue_cents),
                 whole_sum(Order.sale_net_cents),
-                whole_sum(Order.discount_cents),
+                whole_sum(Order.revenue_discount_cents),
             )
             .join(Offering, Order.offering_id == Offering.id)
             .where(*sold_between(profile, start, end)),
@@ -560,8 +560,8 @@ def _recurring(profile: CreatorProfile, edges: list[datetime]) -> RecurringFigur
     membership = PaymentPlan.instalments.is_(None)
     running = PaymentPlan.status.in_((PlanStatus.ACTIVE, PlanStatus.PAST_DUE))
     monthly = sa.case(
-        (PaymentPlan.interval == BillingInterval.YEAR, PaymentPlan.instalment_cents / 12),
-        else_=PaymentPlan.instalment_cents,
+        (PaymentPlan.interval == BillingInterval.YEAR, PaymentPlan.revenue_per_payment_cents / 12),
+        else_=PaymentPlan.revenue_per_payment_cents,
     )
     ended = PaymentPlan.status == PlanStatus.CANCELED
 
@@ -590,7 +590,7 @@ def _recurring(profile: CreatorProfile, edges: list[datetime]) -> RecurringFigur
                 sa.case(
                     (
                         sa.and_(~membership, PaymentPlan.status.in_(RUNNING_STATUSES)),
-                        PaymentPlan.unpaid_cents,
+                        PaymentPlan.unpaid_revenue_cents,
                     ),
                     else_=0,
                 )

@@ -1,5 +1,5 @@
-"""Stripe Tax: the tax inside an order and each refund's share of it, a business buyer's tax id, and the
-creator's tax settings (active at Stripe; prices including tax or not)
+"""Stripe Tax: the tax inside an order and each refund's share of it, a business buyer's tax id, a plan's tax
+per payment, and the creator's tax settings (active at Stripe; prices including tax or not)
 
 Revision ID: 5d2b7e8c1a94
 Revises: 8914e9d230fa
@@ -30,6 +30,11 @@ def upgrade():
         batch_op.add_column(sa.Column('tax_cents', sa.Integer(), server_default='0', nullable=False))
         batch_op.create_check_constraint('tax_cents_non_negative', 'tax_cents >= 0')
 
+    with op.batch_alter_table('payment_plans', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('tax_cents', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('tax_included', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.create_check_constraint('tax_cents_non_negative', 'tax_cents >= 0')
+
     with op.batch_alter_table('creator_profiles', schema=None) as batch_op:
         batch_op.add_column(sa.Column('stripe_tax_active', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('prices_include_tax', sa.Boolean(), server_default=sa.false(), nullable=False))
@@ -39,6 +44,11 @@ def downgrade():
     with op.batch_alter_table('creator_profiles', schema=None) as batch_op:
         batch_op.drop_column('prices_include_tax')
         batch_op.drop_column('stripe_tax_active')
+
+    with op.batch_alter_table('payment_plans', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_payment_plans_tax_cents_non_negative'), type_='check')
+        batch_op.drop_column('tax_included')
+        batch_op.drop_column('tax_cents')
 
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_refunds_tax_cents_non_negative'), type_='check')

@@ -63,6 +63,15 @@ class Webhooks:
 
 
 @pytest.fixture
+def tax_on(app, stripe_api):
+    """The operator turned Stripe Tax on, with VAT ids at checkout."""
+    saved = {key: app.config[key] for key in ("STRIPE_TAX", "STRIPE_TAX_ID_COLLECTION")}
+    app.config.update(STRIPE_TAX=True, STRIPE_TAX_ID_COLLECTION=True)
+    yield stripe_api
+    app.config.update(saved)
+
+
+@pytest.fixture
 def webhooks(client, stripe_api) -> Webhooks:
     return Webhooks(client, stripe_api)
 

@@ -35,15 +35,6 @@ from .test_stripe_shapes import log_in_as, page
 NY_RATE = "8.875"
 
 
-@pytest.fixture
-def tax_on(app, stripe_api):
-    """The operator turned Stripe Tax on, with VAT ids at checkout."""
-    saved = {key: app.config[key] for key in ("STRIPE_TAX", "STRIPE_TAX_ID_COLLECTION")}
-    app.config.update(STRIPE_TAX=True, STRIPE_TAX_ID_COLLECTION=True)
-    yield stripe_api
-    app.config.update(saved)
-
-
 def studio_post(web, url: str, data: dict, *, form_url: str = "/studio/payouts/tax"):
     return web.submit(url, data, form_url=form_url, follow_redirects=True)
 
@@ -327,6 +318,15 @@ def test_a_payment_plan_carries_its_tax_on_every_instalment_after_the_schedule_r
     ]
     plan = plan_of(learner)
     assert (plan.paid_count, plan.unpaid_cents) == (2, 4500)
+    assert (plan.tax_cents, plan.charge_cents) == (399, 4899)
+
+    # Stripe took 10 % of each invoice's total, tax included (490); 40 of each went back to the creator.
+    assert [
+        tax_on.application_fees[tax_on.charges[o.charge_id]["application_fee"]]["amount"] for o in orders_of(learner)
+    ] == [490, 490]
+    jobs = run_jobs("payments.return_fee_on_tax")
+    assert [job.result for job in jobs] == [{"returned": 40}, {"returned": 40}]
+    assert [o.platform_fee_cents for o in orders_of(learner)] == [450, 450]
 
 
 def test_a_signed_checkout_with_an_impossible_tax_amount_is_not_booked(web, webhooks, tax_on, connected_offering):

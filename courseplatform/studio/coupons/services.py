@@ -157,7 +157,7 @@ def coupon_page(profile: CreatorProfile, page: int) -> Page[CouponRow]:
         money = (
             sa.select(
                 Order.coupon_id.label("coupon_id"),
-                whole_sum(Order.discount_cents).label("discount"),
+                whole_sum(Order.revenue_discount_cents).label("discount"),
                 whole_sum(Order.revenue_cents).label("paid"),
             )
             .where(Order.coupon_id.in_(ids), Order.status.in_(SETTLED_STATUSES))

@@ -195,7 +195,7 @@ class EarningsRow:
     plan_status: PlanStatus | None = None
     tax_cents: int = 0  # the tax paid with it (not the creator's income), less what refunds gave back
     buyer_tax_id: str | None = None
-    list_price_cents: int = 0  # the offering's price before a code (tax included if the price held it)
+    list_price_cents: int = 0  # the offering's price before a code, without tax (amount + discount)
 
     @property
     def status_label(self) -> str:
@@ -254,7 +254,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
                 sa.func.count(Order.id).label("orders"),
                 whole_sum(Order.revenue_cents).label("gross"),
                 whole_sum(tax).label("tax"),
-                whole_sum(Order.discount_cents).label("discount"),
+                whole_sum(Order.revenue_discount_cents).label("discount"),
                 whole_sum(refunded).label("refunded"),
                 whole_sum(Order.processor_fee_cents).label("processor"),
                 whole_sum(Order.platform_fee_cents).label("platform"),
@@ -271,7 +271,7 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
         for row in db.session.execute(
             sa.select(
                 PaymentPlan.currency.label("currency"),
-                whole_sum(PaymentPlan.unpaid_cents).label("owed"),
+                whole_sum(PaymentPlan.unpaid_revenue_cents).label("owed"),
                 sa.func.count(PaymentPlan.id).label("plans"),
             )
             .join(Offering, PaymentPlan.offering_id == Offering.id)
@@ -302,11 +302,9 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             Order.currency,
             Order.revenue_cents.label("revenue_cents"),
             tax.label("tax_cents"),
-            (Order.amount_cents + Order.discount_cents - sa.case((Order.tax_included, 0), else_=Order.tax_cents)).label(
-                "list_price_cents"
-            ),
+            (Order.revenue_cents + Order.revenue_discount_cents).label("list_price_cents"),
             Order.buyer_tax_id,
-            Order.discount_cents,
+            Order.revenue_discount_cents.label("discount_cents"),
             Coupon.code.label("coupon_code"),
             Order.processor_fee_cents,
             Order.processor_fee_estimated,
@@ -319,9 +317,9 @@ def earnings(profile: CreatorProfile, page: int = 1, per_page: int = LEDGER_PAGE
             Order.instalment,
             PaymentPlan.instalments.label("plan_instalments"),
             PaymentPlan.paid_count.label("plan_paid_count"),
-            PaymentPlan.instalment_cents.label("plan_instalment_cents"),
+            PaymentPlan.revenue_per_payment_cents.label("plan_instalment_cents"),
             PaymentPlan.status.label("plan_status"),
-            PaymentPlan.unpaid_cents.label("plan_unpaid_cents"),
+            PaymentPlan.unpaid_revenue_cents.label("plan_unpaid_cents"),
         )
         .join(User, Order.learner_id == User.id)
         .outerjoin(Coupon, Order.coupon_id == Coupon.id)

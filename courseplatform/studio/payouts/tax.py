@@ -135,6 +135,13 @@ class TaxOverview:
         return [r for r in self.registrations if r.status == "expired"]
 
 
+def _said(exc: PaymentsError) -> str:
+    """Stripe's refusal as it put it, or, when Stripe couldn't be asked, that nothing changed."""
+    if exc.retryable:
+        return "We couldn't reach Stripe just now, so nothing about your tax was read or changed. Please try again."
+    return exc.message
+
+
 def tax_enabled() -> bool:
     return bool(current_app.config["STRIPE_TAX"])
 
@@ -155,7 +162,7 @@ def tax_overview(profile: CreatorProfile) -> TaxOverview:
         settings = payments.tax_settings(account)
         registrations = payments.tax_registrations(account)
     except PaymentsError as exc:
-        raise TaxSetupError(exc.message) from exc
+        raise TaxSetupError(_said(exc)) from exc
     _remember(profile, settings)
     order = {"active": 0, "scheduled": 1, "expired": 2}
     registrations.sort(key=lambda r: (order.get(r.status, 3), place_label(r.country, r.state)))
@@ -174,7 +181,7 @@ def save_tax_settings(profile: CreatorProfile, head_office: TaxAddress, *, price
     try:
         settings = get_payments().update_tax_settings(account, head_office, prices_include_tax=prices_include_tax)
     except PaymentsError as exc:
-        raise TaxSetupError(exc.message) from exc
+        raise TaxSetupError(_said(exc)) from exc
     profile.prices_include_tax = prices_include_tax
     _remember(profile, settings)
     return settings
@@ -192,7 +199,7 @@ def add_registration(profile: CreatorProfile, country: str, kind: str, state: st
     try:
         return get_payments().add_tax_registration(account, country, kind, state if country == "US" else "")
     except PaymentsError as exc:
-        raise TaxSetupError(exc.message) from exc
+        raise TaxSetupError(_said(exc)) from exc
 
 
 def end_registration(profile: CreatorProfile, registration_id: str) -> TaxRegistration:
@@ -201,4 +208,4 @@ def end_registration(profile: CreatorProfile, registration_id: str) -> TaxRegist
     try:
         return get_payments().end_tax_registration(account, registration_id)
     except PaymentsError as exc:
-        raise TaxSetupError(exc.message) from exc
+        raise TaxSetupError(_said(exc)) from exc
