@@ -77,6 +77,18 @@ def bought(web, webhooks, offering, learner_email="ana@example.org", **where):
     return order, paid
 
 
+def on_a_taxed_plan(web, tax_on, offering):
+    """The creator collects New York's sales tax; a learner there buys on the offering's payment plan and pays
+    the first instalment on Stripe's page. Returns (learner, the completed session)."""
+    set_up_tax(web, offering)
+    tax_on.set_tax_rate("US", NY_RATE, state="NY")
+    learner = UserFactory()
+    web.login(learner.email, PASSWORD)
+    assert buy(web, offering, plan="1").status_code == 303
+    (session_id,) = [s["id"] for s in tax_on.sessions.values() if s["mode"] == "subscription"]
+    return learner, tax_on.complete_session(session_id, country="US", state="NY")
+
+
 def test_a_creator_sets_up_tax_in_the_studio_and_stripe_keeps_it(web, tax_on, connected_offering):
     creator = connected_offering.creator
     account = creator.stripe_account_id
@@ -286,13 +298,7 @@ def test_a_creator_without_a_head_office_sells_without_tax(web, webhooks, tax_on
 def test_a_payment_plan_carries_its_tax_on_every_instalment_after_the_schedule_replaces_its_phase(
     web, webhooks, tax_on, plan_offering
 ):
-    set_up_tax(web, plan_offering)
-    tax_on.set_tax_rate("US", NY_RATE, state="NY")
-    learner = UserFactory()
-    web.login(learner.email, PASSWORD)
-    assert buy(web, plan_offering, plan="1").status_code == 303
-    (session_id,) = [s["id"] for s in tax_on.sessions.values() if s["mode"] == "subscription"]
-    session = tax_on.complete_session(session_id, country="US", state="NY")
+    learner, session = on_a_taxed_plan(web, tax_on, plan_offering)
     account = plan_offering.creator.stripe_account_id
     (created,) = tax_on.find_requests("POST", "/v1/checkout/sessions")
     data = created.params["subscription_data"]

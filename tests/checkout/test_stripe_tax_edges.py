@@ -20,7 +20,7 @@ from ..test_running_totals import kept_totals, recounted_totals
 from .test_stripe_checkout import buy, orders_of
 from .test_stripe_plans import plan_of, run_jobs
 from .test_stripe_shapes import log_in_as
-from .test_stripe_tax import NY_RATE, bought, set_up_tax
+from .test_stripe_tax import NY_RATE, bought, on_a_taxed_plan, set_up_tax
 
 
 def _vat_creator(web, tax_on, offering):
@@ -182,13 +182,7 @@ def test_an_invoice_tax_with_an_unhashable_tax_behavior_is_refused_not_a_crash(
 ):
     """A list or an object as a tax's `tax_behavior` is a shape Stripe never sends: refused with a 400 like every
     other malformed field (a 500 would have Stripe retry it for days), and nothing is booked."""
-    set_up_tax(web, plan_offering)
-    tax_on.set_tax_rate("US", NY_RATE, state="NY")
-    learner = UserFactory()
-    web.login(learner.email, PASSWORD)
-    assert buy(web, plan_offering, plan="1").status_code == 303
-    (session_id,) = [s["id"] for s in tax_on.sessions.values() if s["mode"] == "subscription"]
-    session = tax_on.complete_session(session_id, country="US", state="NY")
+    learner, session = on_a_taxed_plan(web, tax_on, plan_offering)
     assert webhooks.send("checkout.session.completed", session)[1].json["outcome"] == "enrolled"
     second = tax_on.bill_next(session["subscription"])
     assert second["total_taxes"] and second["total_taxes"][0]["amount"] == 399
