@@ -29,6 +29,7 @@ from ..enrollments.states import AccessState
 from ..enrollments.waitlist import offer_open_seats
 from ..extensions import db
 from ..formatting import format_money
+from ..ids import parse_id
 from ..integrations.mail import send_after_commit
 from ..integrations.payments import (
     CheckoutRequest,
@@ -58,6 +59,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..models.base import whole_sum
 from ..models.commerce import SETTLED_STATUSES
 from . import coupons, plans
 
@@ -459,26 +461,46 @@ def book_payment(order: Order, payments: Payments) -> None:
 
 
 def fee_on_tax(order: Order) -> int:
-    """How much of an order's platform fee was taken on its tax (the fee is a percentage of the price only)."""
-    if not order.tax_cents:
+    """How much of the platform fee Stripe took on an order was taken on its tax, and not yet given back.
+
+    The platform's fee is a percentage of the price only. A one-off sale's fee was asked on the price, so on
+    tax added on top it took nothing, but on a price holding VAT it took its share of the VAT; a plan's or
+    membership's `application_fee_percent` is of each invoice's total, tax included. Either way the fee on the
+    tax is the fee taken × tax / amount, whatever the percentage was then.
+    """
+    if not order.tax_cents or not order.amount_cents or (order.plan_id is None and not order.tax_included):
         return 0
-    return max(0, order.platform_fee_cents - platform_fee(order.revenue_cents))
+    taken = order.platform_fee_cents + order.fee_returned_cents
+    on_tax = (2 * taken * order.tax_cents + order.amount_cents) // (2 * order.amount_cents)  # rounded half up
+    return max(0, on_tax - order.fee_returned_cents)
+
+
+def _fee_given_back(order: Order) -> int:
+    """The platform fee refunds have given back (or are giving back) on an order so far."""
+    given_back = db.session.scalar(
+        sa.select(whole_sum(Refund.platform_fee_refunded_cents)).where(
+            Refund.order_id == order.id, Refund.status.in_((RefundStatus.SUCCEEDED, RefundStatus.PENDING))
+        )
+    )
+    return int(given_back or 0)
 
 
 def return_fee_on_tax_job(job) -> dict:
     """Give back the platform fee Stripe took on an order's tax, with an application fee refund, exactly once.
 
-    A refund or dispute since leaves it as it is: Stripe's own fee refund with it already gave back a share.
+    After a partial refund, only what Stripe still holds of the fee can come back; a payment refunded in full
+    gave all its fee back already.
     """
-    order_id = job.payload.get("order_id")
-    order = lock_order(order_id) if isinstance(order_id, int) else None
-    if order is None or order.status is not OrderStatus.PAID or order.refund_pending_cents:
+    order_id = parse_id(job.payload.get("order_id"))
+    order = lock_order(order_id) if order_id is not None else None
+    if order is None or order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.DISPUTED):
         return {"returned": 0}
-    over = fee_on_tax(order)
-    if not over:
+    over = min(fee_on_tax(order), order.platform_fee_cents - _fee_given_back(order))
+    if over <= 0:
         return {"returned": 0}
-    returned = payments_for(order).return_platform_fee(order, over)
-    order.platform_fee_cents -= min(returned, over)
+    returned = min(payments_for(order).return_platform_fee(order, over), over)
+    order.platform_fee_cents -= returned
+    order.fee_returned_cents += returned
     order.net_cents = order.sale_net_cents
     order.updated_at = utcnow()
     return {"returned": returned}
@@ -754,11 +776,14 @@ def _record_refund(order: Order, change: Reversal) -> Refund | None:
     amount = min(change.amount_cents, order.amount_cents - given)
     if amount <= 0:
         return None
+    # The platform fee goes back in proportion to the fee Stripe took (before any of it was returned on tax),
+    # up to what is left of it; the tax in proportion too: a whole refund returns all of each.
+    taken = order.platform_fee_cents + order.fee_returned_cents
+    fee_back = min(_share(taken, order.amount_cents, given, amount), order.platform_fee_cents - _fee_given_back(order))
     refund = Refund(
         order_id=order.id,
         amount_cents=amount,
-        # The platform fee and the tax go back in proportion, so a whole refund returns all of each.
-        platform_fee_refunded_cents=_share(order.platform_fee_cents, order.amount_cents, given, amount),
+        platform_fee_refunded_cents=max(0, fee_back),
         tax_cents=_share(order.tax_cents, order.amount_cents, given, amount),
         provider_refund_id=change.provider_refund_id,
         status=change.status,

@@ -114,6 +114,7 @@ class Order(Model):
         money_check("discount_cents"),
         money_check("processor_fee_settled_cents"),
         money_check("tax_cents"),
+        money_check("fee_returned_cents"),
         sa.CheckConstraint("refunded_cents <= amount_cents", name="refund_within_amount"),
         sa.CheckConstraint("tax_cents <= amount_cents", name="tax_within_amount"),
         sa.UniqueConstraint("provider", "checkout_id", name="uq_orders_provider_checkout_id"),
@@ -171,6 +172,9 @@ class Order(Model):
     settlement_currency: Mapped[str | None] = mapped_column(sa.String(3))
     processor_fee_settled_cents: Mapped[int | None] = mapped_column()
     platform_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
+    # What of the fee Stripe took was given back to the creator because it was taken on tax: the fee Stripe
+    # took is `platform_fee_cents + fee_returned_cents` (the share refunds return is counted on it, as Stripe does).
+    fee_returned_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     # What checkout recorded at payment; figures use sale_net_cents and order_net_cents below.
     net_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     # Refunds that succeeded (money back with the learner), and those the provider is still processing.
@@ -219,7 +223,7 @@ class Order(Model):
     @revenue_discount_cents.inplace.expression
     @classmethod
     def _revenue_discount_expression(cls) -> sa.ColumnElement[int]:
-        share = sa.cast(cls.discount_cents, sa.BigInteger) * (cls.amount_cents - cls.tax_cents) / cls.amount_cents
+        share = sa.cast(cls.discount_cents, sa.BigInteger) * (cls.amount_cents - cls.tax_cents) // cls.amount_cents
         return sa.case((sa.and_(cls.tax_included, cls.amount_cents > 0), share), else_=cls.discount_cents)
 
     @hybrid_property

@@ -1,5 +1,5 @@
-"""Stripe Tax: the tax inside an order and each refund's share of it, a business buyer's tax id, a plan's tax
-per payment, and the creator's tax settings (active at Stripe; prices including tax or not)
+"""Stripe Tax: the tax inside an order and each refund's share of it, the platform fee given back on tax, a
+business buyer's tax id, a plan's tax per payment, and the creator's tax settings (active at Stripe; prices including tax or not)
 
 Revision ID: 5d2b7e8c1a94
 Revises: 8914e9d230fa
@@ -23,7 +23,9 @@ def upgrade():
         batch_op.add_column(sa.Column('tax_included', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('buyer_tax_id_type', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('buyer_tax_id', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('fee_returned_cents', sa.Integer(), server_default='0', nullable=False))
         batch_op.create_check_constraint('tax_cents_non_negative', 'tax_cents >= 0')
+        batch_op.create_check_constraint('fee_returned_cents_non_negative', 'fee_returned_cents >= 0')
         batch_op.create_check_constraint('tax_within_amount', 'tax_cents <= amount_cents')
 
     with op.batch_alter_table('refunds', schema=None) as batch_op:
@@ -57,6 +59,8 @@ def downgrade():
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_orders_tax_within_amount'), type_='check')
         batch_op.drop_constraint(op.f('ck_orders_tax_cents_non_negative'), type_='check')
+        batch_op.drop_constraint(op.f('ck_orders_fee_returned_cents_non_negative'), type_='check')
+        batch_op.drop_column('fee_returned_cents')
         batch_op.drop_column('buyer_tax_id')
         batch_op.drop_column('buyer_tax_id_type')
         batch_op.drop_column('tax_included')

@@ -325,6 +325,9 @@ def test_a_payment_plan_carries_its_tax_on_every_instalment_after_the_schedule_r
     plan = plan_of(learner)
     assert (plan.paid_count, plan.unpaid_cents) == (2, 4500)
     assert (plan.tax_cents, plan.charge_cents) == (399, 4899)
+    log_in_as(web, learner.email)
+    orders_page = " ".join(page(web.client, "/account/orders").split())
+    assert "$90 of $135 before tax" in orders_page and "Next $48.99 ($45 and $3.99 tax) on" in orders_page
 
     # Stripe took 10 % of each invoice's total, tax included (490); 40 of each went back to the creator.
     assert [

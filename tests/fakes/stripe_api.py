@@ -353,6 +353,7 @@ class _Failure:
     status: int
     message: str
     type: str
+    path_prefix: str = "/v1/"  # only requests to paths starting so fail; others go through
 
 
 def _handler_class(is_down: Callable[[], bool]) -> type[WSGIRequestHandler]:
@@ -491,15 +492,22 @@ class FakeStripe(BillingMixin, TaxMixin, FeesMixin):
     # ------------------------------------------------------------------ failure injection
 
     def fail_next(
-        self, n: int = 1, status: int = 500, message: str = "Stripe is having a bad day.", error_type: str = "api_error"
+        self,
+        n: int = 1,
+        status: int = 500,
+        message: str = "Stripe is having a bad day.",
+        error_type: str = "api_error",
+        *,
+        path_prefix: str = "/v1/",
     ) -> None:
-        """Answer the next ``n`` API requests with ``status`` and an ``api_error`` body.
+        """Answer the next ``n`` API requests (to paths starting with ``path_prefix``) with ``status`` and an
+        ``api_error`` body.
 
         Failed requests store nothing under their idempotency key, so a retry with the
         same key goes through once the failures are used up.
         """
         with self._lock:
-            self._failures.extend(_Failure(status, message, error_type) for _ in range(n))
+            self._failures.extend(_Failure(status, message, error_type, path_prefix) for _ in range(n))
 
     def go_down(self) -> None:
         """Reset every new connection (the client sees a connection error) until :meth:`come_back`."""
@@ -933,7 +941,7 @@ class FakeStripe(BillingMixin, TaxMixin, FeesMixin):
             self.requests.append(RecordedRequest(request.method, request.path, copy.deepcopy(params), headers))
             if not request.path.startswith("/v1/"):
                 return self._hosted_page(request.path)
-            if self._failures:
+            if self._failures and request.path.startswith(self._failures[0].path_prefix):
                 failure = self._failures.pop(0)
                 return self._json(failure.status, _ApiError(failure.status, failure.message, type=failure.type).body)
             try:

@@ -300,6 +300,16 @@ def test_fail_next_then_retry_with_the_same_key(fake: FakeStripe, stripe_client:
     assert session.status == "open"
 
 
+def test_fail_next_on_one_path_lets_the_others_through(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    session = stripe_client.v1.checkout.sessions.create(params=session_params())
+    fake.fail_next(1, path_prefix="/v1/refunds")
+
+    assert stripe_client.v1.checkout.sessions.retrieve(session.id).id == session.id
+    with pytest.raises(stripe.APIError):
+        stripe_client.v1.refunds.list()
+    assert stripe_client.v1.refunds.list().data == []
+
+
 def test_go_down_and_come_back(fake: FakeStripe, stripe_client: stripe.StripeClient) -> None:
     session = stripe_client.v1.checkout.sessions.create(params=session_params())
     fake.go_down()
