@@ -185,6 +185,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from . import clientfacing
     from .checkout.coupons import describe as coupon_terms
     from .checkout.coupons import last_day
     from .formatting import format_date, format_duration, format_money, format_size, plan_payment, tax_id_label
@@ -202,6 +203,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["last_day"] = last_day
     app.jinja_env.filters["tax_id_label"] = tax_id_label
     app.jinja_env.filters["plan_payment"] = plan_payment
+    app.jinja_env.globals["client_facing"] = clientfacing
 
 
 def register_commands(app: Flask) -> None:

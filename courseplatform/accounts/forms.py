@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from ..clientfacing import PRACTICE_COUNTRIES
 from ..fields import (
     CURRENCIES,
     MoneyField,
@@ -106,6 +107,12 @@ class ChangePasswordForm(FlaskForm):
     password, confirm = password_fields("New password")
 
 
+COUNTRY_CHOICES = [
+    SelectChoice("", "Elsewhere"),
+    *(SelectChoice(code, name) for code, name in PRACTICE_COUNTRIES.items()),
+]
+
+
 class CreatorProfileForm(FlaskForm):
     display_name = StringField(
         "Name shown to learners",
@@ -116,6 +123,18 @@ class CreatorProfileForm(FlaskForm):
         "Credentials",
         validators=[Optional(), Length(max=120)],
         description="Licences and degrees after your name, e.g. LCSW, PhD.",
+    )
+    licence = StringField(
+        "Licence",
+        validators=[Optional(), Length(max=200)],
+        description="As your board's advertising rules ask: title, state or country, number. "
+        "E.g. Licensed Clinical Social Worker, New York #012345. Shown on your offerings for the public.",
+    )
+    country = SelectField(
+        "Where you practise",
+        choices=COUNTRY_CHOICES,
+        default="",
+        description="Your offerings for the public show this country's crisis lines unless you give others.",
     )
     bio = TextAreaField(
         "About you",
@@ -139,6 +158,11 @@ class CreatorProfileForm(FlaskForm):
         default=50,
         validators=[DataRequired(), NumberRange(min=10, max=240, message="Between 10 and 240 minutes.")],
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.country.data is None:  # a profile without a country practises "elsewhere"
+            self.country.data = ""
 
 
 class PlanCardForm(FlaskForm):

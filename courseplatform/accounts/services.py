@@ -447,6 +447,8 @@ def save_creator_profile(user: User, data: dict) -> CreatorProfile:
             profile.user = user
             profile.display_name = data["display_name"].strip()
             profile.credentials = (data["credentials"] or "").strip()
+            profile.licence = (data.get("licence") or "").strip()
+            profile.country = data.get("country") or None
             profile.bio = (data["bio"] or "").strip()
             profile.slug = data["slug"]
             profile.currency = data["currency"]

@@ -23,6 +23,7 @@ from ..models import (
     AccessEvent,
     AccreditingBody,
     Attendance,
+    Audience,
     BillingInterval,
     CECategory,
     CEClaim,
@@ -100,6 +101,8 @@ def seed_demo(now: datetime | None = None) -> bool:
         slug="maya-okafor",
         display_name="Dr. Maya Okafor",
         credentials="LCSW, PhD",
+        licence="Licensed Clinical Social Worker, New York #012345",
+        country="US",
         bio=(
             "I'm a clinical social worker with eighteen years in community mental health and "
             "private practice. I teach the grounding and grief work I use every day, so that "
@@ -370,6 +373,7 @@ def seed_demo(now: datetime | None = None) -> bool:
 
     _bundle_and_coupons(profile, [grounding, grief], now)
     _consultation_circle(profile, grief, now)
+    _while_you_wait(profile, now)
     db.session.flush()
     _sales(rng, profile, [grounding, grief, couples], now, password_hash)
     _free_learners(rng, burnout, now)
@@ -447,6 +451,37 @@ def _bundle_and_coupons(profile: CreatorProfile, items: list[Offering], now: dat
             ),
         ]
     )
+
+
+def _while_you_wait(profile: CreatorProfile, now: datetime) -> Offering:
+    """A free mini-course for the public: what the therapist's waiting list can use while they are full."""
+    course = _offering(
+        profile,
+        OfferingKind.COURSE,
+        "While You Wait: Steadying Anxiety",
+        "while-you-wait",
+        "Three short lessons for the weeks before therapy starts",
+        price=0,
+        published=now - timedelta(days=20),
+        description=(
+            "If you're waiting for a first appointment, these short lessons can help you steady anxious days: "
+            "slow breathing, a wind-down for sleep, and what to do when worry turns dark."
+        ),
+        topics=[],
+    )
+    course.audience = Audience.PUBLIC
+    lessons = _section(course, "Three short lessons", 0)
+    _lesson(lessons, "Slow breathing", LessonKind.TEXT, 0, body="Breathe in for four, and out for six. Ten times.")
+    _lesson(lessons, "A wind-down for sleep", LessonKind.TEXT, 1, body="An hour before bed, lights low, screens away.")
+    dark = _lesson(
+        lessons,
+        "When worry turns dark",
+        LessonKind.TEXT,
+        2,
+        body="Thoughts of not wanting to be here are a reason to reach out now, not to wait: use the line above.",
+    )
+    dark.content_note = "Discusses suicidal thoughts."
+    return course
 
 
 def _consultation_circle(profile: CreatorProfile, library: Offering, now: datetime) -> Offering:

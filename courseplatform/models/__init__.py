@@ -44,6 +44,7 @@ from .learning import (
 from .mail import MailStatus, OutgoingMail
 from .media import MediaAsset, MediaStatus
 from .offerings import (
+    Audience,
     BillingInterval,
     Lesson,
     LessonKind,
@@ -70,6 +71,7 @@ __all__ = [
     "AccessEvent",
     "AccreditingBody",
     "Attendance",
+    "Audience",
     "AuditEntry",
     "BillingInterval",
     "CECategory",

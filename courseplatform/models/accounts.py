@@ -103,6 +103,10 @@ class CreatorProfile(Model):
     slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
     display_name: Mapped[str] = mapped_column(sa.String(120))
     credentials: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    # Where the creator practises (ISO 3166-1 alpha-2): the crisis line their client-facing pages show by default.
+    country: Mapped[str | None] = mapped_column(sa.String(2))
+    # Their licence as advertising rules ask it shown: title, state and number (e.g. LCSW, New York #012345).
+    licence: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     bio: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     bio_html: Mapped[Markup] = markdown_html("bio", deferred=True)
     photo_asset_id: Mapped[int | None] = mapped_column(

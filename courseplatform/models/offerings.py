@@ -51,6 +51,17 @@ class BillingInterval(enum.Enum):
         return "monthly" if self is BillingInterval.MONTH else "yearly"
 
 
+class Audience(enum.Enum):
+    """Who an offering is for: clinicians (training, CE), or the public (psychoeducation, never therapy)."""
+
+    CLINICIANS = "clinicians"
+    PUBLIC = "public"
+
+    @property
+    def label(self) -> str:
+        return "Clinicians" if self is Audience.CLINICIANS else "The public"
+
+
 class OfferingStatus(enum.Enum):
     DRAFT = "draft"
     PUBLISHED = "published"
@@ -174,6 +185,13 @@ class Offering(Model):
     # Live workshops: a session earns credit only for learners who entered the code the presenter showed.
     checkin_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     waitlist_only: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Client-facing psychoeducation (Audience.PUBLIC) carries a statement that it is education, not therapy, and
+    # crisis resources on its page and in every lesson; empty: the defaults (clientfacing.py), by the creator's country.
+    audience: Mapped[Audience] = mapped_column(
+        enum_column(Audience, "offering_audience"), default=Audience.CLINICIANS, server_default="clinicians"
+    )
+    not_therapy_statement: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    crisis_resources: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -320,6 +338,8 @@ class Lesson(Model):
     live_session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("live_sessions.id", ondelete="SET NULL"))
     duration_seconds: Mapped[int | None] = mapped_column()
     is_preview: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # A content note shown before the lesson (e.g. "discusses suicide"), for client-facing offerings above all.
+    content_note: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     available_after_days: Mapped[int] = mapped_column(default=0, server_default="0")
     quiz_pass_percent: Mapped[int] = mapped_column(default=80, server_default="80")
     quiz_max_attempts: Mapped[int | None] = mapped_column()

@@ -83,6 +83,11 @@ class LessonForm(FlaskForm):
         description="Days after a learner enrolls. 0 opens it straight away.",
     )
     is_preview = BooleanField("Free preview: anyone can open this lesson from the offering's page")
+    content_note = StringField(
+        "Content note (optional)",
+        validators=[Optional(), Length(max=200)],
+        description="Shown before the lesson, so people can prepare or skip it: “Discusses suicide and self-harm.”",
+    )
 
     def set_choices(self, allow_live: bool, sessions: list[SelectChoice]) -> None:
         """Offer the live kind only to live workshops, and only this offering's sessions."""

@@ -147,6 +147,7 @@ class LessonChanges:
     # Files the browser already sent straight to storage (static/js/uploader.js), by asset id.
     media_asset_id: str | None = None
     captions_asset_id: str | None = None
+    content_note: str = ""
 
 
 def add_lesson(section: Section, changes: LessonChanges, uploader: User) -> tuple[Lesson, list[str]]:
@@ -195,6 +196,7 @@ def _apply(lesson: Lesson, changes: LessonChanges, uploader: User, stored: list[
     lesson.kind = changes.kind
     lesson.body = changes.body or ""
     lesson.is_preview = changes.is_preview
+    lesson.content_note = changes.content_note.strip()
     lesson.available_after_days = changes.available_after_days
     previous = lesson.media_asset
     lesson.duration_seconds = changes.duration_seconds

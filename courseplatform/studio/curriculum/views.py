@@ -216,6 +216,7 @@ def _lesson_changes(offering: Offering, lesson: Lesson | None, form: LessonForm)
         kind=LessonKind(form.kind.data),
         body=form.body.data or "",
         is_preview=form.is_preview.data,
+        content_note=form.content_note.data or "",
         available_after_days=form.available_after_days.data,
         duration_seconds=seconds,
         live_session=sessions.get(form.live_session.data or ""),

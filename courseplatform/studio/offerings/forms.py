@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from ...fields import HoursField, MoneyField, WholeNumberField, valid_slug
 from ...integrations.payments import MINIMUM_CHARGE_CENTS
-from ...models import MAX_INSTALMENTS, MIN_INSTALMENTS, OfferingKind
+from ...models import MAX_INSTALMENTS, MIN_INSTALMENTS, Audience, OfferingKind
 
 KIND_CHOICES = [SelectChoice(k.value, k.label) for k in OfferingKind]
 PRICE_CHOICES = [
@@ -43,6 +43,10 @@ class TopicsField(StringField):
         if value is not None and not isinstance(value, str):
             value = ", ".join(topic.name for topic in value)
         super().process_data(value)
+
+
+def _audience_value(value) -> str:
+    return value.value if isinstance(value, Audience) else value
 
 
 class OfferingForm(FlaskForm):
@@ -137,6 +141,26 @@ class OfferingForm(FlaskForm):
     checkin_required = BooleanField(
         "Learners check in with a code you show during each session",
         description="A session whose code you showed counts only for learners who entered it on the lesson page.",
+    )
+    audience = RadioField(
+        "Who it is for",
+        choices=[
+            SelectChoice("clinicians", "Clinicians: training, consultation, continuing education"),
+            SelectChoice("public", "The public: psychoeducation (education, not therapy)"),
+        ],
+        default="clinicians",
+        coerce=_audience_value,
+    )
+    not_therapy_statement = TextAreaField(
+        "Education, not therapy",
+        validators=[Optional(), Length(max=2000)],
+        description="Shown on the page and in every lesson of an offering for the public. Leave empty for ours.",
+    )
+    crisis_resources = TextAreaField(
+        "Crisis resources",
+        validators=[Optional(), Length(max=2000)],
+        description="Shown first, on the page and in every lesson of an offering for the public. Leave empty for the "
+        "crisis lines of the country you practise in (your creator profile).",
     )
     sequential = BooleanField("Learners open lessons in order (each after the previous one is complete)")
     waitlist_only = BooleanField("Announce it, but take waitlist sign-ups instead of enrollments for now")

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
+from ... import clientfacing
 from ...bundles import bundle_problems, published_bundles_holding
 from ...continuing_education import creator_today, snapshot_ce
 from ...enrollments.waitlist import announce_opening
@@ -15,6 +16,7 @@ from ...integrations.payments import MINIMUM_CHARGE_CENTS, test_mode
 from ...integrations.storage import get_storage
 from ...media.services import claim_upload, release_assets, store_upload
 from ...models import (
+    Audience,
     BillingInterval,
     CEClaim,
     CreatorProfile,
@@ -263,6 +265,9 @@ def _apply_details(offering: Offering, form, slug: str) -> None:
     offering.attendance_grace_minutes = form.attendance_grace_minutes.data if live else None
     offering.checkin_required = bool(form.checkin_required.data) and live
     offering.waitlist_only = form.waitlist_only.data
+    offering.audience = Audience(form.audience.data or "clinicians")
+    offering.not_therapy_statement = (form.not_therapy_statement.data or "").strip()
+    offering.crisis_resources = (form.crisis_resources.data or "").strip()
     offering.topics = topics_for(topic_names(form.topics.data))
     offering.updated_at = utcnow()
     db.session.add(offering)
@@ -319,6 +324,7 @@ def publish_problems(offering: Offering) -> list[str]:
         if not upcoming:
             problems.append("Schedule at least one upcoming live session (Live sessions).")
     problems.extend(ce_review(offering, creator_today(offering.creator)).problems)
+    problems.extend(clientfacing.publish_problems(offering))
     return problems
 
 

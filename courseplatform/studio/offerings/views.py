@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
+from ... import clientfacing
 from ...access import creator_required, owned_offering_or_404, studio_required
 from ...extensions import db
 from ...fields import page_number
@@ -106,6 +107,7 @@ def _offering_form(form: OfferingForm, offering: Offering | None):
                 return redirect(url_for("studio.offering", offering_id=saved.id))
             flash("Your changes are saved.", "success")
             return redirect(url_for("studio.edit_offering", offering_id=saved.id))
+    profile = offering.creator if offering is not None else current_user.creator_profile
     return render_template(
         "studio/offering_form.html",
         form=form,
@@ -114,6 +116,8 @@ def _offering_form(form: OfferingForm, offering: Offering | None):
         currency=(offering.currency if offering else current_user.creator_profile.currency),
         cover_url=media_url(offering.cover_asset) if offering is not None else None,
         pending_cover=ready_upload(offering.creator.user if offering else current_user, form.cover_asset_id.data),
+        not_therapy_default=clientfacing.default_not_therapy_statement(profile),
+        crisis_default=clientfacing.default_crisis_resources(profile),
     )
 
 

@@ -1,0 +1,204 @@
+"""Offerings for the public: crisis resources first on the page and in every lesson, education-not-therapy, the
+creator's licence, content notes before lessons, and no CE credit, through the studio's forms and the pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from courseplatform.extensions import db
+from courseplatform.models import Audience, EnrollmentStatus, LessonKind, OfferingStatus
+
+from ..factories import (
+    PASSWORD,
+    CreatorProfileFactory,
+    EnrollmentFactory,
+    LessonFactory,
+    OfferingFactory,
+    SectionFactory,
+    UserFactory,
+)
+from ..markup import text_of
+
+DETAILS = {
+    "kind": "course",
+    "title": "While You Wait: Managing Anxiety",
+    "subtitle": "Skills for the weeks before therapy starts",
+    "slug": "",
+    "description": "Short lessons on **breathing**, sleep and worry.",
+    "price_kind": "free",
+    "price_cents": "",
+    "sliding_scale_min_cents": "",
+    "topics": "Anxiety",
+    "ce_minutes": "",
+    "ce_approval_statement": "",
+    "authoring_minutes": "",
+    "audience": "public",
+    "not_therapy_statement": "",
+    "crisis_resources": "",
+}
+
+
+@pytest.fixture
+def therapist(web):
+    profile = CreatorProfileFactory(
+        user__email="maya@example.org",
+        display_name="Dr. Maya Okafor",
+        credentials="LCSW",
+        licence="Licensed Clinical Social Worker, New York #012345",
+        country="US",
+    )
+    web.login("maya@example.org", PASSWORD)
+    return profile
+
+
+def public_offering(creator, **fields):
+    offering = OfferingFactory(
+        creator=creator,
+        audience=Audience.PUBLIC,
+        price_cents=0,
+        status=OfferingStatus.PUBLISHED,
+        title="While You Wait",
+        **fields,
+    )
+    section = SectionFactory(offering=offering)
+    lessons = [
+        LessonFactory(section=section, title="Breathing", kind=LessonKind.TEXT, body="Breathe out slowly."),
+        LessonFactory(
+            section=section,
+            title="When worry turns dark",
+            kind=LessonKind.TEXT,
+            body="Thoughts of not wanting to be here.",
+            content_note="Discusses suicide and self-harm.",
+        ),
+    ]
+    db.session.flush()
+    return offering, lessons
+
+
+def test_the_page_and_every_lesson_show_the_crisis_line_first(web, client, therapist):
+    offering, lessons = public_offering(therapist)
+    web.logout()
+
+    page = client.get(f"/courses/{offering.slug}").get_data(as_text=True)
+    words = text_of(page)
+    assert "If you are in crisis or thinking about suicide: Call or text 988" in words
+    # First: before the title and anything to buy.
+    assert page.index("crisis-notice") < page.index("<h1>")
+    assert "This is education, not therapy. Taking it doesn't make you a client of Dr. Maya Okafor" in words
+    assert "Licensed Clinical Social Worker, New York #012345" in words
+
+    learner = UserFactory(email="sam@example.org")
+    EnrollmentFactory(user=learner, offering=offering, status=EnrollmentStatus.ACTIVE)
+    web.login("sam@example.org", PASSWORD)
+    for lesson in lessons:
+        lesson_page = client.get(f"/learn/{offering.slug}/lessons/{lesson.id}").get_data(as_text=True)
+        assert lesson_page.count("Call or text 988") == 1, lesson.title
+        assert lesson_page.index("crisis-notice") < lesson_page.index("prose")
+    second = client.get(f"/learn/{offering.slug}/lessons/{lessons[1].id}").get_data(as_text=True)
+    assert "Content note: Discusses suicide and self-harm." in text_of(second)
+    assert second.index("content-note") < second.index("Thoughts of not wanting")
+
+
+@pytest.mark.parametrize(
+    "country,line",
+    [
+        ("GB", "Call Samaritans free on 116 123"),
+        ("AU", "Call Lifeline on 13 11 14"),
+        ("CA", "Call or text 9-8-8"),
+        (None, "findahelpline.com"),
+    ],
+)
+def test_the_crisis_line_is_the_creators_countrys(client, country, line):
+    creator = CreatorProfileFactory(country=country)
+    offering, _ = public_offering(creator)
+
+    assert line in text_of(client.get(f"/courses/{offering.slug}").get_data(as_text=True))
+
+
+def test_the_creators_own_words_replace_the_defaults(client):
+    creator = CreatorProfileFactory(country="US")
+    offering, _ = public_offering(
+        creator,
+        crisis_resources="Call the Trevor Project on 1-866-488-7386, or text START to 678-678.",
+        not_therapy_statement="A self-help course. It is not a substitute for care.",
+    )
+
+    words = text_of(client.get(f"/courses/{offering.slug}").get_data(as_text=True))
+
+    assert "Trevor Project" in words and "988" not in words
+    assert "A self-help course. It is not a substitute for care." in words
+    assert "education, not therapy" not in words
+
+
+def test_an_offering_for_clinicians_shows_none_of_it(client):
+    creator = CreatorProfileFactory(country="US", licence="LCSW, NY #1")
+    offering = OfferingFactory(creator=creator, status=OfferingStatus.PUBLISHED)
+
+    page = client.get(f"/courses/{offering.slug}").get_data(as_text=True)
+
+    assert "crisis-notice" not in page and "988" not in page and "NY #1" not in page
+
+
+def test_an_offering_for_the_public_cant_be_published_with_ce_credit(web, therapist):
+    web.submit("/studio/courses/new", {**DETAILS, "ce_minutes": "1.5", "ce_approval_statement": "Approved."})
+    offering = therapist.offerings[0]
+    assert offering.audience is Audience.PUBLIC
+    LessonFactory(section=SectionFactory(offering=offering))
+    db.session.flush()
+
+    html = web.submit(f"/studio/courses/{offering.id}/publish", {}, form_url=f"/studio/courses/{offering.id}")
+
+    assert "An offering for the public can't carry continuing-education credit" in text_of(html.get_data(as_text=True))
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.DRAFT
+
+    web.submit(f"/studio/courses/{offering.id}/edit", {**DETAILS})
+    html = web.submit(f"/studio/courses/{offering.id}/publish", {}, form_url=f"/studio/courses/{offering.id}")
+    assert "Published" in html.get_data(as_text=True)
+
+
+def test_the_details_form_shows_the_defaults_the_page_will_use(web, therapist):
+    page = text_of(web.client.get("/studio/courses/new").get_data(as_text=True))
+
+    assert "The public: psychoeducation (education, not therapy)" in page
+    html = web.client.get("/studio/courses/new").get_data(as_text=True)
+    assert 'placeholder="Call or text 988' in html
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"audience": "everyone"}, "Not a valid choice"),
+        ({"crisis_resources": "x" * 2001}, "2000"),
+    ],
+)
+def test_hostile_audience_fields_are_refused(web, therapist, change, message):
+    answer = web.submit("/studio/courses/new", {**DETAILS, **change})
+
+    assert message in answer.get_data(as_text=True)
+    assert therapist.offerings == []
+
+
+def test_the_creator_profile_keeps_the_licence_and_country(web, therapist):
+    form = web.client.get("/become-a-creator").get_data(as_text=True)
+    assert 'name="licence"' in form and 'name="country"' in form
+    data = {
+        "display_name": "Dr. Maya Okafor",
+        "credentials": "LCSW",
+        "licence": "LCSW, New York #054321",
+        "country": "GB",
+        "bio": "",
+        "slug": therapist.slug,
+        "currency": therapist.currency,
+        "time_zone": "Europe/London",
+        "default_session_fee_cents": "150",
+        "default_session_minutes": "50",
+    }
+
+    web.submit("/become-a-creator", data)
+    db.session.refresh(therapist)
+    assert (therapist.licence, therapist.country) == ("LCSW, New York #054321", "GB")
+
+    web.submit("/become-a-creator", {**data, "country": "ZZ"})
+    db.session.refresh(therapist)
+    assert therapist.country == "GB"
