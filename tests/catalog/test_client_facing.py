@@ -139,11 +139,24 @@ def test_an_offering_for_clinicians_shows_none_of_it(client):
     assert "crisis-notice" not in page and "988" not in page and "NY #1" not in page
 
 
-def test_an_offering_for_the_public_cant_be_published_with_ce_credit(web, therapist):
-    web.submit("/studio/courses/new", {**DETAILS, "ce_minutes": "1.5", "ce_approval_statement": "Approved."})
-    offering = therapist.offerings[0]
-    assert offering.audience is Audience.PUBLIC
+def test_an_offering_for_the_public_cant_carry_ce_credit(web, therapist):
+    answer = web.submit("/studio/courses/new", {**DETAILS, "ce_minutes": "1.5", "ce_approval_statement": "Approved."})
+    assert text_of(answer.get_data(as_text=True)).count("can't carry continuing-education credit") == 2
+    assert therapist.offerings == []
+
+    # One made for clinicians with CE, then switched to the public: the switch is refused, and so is publishing.
+    offering = OfferingFactory(
+        creator=therapist, status=OfferingStatus.DRAFT, ce_minutes=90, ce_approval_statement="Approved."
+    )
     LessonFactory(section=SectionFactory(offering=offering))
+    db.session.flush()
+    answer = web.submit(
+        f"/studio/courses/{offering.id}/edit", {**DETAILS, "ce_minutes": "1.5", "ce_approval_statement": "Approved."}
+    )
+    assert "can't carry continuing-education credit" in text_of(answer.get_data(as_text=True))
+    db.session.refresh(offering)
+    assert offering.audience is Audience.CLINICIANS
+    offering.audience = Audience.PUBLIC  # as a row changed behind the form's back
     db.session.flush()
 
     html = web.submit(f"/studio/courses/{offering.id}/publish", {}, form_url=f"/studio/courses/{offering.id}")
@@ -202,3 +215,18 @@ def test_the_creator_profile_keeps_the_licence_and_country(web, therapist):
     web.submit("/become-a-creator", {**data, "country": "ZZ"})
     db.session.refresh(therapist)
     assert therapist.country == "GB"
+
+
+def test_a_copy_keeps_its_audience_its_words_and_its_content_notes(web, therapist):
+    offering, _ = public_offering(therapist, crisis_resources="Call 988.", not_therapy_statement="Not therapy.")
+
+    web.submit(f"/studio/courses/{offering.id}/duplicate", {}, form_url=f"/studio/courses/{offering.id}")
+
+    copy = next(o for o in therapist.offerings if o.id != offering.id)
+    assert (copy.audience, copy.crisis_resources, copy.not_therapy_statement) == (
+        Audience.PUBLIC,
+        "Call 988.",
+        "Not therapy.",
+    )
+    notes = [lesson.content_note for section in copy.sections for lesson in section.lessons]
+    assert notes == ["", "Discusses suicide and self-harm."]

@@ -215,6 +215,12 @@ class OfferingForm(FlaskForm):
     def validate_ce_minutes(self, field) -> None:
         if field.data == 0:
             raise ValidationError("Leave CE hours empty, or enter more than 0.")
+        if field.data and self.audience.data == "public":
+            raise ValidationError("An offering for the public can't carry continuing-education credit.")
+
+    def validate_ce_approval_statement(self, field) -> None:
+        if (field.data or "").strip() and self.audience.data == "public":
+            raise ValidationError("An offering for the public can't carry continuing-education credit.")
 
     def validate_topics(self, field) -> None:
         if len(topic_names(field.data)) > MAX_TOPICS:

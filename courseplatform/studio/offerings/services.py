@@ -413,6 +413,9 @@ def duplicate_offering(offering: Offering) -> Offering:
         attendance_grace_minutes=offering.attendance_grace_minutes,
         checkin_required=offering.checkin_required,
         waitlist_only=offering.waitlist_only,
+        audience=offering.audience,
+        not_therapy_statement=offering.not_therapy_statement,
+        crisis_resources=offering.crisis_resources,
         topics=list(offering.topics),
     )
     for section in offering.sections:
@@ -428,6 +431,7 @@ def duplicate_offering(offering: Offering) -> Offering:
                 captions_asset_id=lesson.captions_asset_id,
                 duration_seconds=lesson.duration_seconds,
                 is_preview=lesson.is_preview,
+                content_note=lesson.content_note,
                 available_after_days=lesson.available_after_days,
                 quiz_pass_percent=lesson.quiz_pass_percent,
                 quiz_max_attempts=lesson.quiz_max_attempts,
