@@ -94,6 +94,8 @@ def test_the_page_and_every_lesson_show_the_crisis_line_first(web, client, thera
         lesson_page = client.get(f"/learn/{offering.slug}/lessons/{lesson.id}").get_data(as_text=True)
         assert lesson_page.count("Call or text 988") == 1, lesson.title
         assert lesson_page.index("crisis-notice") < lesson_page.index("prose")
+    outline = client.get(f"/learn/{offering.slug}").get_data(as_text=True)
+    assert outline.count("Call or text 988") == 1 and "education, not therapy" in outline
     second = client.get(f"/learn/{offering.slug}/lessons/{lessons[1].id}").get_data(as_text=True)
     assert "Content note: Discusses suicide and self-harm." in text_of(second)
     assert second.index("content-note") < second.index("Thoughts of not wanting")
@@ -230,3 +232,36 @@ def test_a_copy_keeps_its_audience_its_words_and_its_content_notes(web, therapis
     )
     notes = [lesson.content_note for section in copy.sections for lesson in section.lessons]
     assert notes == ["", "Discusses suicide and self-harm."]
+
+
+def test_a_visitor_reading_a_free_preview_sees_the_crisis_line_and_the_content_note(client):
+    creator = CreatorProfileFactory(country="US")
+    offering, lessons = public_offering(creator)
+    lessons[1].is_preview = True
+    db.session.flush()
+
+    page = client.get(f"/courses/{offering.slug}/preview/{lessons[1].id}")
+
+    assert page.status_code == 200
+    words = text_of(page.get_data(as_text=True))
+    assert "Call or text 988" in words and "education, not therapy" in words
+    assert "Content note: Discusses suicide and self-harm." in words
+
+
+@pytest.mark.parametrize("audience", [Audience.CLINICIANS, Audience.PUBLIC])
+def test_a_published_offering_for_the_public_never_gains_ce_credit_on_details(web, therapist, audience):
+    """Published already (so publishing's own check never runs again): switching one with CE to the public, or
+    adding CE to one for the public, is refused when the Details are saved."""
+    offering, _ = public_offering(therapist)
+    offering.audience = audience
+    if audience is Audience.CLINICIANS:
+        offering.ce_minutes, offering.ce_approval_statement = 90, "Approved."
+    db.session.flush()
+
+    web.submit(
+        f"/studio/courses/{offering.id}/edit",
+        {**DETAILS, "slug": offering.slug, "ce_minutes": "1.5", "ce_approval_statement": "Approved."},
+    )
+    db.session.refresh(offering)
+
+    assert not (offering.audience is Audience.PUBLIC and offering.ce_minutes)
