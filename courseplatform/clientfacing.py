@@ -63,13 +63,9 @@ def default_not_therapy_statement(creator: CreatorProfile) -> str:
     return NOT_THERAPY.format(name=creator.display_name)
 
 
-def teacher_line(creator: CreatorProfile) -> str:
-    """The creator as a client-facing page names them: name, credentials and licence."""
-    parts = [creator.display_name]
-    if creator.credentials:
-        parts.append(creator.credentials)
-    line = ", ".join(parts)
-    return f"{line} · {creator.licence}" if creator.licence else line
+def licence_shown(offering: Offering) -> str:
+    """The creator's licence as an offering for the public shows it beside their name ("" for clinicians')."""
+    return offering.creator.licence if is_client_facing(offering) else ""
 
 
 def publish_problems(offering: Offering) -> list[str]:

@@ -470,8 +470,9 @@ def fee_on_tax(order: Order) -> int:
     """
     if not order.tax_cents or not order.amount_cents or (order.plan_id is None and not order.tax_included):
         return 0
-    taken = order.platform_fee_cents + order.fee_returned_cents
-    on_tax = (2 * taken * order.tax_cents + order.amount_cents) // (2 * order.amount_cents)  # rounded half up
+    on_tax = (2 * order.platform_fee_taken_cents * order.tax_cents + order.amount_cents) // (
+        2 * order.amount_cents
+    )  # rounded half up
     return max(0, on_tax - order.fee_returned_cents)
 
 
@@ -778,8 +779,8 @@ def _record_refund(order: Order, change: Reversal) -> Refund | None:
         return None
     # The platform fee goes back in proportion to the fee Stripe took (before any of it was returned on tax),
     # up to what is left of it; the tax in proportion too: a whole refund returns all of each.
-    taken = order.platform_fee_cents + order.fee_returned_cents
-    fee_back = min(_share(taken, order.amount_cents, given, amount), order.platform_fee_cents - _fee_given_back(order))
+    left = order.platform_fee_cents - _fee_given_back(order)
+    fee_back = min(_share(order.platform_fee_taken_cents, order.amount_cents, given, amount), left)
     refund = Refund(
         order_id=order.id,
         amount_cents=amount,

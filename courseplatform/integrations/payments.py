@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 import stripe
 from flask import current_app
@@ -446,7 +446,7 @@ class StripePayments:
         if tax.collect_tax_ids:
             params["tax_id_collection"] = {"enabled": True}
         price = params["line_items"][0]["price_data"]
-        price["tax_behavior"] = "inclusive" if tax.prices_include_tax else "exclusive"
+        price["tax_behavior"] = tax_behavior(tax.prices_include_tax)
         price["product_data"]["tax_code"] = tax.tax_code
         if params["mode"] == "subscription":
             data = params["subscription_data"]
@@ -725,7 +725,7 @@ class StripePayments:
         address = {key: value for key, value in dataclasses.asdict(head_office).items() if value}
         params: SettingsUpdateParams = {
             "head_office": {"address": cast("SettingsUpdateParamsHeadOfficeAddress", address)},
-            "defaults": {"tax_behavior": "inclusive" if prices_include_tax else "exclusive"},
+            "defaults": {"tax_behavior": tax_behavior(prices_include_tax)},
         }
         try:
             updated = self.client.v1.tax.settings.update(params=params, options={"stripe_account": account_id})
@@ -982,6 +982,11 @@ def checkout_totals(session: dict) -> CheckoutTotals:
 # A tax id as Stripe types it (eu_vat, gb_vat, au_abn, ca_gst_hst, eu_oss_vat…) and a value fit to print on a receipt.
 TAX_ID_TYPE = re.compile(r"[a-z]{2}(?:_[a-z]{2,12}){1,3}")
 TAX_ID_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .\-/]{0,62}")
+
+
+def tax_behavior(prices_include_tax: bool) -> Literal["inclusive", "exclusive"]:
+    """Stripe's word for whether a price holds its tax (VAT-style) or has it added at checkout (US-style)."""
+    return "inclusive" if prices_include_tax else "exclusive"
 
 
 def buyer_tax_id(details: object) -> tuple[str, str] | None:

@@ -247,6 +247,11 @@ class Order(Model):
         return max(0, self.amount_cents - self.refunds_requested_cents)
 
     @property
+    def platform_fee_taken_cents(self) -> int:
+        """The platform fee Stripe took on the payment, before any of it was given back for being on tax."""
+        return self.platform_fee_cents + self.fee_returned_cents
+
+    @property
     def list_price_cents(self) -> int:
         """The offering's price before a coupon (tax included if the price included it, as the learner saw it)."""
         return self.amount_cents + self.discount_cents - self.tax_added_cents

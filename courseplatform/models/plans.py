@@ -147,9 +147,14 @@ class PaymentPlan(Model):
         return sa.cast(left, sa.BigInteger) * cls.instalment_cents  # 24 × a big instalment outgrows 32 bits
 
     @property
+    def tax_added_cents(self) -> int:
+        """Tax added on top of each payment (none when the instalment holds it), as on the latest."""
+        return 0 if self.tax_included else self.tax_cents
+
+    @property
     def charge_cents(self) -> int:
         """What each payment charges the learner: the instalment and the tax added to it (as on the latest)."""
-        return self.instalment_cents + (0 if self.tax_included else self.tax_cents)
+        return self.instalment_cents + self.tax_added_cents
 
     @hybrid_property
     def revenue_per_payment_cents(self) -> int:

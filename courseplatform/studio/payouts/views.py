@@ -18,7 +18,7 @@ from flask_login import current_user
 from ...access import creator_required
 from ...extensions import db
 from ...fields import page_number
-from ...integrations.payments import TEST_MODE_FEE_FIXED_CENTS, TEST_MODE_FEE_PERCENT_BP, TaxAddress
+from ...integrations.payments import TEST_MODE_FEE_FIXED_CENTS, TEST_MODE_FEE_PERCENT_BP, TaxAddress, tax_behavior
 from ...links import absolute_url
 from .. import bp
 from ..offerings.forms import ConfirmForm
@@ -96,7 +96,7 @@ def payouts_tax():
     if not tax_enabled():
         abort(404)
     profile = current_user.creator_profile
-    settings_form = TaxSettingsForm(pricing="inclusive" if profile.prices_include_tax else "exclusive")
+    settings_form = TaxSettingsForm(pricing=tax_behavior(profile.prices_include_tax))
     return _tax_page(profile, settings_form, TaxRegistrationForm(prefix="reg"), fill=True)
 
 
@@ -175,9 +175,7 @@ def payouts_tax_register():
     profile = current_user.creator_profile
     form = TaxRegistrationForm(prefix="reg")
     if not form.validate_on_submit():
-        settings_form = TaxSettingsForm(
-            formdata=None, pricing="inclusive" if profile.prices_include_tax else "exclusive"
-        )
+        settings_form = TaxSettingsForm(formdata=None, pricing=tax_behavior(profile.prices_include_tax))
         return _tax_page(profile, settings_form, form, fill=True, status=400)
     try:
         registration = add_registration(profile, form.country.data, form.kind.data, form.state.data)
