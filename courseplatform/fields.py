@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
@@ -74,6 +75,20 @@ def valid_email(form, field) -> None:
         validate_email(field.data or "", check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         raise ValidationError("Enter an e-mail address such as name@example.com.") from exc
+
+
+def web_address(example: str):
+    """A validator of an http(s) link (a Zoom room, a colleague's site): nothing else can be clicked safely."""
+
+    def check(form, field) -> None:
+        value = (field.data or "").strip()
+        if not value:
+            return
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+            raise ValidationError(f"Enter a web address starting with https://, such as {example}.")
+
+    return check
 
 
 def mailbox_of(email: str) -> str:

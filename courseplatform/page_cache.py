@@ -1,4 +1,5 @@
-"""A shared cache of the public pages a visitor without an account sees: home, catalog, offering, storefront.
+"""A shared cache of the public pages a visitor without an account sees: home, catalog, offering, storefront,
+and a therapist's practice waitlist page.
 
 What is stored is a page rendered for nobody in particular, and only that:
 
@@ -60,6 +61,7 @@ PAGE_ARGUMENTS = {
     "catalog.offerings": frozenset({"q", "topic", "kind", "sort", "page"}),
     "catalog.offering": frozenset(),
     "catalog.storefront_page": frozenset({"page"}),
+    "catalog.practice_waitlist": frozenset(),
 }
 PUBLIC_PAGES = frozenset(PAGE_ARGUMENTS)
 # The tables whose rows those pages show; a commit that writes any of them outdates every stored page.
@@ -77,6 +79,7 @@ PUBLIC_TABLES = frozenset(
         "orders",  # an open checkout holds a seat
         "provider_approvals",  # a CE program's statements
         "ce_claims",
+        "referral_partners",  # on a therapist's practice waitlist page
     }
 )
 # Of these tables' rows, only a change of these columns alters a public page (a learner opening lessons

@@ -52,12 +52,15 @@ from courseplatform.models import (
     PaymentPlan,
     PaymentProvider,
     PlanStatus,
+    PracticeWaitlistEntry,
     Profession,
     QuizChoice,
     QuizQuestion,
+    ReferralPartner,
     SessionIncome,
     utcnow,
 )
+from courseplatform.practice import leave_url
 
 from .factories import (
     PASSWORD,
@@ -126,6 +129,8 @@ ANONYMOUS_FORMS = {
     "accounts.reset_password",
     "accounts.finish_signup",
     "catalog.join_waitlist",
+    "catalog.join_practice_waitlist",
+    "catalog.confirm_leave_practice_waitlist",
 }
 #: Query parameters the app reads besides those of its GET forms.
 QUERY_NAMES = {"q", "page", "kind", "sort", "status", "topic", "month", "from", "to", "order", "session_id", "number"}
@@ -174,6 +179,7 @@ class World:
     signup_token: str
     upload_token: str
     playback_token: str
+    leave_token: str
     offering_order: dict
     json_baselines: dict[str, dict] = field(default_factory=dict)
 
@@ -362,6 +368,12 @@ def build_world() -> World:
     )
     db.session.add(licence)
     db.session.add_all([list_job, failed_job, undelivered])
+    # The owner's practice is full: the waitlist page is open, with someone on it and a colleague to refer to.
+    owner.practice_waitlist_open = True
+    waiting = PracticeWaitlistEntry(creator_id=owner.id, email="waiting@example.org")
+    partner = ReferralPartner(creator_id=owner.id, name="Dr. Sam Lee", url="https://example.com/sam", position=1)
+    second = ReferralPartner(creator_id=owner.id, name="Rosa Delgado", position=2)  # so each can move
+    db.session.add_all([waiting, partner, second])
     db.session.flush()
 
     upload = get_storage().presign_upload(pending.storage_key, "video/mp4", 10_000)
@@ -394,7 +406,9 @@ def build_world() -> World:
             "login_session_id": [learners_phone.id],
             "creator_id": [owner.id, suspended.id],
             "user_id": [learner.id, owner.user_id, suspended.user_id],
-            "slug": [offering.slug, *(step.slug for step in steps.values()), "coming-soon"],
+            "slug": [offering.slug, *(step.slug for step in steps.values()), "coming-soon", owner.slug],
+            "person_id": [waiting.id],
+            "partner_id": [partner.id, second.id],
             "choice": ["pay", "pay_declining", "decline"],
             "which": ["media", "captions"],
             "name": ["master.m3u8", "360p/index.m3u8", "360p/seg_000.ts", "poster.jpg", "../../../etc/passwd"],
@@ -407,6 +421,7 @@ def build_world() -> World:
         playback_token=get_storage()
         .playback_url(video.storage_key, content_type="video/mp4", filename="talk.mp4", download=True)
         .rsplit("/", 1)[1],
+        leave_token=leave_url(waiting).rsplit("/", 1)[1],
         offering_order={"sections": sections},
     )
     world.json_baselines = {
@@ -520,6 +535,8 @@ class Walker:
             "accounts.finish_signup": self.world.signup_token,
             "media.upload": self.world.upload_token,
             "media.serve": self.world.playback_token,
+            "catalog.leave_practice_waitlist": self.world.leave_token,
+            "catalog.confirm_leave_practice_waitlist": self.world.leave_token,
         }
         values = {}
         for name in rule.arguments:

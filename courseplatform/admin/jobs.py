@@ -34,6 +34,7 @@ KIND_LABELS = {
     "media.probe": "Check an uploaded video or audio file",
     "media.ladder": "Make a video's streaming versions",
     "waitlist.notify": "E-mail a waitlist",
+    "practice_waitlist.mail": "E-mail a therapist's practice waitlist",
 }
 
 

@@ -1,9 +1,9 @@
-"""Catalog forms: the course search (a GET form), the waitlist and the buy box."""
+"""Catalog forms: the course search (a GET form), the waitlists and the buy box."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..fields import QueryForm, valid_email
@@ -68,4 +68,22 @@ class WaitlistForm(FlaskForm):
         "Your e-mail",
         validators=[DataRequired(message="Enter your e-mail address."), Length(max=254), valid_email],
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
+    )
+
+
+class PracticeWaitlistForm(FlaskForm):
+    """Joining a therapist's practice waitlist: an e-mail address and consent to be written to, nothing else.
+
+    Only these two fields are read; anything else a request carries (a reason, symptoms) is never
+    looked at, let alone stored.
+    """
+
+    email = EmailField(
+        "Your e-mail",
+        validators=[DataRequired(message="Enter your e-mail address."), Length(max=254), valid_email],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+    )
+    consent = BooleanField(
+        "E-mail me when a place opens. I can leave the list at any time.",
+        validators=[DataRequired(message="Tick the box so we may write to you about openings.")],
     )

@@ -49,11 +49,13 @@ from ..models import (
     OrderStatus,
     PayerKind,
     PaymentProvider,
+    PracticeWaitlistEntry,
     Profession,
     ProviderApproval,
     QuizAttempt,
     QuizChoice,
     QuizQuestion,
+    ReferralPartner,
     Refund,
     Section,
     SessionIncome,
@@ -373,7 +375,7 @@ def seed_demo(now: datetime | None = None) -> bool:
 
     _bundle_and_coupons(profile, [grounding, grief], now)
     _consultation_circle(profile, grief, now)
-    _while_you_wait(profile, now)
+    while_you_wait = _while_you_wait(profile, now)
     db.session.flush()
     _sales(rng, profile, [grounding, grief, couples], now, password_hash)
     _free_learners(rng, burnout, now)
@@ -384,6 +386,7 @@ def seed_demo(now: datetime | None = None) -> bool:
     _attendance(rng, orientation)
     _class_progress(rng, [grounding, grief, burnout], now)
     _session_income(rng, profile, now)
+    _practice_waitlist(rng, profile, while_you_wait, now)
     db.session.flush()
     return True
 
@@ -482,6 +485,66 @@ def _while_you_wait(profile: CreatorProfile, now: datetime) -> Offering:
     )
     dark.content_note = "Discusses suicidal thoughts."
     return course
+
+
+def _practice_waitlist(rng, profile: CreatorProfile, free: Offering, now: datetime) -> None:
+    """The therapist's practice is full: a waitlist page, two colleagues taking clients, and people who joined
+    over the last months, some of whom took the free mini-course (and one who has since left the list)."""
+    profile.practice_waitlist_open = True
+    profile.practice_waitlist_message = (
+        "My practice is full, and I expect a place to open in the spring. I keep a short waitlist and write "
+        "to it in order when a place opens.\n\n"
+        "Meanwhile, my free mini-course may help steady the weeks before therapy, and the colleagues below "
+        "are taking new clients now."
+    )
+    db.session.add_all(
+        [
+            ReferralPartner(
+                creator=profile,
+                name="Dr. Sam Lee",
+                credentials="PsyD",
+                specialties="Anxiety and OCD in adults (ERP); telehealth across New York; sliding scale",
+                url="https://example.com/dr-sam-lee",
+                position=1,
+            ),
+            ReferralPartner(
+                creator=profile,
+                name="Rosa Delgado",
+                credentials="LMFT",
+                specialties="Couples and families; Spanish and English; evenings",
+                url="https://example.com/rosa-delgado",
+                position=2,
+            ),
+        ]
+    )
+    learners = db.session.scalars(
+        sa.select(User).where(User.email.like("learner%@aqueduct.test")).order_by(User.id.desc()).limit(5)
+    ).all()
+    for index, person in enumerate(learners):
+        joined = now - timedelta(days=20 + 25 * index, hours=rng.randrange(24))
+        db.session.add(PracticeWaitlistEntry(creator=profile, email=person.email, created_at=joined))
+        db.session.add(
+            Enrollment(
+                user=person,
+                offering=free,
+                source=EnrollmentSource.FREE,
+                enrolled_at=joined + timedelta(hours=rng.randrange(1, 72)),
+            )
+        )
+    for index in range(9):
+        joined = now - timedelta(days=3 + 17 * index, hours=rng.randrange(24))
+        db.session.add(
+            PracticeWaitlistEntry(creator=profile, email=f"waiting{index + 1}@aqueduct.test", created_at=joined)
+        )
+    db.session.add(
+        PracticeWaitlistEntry(
+            creator=profile,
+            email=None,
+            created_at=now - timedelta(days=110),
+            left_at=now - timedelta(days=30),
+            enrolled_before_leaving=True,
+        )
+    )
 
 
 def _consultation_circle(profile: CreatorProfile, library: Offering, now: datetime) -> Offering:

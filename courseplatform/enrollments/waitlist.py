@@ -133,7 +133,8 @@ def notify_waitlist_job(job: Job) -> dict:
 
 @dataclass(frozen=True)
 class WaitlistNotice:
-    """The latest telling of an offering's waitlist: its job and how its e-mails are doing."""
+    """The latest telling of a waitlist (an offering's, or a therapist's practice waitlist): its job and how its
+    e-mails are doing."""
 
     job: Job
     mail: JobMail

@@ -32,6 +32,9 @@ class Mail:
     text: str
     html: str | None = None
     message_id: str | None = None  # the same on every attempt, so a receiver can tell a repeat
+    reply_to: str | None = None  # where an answer goes (a therapist writing to their waitlist), not to us
+    # A list's one-click unsubscribe (RFC 8058): mail apps show "Unsubscribe" and POST to it themselves.
+    unsubscribe_url: str | None = None
 
 
 def build_message(mail: Mail, sender: str) -> EmailMessage:
@@ -41,6 +44,11 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = mail.message_id or make_msgid(domain=_domain(sender))
+    if mail.reply_to:
+        message["Reply-To"] = mail.reply_to
+    if mail.unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(mail.text)
     if mail.html:
         message.add_alternative(mail.html, subtype="html")
@@ -183,7 +191,15 @@ RETRY_DELAYS = (
 )
 
 
-def send_after_commit(to: str, subject: str, text: str, html: str | None = None, *, job_id: int | None = None) -> None:
+def send_after_commit(
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    *,
+    job_id: int | None = None,
+    unsubscribe_url: str | None = None,
+) -> None:
     """Record a message in the current transaction; it goes out once that commits.
 
     A rolled-back transaction sends nothing (no receipt for a payment that wasn't
@@ -196,7 +212,9 @@ def send_after_commit(to: str, subject: str, text: str, html: str | None = None,
     from ..jobs import after_commit
     from ..models import OutgoingMail
 
-    row = OutgoingMail(recipient=to, subject=subject[:255], text=text, html=html, job_id=job_id)
+    row = OutgoingMail(
+        recipient=to, subject=subject[:255], text=text, html=html, job_id=job_id, unsubscribe_url=unsubscribe_url
+    )
     db.session.add(row)
     db.session.flush()
     after_commit("mail", row.id)
@@ -204,13 +222,40 @@ def send_after_commit(to: str, subject: str, text: str, html: str | None = None,
 
 def send_many_after_commit(recipients: list[str], subject: str, text: str, *, job_id: int | None = None) -> int:
     """Record one message to each recipient in the current transaction (one statement); see `send_after_commit`."""
+    return send_each_after_commit([ListMessage(to, text) for to in recipients], subject, job_id=job_id)
+
+
+@dataclass(frozen=True)
+class ListMessage:
+    """One recipient's copy of a message to a mailing list: their own text and unsubscribe link."""
+
+    to: str
+    text: str
+    unsubscribe_url: str | None = None
+
+
+def send_each_after_commit(
+    messages: list[ListMessage], subject: str, *, reply_to: str | None = None, job_id: int | None = None
+) -> int:
+    """Record one message to each recipient in the current transaction (one statement): the same subject,
+    a text and unsubscribe link of their own; see `send_after_commit`."""
     from ..extensions import db
     from ..jobs import after_commit
     from ..models import OutgoingMail
 
-    if not recipients:
+    if not messages:
         return 0
-    rows = [{"recipient": to, "subject": subject[:255], "text": text, "job_id": job_id} for to in recipients]
+    rows = [
+        {
+            "recipient": message.to,
+            "subject": subject[:255],
+            "text": message.text,
+            "reply_to": reply_to,
+            "unsubscribe_url": message.unsubscribe_url,
+            "job_id": job_id,
+        }
+        for message in messages
+    ]
     ids = db.session.scalars(sa.insert(OutgoingMail).returning(OutgoingMail.id, sort_by_parameter_order=True), rows)
     count = 0
     for ident in ids:
@@ -276,6 +321,8 @@ def _deliver(mailer, due: list[int], *, due_only: bool) -> int:
                     text=row.text,
                     html=row.html,
                     message_id=f"<outbox.{row.id}.{row.created_at:%Y%m%d%H%M%S}@{_domain(mailer.sender)}>",
+                    reply_to=row.reply_to,
+                    unsubscribe_url=row.unsubscribe_url,
                 )
             )
         except Exception as exc:

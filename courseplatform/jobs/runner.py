@@ -29,6 +29,7 @@ KINDS = {
     "media.probe": "courseplatform.media.processing:probe_media_job",
     "media.ladder": "courseplatform.media.processing:ladder_media_job",
     "waitlist.notify": "courseplatform.enrollments.waitlist:notify_waitlist_job",
+    "practice_waitlist.mail": "courseplatform.practice:mail_job",
     "payments.delete_coupon": "courseplatform.checkout.services:delete_order_coupon_job",
     "payments.return_fee_on_tax": "courseplatform.checkout.services:return_fee_on_tax_job",
     "payments.plan_schedule": "courseplatform.checkout.plans:plan_schedule_job",

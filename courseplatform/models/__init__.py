@@ -60,12 +60,14 @@ from .offerings import (
     offering_topics,
 )
 from .plans import MAX_INSTALMENTS, MIN_INSTALMENTS, PaymentPlan, PlanStatus
+from .practice import MAX_REFERRAL_PARTNERS, PracticeWaitlistEntry, ReferralPartner
 from .revenue import PayerKind, SessionIncome, SessionIncomeKind, SessionIncomeSource
 from .stats import CreatorLearner, CreatorStats, OfferingSales, OfferingStats, PlatformStats
 
 __all__ = [
     "DEFAULT_STATEMENTS",
     "MAX_INSTALMENTS",
+    "MAX_REFERRAL_PARTNERS",
     "MIN_INSTALMENTS",
     "ORDER_TRANSITIONS",
     "AccessEvent",
@@ -115,12 +117,14 @@ __all__ = [
     "PaymentProvider",
     "PlanStatus",
     "PlatformStats",
+    "PracticeWaitlistEntry",
     "Profession",
     "ProviderApproval",
     "ProviderEvent",
     "QuizAttempt",
     "QuizChoice",
     "QuizQuestion",
+    "ReferralPartner",
     "Refund",
     "RefundStatus",
     "Section",

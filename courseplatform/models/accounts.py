@@ -136,6 +136,9 @@ class CreatorProfile(Model):
     ce_refund_policy: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     ce_grievance_policy: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     ce_accommodation_policy: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # The practice waitlist page (/t/<slug>/waitlist): open or not, and the therapist's words at its top.
+    practice_waitlist_open: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    practice_waitlist_message: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="creator_profile")
     offerings: Mapped[list[Offering]] = relationship(back_populates="creator")

@@ -36,6 +36,9 @@ class OutgoingMail(Model):
     subject: Mapped[str] = mapped_column(sa.String(255))
     text: Mapped[str] = mapped_column(sa.Text)
     html: Mapped[str | None] = mapped_column(sa.Text)
+    reply_to: Mapped[str | None] = mapped_column(sa.String(254))
+    # For mail to a list: the recipient's own unsubscribe link, sent as List-Unsubscribe (one click).
+    unsubscribe_url: Mapped[str | None] = mapped_column(sa.String(2000))
     status: Mapped[MailStatus] = mapped_column(enum_column(MailStatus, "mail_status"), default=MailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")

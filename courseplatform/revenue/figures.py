@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,6 +52,7 @@ from ..models.base import whole_sum
 from ..models.commerce import SETTLED_STATUSES, counted_refunds
 from ..models.plans import RUNNING_STATUSES
 from ..pagination import Page
+from ..practice import funnel_by_month
 from ..stats import offering_completed, offering_learners
 
 DEFAULT_MONTHS = 12
@@ -235,6 +236,41 @@ class RecurringFigures:
 
 
 @dataclass(frozen=True)
+class FunnelMonthFigures:
+    """Of the people who joined the practice waitlist in a month: how many, how many have enrolled since, and
+    what their purchases brought."""
+
+    month: date
+    signups: int = 0
+    enrolled: int = 0
+    income_cents: int = 0
+
+
+@dataclass(frozen=True)
+class FunnelFigures:
+    """People helped while the practice was full: the practice waitlist's sign-ups per month and what followed."""
+
+    months: list[FunnelMonthFigures]
+    waitlist_open: bool
+
+    @property
+    def signups(self) -> int:
+        return sum(m.signups for m in self.months)
+
+    @property
+    def enrolled(self) -> int:
+        return sum(m.enrolled for m in self.months)
+
+    @property
+    def income_cents(self) -> int:
+        return sum(m.income_cents for m in self.months)
+
+    @property
+    def shown(self) -> bool:
+        return self.waitlist_open or self.signups > 0
+
+
+@dataclass(frozen=True)
 class RevenueFigures:
     """Everything the revenue view shows for one creator and one period."""
 
@@ -246,6 +282,7 @@ class RevenueFigures:
     last_four_weeks_cents: int
     default_session_fee_cents: int
     recurring: RecurringFigures = RecurringFigures()
+    funnel: FunnelFigures = field(default_factory=lambda: FunnelFigures([], False))
 
     @property
     def passive_cents(self) -> int:
@@ -641,7 +678,8 @@ def revenue_figures(
     profile: CreatorProfile, period: Period, zone: ZoneInfo, now: datetime | None = None, page: int = 1
 ) -> RevenueFigures:
     """The creator's passive and session income per month of `period` (months in `zone`), a page of the
-    offerings ranked by the period's net, and memberships and payment plans, in five queries."""
+    offerings ranked by the period's net, memberships and payment plans, and the practice waitlist's
+    funnel, in six queries."""
     now = now or datetime.now(UTC)
     edges = month_edges(period, zone)
     money = _sales_and_refunds(profile, edges, now)
@@ -663,7 +701,20 @@ def revenue_figures(
         last_four_weeks_cents=passive.get(RECENT, 0),
         default_session_fee_cents=profile.default_session_fee_cents,
         recurring=_recurring(profile, edges),
+        funnel=_funnel(profile, period, edges),
     )
+
+
+def _funnel(profile: CreatorProfile, period: Period, edges: list[datetime]) -> FunnelFigures:
+    """The practice waitlist's months, in one query (see `practice.funnel_by_month`)."""
+    by_month = funnel_by_month(profile, edges, _month_index)
+    months = [
+        FunnelMonthFigures(month, by_month[i].signups, by_month[i].enrolled, by_month[i].income_cents)
+        if i in by_month
+        else FunnelMonthFigures(month)
+        for i, month in enumerate(period.months)
+    ]
+    return FunnelFigures(months, profile.practice_waitlist_open)
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ One blueprint, `studio`, and a sub-package per concept, each with its routes (`v
 - `coupons`: the creator's discount codes and what each has done
 - `files`: the creator's file library
 - `ce`: the creator's approvals as a CE provider, and each offering's CE details
+- `practice`: the practice waitlist (people the therapist can't see yet) and referral partners
 """
 
 from flask import Blueprint
@@ -29,3 +30,4 @@ from .live import views as live_views  # noqa: E402,F401
 from .offerings import bundle_views  # noqa: E402,F401
 from .offerings import views as offerings_views  # noqa: E402,F401
 from .payouts import views as payouts_views  # noqa: E402,F401
+from .practice import views as practice_views  # noqa: E402,F401

@@ -24,8 +24,10 @@ from courseplatform.models import (
     Order,
     OrderStatus,
     PayerKind,
+    PracticeWaitlistEntry,
     QuizChoice,
     QuizQuestion,
+    ReferralPartner,
     Section,
     SessionIncome,
     utcnow,
@@ -57,6 +59,15 @@ TAX = (
 )
 # Their own coupons: the list and the form (a coupon's id is, and answers 404 to another).
 COUPONS = ("/studio/coupons",)
+# Their own practice waitlist: the page, its settings, writing to it and its CSV (a person's or colleague's id
+# is, and answers 404 to another).
+PRACTICE = (
+    "/studio/practice-waitlist",
+    "/studio/practice-waitlist/settings",
+    "/studio/practice-waitlist/mail",
+    "/studio/practice-waitlist.csv",
+    "/studio/practice-waitlist/partners",
+)
 # Their own CE approvals and policies: no ids either (an approval's id is, and answers 404 to another).
 CE = ("/studio/ce", "/studio/ce/approvals", "/studio/ce/policies")
 # Their own revenue and session income: no ids either.
@@ -102,7 +113,9 @@ def owned_world():
     approval = ProviderApprovalFactory(creator=owner)
     coupon = CouponFactory(creator=owner)
     kit = OfferingFactory(creator=owner, kind=OfferingKind.BUNDLE, slug="walk-kit")
-    db.session.add_all([job, sessions_job, attendance_job])
+    waiting = PracticeWaitlistEntry(creator_id=owner.id, email="waiting@example.org")
+    partner = ReferralPartner(creator_id=owner.id, name="Dr. Sam Lee")
+    db.session.add_all([job, sessions_job, attendance_job, waiting, partner])
     db.session.flush()
     values = {
         "approval_id": approval.id,
@@ -118,6 +131,8 @@ def owned_world():
         "enrollment_id": enrollment.id,
         "order_id": order.id,
         "entry_id": entry.id,
+        "person_id": waiting.id,
+        "partner_id": partner.id,
         "job_id": job.id,
         "revenue.session_import:job_id": sessions_job.id,
         "studio.attendance_import:job_id": attendance_job.id,
@@ -170,6 +185,10 @@ def snapshot() -> tuple:
         tuple(db.session.execute(sa.select(Order.status, Order.refunded_cents).order_by(Order.id))),
         tuple(db.session.execute(sa.select(SessionIncome.id, SessionIncome.sessions).order_by(SessionIncome.id))),
         tuple(db.session.execute(sa.select(Coupon.code, Coupon.archived_at).order_by(Coupon.id))),
+        tuple(db.session.execute(sa.select(PracticeWaitlistEntry.email).order_by(PracticeWaitlistEntry.id))),
+        tuple(
+            db.session.execute(sa.select(ReferralPartner.name, ReferralPartner.position).order_by(ReferralPartner.id))
+        ),
     )
 
 
@@ -206,6 +225,7 @@ def test_every_studio_route_refuses_everyone_but_the_owner(app, web, client):
             *REVENUE,
             *CE,
             *COUPONS,
+            *PRACTICE,
         ):
             continue  # their own studio
         assert attempt(method, url).status_code == 404, (method, url)

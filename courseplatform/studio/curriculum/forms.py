@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -19,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ...fields import LocalDateTimeField, WholeNumberField
+from ...fields import LocalDateTimeField, WholeNumberField, web_address
 from ...models import LessonKind
 
 MIN_CHOICES = 2
@@ -151,16 +149,6 @@ class QuestionForm(FlaskForm):
         ]
 
 
-def web_address(form, field) -> None:
-    """An http(s) link such as a Zoom or Meet room; nothing else can be clicked safely."""
-    value = (field.data or "").strip()
-    if not value:
-        return
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
-        raise ValidationError("Enter a web address starting with https://, such as https://zoom.us/j/123.")
-
-
 class LiveSessionForm(FlaskForm):
     title = StringField(
         "Title", validators=[Optional(), Length(max=160)], description="Optional, e.g. “Evening 1: assessment”."
@@ -189,7 +177,7 @@ class LiveSessionForm(FlaskForm):
     )
     join_url = StringField(
         "Join link",
-        validators=[Optional(), Length(max=500), web_address],
+        validators=[Optional(), Length(max=500), web_address("https://zoom.us/j/123")],
         description="Your Zoom, Meet or Teams link. Only enrolled learners see it.",
     )
 
