@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from courseplatform.extensions import db
-from courseplatform.models import LessonProgress, Topic
+from courseplatform.models import (
+    MAX_REFERRAL_PARTNERS,
+    Audience,
+    LessonProgress,
+    PracticeWaitlistEntry,
+    ReferralPartner,
+    Topic,
+    utcnow,
+)
 
 from .factories import (
     PASSWORD,
@@ -22,7 +30,9 @@ from .factories import (
 
 def build_world(size: int):
     """One creator with `size` offerings, each with sections, lessons, topics, buyers and progress."""
-    creator = CreatorProfileFactory(user__email=f"creator{size}@example.org", slug=f"creator-{size}")
+    creator = CreatorProfileFactory(
+        user__email=f"creator{size}@example.org", slug=f"creator-{size}", practice_waitlist_open=True
+    )
     learner = UserFactory(email=f"learner{size}@example.org")
     admin = UserFactory(email=f"admin{size}@example.org", is_admin=True)
     topics = [Topic(name=f"Topic {size}-{n}", slug=f"topic-{size}-{n}") for n in range(3)]
@@ -31,7 +41,8 @@ def build_world(size: int):
     for n in range(size):
         # Every other offering has a creator of its own, so a per-course lazy load would show.
         owner = creator if n % 2 == 0 else CreatorProfileFactory()
-        offering = OfferingFactory(creator=owner, slug=f"c{size}-{n}", topics=topics[: 1 + n % 3])
+        audience = Audience.PUBLIC if n % 3 == 0 else Audience.CLINICIANS
+        offering = OfferingFactory(creator=owner, slug=f"c{size}-{n}", topics=topics[: 1 + n % 3], audience=audience)
         offerings.append(offering)
         for s in range(2):
             section = SectionFactory(offering=offering, position=s)
@@ -48,12 +59,24 @@ def build_world(size: int):
             coupon.offerings = [offering]
         OrderFactory(offering=offering, coupon=coupon, amount_cents=offering.price_cents // 2, discount_cents=1)
     CouponFactory(creator=creator, code=f"WORLD{size}", max_redemptions=100)
+    # The creator's practice waitlist: people on it (some mailed, some gone) and colleagues to refer to.
+    for n in range(size):
+        db.session.add(
+            PracticeWaitlistEntry(
+                creator_id=creator.id,
+                email=None if n % 5 == 4 else f"waiting{size}-{n}@example.org",
+                left_at=utcnow() if n % 5 == 4 else None,
+                last_mailed_at=utcnow() if n % 2 else None,
+            )
+        )
+    for n in range(min(size, MAX_REFERRAL_PARTNERS)):
+        db.session.add(ReferralPartner(creator_id=creator.id, name=f"Colleague {n}", position=n))
     db.session.flush()
     return creator, learner, admin, [c for c in offerings if c.creator is creator]
 
 
 PAGES = {
-    "anonymous": ["/", "/courses", "/courses/{offering}", "/t/{creator}"],
+    "anonymous": ["/", "/courses", "/courses/{offering}", "/t/{creator}", "/t/{creator}/waitlist"],
     "learner": ["/learn", "/courses/{offering}", "/courses/{offering}?coupon={coupon}", "/account"],
     "creator": [
         "/studio",
@@ -63,6 +86,7 @@ PAGES = {
         "/studio/courses/{offering_id}/curriculum",
         "/studio/courses/{offering_id}/waitlist",
         "/studio/coupons",
+        "/studio/practice-waitlist",
     ],
     "admin": ["/admin", "/admin/creators", "/admin/orders", "/admin/orders?q=example.org", "/admin/audit"],
 }
