@@ -66,6 +66,20 @@ def valid_time_zone(form, field) -> None:
 MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a whole address
 
 
+LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
+def single_line(form, field) -> None:
+    """One line of text (a name, an e-mail's subject): a line break would end up inside an e-mail header."""
+    if isinstance(field.data, str) and LINE_BREAKS.search(field.data):
+        raise ValidationError("Keep this to one line.")
+
+
+def one_line(text: str) -> str:
+    """Text for an e-mail header: line breaks and runs of spaces as one space."""
+    return " ".join(LINE_BREAKS.sub(" ", text).split())
+
+
 def valid_email(form, field) -> None:
     """A well-formed address. Reserved test domains such as `.test` are allowed (the demo uses them)."""
     if len(field.data or "") > MAX_EMAIL_LENGTH:

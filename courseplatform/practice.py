@@ -38,8 +38,10 @@ from .models import (
     Enrollment,
     Job,
     JobStatus,
+    MailStatus,
     Offering,
     Order,
+    OutgoingMail,
     PracticeWaitlistEntry,
     ReferralPartner,
     Refund,
@@ -144,10 +146,19 @@ def leave(entry: PracticeWaitlistEntry) -> bool:
     enrolled, income = db.session.execute(sa.select(enrolled_column, income_column)).one()
     entry.enrolled_before_leaving = bool(enrolled)
     entry.income_before_leaving_cents = int(income)
+    _forget_mail_to(entry)
     entry.email = None
     entry.left_at = utcnow()
     db.session.flush()
     return True
+
+
+def _forget_mail_to(entry: PracticeWaitlistEntry) -> None:
+    """Mail to this person about the list that hasn't gone yet (the mail server was down) never goes, and the
+    outbox keeps their address no longer: their messages are the ones carrying their link to leave."""
+    theirs = OutgoingMail.unsubscribe_url.endswith("/" + _serializer().dumps(entry.id), autoescape=True)
+    db.session.execute(sa.delete(OutgoingMail).where(theirs, OutgoingMail.status != MailStatus.SENT))
+    db.session.execute(sa.update(OutgoingMail).where(theirs).values(recipient="", text="", unsubscribe_url=None))
 
 
 def remove(profile: CreatorProfile, entry_id: int) -> PracticeWaitlistEntry | None:
@@ -337,12 +348,26 @@ class MailRefused(Exception):
     """Nothing to write to, or a message already going out."""
 
 
-def start_mailing(profile: CreatorProfile, subject: str, message: str, limit: int | None) -> int:
+class AlreadySent(MailRefused):
+    """This very form was sent before (a double click, the browser's "resend"): it writes to nobody again."""
+
+
+def start_mailing(profile: CreatorProfile, subject: str, message: str, limit: int | None, send_key: str) -> int:
     """Record the job that writes to the list (the longest-waiting `limit` people, or everyone); how many.
 
+    `send_key` is made when the form is shown and kept by the job: the same form sent again writes to nobody.
     One at a time: while a message is still being written, another is refused, so nobody gets two
-    by a double click. Flushes; the request commits, and the job runs after.
+    by a double click (the therapist's row is locked first, so two requests at once can't both pass).
+    Flushes; the request commits, and the job runs after.
     """
+    db.session.execute(sa.select(CreatorProfile.id).where(CreatorProfile.id == profile.id).with_for_update())
+    sent_before = db.session.scalar(
+        sa.select(Job.id).where(
+            Job.kind == MAIL, Job.owner_id == profile.user_id, Job.payload["send_key"].as_string() == send_key
+        )
+    )
+    if sent_before is not None:
+        raise AlreadySent("That message was already sent: nobody gets it twice.")
     waiting = list_counts(profile).on_list
     if not waiting:
         raise MailRefused("There's nobody on your waitlist to write to yet.")
@@ -356,7 +381,8 @@ def start_mailing(profile: CreatorProfile, subject: str, message: str, limit: in
     if busy is not None:
         raise MailRefused("Your last message to the waitlist is still being written. Try again in a minute.")
     count = min(waiting, limit) if limit else waiting
-    job = enqueue(MAIL, {"subject": subject, "message": message, "limit": limit}, owner_id=profile.user_id)
+    payload = {"subject": subject, "message": message, "limit": limit, "send_key": send_key}
+    job = enqueue(MAIL, payload, owner_id=profile.user_id)
     job.progress_total = count
     return count
 

@@ -11,6 +11,7 @@ from ..fields import (
     CURRENCIES,
     MoneyField,
     WholeNumberField,
+    single_line,
     time_zone_choices,
     valid_email,
     valid_slug,
@@ -116,12 +117,12 @@ COUNTRY_CHOICES = [
 class CreatorProfileForm(FlaskForm):
     display_name = StringField(
         "Name shown to learners",
-        validators=[DataRequired(), Length(max=120)],
+        validators=[DataRequired(), Length(max=120), single_line],
         description="Usually your professional name, e.g. Dr. Ana Ruiz.",
     )
     credentials = StringField(
         "Credentials",
-        validators=[Optional(), Length(max=120)],
+        validators=[Optional(), Length(max=120), single_line],
         description="Licences and degrees after your name, e.g. LCSW, PhD.",
     )
     licence = StringField(

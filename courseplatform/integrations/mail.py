@@ -191,6 +191,13 @@ RETRY_DELAYS = (
 )
 
 
+def _subject(subject: str) -> str:
+    """A subject as a header can hold it: one line (a name with a line break in it can't stop the message)."""
+    from ..fields import one_line
+
+    return one_line(subject)[:255]
+
+
 def send_after_commit(
     to: str,
     subject: str,
@@ -213,7 +220,7 @@ def send_after_commit(
     from ..models import OutgoingMail
 
     row = OutgoingMail(
-        recipient=to, subject=subject[:255], text=text, html=html, job_id=job_id, unsubscribe_url=unsubscribe_url
+        recipient=to, subject=_subject(subject), text=text, html=html, job_id=job_id, unsubscribe_url=unsubscribe_url
     )
     db.session.add(row)
     db.session.flush()
@@ -248,7 +255,7 @@ def send_each_after_commit(
     rows = [
         {
             "recipient": message.to,
-            "subject": subject[:255],
+            "subject": _subject(subject),
             "text": message.text,
             "reply_to": reply_to,
             "unsubscribe_url": message.unsubscribe_url,

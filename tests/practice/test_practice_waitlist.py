@@ -153,6 +153,7 @@ def test_leaving_takes_one_link_and_no_account(web, client, therapist, mailbox):
     assert "You've left the waitlist" in text_of(done.get_data(as_text=True))
     [entry] = entries(therapist)
     assert entry.email is None and entry.left_at is not None, "the address is erased"
+    assert db.session.scalars(sa.select(OutgoingMail.recipient)).all() == [""], "from the outbox too"
 
     again = stranger.post(link)
     assert "You're not on this waitlist" in text_of(stranger.get(link).get_data(as_text=True))

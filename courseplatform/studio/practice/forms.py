@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectChoice, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from ...fields import WholeNumberField, web_address
+from ...fields import WholeNumberField, single_line, web_address
 from ...practice import MAX_MESSAGE, MAX_SUBJECT
 
 DEFAULT_SUBJECT = "A place has opened in my practice"
@@ -33,10 +33,13 @@ class PracticeWaitlistSettingsForm(FlaskForm):
 
 
 class PracticeWaitlistMailForm(FlaskForm):
+    # Made when the form is shown, kept by the job: the same form sent twice (a double click, the browser's
+    # "resend") writes to the list once.
+    send_key = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
     subject = StringField(
         "Subject",
         default=DEFAULT_SUBJECT,
-        validators=[DataRequired(message="Give the e-mail a subject."), Length(max=MAX_SUBJECT)],
+        validators=[DataRequired(message="Give the e-mail a subject."), Length(max=MAX_SUBJECT), single_line],
         filters=[_stripped],
     )
     message = TextAreaField(
@@ -67,14 +70,19 @@ class PracticeWaitlistMailForm(FlaskForm):
 
 class ReferralPartnerForm(FlaskForm):
     name = StringField(
-        "Name", validators=[DataRequired(message="Give their name."), Length(max=120)], filters=[_stripped]
+        "Name",
+        validators=[DataRequired(message="Give their name."), Length(max=120), single_line],
+        filters=[_stripped],
     )
     credentials = StringField(
-        "Credentials", validators=[Optional(), Length(max=120)], filters=[_stripped], description="E.g. LMFT, PsyD."
+        "Credentials",
+        validators=[Optional(), Length(max=120), single_line],
+        filters=[_stripped],
+        description="E.g. LMFT, PsyD.",
     )
     specialties = StringField(
         "Specialties",
-        validators=[Optional(), Length(max=300)],
+        validators=[Optional(), Length(max=300), single_line],
         filters=[_stripped],
         description="Who they see and how, e.g. “Adolescents, anxiety, OCD (ERP); sliding scale; telehealth in CA”.",
     )

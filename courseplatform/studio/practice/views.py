@@ -16,6 +16,8 @@ Only the creator's own list and partners: another's id is a 404.
 
 from __future__ import annotations
 
+import uuid
+
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -24,6 +26,7 @@ from ...downloads import private_download
 from ...extensions import db
 from ...fields import page_number
 from ...practice import (
+    AlreadySent,
     MailRefused,
     latest_mailing,
     list_counts,
@@ -67,7 +70,7 @@ def _page(
                 formdata=None,
                 data={"open": profile.practice_waitlist_open, "message": profile.practice_waitlist_message},
             ),
-            mail_form=mail or PracticeWaitlistMailForm(formdata=None),
+            mail_form=mail or PracticeWaitlistMailForm(formdata=None, data={"send_key": uuid.uuid4().hex}),
             partner_form=partner or ReferralPartnerForm(formdata=None),
             confirm=ConfirmForm(),
             move_form=MovePartnerForm(),
@@ -107,9 +110,16 @@ def practice_waitlist_settings():
 def practice_waitlist_mail():
     form = PracticeWaitlistMailForm()
     if not form.validate_on_submit():
+        if form.send_key.errors:  # not one the page made: the form shown again gets one that is
+            form.send_key.data = uuid.uuid4().hex
         return _page(mail=form, status=400)
     try:
-        count = start_mailing(current_user.creator_profile, form.subject.data, form.message.data, form.limit)
+        count = start_mailing(
+            current_user.creator_profile, form.subject.data, form.message.data, form.limit, form.send_key.data
+        )
+    except AlreadySent as exc:
+        flash(str(exc), "info")
+        return redirect(url_for("studio.practice_waitlist"))
     except MailRefused as exc:
         form.message.errors = [str(exc)]
         return _page(mail=form, status=400)
