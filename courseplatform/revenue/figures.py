@@ -1,11 +1,14 @@
 """The revenue view's numbers: aqueduct (passive) income against bucket (session) income, month by month.
 
-Everything is summed in SQL, in three statements whatever the number of orders or sessions:
+Everything is summed in SQL, in the same few statements whatever the number of orders, sessions or people:
 
 - sales and refunds per offering and month, plus the last four weeks: the monthly passive
   income and the per-offering figures are both added up from these few rows;
 - session income per month;
-- one row per offering with its learners and completions.
+- one row per offering with its learners and completions (and a count for the pager);
+- memberships and payment plans;
+- the practice waitlist's funnel: sign-ups per month, how many enrolled since, the income from them
+  (`practice.funnel_by_month`; never joined to session income).
 
 Months are calendar months in the creator's zone. Their edges are computed here as UTC
 instants with zoneinfo (so DST is right), and SQL sorts each sale or refund into a month

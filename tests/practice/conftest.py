@@ -5,7 +5,7 @@ import pytest
 from courseplatform.extensions import db
 from courseplatform.models import Audience, OfferingStatus, ReferralPartner
 
-from ..factories import CreatorProfileFactory, OfferingFactory
+from ..factories import PASSWORD, CreatorProfileFactory, OfferingFactory
 
 
 @pytest.fixture
@@ -41,3 +41,10 @@ def therapist(app):
     )
     db.session.flush()
     return profile
+
+
+@pytest.fixture
+def signed_in(web, therapist):
+    """The therapist, logged in to their studio."""
+    web.login("maya@example.org", PASSWORD)
+    return therapist

@@ -3,37 +3,13 @@ line breaks in a subject or a name, and one-click unsubscribes all relayed by on
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-
-import pytest
 import sqlalchemy as sa
 
 from courseplatform.extensions import db
-from courseplatform.models import Job, PracticeWaitlistEntry, utcnow
+from courseplatform.models import Job
 
-from ..factories import PASSWORD
 from ..helpers import csrf_token_from
-
-STUDIO = "/studio/practice-waitlist"
-
-
-@pytest.fixture
-def signed_in(web, therapist):
-    web.login("maya@example.org", PASSWORD)
-    return therapist
-
-
-def on_list(profile, *emails, days_ago: float = 10) -> list[PracticeWaitlistEntry]:
-    entries = []
-    for index, email in enumerate(emails):
-        entry = PracticeWaitlistEntry(
-            creator_id=profile.id, email=email, created_at=utcnow() - timedelta(days=days_ago - index)
-        )
-        db.session.add(entry)
-        entries.append(entry)
-    db.session.flush()
-    return entries
+from .lists import STUDIO, on_list, send_key_of
 
 
 def test_a_subject_with_a_line_break_is_refused_not_queued_to_fail(web, signed_in, mailbox):
@@ -42,7 +18,7 @@ def test_a_subject_with_a_line_break_is_refused_not_queued_to_fail(web, signed_i
     told "Writing to N people", and the outbox retries each for hours."""
     on_list(signed_in, "ann@example.org", "bo@example.org")
     page = web.client.get(STUDIO).get_data(as_text=True)
-    key = re.search(r'name="send_key" type="hidden" value="(\w+)"', page).group(1)
+    key = send_key_of(page)
     response = web.submit(
         f"{STUDIO}/mail",
         {"subject": "A place opened\r\nBcc: x@example.org", "message": "Hi", "recipients": "all", "send_key": key},
@@ -57,7 +33,7 @@ def test_double_submitting_the_mail_form_writes_to_each_person_once(web, signed_
     "resend" on reload) writes to everyone twice: only a PENDING/RUNNING job is refused."""
     on_list(signed_in, "ann@example.org", "bo@example.org")
     page = web.client.get(STUDIO).get_data(as_text=True)
-    key = re.search(r'name="send_key" type="hidden" value="(\w+)"', page).group(1)
+    key = send_key_of(page)
     data = {"csrf_token": csrf_token_from(page), "send_key": key, "subject": "A place opened", "message": "Hi"}
     data["recipients"] = "all"
     web.client.post(f"{STUDIO}/mail", data=data)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,35 +13,9 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import Job, JobStatus, PracticeWaitlistEntry, ReferralPartner, utcnow
 
-from ..factories import PASSWORD, CreatorProfileFactory
+from ..factories import CreatorProfileFactory
 from ..markup import text_of
-
-STUDIO = "/studio/practice-waitlist"
-
-
-@pytest.fixture
-def signed_in(web, therapist):
-    web.login("maya@example.org", PASSWORD)
-    return therapist
-
-
-def on_list(profile, *emails, days_ago: float = 10) -> list[PracticeWaitlistEntry]:
-    entries = []
-    for index, email in enumerate(emails):
-        entry = PracticeWaitlistEntry(
-            creator_id=profile.id, email=email, created_at=utcnow() - timedelta(days=days_ago - index)
-        )
-        db.session.add(entry)
-        entries.append(entry)
-    db.session.flush()
-    return entries
-
-
-def send(web, **fields):
-    """Post the page's form to write to the list (with the key the page made for it)."""
-    page = web.client.get(STUDIO).get_data(as_text=True)
-    key = re.search(r'name="send_key" type="hidden" value="(\w+)"', page).group(1)
-    return web.submit(f"{STUDIO}/mail", {"send_key": key, **fields}, form_url=STUDIO)
+from .lists import STUDIO, on_list, send
 
 
 def body_of(message) -> str:

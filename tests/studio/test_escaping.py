@@ -13,8 +13,10 @@ from courseplatform.models import (
     LiveSession,
     OfferingKind,
     OrderStatus,
+    PracticeWaitlistEntry,
     QuizChoice,
     QuizQuestion,
+    ReferralPartner,
     Topic,
     utcnow,
 )
@@ -47,6 +49,9 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         display_name=PAYLOAD,
         credentials=PAYLOAD,
         bio=PAYLOAD + " [click](javascript:alert(1))",
+        licence=PAYLOAD,
+        practice_waitlist_open=True,
+        practice_waitlist_message=PAYLOAD + "\n\n" + PAYLOAD,
     )
     offering = OfferingFactory(
         creator=owner,
@@ -112,9 +117,19 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
     )
     approval = ProviderApprovalFactory(creator=offering.creator, provider_number=PAYLOAD[:60], statement=PAYLOAD)
     coupon = CouponFactory(creator=owner, code="PAYLOAD", all_offerings=False, offerings=[offering])
-    db.session.add_all([list_job, sessions_job, attendance_job])
+    waiting = PracticeWaitlistEntry(creator_id=owner.id, email=PAYLOAD.lower() + "@example.org")
+    partner = ReferralPartner(
+        creator_id=owner.id,
+        name=PAYLOAD,
+        credentials=PAYLOAD,
+        specialties=PAYLOAD,
+        url="https://example.org/?q=" + HANDLER,
+    )
+    db.session.add_all([list_job, sessions_job, attendance_job, waiting, partner])
     db.session.flush()
     values = {
+        "person_id": waiting.id,
+        "partner_id": partner.id,
         "approval_id": approval.id,
         "coupon_id": coupon.id,
         "offering_id": offering.id,
@@ -138,6 +153,7 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
         f"/courses/{offering.slug}?coupon=PAYLOAD",
         f"/courses/{offering.slug}?" + urlencode({"coupon": PAYLOAD}),
         f"/t/{owner.slug}",
+        f"/t/{owner.slug}/waitlist",
         f"/courses/{offering.slug}/preview/{lesson.id}",
     ]
     studio = [url for method, url in studio_urls(app, values) if method == "GET"]
@@ -167,3 +183,5 @@ def test_payloads_in_every_text_field_stay_inert(app, web, client):
     assert [pages[name].status_code for name in job_pages] == [200, 200], "the import reports were checked"
     offering_page = pages[f"visitor /courses/{offering.slug}"].get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in offering_page, "the title shows as text"
+    waitlist_page = pages[f"visitor /t/{owner.slug}/waitlist"]
+    assert waitlist_page.status_code == 200 and "&lt;script&gt;" in waitlist_page.get_data(as_text=True)
