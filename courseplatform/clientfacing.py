@@ -4,7 +4,8 @@ An offering for the public (`Audience.PUBLIC`) carries, on its page and in every
 - a statement that it is education, not therapy (the creator's words, or `NOT_THERAPY`);
 - crisis resources, first (the creator's words, or the lines of the country they practise in);
 - the creator's title and licence, as state advertising rules for licensed clinicians ask;
-and it can't be published with continuing-education credit, which is for clinicians.
+and it can't be published with continuing-education credit, which is for clinicians, nor before the creator
+confirms its page quotes no testimonial solicited from a client.
 """
 
 from __future__ import annotations
@@ -69,12 +70,19 @@ def licence_shown(offering: Offering) -> str:
 
 
 def publish_problems(offering: Offering) -> list[str]:
-    """What stops a client-facing offering from being published: CE credit is for clinicians only."""
+    """What stops a client-facing offering from being published: CE credit (for clinicians only), and testimonials
+    the creator hasn't confirmed were not solicited from clients."""
     if not is_client_facing(offering):
         return []
+    problems = []
     if offering.ce_minutes or offering.ce_approval_statement.strip():
-        return [
+        problems.append(
             "An offering for the public can't carry continuing-education credit: remove its CE hours and approval "
             "statement, or make it an offering for clinicians (Details)."
-        ]
-    return []
+        )
+    if not offering.testimonials_unsolicited:
+        problems.append(
+            "Confirm on Details that its page quotes no testimonial you asked a current or former client for "
+            "(APA 5.05, ACA C.3.b)."
+        )
+    return problems

@@ -473,6 +473,7 @@ def _while_you_wait(profile: CreatorProfile, now: datetime) -> Offering:
         topics=[],
     )
     course.audience = Audience.PUBLIC
+    course.testimonials_unsolicited = True
     lessons = _section(course, "Three short lessons", 0)
     _lesson(lessons, "Slow breathing", LessonKind.TEXT, 0, body="Breathe in for four, and out for six. Ten times.")
     _lesson(lessons, "A wind-down for sleep", LessonKind.TEXT, 1, body="An hour before bed, lights low, screens away.")

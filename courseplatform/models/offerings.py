@@ -192,6 +192,9 @@ class Offering(Model):
     )
     not_therapy_statement: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     crisis_resources: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # For the public: the creator confirmed its page quotes no testimonial solicited from a current or former
+    # client (APA 5.05, ACA C.3.b); publishing waits for it.
+    testimonials_unsolicited: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

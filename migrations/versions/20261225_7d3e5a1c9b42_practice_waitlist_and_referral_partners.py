@@ -1,5 +1,6 @@
 """The practice waitlist (an address and dates, nothing clinical) and referral partners; the creator's
-practice waitlist page switch and words; a message's Reply-To and one-click unsubscribe link
+practice waitlist page switch and words; a message's Reply-To and one-click unsubscribe link;
+an offering for the public's confirmation that it quotes no testimonial solicited from a client
 
 Revision ID: 7d3e5a1c9b42
 Revises: c41e7a9b2d60
@@ -55,6 +56,9 @@ def upgrade():
         batch_op.add_column(sa.Column('practice_waitlist_open', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('practice_waitlist_message', sa.Text(), server_default='', nullable=False))
 
+    with op.batch_alter_table('courses', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('testimonials_unsolicited', sa.Boolean(), server_default=sa.false(), nullable=False))
+
     with op.batch_alter_table('outgoing_mail', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reply_to', sa.String(length=254), nullable=True))
         batch_op.add_column(sa.Column('unsubscribe_url', sa.String(length=2000), nullable=True))
@@ -65,6 +69,9 @@ def downgrade():
     with op.batch_alter_table('outgoing_mail', schema=None) as batch_op:
         batch_op.drop_column('unsubscribe_url')
         batch_op.drop_column('reply_to')
+
+    with op.batch_alter_table('courses', schema=None) as batch_op:
+        batch_op.drop_column('testimonials_unsolicited')
 
     with op.batch_alter_table('creator_profiles', schema=None) as batch_op:
         batch_op.drop_column('practice_waitlist_message')

@@ -35,6 +35,7 @@ DETAILS = {
     "audience": "public",
     "not_therapy_statement": "",
     "crisis_resources": "",
+    "testimonials_unsolicited": "y",
 }
 
 
@@ -265,3 +266,32 @@ def test_a_published_offering_for_the_public_never_gains_ce_credit_on_details(we
     db.session.refresh(offering)
 
     assert not (offering.audience is Audience.PUBLIC and offering.ce_minutes)
+
+
+def test_an_offering_for_the_public_is_published_only_once_its_testimonials_are_confirmed(web, therapist):
+    """No testimonials solicited from clients (APA 5.05, ACA C.3.b): the creator confirms it on Details, and
+    publishing waits for it; an offering for clinicians doesn't ask."""
+    web.submit("/studio/courses/new", {**DETAILS, "testimonials_unsolicited": ""})
+    [offering] = therapist.offerings
+    LessonFactory(section=SectionFactory(offering=offering))
+    db.session.flush()
+    publish = f"/studio/courses/{offering.id}/publish"
+
+    html = text_of(web.submit(publish, {}, form_url=f"/studio/courses/{offering.id}").get_data(as_text=True))
+    assert "quotes no testimonial you asked a current or former client for" in html
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.DRAFT
+
+    web.submit(f"/studio/courses/{offering.id}/edit", {**DETAILS, "testimonials_unsolicited": "y"})
+    db.session.refresh(offering)
+    assert offering.testimonials_unsolicited is True
+    html = web.submit(publish, {}, form_url=f"/studio/courses/{offering.id}").get_data(as_text=True)
+    db.session.refresh(offering)
+    assert offering.status is OfferingStatus.PUBLISHED, text_of(html)
+
+    clinicians = OfferingFactory(creator=therapist, status=OfferingStatus.DRAFT)
+    LessonFactory(section=SectionFactory(offering=clinicians))
+    db.session.flush()
+    web.submit(f"/studio/courses/{clinicians.id}/publish", {}, form_url=f"/studio/courses/{clinicians.id}")
+    db.session.refresh(clinicians)
+    assert clinicians.status is OfferingStatus.PUBLISHED

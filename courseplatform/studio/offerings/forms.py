@@ -162,6 +162,11 @@ class OfferingForm(FlaskForm):
         description="Shown first, on the page and in every lesson of an offering for the public. Leave empty for the "
         "crisis lines of the country you practise in (your creator profile).",
     )
+    testimonials_unsolicited = BooleanField(
+        "Its page quotes no testimonial I asked a current or former client for",
+        description="Soliciting testimonials from clients is against the APA (5.05) and ACA (C.3.b) codes and many "
+        "boards' rules: they can't freely say no. Needed to publish an offering for the public.",
+    )
     sequential = BooleanField("Learners open lessons in order (each after the previous one is complete)")
     waitlist_only = BooleanField("Announce it, but take waitlist sign-ups instead of enrollments for now")
 

@@ -268,6 +268,7 @@ def _apply_details(offering: Offering, form, slug: str) -> None:
     offering.audience = Audience(form.audience.data or "clinicians")
     offering.not_therapy_statement = (form.not_therapy_statement.data or "").strip()
     offering.crisis_resources = (form.crisis_resources.data or "").strip()
+    offering.testimonials_unsolicited = bool(form.testimonials_unsolicited.data)
     offering.topics = topics_for(topic_names(form.topics.data))
     offering.updated_at = utcnow()
     db.session.add(offering)
@@ -416,6 +417,7 @@ def duplicate_offering(offering: Offering) -> Offering:
         audience=offering.audience,
         not_therapy_statement=offering.not_therapy_statement,
         crisis_resources=offering.crisis_resources,
+        testimonials_unsolicited=offering.testimonials_unsolicited,
         topics=list(offering.topics),
     )
     for section in offering.sections:
