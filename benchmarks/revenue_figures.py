@@ -1,4 +1,5 @@
-"""How fast the revenue view is for a creator with 100,000 orders and 20,000 days of logged sessions.
+"""How fast the revenue view is for a creator with 100,000 orders, 20,000 days of logged sessions and 10,000 people
+on their practice waitlist.
 
 Run from the project root (PostgreSQL required):
 
@@ -12,11 +13,14 @@ What it does, all on this machine and all thrown away at the end (Ctrl+C include
 * seeds it in bulk SQL: the creator measured (New York time) with 20 offerings and `--orders` orders
   paid over the last three years (about 1 in 20 fully refunded and 1 in 33 partly refunded, each with
   its refund row; a few pending or failed), an enrollment per order (a third completed), and
-  `--sessions` rows of session income over the same years; plus another creator with 20,000 orders
-  and 5,000 session rows, which must not be counted and must not slow the first one down;
+  `--sessions` rows of session income over the same years, and `--waitlist` people who joined their
+  practice waitlist over those years (half of them learners who bought, one in ten since left); plus
+  another creator with 20,000 orders, 5,000 session rows and 2,000 on their waitlist, which must not be
+  counted and must not slow the first one down;
 * times, in this process, building the revenue figures for the default period (the last 12 months)
-  and for 60 months, and rendering /studio/revenue through the test client: the median and p95 of
-  `--runs` runs after 3 warm-up runs, and the SQL statements each runs.
+  and for 60 months, the practice waitlist's funnel alone (one of those statements, and its share of the
+  figures), and rendering /studio/revenue through the test client: the median and p95 of `--runs` runs
+  after 3 warm-up runs, and the SQL statements each runs.
 
 Timings say how this machine did, not how fast production is. Target: figures under 100 ms.
 """
@@ -44,7 +48,9 @@ from courseplatform.accounts.services import start_login_session  # noqa: E402
 from courseplatform.extensions import db  # noqa: E402
 from courseplatform.formatting import zone_or_utc  # noqa: E402
 from courseplatform.models import CreatorProfile, Offering, OfferingKind, OfferingStatus, User  # noqa: E402
-from courseplatform.revenue.figures import Period, revenue_figures  # noqa: E402
+from courseplatform.practice import funnel_by_month  # noqa: E402
+from courseplatform.revenue.figures import Period, month_edges, revenue_figures  # noqa: E402
+from courseplatform.revenue.figures import _month_index as month_index  # noqa: E402
 
 SECRET_KEY = secrets.token_hex(32)
 ZONE = "America/New_York"
@@ -52,7 +58,7 @@ OFFERINGS = 20
 LEARNERS = 10_000
 WARM_UP = 3
 UNUSABLE_HASH = "!"  # nobody logs in with a password here: the test client is handed the session
-TABLES = ["orders", "refunds", "session_income", "enrollments", "users"]
+TABLES = ["orders", "refunds", "session_income", "enrollments", "users", "practice_waitlist_entries"]
 
 # :creator's offerings are ids [:first, :first + 20). Order n goes to learner n % :learners in offering
 # n // :learners % 20 (so each (learner, offering) pair is unique while orders <= learners x 20).
@@ -75,8 +81,9 @@ BULK = [
     """INSERT INTO refunds (order_id, amount_cents, platform_fee_refunded_cents, reason, created_at)
        SELECT id, refunded_cents, platform_fee_cents * refunded_cents / amount_cents, '', paid_at + interval '3 days'
        FROM orders WHERE refunded_cents > 0 AND course_id >= :first AND course_id < :first + 20""",
-    """INSERT INTO enrollments (user_id, course_id, order_id, source, status, enrolled_at, completed_at)
+    """INSERT INTO enrollments (user_id, course_id, order_id, source, status, reason, enrolled_at, completed_at)
        SELECT learner_id, course_id, id, 'purchase', CASE WHEN status = 'refunded' THEN 'revoked' ELSE 'active' END,
+              CASE WHEN status = 'refunded' THEN 'refund' ELSE 'purchase' END,
               created_at, CASE WHEN id % 3 = 0 THEN created_at + interval '20 days' END
        FROM orders WHERE status <> 'pending' AND status <> 'failed'
          AND course_id >= :first AND course_id < :first + 20""",
@@ -85,6 +92,16 @@ BULK = [
        SELECT :creator, current_date - (g % 1095), 1 + g % 6, 50, (1 + g % 6) * 15000, 'USD',
               CASE WHEN g % 3 = 0 THEN 'insurance' ELSE 'self_pay' END, 'manual', now()
        FROM generate_series(0, :sessions - 1) g""",
+    # Half are learners' addresses (matched to their orders and enrollments), one in ten has left.
+    """INSERT INTO practice_waitlist_entries (creator_id, email, created_at, left_at, enrolled_before_leaving,
+                                              income_before_leaving_cents)
+       SELECT :creator,
+              CASE WHEN g % 10 = 9 THEN NULL
+                   WHEN g % 2 = 0 THEN 'learner' || (g % :learners + 1) || '@example.org'
+                   ELSE 'waiting_' || :tag || g || '@example.org' END,
+              now() - (g % 1095) * interval '1 day' - (g % 86400) * interval '1 second',
+              CASE WHEN g % 10 = 9 THEN now() END, g % 10 = 9 AND g % 3 = 0, CASE WHEN g % 30 = 9 THEN 4900 ELSE 0 END
+       FROM generate_series(0, :waitlist - 1) g""",
 ]
 
 
@@ -92,10 +109,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=100_000, help="orders for the creator measured")
     parser.add_argument("--sessions", type=int, default=20_000, help="session-income rows for the creator measured")
+    parser.add_argument("--waitlist", type=int, default=10_000, help="people on the creator's practice waitlist")
     parser.add_argument("--runs", type=int, default=20, help="timed runs of each measurement")
     args = parser.parse_args()
     if not 0 < args.orders <= LEARNERS * OFFERINGS:
         parser.error(f"--orders must be between 1 and {LEARNERS * OFFERINGS:,}")
+    if not 0 <= args.waitlist <= 2 * LEARNERS:
+        parser.error(f"--waitlist must be between 0 and {2 * LEARNERS:,}")
     return args
 
 
@@ -119,7 +139,7 @@ def creator(email: str, slug: str) -> tuple[User, CreatorProfile, list[Offering]
     return owner, profile, offerings
 
 
-def seed(app, orders: int, sessions: int) -> tuple[int, dict[str, int]]:
+def seed(app, orders: int, sessions: int, waitlist: int) -> tuple[int, dict[str, int]]:
     """Schema and data; returns the measured creator's user id and the table sizes."""
     from flask_migrate import upgrade
 
@@ -128,15 +148,15 @@ def seed(app, orders: int, sessions: int) -> tuple[int, dict[str, int]]:
         learner0 = db.session.scalar(sa.text("SELECT coalesce(max(id), 0) + 1 FROM users"))
         db.session.execute(sa.text(BULK[0]), {"learners": LEARNERS})
         measured = None
-        for email, slug, count, rows in (
-            ("bench-creator@example.org", "bench", orders, sessions),
-            ("other-creator@example.org", "other", 20_000, 5_000),
+        for email, slug, count, rows, waiting in (
+            ("bench-creator@example.org", "bench", orders, sessions, waitlist),
+            ("other-creator@example.org", "other", 20_000, 5_000, 2_000),
         ):
             owner, profile, offerings = creator(email, slug)
             measured = measured or owner.id
             binds = {
                 "creator": profile.id, "first": offerings[0].id, "learner0": learner0, "learners": LEARNERS,
-                "orders": count, "sessions": rows, "tag": f"bench_{slug}_",
+                "orders": count, "sessions": rows, "waitlist": waiting, "tag": f"bench_{slug}_",
             }  # fmt: skip
             for statement in BULK[1:]:
                 db.session.execute(sa.text(statement), binds)
@@ -192,7 +212,7 @@ def main() -> int:
         print(f"database: {database}")
         app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": SECRET_KEY})
         started = time.perf_counter()
-        user_id, sizes = seed(app, args.orders, args.sessions)
+        user_id, sizes = seed(app, args.orders, args.sessions, args.waitlist)
         print(f"seeded in {time.perf_counter() - started:.0f} s:")
         for table, rows in sizes.items():
             print(f"  {table:<16} {rows:>10,}")
@@ -213,10 +233,23 @@ def main() -> int:
                     nonlocal figures
                     figures = revenue_figures(profile, period, zone)
 
-                report(f"figures, {label}", *timed(build, args.runs))
+                whole = timed(build, args.runs)
+                report(f"figures, {label}", *whole)
                 print(
                     f"  {period.label}: passive {figures.passive_cents / 100:,.2f}, sessions "
                     f"{figures.session_cents / 100:,.2f} USD, {figures.sales:,} sales"
+                )
+                edges = month_edges(period, zone)
+
+                def funnel(edges=edges):
+                    funnel_by_month(profile, edges, month_index)
+
+                alone = timed(funnel, args.runs)
+                report(f"  of which the funnel, {label}", *alone)
+                share = statistics.median(alone[0]) / statistics.median(whole[0])
+                print(
+                    f"  {figures.funnel.signups:,} joined, {figures.funnel.enrolled:,} enrolled since, income "
+                    f"{figures.funnel.income_cents / 100:,.2f} USD; the funnel is {share:.0%} of the figures' time"
                 )
             db.session.remove()
 

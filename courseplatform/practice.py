@@ -139,6 +139,8 @@ def leave(entry: PracticeWaitlistEntry) -> bool:
     Whether they had enrolled since joining, and what that brought, are kept on the row so past
     months' funnel figures stay as they were. False when they had already left.
     """
+    # Their row first: a job writing to the list holds it until its mail is committed, which this then sees.
+    db.session.refresh(entry, with_for_update=True)
     if entry.left_at is not None:
         return False
     this_one = _entries_with_accounts().where(PracticeWaitlistEntry.id == entry.id).subquery()
@@ -205,6 +207,9 @@ def _outcome_columns(
     Enrolled: in any of the creator's offerings, at or after joining. Income: what those people's
     orders for the creator's offerings paid since joining brought the creator (in their currency), less
     what refunds took back, as the revenue view counts it. Someone who left counts as they stood then.
+    A subquery per person, each read off the indexes of their orders and enrolments: measured faster than
+    grouped joins over the creator's orders (benchmarks/revenue_figures.py: 41-44 ms against 54 ms for
+    3,213 sign-ups in a year, half of them buyers, among 100,000 orders).
     """
     sales_since = [
         Offering.creator_id == creator_id,
@@ -405,6 +410,9 @@ def mail_job(job: Job) -> dict:
     profile = db.session.scalar(sa.select(CreatorProfile).where(CreatorProfile.user_id == job.owner_id))
     if profile is None:
         raise JobRefused("The therapist's account was deleted before the waitlist could be written to.")
+    if profile.is_suspended:
+        # Suspended since the message was asked for: nobody is written to on their behalf.
+        return {"written": 0, "skipped": "The therapist was suspended before the message went out."}
     subject, message, limit = job.payload.get("subject"), job.payload.get("message"), job.payload.get("limit")
     if not isinstance(subject, str) or not isinstance(message, str) or not subject.strip() or not message.strip():
         raise JobRefused("This message can't be sent: its subject or text is missing.")

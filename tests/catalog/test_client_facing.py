@@ -295,3 +295,22 @@ def test_an_offering_for_the_public_is_published_only_once_its_testimonials_are_
     web.submit(f"/studio/courses/{clinicians.id}/publish", {}, form_url=f"/studio/courses/{clinicians.id}")
     db.session.refresh(clinicians)
     assert clinicians.status is OfferingStatus.PUBLISHED
+
+
+def test_a_published_offering_for_the_public_from_before_the_confirmation_asks_for_it(web, therapist):
+    """Published before publishing asked (the column came in unticked): it stays listed, and its studio page
+    asks the creator to confirm on Details, which can't be saved without it."""
+    offering, _ = public_offering(therapist)
+    assert offering.testimonials_unsolicited is False
+    page = text_of(web.client.get(f"/studio/courses/{offering.id}").get_data(as_text=True))
+    assert "Confirm on Details that its page quotes no testimonial you asked a current or former client for" in page
+
+    answer = web.submit(f"/studio/courses/{offering.id}/edit", {**DETAILS, "testimonials_unsolicited": ""})
+    assert "A published offering for the public needs this" in text_of(answer.get_data(as_text=True))
+    db.session.refresh(offering)
+    assert offering.title == "While You Wait", "nothing of the form was saved"
+    web.submit(f"/studio/courses/{offering.id}/edit", {**DETAILS})
+    db.session.refresh(offering)
+    assert offering.testimonials_unsolicited is True
+    page = text_of(web.client.get(f"/studio/courses/{offering.id}").get_data(as_text=True))
+    assert "Confirm on Details" not in page

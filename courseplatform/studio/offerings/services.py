@@ -55,6 +55,12 @@ class PriceRefused(StudioError):
     field = "price_kind"
 
 
+class TestimonialsUnconfirmed(StudioError):
+    """A published offering for the public whose Details leave its testimonials unconfirmed."""
+
+    field = "testimonials_unsolicited"
+
+
 class WaitlistRefused(StudioError):
     """An offering a published bundle sells put on waitlist only: the bundle would stop selling."""
 
@@ -184,6 +190,13 @@ def save_offering(
         offering = Offering(creator_id=profile.id, currency=profile.currency, status=OfferingStatus.DRAFT)
     if offering.id is not None:
         _check_kind_change(offering, form.kind.data)
+        public = form.audience.data == Audience.PUBLIC.value
+        if offering.status is OfferingStatus.PUBLISHED and public and not form.testimonials_unsolicited.data:
+            # Publishing asks for it; a published offering can't become one for the public, or drop it, without.
+            raise TestimonialsUnconfirmed(
+                "A published offering for the public needs this: tick it if its page quotes no testimonial you "
+                "asked a current or former client for, or take the offering back to draft first."
+            )
         if form.waitlist_only.data and not offering.waitlist_only and published_bundles_holding(offering):
             raise WaitlistRefused(
                 "This offering is in a published bundle, which would stop selling while it takes only "
