@@ -8,25 +8,11 @@ import sqlalchemy as sa
 from courseplatform.extensions import db
 from courseplatform.models import Audience, Job, OfferingStatus, OutgoingMail, utcnow
 
+from ..catalog.test_client_facing import DETAILS as PUBLIC_DETAILS
 from .lists import on_list
 
-DETAILS = {
-    "kind": "course",
-    "title": "Grounding for Clinicians",
-    "subtitle": "",
-    "description": "Short lessons on **breathing**, sleep and worry.",
-    "price_kind": "free",
-    "price_cents": "",
-    "sliding_scale_min_cents": "",
-    "topics": "Anxiety",
-    "ce_minutes": "",
-    "ce_approval_statement": "",
-    "authoring_minutes": "",
-    "audience": "public",
-    "not_therapy_statement": "",
-    "crisis_resources": "",
-    "testimonials_unsolicited": "",
-}
+# Details of an offering for the public, as the studio's form sends them, with the testimonials box unticked.
+DETAILS = {**PUBLIC_DETAILS, "title": "Grounding for Clinicians", "subtitle": "", "testimonials_unsolicited": ""}
 
 
 def _published_public_without_confirmation(offering) -> bool:
