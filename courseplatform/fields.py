@@ -69,6 +69,11 @@ MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a whole address
 LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 
 
+def stripped(value):
+    """A form filter: text without the spaces around it (anything else as it came)."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def single_line(form, field) -> None:
     """One line of text (a name, an e-mail's subject): a line break would end up inside an e-mail header."""
     if isinstance(field.data, str) and LINE_BREAKS.search(field.data):

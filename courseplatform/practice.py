@@ -25,7 +25,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 
-from .clientfacing import CRISIS_LINES, ELSEWHERE
+from .clientfacing import default_crisis_resources
 from .downloads import spreadsheet_safe
 from .enrollments.waitlist import WaitlistNotice
 from .extensions import db
@@ -61,11 +61,6 @@ MAX_SUBJECT = 150
 MAX_MESSAGE = 5000
 
 
-def crisis_lines(profile: CreatorProfile) -> str:
-    """What someone in crisis should do now, in the country the therapist practises in."""
-    return CRISIS_LINES.get(profile.country or "", ELSEWHERE)
-
-
 def is_open(profile: CreatorProfile) -> bool:
     """Whether the practice waitlist page takes sign-ups (the therapist opened it, and isn't suspended)."""
     return profile.practice_waitlist_open and not profile.is_suspended
@@ -96,7 +91,7 @@ def join(profile: CreatorProfile, email: str) -> bool:
             db.session.add(entry)
     except IntegrityError:
         return False  # the same address joined between the check and the insert
-    name = profile.display_name
+    name, link = profile.display_name, leave_url(entry)
     send_after_commit(
         email,
         f"You're on {name}'s waitlist",
@@ -104,11 +99,11 @@ def join(profile: CreatorProfile, email: str) -> bool:
         f"and nothing else: {name} may write to the waitlist when a place opens.\n\n"
         f"Joining the list doesn't make you a client of {name}, and it doesn't book a session. "
         "Please don't reply with personal or health details.\n\n"
-        f"If you need help now: {crisis_lines(profile)}\n\n"
+        f"If you need help now: {default_crisis_resources(profile)}\n\n"
         f"While you wait, {name}'s free and low-cost courses for the public are here:\n"
         f"{absolute_url('catalog.practice_waitlist', slug=profile.slug)}\n\n"
-        f"To leave the list (or if this wasn't you), open this link:\n{leave_url(entry)}\n",
-        unsubscribe_url=leave_url(entry),
+        f"To leave the list (or if this wasn't you), open this link:\n{link}\n",
+        unsubscribe_url=link,
     )
     return True
 
@@ -117,9 +112,13 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=LEAVE_SALT)
 
 
+def _token(entry: PracticeWaitlistEntry) -> str:
+    return _serializer().dumps(entry.id)
+
+
 def leave_url(entry: PracticeWaitlistEntry) -> str:
     """The link that takes this person off the list, without an account; it never expires."""
-    return absolute_url("catalog.leave_practice_waitlist", token=_serializer().dumps(entry.id))
+    return absolute_url("catalog.leave_practice_waitlist", token=_token(entry))
 
 
 def entry_for_token(token: str) -> PracticeWaitlistEntry | None:
@@ -144,7 +143,7 @@ def leave(entry: PracticeWaitlistEntry) -> bool:
     if entry.left_at is not None:
         return False
     this_one = _entries_with_accounts().where(PracticeWaitlistEntry.id == entry.id).subquery()
-    enrolled_column, income_column = _outcome_columns(entry.creator_id, _currency_of(entry.creator_id), this_one)
+    enrolled_column, income_column = _outcome_columns(entry.creator_id, entry.creator.currency, this_one)
     enrolled, income = db.session.execute(sa.select(enrolled_column, income_column)).one()
     entry.enrolled_before_leaving = bool(enrolled)
     entry.income_before_leaving_cents = int(income)
@@ -158,7 +157,7 @@ def leave(entry: PracticeWaitlistEntry) -> bool:
 def _forget_mail_to(entry: PracticeWaitlistEntry) -> None:
     """Mail to this person about the list that hasn't gone yet (the mail server was down) never goes, and the
     outbox keeps their address no longer: their messages are the ones carrying their link to leave."""
-    theirs = OutgoingMail.unsubscribe_url.endswith("/" + _serializer().dumps(entry.id), autoescape=True)
+    theirs = OutgoingMail.unsubscribe_url.endswith("/" + _token(entry), autoescape=True)
     db.session.execute(sa.delete(OutgoingMail).where(theirs, OutgoingMail.status != MailStatus.SENT))
     db.session.execute(sa.update(OutgoingMail).where(theirs).values(recipient="", text="", unsubscribe_url=None))
 
@@ -181,10 +180,6 @@ def remove(profile: CreatorProfile, entry_id: int) -> PracticeWaitlistEntry | No
 # ---------------------------------------------------------------------------
 # What the list led to: enrolled since joining, and the income from it
 # ---------------------------------------------------------------------------
-
-
-def _currency_of(creator_id: int) -> str:
-    return db.session.scalar(sa.select(CreatorProfile.currency).where(CreatorProfile.id == creator_id)) or "USD"
 
 
 def _entries_with_accounts() -> sa.Select:
@@ -398,7 +393,7 @@ def _mail_text(profile: CreatorProfile, message: str, link: str) -> str:
         f"-- \n{profile.display_name}\n\n"
         f"You're receiving this because you joined {profile.display_name}'s practice waitlist on Aqueduct. "
         f"Replies go to {profile.display_name}; please don't send health details by e-mail.\n"
-        f"If you need help now: {crisis_lines(profile)}\n"
+        f"If you need help now: {default_crisis_resources(profile)}\n"
         f"To leave the waitlist: {link}\n"
     )
 
@@ -461,12 +456,12 @@ def offerings_for_the_public(profile: CreatorProfile) -> list[Offering]:
     )
 
 
-def referral_partners(profile: CreatorProfile) -> list[ReferralPartner]:
-    """The colleagues the therapist lists, in their order (at most MAX_REFERRAL_PARTNERS exist)."""
-    return list(
-        db.session.scalars(
-            sa.select(ReferralPartner)
-            .where(ReferralPartner.creator_id == profile.id)
-            .order_by(ReferralPartner.position, ReferralPartner.id)
-        )
+def referral_partners(profile: CreatorProfile, *, locked: bool = False) -> list[ReferralPartner]:
+    """The colleagues the therapist lists, in their order (at most MAX_REFERRAL_PARTNERS exist); `locked` to
+    reorder them."""
+    statement = (
+        sa.select(ReferralPartner)
+        .where(ReferralPartner.creator_id == profile.id)
+        .order_by(ReferralPartner.position, ReferralPartner.id)
     )
+    return list(db.session.scalars(statement.with_for_update() if locked else statement))

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..fields import QueryForm, valid_email
+from ..fields import QueryForm, stripped, valid_email
 from ..models import OfferingKind, Topic
 
 SORTS = {
@@ -67,7 +67,7 @@ class WaitlistForm(FlaskForm):
     email = EmailField(
         "Your e-mail",
         validators=[DataRequired(message="Enter your e-mail address."), Length(max=254), valid_email],
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        filters=[stripped],
     )
 
 
@@ -81,7 +81,7 @@ class PracticeWaitlistForm(FlaskForm):
     email = EmailField(
         "Your e-mail",
         validators=[DataRequired(message="Enter your e-mail address."), Length(max=254), valid_email],
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        filters=[stripped],
     )
     consent = BooleanField(
         "E-mail me when a place opens. I can leave the list at any time.",

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 
+from ..clientfacing import default_crisis_resources
 from ..extensions import csrf, db, limiter
 from ..models import CreatorProfile
 from ..page_cache import form_meta, token_or_same_origin
-from ..practice import crisis_lines, entry_for_token, is_open, join, leave, offerings_for_the_public, referral_partners
+from ..practice import entry_for_token, is_open, join, leave, offerings_for_the_public, referral_partners
 from . import bp
 from .forms import PracticeWaitlistForm
 from .services import cover_urls
@@ -35,7 +36,7 @@ def _render(profile: CreatorProfile, form: PracticeWaitlistForm, status: int = 2
             "catalog/practice_waitlist.html",
             profile=profile,
             form=form,
-            crisis=crisis_lines(profile),
+            crisis=default_crisis_resources(profile),
             offerings=offerings,
             covers=cover_urls(offerings),
             partners=referral_partners(profile),

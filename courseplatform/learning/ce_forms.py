@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from ..fields import stripped
 from ..models import Profession
 from .certificates import EVALUATION_STATEMENTS, MAX_COMMENTS, RATINGS
 
@@ -17,7 +18,7 @@ class EvaluationForm(FlaskForm):
         "What will you use in your practice?",
         description=f"Optional. Up to {MAX_COMMENTS:,} characters.",
         validators=[Length(max=MAX_COMMENTS, message=f"Please keep this under {MAX_COMMENTS:,} characters.")],
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        filters=[stripped],
     )
 
     objective_texts: list[str] = []

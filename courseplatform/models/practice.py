@@ -48,10 +48,6 @@ class PracticeWaitlistEntry(Model):
 
     creator: Mapped[CreatorProfile] = relationship()
 
-    @property
-    def is_on_list(self) -> bool:
-        return self.left_at is None
-
 
 class ReferralPartner(Model):
     """A colleague the therapist refers people to while they are full, shown on the practice waitlist page."""

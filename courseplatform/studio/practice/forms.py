@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from ...fields import WholeNumberField, single_line, web_address
+from ...fields import WholeNumberField, single_line, stripped, web_address
 from ...practice import MAX_MESSAGE, MAX_SUBJECT
 
 DEFAULT_SUBJECT = "A place has opened in my practice"
@@ -17,16 +17,12 @@ RECIPIENTS = [
 ]
 
 
-def _stripped(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 class PracticeWaitlistSettingsForm(FlaskForm):
     open = BooleanField("Take sign-ups on my waitlist page")
     message = TextAreaField(
         "What the page says first",
         validators=[Optional(), Length(max=2000)],
-        filters=[_stripped],
+        filters=[stripped],
         description="E.g. “My practice is full until the spring. I keep a short waitlist and write to it in order "
         "when a place opens.” Plain text; a blank line starts a new paragraph.",
     )
@@ -40,12 +36,12 @@ class PracticeWaitlistMailForm(FlaskForm):
         "Subject",
         default=DEFAULT_SUBJECT,
         validators=[DataRequired(message="Give the e-mail a subject."), Length(max=MAX_SUBJECT), single_line],
-        filters=[_stripped],
+        filters=[stripped],
     )
     message = TextAreaField(
         "Message",
         validators=[DataRequired(message="Write the message."), Length(max=MAX_MESSAGE)],
-        filters=[_stripped],
+        filters=[stripped],
         description="Replies come to your account's e-mail. Each message ends with your name, the crisis lines "
         "and the person's own link to leave the list.",
     )
@@ -72,24 +68,24 @@ class ReferralPartnerForm(FlaskForm):
     name = StringField(
         "Name",
         validators=[DataRequired(message="Give their name."), Length(max=120), single_line],
-        filters=[_stripped],
+        filters=[stripped],
     )
     credentials = StringField(
         "Credentials",
         validators=[Optional(), Length(max=120), single_line],
-        filters=[_stripped],
+        filters=[stripped],
         description="E.g. LMFT, PsyD.",
     )
     specialties = StringField(
         "Specialties",
         validators=[Optional(), Length(max=300), single_line],
-        filters=[_stripped],
+        filters=[stripped],
         description="Who they see and how, e.g. “Adolescents, anxiety, OCD (ERP); sliding scale; telehealth in CA”.",
     )
     url = StringField(
         "Web page",
         validators=[Optional(), Length(max=500), web_address("https://example.com/dr-lee")],
-        filters=[_stripped],
+        filters=[stripped],
         description="Their own site or directory listing, where people can contact them.",
     )
 

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from ...extensions import db
 from ...models import MAX_REFERRAL_PARTNERS, CreatorProfile, ReferralPartner
+from ...practice import referral_partners
 from ..offerings.services import StudioError
 
 
@@ -50,14 +51,7 @@ def update_partner(partner: ReferralPartner, form) -> None:
 
 def move_partner(profile: CreatorProfile, partner: ReferralPartner, direction: str) -> None:
     """Swap a partner with its neighbour above or below (nothing at either end)."""
-    partners = list(
-        db.session.scalars(
-            sa.select(ReferralPartner)
-            .where(ReferralPartner.creator_id == profile.id)
-            .order_by(ReferralPartner.position, ReferralPartner.id)
-            .with_for_update()
-        )
-    )
+    partners = referral_partners(profile, locked=True)
     index = partners.index(partner)
     other = index - 1 if direction == "up" else index + 1
     if not 0 <= other < len(partners):
