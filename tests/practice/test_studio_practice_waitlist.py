@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -216,3 +217,25 @@ def test_another_therapists_colleague_is_not_found(web, signed_in):
     response = web.submit(f"{STUDIO}/partners/{theirs.id}/remove", {}, form_url=STUDIO, follow_redirects=False)
     assert response.status_code == 404
     assert db.session.get(ReferralPartner, theirs.id) is not None
+
+
+def test_a_killed_worker_writes_to_nobody_twice_and_skips_nobody(app, signed_in, mailbox):
+    """The job writes everyone's e-mail and marks them in one transaction: a worker killed before its commit
+    leaves nothing, and the worker that takes the job over writes to each person once."""
+    from courseplatform.jobs import run_job
+    from courseplatform.models import OutgoingMail
+    from courseplatform.practice import start_mailing
+
+    on_list(signed_in, "ann@example.org", "bo@example.org", "cy@example.org")
+    with app.test_request_context():
+        start_mailing(signed_in, "A place opened", "Hi", None, "3" * 32)
+    db.session.commit()
+    job = db.session.scalar(sa.select(Job).where(Job.kind == "practice_waitlist.mail"))
+    job.status, job.attempts, job.lease_until = JobStatus.RUNNING, 1, utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count(OutgoingMail.id))) == 0
+
+    assert run_job(job.id).status is JobStatus.DONE
+    assert sorted(m["To"] for m in mailbox.messages) == ["ann@example.org", "bo@example.org", "cy@example.org"]
+    assert run_job(job.id).status is None, "a finished job isn't run again"
+    assert len(mailbox.messages) == 3
